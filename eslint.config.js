@@ -1,0 +1,41 @@
+// @ts-check
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["node_modules/**", "dist/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBoolean: true }],
+      "@typescript-eslint/no-unnecessary-condition": ["error", { allowConstantLoopConditions: true }],
+      "@typescript-eslint/no-non-null-assertion": "off",
+      // Layering (../shared/DESIGN.md): lower layers never import higher ones.
+      "no-restricted-imports": "off",
+    },
+  },
+  {
+    files: ["src/util/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: ["**/conf/**", "**/host/**", "**/drivers/**", "**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] }] },
+  },
+  {
+    files: ["src/conf/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: ["**/host/**", "**/security/**", "**/drivers/**", "**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] }] },
+  },
+  {
+    files: ["src/host/**/*.ts", "src/security/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: ["**/drivers/**", "**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] }] },
+  },
+  {
+    files: ["src/drivers/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: ["**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] }] },
+  },
+  {
+    files: ["**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);
