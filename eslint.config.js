@@ -14,6 +14,11 @@ export default tseslint.config(
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBoolean: true }],
       "@typescript-eslint/no-unnecessary-condition": ["error", { allowConstantLoopConditions: true }],
       "@typescript-eslint/no-non-null-assertion": "off",
+      // node:test's test()/describe() return promises the runner awaits itself.
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "describe", "it", "suite"] }] },
+      ],
       // Layering (../shared/DESIGN.md): lower layers never import higher ones.
       "no-restricted-imports": "off",
     },
