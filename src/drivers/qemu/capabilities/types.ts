@@ -74,4 +74,10 @@ export interface QemuCaps {
   readonly migrationCapabilities: readonly string[];
   /** ctime (ms since epoch) of the binary when probed; 0 for loaded files. */
   readonly binaryCtime: number;
+  /**
+   * Every QOM type the binary offers (`qom-list-types`: devices such as `virtio-blk-pci` or
+   * `usb-host`, backends, accelerators), when probed. Undefined for libvirt's capability files,
+   * which do not record it.
+   */
+  readonly objectTypes?: ReadonlySet<string>;
 }
