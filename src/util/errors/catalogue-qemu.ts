@@ -124,9 +124,13 @@ export const qemuErrors = {
     kind: "user",
     template: "invalid {element}: {reason}",
   },
-  /** libvirt reports these two with VIR_ERR_INTERNAL_ERROR; the same number keeps API clients' checks working. */
+  /**
+   * libvirt reports these two with VIR_ERR_INTERNAL_ERROR; the same number keeps API clients'
+   * checks working, while the text says what it is: a host without that page size mounted.
+   */
   QEMU_CMD_HUGEPAGE_SIZE_UNAVAILABLE: {
     vir: "INTERNAL_ERROR",
+    prefix: "unsupported configuration",
     domain: "QEMU",
     kind: "environment",
     template:
@@ -134,6 +138,7 @@ export const qemuErrors = {
   },
   QEMU_CMD_HUGETLBFS_MISSING: {
     vir: "INTERNAL_ERROR",
+    prefix: "unsupported configuration",
     domain: "QEMU",
     kind: "environment",
     template:

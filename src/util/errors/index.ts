@@ -7,17 +7,19 @@
 import { coreErrors } from "./catalogue-core.ts";
 import { xmlErrors } from "./catalogue-xml.ts";
 import { qemuErrors } from "./catalogue-qemu.ts";
+import { apiErrors } from "./catalogue-api.ts";
 import type { CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
 
 export type { CatalogueEntry, ErrorKind } from "./types.ts";
 export { VirErrorDomain, VirErrorNumber } from "./virerror.ts";
 
-const parts = [coreErrors, xmlErrors, qemuErrors] as const;
+const parts = [coreErrors, xmlErrors, qemuErrors, apiErrors] as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof coreErrors &
   typeof xmlErrors &
-  typeof qemuErrors;
+  typeof qemuErrors &
+  typeof apiErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 
@@ -62,7 +64,7 @@ export class VirtError extends Error {
   constructor(code: ErrorCode, values: ErrorValues = {}, details: ErrorDetails = {}, options?: ErrorOptions) {
     const entry: CatalogueEntry = catalogue[code];
     const detail = fill(entry.template, values);
-    const prefix = virErrorPrefix[entry.vir];
+    const prefix = entry.prefix ?? virErrorPrefix[entry.vir];
     super(prefix === undefined ? detail : `${prefix}: ${detail}`, options);
     this.code = code;
     this.kind = entry.kind;

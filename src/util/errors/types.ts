@@ -20,6 +20,12 @@ export interface CatalogueEntry {
    * Style: say what failed, on which object, and what is expected instead.
    */
   readonly template: string;
+  /**
+   * Overrides libvirt's prefix for `vir`. For the few errors where libvirt reports a user or
+   * host problem as "internal error": the number stays libvirt's (clients that test codes keep
+   * working) while the text says what kind of problem it is.
+   */
+  readonly prefix?: string;
 }
 
 export type Catalogue = Readonly<Record<string, CatalogueEntry>>;

@@ -1,0 +1,113 @@
+/**
+ * The state shared by the option builders while one command line is assembled: the definition
+ * (with aliases and the start-time preparation applied), the context, and the argv so far.
+ */
+import type { DomainDef } from "../../../conf/domain/types.ts";
+import type { Accel, AccelCaps, MachineInfo } from "../capabilities/types.ts";
+import { VirtError } from "../../../util/errors/index.ts";
+import type { ErrorDetails } from "../../../util/errors/index.ts";
+import { Props, toJson } from "./escape.ts";
+import type { JsonValue } from "./escape.ts";
+import type { CommandContext } from "./types.ts";
+
+export class Build {
+  readonly args: string[] = [];
+  readonly env: [string, string][] = [];
+  readonly accel: Accel;
+  readonly accelCaps: AccelCaps | undefined;
+  readonly machine: MachineInfo | undefined;
+  private fdset = 0;
+  /** Node names of old-style UEFI flashes (`pflash0=`, `pflash1=`). */
+  readonly pflash: { code?: string; vars?: string } = {};
+
+  constructor(
+    readonly def: DomainDef,
+    readonly ctx: CommandContext,
+  ) {
+    this.accel = ctx.accel ?? (def.type === "kvm" ? "kvm" : "tcg");
+    this.accelCaps = ctx.caps.accel[this.accel];
+    const m = def.os.machine ?? "";
+    this.machine = this.accelCaps?.machines.find((x) => x.name === m || x.alias === m);
+  }
+
+  /** Next `-add-fd` set number. */
+  nextFdset(): number {
+    return this.fdset++;
+  }
+
+  /** Whether QEMU has a capability flag (libvirt's flag names). */
+  has(flag: string): boolean {
+    return this.ctx.caps.flags.has(flag);
+  }
+
+  add(...a: string[]): void {
+    this.args.push(...a);
+  }
+
+  /** Adds `option` with a JSON value (`-device '{...}'`). */
+  addJson(option: string, props: Props | JsonValue): void {
+    this.args.push(option, props instanceof Props ? props.toString() : toJson(props));
+  }
+
+  get machineName(): string {
+    return this.def.os.machine ?? "";
+  }
+
+  get emulator(): string {
+    return this.def.devices.emulator ?? this.ctx.caps.emulator;
+  }
+
+  get arch(): string {
+    return this.def.os.arch ?? "x86_64";
+  }
+
+  get isX86(): boolean {
+    return this.arch === "x86_64" || this.arch === "i686";
+  }
+
+  get isQ35(): boolean {
+    const m = this.machineName;
+    return m === "q35" || m.startsWith("pc-q35") || (this.machine?.name.startsWith("pc-q35") ?? false);
+  }
+
+  get isI440fx(): boolean {
+    const m = this.machine?.name ?? this.machineName;
+    return m === "pc" || m.startsWith("pc-i440fx") || m.startsWith("pc-0.") || m.startsWith("pc-1.");
+  }
+
+  /** Machines with a built-in IDE controller (its first bus needs no `-device`). */
+  get hasBuiltinIDE(): boolean {
+    const m = this.machine?.name ?? this.machineName;
+    return this.isI440fx || m === "isapc" || m === "g3beige" || m === "mac99" || m === "malta" || m.startsWith("sun4");
+  }
+
+  fail(code: Parameters<typeof fail>[0], values: Record<string, string | number>, details?: ErrorDetails): never {
+    return fail(code, values, details);
+  }
+}
+
+export function fail(
+  code:
+    | "QEMU_CMD_UNSUPPORTED"
+    | "QEMU_CMD_CAPABILITY_MISSING"
+    | "QEMU_CMD_INVALID_VALUE"
+    | "QEMU_CMD_HUGEPAGE_SIZE_UNAVAILABLE"
+    | "QEMU_CMD_HUGETLBFS_MISSING"
+    | "QEMU_CMD_NUMA_NODE_UNAVAILABLE"
+    | "QEMU_CMD_CONTEXT_MISSING",
+  values: Record<string, string | number>,
+  details: ErrorDetails = {},
+): never {
+  throw new VirtError(code, values, details);
+}
+
+/** Throws unless QEMU has the flag. */
+export function requireFlag(b: Build, flag: string, element: string, xpath?: string): void {
+  if (!b.has(flag)) {
+    fail("QEMU_CMD_CAPABILITY_MISSING", { element, flag, binary: b.ctx.caps.emulator || "the QEMU binary" }, xpath ? { xpath } : {});
+  }
+}
+
+export function unsupported(element: string, reason: string, xpath?: string): never {
+  return fail("QEMU_CMD_UNSUPPORTED", { element, reason }, xpath ? { xpath } : {});
+}

@@ -1,0 +1,274 @@
+/**
+ * Character devices: `-chardev` backends (pty, file, unix, tcp, udp, spicevmc, ...), the QMP
+ * monitor, and the front ends: serial ports, parallel ports, channels (virtio-serial, guestfwd)
+ * and consoles.
+ */
+import type { ChrDef, ChrSource, ChrType } from "../../../conf/domain/types.ts";
+import { addAddressProps } from "./address.ts";
+import type { Build } from "./build.ts";
+import { fail, requireFlag } from "./build.ts";
+import { escapeComma, Props } from "./escape.ts";
+
+export interface ChardevSpec {
+  type: ChrType;
+  source?: ChrSource;
+  /** `<protocol type='telnet'/>` etc. */
+  protocol?: string;
+  log?: { file: string; append?: boolean };
+  /** Device alias the chardev belongs to (for fd passing names). */
+  devAlias?: string;
+  /** spicevmc channel name: vdagent, usbredir, smartcard. */
+  spicevmcName?: string;
+  /**
+   * Opened by QEMU itself, QEMU waiting for the first client on a listening socket (vhost-user
+   * backends); otherwise libvirt's usual `wait=off` and descriptor passing apply.
+   */
+  plainSocket?: boolean;
+}
+
+function onOff(v: boolean): string {
+  return v ? "on" : "off";
+}
+
+/** Passes a file to QEMU through `-add-fd` when the context opened it; returns the path QEMU uses. */
+function passFile(b: Build, devAlias: string, purpose: "source" | "log", path: string): string | undefined {
+  const fd = b.ctx.chardevFileFd?.(devAlias, purpose, path);
+  if (fd === undefined) return undefined;
+  const set = b.nextFdset();
+  b.add("-add-fd", `set=${set},fd=${fd},opaque=${devAlias}-${purpose}`);
+  return `/dev/fdset/${set}`;
+}
+
+function reconnect(b: Build, r: ChrSource["reconnect"]): string {
+  if (!r) return "";
+  if (!r.enabled) return b.has("chardev-reconnect-miliseconds") ? ",reconnect-ms=0" : ",reconnect=0";
+  const t = r.timeout ?? 0;
+  return b.has("chardev-reconnect-miliseconds") ? `,reconnect-ms=${t * 1000}` : `,reconnect=${t}`;
+}
+
+/** Emits the `-chardev` (and any `-add-fd`) for a character device backend. */
+export function buildChardev(b: Build, spec: ChardevSpec, alias: string): void {
+  const s = spec.source ?? {};
+  const devAlias = spec.devAlias ?? alias.replace(/^char/, "");
+  let str: string;
+  switch (spec.type) {
+    case "null":
+    case "vc":
+    case "pty":
+    case "stdio":
+      str = `${spec.type},id=${alias}`;
+      break;
+    case "dev":
+      str = `${alias.startsWith("charparallel") ? "parallel" : "serial"},id=${alias},path=${escapeComma(s.path ?? "")}`;
+      break;
+    case "file": {
+      let path = s.path ?? "";
+      let append = s.append;
+      const passed = passFile(b, devAlias, "source", path);
+      if (passed !== undefined) {
+        path = passed;
+        append = true;
+      }
+      str = `file,id=${alias},path=${escapeComma(path)}`;
+      if (append !== undefined) str += `,append=${onOff(append)}`;
+      break;
+    }
+    case "pipe":
+      str = `pipe,id=${alias},path=${escapeComma(s.path ?? "")}`;
+      break;
+    case "udp":
+      str = `udp,id=${alias},host=${s.host ?? ""},port=${s.service ?? ""},localaddr=${s.bindHost ?? ""},localport=${s.bindService ?? "0"}`;
+      break;
+    case "tcp": {
+      const listen = s.mode === "bind";
+      str = `socket,id=${alias},host=${s.host ?? ""},port=${s.service ?? ""}`;
+      if (spec.protocol === "telnet") str += ",telnet=on";
+      if (listen) str += ",server=on,wait=off";
+      str += reconnect(b, s.reconnect);
+      if (s.tls === true) {
+        fail("QEMU_CMD_UNSUPPORTED", { element: `chardev ${alias}`, reason: "TLS for TCP character devices is not implemented" });
+      }
+      break;
+    }
+    case "unix": {
+      const listen = s.mode === "bind";
+      const path = s.path ?? "";
+      str = `socket,id=${alias}`;
+      const fd = listen && spec.plainSocket !== true ? b.ctx.chardevListenFd?.(alias, path) : undefined;
+      if (fd !== undefined) str += `,fd=${fd}`;
+      else str += `,path=${escapeComma(path)}`;
+      if (listen) str += spec.plainSocket === true ? ",server=on" : ",server=on,wait=off";
+      str += reconnect(b, s.reconnect);
+      break;
+    }
+    case "spicevmc":
+      str = `spicevmc,id=${alias},name=${spec.spicevmcName ?? "vdagent"}`;
+      break;
+    case "spiceport":
+      str = `spiceport,id=${alias},name=${s.channel ?? ""}`;
+      break;
+    case "qemu-vdagent":
+      requireFlag(b, "chardev.qemu-vdagent", `chardev ${alias}`);
+      str = `qemu-vdagent,id=${alias},name=vdagent`;
+      break;
+    case "dbus":
+      str = `dbus,id=${alias},name=${s.channel ?? ""}`;
+      break;
+    case "nmdm":
+      return fail("QEMU_CMD_UNSUPPORTED", { element: `chardev ${alias}`, reason: "type 'nmdm' is not supported by QEMU" });
+  }
+  if (spec.log) {
+    let path = spec.log.file;
+    let append = spec.log.append;
+    const passed = passFile(b, devAlias, "log", path);
+    if (passed !== undefined) {
+      path = passed;
+      append = true;
+    }
+    str += `,logfile=${escapeComma(path)}`;
+    if (append !== undefined) str += `,logappend=${onOff(append)}`;
+  }
+  b.add("-chardev", str);
+}
+
+function chrSpec(chr: ChrDef, spicevmcName?: string): ChardevSpec {
+  return { type: chr.type, source: chr.source, protocol: chr.protocol, log: chr.log, devAlias: chr.alias, spicevmcName };
+}
+
+export function buildMonitor(b: Build): void {
+  const m = b.ctx.monitor;
+  if ("fd" in m) b.add("-chardev", `socket,id=charmonitor,fd=${m.fd},server=on,wait=off`);
+  else b.add("-chardev", `socket,id=charmonitor,path=${escapeComma(m.path)},server=on,wait=off`);
+  b.add("-mon", "chardev=charmonitor,id=monitor,mode=control");
+}
+
+/** The serial device model for a `<serial>` (libvirt's target model, defaulted by target type). */
+function serialModel(b: Build, chr: ChrDef): string | undefined {
+  if (chr.target.model) return chr.target.model;
+  switch (chr.target.type) {
+    case "isa-serial":
+      return "isa-serial";
+    case "usb-serial":
+      return "usb-serial";
+    case "pci-serial":
+      return "pci-serial";
+    case "spapr-vio-serial":
+      return "spapr-vty";
+    case "sclp-serial":
+      return "sclpconsole";
+    case "isa-debug":
+      return "isa-debugcon";
+    case "system-serial":
+      return undefined;
+    default:
+      return b.isX86 ? "isa-serial" : undefined;
+  }
+}
+
+const SERIAL_FLAGS: Record<string, string> = {
+  "isa-serial": "isa-serial",
+  "usb-serial": "usb-serial",
+  "pci-serial": "pci-serial",
+};
+
+export function buildSerials(b: Build): void {
+  const hasSpice = b.def.devices.graphics.some((g) => g.type === "spice");
+  for (const chr of b.def.devices.serials) {
+    if (chr.type === "spiceport" && !hasSpice) continue;
+    const alias = chr.alias ?? "";
+    buildChardev(b, chrSpec(chr), `char${alias}`);
+    const model = serialModel(b, chr);
+    if (model === undefined || model === "pl011" || model === "16550a") {
+      b.add("-serial", `chardev:char${alias}`);
+      continue;
+    }
+    const flag = SERIAL_FLAGS[model];
+    if (flag) requireFlag(b, flag, `serial model '${model}'`);
+    const p = new Props().set("driver", model).set("chardev", `char${alias}`).set("id", alias);
+    if (model === "isa-serial" && chr.target.port !== undefined && chr.target.port >= 0) p.set("index", chr.target.port);
+    addAddressProps(b, p, chr, `serial ${alias}`);
+    b.addJson("-device", p);
+  }
+}
+
+export function buildParallels(b: Build): void {
+  for (const chr of b.def.devices.parallels) {
+    const alias = chr.alias ?? "";
+    buildChardev(b, chrSpec(chr), `char${alias}`);
+    b.addJson("-device", new Props().set("driver", "isa-parallel").set("chardev", `char${alias}`).set("id", alias));
+  }
+}
+
+function virtioSerialPortProps(b: Build, chr: ChrDef, kind: "console" | "channel"): Props {
+  const alias = chr.alias ?? "";
+  if (kind === "channel" && chr.type === "spicevmc" && chr.target.name !== undefined && chr.target.name !== "com.redhat.spice.0") {
+    fail("QEMU_CMD_UNSUPPORTED", { element: `channel ${alias}`, reason: `spicevmc target name '${chr.target.name}' (only com.redhat.spice.0)` });
+  }
+  const p = new Props().set("driver", kind === "console" ? "virtconsole" : "virtserialport");
+  addAddressProps(b, p, chr, `${kind} ${alias}`);
+  p.set("chardev", `char${alias}`).set("id", alias);
+  if (kind === "channel" && (chr.type === "spicevmc" || chr.target.name !== undefined)) {
+    p.set("name", chr.target.name ?? "com.redhat.spice.0");
+  }
+  return p;
+}
+
+/** Socket path of a unix channel without one (libvirt's channel target dir). */
+function channelSource(b: Build, chr: ChrDef): ChrSource | undefined {
+  if (chr.type !== "unix" || (chr.source?.path !== undefined && chr.source.path !== "")) return chr.source;
+  if (chr.target.type !== "virtio" || chr.target.name === undefined) return chr.source;
+  return { ...chr.source, mode: chr.source?.mode ?? "bind", path: `${b.ctx.paths.channelDir}/${chr.target.name}` };
+}
+
+export function buildChannels(b: Build): void {
+  for (const chr of b.def.devices.channels) {
+    const alias = chr.alias ?? "";
+    buildChardev(b, { ...chrSpec(chr, "vdagent"), source: channelSource(b, chr) }, `char${alias}`);
+    switch (chr.target.type) {
+      case "guestfwd": {
+        const addr = chr.target.address ?? "";
+        const port = chr.target.port ?? 0;
+        b.addJson(
+          "-netdev",
+          new Props()
+            .set("type", "user")
+            .set("guestfwd", [{ str: `tcp:${addr}:${port}-chardev:char${alias}` }])
+            .set("id", alias),
+        );
+        break;
+      }
+      case "virtio":
+        b.addJson("-device", virtioSerialPortProps(b, chr, "channel"));
+        break;
+      default:
+        fail("QEMU_CMD_UNSUPPORTED", { element: `channel ${alias}`, reason: `target type '${chr.target.type ?? "none"}' is not supported by QEMU` });
+    }
+  }
+}
+
+export function buildConsoles(b: Build): void {
+  for (const chr of b.def.devices.consoles) {
+    const alias = chr.alias ?? "";
+    switch (chr.target.type ?? "serial") {
+      case "virtio":
+        buildChardev(b, chrSpec(chr), `char${alias}`);
+        b.addJson("-device", virtioSerialPortProps(b, chr, "console"));
+        break;
+      case "sclp":
+      case "sclplm":
+        buildChardev(b, chrSpec(chr), `char${alias}`);
+        b.addJson(
+          "-device",
+          new Props()
+            .set("driver", chr.target.type === "sclp" ? "sclpconsole" : "sclplmconsole")
+            .set("chardev", `char${alias}`)
+            .set("id", alias),
+        );
+        break;
+      case "serial":
+        break;
+      default:
+        fail("QEMU_CMD_UNSUPPORTED", { element: `console ${alias}`, reason: `target type '${chr.target.type ?? "none"}' is not supported by QEMU` });
+    }
+  }
+}

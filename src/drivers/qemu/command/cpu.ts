@@ -1,0 +1,219 @@
+/**
+ * `-cpu` (named models, host-passthrough, maximum, host-model expansion, features, paravirt
+ * timers, Hyper-V enlightenments, physical address bits) and `-smp`.
+ */
+import type { CpuFeaturePolicy } from "../../../conf/domain/types.ts";
+import type { Build } from "./build.ts";
+import { fail } from "./build.ts";
+
+/** libvirt feature names that QEMU spells differently (x86). */
+const FEATURE_TO_QEMU: Record<string, string> = {
+  cmp_legacy: "cmp-legacy",
+  ds_cpl: "ds-cpl",
+  fxsr_opt: "fxsr-opt",
+  kvm_pv_eoi: "kvm-pv-eoi",
+  kvm_pv_unhalt: "kvm-pv-unhalt",
+  lahf_lm: "lahf-lm",
+  nodeid_msr: "nodeid-msr",
+  pclmuldq: "pclmulqdq",
+  perfctr_core: "perfctr-core",
+  perfctr_nb: "perfctr-nb",
+  tsc_adjust: "tsc-adjust",
+};
+
+export function featureToQemu(name: string): string {
+  return FEATURE_TO_QEMU[name] ?? name;
+}
+
+function featureArgs(features: readonly { name: string; policy?: CpuFeaturePolicy }[]): string {
+  let s = "";
+  for (const f of features) {
+    const policy = f.policy ?? "require";
+    if (policy === "force" || policy === "require") s += `,${featureToQemu(f.name)}=on`;
+    else if (policy === "disable" || policy === "forbid") s += `,${featureToQemu(f.name)}=off`;
+  }
+  return s;
+}
+
+/** The machine's default CPU model (`qemu64` from `qemu64-x86_64-cpu`). */
+function machineDefaultModel(b: Build): string | undefined {
+  const t = b.machine?.defaultCPU;
+  if (!t) return undefined;
+  const suffix = `-${b.ctx.caps.arch || "x86_64"}-cpu`;
+  return t.endsWith(suffix) ? t.slice(0, -suffix.length) : t;
+}
+
+const HYPERV_ORDER = [
+  "relaxed",
+  "vapic",
+  "spinlocks",
+  "vpindex",
+  "runtime",
+  "synic",
+  "stimer",
+  "reset",
+  "vendor_id",
+  "frequencies",
+  "reenlightenment",
+  "tlbflush",
+  "ipi",
+  "evmcs",
+  "avic",
+  "emsr_bitmap",
+  "xmm_input",
+];
+
+function modelArg(b: Build): string | undefined {
+  const cpu = b.def.cpu;
+  if (!cpu || (cpu.mode === "custom" && !cpu.model?.name)) {
+    const dflt = machineDefaultModel(b);
+    if (dflt !== undefined) return dflt;
+    if (b.arch === "i686" && b.emulator.includes("x86_64")) return "qemu32";
+    return undefined;
+  }
+  let s: string;
+  switch (cpu.mode) {
+    case "host-passthrough":
+    case "maximum": {
+      s = cpu.mode === "maximum" ? "max" : "host";
+      // libvirt's post-parse default: migratable on when QEMU knows the property
+      const migratable = cpu.migratable ?? (b.has("cpu.migratable") ? true : undefined);
+      if (migratable !== undefined && b.has("cpu.migratable")) s += `,migratable=${migratable ? "on" : "off"}`;
+      break;
+    }
+    case "host-model": {
+      const hm = b.ctx.hostModelCpu;
+      if (!hm) {
+        return fail("QEMU_CMD_CONTEXT_MISSING", {
+          element: "<cpu mode='host-model'>",
+          what: "the host-model CPU expansion (a named model and features derived from the host CPU)",
+        });
+      }
+      s = hm.model;
+      if (hm.vendorId) s += `,vendor=${hm.vendorId}`;
+      s += featureArgs(hm.features);
+      break;
+    }
+    case "custom":
+      s = cpu.model?.name ?? "";
+      break;
+  }
+  if (cpu.model?.vendor_id) s += `,vendor=${cpu.model.vendor_id}`;
+  s += featureArgs(cpu.features);
+  return s;
+}
+
+export function buildCpu(b: Build): void {
+  const def = b.def;
+  const cpu = def.cpu;
+  const model = modelArg(b);
+  let flags = "";
+  for (const t of def.clock.timers) {
+    switch (t.name) {
+      case "kvmclock":
+        if (t.present !== undefined) flags += `,kvmclock=${t.present ? "on" : "off"}`;
+        break;
+      case "hypervclock":
+        if (t.present === true) flags += ",hv-time=on";
+        break;
+      case "tsc":
+        if (t.frequency !== undefined && t.frequency > 0) flags += `,tsc-frequency=${t.frequency}`;
+        break;
+      case "armvtimer":
+        if (t.tickpolicy === "delay") flags += ",kvm-no-adjvtime=off";
+        else if (t.tickpolicy === "discard") flags += ",kvm-no-adjvtime=on";
+        break;
+      default:
+        break;
+    }
+  }
+  const f = def.features;
+  if (f?.apic?.eoi !== undefined) flags += `,kvm-pv-eoi=${f.apic.eoi ? "on" : "off"}`;
+  if (f?.pvspinlock !== undefined) flags += `,kvm-pv-unhalt=${f.pvspinlock ? "on" : "off"}`;
+  if (f?.hyperv) {
+    if (f.hyperv.mode === "passthrough") flags += ",hv-passthrough=on";
+    for (const name of HYPERV_ORDER) {
+      const hv = f.hyperv.features.find((x) => x.name === name);
+      if (hv?.state !== true) continue;
+      if (name === "spinlocks") {
+        const retries = Number(hv.attrs?.retries ?? hv.value ?? 0);
+        flags += `,hv-spinlocks=0x${retries.toString(16)}`;
+      } else if (name === "vendor_id") {
+        flags += `,hv-vendor-id=${hv.attrs?.value ?? hv.value ?? ""}`;
+      } else {
+        flags += `,hv-${name}=on`;
+        if (name === "stimer" && (hv.attrs?.direct === "on" || hv.attrs?.direct === "yes")) flags += ",hv-stimer-direct=on";
+      }
+    }
+  }
+  if (def.devices.panics.some((p) => p.model === "hyperv")) flags += ",hv-crash";
+  if (f?.kvm) {
+    for (const k of f.kvm.features) {
+      if (k.name === "hidden" && k.state === true) flags += ",kvm=off";
+      else if (k.name === "hint-dedicated" && k.state === true) flags += ",kvm-hint-dedicated=on";
+      else if (k.name === "poll-control" && k.state === true) flags += ",kvm-poll-control=on";
+      else if (k.name === "pv-ipi" && k.state === false) flags += ",kvm-pv-ipi=off";
+    }
+  }
+  if (f?.pmu !== undefined && !b.arch.startsWith("ppc64")) flags += `,pmu=${f.pmu ? "on" : "off"}`;
+  if (cpu?.cache) {
+    let hostOff = false;
+    let l3Off = false;
+    switch (cpu.cache.mode) {
+      case "emulate":
+        flags += ",l3-cache=on";
+        hostOff = true;
+        break;
+      case "passthrough":
+        flags += ",host-cache-info=on";
+        l3Off = true;
+        break;
+      case "disable":
+        hostOff = l3Off = true;
+        break;
+    }
+    if (hostOff && (cpu.mode === "host-passthrough" || cpu.mode === "maximum")) flags += ",host-cache-info=off";
+    if (l3Off) flags += ",l3-cache=off";
+  }
+  const pa = cpu?.maxphysaddr;
+  if (pa) {
+    if (pa.mode === "passthrough") {
+      flags += ",host-phys-bits=on";
+      if (pa.limit !== undefined && pa.limit > 0) flags += `,host-phys-bits-limit=${pa.limit}`;
+    } else if (pa.bits !== undefined && pa.bits > 0) {
+      flags += `,phys-bits=${pa.bits}`;
+    } else {
+      flags += ",host-phys-bits=off";
+    }
+  }
+  let m = model;
+  if (flags !== "" && m === undefined) {
+    if (b.arch === "i686") m = "qemu32";
+    else if (b.arch === "x86_64") m = "qemu64";
+    else fail("QEMU_CMD_UNSUPPORTED", { element: "CPU flags", reason: `no default CPU model for architecture ${b.arch}` });
+  }
+  if (m !== undefined) b.add("-cpu", m + flags);
+}
+
+export function buildSmp(b: Build): void {
+  const max = b.def.vcpu.count;
+  const online = b.def.vcpu.current ?? max;
+  let s = `${online}`;
+  if (online !== max) s += `,maxcpus=${max}`;
+  const t = b.def.cpu?.topology;
+  if (t && t.sockets > 0) {
+    if (t.dies !== 1 && !b.has("smp-dies")) {
+      fail("QEMU_CMD_UNSUPPORTED", { element: "cpu topology", reason: "only 1 die per socket is supported by this QEMU" });
+    }
+    if (t.clusters !== 1 && !b.has("smp-clusters")) {
+      fail("QEMU_CMD_UNSUPPORTED", { element: "cpu topology", reason: "only 1 cluster per die is supported by this QEMU" });
+    }
+    s += `,sockets=${t.sockets}`;
+    if (b.has("smp-dies")) s += `,dies=${t.dies}`;
+    if (b.has("smp-clusters")) s += `,clusters=${t.clusters}`;
+    s += `,cores=${t.cores},threads=${t.threads}`;
+  } else {
+    s += `,sockets=${max},cores=1,threads=1`;
+  }
+  b.add("-smp", s);
+}

@@ -1,0 +1,348 @@
+/**
+ * The remaining devices: inputs, audio backends and sound cards, watchdogs, USB redirection and
+ * hubs, the memory balloon, RNGs, panic devices, vsock, IOMMU, TPM, vmcoreinfo.
+ */
+import type { AudioDef, AudioIo, InputDef } from "../../../conf/domain/types.ts";
+import { addAddressProps } from "./address.ts";
+import type { Build } from "./build.ts";
+import { fail, requireFlag } from "./build.ts";
+import { buildChardev } from "./chardev.ts";
+import { Props } from "./escape.ts";
+import { audioIdFor } from "./graphics.ts";
+import { virtioProps } from "./virtio.ts";
+
+const USB_INPUTS: Record<string, string> = { mouse: "usb-mouse", tablet: "usb-tablet", keyboard: "usb-kbd" };
+const VIRTIO_INPUTS: Record<string, string> = {
+  mouse: "virtio-mouse",
+  tablet: "virtio-tablet",
+  keyboard: "virtio-keyboard",
+  passthrough: "virtio-input-host",
+};
+
+function inputElement(i: InputDef): string {
+  return `input ${i.alias ?? i.type}`;
+}
+
+export function buildInputs(b: Build): void {
+  for (const i of b.def.devices.inputs) {
+    if (i.type === "evdev") {
+      const p = new Props()
+        .set("qom-type", "input-linux")
+        .set("id", i.alias ?? "")
+        .set("evdev", i.source?.dev ?? i.source?.evdev ?? "")
+        .opt("repeat", i.source?.repeat);
+      if (i.source?.grab === "all") p.set("grab_all", true);
+      if (i.source?.grabToggle !== undefined) p.set("grab-toggle", i.source.grabToggle);
+      b.addJson("-object", p);
+      continue;
+    }
+    switch (i.bus ?? "ps2") {
+      case "usb": {
+        const driver = USB_INPUTS[i.type];
+        if (!driver) return fail("QEMU_CMD_UNSUPPORTED", { element: inputElement(i), reason: "no USB device of this type" });
+        const p = new Props().set("driver", driver).set("id", i.alias ?? "");
+        addAddressProps(b, p, i, inputElement(i));
+        b.addJson("-device", p);
+        break;
+      }
+      case "virtio": {
+        const base = VIRTIO_INPUTS[i.type];
+        if (!base) return fail("QEMU_CMD_UNSUPPORTED", { element: inputElement(i), reason: "no virtio device of this type" });
+        const p = virtioProps(b, base, i.address, i.model, inputElement(i))
+          .set("id", i.alias ?? "")
+          .opt("evdev", i.type === "passthrough" ? i.source?.evdev : undefined);
+        addAddressProps(b, p, i, inputElement(i));
+        b.addJson("-device", p);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+const AUDIO_DRIVERS: Record<string, string> = { pulseaudio: "pa", file: "wav" };
+
+function audioIoProps(io: AudioIo | undefined, type: string): Props | undefined {
+  if (!io) return undefined;
+  const p = new Props().opt("mixing-engine", io.mixingEngine).opt("fixed-settings", io.fixedSettings).pos("voices", io.voices).pos("buffer-length", io.bufferLength);
+  const a = io.attrs ?? {};
+  if (io.fixedSettings === true) {
+    if (a.frequency !== undefined) p.pos("frequency", Number(a.frequency));
+    if (a.channels !== undefined) p.pos("channels", Number(a.channels));
+    if (a.format !== undefined && a.format !== "default") p.set("format", a.format);
+  }
+  switch (type) {
+    case "alsa":
+      p.opt("dev", a.dev);
+      break;
+    case "coreaudio":
+    case "sdl":
+      if (a.bufferCount !== undefined) p.pos("buffer-count", Number(a.bufferCount));
+      break;
+    case "jack":
+      p.opt("server-name", a.serverName).opt("client-name", a.clientName).opt("connect-ports", a.connectPorts);
+      if (a.exactName !== undefined) p.set("exact-name", a.exactName === "yes");
+      break;
+    case "oss":
+      p.opt("dev", a.dev);
+      if (a.bufferCount !== undefined) p.pos("buffer-count", Number(a.bufferCount));
+      if (a.tryPoll !== undefined) p.set("try-poll", a.tryPoll === "yes");
+      break;
+    case "pulseaudio":
+      p.opt("name", a.name).opt("stream-name", a.streamName);
+      if (a.latency !== undefined) p.pos("latency", Number(a.latency));
+      break;
+    default:
+      break;
+  }
+  return p.toString() === "{}" ? undefined : p;
+}
+
+function audioProps(b: Build, a: AudioDef): Props {
+  const p = new Props()
+    .set("id", `audio${a.id}`)
+    .set("driver", AUDIO_DRIVERS[a.type] ?? a.type)
+    .pos("timer-period", a.timerPeriod);
+  const attrs = a.attrs ?? {};
+  switch (a.type) {
+    case "oss":
+      if (attrs.tryMMap !== undefined) p.set("try-mmap", attrs.tryMMap === "yes");
+      if (attrs.exclusive !== undefined) p.set("exclusive", attrs.exclusive === "yes");
+      if (attrs.dspPolicy !== undefined) p.set("dsp-policy", Number(attrs.dspPolicy));
+      break;
+    case "pulseaudio":
+      p.opt("server", attrs.serverName);
+      break;
+    case "sdl":
+      if (attrs.driver !== undefined) b.env.push(["SDL_AUDIODRIVER", attrs.driver]);
+      break;
+    case "file":
+      p.opt("path", a.path);
+      break;
+    default:
+      break;
+  }
+  const input = audioIoProps(a.input, a.type);
+  const output = audioIoProps(a.output, a.type);
+  if (input) p.set("in", input.toObject());
+  if (output) p.set("out", output.toObject());
+  return p;
+}
+
+export function buildAudios(b: Build): void {
+  for (const a of b.def.devices.audios) b.addJson("-audiodev", audioProps(b, a));
+}
+
+const SOUND_MODELS: Record<string, string> = {
+  es1370: "ES1370",
+  ac97: "AC97",
+  ich6: "intel-hda",
+  usb: "usb-audio",
+  ich9: "ich9-intel-hda",
+  sb16: "sb16",
+};
+const CODECS = new Set(["ich6", "ich9", "ich7"]);
+const CODEC_DRIVERS: Record<string, string> = { duplex: "hda-duplex", micro: "hda-micro", output: "hda-output" };
+
+export function buildSounds(b: Build): void {
+  for (const s of b.def.devices.sounds) {
+    if (s.model === "pcspk") continue;
+    const alias = s.alias ?? "";
+    const model = s.model === "ich7" ? "intel-hda" : SOUND_MODELS[s.model];
+    if (!model) return fail("QEMU_CMD_UNSUPPORTED", { element: `sound model '${s.model}'`, reason: "QEMU has no such device" });
+    const hasCodecs = CODECS.has(s.model);
+    const p = new Props()
+      .set("driver", model)
+      .set("id", alias)
+      .opt("audiodev", hasCodecs ? undefined : audioIdFor(b, s.audio?.id));
+    addAddressProps(b, p, s, `sound ${alias}`);
+    b.addJson("-device", p);
+    if (hasCodecs) {
+      const codecs = s.codecs && s.codecs.length > 0 ? s.codecs : ["duplex"];
+      codecs.forEach((c, cad) => {
+        b.addJson(
+          "-device",
+          new Props()
+            .set("driver", CODEC_DRIVERS[c] ?? `hda-${c}`)
+            .set("id", `${alias}-codec${cad}`)
+            .set("bus", `${alias}.0`)
+            .set("cad", cad)
+            .set("audiodev", audioIdFor(b, s.audio?.id)),
+        );
+      });
+    }
+  }
+}
+
+/** `pcspk-audiodev=` of `-machine`. */
+export function machinePcspk(b: Build): string {
+  const s = b.def.devices.sounds.find((x) => x.model === "pcspk");
+  return s ? `,pcspk-audiodev=${audioIdFor(b, s.audio?.id)}` : "";
+}
+
+export function buildWatchdogs(b: Build): void {
+  const wds = b.def.devices.watchdogs;
+  if (wds.length === 0) return;
+  let itco = false;
+  for (const w of wds) {
+    if (w.model === "itco") {
+      itco = true;
+      continue;
+    }
+    const p = new Props().set("driver", w.model).set("id", w.alias ?? "");
+    addAddressProps(b, p, w, `watchdog ${w.alias ?? ""}`);
+    b.addJson("-device", p);
+  }
+  if (itco) b.add("-global", "ICH9-LPC.noreboot=off");
+  let action = wds[wds.length - 1]!.action ?? "reset";
+  if (action === "dump") action = "pause";
+  b.add("-watchdog-action", action);
+}
+
+export function buildRedirdevs(b: Build): void {
+  for (const r of b.def.devices.redirdevs) {
+    const alias = r.alias ?? "";
+    buildChardev(b, { type: r.type, source: r.source, protocol: r.protocol, devAlias: alias, spicevmcName: "usbredir" }, `char${alias}`);
+    const p = new Props().set("driver", "usb-redir").set("chardev", `char${alias}`).set("id", alias).pos("bootindex", r.boot?.order);
+    addAddressProps(b, p, r, `redirdev ${alias}`);
+    b.addJson("-device", p);
+  }
+}
+
+export function buildHubs(b: Build): void {
+  for (const h of b.def.devices.hubs) {
+    requireFlag(b, "usb-hub", "USB hub");
+    const p = new Props().set("driver", "usb-hub").set("id", h.alias ?? "");
+    addAddressProps(b, p, h, `hub ${h.alias ?? ""}`);
+    b.addJson("-device", p);
+  }
+}
+
+export function buildMemballoon(b: Build): void {
+  const m = b.def.devices.memballoon;
+  if (!m || m.model === "none" || m.model === "xen") return;
+  const p = virtioProps(b, "virtio-balloon", m.address, m.model, "memballoon")
+    .set("id", m.alias ?? "")
+    .opt("deflate-on-oom", m.autodeflate)
+    .opt("free-page-reporting", m.freePageReporting);
+  addAddressProps(b, p, m, "memballoon");
+  b.addJson("-device", p);
+}
+
+export function buildRngs(b: Build): void {
+  for (const r of b.def.devices.rngs) {
+    const alias = r.alias ?? "";
+    const obj = new Props();
+    switch (r.backend.model) {
+      case "random":
+        obj.set("qom-type", "rng-random").set("id", `obj${alias}`).set("filename", r.backend.path ?? "/dev/urandom");
+        break;
+      case "egd":
+        buildChardev(b, { type: r.backend.type ?? "tcp", source: r.backend.source, protocol: r.backend.protocol, devAlias: alias }, `char${alias}`);
+        obj.set("qom-type", "rng-egd").set("id", `obj${alias}`).set("chardev", `char${alias}`);
+        break;
+      case "builtin":
+        obj.set("qom-type", "rng-builtin").set("id", `obj${alias}`);
+        break;
+    }
+    b.addJson("-object", obj);
+    const bytes = r.rate?.bytes ?? 0;
+    const period = bytes > 0 ? r.rate?.period ?? 1000 : 0;
+    const p = virtioProps(b, "virtio-rng", r.address, r.model, `rng ${alias}`)
+      .set("rng", `obj${alias}`)
+      .set("id", alias)
+      .pos("max-bytes", bytes)
+      .pos("period", period);
+    addAddressProps(b, p, r, `rng ${alias}`);
+    b.addJson("-device", p);
+  }
+}
+
+export function buildPanics(b: Build): void {
+  for (const p of b.def.devices.panics) {
+    if (p.model === "isa") {
+      const props = new Props().set("driver", "pvpanic");
+      if (p.address?.type === "isa") props.set("ioport", p.address.iobase ?? 0);
+      b.addJson("-device", props);
+    } else if (p.model === "pvpanic") {
+      const props = new Props().set("driver", "pvpanic-pci");
+      addAddressProps(b, props, p, "panic");
+      b.addJson("-device", props);
+    }
+  }
+}
+
+export function buildVsock(b: Build): void {
+  const v = b.def.devices.vsock;
+  if (!v) return;
+  const fd = b.ctx.vsockFd;
+  if (fd === undefined) fail("QEMU_CMD_CONTEXT_MISSING", { element: "vsock", what: "the /dev/vhost-vsock file descriptor" });
+  const p = virtioProps(b, "vhost-vsock", v.address, v.model, "vsock")
+    .set("id", v.alias ?? "")
+    .set("guest-cid", v.cid?.address ?? 0)
+    .set("vhostfd", String(fd));
+  addAddressProps(b, p, v, "vsock");
+  b.addJson("-device", p);
+}
+
+export function buildIommu(b: Build): void {
+  const i = b.def.devices.iommu;
+  if (!i) return;
+  const d = i.driver ?? {};
+  const onoff = (v: string | undefined) => (v === undefined ? undefined : v === "on" ? "on" : "off");
+  const bool = (v: string | undefined) => (v === undefined ? undefined : v === "on");
+  switch (i.model) {
+    case "intel": {
+      const p = new Props()
+        .set("driver", "intel-iommu")
+        .set("id", i.alias ?? "")
+        .opt("intremap", onoff(d.intremap))
+        .opt("caching-mode", bool(d.caching_mode))
+        .opt("eim", onoff(d.eim))
+        .opt("device-iotlb", bool(d.iotlb));
+      if (d.aw_bits !== undefined) p.set("aw-bits", Number(d.aw_bits));
+      b.addJson("-device", p);
+      break;
+    }
+    case "virtio": {
+      const p = new Props().set("driver", "virtio-iommu").set("id", i.alias ?? "");
+      addAddressProps(b, p, i, "iommu");
+      b.addJson("-device", p);
+      break;
+    }
+    case "smmuv3":
+      break;
+    default:
+      fail("QEMU_CMD_UNSUPPORTED", { element: `iommu model '${i.model}'`, reason: "QEMU has no such device" });
+  }
+}
+
+export function buildTpms(b: Build): void {
+  for (const t of b.def.devices.tpms) {
+    fail("QEMU_CMD_UNSUPPORTED", { element: `tpm ${t.alias ?? ""}`, reason: "TPM devices are not implemented yet" });
+  }
+}
+
+export function buildVmcoreinfo(b: Build): void {
+  if (b.def.features?.vmcoreinfo === true) b.addJson("-device", new Props().set("driver", "vmcoreinfo"));
+}
+
+export function buildLaunchSecurity(b: Build): void {
+  const s = b.def.launchSecurity;
+  if (!s) return;
+  if (s.type !== "sev") {
+    fail("QEMU_CMD_UNSUPPORTED", { element: `launchSecurity type '${s.type}'`, reason: "only AMD SEV is implemented" });
+  }
+  const dir = b.ctx.paths.domainDir;
+  const p = new Props()
+    .set("qom-type", "sev-guest")
+    .set("id", "lsec0")
+    .set("cbitpos", s.cbitpos ?? 0)
+    .set("reduced-phys-bits", s.reducedPhysBits ?? 0)
+    .set("policy", s.policy ?? 0)
+    .opt("dh-cert-file", s.dhCert !== undefined ? `${dir}/dh_cert.base64` : undefined)
+    .opt("session-file", s.session !== undefined ? `${dir}/session.base64` : undefined)
+    .opt("kernel-hashes", s.kernelHashes);
+  b.addJson("-object", p);
+}

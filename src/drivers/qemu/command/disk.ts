@@ -1,0 +1,397 @@
+/**
+ * Disks: the `-blockdev` graph of each disk (protocol/storage node, optional format node,
+ * optional copy-on-read layer; node names `libvirt-N-storage`/`libvirt-N-format`) and the
+ * `-device` that exposes it (ide/sata/scsi/virtio/usb/floppy), with libvirt's key order.
+ */
+import type { DiskDef, DiskSourceHost } from "../../../conf/domain/types.ts";
+import { addAddressProps } from "./address.ts";
+import type { Build } from "./build.ts";
+import { fail, requireFlag } from "./build.ts";
+import { Props } from "./escape.ts";
+import type { JsonObject } from "./escape.ts";
+import { virtioProps } from "./virtio.ts";
+
+export interface DiskNodes {
+  storage: string;
+  format?: string;
+  copyOnRead?: string;
+}
+
+function diskXpath(b: Build, disk: DiskDef): string {
+  return `/domain/devices/disk[${b.def.devices.disks.indexOf(disk) + 1}]`;
+}
+
+function diskElement(disk: DiskDef): string {
+  return `disk '${disk.target.dev}'`;
+}
+
+export function isEmptyDisk(disk: DiskDef): boolean {
+  const s = disk.source;
+  if (!s) return true;
+  switch (disk.type) {
+    case "file":
+      return s.file === undefined || s.file === "";
+    case "block":
+      return s.dev === undefined || s.dev === "";
+    case "dir":
+      return s.dir === undefined || s.dir === "";
+    case "network":
+      return s.protocol === undefined;
+    default:
+      return false;
+  }
+}
+
+export function isReadonly(disk: DiskDef): boolean {
+  return disk.readonly === true || disk.device === "cdrom";
+}
+
+function format(disk: DiskDef): string {
+  const t = disk.driver?.type;
+  return t === undefined || t === "" || t === "auto" ? "raw" : t;
+}
+
+/** libvirt's cache mode → (write-cache, direct, no-flush); undefined for the default. */
+export function cacheFlags(mode: string | undefined): { writeback: boolean; direct: boolean; noflush: boolean } | undefined {
+  switch (mode) {
+    case "none":
+      return { writeback: true, direct: true, noflush: false };
+    case "writethrough":
+      return { writeback: false, direct: false, noflush: false };
+    case "writeback":
+      return { writeback: true, direct: false, noflush: false };
+    case "directsync":
+      return { writeback: false, direct: true, noflush: false };
+    case "unsafe":
+      return { writeback: true, direct: false, noflush: true };
+    default:
+      return undefined;
+  }
+}
+
+function cacheProps(disk: DiskDef): JsonObject | undefined {
+  const c = cacheFlags(disk.driver?.cache);
+  return c ? { direct: c.direct, "no-flush": c.noflush } : undefined;
+}
+
+/** Whether a raw image still needs its own `raw` format node (libvirt's rules). */
+export function needsFormatLayer(b: Build, disk: DiskDef): boolean {
+  if (format(disk) !== "raw") return true;
+  if (!b.has("blockjob.backing-mask-protocol")) return true;
+  if (disk.type === "dir") return true;
+  return false;
+}
+
+/** Assigns node names: libvirt counts disks from the last one, so the first disk gets the highest N. */
+export function assignDiskNodes(b: Build): Map<DiskDef, DiskNodes> {
+  const map = new Map<DiskDef, DiskNodes>();
+  const disks = b.def.devices.disks;
+  let n = 0;
+  for (let i = disks.length - 1; i >= 0; i--) {
+    const d = disks[i]!;
+    n++;
+    const nodes: DiskNodes = { storage: `libvirt-${n}-storage` };
+    if (needsFormatLayer(b, d)) nodes.format = `libvirt-${n}-format`;
+    if (d.driver?.copy_on_read === true) nodes.copyOnRead = `libvirt-CoR-${d.target.dev}`;
+    map.set(d, nodes);
+  }
+  return map;
+}
+
+function socketAddress(h: DiskSourceHost, defaultPort: number | undefined): JsonObject {
+  if (h.transport === "unix") return { type: "unix", path: h.socket ?? "" };
+  const o: Record<string, string> = { type: "inet", host: h.name ?? "" };
+  const port = h.port ?? defaultPort;
+  if (port !== undefined) o.port = String(port);
+  return o;
+}
+
+function networkProps(b: Build, disk: DiskDef): { driver: string; props: Props } {
+  const s = disk.source!;
+  const hosts = s.hosts ?? [];
+  const element = diskElement(disk);
+  const p = new Props();
+  const protocol = s.protocol ?? "";
+  switch (protocol) {
+    case "nbd": {
+      const h = hosts[0];
+      if (hosts.length !== 1 || !h) fail("QEMU_CMD_INVALID_VALUE", { element, reason: "nbd protocol accepts only one host" });
+      p.set("server", socketAddress(h, undefined)).opt("export", s.name);
+      return { driver: "nbd", props: p };
+    }
+    case "http":
+    case "https":
+    case "ftp":
+    case "ftps":
+    case "tftp": {
+      const h = hosts[0] ?? {};
+      const port = h.port !== undefined ? `:${h.port}` : "";
+      const path = (s.name ?? "").startsWith("/") ? (s.name ?? "") : `/${s.name ?? ""}`;
+      p.set("url", `${protocol}://${h.name ?? ""}${port}${path}`);
+      return { driver: protocol, props: p };
+    }
+    case "iscsi": {
+      const h = hosts[0] ?? {};
+      const [target, lun] = (s.name ?? "").split("/");
+      const host = h.name ?? "";
+      const portal = host.includes(":") ? `[${host}]:${h.port ?? 3260}` : `${host}:${h.port ?? 3260}`;
+      p.set("portal", portal)
+        .set("target", target ?? "")
+        .set("lun", Number(lun ?? 0))
+        .set("transport", "tcp");
+      return { driver: "iscsi", props: p };
+    }
+    case "rbd": {
+      const [pool, ...image] = (s.name ?? "").split("/");
+      p.set("pool", pool ?? "").set("image", image.join("/"));
+      if (hosts.length > 0) p.set("server", hosts.map((h) => ({ host: h.name ?? "", port: String(h.port ?? 6789) })));
+      return { driver: "rbd", props: p };
+    }
+    case "gluster": {
+      const [volume, ...path] = (s.name ?? "").replace(/^\//, "").split("/");
+      p.set("volume", volume ?? "")
+        .set("path", path.join("/"))
+        .set("server", hosts.map((h) => socketAddress(h, 24007)));
+      return { driver: "gluster", props: p };
+    }
+    case "ssh": {
+      const h = hosts[0];
+      if (hosts.length !== 1 || !h) fail("QEMU_CMD_INVALID_VALUE", { element, reason: "ssh protocol accepts only one host" });
+      p.set("path", s.name ?? "").set("server", { host: h.name ?? "", port: String(h.port ?? 22) });
+      return { driver: "ssh", props: p };
+    }
+    default:
+      requireFlag(b, `blockdev.${protocol}`, element);
+      return fail("QEMU_CMD_UNSUPPORTED", { element, reason: `network disk protocol '${protocol}' is not implemented` }, { xpath: diskXpath(b, disk) });
+  }
+}
+
+/** Protocol/storage node. `alone`: no format node above it (raw image used directly). */
+function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
+  const s = disk.source!;
+  let driver: string | undefined;
+  let p: Props;
+  switch (disk.type) {
+    case "block":
+    case "file": {
+      const path = disk.type === "block" ? s.dev ?? "" : s.file ?? "";
+      if (disk.type === "block") driver = disk.device === "cdrom" && b.ctx.isHostCdrom?.(path) === true ? "host_cdrom" : "host_device";
+      else driver = "file";
+      p = new Props().set("filename", path);
+      const io = disk.driver?.io;
+      if (io !== undefined) p.set("aio", io);
+      break;
+    }
+    case "dir":
+      p = new Props().set("driver", "vvfat").set("dir", s.dir ?? "").set("floppy", disk.device === "floppy").set("rw", !isReadonly(disk));
+      break;
+    case "network": {
+      const r = networkProps(b, disk);
+      driver = r.driver;
+      p = r.props;
+      break;
+    }
+    default:
+      return fail("QEMU_CMD_UNSUPPORTED", { element: diskElement(disk), reason: `disk type '${disk.type}' is not supported` }, { xpath: diskXpath(b, disk) });
+  }
+  if (driver !== undefined) p.prepend("driver", driver);
+  p.set("node-name", nodes.storage);
+  if (nodes.format !== undefined) {
+    p.set("auto-read-only", true).set("discard", "unmap");
+  } else {
+    // the storage node is the top node: it takes what a format node would carry
+    p.set("read-only", isReadonly(disk));
+    if (disk.driver?.discard !== undefined) p.set("discard", disk.driver.discard);
+    const dz = detectZeroes(disk);
+    if (dz !== undefined) p.set("detect-zeroes", dz);
+  }
+  const cache = cacheProps(disk);
+  if (cache) p.set("cache", cache);
+  return p;
+}
+
+function detectZeroes(disk: DiskDef): string | undefined {
+  const dz = disk.driver?.detect_zeroes;
+  if (dz === undefined || dz === "off") return dz;
+  if (dz === "unmap" && disk.driver?.discard !== "unmap") return "on";
+  return dz;
+}
+
+function formatProps(disk: DiskDef, nodes: DiskNodes): Props {
+  const p = new Props().set("node-name", nodes.format ?? "").set("read-only", isReadonly(disk));
+  if (disk.driver?.discard !== undefined) p.set("discard", disk.driver.discard);
+  const dz = detectZeroes(disk);
+  if (dz !== undefined) p.set("detect-zeroes", dz);
+  const cache = cacheProps(disk);
+  if (cache) p.set("cache", cache);
+  const fmt = format(disk);
+  switch (fmt) {
+    case "raw":
+    case "fat":
+      p.set("driver", "raw");
+      break;
+    case "qcow2":
+      p.set("driver", "qcow2");
+      if (disk.driver?.discard_no_unref !== undefined) p.set("discard-no-unref", disk.driver.discard_no_unref);
+      break;
+    case "vhd":
+      p.set("driver", "vhdx");
+      break;
+    case "ploop":
+      p.set("driver", "parallels");
+      break;
+    case "qcow":
+    case "qed":
+    case "vmdk":
+    case "vdi":
+    case "vpc":
+    case "bochs":
+    case "cloop":
+    case "dmg":
+      p.set("driver", fmt);
+      break;
+    default:
+      return fail("QEMU_CMD_UNSUPPORTED", { element: diskElement(disk), reason: `image format '${fmt}' is not supported by QEMU` });
+  }
+  p.set("file", nodes.storage);
+  return p;
+}
+
+/** The node the device uses (`drive=`). */
+export function effectiveNode(nodes: DiskNodes): string {
+  return nodes.copyOnRead ?? nodes.format ?? nodes.storage;
+}
+
+function diskDeviceProps(b: Build, disk: DiskDef, nodes: DiskNodes | undefined, bootindex: number | undefined): Props {
+  const bus = disk.target.bus ?? "ide";
+  const element = diskElement(disk);
+  let p: Props;
+  let deviceId: string | undefined;
+  let removable: boolean | undefined;
+  switch (bus) {
+    case "ide":
+    case "sata":
+      p = new Props().set("driver", disk.device === "cdrom" ? "ide-cd" : "ide-hd");
+      break;
+    case "scsi":
+      if (disk.device === "lun") {
+        p = new Props().set("driver", "scsi-block");
+      } else {
+        if (disk.device === "cdrom") p = new Props().set("driver", "scsi-cd");
+        else {
+          p = new Props().set("driver", "scsi-hd");
+          removable = disk.target.removable;
+        }
+        deviceId = disk.serial ?? `drive-${disk.alias ?? ""}`;
+      }
+      break;
+    case "virtio": {
+      p = virtioProps(b, disk.type === "vhostuser" ? "vhost-user-blk" : "virtio-blk", disk.address, disk.model, element);
+      let scsi: boolean | undefined;
+      if (disk.type !== "vhostuser" && b.has("virtio-blk-pci.scsi")) {
+        if (disk.device === "lun") scsi = true;
+        else if (!b.has("virtio-blk-pci.scsi.default.disabled")) scsi = false;
+      }
+      const it = disk.driver?.iothread;
+      if (it !== undefined && it > 0) p.set("iothread", `iothread${it}`);
+      p.opt("ioeventfd", disk.driver?.ioeventfd)
+        .opt("event_idx", disk.driver?.event_idx)
+        .opt("scsi", scsi)
+        .pos("num-queues", disk.driver?.queues)
+        .pos("queue-size", disk.driver?.queue_size);
+      break;
+    }
+    case "usb":
+      p = new Props().set("driver", "usb-storage");
+      removable = disk.target.removable ?? false;
+      break;
+    case "fdc":
+      p = new Props().set("driver", "floppy");
+      break;
+    default:
+      return fail("QEMU_CMD_UNSUPPORTED", { element, reason: `disk bus '${bus}' is not supported by QEMU` }, { xpath: diskXpath(b, disk) });
+  }
+  addAddressProps(b, p, disk, element, bus);
+  p.opt("device_id", deviceId);
+  if (disk.shareable === true) p.set("share-rw", true);
+  if (disk.type === "vhostuser") p.set("chardev", `chr-vu-${disk.alias ?? ""}`);
+  else if (nodes && !isEmptyDisk(disk)) p.set("drive", effectiveNode(nodes));
+  p.set("id", disk.alias ?? "");
+  if (disk.device !== "floppy") p.pos("bootindex", bootindex);
+  p.pos("logical_block_size", disk.blockio?.logical_block_size)
+    .pos("physical_block_size", disk.blockio?.physical_block_size)
+    .pos("discard_granularity", disk.blockio?.discard_granularity);
+  if (disk.wwn !== undefined) {
+    const w = disk.wwn.startsWith("0x") ? disk.wwn : `0x${disk.wwn}`;
+    try {
+      p.set("wwn", BigInt(w));
+    } catch {
+      fail("QEMU_CMD_INVALID_VALUE", { element, reason: `wwn '${disk.wwn}' is not a hexadecimal number` });
+    }
+  }
+  p.pos("rotation_rate", disk.target.rotation_rate).opt("vendor", disk.vendor).opt("product", disk.product);
+  p.opt("removable", removable);
+  if (disk.device !== "lun") {
+    const c = cacheFlags(disk.driver?.cache);
+    if (c) p.set("write-cache", c.writeback ? "on" : "off");
+  }
+  if (disk.geometry) {
+    p.pos("cyls", disk.geometry.cyls).pos("heads", disk.geometry.heads).pos("secs", disk.geometry.secs).opt("bios-chs-trans", disk.geometry.trans);
+  }
+  if (disk.serial !== undefined) p.set("serial", disk.serial.replaceAll(" ", "\\ "));
+  const ep = disk.driver?.error_policy;
+  let werror: string | undefined = ep;
+  let rerror: string | undefined = disk.driver?.rerror_policy;
+  if (ep === "enospace") werror = "enospc";
+  else rerror ??= werror;
+  p.opt("werror", werror).opt("rerror", rerror);
+  return p;
+}
+
+function buildFloppyController(b: Build, bootIndex: (d: DiskDef) => number | undefined): void {
+  let a = 0;
+  let bb = 0;
+  let hasFloppy = false;
+  for (const d of b.def.devices.disks) {
+    if (d.target.bus !== "fdc") continue;
+    hasFloppy = true;
+    const unit = d.address?.type === "drive" ? d.address.unit : 0;
+    if (unit) bb = bootIndex(d) ?? 0;
+    else a = bootIndex(d) ?? 0;
+  }
+  if (!hasFloppy) return;
+  if (b.isQ35) {
+    b.addJson("-device", new Props().set("driver", "isa-fdc").pos("bootindexA", a).pos("bootindexB", bb));
+  } else {
+    if (a > 0) b.add("-global", `isa-fdc.bootindexA=${a}`);
+    if (bb > 0) b.add("-global", `isa-fdc.bootindexB=${bb}`);
+  }
+}
+
+export function buildDisks(b: Build, nodes: Map<DiskDef, DiskNodes>, bootIndex: (d: DiskDef) => number | undefined): void {
+  buildFloppyController(b, bootIndex);
+  for (const disk of b.def.devices.disks) {
+    if (disk.target.bus === "sd") {
+      fail("QEMU_CMD_UNSUPPORTED", { element: diskElement(disk), reason: "SD card disks are not supported" }, { xpath: diskXpath(b, disk) });
+    }
+    const n = nodes.get(disk);
+    if (disk.type === "vhostuser" || disk.type === "vhostvdpa" || disk.type === "nvme" || disk.type === "volume") {
+      fail("QEMU_CMD_UNSUPPORTED", { element: diskElement(disk), reason: `disk type '${disk.type}' is not implemented` }, { xpath: diskXpath(b, disk) });
+    }
+    if (n && !isEmptyDisk(disk)) {
+      b.addJson("-blockdev", storageProps(b, disk, n));
+      if (n.format !== undefined) b.addJson("-blockdev", formatProps(disk, n));
+      if (n.copyOnRead !== undefined) {
+        b.addJson(
+          "-blockdev",
+          new Props()
+            .set("driver", "copy-on-read")
+            .set("node-name", n.copyOnRead)
+            .set("file", n.format ?? n.storage)
+            .set("discard", "unmap"),
+        );
+      }
+    }
+    b.addJson("-device", diskDeviceProps(b, disk, n, bootIndex(disk)));
+  }
+}

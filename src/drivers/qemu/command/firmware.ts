@@ -1,0 +1,50 @@
+/**
+ * Old-style UEFI: the firmware code and its variable store as pflash `-blockdev` nodes, wired
+ * to the machine with `pflash0=`/`pflash1=`.
+ */
+import type { Build } from "./build.ts";
+import { Props } from "./escape.ts";
+
+interface Flash {
+  path: string;
+  readonly: boolean;
+  format: string;
+  index: 0 | 1;
+}
+
+function flashes(b: Build): Flash[] {
+  const os = b.def.os;
+  const l = os.loader;
+  if (l?.type !== "pflash" || l.path === undefined) return [];
+  const out: Flash[] = [{ path: l.path, readonly: l.readonly === true, format: l.format ?? "raw", index: 0 }];
+  if (os.nvram?.path !== undefined) out.push({ path: os.nvram.path, readonly: false, format: os.nvram.format ?? "raw", index: 1 });
+  return out;
+}
+
+/** Node names the machine refers to; fills `b.pflash`. */
+export function preparePflash(b: Build): void {
+  for (const f of flashes(b)) {
+    const base = `libvirt-pflash${f.index}`;
+    const formatLayer = f.format !== "raw" || !b.has("blockjob.backing-mask-protocol");
+    const node = formatLayer ? `${base}-format` : `${base}-storage`;
+    if (f.index === 0) b.pflash.code = node;
+    else b.pflash.vars = node;
+  }
+}
+
+export function buildPflash(b: Build): void {
+  for (const f of flashes(b)) {
+    const base = `libvirt-pflash${f.index}`;
+    const formatLayer = f.format !== "raw" || !b.has("blockjob.backing-mask-protocol");
+    const storage = new Props().set("driver", "file").set("filename", f.path).set("node-name", `${base}-storage`);
+    if (formatLayer) storage.set("auto-read-only", true).set("discard", "unmap");
+    else storage.set("read-only", f.readonly);
+    b.addJson("-blockdev", storage);
+    if (formatLayer) {
+      b.addJson(
+        "-blockdev",
+        new Props().set("node-name", `${base}-format`).set("read-only", f.readonly).set("driver", f.format).set("file", `${base}-storage`),
+      );
+    }
+  }
+}

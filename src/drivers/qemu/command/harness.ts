@@ -1,0 +1,94 @@
+/**
+ * A context reproducing libvirt's test harness (tests/qemuxmlconftest.c) for golden tests
+ * against libvirt's corpus: domain id -1, privileged paths under /var/lib/libvirt/qemu, faked
+ * file descriptors (monitor and listening sockets 1729, ethernet tap 3, bridge/network tap 102,
+ * vhost 44, chardev files passed as `XXXXXXX`), hugetlbfs mounts of 2 MiB (default) and 1 GiB, a host
+ * with NUMA nodes 0-3, and `<interface type='network'>` resolved from the corpus' aux files.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseXml } from "../../../conf/xml.ts";
+import type { DomainDef } from "../../../conf/domain/types.ts";
+import type { QemuCaps } from "../capabilities/types.ts";
+import type { CommandContext, ResolvedNetwork } from "./types.ts";
+
+export interface HarnessOptions {
+  caps: QemuCaps;
+  /** The corpus folder (`libvirt-qemuxml`), for network and port XML under `aux/`. */
+  corpusDir?: string;
+  /** `-incoming` source (restore/migration cases). */
+  incoming?: string;
+}
+
+function resolveFromCorpus(corpusDir: string | undefined, name: string): ResolvedNetwork | undefined {
+  if (!corpusDir) return undefined;
+  const [network, port] = name.split(";");
+  if (network === undefined || port === undefined) return undefined;
+  const netFile = join(corpusDir, "aux", "networkxml2xmlin", `${network}.xml`);
+  const portFile = join(corpusDir, "aux", "virnetworkportxml2xmldata", `${port}.xml`);
+  if (!existsSync(netFile) || !existsSync(portFile)) return undefined;
+  const portXml = parseXml(readFileSync(portFile, "utf8"), portFile);
+  const plug = portXml.child("plug");
+  const type = plug?.attr("type");
+  switch (type) {
+    case "bridge":
+    case "network":
+      return { type: "bridge", bridge: plug?.attr("bridge") };
+    case "direct":
+      return { type: "direct" };
+    case "hostdev-pci":
+      return { type: "hostdev" };
+    default: {
+      const net = parseXml(readFileSync(netFile, "utf8"), netFile);
+      const bridge = net.child("bridge")?.attr("name");
+      return { type: "bridge", bridge };
+    }
+  }
+}
+
+export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): CommandContext {
+  const short = `-1-${def.name.slice(0, 20)}`;
+  const lib = "/var/lib/libvirt/qemu";
+  const domainDir = `${lib}/domain-${short}`;
+  return {
+    caps: options.caps,
+    domainId: -1,
+    paths: {
+      domainDir,
+      memoryDir: `${lib}/ram/${short}`,
+      hugepageSubdir: `libvirt/qemu/${short}`,
+      channelDir: `${lib}/channel/target/domain-${short}`,
+      masterKeyFile: `${domainDir}/master-key.aes`,
+    },
+    monitor: { fd: 1729 },
+    hugetlbfs: [
+      { sizeKiB: 2048, path: "/dev/hugepages2M", default: true },
+      { sizeKiB: 1048576, path: "/dev/hugepages1G" },
+    ],
+    baseEnv: [
+      ["LC_ALL", "C"],
+      ["PATH", "/bin"],
+      ["HOME", "/home/test"],
+      ["USER", "test"],
+      ["LOGNAME", "test"],
+    ],
+    privileged: true,
+    interfaceFds: (_alias, type, isVirtio) => ({
+      tap: [type === "ethernet" ? "3" : "102"],
+      vhost: isVirtio ? ["44"] : [],
+    }),
+    resolveNetwork: (name) => resolveFromCorpus(options.corpusDir, name),
+    chardevListenFd: () => 1729,
+    // libvirt's harness prints the real descriptor of passed files as XXXXXXX
+    chardevFileFd: () => "XXXXXXX",
+    isHostCdrom: (path) => path === "/dev/cdrom",
+    hostNumaNodes: [0, 1, 2, 3],
+    // linux-basic: 16 CPUs, four per node
+    hostCpuNode: (cpu) => (cpu >= 0 && cpu < 16 ? Math.floor(cpu / 4) : undefined),
+    allocatePort: (kind) => (kind === "vnc" ? 5900 : kind === "spice" ? 5901 : 5902),
+    graphics: { vncListen: "127.0.0.1", spiceListen: "127.0.0.1", spicePassword: true },
+    passtSocket: (alias) => `/var/run/libvirt/qemu/passt/${short}-${alias}.socket`,
+    incoming: options.incoming,
+    now: Date.UTC(2025, 0, 1),
+  };
+}

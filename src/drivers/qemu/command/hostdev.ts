@@ -1,0 +1,122 @@
+/**
+ * Host device passthrough: PCI (vfio-pci, also `<interface type='hostdev'>`), USB (usb-host) and
+ * mediated devices.
+ */
+import type { DeviceCommon, HostdevDef } from "../../../conf/domain/types.ts";
+import { addAddressProps } from "./address.ts";
+import type { Build } from "./build.ts";
+import { fail, requireFlag } from "./build.ts";
+import { Props } from "./escape.ts";
+import { actualType, addRomProps } from "./net.ts";
+
+function pciHost(a: { domain: number; bus: number; slot: number; function: number }): string {
+  const h = (n: number, w: number) => n.toString(16).padStart(w, "0");
+  return `${h(a.domain, 4)}:${h(a.bus, 2)}:${h(a.slot, 2)}.${a.function.toString(16)}`;
+}
+
+function vfioPci(b: Build, dev: DeviceCommon & { display?: boolean; ramfb?: boolean }, host: string, bootindex: number | undefined): Props {
+  requireFlag(b, "vfio-pci", `PCI host device ${host}`);
+  const p = new Props()
+    .set("driver", dev.ramfb === true ? "vfio-pci-nohotplug" : "vfio-pci")
+    .set("host", host)
+    .set("id", dev.alias ?? "")
+    .pos("bootindex", bootindex)
+    .opt("display", dev.display === undefined ? undefined : dev.display ? "on" : "off")
+    .onlyTrue("ramfb", dev.ramfb);
+  addAddressProps(b, p, dev, `hostdev ${dev.alias ?? ""}`);
+  addRomProps(p, dev.rom, dev.address?.type);
+  return p;
+}
+
+function usbHost(b: Build, dev: HostdevDef): Props {
+  const s = dev.source;
+  const element = `USB host device ${dev.alias ?? ""}`;
+  let hostdevice: string | undefined;
+  let hostbus = 0;
+  let hostaddr = 0;
+  if (s.usbAddress) {
+    if (b.has("usb-host.hostdevice")) {
+      hostdevice = `/dev/bus/usb/${String(s.usbAddress.bus).padStart(3, "0")}/${String(s.usbAddress.device).padStart(3, "0")}`;
+    } else {
+      hostbus = s.usbAddress.bus;
+      hostaddr = s.usbAddress.device;
+    }
+  } else if (s.vendor !== undefined || s.product !== undefined) {
+    return fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the host bus and device number found for its vendor/product" });
+  }
+  let reset: boolean | undefined;
+  let resetsAll: boolean | undefined;
+  switch (s.guestReset) {
+    case "off":
+      reset = false;
+      break;
+    case "uninitialized":
+      reset = true;
+      resetsAll = false;
+      break;
+    case "on":
+      reset = true;
+      resetsAll = true;
+      break;
+    default:
+      break;
+  }
+  const p = new Props()
+    .set("driver", "usb-host")
+    .opt("hostdevice", hostdevice)
+    .pos("hostbus", hostbus)
+    .pos("hostaddr", hostaddr)
+    .set("id", dev.alias ?? "")
+    .pos("bootindex", dev.boot?.order)
+    .opt("guest-reset", reset)
+    .opt("guest-resets-all", resetsAll);
+  addAddressProps(b, p, dev, element);
+  return p;
+}
+
+export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number | undefined): void {
+  // <interface type='hostdev'> come first: libvirt adds their hostdev while parsing <interface>s
+  for (const net of b.def.devices.interfaces) {
+    if (actualType(b, net) !== "hostdev") continue;
+    const a = net.source?.hostAddress;
+    if (a?.type !== "pci") {
+      fail("QEMU_CMD_UNSUPPORTED", { element: `interface ${net.alias ?? ""}`, reason: "only PCI host devices can back a hostdev interface" });
+    }
+    b.addJson("-device", vfioPci(b, net, pciHost(a), bootIndex(net)));
+  }
+  for (const dev of b.def.devices.hostdevs) {
+    if (dev.mode !== "subsystem") continue;
+    const element = `hostdev ${dev.alias ?? ""}`;
+    switch (dev.type) {
+      case "usb":
+        b.addJson("-device", usbHost(b, dev));
+        break;
+      case "pci": {
+        if (dev.address?.type === "unassigned") continue;
+        const a = dev.source.pciAddress;
+        if (!a) return fail("QEMU_CMD_INVALID_VALUE", { element, reason: "missing host PCI address" });
+        if (dev.driver?.name !== undefined && dev.driver.name !== "vfio") {
+          fail("QEMU_CMD_UNSUPPORTED", { element, reason: `PCI passthrough backend '${dev.driver.name}' (only vfio)` });
+        }
+        b.addJson("-device", vfioPci(b, dev, pciHost(a), bootIndex(dev)));
+        break;
+      }
+      case "mdev": {
+        const model = dev.model ?? "vfio-pci";
+        const driver = model === "vfio-pci" && dev.ramfb === true ? "vfio-pci-nohotplug" : model;
+        const p = new Props()
+          .set("driver", driver)
+          .set("id", dev.alias ?? "")
+          .set("sysfsdev", `/sys/bus/mdev/devices/${dev.source.mdevUuid ?? ""}`)
+          .opt("display", dev.display === undefined ? undefined : dev.display ? "on" : "off")
+          .onlyTrue("ramfb", dev.ramfb)
+          .pos("bootindex", dev.boot?.order);
+        addAddressProps(b, p, dev, element);
+        b.addJson("-device", p);
+        break;
+      }
+      default:
+        fail("QEMU_CMD_UNSUPPORTED", { element, reason: `host device type '${dev.type}' is not implemented` });
+    }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Network interfaces: the `-netdev` backend (tap by inherited fd with optional vhost, user/SLIRP,
+ * passt over a stream socket, vhost-user, sockets) and the NIC `-device`.
+ */
+import type { InterfaceDef } from "../../../conf/domain/types.ts";
+import { addAddressProps } from "./address.ts";
+import type { Build } from "./build.ts";
+import { fail, requireFlag } from "./build.ts";
+import { buildChardev } from "./chardev.ts";
+import { Props } from "./escape.ts";
+import { virtioProps } from "./virtio.ts";
+
+export function isVirtioNet(net: InterfaceDef): boolean {
+  const m = net.model ?? "";
+  return m === "virtio" || m === "virtio-transitional" || m === "virtio-non-transitional";
+}
+
+function xpath(b: Build, net: InterfaceDef): string {
+  return `/domain/devices/interface[${b.def.devices.interfaces.indexOf(net) + 1}]`;
+}
+
+/** The connection type after resolving `type='network'`. */
+export function actualType(b: Build, net: InterfaceDef): string {
+  if (net.type !== "network") return net.type;
+  const name = net.source?.network ?? "";
+  if (!b.ctx.resolveNetwork) {
+    return fail("QEMU_CMD_CONTEXT_MISSING", { element: `interface ${net.alias ?? ""}`, what: `the resolution of network '${name}'` });
+  }
+  const r = b.ctx.resolveNetwork(name, net.source?.portgroup);
+  if (!r) {
+    return fail("QEMU_CMD_INVALID_VALUE", { element: `interface ${net.alias ?? ""}`, reason: `network '${name}' is not known` }, { xpath: xpath(b, net) });
+  }
+  return r.type;
+}
+
+function socketAddr(net: InterfaceDef): string {
+  return `${net.source?.address ?? ""}:${net.source?.port ?? 0}`;
+}
+
+function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
+  const alias = net.alias ?? "";
+  const element = `interface ${alias}`;
+  if (net.script !== undefined && type !== "ethernet") {
+    fail("QEMU_CMD_UNSUPPORTED", { element, reason: `scripts are not supported on interfaces of type ${type}` }, { xpath: xpath(b, net) });
+  }
+  const p = new Props();
+  switch (type) {
+    case "bridge":
+    case "network":
+    case "direct":
+    case "ethernet": {
+      const fds = b.ctx.interfaceFds?.(alias, type, isVirtioNet(net));
+      if (!fds || fds.tap.length === 0) {
+        return fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the file descriptor of its tap device" });
+      }
+      p.set("type", "tap");
+      p.set(fds.tap.length > 1 ? "fds" : "fd", fds.tap.join(":"));
+      if (fds.vhost.length > 0) {
+        p.set("vhost", true);
+        p.set(fds.vhost.length > 1 ? "vhostfds" : "vhostfd", fds.vhost.join(":"));
+      }
+      if (net.tune?.sndbuf !== undefined) p.set("sndbuf", net.tune.sndbuf);
+      break;
+    }
+    case "client":
+      p.set("type", "socket").set("connect", socketAddr(net));
+      break;
+    case "server":
+      p.set("type", "socket").set("listen", socketAddr(net));
+      break;
+    case "mcast":
+      p.set("type", "socket").set("mcast", socketAddr(net));
+      break;
+    case "udp":
+      p.set("type", "socket")
+        .set("udp", socketAddr(net))
+        .set("localaddr", `${net.source?.local?.address ?? ""}:${net.source?.local?.port ?? 0}`);
+      break;
+    case "user":
+      if (net.backend?.type === "passt") {
+        requireFlag(b, "netdev.stream", element);
+        const path = b.ctx.passtSocket?.(alias);
+        if (path === undefined) return fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the socket of its passt process" });
+        p.set("type", "stream").set("addr", { type: "unix", path }).set("server", false);
+        if (b.has("netdev-stream-reconnect-miliseconds")) p.set("reconnect-ms", 5000);
+        else if (b.has("netdev.stream.reconnect")) p.set("reconnect", 5);
+      } else {
+        p.set("type", "user");
+        for (const ip of net.ips ?? []) {
+          const v6 = ip.family === "ipv6" || ip.address.includes(":");
+          if (!v6) p.set("net", ip.prefix !== undefined ? `${ip.address}/${ip.prefix}` : ip.address);
+          else p.set("ipv6-prefix", ip.address).pos("ipv6-prefixlen", ip.prefix);
+        }
+      }
+      break;
+    case "internal":
+      p.set("type", "user");
+      break;
+    case "vhostuser":
+      p.set("type", "vhost-user").set("chardev", `char${alias}`);
+      if ((net.driver?.queues ?? 0) > 1) p.set("queues", net.driver?.queues ?? 0);
+      break;
+    default:
+      return fail("QEMU_CMD_UNSUPPORTED", { element, reason: `network device type '${type}' is not supported by QEMU` }, { xpath: xpath(b, net) });
+  }
+  p.set("id", `host${alias}`);
+  return p;
+}
+
+export function nicProps(b: Build, net: InterfaceDef, bootindex: number | undefined): Props {
+  const alias = net.alias ?? "";
+  let p: Props;
+  if (isVirtioNet(net)) {
+    p = virtioProps(b, "virtio-net", net.address, net.model, `interface ${alias}`);
+    const d = net.driver ?? {};
+    let tx: string | undefined;
+    if (d.txmode === "iothread") tx = "bh";
+    else if (d.txmode === "timer") tx = "timer";
+    const queues = d.queues ?? 0;
+    p.opt("tx", tx).opt("ioeventfd", d.ioeventfd).opt("event_idx", d.event_idx);
+    if (queues > 1) {
+      p.set("mq", true);
+      if (net.address?.type !== "ccw") p.set("vectors", 2 * queues + 2);
+    }
+    p.pos("rx_queue_size", d.rx_queue_size).pos("tx_queue_size", d.tx_queue_size).opt("rss", d.rss).pos("host_mtu", net.mtu);
+  } else {
+    p = new Props().set("driver", net.model ?? "rtl8139");
+  }
+  p.set("netdev", `host${alias}`).set("id", alias).set("mac", net.mac?.address ?? "").pos("bootindex", bootindex);
+  addAddressProps(b, p, net, `interface ${alias}`);
+  addRomProps(p, net.rom, net.address?.type);
+  return p;
+}
+
+export function addRomProps(p: Props, rom: InterfaceDef["rom"], addressType: string | undefined): void {
+  if (!rom || (rom.enabled === undefined && rom.bar === undefined && rom.file === undefined)) return;
+  if (addressType !== undefined && addressType !== "pci") {
+    fail("QEMU_CMD_UNSUPPORTED", { element: "<rom>", reason: "ROM tuning is only supported for PCI devices" });
+  }
+  if (rom.enabled === false) {
+    p.set("romfile", "");
+    return;
+  }
+  if (rom.bar !== undefined) p.set("rombar", rom.bar ? 1 : 0);
+  if (rom.file !== undefined) p.set("romfile", rom.file);
+}
+
+export function buildInterfaces(b: Build, bootIndex: (n: InterfaceDef) => number | undefined): void {
+  for (const net of b.def.devices.interfaces) {
+    const type = actualType(b, net);
+    if (type === "hostdev") continue;
+    if (type === "vhostuser") {
+      const s = net.source ?? {};
+      buildChardev(
+        b,
+        { type: "unix", source: { path: s.path, mode: s.mode === "server" ? "bind" : "connect" }, plainSocket: true },
+        `char${net.alias ?? ""}`,
+      );
+    }
+    b.addJson("-netdev", hostNetProps(b, net, type));
+    b.addJson("-device", nicProps(b, net, bootIndex(net)));
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Inputs and output of the command-line builder. The builder is a pure function: everything it
+ * needs from the host (file descriptors it will inherit, mounts, sockets, network lookups) comes
+ * in through the context, so tests can reproduce libvirt's test harness and the driver can pass
+ * what it really prepared.
+ */
+import type { CpuFeaturePolicy } from "../../../conf/domain/types.ts";
+import type { Accel, QemuCaps } from "../capabilities/types.ts";
+
+export interface QemuCommand {
+  /** Environment of the QEMU process, in order. */
+  env: [string, string][];
+  emulator: string;
+  args: string[];
+}
+
+/** A mounted hugetlbfs. */
+export interface HugetlbfsMount {
+  /** Page size in KiB (2048, 1048576). */
+  readonly sizeKiB: number;
+  /** Mount point, e.g. `/dev/hugepages2M`. */
+  readonly path: string;
+  /** The mount used for `<hugepages/>` without a size. */
+  readonly default?: boolean;
+}
+
+/** File descriptors prepared for one tap-based interface (names as QEMU sees them). */
+export interface InterfaceFds {
+  readonly tap: readonly string[];
+  readonly vhost: readonly string[];
+}
+
+/** What an `<interface type='network'>` resolves to once its network port is allocated. */
+export interface ResolvedNetwork {
+  /** Actual type: `bridge` (also for `network` plugs), `direct`, `hostdev`, `user`... */
+  readonly type: "bridge" | "network" | "direct" | "hostdev" | "user" | "ethernet";
+  readonly bridge?: string;
+}
+
+/** A host-model CPU resolved to a named model plus features (libvirt's expansion of the host CPU). */
+export interface HostModelCpu {
+  readonly model: string;
+  readonly vendorId?: string;
+  readonly features: readonly { readonly name: string; readonly policy?: CpuFeaturePolicy }[];
+}
+
+/** Per-domain paths (libvirt's priv->libDir and friends). */
+export interface DomainPaths {
+  /** Per-domain runtime dir, libvirt's `domain-<id>-<name>`; holds the master key, HOME, sockets. */
+  readonly domainDir: string;
+  /** File-backed guest memory dir for this domain (`<memoryBackingDir>/<id>-<shortname>`). */
+  readonly memoryDir: string;
+  /** Sub-path below a hugetlbfs mount for this domain (`libvirt/qemu/<id>-<shortname>`). */
+  readonly hugepageSubdir: string;
+  /** Directory for automatic unix channel sockets (`.../channel/target/domain-<id>-<name>`). */
+  readonly channelDir: string;
+  /** Master key file (`<domainDir>/master-key.aes`). */
+  readonly masterKeyFile: string;
+}
+
+export interface CommandContext {
+  readonly caps: QemuCaps;
+  /** Accelerator; defaults to the domain type (`kvm` → kvm, else tcg). */
+  readonly accel?: Accel;
+  /** Domain id (-1 in libvirt's tests). */
+  readonly domainId: number;
+  readonly paths: DomainPaths;
+  /** QMP monitor: an inherited listening fd, or a socket path QEMU creates. */
+  readonly monitor: { readonly fd: number } | { readonly path: string };
+  /** Mounted hugetlbfs file systems; empty when none is mounted. */
+  readonly hugetlbfs: readonly HugetlbfsMount[];
+  /**
+   * Environment passed through to QEMU, in libvirt's order (`LC_ALL`, `PATH`, `HOME`, `USER`,
+   * `LOGNAME`...). For a privileged (system) instance HOME and XDG_* are pointed at the domain dir.
+   */
+  readonly baseEnv: readonly (readonly [string, string])[];
+  /** System instance (root): HOME and XDG_DATA/CACHE/CONFIG_HOME go to the domain dir. */
+  readonly privileged: boolean;
+  /** Tap/vhost descriptors for a tap-based interface (bridge, network, ethernet, direct). */
+  readonly interfaceFds?: (alias: string, actualType: string, isVirtio: boolean) => InterfaceFds | undefined;
+  /** Resolves `<source network='...'/>`. */
+  readonly resolveNetwork?: (network: string, portgroup?: string) => ResolvedNetwork | undefined;
+  /** A listening unix socket libvirt opened for a chardev (fd passing), or undefined. */
+  readonly chardevListenFd?: (charAlias: string, path: string) => number | undefined;
+  /**
+   * A file libvirt opened for a chardev (`purpose` source: the output file; log: the log file),
+   * passed with `-add-fd`; undefined lets QEMU open the path itself.
+   */
+  readonly chardevFileFd?: (devAlias: string, purpose: "source" | "log", path: string) => number | string | undefined;
+  /** Socket of the passt process for a `<backend type='passt'/>` interface (by alias). */
+  readonly passtSocket?: (netAlias: string) => string;
+  /** Port chosen for graphics with autoport (`vnc`, `spice`, `spice-tls`). */
+  readonly allocatePort?: (kind: "vnc" | "spice" | "spice-tls") => number;
+  /** qemu.conf graphics settings. */
+  readonly graphics?: {
+    readonly vncListen?: string;
+    readonly spiceListen?: string;
+    /** qemu.conf vnc_password / spice_password is set */
+    readonly vncPassword?: boolean;
+    readonly spicePassword?: boolean;
+    /** qemu.conf spice_tls and spice_tls_x509_cert_dir */
+    readonly spiceTLS?: boolean;
+    readonly spiceTLSx509certdir?: string;
+  };
+  /** Descriptor of /dev/vhost-vsock opened for `<vsock>`. */
+  readonly vsockFd?: number;
+  /** Current time (for `<clock offset='variable'>`), ms since the epoch. */
+  readonly now?: number;
+  /** Socket of the virtiofsd libvirt starts for a `<filesystem>` (by device alias). */
+  readonly virtiofsSocket?: (fsAlias: string) => string;
+  /** Whether a block device path is a host CD-ROM drive (`host_cdrom` driver). */
+  readonly isHostCdrom?: (path: string) => boolean;
+  /** `<cpu mode='host-model'>` resolved for this host and accelerator. */
+  readonly hostModelCpu?: HostModelCpu;
+  /** Host nodes chosen by numad for `placement='auto'` numatune. */
+  readonly autoNodeset?: readonly number[];
+  /** Host NUMA node of a host CPU (for emulator pinning); undefined when NUMA is not available. */
+  readonly hostCpuNode?: (cpu: number) => number | undefined;
+  /** Host NUMA nodes that exist (for `host-nodes` checks); undefined skips the check. */
+  readonly hostNumaNodes?: readonly number[];
+  /** `-incoming` URI for restore and incoming migration. */
+  readonly incoming?: string;
+  /** seccomp sandbox (qemu.conf `seccomp_sandbox`), default on. */
+  readonly seccompSandbox?: boolean;
+  /** `-msg timestamp=on` (qemu.conf `log_timestamp`), default on. */
+  readonly logTimestamp?: boolean;
+  /** qemu.conf `dump_guest_core`, default off. */
+  readonly dumpGuestCore?: boolean;
+  /** qemu.conf `set_process_name`, default off. */
+  readonly setProcessName?: boolean;
+  /** Host system page size in KiB (4 on x86). */
+  readonly systemPageSizeKiB?: number;
+}

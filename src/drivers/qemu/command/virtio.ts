@@ -1,0 +1,63 @@
+/**
+ * Names of virtio devices: base name + transport suffix (`-pci`, `-device`, `-ccw`) +
+ * `-transitional`/`-non-transitional` for those models.
+ */
+import type { DeviceAddress } from "../../../conf/domain/types.ts";
+import type { Build } from "./build.ts";
+import { fail } from "./build.ts";
+import { Props } from "./escape.ts";
+
+export function virtioDeviceName(
+  b: Build,
+  base: string,
+  address: DeviceAddress | undefined,
+  model: string | undefined,
+  element: string,
+  useBusSuffix = true,
+): string {
+  let name = base;
+  const type = address?.type ?? "pci";
+  if (useBusSuffix) {
+    switch (type) {
+      case "pci":
+        name += "-pci";
+        break;
+      case "virtio-mmio":
+        name += "-device";
+        break;
+      case "ccw":
+        name += "-ccw";
+        break;
+      default:
+        return fail("QEMU_CMD_INVALID_VALUE", { element, reason: `address type '${type}' is not valid for a virtio device` });
+    }
+  }
+  const transitional = model?.endsWith("-transitional") === true && !model.endsWith("non-transitional");
+  const nonTransitional = model?.endsWith("non-transitional") === true;
+  if (transitional || nonTransitional) {
+    if (type !== "pci") {
+      fail("QEMU_CMD_UNSUPPORTED", { element, reason: `virtio (non-)transitional models need a PCI address, not '${type}'` });
+    }
+    if (b.has("virtio-pci-non-transitional")) name += transitional ? "-transitional" : "-non-transitional";
+    else if (nonTransitional) {
+      fail("QEMU_CMD_CAPABILITY_MISSING", {
+        element,
+        flag: "virtio-pci-non-transitional",
+        binary: b.ctx.caps.emulator || "the QEMU binary",
+      });
+    }
+  }
+  return name;
+}
+
+/** `{"driver": <virtio device name>}` as the start of a virtio device's properties. */
+export function virtioProps(
+  b: Build,
+  base: string,
+  address: DeviceAddress | undefined,
+  model: string | undefined,
+  element: string,
+  useBusSuffix = true,
+): Props {
+  return new Props().set("driver", virtioDeviceName(b, base, address, model, element, useBusSuffix));
+}
