@@ -1,0 +1,65 @@
+/**
+ * Drive addresses (`<address type='drive'>`) for IDE, SATA, SCSI and floppy disks, derived from
+ * the target name as libvirt does (virDomainDiskDefAssignAddress).
+ */
+import type { DiskDef, DomainDef } from "./types.ts";
+import { VirtError } from "../../util/errors/index.ts";
+
+const PREFIXES = ["fd", "hd", "vd", "sd", "xvd", "ubd"] as const;
+
+/** Index of a disk target name (`hda` → 0, `sdb` → 1, `vdaa` → 26), or -1. */
+export function diskNameToIndex(name: string): number {
+  const prefix = PREFIXES.find((p) => name.startsWith(p));
+  if (!prefix) return -1;
+  const m = /^([a-z]+)([0-9]*)$/.exec(name.slice(prefix.length));
+  if (!m) return -1;
+  let idx = 0;
+  const letters = m[1]!;
+  for (let i = 0; i < letters.length; i++) {
+    idx = (idx + (i < 1 ? 0 : 1)) * 26 + (letters.charCodeAt(i) - 97);
+    if (idx > 0x7fffffff) return -1;
+  }
+  return idx;
+}
+
+function wideScsi(def: DomainDef): boolean {
+  return def.devices.controllers.some((c) => c.type === "scsi" && c.model === "vmpvscsi");
+}
+
+export function assignDriveAddress(def: DomainDef, disk: DiskDef): void {
+  const bus = disk.target.bus;
+  if (bus !== "scsi" && bus !== "ide" && bus !== "sata" && bus !== "fdc") return;
+  const idx = diskNameToIndex(disk.target.dev);
+  if (idx < 0) {
+    throw new VirtError("XML_INVALID", {
+      what: `Unknown disk name '${disk.target.dev}' and no address specified`,
+      xpath: "/domain/devices/disk/target/@dev",
+      line: 0,
+    });
+  }
+  let controller: number;
+  let unit: number;
+  let drvBus = 0;
+  if (bus === "scsi") {
+    if (wideScsi(def)) {
+      controller = Math.floor(idx / 15);
+      unit = idx % 15;
+      if (unit >= 7) unit++;
+    } else {
+      controller = Math.floor(idx / 7);
+      unit = idx % 7;
+    }
+  } else if (bus === "ide") {
+    controller = Math.floor(idx / 4);
+    drvBus = Math.floor((idx % 4) / 2);
+    unit = idx % 2;
+  } else if (bus === "sata") {
+    controller = Math.floor(idx / 6);
+    unit = idx % 6;
+  } else {
+    controller = Math.floor(idx / 2);
+    unit = idx % 2;
+  }
+  disk.address = { type: "drive", controller, bus: drvBus, target: 0, unit };
+}
+

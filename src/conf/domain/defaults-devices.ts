@@ -1,0 +1,204 @@
+/**
+ * Per-device post-parse defaults (libvirt's device post-parse callbacks, QEMU's and the
+ * generic ones): disk driver/format and drive addresses, controller models, NIC model and MAC,
+ * character device targets and ports, video RAM, inputs, filesystems, RNG backends.
+ */
+import { randomBytes } from "node:crypto";
+import type { ChrDef, ControllerDef, DiskDef, DomainDef, InputDef, InterfaceDef, VideoDef } from "./types.ts";
+import { isQ35, isX86 } from "./machine.ts";
+import { assignDriveAddress } from "./address-drive.ts";
+import { unsupported } from "./reader.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Character devices
+// ---------------------------------------------------------------------------------------------
+
+const MAX_ISA_SERIAL_PORTS = 4;
+
+/** virDomainChrIsaSerialDefPostParse: explicit isa-serial ports are unique and below 4. */
+function isaSerialPorts(def: DomainDef): void {
+  const used = new Set<number>();
+  const isa = def.devices.serials.filter((s) => s.target.type === "isa-serial");
+  if (isa.length > MAX_ISA_SERIAL_PORTS || isa.some((s) => (s.target.port ?? 0) >= MAX_ISA_SERIAL_PORTS)) {
+    throw unsupported(undefined, `Maximum supported number of ISA serial ports is '${MAX_ISA_SERIAL_PORTS}'`);
+  }
+  for (const s of isa) {
+    if (s.target.port === undefined) continue;
+    if (used.has(s.target.port)) throw unsupported(undefined, `target port '${s.target.port}' already allocated`);
+    used.add(s.target.port);
+  }
+  for (const s of isa) {
+    if (s.target.port !== undefined) continue;
+    for (let p = 0; p < MAX_ISA_SERIAL_PORTS; p++) {
+      if (!used.has(p)) {
+        s.target.port = p;
+        used.add(p);
+        break;
+      }
+    }
+  }
+}
+
+const SERIAL_MODEL: Readonly<Record<string, string>> = {
+  "isa-serial": "isa-serial",
+  "usb-serial": "usb-serial",
+  "pci-serial": "pci-serial",
+  "spapr-vio-serial": "spapr-vty",
+  "sclp-serial": "sclpconsole",
+  "isa-debug": "isa-debugcon",
+};
+
+/** QEMU's and the generic post-parse of one character device of `list`. */
+export function chrPostParse(def: DomainDef, chr: ChrDef, kind: "serial" | "console" | "channel" | "parallel"): void {
+  if (kind === "serial") {
+    if (chr.target.type === undefined && isX86(def.os.arch)) chr.target.type = "isa-serial";
+    if (chr.target.model === undefined && chr.target.type !== undefined) {
+      const m = SERIAL_MODEL[chr.target.type];
+      if (m) chr.target.model = m;
+    }
+  }
+  if (kind === "console") chr.target.type ??= "serial";
+  if (chr.source && chr.type === "unix" && chr.source.path === undefined) chr.source.mode = "bind";
+  if (kind !== "channel" && chr.target.port === undefined) {
+    const list = kind === "serial" ? def.devices.serials : kind === "console" ? def.devices.consoles : def.devices.parallels;
+    const max = Math.max(-1, ...list.map((c) => c.target.port ?? -1));
+    chr.target.port = max + 1;
+  }
+}
+
+export function chrDefaults(def: DomainDef): void {
+  isaSerialPorts(def);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Disks, controllers, NICs, video, inputs
+// ---------------------------------------------------------------------------------------------
+
+function diskDefaults(def: DomainDef, disk: DiskDef): void {
+  disk.driver ??= {};
+  disk.driver.name ??= "qemu";
+  if (disk.driver.type === undefined && disk.type !== "volume") disk.driver.type = "raw";
+  if (disk.device === "cdrom") disk.readonly = true;
+  if (!disk.address) assignDriveAddress(def, disk);
+}
+
+/** qemuDomainDefaultSCSIControllerModel. */
+function defaultScsiModel(def: DomainDef): string {
+  const m = def.os.machine ?? "";
+  if (m.startsWith("pseries")) return "ibmvscsi";
+  if (def.os.arch === "s390x" || def.os.arch === "s390") return "virtio-scsi";
+  return "lsilogic";
+}
+
+/** Default SCSI/USB controller models (qemuDomainControllerDefPostParse). */
+export function controllerDefaults(def: DomainDef, c: ControllerDef): void {
+  if (c.type === "scsi" && c.model === undefined) c.model = defaultScsiModel(def);
+  if (c.type === "usb" && c.model === undefined && isX86(def.os.arch)) c.model = isQ35(def) ? "qemu-xhci" : "piix3-uhci";
+  if (c.type === "usb" && c.model === "none") delete c.address;
+  if ((c.model === "qemu-xhci" || c.model === "nec-xhci") && (c.ports ?? 0) > 15) {
+    throw unsupported(undefined, `'${c.model}' controller only supports up to '15' ports`);
+  }
+  if (c.type === "pci" && (c.model === "pci-root" || c.model === "pcie-root") && c.index !== 0) {
+    throw unsupported(undefined, "pci-root and pcie-root controllers should have index 0");
+  }
+}
+
+/** A random MAC in QEMU's 52:54:00 prefix, as libvirt generates for NICs without one. */
+export function generateMac(): string {
+  const b = randomBytes(3);
+  return ["52", "54", "00", ...[...b].map((x) => x.toString(16).padStart(2, "0"))].join(":");
+}
+
+function netDefaults(iface: InterfaceDef): void {
+  iface.mac ??= { address: generateMac() };
+  if ((iface.type === "vdpa" || iface.type === "vhostuser") && iface.model === undefined) iface.model = "virtio";
+  else if (iface.type !== "hostdev" && iface.model === undefined) iface.model = "rtl8139";
+}
+
+/** virDomainVideoDefaultRAM, KiB. */
+function defaultVideoRam(def: DomainDef, type: string): number {
+  switch (type) {
+    case "vga":
+    case "cirrus":
+    case "vmvga":
+      return def.type === "vbox" ? 8 * 1024 : def.type === "vmware" ? 4 * 1024 : 16 * 1024;
+    case "bochs":
+      return 16 * 1024;
+    case "xen":
+      return 4 * 1024;
+    case "qxl":
+      return 64 * 1024;
+    default:
+      return 0;
+  }
+}
+
+function roundUpPow2(n: number): number {
+  if (n <= 0) return 0;
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+export function videoDefaults(def: DomainDef, v: VideoDef): void {
+  if (v.model.type === "default") v.model.type = isX86(def.os.arch) ? "cirrus" : "virtio";
+  if (v.model.type === "none") {
+    v.model = { type: "none" };
+    return;
+  }
+  if (v.model.type === "qxl") v.model.vgamem ??= 16 * 1024;
+  if (v.model.ram === undefined && v.model.type === "qxl") v.model.ram = defaultVideoRam(def, "qxl");
+  v.model.vram ??= defaultVideoRam(def, v.model.type);
+  if (v.model.ram !== undefined) v.model.ram = roundUpPow2(v.model.ram);
+  v.model.vram = roundUpPow2(v.model.vram);
+  if (v.model.vram === 0) delete v.model.vram;
+  if (v.model.ram === 0) delete v.model.ram;
+  v.model.heads ??= 1;
+}
+
+function inputDefaults(def: DomainDef, i: InputDef): void {
+  if (i.bus !== undefined) return;
+  if (def.os.type !== "hvm") {
+    if (def.os.type === "xen" || def.os.type === "xenpvh") i.bus = "xen";
+    return;
+  }
+  if ((i.type === "mouse" || i.type === "keyboard") && isX86(def.os.arch)) i.bus = "ps2";
+  else if (i.type === "passthrough") i.bus = "virtio";
+  else if (i.type === "evdev") i.bus = "none";
+  else i.bus = "usb";
+}
+
+export function deviceDefaults(def: DomainDef): void {
+  const d = def.devices;
+  for (const disk of d.disks) diskDefaults(def, disk);
+  for (const n of d.interfaces) netDefaults(n);
+  for (const v of d.videos) videoDefaults(def, v);
+  for (const c of d.controllers) controllerDefaults(def, c);
+  for (const s of d.serials) chrPostParse(def, s, "serial");
+  for (const p of d.parallels) chrPostParse(def, p, "parallel");
+  for (const c of d.channels) chrPostParse(def, c, "channel");
+  for (const c of d.consoles) chrPostParse(def, c, "console");
+  for (const i of d.inputs) inputDefaults(def, i);
+  for (const fs of d.filesystems) {
+    if (fs.accessmode === undefined && fs.source?.socket === undefined) fs.accessmode = "passthrough";
+  }
+  for (const r of d.rngs) {
+    if (r.backend.model === "random") r.backend.path ??= "/dev/random";
+  }
+  for (const m of d.memories) {
+    if (m.model === "virtio-pmem") m.access ??= "shared";
+  }
+  if (d.vsock) {
+    d.vsock.model ??= "virtio";
+    d.vsock.cid ??= {};
+    d.vsock.cid.auto ??= d.vsock.cid.address === undefined;
+  }
+  for (const t of d.tpms) {
+    t.model ??= "tpm-tis";
+    if (t.backend.type === "emulator") t.backend.version ??= t.model === "tpm-tis" && isX86(def.os.arch) ? "1.2" : "2.0";
+  }
+  for (const p of d.panics) p.model ??= isX86(def.os.arch) ? "isa" : undefined;
+  for (const h of d.hostdevs) {
+    if (h.type === "mdev" && h.model === "vfio-pci") h.display ??= false;
+  }
+}

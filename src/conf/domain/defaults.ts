@@ -1,0 +1,151 @@
+/**
+ * Post-parse defaults, in libvirt 11.3's order (virDomainDefPostParse with the QEMU driver's
+ * callbacks): basic (emulator), controller indexes, QEMU domain defaults (machine, default
+ * devices, default CPU, audio, CPU checks), per-device defaults, common defaults (memory, boot,
+ * implicit devices), then address assignment.
+ */
+import { randomUUID } from "node:crypto";
+import type { AudioType, DomainDef, DomainFacts, InputDef } from "./types.ts";
+import { isI440fx, isQ35, isX86 } from "./machine.ts";
+import { findController, maybeAddController } from "./controllers.ts";
+import { deviceDefaults, chrDefaults, controllerDefaults } from "./defaults-devices.ts";
+import { commonDefaults } from "./defaults-common.ts";
+import { assignAddresses } from "./address.ts";
+import { unsupported } from "./reader.ts";
+
+export interface DefaultsContext {
+  facts: DomainFacts;
+  /** libvirt's VIR_DOMAIN_DEF_PARSE_ABI_UPDATE (define/create of a new domain). */
+  abiUpdate: boolean;
+}
+
+function defaultEmulator(def: DomainDef, facts: DomainFacts): string {
+  const arch = def.os.arch ?? "x86_64";
+  const fromFacts = facts.defaultEmulator?.(arch, def.type);
+  if (fromFacts) return fromFacts;
+  return `/usr/bin/qemu-system-${isX86(arch) ? "x86_64" : arch}`;
+}
+
+function basicDefaults(def: DomainDef, ctx: DefaultsContext): void {
+  def.uuid ||= randomUUID();
+  def.os.arch ??= "x86_64";
+  def.devices.emulator ??= defaultEmulator(def, ctx.facts);
+}
+
+function machineDefaults(def: DomainDef, facts: DomainFacts): void {
+  const arch = def.os.arch ?? "x86_64";
+  if (!def.os.machine) {
+    def.os.machine = facts.defaultMachine?.(arch, def.type) ?? (isX86(arch) ? "pc" : undefined);
+    if (!def.os.machine) throw unsupported(undefined, `could not get preferred machine for ${def.devices.emulator ?? arch} type=${def.type}`);
+  }
+  const canon = facts.canonicalMachine?.(arch, def.type, def.os.machine);
+  if (canon) def.os.machine = canon;
+}
+
+function maybeAddInput(def: DomainDef, type: InputDef["type"], bus: InputDef["bus"]): void {
+  if (def.devices.inputs.some((i) => i.type === type && i.bus === bus)) return;
+  def.devices.inputs.push({ type, bus });
+}
+
+function defaultAudio(def: DomainDef): void {
+  if (def.devices.audios.length > 0) return;
+  let add = def.devices.graphics.length === 0;
+  let type: AudioType = "none";
+  for (const g of def.devices.graphics) {
+    if (g.type === "vnc" || g.type === "sdl") add = true;
+    else if (g.type === "spice") {
+      type = "spice";
+      add = true;
+    }
+  }
+  if (add) def.devices.audios.push({ id: 1, type });
+}
+
+/** qemuDomainDefAddDefaultDevices for x86 (pc and q35). */
+function defaultDevices(def: DomainDef): void {
+  const arch = def.os.arch;
+  if (!isX86(arch) || def.os.machine === "isapc" || def.os.machine === "microvm") {
+    defaultAudio(def);
+    return;
+  }
+  if (def.features?.ps2 !== false) {
+    maybeAddInput(def, "mouse", "ps2");
+    maybeAddInput(def, "keyboard", "ps2");
+  }
+  const q35 = isQ35(def);
+  if (!findController(def, "usb", 0)) maybeAddController(def, "usb", 0, q35 ? "qemu-xhci" : "piix3-uhci");
+  if (q35) maybeAddController(def, "sata", 0);
+  const root = findController(def, "pci", 0);
+  const rootModel = q35 ? "pcie-root" : isI440fx(def) ? "pci-root" : undefined;
+  if (rootModel) {
+    if (root && root.model !== rootModel) {
+      throw unsupported(
+        undefined,
+        `The PCI controller with index='0' must be model='${rootModel}' for this machine type, but model='${root.model ?? "default"}' was found instead`,
+      );
+    }
+    if (!root) maybeAddController(def, "pci", 0, rootModel);
+  }
+  def.devices.memballoon ??= { model: "virtio" };
+  if (q35 && !def.devices.watchdogs.some((w) => w.model === "itco")) {
+    def.devices.watchdogs.push({ model: "itco", action: def.devices.watchdogs[0]?.action ?? "reset" });
+  }
+  defaultAudio(def);
+}
+
+/** qemuDomainDefSetDefaultCPU. */
+function defaultCpu(def: DomainDef, facts: DomainFacts): void {
+  if (def.cpu && (def.cpu.mode !== "custom" || def.cpu.model?.name)) return;
+  const arch = def.os.arch ?? "x86_64";
+  if (!isX86(arch) && def.type !== "qemu") return;
+  const fromFacts = facts.defaultCpuModel?.(arch, def.type, def.os.machine ?? "");
+  const model = fromFacts === undefined ? (isX86(arch) ? "qemu64" : null) : fromFacts;
+  if (model === null) return;
+  def.cpu ??= { mode: "custom", features: [] };
+  if (model === "host") {
+    def.cpu.mode = "host-passthrough";
+    return;
+  }
+  def.cpu.check = "none";
+  def.cpu.mode = "custom";
+  def.cpu.match = "exact";
+  def.cpu.model = { ...def.cpu.model, name: model, fallback: "forbid" };
+}
+
+/** qemuDomainDefCPUPostParse (migratable default, check default). */
+function cpuPostParse(def: DomainDef): void {
+  const cpu = def.cpu;
+  if (!cpu) return;
+  if (cpu.mode === "host-passthrough" && cpu.migratable === undefined && def.id === undefined) cpu.migratable = true;
+  if (cpu.mode === "custom" && !cpu.model?.name) return;
+  if (cpu.check !== undefined) return;
+  if (cpu.mode === "host-passthrough" || cpu.mode === "maximum") cpu.check = "none";
+  else if (cpu.mode === "host-model") cpu.check = "partial";
+  else cpu.check = def.type === "qemu" ? "none" : "partial";
+}
+
+/** Lowest unused index for controllers written without one (virDomainAssignControllerIndexes). */
+function assignControllerIndexes(def: DomainDef): void {
+  for (const c of def.devices.controllers) {
+    if (c.index !== -1) continue;
+    let idx = 0;
+    while (def.devices.controllers.some((x) => x !== c && x.type === c.type && x.index === idx)) idx++;
+    c.index = idx;
+  }
+}
+
+export function applyDefaults(def: DomainDef, ctx: DefaultsContext): void {
+  basicDefaults(def, ctx);
+  assignControllerIndexes(def);
+  machineDefaults(def, ctx.facts);
+  defaultDevices(def);
+  defaultCpu(def, ctx.facts);
+  cpuPostParse(def);
+  chrDefaults(def);
+  deviceDefaults(def);
+  commonDefaults(def, ctx);
+  for (const c of def.devices.controllers) {
+    if (c.type === "scsi" && c.model === undefined) controllerDefaults(def, c);
+  }
+  assignAddresses(def, ctx);
+}

@@ -1,0 +1,119 @@
+/**
+ * Formatting of hostdev, redirdev, hub, watchdog, memballoon, rng, tpm, panic, memory devices,
+ * iommu and vsock.
+ */
+import type { XmlWriter } from "../xml.ts";
+import type { HostdevDef, IommuDef, MemballoonDef, MemoryDeviceDef, RedirdevDef, RngDef, TpmDef, VsockDef } from "./types.ts";
+import { formatInfo, hex, onOff, yesNo } from "./format-info.ts";
+import { formatChrSource } from "./format-chr.ts";
+
+export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
+  const attrs = {
+    mode: h.mode,
+    type: h.type,
+    managed: h.mode === "subsystem" ? yesNo(h.managed ?? false) : undefined,
+    model: h.model,
+    display: onOff(h.display),
+    ramfb: onOff(h.ramfb),
+  };
+  w.elem("hostdev", attrs, () => {
+    if (h.driver) w.empty("driver", { name: h.driver.name, model: h.driver.model });
+    const s = h.source;
+    w.elem("source", { startupPolicy: s.startupPolicy, guestReset: s.guestReset, writeFiltering: yesNo(s.writeFiltering) }, () => {
+      if (s.vendor !== undefined) w.empty("vendor", { id: hex(s.vendor, 4) });
+      if (s.product !== undefined) w.empty("product", { id: hex(s.product, 4) });
+      if (s.usbAddress) w.empty("address", { bus: s.usbAddress.bus, device: s.usbAddress.device });
+      const p = s.pciAddress;
+      if (p) w.empty("address", { domain: hex(p.domain, 4), bus: hex(p.bus, 2), slot: hex(p.slot, 2), function: hex(p.function) });
+      if (s.scsi) {
+        w.empty("adapter", { name: s.scsi.adapter });
+        w.empty("address", { bus: s.scsi.bus, target: s.scsi.target, unit: s.scsi.unit });
+      }
+      if (s.mdevUuid !== undefined) w.empty("address", { uuid: s.mdevUuid });
+    });
+    if (h.readonly) w.empty("readonly");
+    if (h.shareable) w.empty("shareable");
+    formatInfo(w, h);
+  });
+}
+
+export function formatRedirdev(w: XmlWriter, r: RedirdevDef): void {
+  w.elem("redirdev", { bus: r.bus, type: r.type }, () => {
+    formatChrSource(w, r.type, r.source, r.protocol);
+    formatInfo(w, r);
+  });
+}
+
+export function formatMemballoon(w: XmlWriter, m: MemballoonDef): void {
+  w.elem("memballoon", { model: m.model, autodeflate: onOff(m.autodeflate), freePageReporting: onOff(m.freePageReporting) }, () => {
+    if (m.statsPeriod !== undefined) w.empty("stats", { period: m.statsPeriod });
+    formatInfo(w, m);
+  });
+}
+
+export function formatRng(w: XmlWriter, r: RngDef): void {
+  w.elem("rng", { model: r.model }, () => {
+    if (r.rate) w.empty("rate", { bytes: r.rate.bytes, period: r.rate.period });
+    const b = r.backend;
+    if (b.model === "random") {
+      if (b.path === undefined) w.empty("backend", { model: "random" });
+      else w.text("backend", b.path, { model: "random" });
+    } else if (b.model === "egd") {
+      const type = b.type ?? "pty";
+      w.elem("backend", { model: "egd", type }, () => { formatChrSource(w, type, b.source, b.protocol); });
+    } else w.empty("backend", { model: b.model });
+    formatInfo(w, r);
+  });
+}
+
+export function formatTpm(w: XmlWriter, t: TpmDef): void {
+  w.elem("tpm", { model: t.model }, () => {
+    const b = t.backend;
+    w.elem("backend", { type: b.type, version: b.version, persistent_state: yesNo(b.persistent_state) }, () => {
+      if (b.path !== undefined) w.empty(b.type === "passthrough" ? "device" : "source", { path: b.path });
+    });
+    formatInfo(w, t);
+  });
+}
+
+export function formatMemoryDevice(w: XmlWriter, m: MemoryDeviceDef): void {
+  w.elem("memory", { model: m.model, access: m.access, discard: yesNo(m.discard) }, () => {
+    if (m.uuid !== undefined) w.text("uuid", m.uuid);
+    const s = m.source;
+    if (s) {
+      w.elem("source", undefined, () => {
+        if (s.pagesize !== undefined) w.text("pagesize", s.pagesize, { unit: "KiB" });
+        if (s.nodemask !== undefined) w.text("nodemask", s.nodemask);
+        if (s.path !== undefined) w.text("path", s.path);
+        if (s.alignsize !== undefined) w.text("alignsize", s.alignsize, { unit: "KiB" });
+        if (s.pmem) w.empty("pmem");
+      });
+    }
+    const t = m.target;
+    w.elem("target", undefined, () => {
+      w.text("size", t.size, { unit: "KiB" });
+      if (t.node !== undefined) w.text("node", t.node);
+      if (t.labelSize !== undefined) w.elem("label", undefined, () => w.text("size", t.labelSize!, { unit: "KiB" }));
+      if (t.block !== undefined) w.text("block", t.block, { unit: "KiB" });
+      if (t.requested !== undefined) w.text("requested", t.requested, { unit: "KiB" });
+      if (t.current !== undefined) w.text("current", t.current, { unit: "KiB" });
+      if (t.readonly) w.empty("readonly");
+      if (t.address !== undefined) w.empty("address", { base: hex(t.address) });
+    });
+    formatInfo(w, m);
+  });
+}
+
+export function formatIommu(w: XmlWriter, i: IommuDef): void {
+  w.elem("iommu", { model: i.model }, () => {
+    if (i.driver && Object.keys(i.driver).length > 0) w.empty("driver", { ...i.driver });
+    formatInfo(w, i);
+  });
+}
+
+export function formatVsock(w: XmlWriter, v: VsockDef): void {
+  w.elem("vsock", { model: v.model }, () => {
+    if (v.cid) w.empty("cid", { auto: yesNo(v.cid.auto), address: v.cid.address });
+    formatInfo(w, v);
+  });
+}

@@ -1,0 +1,173 @@
+/**
+ * Formatting of `<disk>`, `<controller>` and `<filesystem>`.
+ */
+import type { XmlWriter } from "../xml.ts";
+import type { ControllerDef, DiskDef, FilesystemDef } from "./types.ts";
+import { formatInfo, hex, onOff, yesNo } from "./format-info.ts";
+
+function formatDiskSource(w: XmlWriter, d: DiskDef): void {
+  const s = d.source;
+  if (!s) return;
+  const attrs: Record<string, string | number | undefined> = {};
+  switch (d.type) {
+    case "file":
+      attrs.file = s.file;
+      break;
+    case "block":
+      attrs.dev = s.dev;
+      break;
+    case "dir":
+      attrs.dir = s.dir;
+      break;
+    case "network":
+      attrs.protocol = s.protocol;
+      attrs.name = s.name;
+      break;
+    case "volume":
+      attrs.pool = s.pool;
+      attrs.volume = s.volume;
+      attrs.mode = s.mode;
+      break;
+    default:
+      break;
+  }
+  attrs.startupPolicy = s.startupPolicy;
+  w.elem("source", attrs, () => {
+    for (const h of s.hosts ?? []) w.empty("host", { name: h.name, port: h.port, transport: h.transport, socket: h.socket });
+  });
+}
+
+export function formatDisk(w: XmlWriter, d: DiskDef): void {
+  w.elem("disk", { type: d.type, device: d.device, model: d.model, rawio: yesNo(d.rawio), sgio: d.sgio, snapshot: d.snapshot }, () => {
+    const dr = d.driver;
+    if (dr) {
+      w.empty("driver", {
+        name: dr.name,
+        type: dr.type,
+        cache: dr.cache,
+        error_policy: dr.error_policy,
+        rerror_policy: dr.rerror_policy,
+        io: dr.io,
+        ioeventfd: onOff(dr.ioeventfd),
+        event_idx: onOff(dr.event_idx),
+        copy_on_read: onOff(dr.copy_on_read),
+        discard: dr.discard,
+        iothread: dr.iothread,
+        detect_zeroes: dr.detect_zeroes,
+        queues: dr.queues,
+        queue_size: dr.queue_size,
+        discard_no_unref: onOff(dr.discard_no_unref),
+      });
+    }
+    formatDiskSource(w, d);
+    const t = d.target;
+    const tray = (d.device === "cdrom" || d.device === "floppy") && t.tray === "open" ? "open" : undefined;
+    w.empty("target", { dev: t.dev, bus: t.bus, tray, removable: onOff(t.removable), rotation_rate: t.rotation_rate });
+    if (d.blockio) w.empty("blockio", { ...d.blockio });
+    if (d.geometry) w.empty("geometry", { cyls: d.geometry.cyls, heads: d.geometry.heads, secs: d.geometry.secs, trans: d.geometry.trans });
+    if (d.readonly) w.empty("readonly");
+    if (d.shareable) w.empty("shareable");
+    if (d.transient) w.empty("transient");
+    for (const k of ["serial", "wwn", "vendor", "product"] as const) {
+      const v = d[k];
+      if (v !== undefined) w.text(k, v);
+    }
+    formatInfo(w, d);
+  });
+}
+
+export function formatController(w: XmlWriter, c: ControllerDef): void {
+  const attrs: Record<string, string | number | undefined> = { type: c.type, index: c.index, model: c.model };
+  if (c.type === "virtio-serial") {
+    attrs.ports = c.ports;
+    attrs.vectors = c.vectors;
+  } else if (c.type === "usb") attrs.ports = c.ports;
+  w.elem("controller", attrs, () => {
+    if (c.type === "pci") {
+      if (c.modelName !== undefined) w.empty("model", { name: c.modelName });
+      const t = c.target;
+      if (t) {
+        const tattrs = {
+          chassisNr: t.chassisNr,
+          chassis: t.chassis,
+          port: t.port === undefined ? undefined : hex(t.port),
+          busNr: t.busNr,
+          index: t.index,
+          hotplug: onOff(t.hotplug),
+          memReserve: t.memReserve,
+        };
+        w.elem("target", tattrs, () => {
+          if (t.node !== undefined) w.text("node", t.node);
+        });
+      }
+    }
+    const d = c.driver;
+    if (d) w.empty("driver", { queues: d.queues, cmd_per_lun: d.cmd_per_lun, max_sectors: d.max_sectors, ioeventfd: onOff(d.ioeventfd), iothread: d.iothread });
+    formatInfo(w, c, c.master);
+  });
+}
+
+function formatFsBinary(w: XmlWriter, fs: FilesystemDef): void {
+  const b = fs.binary;
+  if (!b) return;
+  w.elem("binary", { path: b.path, xattr: onOff(b.xattr) }, () => {
+    if (b.cache) w.empty("cache", { mode: b.cache.mode });
+    if (b.sandbox) w.empty("sandbox", { mode: b.sandbox.mode });
+    if (b.lock) w.empty("lock", { posix: onOff(b.lock.posix), flock: onOff(b.lock.flock) });
+    if (b.threadPool) w.empty("thread_pool", { size: b.threadPool.size });
+    if (b.openfiles) w.empty("openfiles", { max: b.openfiles.max });
+  });
+}
+
+function formatFsSource(w: XmlWriter, fs: FilesystemDef): void {
+  const s = fs.source;
+  if (!s) return;
+  if (s.socket !== undefined) {
+    w.empty("source", { socket: s.socket });
+    return;
+  }
+  switch (fs.type) {
+    case "mount":
+    case "bind":
+      if (s.dir !== undefined) w.empty("source", { dir: s.dir });
+      break;
+    case "block":
+      w.empty("source", { dev: s.dev });
+      break;
+    case "file":
+      w.empty("source", { file: s.file });
+      break;
+    case "template":
+      w.empty("source", { name: s.name });
+      break;
+    case "ram":
+      w.empty("source", { usage: s.usage, units: "KiB" });
+      break;
+    default:
+      w.empty("source", { dir: s.dir });
+  }
+}
+
+const octal = (n: number | undefined): string | undefined => (n === undefined ? undefined : n.toString(8).padStart(4, "0"));
+
+export function formatFilesystem(w: XmlWriter, fs: FilesystemDef): void {
+  const attrs = { type: fs.type, accessmode: fs.accessmode, model: fs.model, multidevs: fs.multidevs, fmode: octal(fs.fmode), dmode: octal(fs.dmode) };
+  w.elem("filesystem", attrs, () => {
+    const d = fs.driver;
+    if (d) w.empty("driver", { type: d.type, format: d.format, wrpolicy: d.wrpolicy, queue: d.queue });
+    formatFsBinary(w, fs);
+    if (fs.idmap) {
+      const m = fs.idmap;
+      w.elem("idmap", undefined, () => {
+        for (const u of m.uids) w.empty("uid", { start: u.start, target: u.target, count: u.count });
+        for (const g of m.gids) w.empty("gid", { start: g.start, target: g.target, count: g.count });
+      });
+    }
+    formatFsSource(w, fs);
+    w.empty("target", { dir: fs.target.dir });
+    if (fs.readonly) w.empty("readonly");
+    if (fs.spaceHardLimit !== undefined) w.text("space_hard_limit", fs.spaceHardLimit * 1024, { unit: "bytes" });
+    if (fs.spaceSoftLimit !== undefined) w.text("space_soft_limit", fs.spaceSoftLimit * 1024, { unit: "bytes" });
+    formatInfo(w, fs);
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * libvirt domain XML ⇄ typed definitions: the public surface of `conf/domain`.
+ */
+import type { XmlWarning } from "../xml.ts";
+import type { DomainDef, DomainFacts } from "./types.ts";
+import { parseDomain } from "./parse.ts";
+import { formatDomain } from "./format.ts";
+import { assignAliases as assignAliasesImpl } from "./aliases.ts";
+
+export interface ParseDomainOptions {
+  /** Names the input in error messages (a file name or "(domain_definition)"). */
+  document?: string;
+  /** Hypervisor facts for defaults (machine aliases, default CPU model, ...). */
+  facts?: DomainFacts;
+  /** Skip post-parse defaults and validation that depends on them. */
+  noDefaults?: boolean;
+  /**
+   * libvirt's ABI_UPDATE parse flag (what define/create of a new domain use): NUMA memory sums
+   * replace `<memory>`, and USB devices get addresses.
+   */
+  abiUpdate?: boolean;
+}
+
+/** Parses domain XML, fills libvirt's post-parse defaults and validates. Throws only VirtError. */
+export function parseDomainXML(xml: string, options: ParseDomainOptions = {}): { def: DomainDef; warnings: XmlWarning[] } {
+  return parseDomain(xml, options);
+}
+
+/** libvirt's canonical inactive XML for a definition. `secure` includes passwords. */
+export function formatDomainXML(def: DomainDef, options: { secure?: boolean } = {}): string {
+  return formatDomain(def, options);
+}
+
+/** Fills `alias` of every device the way libvirt names them (idempotent). */
+export function assignAliases(def: DomainDef): void {
+  assignAliasesImpl(def);
+}
+
+export { assignUsbAddresses } from "./address-usb.ts";
+export { parseBitmap, formatBitmap } from "./bitmap.ts";
+export type * from "./types.ts";
+export type { XmlWarning } from "../xml.ts";

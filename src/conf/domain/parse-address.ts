@@ -1,0 +1,155 @@
+/**
+ * `<address>`, `<alias>`, `<boot>`, `<acpi>` and `<rom>` of a device (libvirt's device info).
+ */
+import type { XmlElement } from "../xml.ts";
+import type { DeviceAddress, DeviceCommon, PciAddress } from "./types.ts";
+import { invalidAttr, onOff, reqEnum, reqUInt, str, uintAttr, yesNo } from "./reader.ts";
+
+const ADDRESS_TYPES = [
+  "pci",
+  "drive",
+  "virtio-serial",
+  "ccid",
+  "usb",
+  "spapr-vio",
+  "isa",
+  "dimm",
+  "ccw",
+  "virtio-mmio",
+  "virtio-s390",
+  "unassigned",
+] as const;
+
+/** PCI address parts; absent ones are 0 (libvirt's rule). */
+export function parsePciAddress(el: XmlElement): PciAddress {
+  const addr: PciAddress = {
+    type: "pci",
+    domain: uintAttr(el, "domain", { max: 0xffff }) ?? 0,
+    bus: uintAttr(el, "bus", { max: 0xff }) ?? 0,
+    slot: uintAttr(el, "slot", { max: 0x1f }) ?? 0,
+    function: uintAttr(el, "function", { max: 7 }) ?? 0,
+  };
+  const multi = onOff(el, "multifunction");
+  if (multi !== undefined) addr.multifunction = multi;
+  const zpci = el.child("zpci");
+  if (zpci) {
+    const uid = uintAttr(zpci, "uid", { min: 1, max: 0xffff });
+    const fid = uintAttr(zpci, "fid", { max: 0xffffffff });
+    addr.zpci = {};
+    if (uid !== undefined) addr.zpci.uid = uid;
+    if (fid !== undefined) addr.zpci.fid = fid;
+  }
+  return addr;
+}
+
+function parseUsbPort(el: XmlElement): string | undefined {
+  const port = str(el, "port");
+  if (port === undefined) return undefined;
+  if (!/^[0-9]{1,3}(\.[0-9]{1,3}){0,3}$/.test(port) || port.split(".").some((p) => Number(p) > 255)) {
+    throw invalidAttr(el, "port", port, "expected a USB port path like '1' or '1.2'");
+  }
+  return port;
+}
+
+export function parseAddress(el: XmlElement): DeviceAddress {
+  const type = reqEnum(el, "type", ADDRESS_TYPES);
+  switch (type) {
+    case "pci":
+      return parsePciAddress(el);
+    case "drive":
+      return {
+        type,
+        controller: uintAttr(el, "controller", { hex: false, max: 0xffffffff }) ?? 0,
+        bus: uintAttr(el, "bus", { hex: false, max: 0xffffffff }) ?? 0,
+        target: uintAttr(el, "target", { hex: false, max: 0xffffffff }) ?? 0,
+        unit: uintAttr(el, "unit", { hex: false, max: 0xffffffff }) ?? 0,
+      };
+    case "virtio-serial":
+      return {
+        type,
+        controller: uintAttr(el, "controller", { max: 0xffffffff }) ?? 0,
+        bus: uintAttr(el, "bus", { max: 0xffffffff }) ?? 0,
+        port: uintAttr(el, "port", { max: 0xffffffff }) ?? 0,
+      };
+    case "ccid":
+      return {
+        type,
+        controller: uintAttr(el, "controller", { max: 0xffffffff }) ?? 0,
+        slot: uintAttr(el, "slot", { max: 0xffffffff }) ?? 0,
+      };
+    case "usb": {
+      const a: DeviceAddress = { type, bus: uintAttr(el, "bus", { max: 0xffffffff }) ?? 0 };
+      const port = parseUsbPort(el);
+      if (port !== undefined) a.port = port;
+      return a;
+    }
+    case "spapr-vio": {
+      const reg = uintAttr(el, "reg", { max: 0xffffffff });
+      return reg === undefined ? { type } : { type, reg };
+    }
+    case "isa": {
+      const a: DeviceAddress = { type };
+      const iobase = uintAttr(el, "iobase", { max: 0xffff });
+      const irq = uintAttr(el, "irq", { max: 0xffff });
+      if (iobase !== undefined) a.iobase = iobase;
+      if (irq !== undefined) a.irq = irq;
+      return a;
+    }
+    case "dimm": {
+      const a: DeviceAddress = { type };
+      const slot = uintAttr(el, "slot", { hex: false, max: 0xffffffff });
+      const base = uintAttr(el, "base");
+      if (slot !== undefined) a.slot = slot;
+      if (base !== undefined) a.base = base;
+      return a;
+    }
+    case "ccw":
+      return {
+        type,
+        cssid: reqUInt(el, "cssid", { max: 0xfe }),
+        ssid: reqUInt(el, "ssid", { max: 3 }),
+        devno: reqUInt(el, "devno", { max: 0xffff }),
+      };
+    default:
+      return { type };
+  }
+}
+
+/**
+ * Reads the device-info children of a device element into `dev`: `<alias>` (user aliases
+ * `ua-*` only, as libvirt keeps in inactive definitions), `<address>`, `<boot>`, `<acpi>`, `<rom>`.
+ */
+export function parseDeviceInfo(el: XmlElement, dev: DeviceCommon): void {
+  const alias = el.child("alias");
+  if (alias) {
+    const name = str(alias, "name");
+    if (name === undefined) throw invalidAttr(alias, "name", "", "expected an alias name");
+    if (name.startsWith("ua-")) {
+      if (!/^ua-[A-Za-z0-9_-]+$/.test(name)) throw invalidAttr(alias, "name", name, "expected 'ua-' followed by letters, digits, '_' or '-'");
+      dev.alias = name;
+    }
+  }
+  const address = el.child("address");
+  if (address) dev.address = parseAddress(address);
+  const boot = el.child("boot");
+  if (boot) {
+    dev.boot = { order: reqUInt(boot, "order", { hex: false, min: 1, max: 0x7fffffff }) };
+    const loadparm = str(boot, "loadparm");
+    if (loadparm !== undefined) dev.boot.loadparm = loadparm;
+  }
+  const acpi = el.child("acpi");
+  if (acpi) {
+    const index = uintAttr(acpi, "index", { hex: false, min: 1, max: 16383 });
+    if (index !== undefined) dev.acpiIndex = index;
+  }
+  const rom = el.child("rom");
+  if (rom) {
+    dev.rom = {};
+    const bar = onOff(rom, "bar");
+    const file = str(rom, "file");
+    const enabled = yesNo(rom, "enabled");
+    if (bar !== undefined) dev.rom.bar = bar;
+    if (file !== undefined) dev.rom.file = file;
+    if (enabled !== undefined) dev.rom.enabled = enabled;
+  }
+}

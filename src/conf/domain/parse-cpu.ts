@@ -1,0 +1,145 @@
+/**
+ * `<cpu>` (guest CPU: mode, model, topology, features, maxphysaddr, guest NUMA cells).
+ */
+import type { XmlElement } from "../xml.ts";
+import type { CpuDef, CpuFeature, CpuTopology, NumaCell } from "./types.ts";
+import {
+  bitmapAttr,
+  enumAttr,
+  invalidAttr,
+  missingAttr,
+  onOff,
+  reqEnum,
+  reqUInt,
+  sizeAttr,
+  str,
+  structural,
+  uintAttr,
+  unsupported,
+  yesNo,
+} from "./reader.ts";
+
+const MODES = ["custom", "host-model", "host-passthrough", "maximum"] as const;
+const POLICIES = ["force", "require", "optional", "disable", "forbid"] as const;
+
+function parseTopology(el: XmlElement): CpuTopology {
+  const rule = { hex: false, min: 1, max: 0xffffffff };
+  return {
+    sockets: reqUInt(el, "sockets", rule),
+    dies: uintAttr(el, "dies", rule) ?? 1,
+    clusters: uintAttr(el, "clusters", rule) ?? 1,
+    cores: reqUInt(el, "cores", rule),
+    threads: reqUInt(el, "threads", rule),
+  };
+}
+
+function parseFeature(el: XmlElement, seen: Set<string>): CpuFeature {
+  const name = str(el, "name");
+  if (name === undefined || name === "") throw missingAttr(el, "name");
+  if (seen.has(name)) throw structural(el, `CPU feature '${name}' is specified more than once`);
+  seen.add(name);
+  return { policy: enumAttr(el, "policy", POLICIES) ?? "require", name };
+}
+
+function parseMaxPhysAddr(el: XmlElement): NonNullable<CpuDef["maxphysaddr"]> {
+  const mode = reqEnum(el, "mode", ["emulate", "passthrough"] as const);
+  const bits = uintAttr(el, "bits", { hex: false, max: 255 });
+  const limit = uintAttr(el, "limit", { hex: false, max: 255 });
+  if (mode === "passthrough" && bits !== undefined) {
+    throw unsupported(el, "CPU maximum physical address bits number specification cannot be used with mode='passthrough'");
+  }
+  if (mode === "emulate" && bits === undefined) {
+    throw unsupported(el, "if using CPU maximum physical address mode='emulate', bits=N must be specified too");
+  }
+  if (mode === "emulate" && limit !== undefined) {
+    throw unsupported(el, "CPU maximum physical address limit specification cannot be used with mode='emulate'");
+  }
+  const out: NonNullable<CpuDef["maxphysaddr"]> = { mode };
+  if (bits !== undefined) out.bits = bits;
+  if (limit !== undefined) out.limit = limit;
+  return out;
+}
+
+function parseCell(el: XmlElement, index: number, seen: Set<number>): NumaCell {
+  const id = uintAttr(el, "id", { hex: false, max: 0xffff }) ?? index;
+  if (seen.has(id)) throw structural(el, `NUMA cell id ${id} is used twice`);
+  seen.add(id);
+  const memory = sizeAttr(el, "memory");
+  if (memory === undefined) throw missingAttr(el, "memory");
+  const cell: NumaCell = { id, memory };
+  const cpus = bitmapAttr(el, "cpus");
+  if (cpus !== undefined) cell.cpus = cpus;
+  const access = enumAttr(el, "memAccess", ["shared", "private"] as const);
+  if (access) cell.memAccess = access;
+  const discard = yesNo(el, "discard");
+  if (discard !== undefined) cell.discard = discard;
+  const dist = el.child("distances");
+  if (dist) {
+    cell.distances = dist.all("sibling").map((s) => ({
+      id: reqUInt(s, "id", { hex: false, max: 0xffff }),
+      value: reqUInt(s, "value", { hex: false, min: 10, max: 255 }),
+    }));
+  }
+  return cell;
+}
+
+export function parseCpu(el: XmlElement): CpuDef {
+  const modelEl = el.child("model");
+  const cpu: CpuDef = { mode: enumAttr(el, "mode", MODES) ?? "custom", features: [] };
+  const modelName = modelEl?.content;
+  if (cpu.mode === "custom") {
+    const match = enumAttr(el, "match", ["minimum", "exact", "strict"] as const);
+    if (match) cpu.match = match;
+    else if (modelName) cpu.match = "exact";
+  }
+  const check = enumAttr(el, "check", ["none", "partial", "full"] as const);
+  if (check) cpu.check = check;
+  const migratable = onOff(el, "migratable");
+  if (migratable !== undefined) cpu.migratable = migratable;
+  const df = onOff(el, "deprecated_features");
+  if (df !== undefined) cpu.deprecated_features = df;
+  if (modelEl) {
+    cpu.model = {};
+    if (modelName) cpu.model.name = modelName;
+    const fallback = enumAttr(modelEl, "fallback", ["allow", "forbid"] as const);
+    cpu.model.fallback = fallback ?? "allow";
+    const vid = str(modelEl, "vendor_id");
+    if (vid !== undefined) {
+      if (!/^[\x20-\x7e]{12}$/.test(vid)) throw invalidAttr(modelEl, "vendor_id", vid, "expected exactly 12 printable characters");
+      cpu.model.vendor_id = vid;
+    }
+  }
+  const vendor = el.childText("vendor");
+  if (vendor !== undefined) {
+    if (!modelName) throw structural(el, "CPU vendor specified without CPU model");
+    cpu.vendor = vendor;
+  }
+  const topo = el.child("topology");
+  if (topo) cpu.topology = parseTopology(topo);
+  const cache = el.child("cache");
+  if (cache) {
+    const level = uintAttr(cache, "level", { hex: false, min: 1, max: 3 });
+    cpu.cache = { mode: reqEnum(cache, "mode", ["emulate", "passthrough", "disable"] as const) };
+    if (level !== undefined) cpu.cache.level = level;
+  }
+  const mpa = el.child("maxphysaddr");
+  if (mpa) {
+    cpu.maxphysaddr = parseMaxPhysAddr(mpa);
+    if (cpu.maxphysaddr.mode === "passthrough" && cpu.mode !== "host-passthrough") {
+      throw unsupported(mpa, "CPU maximum physical address bits mode 'passthrough' can only be used with 'host-passthrough' CPUs");
+    }
+  }
+  const seen = new Set<string>();
+  for (const f of el.all("feature")) cpu.features.push(parseFeature(f, seen));
+  if (cpu.features.length > 0 && cpu.mode === "custom" && !modelName) {
+    throw structural(el, "Non-empty feature list specified without CPU model");
+  }
+  const numa = el.child("numa");
+  if (numa) {
+    const ids = new Set<number>();
+    const cells = numa.all("cell").map((c, i) => parseCell(c, i, ids));
+    if (cells.length === 0) throw structural(numa, "<numa> needs at least one <cell>");
+    cpu.numa = { cells };
+  }
+  return cpu;
+}

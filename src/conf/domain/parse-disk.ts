@@ -1,0 +1,309 @@
+/**
+ * `<disk>` and `<controller>`.
+ */
+import type { XmlElement } from "../xml.ts";
+import type { ControllerDef, ControllerType, DiskBus, DiskDef, DiskDriver, DiskSource } from "./types.ts";
+import { parseDeviceInfo } from "./parse-address.ts";
+import {
+  enumAttr,
+  invalidAttr,
+  missingChild,
+  onOff,
+  reqEnum,
+  reqStr,
+  str,
+  uintAttr,
+  uintText,
+  yesNo,
+} from "./reader.ts";
+
+const DISK_TYPES = ["file", "block", "dir", "network", "volume", "nvme", "vhostuser", "vhostvdpa"] as const;
+const DISK_DEVICES = ["disk", "cdrom", "floppy", "lun"] as const;
+export const DISK_BUSES = ["ide", "fdc", "scsi", "virtio", "xen", "usb", "uml", "sata", "sd", "none"] as const;
+
+/** The bus libvirt infers from a target name prefix. */
+export function busFromTargetName(dev: string): DiskBus {
+  if (dev.startsWith("hd")) return "ide";
+  if (dev.startsWith("sd")) return "scsi";
+  if (dev.startsWith("vd")) return "virtio";
+  if (dev.startsWith("xvd")) return "xen";
+  if (dev.startsWith("ubd")) return "uml";
+  if (dev.startsWith("fd")) return "fdc";
+  return "ide";
+}
+
+function parseDriver(el: XmlElement): DiskDriver {
+  const d: DiskDriver = {};
+  const name = str(el, "name");
+  const type = str(el, "type");
+  if (name !== undefined) d.name = name;
+  if (type !== undefined) {
+    if (!/^[a-z0-9-]+$/i.test(type)) throw invalidAttr(el, "type", type, "expected an image format like raw or qcow2");
+    d.type = type;
+  }
+  const cache = enumAttr(el, "cache", ["default", "none", "writethrough", "writeback", "directsync", "unsafe"] as const);
+  if (cache && cache !== "default") d.cache = cache;
+  const ep = enumAttr(el, "error_policy", ["default", "stop", "report", "ignore", "enospace"] as const);
+  if (ep && ep !== "default") d.error_policy = ep;
+  const rp = enumAttr(el, "rerror_policy", ["default", "stop", "report", "ignore"] as const);
+  if (rp && rp !== "default") d.rerror_policy = rp;
+  const io = enumAttr(el, "io", ["default", "threads", "native", "io_uring"] as const);
+  if (io && io !== "default") d.io = io;
+  const ioeventfd = onOff(el, "ioeventfd");
+  const eventIdx = onOff(el, "event_idx");
+  const cor = onOff(el, "copy_on_read");
+  const dnu = onOff(el, "discard_no_unref");
+  if (ioeventfd !== undefined) d.ioeventfd = ioeventfd;
+  if (eventIdx !== undefined) d.event_idx = eventIdx;
+  if (cor !== undefined) d.copy_on_read = cor;
+  if (dnu !== undefined) d.discard_no_unref = dnu;
+  const discard = enumAttr(el, "discard", ["default", "unmap", "ignore"] as const);
+  if (discard && discard !== "default") d.discard = discard;
+  const dz = enumAttr(el, "detect_zeroes", ["default", "off", "on", "unmap"] as const);
+  if (dz && dz !== "default") d.detect_zeroes = dz;
+  const iothread = uintAttr(el, "iothread", { hex: false, min: 1, max: 0xffffffff });
+  const queues = uintAttr(el, "queues", { hex: false, min: 1, max: 0xffffffff });
+  const qs = uintAttr(el, "queue_size", { hex: false, min: 1, max: 0xffffffff });
+  if (iothread !== undefined) d.iothread = iothread;
+  if (queues !== undefined) d.queues = queues;
+  if (qs !== undefined) d.queue_size = qs;
+  return d;
+}
+
+function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefined {
+  const s: DiskSource = {};
+  const set = (key: "file" | "dev" | "dir" | "protocol" | "name" | "pool" | "volume" | "mode"): void => {
+    const v = str(el, key);
+    if (v !== undefined && v !== "") s[key] = v;
+  };
+  switch (type) {
+    case "file":
+      set("file");
+      break;
+    case "block":
+      set("dev");
+      break;
+    case "dir":
+      set("dir");
+      break;
+    case "network":
+      set("protocol");
+      set("name");
+      s.hosts = el.all("host").map((h) => {
+        const host: NonNullable<DiskSource["hosts"]>[number] = {};
+        const name = str(h, "name");
+        const port = uintAttr(h, "port", { hex: false, max: 65535 });
+        const transport = enumAttr(h, "transport", ["tcp", "unix", "rdma"] as const);
+        const socket = str(h, "socket");
+        if (name !== undefined) host.name = name;
+        if (port !== undefined) host.port = port;
+        if (transport) host.transport = transport;
+        if (socket !== undefined) host.socket = socket;
+        return host;
+      });
+      if (s.hosts.length === 0) delete s.hosts;
+      break;
+    case "volume":
+      set("pool");
+      set("volume");
+      set("mode");
+      break;
+    default:
+      break;
+  }
+  const sp = enumAttr(el, "startupPolicy", ["mandatory", "requisite", "optional"] as const);
+  if (sp) s.startupPolicy = sp;
+  const index = uintAttr(el, "index", { hex: false });
+  if (index !== undefined) s.index = index;
+  const hasPath = s.file ?? s.dev ?? s.dir ?? s.protocol ?? s.pool;
+  return hasPath === undefined && s.startupPolicy === undefined ? undefined : s;
+}
+
+export function parseDisk(el: XmlElement): DiskDef {
+  const type = enumAttr(el, "type", DISK_TYPES) ?? "file";
+  const device = enumAttr(el, "device", DISK_DEVICES) ?? "disk";
+  const targetEl = el.child("target");
+  if (!targetEl) throw missingChild(el, "target");
+  const dev = reqStr(targetEl, "dev");
+  if (!/^[a-z]+[a-z0-9]*$/i.test(dev)) throw invalidAttr(targetEl, "dev", dev, "expected a target name like vda, hda or sda");
+  const disk: DiskDef = { type, device, target: { dev } };
+  disk.target.bus = enumAttr(targetEl, "bus", DISK_BUSES) ?? busFromTargetName(dev);
+  const tray = enumAttr(targetEl, "tray", ["open", "closed"] as const);
+  const removable = onOff(targetEl, "removable");
+  const rr = uintAttr(targetEl, "rotation_rate", { hex: false, max: 65535 });
+  if (tray) disk.target.tray = tray;
+  if (removable !== undefined) disk.target.removable = removable;
+  if (rr !== undefined) disk.target.rotation_rate = rr;
+  const model = enumAttr(el, "model", ["virtio", "virtio-transitional", "virtio-non-transitional"] as const);
+  if (model) disk.model = model;
+  const snapshot = str(el, "snapshot");
+  if (snapshot !== undefined) disk.snapshot = snapshot;
+  const rawio = yesNo(el, "rawio");
+  if (rawio !== undefined) disk.rawio = rawio;
+  const sgio = str(el, "sgio");
+  if (sgio !== undefined) disk.sgio = sgio;
+  const driver = el.child("driver");
+  if (driver) disk.driver = parseDriver(driver);
+  const source = el.child("source");
+  if (source) {
+    const s = parseSource(source, type);
+    if (s) disk.source = s;
+  }
+  if (el.child("readonly")) disk.readonly = true;
+  if (el.child("shareable")) disk.shareable = true;
+  if (el.child("transient")) disk.transient = true;
+  for (const key of ["serial", "wwn", "vendor", "product"] as const) {
+    const v = el.childText(key);
+    if (v !== undefined && v !== "") disk[key] = v;
+  }
+  const blockio = el.child("blockio");
+  if (blockio) {
+    disk.blockio = {};
+    for (const k of ["logical_block_size", "physical_block_size", "discard_granularity"] as const) {
+      const v = uintAttr(blockio, k, { hex: false, max: 0xffffffff });
+      if (v !== undefined) disk.blockio[k] = v;
+    }
+  }
+  const geo = el.child("geometry");
+  if (geo) {
+    disk.geometry = {
+      cyls: uintAttr(geo, "cyls", { hex: false, max: 0xffffffff }) ?? 0,
+      heads: uintAttr(geo, "heads", { hex: false, max: 0xffffffff }) ?? 0,
+      secs: uintAttr(geo, "secs", { hex: false, max: 0xffffffff }) ?? 0,
+    };
+    const trans = str(geo, "trans");
+    if (trans !== undefined) disk.geometry.trans = trans;
+  }
+  parseDeviceInfo(el, disk);
+  return disk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Controllers
+// ---------------------------------------------------------------------------------------------
+
+const CONTROLLER_TYPES = ["ide", "fdc", "scsi", "sata", "virtio-serial", "ccid", "usb", "pci", "xenbus", "isa", "nvme"] as const;
+
+export const CONTROLLER_MODELS: Readonly<Partial<Record<ControllerType, readonly string[]>>> = {
+  scsi: [
+    "auto",
+    "buslogic",
+    "lsilogic",
+    "lsisas1068",
+    "vmpvscsi",
+    "ibmvscsi",
+    "virtio-scsi",
+    "lsisas1078",
+    "virtio-transitional",
+    "virtio-non-transitional",
+    "ncr53c90",
+    "am53c974",
+    "dc390",
+  ],
+  usb: [
+    "piix3-uhci",
+    "piix4-uhci",
+    "ehci",
+    "ich9-ehci1",
+    "ich9-uhci1",
+    "ich9-uhci2",
+    "ich9-uhci3",
+    "vt82c686b-uhci",
+    "pci-ohci",
+    "nec-xhci",
+    "qusb1",
+    "qusb2",
+    "qemu-xhci",
+    "none",
+  ],
+  pci: [
+    "pci-root",
+    "pcie-root",
+    "pci-bridge",
+    "dmi-to-pci-bridge",
+    "pcie-root-port",
+    "pcie-switch-upstream-port",
+    "pcie-switch-downstream-port",
+    "pci-expander-bus",
+    "pcie-expander-bus",
+    "pcie-to-pci-bridge",
+  ],
+  "virtio-serial": ["virtio", "virtio-transitional", "virtio-non-transitional"],
+  ide: ["piix3", "piix4", "ich6"],
+  isa: ["isa-bridge"],
+};
+
+const PCI_MODEL_NAMES = [
+  "pci-bridge",
+  "i82801b11-bridge",
+  "ioh3420",
+  "pcie-root-port",
+  "x3130-upstream",
+  "xio3130-downstream",
+  "pxb",
+  "pxb-pcie",
+  "pcie-pci-bridge",
+  "spapr-pci-host-bridge",
+] as const;
+
+function parsePciTarget(el: XmlElement, c: ControllerDef): void {
+  const t: NonNullable<ControllerDef["target"]> = {};
+  const set = (k: "chassisNr" | "chassis" | "port" | "busNr" | "index", max: number, min = 0): void => {
+    const v = uintAttr(el, k, { min, max });
+    if (v !== undefined) t[k] = v;
+  };
+  set("chassisNr", 255, 1);
+  set("chassis", 255);
+  set("port", 255);
+  set("busNr", 254, 1);
+  set("index", 31);
+  const hotplug = onOff(el, "hotplug");
+  if (hotplug !== undefined) t.hotplug = hotplug;
+  const mr = uintAttr(el, "memReserve", { hex: false });
+  if (mr !== undefined) t.memReserve = mr;
+  const node = el.child("node");
+  if (node) t.node = uintText(node, { hex: false, max: 0xffff });
+  c.target = t;
+}
+
+export function parseController(el: XmlElement): ControllerDef & { indexGiven: boolean } {
+  const type = reqEnum(el, "type", CONTROLLER_TYPES);
+  const index = uintAttr(el, "index", { hex: false, max: 0x7fffffff });
+  const c: ControllerDef & { indexGiven: boolean } = { type, index: index ?? 0, indexGiven: index !== undefined };
+  const model = str(el, "model");
+  if (model !== undefined) {
+    const allowed = CONTROLLER_MODELS[type];
+    if (!allowed?.includes(model)) {
+      throw invalidAttr(el, "model", model, `expected a ${type} controller model`, allowed ?? []);
+    }
+    if (!(type === "scsi" && model === "auto")) c.model = model;
+  }
+  const ports = uintAttr(el, "ports", { hex: false, max: 0xffffffff });
+  if (ports !== undefined) c.ports = ports;
+  const vectors = uintAttr(el, "vectors", { hex: false, max: 0xffffffff });
+  if (vectors !== undefined) c.vectors = vectors;
+  if (type === "pci") {
+    const m = el.child("model");
+    if (m) {
+      const name = enumAttr(m, "name", PCI_MODEL_NAMES);
+      if (name) c.modelName = name;
+    }
+    const t = el.child("target");
+    if (t) parsePciTarget(t, c);
+  }
+  const driver = el.child("driver");
+  if (driver) {
+    const d: NonNullable<ControllerDef["driver"]> = {};
+    for (const k of ["queues", "cmd_per_lun", "max_sectors", "iothread"] as const) {
+      const v = uintAttr(driver, k, { hex: false, max: 0xffffffff });
+      if (v !== undefined) d[k] = v;
+    }
+    const ioe = onOff(driver, "ioeventfd");
+    if (ioe !== undefined) d.ioeventfd = ioe;
+    c.driver = d;
+  }
+  const master = el.child("master");
+  if (master) c.master = { startport: uintAttr(master, "startport", { hex: false, max: 0xffffffff }) ?? 0 };
+  parseDeviceInfo(el, c);
+  return c;
+}

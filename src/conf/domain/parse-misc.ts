@@ -1,0 +1,222 @@
+/**
+ * Smaller devices: memballoon, rng, watchdog, redirdev, hub, panic, tpm, memory devices,
+ * iommu, vsock.
+ */
+import type { XmlElement } from "../xml.ts";
+import type {
+  HubDef,
+  IommuDef,
+  MemballoonDef,
+  MemoryDeviceDef,
+  PanicDef,
+  RedirdevDef,
+  RngDef,
+  TpmDef,
+  VsockDef,
+  WatchdogDef,
+} from "./types.ts";
+import { parseDeviceInfo } from "./parse-address.ts";
+import { CHR_TYPES, parseChrSource } from "./parse-chr.ts";
+import { formatBitmap, parseBitmap } from "./bitmap.ts";
+import {
+  enumAttr,
+  invalidText,
+  missingChild,
+  onOff,
+  reqEnum,
+  reqUInt,
+  sizeText,
+  str,
+  uintAttr,
+  uintText,
+  yesNo,
+} from "./reader.ts";
+
+export function parseMemballoon(el: XmlElement): MemballoonDef {
+  const m: MemballoonDef = {
+    model: reqEnum(el, "model", ["virtio", "xen", "none", "virtio-transitional", "virtio-non-transitional"] as const),
+  };
+  const ad = onOff(el, "autodeflate");
+  const fpr = onOff(el, "freePageReporting");
+  if (ad !== undefined) m.autodeflate = ad;
+  if (fpr !== undefined) m.freePageReporting = fpr;
+  const stats = el.child("stats");
+  if (stats) m.statsPeriod = reqUInt(stats, "period", { hex: false, max: 0x7fffffff });
+  parseDeviceInfo(el, m);
+  return m;
+}
+
+export function parseRng(el: XmlElement): RngDef {
+  const model = reqEnum(el, "model", ["virtio", "virtio-transitional", "virtio-non-transitional"] as const);
+  const b = el.child("backend");
+  if (!b) throw missingChild(el, "backend");
+  const backendModel = reqEnum(b, "model", ["random", "egd", "builtin"] as const);
+  const rng: RngDef = { model, backend: { model: backendModel } };
+  if (backendModel === "random") {
+    const path = b.content;
+    if (path !== "") rng.backend.path = path;
+  } else if (backendModel === "egd") {
+    const type = enumAttr(b, "type", CHR_TYPES) ?? "pty";
+    rng.backend.type = type;
+    const src = parseChrSource(b, type);
+    if (src) rng.backend.source = src;
+    const proto = b.child("protocol");
+    if (proto) {
+      const p = str(proto, "type");
+      if (p !== undefined) rng.backend.protocol = p;
+    }
+  }
+  const rate = el.child("rate");
+  if (rate) {
+    rng.rate = { bytes: reqUInt(rate, "bytes", { hex: false, min: 1, max: 0xffffffff }) };
+    const period = uintAttr(rate, "period", { hex: false, min: 1, max: 0xffffffff });
+    if (period !== undefined) rng.rate.period = period;
+  }
+  parseDeviceInfo(el, rng);
+  return rng;
+}
+
+export function parseWatchdog(el: XmlElement): WatchdogDef {
+  const w: WatchdogDef = {
+    model: reqEnum(el, "model", ["i6300esb", "ib700", "diag288", "itco"] as const),
+    action: enumAttr(el, "action", ["reset", "shutdown", "poweroff", "pause", "dump", "none", "inject-nmi"] as const) ?? "reset",
+  };
+  parseDeviceInfo(el, w);
+  return w;
+}
+
+export function parseRedirdev(el: XmlElement): RedirdevDef {
+  reqEnum(el, "bus", ["usb"] as const);
+  const type = reqEnum(el, "type", CHR_TYPES);
+  const r: RedirdevDef = { bus: "usb", type };
+  const src = parseChrSource(el, type);
+  if (src) r.source = src;
+  const proto = el.child("protocol");
+  if (proto) {
+    const p = str(proto, "type");
+    if (p !== undefined) r.protocol = p;
+  }
+  parseDeviceInfo(el, r);
+  return r;
+}
+
+export function parseHub(el: XmlElement): HubDef {
+  const h: HubDef = { type: reqEnum(el, "type", ["usb"] as const) };
+  parseDeviceInfo(el, h);
+  return h;
+}
+
+export function parsePanic(el: XmlElement): PanicDef {
+  const p: PanicDef = {};
+  const model = enumAttr(el, "model", ["isa", "pseries", "hyperv", "s390", "pvpanic"] as const);
+  if (model) p.model = model;
+  parseDeviceInfo(el, p);
+  return p;
+}
+
+export function parseTpm(el: XmlElement): TpmDef {
+  const b = el.child("backend");
+  if (!b) throw missingChild(el, "backend");
+  const t: TpmDef = { backend: { type: reqEnum(b, "type", ["passthrough", "emulator", "external"] as const) } };
+  const model = str(el, "model");
+  if (model !== undefined) t.model = model;
+  const version = str(b, "version");
+  if (version !== undefined) t.backend.version = version;
+  const ps = yesNo(b, "persistent_state");
+  if (ps !== undefined) t.backend.persistent_state = ps;
+  const dev = b.child("device") ?? b.child("source");
+  if (dev) {
+    const path = str(dev, "path");
+    if (path !== undefined) t.backend.path = path;
+  }
+  parseDeviceInfo(el, t);
+  return t;
+}
+
+function parseMemTarget(el: XmlElement): MemoryDeviceDef["target"] {
+  const size = el.child("size");
+  const t: MemoryDeviceDef["target"] = { size: size ? sizeText(size) : 0 };
+  const node = el.child("node");
+  if (node) t.node = uintText(node, { hex: false, max: 0xffff });
+  const label = el.child("label")?.child("size");
+  if (label) t.labelSize = sizeText(label);
+  const block = el.child("block");
+  if (block) t.block = sizeText(block);
+  const requested = el.child("requested");
+  if (requested) t.requested = sizeText(requested);
+  const current = el.child("current");
+  if (current) t.current = sizeText(current);
+  if (el.child("readonly")) t.readonly = true;
+  const addr = el.child("address");
+  if (addr) {
+    const base = uintAttr(addr, "base");
+    if (base !== undefined) t.address = base;
+  }
+  return t;
+}
+
+export function parseMemoryDevice(el: XmlElement): MemoryDeviceDef {
+  const target = el.child("target");
+  if (!target) throw missingChild(el, "target");
+  const m: MemoryDeviceDef = {
+    model: reqEnum(el, "model", ["dimm", "nvdimm", "virtio-pmem", "virtio-mem", "sgx-epc"] as const),
+    target: parseMemTarget(target),
+  };
+  const access = enumAttr(el, "access", ["shared", "private"] as const);
+  if (access) m.access = access;
+  const discard = yesNo(el, "discard");
+  if (discard !== undefined) m.discard = discard;
+  const uuid = el.childText("uuid");
+  if (uuid !== undefined) m.uuid = uuid;
+  const src = el.child("source");
+  if (src) {
+    m.source = {};
+    const ps = src.child("pagesize");
+    if (ps) m.source.pagesize = sizeText(ps);
+    const nm = src.child("nodemask");
+    if (nm) {
+      const text = nm.content;
+      const members = parseBitmap(text);
+      if (!members) throw invalidText(nm, text, "expected a node set like '0-1'");
+      m.source.nodemask = formatBitmap(members);
+    }
+    const path = src.childText("path");
+    if (path !== undefined) m.source.path = path;
+    const al = src.child("alignsize");
+    if (al) m.source.alignsize = sizeText(al);
+    if (src.child("pmem")) m.source.pmem = true;
+  }
+  parseDeviceInfo(el, m);
+  return m;
+}
+
+export function parseIommu(el: XmlElement): IommuDef {
+  const i: IommuDef = { model: reqEnum(el, "model", ["intel", "smmuv3", "virtio"] as const) };
+  const d = el.child("driver");
+  if (d) {
+    const attrs: Record<string, string> = {};
+    for (const k of ["intremap", "caching_mode", "eim", "iotlb", "aw_bits", "dma_translation", "xtsup", "passthrough"] as const) {
+      const v = str(d, k);
+      if (v !== undefined) attrs[k] = v;
+    }
+    i.driver = attrs;
+  }
+  parseDeviceInfo(el, i);
+  return i;
+}
+
+export function parseVsock(el: XmlElement): VsockDef {
+  const v: VsockDef = {};
+  const model = str(el, "model");
+  if (model !== undefined) v.model = model;
+  const cid = el.child("cid");
+  if (cid) {
+    v.cid = {};
+    const auto = yesNo(cid, "auto");
+    const address = uintAttr(cid, "address", { hex: false, min: 3, max: 0xffffffff });
+    if (auto !== undefined) v.cid.auto = auto;
+    if (address !== undefined) v.cid.address = address;
+  }
+  parseDeviceInfo(el, v);
+  return v;
+}

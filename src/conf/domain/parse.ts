@@ -1,0 +1,177 @@
+/**
+ * Domain XML → `DomainDef`: reads the document, fills post-parse defaults and validates.
+ * Only `VirtError`s leave this module; anything else is a bug and is wrapped as one.
+ */
+import { parseXml, unusedWarnings, type XmlElement, type XmlWarning } from "../xml.ts";
+import { VirtError, toVirtError } from "../../util/errors/index.ts";
+import type { DomainDef, DomainFacts, DomainVirtType } from "./types.ts";
+import {
+  parseClock,
+  parseFeatures,
+  parseLaunchSecurity,
+  parseLifecycle,
+  parseMemoryBacking,
+  parseNumatune,
+  parsePm,
+  parseSeclabel,
+  parseVcpu,
+  rawElement,
+  uuidText,
+} from "./parse-general.ts";
+import { parseCpu } from "./parse-cpu.ts";
+import { parseOs } from "./parse-os.ts";
+import { parseDevices } from "./parse-devices.ts";
+import { enumAttr, missingAttr, missingChild, sizeText, str, structural, uintAttr, onOff } from "./reader.ts";
+import { applyDefaults } from "./defaults.ts";
+import { parseQemuNamespace } from "./parse-qemu-ns.ts";
+import { validateDomain } from "./validate.ts";
+
+export interface ParseOptions {
+  document?: string;
+  facts?: DomainFacts;
+  noDefaults?: boolean;
+  abiUpdate?: boolean;
+}
+
+const VIRT_TYPES = [
+  "qemu",
+  "kvm",
+  "kqemu",
+  "xen",
+  "lxc",
+  "uml",
+  "openvz",
+  "test",
+  "vmware",
+  "hyperv",
+  "vbox",
+  "phyp",
+  "parallels",
+  "bhyve",
+  "vz",
+  "none",
+  "hvf",
+] as const satisfies readonly DomainVirtType[];
+
+/** Single-element text children (`<name>`, `<title>`, ...). */
+function text(root: XmlElement, name: string): string | undefined {
+  return root.childText(name);
+}
+
+function parseName(root: XmlElement): string {
+  const el = root.child("name");
+  if (!el) throw missingChild(root, "name");
+  return el.text;
+}
+
+function parseMemory(root: XmlElement, def: DomainDef): void {
+  const max = root.child("maxMemory");
+  if (max) {
+    def.maxMemory = { size: sizeText(max) };
+    const slots = uintAttr(max, "slots", { hex: false, max: 0xffffffff });
+    if (slots !== undefined) def.maxMemory.slots = slots;
+  }
+  const mem = root.child("memory");
+  if (mem) {
+    def.memory = sizeText(mem);
+    const dc = onOff(mem, "dumpCore");
+    if (dc !== undefined) def.memoryDumpCore = dc;
+  }
+  const cur = root.child("currentMemory");
+  if (cur) def.currentMemory = sizeText(cur);
+  const mt = root.child("memtune");
+  if (mt) {
+    def.memtune = {};
+    for (const k of ["hard_limit", "soft_limit", "min_guarantee", "swap_hard_limit"] as const) {
+      const c = mt.child(k);
+      if (c) def.memtune[k] = sizeText(c);
+    }
+  }
+  const mb = root.child("memoryBacking");
+  if (mb) def.memoryBacking = parseMemoryBacking(mb);
+}
+
+function parseLifecycleAll(root: XmlElement, def: DomainDef): void {
+  const p = parseLifecycle(root.child("on_poweroff"));
+  const r = parseLifecycle(root.child("on_reboot"));
+  const c = parseLifecycle(root.child("on_crash"));
+  if (p) def.onPoweroff = p;
+  if (r) def.onReboot = r;
+  if (c) def.onCrash = c;
+  const lf = root.child("on_lockfailure");
+  if (lf) {
+    const v = lf.content;
+    if (v === "poweroff" || v === "restart" || v === "pause" || v === "ignore") def.onLockfailure = v;
+    else throw structural(lf, `on_lockfailure '${v}' is not one of poweroff, restart, pause, ignore`);
+  }
+}
+
+/** Reads the `<domain>` element into a definition (no defaults yet). */
+export function readDomain(root: XmlElement): DomainDef {
+  if (root.name !== "domain") {
+    throw new VirtError("XML_UNEXPECTED_ROOT", { expected: "domain", found: root.name }, { xpath: `/${root.name}`, line: root.line, column: root.column });
+  }
+  if (!root.hasAttr("type")) throw missingAttr(root, "type");
+  const type = enumAttr(root, "type", VIRT_TYPES)!;
+  const osEl = root.child("os");
+  if (!osEl) throw missingChild(root, "os");
+  const def: DomainDef = {
+    type,
+    name: parseName(root),
+    uuid: "",
+    memory: 0,
+    currentMemory: 0,
+    vcpu: parseVcpu(root.child("vcpu")),
+    os: parseOs(osEl),
+    clock: { offset: "utc", timers: [] },
+    onPoweroff: "destroy",
+    onReboot: "restart",
+    onCrash: "destroy",
+    devices: parseDevices(root.child("devices")),
+    seclabels: root.all("seclabel").map(parseSeclabel),
+  };
+  const id = str(root, "id");
+  if (id !== undefined && /^[0-9]+$/.test(id)) def.id = Number(id);
+  const uuid = root.child("uuid");
+  if (uuid) def.uuid = uuidText(uuid);
+  const genid = root.child("genid");
+  if (genid) def.genid = genid.content;
+  const title = text(root, "title");
+  if (title !== undefined) def.title = title;
+  const description = root.child("description");
+  if (description) def.description = description.text;
+  const metadata = root.child("metadata");
+  if (metadata) def.metadata = metadata.children.map(rawElement);
+  parseMemory(root, def);
+  const iothreads = root.child("iothreads");
+  if (iothreads) def.iothreads = Number(iothreads.content) || 0;
+  const numatune = root.child("numatune");
+  if (numatune) def.numatune = parseNumatune(numatune);
+  const features = root.child("features");
+  if (features) def.features = parseFeatures(features);
+  const cpu = root.child("cpu");
+  if (cpu) def.cpu = parseCpu(cpu);
+  const clock = root.child("clock");
+  if (clock) def.clock = parseClock(clock);
+  parseLifecycleAll(root, def);
+  const pm = root.child("pm");
+  if (pm) def.pm = parsePm(pm);
+  const ls = root.child("launchSecurity");
+  if (ls) def.launchSecurity = parseLaunchSecurity(ls);
+  const qemu = parseQemuNamespace(root);
+  if (qemu) def.qemu = qemu;
+  return def;
+}
+
+export function parseDomain(xml: string, options: ParseOptions = {}): { def: DomainDef; warnings: XmlWarning[] } {
+  try {
+    const root = parseXml(xml, options.document ?? "(domain_definition)");
+    const def = readDomain(root);
+    const warnings = unusedWarnings(root);
+    if (!options.noDefaults) applyDefaults(def, { facts: options.facts ?? {}, abiUpdate: options.abiUpdate ?? false });
+    validateDomain(def, root, options.noDefaults ?? false);
+    return { def, warnings };
+  } catch (e) {
+    throw toVirtError(e);
+  }
+}
