@@ -150,6 +150,13 @@ export const qemuErrors = {
     kind: "environment",
     template: "NUMA node {node} of {element} is not available on this host: available nodes are {available}",
   },
+  QEMU_CMD_HOST_MODEL_UNAVAILABLE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "CPU mode 'host-model' for {arch} {virtType} domain is not supported here: no expansion of the host CPU model is available; use mode='host-passthrough' or a named CPU model",
+  },
   QEMU_CMD_CONTEXT_MISSING: {
     vir: "INTERNAL_ERROR",
     domain: "QEMU",

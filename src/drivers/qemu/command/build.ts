@@ -94,6 +94,7 @@ export function fail(
     | "QEMU_CMD_HUGEPAGE_SIZE_UNAVAILABLE"
     | "QEMU_CMD_HUGETLBFS_MISSING"
     | "QEMU_CMD_NUMA_NODE_UNAVAILABLE"
+    | "QEMU_CMD_HOST_MODEL_UNAVAILABLE"
     | "QEMU_CMD_CONTEXT_MISSING",
   values: Record<string, string | number>,
   details: ErrorDetails = {},

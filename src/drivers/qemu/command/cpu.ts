@@ -84,10 +84,11 @@ function modelArg(b: Build): string | undefined {
     case "host-model": {
       const hm = b.ctx.hostModelCpu;
       if (!hm) {
-        return fail("QEMU_CMD_CONTEXT_MISSING", {
-          element: "<cpu mode='host-model'>",
-          what: "the host-model CPU expansion (a named model and features derived from the host CPU)",
-        });
+        return fail(
+          "QEMU_CMD_HOST_MODEL_UNAVAILABLE",
+          { arch: b.def.os.arch ?? b.ctx.caps.arch, virtType: b.def.type },
+          { xpath: "/domain/cpu/@mode" },
+        );
       }
       s = hm.model;
       if (hm.vendorId) s += `,vendor=${hm.vendorId}`;
