@@ -1,13 +1,14 @@
 /**
- * Quotes a word for a POSIX shell the way libvirt prints command lines (domxml-to-native,
- * logs): words of plain characters stay bare; anything else is single-quoted, with `'` written
- * as `'\''`. Only for display: tvirt never runs a shell.
+ * Quotes a word for a POSIX shell the way libvirt prints command lines (domxml-to-native, the
+ * `.args` golden files, logs): words without shell-special characters stay bare (so `=` and `,`
+ * need no quoting); anything else is single-quoted, with `'` written as `'\''`. Only for
+ * display: tvirt never runs a shell.
  */
-const plain = /^[A-Za-z0-9_@%+=:,./-]+$/;
+const shellSpecial = /[\s'"\\$`&|;<>()[\]{}*?~#!^]/;
 
 export function shellQuote(word: string): string {
-  if (plain.test(word)) return word;
-  return `'${word.replace(/'/g, "'\\''")}'`;
+  if (word !== "" && !shellSpecial.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 export function shellJoin(words: readonly string[]): string {

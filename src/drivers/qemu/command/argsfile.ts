@@ -5,14 +5,9 @@
  * and a comparison that tells exact, equivalent (same meaning) and different apart.
  */
 import type { QemuCommand } from "./types.ts";
+import { shellQuote } from "../../../util/shell-quote.ts";
 
-const SHELL_SPECIAL = /[\s'"\\$`&|;<>()[\]{}*?~#!^]/;
-
-/** Quotes one word for a POSIX shell the way libvirt does: only when needed. */
-export function shellQuote(word: string): string {
-  if (word !== "" && !SHELL_SPECIAL.test(word)) return word;
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
+export { shellQuote };
 
 /** Groups argv into lines: an option starting with `-` opens a line, its values follow. */
 function argLines(args: readonly string[]): string[][] {
