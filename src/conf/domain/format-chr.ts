@@ -4,11 +4,15 @@
  */
 import type { XmlWriter } from "../xml.ts";
 import type { ChrDef, ChrSource, ChrType, DomainDef } from "./types.ts";
-import { formatInfo, onOff, yesNo } from "./format-info.ts";
+import { formatInfo, liveWriters, onOff, yesNo } from "./format-info.ts";
 
 /** `<source>` element(s) and `<protocol>` of a chardev of `type` (inactive form). */
 export function formatChrSource(w: XmlWriter, type: ChrType, s: ChrSource | undefined, protocol?: string): void {
   switch (type) {
+    case "pty":
+      // The pty QEMU allocated exists only while the domain runs.
+      if (s?.path !== undefined && liveWriters.has(w)) w.empty("source", { path: s.path });
+      break;
     case "dev":
     case "file":
     case "pipe":
@@ -62,7 +66,8 @@ function formatTarget(w: XmlWriter, kind: "serial" | "console" | "channel" | "pa
 }
 
 export function formatChr(w: XmlWriter, kind: "serial" | "console" | "channel" | "parallel", c: ChrDef): void {
-  w.elem(kind, { type: c.type }, () => {
+  const tty = kind === "console" && c.type === "pty" && liveWriters.has(w) ? c.source?.path : undefined;
+  w.elem(kind, { type: c.type, tty }, () => {
     formatChrSource(w, c.type, c.source, c.protocol);
     if (c.log) w.empty("log", { file: c.log.file, append: onOff(c.log.append) });
     formatTarget(w, kind, c);
@@ -82,6 +87,7 @@ export function formatConsoles(w: XmlWriter, def: DomainDef): void {
       if (serial.source) mirror.source = serial.source;
       if (serial.protocol !== undefined) mirror.protocol = serial.protocol;
       if (serial.log) mirror.log = serial.log;
+      if (serial.alias !== undefined) mirror.alias = serial.alias;
       formatChr(w, "console", mirror);
     } else formatChr(w, "console", c);
   });

@@ -56,10 +56,16 @@ export function formatAddress(w: XmlWriter, a: DeviceAddress): void {
   }
 }
 
+/**
+ * Writers formatting the live XML of a running domain (`formatDomain` with `live`): they also
+ * show what only exists while running (every device's alias, pty paths).
+ */
+export const liveWriters = new WeakSet<XmlWriter>();
+
 /** The device-info tail. `master` is the USB companion `<master startport>` of a controller. */
 export function formatInfo(w: XmlWriter, dev: DeviceCommon, master?: { startport: number }): void {
   if (dev.boot) w.empty("boot", { order: dev.boot.order, loadparm: dev.boot.loadparm });
-  if (dev.alias?.startsWith("ua-")) w.empty("alias", { name: dev.alias });
+  if (dev.alias !== undefined && (dev.alias.startsWith("ua-") || liveWriters.has(w))) w.empty("alias", { name: dev.alias });
   if (master) w.empty("master", { startport: master.startport });
   if (dev.rom) w.empty("rom", { enabled: yesNo(dev.rom.enabled), bar: onOff(dev.rom.bar), file: dev.rom.file });
   if (dev.acpiIndex !== undefined) w.empty("acpi", { index: dev.acpiIndex });

@@ -22,7 +22,7 @@ import { formatChr, formatConsoles } from "./format-chr.ts";
 import { formatAudio, formatGraphics, formatInput, formatSound, formatVideo } from "./format-media.ts";
 import { formatHostdev, formatIommu, formatMemballoon, formatMemoryDevice, formatRedirdev, formatRng, formatTpm, formatVsock } from "./format-misc.ts";
 import { formatInfo } from "./format-info.ts";
-import { onOff } from "./format-info.ts";
+import { liveWriters, onOff } from "./format-info.ts";
 import { QEMU_NS } from "./parse-qemu-ns.ts";
 
 function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
@@ -93,10 +93,11 @@ function formatPm(w: XmlWriter, def: DomainDef): void {
   });
 }
 
-export function formatDomain(def: DomainDef, options: { secure?: boolean } = {}): string {
+export function formatDomain(def: DomainDef, options: { secure?: boolean; live?: boolean } = {}): string {
   const w = new XmlWriter();
+  if (options.live) liveWriters.add(w);
   const q = def.qemu;
-  w.elem("domain", { type: def.type, "xmlns:qemu": q ? QEMU_NS : undefined }, () => {
+  w.elem("domain", { type: def.type, id: options.live ? def.id : undefined, "xmlns:qemu": q ? QEMU_NS : undefined }, () => {
     formatIdentity(w, def);
     formatMemory(w, def);
     formatVcpu(w, def);

@@ -26,8 +26,12 @@ export function parseDomainXML(xml: string, options: ParseDomainOptions = {}): {
   return parseDomain(xml, options);
 }
 
-/** libvirt's canonical inactive XML for a definition. `secure` includes passwords. */
-export function formatDomainXML(def: DomainDef, options: { secure?: boolean } = {}): string {
+/**
+ * libvirt's canonical XML for a definition: the inactive form, or with `live` the form of a
+ * running domain (`id=` on `<domain>`, every device's `<alias>`, pty paths). `secure` includes
+ * passwords.
+ */
+export function formatDomainXML(def: DomainDef, options: { secure?: boolean; live?: boolean } = {}): string {
   return formatDomain(def, options);
 }
 

@@ -1,0 +1,436 @@
+/**
+ * One connection to a QEMU driver instance (libvirt's `virConnectPtr` on the QEMU driver): the
+ * `HypervisorDriver` entries, mapping handles to domain objects and back. It owns its event
+ * callbacks and the domains it started with AUTODESTROY; closing it releases both (destroying
+ * those domains) and then its reference to the driver instance.
+ */
+import {
+  checkFlags,
+  ConnectListDomainsFilters,
+  domainEventIdNames,
+  libvirtError,
+  type ConsoleStream,
+  type DomainEventCallback,
+  type DomainInfo,
+  type DomainRef,
+  type DomainStateInfo,
+  type HypervisorDriver,
+  type NodeInfo,
+  type SecurityLabel,
+  type SecurityModel,
+} from "../../driver.ts";
+import { VirtError } from "../../../util/errors/index.ts";
+import { shellJoin, shellQuote } from "../../../util/shell-quote.ts";
+import { assignAliases } from "../../../conf/domain/index.ts";
+import { buildQemuCommand } from "../command/index.ts";
+import { hostCommandContext } from "../native.ts";
+import type { QemuDomainObj } from "./domain.ts";
+import type { QemuDriver } from "./driver.ts";
+import { findConsoleDevice, openChardevStream } from "./console.ts";
+import { hostCapabilitiesXML, hostFreeMemoryBytes, hostNodeInfo } from "./host.ts";
+import * as ops from "./operations.ts";
+
+/** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
+function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+export class QemuConnection implements HypervisorDriver {
+  readonly name = "QEMU";
+  #closed = false;
+  /** Console streams this connection opened (closed with it). */
+  readonly #streams = new Set<{ dispose(): void }>();
+
+  constructor(
+    readonly driver: QemuDriver,
+    private readonly uri: string,
+    private readonly release: (conn: QemuConnection) => Promise<void>,
+  ) {}
+
+  // --- connection ---------------------------------------------------------------------------
+
+  async connectClose(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.driver.events.removeOwner(this);
+    for (const stream of [...this.#streams]) stream.dispose();
+    // AUTODESTROY domains end with the connection that started them.
+    for (const obj of this.driver.domains.all()) {
+      const run = obj.run;
+      if (run?.autodestroyOwner === this) await ops.destroyRunIfCurrent(this.driver, obj, run);
+    }
+    await this.release(this);
+  }
+
+  connectGetType(): Promise<string> {
+    return Promise.resolve("QEMU");
+  }
+
+  async connectGetVersion(): Promise<number> {
+    return (await this.driver.caps()).version;
+  }
+
+  connectGetHostname(): Promise<string> {
+    return Promise.resolve(this.driver.hostname());
+  }
+
+  connectGetURI(): Promise<string> {
+    return Promise.resolve(this.uri);
+  }
+
+  async connectGetCapabilities(): Promise<string> {
+    const caps = await this.driver.caps();
+    const kvm = await this.driver.kvm(caps.emulator);
+    return hostCapabilitiesXML(caps, { kvm: kvm.usable });
+  }
+
+  connectGetMaxVcpus(type: string | null): Promise<number> {
+    return attempt(() => {
+      if (type !== null && type.toLowerCase() !== "qemu" && type.toLowerCase() !== "kvm") {
+        throw libvirtError("API_INVALID_ARG", { what: `unknown type '${type}'` });
+      }
+      return type?.toLowerCase() === "kvm" ? 255 : 16;
+    });
+  }
+
+  connectIsAlive(): Promise<boolean> {
+    return Promise.resolve(!this.#closed);
+  }
+
+  connectIsSecure(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  connectIsEncrypted(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  nodeGetInfo(): Promise<NodeInfo> {
+    return Promise.resolve(hostNodeInfo());
+  }
+
+  nodeGetFreeMemory(): Promise<bigint> {
+    return Promise.resolve(hostFreeMemoryBytes());
+  }
+
+  nodeGetSecurityModel(): Promise<SecurityModel> {
+    return Promise.resolve({ model: "none", doi: "0" });
+  }
+
+  // --- listing and lookups ------------------------------------------------------------------
+
+  connectListAllDomains(flags: number): Promise<DomainRef[]> {
+    return attempt(() => {
+      checkFlags(flags, ConnectListDomainsFilters.ALL, "qemuConnectListAllDomains");
+      const keep = ops.listFilter(this.driver, flags);
+      return this.driver.domains
+        .all()
+        .filter(keep)
+        .map((o) => o.ref());
+    });
+  }
+
+  connectNumOfDomains(): Promise<number> {
+    return Promise.resolve(this.driver.domains.all().filter((o) => o.isActive()).length);
+  }
+
+  connectListDomains(maxids: number): Promise<number[]> {
+    return Promise.resolve(
+      this.driver.domains
+        .all()
+        .filter((o) => o.isActive())
+        .map((o) => o.id)
+        .slice(0, maxids),
+    );
+  }
+
+  connectNumOfDefinedDomains(): Promise<number> {
+    return Promise.resolve(this.driver.domains.all().filter((o) => !o.isActive()).length);
+  }
+
+  connectListDefinedDomains(maxnames: number): Promise<string[]> {
+    return Promise.resolve(
+      this.driver.domains
+        .all()
+        .filter((o) => !o.isActive())
+        .map((o) => o.name)
+        .slice(0, maxnames),
+    );
+  }
+
+  domainLookupByID(id: number): Promise<DomainRef> {
+    return attempt(() => {
+      const obj = this.driver.domains.byId(id);
+      if (!obj) throw libvirtError("QEMU_NO_DOMAIN_ID", { id }, { id });
+      return obj.ref();
+    });
+  }
+
+  domainLookupByName(name: string): Promise<DomainRef> {
+    return attempt(() => {
+      const obj = this.driver.domains.byName(name);
+      if (!obj) throw libvirtError("QEMU_NO_DOMAIN_NAME", { name }, { name });
+      return obj.ref();
+    });
+  }
+
+  domainLookupByUUID(uuid: string): Promise<DomainRef> {
+    return attempt(() => {
+      const obj = this.driver.domains.byUuid(uuid);
+      if (!obj) throw libvirtError("QEMU_NO_DOMAIN_UUID", { uuid }, { uuid });
+      return obj.ref();
+    });
+  }
+
+  /** qemuDomainObjFromDomain: the object behind a handle (by UUID). */
+  private obj(dom: DomainRef): QemuDomainObj {
+    const obj = this.driver.domains.byUuid(dom.uuid);
+    if (!obj)
+      throw libvirtError(
+        "QEMU_NO_DOMAIN_HANDLE",
+        { uuid: dom.uuid, name: dom.name },
+        { uuid: dom.uuid, name: dom.name },
+      );
+    return obj;
+  }
+
+  /** Runs an operation and then updates the caller's handle (its id). */
+  private async onDomain<T>(dom: DomainRef, fn: (obj: QemuDomainObj) => Promise<T>): Promise<T> {
+    const obj = this.obj(dom);
+    try {
+      return await fn(obj);
+    } finally {
+      dom.id = obj.removed && !obj.isActive() ? -1 : obj.id;
+    }
+  }
+
+  // --- define, create, undefine ---------------------------------------------------------------
+
+  domainDefineXML(xml: string): Promise<DomainRef> {
+    return this.domainDefineXMLFlags(xml, 0);
+  }
+
+  async domainDefineXMLFlags(xml: string, flags: number): Promise<DomainRef> {
+    return (await ops.defineDomain(this.driver, xml, flags)).ref();
+  }
+
+  domainUndefine(dom: DomainRef): Promise<void> {
+    return this.domainUndefineFlags(dom, 0);
+  }
+
+  domainUndefineFlags(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.undefineDomain(this.driver, obj, flags));
+  }
+
+  async domainCreateXML(xml: string, flags: number): Promise<DomainRef> {
+    return (await ops.createTransient(this.driver, xml, flags, this)).ref();
+  }
+
+  domainCreate(dom: DomainRef): Promise<void> {
+    return this.domainCreateWithFlags(dom, 0);
+  }
+
+  domainCreateWithFlags(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.startDomain(this.driver, obj, flags, this));
+  }
+
+  // --- life cycle ---------------------------------------------------------------------------
+
+  domainShutdown(dom: DomainRef): Promise<void> {
+    return this.domainShutdownFlags(dom, 0);
+  }
+
+  domainShutdownFlags(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.shutdownDomain(this.driver, obj, flags));
+  }
+
+  /**
+   * tvirt extension: waits until the domain is shut off, e.g. after `domainShutdown`. Rejects
+   * with `QEMU_SHUTDOWN_IGNORED` when the guest still runs after `timeoutMs` (it ignores the
+   * ACPI power button).
+   */
+  domainWaitForShutoff(dom: DomainRef, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.waitForShutoff(obj, timeoutMs, signal));
+  }
+
+  domainReboot(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.rebootDomain(this.driver, obj, flags));
+  }
+
+  domainReset(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.resetDomain(this.driver, obj, flags));
+  }
+
+  domainDestroy(dom: DomainRef): Promise<void> {
+    return this.domainDestroyFlags(dom, 0);
+  }
+
+  domainDestroyFlags(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.destroyDomain(this.driver, obj, flags));
+  }
+
+  domainSuspend(dom: DomainRef): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.suspendDomain(this.driver, obj));
+  }
+
+  domainResume(dom: DomainRef): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.resumeDomain(this.driver, obj));
+  }
+
+  // --- save, restore, managed save ----------------------------------------------------------
+
+  domainSave(dom: DomainRef, path: string): Promise<void> {
+    return this.domainSaveFlags(dom, path, null, 0);
+  }
+
+  domainSaveFlags(dom: DomainRef, path: string, dxml: string | null, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.saveDomain(this.driver, obj, path, dxml, flags));
+  }
+
+  domainRestore(path: string): Promise<void> {
+    return this.domainRestoreFlags(path, null, 0);
+  }
+
+  async domainRestoreFlags(path: string, dxml: string | null, flags: number): Promise<void> {
+    await ops.restoreDomain(this.driver, path, dxml, flags);
+  }
+
+  domainSaveImageGetXMLDesc(path: string, flags: number): Promise<string> {
+    return ops.saveImageGetXMLDesc(this.driver, path, flags);
+  }
+
+  domainManagedSave(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.managedSaveDomain(this.driver, obj, flags));
+  }
+
+  domainHasManagedSaveImage(dom: DomainRef, flags: number): Promise<boolean> {
+    return attempt(() => {
+      checkFlags(flags, 0, "qemuDomainHasManagedSaveImage");
+      return this.driver.hasManagedSave(this.obj(dom));
+    });
+  }
+
+  domainManagedSaveRemove(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.managedSaveRemove(this.driver, obj, flags));
+  }
+
+  // --- queries and settings -----------------------------------------------------------------
+
+  domainGetAutostart(dom: DomainRef): Promise<boolean> {
+    return attempt(() => this.obj(dom).autostart);
+  }
+
+  domainSetAutostart(dom: DomainRef, autostart: boolean): Promise<void> {
+    return this.onDomain(dom, (obj) => ops.setAutostart(this.driver, obj, autostart));
+  }
+
+  domainGetXMLDesc(dom: DomainRef, flags: number): Promise<string> {
+    return attempt(() => ops.domainXMLDesc(this.obj(dom), flags));
+  }
+
+  domainGetInfo(dom: DomainRef): Promise<DomainInfo> {
+    return attempt(() => ops.domainInfo(this.obj(dom)));
+  }
+
+  domainGetState(dom: DomainRef, flags: number): Promise<DomainStateInfo> {
+    return attempt(() => {
+      checkFlags(flags, 0, "qemuDomainGetState");
+      const obj = this.obj(dom);
+      return { state: obj.state, reason: obj.reason };
+    });
+  }
+
+  domainGetOSType(dom: DomainRef): Promise<string> {
+    return attempt(() => this.obj(dom).def.os.type);
+  }
+
+  domainGetMaxMemory(dom: DomainRef): Promise<number> {
+    return attempt(() => this.obj(dom).def.memory);
+  }
+
+  domainGetSecurityLabel(dom: DomainRef): Promise<SecurityLabel> {
+    return attempt(() => {
+      this.obj(dom);
+      return { label: "", enforcing: false };
+    });
+  }
+
+  domainIsActive(dom: DomainRef): Promise<boolean> {
+    return attempt(() => this.obj(dom).isActive());
+  }
+
+  domainIsPersistent(dom: DomainRef): Promise<boolean> {
+    return attempt(() => this.obj(dom).persistent);
+  }
+
+  domainIsUpdated(dom: DomainRef): Promise<boolean> {
+    return attempt(() => {
+      this.obj(dom);
+      return false;
+    });
+  }
+
+  async connectDomainXMLToNative(format: string, xml: string, flags: number): Promise<string> {
+    checkFlags(flags, 0, "qemuConnectDomainXMLToNative");
+    if (format !== "qemu-argv") throw libvirtError("QEMU_NATIVE_FORMAT", { format });
+    const def = await this.driver.parseDomain(xml);
+    assignAliases(def);
+    const caps = await this.driver.caps(def.devices.emulator);
+    const cmd = buildQemuCommand(def, hostCommandContext(caps, def.name, this.driver.root));
+    return [...cmd.env.map(([k, v]) => `${k}=${shellQuote(v)}`), shellJoin([cmd.emulator, ...cmd.args])].join(
+      " ",
+    );
+  }
+
+  async domainOpenConsole(dom: DomainRef, devname: string | null, flags: number): Promise<ConsoleStream> {
+    const SAFE = 2;
+    const FORCE = 1;
+    checkFlags(flags, SAFE | FORCE, "qemuDomainOpenConsole");
+    const obj = this.obj(dom);
+    const run = obj.run;
+    if (!obj.isActive() || !run) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+    const { chr, alias } = findConsoleDevice(obj.def, devname);
+    const old = run.consoles.get(alias);
+    if (old) {
+      if (!(flags & FORCE)) throw new VirtError("QEMU_CONSOLE_BUSY", {}, { alias });
+      old.dispose();
+    }
+    const stream = await openChardevStream(chr, alias, () => {
+      if (run.consoles.get(alias) === stream) run.consoles.delete(alias);
+      this.#streams.delete(stream);
+      run.store.delete(stream);
+    });
+    run.consoles.set(alias, stream);
+    run.store.add(stream);
+    this.#streams.add(stream);
+    return stream;
+  }
+
+  // --- events -------------------------------------------------------------------------------
+
+  connectDomainEventRegisterAny(
+    dom: DomainRef | null,
+    eventID: number,
+    callback: DomainEventCallback,
+  ): Promise<number> {
+    return attempt(() => {
+      if (eventID < 0 || eventID >= domainEventIdNames.length) {
+        throw libvirtError("API_INVALID_ARG", {
+          what: `eventID in virConnectDomainEventRegisterAny must be less than ${domainEventIdNames.length}`,
+        });
+      }
+      if (dom) this.obj(dom);
+      return this.driver.events.register(this, dom ? dom.uuid : null, eventID, callback);
+    });
+  }
+
+  connectDomainEventDeregisterAny(callbackID: number): Promise<void> {
+    return attempt(() => {
+      this.driver.events.deregister(this, callbackID);
+    });
+  }
+}

@@ -1,0 +1,389 @@
+/**
+ * One QEMU driver instance per URI root (libvirt's `virQEMUDriver`): the domain list, the files
+ * of that root (persistent configs, autostart links, status files, logs, managed save images),
+ * QEMU capabilities, the event hub, and the domain ids. Root-agnostic: embedded mode opens it
+ * for `qemu:///embed?root=DIR` in the caller's process, the daemon for system and session.
+ *
+ * Opening it loads the configs and status files, reconnects to every QEMU still running (none is
+ * killed), and autostarts what is marked so. Closing it lets go of monitors and timers but never
+ * stops a guest.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { formatDomainXML, parseDomainXML, type DomainDef } from "../../../conf/domain/index.ts";
+import { probeKvm, type KvmProbeResult } from "../../../host/kvm.ts";
+import {
+  isAtomicTempName,
+  removeFileDurable,
+  symlinkAtomic,
+  writeFileAtomic,
+} from "../../../util/atomic-file.ts";
+import { DisposableStore } from "../../../util/disposable.ts";
+import { VirtError } from "../../../util/errors/index.ts";
+import { DomainEventId, type DomainEventType } from "../../driver.ts";
+import { domainFactsFromCaps, getQemuCaps, type QemuCaps } from "../capabilities/index.ts";
+import { defaultEmulator } from "../native.ts";
+import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
+import { DomainList, QemuDomainObj } from "./domain.ts";
+import { EventHub } from "./events.ts";
+import { hostName } from "./host.ts";
+import { detachRun, reconnectProcess } from "./process.ts";
+import { RootLock } from "./root-lock.ts";
+import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
+import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
+
+export interface QemuDriverOptions {
+  /** Emulator for domains whose XML names none (default `/usr/bin/qemu-system-x86_64`). */
+  readonly emulator?: string;
+  /** Where probed capabilities are cached (default: the root's cache dir). */
+  readonly capsCacheDir?: string;
+  /** How long an API waits for a domain's job lock (default 30 s, as libvirt). */
+  readonly jobTimeoutMs?: number;
+  /** Smallest guest memory accepted (KiB, default 16 MiB). */
+  readonly minMemoryKiB?: number;
+  /** destroy: wait after SIGTERM before SIGKILL (default 10 s, as libvirt). */
+  readonly destroyGraceMs?: number;
+  /** Time QEMU has to open its monitor at start and on reconnect (default 30 s). */
+  readonly monitorTimeoutMs?: number;
+  /** Start autostart domains when the driver opens (default true). */
+  readonly autostart?: boolean;
+  /** KVM check (default: `probeKvm`, asking QEMU). */
+  readonly probeKvm?: (binary: string) => Promise<KvmProbeResult>;
+}
+
+export interface ResolvedDriverOptions {
+  readonly emulator: string;
+  readonly capsCacheDir: string;
+  readonly jobTimeoutMs: number;
+  readonly minMemoryKiB: number;
+  readonly destroyGraceMs: number;
+  readonly monitorTimeoutMs: number;
+  readonly autostart: boolean;
+  readonly probeKvm: (binary: string) => Promise<KvmProbeResult>;
+}
+
+const CONFIG_HEADER = `<!--
+WARNING: THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO BE
+OVERWRITTEN AND LOST. Changes to this xml configuration should be made using:
+  tvirsh edit NAME
+or other application using the tvirt API.
+-->
+
+`;
+
+export class QemuDriver {
+  readonly paths: DriverPaths;
+  readonly options: ResolvedDriverOptions;
+  readonly domains = new DomainList();
+  readonly events = new EventHub();
+  readonly store = new DisposableStore();
+  /** Problems met while loading state (bad files, failed autostarts): also emitted as warnings. */
+  readonly warnings: string[] = [];
+  readonly version = "0.1.0";
+  #nextId = 1;
+  readonly #kvm = new Map<string, Promise<KvmProbeResult>>();
+  #lock: RootLock | undefined;
+  #closed = false;
+  #hostname: string | undefined;
+
+  private constructor(
+    readonly root: DriverRoot,
+    options: QemuDriverOptions,
+  ) {
+    this.paths = driverPaths(root);
+    this.options = {
+      emulator: options.emulator ?? defaultEmulator,
+      capsCacheDir: options.capsCacheDir ?? this.paths.cacheDir,
+      jobTimeoutMs: options.jobTimeoutMs ?? 30_000,
+      minMemoryKiB: options.minMemoryKiB ?? DEFAULT_MIN_MEMORY_KIB,
+      destroyGraceMs: options.destroyGraceMs ?? 10_000,
+      monitorTimeoutMs: options.monitorTimeoutMs ?? 30_000,
+      autostart: options.autostart ?? true,
+      probeKvm: options.probeKvm ?? ((binary) => probeKvm({ binary })),
+    };
+  }
+
+  /** Opens the driver of a root: state dirs, lock, configs, status files, reconnection. */
+  static async open(root: DriverRoot, options: QemuDriverOptions = {}): Promise<QemuDriver> {
+    const drv = new QemuDriver(root, options);
+    await drv.#init();
+    return drv;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // --- paths ---------------------------------------------------------------------------------
+
+  configPath(name: string): string {
+    return join(this.paths.configDir, `${name}.xml`);
+  }
+
+  autostartLink(name: string): string {
+    return join(this.paths.autostartDir, `${name}.xml`);
+  }
+
+  statusPath(name: string): string {
+    return join(this.paths.stateDir, `${name}.xml`);
+  }
+
+  logPath(name: string): string {
+    return join(this.paths.logDir, `${name}.log`);
+  }
+
+  managedSavePath(name: string): string {
+    return join(this.paths.saveDir, `${name}.save`);
+  }
+
+  hasManagedSave(obj: QemuDomainObj): boolean {
+    return existsSync(this.managedSavePath(obj.name));
+  }
+
+  hostname(): string {
+    this.#hostname ??= hostName();
+    return this.#hostname;
+  }
+
+  // --- ids, capabilities, parsing -----------------------------------------------------------
+
+  allocateId(): number {
+    return this.#nextId++;
+  }
+
+  /** Keeps ids unique after reconnecting to a domain with this id. */
+  noteId(id: number): void {
+    if (id >= this.#nextId) this.#nextId = id + 1;
+  }
+
+  caps(emulator?: string): Promise<QemuCaps> {
+    return getQemuCaps(emulator ?? this.options.emulator, { cacheDir: this.options.capsCacheDir });
+  }
+
+  kvm(binary: string): Promise<KvmProbeResult> {
+    let p = this.#kvm.get(binary);
+    if (!p) {
+      p = this.options.probeKvm(binary);
+      this.#kvm.set(binary, p);
+    }
+    return p;
+  }
+
+  /**
+   * Parses domain XML with libvirt's post-parse defaults for the emulator it names (probing that
+   * emulator's capabilities). `abiUpdate` for new definitions (define, create).
+   */
+  async parseDomain(
+    xml: string,
+    options: { document?: string; abiUpdate?: boolean; noDefaults?: boolean } = {},
+  ): Promise<DomainDef> {
+    const document = options.document ?? "(domain_definition)";
+    const bare = parseDomainXML(xml, { document, noDefaults: true });
+    if (options.noDefaults) return bare.def;
+    const caps = await this.caps(bare.def.devices.emulator);
+    const { def } = parseDomainXML(xml, {
+      document,
+      facts: domainFactsFromCaps(caps),
+      abiUpdate: options.abiUpdate ?? false,
+    });
+    def.devices.emulator ??= caps.emulator;
+    return def;
+  }
+
+  // --- events ----------------------------------------------------------------------------------
+
+  lifecycle(obj: QemuDomainObj, event: DomainEventType, detail: number): void {
+    this.events.emit(obj.ref(), { id: DomainEventId.LIFECYCLE, event, detail });
+  }
+
+  // --- domain list -------------------------------------------------------------------------
+
+  newDomainObj(def: DomainDef): QemuDomainObj {
+    return new QemuDomainObj(def, this.options.jobTimeoutMs);
+  }
+
+  removeDomain(obj: QemuDomainObj, why: string): void {
+    this.domains.remove(obj);
+    obj.job.dispose(why);
+  }
+
+  // --- files (each domain's writes run in order; each writes the state current when it runs) --
+
+  /** Writes the persistent definition of `obj` to `<name>.xml`. */
+  saveConfig(obj: QemuDomainObj): Promise<void> {
+    return obj.queueFileOp(async () => {
+      if (!obj.persistent || obj.removed) return;
+      checkObjectName("domain", obj.name);
+      const xml = formatDomainXML(obj.persistentDef(), { secure: true });
+      await writeFileAtomic(this.configPath(obj.name), CONFIG_HEADER.replace("NAME", obj.name) + xml, {
+        mode: 0o600,
+      });
+    });
+  }
+
+  /** Removes `<name>.xml` and its autostart link. */
+  deleteConfig(obj: QemuDomainObj, name = obj.name): Promise<void> {
+    return obj.queueFileOp(async () => {
+      await removeFileDurable(this.autostartLink(name));
+      await removeFileDurable(this.configPath(name));
+    });
+  }
+
+  setAutostartLink(obj: QemuDomainObj, on: boolean): Promise<void> {
+    return obj.queueFileOp(async () => {
+      if (on) await symlinkAtomic(this.configPath(obj.name), this.autostartLink(obj.name));
+      else await removeFileDurable(this.autostartLink(obj.name));
+    });
+  }
+
+  /** Writes the status file of an active domain (no-op once it stopped). */
+  saveStatus(obj: QemuDomainObj): Promise<void> {
+    return obj.queueFileOp(async () => {
+      const run = obj.run;
+      if (!run || run.ended) return;
+      const xml = formatStatusXML({
+        state: obj.state,
+        reason: obj.reason,
+        pid: run.pid,
+        starttime: run.starttime,
+        monitorPath: run.monitorPath,
+        pidfile: run.pidfile,
+        domainDir: run.domainDir,
+        qemuVersion: run.qemuVersion,
+        startedAt: run.startedAt,
+        autodestroy: run.autodestroyOwner !== undefined || run.autodestroy,
+        fakeReboot: run.fakeReboot,
+        ...(run.asyncJob ? { asyncJob: run.asyncJob } : {}),
+        domainXML: formatDomainXML(obj.def, { secure: true, live: true }),
+      });
+      await writeFileAtomic(this.statusPath(obj.name), xml, { mode: 0o600 });
+    });
+  }
+
+  /** `saveStatus` from event handlers: failures become warnings. */
+  saveStatusLater(obj: QemuDomainObj): void {
+    this.saveStatus(obj).catch((e: unknown) => {
+      this.warn(
+        `cannot write the status of domain '${obj.name}': ${e instanceof Error ? e.message : String(e)}`,
+      );
+    });
+  }
+
+  removeStatus(obj: QemuDomainObj): Promise<void> {
+    return obj.queueFileOp(async () => {
+      await removeFileDurable(this.statusPath(obj.name));
+    });
+  }
+
+  warn(message: string): void {
+    this.warnings.push(message);
+    process.emitWarning(message, "TvirtWarning");
+  }
+
+  // --- start-up and shut-down -----------------------------------------------------------------
+
+  async #init(): Promise<void> {
+    const p = this.paths;
+    for (const dir of [p.configDir, p.autostartDir, p.stateDir, p.libDir, p.logDir, p.saveDir]) {
+      await mkdir(dir, { recursive: true, mode: 0o750 });
+    }
+    this.#lock = await RootLock.acquire(p.stateDir);
+    try {
+      await this.#removeTempFiles();
+      await this.#loadConfigs();
+      await this.#loadStatus();
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
+
+  async #removeTempFiles(): Promise<void> {
+    for (const dir of [this.paths.configDir, this.paths.autostartDir, this.paths.stateDir]) {
+      for (const f of await readdir(dir).catch(() => [] as string[])) {
+        if (isAtomicTempName(f)) await rm(join(dir, f), { force: true });
+      }
+    }
+  }
+
+  async #loadConfigs(): Promise<void> {
+    const files = (await readdir(this.paths.configDir)).filter((f) => f.endsWith(".xml")).sort();
+    for (const f of files) {
+      const path = join(this.paths.configDir, f);
+      const name = f.slice(0, -4);
+      try {
+        checkObjectName("domain", name);
+        const def = await this.parseDomain(await readFile(path, "utf8"), { document: path });
+        if (def.name !== name) throw new Error(`it defines domain '${def.name}', not '${name}'`);
+        if (this.domains.byUuid(def.uuid) || this.domains.byName(def.name))
+          throw new Error("a domain with that name or UUID is already loaded");
+        const obj = this.newDomainObj(def);
+        obj.persistent = true;
+        obj.autostart = existsSync(this.autostartLink(name));
+        this.domains.add(obj);
+      } catch (e) {
+        this.warn(`ignoring domain config '${path}': ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  async #loadStatus(): Promise<void> {
+    const files = (await readdir(this.paths.stateDir)).filter((f) => f.endsWith(".xml")).sort();
+    const reconnects: Promise<void>[] = [];
+    for (const f of files) {
+      const path = join(this.paths.stateDir, f);
+      try {
+        const status = parseStatusXML(await readFile(path, "utf8"), path);
+        const live = await this.parseDomain(status.domainXML, { document: path, noDefaults: true });
+        let obj = this.domains.byUuid(live.uuid);
+        if (obj && obj.name !== live.name)
+          throw new Error(`its domain '${live.name}' has the UUID of domain '${obj.name}'`);
+        if (obj) {
+          obj.newDef = obj.def;
+          obj.def = live;
+        } else {
+          if (this.domains.byName(live.name))
+            throw new Error(`domain '${live.name}' is defined with another UUID`);
+          obj = this.newDomainObj(live);
+          this.domains.add(obj);
+        }
+        if (status.domainId !== undefined) this.noteId(status.domainId);
+        const target = obj;
+        reconnects.push(
+          reconnectProcess(this, target, status).catch((e: unknown) => {
+            this.warn(
+              `cannot reconnect to domain '${target.name}': ${e instanceof Error ? e.message : String(e)}`,
+            );
+          }),
+        );
+      } catch (e) {
+        this.warn(`ignoring status file '${path}': ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    await Promise.all(reconnects);
+  }
+
+  /**
+   * Lets go of everything: monitors, timers, event callbacks, the root lock. Guests keep
+   * running; the next driver instance for this root reconnects to them.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const obj of this.domains.all()) {
+      if (obj.run) await detachRun(obj.run);
+      obj.job.dispose("the driver closed");
+    }
+    await Promise.all(this.domains.all().map((o) => o.fileQueue));
+    this.events.dispose();
+    await this.store.dispose().catch(() => undefined);
+    await this.#lock?.release().catch(() => undefined);
+    this.#lock = undefined;
+  }
+
+  /** Checks that the driver can still be used. */
+  checkOpen(): void {
+    if (this.#closed) throw new VirtError("BUG", { what: "the QEMU driver was used after it closed" });
+  }
+}

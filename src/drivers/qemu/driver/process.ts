@@ -1,0 +1,525 @@
+/**
+ * The QEMU process of a domain (libvirt's `qemu_process.c`): start (checks, runtime dir, argv,
+ * detached spawn, QMP, `cont`), stop (reap, release, state), the exit check that turns a QEMU
+ * that went away into "shut off (crashed)" or "shut off (shutdown)", the fake reboot behind
+ * `reboot`, and reconnection to processes started by an earlier driver instance.
+ *
+ * Callers hold the domain's job (modify for start, destroy for stop) unless noted.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { assignAliases, type DomainDef } from "../../../conf/domain/index.ts";
+import { kvmUnavailableError } from "../../../host/kvm.ts";
+import { VirtError, isVirtError, type ErrorDetails } from "../../../util/errors/index.ts";
+import {
+  isProcessAlive,
+  readProcCmdline,
+  readProcStat,
+  signalProcess,
+  spawnArgv,
+  waitForProcessExit,
+} from "../../../util/spawn.ts";
+import {
+  DomainEventStoppedDetail,
+  DomainEventType,
+  DomainPausedReason,
+  DomainRunningReason,
+  DomainShutoffReason,
+  DomainState,
+} from "../../driver.ts";
+import { buildQemuCommand, type CommandContext } from "../command/index.ts";
+import { connectQmp, type QmpClient } from "../monitor/index.ts";
+import { hostCommandContext } from "../native.ts";
+import { domainPaths } from "../paths.ts";
+import { QemuRun, type QemuDomainObj } from "./domain.ts";
+import type { QemuDriver } from "./driver.ts";
+import { appendLog, logTail, mainError, openDomainLog, startHeader, stopLine } from "./log.ts";
+import { attachMonitor } from "./monitor.ts";
+import { SAVE_PARTIAL } from "./save-image.ts";
+import type { StatusRecord } from "./status-xml.ts";
+import { checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
+
+export interface StartOptions {
+  /** The API that starts the domain (for messages). */
+  readonly api: string;
+  /** Leave the CPUs stopped (state paused, reason user). */
+  readonly paused: boolean;
+  /** `VIR_DOMAIN_START_AUTODESTROY`: the connection whose close destroys the domain. */
+  readonly autodestroyOwner?: object;
+  /** Restore: QEMU starts with `-incoming defer`; this loads the state before `cont`. */
+  readonly incoming?: (run: QemuRun, qmp: QmpClient) => Promise<void>;
+  /** Reason of the running state after `cont` (booted, restored). */
+  readonly runningReason: number;
+  /**
+   * The persistent definition to keep while the domain runs, when `obj.def` (what boots) is
+   * another one (createXML or restore of a defined domain). Default: `obj.def`.
+   */
+  readonly persistentDef?: DomainDef;
+  /** The error for a QEMU that ended while starting (default `QEMU_START_FAILED`). */
+  readonly failure?: (reason: string, details: ErrorDetails, cause: unknown) => VirtError;
+}
+
+/** Kills a process of ours at once and waits for it to be gone. */
+async function killNow(run: QemuRun): Promise<void> {
+  if (signalProcess(run.pid, "SIGKILL", run.starttime))
+    await waitForProcessExit(run.pid, 5000, run.starttime);
+}
+
+/** Fills the pty paths QEMU allocated into the live definition. */
+async function refreshChardevs(qmp: QmpClient, live: DomainDef): Promise<void> {
+  const list = (await qmp.execute("query-chardev")) as { label?: unknown; filename?: unknown }[];
+  const byLabel = new Map<string, string>();
+  for (const c of list)
+    if (typeof c.label === "string" && typeof c.filename === "string") byLabel.set(c.label, c.filename);
+  const d = live.devices;
+  for (const chr of [...d.serials, ...d.parallels, ...d.channels, ...d.consoles]) {
+    if (chr.type !== "pty" || chr.alias === undefined) continue;
+    const f = byLabel.get(`char${chr.alias}`);
+    if (f?.startsWith("pty:")) chr.source = { ...chr.source, path: f.slice(4) };
+  }
+}
+
+/**
+ * Starts QEMU for `obj` (inactive; the caller holds a modify job). On success the domain is
+ * running (or paused) with its status file written; on failure nothing is left: no process, no
+ * runtime dir, no status file, and the error carries the tail of QEMU's log.
+ */
+export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: StartOptions): Promise<void> {
+  const def = obj.def;
+  checkObjectName("domain", def.name);
+  checkMemory(def, drv.options.minMemoryKiB);
+  const caps = await drv.caps(def.devices.emulator);
+  checkAgainstCaps(def, caps);
+  if (def.type === "kvm") {
+    const kvm = await drv.kvm(caps.emulator);
+    if (!kvm.usable) throw kvmUnavailableError(kvm);
+  }
+  await checkFiles(def);
+
+  const live = structuredClone(def);
+  assignAliases(live);
+  const id = drv.allocateId();
+  live.id = id;
+  const dp = domainPaths(drv.paths, id, def.name);
+  const monitorPath = join(dp.domainDir, "monitor.sock");
+  const pidfile = join(drv.paths.stateDir, `${def.name}.pid`);
+  const logPath = drv.logPath(def.name);
+  const ctx: CommandContext = {
+    ...hostCommandContext(caps, def.name, drv.root),
+    domainId: id,
+    paths: dp,
+    monitor: { path: monitorPath },
+    accel: def.type === "kvm" ? "kvm" : "tcg",
+    ...(opts.incoming ? { incoming: "defer" } : {}),
+  };
+  const cmd = buildQemuCommand(live, ctx);
+  const argv = [cmd.emulator, ...cmd.args, "-pidfile", pidfile];
+
+  const undo: (() => Promise<void> | void)[] = [];
+  let run: QemuRun | undefined;
+  let logOffset = 0;
+  let exitStatus: (() => { code: number | null; signal: NodeJS.Signals | null } | undefined) | undefined;
+  try {
+    await rm(dp.domainDir, { recursive: true, force: true });
+    undo.push(() => rm(dp.domainDir, { recursive: true, force: true }));
+    await mkdir(dp.domainDir, { recursive: true, mode: 0o750 });
+    if (live.memoryBacking?.source?.type === "file") {
+      undo.push(() => rm(dp.memoryDir, { recursive: true, force: true }));
+      await mkdir(dp.memoryDir, { recursive: true, mode: 0o750 });
+    }
+    if (live.devices.channels.some((c) => c.type === "unix")) {
+      undo.push(() => rm(dp.channelDir, { recursive: true, force: true }));
+      await mkdir(dp.channelDir, { recursive: true, mode: 0o750 });
+    }
+    await writeFile(dp.masterKeyFile, randomBytes(32), { mode: 0o600 });
+    await rm(pidfile, { force: true });
+    undo.push(() => rm(pidfile, { force: true }));
+
+    const log = await openDomainLog(
+      logPath,
+      startHeader({
+        version: drv.version,
+        qemuVersion: caps.package || String(caps.version),
+        hostname: drv.hostname(),
+        env: cmd.env,
+        argv,
+      }),
+    );
+    logOffset = log.offset;
+    let child;
+    try {
+      child = await spawnArgv(argv, {
+        env: cmd.env,
+        stdout: log.fd,
+        stderr: log.fd,
+        detached: true,
+        cwd: "/",
+      });
+    } finally {
+      await log.close();
+    }
+    child.process.unref();
+    const spawned = child;
+    exitStatus = () => spawned.exitStatus();
+    const stat = readProcStat(child.pid);
+    const newRun = new QemuRun(
+      child.pid,
+      stat?.starttime ?? 0,
+      monitorPath,
+      dp.domainDir,
+      pidfile,
+      caps.version,
+      Date.now(),
+    );
+    run = newRun;
+    newRun.autodestroyOwner = opts.autodestroyOwner;
+    undo.push(() => killNow(newRun));
+    const exited = new AbortController();
+    void child.exited.then(() => {
+      exited.abort(new Error("QEMU exited"));
+      if (!newRun.ended && !newRun.detached && obj.run === newRun) scheduleExitCheck(drv, obj, newRun);
+    });
+
+    // From here the domain is active: it has an id, shows in lists, and has a status file.
+    const persistentDef = opts.persistentDef ?? def;
+    obj.run = newRun;
+    obj.id = id;
+    obj.def = live;
+    obj.newDef = obj.persistent ? persistentDef : undefined;
+    obj.setState(DomainState.PAUSED, DomainPausedReason.STARTING_UP);
+    undo.push(async () => {
+      await newRun.store.dispose().catch(() => undefined);
+      await drv.removeStatus(obj).catch(() => undefined);
+      obj.run = undefined;
+      obj.id = -1;
+      obj.def = persistentDef;
+      obj.newDef = undefined;
+      obj.setState(DomainState.SHUTOFF, DomainShutoffReason.FAILED);
+    });
+    await drv.saveStatus(obj);
+
+    const qmp = await connectQmp({
+      path: monitorPath,
+      name: `domain '${def.name}'`,
+      timeoutMs: drv.options.monitorTimeoutMs,
+      signal: exited.signal,
+    });
+    attachMonitor(drv, obj, newRun, qmp);
+    await refreshChardevs(qmp, live);
+    if (caps.flags.has("set-action") && live.onReboot === "destroy") {
+      await qmp.execute("set-action", { reboot: "shutdown" });
+    }
+    if (opts.incoming) await opts.incoming(newRun, qmp);
+    if (!opts.paused) {
+      newRun.runningReason = opts.runningReason;
+      await qmp.execute("cont");
+      if (obj.state !== DomainState.RUNNING) obj.setState(DomainState.RUNNING, opts.runningReason);
+    } else {
+      obj.setState(DomainState.PAUSED, DomainPausedReason.USER);
+    }
+    await drv.saveStatus(obj);
+  } catch (e) {
+    if (run) run.stopping ??= { reason: DomainShutoffReason.FAILED, detail: DomainEventStoppedDetail.FAILED };
+    for (const u of undo.reverse()) {
+      try {
+        await u();
+      } catch {
+        // keep undoing the rest
+      }
+    }
+    if (run) {
+      run.ended = true;
+      await appendLog(logPath, stopLine("failed"));
+    }
+    throw await startError(def.name, logPath, logOffset, e, exitStatus?.(), opts.failure);
+  }
+}
+
+/** The error of a failed start: QEMU's own message when it exited, with the log tail. */
+async function startError(
+  name: string,
+  logPath: string,
+  offset: number,
+  e: unknown,
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined,
+  failure: StartOptions["failure"],
+): Promise<unknown> {
+  const monitorFailure =
+    isVirtError(e) &&
+    (e.code === "QEMU_MONITOR_CONNECT_FAILED" ||
+      e.code === "QEMU_MONITOR_CLOSED" ||
+      e.code === "QEMU_MONITOR_GREETING");
+  if (!monitorFailure && exit === undefined) return e;
+  const tail = await logTail(logPath, offset);
+  const how = exit
+    ? exit.signal !== null
+      ? `killed by signal ${exit.signal}`
+      : `exit status ${String(exit.code)}`
+    : undefined;
+  const reason =
+    mainError(tail) ||
+    (how !== undefined ? `QEMU ended with ${how}` : e instanceof Error ? e.message : String(e));
+  const details = {
+    logTail: tail,
+    logFile: logPath,
+    ...(exit ? { exitCode: exit.code, signal: exit.signal } : {}),
+  };
+  if (failure) return failure(reason, details, e);
+  return new VirtError("QEMU_START_FAILED", { name, reason }, details, { cause: e });
+}
+
+/**
+ * libvirt's qemuProcessStop: makes sure the process is gone, releases everything the run owned
+ * (monitor, consoles, timers, status file, runtime dir, pidfile) and marks the domain shut off.
+ * A transient domain leaves the list. The caller emits the lifecycle event.
+ */
+export async function stopProcess(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  run: QemuRun,
+  reason: number,
+  logReason: string,
+): Promise<void> {
+  if (run.ended) return;
+  run.ended = true;
+  if (obj.run !== run) return;
+  await killNow(run);
+  await run.store.dispose().catch(() => undefined);
+  await drv.removeStatus(obj).catch(() => undefined);
+  await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);
+  if (run.pidfile !== "") await rm(run.pidfile, { force: true }).catch(() => undefined);
+  const dp = domainPaths(drv.paths, obj.id, obj.def.name);
+  await rm(dp.memoryDir, { recursive: true, force: true }).catch(() => undefined);
+  await rm(dp.channelDir, { recursive: true, force: true }).catch(() => undefined);
+  await appendLog(drv.logPath(obj.def.name), stopLine(logReason));
+  obj.run = undefined;
+  obj.id = -1;
+  if (obj.newDef) {
+    obj.def = obj.newDef;
+    obj.newDef = undefined;
+  } else {
+    delete obj.def.id;
+  }
+  obj.setState(DomainState.SHUTOFF, reason);
+  if (!obj.persistent) drv.removeDomain(obj, "the transient domain stopped");
+}
+
+/**
+ * The monitor closed or the process exited: once the process is gone, the domain is shut off
+ * (reason shutdown if the guest had shut down, crashed otherwise) with a STOPPED event. A
+ * monitor that closed while QEMU still runs is reconnected instead. Nothing happens when tvirt
+ * itself is stopping the process (destroy, save): the one stopping it cleans up.
+ */
+export function scheduleExitCheck(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun): void {
+  if (run.exitCheck || run.ended || run.detached) return;
+  // (a function, not the fields: they change while this waits)
+  const settled = (): boolean => run.detached || run.ended || run.stopping !== undefined;
+  run.exitCheck = (async () => {
+    // QEMU closes its monitor a moment before it exits.
+    const gone = await waitForProcessExit(run.pid, 1000, run.starttime);
+    if (settled()) return;
+    if (!gone) {
+      try {
+        const qmp = await connectQmp({
+          path: run.monitorPath,
+          name: `domain '${obj.name}'`,
+          timeoutMs: 5000,
+        });
+        if (settled()) {
+          await qmp.close();
+          return;
+        }
+        attachMonitor(drv, obj, run, qmp);
+        run.exitCheck = undefined;
+        return;
+      } catch {
+        // The monitor cannot be had back: a QEMU that cannot be managed is ended (as libvirt).
+        if (!settled()) await killNow(run);
+      }
+    }
+    if (settled()) return;
+    let job;
+    try {
+      job = await obj.job.acquire("destroy", "the QEMU exit handler", { cancelReason: "QEMU exited" });
+    } catch {
+      return;
+    }
+    try {
+      if (obj.run !== run || settled()) return;
+      const shutdown = obj.state === DomainState.SHUTDOWN;
+      await stopProcess(
+        drv,
+        obj,
+        run,
+        shutdown ? DomainShutoffReason.SHUTDOWN : DomainShutoffReason.CRASHED,
+        shutdown ? "shutdown" : "crashed",
+      );
+      drv.lifecycle(
+        obj,
+        DomainEventType.STOPPED,
+        shutdown ? DomainEventStoppedDetail.SHUTDOWN : DomainEventStoppedDetail.FAILED,
+      );
+    } finally {
+      job.release();
+    }
+  })().catch(() => undefined);
+}
+
+/** `reboot`'s second half: the guest shut down, so reset it and let it run again. */
+export function fakeReboot(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun): void {
+  void (async () => {
+    let job;
+    try {
+      job = await obj.job.acquire("modify", "qemuProcessFakeReboot");
+    } catch {
+      return;
+    }
+    try {
+      if (obj.run !== run || run.ended || !run.qmp) return;
+      await run.qmp.execute("system_reset");
+      run.fakeReboot = false;
+      run.gotShutdown = false;
+      run.runningReason = DomainRunningReason.BOOTED;
+      await run.qmp.execute("cont");
+      if (obj.run === run && obj.state !== DomainState.RUNNING)
+        obj.setState(DomainState.RUNNING, DomainRunningReason.BOOTED);
+      await drv.saveStatus(obj);
+    } catch {
+      // Could not reset: end the process; the exit check records how it ended.
+      if (obj.run === run && !run.ended) signalProcess(run.pid, "SIGTERM", run.starttime);
+    } finally {
+      job.release();
+    }
+  })();
+}
+
+/** Lets go of a process without stopping it (the driver closes; the guest keeps running). */
+export async function detachRun(run: QemuRun): Promise<void> {
+  run.detached = true;
+  await run.store.dispose().catch(() => undefined);
+}
+
+/**
+ * Takes over a QEMU process an earlier driver instance started (libvirt's qemuProcessReconnect):
+ * checks that the pid is alive and is that QEMU, reconnects the monitor, refreshes the state.
+ * A process that is gone becomes shut off; a process that is not ours is never signalled.
+ */
+export async function reconnectProcess(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  status: StatusRecord,
+): Promise<void> {
+  const run = new QemuRun(
+    status.pid,
+    status.starttime,
+    status.monitorPath,
+    status.domainDir,
+    status.pidfile,
+    status.qemuVersion,
+    status.startedAt,
+  );
+  run.autodestroy = status.autodestroy;
+  run.fakeReboot = status.fakeReboot;
+  run.asyncJob = status.asyncJob;
+  obj.run = run;
+  obj.id = status.domainId ?? drv.allocateId();
+  obj.def.id = obj.id;
+  drv.noteId(obj.id);
+  obj.setState(status.state, status.reason);
+
+  const cmdline = readProcCmdline(status.pid);
+  const ours =
+    isProcessAlive(status.pid, status.starttime) &&
+    cmdline !== undefined &&
+    cmdline.some((a) => a.includes(status.monitorPath));
+  if (!ours) {
+    // Gone (or the pid now belongs to someone else, which is never touched).
+    run.stopping = { reason: DomainShutoffReason.CRASHED, detail: DomainEventStoppedDetail.FAILED };
+    const shutdown = status.state === DomainState.SHUTDOWN;
+    await stopProcessOfGone(drv, obj, run, shutdown);
+    return;
+  }
+  let qmp: QmpClient;
+  try {
+    qmp = await connectQmp({
+      path: status.monitorPath,
+      name: `domain '${obj.name}'`,
+      timeoutMs: drv.options.monitorTimeoutMs,
+    });
+  } catch {
+    // libvirt: the monitor cannot be had back, so the VM must not run unmanaged.
+    run.stopping = { reason: DomainShutoffReason.CRASHED, detail: DomainEventStoppedDetail.FAILED };
+    await stopProcess(drv, obj, run, DomainShutoffReason.CRASHED, "crashed");
+    return;
+  }
+  attachMonitor(drv, obj, run, qmp);
+  const st = (await qmp.execute("query-status").catch(() => undefined)) as
+    { status?: unknown; running?: unknown } | undefined;
+  const qemuStatus = typeof st?.status === "string" ? st.status : "unknown";
+  const interruptedSave = run.asyncJob?.kind === "save";
+  const partialImage = run.asyncJob?.path;
+  run.asyncJob = undefined;
+  if (interruptedSave && partialImage !== undefined) await removePartialImage(partialImage);
+  if (qemuStatus === "shutdown") {
+    // The guest shut down while nobody watched; -no-shutdown kept QEMU waiting for us.
+    obj.setState(DomainState.SHUTDOWN, 0);
+    run.gotShutdown = true;
+    if (run.fakeReboot) fakeReboot(drv, obj, run);
+    else signalProcess(run.pid, "SIGTERM", run.starttime);
+  } else if (st?.running === true) {
+    if (obj.state !== DomainState.RUNNING) obj.setState(DomainState.RUNNING, DomainRunningReason.UNPAUSED);
+  } else if (interruptedSave && status.asyncJob?.wasRunning === true) {
+    // A save was cut short by the restart: give the guest its CPUs back.
+    run.runningReason = DomainRunningReason.SAVE_CANCELED;
+    await qmp.execute("cont").catch(() => undefined);
+    if (obj.state !== DomainState.RUNNING)
+      obj.setState(DomainState.RUNNING, DomainRunningReason.SAVE_CANCELED);
+  } else if (qemuStatus === "guest-panicked") {
+    obj.setState(DomainState.CRASHED, 1);
+  } else if (obj.state === DomainState.RUNNING) {
+    obj.setState(DomainState.PAUSED, DomainPausedReason.UNKNOWN);
+  }
+  await drv.saveStatus(obj);
+}
+
+/** Removes a save image an interrupted save left, if it is still marked partial. */
+async function removePartialImage(path: string): Promise<void> {
+  try {
+    const fh = await open(path, "r");
+    const head = Buffer.alloc(16);
+    try {
+      await fh.read(head, 0, 16, 0);
+    } finally {
+      await fh.close();
+    }
+    if (head.toString("latin1") === SAVE_PARTIAL) await rm(path, { force: true });
+  } catch {
+    // nothing there
+  }
+}
+
+async function stopProcessOfGone(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  run: QemuRun,
+  shutdown: boolean,
+): Promise<void> {
+  // Never signal: the pid is dead or belongs to another process now.
+  run.ended = true;
+  await run.store.dispose().catch(() => undefined);
+  await drv.removeStatus(obj).catch(() => undefined);
+  await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);
+  if (run.pidfile !== "") await rm(run.pidfile, { force: true }).catch(() => undefined);
+  await appendLog(drv.logPath(obj.def.name), stopLine(shutdown ? "shutdown" : "crashed"));
+  obj.run = undefined;
+  obj.id = -1;
+  if (obj.newDef) {
+    obj.def = obj.newDef;
+    obj.newDef = undefined;
+  } else {
+    delete obj.def.id;
+  }
+  obj.setState(DomainState.SHUTOFF, shutdown ? DomainShutoffReason.SHUTDOWN : DomainShutoffReason.CRASHED);
+  if (!obj.persistent) drv.removeDomain(obj, "the transient domain stopped");
+}

@@ -1,0 +1,139 @@
+/**
+ * Checks the driver makes before it touches a file or starts QEMU: object names that become
+ * file names, the accelerator, the architecture and machine, files the XML names, memory.
+ * Each failure is a catalogued error naming what is wrong.
+ */
+import { stat } from "node:fs/promises";
+import type { DomainDef } from "../../../conf/domain/index.ts";
+import { VirtError } from "../../../util/errors/index.ts";
+import type { QemuCaps } from "../capabilities/index.ts";
+
+/**
+ * A name that becomes part of file names (`<name>.xml`, `<name>.log`, `domain-<id>-<name>`):
+ * not empty, no `/`, not `.` or `..` (nor containing `..`), no control characters.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
+export function checkObjectName(object: string, name: string): void {
+  let reason: string | undefined;
+  if (name === "") reason = "it is empty";
+  else if (name.includes("/")) reason = "it cannot contain '/'";
+  else if (name === "." || name.includes("..")) reason = "it cannot be '.' or contain '..'";
+  else if (name.search(CONTROL) >= 0) reason = "it cannot contain control characters";
+  if (reason !== undefined) {
+    const shown = name.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+    throw new VirtError("INVALID_NAME", { object, name: shown, reason });
+  }
+}
+
+/** Smallest guest memory the driver starts (KiB): below it no x86 firmware or kernel runs. */
+export const DEFAULT_MIN_MEMORY_KIB = 16 * 1024;
+
+export function checkMemory(def: DomainDef, minKiB: number): void {
+  if (def.memory < minKiB) {
+    throw new VirtError(
+      "DOMAIN_MEMORY_TOO_SMALL",
+      { what: `guest memory of domain '${def.name}'`, size: def.memory, min: minKiB },
+      { xpath: "/domain/memory" },
+    );
+  }
+}
+
+/** Architectures a binary of `capsArch` runs. */
+function archSupported(capsArch: string, arch: string): boolean {
+  return (
+    arch === capsArch ||
+    (capsArch === "x86_64" && arch === "i686") ||
+    (capsArch === "aarch64" && arch === "armv7l")
+  );
+}
+
+/** The domain's architecture, machine and type against the emulator's capabilities. */
+export function checkAgainstCaps(def: DomainDef, caps: QemuCaps): void {
+  if (def.type !== "qemu" && def.type !== "kvm") {
+    throw new VirtError(
+      "QEMU_VIRT_TYPE_UNSUPPORTED",
+      { type: def.type },
+      { xpath: "/domain/@type", allowed: ["qemu", "kvm"] },
+    );
+  }
+  const arch = def.os.arch ?? caps.arch;
+  if (!archSupported(caps.arch, arch)) {
+    throw new VirtError(
+      "QEMU_ARCH_UNSUPPORTED",
+      { emulator: caps.emulator, arch, emulatorArch: caps.arch },
+      { xpath: "/domain/os/type/@arch" },
+    );
+  }
+  const machine = def.os.machine;
+  const accel = caps.accel[def.type === "kvm" ? "kvm" : "tcg"] ?? caps.accel.tcg;
+  if (
+    machine !== undefined &&
+    accel &&
+    !accel.machines.some((m) => m.name === machine || m.alias === machine)
+  ) {
+    throw new VirtError(
+      "QEMU_MACHINE_UNSUPPORTED",
+      { emulator: caps.emulator, machine },
+      { xpath: "/domain/os/type/@machine", allowed: accel.machines.map((m) => m.name) },
+    );
+  }
+}
+
+interface NamedFile {
+  readonly what: string;
+  readonly path: string;
+  readonly xpath: string;
+}
+
+/** Files the definition needs to exist on the host: kernel, initrd, DTB, local disk sources. */
+export function filesOf(def: DomainDef): NamedFile[] {
+  const files: NamedFile[] = [];
+  if (def.os.kernel !== undefined)
+    files.push({ what: "kernel", path: def.os.kernel, xpath: "/domain/os/kernel" });
+  if (def.os.initrd !== undefined)
+    files.push({ what: "initrd", path: def.os.initrd, xpath: "/domain/os/initrd" });
+  if (def.os.dtb !== undefined) files.push({ what: "dtb", path: def.os.dtb, xpath: "/domain/os/dtb" });
+  def.devices.disks.forEach((d, i) => {
+    const path =
+      d.type === "file"
+        ? d.source?.file
+        : d.type === "block"
+          ? d.source?.dev
+          : d.type === "dir"
+            ? d.source?.dir
+            : undefined;
+    if (path === undefined || path === "") return;
+    // Removable media may be absent when startupPolicy allows it.
+    const policy = d.source?.startupPolicy;
+    if (policy === "optional" || (policy === "requisite" && (d.device === "cdrom" || d.device === "floppy")))
+      return;
+    files.push({ what: "storage file", path, xpath: `/domain/devices/disk[${i + 1}]/source` });
+  });
+  return files;
+}
+
+/** Throws `QEMU_FILE_MISSING` for the first file the domain names that does not exist. */
+export async function checkFiles(def: DomainDef): Promise<void> {
+  for (const f of filesOf(def)) {
+    try {
+      await stat(f.path);
+    } catch (e) {
+      const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : "";
+      const reason =
+        code === "ENOENT"
+          ? "No such file or directory"
+          : code === "EACCES"
+            ? "Permission denied"
+            : e instanceof Error
+              ? e.message
+              : String(e);
+      throw new VirtError(
+        "QEMU_FILE_MISSING",
+        { what: f.what, path: f.path, name: def.name, reason },
+        { xpath: f.xpath, errno: code },
+      );
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { isAtomicTempName, removeFileDurable, symlinkAtomic, writeFileAtomic } from "./atomic-file.ts";
+import { isVirtError } from "./errors/index.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tvirt-atomic-"));
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("writeFileAtomic replaces the file whole and leaves no temp file", async () => {
+  const p = join(dir, "a.xml");
+  await writeFileAtomic(p, "one\n");
+  await writeFileAtomic(p, "two\n");
+  assert.equal(readFileSync(p, "utf8"), "two\n");
+  assert.equal(statSync(p).mode & 0o777, 0o600);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.startsWith(".")),
+    [],
+  );
+});
+
+test("writeFileAtomic creates parents on request and fails with FILE_WRITE_FAILED otherwise", async () => {
+  await writeFileAtomic(join(dir, "x", "y", "b.xml"), "b", { mkdirMode: 0o750 });
+  assert.equal(readFileSync(join(dir, "x", "y", "b.xml"), "utf8"), "b");
+  await assert.rejects(
+    writeFileAtomic(join(dir, "missing", "c.xml"), "c"),
+    (e: unknown) => isVirtError(e) && e.code === "FILE_WRITE_FAILED" && e.message.includes("missing/c.xml"),
+  );
+});
+
+test("a failed write keeps the old file and leaves no temp file", async () => {
+  const p = join(dir, "keep.xml");
+  writeFileSync(p, "old");
+  // A directory where the temp file's rename target is: rename fails.
+  const target = join(dir, "isdir");
+  await writeFileAtomic(join(target, "inner"), "x", { mkdirMode: 0o755 });
+  await assert.rejects(writeFileAtomic(target, "new"));
+  assert.equal(readFileSync(p, "utf8"), "old");
+  assert.deepEqual(readdirSync(dir).filter(isAtomicTempName), []);
+});
+
+test("removeFileDurable and symlinkAtomic", async () => {
+  const p = join(dir, "gone.xml");
+  writeFileSync(p, "x");
+  assert.equal(await removeFileDurable(p), true);
+  assert.equal(await removeFileDurable(p), false);
+  const link = join(dir, "link.xml");
+  await symlinkAtomic("/etc/hostname", link);
+  await symlinkAtomic("/etc/hosts", link);
+  assert.equal(readlinkSync(link), "/etc/hosts");
+  assert.ok(!existsSync(p));
+  assert.equal(isAtomicTempName(".a.xml.tmp-123-deadbeef"), true);
+  assert.equal(isAtomicTempName("a.xml"), false);
+});

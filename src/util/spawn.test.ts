@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isVirtError } from "./errors/index.ts";
+import {
+  isProcessAlive,
+  parseProcStat,
+  readProcCmdline,
+  readProcStat,
+  runArgv,
+  spawnArgv,
+  terminateProcess,
+  waitForProcessExit,
+} from "./spawn.ts";
+
+test("runArgv runs argv without a shell and collects output", async () => {
+  const r = await runArgv(["/bin/echo", "a;b", "$(x)"]);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, "a;b $(x)\n");
+  const e = await runArgv(["/bin/sh", "-c", "echo err >&2; exit 3"]);
+  assert.equal(e.code, 3);
+  assert.equal(e.stderr, "err\n");
+});
+
+test("spawnArgv reports a missing binary as COMMAND_FAILED", async () => {
+  await assert.rejects(
+    spawnArgv(["/nonexistent/binary"]),
+    (e: unknown) =>
+      isVirtError(e) && e.code === "COMMAND_FAILED" && e.message.includes("/nonexistent/binary"),
+  );
+});
+
+test("detached children: /proc facts, start-time checks, SIGTERM then SIGKILL", async () => {
+  const child = await spawnArgv(["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"], {
+    detached: true,
+  });
+  try {
+    const st = readProcStat(child.pid)!;
+    assert.ok(st.starttime > 0);
+    assert.equal(readProcCmdline(child.pid)?.[0], "/bin/sh");
+    assert.equal(isProcessAlive(child.pid, st.starttime), true);
+    assert.equal(isProcessAlive(child.pid, st.starttime + 1), false, "another start time is another process");
+    assert.equal(
+      await terminateProcess(child.pid, { starttime: st.starttime, graceMs: 200, force: false }),
+      "alive",
+      "SIGTERM is ignored",
+    );
+    assert.equal(await terminateProcess(child.pid, { starttime: st.starttime, graceMs: 200 }), "killed");
+    assert.equal(await waitForProcessExit(child.pid, 1000, st.starttime), true);
+    assert.deepEqual(await child.exited, { code: null, signal: "SIGKILL" });
+    assert.equal(await terminateProcess(child.pid, { starttime: st.starttime }), "gone");
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
+test("parseProcStat copes with spaces and parentheses in the command name", () => {
+  const fields = Array.from({ length: 50 }, (_, i) => String(i));
+  fields[0] = "S";
+  fields[1] = "7";
+  fields[19] = "424242";
+  const st = parseProcStat(`123 (a (b) c) ${fields.join(" ")}`)!;
+  assert.equal(st.pid, 123);
+  assert.equal(st.state, "S");
+  assert.equal(st.ppid, 7);
+  assert.equal(st.starttime, 424242);
+});
