@@ -2,26 +2,33 @@
  * The one error catalogue. Every error tvirt reports has a stable code (a key below), libvirt's
  * numeric error number and domain, a kind (user, environment, bug), a message template with
  * named values, and structured details. Areas keep their entries in their own
- * `catalogue-*.ts` file; this module joins them and checks that no code is defined twice.
+ * `catalogue-*.ts` file; this module joins them (index.test.ts checks that no code is defined twice).
  */
 import { coreErrors } from "./catalogue-core.ts";
 import { xmlErrors } from "./catalogue-xml.ts";
 import { qemuErrors } from "./catalogue-qemu.ts";
 import { apiErrors } from "./catalogue-api.ts";
+import { qemuDriverErrors } from "./catalogue-qemu-driver.ts";
+import { rpcErrors } from "./catalogue-rpc.ts";
 import type { CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
 
 export type { CatalogueEntry, ErrorKind } from "./types.ts";
 export { VirErrorDomain, VirErrorNumber } from "./virerror.ts";
 
-const parts = [coreErrors, xmlErrors, qemuErrors, apiErrors] as const;
+const parts = [coreErrors, xmlErrors, qemuErrors, apiErrors, qemuDriverErrors, rpcErrors] as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof coreErrors &
   typeof xmlErrors &
   typeof qemuErrors &
-  typeof apiErrors;
+  typeof apiErrors &
+  typeof qemuDriverErrors &
+  typeof rpcErrors;
 
 export type ErrorCode = keyof typeof catalogue;
+
+/** The per-area catalogue files, for checks. */
+export const catalogueParts: readonly object[] = parts;
 
 /** Structured facts that travel with an error (JSON output, RPC, logs). */
 export interface ErrorDetails {

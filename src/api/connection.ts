@@ -1,0 +1,559 @@
+/**
+ * The public surface: `Connection` (libvirt's `virConnectPtr`) and `Domain` (`virDomainPtr`, a
+ * handle: connection + name + UUID + id). Each method is one libvirt public API call, named in
+ * its doc comment; like `src/libvirt-domain.c` it checks the connection, refuses calls that
+ * change anything on a read-only connection ("operation forbidden: read only access prevents
+ * virXxx"), and reports a missing driver entry as "this function is not supported by the
+ * connection driver: virXxx". The RPC server dispatches into these methods, so every remote
+ * procedure has its method here.
+ */
+import { toVirtError, VirtError } from "../util/errors/index.ts";
+import {
+  DomainEventId,
+  DomainXMLFlags,
+  LIBVIRT_COMPAT_VERSION,
+  libvirtError,
+  type ConsoleStream,
+  type DomainCapabilitiesQuery,
+  type DomainEvent,
+  type DomainInfo,
+  type DomainRef,
+  type DomainStateInfo,
+  type HypervisorDriver,
+  type NodeInfo,
+  type SecurityLabel,
+  type SecurityModel,
+} from "../drivers/driver.ts";
+
+/** A callback for domain events, with a handle of the domain on the same connection. */
+export type DomainEventHandler = (dom: Domain, event: DomainEvent) => void;
+
+/** Lowercase 8-4-4-4-12 form of a UUID given with or without dashes, or undefined if invalid. */
+export function normalizeUUID(text: string): string | undefined {
+  const hex = text.trim().replace(/-/g, "").toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(hex)) return undefined;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function fail(e: unknown): never {
+  throw e instanceof VirtError ? e : toVirtError(e);
+}
+
+export class Connection {
+  private closed = false;
+  private readonly callbacks = new Set<number>();
+
+  /** @internal Use `connect()`. */
+  constructor(
+    private readonly driver: HypervisorDriver,
+    /** The URI the connection was opened with. */
+    readonly uri: string,
+    /** Opened with `VIR_CONNECT_RO`. */
+    readonly readonly: boolean,
+  ) {}
+
+  /**
+   * @internal Runs one API call: connection and read-only checks, then the driver entry
+   * (`undefined` from `call` = entry missing).
+   */
+  async invoke<T>(
+    api: string,
+    write: boolean,
+    call: (d: HypervisorDriver) => Promise<T> | undefined,
+  ): Promise<T> {
+    if (this.closed) throw libvirtError("API_CONNECTION_CLOSED", { api });
+    if (write && this.readonly) throw libvirtError("API_READ_ONLY", { api });
+    let p: Promise<T> | undefined;
+    try {
+      p = call(this.driver);
+    } catch (e) {
+      fail(e);
+    }
+    if (p === undefined) throw libvirtError("API_NO_SUPPORT", { api });
+    try {
+      return await p;
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  private domain(ref: DomainRef): Domain {
+    return new Domain(this, ref);
+  }
+
+  /**
+   * A handle for a domain known by name, UUID and id, without a lookup (libvirt's
+   * `virGetDomain`; the RPC server builds handles from the wire this way). Calls on it fail
+   * with "Domain not found" if no such domain exists.
+   */
+  handle(ref: DomainRef): Domain {
+    return new Domain(this, { ...ref });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** virConnectClose. Idempotent. Deregisters this connection's event callbacks. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.callbacks.clear();
+    await this.driver.connectClose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** virConnectGetType: the driver's name (`TEST`, `QEMU`). */
+  async getType(): Promise<string> {
+    return this.invoke("virConnectGetType", false, (d) =>
+      d.connectGetType ? d.connectGetType() : Promise.resolve(d.name),
+    );
+  }
+
+  /** virConnectGetVersion: the hypervisor version as `major*1000000 + minor*1000 + release`. */
+  async getVersion(): Promise<number> {
+    return this.invoke("virConnectGetVersion", false, (d) => d.connectGetVersion?.());
+  }
+
+  /** virConnectGetLibVersion: the library version serving the connection. */
+  async getLibVersion(): Promise<number> {
+    return this.invoke("virConnectGetLibVersion", false, (d) =>
+      d.connectGetLibVersion ? d.connectGetLibVersion() : Promise.resolve(LIBVIRT_COMPAT_VERSION),
+    );
+  }
+
+  /** virConnectGetHostname */
+  async getHostname(): Promise<string> {
+    return this.invoke("virConnectGetHostname", false, (d) => d.connectGetHostname?.());
+  }
+
+  /** virConnectGetURI: the canonical URI. */
+  async getURI(): Promise<string> {
+    return this.invoke("virConnectGetURI", false, (d) =>
+      d.connectGetURI ? d.connectGetURI() : Promise.resolve(this.uri),
+    );
+  }
+
+  /** virConnectGetCapabilities: host capabilities XML. */
+  async getCapabilities(): Promise<string> {
+    return this.invoke("virConnectGetCapabilities", false, (d) => d.connectGetCapabilities?.());
+  }
+
+  /** virConnectGetDomainCapabilities */
+  async getDomainCapabilities(query: DomainCapabilitiesQuery = {}, flags = 0): Promise<string> {
+    return this.invoke("virConnectGetDomainCapabilities", true, (d) =>
+      d.connectGetDomainCapabilities?.(query, flags),
+    );
+  }
+
+  /** virConnectGetSysinfo */
+  async getSysinfo(flags = 0): Promise<string> {
+    return this.invoke("virConnectGetSysinfo", false, (d) => d.connectGetSysinfo?.(flags));
+  }
+
+  /** virConnectGetMaxVcpus */
+  async getMaxVcpus(type: string | null = null): Promise<number> {
+    return this.invoke("virConnectGetMaxVcpus", false, (d) => d.connectGetMaxVcpus?.(type));
+  }
+
+  /** virConnectIsAlive */
+  async isAlive(): Promise<boolean> {
+    if (this.closed) return false;
+    return this.invoke("virConnectIsAlive", false, (d) =>
+      d.connectIsAlive ? d.connectIsAlive() : Promise.resolve(true),
+    );
+  }
+
+  /** virConnectSupportsFeature (`DrvFeature`); false when the driver does not say. */
+  async supportsFeature(feature: number): Promise<boolean> {
+    return this.invoke("virConnectSupportsFeature", false, (d) =>
+      d.connectSupportsFeature ? d.connectSupportsFeature(feature) : Promise.resolve(false),
+    );
+  }
+
+  /** virConnectIsSecure */
+  async isSecure(): Promise<boolean> {
+    return this.invoke("virConnectIsSecure", false, (d) => d.connectIsSecure?.());
+  }
+
+  /** virConnectIsEncrypted */
+  async isEncrypted(): Promise<boolean> {
+    return this.invoke("virConnectIsEncrypted", false, (d) => d.connectIsEncrypted?.());
+  }
+
+  /** virNodeGetInfo */
+  async nodeGetInfo(): Promise<NodeInfo> {
+    return this.invoke("virNodeGetInfo", false, (d) => d.nodeGetInfo?.());
+  }
+
+  /** virNodeGetSecurityModel */
+  async nodeGetSecurityModel(): Promise<SecurityModel> {
+    return this.invoke("virNodeGetSecurityModel", false, (d) => d.nodeGetSecurityModel?.());
+  }
+
+  /** virNodeGetFreeMemory */
+  async nodeGetFreeMemory(): Promise<bigint> {
+    return this.invoke("virNodeGetFreeMemory", false, (d) => d.nodeGetFreeMemory?.());
+  }
+
+  /** virConnectListAllDomains with `ConnectListDomainsFlags` (0 = all). */
+  async listAllDomains(flags = 0): Promise<Domain[]> {
+    const refs = await this.invoke("virConnectListAllDomains", false, (d) =>
+      d.connectListAllDomains?.(flags),
+    );
+    return refs.map((r) => this.domain(r));
+  }
+
+  /** virConnectNumOfDomains */
+  async numOfDomains(): Promise<number> {
+    return this.invoke("virConnectNumOfDomains", false, (d) => d.connectNumOfDomains?.());
+  }
+
+  /** virConnectListDomains: ids of running domains. */
+  async listDomains(maxids: number): Promise<number[]> {
+    return this.invoke("virConnectListDomains", false, (d) => d.connectListDomains?.(maxids));
+  }
+
+  /** virConnectNumOfDefinedDomains */
+  async numOfDefinedDomains(): Promise<number> {
+    return this.invoke("virConnectNumOfDefinedDomains", false, (d) => d.connectNumOfDefinedDomains?.());
+  }
+
+  /** virConnectListDefinedDomains: names of inactive domains. */
+  async listDefinedDomains(maxnames: number): Promise<string[]> {
+    return this.invoke("virConnectListDefinedDomains", false, (d) => d.connectListDefinedDomains?.(maxnames));
+  }
+
+  /** virDomainLookupByID */
+  async lookupDomainByID(id: number): Promise<Domain> {
+    if (!Number.isInteger(id) || id < 0)
+      throw libvirtError("API_INVALID_ARG", { what: "id in virDomainLookupByID must be zero or greater" });
+    return this.domain(await this.invoke("virDomainLookupByID", false, (d) => d.domainLookupByID?.(id)));
+  }
+
+  /** virDomainLookupByName */
+  async lookupDomainByName(name: string): Promise<Domain> {
+    return this.domain(
+      await this.invoke("virDomainLookupByName", false, (d) => d.domainLookupByName?.(name)),
+    );
+  }
+
+  /** virDomainLookupByUUID (any UUID spelling; see virDomainLookupByUUIDString for strict). */
+  async lookupDomainByUUID(uuid: string): Promise<Domain> {
+    const norm = normalizeUUID(uuid);
+    if (norm === undefined)
+      throw libvirtError("API_INVALID_UUID", { api: "virDomainLookupByUUID" }, { uuid });
+    return this.domain(
+      await this.invoke("virDomainLookupByUUID", false, (d) => d.domainLookupByUUID?.(norm)),
+    );
+  }
+
+  /** virDomainLookupByUUIDString */
+  async lookupDomainByUUIDString(uuid: string): Promise<Domain> {
+    const norm = normalizeUUID(uuid);
+    if (norm === undefined)
+      throw libvirtError("API_INVALID_UUID", { api: "virDomainLookupByUUIDString" }, { uuid });
+    return this.domain(
+      await this.invoke("virDomainLookupByUUIDString", false, (d) => d.domainLookupByUUID?.(norm)),
+    );
+  }
+
+  /** virDomainDefineXML: defines (or redefines) a persistent domain. */
+  async defineXML(xml: string): Promise<Domain> {
+    const ref = await this.invoke("virDomainDefineXML", true, (d) =>
+      d.domainDefineXML ? d.domainDefineXML(xml) : d.domainDefineXMLFlags?.(xml, 0),
+    );
+    return this.domain(ref);
+  }
+
+  /** virDomainDefineXMLFlags with `DomainDefineFlags`. */
+  async defineXMLFlags(xml: string, flags: number): Promise<Domain> {
+    return this.domain(
+      await this.invoke("virDomainDefineXMLFlags", true, (d) => d.domainDefineXMLFlags?.(xml, flags)),
+    );
+  }
+
+  /** virDomainCreateXML: starts a transient domain, with `DomainCreateFlags`. */
+  async createXML(xml: string, flags = 0): Promise<Domain> {
+    return this.domain(await this.invoke("virDomainCreateXML", true, (d) => d.domainCreateXML?.(xml, flags)));
+  }
+
+  /** virDomainRestore */
+  async restore(path: string): Promise<void> {
+    await this.invoke("virDomainRestore", true, (d) =>
+      d.domainRestore ? d.domainRestore(path) : d.domainRestoreFlags?.(path, null, 0),
+    );
+  }
+
+  /** virDomainRestoreFlags with `DomainSaveRestoreFlags`; `dxml` replaces the saved definition. */
+  async restoreFlags(path: string, dxml: string | null, flags: number): Promise<void> {
+    await this.invoke("virDomainRestoreFlags", true, (d) => d.domainRestoreFlags?.(path, dxml, flags));
+  }
+
+  /** virDomainSaveImageGetXMLDesc */
+  async saveImageGetXMLDesc(path: string, flags = 0): Promise<string> {
+    if (this.readonly && flags & DomainXMLFlags.SECURE) {
+      throw libvirtError("API_READ_ONLY_SECURE", { api: "virDomainSaveImageGetXMLDesc" });
+    }
+    return this.invoke("virDomainSaveImageGetXMLDesc", false, (d) =>
+      d.domainSaveImageGetXMLDesc?.(path, flags),
+    );
+  }
+
+  /** virDomainSaveImageDefineXML */
+  async saveImageDefineXML(path: string, dxml: string, flags = 0): Promise<void> {
+    await this.invoke("virDomainSaveImageDefineXML", true, (d) =>
+      d.domainSaveImageDefineXML?.(path, dxml, flags),
+    );
+  }
+
+  /** virConnectDomainXMLToNative: the hypervisor's native configuration for domain XML. */
+  async domainXMLToNative(format: string, xml: string, flags = 0): Promise<string> {
+    return this.invoke("virConnectDomainXMLToNative", true, (d) =>
+      d.connectDomainXMLToNative?.(format, xml, flags),
+    );
+  }
+
+  /**
+   * virConnectDomainEventRegisterAny: calls `handler` for each event `eventID` (`DomainEventId`)
+   * of `dom` (or of every domain when null). Returns the callback id.
+   */
+  async domainEventRegisterAny(
+    dom: Domain | null,
+    eventID: number,
+    handler: DomainEventHandler,
+  ): Promise<number> {
+    if (!Number.isInteger(eventID) || eventID < 0) {
+      throw libvirtError("API_INVALID_ARG", {
+        what: "eventID in virConnectDomainEventRegisterAny must be zero or greater",
+      });
+    }
+    const id = await this.invoke("virConnectDomainEventRegisterAny", false, (d) =>
+      d.connectDomainEventRegisterAny?.(dom ? dom.ref() : null, eventID, (ref, event) => {
+        if (!this.closed) handler(this.domain(ref), event);
+      }),
+    );
+    this.callbacks.add(id);
+    return id;
+  }
+
+  /** virConnectDomainEventDeregisterAny */
+  async domainEventDeregisterAny(callbackID: number): Promise<void> {
+    await this.invoke("virConnectDomainEventDeregisterAny", false, (d) =>
+      d.connectDomainEventDeregisterAny?.(callbackID),
+    );
+    this.callbacks.delete(callbackID);
+  }
+
+  /** Convenience: lifecycle events only. Returns the callback id. */
+  async onLifecycle(
+    handler: (dom: Domain, event: number, detail: number) => void,
+    dom: Domain | null = null,
+  ): Promise<number> {
+    return this.domainEventRegisterAny(dom, DomainEventId.LIFECYCLE, (d, ev) => {
+      if (ev.id === DomainEventId.LIFECYCLE) handler(d, ev.event, ev.detail);
+    });
+  }
+}
+
+export class Domain {
+  /** @internal Domains come from lookups, listings, define and create. */
+  constructor(
+    readonly connection: Connection,
+    private readonly handle: DomainRef,
+  ) {}
+
+  get name(): string {
+    return this.handle.name;
+  }
+
+  /** Lowercase 8-4-4-4-12. */
+  get uuid(): string {
+    return this.handle.uuid;
+  }
+
+  /** The id while running, -1 otherwise (as of the handle's last update). */
+  get id(): number {
+    return this.handle.id;
+  }
+
+  /** @internal The handle passed to drivers. */
+  ref(): DomainRef {
+    return this.handle;
+  }
+
+  toJSON(): DomainRef {
+    return { ...this.handle };
+  }
+
+  private call<T>(
+    api: string,
+    write: boolean,
+    fn: (d: HypervisorDriver, ref: DomainRef) => Promise<T> | undefined,
+  ): Promise<T> {
+    return this.connection.invoke(api, write, (d) => fn(d, this.handle));
+  }
+
+  /** virDomainCreate: starts a defined domain. */
+  async create(): Promise<void> {
+    await this.call("virDomainCreate", true, (d, r) =>
+      d.domainCreate ? d.domainCreate(r) : d.domainCreateWithFlags?.(r, 0),
+    );
+  }
+
+  /** virDomainCreateWithFlags with `DomainCreateFlags`. */
+  async createWithFlags(flags: number): Promise<void> {
+    await this.call("virDomainCreateWithFlags", true, (d, r) => d.domainCreateWithFlags?.(r, flags));
+  }
+
+  /** virDomainShutdown: asks the guest to power off. */
+  async shutdown(): Promise<void> {
+    await this.call("virDomainShutdown", true, (d, r) =>
+      d.domainShutdown ? d.domainShutdown(r) : d.domainShutdownFlags?.(r, 0),
+    );
+  }
+
+  /** virDomainShutdownFlags with `DomainShutdownFlags` (modes). */
+  async shutdownFlags(flags: number): Promise<void> {
+    await this.call("virDomainShutdownFlags", true, (d, r) => d.domainShutdownFlags?.(r, flags));
+  }
+
+  /** virDomainReboot with `DomainRebootFlags`. */
+  async reboot(flags = 0): Promise<void> {
+    await this.call("virDomainReboot", true, (d, r) => d.domainReboot?.(r, flags));
+  }
+
+  /** virDomainReset */
+  async reset(flags = 0): Promise<void> {
+    await this.call("virDomainReset", true, (d, r) => d.domainReset?.(r, flags));
+  }
+
+  /** virDomainDestroy: stops the domain at once. */
+  async destroy(): Promise<void> {
+    await this.call("virDomainDestroy", true, (d, r) =>
+      d.domainDestroy ? d.domainDestroy(r) : d.domainDestroyFlags?.(r, 0),
+    );
+  }
+
+  /** virDomainDestroyFlags with `DomainDestroyFlags`. */
+  async destroyFlags(flags: number): Promise<void> {
+    await this.call("virDomainDestroyFlags", true, (d, r) => d.domainDestroyFlags?.(r, flags));
+  }
+
+  /** virDomainSuspend */
+  async suspend(): Promise<void> {
+    await this.call("virDomainSuspend", true, (d, r) => d.domainSuspend?.(r));
+  }
+
+  /** virDomainResume */
+  async resume(): Promise<void> {
+    await this.call("virDomainResume", true, (d, r) => d.domainResume?.(r));
+  }
+
+  /** virDomainSave: saves the state to a file and stops the domain. */
+  async save(path: string): Promise<void> {
+    await this.call("virDomainSave", true, (d, r) =>
+      d.domainSave ? d.domainSave(r, path) : d.domainSaveFlags?.(r, path, null, 0),
+    );
+  }
+
+  /** virDomainSaveFlags with `DomainSaveRestoreFlags`. */
+  async saveFlags(path: string, dxml: string | null, flags: number): Promise<void> {
+    await this.call("virDomainSaveFlags", true, (d, r) => d.domainSaveFlags?.(r, path, dxml, flags));
+  }
+
+  /** virDomainManagedSave */
+  async managedSave(flags = 0): Promise<void> {
+    await this.call("virDomainManagedSave", true, (d, r) => d.domainManagedSave?.(r, flags));
+  }
+
+  /** virDomainHasManagedSaveImage */
+  async hasManagedSaveImage(flags = 0): Promise<boolean> {
+    return this.call("virDomainHasManagedSaveImage", false, (d, r) =>
+      d.domainHasManagedSaveImage?.(r, flags),
+    );
+  }
+
+  /** virDomainManagedSaveRemove */
+  async managedSaveRemove(flags = 0): Promise<void> {
+    await this.call("virDomainManagedSaveRemove", true, (d, r) => d.domainManagedSaveRemove?.(r, flags));
+  }
+
+  /** virDomainUndefine */
+  async undefine(): Promise<void> {
+    await this.call("virDomainUndefine", true, (d, r) =>
+      d.domainUndefine ? d.domainUndefine(r) : d.domainUndefineFlags?.(r, 0),
+    );
+  }
+
+  /** virDomainUndefineFlags with `DomainUndefineFlags`. */
+  async undefineFlags(flags: number): Promise<void> {
+    await this.call("virDomainUndefineFlags", true, (d, r) => d.domainUndefineFlags?.(r, flags));
+  }
+
+  /** virDomainGetAutostart */
+  async getAutostart(): Promise<boolean> {
+    return this.call("virDomainGetAutostart", false, (d, r) => d.domainGetAutostart?.(r));
+  }
+
+  /** virDomainSetAutostart */
+  async setAutostart(autostart: boolean): Promise<void> {
+    await this.call("virDomainSetAutostart", true, (d, r) => d.domainSetAutostart?.(r, autostart));
+  }
+
+  /** virDomainGetXMLDesc with `DomainXMLFlags`. */
+  async getXMLDesc(flags = 0): Promise<string> {
+    if (this.connection.readonly && flags & DomainXMLFlags.SECURE) {
+      throw libvirtError("API_READ_ONLY_SECURE", { api: "virDomainGetXMLDesc" });
+    }
+    return this.call("virDomainGetXMLDesc", false, (d, r) => d.domainGetXMLDesc?.(r, flags));
+  }
+
+  /** virDomainGetInfo */
+  async getInfo(): Promise<DomainInfo> {
+    return this.call("virDomainGetInfo", false, (d, r) => d.domainGetInfo?.(r));
+  }
+
+  /** virDomainGetState: state and reason. */
+  async getState(flags = 0): Promise<DomainStateInfo> {
+    return this.call("virDomainGetState", false, (d, r) => d.domainGetState?.(r, flags));
+  }
+
+  /** virDomainGetOSType */
+  async getOSType(): Promise<string> {
+    return this.call("virDomainGetOSType", false, (d, r) => d.domainGetOSType?.(r));
+  }
+
+  /** virDomainGetMaxMemory (KiB) */
+  async getMaxMemory(): Promise<number> {
+    return this.call("virDomainGetMaxMemory", false, (d, r) => d.domainGetMaxMemory?.(r));
+  }
+
+  /** virDomainGetSecurityLabel */
+  async getSecurityLabel(): Promise<SecurityLabel> {
+    return this.call("virDomainGetSecurityLabel", false, (d, r) => d.domainGetSecurityLabel?.(r));
+  }
+
+  /** virDomainIsActive */
+  async isActive(): Promise<boolean> {
+    return this.call("virDomainIsActive", false, (d, r) => d.domainIsActive?.(r));
+  }
+
+  /** virDomainIsPersistent */
+  async isPersistent(): Promise<boolean> {
+    return this.call("virDomainIsPersistent", false, (d, r) => d.domainIsPersistent?.(r));
+  }
+
+  /** virDomainIsUpdated */
+  async isUpdated(): Promise<boolean> {
+    return this.call("virDomainIsUpdated", false, (d, r) => d.domainIsUpdated?.(r));
+  }
+
+  /** virDomainOpenConsole: a stream to the guest console (`devname` null = first console). */
+  async openConsole(devname: string | null = null, flags = 0): Promise<ConsoleStream> {
+    return this.call("virDomainOpenConsole", true, (d, r) => d.domainOpenConsole?.(r, devname, flags));
+  }
+}

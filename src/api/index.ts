@@ -1,0 +1,51 @@
+/**
+ * tvirt's public API: `connect(uri)` → `Connection` → `Domain`, with libvirt's operations,
+ * flags, events and error numbers. The URI decides which driver serves the connection
+ * (`test:///default`, `qemu:///system`, `qemu:///session`, `qemu:///embed?root=DIR`, remote
+ * URIs); `LIBVIRT_DEFAULT_URI` is used when none is given.
+ *
+ * ```ts
+ * const conn = await connect("test:///default");
+ * const dom = await conn.lookupDomainByName("test");
+ * await dom.suspend();
+ * console.log(await dom.getState()); // { state: 3, reason: 1 } = paused (user)
+ * await conn.close();
+ * ```
+ */
+import { ConnectFlags, type HypervisorDriver } from "../drivers/driver.ts";
+import { Connection } from "./connection.ts";
+import { findDriver } from "./registry.ts";
+import { defaultURI, parseURI } from "./uri.ts";
+
+export interface ConnectOptions {
+  /** Open read-only (`VIR_CONNECT_RO`): every call that changes something is refused. */
+  readonly?: boolean;
+}
+
+/**
+ * virConnectOpen / virConnectOpenReadOnly. `uri` null, undefined or "" = the default URI.
+ * Throws a VirtError when no driver serves the URI or the driver refuses it.
+ */
+export async function connect(uri?: string | null, options: ConnectOptions = {}): Promise<Connection> {
+  const text = uri === undefined || uri === null || uri === "" ? defaultURI() : uri;
+  const parsed = parseURI(text);
+  const driver = findDriver(parsed);
+  const flags = options.readonly ? ConnectFlags.RO : 0;
+  const conn: HypervisorDriver = await driver.open(parsed, flags);
+  return new Connection(conn, text, options.readonly ?? false);
+}
+
+export { Connection, Domain, normalizeUUID, type DomainEventHandler } from "./connection.ts";
+export { registerDriver, unregisterDriver, registeredSchemes } from "./registry.ts";
+export { parseURI, defaultURI, uriParam, isRemoteURI, type ConnectURI } from "./uri.ts";
+export * from "./types.ts";
+export { VirtError, toVirtError, isVirtError, type ErrorCode } from "../util/errors/index.ts";
+export {
+  parseXmlTree,
+  selectNodes,
+  selectString,
+  selectValue,
+  serializeNode,
+  type XNode,
+  type XElement,
+} from "./xml-query.ts";

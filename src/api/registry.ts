@@ -1,0 +1,43 @@
+/**
+ * The driver registry (libvirt's `virRegisterConnectDriver`): drivers register the URI schemes
+ * they serve; `connect()` picks one by the URI's scheme. URIs with a host or a transport go to
+ * the driver registered for `remote` (the RPC client, issue 4), like libvirt's remote driver.
+ */
+import { libvirtError, type ConnectDriver, type ConnectURI } from "../drivers/driver.ts";
+import { testConnectDriver } from "../drivers/test/index.ts";
+import { qemuConnectDriver } from "../drivers/qemu/index.ts";
+import { isRemoteURI } from "./uri.ts";
+
+const drivers = new Map<string, ConnectDriver>();
+
+/** Registers a driver for its schemes (a later registration of a scheme replaces the earlier). */
+export function registerDriver(driver: ConnectDriver): void {
+  for (const scheme of driver.uriSchemes) drivers.set(scheme, driver);
+}
+
+/** Removes a driver (tests). */
+export function unregisterDriver(driver: ConnectDriver): void {
+  for (const [scheme, d] of drivers) if (d === driver) drivers.delete(scheme);
+}
+
+/** The driver that serves a URI, or throws `no connection driver available for <uri>`. */
+export function findDriver(uri: ConnectURI): ConnectDriver {
+  if (isRemoteURI(uri)) {
+    const local = drivers.get(uri.driver);
+    if (local && !local.localOnly) return local;
+    const remote = drivers.get("remote");
+    if (remote) return remote;
+    throw libvirtError("API_REMOTE_UNAVAILABLE", { uri: uri.text });
+  }
+  const d = drivers.get(uri.driver) ?? drivers.get("remote");
+  if (!d) throw libvirtError("API_NO_CONNECT", { uri: uri.text });
+  return d;
+}
+
+/** Schemes with a registered driver, for diagnostics. */
+export function registeredSchemes(): string[] {
+  return [...drivers.keys()].sort();
+}
+
+registerDriver(testConnectDriver);
+registerDriver(qemuConnectDriver);

@@ -1,0 +1,171 @@
+/**
+ * `event`: list event types, or wait for domain events and print them as virsh 9.0 does
+ * (`tools/virsh-domain.c` cmdEvent): one event and stop, or `--loop` until `--timeout` or
+ * Ctrl-C; then "events received: N". No event received is a failure (exit status 1).
+ */
+import {
+  DomainEventId,
+  domainEventIdNames,
+  eventDetailId,
+  eventDetailWord,
+  eventId,
+  eventWord,
+  type Domain,
+  type DomainEvent,
+} from "../../api/index.ts";
+import type { Ctx } from "../context.ts";
+import type { CmdDef } from "../grammar.ts";
+import { domJson } from "./domain.ts";
+
+/** virTimeStringNowRaw: `2024-01-02 03:04:05.678+0000`. */
+function timestamp(): string {
+  const d = new Date();
+  const p = (n: number, w = 2): string => String(n).padStart(w, "0");
+  return (
+    `${p(d.getUTCFullYear(), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ` +
+    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`
+  );
+}
+
+function describe(name: string, dom: Domain, ev: DomainEvent): string {
+  switch (ev.id) {
+    case DomainEventId.LIFECYCLE:
+      return `event 'lifecycle' for domain '${dom.name}': ${eventWord(ev.event)} ${eventDetailWord(ev.event, ev.detail)}\n`;
+    case DomainEventId.RTC_CHANGE:
+      return `event 'rtc-change' for domain '${dom.name}': ${ev.utcoffset}\n`;
+    case DomainEventId.BALLOON_CHANGE:
+      return `event 'balloon-change' for domain '${dom.name}': ${ev.actual}KiB\n`;
+    case DomainEventId.DEVICE_REMOVED:
+      return `event 'device-removed' for domain '${dom.name}': ${ev.devAlias}\n`;
+    case DomainEventId.DEVICE_ADDED:
+      return `event 'device-added' for domain '${dom.name}': ${ev.devAlias}\n`;
+    default:
+      return `event '${name}' for domain '${dom.name}'\n`;
+  }
+}
+
+function eventJson(
+  name: string,
+  dom: Domain,
+  ev: DomainEvent,
+  ts: string | undefined,
+): Record<string, unknown> {
+  const base: Record<string, unknown> = {
+    event: name,
+    eventId: ev.id,
+    domain: domJson(dom),
+    ...(ts ? { timestamp: ts } : {}),
+  };
+  if (ev.id === DomainEventId.LIFECYCLE) {
+    base.lifecycle = {
+      event: eventId(ev.event),
+      eventCode: ev.event,
+      detail: eventDetailId(ev.event, ev.detail),
+      detailCode: ev.detail,
+    };
+  } else if (ev.id === DomainEventId.RTC_CHANGE) base.utcoffset = ev.utcoffset.toString();
+  else if (ev.id === DomainEventId.BALLOON_CHANGE) base.actualKiB = ev.actual.toString();
+  else if (ev.id === DomainEventId.DEVICE_ADDED || ev.id === DomainEventId.DEVICE_REMOVED)
+    base.devAlias = ev.devAlias;
+  return base;
+}
+
+export const event: CmdDef<Ctx> = {
+  name: "event",
+  group: "domain",
+  help: "Domain Events",
+  desc: "List event types, or wait for domain events to occur",
+  opts: [
+    { name: "domain", type: "string", help: "filter by domain name, id or uuid", complete: "domain" },
+    { name: "event", type: "string", help: "which event type to wait for", complete: "event" },
+    { name: "all", type: "bool", help: "wait for all events instead of just one type" },
+    { name: "loop", type: "bool", help: "loop until timeout or interrupt, rather than one-shot" },
+    { name: "timeout", type: "int", help: "timeout seconds" },
+    { name: "list", type: "bool", help: "list valid event types" },
+    { name: "timestamp", type: "bool", help: "show timestamp for each printed event" },
+  ],
+  async run(ctx, cmd) {
+    const all = cmd.bool("all");
+    const loop = cmd.bool("loop");
+    const stamp = cmd.bool("timestamp");
+    if (
+      !ctx.exclusive(cmd, "all", "event") ||
+      !ctx.exclusive(cmd, "list", "all") ||
+      !ctx.exclusive(cmd, "list", "event")
+    )
+      return false;
+    if (cmd.bool("list")) {
+      for (const n of domainEventIdNames) ctx.print(`${n}\n`);
+      ctx.emit({ eventTypes: [...domainEventIdNames] });
+      return true;
+    }
+    const eventName = ctx.optString(cmd, "event");
+    if (eventName === null) return false;
+    if (eventName === undefined && !all)
+      return ctx.fail("one of --list, --all, or --event <type> is required");
+    const ids = domainEventIdNames
+      .map((n, i) => ({ n, i }))
+      .filter(({ n }) => eventName === undefined || n === eventName);
+    if (ids.length === 0) return ctx.fail(`unknown event type ${eventName ?? ""}`);
+    const timeoutS = ctx.optInt(cmd, "timeout");
+    if (timeoutS === null) return false;
+    if (timeoutS !== undefined && timeoutS <= 0) {
+      return ctx.fail(
+        `Numeric value '${cmd.raw("timeout") ?? ""}' for <timeout> option is malformed or out of range`,
+      );
+    }
+    let dom: Domain | null = null;
+    if (cmd.has("domain")) {
+      const d = await ctx.domain(cmd);
+      if (!d) return false;
+      dom = d;
+    }
+    const conn = ctx.connection();
+    let count = 0;
+    const received: Record<string, unknown>[] = [];
+    let finish: (why: "done" | "timeout" | "interrupt") => void = () => undefined;
+    const finished = new Promise<"done" | "timeout" | "interrupt">((resolve) => {
+      finish = resolve;
+    });
+    const regs: number[] = [];
+    try {
+      for (const [k, { n, i }] of ids.entries()) {
+        try {
+          regs.push(
+            await conn.domainEventRegisterAny(dom, i, (d, ev) => {
+              if (!loop && count > 0) return;
+              const ts = stamp ? timestamp() : undefined;
+              ctx.print(`${ts ? `${ts}: ` : ""}${describe(n, d, ev)}`);
+              received.push(eventJson(n, d, ev, ts));
+              count++;
+              if (!loop) finish("done");
+            }),
+          );
+        } catch (e) {
+          // Later registrations may fail on older servers; only the first one matters.
+          if (k === 0) return ctx.fail(undefined, e);
+        }
+      }
+      const timer =
+        timeoutS !== undefined
+          ? setTimeout(() => {
+              finish("timeout");
+            }, timeoutS * 1000)
+          : undefined;
+      const onAbort = (): void => {
+        finish("interrupt");
+      };
+      ctx.interrupt.signal.addEventListener("abort", onAbort, { once: true });
+      const why = await finished;
+      if (timer) clearTimeout(timer);
+      ctx.interrupt.signal.removeEventListener("abort", onAbort);
+      if (why === "interrupt") ctx.print("event loop interrupted\n");
+      else if (why === "timeout") ctx.print("event loop timed out\n");
+      ctx.print(`events received: ${count}\n`);
+      ctx.emit({ events: received, count, ended: why });
+    } finally {
+      for (const id of regs) await conn.domainEventDeregisterAny(id).catch(() => undefined);
+    }
+    return count > 0;
+  },
+};

@@ -1,0 +1,284 @@
+/**
+ * The JSON documents tvirsh prints with `--json`, one per command, as JSON Schema (a subset:
+ * type, properties, required, additionalProperties, items, enum, oneOf). The CLI tests validate
+ * every command's output against these, so they stay true. Schema version 1; fields are only
+ * ever added.
+ *
+ * Conventions: state, reason and event names are lowercase identifiers (`shutoff`,
+ * `destroyed`) with libvirt's numbers beside them (`stateCode`); ids of inactive domains are
+ * null; sizes say their unit in the name (`memoryKiB`); 64-bit counters are decimal strings.
+ * Every failure is `{"error": {...}}` (see `errorSchema`) and exits with status 1.
+ */
+
+export interface JsonSchema {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchema;
+  items?: JsonSchema;
+  enum?: readonly (string | number | boolean | null)[];
+  oneOf?: JsonSchema[];
+  description?: string;
+}
+
+const str: JsonSchema = { type: "string" };
+const int: JsonSchema = { type: "integer" };
+const bool: JsonSchema = { type: "boolean" };
+const nullable = (t: string): JsonSchema => ({ type: [t, "null"] });
+
+function obj(properties: Record<string, JsonSchema>, optional: string[] = []): JsonSchema {
+  return {
+    type: "object",
+    properties,
+    required: Object.keys(properties).filter((k) => !optional.includes(k)),
+    additionalProperties: false,
+  };
+}
+
+/** A domain handle: `id` is null while the domain is not running. */
+export const domainRefSchema = obj({ name: str, uuid: str, id: nullable("integer") });
+
+/** Failures: the VirtError (catalogue code, libvirt's numbers) plus virsh's context line. */
+export const errorSchema = obj({
+  error: obj(
+    {
+      code: { type: "string", description: "stable catalogue code, e.g. DOMAIN_NOT_RUNNING" },
+      kind: { type: "string", enum: ["user", "environment", "bug"] },
+      message: { type: "string", description: "the text virsh would print after 'error: '" },
+      virCode: { type: "integer", description: "libvirt's virErrorNumber" },
+      virDomain: { type: "integer", description: "libvirt's virErrorDomain" },
+      details: { type: "object", description: "structured facts: xpath, line, column, name, ..." },
+      context: { type: "string", description: "virsh's first error line, when it differs from message" },
+    },
+    ["context"],
+  ),
+});
+
+const action = (name: string, extra: Record<string, JsonSchema> = {}): JsonSchema =>
+  obj({ action: { type: "string", enum: [name] }, domain: domainRefSchema, ...extra });
+
+const stateFields = {
+  state: {
+    type: "string",
+    enum: ["nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended"],
+  },
+  stateCode: int,
+};
+
+const lifecycle = obj({ event: str, eventCode: int, detail: str, detailCode: int });
+
+const eventRecord = obj(
+  {
+    event: { type: "string", description: "event type name as in `event --list`" },
+    eventId: { type: "integer", description: "libvirt's virDomainEventID" },
+    domain: domainRefSchema,
+    timestamp: str,
+    lifecycle,
+    utcoffset: str,
+    actualKiB: str,
+    devAlias: str,
+  },
+  ["timestamp", "lifecycle", "utcoffset", "actualKiB", "devAlias"],
+);
+
+/** Output schema of each command's `--json` document. */
+export const commandSchemas: Record<string, JsonSchema> = {
+  define: action("defined", { file: str }),
+  create: action("created", { file: str }),
+  undefine: action("undefined"),
+  start: action("started"),
+  shutdown: action("shutdown"),
+  reboot: action("rebooted"),
+  reset: action("reset"),
+  destroy: action("destroyed"),
+  suspend: action("suspended"),
+  resume: action("resumed"),
+  save: action("saved", { file: str }),
+  restore: obj({ action: { type: "string", enum: ["restored"] }, file: str }),
+  managedsave: action("managedsaved"),
+  "managedsave-remove": action("managedsave-removed", { removed: bool }),
+  autostart: {
+    oneOf: [
+      action("autostart-enabled", { autostart: bool }),
+      action("autostart-disabled", { autostart: bool }),
+    ],
+  },
+  dumpxml: { oneOf: [obj({ xml: str }), obj({ xpath: str, nodes: { type: "array", items: str } })] },
+  domid: obj({ id: nullable("integer"), domain: domainRefSchema }),
+  domname: obj({ name: str, domain: domainRefSchema }),
+  domuuid: obj({ uuid: str, domain: domainRefSchema }),
+  list: obj({
+    domains: {
+      type: "array",
+      items: obj(
+        {
+          id: nullable("integer"),
+          name: str,
+          uuid: str,
+          ...stateFields,
+          reason: str,
+          reasonCode: int,
+          persistent: nullable("boolean"),
+          autostart: nullable("boolean"),
+          managedSave: nullable("boolean"),
+          title: { type: "string", description: "only with --title" },
+        },
+        ["title"],
+      ),
+    },
+  }),
+  dominfo: obj(
+    {
+      id: nullable("integer"),
+      name: str,
+      uuid: str,
+      osType: str,
+      ...stateFields,
+      cpus: int,
+      cpuTimeNs: { type: "string", description: "CPU time used, nanoseconds (decimal string)" },
+      cpuTimeSeconds: { type: "number" },
+      maxMemoryKiB: int,
+      usedMemoryKiB: int,
+      persistent: nullable("boolean"),
+      autostart: nullable("boolean"),
+      managedSave: nullable("boolean"),
+      security: {
+        type: ["object", "null"],
+        properties: { model: str, doi: str, label: str, enforcing: bool },
+        required: ["model", "doi"],
+        additionalProperties: false,
+      },
+    },
+    ["osType"],
+  ),
+  domstate: obj({ domain: domainRefSchema, ...stateFields, reason: str, reasonCode: int }),
+  domblklist: obj({
+    domain: domainRefSchema,
+    disks: {
+      type: "array",
+      items: obj({
+        type: nullable("string"),
+        device: nullable("string"),
+        target: str,
+        source: nullable("string"),
+      }),
+    },
+  }),
+  domiflist: obj({
+    domain: domainRefSchema,
+    interfaces: {
+      type: "array",
+      items: obj({
+        interface: nullable("string"),
+        type: nullable("string"),
+        source: nullable("string"),
+        model: nullable("string"),
+        mac: nullable("string"),
+      }),
+    },
+  }),
+  event: {
+    oneOf: [
+      obj({ eventTypes: { type: "array", items: str } }),
+      obj({
+        events: { type: "array", items: eventRecord },
+        count: int,
+        ended: { type: "string", enum: ["done", "timeout", "interrupt"] },
+      }),
+    ],
+  },
+  uri: obj({ uri: str }),
+  hostname: obj({ hostname: str }),
+  version: obj(
+    {
+      compiledAgainst: str,
+      library: str,
+      api: obj({ type: str, version: str }),
+      hypervisor: obj({ type: str, version: nullable("string") }),
+      daemon: str,
+    },
+    ["daemon"],
+  ),
+  nodeinfo: obj({
+    cpuModel: str,
+    cpus: int,
+    mhz: int,
+    sockets: int,
+    coresPerSocket: int,
+    threadsPerCore: int,
+    numaCells: int,
+    memoryKiB: int,
+  }),
+  capabilities: obj({ xml: str }),
+  domcapabilities: obj({ xml: str }),
+  "domxml-to-native": {
+    oneOf: [
+      obj({
+        env: { type: "object", additionalProperties: str },
+        emulator: str,
+        args: { type: "array", items: str },
+        warnings: { type: "array" },
+      }),
+      obj({ native: str }),
+    ],
+  },
+  help: {
+    oneOf: [
+      obj({ commands: { type: "array", items: obj({ name: str, group: str, help: str }) } }),
+      obj({ group: str, title: str, commands: { type: "array", items: obj({ name: str, help: str }) } }),
+      obj({
+        name: str,
+        group: str,
+        help: str,
+        description: nullable("string"),
+        options: {
+          type: "array",
+          items: obj({ name: str, type: str, required: bool, positional: bool, help: str }),
+        },
+      }),
+    ],
+  },
+  connect: obj({ uri: nullable("string"), readonly: bool }),
+  pwd: obj({ cwd: str }),
+};
+
+/** Validates `value` against `schema`; returns the problems found (empty = valid). */
+export function validate(value: unknown, schema: JsonSchema, path = "$"): string[] {
+  if (schema.oneOf) {
+    const results = schema.oneOf.map((s) => validate(value, s, path));
+    if (results.some((r) => r.length === 0)) return [];
+    return [
+      `${path}: matches none of ${schema.oneOf.length} alternatives (${results.map((r) => r[0] ?? "").join("; ")})`,
+    ];
+  }
+  const problems: string[] = [];
+  if (schema.type !== undefined) {
+    const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+    const actual =
+      value === null
+        ? "null"
+        : Array.isArray(value)
+          ? "array"
+          : Number.isInteger(value)
+            ? "integer"
+            : typeof value;
+    const ok = types.some((t) => t === actual || (t === "number" && actual === "integer"));
+    if (!ok) return [`${path}: expected ${types.join("|")}, got ${actual}`];
+  }
+  if (schema.enum && !schema.enum.includes(value as string))
+    problems.push(`${path}: ${JSON.stringify(value)} not in ${JSON.stringify(schema.enum)}`);
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>;
+    for (const r of schema.required ?? []) if (!(r in o)) problems.push(`${path}.${r}: missing`);
+    for (const [k, v] of Object.entries(o)) {
+      const sub = schema.properties?.[k];
+      if (sub) problems.push(...validate(v, sub, `${path}.${k}`));
+      else if (schema.additionalProperties === false) problems.push(`${path}.${k}: not in the schema`);
+      else if (typeof schema.additionalProperties === "object")
+        problems.push(...validate(v, schema.additionalProperties, `${path}.${k}`));
+    }
+  }
+  if (Array.isArray(value) && schema.items)
+    value.forEach((v, i) => problems.push(...validate(v, schema.items!, `${path}[${i}]`)));
+  return problems;
+}

@@ -1,0 +1,592 @@
+/**
+ * One connection to the test driver: libvirt's `testHypervisorDriver` entries, with the same
+ * checks, state transitions, reasons, events and messages as libvirt 9.0's `test_driver.c`.
+ * Every call runs to completion without awaiting in the middle of a state change, so concurrent
+ * calls on one domain see each other's results whole.
+ */
+/* eslint-disable @typescript-eslint/require-await -- driver entries are async by contract (errors
+   become rejections); the in-memory ones have nothing to await. */
+import { hostname as osHostname } from "node:os";
+import { spawnSync } from "node:child_process";
+import type { DomainDef, LifecycleAction } from "../../conf/domain/index.ts";
+import {
+  checkFlags,
+  ConnectListDomainsFilters,
+  ConnectListDomainsFlags as L,
+  DomainCreateFlags,
+  DomainDefineFlags,
+  DomainDestroyFlags,
+  DomainEventDefinedDetail,
+  DomainEventResumedDetail,
+  DomainEventStartedDetail,
+  DomainEventStoppedDetail,
+  DomainEventSuspendedDetail,
+  DomainEventType,
+  DomainEventUndefinedDetail,
+  DomainPausedReason,
+  DomainRebootFlags,
+  DomainRunningReason,
+  DomainSaveRestoreFlags,
+  DomainShutoffReason,
+  DomainState,
+  DomainUndefineFlags,
+  DomainXMLFlags,
+  DrvFeature,
+  domainEventIdNames,
+  libvirtError,
+  type DomainEventCallback,
+  type DomainInfo,
+  type DomainRef,
+  type DomainStateInfo,
+  type HypervisorDriver,
+  type NodeInfo,
+  type SecurityLabel,
+  type SecurityModel,
+} from "../driver.ts";
+import { defaultCells, testCapabilitiesXML } from "./capabilities.ts";
+import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
+import { readSaveImage, writeSaveImage } from "./save-image.ts";
+import { isActive, refOf, releaseDefault, type TestDomainObj, type TestState } from "./state.ts";
+
+/** libvirt's virGetHostname: the node name, canonicalised through the resolver when short. */
+export function virGetHostname(): string {
+  const name = osHostname();
+  if (name.startsWith("localhost") || name.includes(".")) return name;
+  try {
+    const r = spawnSync("getent", ["ahosts", name], { encoding: "utf8", timeout: 2000 });
+    if (r.status === 0) {
+      const canon = r.stdout.split("\n")[0]?.trim().split(/\s+/)[2];
+      if (canon && !canon.startsWith("localhost")) return canon;
+    }
+  } catch {
+    // No resolver: keep the node name.
+  }
+  return name;
+}
+
+type ObjFlagsFilter = (obj: TestDomainObj) => boolean;
+
+function listFilter(flags: number): ObjFlagsFilter {
+  const has = (f: number): boolean => (flags & f) !== 0;
+  return (obj) => {
+    const active = isActive(obj);
+    if (has(ConnectListDomainsFilters.ACTIVE) && !((has(L.ACTIVE) && active) || (has(L.INACTIVE) && !active)))
+      return false;
+    if (
+      has(ConnectListDomainsFilters.PERSISTENT) &&
+      !((has(L.PERSISTENT) && obj.persistent) || (has(L.TRANSIENT) && !obj.persistent))
+    ) {
+      return false;
+    }
+    if (has(ConnectListDomainsFilters.STATE)) {
+      const st = obj.state;
+      const other = st !== DomainState.RUNNING && st !== DomainState.PAUSED && st !== DomainState.SHUTOFF;
+      if (!(
+        (has(L.RUNNING) && st === DomainState.RUNNING) ||
+        (has(L.PAUSED) && st === DomainState.PAUSED) ||
+        (has(L.SHUTOFF) && st === DomainState.SHUTOFF) ||
+        (has(L.OTHER) && other)
+      )) {
+        return false;
+      }
+    }
+    if (
+      has(ConnectListDomainsFilters.MANAGEDSAVE) &&
+      !((has(L.MANAGEDSAVE) && obj.hasManagedSave) || (has(L.NO_MANAGEDSAVE) && !obj.hasManagedSave))
+    ) {
+      return false;
+    }
+    if (
+      has(ConnectListDomainsFilters.AUTOSTART) &&
+      !((has(L.AUTOSTART) && obj.autostart) || (has(L.NO_AUTOSTART) && !obj.autostart))
+    ) {
+      return false;
+    }
+    // The test driver keeps no snapshots or checkpoints here: every domain has none.
+    if (has(ConnectListDomainsFilters.SNAPSHOT) && !has(L.NO_SNAPSHOT)) return false;
+    if (has(ConnectListDomainsFilters.CHECKPOINT) && !has(L.NO_CHECKPOINT)) return false;
+    return true;
+  };
+}
+
+export class TestConnection implements HypervisorDriver {
+  readonly name = "TEST";
+  private closed = false;
+
+  constructor(
+    private readonly state: TestState,
+    private readonly uri: string,
+  ) {}
+
+  // --- connection ---------------------------------------------------------------------------
+
+  async connectClose(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.state.events.removeOwner(this);
+      releaseDefault(this.state);
+    }
+    return;
+  }
+
+  async connectGetType(): Promise<string> {
+    return "TEST";
+  }
+
+  async connectGetVersion(): Promise<number> {
+    return 2;
+  }
+
+  async connectGetHostname(): Promise<string> {
+    return virGetHostname();
+  }
+
+  async connectGetURI(): Promise<string> {
+    return this.uri;
+  }
+
+  async connectGetCapabilities(): Promise<string> {
+    return testCapabilitiesXML();
+  }
+
+  async connectGetSysinfo(flags: number): Promise<string> {
+    checkFlags(flags, 0, "testConnectGetSysinfo");
+    return (
+      "<sysinfo type='smbios'>\n  <bios>\n    <entry name='vendor'>LENOVO</entry>\n" +
+      "    <entry name='version'>G4ETA1WW (2.61 )</entry>\n    <entry name='date'>05/07/2014</entry>\n" +
+      "    <entry name='release'>2.61</entry>\n  </bios>\n</sysinfo>\n"
+    );
+  }
+
+  async connectGetMaxVcpus(): Promise<number> {
+    return 32;
+  }
+
+  async connectIsAlive(): Promise<boolean> {
+    return !this.closed;
+  }
+
+  async connectSupportsFeature(feature: number): Promise<boolean> {
+    return (
+      feature === DrvFeature.TYPED_PARAM_STRING || feature === DrvFeature.NETWORK_UPDATE_HAS_CORRECT_ORDER
+    );
+  }
+
+  async connectIsSecure(): Promise<boolean> {
+    return true;
+  }
+
+  async connectIsEncrypted(): Promise<boolean> {
+    return false;
+  }
+
+  async nodeGetInfo(): Promise<NodeInfo> {
+    return { ...this.state.nodeInfo };
+  }
+
+  async nodeGetSecurityModel(): Promise<SecurityModel> {
+    return { model: "testSecurity", doi: "" };
+  }
+
+  async nodeGetFreeMemory(): Promise<bigint> {
+    // libvirt sums freeMem (KiB) into an unsigned int and returns it as bytes-less count.
+    return BigInt(defaultCells.reduce((s, c) => s + c.freeMem, 0));
+  }
+
+  // --- listing and lookups ------------------------------------------------------------------
+
+  async connectListAllDomains(flags: number): Promise<DomainRef[]> {
+    checkFlags(flags, ConnectListDomainsFilters.ALL, "testConnectListAllDomains");
+    const keep = listFilter(flags);
+    return [...this.state.domains.values()].filter(keep).map(refOf);
+  }
+
+  async connectNumOfDomains(): Promise<number> {
+    return [...this.state.domains.values()].filter(isActive).length;
+  }
+
+  async connectListDomains(maxids: number): Promise<number[]> {
+    return [...this.state.domains.values()]
+      .filter(isActive)
+      .map((o) => o.id)
+      .slice(0, maxids);
+  }
+
+  async connectNumOfDefinedDomains(): Promise<number> {
+    return [...this.state.domains.values()].filter((o) => !isActive(o)).length;
+  }
+
+  async connectListDefinedDomains(maxnames: number): Promise<string[]> {
+    return [...this.state.domains.values()]
+      .filter((o) => !isActive(o))
+      .map((o) => o.def.name)
+      .slice(0, maxnames);
+  }
+
+  async domainLookupByID(id: number): Promise<DomainRef> {
+    const obj = this.state.findById(id);
+    if (!obj) throw libvirtError("DOMAIN_NOT_FOUND", {}, { id });
+    return refOf(obj);
+  }
+
+  async domainLookupByName(name: string): Promise<DomainRef> {
+    const obj = this.state.findByName(name);
+    if (!obj) throw libvirtError("DOMAIN_NOT_FOUND", {}, { name });
+    return refOf(obj);
+  }
+
+  async domainLookupByUUID(uuid: string): Promise<DomainRef> {
+    const obj = this.state.domains.get(uuid.toLowerCase());
+    if (!obj) throw libvirtError("DOMAIN_NOT_FOUND", {}, { uuid });
+    return refOf(obj);
+  }
+
+  /** testDomObjFromDomain: the object behind a handle, by UUID. */
+  private obj(dom: DomainRef): TestDomainObj {
+    const obj = this.state.domains.get(dom.uuid);
+    if (!obj)
+      throw libvirtError(
+        "DOMAIN_NOT_FOUND_UUID",
+        { uuid: dom.uuid, name: dom.name },
+        { uuid: dom.uuid, name: dom.name },
+      );
+    return obj;
+  }
+
+  private activeObj(dom: DomainRef): TestDomainObj {
+    const obj = this.obj(dom);
+    if (!isActive(obj)) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.def.name });
+    return obj;
+  }
+
+  // --- define, create, undefine ---------------------------------------------------------------
+
+  /**
+   * virDomainObjListAdd: refuses a UUID used under another name and a name used under another
+   * UUID; with `live`, refuses a running domain; then installs the definition.
+   */
+  private addObj(def: DomainDef, live: boolean): { obj: TestDomainObj; replaced: boolean } {
+    const existing = this.state.domains.get(def.uuid);
+    if (existing) {
+      if (existing.def.name !== def.name) {
+        throw libvirtError(
+          "DOMAIN_UUID_EXISTS",
+          { name: existing.def.name, uuid: existing.def.uuid },
+          { uuid: def.uuid },
+        );
+      }
+      if (live) {
+        if (isActive(existing)) throw libvirtError("DOMAIN_ALREADY_ACTIVE", { name: existing.def.name });
+        if (!existing.persistent) throw libvirtError("DOMAIN_BEING_STARTED", { name: existing.def.name });
+      }
+      // virDomainObjAssignDef
+      if (isActive(existing)) {
+        existing.newDef = def;
+      } else if (live) {
+        existing.newDef ??= existing.def;
+        existing.def = def;
+      } else {
+        existing.def = def;
+      }
+      return { obj: existing, replaced: true };
+    }
+    const byName = this.state.findByName(def.name);
+    if (byName) {
+      throw libvirtError("DOMAIN_NAME_EXISTS", { name: def.name, uuid: byName.def.uuid }, { name: def.name });
+    }
+    const obj: TestDomainObj = {
+      def,
+      newDef: undefined,
+      id: -1,
+      state: DomainState.SHUTOFF,
+      reason: DomainShutoffReason.UNKNOWN,
+      persistent: false,
+      autostart: false,
+      hasManagedSave: false,
+    };
+    this.state.domains.set(def.uuid, obj);
+    return { obj, replaced: false };
+  }
+
+  async domainDefineXMLFlags(xml: string, flags: number): Promise<DomainRef> {
+    checkFlags(flags, DomainDefineFlags.VALIDATE, "testDomainDefineXMLFlags");
+    const def = parseTestDomain(xml);
+    const { obj, replaced } = this.addObj(def, false);
+    // libvirt reports "updated" when an old definition was replaced.
+    obj.persistent = true;
+    this.state.lifecycle(
+      obj,
+      DomainEventType.DEFINED,
+      replaced ? DomainEventDefinedDetail.UPDATED : DomainEventDefinedDetail.ADDED,
+    );
+    return refOf(obj);
+  }
+
+  async domainCreateXML(xml: string, flags: number): Promise<DomainRef> {
+    checkFlags(flags, DomainCreateFlags.START_VALIDATE, "testDomainCreateXML");
+    const def = parseTestDomain(xml);
+    const { obj } = this.addObj(def, true);
+    this.state.startState(obj, DomainRunningReason.BOOTED);
+    this.state.lifecycle(obj, DomainEventType.STARTED, DomainEventStartedDetail.BOOTED);
+    return refOf(obj);
+  }
+
+  async domainCreateWithFlags(dom: DomainRef, flags: number): Promise<void> {
+    checkFlags(flags, 0, "testDomainCreateWithFlags");
+    const obj = this.obj(dom);
+    if (obj.state !== DomainState.SHUTOFF)
+      throw libvirtError("TEST_DOMAIN_ALREADY_RUNNING", { name: dom.name });
+    this.state.startState(obj, DomainRunningReason.BOOTED);
+    dom.id = obj.id;
+    this.state.lifecycle(obj, DomainEventType.STARTED, DomainEventStartedDetail.BOOTED);
+    return;
+  }
+
+  async domainUndefineFlags(dom: DomainRef, flags: number): Promise<void> {
+    checkFlags(
+      flags,
+      DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA,
+      "testDomainUndefineFlags",
+    );
+    const obj = this.obj(dom);
+    if (obj.hasManagedSave && !(flags & DomainUndefineFlags.MANAGED_SAVE))
+      throw libvirtError("DOMAIN_MANAGED_SAVE_EXISTS");
+    this.state.lifecycle(obj, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED);
+    obj.hasManagedSave = false;
+    if (isActive(obj)) obj.persistent = false;
+    else this.state.domains.delete(obj.def.uuid);
+    return;
+  }
+
+  // --- life cycle ---------------------------------------------------------------------------
+
+  async domainDestroyFlags(dom: DomainRef, flags: number): Promise<void> {
+    checkFlags(flags, DomainDestroyFlags.GRACEFUL, "testDomainDestroyFlags");
+    const obj = this.activeObj(dom);
+    this.state.shutdownState(obj, DomainShutoffReason.DESTROYED, dom);
+    this.state.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.DESTROYED);
+    this.state.removeIfTransient(obj);
+    return;
+  }
+
+  /** testDomainActionSetState, then the stop that follows when the action powers off. */
+  private lifecycleAction(obj: TestDomainObj, dom: DomainRef, action: LifecycleAction): void {
+    if (action === "restart" || action === "rename-restart") {
+      obj.state = DomainState.RUNNING;
+      obj.reason = DomainRunningReason.BOOTED;
+      return;
+    }
+    obj.state = DomainState.SHUTOFF;
+    obj.reason = DomainShutoffReason.SHUTDOWN;
+    this.state.shutdownState(obj, DomainShutoffReason.SHUTDOWN, dom);
+    this.state.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.SHUTDOWN);
+    this.state.removeIfTransient(obj);
+  }
+
+  async domainShutdownFlags(dom: DomainRef, flags: number): Promise<void> {
+    checkFlags(flags, 0, "testDomainShutdownFlags");
+    const obj = this.obj(dom);
+    if (obj.state === DomainState.SHUTOFF) throw libvirtError("TEST_DOMAIN_NOT_RUNNING", { name: dom.name });
+    this.lifecycleAction(obj, dom, obj.def.onPoweroff);
+    return;
+  }
+
+  async domainReboot(dom: DomainRef, flags: number): Promise<void> {
+    const all =
+      DomainRebootFlags.ACPI_POWER_BTN |
+      DomainRebootFlags.GUEST_AGENT |
+      DomainRebootFlags.INITCTL |
+      DomainRebootFlags.SIGNAL |
+      DomainRebootFlags.PARAVIRT;
+    checkFlags(flags, all, "testDomainReboot");
+    const obj = this.activeObj(dom);
+    this.lifecycleAction(obj, dom, obj.def.onReboot);
+    return;
+  }
+
+  async domainReset(dom: DomainRef, flags: number): Promise<void> {
+    checkFlags(flags, 0, "testDomainReset");
+    this.activeObj(dom);
+    return;
+  }
+
+  async domainSuspend(dom: DomainRef): Promise<void> {
+    const obj = this.obj(dom);
+    if (obj.state === DomainState.SHUTOFF || obj.state === DomainState.PAUSED) {
+      throw libvirtError("TEST_DOMAIN_NOT_RUNNING", { name: dom.name });
+    }
+    obj.state = DomainState.PAUSED;
+    obj.reason = DomainPausedReason.USER;
+    this.state.lifecycle(obj, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED);
+    return;
+  }
+
+  async domainResume(dom: DomainRef): Promise<void> {
+    const obj = this.obj(dom);
+    if (obj.state !== DomainState.PAUSED) throw libvirtError("TEST_DOMAIN_NOT_PAUSED", { name: dom.name });
+    obj.state = DomainState.RUNNING;
+    obj.reason = DomainRunningReason.UNPAUSED;
+    this.state.lifecycle(obj, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED);
+    return;
+  }
+
+  // --- save, restore, managed save ----------------------------------------------------------
+
+  async domainSaveFlags(dom: DomainRef, path: string, dxml: string | null, flags: number): Promise<void> {
+    checkFlags(flags, 0, "testDomainSaveFlags");
+    if (dxml !== null) throw libvirtError("DOMAIN_XML_MODIFICATION_UNSUPPORTED");
+    const obj = this.activeObj(dom);
+    const xml = formatTestDomain(obj.def, { id: obj.id, secure: true });
+    const id = obj.id;
+    await writeSaveImage(path, dom.name, xml);
+    // The domain may have changed while the image was written: only stop what was saved.
+    if (this.state.domains.get(obj.def.uuid) !== obj || obj.id !== id) {
+      throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: dom.name });
+    }
+    this.state.shutdownState(obj, DomainShutoffReason.SAVED, dom);
+    this.state.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.SAVED);
+    this.state.removeIfTransient(obj);
+  }
+
+  async domainRestoreFlags(path: string, dxml: string | null, flags: number): Promise<void> {
+    checkFlags(flags, 0, "testDomainRestoreFlags");
+    if (dxml !== null) throw libvirtError("DOMAIN_XML_MODIFICATION_UNSUPPORTED");
+    const xml = await readSaveImage(path);
+    const def = parseTestDomain(xml);
+    const { obj } = this.addObj(def, true);
+    this.state.startState(obj, DomainRunningReason.RESTORED);
+    this.state.lifecycle(obj, DomainEventType.STARTED, DomainEventStartedDetail.RESTORED);
+  }
+
+  async domainSaveImageGetXMLDesc(path: string, flags: number): Promise<string> {
+    checkFlags(flags, DomainXMLFlags.SECURE, "testDomainSaveImageGetXMLDesc");
+    const def = parseTestDomain(await readSaveImage(path));
+    return formatTestDomain(def, { secure: true });
+  }
+
+  async domainSaveImageDefineXML(path: string, dxml: string, flags: number): Promise<void> {
+    checkFlags(
+      flags,
+      DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+      "testDomainSaveImageDefineXML",
+    );
+    parseTestDomain(await readSaveImage(path));
+    const def = parseTestDomain(dxml);
+    await writeSaveImage(path, def.name, formatTestDomain(def, { secure: true }));
+  }
+
+  async domainManagedSave(dom: DomainRef, flags: number): Promise<void> {
+    checkFlags(
+      flags,
+      DomainSaveRestoreFlags.BYPASS_CACHE | DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED,
+      "testDomainManagedSave",
+    );
+    const obj = this.activeObj(dom);
+    if (!obj.persistent) throw libvirtError("DOMAIN_MANAGED_SAVE_TRANSIENT", {}, { name: dom.name });
+    this.state.shutdownState(obj, DomainShutoffReason.SAVED, dom);
+    this.state.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.SAVED);
+    obj.hasManagedSave = true;
+    return;
+  }
+
+  async domainHasManagedSaveImage(dom: DomainRef, flags: number): Promise<boolean> {
+    checkFlags(flags, 0, "testDomainHasManagedSaveImage");
+    return this.obj(dom).hasManagedSave;
+  }
+
+  async domainManagedSaveRemove(dom: DomainRef, flags: number): Promise<void> {
+    checkFlags(flags, 0, "testDomainManagedSaveRemove");
+    this.obj(dom).hasManagedSave = false;
+    return;
+  }
+
+  // --- queries and settings -----------------------------------------------------------------
+
+  async domainGetAutostart(dom: DomainRef): Promise<boolean> {
+    return this.obj(dom).autostart;
+  }
+
+  async domainSetAutostart(dom: DomainRef, autostart: boolean): Promise<void> {
+    this.obj(dom).autostart = autostart;
+    return;
+  }
+
+  async domainGetXMLDesc(dom: DomainRef, flags: number): Promise<string> {
+    checkFlags(
+      flags,
+      DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.MIGRATABLE,
+      "testDomainGetXMLDesc",
+    );
+    const obj = this.obj(dom);
+    const inactive = (flags & DomainXMLFlags.INACTIVE) !== 0;
+    const def = inactive && obj.newDef ? obj.newDef : obj.def;
+    const id = inactive ? -1 : obj.id;
+    return formatTestDomain(def, { id, secure: (flags & DomainXMLFlags.SECURE) !== 0 });
+  }
+
+  async domainGetInfo(dom: DomainRef): Promise<DomainInfo> {
+    const obj = this.obj(dom);
+    return {
+      state: obj.state,
+      memory: obj.def.currentMemory,
+      maxMem: obj.def.memory,
+      nrVirtCpu: obj.def.vcpu.current ?? obj.def.vcpu.count,
+      // libvirt reports the wall clock as CPU time: g_get_real_time() * 1000.
+      cpuTime: BigInt(Date.now()) * 1_000_000n,
+    };
+  }
+
+  async domainGetState(dom: DomainRef, flags: number): Promise<DomainStateInfo> {
+    checkFlags(flags, 0, "testDomainGetState");
+    const obj = this.obj(dom);
+    return { state: obj.state, reason: obj.reason };
+  }
+
+  async domainGetOSType(dom: DomainRef): Promise<string> {
+    this.obj(dom);
+    return "linux";
+  }
+
+  async domainGetMaxMemory(dom: DomainRef): Promise<number> {
+    return this.obj(dom).def.memory;
+  }
+
+  async domainGetSecurityLabel(dom: DomainRef): Promise<SecurityLabel> {
+    const obj = this.obj(dom);
+    return isActive(obj) ? { label: "libvirt-test", enforcing: true } : { label: "", enforcing: false };
+  }
+
+  async domainIsActive(dom: DomainRef): Promise<boolean> {
+    return isActive(this.obj(dom));
+  }
+
+  async domainIsPersistent(dom: DomainRef): Promise<boolean> {
+    return this.obj(dom).persistent;
+  }
+
+  async domainIsUpdated(dom: DomainRef): Promise<boolean> {
+    this.obj(dom);
+    return false;
+  }
+
+  // --- events -------------------------------------------------------------------------------
+
+  async connectDomainEventRegisterAny(
+    dom: DomainRef | null,
+    eventID: number,
+    callback: DomainEventCallback,
+  ): Promise<number> {
+    if (eventID < 0 || eventID >= domainEventIdNames.length) {
+      throw libvirtError("API_INVALID_ARG", {
+        what: `eventID in virConnectDomainEventRegisterAny must be less than ${domainEventIdNames.length}`,
+      });
+    }
+    if (dom) this.obj(dom);
+    return this.state.events.register(this, dom ? dom.uuid : null, eventID, callback);
+  }
+
+  async connectDomainEventDeregisterAny(callbackID: number): Promise<void> {
+    this.state.events.deregister(this, callbackID);
+    return;
+  }
+}
