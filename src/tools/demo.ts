@@ -1,94 +1,76 @@
 /**
- * The first five minutes: build the tiny guest, write its domain XML, turn it into QEMU's
- * command line with tvirt (what `tvirsh domxml-to-native` prints), boot it under QEMU with that
- * argv, show it running over QMP and print its serial console, then power it off.
+ * The first five minutes, as a user would type them: build the tiny test guest, then with
+ * tvirsh on an embedded driver (`qemu:///embed?root=DIR`, no daemon) define it, start it, list
+ * it running and show its serial console, then destroy and undefine it.
  *
  *   npm run demo
  */
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { domainXMLToNative } from "../drivers/qemu/native.ts";
-import { connectQmp } from "../drivers/qemu/monitor/qmp.ts";
+import { connect } from "../api/index.ts";
 import { ensureTestGuest, guestDomainXML } from "../testing/guest/index.ts";
-import { shellJoin, shellQuote } from "../util/shell-quote.ts";
+import { repoRoot } from "../testing/corpus.ts";
 import { toVirtError } from "../util/errors/index.ts";
+
+const tvirsh = join(repoRoot, "bin", "tvirsh.js");
+
+function run(uri: string, ...args: string[]): void {
+  console.log(`$ tvirsh -c '${uri}' ${args.join(" ")}`);
+  const r = spawnSync(process.execPath, [tvirsh, "-c", uri, ...args], { encoding: "utf8" });
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  if (r.status !== 0) throw new Error(`tvirsh ${args.join(" ")} failed with status ${String(r.status)}`);
+}
+
+async function showConsole(uri: string, name: string, seconds: number): Promise<void> {
+  console.log(`== serial console of '${name}' (the stream \`tvirsh console ${name}\` attaches to; a terminal is needed for that command)`);
+  const conn = await connect(uri);
+  try {
+    const dom = await conn.lookupDomainByName(name);
+    const stream = await dom.openConsole();
+    let text = "";
+    stream.onData((d) => {
+      const s = Buffer.from(d).toString("utf8");
+      text += s;
+      process.stdout.write(s.replace(/\r/g, ""));
+    });
+    const until = Date.now() + seconds * 1000;
+    while (Date.now() < until && !/COUNTER \d+[\s\S]*COUNTER \d+[\s\S]*COUNTER \d+/.test(text)) await sleep(100);
+    await stream.close();
+    if (!text.includes("COUNTER")) throw new Error("the guest's console showed no COUNTER line");
+    console.log("");
+  } finally {
+    await conn.close();
+  }
+}
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "tvirt-demo-"));
-  let pid: number | undefined;
+  const uri = `qemu:///embed?root=${root}`;
+  let started = false;
   try {
-    console.log("== building the tiny test guest (cached after the first run)");
+    console.log("== building the tiny test guest (Debian cloud kernel + busybox; cached after the first run)");
     const guest = await ensureTestGuest();
+    const xmlFile = join(root, "demo.xml");
+    writeFileSync(xmlFile, guestDomainXML({ name: "demo", mode: "counter", kernel: guest.kernel, initrd: guest.initrd }));
     console.log(`kernel ${guest.kernel}\ninitrd ${guest.initrd}\n`);
 
-    const consoleLog = join(root, "console.log");
-    const xml = guestDomainXML({ name: "demo", mode: "counter", kernel: guest.kernel, initrd: guest.initrd, serialLogPath: consoleLog });
-    const xmlFile = join(root, "demo.xml");
-    writeFileSync(xmlFile, xml);
-    console.log(`== domain XML (${xmlFile})\n${xml}`);
-
-    const { command, context, warnings } = await domainXMLToNative(xml, { root: { kind: "embed", root }, document: xmlFile });
-    for (const w of warnings) console.log(`warning: ${w.message}`);
-    const env = command.env.map(([k, v]) => `${k}=${shellQuote(v)}`);
-    console.log(`== QEMU command line built by tvirt (tvirsh domxml-to-native qemu-argv ${xmlFile})\n${[...env, shellJoin([command.emulator, ...command.args])].join(" ")}\n`);
-
-    // Prepare what the command line refers to, as the driver will: per-domain dir, log.
-    mkdirSync(context.paths.domainDir, { recursive: true, mode: 0o700 });
-    writeFileSync(context.paths.masterKeyFile, randomBytes(32), { mode: 0o600 });
-    if (!("path" in context.monitor)) throw new Error("the demo needs a monitor socket path");
-    const monitorPath = context.monitor.path;
-    const logFd = openSync(join(root, "qemu.log"), "a");
-    const child = spawn(command.emulator, command.args, {
-      env: Object.fromEntries(command.env),
-      stdio: ["ignore", logFd, logFd],
-      detached: true,
-    });
-    closeSync(logFd);
-    pid = child.pid;
-    child.unref();
-    console.log(`== started QEMU, pid ${pid} (paused with -S)`);
-
-    const exited = new AbortController();
-    child.on("exit", () => { exited.abort(); });
-    const qmp = await connectQmp({ path: monitorPath, name: "domain 'demo'", timeoutMs: 15_000, signal: exited.signal }).catch((e: unknown) => {
-      const log = readFileSync(join(root, "qemu.log"), "utf8").trim();
-      throw new Error(`${toVirtError(e).message}\nQEMU log:\n${log}`);
-    });
-    try {
-      await qmp.execute("cont");
-      const status = (await qmp.execute("query-status")) as { status: string };
-      console.log(`== QMP query-status: ${status.status}\n`);
-      console.log("== serial console (ttyS0):");
-      let shown = 0;
-      const until = Date.now() + 20_000;
-      while (Date.now() < until) {
-        await sleep(250);
-        const text = existsSync(consoleLog) ? readFileSync(consoleLog, "utf8") : "";
-        const lines = text.split("\n").filter((l) => /GUEST-BOOTED|TVIRT-GUEST-READY|COUNTER/.test(l));
-        for (const l of lines.slice(shown)) console.log(`  ${l.trim()}`);
-        shown = Math.max(shown, lines.length);
-        if (lines.some((l) => l.includes("COUNTER 3"))) break;
-      }
-      if (shown === 0) throw new Error(`the guest printed nothing; see ${consoleLog} and ${join(root, "qemu.log")}`);
-      await qmp.execute("quit").catch(() => undefined);
-      console.log("\n== powered off (QMP quit)");
-    } finally {
-      await qmp.close();
-    }
+    run(uri, "define", xmlFile);
+    run(uri, "start", "demo");
+    started = true;
+    run(uri, "list", "--all");
+    run(uri, "dominfo", "demo");
+    await sleep(3000); // let it boot: the counter starts after GUEST-BOOTED
+    await showConsole(uri, "demo", 15);
+    run(uri, "destroy", "demo");
+    started = false;
+    run(uri, "undefine", "demo");
+    run(uri, "list", "--all");
   } finally {
-    if (pid !== undefined) {
-      try {
-        process.kill(pid, 0);
-        await sleep(500);
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
+    if (started) spawnSync(process.execPath, [tvirsh, "-c", uri, "destroy", "demo"], { stdio: "ignore" });
     rmSync(root, { recursive: true, force: true });
   }
 }
