@@ -11,13 +11,20 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
-      "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBoolean: true }],
+      "@typescript-eslint/restrict-template-expressions": [
+        "error",
+        { allowNumber: true, allowBoolean: true },
+      ],
       "@typescript-eslint/no-unnecessary-condition": ["error", { allowConstantLoopConditions: true }],
       "@typescript-eslint/no-non-null-assertion": "off",
       // node:test's test()/describe() return promises the runner awaits itself.
       "@typescript-eslint/no-floating-promises": [
         "error",
-        { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "describe", "it", "suite"] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: "package", package: "node:test", name: ["test", "describe", "it", "suite"] },
+          ],
+        },
       ],
       // Layering (../shared/DESIGN.md): lower layers never import higher ones.
       "no-restricted-imports": "off",
@@ -25,19 +32,59 @@ export default tseslint.config(
   },
   {
     files: ["src/util/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["**/conf/**", "**/host/**", "**/drivers/**", "**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] }] },
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            "**/conf/**",
+            "**/host/**",
+            "**/drivers/**",
+            "**/api/**",
+            "**/rpc/**",
+            "**/cli/**",
+            "**/daemon/**",
+          ],
+        },
+      ],
+    },
   },
   {
     files: ["src/conf/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["**/host/**", "**/security/**", "**/drivers/**", "**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] }] },
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            "**/host/**",
+            "**/security/**",
+            "**/drivers/**",
+            "**/api/**",
+            "**/rpc/**",
+            "**/cli/**",
+            "**/daemon/**",
+          ],
+        },
+      ],
+    },
   },
   {
     files: ["src/host/**/*.ts", "src/security/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["**/drivers/**", "**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] }] },
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: ["**/drivers/**", "**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] },
+      ],
+    },
   },
   {
     files: ["src/drivers/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] }] },
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: ["**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] },
+      ],
+    },
   },
   {
     files: ["**/*.js"],

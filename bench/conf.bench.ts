@@ -25,7 +25,10 @@ const cases = readdirSync(data)
 const caps = loadCapsFile(join(dir, "caps", "caps_10.0.0_x86_64.xml"));
 
 /** Runs fn over all cases repeatedly for at least `ms`, returns per-domain µs (median of rounds). */
-function measure(fn: (c: (typeof cases)[number]) => void, ms = 1500): { perDomainUs: number; domainsPerSec: number; n: number } {
+function measure(
+  fn: (c: (typeof cases)[number]) => void,
+  ms = 1500,
+): { perDomainUs: number; domainsPerSec: number; n: number } {
   const rounds: number[] = [];
   let n = 0;
   const until = performance.now() + ms;
@@ -54,10 +57,26 @@ const good = cases.filter(ok);
 
 const rows: [string, ReturnType<typeof measure>][] = [];
 rows.push(["XML tree only (saxes)", measure((c) => parseXml(c.xml))]);
-rows.push(["parse (with defaults)", measure((c) => { if (good.includes(c)) parseDomainXML(c.xml); })]);
+rows.push([
+  "parse (with defaults)",
+  measure((c) => {
+    if (good.includes(c)) parseDomainXML(c.xml);
+  }),
+]);
 const parsed = new Map(good.map((c) => [c.name, parseDomainXML(c.xml).def]));
-rows.push(["format", measure((c) => { const d = parsed.get(c.name); if (d) formatDomainXML(d); })]);
-rows.push(["parse + format", measure((c) => { if (good.includes(c)) formatDomainXML(parseDomainXML(c.xml).def); })]);
+rows.push([
+  "format",
+  measure((c) => {
+    const d = parsed.get(c.name);
+    if (d) formatDomainXML(d);
+  }),
+]);
+rows.push([
+  "parse + format",
+  measure((c) => {
+    if (good.includes(c)) formatDomainXML(parseDomainXML(c.xml).def);
+  }),
+]);
 rows.push([
   "argv generation",
   measure((c) => {
@@ -65,7 +84,10 @@ rows.push([
     if (!d) return;
     assignAliases(d);
     try {
-      buildQemuCommand(d, corpusHarnessContext(d, { caps, corpusDir: dir, incoming: harnessIncoming(c.name) }));
+      buildQemuCommand(
+        d,
+        corpusHarnessContext(d, { caps, corpusDir: dir, incoming: harnessIncoming(c.name) }),
+      );
     } catch {
       /* the negative cases */
     }
@@ -77,5 +99,7 @@ console.log("| step | µs per domain | domains per second | relative to parse+fo
 console.log("|---|---:|---:|---:|");
 const base = rows.find((r) => r[0] === "parse + format")![1].perDomainUs;
 for (const [name, r] of rows) {
-  console.log(`| ${name} | ${r.perDomainUs.toFixed(1)} | ${Math.round(r.domainsPerSec)} | ${(r.perDomainUs / base).toFixed(2)}× |`);
+  console.log(
+    `| ${name} | ${r.perDomainUs.toFixed(1)} | ${Math.round(r.domainsPerSec)} | ${(r.perDomainUs / base).toFixed(2)}× |`,
+  );
 }

@@ -12,7 +12,16 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -51,14 +60,25 @@ try {
       const dir = join(work, `raw-${r}`);
       mkdirSync(dir);
       const log = join(dir, "console.log");
-      const xml = guestDomainXML({ name: `raw${r}`, mode: "idle", kernel: guest.kernel, initrd: guest.initrd, serialLogPath: log });
-      const { command, context } = await domainXMLToNative(xml, { root: { kind: "embed", root: join(dir, "root") } });
+      const xml = guestDomainXML({
+        name: `raw${r}`,
+        mode: "idle",
+        kernel: guest.kernel,
+        initrd: guest.initrd,
+        serialLogPath: log,
+      });
+      const { command, context } = await domainXMLToNative(xml, {
+        root: { kind: "embed", root: join(dir, "root") },
+      });
       mkdirSync(context.paths.domainDir, { recursive: true });
       writeFileSync(context.paths.masterKeyFile, randomBytes(32), { mode: 0o600 });
       const args = command.args.filter((a) => a !== "-S");
       const out = openSync(join(dir, "qemu.log"), "a");
       const t0 = performance.now();
-      const child = spawn(command.emulator, args, { env: Object.fromEntries(command.env), stdio: ["ignore", out, out] });
+      const child = spawn(command.emulator, args, {
+        env: Object.fromEntries(command.env),
+        stdio: ["ignore", out, out],
+      });
       closeSync(out);
       try {
         rawMs.push(await waitForMarker(log, t0));
@@ -71,7 +91,13 @@ try {
       const dir = join(work, `tvirt-${r}`);
       mkdirSync(dir);
       const log = join(dir, "console.log");
-      const xml = guestDomainXML({ name: `tv${r}`, mode: "idle", kernel: guest.kernel, initrd: guest.initrd, serialLogPath: log });
+      const xml = guestDomainXML({
+        name: `tv${r}`,
+        mode: "idle",
+        kernel: guest.kernel,
+        initrd: guest.initrd,
+        serialLogPath: log,
+      });
       const conn = await connect(`qemu:///embed?root=${join(dir, "root")}`);
       try {
         const dom = await conn.defineXML(xml);
@@ -95,7 +121,9 @@ try {
     const conn = await connect(uri);
     try {
       for (let i = 0; i < n; i++) {
-        await conn.defineXML(guestDomainXML({ name: `d${i}`, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }));
+        await conn.defineXML(
+          guestDomainXML({ name: `d${i}`, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
+        );
       }
       const api: number[] = [];
       for (let i = 0; i < 5; i++) {
@@ -141,10 +169,14 @@ try {
   console.log("|---|---:|---:|---:|---|");
   const raw = median(rawMs);
   const tv = median(tvirtMs);
-  console.log(`| start → guest marker (median ms) | ${raw.toFixed(0)} | ${tv.toFixed(0)} | ${(tv / raw).toFixed(2)}× | ${na} |`);
+  console.log(
+    `| start → guest marker (median ms) | ${raw.toFixed(0)} | ${tv.toFixed(0)} | ${(tv / raw).toFixed(2)}× | ${na} |`,
+  );
   console.log(`| management overhead over raw QEMU (ms) | 0 | ${(tv - raw).toFixed(0)} | | ${na} |`);
   for (const [n, cli, api] of listRows) {
-    console.log(`| list --all, ${n} defined: tvirsh process (ms) / API call (ms) | | ${cli.toFixed(0)} / ${api.toFixed(1)} | | ${na} |`);
+    console.log(
+      `| list --all, ${n} defined: tvirsh process (ms) / API call (ms) | | ${cli.toFixed(0)} / ${api.toFixed(1)} | | ${na} |`,
+    );
   }
   console.log(`| define+undefine per second (one connection) | | ${churn.toFixed(0)} | | ${na} |`);
 } finally {

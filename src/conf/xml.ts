@@ -135,7 +135,12 @@ export function parseXml(text: string, document = "(xml)"): XmlElement {
     }
     if (cur) cur.children.push(el);
     else if (root) {
-      failure ??= new VirtError("XML_SYNTAX", { document, line: parser.line, column: parser.column + 1, reason: "more than one root element" });
+      failure ??= new VirtError("XML_SYNTAX", {
+        document,
+        line: parser.line,
+        column: parser.column + 1,
+        reason: "more than one root element",
+      });
     } else root = el;
     cur = el;
   });

@@ -30,7 +30,10 @@ function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-export function parseHugetlbfsMounts(mounts: string, defaultSizeKiB: number | undefined): HugetlbfsMountInfo[] {
+export function parseHugetlbfsMounts(
+  mounts: string,
+  defaultSizeKiB: number | undefined,
+): HugetlbfsMountInfo[] {
   const out: HugetlbfsMountInfo[] = [];
   for (const line of mounts.split("\n")) {
     const f = line.split(" ");
@@ -45,7 +48,10 @@ export function parseHugetlbfsMounts(mounts: string, defaultSizeKiB: number | un
   return out.map((m, i) => (i === d ? { ...m, default: true } : m));
 }
 
-export function hostHugetlbfsMounts(mountsFile = "/proc/mounts", meminfoFile = "/proc/meminfo"): HugetlbfsMountInfo[] {
+export function hostHugetlbfsMounts(
+  mountsFile = "/proc/mounts",
+  meminfoFile = "/proc/meminfo",
+): HugetlbfsMountInfo[] {
   let meminfo = "";
   try {
     meminfo = readFileSync(meminfoFile, "utf8");

@@ -51,7 +51,22 @@ const oddValues = [
   "3-1",
 ];
 
-const tags = ["disk", "interface", "controller", "address", "target", "source", "driver", "cpu", "memory", "numa", "cell", "page", "hugepages", "foo"];
+const tags = [
+  "disk",
+  "interface",
+  "controller",
+  "address",
+  "target",
+  "source",
+  "driver",
+  "cpu",
+  "memory",
+  "numa",
+  "cell",
+  "page",
+  "hugepages",
+  "foo",
+];
 
 export function mutate(doc: string, rnd: () => number): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
@@ -77,7 +92,10 @@ export function mutate(doc: string, rnd: () => number): string {
       const vals = [...doc.matchAll(/='([^']*)'/g)];
       if (vals.length === 0) return doc;
       const m = pick(vals);
-      const v = pick(oddValues).replace(/'/g, "&apos;").replace(/</g, "&lt;").replace(/&(?!\w+;)/g, "&amp;");
+      const v = pick(oddValues)
+        .replace(/'/g, "&apos;")
+        .replace(/</g, "&lt;")
+        .replace(/&(?!\w+;)/g, "&amp;");
       return doc.slice(0, m.index + 2) + v + doc.slice(m.index + 2 + m[1]!.length);
     }
     case 5: {
@@ -85,7 +103,9 @@ export function mutate(doc: string, rnd: () => number): string {
       const texts = [...doc.matchAll(/>([^<>\n]+)</g)];
       if (texts.length === 0) return doc;
       const m = pick(texts);
-      const v = pick(oddValues).replace(/</g, "&lt;").replace(/&(?!\w+;)/g, "&amp;");
+      const v = pick(oddValues)
+        .replace(/</g, "&lt;")
+        .replace(/&(?!\w+;)/g, "&amp;");
       return doc.slice(0, m.index + 1) + v + doc.slice(m.index + 1 + m[1]!.length);
     }
     case 6: {
@@ -98,7 +118,13 @@ export function mutate(doc: string, rnd: () => number): string {
       // insert a foreign or duplicated element after a line
       const lines = doc.split("\n");
       const t = pick(tags);
-      lines.splice(1 + Math.floor(rnd() * (lines.length - 1)), 0, rnd() < 0.5 ? `<${t} type='${pick(oddValues).replace(/[<&']/g, "")}'/>` : `<${t}>${Math.floor(rnd() * 1e6)}</${t}>`);
+      lines.splice(
+        1 + Math.floor(rnd() * (lines.length - 1)),
+        0,
+        rnd() < 0.5
+          ? `<${t} type='${pick(oddValues).replace(/[<&']/g, "")}'/>`
+          : `<${t}>${Math.floor(rnd() * 1e6)}</${t}>`,
+      );
       return lines.join("\n");
     }
     case 8: {
@@ -106,7 +132,11 @@ export function mutate(doc: string, rnd: () => number): string {
       const names = [...doc.matchAll(/ ([a-zA-Z]+)='/g)];
       if (names.length === 0) return doc;
       const m = pick(names);
-      return doc.slice(0, m.index + 1) + pick(["type", "model", "bus", "dev", "unit", "index", "slot", "x"]) + doc.slice(m.index + 1 + m[1]!.length);
+      return (
+        doc.slice(0, m.index + 1) +
+        pick(["type", "model", "bus", "dev", "unit", "index", "slot", "x"]) +
+        doc.slice(m.index + 1 + m[1]!.length)
+      );
     }
     default: {
       // random bytes

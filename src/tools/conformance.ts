@@ -13,7 +13,12 @@ import { parseArgs } from "node:util";
 import { assignAliases, formatDomainXML, parseDomainXML } from "../conf/domain/index.ts";
 import { loadCapsFile } from "../drivers/qemu/capabilities/load.ts";
 import type { QemuCaps } from "../drivers/qemu/capabilities/types.ts";
-import { buildQemuCommand, compareArgs, corpusHarnessContext, formatArgsFile } from "../drivers/qemu/command/index.ts";
+import {
+  buildQemuCommand,
+  compareArgs,
+  corpusHarnessContext,
+  formatArgsFile,
+} from "../drivers/qemu/command/index.ts";
 import { harnessIncoming } from "../drivers/qemu/command/harness-incoming.ts";
 import { qemuXmlCorpusDir } from "../testing/corpus.ts";
 import { toVirtError, VirErrorNumber } from "../util/errors/index.ts";
@@ -42,7 +47,8 @@ function judgeError(errText: string, e: unknown): { verdict: Verdict; note?: str
   const err = toVirtError(e);
   const want = virCodeOfErrText(errText);
   if (err.message === errText) return { verdict: "exact" };
-  if (want !== undefined && err.virCode === want) return { verdict: "equivalent", note: `same error code ${want}: ${err.message}` };
+  if (want !== undefined && err.virCode === want)
+    return { verdict: "equivalent", note: `same error code ${want}: ${err.message}` };
   return { verdict: "differs", note: `expected '${errText}', got '${err.message}'` };
 }
 
@@ -50,7 +56,8 @@ function firstLineDifference(expected: string, actual: string): string {
   const e = expected.split("\n");
   const a = actual.split("\n");
   for (let i = 0; i < Math.max(e.length, a.length); i++) {
-    if (e[i] !== a[i]) return `line ${i + 1}: expected ${JSON.stringify(e[i] ?? "<end>")}, got ${JSON.stringify(a[i] ?? "<end>")}`;
+    if (e[i] !== a[i])
+      return `line ${i + 1}: expected ${JSON.stringify(e[i] ?? "<end>")}, got ${JSON.stringify(a[i] ?? "<end>")}`;
   }
   return "";
 }
@@ -111,7 +118,9 @@ export function runCase(corpusDir: string, name: string, caps: QemuCaps): CaseRe
     try {
       const d = structuredClone(def);
       assignAliases(d);
-      built = formatArgsFile(buildQemuCommand(d, corpusHarnessContext(d, { caps, corpusDir, incoming: harnessIncoming(name) })));
+      built = formatArgsFile(
+        buildQemuCommand(d, corpusHarnessContext(d, { caps, corpusDir, incoming: harnessIncoming(name) })),
+      );
     } catch (e) {
       buildError = e;
     }
@@ -158,7 +167,9 @@ function main(): number {
   const { values } = parseArgs({ options: { corpus: { type: "string" }, json: { type: "boolean" } } });
   const corpusDir = values.corpus ?? qemuXmlCorpusDir();
   if (corpusDir === undefined || !existsSync(join(corpusDir, "qemuxmlconfdata"))) {
-    console.error(`conformance: no corpus at ${corpusDir ?? "../shared/reference/libvirt-qemuxml"} (use --corpus DIR)`);
+    console.error(
+      `conformance: no corpus at ${corpusDir ?? "../shared/reference/libvirt-qemuxml"} (use --corpus DIR)`,
+    );
     return 2;
   }
   const caps = loadCapsFile(join(corpusDir, "caps", "caps_10.0.0_x86_64.xml"));

@@ -26,7 +26,9 @@ function run(uri: string, ...args: string[]): void {
 }
 
 async function showConsole(uri: string, name: string, seconds: number): Promise<void> {
-  console.log(`== serial console of '${name}' (the stream \`tvirsh console ${name}\` attaches to; a terminal is needed for that command)`);
+  console.log(
+    `== serial console of '${name}' (the stream \`tvirsh console ${name}\` attaches to; a terminal is needed for that command)`,
+  );
   const conn = await connect(uri);
   try {
     const dom = await conn.lookupDomainByName(name);
@@ -38,7 +40,8 @@ async function showConsole(uri: string, name: string, seconds: number): Promise<
       process.stdout.write(s.replace(/\r/g, ""));
     });
     const until = Date.now() + seconds * 1000;
-    while (Date.now() < until && !/COUNTER \d+[\s\S]*COUNTER \d+[\s\S]*COUNTER \d+/.test(text)) await sleep(100);
+    while (Date.now() < until && !/COUNTER \d+[\s\S]*COUNTER \d+[\s\S]*COUNTER \d+/.test(text))
+      await sleep(100);
     await stream.close();
     if (!text.includes("COUNTER")) throw new Error("the guest's console showed no COUNTER line");
     console.log("");
@@ -52,10 +55,15 @@ async function main(): Promise<void> {
   const uri = `qemu:///embed?root=${root}`;
   let started = false;
   try {
-    console.log("== building the tiny test guest (Debian cloud kernel + busybox; cached after the first run)");
+    console.log(
+      "== building the tiny test guest (Debian cloud kernel + busybox; cached after the first run)",
+    );
     const guest = await ensureTestGuest();
     const xmlFile = join(root, "demo.xml");
-    writeFileSync(xmlFile, guestDomainXML({ name: "demo", mode: "counter", kernel: guest.kernel, initrd: guest.initrd }));
+    writeFileSync(
+      xmlFile,
+      guestDomainXML({ name: "demo", mode: "counter", kernel: guest.kernel, initrd: guest.initrd }),
+    );
     console.log(`kernel ${guest.kernel}\ninitrd ${guest.initrd}\n`);
 
     run(uri, "define", xmlFile);

@@ -62,4 +62,3 @@ export function assignDriveAddress(def: DomainDef, disk: DiskDef): void {
   }
   disk.address = { type: "drive", controller, bus: drvBus, target: 0, unit };
 }
-

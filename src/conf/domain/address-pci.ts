@@ -32,7 +32,8 @@ function isWanted(info: DeviceCommon): boolean {
   return !a || (a.type === "pci" && a.domain === 0 && a.bus === 0 && a.slot === 0 && a.function === 0);
 }
 
-const virtioModel = (model: string | undefined, f: Flags): number => (model === "virtio-transitional" ? f.pci : f.virtio);
+const virtioModel = (model: string | undefined, f: Flags): number =>
+  model === "virtio-transitional" ? f.pci : f.virtio;
 
 function controllerFlags(c: ControllerDef, f: Flags): number {
   switch (c.type) {
@@ -57,13 +58,22 @@ function controllerFlags(c: ControllerDef, f: Flags): number {
 }
 
 /** Every device with a device-info and the flags it connects with, in libvirt's iterate order. */
-function allDevices(def: DomainDef, f: Flags): { info: DeviceCommon; flags: number; controller?: ControllerDef }[] {
+function allDevices(
+  def: DomainDef,
+  f: Flags,
+): { info: DeviceCommon; flags: number; controller?: ControllerDef }[] {
   const d = def.devices;
   const out: { info: DeviceCommon; flags: number; controller?: ControllerDef }[] = [];
-  for (const x of d.disks) out.push({ info: x, flags: x.target.bus === "virtio" ? virtioModel(x.model, f) : 0 });
+  for (const x of d.disks)
+    out.push({ info: x, flags: x.target.bus === "virtio" ? virtioModel(x.model, f) : 0 });
   for (const x of d.interfaces) out.push({ info: x, flags: netFlags(x.model, x.type, f) });
-  for (const x of d.sounds) out.push({ info: x, flags: ["es1370", "ac97", "ich6", "ich9"].includes(x.model) ? f.pci : 0 });
-  for (const x of d.hostdevs) out.push({ info: x, flags: x.type === "pci" || x.type === "mdev" ? f.pcie : x.type === "scsi_host" ? f.virtio : 0 });
+  for (const x of d.sounds)
+    out.push({ info: x, flags: ["es1370", "ac97", "ich6", "ich9"].includes(x.model) ? f.pci : 0 });
+  for (const x of d.hostdevs)
+    out.push({
+      info: x,
+      flags: x.type === "pci" || x.type === "mdev" ? f.pcie : x.type === "scsi_host" ? f.virtio : 0,
+    });
   for (const x of d.videos) out.push({ info: x, flags: videoFlags(x.model.type, f) });
   for (const x of d.controllers) out.push({ info: x, flags: controllerFlags(x, f), controller: x });
   for (const x of d.serials) out.push({ info: x, flags: x.target.type === "pci-serial" ? f.pci : 0 });
@@ -71,9 +81,17 @@ function allDevices(def: DomainDef, f: Flags): { info: DeviceCommon; flags: numb
   for (const x of d.inputs) out.push({ info: x, flags: x.bus === "virtio" ? virtioModel(x.model, f) : 0 });
   for (const x of d.filesystems) out.push({ info: x, flags: fsFlags(x.driver?.type, x.model, f) });
   for (const x of d.watchdogs) out.push({ info: x, flags: x.model === "i6300esb" ? f.pci : 0 });
-  if (d.memballoon) out.push({ info: d.memballoon, flags: d.memballoon.model === "none" || d.memballoon.model === "xen" ? 0 : virtioModel(d.memballoon.model, f) });
+  if (d.memballoon)
+    out.push({
+      info: d.memballoon,
+      flags:
+        d.memballoon.model === "none" || d.memballoon.model === "xen"
+          ? 0
+          : virtioModel(d.memballoon.model, f),
+    });
   for (const x of d.rngs) out.push({ info: x, flags: virtioModel(x.model, f) });
-  for (const x of d.memories) out.push({ info: x, flags: x.model === "virtio-pmem" || x.model === "virtio-mem" ? f.virtio : 0 });
+  for (const x of d.memories)
+    out.push({ info: x, flags: x.model === "virtio-pmem" || x.model === "virtio-mem" ? f.virtio : 0 });
   for (const x of d.panics) out.push({ info: x, flags: x.model === "pvpanic" ? f.pci | C.INTEGRATED : 0 });
   if (d.iommu) out.push({ info: d.iommu, flags: d.iommu.model === "virtio" ? f.virtio | C.INTEGRATED : 0 });
   if (d.vsock) out.push({ info: d.vsock, flags: virtioModel(d.vsock.model, f) });
@@ -96,7 +114,8 @@ function videoFlags(type: string, f: Flags): number {
 }
 
 function fsFlags(driver: string | undefined, model: string | undefined, f: Flags): number {
-  if (driver === undefined || driver === "path" || driver === "handle") return model === "virtio-transitional" ? f.pci : f.virtio;
+  if (driver === undefined || driver === "path" || driver === "handle")
+    return model === "virtio-transitional" ? f.pci : f.virtio;
   return driver === "virtiofs" ? f.virtio : 0;
 }
 
@@ -104,7 +123,12 @@ function fsFlags(driver: string | undefined, model: string | undefined, f: Flags
 function isPiix3Builtin(c: ControllerDef | undefined, a: PciAddress): boolean {
   if (!c || a.domain !== 0 || a.bus !== 0 || a.slot !== 1) return false;
   if (c.type === "ide" && c.index === 0 && a.function === 1) return true;
-  return c.type === "usb" && c.index === 0 && (c.model === "piix3-uhci" || c.model === undefined) && a.function === 2;
+  return (
+    c.type === "usb" &&
+    c.index === 0 &&
+    (c.model === "piix3-uhci" || c.model === undefined) &&
+    a.function === 2
+  );
 }
 
 function createSet(def: DomainDef, f: Flags, nbuses: number, dryRun: boolean): PciAddressSet {
@@ -128,10 +152,21 @@ function fixedAddress(slot: number, fn: number): PciAddress {
   return { type: "pci", domain: 0, bus: 0, slot, function: fn };
 }
 
-function pinController(set: PciAddressSet, c: ControllerDef, want: PciAddress, message: string, flags: number): void {
+function pinController(
+  set: PciAddressSet,
+  c: ControllerDef,
+  want: PciAddress,
+  message: string,
+  flags: number,
+): void {
   if (isPresent(c)) {
     const a = c.address;
-    if (a.domain !== want.domain || a.bus !== want.bus || a.slot !== want.slot || a.function !== want.function) {
+    if (
+      a.domain !== want.domain ||
+      a.bus !== want.bus ||
+      a.slot !== want.slot ||
+      a.function !== want.function
+    ) {
       throw new VirtError("CONFIG_UNSUPPORTED", { what: message });
     }
   } else c.address = { ...want };
@@ -153,9 +188,22 @@ function primaryVideo(def: DomainDef, set: PciAddressSet, f: Flags, slot: number
 function piix3(def: DomainDef, set: PciAddressSet, f: Flags): void {
   const flags = C.AUTOASSIGN | C.PCI_DEVICE;
   for (const c of def.devices.controllers) {
-    if (c.type === "ide" && c.index === 0) pinController(set, c, fixedAddress(1, 1), "Primary IDE controller must have PCI address 0:0:1.1", flags);
+    if (c.type === "ide" && c.index === 0)
+      pinController(
+        set,
+        c,
+        fixedAddress(1, 1),
+        "Primary IDE controller must have PCI address 0:0:1.1",
+        flags,
+      );
     else if (c.type === "usb" && c.index === 0 && (c.model === "piix3-uhci" || c.model === undefined)) {
-      pinController(set, c, fixedAddress(1, 2), "PIIX3 USB controller at index 0 must have PCI address 0:0:1.2", flags);
+      pinController(
+        set,
+        c,
+        fixedAddress(1, 2),
+        "PIIX3 USB controller at index 0 must have PCI address 0:0:1.2",
+        flags,
+      );
     }
   }
   if (set.buses.length > 0) {
@@ -172,16 +220,27 @@ function q35(def: DomainDef, set: PciAddressSet, f: Flags): void {
       if (isPresent(c)) {
         const a = c.address;
         if (a.bus !== 0 || a.slot !== 0x1f || a.function !== 2) {
-          throw new VirtError("CONFIG_UNSUPPORTED", { what: "Primary SATA controller must have PCI address 0:0:1f.2" });
+          throw new VirtError("CONFIG_UNSUPPORTED", {
+            what: "Primary SATA controller must have PCI address 0:0:1f.2",
+          });
         }
       } else c.address = fixedAddress(0x1f, 2);
     } else if (c.type === "usb" && c.model === "ich9-uhci1" && !c.address) {
-      const slot = !set.slotInUse({ bus: 0, slot: 0x1d }) ? 0x1d : !set.slotInUse({ bus: 0, slot: 0x1a }) ? 0x1a : undefined;
+      const slot = !set.slotInUse({ bus: 0, slot: 0x1d })
+        ? 0x1d
+        : !set.slotInUse({ bus: 0, slot: 0x1a })
+          ? 0x1a
+          : undefined;
       if (slot !== undefined) {
         set.reserve(fixedAddress(slot, 0), flags, true);
         c.address = { ...fixedAddress(slot, 0), multifunction: true };
       }
-    } else if (c.type === "pci" && c.model === "dmi-to-pci-bridge" && !c.address && !set.slotInUse({ bus: 0, slot: 0x1e })) {
+    } else if (
+      c.type === "pci" &&
+      c.model === "dmi-to-pci-bridge" &&
+      !c.address &&
+      !set.slotInUse({ bus: 0, slot: 0x1e })
+    ) {
       set.reserve(fixedAddress(0x1e, 0), flags, true);
       c.address = fixedAddress(0x1e, 0);
     }
@@ -240,29 +299,44 @@ function assignSlots(def: DomainDef, set: PciAddressSet, f: Flags): void {
     nextFor(set, c, controllerConnectFlags(c.model));
   }
   for (const x of d.filesystems) if (isWanted(x)) nextFor(set, x, fsFlags(x.driver?.type, x.model, f));
-  for (const x of d.interfaces) if (x.type !== "hostdev" && isWanted(x)) nextFor(set, x, netFlags(x.model, x.type, f));
+  for (const x of d.interfaces)
+    if (x.type !== "hostdev" && isWanted(x)) nextFor(set, x, netFlags(x.model, x.type, f));
   for (const x of d.sounds) {
     if (!isWanted(x) || x.model === "sb16" || x.model === "pcspk" || x.model === "usb") continue;
     nextFor(set, x, ["es1370", "ac97", "ich6", "ich9"].includes(x.model) ? f.pci : 0);
   }
   for (const c of d.controllers) {
-    if (c.type === "pci" || (c.type === "usb" && c.model === "none") || c.type === "fdc" || c.type === "ccid") continue;
-    if ((c.type === "ide" && c.index === 0) || (c.type === "scsi" && c.model === "ncr53c90") || !isWanted(c)) continue;
+    if (c.type === "pci" || (c.type === "usb" && c.model === "none") || c.type === "fdc" || c.type === "ccid")
+      continue;
+    if ((c.type === "ide" && c.index === 0) || (c.type === "scsi" && c.model === "ncr53c90") || !isWanted(c))
+      continue;
     const flags = controllerFlags(c, f);
     if (flags === 0) continue;
     if (isUsb2Companion(c)) usb2Companion(def, set, c, flags);
     else nextFor(set, c, flags);
   }
   for (const x of d.disks) {
-    if (x.target.bus !== "virtio" || isPresent(x) || x.address?.type === "ccw" || x.address?.type === "virtio-mmio") continue;
+    if (
+      x.target.bus !== "virtio" ||
+      isPresent(x) ||
+      x.address?.type === "ccw" ||
+      x.address?.type === "virtio-mmio"
+    )
+      continue;
     if (!isWanted(x)) {
-      throw new VirtError("CONFIG_UNSUPPORTED", { what: `virtio disk cannot have an address of type '${x.address?.type ?? "none"}'` });
+      throw new VirtError("CONFIG_UNSUPPORTED", {
+        what: `virtio disk cannot have an address of type '${x.address?.type ?? "none"}'`,
+      });
     }
     nextFor(set, x, virtioModel(x.model, f));
   }
   const hostdevs: DeviceCommon[] = [
     ...d.interfaces.filter((i) => i.type === "hostdev" && i.source?.hostAddress?.type !== "usb"),
-    ...d.hostdevs.filter((h) => h.mode === "subsystem" && (h.type === "pci" || h.type === "scsi_host" || (h.type === "mdev" && h.model === "vfio-pci"))),
+    ...d.hostdevs.filter(
+      (h) =>
+        h.mode === "subsystem" &&
+        (h.type === "pci" || h.type === "scsi_host" || (h.type === "mdev" && h.model === "vfio-pci")),
+    ),
   ];
   for (const h of hostdevs) if (isWanted(h) && h.address?.type !== "unassigned") nextFor(set, h, f.pcie);
   const mb = d.memballoon;
@@ -292,7 +366,8 @@ function dryRun(def: DomainDef, f: Flags, maxIdx: number): number {
     if (!full) set.reserveNext({}, C.AUTOASSIGN | C.PCI_DEVICE);
   }
   assignSlots(def, set, f);
-  if (maxIdx <= 0 && set.buses.length > maxIdx + 1 && hasPcieRoot(def)) set.reserveNext({}, C.AUTOASSIGN | C.PCIE_DEVICE);
+  if (maxIdx <= 0 && set.buses.length > maxIdx + 1 && hasPcieRoot(def))
+    set.reserveNext({}, C.AUTOASSIGN | C.PCIE_DEVICE);
   for (let i = 1; i < set.buses.length; i++) {
     const model = set.buses[i]!.model;
     const added = maybeAddController(def, "pci", i, model);
@@ -314,7 +389,9 @@ const MODEL_NAMES: Readonly<Record<string, string>> = {
 };
 
 function lowestBusNr(def: DomainDef): number {
-  const nrs = def.devices.controllers.flatMap((c) => (c.type === "pci" && c.target?.busNr !== undefined ? [c.target.busNr] : []));
+  const nrs = def.devices.controllers.flatMap((c) =>
+    c.type === "pci" && c.target?.busNr !== undefined ? [c.target.busNr] : [],
+  );
   const lowest = Math.min(256, ...nrs);
   return lowest <= 2 ? -1 : lowest - 2;
 }
@@ -339,7 +416,10 @@ function pciControllerDefaults(def: DomainDef, c: ControllerDef): void {
     c.target ??= {};
     if (c.target.busNr === undefined) {
       const nr = lowestBusNr(def);
-      if (nr < 0) throw new VirtError("CONFIG_UNSUPPORTED", { what: "No free busNr lower than current lowest busNr is available to auto-assign. Must be manually assigned" });
+      if (nr < 0)
+        throw new VirtError("CONFIG_UNSUPPORTED", {
+          what: "No free busNr lower than current lowest busNr is available to auto-assign. Must be manually assigned",
+        });
       c.target.busNr = nr;
     }
   }
@@ -353,7 +433,9 @@ function setAllMulti(def: DomainDef, f: Flags): void {
     if (a?.type !== "pci" || a.function === 0) continue;
     const first = infos.find((o) => {
       const b = o.address;
-      return b?.type === "pci" && b.domain === a.domain && b.bus === a.bus && b.slot === a.slot && b.function === 0;
+      return (
+        b?.type === "pci" && b.domain === a.domain && b.bus === a.bus && b.slot === a.slot && b.function === 0
+      );
     });
     if (first?.address?.type === "pci") first.address.multifunction ??= true;
   }

@@ -95,7 +95,9 @@ export function assignUsbAddresses(def: DomainDef): void {
   const ctrls = def.devices.controllers.filter((c) => c.type === "usb").sort((a, b) => a.index - b.index);
   const devices = usbDevices(def, false);
   if (devices.length > 0 && (ctrls.length === 0 || ctrls.every((c) => c.model === "none"))) {
-    throw new VirtError("CONFIG_UNSUPPORTED", { what: "USB is disabled for this domain, but USB devices are present in the domain XML" });
+    throw new VirtError("CONFIG_UNSUPPORTED", {
+      what: "USB is disabled for this domain, but USB devices are present in the domain XML",
+    });
   }
   const set: UsbSet = { ports: new Map(), used: new Map(), hubs: new Map() };
   for (const c of ctrls) {

@@ -12,7 +12,9 @@ const VIRTIO_SERIAL_DEFAULT_PORTS = 31;
 
 /** Channels with a virtio target get the next free port (from 1) of a virtio-serial controller. */
 export function assignVirtioSerialAddresses(def: DomainDef): void {
-  const ctrls = def.devices.controllers.filter((c) => c.type === "virtio-serial").sort((a, b) => a.index - b.index);
+  const ctrls = def.devices.controllers
+    .filter((c) => c.type === "virtio-serial")
+    .sort((a, b) => a.index - b.index);
   const used = new Map<number, Set<number>>();
   for (const c of ctrls) used.set(c.index, new Set());
   const chrs = [...def.devices.consoles, ...def.devices.channels];
@@ -39,7 +41,10 @@ export function assignVirtioSerialAddresses(def: DomainDef): void {
       if (placed) break;
     }
     if (!placed) {
-      throw new VirtError("DOMAIN_NO_ADDRESS_LEFT", { what: "virtio-serial port", device: `channel ${ch.target.name ?? ""}`.trim() });
+      throw new VirtError("DOMAIN_NO_ADDRESS_LEFT", {
+        what: "virtio-serial port",
+        device: `channel ${ch.target.name ?? ""}`.trim(),
+      });
     }
   }
 }

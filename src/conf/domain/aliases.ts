@@ -67,7 +67,11 @@ export function assignAliases(def: DomainDef): void {
   for (const n of d.interfaces) {
     if (n.alias) continue;
     if (n.type === "hostdev") n.alias = `hostdev${nextIndex(hostdevLike, "hostdev")}`;
-    else n.alias = `net${nextIndex(d.interfaces.filter((x) => x.type !== "hostdev"), "net")}`;
+    else
+      n.alias = `net${nextIndex(
+        d.interfaces.filter((x) => x.type !== "hostdev"),
+        "net",
+      )}`;
   }
   indexed(d.filesystems, "fs");
   indexed(d.sounds, "sound");

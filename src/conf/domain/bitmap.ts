@@ -19,7 +19,7 @@ export function parseBitmap(text: string, max = BITMAP_MAX): number[] | undefine
     if (!m) return undefined;
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi < lo || hi > max || neg && m[2] !== undefined) return undefined;
+    if (hi < lo || hi > max || (neg && m[2] !== undefined)) return undefined;
     for (let i = lo; i <= hi; i++) {
       if (neg) set.delete(i);
       else set.add(i);

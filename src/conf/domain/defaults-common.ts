@@ -21,7 +21,8 @@ function memoryDefaults(def: DomainDef, ctx: DefaultsContext): void {
   } else if (hotplug > def.memory) {
     throw xmlError("Total size of memory devices exceeds the total memory size");
   }
-  if (def.memory - hotplug <= 0 && numa === 0) throw new VirtError("DOMAIN_MEMORY_MISSING", {}, { xpath: "/domain/memory" });
+  if (def.memory - hotplug <= 0 && numa === 0)
+    throw new VirtError("DOMAIN_MEMORY_MISSING", {}, { xpath: "/domain/memory" });
   if (def.currentMemory === 0 || def.currentMemory > def.memory) def.currentMemory = def.memory;
   if (def.maxMemory && def.maxMemory.size === 0 && (def.maxMemory.slots ?? 0) > 0) {
     throw xmlError("maximum memory size must be specified when specifying number of memory slots");
@@ -61,7 +62,8 @@ function consoleCompat(def: DomainDef): void {
   const d = def.devices;
   if (def.os.type !== "hvm") return;
   for (const c of d.consoles.slice(1)) {
-    if (c.target.type === "serial") throw unsupported(undefined, "Only the first console can be a serial port");
+    if (c.target.type === "serial")
+      throw unsupported(undefined, "Only the first console can be a serial port");
   }
   const first = d.consoles[0];
   if (first && (first.target.type === undefined || first.target.type === "serial")) {
@@ -81,13 +83,17 @@ function consoleCompat(def: DomainDef): void {
 function diskControllers(def: DomainDef, bus: "scsi" | "fdc" | "ide" | "sata"): void {
   let max = -1;
   for (const disk of def.devices.disks) {
-    if (disk.target.bus === bus && disk.address?.type === "drive") max = Math.max(max, disk.address.controller);
+    if (disk.target.bus === bus && disk.address?.type === "drive")
+      max = Math.max(max, disk.address.controller);
   }
   for (let i = 0; i <= max; i++) maybeAddController(def, bus, i);
 }
 
 function virtioSerialControllers(def: DomainDef): void {
-  const chrs = [...def.devices.channels.filter((c) => c.target.type === "virtio"), ...def.devices.consoles.filter((c) => c.target.type === "virtio")];
+  const chrs = [
+    ...def.devices.channels.filter((c) => c.target.type === "virtio"),
+    ...def.devices.consoles.filter((c) => c.target.type === "virtio"),
+  ];
   for (const c of chrs) {
     const idx = c.address?.type === "virtio-serial" ? c.address.controller : 0;
     maybeAddController(def, "virtio-serial", idx);
@@ -101,7 +107,8 @@ function implicitControllers(def: DomainDef): void {
   diskControllers(def, "sata");
   virtioSerialControllers(def);
   for (const h of def.devices.hostdevs) {
-    if (h.type === "scsi" && h.address?.type === "drive") maybeAddController(def, "scsi", h.address.controller);
+    if (h.type === "scsi" && h.address?.type === "drive")
+      maybeAddController(def, "scsi", h.address.controller);
   }
 }
 

@@ -24,7 +24,8 @@ function isaSerialPorts(def: DomainDef): void {
   }
   for (const s of isa) {
     if (s.target.port === undefined) continue;
-    if (used.has(s.target.port)) throw unsupported(undefined, `target port '${s.target.port}' already allocated`);
+    if (used.has(s.target.port))
+      throw unsupported(undefined, `target port '${s.target.port}' already allocated`);
     used.add(s.target.port);
   }
   for (const s of isa) {
@@ -49,7 +50,11 @@ const SERIAL_MODEL: Readonly<Record<string, string>> = {
 };
 
 /** QEMU's and the generic post-parse of one character device of `list`. */
-export function chrPostParse(def: DomainDef, chr: ChrDef, kind: "serial" | "console" | "channel" | "parallel"): void {
+export function chrPostParse(
+  def: DomainDef,
+  chr: ChrDef,
+  kind: "serial" | "console" | "channel" | "parallel",
+): void {
   if (kind === "serial") {
     if (chr.target.type === undefined && isX86(def.os.arch)) chr.target.type = "isa-serial";
     if (chr.target.model === undefined && chr.target.type !== undefined) {
@@ -60,7 +65,12 @@ export function chrPostParse(def: DomainDef, chr: ChrDef, kind: "serial" | "cons
   if (kind === "console") chr.target.type ??= "serial";
   if (chr.source && chr.type === "unix" && chr.source.path === undefined) chr.source.mode = "bind";
   if (kind !== "channel" && chr.target.port === undefined) {
-    const list = kind === "serial" ? def.devices.serials : kind === "console" ? def.devices.consoles : def.devices.parallels;
+    const list =
+      kind === "serial"
+        ? def.devices.serials
+        : kind === "console"
+          ? def.devices.consoles
+          : def.devices.parallels;
     const max = Math.max(-1, ...list.map((c) => c.target.port ?? -1));
     chr.target.port = max + 1;
   }
@@ -93,7 +103,8 @@ function defaultScsiModel(def: DomainDef): string {
 /** Default SCSI/USB controller models (qemuDomainControllerDefPostParse). */
 export function controllerDefaults(def: DomainDef, c: ControllerDef): void {
   if (c.type === "scsi" && c.model === undefined) c.model = defaultScsiModel(def);
-  if (c.type === "usb" && c.model === undefined && isX86(def.os.arch)) c.model = isQ35(def) ? "qemu-xhci" : "piix3-uhci";
+  if (c.type === "usb" && c.model === undefined && isX86(def.os.arch))
+    c.model = isQ35(def) ? "qemu-xhci" : "piix3-uhci";
   if (c.type === "usb" && c.model === "none") delete c.address;
   if ((c.model === "qemu-xhci" || c.model === "nec-xhci") && (c.ports ?? 0) > 15) {
     throw unsupported(undefined, `'${c.model}' controller only supports up to '15' ports`);
@@ -111,7 +122,8 @@ export function generateMac(): string {
 
 function netDefaults(iface: InterfaceDef): void {
   iface.mac ??= { address: generateMac() };
-  if ((iface.type === "vdpa" || iface.type === "vhostuser") && iface.model === undefined) iface.model = "virtio";
+  if ((iface.type === "vdpa" || iface.type === "vhostuser") && iface.model === undefined)
+    iface.model = "virtio";
   else if (iface.type !== "hostdev" && iface.model === undefined) iface.model = "rtl8139";
 }
 
@@ -195,7 +207,8 @@ export function deviceDefaults(def: DomainDef): void {
   }
   for (const t of d.tpms) {
     t.model ??= "tpm-tis";
-    if (t.backend.type === "emulator") t.backend.version ??= t.model === "tpm-tis" && isX86(def.os.arch) ? "1.2" : "2.0";
+    if (t.backend.type === "emulator")
+      t.backend.version ??= t.model === "tpm-tis" && isX86(def.os.arch) ? "1.2" : "2.0";
   }
   for (const p of d.panics) p.model ??= isX86(def.os.arch) ? "isa" : undefined;
   for (const h of d.hostdevs) {

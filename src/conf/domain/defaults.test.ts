@@ -44,7 +44,10 @@ test("q35: each PCIe device gets its own auto-added pcie-root-port, plus one spa
 
 test("pc: PIIX3 owns slot 1, the primary video slot 2, then devices in libvirt's order", () => {
   const { def } = parseDomainXML(
-    domain("pc", "<disk type='file' device='disk'><source file='/x'/><target dev='vda' bus='virtio'/></disk><interface type='user'/><video><model type='vga'/></video>"),
+    domain(
+      "pc",
+      "<disk type='file' device='disk'><source file='/x'/><target dev='vda' bus='virtio'/></disk><interface type='user'/><video><model type='vga'/></video>",
+    ),
   );
   const usb = def.devices.controllers.find((c) => c.type === "usb")!;
   assert.equal(usb.model, "piix3-uhci");
@@ -68,10 +71,25 @@ test("pc: running out of slots on pci-root adds a pci-bridge", () => {
 
 test("implicit devices: IDE controller for hd*, SCSI controller for sd*, drive addresses", () => {
   const { def } = parseDomainXML(
-    domain("pc", "<disk type='file' device='disk'><source file='/a'/><target dev='hdd'/></disk><disk type='file' device='disk'><source file='/b'/><target dev='sdi'/></disk>"),
+    domain(
+      "pc",
+      "<disk type='file' device='disk'><source file='/a'/><target dev='hdd'/></disk><disk type='file' device='disk'><source file='/b'/><target dev='sdi'/></disk>",
+    ),
   );
-  assert.deepEqual(def.devices.disks[0]!.address, { type: "drive", controller: 0, bus: 1, target: 0, unit: 1 });
-  assert.deepEqual(def.devices.disks[1]!.address, { type: "drive", controller: 1, bus: 0, target: 0, unit: 1 });
+  assert.deepEqual(def.devices.disks[0]!.address, {
+    type: "drive",
+    controller: 0,
+    bus: 1,
+    target: 0,
+    unit: 1,
+  });
+  assert.deepEqual(def.devices.disks[1]!.address, {
+    type: "drive",
+    controller: 1,
+    bus: 0,
+    target: 0,
+    unit: 1,
+  });
   const scsi = def.devices.controllers.filter((c) => c.type === "scsi");
   assert.deepEqual(
     scsi.map((c) => [c.index, c.model]),
@@ -84,7 +102,10 @@ test("implicit devices: IDE controller for hd*, SCSI controller for sd*, drive a
 
 test("console without serial becomes serial0 with a console alias; channels get virtio-serial ports", () => {
   const { def } = parseDomainXML(
-    domain("pc", "<console type='pty'/><channel type='unix'><target type='virtio' name='a'/></channel><channel type='unix'><target type='virtio' name='b'/></channel>"),
+    domain(
+      "pc",
+      "<console type='pty'/><channel type='unix'><target type='virtio' name='a'/></channel><channel type='unix'><target type='virtio' name='b'/></channel>",
+    ),
   );
   assert.equal(def.devices.serials.length, 1);
   assert.equal(def.devices.serials[0]!.target.type, "isa-serial");
@@ -101,15 +122,26 @@ test("console without serial becomes serial0 with a console alias; channels get 
 
 test("default CPU: qemu64 for TCG and KVM x86 guests; host-passthrough gets migratable", () => {
   const tcg = parseDomainXML(domain("pc", "")).def;
-  assert.deepEqual(tcg.cpu, { mode: "custom", features: [], check: "none", match: "exact", model: { name: "qemu64", fallback: "forbid" } });
-  const kvm = parseDomainXML(domain("pc", "", "kvm").replace("<devices>", "<cpu mode='host-passthrough'/><devices>")).def;
+  assert.deepEqual(tcg.cpu, {
+    mode: "custom",
+    features: [],
+    check: "none",
+    match: "exact",
+    model: { name: "qemu64", fallback: "forbid" },
+  });
+  const kvm = parseDomainXML(
+    domain("pc", "", "kvm").replace("<devices>", "<cpu mode='host-passthrough'/><devices>"),
+  ).def;
   assert.equal(kvm.cpu?.check, "none");
   assert.equal(kvm.cpu.migratable, true);
 });
 
 test("facts canonicalise machine aliases and choose the default CPU", () => {
   const { def } = parseDomainXML(domain("pc", ""), {
-    facts: { canonicalMachine: (_a, _t, m) => (m === "pc" ? "pc-i440fx-7.2" : undefined), defaultCpuModel: () => null },
+    facts: {
+      canonicalMachine: (_a, _t, m) => (m === "pc" ? "pc-i440fx-7.2" : undefined),
+      defaultCpuModel: () => null,
+    },
   });
   assert.equal(def.os.machine, "pc-i440fx-7.2");
   assert.equal(def.cpu, undefined);
@@ -139,7 +171,8 @@ test("aliases follow libvirt's naming and keep user aliases", () => {
   assert.equal(d.consoles[0]!.alias, "console0");
   assert.equal(d.rngs[0]!.alias, "rng0");
   assert.equal(d.memballoon!.alias, "balloon0");
-  const byType = (t: string, i = 0): string | undefined => d.controllers.find((c) => c.type === t && c.index === i)?.alias;
+  const byType = (t: string, i = 0): string | undefined =>
+    d.controllers.find((c) => c.type === t && c.index === i)?.alias;
   assert.equal(byType("usb"), "usb");
   assert.equal(byType("sata"), "ide");
   assert.equal(byType("pci"), "pcie.0");
@@ -155,7 +188,10 @@ test("aliases follow libvirt's naming and keep user aliases", () => {
 
 test("USB ports: first free port of the first controller, in libvirt's device order", () => {
   const { def } = parseDomainXML(
-    domain("pc", "<input type='tablet' bus='usb'/><disk type='file' device='disk'><source file='/u'/><target dev='sda' bus='usb'/></disk><redirdev bus='usb' type='spicevmc'/>"),
+    domain(
+      "pc",
+      "<input type='tablet' bus='usb'/><disk type='file' device='disk'><source file='/u'/><target dev='sda' bus='usb'/></disk><redirdev bus='usb' type='spicevmc'/>",
+    ),
   );
   const d: DomainDef = def;
   assert.equal(d.devices.inputs[0]!.address, undefined, "inactive definitions carry no USB addresses");

@@ -36,7 +36,11 @@ function machineDefaults(def: DomainDef, facts: DomainFacts): void {
   const arch = def.os.arch ?? "x86_64";
   if (!def.os.machine) {
     def.os.machine = facts.defaultMachine?.(arch, def.type) ?? (isX86(arch) ? "pc" : undefined);
-    if (!def.os.machine) throw unsupported(undefined, `could not get preferred machine for ${def.devices.emulator ?? arch} type=${def.type}`);
+    if (!def.os.machine)
+      throw unsupported(
+        undefined,
+        `could not get preferred machine for ${def.devices.emulator ?? arch} type=${def.type}`,
+      );
   }
   const canon = facts.canonicalMachine?.(arch, def.type, def.os.machine);
   if (canon) def.os.machine = canon;
@@ -116,7 +120,8 @@ function defaultCpu(def: DomainDef, facts: DomainFacts): void {
 function cpuPostParse(def: DomainDef): void {
   const cpu = def.cpu;
   if (!cpu) return;
-  if (cpu.mode === "host-passthrough" && cpu.migratable === undefined && def.id === undefined) cpu.migratable = true;
+  if (cpu.mode === "host-passthrough" && cpu.migratable === undefined && def.id === undefined)
+    cpu.migratable = true;
   if (cpu.mode === "custom" && !cpu.model?.name) return;
   if (cpu.check !== undefined) return;
   if (cpu.mode === "host-passthrough" || cpu.mode === "maximum") cpu.check = "none";

@@ -7,7 +7,12 @@ import type { ChrDef, ChrSource, ChrType, DomainDef } from "./types.ts";
 import { formatInfo, liveWriters, onOff, yesNo } from "./format-info.ts";
 
 /** `<source>` element(s) and `<protocol>` of a chardev of `type` (inactive form). */
-export function formatChrSource(w: XmlWriter, type: ChrType, s: ChrSource | undefined, protocol?: string): void {
+export function formatChrSource(
+  w: XmlWriter,
+  type: ChrType,
+  s: ChrSource | undefined,
+  protocol?: string,
+): void {
   switch (type) {
     case "pty":
       // The pty QEMU allocated exists only while the domain runs.
@@ -16,22 +21,31 @@ export function formatChrSource(w: XmlWriter, type: ChrType, s: ChrSource | unde
     case "dev":
     case "file":
     case "pipe":
-      if (s?.path !== undefined) w.empty("source", { path: s.path, append: type === "file" ? onOff(s.append) : undefined });
+      if (s?.path !== undefined)
+        w.empty("source", { path: s.path, append: type === "file" ? onOff(s.append) : undefined });
       break;
     case "udp":
-      if (s?.bindHost !== undefined || s?.bindService !== undefined) w.empty("source", { mode: "bind", host: s.bindHost, service: s.bindService });
-      if (s?.host !== undefined || s?.service !== undefined) w.empty("source", { mode: "connect", host: s.host, service: s.service });
+      if (s?.bindHost !== undefined || s?.bindService !== undefined)
+        w.empty("source", { mode: "bind", host: s.bindHost, service: s.bindService });
+      if (s?.host !== undefined || s?.service !== undefined)
+        w.empty("source", { mode: "connect", host: s.host, service: s.service });
       break;
     case "tcp":
-      w.elem("source", { mode: s?.mode ?? "connect", host: s?.host, service: s?.service, tls: yesNo(s?.tls) }, () => {
-        if (s?.reconnect) w.empty("reconnect", { enabled: yesNo(s.reconnect.enabled), timeout: s.reconnect.timeout });
-      });
+      w.elem(
+        "source",
+        { mode: s?.mode ?? "connect", host: s?.host, service: s?.service, tls: yesNo(s?.tls) },
+        () => {
+          if (s?.reconnect)
+            w.empty("reconnect", { enabled: yesNo(s.reconnect.enabled), timeout: s.reconnect.timeout });
+        },
+      );
       w.empty("protocol", { type: protocol ?? "raw" });
       return;
     case "unix":
       if (s?.path !== undefined) {
         w.elem("source", { mode: s.mode ?? "connect", path: s.path }, () => {
-          if (s.reconnect) w.empty("reconnect", { enabled: yesNo(s.reconnect.enabled), timeout: s.reconnect.timeout });
+          if (s.reconnect)
+            w.empty("reconnect", { enabled: yesNo(s.reconnect.enabled), timeout: s.reconnect.timeout });
         });
       }
       break;
@@ -65,7 +79,11 @@ function formatTarget(w: XmlWriter, kind: "serial" | "console" | "channel" | "pa
   }
 }
 
-export function formatChr(w: XmlWriter, kind: "serial" | "console" | "channel" | "parallel", c: ChrDef): void {
+export function formatChr(
+  w: XmlWriter,
+  kind: "serial" | "console" | "channel" | "parallel",
+  c: ChrDef,
+): void {
   const tty = kind === "console" && c.type === "pty" && liveWriters.has(w) ? c.source?.path : undefined;
   w.elem(kind, { type: c.type, tty }, () => {
     formatChrSource(w, c.type, c.source, c.protocol);

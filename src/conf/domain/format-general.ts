@@ -2,7 +2,18 @@
  * Formatting of the top-level parts of a domain other than `<devices>`.
  */
 import type { XmlWriter } from "../xml.ts";
-import type { Clock, CpuDef, DomainDef, DomainFeatures, LaunchSecurity, MemoryBacking, Numatune, OsDef, RawXmlElement, SecLabel } from "./types.ts";
+import type {
+  Clock,
+  CpuDef,
+  DomainDef,
+  DomainFeatures,
+  LaunchSecurity,
+  MemoryBacking,
+  Numatune,
+  OsDef,
+  RawXmlElement,
+  SecLabel,
+} from "./types.ts";
 import { onOff, yesNo } from "./format-info.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -11,7 +22,19 @@ import { onOff, yesNo } from "./format-info.ts";
 
 function escapeAttrDq(s: string): string {
   return s.replace(/[&<>"\n\r\t]/g, (c) =>
-    c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : c === "\n" ? "&#10;" : c === "\r" ? "&#13;" : "&#9;",
+    c === "&"
+      ? "&amp;"
+      : c === "<"
+        ? "&lt;"
+        : c === ">"
+          ? "&gt;"
+          : c === '"'
+            ? "&quot;"
+            : c === "\n"
+              ? "&#10;"
+              : c === "\r"
+                ? "&#13;"
+                : "&#9;",
   );
 }
 
@@ -51,7 +74,8 @@ export function formatMemoryBacking(w: XmlWriter, mb: MemoryBacking): void {
   w.elem("memoryBacking", undefined, () => {
     if (mb.hugepages) {
       w.elem("hugepages", undefined, () => {
-        for (const p of mb.hugepages!.pages) w.empty("page", { size: p.size, unit: "KiB", nodeset: p.nodeset });
+        for (const p of mb.hugepages!.pages)
+          w.empty("page", { size: p.size, unit: "KiB", nodeset: p.nodeset });
       });
     }
     if (mb.nosharepages) w.empty("nosharepages");
@@ -65,7 +89,8 @@ export function formatMemoryBacking(w: XmlWriter, mb: MemoryBacking): void {
 
 export function formatVcpu(w: XmlWriter, def: DomainDef): void {
   const v = def.vcpu;
-  const placement = v.placement ?? (def.numatune?.memory?.placement === "auto" && v.cpuset === undefined ? "auto" : "static");
+  const placement =
+    v.placement ?? (def.numatune?.memory?.placement === "auto" && v.cpuset === undefined ? "auto" : "static");
   w.text("vcpu", v.count, {
     placement,
     cpuset: v.cpuset,
@@ -98,7 +123,13 @@ export function formatOs(w: XmlWriter, os: OsDef): void {
     }
     const l = os.loader;
     if (l) {
-      const attrs = { readonly: yesNo(l.readonly), secure: yesNo(l.secure), type: l.type, stateless: yesNo(l.stateless), format: l.format };
+      const attrs = {
+        readonly: yesNo(l.readonly),
+        secure: yesNo(l.secure),
+        type: l.type,
+        stateless: yesNo(l.stateless),
+        format: l.format,
+      };
       if (l.path === undefined) w.empty("loader", attrs);
       else w.text("loader", l.path, attrs);
     }
@@ -120,7 +151,8 @@ export function formatOs(w: XmlWriter, os: OsDef): void {
     for (const b of os.boot) w.empty("boot", { dev: b });
     if (os.bootmenu) w.empty("bootmenu", { enable: yesNo(os.bootmenu.enable), timeout: os.bootmenu.timeout });
     if (os.smbios) w.empty("smbios", { mode: os.smbios.mode });
-    if (os.bios) w.empty("bios", { useserial: yesNo(os.bios.useserial), rebootTimeout: os.bios.rebootTimeout });
+    if (os.bios)
+      w.empty("bios", { useserial: yesNo(os.bios.useserial), rebootTimeout: os.bios.rebootTimeout });
   });
 }
 
@@ -144,7 +176,10 @@ function stateEl(w: XmlWriter, name: string, v: boolean | undefined): void {
   if (v !== undefined) w.empty(name, { state: onOff(v) });
 }
 
-function formatNamed(w: XmlWriter, f: { name: string; state?: boolean; value?: string; attrs?: Record<string, string> }): void {
+function formatNamed(
+  w: XmlWriter,
+  f: { name: string; state?: boolean; value?: string; attrs?: Record<string, string> },
+): void {
   w.empty(f.name, { state: onOff(f.state), ...f.attrs, value: f.value });
 }
 
@@ -215,13 +250,23 @@ export function formatCpu(w: XmlWriter, cpu: CpuDef): void {
     const formatModel = cpu.mode === "custom" || cpu.mode === "host-model";
     const m = cpu.model;
     if (formatModel && m && (m.name !== undefined || m.vendor_id !== undefined)) {
-      const attrs = { fallback: m.name !== undefined ? (m.fallback ?? "allow") : undefined, vendor_id: m.vendor_id };
+      const attrs = {
+        fallback: m.name !== undefined ? (m.fallback ?? "allow") : undefined,
+        vendor_id: m.vendor_id,
+      };
       if (m.name === undefined) w.empty("model", attrs);
       else w.text("model", m.name, attrs);
     }
     if (formatModel && cpu.vendor !== undefined) w.text("vendor", cpu.vendor);
     const t = cpu.topology;
-    if (t) w.empty("topology", { sockets: t.sockets, dies: t.dies, clusters: t.clusters, cores: t.cores, threads: t.threads });
+    if (t)
+      w.empty("topology", {
+        sockets: t.sockets,
+        dies: t.dies,
+        clusters: t.clusters,
+        cores: t.cores,
+        threads: t.threads,
+      });
     if (cpu.cache) w.empty("cache", { level: cpu.cache.level, mode: cpu.cache.mode });
     const mpa = cpu.maxphysaddr;
     if (mpa) w.empty("maxphysaddr", { mode: mpa.mode, bits: mpa.bits, limit: mpa.limit });
@@ -229,7 +274,14 @@ export function formatCpu(w: XmlWriter, cpu: CpuDef): void {
     if (cpu.numa) {
       w.elem("numa", undefined, () => {
         for (const c of cpu.numa!.cells) {
-          const attrs = { id: c.id, cpus: c.cpus, memory: c.memory, unit: "KiB", memAccess: c.memAccess, discard: yesNo(c.discard) };
+          const attrs = {
+            id: c.id,
+            cpus: c.cpus,
+            memory: c.memory,
+            unit: "KiB",
+            memAccess: c.memAccess,
+            discard: yesNo(c.discard),
+          };
           w.elem("cell", attrs, () => {
             if (c.distances && c.distances.length > 0) {
               w.elem("distances", undefined, () => {
@@ -249,7 +301,8 @@ export function formatCpu(w: XmlWriter, cpu: CpuDef): void {
 
 export function formatClock(w: XmlWriter, c: Clock): void {
   const attrs: Record<string, string | number | undefined> = { offset: c.offset };
-  if ((c.offset === "utc" || c.offset === "localtime") && c.adjustment === "reset") attrs.adjustment = "reset";
+  if ((c.offset === "utc" || c.offset === "localtime") && c.adjustment === "reset")
+    attrs.adjustment = "reset";
   if (c.offset === "variable") {
     attrs.adjustment = typeof c.adjustment === "number" ? c.adjustment : 0;
     attrs.basis = c.basis ?? "utc";
@@ -268,7 +321,8 @@ export function formatClock(w: XmlWriter, c: Clock): void {
       };
       w.elem("timer", tattrs, () => {
         const cu = t.catchup;
-        if (cu && (cu.threshold || cu.slew || cu.limit)) w.empty("catchup", { threshold: cu.threshold, slew: cu.slew, limit: cu.limit });
+        if (cu && (cu.threshold || cu.slew || cu.limit))
+          w.empty("catchup", { threshold: cu.threshold, slew: cu.slew, limit: cu.limit });
       });
     }
   });
@@ -280,23 +334,38 @@ export function formatSeclabel(w: XmlWriter, s: SecLabel): void {
     w.empty("seclabel", { type: "none", model: s.model });
     return;
   }
-  w.elem("seclabel", { type: s.type, model: s.model, relabel: yesNo(s.relabel ?? s.type !== "static") }, () => {
-    if (s.label !== undefined && s.type !== "dynamic") w.text("label", s.label);
-    if (s.imagelabel !== undefined && s.type !== "dynamic") w.text("imagelabel", s.imagelabel);
-    if (s.baselabel !== undefined) w.text("baselabel", s.baselabel);
-  });
+  w.elem(
+    "seclabel",
+    { type: s.type, model: s.model, relabel: yesNo(s.relabel ?? s.type !== "static") },
+    () => {
+      if (s.label !== undefined && s.type !== "dynamic") w.text("label", s.label);
+      if (s.imagelabel !== undefined && s.type !== "dynamic") w.text("imagelabel", s.imagelabel);
+      if (s.baselabel !== undefined) w.text("baselabel", s.baselabel);
+    },
+  );
 }
 
 export function formatLaunchSecurity(w: XmlWriter, ls: LaunchSecurity): void {
-  const attrs = { type: ls.type, authorKey: yesNo(ls.authorKey), vcek: yesNo(ls.vcek), kernelHashes: yesNo(ls.kernelHashes) };
+  const attrs = {
+    type: ls.type,
+    authorKey: yesNo(ls.authorKey),
+    vcek: yesNo(ls.vcek),
+    kernelHashes: yesNo(ls.kernelHashes),
+  };
   w.elem("launchSecurity", attrs, () => {
     if (ls.cbitpos !== undefined) w.text("cbitpos", ls.cbitpos);
     if (ls.reducedPhysBits !== undefined) w.text("reducedPhysBits", ls.reducedPhysBits);
     if (ls.policy !== undefined) w.text("policy", `0x${ls.policy.toString(16).padStart(4, "0")}`);
-    for (const k of ["guestVisibleWorkarounds", "idBlock", "idAuth", "hostData", "dhCert", "session"] as const) {
+    for (const k of [
+      "guestVisibleWorkarounds",
+      "idBlock",
+      "idAuth",
+      "hostData",
+      "dhCert",
+      "session",
+    ] as const) {
       const v = ls[k];
       if (v !== undefined) w.text(k, v);
     }
   });
 }
-

@@ -6,8 +6,10 @@ import type { XmlWriter } from "../xml.ts";
 import type { DeviceAddress, DeviceCommon } from "./types.ts";
 
 export const hex = (n: number, width = 0): string => `0x${n.toString(16).padStart(width, "0")}`;
-export const onOff = (b: boolean | undefined): string | undefined => (b === undefined ? undefined : b ? "on" : "off");
-export const yesNo = (b: boolean | undefined): string | undefined => (b === undefined ? undefined : b ? "yes" : "no");
+export const onOff = (b: boolean | undefined): string | undefined =>
+  b === undefined ? undefined : b ? "on" : "off";
+export const yesNo = (b: boolean | undefined): string | undefined =>
+  b === undefined ? undefined : b ? "yes" : "no";
 
 export function formatAddress(w: XmlWriter, a: DeviceAddress): void {
   switch (a.type) {
@@ -23,12 +25,22 @@ export function formatAddress(w: XmlWriter, a: DeviceAddress): void {
           multifunction: onOff(a.multifunction),
         },
         () => {
-          if (a.zpci) w.empty("zpci", { uid: a.zpci.uid === undefined ? undefined : hex(a.zpci.uid, 4), fid: a.zpci.fid === undefined ? undefined : hex(a.zpci.fid, 8) });
+          if (a.zpci)
+            w.empty("zpci", {
+              uid: a.zpci.uid === undefined ? undefined : hex(a.zpci.uid, 4),
+              fid: a.zpci.fid === undefined ? undefined : hex(a.zpci.fid, 8),
+            });
         },
       );
       return;
     case "drive":
-      w.empty("address", { type: "drive", controller: a.controller, bus: a.bus, target: a.target, unit: a.unit });
+      w.empty("address", {
+        type: "drive",
+        controller: a.controller,
+        bus: a.bus,
+        target: a.target,
+        unit: a.unit,
+      });
       return;
     case "virtio-serial":
       w.empty("address", { type: a.type, controller: a.controller, bus: a.bus, port: a.port });
@@ -43,10 +55,18 @@ export function formatAddress(w: XmlWriter, a: DeviceAddress): void {
       w.empty("address", { type: a.type, reg: a.reg === undefined ? undefined : hex(a.reg, 8) });
       return;
     case "isa":
-      w.empty("address", { type: "isa", iobase: a.iobase === undefined ? undefined : hex(a.iobase), irq: a.irq === undefined ? undefined : hex(a.irq) });
+      w.empty("address", {
+        type: "isa",
+        iobase: a.iobase === undefined ? undefined : hex(a.iobase),
+        irq: a.irq === undefined ? undefined : hex(a.irq),
+      });
       return;
     case "dimm":
-      w.empty("address", { type: "dimm", slot: a.slot, base: a.base === undefined ? undefined : hex(a.base) });
+      w.empty("address", {
+        type: "dimm",
+        slot: a.slot,
+        base: a.base === undefined ? undefined : hex(a.base),
+      });
       return;
     case "ccw":
       w.empty("address", { type: "ccw", cssid: hex(a.cssid), ssid: hex(a.ssid), devno: hex(a.devno, 4) });
@@ -65,9 +85,11 @@ export const liveWriters = new WeakSet<XmlWriter>();
 /** The device-info tail. `master` is the USB companion `<master startport>` of a controller. */
 export function formatInfo(w: XmlWriter, dev: DeviceCommon, master?: { startport: number }): void {
   if (dev.boot) w.empty("boot", { order: dev.boot.order, loadparm: dev.boot.loadparm });
-  if (dev.alias !== undefined && (dev.alias.startsWith("ua-") || liveWriters.has(w))) w.empty("alias", { name: dev.alias });
+  if (dev.alias !== undefined && (dev.alias.startsWith("ua-") || liveWriters.has(w)))
+    w.empty("alias", { name: dev.alias });
   if (master) w.empty("master", { startport: master.startport });
-  if (dev.rom) w.empty("rom", { enabled: yesNo(dev.rom.enabled), bar: onOff(dev.rom.bar), file: dev.rom.file });
+  if (dev.rom)
+    w.empty("rom", { enabled: yesNo(dev.rom.enabled), bar: onOff(dev.rom.bar), file: dev.rom.file });
   if (dev.acpiIndex !== undefined) w.empty("acpi", { index: dev.acpiIndex });
   if (dev.address) formatAddress(w, dev.address);
 }

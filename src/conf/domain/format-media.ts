@@ -8,7 +8,14 @@ import { formatInfo, onOff, yesNo } from "./format-info.ts";
 export function formatInput(w: XmlWriter, i: InputDef): void {
   w.elem("input", { type: i.type, bus: i.bus, model: i.model }, () => {
     const s = i.source;
-    if (s) w.empty("source", { evdev: s.evdev, dev: s.dev, grab: s.grab, grabToggle: s.grabToggle, repeat: onOff(s.repeat) });
+    if (s)
+      w.empty("source", {
+        evdev: s.evdev,
+        dev: s.dev,
+        grab: s.grab,
+        grabToggle: s.grabToggle,
+        repeat: onOff(s.repeat),
+      });
     formatInfo(w, i);
   });
 }
@@ -86,7 +93,13 @@ export function formatSound(w: XmlWriter, s: SoundDef): void {
 }
 
 function ioAttrs(io: AudioIo): Record<string, string | number | undefined> {
-  return { mixingEngine: yesNo(io.mixingEngine), fixedSettings: yesNo(io.fixedSettings), voices: io.voices, bufferLength: io.bufferLength, ...io.attrs };
+  return {
+    mixingEngine: yesNo(io.mixingEngine),
+    fixedSettings: yesNo(io.fixedSettings),
+    voices: io.voices,
+    bufferLength: io.bufferLength,
+    ...io.attrs,
+  };
 }
 
 export function formatAudio(w: XmlWriter, a: AudioDef): void {
@@ -100,9 +113,22 @@ export function formatVideo(w: XmlWriter, v: VideoDef): void {
   w.elem("video", undefined, () => {
     if (v.driver) w.empty("driver", { name: v.driver.name, vgaconf: v.driver.vgaconf });
     const m = v.model;
-    const attrs = { type: m.type, ram: m.ram, vram: m.vram, vram64: m.vram64, vgamem: m.vgamem, heads: m.heads, primary: m.primary ? "yes" : undefined };
+    const attrs = {
+      type: m.type,
+      ram: m.ram,
+      vram: m.vram,
+      vram64: m.vram64,
+      vgamem: m.vgamem,
+      heads: m.heads,
+      primary: m.primary ? "yes" : undefined,
+    };
     w.elem("model", attrs, () => {
-      if (m.acceleration) w.empty("acceleration", { accel3d: yesNo(m.acceleration.accel3d), accel2d: yesNo(m.acceleration.accel2d), rendernode: m.acceleration.rendernode });
+      if (m.acceleration)
+        w.empty("acceleration", {
+          accel3d: yesNo(m.acceleration.accel3d),
+          accel2d: yesNo(m.acceleration.accel2d),
+          rendernode: m.acceleration.rendernode,
+        });
       if (m.resolution) w.empty("resolution", { x: m.resolution.x, y: m.resolution.y });
     });
     formatInfo(w, v);

@@ -3,7 +3,16 @@
  * iommu and vsock.
  */
 import type { XmlWriter } from "../xml.ts";
-import type { HostdevDef, IommuDef, MemballoonDef, MemoryDeviceDef, RedirdevDef, RngDef, TpmDef, VsockDef } from "./types.ts";
+import type {
+  HostdevDef,
+  IommuDef,
+  MemballoonDef,
+  MemoryDeviceDef,
+  RedirdevDef,
+  RngDef,
+  TpmDef,
+  VsockDef,
+} from "./types.ts";
 import { formatInfo, hex, onOff, yesNo } from "./format-info.ts";
 import { formatChrSource } from "./format-chr.ts";
 
@@ -19,18 +28,28 @@ export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
   w.elem("hostdev", attrs, () => {
     if (h.driver) w.empty("driver", { name: h.driver.name, model: h.driver.model });
     const s = h.source;
-    w.elem("source", { startupPolicy: s.startupPolicy, guestReset: s.guestReset, writeFiltering: yesNo(s.writeFiltering) }, () => {
-      if (s.vendor !== undefined) w.empty("vendor", { id: hex(s.vendor, 4) });
-      if (s.product !== undefined) w.empty("product", { id: hex(s.product, 4) });
-      if (s.usbAddress) w.empty("address", { bus: s.usbAddress.bus, device: s.usbAddress.device });
-      const p = s.pciAddress;
-      if (p) w.empty("address", { domain: hex(p.domain, 4), bus: hex(p.bus, 2), slot: hex(p.slot, 2), function: hex(p.function) });
-      if (s.scsi) {
-        w.empty("adapter", { name: s.scsi.adapter });
-        w.empty("address", { bus: s.scsi.bus, target: s.scsi.target, unit: s.scsi.unit });
-      }
-      if (s.mdevUuid !== undefined) w.empty("address", { uuid: s.mdevUuid });
-    });
+    w.elem(
+      "source",
+      { startupPolicy: s.startupPolicy, guestReset: s.guestReset, writeFiltering: yesNo(s.writeFiltering) },
+      () => {
+        if (s.vendor !== undefined) w.empty("vendor", { id: hex(s.vendor, 4) });
+        if (s.product !== undefined) w.empty("product", { id: hex(s.product, 4) });
+        if (s.usbAddress) w.empty("address", { bus: s.usbAddress.bus, device: s.usbAddress.device });
+        const p = s.pciAddress;
+        if (p)
+          w.empty("address", {
+            domain: hex(p.domain, 4),
+            bus: hex(p.bus, 2),
+            slot: hex(p.slot, 2),
+            function: hex(p.function),
+          });
+        if (s.scsi) {
+          w.empty("adapter", { name: s.scsi.adapter });
+          w.empty("address", { bus: s.scsi.bus, target: s.scsi.target, unit: s.scsi.unit });
+        }
+        if (s.mdevUuid !== undefined) w.empty("address", { uuid: s.mdevUuid });
+      },
+    );
     if (h.readonly) w.empty("readonly");
     if (h.shareable) w.empty("shareable");
     formatInfo(w, h);
@@ -45,10 +64,14 @@ export function formatRedirdev(w: XmlWriter, r: RedirdevDef): void {
 }
 
 export function formatMemballoon(w: XmlWriter, m: MemballoonDef): void {
-  w.elem("memballoon", { model: m.model, autodeflate: onOff(m.autodeflate), freePageReporting: onOff(m.freePageReporting) }, () => {
-    if (m.statsPeriod !== undefined) w.empty("stats", { period: m.statsPeriod });
-    formatInfo(w, m);
-  });
+  w.elem(
+    "memballoon",
+    { model: m.model, autodeflate: onOff(m.autodeflate), freePageReporting: onOff(m.freePageReporting) },
+    () => {
+      if (m.statsPeriod !== undefined) w.empty("stats", { period: m.statsPeriod });
+      formatInfo(w, m);
+    },
+  );
 }
 
 export function formatRng(w: XmlWriter, r: RngDef): void {
@@ -60,7 +83,9 @@ export function formatRng(w: XmlWriter, r: RngDef): void {
       else w.text("backend", b.path, { model: "random" });
     } else if (b.model === "egd") {
       const type = b.type ?? "pty";
-      w.elem("backend", { model: "egd", type }, () => { formatChrSource(w, type, b.source, b.protocol); });
+      w.elem("backend", { model: "egd", type }, () => {
+        formatChrSource(w, type, b.source, b.protocol);
+      });
     } else w.empty("backend", { model: b.model });
     formatInfo(w, r);
   });
@@ -69,9 +94,13 @@ export function formatRng(w: XmlWriter, r: RngDef): void {
 export function formatTpm(w: XmlWriter, t: TpmDef): void {
   w.elem("tpm", { model: t.model }, () => {
     const b = t.backend;
-    w.elem("backend", { type: b.type, version: b.version, persistent_state: yesNo(b.persistent_state) }, () => {
-      if (b.path !== undefined) w.empty(b.type === "passthrough" ? "device" : "source", { path: b.path });
-    });
+    w.elem(
+      "backend",
+      { type: b.type, version: b.version, persistent_state: yesNo(b.persistent_state) },
+      () => {
+        if (b.path !== undefined) w.empty(b.type === "passthrough" ? "device" : "source", { path: b.path });
+      },
+    );
     formatInfo(w, t);
   });
 }
@@ -93,7 +122,8 @@ export function formatMemoryDevice(w: XmlWriter, m: MemoryDeviceDef): void {
     w.elem("target", undefined, () => {
       w.text("size", t.size, { unit: "KiB" });
       if (t.node !== undefined) w.text("node", t.node);
-      if (t.labelSize !== undefined) w.elem("label", undefined, () => w.text("size", t.labelSize!, { unit: "KiB" }));
+      if (t.labelSize !== undefined)
+        w.elem("label", undefined, () => w.text("size", t.labelSize!, { unit: "KiB" }));
       if (t.block !== undefined) w.text("block", t.block, { unit: "KiB" });
       if (t.requested !== undefined) w.text("requested", t.requested, { unit: "KiB" });
       if (t.current !== undefined) w.text("current", t.current, { unit: "KiB" });

@@ -28,7 +28,9 @@ function formatSource(w: XmlWriter, n: InterfaceDef): void {
     case "hostdev":
       if (s?.hostAddress) {
         const a = s.hostAddress;
-        w.elem("source", undefined, () => { formatAddress(w, a); });
+        w.elem("source", undefined, () => {
+          formatAddress(w, a);
+        });
       }
       return;
     case "server":
@@ -56,7 +58,11 @@ function formatBandwidth(w: XmlWriter, n: InterfaceDef): void {
 }
 
 export function formatInterface(w: XmlWriter, n: InterfaceDef): void {
-  const attrs = { type: n.type, managed: n.type === "hostdev" ? yesNo(n.managed) : undefined, trustGuestRxFilters: yesNo(n.trustGuestRxFilters) };
+  const attrs = {
+    type: n.type,
+    managed: n.type === "hostdev" ? yesNo(n.managed) : undefined,
+    trustGuestRxFilters: yesNo(n.trustGuestRxFilters),
+  };
   w.elem("interface", attrs, () => {
     if (n.mac) w.empty("mac", { address: n.mac.address, type: n.mac.type, check: yesNo(n.mac.check) });
     formatSource(w, n);
@@ -66,7 +72,8 @@ export function formatInterface(w: XmlWriter, n: InterfaceDef): void {
     }
     for (const pf of n.portForwards ?? []) {
       w.elem("portForward", { proto: pf.proto, address: pf.address, dev: pf.dev }, () => {
-        for (const r of pf.ranges) w.empty("range", { start: r.start, end: r.end, to: r.to, exclude: yesNo(r.exclude) });
+        for (const r of pf.ranges)
+          w.empty("range", { start: r.start, end: r.end, to: r.to, exclude: yesNo(r.exclude) });
       });
     }
     if (n.vlan) {
@@ -88,21 +95,32 @@ export function formatInterface(w: XmlWriter, n: InterfaceDef): void {
     if (n.model !== undefined) w.empty("model", { type: n.model });
     const d = n.driver;
     if (d) {
-      w.elem("driver", {
-        name: d.name,
-        txmode: d.txmode,
-        ioeventfd: onOff(d.ioeventfd),
-        event_idx: onOff(d.event_idx),
-        queues: d.queues,
-        rx_queue_size: d.rx_queue_size,
-        tx_queue_size: d.tx_queue_size,
-        rss: onOff(d.rss),
-      }, () => {
-        if (d.host) w.empty("host", Object.fromEntries(HOST_OFFLOADS.map((k) => [k, onOff(d.host?.[k])])));
-        if (d.guest) w.empty("guest", Object.fromEntries(GUEST_OFFLOADS.map((k) => [k, onOff(d.guest?.[k])])));
-      });
+      w.elem(
+        "driver",
+        {
+          name: d.name,
+          txmode: d.txmode,
+          ioeventfd: onOff(d.ioeventfd),
+          event_idx: onOff(d.event_idx),
+          queues: d.queues,
+          rx_queue_size: d.rx_queue_size,
+          tx_queue_size: d.tx_queue_size,
+          rss: onOff(d.rss),
+        },
+        () => {
+          if (d.host) w.empty("host", Object.fromEntries(HOST_OFFLOADS.map((k) => [k, onOff(d.host?.[k])])));
+          if (d.guest)
+            w.empty("guest", Object.fromEntries(GUEST_OFFLOADS.map((k) => [k, onOff(d.guest?.[k])])));
+        },
+      );
     }
-    if (n.backend) w.empty("backend", { type: n.backend.type, tap: n.backend.tap, vhost: n.backend.vhost, logFile: n.backend.logFile });
+    if (n.backend)
+      w.empty("backend", {
+        type: n.backend.type,
+        tap: n.backend.tap,
+        vhost: n.backend.vhost,
+        logFile: n.backend.logFile,
+      });
     if (n.filterref) {
       const f = n.filterref;
       w.elem("filterref", { filter: f.filter }, () => {

@@ -33,47 +33,71 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
   }
   attrs.startupPolicy = s.startupPolicy;
   w.elem("source", attrs, () => {
-    for (const h of s.hosts ?? []) w.empty("host", { name: h.name, port: h.port, transport: h.transport, socket: h.socket });
+    for (const h of s.hosts ?? [])
+      w.empty("host", { name: h.name, port: h.port, transport: h.transport, socket: h.socket });
   });
 }
 
 export function formatDisk(w: XmlWriter, d: DiskDef): void {
-  w.elem("disk", { type: d.type, device: d.device, model: d.model, rawio: yesNo(d.rawio), sgio: d.sgio, snapshot: d.snapshot }, () => {
-    const dr = d.driver;
-    if (dr) {
-      w.empty("driver", {
-        name: dr.name,
-        type: dr.type,
-        cache: dr.cache,
-        error_policy: dr.error_policy,
-        rerror_policy: dr.rerror_policy,
-        io: dr.io,
-        ioeventfd: onOff(dr.ioeventfd),
-        event_idx: onOff(dr.event_idx),
-        copy_on_read: onOff(dr.copy_on_read),
-        discard: dr.discard,
-        iothread: dr.iothread,
-        detect_zeroes: dr.detect_zeroes,
-        queues: dr.queues,
-        queue_size: dr.queue_size,
-        discard_no_unref: onOff(dr.discard_no_unref),
+  w.elem(
+    "disk",
+    {
+      type: d.type,
+      device: d.device,
+      model: d.model,
+      rawio: yesNo(d.rawio),
+      sgio: d.sgio,
+      snapshot: d.snapshot,
+    },
+    () => {
+      const dr = d.driver;
+      if (dr) {
+        w.empty("driver", {
+          name: dr.name,
+          type: dr.type,
+          cache: dr.cache,
+          error_policy: dr.error_policy,
+          rerror_policy: dr.rerror_policy,
+          io: dr.io,
+          ioeventfd: onOff(dr.ioeventfd),
+          event_idx: onOff(dr.event_idx),
+          copy_on_read: onOff(dr.copy_on_read),
+          discard: dr.discard,
+          iothread: dr.iothread,
+          detect_zeroes: dr.detect_zeroes,
+          queues: dr.queues,
+          queue_size: dr.queue_size,
+          discard_no_unref: onOff(dr.discard_no_unref),
+        });
+      }
+      formatDiskSource(w, d);
+      const t = d.target;
+      const tray = (d.device === "cdrom" || d.device === "floppy") && t.tray === "open" ? "open" : undefined;
+      w.empty("target", {
+        dev: t.dev,
+        bus: t.bus,
+        tray,
+        removable: onOff(t.removable),
+        rotation_rate: t.rotation_rate,
       });
-    }
-    formatDiskSource(w, d);
-    const t = d.target;
-    const tray = (d.device === "cdrom" || d.device === "floppy") && t.tray === "open" ? "open" : undefined;
-    w.empty("target", { dev: t.dev, bus: t.bus, tray, removable: onOff(t.removable), rotation_rate: t.rotation_rate });
-    if (d.blockio) w.empty("blockio", { ...d.blockio });
-    if (d.geometry) w.empty("geometry", { cyls: d.geometry.cyls, heads: d.geometry.heads, secs: d.geometry.secs, trans: d.geometry.trans });
-    if (d.readonly) w.empty("readonly");
-    if (d.shareable) w.empty("shareable");
-    if (d.transient) w.empty("transient");
-    for (const k of ["serial", "wwn", "vendor", "product"] as const) {
-      const v = d[k];
-      if (v !== undefined) w.text(k, v);
-    }
-    formatInfo(w, d);
-  });
+      if (d.blockio) w.empty("blockio", { ...d.blockio });
+      if (d.geometry)
+        w.empty("geometry", {
+          cyls: d.geometry.cyls,
+          heads: d.geometry.heads,
+          secs: d.geometry.secs,
+          trans: d.geometry.trans,
+        });
+      if (d.readonly) w.empty("readonly");
+      if (d.shareable) w.empty("shareable");
+      if (d.transient) w.empty("transient");
+      for (const k of ["serial", "wwn", "vendor", "product"] as const) {
+        const v = d[k];
+        if (v !== undefined) w.text(k, v);
+      }
+      formatInfo(w, d);
+    },
+  );
 }
 
 export function formatController(w: XmlWriter, c: ControllerDef): void {
@@ -102,7 +126,14 @@ export function formatController(w: XmlWriter, c: ControllerDef): void {
       }
     }
     const d = c.driver;
-    if (d) w.empty("driver", { queues: d.queues, cmd_per_lun: d.cmd_per_lun, max_sectors: d.max_sectors, ioeventfd: onOff(d.ioeventfd), iothread: d.iothread });
+    if (d)
+      w.empty("driver", {
+        queues: d.queues,
+        cmd_per_lun: d.cmd_per_lun,
+        max_sectors: d.max_sectors,
+        ioeventfd: onOff(d.ioeventfd),
+        iothread: d.iothread,
+      });
     formatInfo(w, c, c.master);
   });
 }
@@ -148,10 +179,18 @@ function formatFsSource(w: XmlWriter, fs: FilesystemDef): void {
   }
 }
 
-const octal = (n: number | undefined): string | undefined => (n === undefined ? undefined : n.toString(8).padStart(4, "0"));
+const octal = (n: number | undefined): string | undefined =>
+  n === undefined ? undefined : n.toString(8).padStart(4, "0");
 
 export function formatFilesystem(w: XmlWriter, fs: FilesystemDef): void {
-  const attrs = { type: fs.type, accessmode: fs.accessmode, model: fs.model, multidevs: fs.multidevs, fmode: octal(fs.fmode), dmode: octal(fs.dmode) };
+  const attrs = {
+    type: fs.type,
+    accessmode: fs.accessmode,
+    model: fs.model,
+    multidevs: fs.multidevs,
+    fmode: octal(fs.fmode),
+    dmode: octal(fs.dmode),
+  };
   w.elem("filesystem", attrs, () => {
     const d = fs.driver;
     if (d) w.empty("driver", { type: d.type, format: d.format, wrpolicy: d.wrpolicy, queue: d.queue });
@@ -166,8 +205,10 @@ export function formatFilesystem(w: XmlWriter, fs: FilesystemDef): void {
     formatFsSource(w, fs);
     w.empty("target", { dir: fs.target.dir });
     if (fs.readonly) w.empty("readonly");
-    if (fs.spaceHardLimit !== undefined) w.text("space_hard_limit", fs.spaceHardLimit * 1024, { unit: "bytes" });
-    if (fs.spaceSoftLimit !== undefined) w.text("space_soft_limit", fs.spaceSoftLimit * 1024, { unit: "bytes" });
+    if (fs.spaceHardLimit !== undefined)
+      w.text("space_hard_limit", fs.spaceHardLimit * 1024, { unit: "bytes" });
+    if (fs.spaceSoftLimit !== undefined)
+      w.text("space_soft_limit", fs.spaceSoftLimit * 1024, { unit: "bytes" });
     formatInfo(w, fs);
   });
 }

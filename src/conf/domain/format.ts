@@ -20,7 +20,16 @@ import { formatController, formatDisk, formatFilesystem } from "./format-storage
 import { formatInterface } from "./format-net.ts";
 import { formatChr, formatConsoles } from "./format-chr.ts";
 import { formatAudio, formatGraphics, formatInput, formatSound, formatVideo } from "./format-media.ts";
-import { formatHostdev, formatIommu, formatMemballoon, formatMemoryDevice, formatRedirdev, formatRng, formatTpm, formatVsock } from "./format-misc.ts";
+import {
+  formatHostdev,
+  formatIommu,
+  formatMemballoon,
+  formatMemoryDevice,
+  formatRedirdev,
+  formatRng,
+  formatTpm,
+  formatVsock,
+} from "./format-misc.ts";
 import { formatInfo } from "./format-info.ts";
 import { liveWriters, onOff } from "./format-info.ts";
 import { QEMU_NS } from "./parse-qemu-ns.ts";
@@ -45,11 +54,20 @@ function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
     for (const x of d.videos) formatVideo(w, x);
     for (const x of d.hostdevs) formatHostdev(w, x);
     for (const x of d.redirdevs) formatRedirdev(w, x);
-    for (const x of d.hubs) w.elem("hub", { type: x.type }, () => { formatInfo(w, x); });
-    for (const x of d.watchdogs) w.elem("watchdog", { model: x.model, action: x.action }, () => { formatInfo(w, x); });
+    for (const x of d.hubs)
+      w.elem("hub", { type: x.type }, () => {
+        formatInfo(w, x);
+      });
+    for (const x of d.watchdogs)
+      w.elem("watchdog", { model: x.model, action: x.action }, () => {
+        formatInfo(w, x);
+      });
     if (d.memballoon) formatMemballoon(w, d.memballoon);
     for (const x of d.rngs) formatRng(w, x);
-    for (const x of d.panics) w.elem("panic", { model: x.model }, () => { formatInfo(w, x); });
+    for (const x of d.panics)
+      w.elem("panic", { model: x.model }, () => {
+        formatInfo(w, x);
+      });
     for (const x of d.memories) formatMemoryDevice(w, x);
     if (d.iommu) formatIommu(w, d.iommu);
     if (d.vsock) formatVsock(w, d.vsock);
@@ -97,38 +115,42 @@ export function formatDomain(def: DomainDef, options: { secure?: boolean; live?:
   const w = new XmlWriter();
   if (options.live) liveWriters.add(w);
   const q = def.qemu;
-  w.elem("domain", { type: def.type, id: options.live ? def.id : undefined, "xmlns:qemu": q ? QEMU_NS : undefined }, () => {
-    formatIdentity(w, def);
-    formatMemory(w, def);
-    formatVcpu(w, def);
-    if (def.iothreads !== undefined && def.iothreads > 0) w.text("iothreads", def.iothreads);
-    if (def.numatune) formatNumatune(w, def.numatune);
-    formatOs(w, def.os);
-    if (def.features) formatFeatures(w, def.features);
-    if (def.cpu) formatCpu(w, def.cpu);
-    formatClock(w, def.clock);
-    w.text("on_poweroff", def.onPoweroff);
-    w.text("on_reboot", def.onReboot);
-    w.text("on_crash", def.onCrash);
-    if (def.onLockfailure !== undefined) w.text("on_lockfailure", def.onLockfailure);
-    formatPm(w, def);
-    formatDevices(w, def, options.secure ?? false);
-    for (const s of def.seclabels) formatSeclabel(w, s);
-    if (def.launchSecurity) formatLaunchSecurity(w, def.launchSecurity);
-    if (q) {
-      if (q.args.length + q.env.length > 0) {
-        w.elem("qemu:commandline", undefined, () => {
-          for (const a of q.args) w.empty("qemu:arg", { value: a });
-          for (const e of q.env) w.empty("qemu:env", { name: e.name, value: e.value });
-        });
+  w.elem(
+    "domain",
+    { type: def.type, id: options.live ? def.id : undefined, "xmlns:qemu": q ? QEMU_NS : undefined },
+    () => {
+      formatIdentity(w, def);
+      formatMemory(w, def);
+      formatVcpu(w, def);
+      if (def.iothreads !== undefined && def.iothreads > 0) w.text("iothreads", def.iothreads);
+      if (def.numatune) formatNumatune(w, def.numatune);
+      formatOs(w, def.os);
+      if (def.features) formatFeatures(w, def.features);
+      if (def.cpu) formatCpu(w, def.cpu);
+      formatClock(w, def.clock);
+      w.text("on_poweroff", def.onPoweroff);
+      w.text("on_reboot", def.onReboot);
+      w.text("on_crash", def.onCrash);
+      if (def.onLockfailure !== undefined) w.text("on_lockfailure", def.onLockfailure);
+      formatPm(w, def);
+      formatDevices(w, def, options.secure ?? false);
+      for (const s of def.seclabels) formatSeclabel(w, s);
+      if (def.launchSecurity) formatLaunchSecurity(w, def.launchSecurity);
+      if (q) {
+        if (q.args.length + q.env.length > 0) {
+          w.elem("qemu:commandline", undefined, () => {
+            for (const a of q.args) w.empty("qemu:arg", { value: a });
+            for (const e of q.env) w.empty("qemu:env", { name: e.name, value: e.value });
+          });
+        }
+        if (q.capsAdd.length + q.capsDel.length > 0) {
+          w.elem("qemu:capabilities", undefined, () => {
+            for (const c of q.capsAdd) w.empty("qemu:add", { capability: c });
+            for (const c of q.capsDel) w.empty("qemu:del", { capability: c });
+          });
+        }
       }
-      if (q.capsAdd.length + q.capsDel.length > 0) {
-        w.elem("qemu:capabilities", undefined, () => {
-          for (const c of q.capsAdd) w.empty("qemu:add", { capability: c });
-          for (const c of q.capsDel) w.empty("qemu:del", { capability: c });
-        });
-      }
-    }
-  });
+    },
+  );
   return w.toString();
 }

@@ -44,7 +44,9 @@ test("domain XML round trip matches libvirt's x86_64-latest output", (t) => {
     const want = readFileSync(join(data, `${c}.x86_64-latest.xml`), "utf8");
     let got: string;
     try {
-      got = formatDomainXML(parseDomainXML(readFileSync(join(data, `${c}.xml`), "utf8"), { document: `${c}.xml` }).def);
+      got = formatDomainXML(
+        parseDomainXML(readFileSync(join(data, `${c}.xml`), "utf8"), { document: `${c}.xml` }).def,
+      );
     } catch (e) {
       got = `(threw ${e instanceof Error ? e.message : String(e)})`;
     }
@@ -54,7 +56,11 @@ test("domain XML round trip matches libvirt's x86_64-latest output", (t) => {
     if (!same && !(c in KNOWN_DIFFERENT)) failures.push(`${c}: ${firstDifference(got, want)}`);
   }
   t.diagnostic(`${exact} of ${cases.length} cases round-trip exactly`);
-  assert.deepEqual(fixed, [], `these listed cases now pass; remove them from KNOWN_DIFFERENT: ${fixed.join(", ")}`);
+  assert.deepEqual(
+    fixed,
+    [],
+    `these listed cases now pass; remove them from KNOWN_DIFFERENT: ${fixed.join(", ")}`,
+  );
   assert.deepEqual(failures, [], `unexpected differences:\n${failures.join("\n")}`);
 });
 
@@ -103,7 +109,10 @@ test("cpu-phys-bits-passthrough2 maps to CONFIG_UNSUPPORTED with the XML positio
     assert.ok(e instanceof VirtError);
     assert.equal(e.code, "CONFIG_UNSUPPORTED");
     assert.equal(e.virCode, 67);
-    assert.equal(e.message, "unsupported configuration: CPU maximum physical address bits number specification cannot be used with mode='passthrough'");
+    assert.equal(
+      e.message,
+      "unsupported configuration: CPU maximum physical address bits number specification cannot be used with mode='passthrough'",
+    );
     assert.equal(e.details.xpath, "/domain/cpu/maxphysaddr");
     assert.equal(e.details.line, 12);
   }
@@ -113,7 +122,9 @@ test("formatting a parsed corpus definition again is stable", (t) => {
   const dir = corpusOrSkip(t);
   if (!dir) return;
   const data = join(dir, "qemuxmlconfdata");
-  for (const f of readdirSync(data).filter((x) => x.endsWith(".x86_64-latest.xml") && !x.includes(".abi-update."))) {
+  for (const f of readdirSync(data).filter(
+    (x) => x.endsWith(".x86_64-latest.xml") && !x.includes(".abi-update."),
+  )) {
     const once = readFileSync(join(data, f), "utf8");
     const again = formatDomainXML(parseDomainXML(once).def);
     assert.equal(again, once, `${f} is not a fixed point`);
@@ -123,8 +134,12 @@ test("formatting a parsed corpus definition again is stable", (t) => {
 /** Machine aliases of a libvirt capabilities file (`<machine type= name= alias=/>`), as facts. */
 function factsFromCaps(capsXml: string): DomainFacts {
   const map = new Map<string, string>();
-  for (const m of capsXml.matchAll(/<machine type='(\w+)' name='([^']+)' alias='([^']+)'/g)) map.set(`${m[1]}/${m[3]}`, m[2]!);
-  return { canonicalMachine: (_arch, virtType, machine) => map.get(`${virtType === "kvm" ? "kvm" : "tcg"}/${machine}`) };
+  for (const m of capsXml.matchAll(/<machine type='(\w+)' name='([^']+)' alias='([^']+)'/g))
+    map.set(`${m[1]}/${m[3]}`, m[2]!);
+  return {
+    canonicalMachine: (_arch, virtType, machine) =>
+      map.get(`${virtType === "kvm" ? "kvm" : "tcg"}/${machine}`),
+  };
 }
 
 test("QEMU 7.2.0 variants match when machine aliases are canonicalised", (t) => {

@@ -22,7 +22,10 @@ export interface ParseDomainOptions {
 }
 
 /** Parses domain XML, fills libvirt's post-parse defaults and validates. Throws only VirtError. */
-export function parseDomainXML(xml: string, options: ParseDomainOptions = {}): { def: DomainDef; warnings: XmlWarning[] } {
+export function parseDomainXML(
+  xml: string,
+  options: ParseDomainOptions = {},
+): { def: DomainDef; warnings: XmlWarning[] } {
   return parseDomain(xml, options);
 }
 

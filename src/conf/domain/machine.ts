@@ -16,7 +16,13 @@ export function isQ35(def: DomainDef): boolean {
 /** i440FX family (`pc`, `pc-i440fx-*`, `pc-0.*`, `pc-1.*`, `rhel*`). */
 export function isI440fx(def: DomainDef): boolean {
   const m = def.os.machine ?? "";
-  return m === "pc" || m.startsWith("pc-0.") || m.startsWith("pc-1.") || m.startsWith("pc-i440") || m.startsWith("rhel");
+  return (
+    m === "pc" ||
+    m.startsWith("pc-0.") ||
+    m.startsWith("pc-1.") ||
+    m.startsWith("pc-i440") ||
+    m.startsWith("rhel")
+  );
 }
 
 export function hasPciRoot(def: DomainDef): boolean {

@@ -125,7 +125,8 @@ export function parseDeviceInfo(el: XmlElement, dev: DeviceCommon): void {
     const name = str(alias, "name");
     if (name === undefined) throw invalidAttr(alias, "name", "", "expected an alias name");
     if (name.startsWith("ua-")) {
-      if (!/^ua-[A-Za-z0-9_-]+$/.test(name)) throw invalidAttr(alias, "name", name, "expected 'ua-' followed by letters, digits, '_' or '-'");
+      if (!/^ua-[A-Za-z0-9_-]+$/.test(name))
+        throw invalidAttr(alias, "name", name, "expected 'ua-' followed by letters, digits, '_' or '-'");
       dev.alias = name;
     }
   }

@@ -46,13 +46,22 @@ function parseMaxPhysAddr(el: XmlElement): NonNullable<CpuDef["maxphysaddr"]> {
   const bits = uintAttr(el, "bits", { hex: false, max: 255 });
   const limit = uintAttr(el, "limit", { hex: false, max: 255 });
   if (mode === "passthrough" && bits !== undefined) {
-    throw unsupported(el, "CPU maximum physical address bits number specification cannot be used with mode='passthrough'");
+    throw unsupported(
+      el,
+      "CPU maximum physical address bits number specification cannot be used with mode='passthrough'",
+    );
   }
   if (mode === "emulate" && bits === undefined) {
-    throw unsupported(el, "if using CPU maximum physical address mode='emulate', bits=N must be specified too");
+    throw unsupported(
+      el,
+      "if using CPU maximum physical address mode='emulate', bits=N must be specified too",
+    );
   }
   if (mode === "emulate" && limit !== undefined) {
-    throw unsupported(el, "CPU maximum physical address limit specification cannot be used with mode='emulate'");
+    throw unsupported(
+      el,
+      "CPU maximum physical address limit specification cannot be used with mode='emulate'",
+    );
   }
   const out: NonNullable<CpuDef["maxphysaddr"]> = { mode };
   if (bits !== undefined) out.bits = bits;
@@ -105,7 +114,8 @@ export function parseCpu(el: XmlElement): CpuDef {
     cpu.model.fallback = fallback ?? "allow";
     const vid = str(modelEl, "vendor_id");
     if (vid !== undefined) {
-      if (!/^[\x20-\x7e]{12}$/.test(vid)) throw invalidAttr(modelEl, "vendor_id", vid, "expected exactly 12 printable characters");
+      if (!/^[\x20-\x7e]{12}$/.test(vid))
+        throw invalidAttr(modelEl, "vendor_id", vid, "expected exactly 12 printable characters");
       cpu.model.vendor_id = vid;
     }
   }
@@ -126,7 +136,10 @@ export function parseCpu(el: XmlElement): CpuDef {
   if (mpa) {
     cpu.maxphysaddr = parseMaxPhysAddr(mpa);
     if (cpu.maxphysaddr.mode === "passthrough" && cpu.mode !== "host-passthrough") {
-      throw unsupported(mpa, "CPU maximum physical address bits mode 'passthrough' can only be used with 'host-passthrough' CPUs");
+      throw unsupported(
+        mpa,
+        "CPU maximum physical address bits mode 'passthrough' can only be used with 'host-passthrough' CPUs",
+      );
     }
   }
   const seen = new Set<string>();

@@ -19,7 +19,18 @@ import {
 
 const DISK_TYPES = ["file", "block", "dir", "network", "volume", "nvme", "vhostuser", "vhostvdpa"] as const;
 const DISK_DEVICES = ["disk", "cdrom", "floppy", "lun"] as const;
-export const DISK_BUSES = ["ide", "fdc", "scsi", "virtio", "xen", "usb", "uml", "sata", "sd", "none"] as const;
+export const DISK_BUSES = [
+  "ide",
+  "fdc",
+  "scsi",
+  "virtio",
+  "xen",
+  "usb",
+  "uml",
+  "sata",
+  "sd",
+  "none",
+] as const;
 
 /** The bus libvirt infers from a target name prefix. */
 export function busFromTargetName(dev: string): DiskBus {
@@ -38,10 +49,18 @@ function parseDriver(el: XmlElement): DiskDriver {
   const type = str(el, "type");
   if (name !== undefined) d.name = name;
   if (type !== undefined) {
-    if (!/^[a-z0-9-]+$/i.test(type)) throw invalidAttr(el, "type", type, "expected an image format like raw or qcow2");
+    if (!/^[a-z0-9-]+$/i.test(type))
+      throw invalidAttr(el, "type", type, "expected an image format like raw or qcow2");
     d.type = type;
   }
-  const cache = enumAttr(el, "cache", ["default", "none", "writethrough", "writeback", "directsync", "unsafe"] as const);
+  const cache = enumAttr(el, "cache", [
+    "default",
+    "none",
+    "writethrough",
+    "writeback",
+    "directsync",
+    "unsafe",
+  ] as const);
   if (cache && cache !== "default") d.cache = cache;
   const ep = enumAttr(el, "error_policy", ["default", "stop", "report", "ignore", "enospace"] as const);
   if (ep && ep !== "default") d.error_policy = ep;
@@ -125,7 +144,8 @@ export function parseDisk(el: XmlElement): DiskDef {
   const targetEl = el.child("target");
   if (!targetEl) throw missingChild(el, "target");
   const dev = reqStr(targetEl, "dev");
-  if (!/^[a-z]+[a-z0-9]*$/i.test(dev)) throw invalidAttr(targetEl, "dev", dev, "expected a target name like vda, hda or sda");
+  if (!/^[a-z]+[a-z0-9]*$/i.test(dev))
+    throw invalidAttr(targetEl, "dev", dev, "expected a target name like vda, hda or sda");
   const disk: DiskDef = { type, device, target: { dev } };
   disk.target.bus = enumAttr(targetEl, "bus", DISK_BUSES) ?? busFromTargetName(dev);
   const tray = enumAttr(targetEl, "tray", ["open", "closed"] as const);
@@ -182,7 +202,19 @@ export function parseDisk(el: XmlElement): DiskDef {
 // Controllers
 // ---------------------------------------------------------------------------------------------
 
-const CONTROLLER_TYPES = ["ide", "fdc", "scsi", "sata", "virtio-serial", "ccid", "usb", "pci", "xenbus", "isa", "nvme"] as const;
+const CONTROLLER_TYPES = [
+  "ide",
+  "fdc",
+  "scsi",
+  "sata",
+  "virtio-serial",
+  "ccid",
+  "usb",
+  "pci",
+  "xenbus",
+  "isa",
+  "nvme",
+] as const;
 
 export const CONTROLLER_MODELS: Readonly<Partial<Record<ControllerType, readonly string[]>>> = {
   scsi: [
@@ -269,7 +301,11 @@ function parsePciTarget(el: XmlElement, c: ControllerDef): void {
 export function parseController(el: XmlElement): ControllerDef & { indexGiven: boolean } {
   const type = reqEnum(el, "type", CONTROLLER_TYPES);
   const index = uintAttr(el, "index", { hex: false, max: 0x7fffffff });
-  const c: ControllerDef & { indexGiven: boolean } = { type, index: index ?? 0, indexGiven: index !== undefined };
+  const c: ControllerDef & { indexGiven: boolean } = {
+    type,
+    index: index ?? 0,
+    indexGiven: index !== undefined,
+  };
   const model = str(el, "model");
   if (model !== undefined) {
     const allowed = CONTROLLER_MODELS[type];

@@ -4,7 +4,18 @@
 import type { XmlElement } from "../xml.ts";
 import type { FilesystemBinary, FilesystemDef, IdMapEntry } from "./types.ts";
 import { parseDeviceInfo } from "./parse-address.ts";
-import { enumAttr, invalidAttr, missingChild, onOff, reqEnum, reqStr, reqUInt, sizeText, str, uintAttr } from "./reader.ts";
+import {
+  enumAttr,
+  invalidAttr,
+  missingChild,
+  onOff,
+  reqEnum,
+  reqStr,
+  reqUInt,
+  sizeText,
+  str,
+  uintAttr,
+} from "./reader.ts";
 
 const TYPES = ["mount", "block", "file", "template", "ram", "bind", "volume"] as const;
 const DRIVERS = ["path", "handle", "loop", "nbd", "ploop", "virtiofs", "mtp"] as const;
@@ -16,7 +27,8 @@ function parseBinary(el: XmlElement): FilesystemBinary {
   const xattr = onOff(el, "xattr");
   if (xattr !== undefined) b.xattr = xattr;
   const cache = el.child("cache");
-  if (cache) b.cache = { mode: reqEnum(cache, "mode", ["none", "always", "auto", "never", "metadata"] as const) };
+  if (cache)
+    b.cache = { mode: reqEnum(cache, "mode", ["none", "always", "auto", "never", "metadata"] as const) };
   const sandbox = el.child("sandbox");
   if (sandbox) b.sandbox = { mode: reqEnum(sandbox, "mode", ["namespace", "chroot"] as const) };
   const lock = el.child("lock");

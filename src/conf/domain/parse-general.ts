@@ -144,7 +144,8 @@ export function parseNumatune(el: XmlElement): Numatune {
   }
   for (const n of el.all("memnode")) {
     const cellid = reqUInt(n, "cellid", { hex: false, max: 0xffff });
-    if (nt.memnodes.some((m) => m.cellid === cellid)) throw structural(n, `memnode for cellid ${cellid} is given twice`);
+    if (nt.memnodes.some((m) => m.cellid === cellid))
+      throw structural(n, `memnode for cellid ${cellid} is given twice`);
     const nodeset = bitmapAttr(n, "nodeset");
     if (nodeset === undefined) throw structural(n, "memnode needs a nodeset");
     nt.memnodes.push({ cellid, mode: enumAttr(n, "mode", NUMA_MODES) ?? "strict", nodeset });
@@ -171,7 +172,9 @@ function parseHyperv(el: XmlElement): NonNullable<DomainFeatures["hyperv"]> {
   if (mode !== undefined) out.mode = mode;
   for (const c of el.children) {
     c.markAllUsed();
-    const f: { name: string; state?: boolean; value?: string; attrs?: Record<string, string> } = { name: c.name };
+    const f: { name: string; state?: boolean; value?: string; attrs?: Record<string, string> } = {
+      name: c.name,
+    };
     const attrs: Record<string, string> = {};
     for (const a of c.attrs) {
       if (a.name === "state") f.state = a.value === "on";
@@ -216,7 +219,13 @@ export function parseFeatures(el: XmlElement): DomainFeatures {
   if (hyperv) f.hyperv = parseHyperv(hyperv);
   const kvm = el.child("kvm");
   if (kvm) {
-    f.kvm = { features: parseHyperv(kvm).features.map(({ name, state, attrs }) => ({ name, ...(state === undefined ? {} : { state }), ...(attrs ? { attrs } : {}) })) };
+    f.kvm = {
+      features: parseHyperv(kvm).features.map(({ name, state, attrs }) => ({
+        name,
+        ...(state === undefined ? {} : { state }),
+        ...(attrs ? { attrs } : {}),
+      })),
+    };
   }
   const at = el.child("async-teardown");
   if (at) f.asyncTeardown = yesNo(at, "enabled") ?? true;
@@ -245,7 +254,16 @@ export function parseFeatures(el: XmlElement): DomainFeatures {
 // Clock
 // ---------------------------------------------------------------------------------------------
 
-const TIMER_NAMES = ["platform", "pit", "rtc", "hpet", "tsc", "kvmclock", "hypervclock", "armvtimer"] as const;
+const TIMER_NAMES = [
+  "platform",
+  "pit",
+  "rtc",
+  "hpet",
+  "tsc",
+  "kvmclock",
+  "hypervclock",
+  "armvtimer",
+] as const;
 
 function parseTimer(el: XmlElement): ClockTimer {
   const t: ClockTimer = { name: enumAttr(el, "name", TIMER_NAMES) ?? "platform" };
@@ -274,7 +292,8 @@ function parseTimer(el: XmlElement): ClockTimer {
 }
 
 export function parseClock(el: XmlElement): Clock {
-  const offset = enumAttr(el, "offset", ["utc", "localtime", "timezone", "variable", "absolute"] as const) ?? "utc";
+  const offset =
+    enumAttr(el, "offset", ["utc", "localtime", "timezone", "variable", "absolute"] as const) ?? "utc";
   const clock: Clock = { offset, timers: el.all("timer").map(parseTimer) };
   const adj = str(el, "adjustment");
   if (adj !== undefined) {
@@ -306,7 +325,14 @@ function hexText(el: XmlElement): number {
 // Lifecycle, power management, security
 // ---------------------------------------------------------------------------------------------
 
-const ACTIONS = ["destroy", "restart", "rename-restart", "preserve", "coredump-destroy", "coredump-restart"] as const;
+const ACTIONS = [
+  "destroy",
+  "restart",
+  "rename-restart",
+  "preserve",
+  "coredump-destroy",
+  "coredump-restart",
+] as const;
 
 export function parseLifecycle(el: XmlElement | undefined): LifecycleAction | undefined {
   return el ? enumText(el, ACTIONS) : undefined;
@@ -358,7 +384,14 @@ export function parseLaunchSecurity(el: XmlElement): LaunchSecurity {
   if (rp) ls.reducedPhysBits = uintText(rp, { hex: false, max: 0xffffffff });
   const pol = el.child("policy");
   if (pol) ls.policy = hexText(pol);
-  for (const key of ["dhCert", "session", "guestVisibleWorkarounds", "idBlock", "idAuth", "hostData"] as const) {
+  for (const key of [
+    "dhCert",
+    "session",
+    "guestVisibleWorkarounds",
+    "idBlock",
+    "idAuth",
+    "hostData",
+  ] as const) {
     const v = el.childText(key);
     if (v !== undefined) ls[key] = v;
   }

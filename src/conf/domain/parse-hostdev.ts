@@ -4,7 +4,18 @@
 import type { XmlElement } from "../xml.ts";
 import type { HostdevDef, HostdevSource } from "./types.ts";
 import { parseDeviceInfo } from "./parse-address.ts";
-import { enumAttr, missingChild, onOff, reqEnum, reqStr, reqUInt, str, structural, uintAttr, yesNo } from "./reader.ts";
+import {
+  enumAttr,
+  missingChild,
+  onOff,
+  reqEnum,
+  reqStr,
+  reqUInt,
+  str,
+  structural,
+  uintAttr,
+  yesNo,
+} from "./reader.ts";
 
 const TYPES = ["usb", "pci", "scsi", "scsi_host", "mdev", "storage", "misc", "net"] as const;
 
@@ -14,7 +25,11 @@ function parseUsbSource(src: XmlElement, s: HostdevSource): void {
   const product = src.child("product");
   if (product) s.product = reqUInt(product, "id", { max: 0xffff });
   const addr = src.child("address");
-  if (addr) s.usbAddress = { bus: reqUInt(addr, "bus", { max: 0xffff }), device: reqUInt(addr, "device", { max: 0xffff }) };
+  if (addr)
+    s.usbAddress = {
+      bus: reqUInt(addr, "bus", { max: 0xffff }),
+      device: reqUInt(addr, "device", { max: 0xffff }),
+    };
   const sp = enumAttr(src, "startupPolicy", ["mandatory", "requisite", "optional"] as const);
   if (sp) s.startupPolicy = sp;
   const gr = enumAttr(src, "guestReset", ["off", "uninitialized", "on"] as const);

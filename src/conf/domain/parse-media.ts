@@ -2,7 +2,15 @@
  * Display and human-interface devices: `<graphics>`, `<video>`, `<input>`, `<sound>`, `<audio>`.
  */
 import type { XmlElement } from "../xml.ts";
-import type { AudioDef, AudioIo, GraphicsDef, GraphicsListen, InputDef, SoundDef, VideoDef } from "./types.ts";
+import type {
+  AudioDef,
+  AudioIo,
+  GraphicsDef,
+  GraphicsListen,
+  InputDef,
+  SoundDef,
+  VideoDef,
+} from "./types.ts";
 import { parseDeviceInfo } from "./parse-address.ts";
 import {
   enumAttr,
@@ -39,14 +47,18 @@ function parseListens(el: XmlElement, g: GraphicsDef): void {
     if (!first) g.listens.unshift({ type: "address", address: attrListen });
     else if (first.address === undefined) first.address = attrListen;
     else if (first.address !== attrListen) {
-      throw structural(el, `graphics 'listen' attribute '${attrListen}' must match 'address' attribute of first listen element (found '${first.address}')`);
+      throw structural(
+        el,
+        `graphics 'listen' attribute '${attrListen}' must match 'address' attribute of first listen element (found '${first.address}')`,
+      );
     }
   }
   const socket = g.type === "vnc" ? str(el, "socket") : undefined;
   if (socket !== undefined && !g.listens.some((l) => l.type === "socket")) {
     g.listens.unshift({ type: "socket", socket });
   }
-  if (g.listens.length === 0 && (g.type === "vnc" || g.type === "spice" || g.type === "rdp")) g.listens.push({ type: "address" });
+  if (g.listens.length === 0 && (g.type === "vnc" || g.type === "spice" || g.type === "rdp"))
+    g.listens.push({ type: "address" });
 }
 
 /** Port + autoport as libvirt reads them (`port='-1'` is the legacy spelling of autoport). */
@@ -89,7 +101,16 @@ export function parseGraphics(el: XmlElement): GraphicsDef {
   const g: GraphicsDef = { type: reqEnum(el, "type", GRAPHICS), listens: [] };
   if (g.type === "vnc" || g.type === "spice" || g.type === "rdp") parsePorts(el, g);
   if (g.type === "vnc" || g.type === "spice" || g.type === "rdp" || g.type === "dbus") parseListens(el, g);
-  for (const k of ["passwd", "passwdValidTo", "connected", "keymap", "sharePolicy", "defaultMode", "display", "xauth"] as const) {
+  for (const k of [
+    "passwd",
+    "passwdValidTo",
+    "connected",
+    "keymap",
+    "sharePolicy",
+    "defaultMode",
+    "display",
+    "xauth",
+  ] as const) {
     const v = str(el, k);
     if (v !== undefined) g[k] = v;
   }
@@ -109,7 +130,21 @@ export function parseGraphics(el: XmlElement): GraphicsDef {
   return g;
 }
 
-const VIDEO_TYPES = ["default", "vga", "cirrus", "vmvga", "xen", "vbox", "qxl", "parallels", "virtio", "gop", "none", "bochs", "ramfb"] as const;
+const VIDEO_TYPES = [
+  "default",
+  "vga",
+  "cirrus",
+  "vmvga",
+  "xen",
+  "vbox",
+  "qxl",
+  "parallels",
+  "virtio",
+  "gop",
+  "none",
+  "bochs",
+  "ramfb",
+] as const;
 
 export function parseVideo(el: XmlElement): VideoDef {
   const m = el.child("model");
@@ -135,7 +170,8 @@ export function parseVideo(el: XmlElement): VideoDef {
       if (rn !== undefined) v.model.acceleration.rendernode = rn;
     }
     const res = m.child("resolution");
-    if (res) v.model.resolution = { x: reqUInt(res, "x", { hex: false }), y: reqUInt(res, "y", { hex: false }) };
+    if (res)
+      v.model.resolution = { x: reqUInt(res, "x", { hex: false }), y: reqUInt(res, "y", { hex: false }) };
   }
   const d = el.child("driver");
   if (d) {
@@ -150,7 +186,9 @@ export function parseVideo(el: XmlElement): VideoDef {
 }
 
 export function parseInput(el: XmlElement): InputDef {
-  const i: InputDef = { type: reqEnum(el, "type", ["mouse", "tablet", "keyboard", "passthrough", "evdev"] as const) };
+  const i: InputDef = {
+    type: reqEnum(el, "type", ["mouse", "tablet", "keyboard", "passthrough", "evdev"] as const),
+  };
   const bus = enumAttr(el, "bus", ["ps2", "usb", "xen", "parallels", "virtio", "none"] as const);
   if (bus) i.bus = bus;
   const model = enumAttr(el, "model", ["virtio", "virtio-transitional", "virtio-non-transitional"] as const);
@@ -181,10 +219,34 @@ export function parseSound(el: XmlElement): SoundDef {
   return s;
 }
 
-const AUDIO_TYPES = ["none", "alsa", "coreaudio", "jack", "oss", "pulseaudio", "sdl", "spice", "file", "dbus", "pipewire"] as const;
+const AUDIO_TYPES = [
+  "none",
+  "alsa",
+  "coreaudio",
+  "jack",
+  "oss",
+  "pulseaudio",
+  "sdl",
+  "spice",
+  "file",
+  "dbus",
+  "pipewire",
+] as const;
 
 /** Backend attributes of `<input>`/`<output>` kept as written. */
-const AUDIO_IO_ATTRS = ["dev", "name", "streamName", "latency", "clientName", "connectPorts", "exactName", "bufferCount", "tryMMap", "exclusive", "settings"] as const;
+const AUDIO_IO_ATTRS = [
+  "dev",
+  "name",
+  "streamName",
+  "latency",
+  "clientName",
+  "connectPorts",
+  "exactName",
+  "bufferCount",
+  "tryMMap",
+  "exclusive",
+  "settings",
+] as const;
 
 /** Backend attributes of `<audio>` kept as written (pulseaudio/jack/pipewire/sdl/oss). */
 const AUDIO_EXTRA_ATTRS = ["serverName", "runtimeDir", "driver", "tryPoll", "exclusive"] as const;

@@ -34,7 +34,13 @@ import {
 
 export function parseMemballoon(el: XmlElement): MemballoonDef {
   const m: MemballoonDef = {
-    model: reqEnum(el, "model", ["virtio", "xen", "none", "virtio-transitional", "virtio-non-transitional"] as const),
+    model: reqEnum(el, "model", [
+      "virtio",
+      "xen",
+      "none",
+      "virtio-transitional",
+      "virtio-non-transitional",
+    ] as const),
   };
   const ad = onOff(el, "autodeflate");
   const fpr = onOff(el, "freePageReporting");
@@ -79,7 +85,16 @@ export function parseRng(el: XmlElement): RngDef {
 export function parseWatchdog(el: XmlElement): WatchdogDef {
   const w: WatchdogDef = {
     model: reqEnum(el, "model", ["i6300esb", "ib700", "diag288", "itco"] as const),
-    action: enumAttr(el, "action", ["reset", "shutdown", "poweroff", "pause", "dump", "none", "inject-nmi"] as const) ?? "reset",
+    action:
+      enumAttr(el, "action", [
+        "reset",
+        "shutdown",
+        "poweroff",
+        "pause",
+        "dump",
+        "none",
+        "inject-nmi",
+      ] as const) ?? "reset",
   };
   parseDeviceInfo(el, w);
   return w;
@@ -117,7 +132,9 @@ export function parsePanic(el: XmlElement): PanicDef {
 export function parseTpm(el: XmlElement): TpmDef {
   const b = el.child("backend");
   if (!b) throw missingChild(el, "backend");
-  const t: TpmDef = { backend: { type: reqEnum(b, "type", ["passthrough", "emulator", "external"] as const) } };
+  const t: TpmDef = {
+    backend: { type: reqEnum(b, "type", ["passthrough", "emulator", "external"] as const) },
+  };
   const model = str(el, "model");
   if (model !== undefined) t.model = model;
   const version = str(b, "version");
@@ -195,7 +212,16 @@ export function parseIommu(el: XmlElement): IommuDef {
   const d = el.child("driver");
   if (d) {
     const attrs: Record<string, string> = {};
-    for (const k of ["intremap", "caching_mode", "eim", "iotlb", "aw_bits", "dma_translation", "xtsup", "passthrough"] as const) {
+    for (const k of [
+      "intremap",
+      "caching_mode",
+      "eim",
+      "iotlb",
+      "aw_bits",
+      "dma_translation",
+      "xtsup",
+      "passthrough",
+    ] as const) {
       const v = str(d, k);
       if (v !== undefined) attrs[k] = v;
     }

@@ -2,7 +2,15 @@
  * `<interface>`.
  */
 import type { XmlElement } from "../xml.ts";
-import type { Bandwidth, InterfaceDef, InterfaceSource, InterfaceType, PortForward, VirtualPort, Vlan } from "./types.ts";
+import type {
+  Bandwidth,
+  InterfaceDef,
+  InterfaceSource,
+  InterfaceType,
+  PortForward,
+  VirtualPort,
+  Vlan,
+} from "./types.ts";
 import { parseDeviceInfo, parsePciAddress } from "./parse-address.ts";
 import {
   enumAttr,
@@ -46,7 +54,9 @@ export function parseMac(text: string): string | undefined {
 
 function parseSource(el: XmlElement, type: InterfaceType): InterfaceSource {
   const s: InterfaceSource = {};
-  const set = (k: "network" | "portgroup" | "portid" | "bridge" | "dev" | "mode" | "type" | "path" | "address"): void => {
+  const set = (
+    k: "network" | "portgroup" | "portid" | "bridge" | "dev" | "mode" | "type" | "path" | "address",
+  ): void => {
     const v = str(el, k);
     if (v !== undefined) s[k] = v;
   };
@@ -172,7 +182,9 @@ function parsePortForward(el: XmlElement): PortForward {
   if (address !== undefined) pf.address = address;
   if (dev !== undefined) pf.dev = dev;
   for (const r of el.all("range")) {
-    const range: PortForward["ranges"][number] = { start: reqUInt(r, "start", { hex: false, min: 1, max: 65535 }) };
+    const range: PortForward["ranges"][number] = {
+      start: reqUInt(r, "start", { hex: false, min: 1, max: 65535 }),
+    };
     const end = uintAttr(r, "end", { hex: false, min: 1, max: 65535 });
     const to = uintAttr(r, "to", { hex: false, min: 1, max: 65535 });
     const exclude = yesNo(r, "exclude");
@@ -239,7 +251,8 @@ function parseSimple(el: XmlElement, iface: InterfaceDef): void {
   const model = el.child("model");
   if (model) {
     const t = reqStr(model, "type");
-    if (!/^[A-Za-z0-9_.+-]+$/.test(t)) throw invalidAttr(model, "type", t, "expected a NIC model name like virtio or e1000");
+    if (!/^[A-Za-z0-9_.+-]+$/.test(t))
+      throw invalidAttr(model, "type", t, "expected a NIC model name like virtio or e1000");
     iface.model = t;
   }
   const tune = el.child("tune");
@@ -273,7 +286,8 @@ export function parseInterface(el: XmlElement): InterfaceDef {
     if (raw === undefined) throw missingAttr(mac, "address");
     const addr = parseMac(raw);
     if (!addr) throw invalidAttr(mac, "address", raw, "expected a MAC address like 52:54:00:12:34:56");
-    if (parseInt(addr.slice(0, 2), 16) & 1) throw invalidAttr(mac, "address", raw, "expected a unicast MAC address (first byte even)");
+    if (parseInt(addr.slice(0, 2), 16) & 1)
+      throw invalidAttr(mac, "address", raw, "expected a unicast MAC address (first byte even)");
     iface.mac = { address: addr };
     const t = str(mac, "type");
     if (t !== undefined) iface.mac.type = t;
@@ -295,7 +309,9 @@ export function parseInterface(el: XmlElement): InterfaceDef {
   const filter = el.child("filterref");
   if (filter) {
     iface.filterref = { filter: reqStr(filter, "filter") };
-    const params = filter.all("parameter").map((p) => ({ name: reqStr(p, "name"), value: reqStr(p, "value") }));
+    const params = filter
+      .all("parameter")
+      .map((p) => ({ name: reqStr(p, "name"), value: reqStr(p, "value") }));
     if (params.length > 0) iface.filterref.parameters = params;
   }
   parseSimple(el, iface);

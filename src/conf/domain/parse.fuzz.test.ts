@@ -38,12 +38,18 @@ test("mutated corpus documents are accepted or rejected with a catalogued error"
         assert.fail(`case ${i} (seed ${seed}) threw a non-catalogued ${String(e)}\n--- document ---\n${doc}`);
       }
       assert.ok(e.code in catalogue, `case ${i}: code ${e.code} is not in the catalogue`);
-      assert.notEqual(e.kind, "bug", `case ${i} (seed ${seed}) was reported as a bug: ${e.message}\n--- document ---\n${doc}`);
+      assert.notEqual(
+        e.kind,
+        "bug",
+        `case ${i} (seed ${seed}) was reported as a bug: ${e.message}\n--- document ---\n${doc}`,
+      );
       codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
       rejected++;
     }
   }
-  t.diagnostic(`seed ${seed}: ${accepted} accepted, ${rejected} rejected; codes ${JSON.stringify(Object.fromEntries(codes))}`);
+  t.diagnostic(
+    `seed ${seed}: ${accepted} accepted, ${rejected} rejected; codes ${JSON.stringify(Object.fromEntries(codes))}`,
+  );
   assert.equal(accepted + rejected, n);
   assert.ok(rejected > 0 && accepted > 0, "the mutations should produce both outcomes");
 });

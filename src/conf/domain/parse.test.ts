@@ -29,7 +29,9 @@ function error(xml: string): VirtError {
 }
 
 test("a bad enumeration names line, column, XPath and the allowed values", () => {
-  const e = error(domain("    <disk type='file' device='disk'>\n      <target dev='vda' bus='floppyish'/>\n    </disk>\n"));
+  const e = error(
+    domain("    <disk type='file' device='disk'>\n      <target dev='vda' bus='floppyish'/>\n    </disk>\n"),
+  );
   assert.equal(e.code, "XML_INVALID_VALUE");
   assert.equal(e.details.xpath, "/domain/devices/disk/target/@bus");
   assert.equal(e.details.line, 10);
@@ -39,7 +41,8 @@ test("a bad enumeration names line, column, XPath and the allowed values", () =>
 });
 
 test("XPath positions count siblings of the same name", () => {
-  const devs = "    <interface type='user'/>\n    <interface type='user'>\n      <mac address='zz:00:00:00:00:01'/>\n    </interface>\n";
+  const devs =
+    "    <interface type='user'/>\n    <interface type='user'>\n      <mac address='zz:00:00:00:00:01'/>\n    </interface>\n";
   const e = error(domain(devs));
   assert.equal(e.details.xpath, "/domain/devices/interface[2]/mac/@address");
 });
@@ -61,7 +64,11 @@ test("missing required parts are reported", () => {
 });
 
 test("unknown elements and attributes become warnings, not errors", () => {
-  const { warnings } = parseDomainXML(domain("    <disk type='file' device='disk' sparkle='yes'>\n      <target dev='vda'/>\n      <glitter/>\n    </disk>\n"));
+  const { warnings } = parseDomainXML(
+    domain(
+      "    <disk type='file' device='disk' sparkle='yes'>\n      <target dev='vda'/>\n      <glitter/>\n    </disk>\n",
+    ),
+  );
   const paths = warnings.map((w) => w.xpath);
   assert.ok(paths.includes("/domain/devices/disk/@sparkle"), paths.join(","));
   assert.ok(paths.includes("/domain/devices/disk/glitter"), paths.join(","));
@@ -90,13 +97,19 @@ test("domain names: empty, '/', '..' and control characters are refused", () => 
 });
 
 test("memory absent (and no NUMA) or too small is refused", () => {
-  assert.equal(error(domain().replace("  <memory unit='MiB'>512</memory>\n", "")).code, "DOMAIN_MEMORY_MISSING");
+  assert.equal(
+    error(domain().replace("  <memory unit='MiB'>512</memory>\n", "")).code,
+    "DOMAIN_MEMORY_MISSING",
+  );
   assert.equal(error(domain().replace(">512<", ">0<")).code, "DOMAIN_MEMORY_MISSING");
   assert.equal(error(domain().replace("unit='MiB'>512", "unit='KiB'>100")).code, "DOMAIN_MEMORY_TOO_SMALL");
 });
 
 test("memory comes from NUMA cells when <memory> is absent", () => {
-  const xml = domain("", "  <vcpu>2</vcpu>\n  <cpu>\n    <numa>\n      <cell cpus='0-1' memory='1' unit='GiB'/>\n    </numa>\n  </cpu>\n").replace("  <memory unit='MiB'>512</memory>\n", "");
+  const xml = domain(
+    "",
+    "  <vcpu>2</vcpu>\n  <cpu>\n    <numa>\n      <cell cpus='0-1' memory='1' unit='GiB'/>\n    </numa>\n  </cpu>\n",
+  ).replace("  <memory unit='MiB'>512</memory>\n", "");
   const { def } = parseDomainXML(xml);
   assert.equal(def.memory, 1048576);
   assert.equal(def.currentMemory, 1048576);
@@ -104,27 +117,47 @@ test("memory comes from NUMA cells when <memory> is absent", () => {
 });
 
 test("duplicate disk targets are refused", () => {
-  const disk = "    <disk type='file' device='disk'>\n      <source file='/a'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n";
+  const disk =
+    "    <disk type='file' device='disk'>\n      <source file='/a'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n";
   const e = error(domain(disk + disk.replace("/a", "/b")));
   assert.equal(e.code, "DOMAIN_DUPLICATE_TARGET");
   assert.match(e.message, /'vda'/);
 });
 
 test("duplicate controllers and duplicate explicit PCI addresses are refused", () => {
-  assert.equal(error(domain("    <controller type='ide' index='0'/>\n    <controller type='ide' index='0'/>\n")).code, "XML_INVALID");
+  assert.equal(
+    error(domain("    <controller type='ide' index='0'/>\n    <controller type='ide' index='0'/>\n")).code,
+    "XML_INVALID",
+  );
   const nic = (mac: string): string =>
     `    <interface type='user'>\n      <mac address='${mac}'/>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>\n    </interface>\n`;
-  assert.equal(error(domain(nic("52:54:00:00:00:01") + nic("52:54:00:00:00:02"))).code, "DOMAIN_DUPLICATE_ADDRESS");
+  assert.equal(
+    error(domain(nic("52:54:00:00:00:01") + nic("52:54:00:00:00:02"))).code,
+    "DOMAIN_DUPLICATE_ADDRESS",
+  );
 });
 
 test("maxphysaddr: bits with passthrough is CONFIG_UNSUPPORTED", () => {
-  const e = error(domain("", "  <cpu mode='host-passthrough'>\n    <maxphysaddr mode='passthrough' bits='42'/>\n  </cpu>\n"));
+  const e = error(
+    domain(
+      "",
+      "  <cpu mode='host-passthrough'>\n    <maxphysaddr mode='passthrough' bits='42'/>\n  </cpu>\n",
+    ),
+  );
   assert.equal(e.code, "CONFIG_UNSUPPORTED");
-  assert.equal(e.message, "unsupported configuration: CPU maximum physical address bits number specification cannot be used with mode='passthrough'");
+  assert.equal(
+    e.message,
+    "unsupported configuration: CPU maximum physical address bits number specification cannot be used with mode='passthrough'",
+  );
 });
 
 test("sizes in other units are stored in KiB and written back in KiB", () => {
-  const { def } = parseDomainXML(domain("", "  <memoryBacking>\n    <hugepages>\n      <page size='1' unit='G'/>\n    </hugepages>\n  </memoryBacking>\n"));
+  const { def } = parseDomainXML(
+    domain(
+      "",
+      "  <memoryBacking>\n    <hugepages>\n      <page size='1' unit='G'/>\n    </hugepages>\n  </memoryBacking>\n",
+    ),
+  );
   assert.equal(def.memory, 524288);
   assert.equal(def.memoryBacking?.hugepages?.pages[0]?.size, 1048576);
   assert.match(formatDomainXML(def), /<page size='1048576' unit='KiB'\/>/);
@@ -138,19 +171,30 @@ test("noDefaults leaves the definition as written", () => {
 });
 
 test("a missing UUID is generated; MACs are generated in 52:54:00", () => {
-  const { def } = parseDomainXML(domain("    <interface type='user'/>\n").replace(/ {2}<uuid>.*<\/uuid>\n/, ""));
+  const { def } = parseDomainXML(
+    domain("    <interface type='user'/>\n").replace(/ {2}<uuid>.*<\/uuid>\n/, ""),
+  );
   assert.match(def.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   assert.match(def.devices.interfaces[0]!.mac!.address, /^52:54:00:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/);
 });
 
 test("UUIDs are accepted in libvirt's loose forms and written canonically", () => {
-  const { def } = parseDomainXML(domain().replace("1ccfd97d-5eb4-478a-bbe6-88d254c16db7", "1CCFD97D5EB4478ABBE688D254C16DB7"));
+  const { def } = parseDomainXML(
+    domain().replace("1ccfd97d-5eb4-478a-bbe6-88d254c16db7", "1CCFD97D5EB4478ABBE688D254C16DB7"),
+  );
   assert.equal(def.uuid, "1ccfd97d-5eb4-478a-bbe6-88d254c16db7");
   assert.equal(error(domain().replace("1ccfd97d-5eb4", "1ccfd97d-5ex4")).details.xpath, "/domain/uuid");
 });
 
 test("only VirtErrors leave the parser for hostile input", () => {
-  const inputs = ["", "<", "<domain/>", "<domain type='kvm'><name>a</name></domain>", "\u0000", "<domain type='kvm'>".repeat(50)];
+  const inputs = [
+    "",
+    "<",
+    "<domain/>",
+    "<domain type='kvm'><name>a</name></domain>",
+    "\u0000",
+    "<domain type='kvm'>".repeat(50),
+  ];
   for (const x of inputs) {
     try {
       parseDomainXML(x);

@@ -109,7 +109,11 @@ function parseLifecycleAll(root: XmlElement, def: DomainDef): void {
 /** Reads the `<domain>` element into a definition (no defaults yet). */
 export function readDomain(root: XmlElement): DomainDef {
   if (root.name !== "domain") {
-    throw new VirtError("XML_UNEXPECTED_ROOT", { expected: "domain", found: root.name }, { xpath: `/${root.name}`, line: root.line, column: root.column });
+    throw new VirtError(
+      "XML_UNEXPECTED_ROOT",
+      { expected: "domain", found: root.name },
+      { xpath: `/${root.name}`, line: root.line, column: root.column },
+    );
   }
   if (!root.hasAttr("type")) throw missingAttr(root, "type");
   const type = enumAttr(root, "type", VIRT_TYPES)!;
@@ -163,12 +167,16 @@ export function readDomain(root: XmlElement): DomainDef {
   return def;
 }
 
-export function parseDomain(xml: string, options: ParseOptions = {}): { def: DomainDef; warnings: XmlWarning[] } {
+export function parseDomain(
+  xml: string,
+  options: ParseOptions = {},
+): { def: DomainDef; warnings: XmlWarning[] } {
   try {
     const root = parseXml(xml, options.document ?? "(domain_definition)");
     const def = readDomain(root);
     const warnings = unusedWarnings(root);
-    if (!options.noDefaults) applyDefaults(def, { facts: options.facts ?? {}, abiUpdate: options.abiUpdate ?? false });
+    if (!options.noDefaults)
+      applyDefaults(def, { facts: options.facts ?? {}, abiUpdate: options.abiUpdate ?? false });
     validateDomain(def, root, options.noDefaults ?? false);
     return { def, warnings };
   } catch (e) {

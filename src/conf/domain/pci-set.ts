@@ -25,7 +25,16 @@ export const C = {
 } as const;
 
 const TYPES_MASK =
-  C.PCI_DEVICE | C.PCIE_DEVICE | C.ROOT_PORT | C.SWITCH_UP | C.SWITCH_DOWN | C.DMI_TO_PCI | C.PCI_EXPANDER | C.PCIE_EXPANDER | C.PCI_BRIDGE | C.PCIE_TO_PCI;
+  C.PCI_DEVICE |
+  C.PCIE_DEVICE |
+  C.ROOT_PORT |
+  C.SWITCH_UP |
+  C.SWITCH_DOWN |
+  C.DMI_TO_PCI |
+  C.PCI_EXPANDER |
+  C.PCIE_EXPANDER |
+  C.PCI_BRIDGE |
+  C.PCIE_TO_PCI;
 const ENDPOINT = C.PCI_DEVICE | C.PCIE_DEVICE;
 
 export type PciModel =
@@ -89,7 +98,12 @@ export interface PciBus {
 }
 
 function newBus(): PciBus {
-  return { flags: 0, minSlot: 0, maxSlot: 31, slots: Array.from({ length: 32 }, () => ({ functions: 0, aggregate: false })) };
+  return {
+    flags: 0,
+    minSlot: 0,
+    maxSlot: 31,
+    slots: Array.from({ length: 32 }, () => ({ functions: 0, aggregate: false })),
+  };
 }
 
 function setModel(bus: PciBus, model: PciModel, hotplug: boolean): void {
@@ -97,7 +111,11 @@ function setModel(bus: PciBus, model: PciModel, hotplug: boolean): void {
   bus.model = model;
   switch (model) {
     case "pci-root":
-      Object.assign(bus, { flags: C.AUTOASSIGN | C.PCI_DEVICE | C.PCI_BRIDGE | C.PCI_EXPANDER | hp, minSlot: 1, maxSlot: 31 });
+      Object.assign(bus, {
+        flags: C.AUTOASSIGN | C.PCI_DEVICE | C.PCI_BRIDGE | C.PCI_EXPANDER | hp,
+        minSlot: 1,
+        maxSlot: 31,
+      });
       break;
     case "pci-bridge":
     case "pcie-to-pci-bridge":
@@ -107,14 +125,22 @@ function setModel(bus: PciBus, model: PciModel, hotplug: boolean): void {
       Object.assign(bus, { flags: C.AUTOASSIGN | C.PCI_DEVICE | C.PCI_BRIDGE | hp, minSlot: 0, maxSlot: 31 });
       break;
     case "pcie-root":
-      Object.assign(bus, { flags: C.PCIE_DEVICE | C.ROOT_PORT | C.DMI_TO_PCI | C.PCIE_EXPANDER, minSlot: 1, maxSlot: 31 });
+      Object.assign(bus, {
+        flags: C.PCIE_DEVICE | C.ROOT_PORT | C.DMI_TO_PCI | C.PCIE_EXPANDER,
+        minSlot: 1,
+        maxSlot: 31,
+      });
       break;
     case "dmi-to-pci-bridge":
       Object.assign(bus, { flags: C.PCI_DEVICE | C.PCI_BRIDGE, minSlot: 0, maxSlot: 31 });
       break;
     case "pcie-root-port":
     case "pcie-switch-downstream-port":
-      Object.assign(bus, { flags: C.AUTOASSIGN | C.PCIE_DEVICE | C.SWITCH_UP | C.PCIE_TO_PCI | hp, minSlot: 0, maxSlot: 0 });
+      Object.assign(bus, {
+        flags: C.AUTOASSIGN | C.PCIE_DEVICE | C.SWITCH_UP | C.PCIE_TO_PCI | hp,
+        minSlot: 0,
+        maxSlot: 0,
+      });
       break;
     case "pcie-switch-upstream-port":
       Object.assign(bus, { flags: C.SWITCH_DOWN, minSlot: 0, maxSlot: 31 });
@@ -131,7 +157,11 @@ export function pciAddressString(a: { domain: number; bus: number; slot: number;
 }
 
 function addrError(what: string): VirtError {
-  return new VirtError("XML_INVALID", { what, xpath: "/domain/devices", line: 0 }, { xpath: "/domain/devices" });
+  return new VirtError(
+    "XML_INVALID",
+    { what, xpath: "/domain/devices", line: 0 },
+    { xpath: "/domain/devices" },
+  );
 }
 
 function compatible(addr: PciAddress, busFlags: number, devFlags: number, fromConfig: boolean): boolean {
@@ -189,7 +219,10 @@ export class PciAddressSet {
       model = "pcie-root-port";
     } else {
       const m = connectTypeToModel(flags);
-      throw new VirtError("DOMAIN_NO_ADDRESS_LEFT", { what: "PCI slot", device: m ? `a PCI controller model='${m}'` : "a PCI device" });
+      throw new VirtError("DOMAIN_NO_ADDRESS_LEFT", {
+        what: "PCI slot",
+        device: m ? `a PCI controller model='${m}'` : "a PCI device",
+      });
     }
     let i = this.buses.length;
     for (let k = 0; k < add; k++) this.buses.push(newBus());
@@ -207,10 +240,15 @@ export class PciAddressSet {
     const s = pciAddressString(addr);
     if (this.buses.length === 0) throw addrError("No PCI buses available");
     if (addr.domain !== 0) throw addrError(`Invalid PCI address ${s}. Only PCI domain 0 is available`);
-    if (addr.bus >= this.buses.length) throw addrError(`Invalid PCI address ${s}. Only PCI buses up to ${this.buses.length - 1} are available`);
+    if (addr.bus >= this.buses.length)
+      throw addrError(
+        `Invalid PCI address ${s}. Only PCI buses up to ${this.buses.length - 1} are available`,
+      );
     const bus = this.buses[addr.bus]!;
     if (!compatible(addr, bus.flags, flags, fromConfig)) {
-      throw addrError(`The device at PCI address ${s} cannot be plugged into the PCI controller with index='${addr.bus}'`);
+      throw addrError(
+        `The device at PCI address ${s} cannot be plugged into the PCI controller with index='${addr.bus}'`,
+      );
     }
     if (addr.slot < bus.minSlot) throw addrError(`Invalid PCI address ${s}. slot must be >= ${bus.minSlot}`);
     if (addr.slot > bus.maxSlot) throw addrError(`Invalid PCI address ${s}. slot must be <= ${bus.maxSlot}`);

@@ -23,17 +23,37 @@ function placeOfEl(el: XmlElement): Place {
   return { xpath: el.xpath, line: el.line, column: el.column };
 }
 
-export function invalid(place: Place, value: string, expected: string, allowed?: readonly string[]): VirtError {
+export function invalid(
+  place: Place,
+  value: string,
+  expected: string,
+  allowed?: readonly string[],
+): VirtError {
   const details: Record<string, unknown> = { xpath: place.xpath, line: place.line, column: place.column };
   if (allowed) details.allowed = allowed;
-  return new VirtError("XML_INVALID_VALUE", { value, xpath: place.xpath, line: place.line, expected }, details);
+  return new VirtError(
+    "XML_INVALID_VALUE",
+    { value, xpath: place.xpath, line: place.line, expected },
+    details,
+  );
 }
 
-export function invalidAttr(el: XmlElement, name: string, value: string, expected: string, allowed?: readonly string[]): VirtError {
+export function invalidAttr(
+  el: XmlElement,
+  name: string,
+  value: string,
+  expected: string,
+  allowed?: readonly string[],
+): VirtError {
   return invalid(placeOfAttr(el, name), value, expected, allowed);
 }
 
-export function invalidText(el: XmlElement, value: string, expected: string, allowed?: readonly string[]): VirtError {
+export function invalidText(
+  el: XmlElement,
+  value: string,
+  expected: string,
+  allowed?: readonly string[],
+): VirtError {
   return invalid(placeOfEl(el), value, expected, allowed);
 }
 
@@ -57,7 +77,11 @@ export function missingChild(el: XmlElement, name: string): VirtError {
 
 /** A structural error at an element (duplicates, bad combinations). */
 export function structural(el: XmlElement, what: string): VirtError {
-  return new VirtError("XML_INVALID", { what, xpath: el.xpath, line: el.line }, { xpath: el.xpath, line: el.line, column: el.column });
+  return new VirtError(
+    "XML_INVALID",
+    { what, xpath: el.xpath, line: el.line },
+    { xpath: el.xpath, line: el.line, column: el.column },
+  );
 }
 
 /** `CONFIG_UNSUPPORTED` with libvirt's exact message, placed at an element. */
@@ -86,7 +110,11 @@ export function nonEmpty(el: XmlElement, name: string): string | undefined {
   return v === undefined || v === "" ? undefined : v;
 }
 
-export function enumAttr<T extends string>(el: XmlElement, name: string, allowed: readonly T[]): T | undefined {
+export function enumAttr<T extends string>(
+  el: XmlElement,
+  name: string,
+  allowed: readonly T[],
+): T | undefined {
   const v = el.attr(name);
   if (v === undefined) return undefined;
   if ((allowed as readonly string[]).includes(v)) return v as T;
@@ -147,7 +175,9 @@ export function parseUInt(text: string, hex = true): number | undefined {
 
 function describe(rule: IntRule): string {
   const lo = rule.min ?? 0;
-  return rule.max === undefined ? `expected an integer >= ${lo}` : `expected an integer from ${lo} to ${rule.max}`;
+  return rule.max === undefined
+    ? `expected an integer >= ${lo}`
+    : `expected an integer from ${lo} to ${rule.max}`;
 }
 
 function checkRange(n: number | undefined, rule: IntRule): boolean {
@@ -176,7 +206,11 @@ export function uintText(el: XmlElement, rule: IntRule = {}): number {
 }
 
 /** A signed integer attribute (e.g. VNC `port='-1'`). */
-export function intAttr(el: XmlElement, name: string, rule: { min?: number; max?: number } = {}): number | undefined {
+export function intAttr(
+  el: XmlElement,
+  name: string,
+  rule: { min?: number; max?: number } = {},
+): number | undefined {
   const v = el.attr(name);
   if (v === undefined) return undefined;
   const t = v.trim();
@@ -184,7 +218,12 @@ export function intAttr(el: XmlElement, name: string, rule: { min?: number; max?
   const lo = rule.min ?? Number.MIN_SAFE_INTEGER;
   const hi = rule.max ?? Number.MAX_SAFE_INTEGER;
   if (!Number.isSafeInteger(n) || n < lo || n > hi) {
-    throw invalidAttr(el, name, v, rule.max === undefined ? "expected an integer" : `expected an integer from ${lo} to ${hi}`);
+    throw invalidAttr(
+      el,
+      name,
+      v,
+      rule.max === undefined ? "expected an integer" : `expected an integer from ${lo} to ${hi}`,
+    );
   }
   return n;
 }
@@ -216,7 +255,28 @@ const UNIT_BYTES: Readonly<Record<string, number>> = {
   eb: 1000 ** 6,
 };
 
-export const UNITS = ["b", "bytes", "k", "KiB", "KB", "M", "MiB", "MB", "G", "GiB", "GB", "T", "TiB", "TB", "P", "PiB", "PB", "E", "EiB", "EB"] as const;
+export const UNITS = [
+  "b",
+  "bytes",
+  "k",
+  "KiB",
+  "KB",
+  "M",
+  "MiB",
+  "MB",
+  "G",
+  "GiB",
+  "GB",
+  "T",
+  "TiB",
+  "TB",
+  "P",
+  "PiB",
+  "PB",
+  "E",
+  "EiB",
+  "EB",
+] as const;
 
 /** The largest KiB value we accept (libvirt: what fits in unsigned long long bytes; we keep it exact). */
 const MAX_KIB = Math.floor(Number.MAX_SAFE_INTEGER / 1024);

@@ -368,7 +368,10 @@ export interface DomainFeatures {
   vmcoreinfo?: boolean;
   htm?: boolean;
   /** `<hyperv mode=>` children kept as name → state/value (in document order) */
-  hyperv?: { mode?: string; features: { name: string; state?: boolean; value?: string; attrs?: Record<string, string> }[] };
+  hyperv?: {
+    mode?: string;
+    features: { name: string; state?: boolean; value?: string; attrs?: Record<string, string> }[];
+  };
   /** `<kvm>` children: name → state */
   kvm?: { features: { name: string; state?: boolean; attrs?: Record<string, string> }[] };
   /** `<pmu state=/>` */
@@ -385,7 +388,8 @@ export interface DomainFeatures {
   tcg?: { tbCache?: number };
 }
 
-export type TimerName = "platform" | "pit" | "rtc" | "hpet" | "tsc" | "kvmclock" | "hypervclock" | "armvtimer";
+export type TimerName =
+  "platform" | "pit" | "rtc" | "hpet" | "tsc" | "kvmclock" | "hypervclock" | "armvtimer";
 
 /** `<timer name= track= tickpolicy= frequency= mode= present=>` */
 export interface ClockTimer {
@@ -412,12 +416,7 @@ export interface Clock {
 }
 
 export type LifecycleAction =
-  | "destroy"
-  | "restart"
-  | "rename-restart"
-  | "preserve"
-  | "coredump-destroy"
-  | "coredump-restart";
+  "destroy" | "restart" | "rename-restart" | "preserve" | "coredump-destroy" | "coredump-restart";
 
 /** `<pm><suspend-to-mem enabled=/><suspend-to-disk enabled=/></pm>` */
 export interface PowerManagement {
@@ -511,17 +510,7 @@ export interface DiskDef extends DeviceCommon {
 }
 
 export type ControllerType =
-  | "ide"
-  | "fdc"
-  | "scsi"
-  | "sata"
-  | "virtio-serial"
-  | "ccid"
-  | "usb"
-  | "pci"
-  | "xenbus"
-  | "isa"
-  | "nvme";
+  "ide" | "fdc" | "scsi" | "sata" | "virtio-serial" | "ccid" | "usb" | "pci" | "xenbus" | "isa" | "nvme";
 
 /** `<target chassisNr= chassis= port= busNr= index= hotplug= memReserve=><node>` of a PCI controller */
 export interface ControllerTarget {
@@ -637,7 +626,15 @@ export interface InterfaceDriver {
   tx_queue_size?: number;
   rss?: boolean;
   /** `<host csum= gso= tso4= tso6= ecn= ufo= mrg_rxbuf=/>` (on/off) */
-  host?: { csum?: boolean; gso?: boolean; tso4?: boolean; tso6?: boolean; ecn?: boolean; ufo?: boolean; mrg_rxbuf?: boolean };
+  host?: {
+    csum?: boolean;
+    gso?: boolean;
+    tso4?: boolean;
+    tso6?: boolean;
+    ecn?: boolean;
+    ufo?: boolean;
+    mrg_rxbuf?: boolean;
+  };
   /** `<guest csum= tso4= tso6= ecn= ufo=/>` (on/off) */
   guest?: { csum?: boolean; tso4?: boolean; tso6?: boolean; ecn?: boolean; ufo?: boolean };
 }
@@ -1052,7 +1049,12 @@ export interface PanicDef extends DeviceCommon {
 /** `<tpm model=><backend type= version=>` */
 export interface TpmDef extends DeviceCommon {
   model?: string;
-  backend: { type: "passthrough" | "emulator" | "external"; version?: string; path?: string; persistent_state?: boolean };
+  backend: {
+    type: "passthrough" | "emulator" | "external";
+    version?: string;
+    path?: string;
+    persistent_state?: boolean;
+  };
 }
 
 /** `<memory model= access= discard=>` (a memory device: dimm, nvdimm, virtio-pmem, virtio-mem, sgx-epc) */
@@ -1175,7 +1177,24 @@ export interface QemuNamespace {
   capsDel: string[];
 }
 
-export type DomainVirtType = "qemu" | "kvm" | "kqemu" | "xen" | "lxc" | "uml" | "openvz" | "test" | "vmware" | "hyperv" | "vbox" | "phyp" | "parallels" | "bhyve" | "vz" | "none" | "hvf";
+export type DomainVirtType =
+  | "qemu"
+  | "kvm"
+  | "kqemu"
+  | "xen"
+  | "lxc"
+  | "uml"
+  | "openvz"
+  | "test"
+  | "vmware"
+  | "hyperv"
+  | "vbox"
+  | "phyp"
+  | "parallels"
+  | "bhyve"
+  | "vz"
+  | "none"
+  | "hvf";
 
 /** `<domain type= id=>` */
 export interface DomainDef {

@@ -6,7 +6,10 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { DomainPaths } from "./command/types.ts";
 
-export type DriverRoot = { readonly kind: "system" } | { readonly kind: "session" } | { readonly kind: "embed"; readonly root: string };
+export type DriverRoot =
+  | { readonly kind: "system" }
+  | { readonly kind: "session" }
+  | { readonly kind: "embed"; readonly root: string };
 
 export interface DriverPaths {
   /** Persistent domain configs (`<name>.xml`) and `autostart/` links. */
@@ -28,7 +31,10 @@ export interface DriverPaths {
   readonly saveDir: string;
 }
 
-function xdg(name: "XDG_CONFIG_HOME" | "XDG_RUNTIME_DIR" | "XDG_DATA_HOME" | "XDG_CACHE_HOME", fallback: string): string {
+function xdg(
+  name: "XDG_CONFIG_HOME" | "XDG_RUNTIME_DIR" | "XDG_DATA_HOME" | "XDG_CACHE_HOME",
+  fallback: string,
+): string {
   const v = process.env[name];
   return v !== undefined && v !== "" ? v : fallback;
 }

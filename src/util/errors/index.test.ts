@@ -20,7 +20,11 @@ test("every catalogue entry names a known libvirt number and domain", () => {
 });
 
 test("VirtError fills the template, puts libvirt's prefix in front and keeps details", () => {
-  const e = new VirtError("XML_INVALID_VALUE", { value: "3", xpath: "/domain/vcpu", line: 4, expected: "a number" }, { xpath: "/domain/vcpu", allowed: ["1"] });
+  const e = new VirtError(
+    "XML_INVALID_VALUE",
+    { value: "3", xpath: "/domain/vcpu", line: 4, expected: "a number" },
+    { xpath: "/domain/vcpu", allowed: ["1"] },
+  );
   assert.equal(e.message, "XML error: invalid value '3' for /domain/vcpu (line 4): a number");
   assert.equal(e.virCode, VirErrorNumber.XML_ERROR);
   assert.equal(e.kind, "user");

@@ -131,7 +131,10 @@ void test("invalid capability documents are catalogued errors with positions", (
     })(),
   );
   assert.equal(missing.code, "QEMU_CAPS_FILE_UNREADABLE");
-  assert.equal(missing.message, "failed to read: QEMU capabilities file '/nonexistent/caps.xml': No such file or directory");
+  assert.equal(
+    missing.message,
+    "failed to read: QEMU capabilities file '/nonexistent/caps.xml': No such file or directory",
+  );
 });
 
 void test("old QEMU files get no implied flags; hvf data is skipped", () => {

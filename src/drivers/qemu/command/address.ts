@@ -2,7 +2,13 @@
  * Device address properties (`bus`, `addr`, `unit`, `port`, ...) the way libvirt derives them
  * from `<address>` elements and the controllers they refer to.
  */
-import type { ControllerDef, DeviceAddress, DeviceCommon, DriveAddress, DiskBus } from "../../../conf/domain/types.ts";
+import type {
+  ControllerDef,
+  DeviceAddress,
+  DeviceCommon,
+  DriveAddress,
+  DiskBus,
+} from "../../../conf/domain/types.ts";
 import type { Build } from "./build.ts";
 import { fail } from "./build.ts";
 import type { Props } from "./escape.ts";
@@ -68,7 +74,10 @@ export function addAddressProps(
       if (a.reg !== undefined) props.set("reg", a.reg);
       return;
     case "ccw":
-      props.set("devno", `${a.cssid.toString(16)}.${a.ssid.toString(16)}.${a.devno.toString(16).padStart(4, "0")}`);
+      props.set(
+        "devno",
+        `${a.cssid.toString(16)}.${a.ssid.toString(16)}.${a.devno.toString(16).padStart(4, "0")}`,
+      );
       return;
     case "isa":
       props.set("iobase", a.iobase ?? 0);
@@ -95,7 +104,13 @@ export function addAddressProps(
 
 const SCSI_BUS_PER_CHANNEL = new Set(["lsilogic", "ncr53c90", "dc390", "am53c974"]);
 
-function addDriveAddressProps(b: Build, props: Props, a: DriveAddress, bus: DiskBus | undefined, element: string): void {
+function addDriveAddressProps(
+  b: Build,
+  props: Props,
+  a: DriveAddress,
+  bus: DiskBus | undefined,
+  element: string,
+): void {
   switch (bus) {
     case "ide": {
       const alias = b.hasBuiltinIDE ? "ide" : controllerAlias(b, "ide", a.controller, element);
@@ -114,7 +129,10 @@ function addDriveAddressProps(b: Build, props: Props, a: DriveAddress, bus: Disk
     case "scsi": {
       const c = findController(b, "scsi", a.controller);
       if (!c?.alias) {
-        return fail("QEMU_CMD_INVALID_VALUE", { element, reason: `no SCSI controller with index ${a.controller}` });
+        return fail("QEMU_CMD_INVALID_VALUE", {
+          element,
+          reason: `no SCSI controller with index ${a.controller}`,
+        });
       }
       if (SCSI_BUS_PER_CHANNEL.has(c.model ?? "")) {
         props.set("bus", `${c.alias}.${a.bus}`);

@@ -8,13 +8,22 @@ test("escapeComma doubles commas", () => {
 });
 
 test("toJson keeps key order and prints bigints as numbers", () => {
-  const p = new Props().set("driver", "scsi-hd").set("wwn", 5764824127192592812n).set("x", { b: 1, a: [true, "s"] });
+  const p = new Props()
+    .set("driver", "scsi-hd")
+    .set("wwn", 5764824127192592812n)
+    .set("x", { b: 1, a: [true, "s"] });
   assert.equal(p.toString(), '{"driver":"scsi-hd","wwn":5764824127192592812,"x":{"b":1,"a":[true,"s"]}}');
-  assert.equal(toJson("it's \"q\""), '"it\'s \\"q\\""');
+  assert.equal(toJson('it\'s "q"'), '"it\'s \\"q\\""');
 });
 
 test("Props optional helpers", () => {
-  const p = new Props().opt("a", undefined).pos("b", 0).pos("c", 3).onlyTrue("d", false).onlyTrue("e", true).prepend("id", "x");
+  const p = new Props()
+    .opt("a", undefined)
+    .pos("b", 0)
+    .pos("c", 3)
+    .onlyTrue("d", false)
+    .onlyTrue("e", true)
+    .prepend("id", "x");
   assert.equal(p.toString(), '{"id":"x","c":3,"e":true}');
 });
 
@@ -54,7 +63,10 @@ test("formatArgsFile and parseArgsFile round-trip libvirt's layout", () => {
 test("compareArgs: exact, equivalent, differs", () => {
   assert.equal(compareArgs(sample, sample).verdict, "exact");
   const reordered = sample
-    .replace('{"qom-type":"secret","id":"masterKey0","format":"raw"}', '{"id":"masterKey0","qom-type":"secret","format":"raw"}')
+    .replace(
+      '{"qom-type":"secret","id":"masterKey0","format":"raw"}',
+      '{"id":"masterKey0","qom-type":"secret","format":"raw"}',
+    )
     .replace("fd=1729", "fd=7");
   assert.equal(compareArgs(sample, reordered).verdict, "equivalent");
   const changed = sample.replace("debug-threads=on", "debug-threads=off");

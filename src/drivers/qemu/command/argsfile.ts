@@ -139,7 +139,17 @@ function splitKeyValues(s: string): string[] {
 }
 
 /** Values of these options are `key=value` lists whose order QEMU does not care about. */
-const KEYVALUE_UNORDERED = new Set(["-machine", "-smp", "-sandbox", "-chardev", "-fsdev", "-spice", "-numa", "-boot", "-rtc"]);
+const KEYVALUE_UNORDERED = new Set([
+  "-machine",
+  "-smp",
+  "-sandbox",
+  "-chardev",
+  "-fsdev",
+  "-spice",
+  "-numa",
+  "-boot",
+  "-rtc",
+]);
 
 /** Runtime-specific spellings: domain ids in per-domain paths, fd sets, passed descriptors. */
 function normaliseRuntime(value: string): string {
@@ -198,7 +208,8 @@ export function compareArgs(expected: string, actual: string): ArgsComparison {
   }
   const envE = e.env.map(([k]) => k).join(" ");
   const envA = a.env.map(([k]) => k).join(" ");
-  if (envE !== envA) return { verdict: "differs", firstDifference: `environment: expected ${envE}, got ${envA}` };
+  if (envE !== envA)
+    return { verdict: "differs", firstDifference: `environment: expected ${envE}, got ${envA}` };
   const oe = options(e);
   const oa = options(a);
   // first positional difference, for the message

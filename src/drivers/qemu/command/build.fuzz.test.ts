@@ -42,8 +42,13 @@ test("the builder turns every accepted mutated document into argv or a catalogue
       buildQemuCommand(def, corpusHarnessContext(def, { caps, corpusDir: dir }));
       built++;
     } catch (e) {
-      if (!(e instanceof VirtError)) assert.fail(`case ${i} (seed ${seed}) threw ${String(e)}\n--- document ---\n${doc}`);
-      assert.notEqual(e.kind, "bug", `case ${i} (seed ${seed}): reported as a bug: ${e.message}\n--- document ---\n${doc}`);
+      if (!(e instanceof VirtError))
+        assert.fail(`case ${i} (seed ${seed}) threw ${String(e)}\n--- document ---\n${doc}`);
+      assert.notEqual(
+        e.kind,
+        "bug",
+        `case ${i} (seed ${seed}): reported as a bug: ${e.message}\n--- document ---\n${doc}`,
+      );
       refused++;
     }
   }

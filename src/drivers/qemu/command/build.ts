@@ -78,10 +78,21 @@ export class Build {
   /** Machines with a built-in IDE controller (its first bus needs no `-device`). */
   get hasBuiltinIDE(): boolean {
     const m = this.machine?.name ?? this.machineName;
-    return this.isI440fx || m === "isapc" || m === "g3beige" || m === "mac99" || m === "malta" || m.startsWith("sun4");
+    return (
+      this.isI440fx ||
+      m === "isapc" ||
+      m === "g3beige" ||
+      m === "mac99" ||
+      m === "malta" ||
+      m.startsWith("sun4")
+    );
   }
 
-  fail(code: Parameters<typeof fail>[0], values: Record<string, string | number>, details?: ErrorDetails): never {
+  fail(
+    code: Parameters<typeof fail>[0],
+    values: Record<string, string | number>,
+    details?: ErrorDetails,
+  ): never {
     return fail(code, values, details);
   }
 }
@@ -105,7 +116,11 @@ export function fail(
 /** Throws unless QEMU has the flag. */
 export function requireFlag(b: Build, flag: string, element: string, xpath?: string): void {
   if (!b.has(flag)) {
-    fail("QEMU_CMD_CAPABILITY_MISSING", { element, flag, binary: b.ctx.caps.emulator || "the QEMU binary" }, xpath ? { xpath } : {});
+    fail(
+      "QEMU_CMD_CAPABILITY_MISSING",
+      { element, flag, binary: b.ctx.caps.emulator || "the QEMU binary" },
+      xpath ? { xpath } : {},
+    );
   }
 }
 

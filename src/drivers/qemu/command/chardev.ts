@@ -86,7 +86,10 @@ export function buildChardev(b: Build, spec: ChardevSpec, alias: string): void {
       if (listen) str += ",server=on,wait=off";
       str += reconnect(b, s.reconnect);
       if (s.tls === true) {
-        fail("QEMU_CMD_UNSUPPORTED", { element: `chardev ${alias}`, reason: "TLS for TCP character devices is not implemented" });
+        fail("QEMU_CMD_UNSUPPORTED", {
+          element: `chardev ${alias}`,
+          reason: "TLS for TCP character devices is not implemented",
+        });
       }
       break;
     }
@@ -115,7 +118,10 @@ export function buildChardev(b: Build, spec: ChardevSpec, alias: string): void {
       str = `dbus,id=${alias},name=${s.channel ?? ""}`;
       break;
     case "nmdm":
-      return fail("QEMU_CMD_UNSUPPORTED", { element: `chardev ${alias}`, reason: "type 'nmdm' is not supported by QEMU" });
+      return fail("QEMU_CMD_UNSUPPORTED", {
+        element: `chardev ${alias}`,
+        reason: "type 'nmdm' is not supported by QEMU",
+      });
   }
   if (spec.log) {
     let path = spec.log.file;
@@ -132,7 +138,14 @@ export function buildChardev(b: Build, spec: ChardevSpec, alias: string): void {
 }
 
 function chrSpec(chr: ChrDef, spicevmcName?: string): ChardevSpec {
-  return { type: chr.type, source: chr.source, protocol: chr.protocol, log: chr.log, devAlias: chr.alias, spicevmcName };
+  return {
+    type: chr.type,
+    source: chr.source,
+    protocol: chr.protocol,
+    log: chr.log,
+    devAlias: chr.alias,
+    spicevmcName,
+  };
 }
 
 export function buildMonitor(b: Build): void {
@@ -185,7 +198,8 @@ export function buildSerials(b: Build): void {
     const flag = SERIAL_FLAGS[model];
     if (flag) requireFlag(b, flag, `serial model '${model}'`);
     const p = new Props().set("driver", model).set("chardev", `char${alias}`).set("id", alias);
-    if (model === "isa-serial" && chr.target.port !== undefined && chr.target.port >= 0) p.set("index", chr.target.port);
+    if (model === "isa-serial" && chr.target.port !== undefined && chr.target.port >= 0)
+      p.set("index", chr.target.port);
     addAddressProps(b, p, chr, `serial ${alias}`);
     b.addJson("-device", p);
   }
@@ -195,14 +209,25 @@ export function buildParallels(b: Build): void {
   for (const chr of b.def.devices.parallels) {
     const alias = chr.alias ?? "";
     buildChardev(b, chrSpec(chr), `char${alias}`);
-    b.addJson("-device", new Props().set("driver", "isa-parallel").set("chardev", `char${alias}`).set("id", alias));
+    b.addJson(
+      "-device",
+      new Props().set("driver", "isa-parallel").set("chardev", `char${alias}`).set("id", alias),
+    );
   }
 }
 
 function virtioSerialPortProps(b: Build, chr: ChrDef, kind: "console" | "channel"): Props {
   const alias = chr.alias ?? "";
-  if (kind === "channel" && chr.type === "spicevmc" && chr.target.name !== undefined && chr.target.name !== "com.redhat.spice.0") {
-    fail("QEMU_CMD_UNSUPPORTED", { element: `channel ${alias}`, reason: `spicevmc target name '${chr.target.name}' (only com.redhat.spice.0)` });
+  if (
+    kind === "channel" &&
+    chr.type === "spicevmc" &&
+    chr.target.name !== undefined &&
+    chr.target.name !== "com.redhat.spice.0"
+  ) {
+    fail("QEMU_CMD_UNSUPPORTED", {
+      element: `channel ${alias}`,
+      reason: `spicevmc target name '${chr.target.name}' (only com.redhat.spice.0)`,
+    });
   }
   const p = new Props().set("driver", kind === "console" ? "virtconsole" : "virtserialport");
   addAddressProps(b, p, chr, `${kind} ${alias}`);
@@ -217,7 +242,11 @@ function virtioSerialPortProps(b: Build, chr: ChrDef, kind: "console" | "channel
 function channelSource(b: Build, chr: ChrDef): ChrSource | undefined {
   if (chr.type !== "unix" || (chr.source?.path !== undefined && chr.source.path !== "")) return chr.source;
   if (chr.target.type !== "virtio" || chr.target.name === undefined) return chr.source;
-  return { ...chr.source, mode: chr.source?.mode ?? "bind", path: `${b.ctx.paths.channelDir}/${chr.target.name}` };
+  return {
+    ...chr.source,
+    mode: chr.source?.mode ?? "bind",
+    path: `${b.ctx.paths.channelDir}/${chr.target.name}`,
+  };
 }
 
 export function buildChannels(b: Build): void {
@@ -241,7 +270,10 @@ export function buildChannels(b: Build): void {
         b.addJson("-device", virtioSerialPortProps(b, chr, "channel"));
         break;
       default:
-        fail("QEMU_CMD_UNSUPPORTED", { element: `channel ${alias}`, reason: `target type '${chr.target.type ?? "none"}' is not supported by QEMU` });
+        fail("QEMU_CMD_UNSUPPORTED", {
+          element: `channel ${alias}`,
+          reason: `target type '${chr.target.type ?? "none"}' is not supported by QEMU`,
+        });
     }
   }
 }
@@ -268,7 +300,10 @@ export function buildConsoles(b: Build): void {
       case "serial":
         break;
       default:
-        fail("QEMU_CMD_UNSUPPORTED", { element: `console ${alias}`, reason: `target type '${chr.target.type ?? "none"}' is not supported by QEMU` });
+        fail("QEMU_CMD_UNSUPPORTED", {
+          element: `console ${alias}`,
+          reason: `target type '${chr.target.type ?? "none"}' is not supported by QEMU`,
+        });
     }
   }
 }

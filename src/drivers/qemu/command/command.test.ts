@@ -43,7 +43,13 @@ interface Outcome {
   detail?: string;
 }
 
-function runCase(dir: string, caseName: string, suffix: string, caps: QemuCaps, canonicalise: boolean): Outcome {
+function runCase(
+  dir: string,
+  caseName: string,
+  suffix: string,
+  caps: QemuCaps,
+  canonicalise: boolean,
+): Outcome {
   const data = join(dir, "qemuxmlconfdata");
   const name = `${caseName}.${suffix}`;
   const expected = readFileSync(join(data, `${name}.args`), "utf8");
@@ -75,13 +81,16 @@ test("libvirt corpus: x86_64-latest command lines", (t) => {
   const outcomes = caseNames(dir).map(({ caseName, suffix }) => runCase(dir, caseName, suffix, caps, false));
   const counts = { exact: 0, equivalent: 0, differs: 0, error: 0 };
   for (const o of outcomes) counts[o.verdict]++;
-  t.diagnostic(`${outcomes.length} cases: ${counts.exact} exact, ${counts.equivalent} equivalent, ${counts.differs} differ, ${counts.error} errors`);
+  t.diagnostic(
+    `${outcomes.length} cases: ${counts.exact} exact, ${counts.equivalent} equivalent, ${counts.differs} differ, ${counts.error} errors`,
+  );
   const problems: string[] = [];
   for (const o of outcomes) {
     const known = KNOWN_DIFFERENCES[o.name];
     const ok = o.verdict === "exact" || o.verdict === "equivalent";
     if (!ok) t.diagnostic(`${o.name}: ${o.verdict}: ${o.detail ?? ""}`);
-    if (ok && known !== undefined) problems.push(`${o.name} now passes (${o.verdict}): remove it from KNOWN_DIFFERENCES`);
+    if (ok && known !== undefined)
+      problems.push(`${o.name} now passes (${o.verdict}): remove it from KNOWN_DIFFERENCES`);
     if (!ok && known === undefined) problems.push(`${o.name}: ${o.verdict}: ${o.detail ?? ""}`);
   }
   assert.deepEqual(problems, []);

@@ -62,17 +62,31 @@ function isImplicit(b: Build, c: ControllerDef): boolean {
 function usbProps(b: Build, c: ControllerDef): Props {
   const element = `USB controller model '${c.model ?? "default"}'`;
   const m = USB_MODELS[c.model ?? ""];
-  if (!m) return fail("QEMU_CMD_UNSUPPORTED", { element, reason: "no QEMU device for this USB controller model" }, { xpath: xpathOf(c) });
+  if (!m)
+    return fail(
+      "QEMU_CMD_UNSUPPORTED",
+      { element, reason: "no QEMU device for this USB controller model" },
+      { xpath: xpathOf(c) },
+    );
   requireFlag(b, m.flag, element, xpathOf(c));
   if (c.ports !== undefined && c.model !== "nec-xhci" && c.model !== "qemu-xhci") {
-    fail("QEMU_CMD_UNSUPPORTED", { element, reason: "'ports' is only supported by the xHCI controllers" }, { xpath: xpathOf(c) });
+    fail(
+      "QEMU_CMD_UNSUPPORTED",
+      { element, reason: "'ports' is only supported by the xHCI controllers" },
+      { xpath: xpathOf(c) },
+    );
   }
   const p = new Props().set("driver", m.driver);
   if (c.ports !== undefined) p.set("p2", c.ports).set("p3", c.ports);
   if (c.master) {
-    const master = b.def.devices.controllers.find((x) => x.type === "usb" && x.index === c.index && !x.master);
+    const master = b.def.devices.controllers.find(
+      (x) => x.type === "usb" && x.index === c.index && !x.master,
+    );
     if (!master?.alias) {
-      return fail("QEMU_CMD_INVALID_VALUE", { element, reason: `no master USB controller with index ${c.index}` });
+      return fail("QEMU_CMD_INVALID_VALUE", {
+        element,
+        reason: `no master USB controller with index ${c.index}`,
+      });
     }
     p.set("masterbus", `${master.alias}.0`).set("firstport", c.master.startport);
   } else {
@@ -85,7 +99,8 @@ function scsiProps(b: Build, c: ControllerDef): Props {
   const model = c.model ?? "lsilogic";
   if (model.startsWith("virtio")) {
     const p = virtioProps(b, "virtio-scsi", c.address, model, "virtio-scsi controller");
-    if (c.driver?.iothread !== undefined && c.driver.iothread > 0) p.set("iothread", `iothread${c.driver.iothread}`);
+    if (c.driver?.iothread !== undefined && c.driver.iothread > 0)
+      p.set("iothread", `iothread${c.driver.iothread}`);
     p.set("id", c.alias ?? "");
     p.pos("num_queues", c.driver?.queues);
     p.pos("cmd_per_lun", c.driver?.cmd_per_lun);
@@ -95,7 +110,11 @@ function scsiProps(b: Build, c: ControllerDef): Props {
   }
   const driver = SCSI_MODELS[model];
   if (!driver) {
-    return fail("QEMU_CMD_UNSUPPORTED", { element: `SCSI controller model '${model}'`, reason: "QEMU has no such device" }, { xpath: xpathOf(c) });
+    return fail(
+      "QEMU_CMD_UNSUPPORTED",
+      { element: `SCSI controller model '${model}'`, reason: "QEMU has no such device" },
+      { xpath: xpathOf(c) },
+    );
   }
   return new Props().set("driver", driver).set("id", c.alias ?? "");
 }
@@ -104,7 +123,12 @@ function pciProps(c: ControllerDef): Props | undefined {
   const model = c.model ?? "";
   const name = c.modelName ?? PCI_MODEL_NAMES[model];
   const element = `PCI controller model '${model}'`;
-  if (!name) return fail("QEMU_CMD_UNSUPPORTED", { element, reason: "unknown PCI controller model" }, { xpath: xpathOf(c) });
+  if (!name)
+    return fail(
+      "QEMU_CMD_UNSUPPORTED",
+      { element, reason: "unknown PCI controller model" },
+      { xpath: xpathOf(c) },
+    );
   const t = c.target ?? {};
   const p = new Props().set("driver", name);
   switch (model) {
@@ -131,7 +155,11 @@ function pciProps(c: ControllerDef): Props | undefined {
       if (t.node !== undefined) p.set("numa_node", t.node);
       return p;
     default:
-      return fail("QEMU_CMD_UNSUPPORTED", { element, reason: "this PCI controller model cannot be created by QEMU" }, { xpath: xpathOf(c) });
+      return fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element, reason: "this PCI controller model cannot be created by QEMU" },
+        { xpath: xpathOf(c) },
+      );
   }
 }
 
@@ -160,7 +188,11 @@ export function controllerProps(b: Build, c: ControllerDef): Props | undefined {
       p = pciProps(c);
       break;
     default:
-      return fail("QEMU_CMD_UNSUPPORTED", { element: `controller type '${c.type}'`, reason: "QEMU cannot create it" }, { xpath: xpathOf(c) });
+      return fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element: `controller type '${c.type}'`, reason: "QEMU cannot create it" },
+        { xpath: xpathOf(c) },
+      );
   }
   if (!p) return undefined;
   addAddressProps(b, p, c, `controller ${c.alias ?? c.type}`);
@@ -180,7 +212,8 @@ export function buildControllersOfType(b: Build, type: string): void {
     }
     if (isImplicit(b, c)) continue;
     if (c.type === "usb" && c.model === "none") continue;
-    if (c.type === "usb" && (c.model === undefined || c.model === "default") && !forbidsLegacyUsb(b)) continue;
+    if (c.type === "usb" && (c.model === undefined || c.model === "default") && !forbidsLegacyUsb(b))
+      continue;
     const p = controllerProps(b, c);
     if (p) b.addJson("-device", p);
   }
@@ -197,6 +230,10 @@ export function buildControllers(b: Build): void {
     if (c.model === undefined || c.model === "default") legacy++;
     else modern++;
   }
-  if (legacy > 1) fail("QEMU_CMD_UNSUPPORTED", { element: "USB controllers", reason: "only one legacy USB controller is supported" });
+  if (legacy > 1)
+    fail("QEMU_CMD_UNSUPPORTED", {
+      element: "USB controllers",
+      reason: "only one legacy USB controller is supported",
+    });
   if (modern === 0 && !forbidsLegacyUsb(b) && !b.arch.startsWith("s390")) b.add("-usb");
 }

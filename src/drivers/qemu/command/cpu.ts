@@ -78,7 +78,8 @@ function modelArg(b: Build): string | undefined {
       s = cpu.mode === "maximum" ? "max" : "host";
       // libvirt's post-parse default: migratable on when QEMU knows the property
       const migratable = cpu.migratable ?? (b.has("cpu.migratable") ? true : undefined);
-      if (migratable !== undefined && b.has("cpu.migratable")) s += `,migratable=${migratable ? "on" : "off"}`;
+      if (migratable !== undefined && b.has("cpu.migratable"))
+        s += `,migratable=${migratable ? "on" : "off"}`;
       break;
     }
     case "host-model": {
@@ -143,7 +144,8 @@ export function buildCpu(b: Build): void {
         flags += `,hv-vendor-id=${hv.attrs?.value ?? hv.value ?? ""}`;
       } else {
         flags += `,hv-${name}=on`;
-        if (name === "stimer" && (hv.attrs?.direct === "on" || hv.attrs?.direct === "yes")) flags += ",hv-stimer-direct=on";
+        if (name === "stimer" && (hv.attrs?.direct === "on" || hv.attrs?.direct === "yes"))
+          flags += ",hv-stimer-direct=on";
       }
     }
   }
@@ -173,7 +175,8 @@ export function buildCpu(b: Build): void {
         hostOff = l3Off = true;
         break;
     }
-    if (hostOff && (cpu.mode === "host-passthrough" || cpu.mode === "maximum")) flags += ",host-cache-info=off";
+    if (hostOff && (cpu.mode === "host-passthrough" || cpu.mode === "maximum"))
+      flags += ",host-cache-info=off";
     if (l3Off) flags += ",l3-cache=off";
   }
   const pa = cpu?.maxphysaddr;
@@ -191,7 +194,11 @@ export function buildCpu(b: Build): void {
   if (flags !== "" && m === undefined) {
     if (b.arch === "i686") m = "qemu32";
     else if (b.arch === "x86_64") m = "qemu64";
-    else fail("QEMU_CMD_UNSUPPORTED", { element: "CPU flags", reason: `no default CPU model for architecture ${b.arch}` });
+    else
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: "CPU flags",
+        reason: `no default CPU model for architecture ${b.arch}`,
+      });
   }
   if (m !== undefined) b.add("-cpu", m + flags);
 }
@@ -204,10 +211,16 @@ export function buildSmp(b: Build): void {
   const t = b.def.cpu?.topology;
   if (t && t.sockets > 0) {
     if (t.dies !== 1 && !b.has("smp-dies")) {
-      fail("QEMU_CMD_UNSUPPORTED", { element: "cpu topology", reason: "only 1 die per socket is supported by this QEMU" });
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: "cpu topology",
+        reason: "only 1 die per socket is supported by this QEMU",
+      });
     }
     if (t.clusters !== 1 && !b.has("smp-clusters")) {
-      fail("QEMU_CMD_UNSUPPORTED", { element: "cpu topology", reason: "only 1 cluster per die is supported by this QEMU" });
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: "cpu topology",
+        reason: "only 1 cluster per die is supported by this QEMU",
+      });
     }
     s += `,sockets=${t.sockets}`;
     if (b.has("smp-dies")) s += `,dies=${t.dies}`;

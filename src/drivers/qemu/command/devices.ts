@@ -39,7 +39,11 @@ export function buildInputs(b: Build): void {
     switch (i.bus ?? "ps2") {
       case "usb": {
         const driver = USB_INPUTS[i.type];
-        if (!driver) return fail("QEMU_CMD_UNSUPPORTED", { element: inputElement(i), reason: "no USB device of this type" });
+        if (!driver)
+          return fail("QEMU_CMD_UNSUPPORTED", {
+            element: inputElement(i),
+            reason: "no USB device of this type",
+          });
         const p = new Props().set("driver", driver).set("id", i.alias ?? "");
         addAddressProps(b, p, i, inputElement(i));
         b.addJson("-device", p);
@@ -47,7 +51,11 @@ export function buildInputs(b: Build): void {
       }
       case "virtio": {
         const base = VIRTIO_INPUTS[i.type];
-        if (!base) return fail("QEMU_CMD_UNSUPPORTED", { element: inputElement(i), reason: "no virtio device of this type" });
+        if (!base)
+          return fail("QEMU_CMD_UNSUPPORTED", {
+            element: inputElement(i),
+            reason: "no virtio device of this type",
+          });
         const p = virtioProps(b, base, i.address, i.model, inputElement(i))
           .set("id", i.alias ?? "")
           .opt("evdev", i.type === "passthrough" ? i.source?.evdev : undefined);
@@ -65,7 +73,11 @@ const AUDIO_DRIVERS: Record<string, string> = { pulseaudio: "pa", file: "wav" };
 
 function audioIoProps(io: AudioIo | undefined, type: string): Props | undefined {
   if (!io) return undefined;
-  const p = new Props().opt("mixing-engine", io.mixingEngine).opt("fixed-settings", io.fixedSettings).pos("voices", io.voices).pos("buffer-length", io.bufferLength);
+  const p = new Props()
+    .opt("mixing-engine", io.mixingEngine)
+    .opt("fixed-settings", io.fixedSettings)
+    .pos("voices", io.voices)
+    .pos("buffer-length", io.bufferLength);
   const a = io.attrs ?? {};
   if (io.fixedSettings === true) {
     if (a.frequency !== undefined) p.pos("frequency", Number(a.frequency));
@@ -81,7 +93,9 @@ function audioIoProps(io: AudioIo | undefined, type: string): Props | undefined 
       if (a.bufferCount !== undefined) p.pos("buffer-count", Number(a.bufferCount));
       break;
     case "jack":
-      p.opt("server-name", a.serverName).opt("client-name", a.clientName).opt("connect-ports", a.connectPorts);
+      p.opt("server-name", a.serverName)
+        .opt("client-name", a.clientName)
+        .opt("connect-ports", a.connectPorts);
       if (a.exactName !== undefined) p.set("exact-name", a.exactName === "yes");
       break;
     case "oss":
@@ -143,14 +157,22 @@ const SOUND_MODELS: Record<string, string> = {
   sb16: "sb16",
 };
 const CODECS = new Set(["ich6", "ich9", "ich7"]);
-const CODEC_DRIVERS: Record<string, string> = { duplex: "hda-duplex", micro: "hda-micro", output: "hda-output" };
+const CODEC_DRIVERS: Record<string, string> = {
+  duplex: "hda-duplex",
+  micro: "hda-micro",
+  output: "hda-output",
+};
 
 export function buildSounds(b: Build): void {
   for (const s of b.def.devices.sounds) {
     if (s.model === "pcspk") continue;
     const alias = s.alias ?? "";
     const model = s.model === "ich7" ? "intel-hda" : SOUND_MODELS[s.model];
-    if (!model) return fail("QEMU_CMD_UNSUPPORTED", { element: `sound model '${s.model}'`, reason: "QEMU has no such device" });
+    if (!model)
+      return fail("QEMU_CMD_UNSUPPORTED", {
+        element: `sound model '${s.model}'`,
+        reason: "QEMU has no such device",
+      });
     const hasCodecs = CODECS.has(s.model);
     const p = new Props()
       .set("driver", model)
@@ -203,8 +225,16 @@ export function buildWatchdogs(b: Build): void {
 export function buildRedirdevs(b: Build): void {
   for (const r of b.def.devices.redirdevs) {
     const alias = r.alias ?? "";
-    buildChardev(b, { type: r.type, source: r.source, protocol: r.protocol, devAlias: alias, spicevmcName: "usbredir" }, `char${alias}`);
-    const p = new Props().set("driver", "usb-redir").set("chardev", `char${alias}`).set("id", alias).pos("bootindex", r.boot?.order);
+    buildChardev(
+      b,
+      { type: r.type, source: r.source, protocol: r.protocol, devAlias: alias, spicevmcName: "usbredir" },
+      `char${alias}`,
+    );
+    const p = new Props()
+      .set("driver", "usb-redir")
+      .set("chardev", `char${alias}`)
+      .set("id", alias)
+      .pos("bootindex", r.boot?.order);
     addAddressProps(b, p, r, `redirdev ${alias}`);
     b.addJson("-device", p);
   }
@@ -236,10 +266,22 @@ export function buildRngs(b: Build): void {
     const obj = new Props();
     switch (r.backend.model) {
       case "random":
-        obj.set("qom-type", "rng-random").set("id", `obj${alias}`).set("filename", r.backend.path ?? "/dev/urandom");
+        obj
+          .set("qom-type", "rng-random")
+          .set("id", `obj${alias}`)
+          .set("filename", r.backend.path ?? "/dev/urandom");
         break;
       case "egd":
-        buildChardev(b, { type: r.backend.type ?? "tcp", source: r.backend.source, protocol: r.backend.protocol, devAlias: alias }, `char${alias}`);
+        buildChardev(
+          b,
+          {
+            type: r.backend.type ?? "tcp",
+            source: r.backend.source,
+            protocol: r.backend.protocol,
+            devAlias: alias,
+          },
+          `char${alias}`,
+        );
         obj.set("qom-type", "rng-egd").set("id", `obj${alias}`).set("chardev", `char${alias}`);
         break;
       case "builtin":
@@ -248,7 +290,7 @@ export function buildRngs(b: Build): void {
     }
     b.addJson("-object", obj);
     const bytes = r.rate?.bytes ?? 0;
-    const period = bytes > 0 ? r.rate?.period ?? 1000 : 0;
+    const period = bytes > 0 ? (r.rate?.period ?? 1000) : 0;
     const p = virtioProps(b, "virtio-rng", r.address, r.model, `rng ${alias}`)
       .set("rng", `obj${alias}`)
       .set("id", alias)
@@ -277,7 +319,8 @@ export function buildVsock(b: Build): void {
   const v = b.def.devices.vsock;
   if (!v) return;
   const fd = b.ctx.vsockFd;
-  if (fd === undefined) fail("QEMU_CMD_CONTEXT_MISSING", { element: "vsock", what: "the /dev/vhost-vsock file descriptor" });
+  if (fd === undefined)
+    fail("QEMU_CMD_CONTEXT_MISSING", { element: "vsock", what: "the /dev/vhost-vsock file descriptor" });
   const p = virtioProps(b, "vhost-vsock", v.address, v.model, "vsock")
     .set("id", v.alias ?? "")
     .set("guest-cid", v.cid?.address ?? 0)
@@ -314,13 +357,19 @@ export function buildIommu(b: Build): void {
     case "smmuv3":
       break;
     default:
-      fail("QEMU_CMD_UNSUPPORTED", { element: `iommu model '${i.model}'`, reason: "QEMU has no such device" });
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: `iommu model '${i.model}'`,
+        reason: "QEMU has no such device",
+      });
   }
 }
 
 export function buildTpms(b: Build): void {
   for (const t of b.def.devices.tpms) {
-    fail("QEMU_CMD_UNSUPPORTED", { element: `tpm ${t.alias ?? ""}`, reason: "TPM devices are not implemented yet" });
+    fail("QEMU_CMD_UNSUPPORTED", {
+      element: `tpm ${t.alias ?? ""}`,
+      reason: "TPM devices are not implemented yet",
+    });
   }
 }
 
@@ -332,7 +381,10 @@ export function buildLaunchSecurity(b: Build): void {
   const s = b.def.launchSecurity;
   if (!s) return;
   if (s.type !== "sev") {
-    fail("QEMU_CMD_UNSUPPORTED", { element: `launchSecurity type '${s.type}'`, reason: "only AMD SEV is implemented" });
+    fail("QEMU_CMD_UNSUPPORTED", {
+      element: `launchSecurity type '${s.type}'`,
+      reason: "only AMD SEV is implemented",
+    });
   }
   const dir = b.ctx.paths.domainDir;
   const p = new Props()

@@ -52,7 +52,9 @@ function format(disk: DiskDef): string {
 }
 
 /** libvirt's cache mode → (write-cache, direct, no-flush); undefined for the default. */
-export function cacheFlags(mode: string | undefined): { writeback: boolean; direct: boolean; noflush: boolean } | undefined {
+export function cacheFlags(
+  mode: string | undefined,
+): { writeback: boolean; direct: boolean; noflush: boolean } | undefined {
   switch (mode) {
     case "none":
       return { writeback: true, direct: true, noflush: false };
@@ -115,7 +117,8 @@ function networkProps(b: Build, disk: DiskDef): { driver: string; props: Props }
   switch (protocol) {
     case "nbd": {
       const h = hosts[0];
-      if (hosts.length !== 1 || !h) fail("QEMU_CMD_INVALID_VALUE", { element, reason: "nbd protocol accepts only one host" });
+      if (hosts.length !== 1 || !h)
+        fail("QEMU_CMD_INVALID_VALUE", { element, reason: "nbd protocol accepts only one host" });
       p.set("server", socketAddress(h, undefined)).opt("export", s.name);
       return { driver: "nbd", props: p };
     }
@@ -144,25 +147,37 @@ function networkProps(b: Build, disk: DiskDef): { driver: string; props: Props }
     case "rbd": {
       const [pool, ...image] = (s.name ?? "").split("/");
       p.set("pool", pool ?? "").set("image", image.join("/"));
-      if (hosts.length > 0) p.set("server", hosts.map((h) => ({ host: h.name ?? "", port: String(h.port ?? 6789) })));
+      if (hosts.length > 0)
+        p.set(
+          "server",
+          hosts.map((h) => ({ host: h.name ?? "", port: String(h.port ?? 6789) })),
+        );
       return { driver: "rbd", props: p };
     }
     case "gluster": {
       const [volume, ...path] = (s.name ?? "").replace(/^\//, "").split("/");
       p.set("volume", volume ?? "")
         .set("path", path.join("/"))
-        .set("server", hosts.map((h) => socketAddress(h, 24007)));
+        .set(
+          "server",
+          hosts.map((h) => socketAddress(h, 24007)),
+        );
       return { driver: "gluster", props: p };
     }
     case "ssh": {
       const h = hosts[0];
-      if (hosts.length !== 1 || !h) fail("QEMU_CMD_INVALID_VALUE", { element, reason: "ssh protocol accepts only one host" });
+      if (hosts.length !== 1 || !h)
+        fail("QEMU_CMD_INVALID_VALUE", { element, reason: "ssh protocol accepts only one host" });
       p.set("path", s.name ?? "").set("server", { host: h.name ?? "", port: String(h.port ?? 22) });
       return { driver: "ssh", props: p };
     }
     default:
       requireFlag(b, `blockdev.${protocol}`, element);
-      return fail("QEMU_CMD_UNSUPPORTED", { element, reason: `network disk protocol '${protocol}' is not implemented` }, { xpath: diskXpath(b, disk) });
+      return fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element, reason: `network disk protocol '${protocol}' is not implemented` },
+        { xpath: diskXpath(b, disk) },
+      );
   }
 }
 
@@ -174,8 +189,9 @@ function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
   switch (disk.type) {
     case "block":
     case "file": {
-      const path = disk.type === "block" ? s.dev ?? "" : s.file ?? "";
-      if (disk.type === "block") driver = disk.device === "cdrom" && b.ctx.isHostCdrom?.(path) === true ? "host_cdrom" : "host_device";
+      const path = disk.type === "block" ? (s.dev ?? "") : (s.file ?? "");
+      if (disk.type === "block")
+        driver = disk.device === "cdrom" && b.ctx.isHostCdrom?.(path) === true ? "host_cdrom" : "host_device";
       else driver = "file";
       p = new Props().set("filename", path);
       const io = disk.driver?.io;
@@ -183,7 +199,11 @@ function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
       break;
     }
     case "dir":
-      p = new Props().set("driver", "vvfat").set("dir", s.dir ?? "").set("floppy", disk.device === "floppy").set("rw", !isReadonly(disk));
+      p = new Props()
+        .set("driver", "vvfat")
+        .set("dir", s.dir ?? "")
+        .set("floppy", disk.device === "floppy")
+        .set("rw", !isReadonly(disk));
       break;
     case "network": {
       const r = networkProps(b, disk);
@@ -192,7 +212,11 @@ function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
       break;
     }
     default:
-      return fail("QEMU_CMD_UNSUPPORTED", { element: diskElement(disk), reason: `disk type '${disk.type}' is not supported` }, { xpath: diskXpath(b, disk) });
+      return fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element: diskElement(disk), reason: `disk type '${disk.type}' is not supported` },
+        { xpath: diskXpath(b, disk) },
+      );
   }
   if (driver !== undefined) p.prepend("driver", driver);
   p.set("node-name", nodes.storage);
@@ -232,7 +256,8 @@ function formatProps(disk: DiskDef, nodes: DiskNodes): Props {
       break;
     case "qcow2":
       p.set("driver", "qcow2");
-      if (disk.driver?.discard_no_unref !== undefined) p.set("discard-no-unref", disk.driver.discard_no_unref);
+      if (disk.driver?.discard_no_unref !== undefined)
+        p.set("discard-no-unref", disk.driver.discard_no_unref);
       break;
     case "vhd":
       p.set("driver", "vhdx");
@@ -251,7 +276,10 @@ function formatProps(disk: DiskDef, nodes: DiskNodes): Props {
       p.set("driver", fmt);
       break;
     default:
-      return fail("QEMU_CMD_UNSUPPORTED", { element: diskElement(disk), reason: `image format '${fmt}' is not supported by QEMU` });
+      return fail("QEMU_CMD_UNSUPPORTED", {
+        element: diskElement(disk),
+        reason: `image format '${fmt}' is not supported by QEMU`,
+      });
   }
   p.set("file", nodes.storage);
   return p;
@@ -262,7 +290,12 @@ export function effectiveNode(nodes: DiskNodes): string {
   return nodes.copyOnRead ?? nodes.format ?? nodes.storage;
 }
 
-function diskDeviceProps(b: Build, disk: DiskDef, nodes: DiskNodes | undefined, bootindex: number | undefined): Props {
+function diskDeviceProps(
+  b: Build,
+  disk: DiskDef,
+  nodes: DiskNodes | undefined,
+  bootindex: number | undefined,
+): Props {
   const bus = disk.target.bus ?? "ide";
   const element = diskElement(disk);
   let p: Props;
@@ -286,7 +319,13 @@ function diskDeviceProps(b: Build, disk: DiskDef, nodes: DiskNodes | undefined, 
       }
       break;
     case "virtio": {
-      p = virtioProps(b, disk.type === "vhostuser" ? "vhost-user-blk" : "virtio-blk", disk.address, disk.model, element);
+      p = virtioProps(
+        b,
+        disk.type === "vhostuser" ? "vhost-user-blk" : "virtio-blk",
+        disk.address,
+        disk.model,
+        element,
+      );
       let scsi: boolean | undefined;
       if (disk.type !== "vhostuser" && b.has("virtio-blk-pci.scsi")) {
         if (disk.device === "lun") scsi = true;
@@ -309,7 +348,11 @@ function diskDeviceProps(b: Build, disk: DiskDef, nodes: DiskNodes | undefined, 
       p = new Props().set("driver", "floppy");
       break;
     default:
-      return fail("QEMU_CMD_UNSUPPORTED", { element, reason: `disk bus '${bus}' is not supported by QEMU` }, { xpath: diskXpath(b, disk) });
+      return fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element, reason: `disk bus '${bus}' is not supported by QEMU` },
+        { xpath: diskXpath(b, disk) },
+      );
   }
   addAddressProps(b, p, disk, element, bus);
   p.opt("device_id", deviceId);
@@ -336,7 +379,10 @@ function diskDeviceProps(b: Build, disk: DiskDef, nodes: DiskNodes | undefined, 
     if (c) p.set("write-cache", c.writeback ? "on" : "off");
   }
   if (disk.geometry) {
-    p.pos("cyls", disk.geometry.cyls).pos("heads", disk.geometry.heads).pos("secs", disk.geometry.secs).opt("bios-chs-trans", disk.geometry.trans);
+    p.pos("cyls", disk.geometry.cyls)
+      .pos("heads", disk.geometry.heads)
+      .pos("secs", disk.geometry.secs)
+      .opt("bios-chs-trans", disk.geometry.trans);
   }
   if (disk.serial !== undefined) p.set("serial", disk.serial.replaceAll(" ", "\\ "));
   const ep = disk.driver?.error_policy;
@@ -368,15 +414,32 @@ function buildFloppyController(b: Build, bootIndex: (d: DiskDef) => number | und
   }
 }
 
-export function buildDisks(b: Build, nodes: Map<DiskDef, DiskNodes>, bootIndex: (d: DiskDef) => number | undefined): void {
+export function buildDisks(
+  b: Build,
+  nodes: Map<DiskDef, DiskNodes>,
+  bootIndex: (d: DiskDef) => number | undefined,
+): void {
   buildFloppyController(b, bootIndex);
   for (const disk of b.def.devices.disks) {
     if (disk.target.bus === "sd") {
-      fail("QEMU_CMD_UNSUPPORTED", { element: diskElement(disk), reason: "SD card disks are not supported" }, { xpath: diskXpath(b, disk) });
+      fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element: diskElement(disk), reason: "SD card disks are not supported" },
+        { xpath: diskXpath(b, disk) },
+      );
     }
     const n = nodes.get(disk);
-    if (disk.type === "vhostuser" || disk.type === "vhostvdpa" || disk.type === "nvme" || disk.type === "volume") {
-      fail("QEMU_CMD_UNSUPPORTED", { element: diskElement(disk), reason: `disk type '${disk.type}' is not implemented` }, { xpath: diskXpath(b, disk) });
+    if (
+      disk.type === "vhostuser" ||
+      disk.type === "vhostvdpa" ||
+      disk.type === "nvme" ||
+      disk.type === "volume"
+    ) {
+      fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element: diskElement(disk), reason: `disk type '${disk.type}' is not implemented` },
+        { xpath: diskXpath(b, disk) },
+      );
     }
     if (n && !isEmptyDisk(disk)) {
       b.addJson("-blockdev", storageProps(b, disk, n));

@@ -92,7 +92,7 @@ export function sortedNumbers(values: Iterable<number>): number[] {
 export function formatRanges(values: Iterable<number>): string {
   const v = sortedNumbers(values);
   const out: string[] = [];
-  for (let i = 0; i < v.length; ) {
+  for (let i = 0; i < v.length;) {
     let j = i;
     while (j + 1 < v.length && v[j + 1] === v[j]! + 1) j++;
     out.push(i === j ? `${v[i]!}` : `${v[i]!}-${v[j]!}`);

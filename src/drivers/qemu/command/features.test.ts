@@ -57,7 +57,9 @@ test("file chardev with a log goes through -add-fd", (t) => {
   const dir = corpusOrSkip(t);
   if (!dir) return;
   const l = lines(
-    domain(`<serial type='file'><source path='/tmp/serial.log'/><log file='/var/log/libvirt/qemu/QEMUGuest1-serial0.log'/><target port='0'/></serial>`),
+    domain(
+      `<serial type='file'><source path='/tmp/serial.log'/><log file='/var/log/libvirt/qemu/QEMUGuest1-serial0.log'/><target port='0'/></serial>`,
+    ),
     dir,
   );
   has(l, "-add-fd set=0,fd=XXXXXXX,opaque=serial0-source");
@@ -94,7 +96,12 @@ test("vhost-user and socket netdevs", (t) => {
 test("bridge interface: tap and vhost descriptors", (t) => {
   const dir = corpusOrSkip(t);
   if (!dir) return;
-  const l = lines(domain(`<interface type='bridge'><mac address='52:54:00:ee:96:6b'/><source bridge='br0'/><model type='virtio'/></interface>`), dir);
+  const l = lines(
+    domain(
+      `<interface type='bridge'><mac address='52:54:00:ee:96:6b'/><source bridge='br0'/><model type='virtio'/></interface>`,
+    ),
+    dir,
+  );
   has(l, `-netdev {"type":"tap","fd":"102","vhost":true,"vhostfd":"44","id":"hostnet0"}`);
 });
 
@@ -102,21 +109,34 @@ test("NBD disk: a single protocol node", (t) => {
   const dir = corpusOrSkip(t);
   if (!dir) return;
   const l = lines(
-    domain(`<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='bar'><host name='example.org' port='6000'/></source><target dev='vda' bus='virtio'/></disk>`),
+    domain(
+      `<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='bar'><host name='example.org' port='6000'/></source><target dev='vda' bus='virtio'/></disk>`,
+    ),
     dir,
   );
-  has(l, `-blockdev {"driver":"nbd","server":{"type":"inet","host":"example.org","port":"6000"},"export":"bar","node-name":"libvirt-1-storage","read-only":false}`);
+  has(
+    l,
+    `-blockdev {"driver":"nbd","server":{"type":"inet","host":"example.org","port":"6000"},"export":"bar","node-name":"libvirt-1-storage","read-only":false}`,
+  );
 });
 
 test("qcow2 disk with a cache mode: cache on both nodes and write-cache on the device", (t) => {
   const dir = corpusOrSkip(t);
   if (!dir) return;
   const l = lines(
-    domain(`<disk type='block' device='disk'><driver name='qemu' type='qcow2' cache='none' io='native'/><source dev='/dev/HostVG/QEMUGuest1'/><target dev='hda' bus='ide'/></disk>`),
+    domain(
+      `<disk type='block' device='disk'><driver name='qemu' type='qcow2' cache='none' io='native'/><source dev='/dev/HostVG/QEMUGuest1'/><target dev='hda' bus='ide'/></disk>`,
+    ),
     dir,
   );
-  has(l, `-blockdev {"driver":"host_device","filename":"/dev/HostVG/QEMUGuest1","aio":"native","node-name":"libvirt-1-storage","auto-read-only":true,"discard":"unmap","cache":{"direct":true,"no-flush":false}}`);
-  has(l, `-blockdev {"node-name":"libvirt-1-format","read-only":false,"cache":{"direct":true,"no-flush":false},"driver":"qcow2","file":"libvirt-1-storage"}`);
+  has(
+    l,
+    `-blockdev {"driver":"host_device","filename":"/dev/HostVG/QEMUGuest1","aio":"native","node-name":"libvirt-1-storage","auto-read-only":true,"discard":"unmap","cache":{"direct":true,"no-flush":false}}`,
+  );
+  has(
+    l,
+    `-blockdev {"node-name":"libvirt-1-format","read-only":false,"cache":{"direct":true,"no-flush":false},"driver":"qcow2","file":"libvirt-1-storage"}`,
+  );
 });
 
 test("floppies", (t) => {
@@ -134,9 +154,17 @@ test("floppies", (t) => {
 test("guestfwd channel", (t) => {
   const dir = corpusOrSkip(t);
   if (!dir) return;
-  const l = lines(domain(`<channel type='pipe'><source path='/tmp/guestfwd'/><target type='guestfwd' address='10.0.2.1' port='4600'/></channel>`), dir);
+  const l = lines(
+    domain(
+      `<channel type='pipe'><source path='/tmp/guestfwd'/><target type='guestfwd' address='10.0.2.1' port='4600'/></channel>`,
+    ),
+    dir,
+  );
   has(l, "-chardev pipe,id=charchannel0,path=/tmp/guestfwd");
-  has(l, `-netdev {"type":"user","guestfwd":[{"str":"tcp:10.0.2.1:4600-chardev:charchannel0"}],"id":"channel0"}`);
+  has(
+    l,
+    `-netdev {"type":"user","guestfwd":[{"str":"tcp:10.0.2.1:4600-chardev:charchannel0"}],"id":"channel0"}`,
+  );
 });
 
 test("DIMMs: slots, hugepage backend, thread-context bound to host nodes", (t) => {
@@ -157,8 +185,14 @@ test("DIMMs: slots, hugepage backend, thread-context bound to host nodes", (t) =
     `-object {"qom-type":"memory-backend-file","id":"memdimm1","mem-path":"/dev/hugepages2M/libvirt/qemu/-1-QEMUGuest1","prealloc":true,"size":536870912,"host-nodes":[1,2,3],"policy":"bind","prealloc-context":"tc-memdimm1"}`,
   );
   // pinned emulator threads on node 0 only: no thread-context for nodes 1-3
-  const pinned = lines(xml.replace("<vcpu placement='static'>", "<vcpu placement='static' cpuset='0-1'>"), dir);
-  assert.ok(!pinned.some((x) => x.includes("thread-context")), "no thread-context expected when pinned away from the nodes");
+  const pinned = lines(
+    xml.replace("<vcpu placement='static'>", "<vcpu placement='static' cpuset='0-1'>"),
+    dir,
+  );
+  assert.ok(
+    !pinned.some((x) => x.includes("thread-context")),
+    "no thread-context expected when pinned away from the nodes",
+  );
 });
 
 test("USB ports are assigned at start in libvirt's order", (t) => {
@@ -172,9 +206,15 @@ test("USB ports are assigned at start in libvirt's order", (t) => {
     dir,
   );
   // hostdevs, then disks, then inputs; a 2-port UHCI gets one hub for the third device
-  has(l, `-device {"driver":"usb-host","hostdevice":"/dev/bus/usb/014/006","id":"hostdev0","bus":"usb.0","port":"2"}`);
+  has(
+    l,
+    `-device {"driver":"usb-host","hostdevice":"/dev/bus/usb/014/006","id":"hostdev0","bus":"usb.0","port":"2"}`,
+  );
   has(l, `-device {"driver":"usb-hub","id":"hub0","bus":"usb.0","port":"1"}`);
-  has(l, `-device {"driver":"usb-storage","bus":"usb.0","port":"1.1","drive":"libvirt-1-storage","id":"usb-disk0","bootindex":1,"removable":false}`);
+  has(
+    l,
+    `-device {"driver":"usb-storage","bus":"usb.0","port":"1.1","drive":"libvirt-1-storage","id":"usb-disk0","bootindex":1,"removable":false}`,
+  );
   has(l, `-device {"driver":"usb-tablet","id":"input0","bus":"usb.0","port":"1.2"}`);
 });
 
@@ -206,7 +246,11 @@ test("unsupported configurations are catalogued errors naming the element", (t) 
     (e: unknown) => e instanceof VirtError,
   );
   assert.throws(
-    () => lines(domain(`<interface type='ethernet'><mac address='52:54:00:ee:96:6b'/></interface>`), dir, { interfaceFds: undefined }),
-    (e: unknown) => e instanceof VirtError && e.code === "QEMU_CMD_CONTEXT_MISSING" && e.message.includes("net0"),
+    () =>
+      lines(domain(`<interface type='ethernet'><mac address='52:54:00:ee:96:6b'/></interface>`), dir, {
+        interfaceFds: undefined,
+      }),
+    (e: unknown) =>
+      e instanceof VirtError && e.code === "QEMU_CMD_CONTEXT_MISSING" && e.message.includes("net0"),
   );
 });

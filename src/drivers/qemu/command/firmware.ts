@@ -17,7 +17,8 @@ function flashes(b: Build): Flash[] {
   const l = os.loader;
   if (l?.type !== "pflash" || l.path === undefined) return [];
   const out: Flash[] = [{ path: l.path, readonly: l.readonly === true, format: l.format ?? "raw", index: 0 }];
-  if (os.nvram?.path !== undefined) out.push({ path: os.nvram.path, readonly: false, format: os.nvram.format ?? "raw", index: 1 });
+  if (os.nvram?.path !== undefined)
+    out.push({ path: os.nvram.path, readonly: false, format: os.nvram.format ?? "raw", index: 1 });
   return out;
 }
 
@@ -36,14 +37,21 @@ export function buildPflash(b: Build): void {
   for (const f of flashes(b)) {
     const base = `libvirt-pflash${f.index}`;
     const formatLayer = f.format !== "raw" || !b.has("blockjob.backing-mask-protocol");
-    const storage = new Props().set("driver", "file").set("filename", f.path).set("node-name", `${base}-storage`);
+    const storage = new Props()
+      .set("driver", "file")
+      .set("filename", f.path)
+      .set("node-name", `${base}-storage`);
     if (formatLayer) storage.set("auto-read-only", true).set("discard", "unmap");
     else storage.set("read-only", f.readonly);
     b.addJson("-blockdev", storage);
     if (formatLayer) {
       b.addJson(
         "-blockdev",
-        new Props().set("node-name", `${base}-format`).set("read-only", f.readonly).set("driver", f.format).set("file", `${base}-storage`),
+        new Props()
+          .set("node-name", `${base}-format`)
+          .set("read-only", f.readonly)
+          .set("driver", f.format)
+          .set("file", `${base}-storage`),
       );
     }
   }

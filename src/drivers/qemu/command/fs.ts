@@ -53,7 +53,11 @@ export function buildFilesystems(b: Build): void {
     const driver = fs.driver?.type;
     const element = `filesystem ${alias}`;
     if (fs.type !== "mount") {
-      fail("QEMU_CMD_UNSUPPORTED", { element, reason: `filesystem type '${fs.type}' (only 'mount')` }, { xpath: fsXpath(b, fs) });
+      fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element, reason: `filesystem type '${fs.type}' (only 'mount')` },
+        { xpath: fsXpath(b, fs) },
+      );
     }
     if (driver === undefined || driver === "path" || driver === "handle") {
       b.add("-fsdev", fsdevString(fs));
@@ -76,7 +80,11 @@ export function buildFilesystems(b: Build): void {
       addAddressProps(b, p, fs, element);
       b.addJson("-device", p);
     } else {
-      fail("QEMU_CMD_UNSUPPORTED", { element, reason: `filesystem driver '${driver}' is not supported by QEMU` }, { xpath: fsXpath(b, fs) });
+      fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element, reason: `filesystem driver '${driver}' is not supported by QEMU` },
+        { xpath: fsXpath(b, fs) },
+      );
     }
   }
 }

@@ -11,7 +11,11 @@ import { virtioDeviceName } from "./virtio.ts";
 export function audioIdFor(b: Build, id: number | undefined): string {
   const audios = b.def.devices.audios;
   const a = id !== undefined && id > 0 ? audios.find((x) => x.id === id) : audios[0];
-  if (!a) return fail("QEMU_CMD_INVALID_VALUE", { element: "audio", reason: `no <audio> backend with id ${id ?? 0}` });
+  if (!a)
+    return fail("QEMU_CMD_INVALID_VALUE", {
+      element: "audio",
+      reason: `no <audio> backend with id ${id ?? 0}`,
+    });
   return `audio${a.id}`;
 }
 
@@ -21,7 +25,8 @@ function listenOf(g: GraphicsDef): GraphicsDef["listens"][number] {
 
 function allocate(b: Build, kind: "vnc" | "spice" | "spice-tls"): number {
   const port = b.ctx.allocatePort?.(kind);
-  if (port === undefined) return fail("QEMU_CMD_CONTEXT_MISSING", { element: `${kind} graphics`, what: "a free port (autoport)" });
+  if (port === undefined)
+    return fail("QEMU_CMD_CONTEXT_MISSING", { element: `${kind} graphics`, what: "a free port (autoport)" });
   return port;
 }
 
@@ -38,7 +43,10 @@ function buildVnc(b: Build, g: GraphicsDef): void {
       let port = g.port ?? -1;
       if (g.autoport === true || port === -1) port = allocate(b, "vnc");
       if (port < 5900 || port > 65535) {
-        fail("QEMU_CMD_INVALID_VALUE", { element: "vnc graphics port", reason: "vnc port must be in range [5900,65535]" });
+        fail("QEMU_CMD_INVALID_VALUE", {
+          element: "vnc graphics port",
+          reason: "vnc port must be in range [5900,65535]",
+        });
       }
       const addr = l.address ?? b.ctx.graphics?.vncListen ?? "127.0.0.1";
       opt = `${addr.includes(":") ? `[${addr}]` : addr}:${port - 5900}`;
@@ -89,7 +97,11 @@ function buildSpice(b: Build, g: GraphicsDef): void {
         }
         if (needPort || port === -1) port = allocate(b, "spice");
         if (needTls || tlsPort === -1) {
-          if (!tls) fail("QEMU_CMD_UNSUPPORTED", { element: "spice TLS port", reason: "spice TLS is disabled in the configuration" });
+          if (!tls)
+            fail("QEMU_CMD_UNSUPPORTED", {
+              element: "spice TLS port",
+              reason: "spice TLS is disabled in the configuration",
+            });
           tlsPort = allocate(b, "spice-tls");
         }
       } else {
@@ -101,7 +113,11 @@ function buildSpice(b: Build, g: GraphicsDef): void {
         hasInsecure = true;
       }
       if (tlsPort > 0) {
-        if (!tls) fail("QEMU_CMD_UNSUPPORTED", { element: "spice tlsPort", reason: "spice TLS is disabled in the configuration" });
+        if (!tls)
+          fail("QEMU_CMD_UNSUPPORTED", {
+            element: "spice tlsPort",
+            reason: "spice TLS is disabled in the configuration",
+          });
         opt += `tls-port=${tlsPort},`;
         hasSecure = true;
       }
@@ -116,22 +132,39 @@ function buildSpice(b: Build, g: GraphicsDef): void {
   if (g.mouse?.mode === "server") opt += "agent-mouse=off,";
   else if (g.mouse?.mode === "client") opt += "agent-mouse=on,";
   if (g.passwd === undefined && b.ctx.graphics?.spicePassword !== true) opt += "disable-ticketing=on,";
-  if (hasSecure) opt += `x509-dir=${escapeComma(b.ctx.graphics?.spiceTLSx509certdir ?? "/etc/pki/libvirt-spice")},`;
+  if (hasSecure)
+    opt += `x509-dir=${escapeComma(b.ctx.graphics?.spiceTLSx509certdir ?? "/etc/pki/libvirt-spice")},`;
   if (g.defaultMode === "secure") {
-    if (!hasSecure) fail("QEMU_CMD_UNSUPPORTED", { element: "spice defaultMode='secure'", reason: "TLS connection is not available" });
+    if (!hasSecure)
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: "spice defaultMode='secure'",
+        reason: "TLS connection is not available",
+      });
     opt += "tls-channel=default,";
   } else if (g.defaultMode === "insecure") {
-    if (!hasInsecure) fail("QEMU_CMD_UNSUPPORTED", { element: "spice defaultMode='insecure'", reason: "plaintext connection is not available" });
+    if (!hasInsecure)
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: "spice defaultMode='insecure'",
+        reason: "plaintext connection is not available",
+      });
     opt += "plaintext-channel=default,";
   }
   const order = ["main", "display", "inputs", "cursor", "playback", "record", "smartcard", "usbredir"];
   const channels = [...(g.channels ?? [])].sort((x, y) => order.indexOf(x.name) - order.indexOf(y.name));
   for (const c of channels) {
     if (c.mode === "secure") {
-      if (!hasSecure) fail("QEMU_CMD_UNSUPPORTED", { element: `spice channel '${c.name}'`, reason: "TLS connection is not available" });
+      if (!hasSecure)
+        fail("QEMU_CMD_UNSUPPORTED", {
+          element: `spice channel '${c.name}'`,
+          reason: "TLS connection is not available",
+        });
       opt += `tls-channel=${c.name},`;
     } else if (c.mode === "insecure") {
-      if (!hasInsecure) fail("QEMU_CMD_UNSUPPORTED", { element: `spice channel '${c.name}'`, reason: "plaintext connection is not available" });
+      if (!hasInsecure)
+        fail("QEMU_CMD_UNSUPPORTED", {
+          element: `spice channel '${c.name}'`,
+          reason: "plaintext connection is not available",
+        });
       opt += `plaintext-channel=${c.name},`;
     }
   }
@@ -155,7 +188,11 @@ export function buildGraphics(b: Build): void {
   const counts = new Map<string, number>();
   for (const g of b.def.devices.graphics) counts.set(g.type, (counts.get(g.type) ?? 0) + 1);
   for (const [t, n] of counts) {
-    if (n > 1) fail("QEMU_CMD_UNSUPPORTED", { element: `graphics type '${t}'`, reason: "only 1 graphics device of each type is supported" });
+    if (n > 1)
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: `graphics type '${t}'`,
+        reason: "only 1 graphics device of each type is supported",
+      });
   }
   for (const g of b.def.devices.graphics) {
     switch (g.type) {
@@ -193,7 +230,10 @@ export function buildGraphics(b: Build): void {
         break;
       }
       default:
-        fail("QEMU_CMD_UNSUPPORTED", { element: `graphics type '${g.type}'`, reason: "QEMU does not provide it" });
+        fail("QEMU_CMD_UNSUPPORTED", {
+          element: `graphics type '${g.type}'`,
+          reason: "QEMU does not provide it",
+        });
     }
   }
 }
@@ -216,7 +256,16 @@ function videoModel(b: Build, v: VideoDef): { name: string; virtio: boolean } {
         if (v.address?.type === "pci" || v.address === undefined) {
           return { name: b.has("virtio-vga-gl") && accel3d ? "virtio-vga-gl" : "virtio-vga", virtio: true };
         }
-        return { name: virtioDeviceName(b, b.has("virtio-gpu-gl-pci") && accel3d ? "virtio-gpu-gl" : "virtio-gpu", v.address, undefined, element), virtio: true };
+        return {
+          name: virtioDeviceName(
+            b,
+            b.has("virtio-gpu-gl-pci") && accel3d ? "virtio-gpu-gl" : "virtio-gpu",
+            v.address,
+            undefined,
+            element,
+          ),
+          virtio: true,
+        };
       case "bochs":
         return { name: "bochs-display", virtio: false };
       case "ramfb":
@@ -227,10 +276,24 @@ function videoModel(b: Build, v: VideoDef): { name: string; virtio: boolean } {
   } else {
     if (v.model.type === "qxl") return { name: "qxl", virtio: false };
     if (v.model.type === "virtio") {
-      return { name: virtioDeviceName(b, b.has("virtio-gpu-gl-pci") && accel3d ? "virtio-gpu-gl" : "virtio-gpu", v.address, undefined, element), virtio: true };
+      return {
+        name: virtioDeviceName(
+          b,
+          b.has("virtio-gpu-gl-pci") && accel3d ? "virtio-gpu-gl" : "virtio-gpu",
+          v.address,
+          undefined,
+          element,
+        ),
+        virtio: true,
+      };
     }
   }
-  return fail("QEMU_CMD_UNSUPPORTED", { element, reason: primary ? "no QEMU device for this video model" : "this model can only be the primary video device" });
+  return fail("QEMU_CMD_UNSUPPORTED", {
+    element,
+    reason: primary
+      ? "no QEMU device for this video model"
+      : "this model can only be the primary video device",
+  });
 }
 
 export function buildVideos(b: Build): void {

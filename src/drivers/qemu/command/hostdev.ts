@@ -14,7 +14,12 @@ function pciHost(a: { domain: number; bus: number; slot: number; function: numbe
   return `${h(a.domain, 4)}:${h(a.bus, 2)}:${h(a.slot, 2)}.${a.function.toString(16)}`;
 }
 
-function vfioPci(b: Build, dev: DeviceCommon & { display?: boolean; ramfb?: boolean }, host: string, bootindex: number | undefined): Props {
+function vfioPci(
+  b: Build,
+  dev: DeviceCommon & { display?: boolean; ramfb?: boolean },
+  host: string,
+  bootindex: number | undefined,
+): Props {
   requireFlag(b, "vfio-pci", `PCI host device ${host}`);
   const p = new Props()
     .set("driver", dev.ramfb === true ? "vfio-pci-nohotplug" : "vfio-pci")
@@ -42,7 +47,10 @@ function usbHost(b: Build, dev: HostdevDef): Props {
       hostaddr = s.usbAddress.device;
     }
   } else if (s.vendor !== undefined || s.product !== undefined) {
-    return fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the host bus and device number found for its vendor/product" });
+    return fail("QEMU_CMD_CONTEXT_MISSING", {
+      element,
+      what: "the host bus and device number found for its vendor/product",
+    });
   }
   let reset: boolean | undefined;
   let resetsAll: boolean | undefined;
@@ -80,7 +88,10 @@ export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number |
     if (actualType(b, net) !== "hostdev") continue;
     const a = net.source?.hostAddress;
     if (a?.type !== "pci") {
-      fail("QEMU_CMD_UNSUPPORTED", { element: `interface ${net.alias ?? ""}`, reason: "only PCI host devices can back a hostdev interface" });
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: `interface ${net.alias ?? ""}`,
+        reason: "only PCI host devices can back a hostdev interface",
+      });
     }
     b.addJson("-device", vfioPci(b, net, pciHost(a), bootIndex(net)));
   }
@@ -96,7 +107,10 @@ export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number |
         const a = dev.source.pciAddress;
         if (!a) return fail("QEMU_CMD_INVALID_VALUE", { element, reason: "missing host PCI address" });
         if (dev.driver?.name !== undefined && dev.driver.name !== "vfio") {
-          fail("QEMU_CMD_UNSUPPORTED", { element, reason: `PCI passthrough backend '${dev.driver.name}' (only vfio)` });
+          fail("QEMU_CMD_UNSUPPORTED", {
+            element,
+            reason: `PCI passthrough backend '${dev.driver.name}' (only vfio)`,
+          });
         }
         b.addJson("-device", vfioPci(b, dev, pciHost(a), bootIndex(dev)));
         break;
@@ -116,7 +130,10 @@ export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number |
         break;
       }
       default:
-        fail("QEMU_CMD_UNSUPPORTED", { element, reason: `host device type '${dev.type}' is not implemented` });
+        fail("QEMU_CMD_UNSUPPORTED", {
+          element,
+          reason: `host device type '${dev.type}' is not implemented`,
+        });
     }
   }
 }

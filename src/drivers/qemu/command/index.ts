@@ -31,7 +31,15 @@ import { buildPflash, preparePflash } from "./firmware.ts";
 import { buildFilesystems } from "./fs.ts";
 import { buildGraphics, buildVideos } from "./graphics.ts";
 import { buildHostdevs } from "./hostdev.ts";
-import { buildAccel, buildBoot, buildClock, buildLoader, buildMachine, buildName, buildPM } from "./machine.ts";
+import {
+  buildAccel,
+  buildBoot,
+  buildClock,
+  buildLoader,
+  buildMachine,
+  buildName,
+  buildPM,
+} from "./machine.ts";
 import { assignMemorySlots, buildMemory, buildMemoryDevices, buildNuma } from "./memory.ts";
 import { actualType, buildInterfaces } from "./net.ts";
 import type { CommandContext, QemuCommand } from "./types.ts";
@@ -103,7 +111,8 @@ function buildEnv(b: Build): void {
 
 function buildIothreads(b: Build): void {
   const n = b.def.iothreads ?? 0;
-  for (let i = 1; i <= n; i++) b.addJson("-object", new Props().set("qom-type", "iothread").set("id", `iothread${i}`));
+  for (let i = 1; i <= n; i++)
+    b.addJson("-object", new Props().set("qom-type", "iothread").set("id", `iothread${i}`));
 }
 
 /** Builds QEMU's environment and argv. Throws catalogued VirtErrors for what cannot be expressed. */
@@ -125,7 +134,11 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
   b.add("-S");
   b.addJson(
     "-object",
-    new Props().set("qom-type", "secret").set("id", "masterKey0").set("format", "raw").set("file", ctx.paths.masterKeyFile),
+    new Props()
+      .set("qom-type", "secret")
+      .set("id", "masterKey0")
+      .set("format", "raw")
+      .set("file", ctx.paths.masterKeyFile),
   );
   buildPflash(b);
   buildMachine(b);
@@ -184,7 +197,8 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
   buildPanics(b);
   buildVsock(b);
   const at = def.features?.asyncTeardown;
-  if (at !== undefined && b.has("run-with.async-teardown")) b.add("-run-with", `async-teardown=${at ? "on" : "off"}`);
+  if (at !== undefined && b.has("run-with.async-teardown"))
+    b.add("-run-with", `async-teardown=${at ? "on" : "off"}`);
   if (ctx.logTimestamp !== false) b.add("-msg", "timestamp=on");
   return { env: b.env, emulator: b.emulator, args: b.args };
 }

@@ -33,10 +33,13 @@ export function buildMachine(b: Build): void {
   s += `,dump-guest-core=${dump ? "on" : "off"}`;
   if (def.memoryBacking?.nosharepages === true) s += ",mem-merge=off";
   s += machineMemoryParams(b);
-  if (numaCells(b).length === 0 && b.machine?.defaultRAMid !== undefined) s += `,memory-backend=${b.machine.defaultRAMid}`;
+  if (numaCells(b).length === 0 && b.machine?.defaultRAMid !== undefined)
+    s += `,memory-backend=${b.machine.defaultRAMid}`;
   if (def.launchSecurity) {
     if (def.launchSecurity.type === "sev" || def.launchSecurity.type === "sev-snp") {
-      s += b.has("confidential-guest-support") ? ",confidential-guest-support=lsec0" : ",memory-encryption=lsec0";
+      s += b.has("confidential-guest-support")
+        ? ",confidential-guest-support=lsec0"
+        : ",memory-encryption=lsec0";
     } else {
       s += ",confidential-guest-support=lsec0";
     }
@@ -46,7 +49,8 @@ export function buildMachine(b: Build): void {
   if (pflash.vars !== undefined) s += `,pflash1=${pflash.vars}`;
   if (def.os.bios?.useserial === true) s += ",graphics=off";
   for (const t of def.clock.timers) {
-    if (t.name === "hpet" && b.has("machine-hpet") && t.present !== undefined) s += `,hpet=${t.present ? "on" : "off"}`;
+    if (t.name === "hpet" && b.has("machine-hpet") && t.present !== undefined)
+      s += `,hpet=${t.present ? "on" : "off"}`;
   }
   s += machinePcspk(b);
   if (machineAcpi(b) === true) s += `,acpi=${f.acpi === true ? "on" : "off"}`;
@@ -74,7 +78,8 @@ export function buildLoader(b: Build): void {
   const l = b.def.os.loader;
   if (!l) return;
   if (l.type === "rom" && l.path !== undefined) b.add("-bios", l.path);
-  else if (l.type === "pflash" && l.secure === true) b.add("-global", "driver=cfi.pflash01,property=secure,value=on");
+  else if (l.type === "pflash" && l.secure === true)
+    b.add("-global", "driver=cfi.pflash01,property=secure,value=on");
 }
 
 function pad(n: number): string {
@@ -99,7 +104,10 @@ export function buildClock(b: Build): void {
       break;
     case "variable": {
       if (c.basis === "localtime") {
-        fail("QEMU_CMD_UNSUPPORTED", { element: "clock basis='localtime'", reason: "the host's offset from UTC is not known to the builder" });
+        fail("QEMU_CMD_UNSUPPORTED", {
+          element: "clock basis='localtime'",
+          reason: "the host's offset from UTC is not known to the builder",
+        });
       }
       const adj = typeof c.adjustment === "number" ? c.adjustment : 0;
       s = `base=${isoTime((b.ctx.now ?? Date.now()) + adj * 1000)}`;
@@ -129,18 +137,28 @@ export function buildClock(b: Build): void {
     }
     if (rtc.tickpolicy === "catchup") s += ",driftfix=slew";
     else if (rtc.tickpolicy === "merge" || rtc.tickpolicy === "discard") {
-      fail("QEMU_CMD_UNSUPPORTED", { element: `rtc timer tickpolicy='${rtc.tickpolicy}'`, reason: "QEMU does not support it" });
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: `rtc timer tickpolicy='${rtc.tickpolicy}'`,
+        reason: "QEMU does not support it",
+      });
     }
   }
   b.add("-rtc", s);
   if (c.offset === "timezone" && c.timezone !== undefined) b.env.push(["TZ", c.timezone]);
   for (const t of c.timers) {
-    if (t.name === "platform") fail("QEMU_CMD_UNSUPPORTED", { element: "platform timer", reason: "QEMU does not support it" });
+    if (t.name === "platform")
+      fail("QEMU_CMD_UNSUPPORTED", { element: "platform timer", reason: "QEMU does not support it" });
     if (t.name === "pit") {
       const tp = t.tickpolicy;
-      if ((tp === undefined || tp === "delay") && b.has("kvm-pit-lost-tick-policy")) b.add("-global", "kvm-pit.lost_tick_policy=delay");
-      else if (tp === "discard" && b.has("kvm-pit-lost-tick-policy")) b.add("-global", "kvm-pit.lost_tick_policy=discard");
-      else if (tp === "merge") fail("QEMU_CMD_UNSUPPORTED", { element: "pit timer tickpolicy='merge'", reason: "QEMU does not support it" });
+      if ((tp === undefined || tp === "delay") && b.has("kvm-pit-lost-tick-policy"))
+        b.add("-global", "kvm-pit.lost_tick_policy=delay");
+      else if (tp === "discard" && b.has("kvm-pit-lost-tick-policy"))
+        b.add("-global", "kvm-pit.lost_tick_policy=discard");
+      else if (tp === "merge")
+        fail("QEMU_CMD_UNSUPPORTED", {
+          element: "pit timer tickpolicy='merge'",
+          reason: "QEMU does not support it",
+        });
     }
     if (t.name === "hpet" && t.present === false && !b.has("machine-hpet") && b.isX86) b.add("-no-hpet");
   }
@@ -150,7 +168,8 @@ export function buildPM(b: Build): void {
   if (b.has("set-action")) b.add("-no-shutdown");
   else if (b.def.onReboot === "destroy") b.add("-no-reboot");
   else b.add("-no-shutdown");
-  if (machineAcpi(b) === undefined && (b.isX86 || b.arch === "aarch64") && b.def.features?.acpi !== true) b.add("-no-acpi");
+  if (machineAcpi(b) === undefined && (b.isX86 || b.arch === "aarch64") && b.def.features?.acpi !== true)
+    b.add("-no-acpi");
   const pm = b.def.pm;
   if (pm && (pm.suspendToMem !== undefined || pm.suspendToDisk !== undefined)) {
     const obj = b.isQ35 ? "ICH9-LPC" : "PIIX4_PM";
@@ -177,6 +196,10 @@ export function buildBoot(b: Build): void {
   if (os.dtb !== undefined) b.add("-dtb", os.dtb);
   for (const t of os.acpiTables ?? []) {
     if (t.type === "slic") b.add("-acpitable", `sig=SLIC,file=${escapeComma(t.path)}`);
-    else fail("QEMU_CMD_UNSUPPORTED", { element: `ACPI table type '${t.type}'`, reason: "only 'slic' tables are supported" });
+    else
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: `ACPI table type '${t.type}'`,
+        reason: "only 'slic' tables are supported",
+      });
   }
 }

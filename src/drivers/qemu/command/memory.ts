@@ -24,7 +24,16 @@ export function alignUp(v: number, align: number): number {
   return Math.ceil(v / align) * align;
 }
 
-export function numaCells(b: Build): readonly { id: number; cpus?: string; memory: number; memAccess?: "shared" | "private"; discard?: boolean; distances?: { id: number; value: number }[] }[] {
+export function numaCells(
+  b: Build,
+): readonly {
+  id: number;
+  cpus?: string;
+  memory: number;
+  memAccess?: "shared" | "private";
+  discard?: boolean;
+  distances?: { id: number; value: number }[];
+}[] {
   const cells = b.def.cpu?.numa?.cells ?? [];
   return [...cells].sort((x, y) => x.id - y.id);
 }
@@ -178,7 +187,12 @@ export interface BackendResult {
 }
 
 /** libvirt's qemuBuildMemoryBackendProps. */
-export function memoryBackendProps(b: Build, mem: MemSpec, force: boolean, systemMemory: boolean): BackendResult {
+export function memoryBackendProps(
+  b: Build,
+  mem: MemSpec,
+  force: boolean,
+  systemMemory: boolean,
+): BackendResult {
   const dev = mem.device;
   const def = b.def;
   const cells = numaCells(b);
@@ -193,7 +207,8 @@ export function memoryBackendProps(b: Build, mem: MemSpec, force: boolean, syste
   discard ??= def.memoryBacking?.discard;
   const mode = numatuneMode(b, mem.targetNode);
   const { pagesize, needHugepage, useHugepage, prealloc } = pageInfo(b, mem);
-  const nodeSpecified = mem.targetNode >= 0 && (def.numatune?.memnodes.some((m) => m.cellid === mem.targetNode) ?? false);
+  const nodeSpecified =
+    mem.targetNode >= 0 && (def.numatune?.memnodes.some((m) => m.cellid === mem.targetNode) ?? false);
   const source = def.memoryBacking?.source?.type;
 
   const props = new Props();
@@ -242,7 +257,11 @@ export function memoryBackendProps(b: Build, mem: MemSpec, force: boolean, syste
     props.pos("align", (dev.source?.alignsize ?? 0) * 1024);
     if (dev.source?.pmem) {
       if (!b.has("memory-backend-file.pmem")) {
-        fail("QEMU_CMD_CAPABILITY_MISSING", { element: "nvdimm pmem", flag: "memory-backend-file.pmem", binary: b.ctx.caps.emulator });
+        fail("QEMU_CMD_CAPABILITY_MISSING", {
+          element: "nvdimm pmem",
+          flag: "memory-backend-file.pmem",
+          binary: b.ctx.caps.emulator,
+        });
       }
       props.set("pmem", true);
     }
@@ -264,7 +283,11 @@ export function memoryBackendProps(b: Build, mem: MemSpec, force: boolean, syste
     source === "memfd" ||
     force;
   if (needed && backendType === "memory-backend-memfd" && !b.has("memory-backend-memfd")) {
-    fail("QEMU_CMD_CAPABILITY_MISSING", { element: "memoryBacking source type 'memfd'", flag: "memory-backend-memfd", binary: b.ctx.caps.emulator });
+    fail("QEMU_CMD_CAPABILITY_MISSING", {
+      element: "memoryBacking source type 'memfd'",
+      flag: "memory-backend-memfd",
+      binary: b.ctx.caps.emulator,
+    });
   }
   props.prepend("id", mem.alias).prepend("qom-type", backendType);
   return { props, needed, nodemask };
@@ -329,7 +352,10 @@ export function buildMemory(b: Build): void {
   const hasNuma = numaCells(b).length > 0;
   if (ramId !== undefined) {
     if (!hasNuma) {
-      emitBackend(b, memoryBackendProps(b, { alias: ramId, sizeKiB: initialMemoryKiB(b), targetNode: -1 }, false, true));
+      emitBackend(
+        b,
+        memoryBackendProps(b, { alias: ramId, sizeKiB: initialMemoryKiB(b), targetNode: -1 }, false, true),
+      );
     }
   } else if (!hasNuma) {
     buildMemPath(b);
@@ -343,13 +369,21 @@ export function buildNuma(b: Build): void {
   if (cells.length === 0) return;
   let needBackend = b.machine?.numaMemSupported !== true;
   const backends = cells.map((_, i) => {
-    const r = memoryBackendProps(b, { alias: `ram-node${i}`, sizeKiB: cellMemoryKiB(b, i), targetNode: i }, false, false);
+    const r = memoryBackendProps(
+      b,
+      { alias: `ram-node${i}`, sizeKiB: cellMemoryKiB(b, i), targetNode: i },
+      false,
+      false,
+    );
     if (r.needed) needBackend = true;
     return r;
   });
   if (!needBackend) buildMemPath(b);
   if (!cells.some((c) => c.cpus !== undefined && c.cpus !== "")) {
-    fail("QEMU_CMD_UNSUPPORTED", { element: "guest NUMA", reason: "at least one NUMA node has to have CPUs" });
+    fail("QEMU_CMD_UNSUPPORTED", {
+      element: "guest NUMA",
+      reason: "at least one NUMA node has to have CPUs",
+    });
   }
   cells.forEach((cell, i) => {
     if (needBackend) emitBackend(b, backends[i]!);
@@ -376,14 +410,19 @@ export function assignMemorySlots(b: Build): void {
   if (!hasMemoryHotplug(b)) return;
   const mems = b.def.devices.memories;
   const used = new Set<number>();
-  for (const m of mems) if (m.address?.type === "dimm" && m.address.slot !== undefined) used.add(m.address.slot);
+  for (const m of mems)
+    if (m.address?.type === "dimm" && m.address.slot !== undefined) used.add(m.address.slot);
   for (const m of mems) {
     if (m.model !== "dimm" && m.model !== "nvdimm") continue;
     if (m.address?.type === "dimm" && m.address.slot !== undefined) continue;
     let slot = 0;
     while (used.has(slot)) slot++;
     used.add(slot);
-    m.address = { type: "dimm", slot, ...(m.address?.type === "dimm" && m.address.base !== undefined ? { base: m.address.base } : {}) };
+    m.address = {
+      type: "dimm",
+      slot,
+      ...(m.address?.type === "dimm" && m.address.base !== undefined ? { base: m.address.base } : {}),
+    };
   }
 }
 
@@ -409,10 +448,19 @@ export function buildMemoryDevices(b: Build): void {
     emitBackend(b, r);
     if (dev.model === "sgx-epc") continue;
     const driver = MEMDEV_DRIVERS[dev.model];
-    if (!driver) fail("QEMU_CMD_UNSUPPORTED", { element: `memory device model '${dev.model}'`, reason: "QEMU has no such device" });
+    if (!driver)
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element: `memory device model '${dev.model}'`,
+        reason: "QEMU has no such device",
+      });
     let prealloc = false;
     if (dev.model === "virtio-mem" && b.has("virtio-mem-pci.prealloc")) {
-      prealloc = pageInfo(b, { alias, sizeKiB: size, targetNode: dev.target.node ?? -1, device: dev }).prealloc;
+      prealloc = pageInfo(b, {
+        alias,
+        sizeKiB: size,
+        targetNode: dev.target.node ?? -1,
+        device: dev,
+      }).prealloc;
     }
     const p = new Props()
       .set("driver", driver)

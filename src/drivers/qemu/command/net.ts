@@ -24,11 +24,18 @@ export function actualType(b: Build, net: InterfaceDef): string {
   if (net.type !== "network") return net.type;
   const name = net.source?.network ?? "";
   if (!b.ctx.resolveNetwork) {
-    return fail("QEMU_CMD_CONTEXT_MISSING", { element: `interface ${net.alias ?? ""}`, what: `the resolution of network '${name}'` });
+    return fail("QEMU_CMD_CONTEXT_MISSING", {
+      element: `interface ${net.alias ?? ""}`,
+      what: `the resolution of network '${name}'`,
+    });
   }
   const r = b.ctx.resolveNetwork(name, net.source?.portgroup);
   if (!r) {
-    return fail("QEMU_CMD_INVALID_VALUE", { element: `interface ${net.alias ?? ""}`, reason: `network '${name}' is not known` }, { xpath: xpath(b, net) });
+    return fail(
+      "QEMU_CMD_INVALID_VALUE",
+      { element: `interface ${net.alias ?? ""}`, reason: `network '${name}' is not known` },
+      { xpath: xpath(b, net) },
+    );
   }
   return r.type;
 }
@@ -41,7 +48,11 @@ function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
   const alias = net.alias ?? "";
   const element = `interface ${alias}`;
   if (net.script !== undefined && type !== "ethernet") {
-    fail("QEMU_CMD_UNSUPPORTED", { element, reason: `scripts are not supported on interfaces of type ${type}` }, { xpath: xpath(b, net) });
+    fail(
+      "QEMU_CMD_UNSUPPORTED",
+      { element, reason: `scripts are not supported on interfaces of type ${type}` },
+      { xpath: xpath(b, net) },
+    );
   }
   const p = new Props();
   switch (type) {
@@ -80,7 +91,8 @@ function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
       if (net.backend?.type === "passt") {
         requireFlag(b, "netdev.stream", element);
         const path = b.ctx.passtSocket?.(alias);
-        if (path === undefined) return fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the socket of its passt process" });
+        if (path === undefined)
+          return fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the socket of its passt process" });
         p.set("type", "stream").set("addr", { type: "unix", path }).set("server", false);
         if (b.has("netdev-stream-reconnect-miliseconds")) p.set("reconnect-ms", 5000);
         else if (b.has("netdev.stream.reconnect")) p.set("reconnect", 5);
@@ -101,7 +113,11 @@ function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
       if ((net.driver?.queues ?? 0) > 1) p.set("queues", net.driver?.queues ?? 0);
       break;
     default:
-      return fail("QEMU_CMD_UNSUPPORTED", { element, reason: `network device type '${type}' is not supported by QEMU` }, { xpath: xpath(b, net) });
+      return fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element, reason: `network device type '${type}' is not supported by QEMU` },
+        { xpath: xpath(b, net) },
+      );
   }
   p.set("id", `host${alias}`);
   return p;
@@ -122,11 +138,17 @@ export function nicProps(b: Build, net: InterfaceDef, bootindex: number | undefi
       p.set("mq", true);
       if (net.address?.type !== "ccw") p.set("vectors", 2 * queues + 2);
     }
-    p.pos("rx_queue_size", d.rx_queue_size).pos("tx_queue_size", d.tx_queue_size).opt("rss", d.rss).pos("host_mtu", net.mtu);
+    p.pos("rx_queue_size", d.rx_queue_size)
+      .pos("tx_queue_size", d.tx_queue_size)
+      .opt("rss", d.rss)
+      .pos("host_mtu", net.mtu);
   } else {
     p = new Props().set("driver", net.model ?? "rtl8139");
   }
-  p.set("netdev", `host${alias}`).set("id", alias).set("mac", net.mac?.address ?? "").pos("bootindex", bootindex);
+  p.set("netdev", `host${alias}`)
+    .set("id", alias)
+    .set("mac", net.mac?.address ?? "")
+    .pos("bootindex", bootindex);
   addAddressProps(b, p, net, `interface ${alias}`);
   addRomProps(p, net.rom, net.address?.type);
   return p;
@@ -135,7 +157,10 @@ export function nicProps(b: Build, net: InterfaceDef, bootindex: number | undefi
 export function addRomProps(p: Props, rom: InterfaceDef["rom"], addressType: string | undefined): void {
   if (!rom || (rom.enabled === undefined && rom.bar === undefined && rom.file === undefined)) return;
   if (addressType !== undefined && addressType !== "pci") {
-    fail("QEMU_CMD_UNSUPPORTED", { element: "<rom>", reason: "ROM tuning is only supported for PCI devices" });
+    fail("QEMU_CMD_UNSUPPORTED", {
+      element: "<rom>",
+      reason: "ROM tuning is only supported for PCI devices",
+    });
   }
   if (rom.enabled === false) {
     p.set("romfile", "");
@@ -153,7 +178,11 @@ export function buildInterfaces(b: Build, bootIndex: (n: InterfaceDef) => number
       const s = net.source ?? {};
       buildChardev(
         b,
-        { type: "unix", source: { path: s.path, mode: s.mode === "server" ? "bind" : "connect" }, plainSocket: true },
+        {
+          type: "unix",
+          source: { path: s.path, mode: s.mode === "server" ? "bind" : "connect" },
+          plainSocket: true,
+        },
         `char${net.alias ?? ""}`,
       );
     }

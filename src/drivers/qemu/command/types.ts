@@ -86,7 +86,11 @@ export interface CommandContext {
    * A file libvirt opened for a chardev (`purpose` source: the output file; log: the log file),
    * passed with `-add-fd`; undefined lets QEMU open the path itself.
    */
-  readonly chardevFileFd?: (devAlias: string, purpose: "source" | "log", path: string) => number | string | undefined;
+  readonly chardevFileFd?: (
+    devAlias: string,
+    purpose: "source" | "log",
+    path: string,
+  ) => number | string | undefined;
   /** Socket of the passt process for a `<backend type='passt'/>` interface (by alias). */
   readonly passtSocket?: (netAlias: string) => string;
   /** Port chosen for graphics with autoport (`vnc`, `spice`, `spice-tls`). */

@@ -99,7 +99,8 @@ export function assignUsbAddresses(def: DomainDef): void {
   const count = usbDevices(def, true).length;
   if (count > available && available > 0) {
     const needed = Math.ceil((count - available + 1) / (HUB_PORTS - 1));
-    for (let i = 0; i < needed; i++) def.devices.hubs.push({ type: "usb", alias: `hub${def.devices.hubs.length}` });
+    for (let i = 0; i < needed; i++)
+      def.devices.hubs.push({ type: "usb", alias: `hub${def.devices.hubs.length}` });
   }
   const hubs = new Set<DeviceCommon>(def.devices.hubs);
   // reserve addresses given in the XML
@@ -111,10 +112,16 @@ export function assignUsbAddresses(def: DomainDef): void {
     const bus = buses.get(a.bus);
     const slot = bus ? slotAt(bus, path) : undefined;
     if (!slot) {
-      fail("QEMU_CMD_INVALID_VALUE", { element: `USB address bus ${a.bus} port ${a.port ?? ""}`, reason: "there is no such USB port" });
+      fail("QEMU_CMD_INVALID_VALUE", {
+        element: `USB address bus ${a.bus} port ${a.port ?? ""}`,
+        reason: "there is no such USB port",
+      });
     }
     if (slot.parent.ports[slot.index] !== undefined) {
-      fail("QEMU_CMD_INVALID_VALUE", { element: `USB address bus ${a.bus} port ${a.port ?? ""}`, reason: "the port is already in use" });
+      fail("QEMU_CMD_INVALID_VALUE", {
+        element: `USB address bus ${a.bus} port ${a.port ?? ""}`,
+        reason: "the port is already in use",
+      });
     }
     slot.parent.ports[slot.index] = hubs.has(dev) ? newHub(HUB_PORTS) : true;
   }
@@ -122,7 +129,10 @@ export function assignUsbAddresses(def: DomainDef): void {
     if (!eligible(dev)) return;
     const a = dev.address;
     if (a?.type === "usb" && parsePort(a.port)) return;
-    const candidates = a?.type === "usb" ? [[a.bus, buses.get(a.bus)] as const] : [...buses.entries()].sort(([x], [y]) => x - y);
+    const candidates =
+      a?.type === "usb"
+        ? [[a.bus, buses.get(a.bus)] as const]
+        : [...buses.entries()].sort(([x], [y]) => x - y);
     for (const [busIdx, bus] of candidates) {
       if (!bus) continue;
       const path = findFree(bus);

@@ -29,14 +29,20 @@ export function virtioDeviceName(
         name += "-ccw";
         break;
       default:
-        return fail("QEMU_CMD_INVALID_VALUE", { element, reason: `address type '${type}' is not valid for a virtio device` });
+        return fail("QEMU_CMD_INVALID_VALUE", {
+          element,
+          reason: `address type '${type}' is not valid for a virtio device`,
+        });
     }
   }
   const transitional = model?.endsWith("-transitional") === true && !model.endsWith("non-transitional");
   const nonTransitional = model?.endsWith("non-transitional") === true;
   if (transitional || nonTransitional) {
     if (type !== "pci") {
-      fail("QEMU_CMD_UNSUPPORTED", { element, reason: `virtio (non-)transitional models need a PCI address, not '${type}'` });
+      fail("QEMU_CMD_UNSUPPORTED", {
+        element,
+        reason: `virtio (non-)transitional models need a PCI address, not '${type}'`,
+      });
     }
     if (b.has("virtio-pci-non-transitional")) name += transitional ? "-transitional" : "-non-transitional";
     else if (nonTransitional) {
