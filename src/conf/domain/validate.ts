@@ -20,17 +20,20 @@ function nameError(root: XmlElement, name: string, reason: string): VirtError {
   );
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const controlChars = /[\u0000-\u001f\u007f]/;
+
 export function validateName(root: XmlElement, name: string): void {
   if (name === "") throw nameError(root, name, "it is empty");
   if (name.includes("/")) throw nameError(root, name, "it cannot contain '/'");
   if (name.includes("..")) throw nameError(root, name, "it cannot contain '..'");
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name))
+  if (controlChars.test(name)) {
     throw nameError(
       root,
-      name.replace(/[\u0000-\u001f\u007f]/g, "?"),
+      name.replace(new RegExp(controlChars.source, "g"), "?"),
       "it cannot contain control characters",
     );
+  }
   if (name.trim() !== name) throw nameError(root, name, "it cannot begin or end with white space");
 }
 
