@@ -24,9 +24,7 @@ export function alignUp(v: number, align: number): number {
   return Math.ceil(v / align) * align;
 }
 
-export function numaCells(
-  b: Build,
-): readonly {
+export function numaCells(b: Build): readonly {
   id: number;
   cpus?: string;
   memory: number;
