@@ -9,6 +9,8 @@
  * See `README.md` here for why the grammar is hand-written rather than commander's.
  */
 import { LIBVIRT_COMPAT_VERSION, formatVersion } from "../api/index.ts";
+// Registers the remote driver (libvirt RPC): qemu:///system, qemu:///session, *+unix://, hosts.
+import "../rpc/register.ts";
 import { allCommands } from "./commands/index.ts";
 import { Ctx, type SessionOptions } from "./context.ts";
 import { groupHelp, groups, tokenizeArgv, tokenizeString, SyntaxError_, type GroupKey } from "./grammar.ts";

@@ -1,0 +1,295 @@
+/**
+ * tvirtd's configuration file, in libvirtd.conf's syntax (`virconf.c`): `key = value` lines,
+ * values are integers, "double-quoted strings" or [ "lists", "of", "strings" ], `#` comments.
+ * The keys are libvirtd.conf's main knobs with libvirt's defaults (except the read-only socket
+ * mode, 0666 rather than 0777, which grants the same access), plus two of tvirt's own:
+ *
+ * | key | default | meaning |
+ * |---|---|---|
+ * | `unix_sock_group` | (root's group) | group owning the sockets; the read-write socket becomes 0660 unless `unix_sock_rw_perms` says otherwise |
+ * | `unix_sock_rw_perms` | `"0600"` (`"0660"` with a group) | mode of the read-write socket |
+ * | `unix_sock_ro_perms` | `"0666"` | mode of the read-only socket |
+ * | `unix_sock_dir` | `/run/tvirt` (system), `$XDG_RUNTIME_DIR/tvirt` (session) | where tvirt's sockets go |
+ * | `max_clients` | 5000 | connections beyond this are closed at once |
+ * | `max_client_requests` | 5 | calls of one client processed concurrently |
+ * | `keepalive_interval` / `keepalive_count` | 5 / 5 | seconds of silence before a PING; PINGs unanswered before disconnecting; interval -1 disables |
+ * | `log_level` | 3 | 1 debug, 2 info, 3 warning, 4 error (applies to outputs without their own) |
+ * | `log_outputs` | `"3:stderr"` (+ a log file for system and session instances) | libvirt's syntax, e.g. `"1:file:/var/log/tvirt/tvirtd.log 3:stderr"` |
+ * | `timeout` (tvirt) | 0 (session autostart: 120) | seconds without clients (and without running guests) before the daemon exits; 0 never |
+ * | `compat_sockets` (tvirt) | 1 | also listen on libvirt's socket paths while no libvirt daemon answers there |
+ *
+ * Keys of libvirtd.conf that tvirtd does not implement (TCP/TLS listeners, SASL, polkit, admin
+ * socket, worker pools) are accepted and reported as warnings; a TCP/TLS listener asked for is
+ * refused, since clients would otherwise wait for a port that never opens.
+ */
+import { readFileSync } from "node:fs";
+import { libvirtError } from "../drivers/driver.ts";
+import { parseLogOutputs, type LogOutput } from "./log.ts";
+
+export type ConfValue = number | string | string[];
+
+export interface DaemonConfig {
+  unixSockGroup: string | undefined;
+  unixSockRwPerms: number | undefined;
+  unixSockRoPerms: number;
+  unixSockDir: string | undefined;
+  maxClients: number;
+  maxClientRequests: number;
+  keepaliveInterval: number;
+  keepaliveCount: number;
+  logLevel: number;
+  logOutputs: LogOutput[] | undefined;
+  timeout: number | undefined;
+  compatSockets: boolean;
+  /** Keys present but not implemented (reported at start). */
+  ignored: string[];
+}
+
+export function defaultConfig(): DaemonConfig {
+  return {
+    unixSockGroup: undefined,
+    unixSockRwPerms: undefined,
+    unixSockRoPerms: 0o666,
+    unixSockDir: undefined,
+    maxClients: 5000,
+    maxClientRequests: 5,
+    keepaliveInterval: 5,
+    keepaliveCount: 5,
+    logLevel: 3,
+    logOutputs: undefined,
+    timeout: undefined,
+    compatSockets: true,
+    ignored: [],
+  };
+}
+
+/** Parses libvirt's conf syntax into key → value. */
+export function parseConf(text: string, file: string): Map<string, ConfValue> {
+  const out = new Map<string, ConfValue>();
+  let i = 0;
+  let line = 1;
+  const fail = (reason: string): never => {
+    throw libvirtError("DAEMON_CONFIG", { file, line, reason });
+  };
+  const skipBlank = (newlines: boolean): void => {
+    while (i < text.length) {
+      const c = text[i]!;
+      if (c === "#") {
+        while (i < text.length && text[i] !== "\n") i++;
+      } else if (c === " " || c === "\t" || c === "\r") i++;
+      else if (c === "\n" && newlines) {
+        line++;
+        i++;
+      } else break;
+    }
+  };
+  const scalar = (): number | string => {
+    const c = text[i];
+    if (c === '"') {
+      const end = text.indexOf('"', i + 1);
+      if (end < 0 || text.slice(i + 1, end).includes("\n")) fail("unterminated string");
+      const s = text.slice(i + 1, end);
+      i = end + 1;
+      return s;
+    }
+    const m = /^[-+]?(0x[0-9a-fA-F]+|\d+)/.exec(text.slice(i));
+    if (!m) return fail("expected a value");
+    i += m[0].length;
+    return Number(m[0]);
+  };
+  for (;;) {
+    skipBlank(true);
+    if (i >= text.length) break;
+    const m = /^[A-Za-z_][A-Za-z0-9_.]*/.exec(text.slice(i));
+    if (!m) fail(`expected a setting name`);
+    const key = m![0];
+    i += key.length;
+    skipBlank(false);
+    if (text[i] !== "=") fail(`expected '=' after '${key}'`);
+    i++;
+    skipBlank(false);
+    let value: ConfValue;
+    if (text[i] === "[") {
+      i++;
+      const list: string[] = [];
+      for (;;) {
+        skipBlank(true);
+        if (text[i] === "]") {
+          i++;
+          break;
+        }
+        const v = scalar();
+        if (typeof v !== "string") fail(`list '${key}' takes strings`);
+        list.push(v as string);
+        skipBlank(true);
+        if (text[i] === ",") i++;
+        else if (text[i] !== "]") fail(`expected ',' or ']' in list '${key}'`);
+      }
+      value = list;
+    } else value = scalar();
+    skipBlank(false);
+    if (i < text.length && text[i] !== "\n") fail(`unexpected text after '${key}'`);
+    out.set(key, value);
+  }
+  return out;
+}
+
+function octal(file: string, key: string, v: ConfValue): number {
+  if (typeof v !== "string" || !/^0?[0-7]{3}$/.test(v)) {
+    throw libvirtError("DAEMON_CONFIG_VALUE", {
+      file,
+      key,
+      reason: `expected an octal mode string like "0660"`,
+    });
+  }
+  return parseInt(v, 8);
+}
+
+function integer(file: string, key: string, v: ConfValue, min: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+    throw libvirtError("DAEMON_CONFIG_VALUE", { file, key, reason: `expected an integer >= ${min}` });
+  }
+  return v;
+}
+
+function str(file: string, key: string, v: ConfValue): string {
+  if (typeof v !== "string")
+    throw libvirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected a string" });
+  return v;
+}
+
+const accepted = new Set([
+  "listen_addr",
+  "mdns_adv",
+  "mdns_name",
+  "unix_sock_admin_perms",
+  "auth_unix_ro",
+  "auth_unix_rw",
+  "auth_tcp",
+  "auth_tls",
+  "access_drivers",
+  "key_file",
+  "cert_file",
+  "ca_file",
+  "crl_file",
+  "tls_no_sanity_certificate",
+  "tls_no_verify_certificate",
+  "tls_allowed_dn_list",
+  "tls_priority",
+  "sasl_allowed_username_list",
+  "max_queued_clients",
+  "max_anonymous_clients",
+  "min_workers",
+  "max_workers",
+  "prio_workers",
+  "admin_min_workers",
+  "admin_max_workers",
+  "admin_max_clients",
+  "admin_max_queued_clients",
+  "admin_max_client_requests",
+  "admin_keepalive_interval",
+  "admin_keepalive_count",
+  "log_filters",
+  "audit_level",
+  "audit_logging",
+  "host_uuid",
+  "host_uuid_source",
+  "keepalive_required",
+  "admin_keepalive_required",
+  "ovs_timeout",
+]);
+
+/** Reads a configuration file (absent = defaults). */
+export function loadConfig(file: string | undefined, mustExist = false): DaemonConfig {
+  const cfg = defaultConfig();
+  if (file === undefined) return cfg;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if (!mustExist && (e as NodeJS.ErrnoException).code === "ENOENT") return cfg;
+    throw libvirtError("DAEMON_CONFIG", { file, line: 0, reason: (e as Error).message });
+  }
+  return applyConf(cfg, parseConf(text, file), file);
+}
+
+export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, file: string): DaemonConfig {
+  for (const [key, v] of values) {
+    switch (key) {
+      case "unix_sock_group":
+        cfg.unixSockGroup = str(file, key, v);
+        break;
+      case "unix_sock_rw_perms":
+        cfg.unixSockRwPerms = octal(file, key, v);
+        break;
+      case "unix_sock_ro_perms":
+        cfg.unixSockRoPerms = octal(file, key, v);
+        break;
+      case "unix_sock_dir":
+        cfg.unixSockDir = str(file, key, v);
+        break;
+      case "max_clients":
+        cfg.maxClients = integer(file, key, v, 1);
+        break;
+      case "max_client_requests":
+        cfg.maxClientRequests = integer(file, key, v, 1);
+        break;
+      case "keepalive_interval":
+        cfg.keepaliveInterval = integer(file, key, v, -1);
+        break;
+      case "keepalive_count":
+        cfg.keepaliveCount = integer(file, key, v, 0);
+        break;
+      case "log_level":
+        cfg.logLevel = integer(file, key, v, 1);
+        if (cfg.logLevel > 4)
+          throw libvirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected 1 (debug) to 4 (error)" });
+        break;
+      case "log_outputs":
+        try {
+          cfg.logOutputs = parseLogOutputs(str(file, key, v));
+        } catch (e) {
+          throw libvirtError("DAEMON_CONFIG_VALUE", { file, key, reason: (e as Error).message });
+        }
+        break;
+      case "timeout":
+        cfg.timeout = integer(file, key, v, 0);
+        break;
+      case "compat_sockets":
+        cfg.compatSockets = integer(file, key, v, 0) !== 0;
+        break;
+      case "listen_tcp":
+      case "listen_tls":
+        if (integer(file, key, v, 0) !== 0) {
+          throw libvirtError("DAEMON_CONFIG_VALUE", {
+            file,
+            key,
+            reason: "tvirtd listens on UNIX sockets only (use ssh to reach it from another host)",
+          });
+        }
+        break;
+      case "unix_sock_rw_perms_group":
+        cfg.ignored.push(key);
+        break;
+      default:
+        cfg.ignored.push(accepted.has(key) ? key : `${key} (unknown)`);
+    }
+  }
+  return cfg;
+}
+
+/** Resolves a group name (or number) through /etc/group. */
+export function resolveGroup(name: string, groupFile = "/etc/group"): number | undefined {
+  if (/^\d+$/.test(name)) return Number(name);
+  let text: string;
+  try {
+    text = readFileSync(groupFile, "utf8");
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f[0] === name && f[2] !== undefined && /^\d+$/.test(f[2])) return Number(f[2]);
+  }
+  return undefined;
+}

@@ -1,0 +1,92 @@
+/**
+ * The daemon's log (libvirt's `virlog.c` outputs, simplified): each output has a priority
+ * (1 debug, 2 info, 3 warning, 4 error, as libvirt numbers them) and a destination (`stderr` or
+ * `file:PATH`, appended to). `log_outputs` uses libvirt's syntax: `"3:stderr 1:file:/var/log/x.log"`.
+ * Lines look like libvirt's: `2025-11-25 18:52:00.123+0000: 4242: warning : message`.
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import type { RpcLogger } from "../rpc/server.ts";
+
+export const LogPriority = { DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 } as const;
+export type LogPriority = (typeof LogPriority)[keyof typeof LogPriority];
+
+const words: Record<LogPriority, string> = { 1: "debug", 2: "info", 3: "warning", 4: "error" };
+
+export type LogDestination = { kind: "stderr" } | { kind: "file"; path: string };
+
+export interface LogOutput {
+  priority: LogPriority;
+  dest: LogDestination;
+}
+
+/** Parses libvirt's `log_outputs` string. Throws an Error naming the bad part. */
+export function parseLogOutputs(text: string): LogOutput[] {
+  const out: LogOutput[] = [];
+  for (const part of text
+    .trim()
+    .split(/\s+/)
+    .filter((p) => p !== "")) {
+    const m = /^([1-4]):(stderr|file:(.+)|journald|syslog:.*)$/.exec(part);
+    if (!m) throw new Error(`bad log output '${part}': expected PRIORITY:stderr or PRIORITY:file:PATH`);
+    const priority = Number(m[1]) as LogPriority;
+    if (m[2] === "stderr" || m[2] === "journald" || m[2]!.startsWith("syslog:"))
+      out.push({ priority, dest: { kind: "stderr" } });
+    else out.push({ priority, dest: { kind: "file", path: m[3]! } });
+  }
+  return out;
+}
+
+function timestamp(d = new Date()): string {
+  const p = (n: number, w = 2): string => String(n).padStart(w, "0");
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`;
+}
+
+export class Logger implements RpcLogger {
+  readonly #sinks: { priority: LogPriority; fd: number; own: boolean }[] = [];
+
+  constructor(outputs: readonly LogOutput[]) {
+    for (const o of outputs) {
+      if (o.dest.kind === "stderr") this.#sinks.push({ priority: o.priority, fd: 2, own: false });
+      else {
+        mkdirSync(dirname(o.dest.path), { recursive: true, mode: 0o755 });
+        this.#sinks.push({ priority: o.priority, fd: openSync(o.dest.path, "a", 0o600), own: true });
+      }
+    }
+  }
+
+  /** The most verbose priority any output takes. */
+  get minPriority(): number {
+    return Math.min(5, ...this.#sinks.map((s) => s.priority));
+  }
+
+  log(priority: LogPriority, msg: string): void {
+    if (priority < this.minPriority) return;
+    const line = `${timestamp()}: ${process.pid}: ${words[priority]} : ${msg}\n`;
+    for (const s of this.#sinks) {
+      if (priority < s.priority) continue;
+      try {
+        writeSync(s.fd, line);
+      } catch {
+        // a full disk or a closed stderr must not stop the daemon
+      }
+    }
+  }
+
+  debug(msg: string): void {
+    this.log(LogPriority.DEBUG, msg);
+  }
+  info(msg: string): void {
+    this.log(LogPriority.INFO, msg);
+  }
+  warn(msg: string): void {
+    this.log(LogPriority.WARN, msg);
+  }
+  error(msg: string): void {
+    this.log(LogPriority.ERROR, msg);
+  }
+
+  close(): void {
+    for (const s of this.#sinks.splice(0)) if (s.own) closeSync(s.fd);
+  }
+}

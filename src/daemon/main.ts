@@ -1,0 +1,275 @@
+/**
+ * `tvirtd` command line (libvirtd's options, plus test listeners):
+ *
+ *   tvirtd [--system | --session] [-f FILE] [-p PIDFILE] [-t SECS] [-v] [--run-dir DIR]
+ *   tvirtd --listen PATH [--listen-ro PATH] [--uri URI] [-t SECS] [-v]
+ *
+ * Without `--listen`, root runs the system instance (`qemu:///system`, sockets under
+ * `/run/tvirt/` and libvirt's `/run/libvirt/libvirt-sock{,-ro}`) and other users the session
+ * instance (`qemu:///session`, sockets under `$XDG_RUNTIME_DIR`). With `--listen` only the given
+ * sockets exist, and any local URI (`test:///default`, ...) is served through them; `--uri` is
+ * held open for the daemon's lifetime and answers CONNECT_OPEN without a name.
+ */
+import { join } from "node:path";
+import { VirtError } from "../util/errors/index.ts";
+import { sessionPaths, systemPaths, userRuntimeDir } from "../rpc/paths.ts";
+import { loadConfig, type DaemonConfig } from "./config.ts";
+import { Daemon, type SocketSpec } from "./daemon.ts";
+import { registerDaemonDrivers, type InstanceKind } from "./drivers.ts";
+import { Logger, LogPriority, type LogOutput } from "./log.ts";
+
+export const TVIRTD_VERSION = "0.1.0";
+
+const usage = `Usage:
+  tvirtd [options]
+
+Options:
+  -h | --help            Display program help.
+  -v | --verbose         Verbose messages (debug to stderr).
+  -t | --timeout <secs>  Exit after timeout period without clients (and without running guests).
+  -f | --config <file>   Configuration file.
+  -p | --pid-file <file> Change name of PID file.
+  -V | --version         Display version information.
+       --system          Serve qemu:///system (default for root).
+       --session         Serve qemu:///session (default for other users).
+       --run-dir <dir>   Base of the system sockets (default /run).
+       --listen <path>   Serve only on this read-write socket (tests); repeatable.
+       --listen-ro <path> Serve only on this read-only socket (tests); repeatable.
+       --uri <uri>       URI held open and used when a client names none.
+`;
+
+export interface ParsedArgs {
+  help: boolean;
+  version: boolean;
+  verbose: boolean;
+  timeout: number | undefined;
+  config: string | undefined;
+  pidFile: string | undefined;
+  kind: InstanceKind | undefined;
+  runDir: string;
+  listen: string[];
+  listenRo: string[];
+  uri: string | undefined;
+}
+
+class UsageError extends Error {}
+
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const a: ParsedArgs = {
+    help: false,
+    version: false,
+    verbose: false,
+    timeout: undefined,
+    config: undefined,
+    pidFile: undefined,
+    kind: undefined,
+    runDir: "/run",
+    listen: [],
+    listenRo: [],
+    uri: undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!;
+    let inline: string | undefined;
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    if (eq > 0) {
+      inline = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`option '${arg}' requires an argument`);
+      return v;
+    };
+    switch (arg) {
+      case "-h":
+      case "--help":
+        a.help = true;
+        break;
+      case "-V":
+      case "--version":
+        a.version = true;
+        break;
+      case "-v":
+      case "--verbose":
+        a.verbose = true;
+        break;
+      case "-d":
+      case "--daemon":
+        break; // the caller detaches us (autostart spawns in its own session)
+      case "-t":
+      case "--timeout": {
+        const v = value();
+        if (!/^\d+$/.test(v)) throw new UsageError(`Invalid value for timeout: '${v}'`);
+        a.timeout = Number(v);
+        break;
+      }
+      case "-f":
+      case "--config":
+        a.config = value();
+        break;
+      case "-p":
+      case "--pid-file":
+        a.pidFile = value();
+        break;
+      case "--system":
+        a.kind = "system";
+        break;
+      case "--session":
+        a.kind = "session";
+        break;
+      case "--run-dir":
+        a.runDir = value();
+        break;
+      case "--listen":
+        a.listen.push(value());
+        break;
+      case "--listen-ro":
+        a.listenRo.push(value());
+        break;
+      case "--uri":
+        a.uri = value();
+        break;
+      default:
+        throw new UsageError(`unsupported option '${argv[i]!}'. See --help.`);
+    }
+  }
+  return a;
+}
+
+function configFile(kind: InstanceKind, env: NodeJS.ProcessEnv): string {
+  if (kind === "system") return "/etc/tvirt/tvirtd.conf";
+  const cfg =
+    env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== ""
+      ? env.XDG_CONFIG_HOME
+      : join(env.HOME ?? "/", ".config");
+  return join(cfg, "tvirt", "tvirtd.conf");
+}
+
+function logOutputs(
+  cfg: DaemonConfig,
+  kind: InstanceKind,
+  testMode: boolean,
+  verbose: boolean,
+  env: NodeJS.ProcessEnv,
+): LogOutput[] {
+  const level = Math.min(4, Math.max(1, cfg.logLevel)) as LogPriority;
+  const out: LogOutput[] = cfg.logOutputs
+    ? [...cfg.logOutputs]
+    : [{ priority: level, dest: { kind: "stderr" } }];
+  if (!cfg.logOutputs && !testMode) {
+    const file =
+      kind === "system"
+        ? "/var/log/tvirt/tvirtd.log"
+        : join(
+            env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME !== ""
+              ? env.XDG_CACHE_HOME
+              : join(env.HOME ?? "/", ".cache"),
+            "tvirt",
+            "log",
+            "tvirtd.log",
+          );
+    out.push({ priority: level, dest: { kind: "file", path: file } });
+  }
+  if (verbose) out.push({ priority: LogPriority.DEBUG, dest: { kind: "stderr" } });
+  return out;
+}
+
+/** Runs the daemon until it stops; returns the exit status. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    process.stderr.write(`tvirtd: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (args.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`tvirtd (tvirt) ${TVIRTD_VERSION}\n`);
+    return 0;
+  }
+  const root = process.geteuid?.() === 0;
+  const kind: InstanceKind = args.kind ?? (root ? "system" : "session");
+  const testMode = args.listen.length > 0 || args.listenRo.length > 0;
+
+  let cfg: DaemonConfig;
+  try {
+    cfg = loadConfig(
+      args.config ?? (testMode ? undefined : configFile(kind, env)),
+      args.config !== undefined,
+    );
+  } catch (e) {
+    process.stderr.write(`tvirtd: ${(e as Error).message}\n`);
+    return 1;
+  }
+  let log: Logger;
+  try {
+    log = new Logger(logOutputs(cfg, kind, testMode, args.verbose, env));
+  } catch (e) {
+    process.stderr.write(`tvirtd: cannot open log: ${(e as Error).message}\n`);
+    return 1;
+  }
+
+  let sockets: SocketSpec[];
+  let pidFile = args.pidFile;
+  let primaryURI: string | undefined;
+  const defaultURI = args.uri ?? `qemu:///${kind}`;
+  if (testMode) {
+    sockets = [
+      ...args.listen.map((path) => ({ path, readonly: false })),
+      ...args.listenRo.map((path) => ({ path, readonly: true })),
+    ];
+    primaryURI = args.uri;
+  } else {
+    const p = kind === "system" ? systemPaths(args.runDir) : sessionPaths(env);
+    const dir = cfg.unixSockDir ?? p.dir;
+    sockets = [{ path: join(dir, "tvirt-sock"), readonly: false }];
+    if (kind === "system") sockets.push({ path: join(dir, "tvirt-sock-ro"), readonly: true });
+    if (cfg.compatSockets) {
+      sockets.push({ path: p.compatRw, readonly: false, compat: true });
+      if (p.compatRo !== undefined) sockets.push({ path: p.compatRo, readonly: true, compat: true });
+    }
+    pidFile ??= join(dir, "tvirtd.pid");
+    primaryURI = defaultURI;
+    if (kind === "session")
+      log.debug(`session instance for uid ${process.getuid?.() ?? -1} under ${userRuntimeDir(env)}`);
+  }
+  registerDaemonDrivers(kind);
+
+  const daemon = new Daemon({
+    config: cfg,
+    log,
+    defaultURI,
+    primaryURI,
+    sockets,
+    pidFile,
+    timeout: args.timeout ?? cfg.timeout ?? 0,
+    inhibitWhileActive: primaryURI?.startsWith("qemu:") ?? false,
+  });
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log.info(`${sig}: stopping (guests keep running)`);
+    void daemon.stop();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGHUP", () => {
+    log.info("SIGHUP: configuration reload is not implemented; restart tvirtd to apply changes");
+  });
+  try {
+    await daemon.start();
+  } catch (e) {
+    log.error(e instanceof VirtError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e));
+    log.close();
+    return 1;
+  }
+  await daemon.stopped;
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  log.close();
+  return 0;
+}

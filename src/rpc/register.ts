@@ -1,0 +1,15 @@
+/**
+ * Registers the remote driver (scheme `remote`: URIs with a host or a transport, and local URIs
+ * that no driver in this process serves), and routes `qemu:///system` and `qemu:///session` to
+ * it (the embedded QEMU driver keeps `qemu:///embed`), as libvirt's client library does. Entry points import this
+ * module (tvirsh, library users who want daemon URIs); `api/` never imports `rpc/`. tvirtd does
+ * not import it: inside the daemon a local URI must never loop back to a daemon.
+ */
+import { registerDriver } from "../api/index.ts";
+import { qemuClientConnectDriver, remoteConnectDriver } from "./client.ts";
+
+registerDriver(remoteConnectDriver);
+// qemu:///system and qemu:///session through the daemon; qemu:///embed stays in-process.
+registerDriver(qemuClientConnectDriver);
+
+export { qemuClientConnectDriver, remoteConnectDriver, RemoteDriver } from "./client.ts";

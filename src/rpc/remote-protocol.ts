@@ -1,0 +1,546 @@
+/**
+ * The wire shapes of the procedures tvirt speaks, declared once for both ends: each entry is
+ * the procedure number with its `_args` and `_ret` structs exactly as `remote_protocol.x` /
+ * `qemu_protocol.x` declare them (field order and widths: `char`/`short` scalars are 4-byte
+ * words, `hyper` 8 bytes). Event messages are declared the same way, with their `_msg` struct.
+ */
+import {
+  array,
+  charArray,
+  double,
+  fixedCharArray,
+  hyper,
+  int,
+  intBool,
+  mapped,
+  optional,
+  string,
+  struct,
+  uhyper,
+  uint,
+  uuid,
+  VOID,
+  type Codec,
+} from "./codec.ts";
+import { ListMax, Limits, Program, QemuProc, RemoteProc, TypedParamType } from "./protocol.ts";
+import { XdrError } from "./xdr.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Shared types
+// ---------------------------------------------------------------------------------------------
+
+/** `remote_nonnull_string` */
+export const nstring = string(Limits.STRING_MAX);
+/** `remote_string` */
+export const ostring = optional(nstring);
+
+/** `remote_nonnull_domain`: name, UUID, id (-1 while inactive). */
+export const nonnullDomain = struct({ name: nstring, uuid, id: int });
+/** `remote_domain` */
+export const optDomain = optional(nonnullDomain);
+/** `remote_nonnull_network` */
+export const nonnullNetwork = struct({ name: nstring, uuid });
+
+/** `remote_error` (= `virNetMessageError`). */
+export const remoteError = struct({
+  code: int,
+  domain: int,
+  message: ostring,
+  level: int,
+  dom: optDomain,
+  str1: ostring,
+  str2: ostring,
+  str3: ostring,
+  int1: int,
+  int2: int,
+  net: optional(nonnullNetwork),
+});
+export type RemoteErrorPayload = ReturnType<typeof remoteError.dec>;
+
+/** A number carried as `unsigned hyper` (KiB counts stay far below 2^53). */
+const uhyperNum = mapped(
+  uhyper,
+  (b) => Number(b),
+  (n: number) => BigInt(n),
+);
+
+/** `remote_typed_param`: a name and a value discriminated by `virTypedParameterType`. */
+export type TypedParamValue =
+  | { type: typeof TypedParamType.INT; value: number }
+  | { type: typeof TypedParamType.UINT; value: number }
+  | { type: typeof TypedParamType.LLONG; value: bigint }
+  | { type: typeof TypedParamType.ULLONG; value: bigint }
+  | { type: typeof TypedParamType.DOUBLE; value: number }
+  | { type: typeof TypedParamType.BOOLEAN; value: boolean }
+  | { type: typeof TypedParamType.STRING; value: string };
+export interface TypedParam {
+  field: string;
+  value: TypedParamValue;
+}
+
+const typedParamValue: Codec<TypedParamValue> = {
+  enc(w, v) {
+    w.int(v.type);
+    switch (v.type) {
+      case TypedParamType.INT:
+        w.int(v.value);
+        break;
+      case TypedParamType.UINT:
+        w.uint(v.value);
+        break;
+      case TypedParamType.LLONG:
+        w.hyper(v.value);
+        break;
+      case TypedParamType.ULLONG:
+        w.uhyper(v.value);
+        break;
+      case TypedParamType.DOUBLE:
+        w.double(v.value);
+        break;
+      case TypedParamType.BOOLEAN:
+        w.int(v.value ? 1 : 0);
+        break;
+      case TypedParamType.STRING:
+        w.string(v.value, Limits.STRING_MAX);
+        break;
+    }
+  },
+  dec(r) {
+    const type = r.int();
+    switch (type) {
+      case TypedParamType.INT:
+        return { type, value: r.int() };
+      case TypedParamType.UINT:
+        return { type, value: r.uint() };
+      case TypedParamType.LLONG:
+        return { type, value: r.hyper() };
+      case TypedParamType.ULLONG:
+        return { type, value: r.uhyper() };
+      case TypedParamType.DOUBLE:
+        return { type, value: double.dec(r) };
+      case TypedParamType.BOOLEAN:
+        return { type, value: r.int() !== 0 };
+      case TypedParamType.STRING:
+        return { type, value: r.string(Limits.STRING_MAX) };
+      default:
+        throw new XdrError(`bad typed parameter type ${type}`);
+    }
+  },
+  min: 8,
+};
+export const typedParam: Codec<TypedParam> = struct({ field: nstring, value: typedParamValue });
+
+// ---------------------------------------------------------------------------------------------
+// Procedures
+// ---------------------------------------------------------------------------------------------
+
+export interface ProcDef<A, R> {
+  readonly prog: number;
+  readonly num: number;
+  readonly name: string;
+  readonly args: Codec<A>;
+  readonly ret: Codec<R>;
+}
+export type ProcArgs<P> = P extends ProcDef<infer A, unknown> ? A : never;
+export type ProcRet<P> = P extends ProcDef<unknown, infer R> ? R : never;
+
+function remote<A, R>(num: number, name: string, args: Codec<A>, ret: Codec<R>): ProcDef<A, R> {
+  return { prog: Program.REMOTE, num, name, args, ret };
+}
+
+const domArgs = struct({ dom: nonnullDomain });
+const domFlags = struct({ dom: nonnullDomain, flags: uint });
+const domRet = struct({ dom: nonnullDomain });
+const P = RemoteProc;
+
+export const Proc = {
+  connectOpen: remote(P.CONNECT_OPEN, "CONNECT_OPEN", struct({ name: ostring, flags: uint }), VOID),
+  connectClose: remote(P.CONNECT_CLOSE, "CONNECT_CLOSE", VOID, VOID),
+  connectGetType: remote(P.CONNECT_GET_TYPE, "CONNECT_GET_TYPE", VOID, struct({ type: nstring })),
+  connectGetVersion: remote(P.CONNECT_GET_VERSION, "CONNECT_GET_VERSION", VOID, struct({ hv_ver: uhyper })),
+  connectGetLibVersion: remote(
+    P.CONNECT_GET_LIB_VERSION,
+    "CONNECT_GET_LIB_VERSION",
+    VOID,
+    struct({ lib_ver: uhyper }),
+  ),
+  connectGetHostname: remote(
+    P.CONNECT_GET_HOSTNAME,
+    "CONNECT_GET_HOSTNAME",
+    VOID,
+    struct({ hostname: nstring }),
+  ),
+  connectGetURI: remote(P.CONNECT_GET_URI, "CONNECT_GET_URI", VOID, struct({ uri: nstring })),
+  connectGetCapabilities: remote(
+    P.CONNECT_GET_CAPABILITIES,
+    "CONNECT_GET_CAPABILITIES",
+    VOID,
+    struct({ capabilities: nstring }),
+  ),
+  connectGetDomainCapabilities: remote(
+    P.CONNECT_GET_DOMAIN_CAPABILITIES,
+    "CONNECT_GET_DOMAIN_CAPABILITIES",
+    struct({ emulatorbin: ostring, arch: ostring, machine: ostring, virttype: ostring, flags: uint }),
+    struct({ capabilities: nstring }),
+  ),
+  connectGetSysinfo: remote(
+    P.CONNECT_GET_SYSINFO,
+    "CONNECT_GET_SYSINFO",
+    struct({ flags: uint }),
+    struct({ sysinfo: nstring }),
+  ),
+  connectGetMaxVcpus: remote(
+    P.CONNECT_GET_MAX_VCPUS,
+    "CONNECT_GET_MAX_VCPUS",
+    struct({ type: ostring }),
+    struct({ max_vcpus: int }),
+  ),
+  connectIsSecure: remote(P.CONNECT_IS_SECURE, "CONNECT_IS_SECURE", VOID, struct({ secure: intBool })),
+  connectSupportsFeature: remote(
+    P.CONNECT_SUPPORTS_FEATURE,
+    "CONNECT_SUPPORTS_FEATURE",
+    struct({ feature: int }),
+    struct({ supported: int }),
+  ),
+  authList: remote(P.AUTH_LIST, "AUTH_LIST", VOID, struct({ types: array(int, ListMax.AUTH_TYPE_LIST) })),
+  authPolkit: remote(P.AUTH_POLKIT, "AUTH_POLKIT", VOID, struct({ complete: int })),
+  connectRegisterCloseCallback: remote(
+    P.CONNECT_REGISTER_CLOSE_CALLBACK,
+    "CONNECT_REGISTER_CLOSE_CALLBACK",
+    VOID,
+    VOID,
+  ),
+  connectUnregisterCloseCallback: remote(
+    P.CONNECT_UNREGISTER_CLOSE_CALLBACK,
+    "CONNECT_UNREGISTER_CLOSE_CALLBACK",
+    VOID,
+    VOID,
+  ),
+  nodeGetInfo: remote(
+    P.NODE_GET_INFO,
+    "NODE_GET_INFO",
+    VOID,
+    struct({
+      model: fixedCharArray(32),
+      memory: uhyperNum,
+      cpus: int,
+      mhz: int,
+      nodes: int,
+      sockets: int,
+      cores: int,
+      threads: int,
+    }),
+  ),
+  nodeGetFreeMemory: remote(
+    P.NODE_GET_FREE_MEMORY,
+    "NODE_GET_FREE_MEMORY",
+    VOID,
+    struct({ freeMem: uhyper }),
+  ),
+  nodeGetSecurityModel: remote(
+    P.NODE_GET_SECURITY_MODEL,
+    "NODE_GET_SECURITY_MODEL",
+    VOID,
+    struct({ model: charArray(ListMax.SECURITY_MODEL), doi: charArray(ListMax.SECURITY_DOI) }),
+  ),
+
+  connectListAllDomains: remote(
+    P.CONNECT_LIST_ALL_DOMAINS,
+    "CONNECT_LIST_ALL_DOMAINS",
+    struct({ need_results: int, flags: uint }),
+    struct({ domains: array(nonnullDomain, ListMax.DOMAIN_LIST), ret: uint }),
+  ),
+  connectNumOfDomains: remote(P.CONNECT_NUM_OF_DOMAINS, "CONNECT_NUM_OF_DOMAINS", VOID, struct({ num: int })),
+  connectListDomains: remote(
+    P.CONNECT_LIST_DOMAINS,
+    "CONNECT_LIST_DOMAINS",
+    struct({ maxids: int }),
+    struct({ ids: array(int, ListMax.DOMAIN_LIST) }),
+  ),
+  connectNumOfDefinedDomains: remote(
+    P.CONNECT_NUM_OF_DEFINED_DOMAINS,
+    "CONNECT_NUM_OF_DEFINED_DOMAINS",
+    VOID,
+    struct({ num: int }),
+  ),
+  connectListDefinedDomains: remote(
+    P.CONNECT_LIST_DEFINED_DOMAINS,
+    "CONNECT_LIST_DEFINED_DOMAINS",
+    struct({ maxnames: int }),
+    struct({ names: array(nstring, ListMax.DOMAIN_LIST) }),
+  ),
+
+  domainLookupByID: remote(P.DOMAIN_LOOKUP_BY_ID, "DOMAIN_LOOKUP_BY_ID", struct({ id: int }), domRet),
+  domainLookupByName: remote(
+    P.DOMAIN_LOOKUP_BY_NAME,
+    "DOMAIN_LOOKUP_BY_NAME",
+    struct({ name: nstring }),
+    domRet,
+  ),
+  domainLookupByUUID: remote(P.DOMAIN_LOOKUP_BY_UUID, "DOMAIN_LOOKUP_BY_UUID", struct({ uuid }), domRet),
+
+  domainDefineXML: remote(P.DOMAIN_DEFINE_XML, "DOMAIN_DEFINE_XML", struct({ xml: nstring }), domRet),
+  domainDefineXMLFlags: remote(
+    P.DOMAIN_DEFINE_XML_FLAGS,
+    "DOMAIN_DEFINE_XML_FLAGS",
+    struct({ xml: nstring, flags: uint }),
+    domRet,
+  ),
+  domainUndefine: remote(P.DOMAIN_UNDEFINE, "DOMAIN_UNDEFINE", domArgs, VOID),
+  domainUndefineFlags: remote(P.DOMAIN_UNDEFINE_FLAGS, "DOMAIN_UNDEFINE_FLAGS", domFlags, VOID),
+  domainCreateXML: remote(
+    P.DOMAIN_CREATE_XML,
+    "DOMAIN_CREATE_XML",
+    struct({ xml_desc: nstring, flags: uint }),
+    domRet,
+  ),
+  domainCreate: remote(P.DOMAIN_CREATE, "DOMAIN_CREATE", domArgs, VOID),
+  domainCreateWithFlags: remote(P.DOMAIN_CREATE_WITH_FLAGS, "DOMAIN_CREATE_WITH_FLAGS", domFlags, domRet),
+  domainShutdown: remote(P.DOMAIN_SHUTDOWN, "DOMAIN_SHUTDOWN", domArgs, VOID),
+  domainShutdownFlags: remote(P.DOMAIN_SHUTDOWN_FLAGS, "DOMAIN_SHUTDOWN_FLAGS", domFlags, VOID),
+  domainReboot: remote(P.DOMAIN_REBOOT, "DOMAIN_REBOOT", domFlags, VOID),
+  domainReset: remote(P.DOMAIN_RESET, "DOMAIN_RESET", domFlags, VOID),
+  domainDestroy: remote(P.DOMAIN_DESTROY, "DOMAIN_DESTROY", domArgs, VOID),
+  domainDestroyFlags: remote(P.DOMAIN_DESTROY_FLAGS, "DOMAIN_DESTROY_FLAGS", domFlags, VOID),
+  domainSuspend: remote(P.DOMAIN_SUSPEND, "DOMAIN_SUSPEND", domArgs, VOID),
+  domainResume: remote(P.DOMAIN_RESUME, "DOMAIN_RESUME", domArgs, VOID),
+  domainSave: remote(P.DOMAIN_SAVE, "DOMAIN_SAVE", struct({ dom: nonnullDomain, to: nstring }), VOID),
+  domainSaveFlags: remote(
+    P.DOMAIN_SAVE_FLAGS,
+    "DOMAIN_SAVE_FLAGS",
+    struct({ dom: nonnullDomain, to: nstring, dxml: ostring, flags: uint }),
+    VOID,
+  ),
+  domainSaveParams: remote(
+    P.DOMAIN_SAVE_PARAMS,
+    "DOMAIN_SAVE_PARAMS",
+    struct({ dom: nonnullDomain, params: array(typedParam, ListMax.SAVE_PARAMS), flags: uint }),
+    VOID,
+  ),
+  domainRestore: remote(P.DOMAIN_RESTORE, "DOMAIN_RESTORE", struct({ from: nstring }), VOID),
+  domainRestoreFlags: remote(
+    P.DOMAIN_RESTORE_FLAGS,
+    "DOMAIN_RESTORE_FLAGS",
+    struct({ from: nstring, dxml: ostring, flags: uint }),
+    VOID,
+  ),
+  domainRestoreParams: remote(
+    P.DOMAIN_RESTORE_PARAMS,
+    "DOMAIN_RESTORE_PARAMS",
+    struct({ params: array(typedParam, ListMax.SAVE_PARAMS), flags: uint }),
+    VOID,
+  ),
+  domainSaveImageGetXMLDesc: remote(
+    P.DOMAIN_SAVE_IMAGE_GET_XML_DESC,
+    "DOMAIN_SAVE_IMAGE_GET_XML_DESC",
+    struct({ file: nstring, flags: uint }),
+    struct({ xml: nstring }),
+  ),
+  domainSaveImageDefineXML: remote(
+    P.DOMAIN_SAVE_IMAGE_DEFINE_XML,
+    "DOMAIN_SAVE_IMAGE_DEFINE_XML",
+    struct({ file: nstring, dxml: nstring, flags: uint }),
+    VOID,
+  ),
+  domainManagedSave: remote(P.DOMAIN_MANAGED_SAVE, "DOMAIN_MANAGED_SAVE", domFlags, VOID),
+  domainHasManagedSaveImage: remote(
+    P.DOMAIN_HAS_MANAGED_SAVE_IMAGE,
+    "DOMAIN_HAS_MANAGED_SAVE_IMAGE",
+    domFlags,
+    struct({ result: intBool }),
+  ),
+  domainManagedSaveRemove: remote(P.DOMAIN_MANAGED_SAVE_REMOVE, "DOMAIN_MANAGED_SAVE_REMOVE", domFlags, VOID),
+  domainGetAutostart: remote(
+    P.DOMAIN_GET_AUTOSTART,
+    "DOMAIN_GET_AUTOSTART",
+    domArgs,
+    struct({ autostart: intBool }),
+  ),
+  domainSetAutostart: remote(
+    P.DOMAIN_SET_AUTOSTART,
+    "DOMAIN_SET_AUTOSTART",
+    struct({ dom: nonnullDomain, autostart: intBool }),
+    VOID,
+  ),
+  domainGetXMLDesc: remote(P.DOMAIN_GET_XML_DESC, "DOMAIN_GET_XML_DESC", domFlags, struct({ xml: nstring })),
+  domainGetInfo: remote(
+    P.DOMAIN_GET_INFO,
+    "DOMAIN_GET_INFO",
+    domArgs,
+    struct({ state: uint, maxMem: uhyperNum, memory: uhyperNum, nrVirtCpu: uint, cpuTime: uhyper }),
+  ),
+  domainGetState: remote(
+    P.DOMAIN_GET_STATE,
+    "DOMAIN_GET_STATE",
+    domFlags,
+    struct({ state: int, reason: int }),
+  ),
+  domainGetOSType: remote(P.DOMAIN_GET_OS_TYPE, "DOMAIN_GET_OS_TYPE", domArgs, struct({ type: nstring })),
+  domainGetMaxMemory: remote(
+    P.DOMAIN_GET_MAX_MEMORY,
+    "DOMAIN_GET_MAX_MEMORY",
+    domArgs,
+    struct({ memory: uhyperNum }),
+  ),
+  domainGetSecurityLabel: remote(
+    P.DOMAIN_GET_SECURITY_LABEL,
+    "DOMAIN_GET_SECURITY_LABEL",
+    domArgs,
+    struct({ label: charArray(ListMax.SECURITY_LABEL), enforcing: intBool }),
+  ),
+  domainIsActive: remote(P.DOMAIN_IS_ACTIVE, "DOMAIN_IS_ACTIVE", domArgs, struct({ active: intBool })),
+  domainIsPersistent: remote(
+    P.DOMAIN_IS_PERSISTENT,
+    "DOMAIN_IS_PERSISTENT",
+    domArgs,
+    struct({ persistent: intBool }),
+  ),
+  domainIsUpdated: remote(P.DOMAIN_IS_UPDATED, "DOMAIN_IS_UPDATED", domArgs, struct({ updated: intBool })),
+  domainGetMessages: remote(
+    P.DOMAIN_GET_MESSAGES,
+    "DOMAIN_GET_MESSAGES",
+    domFlags,
+    struct({ msgs: array(nstring, ListMax.DOMAIN_MESSAGES) }),
+  ),
+  domainSnapshotNum: remote(P.DOMAIN_SNAPSHOT_NUM, "DOMAIN_SNAPSHOT_NUM", domFlags, struct({ num: int })),
+  domainSnapshotListNames: remote(
+    P.DOMAIN_SNAPSHOT_LIST_NAMES,
+    "DOMAIN_SNAPSHOT_LIST_NAMES",
+    struct({ dom: nonnullDomain, maxnames: int, flags: uint }),
+    struct({ names: array(nstring, 1024) }),
+  ),
+  connectDomainXMLToNative: remote(
+    P.CONNECT_DOMAIN_XML_TO_NATIVE,
+    "CONNECT_DOMAIN_XML_TO_NATIVE",
+    struct({ nativeFormat: nstring, domainXml: nstring, flags: uint }),
+    struct({ nativeConfig: nstring }),
+  ),
+  domainOpenConsole: remote(
+    P.DOMAIN_OPEN_CONSOLE,
+    "DOMAIN_OPEN_CONSOLE",
+    struct({ dom: nonnullDomain, dev_name: ostring, flags: uint }),
+    VOID,
+  ),
+
+  connectDomainEventRegister: remote(
+    P.CONNECT_DOMAIN_EVENT_REGISTER,
+    "CONNECT_DOMAIN_EVENT_REGISTER",
+    VOID,
+    struct({ cb_registered: int }),
+  ),
+  connectDomainEventDeregister: remote(
+    P.CONNECT_DOMAIN_EVENT_DEREGISTER,
+    "CONNECT_DOMAIN_EVENT_DEREGISTER",
+    VOID,
+    struct({ cb_registered: int }),
+  ),
+  connectDomainEventRegisterAny: remote(
+    P.CONNECT_DOMAIN_EVENT_REGISTER_ANY,
+    "CONNECT_DOMAIN_EVENT_REGISTER_ANY",
+    struct({ eventID: int }),
+    VOID,
+  ),
+  connectDomainEventDeregisterAny: remote(
+    P.CONNECT_DOMAIN_EVENT_DEREGISTER_ANY,
+    "CONNECT_DOMAIN_EVENT_DEREGISTER_ANY",
+    struct({ eventID: int }),
+    VOID,
+  ),
+  connectDomainEventCallbackRegisterAny: remote(
+    P.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY,
+    "CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY",
+    struct({ eventID: int, dom: optDomain }),
+    struct({ callbackID: int }),
+  ),
+  connectDomainEventCallbackDeregisterAny: remote(
+    P.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY,
+    "CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY",
+    struct({ callbackID: int }),
+    VOID,
+  ),
+
+  qemuDomainMonitorCommand: {
+    prog: Program.QEMU,
+    num: QemuProc.DOMAIN_MONITOR_COMMAND,
+    name: "DOMAIN_MONITOR_COMMAND",
+    args: struct({ dom: nonnullDomain, cmd: nstring, flags: uint }),
+    ret: struct({ result: nstring }),
+  },
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Event messages (type MESSAGE)
+// ---------------------------------------------------------------------------------------------
+
+export interface MsgDef<M> {
+  readonly prog: number;
+  readonly num: number;
+  readonly name: string;
+  readonly msg: Codec<M>;
+}
+
+function message<M>(num: number, name: string, msg: Codec<M>): MsgDef<M> {
+  return { prog: Program.REMOTE, num, name, msg };
+}
+
+const lifecycle = struct({ dom: nonnullDomain, event: int, detail: int });
+
+export const Msg = {
+  /** Legacy (CONNECT_DOMAIN_EVENT_REGISTER / _REGISTER_ANY) lifecycle. */
+  lifecycle: message(P.DOMAIN_EVENT_LIFECYCLE, "DOMAIN_EVENT_LIFECYCLE", lifecycle),
+  reboot: message(P.DOMAIN_EVENT_REBOOT, "DOMAIN_EVENT_REBOOT", domArgs),
+  rtcChange: message(
+    P.DOMAIN_EVENT_RTC_CHANGE,
+    "DOMAIN_EVENT_RTC_CHANGE",
+    struct({ dom: nonnullDomain, offset: hyper }),
+  ),
+  balloonChange: message(
+    P.DOMAIN_EVENT_BALLOON_CHANGE,
+    "DOMAIN_EVENT_BALLOON_CHANGE",
+    struct({ dom: nonnullDomain, actual: uhyper }),
+  ),
+  deviceRemoved: message(
+    P.DOMAIN_EVENT_DEVICE_REMOVED,
+    "DOMAIN_EVENT_DEVICE_REMOVED",
+    struct({ dom: nonnullDomain, devAlias: nstring }),
+  ),
+
+  callbackLifecycle: message(
+    P.DOMAIN_EVENT_CALLBACK_LIFECYCLE,
+    "DOMAIN_EVENT_CALLBACK_LIFECYCLE",
+    struct({ callbackID: int, msg: lifecycle }),
+  ),
+  callbackReboot: message(
+    P.DOMAIN_EVENT_CALLBACK_REBOOT,
+    "DOMAIN_EVENT_CALLBACK_REBOOT",
+    struct({ callbackID: int, msg: domArgs }),
+  ),
+  callbackRtcChange: message(
+    P.DOMAIN_EVENT_CALLBACK_RTC_CHANGE,
+    "DOMAIN_EVENT_CALLBACK_RTC_CHANGE",
+    struct({ callbackID: int, msg: struct({ dom: nonnullDomain, offset: hyper }) }),
+  ),
+  callbackBalloonChange: message(
+    P.DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE,
+    "DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE",
+    struct({ callbackID: int, msg: struct({ dom: nonnullDomain, actual: uhyper }) }),
+  ),
+  callbackDeviceRemoved: message(
+    P.DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED,
+    "DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED",
+    struct({ callbackID: int, msg: struct({ dom: nonnullDomain, devAlias: nstring }) }),
+  ),
+  callbackDeviceAdded: message(
+    P.DOMAIN_EVENT_CALLBACK_DEVICE_ADDED,
+    "DOMAIN_EVENT_CALLBACK_DEVICE_ADDED",
+    struct({ callbackID: int, dom: nonnullDomain, devAlias: nstring }),
+  ),
+  connectionClosed: message(
+    P.CONNECT_EVENT_CONNECTION_CLOSED,
+    "CONNECT_EVENT_CONNECTION_CLOSED",
+    struct({ reason: int }),
+  ),
+} as const;
+
+/** `virNetStreamHole` (STREAM_HOLE payload). */
+export const streamHole = struct({ length: hyper, flags: uint });

@@ -1,0 +1,562 @@
+/**
+ * The RPC server (libvirt's `virNetServer` + `virNetServerClient` + `virNetServerProgram`):
+ * UNIX sockets (read-write and read-only), one `ServerClient` per accepted connection with its
+ * own open `Connection`, event callbacks and streams, framing with libvirt's limits, keepalive,
+ * and dispatch of CALLs to the procedure table of `dispatch.ts`.
+ *
+ * Faults stay with the client that caused them: a bad length word or an undecodable frame closes
+ * that connection only; a bad payload, an unknown program or procedure, an unexpected type or
+ * status gets an ERROR reply and the connection stays usable; a handler's failure is its reply.
+ */
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
+import { connect, isRemoteURI, parseURI, type Connection } from "../api/index.ts";
+import { findDriver } from "../api/registry.ts";
+import { libvirtError } from "../drivers/driver.ts";
+import { toVirtError, VirtError } from "../util/errors/index.ts";
+import type { Codec } from "./codec.ts";
+import { daemonBackedDrivers } from "./client.ts";
+import { buildDispatchTable, type DispatchEntry } from "./dispatch.ts";
+import { toRemoteError } from "./errors.ts";
+import { KeepAlive, answerPing, isKeepAlive } from "./keepalive.ts";
+import { encodePacket, FrameError, PacketDecoder, type Header, type Packet } from "./packet.ts";
+import { remoteProcedureNames } from "./procedure-names.ts";
+import { MessageStatus, MessageType, PROTOCOL_VERSION, Program } from "./protocol.ts";
+import { remoteError, type MsgDef } from "./remote-protocol.ts";
+import { XdrReader, type XdrWriter } from "./xdr.ts";
+
+export interface RpcLogger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+const silent: RpcLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+export interface RpcServerOptions {
+  /** URI opened when a client sends CONNECT_OPEN with no name (libvirt's probe). */
+  defaultURI: string;
+  /** Opens the connection a client asked for (default: `connect()` of `api/`, local URIs only). */
+  openConnection?: (uri: string, readonly: boolean) => Promise<Connection>;
+  /** Clients beyond this many are disconnected at once (libvirtd's `max_clients`, 5000). */
+  maxClients?: number;
+  /** Calls of one client processed at once; more wait unread (`max_client_requests`, 5). */
+  maxClientRequests?: number;
+  /** Keepalive towards clients that asked for it (`keepalive_interval`/`keepalive_count`). */
+  keepaliveInterval?: number;
+  keepaliveCount?: number;
+  /** A client whose unsent replies exceed this many bytes is disconnected (slow reader). */
+  maxQueuedBytes?: number;
+  log?: RpcLogger;
+  /** Called whenever the number of connected clients changes. */
+  onClientCount?: (n: number) => void;
+}
+
+export interface ListenOptions {
+  /** Clients of this socket get read-only connections (libvirt's `-sock-ro`). */
+  readonly?: boolean;
+  /** Socket file mode (default 0600 read-write, 0666 read-only). */
+  mode?: number;
+  /** Group owning the socket file (libvirt's `unix_sock_group`). */
+  gid?: number;
+}
+
+/** A UNIX socket path in use: is a daemon answering there? */
+export function socketAlive(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, timeoutMs);
+    s.once("connect", () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}
+
+/** Opens a local URI through `api/`, refusing URIs that would go to the remote driver. */
+export async function openLocal(uri: string, readonly: boolean): Promise<Connection> {
+  const parsed = parseURI(uri);
+  let remote: boolean;
+  try {
+    remote = daemonBackedDrivers.has(findDriver(parsed));
+  } catch {
+    remote = false; // connect() reports "no connection driver available"
+  }
+  if (remote)
+    throw isRemoteURI(parsed)
+      ? libvirtError("RPC_NOT_SERVED", { uri })
+      : libvirtError("API_NO_CONNECT", { uri });
+  return connect(uri, { readonly });
+}
+
+let nextClientId = 1;
+
+/** A server-side stream (console) bound to the serial of the call that opened it. */
+export interface ServerStream {
+  readonly proc: number;
+  readonly prog: number;
+  /** Data from the client. */
+  write(data: Buffer): void;
+  /** The client finished (status OK) or aborted (status ERROR): release the device side. */
+  close(): Promise<void>;
+}
+
+/** One accepted connection. */
+export class ServerClient {
+  readonly id = nextClientId++;
+  conn: Connection | null = null;
+  /** CONNECT_OPEN in progress. */
+  opening = false;
+  closed = false;
+  keepalive: KeepAlive | null = null;
+  closeCallbackRegistered = false;
+  /** Driver callback ids registered through CALLBACK_REGISTER_ANY (316). */
+  readonly eventCallbacks = new Set<number>();
+  /** Legacy registrations: 105 (lifecycle) and 167 (per event id) → driver callback id. */
+  legacyLifecycle: number | null = null;
+  readonly legacyAny = new Map<number, number>();
+  readonly streams = new Map<number, ServerStream>();
+  readonly decoder = new PacketDecoder();
+  inflight = 0;
+  #paused = false;
+
+  constructor(
+    readonly server: RpcServer,
+    readonly socket: Socket,
+    readonly readonly: boolean,
+  ) {}
+
+  get label(): string {
+    return `client ${this.id}${this.readonly ? " (ro)" : ""}`;
+  }
+
+  send(buf: Buffer): void {
+    if (this.closed || this.socket.destroyed) return;
+    this.socket.write(buf);
+    if (this.socket.writableLength > this.server.maxQueuedBytes) {
+      this.server.log.warn(
+        `${this.label}: ${this.socket.writableLength} bytes unsent, disconnecting a client that does not read`,
+      );
+      this.close();
+    }
+  }
+
+  /** Sends an event MESSAGE. */
+  sendMessage<M>(def: MsgDef<M>, value: M): void {
+    this.#sendPacket(
+      {
+        prog: def.prog,
+        vers: PROTOCOL_VERSION,
+        proc: def.num,
+        type: MessageType.MESSAGE,
+        serial: 1,
+        status: MessageStatus.OK,
+      },
+      (w) => {
+        def.msg.enc(w, value);
+      },
+    );
+  }
+
+  /** Sends stream data (CONTINUE), end (OK, empty) or an error (ERROR + remote_error). */
+  sendStream(
+    prog: number,
+    proc: number,
+    serial: number,
+    status: number,
+    body?: Uint8Array | ((w: XdrWriter) => void),
+  ): void {
+    this.#sendPacket({ prog, vers: PROTOCOL_VERSION, proc, type: MessageType.STREAM, serial, status }, body);
+  }
+
+  #sendPacket(h: Header, body?: Uint8Array | ((w: XdrWriter) => void)): void {
+    if (this.closed) return;
+    let buf: Buffer;
+    try {
+      buf = encodePacket(h, body);
+    } catch (e) {
+      this.server.log.error(`${this.label}: cannot encode ${h.prog.toString(16)}:${h.proc}: ${String(e)}`);
+      return;
+    }
+    this.send(buf);
+  }
+
+  /** True while reading is paused for max_client_requests. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Stops reading while too many calls run (libvirt's max_client_requests). */
+  updateFlow(): void {
+    const over = this.inflight >= this.server.maxClientRequests;
+    if (over && !this.#paused) {
+      this.#paused = true;
+      this.socket.pause();
+    } else if (!over && this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Releases everything the client holds: streams, event callbacks, the connection. */
+  async releaseConnection(): Promise<void> {
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    for (const st of streams) await st.close().catch(() => undefined);
+    const conn = this.conn;
+    this.conn = null;
+    this.eventCallbacks.clear();
+    this.legacyAny.clear();
+    this.legacyLifecycle = null;
+    if (conn)
+      await conn.close().catch((e: unknown) => {
+        this.server.log.warn(`${this.label}: closing connection: ${String(e)}`);
+      });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.keepalive?.stop();
+    this.socket.destroy();
+  }
+}
+
+/** The RPC server: sockets, clients, dispatch. */
+export class RpcServer {
+  readonly log: RpcLogger;
+  readonly maxClients: number;
+  readonly maxClientRequests: number;
+  readonly maxQueuedBytes: number;
+  readonly keepaliveInterval: number;
+  readonly keepaliveCount: number;
+  readonly defaultURI: string;
+  readonly openConnection: (uri: string, readonly: boolean) => Promise<Connection>;
+  readonly #listeners: { server: Server; path: string }[] = [];
+  readonly #clients = new Set<ServerClient>();
+  readonly #table: Map<string, DispatchEntry>;
+  readonly #pending = new Set<Promise<unknown>>();
+  #closing = false;
+
+  constructor(private readonly opts: RpcServerOptions) {
+    this.log = opts.log ?? silent;
+    this.maxClients = opts.maxClients ?? 5000;
+    this.maxClientRequests = opts.maxClientRequests ?? 5;
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? 64 * 1024 * 1024;
+    this.keepaliveInterval = opts.keepaliveInterval ?? 5;
+    this.keepaliveCount = opts.keepaliveCount ?? 5;
+    this.defaultURI = opts.defaultURI;
+    this.openConnection = opts.openConnection ?? openLocal;
+    this.#table = buildDispatchTable();
+  }
+
+  get clientCount(): number {
+    return this.#clients.size;
+  }
+
+  /** Socket paths listened on. */
+  get paths(): string[] {
+    return this.#listeners.map((l) => l.path);
+  }
+
+  /**
+   * Listens on a UNIX socket. A stale socket file (nobody answering) is replaced; a live one is
+   * refused with DAEMON_SOCKET_BUSY. The file gets `mode` (and `gid`) before anyone can connect.
+   */
+  async listen(path: string, lo: ListenOptions = {}): Promise<void> {
+    const readonly = lo.readonly ?? false;
+    const mode = lo.mode ?? (readonly ? 0o666 : 0o600);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    if (isSocketFile(path)) {
+      if (await socketAlive(path)) throw libvirtError("DAEMON_SOCKET_BUSY", { path });
+      unlinkSync(path); // stale: its daemon is gone
+    } else if (existsSync(path)) {
+      throw libvirtError("DAEMON_SOCKET_BUSY", { path });
+    }
+    const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, (socket) => {
+      this.#accept(socket, readonly);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      // The socket is created with no permission for anyone but us, then opened up by chmod.
+      const old = process.umask(0o077);
+      try {
+        server.listen(path, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      } finally {
+        process.umask(old);
+      }
+    });
+    server.on("error", (e) => {
+      this.log.error(`socket ${path}: ${e.message}`);
+    });
+    try {
+      if (lo.gid !== undefined) chownSync(path, -1, lo.gid);
+      chmodSync(path, mode);
+    } catch (e) {
+      server.close();
+      throw e;
+    }
+    this.#listeners.push({ server, path });
+    this.log.info(
+      `listening on ${path} (${readonly ? "read-only" : "read-write"}, mode ${mode.toString(8).padStart(4, "0")})`,
+    );
+  }
+
+  /** Serves an already connected socket (tests, socketpair). */
+  serveSocket(socket: Socket, readonly = false): ServerClient | undefined {
+    return this.#accept(socket, readonly);
+  }
+
+  #accept(socket: Socket, readonly: boolean): ServerClient | undefined {
+    if (this.#closing) {
+      socket.destroy();
+      return undefined;
+    }
+    if (this.#clients.size >= this.maxClients) {
+      this.log.warn(`Too many active clients (${this.#clients.size}), dropping connection`);
+      socket.destroy();
+      return undefined;
+    }
+    const client = new ServerClient(this, socket, readonly);
+    this.#clients.add(client);
+    this.log.debug(`${client.label}: connected`);
+    this.opts.onClientCount?.(this.#clients.size);
+    socket.on("data", (chunk: Buffer) => {
+      this.#onData(client, chunk);
+    });
+    socket.on("error", (e) => {
+      this.log.debug(`${client.label}: ${e.message}`);
+    });
+    socket.on("close", () => {
+      this.#onClose(client);
+    });
+    return client;
+  }
+
+  #onClose(client: ServerClient): void {
+    client.closed = true;
+    client.keepalive?.stop();
+    if (!this.#clients.delete(client)) return;
+    this.log.debug(`${client.label}: disconnected`);
+    this.#track(client.releaseConnection());
+    this.opts.onClientCount?.(this.#clients.size);
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
+  }
+
+  #onData(client: ServerClient, chunk: Buffer): void {
+    if (client.closed) return;
+    let packets: Packet[];
+    try {
+      packets = client.decoder.push(chunk);
+    } catch (e) {
+      this.log.warn(
+        `${client.label}: ${e instanceof FrameError ? e.message : String(e)}; closing the connection`,
+      );
+      client.close();
+      return;
+    }
+    for (const p of packets) {
+      if (client.socket.destroyed) return;
+      client.keepalive?.received();
+      this.#onPacket(client, p);
+    }
+  }
+
+  #onPacket(client: ServerClient, p: Packet): void {
+    const h = p.header;
+    if (isKeepAlive(h)) {
+      if (client.keepalive) client.keepalive.handle(h);
+      else
+        answerPing(h, (b) => {
+          client.send(b);
+        });
+      return;
+    }
+    switch (h.type) {
+      case MessageType.STREAM:
+      case MessageType.STREAM_HOLE:
+        this.#onStreamPacket(client, p);
+        return;
+      case MessageType.CALL:
+        break;
+      case MessageType.CALL_WITH_FDS:
+        this.#replyError(client, h, libvirtError("RPC_FDS_UNSUPPORTED", { proc: h.proc }));
+        return;
+      default:
+        this.#replyError(client, h, libvirtError("RPC_UNEXPECTED_TYPE", { type: h.type }));
+        return;
+    }
+    if ((h.prog !== Program.REMOTE && h.prog !== Program.QEMU) || h.vers !== PROTOCOL_VERSION) {
+      this.#replyError(client, h, libvirtError("RPC_UNKNOWN_PROGRAM", { prog: h.prog, vers: h.vers }));
+      return;
+    }
+    if (h.status !== MessageStatus.OK) {
+      this.#replyError(client, h, libvirtError("RPC_UNEXPECTED_STATUS", { status: h.status }));
+      return;
+    }
+    const entry = this.#table.get(`${h.prog}:${h.proc}`);
+    if (!entry) {
+      const name = h.prog === Program.REMOTE ? remoteProcedureNames.get(h.proc) : undefined;
+      this.log.debug(`${client.label}: unsupported procedure ${h.proc}${name ? ` (${name})` : ""}`);
+      this.#replyError(client, h, libvirtError("RPC_UNKNOWN_PROCEDURE", { proc: h.proc }));
+      return;
+    }
+    let args: unknown;
+    try {
+      args = entry.def.args.dec(new XdrReader(p.payload));
+    } catch (e) {
+      this.#replyError(
+        client,
+        h,
+        libvirtError("RPC_DECODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }),
+      );
+      return;
+    }
+    client.inflight++;
+    client.updateFlow();
+    const after: (() => void)[] = [];
+    const run = (async (): Promise<void> => {
+      try {
+        const ret = await entry.fn(
+          {
+            client,
+            header: h,
+            conn: () => {
+              if (!client.conn) throw libvirtError("RPC_CONNECTION_NOT_OPEN");
+              return client.conn;
+            },
+            afterReply: (fn) => after.push(fn),
+          },
+          args,
+        );
+        this.#reply(client, h, entry.def.ret, ret);
+        for (const fn of after) fn();
+      } catch (e) {
+        if (!(e instanceof VirtError))
+          this.log.error(
+            `${client.label}: ${entry.def.name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+          );
+        this.#replyError(client, h, e);
+      } finally {
+        client.inflight--;
+        client.updateFlow();
+      }
+    })();
+    this.#track(run);
+  }
+
+  #reply(client: ServerClient, h: Header, codec: Codec<unknown>, value: unknown): void {
+    let buf: Buffer;
+    try {
+      buf = encodePacket({ ...h, type: MessageType.REPLY, status: MessageStatus.OK }, (w) => {
+        codec.enc(w, value);
+      });
+    } catch (e) {
+      this.#replyError(
+        client,
+        h,
+        libvirtError("RPC_ENCODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }),
+      );
+      return;
+    }
+    client.send(buf);
+  }
+
+  #replyError(client: ServerClient, h: Header, e: unknown): void {
+    const err = e instanceof VirtError ? e : toVirtError(e);
+    const buf = encodePacket({ ...h, type: MessageType.REPLY, status: MessageStatus.ERROR }, (w) => {
+      remoteError.enc(w, toRemoteError(err));
+    });
+    client.send(buf);
+  }
+
+  #onStreamPacket(client: ServerClient, p: Packet): void {
+    const h = p.header;
+    const st = client.streams.get(h.serial);
+    if (!st || st.proc !== h.proc || st.prog !== h.prog) {
+      // Data may still arrive after a stream was closed: dropped, as libvirt does.
+      this.log.debug(`${client.label}: ignoring stream data for serial ${h.serial}`);
+      return;
+    }
+    if (h.type === MessageType.STREAM_HOLE) {
+      client.streams.delete(h.serial);
+      void st.close();
+      client.sendStream(h.prog, h.proc, h.serial, MessageStatus.ERROR, (w) => {
+        remoteError.enc(
+          w,
+          toRemoteError(libvirtError("RPC_STREAM_ABORTED", { reason: "Unexpected stream hole" })),
+        );
+      });
+      return;
+    }
+    if (h.status === MessageStatus.CONTINUE) {
+      if (p.payload.length > 0) st.write(Buffer.from(p.payload));
+      return;
+    }
+    // OK = finish, ERROR = abort: both release the device side and are confirmed empty.
+    client.streams.delete(h.serial);
+    this.#track(
+      st.close().finally(() => {
+        client.sendStream(h.prog, h.proc, h.serial, MessageStatus.OK);
+      }),
+    );
+  }
+
+  /** Stops listening, disconnects every client and releases their connections. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(
+      this.#listeners.map(
+        (l) =>
+          new Promise<void>((resolve) => {
+            l.server.close(() => {
+              resolve();
+            });
+          }),
+      ),
+    );
+    for (const l of this.#listeners) {
+      try {
+        if (isSocketFile(l.path)) unlinkSync(l.path);
+      } catch {
+        // already gone
+      }
+    }
+    this.#listeners.length = 0;
+    for (const c of [...this.#clients]) {
+      c.close();
+      this.#onClose(c);
+    }
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+}
+
+function isSocketFile(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}

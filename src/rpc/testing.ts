@@ -1,0 +1,440 @@
+/**
+ * Test helpers for the RPC layer: a server on a temporary socket, a raw packet-level client,
+ * the captured virsh sessions of `../shared/reference/libvirt-wire-traces.md` (read in place),
+ * and the interop tools (stock virsh, python3-libvirt), which are required under CI and skipped
+ * with a message elsewhere.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Socket } from "node:net";
+import type { TestContext } from "node:test";
+import {
+  DomainState,
+  libvirtError,
+  type ConnectDriver,
+  type ConsoleStream,
+  type DomainRef,
+  type DomainStateInfo,
+  type HypervisorDriver,
+} from "../drivers/driver.ts";
+import { referenceDir, repoRoot } from "../testing/corpus.ts";
+import { encodePacket, PacketDecoder, type Header, type Packet } from "./packet.ts";
+import {
+  MessageStatus,
+  MessageType,
+  PROTOCOL_VERSION,
+  Program,
+  QemuMonitorCommandFlags,
+} from "./protocol.ts";
+import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
+import { connectUnix } from "./rpc-client.ts";
+import { RpcServer, type RpcServerOptions } from "./server.ts";
+
+export interface TestServer {
+  readonly server: RpcServer;
+  readonly dir: string;
+  readonly path: string;
+  readonly roPath: string;
+  /** `test+unix:///default?socket=...` for this server. */
+  readonly uri: string;
+  readonly roUri: string;
+  close(): Promise<void>;
+}
+
+/** An RpcServer serving `test:///default` on fresh sockets in a temporary directory. */
+export async function startTestServer(opts: Partial<RpcServerOptions> = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), "tvirt-rpc-"));
+  const path = join(dir, "sock");
+  const roPath = join(dir, "sock-ro");
+  const server = new RpcServer({ defaultURI: "test:///default", ...opts });
+  await server.listen(path);
+  await server.listen(roPath, { readonly: true });
+  return {
+    server,
+    dir,
+    path,
+    roPath,
+    uri: `test+unix:///default?socket=${path}`,
+    roUri: `test+unix:///default?socket=${roPath}`,
+    async close() {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A client that speaks raw packets (for golden replays, faults and fuzzing). */
+export class RawClient {
+  readonly #decoder = new PacketDecoder();
+  readonly #queue: Packet[] = [];
+  #waiter: (() => void) | undefined;
+  #closed = false;
+
+  private constructor(readonly socket: Socket) {
+    socket.on("data", (c: Buffer) => {
+      try {
+        this.#queue.push(...this.#decoder.push(c));
+      } catch {
+        socket.destroy();
+      }
+      this.#waiter?.();
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      this.#closed = true;
+      this.#waiter?.();
+    });
+  }
+
+  static async connect(path: string): Promise<RawClient> {
+    return new RawClient(await connectUnix(path));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  write(b: Uint8Array): void {
+    if (!this.socket.destroyed) this.socket.write(b);
+  }
+
+  /** Sends a CALL (REMOTE program unless `prog` says otherwise). */
+  call(proc: number, serial: number, payload: Uint8Array = Buffer.alloc(0), h: Partial<Header> = {}): void {
+    this.write(
+      encodePacket(
+        {
+          prog: Program.REMOTE,
+          vers: PROTOCOL_VERSION,
+          proc,
+          type: MessageType.CALL,
+          serial,
+          status: MessageStatus.OK,
+          ...h,
+        },
+        payload,
+      ),
+    );
+  }
+
+  /** The next packet (skipping keepalive), or undefined when the server closed or `ms` passed. */
+  async next(ms = 5000): Promise<Packet | undefined> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const p = this.#queue.shift();
+      if (p) {
+        if (p.header.prog === Program.KEEPALIVE) continue;
+        return p;
+      }
+      if (this.#closed || Date.now() >= until) return undefined;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(1, until - Date.now()));
+        this.#waiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.#waiter = undefined;
+    }
+  }
+
+  /** Resolves when the server has closed the connection (true) or after `ms` (false). */
+  async waitClosed(ms = 5000): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (!this.#closed && Date.now() < until) await this.next(Math.max(1, until - Date.now()));
+    return this.#closed;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Captured sessions
+// ---------------------------------------------------------------------------------------------
+
+export interface TraceLine {
+  readonly dir: "C>S" | "S>C";
+  readonly len: number;
+  readonly prog: number;
+  readonly proc: number;
+  readonly name: string;
+  readonly type: number;
+  readonly serial: number;
+  readonly status: number;
+  /** Payload bytes shown (all of them unless `truncated`). */
+  readonly payload: Buffer;
+  readonly truncated: boolean;
+}
+
+const typeNames: Record<string, number> = { CALL: 0, REPLY: 1, MESSAGE: 2, STREAM: 3 };
+
+/** Parses the "Full traces" of libvirt-wire-traces.md into sessions by title. */
+export function parseTraces(text: string): Map<string, TraceLine[]> {
+  const sessions = new Map<string, TraceLine[]>();
+  let current: TraceLine[] | undefined;
+  for (const line of text.split("\n")) {
+    const title = /^### (.*)$/.exec(line);
+    if (title) {
+      current = [];
+      sessions.set(title[1]!.trim(), current);
+      continue;
+    }
+    const m =
+      /^(C>S|S>C) len=(\d+)\s+(?:prog=\w+\((0x[0-9a-f]+)\)\s+)?proc=(\d+)\((\w+)\) type=(\w+) serial=(\d+)(?: status=(\w+))? payload=([0-9a-f]*)(\.\.\.)?/.exec(
+        line,
+      );
+    if (!m || !current) continue;
+    current.push({
+      dir: m[1] as "C>S" | "S>C",
+      len: Number(m[2]),
+      prog: m[3] !== undefined ? Number(m[3]) : Program.REMOTE,
+      proc: Number(m[4]),
+      name: m[5]!,
+      type: typeNames[m[6]!] ?? -1,
+      serial: Number(m[7]),
+      status: m[8] === "ERROR" ? MessageStatus.ERROR : MessageStatus.OK,
+      payload: Buffer.from(m[9]!, "hex"),
+      truncated: m[10] !== undefined,
+    });
+  }
+  return sessions;
+}
+
+/** The captured sessions, or undefined (test skipped) when the reference folder is absent. */
+export function tracesOrSkip(t: TestContext): Map<string, TraceLine[]> | undefined {
+  const file = join(referenceDir(), "libvirt-wire-traces.md");
+  if (!existsSync(file)) {
+    const why = `captures not found at ${file} (set TVIRT_REFERENCE)`;
+    if (process.env.CI === "true") throw new Error(`${why}: they are required under CI`);
+    t.skip(why);
+    return undefined;
+  }
+  return parseTraces(readFileSync(file, "utf8"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interop tools
+// ---------------------------------------------------------------------------------------------
+
+function toolMissing(t: TestContext, what: string): void {
+  const why = `${what} is not installed (Debian: apt-get install libvirt-clients python3-libvirt; scripts/setup does it)`;
+  if (process.env.CI === "true") throw new Error(`${why}: it is required under CI`);
+  t.skip(why);
+}
+
+/** Stock virsh's path, or undefined (skipped) when absent. */
+export function virshOrSkip(t: TestContext): string | undefined {
+  for (const p of ["/usr/bin/virsh", "/usr/local/bin/virsh"]) if (existsSync(p)) return p;
+  toolMissing(t, "virsh");
+  return undefined;
+}
+
+/** A python3 that can `import libvirt`, or undefined (skipped). */
+export function pythonLibvirtOrSkip(t: TestContext): string | undefined {
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    const r = spawnSync(py, ["-c", "import libvirt"], { stdio: "ignore", timeout: 10_000 });
+    if (r.status === 0) return py;
+  }
+  toolMissing(t, "python3-libvirt");
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real daemon, as a child process
+// ---------------------------------------------------------------------------------------------
+
+export interface DaemonProcess {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Everything the daemon wrote to stderr so far. */
+  stderr(): string;
+  /** Sends SIGTERM (or `signal`) and resolves with the exit code (null when killed). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  readonly exited: Promise<number | null>;
+}
+
+export const tvirtdBin = join(repoRoot, "bin", "tvirtd.js");
+
+/** Starts `bin/tvirtd.js ARGS` and waits until every path in `waitFor` answers. */
+export async function spawnDaemon(
+  args: readonly string[],
+  waitFor: readonly string[],
+  opts: SpawnOptions = {},
+): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [tvirtdBin, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    ...opts,
+  });
+  let err = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => {
+      resolve(code);
+    });
+  });
+  const state = { done: false };
+  void exited.then(() => {
+    state.done = true;
+  });
+  const d: DaemonProcess = {
+    pid: child.pid ?? -1,
+    child,
+    stderr: () => err,
+    exited,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (!state.done) child.kill(signal);
+      return exited;
+    },
+  };
+  const until = Date.now() + 30_000;
+  for (const p of waitFor) {
+    for (;;) {
+      if (state.done) throw new Error(`tvirtd exited before listening on ${p}: ${err}`);
+      if (existsSync(p)) {
+        try {
+          (await connectUnix(p, { timeoutMs: 1000 })).destroy();
+          break;
+        } catch {
+          // not yet
+        }
+      }
+      if (Date.now() > until) {
+        await d.stop("SIGKILL");
+        throw new Error(`tvirtd did not listen on ${p} within 30 s: ${err}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  return d;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program (argv array, no shell) and collects its output. */
+export function run(
+  file: string,
+  args: readonly string[],
+  opts: SpawnOptions & { input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], ...opts });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      // Say where a hung child waits before killing it (kernel wait channel of each thread).
+      const pid = child.pid ?? 0;
+      let where = "";
+      try {
+        where = readdirSync(`/proc/${pid}/task`)
+          .map((tid) => readFileSync(`/proc/${pid}/task/${tid}/wchan`, "utf8"))
+          .join(",");
+      } catch {
+        // gone
+      }
+      process.stderr.write(
+        `# run: ${file} ${args.join(" ")} (pid ${pid}) timed out, waiting in [${where}]; killed\n`,
+      );
+      child.kill("SIGKILL");
+    }, opts.timeoutMs ?? 60_000);
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin?.end(opts.input ?? "");
+  });
+}
+
+/**
+ * Keeps the event loop alive while a test waits for resources to go away (the leak check's own
+ * timers are unref'd: with nothing left, the loop would end under the waiting test). Create it
+ * before taking the baseline, so it is counted there.
+ */
+export function holdLoop(): () => void {
+  const t = setInterval(() => undefined, 1000);
+  return () => {
+    clearInterval(t);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A driver with a console and a monitor (scheme `fake`), for stream and QEMU-program tests
+// ---------------------------------------------------------------------------------------------
+
+/** A console that prints "login: ", answers what it is sent in capitals, and ends on "bye". */
+export class EchoConsole implements ConsoleStream {
+  readonly data = new Set<(d: Uint8Array) => void>();
+  readonly end = new Set<() => void>();
+  closed = false;
+  write(d: Uint8Array): void {
+    const text = Buffer.from(d).toString();
+    if (text === "bye") {
+      for (const l of this.end) l();
+      return;
+    }
+    for (const l of this.data) l(Buffer.from(text.toUpperCase()));
+  }
+  onData(l: (d: Uint8Array) => void): void {
+    this.data.add(l);
+  }
+  onEnd(l: () => void): void {
+    this.end.add(l);
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+/** Every console the fake driver opened, in order. */
+export const consoles: EchoConsole[] = [];
+const fakeDom: DomainRef = { name: "fake", uuid: "11111111-2222-3333-4444-555555555555", id: 7 };
+
+class FakeDriver implements HypervisorDriver, QemuMonitorCommandDriver {
+  readonly name = "FAKE";
+  connectClose(): Promise<void> {
+    return Promise.resolve();
+  }
+  domainLookupByName(name: string): Promise<DomainRef> {
+    if (name !== "fake") return Promise.reject(libvirtError("API_INVALID_ARG", { what: "no such domain" }));
+    return Promise.resolve({ ...fakeDom });
+  }
+  domainLookupByUUID(): Promise<DomainRef> {
+    return Promise.resolve({ ...fakeDom });
+  }
+  domainGetState(): Promise<DomainStateInfo> {
+    return Promise.resolve({ state: DomainState.RUNNING, reason: 1 });
+  }
+  domainOpenConsole(): Promise<ConsoleStream> {
+    const c = new EchoConsole();
+    consoles.push(c);
+    setImmediate(() => {
+      for (const l of c.data) l(Buffer.from("login: "));
+    });
+    return Promise.resolve(c);
+  }
+  domainQemuMonitorCommand(dom: DomainRef, cmd: string, flags: number): Promise<string> {
+    return Promise.resolve(`${dom.name}:${flags & QemuMonitorCommandFlags.HMP ? "hmp" : "qmp"}:${cmd}`);
+  }
+}
+
+export const fakeConnectDriver: ConnectDriver = {
+  name: "fake",
+  uriSchemes: ["fake"],
+  localOnly: true,
+  open: () => Promise.resolve(new FakeDriver()),
+};
