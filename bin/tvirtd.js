@@ -1,7 +1,16 @@
 #!/usr/bin/env node
-// Launcher: runs the TypeScript sources through tsx's loader (no build step needed).
-import { register } from "tsx/esm/api";
+// Launcher: runs the esbuild bundle (`npm run build`) when it is current, else the TypeScript
+// sources through tsx's loader (no build step needed).
+import { pathToFileURL } from "node:url";
+import { currentBundle } from "./bundle.js";
 
-register();
-const { main } = await import("../src/daemon/main.ts");
+const bundle = currentBundle("tvirtd.mjs");
+let main;
+if (bundle) {
+  ({ main } = await import(pathToFileURL(bundle).href));
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  ({ main } = await import("../src/daemon/main.ts"));
+}
 process.exitCode = await main(process.argv.slice(2));

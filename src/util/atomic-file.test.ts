@@ -12,7 +12,13 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { isAtomicTempName, removeFileDurable, symlinkAtomic, writeFileAtomic } from "./atomic-file.ts";
+import {
+  fsyncDir,
+  isAtomicTempName,
+  removeFileDurable,
+  symlinkAtomic,
+  writeFileAtomic,
+} from "./atomic-file.ts";
 import { isVirtError } from "./errors/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tvirt-atomic-"));
@@ -64,4 +70,19 @@ test("removeFileDurable and symlinkAtomic", async () => {
   assert.ok(!existsSync(p));
   assert.equal(isAtomicTempName(".a.xml.tmp-123-deadbeef"), true);
   assert.equal(isAtomicTempName("a.xml"), false);
+});
+
+test("concurrent writes in one directory share directory fsyncs and all land", async () => {
+  const sub = join(dir, "many");
+  await writeFileAtomic(join(sub, "0.xml"), "0", { mkdirMode: 0o700 });
+  await Promise.all(Array.from({ length: 50 }, (_, i) => writeFileAtomic(join(sub, `${i}.xml`), `${i}`)));
+  for (let i = 0; i < 50; i++) assert.equal(readFileSync(join(sub, `${i}.xml`), "utf8"), `${i}`);
+  // A failing fsync is reported to the callers that waited for it, and the next call starts over.
+  const gone = join(dir, "gone");
+  const results = await Promise.allSettled([fsyncDir(gone), fsyncDir(gone), fsyncDir(gone)]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["rejected", "rejected", "rejected"],
+  );
+  await fsyncDir(sub);
 });

@@ -21,14 +21,49 @@ function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
-/** fsyncs a directory, so that renames and unlinks inside it survive a crash. */
-export async function fsyncDir(dir: string): Promise<void> {
+async function fsyncDirNow(dir: string): Promise<void> {
   const fh = await open(dir, "r");
   try {
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+interface DirSyncState {
+  running: Promise<void>;
+  /** The next fsync, started when `running` settles; shared by every caller that came meanwhile. */
+  next: Promise<void> | undefined;
+}
+const dirSyncs = new Map<string, DirSyncState>();
+
+/**
+ * fsyncs a directory, so that renames and unlinks inside it survive a crash. Concurrent calls
+ * for one directory share fsyncs (group commit): a caller waits for an fsync that started after
+ * it called, so everything it did in the directory before calling is covered.
+ */
+export function fsyncDir(dir: string): Promise<void> {
+  const state = dirSyncs.get(dir);
+  if (!state) {
+    const running = fsyncDirNow(dir).finally(() => {
+      const st = dirSyncs.get(dir);
+      if (st?.running === running && st.next === undefined) dirSyncs.delete(dir);
+    });
+    dirSyncs.set(dir, { running, next: undefined });
+    return running;
+  }
+  state.next ??= state.running
+    .catch(() => undefined)
+    .then(() => {
+      const next = state.next!;
+      state.running = next;
+      state.next = undefined;
+      return fsyncDirNow(dir);
+    })
+    .finally(() => {
+      if (dirSyncs.get(dir) === state && state.next === undefined) dirSyncs.delete(dir);
+    });
+  return state.next;
 }
 
 export interface AtomicWriteOptions {

@@ -10,8 +10,11 @@ import { assignAliases as assignAliasesImpl } from "./aliases.ts";
 export interface ParseDomainOptions {
   /** Names the input in error messages (a file name or "(domain_definition)"). */
   document?: string;
-  /** Hypervisor facts for defaults (machine aliases, default CPU model, ...). */
-  facts?: DomainFacts;
+  /**
+   * Hypervisor facts for defaults (machine aliases, default CPU model, ...); or a function
+   * giving them for the definition as parsed, before defaults (e.g. for the emulator it names).
+   */
+  facts?: DomainFacts | ((def: DomainDef) => DomainFacts);
   /** Skip post-parse defaults and validation that depends on them. */
   noDefaults?: boolean;
   /**

@@ -28,7 +28,7 @@ import { validateDomain } from "./validate.ts";
 
 export interface ParseOptions {
   document?: string;
-  facts?: DomainFacts;
+  facts?: DomainFacts | ((def: DomainDef) => DomainFacts);
   noDefaults?: boolean;
   abiUpdate?: boolean;
 }
@@ -175,8 +175,10 @@ export function parseDomain(
     const root = parseXml(xml, options.document ?? "(domain_definition)");
     const def = readDomain(root);
     const warnings = unusedWarnings(root);
-    if (!options.noDefaults)
-      applyDefaults(def, { facts: options.facts ?? {}, abiUpdate: options.abiUpdate ?? false });
+    if (!options.noDefaults) {
+      const facts = typeof options.facts === "function" ? options.facts(def) : (options.facts ?? {});
+      applyDefaults(def, { facts, abiUpdate: options.abiUpdate ?? false });
+    }
     validateDomain(def, root, options.noDefaults ?? false);
     return { def, warnings };
   } catch (e) {

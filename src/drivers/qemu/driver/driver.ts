@@ -72,6 +72,9 @@ or other application using the tvirt API.
 
 `;
 
+type CapsAndFacts = { caps: QemuCaps; facts: ReturnType<typeof domainFactsFromCaps> };
+type CapsMemo = Map<string, CapsAndFacts>;
+
 export class QemuDriver {
   readonly paths: DriverPaths;
   readonly options: ResolvedDriverOptions;
@@ -189,6 +192,35 @@ export class QemuDriver {
     });
     def.devices.emulator ??= caps.emulator;
     return def;
+  }
+
+  /**
+   * `parseDomain` for loading persistent configs: the same result in one pass over the XML,
+   * with the capabilities of each emulator looked up once per load (`memo`).
+   */
+  async #parseConfig(xml: string, document: string, memo: CapsMemo): Promise<DomainDef> {
+    for (;;) {
+      let used: CapsAndFacts | undefined;
+      let missing: string | undefined;
+      try {
+        const { def } = parseDomainXML(xml, {
+          document,
+          facts: (bare) => {
+            const key = bare.devices.emulator ?? this.options.emulator;
+            used = memo.get(key);
+            if (used) return used.facts;
+            missing = key;
+            throw new Error(`no capabilities of '${key}' yet`);
+          },
+        });
+        def.devices.emulator ??= used!.caps.emulator;
+        return def;
+      } catch (e) {
+        if (missing === undefined) throw e;
+        const caps = await this.caps(missing);
+        memo.set(missing, { caps, facts: domainFactsFromCaps(caps) });
+      }
+    }
   }
 
   // --- events ----------------------------------------------------------------------------------
@@ -309,22 +341,47 @@ export class QemuDriver {
 
   async #loadConfigs(): Promise<void> {
     const files = (await readdir(this.paths.configDir)).filter((f) => f.endsWith(".xml")).sort();
-    for (const f of files) {
-      const path = join(this.paths.configDir, f);
-      const name = f.slice(0, -4);
-      try {
-        checkObjectName("domain", name);
-        const def = await this.parseDomain(await readFile(path, "utf8"), { document: path });
-        if (def.name !== name) throw new Error(`it defines domain '${def.name}', not '${name}'`);
-        if (this.domains.byUuid(def.uuid) || this.domains.byName(def.name))
-          throw new Error("a domain with that name or UUID is already loaded");
-        const obj = this.newDomainObj(def);
-        obj.persistent = true;
-        obj.autostart = existsSync(this.autostartLink(name));
-        this.domains.add(obj);
-      } catch (e) {
-        this.warn(`ignoring domain config '${path}': ${e instanceof Error ? e.message : String(e)}`);
+    // One capabilities check per emulator, one readdir for the autostart links (a link counts
+    // when its target exists, as before), the files read a batch at a time.
+    const capsMemo: CapsMemo = new Map();
+    const links = new Set(await readdir(this.paths.autostartDir).catch(() => [] as string[]));
+    const names = new Set<string>();
+    const batch = 64;
+    for (let i = 0; i < files.length; i += batch) {
+      const chunk = files.slice(i, i + batch);
+      const texts = await Promise.all(
+        chunk.map((f) => readFile(join(this.paths.configDir, f), "utf8").catch((e: unknown) => e as Error)),
+      );
+      for (const [j, f] of chunk.entries()) {
+        await this.#loadConfig(f, texts[j]!, capsMemo, links, names);
       }
+    }
+  }
+
+  async #loadConfig(
+    f: string,
+    text: string | Error,
+    capsMemo: CapsMemo,
+    links: Set<string>,
+    names: Set<string>,
+  ): Promise<void> {
+    const path = join(this.paths.configDir, f);
+    const name = f.slice(0, -4);
+    try {
+      if (text instanceof Error) throw text;
+      checkObjectName("domain", name);
+      const def = await this.#parseConfig(text, path, capsMemo);
+      if (def.name !== name) throw new Error(`it defines domain '${def.name}', not '${name}'`);
+      // Only configs are loaded so far, so the names seen are the names loaded.
+      if (this.domains.byUuid(def.uuid) || names.has(def.name))
+        throw new Error("a domain with that name or UUID is already loaded");
+      const obj = this.newDomainObj(def);
+      obj.persistent = true;
+      obj.autostart = links.has(f) && existsSync(this.autostartLink(name));
+      names.add(def.name);
+      this.domains.add(obj);
+    } catch (e) {
+      this.warn(`ignoring domain config '${path}': ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
