@@ -453,6 +453,18 @@ export class Domain {
     await this.call("virDomainResume", true, (d, r) => d.domainResume?.(r));
   }
 
+  /**
+   * virDomainQemuMonitorCommand (libvirt-qemu): a QMP command in JSON (QEMU's reply as JSON text)
+   * or, with flags 1 (HMP), a human monitor command (its output). Taints the domain.
+   */
+  async qemuMonitorCommand(cmd: string, flags = 0): Promise<string> {
+    return this.call("virDomainQemuMonitorCommand", true, (d, r) => {
+      const f = (d as { domainQemuMonitorCommand?: unknown }).domainQemuMonitorCommand;
+      if (typeof f !== "function") return undefined;
+      return (f as (dom: DomainRef, cmd: string, flags: number) => Promise<string>).call(d, r, cmd, flags);
+    });
+  }
+
   /** virDomainSave: saves the state to a file and stops the domain. */
   async save(path: string): Promise<void> {
     await this.call("virDomainSave", true, (d, r) =>

@@ -29,6 +29,7 @@ import type { QemuDriver } from "./driver.ts";
 import { findConsoleDevice, openChardevStream } from "./console.ts";
 import { hostCapabilitiesXML, hostFreeMemoryBytes, hostNodeInfo } from "./host.ts";
 import * as ops from "./operations.ts";
+import { domainMonitorCommand } from "./monitor-command.ts";
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -279,6 +280,11 @@ export class QemuConnection implements HypervisorDriver {
 
   domainResume(dom: DomainRef): Promise<void> {
     return this.onDomain(dom, (obj) => ops.resumeDomain(this.driver, obj));
+  }
+
+  /** The QEMU program's monitor command (`rpc/qemu-monitor.ts`'s `QemuMonitorCommandDriver`). */
+  domainQemuMonitorCommand(dom: DomainRef, cmd: string, flags: number): Promise<string> {
+    return this.onDomain(dom, (obj) => domainMonitorCommand(this.driver, obj, cmd, flags));
   }
 
   // --- save, restore, managed save ----------------------------------------------------------

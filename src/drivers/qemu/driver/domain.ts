@@ -44,6 +44,8 @@ export class QemuRun {
   autodestroyOwner: object | undefined;
   /** AUTODESTROY recorded in the status file by an earlier process (owner gone). */
   autodestroy = false;
+  /** Taint flags of this process (libvirt's `priv->taint`: `custom-monitor` …), each logged once. */
+  readonly taints = new Set<string>();
   /** Open console streams by device alias (one per device, as libvirt). */
   readonly consoles = new Map<string, { dispose(): void }>();
   /** The async job recorded in the status file (for recovery after a restart). */
