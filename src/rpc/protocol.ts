@@ -66,25 +66,8 @@ export const ListMax = {
   SAVE_PARAMS: 64,
 } as const;
 
-/** `virDrvFeature` values that clients probe with CONNECT_SUPPORTS_FEATURE. */
-export const DrvFeature = {
-  MIGRATION_V1: 1,
-  REMOTE: 2,
-  MIGRATION_V2: 3,
-  MIGRATION_P2P: 4,
-  MIGRATION_DIRECT: 5,
-  MIGRATION_V3: 6,
-  MIGRATE_CHANGE_PROTECTION: 7,
-  FD_PASSING: 8,
-  TYPED_PARAM_STRING: 9,
-  PROGRAM_KEEPALIVE: 10,
-  MIGRATION_OFFLINE: 11,
-  MIGRATION_PARAMS: 12,
-  XML_MIGRATABLE: 13,
-  REMOTE_EVENT_CALLBACK: 14,
-  REMOTE_CLOSE_CALLBACK: 15,
-  NETWORK_UPDATE_HAS_CORRECT_ORDER: 16,
-} as const;
+/** `virDrvFeature`: one table, in drivers/driver.ts (libvirt's driver.h numbers). */
+export { DrvFeature } from "../drivers/driver.ts";
 
 /** `remote_auth_type` */
 export const AuthType = { NONE: 0, SASL: 1, POLKIT: 2 } as const;
