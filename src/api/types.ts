@@ -3,7 +3,7 @@
  * states, reasons and events: virsh's words (`shut off`, `booted`, `Stopped Destroyed`) for text
  * output and stable identifiers (`shutoff`, `booted`, `stopped`/`destroyed`) for JSON.
  */
-import { DomainState, DomainEventType } from "../drivers/driver.ts";
+import { DomainState, DomainEventType, domainStateIds } from "../drivers/driver.ts";
 
 export * from "../drivers/driver.ts";
 
@@ -20,16 +20,7 @@ export const stateWords = [
 ] as const;
 
 /** Identifiers for `virDomainState` (libvirt's enum names, lowercase), by number. */
-export const stateIds = [
-  "nostate",
-  "running",
-  "blocked",
-  "paused",
-  "shutdown",
-  "shutoff",
-  "crashed",
-  "pmsuspended",
-] as const;
+export const stateIds = domainStateIds;
 
 /** virsh's words for each state's reasons (`virshDomain*ReasonTypeToString`), by state. */
 export const reasonWords: readonly (readonly string[])[] = [

@@ -141,6 +141,18 @@ export const DrvFeature = {
   NETWORK_UPDATE_HAS_CORRECT_ORDER: 16,
 } as const;
 
+/** libvirt's names of the `virDomainState` values (lowercase), by number. */
+export const domainStateIds = [
+  "nostate",
+  "running",
+  "blocked",
+  "paused",
+  "shutdown",
+  "shutoff",
+  "crashed",
+  "pmsuspended",
+] as const;
+
 /** `virDomainState` */
 export const DomainState = {
   NOSTATE: 0,

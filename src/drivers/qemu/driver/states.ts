@@ -10,18 +10,10 @@ import {
   DomainPausedReason,
   DomainRunningReason,
   DomainState,
+  domainStateIds,
 } from "../../driver.ts";
 
-export const STATE_NAMES = [
-  "nostate",
-  "running",
-  "blocked",
-  "paused",
-  "shutdown",
-  "shutoff",
-  "crashed",
-  "pmsuspended",
-] as const;
+export const STATE_NAMES = domainStateIds;
 
 const REASON_NAMES: Readonly<Record<number, readonly string[]>> = {
   [DomainState.NOSTATE]: ["unknown"],
