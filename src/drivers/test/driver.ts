@@ -12,7 +12,7 @@ import type { DomainDef, LifecycleAction } from "../../conf/domain/index.ts";
 import {
   checkFlags,
   ConnectListDomainsFilters,
-  ConnectListDomainsFlags as L,
+  matchesListFlags,
   DomainCreateFlags,
   DomainDefineFlags,
   DomainDestroyFlags,
@@ -67,46 +67,14 @@ export function virGetHostname(): string {
 type ObjFlagsFilter = (obj: TestDomainObj) => boolean;
 
 function listFilter(flags: number): ObjFlagsFilter {
-  const has = (f: number): boolean => (flags & f) !== 0;
-  return (obj) => {
-    const active = isActive(obj);
-    if (has(ConnectListDomainsFilters.ACTIVE) && !((has(L.ACTIVE) && active) || (has(L.INACTIVE) && !active)))
-      return false;
-    if (
-      has(ConnectListDomainsFilters.PERSISTENT) &&
-      !((has(L.PERSISTENT) && obj.persistent) || (has(L.TRANSIENT) && !obj.persistent))
-    ) {
-      return false;
-    }
-    if (has(ConnectListDomainsFilters.STATE)) {
-      const st = obj.state;
-      const other = st !== DomainState.RUNNING && st !== DomainState.PAUSED && st !== DomainState.SHUTOFF;
-      if (!(
-        (has(L.RUNNING) && st === DomainState.RUNNING) ||
-        (has(L.PAUSED) && st === DomainState.PAUSED) ||
-        (has(L.SHUTOFF) && st === DomainState.SHUTOFF) ||
-        (has(L.OTHER) && other)
-      )) {
-        return false;
-      }
-    }
-    if (
-      has(ConnectListDomainsFilters.MANAGEDSAVE) &&
-      !((has(L.MANAGEDSAVE) && obj.hasManagedSave) || (has(L.NO_MANAGEDSAVE) && !obj.hasManagedSave))
-    ) {
-      return false;
-    }
-    if (
-      has(ConnectListDomainsFilters.AUTOSTART) &&
-      !((has(L.AUTOSTART) && obj.autostart) || (has(L.NO_AUTOSTART) && !obj.autostart))
-    ) {
-      return false;
-    }
-    // The test driver keeps no snapshots or checkpoints here: every domain has none.
-    if (has(ConnectListDomainsFilters.SNAPSHOT) && !has(L.NO_SNAPSHOT)) return false;
-    if (has(ConnectListDomainsFilters.CHECKPOINT) && !has(L.NO_CHECKPOINT)) return false;
-    return true;
-  };
+  return (obj) =>
+    matchesListFlags(flags, {
+      active: isActive(obj),
+      persistent: obj.persistent,
+      state: obj.state,
+      autostart: obj.autostart,
+      hasManagedSave: () => obj.hasManagedSave,
+    });
 }
 
 export class TestConnection implements HypervisorDriver {

@@ -13,8 +13,7 @@ import type { Job } from "../../../util/job-lock.ts";
 import { CLOCK_TICKS, isProcessAlive, readProcStat, terminateProcess } from "../../../util/spawn.ts";
 import {
   checkFlags,
-  ConnectListDomainsFilters,
-  ConnectListDomainsFlags as L,
+  matchesListFlags,
   DomainCreateFlags,
   DomainDefineFlags,
   DomainDestroyFlags,
@@ -709,42 +708,14 @@ export function domainInfo(obj: QemuDomainObj): DomainInfo {
 }
 
 export function listFilter(drv: QemuDriver, flags: number): (obj: QemuDomainObj) => boolean {
-  const has = (f: number): boolean => (flags & f) !== 0;
-  return (obj) => {
-    const active = obj.isActive();
-    if (has(ConnectListDomainsFilters.ACTIVE) && !((has(L.ACTIVE) && active) || (has(L.INACTIVE) && !active)))
-      return false;
-    if (
-      has(ConnectListDomainsFilters.PERSISTENT) &&
-      !((has(L.PERSISTENT) && obj.persistent) || (has(L.TRANSIENT) && !obj.persistent))
-    ) {
-      return false;
-    }
-    if (has(ConnectListDomainsFilters.STATE)) {
-      const st = obj.state;
-      const other = st !== DomainState.RUNNING && st !== DomainState.PAUSED && st !== DomainState.SHUTOFF;
-      const ok =
-        (has(L.RUNNING) && st === DomainState.RUNNING) ||
-        (has(L.PAUSED) && st === DomainState.PAUSED) ||
-        (has(L.SHUTOFF) && st === DomainState.SHUTOFF) ||
-        (has(L.OTHER) && other);
-      if (!ok) return false;
-    }
-    if (has(ConnectListDomainsFilters.MANAGEDSAVE)) {
-      const ms = drv.hasManagedSave(obj);
-      if (!((has(L.MANAGEDSAVE) && ms) || (has(L.NO_MANAGEDSAVE) && !ms))) return false;
-    }
-    if (
-      has(ConnectListDomainsFilters.AUTOSTART) &&
-      !((has(L.AUTOSTART) && obj.autostart) || (has(L.NO_AUTOSTART) && !obj.autostart))
-    ) {
-      return false;
-    }
-    // No snapshots or checkpoints exist yet: every domain has none.
-    if (has(ConnectListDomainsFilters.SNAPSHOT) && !has(L.NO_SNAPSHOT)) return false;
-    if (has(ConnectListDomainsFilters.CHECKPOINT) && !has(L.NO_CHECKPOINT)) return false;
-    return true;
-  };
+  return (obj) =>
+    matchesListFlags(flags, {
+      active: obj.isActive(),
+      persistent: obj.persistent,
+      state: obj.state,
+      autostart: obj.autostart,
+      hasManagedSave: () => drv.hasManagedSave(obj),
+    });
 }
 
 /** Autostart at driver open: every persistent, inactive domain marked so (in parallel). */
