@@ -6,6 +6,7 @@
  */
 import { SaxesParser } from "saxes";
 import { VirtError } from "../util/errors/index.ts";
+import { contextAt, explainSyntaxError } from "./xml-syntax.ts";
 
 export interface XmlAttr {
   readonly name: string;
@@ -96,6 +97,33 @@ export interface XmlWarning {
 }
 
 /**
+ * The error for a document saxes rejected: libxml2's wording and position when the explainer
+ * recognises the problem (as libvirt users know them), else saxes' reason at saxes' position.
+ */
+function syntaxError(text: string, document: string, pos: number, fallback = "not well-formed"): VirtError {
+  const found = explainSyntaxError(text);
+  let line: number;
+  let column: number;
+  let reason: string;
+  let where: { context: string; pointer: string };
+  if (found) {
+    ({ line, column, reason } = found);
+    where = found;
+  } else {
+    const before = text.slice(0, pos);
+    line = before.split("\n").length;
+    column = pos - before.lastIndexOf("\n");
+    reason = fallback;
+    where = contextAt(text, pos);
+  }
+  return new VirtError(
+    "XML_SYNTAX",
+    { document, line, reason, context: where.context, pointer: where.pointer },
+    { line, column },
+  );
+}
+
+/**
  * Parses a whole document. Syntax errors become `XML_SYNTAX` with line and column.
  * `document` names the input in messages (a file name or "(domain_definition)").
  */
@@ -105,14 +133,9 @@ export function parseXml(text: string, document = "(xml)"): XmlElement {
   let cur: XmlElement | undefined;
   let failure: VirtError | undefined;
   parser.on("error", (err) => {
-    if (failure) return;
     // saxes messages look like "1:5: message"; keep the reason alone.
     const reason = err.message.replace(/^[^:]*:\d+:\d+: /, "").replace(/^\d+:\d+: /, "");
-    failure = new VirtError(
-      "XML_SYNTAX",
-      { document, line: parser.line, column: parser.column + 1, reason },
-      { line: parser.line, column: parser.column + 1 },
-    );
+    failure ??= syntaxError(text, document, parser.position, reason);
   });
   // Positions: an element keeps where its start tag begins, an attribute where it ends.
   let tagLine = 1;
@@ -135,12 +158,7 @@ export function parseXml(text: string, document = "(xml)"): XmlElement {
     }
     if (cur) cur.children.push(el);
     else if (root) {
-      failure ??= new VirtError("XML_SYNTAX", {
-        document,
-        line: parser.line,
-        column: parser.column + 1,
-        reason: "more than one root element",
-      });
+      failure ??= syntaxError(text, document, parser.position);
     } else root = el;
     cur = el;
   });
@@ -156,18 +174,11 @@ export function parseXml(text: string, document = "(xml)"): XmlElement {
   try {
     parser.write(text).close();
   } catch (e) {
-    if (!failure) {
-      failure = new VirtError("XML_SYNTAX", {
-        document,
-        line: parser.line,
-        column: parser.column + 1,
-        reason: e instanceof Error ? e.message : String(e),
-      });
-    }
+    failure ??= syntaxError(text, document, parser.position, e instanceof Error ? e.message : String(e));
   }
   if (failure) throw failure;
   if (!root) {
-    throw new VirtError("XML_SYNTAX", { document, line: 1, column: 1, reason: "no root element" });
+    throw syntaxError(text, document, 0, "no root element");
   }
   root.used = true;
   return root;

@@ -6,7 +6,7 @@ export const xmlErrors = {
     vir: "XML_DETAIL",
     domain: "XML",
     kind: "user",
-    template: "{document}:{line}:{column}: {reason}",
+    template: "{document}:{line}: {reason}\n{context}\n{pointer}",
   },
   XML_UNEXPECTED_ROOT: {
     vir: "XML_ERROR",
