@@ -49,6 +49,7 @@ await build({
   outExtension: { ".js": ".mjs" },
   bundle: true,
   splitting: false,
+  minify: true,
   format: "esm",
   platform: "node",
   target: "node20",

@@ -8,7 +8,7 @@
  * killed), and autostarts what is marked so. Closing it lets go of monitors and timers but never
  * stops a guest.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { formatDomainXML, parseDomainXML, type DomainDef } from "../../../conf/domain/index.ts";
@@ -29,6 +29,7 @@ import { DomainList, QemuDomainObj } from "./domain.ts";
 import { EventHub } from "./events.ts";
 import { hostName } from "./host.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
+import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
 import { RootLock } from "./root-lock.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
 import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
@@ -72,7 +73,7 @@ or other application using the tvirt API.
 
 `;
 
-type CapsAndFacts = { caps: QemuCaps; facts: ReturnType<typeof domainFactsFromCaps> };
+type CapsAndFacts = { caps: QemuCaps; facts: ReturnType<typeof domainFactsFromCaps>; hash: string };
 type CapsMemo = Map<string, CapsAndFacts>;
 
 export class QemuDriver {
@@ -198,15 +199,20 @@ export class QemuDriver {
    * `parseDomain` for loading persistent configs: the same result in one pass over the XML,
    * with the capabilities of each emulator looked up once per load (`memo`).
    */
-  async #parseConfig(xml: string, document: string, memo: CapsMemo): Promise<DomainDef> {
+  async #parseConfig(
+    xml: string,
+    document: string,
+    memo: CapsMemo,
+  ): Promise<{ def: DomainDef; emulator: string; hash: string }> {
     for (;;) {
       let used: CapsAndFacts | undefined;
       let missing: string | undefined;
+      let key = this.options.emulator;
       try {
         const { def } = parseDomainXML(xml, {
           document,
           facts: (bare) => {
-            const key = bare.devices.emulator ?? this.options.emulator;
+            key = bare.devices.emulator ?? this.options.emulator;
             used = memo.get(key);
             if (used) return used.facts;
             missing = key;
@@ -214,13 +220,23 @@ export class QemuDriver {
           },
         });
         def.devices.emulator ??= used!.caps.emulator;
-        return def;
+        return { def, emulator: key, hash: used!.hash };
       } catch (e) {
         if (missing === undefined) throw e;
-        const caps = await this.caps(missing);
-        memo.set(missing, { caps, facts: domainFactsFromCaps(caps) });
+        await this.#capsFacts(missing, memo);
       }
     }
+  }
+
+  async #capsFacts(emulator: string, memo: CapsMemo): Promise<CapsAndFacts> {
+    let got = memo.get(emulator);
+    if (!got) {
+      const caps = await this.caps(emulator);
+      const facts = domainFactsFromCaps(caps);
+      got = { caps, facts, hash: factsHash(facts) };
+      memo.set(emulator, got);
+    }
+    return got;
   }
 
   // --- events ----------------------------------------------------------------------------------
@@ -342,25 +358,25 @@ export class QemuDriver {
   async #loadConfigs(): Promise<void> {
     const files = (await readdir(this.paths.configDir)).filter((f) => f.endsWith(".xml")).sort();
     // One capabilities check per emulator, one readdir for the autostart links (a link counts
-    // when its target exists, as before), the files read a batch at a time.
+    // when its target exists, as before); definitions parsed before come from the cache.
     const capsMemo: CapsMemo = new Map();
     const links = new Set(await readdir(this.paths.autostartDir).catch(() => [] as string[]));
     const names = new Set<string>();
-    const batch = 64;
-    for (let i = 0; i < files.length; i += batch) {
-      const chunk = files.slice(i, i + batch);
-      const texts = await Promise.all(
-        chunk.map((f) => readFile(join(this.paths.configDir, f), "utf8").catch((e: unknown) => e as Error)),
+    const cache = ConfigCache.open(join(this.paths.cacheDir, "configs.json"));
+    for (const emulator of cache.emulators()) {
+      const hash = await this.#capsFacts(emulator, capsMemo).then(
+        (c) => c.hash,
+        () => "",
       );
-      for (const [j, f] of chunk.entries()) {
-        await this.#loadConfig(f, texts[j]!, capsMemo, links, names);
-      }
+      cache.checkFacts(emulator, hash);
     }
+    for (const f of files) await this.#loadConfig(f, cache, capsMemo, links, names);
+    await cache.save();
   }
 
   async #loadConfig(
     f: string,
-    text: string | Error,
+    cache: ConfigCache,
     capsMemo: CapsMemo,
     links: Set<string>,
     names: Set<string>,
@@ -368,9 +384,14 @@ export class QemuDriver {
     const path = join(this.paths.configDir, f);
     const name = f.slice(0, -4);
     try {
-      if (text instanceof Error) throw text;
       checkObjectName("domain", name);
-      const def = await this.#parseConfig(text, path, capsMemo);
+      const key = statKey(statSync(path, { bigint: true }));
+      let def = cache.get(f, key);
+      if (!def) {
+        const parsed = await this.#parseConfig(readFileSync(path, "utf8"), path, capsMemo);
+        def = parsed.def;
+        cache.set(f, key, parsed.emulator, parsed.hash, def);
+      }
       if (def.name !== name) throw new Error(`it defines domain '${def.name}', not '${name}'`);
       // Only configs are loaded so far, so the names seen are the names loaded.
       if (this.domains.byUuid(def.uuid) || names.has(def.name))
