@@ -2,17 +2,22 @@
  * Benchmark (issue: run real guests): on the same tiny-guest XML, in one run,
  * - start latency to the guest's marker line: raw QEMU (the same argv tvirt builds, minus -S,
  *   started directly) against tvirt's embedded driver (create → marker), and the overhead;
+ *   the boot itself varies by a few hundred ms under TCG, so the overhead is also measured
+ *   where it arises, to the moment the vCPUs run: raw QEMU started with -S and resumed by a
+ *   bare QMP client (the least any manager does) against tvirt's create();
  * - `tvirsh list --all` (a new process each time, as a user runs it) with 1, 100 and 1000 defined
  *   domains, and the API's listAllDomains on an open connection;
  * - define+undefine per second on one connection.
  * libvirt is compared when `virsh -c qemu:///system` answers (a libvirt daemon is running);
- * otherwise its columns say so. Prints a table.
+ * otherwise its columns say so (the guest files and the work dir must then be readable by the
+ * libvirt-qemu user). Prints a table.
  *
  *   npm run bench:lifecycle [-- --rounds N]
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
+  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -29,11 +34,12 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "../src/api/index.ts";
 import { domainXMLToNative } from "../src/drivers/qemu/native.ts";
+import { connectQmp } from "../src/drivers/qemu/monitor/qmp.ts";
 import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
 import { repoRoot } from "../src/testing/corpus.ts";
 
 const { values } = parseArgs({ options: { rounds: { type: "string" } } });
-const rounds = Number(values.rounds ?? 3);
+const rounds = Number(values.rounds ?? 5);
 const marker = "TVIRT-GUEST-READY";
 
 function median(xs: number[]): number {
@@ -49,43 +55,143 @@ async function waitForMarker(file: string, t0: number, timeoutMs = 60_000): Prom
   throw new Error(`no ${marker} in ${file} within ${timeoutMs} ms`);
 }
 
+interface LibvirtFigures {
+  /** virsh start → marker (median ms). */
+  marker: number;
+  /** the virsh start command itself (median ms): vCPUs running when it returns. */
+  start: number;
+  list: Map<number, number>;
+  churn: number;
+}
+
+/**
+ * The same measures against the running libvirt daemon (`qemu:///system`), on the same guest
+ * XML. Every domain it defines is named tvirt-bench-* and undefined again.
+ */
+async function libvirtFigures(work: string): Promise<LibvirtFigures> {
+  const uri = "qemu:///system";
+  const dir = join(work, "libvirt");
+  mkdirSync(dir, { mode: 0o777 });
+  chmodSync(dir, 0o777);
+  const virsh = (...args: string[]): string => {
+    const r = spawnSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`virsh ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const markers: number[] = [];
+  const starts: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const name = `tvirt-bench-start-${String(r)}`;
+    const log = join(dir, `${name}.log`);
+    const file = join(dir, `${name}.xml`);
+    writeFileSync(
+      file,
+      guestDomainXML({ name, mode: "idle", kernel: guest.kernel, initrd: guest.initrd, serialLogPath: log }),
+    );
+    virsh("define", file);
+    try {
+      const t0 = performance.now();
+      virsh("start", name);
+      starts.push(performance.now() - t0);
+      markers.push(await waitForMarker(log, t0));
+    } finally {
+      spawnSync("virsh", ["-q", "-c", uri, "destroy", name]);
+      spawnSync("virsh", ["-q", "-c", uri, "undefine", name]);
+    }
+  }
+  const list = new Map<number, number>();
+  for (const n of [1, 100, 1000]) {
+    const names = Array.from({ length: n }, (_, i) => `tvirt-bench-list-${String(i)}`);
+    const defines = names.map((name) => {
+      const file = join(dir, `${name}.xml`);
+      writeFileSync(file, guestDomainXML({ name, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }));
+      return `define ${file}`;
+    });
+    try {
+      virsh(defines.join(" ; "));
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        virsh("list", "--all");
+        times.push(performance.now() - t0);
+      }
+      list.set(n, median(times));
+    } finally {
+      spawnSync("virsh", ["-q", "-c", uri, names.map((x) => `undefine ${x}`).join(" ; ")]);
+    }
+  }
+  const churnXml = join(dir, "churn.xml");
+  writeFileSync(
+    churnXml,
+    guestDomainXML({ name: "tvirt-bench-churn", mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
+  );
+  const py = spawnSync(
+    "python3",
+    [
+      "-c",
+      "import libvirt,sys,time\nc=libvirt.open(sys.argv[1]);x=open(sys.argv[2]).read();n=0;t=time.time()\n" +
+        "while time.time()-t<3:\n  c.defineXML(x).undefine();n+=1\nprint(n/(time.time()-t))",
+      uri,
+      churnXml,
+    ],
+    { encoding: "utf8" },
+  );
+  return { marker: median(markers), start: median(starts), list, churn: Number(py.stdout.trim()) };
+}
+
 const work = mkdtempSync(join(tmpdir(), "tvirt-bench-"));
 const guest = await ensureTestGuest();
 const rawMs: number[] = [];
 const tvirtMs: number[] = [];
+const rawRunMs: number[] = [];
+const tvirtRunMs: number[] = [];
+
+/**
+ * Starts tvirt's argv for the tiny guest directly. `paused`: with -S, resumed by a bare QMP
+ * client; returns spawn → `cont` answered. Otherwise without -S; returns spawn → marker.
+ */
+async function rawStart(dir: string, name: string, paused: boolean): Promise<number> {
+  mkdirSync(dir);
+  const log = join(dir, "console.log");
+  const xml = guestDomainXML({
+    name,
+    mode: "idle",
+    kernel: guest.kernel,
+    initrd: guest.initrd,
+    serialLogPath: log,
+  });
+  const { command, context } = await domainXMLToNative(xml, {
+    root: { kind: "embed", root: join(dir, "root") },
+  });
+  mkdirSync(context.paths.domainDir, { recursive: true });
+  writeFileSync(context.paths.masterKeyFile, randomBytes(32), { mode: 0o600 });
+  const args = paused ? command.args : command.args.filter((a) => a !== "-S");
+  const monitor = /path=([^,]+)/.exec(args.find((a) => a.includes("monitor.sock")) ?? "")?.[1];
+  const out = openSync(join(dir, "qemu.log"), "a");
+  const t0 = performance.now();
+  const child = spawn(command.emulator, args, {
+    env: Object.fromEntries(command.env),
+    stdio: ["ignore", out, out],
+  });
+  closeSync(out);
+  try {
+    if (!paused) return await waitForMarker(log, t0);
+    if (monitor === undefined) throw new Error("no monitor socket in the argv");
+    const qmp = await connectQmp({ path: monitor, name, timeoutMs: 30_000 });
+    await qmp.execute("cont");
+    const ms = performance.now() - t0;
+    await qmp.close();
+    return ms;
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
 try {
   for (let r = 0; r < rounds; r++) {
     // Raw QEMU: tvirt's own argv for the same XML without -S, started directly.
-    {
-      const dir = join(work, `raw-${r}`);
-      mkdirSync(dir);
-      const log = join(dir, "console.log");
-      const xml = guestDomainXML({
-        name: `raw${r}`,
-        mode: "idle",
-        kernel: guest.kernel,
-        initrd: guest.initrd,
-        serialLogPath: log,
-      });
-      const { command, context } = await domainXMLToNative(xml, {
-        root: { kind: "embed", root: join(dir, "root") },
-      });
-      mkdirSync(context.paths.domainDir, { recursive: true });
-      writeFileSync(context.paths.masterKeyFile, randomBytes(32), { mode: 0o600 });
-      const args = command.args.filter((a) => a !== "-S");
-      const out = openSync(join(dir, "qemu.log"), "a");
-      const t0 = performance.now();
-      const child = spawn(command.emulator, args, {
-        env: Object.fromEntries(command.env),
-        stdio: ["ignore", out, out],
-      });
-      closeSync(out);
-      try {
-        rawMs.push(await waitForMarker(log, t0));
-      } finally {
-        child.kill("SIGKILL");
-      }
-    }
+    rawMs.push(await rawStart(join(work, `raw-${r}`), `raw${r}`, false));
+    // Raw QEMU with -S, resumed over QMP: spawn → vCPUs running.
+    rawRunMs.push(await rawStart(join(work, `rawp-${r}`), `rawp${r}`, true));
     // tvirt: define once, then time create → marker.
     {
       const dir = join(work, `tvirt-${r}`);
@@ -103,6 +209,7 @@ try {
         const dom = await conn.defineXML(xml);
         const t0 = performance.now();
         await dom.create();
+        tvirtRunMs.push(performance.now() - t0);
         tvirtMs.push(await waitForMarker(log, t0));
         await dom.destroy();
         await dom.undefine();
@@ -114,6 +221,17 @@ try {
 
   // list --all with N defined domains, and define+undefine per second.
   const tvirsh = join(repoRoot, "bin", "tvirsh.js");
+  // tvirsh as users run it: from the current bundle (the launcher falls back to compiling the
+  // TypeScript sources when the bundle is stale, which is not what is being measured).
+  if (spawnSync(process.execPath, [join(repoRoot, "scripts", "build.js")], { stdio: "inherit" }).status !== 0)
+    throw new Error("npm run build failed");
+  // The floor of any Node process on this machine, for scale.
+  const floor: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    spawnSync(process.execPath, ["-e", "0"]);
+    floor.push(performance.now() - t0);
+  }
   const listRows: [number, number, number][] = [];
   for (const n of [1, 100, 1000]) {
     const root = join(work, `list-${n}`);
@@ -163,7 +281,8 @@ try {
   }
 
   const libvirt = spawnSync("virsh", ["-c", "qemu:///system", "uri"], { encoding: "utf8" }).status === 0;
-  const na = libvirt ? "(see below)" : "n/a: no libvirt daemon here";
+  const lv = libvirt ? await libvirtFigures(work) : undefined;
+  const na = "n/a: no libvirt daemon here";
   console.log(`tiny guest (TCG, 128 MiB), ${rounds} rounds, Node ${process.version}`);
   console.log("| measure | raw QEMU | tvirt | tvirt / raw | libvirt |");
   console.log("|---|---:|---:|---:|---|");
@@ -172,13 +291,26 @@ try {
   console.log(
     `| start → guest marker (median ms) | ${raw.toFixed(0)} | ${tv.toFixed(0)} | ${(tv / raw).toFixed(2)}× | ${na} |`,
   );
-  console.log(`| management overhead over raw QEMU (ms) | 0 | ${(tv - raw).toFixed(0)} | | ${na} |`);
+  console.log(
+    `| management overhead over raw QEMU, from the marker (ms) | 0 | ${(tv - raw).toFixed(0)} | | ${na} |`,
+  );
+  const rawRun = median(rawRunMs);
+  const tvRun = median(tvirtRunMs);
+  console.log(
+    `| start → vCPUs running: raw -S + QMP cont / create() (median ms) | ${rawRun.toFixed(0)} | ${tvRun.toFixed(0)} | ${(tvRun / rawRun).toFixed(2)}× | ${na} |`,
+  );
+  console.log(
+    `| management overhead over raw QEMU, to vCPUs running (ms) | 0 | ${(tvRun - rawRun).toFixed(0)} | | ${na} |`,
+  );
   for (const [n, cli, api] of listRows) {
     console.log(
-      `| list --all, ${n} defined: tvirsh process (ms) / API call (ms) | | ${cli.toFixed(0)} / ${api.toFixed(1)} | | ${na} |`,
+      `| list --all, ${n} defined: tvirsh process (ms) / API call (ms) | | ${cli.toFixed(0)} / ${api.toFixed(1)} | | ${lv ? `${(lv.list.get(n) ?? NaN).toFixed(0)} (virsh)` : na} |`,
     );
   }
-  console.log(`| define+undefine per second (one connection) | | ${churn.toFixed(0)} | | ${na} |`);
+  console.log(`| (for scale) an empty Node process, node -e 0 (ms) | | ${median(floor).toFixed(0)} | | |`);
+  console.log(
+    `| define+undefine per second (one connection) | | ${churn.toFixed(0)} | | ${lv ? lv.churn.toFixed(0) : na} |`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
