@@ -11,7 +11,12 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { formatDomainXML, parseDomainXML, type DomainDef } from "../../../conf/domain/index.ts";
+import {
+  assignAliases,
+  formatDomainXML,
+  parseDomainXML,
+  type DomainDef,
+} from "../../../conf/domain/index.ts";
 import { probeKvm, type KvmProbeResult } from "../../../host/kvm.ts";
 import {
   isAtomicTempName,
@@ -393,6 +398,9 @@ export class QemuDriver {
       try {
         const status = parseStatusXML(await readFile(path, "utf8"), path);
         const live = await this.parseDomain(status.domainXML, { document: path, noDefaults: true });
+        // The parser keeps user aliases only (as in inactive XML); the live definition's device
+        // aliases are libvirt's deterministic names, assigned again exactly as at start.
+        assignAliases(live);
         let obj = this.domains.byUuid(live.uuid);
         if (obj && obj.name !== live.name)
           throw new Error(`its domain '${live.name}' has the UUID of domain '${obj.name}'`);
