@@ -22,6 +22,11 @@ export interface ParseDomainOptions {
    * replace `<memory>`, and USB devices get addresses.
    */
   abiUpdate?: boolean;
+  /**
+   * libvirt's PARSE_STATUS: the live definition of a status file, whose device aliases (the
+   * QEMU ids of the running process) are kept; otherwise only user aliases (`ua-*`) are.
+   */
+  status?: boolean;
 }
 
 /** Parses domain XML, fills libvirt's post-parse defaults and validates. Throws only VirtError. */

@@ -115,9 +115,24 @@ export function parseAddress(el: XmlElement): DeviceAddress {
   }
 }
 
+/** Set while a status document is read (libvirt's PARSE_STATUS): every alias is kept. */
+let statusParse = false;
+
+/** Runs `fn` (a synchronous parse) keeping every device's `<alias>` when `status` is set. */
+export function withStatusAliases<T>(status: boolean, fn: () => T): T {
+  const saved = statusParse;
+  statusParse = status;
+  try {
+    return fn();
+  } finally {
+    statusParse = saved;
+  }
+}
+
 /**
  * Reads the device-info children of a device element into `dev`: `<alias>` (user aliases
- * `ua-*` only, as libvirt keeps in inactive definitions), `<address>`, `<boot>`, `<acpi>`, `<rom>`.
+ * `ua-*` only, as libvirt keeps in inactive definitions; every alias in a status document),
+ * `<address>`, `<boot>`, `<acpi>`, `<rom>`.
  */
 export function parseDeviceInfo(el: XmlElement, dev: DeviceCommon): void {
   const alias = el.child("alias");
@@ -127,6 +142,10 @@ export function parseDeviceInfo(el: XmlElement, dev: DeviceCommon): void {
     if (name.startsWith("ua-")) {
       if (!/^ua-[A-Za-z0-9_-]+$/.test(name))
         throw invalidAttr(alias, "name", name, "expected 'ua-' followed by letters, digits, '_' or '-'");
+      dev.alias = name;
+    } else if (statusParse) {
+      if (!/^[A-Za-z0-9_.-]+$/.test(name))
+        throw invalidAttr(alias, "name", name, "expected letters, digits, '_', '.' or '-'");
       dev.alias = name;
     }
   }

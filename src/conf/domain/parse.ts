@@ -25,12 +25,14 @@ import { enumAttr, missingAttr, missingChild, sizeText, str, structural, uintAtt
 import { applyDefaults } from "./defaults.ts";
 import { parseQemuNamespace } from "./parse-qemu-ns.ts";
 import { validateDomain } from "./validate.ts";
+import { withStatusAliases } from "./parse-address.ts";
 
 export interface ParseOptions {
   document?: string;
   facts?: DomainFacts | ((def: DomainDef) => DomainFacts);
   noDefaults?: boolean;
   abiUpdate?: boolean;
+  status?: boolean;
 }
 
 const VIRT_TYPES = [
@@ -173,7 +175,7 @@ export function parseDomain(
 ): { def: DomainDef; warnings: XmlWarning[] } {
   try {
     const root = parseXml(xml, options.document ?? "(domain_definition)");
-    const def = readDomain(root);
+    const def = withStatusAliases(options.status ?? false, () => readDomain(root));
     const warnings = unusedWarnings(root);
     if (!options.noDefaults) {
       const facts = typeof options.facts === "function" ? options.facts(def) : (options.facts ?? {});

@@ -11,7 +11,12 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { formatDomainXML, parseDomainXML, type DomainDef } from "../../../conf/domain/index.ts";
+import {
+  assignAliases,
+  formatDomainXML,
+  parseDomainXML,
+  type DomainDef,
+} from "../../../conf/domain/index.ts";
 import { probeKvm, type KvmProbeResult } from "../../../host/kvm.ts";
 import {
   isAtomicTempName,
@@ -180,10 +185,10 @@ export class QemuDriver {
    */
   async parseDomain(
     xml: string,
-    options: { document?: string; abiUpdate?: boolean; noDefaults?: boolean } = {},
+    options: { document?: string; abiUpdate?: boolean; noDefaults?: boolean; status?: boolean } = {},
   ): Promise<DomainDef> {
     const document = options.document ?? "(domain_definition)";
-    const bare = parseDomainXML(xml, { document, noDefaults: true });
+    const bare = parseDomainXML(xml, { document, noDefaults: true, status: options.status ?? false });
     if (options.noDefaults) return bare.def;
     const caps = await this.caps(bare.def.devices.emulator);
     const { def } = parseDomainXML(xml, {
@@ -413,7 +418,14 @@ export class QemuDriver {
       const path = join(this.paths.stateDir, f);
       try {
         const status = parseStatusXML(await readFile(path, "utf8"), path);
-        const live = await this.parseDomain(status.domainXML, { document: path, noDefaults: true });
+        const live = await this.parseDomain(status.domainXML, {
+          document: path,
+          noDefaults: true,
+          status: true,
+        });
+        // The device aliases are the QEMU ids of the running process, kept from the status file;
+        // a device without one (a status file of an older tvirt) gets libvirt's usual name.
+        assignAliases(live);
         let obj = this.domains.byUuid(live.uuid);
         if (obj && obj.name !== live.name)
           throw new Error(`its domain '${live.name}' has the UUID of domain '${obj.name}'`);
