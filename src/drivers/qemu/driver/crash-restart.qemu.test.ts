@@ -191,7 +191,7 @@ test("the managing process killed with SIGKILL and restarted finds every guest, 
       // The monitors work again: the guest still counts, the paused one resumes, events flow.
       const running = await byName("keep-running");
       const con = await ConsoleReader.open(conn, running);
-      await con.waitFor(/COUNTER \d+/, 5000);
+      await con.waitFor(/COUNTER \d+/, 60_000);
       await con.close();
       const rec = await recordEvents(conn);
       const paused = await byName("keep-paused");
