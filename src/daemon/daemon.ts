@@ -182,8 +182,13 @@ export class Daemon {
           this.#clientCountChanged(this.server.clientCount);
           return;
         }
-      } catch {
-        // driver trouble: do not keep the daemon for it
+      } catch (e) {
+        // Whether guests run is unknown: stay (exiting is the step that cannot be undone).
+        this.log.warn(
+          `idle, but cannot list running guests: ${e instanceof Error ? e.message : String(e)}; staying`,
+        );
+        this.#clientCountChanged(this.server.clientCount);
+        return;
       }
     }
     if (this.server.clientCount > 0) return;

@@ -41,6 +41,7 @@ import {
 } from "../rpc/testing.ts";
 import { repoRoot } from "../testing/corpus.ts";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
+import { isProcessAlive } from "../util/spawn.ts";
 
 const tvirshBin = join(repoRoot, "bin", "tvirsh.js");
 /** Seconds the autostarted session daemon waits without clients (and guests) before exiting. */
@@ -84,14 +85,7 @@ for (const p of process.argv.slice(1)) {
 process.stdout.write(bad.join("\\n"));
 `;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = (pid: number): boolean => isProcessAlive(pid);
 
 async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
@@ -310,7 +304,13 @@ test(
 
       // ---- idle timeout: inhibited while the guest runs, then the daemon exits ----
       await new Promise((r) => setTimeout(r, (IDLE_SECS + 2) * 1000));
-      assert.ok(alive(daemonPid), "the session daemon exited while its guest ran");
+      if (!alive(daemonPid)) {
+        const log = join(home, ".cache", "tvirt", "log", "tvirtd.log");
+        const tail = existsSync(log)
+          ? readFileSync(log, "utf8").split("\n").slice(-15).join("\n")
+          : "(no log)";
+        assert.fail(`the session daemon exited while its guest ran; its log ends:\n${tail}`);
+      }
       const ds = await tvirsh("qemu:///session", "destroy ug");
       assert.deepEqual(ds, { code: 0, stdout: "Domain 'ug' destroyed\n\n", stderr: "" });
       assert.equal(await waitFor(() => !alive(qemuPid), 10_000), true, "QEMU still runs");

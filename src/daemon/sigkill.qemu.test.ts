@@ -18,7 +18,8 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { connect, type Connection } from "../api/index.ts";
 import "../rpc/register.ts";
-import { pythonLibvirtOrSkip, spawnDaemon, type DaemonProcess } from "../rpc/testing.ts";
+import { privateSession, pythonLibvirtOrSkip, spawnDaemon, type DaemonProcess } from "../rpc/testing.ts";
+import { isProcessAlive } from "../util/spawn.ts";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 
 /** A python3-libvirt client driven line by line on stdin; answers one JSON line per command. */
@@ -128,14 +129,7 @@ function pythonClient(
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = (pid: number): boolean => isProcessAlive(pid);
 
 /** The last `COUNTER n` the guest printed on its serial file, or -1. */
 function counter(file: string): number {
@@ -169,16 +163,7 @@ test(
     if (!guest) return;
 
     const dir = mkdtempSync(join(tmpdir(), "tvirt-sigkill-"));
-    const sock = join(dir, "sock");
-    const uri = `qemu+unix:///session?socket=${sock}`;
-    const daemonEnv = {
-      ...process.env,
-      HOME: dir,
-      XDG_RUNTIME_DIR: join(dir, "run"),
-      XDG_CONFIG_HOME: join(dir, "config"),
-      XDG_DATA_HOME: join(dir, "data"),
-      XDG_CACHE_HOME: join(dir, "cache"),
-    };
+    const { sock, uri, env: daemonEnv } = privateSession(dir);
     const configDir = join(dir, "config", "tvirt", "qemu");
     const stateDir = join(dir, "run", "tvirt", "qemu");
     const serial = (n: string): string => join(dir, `${n}.serial`);

@@ -15,7 +15,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
-import { run, spawnDaemon, virshOrSkip, type DaemonProcess, type RunResult } from "./testing.ts";
+import { isProcessAlive } from "../util/spawn.ts";
+import {
+  privateSession,
+  run,
+  spawnDaemon,
+  virshOrSkip,
+  type DaemonProcess,
+  type RunResult,
+} from "./testing.ts";
 
 const NAME = "gi";
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
@@ -58,14 +66,7 @@ if status is None:
 print(json.dumps({"status": status, "transcript": out.decode("utf-8", "replace")}))
 `;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = (pid: number): boolean => isProcessAlive(pid);
 
 test("stock virsh drives a real guest through tvirtd (qemu:///session)", { timeout: 150_000 }, async (t) => {
   const virsh = virshOrSkip(t);
@@ -74,16 +75,7 @@ test("stock virsh drives a real guest through tvirtd (qemu:///session)", { timeo
   if (!guest) return;
 
   const dir = mkdtempSync(join(tmpdir(), "tvirt-guest-interop-"));
-  const sock = join(dir, "sock");
-  const uri = `qemu+unix:///session?socket=${sock}`;
-  const daemonEnv = {
-    ...process.env,
-    HOME: dir,
-    XDG_RUNTIME_DIR: join(dir, "run"),
-    XDG_CONFIG_HOME: join(dir, "config"),
-    XDG_DATA_HOME: join(dir, "data"),
-    XDG_CACHE_HOME: join(dir, "cache"),
-  };
+  const { sock, uri, env: daemonEnv } = privateSession(dir);
   const env = { ...process.env, LANG: "C", LC_ALL: "C", LIBVIRT_DEFAULT_URI: "" };
   const pidFile = join(dir, "run", "tvirt", "qemu", `${NAME}.pid`);
   const logFile = join(dir, "cache", "tvirt", "log", `${NAME}.log`);

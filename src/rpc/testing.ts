@@ -440,3 +440,23 @@ export const fakeConnectDriver: ConnectDriver = {
   localOnly: true,
   open: () => Promise.resolve(new FakeDriver()),
 };
+
+/**
+ * A private qemu:///session for a test under `dir`: HOME and the XDG directories in it, the
+ * daemon's socket at `<dir>/sock`, and the URI that reaches it.
+ */
+export function privateSession(dir: string): { sock: string; uri: string; env: NodeJS.ProcessEnv } {
+  const sock = join(dir, "sock");
+  return {
+    sock,
+    uri: `qemu+unix:///session?socket=${sock}`,
+    env: {
+      ...process.env,
+      HOME: dir,
+      XDG_RUNTIME_DIR: join(dir, "run"),
+      XDG_CONFIG_HOME: join(dir, "config"),
+      XDG_DATA_HOME: join(dir, "data"),
+      XDG_CACHE_HOME: join(dir, "cache"),
+    },
+  };
+}
