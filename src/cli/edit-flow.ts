@@ -82,11 +82,15 @@ export function editorArgv(env: NodeJS.ProcessEnv): string[] {
   return ["vi"];
 }
 
-/** Runs the editor on `file` with the terminal (stdin, stdout, stderr) handed over. */
-async function runEditor(argv: readonly string[], file: string): Promise<void> {
+/**
+ * Runs the editor on `file` with the terminal (stdin, stdout, stderr) handed over; the
+ * interactive shell's reader is paused meanwhile so that it does not take the editor's keys.
+ */
+async function runEditor(ctx: Ctx, argv: readonly string[], file: string): Promise<void> {
   const [cmd, ...args] = argv;
   const wasRaw = process.stdin.isTTY ? process.stdin.isRaw : false;
   if (process.stdin.isTTY && wasRaw) process.stdin.setRawMode(false);
+  ctx.lineInput?.pause();
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn(cmd!, [...args, file], { stdio: "inherit" });
@@ -110,6 +114,7 @@ async function runEditor(argv: readonly string[], file: string): Promise<void> {
     });
   } finally {
     if (process.stdin.isTTY && wasRaw) process.stdin.setRawMode(true);
+    ctx.lineInput?.resume();
   }
 }
 
@@ -158,10 +163,11 @@ export type ReeditAnswer = "y" | "n" | "i" | "f";
 /** vshAskReedit: the question, `?` for help, until a valid letter (end of input = "n"). */
 export async function askReedit(ctx: Ctx, msg: string, relaxAvail: boolean): Promise<ReeditAnswer> {
   const letters = relaxAvail ? "[y,n,i,f,?]" : "[y,n,f,?]";
-  const eol = process.stdin.isTTY ? "\r\n" : "\n";
+  const eol = process.stdin.isTTY && !ctx.lineInput ? "\r\n" : "\n";
   for (;;) {
-    ctx.io.out(`\r${msg} Try again? ${letters}: `);
-    const raw = await readAnswer();
+    ctx.io.out(`${eol === "\r\n" ? "\r" : ""}${msg} Try again? ${letters}: `);
+    // In the interactive shell its reader owns stdin: the answer is the next line it reads.
+    const raw = ctx.lineInput ? (await ctx.lineInput.read())?.trim().slice(0, 1) : await readAnswer();
     const c = raw?.toLowerCase();
     if (c === undefined) {
       ctx.io.out(eol);
@@ -238,7 +244,7 @@ export async function runEditFlow(ctx: Ctx, spec: EditSpec, env: NodeJS.ProcessE
       // reedit:
       relaxAvail = spec.canRelax;
       try {
-        await runEditor(argv, file);
+        await runEditor(ctx, argv, file);
       } catch (e) {
         ctx.fail(undefined, e);
         return { result: "failed" };

@@ -43,7 +43,7 @@ interface Run {
   editorRuns: number;
 }
 
-function withEditor(steps: unknown[], line: string, input = "", extraArgs: string[] = []): Run {
+function withEditor(steps: unknown[], line: string | undefined, input = "", extraArgs: string[] = []): Run {
   const dir = mkdtempSync(join(tmpdir(), "tvirsh-edit-test-"));
   try {
     const script = join(dir, "editor.mjs");
@@ -52,10 +52,11 @@ function withEditor(steps: unknown[], line: string, input = "", extraArgs: strin
     writeFileSync(stepsFile, JSON.stringify(steps));
     // An editor with arguments: split into argv by tvirsh, no shell.
     const editor = `'${process.execPath}' ${script} ${stepsFile}`;
-    const r = spawnSync(process.execPath, [bin, ...extraArgs, "-c", "test:///default", line], {
+    const args = [bin, ...extraArgs, "-c", "test:///default", ...(line === undefined ? [] : [line])];
+    const r = spawnSync(process.execPath, args, {
       encoding: "utf8",
       input,
-      env: { ...process.env, VISUAL: "", EDITOR: editor },
+      env: { ...process.env, VISUAL: "", EDITOR: editor, XDG_CACHE_HOME: join(dir, "cache") },
       timeout: 60_000,
     });
     const runsFile = `${stepsFile}.runs`;
@@ -365,4 +366,24 @@ test("help edit is virsh's", (t) => {
   }
   const ours = tvirsh(["help", "edit"]);
   assert.equal(ours.out, virsh.stdout);
+});
+
+test("edit in the interactive shell: the answers are the shell's next lines", () => {
+  const r = withEditor(
+    [
+      [["</domain>", "</domian>"]],
+      [
+        ["</domian>", "</domain>"],
+        [MEM, "<memory unit='KiB'>2097152</memory>"],
+      ],
+    ],
+    undefined,
+    "edit test\n?\ny\ndumpxml test --inactive --xpath //memory\nquit\n",
+  );
+  assert.equal(r.status, 0, r.err);
+  assert.equal(r.editorRuns, 2);
+  assert.match(r.out, /\? - print this help\nFailed\. Try again\? \[y,n,i,f,\?\]: \n/);
+  assert.match(r.out, /Domain 'test' XML configuration edited\.\n/);
+  // The line after the answer ran as a command.
+  assert.match(r.out, /<memory unit="KiB">2097152<\/memory>/);
 });
