@@ -163,9 +163,12 @@ export type ReeditAnswer = "y" | "n" | "i" | "f";
 /** vshAskReedit: the question, `?` for help, until a valid letter (end of input = "n"). */
 export async function askReedit(ctx: Ctx, msg: string, relaxAvail: boolean): Promise<ReeditAnswer> {
   const letters = relaxAvail ? "[y,n,i,f,?]" : "[y,n,f,?]";
-  const eol = process.stdin.isTTY && !ctx.lineInput ? "\r\n" : "\n";
+  // Raw mode lasts only while a key is read, so everything is written to a cooked terminal and
+  // "\n" is enough; the "\r" in front of the question is virsh's (back to the line start).
+  const eol = "\n";
+  const cr = process.stdin.isTTY && !ctx.lineInput ? "\r" : "";
   for (;;) {
-    ctx.io.out(`${eol === "\r\n" ? "\r" : ""}${msg} Try again? ${letters}: `);
+    ctx.io.out(`${cr}${msg} Try again? ${letters}: `);
     // In the interactive shell its reader owns stdin: the answer is the next line it reads.
     const raw = ctx.lineInput ? (await ctx.lineInput.read())?.trim().slice(0, 1) : await readAnswer();
     const c = raw?.toLowerCase();

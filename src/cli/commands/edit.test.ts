@@ -387,3 +387,79 @@ test("edit in the interactive shell: the answers are the shell's next lines", ()
   // The line after the answer ran as a command.
   assert.match(r.out, /<memory unit="KiB">2097152<\/memory>/);
 });
+
+/** Runs tvirsh on a pseudo-terminal (python3's pty), typing `keys` when `waitFor` appears. */
+const PTY_DRIVER = `
+import os, pty, sys, time, select, json
+steps = json.loads(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+out = b""
+def pump(t):
+    global out
+    end = time.time() + t
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try: d = os.read(fd, 4096)
+            except OSError: return False
+            if not d: return False
+            out += d
+    return True
+for wait_for, keys in steps:
+    end = time.time() + 60
+    while out.count(wait_for.encode()) == 0 and time.time() < end:
+        if not pump(0.3): break
+    os.write(fd, keys.encode())
+    pump(0.5)
+while pump(1): pass
+sys.stdout.write(out.decode(errors="replace"))
+`;
+
+test("edit on a terminal: the answer is one key, as in virsh", (t) => {
+  const py = spawnSync("python3", ["-c", "import pty"], { encoding: "utf8" });
+  if (py.status !== 0) {
+    t.skip("python3 is not installed");
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "tvirsh-edit-pty-"));
+  try {
+    const script = join(dir, "editor.mjs");
+    const stepsFile = join(dir, "steps.json");
+    writeFileSync(script, EDITOR_SCRIPT);
+    writeFileSync(stepsFile, JSON.stringify([[["</domain>", "</domian>"]]]));
+    const r = spawnSync(
+      "python3",
+      [
+        "-c",
+        PTY_DRIVER,
+        JSON.stringify([
+          ["Try again?", "?"],
+          ["print this help", "n"],
+        ]),
+        process.execPath,
+        bin,
+        "-c",
+        "test:///default",
+        "edit test; domstate test",
+      ],
+      {
+        encoding: "utf8",
+        env: { ...process.env, VISUAL: "", EDITOR: `${process.execPath} ${script} ${stepsFile}` },
+        timeout: 120_000,
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    // Raw mode: no Enter needed (the key is not echoed); virsh's \r before the question.
+    assert.match(r.stdout, /\rFailed\. Try again\? \[y,n,i,f,\?\]: \r\ny - yes, start editor again\r\n/);
+    assert.match(
+      r.stdout,
+      /\? - print this help\r\n\rFailed\. Try again\? \[y,n,i,f,\?\]: \r\nerror: operation aborted/,
+    );
+    assert.match(r.stdout, /abandoned: the definition was not changed/);
+    assert.match(r.stdout, /running/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
