@@ -463,3 +463,13 @@ test("edit on a terminal: the answer is one key, as in virsh", (t) => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("edit: under a vague schema error, tvirt's parser names the value, its XPath and what is allowed", () => {
+  const r = editThenDump([[["bus='virtio'", "bus='virtiox'"]]], "n\n");
+  assert.match(r.err, /Extra element devices in interleave/);
+  assert.match(
+    r.err,
+    / {2}tvirt's parser: XML error: invalid value 'virtiox' for \/domain\/devices\/disk\/target\/@bus \(line \d+\): expected one of ide, fdc, scsi, virtio,[^\n]*\n {4}at line \d+, \/domain\/devices\/disk\/target\/@bus\n {4}allowed: ide, fdc, scsi, virtio, /,
+  );
+  assert.equal(r.inactive.trim(), originalInactive().trim());
+});

@@ -91,6 +91,21 @@ export function errorWhere(err: VirtError): string[] {
   return out;
 }
 
+/**
+ * libxml2's RelaxNG messages often name only an enclosing element ("Extra element devices in
+ * interleave"); tvirt's own parser usually says exactly what and where. Its verdict, if it has
+ * one, as extra lines under a schema error.
+ */
+export function parserHint(xml: string): string[] {
+  try {
+    parseDomainXML(xml, { noDefaults: true });
+    return [];
+  } catch (e) {
+    if (!isVirtError(e) || e.code === "BUG" || e.code === "XML_UNEXPECTED_ROOT") return [];
+    return [`  tvirt's parser: ${e.message}`, ...errorWhere(e).map((l) => `  ${l}`)];
+  }
+}
+
 const edit: Cmd = {
   name: "edit",
   group: "domain",
@@ -107,6 +122,7 @@ const edit: Cmd = {
     const flags = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE;
     let edited: Domain | undefined;
     let preview: Preview | undefined;
+    let lastEdited: string | undefined;
     const outcome = await runEditFlow(
       ctx,
       {
@@ -119,6 +135,7 @@ const edit: Cmd = {
           edited = await conn.defineXMLFlags(xml, validate ? DomainDefineFlags.VALIDATE : 0);
         },
         preview(xml) {
+          lastEdited = xml;
           preview = previewOf(xml);
           if (!preview) return Promise.resolve([]);
           return Promise.resolve([
@@ -129,6 +146,9 @@ const edit: Cmd = {
         notChangedMessage: `Domain '${dom.name}' XML configuration not changed.\n`,
         onError(err) {
           for (const line of errorWhere(err)) ctx.io.err(`${line}\n`);
+          if (err.code === "SCHEMA_VALIDATION_FAILED" && lastEdited !== undefined) {
+            for (const line of parserHint(lastEdited)) ctx.io.err(`${line}\n`);
+          }
         },
       },
       process.env,
@@ -232,6 +252,14 @@ const validate: Cmd = {
           const at = [p.line, p.xpath].filter((x) => x !== undefined).join(": ");
           ctx.io.err(`${file}:${at === "" ? "" : `${at}: `}${p.message}\n`);
         }
+      }
+      if (
+        !ctx.json &&
+        isVirtError(e) &&
+        e.code === "SCHEMA_VALIDATION_FAILED" &&
+        (schema === undefined || schema === "domain")
+      ) {
+        for (const line of parserHint(xml)) ctx.io.err(`${file}:${line.trimStart()}\n`);
       }
       return ctx.fail(`${file} fails to validate`, e);
     }
