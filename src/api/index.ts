@@ -49,3 +49,12 @@ export {
   type XNode,
   type XElement,
 } from "./xml-query.ts";
+// edit / schema validation: what `tvirsh edit` and `tvirsh validate` use on the client side.
+export { parseDomainXML, formatDomainXML, type XmlWarning } from "../conf/domain/index.ts";
+export { diffDomainXML, describeChange, type DomainChange } from "../conf/domain/diff.ts";
+export {
+  validateDocument,
+  validateAgainstSchema,
+  schemaForRoot,
+  type SchemaProblem,
+} from "../host/xml-schema.ts";

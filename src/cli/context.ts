@@ -38,6 +38,15 @@ export interface SessionOptions {
   debug: number;
 }
 
+/** The interactive shell's input, lent to commands that ask questions (edit). */
+export interface LineInput {
+  /** The next line typed (or piped), undefined at the end of input. */
+  read(): Promise<string | undefined>;
+  /** Stops/restarts reading the terminal (while an editor owns it). */
+  pause(): void;
+  resume(): void;
+}
+
 export class Ctx {
   conn: Connection | undefined;
   /** The pending API error of the running command (virsh's last_error). */
@@ -54,6 +63,9 @@ export class Ctx {
   emitted = false;
   /** Cancels waits (event loops, console) on SIGINT. */
   interrupt: AbortController = new AbortController();
+  // edit: answers to prompts ("Try again?") come from the interactive shell's own line reader
+  // when it runs (it owns stdin); undefined in argv/string mode, where stdin is read directly.
+  lineInput: LineInput | undefined;
 
   constructor(
     readonly io: Io,

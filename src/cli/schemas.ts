@@ -54,6 +54,18 @@ export const errorSchema = obj({
   ),
 });
 
+/** One change between two domain definitions (conf/domain/diff.ts). */
+const changeSchema = obj(
+  {
+    kind: { type: "string", enum: ["added", "removed", "changed"] },
+    subject: { type: "string", description: "the element or device, e.g. <memory>, disk 'vda'" },
+    xpath: str,
+    details: { type: "array", items: str },
+    tag: str,
+  },
+  ["tag"],
+);
+
 const action = (name: string, extra: Record<string, JsonSchema> = {}): JsonSchema =>
   obj({ action: { type: "string", enum: [name] }, domain: domainRefSchema, ...extra });
 
@@ -83,6 +95,39 @@ const eventRecord = obj(
 
 /** Output schema of each command's `--json` document. */
 export const commandSchemas: Record<string, JsonSchema> = {
+  // edit / schema validation
+  edit: {
+    oneOf: [
+      action("unchanged"),
+      obj({
+        action: { type: "string", enum: ["edited"] },
+        domain: domainRefSchema,
+        dropped: {
+          type: "array",
+          description: "parts of the edited XML tvirt does not know (left out of the definition)",
+          items: obj({ code: str, xpath: str, line: int, message: str }),
+        },
+        normalised: {
+          type: "array",
+          description: "what the parser rewrote to canonical form",
+          items: changeSchema,
+        },
+        defaults: { type: "array", description: "what the driver filled in", items: changeSchema },
+        running: bool,
+        appliesNow: {
+          type: "array",
+          description: "always empty: edit changes the persistent definition",
+          items: changeSchema,
+        },
+        appliesAtNextBoot: {
+          type: "array",
+          description: "differences between the running (or old) configuration and the new definition",
+          items: changeSchema,
+        },
+      }),
+    ],
+  },
+  validate: obj({ file: str, schema: str, valid: bool }),
   define: action("defined", { file: str }),
   create: action("created", { file: str }),
   undefine: action("undefined"),

@@ -173,7 +173,18 @@ export async function runShell(ctx: Ctx): Promise<number> {
   });
   rl.setPrompt(prompt());
   rl.prompt();
-  for await (const line of rl) {
+  // One line stream for commands and for the questions they ask (edit's "Try again?").
+  const lines = rl[Symbol.asyncIterator]();
+  ctx.lineInput = {
+    read: async () => {
+      const r = await lines.next();
+      return r.done ? undefined : r.value;
+    },
+    pause: () => rl.pause(),
+    resume: () => rl.resume(),
+  };
+  for (let next = await lines.next(); next.done !== true; next = await lines.next()) {
+    const line = next.value;
     if (line.trim() !== "") {
       busy = true;
       ctx.interrupt = new AbortController();
@@ -190,6 +201,7 @@ export async function runShell(ctx: Ctx): Promise<number> {
     rl.setPrompt(prompt());
     rl.prompt();
   }
+  ctx.lineInput = undefined;
   rl.close();
   if (!ctx.quitRequested && !ctx.quiet) ctx.io.out("\n");
   saveHistory((rl as unknown as { history?: string[] }).history ?? history);

@@ -7,6 +7,8 @@ import { commandHelp, groupHelp, groups, type CmdDef, type GroupKey } from "../g
 import { consoleCmd } from "./console.ts";
 import { domainCommands } from "./domain.ts";
 import { domxmlToNative } from "./domxml-to-native.ts";
+// edit / schema validation
+import { editCommands } from "./edit.ts";
 import { event } from "./event.ts";
 import { hostCommands } from "./host.ts";
 import { monitorCommands } from "./monitor.ts";
@@ -151,6 +153,8 @@ export const allCommands: Cmd[] = [
   ...domainCommands,
   consoleCmd,
   domxmlToNative,
+  // edit / schema validation
+  ...editCommands,
   event,
   ...monitorCommands,
   ...hostCommands,

@@ -45,6 +45,7 @@ import {
 } from "../driver.ts";
 import { defaultCells, testCapabilitiesXML } from "./capabilities.ts";
 import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
+import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import { readSaveImage, writeSaveImage } from "./save-image.ts";
 import { isActive, refOf, releaseDefault, type TestDomainObj, type TestState } from "./state.ts";
 
@@ -278,6 +279,8 @@ export class TestConnection implements HypervisorDriver {
 
   async domainDefineXMLFlags(xml: string, flags: number): Promise<DomainRef> {
     checkFlags(flags, DomainDefineFlags.VALIDATE, "testDomainDefineXMLFlags");
+    if (flags & DomainDefineFlags.VALIDATE)
+      await validateAgainstSchema(xml, "domain", { document: "(domain_definition)" });
     const def = parseTestDomain(xml);
     const { obj, replaced } = this.addObj(def, false);
     // libvirt reports "updated" when an old definition was replaced.
@@ -292,6 +295,8 @@ export class TestConnection implements HypervisorDriver {
 
   async domainCreateXML(xml: string, flags: number): Promise<DomainRef> {
     checkFlags(flags, DomainCreateFlags.START_VALIDATE, "testDomainCreateXML");
+    if (flags & DomainCreateFlags.START_VALIDATE)
+      await validateAgainstSchema(xml, "domain", { document: "(domain_definition)" });
     const def = parseTestDomain(xml);
     const { obj } = this.addObj(def, true);
     this.state.startState(obj, DomainRunningReason.BOOTED);

@@ -9,6 +9,7 @@ import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import { formatDomainXML, type DomainDef } from "../../../conf/domain/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
+import { validateAgainstSchema } from "../../../host/xml-schema.ts";
 import type { Job } from "../../../util/job-lock.ts";
 import { CLOCK_TICKS, isProcessAlive, readProcStat, terminateProcess } from "../../../util/spawn.ts";
 import {
@@ -133,6 +134,8 @@ function takeLiveDef(obj: QemuDomainObj, def: DomainDef): DomainDef {
 
 export async function defineDomain(drv: QemuDriver, xml: string, flags: number): Promise<QemuDomainObj> {
   checkFlags(flags, DomainDefineFlags.VALIDATE, "qemuDomainDefineXMLFlags");
+  if (flags & DomainDefineFlags.VALIDATE)
+    await validateAgainstSchema(xml, "domain", { document: "(domain_definition)" });
   const def = await drv.parseDomain(xml, { abiUpdate: true });
   await validateNewDef(drv, def);
   const existing = drv.domains.byUuid(def.uuid);
@@ -240,6 +243,8 @@ export async function createTransient(
     C.START_PAUSED | C.START_AUTODESTROY | C.START_BYPASS_CACHE | C.START_VALIDATE,
     "qemuDomainCreateXML",
   );
+  if (flags & C.START_VALIDATE)
+    await validateAgainstSchema(xml, "domain", { document: "(domain_definition)" });
   const def = await drv.parseDomain(xml, { abiUpdate: true });
   await validateNewDef(drv, def);
   const { obj, created } = addLive(drv, def);
