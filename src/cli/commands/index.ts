@@ -10,6 +10,7 @@ import { domxmlToNative } from "./domxml-to-native.ts";
 import { event } from "./event.ts";
 import { hostCommands } from "./host.ts";
 import { monitorCommands } from "./monitor.ts";
+import { nodedevCommands } from "./nodedev.ts"; // node devices
 
 type Cmd = CmdDef<Ctx>;
 
@@ -154,6 +155,7 @@ export const allCommands: Cmd[] = [
   event,
   ...monitorCommands,
   ...hostCommands,
+  ...nodedevCommands, // node devices
   cd,
   exit,
   help,
@@ -162,7 +164,7 @@ export const allCommands: Cmd[] = [
   connectCmd,
 ];
 
-const groupOrder: GroupKey[] = ["domain", "monitor", "host", "virsh"];
+const groupOrder: GroupKey[] = ["domain", "monitor", "host", "nodedev", "virsh"];
 
 function commandsOf(key: GroupKey): Cmd[] {
   const list = allCommands.filter((c) => c.group === key);

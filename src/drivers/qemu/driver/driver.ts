@@ -50,6 +50,8 @@ export interface QemuDriverOptions {
   readonly autostart?: boolean;
   /** KVM check (default: `probeKvm`, asking QEMU). */
   readonly probeKvm?: (binary: string) => Promise<KvmProbeResult>;
+  /** Host devices: the sysfs root read and written for node devices and hostdevs (default `/sys`; tests give a fake tree). */
+  readonly sysfsRoot?: string;
 }
 
 export interface ResolvedDriverOptions {
@@ -61,6 +63,7 @@ export interface ResolvedDriverOptions {
   readonly monitorTimeoutMs: number;
   readonly autostart: boolean;
   readonly probeKvm: (binary: string) => Promise<KvmProbeResult>;
+  readonly sysfsRoot: string;
 }
 
 const CONFIG_HEADER = `<!--
@@ -104,6 +107,7 @@ export class QemuDriver {
       monitorTimeoutMs: options.monitorTimeoutMs ?? 30_000,
       autostart: options.autostart ?? true,
       probeKvm: options.probeKvm ?? ((binary) => probeKvm({ binary })),
+      sysfsRoot: options.sysfsRoot ?? "/sys",
     };
   }
 
