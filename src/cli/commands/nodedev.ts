@@ -170,11 +170,6 @@ const nodedevDumpxml: Cmd = {
     } catch (e) {
       return ctx.fail(undefined, e);
     }
-    if (xpath === undefined) {
-      ctx.print(`${xml}\n`);
-      ctx.emit({ xml });
-      return true;
-    }
     return dumpXPath(ctx, xml, xpath, cmd.bool("wrap"));
   },
 };

@@ -14,6 +14,7 @@ import {
   reattachPci,
   requirePciDevice,
   resetPci,
+  STUB_DRIVERS,
   type PciDeviceInfo,
 } from "../../host/hostdev/pci.ts";
 import type { Sysfs } from "../../host/sysfs/sysfs.ts";
@@ -100,5 +101,7 @@ export function nodeDeviceReset(sysfs: Sysfs, name: string): void {
   const info = pciOf(sysfs, name);
   checkNotActive(sysfs, info.addr);
   checkHostUse(sysfs, info);
+  if (info.driver !== undefined && !STUB_DRIVERS.includes(info.driver))
+    throw libvirtError("NODEDEV_RESET_BOUND", { addr: info.addr, driver: info.driver });
   resetPci(sysfs, info);
 }

@@ -165,7 +165,7 @@ export class Sysfs {
         e.code = "ENOENT";
         throw e;
       }
-      writeFileSync(abs, value, { flag: "r+" });
+      writeFileSync(abs, value);
     } catch (e) {
       throw new VirtError(
         "HOSTDEV_SYSFS_WRITE",

@@ -109,6 +109,13 @@ export const hostdevErrors = {
     kind: "user",
     template: "device {name} is not a PCI device: only PCI devices can be detached, re-attached or reset",
   },
+  NODEDEV_RESET_BOUND: {
+    vir: "OPERATION_INVALID",
+    domain: "NODEDEV",
+    kind: "user",
+    template:
+      "PCI device {addr} is bound to host driver '{driver}': detach it (nodedev-detach) before resetting it",
+  },
   NODEDEV_DRIVER: {
     vir: "INVALID_ARG",
     domain: "NODEDEV",
