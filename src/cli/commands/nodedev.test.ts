@@ -12,6 +12,7 @@ import { openQemuConnection } from "../../drivers/qemu/driver/index.ts";
 import { TEST_DRIVER_OPTIONS } from "../../drivers/qemu/driver/testing.ts";
 import { makeFakeSysfs, type FakeSysfs } from "../../host/sysfs/testing.ts";
 import { main } from "../main.ts";
+import { commandSchemas, validate } from "../schemas.ts";
 import { BufferIo } from "../output.ts";
 import { treeLines } from "./nodedev.ts";
 
@@ -95,6 +96,18 @@ describe("tvirsh nodedev commands", () => {
       const json = JSON.parse((await run("nodedev-list --tree --json")).stdout) as {
         tree: { name: string; children: { name: string }[] }[];
       };
+      assert.deepEqual(validate(json, commandSchemas["nodedev-list"]!), []);
+      for (const line of [
+        "nodedev-list --json",
+        "nodedev-list --cap pci --json",
+        "nodedev-dumpxml usb_1_2 --json",
+        "nodedev-dumpxml usb_1_2 --xpath //bus --json",
+        "nodedev-detach pci_0000_03_00_0 --json",
+        "nodedev-reattach pci_0000_03_00_0 --json",
+      ]) {
+        const doc: unknown = JSON.parse((await run(line)).stdout);
+        assert.deepEqual(validate(doc, commandSchemas[line.split(" ")[0]!]!), [], line);
+      }
       assert.equal(json.tree[0]!.name, "computer");
       assert.equal(json.tree[0]!.children.length, 5);
       const xml = await run("nodedev-dumpxml pci_0000_03_00_0");
