@@ -3,7 +3,8 @@
  * `sysfs_root` (tvirtd.conf) pointing at a fake sysfs tree; `nodedev-list` (flat, `--cap`,
  * `--tree`), `nodedev-dumpxml`, `nodedev-detach` and the errors of a refused detach and an
  * unknown device must come out of stock virsh exactly as tvirsh prints them through the same
- * daemon, and match the tree and XML the test expects.
+ * daemon, and match the tree and XML the test expects; python3-libvirt lists devices, parents and
+ * capabilities.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { makeFakeSysfs } from "../host/sysfs/testing.ts";
-import { run, spawnDaemon, virshOrSkip } from "./testing.ts";
+import { pythonLibvirtOrSkip, run, spawnDaemon, virshOrSkip } from "./testing.ts";
 
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
 
@@ -121,6 +122,38 @@ test(
         /error: Could not find matching device 'nosuch'\nerror: Node device not found: no node device with matching name 'nosuch'/,
       );
       assert.equal(fs.driverOf("0000:00:19.0"), "e1000e");
+
+      // python3-libvirt: list, parent, capabilities (NUM_OF_CAPS / LIST_CAPS / GET_PARENT)
+      const py = pythonLibvirtOrSkip(t);
+      if (py) {
+        const script = [
+          "import json, sys, libvirt",
+          "c = libvirt.open(sys.argv[1])",
+          "d = c.nodeDeviceLookupByName('net_eno1_aa_bb_cc_dd_ee_01')",
+          "print(json.dumps({'all': sorted(x.name() for x in c.listAllDevices(0)),",
+          "  'pci': sorted(x.name() for x in c.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV)),",
+          "  'parent': d.parent(), 'caps': d.listCaps(), 'num': d.numOfCaps(),",
+          "  'root': c.nodeDeviceLookupByName('computer').parent()}))",
+        ].join("\n");
+        const r = await run(py, ["-c", script, uri], { env, timeoutMs: 30_000 });
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(JSON.parse(r.stdout), {
+          all: [
+            "block_nvme0n1",
+            "computer",
+            "net_eno1_aa_bb_cc_dd_ee_01",
+            "pci_0000_00_19_0",
+            "pci_0000_03_00_0",
+            "pci_0000_07_00_0",
+            "usb_1_2",
+          ],
+          pci: ["pci_0000_00_19_0", "pci_0000_03_00_0", "pci_0000_07_00_0"],
+          parent: "pci_0000_00_19_0",
+          caps: ["net"],
+          num: 1,
+          root: null,
+        });
+      }
     } finally {
       const code = await daemon.stop();
       assert.equal(code, 0, `tvirtd exit status; stderr: ${daemon.stderr()}`);
