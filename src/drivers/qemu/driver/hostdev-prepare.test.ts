@@ -8,7 +8,8 @@ import { after, before, describe, test } from "node:test";
 import type { HostdevDef } from "../../../conf/domain/types.ts";
 import { makeFakeSysfs, type FakeSysfs } from "../../../host/sysfs/testing.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
-import { prepareHostdevs, resolveUsbHostdev } from "./hostdev-prepare.ts";
+import { parseDomainXML } from "../../../conf/domain/index.ts";
+import { domainHostdevs, prepareHostdevs, resolveUsbHostdev } from "./hostdev-prepare.ts";
 
 function pci(addr: string, managed: boolean): HostdevDef {
   const [d, b, rest] = addr.split(":") as [string, string, string];
@@ -286,5 +287,25 @@ describe("USB hostdevs", () => {
       "HOSTDEV_USB_NOT_FOUND",
       /USB device 1111:2222 not found/,
     );
+  });
+});
+
+describe("interface type='hostdev'", () => {
+  test("its PCI device is a managed hostdev of the domain", async () => {
+    const { def } = parseDomainXML(
+      `<domain type='qemu'><name>n1</name><memory>65536</memory><os><type arch='x86_64'>hvm</type></os><devices>
+        <interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></source></interface>
+      </devices></domain>`,
+      { noDefaults: true },
+    );
+    const list = domainHostdevs(def);
+    assert.equal(list.length, 1);
+    assert.equal(list[0]!.managed, true);
+    fs.writes.length = 0;
+    const h = await prepareHostdevs(fs.root, "n1", list);
+    assert.equal(fs.driverOf("0000:03:00.0"), "vfio-pci");
+    await h.release();
+    assert.equal(fs.driverOf("0000:03:00.0"), "e1000e");
+    assert.equal(fs.writes.length, 6);
   });
 });

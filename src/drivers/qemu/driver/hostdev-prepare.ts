@@ -219,6 +219,25 @@ function requirePciDeviceOrUndefined(sysfs: Sysfs, addr: string): PciDeviceInfo 
 
 // --- the domain start/stop hooks (process.ts) ------------------------------------------------
 
+/**
+ * The host devices of a definition: its `<hostdev>`s and the PCI devices behind
+ * `<interface type='hostdev'>` (libvirt treats those as hostdevs, `managed` from the interface).
+ */
+export function domainHostdevs(def: DomainDef): HostdevDef[] {
+  const out = [...def.devices.hostdevs];
+  for (const i of def.devices.interfaces) {
+    const a = i.type === "hostdev" ? i.source?.hostAddress : undefined;
+    if (a?.type !== "pci") continue;
+    out.push({
+      mode: "subsystem",
+      type: "pci",
+      ...(i.managed !== undefined ? { managed: i.managed } : {}),
+      source: { pciAddress: { domain: a.domain, bus: a.bus, slot: a.slot, function: a.function } },
+    });
+  }
+  return out;
+}
+
 const byDomain = new WeakMap<object, HostdevHandle>();
 
 /**
@@ -240,15 +259,15 @@ export function resolveDomainUsbHostdevs(sysfsRoot: string, live: DomainDef): vo
 }
 
 /**
- * Start, before QEMU is spawned: binds the managed PCI hostdevs (after every check); the handle
- * is kept for `releaseDomainHostdevs(owner)`.
+ * Start, before QEMU is spawned: binds the managed PCI hostdevs and `<interface type='hostdev'>`
+ * devices (after every check); the handle is kept for `releaseDomainHostdevs(owner)`.
  */
 export async function prepareDomainHostdevs(
   sysfsRoot: string,
   owner: object,
   live: DomainDef,
 ): Promise<HostdevHandle> {
-  const handle = await prepareHostdevs(sysfsRoot, live.name, live.devices.hostdevs);
+  const handle = await prepareHostdevs(sysfsRoot, live.name, domainHostdevs(live));
   if (handle.missingOptional.length > 0)
     live.devices.hostdevs = live.devices.hostdevs.filter((h) => !handle.missingOptional.includes(h));
   byDomain.set(owner, handle);
@@ -257,8 +276,9 @@ export async function prepareDomainHostdevs(
 
 /** Reconnect: holds the devices of a running domain again (no writes). */
 export function adoptDomainHostdevs(sysfsRoot: string, owner: object, live: DomainDef): void {
-  if (!live.devices.hostdevs.some((h) => pciAddrOf(h) !== undefined)) return;
-  byDomain.set(owner, adoptHostdevs(sysfsRoot, live.name, live.devices.hostdevs));
+  const all = domainHostdevs(live);
+  if (!all.some((h) => pciAddrOf(h) !== undefined)) return;
+  byDomain.set(owner, adoptHostdevs(sysfsRoot, live.name, all));
 }
 
 /** Stop (or a failed start): gives back what the domain's start took. */
