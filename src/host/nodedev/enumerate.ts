@@ -290,6 +290,9 @@ function storageDevices(sysfs: Sysfs): Raw[] {
   return out;
 }
 
+const hostDir = (classDir: string | undefined): string | undefined =>
+  classDir === undefined ? undefined : dirname(dirname(classDir));
+
 function scsiDevices(sysfs: Sysfs): Raw[] {
   const out: Raw[] = [];
   for (const host of sysfs.list("class/scsi_host")) {
@@ -299,7 +302,8 @@ function scsiDevices(sysfs: Sysfs): Raw[] {
     const uid = int(sysfs.read(`${rel}/unique_id`));
     out.push({
       name: `scsi_${host}`,
-      real: sysfs.realpath(`${rel}/device`) ?? sysfs.realpath(rel),
+      // the SCSI host device (`.../host0`), of which `scsi_host/host0` is the class view
+      real: sysfs.realpath(`${rel}/device`) ?? hostDir(sysfs.realpath(rel)),
       driver: undefined,
       devnode: undefined,
       cap: { type: "scsi_host", host: n, ...(uid !== undefined ? { uniqueId: uid } : {}) },
