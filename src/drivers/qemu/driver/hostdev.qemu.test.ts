@@ -6,6 +6,7 @@
  * USB hostdev that is not there is a clear error.
  */
 import assert from "node:assert/strict";
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { makeFakeSysfs, type FakeSysfs } from "../../../host/sysfs/testing.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
@@ -147,5 +148,46 @@ test(
       root.track(conn);
       await conn.connectClose();
     }
+  },
+);
+
+test(
+  "on the real host (/sys, no IOMMU) the start fails before QEMU with nothing changed",
+  { timeout: 60_000 },
+  async (t) => {
+    const base = "/sys/bus/pci/devices";
+    const addr = (existsSync(base) ? readdirSync(base) : []).find(
+      (a) => !existsSync(`${base}/${a}/iommu_group`),
+    );
+    if (addr === undefined) {
+      t.skip("every PCI device of this host has an IOMMU group");
+      return;
+    }
+    const [, bus, rest] = addr.split(":") as [string, string, string];
+    const [slot] = rest.split(".") as [string];
+    const before = readdirSync(base).map(
+      (a) => `${a}:${existsSync(`${base}/${a}/driver`) ? readlinkSync(`${base}/${a}/driver`) : "-"}`,
+    );
+    const conn = await root.open({ autostart: false });
+    try {
+      const dom = await conn.domainDefineXML(xml("hd6", pciHostdev(`0x${bus}`, `0x${slot}`)));
+      await assert.rejects(conn.domainCreate(dom), (e: unknown) => {
+        assert.ok(isVirtError(e));
+        assert.equal(e.code, "HOSTDEV_NO_IOMMU_GROUP");
+        assert.match(e.message, new RegExp(`no IOMMU group for PCI device ${addr.replace(/\./g, "\\.")}`));
+        return true;
+      });
+      assert.equal(root.pidsOf("hd6"), 0);
+      assert.equal((await conn.domainGetState(dom, 0)).state, DomainState.SHUTOFF);
+    } finally {
+      root.track(conn);
+      await conn.connectClose();
+    }
+    assert.deepEqual(
+      readdirSync(base).map(
+        (a) => `${a}:${existsSync(`${base}/${a}/driver`) ? readlinkSync(`${base}/${a}/driver`) : "-"}`,
+      ),
+      before,
+    );
   },
 );
