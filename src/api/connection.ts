@@ -24,6 +24,7 @@ import {
   type SecurityLabel,
   type SecurityModel,
 } from "../drivers/driver.ts";
+import { NodeDevice } from "./nodedev.ts";
 
 /** A callback for domain events, with a handle of the domain on the same connection. */
 export type DomainEventHandler = (dom: Domain, event: DomainEvent) => void;
@@ -346,6 +347,22 @@ export class Connection {
       d.connectDomainEventDeregisterAny?.(callbackID),
     );
     this.callbacks.delete(callbackID);
+  }
+
+  // --- node devices ---------------------------------------------------------------------------
+
+  /** virConnectListAllNodeDevices with `ConnectListNodeDevicesFlags` (capability bits; 0 = all). */
+  async listAllNodeDevices(flags = 0): Promise<NodeDevice[]> {
+    const names = await this.invoke("virConnectListAllNodeDevices", false, (d) =>
+      d.connectListAllNodeDevices?.(flags),
+    );
+    return names.map((n) => new NodeDevice(this, n));
+  }
+
+  /** virNodeDeviceLookupByName */
+  async lookupNodeDeviceByName(name: string): Promise<NodeDevice> {
+    const n = await this.invoke("virNodeDeviceLookupByName", false, (d) => d.nodeDeviceLookupByName?.(name));
+    return new NodeDevice(this, n);
   }
 
   /** Convenience: lifecycle events only. Returns the callback id. */

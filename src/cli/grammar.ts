@@ -30,12 +30,13 @@ export interface OptDef {
   readonly extension?: boolean;
 }
 
-export type GroupKey = "domain" | "monitor" | "host" | "virsh";
+export type GroupKey = "domain" | "monitor" | "host" | "nodedev" | "virsh";
 
 export const groups: Record<GroupKey, string> = {
   domain: "Domain Management",
   monitor: "Domain Monitoring",
   host: "Host and Hypervisor",
+  nodedev: "Node Device", // node devices
   virsh: "Virsh itself",
 };
 

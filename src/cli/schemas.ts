@@ -94,6 +94,15 @@ const eventRecord = obj(
 );
 
 /** Output schema of each command's `--json` document. */
+/** nodedev-list --tree: a device and its children (recursive). */
+const nodedevTreeNode: JsonSchema = {
+  type: "object",
+  properties: { name: str, children: { type: "array" } },
+  required: ["name", "children"],
+  additionalProperties: false,
+};
+nodedevTreeNode.properties!.children!.items = nodedevTreeNode;
+
 export const commandSchemas: Record<string, JsonSchema> = {
   // edit / schema validation
   edit: {
@@ -285,6 +294,20 @@ export const commandSchemas: Record<string, JsonSchema> = {
   },
   connect: obj({ uri: nullable("string"), readonly: bool }),
   pwd: obj({ cwd: str }),
+  // --- node devices ---
+  "nodedev-list": obj(
+    {
+      devices: { type: "array", items: obj({ name: str, parent: nullable("string") }, ["parent"]) },
+      tree: { type: "array", items: nodedevTreeNode },
+    },
+    ["tree"],
+  ),
+  "nodedev-dumpxml": {
+    oneOf: [obj({ xml: str }), obj({ xpath: str, nodes: { type: "array", items: str } })],
+  },
+  "nodedev-detach": obj({ device: str, detached: bool }),
+  "nodedev-reattach": obj({ device: str, reattached: bool }),
+  "nodedev-reset": obj({ device: str, reset: bool }),
 };
 
 /** Validates `value` against `schema`; returns the problems found (empty = valid). */

@@ -17,6 +17,7 @@
  * | `log_outputs` | `"3:stderr"` (+ a log file for system and session instances) | libvirt's syntax, e.g. `"1:file:/var/log/tvirt/tvirtd.log 3:stderr"` |
  * | `timeout` (tvirt) | 0 (session autostart: 120) | seconds without clients (and without running guests) before the daemon exits; 0 never |
  * | `compat_sockets` (tvirt) | 1 | also listen on libvirt's socket paths while no libvirt daemon answers there |
+ * | `sysfs_root` (tvirt) | `"/sys"` | sysfs tree read and written for node devices and host device passthrough (tests point it at a fake tree) |
  *
  * Keys of libvirtd.conf that tvirtd does not implement (TCP/TLS listeners, SASL, polkit, admin
  * socket, worker pools) are accepted and reported as warnings; a TCP/TLS listener asked for is
@@ -41,6 +42,8 @@ export interface DaemonConfig {
   logOutputs: LogOutput[] | undefined;
   timeout: number | undefined;
   compatSockets: boolean;
+  /** Host devices: sysfs root (`sysfs_root`, default `/sys`). */
+  sysfsRoot: string | undefined;
   /** Keys present but not implemented (reported at start). */
   ignored: string[];
 }
@@ -59,6 +62,7 @@ export function defaultConfig(): DaemonConfig {
     logOutputs: undefined,
     timeout: undefined,
     compatSockets: true,
+    sysfsRoot: undefined,
     ignored: [],
   };
 }
@@ -267,6 +271,11 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
             reason: "tvirtd listens on UNIX sockets only (use ssh to reach it from another host)",
           });
         }
+        break;
+      case "sysfs_root": // host devices
+        cfg.sysfsRoot = str(file, key, v);
+        if (!cfg.sysfsRoot.startsWith("/"))
+          throw libvirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected an absolute path" });
         break;
       case "unix_sock_rw_perms_group":
         cfg.ignored.push(key);

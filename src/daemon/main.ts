@@ -239,7 +239,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (kind === "session")
       log.debug(`session instance for uid ${process.getuid?.() ?? -1} under ${userRuntimeDir(env)}`);
   }
-  registerDaemonDrivers(kind);
+  registerDaemonDrivers(kind, cfg.sysfsRoot !== undefined ? { sysfsRoot: cfg.sysfsRoot } : {});
 
   const daemon = new Daemon({
     config: cfg,

@@ -422,6 +422,21 @@ export const DomainEventId = {
 } as const;
 export type DomainEventId = (typeof DomainEventId)[keyof typeof DomainEventId];
 
+/** Node devices: `virConnectListAllNodeDeviceFlags` (capability bits by `virNodeDevCapType`, then these). */
+export const ConnectListNodeDevicesFlags = {
+  CAP_SYSTEM: 1 << 0,
+  CAP_PCI_DEV: 1 << 1,
+  CAP_USB_DEV: 1 << 2,
+  CAP_USB_INTERFACE: 1 << 3,
+  CAP_NET: 1 << 4,
+  CAP_SCSI_HOST: 1 << 5,
+  CAP_SCSI_TARGET: 1 << 6,
+  CAP_SCSI: 1 << 7,
+  CAP_STORAGE: 1 << 8,
+  INACTIVE: 1 << 30,
+  ACTIVE: 2 ** 31,
+} as const;
+
 // ---------------------------------------------------------------------------------------------
 // Events
 // ---------------------------------------------------------------------------------------------
@@ -538,6 +553,20 @@ export interface HypervisorDriver {
     callback: DomainEventCallback,
   ): Promise<number>;
   connectDomainEventDeregisterAny?(callbackID: number): Promise<void>;
+
+  // --- node devices (libvirt's virNodeDeviceDriver; a device handle is its name) -------------
+  /** Names of the devices matching `ConnectListNodeDevicesFlags` capability bits (all if none). */
+  connectListAllNodeDevices?(flags: number): Promise<string[]>;
+  nodeDeviceLookupByName?(name: string): Promise<string>;
+  nodeDeviceGetXMLDesc?(name: string, flags: number): Promise<string>;
+  /** The parent's name; null for the root (`computer`). */
+  nodeDeviceGetParent?(name: string): Promise<string | null>;
+  nodeDeviceNumOfCaps?(name: string): Promise<number>;
+  nodeDeviceListCaps?(name: string): Promise<string[]>;
+  nodeDeviceDettach?(name: string): Promise<void>;
+  nodeDeviceDetachFlags?(name: string, driverName: string | null, flags: number): Promise<void>;
+  nodeDeviceReAttach?(name: string): Promise<void>;
+  nodeDeviceReset?(name: string): Promise<void>;
 }
 
 /** A bidirectional byte stream to a guest character device (console). */

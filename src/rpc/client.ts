@@ -460,6 +460,41 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
     return (await this.#call(Proc.nodeGetFreeMemory, undefined)).freeMem;
   }
 
+  // --- node devices ---------------------------------------------------------------------------
+
+  async connectListAllNodeDevices(flags: number): Promise<string[]> {
+    return (await this.#call(Proc.connectListAllNodeDevices, { need_results: 1, flags })).devices.map(
+      (d) => d.name,
+    );
+  }
+  async nodeDeviceLookupByName(name: string): Promise<string> {
+    return (await this.#call(Proc.nodeDeviceLookupByName, { name })).dev.name;
+  }
+  async nodeDeviceGetXMLDesc(name: string, flags: number): Promise<string> {
+    return (await this.#call(Proc.nodeDeviceGetXMLDesc, { name, flags })).xml;
+  }
+  async nodeDeviceGetParent(name: string): Promise<string | null> {
+    return (await this.#call(Proc.nodeDeviceGetParent, { name })).parentName;
+  }
+  async nodeDeviceNumOfCaps(name: string): Promise<number> {
+    return (await this.#call(Proc.nodeDeviceNumOfCaps, { name })).num;
+  }
+  async nodeDeviceListCaps(name: string): Promise<string[]> {
+    return (await this.#call(Proc.nodeDeviceListCaps, { name, maxnames: 65536 })).names;
+  }
+  async nodeDeviceDettach(name: string): Promise<void> {
+    await this.#call(Proc.nodeDeviceDettach, { name });
+  }
+  async nodeDeviceDetachFlags(name: string, driverName: string | null, flags: number): Promise<void> {
+    await this.#call(Proc.nodeDeviceDetachFlags, { name, driverName, flags });
+  }
+  async nodeDeviceReAttach(name: string): Promise<void> {
+    await this.#call(Proc.nodeDeviceReAttach, { name });
+  }
+  async nodeDeviceReset(name: string): Promise<void> {
+    await this.#call(Proc.nodeDeviceReset, { name });
+  }
+
   // --- listing and lookups --------------------------------------------------------------------
 
   async connectListAllDomains(flags: number): Promise<DomainRef[]> {

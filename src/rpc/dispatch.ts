@@ -5,7 +5,7 @@
  * supported by the connection driver: virXxx") and every driver error come out exactly as the
  * library reports them. Procedures not listed here get libvirt's "unknown procedure" reply.
  */
-import { Domain, type Connection, type DomainEventHandler } from "../api/index.ts";
+import { Domain, NodeDevice, type Connection, type DomainEventHandler } from "../api/index.ts";
 import {
   ConnectFlags,
   DomainEventId,
@@ -322,6 +322,39 @@ export function buildDispatchTable(): Table {
   });
 
   // --- queries --------------------------------------------------------------------------------
+  // --- node devices ---------------------------------------------------------------------------
+  const nodeDev = (ctx: CallContext, name: string): NodeDevice => new NodeDevice(ctx.conn(), name);
+  on(t, Proc.connectListAllNodeDevices, async (ctx, a) => {
+    const list = await ctx.conn().listAllNodeDevices(a.flags);
+    return {
+      devices: a.need_results !== 0 ? list.map((d) => ({ name: d.name })) : [],
+      ret: list.length,
+    };
+  });
+  on(t, Proc.nodeDeviceLookupByName, async (ctx, a) => ({
+    dev: { name: (await ctx.conn().lookupNodeDeviceByName(a.name)).name },
+  }));
+  on(t, Proc.nodeDeviceGetXMLDesc, async (ctx, a) => ({
+    xml: await nodeDev(ctx, a.name).getXMLDesc(a.flags),
+  }));
+  on(t, Proc.nodeDeviceGetParent, async (ctx, a) => ({ parentName: await nodeDev(ctx, a.name).getParent() }));
+  on(t, Proc.nodeDeviceNumOfCaps, async (ctx, a) => ({ num: await nodeDev(ctx, a.name).numOfCaps() }));
+  on(t, Proc.nodeDeviceListCaps, async (ctx, a) => ({
+    names: (await nodeDev(ctx, a.name).listCaps()).slice(0, Math.max(0, a.maxnames)),
+  }));
+  on(t, Proc.nodeDeviceDettach, async (ctx, a) => {
+    await nodeDev(ctx, a.name).dettach();
+  });
+  on(t, Proc.nodeDeviceDetachFlags, async (ctx, a) => {
+    await nodeDev(ctx, a.name).detachFlags(a.driverName, a.flags);
+  });
+  on(t, Proc.nodeDeviceReAttach, async (ctx, a) => {
+    await nodeDev(ctx, a.name).reAttach();
+  });
+  on(t, Proc.nodeDeviceReset, async (ctx, a) => {
+    await nodeDev(ctx, a.name).reset();
+  });
+
   on(t, Proc.domainGetXMLDesc, async (ctx, a) => ({ xml: await dom(ctx, a.dom).getXMLDesc(a.flags) }));
   on(t, Proc.domainGetInfo, async (ctx, a) => {
     const i = await dom(ctx, a.dom).getInfo();

@@ -459,6 +459,53 @@ export const Proc = {
     VOID,
   ),
 
+  // --- node devices (REMOTE_PROC_NODE_DEVICE_*, remote_nonnull_node_device = its name) ---------
+  connectListAllNodeDevices: remote(
+    285,
+    "CONNECT_LIST_ALL_NODE_DEVICES",
+    struct({ need_results: int, flags: uint }),
+    struct({ devices: array(struct({ name: nstring }), 65536), ret: uint }),
+  ),
+  nodeDeviceLookupByName: remote(
+    113,
+    "NODE_DEVICE_LOOKUP_BY_NAME",
+    struct({ name: nstring }),
+    struct({ dev: struct({ name: nstring }) }),
+  ),
+  nodeDeviceGetXMLDesc: remote(
+    114,
+    "NODE_DEVICE_GET_XML_DESC",
+    struct({ name: nstring, flags: uint }),
+    struct({ xml: nstring }),
+  ),
+  nodeDeviceGetParent: remote(
+    115,
+    "NODE_DEVICE_GET_PARENT",
+    struct({ name: nstring }),
+    struct({ parentName: ostring }),
+  ),
+  nodeDeviceNumOfCaps: remote(
+    116,
+    "NODE_DEVICE_NUM_OF_CAPS",
+    struct({ name: nstring }),
+    struct({ num: int }),
+  ),
+  nodeDeviceListCaps: remote(
+    117,
+    "NODE_DEVICE_LIST_CAPS",
+    struct({ name: nstring, maxnames: int }),
+    struct({ names: array(nstring, 65536) }),
+  ),
+  nodeDeviceDettach: remote(118, "NODE_DEVICE_DETTACH", struct({ name: nstring }), VOID),
+  nodeDeviceReAttach: remote(119, "NODE_DEVICE_RE_ATTACH", struct({ name: nstring }), VOID),
+  nodeDeviceReset: remote(120, "NODE_DEVICE_RESET", struct({ name: nstring }), VOID),
+  nodeDeviceDetachFlags: remote(
+    301,
+    "NODE_DEVICE_DETACH_FLAGS",
+    struct({ name: nstring, driverName: ostring, flags: uint }),
+    VOID,
+  ),
+
   qemuDomainMonitorCommand: {
     prog: Program.QEMU,
     num: QemuProc.DOMAIN_MONITOR_COMMAND,

@@ -12,6 +12,7 @@ import { editCommands } from "./edit.ts";
 import { event } from "./event.ts";
 import { hostCommands } from "./host.ts";
 import { monitorCommands } from "./monitor.ts";
+import { nodedevCommands } from "./nodedev.ts"; // node devices
 
 type Cmd = CmdDef<Ctx>;
 
@@ -158,6 +159,7 @@ export const allCommands: Cmd[] = [
   event,
   ...monitorCommands,
   ...hostCommands,
+  ...nodedevCommands, // node devices
   cd,
   exit,
   help,
@@ -166,7 +168,7 @@ export const allCommands: Cmd[] = [
   connectCmd,
 ];
 
-const groupOrder: GroupKey[] = ["domain", "monitor", "host", "virsh"];
+const groupOrder: GroupKey[] = ["domain", "monitor", "host", "nodedev", "virsh"];
 
 function commandsOf(key: GroupKey): Cmd[] {
   const list = allCommands.filter((c) => c.group === key);

@@ -10,8 +10,8 @@ import { qemuErrors } from "./catalogue-qemu.ts";
 import { apiErrors } from "./catalogue-api.ts";
 import { qemuDriverErrors } from "./catalogue-qemu-driver.ts";
 import { rpcErrors } from "./catalogue-rpc.ts";
-// edit / schema validation
 import { editErrors } from "./catalogue-edit.ts";
+import { hostdevErrors } from "./catalogue-hostdev.ts";
 import type { CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
 
@@ -26,6 +26,7 @@ const parts = [
   qemuDriverErrors,
   rpcErrors,
   editErrors,
+  hostdevErrors,
 ] as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof coreErrors &
@@ -34,7 +35,8 @@ export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof co
   typeof apiErrors &
   typeof qemuDriverErrors &
   typeof rpcErrors &
-  typeof editErrors;
+  typeof editErrors &
+  typeof hostdevErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 

@@ -30,6 +30,8 @@ import { findConsoleDevice, openChardevStream } from "./console.ts";
 import { hostCapabilitiesXML, hostFreeMemoryBytes, hostNodeInfo } from "./host.ts";
 import * as ops from "./operations.ts";
 import { domainMonitorCommand } from "./monitor-command.ts";
+import * as nodedev from "../../nodedev/ops.ts";
+import { Sysfs } from "../../../host/sysfs/sysfs.ts";
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -437,6 +439,60 @@ export class QemuConnection implements HypervisorDriver {
   connectDomainEventDeregisterAny(callbackID: number): Promise<void> {
     return attempt(() => {
       this.driver.events.deregister(this, callbackID);
+    });
+  }
+
+  // --- node devices (the host's devices under the driver's sysfs root) ------------------------
+
+  #sysfs(): Sysfs {
+    return new Sysfs(this.driver.options.sysfsRoot);
+  }
+
+  connectListAllNodeDevices(flags: number): Promise<string[]> {
+    return attempt(() =>
+      nodedev.listAllNodeDeviceNames(this.#sysfs(), flags, "qemuConnectListAllNodeDevices"),
+    );
+  }
+
+  nodeDeviceLookupByName(name: string): Promise<string> {
+    return attempt(() => nodedev.lookupNodeDevice(this.#sysfs(), name).name);
+  }
+
+  nodeDeviceGetXMLDesc(name: string, flags: number): Promise<string> {
+    return attempt(() => nodedev.nodeDeviceXML(this.#sysfs(), name, flags, "nodeDeviceGetXMLDesc"));
+  }
+
+  nodeDeviceGetParent(name: string): Promise<string | null> {
+    return attempt(() => nodedev.nodeDeviceParent(this.#sysfs(), name));
+  }
+
+  nodeDeviceNumOfCaps(name: string): Promise<number> {
+    return attempt(() => nodedev.nodeDeviceCapNames(this.#sysfs(), name).length);
+  }
+
+  nodeDeviceListCaps(name: string): Promise<string[]> {
+    return attempt(() => nodedev.nodeDeviceCapNames(this.#sysfs(), name));
+  }
+
+  nodeDeviceDetachFlags(name: string, driverName: string | null, flags: number): Promise<void> {
+    return attempt(() => {
+      nodedev.nodeDeviceDetach(this.#sysfs(), name, driverName, flags);
+    });
+  }
+
+  nodeDeviceDettach(name: string): Promise<void> {
+    return this.nodeDeviceDetachFlags(name, null, 0);
+  }
+
+  nodeDeviceReAttach(name: string): Promise<void> {
+    return attempt(() => {
+      nodedev.nodeDeviceReAttach(this.#sysfs(), name);
+    });
+  }
+
+  nodeDeviceReset(name: string): Promise<void> {
+    return attempt(() => {
+      nodedev.nodeDeviceReset(this.#sysfs(), name);
     });
   }
 }

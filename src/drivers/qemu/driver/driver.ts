@@ -56,6 +56,8 @@ export interface QemuDriverOptions {
   readonly autostart?: boolean;
   /** KVM check (default: `probeKvm`, asking QEMU). */
   readonly probeKvm?: (binary: string) => Promise<KvmProbeResult>;
+  /** Host devices: the sysfs root read and written for node devices and hostdevs (default `/sys`; tests give a fake tree). */
+  readonly sysfsRoot?: string;
 }
 
 export interface ResolvedDriverOptions {
@@ -67,6 +69,7 @@ export interface ResolvedDriverOptions {
   readonly monitorTimeoutMs: number;
   readonly autostart: boolean;
   readonly probeKvm: (binary: string) => Promise<KvmProbeResult>;
+  readonly sysfsRoot: string;
 }
 
 const CONFIG_HEADER = `<!--
@@ -110,6 +113,7 @@ export class QemuDriver {
       monitorTimeoutMs: options.monitorTimeoutMs ?? 30_000,
       autostart: options.autostart ?? true,
       probeKvm: options.probeKvm ?? ((binary) => probeKvm({ binary })),
+      sysfsRoot: options.sysfsRoot ?? "/sys",
     };
   }
 

@@ -35,6 +35,12 @@ import { domainPaths } from "../paths.ts";
 import { QemuRun, type QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { appendLog, logTail, mainError, openDomainLog, startHeader, stopLine } from "./log.ts";
+import {
+  adoptDomainHostdevs,
+  prepareDomainHostdevs,
+  releaseDomainHostdevs,
+  resolveDomainUsbHostdevs,
+} from "./hostdev-prepare.ts";
 import { attachMonitor } from "./monitor.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
@@ -113,6 +119,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     accel: def.type === "kvm" ? "kvm" : "tcg",
     ...(opts.incoming ? { incoming: "defer" } : {}),
   };
+  resolveDomainUsbHostdevs(drv.options.sysfsRoot, live);
   const cmd = buildQemuCommand(live, ctx);
   const argv = [cmd.emulator, ...cmd.args, "-pidfile", pidfile];
 
@@ -135,6 +142,9 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     await writeFile(dp.masterKeyFile, randomBytes(32), { mode: 0o600 });
     await rm(pidfile, { force: true });
     undo.push(() => rm(pidfile, { force: true }));
+    // host devices: managed PCI ones bound to vfio-pci, given back on failure and at stop
+    undo.push(() => releaseDomainHostdevs(obj));
+    await prepareDomainHostdevs(drv.options.sysfsRoot, obj, live);
 
     const log = await openDomainLog(
       logPath,
@@ -285,6 +295,7 @@ export async function stopProcess(
   run.ended = true;
   if (obj.run !== run) return;
   await killNow(run);
+  await releaseDomainHostdevs(obj);
   await run.store.dispose().catch(() => undefined);
   await drv.removeStatus(obj).catch(() => undefined);
   await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);
@@ -427,6 +438,7 @@ export async function reconnectProcess(
   obj.def.id = obj.id;
   drv.noteId(obj.id);
   obj.setState(status.state, status.reason);
+  adoptDomainHostdevs(drv.options.sysfsRoot, obj, obj.def);
 
   const cmdline = readProcCmdline(status.pid);
   const ours =
@@ -507,6 +519,7 @@ async function stopProcessOfGone(
 ): Promise<void> {
   // Never signal: the pid is dead or belongs to another process now.
   run.ended = true;
+  await releaseDomainHostdevs(obj);
   await run.store.dispose().catch(() => undefined);
   await drv.removeStatus(obj).catch(() => undefined);
   await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);

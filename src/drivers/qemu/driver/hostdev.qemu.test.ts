@@ -1,0 +1,193 @@
+/**
+ * Domain start with host devices, on real QEMU with a fake sysfs tree as the driver's sysfs
+ * root: a managed PCI hostdev is bound to vfio-pci before QEMU is spawned; QEMU cannot take it
+ * (this host has no VFIO), so the start fails with QEMU's reason, and the device is given back
+ * to its driver, in libvirt's order. A refused device stops the start before QEMU runs, and a
+ * USB hostdev that is not there is a clear error.
+ */
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { makeFakeSysfs, type FakeSysfs } from "../../../host/sysfs/testing.ts";
+import { isVirtError } from "../../../util/errors/index.ts";
+import { DomainState } from "../../driver.ts";
+import { makeTestRoot, type TestRoot } from "./testing.ts";
+
+let fs: FakeSysfs;
+let root: TestRoot;
+before(() => {
+  fs = makeFakeSysfs({
+    pci: [
+      { addr: "0000:03:00.0", driver: "e1000e", group: 5 },
+      { addr: "0000:00:19.0", driver: "e1000e", group: 6, net: { name: "eno1", up: true } },
+    ],
+  });
+  root = makeTestRoot("tvirt-hostdev-");
+});
+after(async () => {
+  await root.cleanup();
+  fs.dispose();
+});
+
+function xml(name: string, hostdev: string): string {
+  return `<domain type='qemu'>
+  <name>${name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    ${hostdev}
+  </devices>
+</domain>`;
+}
+
+const pciHostdev = (bus: string, slot: string): string =>
+  `<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='${bus}' slot='${slot}' function='0x0'/></source></hostdev>`;
+
+test(
+  "a managed PCI hostdev is prepared before QEMU and restored when QEMU fails",
+  { timeout: 120_000 },
+  async () => {
+    const conn = await root.open({ sysfsRoot: fs.root, autostart: false });
+    try {
+      const dom = await conn.domainDefineXML(xml("hd1", pciHostdev("0x03", "0x00")));
+      fs.writes.length = 0;
+      await assert.rejects(conn.domainCreate(dom), (e: unknown) => {
+        assert.ok(isVirtError(e), String(e));
+        // QEMU's own reason: vfio cannot open the device on this host
+        assert.match(e.message, /0000:03:00\.0/);
+        assert.match(e.message, /vfio|iommu|VFIO/);
+        return true;
+      });
+      assert.deepEqual(fs.writes, [
+        "bus/pci/devices/0000:03:00.0/driver_override=vfio-pci",
+        "bus/pci/drivers/e1000e/unbind=0000:03:00.0",
+        "bus/pci/drivers_probe=0000:03:00.0",
+        "bus/pci/drivers/vfio-pci/unbind=0000:03:00.0",
+        "bus/pci/devices/0000:03:00.0/driver_override=\n",
+        "bus/pci/drivers_probe=0000:03:00.0",
+      ]);
+      assert.equal(fs.driverOf("0000:03:00.0"), "e1000e");
+      assert.equal(fs.overrideOf("0000:03:00.0"), "(null)");
+      assert.equal((await conn.domainGetState(dom, 0)).state, DomainState.SHUTOFF);
+
+      // the device is free again: the next start prepares it again (and fails the same way)
+      fs.writes.length = 0;
+      await assert.rejects(conn.domainCreate(dom));
+      assert.equal(fs.writes.length, 6);
+      assert.equal(fs.driverOf("0000:03:00.0"), "e1000e");
+    } finally {
+      root.track(conn);
+      await conn.connectClose();
+    }
+  },
+);
+
+test(
+  "a refused hostdev stops the start before QEMU runs, with nothing written",
+  { timeout: 60_000 },
+  async () => {
+    const conn = await root.open({ sysfsRoot: fs.root, autostart: false });
+    try {
+      const dom = await conn.domainDefineXML(xml("hd2", pciHostdev("0x00", "0x19")));
+      fs.writes.length = 0;
+      await assert.rejects(conn.domainCreate(dom), /PCI device 0000:00:19.0 is used by the host.*'eno1'/);
+      assert.deepEqual(fs.writes, []);
+      const usb = await conn.domainDefineXML(
+        xml(
+          "hd3",
+          "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0x5678'/></source></hostdev>",
+        ),
+      );
+      await assert.rejects(
+        conn.domainCreate(usb),
+        /USB device 1234:5678 not found: this host has no USB bus/,
+      );
+      assert.equal(root.pidsOf("hd2"), 0);
+      assert.equal(root.pidsOf("hd3"), 0);
+    } finally {
+      root.track(conn);
+      await conn.connectClose();
+    }
+  },
+);
+
+test(
+  "an unassigned managed hostdev stays on vfio-pci while the guest runs and is given back when it stops",
+  { timeout: 120_000 },
+  async () => {
+    const hostdev = `<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></source><address type='unassigned'/></hostdev>`;
+    let conn = await root.open({ sysfsRoot: fs.root, autostart: false });
+    try {
+      const dom = await conn.domainDefineXML(xml("hd4", hostdev));
+      fs.writes.length = 0;
+      await conn.domainCreate(dom);
+      root.track(conn);
+      assert.equal((await conn.domainGetState(dom, 0)).state, DomainState.RUNNING);
+      assert.equal(fs.driverOf("0000:03:00.0"), "vfio-pci");
+      assert.equal(fs.writes.length, 3);
+
+      // a driver restart (the guest keeps running) holds the device again without writing
+      await conn.connectClose();
+      conn = await root.open({ sysfsRoot: fs.root, autostart: false });
+      assert.equal((await conn.domainGetState(dom, 0)).state, DomainState.RUNNING);
+      assert.equal(fs.writes.length, 3);
+      assert.equal(fs.driverOf("0000:03:00.0"), "vfio-pci");
+      // still held: another domain cannot take it
+      const other = await conn.domainDefineXML(xml("hd5", hostdev));
+      await assert.rejects(conn.domainCreate(other), /in use by driver QEMU, domain hd4/);
+
+      await conn.domainDestroy(dom);
+      assert.deepEqual(fs.writes.slice(3), [
+        "bus/pci/drivers/vfio-pci/unbind=0000:03:00.0",
+        "bus/pci/devices/0000:03:00.0/driver_override=\n",
+        "bus/pci/drivers_probe=0000:03:00.0",
+      ]);
+      assert.equal(fs.driverOf("0000:03:00.0"), "e1000e");
+    } finally {
+      root.track(conn);
+      await conn.connectClose();
+    }
+  },
+);
+
+test(
+  "on the real host (/sys, no IOMMU) the start fails before QEMU with nothing changed",
+  { timeout: 60_000 },
+  async (t) => {
+    const base = "/sys/bus/pci/devices";
+    const addr = (existsSync(base) ? readdirSync(base) : []).find(
+      (a) => !existsSync(`${base}/${a}/iommu_group`),
+    );
+    if (addr === undefined) {
+      t.skip("every PCI device of this host has an IOMMU group");
+      return;
+    }
+    const [, bus, rest] = addr.split(":") as [string, string, string];
+    const [slot] = rest.split(".") as [string];
+    const before = readdirSync(base).map(
+      (a) => `${a}:${existsSync(`${base}/${a}/driver`) ? readlinkSync(`${base}/${a}/driver`) : "-"}`,
+    );
+    const conn = await root.open({ autostart: false });
+    try {
+      const dom = await conn.domainDefineXML(xml("hd6", pciHostdev(`0x${bus}`, `0x${slot}`)));
+      await assert.rejects(conn.domainCreate(dom), (e: unknown) => {
+        assert.ok(isVirtError(e));
+        assert.equal(e.code, "HOSTDEV_NO_IOMMU_GROUP");
+        assert.match(e.message, new RegExp(`no IOMMU group for PCI device ${addr.replace(/\./g, "\\.")}`));
+        return true;
+      });
+      assert.equal(root.pidsOf("hd6"), 0);
+      assert.equal((await conn.domainGetState(dom, 0)).state, DomainState.SHUTOFF);
+    } finally {
+      root.track(conn);
+      await conn.connectClose();
+    }
+    assert.deepEqual(
+      readdirSync(base).map(
+        (a) => `${a}:${existsSync(`${base}/${a}/driver`) ? readlinkSync(`${base}/${a}/driver`) : "-"}`,
+      ),
+      before,
+    );
+  },
+);
