@@ -29,6 +29,7 @@ import { DomainList, QemuDomainObj } from "./domain.ts";
 import { EventHub } from "./events.ts";
 import { hostName } from "./host.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
+import { restoreLiveAliases } from "../../../conf/domain/device-snippet.ts";
 import { RootLock } from "./root-lock.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
 import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
@@ -393,6 +394,7 @@ export class QemuDriver {
       try {
         const status = parseStatusXML(await readFile(path, "utf8"), path);
         const live = await this.parseDomain(status.domainXML, { document: path, noDefaults: true });
+        restoreLiveAliases(live, status.domainXML); // device hotplug: QEMU's device ids
         let obj = this.domains.byUuid(live.uuid);
         if (obj && obj.name !== live.name)
           throw new Error(`its domain '${live.name}' has the UUID of domain '${obj.name}'`);
