@@ -9,6 +9,8 @@ import { domainCommands } from "./domain.ts";
 import { domxmlToNative } from "./domxml-to-native.ts";
 import { event } from "./event.ts";
 import { hostCommands } from "./host.ts";
+// device hotplug
+import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
 
 type Cmd = CmdDef<Ctx>;
@@ -154,6 +156,7 @@ export const allCommands: Cmd[] = [
   event,
   ...monitorCommands,
   ...hostCommands,
+  ...hotplugCommands, // device hotplug
   cd,
   exit,
   help,
