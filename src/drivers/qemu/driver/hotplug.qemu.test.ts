@@ -13,6 +13,7 @@ import { test } from "node:test";
 import { DomainDeviceModifyFlags as F, DomainEventId, DomainXMLFlags, type DomainRef } from "../../driver.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import type { QemuConnection } from "./connection.ts";
+import { hotplugTimeouts } from "./hotplug.ts";
 import { ConsoleReader, guestXML, makeTestRoot } from "./testing.ts";
 
 function qemuImg(...args: string[]): void {
@@ -255,6 +256,40 @@ test("hotplug on a running TCG guest: disk, CD-ROM media, USB hostdev, interface
       removed.includes("virtio-disk1") && removed.includes("hostdev0") && removed.includes("net0"),
       removed.join(" "),
     );
+
+    // --- a guest that does not release the device: a paused one ------------------------------
+    await conn.domainAttachDeviceFlags(dom2, other, F.LIVE | F.CONFIG);
+    assert.match(await conn.domainGetXMLDesc(dom2, 0), /<target dev='vdc'/);
+    assert.match(await conn.domainGetXMLDesc(dom2, DomainXMLFlags.INACTIVE), /<target dev='vdc'/);
+    await conn.domainSuspend(dom2);
+    const saved = hotplugTimeouts.detachMs;
+    hotplugTimeouts.detachMs = 1500;
+    try {
+      await rejects(
+        conn.domainDetachDeviceFlags(dom2, other, F.LIVE),
+        "HOTPLUG_DETACH_TIMEOUT",
+        /did not release device 'virtio-disk2'.*within 1\.5 s/,
+      );
+    } finally {
+      hotplugTimeouts.detachMs = saved;
+    }
+    assert.match(await conn.domainGetXMLDesc(dom2, 0), /<target dev='vdc'/, "still in the live definition");
+    await rejects(conn.domainDetachDeviceFlags(dom2, other, F.LIVE), "HOTPLUG_DETACH_PENDING");
+    await conn.domainResume(dom2);
+    // the guest now releases it: the pending unplug completes by itself
+    const deadline = Date.now() + 60_000;
+    while (/<target dev='vdc'/.test(await conn.domainGetXMLDesc(dom2, 0))) {
+      assert.ok(Date.now() < deadline, "the device left the live definition after the guest released it");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(!(await qemuDevices(conn, "hp")).includes("virtio-disk2"));
+    assert.deepEqual(await blockNodes(conn, "hp"), nodes0, "its block nodes are gone too");
+    assert.match(
+      await conn.domainGetXMLDesc(dom2, DomainXMLFlags.INACTIVE),
+      /<target dev='vdc'/,
+      "config kept",
+    );
+    await conn.domainDetachDeviceFlags(dom2, other, F.CONFIG);
 
     // --- scope errors ---------------------------------------------------------------------------
     await conn.domainDestroy(dom2);
