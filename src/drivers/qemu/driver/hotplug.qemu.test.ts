@@ -301,3 +301,50 @@ test("hotplug on a running TCG guest: disk, CD-ROM media, USB hostdev, interface
     await tr.cleanup();
   }
 });
+
+test("hotplug scopes on an inactive and on a transient domain: --config of filesystems and controllers, LIVE and CONFIG refused", async (t) => {
+  const xml = await guestXML(t, { name: "hs", mode: "idle" });
+  if (xml === undefined) return;
+  const tr = makeTestRoot("tvirt-hotplug-scope-");
+  const conn = await tr.open();
+  try {
+    const dom = await conn.domainDefineXML(xml);
+    const fs = `<filesystem type='mount' accessmode='passthrough'><source dir='${tr.root}'/><target dir='share'/></filesystem>`;
+    await rejects(conn.domainAttachDeviceFlags(dom, fs, F.LIVE), "DOMAIN_NOT_RUNNING");
+    await conn.domainAttachDeviceFlags(dom, fs, F.CURRENT);
+    assert.match(await conn.domainGetXMLDesc(dom, 0), /<target dir='share'\/>/);
+    await conn.domainAttachDeviceFlags(
+      dom,
+      "<controller type='scsi' index='0' model='virtio-scsi'/>",
+      F.CONFIG,
+    );
+    assert.match(
+      await conn.domainGetXMLDesc(dom, 0),
+      /<controller type='scsi' index='0' model='virtio-scsi'>\s*<address type='pci'/,
+    );
+    await conn.domainDetachDeviceFlags(dom, fs, F.CONFIG);
+    await conn.domainDetachDeviceFlags(dom, "<controller type='scsi' index='0'/>", F.CONFIG);
+    const after = await conn.domainGetXMLDesc(dom, 0);
+    assert.doesNotMatch(after, /share|scsi/);
+    await rejects(conn.domainDetachDeviceFlags(dom, fs, F.CONFIG), "HOTPLUG_DEVICE_NOT_FOUND");
+    await conn.domainUndefine(dom);
+
+    // a transient domain (started paused: QEMU runs, the guest does not) has no config to change
+    const tdom = await conn.domainCreateXML(xml.replace("<name>hs</name>", "<name>hs-t</name>"), 1);
+    tr.track(conn);
+    await rejects(
+      conn.domainAttachDeviceFlags(tdom, fs, F.CONFIG),
+      "HOTPLUG_TRANSIENT_CONFIG",
+      /transient domains do not have any persistent config/,
+    );
+    await rejects(
+      conn.domainAttachDeviceFlags(tdom, fs, F.LIVE),
+      "HOTPLUG_DEVICE_KIND_UNSUPPORTED",
+      /filesystem/,
+    );
+    await conn.domainDestroy(tdom);
+  } finally {
+    await conn.connectClose().catch(() => undefined);
+    await tr.cleanup();
+  }
+});

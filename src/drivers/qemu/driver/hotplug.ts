@@ -31,7 +31,13 @@ import {
   withDeviceXML,
   type DeviceSnippet,
 } from "../../../conf/domain/device-snippet.ts";
-import type { DiskDef, HostdevDef, InterfaceDef } from "../../../conf/domain/types.ts";
+import type {
+  ControllerDef,
+  DiskDef,
+  FilesystemDef,
+  HostdevDef,
+  InterfaceDef,
+} from "../../../conf/domain/types.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { checkFlags, DomainDeviceModifyFlags, DomainEventId, libvirtError } from "../../driver.ts";
 import { addAddressProps } from "../command/address.ts";
@@ -404,7 +410,7 @@ function findTarget(
   s: DeviceSnippet,
   alone: DomainDef,
   where: "live" | "config",
-): { list: unknown[]; dev: DiskDef | InterfaceDef | HostdevDef } {
+): { list: unknown[]; dev: DiskDef | InterfaceDef | HostdevDef | FilesystemDef | ControllerDef } {
   const d = def.devices;
   if (s.kind === "disk") {
     const t = snippetDisk(alone).target.dev;
@@ -428,6 +434,16 @@ function findTarget(
     const dev = findHostdev(def, want);
     if (!dev) throw new VirtError("HOTPLUG_HOSTDEV_NOT_FOUND", hostdevLabel(want));
     return { list: d.hostdevs, dev };
+  }
+  if (s.kind === "filesystem") {
+    const want = alone.devices.filesystems[0]!;
+    const dev = d.filesystems.find((x) => x.target.dir === want.target.dir);
+    if (dev) return { list: d.filesystems, dev };
+  }
+  if (s.kind === "controller") {
+    const want = alone.devices.controllers[0]!;
+    const dev = d.controllers.find((x) => x.type === want.type && x.index === want.index);
+    if (dev) return { list: d.controllers, dev };
   }
   throw new VirtError("HOTPLUG_DEVICE_NOT_FOUND", { kind: s.kind });
 }
@@ -489,6 +505,14 @@ async function detachLive(
   alone: DomainDef,
 ): Promise<void> {
   const { run, qmp } = liveRun(obj);
+  if (!LIVE_KINDS.includes(s.kind)) {
+    throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+      action: "live detach",
+      kind: s.kind,
+      where: " on a running domain",
+      allowed: LIVE_KINDS.join(", "),
+    });
+  }
   const { dev } = findTarget(obj.def, s, alone, "live");
   const alias = dev.alias ?? "";
   if (s.kind === "disk") {
