@@ -68,6 +68,9 @@ export const hotplugTimeouts = {
   detachMs: 30_000,
 };
 
+/** Interface types whose backend needs nothing prepared on the host (no tap, no helper). */
+const LIVE_NET_TYPES = ["user", "server", "client", "mcast", "udp"] as const;
+
 /** Disk buses a running guest takes disks on. */
 const LIVE_DISK_BUSES = ["virtio", "scsi", "usb"] as const;
 
@@ -334,6 +337,18 @@ async function attachLive(
       );
     }
     await checkDiskSource(d);
+  }
+  if (s.kind === "interface") {
+    const type = alone.devices.interfaces[0]!.type;
+    const backend = alone.devices.interfaces[0]!.backend?.type;
+    if (!(LIVE_NET_TYPES as readonly string[]).includes(type) || backend === "passt") {
+      throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+        action: "live attach",
+        kind: `interface type='${type}'${backend === "passt" ? " with the passt backend" : ""}`,
+        where: " on a running domain (tap and helper-process backends are not hotplugged yet)",
+        allowed: LIVE_NET_TYPES.map((x) => `interface type='${x}'`).join(", "),
+      });
+    }
   }
   if (s.kind === "hostdev") {
     const h = alone.devices.hostdevs[0]!;
