@@ -293,8 +293,8 @@ export async function attachDevice(
     const scope = impact(obj, flags);
     let config: DomainDef | undefined;
     if (scope.config) {
+      // as libvirt: the source of a disk for the next boot need not exist yet
       checkNotPresent(obj.persistentDef(), s, alone, obj.name);
-      if (s.kind === "disk") await checkDiskSource(snippetDisk(alone));
       config = await reparseWith(drv, obj.persistentDef(), s);
     }
     if (scope.live) await attachLive(drv, obj, s, alone);
@@ -650,7 +650,7 @@ export async function updateDevice(
   const want = snippetDisk(aloneDevice(s));
   await withModifyJob(obj, "virDomainUpdateDeviceFlags", async () => {
     const scope = impact(obj, flags);
-    await checkDiskSource(want);
+    if (scope.live) await checkDiskSource(want);
     let config: DomainDef | undefined;
     if (scope.config) {
       config = structuredClone(obj.persistentDef());
