@@ -212,6 +212,15 @@ test("hotplug on a running TCG guest: disk, CD-ROM media, USB hostdev, interface
       /<interface type='user'>\s*<mac address='52:54:00:aa:bb:cc'\/>\s*<model type='virtio'\/>\s*<alias name='net0'\/>/,
     );
     assert.ok((await qemuDevices(conn, "hp")).includes("net0"));
+    // update-device: the link goes down (QMP set_link on the NIC; QEMU refuses unknown names)
+    await conn.domainUpdateDeviceFlags(
+      dom2,
+      nic.replace("</interface>", "<link state='down'/></interface>"),
+      F.LIVE,
+    );
+    assert.match(await conn.domainGetXMLDesc(dom2, 0), /<link state='down'\/>/);
+    await conn.domainUpdateDeviceFlags(dom2, nic, F.LIVE);
+    assert.doesNotMatch(await conn.domainGetXMLDesc(dom2, 0), /<link state/);
     await conn.domainDetachDeviceFlags(dom2, nic, F.LIVE);
     assert.doesNotMatch(await conn.domainGetXMLDesc(dom2, 0), /<interface/);
     await rejects(

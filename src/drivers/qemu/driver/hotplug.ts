@@ -437,12 +437,7 @@ function findTarget(
     return { list: d.disks, dev };
   }
   if (s.kind === "interface") {
-    const want = alone.devices.interfaces[0]!;
-    const m = matchInterfaces(def, want);
-    const mac = want.mac?.address ?? "(none)";
-    if (m.length === 0) throw new VirtError("HOTPLUG_NET_NOT_FOUND", { mac });
-    if (m.length > 1) throw new VirtError("HOTPLUG_NET_AMBIGUOUS", { mac });
-    return { list: d.interfaces, dev: m[0]! };
+    return { list: d.interfaces, dev: findInterface(def, alone.devices.interfaces[0]!) };
   }
   if (s.kind === "hostdev") {
     const want = alone.devices.hostdevs[0]!;
@@ -639,12 +634,13 @@ export async function updateDevice(
 ): Promise<void> {
   checkFlags(flags, F.LIVE | F.CONFIG | F.FORCE, "qemuDomainUpdateDeviceFlags");
   const s = readDeviceSnippet(xml);
+  if (s.kind === "interface") return updateInterface(drv, obj, s, flags);
   if (s.kind !== "disk") {
     throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
       action: "update",
       kind: s.kind,
       where: "",
-      allowed: "disk (cdrom and floppy media)",
+      allowed: "disk (cdrom and floppy media), interface (link state)",
     });
   }
   const want = snippetDisk(aloneDevice(s));
@@ -702,3 +698,47 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
 
 /** The flag-less APIs (virDomainAttachDevice, virDomainDetachDevice) act on the running guest. */
 export const LEGACY_FLAGS = F.LIVE;
+
+/** The one interface of `def` the snippet names (by MAC, as libvirt's virDomainNetFindIdx). */
+function findInterface(def: DomainDef, want: InterfaceDef): InterfaceDef {
+  const m = matchInterfaces(def, want);
+  const mac = want.mac?.address ?? "(none)";
+  if (m.length === 0) throw new VirtError("HOTPLUG_NET_NOT_FOUND", { mac });
+  if (m.length > 1) throw new VirtError("HOTPLUG_NET_AMBIGUOUS", { mac });
+  return m[0]!;
+}
+
+/** update-device of an interface: its link state (QMP `set_link` on a running guest). */
+async function updateInterface(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  s: DeviceSnippet,
+  flags: number,
+): Promise<void> {
+  const want = aloneDevice(s).devices.interfaces[0]!;
+  const withLink = (n: InterfaceDef): InterfaceDef => {
+    const next = structuredClone(n);
+    if (want.link) next.link = { ...want.link };
+    else delete next.link;
+    return next;
+  };
+  await withModifyJob(obj, "virDomainUpdateDeviceFlags", async () => {
+    const scope = impact(obj, flags);
+    let config: DomainDef | undefined;
+    if (scope.config) {
+      config = structuredClone(obj.persistentDef());
+      const old = findInterface(config, want);
+      config.devices.interfaces[config.devices.interfaces.indexOf(old)] = withLink(old);
+    }
+    if (scope.live) {
+      const { qmp } = liveRun(obj);
+      const old = findInterface(obj.def, want);
+      await qmp.execute("set_link", { name: old.alias ?? "", up: want.link?.state !== "down" });
+      const next = structuredClone(obj.def);
+      next.devices.interfaces[obj.def.devices.interfaces.indexOf(old)] = withLink(old);
+      obj.def = next;
+      await drv.saveStatus(obj);
+    }
+    if (config) await commitConfig(drv, obj, config);
+  });
+}
