@@ -482,6 +482,33 @@ export class Domain {
     });
   }
 
+  // --- device hotplug: flags are `DomainDeviceModifyFlags` ---------------------------------
+
+  /** virDomainAttachDevice: attaches the device described by `xml` to the running guest. */
+  async attachDevice(xml: string): Promise<void> {
+    await this.call("virDomainAttachDevice", true, (d, r) => d.domainAttachDevice?.(r, xml));
+  }
+
+  /** virDomainAttachDeviceFlags: live, config or both (`DomainDeviceModifyFlags`). */
+  async attachDeviceFlags(xml: string, flags: number): Promise<void> {
+    await this.call("virDomainAttachDeviceFlags", true, (d, r) => d.domainAttachDeviceFlags?.(r, xml, flags));
+  }
+
+  /** virDomainDetachDevice: detaches the device `xml` names from the running guest. */
+  async detachDevice(xml: string): Promise<void> {
+    await this.call("virDomainDetachDevice", true, (d, r) => d.domainDetachDevice?.(r, xml));
+  }
+
+  /** virDomainDetachDeviceFlags */
+  async detachDeviceFlags(xml: string, flags: number): Promise<void> {
+    await this.call("virDomainDetachDeviceFlags", true, (d, r) => d.domainDetachDeviceFlags?.(r, xml, flags));
+  }
+
+  /** virDomainUpdateDeviceFlags: changes a device (CD-ROM/floppy media). */
+  async updateDeviceFlags(xml: string, flags: number): Promise<void> {
+    await this.call("virDomainUpdateDeviceFlags", true, (d, r) => d.domainUpdateDeviceFlags?.(r, xml, flags));
+  }
+
   /** virDomainSave: saves the state to a file and stops the domain. */
   async save(path: string): Promise<void> {
     await this.call("virDomainSave", true, (d, r) =>

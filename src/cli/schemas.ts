@@ -137,6 +137,35 @@ export const commandSchemas: Record<string, JsonSchema> = {
     ],
   },
   validate: obj({ file: str, schema: str, valid: bool }),
+  // device hotplug (live/config: the scope the change was made in)
+  "attach-device": action("attached", { file: str, live: bool, config: bool }),
+  "detach-device": action("detached", { file: str, live: bool, config: bool }),
+  "update-device": action("updated", { file: str, live: bool, config: bool }),
+  "attach-disk": {
+    oneOf: [obj({ xml: str }), action("attached", { target: str, xml: str, live: bool, config: bool })],
+  },
+  "detach-disk": {
+    oneOf: [obj({ xml: str }), action("detached", { target: str, xml: str, live: bool, config: bool })],
+  },
+  "attach-interface": {
+    oneOf: [obj({ xml: str }), action("attached", { xml: str, live: bool, config: bool })],
+  },
+  "detach-interface": {
+    oneOf: [obj({ xml: str }), action("detached", { xml: str, live: bool, config: bool })],
+  },
+  "change-media": {
+    oneOf: [
+      obj({ xml: str }),
+      obj({
+        action: { type: "string", enum: ["eject", "insert", "update"] },
+        domain: domainRefSchema,
+        path: str,
+        source: nullable("string"),
+        live: bool,
+        config: bool,
+      }),
+    ],
+  },
   define: action("defined", { file: str }),
   create: action("created", { file: str }),
   undefine: action("undefined"),

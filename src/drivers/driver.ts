@@ -306,6 +306,16 @@ export const DomainXMLFlags = {
   MIGRATABLE: 1 << 3,
 } as const;
 
+// --- device hotplug ---------------------------------------------------------------------------
+
+/** `virDomainDeviceModifyFlags` (attach/detach/update device; AFFECT_* are `virDomainModificationImpact`). */
+export const DomainDeviceModifyFlags = {
+  CURRENT: 0,
+  LIVE: 1 << 0,
+  CONFIG: 1 << 1,
+  FORCE: 1 << 2,
+} as const;
+
 /** `virDomainEventType` */
 export const DomainEventType = {
   DEFINED: 0,
@@ -545,6 +555,13 @@ export interface HypervisorDriver {
   connectDomainXMLToNative?(format: string, xml: string, flags: number): Promise<string>;
   /** Attaches a stream to a character device; `null` devname = first console. */
   domainOpenConsole?(dom: DomainRef, devname: string | null, flags: number): Promise<ConsoleStream>;
+
+  // device hotplug: `DomainDeviceModifyFlags`; the flag-less forms are AFFECT_LIVE
+  domainAttachDevice?(dom: DomainRef, xml: string): Promise<void>;
+  domainAttachDeviceFlags?(dom: DomainRef, xml: string, flags: number): Promise<void>;
+  domainDetachDevice?(dom: DomainRef, xml: string): Promise<void>;
+  domainDetachDeviceFlags?(dom: DomainRef, xml: string, flags: number): Promise<void>;
+  domainUpdateDeviceFlags?(dom: DomainRef, xml: string, flags: number): Promise<void>;
 
   /** Returns the callback id (>= 0). `dom` null = all domains. */
   connectDomainEventRegisterAny?(

@@ -653,6 +653,23 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
     return (await this.#call(Proc.connectDomainXMLToNative, { nativeFormat: format, domainXml: xml, flags }))
       .nativeConfig;
   }
+  // device hotplug
+  async domainAttachDevice(dom: DomainRef, xml: string): Promise<void> {
+    await this.#call(Proc.domainAttachDevice, { dom: wire(dom), xml });
+  }
+  async domainDetachDevice(dom: DomainRef, xml: string): Promise<void> {
+    await this.#call(Proc.domainDetachDevice, { dom: wire(dom), xml });
+  }
+  async domainAttachDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    await this.#call(Proc.domainAttachDeviceFlags, { dom: wire(dom), xml, flags });
+  }
+  async domainDetachDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    await this.#call(Proc.domainDetachDeviceFlags, { dom: wire(dom), xml, flags });
+  }
+  async domainUpdateDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    await this.#call(Proc.domainUpdateDeviceFlags, { dom: wire(dom), xml, flags });
+  }
+
   async domainQemuMonitorCommand(dom: DomainRef, cmd: string, flags: number): Promise<string> {
     return (await this.#call(Proc.qemuDomainMonitorCommand, { dom: wire(dom), cmd, flags })).result;
   }

@@ -491,6 +491,23 @@ export function buildDispatchTable(): Table {
   });
 
   // --- QEMU program ---------------------------------------------------------------------------
+  // --- device hotplug -------------------------------------------------------------------------
+  on(t, Proc.domainAttachDevice, async (ctx, a) => {
+    await dom(ctx, a.dom).attachDevice(a.xml);
+  });
+  on(t, Proc.domainDetachDevice, async (ctx, a) => {
+    await dom(ctx, a.dom).detachDevice(a.xml);
+  });
+  on(t, Proc.domainAttachDeviceFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).attachDeviceFlags(a.xml, a.flags);
+  });
+  on(t, Proc.domainDetachDeviceFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).detachDeviceFlags(a.xml, a.flags);
+  });
+  on(t, Proc.domainUpdateDeviceFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).updateDeviceFlags(a.xml, a.flags);
+  });
+
   on(t, Proc.qemuDomainMonitorCommand, async (ctx, a) => {
     const ref = { name: a.dom.name, uuid: a.dom.uuid, id: a.dom.id };
     const result = await ctx

@@ -172,6 +172,12 @@ export const RemoteProc = {
   DOMAIN_GET_MESSAGES: 426,
   DOMAIN_SAVE_PARAMS: 440,
   DOMAIN_RESTORE_PARAMS: 441,
+  // device hotplug
+  DOMAIN_ATTACH_DEVICE: 8,
+  DOMAIN_DETACH_DEVICE: 13,
+  DOMAIN_ATTACH_DEVICE_FLAGS: 160,
+  DOMAIN_DETACH_DEVICE_FLAGS: 161,
+  DOMAIN_UPDATE_DEVICE_FLAGS: 174,
 } as const;
 
 /** `virDomainSaveParams` typed parameter names. */

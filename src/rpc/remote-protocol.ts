@@ -505,6 +505,37 @@ export const Proc = {
     struct({ name: nstring, driverName: ostring, flags: uint }),
     VOID,
   ),
+  // device hotplug
+  domainAttachDevice: remote(
+    P.DOMAIN_ATTACH_DEVICE,
+    "DOMAIN_ATTACH_DEVICE",
+    struct({ dom: nonnullDomain, xml: nstring }),
+    VOID,
+  ),
+  domainDetachDevice: remote(
+    P.DOMAIN_DETACH_DEVICE,
+    "DOMAIN_DETACH_DEVICE",
+    struct({ dom: nonnullDomain, xml: nstring }),
+    VOID,
+  ),
+  domainAttachDeviceFlags: remote(
+    P.DOMAIN_ATTACH_DEVICE_FLAGS,
+    "DOMAIN_ATTACH_DEVICE_FLAGS",
+    struct({ dom: nonnullDomain, xml: nstring, flags: uint }),
+    VOID,
+  ),
+  domainDetachDeviceFlags: remote(
+    P.DOMAIN_DETACH_DEVICE_FLAGS,
+    "DOMAIN_DETACH_DEVICE_FLAGS",
+    struct({ dom: nonnullDomain, xml: nstring, flags: uint }),
+    VOID,
+  ),
+  domainUpdateDeviceFlags: remote(
+    P.DOMAIN_UPDATE_DEVICE_FLAGS,
+    "DOMAIN_UPDATE_DEVICE_FLAGS",
+    struct({ dom: nonnullDomain, xml: nstring, flags: uint }),
+    VOID,
+  ),
 
   qemuDomainMonitorCommand: {
     prog: Program.QEMU,

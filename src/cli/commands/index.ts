@@ -11,6 +11,8 @@ import { domxmlToNative } from "./domxml-to-native.ts";
 import { editCommands } from "./edit.ts";
 import { event } from "./event.ts";
 import { hostCommands } from "./host.ts";
+// device hotplug
+import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 
@@ -160,6 +162,7 @@ export const allCommands: Cmd[] = [
   ...monitorCommands,
   ...hostCommands,
   ...nodedevCommands, // node devices
+  ...hotplugCommands, // device hotplug
   cd,
   exit,
   help,

@@ -35,6 +35,10 @@ export const GUEST_MODULES: readonly string[] = [
   "virtio_console",
   "virtio_scsi",
   "sd_mod",
+  "libata",
+  "ata_piix",
+  "cdrom",
+  "sr_mod",
   "fuse",
   "virtiofs",
   "button",
@@ -99,6 +103,10 @@ list_disks() {
     name=\${d##*/}
     case "$name" in
       loop*|ram*|zram*|nbd*) continue ;;
+    esac
+    case "$name" in
+      # opening a CD-ROM makes the kernel look for a media change (and read the new size)
+      sr*) dd if="/dev/$name" of=/dev/null bs=2048 count=1 2>/dev/null ;;
     esac
     echo "DISK $name $(cat "$d/size")"
     n=$((n + 1))

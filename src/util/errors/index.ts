@@ -12,6 +12,7 @@ import { qemuDriverErrors } from "./catalogue-qemu-driver.ts";
 import { rpcErrors } from "./catalogue-rpc.ts";
 import { editErrors } from "./catalogue-edit.ts";
 import { hostdevErrors } from "./catalogue-hostdev.ts";
+import { hotplugErrors } from "./catalogue-hotplug.ts";
 import type { CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
 
@@ -27,6 +28,7 @@ const parts = [
   rpcErrors,
   editErrors,
   hostdevErrors,
+  hotplugErrors,
 ] as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof coreErrors &
@@ -36,7 +38,8 @@ export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof co
   typeof qemuDriverErrors &
   typeof rpcErrors &
   typeof editErrors &
-  typeof hostdevErrors;
+  typeof hostdevErrors &
+  typeof hotplugErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 

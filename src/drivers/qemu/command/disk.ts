@@ -182,7 +182,7 @@ function networkProps(b: Build, disk: DiskDef): { driver: string; props: Props }
 }
 
 /** Protocol/storage node. `alone`: no format node above it (raw image used directly). */
-function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
+export function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
   const s = disk.source!;
   let driver: string | undefined;
   let p: Props;
@@ -241,7 +241,7 @@ function detectZeroes(disk: DiskDef): string | undefined {
   return dz;
 }
 
-function formatProps(disk: DiskDef, nodes: DiskNodes): Props {
+export function formatProps(disk: DiskDef, nodes: DiskNodes): Props {
   const p = new Props().set("node-name", nodes.format ?? "").set("read-only", isReadonly(disk));
   if (disk.driver?.discard !== undefined) p.set("discard", disk.driver.discard);
   const dz = detectZeroes(disk);
@@ -290,7 +290,7 @@ export function effectiveNode(nodes: DiskNodes): string {
   return nodes.copyOnRead ?? nodes.format ?? nodes.storage;
 }
 
-function diskDeviceProps(
+export function diskDeviceProps(
   b: Build,
   disk: DiskDef,
   nodes: DiskNodes | undefined,

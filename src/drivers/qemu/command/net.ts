@@ -44,7 +44,7 @@ function socketAddr(net: InterfaceDef): string {
   return `${net.source?.address ?? ""}:${net.source?.port ?? 0}`;
 }
 
-function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
+export function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
   const alias = net.alias ?? "";
   const element = `interface ${alias}`;
   if (net.script !== undefined && type !== "ethernet") {

@@ -32,6 +32,7 @@ import * as ops from "./operations.ts";
 import { domainMonitorCommand } from "./monitor-command.ts";
 import * as nodedev from "../../nodedev/ops.ts";
 import { Sysfs } from "../../../host/sysfs/sysfs.ts";
+import * as hotplug from "./hotplug.ts";
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -287,6 +288,28 @@ export class QemuConnection implements HypervisorDriver {
   /** The QEMU program's monitor command (`rpc/qemu-monitor.ts`'s `QemuMonitorCommandDriver`). */
   domainQemuMonitorCommand(dom: DomainRef, cmd: string, flags: number): Promise<string> {
     return this.onDomain(dom, (obj) => domainMonitorCommand(this.driver, obj, cmd, flags));
+  }
+
+  // --- device hotplug (hotplug.ts) ----------------------------------------------------------
+
+  domainAttachDevice(dom: DomainRef, xml: string): Promise<void> {
+    return this.domainAttachDeviceFlags(dom, xml, hotplug.LEGACY_FLAGS);
+  }
+
+  domainAttachDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => hotplug.attachDevice(this.driver, obj, xml, flags));
+  }
+
+  domainDetachDevice(dom: DomainRef, xml: string): Promise<void> {
+    return this.domainDetachDeviceFlags(dom, xml, hotplug.LEGACY_FLAGS);
+  }
+
+  domainDetachDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => hotplug.detachDevice(this.driver, obj, xml, flags));
+  }
+
+  domainUpdateDeviceFlags(dom: DomainRef, xml: string, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => hotplug.updateDevice(this.driver, obj, xml, flags));
   }
 
   // --- save, restore, managed save ----------------------------------------------------------

@@ -23,6 +23,7 @@ import type { QmpClient, QmpEvent } from "../monitor/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { fakeReboot, scheduleExitCheck } from "./process.ts";
+import { deviceDeleted } from "./hotplug.ts";
 import { resumedDetail, suspendedDetail } from "./states.ts";
 
 /** Makes `qmp` the monitor of `run`: events go to the domain, a close starts the exit check. */
@@ -120,8 +121,11 @@ function handleEvent(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, ev: QmpE
     }
     case "DEVICE_DELETED": {
       const dev = ev.data.device;
-      if (typeof dev === "string")
+      if (typeof dev === "string") {
+        // device hotplug: completes a pending unplug (backends, live definition)
+        deviceDeleted(run, dev);
         drv.events.emit(obj.ref(), { id: DomainEventId.DEVICE_REMOVED, devAlias: dev });
+      }
       return;
     }
     default:

@@ -1,0 +1,744 @@
+/**
+ * Device hotplug on the QEMU driver (libvirt's `qemu_hotplug.c` and the attach/detach/update
+ * device APIs of `qemu_driver.c`): disks (file and block, CD-ROM and floppy media change),
+ * interfaces and USB host devices on a running guest, and any of them in the persistent
+ * definition.
+ *
+ * - Scope is libvirt's: AFFECT_CURRENT is live for a running domain and config otherwise; LIVE on
+ *   an inactive domain and CONFIG on a transient one are errors; with both, the config change is
+ *   prepared first, the live one done, then the config written.
+ * - A device for a running guest is parsed in the context of the live definition (the domain XML
+ *   with the snippet added, parsed again with the domain's defaults), so it gets the address,
+ *   alias and properties a cold-plugged device would; its QMP arguments come from the command
+ *   builders that build `-blockdev`/`-netdev`/`-device` at start.
+ * - A failed attach undoes what it added (blockdev/netdev nodes added before `device_add`) and
+ *   leaves the live definition as it was.
+ * - Detach sends `device_del` and waits for QEMU's DEVICE_DELETED; only then are the backends
+ *   removed and the device dropped from the live definition. A guest that does not release the
+ *   device in time gets a clear error; the request stays pending and completes when the event
+ *   arrives later (`deviceDeleted`, called from the monitor's event handler).
+ * - The live definition is written to the status file after every change.
+ */
+import { stat } from "node:fs/promises";
+import { assignAliases, formatDomainXML, type DomainDef } from "../../../conf/domain/index.ts";
+import {
+  findDisk,
+  findHostdev,
+  hostdevLabel,
+  matchInterfaces,
+  parseSnippetDevice,
+  readDeviceSnippet,
+  withDeviceXML,
+  type DeviceSnippet,
+} from "../../../conf/domain/device-snippet.ts";
+import type {
+  ControllerDef,
+  DiskDef,
+  FilesystemDef,
+  HostdevDef,
+  InterfaceDef,
+} from "../../../conf/domain/types.ts";
+import { VirtError } from "../../../util/errors/index.ts";
+import { checkFlags, DomainDeviceModifyFlags, DomainEventId, libvirtError } from "../../driver.ts";
+import { addAddressProps } from "../command/address.ts";
+import { Build } from "../command/build.ts";
+import {
+  diskDeviceProps,
+  formatProps,
+  isEmptyDisk,
+  needsFormatLayer,
+  storageProps,
+  type DiskNodes,
+} from "../command/disk.ts";
+import { Props } from "../command/escape.ts";
+import { hostNetProps, nicProps } from "../command/net.ts";
+import type { CommandContext } from "../command/types.ts";
+import type { QmpClient, QmpObject } from "../monitor/index.ts";
+import { hostCommandContext } from "../native.ts";
+import { domainPaths } from "../paths.ts";
+import type { QemuDomainObj, QemuRun } from "./domain.ts";
+import type { QemuDriver } from "./driver.ts";
+import { prepareHostdevForAttach, releaseHostdevAfterDetach } from "./hotplug-hostdev.ts";
+
+const F = DomainDeviceModifyFlags;
+
+/** Timeouts of hotplug (tests shorten them). */
+export const hotplugTimeouts = {
+  /** How long detach waits for DEVICE_DELETED (libvirt: 5 s; TCG guests are slower). */
+  detachMs: 30_000,
+};
+
+/** Interface types whose backend needs nothing prepared on the host (no tap, no helper). */
+const LIVE_NET_TYPES = ["user", "server", "client", "mcast", "udp"] as const;
+
+/** Disk buses a running guest takes disks on. */
+const LIVE_DISK_BUSES = ["virtio", "scsi", "usb"] as const;
+
+// ---------------------------------------------------------------------------------------------
+// scope, job
+// ---------------------------------------------------------------------------------------------
+
+interface Scope {
+  readonly live: boolean;
+  readonly config: boolean;
+}
+
+/** virDomainObjUpdateModificationImpact */
+function impact(obj: QemuDomainObj, flags: number): Scope {
+  let f = flags & (F.LIVE | F.CONFIG);
+  if (f === 0) f = obj.isActive() ? F.LIVE : F.CONFIG;
+  if (f & F.LIVE && !obj.isActive()) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+  if (f & F.CONFIG && !obj.persistent)
+    throw new VirtError("HOTPLUG_TRANSIENT_CONFIG", {}, { name: obj.name });
+  return { live: (f & F.LIVE) !== 0, config: (f & F.CONFIG) !== 0 };
+}
+
+async function withModifyJob<T>(obj: QemuDomainObj, api: string, fn: () => Promise<T>): Promise<T> {
+  const job = await obj.job.acquire("modify", api);
+  try {
+    return await fn();
+  } finally {
+    job.release();
+  }
+}
+
+function liveRun(obj: QemuDomainObj): { run: QemuRun; qmp: QmpClient } {
+  const run = obj.run;
+  if (!obj.isActive() || !run || run.ended) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+  if (!run.qmp)
+    throw libvirtError("QEMU_MONITOR_UNAVAILABLE", { name: obj.name, operation: "device hotplug" });
+  return { run, qmp: run.qmp };
+}
+
+/** Writes the persistent definition prepared by a CONFIG change. */
+async function commitConfig(drv: QemuDriver, obj: QemuDomainObj, def: DomainDef): Promise<void> {
+  const old = { def: obj.def, newDef: obj.newDef };
+  if (obj.isActive()) obj.newDef = def;
+  else obj.def = def;
+  try {
+    await drv.saveConfig(obj);
+  } catch (e) {
+    obj.def = old.def;
+    obj.newDef = old.newDef;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// parsing a device against a definition
+// ---------------------------------------------------------------------------------------------
+
+function aloneDevice(s: DeviceSnippet): DomainDef {
+  return parseSnippetDevice(s);
+}
+
+function snippetDisk(alone: DomainDef): DiskDef {
+  return alone.devices.disks[0]!;
+}
+
+/** `def` with the snippet's device, parsed again with the domain's defaults. */
+async function reparseWith(drv: QemuDriver, def: DomainDef, s: DeviceSnippet): Promise<DomainDef> {
+  const xml = withDeviceXML(formatDomainXML(def, { secure: true }), s);
+  return drv.parseDomain(xml, { abiUpdate: true });
+}
+
+function checkNotPresent(def: DomainDef, s: DeviceSnippet, alone: DomainDef, name: string): void {
+  if (s.kind === "disk") {
+    const d = snippetDisk(alone);
+    if (findDisk(def, d.target.dev))
+      throw new VirtError("HOTPLUG_TARGET_EXISTS", { target: d.target.dev }, { target: d.target.dev });
+  } else if (s.kind === "interface") {
+    const mac = alone.devices.interfaces[0]?.mac?.address;
+    if (
+      mac !== undefined &&
+      def.devices.interfaces.some((n) => n.mac?.address.toLowerCase() === mac.toLowerCase())
+    )
+      throw new VirtError("HOTPLUG_DEVICE_EXISTS", { device: `interface with MAC address ${mac}`, name });
+  } else if (s.kind === "hostdev") {
+    const h = alone.devices.hostdevs[0]!;
+    if (findHostdev(def, h)) {
+      const l = hostdevLabel(h);
+      throw new VirtError("HOTPLUG_DEVICE_EXISTS", { device: `host ${l.what} device ${l.id}`, name });
+    }
+  }
+}
+
+async function checkDiskSource(disk: DiskDef): Promise<void> {
+  const path =
+    disk.type === "file" ? disk.source?.file : disk.type === "block" ? disk.source?.dev : undefined;
+  if (path === undefined || path === "") return;
+  try {
+    await stat(path);
+  } catch {
+    throw new VirtError("HOTPLUG_SOURCE_MISSING", { target: disk.target.dev, path }, { path });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// QMP arguments from the command builders
+// ---------------------------------------------------------------------------------------------
+
+async function buildFor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, def: DomainDef): Promise<Build> {
+  const caps = await drv.caps(def.devices.emulator);
+  const ctx: CommandContext = {
+    ...hostCommandContext(caps, obj.name, drv.root),
+    domainId: obj.id,
+    paths: domainPaths(drv.paths, obj.id, obj.name),
+    monitor: { path: run.monitorPath },
+    accel: def.type === "kvm" ? "kvm" : "tcg",
+  };
+  return new Build(def, ctx);
+}
+
+function args(p: Props): QmpObject {
+  return JSON.parse(p.toString()) as QmpObject;
+}
+
+interface NamedNode {
+  "node-name"?: unknown;
+}
+
+/** A node number N no `libvirt-N-*` node of this QEMU uses. */
+async function freeNodeIndex(qmp: QmpClient): Promise<number> {
+  const nodes = (await qmp.execute("query-named-block-nodes", { flat: true })) as NamedNode[];
+  let max = 0;
+  for (const n of nodes) {
+    const m = typeof n["node-name"] === "string" ? /^libvirt-(\d+)-/.exec(n["node-name"]) : null;
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return max + 1;
+}
+
+function diskNodes(b: Build, disk: DiskDef, n: number): DiskNodes {
+  const nodes: DiskNodes = { storage: `libvirt-${n}-storage` };
+  if (needsFormatLayer(b, disk)) nodes.format = `libvirt-${n}-format`;
+  return nodes;
+}
+
+interface BlockInfo {
+  qdev?: unknown;
+  inserted?: { "node-name"?: unknown };
+}
+
+function qdevMatches(qdev: unknown, alias: string): boolean {
+  if (typeof qdev !== "string") return false;
+  return qdev === alias || qdev.endsWith(`/${alias}`) || qdev.includes(`/${alias}/`);
+}
+
+/** The nodes behind a disk device, top first (what to delete once the device or medium is gone). */
+async function nodesOfDevice(qmp: QmpClient, alias: string): Promise<string[]> {
+  const blocks = (await qmp.execute("query-block")) as BlockInfo[];
+  const top = blocks.find((x) => qdevMatches(x.qdev, alias))?.inserted?.["node-name"];
+  if (typeof top !== "string") return [];
+  const m = /^libvirt-(\d+)-(format|storage)$/.exec(top);
+  if (!m) return [top];
+  const all = (await qmp.execute("query-named-block-nodes", { flat: true })) as NamedNode[];
+  const names = new Set(all.map((x) => x["node-name"]).filter((x): x is string => typeof x === "string"));
+  return [`libvirt-${m[1]}-format`, `libvirt-${m[1]}-storage`].filter((x) => names.has(x));
+}
+
+async function deleteNodes(qmp: QmpClient, nodes: readonly string[]): Promise<void> {
+  for (const n of nodes) await qmp.execute("blockdev-del", { "node-name": n }).catch(() => undefined);
+}
+
+/** Adds the blockdev nodes of `disk` (none for an empty drive); returns their names, top first. */
+async function addDiskNodes(
+  qmp: QmpClient,
+  b: Build,
+  disk: DiskDef,
+): Promise<{ nodes: DiskNodes; added: string[] }> {
+  const nodes = diskNodes(b, disk, await freeNodeIndex(qmp));
+  const added: string[] = [];
+  if (isEmptyDisk(disk)) return { nodes, added };
+  try {
+    await qmp.execute("blockdev-add", args(storageProps(b, disk, nodes)));
+    added.unshift(nodes.storage);
+    if (nodes.format !== undefined) {
+      await qmp.execute("blockdev-add", args(formatProps(disk, nodes)));
+      added.unshift(nodes.format);
+    }
+  } catch (e) {
+    await deleteNodes(qmp, added);
+    throw e;
+  }
+  return { nodes, added };
+}
+
+function usbHostProps(b: Build, dev: HostdevDef): Props {
+  const s = dev.source;
+  const p = new Props().set("driver", "usb-host");
+  if (s.usbAddress) p.set("hostbus", s.usbAddress.bus).set("hostaddr", s.usbAddress.device);
+  else p.opt("vendorid", s.vendor).opt("productid", s.product);
+  p.set("id", dev.alias ?? "").pos("bootindex", dev.boot?.order);
+  addAddressProps(b, p, dev, `USB host device ${dev.alias ?? ""}`);
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// attach
+// ---------------------------------------------------------------------------------------------
+
+const LIVE_KINDS = ["disk", "interface", "hostdev"];
+
+export async function attachDevice(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  xml: string,
+  flags: number,
+): Promise<void> {
+  checkFlags(flags, F.LIVE | F.CONFIG, "qemuDomainAttachDeviceFlags");
+  const s = readDeviceSnippet(xml);
+  const alone = aloneDevice(s);
+  await withModifyJob(obj, "virDomainAttachDeviceFlags", async () => {
+    const scope = impact(obj, flags);
+    let config: DomainDef | undefined;
+    if (scope.config) {
+      // as libvirt: the source of a disk for the next boot need not exist yet
+      checkNotPresent(obj.persistentDef(), s, alone, obj.name);
+      config = await reparseWith(drv, obj.persistentDef(), s);
+    }
+    if (scope.live) await attachLive(drv, obj, s, alone);
+    if (config) await commitConfig(drv, obj, config);
+  });
+}
+
+function newDeviceOf(reparsed: DomainDef, s: DeviceSnippet, alone: DomainDef) {
+  const d = reparsed.devices;
+  if (s.kind === "disk") return findDisk(reparsed, snippetDisk(alone).target.dev)!;
+  if (s.kind === "interface") return d.interfaces[d.interfaces.length - 1]!;
+  return d.hostdevs[d.hostdevs.length - 1]!;
+}
+
+async function attachLive(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  s: DeviceSnippet,
+  alone: DomainDef,
+): Promise<void> {
+  const { run, qmp } = liveRun(obj);
+  if (!LIVE_KINDS.includes(s.kind)) {
+    throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+      action: "live attach",
+      kind: s.kind,
+      where: " on a running domain",
+      allowed: LIVE_KINDS.join(", "),
+    });
+  }
+  const live = obj.def;
+  checkNotPresent(live, s, alone, obj.name);
+  if (s.kind === "disk") {
+    const d = snippetDisk(alone);
+    const bus = d.target.bus ?? "ide";
+    if (!(LIVE_DISK_BUSES as readonly string[]).includes(bus)) {
+      throw new VirtError(
+        "HOTPLUG_BUS_NOT_HOTPLUGGABLE",
+        { bus, target: d.target.dev, allowed: LIVE_DISK_BUSES.join(", ") },
+        { allowed: LIVE_DISK_BUSES },
+      );
+    }
+    await checkDiskSource(d);
+  }
+  if (s.kind === "interface") {
+    const type = alone.devices.interfaces[0]!.type;
+    const backend = alone.devices.interfaces[0]!.backend?.type;
+    if (!(LIVE_NET_TYPES as readonly string[]).includes(type) || backend === "passt") {
+      throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+        action: "live attach",
+        kind: `interface type='${type}'${backend === "passt" ? " with the passt backend" : ""}`,
+        where: " on a running domain (tap and helper-process backends are not hotplugged yet)",
+        allowed: LIVE_NET_TYPES.map((x) => `interface type='${x}'`).join(", "),
+      });
+    }
+  }
+  if (s.kind === "hostdev") {
+    const h = alone.devices.hostdevs[0]!;
+    if (h.mode !== "subsystem" || h.type !== "usb") {
+      throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+        action: "live attach",
+        kind: `hostdev type='${h.type}'`,
+        where: " on a running domain",
+        allowed: "hostdev mode='subsystem' type='usb'",
+      });
+    }
+  }
+  const reparsed = await reparseWith(drv, live, s);
+  for (const c of reparsed.devices.controllers) {
+    if (!live.devices.controllers.some((x) => x.type === c.type && x.index === c.index)) {
+      throw new VirtError("HOTPLUG_CONTROLLER_NEEDED", {
+        device: `${s.kind} ${describe(s, alone)}`,
+        controller: `${c.type}${c.model !== undefined ? ` (${c.model})` : ""}`,
+      });
+    }
+  }
+  const next = structuredClone(live);
+  const dev = structuredClone(newDeviceOf(reparsed, s, alone));
+  if (s.kind === "disk") next.devices.disks.push(dev as DiskDef);
+  else if (s.kind === "interface") next.devices.interfaces.push(dev as InterfaceDef);
+  else next.devices.hostdevs.push(dev as HostdevDef);
+  assignAliases(next);
+  const b = await buildFor(drv, obj, run, next);
+  const alias = dev.alias ?? "";
+
+  const undo: (() => Promise<unknown>)[] = [];
+  try {
+    if (s.kind === "disk") {
+      const disk = dev as DiskDef;
+      const { nodes, added } = await addDiskNodes(qmp, b, disk);
+      undo.push(() => deleteNodes(qmp, added));
+      await qmp.execute("device_add", args(diskDeviceProps(b, disk, nodes, disk.boot?.order)));
+    } else if (s.kind === "interface") {
+      const net = dev as InterfaceDef;
+      const hostnet = args(hostNetProps(b, net, net.type));
+      await qmp.execute("netdev_add", hostnet);
+      undo.push(() => qmp.execute("netdev_del", { id: `host${alias}` }).catch(() => undefined));
+      await qmp.execute("device_add", args(nicProps(b, net, net.boot?.order)));
+    } else {
+      const h = dev as HostdevDef;
+      const release = await prepareHostdevForAttach(drv, obj, h);
+      undo.push(release);
+      await qmp.execute("device_add", args(usbHostProps(b, h)));
+    }
+  } catch (e) {
+    for (const u of undo.reverse()) await u().catch(() => undefined);
+    throw e;
+  }
+  obj.def = next;
+  await drv.saveStatus(obj);
+  drv.events.emit(obj.ref(), { id: DomainEventId.DEVICE_ADDED, devAlias: alias });
+}
+
+function describe(s: DeviceSnippet, alone: DomainDef): string {
+  if (s.kind === "disk") return snippetDisk(alone).target.dev;
+  if (s.kind === "interface")
+    return alone.devices.interfaces[0]?.mac?.address ?? alone.devices.interfaces[0]?.type ?? "";
+  if (s.kind === "hostdev") return hostdevLabel(alone.devices.hostdevs[0]!).id;
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// detach
+// ---------------------------------------------------------------------------------------------
+
+/** The device of `def` the snippet names; throws the libvirt error for a missing one. */
+function findTarget(
+  def: DomainDef,
+  s: DeviceSnippet,
+  alone: DomainDef,
+  where: "live" | "config",
+): { list: unknown[]; dev: DiskDef | InterfaceDef | HostdevDef | FilesystemDef | ControllerDef } {
+  const d = def.devices;
+  if (s.kind === "disk") {
+    const t = snippetDisk(alone).target.dev;
+    const dev = findDisk(def, t);
+    if (!dev)
+      throw new VirtError(where === "live" ? "HOTPLUG_DISK_NOT_FOUND" : "HOTPLUG_CONFIG_TARGET_NOT_FOUND", {
+        target: t,
+      });
+    return { list: d.disks, dev };
+  }
+  if (s.kind === "interface") {
+    return { list: d.interfaces, dev: findInterface(def, alone.devices.interfaces[0]!) };
+  }
+  if (s.kind === "hostdev") {
+    const want = alone.devices.hostdevs[0]!;
+    const dev = findHostdev(def, want);
+    if (!dev) throw new VirtError("HOTPLUG_HOSTDEV_NOT_FOUND", hostdevLabel(want));
+    return { list: d.hostdevs, dev };
+  }
+  if (s.kind === "filesystem") {
+    const want = alone.devices.filesystems[0]!;
+    const dev = d.filesystems.find((x) => x.target.dir === want.target.dir);
+    if (dev) return { list: d.filesystems, dev };
+  }
+  if (s.kind === "controller") {
+    const want = alone.devices.controllers[0]!;
+    const dev = d.controllers.find((x) => x.type === want.type && x.index === want.index);
+    if (dev) return { list: d.controllers, dev };
+  }
+  throw new VirtError("HOTPLUG_DEVICE_NOT_FOUND", { kind: s.kind });
+}
+
+export async function detachDevice(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  xml: string,
+  flags: number,
+): Promise<void> {
+  checkFlags(flags, F.LIVE | F.CONFIG, "qemuDomainDetachDeviceFlags");
+  const s = readDeviceSnippet(xml);
+  const alone = aloneDevice(s);
+  await withModifyJob(obj, "virDomainDetachDeviceFlags", async () => {
+    const scope = impact(obj, flags);
+    let config: DomainDef | undefined;
+    if (scope.config) {
+      config = structuredClone(obj.persistentDef());
+      const { list, dev } = findTarget(config, s, alone, "config");
+      list.splice(list.indexOf(dev), 1);
+    }
+    if (scope.live) await detachLive(drv, obj, s, alone);
+    if (config) await commitConfig(drv, obj, config);
+  });
+}
+
+interface PendingUnplug {
+  readonly alias: string;
+  /** Resolves once the device is gone and its backends are released. */
+  readonly done: Promise<void>;
+  finish(): Promise<void>;
+}
+
+/** Unplug requests sent to a QEMU process and not yet answered by DEVICE_DELETED. */
+const pendingByRun = new WeakMap<QemuRun, Map<string, PendingUnplug>>();
+
+function pendingOf(run: QemuRun): Map<string, PendingUnplug> {
+  let m = pendingByRun.get(run);
+  if (!m) {
+    m = new Map();
+    pendingByRun.set(run, m);
+  }
+  return m;
+}
+
+/**
+ * QEMU's DEVICE_DELETED for `alias` (from the monitor's event handler): completes an unplug
+ * that was asked for, now or after its detach call gave up waiting.
+ */
+export function deviceDeleted(run: QemuRun, alias: string): void {
+  const p = pendingByRun.get(run)?.get(alias);
+  if (p) void p.finish();
+}
+
+async function detachLive(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  s: DeviceSnippet,
+  alone: DomainDef,
+): Promise<void> {
+  const { run, qmp } = liveRun(obj);
+  if (!LIVE_KINDS.includes(s.kind)) {
+    throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+      action: "live detach",
+      kind: s.kind,
+      where: " on a running domain",
+      allowed: LIVE_KINDS.join(", "),
+    });
+  }
+  const { dev } = findTarget(obj.def, s, alone, "live");
+  const alias = dev.alias ?? "";
+  if (s.kind === "disk") {
+    const bus = (dev as DiskDef).target.bus ?? "ide";
+    if (!(LIVE_DISK_BUSES as readonly string[]).includes(bus)) {
+      throw new VirtError(
+        "HOTPLUG_BUS_NOT_HOTPLUGGABLE",
+        { bus, target: (dev as DiskDef).target.dev, allowed: LIVE_DISK_BUSES.join(", ") },
+        { allowed: LIVE_DISK_BUSES },
+      );
+    }
+  }
+  const pending = pendingOf(run);
+  if (pending.has(alias)) throw new VirtError("HOTPLUG_DETACH_PENDING", { alias, name: obj.name });
+
+  // What to release once QEMU let go of the device.
+  const release: (() => Promise<void>)[] = [];
+  if (s.kind === "disk") {
+    const nodes = await nodesOfDevice(qmp, alias);
+    release.push(() => deleteNodes(qmp, nodes));
+  } else if (s.kind === "interface") {
+    release.push(async () => {
+      await qmp.execute("netdev_del", { id: `host${alias}` }).catch(() => undefined);
+    });
+  } else if (s.kind === "hostdev") {
+    const h = dev as HostdevDef;
+    release.push(() => releaseHostdevAfterDetach(drv, obj, h));
+  }
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let finishing: Promise<void> | undefined;
+  const entry: PendingUnplug = {
+    alias,
+    done,
+    finish() {
+      finishing ??= (async () => {
+        for (const r of release) await r().catch(() => undefined);
+        if (obj.run === run && !run.ended) {
+          const next = structuredClone(obj.def);
+          removeByAlias(next, alias);
+          obj.def = next;
+          await drv.saveStatus(obj).catch(() => undefined);
+        }
+        pending.delete(alias);
+        resolveDone();
+      })();
+      return finishing;
+    },
+  };
+  pending.set(alias, entry);
+  try {
+    await qmp.execute("device_del", { id: alias });
+  } catch (e) {
+    pending.delete(alias);
+    throw e;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((r) => {
+    timer = setTimeout(() => {
+      r(true);
+    }, hotplugTimeouts.detachMs);
+  });
+  const gone = await Promise.race([done.then(() => false), timedOut]);
+  clearTimeout(timer);
+  if (gone) {
+    throw new VirtError(
+      "HOTPLUG_DETACH_TIMEOUT",
+      { alias, name: obj.name, seconds: Math.round(hotplugTimeouts.detachMs / 100) / 10 },
+      { alias },
+    );
+  }
+}
+
+function removeByAlias(def: DomainDef, alias: string): void {
+  const d = def.devices;
+  for (const list of [d.disks, d.interfaces, d.hostdevs] as { alias?: string }[][]) {
+    const i = list.findIndex((x) => x.alias === alias);
+    if (i >= 0) list.splice(i, 1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// update (media change)
+// ---------------------------------------------------------------------------------------------
+
+function checkMediaUpdate(old: DiskDef, want: DiskDef): void {
+  if (old.device !== "cdrom" && old.device !== "floppy")
+    throw new VirtError("HOTPLUG_UPDATE_KIND", { target: old.target.dev, device: old.device });
+  if (want.device !== old.device)
+    throw new VirtError("HOTPLUG_UPDATE_UNSUPPORTED", { field: "device", target: old.target.dev });
+  if (want.target.bus !== undefined && want.target.bus !== old.target.bus)
+    throw new VirtError("HOTPLUG_UPDATE_UNSUPPORTED", { field: "target bus", target: old.target.dev });
+}
+
+function withMedia(old: DiskDef, want: DiskDef): DiskDef {
+  const d: DiskDef = { ...structuredClone(old), type: want.type };
+  if (want.source) d.source = structuredClone(want.source);
+  else delete d.source;
+  if (want.driver?.type !== undefined) d.driver = { ...(d.driver ?? {}), type: want.driver.type };
+  return d;
+}
+
+export async function updateDevice(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  xml: string,
+  flags: number,
+): Promise<void> {
+  checkFlags(flags, F.LIVE | F.CONFIG | F.FORCE, "qemuDomainUpdateDeviceFlags");
+  const s = readDeviceSnippet(xml);
+  if (s.kind === "interface") return updateInterface(drv, obj, s, flags);
+  if (s.kind !== "disk") {
+    throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+      action: "update",
+      kind: s.kind,
+      where: "",
+      allowed: "disk (cdrom and floppy media), interface (link state)",
+    });
+  }
+  const want = snippetDisk(aloneDevice(s));
+  await withModifyJob(obj, "virDomainUpdateDeviceFlags", async () => {
+    const scope = impact(obj, flags);
+    if (scope.live) await checkDiskSource(want);
+    let config: DomainDef | undefined;
+    if (scope.config) {
+      config = structuredClone(obj.persistentDef());
+      const old = findDisk(config, want.target.dev);
+      if (!old) throw new VirtError("HOTPLUG_CONFIG_TARGET_NOT_FOUND", { target: want.target.dev });
+      checkMediaUpdate(old, want);
+      config.devices.disks[config.devices.disks.indexOf(old)] = withMedia(old, want);
+    }
+    if (scope.live) await changeMediaLive(drv, obj, want);
+    if (config) await commitConfig(drv, obj, config);
+  });
+}
+
+async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDef): Promise<void> {
+  const { run, qmp } = liveRun(obj);
+  const old = findDisk(obj.def, want.target.dev);
+  if (!old) throw new VirtError("HOTPLUG_DISK_NOT_FOUND", { target: want.target.dev });
+  checkMediaUpdate(old, want);
+  const alias = old.alias ?? "";
+  const disk = withMedia(old, want);
+  const next = structuredClone(obj.def);
+  next.devices.disks[obj.def.devices.disks.indexOf(old)] = disk;
+  const b = await buildFor(drv, obj, run, next);
+  const oldNodes = await nodesOfDevice(qmp, alias);
+  const { added } = await addDiskNodes(qmp, b, disk);
+  let removed = false;
+  try {
+    await qmp.execute("blockdev-open-tray", { id: alias, force: true });
+    if (oldNodes.length > 0) {
+      await qmp.execute("blockdev-remove-medium", { id: alias });
+      removed = true;
+    }
+    if (added.length > 0) await qmp.execute("blockdev-insert-medium", { id: alias, "node-name": added[0]! });
+    await qmp.execute("blockdev-close-tray", { id: alias });
+  } catch (e) {
+    // put the old medium back, drop the new nodes
+    if (removed && oldNodes[0] !== undefined)
+      await qmp
+        .execute("blockdev-insert-medium", { id: alias, "node-name": oldNodes[0] })
+        .catch(() => undefined);
+    await qmp.execute("blockdev-close-tray", { id: alias }).catch(() => undefined);
+    await deleteNodes(qmp, added);
+    throw e;
+  }
+  await deleteNodes(qmp, oldNodes);
+  obj.def = next;
+  await drv.saveStatus(obj);
+}
+
+/** The flag-less APIs (virDomainAttachDevice, virDomainDetachDevice) act on the running guest. */
+export const LEGACY_FLAGS = F.LIVE;
+
+/** The one interface of `def` the snippet names (by MAC, as libvirt's virDomainNetFindIdx). */
+function findInterface(def: DomainDef, want: InterfaceDef): InterfaceDef {
+  const m = matchInterfaces(def, want);
+  const mac = want.mac?.address ?? "(none)";
+  if (m.length === 0) throw new VirtError("HOTPLUG_NET_NOT_FOUND", { mac });
+  if (m.length > 1) throw new VirtError("HOTPLUG_NET_AMBIGUOUS", { mac });
+  return m[0]!;
+}
+
+/** update-device of an interface: its link state (QMP `set_link` on a running guest). */
+async function updateInterface(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  s: DeviceSnippet,
+  flags: number,
+): Promise<void> {
+  const want = aloneDevice(s).devices.interfaces[0]!;
+  const withLink = (n: InterfaceDef): InterfaceDef => {
+    const next = structuredClone(n);
+    if (want.link) next.link = { ...want.link };
+    else delete next.link;
+    return next;
+  };
+  await withModifyJob(obj, "virDomainUpdateDeviceFlags", async () => {
+    const scope = impact(obj, flags);
+    let config: DomainDef | undefined;
+    if (scope.config) {
+      config = structuredClone(obj.persistentDef());
+      const old = findInterface(config, want);
+      config.devices.interfaces[config.devices.interfaces.indexOf(old)] = withLink(old);
+    }
+    if (scope.live) {
+      const { qmp } = liveRun(obj);
+      const old = findInterface(obj.def, want);
+      await qmp.execute("set_link", { name: old.alias ?? "", up: want.link?.state !== "down" });
+      const next = structuredClone(obj.def);
+      next.devices.interfaces[obj.def.devices.interfaces.indexOf(old)] = withLink(old);
+      obj.def = next;
+      await drv.saveStatus(obj);
+    }
+    if (config) await commitConfig(drv, obj, config);
+  });
+}
