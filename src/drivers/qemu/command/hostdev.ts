@@ -33,14 +33,14 @@ function vfioPci(
   return p;
 }
 
-function usbHost(b: Build, dev: HostdevDef): Props {
+function usbHost(b: Build, dev: HostdevDef, byPath = true): Props {
   const s = dev.source;
   const element = `USB host device ${dev.alias ?? ""}`;
   let hostdevice: string | undefined;
   let hostbus = 0;
   let hostaddr = 0;
   if (s.usbAddress) {
-    if (b.has("usb-host.hostdevice")) {
+    if (byPath && b.has("usb-host.hostdevice")) {
       hostdevice = `/dev/bus/usb/${String(s.usbAddress.bus).padStart(3, "0")}/${String(s.usbAddress.device).padStart(3, "0")}`;
     } else {
       hostbus = s.usbAddress.bus;
@@ -79,6 +79,26 @@ function usbHost(b: Build, dev: HostdevDef): Props {
     .opt("guest-reset", reset)
     .opt("guest-resets-all", resetsAll);
   addAddressProps(b, p, dev, element);
+  return p;
+}
+
+/**
+ * The `device_add` properties of a hotplugged subsystem USB or PCI host device. A USB device the
+ * XML names by vendor/product goes to QEMU by vendor/product (QEMU's usb-host then follows the
+ * device across re-plugs); one named by bus/device, by host bus and address.
+ */
+export function hostdevDeviceProps(b: Build, dev: HostdevDef): Props {
+  if (dev.mode === "subsystem" && dev.type === "pci" && dev.source.pciAddress)
+    return vfioPci(b, dev, pciHost(dev.source.pciAddress), dev.boot?.order);
+  const s = dev.source;
+  if (s.vendor === undefined) return usbHost(b, dev, false);
+  const p = new Props()
+    .set("driver", "usb-host")
+    .opt("vendorid", s.vendor)
+    .opt("productid", s.product)
+    .set("id", dev.alias ?? "")
+    .pos("bootindex", dev.boot?.order);
+  addAddressProps(b, p, dev, `USB host device ${dev.alias ?? ""}`);
   return p;
 }
 

@@ -55,6 +55,8 @@ export interface HostdevHandle {
   /** USB hostdevs with startupPolicy='optional' whose device is absent. */
   readonly missingOptional: readonly HostdevDef[];
   release(): Promise<void>;
+  /** Gives back one PCI device of this handle (a hot-unplug); the others stay held. */
+  releaseAddr(addr: string): Promise<void>;
 }
 
 const sysfsCache = new Map<string, Sysfs>();
@@ -84,28 +86,33 @@ export function resolveUsbHostdev(sysfsRoot: string, source: HostdevSource): { b
 function makeHandle(
   sysfs: Sysfs,
   domainName: string,
-  held: PciDeviceInfo[],
+  heldAtFirst: PciDeviceInfo[],
   detached: Map<string, string | undefined>,
   missingOptional: HostdevDef[],
 ): HostdevHandle {
-  let released = false;
+  const held = [...heldAtFirst];
+  const giveBack = (info: PciDeviceInfo): void => {
+    if (detached.has(info.addr)) {
+      try {
+        reattachPci(sysfs, info, detached.get(info.addr));
+      } catch {
+        // left on vfio-pci; nodedev-reattach can give it back later
+      }
+      detached.delete(info.addr);
+    }
+    markInactive(sysfs, info.addr, domainName);
+  };
   return {
     pci: held.map((i) => i.addr),
     detached: [...detached.keys()],
     missingOptional,
     release() {
-      if (released) return Promise.resolve();
-      released = true;
-      for (const info of [...held].reverse()) {
-        if (detached.has(info.addr)) {
-          try {
-            reattachPci(sysfs, info, detached.get(info.addr));
-          } catch {
-            // left on vfio-pci; nodedev-reattach can give it back later
-          }
-        }
-        markInactive(sysfs, info.addr, domainName);
-      }
+      for (const info of held.splice(0).reverse()) giveBack(info);
+      return Promise.resolve();
+    },
+    releaseAddr(addr) {
+      const i = held.findIndex((x) => x.addr === addr);
+      if (i >= 0) giveBack(held.splice(i, 1)[0]!);
       return Promise.resolve();
     },
   };
@@ -238,7 +245,7 @@ export function domainHostdevs(def: DomainDef): HostdevDef[] {
   return out;
 }
 
-const byDomain = new WeakMap<object, HostdevHandle>();
+const byDomain = new WeakMap<object, HostdevHandle[]>();
 
 /**
  * Start, before the QEMU command is built: fills the host bus/device of USB hostdevs given by
@@ -270,7 +277,7 @@ export async function prepareDomainHostdevs(
   const handle = await prepareHostdevs(sysfsRoot, live.name, domainHostdevs(live));
   if (handle.missingOptional.length > 0)
     live.devices.hostdevs = live.devices.hostdevs.filter((h) => !handle.missingOptional.includes(h));
-  byDomain.set(owner, handle);
+  byDomain.set(owner, [handle]);
   return handle;
 }
 
@@ -278,12 +285,43 @@ export async function prepareDomainHostdevs(
 export function adoptDomainHostdevs(sysfsRoot: string, owner: object, live: DomainDef): void {
   const all = domainHostdevs(live);
   if (!all.some((h) => pciAddrOf(h) !== undefined)) return;
-  byDomain.set(owner, adoptHostdevs(sysfsRoot, live.name, all));
+  byDomain.set(owner, [adoptHostdevs(sysfsRoot, live.name, all)]);
 }
 
-/** Stop (or a failed start): gives back what the domain's start took. */
+/** Stop (or a failed start): gives back what the domain's start and its hotplugs took. */
 export async function releaseDomainHostdevs(owner: object): Promise<void> {
-  const h = byDomain.get(owner);
+  const handles = byDomain.get(owner) ?? [];
   byDomain.delete(owner);
-  await h?.release();
+  for (const h of handles.reverse()) await h.release();
+}
+
+/**
+ * Hotplug, before `device_add`: a USB device named by vendor/product gets its host bus and
+ * device (not found is an error here, whatever its startupPolicy: the attach is asked for
+ * now); a PCI device is checked and, when managed, bound to vfio-pci. The device is then held
+ * for the domain until `releaseHotplugHostdev` or the domain stops.
+ */
+export async function prepareHotplugHostdev(
+  sysfsRoot: string,
+  owner: object,
+  domainName: string,
+  dev: HostdevDef,
+): Promise<void> {
+  if (dev.mode === "subsystem" && dev.type === "usb") {
+    dev.source.usbAddress = resolveUsbHostdev(sysfsRoot, dev.source);
+    return;
+  }
+  const handle = await prepareHostdevs(sysfsRoot, domainName, [dev]);
+  const list = byDomain.get(owner) ?? [];
+  list.push(handle);
+  byDomain.set(owner, list);
+}
+
+/** Hot-unplug done (or an attach undone): gives the PCI device back to its host driver. */
+export async function releaseHotplugHostdev(owner: object, dev: HostdevDef): Promise<void> {
+  const addr = pciAddrOf(dev);
+  if (addr === undefined) return;
+  for (const h of byDomain.get(owner) ?? []) {
+    if (h.pci.includes(addr)) await h.releaseAddr(addr);
+  }
 }

@@ -191,3 +191,101 @@ test(
     );
   },
 );
+
+test(
+  "hotplug of host devices: managed PCI bound before device_add and given back on refusal, detach and stop; USB by vendor/product",
+  { timeout: 180_000 },
+  async () => {
+    const usbFs = makeFakeSysfs({
+      pci: [{ addr: "0000:04:00.0", driver: "e1000e", group: 7 }],
+      usb: [{ sysname: "1-2", bus: 1, device: 5, vendor: "1234", product: "5678" }],
+    });
+    const F = { LIVE: 1 };
+    const dev = "0000:04:00.0";
+    const managed = `<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x04' slot='0x00' function='0x0'/></source></hostdev>`;
+    const unassigned = managed.replace("</hostdev>", "<address type='unassigned'/></hostdev>");
+    const usb = `<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0x5678'/></source></hostdev>`;
+    const bindSequence = [
+      `bus/pci/devices/${dev}/driver_override=vfio-pci`,
+      `bus/pci/drivers/e1000e/unbind=${dev}`,
+      `bus/pci/drivers_probe=${dev}`,
+    ];
+    const restoreSequence = [
+      `bus/pci/drivers/vfio-pci/unbind=${dev}`,
+      `bus/pci/devices/${dev}/driver_override=\n`,
+      `bus/pci/drivers_probe=${dev}`,
+    ];
+    const conn = await root.open({ sysfsRoot: usbFs.root, autostart: false });
+    const realRoot = makeTestRoot("tvirt-hostdev-real-");
+    const real = await realRoot.open({ autostart: false });
+    try {
+      // ACPI: i440fx hotplugs PCI devices through it
+      const dom = await conn.domainDefineXML(
+        xml("hp1", "").replace("</os>", "</os><features><acpi/></features>"),
+      );
+      await conn.domainCreate(dom);
+      root.track(conn);
+
+      // QEMU cannot take a vfio device here: the device was bound first, then given back
+      usbFs.writes.length = 0;
+      await assert.rejects(conn.domainAttachDeviceFlags(dom, managed, F.LIVE), /0000:04:00\.0/);
+      assert.deepEqual(usbFs.writes, [...bindSequence, ...restoreSequence]);
+      assert.equal(usbFs.driverOf(dev), "e1000e");
+      assert.doesNotMatch(await conn.domainGetXMLDesc(dom, 0), /<hostdev/);
+
+      // unassigned: taken from the host for the domain, detach gives it back
+      usbFs.writes.length = 0;
+      await conn.domainAttachDeviceFlags(dom, unassigned, F.LIVE);
+      assert.deepEqual(usbFs.writes, bindSequence);
+      assert.equal(usbFs.driverOf(dev), "vfio-pci");
+      assert.match(
+        await conn.domainGetXMLDesc(dom, 0),
+        /<hostdev mode='subsystem' type='pci' managed='yes'>/,
+      );
+      await conn.domainDetachDeviceFlags(dom, unassigned, F.LIVE);
+      assert.deepEqual(usbFs.writes, [...bindSequence, ...restoreSequence]);
+      assert.equal(usbFs.driverOf(dev), "e1000e");
+      assert.doesNotMatch(await conn.domainGetXMLDesc(dom, 0), /<hostdev/);
+
+      // attached again, then the guest stops: given back
+      usbFs.writes.length = 0;
+      await conn.domainAttachDeviceFlags(dom, unassigned, F.LIVE);
+      assert.equal(usbFs.driverOf(dev), "vfio-pci");
+
+      // USB found under the sysfs root: QEMU gets usb-host with its bus and address
+      await conn.domainAttachDeviceFlags(dom, usb, F.LIVE);
+      const qmp = conn.driver.domains.byName("hp1")?.run?.qmp;
+      assert.ok(qmp);
+      const vendorid = (await qmp.execute("qom-get", {
+        path: "/machine/peripheral/hostdev1",
+        property: "vendorid",
+      })) as number;
+      assert.equal(vendorid, 0x1234);
+      assert.match(await conn.domainGetXMLDesc(dom, 0), /<vendor id='0x1234'\/>\s*<product id='0x5678'\/>/);
+
+      await conn.domainDestroy(dom);
+      assert.deepEqual(usbFs.writes, [...bindSequence, ...restoreSequence]);
+      assert.equal(usbFs.driverOf(dev), "e1000e");
+
+      // the real host has no USB bus: not found, before QEMU is asked, nothing changed
+      const rdom = await real.domainDefineXML(xml("hp2", ""));
+      await real.domainCreate(rdom);
+      realRoot.track(real);
+      const before = await real.domainGetXMLDesc(rdom, 0);
+      await assert.rejects(real.domainAttachDeviceFlags(rdom, usb, F.LIVE), (e: unknown) => {
+        assert.ok(isVirtError(e), String(e));
+        assert.match(e.message, /USB device 1234:5678 not found/);
+        return true;
+      });
+      assert.equal(await real.domainGetXMLDesc(rdom, 0), before);
+      await real.domainDestroy(rdom);
+    } finally {
+      root.track(conn);
+      realRoot.track(real);
+      await conn.connectClose();
+      await real.connectClose();
+      await realRoot.cleanup();
+      usbFs.dispose();
+    }
+  },
+);

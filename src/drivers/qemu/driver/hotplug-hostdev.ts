@@ -2,16 +2,17 @@
  * Host side of a host device hotplug: the one place where the host is prepared for a
  * `<hostdev>` before QEMU gets it, and given back after QEMU let go of it.
  *
- * Today nothing is done on the host: a USB device named by vendor/product is handed to QEMU's
- * `usb-host` as `vendorid`/`productid` (QEMU finds the device itself, and takes it when it
- * appears). The host device lookup from sysfs (USB vendor/product → bus/device, managed PCI
- * detach/reattach, permissions) plugs in here, in these two functions, and nowhere else in the
- * attach/detach path.
+ * USB: the device named by vendor/product (or bus/device) is looked up under the driver's sysfs
+ * root and handed to QEMU's `usb-host` by host bus and address; not found is a catalogued error
+ * before QEMU is asked anything. PCI: the device is checked (IOMMU group, not used by the host,
+ * not held by another domain) and, with managed='yes', bound to vfio-pci; it is given back when
+ * QEMU released it, when the attach fails, or when the domain stops (`hostdev-prepare.ts`).
  */
 import { hostdevLabel } from "../../../conf/domain/device-snippet.ts";
 import type { HostdevDef } from "../../../conf/domain/types.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
+import { prepareHotplugHostdev, releaseHotplugHostdev } from "./hostdev-prepare.ts";
 import { appendLog } from "./log.ts";
 
 function note(drv: QemuDriver, obj: QemuDomainObj, dev: HostdevDef, what: string): Promise<void> {
@@ -23,24 +24,28 @@ function note(drv: QemuDriver, obj: QemuDomainObj, dev: HostdevDef, what: string
 }
 
 /**
- * Prepares the host for `dev` before `device_add` (may fill in `dev.source`, e.g. a USB bus and
- * device number found for its vendor/product). Returns the function that undoes the
- * preparation if the attach fails afterwards.
+ * Prepares the host for `dev` before `device_add` (fills in `dev.source.usbAddress` for USB).
+ * Returns the function that gives the device back if the attach fails afterwards.
  */
 export async function prepareHostdevForAttach(
   drv: QemuDriver,
   obj: QemuDomainObj,
   dev: HostdevDef,
 ): Promise<() => Promise<void>> {
-  await note(drv, obj, dev, "handed to QEMU (no host preparation)");
-  return () => note(drv, obj, dev, "attach failed, nothing to undo on the host");
+  await prepareHotplugHostdev(drv.options.sysfsRoot, obj, obj.name, dev);
+  await note(drv, obj, dev, "prepared for the guest");
+  return async () => {
+    await releaseHotplugHostdev(obj, dev);
+    await note(drv, obj, dev, "attach failed, given back to the host");
+  };
 }
 
 /** Gives the host device back to the host after QEMU released it (DEVICE_DELETED). */
-export function releaseHostdevAfterDetach(
+export async function releaseHostdevAfterDetach(
   drv: QemuDriver,
   obj: QemuDomainObj,
   dev: HostdevDef,
 ): Promise<void> {
-  return note(drv, obj, dev, "released by QEMU (nothing to give back to the host)");
+  await releaseHotplugHostdev(obj, dev);
+  await note(drv, obj, dev, "released by the guest, given back to the host");
 }

@@ -40,7 +40,6 @@ import type {
 } from "../../../conf/domain/types.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { checkFlags, DomainDeviceModifyFlags, DomainEventId, libvirtError } from "../../driver.ts";
-import { addAddressProps } from "../command/address.ts";
 import { Build } from "../command/build.ts";
 import {
   diskDeviceProps,
@@ -51,6 +50,7 @@ import {
   type DiskNodes,
 } from "../command/disk.ts";
 import { Props } from "../command/escape.ts";
+import { hostdevDeviceProps } from "../command/hostdev.ts";
 import { hostNetProps, nicProps } from "../command/net.ts";
 import type { CommandContext } from "../command/types.ts";
 import type { QmpClient, QmpObject } from "../monitor/index.ts";
@@ -264,16 +264,6 @@ async function addDiskNodes(
   return { nodes, added };
 }
 
-function usbHostProps(b: Build, dev: HostdevDef): Props {
-  const s = dev.source;
-  const p = new Props().set("driver", "usb-host");
-  if (s.usbAddress) p.set("hostbus", s.usbAddress.bus).set("hostaddr", s.usbAddress.device);
-  else p.opt("vendorid", s.vendor).opt("productid", s.product);
-  p.set("id", dev.alias ?? "").pos("bootindex", dev.boot?.order);
-  addAddressProps(b, p, dev, `USB host device ${dev.alias ?? ""}`);
-  return p;
-}
-
 // ---------------------------------------------------------------------------------------------
 // attach
 // ---------------------------------------------------------------------------------------------
@@ -352,12 +342,12 @@ async function attachLive(
   }
   if (s.kind === "hostdev") {
     const h = alone.devices.hostdevs[0]!;
-    if (h.mode !== "subsystem" || h.type !== "usb") {
+    if (h.mode !== "subsystem" || (h.type !== "usb" && h.type !== "pci")) {
       throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
         action: "live attach",
         kind: `hostdev type='${h.type}'`,
         where: " on a running domain",
-        allowed: "hostdev mode='subsystem' type='usb'",
+        allowed: "hostdev mode='subsystem' type='usb' or type='pci'",
       });
     }
   }
@@ -396,7 +386,8 @@ async function attachLive(
       const h = dev as HostdevDef;
       const release = await prepareHostdevForAttach(drv, obj, h);
       undo.push(release);
-      await qmp.execute("device_add", args(usbHostProps(b, h)));
+      // an unassigned PCI device is taken from the host but given to no guest bus
+      if (h.address?.type !== "unassigned") await qmp.execute("device_add", args(hostdevDeviceProps(b, h)));
     }
   } catch (e) {
     for (const u of undo.reverse()) await u().catch(() => undefined);
@@ -550,6 +541,16 @@ async function detachLive(
   } else if (s.kind === "hostdev") {
     const h = dev as HostdevDef;
     release.push(() => releaseHostdevAfterDetach(drv, obj, h));
+    if (h.address?.type === "unassigned") {
+      // QEMU never had it: give it back to the host and drop it from the live definition
+      for (const r of release) await r();
+      const next = structuredClone(obj.def);
+      removeByAlias(next, alias);
+      obj.def = next;
+      await drv.saveStatus(obj);
+      drv.events.emit(obj.ref(), { id: DomainEventId.DEVICE_REMOVED, devAlias: alias });
+      return;
+    }
   }
 
   let resolveDone!: () => void;
