@@ -10,6 +10,7 @@ import { domxmlToNative } from "./domxml-to-native.ts";
 import { event } from "./event.ts";
 import { hostCommands } from "./host.ts";
 import { monitorCommands } from "./monitor.ts";
+import { tuningCommands } from "./tuning.ts"; // tuning and statistics
 
 type Cmd = CmdDef<Ctx>;
 
@@ -153,6 +154,7 @@ export const allCommands: Cmd[] = [
   domxmlToNative,
   event,
   ...monitorCommands,
+  ...tuningCommands, // tuning and statistics
   ...hostCommands,
   cd,
   exit,

@@ -10,20 +10,31 @@ import { qemuErrors } from "./catalogue-qemu.ts";
 import { apiErrors } from "./catalogue-api.ts";
 import { qemuDriverErrors } from "./catalogue-qemu-driver.ts";
 import { rpcErrors } from "./catalogue-rpc.ts";
+// tuning and stats (setmem, setvcpus, dommemstat, domstats, qemu-monitor-event)
+import { tuningErrors } from "./catalogue-tuning.ts";
 import type { CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
 
 export type { CatalogueEntry, ErrorKind } from "./types.ts";
 export { VirErrorDomain, VirErrorNumber } from "./virerror.ts";
 
-const parts = [coreErrors, xmlErrors, qemuErrors, apiErrors, qemuDriverErrors, rpcErrors] as const;
+const parts = [
+  coreErrors,
+  xmlErrors,
+  qemuErrors,
+  apiErrors,
+  qemuDriverErrors,
+  rpcErrors,
+  tuningErrors,
+] as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof coreErrors &
   typeof xmlErrors &
   typeof qemuErrors &
   typeof apiErrors &
   typeof qemuDriverErrors &
-  typeof rpcErrors;
+  typeof rpcErrors &
+  typeof tuningErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 

@@ -24,6 +24,9 @@ import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { fakeReboot, scheduleExitCheck } from "./process.ts";
 import { resumedDetail, suspendedDetail } from "./states.ts";
+// tuning: monitor events for clients, balloon size changes
+import { dispatchMonitorEvent } from "./monitor-events.ts";
+import { balloonChanged } from "./tuning.ts";
 
 /** Makes `qmp` the monitor of `run`: events go to the domain, a close starts the exit check. */
 export function attachMonitor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, qmp: QmpClient): void {
@@ -31,6 +34,7 @@ export function attachMonitor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun,
   const offEvent = qmp.onEvent((ev) => {
     if (obj.run !== run || run.ended) return;
     handleEvent(drv, obj, run, ev);
+    dispatchMonitorEvent(drv, obj, ev);
   });
   const offClose = qmp.onClose(() => {
     if (run.qmp === qmp) run.qmp = undefined;
@@ -122,6 +126,11 @@ function handleEvent(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, ev: QmpE
       const dev = ev.data.device;
       if (typeof dev === "string")
         drv.events.emit(obj.ref(), { id: DomainEventId.DEVICE_REMOVED, devAlias: dev });
+      return;
+    }
+    case "BALLOON_CHANGE": {
+      const actual = ev.data.actual;
+      if (typeof actual === "number") balloonChanged(drv, obj, actual);
       return;
     }
     default:

@@ -36,6 +36,7 @@ import { QemuRun, type QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { appendLog, logTail, mainError, openDomainLog, startHeader, stopLine } from "./log.ts";
 import { attachMonitor } from "./monitor.ts";
+import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
 import { checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
@@ -207,6 +208,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     });
     attachMonitor(drv, obj, newRun, qmp);
     await refreshChardevs(qmp, live);
+    await setupBalloon(qmp, live);
     if (caps.flags.has("set-action") && live.onReboot === "destroy") {
       await qmp.execute("set-action", { reboot: "shutdown" });
     }
@@ -421,6 +423,7 @@ export async function reconnectProcess(
   );
   run.autodestroy = status.autodestroy;
   run.fakeReboot = status.fakeReboot;
+  for (const t of status.taints ?? []) run.taints.add(t);
   run.asyncJob = status.asyncJob;
   obj.run = run;
   obj.id = status.domainId ?? drv.allocateId();
