@@ -561,12 +561,13 @@ const domstats: Cmd = {
     } catch (e) {
       return ctx.fail(undefined, e);
     }
-    let out = "";
-    for (const r of records) {
-      out += `Domain: '${r.dom.name}'\n`;
-      for (const p of r.params) out += `  ${p.field}=${typedParamText(p)}\n`;
-      out += "\n";
-    }
+    // virsh separates records with a blank line (none after the last).
+    const out = records
+      .map(
+        (r) =>
+          `Domain: '${r.dom.name}'\n${r.params.map((p) => `  ${p.field}=${typedParamText(p)}\n`).join("")}`,
+      )
+      .join("\n");
     ctx.print(out);
     ctx.emit({
       domains: records.map((r) => ({
