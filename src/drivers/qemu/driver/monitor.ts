@@ -26,7 +26,7 @@ import { fakeReboot, scheduleExitCheck } from "./process.ts";
 import { resumedDetail, suspendedDetail } from "./states.ts";
 // tuning: monitor events for clients, balloon size changes
 import { dispatchMonitorEvent } from "./monitor-events.ts";
-import { balloonChanged } from "./tuning.ts";
+import { balloonChanged, vcpuDeleted } from "./tuning.ts";
 
 /** Makes `qmp` the monitor of `run`: events go to the domain, a close starts the exit check. */
 export function attachMonitor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, qmp: QmpClient): void {
@@ -124,8 +124,10 @@ function handleEvent(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, ev: QmpE
     }
     case "DEVICE_DELETED": {
       const dev = ev.data.device;
-      if (typeof dev === "string")
+      if (typeof dev === "string") {
+        vcpuDeleted(drv, obj, dev);
         drv.events.emit(obj.ref(), { id: DomainEventId.DEVICE_REMOVED, devAlias: dev });
+      }
       return;
     }
     case "BALLOON_CHANGE": {

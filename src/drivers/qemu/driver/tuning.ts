@@ -317,6 +317,7 @@ async function setLiveVcpus(drv: QemuDriver, obj: QemuDomainObj, def: DomainDef,
             { name: obj.name },
           );
         }
+        unplugging.add(obj);
         const deleted = waitDeviceDeleted(qmp, m[1], VCPU_UNPLUG_TIMEOUT_MS);
         await qmp.execute("device_del", { id: m[1] });
         if (!(await deleted)) throw libvirtError("TUNING_VCPU_UNPLUG_TIMEOUT", {}, { name: obj.name });
@@ -325,9 +326,26 @@ async function setLiveVcpus(drv: QemuDriver, obj: QemuDomainObj, def: DomainDef,
       }
     }
   } finally {
+    unplugging.delete(obj);
     setOnline(def, online);
     await drv.saveStatus(obj);
   }
+}
+
+/** Domains with a vCPU unplug being waited for (that wait counts the DEVICE_DELETED itself). */
+const unplugging = new WeakSet<QemuDomainObj>();
+
+/**
+ * qemuDomainRemoveVcpuAlias: a DEVICE_DELETED of a vCPU that arrives after `setvcpus` gave up
+ * waiting (the guest was slow) still takes it offline in the live definition.
+ */
+export function vcpuDeleted(drv: QemuDriver, obj: QemuDomainObj, alias: string): void {
+  if (!/^vcpu\d+$/.test(alias) || unplugging.has(obj)) return;
+  const def = obj.def;
+  const online = onlineVcpus(def);
+  if (online <= 1) return;
+  setOnline(def, online - 1);
+  drv.saveStatusLater(obj);
 }
 
 /** The largest vCPU count the domain's machine type allows (QEMU's `cpu-max`). */
