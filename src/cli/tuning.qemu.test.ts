@@ -285,6 +285,30 @@ test("tuning and statistics on a running guest", { timeout: 300_000 }, async (t)
     const ev2 = await waiter2;
     assert.match(ev2.out, /^event RESUME at \d+\.\d{6} for domain 'tune1': <null>\nevents received: 1\n\n$/);
 
+    // an event with data, pretty-printed; the balloon-change domain event follows it too
+    const waiter3 = sh(
+      "qemu-monitor-event",
+      "--domain",
+      name,
+      "--event",
+      "BALLOON_CHANGE",
+      "--pretty",
+      "--timeout",
+      "60",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(await ok("setmem", name, "96M"), "");
+    const ev3 = await waiter3;
+    assert.match(
+      ev3.out,
+      /^event BALLOON_CHANGE at \d+\.\d{6} for domain 'tune1': \{\n {2}"actual": \d+\n\}\nevents received: 1\n\n$/,
+    );
+    await until(
+      async () => /<currentMemory unit='KiB'>98304<\/currentMemory>/.test(await ok("dumpxml", name)),
+      60_000,
+      "live currentMemory 98304",
+    );
+
     // --- a restarted driver keeps the taint and the live sizes -----------------------------
     await keep.connectClose();
     keep = await tr.open();
@@ -294,7 +318,7 @@ test("tuning and statistics on a running guest", { timeout: 300_000 }, async (t)
       cpus: number;
     };
     assert.deepEqual(info2.taints, ["custom-monitor"]);
-    assert.equal(info2.usedMemoryKiB, 102400);
+    assert.equal(info2.usedMemoryKiB, 98304);
     assert.equal(info2.cpus, 2);
 
     await ok("destroy", name);
