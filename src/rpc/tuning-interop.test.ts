@@ -172,6 +172,24 @@ test(
         (await tv(["qemu-monitor-command", NAME, "--return-value", '{"execute":"query-status"}'])).stdout,
         rv.stdout,
       );
+      // tvirsh prints what virsh prints for the other forms too (QMP ids aside)
+      const noId = (x: string): string => x.replace(/libvirt-\d+/g, "libvirt-N");
+      for (const args of [
+        ["--return-value", "--pretty", '{"execute":"query-status"}'],
+        ["query-status"],
+        ["--return-value", "query-name"],
+        ["--return-value", '{"execute":"no-such-command"}'],
+        ['{"execute":"no-such-command"}'],
+        ["--pretty", "no-such-command"],
+      ]) {
+        const a = await v(["qemu-monitor-command", NAME, ...args], false);
+        const b = await tv(["qemu-monitor-command", NAME, ...args]);
+        assert.deepEqual(
+          { code: b.code, out: noId(b.stdout), err: b.stderr },
+          { code: a.code, out: noId(a.stdout), err: a.stderr },
+          `qemu-monitor-command ${args.join(" ")}`,
+        );
+      }
       const info = await v(["dominfo", NAME]);
       assert.match(info.stdout, /\nMessages: {7}tainted: custom monitor control commands issued\n\n$/);
       assert.match(

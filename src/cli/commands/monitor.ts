@@ -548,13 +548,8 @@ const qemuMonitorCommand: Cmd = {
           typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
             ? (parsed as Record<string, unknown>).return
             : undefined;
-        if (ret === undefined) {
-          const err =
-            typeof parsed === "object" && parsed !== null
-              ? ((parsed as Record<string, unknown>).error as { desc?: unknown } | undefined)
-              : undefined;
-          return ctx.fail(typeof err?.desc === "string" ? err.desc : "'return' member missing");
-        }
+        // virsh 9.0 reports an error reply (QEMU's text is in the plain output) this way
+        if (ret === undefined) return ctx.fail("'return' member missing");
         shown = ret;
         value = ret;
       }
