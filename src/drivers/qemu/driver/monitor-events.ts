@@ -14,7 +14,6 @@ import {
 } from "../../driver.ts";
 import type { QmpEvent } from "../monitor/index.ts";
 import type { QemuDomainObj } from "./domain.ts";
-import type { QemuDriver } from "./driver.ts";
 
 interface Registration {
   readonly owner: object;
@@ -61,9 +60,10 @@ class MonitorEventHub {
   }
 }
 
-const hubs = new WeakMap<QemuDriver, MonitorEventHub>();
+/** One hub per driver instance (keyed by the driver object). */
+const hubs = new WeakMap<object, MonitorEventHub>();
 
-function hubOf(drv: QemuDriver): MonitorEventHub {
+function hubOf(drv: object): MonitorEventHub {
   let h = hubs.get(drv);
   if (!h) {
     h = new MonitorEventHub();
@@ -73,7 +73,7 @@ function hubOf(drv: QemuDriver): MonitorEventHub {
 }
 
 /** Called for every QMP event of a running domain (from `attachMonitor`). */
-export function dispatchMonitorEvent(drv: QemuDriver, obj: QemuDomainObj, ev: QmpEvent): void {
+export function dispatchMonitorEvent(drv: object, obj: QemuDomainObj, ev: QmpEvent): void {
   const h = hubs.get(drv);
   if (!h || h.regs.size === 0) return;
   const us = ev.timestampUs;
@@ -108,7 +108,7 @@ function matcher(event: string | null, flags: number): (name: string) => boolean
 }
 
 export function registerMonitorEvents(
-  drv: QemuDriver,
+  drv: object,
   owner: object,
   domUuid: string | null,
   event: string | null,
@@ -119,14 +119,14 @@ export function registerMonitorEvents(
   return hubOf(drv).add({ owner, domUuid, match: matcher(event, flags), callback });
 }
 
-export function deregisterMonitorEvents(drv: QemuDriver, owner: object, id: number): void {
+export function deregisterMonitorEvents(drv: object, owner: object, id: number): void {
   const h = hubOf(drv);
   if (h.regs.get(id)?.owner !== owner) throw libvirtError("TUNING_MONITOR_EVENT_CALLBACK", { id });
   h.regs.delete(id);
 }
 
 /** Drops every registration of a closing connection. */
-export function removeMonitorEventOwner(drv: QemuDriver, owner: object): void {
+export function removeMonitorEventOwner(drv: object, owner: object): void {
   const h = hubs.get(drv);
   if (!h) return;
   for (const [id, reg] of h.regs) if (reg.owner === owner) h.regs.delete(id);
