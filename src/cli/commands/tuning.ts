@@ -184,8 +184,7 @@ const setvcpus: Cmd = {
     if (
       !ctx.exclusive(cmd, "current", "live") ||
       !ctx.exclusive(cmd, "current", "config") ||
-      !ctx.exclusive(cmd, "guest", "config") ||
-      !ctx.exclusive(cmd, "hotpluggable", "guest")
+      !ctx.exclusive(cmd, "guest", "config")
     )
       return false;
     if (cmd.bool("maximum") && !cmd.bool("config"))
@@ -281,7 +280,13 @@ const vcpucount: Cmd = {
       if (live) flags |= V.LIVE;
       if (config) flags |= V.CONFIG;
       if (guest) flags |= V.GUEST;
-      const count = await collect(flags, false);
+      let count: number;
+      try {
+        count = await collect(flags, false);
+      } catch (e) {
+        if (guest) return ctx.fail("Failed to retrieve vCPU count from the guest", e);
+        throw e;
+      }
       ctx.print(`${count}\n`);
       ctx.emit({ domain: domJson(dom), count, flags });
       return true;

@@ -105,6 +105,12 @@ export const tuningErrors = {
     kind: "user",
     template: "invalid path: {path}",
   },
+  TUNING_BLOCK_SUMMARY: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "TEST",
+    kind: "user",
+    template: "summary statistics are not supported yet",
+  },
   TUNING_BLOCK_NO_STATS: {
     vir: "OPERATION_FAILED",
     domain: "QEMU",
