@@ -658,7 +658,7 @@ export class Domain {
 
   /** virDomainSetVcpus */
   async setVcpus(nvcpus: number): Promise<void> {
-    if (nvcpus === 0) throw libvirtError("TUNING_VCPU_ZERO", { func: "virDomainSetVcpus" });
+    if (nvcpus === 0) throw invalidArg("nvcpus in virDomainSetVcpus must not be zero");
     await this.call("virDomainSetVcpus", true, (d, r) =>
       d.domainSetVcpus ? d.domainSetVcpus(r, nvcpus) : d.domainSetVcpusFlags?.(r, nvcpus, 1),
     );
@@ -666,7 +666,7 @@ export class Domain {
 
   /** virDomainSetVcpusFlags with `DomainVcpuFlags`. */
   async setVcpusFlags(nvcpus: number, flags = 0): Promise<void> {
-    if (nvcpus === 0) throw libvirtError("TUNING_VCPU_ZERO", { func: "virDomainSetVcpusFlags" });
+    if (nvcpus === 0) throw invalidArg("nvcpus in virDomainSetVcpusFlags must not be zero");
     await this.call("virDomainSetVcpusFlags", true, (d, r) => d.domainSetVcpusFlags?.(r, nvcpus, flags));
   }
 
@@ -713,9 +713,16 @@ export class Domain {
   }
 }
 
-/** virCheckNonNegative/unsigned long argument checks of the memory APIs. */
+/** virReportInvalidArg: libvirt raises these without the "invalid argument" prefix. */
+function invalidArg(what: string): Error {
+  const e = libvirtError("API_INVALID_ARG", { what });
+  e.message = e.detail;
+  return e;
+}
+
+/** virCheckNonZeroArg and the unsigned long argument checks of the memory APIs. */
 function checkULong(v: number, name: string, func: string): void {
-  if (v === 0) throw libvirtError("API_INVALID_ARG", { what: `${name} in ${func} must not be zero` });
+  if (v === 0) throw invalidArg(`${name} in ${func} must not be zero`);
   if (!Number.isSafeInteger(v) || v < 0)
     throw libvirtError("API_INVALID_ARG", {
       what: `${name} in ${func} must be an unsigned integer, got ${v}`,

@@ -11,7 +11,42 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
-import { run, spawnDaemon, virshOrSkip, type DaemonProcess, type RunResult } from "./testing.ts";
+import {
+  pythonLibvirtOrSkip,
+  run,
+  spawnDaemon,
+  virshOrSkip,
+  type DaemonProcess,
+  type RunResult,
+} from "./testing.ts";
+
+/** python3-libvirt: the procedures virsh does not use here (legacy block stats, interface stats...). */
+const PY = `
+import json, sys, libvirt
+conn = libvirt.open(sys.argv[1])
+dom = conn.lookupByName(sys.argv[2])
+out = {}
+out["blockStats"] = list(dom.blockStats("vda"))
+out["blockStatsFlags"] = dom.blockStatsFlags("vda")
+out["memoryStats"] = dom.memoryStats()
+out["vcpusFlags"] = [dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE), dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_CONFIG | libvirt.VIR_DOMAIN_VCPU_MAXIMUM)]
+out["maxVcpus"] = dom.maxVcpus()
+dom.setMemoryStatsPeriod(3, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+stats = conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON)
+out["allStats"] = [[d.name(), s] for d, s in stats]
+out["listStats"] = [[d.name(), s] for d, s in conn.domainListGetStats([dom], libvirt.VIR_DOMAIN_STATS_VCPU)]
+try:
+    dom.interfaceStats("vnet77")
+    out["ifaceError"] = None
+except libvirt.libvirtError as e:
+    out["ifaceError"] = [e.get_error_code(), str(e)]
+try:
+    dom.setMemory(0)
+    out["zeroError"] = None
+except libvirt.libvirtError as e:
+    out["zeroError"] = [e.get_error_code(), str(e)]
+print(json.dumps(out))
+`;
 
 const NAME = "tunei";
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
@@ -207,6 +242,48 @@ test(
         /^event STOP at \d+\.\d{6} for domain 'tunei': <null>\nevents received: 1\n\n$/,
       );
       await v(["resume", NAME]);
+      // python3-libvirt over the same daemon
+      const py = pythonLibvirtOrSkip(t);
+      if (py) {
+        const r = await run(py, ["-c", PY, uri, NAME], {
+          env,
+          timeoutMs: 60_000,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        assert.equal(r.code, 0, r.stderr);
+        const o = JSON.parse(r.stdout) as Record<string, unknown>;
+        const bs = o.blockStats as number[];
+        assert.equal(bs.length, 5);
+        assert.ok((bs[0] ?? 0) > 0, "read requests");
+        assert.equal(bs[4], -1, "errs not available from QEMU");
+        assert.deepEqual(Object.keys(o.blockStatsFlags as object), [
+          "wr_bytes",
+          "wr_operations",
+          "rd_bytes",
+          "rd_operations",
+          "flush_operations",
+          "wr_total_times",
+          "rd_total_times",
+          "flush_total_times",
+        ]);
+        const mem = o.memoryStats as Record<string, number>;
+        assert.equal(mem.actual, 98304);
+        assert.ok((mem.rss ?? 0) > 0);
+        assert.deepEqual(o.vcpusFlags, [2, 2]);
+        assert.equal(o.maxVcpus, 2);
+        const all = o.allStats as [string, Record<string, number>][];
+        assert.equal(all.length, 1);
+        const first = all[0];
+        assert.ok(first);
+        assert.equal(first[0], NAME);
+        assert.equal(first[1]["state.state"], 1);
+        assert.equal(first[1]["balloon.current"], 98304);
+        const list = o.listStats as [string, Record<string, number>][];
+        assert.equal(list[0]?.[1]["vcpu.current"], 2);
+        assert.deepEqual(o.ifaceError, [8, "invalid argument: 'vnet77' is not a known interface"]);
+        assert.deepEqual(o.zeroError, [8, "memory in virDomainSetMemory must not be zero"]);
+        assert.match((await v(["dumpxml", NAME])).stdout, /<stats period='3'\/>/);
+      }
 
       await v(["destroy", NAME]);
       await v(["undefine", NAME]);
