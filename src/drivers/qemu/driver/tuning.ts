@@ -301,7 +301,19 @@ async function setLiveVcpus(drv: QemuDriver, obj: QemuDomainObj, def: DomainDef,
       for (const [i, c] of cpus.entries()) {
         if (online >= n) break;
         if (c.qomPath !== undefined) continue;
-        await qmp.execute("device_add", { driver: c.type, id: `vcpu${i}`, ...c.props });
+        try {
+          await qmp.execute("device_add", { driver: c.type, id: `vcpu${i}`, ...c.props });
+        } catch (e) {
+          throw libvirtError(
+            "TUNING_VCPU_HOTPLUG_UNSUPPORTED",
+            {
+              name: obj.name,
+              count: n,
+              reason: `QEMU refused to add vcpu ${i} (${e instanceof Error ? e.message : String(e)})`,
+            },
+            { name: obj.name },
+          );
+        }
         c.qomPath = `/machine/peripheral/vcpu${i}`;
         online++;
       }
