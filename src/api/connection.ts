@@ -23,6 +23,12 @@ import {
   type NodeInfo,
   type SecurityLabel,
   type SecurityModel,
+  // tuning and statistics
+  type BlockStats,
+  type InterfaceStats,
+  type MemoryStat,
+  type QemuMonitorEvent,
+  type TypedParameter,
 } from "../drivers/driver.ts";
 import { NodeDevice } from "./nodedev.ts";
 
@@ -374,6 +380,63 @@ export class Connection {
       if (ev.id === DomainEventId.LIFECYCLE) handler(d, ev.event, ev.detail);
     });
   }
+
+  // --- tuning and statistics (domstats, qemu-monitor-event) ----------------------------------
+
+  /** virConnectGetAllDomainStats with `DomainStatsTypes` and `GetAllDomainStatsFlags`. */
+  async getAllDomainStats(stats: number, flags = 0): Promise<{ dom: Domain; params: TypedParameter[] }[]> {
+    const recs = await this.invoke("virConnectGetAllDomainStats", false, (d) =>
+      d.connectGetAllDomainStats?.([], stats >>> 0, flags >>> 0),
+    );
+    return recs.map((r) => ({ dom: this.domain(r.dom), params: r.params }));
+  }
+
+  /** virDomainListGetStats: the statistics of the given domains. */
+  async domainListGetStats(
+    doms: Domain[],
+    stats: number,
+    flags = 0,
+  ): Promise<{ dom: Domain; params: TypedParameter[] }[]> {
+    if (doms.length === 0)
+      throw libvirtError("API_INVALID_ARG", { what: "doms in virDomainListGetStats must not be empty" });
+    const recs = await this.invoke("virDomainListGetStats", false, (d) =>
+      d.connectGetAllDomainStats?.(
+        doms.map((x) => x.ref()),
+        stats >>> 0,
+        flags >>> 0,
+      ),
+    );
+    return recs.map((r) => ({ dom: this.domain(r.dom), params: r.params }));
+  }
+
+  /**
+   * virConnectDomainQemuMonitorEventRegister (libvirt-qemu): QMP events of running domains;
+   * `event` null = all, flags `QemuMonitorEventRegisterFlags` (REGEX, NOCASE).
+   */
+  async qemuMonitorEventRegister(
+    dom: Domain | null,
+    event: string | null,
+    handler: (dom: Domain, ev: QemuMonitorEvent) => void,
+    flags = 0,
+  ): Promise<number> {
+    return this.invoke("virConnectDomainQemuMonitorEventRegister", false, (d) =>
+      d.connectDomainQemuMonitorEventRegister?.(
+        dom ? dom.ref() : null,
+        event,
+        (ref, ev) => {
+          if (!this.closed) handler(this.domain(ref), ev);
+        },
+        flags,
+      ),
+    );
+  }
+
+  /** virConnectDomainQemuMonitorEventDeregister */
+  async qemuMonitorEventDeregister(callbackID: number): Promise<void> {
+    await this.invoke("virConnectDomainQemuMonitorEventDeregister", false, (d) =>
+      d.connectDomainQemuMonitorEventDeregister?.(callbackID),
+    );
+  }
 }
 
 export class Domain {
@@ -612,4 +675,100 @@ export class Domain {
   async openConsole(devname: string | null = null, flags = 0): Promise<ConsoleStream> {
     return this.call("virDomainOpenConsole", true, (d, r) => d.domainOpenConsole?.(r, devname, flags));
   }
+
+  // --- tuning and statistics (setmem, setvcpus, dommemstat, domblkstat, domifstat) ----------
+
+  /** virDomainSetMemory: the balloon target of the running domain, KiB. */
+  async setMemory(kib: number): Promise<void> {
+    checkULong(kib, "memory", "virDomainSetMemory");
+    await this.call("virDomainSetMemory", true, (d, r) =>
+      d.domainSetMemory ? d.domainSetMemory(r, kib) : d.domainSetMemoryFlags?.(r, kib, 1),
+    );
+  }
+
+  /** virDomainSetMaxMemory, KiB. */
+  async setMaxMemory(kib: number): Promise<void> {
+    checkULong(kib, "memory", "virDomainSetMaxMemory");
+    await this.call("virDomainSetMaxMemory", true, (d, r) =>
+      d.domainSetMaxMemory ? d.domainSetMaxMemory(r, kib) : d.domainSetMemoryFlags?.(r, kib, 4),
+    );
+  }
+
+  /** virDomainSetMemoryFlags with `DomainMemoryModFlags`, KiB. */
+  async setMemoryFlags(kib: number, flags = 0): Promise<void> {
+    checkULong(kib, "memory", "virDomainSetMemoryFlags");
+    await this.call("virDomainSetMemoryFlags", true, (d, r) => d.domainSetMemoryFlags?.(r, kib, flags));
+  }
+
+  /** virDomainSetVcpus */
+  async setVcpus(nvcpus: number): Promise<void> {
+    if (nvcpus === 0) throw invalidArg("nvcpus in virDomainSetVcpus must not be zero");
+    await this.call("virDomainSetVcpus", true, (d, r) =>
+      d.domainSetVcpus ? d.domainSetVcpus(r, nvcpus) : d.domainSetVcpusFlags?.(r, nvcpus, 1),
+    );
+  }
+
+  /** virDomainSetVcpusFlags with `DomainVcpuFlags`. */
+  async setVcpusFlags(nvcpus: number, flags = 0): Promise<void> {
+    if (nvcpus === 0) throw invalidArg("nvcpus in virDomainSetVcpusFlags must not be zero");
+    await this.call("virDomainSetVcpusFlags", true, (d, r) => d.domainSetVcpusFlags?.(r, nvcpus, flags));
+  }
+
+  /** virDomainGetVcpusFlags with `DomainVcpuFlags`. */
+  async getVcpusFlags(flags = 0): Promise<number> {
+    return this.call("virDomainGetVcpusFlags", false, (d, r) => d.domainGetVcpusFlags?.(r, flags));
+  }
+
+  /** virDomainGetMaxVcpus */
+  async getMaxVcpus(): Promise<number> {
+    return this.call("virDomainGetMaxVcpus", false, (d, r) => d.domainGetMaxVcpus?.(r));
+  }
+
+  /** virDomainBlockStats: `path` = disk target or source, "" = all disks summed. */
+  async blockStats(path: string): Promise<BlockStats> {
+    return this.call("virDomainBlockStats", false, (d, r) => d.domainBlockStats?.(r, path));
+  }
+
+  /** virDomainBlockStatsFlags: typed parameters (`wr_bytes`, `rd_operations`, …). */
+  async blockStatsFlags(path: string, flags = 0): Promise<TypedParameter[]> {
+    return this.call("virDomainBlockStatsFlags", false, (d, r) => d.domainBlockStatsFlags?.(r, path, flags));
+  }
+
+  /** virDomainInterfaceStats: by target device name or MAC address. */
+  async interfaceStats(device: string): Promise<InterfaceStats> {
+    return this.call("virDomainInterfaceStats", false, (d, r) => d.domainInterfaceStats?.(r, device));
+  }
+
+  /** virDomainMemoryStats: up to `nrStats` statistics (`DomainMemoryStatTag`). */
+  async memoryStats(nrStats = 13, flags = 0): Promise<MemoryStat[]> {
+    return this.call("virDomainMemoryStats", false, (d, r) => d.domainMemoryStats?.(r, nrStats, flags));
+  }
+
+  /** virDomainSetMemoryStatsPeriod: seconds between balloon statistics updates (0 = off). */
+  async setMemoryStatsPeriod(period: number, flags = 0): Promise<void> {
+    await this.call("virDomainSetMemoryStatsPeriod", true, (d, r) =>
+      d.domainSetMemoryStatsPeriod?.(r, period, flags),
+    );
+  }
+
+  /** virDomainGetMessages with `DomainMessageType` flags (0 = all). */
+  async getMessages(flags = 0): Promise<string[]> {
+    return this.call("virDomainGetMessages", false, (d, r) => d.domainGetMessages?.(r, flags));
+  }
+}
+
+/** virReportInvalidArg: libvirt raises these without the "invalid argument" prefix. */
+function invalidArg(what: string): Error {
+  const e = libvirtError("API_INVALID_ARG", { what });
+  e.message = e.detail;
+  return e;
+}
+
+/** virCheckNonZeroArg and the unsigned long argument checks of the memory APIs. */
+function checkULong(v: number, name: string, func: string): void {
+  if (v === 0) throw invalidArg(`${name} in ${func} must not be zero`);
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw libvirtError("API_INVALID_ARG", {
+      what: `${name} in ${func} must be an unsigned integer, got ${v}`,
+    });
 }

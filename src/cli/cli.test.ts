@@ -262,12 +262,16 @@ test("tab completion: commands, options, domain names, values", async () => {
   });
   await ctx.open("test:///default", false);
   try {
-    assert.deepEqual((await complete(ctx, "domst"))[0], ["domstate"]);
+    assert.deepEqual((await complete(ctx, "domst"))[0], ["domstate", "domstats"]);
     assert.deepEqual((await complete(ctx, "dominfo "))[0], ["test"]);
     assert.deepEqual((await complete(ctx, "list --al"))[0], ["--all"]);
     assert.deepEqual((await complete(ctx, "shutdown test --mode a"))[0], ["acpi", "agent"]);
     assert.deepEqual((await complete(ctx, "event --event life"))[0], ["lifecycle"]);
-    assert.deepEqual((await complete(ctx, "uri; dom"))[0].slice(0, 2), ["domblklist", "domcapabilities"]);
+    assert.deepEqual((await complete(ctx, "uri; dom"))[0].slice(0, 3), [
+      "domblklist",
+      "domblkstat",
+      "domcapabilities",
+    ]);
   } finally {
     await ctx.close();
   }

@@ -304,7 +304,7 @@ export function commandHelp(def: {
         fmt = o.required ? `<${o.name}>` : `[<${o.name}>]`;
         break;
       case "argv":
-        fmt = o.required ? `<${o.name}>...` : `[<${o.name}>]...`;
+        fmt = o.required ? `{[--${o.name}] <string>}...` : `[<${o.name}>]...`;
         break;
     }
     s += ` ${fmt}`;
@@ -329,7 +329,7 @@ export function commandHelp(def: {
           buf = `[--${o.name}] <string>`;
           break;
         case "argv":
-          buf = o.required ? `[--${o.name}] <string>` : `[--${o.name} <string>]...`;
+          buf = o.required ? `[--${o.name}] <string>` : `<${o.name}>`;
           break;
       }
       s += `    ${buf.padEnd(15)}  ${o.help}\n`;

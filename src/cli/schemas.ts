@@ -231,6 +231,8 @@ export const commandSchemas: Record<string, JsonSchema> = {
         required: ["model", "doi"],
         additionalProperties: false,
       },
+      messages: { type: "array", items: str, description: "virDomainGetMessages (taints, deprecations)" },
+      taints: { type: "array", items: str, description: "taint flags, e.g. custom-monitor" },
     },
     ["osType"],
   ),
@@ -337,6 +339,51 @@ export const commandSchemas: Record<string, JsonSchema> = {
   "nodedev-detach": obj({ device: str, detached: bool }),
   "nodedev-reattach": obj({ device: str, reattached: bool }),
   "nodedev-reset": obj({ device: str, reset: bool }),
+  // --- tuning and statistics ----------------------------------------------------------------
+  setmem: obj({ domain: domainRefSchema, memoryKiB: int, flags: int }),
+  setmaxmem: obj({ domain: domainRefSchema, maxMemoryKiB: int, flags: int }),
+  setvcpus: obj({ domain: domainRefSchema, count: int, flags: int }),
+  vcpucount: {
+    oneOf: [
+      obj({
+        domain: domainRefSchema,
+        maximum: obj({ config: nullable("integer"), live: nullable("integer") }),
+        current: obj({ config: nullable("integer"), live: nullable("integer") }),
+      }),
+      obj({ domain: domainRefSchema, count: int, flags: int }),
+    ],
+  },
+  dommemstat: {
+    oneOf: [
+      obj({ domain: domainRefSchema, stats: { type: "object", additionalProperties: str } }),
+      obj({ domain: domainRefSchema, period: int, flags: int }),
+    ],
+  },
+  domblkstat: obj({
+    domain: domainRefSchema,
+    device: str,
+    stats: { type: "object", additionalProperties: str },
+  }),
+  domifstat: obj({
+    domain: domainRefSchema,
+    interface: str,
+    stats: { type: "object", additionalProperties: str },
+  }),
+  domstats: obj({
+    domains: {
+      type: "array",
+      items: obj({ domain: domainRefSchema, stats: { type: "object" } }),
+    },
+  }),
+  "qemu-monitor-command": obj({ domain: domainRefSchema, result: str, returnValue: {} }, ["returnValue"]),
+  "qemu-monitor-event": obj({
+    events: {
+      type: "array",
+      items: obj({ event: str, seconds: str, micros: int, domain: domainRefSchema, details: {} }),
+    },
+    count: int,
+    ended: { type: "string", enum: ["done", "timeout", "interrupt"] },
+  }),
 };
 
 /** Validates `value` against `schema`; returns the problems found (empty = valid). */

@@ -447,6 +447,177 @@ export const ConnectListNodeDevicesFlags = {
   ACTIVE: 2 ** 31,
 } as const;
 
+// --- tuning and statistics (setmem, setvcpus, dommemstat, domblkstat, domifstat, domstats,
+// qemu-monitor-event) ---------------------------------------------------------------------------
+
+/** `virDomainModificationImpact` */
+export const DomainModificationImpact = { CURRENT: 0, LIVE: 1, CONFIG: 2 } as const;
+/** `virDomainMemoryModFlags` (with the impact bits) */
+export const DomainMemoryModFlags = { ...DomainModificationImpact, MAXIMUM: 4 } as const;
+/** `virDomainVcpuFlags` (with the impact bits) */
+export const DomainVcpuFlags = {
+  ...DomainModificationImpact,
+  MAXIMUM: 4,
+  GUEST: 8,
+  HOTPLUGGABLE: 16,
+} as const;
+
+/** `virDomainMemoryStatTags`, by number. */
+export const memoryStatTagNames = [
+  "swap_in",
+  "swap_out",
+  "major_fault",
+  "minor_fault",
+  "unused",
+  "available",
+  "actual",
+  "rss",
+  "usable",
+  "last_update",
+  "disk_caches",
+  "hugetlb_pgalloc",
+  "hugetlb_pgfail",
+] as const;
+export const DomainMemoryStatTag = {
+  SWAP_IN: 0,
+  SWAP_OUT: 1,
+  MAJOR_FAULT: 2,
+  MINOR_FAULT: 3,
+  UNUSED: 4,
+  AVAILABLE: 5,
+  ACTUAL_BALLOON: 6,
+  RSS: 7,
+  USABLE: 8,
+  LAST_UPDATE: 9,
+  DISK_CACHES: 10,
+  HUGETLB_PGALLOC: 11,
+  HUGETLB_PGFAIL: 12,
+  NR: 13,
+} as const;
+
+/** `virDomainStatsTypes` */
+export const DomainStatsTypes = {
+  STATE: 1 << 0,
+  CPU_TOTAL: 1 << 1,
+  BALLOON: 1 << 2,
+  VCPU: 1 << 3,
+  INTERFACE: 1 << 4,
+  BLOCK: 1 << 5,
+  PERF: 1 << 6,
+  IOTHREAD: 1 << 7,
+  MEMORY: 1 << 8,
+  DIRTYRATE: 1 << 9,
+  VM: 1 << 10,
+} as const;
+
+/** `virConnectGetAllDomainStatsFlags` (the list filters are `ConnectListDomainsFlags` bits 0-7). */
+export const GetAllDomainStatsFlags = {
+  ACTIVE: 1 << 0,
+  INACTIVE: 1 << 1,
+  PERSISTENT: 1 << 2,
+  TRANSIENT: 1 << 3,
+  RUNNING: 1 << 4,
+  PAUSED: 1 << 5,
+  SHUTOFF: 1 << 6,
+  OTHER: 1 << 7,
+  NOWAIT: 1 << 29,
+  BACKING: 1 << 30,
+  ENFORCE_STATS: 2 ** 31,
+} as const;
+
+/** `virDomainMessageType` */
+export const DomainMessageType = { DEPRECATION: 1, TAINTING: 2 } as const;
+
+/** libvirt's `virDomainTaintMessage` texts, by taint flag name. */
+export const taintMessages: Readonly<Record<string, string>> = {
+  "custom-argv": "custom configuration parameters specified",
+  "custom-monitor": "custom monitor control commands issued",
+  "high-privileges": "running with undesirable elevated privileges",
+  "shell-scripts": "network configuration using opaque shell scripts",
+  "disk-probing": "potentially unsafe disk format probing",
+  "external-launch": "managing externally launched configuration",
+  "host-cpu": "potentially unsafe use of host CPU passthrough",
+  "hook-script": "executing custom hook script",
+  "cdrom-passthrough": "use of host cdrom passthrough",
+  "custom-dtb": "use of custom device tree blob",
+  "custom-ga-command": "suspended state may be invalid due to unstable custom guest agent command",
+  "custom-hypervisor-feature": "hypervisor feature autodetection override",
+  deprecated: "use of deprecated configuration settings",
+};
+
+/** `virConnectDomainQemuMonitorEventRegisterFlags` */
+export const QemuMonitorEventRegisterFlags = { REGEX: 1, NOCASE: 2 } as const;
+
+/** `virTypedParameterType` */
+export const TypedParameterType = {
+  INT: 1,
+  UINT: 2,
+  LLONG: 3,
+  ULLONG: 4,
+  DOUBLE: 5,
+  BOOLEAN: 6,
+  STRING: 7,
+} as const;
+
+/** One value of a `virTypedParameter`. */
+export type TypedParameterValue =
+  | { type: 1; value: number }
+  | { type: 2; value: number }
+  | { type: 3; value: bigint }
+  | { type: 4; value: bigint }
+  | { type: 5; value: number }
+  | { type: 6; value: boolean }
+  | { type: 7; value: string };
+
+/** `virTypedParameter`: a named, typed value (domstats, block stats). */
+export interface TypedParameter {
+  field: string;
+  value: TypedParameterValue;
+}
+
+/** `virDomainBlockStatsStruct`; -1 = not available. */
+export interface BlockStats {
+  rdReq: bigint;
+  rdBytes: bigint;
+  wrReq: bigint;
+  wrBytes: bigint;
+  errs: bigint;
+}
+
+/** `virDomainInterfaceStatsStruct`; -1 = not available. */
+export interface InterfaceStats {
+  rxBytes: bigint;
+  rxPackets: bigint;
+  rxErrs: bigint;
+  rxDrop: bigint;
+  txBytes: bigint;
+  txPackets: bigint;
+  txErrs: bigint;
+  txDrop: bigint;
+}
+
+/** `virDomainMemoryStatStruct` (`tag` from `DomainMemoryStatTag`). */
+export interface MemoryStat {
+  tag: number;
+  val: bigint;
+}
+
+/** `virDomainStatsRecord` */
+export interface DomainStatsRecord {
+  dom: DomainRef;
+  params: TypedParameter[];
+}
+
+/** A QEMU monitor event as `virConnectDomainQemuMonitorEventRegister` delivers it. */
+export interface QemuMonitorEvent {
+  event: string;
+  seconds: bigint;
+  micros: number;
+  /** The event's `data` as JSON text, or null when it has none. */
+  details: string | null;
+}
+export type QemuMonitorEventCallback = (dom: DomainRef, ev: QemuMonitorEvent) => void;
+
 // ---------------------------------------------------------------------------------------------
 // Events
 // ---------------------------------------------------------------------------------------------
@@ -584,6 +755,33 @@ export interface HypervisorDriver {
   nodeDeviceDetachFlags?(name: string, driverName: string | null, flags: number): Promise<void>;
   nodeDeviceReAttach?(name: string): Promise<void>;
   nodeDeviceReset?(name: string): Promise<void>;
+  // --- tuning and statistics (setmem, setvcpus, dommemstat, domblkstat, domifstat, domstats,
+  // qemu-monitor-event); sizes in KiB -------------------------------------------------------
+  domainSetMemory?(dom: DomainRef, memory: number): Promise<void>;
+  domainSetMaxMemory?(dom: DomainRef, memory: number): Promise<void>;
+  domainSetMemoryFlags?(dom: DomainRef, memory: number, flags: number): Promise<void>;
+  domainSetVcpus?(dom: DomainRef, nvcpus: number): Promise<void>;
+  domainSetVcpusFlags?(dom: DomainRef, nvcpus: number, flags: number): Promise<void>;
+  domainGetVcpusFlags?(dom: DomainRef, flags: number): Promise<number>;
+  domainGetMaxVcpus?(dom: DomainRef): Promise<number>;
+  /** `path` "" = all disks summed. */
+  domainBlockStats?(dom: DomainRef, path: string): Promise<BlockStats>;
+  domainBlockStatsFlags?(dom: DomainRef, path: string, flags: number): Promise<TypedParameter[]>;
+  domainInterfaceStats?(dom: DomainRef, device: string): Promise<InterfaceStats>;
+  domainMemoryStats?(dom: DomainRef, nrStats: number, flags: number): Promise<MemoryStat[]>;
+  domainSetMemoryStatsPeriod?(dom: DomainRef, period: number, flags: number): Promise<void>;
+  /** `doms` empty = every domain the list flags select. */
+  connectGetAllDomainStats?(doms: DomainRef[], stats: number, flags: number): Promise<DomainStatsRecord[]>;
+  /** libvirt-qemu's monitor events; `event` null = all events. Returns the callback id. */
+  connectDomainQemuMonitorEventRegister?(
+    dom: DomainRef | null,
+    event: string | null,
+    callback: QemuMonitorEventCallback,
+    flags: number,
+  ): Promise<number>;
+  connectDomainQemuMonitorEventDeregister?(callbackID: number): Promise<void>;
+  /** virDomainGetMessages: taint (`DomainMessageType.TAINTING`) and deprecation messages. */
+  domainGetMessages?(dom: DomainRef, flags: number): Promise<string[]>;
 }
 
 /** A bidirectional byte stream to a guest character device (console). */

@@ -32,12 +32,19 @@ import {
   type SecurityModel,
   ConnectFlags,
   DomainState,
+  // tuning and statistics
+  type BlockStats,
+  type DomainStatsRecord,
+  type InterfaceStats,
+  type MemoryStat,
+  type QemuMonitorEventCallback,
+  type TypedParameter,
 } from "../drivers/driver.ts";
 import { qemuConnectDriver } from "../drivers/qemu/index.ts";
 import type { VirtError } from "../util/errors/index.ts";
 import { libvirtDirectSocket, sessionPaths, systemPaths } from "./paths.ts";
 import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
-import { AuthType, DrvFeature, Program, RemoteProc } from "./protocol.ts";
+import { AuthType, DrvFeature, Program, QemuProc, RemoteProc } from "./protocol.ts";
 import { Msg, Proc, type ProcDef } from "./remote-protocol.ts";
 import { connectUnix, RpcClient } from "./rpc-client.ts";
 import { XdrReader } from "./xdr.ts";
@@ -332,6 +339,10 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
   }
 
   #onMessage(prog: number, proc: number, payload: Buffer): void {
+    if (prog === Program.QEMU && proc === QemuProc.DOMAIN_MONITOR_EVENT) {
+      this.#onQemuMonitorEvent(payload);
+      return;
+    }
     if (prog !== Program.REMOTE) return;
     const r = new XdrReader(payload);
     let callbackID: number;
@@ -706,6 +717,104 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
     }
     await this.#call(Proc.connectDomainEventCallbackDeregisterAny, { callbackID });
     this.#callbacks.delete(callbackID);
+  }
+  // --- tuning and statistics (setmem, setvcpus, dommemstat, domblkstat, domifstat, domstats,
+  // qemu-monitor-event) ------------------------------------------------------------------------
+  readonly #monitorCallbacks = new Map<number, QemuMonitorEventCallback>();
+
+  #onQemuMonitorEvent(payload: Buffer): void {
+    const m = Msg.qemuMonitorEvent.msg.dec(new XdrReader(payload));
+    const cb = this.#monitorCallbacks.get(m.callbackID);
+    if (!cb) return;
+    try {
+      cb(toRef(m.dom), { event: m.event, seconds: m.seconds, micros: m.micros, details: m.details });
+    } catch {
+      // a callback's failure is its own
+    }
+  }
+
+  async domainSetMemory(dom: DomainRef, memory: number): Promise<void> {
+    await this.#call(Proc.domainSetMemory, { dom: wire(dom), memory });
+  }
+  async domainSetMaxMemory(dom: DomainRef, memory: number): Promise<void> {
+    await this.#call(Proc.domainSetMaxMemory, { dom: wire(dom), memory });
+  }
+  async domainSetMemoryFlags(dom: DomainRef, memory: number, flags: number): Promise<void> {
+    await this.#call(Proc.domainSetMemoryFlags, { dom: wire(dom), memory, flags });
+  }
+  async domainSetVcpus(dom: DomainRef, nvcpus: number): Promise<void> {
+    await this.#call(Proc.domainSetVcpus, { dom: wire(dom), nvcpus });
+  }
+  async domainSetVcpusFlags(dom: DomainRef, nvcpus: number, flags: number): Promise<void> {
+    await this.#call(Proc.domainSetVcpusFlags, { dom: wire(dom), nvcpus, flags });
+  }
+  async domainGetVcpusFlags(dom: DomainRef, flags: number): Promise<number> {
+    return (await this.#call(Proc.domainGetVcpusFlags, { dom: wire(dom), flags })).num;
+  }
+  async domainGetMaxVcpus(dom: DomainRef): Promise<number> {
+    return (await this.#call(Proc.domainGetMaxVcpus, { dom: wire(dom) })).num;
+  }
+  async domainBlockStats(dom: DomainRef, path: string): Promise<BlockStats> {
+    const r = await this.#call(Proc.domainBlockStats, { dom: wire(dom), path });
+    return { rdReq: r.rd_req, rdBytes: r.rd_bytes, wrReq: r.wr_req, wrBytes: r.wr_bytes, errs: r.errs };
+  }
+  async domainBlockStatsFlags(dom: DomainRef, path: string, flags: number): Promise<TypedParameter[]> {
+    // libvirt's two-step protocol: ask the count, then the values.
+    const n = (await this.#call(Proc.domainBlockStatsFlags, { dom: wire(dom), path, nparams: 0, flags }))
+      .nparams;
+    if (n <= 0) return [];
+    const r = await this.#call(Proc.domainBlockStatsFlags, { dom: wire(dom), path, nparams: n, flags });
+    return r.params;
+  }
+  async domainInterfaceStats(dom: DomainRef, device: string): Promise<InterfaceStats> {
+    const r = await this.#call(Proc.domainInterfaceStats, { dom: wire(dom), device });
+    return {
+      rxBytes: r.rx_bytes,
+      rxPackets: r.rx_packets,
+      rxErrs: r.rx_errs,
+      rxDrop: r.rx_drop,
+      txBytes: r.tx_bytes,
+      txPackets: r.tx_packets,
+      txErrs: r.tx_errs,
+      txDrop: r.tx_drop,
+    };
+  }
+  async domainMemoryStats(dom: DomainRef, nrStats: number, flags: number): Promise<MemoryStat[]> {
+    return (await this.#call(Proc.domainMemoryStats, { dom: wire(dom), maxStats: nrStats, flags })).stats;
+  }
+  async domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
+    await this.#call(Proc.domainSetMemoryStatsPeriod, { dom: wire(dom), period, flags });
+  }
+  async connectGetAllDomainStats(
+    doms: DomainRef[],
+    stats: number,
+    flags: number,
+  ): Promise<DomainStatsRecord[]> {
+    const r = await this.#call(Proc.connectGetAllDomainStats, { doms: doms.map(wire), stats, flags });
+    return r.retStats.map((x) => ({ dom: toRef(x.dom), params: x.params }));
+  }
+  async domainGetMessages(dom: DomainRef, flags: number): Promise<string[]> {
+    return (await this.#call(Proc.domainGetMessages, { dom: wire(dom), flags })).msgs;
+  }
+  async connectDomainQemuMonitorEventRegister(
+    dom: DomainRef | null,
+    event: string | null,
+    callback: QemuMonitorEventCallback,
+    flags: number,
+  ): Promise<number> {
+    const r = await this.#call(Proc.qemuConnectDomainMonitorEventRegister, {
+      dom: dom ? wire(dom) : null,
+      event,
+      flags,
+    });
+    this.#monitorCallbacks.set(r.callbackID, callback);
+    return r.callbackID;
+  }
+  async connectDomainQemuMonitorEventDeregister(callbackID: number): Promise<void> {
+    if (!this.#monitorCallbacks.has(callbackID))
+      throw libvirtError("TUNING_MONITOR_EVENT_CALLBACK", { id: callbackID });
+    await this.#call(Proc.qemuConnectDomainMonitorEventDeregister, { callbackID });
+    this.#monitorCallbacks.delete(callbackID);
   }
 }
 

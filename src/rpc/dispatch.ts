@@ -17,6 +17,7 @@ import { Msg, Proc, type MsgDef, type ProcDef, type TypedParam } from "./remote-
 import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
+import { ListMax } from "./protocol.ts"; // tuning and statistics
 import type { Header } from "./packet.ts";
 import type { ServerClient, ServerStream } from "./server.ts";
 
@@ -371,7 +372,11 @@ export function buildDispatchTable(): Table {
   // answer is empty (what libvirt's drivers answer for a domain that has none).
   on(t, Proc.domainGetMessages, async (ctx, a) => {
     await ctx.conn().lookupDomainByUUID(a.dom.uuid);
-    return { msgs: [] };
+    // Taint messages where the driver keeps them (tuning: custom-monitor), else none.
+    const msgs = await dom(ctx, a.dom)
+      .getMessages(a.flags)
+      .catch(() => [] as string[]);
+    return { msgs };
   });
   on(t, Proc.domainSnapshotNum, async (ctx, a) => {
     await ctx.conn().lookupDomainByUUID(a.dom.uuid);
@@ -513,6 +518,103 @@ export function buildDispatchTable(): Table {
     const result = await ctx
       .conn()
       .invoke("virDomainQemuMonitorCommand", true, (d) => monitorEntry(d)?.(ref, a.cmd, a.flags));
+    return { result };
+  });
+
+  // --- tuning and statistics (setmem, setvcpus, dommemstat, domblkstat, domifstat, domstats,
+  // qemu-monitor-event) ------------------------------------------------------------------------
+  on(t, Proc.domainSetMaxMemory, async (ctx, a) => {
+    await dom(ctx, a.dom).setMaxMemory(a.memory);
+  });
+  on(t, Proc.domainSetMemory, async (ctx, a) => {
+    await dom(ctx, a.dom).setMemory(a.memory);
+  });
+  on(t, Proc.domainSetMemoryFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).setMemoryFlags(a.memory, a.flags);
+  });
+  on(t, Proc.domainSetVcpus, async (ctx, a) => {
+    await dom(ctx, a.dom).setVcpus(a.nvcpus);
+  });
+  on(t, Proc.domainSetVcpusFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).setVcpusFlags(a.nvcpus, a.flags);
+  });
+  on(t, Proc.domainGetVcpusFlags, async (ctx, a) => ({ num: await dom(ctx, a.dom).getVcpusFlags(a.flags) }));
+  on(t, Proc.domainGetMaxVcpus, async (ctx, a) => ({ num: await dom(ctx, a.dom).getMaxVcpus() }));
+  on(t, Proc.domainBlockStats, async (ctx, a) => {
+    const s = await dom(ctx, a.dom).blockStats(a.path);
+    return { rd_req: s.rdReq, rd_bytes: s.rdBytes, wr_req: s.wrReq, wr_bytes: s.wrBytes, errs: s.errs };
+  });
+  on(t, Proc.domainBlockStatsFlags, async (ctx, a) => {
+    if (a.nparams < 0 || a.nparams > ListMax.DOMAIN_BLOCK_STATS_PARAMETERS)
+      throw libvirtError("TUNING_RPC_LIMIT", { what: "nparams too large" });
+    const params = await dom(ctx, a.dom).blockStatsFlags(a.path, a.flags);
+    if (a.nparams === 0) return { params: [], nparams: params.length };
+    const sent = params.slice(0, a.nparams);
+    return { params: sent, nparams: sent.length };
+  });
+  on(t, Proc.domainInterfaceStats, async (ctx, a) => {
+    const s = await dom(ctx, a.dom).interfaceStats(a.device);
+    return {
+      rx_bytes: s.rxBytes,
+      rx_packets: s.rxPackets,
+      rx_errs: s.rxErrs,
+      rx_drop: s.rxDrop,
+      tx_bytes: s.txBytes,
+      tx_packets: s.txPackets,
+      tx_errs: s.txErrs,
+      tx_drop: s.txDrop,
+    };
+  });
+  on(t, Proc.domainMemoryStats, async (ctx, a) => {
+    if (a.maxStats > ListMax.DOMAIN_MEMORY_STATS)
+      throw libvirtError("TUNING_RPC_LIMIT", { what: "maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX" });
+    return { stats: await dom(ctx, a.dom).memoryStats(a.maxStats, a.flags) };
+  });
+  on(t, Proc.domainSetMemoryStatsPeriod, async (ctx, a) => {
+    await dom(ctx, a.dom).setMemoryStatsPeriod(a.period, a.flags);
+  });
+  on(t, Proc.connectGetAllDomainStats, async (ctx, a) => {
+    const conn = ctx.conn();
+    const recs =
+      a.doms.length > 0
+        ? await conn.domainListGetStats(
+            a.doms.map((d) => dom(ctx, d)),
+            a.stats,
+            a.flags,
+          )
+        : await conn.getAllDomainStats(a.stats, a.flags);
+    return { retStats: recs.map((r) => ({ dom: r.dom.ref(), params: r.params })) };
+  });
+  on(t, Proc.qemuConnectDomainMonitorEventRegister, async (ctx, a) => {
+    const c = ctx.client;
+    const conn = ctx.conn();
+    let id = -1;
+    id = await conn.qemuMonitorEventRegister(
+      a.dom ? dom(ctx, a.dom) : null,
+      a.event,
+      (d, ev) => {
+        const r = d.ref();
+        c.sendMessage(Msg.qemuMonitorEvent, {
+          callbackID: id,
+          dom: { name: r.name, uuid: r.uuid, id: r.id },
+          event: ev.event,
+          seconds: ev.seconds,
+          micros: ev.micros,
+          details: ev.details,
+        });
+      },
+      a.flags,
+    );
+    return { callbackID: id };
+  });
+  on(t, Proc.qemuConnectDomainMonitorEventDeregister, async (ctx, a) => {
+    await ctx.conn().qemuMonitorEventDeregister(a.callbackID);
+  });
+  on(t, Proc.qemuDomainMonitorCommandWithFiles, async (ctx, a) => {
+    const ref = { name: a.dom.name, uuid: a.dom.uuid, id: a.dom.id };
+    const result = await ctx
+      .conn()
+      .invoke("virDomainQemuMonitorCommandWithFiles", true, (d) => monitorEntry(d)?.(ref, a.cmd, a.flags));
     return { result };
   });
 

@@ -64,6 +64,10 @@ export const ListMax = {
   DOMAIN_MESSAGES: 2048,
   NETWORK_LIST: 16384,
   SAVE_PARAMS: 64,
+  // tuning and statistics
+  DOMAIN_BLOCK_STATS_PARAMETERS: 16,
+  DOMAIN_MEMORY_STATS: 1024,
+  CONNECT_GET_ALL_DOMAIN_STATS: 262144,
 } as const;
 
 /** `virDrvFeature`: one table, in drivers/driver.ts (libvirt's driver.h numbers). */
@@ -76,7 +80,14 @@ export const AuthType = { NONE: 0, SASL: 1, POLKIT: 2 } as const;
 export const KeepAliveProc = { PING: 1, PONG: 2 } as const;
 
 /** QEMU program procedures. */
-export const QemuProc = { DOMAIN_MONITOR_COMMAND: 1 } as const;
+export const QemuProc = {
+  DOMAIN_MONITOR_COMMAND: 1,
+  // tuning: qemu-monitor-event
+  CONNECT_DOMAIN_MONITOR_EVENT_REGISTER: 4,
+  CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER: 5,
+  DOMAIN_MONITOR_EVENT: 6,
+  DOMAIN_MONITOR_COMMAND_WITH_FILES: 7,
+} as const;
 
 /** `virDomainQemuMonitorCommandFlags` */
 export const QemuMonitorCommandFlags = { DEFAULT: 0, HMP: 1 } as const;
@@ -178,6 +189,20 @@ export const RemoteProc = {
   DOMAIN_ATTACH_DEVICE_FLAGS: 160,
   DOMAIN_DETACH_DEVICE_FLAGS: 161,
   DOMAIN_UPDATE_DEVICE_FLAGS: 174,
+  // tuning and statistics (setmem, setvcpus, dommemstat, domblkstat, domifstat, domstats)
+  DOMAIN_GET_MAX_VCPUS: 18,
+  DOMAIN_SET_MAX_MEMORY: 30,
+  DOMAIN_SET_MEMORY: 31,
+  DOMAIN_SET_VCPUS: 32,
+  DOMAIN_BLOCK_STATS: 64,
+  DOMAIN_INTERFACE_STATS: 65,
+  DOMAIN_MEMORY_STATS: 159,
+  DOMAIN_SET_VCPUS_FLAGS: 199,
+  DOMAIN_GET_VCPUS_FLAGS: 200,
+  DOMAIN_SET_MEMORY_FLAGS: 204,
+  DOMAIN_BLOCK_STATS_FLAGS: 243,
+  DOMAIN_SET_MEMORY_STATS_PERIOD: 308,
+  CONNECT_GET_ALL_DOMAIN_STATS: 344,
 } as const;
 
 /** `virDomainSaveParams` typed parameter names. */

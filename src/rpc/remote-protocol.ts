@@ -544,6 +544,117 @@ export const Proc = {
     args: struct({ dom: nonnullDomain, cmd: nstring, flags: uint }),
     ret: struct({ result: nstring }),
   },
+
+  // --- tuning and statistics (setmem, setvcpus, dommemstat, domblkstat, domifstat, domstats,
+  // qemu-monitor-event) ------------------------------------------------------------------------
+  domainSetMaxMemory: remote(
+    P.DOMAIN_SET_MAX_MEMORY,
+    "DOMAIN_SET_MAX_MEMORY",
+    struct({ dom: nonnullDomain, memory: uhyperNum }),
+    VOID,
+  ),
+  domainSetMemory: remote(
+    P.DOMAIN_SET_MEMORY,
+    "DOMAIN_SET_MEMORY",
+    struct({ dom: nonnullDomain, memory: uhyperNum }),
+    VOID,
+  ),
+  domainSetMemoryFlags: remote(
+    P.DOMAIN_SET_MEMORY_FLAGS,
+    "DOMAIN_SET_MEMORY_FLAGS",
+    struct({ dom: nonnullDomain, memory: uhyperNum, flags: uint }),
+    VOID,
+  ),
+  domainSetVcpus: remote(
+    P.DOMAIN_SET_VCPUS,
+    "DOMAIN_SET_VCPUS",
+    struct({ dom: nonnullDomain, nvcpus: uint }),
+    VOID,
+  ),
+  domainSetVcpusFlags: remote(
+    P.DOMAIN_SET_VCPUS_FLAGS,
+    "DOMAIN_SET_VCPUS_FLAGS",
+    struct({ dom: nonnullDomain, nvcpus: uint, flags: uint }),
+    VOID,
+  ),
+  domainGetVcpusFlags: remote(
+    P.DOMAIN_GET_VCPUS_FLAGS,
+    "DOMAIN_GET_VCPUS_FLAGS",
+    domFlags,
+    struct({ num: int }),
+  ),
+  domainGetMaxVcpus: remote(P.DOMAIN_GET_MAX_VCPUS, "DOMAIN_GET_MAX_VCPUS", domArgs, struct({ num: int })),
+  domainBlockStats: remote(
+    P.DOMAIN_BLOCK_STATS,
+    "DOMAIN_BLOCK_STATS",
+    struct({ dom: nonnullDomain, path: nstring }),
+    struct({ rd_req: hyper, rd_bytes: hyper, wr_req: hyper, wr_bytes: hyper, errs: hyper }),
+  ),
+  domainBlockStatsFlags: remote(
+    P.DOMAIN_BLOCK_STATS_FLAGS,
+    "DOMAIN_BLOCK_STATS_FLAGS",
+    struct({ dom: nonnullDomain, path: nstring, nparams: int, flags: uint }),
+    struct({ params: array(typedParam, ListMax.DOMAIN_BLOCK_STATS_PARAMETERS), nparams: int }),
+  ),
+  domainInterfaceStats: remote(
+    P.DOMAIN_INTERFACE_STATS,
+    "DOMAIN_INTERFACE_STATS",
+    struct({ dom: nonnullDomain, device: nstring }),
+    struct({
+      rx_bytes: hyper,
+      rx_packets: hyper,
+      rx_errs: hyper,
+      rx_drop: hyper,
+      tx_bytes: hyper,
+      tx_packets: hyper,
+      tx_errs: hyper,
+      tx_drop: hyper,
+    }),
+  ),
+  domainMemoryStats: remote(
+    P.DOMAIN_MEMORY_STATS,
+    "DOMAIN_MEMORY_STATS",
+    struct({ dom: nonnullDomain, maxStats: uint, flags: uint }),
+    struct({ stats: array(struct({ tag: int, val: uhyper }), ListMax.DOMAIN_MEMORY_STATS) }),
+  ),
+  domainSetMemoryStatsPeriod: remote(
+    P.DOMAIN_SET_MEMORY_STATS_PERIOD,
+    "DOMAIN_SET_MEMORY_STATS_PERIOD",
+    struct({ dom: nonnullDomain, period: int, flags: uint }),
+    VOID,
+  ),
+  connectGetAllDomainStats: remote(
+    P.CONNECT_GET_ALL_DOMAIN_STATS,
+    "CONNECT_GET_ALL_DOMAIN_STATS",
+    struct({ doms: array(nonnullDomain, ListMax.DOMAIN_LIST), stats: uint, flags: uint }),
+    struct({
+      retStats: array(
+        struct({ dom: nonnullDomain, params: array(typedParam, ListMax.CONNECT_GET_ALL_DOMAIN_STATS) }),
+        ListMax.DOMAIN_LIST,
+      ),
+    }),
+  ),
+  qemuConnectDomainMonitorEventRegister: {
+    prog: Program.QEMU,
+    num: QemuProc.CONNECT_DOMAIN_MONITOR_EVENT_REGISTER,
+    name: "CONNECT_DOMAIN_MONITOR_EVENT_REGISTER",
+    args: struct({ dom: optDomain, event: ostring, flags: uint }),
+    ret: struct({ callbackID: int }),
+  },
+  qemuConnectDomainMonitorEventDeregister: {
+    prog: Program.QEMU,
+    num: QemuProc.CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER,
+    name: "CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER",
+    args: struct({ callbackID: int }),
+    ret: VOID,
+  },
+  qemuDomainMonitorCommandWithFiles: {
+    prog: Program.QEMU,
+    num: QemuProc.DOMAIN_MONITOR_COMMAND_WITH_FILES,
+    name: "DOMAIN_MONITOR_COMMAND_WITH_FILES",
+    args: struct({ dom: nonnullDomain, cmd: nstring, flags: uint }),
+    ret: struct({ result: nstring }),
+  },
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -618,6 +729,20 @@ export const Msg = {
     "CONNECT_EVENT_CONNECTION_CLOSED",
     struct({ reason: int }),
   ),
+  // tuning: qemu-monitor-event (QEMU program)
+  qemuMonitorEvent: {
+    prog: Program.QEMU,
+    num: QemuProc.DOMAIN_MONITOR_EVENT,
+    name: "DOMAIN_MONITOR_EVENT",
+    msg: struct({
+      callbackID: int,
+      dom: nonnullDomain,
+      event: nstring,
+      seconds: hyper,
+      micros: uint,
+      details: ostring,
+    }),
+  },
 } as const;
 
 /** `virNetStreamHole` (STREAM_HOLE payload). */

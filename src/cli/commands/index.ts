@@ -15,6 +15,7 @@ import { hostCommands } from "./host.ts";
 import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
 import { nodedevCommands } from "./nodedev.ts"; // node devices
+import { tuningCommands } from "./tuning.ts"; // tuning and statistics
 
 type Cmd = CmdDef<Ctx>;
 
@@ -160,6 +161,7 @@ export const allCommands: Cmd[] = [
   ...editCommands,
   event,
   ...monitorCommands,
+  ...tuningCommands, // tuning and statistics
   ...hostCommands,
   ...nodedevCommands, // node devices
   ...hotplugCommands, // device hotplug

@@ -13,6 +13,7 @@ import {
   selectValue,
   stateId,
   stateWord,
+  taintMessages,
   type Domain,
   type DomainInfo,
   type XElement,
@@ -210,6 +211,12 @@ const list: Cmd = {
   },
 };
 
+/** The taint flag name (`custom-monitor`) of a libvirt taint message text. */
+function taintFlagOf(text: string): string {
+  for (const [flag, msg] of Object.entries(taintMessages)) if (msg === text) return flag;
+  return text;
+}
+
 function line(label: string, value: string): string {
   return `${label.padEnd(15)} ${value}\n`;
 }
@@ -294,6 +301,11 @@ const dominfo: Cmd = {
         return ctx.fail(undefined, e);
       }
     }
+    // tuning: virsh 9.0 prints the domain's messages (taints, deprecations) last.
+    const messages = await dom.getMessages(0).catch(() => [] as string[]);
+    for (const [i, m] of messages.entries()) out += line(i === 0 ? "Messages:" : "", m);
+    json.messages = messages;
+    json.taints = messages.filter((m) => m.startsWith("tainted: ")).map((m) => taintFlagOf(m.slice(9)));
     ctx.print(out);
     if (ok) ctx.emit(json);
     return ok;
@@ -443,7 +455,38 @@ const domiflist: Cmd = {
   },
 };
 
-/** virsh's cmdQemuMonitorCommand (9.0): the arguments joined by spaces, `--hmp` = flags 1. */
+/**
+ * virsh's cmdQemuMonitorCommandConcatJSON: one argument that is a JSON object is sent as it is
+ * (as are several that join into one); otherwise the first word is the command and each further
+ * `key=value` an argument (the value as JSON when it parses, else a string).
+ */
+export function monitorCommandJSON(args: readonly string[]): string | { error: string } {
+  const joined = args.join(" ");
+  try {
+    const v: unknown = JSON.parse(joined);
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) return joined;
+  } catch {
+    // not JSON: the simplified syntax
+  }
+  const [command, ...rest] = args;
+  if (command === undefined) return { error: "missing command" };
+  const argsObj: Record<string, unknown> = {};
+  for (const a of rest) {
+    const eq = a.indexOf("=");
+    if (eq <= 0) return { error: `Malformed argument '${a}', expected 'key=value'` };
+    const val = a.slice(eq + 1);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(val);
+    } catch {
+      parsed = val;
+    }
+    argsObj[a.slice(0, eq)] = parsed;
+  }
+  return JSON.stringify(rest.length > 0 ? { execute: command, arguments: argsObj } : { execute: command });
+}
+
+/** virsh's cmdQemuMonitorCommand (9.0): `--hmp` = flags 1, `--return-value`, `--pretty`. */
 const qemuMonitorCommand: Cmd = {
   name: "qemu-monitor-command",
   group: "domain",
@@ -453,31 +496,67 @@ const qemuMonitorCommand: Cmd = {
     domainOpt,
     { name: "hmp", type: "bool", help: "command is in human monitor protocol" },
     { name: "pretty", type: "bool", help: "pretty-print any qemu monitor protocol output" },
+    {
+      name: "return-value",
+      type: "bool",
+      help: "extract the value of the 'return' key from the returned string",
+    },
+    {
+      name: "pass-fds",
+      type: "string",
+      named: true,
+      help: "pass file descriptors N,M,... along with the command",
+    },
     { name: "cmd", type: "argv", required: true, help: "command" },
   ],
   async run(ctx, cmd) {
-    if (!ctx.exclusive(cmd, "hmp", "pretty")) return false;
+    if (!ctx.exclusive(cmd, "hmp", "pretty") || !ctx.exclusive(cmd, "hmp", "return-value")) return false;
     const dom = await ctx.domain(cmd);
     if (!dom) return false;
-    const text = cmd.argv.join(" ");
+    if (cmd.has("pass-fds")) return ctx.fail("passing file descriptors is not supported by this client");
+    const hmp = cmd.bool("hmp");
+    let text: string;
+    if (hmp) text = cmd.argv.join(" ");
+    else {
+      const built = monitorCommandJSON(cmd.argv);
+      if (typeof built !== "string") return ctx.fail(built.error);
+      text = built;
+    }
     let result: string;
     try {
-      result = await dom.qemuMonitorCommand(text, cmd.bool("hmp") ? 1 : 0);
+      result = await dom.qemuMonitorCommand(text, hmp ? 1 : 0);
     } catch (e) {
       return ctx.fail(undefined, e);
     }
-    // virsh 9.0 prints the pretty form trimmed and without a newline of its own (stock virsh
-    // checked: "}" and then only the newline every command ends with), the plain form with one.
+    const pretty = cmd.bool("pretty");
+    const returnValue = cmd.bool("return-value");
+    // virsh 9.0 prints the JSON forms (pretty, return value) trimmed and without a newline of
+    // its own (stock virsh checked: "}" and then only the newline every command ends with),
+    // the plain reply with one.
     let out = `${result}\n`;
-    if (cmd.bool("pretty")) {
+    let value: unknown = undefined;
+    if (pretty || returnValue) {
+      let parsed: unknown;
       try {
-        out = JSON.stringify(JSON.parse(result), null, 2).trim();
+        parsed = JSON.parse(result);
       } catch {
-        // not JSON: printed as it came (virsh resets the parse error)
+        parsed = undefined;
       }
+      let shown = parsed;
+      if (returnValue) {
+        const ret =
+          typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+            ? (parsed as Record<string, unknown>).return
+            : undefined;
+        // virsh 9.0 reports an error reply (QEMU's text is in the plain output) this way
+        if (ret === undefined) return ctx.fail("'return' member missing");
+        shown = ret;
+        value = ret;
+      }
+      if (shown !== undefined) out = (pretty ? JSON.stringify(shown, null, 2) : JSON.stringify(shown)).trim();
     }
     ctx.print(out);
-    ctx.emit({ domain: domJson(dom), result });
+    ctx.emit({ domain: domJson(dom), result, ...(returnValue ? { returnValue: value } : {}) });
     return true;
   },
 };

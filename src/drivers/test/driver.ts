@@ -42,6 +42,8 @@ import {
   type NodeInfo,
   type SecurityLabel,
   type SecurityModel,
+  type DomainStatsRecord, // tuning and statistics
+  type BlockStats,
 } from "../driver.ts";
 import { defaultCells, testCapabilitiesXML } from "./capabilities.ts";
 import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
@@ -561,5 +563,159 @@ export class TestConnection implements HypervisorDriver {
   async connectDomainEventDeregisterAny(callbackID: number): Promise<void> {
     this.state.events.deregister(this, callbackID);
     return;
+  }
+
+  // --- tuning and statistics (setmem, setmaxmem, setvcpus, vcpucount, dommemstat --period,
+  // domstats: libvirt's test driver) ---------------------------------------------------------
+
+  /** virDomainObjGetDefs: the live and/or persistent definition a LIVE/CONFIG/CURRENT call touches. */
+  #tuningDefs(obj: TestDomainObj, flags: number): { live?: DomainDef; config?: DomainDef } {
+    let f = flags & 3;
+    if (f === 0) f = isActive(obj) ? 1 : 2;
+    if (f & 1 && !isActive(obj)) throw libvirtError("DOMAIN_NOT_RUNNING");
+    if (f & 2 && !obj.persistent) throw libvirtError("TUNING_NOT_PERSISTENT");
+    let config: DomainDef | undefined;
+    if (f & 2) {
+      if (isActive(obj)) {
+        if (!obj.newDef || obj.newDef === obj.def) obj.newDef = structuredClone(obj.def);
+        config = obj.newDef;
+      } else config = obj.def;
+    }
+    return { ...(f & 1 ? { live: obj.def } : {}), ...(config ? { config } : {}) };
+  }
+
+  /** virDomainObjGetOneDef: LIVE and CONFIG together are refused. */
+  #tuningOneDef(obj: TestDomainObj, flags: number): DomainDef {
+    if ((flags & 3) === 3) {
+      const e = libvirtError("API_INVALID_ARG", {
+        what: "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
+      });
+      e.message = e.detail;
+      throw e;
+    }
+    const d = this.#tuningDefs(obj, flags);
+    return d.live ?? d.config ?? obj.def;
+  }
+
+  async domainSetMemoryFlags(dom: DomainRef, memory: number, flags: number): Promise<void> {
+    checkFlags(flags, 1 | 2 | 4, "testDomainSetMemoryFlags");
+    const obj = this.obj(dom);
+    const def = this.#tuningOneDef(obj, flags);
+    if (flags & 4) {
+      if (def === obj.def && isActive(obj)) throw libvirtError("TUNING_MAX_MEMORY_LIVE");
+      if (memory < def.currentMemory) def.currentMemory = memory;
+      def.memory = memory;
+      return;
+    }
+    if (memory > def.memory) throw libvirtError("TUNING_MEMORY_ABOVE_MAX");
+    def.currentMemory = memory;
+  }
+
+  async domainSetMemory(dom: DomainRef, memory: number): Promise<void> {
+    return this.domainSetMemoryFlags(dom, memory, 1);
+  }
+
+  async domainSetMaxMemory(dom: DomainRef, memory: number): Promise<void> {
+    return this.domainSetMemoryFlags(dom, memory, 4);
+  }
+
+  async domainSetVcpusFlags(dom: DomainRef, nvcpus: number, flags: number): Promise<void> {
+    checkFlags(flags, 1 | 2 | 4, "testDomainSetVcpusFlags");
+    const max = await this.connectGetMaxVcpus();
+    if (nvcpus > max) {
+      throw libvirtError("API_INVALID_ARG", {
+        what: `requested cpu amount exceeds maximum supported amount (${nvcpus} > ${max})`,
+      });
+    }
+    const obj = this.obj(dom);
+    const { live, config } = this.#tuningDefs(obj, flags);
+    const exceeds = (d: DomainDef): void => {
+      if (d.vcpu.count < nvcpus)
+        throw libvirtError("API_INVALID_ARG", {
+          what: `requested cpu amount exceeds maximum (${nvcpus} > ${d.vcpu.count})`,
+        });
+    };
+    if (live) exceeds(live);
+    if (config && !(flags & 4)) exceeds(config);
+    const setOnline = (d: DomainDef, n: number): void => {
+      if (n >= d.vcpu.count) delete d.vcpu.current;
+      else d.vcpu.current = n;
+    };
+    if (live) setOnline(live, nvcpus);
+    if (config) {
+      if (flags & 4) {
+        const online = config.vcpu.current ?? config.vcpu.count;
+        config.vcpu.count = nvcpus;
+        setOnline(config, Math.min(online, nvcpus));
+      } else setOnline(config, nvcpus);
+    }
+  }
+
+  async domainSetVcpus(dom: DomainRef, nvcpus: number): Promise<void> {
+    return this.domainSetVcpusFlags(dom, nvcpus, 1);
+  }
+
+  async domainGetVcpusFlags(dom: DomainRef, flags: number): Promise<number> {
+    checkFlags(flags, 1 | 2 | 4, "testDomainGetVcpusFlags");
+    const def = this.#tuningOneDef(this.obj(dom), flags);
+    return flags & 4 ? def.vcpu.count : (def.vcpu.current ?? def.vcpu.count);
+  }
+
+  async domainGetMaxVcpus(dom: DomainRef): Promise<number> {
+    const obj = this.obj(dom);
+    return this.domainGetVcpusFlags(dom, (isActive(obj) ? 1 : 2) | 4);
+  }
+
+  async domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
+    checkFlags(flags, 1 | 2, "testDomainSetMemoryStatsPeriod");
+    if (period < 0) throw libvirtError("TUNING_BAD_PERIOD", { period });
+    const { live, config } = this.#tuningDefs(this.obj(dom), flags);
+    for (const d of [live, config]) {
+      const m = d?.devices.memballoon;
+      if (m) m.statsPeriod = period;
+    }
+  }
+
+  /** testDomainBlockStats: numbers from the wall clock ("just enough to mix it up"). */
+  async domainBlockStats(dom: DomainRef, path: string): Promise<BlockStats> {
+    const obj = this.obj(dom);
+    if (path === "") throw libvirtError("TUNING_BLOCK_SUMMARY");
+    if (!obj.def.devices.disks.some((d) => d.target.dev === path))
+      throw libvirtError("TUNING_BLOCK_PATH", { path });
+    const us = BigInt(Date.now()) * 1000n;
+    return {
+      rdReq: us / 10n,
+      rdBytes: us / 20n,
+      wrReq: us / 30n,
+      wrBytes: us / 40n,
+      errs: us / 1_000_000n / 2n,
+    };
+  }
+
+  async connectGetAllDomainStats(
+    doms: DomainRef[],
+    stats: number,
+    flags: number,
+  ): Promise<DomainStatsRecord[]> {
+    checkFlags(flags, 0xff | (2 ** 29) | (2 ** 30) | (2 ** 31), "testConnectGetAllDomainStats");
+    const supported = 1; // VIR_DOMAIN_STATS_STATE
+    const unknown = stats & ~supported;
+    if (flags & (2 ** 31) && unknown !== 0)
+      throw libvirtError("TUNING_STATS_BAD_GROUP", { bits: (unknown >>> 0).toString(16) });
+    const want = stats === 0 ? supported : stats;
+    const objs =
+      doms.length > 0
+        ? doms.map((d) => this.obj(d))
+        : [...this.state.domains.values()].filter(listFilter(flags & 0xff));
+    return objs.map((o) => ({
+      dom: refOf(o),
+      params:
+        want & supported
+          ? [
+              { field: "state.state", value: { type: 1 as const, value: o.state } },
+              { field: "state.reason", value: { type: 1 as const, value: o.reason } },
+            ]
+          : [],
+    }));
   }
 }

@@ -1,7 +1,7 @@
 /**
  * libvirt domain XML for the tiny test guest: TCG (`type='qemu'`), ACPI on (so that the
- * guest's power-off and the power button work), direct kernel boot, serial console, no disks,
- * no NICs, no balloon.
+ * guest's power-off and the power button work), direct kernel boot, serial console; by default
+ * no disks, no NICs, no balloon (options add a virtio balloon and extra devices).
  */
 import { GUEST_MODES, type GuestMode } from "./init-script.ts";
 
@@ -19,6 +19,15 @@ export interface GuestDomainOptions {
   /** Appended to the kernel command line (e.g. `no_timer_check`). */
   extraCmdline?: string;
   uuid?: string;
+  /** A virtio memory balloon (`<memballoon model='virtio'>`, stats every `balloonPeriod` s). */
+  balloon?: boolean;
+  balloonPeriod?: number;
+  /** `<currentMemory>` in MiB when below `memoryMiB` (the balloon target at boot). */
+  currentMemoryMiB?: number;
+  /** `<vcpu current=...>`: vCPUs online at boot when below `vcpus`. */
+  vcpusCurrent?: number;
+  /** Extra device elements (disks, interfaces), inserted verbatim into `<devices>`. */
+  extraDevicesXML?: string;
 }
 
 const XML_ESCAPES: Readonly<Record<string, string>> = {
@@ -84,8 +93,10 @@ export function guestDomainXML(opts: GuestDomainOptions): string {
     `  <name>${esc(opts.name)}</name>`,
     ...(opts.uuid === undefined ? [] : [`  <uuid>${esc(opts.uuid)}</uuid>`]),
     `  <memory unit='MiB'>${memoryMiB}</memory>`,
-    `  <currentMemory unit='MiB'>${memoryMiB}</currentMemory>`,
-    `  <vcpu placement='static'>${vcpus}</vcpu>`,
+    `  <currentMemory unit='MiB'>${opts.currentMemoryMiB ?? memoryMiB}</currentMemory>`,
+    opts.vcpusCurrent !== undefined && opts.vcpusCurrent < vcpus
+      ? `  <vcpu placement='static' current='${opts.vcpusCurrent}'>${vcpus}</vcpu>`
+      : `  <vcpu placement='static'>${vcpus}</vcpu>`,
     `  <os>`,
     `    <type arch='x86_64' machine='pc'>hvm</type>`,
     `    <kernel>${esc(opts.kernel)}</kernel>`,
@@ -100,7 +111,16 @@ export function guestDomainXML(opts: GuestDomainOptions): string {
     `  <on_crash>destroy</on_crash>`,
     `  <devices>`,
     ...serial,
-    `    <memballoon model='none'/>`,
+    ...(opts.extraDevicesXML !== undefined ? [opts.extraDevicesXML.replace(/\n$/, "")] : []),
+    ...(opts.balloon
+      ? opts.balloonPeriod !== undefined
+        ? [
+            `    <memballoon model='virtio'>`,
+            `      <stats period='${opts.balloonPeriod}'/>`,
+            `    </memballoon>`,
+          ]
+        : [`    <memballoon model='virtio'/>`]
+      : [`    <memballoon model='none'/>`]),
     `  </devices>`,
     `</domain>`,
     ``,

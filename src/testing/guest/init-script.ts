@@ -43,6 +43,7 @@ export const GUEST_MODULES: readonly string[] = [
   "virtiofs",
   "button",
   "evdev",
+  "virtio_balloon",
 ];
 
 /** `/etc/acpi/PWRF/00000080`: busybox acpid runs it on an ACPI power-button press. */

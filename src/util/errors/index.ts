@@ -13,6 +13,7 @@ import { rpcErrors } from "./catalogue-rpc.ts";
 import { editErrors } from "./catalogue-edit.ts";
 import { hostdevErrors } from "./catalogue-hostdev.ts";
 import { hotplugErrors } from "./catalogue-hotplug.ts";
+import { tuningErrors } from "./catalogue-tuning.ts";
 import type { CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
 
@@ -29,6 +30,7 @@ const parts = [
   editErrors,
   hostdevErrors,
   hotplugErrors,
+  tuningErrors,
 ] as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof coreErrors &
@@ -39,7 +41,8 @@ export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof co
   typeof rpcErrors &
   typeof editErrors &
   typeof hostdevErrors &
-  typeof hotplugErrors;
+  typeof hotplugErrors &
+  typeof tuningErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 

@@ -18,6 +18,18 @@ import {
   type NodeInfo,
   type SecurityLabel,
   type SecurityModel,
+  // tuning and statistics
+  DomainMemoryModFlags,
+  DomainMessageType,
+  taintMessages,
+  DomainModificationImpact,
+  DomainVcpuFlags,
+  type BlockStats,
+  type DomainStatsRecord,
+  type InterfaceStats,
+  type MemoryStat,
+  type QemuMonitorEventCallback,
+  type TypedParameter,
 } from "../../driver.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { shellJoin, shellQuote } from "../../../util/shell-quote.ts";
@@ -33,6 +45,10 @@ import { domainMonitorCommand } from "./monitor-command.ts";
 import * as nodedev from "../../nodedev/ops.ts";
 import { Sysfs } from "../../../host/sysfs/sysfs.ts";
 import * as hotplug from "./hotplug.ts";
+// tuning and statistics
+import * as tuning from "./tuning.ts";
+import * as stats from "./stats.ts";
+import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -61,6 +77,7 @@ export class QemuConnection implements HypervisorDriver {
     if (this.#closed) return;
     this.#closed = true;
     this.driver.events.removeOwner(this);
+    removeMonitorEventOwner(this.driver, this);
     for (const stream of [...this.#streams]) stream.dispose();
     // AUTODESTROY domains end with the connection that started them.
     for (const obj of this.driver.domains.all()) {
@@ -516,6 +533,114 @@ export class QemuConnection implements HypervisorDriver {
   nodeDeviceReset(name: string): Promise<void> {
     return attempt(() => {
       nodedev.nodeDeviceReset(this.#sysfs(), name);
+    });
+  }
+
+  // --- tuning and statistics (setmem, setvcpus, dommemstat, domblkstat, domifstat, domstats,
+  // qemu-monitor-event) ------------------------------------------------------------------------
+
+  domainSetMemory(dom: DomainRef, memory: number): Promise<void> {
+    return this.domainSetMemoryFlags(dom, memory, DomainModificationImpact.LIVE);
+  }
+
+  domainSetMaxMemory(dom: DomainRef, memory: number): Promise<void> {
+    return this.domainSetMemoryFlags(dom, memory, DomainMemoryModFlags.MAXIMUM);
+  }
+
+  domainSetMemoryFlags(dom: DomainRef, memory: number, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tuning.setMemoryFlags(this.driver, obj, memory, flags));
+  }
+
+  domainSetVcpus(dom: DomainRef, nvcpus: number): Promise<void> {
+    return this.domainSetVcpusFlags(dom, nvcpus, DomainModificationImpact.LIVE);
+  }
+
+  domainSetVcpusFlags(dom: DomainRef, nvcpus: number, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tuning.setVcpusFlags(this.driver, obj, nvcpus, flags));
+  }
+
+  domainGetVcpusFlags(dom: DomainRef, flags: number): Promise<number> {
+    return attempt(() => tuning.getVcpusFlags(this.obj(dom), flags));
+  }
+
+  domainGetMaxVcpus(dom: DomainRef): Promise<number> {
+    return attempt(() => {
+      const obj = this.obj(dom);
+      return tuning.getVcpusFlags(obj, (obj.isActive() ? 1 : 2) | DomainVcpuFlags.MAXIMUM);
+    });
+  }
+
+  domainBlockStats(dom: DomainRef, path: string): Promise<BlockStats> {
+    return this.onDomain(dom, (obj) => stats.blockStats(obj, path));
+  }
+
+  domainBlockStatsFlags(dom: DomainRef, path: string, flags: number): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => stats.blockStatsFlags(obj, path, flags));
+  }
+
+  domainInterfaceStats(dom: DomainRef, device: string): Promise<InterfaceStats> {
+    return attempt(() => stats.interfaceStats(this.obj(dom), device));
+  }
+
+  domainMemoryStats(dom: DomainRef, nrStats: number, flags: number): Promise<MemoryStat[]> {
+    return this.onDomain(dom, (obj) => stats.memoryStats(obj, nrStats, flags));
+  }
+
+  domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tuning.setMemoryStatsPeriod(this.driver, obj, period, flags));
+  }
+
+  async connectGetAllDomainStats(
+    doms: DomainRef[],
+    statsWanted: number,
+    flags: number,
+  ): Promise<DomainStatsRecord[]> {
+    const groups = stats.checkStatsRequest(statsWanted, flags);
+    let objs;
+    if (doms.length > 0) {
+      if (flags & 0xff) {
+        throw libvirtError("API_INVALID_ARG", {
+          what: "filtering is not supported by virDomainListGetStats",
+        });
+      }
+      objs = doms.map((d) => this.obj(d));
+    } else {
+      const filter = ops.listFilter(this.driver, flags & 0xff);
+      objs = this.driver.domains.all().filter(filter);
+    }
+    const out: DomainStatsRecord[] = [];
+    for (const obj of objs) {
+      if (obj.removed) continue;
+      out.push({ dom: obj.ref(), params: await stats.domainStatsRecord(obj, groups) });
+    }
+    return out;
+  }
+
+  connectDomainQemuMonitorEventRegister(
+    dom: DomainRef | null,
+    event: string | null,
+    callback: QemuMonitorEventCallback,
+    flags: number,
+  ): Promise<number> {
+    return attempt(() => {
+      if (dom) this.obj(dom);
+      return registerMonitorEvents(this.driver, this, dom ? dom.uuid : null, event, callback, flags);
+    });
+  }
+
+  domainGetMessages(dom: DomainRef, flags: number): Promise<string[]> {
+    return attempt(() => {
+      checkFlags(flags, DomainMessageType.DEPRECATION | DomainMessageType.TAINTING, "qemuDomainGetMessages");
+      const obj = this.obj(dom);
+      if (flags !== 0 && !(flags & DomainMessageType.TAINTING)) return [];
+      const taints = obj.isActive() && obj.run ? [...obj.run.taints] : [];
+      return taints.map((t) => `tainted: ${taintMessages[t] ?? t}`);
+    });
+  }
+
+  connectDomainQemuMonitorEventDeregister(callbackID: number): Promise<void> {
+    return attempt(() => {
+      deregisterMonitorEvents(this.driver, this, callbackID);
     });
   }
 }

@@ -311,6 +311,7 @@ export class QemuDriver {
         startedAt: run.startedAt,
         autodestroy: run.autodestroyOwner !== undefined || run.autodestroy,
         fakeReboot: run.fakeReboot,
+        taints: [...run.taints],
         ...(run.asyncJob ? { asyncJob: run.asyncJob } : {}),
         domainXML: formatDomainXML(obj.def, { secure: true, live: true }),
       });

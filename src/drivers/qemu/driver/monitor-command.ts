@@ -23,6 +23,8 @@ async function taint(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, flag: st
   if (run.taints.has(flag)) return;
   run.taints.add(flag);
   await appendLog(drv.logPath(obj.name), `${stamp()}: Domain id=${obj.id} is tainted: ${flag}\n`);
+  // Kept in the status file, so a restarted manager still knows (libvirt's `<taint flag=/>`).
+  await drv.saveStatus(obj);
 }
 
 let nextId = 1;
@@ -67,7 +69,7 @@ export async function domainMonitorCommand(
   } catch (e) {
     if (e instanceof VirtError && e.code === "QEMU_COMMAND_FAILED") {
       const { qemuClass, qemuDesc } = e.details as { qemuClass?: unknown; qemuDesc?: unknown };
-      return JSON.stringify({ error: { class: qemuClass, desc: qemuDesc }, id });
+      return JSON.stringify({ id, error: { class: qemuClass, desc: qemuDesc } });
     }
     throw e;
   }

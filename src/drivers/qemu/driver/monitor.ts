@@ -25,6 +25,9 @@ import type { QemuDriver } from "./driver.ts";
 import { fakeReboot, scheduleExitCheck } from "./process.ts";
 import { deviceDeleted } from "./hotplug.ts";
 import { resumedDetail, suspendedDetail } from "./states.ts";
+// tuning: monitor events for clients, balloon size changes
+import { dispatchMonitorEvent } from "./monitor-events.ts";
+import { balloonChanged, vcpuDeleted } from "./tuning.ts";
 
 /** Makes `qmp` the monitor of `run`: events go to the domain, a close starts the exit check. */
 export function attachMonitor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, qmp: QmpClient): void {
@@ -32,6 +35,7 @@ export function attachMonitor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun,
   const offEvent = qmp.onEvent((ev) => {
     if (obj.run !== run || run.ended) return;
     handleEvent(drv, obj, run, ev);
+    dispatchMonitorEvent(drv, obj, ev);
   });
   const offClose = qmp.onClose(() => {
     if (run.qmp === qmp) run.qmp = undefined;
@@ -122,10 +126,16 @@ function handleEvent(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, ev: QmpE
     case "DEVICE_DELETED": {
       const dev = ev.data.device;
       if (typeof dev === "string") {
-        // device hotplug: completes a pending unplug (backends, live definition)
+        // device hotplug: completes a pending unplug (backends, live definition); a vCPU unplug
         deviceDeleted(run, dev);
+        vcpuDeleted(drv, obj, dev);
         drv.events.emit(obj.ref(), { id: DomainEventId.DEVICE_REMOVED, devAlias: dev });
       }
+      return;
+    }
+    case "BALLOON_CHANGE": {
+      const actual = ev.data.actual;
+      if (typeof actual === "number") balloonChanged(drv, obj, actual);
       return;
     }
     default:

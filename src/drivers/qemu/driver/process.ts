@@ -42,6 +42,7 @@ import {
   resolveDomainUsbHostdevs,
 } from "./hostdev-prepare.ts";
 import { attachMonitor } from "./monitor.ts";
+import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
 import { checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
@@ -217,6 +218,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     });
     attachMonitor(drv, obj, newRun, qmp);
     await refreshChardevs(qmp, live);
+    await setupBalloon(qmp, live);
     if (caps.flags.has("set-action") && live.onReboot === "destroy") {
       await qmp.execute("set-action", { reboot: "shutdown" });
     }
@@ -432,6 +434,7 @@ export async function reconnectProcess(
   );
   run.autodestroy = status.autodestroy;
   run.fakeReboot = status.fakeReboot;
+  for (const t of status.taints ?? []) run.taints.add(t);
   run.asyncJob = status.asyncJob;
   obj.run = run;
   obj.id = status.domainId ?? drv.allocateId();

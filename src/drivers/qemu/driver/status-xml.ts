@@ -23,6 +23,8 @@ export interface StatusRecord {
   readonly autodestroy: boolean;
   readonly fakeReboot: boolean;
   readonly asyncJob?: { readonly kind: string; readonly wasRunning: boolean; readonly path?: string };
+  /** Taint flags of the process (`custom-monitor` …), libvirt's `<taint flag=.../>`. */
+  readonly taints?: readonly string[];
   /** The live `<domain id=...>` XML. */
   readonly domainXML: string;
   /** The `id=` of that `<domain>` (filled by `parseStatusXML`; ignored by the formatter). */
@@ -45,6 +47,7 @@ export function formatStatusXML(s: StatusRecord): string {
       w.empty("libDir", { path: s.domainDir });
       if (s.autodestroy) w.empty("autodestroy");
       if (s.fakeReboot) w.empty("fakeReboot");
+      for (const flag of s.taints ?? []) w.empty("taint", { flag });
       if (s.asyncJob)
         w.empty("job", {
           async: s.asyncJob.kind,
@@ -104,6 +107,10 @@ export function parseStatusXML(text: string, path: string): StatusRecord {
   const idMatch = /^<domain\b[^>]*?\sid=['"](\d+)['"]/.exec(domainXML);
   if (!idMatch) throw invalid(path, "the <domain> has no id='...'");
   const started = Date.parse(proc?.attr("started") ?? "");
+  const taints = root
+    .all("taint")
+    .map((t) => t.attr("flag") ?? "")
+    .filter((f) => f !== "");
   return {
     state,
     reason: parseReason(state, root.attr("reason")),
@@ -116,6 +123,7 @@ export function parseStatusXML(text: string, path: string): StatusRecord {
     startedAt: Number.isFinite(started) ? started : 0,
     autodestroy: root.child("autodestroy") !== undefined,
     fakeReboot: root.child("fakeReboot") !== undefined,
+    ...(taints.length > 0 ? { taints } : {}),
     ...(job ? { asyncJob: asyncJobOf(job.attr("async"), job.attr("wasRunning"), job.attr("path")) } : {}),
     domainXML,
     domainId: Number(idMatch[1]),

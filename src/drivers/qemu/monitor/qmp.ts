@@ -41,6 +41,8 @@ export interface QmpEvent {
   readonly data: QmpObject;
   /** QEMU's timestamp of the event, in microseconds since the epoch (0 if absent). */
   readonly timestampUs: number;
+  /** The message had a `data` member (libvirt passes no details for events without one). */
+  readonly hasData?: boolean;
 }
 
 export interface QmpConnectOptions {
@@ -617,6 +619,7 @@ export class QmpClient implements Disposable, AsyncDisposable {
       event: msg.event as string,
       data: isObject(msg.data) ? msg.data : {},
       timestampUs: sec * 1_000_000 + usec,
+      hasData: isObject(msg.data),
     };
     for (const l of [...this.#eventListeners]) {
       try {
