@@ -13,8 +13,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
+import { makeFakeSysfs } from "../host/sysfs/testing.ts";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
-import { run, spawnDaemon, virshOrSkip, type DaemonProcess, type RunResult } from "./testing.ts";
+import {
+  privateSession,
+  run,
+  spawnDaemon,
+  virshOrSkip,
+  type DaemonProcess,
+  type RunResult,
+} from "./testing.ts";
 
 const NAME = "hpi";
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
@@ -26,16 +34,13 @@ test("stock virsh hotplugs devices of a real guest through tvirtd", { timeout: 3
   if (!guest) return;
 
   const dir = mkdtempSync(join(tmpdir(), "tvirt-hotplug-interop-"));
-  const sock = join(dir, "sock");
-  const uri = `qemu+unix:///session?socket=${sock}`;
-  const daemonEnv = {
-    ...process.env,
-    HOME: dir,
-    XDG_RUNTIME_DIR: join(dir, "run"),
-    XDG_CONFIG_HOME: join(dir, "config"),
-    XDG_DATA_HOME: join(dir, "data"),
-    XDG_CACHE_HOME: join(dir, "cache"),
-  };
+  // the USB device attached by vendor/product is found under this sysfs root (the host has none)
+  const usbFs = makeFakeSysfs({
+    usb: [{ sysname: "1-2", bus: 1, device: 5, vendor: "1234", product: "5678" }],
+  });
+  const conf = join(dir, "tvirtd.conf");
+  writeFileSync(conf, `sysfs_root = "${usbFs.root}"\n`);
+  const { sock, uri, env: daemonEnv } = privateSession(dir);
   const env = { ...process.env, LANG: "C", LC_ALL: "C", LIBVIRT_DEFAULT_URI: "" };
   const pidFile = join(dir, "run", "tvirt", "qemu", `${NAME}.pid`);
   const serial = join(dir, "serial.log");
@@ -86,7 +91,7 @@ test("stock virsh hotplugs devices of a real guest through tvirtd", { timeout: 3
 
   try {
     daemons.push(
-      await spawnDaemon(["--session", "--listen", sock, "--uri", "qemu:///session"], [sock], {
+      await spawnDaemon(["--session", "--listen", sock, "--uri", "qemu:///session", "-f", conf], [sock], {
         env: daemonEnv,
       }),
     );
@@ -185,5 +190,6 @@ test("stock virsh hotplugs devices of a real guest through tvirtd", { timeout: 3
     }
     for (const d of daemons) await d.stop("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
+    usbFs.dispose();
   }
 });

@@ -14,6 +14,7 @@ import { DomainDeviceModifyFlags as F, DomainEventId, DomainXMLFlags, type Domai
 import { isVirtError } from "../../../util/errors/index.ts";
 import type { QemuConnection } from "./connection.ts";
 import { hotplugTimeouts } from "./hotplug.ts";
+import { makeFakeSysfs } from "../../../host/sysfs/testing.ts";
 import { ConsoleReader, guestXML, makeTestRoot } from "./testing.ts";
 
 function qemuImg(...args: string[]): void {
@@ -57,7 +58,11 @@ test("hotplug on a running TCG guest: disk, CD-ROM media, USB hostdev, interface
     "<memballoon",
     `<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='${img("cd1.iso")}'/><target dev='hdc' bus='ide'/><readonly/></disk>\n    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${img("boot.raw")}'/><target dev='vda' bus='virtio'/></disk>\n    <memballoon`,
   );
-  let conn = await tr.open();
+  // the USB device attached by vendor/product is found under this sysfs root (the host has none)
+  const usbFs = makeFakeSysfs({
+    usb: [{ sysname: "1-2", bus: 1, device: 5, vendor: "1234", product: "5678" }],
+  });
+  let conn = await tr.open({ sysfsRoot: usbFs.root });
   try {
     const dom: DomainRef = await conn.domainDefineXML(xml);
     await conn.domainCreate(dom);
@@ -131,7 +136,7 @@ test("hotplug on a running TCG guest: disk, CD-ROM media, USB hostdev, interface
     // --- the live definition survives a driver restart; detach works from the new instance ----
     await con.close();
     await conn.connectClose();
-    conn = await tr.open();
+    conn = await tr.open({ sysfsRoot: usbFs.root });
     const dom2 = await conn.domainLookupByName("hp");
     const con2 = await ConsoleReader.open(conn, dom2);
     await conn.connectDomainEventRegisterAny(null, DomainEventId.DEVICE_REMOVED, (_d, e) => {
@@ -191,7 +196,7 @@ test("hotplug on a running TCG guest: disk, CD-ROM media, USB hostdev, interface
     live = await conn.domainGetXMLDesc(dom2, 0);
     assert.match(
       live,
-      /<vendor id='0x1234'\/>\s*<product id='0x5678'\/>\s*<\/source>\s*<alias name='hostdev0'\/>\s*<address type='usb' bus='0' port='\d+'\/>/,
+      /<vendor id='0x1234'\/>\s*<product id='0x5678'\/>\s*<address bus='1' device='5'\/>\s*<\/source>\s*<alias name='hostdev0'\/>\s*<address type='usb' bus='0' port='\d+'\/>/,
     );
     assert.ok((await qemuDevices(conn, "hp")).includes("hostdev0"));
     await rejects(conn.domainAttachDeviceFlags(dom2, usb, F.LIVE), "HOTPLUG_DEVICE_EXISTS");
@@ -308,6 +313,7 @@ test("hotplug on a running TCG guest: disk, CD-ROM media, USB hostdev, interface
   } finally {
     await conn.connectClose().catch(() => undefined);
     await tr.cleanup();
+    usbFs.dispose();
   }
 });
 
