@@ -36,7 +36,7 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
 }
 
 export { Connection, Domain, normalizeUUID, type DomainEventHandler } from "./connection.ts";
-export { NodeDevice } from "./nodedev.ts";
+export { NodeDevice, nodeDevCapNames } from "./nodedev.ts";
 export { registerDriver, unregisterDriver, registeredSchemes } from "./registry.ts";
 export { parseURI, defaultURI, uriParam, isRemoteURI, type ConnectURI } from "./uri.ts";
 export * from "./types.ts";

@@ -69,3 +69,4 @@ export class NodeDevice {
     await this.connection.invoke("virNodeDeviceReset", true, (d) => d.nodeDeviceReset?.(this.name));
   }
 }
+export { nodeDevCapNames } from "../host/nodedev/enumerate.ts";

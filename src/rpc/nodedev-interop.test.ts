@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { makeFakeSysfs } from "../host/sysfs/testing.ts";
-import { pythonLibvirtOrSkip, run, spawnDaemon, virshOrSkip } from "./testing.ts";
+import { pythonLibvirtOrSkip, run, spawnDaemon, virshOrSkip, privateSession } from "./testing.ts";
 
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
 
@@ -45,14 +45,7 @@ test(
       ["--session", "--listen", sock, "--uri", "qemu:///session", "-f", conf],
       [sock],
       {
-        env: {
-          ...process.env,
-          HOME: dir,
-          XDG_RUNTIME_DIR: join(dir, "run"),
-          XDG_CONFIG_HOME: join(dir, "config"),
-          XDG_DATA_HOME: join(dir, "data"),
-          XDG_CACHE_HOME: join(dir, "cache"),
-        },
+        env: privateSession(dir).env,
       },
     );
     const env = { ...process.env, LANG: "C", LC_ALL: "C", LIBVIRT_DEFAULT_URI: "" };

@@ -18,6 +18,7 @@ import {
   virshOrSkip,
   type DaemonProcess,
   type RunResult,
+  privateSession,
 } from "./testing.ts";
 
 /** python3-libvirt: the procedures virsh does not use here (legacy block stats, interface stats...). */
@@ -61,16 +62,7 @@ test(
     if (!guest) return;
 
     const dir = mkdtempSync(join(tmpdir(), "tvirt-tuning-interop-"));
-    const sock = join(dir, "sock");
-    const uri = `qemu+unix:///session?socket=${sock}`;
-    const daemonEnv = {
-      ...process.env,
-      HOME: dir,
-      XDG_RUNTIME_DIR: join(dir, "run"),
-      XDG_CONFIG_HOME: join(dir, "config"),
-      XDG_DATA_HOME: join(dir, "data"),
-      XDG_CACHE_HOME: join(dir, "cache"),
-    };
+    const { sock, uri, env: daemonEnv } = privateSession(dir);
     const env = { ...process.env, LANG: "C", LC_ALL: "C", LIBVIRT_DEFAULT_URI: "" };
     const pidFile = join(dir, "run", "tvirt", "qemu", `${NAME}.pid`);
     const serial = join(dir, "serial.log");

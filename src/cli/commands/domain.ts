@@ -24,7 +24,8 @@ import { runConsole } from "./console.ts";
 
 type Cmd = CmdDef<Ctx>;
 
-const domainOpt = (help = "domain name, id or uuid"): OptDef => ({
+/** The `--domain` option of virsh's domain commands (name, id or UUID). */
+export const domainOpt = (help = "domain name, id or uuid"): OptDef => ({
   name: "domain",
   type: "data",
   required: true,

@@ -25,6 +25,7 @@ import {
   type XmlWarning,
 } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
+import { domainOpt } from "./domain.ts";
 import { runEditFlow } from "../edit-flow.ts";
 import type { CmdDef } from "../grammar.ts";
 
@@ -112,7 +113,7 @@ const edit: Cmd = {
   help: "edit XML configuration for a domain",
   desc: "Edit the XML configuration for a domain.",
   opts: [
-    { name: "domain", type: "data", required: true, help: "domain name, id or uuid", complete: "domain" },
+    domainOpt(),
     { name: "skip-validate", type: "bool", help: "skip validation of the XML against the schema" },
   ],
   async run(ctx, cmd) {

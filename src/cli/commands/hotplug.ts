@@ -16,17 +16,11 @@ import {
   type XElement,
 } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
+import { domainOpt } from "./domain.ts";
 import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
 
 type Cmd = CmdDef<Ctx>;
 
-const domainOpt: OptDef = {
-  name: "domain",
-  type: "data",
-  required: true,
-  help: "domain name, id or uuid",
-  complete: "domain",
-};
 const fileOpt: OptDef = { name: "file", type: "data", required: true, help: "XML file", complete: "file" };
 const persistentOpt: OptDef = { name: "persistent", type: "bool", help: "make live change persistent" };
 const configOpt: OptDef = { name: "config", type: "bool", help: "affect next boot" };
@@ -159,7 +153,7 @@ function fileCommand(
     group: "domain",
     help,
     desc,
-    opts: [domainOpt, fileOpt, ...scopeOpts, ...force],
+    opts: [domainOpt(), fileOpt, ...scopeOpts, ...force],
     async run(ctx, cmd) {
       const s = scopeOf(ctx, cmd);
       if (!s) return false;
@@ -261,7 +255,7 @@ const attachDisk: Cmd = {
   help: "attach disk device",
   desc: "Attach new disk device.",
   opts: [
-    domainOpt,
+    domainOpt(),
     {
       name: "source",
       type: "data",
@@ -409,7 +403,7 @@ const detachDisk: Cmd = {
   help: "detach disk device",
   desc: "Detach disk device.",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "target", type: "data", required: true, help: "target of disk device" },
     ...scopeOpts,
     { name: "print-xml", type: "bool", help: "print XML document rather than detach the disk" },
@@ -453,7 +447,7 @@ const attachInterface: Cmd = {
   help: "attach network interface",
   desc: "Attach new network interface.",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "type", type: "data", required: true, help: "network interface type" },
     { name: "source", type: "data", required: true, help: "source of network interface" },
     str("target", "target network name"),
@@ -560,7 +554,7 @@ const detachInterface: Cmd = {
   help: "detach network interface",
   desc: "Detach network interface.",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "type", type: "data", required: true, help: "network interface type" },
     str("mac", "MAC address"),
     ...scopeOpts,
@@ -655,7 +649,7 @@ const changeMedia: Cmd = {
   help: "Change media of CD or floppy drive",
   desc: "Change media of CD or floppy drive.",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "path", type: "data", required: true, help: "Fully-qualified path or target of disk device" },
     str("source", "source of the media"),
     { name: "eject", type: "bool", help: "Eject the media" },

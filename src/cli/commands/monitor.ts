@@ -19,19 +19,11 @@ import {
   type XElement,
 } from "../../api/index.ts";
 import { type Ctx } from "../context.ts";
-import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
+import type { CmdDef, ParsedCmd } from "../grammar.ts";
 import { formatTable } from "../table.ts";
-import { domJson } from "./domain.ts";
+import { domJson, domainOpt } from "./domain.ts";
 
 type Cmd = CmdDef<Ctx>;
-
-const domainOpt: OptDef = {
-  name: "domain",
-  type: "data",
-  required: true,
-  help: "domain name, id or uuid",
-  complete: "domain",
-};
 
 /** virshDomainState: state and reason (getState, or getInfo when the driver lacks it). */
 async function domainState(dom: Domain): Promise<{ state: number; reason: number }> {
@@ -226,7 +218,7 @@ const dominfo: Cmd = {
   group: "monitor",
   help: "domain information",
   desc: "Returns basic information about the domain.",
-  opts: [domainOpt],
+  opts: [domainOpt()],
   async run(ctx, cmd) {
     const dom = await ctx.domain(cmd);
     if (!dom) return false;
@@ -317,7 +309,7 @@ const domstate: Cmd = {
   group: "monitor",
   help: "domain state",
   desc: "Returns state about a domain.",
-  opts: [domainOpt, { name: "reason", type: "bool", help: "also print reason for the state" }],
+  opts: [domainOpt(), { name: "reason", type: "bool", help: "also print reason for the state" }],
   async run(ctx, cmd) {
     const dom = await ctx.domain(cmd);
     if (!dom) return false;
@@ -371,7 +363,7 @@ const domblklist: Cmd = {
   help: "list all domain blocks",
   desc: "Get the summary of block devices for a domain.",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "inactive", type: "bool", help: "get inactive rather than running configuration" },
     { name: "details", type: "bool", help: "additionally display the type and device value" },
   ],
@@ -422,7 +414,7 @@ const domiflist: Cmd = {
   help: "list all domain virtual interfaces",
   desc: "Get the summary of virtual interfaces for a domain.",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "inactive", type: "bool", help: "get inactive rather than running configuration" },
   ],
   async run(ctx, cmd) {
@@ -493,7 +485,7 @@ const qemuMonitorCommand: Cmd = {
   help: "QEMU Monitor Command",
   desc: "QEMU Monitor Command",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "hmp", type: "bool", help: "command is in human monitor protocol" },
     { name: "pretty", type: "bool", help: "pretty-print any qemu monitor protocol output" },
     {

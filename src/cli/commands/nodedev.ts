@@ -4,38 +4,13 @@
  * nodedev-reattach, nodedev-reset. With `--json`: `{devices: [{name, parent}]}` (plus `tree`
  * with nested children for `--tree`), `{xml}`, `{device, detached|reattached|reset: true}`.
  */
-import { type Connection, type NodeDevice } from "../../api/index.ts";
+import { nodeDevCapNames, type Connection, type NodeDevice } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
 import type { CmdDef } from "../grammar.ts";
 import { dumpXPath } from "../xpath-output.ts";
 
 type Cmd = CmdDef<Ctx>;
 
-/** `virNodeDevCapType` names in enum order: the flag bit of a name is 1 << index. */
-const capNames = [
-  "system",
-  "pci",
-  "usb_device",
-  "usb",
-  "net",
-  "scsi_host",
-  "scsi_target",
-  "scsi",
-  "storage",
-  "fc_host",
-  "vports",
-  "scsi_generic",
-  "drm",
-  "mdev_types",
-  "mdev",
-  "ccw",
-  "css",
-  "vdpa",
-  "ap_card",
-  "ap_queue",
-  "ap_matrix",
-  "vpd",
-];
 const LIST_INACTIVE = 1 << 30;
 const LIST_ACTIVE = 2 ** 31;
 
@@ -93,7 +68,7 @@ const nodedevList: Cmd = {
     if (capStr !== undefined) {
       if (tree) return ctx.fail("Options --tree and --cap are incompatible");
       for (const c of capStr.split(",").filter((x) => x !== "")) {
-        const i = capNames.indexOf(c);
+        const i = (nodeDevCapNames as readonly string[]).indexOf(c);
         if (i < 0) return ctx.fail("Invalid capability type");
         flags |= 2 ** i;
       }

@@ -16,17 +16,10 @@ import {
 } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
 import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
-import { domJson } from "./domain.ts";
+import { domJson, domainOpt } from "./domain.ts";
 
 type Cmd = CmdDef<Ctx>;
 
-const domainOpt: OptDef = {
-  name: "domain",
-  type: "data",
-  required: true,
-  help: "domain name, id or uuid",
-  complete: "domain",
-};
 const configOpt: OptDef = { name: "config", type: "bool", help: "affect next boot" };
 const liveOpt: OptDef = { name: "live", type: "bool", help: "affect running domain" };
 const currentOpt: OptDef = { name: "current", type: "bool", help: "affect current domain" };
@@ -94,7 +87,7 @@ const setmem: Cmd = {
   help: "change memory allocation",
   desc: "Change the current memory allocation in the guest domain.",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "size", type: "int", required: true, help: "new memory size, as scaled integer (default KiB)" },
     configOpt,
     liveOpt,
@@ -124,7 +117,7 @@ const setmaxmem: Cmd = {
   help: "change maximum memory limit",
   desc: "Change the maximum memory allocation limit in the guest domain.",
   opts: [
-    domainOpt,
+    domainOpt(),
     {
       name: "size",
       type: "int",
@@ -171,7 +164,7 @@ const setvcpus: Cmd = {
   help: "change number of virtual CPUs",
   desc: "Change the number of virtual CPUs in the guest domain.",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "count", type: "int", required: true, help: "number of virtual CPUs" },
     { name: "maximum", type: "bool", help: "set maximum limit on next boot" },
     configOpt,
@@ -217,7 +210,7 @@ const vcpucount: Cmd = {
   help: "domain vcpu counts",
   desc: "Returns the number of virtual CPUs used by the domain.",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "maximum", type: "bool", help: "get maximum count of vcpus" },
     { name: "active", type: "bool", help: "get number of currently active vcpus" },
     { name: "live", type: "bool", help: "get value from running domain" },
@@ -302,7 +295,7 @@ const dommemstat: Cmd = {
   help: "get memory statistics for a domain",
   desc: "Get memory statistics for a running domain.",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "period", type: "int", help: "period in seconds to set collection" },
     configOpt,
     liveOpt,
@@ -384,7 +377,7 @@ const domblkstat: Cmd = {
   help: "get device block stats for a domain",
   desc: "Get device block stats for a running domain. See man page or use --human for explanation of fields",
   opts: [
-    domainOpt,
+    domainOpt(),
     { name: "device", type: "string", help: "block device" },
     { name: "human", type: "bool", help: "print a more human readable output" },
   ],
@@ -461,7 +454,7 @@ const domifstat: Cmd = {
   help: "get network interface stats for a domain",
   desc: "Get network interface stats for a running domain.",
   opts: [
-    domainOpt,
+    domainOpt(),
     {
       name: "interface",
       type: "data",
