@@ -92,7 +92,7 @@ test("edit: invalid XML shows the error and the prompt; 'n' leaves the definitio
   assert.equal(r.editorRuns, 1);
   assert.match(r.out, /Failed\. Try again\? \[y,n,i,f,\?\]: /);
   // The parser's error, with line and column.
-  assert.match(r.err, /error: .*\(domain_definition\):\d+:\d+: /);
+  assert.match(r.err, /error: .*\(domain_definition\):\d+: /);
   assert.match(
     r.err,
     /error: operation aborted: edit of domain 'test' abandoned: the definition was not changed/,

@@ -168,12 +168,10 @@ export function restoreFromImage(opts: {
     try {
       await waitForMigration(qmp, fail, opts.timeoutMs ?? 10 * 60_000);
       await sent.catch((e: unknown) => {
-        // QEMU may close its end as soon as it has read everything it needs.
-        if (
-          (e as NodeJS.ErrnoException).code !== "EPIPE" &&
-          (e as NodeJS.ErrnoException).code !== "ECONNRESET"
-        )
-          throw e;
+        // The migration completed: QEMU may close its end as soon as it has read everything it
+        // needs, while the rest of the image (padding) is still being sent.
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "EPIPE" && code !== "ECONNRESET" && code !== "ERR_STREAM_PREMATURE_CLOSE") throw e;
       });
     } finally {
       input.destroy();
