@@ -4,18 +4,23 @@
  * Prints a table. Against libvirtd too when it is installed (`libvirtd --listen` is not started
  * by this bench: pass its socket in LIBVIRTD_SOCKET to include it).
  *
- *   npx tsx bench/rpc.bench.ts            (CLIENTS=50 ROUNDS=200 DOMAINS=1000 to change sizes)
+ *   npx tsx bench/rpc.bench.ts            (CLIENTS=50 ROUNDS=200 DOMAINS=1000 GUESTS=10 to change sizes)
+ *
+ * Then the same daemon binary serving the QEMU driver: define+undefine per second and RSS with
+ * GUESTS tiny TCG guests running.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type Connection } from "../src/api/index.ts";
 import "../src/rpc/register.ts";
-import { run, spawnDaemon } from "../src/rpc/testing.ts";
+import { privateSession, run, spawnDaemon } from "../src/rpc/testing.ts";
+import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
 
 const CLIENTS = Number(process.env.CLIENTS ?? 50);
 const ROUNDS = Number(process.env.ROUNDS ?? 200);
 const DOMAINS = Number(process.env.DOMAINS ?? 1000);
+const GUESTS = Number(process.env.GUESTS ?? 10);
 
 interface Row {
   what: string;
@@ -147,6 +152,66 @@ async function virshList(uri: string, target: string, pid: number | undefined): 
   await holder.close();
 }
 
+/**
+ * tvirtd serving the QEMU driver (a private qemu:///session): define+undefine per second of a
+ * real guest definition (written durably, as a system daemon does), and the daemon's RSS idle and
+ * with GUESTS tiny TCG guests running.
+ */
+async function qemuDaemon(): Promise<void> {
+  const guest = await ensureTestGuest();
+  const dir = mkdtempSync(join(tmpdir(), "tvirt-bench-qemu-"));
+  const { sock, uri, env } = privateSession(dir);
+  const d = await spawnDaemon(["--session", "--listen", sock, "--uri", "qemu:///session"], [sock], { env });
+  const c = await connect(uri);
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    rows.push({
+      what: "daemon RSS, idle (qemu:///session)",
+      target: "tvirtd",
+      result: `${(rssKiB(d.pid) / 1024).toFixed(1)} MiB`,
+      detail: "",
+    });
+    const xml = guestDomainXML({
+      name: "bench-churn",
+      mode: "idle",
+      kernel: guest.kernel,
+      initrd: guest.initrd,
+    });
+    const n = 300;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await (await c.defineXML(xml)).undefine();
+    rows.push({
+      what: `define+undefine x ${n}, QEMU driver (tvirt remote driver)`,
+      target: "tvirtd",
+      result: `${(n / ((performance.now() - t0) / 1000)).toFixed(0)} pairs/s`,
+      detail: "each config write and removal fsynced (file and directory)",
+    });
+    const doms = [];
+    for (let i = 0; i < GUESTS; i++) {
+      const dom = await c.defineXML(
+        guestDomainXML({ name: `bench-g${i}`, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
+      );
+      await dom.create();
+      doms.push(dom);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    rows.push({
+      what: `daemon RSS with ${GUESTS} guests running`,
+      target: "tvirtd",
+      result: `${(rssKiB(d.pid) / 1024).toFixed(1)} MiB`,
+      detail: "the daemon alone (QEMU processes not counted)",
+    });
+    for (const dom of doms) {
+      await dom.destroy();
+      await dom.undefine();
+    }
+  } finally {
+    await c.close().catch(() => undefined);
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "tvirt-bench-"));
   const sock = join(dir, "sock");
@@ -170,6 +235,7 @@ async function main(): Promise<void> {
     await defineUndefine(uri, "tvirtd");
     await pythonLookupInfo(uri, "tvirtd");
     if (existsSync("/usr/bin/virsh")) await virshList(uri, "tvirtd", d.pid);
+    if (GUESTS > 0) await qemuDaemon();
     const lv = process.env.LIBVIRTD_SOCKET;
     if (lv) {
       const luri = `test+unix:///default?socket=${lv}`;
