@@ -227,7 +227,7 @@ test("a domain's whole life on QEMU: define, start, suspend, save, restore, mana
 
     // shutdown by ACPI: the guest powers off, the domain is shut off (shutdown)
     await conn.domainShutdown(restored);
-    await conn.domainWaitForShutoff(restored, 20_000);
+    await conn.domainWaitForShutoff(restored, 60_000);
     assert.deepEqual(await conn.domainGetState(restored, 0), {
       state: DomainState.SHUTOFF,
       reason: DomainShutoffReason.SHUTDOWN,
