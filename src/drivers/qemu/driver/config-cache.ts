@@ -8,7 +8,8 @@
  * - the emulator's capabilities give the same defaults (a hash of the facts derived from them);
  * - the parser is the same code (a stamp of the mtimes of the sources that parse and default).
  * Anything else, including a missing, torn or foreign cache file, means parsing the config as
- * if there were no cache. The cache is written atomically but without fsync: losing it only
+ * if there were no cache. A cached definition is handed out lazily (name and UUID at once, the
+ * rest on first use), so listing a root with many domains builds none of them. The cache is written atomically but without fsync: losing it only
  * costs a parse.
  */
 import { createHash } from "node:crypto";
@@ -17,13 +18,17 @@ import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DomainDef } from "../../../conf/domain/index.ts";
+import type { LazyDef } from "./domain.ts";
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 interface Entry {
   readonly stat: string;
   readonly emulator: string;
-  readonly def: DomainDef;
+  readonly name: string;
+  readonly uuid: string;
+  /** The definition as JSON text, parsed only when the domain is used (listing needs none). */
+  readonly def: string;
 }
 
 interface CacheFile {
@@ -120,18 +125,18 @@ export class ConfigCache {
   }
 
   /** The cached definition of config file `name` when its stat key still matches. */
-  get(name: string, stat: string): DomainDef | undefined {
+  get(name: string, stat: string): LazyDef | undefined {
     const e = this.#entries.get(name);
     if (e?.stat !== stat || this.#facts[e.emulator] === undefined) return undefined;
     this.#used.add(name);
-    return e.def;
+    const text = e.def;
+    return { name: e.name, uuid: e.uuid, load: () => JSON.parse(text) as DomainDef };
   }
 
   set(name: string, stat: string, emulator: string, factsHashValue: string, def: DomainDef): void {
     if (this.#code === null) return;
     if (this.#facts[emulator] !== factsHashValue) this.checkFacts(emulator, factsHashValue);
-    // a copy: the driver goes on to change its definition objects
-    this.#entries.set(name, { stat, emulator, def: JSON.parse(JSON.stringify(def)) as DomainDef });
+    this.#entries.set(name, { stat, emulator, name: def.name, uuid: def.uuid, def: JSON.stringify(def) });
     this.#used.add(name);
     this.#changed = true;
   }

@@ -68,8 +68,16 @@ export class QemuRun {
 
 type StateListener = (obj: QemuDomainObj) => void;
 
+/** A definition read on first use (a config the cache holds): its name and UUID now. */
+export interface LazyDef {
+  readonly name: string;
+  readonly uuid: string;
+  load(): DomainDef;
+}
+
 export class QemuDomainObj {
-  def: DomainDef;
+  #def: DomainDef | undefined;
+  #lazy: LazyDef | undefined;
   newDef: DomainDef | undefined;
   persistent = false;
   autostart = false;
@@ -86,17 +94,32 @@ export class QemuDomainObj {
   /** Serialises writes of this domain's status and config files. */
   fileQueue: Promise<void> = Promise.resolve();
 
-  constructor(def: DomainDef, jobTimeoutMs: number) {
-    this.def = def;
+  constructor(def: DomainDef | LazyDef, jobTimeoutMs: number) {
+    if ("load" in def) this.#lazy = def;
+    else this.#def = def;
     this.job = new JobLock({ object: `domain '${def.name}'`, timeoutMs: jobTimeoutMs });
   }
 
+  /** The current definition (the live one while active); a cached config is read on first use. */
+  get def(): DomainDef {
+    if (this.#def === undefined) {
+      this.#def = this.#lazy!.load();
+      this.#lazy = undefined;
+    }
+    return this.#def;
+  }
+
+  set def(def: DomainDef) {
+    this.#def = def;
+    this.#lazy = undefined;
+  }
+
   get name(): string {
-    return this.def.name;
+    return this.#def?.name ?? this.#lazy!.name;
   }
 
   get uuid(): string {
-    return this.def.uuid;
+    return this.#def?.uuid ?? this.#lazy!.uuid;
   }
 
   isActive(): boolean {
@@ -109,7 +132,7 @@ export class QemuDomainObj {
   }
 
   ref(): DomainRef {
-    return { name: this.def.name, uuid: this.def.uuid, id: this.id };
+    return { name: this.name, uuid: this.uuid, id: this.id };
   }
 
   setState(state: DomainState, reason: number): void {
@@ -157,7 +180,7 @@ export class DomainList {
   }
 
   byName(name: string): QemuDomainObj | undefined {
-    for (const o of this.#byUuid.values()) if (o.def.name === name) return o;
+    for (const o of this.#byUuid.values()) if (o.name === name) return o;
     return undefined;
   }
 

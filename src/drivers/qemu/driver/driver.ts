@@ -30,7 +30,7 @@ import { DomainEventId, type DomainEventType } from "../../driver.ts";
 import { domainFactsFromCaps, getQemuCaps, type QemuCaps } from "../capabilities/index.ts";
 import { defaultEmulator } from "../native.ts";
 import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
-import { DomainList, QemuDomainObj } from "./domain.ts";
+import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { EventHub } from "./events.ts";
 import { hostName } from "./host.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
@@ -256,7 +256,7 @@ export class QemuDriver {
 
   // --- domain list -------------------------------------------------------------------------
 
-  newDomainObj(def: DomainDef): QemuDomainObj {
+  newDomainObj(def: DomainDef | LazyDef): QemuDomainObj {
     return new QemuDomainObj(def, this.options.jobTimeoutMs);
   }
 
@@ -396,7 +396,7 @@ export class QemuDriver {
     try {
       checkObjectName("domain", name);
       const key = statKey(statSync(path, { bigint: true }));
-      let def = cache.get(f, key);
+      let def: DomainDef | LazyDef | undefined = cache.get(f, key);
       if (!def) {
         const parsed = await this.#parseConfig(readFileSync(path, "utf8"), path, capsMemo);
         def = parsed.def;
