@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { isVirtError } from "./errors/index.ts";
 import {
@@ -34,6 +35,13 @@ test("detached children: /proc facts, start-time checks, SIGTERM then SIGKILL", 
     detached: true,
   });
   try {
+    // The shell ignores SIGTERM once its trap is set: wait for that (SigIgn bit 15 in /proc).
+    const ignoresTerm = (): boolean => {
+      const m = /^SigIgn:\s+([0-9a-f]+)$/m.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+      return m !== null && (BigInt(`0x${m[1]!}`) & (1n << 14n)) !== 0n;
+    };
+    for (let i = 0; i < 200 && !ignoresTerm(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(ignoresTerm(), "the shell set its trap");
     const st = readProcStat(child.pid)!;
     assert.ok(st.starttime > 0);
     assert.equal(readProcCmdline(child.pid)?.[0], "/bin/sh");

@@ -73,6 +73,8 @@ export async function withLockFile<T>(
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
     const { stale, holder } = await staleReason(path, staleMs);
+    // Released meanwhile: try again (removing it now could remove the next holder's new lock).
+    if (stale === "gone") continue;
     if (stale !== undefined) {
       await rm(path, { force: true });
       continue;
