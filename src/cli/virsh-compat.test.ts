@@ -281,6 +281,21 @@ const cases: string[][] = [
   one(`define ${f("newline.xml")}`),
   one(`define ${f("syntax.xml")}`),
   ...malformed.map((_, i) => one(`define ${f(`malformed${String(i)}.xml`)}`)),
+  // hotplug commands: the XML they build, and which call (with or without flags) they make
+  one("attach-disk test /tmp/x.img vdb --print-xml"),
+  one(
+    "attach-disk test /tmp/x.img vdb --targetbus virtio --driver qemu --subdriver qcow2 --mode readonly --print-xml",
+  ),
+  one("attach-disk test /tmp/x.iso hdc --type cdrom --print-xml"),
+  one("attach-interface test network default --mac 52:54:00:11:22:33 --model virtio --print-xml"),
+  one("attach-interface test bridge br0 --print-xml"),
+  one("attach-disk test /tmp/x.img vdb"),
+  one("attach-disk test /tmp/x.img vdb --current"),
+  one("attach-disk test /tmp/x.img vdb --config"),
+  one("detach-disk test vda"),
+  one("detach-disk test vda --live"),
+  one("detach-interface test network"),
+  one("attach-device test /nonexistent.xml"),
   one(`define ${f("nosuchfile.xml")}`),
   one(`define ${dir}`),
   // grammar

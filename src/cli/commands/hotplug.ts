@@ -54,6 +54,51 @@ async function withPersistentLive(dom: Domain, s: Scope): Promise<number> {
   return s.flags;
 }
 
+/**
+ * Attaches or detaches `xml` as virsh does: through the `...Flags` call when a scope was given
+ * (flags or --current), else through the plain call (what the driver then names in errors).
+ */
+async function applyDevice(
+  dom: Domain,
+  verb: "attach" | "detach",
+  xml: string,
+  flags: number,
+  current: boolean,
+): Promise<void> {
+  if (flags !== 0 || current) {
+    if (verb === "attach") await dom.attachDeviceFlags(xml, flags);
+    else await dom.detachDeviceFlags(xml, flags);
+  } else if (verb === "attach") await dom.attachDevice(xml);
+  else await dom.detachDevice(xml);
+}
+
+/** The end of attach-disk and attach-interface: print the XML built (--print-xml) or attach it. */
+async function attachBuilt(
+  ctx: Ctx,
+  cmd: ParsedCmd<Ctx>,
+  s: Scope,
+  xml: string,
+  noun: "Disk" | "Interface",
+  extra: Record<string, unknown> = {},
+): Promise<boolean> {
+  if (cmd.bool("print-xml")) {
+    ctx.print(xml);
+    ctx.emit({ xml });
+    return true;
+  }
+  const dom = await ctx.domain(cmd);
+  if (!dom) return false;
+  const flags = await withPersistentLive(dom, s);
+  try {
+    await applyDevice(dom, "attach", xml, flags, s.current);
+  } catch (e) {
+    return ctx.fail(`Failed to attach ${noun.toLowerCase()}`, e);
+  }
+  ctx.printExtra(`${noun} attached successfully\n`);
+  ctx.emit({ action: "attached", domain: domJson(dom), ...extra, xml, ...scopeJson(flags) });
+  return true;
+}
+
 function scopeJson(flags: number): { live: boolean; config: boolean } {
   return { live: (flags & F.LIVE) !== 0, config: (flags & F.CONFIG) !== 0 };
 }
@@ -167,11 +212,7 @@ function fileCommand(
       if (xml === undefined) return false;
       try {
         if (verb === "update") await dom.updateDeviceFlags(xml, flags);
-        else if (flags !== 0 || s.current) {
-          if (verb === "attach") await dom.attachDeviceFlags(xml, flags);
-          else await dom.detachDeviceFlags(xml, flags);
-        } else if (verb === "attach") await dom.attachDevice(xml);
-        else await dom.detachDevice(xml);
+        else await applyDevice(dom, verb, xml, flags, s.current);
       } catch (e) {
         return ctx.fail(`Failed to ${verb} device from ${from}`, e);
       }
@@ -378,22 +419,7 @@ const attachDisk: Cmd = {
     if (address !== "") xml += `  ${address}\n`;
     xml += "</disk>\n";
 
-    if (cmd.bool("print-xml")) {
-      ctx.print(xml);
-      ctx.emit({ xml });
-      return true;
-    }
-    const dom = await ctx.domain(cmd);
-    if (!dom) return false;
-    const flags = await withPersistentLive(dom, s);
-    try {
-      await dom.attachDeviceFlags(xml, flags);
-    } catch (e) {
-      return ctx.fail("Failed to attach disk", e);
-    }
-    ctx.printExtra("Disk attached successfully\n");
-    ctx.emit({ action: "attached", domain: domJson(dom), target, xml, ...scopeJson(flags) });
-    return true;
+    return attachBuilt(ctx, cmd, s, xml, "Disk", { target });
   },
 };
 
@@ -427,7 +453,7 @@ const detachDisk: Cmd = {
       return true;
     }
     try {
-      await dom.detachDeviceFlags(diskXml, flags);
+      await applyDevice(dom, "detach", diskXml, flags, s.current);
     } catch (e) {
       return ctx.fail("Failed to detach disk", e);
     }
@@ -529,22 +555,7 @@ const attachInterface: Cmd = {
       xml += "  </bandwidth>\n";
     }
     xml += "</interface>\n";
-    if (cmd.bool("print-xml")) {
-      ctx.print(xml);
-      ctx.emit({ xml });
-      return true;
-    }
-    const dom = await ctx.domain(cmd);
-    if (!dom) return false;
-    const flags = await withPersistentLive(dom, s);
-    try {
-      await dom.attachDeviceFlags(xml, flags);
-    } catch (e) {
-      return ctx.fail("Failed to attach interface", e);
-    }
-    ctx.printExtra("Interface attached successfully\n");
-    ctx.emit({ action: "attached", domain: domJson(dom), xml, ...scopeJson(flags) });
-    return true;
+    return attachBuilt(ctx, cmd, s, xml, "Interface");
   },
 };
 
@@ -596,7 +607,7 @@ const detachInterface: Cmd = {
       return true;
     }
     try {
-      await dom.detachDeviceFlags(netXml, flags);
+      await applyDevice(dom, "detach", netXml, flags, s.current);
     } catch (e) {
       return ctx.fail("Failed to detach interface", e);
     }
