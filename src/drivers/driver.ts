@@ -512,14 +512,14 @@ export const DomainStatsTypes = {
 
 /** `virConnectGetAllDomainStatsFlags` (the list filters are `ConnectListDomainsFlags` bits 0-7). */
 export const GetAllDomainStatsFlags = {
-  ACTIVE: 1 << 0,
-  INACTIVE: 1 << 1,
-  PERSISTENT: 1 << 2,
-  TRANSIENT: 1 << 3,
-  RUNNING: 1 << 4,
-  PAUSED: 1 << 5,
-  SHUTOFF: 1 << 6,
-  OTHER: 1 << 7,
+  ACTIVE: ConnectListDomainsFlags.ACTIVE,
+  INACTIVE: ConnectListDomainsFlags.INACTIVE,
+  PERSISTENT: ConnectListDomainsFlags.PERSISTENT,
+  TRANSIENT: ConnectListDomainsFlags.TRANSIENT,
+  RUNNING: ConnectListDomainsFlags.RUNNING,
+  PAUSED: ConnectListDomainsFlags.PAUSED,
+  SHUTOFF: ConnectListDomainsFlags.SHUTOFF,
+  OTHER: ConnectListDomainsFlags.OTHER,
   NOWAIT: 1 << 29,
   BACKING: 1 << 30,
   ENFORCE_STATS: 2 ** 31,

@@ -208,13 +208,5 @@ export const RemoteProc = {
 /** `virDomainSaveParams` typed parameter names. */
 export const SaveParam = { FILE: "file", DXML: "dxml" } as const;
 
-/** `virTypedParameterType` */
-export const TypedParamType = {
-  INT: 1,
-  UINT: 2,
-  LLONG: 3,
-  ULLONG: 4,
-  DOUBLE: 5,
-  BOOLEAN: 6,
-  STRING: 7,
-} as const;
+/** `virTypedParameterType`: one table, in drivers/driver.ts. */
+export { TypedParameterType as TypedParamType } from "../drivers/driver.ts";

@@ -16,38 +16,14 @@ import {
   type XElement,
 } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
-import { domainOpt } from "./domain.ts";
+import { domainOpt, domJson } from "./domain.ts";
+import { configOpt, currentOpt, liveOpt, persistentOpt, scopeOf, type Scope } from "./scope.ts";
 import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
 
 type Cmd = CmdDef<Ctx>;
 
 const fileOpt: OptDef = { name: "file", type: "data", required: true, help: "XML file", complete: "file" };
-const persistentOpt: OptDef = { name: "persistent", type: "bool", help: "make live change persistent" };
-const configOpt: OptDef = { name: "config", type: "bool", help: "affect next boot" };
-const liveOpt: OptDef = { name: "live", type: "bool", help: "affect running domain" };
-const currentOpt: OptDef = { name: "current", type: "bool", help: "affect current domain" };
 const scopeOpts = [persistentOpt, configOpt, liveOpt, currentOpt];
-
-function domJson(dom: Domain): { name: string; uuid: string; id: number | null } {
-  return { name: dom.name, uuid: dom.uuid, id: dom.id >= 0 ? dom.id : null };
-}
-
-interface Scope {
-  flags: number;
-  current: boolean;
-  persistent: boolean;
-}
-
-/** The scope options as virsh reads them (exclusive pairs first, before the domain lookup). */
-function scopeOf(ctx: Ctx, cmd: ParsedCmd<Ctx>): Scope | undefined {
-  if (!ctx.exclusive(cmd, "persistent", "current")) return undefined;
-  if (!ctx.exclusive(cmd, "current", "live")) return undefined;
-  if (!ctx.exclusive(cmd, "current", "config")) return undefined;
-  let flags = 0;
-  if (cmd.bool("config") || cmd.bool("persistent")) flags |= F.CONFIG;
-  if (cmd.bool("live")) flags |= F.LIVE;
-  return { flags, current: cmd.bool("current"), persistent: cmd.bool("persistent") };
-}
 
 async function withPersistentLive(dom: Domain, s: Scope): Promise<number> {
   if (s.persistent && (await dom.isActive().catch(() => false))) return s.flags | F.LIVE;

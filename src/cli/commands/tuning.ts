@@ -15,14 +15,11 @@ import {
   type TypedParameter,
 } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
-import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
+import type { CmdDef, ParsedCmd } from "../grammar.ts";
 import { domJson, domainOpt } from "./domain.ts";
+import { configOpt, currentOpt, liveOpt, scopeOf } from "./scope.ts";
 
 type Cmd = CmdDef<Ctx>;
-
-const configOpt: OptDef = { name: "config", type: "bool", help: "affect next boot" };
-const liveOpt: OptDef = { name: "live", type: "bool", help: "affect running domain" };
-const currentOpt: OptDef = { name: "current", type: "bool", help: "affect current domain" };
 
 /** virScaleInteger's suffixes (a bare number is in `scale` units). */
 const units: Record<string, bigint> = {
@@ -72,15 +69,6 @@ function scaledKiB(ctx: Ctx, cmd: ParsedCmd<Ctx>, name: string): number | null {
   return Number((bytes + 1023n) / 1024n);
 }
 
-/** --config/--live/--current as virsh reads them: exclusive pairs, then the flags. */
-function affect(ctx: Ctx, cmd: ParsedCmd<Ctx>): { flags: number; any: boolean } | null {
-  if (!ctx.exclusive(cmd, "current", "live") || !ctx.exclusive(cmd, "current", "config")) return null;
-  let flags = 0;
-  if (cmd.bool("config")) flags |= M.CONFIG;
-  if (cmd.bool("live")) flags |= M.LIVE;
-  return { flags, any: flags !== 0 || cmd.bool("current") };
-}
-
 const setmem: Cmd = {
   name: "setmem",
   group: "domain",
@@ -94,7 +82,7 @@ const setmem: Cmd = {
     currentOpt,
   ],
   async run(ctx, cmd) {
-    const a = affect(ctx, cmd);
+    const a = scopeOf(ctx, cmd);
     if (!a) return false;
     const dom = await ctx.domain(cmd);
     if (!dom) return false;
@@ -129,7 +117,7 @@ const setmaxmem: Cmd = {
     currentOpt,
   ],
   async run(ctx, cmd) {
-    const a = affect(ctx, cmd);
+    const a = scopeOf(ctx, cmd);
     if (!a) return false;
     const dom = await ctx.domain(cmd);
     if (!dom) return false;
@@ -302,7 +290,7 @@ const dommemstat: Cmd = {
     currentOpt,
   ],
   async run(ctx, cmd) {
-    const a = affect(ctx, cmd);
+    const a = scopeOf(ctx, cmd);
     if (!a) return false;
     const dom = await ctx.domain(cmd);
     if (!dom) return false;

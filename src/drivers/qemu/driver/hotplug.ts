@@ -299,6 +299,17 @@ function newDeviceOf(reparsed: DomainDef, s: DeviceSnippet, alone: DomainDef) {
   return d.hostdevs[d.hostdevs.length - 1]!;
 }
 
+/** Only disks, interfaces and host devices are plugged into a running QEMU. */
+function checkLiveKind(s: DeviceSnippet, action: string): void {
+  if (LIVE_KINDS.includes(s.kind)) return;
+  throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+    action,
+    kind: s.kind,
+    where: " on a running domain",
+    allowed: LIVE_KINDS.join(", "),
+  });
+}
+
 async function attachLive(
   drv: QemuDriver,
   obj: QemuDomainObj,
@@ -306,14 +317,7 @@ async function attachLive(
   alone: DomainDef,
 ): Promise<void> {
   const { run, qmp } = liveRun(obj);
-  if (!LIVE_KINDS.includes(s.kind)) {
-    throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
-      action: "live attach",
-      kind: s.kind,
-      where: " on a running domain",
-      allowed: LIVE_KINDS.join(", "),
-    });
-  }
+  checkLiveKind(s, "live attach");
   const live = obj.def;
   checkNotPresent(live, s, alone, obj.name);
   if (s.kind === "disk") {
@@ -506,14 +510,7 @@ async function detachLive(
   alone: DomainDef,
 ): Promise<void> {
   const { run, qmp } = liveRun(obj);
-  if (!LIVE_KINDS.includes(s.kind)) {
-    throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
-      action: "live detach",
-      kind: s.kind,
-      where: " on a running domain",
-      allowed: LIVE_KINDS.join(", "),
-    });
-  }
+  checkLiveKind(s, "live detach");
   const { dev } = findTarget(obj.def, s, alone, "live");
   const alias = dev.alias ?? "";
   if (s.kind === "disk") {
