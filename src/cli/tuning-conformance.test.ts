@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
+import { virshOrSkip } from "../rpc/testing.ts";
 import { main } from "./main.ts";
 import { BufferIo } from "./output.ts";
 
@@ -62,11 +63,7 @@ function normalize(s: string): string {
 }
 
 test("tuning commands print what virsh 9.0 prints on test:///default", (t) => {
-  const probe = spawnSync("virsh", ["--version"], { encoding: "utf8" });
-  if (probe.status !== 0) {
-    t.skip("stock virsh is not installed");
-    return;
-  }
+  if (!virshOrSkip(t)) return;
   return (async () => {
     for (const line of cases) {
       const v = spawnSync("virsh", ["-c", "test:///default", line], {

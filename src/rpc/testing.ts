@@ -232,6 +232,15 @@ export function virshOrSkip(t: TestContext): string | undefined {
   return undefined;
 }
 
+/** python3 (with its standard library), or undefined (skipped; a failure under CI). */
+export function python3OrSkip(t: TestContext): string | undefined {
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    if (spawnSync(py, ["-c", "import pty"], { stdio: "ignore", timeout: 10_000 }).status === 0) return py;
+  }
+  toolMissing(t, "python3");
+  return undefined;
+}
+
 /** A python3 that can `import libvirt`, or undefined (skipped). */
 export function pythonLibvirtOrSkip(t: TestContext): string | undefined {
   for (const py of ["/usr/bin/python3", "python3"]) {

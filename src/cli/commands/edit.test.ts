@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { editorArgv, splitEditorCommand } from "../edit-flow.ts";
+import { python3OrSkip, virshOrSkip } from "../../rpc/testing.ts";
 import { commandSchemas, errorSchema, validate } from "../schemas.ts";
 
 const repo = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
@@ -315,11 +316,7 @@ test("validate FILE: valid and invalid documents; schema by root element", () =>
 });
 
 test("define --validate: the schema error is stock virsh's, byte for byte", (t) => {
-  const virsh = spawnSync("virsh", ["--version"], { encoding: "utf8" });
-  if (virsh.status !== 0) {
-    t.skip("stock virsh is not installed");
-    return;
-  }
+  if (!virshOrSkip(t)) return;
   const dir = mkdtempSync(join(tmpdir(), "tvirsh-define-validate-"));
   try {
     const xml = originalInactive();
@@ -359,11 +356,9 @@ test("edit: defaults the driver fills in are reported (currentMemory follows a s
 });
 
 test("help edit is virsh's", (t) => {
-  const virsh = spawnSync("virsh", ["help", "edit"], { encoding: "utf8" });
-  if (virsh.status !== 0) {
-    t.skip("stock virsh is not installed");
-    return;
-  }
+  const path = virshOrSkip(t);
+  if (!path) return;
+  const virsh = spawnSync(path, ["help", "edit"], { encoding: "utf8" });
   const ours = tvirsh(["help", "edit"]);
   assert.equal(ours.out, virsh.stdout);
 });
@@ -418,11 +413,7 @@ sys.stdout.write(out.decode(errors="replace"))
 `;
 
 test("edit on a terminal: the answer is one key, as in virsh", (t) => {
-  const py = spawnSync("python3", ["-c", "import pty"], { encoding: "utf8" });
-  if (py.status !== 0) {
-    t.skip("python3 is not installed");
-    return;
-  }
+  if (!python3OrSkip(t)) return;
   const dir = mkdtempSync(join(tmpdir(), "tvirsh-edit-pty-"));
   try {
     const script = join(dir, "editor.mjs");
