@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { makeFakeSysfs } from "../host/sysfs/testing.ts";
-import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
+import { diskAndCdromXML, guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import {
   privateSession,
   run,
@@ -60,11 +60,8 @@ test("stock virsh hotplugs devices of a real guest through tvirtd", { timeout: 3
     kernel: guest.kernel,
     initrd: guest.initrd,
     serialLogPath: serial,
-  }).replace(
-    "<memballoon",
-    `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${f("boot.raw")}'/><target dev='vda' bus='virtio'/></disk>\n` +
-      `    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='${f("cd1.iso")}'/><target dev='hdc' bus='ide'/><readonly/></disk>\n    <memballoon`,
-  );
+    extraDevicesXML: diskAndCdromXML(f("boot.raw"), f("cd1.iso")),
+  });
   writeFileSync(f("dom.xml"), xml);
 
   const daemons: DaemonProcess[] = [];

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { guestDomainXML, testGuestOrSkip } from "../../testing/guest/index.ts";
+import { diskAndCdromXML, guestDomainXML, testGuestOrSkip } from "../../testing/guest/index.ts";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
 import { commandSchemas, errorSchema, validate } from "../schemas.ts";
@@ -40,11 +40,8 @@ test("tvirsh hotplug commands on qemu:///embed with a real guest", { timeout: 30
       kernel: guest.kernel,
       initrd: guest.initrd,
       serialLogPath: serial,
-    }).replace(
-      "<memballoon",
-      `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${f("boot.raw")}'/><target dev='vda' bus='virtio'/></disk>\n` +
-        `    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='${f("cd1.iso")}'/><target dev='hdc' bus='ide'/><readonly/></disk>\n    <memballoon`,
-    ),
+      extraDevicesXML: diskAndCdromXML(f("boot.raw"), f("cd1.iso")),
+    }),
   );
   const tvirsh = async (cmds: string): Promise<{ out: string; err: string; status: number }> => {
     const io = new BufferIo();

@@ -46,6 +46,17 @@ function esc(s: string): string {
 }
 
 /** The kernel command line for `mode`. */
+/**
+ * Device XML (for `extraDevicesXML`) of a raw virtio disk `vda` and an IDE CD-ROM `hdc`: what
+ * the `disks` mode shows the guest (the hotplug tests start from it).
+ */
+export function diskAndCdromXML(diskFile: string, cdromFile: string): string {
+  return (
+    `    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${esc(diskFile)}'/><target dev='vda' bus='virtio'/></disk>\n` +
+    `    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='${esc(cdromFile)}'/><target dev='hdc' bus='ide'/><readonly/></disk>\n`
+  );
+}
+
 export function guestCmdline(mode: GuestMode, extra?: string): string {
   if (!(GUEST_MODES as readonly string[]).includes(mode))
     throw new Error(

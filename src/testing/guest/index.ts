@@ -12,7 +12,7 @@ export {
   type GuestManifest,
   type TestGuest,
 } from "./build.ts";
-export { guestCmdline, guestDomainXML, type GuestDomainOptions } from "./domain-xml.ts";
+export { diskAndCdromXML, guestCmdline, guestDomainXML, type GuestDomainOptions } from "./domain-xml.ts";
 export { GUEST_MODES, GUEST_MODULES, type GuestMode } from "./init-script.ts";
 export {
   bootRawQemu,
