@@ -1,14 +1,10 @@
 #!/usr/bin/env node
 // Launcher: runs the esbuild bundle (`npm run build`) when it is current, else the TypeScript
-// sources through tsx's loader (no build step needed).
-import { pathToFileURL } from "node:url";
-import { currentBundle } from "./bundle.js";
+// sources through tsx's loader (no build step needed). See bundle.js.
+import { loadBundle } from "./bundle.js";
 
-const bundle = currentBundle("tvirtd.mjs");
-let main;
-if (bundle) {
-  ({ main } = await import(pathToFileURL(bundle).href));
-} else {
+let main = (await loadBundle("tvirtd"))?.main;
+if (!main) {
   const { register } = await import("tsx/esm/api");
   register();
   ({ main } = await import("../src/daemon/main.ts"));
