@@ -4,7 +4,17 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { formatDomainXML, parseDomainXML } from "../../../conf/domain/index.ts";
 import { corpusOrSkip } from "../../../testing/corpus.ts";
+import { readCacheFile, writeCacheFile } from "./config-cache.ts";
 import { makeTestRoot } from "./testing.ts";
+
+/** The cache file's entries, read and written with the cache's own format functions. */
+function readCache(file: string) {
+  const buf = readFileSync(file);
+  const code = JSON.parse(buf.toString("utf8", 0, buf.indexOf(10))) as { code: string };
+  const parsed = readCacheFile(buf, code.code);
+  assert.ok(parsed, "the cache file is readable");
+  return { code: code.code, ...parsed };
+}
 
 const xml = (name: string, mib: number): string =>
   `<domain type='qemu'><name>${name}</name><memory unit='MiB'>${String(mib)}</memory>` +
@@ -43,16 +53,15 @@ void test("configs come from the cache while unchanged, and from the file once i
     conn = await tr.open();
     await conn.connectClose();
     const cacheFile = join(root, "cache", "qemu", "configs.json");
-    const cache = JSON.parse(readFileSync(cacheFile, "utf8")) as {
-      entries: Record<string, { name: string; def: string }>;
-    };
-    assert.deepEqual(Object.keys(cache.entries).sort(), ["c1.xml", "c2.xml"]);
-    assert.equal(cache.entries["c1.xml"]!.name, "c1");
+    const cache = readCache(cacheFile);
+    assert.deepEqual([...cache.entries.keys()].sort(), ["c1.xml", "c2.xml"]);
+    assert.equal(cache.entries.get("c1.xml")!.name, "c1");
 
     // Proof that the next open uses it: a planted value (same file identity) shows through.
-    const c1 = cache.entries["c1.xml"]!;
-    c1.def = JSON.stringify({ ...(JSON.parse(c1.def) as object), title: "from the cache" });
-    writeFileSync(cacheFile, JSON.stringify(cache));
+    const c1 = cache.entries.get("c1.xml")!;
+    const planted = { ...(JSON.parse(c1.bytes.toString("utf8")) as object), title: "from the cache" };
+    cache.entries.set("c1.xml", { ...c1, bytes: Buffer.from(JSON.stringify(planted)) });
+    writeFileSync(cacheFile, writeCacheFile(cache.code, cache.facts, cache.entries));
     conn = await tr.open();
     assert.match(
       await conn.domainGetXMLDesc(await conn.domainLookupByName("c1"), 0),
@@ -79,8 +88,7 @@ void test("configs come from the cache while unchanged, and from the file once i
     // An undefined domain leaves the cache; a torn cache file is ignored.
     conn = await tr.open();
     await conn.connectClose();
-    const after = JSON.parse(readFileSync(cacheFile, "utf8")) as { entries: Record<string, unknown> };
-    assert.deepEqual(Object.keys(after.entries), ["c1.xml"]);
+    assert.deepEqual([...readCache(cacheFile).entries.keys()], ["c1.xml"]);
     writeFileSync(cacheFile, readFileSync(cacheFile, "utf8").slice(0, 100));
     conn = await tr.open();
     assert.deepEqual(

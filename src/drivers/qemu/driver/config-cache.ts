@@ -2,46 +2,97 @@
  * A cache of parsed persistent definitions, so that opening a root with many domains (every
  * `tvirsh -c qemu:///embed... list`) does not parse every config file again.
  *
- * One JSON file per root (`<cacheDir>/configs.json`) maps each config file to the definition
- * parsed from it (with defaults applied). An entry is used only when all of these still hold:
+ * One file per root (`<cacheDir>/configs.json`) maps each config file to the definition parsed
+ * from it (with defaults applied). An entry is used only when all of these still hold:
  * - the file's inode, size, mtime and ctime (nanoseconds) are those it was parsed from;
  * - the emulator's capabilities give the same defaults (a hash of the facts derived from them);
  * - the parser is the same code (a stamp of the mtimes of the sources that parse and default).
  * Anything else, including a missing, torn or foreign cache file, means parsing the config as
- * if there were no cache. A cached definition is handed out lazily (name and UUID at once, the
- * rest on first use), so listing a root with many domains builds none of them. The cache is written atomically but without fsync: losing it only
- * costs a parse.
+ * if there were no cache.
+ *
+ * The file is an index line (JSON: format, code stamp, facts, and per config file its stat key,
+ * emulator, name, UUID and where its definition lies in the body), then the body: the
+ * definitions as JSON texts, back to back. Opening decodes the index alone; a definition's bytes
+ * are decoded and parsed when the domain is first used, so listing a root with many domains
+ * decodes and builds none of them, and saving copies unchanged definitions as bytes. The cache
+ * is written atomically but without fsync: losing it only costs a parse.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync, type BigIntStats } from "node:fs";
+import { readdirSync, readFileSync, statSync, type Stats } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DomainDef } from "../../../conf/domain/index.ts";
 import type { LazyDef } from "./domain.ts";
 
-const FORMAT = 2;
+const FORMAT = 4;
+
+/**
+ * An entry of the index line: stat key, emulator, name, UUID, and where the definition's bytes
+ * lie in the body (offset, length). An array, which parses faster than an object.
+ */
+type IndexEntry = readonly [string, string, string, string, number, number];
+
+interface CacheIndex {
+  readonly format: number;
+  readonly code: string;
+  /** Emulator → hash of the domain facts its capabilities gave. */
+  readonly facts: Record<string, string>;
+  readonly entries: Record<string, IndexEntry>;
+}
 
 interface Entry {
   readonly stat: string;
   readonly emulator: string;
   readonly name: string;
   readonly uuid: string;
-  /** The definition as JSON text, parsed only when the domain is used (listing needs none). */
-  readonly def: string;
+  /** The definition as UTF-8 JSON: a view into the file read, or the text of a new parse. */
+  readonly bytes: Buffer;
 }
 
-interface CacheFile {
-  readonly format: number;
-  readonly code: string;
-  /** Emulator → hash of the domain facts its capabilities gave. */
-  readonly facts: Record<string, string>;
-  readonly entries: Record<string, Entry>;
+/** Splits a cache file into its index and entries (views into `buf`); undefined when foreign. */
+export function readCacheFile(
+  buf: Buffer,
+  code: string,
+): { facts: Record<string, string>; entries: Map<string, Entry> } | undefined {
+  const nl = buf.indexOf(10);
+  if (nl < 0) return undefined;
+  const index = JSON.parse(buf.toString("utf8", 0, nl)) as Partial<CacheIndex>;
+  if (index.format !== FORMAT || index.code !== code || !index.entries || !index.facts) return undefined;
+  const body = buf.subarray(nl + 1);
+  const entries = new Map<string, Entry>();
+  for (const [file, e] of Object.entries(index.entries)) {
+    const [stat, emulator, name, uuid, at, len] = e;
+    if (!Number.isInteger(at) || !Number.isInteger(len) || at < 0 || at + len > body.length) return undefined;
+    entries.set(file, { stat, emulator, name, uuid, bytes: body.subarray(at, at + len) });
+  }
+  return { facts: index.facts, entries };
 }
 
-/** The identity of a config file's current contents. */
-export function statKey(st: BigIntStats): string {
-  return `${String(st.ino)}:${String(st.size)}:${String(st.mtimeNs)}:${String(st.ctimeNs)}`;
+/** The bytes of a cache file holding these entries. */
+export function writeCacheFile(
+  code: string,
+  facts: Record<string, string>,
+  entries: Map<string, Entry>,
+): Buffer {
+  const index: Record<string, IndexEntry> = {};
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const [file, e] of entries) {
+    index[file] = [e.stat, e.emulator, e.name, e.uuid, at, e.bytes.length];
+    parts.push(e.bytes);
+    at += e.bytes.length;
+  }
+  const head: CacheIndex = { format: FORMAT, code, facts, entries: index };
+  return Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), ...parts]);
+}
+
+/**
+ * The identity of a config file's current contents. Times in milliseconds as doubles: exact to
+ * well under a microsecond, and plain stats cost a new process much less than BigInt ones.
+ */
+export function statKey(st: Stats): string {
+  return `${String(st.ino)}:${String(st.size)}:${String(st.mtimeMs)}:${String(st.ctimeMs)}`;
 }
 
 export function factsHash(facts: unknown): string {
@@ -86,22 +137,24 @@ export class ConfigCache {
   #changed = false;
   readonly #used = new Set<string>();
 
-  private constructor(path: string, code: string | null, file: CacheFile | undefined) {
+  private constructor(
+    path: string,
+    code: string | null,
+    file: { facts: Record<string, string>; entries: Map<string, Entry> } | undefined,
+  ) {
     this.#path = path;
     this.#code = code;
     this.#facts = { ...(file?.facts ?? {}) };
-    this.#entries = new Map(Object.entries(file?.entries ?? {}));
+    this.#entries = file?.entries ?? new Map<string, Entry>();
   }
 
   /** Reads the cache of a root; an unreadable or foreign one counts as empty. */
   static open(path: string): ConfigCache {
     const code = codeStamp();
-    let file: CacheFile | undefined;
+    let file: ReturnType<typeof readCacheFile>;
     if (code !== null) {
       try {
-        const parsed = JSON.parse(readFileSync(path, "utf8")) as Partial<CacheFile>;
-        if (parsed.format === FORMAT && parsed.code === code && parsed.entries && parsed.facts)
-          file = parsed as CacheFile;
+        file = readCacheFile(readFileSync(path), code);
       } catch {
         file = undefined;
       }
@@ -129,14 +182,20 @@ export class ConfigCache {
     const e = this.#entries.get(name);
     if (e?.stat !== stat || this.#facts[e.emulator] === undefined) return undefined;
     this.#used.add(name);
-    const text = e.def;
-    return { name: e.name, uuid: e.uuid, load: () => JSON.parse(text) as DomainDef };
+    const bytes = e.bytes;
+    return { name: e.name, uuid: e.uuid, load: () => JSON.parse(bytes.toString("utf8")) as DomainDef };
   }
 
   set(name: string, stat: string, emulator: string, factsHashValue: string, def: DomainDef): void {
     if (this.#code === null) return;
     if (this.#facts[emulator] !== factsHashValue) this.checkFacts(emulator, factsHashValue);
-    this.#entries.set(name, { stat, emulator, name: def.name, uuid: def.uuid, def: JSON.stringify(def) });
+    this.#entries.set(name, {
+      stat,
+      emulator,
+      name: def.name,
+      uuid: def.uuid,
+      bytes: Buffer.from(JSON.stringify(def)),
+    });
     this.#used.add(name);
     this.#changed = true;
   }
@@ -151,16 +210,10 @@ export class ConfigCache {
       }
     }
     if (!this.#changed) return;
-    const file: CacheFile = {
-      format: FORMAT,
-      code: this.#code,
-      facts: this.#facts,
-      entries: Object.fromEntries(this.#entries),
-    };
     const tmp = `${this.#path}.${String(process.pid)}.tmp`;
     try {
       await mkdir(dirname(this.#path), { recursive: true, mode: 0o750 });
-      await writeFile(tmp, JSON.stringify(file), { mode: 0o600 });
+      await writeFile(tmp, writeCacheFile(this.#code, this.#facts, this.#entries), { mode: 0o600 });
       await rename(tmp, this.#path);
       this.#changed = false;
     } catch {

@@ -391,11 +391,11 @@ export class QemuDriver {
     links: Set<string>,
     names: Set<string>,
   ): Promise<void> {
-    const path = join(this.paths.configDir, f);
+    const path = `${this.paths.configDir}/${f}`;
     const name = f.slice(0, -4);
     try {
       checkObjectName("domain", name);
-      const key = statKey(statSync(path, { bigint: true }));
+      const key = statKey(statSync(path));
       let def: DomainDef | LazyDef | undefined = cache.get(f, key);
       if (!def) {
         const parsed = await this.#parseConfig(readFileSync(path, "utf8"), path, capsMemo);
