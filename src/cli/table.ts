@@ -5,8 +5,12 @@
  * the data rows alone. Non-printable characters are shown as `\xNN`.
  */
 
+/** Printable ASCII only: shown as it is, one column per character. */
+const PLAIN = /^[\x20-\x7e]*$/;
+
 /** vshTableSafeEncode: control characters become `\xNN`. */
 function safe(cell: string): string {
+  if (PLAIN.test(cell)) return cell;
   let out = "";
   for (const c of cell) {
     const code = c.charCodeAt(0);
@@ -17,6 +21,7 @@ function safe(cell: string): string {
 
 /** Display width: East Asian wide and fullwidth characters take two columns. */
 function width(s: string): number {
+  if (PLAIN.test(s)) return s.length;
   let w = 0;
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;

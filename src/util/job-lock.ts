@@ -95,7 +95,8 @@ export class JobLock {
   readonly #queue: Waiter[] = [];
   readonly object: string;
   readonly timeoutMs: number;
-  #disposed: VirtError | undefined;
+  /** Why the lock was disposed; its error is built when a job is refused, not before. */
+  #disposedWhy: string | undefined;
 
   constructor(options: JobLockOptions) {
     this.object = options.object;
@@ -126,7 +127,14 @@ export class JobLock {
    * (a destroy overtook the wait, or the object went away) or the signal's reason.
    */
   acquire(kind: JobKind, owner: string, options: AcquireOptions = {}): Promise<Job> {
-    if (this.#disposed) return Promise.reject(this.#disposed);
+    if (this.#disposedWhy !== undefined)
+      return Promise.reject(
+        new VirtError("JOB_CANCELLED", {
+          owner: "a new job",
+          object: this.object,
+          reason: this.#disposedWhy,
+        }),
+      );
     const info: JobInfo = { kind, owner, since: Date.now() };
     if (kind === "destroy")
       this.#cancel(options.cancelReason ?? `${owner} was called`, (w) => w.info.kind !== "destroy");
@@ -177,7 +185,7 @@ export class JobLock {
 
   /** The object is gone: cancel waiters and refuse new jobs. Running jobs finish normally. */
   dispose(why: string): void {
-    this.#disposed = new VirtError("JOB_CANCELLED", { owner: "a new job", object: this.object, reason: why });
+    this.#disposedWhy = why;
     this.#cancel(why, () => true);
   }
 

@@ -32,8 +32,9 @@ export class RootLock {
       try {
         const fh = await open(path, "wx", 0o600);
         try {
+          // Not fsynced: the lock only means something while its holder lives, and a lock
+          // left by a crash is recognised as stale by its PID and start time.
           await fh.writeFile(content);
-          await fh.sync();
         } finally {
           await fh.close();
         }
