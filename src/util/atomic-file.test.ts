@@ -13,8 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import {
+  DIR_SYNC_DELAY_MS,
+  flushDirSyncs,
   fsyncDir,
   isAtomicTempName,
+  pendingDirSyncs,
   removeFileDurable,
   symlinkAtomic,
   writeFileAtomic,
@@ -85,4 +88,23 @@ test("concurrent writes in one directory share directory fsyncs and all land", a
     ["rejected", "rejected", "rejected"],
   );
   await fsyncDir(sub);
+});
+
+test("the directory's fsync follows within DIR_SYNC_DELAY_MS, one per directory, or at once on flush", async () => {
+  await flushDirSyncs();
+  const a = join(dir, "soon-a");
+  const b = join(dir, "soon-b");
+  await writeFileAtomic(join(a, "1.xml"), "1", { mkdirMode: 0o700 });
+  await writeFileAtomic(join(a, "2.xml"), "2");
+  await writeFileAtomic(join(b, "1.xml"), "1", { mkdirMode: 0o700 });
+  await removeFileDurable(join(a, "2.xml"));
+  // Done when the calls return: the files are there; the directories' fsyncs are to come.
+  assert.equal(readFileSync(join(a, "1.xml"), "utf8"), "1");
+  assert.deepEqual(pendingDirSyncs().sort(), [a, b]);
+  await new Promise((r) => setTimeout(r, DIR_SYNC_DELAY_MS * 3));
+  assert.deepEqual(pendingDirSyncs(), []);
+  await symlinkAtomic("/etc/hostname", join(b, "link.xml"));
+  assert.deepEqual(pendingDirSyncs(), [b]);
+  await flushDirSyncs();
+  assert.deepEqual(pendingDirSyncs(), []);
 });

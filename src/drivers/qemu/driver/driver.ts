@@ -34,6 +34,7 @@ import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { EventHub } from "./events.ts";
 import { hostName } from "./host.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
+import { flushDirSyncs } from "../../../util/atomic-file.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
 import { RootLock } from "./root-lock.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
@@ -473,6 +474,8 @@ export class QemuDriver {
     await Promise.all(this.domains.all().map((o) => o.fileQueue));
     this.events.dispose();
     await this.store.dispose().catch(() => undefined);
+    // Directory fsyncs still pending from this driver's writes (see util/atomic-file.ts).
+    await flushDirSyncs();
     await this.#lock?.release().catch(() => undefined);
     this.#lock = undefined;
   }
