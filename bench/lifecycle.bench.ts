@@ -8,9 +8,11 @@
  * - `tvirsh list --all` (a new process each time, as a user runs it) with 1, 100 and 1000 defined
  *   domains, and the API's listAllDomains on an open connection;
  * - define+undefine per second on one connection.
- * libvirt is compared when `virsh -c qemu:///system` answers (a libvirt daemon is running);
- * otherwise its columns say so (the guest files and the work dir must then be readable by the
- * libvirt-qemu user). Prints a table.
+ * libvirt is compared on the same guest XML: the libvirt daemon of `qemu:///system` when one
+ * answers (the guest files and the work dir must then be readable by the libvirt-qemu user), else
+ * a private libvirtd when Debian's libvirt-daemon is installed (bench/libvirtd.ts); otherwise its
+ * column says why it is empty. `list --all` runs alternate between tvirsh and virsh, so that a
+ * busy moment of the machine hits both. Prints a table.
  *
  *   npm run bench:lifecycle [-- --rounds N]
  */
@@ -37,6 +39,7 @@ import { domainXMLToNative } from "../src/drivers/qemu/native.ts";
 import { connectQmp } from "../src/drivers/qemu/monitor/qmp.ts";
 import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
 import { repoRoot } from "../src/testing/corpus.ts";
+import { libvirtdUnavailable, startLibvirtd, type PrivateLibvirtd } from "./libvirtd.ts";
 
 const { values } = parseArgs({ options: { rounds: { type: "string" } } });
 const rounds = Number(values.rounds ?? 5);
@@ -60,24 +63,32 @@ interface LibvirtFigures {
   marker: number;
   /** the virsh start command itself (median ms): vCPUs running when it returns. */
   start: number;
-  list: Map<number, number>;
   churn: number;
 }
 
-/**
- * The same measures against the running libvirt daemon (`qemu:///system`), on the same guest
- * XML. Every domain it defines is named tvirt-bench-* and undefined again.
- */
-async function libvirtFigures(work: string): Promise<LibvirtFigures> {
-  const uri = "qemu:///system";
-  const dir = join(work, "libvirt");
-  mkdirSync(dir, { mode: 0o777 });
-  chmodSync(dir, 0o777);
-  const virsh = (...args: string[]): string => {
+const virshIn =
+  (uri: string) =>
+  (...args: string[]): string => {
     const r = spawnSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`virsh ${args.join(" ")}: ${r.stderr}`);
     return r.stdout;
   };
+
+/** A directory the libvirt daemon's QEMU (maybe libvirt-qemu) can read and write. */
+function libvirtDir(work: string): string {
+  const dir = join(work, "libvirt");
+  mkdirSync(dir, { mode: 0o777, recursive: true });
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
+/**
+ * The same start and churn measures against a libvirt daemon's QEMU driver, on the same guest
+ * XML. Every domain it defines is named tvirt-bench-* and undefined again.
+ */
+async function libvirtFigures(uri: string, work: string): Promise<LibvirtFigures> {
+  const dir = libvirtDir(work);
+  const virsh = virshIn(uri);
   const markers: number[] = [];
   const starts: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -99,34 +110,13 @@ async function libvirtFigures(work: string): Promise<LibvirtFigures> {
       spawnSync("virsh", ["-q", "-c", uri, "undefine", name]);
     }
   }
-  const list = new Map<number, number>();
-  for (const n of [1, 100, 1000]) {
-    const names = Array.from({ length: n }, (_, i) => `tvirt-bench-list-${String(i)}`);
-    const defines = names.map((name) => {
-      const file = join(dir, `${name}.xml`);
-      writeFileSync(file, guestDomainXML({ name, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }));
-      return `define ${file}`;
-    });
-    try {
-      virsh(defines.join(" ; "));
-      const times: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        const t0 = performance.now();
-        virsh("list", "--all");
-        times.push(performance.now() - t0);
-      }
-      list.set(n, median(times));
-    } finally {
-      spawnSync("virsh", ["-q", "-c", uri, names.map((x) => `undefine ${x}`).join(" ; ")]);
-    }
-  }
   const churnXml = join(dir, "churn.xml");
   writeFileSync(
     churnXml,
     guestDomainXML({ name: "tvirt-bench-churn", mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
   );
   const py = spawnSync(
-    "python3",
+    existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3",
     [
       "-c",
       "import libvirt,sys,time\nc=libvirt.open(sys.argv[1]);x=open(sys.argv[2]).read();n=0;t=time.time()\n" +
@@ -136,11 +126,24 @@ async function libvirtFigures(work: string): Promise<LibvirtFigures> {
     ],
     { encoding: "utf8" },
   );
-  return { marker: median(markers), start: median(starts), list, churn: Number(py.stdout.trim()) };
+  return { marker: median(markers), start: median(starts), churn: Number(py.stdout.trim()) };
 }
 
 const work = mkdtempSync(join(tmpdir(), "tvirt-bench-"));
 const guest = await ensureTestGuest();
+// The libvirt to compare with: the system daemon when one answers, else a private one.
+let privateLibvirtd: PrivateLibvirtd | undefined;
+let libvirtUri: string | undefined;
+let noLibvirt = "";
+if (spawnSync("virsh", ["-c", "qemu:///system", "uri"], { encoding: "utf8" }).status === 0) {
+  libvirtUri = "qemu:///system";
+} else {
+  const why = libvirtdUnavailable();
+  if (why === undefined) {
+    privateLibvirtd = await startLibvirtd(join(work, "libvirtd"));
+    libvirtUri = `qemu+unix:///system?socket=${privateLibvirtd.socket}`;
+  } else noLibvirt = `n/a: ${why}`;
+}
 const rawMs: number[] = [];
 const tvirtMs: number[] = [];
 const rawRunMs: number[] = [];
@@ -232,11 +235,13 @@ try {
     spawnSync(process.execPath, ["-e", "0"]);
     floor.push(performance.now() - t0);
   }
-  const listRows: [number, number, number][] = [];
+  // [n, tvirsh (ms), API call (ms), virsh against libvirt (ms) or NaN]
+  const listRows: [number, number, number, number][] = [];
   for (const n of [1, 100, 1000]) {
     const root = join(work, `list-${n}`);
     const uri = `qemu:///embed?root=${root}`;
     const conn = await connect(uri);
+    const lvNames = Array.from({ length: n }, (_, i) => `tvirt-bench-list-${String(i)}`);
     try {
       for (let i = 0; i < n; i++) {
         await conn.defineXML(
@@ -250,17 +255,39 @@ try {
         api.push(performance.now() - t0);
       }
       await conn.close();
+      if (libvirtUri) {
+        const dir = libvirtDir(work);
+        const defines = lvNames.map((name) => {
+          const file = join(dir, `${name}.xml`);
+          writeFileSync(
+            file,
+            guestDomainXML({ name, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
+          );
+          return `define ${file}`;
+        });
+        virshIn(libvirtUri)(defines.join(" ; "));
+      }
       const cli: number[] = [];
-      for (let i = 0; i < 3; i++) {
+      const lvList: number[] = [];
+      for (let i = 0; i < 5; i++) {
         const t0 = performance.now();
         const res = spawnSync(process.execPath, [tvirsh, "-c", uri, "list", "--all"], { encoding: "utf8" });
         cli.push(performance.now() - t0);
         if (res.status !== 0) throw new Error(`tvirsh list failed: ${res.stderr}`);
+        if (libvirtUri) {
+          const t1 = performance.now();
+          const lr = spawnSync("virsh", ["-c", libvirtUri, "list", "--all"], { encoding: "utf8" });
+          lvList.push(performance.now() - t1);
+          if (lr.status !== 0) throw new Error(`virsh list failed: ${lr.stderr}`);
+        }
       }
-      listRows.push([n, median(cli), median(api)]);
+      listRows.push([n, median(cli), median(api), libvirtUri ? median(lvList) : NaN]);
     } catch (e) {
       await conn.close().catch(() => undefined);
       throw e;
+    } finally {
+      if (libvirtUri)
+        spawnSync("virsh", ["-q", "-c", libvirtUri, lvNames.map((x) => `undefine ${x}`).join(" ; ")]);
     }
   }
 
@@ -280,31 +307,32 @@ try {
     await conn.close();
   }
 
-  const libvirt = spawnSync("virsh", ["-c", "qemu:///system", "uri"], { encoding: "utf8" }).status === 0;
-  const lv = libvirt ? await libvirtFigures(work) : undefined;
-  const na = "n/a: no libvirt daemon here";
+  const lv = libvirtUri ? await libvirtFigures(libvirtUri, work) : undefined;
+  const na = noLibvirt;
+  if (libvirtUri)
+    console.log(`libvirt: ${libvirtUri}${privateLibvirtd ? " (a private libvirtd, bench/libvirtd.ts)" : ""}`);
   console.log(`tiny guest (TCG, 128 MiB), ${rounds} rounds, Node ${process.version}`);
   console.log("| measure | raw QEMU | tvirt | tvirt / raw | libvirt |");
   console.log("|---|---:|---:|---:|---|");
   const raw = median(rawMs);
   const tv = median(tvirtMs);
   console.log(
-    `| start → guest marker (median ms) | ${raw.toFixed(0)} | ${tv.toFixed(0)} | ${(tv / raw).toFixed(2)}× | ${na} |`,
+    `| start → guest marker (median ms) | ${raw.toFixed(0)} | ${tv.toFixed(0)} | ${(tv / raw).toFixed(2)}× | ${lv ? lv.marker.toFixed(0) : na} |`,
   );
   console.log(
-    `| management overhead over raw QEMU, from the marker (ms) | 0 | ${(tv - raw).toFixed(0)} | | ${na} |`,
+    `| management overhead over raw QEMU, from the marker (ms) | 0 | ${(tv - raw).toFixed(0)} | | ${lv ? (lv.marker - raw).toFixed(0) : na} |`,
   );
   const rawRun = median(rawRunMs);
   const tvRun = median(tvirtRunMs);
   console.log(
-    `| start → vCPUs running: raw -S + QMP cont / create() (median ms) | ${rawRun.toFixed(0)} | ${tvRun.toFixed(0)} | ${(tvRun / rawRun).toFixed(2)}× | ${na} |`,
+    `| start → vCPUs running: raw -S + QMP cont / create() / virsh start (median ms) | ${rawRun.toFixed(0)} | ${tvRun.toFixed(0)} | ${(tvRun / rawRun).toFixed(2)}× | ${lv ? lv.start.toFixed(0) : na} |`,
   );
   console.log(
-    `| management overhead over raw QEMU, to vCPUs running (ms) | 0 | ${(tvRun - rawRun).toFixed(0)} | | ${na} |`,
+    `| management overhead over raw QEMU, to vCPUs running (ms) | 0 | ${(tvRun - rawRun).toFixed(0)} | | ${lv ? `${(lv.start - rawRun).toFixed(0)} (virsh start, a process)` : na} |`,
   );
-  for (const [n, cli, api] of listRows) {
+  for (const [n, cli, api, lvMs] of listRows) {
     console.log(
-      `| list --all, ${n} defined: tvirsh process (ms) / API call (ms) | | ${cli.toFixed(0)} / ${api.toFixed(1)} | | ${lv ? `${(lv.list.get(n) ?? NaN).toFixed(0)} (virsh)` : na} |`,
+      `| list --all, ${n} defined: tvirsh process (ms) / API call (ms); libvirt: virsh process (ms) | | ${cli.toFixed(0)} / ${api.toFixed(1)} | | ${Number.isNaN(lvMs) ? na : `${lvMs.toFixed(0)} (tvirsh/virsh ${(cli / lvMs).toFixed(2)}×)`} |`,
     );
   }
   console.log(`| (for scale) an empty Node process, node -e 0 (ms) | | ${median(floor).toFixed(0)} | | |`);
@@ -312,5 +340,6 @@ try {
     `| define+undefine per second (one connection) | | ${churn.toFixed(0)} | | ${lv ? lv.churn.toFixed(0) : na} |`,
   );
 } finally {
+  await privateLibvirtd?.stop();
   rmSync(work, { recursive: true, force: true });
 }

@@ -1,13 +1,20 @@
 /**
- * Benchmark of tvirtd's RPC path, against the real daemon (`bin/tvirtd.js --listen`, serving
- * `test:///default`), with tvirt's remote driver, python3-libvirt and stock virsh as clients.
- * Prints a table. Against libvirtd too when it is installed (`libvirtd --listen` is not started
- * by this bench: pass its socket in LIBVIRTD_SOCKET to include it).
+ * Benchmark of tvirtd's RPC path against libvirtd's, side by side in one run: the real daemons,
+ * with tvirt's remote driver, python3-libvirt and stock virsh as clients. Prints a table with
+ * each figure for both daemons and their ratio.
  *
- *   npx tsx bench/rpc.bench.ts            (CLIENTS=50 ROUNDS=200 DOMAINS=1000 GUESTS=10 to change sizes)
+ *   npx tsx bench/rpc.bench.ts     (CLIENTS=50 ROUNDS=200 DOMAINS=1000 GUESTS=10 to change sizes)
  *
- * Then the same daemon binary serving the QEMU driver: define+undefine per second and RSS with
- * GUESTS tiny TCG guests running.
+ * - tvirtd: `bin/tvirtd.js --listen` serving `test:///default`, and a second one serving the
+ *   QEMU driver (a private qemu:///session) for define+undefine of a real guest definition and
+ *   the daemon's RSS with GUESTS tiny TCG guests running.
+ * - libvirtd: when Debian's libvirt-daemon is installed, a private one (bench/libvirtd.ts: own
+ *   network and mount namespaces, state on the same file system), or the one whose socket is in
+ *   LIBVIRTD_SOCKET. Its test driver gets the same workloads, its QEMU driver the same
+ *   define+undefine. Its column says why it is empty when there is none.
+ *
+ * Where two figures are timed runs of the same command, the runs alternate between the daemons,
+ * so that a busy moment of the machine hits both.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,83 +23,94 @@ import { connect, type Connection } from "../src/api/index.ts";
 import "../src/rpc/register.ts";
 import { privateSession, run, spawnDaemon } from "../src/rpc/testing.ts";
 import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
+import { libvirtdUnavailable, startLibvirtd, type PrivateLibvirtd } from "./libvirtd.ts";
 
 const CLIENTS = Number(process.env.CLIENTS ?? 50);
 const ROUNDS = Number(process.env.ROUNDS ?? 200);
 const DOMAINS = Number(process.env.DOMAINS ?? 1000);
 const GUESTS = Number(process.env.GUESTS ?? 10);
 
+/** A daemon under test: where to reach it, and its PID for RSS when known. */
+interface Target {
+  readonly name: "tvirtd" | "libvirtd";
+  readonly testUri: string;
+  readonly qemuUri: string | undefined;
+  readonly pid: number | undefined;
+}
+
 interface Row {
   what: string;
-  target: string;
-  result: string;
+  /** Higher is better (a rate) or lower is better (a time, a size). */
+  better: "higher" | "lower";
+  unit: string;
+  tvirtd: number | string;
+  libvirtd: number | string;
   detail: string;
 }
 const rows: Row[] = [];
 
-function rssKiB(pid: number): number {
+function row(what: string, better: Row["better"], unit: string, detail = ""): Row {
+  const r: Row = { what, better, unit, tvirtd: "-", libvirtd: "-", detail };
+  rows.push(r);
+  return r;
+}
+
+function rssMiB(pid: number | undefined): number | string {
+  if (pid === undefined) return "n/a";
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) : NaN;
+  return m ? Number(m[1]) / 1024 : "n/a";
 }
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
-async function lookupInfo(uri: string, target: string): Promise<void> {
-  const conns: Connection[] = await Promise.all(Array.from({ length: CLIENTS }, () => connect(uri)));
-  const lat: number[] = [];
+const domainXML = (name: string): string =>
+  `<domain type='test'><name>${name}</name><memory unit='KiB'>65536</memory><os><type arch='i686'>hvm</type></os></domain>`;
+
+async function lookupInfo(t: Target): Promise<{ rate: number; errors: number; total: number }> {
+  const conns: Connection[] = await Promise.all(Array.from({ length: CLIENTS }, () => connect(t.testUri)));
   let errors = 0;
+  let total = 0;
   const t0 = performance.now();
   await Promise.all(
     conns.map(async (c) => {
       for (let i = 0; i < ROUNDS; i++) {
-        const s = performance.now();
+        total++;
         try {
           await (await c.lookupDomainByName("test")).getInfo();
         } catch {
           errors++;
         }
-        lat.push(performance.now() - s);
       }
     }),
   );
   const secs = (performance.now() - t0) / 1000;
   await Promise.all(conns.map((c) => c.close()));
-  lat.sort((a, b) => a - b);
-  rows.push({
-    what: `lookup+info, ${CLIENTS} clients x ${ROUNDS} (tvirt remote driver)`,
-    target,
-    result: `${(lat.length / secs).toFixed(0)} pairs/s`,
-    detail: `${lat.length - errors}/${lat.length} answered, ${errors} errors, p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms`,
-  });
+  return { rate: total / secs, errors, total };
 }
 
-async function defineUndefine(uri: string, target: string, n = 500): Promise<void> {
+async function defineUndefine(uri: string, xml: (i: number) => string, n: number): Promise<number> {
   const c = await connect(uri);
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const d = await c.defineXML(
-      `<domain type='test'><name>bench-du-${i}</name><memory unit='KiB'>65536</memory><os><type arch='i686'>hvm</type></os></domain>`,
-    );
-    await d.undefine();
+  try {
+    await (await c.defineXML(xml(-1))).undefine(); // warm-up (a first define may probe the emulator)
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await (await c.defineXML(xml(i))).undefine();
+    return n / ((performance.now() - t0) / 1000);
+  } finally {
+    await c.close();
   }
-  const secs = (performance.now() - t0) / 1000;
-  await c.close();
-  rows.push({
-    what: `define+undefine x ${n} (tvirt remote driver)`,
-    target,
-    result: `${(n / secs).toFixed(0)} pairs/s`,
-    detail: "",
-  });
 }
 
-async function pythonLookupInfo(uri: string, target: string, n = 2000): Promise<void> {
+async function pythonLookupInfo(uri: string, n = 2000): Promise<number | string> {
   const py = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   const script = `
 import libvirt, sys, time
 libvirt.registerErrorHandler(lambda c, e: None, None)
 c = libvirt.open(sys.argv[1])
+for i in range(100):
+    c.lookupByName("test").info()
 t = time.monotonic()
 for i in range(${n}):
     c.lookupByName("test").info()
@@ -100,169 +118,167 @@ print(${n} / (time.monotonic() - t))
 c.close()
 `;
   const r = await run(py, ["-c", script, uri]);
-  if (r.code !== 0) {
-    rows.push({
-      what: `lookup+info x ${n} (python3-libvirt)`,
-      target,
-      result: "n/a",
-      detail: r.stderr.trim().split("\n").at(-1) ?? "",
-    });
-    return;
-  }
-  rows.push({
-    what: `lookup+info x ${n} (python3-libvirt, 1 connection)`,
-    target,
-    result: `${Number(r.stdout).toFixed(0)} pairs/s`,
-    detail: "",
-  });
+  if (r.code !== 0) return `failed: ${r.stderr.trim().split("\n").at(-1) ?? ""}`;
+  return Number(r.stdout);
 }
 
-async function virshList(uri: string, target: string, pid: number | undefined): Promise<void> {
-  const holder = await connect(uri);
-  for (let i = 0; i < DOMAINS; i++) {
-    await holder.defineXML(
-      `<domain type='test'><name>bench-${i}</name><memory unit='KiB'>65536</memory><os><type arch='i686'>hvm</type></os></domain>`,
-    );
-  }
-  const times: number[] = [];
-  let lines = 0;
-  for (let i = 0; i < 3; i++) {
-    const t0 = performance.now();
-    const r = await run("/usr/bin/virsh", ["-c", uri, "list", "--all"], {
-      env: { ...process.env, LANG: "C" },
-    });
-    times.push(performance.now() - t0);
-    lines = r.stdout.trim().split("\n").length - 2;
-  }
-  times.sort((a, b) => a - b);
-  rows.push({
-    what: `virsh list --all, ${DOMAINS + 1} domains`,
-    target,
-    result: `${times[1]!.toFixed(0)} ms`,
-    detail: `median of 3; ${lines} rows listed`,
-  });
-  if (pid !== undefined)
-    rows.push({
-      what: `daemon RSS with ${DOMAINS + 1} domains defined`,
-      target,
-      result: `${(rssKiB(pid) / 1024).toFixed(1)} MiB`,
-      detail: "",
-    });
-  for (let i = 0; i < DOMAINS; i++) await (await holder.lookupDomainByName(`bench-${i}`)).undefine();
-  await holder.close();
+async function virshListTime(uri: string): Promise<{ ms: number; rows: number }> {
+  const t0 = performance.now();
+  const r = await run("/usr/bin/virsh", ["-c", uri, "list", "--all"], { env: { ...process.env, LANG: "C" } });
+  const ms = performance.now() - t0;
+  if (r.code !== 0) throw new Error(`virsh list failed: ${r.stderr}`);
+  return { ms, rows: r.stdout.trim().split("\n").length - 2 };
 }
 
-/**
- * tvirtd serving the QEMU driver (a private qemu:///session): define+undefine per second of a
- * real guest definition (written durably, as a system daemon does), and the daemon's RSS idle and
- * with GUESTS tiny TCG guests running.
- */
-async function qemuDaemon(): Promise<void> {
-  const guest = await ensureTestGuest();
+/** tvirtd serving the QEMU driver (a private qemu:///session), for define+undefine and RSS. */
+async function withQemuTvirtd<T>(fn: (uri: string, pid: number) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "tvirt-bench-qemu-"));
   const { sock, uri, env } = privateSession(dir);
   const d = await spawnDaemon(["--session", "--listen", sock, "--uri", "qemu:///session"], [sock], { env });
-  const c = await connect(uri);
   try {
-    await new Promise((r) => setTimeout(r, 500));
-    rows.push({
-      what: "daemon RSS, idle (qemu:///session)",
-      target: "tvirtd",
-      result: `${(rssKiB(d.pid) / 1024).toFixed(1)} MiB`,
-      detail: "",
-    });
-    const xml = guestDomainXML({
-      name: "bench-churn",
-      mode: "idle",
-      kernel: guest.kernel,
-      initrd: guest.initrd,
-    });
-    const n = 300;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) await (await c.defineXML(xml)).undefine();
-    rows.push({
-      what: `define+undefine x ${n}, QEMU driver (tvirt remote driver)`,
-      target: "tvirtd",
-      result: `${(n / ((performance.now() - t0) / 1000)).toFixed(0)} pairs/s`,
-      detail: "each config write and removal fsynced (file and directory)",
-    });
-    const doms = [];
-    for (let i = 0; i < GUESTS; i++) {
-      const dom = await c.defineXML(
-        guestDomainXML({ name: `bench-g${i}`, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
-      );
-      await dom.create();
-      doms.push(dom);
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-    rows.push({
-      what: `daemon RSS with ${GUESTS} guests running`,
-      target: "tvirtd",
-      result: `${(rssKiB(d.pid) / 1024).toFixed(1)} MiB`,
-      detail: "the daemon alone (QEMU processes not counted)",
-    });
-    for (const dom of doms) {
-      await dom.destroy();
-      await dom.undefine();
-    }
+    return await fn(uri, d.pid);
   } finally {
-    await c.close().catch(() => undefined);
     await d.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 async function main(): Promise<void> {
+  const guest = await ensureTestGuest();
   const dir = mkdtempSync(join(tmpdir(), "tvirt-bench-"));
   const sock = join(dir, "sock");
-  const d = await spawnDaemon(["--listen", sock, "--uri", "test:///default"], [sock]);
-  const uri = `test+unix:///default?socket=${sock}`;
+  const tv = await spawnDaemon(["--listen", sock, "--uri", "test:///default"], [sock]);
+  let lv: PrivateLibvirtd | undefined;
+  const targets: Target[] = [
+    { name: "tvirtd", testUri: `test+unix:///default?socket=${sock}`, qemuUri: undefined, pid: tv.pid },
+  ];
+  let noLibvirtd: string | undefined;
+  if (process.env.LIBVIRTD_SOCKET) {
+    const s = process.env.LIBVIRTD_SOCKET;
+    targets.push({
+      name: "libvirtd",
+      testUri: `test+unix:///default?socket=${s}`,
+      qemuUri: `qemu+unix:///system?socket=${s}`,
+      pid: undefined,
+    });
+  } else if ((noLibvirtd = libvirtdUnavailable()) === undefined) {
+    lv = await startLibvirtd(join(dir, "libvirtd"));
+    targets.push({
+      name: "libvirtd",
+      testUri: `test+unix:///default?socket=${lv.socket}`,
+      qemuUri: `qemu+unix:///system?socket=${lv.socket}`,
+      pid: lv.pid,
+    });
+  }
+  const holders: Connection[] = [];
   try {
     await new Promise((r) => setTimeout(r, 500));
-    rows.push({
-      what: "daemon RSS, idle",
-      target: "tvirtd",
-      result: `${(rssKiB(d.pid) / 1024).toFixed(1)} MiB`,
-      detail: "",
-    });
-    await lookupInfo(uri, "tvirtd");
-    rows.push({
-      what: "daemon RSS after the lookup+info load",
-      target: "tvirtd",
-      result: `${(rssKiB(d.pid) / 1024).toFixed(1)} MiB`,
-      detail: "",
-    });
-    await defineUndefine(uri, "tvirtd");
-    await pythonLookupInfo(uri, "tvirtd");
-    if (existsSync("/usr/bin/virsh")) await virshList(uri, "tvirtd", d.pid);
-    if (GUESTS > 0) await qemuDaemon();
-    const lv = process.env.LIBVIRTD_SOCKET;
-    if (lv) {
-      const luri = `test+unix:///default?socket=${lv}`;
-      await lookupInfo(luri, "libvirtd");
-      await defineUndefine(luri, "libvirtd");
-      await pythonLookupInfo(luri, "libvirtd");
-      await virshList(luri, "libvirtd", undefined);
-    } else {
-      rows.push({
-        what: "libvirtd comparison",
-        target: "libvirtd",
-        result: "skipped",
-        detail: "no libvirtd here (set LIBVIRTD_SOCKET to a libvirtd socket to compare)",
+    const idle = row("daemon RSS, idle (test driver)", "lower", "MiB");
+    for (const t of targets) idle[t.name] = rssMiB(t.pid);
+
+    const li = row(`lookup+info, ${CLIENTS} clients x ${ROUNDS} (tvirt remote driver)`, "higher", "pairs/s");
+    for (const t of targets) {
+      const r = await lookupInfo(t);
+      li[t.name] = r.rate;
+      li.detail += `${t.name}: ${r.total - r.errors}/${r.total} answered, ${r.errors} errors. `;
+    }
+    const du = row("define+undefine x 500, test driver (tvirt remote driver)", "higher", "pairs/s");
+    for (const t of targets)
+      du[t.name] = await defineUndefine(t.testUri, (i) => domainXML(`bench-du-${i}`), 500);
+    const py = row("lookup+info x 2000 (python3-libvirt, 1 connection)", "higher", "pairs/s");
+    for (const t of targets) py[t.name] = await pythonLookupInfo(t.testUri);
+
+    // virsh list --all with DOMAINS more: a connection holds them (libvirt's test:///default
+    // forgets its state when its last connection closes).
+    for (const t of targets) {
+      const h = await connect(t.testUri);
+      holders.push(h);
+      for (let i = 0; i < DOMAINS; i++) await h.defineXML(domainXML(`bench-${i}`));
+    }
+    const vl = row(`virsh list --all, ${DOMAINS + 1} domains`, "lower", "ms");
+    const times = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    let listed = "";
+    for (let round = 0; round < 7; round++) {
+      for (const t of targets) {
+        const r = await virshListTime(t.testUri);
+        times.get(t.name)!.push(r.ms);
+        listed = `${r.rows} rows`;
+      }
+    }
+    for (const t of targets) vl[t.name] = median(times.get(t.name)!);
+    vl.detail = `median of 7, runs alternating; ${listed}`;
+    const full = row(`daemon RSS with ${DOMAINS + 1} domains defined`, "lower", "MiB");
+    for (const t of targets) full[t.name] = rssMiB(t.pid);
+    for (const h of holders.splice(0)) await h.close();
+
+    // The QEMU driver: define+undefine of the tiny guest's definition, written durably by both.
+    const churnXML = (i: number): string =>
+      guestDomainXML({
+        name: `bench-churn${i < 0 ? "w" : ""}`,
+        mode: "idle",
+        kernel: guest.kernel,
+        initrd: guest.initrd,
       });
+    const qd = row("define+undefine x 300, QEMU driver (tvirt remote driver)", "higher", "pairs/s");
+    qd.detail =
+      "both fsync the config file before renaming it; tvirtd also fsyncs the directory within 100 ms, libvirtd leaves that to the file system";
+    const qidle = row("daemon RSS, idle (QEMU driver)", "lower", "MiB");
+    const qrun = row(`daemon RSS with ${GUESTS} guests running (QEMU driver)`, "lower", "MiB");
+    qrun.detail = "the daemon alone (QEMU processes not counted); libvirtd's guests are not started here";
+    await withQemuTvirtd(async (uri, pid) => {
+      await new Promise((r) => setTimeout(r, 500));
+      qidle.tvirtd = rssMiB(pid);
+      qd.tvirtd = await defineUndefine(uri, churnXML, 300);
+      const c = await connect(uri);
+      try {
+        const doms = [];
+        for (let i = 0; i < GUESTS; i++) {
+          const dom = await c.defineXML(
+            guestDomainXML({ name: `bench-g${i}`, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
+          );
+          await dom.create();
+          doms.push(dom);
+        }
+        await new Promise((r) => setTimeout(r, 2000));
+        qrun.tvirtd = rssMiB(pid);
+        for (const dom of doms) {
+          await dom.destroy();
+          await dom.undefine();
+        }
+      } finally {
+        await c.close();
+      }
+    });
+    const lvq = targets.find((t) => t.name === "libvirtd");
+    if (lvq?.qemuUri) {
+      qd.libvirtd = await defineUndefine(lvq.qemuUri, churnXML, 300);
+      qidle.libvirtd = rssMiB(lvq.pid);
     }
   } finally {
-    await d.stop();
+    for (const h of holders) await h.close().catch(() => undefined);
+    await tv.stop();
+    await lv?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  const w = [0, 0, 0, 0];
-  const cells = rows.map((r) => [r.what, r.target, r.result, r.detail]);
-  const head = ["benchmark", "daemon", "result", "detail"];
+
+  const fmt = (v: number | string): string =>
+    typeof v === "number" ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : v;
+  const head = ["benchmark", "unit", "tvirtd", "libvirtd", "tvirtd vs libvirtd", "detail"];
+  const cells = rows.map((r) => {
+    let ratio = "";
+    if (typeof r.tvirtd === "number" && typeof r.libvirtd === "number") {
+      const x = r.better === "higher" ? r.tvirtd / r.libvirtd : r.libvirtd / r.tvirtd;
+      ratio = `${x.toFixed(2)}x ${x >= 1 ? "better" : "worse"}`;
+    }
+    return [r.what, r.unit, fmt(r.tvirtd), fmt(r.libvirtd), ratio, r.detail.trim()];
+  });
+  const w = head.map(() => 0);
   for (const c of [head, ...cells]) c.forEach((v, i) => (w[i] = Math.max(w[i]!, v.length)));
   const line = (c: string[]): string => c.map((v, i) => v.padEnd(w[i]!)).join(" | ");
   console.log(line(head));
   console.log(w.map((n) => "-".repeat(n)).join("-|-"));
   for (const c of cells) console.log(line(c));
+  if (noLibvirtd) console.log(`\nlibvirtd column empty: ${noLibvirtd}`);
 }
 
 await main();
