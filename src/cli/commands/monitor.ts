@@ -4,6 +4,7 @@
  */
 import {
   ConnectListDomainsFlags as L,
+  DomainStatsTypes,
   DomainState,
   DomainXMLFlags,
   parseXmlTree,
@@ -14,6 +15,7 @@ import {
   stateId,
   stateWord,
   taintMessages,
+  type Connection,
   type Domain,
   type DomainInfo,
   type XElement,
@@ -34,6 +36,47 @@ async function domainState(dom: Domain): Promise<{ state: number; reason: number
     const info = await dom.getInfo();
     return { state: info.state, reason: 0 };
   }
+}
+
+/**
+ * The domains of `flags` with their states. One call where the driver has it
+ * (virConnectGetAllDomainStats with the state group: through a daemon one round trip, where
+ * virsh makes one per domain), else listAllDomains and a state call per domain, as virsh does.
+ * Only the filters the stats call knows (bits 0-7) take the one call. A state is missing for a
+ * domain listed the second way and removed meanwhile.
+ */
+async function domainsWithStates(
+  conn: Connection,
+  flags: number,
+  withStates: boolean,
+): Promise<{ dom: Domain; state: { state: number; reason: number } | undefined }[]> {
+  if (!withStates) return (await conn.listAllDomains(flags)).map((dom) => ({ dom, state: undefined }));
+  if ((flags & ~0xff) === 0) {
+    try {
+      const recs = await conn.getAllDomainStats(DomainStatsTypes.STATE, flags);
+      return recs.map(({ dom, params }) => {
+        const get = (field: string): number | undefined => {
+          const v = params.find((x) => x.field === field)?.value.value;
+          return typeof v === "number" ? v : undefined;
+        };
+        const state = get("state.state");
+        return { dom, state: state === undefined ? undefined : { state, reason: get("state.reason") ?? 0 } };
+      });
+    } catch (e) {
+      if ((e as { virCode?: number }).virCode !== 3) throw e;
+    }
+  }
+  const out = [];
+  for (const dom of await conn.listAllDomains(flags)) {
+    let state: { state: number; reason: number } | undefined;
+    try {
+      state = await domainState(dom);
+    } catch {
+      state = undefined; // Domain could've been removed in the meantime
+    }
+    out.push({ dom, state });
+  }
+  return out;
 }
 
 /** virshGetDomainDescription(title): the `<title>`, "" when none. */
@@ -86,8 +129,8 @@ const filterFlags: [string, number][] = [
 ];
 
 /** virshDomainSorter: running domains by id, then inactive ones by name (case-insensitive). */
-function sortDomains(list: Domain[]): Domain[] {
-  return [...list].sort((a, b) => {
+function sortDomains<T extends { dom: Domain }>(list: T[]): T[] {
+  return [...list].sort(({ dom: a }, { dom: b }) => {
     const ia = a.id;
     const ib = b.id;
     if (ia === -1 && ib === -1) {
@@ -125,22 +168,17 @@ const list: Cmd = {
       return false;
     if (!optUUID && !optName && !optID) optTable = true;
 
-    let domains: Domain[];
+    let domains: { dom: Domain; state: { state: number; reason: number } | undefined }[];
     try {
-      domains = sortDomains(await ctx.connection().listAllDomains(flags));
+      domains = sortDomains(await domainsWithStates(ctx.connection(), flags, ctx.json || optTable));
     } catch (e) {
       return ctx.fail("Failed to list domains", e);
     }
 
     if (ctx.json) {
       const out = [];
-      for (const dom of domains) {
-        let st: { state: number; reason: number };
-        try {
-          st = await domainState(dom);
-        } catch {
-          continue; // removed meanwhile
-        }
+      for (const { dom, state: st } of domains) {
+        if (!st) continue; // removed meanwhile
         out.push({
           id: dom.id >= 0 ? dom.id : null,
           name: dom.name,
@@ -162,13 +200,8 @@ const list: Cmd = {
     if (optTable) {
       const header = optTitle ? ["Id", "Name", "State", "Title"] : ["Id", "Name", "State"];
       const rows: string[][] = [];
-      for (const dom of domains) {
-        let st: { state: number; reason: number };
-        try {
-          st = await domainState(dom);
-        } catch {
-          continue; // Domain could've been removed in the meantime
-        }
+      for (const { dom, state: st } of domains) {
+        if (!st) continue; // Domain could've been removed in the meantime
         let stateStr = stateWord(st.state);
         if (
           managed &&
@@ -189,7 +222,7 @@ const list: Cmd = {
       ctx.print(formatTable(header, rows, ctx.quiet));
       return true;
     }
-    for (const dom of domains) {
+    for (const { dom } of domains) {
       const parts: string[] = [];
       if (optUUID) parts.push(dom.uuid);
       if (optID) {

@@ -353,8 +353,8 @@ function threadTimes(pid: number, tid: number): { time: bigint; delay: bigint } 
 
 /** qemuDomainGetStats for one domain: the requested groups in libvirt's order and names. */
 export async function domainStatsRecord(obj: QemuDomainObj, stats: number): Promise<TypedParameter[]> {
+  // obj.def only where a group needs it: a cached definition is not decoded for the state alone.
   const out: TypedParameter[] = [];
-  const def = obj.def;
   const run = obj.run;
   const qmp = obj.isActive() && run && !run.ended ? run.qmp : undefined;
 
@@ -376,8 +376,8 @@ export async function domainStatsRecord(obj: QemuDomainObj, stats: number): Prom
   }
   if (stats & S.BALLOON) {
     out.push(
-      p.ullong("balloon.current", BigInt(def.currentMemory)),
-      p.ullong("balloon.maximum", BigInt(def.memory)),
+      p.ullong("balloon.current", BigInt(obj.def.currentMemory)),
+      p.ullong("balloon.maximum", BigInt(obj.def.memory)),
     );
     if (qmp) {
       const names: Record<number, string> = {
@@ -402,7 +402,7 @@ export async function domainStatsRecord(obj: QemuDomainObj, stats: number): Prom
     }
   }
   if (stats & S.VCPU) {
-    out.push(p.uint("vcpu.current", onlineVcpus(def)), p.uint("vcpu.maximum", def.vcpu.count));
+    out.push(p.uint("vcpu.current", onlineVcpus(obj.def)), p.uint("vcpu.maximum", obj.def.vcpu.count));
     if (qmp && run) {
       const cpus = (await qmp.execute("query-cpus-fast").catch(() => [])) as Record<string, unknown>[];
       const list = (Array.isArray(cpus) ? cpus : [])
@@ -421,7 +421,7 @@ export async function domainStatsRecord(obj: QemuDomainObj, stats: number): Prom
     }
   }
   if (stats & S.INTERFACE && qmp) {
-    const nets = def.devices.interfaces;
+    const nets = obj.def.devices.interfaces;
     out.push(p.uint("net.count", nets.length));
     for (const [i, n] of nets.entries()) {
       const ifname = n.target?.dev;
@@ -442,9 +442,9 @@ export async function domainStatsRecord(obj: QemuDomainObj, stats: number): Prom
     }
   }
   if (stats & S.BLOCK) {
-    const disks = def.devices.disks;
+    const disks = obj.def.devices.disks;
     const all: Map<DiskDef, DiskStats> = qmp
-      ? await diskStats(qmp, def).catch(() => new Map<DiskDef, DiskStats>())
+      ? await diskStats(qmp, obj.def).catch(() => new Map<DiskDef, DiskStats>())
       : new Map<DiskDef, DiskStats>();
     out.push(p.uint("block.count", disks.length));
     for (const [i, d] of disks.entries()) {
