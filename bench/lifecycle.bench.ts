@@ -35,6 +35,8 @@ import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "../src/api/index.ts";
+import "../src/rpc/register.ts";
+import { privateSession, spawnDaemon } from "../src/rpc/testing.ts";
 import { domainXMLToNative } from "../src/drivers/qemu/native.ts";
 import { connectQmp } from "../src/drivers/qemu/monitor/qmp.ts";
 import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
@@ -235,60 +237,102 @@ try {
     spawnSync(process.execPath, ["-e", "0"]);
     floor.push(performance.now() - t0);
   }
-  // [n, tvirsh (ms), API call (ms), virsh against libvirt (ms) or NaN]
-  const listRows: [number, number, number, number][] = [];
-  for (const n of [1, 100, 1000]) {
-    const root = join(work, `list-${n}`);
-    const uri = `qemu:///embed?root=${root}`;
-    const conn = await connect(uri);
-    const lvNames = Array.from({ length: n }, (_, i) => `tvirt-bench-list-${String(i)}`);
-    try {
-      for (let i = 0; i < n; i++) {
-        await conn.defineXML(
-          guestDomainXML({ name: `d${i}`, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
-        );
-      }
-      const api: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const t0 = performance.now();
-        await conn.listAllDomains();
-        api.push(performance.now() - t0);
-      }
-      await conn.close();
-      if (libvirtUri) {
-        const dir = libvirtDir(work);
-        const defines = lvNames.map((name) => {
-          const file = join(dir, `${name}.xml`);
-          writeFileSync(
-            file,
-            guestDomainXML({ name, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
-          );
-          return `define ${file}`;
-        });
-        virshIn(libvirtUri)(defines.join(" ; "));
-      }
-      const cli: number[] = [];
-      const lvList: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const t0 = performance.now();
-        const res = spawnSync(process.execPath, [tvirsh, "-c", uri, "list", "--all"], { encoding: "utf8" });
-        cli.push(performance.now() - t0);
-        if (res.status !== 0) throw new Error(`tvirsh list failed: ${res.stderr}`);
-        if (libvirtUri) {
-          const t1 = performance.now();
-          const lr = spawnSync("virsh", ["-c", libvirtUri, "list", "--all"], { encoding: "utf8" });
-          lvList.push(performance.now() - t1);
-          if (lr.status !== 0) throw new Error(`virsh list failed: ${lr.stderr}`);
+  // list --all with n defined, each run a new process as a user runs it, the runs alternating:
+  // tvirsh on an embedded root; tvirsh and stock virsh through tvirtd (a private
+  // qemu:///session daemon, the counterpart of `virsh -c qemu:///system`); virsh through libvirt.
+  const daemonDir = join(work, "tvirtd");
+  mkdirSync(daemonDir);
+  const session = privateSession(daemonDir);
+  const tvirtd = await spawnDaemon(
+    ["--session", "--listen", session.sock, "--uri", "qemu:///session"],
+    [session.sock],
+    { env: session.env },
+  );
+  interface ListRow {
+    n: number;
+    embed: number;
+    api: number;
+    daemon: number;
+    virshDaemon: number;
+    libvirt: number;
+  }
+  const listRows: ListRow[] = [];
+  const timed = (file: string, args: string[]): number => {
+    const t0 = performance.now();
+    const res = spawnSync(file, args, { encoding: "utf8" });
+    const ms = performance.now() - t0;
+    if (res.status !== 0) throw new Error(`${file} ${args.join(" ")} failed: ${res.stderr}`);
+    return ms;
+  };
+  try {
+    for (const n of [1, 100, 1000]) {
+      const root = join(work, `list-${n}`);
+      const uri = `qemu:///embed?root=${root}`;
+      const conn = await connect(uri);
+      const viaDaemon = await connect(session.uri);
+      const lvNames = Array.from({ length: n }, (_, i) => `tvirt-bench-list-${String(i)}`);
+      try {
+        for (let i = 0; i < n; i++) {
+          const xml = guestDomainXML({
+            name: `d${i}`,
+            mode: "idle",
+            kernel: guest.kernel,
+            initrd: guest.initrd,
+          });
+          await conn.defineXML(xml);
+          await viaDaemon.defineXML(xml);
         }
+        const api: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const t0 = performance.now();
+          await conn.listAllDomains();
+          api.push(performance.now() - t0);
+        }
+        await conn.close();
+        if (libvirtUri) {
+          const dir = libvirtDir(work);
+          const defines = lvNames.map((name) => {
+            const file = join(dir, `${name}.xml`);
+            writeFileSync(
+              file,
+              guestDomainXML({ name, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
+            );
+            return `define ${file}`;
+          });
+          virshIn(libvirtUri)(defines.join(" ; "));
+        }
+        const t = {
+          embed: [] as number[],
+          daemon: [] as number[],
+          virshDaemon: [] as number[],
+          libvirt: [] as number[],
+        };
+        for (let i = 0; i < 5; i++) {
+          t.embed.push(timed(process.execPath, [tvirsh, "-c", uri, "list", "--all"]));
+          t.daemon.push(timed(process.execPath, [tvirsh, "-c", session.uri, "list", "--all"]));
+          t.virshDaemon.push(timed("virsh", ["-c", session.uri, "list", "--all"]));
+          if (libvirtUri) t.libvirt.push(timed("virsh", ["-c", libvirtUri, "list", "--all"]));
+        }
+        listRows.push({
+          n,
+          embed: median(t.embed),
+          api: median(api),
+          daemon: median(t.daemon),
+          virshDaemon: median(t.virshDaemon),
+          libvirt: libvirtUri ? median(t.libvirt) : NaN,
+        });
+      } catch (e) {
+        await conn.close().catch(() => undefined);
+        throw e;
+      } finally {
+        for (const d of await viaDaemon.listAllDomains()) await d.undefine();
+        await viaDaemon.close();
+        if (libvirtUri)
+          spawnSync("virsh", ["-q", "-c", libvirtUri, lvNames.map((x) => `undefine ${x}`).join(" ; ")]);
       }
-      listRows.push([n, median(cli), median(api), libvirtUri ? median(lvList) : NaN]);
-    } catch (e) {
-      await conn.close().catch(() => undefined);
-      throw e;
-    } finally {
-      if (libvirtUri)
-        spawnSync("virsh", ["-q", "-c", libvirtUri, lvNames.map((x) => `undefine ${x}`).join(" ; ")]);
     }
+  } finally {
+    await tvirtd.stop();
   }
 
   const conn = await connect(`qemu:///embed?root=${join(work, "churn")}`);
@@ -330,9 +374,14 @@ try {
   console.log(
     `| management overhead over raw QEMU, to vCPUs running (ms) | 0 | ${(tvRun - rawRun).toFixed(0)} | | ${lv ? `${(lv.start - rawRun).toFixed(0)} (virsh start, a process)` : na} |`,
   );
-  for (const [n, cli, api, lvMs] of listRows) {
+  for (const r of listRows) {
+    const vs = (ms: number): string =>
+      Number.isNaN(r.libvirt) ? "" : ` (${(ms / r.libvirt).toFixed(2)}× libvirt's)`;
     console.log(
-      `| list --all, ${n} defined: tvirsh process (ms) / API call (ms); libvirt: virsh process (ms) | | ${cli.toFixed(0)} / ${api.toFixed(1)} | | ${Number.isNaN(lvMs) ? na : `${lvMs.toFixed(0)} (tvirsh/virsh ${(cli / lvMs).toFixed(2)}×)`} |`,
+      `| list --all, ${r.n} defined, new process each: tvirsh embedded (ms) / API call (ms) | | ${r.embed.toFixed(0)}${vs(r.embed)} / ${r.api.toFixed(1)} | | ${Number.isNaN(r.libvirt) ? na : `${r.libvirt.toFixed(0)} (virsh, libvirtd)`} |`,
+    );
+    console.log(
+      `| list --all, ${r.n} defined, new process each: tvirsh / stock virsh through tvirtd (ms) | | ${r.daemon.toFixed(0)}${vs(r.daemon)} / ${r.virshDaemon.toFixed(0)}${vs(r.virshDaemon)} | | |`,
     );
   }
   console.log(`| (for scale) an empty Node process, node -e 0 (ms) | | ${median(floor).toFixed(0)} | | |`);
