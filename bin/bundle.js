@@ -12,21 +12,24 @@
 // file it was made from (inode, size, mtime): V8 itself only checks the source's length. A
 // missing cache, one of another bundle file, or one V8 rejects (another Node version) is
 // written again, atomically, when the process exits.
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
-import { Buffer, isAscii } from "node:buffer";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Script } from "node:vm";
+//
+// CommonJS (bin/package.json), like the launchers: a CommonJS entry starts a few ms sooner than
+// an ES module one.
+"use strict";
+const { Buffer, isAscii } = require("node:buffer");
+const { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } = require("node:fs");
+const { readdir, stat } = require("node:fs/promises");
+const { createRequire } = require("node:module");
+const { dirname, join } = require("node:path");
+const { Script } = require("node:vm");
 
-export const repoDir = dirname(dirname(fileURLToPath(import.meta.url)));
-export const distDir = join(repoDir, "dist");
-export const stampFile = join(distDir, ".built-from");
+const repoDir = dirname(__dirname);
+const distDir = join(repoDir, "dist");
+const stampFile = join(distDir, ".built-from");
 const srcDir = join(repoDir, "src");
 
 /** The newest mtime (ns) of src/ and everything under it. */
-export function newestSourceMtime() {
+function newestSourceMtime() {
   let newest = 0n;
   const walk = (dir) => {
     const st = statSync(dir, { bigint: true });
@@ -94,16 +97,16 @@ function runWithCodeCache(file) {
       }
     });
   }
-  const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
-  return module.exports;
+  const bundle = { exports: {} };
+  script.runInThisContext()(bundle.exports, createRequire(file), bundle, file, dirname(file));
+  return bundle.exports;
 }
 
 /**
  * The exports of bundle `name` (`tvirsh`, `tvirtd`) when it exists and is current, else
  * undefined (then the launcher runs the sources through tsx).
  */
-export async function loadBundle(name) {
+async function loadBundle(name) {
   if (process.env.TVIRT_NO_BUNDLE) return undefined;
   const file = join(distDir, `${name}.cjs`);
   let stamp;
@@ -115,12 +118,14 @@ export async function loadBundle(name) {
   }
   // The walk's stats run on libuv's threads while this thread compiles the bundle.
   const stale = existsSync(srcDir) ? sourcesNewerThan(stamp).catch(() => true) : Promise.resolve(false);
-  let exports;
+  let loaded;
   try {
-    exports = runWithCodeCache(file);
+    loaded = runWithCodeCache(file);
   } catch (e) {
     if (await stale) return undefined;
     throw e;
   }
-  return (await stale) ? undefined : exports;
+  return (await stale) ? undefined : loaded;
 }
+
+module.exports = { repoDir, distDir, stampFile, newestSourceMtime, loadBundle };
