@@ -21,6 +21,7 @@ const { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSy
 const { readdir, stat } = require("node:fs/promises");
 const { createRequire } = require("node:module");
 const { dirname, join } = require("node:path");
+const { pathToFileURL } = require("node:url");
 const { Script } = require("node:vm");
 
 const repoDir = dirname(__dirname);
@@ -128,4 +129,21 @@ async function loadBundle(name) {
   return (await stale) ? undefined : loaded;
 }
 
-module.exports = { repoDir, distDir, stampFile, newestSourceMtime, loadBundle };
+/**
+ * What a launcher does: runs `main(argv)` of bundle `name` when it is current, else of
+ * `sourceMain` (a path under src/) through tsx's loader (no build step needed), and exits with
+ * the status it returns.
+ */
+function launch(name, sourceMain) {
+  void (async () => {
+    let main = (await loadBundle(name))?.main;
+    if (!main) {
+      const { register } = await import("tsx/esm/api");
+      register();
+      ({ main } = await import(pathToFileURL(join(srcDir, sourceMain)).href));
+    }
+    process.exitCode = await main(process.argv.slice(2));
+  })();
+}
+
+module.exports = { repoDir, distDir, stampFile, newestSourceMtime, loadBundle, launch };

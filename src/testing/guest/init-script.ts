@@ -6,7 +6,8 @@
  * Console protocol (one line each, on ttyS0):
  *   GUEST-BOOTED <uptime-seconds>        modules loaded, about to act on probe=MODE
  *   TVIRT-GUEST-MODULE-FAILED <name>     a module that would not load (its insmod error follows)
- *   TVIRT-GUEST-READY mode=<mode>        setup for the mode is done (acpid runs, for idle/disks)
+ *   TVIRT-GUEST-READY mode=<mode>        setup for the mode is done (acpid listens, for idle/disks)
+ *   TVIRT-GUEST-WARNING <text>           acpid found no input device to listen to
  *   COUNTER <n>                          counter mode, n = 1, 2, 3, … once a second
  *   DISK <name> <sectors>                disks mode, every 2 s, one per block device (512-byte sectors)
  *   DISKS-END <count>                    disks mode, after each round of DISK lines
@@ -93,8 +94,26 @@ for arg in $(cat /proc/cmdline); do
   esac
 done
 
+# READY is printed only once acpid listens: a power-button press before that would be lost.
+# The button's input device appears when its module has probed; acpid opens the devices there
+# are when it starts, so it waits for one, and then for acpid to hold it open.
 start_acpid() {
+  i=0
+  while [ $i -lt 100 ] && ! ls /dev/input/event* >/dev/null 2>&1; do
+    i=$((i + 1))
+    sleep 0.05
+  done
   acpid -l /dev/null
+  i=0
+  while [ $i -lt 100 ]; do
+    for p in /proc/[0-9]*; do
+      [ "$(cat "$p/comm" 2>/dev/null)" = acpid ] || continue
+      ls -l "$p/fd" 2>/dev/null | grep -q /dev/input/event && return 0
+    done
+    i=$((i + 1))
+    sleep 0.05
+  done
+  echo "TVIRT-GUEST-WARNING acpid does not listen to an input device"
 }
 
 list_disks() {
