@@ -99,6 +99,8 @@ export class QemuDriver {
   #lock: RootLock | undefined;
   #closed = false;
   #hostname: string | undefined;
+  /** Defaults derived from each capabilities object (a new probe gives a new object). */
+  readonly #factsByCaps = new WeakMap<QemuCaps, CapsAndFacts>();
 
   private constructor(
     readonly root: DriverRoot,
@@ -193,16 +195,56 @@ export class QemuDriver {
     options: { document?: string; abiUpdate?: boolean; noDefaults?: boolean; status?: boolean } = {},
   ): Promise<DomainDef> {
     const document = options.document ?? "(domain_definition)";
-    const bare = parseDomainXML(xml, { document, noDefaults: true, status: options.status ?? false });
-    if (options.noDefaults) return bare.def;
-    const caps = await this.caps(bare.def.devices.emulator);
-    const { def } = parseDomainXML(xml, {
-      document,
-      facts: domainFactsFromCaps(caps),
-      abiUpdate: options.abiUpdate ?? false,
-    });
-    def.devices.emulator ??= caps.emulator;
+    if (options.noDefaults)
+      return parseDomainXML(xml, { document, noDefaults: true, status: options.status ?? false }).def;
+    // One pass over the XML when the definition names no emulator or the default one (the usual
+    // case): the defaults of the default emulator are at hand before parsing. A second pass
+    // with the defaults of the emulator it names otherwise.
+    let other: string | undefined;
+    let guess: CapsAndFacts | undefined;
+    let guessError: unknown;
+    try {
+      guess = await this.#factsFor(this.options.emulator);
+    } catch (e) {
+      guessError = e; // only an error if the definition needs the default emulator
+    }
+    const parse = (f: CapsAndFacts | undefined) =>
+      parseDomainXML(xml, {
+        document,
+        abiUpdate: options.abiUpdate ?? false,
+        facts: (bare) => {
+          if (f) return f.facts;
+          const named = bare.devices.emulator;
+          if (guess && (named === undefined || named === this.options.emulator)) return guess.facts;
+          other = named ?? this.options.emulator;
+          throw new Error(`the definition needs the capabilities of '${other}'`);
+        },
+      }).def;
+    let def: DomainDef;
+    let used: CapsAndFacts;
+    try {
+      def = parse(undefined);
+      used = guess!;
+    } catch (e) {
+      if (other === undefined) throw e;
+      if (other === this.options.emulator) throw guessError;
+      used = await this.#factsFor(other);
+      def = parse(used);
+    }
+    def.devices.emulator ??= used.caps.emulator;
     return def;
+  }
+
+  /** The capabilities of `emulator` and the domain defaults derived from them, once per probe. */
+  async #factsFor(emulator: string): Promise<CapsAndFacts> {
+    const caps = await this.caps(emulator);
+    let got = this.#factsByCaps.get(caps);
+    if (!got) {
+      const facts = domainFactsFromCaps(caps);
+      got = { caps, facts, hash: factsHash(facts) };
+      this.#factsByCaps.set(caps, got);
+    }
+    return got;
   }
 
   /**
@@ -241,9 +283,7 @@ export class QemuDriver {
   async #capsFacts(emulator: string, memo: CapsMemo): Promise<CapsAndFacts> {
     let got = memo.get(emulator);
     if (!got) {
-      const caps = await this.caps(emulator);
-      const facts = domainFactsFromCaps(caps);
-      got = { caps, facts, hash: factsHash(facts) };
+      got = await this.#factsFor(emulator);
       memo.set(emulator, got);
     }
     return got;
