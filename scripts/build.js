@@ -2,8 +2,8 @@
 // Bundles tvirsh and tvirtd with esbuild into dist/ (CommonJS, node20, sourcemaps), so the
 // launchers in bin/ start without compiling TypeScript, then warms up tvirsh once so that its
 // V8 code cache exists (see bin/bundle.js). Writes dist/.built-from last.
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { readFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
@@ -70,21 +70,37 @@ const tmp = `${stampFile}.tmp`;
 writeFileSync(tmp, `${stamp}\n`);
 renameSync(tmp, stampFile);
 
-// Warm-up: commands through the test driver and through an empty embedded root, so that the
-// code cache written at exit holds the functions of starting, listing and printing.
+// Warm-up, so that the code caches written at exit hold the functions of starting, listing and
+// printing: tvirsh through the test driver, through tvirtd (a private one serving the test
+// driver; its own cache is written when it stops) and through an empty embedded root.
 const warm = mkdtempSync(join(tmpdir(), "tvirt-build-"));
+const sock = join(warm, "sock");
+const daemon = spawn(
+  process.execPath,
+  [join(repoDir, "bin", "tvirtd.js"), "--listen", sock, "--uri", "test:///default"],
+  {
+    stdio: "ignore",
+  },
+);
+const daemonExit = new Promise((resolve) => daemon.once("exit", resolve));
 try {
+  for (let i = 0; i < 200 && !existsSync(sock) && daemon.exitCode === null; i++) await sleep(50);
+  const remote = existsSync(sock)
+    ? `connect test+unix:///default?socket=${sock}; list --all; dominfo test; `
+    : "";
   const res = spawnSync(
     process.execPath,
     [
       join(repoDir, "bin", "tvirsh.js"),
       "-q",
-      `list --all; dominfo test; domstate test --reason; connect qemu:///embed?root=${warm}; list --all`,
+      `list --all; dominfo test; domstate test --reason; ${remote}connect qemu:///embed?root=${join(warm, "root")}; list --all`,
     ],
     { encoding: "utf8", env: { ...process.env, LIBVIRT_DEFAULT_URI: "test:///default" } },
   );
   if (res.status !== 0) console.warn(`build: the warm-up run failed (no code cache yet): ${res.stderr}`);
 } finally {
+  if (daemon.exitCode === null) daemon.kill("SIGTERM");
+  await daemonExit;
   rmSync(warm, { recursive: true, force: true });
 }
 console.log(
