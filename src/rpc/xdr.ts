@@ -205,6 +205,14 @@ export class XdrReader {
     return b;
   }
 
+  /** Fixed opaque of `n` bytes as hex text, without copying the bytes first. */
+  fixedHex(n: number): string {
+    this.#need(n + pad4(n), "fixed opaque");
+    const h = this.buf.toString("hex", this.#pos, this.#pos + n);
+    this.#pos += n + pad4(n);
+    return h;
+  }
+
   varOpaque(max: number): Buffer {
     const len = this.uint();
     if (len > max) throw new XdrError(`opaque of ${len} bytes exceeds maximum ${max}`);
