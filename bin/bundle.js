@@ -1,7 +1,7 @@
 // Shared by the launchers and scripts/build.js: loading the esbuild bundles in dist/ fast, and
 // only while they are current.
 //
-// Current: the build writes dist/.built-from holding the newest mtime (ns) of everything under
+// Current: the build writes dist/.built-from holding the newest mtime (ms) of everything under
 // src/ (files and directories, so an added, removed or renamed file counts too), taken before
 // bundling. A bundle is used only when nothing under src/ is newer than that stamp (when there
 // is no src/, as in an installed copy, there is nothing to compare and the bundle is used).
@@ -17,7 +17,7 @@
 // an ES module one.
 "use strict";
 const { Buffer, isAscii } = require("node:buffer");
-const { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } = require("node:fs");
+const { existsSync, readFileSync, renameSync, statSync, writeFileSync } = require("node:fs");
 const { readdir, stat } = require("node:fs/promises");
 const { createRequire } = require("node:module");
 const { dirname, join } = require("node:path");
@@ -29,41 +29,20 @@ const distDir = join(repoDir, "dist");
 const stampFile = join(distDir, ".built-from");
 const srcDir = join(repoDir, "src");
 
-/** The newest mtime (ns) of src/ and everything under it. */
-function newestSourceMtime() {
-  let newest = 0n;
-  const walk = (dir) => {
-    const st = statSync(dir, { bigint: true });
-    if (st.mtimeNs > newest) newest = st.mtimeNs;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else {
-        const m = statSync(p, { bigint: true }).mtimeNs;
-        if (m > newest) newest = m;
-      }
-    }
-  };
-  walk(srcDir);
-  return newest;
-}
-
 /**
- * Whether anything under src/ is newer than `stamp` (ns): the same walk, its stats in parallel,
- * in milliseconds (a double is exact to a microsecond here; the stamp is taken 50 ms clear of
- * the newest source, so a microsecond of slack cannot hide an edit).
+ * The newest mtime (ms) of src/ and everything under it, its stats run in parallel (on libuv's
+ * threads). The build stores it; the launcher compares it with what was stored, from the same
+ * stats read the same way.
  */
-async function sourcesNewerThan(stamp) {
-  const limit = Number(stamp) / 1e6 + 0.001;
-  const check = async (path, isDir) => {
-    const st = await stat(path);
-    if (st.mtimeMs > limit) return true;
-    if (!isDir) return false;
+async function newestSourceMtime() {
+  const walk = async (path, isDir) => {
+    const own = (await stat(path)).mtimeMs;
+    if (!isDir) return own;
     const entries = await readdir(path, { withFileTypes: true });
-    const found = await Promise.all(entries.map((e) => check(join(path, e.name), e.isDirectory())));
-    return found.includes(true);
+    const inner = await Promise.all(entries.map((e) => walk(join(path, e.name), e.isDirectory())));
+    return Math.max(own, ...inner);
   };
-  return check(srcDir, true);
+  return walk(srcDir, true);
 }
 
 /** Compiles and runs the CommonJS bundle `file` with its code cache; returns its exports. */
@@ -112,13 +91,18 @@ async function loadBundle(name) {
   const file = join(distDir, `${name}.cjs`);
   let stamp;
   try {
-    stamp = BigInt(readFileSync(stampFile, "utf8").trim());
-    if (!existsSync(file)) return undefined;
+    stamp = Number(readFileSync(stampFile, "utf8").trim());
+    if (!Number.isFinite(stamp) || !existsSync(file)) return undefined;
   } catch {
     return undefined;
   }
   // The walk's stats run on libuv's threads while this thread compiles the bundle.
-  const stale = existsSync(srcDir) ? sourcesNewerThan(stamp).catch(() => true) : Promise.resolve(false);
+  const stale = existsSync(srcDir)
+    ? newestSourceMtime().then(
+        (newest) => newest > stamp,
+        () => true,
+      )
+    : Promise.resolve(false);
   let loaded;
   try {
     loaded = runWithCodeCache(file);

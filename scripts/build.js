@@ -17,9 +17,9 @@ rmSync(stampFile, { force: true });
 // then any later edit gets a newer mtime than the stamp.
 let stamp;
 for (;;) {
-  const scanStart = BigInt(Date.now()) * 1000000n;
-  stamp = newestSourceMtime();
-  if (stamp < scanStart - 50000000n) break;
+  const scanStart = Date.now();
+  stamp = await newestSourceMtime();
+  if (stamp < scanStart - 50) break;
   await sleep(60);
 }
 
@@ -67,7 +67,7 @@ await build({
 });
 
 const tmp = `${stampFile}.tmp`;
-writeFileSync(tmp, `${stamp}\n`);
+writeFileSync(tmp, `${String(stamp)}\n`);
 renameSync(tmp, stampFile);
 
 // Warm-up, so that the code caches written at exit hold the functions of starting, listing and
@@ -103,6 +103,4 @@ try {
   await daemonExit;
   rmSync(warm, { recursive: true, force: true });
 }
-console.log(
-  `build: dist/tvirsh.cjs, dist/tvirtd.cjs (sources as of ${new Date(Number(stamp / 1000000n)).toISOString()})`,
-);
+console.log(`build: dist/tvirsh.cjs, dist/tvirtd.cjs (sources as of ${new Date(stamp).toISOString()})`);
