@@ -197,64 +197,24 @@ export class QemuDriver {
     const document = options.document ?? "(domain_definition)";
     if (options.noDefaults)
       return parseDomainXML(xml, { document, noDefaults: true, status: options.status ?? false }).def;
-    // One pass over the XML when the definition names no emulator or the default one (the usual
-    // case): the defaults of the default emulator are at hand before parsing. A second pass
-    // with the defaults of the emulator it names otherwise.
-    let other: string | undefined;
-    let guess: CapsAndFacts | undefined;
-    let guessError: unknown;
-    try {
-      guess = await this.#factsFor(this.options.emulator);
-    } catch (e) {
-      guessError = e; // only an error if the definition needs the default emulator
-    }
-    const parse = (f: CapsAndFacts | undefined) =>
-      parseDomainXML(xml, {
-        document,
-        abiUpdate: options.abiUpdate ?? false,
-        facts: (bare) => {
-          if (f) return f.facts;
-          const named = bare.devices.emulator;
-          if (guess && (named === undefined || named === this.options.emulator)) return guess.facts;
-          other = named ?? this.options.emulator;
-          throw new Error(`the definition needs the capabilities of '${other}'`);
-        },
-      }).def;
-    let def: DomainDef;
-    let used: CapsAndFacts;
-    try {
-      def = parse(undefined);
-      used = guess!;
-    } catch (e) {
-      if (other === undefined) throw e;
-      if (other === this.options.emulator) throw guessError;
-      used = await this.#factsFor(other);
-      def = parse(used);
-    }
-    def.devices.emulator ??= used.caps.emulator;
-    return def;
-  }
-
-  /** The capabilities of `emulator` and the domain defaults derived from them, once per probe. */
-  async #factsFor(emulator: string): Promise<CapsAndFacts> {
-    const caps = await this.caps(emulator);
-    let got = this.#factsByCaps.get(caps);
-    if (!got) {
-      const facts = domainFactsFromCaps(caps);
-      got = { caps, facts, hash: factsHash(facts) };
-      this.#factsByCaps.set(caps, got);
-    }
-    return got;
+    // The default emulator's defaults go in first: then a definition that names no emulator or
+    // the default one (the usual case) is parsed in one pass. Failing to get them is an error
+    // only for such a definition, and then #parseWithFacts asks again and reports it.
+    const memo: CapsMemo = new Map();
+    await this.#capsFacts(this.options.emulator, memo).catch(() => undefined);
+    return (await this.#parseWithFacts(xml, document, memo, options.abiUpdate ?? false)).def;
   }
 
   /**
-   * `parseDomain` for loading persistent configs: the same result in one pass over the XML,
-   * with the capabilities of each emulator looked up once per load (`memo`).
+   * Parses with the defaults of the emulator the definition names, taken from `memo` (one pass
+   * when they are there; else they are added and the XML is parsed again). Loading configs
+   * shares one memo, so each emulator is looked up once per load.
    */
-  async #parseConfig(
+  async #parseWithFacts(
     xml: string,
     document: string,
     memo: CapsMemo,
+    abiUpdate = false,
   ): Promise<{ def: DomainDef; emulator: string; hash: string }> {
     for (;;) {
       let used: CapsAndFacts | undefined;
@@ -263,6 +223,7 @@ export class QemuDriver {
       try {
         const { def } = parseDomainXML(xml, {
           document,
+          abiUpdate,
           facts: (bare) => {
             key = bare.devices.emulator ?? this.options.emulator;
             used = memo.get(key);
@@ -280,10 +241,20 @@ export class QemuDriver {
     }
   }
 
+  /**
+   * The capabilities of `emulator` and the domain defaults derived from them: from `memo`, else
+   * looked up (the defaults are derived once per capabilities object, that is once per probe).
+   */
   async #capsFacts(emulator: string, memo: CapsMemo): Promise<CapsAndFacts> {
     let got = memo.get(emulator);
     if (!got) {
-      got = await this.#factsFor(emulator);
+      const caps = await this.caps(emulator);
+      got = this.#factsByCaps.get(caps);
+      if (!got) {
+        const facts = domainFactsFromCaps(caps);
+        got = { caps, facts, hash: factsHash(facts) };
+        this.#factsByCaps.set(caps, got);
+      }
       memo.set(emulator, got);
     }
     return got;
@@ -439,7 +410,7 @@ export class QemuDriver {
       const key = statKey(statSync(path));
       let def: DomainDef | LazyDef | undefined = cache.get(f, key);
       if (!def) {
-        const parsed = await this.#parseConfig(readFileSync(path, "utf8"), path, capsMemo);
+        const parsed = await this.#parseWithFacts(readFileSync(path, "utf8"), path, capsMemo);
         def = parsed.def;
         cache.set(f, key, parsed.emulator, parsed.hash, def);
       }
