@@ -14,6 +14,7 @@ import { dirname } from "node:path";
 import { ConnectListDomainsFlags, type Connection } from "../api/index.ts";
 import { libvirtError } from "../drivers/driver.ts";
 import { RpcServer, openLocal, socketAlive } from "../rpc/server.ts";
+import { setInlineSync } from "../util/atomic-file.ts";
 import type { DaemonConfig } from "./config.ts";
 import { resolveGroup } from "./config.ts";
 import type { Logger } from "./log.ts";
@@ -106,6 +107,8 @@ export class Daemon {
         this.#clientCountChanged(n);
       },
     });
+    // A define's fsync blocks the loop only while no other call waits for it (atomic-file.ts).
+    setInlineSync(() => this.server.callsInFlight <= 1);
   }
 
   get log(): Logger {

@@ -20,6 +20,7 @@ import { Proc, remoteError } from "./remote-protocol.ts";
 import {
   consoles,
   fakeConnectDriver,
+  fakeHooks,
   holdLoop,
   RawClient,
   startTestServer,
@@ -366,6 +367,38 @@ describe("console stream and QEMU monitor command", () => {
   });
   after(() => {
     unregisterDriver(fakeConnectDriver);
+  });
+
+  test("the server counts the calls it is serving, over all clients", async () => {
+    const a = await connect(`fake+unix:///x?socket=${srv.path}`);
+    const b = await connect(`fake+unix:///x?socket=${srv.path}`);
+    const seen: number[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let holding!: () => void;
+    const held = new Promise<void>((r) => (holding = r));
+    fakeHooks.monitorCommand = (cmd) => {
+      seen.push(srv.server.callsInFlight);
+      if (cmd !== "hold") return undefined;
+      holding();
+      return gate;
+    };
+    try {
+      const da = await a.lookupDomainByName("fake");
+      const db = await b.lookupDomainByName("fake");
+      assert.equal(srv.server.callsInFlight, 0);
+      const first = da.qemuMonitorCommand("hold", QemuMonitorCommandFlags.HMP);
+      await held;
+      await db.qemuMonitorCommand("info", QemuMonitorCommandFlags.HMP);
+      open();
+      await first;
+      assert.deepEqual(seen, [1, 2]);
+      assert.equal(srv.server.callsInFlight, 0);
+    } finally {
+      delete fakeHooks.monitorCommand;
+      await a.close();
+      await b.close();
+    }
   });
 
   test("console data flows both ways; abort is confirmed; device end reaches the client", async () => {

@@ -251,6 +251,7 @@ export class RpcServer {
   readonly #clients = new Set<ServerClient>();
   readonly #table: Map<string, DispatchEntry>;
   readonly #pending = new Set<Promise<unknown>>();
+  #callsInFlight = 0;
   #closing = false;
 
   constructor(private readonly opts: RpcServerOptions) {
@@ -267,6 +268,11 @@ export class RpcServer {
 
   get clientCount(): number {
     return this.#clients.size;
+  }
+
+  /** Calls being served, over all clients. */
+  get callsInFlight(): number {
+    return this.#callsInFlight;
   }
 
   /** Socket paths listened on. */
@@ -435,6 +441,7 @@ export class RpcServer {
       return;
     }
     client.inflight++;
+    this.#callsInFlight++;
     client.updateFlow();
     const after: (() => void)[] = [];
     const run = (async (): Promise<void> => {
@@ -461,6 +468,7 @@ export class RpcServer {
         this.#replyError(client, h, e);
       } finally {
         client.inflight--;
+        this.#callsInFlight--;
         client.updateFlow();
       }
     })();

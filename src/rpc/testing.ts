@@ -438,10 +438,14 @@ class FakeDriver implements HypervisorDriver, QemuMonitorCommandDriver {
     });
     return Promise.resolve(c);
   }
-  domainQemuMonitorCommand(dom: DomainRef, cmd: string, flags: number): Promise<string> {
-    return Promise.resolve(`${dom.name}:${flags & QemuMonitorCommandFlags.HMP ? "hmp" : "qmp"}:${cmd}`);
+  async domainQemuMonitorCommand(dom: DomainRef, cmd: string, flags: number): Promise<string> {
+    await fakeHooks.monitorCommand?.(cmd);
+    return `${dom.name}:${flags & QemuMonitorCommandFlags.HMP ? "hmp" : "qmp"}:${cmd}`;
   }
 }
+
+/** What a test wants the fake driver's monitor command to do first (it may hold the call). */
+export const fakeHooks: { monitorCommand?: (cmd: string) => Promise<void> | undefined } = {};
 
 export const fakeConnectDriver: ConnectDriver = {
   name: "fake",

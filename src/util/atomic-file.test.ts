@@ -19,7 +19,9 @@ import {
   isAtomicTempName,
   pendingDirSyncs,
   removeFileDurable,
+  setInlineSync,
   symlinkAtomic,
+  tempName,
   writeFileAtomic,
 } from "./atomic-file.ts";
 import { isVirtError } from "./errors/index.ts";
@@ -59,6 +61,45 @@ test("a failed write keeps the old file and leaves no temp file", async () => {
   await assert.rejects(writeFileAtomic(target, "new"));
   assert.equal(readFileSync(p, "utf8"), "old");
   assert.deepEqual(readdirSync(dir).filter(isAtomicTempName), []);
+});
+
+test("a temp name left by a crashed process with this pid is skipped, not removed", async () => {
+  const sub = join(dir, "leftovers");
+  await writeFileAtomic(join(sub, "d.xml"), "0", { mkdirMode: 0o700 });
+  // The next names this process would use for d.xml and for link.xml.
+  const seen = tempName(join(sub, "d.xml"));
+  const serial = Number.parseInt(seen.slice(-8), 16);
+  const names = [1, 2, 3].map((k) =>
+    seen.replace(/[0-9a-f]{8}$/, (serial + k).toString(16).padStart(8, "0")),
+  );
+  for (const n of names) writeFileSync(n, "a leftover");
+  await writeFileAtomic(join(sub, "d.xml"), "1");
+  assert.equal(readFileSync(join(sub, "d.xml"), "utf8"), "1");
+  for (const n of names) assert.equal(readFileSync(n, "utf8"), "a leftover");
+  const linkNames = [4, 5].map((k) =>
+    join(sub, `.l.xml.tmp-${process.pid}-${(serial + k).toString(16).padStart(8, "0")}`),
+  );
+  for (const n of linkNames) writeFileSync(n, "a leftover");
+  await symlinkAtomic("/etc/hosts", join(sub, "l.xml"));
+  assert.equal(readlinkSync(join(sub, "l.xml")), "/etc/hosts");
+  for (const n of linkNames) assert.equal(readFileSync(n, "utf8"), "a leftover");
+  assert.ok([...names, ...linkNames].every((n) => isAtomicTempName(n.slice(sub.length + 1))));
+});
+
+test("with inline sync allowed, a write fsyncs on the calling thread and lands the same", async () => {
+  const calls: boolean[] = [];
+  setInlineSync(() => {
+    calls.push(true);
+    return true;
+  });
+  try {
+    const p = join(dir, "inline.xml");
+    await writeFileAtomic(p, "inline\n");
+    assert.equal(readFileSync(p, "utf8"), "inline\n");
+    assert.equal(calls.length, 1);
+  } finally {
+    setInlineSync(() => false);
+  }
 });
 
 test("removeFileDurable and symlinkAtomic", async () => {

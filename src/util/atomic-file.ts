@@ -12,10 +12,11 @@
  * every call would triple the fsyncs of a define+undefine.
  *
  * Opening, writing a few KiB, renaming and unlinking are synchronous calls: they take
- * microseconds, while each asynchronous one costs two hand-offs between threads. Only the
- * fsync, which waits for the disk, runs on libuv's threads.
+ * microseconds, while each asynchronous one costs two hand-offs between threads. The fsync,
+ * which waits for the disk, runs on libuv's threads, unless the process says nothing else waits
+ * for its event loop meanwhile (`setInlineSync`): then it runs on the calling thread, which
+ * saves the two wake-ups (about 0.4 ms a define on this 2-vCPU VM, more than the fsync itself).
  */
-import { randomBytes } from "node:crypto";
 import {
   closeSync,
   fsync,
@@ -41,8 +42,42 @@ function reasonOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function tempName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+let tempSerial = 0;
+/**
+ * A temp name for `path`: unique among this process's writers by the serial, and among
+ * processes by the pid. Exported for tests.
+ */
+export function tempName(path: string): string {
+  tempSerial = (tempSerial + 1) >>> 0;
+  const serial = tempSerial.toString(16).padStart(8, "0");
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${serial}`);
+}
+
+/**
+ * Makes a temp file next to `path` with `create`, under a fresh name while one is taken (a
+ * leftover of a crashed process that had this pid).
+ */
+function createTemp<T>(path: string, create: (tmp: string) => T): { tmp: string; made: T } {
+  for (let attempt = 1; ; attempt++) {
+    const tmp = tempName(path);
+    try {
+      return { tmp, made: create(tmp) };
+    } catch (e) {
+      if (errnoOf(e) !== "EEXIST" || attempt >= 16) throw e;
+    }
+  }
+}
+
+let inlineSync: () => boolean = () => false;
+
+/**
+ * Lets file fsyncs run on the calling thread whenever `policy()` says so at that moment. tvirtd
+ * allows it while it serves no other call: blocking its loop then delays no one's reply, and a
+ * call arriving meanwhile waits one fsync at most. By default (a library inside someone's
+ * program) an fsync never blocks the caller's thread.
+ */
+export function setInlineSync(policy: () => boolean): void {
+  inlineSync = policy;
 }
 
 async function fsyncDirNow(dir: string): Promise<void> {
@@ -161,26 +196,30 @@ export async function writeFileAtomic(
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const dir = dirname(path);
-  const tmp = tempName(path);
+  let tmp: string | undefined;
   try {
     if (options.mkdirMode !== undefined) mkdirSync(dir, { recursive: true, mode: options.mkdirMode });
-    const fd = openSync(tmp, "wx", options.mode ?? 0o600);
+    const temp = createTemp(path, (t) => openSync(t, "wx", options.mode ?? 0o600));
+    tmp = temp.tmp;
+    const fd = temp.made;
     try {
       const bytes = typeof data === "string" ? Buffer.from(data) : data;
       for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
-      await new Promise<void>((resolve, reject) => {
-        fsync(fd, (e) => {
-          if (e) reject(e);
-          else resolve();
+      if (inlineSync()) fsyncSync(fd);
+      else
+        await new Promise<void>((resolve, reject) => {
+          fsync(fd, (e) => {
+            if (e) reject(e);
+            else resolve();
+          });
         });
-      });
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
     fsyncDirSoon(dir);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    if (tmp !== undefined) rmSync(tmp, { force: true });
     throw new VirtError(
       "FILE_WRITE_FAILED",
       { path, reason: reasonOf(e) },
@@ -229,13 +268,15 @@ export function symlinkAtomic(target: string, path: string): Promise<void> {
 }
 
 function symlinkNow(target: string, path: string): void {
-  const tmp = tempName(path);
+  let tmp: string | undefined;
   try {
-    symlinkSync(target, tmp);
+    tmp = createTemp(path, (t) => {
+      symlinkSync(target, t);
+    }).tmp;
     renameSync(tmp, path);
     fsyncDirSoon(dirname(path));
   } catch (e) {
-    rmSync(tmp, { force: true });
+    if (tmp !== undefined) rmSync(tmp, { force: true });
     throw new VirtError(
       "FILE_WRITE_FAILED",
       { path, reason: reasonOf(e) },

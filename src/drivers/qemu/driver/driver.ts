@@ -194,15 +194,26 @@ export class QemuDriver {
     xml: string,
     options: { document?: string; abiUpdate?: boolean; noDefaults?: boolean; status?: boolean } = {},
   ): Promise<DomainDef> {
+    return (await this.parseDomainWithCaps(xml, options)).def;
+  }
+
+  /** parseDomain, and the capabilities its defaults came from (none with `noDefaults`). */
+  async parseDomainWithCaps(
+    xml: string,
+    options: { document?: string; abiUpdate?: boolean; noDefaults?: boolean; status?: boolean } = {},
+  ): Promise<{ def: DomainDef; caps?: QemuCaps }> {
     const document = options.document ?? "(domain_definition)";
     if (options.noDefaults)
-      return parseDomainXML(xml, { document, noDefaults: true, status: options.status ?? false }).def;
+      return {
+        def: parseDomainXML(xml, { document, noDefaults: true, status: options.status ?? false }).def,
+      };
     // The default emulator's defaults go in first: then a definition that names no emulator or
     // the default one (the usual case) is parsed in one pass. Failing to get them is an error
     // only for such a definition, and then #parseWithFacts asks again and reports it.
     const memo: CapsMemo = new Map();
     await this.#capsFacts(this.options.emulator, memo).catch(() => undefined);
-    return (await this.#parseWithFacts(xml, document, memo, options.abiUpdate ?? false)).def;
+    const { def, emulator } = await this.#parseWithFacts(xml, document, memo, options.abiUpdate ?? false);
+    return { def, caps: memo.get(emulator)?.caps };
   }
 
   /**

@@ -37,6 +37,7 @@ import {
 } from "../../driver.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
+import type { QemuCaps } from "../capabilities/index.ts";
 import { startProcess, stopProcess } from "./process.ts";
 import { restoreFromImage, saveToImage } from "./save.ts";
 import { readSaveImage, type SaveImageInfo } from "./save-image.ts";
@@ -81,11 +82,14 @@ function monitorOf(obj: QemuDomainObj, run: QemuRun, operation: string) {
   return run.qmp;
 }
 
-/** Checks a new definition against the emulator before anything is stored. */
-async function validateNewDef(drv: QemuDriver, def: DomainDef): Promise<void> {
+/**
+ * Checks a new definition against the emulator before anything is stored (`caps`: those of its
+ * emulator when the caller has them already).
+ */
+async function validateNewDef(drv: QemuDriver, def: DomainDef, caps?: QemuCaps): Promise<void> {
   checkObjectName("domain", def.name);
   checkMemory(def, drv.options.minMemoryKiB);
-  checkAgainstCaps(def, await drv.caps(def.devices.emulator));
+  checkAgainstCaps(def, caps ?? (await drv.caps(def.devices.emulator)));
 }
 
 /**
@@ -136,8 +140,8 @@ export async function defineDomain(drv: QemuDriver, xml: string, flags: number):
   checkFlags(flags, DomainDefineFlags.VALIDATE, "qemuDomainDefineXMLFlags");
   if (flags & DomainDefineFlags.VALIDATE)
     await validateAgainstSchema(xml, "domain", { document: "(domain_definition)" });
-  const def = await drv.parseDomain(xml, { abiUpdate: true });
-  await validateNewDef(drv, def);
+  const { def, caps } = await drv.parseDomainWithCaps(xml, { abiUpdate: true });
+  await validateNewDef(drv, def, caps);
   const existing = drv.domains.byUuid(def.uuid);
   if (existing) {
     if (existing.name !== def.name) {
@@ -245,8 +249,8 @@ export async function createTransient(
   );
   if (flags & C.START_VALIDATE)
     await validateAgainstSchema(xml, "domain", { document: "(domain_definition)" });
-  const def = await drv.parseDomain(xml, { abiUpdate: true });
-  await validateNewDef(drv, def);
+  const { def, caps } = await drv.parseDomainWithCaps(xml, { abiUpdate: true });
+  await validateNewDef(drv, def, caps);
   const { obj, created } = addLive(drv, def);
   let previous: DomainDef | undefined;
   try {
