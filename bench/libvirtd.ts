@@ -27,7 +27,8 @@ const STATE_DIRS = [
 /**
  * Mounts each `$dir/state/N` on the Nth of the given paths, writes qemu.conf (guests run as
  * root with no cgroups, security driver or private /dev, their output to files: nothing of the
- * host is changed and no virtlogd is needed), then execs libvirtd. Paths come in as arguments,
+ * host is changed and no virtlogd is needed), then execs libvirtd with its pid file in `$dir` (not
+ * /run/libvirtd.pid, which a host's own libvirtd holds). Paths come in as arguments,
  * never spliced into the script.
  */
 const NS_SCRIPT = `set -e
@@ -37,7 +38,7 @@ i=0
 for d in "$@"; do mount --bind "$base/state/$i" "$d"; i=$((i+1)); done
 printf '%s\\n' 'user = "root"' 'group = "root"' 'security_driver = "none"' \\
   'cgroup_controllers = [ ]' 'stdio_handler = "file"' 'namespaces = [ ]' > /etc/libvirt/qemu.conf
-exec ${LIBVIRTD} -f "$conf"`;
+exec ${LIBVIRTD} -f "$conf" -p "$base/libvirtd.pid"`;
 
 export interface PrivateLibvirtd {
   readonly pid: number;
