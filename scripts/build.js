@@ -5,11 +5,32 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { readFile } from "node:fs/promises";
+import { readFile, readdir, stat } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { build } from "esbuild";
-import { distDir, newestSourceMtime, repoDir, stampFile } from "../bin/bundle.js";
+import { distDir, repoDir, srcDir, STAMP_FORMAT, stampFile } from "../bin/bundle.js";
+
+/** The lock files that say which packages get bundled; checked like the sources. */
+const LOCK_FILES = ["package-lock.json", "node_modules/.package-lock.json"];
+
+/** The newest mtime (ms) of src/, everything under it and the lock files; stats in parallel. */
+async function newestSourceMtime() {
+  const walk = async (path, isDir) => {
+    const own = (await stat(path)).mtimeMs;
+    if (!isDir) return own;
+    const entries = await readdir(path, { withFileTypes: true });
+    const inner = await Promise.all(entries.map((e) => walk(join(path, e.name), e.isDirectory())));
+    return Math.max(own, ...inner);
+  };
+  const locks = LOCK_FILES.map((f) =>
+    stat(join(repoDir, f)).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    ),
+  );
+  return Math.max(await walk(srcDir, true), ...(await Promise.all(locks)));
+}
 
 rmSync(stampFile, { force: true });
 // Taken before bundling: a source edited during the build makes the bundle stale, not current.
@@ -47,7 +68,9 @@ mkdirSync(distDir, { recursive: true });
 for (const f of readdirSync(distDir)) {
   if (/\.(cjs|mjs|cache|tmp)$|\.map$/.test(f)) rmSync(join(distDir, f), { force: true });
 }
-await build({
+const built = await build({
+  absWorkingDir: repoDir,
+  metafile: true,
   entryPoints: {
     tvirsh: join(repoDir, "src/cli/main.ts"),
     tvirtd: join(repoDir, "src/daemon/main.ts"),
@@ -66,8 +89,17 @@ await build({
   logLevel: "warning",
 });
 
+// What the launcher checks (bin/bundle.js): the bundles' inputs under src/ and their
+// directories, and the lock files that say which packages were bundled.
+const watched = new Set();
+for (const input of Object.keys(built.metafile.inputs)) {
+  if (!input.startsWith("src/")) continue;
+  watched.add(input);
+  for (let d = dirname(input); d !== "."; d = dirname(d)) watched.add(d);
+}
+for (const lock of LOCK_FILES) if (existsSync(join(repoDir, lock))) watched.add(lock);
 const tmp = `${stampFile}.tmp`;
-writeFileSync(tmp, `${String(stamp)}\n`);
+writeFileSync(tmp, [`${STAMP_FORMAT} ${String(stamp)}`, ...[...watched].sort(), ""].join("\n"));
 renameSync(tmp, stampFile);
 
 // Warm-up, so that the code caches written at exit hold the functions of starting, listing and
