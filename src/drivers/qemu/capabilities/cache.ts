@@ -3,17 +3,18 @@
  *
  * - in memory, per binary path, while the binary's ctime stays the same (concurrent callers
  *   share one probe), and
- * - on disk, one JSON file per binary under `cacheDir`, written atomically (temp file, fsync,
- *   rename, fsync of the directory). A file is used only if it names the same binary, the same
+ * - on disk, one JSON file per binary under `cacheDir`, written atomically
+ *   (util/atomic-file.ts). A file is used only if it names the same binary, the same
  *   ctime, the same cache format and the same presence of `/dev/kvm`; anything else (stale,
  *   unreadable, corrupt, another format) is probed again and rewritten.
  *
  * Failing to write the cache never fails the caller; it is reported through `onWarning`.
  */
-import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { writeFileAtomic } from "../../../util/atomic-file.ts";
+import { fnv1a64 } from "../../../util/hash.ts";
 import { checkBinary, probeQemuCaps, type ProbeOptions } from "./probe.ts";
 import type { Accel, AccelCaps, QemuCaps } from "./types.ts";
 
@@ -62,9 +63,8 @@ function kvmDevicePresent(): boolean {
 
 /** The cache file of a binary: readable name plus a hash of the full path. */
 export function capsCacheFile(cacheDir: string, binary: string): string {
-  const hash = createHash("sha256").update(binary).digest("hex").slice(0, 16);
   const name = basename(binary).replace(/[^A-Za-z0-9._-]/g, "_");
-  return join(cacheDir, `${name}-${hash}.json`);
+  return join(cacheDir, `${name}-${fnv1a64(binary)}.json`);
 }
 
 export function serializeCaps(caps: QemuCaps): SerializedCaps {
@@ -121,31 +121,6 @@ export function deserializeCaps(v: unknown): QemuCaps | undefined {
     binaryCtime: v.binaryCtime,
     ...(objectTypes ? { objectTypes: new Set(objectTypes) } : {}),
   };
-}
-
-/** Writes `data` to `path` so that a crash leaves either the old or the new file. */
-async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const dir = join(path, "..");
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  try {
-    const fh = await open(tmp, "wx", 0o600);
-    try {
-      await fh.writeFile(data, "utf8");
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  const dh = await open(dir, "r");
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
 }
 
 async function readCacheFile(

@@ -17,12 +17,12 @@
  * decodes and builds none of them, and saving copies unchanged definitions as bytes. The cache
  * is written atomically but without fsync: losing it only costs a parse.
  */
-import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync, type Stats } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DomainDef } from "../../../conf/domain/index.ts";
+import { fnv1a64 } from "../../../util/hash.ts";
 import type { LazyDef } from "./domain.ts";
 
 const FORMAT = 4;
@@ -96,33 +96,39 @@ export function statKey(st: Stats): string {
 }
 
 export function factsHash(facts: unknown): string {
-  return createHash("sha256").update(JSON.stringify(facts)).digest("base64url");
+  return fnv1a64(JSON.stringify(facts));
 }
 
 let codeStampMemo: string | null | undefined;
 
+/** Set by scripts/build.js in a bundle: its build's stamp. Undeclared when run from sources. */
+declare const __TVIRT_BUILD__: string | undefined;
+
 /**
- * A stamp of the code that turns XML into definitions: the newest mtime of the sources of the
- * XML reader, the domain parser and defaults, and the capabilities. Null when they cannot be
- * found (then nothing is cached).
+ * A stamp of the code that turns XML into definitions. In a bundle, the build's stamp (any
+ * change of the sources makes a new one). From sources, the mtimes of the sources of the XML
+ * reader, the domain parser and defaults, and the capabilities. Null when they cannot be found
+ * (then nothing is cached).
  */
 export function codeStamp(): string | null {
   if (codeStampMemo !== undefined) return codeStampMemo;
+  if (typeof __TVIRT_BUILD__ === "string")
+    return (codeStampMemo = `${String(FORMAT)}:build:${__TVIRT_BUILD__}`);
   const here = dirname(fileURLToPath(import.meta.url));
   const dirs = [
     join(here, "../../../conf"),
     join(here, "../../../conf/domain"),
     join(here, "../capabilities"),
   ];
-  const h = createHash("sha256");
+  let seen = "";
   try {
     for (const d of dirs) {
       for (const f of readdirSync(d).sort()) {
         if (!f.endsWith(".ts") || f.endsWith(".test.ts")) continue;
-        h.update(`${f}:${String(statSync(join(d, f), { bigint: true }).mtimeNs)};`);
+        seen += `${f}:${String(statSync(join(d, f), { bigint: true }).mtimeNs)};`;
       }
     }
-    codeStampMemo = `${String(FORMAT)}:${h.digest("base64url")}`;
+    codeStampMemo = `${String(FORMAT)}:${fnv1a64(seen)}`;
   } catch {
     codeStampMemo = null;
   }
