@@ -7,7 +7,8 @@
  *   bare QMP client (the least any manager does) against tvirt's create();
  * - `tvirsh list --all` (a new process each time, as a user runs it) with 1, 100 and 1000 defined
  *   domains, and the API's listAllDomains on an open connection;
- * - define+undefine per second on one connection.
+ * - define+undefine per second on one connection: python3-libvirt through tvirtd and through
+ *   libvirtd (alternating rounds), and the tvirt library on an embedded root.
  * libvirt is compared on the same guest XML: the libvirt daemon of `qemu:///system` when one
  * answers (the guest files and the work dir must then be readable by the libvirt-qemu user), else
  * a private libvirtd when Debian's libvirt-daemon is installed (bench/libvirtd.ts); otherwise its
@@ -65,7 +66,6 @@ interface LibvirtFigures {
   marker: number;
   /** the virsh start command itself (median ms): vCPUs running when it returns. */
   start: number;
-  churn: number;
 }
 
 const virshIn =
@@ -84,9 +84,28 @@ function libvirtDir(work: string): string {
   return dir;
 }
 
+/** define+undefine pairs per second of `xmlFile` through python3-libvirt, for `seconds`. */
+function pythonChurn(uri: string, xmlFile: string, seconds: number): number {
+  const py = spawnSync(
+    existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3",
+    [
+      "-c",
+      "import libvirt,sys,time\nc=libvirt.open(sys.argv[1]);x=open(sys.argv[2]).read();c.defineXML(x).undefine()\n" +
+        "n=0;t=time.time()\nwhile time.time()-t<float(sys.argv[3]):\n  c.defineXML(x).undefine();n+=1\n" +
+        "print(n/(time.time()-t))",
+      uri,
+      xmlFile,
+      String(seconds),
+    ],
+    { encoding: "utf8" },
+  );
+  if (py.status !== 0) throw new Error(`python3-libvirt define+undefine failed on ${uri}: ${py.stderr}`);
+  return Number(py.stdout.trim());
+}
+
 /**
- * The same start and churn measures against a libvirt daemon's QEMU driver, on the same guest
- * XML. Every domain it defines is named tvirt-bench-* and undefined again.
+ * The same start measures against a libvirt daemon's QEMU driver, on the same guest XML. Every
+ * domain it defines is named tvirt-bench-* and undefined again.
  */
 async function libvirtFigures(uri: string, work: string): Promise<LibvirtFigures> {
   const dir = libvirtDir(work);
@@ -112,23 +131,7 @@ async function libvirtFigures(uri: string, work: string): Promise<LibvirtFigures
       spawnSync("virsh", ["-q", "-c", uri, "undefine", name]);
     }
   }
-  const churnXml = join(dir, "churn.xml");
-  writeFileSync(
-    churnXml,
-    guestDomainXML({ name: "tvirt-bench-churn", mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
-  );
-  const py = spawnSync(
-    existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3",
-    [
-      "-c",
-      "import libvirt,sys,time\nc=libvirt.open(sys.argv[1]);x=open(sys.argv[2]).read();n=0;t=time.time()\n" +
-        "while time.time()-t<3:\n  c.defineXML(x).undefine();n+=1\nprint(n/(time.time()-t))",
-      uri,
-      churnXml,
-    ],
-    { encoding: "utf8" },
-  );
-  return { marker: median(markers), start: median(starts), churn: Number(py.stdout.trim()) };
+  return { marker: median(markers), start: median(starts) };
 }
 
 const work = mkdtempSync(join(tmpdir(), "tvirt-bench-"));
@@ -243,6 +246,7 @@ try {
   const daemonDir = join(work, "tvirtd");
   mkdirSync(daemonDir);
   const session = privateSession(daemonDir);
+  let pyChurn: { tvirtd: number; libvirtd: number } | undefined;
   const tvirtd = await spawnDaemon(
     ["--session", "--listen", session.sock, "--uri", "qemu:///session"],
     [session.sock],
@@ -331,6 +335,20 @@ try {
           spawnSync("virsh", ["-q", "-c", libvirtUri, lvNames.map((x) => `undefine ${x}`).join(" ; ")]);
       }
     }
+    // define+undefine per second with the same client, python3-libvirt, through tvirtd and
+    // through libvirtd: 5 rounds of 1 s each, alternating.
+    const churnXml = join(work, "churn.xml");
+    writeFileSync(
+      churnXml,
+      guestDomainXML({ name: "tvirt-bench-churn", mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
+    );
+    const viaTvirtd: number[] = [];
+    const viaLibvirtd: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      viaTvirtd.push(pythonChurn(session.uri, churnXml, 1));
+      if (libvirtUri) viaLibvirtd.push(pythonChurn(libvirtUri, churnXml, 1));
+    }
+    pyChurn = { tvirtd: median(viaTvirtd), libvirtd: libvirtUri ? median(viaLibvirtd) : NaN };
   } finally {
     await tvirtd.stop();
   }
@@ -386,7 +404,10 @@ try {
   }
   console.log(`| (for scale) an empty Node process, node -e 0 (ms) | | ${median(floor).toFixed(0)} | | |`);
   console.log(
-    `| define+undefine per second (one connection) | | ${churn.toFixed(0)} | | ${lv ? lv.churn.toFixed(0) : na} |`,
+    `| define+undefine per second, python3-libvirt through tvirtd / libvirtd (one connection) | | ${pyChurn.tvirtd.toFixed(0)}${libvirtUri ? ` (${(pyChurn.tvirtd / pyChurn.libvirtd).toFixed(2)}× libvirt's)` : ""} | | ${libvirtUri ? pyChurn.libvirtd.toFixed(0) : na} |`,
+  );
+  console.log(
+    `| define+undefine per second, tvirt library on an embedded root (one connection) | | ${churn.toFixed(0)} | | |`,
   );
 } finally {
   await privateLibvirtd?.stop();

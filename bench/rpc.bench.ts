@@ -3,7 +3,7 @@
  * with tvirt's remote driver, python3-libvirt and stock virsh as clients. Prints a table with
  * each figure for both daemons and their ratio.
  *
- *   npx tsx bench/rpc.bench.ts     (CLIENTS=50 ROUNDS=200 DOMAINS=1000 GUESTS=10 to change sizes)
+ *   npx tsx bench/rpc.bench.ts     (CLIENTS=50 ROUNDS=200 DOMAINS=1000 GUESTS=10 WARM=300 to change sizes)
  *
  * - tvirtd: `bin/tvirtd.js --listen` serving `test:///default`, and a second one serving the
  *   QEMU driver (a private qemu:///session) for define+undefine of a real guest definition and
@@ -11,13 +11,16 @@
  * - libvirtd: when Debian's libvirt-daemon is installed, a private one (bench/libvirtd.ts: own
  *   network and mount namespaces, state on the same file system), or the one whose socket is in
  *   LIBVIRTD_SOCKET. Its test driver gets the same workloads, its QEMU driver the same
- *   define+undefine. Its column says why it is empty when there is none.
+ *   define+undefine and the same GUESTS guests. Its column says why it is empty when there is
+ *   none.
+ * - define+undefine is timed with two clients: tvirt's remote driver and python3-libvirt (the
+ *   issue's "same python3-libvirt workload").
  *
  * Where two figures are timed runs of the same command, the runs alternate between the daemons,
  * so that a busy moment of the machine hits both.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type Connection } from "../src/api/index.ts";
@@ -31,6 +34,8 @@ const CLIENTS = Number(process.env.CLIENTS ?? 50);
 const ROUNDS = Number(process.env.ROUNDS ?? 200);
 const DOMAINS = Number(process.env.DOMAINS ?? 1000);
 const GUESTS = Number(process.env.GUESTS ?? 10);
+/** Untimed define+undefine pairs on each daemon's QEMU driver before the timed ones. */
+const WARM = Number(process.env.WARM ?? 300);
 
 /** A daemon under test: where to reach it, and its PID for RSS when known. */
 interface Target {
@@ -105,8 +110,13 @@ async function defineUndefine(uri: string, xml: (i: number) => string, n: number
   }
 }
 
+/** Debian's python3, which has python3-libvirt (a python3 first on PATH may not). */
+function python(): string {
+  return existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
 async function pythonLookupInfo(uri: string, n = 2000): Promise<number | string> {
-  const py = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const py = python();
   const script = `
 import libvirt, sys, time
 libvirt.registerErrorHandler(lambda c, e: None, None)
@@ -122,6 +132,45 @@ c.close()
   const r = await run(py, ["-c", script, uri]);
   if (r.code !== 0) return `failed: ${r.stderr.trim().split("\n").at(-1) ?? ""}`;
   return Number(r.stdout);
+}
+
+/** define+undefine pairs per second of one XML through python3-libvirt (one connection). */
+async function pythonDefineUndefine(uri: string, xmlFile: string, n: number): Promise<number | string> {
+  const script = `
+import libvirt, sys, time
+libvirt.registerErrorHandler(lambda c, e: None, None)
+c = libvirt.open(sys.argv[1])
+x = open(sys.argv[2]).read()
+c.defineXML(x).undefine()
+t = time.monotonic()
+for i in range(int(sys.argv[3])):
+    c.defineXML(x).undefine()
+print(int(sys.argv[3]) / (time.monotonic() - t))
+c.close()
+`;
+  const r = await run(python(), ["-c", script, uri, xmlFile, String(n)]);
+  if (r.code !== 0) return `failed: ${r.stderr.trim().split("\n").at(-1) ?? ""}`;
+  return Number(r.stdout);
+}
+
+/**
+ * Rounds of `measure` for each daemon, alternating, so that a busy moment of the machine hits
+ * both; the median of each, or the first failure's text.
+ */
+async function alternating(
+  names: readonly string[],
+  rounds: number,
+  measure: (name: string) => Promise<number | string>,
+): Promise<Map<string, number | string>> {
+  const got = new Map<string, (number | string)[]>(names.map((n) => [n, []]));
+  for (let r = 0; r < rounds; r++) for (const n of names) got.get(n)!.push(await measure(n));
+  return new Map(
+    names.map((n) => {
+      const v = got.get(n)!;
+      const failed = v.find((x) => typeof x === "string");
+      return [n, failed ?? median(v as number[])];
+    }),
+  );
 }
 
 async function virshListTime(uri: string): Promise<{ ms: number; rows: number }> {
@@ -188,14 +237,24 @@ async function main(): Promise<void> {
       li[t.name] = r.rate;
       li.detail += `${t.name}: ${r.total - r.errors}/${r.total} answered, ${r.errors} errors. `;
     }
+    const names = targets.map((t) => t.name);
+    const byName = (n: string): Target => targets.find((t) => t.name === n)!;
+    const set = (r: Row, got: Map<string, number | string>): void => {
+      for (const [n, v] of got) r[n as Target["name"]] = v;
+    };
     const du = row("define+undefine, test driver (tvirt remote driver)", "higher", "pairs/s");
     du.detail = "median of 6 rounds of 100, alternating";
-    const duRates = new Map<string, number[]>(targets.map((t) => [t.name, []]));
-    for (let round = 0; round < 6; round++) {
-      for (const t of targets)
-        duRates.get(t.name)!.push(await defineUndefine(t.testUri, (i) => domainXML(`bench-du-${i}`), 100));
-    }
-    for (const t of targets) du[t.name] = median(duRates.get(t.name)!);
+    set(
+      du,
+      await alternating(names, 6, (n) =>
+        defineUndefine(byName(n).testUri, (i) => domainXML(`bench-du-${i}`), 100),
+      ),
+    );
+    const testXmlFile = join(dir, "test-domain.xml");
+    writeFileSync(testXmlFile, domainXML("bench-py"));
+    const pdu = row("define+undefine, test driver (python3-libvirt, 1 connection)", "higher", "pairs/s");
+    pdu.detail = "median of 6 rounds of 500, alternating";
+    set(pdu, await alternating(names, 6, (n) => pythonDefineUndefine(byName(n).testUri, testXmlFile, 500)));
     const py = row("lookup+info x 2000 (python3-libvirt, 1 connection)", "higher", "pairs/s");
     for (const t of targets) py[t.name] = await pythonLookupInfo(t.testUri);
 
@@ -207,16 +266,15 @@ async function main(): Promise<void> {
       for (let i = 0; i < DOMAINS; i++) await h.defineXML(domainXML(`bench-${i}`));
     }
     const vl = row(`virsh list --all, ${DOMAINS + 1} domains`, "lower", "ms");
-    const times = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     let listed = "";
-    for (let round = 0; round < 7; round++) {
-      for (const t of targets) {
-        const r = await virshListTime(t.testUri);
-        times.get(t.name)!.push(r.ms);
+    set(
+      vl,
+      await alternating(names, 7, async (n) => {
+        const r = await virshListTime(byName(n).testUri);
         listed = `${r.rows} rows`;
-      }
-    }
-    for (const t of targets) vl[t.name] = median(times.get(t.name)!);
+        return r.ms;
+      }),
+    );
     vl.detail = `median of 7, runs alternating; ${listed}`;
     const full = row(`daemon RSS with ${DOMAINS + 1} domains defined`, "lower", "MiB");
     for (const t of targets) full[t.name] = rssMiB(t.pid);
@@ -230,46 +288,56 @@ async function main(): Promise<void> {
         kernel: guest.kernel,
         initrd: guest.initrd,
       });
+    const churnFile = join(dir, "churn.xml");
+    writeFileSync(churnFile, churnXML(0));
+    const durable =
+      "both fsync the config file before renaming it, tvirtd also fsyncs the directory within 100 ms";
     const qd = row("define+undefine, QEMU driver (tvirt remote driver)", "higher", "pairs/s");
-    qd.detail =
-      "median of 6 rounds of 50, alternating; both fsync the config file before renaming it, tvirtd also fsyncs the directory within 100 ms";
+    qd.detail = `median of 6 rounds of 50, alternating, after ${String(WARM)} untimed pairs; ${durable}`;
+    const pqd = row("define+undefine, QEMU driver (python3-libvirt, 1 connection)", "higher", "pairs/s");
+    pqd.detail = `median of 6 rounds of 100, alternating, after ${String(WARM)} untimed pairs; ${durable}`;
     const qidle = row("daemon RSS, idle (QEMU driver)", "lower", "MiB");
     const qrun = row(`daemon RSS with ${GUESTS} guests running (QEMU driver)`, "lower", "MiB");
-    qrun.detail = "the daemon alone (QEMU processes not counted); libvirtd's guests are not started here";
+    qrun.detail = "the daemon alone (QEMU processes not counted)";
+    const lvq = targets.find((t) => t.name === "libvirtd" && t.qemuUri !== undefined);
     await withQemuTvirtd(async (uri, pid) => {
       await new Promise((r) => setTimeout(r, 500));
       qidle.tvirtd = rssMiB(pid);
-      // 6 rounds of 50 pairs, alternating between the daemons.
-      const lvq = targets.find((t) => t.name === "libvirtd");
-      const rates: Record<string, number[]> = { tvirtd: [], libvirtd: [] };
-      for (let round = 0; round < 6; round++) {
-        rates.tvirtd!.push(await defineUndefine(uri, churnXML, 50));
-        if (lvq?.qemuUri) rates.libvirtd!.push(await defineUndefine(lvq.qemuUri, churnXML, 50));
-      }
-      qd.tvirtd = median(rates.tvirtd!);
-      if (lvq?.qemuUri) qd.libvirtd = median(rates.libvirtd!);
-      const c = await connect(uri);
-      try {
-        const doms = [];
-        for (let i = 0; i < GUESTS; i++) {
-          const dom = await c.defineXML(
-            guestDomainXML({ name: `bench-g${i}`, mode: "idle", kernel: guest.kernel, initrd: guest.initrd }),
-          );
-          await dom.create();
-          doms.push(dom);
+      const qemuUri = (n: string): string => (n === "tvirtd" ? uri : lvq!.qemuUri!);
+      const qnames = lvq ? ["tvirtd", "libvirtd"] : ["tvirtd"];
+      // Rates of a daemon that has been running a while: WARM untimed pairs on each first (a
+      // new tvirtd has not compiled its hot paths yet; libvirtd is C and gains nothing).
+      for (const n of qnames) await pythonDefineUndefine(qemuUri(n), churnFile, WARM);
+      set(qd, await alternating(qnames, 6, (n) => defineUndefine(qemuUri(n), churnXML, 50)));
+      set(pqd, await alternating(qnames, 6, (n) => pythonDefineUndefine(qemuUri(n), churnFile, 100)));
+      if (lvq) qidle.libvirtd = rssMiB(lvq.pid);
+      for (const n of qnames) {
+        const c = await connect(qemuUri(n));
+        try {
+          const doms = [];
+          for (let i = 0; i < GUESTS; i++) {
+            const dom = await c.defineXML(
+              guestDomainXML({
+                name: `bench-g${i}`,
+                mode: "idle",
+                kernel: guest.kernel,
+                initrd: guest.initrd,
+              }),
+            );
+            await dom.create();
+            doms.push(dom);
+          }
+          await new Promise((r) => setTimeout(r, 2000));
+          qrun[n as Target["name"]] = rssMiB(n === "tvirtd" ? pid : lvq!.pid);
+          for (const dom of doms) {
+            await dom.destroy();
+            await dom.undefine();
+          }
+        } finally {
+          await c.close();
         }
-        await new Promise((r) => setTimeout(r, 2000));
-        qrun.tvirtd = rssMiB(pid);
-        for (const dom of doms) {
-          await dom.destroy();
-          await dom.undefine();
-        }
-      } finally {
-        await c.close();
       }
     });
-    const lvd = targets.find((t) => t.name === "libvirtd");
-    if (lvd?.qemuUri) qidle.libvirtd = rssMiB(lvd.pid);
   } finally {
     for (const h of holders) await h.close().catch(() => undefined);
     await tv.stop();
