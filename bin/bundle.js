@@ -48,7 +48,8 @@ function bundlesCurrent() {
   if (!existsSync(srcDir)) return true;
   for (let i = 1; i < lines.length; i++) {
     if (lines[i] === "") continue;
-    const st = statSync(join(repoDir, lines[i]), { throwIfNoEntry: false });
+    // The build writes plain relative paths: no need for join()'s normalizing.
+    const st = statSync(`${repoDir}/${lines[i]}`, { throwIfNoEntry: false });
     if (st === undefined || st.mtimeMs > stamp) return false;
   }
   return true;

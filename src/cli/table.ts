@@ -46,23 +46,42 @@ export function formatTable(
   rows: readonly (readonly string[])[],
   quiet: boolean,
 ): string {
-  const all = (quiet ? rows : [header, ...rows]).map((r) => r.map(safe));
-  const widths = header.map((_, i) => Math.max(0, ...all.map((r) => width(r[i] ?? ""))));
-  const line = (r: readonly string[]): string =>
-    r
-      .map((cell, i) => {
-        const pad = i < r.length - 1 ? " ".repeat(widths[i]! - width(cell) + 2) : "";
-        return ` ${cell}${pad}`;
-      })
-      .join("");
-  const out: string[] = [];
-  const [head, ...data] = all;
-  if (!quiet && head) {
-    out.push(line(head));
-    out.push(widths.map((w) => "-".repeat(w + 3)).join(""));
-    for (const r of data) out.push(line(r));
-  } else {
-    for (const r of all) out.push(line(r));
+  // One pass for the cells and widths, one for the text: `list --all` of 1000 domains runs
+  // this once, in V8's interpreter, where every intermediate array and join costs.
+  const cols = header.length;
+  const widths = new Array<number>(cols).fill(0);
+  const cells: string[][] = [];
+  const cellWidths: number[][] = [];
+  const add = (r: readonly string[]): void => {
+    const c: string[] = [];
+    const w: number[] = [];
+    for (let i = 0; i < r.length; i++) {
+      const text = safe(r[i]!);
+      const wi = width(text);
+      c.push(text);
+      w.push(wi);
+      if (i < cols && wi > widths[i]!) widths[i] = wi;
+    }
+    cells.push(c);
+    cellWidths.push(w);
+  };
+  if (!quiet) add(header);
+  for (const r of rows) add(r);
+  let out = "";
+  for (let k = 0; k < cells.length; k++) {
+    const c = cells[k]!;
+    const w = cellWidths[k]!;
+    const last = c.length - 1;
+    for (let i = 0; i <= last; i++) {
+      out += " " + c[i]!;
+      // A cell beyond the header's columns has no width: no padding, as before.
+      if (i < last && i < cols) out += " ".repeat(widths[i]! - w[i]! + 2);
+    }
+    out += "\n";
+    if (k === 0 && !quiet) {
+      for (const wi of widths) out += "-".repeat(wi + 3);
+      out += "\n";
+    }
   }
-  return out.map((l) => l + "\n").join("");
+  return out;
 }

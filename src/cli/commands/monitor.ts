@@ -128,19 +128,18 @@ const filterFlags: [string, number][] = [
   ["state-other", L.OTHER],
 ];
 
-/** virshDomainSorter: running domains by id, then inactive ones by name (case-insensitive). */
+/**
+ * virshDomainSorter: running domains by id, then inactive ones by name (case-insensitive). The
+ * lowercased names are made once, not per comparison.
+ */
 function sortDomains<T extends { dom: Domain }>(list: T[]): T[] {
-  return [...list].sort(({ dom: a }, { dom: b }) => {
-    const ia = a.id;
-    const ib = b.id;
-    if (ia === -1 && ib === -1) {
-      const x = a.name.toLowerCase();
-      const y = b.name.toLowerCase();
-      return x < y ? -1 : x > y ? 1 : 0;
-    }
-    if (ia !== -1 && ib !== -1) return ia - ib;
-    return ia !== -1 ? -1 : 1;
+  const keyed = list.map((item) => ({ item, id: item.dom.id, name: item.dom.name.toLowerCase() }));
+  keyed.sort((a, b) => {
+    if (a.id === -1 && b.id === -1) return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    if (a.id !== -1 && b.id !== -1) return a.id - b.id;
+    return a.id !== -1 ? -1 : 1;
   });
+  return keyed.map((k) => k.item);
 }
 
 const list: Cmd = {
