@@ -42,16 +42,12 @@ import { domainXMLToNative } from "../src/drivers/qemu/native.ts";
 import { connectQmp } from "../src/drivers/qemu/monitor/qmp.ts";
 import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
 import { repoRoot } from "../src/testing/corpus.ts";
+import { median } from "./stats.ts";
 import { libvirtdUnavailable, startLibvirtd, type PrivateLibvirtd } from "./libvirtd.ts";
 
 const { values } = parseArgs({ options: { rounds: { type: "string" } } });
 const rounds = Number(values.rounds ?? 5);
 const marker = "TVIRT-GUEST-READY";
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 async function waitForMarker(file: string, t0: number, timeoutMs = 60_000): Promise<number> {
   while (performance.now() - t0 < timeoutMs) {

@@ -28,6 +28,7 @@ import "../src/rpc/register.ts";
 import { privateSession, run, spawnDaemon } from "../src/rpc/testing.ts";
 import { repoRoot } from "../src/testing/corpus.ts";
 import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
+import { median } from "./stats.ts";
 import { libvirtdUnavailable, startLibvirtd, type PrivateLibvirtd } from "./libvirtd.ts";
 
 const CLIENTS = Number(process.env.CLIENTS ?? 50);
@@ -66,11 +67,6 @@ function rssMiB(pid: number | undefined): number | string {
   if (pid === undefined) return "n/a";
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : "n/a";
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 const domainXML = (name: string): string =>

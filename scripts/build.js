@@ -64,8 +64,9 @@ const sourceMetaUrl = {
 };
 
 // Built-in modules that only some commands use (spawning, sockets, hashing, a terminal, file
-// calls that wait on libuv's threads) and that cost ~15 ms to load: each is loaded on the first call of one of its functions, not when
-// the bundle starts. A name not listed here fails the build ("No matching export"), never a run.
+// calls that wait on libuv's threads) and that cost ~15 ms to load: each is loaded on the first
+// call of one of its functions, not when the bundle starts. A name not listed here fails the
+// build ("No matching export"), never a run.
 const LAZY_BUILTINS = {
   "node:child_process": ["spawn", "spawnSync"],
   "node:crypto": ["createHash", "randomBytes", "randomUUID"],

@@ -85,6 +85,7 @@ export class Daemon {
   readonly server: RpcServer;
   #primary: Connection | undefined;
   #releasePid: (() => void) | undefined;
+  #inlineSyncUndo: (() => void) | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
   #stoppedResolve!: () => void;
@@ -107,8 +108,6 @@ export class Daemon {
         this.#clientCountChanged(n);
       },
     });
-    // A define's fsync blocks the loop only while no other call waits for it (atomic-file.ts).
-    setInlineSync(() => this.server.callsInFlight <= 1);
   }
 
   get log(): Logger {
@@ -120,6 +119,8 @@ export class Daemon {
     for (const key of config.ignored)
       log.warn(`configuration setting ${key} is not implemented by tvirtd and was ignored`);
     if (this.opts.pidFile !== undefined) this.#releasePid = acquirePidFile(this.opts.pidFile);
+    // A define's fsync blocks the loop only while no other call waits for it (atomic-file.ts).
+    this.#inlineSyncUndo = setInlineSync(() => this.server.callsInFlight <= 1);
     try {
       if (this.opts.primaryURI !== undefined) {
         try {
@@ -205,6 +206,7 @@ export class Daemon {
       if (this.#idleTimer) clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
       await this.server.close();
+      this.#inlineSyncUndo?.();
       await this.#release();
       this.log.info("stopped");
       this.#stoppedResolve();

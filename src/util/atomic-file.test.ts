@@ -88,7 +88,7 @@ test("a temp name left by a crashed process with this pid is skipped, not remove
 
 test("with inline sync allowed, a write fsyncs on the calling thread and lands the same", async () => {
   const calls: boolean[] = [];
-  setInlineSync(() => {
+  const undo = setInlineSync(() => {
     calls.push(true);
     return true;
   });
@@ -98,8 +98,22 @@ test("with inline sync allowed, a write fsyncs on the calling thread and lands t
     assert.equal(readFileSync(p, "utf8"), "inline\n");
     assert.equal(calls.length, 1);
   } finally {
-    setInlineSync(() => false);
+    undo();
   }
+  // Undone: the policy is no longer asked.
+  await writeFileAtomic(join(dir, "inline.xml"), "again\n");
+  assert.equal(calls.length, 1);
+  // An undo that comes after someone else's policy leaves that one in place.
+  const first = setInlineSync(() => false);
+  const later: boolean[] = [];
+  const second = setInlineSync(() => {
+    later.push(true);
+    return false;
+  });
+  first();
+  await writeFileAtomic(join(dir, "inline.xml"), "third\n");
+  assert.equal(later.length, 1);
+  second();
 });
 
 test("removeFileDurable and symlinkAtomic", async () => {

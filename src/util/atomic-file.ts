@@ -68,16 +68,21 @@ function createTemp<T>(path: string, create: (tmp: string) => T): { tmp: string;
   }
 }
 
-let inlineSync: () => boolean = () => false;
+const neverInline = (): boolean => false;
+let inlineSync: () => boolean = neverInline;
 
 /**
  * Lets file fsyncs run on the calling thread whenever `policy()` says so at that moment. tvirtd
  * allows it while it serves no other call: blocking its loop then delays no one's reply, and a
  * call arriving meanwhile waits one fsync at most. By default (a library inside someone's
- * program) an fsync never blocks the caller's thread.
+ * program) an fsync never blocks the caller's thread. Returns what puts the default back.
  */
-export function setInlineSync(policy: () => boolean): void {
+export function setInlineSync(policy: () => boolean): () => void {
   inlineSync = policy;
+  // The undo of whoever set it: a later policy stays in place.
+  return () => {
+    if (inlineSync === policy) inlineSync = neverInline;
+  };
 }
 
 async function fsyncDirNow(dir: string): Promise<void> {

@@ -19,6 +19,7 @@ import {
 } from "../../../conf/domain/index.ts";
 import { probeKvm, type KvmProbeResult } from "../../../host/kvm.ts";
 import {
+  flushDirSyncs,
   isAtomicTempName,
   removeFileDurable,
   symlinkAtomic,
@@ -34,7 +35,6 @@ import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { EventHub } from "./events.ts";
 import { hostName } from "./host.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
-import { flushDirSyncs } from "../../../util/atomic-file.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
 import { RootLock } from "./root-lock.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
