@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { qemuXmlCorpusDir } from "../src/testing/corpus.ts";
 import { assignAliases, formatDomainXML, parseDomainXML } from "../src/conf/domain/index.ts";
-import { buildQemuCommand, corpusHarnessContext } from "../src/drivers/qemu/command/index.ts";
-import { harnessIncoming } from "../src/drivers/qemu/command/harness-incoming.ts";
+import { buildQemuCommand } from "../src/drivers/qemu/command/index.ts";
+import { corpusHarnessContext } from "../src/testing/qemu/command-harness.ts";
+import { harnessIncoming } from "../src/testing/qemu/command-harness-incoming.ts";
 import { loadCapsFile } from "../src/drivers/qemu/capabilities/load.ts";
 import { parseXml } from "../src/conf/xml.ts";
 

@@ -37,7 +37,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "../src/api/index.ts";
 import "../src/rpc/register.ts";
-import { privateSession, spawnDaemon } from "../src/rpc/testing.ts";
+import { privateSession, spawnDaemon } from "../src/testing/rpc/harness.ts";
 import { domainXMLToNative } from "../src/drivers/qemu/native.ts";
 import { connectQmp } from "../src/drivers/qemu/monitor/qmp.ts";
 import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";

@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type Connection } from "../src/api/index.ts";
 import "../src/rpc/register.ts";
-import { privateSession, run, spawnDaemon } from "../src/rpc/testing.ts";
+import { privateSession, run, spawnDaemon } from "../src/testing/rpc/harness.ts";
 import { repoRoot } from "../src/testing/corpus.ts";
 import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
 import { median } from "./stats.ts";

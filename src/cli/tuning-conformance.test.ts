@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { virshOrSkip } from "../rpc/testing.ts";
+import { virshOrSkip } from "../testing/rpc/harness.ts";
 import { main } from "./main.ts";
 import { BufferIo } from "./output.ts";
 

@@ -13,7 +13,7 @@ import { main } from "./main.ts";
 import { BufferIo } from "./output.ts";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { driverPaths } from "../drivers/qemu/paths.ts";
-import { makeTestRoot, until } from "../drivers/qemu/driver/testing.ts";
+import { makeTestRoot, until } from "../testing/qemu/driver.ts";
 
 test("tuning and statistics on a running guest", { timeout: 300_000 }, async (t) => {
   const g = await testGuestOrSkip(t);

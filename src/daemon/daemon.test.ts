@@ -20,7 +20,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { RawClient, run, spawnDaemon, tvirtdBin, virshOrSkip } from "../rpc/testing.ts";
+import { RawClient, run, spawnDaemon, tvirtdBin, virshOrSkip } from "../testing/rpc/harness.ts";
 import { applyConf, defaultConfig, parseConf, resolveGroup } from "./config.ts";
 import { parseLogOutputs } from "./log.ts";
 import { parseArgs } from "./main.ts";

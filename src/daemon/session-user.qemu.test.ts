@@ -38,7 +38,7 @@ import {
   virshOrSkip,
   type DaemonProcess,
   type RunResult,
-} from "../rpc/testing.ts";
+} from "../testing/rpc/harness.ts";
 import { repoRoot } from "../testing/corpus.ts";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { isProcessAlive } from "../util/spawn.ts";

@@ -18,7 +18,12 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { connect, type Connection } from "../api/index.ts";
 import "../rpc/register.ts";
-import { privateSession, pythonLibvirtOrSkip, spawnDaemon, type DaemonProcess } from "../rpc/testing.ts";
+import {
+  privateSession,
+  pythonLibvirtOrSkip,
+  spawnDaemon,
+  type DaemonProcess,
+} from "../testing/rpc/harness.ts";
 import { isProcessAlive } from "../util/spawn.ts";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 

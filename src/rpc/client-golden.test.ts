@@ -16,7 +16,7 @@ import { connect } from "../api/index.ts";
 import { encodePacket, PacketDecoder } from "./packet.ts";
 import { MessageType } from "./protocol.ts";
 import "./register.ts";
-import { tracesOrSkip, type TraceLine } from "./testing.ts";
+import { tracesOrSkip, type TraceLine } from "../testing/rpc/harness.ts";
 
 interface Canned {
   status: number;

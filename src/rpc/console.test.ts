@@ -16,7 +16,7 @@ import {
   startTestServer,
   virshOrSkip,
   type TestServer,
-} from "./testing.ts";
+} from "../testing/rpc/harness.ts";
 
 let srv: TestServer;
 before(async () => {

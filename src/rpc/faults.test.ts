@@ -7,14 +7,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Connection, connect, parseURI, type Domain } from "../api/index.ts";
-import { leakedResources, resourceCounts } from "../drivers/qemu/monitor/leaks.ts";
+import { leakedResources, resourceCounts } from "../testing/qemu/monitor-leaks.ts";
 import { testConnectDriver } from "../drivers/test/index.ts";
 import { encode } from "./codec.ts";
 import { encodePacket } from "./packet.ts";
 import { Limits, MessageStatus, MessageType, Program, RemoteProc } from "./protocol.ts";
 import "./register.ts";
 import { Proc, remoteError } from "./remote-protocol.ts";
-import { holdLoop, RawClient, startTestServer, type TestServer } from "./testing.ts";
+import { holdLoop, RawClient, startTestServer, type TestServer } from "../testing/rpc/harness.ts";
 import { XdrReader } from "./xdr.ts";
 
 /** Entries that write or read files named by the caller: hidden from the fuzzed server. */

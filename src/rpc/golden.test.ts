@@ -14,7 +14,7 @@ import { encodePacket } from "./packet.ts";
 import { MessageType, PROTOCOL_VERSION, RemoteProc } from "./protocol.ts";
 import { Msg, Proc } from "./remote-protocol.ts";
 import { referenceDir } from "../testing/corpus.ts";
-import { RawClient, startTestServer, tracesOrSkip, type TraceLine } from "./testing.ts";
+import { RawClient, startTestServer, tracesOrSkip, type TraceLine } from "../testing/rpc/harness.ts";
 
 const sessions = [
   "virsh list --all",

@@ -23,7 +23,7 @@ import {
   virshOrSkip,
   type DaemonProcess,
   type RunResult,
-} from "./testing.ts";
+} from "../testing/rpc/harness.ts";
 
 const NAME = "gi";
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
-import { makeFakeSysfs } from "../host/sysfs/testing.ts";
+import { makeFakeSysfs } from "../testing/host/sysfs.ts";
 import { diskAndCdromXML, guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import {
   privateSession,
@@ -22,7 +22,7 @@ import {
   virshOrSkip,
   type DaemonProcess,
   type RunResult,
-} from "./testing.ts";
+} from "../testing/rpc/harness.ts";
 
 const NAME = "hpi";
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));

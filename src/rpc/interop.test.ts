@@ -21,7 +21,7 @@ import {
   virshOrSkip,
   type DaemonProcess,
   type RunResult,
-} from "./testing.ts";
+} from "../testing/rpc/harness.ts";
 
 const env = { ...process.env, LANG: "C", LC_ALL: "C", LIBVIRT_DEFAULT_URI: "" };
 

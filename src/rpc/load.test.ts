@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { connect } from "../api/index.ts";
-import { leakedResources, resourceCounts } from "../drivers/qemu/monitor/leaks.ts";
+import { leakedResources, resourceCounts } from "../testing/qemu/monitor-leaks.ts";
 import "./register.ts";
-import { holdLoop, startTestServer } from "./testing.ts";
+import { holdLoop, startTestServer } from "../testing/rpc/harness.ts";
 
 test("50 clients x 200 lookup+info calls, all answered", async (t) => {
   const release = holdLoop();

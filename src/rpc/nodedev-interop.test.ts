@@ -12,8 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
-import { makeFakeSysfs } from "../host/sysfs/testing.ts";
-import { pythonLibvirtOrSkip, run, spawnDaemon, virshOrSkip, privateSession } from "./testing.ts";
+import { makeFakeSysfs } from "../testing/host/sysfs.ts";
+import {
+  pythonLibvirtOrSkip,
+  run,
+  spawnDaemon,
+  virshOrSkip,
+  privateSession,
+} from "../testing/rpc/harness.ts";
 
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
 

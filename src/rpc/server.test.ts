@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect, registerDriver, unregisterDriver, type Connection, type VirtError } from "../api/index.ts";
 import { DomainEventId, DomainState } from "../drivers/driver.ts";
-import { leakedResources, resourceCounts } from "../drivers/qemu/monitor/leaks.ts";
+import { leakedResources, resourceCounts } from "../testing/qemu/monitor-leaks.ts";
 import { encode } from "./codec.ts";
 import { MessageStatus, MessageType, QemuMonitorCommandFlags, RemoteProc } from "./protocol.ts";
 import "./register.ts";
@@ -25,7 +25,7 @@ import {
   RawClient,
   startTestServer,
   type TestServer,
-} from "./testing.ts";
+} from "../testing/rpc/harness.ts";
 import { XdrReader } from "./xdr.ts";
 import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
 

@@ -19,7 +19,7 @@ import {
   type DaemonProcess,
   type RunResult,
   privateSession,
-} from "./testing.ts";
+} from "../testing/rpc/harness.ts";
 
 /** python3-libvirt: the procedures virsh does not use here (legacy block stats, interface stats...). */
 const PY = `

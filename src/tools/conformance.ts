@@ -13,13 +13,9 @@ import { parseArgs } from "node:util";
 import { assignAliases, formatDomainXML, parseDomainXML } from "../conf/domain/index.ts";
 import { loadCapsFile } from "../drivers/qemu/capabilities/load.ts";
 import type { QemuCaps } from "../drivers/qemu/capabilities/types.ts";
-import {
-  buildQemuCommand,
-  compareArgs,
-  corpusHarnessContext,
-  formatArgsFile,
-} from "../drivers/qemu/command/index.ts";
-import { harnessIncoming } from "../drivers/qemu/command/harness-incoming.ts";
+import { buildQemuCommand, compareArgs, formatArgsFile } from "../drivers/qemu/command/index.ts";
+import { corpusHarnessContext } from "../testing/qemu/command-harness.ts";
+import { harnessIncoming } from "../testing/qemu/command-harness-incoming.ts";
 import { qemuXmlCorpusDir } from "../testing/corpus.ts";
 import { toVirtError, VirErrorNumber } from "../util/errors/index.ts";
 import { virErrorPrefix } from "../util/errors/virerror.ts";

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { run, startTestServer, virshOrSkip } from "../../rpc/testing.ts";
+import { run, startTestServer, virshOrSkip } from "../../testing/rpc/harness.ts";
 
 const bin = join(fileURLToPath(import.meta.url), "..", "..", "..", "..", "bin", "tvirsh.js");
 const env: NodeJS.ProcessEnv = { ...process.env, LANG: "C", LC_ALL: "C", LIBVIRT_DEFAULT_URI: "" };

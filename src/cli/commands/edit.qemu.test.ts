@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { guestDomainXML, testGuestOrSkip } from "../../testing/guest/index.ts";
-import { makeTestRoot } from "../../drivers/qemu/driver/testing.ts";
+import { makeTestRoot } from "../../testing/qemu/driver.ts";
 
 const bin = join(fileURLToPath(import.meta.url), "..", "..", "..", "..", "bin", "tvirsh.js");
 

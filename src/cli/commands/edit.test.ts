@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { editorArgv, splitEditorCommand } from "../edit-flow.ts";
-import { python3OrSkip, virshOrSkip } from "../../rpc/testing.ts";
+import { python3OrSkip, virshOrSkip } from "../../testing/rpc/harness.ts";
 import { commandSchemas, errorSchema, validate } from "../schemas.ts";
 
 const repo = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");

@@ -8,7 +8,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { after, before, test } from "node:test";
 import { Sysfs } from "../sysfs/sysfs.ts";
-import { makeFakeSysfs, type FakeSysfs } from "../sysfs/testing.ts";
+import { makeFakeSysfs, type FakeSysfs } from "../../testing/host/sysfs.ts";
 import { listNodeDevices, nodeDevName, pciAddrOfName } from "./enumerate.ts";
 import { formatNodeDeviceXML } from "./xml.ts";
 

@@ -21,8 +21,8 @@ import {
   getQemuCaps,
   serializeCaps,
 } from "./cache.ts";
-import { qemuOrSkip } from "./testing.ts";
-import { leakedResources, resourceCounts } from "../monitor/leaks.ts";
+import { qemuOrSkip } from "../../../testing/qemu/capabilities.ts";
+import { leakedResources, resourceCounts } from "../../../testing/qemu/monitor-leaks.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import type { ProbeOptions } from "./probe.ts";
 import type { QemuCaps } from "./types.ts";

@@ -20,8 +20,8 @@ import { performance } from "node:perf_hooks";
 import { probeQemuCaps } from "./probe.ts";
 import { loadCapsFile } from "./load.ts";
 import { IMPLIED_SINCE_QEMU_6_2 } from "./flags.ts";
-import { qemuOrSkip } from "./testing.ts";
-import { leakedResources, resourceCounts } from "../monitor/leaks.ts";
+import { qemuOrSkip } from "../../../testing/qemu/capabilities.ts";
+import { leakedResources, resourceCounts } from "../../../testing/qemu/monitor-leaks.ts";
 import { corpusOrSkip } from "../../../testing/corpus.ts";
 import { isVirtError, type VirtError } from "../../../util/errors/index.ts";
 

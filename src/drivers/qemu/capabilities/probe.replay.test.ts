@@ -18,8 +18,8 @@ import {
   startFakeQmpServer,
   type FakeHandler,
   type FakeQmpServer,
-} from "../monitor/fake-server.ts";
-import { leakedResources, resourceCounts } from "../monitor/leaks.ts";
+} from "../../../testing/qemu/monitor-fake-server.ts";
+import { leakedResources, resourceCounts } from "../../../testing/qemu/monitor-leaks.ts";
 import { corpusOrSkip } from "../../../testing/corpus.ts";
 import { isVirtError, type VirtError } from "../../../util/errors/index.ts";
 import type { QemuCaps } from "./types.ts";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { QapiSchema } from "./schema.ts";
-import { parseQmpReplies } from "../monitor/fake-server.ts";
+import { parseQmpReplies } from "../../../testing/qemu/monitor-fake-server.ts";
 import { corpusOrSkip } from "../../../testing/corpus.ts";
 
 /** A tiny schema in QEMU's introspection format covering every kind of step. */

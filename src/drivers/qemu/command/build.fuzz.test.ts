@@ -12,7 +12,8 @@ import { mutate, prng } from "../../../testing/mutate.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { assignAliases, parseDomainXML } from "../../../conf/domain/index.ts";
 import { loadCapsFile } from "../capabilities/load.ts";
-import { buildQemuCommand, corpusHarnessContext } from "./index.ts";
+import { buildQemuCommand } from "./index.ts";
+import { corpusHarnessContext } from "../../../testing/qemu/command-harness.ts";
 
 test("the builder turns every accepted mutated document into argv or a catalogued error", (t) => {
   const dir = corpusOrSkip(t);

@@ -15,8 +15,9 @@ import { VirtError } from "../../../util/errors/index.ts";
 import type { QemuCaps } from "../capabilities/types.ts";
 import { loadCapsFile } from "../capabilities/load.ts";
 import { domainFactsFromCaps } from "../capabilities/facts.ts";
-import { buildQemuCommand, compareArgs, corpusHarnessContext, formatArgsFile } from "./index.ts";
-import { harnessIncoming } from "./harness-incoming.ts";
+import { buildQemuCommand, compareArgs, formatArgsFile } from "./index.ts";
+import { corpusHarnessContext } from "../../../testing/qemu/command-harness.ts";
+import { harnessIncoming } from "../../../testing/qemu/command-harness-incoming.ts";
 
 /** Cases whose output is known to differ from libvirt's, with the reason. */
 const HOST_MODEL =

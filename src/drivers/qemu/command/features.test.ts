@@ -11,7 +11,8 @@ import { parseDomainXML } from "../../../conf/domain/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { loadCapsFile } from "../capabilities/load.ts";
 import type { QemuCaps } from "../capabilities/types.ts";
-import { buildQemuCommand, corpusHarnessContext } from "./index.ts";
+import { buildQemuCommand } from "./index.ts";
+import { corpusHarnessContext } from "../../../testing/qemu/command-harness.ts";
 import type { CommandContext } from "./types.ts";
 
 function domain(devices: string, extra = "", machine = "pc"): string {

@@ -48,8 +48,6 @@ import { assignUsbAddresses } from "./usb.ts";
 export type * from "./types.ts";
 export { formatArgsFile, compareArgs, parseArgsFile, shellQuote } from "./argsfile.ts";
 export type { ArgsComparison } from "./argsfile.ts";
-export { corpusHarnessContext } from "./harness.ts";
-export type { HarnessOptions } from "./harness.ts";
 
 /** libvirt's start-time boot order: `<os><boot dev>` mapped onto the first device of each kind. */
 function effectiveBootIndices(b: Build): Map<DeviceCommon, number> {

@@ -10,7 +10,7 @@ import { DomainShutoffReason, DomainState } from "../../driver.ts";
 import { probeKvm } from "../../../host/kvm.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { driverPaths } from "../paths.ts";
-import { guestXML, makeTestRoot, qemuProcessesOf, runtimeLeftovers } from "./testing.ts";
+import { guestXML, makeTestRoot, qemuProcessesOf, runtimeLeftovers } from "../../../testing/qemu/driver.ts";
 
 function code(c: string, message?: RegExp) {
   return (e: unknown): boolean => {

@@ -11,7 +11,7 @@ import { DomainState } from "../../driver.ts";
 import { isVirtError, type VirtError } from "../../../util/errors/index.ts";
 import { isProcessAlive } from "../../../util/spawn.ts";
 import { driverPaths } from "../paths.ts";
-import { guestXML, makeTestRoot, qemuProcessesOf, runtimeLeftovers } from "./testing.ts";
+import { guestXML, makeTestRoot, qemuProcessesOf, runtimeLeftovers } from "../../../testing/qemu/driver.ts";
 
 type Op = "start" | "destroy" | "suspend" | "getInfo";
 

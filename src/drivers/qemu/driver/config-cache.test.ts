@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { formatDomainXML, parseDomainXML } from "../../../conf/domain/index.ts";
 import { corpusOrSkip } from "../../../testing/corpus.ts";
 import { readCacheFile, writeCacheFile } from "./config-cache.ts";
-import { makeTestRoot } from "./testing.ts";
+import { makeTestRoot } from "../../../testing/qemu/driver.ts";
 
 /** The cache file's entries, read and written with the cache's own format functions. */
 function readCache(file: string) {

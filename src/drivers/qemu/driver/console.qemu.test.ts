@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isVirtError } from "../../../util/errors/index.ts";
-import { ConsoleReader, guestXML, makeTestRoot } from "./testing.ts";
+import { ConsoleReader, guestXML, makeTestRoot } from "../../../testing/qemu/driver.ts";
 
 test("a console over the pty carries both directions; one session at a time; it ends with the domain", async (t) => {
   const xml = await guestXML(t, { name: "talk", mode: "shell" });

@@ -22,7 +22,7 @@ import {
 } from "../../driver.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { isProcessAlive, readProcStat, waitForProcessExit } from "../../../util/spawn.ts";
-import { leakedResources, resourceCounts } from "../monitor/leaks.ts";
+import { leakedResources, resourceCounts } from "../../../testing/qemu/monitor-leaks.ts";
 import {
   ConsoleReader,
   guestXML,
@@ -32,7 +32,7 @@ import {
   runtimeLeftovers,
   TEST_CAPS_CACHE,
   until,
-} from "./testing.ts";
+} from "../../../testing/qemu/driver.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 
@@ -82,7 +82,7 @@ function startManager(plan: object): Promise<{
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", join(here, "manager.fixture.ts"), JSON.stringify(plan)],
+      ["--import", "tsx", join(here, "../../../testing/qemu/manager.fixture.ts"), JSON.stringify(plan)],
       {
         stdio: ["ignore", "pipe", "pipe"],
         cwd: join(here, "../../../.."),

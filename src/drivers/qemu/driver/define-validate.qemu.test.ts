@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { DomainCreateFlags, DomainDefineFlags } from "../../driver.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { driverPaths } from "../paths.ts";
-import { makeTestRoot } from "./testing.ts";
+import { makeTestRoot } from "../../../testing/qemu/driver.ts";
 
 const xml = (name: string, extra = ""): string => `<domain type='qemu'>
   <name>${name}</name>

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { HostdevDef } from "../../../conf/domain/types.ts";
-import { makeFakeSysfs, type FakeSysfs } from "../../../host/sysfs/testing.ts";
+import { makeFakeSysfs, type FakeSysfs } from "../../../testing/host/sysfs.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { parseDomainXML } from "../../../conf/domain/index.ts";
 import { domainHostdevs, prepareHostdevs, resolveUsbHostdev } from "./hostdev-prepare.ts";

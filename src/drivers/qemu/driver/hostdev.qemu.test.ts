@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { makeFakeSysfs, type FakeSysfs } from "../../../host/sysfs/testing.ts";
+import { makeFakeSysfs, type FakeSysfs } from "../../../testing/host/sysfs.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { DomainState } from "../../driver.ts";
-import { makeTestRoot, type TestRoot } from "./testing.ts";
+import { makeTestRoot, type TestRoot } from "../../../testing/qemu/driver.ts";
 
 let fs: FakeSysfs;
 let root: TestRoot;

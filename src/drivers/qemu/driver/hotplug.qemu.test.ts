@@ -14,8 +14,8 @@ import { DomainDeviceModifyFlags as F, DomainEventId, DomainXMLFlags, type Domai
 import { isVirtError } from "../../../util/errors/index.ts";
 import type { QemuConnection } from "./connection.ts";
 import { hotplugTimeouts } from "./hotplug.ts";
-import { makeFakeSysfs } from "../../../host/sysfs/testing.ts";
-import { ConsoleReader, guestXML, makeTestRoot } from "./testing.ts";
+import { makeFakeSysfs } from "../../../testing/host/sysfs.ts";
+import { ConsoleReader, guestXML, makeTestRoot } from "../../../testing/qemu/driver.ts";
 
 function qemuImg(...args: string[]): void {
   execFileSync("qemu-img", args, { stdio: "ignore" });

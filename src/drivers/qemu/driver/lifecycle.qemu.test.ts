@@ -26,9 +26,16 @@ import {
 } from "../../driver.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { isProcessAlive } from "../../../util/spawn.ts";
-import { leakedResources, resourceCounts } from "../monitor/leaks.ts";
+import { leakedResources, resourceCounts } from "../../../testing/qemu/monitor-leaks.ts";
 import { driverPaths } from "../paths.ts";
-import { ConsoleReader, guestXML, makeTestRoot, recordEvents, runtimeLeftovers, until } from "./testing.ts";
+import {
+  ConsoleReader,
+  guestXML,
+  makeTestRoot,
+  recordEvents,
+  runtimeLeftovers,
+  until,
+} from "../../../testing/qemu/driver.ts";
 
 test("a domain's whole life on QEMU: define, start, suspend, save, restore, managed save, reboot, shutdown, destroy, undefine", async (t) => {
   const uuid = "6c1e2f3a-0d4b-4c5e-9f60-7a8b9c0d1e2f";

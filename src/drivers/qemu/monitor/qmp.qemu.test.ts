@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectQmp, type QmpEvent } from "./qmp.ts";
-import { leakedResources, resourceCounts } from "./leaks.ts";
+import { leakedResources, resourceCounts } from "../../../testing/qemu/monitor-leaks.ts";
 import { startQmpProcess } from "../capabilities/process.ts";
-import { qemuOrSkip } from "../capabilities/testing.ts";
+import { qemuOrSkip } from "../../../testing/qemu/capabilities.ts";
 import { isVirtError, type VirtError } from "../../../util/errors/index.ts";
 
 let baseline = new Map<string, number>();

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { connectQmp, type QmpEvent } from "./qmp.ts";
-import { startFakeQmpServer, type FakeHandler } from "./fake-server.ts";
-import { leakedResources, resourceCounts } from "./leaks.ts";
+import { startFakeQmpServer, type FakeHandler } from "../../../testing/qemu/monitor-fake-server.ts";
+import { leakedResources, resourceCounts } from "../../../testing/qemu/monitor-leaks.ts";
 import { isVirtError, type VirtError } from "../../../util/errors/index.ts";
 
 let dir = "";

@@ -5,8 +5,8 @@
  *
  * PLAN_JSON: { root, capsCacheDir, domains: [{ xml, persistent, paused }] }
  */
-import { DomainCreateFlags } from "../../driver.ts";
-import { openQemuConnection } from "./index.ts";
+import { DomainCreateFlags } from "../../drivers/driver.ts";
+import { openQemuConnection } from "../../drivers/qemu/driver/index.ts";
 
 interface Plan {
   root: string;

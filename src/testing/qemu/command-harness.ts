@@ -7,10 +7,10 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseXml } from "../../../conf/xml.ts";
-import type { DomainDef } from "../../../conf/domain/types.ts";
-import type { QemuCaps } from "../capabilities/types.ts";
-import type { CommandContext, ResolvedNetwork } from "./types.ts";
+import { parseXml } from "../../conf/xml.ts";
+import type { DomainDef } from "../../conf/domain/types.ts";
+import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
+import type { CommandContext, ResolvedNetwork } from "../../drivers/qemu/command/types.ts";
 
 export interface HarnessOptions {
   caps: QemuCaps;

@@ -18,7 +18,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
-import { observeSysfsWrites } from "./sysfs.ts";
+import { observeSysfsWrites } from "../../host/sysfs/sysfs.ts";
 
 export interface FakePci {
   readonly addr: string;

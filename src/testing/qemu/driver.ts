@@ -8,12 +8,16 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { DomainEventId, type ConsoleStream, type DomainEvent, type DomainRef } from "../../driver.ts";
-import { isProcessAlive, readProcStat, waitForProcessExit } from "../../../util/spawn.ts";
-import { guestDomainXML, testGuestOrSkip, type GuestMode } from "../../../testing/guest/index.ts";
-import { driverPaths } from "../paths.ts";
-import { openQemuConnection, type QemuConnection, type QemuDriverOptions } from "./index.ts";
-import { parseStatusXML } from "./status-xml.ts";
+import { DomainEventId, type ConsoleStream, type DomainEvent, type DomainRef } from "../../drivers/driver.ts";
+import { isProcessAlive, readProcStat, waitForProcessExit } from "../../util/spawn.ts";
+import { guestDomainXML, testGuestOrSkip, type GuestMode } from "../guest/index.ts";
+import { driverPaths } from "../../drivers/qemu/paths.ts";
+import {
+  openQemuConnection,
+  type QemuConnection,
+  type QemuDriverOptions,
+} from "../../drivers/qemu/driver/index.ts";
+import { parseStatusXML } from "../../drivers/qemu/driver/status-xml.ts";
 
 /** Capabilities are probed once for all tests (the embed roots are throwaway). */
 export const TEST_CAPS_CACHE = join(tmpdir(), "tvirt-test-caps-cache");

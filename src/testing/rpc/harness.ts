@@ -18,19 +18,19 @@ import {
   type DomainRef,
   type DomainStateInfo,
   type HypervisorDriver,
-} from "../drivers/driver.ts";
-import { referenceDir, repoRoot } from "../testing/corpus.ts";
-import { encodePacket, PacketDecoder, type Header, type Packet } from "./packet.ts";
+} from "../../drivers/driver.ts";
+import { referenceDir, repoRoot } from "../corpus.ts";
+import { encodePacket, PacketDecoder, type Header, type Packet } from "../../rpc/packet.ts";
 import {
   MessageStatus,
   MessageType,
   PROTOCOL_VERSION,
   Program,
   QemuMonitorCommandFlags,
-} from "./protocol.ts";
-import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
-import { connectUnix } from "./rpc-client.ts";
-import { RpcServer, type RpcServerOptions } from "./server.ts";
+} from "../../rpc/protocol.ts";
+import type { QemuMonitorCommandDriver } from "../../rpc/qemu-monitor.ts";
+import { connectUnix } from "../../rpc/rpc-client.ts";
+import { RpcServer, type RpcServerOptions } from "../../rpc/server.ts";
 
 export interface TestServer {
   readonly server: RpcServer;
