@@ -60,17 +60,77 @@ test("formatArgsFile and parseArgsFile round-trip libvirt's layout", () => {
   assert.equal(formatArgsFile(cmd), sample);
 });
 
-test("compareArgs: exact, equivalent, differs", () => {
-  assert.equal(compareArgs(sample, sample).verdict, "exact");
-  const reordered = sample
-    .replace(
-      '{"qom-type":"secret","id":"masterKey0","format":"raw"}',
-      '{"id":"masterKey0","qom-type":"secret","format":"raw"}',
-    )
-    .replace("fd=1729", "fd=7");
-  assert.equal(compareArgs(sample, reordered).verdict, "equivalent");
-  const changed = sample.replace("debug-threads=on", "debug-threads=off");
-  const r = compareArgs(sample, changed);
+test("compareArgs: exact is the same text; a missing final newline is no difference", () => {
+  assert.deepEqual(compareArgs(sample, sample), { verdict: "exact" });
+  assert.deepEqual(compareArgs(sample, sample.trimEnd()), { verdict: "exact" });
+});
+
+test("compareArgs: equivalent only when quoting or line breaks differ, not the argv", () => {
+  const requoted = sample
+    .replace("-name guest=g,debug-threads=on", "-name 'guest=g,debug-threads=on'")
+    .replace("-msg timestamp=on", "-msg \\\n timestamp=on");
+  assert.notEqual(requoted, sample);
+  assert.deepEqual(parseArgsFile(requoted), parseArgsFile(sample));
+  assert.deepEqual(compareArgs(sample, requoted), { verdict: "equivalent" });
+  assert.deepEqual(compareArgs(sample, `${sample.trimEnd()}  \n`), { verdict: "equivalent" });
+});
+
+test("compareArgs: a changed value differs and is named", () => {
+  const r = compareArgs(sample, sample.replace("debug-threads=on", "debug-threads=off"));
   assert.equal(r.verdict, "differs");
-  assert.match(r.firstDifference ?? "", /debug-threads=on/);
+  assert.match(r.firstDifference ?? "", /^option 1: expected -name guest=g,debug-threads=on; got .*=off$/);
+});
+
+test("compareArgs: option order counts", () => {
+  const swapped = sample.replace(
+    '-S \\\n-object \'{"qom-type":"secret","id":"masterKey0","format":"raw"}\'',
+    '-object \'{"qom-type":"secret","id":"masterKey0","format":"raw"}\' \\\n-S',
+  );
+  assert.notEqual(swapped, sample);
+  const r = compareArgs(sample, swapped);
+  assert.equal(r.verdict, "differs");
+  assert.match(r.firstDifference ?? "", /^option 2: expected -S; got -object .*another order\)$/);
+});
+
+test("compareArgs: key order inside a value counts (JSON and key=value)", () => {
+  const json = sample.replace(
+    '{"qom-type":"secret","id":"masterKey0"',
+    '{"id":"masterKey0","qom-type":"secret"',
+  );
+  assert.equal(compareArgs(sample, json).verdict, "differs");
+  const kv = sample.replace("server=on,wait=off", "wait=off,server=on");
+  assert.equal(compareArgs(sample, kv).verdict, "differs");
+});
+
+test("compareArgs: descriptor numbers count", () => {
+  const r = compareArgs(sample, sample.replace("fd=1729", "fd=7"));
+  assert.equal(r.verdict, "differs");
+  assert.match(r.firstDifference ?? "", /fd=1729.*fd=7/);
+});
+
+test("compareArgs: environment values and order count", () => {
+  const value = compareArgs(sample, sample.replace("PATH=/bin", "PATH=/usr/bin"));
+  assert.deepEqual(value, {
+    verdict: "differs",
+    firstDifference: "environment 2: expected PATH=/bin; got PATH=/usr/bin",
+  });
+  const order = compareArgs(sample, sample.replace("LC_ALL=C \\\nPATH=/bin", "PATH=/bin \\\nLC_ALL=C"));
+  assert.deepEqual(order, {
+    verdict: "differs",
+    firstDifference: "environment 1: expected LC_ALL=C; got PATH=/bin",
+  });
+  const missing = compareArgs(sample, sample.replace("PATH=/bin \\\n", ""));
+  assert.equal(missing.verdict, "differs");
+  assert.match(missing.firstDifference ?? "", /^environment 2: expected PATH=\/bin; got /);
+});
+
+test("compareArgs: missing and extra options differ", () => {
+  const fewer = compareArgs(sample, sample.replace(" \\\n-msg timestamp=on", ""));
+  assert.deepEqual(fewer, {
+    verdict: "differs",
+    firstDifference: "option 5: expected -msg timestamp=on; got (nothing)",
+  });
+  const more = compareArgs(sample, sample.replace("-S \\\n", "-S \\\n-S \\\n"));
+  assert.equal(more.verdict, "differs");
+  assert.doesNotMatch(more.firstDifference ?? "", /another order/);
 });

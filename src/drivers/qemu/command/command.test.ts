@@ -1,12 +1,15 @@
 /**
  * Golden test against libvirt's corpus: every `<case>.x86_64-latest.args` (and abi-update
  * variant) is rebuilt from `<case>.xml` with the QEMU 10.0 capabilities and libvirt's test
- * harness context, then compared. Known differences are listed with their reason; a listed case
- * that starts passing fails the test (so the list stays honest), as does an unlisted regression.
+ * harness context, then compared with `compareArgs` (as strict as libvirt's own test). The
+ * verdict counts are asserted exactly, so a case cannot slide from exact to equivalent unseen;
+ * known differences are listed with their reason, and a listed case that starts passing fails
+ * the test (so the list stays honest), as does an unlisted regression. The QEMU 7.2.0 outputs
+ * (`-no-acpi`, `-no-hpet`, raw format nodes, versioned machine names) are checked byte for byte.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { corpusOrSkip } from "../../../testing/corpus.ts";
 import { parseDomainXML } from "../../../conf/domain/index.ts";
@@ -16,6 +19,7 @@ import type { QemuCaps } from "../capabilities/types.ts";
 import { loadCapsFile } from "../capabilities/load.ts";
 import { domainFactsFromCaps } from "../capabilities/facts.ts";
 import { buildQemuCommand, compareArgs, formatArgsFile } from "./index.ts";
+import type { CommandContext, HostModelCpu } from "./types.ts";
 import { corpusHarnessContext } from "../../../testing/qemu/command-harness.ts";
 import { harnessIncoming } from "../../../testing/qemu/command-harness-incoming.ts";
 
@@ -24,7 +28,6 @@ const HOST_MODEL =
   "host-model needs libvirt 11.3's x86 CPU map (model feature sets, cpuid order) to pick EPYC-Rome and list the extra host features; without it the builder asks the caller for ctx.hostModelCpu and fails";
 const KNOWN_DIFFERENCES: Record<string, string> = {
   "cpu-host-model-kvm.x86_64-latest": HOST_MODEL,
-  "cpu-host-model-kvm.x86_64-7.2.0": HOST_MODEL,
 };
 
 /** Cases whose `.err` is produced by the command-line builder, with the catalogue code we give. */
@@ -42,6 +45,22 @@ interface Outcome {
   name: string;
   verdict: "exact" | "equivalent" | "differs" | "error";
   detail?: string;
+  /** Our `.args` text, when the build succeeded. */
+  actual?: string;
+}
+
+/** Our `.args` text for a corpus case. */
+function build(
+  dir: string,
+  caseName: string,
+  caps: QemuCaps,
+  canonicalise: boolean,
+  tweak: Partial<CommandContext> = {},
+): string {
+  const xml = readFileSync(join(dir, "qemuxmlconfdata", `${caseName}.xml`), "utf8");
+  const { def } = parseDomainXML(xml, { document: `${caseName}.xml`, facts: factsFor(caps, canonicalise) });
+  const ctx = corpusHarnessContext(def, { caps, corpusDir: dir, incoming: harnessIncoming(caseName) });
+  return formatArgsFile(buildQemuCommand(def, { ...ctx, ...tweak }));
 }
 
 function runCase(
@@ -50,17 +69,14 @@ function runCase(
   suffix: string,
   caps: QemuCaps,
   canonicalise: boolean,
+  tweak: Partial<CommandContext> = {},
 ): Outcome {
-  const data = join(dir, "qemuxmlconfdata");
   const name = `${caseName}.${suffix}`;
-  const expected = readFileSync(join(data, `${name}.args`), "utf8");
+  const expected = readFileSync(join(dir, "qemuxmlconfdata", `${name}.args`), "utf8");
   try {
-    const xml = readFileSync(join(data, `${caseName}.xml`), "utf8");
-    const { def } = parseDomainXML(xml, { document: `${caseName}.xml`, facts: factsFor(caps, canonicalise) });
-    const ctx = corpusHarnessContext(def, { caps, corpusDir: dir, incoming: harnessIncoming(caseName) });
-    const actual = formatArgsFile(buildQemuCommand(def, ctx));
+    const actual = build(dir, caseName, caps, canonicalise, tweak);
     const r = compareArgs(expected, actual);
-    return { name, verdict: r.verdict, detail: r.firstDifference };
+    return { name, verdict: r.verdict, detail: r.firstDifference, actual };
   } catch (e) {
     return { name, verdict: "error", detail: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
   }
@@ -85,6 +101,10 @@ test("libvirt corpus: x86_64-latest command lines", (t) => {
   t.diagnostic(
     `${outcomes.length} cases: ${counts.exact} exact, ${counts.equivalent} equivalent, ${counts.differs} differ, ${counts.error} errors`,
   );
+  // 44 `.x86_64-latest.args` and 2 abi-update variants; the one error is cpu-host-model-kvm
+  // (KNOWN_DIFFERENCES). Moving a case between columns must be a deliberate edit here.
+  assert.equal(outcomes.length, 46);
+  assert.deepEqual(counts, { exact: 45, equivalent: 0, differs: 0, error: 1 });
   const problems: string[] = [];
   for (const o of outcomes) {
     const known = KNOWN_DIFFERENCES[o.name];
@@ -97,18 +117,175 @@ test("libvirt corpus: x86_64-latest command lines", (t) => {
   assert.deepEqual(problems, []);
 });
 
-test("libvirt corpus: QEMU 7.2.0 spellings (cpu-host-model-kvm)", (t) => {
+/**
+ * What libvirt's x86 CPU map makes of the host CPU recorded in each capability file for
+ * `<cpu mode='host-model'>` under KVM: a named model plus the host's extra features, in libvirt's
+ * feature names (the builder spells them the QEMU way). We don't ship the CPU map, so this is
+ * test input standing in for it; the builder must turn it into libvirt's `-cpu` text.
+ */
+const HOST_MODEL_EXPANSION: Record<string, HostModelCpu> = {
+  "x86_64-latest": {
+    model: "EPYC-Rome",
+    features: [
+      ..."x2apic tsc-deadline hypervisor tsc_adjust stibp arch-capabilities ssbd cmp_legacy overflow-recov succor amd-ssbd virt-ssbd lbrv tsc-scale vmcb-clean flushbyasid pause-filter pfthreshold v-vmsave-vmload vgif svme-addr-chk lfence-always-serializing null-sel-clr-base ibpb-brtype rdctl-no skip-l1dfl-vmentry mds-no pschange-mc-no gds-no rfds-no"
+        .split(" ")
+        .map((name) => ({ name, policy: "require" as const })),
+      { name: "xsaves", policy: "disable" },
+    ],
+  },
+  "x86_64-7.2.0": {
+    model: "EPYC-Rome",
+    features:
+      "x2apic tsc-deadline hypervisor tsc_adjust stibp arch-capabilities ssbd xsaves cmp_legacy amd-ssbd virt-ssbd lbrv tsc-scale vmcb-clean pause-filter pfthreshold v-vmsave-vmload vgif svme-addr-chk rdctl-no skip-l1dfl-vmentry mds-no pschange-mc-no"
+        .split(" ")
+        .map((name) => ({ name })),
+  },
+};
+
+const CAPS_FILE: Record<string, string> = {
+  "x86_64-latest": "caps_10.0.0_x86_64.xml",
+  "x86_64-7.2.0": "caps_7.2.0_x86_64.xml",
+};
+
+test("libvirt corpus: cpu-host-model-kvm is exact for 10.0 and 7.2.0 given the host-model expansion", (t) => {
   const dir = corpusOrSkip(t);
   if (!dir) return;
-  const capsFile = join(dir, "caps", "caps_7.2.0_x86_64.xml");
-  if (!existsSync(join(dir, "qemuxmlconfdata", "cpu-host-model-kvm.x86_64-7.2.0.args"))) return;
-  const caps = loadCapsFile(capsFile);
+  for (const [suffix, hostModelCpu] of Object.entries(HOST_MODEL_EXPANSION)) {
+    const caps = loadCapsFile(join(dir, "caps", CAPS_FILE[suffix]!));
+    // the `latest` harness keeps machine aliases; the 7.2.0 one expands them (pc-q35-7.2)
+    const o = runCase(dir, "cpu-host-model-kvm", suffix, caps, suffix !== "x86_64-latest", { hostModelCpu });
+    assert.equal(o.verdict, "exact", `${o.name}: ${o.verdict}: ${o.detail ?? ""}`);
+    assert.equal(
+      o.actual,
+      readFileSync(join(dir, "qemuxmlconfdata", `cpu-host-model-kvm.${suffix}.args`), "utf8"),
+    );
+    assert.ok(o.actual.includes("\n-cpu EPYC-Rome,x2apic=on,tsc-deadline=on,hypervisor=on,tsc-adjust=on,"));
+  }
+  // without the expansion the builder refuses rather than guess
+  const caps = loadCapsFile(join(dir, "caps", CAPS_FILE["x86_64-7.2.0"]!));
   const o = runCase(dir, "cpu-host-model-kvm", "x86_64-7.2.0", caps, true);
-  t.diagnostic(`${o.name}: ${o.verdict}${o.detail ? `: ${o.detail}` : ""}`);
-  const known = KNOWN_DIFFERENCES[o.name];
-  const ok = o.verdict === "exact" || o.verdict === "equivalent";
-  if (known !== undefined) assert.ok(!ok, `${o.name} now passes: remove it from KNOWN_DIFFERENCES`);
-  else assert.ok(ok, `${o.name}: ${o.verdict}: ${o.detail ?? ""}`);
+  assert.equal(o.verdict, "error");
+  assert.match(o.detail ?? "", /host-model/);
+});
+
+test("libvirt corpus: QEMU 7.2.0 spells ACPI off as -no-acpi, byte for byte", (t) => {
+  const dir = corpusOrSkip(t);
+  if (!dir) return;
+  const caps = loadCapsFile(join(dir, "caps", CAPS_FILE["x86_64-7.2.0"]!));
+  const actual = build(dir, "cpu-host-model-kvm", caps, true, {
+    hostModelCpu: HOST_MODEL_EXPANSION["x86_64-7.2.0"]!,
+  });
+  const expected = readFileSync(join(dir, "qemuxmlconfdata", "cpu-host-model-kvm.x86_64-7.2.0.args"), "utf8");
+  assert.equal(actual, expected);
+  assert.ok(actual.includes("\n-machine pc-q35-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram \\\n"));
+  assert.ok(actual.includes("\n-no-shutdown \\\n-no-acpi \\\n-boot strict=on \\\n"));
+  assert.ok(!actual.includes("acpi=off"));
+});
+
+/**
+ * The corpus ships 7.2.0 outputs for one case only, so for `-no-hpet` and raw format nodes the
+ * expected 7.2.0 text is the case's `latest` text with the 7.2 spellings written out here, line
+ * by line (each replaced line must occur exactly once in the `latest` text).
+ */
+function respell(latest: string, edits: readonly [from: string, to: readonly string[]][]): string {
+  const lines = latest.split("\n");
+  for (const [from, to] of edits) {
+    const at = lines.indexOf(from);
+    assert.ok(at >= 0 && lines.indexOf(from, at + 1) < 0, `expected exactly one line ${from}`);
+    lines.splice(at, 1, ...to);
+  }
+  return lines.join("\n");
+}
+
+test("libvirt corpus: QEMU 7.2.0 spells HPET off as -no-hpet, byte for byte", (t) => {
+  const dir = corpusOrSkip(t);
+  if (!dir) return;
+  const caps = loadCapsFile(join(dir, "caps", CAPS_FILE["x86_64-7.2.0"]!));
+  const latest = readFileSync(join(dir, "qemuxmlconfdata", "x86_64-q35-headless.x86_64-latest.args"), "utf8");
+  // 7.2 has neither machine-hpet nor per-machine ACPI reporting: both leave -machine
+  const expected = respell(latest, [
+    [
+      "-machine q35,usb=off,dump-guest-core=off,memory-backend=pc.ram,hpet=off,acpi=on \\",
+      ["-machine pc-q35-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram \\"],
+    ],
+    [
+      "-global kvm-pit.lost_tick_policy=delay \\",
+      ["-global kvm-pit.lost_tick_policy=delay \\", "-no-hpet \\"],
+    ],
+  ]);
+  const actual = build(dir, "x86_64-q35-headless", caps, true);
+  assert.equal(actual, expected);
+  assert.ok(actual.includes("\n-no-hpet \\\n"));
+  assert.equal(compareArgs(expected, actual).verdict, "exact");
+});
+
+test("libvirt corpus: QEMU 7.2.0 keeps raw format nodes over the storage nodes, byte for byte", (t) => {
+  const dir = corpusOrSkip(t);
+  if (!dir) return;
+  const caps = loadCapsFile(join(dir, "caps", CAPS_FILE["x86_64-7.2.0"]!));
+  const latest = readFileSync(join(dir, "qemuxmlconfdata", "disk-virtio.x86_64-latest.args"), "utf8");
+  /** One disk: latest's single protocol node becomes a storage node plus a raw format node. */
+  const disk = (
+    n: number,
+    driver: string,
+    file: string,
+    readOnly: boolean,
+    device: string,
+  ): [string, string[]][] => {
+    const storage = `"driver":"${driver}","filename":"${file}","node-name":"libvirt-${n}-storage"`;
+    return [
+      [
+        `-blockdev '{${storage},"read-only":${readOnly}}' \\`,
+        [
+          `-blockdev '{${storage},"auto-read-only":true,"discard":"unmap"}' \\`,
+          `-blockdev '{"node-name":"libvirt-${n}-format","read-only":${readOnly},"driver":"raw","file":"libvirt-${n}-storage"}' \\`,
+        ],
+      ],
+      [
+        `-device '{${device.replace("@", `"drive":"libvirt-${n}-storage"`)}}' \\`,
+        [`-device '{${device.replace("@", `"drive":"libvirt-${n}-format"`)}}' \\`],
+      ],
+    ];
+  };
+  const expected = respell(latest, [
+    [
+      "-machine pc,usb=off,dump-guest-core=off,memory-backend=pc.ram,acpi=off \\",
+      ["-machine pc-i440fx-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram \\"],
+    ],
+    ["-no-shutdown \\", ["-no-shutdown \\", "-no-acpi \\"]],
+    ...disk(
+      4,
+      "host_device",
+      "/dev/HostVG/QEMUGuest1",
+      false,
+      `"driver":"ide-hd","bus":"ide.0","unit":0,@,"id":"ide0-0-0","bootindex":1`,
+    ),
+    ...disk(
+      3,
+      "host_device",
+      "/dev/HostVG/QEMUGuest2",
+      true,
+      `"driver":"ide-cd","bus":"ide.1","unit":0,@,"id":"ide0-1-0"`,
+    ),
+    ...disk(
+      2,
+      "file",
+      "/tmp/data.img",
+      false,
+      `"driver":"virtio-blk-pci","bus":"pci.0","addr":"0x2",@,"id":"virtio-disk0"`,
+    ),
+    ...disk(
+      1,
+      "file",
+      "/tmp/logs.img",
+      false,
+      `"driver":"virtio-blk-pci","bus":"pci.0","addr":"0x3",@,"id":"virtio-disk1"`,
+    ),
+  ]);
+  const actual = build(dir, "disk-virtio", caps, true);
+  assert.equal(actual, expected);
+  assert.match(actual, /\n-blockdev '\{"node-name":"libvirt-1-format","read-only":false,"driver":"raw",/);
+  assert.equal(compareArgs(expected, actual).verdict, "exact");
 });
 
 test("libvirt corpus: build-time errors are catalogued", (t) => {

@@ -1,7 +1,8 @@
 /**
  * Behaviour beyond the corpus cases, checked option by option against libvirt's spellings:
  * file chardevs passed by descriptor, vhost-user and socket netdevs, NBD disks, DIMMs with
- * hugepages and host nodes, floppies, guestfwd channels, USB port assignment, 7.2 spellings.
+ * hugepages and host nodes, floppies, guestfwd channels, USB port assignment. (The QEMU 7.2
+ * spellings are checked byte for byte in command.test.ts.)
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
