@@ -414,4 +414,7 @@ async function main() {
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) process.exitCode = await main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1])
+  void main().then((code) => {
+    process.exitCode = code;
+  });
