@@ -4,10 +4,12 @@ export declare const TARBALL: string;
 export declare const TARBALL_SIZE: number;
 export declare const TARBALL_SHA256: string;
 export declare const STAMP: string;
+export declare const SELECTION: number;
 export interface SuiteStamp {
   tarball: string;
   size: number;
   sha256: string;
+  selection: number;
   files: number;
 }
 export declare function cacheHome(env?: NodeJS.ProcessEnv): string;

@@ -46,8 +46,17 @@ export const TARBALL_SHA256 = "6bcb0c42c4580436fea262ced56f68a6afe20f7390b1bea21
 const DEBIAN_ORIG = `libvirt_${VERSION}.orig.tar.xz`;
 const DEBIAN_SUITE = "trixie";
 const UPSTREAM_URL = `https://download.libvirt.org/${TARBALL}`;
-/** The stamp inside a complete cache folder (JSON: tarball, size, sha256, files). */
+/** The stamp inside a complete cache folder (JSON: tarball, size, sha256, selection, files). */
 export const STAMP = ".tvirt-suite-stamp.json";
+/** Which members are kept (see wanted()); bumped when that changes, so older caches are redone. */
+export const SELECTION = 2;
+/** The C side of the harness behind qemuxmlconfdata's outputs (per-case options, mocks, driver setup). */
+const HARNESS = new Set([
+  "tests/qemuxmlconftest.c",
+  "tests/testutilsqemu.c",
+  "tests/testutilsqemu.h",
+  "tests/qemuxml2argvmock.c",
+]);
 const TOP = `libvirt-${VERSION}/`;
 
 /** $XDG_CACHE_HOME (when absolute, as the XDG spec wants) or ~/.cache. */
@@ -144,10 +153,12 @@ export function machineDebianMirrors(root = "/etc/apt") {
  * tests/qemucapabilitiesdata/*x86_64*, tests/qemufirmwaredata/, tests/domaincapsdata/*x86_64*,
  * tests/qemustatusxml2xmldata/, tests/network*\/, tests/storage*\/, tests/qemuxmlconftest.c;
  * also tests/virnetworkportxml2xmldata/ (the network ports qemuxmlconftest's
- * `<interface type='network'>` cases read) and COPYING.LESSER (the data's licence).
+ * `<interface type='network'>` cases read), the rest of that harness (testutilsqemu.{c,h},
+ * qemuxml2argvmock.c: the driver configuration and mocked host the outputs assume) and
+ * COPYING.LESSER (the data's licence).
  */
 export function wanted(path) {
-  if (path === "COPYING.LESSER" || path === "tests/qemuxmlconftest.c") return true;
+  if (path === "COPYING.LESSER" || HARNESS.has(path)) return true;
   const m = /^tests\/([^/]+)\/(.+)$/.exec(path);
   if (!m) return false;
   const [, dir, rest] = m;
@@ -285,6 +296,11 @@ export function checkSuite(dir) {
   }
   if (stamp.sha256 !== TARBALL_SHA256)
     return { ok: false, why: `${dir} comes from another tarball (${stamp.sha256})` };
+  if (stamp.selection !== SELECTION)
+    return {
+      ok: false,
+      why: `${dir} holds an older selection of files (${stamp.selection}, now ${SELECTION})`,
+    };
   const files = listFiles(dir).filter((f) => f !== STAMP).length;
   if (files !== stamp.files)
     return { ok: false, why: `${dir} holds ${files} files, its stamp says ${stamp.files}` };
@@ -377,7 +393,13 @@ export async function fetchSuite(env = process.env) {
     extract(tarball, out);
     if (downloaded) rmSync(tarball, { force: true });
     const files = listFiles(out).length;
-    const stamp = { tarball: TARBALL, size: TARBALL_SIZE, sha256: TARBALL_SHA256, files };
+    const stamp = {
+      tarball: TARBALL,
+      size: TARBALL_SIZE,
+      sha256: TARBALL_SHA256,
+      selection: SELECTION,
+      files,
+    };
     writeFileSync(join(out, STAMP), `${JSON.stringify(stamp, null, 2)}\n`);
     // Whatever stands in the way (an old or partial folder) goes aside first.
     if (existsSync(dir)) renameSync(dir, join(work, "old"));

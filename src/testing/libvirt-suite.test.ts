@@ -17,6 +17,7 @@ import {
   checkSuite,
   debianMirrorsFromAptSources,
   machineDebianMirrors,
+  SELECTION,
   STAMP,
   suiteDir,
   TARBALL_SHA256,
@@ -89,11 +90,16 @@ test("a cache folder is complete only with a stamp naming the sha256 and all its
   mkdirSync(join(dir, "tests"), { recursive: true });
   writeFileSync(join(dir, "tests", "a.xml"), "<a/>");
   assert.match((checkSuite(dir) as { why: string }).why, /no readable/);
-  const stamp = (sha256: string, files: number): void => {
-    writeFileSync(join(dir, STAMP), JSON.stringify({ tarball: "x", size: TARBALL_SIZE, sha256, files }));
+  const stamp = (sha256: string, files: number, selection = SELECTION): void => {
+    writeFileSync(
+      join(dir, STAMP),
+      JSON.stringify({ tarball: "x", size: TARBALL_SIZE, sha256, selection, files }),
+    );
   };
   stamp("0".repeat(64), 1);
   assert.match((checkSuite(dir) as { why: string }).why, /another tarball/);
+  stamp(TARBALL_SHA256, 1, SELECTION - 1);
+  assert.match((checkSuite(dir) as { why: string }).why, /older selection/);
   stamp(TARBALL_SHA256, 2);
   assert.match((checkSuite(dir) as { why: string }).why, /holds 1 files, its stamp says 2/);
   stamp(TARBALL_SHA256, 1);
@@ -167,6 +173,8 @@ test("the machine's Debian mirrors come from sources.list and sources.list.d (.l
 test("only the listed test data is taken from the tarball", () => {
   for (const keep of [
     "tests/qemuxmlconftest.c",
+    "tests/testutilsqemu.c",
+    "tests/qemuxml2argvmock.c",
     "COPYING.LESSER",
     "tests/qemuxmlconfdata/disk-virtio.xml",
     "tests/qemuxmlconfdata/aarch64-default-cpu-kvm-virt-4.2.xml",
@@ -192,7 +200,7 @@ test("only the listed test data is taken from the tarball", () => {
     "tests/qemuxmlconfdata/x.s390x-8.1.0.args",
     "tests/qemucapabilitiesdata/caps_10.0.0_aarch64.xml",
     "tests/domaincapsdata/qemu_10.0.0-virt.aarch64.xml",
-    "tests/qemuxml2argvmock.c",
+    "tests/testutils.c",
     "tests/vircaps2xmldata/linux-basic/system/node/online",
     "src/qemu/qemu_command.c",
     "COPYING",
@@ -234,7 +242,8 @@ test("the fetched suite has the expected shape (required under CI)", (t) => {
   const stamp = JSON.parse(readFileSync(join(dir, STAMP), "utf8")) as { sha256: string; size: number };
   assert.equal(stamp.sha256, TARBALL_SHA256);
   assert.equal(stamp.size, TARBALL_SIZE);
-  assert.ok(existsSync(join(dir, "tests", "qemuxmlconftest.c")));
+  for (const f of ["qemuxmlconftest.c", "testutilsqemu.c", "testutilsqemu.h", "qemuxml2argvmock.c"])
+    assert.ok(existsSync(join(dir, "tests", f)), f);
   assert.ok(existsSync(join(dir, "COPYING.LESSER")));
 
   const conf = join(dir, "tests", "qemuxmlconfdata");
