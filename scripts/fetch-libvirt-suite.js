@@ -13,7 +13,9 @@
 // sha256 and the file count matches) is only checked. Extraction goes to a temporary folder in
 // the cache and is renamed into place with the stamp already inside, so a half-done run never
 // looks complete. The downloaded tarball is deleted afterwards. Exit status 0 when the suite is
-// there, 1 with a one-line reason on stderr when not.
+// there, 1 with a one-line reason on stderr when not. For tests: TVIRT_APT_ETC (the apt
+// configuration folder to read the mirror from, default /etc/apt) and TVIRT_LIBVIRT_URL (the
+// download address instead of libvirt's).
 /* global fetch, AbortSignal */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -207,6 +209,7 @@ function lastLine(text) {
 
 /** Source 2: Debian trixie's orig tarball through apt-get with a private configuration. */
 function fromDebian(work) {
+  // TVIRT_APT_ETC: another apt configuration folder to read the mirror from (for tests).
   const mirrors = machineDebianMirrors(process.env.TVIRT_APT_ETC ?? "/etc/apt");
   if (mirrors.length === 0) throw new Error("no Debian mirror with main in the machine's apt sources");
   const failures = [];
@@ -259,12 +262,18 @@ function fromDebianMirror(work, mirror) {
   return file;
 }
 
-/** Source 3: libvirt's release download site. */
+/** Source 3: libvirt's release download site (TVIRT_LIBVIRT_URL overrides the address). */
 async function fromUpstream(work) {
+  const url = process.env.TVIRT_LIBVIRT_URL ?? UPSTREAM_URL;
   const file = join(work, TARBALL);
-  const res = await fetch(UPSTREAM_URL, { signal: AbortSignal.timeout(300_000) });
-  if (!res.ok || !res.body) throw new Error(`${UPSTREAM_URL}: HTTP ${res.status}`);
-  await pipeline(Readable.fromWeb(res.body), createWriteStream(file));
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(300_000) });
+    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+    await pipeline(Readable.fromWeb(res.body), createWriteStream(file));
+  } catch (e) {
+    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : "";
+    throw new Error(`${url}: ${e instanceof Error ? e.message : String(e)}${cause}`, { cause: e });
+  }
   return file;
 }
 

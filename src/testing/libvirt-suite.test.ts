@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import {
   existsSync,
   mkdirSync,
@@ -83,6 +85,37 @@ test("the fetch says in one line when TVIRT_LIBVIRT_TARBALL names no file", (t) 
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^fetch-libvirt-suite: TVIRT_LIBVIRT_TARBALL=\S+nowhere\.tar\.xz does not exist;/);
   assertNothingComplete(xdg);
+});
+
+test("without a tarball, each source's failure is named in one line, and a download is checked too", async (t) => {
+  const xdg = tempDir(t);
+  const etc = join(xdg, "apt");
+  mkdirSync(etc);
+  // A stand-in for libvirt's download site that serves the wrong file.
+  const server = createServer((_req, res) => res.end("x".repeat(100)));
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  t.after(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/libvirt-11.3.0.tar.xz`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    XDG_CACHE_HOME: xdg,
+    TVIRT_APT_ETC: etc,
+    TVIRT_LIBVIRT_URL: url,
+  };
+  delete env.TVIRT_LIBVIRT_TARBALL;
+  const r = await new Promise<{ code: number | null; stderr: string }>((done) => {
+    const child = execFile(process.execPath, [script], { env }, (_e, _out, stderr) => {
+      done({ code: child.exitCode, stderr });
+    });
+  });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, /Debian trixie: no Debian mirror with main in the machine's apt sources/);
+  assert.match(r.stderr, /libvirt\.org: \S+ is 100 bytes, not libvirt-11\.3\.0\.tar\.xz's 9801572: refused/);
+  assert.match(r.stderr, /set TVIRT_LIBVIRT_TARBALL=PATH/);
+  assert.equal(existsSync(join(xdg, "tvirt", "libvirt-11.3.0")), false);
+  // The refused download is not left behind.
+  assert.deepEqual(readdirSync(join(xdg, "tvirt")), []);
 });
 
 test("a cache folder is complete only with a stamp naming the sha256 and all its files", (t) => {
