@@ -364,6 +364,12 @@ export async function fetchSuite(env = process.env) {
   if (checked.ok) return `${dir} is complete (${checked.stamp.files} files)`;
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
+  // What a killed run left behind (an hour old: not a run going on now).
+  for (const e of readdirSync(parent)) {
+    const p = join(parent, e);
+    if (e.startsWith(`.libvirt-${VERSION}.tmp-`) && Date.now() - statSync(p).mtimeMs > 3_600_000)
+      rmSync(p, { recursive: true, force: true });
+  }
   const work = mkdtempSync(join(parent, `.libvirt-${VERSION}.tmp-`));
   try {
     if (run("xz", ["--version"]).status !== 0) throw new Error("xz does not run");

@@ -10,6 +10,7 @@ import {
   readFileSync,
   rmSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -116,6 +117,18 @@ test("without a tarball, each source's failure is named in one line, and a downl
   assert.equal(existsSync(join(xdg, "tvirt", "libvirt-11.3.0")), false);
   // The refused download is not left behind.
   assert.deepEqual(readdirSync(join(xdg, "tvirt")), []);
+});
+
+test("a killed run's temporary folder is cleared once it is an hour old, a newer one is left", (t) => {
+  const xdg = tempDir(t);
+  const old = join(xdg, "tvirt", ".libvirt-11.3.0.tmp-old");
+  const fresh = join(xdg, "tvirt", ".libvirt-11.3.0.tmp-new");
+  mkdirSync(old, { recursive: true });
+  mkdirSync(fresh);
+  const twoHoursAgo = new Date(Date.now() - 7_200_000);
+  utimesSync(old, twoHoursAgo, twoHoursAgo);
+  assert.equal(runFetch(xdg, join(xdg, "nowhere.tar.xz")).status, 1);
+  assert.deepEqual(readdirSync(join(xdg, "tvirt")), [".libvirt-11.3.0.tmp-new"]);
 });
 
 test("a cache folder is complete only with a stamp naming the sha256 and all its files", (t) => {
