@@ -105,22 +105,46 @@ export function x86Cases(confDataDir: string): SuiteCase[] {
 
 /**
  * Makes `viewDir` look like the sample corpus (`../shared/reference/libvirt-qemuxml`) over the
- * fetched suite, with symbolic links: `qemuxmlconfdata/`, `caps/` (qemucapabilitiesdata, which
- * holds `caps_10.0.0_x86_64.xml` behind every `x86_64-latest` output), and
- * `aux/{networkxml2xmlin,virnetworkportxml2xmldata}/`. Returns `viewDir`.
+ * fetched suite, with symbolic links: `caps/` (qemucapabilitiesdata, which holds
+ * `caps_10.0.0_x86_64.xml` behind every `x86_64-latest` output),
+ * `aux/{networkxml2xmlin,virnetworkportxml2xmldata}/` (same names as the sample's), and
+ * `aux/storagepoolxml2xmlout/` (the pools behind `<disk type='volume'>`, which the sample lacks).
+ * `qemuxmlconfdata/` is the whole folder, or with `latestOnly` a folder of links to just the
+ * cases with a plain `.x86_64-latest.args` or `.err` (input and x86_64 outputs), the kind of case
+ * the sample holds and `npm run conformance` judges. Returns `viewDir`.
  */
-export function sampleShapedView(suite: string, viewDir: string): string {
+export function sampleShapedView(
+  suite: string,
+  viewDir: string,
+  options: { latestOnly?: boolean } = {},
+): string {
   const tests = join(suite, "tests");
   const links: [string, string][] = [
-    ["qemuxmlconfdata", "qemuxmlconfdata"],
     ["caps", "qemucapabilitiesdata"],
     [join("aux", "networkxml2xmlin"), "networkxml2xmlin"],
     [join("aux", "virnetworkportxml2xmldata"), "virnetworkportxml2xmldata"],
+    [join("aux", "storagepoolxml2xmlout"), "storagepoolxml2xmlout"],
   ];
+  if (!options.latestOnly) links.push(["qemuxmlconfdata", "qemuxmlconfdata"]);
   mkdirSync(join(viewDir, "aux"), { recursive: true });
   for (const [at, target] of links) {
     if (!existsSync(join(tests, target))) throw new Error(`${join(tests, target)} is missing`);
     if (!existsSync(join(viewDir, at))) symlinkSync(join(tests, target), join(viewDir, at));
+  }
+  if (options.latestOnly) {
+    const from = join(tests, "qemuxmlconfdata");
+    const to = join(viewDir, "qemuxmlconfdata");
+    mkdirSync(to, { recursive: true });
+    const cases = new Set(
+      x86Cases(from)
+        .filter((c) => c.variants.get("latest")?.has("args") || c.variants.get("latest")?.has("err"))
+        .map((c) => c.name),
+    );
+    for (const f of readdirSync(from)) {
+      const name = f.endsWith(".xml") && !OUTPUT.test(f) ? f.slice(0, -4) : X86_OUTPUT.exec(f)?.[1];
+      if (name !== undefined && cases.has(name) && !existsSync(join(to, f)))
+        symlinkSync(join(from, f), join(to, f));
+    }
   }
   return viewDir;
 }
