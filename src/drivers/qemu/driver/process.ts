@@ -1,8 +1,9 @@
 /**
  * The QEMU process of a domain (libvirt's `qemu_process.c`): start (checks, runtime dir, argv,
- * detached spawn, QMP, `cont`), stop (reap, release, state), the exit check that turns a QEMU
- * that went away into "shut off (crashed)" or "shut off (shutdown)", the fake reboot behind
- * `reboot`, and reconnection to processes started by an earlier driver instance.
+ * detached spawn, QMP, `cont`), stop (reap, release, state), the monitor of a run (its events go
+ * to `monitor.ts`, its closing starts the exit check), the exit check that turns a QEMU that went
+ * away into "shut off (crashed)" or "shut off (shutdown)", and reconnection to processes started
+ * by an earlier driver instance.
  *
  * Callers hold the domain's job (modify for start, destroy for stop) unless noted.
  */
@@ -41,7 +42,8 @@ import {
   releaseDomainHostdevs,
   resolveDomainUsbHostdevs,
 } from "./hostdev-prepare.ts";
-import { attachMonitor } from "./monitor.ts";
+import { fakeReboot, handleMonitorEvent } from "./monitor.ts";
+import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
@@ -318,6 +320,27 @@ export async function stopProcess(
   if (!obj.persistent) drv.removeDomain(obj, "the transient domain stopped");
 }
 
+/** Makes `qmp` the monitor of `run`: events go to the domain, a close starts the exit check. */
+export function attachMonitor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, qmp: QmpClient): void {
+  run.qmp = qmp;
+  const offEvent = qmp.onEvent((ev) => {
+    if (obj.run !== run || run.ended) return;
+    handleMonitorEvent(drv, obj, run, ev);
+    dispatchMonitorEvent(drv, obj, ev);
+  });
+  const offClose = qmp.onClose(() => {
+    if (run.qmp === qmp) run.qmp = undefined;
+    if (run.detached || run.ended || obj.run !== run) return;
+    scheduleExitCheck(drv, obj, run);
+  });
+  run.store.addFn(async () => {
+    offEvent();
+    offClose();
+    if (run.qmp === qmp) run.qmp = undefined;
+    await qmp.close();
+  });
+}
+
 /**
  * The monitor closed or the process exited: once the process is gone, the domain is shut off
  * (reason shutdown if the guest had shut down, crashed otherwise) with a STOPPED event. A
@@ -377,34 +400,6 @@ export function scheduleExitCheck(drv: QemuDriver, obj: QemuDomainObj, run: Qemu
       job.release();
     }
   })().catch(() => undefined);
-}
-
-/** `reboot`'s second half: the guest shut down, so reset it and let it run again. */
-export function fakeReboot(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun): void {
-  void (async () => {
-    let job;
-    try {
-      job = await obj.job.acquire("modify", "qemuProcessFakeReboot");
-    } catch {
-      return;
-    }
-    try {
-      if (obj.run !== run || run.ended || !run.qmp) return;
-      await run.qmp.execute("system_reset");
-      run.fakeReboot = false;
-      run.gotShutdown = false;
-      run.runningReason = DomainRunningReason.BOOTED;
-      await run.qmp.execute("cont");
-      if (obj.run === run && obj.state !== DomainState.RUNNING)
-        obj.setState(DomainState.RUNNING, DomainRunningReason.BOOTED);
-      await drv.saveStatus(obj);
-    } catch {
-      // Could not reset: end the process; the exit check records how it ended.
-      if (obj.run === run && !run.ended) signalProcess(run.pid, "SIGTERM", run.starttime);
-    } finally {
-      job.release();
-    }
-  })();
 }
 
 /** Lets go of a process without stopping it (the driver closes; the guest keeps running). */
