@@ -12,6 +12,7 @@ import { mkdir, open, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { assignAliases, type DomainDef } from "../../../conf/domain/index.ts";
 import { kvmUnavailableError } from "../../../host/kvm.ts";
+import { DisposableStore } from "../../../util/disposable.ts";
 import { VirtError, isVirtError, type ErrorDetails } from "../../../util/errors/index.ts";
 import {
   isProcessAlive,
@@ -126,27 +127,28 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   const cmd = buildQemuCommand(live, ctx);
   const argv = [cmd.emulator, ...cmd.args, "-pidfile", pidfile];
 
-  const undo: (() => Promise<void> | void)[] = [];
+  // what each step made, undone newest first if a later one fails
+  const undo = new DisposableStore();
   let run: QemuRun | undefined;
   let logOffset = 0;
   let exitStatus: (() => { code: number | null; signal: NodeJS.Signals | null } | undefined) | undefined;
   try {
     await rm(dp.domainDir, { recursive: true, force: true });
-    undo.push(() => rm(dp.domainDir, { recursive: true, force: true }));
+    undo.addFn(() => rm(dp.domainDir, { recursive: true, force: true }));
     await mkdir(dp.domainDir, { recursive: true, mode: 0o750 });
     if (live.memoryBacking?.source?.type === "file") {
-      undo.push(() => rm(dp.memoryDir, { recursive: true, force: true }));
+      undo.addFn(() => rm(dp.memoryDir, { recursive: true, force: true }));
       await mkdir(dp.memoryDir, { recursive: true, mode: 0o750 });
     }
     if (live.devices.channels.some((c) => c.type === "unix")) {
-      undo.push(() => rm(dp.channelDir, { recursive: true, force: true }));
+      undo.addFn(() => rm(dp.channelDir, { recursive: true, force: true }));
       await mkdir(dp.channelDir, { recursive: true, mode: 0o750 });
     }
     await writeFile(dp.masterKeyFile, randomBytes(32), { mode: 0o600 });
     await rm(pidfile, { force: true });
-    undo.push(() => rm(pidfile, { force: true }));
+    undo.addFn(() => rm(pidfile, { force: true }));
     // host devices: managed PCI ones bound to vfio-pci, given back on failure and at stop
-    undo.push(() => releaseDomainHostdevs(obj));
+    undo.addFn(() => releaseDomainHostdevs(obj));
     await prepareDomainHostdevs(drv.options.sysfsRoot, obj, live);
 
     const log = await openDomainLog(
@@ -187,7 +189,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     );
     run = newRun;
     newRun.autodestroyOwner = opts.autodestroyOwner;
-    undo.push(() => killNow(newRun));
+    undo.addFn(() => killNow(newRun));
     const exited = new AbortController();
     void child.exited.then(() => {
       exited.abort(new Error("QEMU exited"));
@@ -201,7 +203,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     obj.def = live;
     obj.newDef = obj.persistent ? persistentDef : undefined;
     obj.setState(DomainState.PAUSED, DomainPausedReason.STARTING_UP);
-    undo.push(async () => {
+    undo.addFn(async () => {
       await newRun.store.dispose().catch(() => undefined);
       await drv.removeStatus(obj).catch(() => undefined);
       obj.run = undefined;
@@ -233,15 +235,11 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       obj.setState(DomainState.PAUSED, DomainPausedReason.USER);
     }
     await drv.saveStatus(obj);
+    undo.forgetAll();
   } catch (e) {
     if (run) run.stopping ??= { reason: DomainShutoffReason.FAILED, detail: DomainEventStoppedDetail.FAILED };
-    for (const u of undo.reverse()) {
-      try {
-        await u();
-      } catch {
-        // keep undoing the rest
-      }
-    }
+    // every undo runs even when one fails
+    await undo.dispose().catch(() => undefined);
     if (run) {
       run.ended = true;
       await appendLog(logPath, stopLine("failed"));
