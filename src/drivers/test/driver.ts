@@ -7,7 +7,7 @@
 /* eslint-disable @typescript-eslint/require-await -- driver entries are async by contract (errors
    become rejections); the in-memory ones have nothing to await. */
 import { hostname as osHostname } from "node:os";
-import { spawnSync } from "node:child_process";
+import { runArgvSync } from "../../util/spawn.ts";
 import type { DomainDef, LifecycleAction } from "../../conf/domain/index.ts";
 import {
   checkFlags,
@@ -56,7 +56,7 @@ export function virGetHostname(): string {
   const name = osHostname();
   if (name.startsWith("localhost") || name.includes(".")) return name;
   try {
-    const r = spawnSync("getent", ["ahosts", name], { encoding: "utf8", timeout: 2000 });
+    const r = runArgvSync(["getent", "ahosts", name], { timeout: 2000 });
     if (r.status === 0) {
       const canon = r.stdout.split("\n")[0]?.trim().split(/\s+/)[2];
       if (canon && !canon.startsWith("localhost")) return canon;

@@ -5,7 +5,7 @@
  * with its machine types and the domain types (`qemu` always, `kvm` only when KVM works).
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { runArgvSync } from "../../../util/spawn.ts";
 import { hostname as osHostname } from "node:os";
 import { XmlWriter } from "../../../conf/xml.ts";
 import type { NodeInfo } from "../../driver.ts";
@@ -128,7 +128,7 @@ export function hostName(): string {
   const name = osHostname();
   if (name.startsWith("localhost") || name.includes(".")) return name;
   try {
-    const r = spawnSync("getent", ["ahosts", name], { encoding: "utf8", timeout: 2000 });
+    const r = runArgvSync(["getent", "ahosts", name], { timeout: 2000 });
     if (r.status === 0) {
       const canon = r.stdout.split("\n")[0]?.trim().split(/\s+/)[2];
       if (canon && !canon.startsWith("localhost")) return canon;
