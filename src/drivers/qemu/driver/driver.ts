@@ -33,7 +33,7 @@ import { defaultEmulator } from "../native.ts";
 import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
 import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { DomainEventHub } from "../../events.ts";
-import { hostName } from "./host.ts";
+import { hostName } from "../../../host/facts.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
 import { RootLock } from "./root-lock.ts";
