@@ -103,4 +103,21 @@ export default tseslint.config(
     },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
+  {
+    // Child processes only through util/spawn (argv arrays, never a shell; DESIGN.md "Safety
+    // rules"). The typescript-eslint rule, so that the layer blocks' no-restricted-imports stays theirs.
+    files: ["src/**/*.ts"],
+    ignores: ["src/util/spawn.ts", "src/testing/**", "**/*.test.ts"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          paths: ["node:child_process", "child_process"].map((name) => ({
+            name,
+            message: "Run programs through src/util/spawn.ts (spawnArgv, runArgv, startArgv, runArgvSync).",
+          })),
+        },
+      ],
+    },
+  },
 );

@@ -14,7 +14,7 @@
  * - before applying, the caller's `preview` lists what the new XML would lose or have
  *   rewritten, and after it `report` says what applies when.
  */
-import { spawn } from "node:child_process";
+import { startArgv } from "../util/spawn.ts";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -87,13 +87,12 @@ export function editorArgv(env: NodeJS.ProcessEnv): string[] {
  * interactive shell's reader is paused meanwhile so that it does not take the editor's keys.
  */
 async function runEditor(ctx: Ctx, argv: readonly string[], file: string): Promise<void> {
-  const [cmd, ...args] = argv;
   const wasRaw = process.stdin.isTTY ? process.stdin.isRaw : false;
   if (process.stdin.isTTY && wasRaw) process.stdin.setRawMode(false);
   ctx.lineInput?.pause();
   try {
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(cmd!, [...args, file], { stdio: "inherit" });
+      const child = startArgv([...argv, file], { stdio: "inherit" });
       const editor = argv.join(" ");
       child.once("error", (e) => {
         reject(

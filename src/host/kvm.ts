@@ -8,7 +8,7 @@
  * This is a host fact and lives below the QEMU driver, so it speaks the few lines of QMP it
  * needs itself instead of using the driver's monitor client.
  */
-import { spawn } from "node:child_process";
+import { startArgv } from "../util/spawn.ts";
 import { constants as fsConstants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { VirtError } from "../util/errors/index.ts";
@@ -84,9 +84,9 @@ function lastLine(text: string): string {
 /** Runs QEMU with KVM, asks `query-kvm` on its stdio monitor, and always reaps the process. */
 function askQemu(binary: string, timeoutMs: number, signal?: AbortSignal): Promise<QemuAnswer> {
   return new Promise<QemuAnswer>((resolve) => {
-    const child = spawn(
-      binary,
+    const child = startArgv(
       [
+        binary,
         "-S",
         "-no-user-config",
         "-nodefaults",

@@ -10,7 +10,7 @@
  * CONNECT_OPEN(name, flags), SUPPORTS_FEATURE(event callbacks). The name sent is the URI without
  * its transport and without the parameters the client consumes (`socket`, `mode`, ...).
  */
-import { spawn } from "node:child_process";
+import { startArgv } from "../util/spawn.ts";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
@@ -129,7 +129,7 @@ async function autostartDaemon(uri: ConnectURI, socketPath: string, env: NodeJS.
   const timeout = env.TVIRT_AUTOSTART_TIMEOUT ?? "120";
   const argv = bin.endsWith(".js") || bin.endsWith(".ts") ? [process.execPath, bin] : [bin];
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(argv[0]!, [...argv.slice(1), `--timeout=${timeout}`], {
+    const child = startArgv([...argv, `--timeout=${timeout}`], {
       detached: true,
       stdio: "ignore",
       env,

@@ -5,7 +5,7 @@
  *
  *   npm run demo
  */
-import { spawnSync } from "node:child_process";
+import { runArgvSync } from "../util/spawn.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ const tvirsh = join(repoRoot, "bin", "tvirsh.js");
 
 function run(uri: string, ...args: string[]): void {
   console.log(`$ tvirsh -c '${uri}' ${args.join(" ")}`);
-  const r = spawnSync(process.execPath, [tvirsh, "-c", uri, ...args], { encoding: "utf8" });
+  const r = runArgvSync([process.execPath, tvirsh, "-c", uri, ...args]);
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);
   if (r.status !== 0) throw new Error(`tvirsh ${args.join(" ")} failed with status ${String(r.status)}`);
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     run(uri, "undefine", "demo");
     run(uri, "list", "--all");
   } finally {
-    if (started) spawnSync(process.execPath, [tvirsh, "-c", uri, "destroy", "demo"], { stdio: "ignore" });
+    if (started) runArgvSync([process.execPath, tvirsh, "-c", uri, "destroy", "demo"], { stdio: "ignore" });
     rmSync(root, { recursive: true, force: true });
   }
 }

@@ -51,6 +51,38 @@ test("release and delete", async () => {
   assert.equal(n, 1);
 });
 
+test("an undo stack: undone newest first on failure, each awaited; kept by forgetAll on success", async () => {
+  const order: string[] = [];
+  const step = (name: string, ms: number) => async (): Promise<void> => {
+    await sleep(ms);
+    order.push(name);
+  };
+  const failed = new DisposableStore();
+  failed.addFn(step("first", 1));
+  failed.addFn(() => {
+    throw new Error("undo of second failed");
+  });
+  failed.addFn(step("third", 5));
+  await failed.dispose().catch(() => undefined);
+  assert.deepEqual(
+    order,
+    ["third", "first"],
+    "reverse order, the slower later step finished before the earlier one ran",
+  );
+
+  order.length = 0;
+  const succeeded = new DisposableStore();
+  succeeded.addFn(step("kept", 0));
+  succeeded.addFn(step("kept too", 0));
+  assert.equal(succeeded.size, 2);
+  succeeded.forgetAll();
+  assert.equal(succeeded.size, 0);
+  assert.equal(succeeded.isDisposed, false, "still usable");
+  succeeded.addFn(step("later", 0));
+  await succeeded.dispose();
+  assert.deepEqual(order, ["later"], "what was forgotten is never released");
+});
+
 test("timers are owned and never keep the process alive", async () => {
   let fired = 0;
   const t = disposableTimeout(() => fired++, 5);

@@ -3,6 +3,9 @@
  * timer and file watcher belongs to an owner (a domain object, a connection, a driver), which
  * releases all of them in one call. A store releases in reverse order of adding, keeps going when
  * one release fails, and reports every failure together.
+ *
+ * A store is also an undo stack: each step of a multi-step operation adds the release of what it
+ * made; on failure `dispose()` undoes the steps newest first, on success `forgetAll()` keeps them.
  */
 
 /** Something that holds a resource until `dispose()`. `dispose()` must be idempotent. */
@@ -61,6 +64,15 @@ export class DisposableStore implements IDisposable {
   delete(item: IDisposable): void {
     const i = this.#items.indexOf(item);
     if (i >= 0) this.#items.splice(i, 1);
+  }
+
+  /**
+   * Gives up ownership of everything without releasing it. An undo stack uses this when its
+   * operation succeeded: what the operation made is kept, the store holds nothing afterwards
+   * and stays usable.
+   */
+  forgetAll(): void {
+    this.#items.splice(0);
   }
 
   /** Releases one item now and forgets it. */

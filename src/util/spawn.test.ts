@@ -8,7 +8,9 @@ import {
   readProcCmdline,
   readProcStat,
   runArgv,
+  runArgvSync,
   spawnArgv,
+  startArgv,
   terminateProcess,
   waitForProcessExit,
 } from "./spawn.ts";
@@ -28,6 +30,31 @@ test("spawnArgv reports a missing binary as COMMAND_FAILED", async () => {
     (e: unknown) =>
       isVirtError(e) && e.code === "COMMAND_FAILED" && e.message.includes("/nonexistent/binary"),
   );
+});
+
+test("runArgvSync: argv without a shell, text output, the environment inherited unless given", () => {
+  const r = runArgvSync(["/bin/echo", "a;b", "$(x)"]);
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout, "a;b $(x)\n");
+  const inherited = runArgvSync(["/bin/sh", "-c", 'printf %s "$PATH"']);
+  assert.equal(inherited.stdout, process.env.PATH ?? "");
+  const given = runArgvSync(["/bin/sh", "-c", 'printf %s "$ONLY"; exit 4'], { env: { ONLY: "x" } });
+  assert.deepEqual([given.status, given.stdout], [4, "x"]);
+  const missing = runArgvSync(["/nonexistent/binary"]);
+  assert.match(missing.error?.message ?? "", /ENOENT/);
+});
+
+test("startArgv: node's child at once, pipes to drive, a missing program as the error event", async () => {
+  const child = startArgv(["/bin/cat"], { stdio: ["pipe", "pipe", "pipe"], env: {} });
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d: string) => (out += d));
+  child.stdin.end("$(not a shell)");
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  assert.deepEqual([code, out], [0, "$(not a shell)"]);
+  const missing = startArgv(["/nonexistent/binary"], { stdio: "ignore" });
+  const err = await new Promise<NodeJS.ErrnoException>((resolve) => missing.once("error", resolve));
+  assert.equal(err.code, "ENOENT");
 });
 
 test("detached children: /proc facts, start-time checks, SIGTERM then SIGKILL", async () => {

@@ -2,9 +2,20 @@
  * Running external programs and watching processes, with the safety rules of
  * ../shared/DESIGN.md: argv arrays only (never a shell), explicit environment, and signals sent
  * only to processes the caller started (identified by pid *and* start time, so a recycled pid is
- * never hit).
+ * never hit). This is the one module of the product that imports `node:child_process` (lint
+ * enforces it): `spawnArgv`/`runArgv` for most callers, `startArgv`/`runArgvSync` where a caller
+ * needs node's own child object or a synchronous run.
  */
-import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import {
+  spawn,
+  spawnSync,
+  type ChildProcess,
+  type ChildProcessWithoutNullStreams,
+  type SpawnOptions,
+  type SpawnSyncOptions,
+  type SpawnSyncReturns,
+  type StdioOptions,
+} from "node:child_process";
 import { readFileSync } from "node:fs";
 import { VirtError } from "./errors/index.ts";
 
@@ -167,6 +178,47 @@ export async function runArgv(argv: readonly string[], options: RunArgvOptions =
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** node's child process (what `startArgv` returns), for callers' declarations. */
+export type { ChildProcess };
+
+/** node's spawn options as `startArgv` takes them: never a shell, `argv[0]` is the program. */
+export type StartArgvOptions = Omit<SpawnOptions, "shell" | "argv0" | "windowsVerbatimArguments">;
+
+/**
+ * Starts `argv[0]` with `argv[1..]` (no shell) and returns node's child at once, for a caller that
+ * drives the child's pipes and events itself (an editor on the terminal, a probe talking on
+ * stdio, a daemon left running). As with node's `spawn`: a program that cannot start is the
+ * child's `error` event, and without `env` the child inherits this process's environment.
+ */
+export function startArgv(
+  argv: readonly string[],
+  options: StartArgvOptions & { readonly stdio: "pipe" | readonly ["pipe", "pipe", "pipe"] },
+): ChildProcessWithoutNullStreams;
+export function startArgv(argv: readonly string[], options?: StartArgvOptions): ChildProcess;
+export function startArgv(argv: readonly string[], options: StartArgvOptions = {}): ChildProcess {
+  const [file = "", ...args] = argv;
+  return spawn(file, args, { ...options, shell: false });
+}
+
+/** node's spawnSync options as `runArgvSync` takes them: never a shell; output is UTF-8 text. */
+export type RunArgvSyncOptions = Omit<
+  SpawnSyncOptions,
+  "shell" | "argv0" | "windowsVerbatimArguments" | "encoding"
+>;
+
+/**
+ * Runs `argv[0]` with `argv[1..]` (no shell) to completion, blocking, for the few callers that
+ * cannot wait (a synchronous host fact, a script). node's `spawnSync` result with text output; a
+ * program that cannot start sets `error`. Without `env` the child inherits the environment.
+ */
+export function runArgvSync(
+  argv: readonly string[],
+  options: RunArgvSyncOptions = {},
+): SpawnSyncReturns<string> {
+  const [file = "", ...args] = argv;
+  return spawnSync(file, args, { ...options, encoding: "utf8", shell: false });
 }
 
 // ---------------------------------------------------------------------------------------------

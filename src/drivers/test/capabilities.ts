@@ -3,7 +3,7 @@
  * cells of `testOpenDefault` and `testBuildCapabilities`) and their capabilities XML, formatted
  * the way libvirt's `virCapabilitiesFormatXML` prints them.
  */
-import { readdirSync } from "node:fs";
+import { hostHasIommu } from "../../host/facts.ts";
 import type { NodeInfo } from "../driver.ts";
 import { TEST_ARCH } from "./defaults.ts";
 
@@ -40,21 +40,12 @@ export const defaultCells: readonly TestCell[] = [0, 1].map((i) => ({
 
 const pageSizes = [4, 8, 2048, 1024 * 1024];
 
-/** libvirt's virHostHasIOMMU: the host has IOMMU groups. */
-function hostHasIOMMU(): boolean {
-  try {
-    return readdirSync("/sys/kernel/iommu_groups").length > 0;
-  } catch {
-    return false;
-  }
-}
-
 export function testCapabilitiesXML(): string {
   const l: string[] = [];
   l.push("<capabilities>", "", "  <host>", "    <cpu>", `      <arch>${TEST_ARCH}</arch>`);
   l.push("      <features>", "        <pae/>", "        <nonpae/>", "      </features>");
   for (const size of pageSizes) l.push(`      <pages unit='KiB' size='${size}'/>`);
-  l.push("    </cpu>", "    <power_management/>", `    <iommu support='${hostHasIOMMU() ? "yes" : "no"}'/>`);
+  l.push("    </cpu>", "    <power_management/>", `    <iommu support='${hostHasIommu() ? "yes" : "no"}'/>`);
   l.push("    <topology>", `      <cells num='${defaultCells.length}'>`);
   defaultCells.forEach((cell, i) => {
     l.push(`        <cell id='${i}'>`, `          <memory unit='KiB'>${cell.mem}</memory>`);

@@ -6,8 +6,6 @@
  */
 /* eslint-disable @typescript-eslint/require-await -- driver entries are async by contract (errors
    become rejections); the in-memory ones have nothing to await. */
-import { hostname as osHostname } from "node:os";
-import { spawnSync } from "node:child_process";
 import type { DomainDef, LifecycleAction } from "../../conf/domain/index.ts";
 import {
   checkFlags,
@@ -47,25 +45,13 @@ import {
 } from "../driver.ts";
 import { defaultCells, testCapabilitiesXML } from "./capabilities.ts";
 import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
+import { hostName } from "../../host/facts.ts";
 import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import { readSaveImage, writeSaveImage } from "./save-image.ts";
 import { isActive, refOf, releaseDefault, type TestDomainObj, type TestState } from "./state.ts";
 
-/** libvirt's virGetHostname: the node name, canonicalised through the resolver when short. */
-export function virGetHostname(): string {
-  const name = osHostname();
-  if (name.startsWith("localhost") || name.includes(".")) return name;
-  try {
-    const r = spawnSync("getent", ["ahosts", name], { encoding: "utf8", timeout: 2000 });
-    if (r.status === 0) {
-      const canon = r.stdout.split("\n")[0]?.trim().split(/\s+/)[2];
-      if (canon && !canon.startsWith("localhost")) return canon;
-    }
-  } catch {
-    // No resolver: keep the node name.
-  }
-  return name;
-}
+/** libvirt's virGetHostname (the host name the test driver reports, as libvirt's does). */
+export { hostName as virGetHostname };
 
 type ObjFlagsFilter = (obj: TestDomainObj) => boolean;
 
@@ -109,7 +95,7 @@ export class TestConnection implements HypervisorDriver {
   }
 
   async connectGetHostname(): Promise<string> {
-    return virGetHostname();
+    return hostName();
   }
 
   async connectGetURI(): Promise<string> {

@@ -14,7 +14,7 @@ import {
 } from "../driver.ts";
 import { defaultNodeInfo } from "./capabilities.ts";
 import { parseTestDomain } from "./domain-xml.ts";
-import { EventHub } from "./events.ts";
+import { DomainEventHub } from "../events.ts";
 
 /** libvirt's `virDomainObj` for the test driver. */
 export interface TestDomainObj {
@@ -76,7 +76,7 @@ export const defaultDomainXML = `<domain type='test'>
 export class TestState {
   /** Domains by UUID, in the order they were added. */
   readonly domains = new Map<string, TestDomainObj>();
-  readonly events = new EventHub();
+  readonly events = new DomainEventHub();
   readonly nodeInfo: NodeInfo = { ...defaultNodeInfo };
   nextDomID = 1;
   /** Open connections sharing this state. */

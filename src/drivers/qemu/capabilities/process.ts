@@ -4,12 +4,12 @@
  * tests. `stop()` (also on `await using`) asks QEMU to quit, kills it if it does not, waits for
  * it to exit and removes the directory: nothing is left behind on any path.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectQmp, type QmpClient } from "../monitor/qmp.ts";
 import { VirtError, isVirtError } from "../../../util/errors/index.ts";
+import { startArgv, type ChildProcess } from "../../../util/spawn.ts";
 import type { Accel } from "./types.ts";
 
 export interface QmpProcessOptions {
@@ -87,7 +87,7 @@ export async function startQmpProcess(options: QmpProcessOptions): Promise<QmpPr
   ];
   let child: ChildProcess;
   try {
-    child = spawn(binary, args, {
+    child = startArgv([binary, ...args], {
       cwd: dir,
       stdio: ["ignore", "ignore", "pipe"],
       env: {

@@ -32,8 +32,8 @@ import { domainFactsFromCaps, getQemuCaps, type QemuCaps } from "../capabilities
 import { defaultEmulator } from "../native.ts";
 import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
 import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
-import { EventHub } from "./events.ts";
-import { hostName } from "./host.ts";
+import { DomainEventHub } from "../../events.ts";
+import { hostName } from "../../../host/facts.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
 import { RootLock } from "./root-lock.ts";
@@ -89,7 +89,7 @@ export class QemuDriver {
   readonly paths: DriverPaths;
   readonly options: ResolvedDriverOptions;
   readonly domains = new DomainList();
-  readonly events = new EventHub();
+  readonly events = new DomainEventHub();
   readonly store = new DisposableStore();
   /** Problems met while loading state (bad files, failed autostarts): also emitted as warnings. */
   readonly warnings: string[] = [];

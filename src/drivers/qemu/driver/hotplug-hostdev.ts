@@ -10,6 +10,7 @@
  */
 import { hostdevLabel } from "../../../conf/domain/device-snippet.ts";
 import type { HostdevDef } from "../../../conf/domain/types.ts";
+import { toDisposable, type IDisposable } from "../../../util/disposable.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { prepareHotplugHostdev, releaseHotplugHostdev } from "./hostdev-prepare.ts";
@@ -25,19 +26,19 @@ function note(drv: QemuDriver, obj: QemuDomainObj, dev: HostdevDef, what: string
 
 /**
  * Prepares the host for `dev` before `device_add` (fills in `dev.source.usbAddress` for USB).
- * Returns the function that gives the device back if the attach fails afterwards.
+ * Returns what gives the device back if the attach fails afterwards (for the attach's undo store).
  */
 export async function prepareHostdevForAttach(
   drv: QemuDriver,
   obj: QemuDomainObj,
   dev: HostdevDef,
-): Promise<() => Promise<void>> {
+): Promise<IDisposable> {
   await prepareHotplugHostdev(drv.options.sysfsRoot, obj, obj.name, dev);
   await note(drv, obj, dev, "prepared for the guest");
-  return async () => {
+  return toDisposable(async () => {
     await releaseHotplugHostdev(obj, dev);
     await note(drv, obj, dev, "attach failed, given back to the host");
-  };
+  });
 }
 
 /** Gives the host device back to the host after QEMU released it (DEVICE_DELETED). */

@@ -38,6 +38,7 @@ import type {
   HostdevDef,
   InterfaceDef,
 } from "../../../conf/domain/types.ts";
+import { DisposableStore } from "../../../util/disposable.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { checkFlags, DomainDeviceModifyFlags, DomainEventId, libvirtError } from "../../driver.ts";
 import { Build } from "../command/build.ts";
@@ -373,28 +374,32 @@ async function attachLive(
   const b = await buildFor(drv, obj, run, next);
   const alias = dev.alias ?? "";
 
-  const undo: (() => Promise<unknown>)[] = [];
+  // what the attach added, removed newest first if a later step fails
+  const undo = new DisposableStore();
   try {
     if (s.kind === "disk") {
       const disk = dev as DiskDef;
       const { nodes, added } = await addDiskNodes(qmp, b, disk);
-      undo.push(() => deleteNodes(qmp, added));
+      undo.addFn(() => deleteNodes(qmp, added));
       await qmp.execute("device_add", args(diskDeviceProps(b, disk, nodes, disk.boot?.order)));
     } else if (s.kind === "interface") {
       const net = dev as InterfaceDef;
       const hostnet = args(hostNetProps(b, net, net.type));
       await qmp.execute("netdev_add", hostnet);
-      undo.push(() => qmp.execute("netdev_del", { id: `host${alias}` }).catch(() => undefined));
+      undo.addFn(async () => {
+        await qmp.execute("netdev_del", { id: `host${alias}` });
+      });
       await qmp.execute("device_add", args(nicProps(b, net, net.boot?.order)));
     } else {
       const h = dev as HostdevDef;
-      const release = await prepareHostdevForAttach(drv, obj, h);
-      undo.push(release);
+      undo.add(await prepareHostdevForAttach(drv, obj, h));
       // an unassigned PCI device is taken from the host but given to no guest bus
       if (h.address?.type !== "unassigned") await qmp.execute("device_add", args(hostdevDeviceProps(b, h)));
     }
+    undo.forgetAll();
   } catch (e) {
-    for (const u of undo.reverse()) await u().catch(() => undefined);
+    // every undo runs even when one fails
+    await undo.dispose().catch(() => undefined);
     throw e;
   }
   obj.def = next;

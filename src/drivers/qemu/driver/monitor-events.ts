@@ -8,65 +8,20 @@ import {
   checkFlags,
   libvirtError,
   QemuMonitorEventRegisterFlags as F,
-  type DomainRef,
   type QemuMonitorEvent,
   type QemuMonitorEventCallback,
 } from "../../driver.ts";
+import { EventHub } from "../../events.ts";
 import type { QmpEvent } from "../monitor/index.ts";
 import type { QemuDomainObj } from "./domain.ts";
 
-interface Registration {
-  readonly owner: object;
-  readonly domUuid: string | null;
-  readonly match: (name: string) => boolean;
-  readonly callback: QemuMonitorEventCallback;
-}
-
-class MonitorEventHub {
-  #nextId = 1;
-  readonly regs = new Map<number, Registration>();
-  #queue: { ref: DomainRef; ev: QemuMonitorEvent }[] = [];
-  private scheduledFlush: NodeJS.Immediate | undefined;
-
-  emit(ref: DomainRef, ev: QemuMonitorEvent): void {
-    if (this.regs.size === 0) return;
-    this.#queue.push({ ref: { ...ref }, ev });
-    this.scheduledFlush ??= setImmediate(() => {
-      this.#flush();
-    });
-  }
-
-  #flush(): void {
-    this.scheduledFlush = undefined;
-    const queue = this.#queue;
-    this.#queue = [];
-    for (const { ref, ev } of queue) {
-      for (const reg of [...this.regs.values()]) {
-        if (reg.domUuid !== null && reg.domUuid !== ref.uuid) continue;
-        if (!reg.match(ev.event)) continue;
-        try {
-          reg.callback({ ...ref }, ev);
-        } catch {
-          // a callback's failure is its own
-        }
-      }
-    }
-  }
-
-  add(reg: Registration): number {
-    const id = this.#nextId++;
-    this.regs.set(id, reg);
-    return id;
-  }
-}
-
 /** One hub per driver instance (keyed by the driver object). */
-const hubs = new WeakMap<object, MonitorEventHub>();
+const hubs = new WeakMap<object, EventHub<QemuMonitorEvent>>();
 
-function hubOf(drv: object): MonitorEventHub {
+function hubOf(drv: object): EventHub<QemuMonitorEvent> {
   let h = hubs.get(drv);
   if (!h) {
-    h = new MonitorEventHub();
+    h = new EventHub<QemuMonitorEvent>();
     hubs.set(drv, h);
   }
   return h;
@@ -75,7 +30,7 @@ function hubOf(drv: object): MonitorEventHub {
 /** Called for every QMP event of a running domain (from `attachMonitor`). */
 export function dispatchMonitorEvent(drv: object, obj: QemuDomainObj, ev: QmpEvent): void {
   const h = hubs.get(drv);
-  if (!h || h.regs.size === 0) return;
+  if (!h || h.idle) return;
   const us = ev.timestampUs;
   h.emit(obj.ref(), {
     event: ev.event,
@@ -116,18 +71,15 @@ export function registerMonitorEvents(
   flags: number,
 ): number {
   checkFlags(flags, F.REGEX | F.NOCASE, "qemuConnectDomainQemuMonitorEventRegister");
-  return hubOf(drv).add({ owner, domUuid, match: matcher(event, flags), callback });
+  const match = matcher(event, flags);
+  return hubOf(drv).add(owner, domUuid, (ev) => match(ev.event), callback);
 }
 
 export function deregisterMonitorEvents(drv: object, owner: object, id: number): void {
-  const h = hubOf(drv);
-  if (h.regs.get(id)?.owner !== owner) throw libvirtError("TUNING_MONITOR_EVENT_CALLBACK", { id });
-  h.regs.delete(id);
+  if (!hubOf(drv).remove(owner, id)) throw libvirtError("TUNING_MONITOR_EVENT_CALLBACK", { id });
 }
 
 /** Drops every registration of a closing connection. */
 export function removeMonitorEventOwner(drv: object, owner: object): void {
-  const h = hubs.get(drv);
-  if (!h) return;
-  for (const [id, reg] of h.regs) if (reg.owner === owner) h.regs.delete(id);
+  hubs.get(drv)?.removeOwner(owner);
 }

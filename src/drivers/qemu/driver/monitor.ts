@@ -2,7 +2,9 @@
  * QMP events of a running domain, applied to its object in the order QEMU sent them (libvirt's
  * `qemuProcessHandle*` callbacks): STOP/RESUME change the state with the reason the sender of
  * `stop`/`cont` left, SHUTDOWN marks the guest as shut down and ends the process (or resets it
- * for a `reboot`), RESET is a reboot event, and the monitor closing starts the exit check.
+ * for a `reboot`), RESET is a reboot event; and the fake reboot itself. Attaching the monitor to
+ * a run and what its closing starts (the exit check) are `process.ts`'s: this module imports
+ * nothing of it at run time.
  */
 import {
   DomainCrashedReason,
@@ -19,38 +21,16 @@ import {
   DomainState,
 } from "../../driver.ts";
 import { signalProcess } from "../../../util/spawn.ts";
-import type { QmpClient, QmpEvent } from "../monitor/index.ts";
+import type { QmpEvent } from "../monitor/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
-import { fakeReboot, scheduleExitCheck } from "./process.ts";
 import { deviceDeleted } from "./hotplug.ts";
 import { resumedDetail, suspendedDetail } from "./states.ts";
-// tuning: monitor events for clients, balloon size changes
-import { dispatchMonitorEvent } from "./monitor-events.ts";
+// tuning: balloon size changes, vCPU unplugs
 import { balloonChanged, vcpuDeleted } from "./tuning.ts";
 
-/** Makes `qmp` the monitor of `run`: events go to the domain, a close starts the exit check. */
-export function attachMonitor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, qmp: QmpClient): void {
-  run.qmp = qmp;
-  const offEvent = qmp.onEvent((ev) => {
-    if (obj.run !== run || run.ended) return;
-    handleEvent(drv, obj, run, ev);
-    dispatchMonitorEvent(drv, obj, ev);
-  });
-  const offClose = qmp.onClose(() => {
-    if (run.qmp === qmp) run.qmp = undefined;
-    if (run.detached || run.ended || obj.run !== run) return;
-    scheduleExitCheck(drv, obj, run);
-  });
-  run.store.addFn(async () => {
-    offEvent();
-    offClose();
-    if (run.qmp === qmp) run.qmp = undefined;
-    await qmp.close();
-  });
-}
-
-function handleEvent(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, ev: QmpEvent): void {
+/** Applies one QMP event of the running `run` to the domain (state, reason, lifecycle events). */
+export function handleMonitorEvent(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, ev: QmpEvent): void {
   switch (ev.event) {
     case "STOP": {
       if (obj.state !== DomainState.RUNNING || run.gotShutdown) return;
@@ -141,4 +121,32 @@ function handleEvent(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, ev: QmpE
     default:
       return;
   }
+}
+
+/** `reboot`'s second half: the guest shut down, so reset it and let it run again. */
+export function fakeReboot(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun): void {
+  void (async () => {
+    let job;
+    try {
+      job = await obj.job.acquire("modify", "qemuProcessFakeReboot");
+    } catch {
+      return;
+    }
+    try {
+      if (obj.run !== run || run.ended || !run.qmp) return;
+      await run.qmp.execute("system_reset");
+      run.fakeReboot = false;
+      run.gotShutdown = false;
+      run.runningReason = DomainRunningReason.BOOTED;
+      await run.qmp.execute("cont");
+      if (obj.run === run && obj.state !== DomainState.RUNNING)
+        obj.setState(DomainState.RUNNING, DomainRunningReason.BOOTED);
+      await drv.saveStatus(obj);
+    } catch {
+      // Could not reset: end the process; the exit check records how it ended.
+      if (obj.run === run && !run.ended) signalProcess(run.pid, "SIGTERM", run.starttime);
+    } finally {
+      job.release();
+    }
+  })();
 }

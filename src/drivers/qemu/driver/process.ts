@@ -1,8 +1,9 @@
 /**
  * The QEMU process of a domain (libvirt's `qemu_process.c`): start (checks, runtime dir, argv,
- * detached spawn, QMP, `cont`), stop (reap, release, state), the exit check that turns a QEMU
- * that went away into "shut off (crashed)" or "shut off (shutdown)", the fake reboot behind
- * `reboot`, and reconnection to processes started by an earlier driver instance.
+ * detached spawn, QMP, `cont`), stop (reap, release, state), the monitor of a run (its events go
+ * to `monitor.ts`, its closing starts the exit check), the exit check that turns a QEMU that went
+ * away into "shut off (crashed)" or "shut off (shutdown)", and reconnection to processes started
+ * by an earlier driver instance.
  *
  * Callers hold the domain's job (modify for start, destroy for stop) unless noted.
  */
@@ -11,6 +12,7 @@ import { mkdir, open, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { assignAliases, type DomainDef } from "../../../conf/domain/index.ts";
 import { kvmUnavailableError } from "../../../host/kvm.ts";
+import { DisposableStore } from "../../../util/disposable.ts";
 import { VirtError, isVirtError, type ErrorDetails } from "../../../util/errors/index.ts";
 import {
   isProcessAlive,
@@ -41,7 +43,8 @@ import {
   releaseDomainHostdevs,
   resolveDomainUsbHostdevs,
 } from "./hostdev-prepare.ts";
-import { attachMonitor } from "./monitor.ts";
+import { fakeReboot, handleMonitorEvent } from "./monitor.ts";
+import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
@@ -124,27 +127,28 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   const cmd = buildQemuCommand(live, ctx);
   const argv = [cmd.emulator, ...cmd.args, "-pidfile", pidfile];
 
-  const undo: (() => Promise<void> | void)[] = [];
+  // what each step made, undone newest first if a later one fails
+  const undo = new DisposableStore();
   let run: QemuRun | undefined;
   let logOffset = 0;
   let exitStatus: (() => { code: number | null; signal: NodeJS.Signals | null } | undefined) | undefined;
   try {
     await rm(dp.domainDir, { recursive: true, force: true });
-    undo.push(() => rm(dp.domainDir, { recursive: true, force: true }));
+    undo.addFn(() => rm(dp.domainDir, { recursive: true, force: true }));
     await mkdir(dp.domainDir, { recursive: true, mode: 0o750 });
     if (live.memoryBacking?.source?.type === "file") {
-      undo.push(() => rm(dp.memoryDir, { recursive: true, force: true }));
+      undo.addFn(() => rm(dp.memoryDir, { recursive: true, force: true }));
       await mkdir(dp.memoryDir, { recursive: true, mode: 0o750 });
     }
     if (live.devices.channels.some((c) => c.type === "unix")) {
-      undo.push(() => rm(dp.channelDir, { recursive: true, force: true }));
+      undo.addFn(() => rm(dp.channelDir, { recursive: true, force: true }));
       await mkdir(dp.channelDir, { recursive: true, mode: 0o750 });
     }
     await writeFile(dp.masterKeyFile, randomBytes(32), { mode: 0o600 });
     await rm(pidfile, { force: true });
-    undo.push(() => rm(pidfile, { force: true }));
+    undo.addFn(() => rm(pidfile, { force: true }));
     // host devices: managed PCI ones bound to vfio-pci, given back on failure and at stop
-    undo.push(() => releaseDomainHostdevs(obj));
+    undo.addFn(() => releaseDomainHostdevs(obj));
     await prepareDomainHostdevs(drv.options.sysfsRoot, obj, live);
 
     const log = await openDomainLog(
@@ -185,7 +189,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     );
     run = newRun;
     newRun.autodestroyOwner = opts.autodestroyOwner;
-    undo.push(() => killNow(newRun));
+    undo.addFn(() => killNow(newRun));
     const exited = new AbortController();
     void child.exited.then(() => {
       exited.abort(new Error("QEMU exited"));
@@ -199,7 +203,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     obj.def = live;
     obj.newDef = obj.persistent ? persistentDef : undefined;
     obj.setState(DomainState.PAUSED, DomainPausedReason.STARTING_UP);
-    undo.push(async () => {
+    undo.addFn(async () => {
       await newRun.store.dispose().catch(() => undefined);
       await drv.removeStatus(obj).catch(() => undefined);
       obj.run = undefined;
@@ -231,15 +235,11 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       obj.setState(DomainState.PAUSED, DomainPausedReason.USER);
     }
     await drv.saveStatus(obj);
+    undo.forgetAll();
   } catch (e) {
     if (run) run.stopping ??= { reason: DomainShutoffReason.FAILED, detail: DomainEventStoppedDetail.FAILED };
-    for (const u of undo.reverse()) {
-      try {
-        await u();
-      } catch {
-        // keep undoing the rest
-      }
-    }
+    // every undo runs even when one fails
+    await undo.dispose().catch(() => undefined);
     if (run) {
       run.ended = true;
       await appendLog(logPath, stopLine("failed"));
@@ -318,6 +318,27 @@ export async function stopProcess(
   if (!obj.persistent) drv.removeDomain(obj, "the transient domain stopped");
 }
 
+/** Makes `qmp` the monitor of `run`: events go to the domain, a close starts the exit check. */
+export function attachMonitor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, qmp: QmpClient): void {
+  run.qmp = qmp;
+  const offEvent = qmp.onEvent((ev) => {
+    if (obj.run !== run || run.ended) return;
+    handleMonitorEvent(drv, obj, run, ev);
+    dispatchMonitorEvent(drv, obj, ev);
+  });
+  const offClose = qmp.onClose(() => {
+    if (run.qmp === qmp) run.qmp = undefined;
+    if (run.detached || run.ended || obj.run !== run) return;
+    scheduleExitCheck(drv, obj, run);
+  });
+  run.store.addFn(async () => {
+    offEvent();
+    offClose();
+    if (run.qmp === qmp) run.qmp = undefined;
+    await qmp.close();
+  });
+}
+
 /**
  * The monitor closed or the process exited: once the process is gone, the domain is shut off
  * (reason shutdown if the guest had shut down, crashed otherwise) with a STOPPED event. A
@@ -377,34 +398,6 @@ export function scheduleExitCheck(drv: QemuDriver, obj: QemuDomainObj, run: Qemu
       job.release();
     }
   })().catch(() => undefined);
-}
-
-/** `reboot`'s second half: the guest shut down, so reset it and let it run again. */
-export function fakeReboot(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun): void {
-  void (async () => {
-    let job;
-    try {
-      job = await obj.job.acquire("modify", "qemuProcessFakeReboot");
-    } catch {
-      return;
-    }
-    try {
-      if (obj.run !== run || run.ended || !run.qmp) return;
-      await run.qmp.execute("system_reset");
-      run.fakeReboot = false;
-      run.gotShutdown = false;
-      run.runningReason = DomainRunningReason.BOOTED;
-      await run.qmp.execute("cont");
-      if (obj.run === run && obj.state !== DomainState.RUNNING)
-        obj.setState(DomainState.RUNNING, DomainRunningReason.BOOTED);
-      await drv.saveStatus(obj);
-    } catch {
-      // Could not reset: end the process; the exit check records how it ended.
-      if (obj.run === run && !run.ended) signalProcess(run.pid, "SIGTERM", run.starttime);
-    } finally {
-      job.release();
-    }
-  })();
 }
 
 /** Lets go of a process without stopping it (the driver closes; the guest keeps running). */

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { checkObjectName } from "./validate.ts";
-import { parseCpuList } from "./host.ts";
 import { embedRoot } from "../index.ts";
 
 test("names that become file names are checked before any file is touched", () => {
@@ -39,8 +38,4 @@ test("embed URIs need an absolute root", () => {
   assert.equal(embedRoot(uri("?root=/tmp/x/")), "/tmp/x");
   assert.throws(() => embedRoot(uri("")), /root parameter required for embedded driver/);
   assert.throws(() => embedRoot(uri("?root=rel/dir")), /must be an absolute path/);
-});
-
-test("cpu lists", () => {
-  assert.deepEqual(parseCpuList("0-2,5\n"), [0, 1, 2, 5]);
 });
