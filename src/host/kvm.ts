@@ -1,7 +1,9 @@
 /**
  * Is KVM usable on this host? Node cannot issue the KVM ioctls itself, so the answer comes from
- * QEMU: it is started with `-accel kvm -machine none` and asked `query-kvm` over QMP on its
- * stdio. KVM is usable when QEMU starts and reports KVM both present and enabled. Otherwise the
+ * QEMU: it is started with `-accel kvm` and one vCPU of model `host` (so KVM must accept a real
+ * vCPU's registers, not just open: a `/dev/kvm` that only runs specially built guests, such as
+ * PVM's, aborts here with `failed to set MSR`), and asked `query-kvm` over QMP on its stdio.
+ * KVM is usable when QEMU starts and reports KVM both present and enabled. Otherwise the
  * result says why, in words: QEMU's own error (`failed to initialize kvm: …`) plus what is
  * known about `/dev/kvm`.
  *
@@ -93,7 +95,11 @@ function askQemu(binary: string, timeoutMs: number, signal?: AbortSignal): Promi
         "-display",
         "none",
         "-machine",
-        "none",
+        "pc",
+        "-cpu",
+        "host",
+        "-m",
+        "16",
         "-accel",
         "kvm",
         "-qmp",

@@ -5,11 +5,12 @@
 import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { probeKvm } from "../../../host/kvm.ts";
 import { run } from "./run.ts";
 
 export interface HostFacts {
   readonly qemu: string;
-  /** `/dev/kvm` can be opened read-write. */
+  /** KVM runs a vCPU here (the product's real probe, `host/kvm.ts`), not just `/dev/kvm` opens. */
   readonly kvm: boolean;
   /** `/dev/vfio/vfio` exists and the kernel has IOMMU groups. */
   readonly vfio: boolean;
@@ -31,15 +32,6 @@ export interface HostFacts {
   readonly numaNodes: readonly number[];
   /** IPv6 is enabled (needed to listen on an IPv6 address inside the namespace). */
   readonly ipv6: boolean;
-}
-
-function canOpenRW(path: string): boolean {
-  try {
-    accessSync(path, constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function listDir(path: string): string[] {
@@ -86,7 +78,7 @@ export async function readHostFacts(qemu: string): Promise<HostFacts> {
   const dm = /^Hugepagesize:\s+(\d+) kB$/m.exec(meminfo);
   return {
     qemu,
-    kvm: canOpenRW("/dev/kvm"),
+    kvm: (await probeKvm({ binary: qemu })).usable,
     vfio: existsSync("/dev/vfio/vfio") && listDir("/sys/kernel/iommu_groups").length > 0,
     sev: existsSync("/dev/sev"),
     vhostNet: existsSync("/dev/vhost-net"),

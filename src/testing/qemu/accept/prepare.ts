@@ -327,7 +327,7 @@ export async function hostNeeds(
   if (def.type === "kvm" && !facts.kvm && (cpuMode === "host-passthrough" || cpuMode === "host-model")) {
     needs.push({
       code: "kvm",
-      reason: `needs KVM: <cpu mode='${cpuMode}'> takes the host CPU, which only KVM provides (/dev/kvm is absent)`,
+      reason: `needs KVM: <cpu mode='${cpuMode}'> takes the host CPU, which only KVM provides (KVM does not run a vCPU here)`,
     });
   }
   const ls = def.launchSecurity;

@@ -209,7 +209,7 @@ test(
         cleanup,
       );
       t.diagnostic(
-        `QEMU ${qemuVersion.stdout.split("\n")[0] ?? ""}; KVM ${facts.kvm ? "present" : "absent"}; vfio ${facts.vfio ? "present" : "absent"}; ` +
+        `QEMU ${qemuVersion.stdout.split("\n")[0] ?? ""}; KVM ${facts.kvm ? "usable" : "not usable"}; vfio ${facts.vfio ? "present" : "absent"}; ` +
           `huge page sizes ${facts.hugepageSizesKiB.join(", ")} KiB; host NUMA nodes ${facts.numaNodes.join(",")}; namespace ${netns.name}`,
       );
       const env: RunEnv = {
@@ -249,7 +249,15 @@ test(
             assert.fail(lines.join("\n"));
           }
           const expected = [...(EXPECTED_NOT_RUNNABLE[name]?.needs(facts) ?? [])].sort();
-          const actual = o.status === "not-runnable" ? [...new Set(o.needs.map((n) => n.code))].sort() : [];
+          // Whether the kernel can reserve huge pages right now (1 GiB pages need that much
+          // contiguous free memory) depends on the machine's fragmentation at the moment, not
+          // on a fact of the host: a case held back by it is reported, not failed.
+          const actual =
+            o.status === "not-runnable"
+              ? [...new Set(o.needs.map((n) => n.code))].filter((c) => c !== "hugepage-pool").sort()
+              : [];
+          if (o.status === "not-runnable" && o.needs.some((n) => n.code === "hugepage-pool"))
+            st.diagnostic(`${name}: the kernel could not reserve its huge pages now; it was not started`);
           assert.deepEqual(
             actual,
             expected,
