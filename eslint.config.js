@@ -1,6 +1,7 @@
 // @ts-check
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { layerRules } from "./lint/layers.js";
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "dist/**"] },
@@ -26,66 +27,12 @@ export default tseslint.config(
           ],
         },
       ],
-      // Layering (../shared/DESIGN.md): lower layers never import higher ones.
+      // Layering: set per file group by layerRules() below.
       "no-restricted-imports": "off",
     },
   },
-  {
-    files: ["src/util/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            "**/conf/**",
-            "**/host/**",
-            "**/drivers/**",
-            "**/api/**",
-            "**/rpc/**",
-            "**/cli/**",
-            "**/daemon/**",
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ["src/conf/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            "**/host/**",
-            "**/security/**",
-            "**/drivers/**",
-            "**/api/**",
-            "**/rpc/**",
-            "**/cli/**",
-            "**/daemon/**",
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ["src/host/**/*.ts", "src/security/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        { patterns: ["**/drivers/**", "**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] },
-      ],
-    },
-  },
-  {
-    files: ["src/drivers/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        { patterns: ["**/api/**", "**/rpc/**", "**/cli/**", "**/daemon/**"] },
-      ],
-    },
-  },
+  // Layering (../shared/DESIGN.md): generated from the ordered list in lint/layers.js.
+  ...layerRules(),
   {
     files: ["**/*.js"],
     ...tseslint.configs.disableTypeChecked,

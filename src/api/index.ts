@@ -49,7 +49,7 @@ export {
   serializeNode,
   type XNode,
   type XElement,
-} from "./xml-query.ts";
+} from "../conf/xml-query.ts";
 // edit / schema validation: what `tvirsh edit` and `tvirsh validate` use on the client side.
 export { parseDomainXML, formatDomainXML, type XmlWarning } from "../conf/domain/index.ts";
 export { diffDomainXML, describeChange, type DomainChange } from "../conf/domain/diff.ts";
@@ -59,3 +59,5 @@ export {
   schemaForRoot,
   type SchemaProblem,
 } from "../host/xml-schema.ts";
+// domxml-to-native with no connection (`--caps FILE`).
+export { domainXMLToQemuArgv, type QemuArgv, type QemuArgvOptions } from "./native.ts";

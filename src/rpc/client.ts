@@ -40,7 +40,6 @@ import {
   type QemuMonitorEventCallback,
   type TypedParameter,
 } from "../drivers/driver.ts";
-import { qemuConnectDriver } from "../drivers/qemu/index.ts";
 import type { VirtError } from "../util/errors/index.ts";
 import { libvirtDirectSocket, sessionPaths, systemPaths } from "./paths.ts";
 import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
@@ -848,23 +847,27 @@ export const remoteConnectDriver: ConnectDriver = {
   },
 };
 
+const daemonBacked = new Set<ConnectDriver>([remoteConnectDriver]);
+
+/** Drivers that answer through a daemon: a daemon must never open URIs they serve. */
+export const daemonBackedDrivers: ReadonlySet<ConnectDriver> = daemonBacked;
+
 /**
  * The `qemu` scheme in a client process (libvirt's client library: the QEMU driver is not in
  * it, the remote driver answers `qemu:///system` and `qemu:///session`): those two go to the
- * daemon, `qemu:///embed?root=DIR` (and anything else) to the embedded QEMU driver.
+ * daemon, `qemu:///embed?root=DIR` (and anything else) to `local`, the in-process QEMU driver
+ * (`register.ts` passes it).
  */
-export const qemuClientConnectDriver: ConnectDriver = {
-  name: "QEMU",
-  uriSchemes: ["qemu"],
-  localOnly: true,
-  open(uri: ConnectURI, flags: number): Promise<HypervisorDriver> {
-    if (uri.path === "/system" || uri.path === "/session") return RemoteDriver.open(uri, flags);
-    return qemuConnectDriver.open(uri, flags);
-  },
-};
-
-/** Drivers that answer through a daemon: a daemon must never open URIs they serve. */
-export const daemonBackedDrivers: ReadonlySet<ConnectDriver> = new Set([
-  remoteConnectDriver,
-  qemuClientConnectDriver,
-]);
+export function createQemuClientConnectDriver(local: ConnectDriver): ConnectDriver {
+  const driver: ConnectDriver = {
+    name: "QEMU",
+    uriSchemes: ["qemu"],
+    localOnly: true,
+    open(uri: ConnectURI, flags: number): Promise<HypervisorDriver> {
+      if (uri.path === "/system" || uri.path === "/session") return RemoteDriver.open(uri, flags);
+      return local.open(uri, flags);
+    },
+  };
+  daemonBacked.add(driver);
+  return driver;
+}

@@ -6,10 +6,13 @@
  * not import it: inside the daemon a local URI must never loop back to a daemon.
  */
 import { registerDriver } from "../api/index.ts";
-import { qemuClientConnectDriver, remoteConnectDriver } from "./client.ts";
+import { qemuConnectDriver } from "../drivers/qemu/index.ts";
+import { createQemuClientConnectDriver, remoteConnectDriver } from "./client.ts";
+
+/** The `qemu` scheme here: system and session through the daemon, embed in this process. */
+export const qemuClientConnectDriver = createQemuClientConnectDriver(qemuConnectDriver);
 
 registerDriver(remoteConnectDriver);
-// qemu:///system and qemu:///session through the daemon; qemu:///embed stays in-process.
 registerDriver(qemuClientConnectDriver);
 
-export { qemuClientConnectDriver, remoteConnectDriver, RemoteDriver } from "./client.ts";
+export { remoteConnectDriver, RemoteDriver } from "./client.ts";

@@ -4,11 +4,17 @@
  *
  * Through a connection this is `virConnectDomainXMLToNative` (the test driver refuses it, as
  * libvirt's does). Until the QEMU driver is registered, a `qemu` URI — or `--caps FILE`, which
- * builds for a libvirt QEMU capabilities file instead of the installed QEMU — is served here
- * directly by `drivers/qemu/native.ts`, with no connection.
+ * builds for a libvirt QEMU capabilities file instead of the installed QEMU — is served with no
+ * connection, by the API's `domainXMLToQemuArgv`.
  */
-import { defaultURI, libvirtError, parseURI, registeredSchemes, type Domain } from "../../api/index.ts";
-import { domainXMLToNative } from "../../drivers/qemu/native.ts";
+import {
+  defaultURI,
+  domainXMLToQemuArgv,
+  libvirtError,
+  parseURI,
+  registeredSchemes,
+  type Domain,
+} from "../../api/index.ts";
 import { shellJoin, shellQuote } from "../../util/shell-quote.ts";
 import type { Ctx } from "../context.ts";
 import type { CmdDef, ParsedCmd } from "../grammar.ts";
@@ -81,7 +87,7 @@ export const domxmlToNative: CmdDef<Ctx> = {
       }
       let res;
       try {
-        res = await domainXMLToNative(xml, {
+        res = await domainXMLToQemuArgv(xml, {
           document: xmlFile ?? "(domain_definition)",
           ...(caps !== undefined ? { capsFile: caps } : {}),
         });
@@ -90,16 +96,16 @@ export const domxmlToNative: CmdDef<Ctx> = {
       }
       if (ctx.json) {
         ctx.emit({
-          env: Object.fromEntries(res.command.env),
-          emulator: res.command.emulator,
-          args: res.command.args,
+          env: Object.fromEntries(res.env),
+          emulator: res.emulator,
+          args: res.args,
           warnings: res.warnings,
         });
         return true;
       }
       for (const w of res.warnings) ctx.io.err(`warning: ${w.message}\n`);
-      const env = res.command.env.map(([k, v]) => `${k}=${shellQuote(v)}`);
-      ctx.print([...env, shellJoin([res.command.emulator, ...res.command.args])].join(" "));
+      const env = res.env.map(([k, v]) => `${k}=${shellQuote(v)}`);
+      ctx.print([...env, shellJoin([res.emulator, ...res.args])].join(" "));
       return true;
     }
 

@@ -1,20 +1,19 @@
 /**
  * Domain XML → the QEMU command line tvirt would run for it (virsh's `domxml-to-native
- * qemu-argv`): parse with the binary's facts, assign aliases, and build the argv with a context
- * of this host (driver paths, domain id -1, the monitor socket path, mounted hugetlbfs).
+ * qemu-argv`): parse with the binary's facts, assign aliases, and build the argv with the
+ * command context of this host (`command/context.ts`).
  */
-import { hostHugetlbfsMounts } from "../../host/hugetlbfs.ts";
 import { assignAliases, parseDomainXML, type XmlWarning } from "../../conf/domain/index.ts";
 import { getQemuCaps, domainFactsFromCaps } from "./capabilities/index.ts";
 import { loadCapsFile } from "./capabilities/load.ts";
 import type { QemuCaps } from "./capabilities/types.ts";
+import { defaultEmulator, hostCommandContext } from "./command/context.ts";
 import { buildQemuCommand } from "./command/index.ts";
 import type { CommandContext, QemuCommand } from "./command/types.ts";
-import { domainPaths, driverPaths, type DriverRoot } from "./paths.ts";
-import { join } from "node:path";
-import { userInfo } from "node:os";
+import { driverPaths, type DriverRoot } from "./paths.ts";
 
-export const defaultEmulator = "/usr/bin/qemu-system-x86_64";
+// They moved to the command layer; kept here for importers on branches that have not moved yet.
+export { defaultEmulator, hostCommandContext } from "./command/context.ts";
 
 export interface NativeOptions {
   /** Use this libvirt capabilities file instead of probing the emulator. */
@@ -35,30 +34,6 @@ export interface NativeResult {
 
 function defaultRoot(): DriverRoot {
   return process.getuid?.() === 0 ? { kind: "system" } : { kind: "session" };
-}
-
-/** The context of this host for a domain that is not running (id -1). */
-export function hostCommandContext(caps: QemuCaps, name: string, root: DriverRoot): CommandContext {
-  const paths = driverPaths(root);
-  const dp = domainPaths(paths, -1, name);
-  // libvirt treats an embedded driver run by root like the system instance.
-  const privileged = root.kind === "system" || (root.kind === "embed" && process.getuid?.() === 0);
-  const user = userInfo().username;
-  return {
-    caps,
-    domainId: -1,
-    paths: dp,
-    monitor: { path: join(dp.domainDir, "monitor.sock") },
-    hugetlbfs: hostHugetlbfsMounts(),
-    baseEnv: [
-      ["LC_ALL", "C"],
-      ["PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-      ...(privileged ? [] : ([["HOME", process.env.HOME ?? "/"]] as [string, string][])),
-      ["USER", user],
-      ["LOGNAME", user],
-    ],
-    privileged,
-  };
 }
 
 export async function domainXMLToNative(xml: string, options: NativeOptions = {}): Promise<NativeResult> {

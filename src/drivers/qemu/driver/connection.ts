@@ -35,7 +35,7 @@ import { VirtError } from "../../../util/errors/index.ts";
 import { shellJoin, shellQuote } from "../../../util/shell-quote.ts";
 import { assignAliases } from "../../../conf/domain/index.ts";
 import { buildQemuCommand } from "../command/index.ts";
-import { hostCommandContext } from "../native.ts";
+import { hostCommandContext } from "../command/context.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { findConsoleDevice, openChardevStream } from "./console.ts";

@@ -29,7 +29,7 @@ import { DisposableStore } from "../../../util/disposable.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { DomainEventId, type DomainEventType } from "../../driver.ts";
 import { domainFactsFromCaps, getQemuCaps, type QemuCaps } from "../capabilities/index.ts";
-import { defaultEmulator } from "../native.ts";
+import { defaultEmulator } from "../command/context.ts";
 import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
 import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { DomainEventHub } from "../../events.ts";

@@ -55,7 +55,7 @@ import { hostdevDeviceProps } from "../command/hostdev.ts";
 import { hostNetProps, nicProps } from "../command/net.ts";
 import type { CommandContext } from "../command/types.ts";
 import type { QmpClient, QmpObject } from "../monitor/index.ts";
-import { hostCommandContext } from "../native.ts";
+import { hostCommandContext } from "../command/context.ts";
 import { domainPaths } from "../paths.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";

@@ -32,7 +32,7 @@ import {
 } from "../../driver.ts";
 import { buildQemuCommand, type CommandContext } from "../command/index.ts";
 import { connectQmp, type QmpClient } from "../monitor/index.ts";
-import { hostCommandContext } from "../native.ts";
+import { hostCommandContext } from "../command/context.ts";
 import { domainPaths } from "../paths.ts";
 import { QemuRun, type QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
