@@ -4,6 +4,7 @@
  */
 import { XmlWriter } from "../xml.ts";
 import { DNSMASQ_NS } from "./parse.ts";
+import { formatMetadata } from "../domain/format-general.ts";
 import type {
   BandwidthDef,
   DnsDef,
@@ -36,6 +37,7 @@ function formatForward(w: XmlWriter, def: NetworkDef): void {
   const natBody =
     nat !== undefined &&
     (nat.addressStart !== undefined || nat.portStart !== undefined || nat.portEnd !== undefined);
+  const natAny = nat !== undefined && (natBody || nat.ipv6 !== undefined);
   w.elem(
     "forward",
     {
@@ -45,8 +47,8 @@ function formatForward(w: XmlWriter, def: NetworkDef): void {
     },
     () => {
       if (f.driverName) w.empty("driver", { name: f.driverName });
-      if (f.mode === "nat" && nat && (natBody || nat.ipv6)) {
-        w.elem("nat", { ipv6: nat.ipv6 ? "yes" : undefined }, () => {
+      if (f.mode === "nat" && nat && natAny) {
+        w.elem("nat", { ipv6: yn(nat.ipv6) }, () => {
           if (nat.addressStart !== undefined) {
             w.empty("address", { start: nat.addressStart, end: nat.addressEnd });
           }
@@ -201,6 +203,7 @@ export function formatNetwork(def: NetworkDef): string {
       w.text("uuid", def.uuid);
       if (def.title !== undefined) w.text("title", def.title);
       if (def.description !== undefined) w.text("description", def.description);
+      if (def.metadata?.length) formatMetadata(w, def.metadata);
       formatForward(w, def);
       if (l3 || def.bridge !== undefined || def.macTableManager !== undefined) {
         w.empty("bridge", {

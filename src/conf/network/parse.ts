@@ -47,6 +47,7 @@ import {
   type Ctx,
 } from "./reader.ts";
 import { validateNetwork } from "./validate.ts";
+import { rawElement } from "../domain/parse-general.ts";
 
 export const DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0";
 
@@ -114,7 +115,7 @@ function parsePci(ctx: Ctx, el: XmlElement): PciAddress {
 function parseNat(ctx: Ctx, el: XmlElement): ForwardDef["nat"] {
   const nat: NonNullable<ForwardDef["nat"]> = {};
   const v6 = yesNo(ctx, el, "ipv6");
-  if (v6) nat.ipv6 = true;
+  if (v6 !== undefined) nat.ipv6 = v6;
   const addrs = el.all("address");
   if (addrs.length > 1) {
     throw structural(
@@ -644,6 +645,8 @@ export function readNetwork(root: XmlElement, options: ParseNetworkOptions = {})
   }
   const description = root.child("description");
   if (description) def.description = description.text;
+  const metadata = root.child("metadata");
+  if (metadata) def.metadata = metadata.children.map(rawElement);
   const domain = root.child("domain");
   if (domain) {
     def.domain = { name: reqAttr(ctx, domain, "name") };

@@ -1,3 +1,5 @@
+import type { RawXmlElement } from "../domain/types.ts";
+
 /**
  * A libvirt virtual network definition (`<network>`), typed. Addresses are kept in canonical
  * text form (as libvirt formats them); MAC addresses in lower case.
@@ -30,7 +32,7 @@ export interface NatDef {
   addressEnd?: string;
   portStart?: number;
   portEnd?: number;
-  /** `<nat ipv6='yes'>`: masquerade IPv6 too. */
+  /** `<nat ipv6=>`: yes masquerades IPv6 too (kept as given, libvirt formats both values). */
   ipv6?: boolean;
 }
 
@@ -176,6 +178,8 @@ export interface NetworkDef {
   trustGuestRxFilters?: boolean;
   title?: string;
   description?: string;
+  /** `<metadata>` children, kept verbatim. */
+  metadata?: RawXmlElement[];
   /** Absent: an isolated network. */
   forward?: ForwardDef;
   bridge?: string;

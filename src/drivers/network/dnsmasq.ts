@@ -147,9 +147,10 @@ export function dnsmasqConfig(def: NetworkDef, ctx: DnsmasqContext): DnsmasqFile
       let r = `srv-host=_${s.service}._${s.protocol}`;
       if (s.domain !== undefined) r += `.${s.domain}`;
       if (s.target !== undefined) r += `,${s.target}`;
-      if (s.port !== undefined) r += `,${s.port}`;
-      if (s.priority !== undefined) r += `,${s.priority}`;
-      if (s.weight !== undefined) r += `,${s.weight}`;
+      // As libvirt: zero values count as unset.
+      if (s.port) r += `,${s.port}`;
+      if (s.priority) r += `,${s.priority}`;
+      if (s.weight) r += `,${s.weight}`;
       line(r);
     }
   }
