@@ -96,8 +96,7 @@ function formatIpDef(w: XmlWriter, ip: IpDef): void {
       if (ip.bootp) inner.empty("bootp", { file: ip.bootp.file, server: ip.bootp.server });
     });
   }
-  const body = inner.toString();
-  if (body !== "\n") for (const line of body.trimEnd().split("\n")) w.raw(`  ${line}`);
+  indentInto(w, inner);
   w.raw("</ip>");
 }
 
@@ -156,8 +155,9 @@ function formatBandwidth(w: XmlWriter, b: BandwidthDef | undefined): void {
 
 function formatVirtualPort(w: XmlWriter, vp: VirtualPortDef | undefined): void {
   if (!vp) return;
+  const p = vp.parameters;
+  if (vp.type === undefined && Object.keys(p).length === 0) return;
   w.elem("virtualport", { type: vp.type }, () => {
-    const p = vp.parameters;
     if (Object.keys(p).length > 0) {
       w.empty("parameters", {
         managerid: p.managerid,
@@ -171,20 +171,26 @@ function formatVirtualPort(w: XmlWriter, vp: VirtualPortDef | undefined): void {
   });
 }
 
+/** libvirt writes `<portgroup>` with an end tag even when it has no children. */
 function formatPortGroup(w: XmlWriter, pg: PortGroupDef): void {
-  w.elem(
-    "portgroup",
-    {
+  w.raw(
+    `<portgroup${attrs({
       name: pg.name,
       default: pg.isDefault ? "yes" : undefined,
       trustGuestRxFilters: yn(pg.trustGuestRxFilters),
-    },
-    () => {
-      formatVlan(w, pg.vlan);
-      formatVirtualPort(w, pg.virtualport);
-      formatBandwidth(w, pg.bandwidth);
-    },
+    })}>`,
   );
+  const inner = new XmlWriter();
+  formatVlan(inner, pg.vlan);
+  formatVirtualPort(inner, pg.virtualport);
+  formatBandwidth(inner, pg.bandwidth);
+  indentInto(w, inner);
+  w.raw("</portgroup>");
+}
+
+function indentInto(w: XmlWriter, inner: XmlWriter): void {
+  const body = inner.toString();
+  if (body !== "\n") for (const line of body.trimEnd().split("\n")) w.raw(`  ${line}`);
 }
 
 export function formatNetwork(def: NetworkDef): string {
@@ -194,9 +200,9 @@ export function formatNetwork(def: NetworkDef): string {
   w.elem(
     "network",
     {
+      "xmlns:dnsmasq": def.dnsmasqOptions.length ? DNSMASQ_NS : undefined,
       ipv6: def.ipv6NoGateway ? "yes" : undefined,
       trustGuestRxFilters: yn(def.trustGuestRxFilters),
-      "xmlns:dnsmasq": def.dnsmasqOptions.length ? DNSMASQ_NS : undefined,
     },
     () => {
       w.text("name", def.name);
@@ -220,7 +226,6 @@ export function formatNetwork(def: NetworkDef): string {
         w.empty("domain", {
           name: def.domain.name,
           localOnly: yn(def.domain.localOnly),
-          register: yn(def.domain.register),
         });
       }
       formatDns(w, def.dns);

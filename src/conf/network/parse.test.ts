@@ -111,7 +111,7 @@ test("forward-mode rules keep libvirt's wording", () => {
   fails(`<network><name>n</name><forward mode='bridge'/><bridge name='br0' stp='off'/></network>`, (e) => {
     assert.equal(
       e.message,
-      "XML error: bridge delay/stp options only allowed in route, nat, and isolated mode, not in bridge (network 'n')",
+      "XML error: bridge delay/stp/zone options only allowed in route, nat, and isolated mode, not in bridge (network 'n')",
     );
   });
   fails(`<network><name>n</name><forward mode='vepa' dev='eth0'/><bridge name='br0'/></network>`, (e) => {
@@ -152,7 +152,11 @@ test("DHCP leases below two minutes, and extra data in disabled DNS, are refused
     `<network><name>n</name><ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.9'><lease expiry='60' unit='seconds'/></range></dhcp></ip></network>`,
     (e) => {
       assert.equal(e.details.xpath, "/network/ip/dhcp/range/lease/@expiry");
-      assert.match(e.message, /at least 2 minutes/);
+      assert.equal(e.virCode, 67);
+      assert.equal(
+        e.message,
+        "unsupported configuration: The minimum lease time should be greater than 2 minutes",
+      );
     },
   );
   fails(`<network><name>n</name><dns enable='no'><forwarder addr='8.8.8.8'/></dns></network>`, (e) => {

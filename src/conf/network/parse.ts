@@ -29,6 +29,7 @@ import {
   formatIp,
   ipDistance,
   netmaskPrefix,
+  maskByPrefix,
   parseIp,
   sameSubnet,
   type IpAddr,
@@ -126,17 +127,15 @@ function parseNat(ctx: Ctx, el: XmlElement): ForwardDef["nat"] {
   const a = addrs[0];
   if (a) {
     const start = reqIpAttr(ctx, a, "start", 4);
-    const end = ipAttr(ctx, a, "end", 4);
-    nat.addressStart = formatIp(start);
-    if (end) {
-      if (ipDistance(end, start) < 0n) {
-        throw structural(
-          a,
-          `NAT address range start '${formatIp(start)}' is after end '${formatIp(end)}' in network ${ctx.network}`,
-        );
-      }
-      nat.addressEnd = formatIp(end);
+    const end = reqIpAttr(ctx, a, "end", 4);
+    if (ipDistance(end, start) < 0n) {
+      throw structural(
+        a,
+        `NAT address range start '${formatIp(start)}' is after end '${formatIp(end)}' in network ${ctx.network}`,
+      );
     }
+    nat.addressStart = formatIp(start);
+    nat.addressEnd = formatIp(end);
   }
   const ports = el.all("port");
   if (ports.length > 1) {
@@ -147,12 +146,13 @@ function parseNat(ctx: Ctx, el: XmlElement): ForwardDef["nat"] {
   }
   const p = ports[0];
   if (p) {
-    nat.portStart = uintAttr(ctx, p, "start", 0, 65535) ?? 0;
+    const start = uintAttr(ctx, p, "start", 0, 65535);
+    if (start === undefined) throw missing(ctx, p, "attribute 'start' of <port> in <nat>", "@start");
     const end = uintAttr(ctx, p, "end", 0, 65535);
-    if (end !== undefined) nat.portEnd = end;
-    if (nat.portEnd !== undefined && nat.portEnd < nat.portStart) {
-      throw invalid(ctx, p, "end", String(end), `expected a port >= start (${nat.portStart})`);
-    }
+    if (end === undefined) throw missing(ctx, p, "attribute 'end' of <port> in <nat>", "@end");
+    if (end < start) throw invalid(ctx, p, "end", String(end), `expected a port >= start (${start})`);
+    nat.portStart = start;
+    nat.portEnd = end;
   }
   return nat;
 }
@@ -238,20 +238,16 @@ function parseForward(ctx: Ctx, el: XmlElement): ForwardDef {
 function parseLease(ctx: Ctx, parent: XmlElement): LeaseDef | undefined {
   const el = parent.child("lease");
   if (!el) return undefined;
-  const expiry = uintAttr(ctx, el, "expiry") ?? 0;
+  const expiry = uintAttr(ctx, el, "expiry");
   const unit = enumAttr(ctx, el, "unit", ["seconds", "minutes", "hours"] as const) ?? "minutes";
-  const seconds = expiry * (unit === "hours" ? 3600 : unit === "minutes" ? 60 : 1);
-  if (expiry > 0 && seconds < 120) {
-    throw invalid(
-      ctx,
-      el,
-      "expiry",
-      String(expiry),
-      `the lease time must be 0 (infinite) or at least 2 minutes, got ${expiry} ${unit}`,
+  // libvirt: a <lease> without expiry is no lease at all.
+  if (expiry === undefined) return undefined;
+  if (expiry > 0 && ((unit === "seconds" && expiry < 120) || (unit === "minutes" && expiry < 2))) {
+    throw new VirtError(
+      "NETWORK_CONFIG_UNSUPPORTED",
+      { what: "The minimum lease time should be greater than 2 minutes" },
+      { xpath: `${el.xpath}/@expiry`, line: el.line, column: el.column, network: ctx.network },
     );
-  }
-  if (seconds > 0xffffffff) {
-    throw invalid(ctx, el, "expiry", String(expiry), "the lease time must be below 4294967295 seconds");
   }
   return { expiry, unit };
 }
@@ -303,7 +299,7 @@ function parseDhcp(ctx: Ctx, el: XmlElement, ip: IpDef, addr: IpAddr, prefix: nu
   }
   for (const h of el.all("host")) {
     const host: DhcpHost = {};
-    const mac = macAttr(ctx, h, "mac");
+    const mac = h.attr("mac");
     const id = h.attr("id");
     const name = h.attr("name");
     const hip = ipAttr(ctx, h, "ip", addr.family);
@@ -314,7 +310,8 @@ function parseDhcp(ctx: Ctx, el: XmlElement, ip: IpDef, addr: IpAddr, prefix: nu
           `Invalid to specify MAC address '${mac}' in network '${ctx.network}' IPv6 static host definition`,
         );
       }
-      if (parseInt(mac.slice(0, 2), 16) & 1) {
+      const canon = macAttr(ctx, h, "mac")!;
+      if (parseInt(canon.slice(0, 2), 16) & 1) {
         throw invalid(
           ctx,
           h,
@@ -323,11 +320,12 @@ function parseDhcp(ctx: Ctx, el: XmlElement, ip: IpDef, addr: IpAddr, prefix: nu
           "expected a unicast MAC address (the first octet's lowest bit clear)",
         );
       }
+      // libvirt keeps a static host's MAC as written.
       host.mac = mac;
     }
     if (id !== undefined) {
-      if (!/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})+$/.test(id)) {
-        throw invalid(ctx, h, "id", id, "expected a DHCP client id as colon-separated hex bytes");
+      if (!/^[0-9a-fA-F:]+$/.test(id)) {
+        throw invalid(ctx, h, "id", id, "expected a DHCP client id of hex digits and ':'");
       }
       host.id = id;
     }
@@ -344,24 +342,14 @@ function parseDhcp(ctx: Ctx, el: XmlElement, ip: IpDef, addr: IpAddr, prefix: nu
       throw missing(ctx, h, "attribute 'id' or 'name' of a static IPv6 <host>", "@id");
     }
     if (!hip) throw missing(ctx, h, "attribute 'ip' of <host>", "@ip");
-    if (prefix !== undefined && !sameSubnet(hip, addr, prefix)) {
-      throw invalid(
-        ctx,
-        h,
-        "ip",
-        formatIp(hip),
-        `expected an address in the network ${formatIp(addr)}/${prefix}`,
-      );
-    }
     host.ip = formatIp(hip);
     const lease = parseLease(ctx, h);
     if (lease) host.lease = lease;
     ip.hosts.push(host);
   }
-  const bootp = el.child("bootp");
+  // libvirt reads <bootp> for IPv4 only; elsewhere it stays unread and is reported.
+  const bootp = addr.family === 4 ? el.child("bootp") : undefined;
   if (bootp) {
-    if (addr.family !== 4)
-      throw structural(bootp, `<bootp> is only supported for IPv4 in network '${ctx.network}'`);
     const file = reqAttr(ctx, bootp, "file");
     const server = ipAttr(ctx, bootp, "server", 4);
     ip.bootp = server ? { file, server: formatIp(server) } : { file };
@@ -412,34 +400,49 @@ function parseIpEl(ctx: Ctx, el: XmlElement): IpDef {
       throw structural(tftp, `Unsupported <tftp> element in an IPv6 element in network '${ctx.network}'`);
     ip.tftpRoot = reqAttr(ctx, tftp, "root");
   }
-  const dhcps = el.all("dhcp");
-  if (dhcps.length > 1)
-    throw structural(dhcps[1], `Multiple <dhcp> elements in an <ip> of network '${ctx.network}'`);
-  if (dhcps[0]) parseDhcp(ctx, dhcps[0], ip, addr, eff);
+  // libvirt reads the first <dhcp> only; any other stays unread and is reported.
+  const dhcp = el.child("dhcp");
+  if (dhcp) parseDhcp(ctx, dhcp, ip, addr, eff);
   return ip;
 }
 
 function parseRoute(ctx: Ctx, el: XmlElement): RouteDef {
   const family = enumAttr(ctx, el, "family", ["ipv4", "ipv6"] as const);
+  // Without family='ipv6' a route is IPv4 (libvirt's rule).
   const want = family === "ipv6" ? 6 : 4;
-  const addr = reqIpAttr(ctx, el, "address", family ? want : undefined);
-  const gw = reqIpAttr(ctx, el, "gateway", addr.family);
+  const addr = reqIpAttr(ctx, el, "address", want);
+  const gw = reqIpAttr(ctx, el, "gateway", want);
   const route: RouteDef = { address: formatIp(addr), gateway: formatIp(gw) };
   if (family) route.family = family;
-  const mask = ipAttr(ctx, el, "netmask", 4);
+  const mask = want === 4 ? ipAttr(ctx, el, "netmask", 4) : undefined;
+  if (want === 6 && el.hasAttr("netmask")) {
+    throw invalid(
+      ctx,
+      el,
+      "netmask",
+      el.attr("netmask")!,
+      "a netmask is only allowed for IPv4 routes: use prefix",
+    );
+  }
+  const prefix = uintAttr(ctx, el, "prefix", 0, want === 4 ? 32 : 128);
+  if (mask && prefix !== undefined) {
+    throw structural(el, `${ctx.network}: Route definition cannot have both a prefix and a netmask`);
+  }
+  let bits = prefix ?? 0;
   if (mask) {
-    if (addr.family !== 4)
-      throw invalid(ctx, el, "netmask", formatIp(mask), "a netmask is only allowed for IPv4 routes");
-    if (netmaskPrefix(mask) === undefined) {
+    const n = netmaskPrefix(mask);
+    if (n === undefined)
       throw invalid(ctx, el, "netmask", formatIp(mask), "expected a netmask with contiguous bits");
-    }
+    bits = n;
     route.netmask = formatIp(mask);
   }
-  const prefix = uintAttr(ctx, el, "prefix", 0, addr.family === 4 ? 32 : 128);
-  if (mask && prefix !== undefined) {
-    throw structural(el, `Network '${ctx.network}' route cannot have both a prefix and a netmask`);
-  }
   if (prefix !== undefined) route.prefix = prefix;
+  if (formatIp(maskByPrefix(addr, bits)) !== route.address) {
+    throw structural(
+      el,
+      `${ctx.network}: Address '${route.address}' in route definition is not a network address`,
+    );
+  }
   const metric = uintAttr(ctx, el, "metric", 1, 0xffffffff);
   if (metric !== undefined) route.metric = metric;
   return route;
@@ -472,65 +475,78 @@ function parseDns(ctx: Ctx, el: XmlElement): DnsDef {
   }
   for (const s of el.all("srv")) {
     const service = reqAttr(ctx, s, "service");
-    if (service.length > 15)
+    if (service.length > 15) {
       throw invalid(ctx, s, "service", service, "expected a service name of at most 15 characters");
-    const protocol = enumAttr(ctx, s, "protocol", ["tcp", "udp"] as const);
-    if (!protocol) throw missing(ctx, s, "attribute 'protocol' of <srv>", "@protocol");
+    }
+    if (!/^[A-Za-z0-9_\-+/*]+$/.test(service)) {
+      throw invalid(ctx, s, "service", service, "expected letters, digits and _ - + / * only");
+    }
+    const protocol = reqAttr(ctx, s, "protocol");
+    if (!/^[A-Za-z0-9\-+/]+$/.test(protocol)) {
+      throw invalid(
+        ctx,
+        s,
+        "protocol",
+        protocol,
+        "expected a protocol name like tcp or udp (letters, digits, - + /)",
+      );
+    }
     const srv: DnsDef["srvs"][number] = { service, protocol };
     const domain = s.attr("domain");
     if (domain !== undefined) srv.domain = domain;
     const target = s.attr("target");
     if (target !== undefined) srv.target = target;
-    const port = uintAttr(ctx, s, "port", 0, 65535);
-    const priority = uintAttr(ctx, s, "priority", 0, 65535);
-    const weight = uintAttr(ctx, s, "weight", 0, 65535);
-    if ((port !== undefined || priority !== undefined || weight !== undefined) && target === undefined) {
-      throw missing(
-        ctx,
-        s,
-        "attribute 'target' of <srv> (needed when port, priority or weight is given)",
-        "@target",
-      );
+    for (const [k, min] of [
+      ["port", 1],
+      ["priority", 0],
+      ["weight", 0],
+    ] as const) {
+      if (s.hasAttr(k) && target === undefined) {
+        throw structural(
+          s,
+          `DNS SRV ${k} attribute not permitted without target for service '${service}' in network '${ctx.network}'`,
+        );
+      }
+      const v = uintAttr(ctx, s, k, min, 65535);
+      if (v !== undefined) srv[k] = v;
     }
-    if (port !== undefined) srv.port = port;
-    if (priority !== undefined) srv.priority = priority;
-    if (weight !== undefined) srv.weight = weight;
     dns.srvs.push(srv);
   }
   for (const t of el.all("txt")) {
     const name = reqAttr(ctx, t, "name");
-    if (/\s/.test(name)) throw invalid(ctx, t, "name", name, "expected a TXT record name without spaces");
+    if (/[ ,]/.test(name)) {
+      throw invalid(ctx, t, "name", name, "expected a TXT record name without spaces or commas");
+    }
     const value = reqAttr(ctx, t, "value");
     dns.txts.push({ name, value });
   }
   if (
     dns.enable === false &&
-    (dns.forwarders.length ||
-      dns.hosts.length ||
-      dns.srvs.length ||
-      dns.txts.length ||
-      dns.forwardPlainNames !== undefined)
+    (dns.forwarders.length || dns.hosts.length || dns.srvs.length || dns.txts.length)
   ) {
     throw structural(el, `Extra data in disabled network '${ctx.network}'`);
   }
   return dns;
 }
 
-function parseRate(ctx: Ctx, el: XmlElement, inbound: boolean): BandwidthRate {
+function parseRate(ctx: Ctx, el: XmlElement): BandwidthRate {
   const r: BandwidthRate = {};
   const average = uintAttr(ctx, el, "average");
   const peak = uintAttr(ctx, el, "peak");
-  const burst = uintAttr(ctx, el, "burst", 0, 0xffffffff);
-  const floor = el.hasAttr("floor") ? uintAttr(ctx, el, "floor") : undefined;
-  if (floor !== undefined && !inbound) {
-    throw invalid(ctx, el, "floor", String(floor), "floor is only supported for inbound traffic");
+  const burst = uintAttr(ctx, el, "burst");
+  const floor = uintAttr(ctx, el, "floor");
+  if (floor !== undefined) {
+    throw invalid(
+      ctx,
+      el,
+      "floor",
+      String(floor),
+      "floor is set on a guest's interface, not on a network or portgroup",
+    );
   }
-  if (average === undefined && floor === undefined) {
-    throw missing(ctx, el, `attribute 'average' of <${el.name}>`, "@average");
-  }
-  if (average !== undefined) r.average = average;
+  if (average === undefined) throw missing(ctx, el, `attribute 'average' of <${el.name}>`, "@average");
+  r.average = average;
   if (peak !== undefined) r.peak = peak;
-  if (floor !== undefined) r.floor = floor;
   if (burst !== undefined) r.burst = burst;
   return r;
 }
@@ -544,7 +560,7 @@ function parseBandwidth(ctx: Ctx, el: XmlElement): BandwidthDef {
         list[1],
         `Only one child <${dir}> element allowed in <bandwidth> of network '${ctx.network}'`,
       );
-    if (list[0]) bw[dir] = parseRate(ctx, list[0], dir === "inbound");
+    if (list[0]) bw[dir] = parseRate(ctx, list[0]);
   }
   return bw;
 }
@@ -556,19 +572,36 @@ function parseVlan(ctx: Ctx, el: XmlElement): VlanDef {
     const nativeMode = enumAttr(ctx, t, "nativeMode", ["tagged", "untagged"] as const);
     return nativeMode ? { id, nativeMode } : { id };
   });
-  if (tags.length === 0) throw missing(ctx, el, "a <tag> element in <vlan>", "tag");
-  const trunkAttr = yesNo(ctx, el, "trunk");
-  if (trunkAttr === false && tags.length > 1) {
-    throw invalid(ctx, el, "trunk", "no", "trunk='no' cannot be used with more than one vlan tag");
+  if (tags.length === 0) {
+    throw structural(el, "missing tag id - each <vlan> must have at least one <tag id='n'/> subelement");
   }
-  const natives = tags.filter((t) => t.nativeMode !== undefined);
-  if (natives.length > 1)
-    throw structural(el, `multiple native vlan tags in network '${ctx.network}': at most one is allowed`);
-  if (natives.length && trunkAttr === false) {
-    throw invalid(ctx, el, "trunk", "no", "a native vlan tag requires trunk mode");
+  if (tags.filter((t) => t.nativeMode !== undefined).length > 1) {
+    throw structural(el, "duplicate native vlan setting");
   }
-  return { trunk: trunkAttr ?? (tags.length > 1 || natives.length > 0), tags };
+  let trunk = tags.length > 1;
+  const trunkText = el.attr("trunk");
+  if (trunkText !== undefined) {
+    trunk = trunkText.toLowerCase() === "yes";
+    if (!trunk) {
+      if (tags.length > 1) {
+        throw invalid(ctx, el, "trunk", trunkText, "trunk='yes' is required for more than one vlan tag");
+      }
+      if (tags.some((t) => t.nativeMode !== undefined)) {
+        throw invalid(ctx, el, "trunk", trunkText, "trunk='no' is not allowed with a native vlan id");
+      }
+      if (trunkText.toLowerCase() !== "no")
+        throw invalid(ctx, el, "trunk", trunkText, "expected yes or no", ["yes", "no"]);
+    }
+  }
+  return { trunk, tags };
 }
+
+const VPORT_PARAMS: Readonly<Record<string, readonly string[]>> = {
+  "802.1Qbg": ["managerid", "typeid", "typeidversion", "instanceid"],
+  "802.1Qbh": ["profileid"],
+  openvswitch: ["interfaceid", "profileid"],
+  midonet: ["interfaceid"],
+};
 
 function parseVirtualPort(ctx: Ctx, el: XmlElement, requireType: boolean): VirtualPortDef {
   const type = enumAttr(ctx, el, "type", VIRTUALPORT_TYPES);
@@ -576,17 +609,38 @@ function parseVirtualPort(ctx: Ctx, el: XmlElement, requireType: boolean): Virtu
   const vp: VirtualPortDef = { parameters: {} };
   if (type) vp.type = type;
   const p = el.child("parameters");
-  if (p) {
-    for (const k of [
-      "managerid",
-      "typeid",
-      "typeidversion",
-      "instanceid",
-      "interfaceid",
-      "profileid",
-    ] as const) {
-      const v = p.attr(k);
-      if (v !== undefined) vp.parameters[k] = v;
+  if (!p) return vp;
+  const num = (k: "managerid" | "typeid" | "typeidversion", max: number): void => {
+    const v = p.attr(k);
+    if (v === undefined) return;
+    const t = v.trim();
+    const n = /^0x[0-9a-f]+$/i.test(t) ? parseInt(t, 16) : /^[0-9]+$/.test(t) ? Number(t) : NaN;
+    if (!Number.isSafeInteger(n) || n > max)
+      throw invalid(ctx, p, k, v, `expected an integer from 0 to ${max}`);
+    vp.parameters[k] = n;
+  };
+  num("managerid", 0xff);
+  num("typeid", 0xffffff);
+  num("typeidversion", 0xff);
+  for (const k of ["instanceid", "interfaceid"] as const) {
+    const v = p.attr(k);
+    if (v === undefined) continue;
+    const hex = v.replace(/[-\s]/g, "").toLowerCase();
+    if (!/^[0-9a-f]{32}$/.test(hex)) throw invalid(ctx, p, k, v, "expected a UUID");
+    vp.parameters[k] =
+      `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+  const profile = p.attr("profileid");
+  if (profile !== undefined) {
+    if (profile.length > 39) throw invalid(ctx, p, "profileid", profile, "expected at most 39 characters");
+    vp.parameters.profileid = profile;
+  }
+  if (type) {
+    const allowed = VPORT_PARAMS[type]!;
+    for (const k of Object.keys(vp.parameters)) {
+      if (!allowed.includes(k)) {
+        throw invalid(ctx, p, k, p.attr(k) ?? "", `not allowed for <virtualport type='${type}'>`, allowed);
+      }
     }
   }
   return vp;
@@ -652,8 +706,6 @@ export function readNetwork(root: XmlElement, options: ParseNetworkOptions = {})
     def.domain = { name: reqAttr(ctx, domain, "name") };
     const lo = yesNo(ctx, domain, "localOnly");
     if (lo !== undefined) def.domain.localOnly = lo;
-    const reg = yesNo(ctx, domain, "register");
-    if (reg !== undefined) def.domain.register = reg;
   }
   const bw = root.child("bandwidth");
   if (bw) def.bandwidth = parseBandwidth(ctx, bw);

@@ -108,7 +108,8 @@ export interface DnsHost {
 
 export interface DnsSrv {
   service: string;
-  protocol: "tcp" | "udp";
+  /** Usually tcp or udp. */
+  protocol: string;
   domain?: string;
   target?: string;
   port?: number;
@@ -152,9 +153,9 @@ export const VIRTUALPORT_TYPES = ["802.1Qbg", "802.1Qbh", "openvswitch", "midone
 export interface VirtualPortDef {
   type?: (typeof VIRTUALPORT_TYPES)[number];
   parameters: {
-    managerid?: string;
-    typeid?: string;
-    typeidversion?: string;
+    managerid?: number;
+    typeid?: number;
+    typeidversion?: number;
     instanceid?: string;
     interfaceid?: string;
     profileid?: string;
@@ -189,7 +190,7 @@ export interface NetworkDef {
   macTableManager?: "kernel" | "libvirt";
   mtu?: number;
   mac?: string;
-  domain?: { name: string; localOnly?: boolean; register?: boolean };
+  domain?: { name: string; localOnly?: boolean };
   dns: DnsDef;
   vlan?: VlanDef;
   bandwidth?: BandwidthDef;

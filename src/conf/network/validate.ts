@@ -63,6 +63,9 @@ export function validateNetwork(def: NetworkDef, root: XmlElement): void {
         if (def.bridge !== undefined) {
           throw structural(bridgeEl, `bridge name not allowed in ${mode} mode (network '${name}')`);
         }
+        if (def.bridgeZone !== undefined) {
+          throw structural(bridgeEl, `bridge zone not allowed in ${mode} mode (network '${name}')`);
+        }
         if (def.macTableManager !== undefined) {
           throw structural(
             bridgeEl,
@@ -70,10 +73,10 @@ export function validateNetwork(def: NetworkDef, root: XmlElement): void {
           );
         }
       }
-      if (bridgeEl && (bridgeEl.hasAttr("stp") || bridgeEl.hasAttr("delay"))) {
+      if (def.delay !== 0 || bridgeEl?.hasAttr("stp") || def.bridgeZone !== undefined) {
         throw structural(
           bridgeEl,
-          `bridge delay/stp options only allowed in route, nat, and isolated mode, not in ${mode} (network '${name}')`,
+          `bridge delay/stp/zone options only allowed in route, nat, and isolated mode, not in ${mode} (network '${name}')`,
         );
       }
       if (def.bridge !== undefined && (def.forward!.interfaces.length > 0 || def.forward!.pf !== undefined)) {

@@ -72,13 +72,14 @@ test("DNS TXT and SRV records, local-only domain, IPv6 range and bootp server", 
     net(
       "<forward mode='route'/><domain name='lab' localOnly='yes'/>" +
         "<dns><txt name='info' value='hello'/><srv service='ldap' protocol='tcp' domain='lab' target='srv1' port='389' priority='1' weight='10'/></dns>" +
-        "<ip address='10.1.0.1' prefix='24'><dhcp><range start='10.1.0.10' end='10.1.0.19'><lease expiry='0'/></range><bootp file='pxe.img' server='10.1.0.5'/></dhcp></ip>" +
+        "<ip address='10.1.0.1' prefix='24' localPtr='yes'><dhcp><range start='10.1.0.10' end='10.1.0.19'><lease expiry='0'/></range><bootp file='pxe.img' server='10.1.0.5'/></dhcp></ip>" +
         "<ip family='ipv6' address='fd00::1' prefix='64'><dhcp><range start='fd00::10' end='fd00::1f'/></dhcp></ip>",
     ),
   );
   const conf = dnsmasqConfig(def, CTX).conf;
   assert.ok(conf.includes("local=/lab/\ndomain=lab\nexpand-hosts\n"), conf);
   assert.ok(conf.includes("txt-record=info,hello\nsrv-host=_ldap._tcp.lab,srv1,389,1,10\n"), conf);
+  assert.ok(conf.includes("local=/0.1.10.in-addr.arpa/\n"), conf);
   assert.ok(conf.includes("dhcp-range=10.1.0.10,10.1.0.19,255.255.255.0,infinite\n"), conf);
   assert.ok(conf.includes("dhcp-boot=pxe.img,,10.1.0.5\n"), conf);
   assert.ok(conf.includes("dhcp-range=fd00::10,fd00::1f,64\n"), conf);
@@ -97,4 +98,27 @@ test("a network without a bridge name is refused", () => {
     "<network><name>nobr</name><forward/><ip address='10.1.0.1' prefix='24'/></network>",
   );
   assert.throws(() => dnsmasqConfig(def, CTX), /network 'nobr' has no bridge name/);
+});
+
+test("SRV records: no target or '.' drops port/priority/weight; unset positions get defaults", () => {
+  const { def } = parseNetwork(
+    net(
+      "<forward/><dns><srv service='a' protocol='tcp' target='.' port='1'/><srv service='b' protocol='udp' target='t' weight='5'/><srv service='c' protocol='tcp'/></dns>" +
+        "<ip address='10.1.0.1' prefix='24'/>",
+    ),
+  );
+  const conf = dnsmasqConfig(def, CTX).conf;
+  assert.ok(conf.includes("srv-host=_a._tcp\nsrv-host=_b._udp,t,1,0,5\nsrv-host=_c._tcp\n"), conf);
+});
+
+test("IPv6 local PTR zones use nibbles; a prefix off the nibble boundary is refused", () => {
+  const v6 = parseNetwork(
+    net("<forward/><ip family='ipv6' address='fd00:1:2:3::1' prefix='64' localPtr='yes'/>"),
+  ).def;
+  assert.ok(dnsmasqConfig(v6, CTX).conf.includes("local=/3.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa/\n"));
+  const odd = parseNetwork(net("<forward/><ip address='10.1.0.1' prefix='20' localPtr='yes'/>")).def;
+  assert.throws(
+    () => dnsmasqConfig(odd, CTX),
+    /PTR domain for IPv4 network with prefix 20 cannot be automatically created/,
+  );
 });

@@ -40,11 +40,13 @@ export function dnsmasqCaps(version: readonly [number, number]): {
   bindDynamic: boolean;
   raParam: boolean;
   dhcpv6: boolean;
+  ra: boolean;
 } {
   return {
     bindDynamic: atLeast(version, 2, 63),
     raParam: atLeast(version, 2, 64),
     dhcpv6: atLeast(version, 2, 64),
+    ra: atLeast(version, 2, 64),
   };
 }
 
@@ -67,6 +69,32 @@ function unsupported(what: string): VirtError {
 
 function family(ip: IpDef): 4 | 6 {
   return ip.address.includes(":") ? 6 : 4;
+}
+
+/**
+ * The reverse-lookup zone of an `<ip localPtr='yes'>` subnet (e.g. 122.168.192.in-addr.arpa);
+ * only whole octets (IPv4) or nibbles (IPv6) can be delegated this way.
+ */
+export function ptrDomain(ip: IpDef, network: string): string {
+  const a = parseIp(ip.address)!;
+  const prefix = ipPrefix(ip) ?? 0;
+  const unit = a.family === 4 ? 8 : 4;
+  const max = a.family === 4 ? 32 : 128;
+  if (prefix === 0 || prefix >= max || prefix % unit !== 0) {
+    throw unsupported(
+      `PTR domain for ${a.family === 4 ? "IPv4" : "IPv6"} network with prefix ${prefix} cannot be automatically created (network '${network}'): use a prefix that is a multiple of ${unit}`,
+    );
+  }
+  const parts: string[] = [];
+  if (a.family === 4) {
+    for (let i = prefix / 8; i > 0; i--) parts.push(String(a.bytes[i - 1]));
+    return `${parts.join(".")}.in-addr.arpa`;
+  }
+  for (let i = prefix / 4; i > 0; i--) {
+    const byte = a.bytes[Math.floor((i - 1) / 2)]!;
+    parts.push(((i - 1) % 2 === 0 ? byte >> 4 : byte & 0xf).toString(16));
+  }
+  return `${parts.join(".")}.ip6.arpa`;
 }
 
 function hostLine(h: DhcpHost, v6: boolean): string | undefined {
@@ -122,6 +150,12 @@ export function dnsmasqConfig(def: NetworkDef, ctx: DnsmasqContext): DnsmasqFile
     line(`domain=${def.domain.name}`);
     line("expand-hosts");
   }
+  if (wantDNS) {
+    for (const ip of def.ips) {
+      if (ip.localPtr !== true) continue;
+      line(`local=/${ptrDomain(ip, def.name)}/`);
+    }
+  }
   if (wantDNS && def.dns.forwardPlainNames === false) {
     line("domain-needed");
     line("local=//");
@@ -146,11 +180,14 @@ export function dnsmasqConfig(def: NetworkDef, ctx: DnsmasqContext): DnsmasqFile
     for (const s of def.dns.srvs) {
       let r = `srv-host=_${s.service}._${s.protocol}`;
       if (s.domain !== undefined) r += `.${s.domain}`;
-      if (s.target !== undefined) r += `,${s.target}`;
-      // As libvirt: zero values count as unset.
-      if (s.port) r += `,${s.port}`;
-      if (s.priority) r += `,${s.priority}`;
-      if (s.weight) r += `,${s.weight}`;
+      // A target of "." (or none) means "no such service": port, priority and weight do not
+      // apply. They are positional, so an unset one before a set one gets its default.
+      if (s.target !== undefined && s.target !== "" && s.target !== ".") {
+        r += `,${s.target}`;
+        if (s.port || s.priority || s.weight) r += `,${s.port || 1}`;
+        if (s.priority || s.weight) r += `,${s.priority ?? 0}`;
+        if (s.weight) r += `,${s.weight}`;
+      }
       line(r);
     }
   }
@@ -222,8 +259,8 @@ export function dnsmasqConfig(def: NetworkDef, ctx: DnsmasqContext): DnsmasqFile
   if (v4 || v6) line(`dhcp-hostsfile=${hostsFilePath}`);
   if (wantDNS) line(`addn-hosts=${addnHostsPath}`);
   if (def.mtu) line(`dhcp-option=option:mtu,${def.mtu}`);
-  if (v6) line("enable-ra");
-  else if (slaac) {
+  if (caps.ra && v6) line("enable-ra");
+  else if (caps.ra && slaac) {
     for (const ip of def.ips) if (family(ip) === 6) line(`dhcp-range=${ip.address},ra-only`);
   }
   for (const o of def.dnsmasqOptions) line(o);
