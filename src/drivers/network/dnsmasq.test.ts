@@ -122,3 +122,19 @@ test("IPv6 local PTR zones use nibbles; a prefix off the nibble boundary is refu
     /PTR domain for IPv4 network with prefix 20 cannot be automatically created/,
   );
 });
+
+test("DNS host records go to the addnhosts text, merged by address", () => {
+  const { def } = parseNetwork(
+    net(
+      "<forward/><dns><host ip='10.1.0.5'><hostname>a</hostname></host><host ip='fd00::5'><hostname>b</hostname><hostname>c</hostname></host>" +
+        "<host ip='10.1.0.5'><hostname>d</hostname></host></dns><ip address='10.1.0.1' prefix='24'/>",
+    ),
+  );
+  const files = dnsmasqConfig(def, CTX);
+  assert.equal(files.addnHosts, "10.1.0.5\ta\td\t\nfd00::5\tb\tc\t\n");
+  assert.equal(files.addnHostsPath, "/var/lib/libvirt/dnsmasq/n1.addnhosts");
+  assert.equal(
+    dnsmasqConfig(parseNetwork(net("<forward/><ip address='10.1.0.1' prefix='24'/>")).def, CTX).addnHosts,
+    "",
+  );
+});

@@ -28,6 +28,12 @@ export interface DnsmasqFiles {
   /** The `.hostsfile` text; undefined when there are no static DHCP hosts. */
   hostsFile?: string;
   hostsFilePath: string;
+  /**
+   * The `.addnhosts` text (DNS `<host>` records: address, a tab, each name followed by a tab;
+   * records of the same address merged). Empty when there are none: libvirt still writes the
+   * file, for names added at run time.
+   */
+  addnHosts: string;
   addnHostsPath: string;
 }
 
@@ -95,6 +101,18 @@ export function ptrDomain(ip: IpDef, network: string): string {
     parts.push(((i - 1) % 2 === 0 ? byte >> 4 : byte & 0xf).toString(16));
   }
   return `${parts.join(".")}.ip6.arpa`;
+}
+
+function addnHostsText(def: NetworkDef): string {
+  const byIp = new Map<string, string[]>();
+  for (const h of def.dns.hosts) {
+    const names = byIp.get(h.ip) ?? [];
+    names.push(...h.hostnames);
+    byIp.set(h.ip, names);
+  }
+  let text = "";
+  for (const [ip, names] of byIp) text += `${ip}\t${names.map((n) => `${n}\t`).join("")}\n`;
+  return text;
 }
 
 function hostLine(h: DhcpHost, v6: boolean): string | undefined {
@@ -268,6 +286,7 @@ export function dnsmasqConfig(def: NetworkDef, ctx: DnsmasqContext): DnsmasqFile
   const files: DnsmasqFiles = {
     conf: HEADER(def.name) + out.map((s) => s + "\n").join(""),
     hostsFilePath,
+    addnHosts: addnHostsText(def),
     addnHostsPath,
   };
   if (hosts.length) files.hostsFile = hosts.map((s) => s + "\n").join("");

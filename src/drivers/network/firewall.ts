@@ -114,7 +114,11 @@ interface Rules {
   checksum(bridge: string): { argv: Argv[]; first: boolean; needsDhcp: boolean };
 }
 
-function natTarget(nat: NatRange, proto: string | undefined): { snat?: string; ports?: string } {
+/**
+ * The SNAT range (when `<nat><address>` is given and of the rule's family: it is IPv4 only)
+ * or the masquerade port range; protocol rules default to ports 1024-65535.
+ */
+function natTarget(fam: Family, nat: NatRange, proto: string | undefined): { snat?: string; ports?: string } {
   let ports: string | undefined;
   if (proto !== undefined) {
     let { portStart: s, portEnd: e } = nat;
@@ -129,7 +133,7 @@ function natTarget(nat: NatRange, proto: string | undefined): { snat?: string; p
     }
     ports = `${s}-${e}`;
   }
-  if (nat.addressStart !== undefined) {
+  if (nat.addressStart !== undefined && fam === 4) {
     const range = nat.addressEnd !== undefined ? `${nat.addressStart}-${nat.addressEnd}` : nat.addressStart;
     return { snat: ports !== undefined ? `${range}:${ports}` : range };
   }
@@ -205,7 +209,7 @@ const iptables: Rules = {
     "ACCEPT",
   ],
   masquerade: (fam, net, dev, nat, proto) => {
-    const t = natTarget(nat, proto);
+    const t = natTarget(fam, nat, proto);
     return [
       ...ipt(fam, "nat", "LIBVIRT_PRT"),
       "--source",
@@ -304,7 +308,7 @@ const nftables: Rules = {
     "accept",
   ],
   masquerade: (fam, net, dev, nat, proto) => {
-    const t = natTarget(nat, proto);
+    const t = natTarget(fam, nat, proto);
     return [
       ...nft(fam, "guest_nat"),
       ...(proto !== undefined ? ["meta", "l4proto", proto] : []),
