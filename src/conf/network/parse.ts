@@ -693,12 +693,18 @@ export function readNetwork(root: XmlElement, options: ParseNetworkOptions = {})
   if (trust !== undefined) def.trustGuestRxFilters = trust;
   const title = root.child("title");
   if (title) {
-    if (title.content.includes("\n"))
-      throw invalid(ctx, title, undefined, title.content, "a title must be a single line");
-    def.title = title.content;
+    title.used = true;
+    // Kept as written (libvirt does not trim it), but on one line.
+    if (title.text.includes("\n")) {
+      throw invalid(ctx, title, undefined, title.text, "Network title can't contain newlines");
+    }
+    def.title = title.text;
   }
   const description = root.child("description");
-  if (description) def.description = description.text;
+  if (description) {
+    description.used = true;
+    def.description = description.text;
+  }
   const metadata = root.child("metadata");
   if (metadata) def.metadata = metadata.children.map(rawElement);
   const domain = root.child("domain");

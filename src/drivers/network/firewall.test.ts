@@ -11,9 +11,9 @@ import { networkCorpusDir, networkCorpusOrSkip } from "../../testing/network-cor
 import { parseNetwork } from "../../conf/network/index.ts";
 import { FIREWALL_BACKENDS, firewallSetupCommands, networkFirewallCommands, type Argv } from "./firewall.ts";
 
-/** Shell quoting as libvirt prints arguments: plain when safe, else in single quotes. */
+/** Shell quoting as libvirt prints arguments: in single quotes when empty or holding a shell metacharacter. */
 function quote(arg: string): string {
-  if (/^[A-Za-z0-9_./:,@%+=-]+$/.test(arg)) return arg;
+  if (arg !== "" && !/[\r\t\n !"#$&'()*;<>?[\\\]^`{|}~]/.test(arg)) return arg;
   return `'${arg.replace(/'/g, "'\\''")}'`;
 }
 
