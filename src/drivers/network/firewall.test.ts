@@ -9,7 +9,16 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { networkCorpusDir, networkCorpusOrSkip } from "../../testing/network-corpus.ts";
 import { parseNetwork } from "../../conf/network/index.ts";
-import { FIREWALL_BACKENDS, firewallSetupCommands, networkFirewallCommands, type Argv } from "./firewall.ts";
+import {
+  FIREWALL_BACKENDS,
+  firewallSetupCommands,
+  iptablesUndo,
+  isBestEffort,
+  networkFirewallCommands,
+  nftHandleFromEcho,
+  nftUndo,
+  type Argv,
+} from "./firewall.ts";
 
 /** Shell quoting as libvirt prints arguments: in single quotes when empty or holding a shell metacharacter. */
 function quote(arg: string): string {
@@ -148,4 +157,39 @@ test("TFTP opens port 69; open and host-bridge networks get no rules", () => {
     "<network><name>hb</name><forward mode='bridge'/><bridge name='br0'/></network>",
   ).def;
   assert.deepEqual(networkFirewallCommands(hb, "nftables"), []);
+});
+
+test("undo commands: iptables --insert becomes --delete; nft rules are deleted by echoed handle", () => {
+  const { def } = parseNetwork(
+    net(
+      "<forward/><ip address='10.1.0.1' prefix='24'><dhcp><range start='10.1.0.2' end='10.1.0.9'/></dhcp></ip>",
+    ),
+  );
+  const ipt = networkFirewallCommands(def, "iptables");
+  const first = ipt[0]!;
+  assert.deepEqual(
+    iptablesUndo(first),
+    first.map((a) => (a === "--insert" ? "--delete" : a)),
+  );
+  assert.ok(isBestEffort(ipt[ipt.length - 1]!), "the CHECKSUM rule is best effort");
+  assert.ok(!isBestEffort(first));
+  const nft = networkFirewallCommands(def, "nftables");
+  assert.equal(iptablesUndo(nft[0]!), undefined);
+  assert.ok(isBestEffort(nft[0]!), "the tc probe is best effort");
+  const rule = nft.find((a) => a[0] === "nft")!;
+  const handle = nftHandleFromEcho(
+    'insert rule ip libvirt_network guest_output iif "br9" counter packets 0 bytes 0 reject # handle 5309\n',
+  );
+  assert.equal(handle, 5309);
+  assert.deepEqual(nftUndo(rule, handle), [
+    "nft",
+    "delete",
+    "rule",
+    "ip",
+    "libvirt_network",
+    "guest_output",
+    "handle",
+    "5309",
+  ]);
+  assert.equal(nftHandleFromEcho("no handle here"), undefined);
 });

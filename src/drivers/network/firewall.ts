@@ -483,3 +483,46 @@ export function networkFirewallCommands(def: NetworkDef, backend: FirewallBacken
   if (wantChecksum && !checksum.first) out.push(...checksum.argv);
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Undoing: what removes a command's effect (the driver runs these in reverse order on failure
+// and when the network stops, as libvirt's saved fwRemoval list does)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * True for commands whose failure libvirt tolerates: the iptables CHECKSUM rule (not every
+ * iptables has the target) and the `tc qdisc show` probe.
+ */
+export function isBestEffort(argv: Argv): boolean {
+  return argv.includes("CHECKSUM") || (argv[0] === "tc" && argv[2] === "show");
+}
+
+/**
+ * The command that undoes an iptables rule insertion (`--insert` → `--delete`, same rule), or
+ * undefined for commands that change nothing (`tc qdisc show`, listings).
+ */
+export function iptablesUndo(argv: Argv): Argv | undefined {
+  const i = argv.indexOf("--insert");
+  if (i < 0 || (argv[0] !== "iptables" && argv[0] !== "ip6tables")) return undefined;
+  return [...argv.slice(0, i), "--delete", ...argv.slice(i + 1)];
+}
+
+/**
+ * The command that removes an nft rule added with `nft -ae insert rule <family> <table>
+ * <chain> ...`, given the handle nft echoed for it (libvirt reads `# handle N` from the output).
+ */
+export function nftUndo(argv: Argv, handle: number): Argv | undefined {
+  if (argv[0] !== "nft" || argv[1] !== "-ae" || argv[2] !== "insert" || argv[3] !== "rule") return undefined;
+  const [family, table, chain] = [argv[4], argv[5], argv[6]];
+  if (family === undefined || table === undefined || chain === undefined) return undefined;
+  if (!Number.isSafeInteger(handle) || handle < 0) {
+    throw new VirtError("BUG", { what: `nft rule handle ${handle} is not a non-negative integer` });
+  }
+  return ["nft", "delete", "rule", family, table, chain, "handle", String(handle)];
+}
+
+/** The rule handle in nft's echo output (`... # handle 5309`), or undefined. */
+export function nftHandleFromEcho(output: string): number | undefined {
+  const m = /#\s*handle\s+(\d+)\s*$/m.exec(output);
+  return m ? Number(m[1]) : undefined;
+}
