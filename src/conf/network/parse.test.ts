@@ -222,3 +222,52 @@ test("the driver's define-time rules refuse addresses on a host-bridge network",
         "unsupported configuration: Unsupported <ip> element in network hb with forward mode='bridge'",
   );
 });
+
+test("NAT ranges, SRV records, vlans, virtualports and routes refuse what libvirt refuses", () => {
+  const withNat = (nat: string): string =>
+    `<network><name>n</name><forward mode='nat'><nat>${nat}</nat></forward><ip address='10.0.0.1' prefix='24'/></network>`;
+  fails(withNat("<address start='1.2.3.4'/>"), (e) => {
+    assert.equal(e.details.xpath, "/network/forward/nat/address/@end");
+  });
+  fails(withNat("<port start='2000'/>"), (e) => {
+    assert.equal(e.details.xpath, "/network/forward/nat/port/@end");
+  });
+  fails(
+    `<network><name>n</name><dns><srv service='ldap' protocol='tcp' port='389'/></dns></network>`,
+    (e) => {
+      assert.equal(
+        e.message,
+        "XML error: DNS SRV port attribute not permitted without target for service 'ldap' in network 'n'",
+      );
+    },
+  );
+  fails(`<network><name>n</name><vlan trunk='no'><tag id='1'/><tag id='2'/></vlan></network>`, (e) => {
+    assert.match(e.message, /trunk='yes' is required for more than one vlan tag/);
+  });
+  fails(
+    `<network><name>n</name><forward mode='bridge'/><bridge name='br0'/><virtualport type='802.1Qbh'><parameters interfaceid='09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f'/></virtualport></network>`,
+    (e) => {
+      assert.equal(e.details.xpath, "/network/virtualport/parameters/@interfaceid");
+      assert.deepEqual(e.details.allowed, ["profileid"]);
+    },
+  );
+  fails(
+    `<network><name>n</name><ip address='10.0.0.1' prefix='24'/><route address='10.9.0.1' prefix='16' gateway='10.0.0.2'/></network>`,
+    (e) => {
+      assert.equal(
+        e.message,
+        "XML error: n: Address '10.9.0.1' in route definition is not a network address",
+      );
+    },
+  );
+});
+
+test("a single native vlan tag is not a trunk; a static host's MAC is kept as written", () => {
+  const { def } = parseNetwork(
+    `<network><name>n</name>${UUID}<vlan><tag id='7' nativeMode='untagged'/></vlan>` +
+      `<ip address='10.0.0.1' prefix='24'><dhcp><host mac='52:54:00:AA:BB:CC' ip='10.0.0.9'/></dhcp></ip></network>`,
+  );
+  assert.equal(def.vlan?.trunk, false);
+  assert.equal(def.ips[0]?.hosts[0]?.mac, "52:54:00:AA:BB:CC");
+  assert.match(formatNetwork(def), /<vlan>\n {4}<tag id='7' nativeMode='untagged'\/>\n {2}<\/vlan>/);
+});
