@@ -14,6 +14,7 @@ import { editErrors } from "./catalogue-edit.ts";
 import { hostdevErrors } from "./catalogue-hostdev.ts";
 import { hotplugErrors } from "./catalogue-hotplug.ts";
 import { tuningErrors } from "./catalogue-tuning.ts";
+import { networkErrors } from "./catalogue-network.ts";
 import type { CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
 
@@ -31,6 +32,7 @@ const parts = [
   hostdevErrors,
   hotplugErrors,
   tuningErrors,
+  networkErrors,
 ] as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof coreErrors &
@@ -42,7 +44,8 @@ export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof co
   typeof editErrors &
   typeof hostdevErrors &
   typeof hotplugErrors &
-  typeof tuningErrors;
+  typeof tuningErrors &
+  typeof networkErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 

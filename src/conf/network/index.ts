@@ -1,0 +1,9 @@
+/**
+ * libvirt virtual network XML ⇄ typed definitions: the public surface of `conf/network`.
+ */
+export type * from "./types.ts";
+export { FORWARD_MODES, L3_MODES, VIRTUALPORT_TYPES, isL3 } from "./types.ts";
+export { parseNetwork, readNetwork, ipPrefix, DNSMASQ_NS, type ParseNetworkOptions } from "./parse.ts";
+export { formatNetwork } from "./format.ts";
+export { checkNetworkForDriver } from "./validate.ts";
+export { assignBridgeName, generateBridgeMac } from "./defaults.ts";
