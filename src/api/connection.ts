@@ -9,10 +9,6 @@
  */
 import { toVirtError, VirtError } from "../util/errors/index.ts";
 import {
-  DomainEventId,
-  DomainXMLFlags,
-  LIBVIRT_COMPAT_VERSION,
-  libvirtError,
   type ConsoleStream,
   type DomainCapabilitiesQuery,
   type DomainEvent,
@@ -30,6 +26,9 @@ import {
   type QemuMonitorEvent,
   type TypedParameter,
 } from "../drivers/driver.ts";
+import { DomainEventId, DomainXMLFlags } from "../drivers/enums.ts";
+import { LIBVIRT_COMPAT_VERSION } from "../drivers/version.ts";
+import { libvirtError } from "../util/errors/index.ts";
 import { NodeDevice } from "./nodedev.ts";
 
 /** A callback for domain events, with a handle of the domain on the same connection. */

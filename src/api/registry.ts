@@ -3,7 +3,8 @@
  * they serve; `connect()` picks one by the URI's scheme. URIs with a host or a transport go to
  * the driver registered for `remote` (the RPC client, issue 4), like libvirt's remote driver.
  */
-import { libvirtError, type ConnectDriver, type ConnectURI } from "../drivers/driver.ts";
+import { type ConnectDriver, type ConnectURI } from "../drivers/driver.ts";
+import { libvirtError } from "../util/errors/index.ts";
 import { testConnectDriver } from "../drivers/test/index.ts";
 import { qemuConnectDriver } from "../drivers/qemu/index.ts";
 import { isRemoteURI } from "./uri.ts";

@@ -4,7 +4,8 @@
  * `test:///default`, `qemu:///system`, `qemu:///session`, `qemu:///embed?root=DIR`,
  * `qemu+unix:///system?socket=PATH`, `qemu+ssh://user@host/system`.
  */
-import { libvirtError, type ConnectURI } from "../drivers/driver.ts";
+import { type ConnectURI } from "../drivers/driver.ts";
+import { libvirtError } from "../util/errors/index.ts";
 
 export type { ConnectURI } from "../drivers/driver.ts";
 

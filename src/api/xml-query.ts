@@ -9,7 +9,7 @@
  * `[name]`, `[name='v']`, and unions with `|`. Anything else is refused as an incorrect XPath.
  */
 import { SaxesParser } from "saxes";
-import { libvirtError } from "../drivers/driver.ts";
+import { libvirtError } from "../util/errors/index.ts";
 
 export type XNode = XElement | XText | XAttr;
 

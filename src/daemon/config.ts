@@ -24,7 +24,7 @@
  * refused, since clients would otherwise wait for a port that never opens.
  */
 import { readFileSync } from "node:fs";
-import { libvirtError } from "../drivers/driver.ts";
+import { libvirtError } from "../util/errors/index.ts";
 import { parseLogOutputs, type LogOutput } from "./log.ts";
 
 export type ConfValue = number | string | string[];

@@ -12,7 +12,7 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:f
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConnectListDomainsFlags, type Connection } from "../api/index.ts";
-import { libvirtError } from "../drivers/driver.ts";
+import { libvirtError } from "../util/errors/index.ts";
 import { RpcServer, openLocal, socketAlive } from "../rpc/server.ts";
 import { setInlineSync } from "../util/atomic-file.ts";
 import type { DaemonConfig } from "./config.ts";

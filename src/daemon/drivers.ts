@@ -8,12 +8,8 @@
  * and serves the system instance for both; a user's daemon serves `/session` only.
  */
 import { registerDriver } from "../api/index.ts";
-import {
-  libvirtError,
-  type ConnectDriver,
-  type ConnectURI,
-  type HypervisorDriver,
-} from "../drivers/driver.ts";
+import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../drivers/driver.ts";
+import { libvirtError } from "../util/errors/index.ts";
 import { openQemuConnection, qemuConnectDriver, type QemuDriverOptions } from "../drivers/qemu/index.ts";
 
 export type InstanceKind = "system" | "session";

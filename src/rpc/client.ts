@@ -14,15 +14,12 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
-  DomainEventId,
-  libvirtError,
   type ConnectDriver,
   type ConnectURI,
   type ConsoleStream,
   type DomainCapabilitiesQuery,
   type DomainEvent,
   type DomainEventCallback,
-  type DomainEventType,
   type DomainInfo,
   type DomainRef,
   type DomainStateInfo,
@@ -30,8 +27,6 @@ import {
   type NodeInfo,
   type SecurityLabel,
   type SecurityModel,
-  ConnectFlags,
-  DomainState,
   // tuning and statistics
   type BlockStats,
   type DomainStatsRecord,
@@ -40,6 +35,8 @@ import {
   type QemuMonitorEventCallback,
   type TypedParameter,
 } from "../drivers/driver.ts";
+import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
+import { libvirtError } from "../util/errors/index.ts";
 import { qemuConnectDriver } from "../drivers/qemu/index.ts";
 import type { VirtError } from "../util/errors/index.ts";
 import { libvirtDirectSocket, sessionPaths, systemPaths } from "./paths.ts";

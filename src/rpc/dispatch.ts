@@ -6,13 +6,9 @@
  * library reports them. Procedures not listed here get libvirt's "unknown procedure" reply.
  */
 import { Domain, NodeDevice, type Connection, type DomainEventHandler } from "../api/index.ts";
-import {
-  ConnectFlags,
-  DomainEventId,
-  libvirtError,
-  type DomainEvent,
-  type DomainRef,
-} from "../drivers/driver.ts";
+import { type DomainEvent, type DomainRef } from "../drivers/driver.ts";
+import { ConnectFlags, DomainEventId } from "../drivers/enums.ts";
+import { libvirtError } from "../util/errors/index.ts";
 import { Msg, Proc, type MsgDef, type ProcDef, type TypedParam } from "./remote-protocol.ts";
 import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";

@@ -6,7 +6,7 @@
  * libvirt's "End of file while reading data" and later calls with "client socket is closed".
  */
 import { createConnection, type Socket } from "node:net";
-import { libvirtError } from "../drivers/driver.ts";
+import { libvirtError } from "../util/errors/index.ts";
 import { VirtError } from "../util/errors/index.ts";
 import { RemoteVirtError } from "./errors.ts";
 import { KeepAlive, answerPing, isKeepAlive } from "./keepalive.ts";

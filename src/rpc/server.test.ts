@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect, registerDriver, unregisterDriver, type Connection, type VirtError } from "../api/index.ts";
-import { DomainEventId, DomainState } from "../drivers/driver.ts";
+import { DomainEventId, DomainState } from "../drivers/enums.ts";
 import { leakedResources, resourceCounts } from "../testing/qemu/monitor-leaks.ts";
 import { encode } from "./codec.ts";
 import { MessageStatus, MessageType, QemuMonitorCommandFlags, RemoteProc } from "./protocol.ts";

@@ -13,7 +13,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { dirname } from "node:path";
 import { connect, isRemoteURI, parseURI, type Connection } from "../api/index.ts";
 import { findDriver } from "../api/registry.ts";
-import { libvirtError } from "../drivers/driver.ts";
+import { libvirtError } from "../util/errors/index.ts";
 import { toVirtError, VirtError } from "../util/errors/index.ts";
 import type { Codec } from "./codec.ts";
 import { daemonBackedDrivers } from "./client.ts";

@@ -5,7 +5,7 @@
  * detach to vfio-pci, re-attach to the host driver, and reset. Detach, re-attach and reset refuse
  * devices the host uses and devices a running domain holds, before anything is written.
  */
-import { checkFlags, libvirtError } from "../driver.ts";
+import { checkFlags, libvirtError } from "../../util/errors/index.ts";
 import { checkNotActive } from "../../host/hostdev/active.ts";
 import {
   checkHostUse,

@@ -6,7 +6,8 @@
  * root).
  */
 import { isAbsolute, normalize } from "node:path";
-import { libvirtError, type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../driver.ts";
+import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../driver.ts";
+import { libvirtError } from "../../util/errors/index.ts";
 import { openQemuConnection, type QemuDriverOptions } from "./driver/index.ts";
 
 export { openQemuConnection, QemuConnection, QemuDriver, type QemuDriverOptions } from "./driver/index.ts";

@@ -5,7 +5,7 @@
  */
 import { parseXml } from "../../conf/xml.ts";
 import { formatDomainXML, parseDomainXML, type DomainDef } from "../../conf/domain/index.ts";
-import { libvirtError } from "../driver.ts";
+import { libvirtError } from "../../util/errors/index.ts";
 import { applyTestDefaults, generateIfnames } from "./defaults.ts";
 
 const UUID_RE = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;

@@ -10,9 +10,20 @@ import { hostname as osHostname } from "node:os";
 import { spawnSync } from "node:child_process";
 import type { DomainDef, LifecycleAction } from "../../conf/domain/index.ts";
 import {
-  checkFlags,
+  type DomainEventCallback,
+  type DomainInfo,
+  type DomainRef,
+  type DomainStateInfo,
+  type HypervisorDriver,
+  type NodeInfo,
+  type SecurityLabel,
+  type SecurityModel,
+  type DomainStatsRecord,
+  // tuning and statistics
+  type BlockStats,
+} from "../driver.ts";
+import {
   ConnectListDomainsFilters,
-  matchesListFlags,
   DomainCreateFlags,
   DomainDefineFlags,
   DomainDestroyFlags,
@@ -33,18 +44,9 @@ import {
   DomainXMLFlags,
   DrvFeature,
   domainEventIdNames,
-  libvirtError,
-  type DomainEventCallback,
-  type DomainInfo,
-  type DomainRef,
-  type DomainStateInfo,
-  type HypervisorDriver,
-  type NodeInfo,
-  type SecurityLabel,
-  type SecurityModel,
-  type DomainStatsRecord, // tuning and statistics
-  type BlockStats,
-} from "../driver.ts";
+} from "../enums.ts";
+import { matchesListFlags } from "../list-filter.ts";
+import { checkFlags, libvirtError } from "../../util/errors/index.ts";
 import { defaultCells, testCapabilitiesXML } from "./capabilities.ts";
 import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
 import { validateAgainstSchema } from "../../host/xml-schema.ts";

@@ -4,7 +4,8 @@
  * event loop, to every callback registered for the event id (and domain, if one was given) on
  * any connection sharing the driver state.
  */
-import { libvirtError, type DomainEvent, type DomainEventCallback, type DomainRef } from "../driver.ts";
+import { type DomainEvent, type DomainEventCallback, type DomainRef } from "../driver.ts";
+import { libvirtError } from "../../util/errors/index.ts";
 
 interface Registration {
   readonly owner: object;

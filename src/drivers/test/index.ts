@@ -2,7 +2,8 @@
  * libvirt's test driver (`test:///default`): an in-memory hypervisor with libvirt's default
  * objects, for scripts and tests that need no QEMU. Served for the URI scheme `test`.
  */
-import { libvirtError, type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../driver.ts";
+import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../driver.ts";
+import { libvirtError } from "../../util/errors/index.ts";
 import { TestConnection } from "./driver.ts";
 import { acquireDefault } from "./state.ts";
 

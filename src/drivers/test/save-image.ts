@@ -4,7 +4,7 @@
  * domain XML. Reading checks the magic and a length of 1..8192 bytes, as libvirt does.
  */
 import { open, unlink } from "node:fs/promises";
-import { libvirtError, strerror } from "../driver.ts";
+import { libvirtError, strerror } from "../../util/errors/index.ts";
 
 const MAGIC = Buffer.from("TestGuestMagic\0", "latin1");
 const MAX_METADATA = 8192;

@@ -11,14 +11,14 @@ import { join } from "node:path";
 import type { Socket } from "node:net";
 import type { TestContext } from "node:test";
 import {
-  DomainState,
-  libvirtError,
   type ConnectDriver,
   type ConsoleStream,
   type DomainRef,
   type DomainStateInfo,
   type HypervisorDriver,
 } from "../../drivers/driver.ts";
+import { DomainState } from "../../drivers/enums.ts";
+import { libvirtError } from "../../util/errors/index.ts";
 import { referenceDir, repoRoot } from "../corpus.ts";
 import { encodePacket, PacketDecoder, type Header, type Packet } from "../../rpc/packet.ts";
 import {

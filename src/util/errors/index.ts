@@ -123,3 +123,5 @@ export function toVirtError(e: unknown): VirtError {
   const what = e instanceof Error ? e.message : String(e);
   return new VirtError("BUG", { what }, {}, { cause: e });
 }
+
+export { libvirtError, fixLibvirtMessage, checkFlags, strerror } from "./libvirt.ts";

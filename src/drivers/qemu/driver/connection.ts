@@ -5,10 +5,6 @@
  * those domains) and then its reference to the driver instance.
  */
 import {
-  checkFlags,
-  ConnectListDomainsFilters,
-  domainEventIdNames,
-  libvirtError,
   type ConsoleStream,
   type DomainEventCallback,
   type DomainInfo,
@@ -19,11 +15,6 @@ import {
   type SecurityLabel,
   type SecurityModel,
   // tuning and statistics
-  DomainMemoryModFlags,
-  DomainMessageType,
-  taintMessages,
-  DomainModificationImpact,
-  DomainVcpuFlags,
   type BlockStats,
   type DomainStatsRecord,
   type InterfaceStats,
@@ -31,6 +22,16 @@ import {
   type QemuMonitorEventCallback,
   type TypedParameter,
 } from "../../driver.ts";
+import {
+  ConnectListDomainsFilters,
+  domainEventIdNames,
+  DomainMessageType,
+  taintMessages,
+  DomainModificationImpact,
+  DomainVcpuFlags,
+  DomainMemoryModFlags,
+} from "../../enums.ts";
+import { checkFlags, libvirtError } from "../../../util/errors/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { shellJoin, shellQuote } from "../../../util/shell-quote.ts";
 import { assignAliases } from "../../../conf/domain/index.ts";

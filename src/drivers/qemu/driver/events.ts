@@ -4,7 +4,8 @@
  * when they happen and delivered on a later turn of the event loop, in order, so a callback
  * never runs inside the operation that caused it.
  */
-import { libvirtError, type DomainEvent, type DomainEventCallback, type DomainRef } from "../../driver.ts";
+import { type DomainEvent, type DomainEventCallback, type DomainRef } from "../../driver.ts";
+import { libvirtError } from "../../../util/errors/index.ts";
 
 interface Registration {
   readonly owner: object;

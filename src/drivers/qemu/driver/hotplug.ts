@@ -39,7 +39,8 @@ import type {
   InterfaceDef,
 } from "../../../conf/domain/types.ts";
 import { VirtError } from "../../../util/errors/index.ts";
-import { checkFlags, DomainDeviceModifyFlags, DomainEventId, libvirtError } from "../../driver.ts";
+import { DomainDeviceModifyFlags, DomainEventId } from "../../enums.ts";
+import { checkFlags, libvirtError } from "../../../util/errors/index.ts";
 import { Build } from "../command/build.ts";
 import {
   diskDeviceProps,

@@ -5,7 +5,7 @@
  * through QMP's `human-monitor-command`. The domain is marked tainted (`custom-monitor`): once
  * per QEMU process, in its `QemuRun.taints` and as a line in the domain log.
  */
-import { checkFlags, libvirtError } from "../../driver.ts";
+import { checkFlags, libvirtError } from "../../../util/errors/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";

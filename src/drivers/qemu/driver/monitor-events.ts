@@ -4,14 +4,9 @@
  * domain and by event name (exact, or a regular expression with `REGEX`, case-insensitive with
  * `NOCASE`), delivered on a later turn of the event loop, in order.
  */
-import {
-  checkFlags,
-  libvirtError,
-  QemuMonitorEventRegisterFlags as F,
-  type DomainRef,
-  type QemuMonitorEvent,
-  type QemuMonitorEventCallback,
-} from "../../driver.ts";
+import { type DomainRef, type QemuMonitorEvent, type QemuMonitorEventCallback } from "../../driver.ts";
+import { QemuMonitorEventRegisterFlags as F } from "../../enums.ts";
+import { checkFlags, libvirtError } from "../../../util/errors/index.ts";
 import type { QmpEvent } from "../monitor/index.ts";
 import type { QemuDomainObj } from "./domain.ts";
 

@@ -12,9 +12,8 @@ import { VirtError } from "../../../util/errors/index.ts";
 import { validateAgainstSchema } from "../../../host/xml-schema.ts";
 import type { Job } from "../../../util/job-lock.ts";
 import { CLOCK_TICKS, isProcessAlive, readProcStat, terminateProcess } from "../../../util/spawn.ts";
+import { type DomainInfo } from "../../driver.ts";
 import {
-  checkFlags,
-  matchesListFlags,
   DomainCreateFlags,
   DomainDefineFlags,
   DomainDestroyFlags,
@@ -32,9 +31,9 @@ import {
   DomainState,
   DomainUndefineFlags,
   DomainXMLFlags,
-  libvirtError,
-  type DomainInfo,
-} from "../../driver.ts";
+} from "../../enums.ts";
+import { matchesListFlags } from "../../list-filter.ts";
+import { checkFlags, libvirtError } from "../../../util/errors/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import type { QemuCaps } from "../capabilities/index.ts";

@@ -8,17 +8,9 @@
 import { readFileSync } from "node:fs";
 import type { DomainDef, DiskDef } from "../../../conf/domain/index.ts";
 import { CLOCK_TICKS, readProcStat } from "../../../util/spawn.ts";
-import {
-  checkFlags,
-  DomainMemoryStatTag as T,
-  DomainStatsTypes as S,
-  GetAllDomainStatsFlags as G,
-  libvirtError,
-  type BlockStats,
-  type InterfaceStats,
-  type MemoryStat,
-  type TypedParameter,
-} from "../../driver.ts";
+import { type BlockStats, type InterfaceStats, type MemoryStat, type TypedParameter } from "../../driver.ts";
+import { DomainMemoryStatTag as T, DomainStatsTypes as S, GetAllDomainStatsFlags as G } from "../../enums.ts";
+import { checkFlags, libvirtError } from "../../../util/errors/index.ts";
 import type { QmpClient } from "../monitor/index.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import { balloonPath, hasBalloon, onlineVcpus } from "./tuning.ts";

@@ -13,13 +13,8 @@
  */
 import type { DomainDef } from "../../../conf/domain/index.ts";
 import type { Job } from "../../../util/job-lock.ts";
-import {
-  checkFlags,
-  DomainEventId,
-  DomainMemoryModFlags,
-  DomainVcpuFlags,
-  libvirtError,
-} from "../../driver.ts";
+import { DomainEventId, DomainMemoryModFlags, DomainVcpuFlags } from "../../enums.ts";
+import { checkFlags, libvirtError } from "../../../util/errors/index.ts";
 import type { QmpClient } from "../monitor/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
