@@ -49,6 +49,8 @@ export {
   fixLibvirtMessage,
   checkFlags,
   strerror,
+  VirErrorNumber,
+  VirErrorDomain,
   type ErrorCode,
 } from "../util/errors/index.ts";
 export {

@@ -36,7 +36,7 @@ import {
   type TypedParameter,
 } from "../drivers/driver.ts";
 import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
-import { libvirtError } from "../util/errors/index.ts";
+import { libvirtError, VirErrorNumber } from "../util/errors/index.ts";
 import { qemuConnectDriver } from "../drivers/qemu/index.ts";
 import type { VirtError } from "../util/errors/index.ts";
 import { libvirtDirectSocket, sessionPaths, systemPaths } from "./paths.ts";
@@ -822,7 +822,7 @@ async function authenticate(rpc: RpcClient): Promise<void> {
     types = (await rpc.call(Proc.authList, undefined)).types;
   } catch (e) {
     // Daemons older than the auth procedures answer "unknown procedure": no auth.
-    if ((e as { virCode?: number }).virCode === 3) return;
+    if ((e as { virCode?: number }).virCode === VirErrorNumber.NO_SUPPORT) return;
     throw e;
   }
   if (types.length === 0 || types.includes(AuthType.NONE)) return;

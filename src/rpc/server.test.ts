@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect, registerDriver, unregisterDriver, type Connection, type VirtError } from "../api/index.ts";
+import { VirErrorDomain, VirErrorNumber } from "../util/errors/index.ts";
 import { DomainEventId, DomainState } from "../drivers/enums.ts";
 import { leakedResources, resourceCounts } from "../testing/qemu/monitor-leaks.ts";
 import { encode } from "./codec.ts";
@@ -188,7 +189,7 @@ describe("remote driver against tvirtd's server", () => {
     await d.create();
     await d.destroy();
     await d.undefineFlags(0);
-    assert.equal((await failure(local.lookupDomainByName("wire1"))).virCode, 42);
+    assert.equal((await failure(local.lookupDomainByName("wire1"))).virCode, VirErrorNumber.NO_DOMAIN);
     const t = await remote.createXML(vm("wire2"));
     assert.ok(t.id > 0);
     assert.equal(await t.isPersistent(), false);
@@ -226,7 +227,7 @@ describe("remote driver against tvirtd's server", () => {
     await ldom.resume();
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(seen, []);
-    assert.equal((await failure(remote.domainEventDeregisterAny(all))).virCode, 8);
+    assert.equal((await failure(remote.domainEventDeregisterAny(all))).virCode, VirErrorNumber.INVALID_ARG);
   });
 });
 
@@ -241,8 +242,8 @@ describe("read-only socket", () => {
       assert.deepEqual(err, await failure((await direct.lookupDomainByName("test")).destroy()));
       assert.deepEqual(err, {
         message: "operation forbidden: read only access prevents virDomainDestroy",
-        virCode: 29,
-        virDomain: 20,
+        virCode: VirErrorNumber.OPERATION_DENIED,
+        virDomain: VirErrorDomain.DOMAIN,
       });
       assert.equal(
         (await failure(ro.defineXML(vm("ro1")))).message,
@@ -254,7 +255,10 @@ describe("read-only socket", () => {
       );
       // read-only asked for by the client on the read-write socket
       const rw = await connect(srv.uri, { readonly: true });
-      assert.equal((await failure((await rw.lookupDomainByName("test")).suspend())).virCode, 29);
+      assert.equal(
+        (await failure((await rw.lookupDomainByName("test")).suspend())).virCode,
+        VirErrorNumber.OPERATION_DENIED,
+      );
       await rw.close();
     } finally {
       await ro.close();
@@ -473,8 +477,8 @@ describe("console stream and QEMU monitor command", () => {
       );
       assert.deepEqual(err, {
         message: "this function is not supported by the connection driver: virDomainQemuMonitorCommand",
-        virCode: 3,
-        virDomain: 20,
+        virCode: VirErrorNumber.NO_SUPPORT,
+        virDomain: VirErrorDomain.DOMAIN,
       });
     } finally {
       await t.close();
