@@ -291,8 +291,8 @@ describe("protocol errors keep the connection usable", () => {
       };
       c.call(RemoteProc.DOMAIN_LOOKUP_BY_NAME, 1, encode(Proc.domainLookupByName.args, { name: "test" }));
       assert.deepEqual(await errOf(), {
-        code: 1,
-        domain: 7,
+        code: VirErrorNumber.INTERNAL_ERROR,
+        domain: VirErrorDomain.RPC,
         message: "internal error: connection not open",
         status: 1,
         type: 1,
@@ -305,23 +305,23 @@ describe("protocol errors keep the connection usable", () => {
       assert.equal((await c.next())?.header.status, MessageStatus.OK);
       c.call(9999, 3);
       assert.deepEqual(await errOf(), {
-        code: 3,
-        domain: 7,
+        code: VirErrorNumber.NO_SUPPORT,
+        domain: VirErrorDomain.RPC,
         message: "this function is not supported by the connection driver: unknown procedure: 9999",
         status: 1,
         type: 1,
       });
       c.call(1, 4, Buffer.alloc(0), { prog: 0x12345678 });
       assert.deepEqual(await errOf(), {
-        code: 39,
-        domain: 7,
+        code: VirErrorNumber.RPC,
+        domain: VirErrorDomain.RPC,
         message: "Cannot find program 305419896 version 1",
         status: 1,
         type: 1,
       });
       c.call(RemoteProc.DOMAIN_LOOKUP_BY_NAME, 5, Buffer.from("7fffffff", "hex"));
       const bad = await errOf();
-      assert.equal(bad.code, 39);
+      assert.equal(bad.code, VirErrorNumber.RPC);
       assert.match(bad.message ?? "", /^Unable to decode message payload: /);
       c.call(RemoteProc.CONNECT_GET_TYPE, 6, Buffer.alloc(0), { type: MessageType.REPLY });
       assert.equal((await errOf()).message, "Unexpected message type 1");
