@@ -46,7 +46,6 @@ export {
   toVirtError,
   isVirtError,
   libvirtError,
-  fixLibvirtMessage,
   checkFlags,
   strerror,
   VirErrorNumber,

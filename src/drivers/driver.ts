@@ -193,8 +193,8 @@ export type DomainEventCallback = (dom: DomainRef, event: DomainEvent) => void;
  * same arguments, with a `DomainRef` where libvirt passes a `virDomainPtr`.
  *
  * Contract for implementations:
- * - Errors are `VirtError`s with libvirt's numbers (use `libvirtError` for libvirt's exact
- *   message forms). Bad input changes nothing.
+ * - Errors are `VirtError`s with libvirt's numbers (the catalogue entry gives libvirt's exact
+ *   message form). Bad input changes nothing.
  * - Unsupported flag bits are refused with `UNSUPPORTED_FLAGS` naming the driver function, as
  *   libvirt's `virCheckFlags` does.
  * - Domain lookups by handle use the UUID; a missing domain is `NO_DOMAIN`.

@@ -3,9 +3,8 @@ import type { Catalogue } from "./types.ts";
 /**
  * Errors of the public API (`api/`), the driver layer's common checks, the `test:///default`
  * driver and tvirsh. Templates reproduce libvirt's wording where libvirt has a message for the
- * same failure, so that tvirsh prints what virsh prints; `libvirtError()` in
- * `drivers/driver.ts` applies libvirt's message form (prefix alone, prefix + space, or the
- * detail alone) for the codes that need it.
+ * same failure, so that tvirsh prints what virsh prints; an entry's `form` gives libvirt's
+ * message form (prefix + colon, prefix + space, or the detail alone).
  *
  * Some libvirt messages use "internal error" for what is really a refused request (the test
  * driver's "domain 'x' not running"): those keep libvirt's number, so the text matches, but are
@@ -26,12 +25,19 @@ export const apiErrors = {
     template: "{api} with secure flag",
   },
   API_NO_SUPPORT: { vir: "NO_SUPPORT", domain: "DOMAIN", kind: "environment", template: "{api}" },
-  API_CONNECTION_CLOSED: { vir: "INVALID_CONN", domain: "DOMAIN", kind: "user", template: "{api}" },
-  API_NO_CONNECT: { vir: "NO_CONNECT", domain: "NONE", kind: "user", template: "{uri}" },
+  API_CONNECTION_CLOSED: {
+    vir: "INVALID_CONN",
+    domain: "DOMAIN",
+    kind: "user",
+    form: "spaced",
+    template: "{api}",
+  },
+  API_NO_CONNECT: { vir: "NO_CONNECT", domain: "NONE", kind: "user", form: "spaced", template: "{uri}" },
   API_URI_NO_DRIVER: {
     vir: "NO_CONNECT",
     domain: "NONE",
     kind: "user",
+    form: "spaced",
     template: "URI '{uri}' does not include a driver name",
   },
   API_URI_INVALID: {
@@ -44,6 +50,7 @@ export const apiErrors = {
     vir: "NO_CONNECT",
     domain: "REMOTE",
     kind: "environment",
+    form: "spaced",
     template: "{uri}: remote connections (host or transport in the URI) are not available in this build yet",
   },
   API_INVALID_ARG: { vir: "INVALID_ARG", domain: "DOMAIN", kind: "user", template: "{what}" },
@@ -52,6 +59,7 @@ export const apiErrors = {
     vir: "INVALID_ARG",
     domain: "DOMAIN",
     kind: "user",
+    form: "bare",
     template: "uuidstr in {api} must be a valid UUID",
   },
   /** libvirt's virCheckFlags (printed without prefix). */
@@ -59,6 +67,7 @@ export const apiErrors = {
     vir: "INVALID_ARG",
     domain: "DOMAIN",
     kind: "user",
+    form: "bare",
     template: "unsupported flags (0x{flags}) in function {func}",
   },
 
@@ -208,7 +217,7 @@ export const apiErrors = {
     kind: "user",
     template: "expecting root element of 'domain', not '{found}'",
   },
-  DOMAIN_XML_NAME_MISSING: { vir: "NO_NAME", domain: "DOMAIN", kind: "user", template: "" },
+  DOMAIN_XML_NAME_MISSING: { vir: "NO_NAME", domain: "DOMAIN", kind: "user", form: "spaced", template: "" },
   DOMAIN_XML_NAME_SLASH: {
     vir: "XML_ERROR",
     domain: "DOMAIN",
@@ -281,19 +290,20 @@ export const apiErrors = {
   },
 
   // --- tvirsh (virsh's own messages; printed without prefix) ---------------------------------
-  CLI_USAGE: { vir: "INVALID_ARG", domain: "NONE", kind: "user", template: "{message}" },
-  CLI_FAILED: { vir: "OPERATION_FAILED", domain: "NONE", kind: "user", template: "{message}" },
+  CLI_USAGE: { vir: "INVALID_ARG", domain: "NONE", kind: "user", form: "bare", template: "{message}" },
+  CLI_FAILED: { vir: "OPERATION_FAILED", domain: "NONE", kind: "user", form: "bare", template: "{message}" },
   CLI_DOMAIN_NOT_FOUND: {
     vir: "NO_DOMAIN",
     domain: "NONE",
     kind: "user",
+    form: "bare",
     template: "failed to get domain '{domain}'",
   },
-  CLI_CONNECT_FAILED: {
-    vir: "NO_CONNECT",
+  CLI_NO_CONNECTION: {
+    vir: "INVALID_CONN",
     domain: "NONE",
-    kind: "environment",
-    template: "failed to connect to the hypervisor",
+    kind: "user",
+    form: "bare",
+    template: "no valid connection",
   },
-  CLI_NO_CONNECTION: { vir: "INVALID_CONN", domain: "NONE", kind: "user", template: "no valid connection" },
 } as const satisfies Catalogue;

@@ -9,13 +9,6 @@ export const coreErrors = {
     kind: "user",
     template: "{object} name '{name}' is not valid: {reason}",
   },
-  INVALID_ARGUMENT: { vir: "INVALID_ARG", domain: "NONE", kind: "user", template: "{what}" },
-  FILE_READ_FAILED: {
-    vir: "READ_FAILED",
-    domain: "NONE",
-    kind: "environment",
-    template: "'{path}': {reason}",
-  },
   FILE_WRITE_FAILED: {
     vir: "WRITE_FAILED",
     domain: "NONE",
@@ -27,11 +20,5 @@ export const coreErrors = {
     domain: "NONE",
     kind: "environment",
     template: "command '{command}' failed: {reason}",
-  },
-  OPERATION_TIMEOUT: {
-    vir: "OPERATION_TIMEOUT",
-    domain: "NONE",
-    kind: "environment",
-    template: "{what} did not finish within {seconds} s",
   },
 } as const satisfies Catalogue;

@@ -32,6 +32,7 @@ export const qemuDriverErrors = {
     vir: "NO_CONNECT",
     domain: "QEMU",
     kind: "environment",
+    form: "spaced",
     template:
       "{uri}: this URI is served by the tvirtd daemon, which this build cannot reach yet; use qemu:///embed?root=DIR to run guests in this process",
   },
@@ -171,12 +172,6 @@ export const qemuDriverErrors = {
     domain: "QEMU",
     kind: "environment",
     template: "domain '{name}': QEMU exited while starting: {reason}",
-  },
-  QEMU_PROCESS_VERIFY: {
-    vir: "OPERATION_FAILED",
-    domain: "QEMU",
-    kind: "environment",
-    template: "process {pid} of domain '{name}' is not the QEMU tvirt started: {reason}",
   },
 
   // --- save / restore ----------------------------------------------------------------------

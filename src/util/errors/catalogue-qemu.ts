@@ -6,8 +6,6 @@ import type { Catalogue } from "./types.ts";
  * "QEMU binary /usr/bin/qemu-system-x86_64"), `{binary}` a QEMU binary path.
  */
 export const qemuErrors = {
-  QEMU_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "QEMU", kind: "user", template: "{what}" },
-
   // QMP monitor
   QEMU_MONITOR_CONNECT_FAILED: {
     vir: "OPERATION_FAILED",

@@ -67,6 +67,7 @@ export const rpcErrors = {
     vir: "NO_CONNECT",
     domain: "RPC",
     kind: "user",
+    form: "spaced",
     template: "{uri}: tvirtd serves local URIs only (no host, no transport)",
   },
   RPC_NO_CALLBACK: {
@@ -74,12 +75,6 @@ export const rpcErrors = {
     domain: "RPC",
     kind: "user",
     template: "callbackID {id} is not registered on this connection",
-  },
-  RPC_EVENT_NOT_FORWARDED: {
-    vir: "NO_SUPPORT",
-    domain: "RPC",
-    kind: "environment",
-    template: "domain event {event} cannot be forwarded over the wire by tvirtd",
   },
   RPC_BAD_SAVE_PARAMS: { vir: "INVALID_ARG", domain: "RPC", kind: "user", template: "{what}" },
 
@@ -126,6 +121,7 @@ export const rpcErrors = {
     vir: "NO_CONNECT",
     domain: "REMOTE",
     kind: "environment",
+    form: "spaced",
     template: "{uri}: could not start tvirtd ({daemon}): {reason}",
   },
   RPC_STREAM_ABORTED: {
@@ -160,5 +156,4 @@ export const rpcErrors = {
     kind: "environment",
     template: "another tvirtd (pid {pid}) already serves this instance (pid file '{path}')",
   },
-  DAEMON_USAGE: { vir: "INVALID_ARG", domain: "NONE", kind: "user", template: "{what}" },
 } as const satisfies Catalogue;

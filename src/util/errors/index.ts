@@ -17,7 +17,7 @@ import { tuningErrors } from "./catalogue-tuning.ts";
 import type { CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
 
-export type { CatalogueEntry, ErrorKind } from "./types.ts";
+export type { CatalogueEntry, ErrorKind, MessageForm } from "./types.ts";
 export { VirErrorDomain, VirErrorNumber } from "./virerror.ts";
 
 const parts = [
@@ -64,7 +64,31 @@ export interface ErrorDetails {
   [key: string]: unknown;
 }
 
-export type ErrorValues = Readonly<Record<string, string | number | bigint>>;
+/** A value put into a message template. */
+export type ErrorValue = string | number | bigint;
+
+export type ErrorValues = Readonly<Record<string, ErrorValue>>;
+
+/** The names of the `{name}` placeholders of a message template, as a union of literal types. */
+export type Placeholders<T extends string> = T extends `${string}{${infer Name}}${infer Rest}`
+  ? Name | Placeholders<Rest>
+  : never;
+
+/** The placeholder names of an error code's template. */
+export type ErrorPlaceholders<C extends ErrorCode> = Placeholders<(typeof catalogue)[C]["template"]>;
+
+/**
+ * The values an error code's template needs: exactly its placeholders. A code without
+ * placeholders takes no values (any name given is a type error).
+ */
+export type ValuesOf<C extends ErrorCode> = [ErrorPlaceholders<C>] extends [never]
+  ? { readonly [name: string]: never }
+  : { readonly [Name in ErrorPlaceholders<C>]: ErrorValue };
+
+/** The arguments after the code: values (required when the template has placeholders), details, options. */
+export type ErrorArgs<C extends ErrorCode> = [ErrorPlaceholders<C>] extends [never]
+  ? [values?: ValuesOf<C>, details?: ErrorDetails, options?: ErrorOptions]
+  : [values: ValuesOf<C>, details?: ErrorDetails, options?: ErrorOptions];
 
 function fill(template: string, values: ErrorValues): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
@@ -73,8 +97,21 @@ function fill(template: string, values: ErrorValues): string {
   });
 }
 
-/** The one error class of tvirt. `code` is stable; `message` is what virsh would print. */
-export class VirtError extends Error {
+/** The message of an error in its entry's form (see `MessageForm`). */
+function formatMessage(entry: CatalogueEntry, detail: string): string {
+  const form = entry.form ?? "prefixed";
+  const prefix = entry.prefix ?? virErrorPrefix[entry.vir];
+  if (form === "bare" || prefix === undefined) return detail;
+  if (detail === "") return form === "spaced" ? prefix.replace(/ (in|for)$/, "") : prefix;
+  return form === "spaced" ? `${prefix} ${detail}` : `${prefix}: ${detail}`;
+}
+
+/**
+ * The one error class of tvirt, and the one way to make an error: `new VirtError(code, values)`.
+ * `code` is stable; `message` is what virsh would print, in the form the catalogue entry gives.
+ * The constructor's type checks the values against the code's template (`ErrorArgs`).
+ */
+class VirtErrorClass extends Error {
   override readonly name = "VirtError";
   readonly code: ErrorCode;
   readonly kind: ErrorKind;
@@ -90,8 +127,7 @@ export class VirtError extends Error {
   constructor(code: ErrorCode, values: ErrorValues = {}, details: ErrorDetails = {}, options?: ErrorOptions) {
     const entry: CatalogueEntry = catalogue[code];
     const detail = fill(entry.template, values);
-    const prefix = entry.prefix ?? virErrorPrefix[entry.vir];
-    super(prefix === undefined ? detail : `${prefix}: ${detail}`, options);
+    super(formatMessage(entry, detail), options);
     this.code = code;
     this.kind = entry.kind;
     this.virCode = VirErrorNumber[entry.vir];
@@ -113,6 +149,15 @@ export class VirtError extends Error {
   }
 }
 
+/** `VirtError`'s constructor: the values are checked against the code's template. */
+export interface VirtErrorConstructor {
+  new <C extends ErrorCode>(code: C, ...args: ErrorArgs<C>): VirtErrorClass;
+  readonly prototype: VirtErrorClass;
+}
+
+export type VirtError = VirtErrorClass;
+export const VirtError = VirtErrorClass as VirtErrorConstructor;
+
 export function isVirtError(e: unknown): e is VirtError {
   return e instanceof VirtError;
 }
@@ -124,4 +169,4 @@ export function toVirtError(e: unknown): VirtError {
   return new VirtError("BUG", { what }, {}, { cause: e });
 }
 
-export { libvirtError, fixLibvirtMessage, checkFlags, strerror } from "./libvirt.ts";
+export { libvirtError, checkFlags, strerror } from "./libvirt.ts";
