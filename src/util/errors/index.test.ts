@@ -1,5 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { catalogue, catalogueParts, toVirtError, VirtError } from "./index.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
 import type { Catalogue } from "./types.ts";
@@ -8,9 +11,28 @@ const entries = Object.entries(catalogue as Catalogue);
 
 test("no error code is defined in two catalogue files", () => {
   const seen = new Map<string, number>();
-  for (const f of catalogueParts) for (const k of Object.keys(f)) seen.set(k, (seen.get(k) ?? 0) + 1);
+  for (const f of Object.values(catalogueParts))
+    for (const k of Object.keys(f)) seen.set(k, (seen.get(k) ?? 0) + 1);
   const twice = [...seen].filter(([, n]) => n > 1).map(([k]) => k);
   assert.deepEqual(twice, []);
+});
+
+test("each catalogue file holds the entries of one libvirt error domain, and all of them", () => {
+  let total = 0;
+  for (const [domain, part] of Object.entries(catalogueParts)) {
+    assert.ok(domain in VirErrorDomain, `catalogue file for unknown domain ${domain}`);
+    for (const [code, e] of Object.entries(part))
+      assert.equal(e.domain, domain, `${code} is in the ${domain} file`);
+    total += Object.keys(part).length;
+  }
+  assert.equal(total, Object.keys(catalogue).length);
+});
+
+test("each catalogue file is named after its domain", () => {
+  const dir = dirname(fileURLToPath(import.meta.url));
+  const files = readdirSync(dir).filter((f) => /^catalogue-.*\.ts$/.test(f) && !f.endsWith(".test.ts"));
+  const want = Object.keys(catalogueParts).map((d) => `catalogue-${d.toLowerCase()}.ts`);
+  assert.deepEqual(files.sort(), want.sort());
 });
 
 test("every catalogue entry names a known libvirt number and domain", () => {

@@ -1,53 +1,64 @@
 /**
  * The one error catalogue. Every error tvirt reports has a stable code (a key below), libvirt's
  * numeric error number and domain, a kind (user, environment, bug), a message template with
- * named values, and structured details. Areas keep their entries in their own
- * `catalogue-*.ts` file; this module joins them (index.test.ts checks that no code is defined twice).
+ * named values, libvirt's message form, and structured details. The entries are kept in one
+ * `catalogue-<domain>.ts` file per libvirt error domain (`VIR_FROM_QEMU` in `catalogue-qemu.ts`,
+ * ...); this module joins them (index.test.ts checks that no code is defined twice and that
+ * each file holds only its domain's entries).
+ *
+ * Templates reproduce libvirt's wording where libvirt has a message for the same failure, so
+ * that tvirsh (and stock virsh through tvirtd) prints what virsh prints; the rest say what
+ * failed, on which object, and what is expected instead. Some libvirt messages use "internal
+ * error" for what is really a refused request (the test driver's "domain 'x' not running"):
+ * those keep libvirt's number, so the text matches, but are classified `user`.
  */
-import { coreErrors } from "./catalogue-core.ts";
-import { xmlErrors } from "./catalogue-xml.ts";
+import { noneErrors } from "./catalogue-none.ts";
+import { domainErrors } from "./catalogue-domain.ts";
 import { qemuErrors } from "./catalogue-qemu.ts";
-import { apiErrors } from "./catalogue-api.ts";
-import { qemuDriverErrors } from "./catalogue-qemu-driver.ts";
+import { testErrors } from "./catalogue-test.ts";
 import { rpcErrors } from "./catalogue-rpc.ts";
-import { editErrors } from "./catalogue-edit.ts";
-import { hostdevErrors } from "./catalogue-hostdev.ts";
-import { hotplugErrors } from "./catalogue-hotplug.ts";
-import { tuningErrors } from "./catalogue-tuning.ts";
-import type { CatalogueEntry, ErrorKind } from "./types.ts";
-import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
+import { remoteErrors } from "./catalogue-remote.ts";
+import { xmlErrors } from "./catalogue-xml.ts";
+import { nodedevErrors } from "./catalogue-nodedev.ts";
+import { uriErrors } from "./catalogue-uri.ts";
+import { streamsErrors } from "./catalogue-streams.ts";
+import { confErrors } from "./catalogue-conf.ts";
+import type { Catalogue, CatalogueEntry, ErrorKind } from "./types.ts";
+import { VirErrorDomain, VirErrorNumber, virErrorPrefix, type VirErrorDomainName } from "./virerror.ts";
 
 export type { CatalogueEntry, ErrorKind, MessageForm } from "./types.ts";
 export { VirErrorDomain, VirErrorNumber } from "./virerror.ts";
 
-const parts = [
-  coreErrors,
-  xmlErrors,
-  qemuErrors,
-  apiErrors,
-  qemuDriverErrors,
-  rpcErrors,
-  editErrors,
-  hostdevErrors,
-  hotplugErrors,
-  tuningErrors,
-] as const;
+const parts = {
+  NONE: noneErrors,
+  DOMAIN: domainErrors,
+  QEMU: qemuErrors,
+  TEST: testErrors,
+  RPC: rpcErrors,
+  REMOTE: remoteErrors,
+  XML: xmlErrors,
+  NODEDEV: nodedevErrors,
+  URI: uriErrors,
+  STREAMS: streamsErrors,
+  CONF: confErrors,
+} as const;
 
-export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof coreErrors &
-  typeof xmlErrors &
+export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts))) as typeof noneErrors &
+  typeof domainErrors &
   typeof qemuErrors &
-  typeof apiErrors &
-  typeof qemuDriverErrors &
+  typeof testErrors &
   typeof rpcErrors &
-  typeof editErrors &
-  typeof hostdevErrors &
-  typeof hotplugErrors &
-  typeof tuningErrors;
+  typeof remoteErrors &
+  typeof xmlErrors &
+  typeof nodedevErrors &
+  typeof uriErrors &
+  typeof streamsErrors &
+  typeof confErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 
-/** The per-area catalogue files, for checks. */
-export const catalogueParts: readonly object[] = parts;
+/** The catalogue files by the libvirt error domain they hold, for checks. */
+export const catalogueParts: Readonly<Partial<Record<VirErrorDomainName, Catalogue>>> = parts;
 
 /** Structured facts that travel with an error (JSON output, RPC, logs). */
 export interface ErrorDetails {

@@ -43,4 +43,7 @@ export interface CatalogueEntry {
   readonly prefix?: string;
 }
 
-export type Catalogue = Readonly<Record<string, CatalogueEntry>>;
+/** A catalogue file: entries of one libvirt error domain `D`. */
+export type Catalogue<D extends VirErrorDomainName = VirErrorDomainName> = Readonly<
+  Record<string, CatalogueEntry & { readonly domain: D }>
+>;
