@@ -45,7 +45,6 @@ export {
   VirtError,
   toVirtError,
   isVirtError,
-  libvirtError,
   checkFlags,
   strerror,
   VirErrorNumber,

@@ -4,7 +4,7 @@
  * the driver registered for `remote` (the RPC client, issue 4), like libvirt's remote driver.
  */
 import { type ConnectDriver, type ConnectURI } from "../drivers/driver.ts";
-import { libvirtError } from "../util/errors/index.ts";
+import { VirtError } from "../util/errors/index.ts";
 import { testConnectDriver } from "../drivers/test/index.ts";
 import { qemuConnectDriver } from "../drivers/qemu/index.ts";
 import { isRemoteURI } from "./uri.ts";
@@ -28,10 +28,10 @@ export function findDriver(uri: ConnectURI): ConnectDriver {
     if (local && !local.localOnly) return local;
     const remote = drivers.get("remote");
     if (remote) return remote;
-    throw libvirtError("API_REMOTE_UNAVAILABLE", { uri: uri.text });
+    throw new VirtError("API_REMOTE_UNAVAILABLE", { uri: uri.text });
   }
   const d = drivers.get(uri.driver) ?? drivers.get("remote");
-  if (!d) throw libvirtError("API_NO_CONNECT", { uri: uri.text });
+  if (!d) throw new VirtError("API_NO_CONNECT", { uri: uri.text });
   return d;
 }
 

@@ -9,7 +9,7 @@
  * `[name]`, `[name='v']`, and unions with `|`. Anything else is refused as an incorrect XPath.
  */
 import { SaxesParser } from "saxes";
-import { libvirtError } from "../util/errors/index.ts";
+import { VirtError } from "../util/errors/index.ts";
 
 export type XNode = XElement | XText | XAttr;
 
@@ -104,7 +104,7 @@ interface Path {
 }
 
 function badXPath(xpath: string): Error {
-  return libvirtError("XPATH_INVALID", { xpath });
+  return new VirtError("XPATH_INVALID", { xpath });
 }
 
 function parsePredicate(src: string, xpath: string): Pred {

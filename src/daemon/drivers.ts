@@ -9,7 +9,7 @@
  */
 import { registerDriver } from "../api/index.ts";
 import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../drivers/driver.ts";
-import { libvirtError } from "../util/errors/index.ts";
+import { VirtError } from "../util/errors/index.ts";
 import { openQemuConnection, qemuConnectDriver, type QemuDriverOptions } from "../drivers/qemu/index.ts";
 
 export type InstanceKind = "system" | "session";
@@ -22,7 +22,7 @@ export function daemonQemuConnectDriver(kind: InstanceKind, options: QemuDriverO
     open(uri: ConnectURI, flags: number): Promise<HypervisorDriver> {
       if (uri.path === "/system" || uri.path === "/session") {
         if (kind === "session" && uri.path !== "/session") {
-          return Promise.reject(libvirtError("QEMU_URI_PATH", { path: uri.path }));
+          return Promise.reject(new VirtError("QEMU_URI_PATH", { path: uri.path }));
         }
         return openQemuConnection({ kind }, `qemu://${uri.path}`, options);
       }

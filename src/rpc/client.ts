@@ -36,9 +36,8 @@ import {
   type TypedParameter,
 } from "../drivers/driver.ts";
 import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
-import { libvirtError, VirErrorNumber } from "../util/errors/index.ts";
+import { VirErrorNumber, VirtError } from "../util/errors/index.ts";
 import { qemuConnectDriver } from "../drivers/qemu/index.ts";
-import type { VirtError } from "../util/errors/index.ts";
 import { libvirtDirectSocket, sessionPaths, systemPaths } from "./paths.ts";
 import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
 import { AuthType, DrvFeature, Program, QemuProc, RemoteProc } from "./protocol.ts";
@@ -132,7 +131,7 @@ async function autostartDaemon(uri: ConnectURI, socketPath: string, env: NodeJS.
       env,
     });
     child.once("error", (e) => {
-      reject(libvirtError("RPC_DAEMON_START", { uri: uri.text, daemon: bin, reason: e.message }));
+      reject(new VirtError("RPC_DAEMON_START", { uri: uri.text, daemon: bin, reason: e.message }));
     });
     child.once("spawn", () => {
       child.unref();
@@ -152,7 +151,7 @@ async function autostartDaemon(uri: ConnectURI, socketPath: string, env: NodeJS.
       }
     }
     if (Date.now() > deadline) {
-      throw libvirtError("RPC_DAEMON_START", {
+      throw new VirtError("RPC_DAEMON_START", {
         uri: uri.text,
         daemon: bin,
         reason: `no socket at '${socketPath}' after 20 s`,
@@ -165,10 +164,10 @@ async function autostartDaemon(uri: ConnectURI, socketPath: string, env: NodeJS.
 
 async function openSocket(uri: ConnectURI, readonly: boolean, env: NodeJS.ProcessEnv): Promise<RpcClient> {
   if (uri.transport !== undefined && uri.transport !== "unix") {
-    throw libvirtError("RPC_TRANSPORT_UNSUPPORTED", { uri: uri.text, transport: uri.transport });
+    throw new VirtError("RPC_TRANSPORT_UNSUPPORTED", { uri: uri.text, transport: uri.transport });
   }
   if (uri.server !== undefined && uri.transport === undefined) {
-    throw libvirtError("RPC_TRANSPORT_UNSUPPORTED", { uri: uri.text, transport: "tls" });
+    throw new VirtError("RPC_TRANSPORT_UNSUPPORTED", { uri: uri.text, transport: "tls" });
   }
   const choice = chooseSocket(uri, readonly, env);
   let first: Error | undefined;
@@ -186,7 +185,7 @@ async function openSocket(uri: ConnectURI, readonly: boolean, env: NodeJS.Proces
   }
   throw (
     first ??
-    libvirtError("RPC_CONNECT_SOCKET", {
+    new VirtError("RPC_CONNECT_SOCKET", {
       path: choice.candidates[0] ?? "",
       reason: "No such file or directory",
     })
@@ -696,7 +695,7 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
     callback: DomainEventCallback,
   ): Promise<number> {
     if (!this.eventCallbacksSupported) {
-      throw libvirtError("API_NO_SUPPORT", { api: "virConnectDomainEventRegisterAny" });
+      throw new VirtError("API_NO_SUPPORT", { api: "virConnectDomainEventRegisterAny" });
     }
     const ret = await this.#call(Proc.connectDomainEventCallbackRegisterAny, {
       eventID,
@@ -708,7 +707,7 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
 
   async connectDomainEventDeregisterAny(callbackID: number): Promise<void> {
     if (!this.#callbacks.has(callbackID)) {
-      throw libvirtError("API_INVALID_ARG", {
+      throw new VirtError("API_INVALID_ARG", {
         what: `could not find event callback ${callbackID} for deletion`,
       });
     }
@@ -809,7 +808,7 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
   }
   async connectDomainQemuMonitorEventDeregister(callbackID: number): Promise<void> {
     if (!this.#monitorCallbacks.has(callbackID))
-      throw libvirtError("TUNING_MONITOR_EVENT_CALLBACK", { id: callbackID });
+      throw new VirtError("TUNING_MONITOR_EVENT_CALLBACK", { id: callbackID });
     await this.#call(Proc.qemuConnectDomainMonitorEventDeregister, { callbackID });
     this.#monitorCallbacks.delete(callbackID);
   }
@@ -830,7 +829,7 @@ async function authenticate(rpc: RpcClient): Promise<void> {
     await rpc.call(Proc.authPolkit, undefined);
     return;
   }
-  throw libvirtError("RPC_AUTH_UNSUPPORTED", {
+  throw new VirtError("RPC_AUTH_UNSUPPORTED", {
     type: types[0] === AuthType.SASL ? "sasl" : String(types[0]),
   });
 }

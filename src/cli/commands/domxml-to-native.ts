@@ -7,7 +7,7 @@
  * builds for a libvirt QEMU capabilities file instead of the installed QEMU — is served here
  * directly by `drivers/qemu/native.ts`, with no connection.
  */
-import { defaultURI, libvirtError, parseURI, registeredSchemes, type Domain } from "../../api/index.ts";
+import { defaultURI, parseURI, registeredSchemes, type Domain, VirtError } from "../../api/index.ts";
 import { domainXMLToNative } from "../../drivers/qemu/native.ts";
 import { shellJoin, shellQuote } from "../../util/shell-quote.ts";
 import type { Ctx } from "../context.ts";
@@ -76,7 +76,7 @@ export const domxmlToNative: CmdDef<Ctx> = {
       if (format !== "qemu-argv") {
         return ctx.fail(
           undefined,
-          libvirtError("CONFIG_UNSUPPORTED", { what: `unsupported config type ${format}` }),
+          new VirtError("CONFIG_UNSUPPORTED", { what: `unsupported config type ${format}` }),
         );
       }
       let res;

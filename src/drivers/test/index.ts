@@ -3,7 +3,7 @@
  * objects, for scripts and tests that need no QEMU. Served for the URI scheme `test`.
  */
 import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../driver.ts";
-import { libvirtError } from "../../util/errors/index.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import { TestConnection } from "./driver.ts";
 import { acquireDefault } from "./state.ts";
 
@@ -15,8 +15,8 @@ export const testConnectDriver: ConnectDriver = {
   uriSchemes: ["test"],
   localOnly: true,
   open(uri: ConnectURI): Promise<HypervisorDriver> {
-    if (uri.path === "" || uri.path === "/") throw libvirtError("TEST_OPEN_PATH");
-    if (uri.path !== "/default") throw libvirtError("TEST_OPEN_FILE_UNSUPPORTED", { path: uri.path });
+    if (uri.path === "" || uri.path === "/") throw new VirtError("TEST_OPEN_PATH");
+    if (uri.path !== "/default") throw new VirtError("TEST_OPEN_FILE_UNSUPPORTED", { path: uri.path });
     return Promise.resolve(new TestConnection(acquireDefault(), "test:///default"));
   },
 };

@@ -180,4 +180,4 @@ export function toVirtError(e: unknown): VirtError {
   return new VirtError("BUG", { what }, {}, { cause: e });
 }
 
-export { libvirtError, checkFlags, strerror } from "./libvirt.ts";
+export { checkFlags, strerror } from "./libvirt.ts";

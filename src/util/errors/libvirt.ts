@@ -1,14 +1,8 @@
 /**
  * Helpers for errors raised the way libvirt raises them: `checkFlags` (virCheckFlags) and
- * `strerror` (glibc's texts for system errors), and `libvirtError`, the former name of
- * `new VirtError` (the catalogue entry now carries libvirt's message form).
+ * `strerror` (glibc's texts for system errors).
  */
-import { VirtError, type ErrorArgs, type ErrorCode } from "./index.ts";
-
-/** Same as `new VirtError(code, ...args)`: the entry's `form` gives libvirt's message form. */
-export function libvirtError<C extends ErrorCode>(code: C, ...args: ErrorArgs<C>): VirtError {
-  return new VirtError(code, ...args);
-}
+import { VirtError } from "./index.ts";
 
 /** Refuses flag bits outside `supported`, naming the driver function (libvirt's virCheckFlags). */
 export function checkFlags(flags: number, supported: number, func: string): void {

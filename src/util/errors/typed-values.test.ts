@@ -5,7 +5,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { VirtError, libvirtError, type ValuesOf } from "./index.ts";
+import { VirtError, type ErrorArgs, type ErrorCode, type ValuesOf } from "./index.ts";
+
+/** A helper that forwards a code and its values, as the command builders' `fail` does. */
+function raise<C extends ErrorCode>(code: C, ...args: ErrorArgs<C>): VirtError {
+  return new VirtError(code, ...args);
+}
 
 test("a missing template value does not compile (and would leave a literal {name} in the message)", () => {
   // @ts-expect-error -- "object" and "reason" are missing
@@ -15,7 +20,7 @@ test("a missing template value does not compile (and would leave a literal {name
   const noValues = new VirtError("API_NO_SUPPORT");
   assert.match(noValues.message, /\{api\}/);
   // @ts-expect-error -- the same through a helper that forwards a code and its values
-  assert.match(libvirtError("API_NO_SUPPORT", {}).message, /\{api\}/);
+  assert.match(raise("API_NO_SUPPORT", {}).message, /\{api\}/);
 });
 
 test("an unknown template value does not compile", () => {

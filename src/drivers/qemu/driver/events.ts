@@ -5,7 +5,7 @@
  * never runs inside the operation that caused it.
  */
 import { type DomainEvent, type DomainEventCallback, type DomainRef } from "../../driver.ts";
-import { libvirtError } from "../../../util/errors/index.ts";
+import { VirtError } from "../../../util/errors/index.ts";
 
 interface Registration {
   readonly owner: object;
@@ -31,7 +31,7 @@ export class EventHub {
   deregister(owner: object, id: number): void {
     const reg = this.#regs.get(id);
     if (reg?.owner !== owner) {
-      throw libvirtError("API_INVALID_ARG", { what: `could not find event callback ${id} for deletion` });
+      throw new VirtError("API_INVALID_ARG", { what: `could not find event callback ${id} for deletion` });
     }
     this.#regs.delete(id);
   }

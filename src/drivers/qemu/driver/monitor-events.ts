@@ -6,7 +6,7 @@
  */
 import { type DomainRef, type QemuMonitorEvent, type QemuMonitorEventCallback } from "../../driver.ts";
 import { QemuMonitorEventRegisterFlags as F } from "../../enums.ts";
-import { checkFlags, libvirtError } from "../../../util/errors/index.ts";
+import { checkFlags, VirtError } from "../../../util/errors/index.ts";
 import type { QmpEvent } from "../monitor/index.ts";
 import type { QemuDomainObj } from "./domain.ts";
 
@@ -88,7 +88,7 @@ function matcher(event: string | null, flags: number): (name: string) => boolean
     try {
       re = new RegExp(event, nocase ? "i" : "");
     } catch (e) {
-      throw libvirtError("TUNING_MONITOR_EVENT_REGEX", {
+      throw new VirtError("TUNING_MONITOR_EVENT_REGEX", {
         regex: event,
         reason: e instanceof Error ? e.message : String(e),
       });
@@ -116,7 +116,7 @@ export function registerMonitorEvents(
 
 export function deregisterMonitorEvents(drv: object, owner: object, id: number): void {
   const h = hubOf(drv);
-  if (h.regs.get(id)?.owner !== owner) throw libvirtError("TUNING_MONITOR_EVENT_CALLBACK", { id });
+  if (h.regs.get(id)?.owner !== owner) throw new VirtError("TUNING_MONITOR_EVENT_CALLBACK", { id });
   h.regs.delete(id);
 }
 
