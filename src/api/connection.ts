@@ -9,10 +9,6 @@
  */
 import { toVirtError, VirtError } from "../util/errors/index.ts";
 import {
-  DomainEventId,
-  DomainXMLFlags,
-  LIBVIRT_COMPAT_VERSION,
-  libvirtError,
   type ConsoleStream,
   type DomainCapabilitiesQuery,
   type DomainEvent,
@@ -30,6 +26,8 @@ import {
   type QemuMonitorEvent,
   type TypedParameter,
 } from "../drivers/driver.ts";
+import { DomainEventId, DomainXMLFlags } from "../drivers/enums.ts";
+import { LIBVIRT_COMPAT_VERSION } from "../drivers/version.ts";
 import { NodeDevice } from "./nodedev.ts";
 
 /** A callback for domain events, with a handle of the domain on the same connection. */
@@ -68,15 +66,15 @@ export class Connection {
     write: boolean,
     call: (d: HypervisorDriver) => Promise<T> | undefined,
   ): Promise<T> {
-    if (this.closed) throw libvirtError("API_CONNECTION_CLOSED", { api });
-    if (write && this.readonly) throw libvirtError("API_READ_ONLY", { api });
+    if (this.closed) throw new VirtError("API_CONNECTION_CLOSED", { api });
+    if (write && this.readonly) throw new VirtError("API_READ_ONLY", { api });
     let p: Promise<T> | undefined;
     try {
       p = call(this.driver);
     } catch (e) {
       fail(e);
     }
-    if (p === undefined) throw libvirtError("API_NO_SUPPORT", { api });
+    if (p === undefined) throw new VirtError("API_NO_SUPPORT", { api });
     try {
       return await p;
     } catch (e) {
@@ -237,7 +235,7 @@ export class Connection {
   /** virDomainLookupByID */
   async lookupDomainByID(id: number): Promise<Domain> {
     if (!Number.isInteger(id) || id < 0)
-      throw libvirtError("API_INVALID_ARG", { what: "id in virDomainLookupByID must be zero or greater" });
+      throw new VirtError("API_INVALID_ARG", { what: "id in virDomainLookupByID must be zero or greater" });
     return this.domain(await this.invoke("virDomainLookupByID", false, (d) => d.domainLookupByID?.(id)));
   }
 
@@ -252,7 +250,7 @@ export class Connection {
   async lookupDomainByUUID(uuid: string): Promise<Domain> {
     const norm = normalizeUUID(uuid);
     if (norm === undefined)
-      throw libvirtError("API_INVALID_UUID", { api: "virDomainLookupByUUID" }, { uuid });
+      throw new VirtError("API_INVALID_UUID", { api: "virDomainLookupByUUID" }, { uuid });
     return this.domain(
       await this.invoke("virDomainLookupByUUID", false, (d) => d.domainLookupByUUID?.(norm)),
     );
@@ -262,7 +260,7 @@ export class Connection {
   async lookupDomainByUUIDString(uuid: string): Promise<Domain> {
     const norm = normalizeUUID(uuid);
     if (norm === undefined)
-      throw libvirtError("API_INVALID_UUID", { api: "virDomainLookupByUUIDString" }, { uuid });
+      throw new VirtError("API_INVALID_UUID", { api: "virDomainLookupByUUIDString" }, { uuid });
     return this.domain(
       await this.invoke("virDomainLookupByUUIDString", false, (d) => d.domainLookupByUUID?.(norm)),
     );
@@ -303,7 +301,7 @@ export class Connection {
   /** virDomainSaveImageGetXMLDesc */
   async saveImageGetXMLDesc(path: string, flags = 0): Promise<string> {
     if (this.readonly && flags & DomainXMLFlags.SECURE) {
-      throw libvirtError("API_READ_ONLY_SECURE", { api: "virDomainSaveImageGetXMLDesc" });
+      throw new VirtError("API_READ_ONLY_SECURE", { api: "virDomainSaveImageGetXMLDesc" });
     }
     return this.invoke("virDomainSaveImageGetXMLDesc", false, (d) =>
       d.domainSaveImageGetXMLDesc?.(path, flags),
@@ -334,7 +332,7 @@ export class Connection {
     handler: DomainEventHandler,
   ): Promise<number> {
     if (!Number.isInteger(eventID) || eventID < 0) {
-      throw libvirtError("API_INVALID_ARG", {
+      throw new VirtError("API_INVALID_ARG", {
         what: "eventID in virConnectDomainEventRegisterAny must be zero or greater",
       });
     }
@@ -398,7 +396,7 @@ export class Connection {
     flags = 0,
   ): Promise<{ dom: Domain; params: TypedParameter[] }[]> {
     if (doms.length === 0)
-      throw libvirtError("API_INVALID_ARG", { what: "doms in virDomainListGetStats must not be empty" });
+      throw new VirtError("API_INVALID_ARG", { what: "doms in virDomainListGetStats must not be empty" });
     const recs = await this.invoke("virDomainListGetStats", false, (d) =>
       d.connectGetAllDomainStats?.(
         doms.map((x) => x.ref()),
@@ -626,7 +624,7 @@ export class Domain {
   /** virDomainGetXMLDesc with `DomainXMLFlags`. */
   async getXMLDesc(flags = 0): Promise<string> {
     if (this.connection.readonly && flags & DomainXMLFlags.SECURE) {
-      throw libvirtError("API_READ_ONLY_SECURE", { api: "virDomainGetXMLDesc" });
+      throw new VirtError("API_READ_ONLY_SECURE", { api: "virDomainGetXMLDesc" });
     }
     return this.call("virDomainGetXMLDesc", false, (d, r) => d.domainGetXMLDesc?.(r, flags));
   }
@@ -759,7 +757,7 @@ export class Domain {
 
 /** virReportInvalidArg: libvirt raises these without the "invalid argument" prefix. */
 function invalidArg(what: string): Error {
-  const e = libvirtError("API_INVALID_ARG", { what });
+  const e = new VirtError("API_INVALID_ARG", { what });
   e.message = e.detail;
   return e;
 }
@@ -768,7 +766,7 @@ function invalidArg(what: string): Error {
 function checkULong(v: number, name: string, func: string): void {
   if (v === 0) throw invalidArg(`${name} in ${func} must not be zero`);
   if (!Number.isSafeInteger(v) || v < 0)
-    throw libvirtError("API_INVALID_ARG", {
+    throw new VirtError("API_INVALID_ARG", {
       what: `${name} in ${func} must be an unsigned integer, got ${v}`,
     });
 }

@@ -12,7 +12,8 @@
  * await conn.close();
  * ```
  */
-import { ConnectFlags, type HypervisorDriver } from "../drivers/driver.ts";
+import { type HypervisorDriver } from "../drivers/driver.ts";
+import { ConnectFlags } from "../drivers/enums.ts";
 import { Connection } from "./connection.ts";
 import { findDriver } from "./registry.ts";
 import { defaultURI, parseURI } from "./uri.ts";
@@ -40,7 +41,16 @@ export { NodeDevice, nodeDevCapNames } from "./nodedev.ts";
 export { registerDriver, unregisterDriver, registeredSchemes } from "./registry.ts";
 export { parseURI, defaultURI, uriParam, isRemoteURI, type ConnectURI } from "./uri.ts";
 export * from "./types.ts";
-export { VirtError, toVirtError, isVirtError, type ErrorCode } from "../util/errors/index.ts";
+export {
+  VirtError,
+  toVirtError,
+  isVirtError,
+  checkFlags,
+  strerror,
+  VirErrorNumber,
+  VirErrorDomain,
+  type ErrorCode,
+} from "../util/errors/index.ts";
 export {
   parseXmlTree,
   selectNodes,

@@ -3,7 +3,8 @@
  * they serve; `connect()` picks one by the URI's scheme. URIs with a host or a transport go to
  * the driver registered for `remote` (the RPC client, issue 4), like libvirt's remote driver.
  */
-import { libvirtError, type ConnectDriver, type ConnectURI } from "../drivers/driver.ts";
+import { type ConnectDriver, type ConnectURI } from "../drivers/driver.ts";
+import { VirtError } from "../util/errors/index.ts";
 import { testConnectDriver } from "../drivers/test/index.ts";
 import { qemuConnectDriver } from "../drivers/qemu/index.ts";
 import { isRemoteURI } from "./uri.ts";
@@ -27,10 +28,10 @@ export function findDriver(uri: ConnectURI): ConnectDriver {
     if (local && !local.localOnly) return local;
     const remote = drivers.get("remote");
     if (remote) return remote;
-    throw libvirtError("API_REMOTE_UNAVAILABLE", { uri: uri.text });
+    throw new VirtError("API_REMOTE_UNAVAILABLE", { uri: uri.text });
   }
   const d = drivers.get(uri.driver) ?? drivers.get("remote");
-  if (!d) throw libvirtError("API_NO_CONNECT", { uri: uri.text });
+  if (!d) throw new VirtError("API_NO_CONNECT", { uri: uri.text });
   return d;
 }
 

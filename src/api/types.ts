@@ -3,9 +3,12 @@
  * states, reasons and events: virsh's words (`shut off`, `booted`, `Stopped Destroyed`) for text
  * output and stable identifiers (`shutoff`, `booted`, `stopped`/`destroyed`) for JSON.
  */
-import { DomainState, DomainEventType, domainStateIds } from "../drivers/driver.ts";
+import { DomainState, DomainEventType, domainStateIds } from "../drivers/enums.ts";
 
 export * from "../drivers/driver.ts";
+export * from "../drivers/enums.ts";
+export * from "../drivers/version.ts";
+export * from "../drivers/list-filter.ts";
 
 /** virsh's words for `virDomainState`, by number. */
 export const stateWords = [

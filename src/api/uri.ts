@@ -4,7 +4,8 @@
  * `test:///default`, `qemu:///system`, `qemu:///session`, `qemu:///embed?root=DIR`,
  * `qemu+unix:///system?socket=PATH`, `qemu+ssh://user@host/system`.
  */
-import { libvirtError, type ConnectURI } from "../drivers/driver.ts";
+import { type ConnectURI } from "../drivers/driver.ts";
+import { VirtError } from "../util/errors/index.ts";
 
 export type { ConnectURI } from "../drivers/driver.ts";
 
@@ -14,21 +15,21 @@ function decode(s: string, uri: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    throw libvirtError("API_URI_INVALID", { uri, reason: `bad percent-encoding in '${s}'` });
+    throw new VirtError("API_URI_INVALID", { uri, reason: `bad percent-encoding in '${s}'` });
   }
 }
 
 /** Parses a URI. Throws `API_URI_NO_DRIVER` when there is no scheme, `API_URI_INVALID` when malformed. */
 export function parseURI(text: string): ConnectURI {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(text);
-  if (!m) throw libvirtError("API_URI_NO_DRIVER", { uri: text });
+  if (!m) throw new VirtError("API_URI_NO_DRIVER", { uri: text });
   const scheme = m[1]!;
   let rest = m[2]!;
   const plus = scheme.indexOf("+");
   const driver = (plus < 0 ? scheme : scheme.slice(0, plus)).toLowerCase();
   const transport = plus < 0 ? undefined : scheme.slice(plus + 1).toLowerCase();
   if (transport !== undefined && !TRANSPORTS.has(transport)) {
-    throw libvirtError("API_URI_INVALID", { uri: text, reason: `unknown transport '${transport}'` });
+    throw new VirtError("API_URI_INVALID", { uri: text, reason: `unknown transport '${transport}'` });
   }
 
   let fragment: string | undefined;
@@ -58,12 +59,12 @@ export function parseURI(text: string): ConnectURI {
       authority = authority.slice(at + 1);
     }
     const pm = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(authority);
-    if (!pm) throw libvirtError("API_URI_INVALID", { uri: text, reason: `bad host part '${authority}'` });
+    if (!pm) throw new VirtError("API_URI_INVALID", { uri: text, reason: `bad host part '${authority}'` });
     server = decode(pm[1]!.replace(/^\[(.*)\]$/, "$1"), text);
     if (pm[2] !== undefined && pm[2] !== "") {
       port = Number(pm[2]);
       if (!Number.isInteger(port) || port > 65535)
-        throw libvirtError("API_URI_INVALID", { uri: text, reason: `bad port '${pm[2]}'` });
+        throw new VirtError("API_URI_INVALID", { uri: text, reason: `bad port '${pm[2]}'` });
     }
   }
   const params = query

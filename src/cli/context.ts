@@ -9,15 +9,7 @@
  *   prints `{"error": {...}}`.
  */
 import { readFile } from "node:fs/promises";
-import {
-  connect,
-  libvirtError,
-  strerror,
-  toVirtError,
-  type Connection,
-  type Domain,
-  type VirtError,
-} from "../api/index.ts";
+import { connect, strerror, toVirtError, type Connection, type Domain, VirtError } from "../api/index.ts";
 import type { ParsedCmd } from "./grammar.ts";
 import { printJson, type Io } from "./output.ts";
 
@@ -107,7 +99,7 @@ export class Ctx {
   fail(message: string | undefined, cause?: unknown): false {
     if (message !== undefined) this.error(message);
     if (cause !== undefined) this.lastError = toVirtError(cause);
-    else if (this.json && message !== undefined) this.lastError ??= libvirtError("CLI_FAILED", { message });
+    else if (this.json && message !== undefined) this.lastError ??= new VirtError("CLI_FAILED", { message });
     return false;
   }
 
@@ -129,7 +121,7 @@ export class Ctx {
 
   /** The connection; a command that needs one fails with "no valid connection" without it. */
   connection(): Connection {
-    if (!this.conn || this.conn.isClosed) throw libvirtError("CLI_NO_CONNECTION");
+    if (!this.conn || this.conn.isClosed) throw new VirtError("CLI_NO_CONNECTION");
     return this.conn;
   }
 
@@ -150,7 +142,7 @@ export class Ctx {
     if (v === "" && !allowEmpty) {
       this.error(`Failed to get option '${name}': Option argument is empty`);
       if (this.json)
-        this.lastError = libvirtError("CLI_USAGE", {
+        this.lastError = new VirtError("CLI_USAGE", {
           message: `Failed to get option '${name}': Option argument is empty`,
         });
       return null;
@@ -166,7 +158,7 @@ export class Ctx {
     if (!Number.isSafeInteger(n) || n < -2147483648 || n > 2147483647) {
       const message = `Numeric value '${v}' for <${name}> option is malformed or out of range`;
       this.error(message);
-      if (this.json) this.lastError = libvirtError("CLI_USAGE", { message });
+      if (this.json) this.lastError = new VirtError("CLI_USAGE", { message });
       return null;
     }
     return n;
@@ -186,7 +178,7 @@ export class Ctx {
     try {
       const buf = await readFile(path);
       if (buf.length > MAX_XML_FILE) {
-        this.lastError = libvirtError("FILE_READ_FAILED_SYS", { path, reason: "File too large" });
+        this.lastError = new VirtError("FILE_READ_FAILED_SYS", { path, reason: "File too large" });
         return undefined;
       }
       return buf.toString("utf8");
@@ -194,8 +186,8 @@ export class Ctx {
       const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : "";
       this.lastError =
         code === "EISDIR"
-          ? libvirtError("FILE_READ_FAILED_SYS", { path, reason: strerror(e) })
-          : libvirtError("FILE_OPEN_FAILED", { path, reason: strerror(e) });
+          ? new VirtError("FILE_READ_FAILED_SYS", { path, reason: strerror(e) })
+          : new VirtError("FILE_OPEN_FAILED", { path, reason: strerror(e) });
       return undefined;
     }
   }
@@ -234,7 +226,7 @@ export class Ctx {
     if (!dom) {
       this.error(`failed to get domain '${name}'`);
       if (this.json)
-        this.lastError = libvirtError("CLI_DOMAIN_NOT_FOUND", { domain: name }, { domain: name });
+        this.lastError = new VirtError("CLI_DOMAIN_NOT_FOUND", { domain: name }, { domain: name });
     }
     return dom;
   }

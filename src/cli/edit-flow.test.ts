@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { libvirtError } from "../api/index.ts";
+import { VirtError } from "../api/index.ts";
 import { Ctx } from "./context.ts";
 import { runEditFlow, type EditSpec } from "./edit-flow.ts";
 import { BufferIo } from "./output.ts";
@@ -93,7 +93,7 @@ test("a failing define: 'i' turns validation off, 'n' at the next failure abando
       getXML: () => Promise.resolve("<network/>\n"),
       define: (_xml, validate) => {
         calls.push(validate);
-        return Promise.reject(libvirtError("CLI_FAILED", { message: "nope" }));
+        return Promise.reject(new VirtError("CLI_FAILED", { message: "nope" }));
       },
       validate: true,
       canRelax: true,

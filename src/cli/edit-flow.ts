@@ -18,7 +18,7 @@ import { startArgv } from "../util/spawn.ts";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { VirtError, libvirtError, toVirtError } from "../api/index.ts";
+import { VirtError, toVirtError } from "../api/index.ts";
 import type { Ctx } from "./context.ts";
 
 // --- the editor command ------------------------------------------------------------------------
@@ -270,7 +270,7 @@ export async function runEditFlow(ctx: Ctx, spec: EditSpec, env: NodeJS.ProcessE
         }
         if (reread !== doc) {
           msg = "The XML configuration was changed by another user.";
-          problem = libvirtError("EDIT_CHANGED_BY_OTHER");
+          problem = new VirtError("EDIT_CHANGED_BY_OTHER");
           doc = reread;
         } else {
           if (!previewed && spec.preview) {
@@ -301,7 +301,7 @@ export async function runEditFlow(ctx: Ctx, spec: EditSpec, env: NodeJS.ProcessE
         }
         ctx.fail(
           undefined,
-          libvirtError(
+          new VirtError(
             "EDIT_ABANDONED",
             { object: spec.object, name: spec.name },
             { [spec.object]: spec.name },

@@ -4,7 +4,7 @@
  * empty line (not with `-q`), or the timing with `-t`; `quit`/`exit` stop the line. The status
  * of a line is the status of its last command.
  */
-import { libvirtError, toVirtError } from "../api/index.ts";
+import { toVirtError, VirtError } from "../api/index.ts";
 import { findCommand } from "./commands/index.ts";
 import type { Ctx } from "./context.ts";
 import { parseCommands, SyntaxError_, type ParsedCmd, type Tokens } from "./grammar.ts";
@@ -45,7 +45,7 @@ async function runOne(ctx: Ctx, cmd: ParsedCmd<Ctx>): Promise<boolean> {
       if (!ctx.emitted || ctx.lastError) {
         const err =
           ctx.lastError ??
-          libvirtError("CLI_FAILED", { message: ctx.lastContext ?? `command '${cmd.def.name}' failed` });
+          new VirtError("CLI_FAILED", { message: ctx.lastContext ?? `command '${cmd.def.name}' failed` });
         printJson(ctx.io, errorJson(err, ctx.lastError ? ctx.lastContext : undefined));
       }
     } else if (ctx.lastError) {
@@ -69,7 +69,7 @@ export async function runTokens(ctx: Ctx, tokens: Tokens): Promise<boolean> {
     cmds = parseCommands(tokens, findCommand);
   } catch (e) {
     if (!(e instanceof SyntaxError_)) throw e;
-    if (json) printJson(ctx.io, errorJson(libvirtError("CLI_USAGE", { message: e.message })));
+    if (json) printJson(ctx.io, errorJson(new VirtError("CLI_USAGE", { message: e.message })));
     else ctx.io.err(`error: ${e.message}\n`);
     return false;
   }

@@ -24,7 +24,7 @@
  * refused, since clients would otherwise wait for a port that never opens.
  */
 import { readFileSync } from "node:fs";
-import { libvirtError } from "../drivers/driver.ts";
+import { VirtError } from "../util/errors/index.ts";
 import { parseLogOutputs, type LogOutput } from "./log.ts";
 
 export type ConfValue = number | string | string[];
@@ -73,7 +73,7 @@ export function parseConf(text: string, file: string): Map<string, ConfValue> {
   let i = 0;
   let line = 1;
   const fail = (reason: string): never => {
-    throw libvirtError("DAEMON_CONFIG", { file, line, reason });
+    throw new VirtError("DAEMON_CONFIG", { file, line, reason });
   };
   const skipBlank = (newlines: boolean): void => {
     while (i < text.length) {
@@ -140,7 +140,7 @@ export function parseConf(text: string, file: string): Map<string, ConfValue> {
 
 function octal(file: string, key: string, v: ConfValue): number {
   if (typeof v !== "string" || !/^0?[0-7]{3}$/.test(v)) {
-    throw libvirtError("DAEMON_CONFIG_VALUE", {
+    throw new VirtError("DAEMON_CONFIG_VALUE", {
       file,
       key,
       reason: `expected an octal mode string like "0660"`,
@@ -151,14 +151,14 @@ function octal(file: string, key: string, v: ConfValue): number {
 
 function integer(file: string, key: string, v: ConfValue, min: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
-    throw libvirtError("DAEMON_CONFIG_VALUE", { file, key, reason: `expected an integer >= ${min}` });
+    throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: `expected an integer >= ${min}` });
   }
   return v;
 }
 
 function str(file: string, key: string, v: ConfValue): string {
   if (typeof v !== "string")
-    throw libvirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected a string" });
+    throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected a string" });
   return v;
 }
 
@@ -212,7 +212,7 @@ export function loadConfig(file: string | undefined, mustExist = false): DaemonC
     text = readFileSync(file, "utf8");
   } catch (e) {
     if (!mustExist && (e as NodeJS.ErrnoException).code === "ENOENT") return cfg;
-    throw libvirtError("DAEMON_CONFIG", { file, line: 0, reason: (e as Error).message });
+    throw new VirtError("DAEMON_CONFIG", { file, line: 0, reason: (e as Error).message });
   }
   return applyConf(cfg, parseConf(text, file), file);
 }
@@ -247,13 +247,17 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
       case "log_level":
         cfg.logLevel = integer(file, key, v, 1);
         if (cfg.logLevel > 4)
-          throw libvirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected 1 (debug) to 4 (error)" });
+          throw new VirtError("DAEMON_CONFIG_VALUE", {
+            file,
+            key,
+            reason: "expected 1 (debug) to 4 (error)",
+          });
         break;
       case "log_outputs":
         try {
           cfg.logOutputs = parseLogOutputs(str(file, key, v));
         } catch (e) {
-          throw libvirtError("DAEMON_CONFIG_VALUE", { file, key, reason: (e as Error).message });
+          throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: (e as Error).message });
         }
         break;
       case "timeout":
@@ -265,7 +269,7 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
       case "listen_tcp":
       case "listen_tls":
         if (integer(file, key, v, 0) !== 0) {
-          throw libvirtError("DAEMON_CONFIG_VALUE", {
+          throw new VirtError("DAEMON_CONFIG_VALUE", {
             file,
             key,
             reason: "tvirtd listens on UNIX sockets only (use ssh to reach it from another host)",
@@ -275,7 +279,7 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
       case "sysfs_root": // host devices
         cfg.sysfsRoot = str(file, key, v);
         if (!cfg.sysfsRoot.startsWith("/"))
-          throw libvirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected an absolute path" });
+          throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected an absolute path" });
         break;
       case "unix_sock_rw_perms_group":
         cfg.ignored.push(key);

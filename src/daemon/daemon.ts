@@ -12,7 +12,7 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:f
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConnectListDomainsFlags, type Connection } from "../api/index.ts";
-import { libvirtError } from "../drivers/driver.ts";
+import { VirtError } from "../util/errors/index.ts";
 import { RpcServer, openLocal, socketAlive } from "../rpc/server.ts";
 import { setInlineSync } from "../util/atomic-file.ts";
 import type { DaemonConfig } from "./config.ts";
@@ -60,12 +60,12 @@ export function acquirePidFile(path: string): () => void {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       const pid = Number(readFileSync(path, "utf8").trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processIsDaemon(pid)) {
-        throw libvirtError("DAEMON_RUNNING", { pid, path });
+        throw new VirtError("DAEMON_RUNNING", { pid, path });
       }
       unlinkSync(path); // stale: its daemon is gone
     }
   }
-  throw libvirtError("DAEMON_RUNNING", { pid: "?", path });
+  throw new VirtError("DAEMON_RUNNING", { pid: "?", path });
 }
 
 function processIsDaemon(pid: number): boolean {
@@ -134,7 +134,7 @@ export class Daemon {
       if (config.unixSockGroup !== undefined) {
         gid = resolveGroup(config.unixSockGroup);
         if (gid === undefined)
-          throw libvirtError("DAEMON_CONFIG_VALUE", {
+          throw new VirtError("DAEMON_CONFIG_VALUE", {
             file: "configuration",
             key: "unix_sock_group",
             reason: `no group '${config.unixSockGroup}'`,

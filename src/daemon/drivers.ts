@@ -8,12 +8,8 @@
  * and serves the system instance for both; a user's daemon serves `/session` only.
  */
 import { registerDriver } from "../api/index.ts";
-import {
-  libvirtError,
-  type ConnectDriver,
-  type ConnectURI,
-  type HypervisorDriver,
-} from "../drivers/driver.ts";
+import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../drivers/driver.ts";
+import { VirtError } from "../util/errors/index.ts";
 import { openQemuConnection, qemuConnectDriver, type QemuDriverOptions } from "../drivers/qemu/index.ts";
 
 export type InstanceKind = "system" | "session";
@@ -26,7 +22,7 @@ export function daemonQemuConnectDriver(kind: InstanceKind, options: QemuDriverO
     open(uri: ConnectURI, flags: number): Promise<HypervisorDriver> {
       if (uri.path === "/system" || uri.path === "/session") {
         if (kind === "session" && uri.path !== "/session") {
-          return Promise.reject(libvirtError("QEMU_URI_PATH", { path: uri.path }));
+          return Promise.reject(new VirtError("QEMU_URI_PATH", { path: uri.path }));
         }
         return openQemuConnection({ kind }, `qemu://${uri.path}`, options);
       }

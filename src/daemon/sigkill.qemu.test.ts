@@ -25,6 +25,7 @@ import {
   type DaemonProcess,
 } from "../testing/rpc/harness.ts";
 import { isProcessAlive } from "../util/spawn.ts";
+import { VirErrorNumber } from "../util/errors/index.ts";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 
 /** A python3-libvirt client driven line by line on stdin; answers one JSON line per command. */
@@ -279,7 +280,7 @@ test(
       const pyDrop = await py.ask("probe");
       assert.equal(pyDrop.domains, undefined, "python still listed domains through a dead daemon");
       assert.match(pyDrop.error ?? "", /End of file while reading data|Cannot (recv|write) data/);
-      assert.equal(pyDrop.code, 38, "VIR_ERR_SYSTEM_ERROR"); // libvirt's code for a dropped socket
+      assert.equal(pyDrop.code, VirErrorNumber.SYSTEM_ERROR); // libvirt's code for a dropped socket
       assert.equal(pyDrop.alive, 0);
       t.diagnostic(`python3-libvirt after the SIGKILL: ${pyDrop.error ?? ""}`);
 

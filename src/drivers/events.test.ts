@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isVirtError } from "../util/errors/index.ts";
-import { DomainEventId, DomainEventType, type DomainEvent, type DomainRef } from "./driver.ts";
+import type { DomainEvent, DomainRef } from "./driver.ts";
+import { DomainEventId, DomainEventType } from "./enums.ts";
 import { DomainEventHub, EventHub } from "./events.ts";
 
 const a: DomainRef = { name: "a", uuid: "00000000-0000-0000-0000-00000000000a", id: 1 };

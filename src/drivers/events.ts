@@ -9,7 +9,8 @@
  * `EventHub<E>` is the generic queue (the QEMU driver also uses it for QMP monitor events);
  * `DomainEventHub` adds libvirt's domain event registration by event id.
  */
-import { libvirtError, type DomainEvent, type DomainEventCallback, type DomainRef } from "./driver.ts";
+import type { DomainEvent, DomainEventCallback, DomainRef } from "./driver.ts";
+import { VirtError } from "../util/errors/index.ts";
 
 interface Registration<E> {
   /** The connection that registered (its close removes the registration). */
@@ -108,7 +109,7 @@ export class DomainEventHub extends EventHub<DomainEvent> {
   /** libvirt's error for an id that is not a callback of this connection. */
   deregister(owner: object, id: number): void {
     if (!this.remove(owner, id)) {
-      throw libvirtError("API_INVALID_ARG", { what: `could not find event callback ${id} for deletion` });
+      throw new VirtError("API_INVALID_ARG", { what: `could not find event callback ${id} for deletion` });
     }
   }
 }

@@ -14,15 +14,12 @@ import { startArgv } from "../util/spawn.ts";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
-  DomainEventId,
-  libvirtError,
   type ConnectDriver,
   type ConnectURI,
   type ConsoleStream,
   type DomainCapabilitiesQuery,
   type DomainEvent,
   type DomainEventCallback,
-  type DomainEventType,
   type DomainInfo,
   type DomainRef,
   type DomainStateInfo,
@@ -30,8 +27,6 @@ import {
   type NodeInfo,
   type SecurityLabel,
   type SecurityModel,
-  ConnectFlags,
-  DomainState,
   // tuning and statistics
   type BlockStats,
   type DomainStatsRecord,
@@ -40,7 +35,8 @@ import {
   type QemuMonitorEventCallback,
   type TypedParameter,
 } from "../drivers/driver.ts";
-import type { VirtError } from "../util/errors/index.ts";
+import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
+import { VirErrorNumber, VirtError } from "../util/errors/index.ts";
 import { libvirtDirectSocket, sessionPaths, systemPaths } from "./paths.ts";
 import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
 import { AuthType, DrvFeature, Program, QemuProc, RemoteProc } from "./protocol.ts";
@@ -134,7 +130,7 @@ async function autostartDaemon(uri: ConnectURI, socketPath: string, env: NodeJS.
       env,
     });
     child.once("error", (e) => {
-      reject(libvirtError("RPC_DAEMON_START", { uri: uri.text, daemon: bin, reason: e.message }));
+      reject(new VirtError("RPC_DAEMON_START", { uri: uri.text, daemon: bin, reason: e.message }));
     });
     child.once("spawn", () => {
       child.unref();
@@ -154,7 +150,7 @@ async function autostartDaemon(uri: ConnectURI, socketPath: string, env: NodeJS.
       }
     }
     if (Date.now() > deadline) {
-      throw libvirtError("RPC_DAEMON_START", {
+      throw new VirtError("RPC_DAEMON_START", {
         uri: uri.text,
         daemon: bin,
         reason: `no socket at '${socketPath}' after 20 s`,
@@ -167,10 +163,10 @@ async function autostartDaemon(uri: ConnectURI, socketPath: string, env: NodeJS.
 
 async function openSocket(uri: ConnectURI, readonly: boolean, env: NodeJS.ProcessEnv): Promise<RpcClient> {
   if (uri.transport !== undefined && uri.transport !== "unix") {
-    throw libvirtError("RPC_TRANSPORT_UNSUPPORTED", { uri: uri.text, transport: uri.transport });
+    throw new VirtError("RPC_TRANSPORT_UNSUPPORTED", { uri: uri.text, transport: uri.transport });
   }
   if (uri.server !== undefined && uri.transport === undefined) {
-    throw libvirtError("RPC_TRANSPORT_UNSUPPORTED", { uri: uri.text, transport: "tls" });
+    throw new VirtError("RPC_TRANSPORT_UNSUPPORTED", { uri: uri.text, transport: "tls" });
   }
   const choice = chooseSocket(uri, readonly, env);
   let first: Error | undefined;
@@ -188,7 +184,7 @@ async function openSocket(uri: ConnectURI, readonly: boolean, env: NodeJS.Proces
   }
   throw (
     first ??
-    libvirtError("RPC_CONNECT_SOCKET", {
+    new VirtError("RPC_CONNECT_SOCKET", {
       path: choice.candidates[0] ?? "",
       reason: "No such file or directory",
     })
@@ -698,7 +694,7 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
     callback: DomainEventCallback,
   ): Promise<number> {
     if (!this.eventCallbacksSupported) {
-      throw libvirtError("API_NO_SUPPORT", { api: "virConnectDomainEventRegisterAny" });
+      throw new VirtError("API_NO_SUPPORT", { api: "virConnectDomainEventRegisterAny" });
     }
     const ret = await this.#call(Proc.connectDomainEventCallbackRegisterAny, {
       eventID,
@@ -710,7 +706,7 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
 
   async connectDomainEventDeregisterAny(callbackID: number): Promise<void> {
     if (!this.#callbacks.has(callbackID)) {
-      throw libvirtError("API_INVALID_ARG", {
+      throw new VirtError("API_INVALID_ARG", {
         what: `could not find event callback ${callbackID} for deletion`,
       });
     }
@@ -811,7 +807,7 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
   }
   async connectDomainQemuMonitorEventDeregister(callbackID: number): Promise<void> {
     if (!this.#monitorCallbacks.has(callbackID))
-      throw libvirtError("TUNING_MONITOR_EVENT_CALLBACK", { id: callbackID });
+      throw new VirtError("TUNING_MONITOR_EVENT_CALLBACK", { id: callbackID });
     await this.#call(Proc.qemuConnectDomainMonitorEventDeregister, { callbackID });
     this.#monitorCallbacks.delete(callbackID);
   }
@@ -824,7 +820,7 @@ async function authenticate(rpc: RpcClient): Promise<void> {
     types = (await rpc.call(Proc.authList, undefined)).types;
   } catch (e) {
     // Daemons older than the auth procedures answer "unknown procedure": no auth.
-    if ((e as { virCode?: number }).virCode === 3) return;
+    if ((e as { virCode?: number }).virCode === VirErrorNumber.NO_SUPPORT) return;
     throw e;
   }
   if (types.length === 0 || types.includes(AuthType.NONE)) return;
@@ -832,7 +828,7 @@ async function authenticate(rpc: RpcClient): Promise<void> {
     await rpc.call(Proc.authPolkit, undefined);
     return;
   }
-  throw libvirtError("RPC_AUTH_UNSUPPORTED", {
+  throw new VirtError("RPC_AUTH_UNSUPPORTED", {
     type: types[0] === AuthType.SASL ? "sasl" : String(types[0]),
   });
 }

@@ -6,13 +6,9 @@
  * library reports them. Procedures not listed here get libvirt's "unknown procedure" reply.
  */
 import { Domain, NodeDevice, type Connection, type DomainEventHandler } from "../api/index.ts";
-import {
-  ConnectFlags,
-  DomainEventId,
-  libvirtError,
-  type DomainEvent,
-  type DomainRef,
-} from "../drivers/driver.ts";
+import { type DomainEvent, type DomainRef } from "../drivers/driver.ts";
+import { ConnectFlags, DomainEventId } from "../drivers/enums.ts";
+import { VirtError } from "../util/errors/index.ts";
 import { Msg, Proc, type MsgDef, type ProcDef, type TypedParam } from "./remote-protocol.ts";
 import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
@@ -120,13 +116,14 @@ function saveParams(params: TypedParam[]): { file: string; dxml: string | null }
   let dxml: string | null = null;
   for (const p of params) {
     if (p.value.type !== TypedParamType.STRING) {
-      throw libvirtError("RPC_BAD_SAVE_PARAMS", { what: `parameter '${p.field}' must be a string` });
+      throw new VirtError("RPC_BAD_SAVE_PARAMS", { what: `parameter '${p.field}' must be a string` });
     }
     if (p.field === SaveParam.FILE) file = p.value.value;
     else if (p.field === SaveParam.DXML) dxml = p.value.value;
-    else throw libvirtError("UNSUPPORTED_FLAGS", { flags: p.field, func: "virDomainSaveParams" });
+    else throw new VirtError("UNSUPPORTED_FLAGS", { flags: p.field, func: "virDomainSaveParams" });
   }
-  if (file === undefined) throw libvirtError("RPC_BAD_SAVE_PARAMS", { what: "parameter 'file' is required" });
+  if (file === undefined)
+    throw new VirtError("RPC_BAD_SAVE_PARAMS", { what: "parameter 'file' is required" });
   return { file, dxml };
 }
 
@@ -161,7 +158,7 @@ export function buildDispatchTable(): Table {
   });
   on(t, Proc.connectOpen, async (ctx, a) => {
     const c = ctx.client;
-    if (c.conn || c.opening) throw libvirtError("RPC_CONNECTION_ALREADY_OPEN");
+    if (c.conn || c.opening) throw new VirtError("RPC_CONNECTION_ALREADY_OPEN");
     const uri = a.name === null || a.name === "" ? c.server.defaultURI : a.name;
     const readonly = c.readonly || (a.flags & ConnectFlags.RO) !== 0;
     c.opening = true;
@@ -454,7 +451,7 @@ export function buildDispatchTable(): Table {
   on(t, Proc.connectDomainEventCallbackDeregisterAny, async (ctx, a) => {
     const c = ctx.client;
     const conn = ctx.conn();
-    if (!c.eventCallbacks.has(a.callbackID)) throw libvirtError("RPC_NO_CALLBACK", { id: a.callbackID });
+    if (!c.eventCallbacks.has(a.callbackID)) throw new VirtError("RPC_NO_CALLBACK", { id: a.callbackID });
     await conn.domainEventDeregisterAny(a.callbackID);
     c.eventCallbacks.delete(a.callbackID);
   });
@@ -490,7 +487,7 @@ export function buildDispatchTable(): Table {
     const c = ctx.client;
     const conn = ctx.conn();
     const id = c.legacyAny.get(a.eventID);
-    if (id === undefined) throw libvirtError("RPC_NO_CALLBACK", { id: a.eventID });
+    if (id === undefined) throw new VirtError("RPC_NO_CALLBACK", { id: a.eventID });
     await conn.domainEventDeregisterAny(id);
     c.legacyAny.delete(a.eventID);
   });
@@ -546,7 +543,7 @@ export function buildDispatchTable(): Table {
   });
   on(t, Proc.domainBlockStatsFlags, async (ctx, a) => {
     if (a.nparams < 0 || a.nparams > ListMax.DOMAIN_BLOCK_STATS_PARAMETERS)
-      throw libvirtError("TUNING_RPC_LIMIT", { what: "nparams too large" });
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "nparams too large" });
     const params = await dom(ctx, a.dom).blockStatsFlags(a.path, a.flags);
     if (a.nparams === 0) return { params: [], nparams: params.length };
     const sent = params.slice(0, a.nparams);
@@ -567,7 +564,7 @@ export function buildDispatchTable(): Table {
   });
   on(t, Proc.domainMemoryStats, async (ctx, a) => {
     if (a.maxStats > ListMax.DOMAIN_MEMORY_STATS)
-      throw libvirtError("TUNING_RPC_LIMIT", { what: "maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX" });
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX" });
     return { stats: await dom(ctx, a.dom).memoryStats(a.maxStats, a.flags) };
   });
   on(t, Proc.domainSetMemoryStatsPeriod, async (ctx, a) => {

@@ -50,7 +50,7 @@ const userCodes = new Set<number>([
 ]);
 
 /** An error reported by the daemon: its libvirt number, domain and message, as received. */
-export class RemoteVirtError extends VirtError {
+export class RemoteVirtError extends VirtError<"RPC_REMOTE_ERROR"> {
   override readonly virCode: number;
   override readonly virDomain: number;
   override readonly kind: ErrorKind;

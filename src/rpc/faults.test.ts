@@ -16,6 +16,7 @@ import "./register.ts";
 import { Proc, remoteError } from "./remote-protocol.ts";
 import { holdLoop, RawClient, startTestServer, type TestServer } from "../testing/rpc/harness.ts";
 import { XdrReader } from "./xdr.ts";
+import { VirErrorNumber } from "../util/errors/index.ts";
 
 /** Entries that write or read files named by the caller: hidden from the fuzzed server. */
 const fileEntries = new Set([
@@ -140,7 +141,7 @@ describe("faults", () => {
     const reply = await big.next(10_000);
     assert.ok(reply);
     assert.equal(reply.header.status, MessageStatus.ERROR);
-    assert.equal(remoteError.dec(new XdrReader(reply.payload)).code, 3);
+    assert.equal(remoteError.dec(new XdrReader(reply.payload)).code, VirErrorNumber.NO_SUPPORT);
     big.close();
     await waitClients(0);
     await controlCheck();

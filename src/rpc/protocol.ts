@@ -71,7 +71,7 @@ export const ListMax = {
 } as const;
 
 /** `virDrvFeature`: one table, in drivers/driver.ts (libvirt's driver.h numbers). */
-export { DrvFeature } from "../drivers/driver.ts";
+export { DrvFeature } from "../drivers/enums.ts";
 
 /** `remote_auth_type` */
 export const AuthType = { NONE: 0, SASL: 1, POLKIT: 2 } as const;
@@ -209,4 +209,4 @@ export const RemoteProc = {
 export const SaveParam = { FILE: "file", DXML: "dxml" } as const;
 
 /** `virTypedParameterType`: one table, in drivers/driver.ts. */
-export { TypedParameterType as TypedParamType } from "../drivers/driver.ts";
+export { TypedParameterType as TypedParamType } from "../drivers/enums.ts";

@@ -6,7 +6,6 @@
  * libvirt's "End of file while reading data" and later calls with "client socket is closed".
  */
 import { createConnection, type Socket } from "node:net";
-import { libvirtError } from "../drivers/driver.ts";
 import { VirtError } from "../util/errors/index.ts";
 import { RemoteVirtError } from "./errors.ts";
 import { KeepAlive, answerPing, isKeepAlive } from "./keepalive.ts";
@@ -43,7 +42,7 @@ export function connectUnix(path: string, opts: ConnectSocketOptions = {}): Prom
     const s = createConnection(path);
     const timer = setTimeout(() => {
       s.destroy();
-      reject(libvirtError("RPC_CONNECT_SOCKET", { path, reason: "Connection timed out" }));
+      reject(new VirtError("RPC_CONNECT_SOCKET", { path, reason: "Connection timed out" }));
     }, opts.timeoutMs ?? 30_000);
     s.once("connect", () => {
       clearTimeout(timer);
@@ -53,7 +52,7 @@ export function connectUnix(path: string, opts: ConnectSocketOptions = {}): Prom
     s.once("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       s.destroy();
-      reject(libvirtError("RPC_CONNECT_SOCKET", { path, reason: errnoText(e) }, { errno: e.code }));
+      reject(new VirtError("RPC_CONNECT_SOCKET", { path, reason: errnoText(e) }, { errno: e.code }));
     });
   });
 }
@@ -89,10 +88,10 @@ export class RpcClient {
       this.#onData(chunk);
     });
     socket.on("error", (e: NodeJS.ErrnoException) => {
-      this.#shutdown(libvirtError("RPC_EOF", { reason: errnoText(e) }));
+      this.#shutdown(new VirtError("RPC_EOF", { reason: errnoText(e) }));
     });
     socket.on("close", () => {
-      this.#shutdown(libvirtError("RPC_EOF", { reason: "Input/output error" }));
+      this.#shutdown(new VirtError("RPC_EOF", { reason: "Input/output error" }));
     });
   }
 
@@ -125,7 +124,7 @@ export class RpcClient {
         this.#write(b);
       },
       onDead: () => {
-        this.#shutdown(libvirtError("RPC_KEEPALIVE_TIMEOUT"));
+        this.#shutdown(new VirtError("RPC_KEEPALIVE_TIMEOUT"));
       },
     });
     this.#keepalive.start();
@@ -133,7 +132,7 @@ export class RpcClient {
 
   /** Sends a CALL and waits for its REPLY; the daemon's ERROR reply becomes a RemoteVirtError. */
   call<A, R>(def: ProcDef<A, R>, args: A, stream?: StreamSink): Promise<R> {
-    if (this.#closed) return Promise.reject(this.#closeReason ?? libvirtError("RPC_SOCKET_CLOSED"));
+    if (this.#closed) return Promise.reject(this.#closeReason ?? new VirtError("RPC_SOCKET_CLOSED"));
     const serial = this.#serial;
     this.#serial = (this.#serial + 1) >>> 0;
     let packet: Buffer;
@@ -153,7 +152,7 @@ export class RpcClient {
       );
     } catch (e) {
       return Promise.reject(
-        libvirtError("RPC_ENCODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }),
+        new VirtError("RPC_ENCODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }),
       );
     }
     return new Promise<R>((resolve, reject) => {
@@ -209,7 +208,7 @@ export class RpcClient {
       packets = this.#decoder.push(chunk);
     } catch (e) {
       this.#shutdown(
-        libvirtError("RPC_BAD_REPLY", { what: e instanceof FrameError ? e.message : String(e) }),
+        new VirtError("RPC_BAD_REPLY", { what: e instanceof FrameError ? e.message : String(e) }),
       );
       return;
     }
@@ -240,7 +239,7 @@ export class RpcClient {
             call.resolve(call.def.ret.dec(new XdrReader(p.payload)));
           } catch (e) {
             call.reject(
-              libvirtError("RPC_BAD_REPLY", {
+              new VirtError("RPC_BAD_REPLY", {
                 what: `Unable to decode reply of ${call.def.name}: ${e instanceof Error ? e.message : String(e)}`,
               }),
             );
@@ -280,7 +279,7 @@ export class RpcClient {
     try {
       return new RemoteVirtError(remoteError.dec(new XdrReader(payload)));
     } catch (e) {
-      return libvirtError("RPC_BAD_REPLY", {
+      return new VirtError("RPC_BAD_REPLY", {
         what: `Unable to decode error reply: ${e instanceof Error ? e.message : String(e)}`,
       });
     }
@@ -292,7 +291,7 @@ export class RpcClient {
     this.#closeReason = reason;
     this.#keepalive?.stop();
     this.socket.destroy();
-    const err = reason ?? libvirtError("RPC_SOCKET_CLOSED");
+    const err = reason ?? new VirtError("RPC_SOCKET_CLOSED");
     for (const call of this.#pending.values()) call.reject(err);
     this.#pending.clear();
     for (const s of this.#streams.values()) s.error(err);

@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect, registerDriver, unregisterDriver, type Connection, type VirtError } from "../api/index.ts";
-import { DomainEventId, DomainState } from "../drivers/driver.ts";
+import { VirErrorDomain, VirErrorNumber } from "../util/errors/index.ts";
+import { DomainEventId, DomainState } from "../drivers/enums.ts";
 import { leakedResources, resourceCounts } from "../testing/qemu/monitor-leaks.ts";
 import { encode } from "./codec.ts";
 import { MessageStatus, MessageType, QemuMonitorCommandFlags, RemoteProc } from "./protocol.ts";
@@ -188,7 +189,7 @@ describe("remote driver against tvirtd's server", () => {
     await d.create();
     await d.destroy();
     await d.undefineFlags(0);
-    assert.equal((await failure(local.lookupDomainByName("wire1"))).virCode, 42);
+    assert.equal((await failure(local.lookupDomainByName("wire1"))).virCode, VirErrorNumber.NO_DOMAIN);
     const t = await remote.createXML(vm("wire2"));
     assert.ok(t.id > 0);
     assert.equal(await t.isPersistent(), false);
@@ -226,7 +227,7 @@ describe("remote driver against tvirtd's server", () => {
     await ldom.resume();
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(seen, []);
-    assert.equal((await failure(remote.domainEventDeregisterAny(all))).virCode, 8);
+    assert.equal((await failure(remote.domainEventDeregisterAny(all))).virCode, VirErrorNumber.INVALID_ARG);
   });
 });
 
@@ -241,8 +242,8 @@ describe("read-only socket", () => {
       assert.deepEqual(err, await failure((await direct.lookupDomainByName("test")).destroy()));
       assert.deepEqual(err, {
         message: "operation forbidden: read only access prevents virDomainDestroy",
-        virCode: 29,
-        virDomain: 20,
+        virCode: VirErrorNumber.OPERATION_DENIED,
+        virDomain: VirErrorDomain.DOMAIN,
       });
       assert.equal(
         (await failure(ro.defineXML(vm("ro1")))).message,
@@ -254,7 +255,10 @@ describe("read-only socket", () => {
       );
       // read-only asked for by the client on the read-write socket
       const rw = await connect(srv.uri, { readonly: true });
-      assert.equal((await failure((await rw.lookupDomainByName("test")).suspend())).virCode, 29);
+      assert.equal(
+        (await failure((await rw.lookupDomainByName("test")).suspend())).virCode,
+        VirErrorNumber.OPERATION_DENIED,
+      );
       await rw.close();
     } finally {
       await ro.close();
@@ -287,8 +291,8 @@ describe("protocol errors keep the connection usable", () => {
       };
       c.call(RemoteProc.DOMAIN_LOOKUP_BY_NAME, 1, encode(Proc.domainLookupByName.args, { name: "test" }));
       assert.deepEqual(await errOf(), {
-        code: 1,
-        domain: 7,
+        code: VirErrorNumber.INTERNAL_ERROR,
+        domain: VirErrorDomain.RPC,
         message: "internal error: connection not open",
         status: 1,
         type: 1,
@@ -301,23 +305,23 @@ describe("protocol errors keep the connection usable", () => {
       assert.equal((await c.next())?.header.status, MessageStatus.OK);
       c.call(9999, 3);
       assert.deepEqual(await errOf(), {
-        code: 3,
-        domain: 7,
+        code: VirErrorNumber.NO_SUPPORT,
+        domain: VirErrorDomain.RPC,
         message: "this function is not supported by the connection driver: unknown procedure: 9999",
         status: 1,
         type: 1,
       });
       c.call(1, 4, Buffer.alloc(0), { prog: 0x12345678 });
       assert.deepEqual(await errOf(), {
-        code: 39,
-        domain: 7,
+        code: VirErrorNumber.RPC,
+        domain: VirErrorDomain.RPC,
         message: "Cannot find program 305419896 version 1",
         status: 1,
         type: 1,
       });
       c.call(RemoteProc.DOMAIN_LOOKUP_BY_NAME, 5, Buffer.from("7fffffff", "hex"));
       const bad = await errOf();
-      assert.equal(bad.code, 39);
+      assert.equal(bad.code, VirErrorNumber.RPC);
       assert.match(bad.message ?? "", /^Unable to decode message payload: /);
       c.call(RemoteProc.CONNECT_GET_TYPE, 6, Buffer.alloc(0), { type: MessageType.REPLY });
       assert.equal((await errOf()).message, "Unexpected message type 1");
@@ -473,8 +477,8 @@ describe("console stream and QEMU monitor command", () => {
       );
       assert.deepEqual(err, {
         message: "this function is not supported by the connection driver: virDomainQemuMonitorCommand",
-        virCode: 3,
-        virDomain: 20,
+        virCode: VirErrorNumber.NO_SUPPORT,
+        virDomain: VirErrorDomain.DOMAIN,
       });
     } finally {
       await t.close();

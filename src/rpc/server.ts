@@ -13,7 +13,6 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { dirname } from "node:path";
 import { connect, isRemoteURI, parseURI, type Connection } from "../api/index.ts";
 import { findDriver } from "../api/registry.ts";
-import { libvirtError } from "../drivers/driver.ts";
 import { toVirtError, VirtError } from "../util/errors/index.ts";
 import type { Codec } from "./codec.ts";
 import { daemonBackedDrivers } from "./client.ts";
@@ -99,8 +98,8 @@ export async function openLocal(uri: string, readonly: boolean): Promise<Connect
   }
   if (remote)
     throw isRemoteURI(parsed)
-      ? libvirtError("RPC_NOT_SERVED", { uri })
-      : libvirtError("API_NO_CONNECT", { uri });
+      ? new VirtError("RPC_NOT_SERVED", { uri })
+      : new VirtError("API_NO_CONNECT", { uri });
   return connect(uri, { readonly });
 }
 
@@ -289,10 +288,10 @@ export class RpcServer {
     const mode = lo.mode ?? (readonly ? 0o666 : 0o600);
     mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     if (isSocketFile(path)) {
-      if (await socketAlive(path)) throw libvirtError("DAEMON_SOCKET_BUSY", { path });
+      if (await socketAlive(path)) throw new VirtError("DAEMON_SOCKET_BUSY", { path });
       unlinkSync(path); // stale: its daemon is gone
     } else if (existsSync(path)) {
-      throw libvirtError("DAEMON_SOCKET_BUSY", { path });
+      throw new VirtError("DAEMON_SOCKET_BUSY", { path });
     }
     const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, (socket) => {
       this.#accept(socket, readonly);
@@ -408,25 +407,25 @@ export class RpcServer {
       case MessageType.CALL:
         break;
       case MessageType.CALL_WITH_FDS:
-        this.#replyError(client, h, libvirtError("RPC_FDS_UNSUPPORTED", { proc: h.proc }));
+        this.#replyError(client, h, new VirtError("RPC_FDS_UNSUPPORTED", { proc: h.proc }));
         return;
       default:
-        this.#replyError(client, h, libvirtError("RPC_UNEXPECTED_TYPE", { type: h.type }));
+        this.#replyError(client, h, new VirtError("RPC_UNEXPECTED_TYPE", { type: h.type }));
         return;
     }
     if ((h.prog !== Program.REMOTE && h.prog !== Program.QEMU) || h.vers !== PROTOCOL_VERSION) {
-      this.#replyError(client, h, libvirtError("RPC_UNKNOWN_PROGRAM", { prog: h.prog, vers: h.vers }));
+      this.#replyError(client, h, new VirtError("RPC_UNKNOWN_PROGRAM", { prog: h.prog, vers: h.vers }));
       return;
     }
     if (h.status !== MessageStatus.OK) {
-      this.#replyError(client, h, libvirtError("RPC_UNEXPECTED_STATUS", { status: h.status }));
+      this.#replyError(client, h, new VirtError("RPC_UNEXPECTED_STATUS", { status: h.status }));
       return;
     }
     const entry = this.#table.get(`${h.prog}:${h.proc}`);
     if (!entry) {
       const name = h.prog === Program.REMOTE ? remoteProcedureNames.get(h.proc) : undefined;
       this.log.debug(`${client.label}: unsupported procedure ${h.proc}${name ? ` (${name})` : ""}`);
-      this.#replyError(client, h, libvirtError("RPC_UNKNOWN_PROCEDURE", { proc: h.proc }));
+      this.#replyError(client, h, new VirtError("RPC_UNKNOWN_PROCEDURE", { proc: h.proc }));
       return;
     }
     let args: unknown;
@@ -436,7 +435,7 @@ export class RpcServer {
       this.#replyError(
         client,
         h,
-        libvirtError("RPC_DECODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }),
+        new VirtError("RPC_DECODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }),
       );
       return;
     }
@@ -451,7 +450,7 @@ export class RpcServer {
             client,
             header: h,
             conn: () => {
-              if (!client.conn) throw libvirtError("RPC_CONNECTION_NOT_OPEN");
+              if (!client.conn) throw new VirtError("RPC_CONNECTION_NOT_OPEN");
               return client.conn;
             },
             afterReply: (fn) => after.push(fn),
@@ -485,7 +484,7 @@ export class RpcServer {
       this.#replyError(
         client,
         h,
-        libvirtError("RPC_ENCODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }),
+        new VirtError("RPC_ENCODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }),
       );
       return;
     }
@@ -514,7 +513,7 @@ export class RpcServer {
       client.sendStream(h.prog, h.proc, h.serial, MessageStatus.ERROR, (w) => {
         remoteError.enc(
           w,
-          toRemoteError(libvirtError("RPC_STREAM_ABORTED", { reason: "Unexpected stream hole" })),
+          toRemoteError(new VirtError("RPC_STREAM_ABORTED", { reason: "Unexpected stream hole" })),
         );
       });
       return;

@@ -249,7 +249,7 @@ export class JobLock {
       waitedMs: timeoutMs,
       holders: holders.map((h) => ({ kind: h.kind, owner: h.owner, heldMs: Date.now() - h.since })),
     };
-    if (holder === undefined) return new VirtError("JOB_LOCK_TIMEOUT_QUEUED", values, details);
+    if (holder === undefined) return new VirtError("JOB_LOCK_TIMEOUT_QUEUED", {}, details);
     const label = holder.kind === "async" ? `async job=${holder.owner}` : `monitor=${holder.owner}`;
     return new VirtError("JOB_LOCK_TIMEOUT", { ...values, holder: label }, details);
   }

@@ -16,6 +16,7 @@ import {
   selectNodes,
   selectValue,
   type Domain,
+  VirErrorNumber,
 } from "../../api/index.ts";
 import { BYID, BYNAME, BYUUID, type Ctx } from "../context.ts";
 import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
@@ -297,7 +298,8 @@ const start: Cmd = {
       } catch (e) {
         const err = e as { virCode?: number };
         // Emulate force boot for servers that refuse the flag: drop the image, boot plainly.
-        if (err.virCode !== 3 && err.virCode !== 8) return ctx.fail(undefined, e);
+        if (err.virCode !== VirErrorNumber.NO_SUPPORT && err.virCode !== VirErrorNumber.INVALID_ARG)
+          return ctx.fail(undefined, e);
         if (await dom.hasManagedSaveImage().catch(() => false)) {
           try {
             await dom.managedSaveRemove();

@@ -10,10 +10,10 @@
 import {
   defaultURI,
   domainXMLToQemuArgv,
-  libvirtError,
   parseURI,
   registeredSchemes,
   type Domain,
+  VirtError,
 } from "../../api/index.ts";
 import { shellJoin, shellQuote } from "../../util/shell-quote.ts";
 import type { Ctx } from "../context.ts";
@@ -82,7 +82,7 @@ export const domxmlToNative: CmdDef<Ctx> = {
       if (format !== "qemu-argv") {
         return ctx.fail(
           undefined,
-          libvirtError("CONFIG_UNSUPPORTED", { what: `unsupported config type ${format}` }),
+          new VirtError("CONFIG_UNSUPPORTED", { what: `unsupported config type ${format}` }),
         );
       }
       let res;

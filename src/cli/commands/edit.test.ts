@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { editorArgv, splitEditorCommand } from "../edit-flow.ts";
 import { python3OrSkip, virshOrSkip } from "../../testing/rpc/harness.ts";
 import { commandSchemas, errorSchema, validate } from "../schemas.ts";
+import { VirErrorNumber } from "../../util/errors/index.ts";
 
 const repo = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
 const bin = join(repo, "bin", "tvirsh.js");
@@ -242,7 +243,7 @@ test("edit --json: a failure is the schema error document, no prompt", () => {
   const doc = JSON.parse(r.out) as { error: { code: string; virCode: number; details: { xpath: string } } };
   assert.deepEqual(validate(doc, errorSchema), []);
   assert.equal(doc.error.code, "SCHEMA_VALIDATION_FAILED");
-  assert.equal(doc.error.virCode, 92);
+  assert.equal(doc.error.virCode, VirErrorNumber.XML_INVALID_SCHEMA);
   assert.equal(doc.error.details.xpath, "/domain/frobnicate");
 });
 

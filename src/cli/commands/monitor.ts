@@ -19,6 +19,7 @@ import {
   type Domain,
   type DomainInfo,
   type XElement,
+  VirErrorNumber,
 } from "../../api/index.ts";
 import { type Ctx } from "../context.ts";
 import type { CmdDef, ParsedCmd } from "../grammar.ts";
@@ -32,7 +33,7 @@ async function domainState(dom: Domain): Promise<{ state: number; reason: number
   try {
     return await dom.getState();
   } catch (e) {
-    if ((e as { virCode?: number }).virCode !== 3) throw e;
+    if ((e as { virCode?: number }).virCode !== VirErrorNumber.NO_SUPPORT) throw e;
     const info = await dom.getInfo();
     return { state: info.state, reason: 0 };
   }
@@ -63,7 +64,7 @@ async function domainsWithStates(
         return { dom, state: state === undefined ? undefined : { state, reason: get("state.reason") ?? 0 } };
       });
     } catch (e) {
-      if ((e as { virCode?: number }).virCode !== 3) throw e;
+      if ((e as { virCode?: number }).virCode !== VirErrorNumber.NO_SUPPORT) throw e;
     }
   }
   const out = [];
@@ -320,7 +321,7 @@ const dominfo: Cmd = {
         }
       }
     } catch (e) {
-      if ((e as { virCode?: number }).virCode !== 3) {
+      if ((e as { virCode?: number }).virCode !== VirErrorNumber.NO_SUPPORT) {
         ctx.print(out);
         return ctx.fail(undefined, e);
       }

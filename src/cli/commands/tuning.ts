@@ -13,6 +13,7 @@ import {
   TypedParameterType,
   type Domain,
   type TypedParameter,
+  VirErrorNumber,
 } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
 import type { CmdDef, ParsedCmd } from "../grammar.ts";
@@ -382,7 +383,7 @@ const domblkstat: Cmd = {
     try {
       params = await dom.blockStatsFlags(device, 0);
     } catch (e) {
-      if ((e as { virCode?: number }).virCode !== 3) return ctx.fail(undefined, e);
+      if ((e as { virCode?: number }).virCode !== VirErrorNumber.NO_SUPPORT) return ctx.fail(undefined, e);
     }
     if (params === undefined) {
       let st;

@@ -5,7 +5,7 @@
  * detach to vfio-pci, re-attach to the host driver, and reset. Detach, re-attach and reset refuse
  * devices the host uses and devices a running domain holds, before anything is written.
  */
-import { checkFlags, libvirtError } from "../driver.ts";
+import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import { checkNotActive } from "../../host/hostdev/active.ts";
 import {
   checkHostUse,
@@ -49,7 +49,7 @@ export function listAllNodeDeviceNames(sysfs: Sysfs, flags: number, func: string
 
 export function lookupNodeDevice(sysfs: Sysfs, name: string): NodeDevice {
   const d = findNodeDevice(sysfs, name);
-  if (!d) throw libvirtError("NODEDEV_NOT_FOUND", { name });
+  if (!d) throw new VirtError("NODEDEV_NOT_FOUND", { name });
   return d;
 }
 
@@ -69,7 +69,7 @@ export function nodeDeviceCapNames(sysfs: Sysfs, name: string): string[] {
 function pciOf(sysfs: Sysfs, name: string): PciDeviceInfo {
   const dev = lookupNodeDevice(sysfs, name);
   const addr = pciAddrOfName(dev.name);
-  if (dev.cap.type !== "pci" || addr === undefined) throw libvirtError("NODEDEV_NOT_PCI", { name });
+  if (dev.cap.type !== "pci" || addr === undefined) throw new VirtError("NODEDEV_NOT_PCI", { name });
   return requirePciDevice(sysfs, addr);
 }
 
@@ -80,7 +80,7 @@ function pciOf(sysfs: Sysfs, name: string): PciDeviceInfo {
 export function nodeDeviceDetach(sysfs: Sysfs, name: string, driverName: string | null, flags: number): void {
   checkFlags(flags, 0, "qemuNodeDeviceDetachFlags");
   if (driverName !== null && driverName !== "" && driverName !== "vfio")
-    throw libvirtError("NODEDEV_DRIVER", { driver: driverName });
+    throw new VirtError("NODEDEV_DRIVER", { driver: driverName });
   const info = pciOf(sysfs, name);
   checkNotActive(sysfs, info.addr);
   checkIommuGroup(sysfs, info);
@@ -102,6 +102,6 @@ export function nodeDeviceReset(sysfs: Sysfs, name: string): void {
   checkNotActive(sysfs, info.addr);
   checkHostUse(sysfs, info);
   if (info.driver !== undefined && !STUB_DRIVERS.includes(info.driver))
-    throw libvirtError("NODEDEV_RESET_BOUND", { addr: info.addr, driver: info.driver });
+    throw new VirtError("NODEDEV_RESET_BOUND", { addr: info.addr, driver: info.driver });
   resetPci(sysfs, info);
 }

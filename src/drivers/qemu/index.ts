@@ -6,7 +6,8 @@
  * root).
  */
 import { isAbsolute, normalize } from "node:path";
-import { libvirtError, type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../driver.ts";
+import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../driver.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import { openQemuConnection, type QemuDriverOptions } from "./driver/index.ts";
 
 export { openQemuConnection, QemuConnection, QemuDriver, type QemuDriverOptions } from "./driver/index.ts";
@@ -14,8 +15,8 @@ export { openQemuConnection, QemuConnection, QemuDriver, type QemuDriverOptions 
 /** The embed root named by a `qemu:///embed?root=DIR` URI (absolute, normalised). */
 export function embedRoot(uri: ConnectURI): string {
   const root = uri.params.find((p) => p.name === "root")?.value;
-  if (root === undefined || root === "") throw libvirtError("QEMU_EMBED_ROOT_MISSING");
-  if (!isAbsolute(root)) throw libvirtError("QEMU_EMBED_ROOT_RELATIVE", { root });
+  if (root === undefined || root === "") throw new VirtError("QEMU_EMBED_ROOT_MISSING");
+  if (!isAbsolute(root)) throw new VirtError("QEMU_EMBED_ROOT_RELATIVE", { root });
   const norm = normalize(root);
   return norm.length > 1 ? norm.replace(/\/+$/, "") : norm;
 }
@@ -34,9 +35,9 @@ export function createQemuConnectDriver(options: QemuDriverOptions = {}): Connec
         }
         case "/system":
         case "/session":
-          throw libvirtError("QEMU_DAEMON_REQUIRED", { uri: uri.text });
+          throw new VirtError("QEMU_DAEMON_REQUIRED", { uri: uri.text });
         default:
-          throw libvirtError("QEMU_URI_PATH", { path: uri.path });
+          throw new VirtError("QEMU_URI_PATH", { path: uri.path });
       }
     },
   };

@@ -13,7 +13,6 @@ import type { CommandContext, QemuCommand } from "./command/types.ts";
 import { driverPaths, type DriverRoot } from "./paths.ts";
 
 // They moved to the command layer; kept here for importers on branches that have not moved yet.
-export { defaultEmulator, hostCommandContext } from "./command/context.ts";
 
 export interface NativeOptions {
   /** Use this libvirt capabilities file instead of probing the emulator. */

@@ -5,7 +5,7 @@
  */
 import { parseXml } from "../../conf/xml.ts";
 import { formatDomainXML, parseDomainXML, type DomainDef } from "../../conf/domain/index.ts";
-import { libvirtError } from "../driver.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import { applyTestDefaults, generateIfnames } from "./defaults.ts";
 
 const UUID_RE = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
@@ -25,8 +25,8 @@ export function checkDomainName(name: string): void {
     }
   }
   if (bad === undefined) return;
-  if (bad === "\n") throw libvirtError("DOMAIN_XML_NAME_CHAR", { char: "\n" }, { name });
-  throw libvirtError(
+  if (bad === "\n") throw new VirtError("DOMAIN_XML_NAME_CHAR", { char: "\n" }, { name });
+  throw new VirtError(
     "DOMAIN_XML_NAME_CONTROL",
     { name: JSON.stringify(name), char: describeChar(bad) },
     { name },
@@ -42,16 +42,16 @@ export function parseTestDomain(xml: string): DomainDef {
   const root = parseXml(xml, document);
   const at = { line: root.line, column: root.column };
   if (root.name !== "domain")
-    throw libvirtError("DOMAIN_XML_ROOT", { found: root.name }, { xpath: `/${root.name}`, ...at });
+    throw new VirtError("DOMAIN_XML_ROOT", { found: root.name }, { xpath: `/${root.name}`, ...at });
   if (!root.hasAttr("type"))
-    throw libvirtError("DOMAIN_XML_TYPE_MISSING", {}, { xpath: "/domain/@type", ...at });
+    throw new VirtError("DOMAIN_XML_TYPE_MISSING", {}, { xpath: "/domain/@type", ...at });
   const nameEl = root.children.find((c) => c.name === "name");
   if (!nameEl || nameEl.text === "") {
-    throw libvirtError("DOMAIN_XML_NAME_MISSING", {}, { xpath: "/domain/name", ...at });
+    throw new VirtError("DOMAIN_XML_NAME_MISSING", {}, { xpath: "/domain/name", ...at });
   }
   const uuidEl = root.children.find((c) => c.name === "uuid");
   if (uuidEl && !UUID_RE.test(uuidEl.text.trim())) {
-    throw libvirtError(
+    throw new VirtError(
       "DOMAIN_XML_UUID",
       {},
       { xpath: "/domain/uuid", line: uuidEl.line, column: uuidEl.column },
@@ -59,7 +59,7 @@ export function parseTestDomain(xml: string): DomainDef {
   }
   const titleEl = root.children.find((c) => c.name === "title");
   if (titleEl?.text.includes("\n")) {
-    throw libvirtError(
+    throw new VirtError(
       "DOMAIN_XML_TITLE_NEWLINE",
       {},
       { xpath: "/domain/title", line: titleEl.line, column: titleEl.column },
@@ -68,7 +68,7 @@ export function parseTestDomain(xml: string): DomainDef {
   const osEl = root.children.find((c) => c.name === "os");
   const osType = osEl?.children.find((c) => c.name === "type");
   if (!osType || osType.text.trim() === "") {
-    throw libvirtError("DOMAIN_XML_OS_TYPE_MISSING", {}, { xpath: "/domain/os/type", ...at });
+    throw new VirtError("DOMAIN_XML_OS_TYPE_MISSING", {}, { xpath: "/domain/os/type", ...at });
   }
   const memEl = root.children.find((c) => c.name === "memory");
   const numaMem = root.children
@@ -76,12 +76,12 @@ export function parseTestDomain(xml: string): DomainDef {
     ?.children.find((c) => c.name === "numa")
     ?.children.some((c) => c.name === "cell" && c.hasAttr("memory"));
   if (!memEl && !numaMem)
-    throw libvirtError("DOMAIN_XML_MEMORY_MISSING", {}, { xpath: "/domain/memory", ...at });
+    throw new VirtError("DOMAIN_XML_MEMORY_MISSING", {}, { xpath: "/domain/memory", ...at });
 
   // libvirt checks the name after the post-parse memory check; the conf parser would refuse
   // these names with its own wording first, so check them here.
   if (nameEl.text.includes("/")) {
-    throw libvirtError(
+    throw new VirtError(
       "DOMAIN_XML_NAME_SLASH",
       { name: nameEl.text },
       { xpath: "/domain/name", line: nameEl.line, column: nameEl.column },
@@ -92,7 +92,7 @@ export function parseTestDomain(xml: string): DomainDef {
   const { def } = parseDomainXML(xml, { document, noDefaults: true });
   delete def.id;
   if (def.memory === 0 && !numaMem)
-    throw libvirtError("DOMAIN_XML_MEMORY_MISSING", {}, { xpath: "/domain/memory", ...at });
+    throw new VirtError("DOMAIN_XML_MEMORY_MISSING", {}, { xpath: "/domain/memory", ...at });
   applyTestDefaults(def);
   generateIfnames(def);
   return def;

@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VirtError } from "../../util/errors/index.ts";
-import { ConnectListDomainsFlags as L, DomainState as S, type DomainRef } from "../driver.ts";
+import { type DomainRef } from "../driver.ts";
+import { ConnectListDomainsFlags as L, DomainState as S } from "../enums.ts";
 import { TestConnection } from "./driver.ts";
 import { acquireDefault } from "./state.ts";
 

@@ -8,9 +8,20 @@
    become rejections); the in-memory ones have nothing to await. */
 import type { DomainDef, LifecycleAction } from "../../conf/domain/index.ts";
 import {
-  checkFlags,
+  type DomainEventCallback,
+  type DomainInfo,
+  type DomainRef,
+  type DomainStateInfo,
+  type HypervisorDriver,
+  type NodeInfo,
+  type SecurityLabel,
+  type SecurityModel,
+  type DomainStatsRecord,
+  // tuning and statistics
+  type BlockStats,
+} from "../driver.ts";
+import {
   ConnectListDomainsFilters,
-  matchesListFlags,
   DomainCreateFlags,
   DomainDefineFlags,
   DomainDestroyFlags,
@@ -31,18 +42,9 @@ import {
   DomainXMLFlags,
   DrvFeature,
   domainEventIdNames,
-  libvirtError,
-  type DomainEventCallback,
-  type DomainInfo,
-  type DomainRef,
-  type DomainStateInfo,
-  type HypervisorDriver,
-  type NodeInfo,
-  type SecurityLabel,
-  type SecurityModel,
-  type DomainStatsRecord, // tuning and statistics
-  type BlockStats,
-} from "../driver.ts";
+} from "../enums.ts";
+import { matchesListFlags } from "../list-filter.ts";
+import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import { defaultCells, testCapabilitiesXML } from "./capabilities.ts";
 import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
 import { hostName } from "../../host/facts.ts";
@@ -182,19 +184,19 @@ export class TestConnection implements HypervisorDriver {
 
   async domainLookupByID(id: number): Promise<DomainRef> {
     const obj = this.state.findById(id);
-    if (!obj) throw libvirtError("DOMAIN_NOT_FOUND", {}, { id });
+    if (!obj) throw new VirtError("DOMAIN_NOT_FOUND", {}, { id });
     return refOf(obj);
   }
 
   async domainLookupByName(name: string): Promise<DomainRef> {
     const obj = this.state.findByName(name);
-    if (!obj) throw libvirtError("DOMAIN_NOT_FOUND", {}, { name });
+    if (!obj) throw new VirtError("DOMAIN_NOT_FOUND", {}, { name });
     return refOf(obj);
   }
 
   async domainLookupByUUID(uuid: string): Promise<DomainRef> {
     const obj = this.state.domains.get(uuid.toLowerCase());
-    if (!obj) throw libvirtError("DOMAIN_NOT_FOUND", {}, { uuid });
+    if (!obj) throw new VirtError("DOMAIN_NOT_FOUND", {}, { uuid });
     return refOf(obj);
   }
 
@@ -202,7 +204,7 @@ export class TestConnection implements HypervisorDriver {
   private obj(dom: DomainRef): TestDomainObj {
     const obj = this.state.domains.get(dom.uuid);
     if (!obj)
-      throw libvirtError(
+      throw new VirtError(
         "DOMAIN_NOT_FOUND_UUID",
         { uuid: dom.uuid, name: dom.name },
         { uuid: dom.uuid, name: dom.name },
@@ -212,7 +214,7 @@ export class TestConnection implements HypervisorDriver {
 
   private activeObj(dom: DomainRef): TestDomainObj {
     const obj = this.obj(dom);
-    if (!isActive(obj)) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.def.name });
+    if (!isActive(obj)) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.def.name });
     return obj;
   }
 
@@ -226,15 +228,15 @@ export class TestConnection implements HypervisorDriver {
     const existing = this.state.domains.get(def.uuid);
     if (existing) {
       if (existing.def.name !== def.name) {
-        throw libvirtError(
+        throw new VirtError(
           "DOMAIN_UUID_EXISTS",
           { name: existing.def.name, uuid: existing.def.uuid },
           { uuid: def.uuid },
         );
       }
       if (live) {
-        if (isActive(existing)) throw libvirtError("DOMAIN_ALREADY_ACTIVE", { name: existing.def.name });
-        if (!existing.persistent) throw libvirtError("DOMAIN_BEING_STARTED", { name: existing.def.name });
+        if (isActive(existing)) throw new VirtError("DOMAIN_ALREADY_ACTIVE", { name: existing.def.name });
+        if (!existing.persistent) throw new VirtError("DOMAIN_BEING_STARTED", { name: existing.def.name });
       }
       // virDomainObjAssignDef
       if (isActive(existing)) {
@@ -249,7 +251,11 @@ export class TestConnection implements HypervisorDriver {
     }
     const byName = this.state.findByName(def.name);
     if (byName) {
-      throw libvirtError("DOMAIN_NAME_EXISTS", { name: def.name, uuid: byName.def.uuid }, { name: def.name });
+      throw new VirtError(
+        "DOMAIN_NAME_EXISTS",
+        { name: def.name, uuid: byName.def.uuid },
+        { name: def.name },
+      );
     }
     const obj: TestDomainObj = {
       def,
@@ -296,7 +302,7 @@ export class TestConnection implements HypervisorDriver {
     checkFlags(flags, 0, "testDomainCreateWithFlags");
     const obj = this.obj(dom);
     if (obj.state !== DomainState.SHUTOFF)
-      throw libvirtError("TEST_DOMAIN_ALREADY_RUNNING", { name: dom.name });
+      throw new VirtError("TEST_DOMAIN_ALREADY_RUNNING", { name: dom.name });
     this.state.startState(obj, DomainRunningReason.BOOTED);
     dom.id = obj.id;
     this.state.lifecycle(obj, DomainEventType.STARTED, DomainEventStartedDetail.BOOTED);
@@ -311,7 +317,7 @@ export class TestConnection implements HypervisorDriver {
     );
     const obj = this.obj(dom);
     if (obj.hasManagedSave && !(flags & DomainUndefineFlags.MANAGED_SAVE))
-      throw libvirtError("DOMAIN_MANAGED_SAVE_EXISTS");
+      throw new VirtError("DOMAIN_MANAGED_SAVE_EXISTS");
     this.state.lifecycle(obj, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED);
     obj.hasManagedSave = false;
     if (isActive(obj)) obj.persistent = false;
@@ -347,7 +353,7 @@ export class TestConnection implements HypervisorDriver {
   async domainShutdownFlags(dom: DomainRef, flags: number): Promise<void> {
     checkFlags(flags, 0, "testDomainShutdownFlags");
     const obj = this.obj(dom);
-    if (obj.state === DomainState.SHUTOFF) throw libvirtError("TEST_DOMAIN_NOT_RUNNING", { name: dom.name });
+    if (obj.state === DomainState.SHUTOFF) throw new VirtError("TEST_DOMAIN_NOT_RUNNING", { name: dom.name });
     this.lifecycleAction(obj, dom, obj.def.onPoweroff);
     return;
   }
@@ -374,7 +380,7 @@ export class TestConnection implements HypervisorDriver {
   async domainSuspend(dom: DomainRef): Promise<void> {
     const obj = this.obj(dom);
     if (obj.state === DomainState.SHUTOFF || obj.state === DomainState.PAUSED) {
-      throw libvirtError("TEST_DOMAIN_NOT_RUNNING", { name: dom.name });
+      throw new VirtError("TEST_DOMAIN_NOT_RUNNING", { name: dom.name });
     }
     obj.state = DomainState.PAUSED;
     obj.reason = DomainPausedReason.USER;
@@ -384,7 +390,7 @@ export class TestConnection implements HypervisorDriver {
 
   async domainResume(dom: DomainRef): Promise<void> {
     const obj = this.obj(dom);
-    if (obj.state !== DomainState.PAUSED) throw libvirtError("TEST_DOMAIN_NOT_PAUSED", { name: dom.name });
+    if (obj.state !== DomainState.PAUSED) throw new VirtError("TEST_DOMAIN_NOT_PAUSED", { name: dom.name });
     obj.state = DomainState.RUNNING;
     obj.reason = DomainRunningReason.UNPAUSED;
     this.state.lifecycle(obj, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED);
@@ -395,14 +401,14 @@ export class TestConnection implements HypervisorDriver {
 
   async domainSaveFlags(dom: DomainRef, path: string, dxml: string | null, flags: number): Promise<void> {
     checkFlags(flags, 0, "testDomainSaveFlags");
-    if (dxml !== null) throw libvirtError("DOMAIN_XML_MODIFICATION_UNSUPPORTED");
+    if (dxml !== null) throw new VirtError("DOMAIN_XML_MODIFICATION_UNSUPPORTED");
     const obj = this.activeObj(dom);
     const xml = formatTestDomain(obj.def, { id: obj.id, secure: true });
     const id = obj.id;
     await writeSaveImage(path, dom.name, xml);
     // The domain may have changed while the image was written: only stop what was saved.
     if (this.state.domains.get(obj.def.uuid) !== obj || obj.id !== id) {
-      throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: dom.name });
+      throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: dom.name });
     }
     this.state.shutdownState(obj, DomainShutoffReason.SAVED, dom);
     this.state.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.SAVED);
@@ -411,7 +417,7 @@ export class TestConnection implements HypervisorDriver {
 
   async domainRestoreFlags(path: string, dxml: string | null, flags: number): Promise<void> {
     checkFlags(flags, 0, "testDomainRestoreFlags");
-    if (dxml !== null) throw libvirtError("DOMAIN_XML_MODIFICATION_UNSUPPORTED");
+    if (dxml !== null) throw new VirtError("DOMAIN_XML_MODIFICATION_UNSUPPORTED");
     const xml = await readSaveImage(path);
     const def = parseTestDomain(xml);
     const { obj } = this.addObj(def, true);
@@ -443,7 +449,7 @@ export class TestConnection implements HypervisorDriver {
       "testDomainManagedSave",
     );
     const obj = this.activeObj(dom);
-    if (!obj.persistent) throw libvirtError("DOMAIN_MANAGED_SAVE_TRANSIENT", {}, { name: dom.name });
+    if (!obj.persistent) throw new VirtError("DOMAIN_MANAGED_SAVE_TRANSIENT", {}, { name: dom.name });
     this.state.shutdownState(obj, DomainShutoffReason.SAVED, dom);
     this.state.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.SAVED);
     obj.hasManagedSave = true;
@@ -538,7 +544,7 @@ export class TestConnection implements HypervisorDriver {
     callback: DomainEventCallback,
   ): Promise<number> {
     if (eventID < 0 || eventID >= domainEventIdNames.length) {
-      throw libvirtError("API_INVALID_ARG", {
+      throw new VirtError("API_INVALID_ARG", {
         what: `eventID in virConnectDomainEventRegisterAny must be less than ${domainEventIdNames.length}`,
       });
     }
@@ -558,8 +564,8 @@ export class TestConnection implements HypervisorDriver {
   #tuningDefs(obj: TestDomainObj, flags: number): { live?: DomainDef; config?: DomainDef } {
     let f = flags & 3;
     if (f === 0) f = isActive(obj) ? 1 : 2;
-    if (f & 1 && !isActive(obj)) throw libvirtError("DOMAIN_NOT_RUNNING");
-    if (f & 2 && !obj.persistent) throw libvirtError("TUNING_NOT_PERSISTENT");
+    if (f & 1 && !isActive(obj)) throw new VirtError("DOMAIN_NOT_RUNNING");
+    if (f & 2 && !obj.persistent) throw new VirtError("TUNING_NOT_PERSISTENT");
     let config: DomainDef | undefined;
     if (f & 2) {
       if (isActive(obj)) {
@@ -573,7 +579,7 @@ export class TestConnection implements HypervisorDriver {
   /** virDomainObjGetOneDef: LIVE and CONFIG together are refused. */
   #tuningOneDef(obj: TestDomainObj, flags: number): DomainDef {
     if ((flags & 3) === 3) {
-      const e = libvirtError("API_INVALID_ARG", {
+      const e = new VirtError("API_INVALID_ARG", {
         what: "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
       });
       e.message = e.detail;
@@ -588,12 +594,12 @@ export class TestConnection implements HypervisorDriver {
     const obj = this.obj(dom);
     const def = this.#tuningOneDef(obj, flags);
     if (flags & 4) {
-      if (def === obj.def && isActive(obj)) throw libvirtError("TUNING_MAX_MEMORY_LIVE");
+      if (def === obj.def && isActive(obj)) throw new VirtError("TUNING_MAX_MEMORY_LIVE");
       if (memory < def.currentMemory) def.currentMemory = memory;
       def.memory = memory;
       return;
     }
-    if (memory > def.memory) throw libvirtError("TUNING_MEMORY_ABOVE_MAX");
+    if (memory > def.memory) throw new VirtError("TUNING_MEMORY_ABOVE_MAX");
     def.currentMemory = memory;
   }
 
@@ -609,7 +615,7 @@ export class TestConnection implements HypervisorDriver {
     checkFlags(flags, 1 | 2 | 4, "testDomainSetVcpusFlags");
     const max = await this.connectGetMaxVcpus();
     if (nvcpus > max) {
-      throw libvirtError("API_INVALID_ARG", {
+      throw new VirtError("API_INVALID_ARG", {
         what: `requested cpu amount exceeds maximum supported amount (${nvcpus} > ${max})`,
       });
     }
@@ -617,7 +623,7 @@ export class TestConnection implements HypervisorDriver {
     const { live, config } = this.#tuningDefs(obj, flags);
     const exceeds = (d: DomainDef): void => {
       if (d.vcpu.count < nvcpus)
-        throw libvirtError("API_INVALID_ARG", {
+        throw new VirtError("API_INVALID_ARG", {
           what: `requested cpu amount exceeds maximum (${nvcpus} > ${d.vcpu.count})`,
         });
     };
@@ -654,7 +660,7 @@ export class TestConnection implements HypervisorDriver {
 
   async domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
     checkFlags(flags, 1 | 2, "testDomainSetMemoryStatsPeriod");
-    if (period < 0) throw libvirtError("TUNING_BAD_PERIOD", { period });
+    if (period < 0) throw new VirtError("TUNING_BAD_PERIOD", { period });
     const { live, config } = this.#tuningDefs(this.obj(dom), flags);
     for (const d of [live, config]) {
       const m = d?.devices.memballoon;
@@ -665,9 +671,9 @@ export class TestConnection implements HypervisorDriver {
   /** testDomainBlockStats: numbers from the wall clock ("just enough to mix it up"). */
   async domainBlockStats(dom: DomainRef, path: string): Promise<BlockStats> {
     const obj = this.obj(dom);
-    if (path === "") throw libvirtError("TUNING_BLOCK_SUMMARY");
+    if (path === "") throw new VirtError("TUNING_BLOCK_SUMMARY");
     if (!obj.def.devices.disks.some((d) => d.target.dev === path))
-      throw libvirtError("TUNING_BLOCK_PATH", { path });
+      throw new VirtError("TUNING_BLOCK_PATH", { path });
     const us = BigInt(Date.now()) * 1000n;
     return {
       rdReq: us / 10n,
@@ -687,7 +693,7 @@ export class TestConnection implements HypervisorDriver {
     const supported = 1; // VIR_DOMAIN_STATS_STATE
     const unknown = stats & ~supported;
     if (flags & (2 ** 31) && unknown !== 0)
-      throw libvirtError("TUNING_STATS_BAD_GROUP", { bits: (unknown >>> 0).toString(16) });
+      throw new VirtError("TUNING_STATS_BAD_GROUP", { bits: (unknown >>> 0).toString(16) });
     const want = stats === 0 ? supported : stats;
     const objs =
       doms.length > 0

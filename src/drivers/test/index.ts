@@ -2,7 +2,8 @@
  * libvirt's test driver (`test:///default`): an in-memory hypervisor with libvirt's default
  * objects, for scripts and tests that need no QEMU. Served for the URI scheme `test`.
  */
-import { libvirtError, type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../driver.ts";
+import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../driver.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import { TestConnection } from "./driver.ts";
 import { acquireDefault } from "./state.ts";
 
@@ -14,8 +15,8 @@ export const testConnectDriver: ConnectDriver = {
   uriSchemes: ["test"],
   localOnly: true,
   open(uri: ConnectURI): Promise<HypervisorDriver> {
-    if (uri.path === "" || uri.path === "/") throw libvirtError("TEST_OPEN_PATH");
-    if (uri.path !== "/default") throw libvirtError("TEST_OPEN_FILE_UNSUPPORTED", { path: uri.path });
+    if (uri.path === "" || uri.path === "/") throw new VirtError("TEST_OPEN_PATH");
+    if (uri.path !== "/default") throw new VirtError("TEST_OPEN_FILE_UNSUPPORTED", { path: uri.path });
     return Promise.resolve(new TestConnection(acquireDefault(), "test:///default"));
   },
 };

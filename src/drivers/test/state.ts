@@ -5,13 +5,8 @@
  * connection starts again from the default node (libvirt's `defaultPrivconn`).
  */
 import type { DomainDef } from "../../conf/domain/index.ts";
-import {
-  DomainEventId,
-  DomainState,
-  type DomainEventType,
-  type DomainRef,
-  type NodeInfo,
-} from "../driver.ts";
+import { type DomainRef, type NodeInfo } from "../driver.ts";
+import { DomainEventId, DomainState, type DomainEventType } from "../enums.ts";
 import { defaultNodeInfo } from "./capabilities.ts";
 import { parseTestDomain } from "./domain-xml.ts";
 import { DomainEventHub } from "../events.ts";

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { DomainEventId, type ConsoleStream, type DomainEvent, type DomainRef } from "../../drivers/driver.ts";
+import { type ConsoleStream, type DomainEvent, type DomainRef } from "../../drivers/driver.ts";
+import { DomainEventId } from "../../drivers/enums.ts";
 import { isProcessAlive, readProcStat, waitForProcessExit } from "../../util/spawn.ts";
 import { guestDomainXML, testGuestOrSkip, type GuestMode } from "../guest/index.ts";
 import { driverPaths } from "../../drivers/qemu/paths.ts";

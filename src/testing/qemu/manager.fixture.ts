@@ -5,7 +5,7 @@
  *
  * PLAN_JSON: { root, capsCacheDir, domains: [{ xml, persistent, paused }] }
  */
-import { DomainCreateFlags } from "../../drivers/driver.ts";
+import { DomainCreateFlags } from "../../drivers/enums.ts";
 import { openQemuConnection } from "../../drivers/qemu/driver/index.ts";
 
 interface Plan {

@@ -11,14 +11,14 @@ import { join } from "node:path";
 import type { Socket } from "node:net";
 import type { TestContext } from "node:test";
 import {
-  DomainState,
-  libvirtError,
   type ConnectDriver,
   type ConsoleStream,
   type DomainRef,
   type DomainStateInfo,
   type HypervisorDriver,
 } from "../../drivers/driver.ts";
+import { DomainState } from "../../drivers/enums.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import { referenceDir, repoRoot } from "../corpus.ts";
 import { encodePacket, PacketDecoder, type Header, type Packet } from "../../rpc/packet.ts";
 import {
@@ -421,7 +421,7 @@ class FakeDriver implements HypervisorDriver, QemuMonitorCommandDriver {
     return Promise.resolve();
   }
   domainLookupByName(name: string): Promise<DomainRef> {
-    if (name !== "fake") return Promise.reject(libvirtError("API_INVALID_ARG", { what: "no such domain" }));
+    if (name !== "fake") return Promise.reject(new VirtError("API_INVALID_ARG", { what: "no such domain" }));
     return Promise.resolve({ ...fakeDom });
   }
   domainLookupByUUID(): Promise<DomainRef> {

@@ -55,4 +55,4 @@ export const networkErrors = {
     kind: "user",
     template: "{what}",
   },
-} as const satisfies Catalogue;
+} as const satisfies Catalogue<"NETWORK">;

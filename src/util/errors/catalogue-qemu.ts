@@ -1,13 +1,11 @@
 import type { Catalogue } from "./types.ts";
 
 /**
- * Errors of the QEMU driver: capabilities probing, the QMP monitor, accelerators and
- * command-line building. `{name}` is what a monitor belongs to ("domain 'vm1'",
- * "QEMU binary /usr/bin/qemu-system-x86_64"), `{binary}` a QEMU binary path.
+ * libvirt's VIR_FROM_QEMU: the QEMU driver (capabilities, monitor, command line, domain
+ * management, hotplug, tuning). Entries are grouped by the tvirt area that raises them.
  */
 export const qemuErrors = {
-  QEMU_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "QEMU", kind: "user", template: "{what}" },
-
+  // === QEMU capabilities probing, the QMP monitor, accelerators and command-line building ===
   // QMP monitor
   QEMU_MONITOR_CONNECT_FAILED: {
     vir: "OPERATION_FAILED",
@@ -52,7 +50,6 @@ export const qemuErrors = {
     kind: "environment",
     template: "unable to execute QEMU command '{command}' for {name}: {reason}",
   },
-
   // Binaries and capabilities probing
   QEMU_BINARY_MISSING: {
     vir: "SYSTEM_ERROR",
@@ -96,7 +93,6 @@ export const qemuErrors = {
     kind: "user",
     template: "QEMU capabilities file '{path}' is not valid: {reason}",
   },
-
   // Accelerators
   KVM_UNAVAILABLE: {
     vir: "CONFIG_UNSUPPORTED",
@@ -104,7 +100,6 @@ export const qemuErrors = {
     kind: "environment",
     template: "KVM is not usable on this host: {reason}",
   },
-
   // Command-line building (drivers/qemu/command)
   QEMU_CMD_UNSUPPORTED: {
     vir: "CONFIG_UNSUPPORTED",
@@ -163,4 +158,467 @@ export const qemuErrors = {
     kind: "bug",
     template: "building the QEMU command line for {element} needs {what}, which the caller did not prepare",
   },
-} as const satisfies Catalogue;
+
+  // === the QEMU driver's domain management and the job lock ===
+  // --- connections and driver state ----------------------------------------------------------
+  QEMU_URI_PATH: {
+    vir: "INTERNAL_ERROR",
+    prefix: "invalid argument",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "unexpected QEMU URI path '{path}', try qemu:///system, qemu:///session or qemu:///embed?root=DIR",
+  },
+  QEMU_EMBED_ROOT_MISSING: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "root parameter required for embedded driver: use qemu:///embed?root=/absolute/dir",
+  },
+  QEMU_EMBED_ROOT_RELATIVE: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "root parameter '{root}' of the embedded driver must be an absolute path",
+  },
+  QEMU_DAEMON_REQUIRED: {
+    vir: "NO_CONNECT",
+    domain: "QEMU",
+    kind: "environment",
+    form: "spaced",
+    template:
+      "{uri}: this URI is served by the tvirtd daemon, which this build cannot reach yet; use qemu:///embed?root=DIR to run guests in this process",
+  },
+  QEMU_ROOT_IN_USE: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "the QEMU driver state in '{dir}' is in use by another process (pid {pid}); only one process may manage a driver root at a time",
+  },
+  QEMU_STATUS_INVALID: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "status file '{path}' cannot be used: {reason}",
+  },
+  // --- lookups (qemuDomainObjFromDomain and the lookup APIs) ----------------------------------
+  QEMU_NO_DOMAIN_NAME: {
+    vir: "NO_DOMAIN",
+    domain: "QEMU",
+    kind: "user",
+    template: "no domain with matching name '{name}'",
+  },
+  QEMU_NO_DOMAIN_UUID: {
+    vir: "NO_DOMAIN",
+    domain: "QEMU",
+    kind: "user",
+    template: "no domain with matching uuid '{uuid}'",
+  },
+  QEMU_NO_DOMAIN_HANDLE: {
+    vir: "NO_DOMAIN",
+    domain: "QEMU",
+    kind: "user",
+    template: "no domain with matching uuid '{uuid}' ({name})",
+  },
+  QEMU_NO_DOMAIN_ID: {
+    vir: "NO_DOMAIN",
+    domain: "QEMU",
+    kind: "user",
+    template: "no domain with matching id {id}",
+  },
+  // --- state checks ------------------------------------------------------------------------
+  QEMU_DOMAIN_ALREADY_RUNNING: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "domain is already running",
+  },
+  QEMU_DOMAIN_PMSUSPENDED: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "domain is pmsuspended",
+  },
+  QEMU_AUTOSTART_TRANSIENT: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot set autostart for transient domain",
+  },
+  QEMU_UNDEFINE_TRANSIENT: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot undefine transient domain",
+  },
+  QEMU_UNDEFINE_NVRAM: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot undefine domain with nvram",
+  },
+  QEMU_AGENT_NOT_CONFIGURED: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "QEMU guest agent is not configured",
+  },
+  QEMU_GUEST_QUIT: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "domain '{name}': guest unexpectedly quit during {operation}",
+  },
+  QEMU_MONITOR_UNAVAILABLE: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "the QEMU monitor of domain '{name}' is not connected right now (it is being re-established); try the {operation} again",
+  },
+  QEMU_SHUTDOWN_IGNORED: {
+    vir: "OPERATION_TIMEOUT",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "domain '{name}' is still running {seconds} s after the ACPI power button was pressed: the guest ignores it (no ACPI support, or no handler such as acpid running); use destroy to stop it",
+  },
+  QEMU_DESTROY_FAILED: {
+    vir: "SYSTEM_ERROR",
+    domain: "QEMU",
+    kind: "environment",
+    template: "Failed to terminate process {pid} with {signal}: Device or resource busy",
+  },
+  // --- checks before start -----------------------------------------------------------------
+  QEMU_VIRT_TYPE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "domain type '{type}' is not supported by the QEMU driver: expected 'qemu' (TCG) or 'kvm'",
+  },
+  QEMU_ARCH_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "emulator '{emulator}' does not support arch '{arch}' (it runs {emulatorArch} guests)",
+  },
+  QEMU_MACHINE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "Emulator '{emulator}' does not support machine type '{machine}'",
+  },
+  QEMU_FILE_MISSING: {
+    vir: "SYSTEM_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template: "Cannot access {what} '{path}' of domain '{name}': {reason}",
+  },
+  // --- starting QEMU -----------------------------------------------------------------------
+  QEMU_START_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "domain '{name}': QEMU exited while starting: {reason}",
+  },
+  // --- save / restore ----------------------------------------------------------------------
+  QEMU_SAVE_IMAGE_OPEN: {
+    vir: "SYSTEM_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template: "Failed to open domain image file '{path}': {reason}",
+  },
+  QEMU_SAVE_IMAGE_INVALID: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "user",
+    template: "'{path}' is not a domain save image: {reason}",
+  },
+  QEMU_SAVE_IMAGE_INCOMPLETE: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "user",
+    template: "save image is incomplete",
+  },
+  QEMU_SAVE_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "saving domain '{name}' to '{path}' failed: {reason}",
+  },
+  QEMU_RESTORE_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "restoring domain '{name}' from '{path}' failed: {reason}",
+  },
+  QEMU_SAVE_XML_MISMATCH: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "the replacement XML does not describe the saved domain: {reason}",
+  },
+  // --- consoles ------------------------------------------------------------------------------
+  QEMU_CONSOLE_NOT_FOUND: {
+    vir: "INTERNAL_ERROR",
+    prefix: "operation failed",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot find character device {devname}",
+  },
+  QEMU_CONSOLE_UNSUPPORTED: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "character device {alias} is not using a PTY or a unix socket (it is type '{type}'), so no console stream can attach to it",
+  },
+  QEMU_CONSOLE_BUSY: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "user",
+    template: "Active console session exists for this domain",
+  },
+  QEMU_NATIVE_FORMAT: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "unsupported config type {format}",
+  },
+
+  // === device hotplug ===
+  HOTPLUG_DEVICE_KIND_UNSUPPORTED: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "{action} of device '{kind}' is not supported{where}: supported are {allowed}",
+  },
+  HOTPLUG_TARGET_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "user",
+    template: "target {target} already exists",
+  },
+  HOTPLUG_DEVICE_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "user",
+    template: "{device} already exists in domain '{name}'",
+  },
+  HOTPLUG_BUS_NOT_HOTPLUGGABLE: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "disk bus '{bus}' cannot be hotplugged (disk {target}): a running guest takes disks on bus {allowed}; use --config to add it at next boot",
+  },
+  HOTPLUG_CONTROLLER_NEEDED: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "{device} needs a new {controller} controller, which cannot be hotplugged together with it; add the controller first or use --config",
+  },
+  HOTPLUG_SOURCE_MISSING: {
+    vir: "NO_SOURCE",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk {target}: source '{path}' does not exist",
+  },
+  HOTPLUG_DISK_NOT_FOUND: {
+    vir: "DEVICE_MISSING",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk {target} not found",
+  },
+  HOTPLUG_CONFIG_TARGET_NOT_FOUND: {
+    vir: "DEVICE_MISSING",
+    domain: "QEMU",
+    kind: "user",
+    template: "no target device {target}",
+  },
+  HOTPLUG_NET_NOT_FOUND: {
+    vir: "DEVICE_MISSING",
+    domain: "QEMU",
+    kind: "user",
+    template: "no device matching MAC address {mac} found",
+  },
+  HOTPLUG_NET_AMBIGUOUS: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "user",
+    template: "multiple devices matching MAC address {mac} found",
+  },
+  HOTPLUG_HOSTDEV_NOT_FOUND: {
+    vir: "DEVICE_MISSING",
+    domain: "QEMU",
+    kind: "user",
+    template: "host {what} device {id} not found",
+  },
+  HOTPLUG_DEVICE_NOT_FOUND: {
+    vir: "DEVICE_MISSING",
+    domain: "QEMU",
+    kind: "user",
+    template: "matching {kind} device was not found",
+  },
+  HOTPLUG_UPDATE_UNSUPPORTED: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "cannot modify field '{field}' of the disk {target}: only the media of a cdrom or floppy can change on a running guest",
+  },
+  HOTPLUG_UPDATE_KIND: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk {target} is a {device}: only the media of a cdrom or floppy disk can be changed",
+  },
+  HOTPLUG_DETACH_TIMEOUT: {
+    vir: "OPERATION_TIMEOUT",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "the guest did not release device '{alias}' of domain '{name}' within {seconds} s: the detach request stays pending and the device leaves the live definition when the guest releases it",
+  },
+  HOTPLUG_DETACH_PENDING: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "user",
+    template: "unplug of device '{alias}' of domain '{name}' is already in progress",
+  },
+
+  // === live tuning, statistics and QEMU monitor events ===
+  TUNING_MEMORY_ABOVE_MAX: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot set memory higher than max memory",
+  },
+  TUNING_MEMORY_ZERO: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "memory of domain '{name}' must be at least 1 KiB, got {value} KiB",
+  },
+  TUNING_MAX_MEMORY_LIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot resize the maximum memory on an active domain",
+  },
+  TUNING_NO_BALLOON: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "Unable to change memory of active domain without the balloon device and guest OS balloon driver",
+  },
+  TUNING_NO_BALLOON_PERIOD: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "No memory balloon device configured, can not set the collection period",
+  },
+  TUNING_BAD_PERIOD: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "invalid value for collection period: {period}, expected 0 (off) or a number of seconds",
+  },
+  TUNING_VCPU_MAX_LIVE: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "maximum vcpu count of a live domain can't be modified",
+  },
+  TUNING_VCPU_ABOVE_MAX: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "requested vcpus is greater than max allowable vcpus for the {which} domain: {count} > {max}",
+  },
+  TUNING_VCPU_ABOVE_HYPERVISOR: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "requested vcpus is greater than max allowable vcpus for the domain: {count} > {max}",
+  },
+  TUNING_VCPU_TOPOLOGY: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "CPU topology doesn't match the desired vcpu count: sockets*dies*cores*threads of domain '{name}' is {total}, requested {count}",
+  },
+  TUNING_GUEST_AGENT: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "QEMU guest agent is not configured",
+  },
+  TUNING_VCPU_HOTPLUG_UNSUPPORTED: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "cannot change the vcpu count of running domain '{name}' to {count}: {reason}; use --config to change it for the next boot",
+  },
+  TUNING_VCPU_UNPLUG_TIMEOUT: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "vcpu unplug request timed out. Unplug result must be manually inspected in the domain",
+  },
+  TUNING_BLOCK_PATH: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "invalid path: {path}",
+  },
+  TUNING_BLOCK_NO_STATS: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "cannot find statistics for device '{path}'",
+  },
+  TUNING_IFACE_UNKNOWN: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "'{device}' is not a known interface",
+  },
+  TUNING_IFACE_NO_HOST_DEVICE: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "interface '{device}' of domain '{name}' is of type '{type}', which has no host-side device to read statistics from; interface statistics need a tap-backed interface (type network, bridge or ethernet)",
+  },
+  TUNING_IFACE_NOT_FOUND: {
+    vir: "INTERNAL_ERROR",
+    prefix: "operation failed",
+    domain: "QEMU",
+    kind: "environment",
+    template: "/proc/net/dev: Interface not found",
+  },
+  TUNING_STATS_BAD_GROUP: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "Stats types bits 0x{bits} are not supported by this daemon",
+  },
+  TUNING_MONITOR_EVENT_REGEX: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "failed to compile regex '{regex}': {reason}",
+  },
+  TUNING_MONITOR_EVENT_CALLBACK: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "qemu monitor event callback {id} not registered",
+  },
+} as const satisfies Catalogue<"QEMU">;

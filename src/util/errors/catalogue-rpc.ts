@@ -1,12 +1,11 @@
 import type { Catalogue } from "./types.ts";
 
 /**
- * Errors of the RPC layer (`rpc/`: wire protocol, server dispatch, remote driver) and of the
- * daemon (`daemon/`). Where libvirt's daemon or remote driver has a message for the same
- * failure, the template is libvirt's wording (`virnetserverprogram.c`, `remote_daemon_dispatch.c`,
- * `virnetclient.c`), so stock virsh and tvirsh print the same text.
+ * libvirt's VIR_FROM_RPC: the wire protocol, server dispatch and the client side of the
+ * connection. Entries are grouped by the tvirt area that raises them.
  */
 export const rpcErrors = {
+  // === the RPC layer and the daemon ===
   /** An error received from a daemon: number, domain and text are the daemon's (see rpc/errors.ts). */
   RPC_REMOTE_ERROR: { vir: "RPC", domain: "RPC", kind: "environment", template: "{message}" },
   RPC_UNKNOWN_PROGRAM: {
@@ -67,6 +66,7 @@ export const rpcErrors = {
     vir: "NO_CONNECT",
     domain: "RPC",
     kind: "user",
+    form: "spaced",
     template: "{uri}: tvirtd serves local URIs only (no host, no transport)",
   },
   RPC_NO_CALLBACK: {
@@ -75,14 +75,7 @@ export const rpcErrors = {
     kind: "user",
     template: "callbackID {id} is not registered on this connection",
   },
-  RPC_EVENT_NOT_FORWARDED: {
-    vir: "NO_SUPPORT",
-    domain: "RPC",
-    kind: "environment",
-    template: "domain event {event} cannot be forwarded over the wire by tvirtd",
-  },
   RPC_BAD_SAVE_PARAMS: { vir: "INVALID_ARG", domain: "RPC", kind: "user", template: "{what}" },
-
   // --- remote driver (client) ----------------------------------------------------------------
   RPC_CONNECT_SOCKET: {
     vir: "SYSTEM_ERROR",
@@ -109,45 +102,6 @@ export const rpcErrors = {
     template: "connection closed due to keepalive timeout",
   },
   RPC_BAD_REPLY: { vir: "RPC", domain: "RPC", kind: "environment", template: "{what}" },
-  RPC_TRANSPORT_UNSUPPORTED: {
-    vir: "INVALID_ARG",
-    domain: "REMOTE",
-    kind: "user",
-    template: "{uri}: transport '{transport}' is not supported by tvirt's remote driver (supported: unix)",
-  },
-  RPC_AUTH_UNSUPPORTED: {
-    vir: "AUTH_FAILED",
-    domain: "REMOTE",
-    kind: "environment",
-    template:
-      "the daemon wants authentication type {type}, which tvirt's remote driver does not support (supported: none, polkit)",
-  },
-  RPC_DAEMON_START: {
-    vir: "NO_CONNECT",
-    domain: "REMOTE",
-    kind: "environment",
-    template: "{uri}: could not start tvirtd ({daemon}): {reason}",
-  },
-  RPC_STREAM_ABORTED: {
-    vir: "RPC",
-    domain: "STREAMS",
-    kind: "environment",
-    template: "stream aborted: {reason}",
-  },
-
-  // --- daemon ---------------------------------------------------------------------------------
-  DAEMON_CONFIG: {
-    vir: "CONF_SYNTAX",
-    domain: "CONF",
-    kind: "user",
-    template: "{file}:{line}: {reason}",
-  },
-  DAEMON_CONFIG_VALUE: {
-    vir: "CONF_SYNTAX",
-    domain: "CONF",
-    kind: "user",
-    template: "{file}: {key}: {reason}",
-  },
   DAEMON_SOCKET_BUSY: {
     vir: "OPERATION_INVALID",
     domain: "RPC",
@@ -160,5 +114,12 @@ export const rpcErrors = {
     kind: "environment",
     template: "another tvirtd (pid {pid}) already serves this instance (pid file '{path}')",
   },
-  DAEMON_USAGE: { vir: "INVALID_ARG", domain: "NONE", kind: "user", template: "{what}" },
-} as const satisfies Catalogue;
+
+  // === live tuning, statistics and QEMU monitor events ===
+  TUNING_RPC_LIMIT: {
+    vir: "RPC",
+    domain: "RPC",
+    kind: "user",
+    template: "{what}",
+  },
+} as const satisfies Catalogue<"RPC">;

@@ -1,73 +1,60 @@
 import type { Catalogue } from "./types.ts";
 
-/** Errors of conf/: XML syntax, structure and values of libvirt documents. */
+/**
+ * libvirt's VIR_FROM_XML: XML documents (schema validation, tvirsh edit). Entries are grouped by
+ * the tvirt area that raises them.
+ */
 export const xmlErrors = {
+  // === conf/: XML syntax, structure and values of libvirt documents ===
   XML_SYNTAX: {
     vir: "XML_DETAIL",
     domain: "XML",
     kind: "user",
     template: "{document}:{line}: {reason}\n{context}\n{pointer}",
   },
-  XML_UNEXPECTED_ROOT: {
-    vir: "XML_ERROR",
-    domain: "DOMAIN",
+
+  // === the public API, the drivers' common checks, the test driver and tvirsh ===
+  XPATH_INVALID: {
+    vir: "INTERNAL_ERROR",
+    domain: "XML",
     kind: "user",
-    template: "expected root element <{expected}>, found <{found}>",
+    template: "Incorrect xpath '{xpath}'",
   },
-  XML_MISSING: {
-    vir: "XML_ERROR",
-    domain: "DOMAIN",
+
+  // === schema validation and tvirsh edit ===
+  /** The document does not match libvirt's RelaxNG schema; `errors` = the validator's lines. */
+  SCHEMA_VALIDATION_FAILED: {
+    vir: "XML_INVALID_SCHEMA",
+    domain: "XML",
     kind: "user",
-    template: "missing {what} at {xpath} (line {line})",
+    template: "Unable to validate doc against {schema}\n{errors}",
   },
-  XML_INVALID_VALUE: {
-    vir: "XML_ERROR",
-    domain: "DOMAIN",
+  SCHEMA_NOT_FOUND: {
+    vir: "XML_INVALID_SCHEMA",
+    domain: "XML",
+    kind: "environment",
+    template:
+      "cannot validate against schema '{schema}': the file does not exist (libvirt's schemas come with the Debian package libvirt0 or libvirt-daemon)",
+  },
+  SCHEMA_VALIDATOR_MISSING: {
+    vir: "OPERATION_FAILED",
+    domain: "XML",
+    kind: "environment",
+    template:
+      "cannot validate against schema '{schema}': the RelaxNG validator 'xmllint' could not be run ({reason}); install the Debian package libxml2-utils",
+  },
+  SCHEMA_VALIDATOR_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "XML",
+    kind: "environment",
+    template: "cannot validate against schema '{schema}': xmllint failed with status {status}: {reason}",
+  },
+  /** `tvirsh validate FILE` on a document whose root element has no libvirt schema. */
+  SCHEMA_UNKNOWN_ROOT: {
+    vir: "XML_INVALID_SCHEMA",
+    domain: "XML",
     kind: "user",
-    template: "invalid value '{value}' for {xpath} (line {line}): {expected}",
+    template:
+      "cannot determine schema type for {document}: root element <{root}> is not one of libvirt's documents ({allowed})",
   },
-  CONFIG_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "DOMAIN", kind: "user", template: "{what}" },
-  /** A structural rule of the document is broken (duplicates, counts, combinations). */
-  XML_INVALID: {
-    vir: "XML_ERROR",
-    domain: "DOMAIN",
-    kind: "user",
-    template: "{what} at {xpath} (line {line})",
-  },
-  DOMAIN_INVALID_NAME: {
-    vir: "XML_ERROR",
-    domain: "DOMAIN",
-    kind: "user",
-    template: "domain name '{name}' at {xpath} (line {line}) is not valid: {reason}",
-  },
-  DOMAIN_MEMORY_MISSING: {
-    vir: "XML_ERROR",
-    domain: "DOMAIN",
-    kind: "user",
-    template: "memory size must be specified via <memory> or in the <numa> configuration",
-  },
-  DOMAIN_MEMORY_TOO_SMALL: {
-    vir: "CONFIG_UNSUPPORTED",
-    domain: "DOMAIN",
-    kind: "user",
-    template: "{what} of {size} KiB is too small: at least {min} KiB is expected",
-  },
-  DOMAIN_DUPLICATE_TARGET: {
-    vir: "XML_ERROR",
-    domain: "DOMAIN",
-    kind: "user",
-    template: "target '{target}' is used by two {device} devices ({first} and {second}): each needs its own",
-  },
-  DOMAIN_DUPLICATE_ADDRESS: {
-    vir: "XML_ERROR",
-    domain: "DOMAIN",
-    kind: "user",
-    template: "{address} is used by two devices ({first} and {second})",
-  },
-  DOMAIN_NO_ADDRESS_LEFT: {
-    vir: "CONFIG_UNSUPPORTED",
-    domain: "DOMAIN",
-    kind: "user",
-    template: "no free {what} is left for {device}",
-  },
-} as const satisfies Catalogue;
+} as const satisfies Catalogue<"XML">;

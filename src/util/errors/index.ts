@@ -1,56 +1,67 @@
 /**
  * The one error catalogue. Every error tvirt reports has a stable code (a key below), libvirt's
  * numeric error number and domain, a kind (user, environment, bug), a message template with
- * named values, and structured details. Areas keep their entries in their own
- * `catalogue-*.ts` file; this module joins them (index.test.ts checks that no code is defined twice).
+ * named values, libvirt's message form, and structured details. The entries are kept in one
+ * `catalogue-<domain>.ts` file per libvirt error domain (`VIR_FROM_QEMU` in `catalogue-qemu.ts`,
+ * ...); this module joins them (index.test.ts checks that no code is defined twice and that
+ * each file holds only its domain's entries).
+ *
+ * Templates reproduce libvirt's wording where libvirt has a message for the same failure, so
+ * that tvirsh (and stock virsh through tvirtd) prints what virsh prints; the rest say what
+ * failed, on which object, and what is expected instead. Some libvirt messages use "internal
+ * error" for what is really a refused request (the test driver's "domain 'x' not running"):
+ * those keep libvirt's number, so the text matches, but are classified `user`.
  */
-import { coreErrors } from "./catalogue-core.ts";
-import { xmlErrors } from "./catalogue-xml.ts";
+import { noneErrors } from "./catalogue-none.ts";
+import { domainErrors } from "./catalogue-domain.ts";
 import { qemuErrors } from "./catalogue-qemu.ts";
-import { apiErrors } from "./catalogue-api.ts";
-import { qemuDriverErrors } from "./catalogue-qemu-driver.ts";
+import { testErrors } from "./catalogue-test.ts";
 import { rpcErrors } from "./catalogue-rpc.ts";
-import { editErrors } from "./catalogue-edit.ts";
-import { hostdevErrors } from "./catalogue-hostdev.ts";
-import { hotplugErrors } from "./catalogue-hotplug.ts";
-import { tuningErrors } from "./catalogue-tuning.ts";
+import { remoteErrors } from "./catalogue-remote.ts";
+import { xmlErrors } from "./catalogue-xml.ts";
+import { nodedevErrors } from "./catalogue-nodedev.ts";
+import { uriErrors } from "./catalogue-uri.ts";
+import { streamsErrors } from "./catalogue-streams.ts";
+import { confErrors } from "./catalogue-conf.ts";
 import { networkErrors } from "./catalogue-network.ts";
-import type { CatalogueEntry, ErrorKind } from "./types.ts";
-import { VirErrorDomain, VirErrorNumber, virErrorPrefix } from "./virerror.ts";
+import type { Catalogue, CatalogueEntry, ErrorKind } from "./types.ts";
+import { VirErrorDomain, VirErrorNumber, virErrorPrefix, type VirErrorDomainName } from "./virerror.ts";
 
-export type { CatalogueEntry, ErrorKind } from "./types.ts";
+export type { CatalogueEntry, ErrorKind, MessageForm } from "./types.ts";
 export { VirErrorDomain, VirErrorNumber } from "./virerror.ts";
 
-const parts = [
-  coreErrors,
-  xmlErrors,
-  qemuErrors,
-  apiErrors,
-  qemuDriverErrors,
-  rpcErrors,
-  editErrors,
-  hostdevErrors,
-  hotplugErrors,
-  tuningErrors,
-  networkErrors,
-] as const;
+const parts = {
+  NONE: noneErrors,
+  DOMAIN: domainErrors,
+  QEMU: qemuErrors,
+  TEST: testErrors,
+  RPC: rpcErrors,
+  REMOTE: remoteErrors,
+  XML: xmlErrors,
+  NODEDEV: nodedevErrors,
+  URI: uriErrors,
+  STREAMS: streamsErrors,
+  CONF: confErrors,
+  NETWORK: networkErrors,
+} as const;
 
-export const catalogue = Object.freeze(Object.assign({}, ...parts)) as typeof coreErrors &
-  typeof xmlErrors &
+export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts))) as typeof noneErrors &
+  typeof domainErrors &
   typeof qemuErrors &
-  typeof apiErrors &
-  typeof qemuDriverErrors &
+  typeof testErrors &
   typeof rpcErrors &
-  typeof editErrors &
-  typeof hostdevErrors &
-  typeof hotplugErrors &
-  typeof tuningErrors &
+  typeof remoteErrors &
+  typeof xmlErrors &
+  typeof nodedevErrors &
+  typeof uriErrors &
+  typeof streamsErrors &
+  typeof confErrors &
   typeof networkErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 
-/** The per-area catalogue files, for checks. */
-export const catalogueParts: readonly object[] = parts;
+/** The catalogue files by the libvirt error domain they hold, for checks. */
+export const catalogueParts: Readonly<Partial<Record<VirErrorDomainName, Catalogue>>> = parts;
 
 /** Structured facts that travel with an error (JSON output, RPC, logs). */
 export interface ErrorDetails {
@@ -67,7 +78,31 @@ export interface ErrorDetails {
   [key: string]: unknown;
 }
 
-export type ErrorValues = Readonly<Record<string, string | number | bigint>>;
+/** A value put into a message template. */
+export type ErrorValue = string | number | bigint;
+
+export type ErrorValues = Readonly<Record<string, ErrorValue>>;
+
+/** The names of the `{name}` placeholders of a message template, as a union of literal types. */
+export type Placeholders<T extends string> = T extends `${string}{${infer Name}}${infer Rest}`
+  ? Name | Placeholders<Rest>
+  : never;
+
+/** The placeholder names of an error code's template. */
+export type ErrorPlaceholders<C extends ErrorCode> = Placeholders<(typeof catalogue)[C]["template"]>;
+
+/**
+ * The values an error code's template needs: exactly its placeholders. A code without
+ * placeholders takes no values (any name given is a type error).
+ */
+export type ValuesOf<C extends ErrorCode> = [ErrorPlaceholders<C>] extends [never]
+  ? { readonly [name: string]: never }
+  : { readonly [Name in ErrorPlaceholders<C>]: ErrorValue };
+
+/** The arguments after the code: values (required when the template has placeholders), details, options. */
+export type ErrorArgs<C extends ErrorCode> = [ErrorPlaceholders<C>] extends [never]
+  ? [values?: ValuesOf<C>, details?: ErrorDetails, options?: ErrorOptions]
+  : [values: ValuesOf<C>, details?: ErrorDetails, options?: ErrorOptions];
 
 function fill(template: string, values: ErrorValues): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
@@ -76,8 +111,21 @@ function fill(template: string, values: ErrorValues): string {
   });
 }
 
-/** The one error class of tvirt. `code` is stable; `message` is what virsh would print. */
-export class VirtError extends Error {
+/** The message of an error in its entry's form (see `MessageForm`). */
+function formatMessage(entry: CatalogueEntry, detail: string): string {
+  const form = entry.form ?? "prefixed";
+  const prefix = entry.prefix ?? virErrorPrefix[entry.vir];
+  if (form === "bare" || prefix === undefined) return detail;
+  if (detail === "") return form === "spaced" ? prefix.replace(/ (in|for)$/, "") : prefix;
+  return form === "spaced" ? `${prefix} ${detail}` : `${prefix}: ${detail}`;
+}
+
+/**
+ * The one error class of tvirt, and the one way to make an error: `new VirtError(code, values)`.
+ * `code` is stable; `message` is what virsh would print, in the form the catalogue entry gives.
+ * The constructor's type checks the values against the code's template (`ErrorArgs`).
+ */
+class VirtErrorClass extends Error {
   override readonly name = "VirtError";
   readonly code: ErrorCode;
   readonly kind: ErrorKind;
@@ -93,8 +141,7 @@ export class VirtError extends Error {
   constructor(code: ErrorCode, values: ErrorValues = {}, details: ErrorDetails = {}, options?: ErrorOptions) {
     const entry: CatalogueEntry = catalogue[code];
     const detail = fill(entry.template, values);
-    const prefix = entry.prefix ?? virErrorPrefix[entry.vir];
-    super(prefix === undefined ? detail : `${prefix}: ${detail}`, options);
+    super(formatMessage(entry, detail), options);
     this.code = code;
     this.kind = entry.kind;
     this.virCode = VirErrorNumber[entry.vir];
@@ -116,6 +163,15 @@ export class VirtError extends Error {
   }
 }
 
+/** `VirtError`'s constructor: the values are checked against the code's template. */
+export interface VirtErrorConstructor {
+  new <C extends ErrorCode>(code: C, ...args: ErrorArgs<C>): VirtErrorClass;
+  readonly prototype: VirtErrorClass;
+}
+
+export type VirtError = VirtErrorClass;
+export const VirtError = VirtErrorClass as VirtErrorConstructor;
+
 export function isVirtError(e: unknown): e is VirtError {
   return e instanceof VirtError;
 }
@@ -126,3 +182,5 @@ export function toVirtError(e: unknown): VirtError {
   const what = e instanceof Error ? e.message : String(e);
   return new VirtError("BUG", { what }, {}, { cause: e });
 }
+
+export { checkFlags, strerror } from "./libvirt.ts";

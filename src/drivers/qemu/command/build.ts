@@ -5,7 +5,7 @@
 import type { DomainDef } from "../../../conf/domain/types.ts";
 import type { Accel, AccelCaps, MachineInfo } from "../capabilities/types.ts";
 import { VirtError } from "../../../util/errors/index.ts";
-import type { ErrorDetails } from "../../../util/errors/index.ts";
+import type { ErrorArgs } from "../../../util/errors/index.ts";
 import { Props, toJson } from "./escape.ts";
 import type { JsonValue } from "./escape.ts";
 import type { CommandContext } from "./types.ts";
@@ -88,29 +88,24 @@ export class Build {
     );
   }
 
-  fail(
-    code: Parameters<typeof fail>[0],
-    values: Record<string, string | number>,
-    details?: ErrorDetails,
-  ): never {
-    return fail(code, values, details);
+  fail<C extends BuildErrorCode>(code: C, ...args: ErrorArgs<C>): never {
+    return fail(code, ...args);
   }
 }
 
-export function fail(
-  code:
-    | "QEMU_CMD_UNSUPPORTED"
-    | "QEMU_CMD_CAPABILITY_MISSING"
-    | "QEMU_CMD_INVALID_VALUE"
-    | "QEMU_CMD_HUGEPAGE_SIZE_UNAVAILABLE"
-    | "QEMU_CMD_HUGETLBFS_MISSING"
-    | "QEMU_CMD_NUMA_NODE_UNAVAILABLE"
-    | "QEMU_CMD_HOST_MODEL_UNAVAILABLE"
-    | "QEMU_CMD_CONTEXT_MISSING",
-  values: Record<string, string | number>,
-  details: ErrorDetails = {},
-): never {
-  throw new VirtError(code, values, details);
+/** The errors the command builders raise. */
+export type BuildErrorCode =
+  | "QEMU_CMD_UNSUPPORTED"
+  | "QEMU_CMD_CAPABILITY_MISSING"
+  | "QEMU_CMD_INVALID_VALUE"
+  | "QEMU_CMD_HUGEPAGE_SIZE_UNAVAILABLE"
+  | "QEMU_CMD_HUGETLBFS_MISSING"
+  | "QEMU_CMD_NUMA_NODE_UNAVAILABLE"
+  | "QEMU_CMD_HOST_MODEL_UNAVAILABLE"
+  | "QEMU_CMD_CONTEXT_MISSING";
+
+export function fail<C extends BuildErrorCode>(code: C, ...args: ErrorArgs<C>): never {
+  throw new VirtError(code, ...args);
 }
 
 /** Throws unless QEMU has the flag. */

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { corpusOrSkip } from "../../../testing/corpus.ts";
 import { parseDomainXML } from "../../../conf/domain/index.ts";
-import { VirtError } from "../../../util/errors/index.ts";
+import { VirtError, VirErrorNumber } from "../../../util/errors/index.ts";
 import { loadCapsFile } from "../capabilities/load.ts";
 import type { QemuCaps } from "../capabilities/types.ts";
 import { buildQemuCommand } from "./index.ts";
@@ -230,7 +230,7 @@ test("hugepages: unmounted page size is an environment error with libvirt's erro
       e instanceof VirtError &&
       e.code === "QEMU_CMD_HUGEPAGE_SIZE_UNAVAILABLE" &&
       e.kind === "environment" &&
-      e.virCode === 1 &&
+      e.virCode === VirErrorNumber.INTERNAL_ERROR &&
       e.message.includes("4096 KiB") &&
       e.message.includes("2048 KiB, 1048576 KiB"),
   );

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { DomainShutoffReason, DomainState } from "../../driver.ts";
+import { DomainShutoffReason, DomainState } from "../../enums.ts";
 import { probeKvm } from "../../../host/kvm.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { driverPaths } from "../paths.ts";

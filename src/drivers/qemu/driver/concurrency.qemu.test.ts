@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { DomainState } from "../../driver.ts";
+import { DomainState } from "../../enums.ts";
 import { isVirtError, type VirtError } from "../../../util/errors/index.ts";
 import { isProcessAlive } from "../../../util/spawn.ts";
 import { driverPaths } from "../paths.ts";

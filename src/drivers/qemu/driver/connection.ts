@@ -5,10 +5,6 @@
  * those domains) and then its reference to the driver instance.
  */
 import {
-  checkFlags,
-  ConnectListDomainsFilters,
-  domainEventIdNames,
-  libvirtError,
   type ConsoleStream,
   type DomainEventCallback,
   type DomainInfo,
@@ -19,11 +15,6 @@ import {
   type SecurityLabel,
   type SecurityModel,
   // tuning and statistics
-  DomainMemoryModFlags,
-  DomainMessageType,
-  taintMessages,
-  DomainModificationImpact,
-  DomainVcpuFlags,
   type BlockStats,
   type DomainStatsRecord,
   type InterfaceStats,
@@ -31,6 +22,16 @@ import {
   type QemuMonitorEventCallback,
   type TypedParameter,
 } from "../../driver.ts";
+import {
+  ConnectListDomainsFilters,
+  domainEventIdNames,
+  DomainMessageType,
+  taintMessages,
+  DomainModificationImpact,
+  DomainVcpuFlags,
+  DomainMemoryModFlags,
+} from "../../enums.ts";
+import { checkFlags } from "../../../util/errors/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { shellJoin, shellQuote } from "../../../util/shell-quote.ts";
 import { assignAliases } from "../../../conf/domain/index.ts";
@@ -113,7 +114,7 @@ export class QemuConnection implements HypervisorDriver {
   connectGetMaxVcpus(type: string | null): Promise<number> {
     return attempt(() => {
       if (type !== null && type.toLowerCase() !== "qemu" && type.toLowerCase() !== "kvm") {
-        throw libvirtError("API_INVALID_ARG", { what: `unknown type '${type}'` });
+        throw new VirtError("API_INVALID_ARG", { what: `unknown type '${type}'` });
       }
       return type?.toLowerCase() === "kvm" ? 255 : 16;
     });
@@ -187,7 +188,7 @@ export class QemuConnection implements HypervisorDriver {
   domainLookupByID(id: number): Promise<DomainRef> {
     return attempt(() => {
       const obj = this.driver.domains.byId(id);
-      if (!obj) throw libvirtError("QEMU_NO_DOMAIN_ID", { id }, { id });
+      if (!obj) throw new VirtError("QEMU_NO_DOMAIN_ID", { id }, { id });
       return obj.ref();
     });
   }
@@ -195,7 +196,7 @@ export class QemuConnection implements HypervisorDriver {
   domainLookupByName(name: string): Promise<DomainRef> {
     return attempt(() => {
       const obj = this.driver.domains.byName(name);
-      if (!obj) throw libvirtError("QEMU_NO_DOMAIN_NAME", { name }, { name });
+      if (!obj) throw new VirtError("QEMU_NO_DOMAIN_NAME", { name }, { name });
       return obj.ref();
     });
   }
@@ -203,7 +204,7 @@ export class QemuConnection implements HypervisorDriver {
   domainLookupByUUID(uuid: string): Promise<DomainRef> {
     return attempt(() => {
       const obj = this.driver.domains.byUuid(uuid);
-      if (!obj) throw libvirtError("QEMU_NO_DOMAIN_UUID", { uuid }, { uuid });
+      if (!obj) throw new VirtError("QEMU_NO_DOMAIN_UUID", { uuid }, { uuid });
       return obj.ref();
     });
   }
@@ -212,7 +213,7 @@ export class QemuConnection implements HypervisorDriver {
   private obj(dom: DomainRef): QemuDomainObj {
     const obj = this.driver.domains.byUuid(dom.uuid);
     if (!obj)
-      throw libvirtError(
+      throw new VirtError(
         "QEMU_NO_DOMAIN_HANDLE",
         { uuid: dom.uuid, name: dom.name },
         { uuid: dom.uuid, name: dom.name },
@@ -425,7 +426,7 @@ export class QemuConnection implements HypervisorDriver {
 
   async connectDomainXMLToNative(format: string, xml: string, flags: number): Promise<string> {
     checkFlags(flags, 0, "qemuConnectDomainXMLToNative");
-    if (format !== "qemu-argv") throw libvirtError("QEMU_NATIVE_FORMAT", { format });
+    if (format !== "qemu-argv") throw new VirtError("QEMU_NATIVE_FORMAT", { format });
     const def = await this.driver.parseDomain(xml);
     assignAliases(def);
     const caps = await this.driver.caps(def.devices.emulator);
@@ -441,7 +442,7 @@ export class QemuConnection implements HypervisorDriver {
     checkFlags(flags, SAFE | FORCE, "qemuDomainOpenConsole");
     const obj = this.obj(dom);
     const run = obj.run;
-    if (!obj.isActive() || !run) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+    if (!obj.isActive() || !run) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
     const { chr, alias } = findConsoleDevice(obj.def, devname);
     const old = run.consoles.get(alias);
     if (old) {
@@ -468,7 +469,7 @@ export class QemuConnection implements HypervisorDriver {
   ): Promise<number> {
     return attempt(() => {
       if (eventID < 0 || eventID >= domainEventIdNames.length) {
-        throw libvirtError("API_INVALID_ARG", {
+        throw new VirtError("API_INVALID_ARG", {
           what: `eventID in virConnectDomainEventRegisterAny must be less than ${domainEventIdNames.length}`,
         });
       }
@@ -600,7 +601,7 @@ export class QemuConnection implements HypervisorDriver {
     let objs;
     if (doms.length > 0) {
       if (flags & 0xff) {
-        throw libvirtError("API_INVALID_ARG", {
+        throw new VirtError("API_INVALID_ARG", {
           what: "filtering is not supported by virDomainListGetStats",
         });
       }

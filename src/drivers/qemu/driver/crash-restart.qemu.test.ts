@@ -19,7 +19,7 @@ import {
   DomainState,
   DomainXMLFlags,
   ConnectListDomainsFlags as L,
-} from "../../driver.ts";
+} from "../../enums.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { isProcessAlive, readProcStat, waitForProcessExit } from "../../../util/spawn.ts";
 import { leakedResources, resourceCounts } from "../../../testing/qemu/monitor-leaks.ts";

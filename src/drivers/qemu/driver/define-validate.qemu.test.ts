@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { DomainCreateFlags, DomainDefineFlags } from "../../driver.ts";
+import { DomainCreateFlags, DomainDefineFlags } from "../../enums.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { driverPaths } from "../paths.ts";
 import { makeTestRoot } from "../../../testing/qemu/driver.ts";

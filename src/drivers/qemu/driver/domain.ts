@@ -6,7 +6,8 @@
  * definition while active (the persistent one is kept in `newDef`), the persistent one otherwise.
  */
 import type { DomainDef } from "../../../conf/domain/index.ts";
-import { DomainShutoffReason, DomainState, type DomainRef } from "../../driver.ts";
+import { type DomainRef } from "../../driver.ts";
+import { DomainShutoffReason, DomainState } from "../../enums.ts";
 import { DisposableStore } from "../../../util/disposable.ts";
 import { JobLock } from "../../../util/job-lock.ts";
 import type { QmpClient } from "../monitor/index.ts";

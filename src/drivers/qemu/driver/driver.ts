@@ -27,7 +27,7 @@ import {
 } from "../../../util/atomic-file.ts";
 import { DisposableStore } from "../../../util/disposable.ts";
 import { VirtError } from "../../../util/errors/index.ts";
-import { DomainEventId, type DomainEventType } from "../../driver.ts";
+import { DomainEventId, type DomainEventType } from "../../enums.ts";
 import { domainFactsFromCaps, getQemuCaps, type QemuCaps } from "../capabilities/index.ts";
 import { defaultEmulator } from "../command/context.ts";
 import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";

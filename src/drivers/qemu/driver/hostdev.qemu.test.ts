@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { makeFakeSysfs, type FakeSysfs } from "../../../testing/host/sysfs.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
-import { DomainState } from "../../driver.ts";
+import { DomainState } from "../../enums.ts";
 import { makeTestRoot, type TestRoot } from "../../../testing/qemu/driver.ts";
 
 let fs: FakeSysfs;

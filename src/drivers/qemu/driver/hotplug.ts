@@ -40,7 +40,8 @@ import type {
 } from "../../../conf/domain/types.ts";
 import { DisposableStore } from "../../../util/disposable.ts";
 import { VirtError } from "../../../util/errors/index.ts";
-import { checkFlags, DomainDeviceModifyFlags, DomainEventId, libvirtError } from "../../driver.ts";
+import { DomainDeviceModifyFlags, DomainEventId } from "../../enums.ts";
+import { checkFlags } from "../../../util/errors/index.ts";
 import { Build } from "../command/build.ts";
 import {
   diskDeviceProps,
@@ -88,7 +89,7 @@ interface Scope {
 function impact(obj: QemuDomainObj, flags: number): Scope {
   let f = flags & (F.LIVE | F.CONFIG);
   if (f === 0) f = obj.isActive() ? F.LIVE : F.CONFIG;
-  if (f & F.LIVE && !obj.isActive()) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+  if (f & F.LIVE && !obj.isActive()) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
   if (f & F.CONFIG && !obj.persistent)
     throw new VirtError("HOTPLUG_TRANSIENT_CONFIG", {}, { name: obj.name });
   return { live: (f & F.LIVE) !== 0, config: (f & F.CONFIG) !== 0 };
@@ -105,9 +106,9 @@ async function withModifyJob<T>(obj: QemuDomainObj, api: string, fn: () => Promi
 
 function liveRun(obj: QemuDomainObj): { run: QemuRun; qmp: QmpClient } {
   const run = obj.run;
-  if (!obj.isActive() || !run || run.ended) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+  if (!obj.isActive() || !run || run.ended) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
   if (!run.qmp)
-    throw libvirtError("QEMU_MONITOR_UNAVAILABLE", { name: obj.name, operation: "device hotplug" });
+    throw new VirtError("QEMU_MONITOR_UNAVAILABLE", { name: obj.name, operation: "device hotplug" });
   return { run, qmp: run.qmp };
 }
 

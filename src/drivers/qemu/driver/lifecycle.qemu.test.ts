@@ -23,7 +23,7 @@ import {
   DomainShutoffReason,
   DomainState,
   DomainXMLFlags,
-} from "../../driver.ts";
+} from "../../enums.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { isProcessAlive } from "../../../util/spawn.ts";
 import { leakedResources, resourceCounts } from "../../../testing/qemu/monitor-leaks.ts";

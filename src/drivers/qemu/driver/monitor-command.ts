@@ -5,7 +5,7 @@
  * through QMP's `human-monitor-command`. The domain is marked tainted (`custom-monitor`): once
  * per QEMU process, in its `QemuRun.taints` and as a line in the domain log.
  */
-import { checkFlags, libvirtError } from "../../driver.ts";
+import { checkFlags } from "../../../util/errors/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
@@ -37,7 +37,7 @@ export async function domainMonitorCommand(
 ): Promise<string> {
   checkFlags(flags, MONITOR_COMMAND_HMP, "qemuDomainQemuMonitorCommand");
   const run = obj.run;
-  if (!obj.isActive() || !run?.qmp || run.ended) throw libvirtError("DOMAIN_NOT_RUNNING");
+  if (!obj.isActive() || !run?.qmp || run.ended) throw new VirtError("DOMAIN_NOT_RUNNING");
   await taint(drv, obj, run, "custom-monitor");
   const qmp = run.qmp;
 
@@ -50,13 +50,13 @@ export async function domainMonitorCommand(
   try {
     msg = JSON.parse(cmd);
   } catch (e) {
-    throw libvirtError("API_INVALID_ARG", {
+    throw new VirtError("API_INVALID_ARG", {
       what: `cannot parse json ${cmd}: ${e instanceof Error ? e.message : String(e)}`,
     });
   }
   const m = msg as { execute?: unknown; arguments?: unknown } | null;
   if (typeof m !== "object" || m === null || Array.isArray(m) || typeof m.execute !== "string") {
-    throw libvirtError("API_INVALID_ARG", { what: `cannot parse json ${cmd}: no 'execute' command` });
+    throw new VirtError("API_INVALID_ARG", { what: `cannot parse json ${cmd}: no 'execute' command` });
   }
   const args =
     typeof m.arguments === "object" && m.arguments !== null && !Array.isArray(m.arguments)

@@ -4,14 +4,10 @@
  * domain and by event name (exact, or a regular expression with `REGEX`, case-insensitive with
  * `NOCASE`), delivered on a later turn of the event loop, in order.
  */
-import {
-  checkFlags,
-  libvirtError,
-  QemuMonitorEventRegisterFlags as F,
-  type QemuMonitorEvent,
-  type QemuMonitorEventCallback,
-} from "../../driver.ts";
+import { type QemuMonitorEvent, type QemuMonitorEventCallback } from "../../driver.ts";
+import { QemuMonitorEventRegisterFlags as F } from "../../enums.ts";
 import { EventHub } from "../../events.ts";
+import { checkFlags, VirtError } from "../../../util/errors/index.ts";
 import type { QmpEvent } from "../monitor/index.ts";
 import type { QemuDomainObj } from "./domain.ts";
 
@@ -48,7 +44,7 @@ function matcher(event: string | null, flags: number): (name: string) => boolean
     try {
       re = new RegExp(event, nocase ? "i" : "");
     } catch (e) {
-      throw libvirtError("TUNING_MONITOR_EVENT_REGEX", {
+      throw new VirtError("TUNING_MONITOR_EVENT_REGEX", {
         regex: event,
         reason: e instanceof Error ? e.message : String(e),
       });
@@ -76,7 +72,7 @@ export function registerMonitorEvents(
 }
 
 export function deregisterMonitorEvents(drv: object, owner: object, id: number): void {
-  if (!hubOf(drv).remove(owner, id)) throw libvirtError("TUNING_MONITOR_EVENT_CALLBACK", { id });
+  if (!hubOf(drv).remove(owner, id)) throw new VirtError("TUNING_MONITOR_EVENT_CALLBACK", { id });
 }
 
 /** Drops every registration of a closing connection. */

@@ -19,7 +19,7 @@ import {
   DomainRunningReason,
   DomainShutdownReason,
   DomainState,
-} from "../../driver.ts";
+} from "../../enums.ts";
 import { signalProcess } from "../../../util/spawn.ts";
 import type { QmpEvent } from "../monitor/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";

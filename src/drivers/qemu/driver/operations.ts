@@ -12,9 +12,8 @@ import { VirtError } from "../../../util/errors/index.ts";
 import { validateAgainstSchema } from "../../../host/xml-schema.ts";
 import type { Job } from "../../../util/job-lock.ts";
 import { CLOCK_TICKS, isProcessAlive, readProcStat, terminateProcess } from "../../../util/spawn.ts";
+import { type DomainInfo } from "../../driver.ts";
 import {
-  checkFlags,
-  matchesListFlags,
   DomainCreateFlags,
   DomainDefineFlags,
   DomainDestroyFlags,
@@ -32,9 +31,9 @@ import {
   DomainState,
   DomainUndefineFlags,
   DomainXMLFlags,
-  libvirtError,
-  type DomainInfo,
-} from "../../driver.ts";
+} from "../../enums.ts";
+import { matchesListFlags } from "../../list-filter.ts";
+import { checkFlags } from "../../../util/errors/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import type { QemuCaps } from "../capabilities/index.ts";
@@ -68,7 +67,7 @@ function stateOf(obj: QemuDomainObj): DomainState {
 
 function checkActive(obj: QemuDomainObj): QemuRun {
   const run = obj.run;
-  if (!obj.isActive() || !run || run.ended) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+  if (!obj.isActive() || !run || run.ended) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
   return run;
 }
 
@@ -76,8 +75,8 @@ function checkActive(obj: QemuDomainObj): QemuRun {
 function monitorOf(obj: QemuDomainObj, run: QemuRun, operation: string) {
   if (!run.qmp) {
     if (isProcessAlive(run.pid, run.starttime))
-      throw libvirtError("QEMU_MONITOR_UNAVAILABLE", { name: obj.name, operation });
-    throw libvirtError("QEMU_GUEST_QUIT", { name: obj.name, operation });
+      throw new VirtError("QEMU_MONITOR_UNAVAILABLE", { name: obj.name, operation });
+    throw new VirtError("QEMU_GUEST_QUIT", { name: obj.name, operation });
   }
   return run.qmp;
 }
@@ -100,20 +99,20 @@ function addLive(drv: QemuDriver, def: DomainDef): { obj: QemuDomainObj; created
   const existing = drv.domains.byUuid(def.uuid);
   if (existing) {
     if (existing.name !== def.name) {
-      throw libvirtError(
+      throw new VirtError(
         "DOMAIN_UUID_EXISTS",
         { name: existing.name, uuid: existing.uuid },
         { uuid: def.uuid },
       );
     }
-    if (existing.isActive()) throw libvirtError("DOMAIN_ALREADY_ACTIVE", { name: existing.name });
+    if (existing.isActive()) throw new VirtError("DOMAIN_ALREADY_ACTIVE", { name: existing.name });
     if (!existing.persistent || existing.starting)
-      throw libvirtError("DOMAIN_BEING_STARTED", { name: existing.name });
+      throw new VirtError("DOMAIN_BEING_STARTED", { name: existing.name });
     return { obj: existing, created: false };
   }
   const byName = drv.domains.byName(def.name);
   if (byName)
-    throw libvirtError("DOMAIN_NAME_EXISTS", { name: def.name, uuid: byName.uuid }, { name: def.name });
+    throw new VirtError("DOMAIN_NAME_EXISTS", { name: def.name, uuid: byName.uuid }, { name: def.name });
   const obj = drv.newDomainObj(def);
   obj.starting = true;
   drv.domains.add(obj);
@@ -125,8 +124,8 @@ function addLive(drv: QemuDriver, def: DomainDef): { obj: QemuDomainObj; created
  * makes `def` what boots, and returns the persistent definition to keep aside.
  */
 function takeLiveDef(obj: QemuDomainObj, def: DomainDef): DomainDef {
-  if (obj.isActive()) throw libvirtError("DOMAIN_ALREADY_ACTIVE", { name: obj.name });
-  if (obj.removed || !obj.persistent) throw libvirtError("DOMAIN_BEING_STARTED", { name: obj.name });
+  if (obj.isActive()) throw new VirtError("DOMAIN_ALREADY_ACTIVE", { name: obj.name });
+  if (obj.removed || !obj.persistent) throw new VirtError("DOMAIN_BEING_STARTED", { name: obj.name });
   const previous = obj.def;
   obj.def = def;
   return previous;
@@ -145,7 +144,7 @@ export async function defineDomain(drv: QemuDriver, xml: string, flags: number):
   const existing = drv.domains.byUuid(def.uuid);
   if (existing) {
     if (existing.name !== def.name) {
-      throw libvirtError(
+      throw new VirtError(
         "DOMAIN_UUID_EXISTS",
         { name: existing.name, uuid: existing.uuid },
         { uuid: def.uuid },
@@ -171,7 +170,7 @@ export async function defineDomain(drv: QemuDriver, xml: string, flags: number):
   }
   const byName = drv.domains.byName(def.name);
   if (byName)
-    throw libvirtError("DOMAIN_NAME_EXISTS", { name: def.name, uuid: byName.uuid }, { name: def.name });
+    throw new VirtError("DOMAIN_NAME_EXISTS", { name: def.name, uuid: byName.uuid }, { name: def.name });
   const obj = drv.newDomainObj(def);
   obj.persistent = true;
   drv.domains.add(obj);
@@ -200,22 +199,22 @@ export async function undefineDomain(drv: QemuDriver, obj: QemuDomainObj, flags:
     "qemuDomainUndefineFlags",
   );
   if (flags & U.NVRAM && flags & U.KEEP_NVRAM) {
-    throw libvirtError("API_INVALID_ARG", {
+    throw new VirtError("API_INVALID_ARG", {
       what: "Flags 'VIR_DOMAIN_UNDEFINE_KEEP_NVRAM' and 'VIR_DOMAIN_UNDEFINE_NVRAM' are mutually exclusive",
     });
   }
   await withJob(obj, "modify", "virDomainUndefine", async () => {
-    if (obj.removed) throw libvirtError("QEMU_NO_DOMAIN_HANDLE", { uuid: obj.uuid, name: obj.name });
-    if (!obj.persistent) throw libvirtError("QEMU_UNDEFINE_TRANSIENT");
+    if (obj.removed) throw new VirtError("QEMU_NO_DOMAIN_HANDLE", { uuid: obj.uuid, name: obj.name });
+    if (!obj.persistent) throw new VirtError("QEMU_UNDEFINE_TRANSIENT");
     const managed = drv.managedSavePath(obj.name);
     if (existsSync(managed)) {
-      if (!(flags & U.MANAGED_SAVE)) throw libvirtError("DOMAIN_MANAGED_SAVE_EXISTS");
+      if (!(flags & U.MANAGED_SAVE)) throw new VirtError("DOMAIN_MANAGED_SAVE_EXISTS");
       await rm(managed, { force: true });
     }
     const nvram = obj.persistentDef().os.nvram?.path;
     if (nvram !== undefined && !obj.isActive() && existsSync(nvram)) {
       if (flags & U.NVRAM) await rm(nvram, { force: true });
-      else if (!(flags & U.KEEP_NVRAM)) throw libvirtError("QEMU_UNDEFINE_NVRAM");
+      else if (!(flags & U.KEEP_NVRAM)) throw new VirtError("QEMU_UNDEFINE_NVRAM");
     }
     await drv.deleteConfig(obj);
     drv.lifecycle(obj, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED);
@@ -296,8 +295,8 @@ export async function startDomain(
   );
   const paused = (flags & C.START_PAUSED) !== 0;
   await withJob(obj, "modify", api, async () => {
-    if (obj.removed) throw libvirtError("QEMU_NO_DOMAIN_HANDLE", { uuid: obj.uuid, name: obj.name });
-    if (obj.isActive()) throw libvirtError("QEMU_DOMAIN_ALREADY_RUNNING", {}, { name: obj.name });
+    if (obj.removed) throw new VirtError("QEMU_NO_DOMAIN_HANDLE", { uuid: obj.uuid, name: obj.name });
+    if (obj.isActive()) throw new VirtError("QEMU_DOMAIN_ALREADY_RUNNING", {}, { name: obj.name });
     const managed = drv.managedSavePath(obj.name);
     if (existsSync(managed)) {
       if (flags & C.START_FORCE_BOOT) {
@@ -344,7 +343,7 @@ function powerFlags(flags: number, func: string): void {
   const F = DomainShutdownFlags;
   checkFlags(flags, F.ACPI_POWER_BTN | F.GUEST_AGENT, func);
   // No guest agent channel is ever configured by tvirt yet: agent-only requests cannot work.
-  if (flags & F.GUEST_AGENT && !(flags & F.ACPI_POWER_BTN)) throw libvirtError("QEMU_AGENT_NOT_CONFIGURED");
+  if (flags & F.GUEST_AGENT && !(flags & F.ACPI_POWER_BTN)) throw new VirtError("QEMU_AGENT_NOT_CONFIGURED");
 }
 
 export async function shutdownDomain(drv: QemuDriver, obj: QemuDomainObj, flags: number): Promise<void> {
@@ -352,7 +351,7 @@ export async function shutdownDomain(drv: QemuDriver, obj: QemuDomainObj, flags:
   await withJob(obj, "modify", "virDomainShutdown", async () => {
     const run = checkActive(obj);
     if (obj.state !== DomainState.RUNNING)
-      throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name, state: obj.state });
+      throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name, state: obj.state });
     run.fakeReboot = false;
     await monitorOf(obj, run, "shutdown").execute("system_powerdown");
     await drv.saveStatus(obj);
@@ -436,11 +435,11 @@ export async function destroyDomain(drv: QemuDriver, obj: QemuDomainObj, flags: 
   });
   if (result === "alive") {
     if (mine) run.stopping = undefined;
-    throw libvirtError("QEMU_DESTROY_FAILED", { pid: run.pid, signal: graceful ? "SIGTERM" : "SIGKILL" });
+    throw new VirtError("QEMU_DESTROY_FAILED", { pid: run.pid, signal: graceful ? "SIGTERM" : "SIGKILL" });
   }
   const job = await obj.job.acquire("destroy", "virDomainDestroy");
   try {
-    if (obj.run !== run || run.ended) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+    if (obj.run !== run || run.ended) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
     await stopProcess(drv, obj, run, DomainShutoffReason.DESTROYED, "destroyed");
     drv.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.DESTROYED);
     if (flags & DomainDestroyFlags.REMOVE_LOGS) await rm(drv.logPath(obj.name), { force: true });
@@ -462,7 +461,7 @@ export async function destroyRunIfCurrent(drv: QemuDriver, obj: QemuDomainObj, r
 export async function suspendDomain(drv: QemuDriver, obj: QemuDomainObj): Promise<void> {
   await withJob(obj, "modify", "virDomainSuspend", async () => {
     const run = checkActive(obj);
-    if (obj.state === DomainState.PMSUSPENDED) throw libvirtError("QEMU_DOMAIN_PMSUSPENDED");
+    if (obj.state === DomainState.PMSUSPENDED) throw new VirtError("QEMU_DOMAIN_PMSUSPENDED");
     if (obj.state !== DomainState.PAUSED) {
       run.pausedReason = DomainPausedReason.USER;
       await monitorOf(obj, run, "suspend").execute("stop");
@@ -479,8 +478,8 @@ export async function suspendDomain(drv: QemuDriver, obj: QemuDomainObj): Promis
 export async function resumeDomain(drv: QemuDriver, obj: QemuDomainObj): Promise<void> {
   await withJob(obj, "modify", "virDomainResume", async () => {
     const run = checkActive(obj);
-    if (obj.state === DomainState.PMSUSPENDED) throw libvirtError("QEMU_DOMAIN_PMSUSPENDED");
-    if (obj.state === DomainState.RUNNING) throw libvirtError("QEMU_DOMAIN_ALREADY_RUNNING");
+    if (obj.state === DomainState.PMSUSPENDED) throw new VirtError("QEMU_DOMAIN_PMSUSPENDED");
+    if (obj.state === DomainState.RUNNING) throw new VirtError("QEMU_DOMAIN_ALREADY_RUNNING");
     if (obj.state === DomainState.PAUSED || obj.state === DomainState.CRASHED) {
       run.runningReason = DomainRunningReason.UNPAUSED;
       await monitorOf(obj, run, "resume").execute("cont");
@@ -499,7 +498,7 @@ function saveFlags(flags: number, func: string): void {
   const S = DomainSaveRestoreFlags;
   checkFlags(flags, S.BYPASS_CACHE | S.RUNNING | S.PAUSED, func);
   if (flags & S.RUNNING && flags & S.PAUSED) {
-    throw libvirtError("API_INVALID_ARG", {
+    throw new VirtError("API_INVALID_ARG", {
       what: "Flags 'VIR_DOMAIN_SAVE_RUNNING' and 'VIR_DOMAIN_SAVE_PAUSED' are mutually exclusive",
     });
   }
@@ -510,12 +509,12 @@ async function replacementDef(drv: QemuDriver, original: DomainDef, dxml: string
   if (dxml === null) return original;
   const def = await drv.parseDomain(dxml);
   if (def.uuid !== original.uuid) {
-    throw libvirtError("QEMU_SAVE_XML_MISMATCH", {
+    throw new VirtError("QEMU_SAVE_XML_MISMATCH", {
       reason: `target domain uuid ${def.uuid} does not match source ${original.uuid}`,
     });
   }
   if (def.name !== original.name) {
-    throw libvirtError("QEMU_SAVE_XML_MISMATCH", {
+    throw new VirtError("QEMU_SAVE_XML_MISMATCH", {
       reason: `target domain name '${def.name}' does not match source '${original.name}'`,
     });
   }
@@ -533,7 +532,7 @@ async function saveInternal(
   const S = DomainSaveRestoreFlags;
   await withJob(obj, "async", api, async () => {
     const run = checkActive(obj);
-    if (obj.state === DomainState.PMSUSPENDED) throw libvirtError("QEMU_DOMAIN_PMSUSPENDED");
+    if (obj.state === DomainState.PMSUSPENDED) throw new VirtError("QEMU_DOMAIN_PMSUSPENDED");
     const def = await replacementDef(drv, obj.def, dxml);
     const qmp = monitorOf(obj, run, "save");
     const wasRunning = obj.state === DomainState.RUNNING;
@@ -565,7 +564,7 @@ async function saveInternal(
       }
       await drv.saveStatus(obj).catch(() => undefined);
       if (obj.run !== run || run.ended)
-        throw libvirtError("QEMU_GUEST_QUIT", { name: obj.name, operation: "save" }, {}, { cause: e });
+        throw new VirtError("QEMU_GUEST_QUIT", { name: obj.name, operation: "save" }, {}, { cause: e });
       throw e;
     }
     run.stopping ??= { reason: DomainShutoffReason.SAVED, detail: DomainEventStoppedDetail.SAVED };
@@ -587,7 +586,7 @@ export async function saveDomain(
 
 export async function managedSaveDomain(drv: QemuDriver, obj: QemuDomainObj, flags: number): Promise<void> {
   saveFlags(flags, "qemuDomainManagedSave");
-  if (!obj.persistent) throw libvirtError("DOMAIN_MANAGED_SAVE_TRANSIENT", {}, { name: obj.name });
+  if (!obj.persistent) throw new VirtError("DOMAIN_MANAGED_SAVE_TRANSIENT", {}, { name: obj.name });
   await saveInternal(drv, obj, drv.managedSavePath(obj.name), null, flags, "virDomainManagedSave");
 }
 
@@ -680,9 +679,9 @@ export async function saveImageGetXMLDesc(drv: QemuDriver, path: string, flags: 
 // ---------------------------------------------------------------------------------------------
 
 export async function setAutostart(drv: QemuDriver, obj: QemuDomainObj, on: boolean): Promise<void> {
-  if (!obj.persistent) throw libvirtError("QEMU_AUTOSTART_TRANSIENT");
+  if (!obj.persistent) throw new VirtError("QEMU_AUTOSTART_TRANSIENT");
   await withJob(obj, "modify", "virDomainSetAutostart", async () => {
-    if (!obj.persistent) throw libvirtError("QEMU_AUTOSTART_TRANSIENT");
+    if (!obj.persistent) throw new VirtError("QEMU_AUTOSTART_TRANSIENT");
     if (obj.autostart === on) return;
     await drv.setAutostartLink(obj, on);
     obj.autostart = on;

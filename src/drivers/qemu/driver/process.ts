@@ -29,7 +29,7 @@ import {
   DomainRunningReason,
   DomainShutoffReason,
   DomainState,
-} from "../../driver.ts";
+} from "../../enums.ts";
 import { buildQemuCommand, type CommandContext } from "../command/index.ts";
 import { connectQmp, type QmpClient } from "../monitor/index.ts";
 import { hostCommandContext } from "../command/context.ts";

@@ -11,7 +11,7 @@ import {
   DomainRunningReason,
   DomainState,
   domainStateIds,
-} from "../../driver.ts";
+} from "../../enums.ts";
 
 export const STATE_NAMES = domainStateIds;
 

@@ -8,17 +8,9 @@
 import { readFileSync } from "node:fs";
 import type { DomainDef, DiskDef } from "../../../conf/domain/index.ts";
 import { CLOCK_TICKS, readProcStat } from "../../../util/spawn.ts";
-import {
-  checkFlags,
-  DomainMemoryStatTag as T,
-  DomainStatsTypes as S,
-  GetAllDomainStatsFlags as G,
-  libvirtError,
-  type BlockStats,
-  type InterfaceStats,
-  type MemoryStat,
-  type TypedParameter,
-} from "../../driver.ts";
+import { type BlockStats, type InterfaceStats, type MemoryStat, type TypedParameter } from "../../driver.ts";
+import { DomainMemoryStatTag as T, DomainStatsTypes as S, GetAllDomainStatsFlags as G } from "../../enums.ts";
+import { checkFlags, VirtError } from "../../../util/errors/index.ts";
 import type { QmpClient } from "../monitor/index.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import { balloonPath, hasBalloon, onlineVcpus } from "./tuning.ts";
@@ -42,7 +34,7 @@ function big(v: unknown): bigint {
 function running(obj: QemuDomainObj): QmpClient {
   const run = obj.run;
   if (!obj.isActive() || !run || run.ended || !run.qmp)
-    throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+    throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
   return run.qmp;
 }
 
@@ -157,9 +149,9 @@ async function oneOrAll(obj: QemuDomainObj, path: string): Promise<DiskStats> {
     return sum;
   }
   const disk = findDisk(obj.def, path);
-  if (!disk) throw libvirtError("TUNING_BLOCK_PATH", { path }, { name: obj.name });
+  if (!disk) throw new VirtError("TUNING_BLOCK_PATH", { path }, { name: obj.name });
   const s = all.get(disk);
-  if (!s) throw libvirtError("TUNING_BLOCK_NO_STATS", { path }, { name: obj.name });
+  if (!s) throw new VirtError("TUNING_BLOCK_NO_STATS", { path }, { name: obj.name });
   return s;
 }
 
@@ -235,17 +227,17 @@ export function interfaceStats(obj: QemuDomainObj, device: string): InterfaceSta
   const net = obj.def.devices.interfaces.find(
     (n) => (n.target?.dev !== undefined && n.target.dev === device) || n.mac?.address.toLowerCase() === dev,
   );
-  if (!net) throw libvirtError("TUNING_IFACE_UNKNOWN", { device }, { name: obj.name });
+  if (!net) throw new VirtError("TUNING_IFACE_UNKNOWN", { device }, { name: obj.name });
   const ifname = net.target?.dev;
   if (ifname === undefined || net.type === "user") {
-    throw libvirtError(
+    throw new VirtError(
       "TUNING_IFACE_NO_HOST_DEVICE",
       { device, name: obj.name, type: net.type },
       { name: obj.name },
     );
   }
   const st = tapStats(ifname);
-  if (!st) throw libvirtError("TUNING_IFACE_NOT_FOUND", {}, { name: obj.name });
+  if (!st) throw new VirtError("TUNING_IFACE_NOT_FOUND", {}, { name: obj.name });
   return st;
 }
 
@@ -326,7 +318,7 @@ export function checkStatsRequest(stats: number, flags: number): number {
   if (stats === 0) return SUPPORTED_STATS;
   const unknown = stats & ~(SUPPORTED_STATS | EMPTY_STATS);
   if (flags & G.ENFORCE_STATS && unknown !== 0)
-    throw libvirtError("TUNING_STATS_BAD_GROUP", { bits: (unknown >>> 0).toString(16) });
+    throw new VirtError("TUNING_STATS_BAD_GROUP", { bits: (unknown >>> 0).toString(16) });
   return stats;
 }
 

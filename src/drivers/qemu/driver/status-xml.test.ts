@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DomainPausedReason, DomainState } from "../../driver.ts";
+import { DomainPausedReason, DomainState } from "../../enums.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { formatStatusXML, parseStatusXML, type StatusRecord } from "./status-xml.ts";
 import { reasonName, resumedDetail, stateName, suspendedDetail } from "./states.ts";

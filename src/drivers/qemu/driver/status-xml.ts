@@ -7,7 +7,7 @@
  */
 import { parseXml, XmlWriter } from "../../../conf/xml.ts";
 import { VirtError } from "../../../util/errors/index.ts";
-import { DomainState } from "../../driver.ts";
+import { DomainState } from "../../enums.ts";
 import { parseReason, parseState, reasonName, stateName } from "./states.ts";
 
 export interface StatusRecord {

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseDomainXML } from "../../../conf/domain/index.ts";
-import { DomainRunningReason, DomainState, type DomainRef, type QemuMonitorEvent } from "../../driver.ts";
+import { type DomainRef, type QemuMonitorEvent } from "../../driver.ts";
+import { DomainRunningReason, DomainState } from "../../enums.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { QemuDomainObj } from "./domain.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";

@@ -13,13 +13,8 @@
  */
 import type { DomainDef } from "../../../conf/domain/index.ts";
 import type { Job } from "../../../util/job-lock.ts";
-import {
-  checkFlags,
-  DomainEventId,
-  DomainMemoryModFlags,
-  DomainVcpuFlags,
-  libvirtError,
-} from "../../driver.ts";
+import { DomainEventId, DomainMemoryModFlags, DomainVcpuFlags } from "../../enums.ts";
+import { checkFlags, VirtError } from "../../../util/errors/index.ts";
 import type { QmpClient } from "../monitor/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
@@ -34,8 +29,8 @@ export function affectedDefs(
 ): { live: DomainDef | undefined; config: DomainDef | undefined } {
   let f = flags & (LIVE | CONFIG);
   if (f === 0) f = obj.isActive() ? LIVE : CONFIG;
-  if (f & LIVE && !obj.isActive()) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
-  if (f & CONFIG && !obj.persistent) throw libvirtError("TUNING_NOT_PERSISTENT", {}, { name: obj.name });
+  if (f & LIVE && !obj.isActive()) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+  if (f & CONFIG && !obj.persistent) throw new VirtError("TUNING_NOT_PERSISTENT", {}, { name: obj.name });
   return {
     live: f & LIVE ? obj.def : undefined,
     config: f & CONFIG ? obj.persistentDef() : undefined,
@@ -54,7 +49,7 @@ async function withModifyJob<T>(obj: QemuDomainObj, api: string, fn: (job: Job) 
 function liveRun(obj: QemuDomainObj): { run: QemuRun; qmp: QmpClient } {
   const run = obj.run;
   if (!obj.isActive() || !run || run.ended || !run.qmp)
-    throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+    throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
   return { run, qmp: run.qmp };
 }
 
@@ -117,11 +112,11 @@ export async function setMemoryFlags(
   const M = DomainMemoryModFlags;
   checkFlags(flags, M.LIVE | M.CONFIG | M.MAXIMUM, "qemuDomainSetMemoryFlags");
   if (!Number.isSafeInteger(kib) || kib < 1)
-    throw libvirtError("TUNING_MEMORY_ZERO", { name: obj.name, value: kib }, { name: obj.name });
+    throw new VirtError("TUNING_MEMORY_ZERO", { name: obj.name, value: kib }, { name: obj.name });
   await withModifyJob(obj, "virDomainSetMemoryFlags", async () => {
     const { live, config } = affectedDefs(obj, flags);
     if (flags & M.MAXIMUM) {
-      if (live) throw libvirtError("TUNING_MAX_MEMORY_LIVE", {}, { name: obj.name });
+      if (live) throw new VirtError("TUNING_MAX_MEMORY_LIVE", {}, { name: obj.name });
       if (config) {
         config.memory = kib;
         if (config.currentMemory > kib) config.currentMemory = kib;
@@ -129,10 +124,10 @@ export async function setMemoryFlags(
       }
       return;
     }
-    if (live && kib > live.memory) throw libvirtError("TUNING_MEMORY_ABOVE_MAX", {}, { name: obj.name });
-    if (config && kib > config.memory) throw libvirtError("TUNING_MEMORY_ABOVE_MAX", {}, { name: obj.name });
+    if (live && kib > live.memory) throw new VirtError("TUNING_MEMORY_ABOVE_MAX", {}, { name: obj.name });
+    if (config && kib > config.memory) throw new VirtError("TUNING_MEMORY_ABOVE_MAX", {}, { name: obj.name });
     if (live) {
-      if (!hasBalloon(live)) throw libvirtError("TUNING_NO_BALLOON", {}, { name: obj.name });
+      if (!hasBalloon(live)) throw new VirtError("TUNING_NO_BALLOON", {}, { name: obj.name });
       const { qmp } = liveRun(obj);
       await qmp.execute("balloon", { value: kib * 1024 });
       // The guest moves the balloon on its own time: BALLOON_CHANGE events update the size.
@@ -155,11 +150,11 @@ export async function setMemoryStatsPeriod(
 ): Promise<void> {
   checkFlags(flags, LIVE | CONFIG, "qemuDomainSetMemoryStatsPeriod");
   if (!Number.isInteger(period) || period < 0)
-    throw libvirtError("TUNING_BAD_PERIOD", { period }, { name: obj.name });
+    throw new VirtError("TUNING_BAD_PERIOD", { period }, { name: obj.name });
   await withModifyJob(obj, "virDomainSetMemoryStatsPeriod", async () => {
     const { live, config } = affectedDefs(obj, flags);
     for (const def of [live, config]) {
-      if (def && !hasBalloon(def)) throw libvirtError("TUNING_NO_BALLOON_PERIOD", {}, { name: obj.name });
+      if (def && !hasBalloon(def)) throw new VirtError("TUNING_NO_BALLOON_PERIOD", {}, { name: obj.name });
     }
     if (live) {
       const { qmp } = liveRun(obj);
@@ -198,12 +193,12 @@ export function getVcpusFlags(obj: QemuDomainObj, flags: number): number {
   const V = DomainVcpuFlags;
   checkFlags(flags, V.LIVE | V.CONFIG | V.MAXIMUM | V.GUEST, "qemuDomainGetVcpusFlags");
   if (flags & V.GUEST) {
-    if (!obj.isActive()) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
-    throw libvirtError("TUNING_GUEST_AGENT", {}, { name: obj.name });
+    if (!obj.isActive()) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+    throw new VirtError("TUNING_GUEST_AGENT", {}, { name: obj.name });
   }
   const { live, config } = affectedDefs(obj, flags);
   if (live && config) {
-    throw libvirtError("API_INVALID_ARG", {
+    throw new VirtError("API_INVALID_ARG", {
       what: "flags 'affect live' and 'affect config' in qemuDomainGetVcpusFlags are mutually exclusive",
     });
   }
@@ -273,7 +268,7 @@ async function setLiveVcpus(drv: QemuDriver, obj: QemuDomainObj, def: DomainDef,
   try {
     cpus = await hotpluggableCpus(qmp);
   } catch (e) {
-    throw libvirtError(
+    throw new VirtError(
       "TUNING_VCPU_HOTPLUG_UNSUPPORTED",
       {
         name: obj.name,
@@ -284,7 +279,7 @@ async function setLiveVcpus(drv: QemuDriver, obj: QemuDomainObj, def: DomainDef,
     );
   }
   if (cpus.length < def.vcpu.count) {
-    throw libvirtError(
+    throw new VirtError(
       "TUNING_VCPU_HOTPLUG_UNSUPPORTED",
       {
         name: obj.name,
@@ -304,7 +299,7 @@ async function setLiveVcpus(drv: QemuDriver, obj: QemuDomainObj, def: DomainDef,
         try {
           await qmp.execute("device_add", { driver: c.type, id: `vcpu${i}`, ...c.props });
         } catch (e) {
-          throw libvirtError(
+          throw new VirtError(
             "TUNING_VCPU_HOTPLUG_UNSUPPORTED",
             {
               name: obj.name,
@@ -323,7 +318,7 @@ async function setLiveVcpus(drv: QemuDriver, obj: QemuDomainObj, def: DomainDef,
         if (c?.qomPath === undefined) continue;
         const m = /^\/machine\/peripheral\/(vcpu\d+)$/.exec(c.qomPath);
         if (!m?.[1]) {
-          throw libvirtError(
+          throw new VirtError(
             "TUNING_VCPU_HOTPLUG_UNSUPPORTED",
             { name: obj.name, count: n, reason: `vcpu ${i} was present at boot and cannot be unplugged` },
             { name: obj.name },
@@ -332,7 +327,7 @@ async function setLiveVcpus(drv: QemuDriver, obj: QemuDomainObj, def: DomainDef,
         unplugging.add(obj);
         const deleted = waitDeviceDeleted(qmp, m[1], VCPU_UNPLUG_TIMEOUT_MS);
         await qmp.execute("device_del", { id: m[1] });
-        if (!(await deleted)) throw libvirtError("TUNING_VCPU_UNPLUG_TIMEOUT", {}, { name: obj.name });
+        if (!(await deleted)) throw new VirtError("TUNING_VCPU_UNPLUG_TIMEOUT", {}, { name: obj.name });
         c.qomPath = undefined;
         online--;
       }
@@ -383,22 +378,22 @@ export async function setVcpusFlags(
   const V = DomainVcpuFlags;
   checkFlags(flags, V.LIVE | V.CONFIG | V.MAXIMUM | V.GUEST | V.HOTPLUGGABLE, "qemuDomainSetVcpusFlags");
   if (!Number.isInteger(n) || n < 1)
-    throw libvirtError("TUNING_VCPU_ZERO", { func: "virDomainSetVcpusFlags" });
+    throw new VirtError("TUNING_VCPU_ZERO", { func: "virDomainSetVcpusFlags" });
   await withModifyJob(obj, "virDomainSetVcpusFlags", async () => {
     const { live, config } = affectedDefs(obj, flags);
     if (flags & V.GUEST) {
-      if (!live) throw libvirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
-      throw libvirtError("TUNING_GUEST_AGENT", {}, { name: obj.name });
+      if (!live) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+      throw new VirtError("TUNING_GUEST_AGENT", {}, { name: obj.name });
     }
     if (flags & V.MAXIMUM) {
-      if (live) throw libvirtError("TUNING_VCPU_MAX_LIVE", {}, { name: obj.name });
+      if (live) throw new VirtError("TUNING_VCPU_MAX_LIVE", {}, { name: obj.name });
       if (!config) return;
       const max = await machineMaxVcpus(drv, config);
-      if (n > max) throw libvirtError("TUNING_VCPU_ABOVE_HYPERVISOR", { count: n, max }, { name: obj.name });
+      if (n > max) throw new VirtError("TUNING_VCPU_ABOVE_HYPERVISOR", { count: n, max }, { name: obj.name });
       const t = config.cpu?.topology;
       if (t && t.sockets > 0) {
         const total = t.sockets * (t.dies || 1) * (t.clusters || 1) * t.cores * t.threads;
-        if (total !== n) throw libvirtError("TUNING_VCPU_TOPOLOGY", { name: obj.name, total, count: n });
+        if (total !== n) throw new VirtError("TUNING_VCPU_TOPOLOGY", { name: obj.name, total, count: n });
       }
       const online = onlineVcpus(config);
       config.vcpu.count = n;
@@ -407,9 +402,9 @@ export async function setVcpusFlags(
       return;
     }
     if (live && n > live.vcpu.count)
-      throw libvirtError("TUNING_VCPU_ABOVE_MAX", { which: "live", count: n, max: live.vcpu.count });
+      throw new VirtError("TUNING_VCPU_ABOVE_MAX", { which: "live", count: n, max: live.vcpu.count });
     if (config && n > config.vcpu.count)
-      throw libvirtError("TUNING_VCPU_ABOVE_MAX", { which: "persistent", count: n, max: config.vcpu.count });
+      throw new VirtError("TUNING_VCPU_ABOVE_MAX", { which: "persistent", count: n, max: config.vcpu.count });
     if (live && n !== onlineVcpus(live)) await setLiveVcpus(drv, obj, live, n);
     if (config) {
       setOnline(config, n);

@@ -1,0 +1,238 @@
+import type { Catalogue } from "./types.ts";
+
+/**
+ * libvirt's VIR_FROM_DOMAIN: domain configuration (libvirt's `domain_conf.c`) and the public API's
+ * checks of domain calls. Entries are grouped by the tvirt area that raises them.
+ */
+export const domainErrors = {
+  // === conf/: XML syntax, structure and values of libvirt documents ===
+  XML_UNEXPECTED_ROOT: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "expected root element <{expected}>, found <{found}>",
+  },
+  XML_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "missing {what} at {xpath} (line {line})",
+  },
+  XML_INVALID_VALUE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "invalid value '{value}' for {xpath} (line {line}): {expected}",
+  },
+  CONFIG_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "DOMAIN", kind: "user", template: "{what}" },
+  /** A structural rule of the document is broken (duplicates, counts, combinations). */
+  XML_INVALID: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "{what} at {xpath} (line {line})",
+  },
+  DOMAIN_INVALID_NAME: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "domain name '{name}' at {xpath} (line {line}) is not valid: {reason}",
+  },
+  DOMAIN_MEMORY_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "memory size must be specified via <memory> or in the <numa> configuration",
+  },
+  DOMAIN_MEMORY_TOO_SMALL: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "{what} of {size} KiB is too small: at least {min} KiB is expected",
+  },
+  DOMAIN_DUPLICATE_TARGET: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "target '{target}' is used by two {device} devices ({first} and {second}): each needs its own",
+  },
+  DOMAIN_DUPLICATE_ADDRESS: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "{address} is used by two devices ({first} and {second})",
+  },
+  DOMAIN_NO_ADDRESS_LEFT: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "no free {what} is left for {device}",
+  },
+
+  // === the public API, the drivers' common checks, the test driver and tvirsh ===
+  // --- connections and the public API --------------------------------------------------------
+  API_READ_ONLY: {
+    vir: "OPERATION_DENIED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "read only access prevents {api}",
+  },
+  API_READ_ONLY_SECURE: {
+    vir: "OPERATION_DENIED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "{api} with secure flag",
+  },
+  API_NO_SUPPORT: { vir: "NO_SUPPORT", domain: "DOMAIN", kind: "environment", template: "{api}" },
+  API_CONNECTION_CLOSED: {
+    vir: "INVALID_CONN",
+    domain: "DOMAIN",
+    kind: "user",
+    form: "spaced",
+    template: "{api}",
+  },
+  API_INVALID_ARG: { vir: "INVALID_ARG", domain: "DOMAIN", kind: "user", template: "{what}" },
+  /** libvirt's virReportInvalidArg for a bad UUID string (printed without prefix). */
+  API_INVALID_UUID: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    form: "bare",
+    template: "uuidstr in {api} must be a valid UUID",
+  },
+  /** libvirt's virCheckFlags (printed without prefix). */
+  UNSUPPORTED_FLAGS: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    form: "bare",
+    template: "unsupported flags (0x{flags}) in function {func}",
+  },
+  DOMAIN_NOT_RUNNING: {
+    vir: "OPERATION_INVALID",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "domain is not running",
+  },
+  DOMAIN_ALREADY_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "domain '{name}' is already active",
+  },
+  DOMAIN_BEING_STARTED: {
+    vir: "OPERATION_INVALID",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "domain '{name}' is already being started",
+  },
+  DOMAIN_NAME_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "domain '{name}' already exists with uuid {uuid}",
+  },
+  DOMAIN_UUID_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "domain '{name}' is already defined with uuid {uuid}",
+  },
+  DOMAIN_MANAGED_SAVE_EXISTS: {
+    vir: "OPERATION_INVALID",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Refusing to undefine while domain managed save image exists",
+  },
+  DOMAIN_MANAGED_SAVE_TRANSIENT: {
+    vir: "OPERATION_INVALID",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "cannot do managed save for transient domain",
+  },
+  // --- domain XML checks with libvirt's wording (test driver) --------------------------------
+  DOMAIN_XML_ROOT: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "expecting root element of 'domain', not '{found}'",
+  },
+  DOMAIN_XML_NAME_MISSING: { vir: "NO_NAME", domain: "DOMAIN", kind: "user", form: "spaced", template: "" },
+  DOMAIN_XML_NAME_SLASH: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "name {name} cannot contain '/'",
+  },
+  DOMAIN_XML_NAME_CHAR: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "invalid char in name: {char}",
+  },
+  DOMAIN_XML_NAME_CONTROL: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "name {name} contains the control character {char}: domain names may not contain control characters",
+  },
+  DOMAIN_XML_MEMORY_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Memory size must be specified via <memory> or in the <numa> configuration",
+  },
+  DOMAIN_XML_UUID: {
+    vir: "INTERNAL_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "malformed uuid element",
+  },
+  DOMAIN_XML_TITLE_NEWLINE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Domain title can't contain newlines",
+  },
+  DOMAIN_XML_TYPE_MISSING: {
+    vir: "INTERNAL_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "missing domain type attribute",
+  },
+  DOMAIN_XML_OS_TYPE_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "an os <type> must be specified",
+  },
+
+  // === device hotplug ===
+  HOTPLUG_TRANSIENT_CONFIG: {
+    vir: "OPERATION_INVALID",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "transient domains do not have any persistent config",
+  },
+  HOTPLUG_SNIPPET_INVALID: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "{document}: {reason}",
+  },
+
+  // === live tuning, statistics and QEMU monitor events ===
+  TUNING_NOT_PERSISTENT: {
+    vir: "OPERATION_INVALID",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "transient domains do not have any persistent config",
+  },
+  TUNING_VCPU_ZERO: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "nvcpus in {func} must not be zero",
+  },
+} as const satisfies Catalogue<"DOMAIN">;

@@ -1,0 +1,34 @@
+import type { Catalogue } from "./types.ts";
+
+/**
+ * libvirt's VIR_FROM_NODEDEV: node devices. Entries are grouped by the tvirt area that raises
+ * them.
+ */
+export const nodedevErrors = {
+  // === host device passthrough and node devices ===
+  NODEDEV_NOT_FOUND: {
+    vir: "NO_NODE_DEVICE",
+    domain: "NODEDEV",
+    kind: "user",
+    template: "no node device with matching name '{name}'",
+  },
+  NODEDEV_NOT_PCI: {
+    vir: "INVALID_ARG",
+    domain: "NODEDEV",
+    kind: "user",
+    template: "device {name} is not a PCI device: only PCI devices can be detached, re-attached or reset",
+  },
+  NODEDEV_RESET_BOUND: {
+    vir: "OPERATION_INVALID",
+    domain: "NODEDEV",
+    kind: "user",
+    template:
+      "PCI device {addr} is bound to host driver '{driver}': detach it (nodedev-detach) before resetting it",
+  },
+  NODEDEV_DRIVER: {
+    vir: "INVALID_ARG",
+    domain: "NODEDEV",
+    kind: "user",
+    template: "unknown driver name '{driver}': only 'vfio' is supported",
+  },
+} as const satisfies Catalogue<"NODEDEV">;

@@ -1,0 +1,211 @@
+import type { Catalogue } from "./types.ts";
+
+/**
+ * libvirt's VIR_FROM_NONE: errors libvirt raises without a subsystem (its util/ helpers, virsh's
+ * own messages, host device checks). Entries are grouped by the tvirt area that raises them.
+ */
+export const noneErrors = {
+  // === util/ and general argument checks ===
+  BUG: { vir: "INTERNAL_ERROR", domain: "NONE", kind: "bug", template: "{what}" },
+  INVALID_NAME: {
+    vir: "INVALID_ARG",
+    domain: "NONE",
+    kind: "user",
+    template: "{object} name '{name}' is not valid: {reason}",
+  },
+  FILE_WRITE_FAILED: {
+    vir: "WRITE_FAILED",
+    domain: "NONE",
+    kind: "environment",
+    template: "'{path}': {reason}",
+  },
+  COMMAND_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "NONE",
+    kind: "environment",
+    template: "command '{command}' failed: {reason}",
+  },
+
+  // === the public API, the drivers' common checks, the test driver and tvirsh ===
+  API_NO_CONNECT: { vir: "NO_CONNECT", domain: "NONE", kind: "user", form: "spaced", template: "{uri}" },
+  API_URI_NO_DRIVER: {
+    vir: "NO_CONNECT",
+    domain: "NONE",
+    kind: "user",
+    form: "spaced",
+    template: "URI '{uri}' does not include a driver name",
+  },
+  // --- files read for the user (virsh's virFileReadAll) --------------------------------------
+  FILE_OPEN_FAILED: {
+    vir: "SYSTEM_ERROR",
+    domain: "NONE",
+    kind: "environment",
+    template: "Failed to open file '{path}': {reason}",
+  },
+  FILE_READ_FAILED_SYS: {
+    vir: "SYSTEM_ERROR",
+    domain: "NONE",
+    kind: "environment",
+    template: "Failed to read file '{path}': {reason}",
+  },
+  // --- tvirsh (virsh's own messages; printed without prefix) ---------------------------------
+  CLI_USAGE: { vir: "INVALID_ARG", domain: "NONE", kind: "user", form: "bare", template: "{message}" },
+  CLI_FAILED: { vir: "OPERATION_FAILED", domain: "NONE", kind: "user", form: "bare", template: "{message}" },
+  CLI_DOMAIN_NOT_FOUND: {
+    vir: "NO_DOMAIN",
+    domain: "NONE",
+    kind: "user",
+    form: "bare",
+    template: "failed to get domain '{domain}'",
+  },
+  CLI_NO_CONNECTION: {
+    vir: "INVALID_CONN",
+    domain: "NONE",
+    kind: "user",
+    form: "bare",
+    template: "no valid connection",
+  },
+
+  // === the QEMU driver's domain management and the job lock ===
+  // --- the job lock (util/job-lock.ts) ---------------------------------------------------------
+  JOB_LOCK_TIMEOUT: {
+    vir: "OPERATION_TIMEOUT",
+    domain: "NONE",
+    kind: "environment",
+    template: "cannot acquire state change lock (held by {holder})",
+  },
+  JOB_LOCK_TIMEOUT_QUEUED: {
+    vir: "OPERATION_TIMEOUT",
+    domain: "NONE",
+    kind: "environment",
+    template: "cannot acquire state change lock",
+  },
+  JOB_CANCELLED: {
+    vir: "OPERATION_ABORTED",
+    domain: "NONE",
+    kind: "user",
+    template: "{owner} on {object} was cancelled: {reason}",
+  },
+
+  // === schema validation and tvirsh edit ===
+  /** `$VISUAL`/`$EDITOR` cannot be split into argv without a shell. */
+  EDIT_EDITOR_SYNTAX: {
+    vir: "INVALID_ARG",
+    domain: "NONE",
+    kind: "user",
+    template:
+      "${variable} value '{value}' cannot be run without a shell: {reason}; give a program and its arguments, quoted with ' or \" where needed",
+  },
+  EDIT_EDITOR_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "NONE",
+    kind: "environment",
+    template: "editor '{editor}' {reason} while editing {file}: nothing was changed",
+  },
+  /** The definition changed on the server while the user was editing it. */
+  EDIT_CHANGED_BY_OTHER: {
+    vir: "OPERATION_FAILED",
+    domain: "NONE",
+    kind: "user",
+    template: "The XML configuration was changed by another user.",
+  },
+  /** The user answered 'n' (or the input ended) at the re-edit prompt. */
+  EDIT_ABANDONED: {
+    vir: "OPERATION_ABORTED",
+    domain: "NONE",
+    kind: "user",
+    template: "edit of {object} '{name}' abandoned: the definition was not changed",
+  },
+
+  // === host device passthrough and node devices ===
+  HOSTDEV_SYSFS_ROOT: {
+    vir: "INVALID_ARG",
+    domain: "NONE",
+    kind: "user",
+    template: "sysfs root '{root}' must be an absolute path",
+  },
+  HOSTDEV_SYSFS_WRITE: {
+    vir: "SYSTEM_ERROR",
+    domain: "NONE",
+    kind: "environment",
+    template: "failed to write {value} to {file}: {reason}",
+  },
+  HOSTDEV_PCI_ADDRESS: {
+    vir: "INVALID_ARG",
+    domain: "NONE",
+    kind: "user",
+    template: "'{addr}' is not a PCI address: expected DDDD:BB:SS.F, e.g. 0000:00:1f.2",
+  },
+  HOSTDEV_PCI_NOT_FOUND: {
+    vir: "DEVICE_MISSING",
+    domain: "NONE",
+    kind: "user",
+    template: "PCI device {addr} not found: {path} does not exist",
+  },
+  HOSTDEV_NO_IOMMU_GROUP: {
+    vir: "OPERATION_INVALID",
+    domain: "NONE",
+    kind: "environment",
+    template:
+      "no IOMMU group for PCI device {addr}: {path} does not exist (the host has no IOMMU enabled, so VFIO cannot assign the device)",
+  },
+  HOSTDEV_HOST_DEVICE: {
+    vir: "OPERATION_INVALID",
+    domain: "NONE",
+    kind: "user",
+    template: "PCI device {addr} is used by the host and is never detached: {why}",
+  },
+  HOSTDEV_GROUP_NOT_VIABLE: {
+    vir: "OPERATION_INVALID",
+    domain: "NONE",
+    kind: "user",
+    template:
+      "PCI device {addr} cannot be assigned: its IOMMU group {group} also holds {other}, bound to host driver '{driver}'; every device of the group must be bound to vfio-pci or to no driver (detach {other} with nodedev-detach, or assign it too)",
+  },
+  HOSTDEV_VFIO_MISSING: {
+    vir: "OPERATION_INVALID",
+    domain: "NONE",
+    kind: "environment",
+    template:
+      "VFIO device assignment is not available on this host: the vfio-pci driver is not loaded ({path} does not exist)",
+  },
+  HOSTDEV_BIND_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "NONE",
+    kind: "environment",
+    template: "PCI device {addr} did not bind to {driver}: it is on {now} after reprobing; it was put back",
+  },
+  HOSTDEV_NO_RESET: {
+    vir: "OPERATION_FAILED",
+    domain: "NONE",
+    kind: "environment",
+    template:
+      "Unable to reset PCI device {addr}: no FLR, PM reset or bus reset available (no reset attribute)",
+  },
+  HOSTDEV_NOT_ON_VFIO: {
+    vir: "OPERATION_INVALID",
+    domain: "NONE",
+    kind: "user",
+    template:
+      "PCI device {addr} has managed='no' but is {now}: bind it to vfio-pci first (nodedev-detach), or use managed='yes'",
+  },
+  HOSTDEV_IN_USE: {
+    vir: "OPERATION_INVALID",
+    domain: "NONE",
+    kind: "user",
+    template: "PCI device {addr} is in use by driver QEMU, domain {domain}",
+  },
+  HOSTDEV_USB_NOT_FOUND: {
+    vir: "OPERATION_FAILED",
+    domain: "NONE",
+    kind: "environment",
+    template: "USB device {what} not found: {where}",
+  },
+  HOSTDEV_USB_AMBIGUOUS: {
+    vir: "OPERATION_FAILED",
+    domain: "NONE",
+    kind: "user",
+    template:
+      "USB device {what} is ambiguous: {count} devices match ({list}); give <address bus= device=/> in the hostdev source",
+  },
+} as const satisfies Catalogue<"NONE">;
