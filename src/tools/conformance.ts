@@ -20,6 +20,7 @@ import type { QemuCaps } from "../drivers/qemu/capabilities/types.ts";
 import { domainFactsFromCaps } from "../drivers/qemu/capabilities/facts.ts";
 import type { DomainFacts } from "../conf/domain/types.ts";
 import { buildQemuCommand, compareArgs, formatArgsFile } from "../drivers/qemu/command/index.ts";
+import type { CommandContext } from "../drivers/qemu/command/types.ts";
 import { corpusHarnessContext } from "../testing/qemu/command-harness.ts";
 import { harnessIncoming } from "../testing/qemu/command-harness-incoming.ts";
 import { qemuXmlCorpusDir } from "../testing/corpus.ts";
@@ -97,6 +98,8 @@ export interface RunOptions {
   expect?: Expectation;
   /** Keep what we produced (argv text, XML, error) in `detail`, for generated reasons. */
   keep?: boolean;
+  /** A harness setting of the case (libvirt's `driver.config->...`), as a change of the context. */
+  tweak?: (ctx: CommandContext) => CommandContext;
 }
 
 /** What we produced for a case, kept on request ({@link RunOptions.keep}). */
@@ -211,9 +214,8 @@ export function runCase(
     try {
       const d = structuredClone(def);
       assignAliases(d);
-      built = formatArgsFile(
-        buildQemuCommand(d, corpusHarnessContext(d, { caps, corpusDir, incoming: harnessIncoming(name) })),
-      );
+      const ctx = corpusHarnessContext(d, { caps, corpusDir, incoming: harnessIncoming(name) });
+      built = formatArgsFile(buildQemuCommand(d, options.tweak ? options.tweak(ctx) : ctx));
       detail.args = built;
     } catch (e) {
       buildError = e;
@@ -348,6 +350,9 @@ async function suiteMain(opts: SuiteOptions): Promise<number> {
         `${check.changed.length} changed, ${check.gone.length} gone`,
     );
   }
+  if (!opts.json)
+    for (const [setting, outputs] of run.unapplied)
+      console.log(`harness setting not reproduced: ${setting}: ${outputs.join(", ")}`);
   for (const u of run.undeclared)
     console.error(`conformance: ${u}: .err without a declaration in qemuxmlconftest.c`);
   writeFileSync(opts.doc ?? CONFORMANCE_DOC, s.conformanceDoc(run.entries));

@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { repoRoot } from "../corpus.ts";
+import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
+import type { CommandContext } from "../../drivers/qemu/command/types.ts";
 import { libvirtSuiteOrSkip } from "../libvirt-suite.ts";
 import {
   argsReason,
@@ -25,7 +27,10 @@ import {
   familyOf,
   familyTotals,
   formatRatchet,
+  harnessCaps,
+  harnessDeclarations,
   harnessExpectations,
+  harnessTweak,
   isLatest,
   RATCHET_FILE,
   readRatchet,
@@ -182,6 +187,59 @@ test("harnessExpectations reads how negative x86_64 cases are declared", () => {
     "f2 latest": "failure",
     "v latest+xyz": "failure",
   });
+});
+
+test("harnessDeclarations tracks the settings in force, and harnessTweak/harnessCaps apply the ones we can", () => {
+  const c = `
+    g_setenv("PATH", "/bin", TRUE);
+    g_unsetenv("QEMU_AUDIO_DRV");
+    DO_TEST_CAPS_LATEST("plain");
+    driver.config->spiceTLS = 1;
+    DO_TEST_CAPS_LATEST("tls");
+    driver.config->spiceSASL = 1;
+    driver.config->secretUUID = g_strdup("abc");
+    g_setenv("QEMU_AUDIO_DRV", "alsa", TRUE);
+    DO_TEST_CAPS_LATEST("tls-sasl");
+    VIR_FREE(driver.config->secretUUID);
+    g_unsetenv("QEMU_AUDIO_DRV");
+    driver.config->spiceSASL = driver.config->spiceTLS = 0;
+    DO_TEST_CAPS_LATEST("plain-again");
+    DO_TEST_CAPS_ARCH_LATEST_FULL("cpu", "x86_64", ARG_CAPS_HOST_CPU_MODEL, QEMU_CPU_DEF_HASWELL);
+    DO_TEST_FULL("nousb", ".x86_64-latest", ARG_CAPS_ARCH, "x86_64",
+                 ARG_QEMU_CAPS_DEL, QEMU_CAPS_PIIX3_USB_UHCI, QEMU_CAPS_NOT_OURS, QEMU_CAPS_LAST,
+                 ARG_QEMU_CAPS, QEMU_CAPS_DEVICE_QEMU_XHCI, QEMU_CAPS_LAST, ARG_END);
+  `;
+  const d = harnessDeclarations(c);
+  assert.deepEqual([...d.keys()], ["tls latest", "tls-sasl latest", "cpu latest", "nousb latest"]);
+  assert.deepEqual(d.get("tls latest"), {
+    config: { spiceTLS: "1" },
+    env: {},
+    args: [],
+    capsAdd: [],
+    capsDel: [],
+  });
+  assert.deepEqual(d.get("tls-sasl latest"), {
+    config: { spiceTLS: "1", spiceSASL: "1", secretUUID: "abc" },
+    env: { QEMU_AUDIO_DRV: "alsa" },
+    args: [],
+    capsAdd: [],
+    capsDel: [],
+  });
+  assert.deepEqual(d.get("cpu latest")?.args, ["ARG_CAPS_HOST_CPU_MODEL"]);
+  assert.deepEqual(d.get("nousb latest")?.capsDel, ["QEMU_CAPS_PIIX3_USB_UHCI", "QEMU_CAPS_NOT_OURS"]);
+  assert.deepEqual(d.get("nousb latest")?.capsAdd, ["QEMU_CAPS_DEVICE_QEMU_XHCI"]);
+
+  const tls = harnessTweak(d.get("tls-sasl latest"));
+  assert.deepEqual(tls.unapplied, ["config spiceSASL", "config secretUUID", "env QEMU_AUDIO_DRV"]);
+  const ctx = { graphics: { spiceListen: "127.0.0.1" } } as unknown as CommandContext;
+  assert.deepEqual(tls.tweak?.(ctx).graphics, { spiceListen: "127.0.0.1", spiceTLS: true });
+  assert.equal(harnessTweak(undefined).tweak, undefined);
+
+  const caps = { flags: new Set(["piix3-usb-uhci", "other"]) } as unknown as QemuCaps;
+  const nousb = harnessCaps(caps, d.get("nousb latest"), new Set(["qemu-xhci"]));
+  assert.deepEqual([...nousb.caps.flags].sort(), ["other", "qemu-xhci"]);
+  assert.deepEqual(nousb.unapplied, ["capability removed QEMU_CAPS_NOT_OURS"]);
+  assert.deepEqual([...caps.flags], ["piix3-usb-uhci", "other"], "the shared capabilities are not changed");
 });
 
 test("capsFileFor picks the newest file of a variant, or the named version", (t) => {

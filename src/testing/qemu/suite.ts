@@ -16,7 +16,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCapsFile } from "../../drivers/qemu/capabilities/load.ts";
 import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
+import {
+  COMMAND_FLAGS,
+  MIGRATION_CAPABILITY_FLAGS,
+  OBJECT_TYPE_FLAGS,
+  SCHEMA_FLAGS,
+  TPM_MODEL_FLAGS,
+  TPM_TYPE_FLAGS,
+} from "../../drivers/qemu/capabilities/flags.ts";
 import { parseArgsFile } from "../../drivers/qemu/command/argsfile.ts";
+import type { CommandContext } from "../../drivers/qemu/command/types.ts";
 import { type CaseResult, type Expectation, runCase, type Verdict } from "../../tools/conformance.ts";
 import { VirErrorNumber } from "../../util/errors/index.ts";
 import { sampleShapedView, x86Cases } from "../libvirt-suite.ts";
@@ -253,19 +262,130 @@ function reasonFor(result: CaseResult, part: Part, expectedFile: string | undefi
   return part === "args" ? argsReason(expected, produced) : xmlReason(expected, produced);
 }
 
+/** How libvirt's harness runs one x86_64 output (tests/qemuxmlconftest.c). */
+export interface HarnessDeclaration {
+  /** For a negative case: a parse error or a failure to build the command. */
+  expect?: Expectation;
+  /** `driver.config->...` settings in force, as written (`spiceTLS` → `1`). */
+  config: Readonly<Record<string, string>>;
+  /** Environment variables the harness set with g_setenv beyond its base ones. */
+  env: Readonly<Record<string, string>>;
+  /**
+   * Per-case arguments of the declaration that change the harness (`ARG_QEMU_CAPS`,
+   * `ARG_QEMU_CAPS_DEL`, `ARG_CAPS_HOST_CPU_MODEL`, `ARG_NBDKIT_CAPS`, `ARG_FD_GROUP`,
+   * `ARG_VDPA_FD`, `FLAG_SLIRP_HELPER`, ...), by name.
+   */
+  args: readonly string[];
+  /** `ARG_QEMU_CAPS` / `ARG_QEMU_CAPS_DEL`: libvirt's flag names (`QEMU_CAPS_PIIX3_USB_UHCI`). */
+  capsAdd: readonly string[];
+  capsDel: readonly string[];
+}
+
 /**
- * How libvirt's harness declares its negative x86_64 cases, from `tests/qemuxmlconftest.c`:
- * `<case> <variant>` → `parse-error` or `failure`.
+ * Declaration arguments that only say which output is meant, or that the suite reproduces
+ * elsewhere (`ARG_MIGRATE_FROM`: harnessIncoming; `ARG_QEMU_CAPS*`: {@link harnessCaps}).
  */
-export function harnessExpectations(conftestC: string): Map<string, Expectation> {
-  const out = new Map<string, Expectation>();
+const PLAIN_ARGS = new Set([
+  "ARG_CAPS_ARCH",
+  "ARG_CAPS_VER",
+  "ARG_CAPS_VARIANT",
+  "ARG_FLAGS",
+  "ARG_END",
+  "ARG_PARSEFLAGS",
+  "ARG_MIGRATE_FROM",
+  "ARG_QEMU_CAPS",
+  "ARG_QEMU_CAPS_DEL",
+]);
+
+/** Our flag name for libvirt's `QEMU_CAPS_*` name, by its spelling (`..._DEVICE_QEMU_XHCI` → `qemu-xhci`). */
+function flagName(c: string): string {
+  return c
+    .replace(/^QEMU_CAPS_(DEVICE_)?/, "")
+    .toLowerCase()
+    .replace(/_/g, "-");
+}
+
+/**
+ * The capabilities of an output with the flags its declaration adds or removes. A flag is only
+ * removed when the capabilities have it under the derived name, and only added when it is one
+ * of `known`; the others are returned as not reproduced.
+ */
+export function harnessCaps(
+  caps: QemuCaps,
+  d: HarnessDeclaration | undefined,
+  known: ReadonlySet<string>,
+): { caps: QemuCaps; unapplied: string[] } {
+  if (!d || (d.capsAdd.length === 0 && d.capsDel.length === 0)) return { caps, unapplied: [] };
+  const flags = new Set(caps.flags);
+  const unapplied: string[] = [];
+  for (const c of d.capsDel) {
+    if (flags.has(flagName(c))) flags.delete(flagName(c));
+    else unapplied.push(`capability removed ${c}`);
+  }
+  for (const c of d.capsAdd) {
+    if (known.has(flagName(c))) flags.add(flagName(c));
+    else unapplied.push(`capability added ${c}`);
+  }
+  return { caps: { ...caps, flags }, unapplied };
+}
+
+/** The flag names our capability probing knows. */
+export const KNOWN_FLAGS: ReadonlySet<string> = new Set(
+  [
+    ...COMMAND_FLAGS,
+    ...SCHEMA_FLAGS,
+    ...OBJECT_TYPE_FLAGS,
+    ...MIGRATION_CAPABILITY_FLAGS,
+    ...TPM_MODEL_FLAGS,
+    ...TPM_TYPE_FLAGS,
+  ].map(([, f]) => f),
+);
+
+/** The environment every case of libvirt's harness gets (our harness context has it too). */
+const BASE_ENV = new Set(["PATH", "USER", "LOGNAME", "HOME", "LC_ALL"]);
+
+/**
+ * How libvirt's harness declares its x86_64 outputs, from `tests/qemuxmlconftest.c`, read in
+ * order: `<case> <variant>` → the negative expectation, and the `driver.config->` settings and
+ * environment in force at that point (set and reset around groups of cases). Only outputs with
+ * an expectation or a setting are in the map.
+ */
+export function harnessDeclarations(conftestC: string): Map<string, HarnessDeclaration> {
+  const out = new Map<string, HarnessDeclaration>();
+  const config = new Map<string, string>();
+  const env = new Map<string, string>();
   const text = conftestC.replace(/\/\*[\s\S]*?\*\//g, "");
-  for (const stmt of text.split(";")) {
-    const m = /\b(DO_TEST_\w+)\s*\(([\s\S]*)\)\s*$/.exec(stmt.trim());
+  for (const raw of text.split(";")) {
+    const stmt = raw.replace(/^[\s\S]*[{}]/, "").trim();
+    const free = /^VIR_FREE\(driver\.config->(\w+)\)$/.exec(stmt);
+    if (free) {
+      config.delete(free[1]!);
+      continue;
+    }
+    const set = /^((?:driver\.config->\w+\s*=\s*)+)([\s\S]+)$/.exec(stmt);
+    if (set) {
+      const value = set[2]!.trim().replace(/^g_strdup\("([^"]*)"\)$/, "$1");
+      for (const m of set[1]!.matchAll(/driver\.config->(\w+)/g)) {
+        if (/^(0|false|NULL)$/.test(value)) config.delete(m[1]!);
+        else config.set(m[1]!, value);
+      }
+      continue;
+    }
+    const setenv = /^g_setenv\("(\w+)",\s*([^,]+),/.exec(stmt);
+    if (setenv) {
+      if (!BASE_ENV.has(setenv[1]!)) env.set(setenv[1]!, setenv[2]!.trim().replace(/^"(.*)"$/, "$1"));
+      continue;
+    }
+    const unsetenv = /^g_unsetenv\("(\w+)"\)$/.exec(stmt);
+    if (unsetenv) {
+      env.delete(unsetenv[1]!);
+      continue;
+    }
+    const m = /^(DO_TEST_\w+)\s*\(([\s\S]*)\)$/.exec(stmt);
     if (!m || stmt.includes("#")) continue;
     const macro = m[1]!;
     const body = m[2]!;
-    const strings = [...body.matchAll(/"([^"]*)"/g)].map((s) => s[1]!);
+    const strings = [...body.matchAll(/"([^"]*)"/g)].map((x) => x[1]!);
     const name = strings[0];
     if (name === undefined) continue;
     const expect: Expectation | undefined =
@@ -274,11 +394,10 @@ export function harnessExpectations(conftestC: string): Map<string, Expectation>
         : /FAILURE/.test(macro) || body.includes("FLAG_EXPECT_FAILURE")
           ? "failure"
           : undefined;
-    if (expect === undefined) continue;
     let arch = "x86_64";
     let variant = "latest";
     if (macro === "DO_TEST_FULL") {
-      const suffix = /^\.([\w]+)-(.+)$/.exec(strings[1] ?? "");
+      const suffix = /^\.(\w+)-(.+)$/.exec(strings[1] ?? "");
       if (!suffix) continue;
       arch = suffix[1]!;
       variant = suffix[2]!;
@@ -290,9 +409,60 @@ export function harnessExpectations(conftestC: string): Map<string, Expectation>
       const caps = /ARG_CAPS_VARIANT\s*,\s*"([^"]*)"/.exec(body);
       if (caps) variant += caps[1]!;
     }
-    if (arch === "x86_64") out.set(`${name} ${variant}`, expect);
+    if (arch !== "x86_64") continue;
+    const args = [
+      ...new Set([...body.matchAll(/\b(ARG_\w+|FLAG_SLIRP_HELPER)\b/g)].map((x) => x[1]!)),
+    ].filter((a) => !PLAIN_ARGS.has(a));
+    if (macro.includes("NBDKIT")) args.push("ARG_NBDKIT_CAPS");
+    if (macro.includes("HOSTCPU")) args.push("ARG_CAPS_HOST_CPU_MODEL");
+    const capsList = (arg: string): string[] => {
+      const m = new RegExp(`\\b${arg}\\s*,([^]*?)QEMU_CAPS_LAST`).exec(body);
+      return m ? [...m[1]!.matchAll(/QEMU_CAPS_\w+/g)].map((x) => x[0]) : [];
+    };
+    const capsAdd = capsList("ARG_QEMU_CAPS");
+    const capsDel = capsList("ARG_QEMU_CAPS_DEL");
+    const quiet = config.size + env.size + args.length + capsAdd.length + capsDel.length === 0;
+    if (expect === undefined && quiet) continue;
+    out.set(`${name} ${variant}`, {
+      ...(expect ? { expect } : {}),
+      config: Object.fromEntries(config),
+      env: Object.fromEntries(env),
+      args,
+      capsAdd,
+      capsDel,
+    });
   }
   return out;
+}
+
+/** The negative expectations of {@link harnessDeclarations}. */
+export function harnessExpectations(conftestC: string): Map<string, Expectation> {
+  const out = new Map<string, Expectation>();
+  for (const [k, d] of harnessDeclarations(conftestC)) if (d.expect) out.set(k, d.expect);
+  return out;
+}
+
+/**
+ * The harness settings our command context can reproduce, as a change of the context; the
+ * others are returned by name (see {@link SuiteRun.unapplied}).
+ */
+export function harnessTweak(d: HarnessDeclaration | undefined): {
+  tweak?: (ctx: CommandContext) => CommandContext;
+  unapplied: string[];
+} {
+  if (!d) return { unapplied: [] };
+  const unapplied: string[] = [];
+  const changes: ((ctx: CommandContext) => CommandContext)[] = [];
+  for (const [k, v] of Object.entries(d.config)) {
+    if (k === "spiceTLS") changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceTLS: true } }));
+    else if (k === "dumpGuestCore")
+      changes.push((ctx) => ({ ...ctx, dumpGuestCore: v === "true" || v === "1" }));
+    else unapplied.push(`config ${k}`);
+  }
+  for (const k of Object.keys(d.env)) unapplied.push(`env ${k}`);
+  for (const a of d.args) unapplied.push(`declaration ${a}`);
+  if (changes.length === 0) return { unapplied };
+  return { tweak: (ctx) => changes.reduce((c, f) => f(c), ctx), unapplied };
 }
 
 /** Version order of `caps_<version>_x86_64<variant>.xml` files. */
@@ -327,6 +497,8 @@ export interface SuiteRun {
   outputs: number;
   /** Negative outputs whose declaration in qemuxmlconftest.c was not found. */
   undeclared: string[];
+  /** Harness settings (`config spiceSASL`, `env PIPEWIRE_RUNTIME_DIR`) not reproduced → outputs. */
+  unapplied: Map<string, string[]>;
   ms: number;
 }
 
@@ -337,7 +509,8 @@ export function runSuite(suite: string): SuiteRun {
   try {
     const conf = join(suite, "tests", "qemuxmlconfdata");
     const capsDir = join(suite, "tests", "qemucapabilitiesdata");
-    const expectations = harnessExpectations(readFileSync(join(suite, "tests", "qemuxmlconftest.c"), "utf8"));
+    const declarations = harnessDeclarations(readFileSync(join(suite, "tests", "qemuxmlconftest.c"), "utf8"));
+    const unapplied = new Map<string, string[]>();
     const capsCache = new Map<string, QemuCaps>();
     const entries: SuiteEntry[] = [];
     const undeclared: string[] = [];
@@ -349,9 +522,19 @@ export function runSuite(suite: string): SuiteRun {
         const capsFile = capsFileFor(capsDir, variant);
         let caps = capsCache.get(capsFile);
         if (!caps) capsCache.set(capsFile, (caps = loadCapsFile(capsFile)));
-        const expect = expectations.get(`${c.name} ${variant}`);
+        const decl = declarations.get(`${c.name} ${variant}`);
+        const expect = decl?.expect;
         if (kinds.has("err") && expect === undefined) undeclared.push(`${c.name} ${variant}`);
-        const result = runCase(view, c.name, caps, { variant, keep: true, ...(expect ? { expect } : {}) });
+        const { tweak, unapplied: missedSettings } = harnessTweak(decl);
+        const { caps: declCaps, unapplied: missedCaps } = harnessCaps(caps, decl, KNOWN_FLAGS);
+        for (const u of [...missedSettings, ...missedCaps])
+          unapplied.set(u, [...(unapplied.get(u) ?? []), `${c.name} ${variant}`]);
+        const result = runCase(view, c.name, declCaps, {
+          variant,
+          keep: true,
+          ...(expect ? { expect } : {}),
+          ...(tweak ? { tweak } : {}),
+        });
         const family = familyOf(c.name, kinds.has("err"));
         const base = join(conf, `${c.name}.x86_64-${variant}`);
         for (const part of ["args", "xml"] as const) {
@@ -365,7 +548,7 @@ export function runSuite(suite: string): SuiteRun {
       }
     }
     entries.sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : entryKey(a) > entryKey(b) ? 1 : 0));
-    return { entries, outputs, undeclared, ms: performance.now() - t0 };
+    return { entries, outputs, undeclared, unapplied, ms: performance.now() - t0 };
   } finally {
     rmSync(view, { recursive: true, force: true });
   }
