@@ -17,7 +17,7 @@ import {
   libvirtSuite,
   libvirtSuiteMissing,
   sampleShapedView,
-  x86Cases,
+  x86Outputs,
 } from "../src/testing/libvirt-suite.ts";
 import { corpusHarnessContext } from "../src/testing/qemu/command-harness.ts";
 import { harnessIncoming } from "../src/testing/qemu/command-harness-incoming.ts";
@@ -42,15 +42,12 @@ interface Output {
 }
 const capsCache = new Map<string, QemuCaps>();
 const outputs: Output[] = [];
-for (const c of x86Cases(conf)) {
-  const xml = readFileSync(join(conf, `${c.name}.xml`), "utf8");
-  for (const [variant, kinds] of c.variants) {
-    if (!kinds.has("args") && !kinds.has("err")) continue;
-    const file = capsFileFor(capsDir, variant);
-    let caps = capsCache.get(file);
-    if (!caps) capsCache.set(file, (caps = loadCapsFile(file)));
-    outputs.push({ name: c.name, variant, xml, caps });
-  }
+for (const { name, variant } of x86Outputs(conf)) {
+  const file = capsFileFor(capsDir, variant);
+  let caps = capsCache.get(file);
+  if (!caps) capsCache.set(file, (caps = loadCapsFile(file)));
+  const xml = readFileSync(join(conf, `${name}.xml`), "utf8");
+  outputs.push({ name, variant, xml, caps });
 }
 
 function parse(o: Output): ReturnType<typeof parseDomainXML>["def"] | undefined {

@@ -28,7 +28,7 @@ import { parseArgsFile } from "../../drivers/qemu/command/argsfile.ts";
 import type { CommandContext } from "../../drivers/qemu/command/types.ts";
 import { type CaseResult, type Expectation, runCase, type Verdict } from "../../tools/conformance.ts";
 import { VirErrorNumber } from "../../util/errors/index.ts";
-import { sampleShapedView, x86Cases } from "../libvirt-suite.ts";
+import { sampleShapedView, x86Outputs } from "../libvirt-suite.ts";
 
 /** The checked-in list, next to this file. */
 export const RATCHET_FILE = new URL("./suite-differs.json", import.meta.url).pathname;
@@ -515,36 +515,33 @@ export function runSuite(suite: string): SuiteRun {
     const entries: SuiteEntry[] = [];
     const undeclared: string[] = [];
     let outputs = 0;
-    for (const c of x86Cases(conf)) {
-      for (const [variant, kinds] of c.variants) {
-        if (!kinds.has("args") && !kinds.has("err")) continue;
-        outputs++;
-        const capsFile = capsFileFor(capsDir, variant);
-        let caps = capsCache.get(capsFile);
-        if (!caps) capsCache.set(capsFile, (caps = loadCapsFile(capsFile)));
-        const decl = declarations.get(`${c.name} ${variant}`);
-        const expect = decl?.expect;
-        if (kinds.has("err") && expect === undefined) undeclared.push(`${c.name} ${variant}`);
-        const { tweak, unapplied: missedSettings } = harnessTweak(decl);
-        const { caps: declCaps, unapplied: missedCaps } = harnessCaps(caps, decl, KNOWN_FLAGS);
-        for (const u of [...missedSettings, ...missedCaps])
-          unapplied.set(u, [...(unapplied.get(u) ?? []), `${c.name} ${variant}`]);
-        const result = runCase(view, c.name, declCaps, {
-          variant,
-          keep: true,
-          ...(expect ? { expect } : {}),
-          ...(tweak ? { tweak } : {}),
-        });
-        const family = familyOf(c.name, kinds.has("err"));
-        const base = join(conf, `${c.name}.x86_64-${variant}`);
-        for (const part of ["args", "xml"] as const) {
-          const verdict = result[part];
-          if (verdict === "missing") continue;
-          const file = `${base}.${part}`;
-          const expectedFile = existsSync(file) ? file : undefined;
-          const reason = verdict === "exact" ? "" : reasonFor(result, part, expectedFile);
-          entries.push({ case: c.name, variant, part, verdict, family, reason });
-        }
+    for (const { name, variant, kinds } of x86Outputs(conf)) {
+      outputs++;
+      const capsFile = capsFileFor(capsDir, variant);
+      let caps = capsCache.get(capsFile);
+      if (!caps) capsCache.set(capsFile, (caps = loadCapsFile(capsFile)));
+      const decl = declarations.get(`${name} ${variant}`);
+      const expect = decl?.expect;
+      if (kinds.has("err") && expect === undefined) undeclared.push(`${name} ${variant}`);
+      const { tweak, unapplied: missedSettings } = harnessTweak(decl);
+      const { caps: declCaps, unapplied: missedCaps } = harnessCaps(caps, decl, KNOWN_FLAGS);
+      for (const u of [...missedSettings, ...missedCaps])
+        unapplied.set(u, [...(unapplied.get(u) ?? []), `${name} ${variant}`]);
+      const result = runCase(view, name, declCaps, {
+        variant,
+        keep: true,
+        ...(expect ? { expect } : {}),
+        ...(tweak ? { tweak } : {}),
+      });
+      const family = familyOf(name, kinds.has("err"));
+      const base = join(conf, `${name}.x86_64-${variant}`);
+      for (const part of ["args", "xml"] as const) {
+        const verdict = result[part];
+        if (verdict === "missing") continue;
+        const file = `${base}.${part}`;
+        const expectedFile = existsSync(file) ? file : undefined;
+        const reason = verdict === "exact" ? "" : reasonFor(result, part, expectedFile);
+        entries.push({ case: name, variant, part, verdict, family, reason });
       }
     }
     entries.sort((a, b) => (entryKey(a) < entryKey(b) ? -1 : entryKey(a) > entryKey(b) ? 1 : 0));
