@@ -1,6 +1,7 @@
 /**
  * Benchmark: cases per second over libvirt 11.3.0's whole x86_64 suite (every output variant
- * with its own capabilities and parse flags, as `src/testing/qemu/suite.test.ts` runs them):
+ * with its own capabilities, parse flags and harness settings, as `src/testing/qemu/suite.test.ts`
+ * runs them):
  * parse → argv (`.args` text) and parse → XML, inputs read in memory first; then one judged run
  * of the whole suite as the golden test does it (files, comparisons, reasons). Prints a table.
  *   npm run bench:suite            (needs the suite fetched by scripts/setup)
@@ -21,7 +22,15 @@ import {
 } from "../src/testing/libvirt-suite.ts";
 import { corpusHarnessContext } from "../src/testing/qemu/command-harness.ts";
 import { harnessIncoming } from "../src/testing/qemu/command-harness-incoming.ts";
-import { capsFileFor, runSuite } from "../src/testing/qemu/suite.ts";
+import {
+  capsFileFor,
+  harnessCaps,
+  harnessDeclarations,
+  harnessTweak,
+  KNOWN_FLAGS,
+  runSuite,
+} from "../src/testing/qemu/suite.ts";
+import type { CommandContext } from "../src/drivers/qemu/command/types.ts";
 import { harnessFacts } from "../src/tools/conformance.ts";
 import { median } from "./stats.ts";
 
@@ -39,7 +48,9 @@ interface Output {
   variant: string;
   xml: string;
   caps: QemuCaps;
+  tweak?: ((ctx: CommandContext) => CommandContext) | undefined;
 }
+const declarations = harnessDeclarations(readFileSync(join(suite, "tests", "qemuxmlconftest.c"), "utf8"));
 const capsCache = new Map<string, QemuCaps>();
 const outputs: Output[] = [];
 for (const { name, variant } of x86Outputs(conf)) {
@@ -47,7 +58,14 @@ for (const { name, variant } of x86Outputs(conf)) {
   let caps = capsCache.get(file);
   if (!caps) capsCache.set(file, (caps = loadCapsFile(file)));
   const xml = readFileSync(join(conf, `${name}.xml`), "utf8");
-  outputs.push({ name, variant, xml, caps });
+  const decl = declarations.get(`${name} ${variant}`);
+  outputs.push({
+    name,
+    variant,
+    xml,
+    caps: harnessCaps(caps, decl, KNOWN_FLAGS).caps,
+    tweak: harnessTweak(decl).tweak,
+  });
 }
 
 function parse(o: Output): ReturnType<typeof parseDomainXML>["def"] | undefined {
@@ -72,7 +90,7 @@ const toArgv = (o: Output): void => {
       corpusDir: view,
       incoming: harnessIncoming(o.name),
     });
-    formatArgsFile(buildQemuCommand(def, ctx));
+    formatArgsFile(buildQemuCommand(def, o.tweak ? o.tweak(ctx) : ctx));
   } catch {
     /* a negative case */
   }
