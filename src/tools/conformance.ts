@@ -7,7 +7,8 @@
  *   npm run conformance -- --suite [--write-ratchet [--allow-new]] [--json] [--ratchet F] [--doc F]
  *
  * `--suite` runs every x86_64 output of libvirt 11.3.0's suite fetched by scripts/setup (see
- * src/testing/qemu/suite.ts), prints per-family totals and writes them to docs/conformance.md.
+ * src/testing/qemu/suite.ts), prints per-family totals and writes them to docs/conformance.md;
+ * it fails (status 1, offenders named) when the list of entries not exact yet disagrees.
  * DIR has the layout of ../shared/reference/libvirt-qemuxml (qemuxmlconfdata/, caps/, aux/).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -356,7 +357,15 @@ async function suiteMain(opts: SuiteOptions): Promise<number> {
   for (const u of run.undeclared)
     console.error(`conformance: ${u}: .err without a declaration in qemuxmlconftest.c`);
   writeFileSync(opts.doc ?? CONFORMANCE_DOC, s.conformanceDoc(run.entries));
-  if (!opts.writeRatchet) return 0;
+  if (!opts.writeRatchet) {
+    // Without --write-ratchet, a list that disagrees with the suite is a failure, as in suite.test.ts.
+    const problems = s.describeCheck(check);
+    for (const line of problems.slice(0, 40)) console.error(`conformance: ${line}`);
+    if (problems.length > 40) console.error(`conformance: ... and ${problems.length - 40} more`);
+    if (problems.length > 0)
+      console.error(`conformance: ${ratchet} disagrees with the suite; fix, or --write-ratchet once right`);
+    return problems.length > 0 ? 1 : 0;
+  }
   const worse = s.worseThanListed(check);
   if (worse.length > 0 && !opts.allowNew) {
     for (const line of worse) console.error(`conformance: ${line}`);

@@ -327,7 +327,7 @@ test("familyTotals and conformanceDoc count latest and versioned outputs apart",
   assert.match(doc, /\| devices \| 0 \| 1 \| 0 \| 1 \| 0 \| 0 \|/);
 });
 
-test("npm run conformance -- --suite --write-ratchet refuses to add entries without --allow-new", (t) => {
+test("npm run conformance -- --suite fails on an unlisted entry; --write-ratchet refuses to add it without --allow-new", (t) => {
   const run = suiteRun(t);
   if (!run) return;
   const d = mkdtempSync(join(tmpdir(), "tvirt-ratchet-"));
@@ -343,21 +343,18 @@ test("npm run conformance -- --suite --write-ratchet refuses to add entries with
   const cli = (...extra: string[]): ReturnType<typeof spawnSync> =>
     spawnSync(
       process.execPath,
-      [
-        "--import",
-        "tsx",
-        tool,
-        "--suite",
-        "--write-ratchet",
-        "--ratchet",
-        file,
-        "--doc",
-        join(d, "doc.md"),
-        ...extra,
-      ],
+      ["--import", "tsx", tool, "--suite", "--ratchet", file, "--doc", join(d, "doc.md"), ...extra],
       { cwd: repoRoot, encoding: "utf8" },
     );
-  const refused = cli();
+  const checked = cli();
+  assert.equal(checked.status, 1, String(checked.stderr));
+  assert.match(String(checked.stdout), /\| \*\*all\*\* \|/);
+  assert.match(
+    String(checked.stderr),
+    new RegExp(`differs, not listed: ${entryKey(dropped).replace(/[+.]/g, "\\$&")}: `),
+  );
+  assert.equal(readFileSync(join(d, "doc.md"), "utf8"), conformanceDoc(run.entries));
+  const refused = cli("--write-ratchet");
   assert.equal(refused.status, 1, String(refused.stderr));
   assert.match(
     String(refused.stderr),
@@ -366,7 +363,7 @@ test("npm run conformance -- --suite --write-ratchet refuses to add entries with
   assert.match(String(refused.stderr), /refusing to add 1 entries .* pass --allow-new\n$/);
   assert.equal(readFileSync(file, "utf8"), shorter, "the list is left as it was");
   assert.equal(readFileSync(join(d, "doc.md"), "utf8"), conformanceDoc(run.entries));
-  const allowed = cli("--allow-new");
+  const allowed = cli("--write-ratchet", "--allow-new");
   assert.equal(allowed.status, 0, String(allowed.stderr));
   assert.equal(readFileSync(file, "utf8"), formatRatchet(run.entries));
 });
