@@ -28,7 +28,13 @@ import {
   wanted,
 } from "../../scripts/fetch-libvirt-suite.js";
 import { repoRoot } from "./corpus.ts";
-import { libvirtSuiteOrSkip, sampleShapedView, type SuiteCase, x86Cases } from "./libvirt-suite.ts";
+import {
+  libvirtSuiteOrSkip,
+  sampleShapedView,
+  type SuiteCase,
+  x86Cases,
+  x86Outputs,
+} from "./libvirt-suite.ts";
 
 const script = join(repoRoot, "scripts", "fetch-libvirt-suite.js");
 
@@ -280,6 +286,11 @@ test("x86Cases: inputs with an x86_64 .args or .err output, by variant", (t) => 
   assert.deepEqual([...cases[0]!.variants.keys()].sort(), ["7.2.0", "latest"]);
   assert.deepEqual([...cases[0]!.variants.get("latest")!].sort(), ["args", "xml"]);
   assert.deepEqual([...cases[2]!.variants.keys()], ["latest+amdsev"]);
+  // One entry per output with an .args or .err, variants in order.
+  assert.deepEqual(
+    x86Outputs(d).map((o) => `${o.name} ${o.variant} ${[...o.kinds].sort().join(",")}`),
+    ["a 7.2.0 args", "a latest args,xml", "b-4.2 latest err", "c latest+amdsev args"],
+  );
 });
 
 test("the fetched suite has the expected shape (required under CI)", (t) => {
@@ -308,6 +319,10 @@ test("the fetched suite has the expected shape (required under CI)", (t) => {
   // Plain .x86_64-latest.args/.err, the sample corpus' kind of case (conformance.ts reads these).
   assert.equal(cases.filter((c) => hasArgsOrErr(c, (v) => v === "latest")).length, 937);
   assert.equal(files.filter((f) => /\.x86_64-\d+\.\d+\.\d+\.(args|xml|err)$/.test(f)).length, 97);
+  // What the golden ratchet judges: 951 outputs with the latest capabilities, 51 versioned ones.
+  const outputs = x86Outputs(conf);
+  assert.equal(outputs.filter((o) => o.variant.startsWith("latest")).length, 951);
+  assert.equal(outputs.filter((o) => !o.variant.startsWith("latest")).length, 51);
   assert.equal(files.filter((f) => f.includes(".x86_64-latest+amdsev.")).length, 8);
   // No other architecture's outputs.
   assert.deepEqual(

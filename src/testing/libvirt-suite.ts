@@ -103,6 +103,27 @@ export function x86Cases(confDataDir: string): SuiteCase[] {
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** One x86_64 output of a case: `<name>.x86_64-<variant>.{args,err,xml}`. */
+export interface SuiteOutput {
+  readonly name: string;
+  /** `latest`, `latest.abi-update`, `latest+amdsev`, `latest+hvf`, `7.2.0`, ... */
+  readonly variant: string;
+  readonly kinds: ReadonlySet<OutputKind>;
+}
+
+/**
+ * Every x86_64 output with an `.args` or `.err` (what the golden ratchet judges: the command
+ * line or the error, and the XML when there is one), by case name, then variant.
+ */
+export function x86Outputs(confDataDir: string): SuiteOutput[] {
+  return x86Cases(confDataDir).flatMap((c) =>
+    [...c.variants]
+      .filter(([, kinds]) => kinds.has("args") || kinds.has("err"))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([variant, kinds]) => ({ name: c.name, variant, kinds })),
+  );
+}
+
 /**
  * Makes `viewDir` look like the sample corpus (`../shared/reference/libvirt-qemuxml`) over the
  * fetched suite, with symbolic links: `caps/` (qemucapabilitiesdata, which holds

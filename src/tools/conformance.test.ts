@@ -146,3 +146,12 @@ test("an error text counts as equivalent only for the cases listed on purpose", 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("the ratchet options go with --suite only", () => {
+  const r = spawnSync(process.execPath, ["--import", "tsx", tool, "--write-ratchet", "--allow-new"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, "conformance: --write-ratchet, --allow-new, --ratchet and --doc go with --suite\n");
+});
