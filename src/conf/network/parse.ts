@@ -24,16 +24,7 @@ import {
   type VirtualPortDef,
   type VlanDef,
 } from "./types.ts";
-import {
-  defaultPrefix,
-  formatIp,
-  ipDistance,
-  netmaskPrefix,
-  maskByPrefix,
-  parseIp,
-  sameSubnet,
-  type IpAddr,
-} from "./ip.ts";
+import { formatIp, ipDistance, netmaskPrefix, maskByPrefix, sameSubnet, type IpAddr } from "./ip.ts";
 import {
   enumAttr,
   invalid,
@@ -48,6 +39,7 @@ import {
   type Ctx,
 } from "./reader.ts";
 import { validateNetwork } from "./validate.ts";
+import { ipPrefix } from "./ip-prefix.ts";
 import { rawElement } from "../domain/parse-general.ts";
 
 export const DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0";
@@ -253,19 +245,6 @@ function parseLease(ctx: Ctx, parent: XmlElement): LeaseDef | undefined {
 }
 
 /** Prefix in effect for an `<ip>` (given, from the netmask, or libvirt's default). */
-export function ipPrefix(ip: IpDef): number | undefined {
-  if (ip.prefix !== undefined) return ip.prefix;
-  const addr = parseIpOrThrow(ip.address);
-  if (ip.netmask !== undefined) return netmaskPrefix(parseIpOrThrow(ip.netmask));
-  return defaultPrefix(addr);
-}
-
-function parseIpOrThrow(text: string): IpAddr {
-  const a = parseIp(text);
-  if (!a) throw new VirtError("BUG", { what: `address '${text}' was stored without being valid` });
-  return a;
-}
-
 function parseDhcp(ctx: Ctx, el: XmlElement, ip: IpDef, addr: IpAddr, prefix: number | undefined): void {
   for (const r of el.all("range")) {
     const start = reqIpAttr(ctx, r, "start", addr.family);

@@ -6,7 +6,7 @@
 import type { XmlElement } from "../xml.ts";
 import { structural, unsupported } from "./reader.ts";
 import { parseIp, sameSubnet } from "./ip.ts";
-import { ipPrefix } from "./parse.ts";
+import { ipPrefix } from "./ip-prefix.ts";
 import type { NetworkDef } from "./types.ts";
 
 export function validateNetwork(def: NetworkDef, root: XmlElement): void {

@@ -26,7 +26,7 @@ import {
 } from "../../drivers/qemu/capabilities/flags.ts";
 import { parseArgsFile } from "../../drivers/qemu/command/argsfile.ts";
 import type { CommandContext } from "../../drivers/qemu/command/types.ts";
-import { type CaseResult, type Expectation, runCase, type Verdict } from "../../tools/conformance.ts";
+import { type CaseResult, type Expectation, runCase, type Verdict } from "./conformance-case.ts";
 import { VirErrorNumber } from "../../util/errors/index.ts";
 import { sampleShapedView, x86Outputs } from "../libvirt-suite.ts";
 
