@@ -8,7 +8,9 @@
  * - `tvirsh list --all` (a new process each time, as a user runs it) with 1, 100 and 1000 defined
  *   domains, and the API's listAllDomains on an open connection;
  * - define+undefine per second on one connection: python3-libvirt through tvirtd and through
- *   libvirtd (alternating rounds), and the tvirt library on an embedded root.
+ *   libvirtd (alternating rounds), and the tvirt library on an embedded root;
+ * - one-shot commands (`tvirsh --version`, `tvirsh -c test:///default list`) beside `node -e 0`
+ *   and stock virsh, with and without NODE_EXTRA_CA_CERTS (bench/oneshot.ts), a second table.
  * libvirt is compared on the same guest XML: the libvirt daemon of `qemu:///system` when one
  * answers (the guest files and the work dir must then be readable by the libvirt-qemu user), else
  * a private libvirtd when Debian's libvirt-daemon is installed (bench/libvirtd.ts); otherwise its
@@ -44,6 +46,7 @@ import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
 import { repoRoot } from "../src/testing/corpus.ts";
 import { median } from "./stats.ts";
 import { libvirtdUnavailable, startLibvirtd, type PrivateLibvirtd } from "./libvirtd.ts";
+import { oneShotCases, oneShotTable, runOneShot } from "./oneshot.ts";
 
 const { values } = parseArgs({ options: { rounds: { type: "string" } } });
 const rounds = Number(values.rounds ?? 5);
@@ -236,6 +239,9 @@ try {
     spawnSync(process.execPath, ["-e", "0"]);
     floor.push(performance.now() - t0);
   }
+  // One-shot commands beside node -e 0 and virsh (bench/oneshot.ts).
+  const oneShotRounds = Math.max(15, rounds);
+  const oneShot = runOneShot(oneShotCases(repoRoot), oneShotRounds);
   // list --all with n defined, each run a new process as a user runs it, the runs alternating:
   // tvirsh on an embedded root; tvirsh and stock virsh through tvirtd (a private
   // qemu:///session daemon, the counterpart of `virsh -c qemu:///system`); virsh through libvirt.
@@ -405,6 +411,8 @@ try {
   console.log(
     `| define+undefine per second, tvirt library on an embedded root (one connection) | | ${churn.toFixed(0)} | | |`,
   );
+  console.log("");
+  for (const line of oneShotTable(oneShot, oneShotRounds)) console.log(line);
 } finally {
   await privateLibvirtd?.stop();
   rmSync(work, { recursive: true, force: true });

@@ -19,7 +19,7 @@
  * Where two figures are timed runs of the same command, the runs alternate between the daemons,
  * so that a busy moment of the machine hits both.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +67,19 @@ function rssMiB(pid: number | undefined): number | string {
   if (pid === undefined) return "n/a";
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : "n/a";
+}
+
+const fmtMiB = (v: number | string): string => (typeof v === "number" ? v.toFixed(1) : v);
+
+/** RSS of `node -e` waiting on a timer, 500 ms after it starts. */
+async function emptyNodeRss(env: NodeJS.ProcessEnv): Promise<number | string> {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e9)"], { env, stdio: "ignore" });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    return rssMiB(child.pid);
+  } finally {
+    child.kill();
+  }
 }
 
 const domainXML = (name: string): string =>
@@ -226,6 +239,30 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
     const idle = row("daemon RSS, idle (test driver)", "lower", "MiB");
     for (const t of targets) idle[t.name] = rssMiB(t.pid);
+    // For scale: what any Node process holds, and tvirtd without the CA bundle Node parses at
+    // start when NODE_EXTRA_CA_CERTS is set (this run's tvirtd has the caller's environment).
+    const floor = row("RSS of an empty Node process, idle (for scale)", "lower", "MiB");
+    const noCa = { ...process.env };
+    delete noCa.NODE_EXTRA_CA_CERTS;
+    const withCa = (process.env.NODE_EXTRA_CA_CERTS ?? "") !== "";
+    floor.tvirtd = await emptyNodeRss(process.env);
+    if (withCa) {
+      floor.detail = `with NODE_EXTRA_CA_CERTS; ${fmtMiB(await emptyNodeRss(noCa))} MiB without`;
+      idle.detail = "with NODE_EXTRA_CA_CERTS (as all rows)";
+      const sockNoCa = join(dir, "sock-noca");
+      const d = await spawnDaemon(["--listen", sockNoCa, "--uri", "test:///default"], [sockNoCa], {
+        env: noCa,
+      });
+      try {
+        await new Promise((r) => setTimeout(r, 500));
+        const idleNoCa = row("daemon RSS, idle (test driver), NODE_EXTRA_CA_CERTS unset", "lower", "MiB");
+        idleNoCa.tvirtd = rssMiB(d.pid);
+        idleNoCa.libvirtd = idle.libvirtd;
+        idleNoCa.detail = "libvirtd: the same figure (no Node in it)";
+      } finally {
+        await d.stop();
+      }
+    }
 
     const li = row(`lookup+info, ${CLIENTS} clients x ${ROUNDS} (tvirt remote driver)`, "higher", "pairs/s");
     for (const t of targets) {

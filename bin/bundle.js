@@ -16,6 +16,13 @@
 // missing cache, one of another bundle file, or one V8 rejects (another Node version) is
 // written again, atomically, when the process exits.
 //
+// Lean: a launcher may name V8 flags for its program that V8 reads while running, not only at
+// start (tvirtd: --semi-space-growth-factor=1, so that the young generation stays at the 1 MiB
+// semi-space it starts with instead of growing with every burst of requests: some 4 MiB of a
+// daemon's resident memory with 10 guests). They are set once the bundle is compiled, since V8
+// rejects a code cache made under other flags, and set back to V8's defaults before a code cache
+// is written.
+//
 // CommonJS (bin/package.json), like the launchers: a CommonJS entry starts a few ms sooner than
 // an ES module one.
 "use strict";
@@ -55,8 +62,30 @@ function bundlesCurrent() {
   return true;
 }
 
-/** Compiles and runs the CommonJS bundle `file` with its code cache; returns its exports. */
-function runWithCodeCache(file) {
+/**
+ * Runtime V8 flags per program, each with V8's default (what a code cache is made under). Only
+ * flags that V8 reads while it runs belong here: heap sizes are fixed when the process starts.
+ */
+const RUNTIME_FLAGS = {
+  tvirtd: [["--semi-space-growth-factor=1", "--semi-space-growth-factor=2"]],
+};
+
+/** Sets `flags` (pairs of [ours, V8's default]); returns what sets the defaults back. */
+function setRuntimeFlags(flags) {
+  if (flags.length === 0) return () => undefined;
+  // Loaded only here: node:v8 brings Node's streams with it, ~2 ms of a tvirsh start.
+  const { setFlagsFromString } = require("node:v8");
+  for (const [ours] of flags) setFlagsFromString(ours);
+  return () => {
+    for (const [, dflt] of flags) setFlagsFromString(dflt);
+  };
+}
+
+/**
+ * Compiles and runs the CommonJS bundle `file` with its code cache, with `flags` (see
+ * RUNTIME_FLAGS) set once it is compiled; returns its exports.
+ */
+function runWithCodeCache(file, flags = []) {
   const cacheFile = file.replace(/\.cjs$/, ".cache");
   const st = statSync(file, { bigint: true });
   const key = `${String(st.ino)}:${String(st.size)}:${String(st.mtimeNs)}`;
@@ -75,9 +104,12 @@ function runWithCodeCache(file) {
     filename: file,
     cachedData,
   });
+  const resetFlags = setRuntimeFlags(flags);
   if (cachedData === undefined || script.cachedDataRejected) {
-    // Written at exit, so that it holds the functions this run compiled too.
+    // Written at exit, so that it holds the functions this run compiled too; under V8's default
+    // flags, which the next run compiles under.
     process.once("exit", () => {
+      resetFlags();
       const tmp = `${cacheFile}.${String(process.pid)}.tmp`;
       try {
         writeFileSync(tmp, Buffer.concat([Buffer.from(`${key}\n`), script.createCachedData()]));
@@ -100,7 +132,7 @@ function loadBundle(name) {
   if (process.env.TVIRT_NO_BUNDLE) return undefined;
   const file = join(distDir, `${name}.cjs`);
   if (!existsSync(file) || !bundlesCurrent()) return undefined;
-  return runWithCodeCache(file);
+  return runWithCodeCache(file, RUNTIME_FLAGS[name]);
 }
 
 /**
@@ -114,10 +146,11 @@ function launch(name, sourceMain) {
     if (!main) {
       const { register } = await import("tsx/esm/api");
       register();
+      setRuntimeFlags(RUNTIME_FLAGS[name] ?? []);
       ({ main } = await import(pathToFileURL(join(srcDir, sourceMain)).href));
     }
     process.exitCode = await main(process.argv.slice(2));
   })();
 }
 
-module.exports = { repoDir, srcDir, distDir, stampFile, STAMP_FORMAT, loadBundle, launch };
+module.exports = { repoDir, srcDir, distDir, stampFile, STAMP_FORMAT, RUNTIME_FLAGS, loadBundle, launch };

@@ -14,6 +14,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -29,7 +30,7 @@ after(() => {
 });
 
 mkdirSync(join(repo, "bin"));
-for (const f of ["bundle.js", "tvirsh.js", "package.json"])
+for (const f of ["bundle.js", "tvirsh.js", "tvirtd.js", "package.json"])
   copyFileSync(join(repoRoot, "bin", f), join(repo, "bin", f));
 symlinkSync(join(repoRoot, "node_modules"), join(repo, "node_modules"));
 writeFileSync(join(repo, "package.json"), '{ "type": "module" }\n');
@@ -107,6 +108,70 @@ test("an installed copy (no src/) runs its bundle", () => {
     assert.equal(ran(), "bundle");
   } finally {
     renameSync(join(repo, "src.away"), join(repo, "src"));
+  }
+});
+
+/**
+ * A bundle `name` whose main fills the young generation with objects that survive (V8 then grows
+ * it, unless --semi-space-growth-factor=1 holds it at its start size) and prints its size in MiB.
+ */
+function youngGenBundle(name: string): void {
+  writeFileSync(
+    join(repo, "dist", `${name}.cjs`),
+    [
+      'const v8 = require("node:v8");',
+      "exports.main = async () => {",
+      "  const keep = [];",
+      "  for (let i = 0; i < 300000; i++) keep.push({ i, s: String(i) });",
+      '  const young = v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space");',
+      "  console.log(String(young.space_size / 1048576), keep.length);",
+      "  return 0;",
+      "};",
+      "",
+    ].join("\n"),
+  );
+}
+
+function runBin(name: string): string {
+  const r = spawnSync(process.execPath, [join(repo, "bin", `${name}.js`)], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+test("tvirtd's young generation stays at its start size (a runtime V8 flag); tvirsh's grows as V8 likes", () => {
+  current();
+  youngGenBundle("tvirtd");
+  youngGenBundle("tvirsh");
+  try {
+    const daemon = Number(runBin("tvirtd").split(" ")[0]);
+    const cli = Number(runBin("tvirsh").split(" ")[0]);
+    assert.ok(daemon <= 2, `tvirtd's young generation: ${String(daemon)} MiB`);
+    assert.ok(cli > daemon, `tvirsh's young generation: ${String(cli)} MiB, tvirtd's ${String(daemon)} MiB`);
+  } finally {
+    rmSync(join(repo, "dist", "tvirtd.cjs"), { force: true });
+    rmSync(join(repo, "dist", "tvirtd.cache"), { force: true });
+    writeFileSync(
+      join(repo, "dist", "tvirsh.cjs"),
+      'exports.main = async () => { console.log("bundle"); return 0; };\n',
+    );
+  }
+});
+
+test("a code cache written under tvirtd's runtime flags is still one V8 takes at the next start", () => {
+  current();
+  youngGenBundle("tvirtd");
+  const cache = join(repo, "dist", "tvirtd.cache");
+  try {
+    rmSync(cache, { force: true });
+    runBin("tvirtd");
+    const first = readFileSync(cache);
+    // A cache V8 rejects is written again at exit: the same bytes mean it was taken.
+    runBin("tvirtd");
+    assert.ok(first.equals(readFileSync(cache)), "the cache was rejected and written again");
+    assert.ok(statSync(cache).size > 100);
+  } finally {
+    rmSync(join(repo, "dist", "tvirtd.cjs"), { force: true });
+    rmSync(cache, { force: true });
   }
 });
 

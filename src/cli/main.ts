@@ -14,9 +14,10 @@ import "../rpc/register.ts";
 import { allCommands } from "./commands/index.ts";
 import { Ctx, type SessionOptions } from "./context.ts";
 import { groupHelp, groups, tokenizeArgv, tokenizeString, SyntaxError_, type GroupKey } from "./grammar.ts";
-import { processIo, type Io } from "./output.ts";
+import { type Io } from "./output.ts";
 import { runTokens } from "./run.ts";
 import { runShell } from "./shell.ts";
+import { directIo } from "./stdio.ts";
 
 export const TVIRT_VERSION = "0.1.0";
 
@@ -165,7 +166,7 @@ function validEscape(e: string): boolean {
 /** Runs tvirsh with `argv` (without node and script) and returns the exit status. */
 export async function main(
   argv: readonly string[],
-  io: Io = processIo,
+  io: Io = directIo(),
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const opts: SessionOptions = {

@@ -17,6 +17,7 @@ import { loadConfig, type DaemonConfig } from "./config.ts";
 import { Daemon, type SocketSpec } from "./daemon.ts";
 import { registerDaemonDrivers, type InstanceKind } from "./drivers.ts";
 import { Logger, LogPriority, type LogOutput } from "./log.ts";
+import { collectStartupGarbage } from "./memory.ts";
 
 export const TVIRTD_VERSION = "0.1.0";
 
@@ -262,6 +263,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   });
   try {
     await daemon.start();
+    collectStartupGarbage();
   } catch (e) {
     log.error(e instanceof VirtError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e));
     log.close();
