@@ -19,7 +19,8 @@ export const networkErrors = {
     vir: "NO_NAME",
     domain: "NETWORK",
     kind: "user",
-    template: "network definition: a non-empty <name> element is required",
+    form: "spaced",
+    template: "in the network definition: a non-empty <name> element is required",
   },
   NETWORK_INVALID_NAME: {
     vir: "XML_ERROR",
