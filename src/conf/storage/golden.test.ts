@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { libvirtSuite, libvirtSuiteOrSkip } from "../../testing/libvirt-suite.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import { formatPool, formatVolume, parsePool, parseVolume, type ParseVolumeOptions } from "./index.ts";
 
 /**
@@ -120,6 +121,33 @@ if (!suite) {
       assert.equal(formatVolume(p, parseVolume(want, p, options).def), want);
     });
   }
+
+  test("schema data: a dir pool without target path is refused as libvirt does", () => {
+    const xml = readFileSync(
+      join(tests, "storagepoolschemadata", "dir-missing-target-path-invalid.xml"),
+      "utf8",
+    );
+    assert.throws(
+      () => parsePool(xml),
+      (e: unknown) =>
+        e instanceof VirtError &&
+        e.code === "STORAGE_MISSING" &&
+        e.virCode === 27 &&
+        e.virDomain === 18 &&
+        e.kind === "user" &&
+        e.message ===
+          "XML error: missing storage pool target path (/pool/target/path, line 5, in storage pool 'test')",
+    );
+  });
+
+  test("schema data: qcow2-no-source parses in a dir pool without warnings", () => {
+    const p = parsePool(readFileSync(join(poolIn, "pool-dir.xml"), "utf8")).def;
+    const xml = readFileSync(join(tests, "storagevolschemadata", "qcow2-no-source.xml"), "utf8");
+    const { def, warnings } = parseVolume(xml, p);
+    assert.deepEqual(warnings, []);
+    assert.equal(def.target.encryption?.format, "qcow");
+    assert.equal(def.capacity, 5n * 1024n ** 3n);
+  });
 
   for (const [c, why] of Object.entries(STALE_OUTPUTS)) {
     test(`volume output ${c} is stale: ${why}`, () => {

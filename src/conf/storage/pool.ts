@@ -371,18 +371,20 @@ export function readPool(root: XmlElement, options: ParsePoolOptions = {}): Pool
     }
   }
 
+  const srcMissing = (what: string, sub: string): VirtError =>
+    srcEl ? missing(ctx, srcEl, what, sub) : missing(ctx, root, what, `source/${sub}`);
   if (o.host && source.hosts.length === 0) {
-    throw missing(ctx, srcEl ?? root, "missing storage pool source host name", "host");
+    throw srcMissing("missing storage pool source host name", "host");
   }
   if (o.dir && source.dir === undefined) {
-    throw missing(ctx, srcEl ?? root, "missing storage pool source path", "dir/@path");
+    throw srcMissing("missing storage pool source path", "dir/@path");
   }
   if (o.name && source.name === undefined) source.name = name;
   if (o.adapter && !source.adapter) {
-    throw missing(ctx, srcEl ?? root, "missing storage pool source adapter", "adapter");
+    throw srcMissing("missing storage pool source adapter", "adapter");
   }
   if (deviceOnly(o) && source.devices.length === 0) {
-    throw missing(ctx, srcEl ?? root, "missing storage pool source device name", "device");
+    throw srcMissing("missing storage pool source device name", "device");
   }
 
   const targetEl = root.child("target");
@@ -392,8 +394,11 @@ export function readPool(root: XmlElement, options: ParsePoolOptions = {}): Pool
     else if (type === "zfs") path = `/dev/zvol/${source.name ?? ""}`;
     else path = targetEl?.childText("path");
     if (type === "logical" || type === "zfs") targetEl?.child("path")?.markAllUsed();
-    if (path === undefined)
-      throw missing(ctx, targetEl ?? root, "missing storage pool target path", "target/path");
+    if (path === undefined) {
+      throw targetEl
+        ? missing(ctx, targetEl, "missing storage pool target path", "path")
+        : missing(ctx, root, "missing storage pool target path", "target/path");
+    }
     const perms: Permissions = parsePerms(ctx, targetEl?.child("permissions"));
     def.target = { path: sanitizePath(path), perms };
   }

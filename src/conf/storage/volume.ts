@@ -176,6 +176,8 @@ export function readVolume(root: XmlElement, pool: PoolDef, options: ParseVolume
   else if (!options.noCapacity && !(options.optCapacity && vol.backingStore)) {
     throw missing(ctx, root, "missing capacity element", "capacity");
   }
+  // <physical> is output only (what the driver reports); libvirt's parser reads none.
+  root.child("physical")?.markAllUsed();
   const alloc = root.child("allocation");
   if (alloc) {
     vol.allocation = scaledSize(ctx, alloc, LLONG_MAX);
