@@ -301,3 +301,33 @@ test("a volume round-trips with features, cluster size and encryption", () => {
   assert.match(out, /<compat>1\.1<\/compat>\n {4}<clusterSize unit='B'>65536<\/clusterSize>/);
   assert.equal(formatVolume(DIR, parseVolume(out, DIR).def), out);
 });
+
+test("source parts a pool type does not have are warned about, not dropped silently", () => {
+  const { def, warnings } = parsePool(
+    `<pool type='dir'><name>p</name>${UUID}<source><host name='h'/><name>x</name></source><target><path>/p</path></target></pool>`,
+  );
+  assert.deepEqual(
+    warnings.map((w) => w.xpath),
+    ["/pool/source/host", "/pool/source/name"],
+  );
+  assert.deepEqual(def.source.hosts, []);
+  userError(
+    () =>
+      parsePool(
+        `<pool type='fs'><name>f</name><source><device path='/dev/sdb'/><protocol ver='3'/></source><target><path>/m</path></target></pool>`,
+      ),
+    "STORAGE_CONFIG_UNSUPPORTED",
+    "protocol ver unsupported",
+  );
+});
+
+test("an empty volume target keeps its end tag, as libvirt writes it", () => {
+  const lv = parsePool(
+    `<pool type='logical'><name>vg</name>${UUID}<source><device path='/dev/sdb'/></source></pool>`,
+  ).def;
+  const out = formatVolume(
+    lv,
+    parseVolume(`<volume type='block'><name>l</name><capacity>1</capacity></volume>`, lv).def,
+  );
+  assert.match(out, /\n {2}<target>\n {2}<\/target>\n/);
+});

@@ -210,7 +210,9 @@ function parseAdapter(ctx: Ctx, el: XmlElement): AdapterDef {
 function parseSource(ctx: Ctx, type: PoolType, el: XmlElement): PoolSource {
   const o = OPTIONS[type];
   const src: PoolSource = { hosts: [], devices: [] };
-  const name = el.child("name");
+  // Only the parts this pool type has are read (libvirt reads all, then drops the others when
+  // formatting): what is left unread comes back as a warning instead of vanishing.
+  const name = o.name ? el.child("name") : undefined;
   if (name) src.name = name.content;
   if (type === "rbd" && src.name === undefined) {
     throw missing(ctx, el, "element 'name' is mandatory for RBD pool", "name");
@@ -232,16 +234,16 @@ function parseSource(ctx: Ctx, type: PoolType, el: XmlElement): PoolSource {
       src.format = v;
     } else src.format = o.defaultFormat;
   }
-  for (const h of el.all("host")) {
+  for (const h of o.host ? el.all("host") : []) {
     const hn = reqAttr(ctx, h, "name", "missing storage pool host name");
     src.hosts.push({ name: hn, port: uintAttr(ctx, h, "port", 65535) ?? 0 });
   }
-  const init = el.child("initiator");
+  const init = o.initiator ? el.child("initiator") : undefined;
   if (init) {
     const iqn = init.child("iqn");
     if (iqn) src.initiatorIqn = reqAttr(ctx, iqn, "name", "missing initiator IQN name");
   }
-  for (const d of el.all("device")) {
+  for (const d of o.device ? el.all("device") : []) {
     const path = reqAttr(ctx, d, "path", "missing storage pool source device path");
     const dev: PoolSource["devices"][number] = { path };
     const ps = yesNo(ctx, d, "part_separator");
@@ -250,18 +252,18 @@ function parseSource(ctx: Ctx, type: PoolType, el: XmlElement): PoolSource {
     for (const fe of d.all("freeExtent")) fe.markAllUsed();
     src.devices.push(dev);
   }
-  const dir = el.child("dir");
+  const dir = o.dir ? el.child("dir") : undefined;
   const dirPath = dir?.attr("path");
   if (dirPath !== undefined) src.dir = sanitizePath(dirPath);
   if (src.dir === undefined && type === "gluster") src.dir = "/";
-  const adapter = el.child("adapter");
+  const adapter = o.adapter ? el.child("adapter") : undefined;
   if (adapter) src.adapter = parseAdapter(ctx, adapter);
   const auth = el.child("auth");
   if (auth) src.auth = parseAuth(ctx, auth);
   const proto = el.child("protocol");
   const ver = proto?.attr("ver");
   if (proto && ver !== undefined) {
-    if (src.format !== "nfs" && src.format !== "auto") {
+    if (type !== "netfs" || (src.format !== "nfs" && src.format !== "auto")) {
       throw unsupported(proto, `storage pool protocol ver unsupported for pool type '${src.format ?? type}'`);
     }
     if (!/^[0-9]+(\.[0-9]+)?$/.test(ver)) {

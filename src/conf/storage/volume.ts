@@ -270,21 +270,35 @@ export function formatVolume(pool: PoolDef, vol: VolumeDef): string {
     w.text("capacity", vol.capacity ?? 0n, { unit: "bytes" });
     w.text("allocation", vol.allocation, { unit: "bytes" });
     const t = vol.target;
-    w.elem("target", undefined, () => {
-      if (t.path !== undefined) w.text("path", t.path);
-      if (hasFormats && t.format !== undefined) w.empty("format", { type: t.format });
-      formatPerms(w, t.perms);
-      if (t.encryption) formatEncryption(w, t.encryption);
-      if (t.compat !== undefined) w.text("compat", t.compat);
-      if (t.clusterSize !== undefined && t.clusterSize > 0n)
-        w.text("clusterSize", t.clusterSize, { unit: "B" });
-      if (t.features) {
-        const feats = t.features;
-        w.elem("features", undefined, () => {
-          for (const f of feats) w.empty(f);
-        });
-      }
-    });
+    // libvirt writes <target> with an end tag even when it is empty.
+    const empty =
+      t.path === undefined &&
+      !(hasFormats && t.format !== undefined) &&
+      t.perms.mode === undefined &&
+      t.perms.owner === undefined &&
+      t.perms.group === undefined &&
+      t.perms.label === undefined &&
+      !t.encryption &&
+      t.compat === undefined &&
+      !(t.clusterSize !== undefined && t.clusterSize > 0n) &&
+      !t.features;
+    if (empty) w.raw("<target>").raw("</target>");
+    else
+      w.elem("target", undefined, () => {
+        if (t.path !== undefined) w.text("path", t.path);
+        if (hasFormats && t.format !== undefined) w.empty("format", { type: t.format });
+        formatPerms(w, t.perms);
+        if (t.encryption) formatEncryption(w, t.encryption);
+        if (t.compat !== undefined) w.text("compat", t.compat);
+        if (t.clusterSize !== undefined && t.clusterSize > 0n)
+          w.text("clusterSize", t.clusterSize, { unit: "B" });
+        if (t.features) {
+          const feats = t.features;
+          w.elem("features", undefined, () => {
+            for (const f of feats) w.empty(f);
+          });
+        }
+      });
     const b = vol.backingStore;
     if (b) {
       w.elem("backingStore", undefined, () => {
