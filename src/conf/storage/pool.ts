@@ -472,8 +472,10 @@ export function formatPerms(w: XmlWriter, p: Permissions): void {
   if (p.mode === undefined && p.owner === undefined && p.group === undefined && p.label === undefined) return;
   w.elem("permissions", undefined, () => {
     if (p.mode !== undefined) w.text("mode", `0${p.mode.toString(8)}`);
-    if (p.owner !== undefined) w.text("owner", p.owner | 0);
-    if (p.group !== undefined) w.text("group", p.group | 0);
+    // libvirt prints ids as signed ints (3000000000 comes out negative and cannot be read
+    // back); ours stay unsigned so that what we write parses again.
+    if (p.owner !== undefined) w.text("owner", p.owner);
+    if (p.group !== undefined) w.text("group", p.group);
     if (p.label !== undefined) w.text("label", p.label);
   });
 }

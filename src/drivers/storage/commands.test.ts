@@ -446,5 +446,13 @@ test("pool build, stop and delete commands", () => {
   const unknown = parsePool(
     "<pool type='disk'><name>d</name><source><device path='/dev/sde'/></source><target><path>/dev</path></target></pool>",
   ).def;
-  assert.throws(() => diskLabelCommand(unknown), /partition table format/);
+  assert.deepEqual(diskLabelCommand(unknown), ["parted", "/dev/sde", "mklabel", "--script", "msdos"]);
+  const gpt = parsePool(
+    "<pool type='disk'><name>d</name><source><device path='/dev/sdf'/><format type='gpt'/></source><target><path>/dev</path></target></pool>",
+  ).def;
+  assert.deepEqual(diskLabelCommand(gpt), ["parted", "/dev/sdf", "mklabel", "--script", "gpt"]);
+  assert.throws(
+    () => mkfsCommand(disk),
+    (e: unknown) => e instanceof VirtError && e.kind === "user",
+  );
 });

@@ -154,18 +154,17 @@ export function mkfsCommand(pool: PoolDef, programs: Programs = {}): Argv {
   return argv;
 }
 
-/** `parted DEVICE mklabel --script LABEL` for a disk pool (`dos` is parted's `msdos`). */
+/**
+ * `parted DEVICE mklabel --script LABEL` for a disk pool: `dos` is parted's `msdos`, and a pool
+ * of format `unknown` gets a dos label (as libvirt builds it).
+ */
 export function diskLabelCommand(pool: PoolDef, programs: Programs = {}): Argv {
   if (pool.type !== "disk") throw unsupported(`storage pool '${pool.name}': mklabel is for disk pools only`);
   const dev = pool.source.devices[0];
   if (!dev) throw unsupported(`storage pool '${pool.name}': missing source device`);
   const fmt = pool.source.format ?? "unknown";
-  if (fmt === "unknown") {
-    throw unsupported(
-      `storage pool '${pool.name}': building a disk pool needs a partition table format (e.g. dos, gpt)`,
-    );
-  }
-  return [programs.parted ?? "parted", dev.path, "mklabel", "--script", fmt === "dos" ? "msdos" : fmt];
+  const label = fmt === "unknown" || fmt === "dos" ? "msdos" : fmt;
+  return [programs.parted ?? "parted", dev.path, "mklabel", "--script", label];
 }
 
 /** `pvcreate DEV` for each source device, then `vgcreate NAME DEV...` for a logical pool. */
