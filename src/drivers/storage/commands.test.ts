@@ -159,7 +159,7 @@ const VOL_CASES: readonly VolCase[] = [
     pool: "pool-dir",
     vol: "vol-qcow2-encryption",
     argv: "qcow2-encryption",
-    fail: /creation of qcow\/qcow2 encrypted image is not supported/,
+    fail: /creation of qcow2 encrypted image is not supported/,
   },
   { pool: "pool-dir", vol: "vol-luks", argv: "luks" },
   { pool: "pool-dir", vol: "vol-luks-cipher", argv: "luks-cipher" },
@@ -455,4 +455,46 @@ test("pool build, stop and delete commands", () => {
     () => mkfsCommand(disk),
     (e: unknown) => e instanceof VirtError && e.kind === "user",
   );
+});
+
+test("compat and features need qcow2; LUKS options of qcow2 go under encrypt.; commas are escaped", () => {
+  const raw = vol(
+    "<volume><name>a</name><capacity>1</capacity><target><path>/p/a</path><compat>1.1</compat></target></volume>",
+  );
+  assert.throws(
+    () => qemuImgCommands({ pool: DIR_POOL, vol: raw }),
+    /compatibility option only available with qcow2/,
+  );
+  const rawf = vol(
+    "<volume><name>a</name><capacity>1</capacity><target><path>/p/a</path><features/></target></volume>",
+  );
+  assert.throws(() => qemuImgCommands({ pool: DIR_POOL, vol: rawf }), /only available with qcow2/);
+  const q = vol(
+    "<volume><name>q</name><capacity>1024</capacity><target><path>/p/q</path><format type='qcow2'/><encryption format='luks'><secret type='passphrase' usage='u'/><cipher name='aes' size='256' mode='xts'/><ivgen name='plain64'/></encryption></target></volume>",
+  );
+  assert.deepEqual(qemuImgCommands({ pool: DIR_POOL, vol: q, secretPath: "/run/a,b" }), [
+    [
+      "qemu-img",
+      "create",
+      "-f",
+      "qcow2",
+      "--object",
+      "secret,id=q_encrypt0,file=/run/a,,b",
+      "-o",
+      "encrypt.format=luks,encrypt.key-secret=q_encrypt0,encrypt.cipher-alg=aes-256,encrypt.cipher-mode=xts,encrypt.ivgen-alg=plain64,compat=1.1",
+      "/p/q",
+      "1K",
+    ],
+  ]);
+});
+
+test("preallocation: metadata below the capacity, falloc when fully allocated", () => {
+  const q = (alloc: string): VolumeDef =>
+    vol(
+      `<volume><name>q</name><capacity unit='MiB'>1</capacity><allocation>${alloc}</allocation><target><path>/p/q</path><format type='qcow2'/></target></volume>`,
+    );
+  const opt = (v: VolumeDef): string | undefined =>
+    qemuImgCommands({ pool: DIR_POOL, vol: v, preallocMetadata: true })[0]?.[5];
+  assert.equal(opt(q("0")), "preallocation=metadata,compat=1.1");
+  assert.equal(opt(q("1048576")), "preallocation=falloc,compat=1.1");
 });

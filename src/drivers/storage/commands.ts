@@ -226,7 +226,6 @@ interface ImgInfo {
   driver: string;
   path: string;
   secretAlias?: string;
-  luks: boolean;
 }
 
 function imgInfo(vol: VolumeDef, what: string): ImgInfo {
@@ -235,26 +234,22 @@ function imgInfo(vol: VolumeDef, what: string): ImgInfo {
   let format = vol.target.format ?? "raw";
   if (vol.type === "block" || format === "iso" || format === "none") format = "raw";
   const enc = vol.target.encryption;
-  const info: ImgInfo = { format, driver: format, path, luks: false };
+  const info: ImgInfo = { format, driver: format, path };
   if (enc) {
     if (format === "raw") {
       if (enc.format !== "luks") {
         throw unsupported(`storage volume '${vol.name}': only luks encryption is supported for raw files`);
       }
       info.driver = "luks";
-      info.luks = true;
     } else if (format === "qcow2" || format === "qcow") {
       if (enc.format === "qcow" || enc.format === "default") {
-        throw unsupported(
-          `storage volume '${vol.name}': creation of qcow/qcow2 encrypted image is not supported`,
-        );
+        throw unsupported(`storage volume '${vol.name}': creation of qcow2 encrypted image is not supported`);
       }
       if (enc.format !== "luks" || format !== "qcow2") {
         throw unsupported(
           `storage volume '${vol.name}': volume encryption format '${enc.format}' unsupported with format ${format}`,
         );
       }
-      info.luks = true;
     } else {
       throw unsupported(`storage volume '${vol.name}': volume encryption unsupported with format ${format}`);
     }
@@ -269,13 +264,16 @@ function imgInfo(vol: VolumeDef, what: string): ImgInfo {
   return info;
 }
 
+/** QEMU option values escape commas by doubling them. */
+const esc = (v: string): string => v.replaceAll(",", ",,");
+
 function secretObject(alias: string, file: string | undefined, vol: string): string {
   if (file === undefined) {
     throw new VirtError("BUG", {
       what: `qemu-img for encrypted volume '${vol}' was asked for without a secret file`,
     });
   }
-  return `secret,id=${alias},file=${file}`;
+  return `secret,id=${alias},file=${esc(file)}`;
 }
 
 /** The `-o` options of qemu-img create/convert, in libvirt's order. */
@@ -284,27 +282,28 @@ function createOptions(req: QemuImgRequest, out: ImgInfo, withBacking: boolean):
   const t = vol.target;
   const opts: string[] = [];
   const enc = t.encryption;
-  if (out.format === "raw" && enc && out.secretAlias !== undefined) {
-    opts.push(`key-secret=${out.secretAlias}`);
+  if (withBacking && vol.backingStore) opts.push(`backing_fmt=${vol.backingStore.format ?? "raw"}`);
+  if (enc && out.secretAlias !== undefined) {
+    // LUKS options: bare on a raw (luks) image, under `encrypt.` on a qcow2 one.
+    const p = out.format === "qcow2" ? "encrypt." : "";
+    if (p) opts.push("encrypt.format=luks");
+    opts.push(`${p}key-secret=${out.secretAlias}`);
     if (enc.cipher) {
-      opts.push(`cipher-alg=${enc.cipher.name}-${enc.cipher.size}`);
-      if (enc.cipher.mode !== undefined) opts.push(`cipher-mode=${enc.cipher.mode}`);
-      if (enc.cipher.hash !== undefined) opts.push(`hash-alg=${enc.cipher.hash}`);
+      opts.push(`${p}cipher-alg=${esc(enc.cipher.name)}-${enc.cipher.size}`);
+      if (enc.cipher.mode !== undefined) opts.push(`${p}cipher-mode=${esc(enc.cipher.mode)}`);
+      if (enc.cipher.hash !== undefined) opts.push(`${p}hash-alg=${esc(enc.cipher.hash)}`);
+      if (enc.ivgen) {
+        opts.push(`${p}ivgen-alg=${esc(enc.ivgen.name)}`);
+        if (enc.ivgen.hash !== undefined) opts.push(`${p}ivgen-hash-alg=${esc(enc.ivgen.hash)}`);
+      }
     }
-    if (enc.ivgen) {
-      opts.push(`ivgen-alg=${enc.ivgen.name}`);
-      if (enc.ivgen.hash !== undefined) opts.push(`ivgen-hash-alg=${enc.ivgen.hash}`);
-    }
-  } else {
-    if (withBacking && vol.backingStore) opts.push(`backing_fmt=${vol.backingStore.format ?? "raw"}`);
-    if (out.luks && out.secretAlias !== undefined) {
-      opts.push("encrypt.format=luks", `encrypt.key-secret=${out.secretAlias}`);
-    }
-    if (req.preallocMetadata) {
-      // libvirt compares the size in KiB with the allocation in bytes: kept as it is.
-      const sizeKiB = ((vol.capacity ?? 0n) + 1023n) / 1024n;
-      opts.push(sizeKiB > vol.allocation ? "preallocation=metadata" : "preallocation=falloc");
-    }
+  }
+  if (req.preallocMetadata) {
+    // Metadata only when the allocation is below the capacity (both in KiB), else falloc.
+    const kib = (n: bigint): bigint => (n + 1023n) / 1024n;
+    opts.push(
+      kib(vol.capacity ?? 0n) > kib(vol.allocation) ? "preallocation=metadata" : "preallocation=falloc",
+    );
   }
   if (t.nocow) opts.push("nocow=on");
   const compat = t.compat ?? (out.format === "qcow2" ? "1.1" : undefined);
@@ -341,7 +340,7 @@ function checkBacking(req: QemuImgRequest, out: ImgInfo): void {
 
 /** `driver=FMT,file.filename=PATH[,key-secret=|encrypt.key-secret=ALIAS]` for --image-opts. */
 function imageOpts(info: ImgInfo): string {
-  let s = `driver=${info.driver},file.filename=${info.path}`;
+  let s = `driver=${info.driver},file.filename=${esc(info.path)}`;
   if (info.secretAlias !== undefined) {
     s +=
       info.driver === "luks" ? `,key-secret=${info.secretAlias}` : `,encrypt.key-secret=${info.secretAlias}`;
@@ -364,6 +363,12 @@ export function qemuImgCommands(req: QemuImgRequest): Argv[] {
   }
   if (req.preallocMetadata && out.format !== "qcow2") {
     throw unsupported(`storage volume '${vol.name}': metadata preallocation only available with qcow2`);
+  }
+  if (vol.target.compat !== undefined && out.format !== "qcow2") {
+    throw unsupported(`storage volume '${vol.name}': compatibility option only available with qcow2`);
+  }
+  if (vol.target.features !== undefined && out.format !== "qcow2") {
+    throw unsupported(`storage volume '${vol.name}': format features only available with qcow2`);
   }
   checkBacking(req, out);
   const twoStep = input !== undefined && (out.secretAlias !== undefined || input.secretAlias !== undefined);
