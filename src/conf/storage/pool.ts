@@ -135,7 +135,7 @@ function wwn(ctx: Ctx, el: XmlElement, name: string): string | undefined {
   const v = el.attr(name);
   if (v === undefined) return undefined;
   if (!WWN_RE.test(v)) throw invalid(ctx, el, name, v, "expected a WWN of 16 hexadecimal digits");
-  return v.replace(/^0x/, "").toLowerCase();
+  return v;
 }
 
 function parseAdapter(ctx: Ctx, el: XmlElement): AdapterDef {
@@ -172,6 +172,7 @@ function parseAdapter(ctx: Ctx, el: XmlElement): AdapterDef {
         slot: uintAttr(ctx, addrEl, "slot", 0x1f) ?? 0,
         function: uintAttr(ctx, addrEl, "function", 7) ?? 0,
       };
+      // An address type (always pci here) is accepted and not written, as libvirt does.
       addrEl.attr("type");
       return { type, parentAddr: uid === undefined ? { address: pci } : { uniqueId: uid, address: pci } };
     }
