@@ -33,6 +33,15 @@ test("mutated storage documents are accepted or rejected with a catalogued user 
   const pools: PoolDef[] = ["pool-dir", "pool-logical", "pool-disk", "pool-gluster"].map(
     (p) => parsePool(readFileSync(join(tests, "storagepoolxml2xmlin", `${p}.xml`), "utf8")).def,
   );
+  const dirPool = pools[0];
+  if (!dirPool) throw new Error("no pools");
+  const inputs = volDocs.flatMap((d) => {
+    try {
+      return [parseVolume(d, dirPool, { noCapacity: true }).def];
+    } catch {
+      return [];
+    }
+  });
   const n = Number(process.env.FUZZ_N ?? 3_000);
   const seed = Number(process.env.FUZZ_SEED ?? 20261206);
   const rnd = prng(seed);
@@ -62,7 +71,15 @@ test("mutated storage documents are accepted or rejected with a catalogued user 
         const once = formatVolume(pool, def);
         assert.equal(formatVolume(pool, parseVolume(once, pool).def), once, `${what}\nis not a fixed point`);
         try {
-          qemuImgCommands({ pool, vol: def, secretPath: "/s", preallocMetadata: rnd() < 0.3 });
+          // Sometimes a copy of another (corpus) volume: convert, or create + convert.
+          const input = rnd() < 0.3 ? inputs[Math.floor(rnd() * inputs.length)] : undefined;
+          qemuImgCommands({
+            pool,
+            vol: def,
+            secretPath: "/s",
+            preallocMetadata: rnd() < 0.3,
+            ...(input ? { inputPool: pools[0], inputVol: input, inputSecretPath: "/i" } : {}),
+          });
         } catch (e) {
           expectCatalogued(e, `qemu-img of ${what}`);
         }
