@@ -24,6 +24,7 @@ import { uriErrors } from "./catalogue-uri.ts";
 import { streamsErrors } from "./catalogue-streams.ts";
 import { confErrors } from "./catalogue-conf.ts";
 import { networkErrors } from "./catalogue-network.ts";
+import { storageErrors } from "./catalogue-storage.ts";
 import type { Catalogue, CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix, type VirErrorDomainName } from "./virerror.ts";
 
@@ -43,6 +44,7 @@ const parts = {
   STREAMS: streamsErrors,
   CONF: confErrors,
   NETWORK: networkErrors,
+  STORAGE: storageErrors,
 } as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts))) as typeof noneErrors &
@@ -56,7 +58,8 @@ export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts)
   typeof uriErrors &
   typeof streamsErrors &
   typeof confErrors &
-  typeof networkErrors;
+  typeof networkErrors &
+  typeof storageErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 
