@@ -7,6 +7,8 @@ import { libvirtError, type ConnectDriver, type ConnectURI } from "../drivers/dr
 import { testConnectDriver } from "../drivers/test/index.ts";
 import { qemuConnectDriver } from "../drivers/qemu/index.ts";
 import { isRemoteURI } from "./uri.ts";
+import type { NetworkDriverConnection } from "../drivers/network-driver.ts";
+import { openLocalNetworkDriver } from "../drivers/network/index.ts";
 
 const drivers = new Map<string, ConnectDriver>();
 
@@ -41,3 +43,17 @@ export function registeredSchemes(): string[] {
 
 registerDriver(testConnectDriver);
 registerDriver(qemuConnectDriver);
+
+/**
+ * The network driver for a connection whose hypervisor driver `hv` just opened (libvirt picks
+ * `conn->networkDriver` the same way): the local network driver for QEMU URIs served in this
+ * process (embed roots; system and session inside the daemon), none where the hypervisor
+ * driver serves networks itself (test, remote).
+ */
+export async function openNetworkDriverFor(
+  uri: ConnectURI,
+  hv: { readonly name: string },
+): Promise<NetworkDriverConnection | undefined> {
+  if (isRemoteURI(uri) || uri.driver !== "qemu" || hv.name !== "QEMU") return undefined;
+  return openLocalNetworkDriver(uri);
+}
