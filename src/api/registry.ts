@@ -57,7 +57,7 @@ export async function openNetworkDriverFor(
 ): Promise<NetworkDriverConnection | undefined> {
   if (isRemoteURI(uri)) return undefined;
   if (uri.driver === "test" && hv.name === "TEST" && uri.path === "/default") {
-    return testDefaultNetworks().connection();
+    return testDefaultNetworks();
   }
   if (uri.driver !== "qemu" || hv.name !== "QEMU") return undefined;
   return openLocalNetworkDriver(uri);

@@ -1,15 +1,16 @@
 /**
  * The networks of `test:///default` (libvirt's test driver): in memory, shared by every
  * connection of the process, nothing on the host. Starts with libvirt's test-driver `default`
- * network (active, persistent, not autostarted); like libvirt's test driver it assigns no
- * bridge names or MACs and has no DHCP leases.
+ * network (active, persistent, not autostarted). Behaves as libvirt 9's test driver does: no
+ * bridge names or MACs assigned, no DHCP leases entry, no `--inactive` XML, destroying an
+ * inactive network is accepted, a running network cannot be undefined, and transient networks
+ * may be marked autostart.
  */
 import { VirtError, toVirtError } from "../../util/errors/index.ts";
 import { formatNetwork, parseNetwork, type NetworkDef } from "../../conf/network/index.ts";
 import { checkFlags } from "../driver.ts";
 import {
   ConnectListNetworksFlags,
-  NetworkXMLFlags,
   matchesNetworkListFlags,
   type NetworkDriverConnection,
   type NetworkRef,
@@ -97,7 +98,7 @@ export class MemoryNetworkDriver {
 
   createXML(xml: string): NetworkRef {
     const { def, existing } = this.#parse(xml);
-    if (existing?.active) throw new VirtError("NETWORK_ALREADY_ACTIVE");
+    if (existing?.active) throw new VirtError("NETWORK_TEST_ALREADY_RUNNING", { network: def.name });
     if (existing) {
       existing.next = existing.def;
       existing.def = def;
@@ -111,13 +112,12 @@ export class MemoryNetworkDriver {
 
   create(net: NetworkRef): void {
     const n = this.#get(net);
-    if (n.active) throw new VirtError("NETWORK_ALREADY_ACTIVE");
+    if (n.active) throw new VirtError("NETWORK_TEST_ALREADY_RUNNING", { network: n.def.name });
     n.active = true;
   }
 
   destroy(net: NetworkRef): void {
     const n = this.#get(net);
-    if (!n.active) throw new VirtError("NETWORK_NOT_ACTIVE");
     n.active = false;
     if (n.next) {
       n.def = n.next;
@@ -128,11 +128,8 @@ export class MemoryNetworkDriver {
 
   undefine(net: NetworkRef): void {
     const n = this.#get(net);
-    if (!n.persistent) throw new VirtError("NETWORK_TRANSIENT", { what: "can't undefine transient network" });
-    n.persistent = false;
-    n.autostart = false;
-    n.next = undefined;
-    if (!n.active) this.#nets.delete(n.def.name);
+    if (n.active) throw new VirtError("NETWORK_TEST_STILL_RUNNING", { network: n.def.name });
+    this.#nets.delete(n.def.name);
   }
 
   connection(): NetworkDriverConnection {
@@ -162,19 +159,14 @@ export class MemoryNetworkDriver {
         this.destroy(r);
       }),
       networkGetXMLDesc: wrap((r: NetworkRef, flags: number) => {
-        checkFlags(flags, NetworkXMLFlags.INACTIVE, "testNetworkGetXMLDesc");
-        const n = this.#get(r);
-        return formatNetwork(flags & NetworkXMLFlags.INACTIVE ? (n.next ?? n.def) : n.def);
+        checkFlags(flags, 0, "testNetworkGetXMLDesc");
+        return formatNetwork(this.#get(r).def);
       }),
       networkIsActive: wrap((r: NetworkRef) => this.#get(r).active),
       networkIsPersistent: wrap((r: NetworkRef) => this.#get(r).persistent),
       networkGetAutostart: wrap((r: NetworkRef) => this.#get(r).autostart),
       networkSetAutostart: wrap((r: NetworkRef, a: boolean) => {
-        const n = this.#get(r);
-        if (!n.persistent) {
-          throw new VirtError("NETWORK_TRANSIENT", { what: "cannot set autostart for transient network" });
-        }
-        n.autostart = a;
+        this.#get(r).autostart = a;
       }),
       networkGetBridgeName: wrap((r: NetworkRef) => {
         const n = this.#get(r);
@@ -185,11 +177,6 @@ export class MemoryNetworkDriver {
         }
         return n.def.bridge;
       }),
-      networkGetDHCPLeases: wrap((r: NetworkRef, _mac: string | null, flags: number) => {
-        checkFlags(flags, 0, "testNetworkGetDHCPLeases");
-        if (!this.#get(r).active) throw new VirtError("NETWORK_NOT_ACTIVE");
-        return [];
-      }),
     };
   }
 }
@@ -199,9 +186,24 @@ function refOf(n: MemNetwork): NetworkRef {
 }
 
 let shared: MemoryNetworkDriver | undefined;
+let users = 0;
 
-/** The networks of `test:///default`, one set per process (as its domains). */
-export function testDefaultNetworks(): MemoryNetworkDriver {
+/**
+ * The networks of `test:///default` for one more connection: shared while any connection is
+ * open, back to the defaults once all are closed (as the test driver's domains).
+ */
+export function testDefaultNetworks(): NetworkDriverConnection {
   shared ??= new MemoryNetworkDriver();
-  return shared;
+  users++;
+  let closed = false;
+  return {
+    ...shared.connection(),
+    close: () => {
+      if (!closed) {
+        closed = true;
+        if (--users === 0) shared = undefined;
+      }
+      return Promise.resolve();
+    },
+  };
 }

@@ -70,6 +70,20 @@ export const networkErrors = {
     kind: "user",
     template: "network is already active",
   },
+  /** The test driver's wording for starting a running network. */
+  NETWORK_TEST_ALREADY_RUNNING: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "Network '{network}' is already running",
+  },
+  /** The test driver refuses to undefine a running network (libvirt's wording). */
+  NETWORK_TEST_STILL_RUNNING: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "Network '{network}' is still running",
+  },
   /** Destroy, leases, … of a network that is not running (libvirt's wording). */
   NETWORK_NOT_ACTIVE: {
     vir: "OPERATION_INVALID",
