@@ -113,6 +113,24 @@ export class Connection {
     );
   }
 
+  /** virNetworkDefineXMLFlags (`NetworkDefineFlags.VALIDATE`: against libvirt's schema first). */
+  async networkDefineXMLFlags(xml: string, flags: number): Promise<Network> {
+    return this.network(
+      await this.invokeNetwork("virNetworkDefineXMLFlags", true, (n) =>
+        n.networkDefineXMLFlags?.(xml, flags),
+      ),
+    );
+  }
+
+  /** virNetworkCreateXMLFlags (`NetworkCreateFlags.VALIDATE`: against libvirt's schema first). */
+  async networkCreateXMLFlags(xml: string, flags: number): Promise<Network> {
+    return this.network(
+      await this.invokeNetwork("virNetworkCreateXMLFlags", true, (n) =>
+        n.networkCreateXMLFlags?.(xml, flags),
+      ),
+    );
+  }
+
   /** virNetworkCreateXML: starts a transient network. */
   async networkCreateXML(xml: string): Promise<Network> {
     return this.network(

@@ -48,6 +48,8 @@ export { Network } from "./network.ts";
 export {
   ConnectListNetworksFlags,
   NetworkXMLFlags,
+  NetworkDefineFlags,
+  NetworkCreateFlags,
   IPAddrType,
   type NetworkDHCPLease,
   type NetworkRef,

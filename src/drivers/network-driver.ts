@@ -23,6 +23,10 @@ export const ConnectListNetworksFlags = {
   NO_AUTOSTART: 1 << 5,
 } as const;
 
+/** `virNetworkDefineFlags` / `virNetworkCreateFlags`: validate the XML against libvirt's schema. */
+export const NetworkDefineFlags = { VALIDATE: 1 } as const;
+export const NetworkCreateFlags = { VALIDATE: 1 } as const;
+
 /** `virNetworkXMLFlags` */
 export const NetworkXMLFlags = { INACTIVE: 1 } as const;
 
@@ -72,6 +76,8 @@ export interface NetworkDriver {
   networkLookupByUUID?(uuid: string): Promise<NetworkRef>;
   networkDefineXML?(xml: string): Promise<NetworkRef>;
   networkCreateXML?(xml: string): Promise<NetworkRef>;
+  networkDefineXMLFlags?(xml: string, flags: number): Promise<NetworkRef>;
+  networkCreateXMLFlags?(xml: string, flags: number): Promise<NetworkRef>;
   networkUndefine?(net: NetworkRef): Promise<void>;
   networkCreate?(net: NetworkRef): Promise<void>;
   networkDestroy?(net: NetworkRef): Promise<void>;

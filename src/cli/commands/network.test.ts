@@ -47,6 +47,8 @@ test("network commands print what virsh 9.0 prints on test:///default", async (t
       n2,
       "<network><name>n2</name><uuid>12345678-1234-1234-1234-123456789abc</uuid><bridge name='br9'/><ip address='10.9.0.1' prefix='24'/></network>\n",
     );
+    const bad = join(dir, "bad.xml");
+    writeFileSync(bad, "<network><name>v1</name><bogus/></network>\n");
     const lines = [
       "net-list",
       "net-list --all",
@@ -81,6 +83,8 @@ test("network commands print what virsh 9.0 prints on test:///default", async (t
       `net-create ${n2}; net-list --transient; net-undefine n2; net-destroy n2; net-list --all`,
       `net-create ${n2}; net-autostart n2; net-list --autostart --transient`,
       `net-define ${join(dir, "missing.xml")}`,
+      `net-define --validate ${bad}; net-create --validate ${bad}; net-define ${bad}; net-list --all`,
+      `net-define --validate ${n2}; net-create --validate ${n2}`,
       "-q net-list --all",
     ];
     for (const line of lines) {

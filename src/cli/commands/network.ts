@@ -205,7 +205,12 @@ function defineLike(kind: "define" | "create"): Cmd {
       let net: Network;
       try {
         const conn = ctx.connection();
-        net = define ? await conn.networkDefineXML(xml) : await conn.networkCreateXML(xml);
+        // virsh calls the Flags form only with --validate.
+        if (cmd.bool("validate")) {
+          net = define ? await conn.networkDefineXMLFlags(xml, 1) : await conn.networkCreateXMLFlags(xml, 1);
+        } else {
+          net = define ? await conn.networkDefineXML(xml) : await conn.networkCreateXML(xml);
+        }
       } catch (e) {
         return ctx.fail(`Failed to ${kind} network from ${from}`, e);
       }

@@ -22,6 +22,7 @@ import {
   terminateProcess,
 } from "../../util/spawn.ts";
 import { escapeXml, parseXml } from "../../conf/xml.ts";
+import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import {
   assignBridgeName,
   checkNetworkForDriver,
@@ -34,6 +35,8 @@ import {
 } from "../../conf/network/index.ts";
 import {
   NetworkXMLFlags,
+  NetworkCreateFlags,
+  NetworkDefineFlags,
   ConnectListNetworksFlags,
   matchesNetworkListFlags,
   type NetworkDHCPLease,
@@ -409,8 +412,12 @@ export class NetworkDriver {
     return existing ? { def, existing } : { def };
   }
 
-  defineXML(xml: string): Promise<NetworkRef> {
+  defineXML(xml: string, flags = 0): Promise<NetworkRef> {
+    checkFlags(flags, NetworkDefineFlags.VALIDATE, "networkDefineXMLFlags");
     return this.#serial(async () => {
+      if (flags & NetworkDefineFlags.VALIDATE) {
+        await validateAgainstSchema(xml, "network", { document: "(network_definition)" });
+      }
       const { def, existing } = this.#prepare(xml);
       await writeFileAtomic(this.#configPath(def.name), formatNetwork(def), { mode: 0o600 });
       if (existing) {
@@ -454,8 +461,12 @@ export class NetworkDriver {
 
   // --- start / create / destroy -----------------------------------------------------------------
 
-  createXML(xml: string): Promise<NetworkRef> {
+  createXML(xml: string, flags = 0): Promise<NetworkRef> {
+    checkFlags(flags, NetworkCreateFlags.VALIDATE, "networkCreateXMLFlags");
     return this.#serial(async () => {
+      if (flags & NetworkCreateFlags.VALIDATE) {
+        await validateAgainstSchema(xml, "network", { document: "(network_definition)" });
+      }
       const { def, existing } = this.#prepare(xml);
       if (existing?.runtime) throw new VirtError("NETWORK_ALREADY_ACTIVE");
       const o: NetworkObj = existing ?? { def, persistent: false, autostart: false };
@@ -636,8 +647,10 @@ export class NetworkDriver {
       this.#dnsmasq,
       `--conf-file=${confPath}`,
       `--dhcp-leasefile=${this.#dnsmasqFile(name, "leases")}`,
-      "--user=root",
     ];
+    // dnsmasq drops root for its build's default user (Debian: `dnsmasq`, which dnsmasq-base
+    // creates); where that user is missing it would refuse to start, so use nobody there.
+    if (!hasUser("dnsmasq")) argv.push("--user=nobody");
     const r = await runArgv(argv, { timeoutMs: 30_000 });
     if (r.code !== 0) {
       throw new VirtError("NETWORK_DNSMASQ_FAILED", {
@@ -695,6 +708,8 @@ export class NetworkDriver {
       networkLookupByUUID: wrap((uuid: string) => this.lookupByUUID(uuid)),
       networkDefineXML: wrap((xml: string) => this.defineXML(xml)),
       networkCreateXML: wrap((xml: string) => this.createXML(xml)),
+      networkDefineXMLFlags: wrap((xml: string, flags: number) => this.defineXML(xml, flags)),
+      networkCreateXMLFlags: wrap((xml: string, flags: number) => this.createXML(xml, flags)),
       networkUndefine: wrap((n: NetworkRef) => this.undefine(n)),
       networkCreate: wrap((n: NetworkRef) => this.create(n)),
       networkDestroy: wrap((n: NetworkRef) => this.destroy(n)),
@@ -708,6 +723,17 @@ export class NetworkDriver {
         this.getDHCPLeases(n, mac, flags),
       ),
     };
+  }
+}
+
+/** True when `/etc/passwd` has the user (dnsmasq's default user may be missing). */
+function hasUser(name: string): boolean {
+  try {
+    return readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .some((l) => l.startsWith(`${name}:`));
+  } catch {
+    return false;
   }
 }
 

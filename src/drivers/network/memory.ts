@@ -9,6 +9,7 @@
 import { VirtError, toVirtError } from "../../util/errors/index.ts";
 import { formatNetwork, parseNetwork, type NetworkDef } from "../../conf/network/index.ts";
 import { checkFlags } from "../driver.ts";
+import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import {
   ConnectListNetworksFlags,
   matchesNetworkListFlags,
@@ -149,6 +150,16 @@ export class MemoryNetworkDriver {
       networkLookupByUUID: wrap((uuid: string) => this.lookupByUUID(uuid)),
       networkDefineXML: wrap((xml: string) => this.define(xml)),
       networkCreateXML: wrap((xml: string) => this.createXML(xml)),
+      networkDefineXMLFlags: async (xml: string, flags: number) => {
+        checkFlags(flags, 1, "testNetworkDefineXMLFlags");
+        if (flags & 1) await validateAgainstSchema(xml, "network", { document: "(network_definition)" });
+        return wrap((x: string) => this.define(x))(xml);
+      },
+      networkCreateXMLFlags: async (xml: string, flags: number) => {
+        checkFlags(flags, 1, "testNetworkCreateXMLFlags");
+        if (flags & 1) await validateAgainstSchema(xml, "network", { document: "(network_definition)" });
+        return wrap((x: string) => this.createXML(x))(xml);
+      },
       networkUndefine: wrap((r: NetworkRef) => {
         this.undefine(r);
       }),
