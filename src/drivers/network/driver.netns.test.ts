@@ -227,6 +227,33 @@ if (!INNER) {
       assert.equal(Number(readFileSync(join(paths.dnsmasqDir, "default.pid"), "utf8")), pid);
     });
 
+    test("a driver in another network namespace reports the network active and leaves it alone", async () => {
+      const pid = Number(readFileSync(join(paths.dnsmasqDir, "default.pid"), "utf8"));
+      const script = join(root, "other-ns.mts");
+      writeFileSync(
+        script,
+        `import { NetworkDriver, networkPaths } from ${JSON.stringify(join(here, "..", "driver.ts"))};\n` +
+          `const d = await NetworkDriver.load(networkPaths({ kind: "embed", root: ${JSON.stringify(root)} }), { autostart: true });\n` +
+          `const n = d.lookupByName("default");\n` +
+          `let err = "";\n` +
+          `try { await d.destroy(n); } catch (e) { err = e.code + ": " + e.message; }\n` +
+          `console.log(JSON.stringify({ active: d.isActive(n), err }));\n`,
+      );
+      const r = await runArgv(["unshare", "--net", process.execPath, "--import", "tsx", script], {
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { active: boolean; err: string };
+      assert.equal(out.active, true);
+      assert.match(
+        out.err,
+        /^NETWORK_OTHER_NAMESPACE: .*network 'default' runs in network namespace net:\[\d+\], not in this one/,
+      );
+      assert.ok(isProcessAlive(pid), "dnsmasq untouched");
+      assert.ok((await links()).includes("virbr0"), "bridge untouched");
+      assert.ok(existsSync(join(paths.stateDir, "default.xml")), "status file kept");
+    });
+
     test("an overlapping range is refused and leaves nothing behind", async () => {
       const linksBefore = await links();
       const rulesBefore = await ruleset();

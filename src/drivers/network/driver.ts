@@ -7,7 +7,7 @@
  * Supported to run: L3 networks (nat, route, open, isolated). Other modes can be defined but
  * not started yet. Modifying operations of one driver run one at a time.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -143,6 +143,17 @@ interface Runtime {
   undo: Argv[];
   dnsmasqPid?: number;
   dnsmasqStart?: number;
+  /** The network namespace it runs in (`net:[inode]`), so no other namespace touches it. */
+  netns?: string;
+}
+
+/** This process's network namespace, as `net:[inode]`. */
+function currentNetns(): string {
+  try {
+    return readlinkSync("/proc/self/ns/net");
+  } catch {
+    return "net:[?]";
+  }
 }
 
 interface NetworkObj {
@@ -273,6 +284,8 @@ export class NetworkDriver {
       }
       o.live = live;
       o.runtime = runtime;
+      // Started from another namespace: active, but nothing of it is ours to check or touch.
+      if (runtime.netns !== undefined && runtime.netns !== currentNetns()) continue;
       if (live.bridge === undefined || !links.has(live.bridge)) {
         // The bridge is gone (host reboot, someone deleted it): the network is not running.
         await this.#teardown(o);
@@ -545,7 +558,7 @@ export class NetworkDriver {
     }
     await this.#checkFree(def);
     const name = def.name;
-    const runtime: Runtime = { backend: this.backend, table: this.table, undo: [] };
+    const runtime: Runtime = { backend: this.backend, table: this.table, undo: [], netns: currentNetns() };
     const undo = new DisposableStore();
     try {
       // The bridge: deleting it also removes its addresses, routes and tc filters.
@@ -593,6 +606,14 @@ export class NetworkDriver {
   async #teardown(o: NetworkObj): Promise<void> {
     const runtime = o.runtime!;
     const def = o.live ?? o.def;
+    const here = currentNetns();
+    if (runtime.netns !== undefined && runtime.netns !== here) {
+      throw new VirtError("NETWORK_OTHER_NAMESPACE", {
+        network: def.name,
+        theirs: runtime.netns,
+        ours: here,
+      });
+    }
     await this.#stopDnsmasq(def.name, runtime);
     await runUndo(runtime.undo);
     if (def.bridge !== undefined) await runArgv(["ip", "link", "del", "dev", def.bridge]);

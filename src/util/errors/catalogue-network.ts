@@ -144,6 +144,17 @@ export const networkErrors = {
     template:
       "network '{network}' with forward mode '{mode}' cannot be started: supported are nat, route, open and isolated networks",
   },
+  /**
+   * The network was started from another network namespace (its status file says which): its
+   * bridge, rules and dnsmasq are not reachable from here, so nothing here touches them.
+   */
+  NETWORK_OTHER_NAMESPACE: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template:
+      "network '{network}' runs in network namespace {theirs}, not in this one ({ours}): stop it from there",
+  },
   /** A host command the network needs failed (ip, nft, iptables, tc). */
   NETWORK_COMMAND_FAILED: {
     vir: "OPERATION_FAILED",
