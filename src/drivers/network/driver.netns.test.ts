@@ -314,6 +314,46 @@ if (!INNER) {
       }
     });
 
+    test("a dnsmasq that refuses to start rolls back the bridge and the rules", async () => {
+      const linksBefore = await links();
+      const rulesBefore = await ruleset();
+      await assert.rejects(
+        drv.createXML(
+          "<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'><name>baddns</name>" +
+            "<bridge name='tvbr-bad'/><forward/><ip address='10.88.0.1' prefix='24'/>" +
+            "<dnsmasq:options><dnsmasq:option value='no-such-dnsmasq-option=1'/></dnsmasq:options></network>",
+        ),
+        (e) => {
+          assert.equal(code(e), "NETWORK_DNSMASQ_FAILED");
+          assert.match(
+            (e as Error).message,
+            /network 'baddns': dnsmasq did not start: .*no-such-dnsmasq-option/,
+          );
+          return true;
+        },
+      );
+      assert.deepEqual(await links(), linksBefore);
+      assert.equal(await ruleset(), rulesBefore);
+      assert.equal(existsSync(join(paths.stateDir, "baddns.xml")), false);
+      assert.equal(existsSync(join(paths.dnsmasqDir, "baddns.conf")), false);
+      assert.throws(
+        () => drv.lookupByName("baddns"),
+        (e) => code(e) === "NETWORK_NOT_FOUND",
+      );
+      // No dnsmasq program at all: the same.
+      const other = await NetworkDriver.load(networkPaths({ kind: "embed", root: join(root, "nodns") }), {
+        dnsmasq: join(root, "no-dnsmasq-here"),
+      });
+      await assert.rejects(
+        other.createXML(
+          "<network><name>nodns</name><bridge name='tvbr-nodns'/><forward/><ip address='10.87.0.1' prefix='24'/></network>",
+        ),
+        (e) => code(e) === "NETWORK_DNSMASQ_FAILED",
+      );
+      assert.deepEqual(await links(), linksBefore);
+      assert.equal(await ruleset(), rulesBefore);
+    });
+
     test("a transient isolated network runs beside it and disappears when destroyed", async () => {
       const ref = await drv.createXML(
         "<network><name>iso</name><bridge name='tvbr-iso'/><ip address='10.77.0.1' prefix='24'>" +

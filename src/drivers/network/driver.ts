@@ -632,7 +632,20 @@ export class NetworkDriver {
 
   async #version(): Promise<[number, number]> {
     if (this.#dnsmasqVersion) return this.#dnsmasqVersion;
-    const r = await runArgv([this.#dnsmasq, "--version"]);
+    let r;
+    try {
+      r = await runArgv([this.#dnsmasq, "--version"]);
+    } catch (e) {
+      throw new VirtError(
+        "NETWORK_DNSMASQ_FAILED",
+        {
+          network: "-",
+          reason: `cannot run '${this.#dnsmasq}' (${e instanceof Error ? e.message : String(e)}): install dnsmasq (Debian: dnsmasq-base)`,
+        },
+        {},
+        { cause: e },
+      );
+    }
     const m = /version (\d+)\.(\d+)/i.exec(r.stdout);
     if (r.code !== 0 || !m) {
       throw new VirtError("NETWORK_DNSMASQ_FAILED", {
@@ -674,10 +687,12 @@ export class NetworkDriver {
     if (!hasUser("dnsmasq")) argv.push("--user=nobody");
     const r = await runArgv(argv, { timeoutMs: 30_000 });
     if (r.code !== 0) {
-      throw new VirtError("NETWORK_DNSMASQ_FAILED", {
-        network: name,
-        reason: r.stderr.trim() || `exit status ${r.code ?? r.signal ?? "?"}`,
-      });
+      let reason = r.stderr.trim() || `exit status ${r.code ?? r.signal ?? "?"}`;
+      // The config file goes with the failed start: quote the line dnsmasq complains about.
+      const at = /at line (\d+) of /.exec(reason);
+      const bad = at ? files.conf.split("\n")[Number(at[1]) - 1] : undefined;
+      if (bad !== undefined) reason += ` ('${bad}')`;
+      throw new VirtError("NETWORK_DNSMASQ_FAILED", { network: name, reason });
     }
     let pid: number | undefined;
     for (let i = 0; i < 100 && pid === undefined; i++) {

@@ -263,10 +263,12 @@ export async function runUndo(undo: readonly Argv[]): Promise<void> {
 }
 
 /**
- * Removes the driver's nft tables when no rule of any network is left in them (the chains the
- * setup made hold only their jump rules then). Another user of the same table keeps it.
+ * Removes the driver's nft tables (both families) when no network has a rule left in either
+ * (the setup's chains then hold only their jump rules). A network of any root that still uses
+ * the table, even in one family only, keeps both.
  */
 export async function dropEmptyNftTables(table: string): Promise<void> {
+  const present: string[] = [];
   for (const fam of ["ip", "ip6"]) {
     const r = await runArgv(["nft", "-j", "list", "table", fam, table]);
     if (r.code !== 0) continue;
@@ -274,10 +276,11 @@ export async function dropEmptyNftTables(table: string): Promise<void> {
     try {
       doc = JSON.parse(r.stdout) as typeof doc;
     } catch {
-      continue;
+      return;
     }
-    const rules = (doc.nftables ?? []).filter((o) => o.rule !== undefined);
-    const own = rules.filter((o) => o.rule!.chain !== "forward");
-    if (own.length === 0) await runArgv(["nft", "delete", "table", fam, table]);
+    const own = (doc.nftables ?? []).filter((o) => o.rule !== undefined && o.rule.chain !== "forward");
+    if (own.length > 0) return;
+    present.push(fam);
   }
+  for (const fam of present) await runArgv(["nft", "delete", "table", fam, table]);
 }
