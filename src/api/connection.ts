@@ -31,7 +31,12 @@ import {
   type TypedParameter,
 } from "../drivers/driver.ts";
 import { NodeDevice } from "./nodedev.ts";
-import type { NetworkDriver, NetworkDriverConnection, NetworkRef } from "../drivers/network-driver.ts";
+import type {
+  NetworkDriver,
+  NetworkDriverConnection,
+  NetworkLifecycleEvent,
+  NetworkRef,
+} from "../drivers/network-driver.ts";
 import { Network } from "./network.ts";
 
 /** A callback for domain events, with a handle of the domain on the same connection. */
@@ -128,6 +133,29 @@ export class Connection {
       await this.invokeNetwork("virNetworkCreateXMLFlags", true, (n) =>
         n.networkCreateXMLFlags?.(xml, flags),
       ),
+    );
+  }
+
+  /**
+   * virConnectNetworkEventRegisterAny (`NetworkEventId.LIFECYCLE`): `net` null = every network.
+   * Returns the callback id; callbacks end with the connection.
+   */
+  async networkEventRegisterAny(
+    net: Network | null,
+    eventID: number,
+    handler: (net: Network, event: NetworkLifecycleEvent) => void,
+  ): Promise<number> {
+    return this.invokeNetwork("virConnectNetworkEventRegisterAny", false, (n) =>
+      n.connectNetworkEventRegisterAny?.(net ? net.ref() : null, eventID, (ref, event) => {
+        if (!this.closed) handler(this.network(ref), event);
+      }),
+    );
+  }
+
+  /** virConnectNetworkEventDeregisterAny */
+  async networkEventDeregisterAny(callbackID: number): Promise<void> {
+    await this.invokeNetwork("virConnectNetworkEventDeregisterAny", false, (n) =>
+      n.connectNetworkEventDeregisterAny?.(callbackID),
     );
   }
 

@@ -51,6 +51,9 @@ export {
   NetworkDefineFlags,
   NetworkCreateFlags,
   IPAddrType,
+  NetworkEventId,
+  NetworkEventLifecycleType,
+  type NetworkLifecycleEvent,
   type NetworkDHCPLease,
   type NetworkRef,
 } from "../drivers/network-driver.ts";

@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, existsSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, ConnectListNetworksFlags as L, NetworkXMLFlags, isVirtError } from "./index.ts";
+import {
+  connect,
+  ConnectListNetworksFlags as L,
+  NetworkEventId,
+  NetworkEventLifecycleType,
+  NetworkXMLFlags,
+  isVirtError,
+} from "./index.ts";
 
 const code = (e: unknown): string => (isVirtError(e) ? e.code : String(e));
 
@@ -132,5 +139,48 @@ test("qemu:///embed keeps network definitions under its root (define, autostart,
     await c2.close();
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("network lifecycle events arrive after the call, in order, until deregistered", async () => {
+  const c = await connect("test:///default");
+  try {
+    const seen: string[] = [];
+    const all = await c.networkEventRegisterAny(null, NetworkEventId.LIFECYCLE, (n, e) => {
+      seen.push(`${n.name}:${e.event}`);
+    });
+    const def = await c.networkLookupByName("default");
+    const only: string[] = [];
+    const one = await c.networkEventRegisterAny(def, NetworkEventId.LIFECYCLE, (n, e) => {
+      only.push(`${n.name}:${e.event}`);
+    });
+    const t1 = await c.networkDefineXML("<network><name>ev1</name></network>");
+    assert.deepEqual(seen, [], "delivered on a later turn, not inside the call");
+    await t1.create();
+    await t1.destroy();
+    await t1.undefine();
+    await def.destroy();
+    await new Promise((r) => setImmediate(r));
+    const E = NetworkEventLifecycleType;
+    assert.deepEqual(seen, [
+      `ev1:${E.DEFINED}`,
+      `ev1:${E.STARTED}`,
+      `ev1:${E.STOPPED}`,
+      `ev1:${E.UNDEFINED}`,
+      `default:${E.STOPPED}`,
+    ]);
+    assert.deepEqual(only, [`default:${E.STOPPED}`]);
+    await c.networkEventDeregisterAny(all);
+    await c.networkEventDeregisterAny(one);
+    await def.create();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(seen.length, 5);
+    await assert.rejects(c.networkEventDeregisterAny(all), (e) => code(e) === "API_INVALID_ARG");
+    await assert.rejects(
+      c.networkEventRegisterAny(null, 7, () => undefined),
+      (e) => code(e) === "API_INVALID_ARG",
+    );
+  } finally {
+    await c.close();
   }
 });

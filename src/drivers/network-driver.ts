@@ -49,6 +49,22 @@ export interface NetworkDHCPLease {
   readonly clientid: string | null;
 }
 
+/** `virNetworkEventID` */
+export const NetworkEventId = { LIFECYCLE: 0 } as const;
+
+/** `virNetworkEventLifecycleType` (the detail is always 0). */
+export const NetworkEventLifecycleType = { DEFINED: 0, UNDEFINED: 1, STARTED: 2, STOPPED: 3 } as const;
+
+/** A network lifecycle event. */
+export interface NetworkLifecycleEvent {
+  readonly id: typeof NetworkEventId.LIFECYCLE;
+  /** `NetworkEventLifecycleType` */
+  readonly event: number;
+  readonly detail: number;
+}
+
+export type NetworkEventCallback = (net: NetworkRef, event: NetworkLifecycleEvent) => void;
+
 /** What `connectListAllNetworks` filters look at, for one network. */
 export interface NetworkListFacts {
   readonly active: boolean;
@@ -89,6 +105,13 @@ export interface NetworkDriver {
   networkGetBridgeName?(net: NetworkRef): Promise<string>;
   /** `mac` null = every lease. */
   networkGetDHCPLeases?(net: NetworkRef, mac: string | null, flags: number): Promise<NetworkDHCPLease[]>;
+  /** Returns the callback id (>= 1). `net` null = all networks. */
+  connectNetworkEventRegisterAny?(
+    net: NetworkRef | null,
+    eventID: number,
+    callback: NetworkEventCallback,
+  ): Promise<number>;
+  connectNetworkEventDeregisterAny?(callbackID: number): Promise<void>;
 }
 
 /** A network driver opened for one connection; closed with it. */

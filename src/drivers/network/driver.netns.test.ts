@@ -355,6 +355,11 @@ if (!INNER) {
     });
 
     test("a transient isolated network runs beside it and disappears when destroyed", async () => {
+      const conn = drv.connection();
+      const events: number[] = [];
+      await conn.connectNetworkEventRegisterAny!(null, 0, (n, e) => {
+        if (n.name === "iso") events.push(e.event);
+      });
       const ref = await drv.createXML(
         "<network><name>iso</name><bridge name='tvbr-iso'/><ip address='10.77.0.1' prefix='24'>" +
           "<dhcp><range start='10.77.0.10' end='10.77.0.20'/><host mac='52:54:00:aa:bb:cc' ip='10.77.0.15'/></dhcp></ip></network>",
@@ -373,6 +378,9 @@ if (!INNER) {
         (e) => code(e) === "NETWORK_NOT_FOUND",
       );
       assert.ok(!(await links()).includes("tvbr-iso"));
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(events, [2, 3], "STARTED then STOPPED");
+      await conn.close();
     });
 
     test("destroy removes the bridge, dnsmasq and every rule", async () => {

@@ -35,6 +35,9 @@ import {
 } from "../../conf/network/index.ts";
 import {
   NetworkXMLFlags,
+  NetworkEventId,
+  NetworkEventLifecycleType as Ev,
+  type NetworkLifecycleEvent,
   NetworkCreateFlags,
   NetworkDefineFlags,
   ConnectListNetworksFlags,
@@ -45,6 +48,7 @@ import {
 } from "../network-driver.ts";
 import { checkFlags } from "../driver.ts";
 import { dnsmasqConfig } from "./dnsmasq.ts";
+import { EventHub } from "../events.ts";
 import type { Argv, FirewallBackend } from "./firewall.ts";
 import {
   applyFirewall,
@@ -188,6 +192,8 @@ export class NetworkDriver {
   readonly #objs = new Map<string, NetworkObj>();
   #queue: Promise<unknown> = Promise.resolve();
   #dnsmasqVersion: [number, number] | undefined;
+  /** Lifecycle events for the connections of every process-local user of this root. */
+  readonly events = new EventHub<NetworkLifecycleEvent>();
 
   private constructor(
     paths: NetworkPaths,
@@ -224,6 +230,13 @@ export class NetworkDriver {
       }
     }
     return d;
+  }
+
+  #emit(o: NetworkObj, event: number): void {
+    this.events.emit(
+      { name: o.def.name, uuid: o.def.uuid, id: -1 },
+      { id: NetworkEventId.LIFECYCLE, event, detail: 0 },
+    );
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -437,10 +450,12 @@ export class NetworkDriver {
         if (existing.runtime) existing.next = def;
         else existing.def = def;
         existing.persistent = true;
+        this.#emit(existing, Ev.DEFINED);
         return ref(existing);
       }
       const o: NetworkObj = { def, persistent: true, autostart: false };
       this.#objs.set(def.name, o);
+      this.#emit(o, Ev.DEFINED);
       return ref(o);
     });
   }
@@ -456,6 +471,7 @@ export class NetworkDriver {
       o.persistent = false;
       o.next = undefined;
       if (!o.runtime) this.#objs.delete(o.def.name);
+      this.#emit(o, Ev.UNDEFINED);
     });
   }
 
@@ -507,6 +523,7 @@ export class NetworkDriver {
       const o = this.#byRef(net);
       if (!o.runtime) throw new VirtError("NETWORK_NOT_ACTIVE");
       await this.#teardown(o);
+      this.#emit(o, Ev.STOPPED);
     });
   }
 
@@ -591,6 +608,7 @@ export class NetworkDriver {
       await undo.dispose().catch(() => undefined);
       throw e;
     }
+    this.#emit(o, Ev.STARTED);
   }
 
   async #writeStatus(o: NetworkObj): Promise<void> {
@@ -728,6 +746,7 @@ export class NetworkDriver {
 
   /** The driver entries for one connection (closing it leaves the driver and its networks). */
   connection(): NetworkDriverConnection {
+    const owner = {};
     const wrap =
       <A extends unknown[], T>(fn: (...a: A) => T | Promise<T>) =>
       async (...a: A): Promise<T> => {
@@ -738,7 +757,32 @@ export class NetworkDriver {
         }
       };
     return {
-      close: () => Promise.resolve(),
+      close: () => {
+        this.events.removeOwner(owner);
+        return Promise.resolve();
+      },
+      connectNetworkEventRegisterAny: wrap(
+        (net: NetworkRef | null, eventID: number, cb: (n: NetworkRef, e: NetworkLifecycleEvent) => void) => {
+          if (eventID !== NetworkEventId.LIFECYCLE) {
+            throw new VirtError("API_INVALID_ARG", { what: `unsupported event ID ${eventID}` });
+          }
+          return this.events.add(
+            owner,
+            net?.uuid ?? null,
+            () => true,
+            (r, e) => {
+              cb({ name: r.name, uuid: r.uuid }, e);
+            },
+          );
+        },
+      ),
+      connectNetworkEventDeregisterAny: wrap((id: number) => {
+        if (!this.events.remove(owner, id)) {
+          throw new VirtError("API_INVALID_ARG", {
+            what: `could not find event callback ${id} for deletion`,
+          });
+        }
+      }),
       connectListAllNetworks: wrap((flags: number) => this.listAll(flags)),
       networkLookupByName: wrap((name: string) => this.lookupByName(name)),
       networkLookupByUUID: wrap((uuid: string) => this.lookupByUUID(uuid)),

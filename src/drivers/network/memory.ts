@@ -10,7 +10,11 @@ import { VirtError, toVirtError } from "../../util/errors/index.ts";
 import { formatNetwork, parseNetwork, type NetworkDef } from "../../conf/network/index.ts";
 import { checkFlags } from "../driver.ts";
 import { validateAgainstSchema } from "../../host/xml-schema.ts";
+import { EventHub } from "../events.ts";
 import {
+  NetworkEventId,
+  NetworkEventLifecycleType as Ev,
+  type NetworkLifecycleEvent,
   ConnectListNetworksFlags,
   matchesNetworkListFlags,
   type NetworkDriverConnection,
@@ -41,6 +45,14 @@ interface MemNetwork {
 
 export class MemoryNetworkDriver {
   readonly #nets = new Map<string, MemNetwork>();
+  readonly events = new EventHub<NetworkLifecycleEvent>();
+
+  #emit(n: MemNetwork, event: number): void {
+    this.events.emit(
+      { name: n.def.name, uuid: n.def.uuid, id: -1 },
+      { id: NetworkEventId.LIFECYCLE, event, detail: 0 },
+    );
+  }
 
   constructor(initial: readonly string[] = [TEST_DEFAULT_NETWORK_XML]) {
     for (const xml of initial) {
@@ -90,10 +102,12 @@ export class MemoryNetworkDriver {
       if (existing.active) existing.next = def;
       else existing.def = def;
       existing.persistent = true;
+      this.#emit(existing, Ev.DEFINED);
       return refOf(existing);
     }
     const n: MemNetwork = { def, active: false, persistent: true, autostart: false };
     this.#nets.set(def.name, n);
+    this.#emit(n, Ev.DEFINED);
     return refOf(n);
   }
 
@@ -104,10 +118,12 @@ export class MemoryNetworkDriver {
       existing.next = existing.def;
       existing.def = def;
       existing.active = true;
+      this.#emit(existing, Ev.STARTED);
       return refOf(existing);
     }
     const n: MemNetwork = { def, active: true, persistent: false, autostart: false };
     this.#nets.set(def.name, n);
+    this.#emit(n, Ev.STARTED);
     return refOf(n);
   }
 
@@ -115,6 +131,7 @@ export class MemoryNetworkDriver {
     const n = this.#get(net);
     if (n.active) throw new VirtError("NETWORK_TEST_ALREADY_RUNNING", { network: n.def.name });
     n.active = true;
+    this.#emit(n, Ev.STARTED);
   }
 
   destroy(net: NetworkRef): void {
@@ -125,15 +142,18 @@ export class MemoryNetworkDriver {
       n.next = undefined;
     }
     if (!n.persistent) this.#nets.delete(n.def.name);
+    this.#emit(n, Ev.STOPPED);
   }
 
   undefine(net: NetworkRef): void {
     const n = this.#get(net);
     if (n.active) throw new VirtError("NETWORK_TEST_STILL_RUNNING", { network: n.def.name });
     this.#nets.delete(n.def.name);
+    this.#emit(n, Ev.UNDEFINED);
   }
 
   connection(): NetworkDriverConnection {
+    const owner = {};
     const wrap =
       <A extends unknown[], T>(fn: (...a: A) => T) =>
       (...a: A): Promise<T> => {
@@ -144,7 +164,32 @@ export class MemoryNetworkDriver {
         }
       };
     return {
-      close: () => Promise.resolve(),
+      close: () => {
+        this.events.removeOwner(owner);
+        return Promise.resolve();
+      },
+      connectNetworkEventRegisterAny: wrap(
+        (net: NetworkRef | null, eventID: number, cb: (n: NetworkRef, e: NetworkLifecycleEvent) => void) => {
+          if (eventID !== NetworkEventId.LIFECYCLE) {
+            throw new VirtError("API_INVALID_ARG", { what: `unsupported event ID ${eventID}` });
+          }
+          return this.events.add(
+            owner,
+            net?.uuid ?? null,
+            () => true,
+            (r, e) => {
+              cb({ name: r.name, uuid: r.uuid }, e);
+            },
+          );
+        },
+      ),
+      connectNetworkEventDeregisterAny: wrap((id: number) => {
+        if (!this.events.remove(owner, id)) {
+          throw new VirtError("API_INVALID_ARG", {
+            what: `could not find event callback ${id} for deletion`,
+          });
+        }
+      }),
       connectListAllNetworks: wrap((flags: number) => this.listAll(flags)),
       networkLookupByName: wrap((name: string) => this.lookupByName(name)),
       networkLookupByUUID: wrap((uuid: string) => this.lookupByUUID(uuid)),
@@ -207,14 +252,15 @@ export function testDefaultNetworks(): NetworkDriverConnection {
   shared ??= new MemoryNetworkDriver();
   users++;
   let closed = false;
+  const conn = shared.connection();
   return {
-    ...shared.connection(),
-    close: () => {
+    ...conn,
+    close: async () => {
+      await conn.close();
       if (!closed) {
         closed = true;
         if (--users === 0) shared = undefined;
       }
-      return Promise.resolve();
     },
   };
 }
