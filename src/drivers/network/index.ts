@@ -1,14 +1,14 @@
 /**
  * The network driver's entry points: the driver of a state root (`networkDriverFor`), and the
  * opener the API's registry uses for QEMU URIs (`openLocalNetworkDriver`): `qemu:///embed?root=`
- * gets the networks under that root; `qemu:///system` (in the daemon) the system's, with
- * libvirt's `default` network defined on the first start and autostart networks started;
- * `qemu:///session` the user's.
+ * gets the networks under that root; `qemu:///system` / `qemu:///session` (in the daemon) the
+ * system's / the user's. Only `loadDaemonNetworks` defines libvirt's `default` network and
+ * starts autostart networks.
  */
 import type { ConnectURI } from "../driver.ts";
 import type { NetworkDriverConnection } from "../network-driver.ts";
 import { embedRoot } from "../qemu/index.ts";
-import { networkDriverFor, type NetworkDriverOptions, type NetworkRoot } from "./driver.ts";
+import { networkDriverFor, type NetworkDriver, type NetworkRoot } from "./driver.ts";
 
 export {
   NetworkDriver,
@@ -20,12 +20,16 @@ export {
   type NetworkRoot,
 } from "./driver.ts";
 
-/** Options per kind of root for drivers opened through `openLocalNetworkDriver`. */
-export const localNetworkOptions: Record<NetworkRoot["kind"], NetworkDriverOptions> = {
-  system: { defineDefaultNetwork: true, autostart: true },
-  session: { autostart: true },
-  embed: {},
-};
+/**
+ * Loads the network driver of the daemon's instance with libvirt's start-up behaviour: on the
+ * system instance's first start the `default` network is defined and marked autostart, and the
+ * autostart networks start. For tvirtd to call when it starts (before serving connections);
+ * connections alone never start networks, so a test that connects to `qemu:///system` creates
+ * no bridge, rule or dnsmasq on the host.
+ */
+export function loadDaemonNetworks(kind: "system" | "session"): Promise<NetworkDriver> {
+  return networkDriverFor({ kind }, { defineDefaultNetwork: kind === "system", autostart: true });
+}
 
 /** The local network driver for a `qemu` URI served in this process, or undefined. */
 export async function openLocalNetworkDriver(uri: ConnectURI): Promise<NetworkDriverConnection | undefined> {
@@ -43,6 +47,6 @@ export async function openLocalNetworkDriver(uri: ConnectURI): Promise<NetworkDr
     default:
       return undefined;
   }
-  const d = await networkDriverFor(root, localNetworkOptions[root.kind]);
+  const d = await networkDriverFor(root);
   return d.connection();
 }
