@@ -15,7 +15,7 @@ import { isProcessAlive, readProcCmdline, runArgv } from "../../util/spawn.ts";
 import { ConnectListNetworksFlags as L } from "../network-driver.ts";
 import { NetworkDriver, networkPaths, type NetworkPaths } from "./driver.ts";
 import { readCpio } from "../../testing/guest/cpio.ts";
-import { testGuestOrSkip } from "../../testing/guest/index.ts";
+import { QEMU_BINARY, rawQemuArgs, testGuestOrSkip } from "../../testing/guest/index.ts";
 import { spawnArgv } from "../../util/spawn.ts";
 import { gunzipSync } from "node:zlib";
 import { writeFileSync } from "node:fs";
@@ -206,6 +206,83 @@ if (!INNER) {
         holder.kill("SIGKILL");
         await holder.exited;
         await runArgv(["ip", "link", "del", "tvveth-h"]);
+      }
+    });
+
+    test("a TCG guest on the bridge gets a lease; net-dhcp-leases shows it", async (t) => {
+      const guest = await testGuestOrSkip(t);
+      if (!guest) return;
+      // QEMU makes the tap (we are root in this namespace); the port joins virbr0 as libvirt
+      // would attach it. The guest's shell (probe=shell) runs udhcpc on its virtio NIC.
+      const mac = "52:54:00:ab:cd:ef";
+      const args = rawQemuArgs({
+        kernel: guest.kernel,
+        initrd: guest.initrd,
+        mode: "shell",
+        extraArgs: [
+          "-netdev",
+          "tap,id=n0,ifname=tvtap0,script=no,downscript=no",
+          "-device",
+          `virtio-net-pci,netdev=n0,mac=${mac}`,
+        ],
+      });
+      const q = await spawnArgv([QEMU_BINARY, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+      let out = "";
+      q.process.stdout?.on("data", (b: Buffer) => (out += b.toString()));
+      q.process.stderr?.on("data", (b: Buffer) => (out += b.toString()));
+      const wait = async (re: RegExp, ms: number): Promise<void> => {
+        const end = Date.now() + ms;
+        while (!re.test(out)) {
+          if (Date.now() > end || q.exitStatus()) assert.fail(`no ${String(re)} in:\n${out.slice(-3000)}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+      try {
+        for (let i = 0; i < 100 && !(await links()).includes("tvtap0"); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await sh("ip", "link", "set", "dev", "tvtap0", "master", "virbr0", "up");
+        await wait(/TVIRT-GUEST-READY mode=shell/, 180_000);
+        q.process.stdin?.write(
+          "ip link set eth0 up; udhcpc -i eth0 -n -q -f -t 60 -T 1 -s /bin/true -x hostname:tcgguest; echo UDHCPC-DONE $?\n",
+        );
+        await wait(/UDHCPC-DONE \d/, 120_000);
+        assert.match(out, /UDHCPC-DONE 0/);
+        const m = /lease of (192\.168\.122\.\d+) obtained/.exec(out);
+        assert.ok(m, out.slice(-2000));
+        const leases = drv.getDHCPLeases(drv.lookupByName("default"), mac, 0);
+        assert.deepEqual(
+          leases.map((l) => [l.mac, l.ipaddr, l.prefix, l.hostname, l.clientid]),
+          [[mac, m[1], 24, "tcgguest", `01:${mac}`]],
+        );
+        // tvirsh on the same root (its own driver instance, reconnected from the status file).
+        const cli = await runArgv(
+          [
+            process.execPath,
+            join(here, "..", "..", "..", "..", "bin", "tvirsh.js"),
+            "-c",
+            `qemu:///embed?root=${root}`,
+            `net-dhcp-leases default --mac ${mac}`,
+          ],
+          {
+            env: {
+              PATH: process.env.PATH ?? "/usr/bin:/bin",
+              LC_ALL: "C",
+              HOME: process.env.HOME ?? "/root",
+            },
+            timeoutMs: 60_000,
+          },
+        );
+        assert.equal(cli.code, 0, cli.stderr);
+        assert.match(
+          cli.stdout,
+          new RegExp(
+            ` \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d   ${mac}   ipv4       ${m[1]!.replace(/\./g, "\\.")}/24\\s+tcgguest   01:${mac}\n`,
+          ),
+        );
+      } finally {
+        q.kill("SIGKILL");
+        await q.exited;
       }
     });
 
