@@ -29,6 +29,13 @@ import {
 import { DomainEventId, DomainXMLFlags } from "../drivers/enums.ts";
 import { LIBVIRT_COMPAT_VERSION } from "../drivers/version.ts";
 import { NodeDevice } from "./nodedev.ts";
+import type {
+  NetworkDriver,
+  NetworkDriverConnection,
+  NetworkLifecycleEvent,
+  NetworkRef,
+} from "../drivers/network-driver.ts";
+import { Network } from "./network.ts";
 
 /** A callback for domain events, with a handle of the domain on the same connection. */
 export type DomainEventHandler = (dom: Domain, event: DomainEvent) => void;
@@ -55,7 +62,107 @@ export class Connection {
     readonly uri: string,
     /** Opened with `VIR_CONNECT_RO`. */
     readonly readonly: boolean,
+    /**
+     * The network driver of the connection (libvirt's `conn->networkDriver`): the local one for
+     * QEMU URIs; absent when the hypervisor driver serves networks itself (test, remote).
+     */
+    private readonly networkDriver?: NetworkDriverConnection,
   ) {}
+
+  /** @internal Runs one network API call, like `invoke`, on the connection's network driver. */
+  async invokeNetwork<T>(
+    api: string,
+    write: boolean,
+    call: (n: NetworkDriver) => Promise<T> | undefined,
+  ): Promise<T> {
+    return this.invoke(api, write, (d) =>
+      call(this.networkDriver ?? (d as HypervisorDriver & NetworkDriver)),
+    );
+  }
+
+  private network(ref: NetworkRef): Network {
+    return new Network(this, ref);
+  }
+
+  /** virConnectListAllNetworks with `ConnectListNetworksFlags` (0 = all). */
+  async listAllNetworks(flags = 0): Promise<Network[]> {
+    const refs = await this.invokeNetwork("virConnectListAllNetworks", false, (n) =>
+      n.connectListAllNetworks?.(flags),
+    );
+    return refs.map((r) => this.network(r));
+  }
+
+  /** virNetworkLookupByName */
+  async networkLookupByName(name: string): Promise<Network> {
+    return this.network(
+      await this.invokeNetwork("virNetworkLookupByName", false, (n) => n.networkLookupByName?.(name)),
+    );
+  }
+
+  /** virNetworkLookupByUUID (any UUID spelling). */
+  async networkLookupByUUID(uuid: string): Promise<Network> {
+    const norm = normalizeUUID(uuid);
+    if (norm === undefined)
+      throw new VirtError("API_INVALID_UUID", { api: "virNetworkLookupByUUID" }, { uuid });
+    return this.network(
+      await this.invokeNetwork("virNetworkLookupByUUID", false, (n) => n.networkLookupByUUID?.(norm)),
+    );
+  }
+
+  /** virNetworkDefineXML: defines (or redefines) a persistent network. */
+  async networkDefineXML(xml: string): Promise<Network> {
+    return this.network(
+      await this.invokeNetwork("virNetworkDefineXML", true, (n) => n.networkDefineXML?.(xml)),
+    );
+  }
+
+  /** virNetworkDefineXMLFlags (`NetworkDefineFlags.VALIDATE`: against libvirt's schema first). */
+  async networkDefineXMLFlags(xml: string, flags: number): Promise<Network> {
+    return this.network(
+      await this.invokeNetwork("virNetworkDefineXMLFlags", true, (n) =>
+        n.networkDefineXMLFlags?.(xml, flags),
+      ),
+    );
+  }
+
+  /** virNetworkCreateXMLFlags (`NetworkCreateFlags.VALIDATE`: against libvirt's schema first). */
+  async networkCreateXMLFlags(xml: string, flags: number): Promise<Network> {
+    return this.network(
+      await this.invokeNetwork("virNetworkCreateXMLFlags", true, (n) =>
+        n.networkCreateXMLFlags?.(xml, flags),
+      ),
+    );
+  }
+
+  /**
+   * virConnectNetworkEventRegisterAny (`NetworkEventId.LIFECYCLE`): `net` null = every network.
+   * Returns the callback id; callbacks end with the connection.
+   */
+  async networkEventRegisterAny(
+    net: Network | null,
+    eventID: number,
+    handler: (net: Network, event: NetworkLifecycleEvent) => void,
+  ): Promise<number> {
+    return this.invokeNetwork("virConnectNetworkEventRegisterAny", false, (n) =>
+      n.connectNetworkEventRegisterAny?.(net ? net.ref() : null, eventID, (ref, event) => {
+        if (!this.closed) handler(this.network(ref), event);
+      }),
+    );
+  }
+
+  /** virConnectNetworkEventDeregisterAny */
+  async networkEventDeregisterAny(callbackID: number): Promise<void> {
+    await this.invokeNetwork("virConnectNetworkEventDeregisterAny", false, (n) =>
+      n.connectNetworkEventDeregisterAny?.(callbackID),
+    );
+  }
+
+  /** virNetworkCreateXML: starts a transient network. */
+  async networkCreateXML(xml: string): Promise<Network> {
+    return this.network(
+      await this.invokeNetwork("virNetworkCreateXML", true, (n) => n.networkCreateXML?.(xml)),
+    );
+  }
 
   /**
    * @internal Runs one API call: connection and read-only checks, then the driver entry
@@ -104,6 +211,7 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.callbacks.clear();
+    await this.networkDriver?.close();
     await this.driver.connectClose();
   }
 

@@ -15,7 +15,7 @@
 import { type HypervisorDriver } from "../drivers/driver.ts";
 import { ConnectFlags } from "../drivers/enums.ts";
 import { Connection } from "./connection.ts";
-import { findDriver } from "./registry.ts";
+import { findDriver, openNetworkDriverFor } from "./registry.ts";
 import { defaultURI, parseURI } from "./uri.ts";
 
 export interface ConnectOptions {
@@ -33,11 +33,31 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
   const driver = findDriver(parsed);
   const flags = options.readonly ? ConnectFlags.RO : 0;
   const conn: HypervisorDriver = await driver.open(parsed, flags);
-  return new Connection(conn, text, options.readonly ?? false);
+  let net;
+  try {
+    net = await openNetworkDriverFor(parsed, conn);
+  } catch (e) {
+    await conn.connectClose().catch(() => undefined);
+    throw e;
+  }
+  return new Connection(conn, text, options.readonly ?? false, net);
 }
 
 export { Connection, Domain, normalizeUUID, type DomainEventHandler } from "./connection.ts";
 export { NodeDevice, nodeDevCapNames } from "./nodedev.ts";
+export { Network } from "./network.ts";
+export {
+  ConnectListNetworksFlags,
+  NetworkXMLFlags,
+  NetworkDefineFlags,
+  NetworkCreateFlags,
+  IPAddrType,
+  NetworkEventId,
+  NetworkEventLifecycleType,
+  type NetworkLifecycleEvent,
+  type NetworkDHCPLease,
+  type NetworkRef,
+} from "../drivers/network-driver.ts";
 export { registerDriver, unregisterDriver, registeredSchemes } from "./registry.ts";
 export { parseURI, defaultURI, uriParam, isRemoteURI, type ConnectURI } from "./uri.ts";
 export * from "./types.ts";

@@ -8,6 +8,9 @@ import { VirtError } from "../util/errors/index.ts";
 import { testConnectDriver } from "../drivers/test/index.ts";
 import { qemuConnectDriver } from "../drivers/qemu/index.ts";
 import { isRemoteURI } from "./uri.ts";
+import type { NetworkDriverConnection } from "../drivers/network-driver.ts";
+import { openLocalNetworkDriver } from "../drivers/network/index.ts";
+import { testDefaultNetworks } from "../drivers/network/memory.ts";
 
 const drivers = new Map<string, ConnectDriver>();
 
@@ -42,3 +45,21 @@ export function registeredSchemes(): string[] {
 
 registerDriver(testConnectDriver);
 registerDriver(qemuConnectDriver);
+
+/**
+ * The network driver for a connection whose hypervisor driver `hv` just opened (libvirt picks
+ * `conn->networkDriver` the same way): the local network driver for QEMU URIs served in this
+ * process (embed roots; system and session inside the daemon), none where the hypervisor
+ * driver serves networks itself (remote); `test:///default` gets its in-memory networks.
+ */
+export async function openNetworkDriverFor(
+  uri: ConnectURI,
+  hv: { readonly name: string },
+): Promise<NetworkDriverConnection | undefined> {
+  if (isRemoteURI(uri)) return undefined;
+  if (uri.driver === "test" && hv.name === "TEST" && uri.path === "/default") {
+    return testDefaultNetworks();
+  }
+  if (uri.driver !== "qemu" || hv.name !== "QEMU") return undefined;
+  return openLocalNetworkDriver(uri);
+}

@@ -30,12 +30,13 @@ export interface OptDef {
   readonly extension?: boolean;
 }
 
-export type GroupKey = "domain" | "monitor" | "host" | "nodedev" | "virsh";
+export type GroupKey = "domain" | "monitor" | "host" | "network" | "nodedev" | "virsh";
 
 export const groups: Record<GroupKey, string> = {
   domain: "Domain Management",
   monitor: "Domain Monitoring",
   host: "Host and Hypervisor",
+  network: "Networking", // virtual networks
   nodedev: "Node Device", // node devices
   virsh: "Virsh itself",
 };

@@ -69,6 +69,11 @@ const changeSchema = obj(
 const action = (name: string, extra: Record<string, JsonSchema> = {}): JsonSchema =>
   obj({ action: { type: "string", enum: [name] }, domain: domainRefSchema, ...extra });
 
+/** A network handle (virtual networks). */
+export const networkRefSchema = obj({ name: str, uuid: str });
+const netAction = (name: string, extra: Record<string, JsonSchema> = {}): JsonSchema =>
+  obj({ action: { type: "string", enum: [name] }, network: networkRefSchema, ...extra });
+
 const stateFields = {
   state: {
     type: "string",
@@ -326,6 +331,51 @@ export const commandSchemas: Record<string, JsonSchema> = {
   connect: obj({ uri: nullable("string"), readonly: bool }),
   pwd: obj({ cwd: str }),
   // --- node devices ---
+  // virtual networks
+  "net-list": obj({
+    networks: {
+      type: "array",
+      items: obj({ name: str, uuid: str, active: bool, persistent: bool, autostart: nullable("boolean") }),
+    },
+  }),
+  "net-info": obj({
+    name: str,
+    uuid: str,
+    active: bool,
+    persistent: bool,
+    autostart: nullable("boolean"),
+    bridge: nullable("string"),
+  }),
+  "net-define": netAction("defined", { file: str }),
+  "net-create": netAction("created", { file: str }),
+  "net-start": netAction("started"),
+  "net-destroy": netAction("destroyed"),
+  "net-undefine": netAction("undefined"),
+  "net-autostart": {
+    oneOf: [netAction("autostart-enabled"), netAction("autostart-disabled")],
+  },
+  "net-dumpxml": {
+    oneOf: [obj({ xml: str }), obj({ xpath: str, nodes: { type: "array", items: str } })],
+  },
+  "net-dhcp-leases": obj({
+    network: networkRefSchema,
+    leases: {
+      type: "array",
+      items: obj({
+        iface: str,
+        expirytime: int,
+        type: int,
+        mac: nullable("string"),
+        iaid: nullable("string"),
+        ipaddr: str,
+        prefix: int,
+        hostname: nullable("string"),
+        clientid: nullable("string"),
+      }),
+    },
+  }),
+  "net-uuid": obj({ uuid: str, name: str }),
+  "net-name": obj({ name: str, uuid: str }),
   "nodedev-list": obj(
     {
       devices: { type: "array", items: obj({ name: str, parent: nullable("string") }, ["parent"]) },

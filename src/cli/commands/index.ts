@@ -14,6 +14,7 @@ import { hostCommands } from "./host.ts";
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
+import { networkCommands } from "./network.ts"; // virtual networks
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
 
@@ -163,6 +164,7 @@ export const allCommands: Cmd[] = [
   ...monitorCommands,
   ...tuningCommands, // tuning and statistics
   ...hostCommands,
+  ...networkCommands, // virtual networks
   ...nodedevCommands, // node devices
   ...hotplugCommands, // device hotplug
   cd,
@@ -173,7 +175,7 @@ export const allCommands: Cmd[] = [
   connectCmd,
 ];
 
-const groupOrder: GroupKey[] = ["domain", "monitor", "host", "nodedev", "virsh"];
+const groupOrder: GroupKey[] = ["domain", "monitor", "host", "network", "nodedev", "virsh"];
 
 function commandsOf(key: GroupKey): Cmd[] {
   const list = allCommands.filter((c) => c.group === key);

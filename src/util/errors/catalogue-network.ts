@@ -56,4 +56,125 @@ export const networkErrors = {
     kind: "user",
     template: "{what}",
   },
+  // --- the network driver (define, start, destroy, lookups) --------------------------------
+  /** libvirt: "Network not found: no network with matching name 'x'" (or uuid). */
+  NETWORK_NOT_FOUND: {
+    vir: "NO_NETWORK",
+    domain: "NETWORK",
+    kind: "user",
+    template: "no network with matching {key} '{value}'",
+  },
+  /** Start or create of a network that is running (libvirt's wording). */
+  NETWORK_ALREADY_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "network is already active",
+  },
+  /** The test driver's wording for starting a running network. */
+  NETWORK_TEST_ALREADY_RUNNING: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "Network '{network}' is already running",
+  },
+  /** The test driver refuses to undefine a running network (libvirt's wording). */
+  NETWORK_TEST_STILL_RUNNING: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "Network '{network}' is still running",
+  },
+  /** Destroy, leases, … of a network that is not running (libvirt's wording). */
+  NETWORK_NOT_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "network is not active",
+  },
+  /**
+   * Undefine or set autostart of a transient network; `what` is libvirt's wording ("can't
+   * undefine transient network", "cannot set autostart for transient network").
+   */
+  NETWORK_TRANSIENT: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "{what}",
+  },
+  /** Define or create under a name held by another UUID, or a UUID held by another name. */
+  NETWORK_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "NETWORK",
+    kind: "user",
+    template: "network '{name}' already exists with uuid {uuid}",
+  },
+  NETWORK_UUID_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "NETWORK",
+    kind: "user",
+    template:
+      "network '{name}' is already defined with uuid {uuid}: a network's name and uuid belong together",
+  },
+  /** The bridge the network wants exists already on the host (another network, a user bridge). */
+  NETWORK_BRIDGE_IN_USE: {
+    vir: "INTERNAL_ERROR",
+    prefix: "operation failed",
+    domain: "NETWORK",
+    kind: "user",
+    template:
+      "bridge name '{bridge}' of network '{network}' is already in use{by}: choose another <bridge name=> or stop what uses it",
+  },
+  /**
+   * An address range of the network overlaps another active network or a host route (libvirt:
+   * "Network is already in use by interface X", reported as an internal error).
+   */
+  NETWORK_RANGE_IN_USE: {
+    vir: "INTERNAL_ERROR",
+    prefix: "operation failed",
+    domain: "NETWORK",
+    kind: "user",
+    template:
+      "address range {subnet} of network '{network}' is already in use by {user}: choose a range that overlaps no other network or route",
+  },
+  /** This network's forward mode is not run by this driver yet. */
+  NETWORK_MODE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "NETWORK",
+    kind: "user",
+    template:
+      "network '{network}' with forward mode '{mode}' cannot be started: supported are nat, route, open and isolated networks",
+  },
+  /**
+   * The network was started from another network namespace (its status file says which): its
+   * bridge, rules and dnsmasq are not reachable from here, so nothing here touches them.
+   */
+  NETWORK_OTHER_NAMESPACE: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template:
+      "network '{network}' runs in network namespace {theirs}, not in this one ({ours}): stop it from there",
+  },
+  /** A host command the network needs failed (ip, nft, iptables, tc). */
+  NETWORK_COMMAND_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "NETWORK",
+    kind: "environment",
+    template: "network '{network}': '{command}' failed: {reason}",
+  },
+  /** dnsmasq did not start or did not write its pid file. */
+  NETWORK_DNSMASQ_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "NETWORK",
+    kind: "environment",
+    template: "network '{network}': dnsmasq did not start: {reason}",
+  },
+  /** A network state or config file could not be read or written. */
+  NETWORK_STATE_IO: {
+    vir: "OPERATION_FAILED",
+    domain: "NETWORK",
+    kind: "environment",
+    template: "network '{network}': cannot {action} '{path}': {reason}",
+  },
 } as const satisfies Catalogue<"NETWORK">;

@@ -1,0 +1,52 @@
+/**
+ * The network driver's entry points: the driver of a state root (`networkDriverFor`), and the
+ * opener the API's registry uses for QEMU URIs (`openLocalNetworkDriver`): `qemu:///embed?root=`
+ * gets the networks under that root; `qemu:///system` / `qemu:///session` (in the daemon) the
+ * system's / the user's. Only `loadDaemonNetworks` defines libvirt's `default` network and
+ * starts autostart networks.
+ */
+import type { ConnectURI } from "../driver.ts";
+import type { NetworkDriverConnection } from "../network-driver.ts";
+import { embedRoot } from "../qemu/index.ts";
+import { networkDriverFor, type NetworkDriver, type NetworkRoot } from "./driver.ts";
+
+export {
+  NetworkDriver,
+  networkDriverFor,
+  networkPaths,
+  DEFAULT_NETWORK_XML,
+  type NetworkDriverOptions,
+  type NetworkPaths,
+  type NetworkRoot,
+} from "./driver.ts";
+
+/**
+ * Loads the network driver of the daemon's instance with libvirt's start-up behaviour: on the
+ * system instance's first start the `default` network is defined and marked autostart, and the
+ * autostart networks start. For tvirtd to call when it starts (before serving connections);
+ * connections alone never start networks, so a test that connects to `qemu:///system` creates
+ * no bridge, rule or dnsmasq on the host.
+ */
+export function loadDaemonNetworks(kind: "system" | "session"): Promise<NetworkDriver> {
+  return networkDriverFor({ kind }, { defineDefaultNetwork: kind === "system", autostart: true });
+}
+
+/** The local network driver for a `qemu` URI served in this process, or undefined. */
+export async function openLocalNetworkDriver(uri: ConnectURI): Promise<NetworkDriverConnection | undefined> {
+  let root: NetworkRoot;
+  switch (uri.path) {
+    case "/embed":
+      root = { kind: "embed", root: embedRoot(uri) };
+      break;
+    case "/system":
+      root = { kind: "system" };
+      break;
+    case "/session":
+      root = { kind: "session" };
+      break;
+    default:
+      return undefined;
+  }
+  const d = await networkDriverFor(root);
+  return d.connection();
+}

@@ -1,0 +1,265 @@
+/**
+ * The networks of `test:///default` (libvirt's test driver): in memory, shared by every
+ * connection of the process, nothing on the host. Starts with libvirt's test-driver `default`
+ * network (active, persistent, not autostarted). Behaves as libvirt 9's test driver does: no
+ * bridge names or MACs assigned, no DHCP leases entry, no `--inactive` XML, destroying an
+ * inactive network is accepted, a running network cannot be undefined, and transient networks
+ * may be marked autostart.
+ */
+import { checkFlags, VirtError, toVirtError } from "../../util/errors/index.ts";
+import { formatNetwork, parseNetwork, type NetworkDef } from "../../conf/network/index.ts";
+import { validateAgainstSchema } from "../../host/xml-schema.ts";
+import { EventHub } from "../events.ts";
+import {
+  NetworkEventId,
+  NetworkEventLifecycleType as Ev,
+  type NetworkLifecycleEvent,
+  ConnectListNetworksFlags,
+  matchesNetworkListFlags,
+  type NetworkDriverConnection,
+  type NetworkRef,
+} from "../network-driver.ts";
+
+/** libvirt's `defaultConnXML` network of the test driver (`src/test/test_driver.c`). */
+export const TEST_DEFAULT_NETWORK_XML = `<network>
+  <name>default</name>
+  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
+  <bridge name='virbr0'/>
+  <forward/>
+  <ip address='192.168.122.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='192.168.122.2' end='192.168.122.254'/>
+    </dhcp>
+  </ip>
+</network>
+`;
+
+interface MemNetwork {
+  def: NetworkDef;
+  next?: NetworkDef;
+  active: boolean;
+  persistent: boolean;
+  autostart: boolean;
+}
+
+export class MemoryNetworkDriver {
+  readonly #nets = new Map<string, MemNetwork>();
+  readonly events = new EventHub<NetworkLifecycleEvent>();
+
+  #emit(n: MemNetwork, event: number): void {
+    this.events.emit(
+      { name: n.def.name, uuid: n.def.uuid, id: -1 },
+      { id: NetworkEventId.LIFECYCLE, event, detail: 0 },
+    );
+  }
+
+  constructor(initial: readonly string[] = [TEST_DEFAULT_NETWORK_XML]) {
+    for (const xml of initial) {
+      const { def } = parseNetwork(xml);
+      this.#nets.set(def.name, { def, active: true, persistent: true, autostart: false });
+    }
+  }
+
+  #get(net: NetworkRef): MemNetwork {
+    const n = [...this.#nets.values()].find((x) => x.def.uuid === net.uuid);
+    if (!n) throw new VirtError("NETWORK_NOT_FOUND", { key: "uuid", value: net.uuid });
+    return n;
+  }
+
+  #parse(xml: string): { def: NetworkDef; existing?: MemNetwork } {
+    const { def } = parseNetwork(xml);
+    const existing = this.#nets.get(def.name);
+    if (existing && existing.def.uuid !== def.uuid) {
+      throw new VirtError("NETWORK_EXISTS", { name: def.name, uuid: existing.def.uuid });
+    }
+    const other = [...this.#nets.values()].find((n) => n.def.uuid === def.uuid && n.def.name !== def.name);
+    if (other) throw new VirtError("NETWORK_UUID_EXISTS", { name: other.def.name, uuid: def.uuid });
+    return existing ? { def, existing } : { def };
+  }
+
+  listAll(flags: number): NetworkRef[] {
+    const all = Object.values(ConnectListNetworksFlags).reduce((a, b) => a | b, 0);
+    checkFlags(flags, all, "testConnectListAllNetworks");
+    return [...this.#nets.values()].filter((n) => matchesNetworkListFlags(flags, n)).map((n) => refOf(n));
+  }
+
+  lookupByName(name: string): NetworkRef {
+    const n = this.#nets.get(name);
+    if (!n) throw new VirtError("NETWORK_NOT_FOUND", { key: "name", value: name });
+    return refOf(n);
+  }
+
+  lookupByUUID(uuid: string): NetworkRef {
+    const n = [...this.#nets.values()].find((x) => x.def.uuid === uuid.toLowerCase());
+    if (!n) throw new VirtError("NETWORK_NOT_FOUND", { key: "uuid", value: uuid });
+    return refOf(n);
+  }
+
+  define(xml: string): NetworkRef {
+    const { def, existing } = this.#parse(xml);
+    if (existing) {
+      if (existing.active) existing.next = def;
+      else existing.def = def;
+      existing.persistent = true;
+      this.#emit(existing, Ev.DEFINED);
+      return refOf(existing);
+    }
+    const n: MemNetwork = { def, active: false, persistent: true, autostart: false };
+    this.#nets.set(def.name, n);
+    this.#emit(n, Ev.DEFINED);
+    return refOf(n);
+  }
+
+  createXML(xml: string): NetworkRef {
+    const { def, existing } = this.#parse(xml);
+    if (existing?.active) throw new VirtError("NETWORK_TEST_ALREADY_RUNNING", { network: def.name });
+    if (existing) {
+      existing.next = existing.def;
+      existing.def = def;
+      existing.active = true;
+      this.#emit(existing, Ev.STARTED);
+      return refOf(existing);
+    }
+    const n: MemNetwork = { def, active: true, persistent: false, autostart: false };
+    this.#nets.set(def.name, n);
+    this.#emit(n, Ev.STARTED);
+    return refOf(n);
+  }
+
+  create(net: NetworkRef): void {
+    const n = this.#get(net);
+    if (n.active) throw new VirtError("NETWORK_TEST_ALREADY_RUNNING", { network: n.def.name });
+    n.active = true;
+    this.#emit(n, Ev.STARTED);
+  }
+
+  destroy(net: NetworkRef): void {
+    const n = this.#get(net);
+    n.active = false;
+    if (n.next) {
+      n.def = n.next;
+      n.next = undefined;
+    }
+    if (!n.persistent) this.#nets.delete(n.def.name);
+    this.#emit(n, Ev.STOPPED);
+  }
+
+  undefine(net: NetworkRef): void {
+    const n = this.#get(net);
+    if (n.active) throw new VirtError("NETWORK_TEST_STILL_RUNNING", { network: n.def.name });
+    this.#nets.delete(n.def.name);
+    this.#emit(n, Ev.UNDEFINED);
+  }
+
+  connection(): NetworkDriverConnection {
+    const owner = {};
+    const wrap =
+      <A extends unknown[], T>(fn: (...a: A) => T) =>
+      (...a: A): Promise<T> => {
+        try {
+          return Promise.resolve(fn(...a));
+        } catch (e) {
+          return Promise.reject(toVirtError(e));
+        }
+      };
+    return {
+      close: () => {
+        this.events.removeOwner(owner);
+        return Promise.resolve();
+      },
+      connectNetworkEventRegisterAny: wrap(
+        (net: NetworkRef | null, eventID: number, cb: (n: NetworkRef, e: NetworkLifecycleEvent) => void) => {
+          if (eventID !== NetworkEventId.LIFECYCLE) {
+            throw new VirtError("API_INVALID_ARG", { what: `unsupported event ID ${eventID}` });
+          }
+          return this.events.add(
+            owner,
+            net?.uuid ?? null,
+            () => true,
+            (r, e) => {
+              cb({ name: r.name, uuid: r.uuid }, e);
+            },
+          );
+        },
+      ),
+      connectNetworkEventDeregisterAny: wrap((id: number) => {
+        if (!this.events.remove(owner, id)) {
+          throw new VirtError("API_INVALID_ARG", {
+            what: `could not find event callback ${id} for deletion`,
+          });
+        }
+      }),
+      connectListAllNetworks: wrap((flags: number) => this.listAll(flags)),
+      networkLookupByName: wrap((name: string) => this.lookupByName(name)),
+      networkLookupByUUID: wrap((uuid: string) => this.lookupByUUID(uuid)),
+      networkDefineXML: wrap((xml: string) => this.define(xml)),
+      networkCreateXML: wrap((xml: string) => this.createXML(xml)),
+      networkDefineXMLFlags: async (xml: string, flags: number) => {
+        checkFlags(flags, 1, "testNetworkDefineXMLFlags");
+        if (flags & 1) await validateAgainstSchema(xml, "network", { document: "(network_definition)" });
+        return wrap((x: string) => this.define(x))(xml);
+      },
+      networkCreateXMLFlags: async (xml: string, flags: number) => {
+        checkFlags(flags, 1, "testNetworkCreateXMLFlags");
+        if (flags & 1) await validateAgainstSchema(xml, "network", { document: "(network_definition)" });
+        return wrap((x: string) => this.createXML(x))(xml);
+      },
+      networkUndefine: wrap((r: NetworkRef) => {
+        this.undefine(r);
+      }),
+      networkCreate: wrap((r: NetworkRef) => {
+        this.create(r);
+      }),
+      networkDestroy: wrap((r: NetworkRef) => {
+        this.destroy(r);
+      }),
+      networkGetXMLDesc: wrap((r: NetworkRef, flags: number) => {
+        checkFlags(flags, 0, "testNetworkGetXMLDesc");
+        return formatNetwork(this.#get(r).def);
+      }),
+      networkIsActive: wrap((r: NetworkRef) => this.#get(r).active),
+      networkIsPersistent: wrap((r: NetworkRef) => this.#get(r).persistent),
+      networkGetAutostart: wrap((r: NetworkRef) => this.#get(r).autostart),
+      networkSetAutostart: wrap((r: NetworkRef, a: boolean) => {
+        this.#get(r).autostart = a;
+      }),
+      networkGetBridgeName: wrap((r: NetworkRef) => {
+        const n = this.#get(r);
+        if (n.def.bridge === undefined) {
+          throw new VirtError("NETWORK_CONFIG_UNSUPPORTED", {
+            what: `network '${n.def.name}' does not have a bridge name.`,
+          });
+        }
+        return n.def.bridge;
+      }),
+    };
+  }
+}
+
+function refOf(n: MemNetwork): NetworkRef {
+  return { name: n.def.name, uuid: n.def.uuid };
+}
+
+let shared: MemoryNetworkDriver | undefined;
+let users = 0;
+
+/**
+ * The networks of `test:///default` for one more connection: shared while any connection is
+ * open, back to the defaults once all are closed (as the test driver's domains).
+ */
+export function testDefaultNetworks(): NetworkDriverConnection {
+  shared ??= new MemoryNetworkDriver();
+  users++;
+  let closed = false;
+  const conn = shared.connection();
+  return {
+    ...conn,
+    close: async () => {
+      await conn.close();
+      if (!closed) {
+        closed = true;
+        if (--users === 0) shared = undefined;
+      }
+    },
+  };
+}
