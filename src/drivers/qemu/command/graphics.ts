@@ -23,7 +23,12 @@ function listenOf(g: GraphicsDef): GraphicsDef["listens"][number] {
   return g.listens[0] ?? { type: "address" };
 }
 
-function allocate(b: Build, kind: "vnc" | "spice" | "spice-tls"): number {
+/**
+ * The port of a graphics device with autoport: the driver reserves it before the build and writes
+ * it into the live definition (`port`, `websocket`, `tlsPort`); a definition without one asks
+ * the context (the conformance harness hands out libvirt's test ports).
+ */
+function allocate(b: Build, kind: "vnc" | "websocket" | "spice" | "spice-tls"): number {
   const port = b.ctx.allocatePort?.(kind);
   if (port === undefined)
     return fail("QEMU_CMD_CONTEXT_MISSING", { element: `${kind} graphics`, what: "a free port (autoport)" });
@@ -41,7 +46,7 @@ function buildVnc(b: Build, g: GraphicsDef): void {
     case "address":
     case "network": {
       let port = g.port ?? -1;
-      if (g.autoport === true || port === -1) port = allocate(b, "vnc");
+      if (port <= 0) port = allocate(b, "vnc");
       if (port < 5900 || port > 65535) {
         fail("QEMU_CMD_INVALID_VALUE", {
           element: "vnc graphics port",
@@ -51,7 +56,7 @@ function buildVnc(b: Build, g: GraphicsDef): void {
       const addr = l.address ?? b.ctx.graphics?.vncListen ?? "127.0.0.1";
       opt = `${addr.includes(":") ? `[${addr}]` : addr}:${port - 5900}`;
       if (g.websocket !== undefined && g.websocket !== 0) {
-        const ws = g.websocket === -1 ? allocate(b, "vnc") : g.websocket;
+        const ws = g.websocket === -1 ? allocate(b, "websocket") : g.websocket;
         opt += `,websocket=${ws}`;
       }
       break;
@@ -95,8 +100,8 @@ function buildSpice(b: Build, g: GraphicsDef): void {
           if (tls) needTls = true;
           needPort = true;
         }
-        if (needPort || port === -1) port = allocate(b, "spice");
-        if (needTls || tlsPort === -1) {
+        if ((needPort && port <= 0) || port === -1) port = allocate(b, "spice");
+        if ((needTls && tlsPort <= 0) || tlsPort === -1) {
           if (!tls)
             fail("QEMU_CMD_UNSUPPORTED", {
               element: "spice TLS port",

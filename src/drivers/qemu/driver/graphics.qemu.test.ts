@@ -1,0 +1,138 @@
+/**
+ * Graphics ports on real QEMU: guests with `<graphics type='vnc' autoport='yes'/>` get distinct
+ * ports from the display range (a port held by something else on the host is skipped), each
+ * answers an RFB handshake there, the live XML shows the port, destroy gives it back, and a
+ * restarted driver keeps the ports of the guests it reconnects to.
+ */
+import assert from "node:assert/strict";
+import { connect, createServer, type Server } from "node:net";
+import { test } from "node:test";
+import { canBindPort } from "../../../host/ports.ts";
+import { guestXML, makeTestRoot } from "../../../testing/qemu/driver.ts";
+import type { QemuConnection } from "./connection.ts";
+
+/** The first 12 bytes a VNC server sends (its protocol version). */
+function rfbGreeting(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: "127.0.0.1" });
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no RFB greeting on port ${port}`));
+    }, 10_000);
+    s.on("data", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 12) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(buf.subarray(0, 12).toString("latin1"));
+      }
+    });
+    s.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+function listen(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen({ port, host: "127.0.0.1" }, () => {
+      resolve(srv);
+    });
+  });
+}
+
+async function vncPort(conn: QemuConnection, name: string): Promise<number> {
+  const xml = await conn.domainGetXMLDesc(await conn.domainLookupByName(name), 0);
+  const m =
+    /<graphics type='vnc' port='(\d+)' autoport='yes' listen='127\.0\.0\.1'>\s*<listen type='address' address='127\.0\.0\.1'\/>/.exec(
+      xml,
+    );
+  assert.ok(m, `live XML of ${name} shows the VNC port: ${xml}`);
+  return Number(m[1]);
+}
+
+test("autoport VNC guests get distinct free ports, released at destroy, kept across a driver restart", async (t) => {
+  const base = await guestXML(t, { name: "g0", mode: "idle" });
+  if (base === undefined) return;
+  const withVnc = (name: string): string =>
+    base
+      .replace("<name>g0</name>", `<name>${name}</name>`)
+      .replace("</devices>", "    <graphics type='vnc' autoport='yes'/>\n  </devices>");
+  // something else holds the first free port of a private range
+  let min = 5900;
+  while (!(await canBindPort(min, "127.0.0.1"))) min++;
+  const busy = await listen(min);
+  const range = { min, max: min + 20 };
+  const tr = makeTestRoot();
+  let conn = await tr.open({ displayPorts: range });
+  try {
+    for (const n of ["g1", "g2", "g3"]) {
+      await conn.domainCreateXML(withVnc(n), 0);
+      tr.track(conn);
+    }
+    const ports = [await vncPort(conn, "g1"), await vncPort(conn, "g2"), await vncPort(conn, "g3")];
+    assert.equal(new Set(ports).size, 3, `distinct ports: ${ports.join(", ")}`);
+    for (const p of ports) {
+      assert.ok(p > min && p <= range.max, `port ${p} is in the range and not the busy ${min}`);
+      assert.equal(await rfbGreeting(p), "RFB 003.008\n");
+    }
+    assert.deepEqual(
+      conn.driver.ports.display.held(),
+      [...ports].sort((a, b) => a - b),
+    );
+
+    // a restarted driver holds the ports of the guests it reconnected to
+    await conn.connectClose();
+    conn = await tr.open({ displayPorts: range });
+    assert.deepEqual(
+      conn.driver.ports.display.held(),
+      [...ports].sort((a, b) => a - b),
+    );
+    assert.equal(await vncPort(conn, "g2"), ports[1]);
+    await conn.domainCreateXML(withVnc("g4"), 0);
+    tr.track(conn);
+    const p4 = await vncPort(conn, "g4");
+    assert.ok(!ports.includes(p4) && p4 !== min, `g4 got a port of its own: ${p4}`);
+    assert.equal(await rfbGreeting(p4), "RFB 003.008\n");
+
+    // destroy gives the port back; the next guest gets the lowest free one again
+    await conn.domainDestroy(await conn.domainLookupByName("g2"));
+    assert.equal(conn.driver.ports.display.has(ports[1]!), false);
+    await conn.domainCreateXML(withVnc("g5"), 0);
+    tr.track(conn);
+    assert.equal(await vncPort(conn, "g5"), ports[1]);
+    for (const n of ["g1", "g3", "g4", "g5"]) await conn.domainDestroy(await conn.domainLookupByName(n));
+    assert.deepEqual(conn.driver.ports.display.held(), []);
+  } finally {
+    await conn.connectClose();
+    await tr.cleanup();
+    busy.close();
+  }
+});
+
+test("a start that fails after the ports were reserved gives them back", async (t) => {
+  const base = await guestXML(t, { name: "bad", mode: "idle" });
+  if (base === undefined) return;
+  const tr = makeTestRoot();
+  const conn = await tr.open({
+    displayPorts: { min: 5900, max: 65535 },
+    websocketPorts: { min: 5700, max: 65535 },
+  });
+  try {
+    // two VNC displays: the command builder refuses them, after the ports were reserved
+    const xml = base.replace(
+      "</devices>",
+      "    <graphics type='vnc' autoport='yes' websocket='-1'/>\n    <graphics type='vnc' autoport='yes'/>\n  </devices>",
+    );
+    await assert.rejects(conn.domainCreateXML(xml, 0));
+    assert.deepEqual(conn.driver.ports.display.held(), []);
+    assert.deepEqual(conn.driver.ports.websocket.held(), []);
+  } finally {
+    await conn.connectClose();
+    await tr.cleanup();
+  }
+});
