@@ -384,6 +384,9 @@ export const commandSchemas: Record<string, JsonSchema> = {
     count: int,
     ended: { type: "string", enum: ["done", "timeout", "interrupt"] },
   }),
+  // graphical consoles
+  vncdisplay: obj({ display: str, address: nullable("string"), port: int, domain: domainRefSchema }),
+  domdisplay: obj({ uris: { type: "array", items: str }, domain: domainRefSchema }),
 };
 
 /** Validates `value` against `schema`; returns the problems found (empty = valid). */
