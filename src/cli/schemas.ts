@@ -387,6 +387,7 @@ export const commandSchemas: Record<string, JsonSchema> = {
   // graphical consoles
   vncdisplay: obj({ display: str, address: nullable("string"), port: int, domain: domainRefSchema }),
   domdisplay: obj({ uris: { type: "array", items: str }, domain: domainRefSchema }),
+  screenshot: obj({ file: str, mime: str, bytes: int, domain: domainRefSchema }),
 };
 
 /** Validates `value` against `schema`; returns the problems found (empty = valid). */

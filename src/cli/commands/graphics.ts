@@ -1,7 +1,9 @@
 /**
  * Graphical consoles (issue 19): `vncdisplay` and `domdisplay` read the live XML as virsh 9.0
- * does (so they work on any driver that fills the ports in, stock libvirt included).
+ * does (so they work on any driver that fills the ports in, stock libvirt included);
+ * `screenshot` saves virDomainScreenshot's stream to a file with virsh's messages.
  */
+import { open, unlink, type FileHandle } from "node:fs/promises";
 import {
   DomainXMLFlags,
   parseXmlTree,
@@ -11,7 +13,7 @@ import {
   type XElement,
 } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
-import type { CmdDef } from "../grammar.ts";
+import type { CmdDef, ParsedCmd } from "../grammar.ts";
 import { domainOpt, domJson } from "./domain.ts";
 
 type Cmd = CmdDef<Ctx>;
@@ -163,4 +165,97 @@ const domdisplay: Cmd = {
   },
 };
 
-export const graphicsCommands: Cmd[] = [domdisplay, vncdisplay];
+/** vshCommandOptUInt: undefined when absent, null (error printed) when malformed. */
+function optUInt(ctx: Ctx, cmd: ParsedCmd<Ctx>, name: string): number | undefined | null {
+  const v = cmd.raw(name);
+  if (v === undefined) return undefined;
+  const n = /^\s*\+?\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n > 0xffffffff) {
+    ctx.fail(`Numeric value '${v}' for <${name}> option is malformed or out of range`);
+    return null;
+  }
+  return n;
+}
+
+/** virshGenFileName: `<domain>-<local time>.<extension of the MIME type>`. */
+export function screenshotFileName(domain: string, mime: string, now = new Date()): string {
+  const p = (n: number): string => String(n).padStart(2, "0");
+  const stamp = `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}-${p(now.getHours())}:${p(now.getMinutes())}:${p(now.getSeconds())}`;
+  const ext = mime === "image/x-portable-pixmap" ? ".ppm" : mime === "image/png" ? ".png" : "";
+  return `${domain}-${stamp}${ext}`;
+}
+
+/** Opens `path` as virsh does: created new (O_EXCL), else truncated; `created` says which. */
+async function createOutput(path: string): Promise<{ fh: FileHandle; created: boolean } | undefined> {
+  try {
+    return { fh: await open(path, "wx", 0o666), created: true };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return undefined;
+  }
+  try {
+    return { fh: await open(path, "w", 0o666), created: false };
+  } catch {
+    return undefined;
+  }
+}
+
+const screenshot: Cmd = {
+  name: "screenshot",
+  group: "domain",
+  help: "take a screenshot of a current domain console and store it into a file",
+  desc: "screenshot of a current domain console",
+  opts: [
+    domainOpt(),
+    { name: "file", type: "string", help: "where to store the screenshot", complete: "file" },
+    { name: "screen", type: "string", named: true, help: "ID of a screen to take screenshot of" },
+  ],
+  async run(ctx, cmd) {
+    let file = ctx.optString(cmd, "file");
+    if (file === null) return false;
+    const screen = optUInt(ctx, cmd, "screen");
+    if (screen === null) return false;
+    const dom = await ctx.domain(cmd);
+    if (!dom) return false;
+    let shot;
+    try {
+      shot = await dom.screenshot(screen ?? 0, 0);
+    } catch (e) {
+      return ctx.fail(`could not take a screenshot of ${dom.name}`, e);
+    }
+    const { mime, stream } = shot;
+    file ??= screenshotFileName(dom.name, mime);
+    const out = await createOutput(file);
+    if (!out) {
+      await stream.close().catch(() => undefined);
+      return ctx.fail(`cannot create file ${file}`);
+    }
+    let bytes = 0;
+    try {
+      for await (const chunk of stream) {
+        await out.fh.write(chunk);
+        bytes += chunk.length;
+      }
+    } catch (e) {
+      await stream.close().catch(() => undefined);
+      await out.fh.close().catch(() => undefined);
+      if (out.created) await unlink(file).catch(() => undefined);
+      return ctx.fail(`could not receive data from domain ${dom.name}`, e);
+    }
+    try {
+      await out.fh.close();
+    } catch (e) {
+      if (out.created) await unlink(file).catch(() => undefined);
+      return ctx.fail(`cannot close file ${file}`, e);
+    }
+    try {
+      await stream.close();
+    } catch (e) {
+      return ctx.fail(`cannot close stream on domain ${dom.name}`, e);
+    }
+    ctx.printExtra(`Screenshot saved to ${file}, with type of ${mime}`);
+    ctx.emit({ file, mime, bytes, domain: domJson(dom) });
+    return true;
+  },
+};
+
+export const graphicsCommands: Cmd[] = [domdisplay, screenshot, vncdisplay];

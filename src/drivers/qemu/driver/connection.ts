@@ -21,6 +21,9 @@ import {
   type MemoryStat,
   type QemuMonitorEventCallback,
   type TypedParameter,
+  // graphical consoles
+  bufferStream,
+  type Screenshot,
 } from "../../driver.ts";
 import {
   ConnectListDomainsFilters,
@@ -50,6 +53,7 @@ import * as hotplug from "./hotplug.ts";
 // tuning and statistics
 import * as tuning from "./tuning.ts";
 import * as stats from "./stats.ts";
+import * as graphics from "./graphics.ts"; // graphical consoles
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
@@ -458,6 +462,15 @@ export class QemuConnection implements HypervisorDriver {
     run.store.add(stream);
     this.#streams.add(stream);
     return stream;
+  }
+
+  // --- graphical consoles (issue 19) --------------------------------------------------------
+
+  domainScreenshot(dom: DomainRef, screen: number, flags: number): Promise<Screenshot> {
+    return this.onDomain(dom, async (obj) => {
+      const { mime, data } = await graphics.screenshot(this.driver, obj, screen, flags);
+      return { mime, stream: bufferStream(data) };
+    });
   }
 
   // --- events -------------------------------------------------------------------------------

@@ -6,8 +6,13 @@
  * file show them); explicit ports are marked held so autoport never hands them out. A restarted
  * driver marks the ports of the guests it reconnects to as held.
  */
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import type { DomainDef, GraphicsDef } from "../../../conf/domain/types.ts";
 import type { PortAllocator } from "../../../host/ports.ts";
+import { checkFlags, strerror, VirtError } from "../../../util/errors/index.ts";
+import type { QmpClient } from "../monitor/index.ts";
+import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 
 /** Ports one run holds; `release` gives them back once (later calls do nothing). */
@@ -130,4 +135,68 @@ export function adoptGraphicsPorts(drv: QemuDriver, live: DomainDef): GraphicsPo
     }
   }
   return hold(taken);
+}
+
+// ---------------------------------------------------------------------------------------------
+// screenshot and send-key
+// ---------------------------------------------------------------------------------------------
+
+/** The monitor of a running domain, or libvirt's "domain is not running". */
+function liveQmp(obj: QemuDomainObj): QmpClient {
+  const run = obj.run;
+  if (!obj.isActive() || !run || run.ended) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+  if (!run.qmp) throw new VirtError("QEMU_MONITOR_UNAVAILABLE", { name: obj.name, operation: "the monitor" });
+  return run.qmp;
+}
+
+/**
+ * libvirt's qemuDomainScreenshot: QMP `screendump` of screen `screen` (counted over the heads of
+ * the video devices) to a temporary file of the driver's cache dir, read back and removed. The
+ * image is PPM (`image/x-portable-pixmap`), what libvirt 9.0 asks QEMU for.
+ */
+export async function screenshot(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  screen: number,
+  flags: number,
+): Promise<{ mime: string; data: Buffer }> {
+  checkFlags(flags, 0, "qemuDomainScreenshot");
+  const job = await obj.job.acquire("query", "virDomainScreenshot");
+  try {
+    const qmp = liveQmp(obj);
+    const videos = obj.def.devices.videos.filter((v) => v.model.type !== "none");
+    if (videos.length === 0) throw new VirtError("QEMU_SCREENSHOT_NO_VIDEO", {});
+    const args: Record<string, unknown> = {};
+    if (screen !== 0) {
+      const caps = await drv.caps(obj.def.devices.emulator);
+      if (!caps.flags.has("screendump_device")) throw new VirtError("QEMU_SCREENSHOT_SCREEN_ZERO", {});
+      let head = screen;
+      const video = videos.find((v) => {
+        const heads = v.model.heads ?? 1;
+        if (head < heads) return true;
+        head -= heads;
+        return false;
+      });
+      if (!video?.alias) throw new VirtError("QEMU_SCREENSHOT_NO_SCREEN", { screen });
+      args.device = video.alias;
+      args.head = head;
+    }
+    await mkdir(drv.paths.cacheDir, { recursive: true, mode: 0o750 });
+    const dir = await mkdtemp(join(drv.paths.cacheDir, "qemu.screendump."));
+    const file = join(dir, "screen.ppm");
+    try {
+      await qmp.execute("screendump", { filename: file, ...args });
+      let data: Buffer;
+      try {
+        data = await readFile(file);
+      } catch (e) {
+        throw new VirtError("QEMU_SCREENSHOT_READ", { path: file, reason: strerror(e) }, {}, { cause: e });
+      }
+      return { mime: "image/x-portable-pixmap", data };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } finally {
+    job.release();
+  }
 }
