@@ -13,7 +13,7 @@ import { screenshotFileName } from "./commands/graphics.ts";
 import { commandSchemas, validate } from "./schemas.ts";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { ppmHeader, rfbServerInit } from "../testing/graphics/rfb.ts";
-import { makeTestRoot } from "../testing/qemu/driver.ts";
+import { makeTestRoot, until } from "../testing/qemu/driver.ts";
 
 test("screenshot file names are virsh's", () => {
   const at = new Date(2026, 11, 6, 23, 5, 9);
@@ -103,3 +103,74 @@ test("vncdisplay, domdisplay and screenshot of a running guest", { timeout: 180_
     await tr.cleanup();
   }
 });
+
+test(
+  "send-key: Ctrl+Alt+Del reaches the guest's keyboard and reboots it",
+  { timeout: 180_000 },
+  async (t) => {
+    const g = await testGuestOrSkip(t);
+    if (!g) return;
+    const tr = makeTestRoot("tvirt-sendkey-");
+    const name = "keys1";
+    const serial = join(tr.root, "serial.log");
+    const xmlPath = join(tr.root, "dom.xml");
+    // on_reboot is destroy: the reboot the keys ask for ends the domain
+    writeFileSync(
+      xmlPath,
+      guestDomainXML({ name, mode: "idle", kernel: g.kernel, initrd: g.initrd, serialLogPath: serial }),
+    );
+    const sh = async (...args: string[]): Promise<{ out: string; err: string; status: number }> => {
+      const io = new BufferIo();
+      const status = await main(["-c", tr.uri, ...args], io, {});
+      return { out: io.stdout, err: io.stderr, status };
+    };
+    const log = (): string => {
+      try {
+        return readFileSync(serial, "utf8");
+      } catch {
+        return "";
+      }
+    };
+    try {
+      assert.equal((await sh("define", xmlPath)).status, 0);
+      const off = await sh("send-key", name, "KEY_A");
+      assert.equal(off.err, "error: Requested operation is not valid: domain is not running\n");
+      assert.equal((await sh("start", name)).status, 0);
+      tr.track();
+      await until(() => /TVIRT-GUEST-READY/.test(log()), 120_000, "the guest to boot");
+      // a key the kernel ignores leaves the guest running
+      assert.equal((await sh("send-key", name, "--codeset", "usb", "4")).status, 0);
+      const untranslatable = await sh("send-key", name, "--codeset", "atset2", "28");
+      assert.equal(
+        untranslatable.err,
+        "error: invalid argument: cannot translate keycode 28 of atset2 codeset to qnum keycode\n",
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal((await sh("domstate", name)).out, "running\n\n");
+      assert.doesNotMatch(log(), /reboot: Restarting system/);
+      // the kernel's Ctrl+Alt+Del: an immediate restart
+      const r = await sh(
+        "send-key",
+        name,
+        "--holdtime",
+        "200",
+        "KEY_LEFTCTRL",
+        "KEY_LEFTALT",
+        "KEY_DELETE",
+        "--json",
+      );
+      assert.equal(r.status, 0, r.err);
+      const doc = JSON.parse(r.out) as Record<string, unknown>;
+      assert.deepEqual(validate(doc, commandSchemas["send-key"]!), []);
+      assert.deepEqual([doc.codeset, doc.holdtime, doc.keycodes], [0, 200, [29, 56, 111]]);
+      await until(() => /reboot: Restarting system/.test(log()), 30_000, "the guest to restart");
+      await until(
+        async () => (await sh("domstate", name)).out === "shut off\n\n",
+        30_000,
+        "the domain to stop",
+      );
+    } finally {
+      await tr.cleanup();
+    }
+  },
+);

@@ -131,3 +131,36 @@ test("stock virsh prints the same on its test driver", (t) => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** send-key's own checks (before the API call), with virsh's messages. */
+const SEND_KEY_ERRORS: [string, string][] = [
+  ["send-key test --codeset foo KEY_A", "error: unknown codeset: 'foo'\n"],
+  ["send-key test KEY_NOPE", "error: invalid keycode: 'KEY_NOPE'\n"],
+  [
+    "send-key test --holdtime -5 KEY_A",
+    "error: Numeric value '-5' for <holdtime> option is malformed or out of range\n",
+  ],
+  [
+    "send-key test --holdtime abc KEY_A",
+    "error: Numeric value 'abc' for <holdtime> option is malformed or out of range\n",
+  ],
+  ["send-key test 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17", "error: too many keycodes\n"],
+  ["send-key test -- -1", "error: invalid keycode: '-1'\n"],
+  ["send-key test", "error: command 'send-key' requires <keycode> option\n"],
+];
+
+test("send-key refuses bad code sets, key names and hold times as virsh does", async (t) => {
+  const virsh = spawnSync("virsh", ["--version"], { encoding: "utf8" }).status === 0;
+  for (const [line, err] of SEND_KEY_ERRORS) {
+    const io = new BufferIo();
+    assert.equal(await main(["-c", "test:///default", line], io, {}), 1, line);
+    assert.equal(io.stderr, err, line);
+    if (!virsh) continue;
+    const r = spawnSync("virsh", ["-c", "test:///default", line], {
+      encoding: "utf8",
+      env: { ...process.env, LANG: "C", LC_ALL: "C" },
+    });
+    assert.equal(r.stderr, err, `virsh ${line}`);
+  }
+  if (!virsh) t.diagnostic("virsh is not installed: compared with the recorded messages only");
+});

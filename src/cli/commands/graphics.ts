@@ -6,6 +6,8 @@
 import { open, unlink, type FileHandle } from "node:fs/promises";
 import {
   DomainXMLFlags,
+  KEYCODE_SETS,
+  keycodeFromName,
   parseXmlTree,
   selectNodes,
   selectValue,
@@ -258,4 +260,62 @@ const screenshot: Cmd = {
   },
 };
 
-export const graphicsCommands: Cmd[] = [domdisplay, screenshot, vncdisplay];
+/** virsh's get_keycode: a key name of the code set, else a number (decimal, 0x hex, 0 octal). */
+function keycodeOf(arg: string, codeset: number): number | undefined {
+  const named = keycodeFromName(codeset, arg);
+  if (named !== undefined) return named;
+  let n: number;
+  if (/^[+-]?0[xX][0-9a-fA-F]+$/.test(arg)) n = parseInt(arg, 16);
+  else if (/^[+-]?0[0-7]+$/.test(arg)) n = parseInt(arg, 8);
+  else if (/^[+-]?\d+$/.test(arg)) n = parseInt(arg, 10);
+  else return undefined;
+  return n >= 0 && n <= 0x7fffffff ? n : undefined;
+}
+
+const sendKey: Cmd = {
+  name: "send-key",
+  group: "domain",
+  help: "Send keycodes to the guest",
+  desc: "Send keycodes (integers or symbolic names) to the guest",
+  opts: [
+    domainOpt(),
+    { name: "codeset", type: "string", named: true, help: "the codeset of keycodes, default:linux" },
+    {
+      name: "holdtime",
+      type: "string",
+      named: true,
+      help: "the time (in milliseconds) how long the keys will be held",
+    },
+    { name: "keycode", type: "argv", required: true, help: "the key code" },
+  ],
+  async run(ctx, cmd) {
+    const dom = await ctx.domain(cmd);
+    if (!dom) return false;
+    const codesetName = ctx.optString(cmd, "codeset");
+    if (codesetName === null) return false;
+    const holdtime = optUInt(ctx, cmd, "holdtime");
+    if (holdtime === null) return false;
+    let codeset = KEYCODE_SETS.linux!;
+    if (codesetName !== undefined) {
+      const c = Object.hasOwn(KEYCODE_SETS, codesetName) ? KEYCODE_SETS[codesetName] : undefined;
+      if (c === undefined) return ctx.fail(`unknown codeset: '${codesetName}'`);
+      codeset = c;
+    }
+    const keycodes: number[] = [];
+    for (const arg of cmd.argv) {
+      if (keycodes.length === 16) return ctx.fail("too many keycodes");
+      const k = keycodeOf(arg, codeset);
+      if (k === undefined) return ctx.fail(`invalid keycode: '${arg}'`);
+      keycodes.push(k);
+    }
+    try {
+      await dom.sendKey(codeset, holdtime ?? 0, keycodes, 0);
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    ctx.emit({ codeset, holdtime: holdtime ?? 0, keycodes, domain: domJson(dom) });
+    return true;
+  },
+};
+
+export const graphicsCommands: Cmd[] = [domdisplay, screenshot, sendKey, vncdisplay];

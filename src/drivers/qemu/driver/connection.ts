@@ -473,6 +473,16 @@ export class QemuConnection implements HypervisorDriver {
     });
   }
 
+  domainSendKey(
+    dom: DomainRef,
+    codeset: number,
+    holdtime: number,
+    keycodes: readonly number[],
+    flags: number,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) => graphics.sendKey(obj, codeset, holdtime, keycodes, flags));
+  }
+
   // --- events -------------------------------------------------------------------------------
 
   connectDomainEventRegisterAny(

@@ -9,8 +9,10 @@
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { DomainDef, GraphicsDef } from "../../../conf/domain/types.ts";
+import { keycodeSetName, translateKeycode } from "../../../conf/keycodes.ts";
 import type { PortAllocator } from "../../../host/ports.ts";
 import { checkFlags, strerror, VirtError } from "../../../util/errors/index.ts";
+import { KeycodeSet } from "../../enums.ts";
 import type { QmpClient } from "../monitor/index.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
@@ -196,6 +198,36 @@ export async function screenshot(
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  } finally {
+    job.release();
+  }
+}
+
+/**
+ * libvirt's qemuDomainSendKey: the key codes translated to qnum (QMP `send-key` takes those),
+ * pressed together for `holdtime` ms (QEMU's default 100 ms when 0), then released.
+ */
+export async function sendKey(
+  obj: QemuDomainObj,
+  codeset: number,
+  holdtime: number,
+  keycodes: readonly number[],
+  flags: number,
+): Promise<void> {
+  checkFlags(flags, 0, "qemuDomainSendKey");
+  const qnums = keycodes.map((k) => {
+    const q = codeset === KeycodeSet.QNUM ? k : translateKeycode(codeset, KeycodeSet.QNUM, k);
+    if (q === undefined)
+      throw new VirtError("QEMU_SENDKEY_TRANSLATE", { keycode: k, codeset: keycodeSetName(codeset) });
+    return q;
+  });
+  const job = await obj.job.acquire("modify", "virDomainSendKey");
+  try {
+    const qmp = liveQmp(obj);
+    await qmp.execute("send-key", {
+      keys: qnums.map((data) => ({ type: "number", data })),
+      ...(holdtime > 0 ? { "hold-time": holdtime } : {}),
+    });
   } finally {
     job.release();
   }
