@@ -136,3 +136,64 @@ test("a start that fails after the ports were reserved gives them back", async (
     await tr.cleanup();
   }
 });
+
+test("websocket and SPICE ports come from their ranges; two drivers (embed roots) never share a port", async (t) => {
+  const base = await guestXML(t, { name: "w1", mode: "idle" });
+  if (base === undefined) return;
+  const a = makeTestRoot();
+  const b = makeTestRoot();
+  const connA = await a.open();
+  const connB = await b.open();
+  try {
+    const xmlOf = (name: string, graphics: string): string =>
+      base
+        .replace("<name>w1</name>", `<name>${name}</name>`)
+        .replace("</devices>", `${graphics}\n  </devices>`);
+    // a VNC websocket from 5700 up, answering HTTP (the websocket upgrade) there
+    await connA.domainCreateXML(xmlOf("w1", "    <graphics type='vnc' autoport='yes' websocket='-1'/>"), 0);
+    a.track(connA);
+    const xml = await connA.domainGetXMLDesc(await connA.domainLookupByName("w1"), 0);
+    const m =
+      /<graphics type='vnc' port='(\d+)' autoport='yes' websocket='(\d+)' listen='127\.0\.0\.1'>/.exec(xml);
+    assert.ok(m, xml);
+    const [vnc, ws] = [Number(m[1]), Number(m[2])];
+    assert.ok(ws >= 5700 && ws < 5900, `websocket port ${ws}`);
+    assert.equal(await rfbGreeting(vnc), "RFB 003.008\n");
+    assert.deepEqual(connA.driver.ports.websocket.held(), [ws]);
+
+    // another root (another allocator, as another embed process would have): the port the first
+    // guest holds is busy on the host, so it is skipped
+    await connB.domainCreateXML(xmlOf("w2", "    <graphics type='vnc' autoport='yes'/>"), 0);
+    b.track(connB);
+    const xml2 = await connB.domainGetXMLDesc(await connB.domainLookupByName("w2"), 0);
+    const vnc2 = Number(/<graphics type='vnc' port='(\d+)'/.exec(xml2)?.[1]);
+    assert.notEqual(vnc2, vnc);
+    assert.equal(await rfbGreeting(vnc2), "RFB 003.008\n");
+
+    // SPICE with autoport and no TLS configured: a plain port from the display range
+    await connB.domainCreateXML(xmlOf("s1", "    <graphics type='spice' autoport='yes'/>"), 0);
+    b.track(connB);
+    const xml3 = await connB.domainGetXMLDesc(await connB.domainLookupByName("s1"), 0);
+    const sp = /<graphics type='spice' port='(\d+)' autoport='yes' listen='127\.0\.0\.1'>/.exec(xml3);
+    assert.ok(sp, xml3);
+    const spice = Number(sp[1]);
+    assert.ok(![vnc, vnc2].includes(spice) && spice >= 5900);
+    assert.deepEqual(
+      connB.driver.ports.display.held(),
+      [vnc2, spice].sort((x, y) => x - y),
+    );
+    // something listens there (SPICE speaks first only after the client's link message)
+    await new Promise<void>((resolve, reject) => {
+      const s = connect({ port: spice, host: "127.0.0.1" }, () => {
+        s.destroy();
+        resolve();
+      });
+      s.on("error", reject);
+    });
+  } finally {
+    await connA.connectClose();
+    await connB.connectClose();
+    await a.cleanup();
+    await b.cleanup();
+  }
+});
