@@ -2,7 +2,8 @@
  * Graphical consoles through tvirtd (issue 19): stock virsh 9.0 and tvirsh (remote driver) on a
  * TCG guest with `<graphics type='vnc' autoport='yes'/>`: vncdisplay and domdisplay name the
  * port the daemon allocated (its VNC server answers there), screenshot (DOMAIN_SCREENSHOT, a
- * download stream) saves a PPM of the size the VNC server reports.
+ * download stream) saves a PPM of the size the VNC server reports, send-key (DOMAIN_SEND_KEY)
+ * presses Ctrl+Alt+Del in the guest.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,6 +16,14 @@ import { ppmHeader, rfbServerInit } from "../testing/graphics/rfb.ts";
 import { privateSession, run, spawnDaemon, virshOrSkip, type DaemonProcess } from "../testing/rpc/harness.ts";
 
 const NAME = "shoti";
+
+async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
 
 test(
@@ -30,6 +39,14 @@ test(
     const env = { ...process.env, LANG: "C", LC_ALL: "C", LIBVIRT_DEFAULT_URI: "" };
     const pidFile = join(dir, "run", "tvirt", "qemu", `${NAME}.pid`);
     const xmlPath = join(dir, `${NAME}.xml`);
+    const serial = join(dir, "serial.log");
+    const log = (): string => {
+      try {
+        return readFileSync(serial, "utf8");
+      } catch {
+        return "";
+      }
+    };
     writeFileSync(
       xmlPath,
       guestDomainXML({
@@ -37,6 +54,7 @@ test(
         mode: "idle",
         kernel: guest.kernel,
         initrd: guest.initrd,
+        serialLogPath: serial,
         extraDevicesXML: "    <graphics type='vnc' autoport='yes'/>",
       }),
     );
@@ -96,7 +114,23 @@ test(
         s1.stderr,
         `error: could not take a screenshot of ${NAME}\nerror: invalid argument: no screen with ID 1\n`,
       );
-      assert.equal((await v(["destroy", NAME])).code, 0);
+      // send-key (DOMAIN_SEND_KEY): USB codes of Ctrl+Alt+Del restart the guest (on_reboot destroy)
+      await until(() => /TVIRT-GUEST-READY/.test(log()), 120_000, "the guest to boot");
+      const bad = await v(["send-key", NAME, "--codeset", "atset3", "28"]);
+      assert.equal(
+        bad.stderr,
+        "error: invalid argument: cannot translate keycode 28 of atset3 codeset to qnum keycode\n",
+      );
+      assert.equal((await tv(["send-key", NAME, "--codeset", "win32", "VK_A"])).code, 0);
+      const keys = await v(["send-key", NAME, "--codeset", "usb", "224", "226", "76"]);
+      assert.equal(keys.code, 0, keys.stderr);
+      assert.equal(keys.stdout, "\n");
+      await until(() => /reboot: Restarting system/.test(log()), 30_000, "the guest to restart");
+      await until(
+        async () => (await v(["domstate", NAME])).stdout === "shut off\n\n",
+        30_000,
+        "the domain to stop",
+      );
     } finally {
       if (qemuPid > 0) {
         try {
@@ -105,7 +139,7 @@ test(
           // gone
         }
       }
-    await daemon?.stop();
+      await daemon?.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   },
