@@ -69,9 +69,16 @@ test(
     let daemon: DaemonProcess | undefined;
     let qemuPid = 0;
     try {
-      daemon = await spawnDaemon(["--session", "--listen", sock, "--uri", "qemu:///session"], [sock], {
-        env: daemonEnv,
-      });
+      // the display range from the daemon's configuration (qemu.conf's keys)
+      const conf = join(dir, "tvirtd.conf");
+      writeFileSync(conf, "remote_display_port_min = 5960\nremote_display_port_max = 5999\n");
+      daemon = await spawnDaemon(
+        ["--session", "--config", conf, "--listen", sock, "--uri", "qemu:///session"],
+        [sock],
+        {
+          env: daemonEnv,
+        },
+      );
       assert.equal((await v(["define", xmlPath])).code, 0);
       const off = await v(["screenshot", NAME, join(dir, "off.ppm")]);
       assert.equal(
@@ -86,7 +93,7 @@ test(
       const port = Number(
         /<graphics type='vnc' port='(\d+)' autoport='yes' listen='127.0.0.1'>/.exec(xml)?.[1],
       );
-      assert.ok(port >= 5900, xml);
+      assert.ok(port >= 5960 && port <= 5999, xml);
       const vd = await v(["vncdisplay", NAME]);
       assert.equal(vd.stdout, `127.0.0.1:${port - 5900}\n\n`);
       assert.equal((await tv(["vncdisplay", NAME])).stdout, vd.stdout);
