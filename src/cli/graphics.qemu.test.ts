@@ -174,3 +174,28 @@ test(
     }
   },
 );
+
+test("domxml-to-native shows autoport graphics with libvirt's pretend ports", async (t) => {
+  const g = await testGuestOrSkip(t);
+  if (!g) return;
+  const tr = makeTestRoot("tvirt-native-graphics-");
+  try {
+    const xmlPath = join(tr.root, "dom.xml");
+    writeFileSync(
+      xmlPath,
+      guestDomainXML({
+        name: "native1",
+        mode: "idle",
+        kernel: g.kernel,
+        initrd: g.initrd,
+        extraDevicesXML: "    <graphics type='vnc' autoport='yes' websocket='-1'/>",
+      }),
+    );
+    const io = new BufferIo();
+    const status = await main(["-c", tr.uri, "domxml-to-native", "qemu-argv", xmlPath], io, {});
+    assert.equal(status, 0, io.stderr);
+    assert.match(io.stdout, / -vnc 127\.0\.0\.1:0,websocket=5700,audiodev=audio1 /);
+  } finally {
+    await tr.cleanup();
+  }
+});

@@ -35,6 +35,14 @@ function allocate(b: Build, kind: "vnc" | "websocket" | "spice" | "spice-tls"): 
   return port;
 }
 
+/**
+ * The ports libvirt writes on a command line it only shows (domxml-to-native: its "pretend"
+ * start allocates nothing): 5900 for VNC, 5700 for a websocket, 5901/5902 for SPICE.
+ */
+export function pretendPort(kind: "vnc" | "websocket" | "spice" | "spice-tls"): number {
+  return kind === "vnc" ? 5900 : kind === "websocket" ? 5700 : kind === "spice" ? 5901 : 5902;
+}
+
 function buildVnc(b: Build, g: GraphicsDef): void {
   const audio = audioIdFor(b, g.audio?.id);
   const l = listenOf(g);

@@ -40,6 +40,7 @@ import { shellJoin, shellQuote } from "../../../util/shell-quote.ts";
 import { assignAliases } from "../../../conf/domain/index.ts";
 import { buildQemuCommand } from "../command/index.ts";
 import { hostCommandContext } from "../command/context.ts";
+import { pretendPort } from "../command/graphics.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { findConsoleDevice, openChardevStream } from "./console.ts";
@@ -434,7 +435,11 @@ export class QemuConnection implements HypervisorDriver {
     const def = await this.driver.parseDomain(xml);
     assignAliases(def);
     const caps = await this.driver.caps(def.devices.emulator);
-    const cmd = buildQemuCommand(def, hostCommandContext(caps, def.name, this.driver.root));
+    // graphics with autoport get libvirt's pretend ports
+    const cmd = buildQemuCommand(def, {
+      ...hostCommandContext(caps, def.name, this.driver.root),
+      allocatePort: pretendPort,
+    });
     return [...cmd.env.map(([k, v]) => `${k}=${shellQuote(v)}`), shellJoin([cmd.emulator, ...cmd.args])].join(
       " ",
     );
