@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -163,4 +163,43 @@ test("send-key refuses bad code sets, key names and hold times as virsh does", a
     assert.equal(r.stderr, err, `virsh ${line}`);
   }
   if (!virsh) t.diagnostic("virsh is not installed: compared with the recorded messages only");
+});
+
+test("screenshot and send-key on the test driver print what virsh prints", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tvirt-graphics-test-drv-"));
+  try {
+    const line = (who: string): string =>
+      [
+        `screenshot test ${join(dir, `${who}.png`)}`,
+        `screenshot test ${join(dir, `${who}-1.png`)} --screen 1`,
+        "send-key test KEY_A KEY_B",
+        "send-key test --codeset linux 300",
+        "destroy test",
+        `screenshot test ${join(dir, `${who}-off.png`)}`,
+      ].join("; ");
+    const io = new BufferIo();
+    await main(["-c", "test:///default", line("t")], io, {});
+    const png = readFileSync(join(dir, "t.png"));
+    // PNG signature, IHDR 1120 x 832 (the size of libvirt's test image)
+    assert.equal(png.subarray(1, 4).toString("latin1"), "PNG");
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [1120, 832]);
+    const expectedOut = (who: string): string =>
+      `Screenshot saved to ${join(dir, `${who}.png`)}, with type of image/png\n` +
+      `Screenshot saved to ${join(dir, `${who}-1.png`)}, with type of image/png\n` +
+      "\n\nDomain 'test' destroyed\n\n" +
+      // libvirt's test driver takes screenshots of inactive domains too
+      `Screenshot saved to ${join(dir, `${who}-off.png`)}, with type of image/png\n`;
+    const expectedErr = "error: internal error: invalid keycode 300 of linux codeset\n";
+    assert.equal(io.stdout, expectedOut("t"));
+    assert.equal(io.stderr, expectedErr);
+    if (spawnSync("virsh", ["--version"]).status !== 0) return;
+    const r = spawnSync("virsh", ["-c", "test:///default", line("v")], {
+      encoding: "utf8",
+      env: { ...process.env, LANG: "C", LC_ALL: "C" },
+    });
+    assert.equal(r.stdout, expectedOut("v"));
+    assert.equal(r.stderr, expectedErr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
