@@ -217,4 +217,11 @@ export const noneErrors = {
     prefix: "operation failed",
     template: "Unable to find an unused port in range '{range}' ({min}-{max}) on {address}",
   },
+  PORT_RESERVED: {
+    vir: "INTERNAL_ERROR",
+    domain: "NONE",
+    kind: "user",
+    prefix: "operation failed",
+    template: "Failed to reserve port {port}: another running domain holds it",
+  },
 } as const satisfies Catalogue<"NONE">;

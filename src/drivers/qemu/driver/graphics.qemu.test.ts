@@ -197,3 +197,46 @@ test("websocket and SPICE ports come from their ranges; two drivers (embed roots
     await b.cleanup();
   }
 });
+
+test("an explicit port another running domain holds is refused before QEMU starts", async (t) => {
+  const base = await guestXML(t, { name: "e1", mode: "idle" });
+  if (base === undefined) return;
+  let port = 5990;
+  while (!(await canBindPort(port, "127.0.0.1"))) port++;
+  const tr = makeTestRoot();
+  // the range starts at the explicit port: autoport would hand it out first if it were not held
+  const conn = await tr.open({ displayPorts: { min: port, max: port + 10 } });
+  try {
+    const xmlOf = (name: string): string =>
+      base
+        .replace("<name>e1</name>", `<name>${name}</name>`)
+        .replace("</devices>", `    <graphics type='vnc' port='${port}' autoport='no'/>\n  </devices>`);
+    await conn.domainCreateXML(xmlOf("e1"), 0);
+    tr.track(conn);
+    assert.deepEqual(conn.driver.ports.display.held(), [port]);
+    await assert.rejects(conn.domainCreateXML(xmlOf("e2"), 0), (e: unknown) => {
+      assert.ok(e instanceof Error);
+      assert.equal(
+        e.message,
+        `operation failed: Failed to reserve port ${port}: another running domain holds it`,
+      );
+      return true;
+    });
+    assert.equal(await rfbGreeting(port), "RFB 003.008\n");
+    // autoport never hands out the explicit port
+    await conn.domainCreateXML(
+      base
+        .replace("<name>e1</name>", "<name>e3</name>")
+        .replace("</devices>", "    <graphics type='vnc' autoport='yes'/>\n  </devices>"),
+      0,
+    );
+    tr.track(conn);
+    const xml = await conn.domainGetXMLDesc(await conn.domainLookupByName("e3"), 0);
+    assert.notEqual(Number(/<graphics type='vnc' port='(\d+)'/.exec(xml)?.[1]), port);
+    await conn.domainDestroy(await conn.domainLookupByName("e1"));
+    assert.equal(conn.driver.ports.display.has(port), false);
+  } finally {
+    await conn.connectClose();
+    await tr.cleanup();
+  }
+});

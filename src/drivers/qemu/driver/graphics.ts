@@ -70,7 +70,10 @@ export async function reserveGraphicsPorts(
 ): Promise<GraphicsPorts> {
   const taken: { allocator: PortAllocator; port: number }[] = [];
   const { display, websocket } = drv.ports;
+  // an explicit port: held for this domain (libvirt's virPortAllocatorSetUsed refuses one that
+  // another domain holds); ports outside the range are not the allocator's
   const mark = (allocator: PortAllocator, port: number): void => {
+    if (allocator.has(port)) throw new VirtError("PORT_RESERVED", { port });
     if (allocator.setUsed(port)) taken.push({ allocator, port });
   };
   const acquire = async (allocator: PortAllocator, address: string): Promise<number> => {
