@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "./main.ts";
@@ -195,6 +196,62 @@ test("domxml-to-native shows autoport graphics with libvirt's pretend ports", as
     const status = await main(["-c", tr.uri, "domxml-to-native", "qemu-argv", xmlPath], io, {});
     assert.equal(status, 0, io.stderr);
     assert.match(io.stdout, / -vnc 127\.0\.0\.1:0,websocket=5700,audiodev=audio1 /);
+  } finally {
+    await tr.cleanup();
+  }
+});
+
+test("a VNC display on a unix socket: the live XML names it, domdisplay gives vnc+unix", async (t) => {
+  const g = await testGuestOrSkip(t);
+  if (!g) return;
+  const tr = makeTestRoot("tvirt-vnc-socket-");
+  try {
+    const xmlPath = join(tr.root, "dom.xml");
+    writeFileSync(
+      xmlPath,
+      guestDomainXML({
+        name: "sock1",
+        mode: "idle",
+        kernel: g.kernel,
+        initrd: g.initrd,
+        extraDevicesXML: "    <graphics type='vnc'><listen type='socket'/></graphics>",
+      }),
+    );
+    const sh = async (...args: string[]): Promise<{ out: string; err: string; status: number }> => {
+      const io = new BufferIo();
+      const status = await main(["-c", tr.uri, ...args], io, {});
+      return { out: io.stdout, err: io.stderr, status };
+    };
+    assert.equal((await sh("define", xmlPath)).status, 0);
+    assert.equal((await sh("start", "sock1")).status, 0);
+    tr.track();
+    const xml = (await sh("dumpxml", "sock1")).out;
+    const m = /<graphics type='vnc' socket='([^']+\/vnc\.sock)'>\s*<listen type='socket' socket='\1'\/>/.exec(
+      xml,
+    );
+    assert.ok(m, xml);
+    const sockPath = m[1]!;
+    assert.equal((await sh("domdisplay", "sock1")).out, `vnc+unix://${sockPath}\n`);
+    assert.equal(
+      (await sh("vncdisplay", "sock1")).err,
+      "error: Failed to get VNC port. Is this domain using VNC?\n",
+    );
+    // QEMU's VNC server answers on the socket
+    const greeting = await new Promise<string>((resolve, reject) => {
+      const s = connect(sockPath);
+      s.once("data", (d: Buffer) => {
+        s.destroy();
+        resolve(d.subarray(0, 12).toString("latin1"));
+      });
+      s.once("error", reject);
+    });
+    assert.equal(greeting, "RFB 003.008\n");
+    // the inactive definition keeps the socket to be made at start
+    assert.match(
+      (await sh("dumpxml", "sock1", "--inactive")).out,
+      /<graphics type='vnc'>\s*<listen type='socket'\/>/,
+    );
+    assert.equal((await sh("destroy", "sock1")).status, 0);
   } finally {
     await tr.cleanup();
   }

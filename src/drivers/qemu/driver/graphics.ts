@@ -66,7 +66,7 @@ function spiceNeeds(g: GraphicsDef, tls: boolean): { port: boolean; tls: boolean
 export async function reserveGraphicsPorts(
   drv: QemuDriver,
   live: DomainDef,
-  opts: { spiceTLS?: boolean } = {},
+  opts: { spiceTLS?: boolean; domainDir?: string } = {},
 ): Promise<GraphicsPorts> {
   const taken: { allocator: PortAllocator; port: number }[] = [];
   const { display, websocket } = drv.ports;
@@ -91,6 +91,14 @@ export async function reserveGraphicsPorts(
         first.address === undefined
       )
         g.listens[0] = { type: "address", address: "127.0.0.1" };
+      // and the socket it makes in the domain's directory
+      if (
+        (g.type === "vnc" || g.type === "spice") &&
+        first?.type === "socket" &&
+        first.socket === undefined &&
+        opts.domainDir !== undefined
+      )
+        g.listens[0] = { type: "socket", socket: join(opts.domainDir, `${g.type}.sock`) };
       const address = listenAddress(g);
       if (address === undefined) continue;
       if (g.type === "vnc") {

@@ -126,7 +126,10 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   };
   resolveDomainUsbHostdevs(drv.options.sysfsRoot, live);
   // graphics ports: reserved before the command line, given back on failure and at stop
-  const graphicsPorts = await reserveGraphicsPorts(drv, live, { spiceTLS: ctx.graphics?.spiceTLS === true });
+  const graphicsPorts = await reserveGraphicsPorts(drv, live, {
+    spiceTLS: ctx.graphics?.spiceTLS === true,
+    domainDir: dp.domainDir,
+  });
   let cmd;
   try {
     cmd = buildQemuCommand(live, ctx);
