@@ -25,6 +25,7 @@ import {
   type MemoryStat,
   type QemuMonitorEvent,
   type TypedParameter,
+  type Screenshot,
 } from "../drivers/driver.ts";
 import { DomainEventId, DomainXMLFlags } from "../drivers/enums.ts";
 import { LIBVIRT_COMPAT_VERSION } from "../drivers/version.ts";
@@ -861,6 +862,40 @@ export class Domain {
   async getMessages(flags = 0): Promise<string[]> {
     return this.call("virDomainGetMessages", false, (d, r) => d.domainGetMessages?.(r, flags));
   }
+
+  // --- graphical consoles (issue 19) --------------------------------------------------------
+
+  /**
+   * virDomainScreenshot: the image of screen `screen` as a stream (iterate it to the end, or
+   * `close` it to abort) and its MIME type (QEMU: `image/x-portable-pixmap`). libvirt's caller
+   * creates the virStream first; here the call returns it, as `openConsole` does.
+   */
+  async screenshot(screen = 0, flags = 0): Promise<Screenshot> {
+    checkUInt(screen, "screen", "virDomainScreenshot");
+    return this.call("virDomainScreenshot", true, (d, r) => d.domainScreenshot?.(r, screen, flags));
+  }
+
+  /**
+   * virDomainSendKey: presses `keycodes` (at most 16, in code set `codeset`, a `KeycodeSet`)
+   * together for `holdtime` ms (0: the hypervisor's default), then releases them.
+   */
+  async sendKey(codeset: number, holdtime: number, keycodes: readonly number[], flags = 0): Promise<void> {
+    checkUInt(codeset, "codeset", "virDomainSendKey");
+    checkUInt(holdtime, "holdtime", "virDomainSendKey");
+    if (keycodes.length === 0 || keycodes.length > 16)
+      throw invalidArg(
+        `nkeycodes in virDomainSendKey must be ${keycodes.length === 0 ? "greater than zero" : "<= 16"}`,
+      );
+    for (const k of keycodes) checkUInt(k, "keycodes", "virDomainSendKey");
+    await this.call("virDomainSendKey", true, (d, r) =>
+      d.domainSendKey?.(r, codeset, holdtime, keycodes, flags),
+    );
+  }
+}
+
+function checkUInt(v: number, what: string, api: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw invalidArg(`${what} in ${api} must be an unsigned 32-bit integer, got ${v}`);
 }
 
 /** virReportInvalidArg: libvirt raises these without the "invalid argument" prefix. */

@@ -89,5 +89,7 @@ export {
   schemaForRoot,
   type SchemaProblem,
 } from "../host/xml-schema.ts";
+// graphical consoles: send-key's code sets and key names
+export { KEYCODE_SETS, keycodeFromName } from "../conf/keycodes.ts";
 // domxml-to-native with no connection (`--caps FILE`).
 export { domainXMLToQemuArgv, type QemuArgv, type QemuArgvOptions } from "./native.ts";

@@ -434,6 +434,16 @@ export const commandSchemas: Record<string, JsonSchema> = {
     count: int,
     ended: { type: "string", enum: ["done", "timeout", "interrupt"] },
   }),
+  // graphical consoles
+  vncdisplay: obj({ display: str, address: nullable("string"), port: int, domain: domainRefSchema }),
+  domdisplay: obj({ uris: { type: "array", items: str }, domain: domainRefSchema }),
+  screenshot: obj({ file: str, mime: str, bytes: int, domain: domainRefSchema }),
+  "send-key": obj({
+    codeset: int,
+    holdtime: int,
+    keycodes: { type: "array", items: int },
+    domain: domainRefSchema,
+  }),
 };
 
 /** Validates `value` against `schema`; returns the problems found (empty = valid). */

@@ -18,6 +18,8 @@
  * | `timeout` (tvirt) | 0 (session autostart: 120) | seconds without clients (and without running guests) before the daemon exits; 0 never |
  * | `compat_sockets` (tvirt) | 1 | also listen on libvirt's socket paths while no libvirt daemon answers there |
  * | `sysfs_root` (tvirt) | `"/sys"` | sysfs tree read and written for node devices and host device passthrough (tests point it at a fake tree) |
+ * | `remote_display_port_min` / `_max` (qemu.conf's) | 5900 / 65535 | ports for VNC and SPICE with autoport |
+ * | `remote_websocket_port_min` / `_max` (qemu.conf's) | 5700 / 65535 | ports for VNC websockets with `websocket='-1'` |
  *
  * Keys of libvirtd.conf that tvirtd does not implement (TCP/TLS listeners, SASL, polkit, admin
  * socket, worker pools) are accepted and reported as warnings; a TCP/TLS listener asked for is
@@ -44,6 +46,9 @@ export interface DaemonConfig {
   compatSockets: boolean;
   /** Host devices: sysfs root (`sysfs_root`, default `/sys`). */
   sysfsRoot: string | undefined;
+  /** Graphics port ranges (qemu.conf's `remote_display_port_*`, `remote_websocket_port_*`). */
+  displayPorts: { min: number; max: number };
+  websocketPorts: { min: number; max: number };
   /** Keys present but not implemented (reported at start). */
   ignored: string[];
 }
@@ -63,6 +68,8 @@ export function defaultConfig(): DaemonConfig {
     timeout: undefined,
     compatSockets: true,
     sysfsRoot: undefined,
+    displayPorts: { min: 5900, max: 65535 },
+    websocketPorts: { min: 5700, max: 65535 },
     ignored: [],
   };
 }
@@ -281,6 +288,19 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
         if (!cfg.sysfsRoot.startsWith("/"))
           throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected an absolute path" });
         break;
+      // graphics port ranges, with qemu.conf's limits
+      case "remote_display_port_min":
+        cfg.displayPorts.min = port(file, key, v, 5900);
+        break;
+      case "remote_display_port_max":
+        cfg.displayPorts.max = port(file, key, v, 5900);
+        break;
+      case "remote_websocket_port_min":
+        cfg.websocketPorts.min = port(file, key, v, 5700);
+        break;
+      case "remote_websocket_port_max":
+        cfg.websocketPorts.max = port(file, key, v, 5700);
+        break;
       case "unix_sock_rw_perms_group":
         cfg.ignored.push(key);
         break;
@@ -288,7 +308,30 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
         cfg.ignored.push(accepted.has(key) ? key : `${key} (unknown)`);
     }
   }
+  for (const [name, r] of [
+    ["remote_display_port", cfg.displayPorts],
+    ["remote_websocket_port", cfg.websocketPorts],
+  ] as const) {
+    if (r.min > r.max)
+      throw new VirtError("DAEMON_CONFIG_VALUE", {
+        file,
+        key: `${name}_min`,
+        reason: `${name}_min (${r.min}) must not be greater than ${name}_max (${r.max})`,
+      });
+  }
   return cfg;
+}
+
+/** A TCP port of a graphics range: `min` (qemu.conf's lower bound) to 65535. */
+function port(file: string, key: string, v: ConfValue, min: number): number {
+  const n = integer(file, key, v, min);
+  if (n > 65535)
+    throw new VirtError("DAEMON_CONFIG_VALUE", {
+      file,
+      key,
+      reason: "port must be less than or equal to 65535",
+    });
+  return n;
 }
 
 /** Resolves a group name (or number) through /etc/group. */

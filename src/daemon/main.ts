@@ -240,7 +240,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (kind === "session")
       log.debug(`session instance for uid ${process.getuid?.() ?? -1} under ${userRuntimeDir(env)}`);
   }
-  registerDaemonDrivers(kind, cfg.sysfsRoot !== undefined ? { sysfsRoot: cfg.sysfsRoot } : {});
+  registerDaemonDrivers(kind, {
+    ...(cfg.sysfsRoot !== undefined ? { sysfsRoot: cfg.sysfsRoot } : {}),
+    displayPorts: cfg.displayPorts,
+    websocketPorts: cfg.websocketPorts,
+  });
 
   const daemon = new Daemon({
     config: cfg,

@@ -331,6 +331,50 @@ export interface HypervisorDriver {
   connectDomainQemuMonitorEventDeregister?(callbackID: number): Promise<void>;
   /** virDomainGetMessages: taint (`DomainMessageType.TAINTING`) and deprecation messages. */
   domainGetMessages?(dom: DomainRef, flags: number): Promise<string[]>;
+
+  // --- graphical consoles (issue 19) ---------------------------------------------------------
+  /** virDomainScreenshot: the image of screen `screen` (its MIME type) as a download stream. */
+  domainScreenshot?(dom: DomainRef, screen: number, flags: number): Promise<Screenshot>;
+  /** virDomainSendKey: presses `keycodes` of `codeset` (`KeycodeSet`) for `holdtime` ms. */
+  domainSendKey?(
+    dom: DomainRef,
+    codeset: number,
+    holdtime: number,
+    keycodes: readonly number[],
+    flags: number,
+  ): Promise<void>;
+}
+
+/**
+ * Bytes from the driver to the caller (a virStream read to its end): iterate it for the data;
+ * the end of the iteration finishes the stream (virStreamFinish), `close` before the end aborts
+ * it (virStreamAbort). An error of the sender rejects the iteration.
+ */
+export interface DownloadStream extends AsyncIterable<Uint8Array> {
+  close(): Promise<void>;
+}
+
+/** What virDomainScreenshot gives: the MIME type and the image's bytes. */
+export interface Screenshot {
+  readonly mime: string;
+  readonly stream: DownloadStream;
+}
+
+/** A download stream over bytes the driver already holds, in chunks of `chunk` bytes. */
+export function bufferStream(data: Uint8Array, chunk = 256 * 1024): DownloadStream {
+  let closed = false;
+  return {
+    async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+      for (let off = 0; off < data.length && !closed; off += chunk) {
+        yield data.subarray(off, off + chunk);
+        await Promise.resolve();
+      }
+    },
+    close(): Promise<void> {
+      closed = true;
+      return Promise.resolve();
+    },
+  };
 }
 
 /** A bidirectional byte stream to a guest character device (console). */

@@ -450,3 +450,17 @@ export const TypedParameterType = {
   BOOLEAN: 6,
   STRING: 7,
 } as const;
+
+/** `virKeycodeSet`: the code sets of virDomainSendKey (virsh's names in `keycodeSetNames`). */
+export const KeycodeSet = {
+  LINUX: 0,
+  XT: 1,
+  ATSET1: 2,
+  ATSET2: 3,
+  ATSET3: 4,
+  OSX: 5,
+  XT_KBD: 6,
+  USB: 7,
+  WIN32: 8,
+  QNUM: 9,
+} as const;

@@ -34,6 +34,9 @@ import {
   type MemoryStat,
   type QemuMonitorEventCallback,
   type TypedParameter,
+  // graphical consoles
+  type DownloadStream,
+  type Screenshot,
 } from "../drivers/driver.ts";
 import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
 import { VirErrorNumber, VirtError } from "../util/errors/index.ts";
@@ -279,6 +282,89 @@ class RemoteConsoleStream implements ConsoleStream {
     clearTimeout(timer);
     this.rpc.streamRemove(this.serial);
     this.#finish();
+  }
+}
+
+/**
+ * A download over the wire (screenshot): STREAM packets of the call's serial until the daemon's
+ * end (OK) or error. Reaching the end sends our finish and waits for the daemon's confirmation
+ * (virStreamRecvAll + virStreamFinish); `close` before the end aborts.
+ */
+class RemoteDownloadStream implements DownloadStream {
+  readonly #chunks: Buffer[] = [];
+  #ended = false;
+  #error: VirtError | undefined;
+  #wake: (() => void) | undefined;
+  #closed = false;
+  #confirm: (() => void) | undefined;
+
+  constructor(
+    private readonly rpc: RpcClient,
+    private readonly def: ProcDef<unknown, unknown>,
+    readonly serial: number,
+  ) {}
+
+  readonly sink = {
+    // the daemon's end of data is an empty CONTINUE (libvirtd's daemonStreamHandleRead)
+    data: (d: Buffer): void => {
+      if (d.length === 0) this.#ended = true;
+      else this.#chunks.push(d);
+      this.#notify();
+    },
+    end: (): void => {
+      if (this.#confirm) this.#confirm();
+      else this.#ended = true;
+      this.#notify();
+    },
+    error: (e: VirtError): void => {
+      if (this.#confirm) this.#confirm();
+      else this.#error = e;
+      this.#notify();
+    },
+  };
+
+  #notify(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const d = this.#chunks.shift();
+      if (d) {
+        yield d;
+        continue;
+      }
+      if (this.#error) throw this.#error;
+      if (this.#ended || this.#closed) break;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+    await this.#end(false);
+  }
+
+  close(): Promise<void> {
+    return this.#end(!this.#ended);
+  }
+
+  /** Sends finish (or abort) once and waits for the daemon's confirmation. */
+  async #end(abort: boolean): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.rpc.closed || this.#error) return;
+    const confirmed = new Promise<void>((resolve) => {
+      this.#confirm = resolve;
+    });
+    // after the daemon's end of data the serial is unbound: bind again for the confirmation
+    this.rpc.streamBind(this.serial, this.sink);
+    this.rpc.streamEnd(this.def, this.serial, abort);
+    const timer = setTimeout(() => this.#confirm?.(), 5000);
+    timer.unref();
+    await confirmed;
+    clearTimeout(timer);
+    this.rpc.streamRemove(this.serial);
   }
 }
 
@@ -684,6 +770,30 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
     const stream = new RemoteConsoleStream(this.rpc, this.rpc.nextSerial);
     await this.rpc.call(Proc.domainOpenConsole, { dom: wire(dom), dev_name: devname, flags }, stream.sink);
     return stream;
+  }
+
+  // --- graphical consoles ---------------------------------------------------------------------
+
+  async domainScreenshot(dom: DomainRef, screen: number, flags: number): Promise<Screenshot> {
+    const stream = new RemoteDownloadStream(this.rpc, Proc.domainScreenshot, this.rpc.nextSerial);
+    const ret = await this.rpc.call(Proc.domainScreenshot, { dom: wire(dom), screen, flags }, stream.sink);
+    return { mime: ret.mime ?? "", stream };
+  }
+
+  async domainSendKey(
+    dom: DomainRef,
+    codeset: number,
+    holdtime: number,
+    keycodes: readonly number[],
+    flags: number,
+  ): Promise<void> {
+    await this.#call(Proc.domainSendKey, {
+      dom: wire(dom),
+      codeset,
+      holdtime,
+      keycodes: [...keycodes],
+      flags,
+    });
   }
 
   // --- events ---------------------------------------------------------------------------------

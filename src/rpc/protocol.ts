@@ -68,6 +68,8 @@ export const ListMax = {
   DOMAIN_BLOCK_STATS_PARAMETERS: 16,
   DOMAIN_MEMORY_STATS: 1024,
   CONNECT_GET_ALL_DOMAIN_STATS: 262144,
+  // graphical consoles: REMOTE_DOMAIN_SEND_KEY_MAX
+  DOMAIN_SEND_KEY: 16,
 } as const;
 
 /** `virDrvFeature`: one table, in drivers/driver.ts (libvirt's driver.h numbers). */
@@ -155,7 +157,9 @@ export const RemoteProc = {
   DOMAIN_SNAPSHOT_LIST_NAMES: 188,
   DOMAIN_CREATE_WITH_FLAGS: 196,
   DOMAIN_OPEN_CONSOLE: 201,
+  DOMAIN_SCREENSHOT: 211, // graphical consoles
   DOMAIN_GET_STATE: 212,
+  DOMAIN_SEND_KEY: 226, // graphical consoles
   DOMAIN_SAVE_IMAGE_GET_XML_DESC: 235,
   DOMAIN_SAVE_IMAGE_DEFINE_XML: 236,
   DOMAIN_UNDEFINE_FLAGS: 231,

@@ -421,6 +421,25 @@ export const Proc = {
     struct({ dom: nonnullDomain, dev_name: ostring, flags: uint }),
     VOID,
   ),
+  // graphical consoles: the image follows the reply as a stream on the call's serial
+  domainScreenshot: remote(
+    P.DOMAIN_SCREENSHOT,
+    "DOMAIN_SCREENSHOT",
+    struct({ dom: nonnullDomain, screen: uint, flags: uint }),
+    struct({ mime: ostring }),
+  ),
+  domainSendKey: remote(
+    P.DOMAIN_SEND_KEY,
+    "DOMAIN_SEND_KEY",
+    struct({
+      dom: nonnullDomain,
+      codeset: uint,
+      holdtime: uint,
+      keycodes: array(uint, ListMax.DOMAIN_SEND_KEY),
+      flags: uint,
+    }),
+    VOID,
+  ),
 
   connectDomainEventRegister: remote(
     P.CONNECT_DOMAIN_EVENT_REGISTER,

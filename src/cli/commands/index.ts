@@ -10,6 +10,7 @@ import { domxmlToNative } from "./domxml-to-native.ts";
 // edit / schema validation
 import { editCommands } from "./edit.ts";
 import { event } from "./event.ts";
+import { graphicsCommands } from "./graphics.ts"; // graphical consoles
 import { hostCommands } from "./host.ts";
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
@@ -167,6 +168,7 @@ export const allCommands: Cmd[] = [
   ...networkCommands, // virtual networks
   ...nodedevCommands, // node devices
   ...hotplugCommands, // device hotplug
+  ...graphicsCommands, // graphical consoles
   cd,
   exit,
   help,

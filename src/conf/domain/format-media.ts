@@ -3,7 +3,7 @@
  */
 import type { XmlWriter } from "../xml.ts";
 import type { AudioDef, AudioIo, GraphicsDef, InputDef, SoundDef, VideoDef } from "./types.ts";
-import { formatInfo, onOff, yesNo } from "./format-info.ts";
+import { formatInfo, liveWriters, onOff, yesNo } from "./format-info.ts";
 
 export function formatInput(w: XmlWriter, i: InputDef): void {
   w.elem("input", { type: i.type, bus: i.bus, model: i.model }, () => {
@@ -20,13 +20,14 @@ export function formatInput(w: XmlWriter, i: InputDef): void {
   });
 }
 
-function graphicsPortAttrs(g: GraphicsDef): Record<string, string | number | undefined> {
+/** `live`: the ports chosen for autoport show (libvirt formats them unless FORMAT_INACTIVE). */
+function graphicsPortAttrs(g: GraphicsDef, live: boolean): Record<string, string | number | undefined> {
   const first = g.listens[0];
   const legacyListen = first?.type === "address" ? first.address : undefined;
   if (g.type === "vnc") {
     if (first?.type === "socket") return { socket: first.socket };
     return {
-      port: g.port !== undefined && !g.autoport ? g.port : g.autoport ? -1 : undefined,
+      port: g.port !== undefined && (!g.autoport || live) ? g.port : g.autoport ? -1 : undefined,
       autoport: yesNo(g.autoport ?? false),
       websocket: g.websocket,
       listen: legacyListen,
@@ -34,8 +35,8 @@ function graphicsPortAttrs(g: GraphicsDef): Record<string, string | number | und
   }
   if (g.type === "spice") {
     return {
-      port: g.port !== undefined && !g.autoport ? g.port : undefined,
-      tlsPort: g.tlsPort !== undefined && !g.autoport ? g.tlsPort : undefined,
+      port: g.port !== undefined && (!g.autoport || live) ? g.port : undefined,
+      tlsPort: g.tlsPort !== undefined && (!g.autoport || live) ? g.tlsPort : undefined,
       autoport: g.autoport ? "yes" : undefined,
       listen: legacyListen,
     };
@@ -64,7 +65,7 @@ export function formatGraphics(w: XmlWriter, g: GraphicsDef, secure: boolean): v
     display: g.display,
     xauth: g.xauth,
     fullscreen: yesNo(g.fullscreen),
-    ...graphicsPortAttrs(g),
+    ...graphicsPortAttrs(g, liveWriters.has(w)),
     keymap: g.keymap,
     defaultMode: g.defaultMode,
     sharePolicy: g.sharePolicy,

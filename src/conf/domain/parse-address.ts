@@ -118,6 +118,11 @@ export function parseAddress(el: XmlElement): DeviceAddress {
 /** Set while a status document is read (libvirt's PARSE_STATUS): every alias is kept. */
 let statusParse = false;
 
+/** Whether a status document is being read (live values such as autoport ports are kept). */
+export function isStatusParse(): boolean {
+  return statusParse;
+}
+
 /** Runs `fn` (a synchronous parse) keeping every device's `<alias>` when `status` is set. */
 export function withStatusAliases<T>(status: boolean, fn: () => T): T {
   const saved = statusParse;

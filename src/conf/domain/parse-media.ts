@@ -11,7 +11,7 @@ import type {
   SoundDef,
   VideoDef,
 } from "./types.ts";
-import { parseDeviceInfo } from "./parse-address.ts";
+import { isStatusParse, parseDeviceInfo } from "./parse-address.ts";
 import {
   enumAttr,
   intAttr,
@@ -69,9 +69,12 @@ function parsePorts(el: XmlElement, g: GraphicsDef): void {
   if (g.type === "vnc") g.autoport = autoport ?? (port === undefined || port === -1 || port === 0);
   else if (autoport !== undefined) g.autoport = autoport;
   else if (g.type === "spice" && port === -1) g.autoport = true;
-  if (g.autoport) delete g.port;
+  // a status document keeps the ports the driver chose for autoport (libvirt: PARSE_INACTIVE
+  // resets them)
+  const live = isStatusParse();
+  if (g.autoport && !live) delete g.port;
   const tls = intAttr(el, "tlsPort", { min: -1, max: 65535 });
-  if (tls !== undefined && tls > 0 && !g.autoport) g.tlsPort = tls;
+  if (tls !== undefined && tls > 0 && (!g.autoport || live)) g.tlsPort = tls;
   const ws = intAttr(el, "websocket", { min: -1, max: 65535 });
   if (ws !== undefined && ws !== 0) g.websocket = ws;
 }

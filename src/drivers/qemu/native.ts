@@ -8,6 +8,7 @@ import { getQemuCaps, domainFactsFromCaps } from "./capabilities/index.ts";
 import { loadCapsFile } from "./capabilities/load.ts";
 import type { QemuCaps } from "./capabilities/types.ts";
 import { defaultEmulator, hostCommandContext } from "./command/context.ts";
+import { pretendPort } from "./command/graphics.ts";
 import { buildQemuCommand } from "./command/index.ts";
 import type { CommandContext, QemuCommand } from "./command/types.ts";
 import { driverPaths, type DriverRoot } from "./paths.ts";
@@ -49,7 +50,8 @@ export async function domainXMLToNative(xml: string, options: NativeOptions = {}
     facts: domainFactsFromCaps(caps),
   });
   assignAliases(def);
-  const context = hostCommandContext(caps, def.name, root);
+  // graphics with autoport get libvirt's pretend ports
+  const context = { ...hostCommandContext(caps, def.name, root), allocatePort: pretendPort };
   const command = buildQemuCommand(def, context);
   return { command, context, warnings, caps };
 }

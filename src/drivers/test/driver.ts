@@ -19,7 +19,12 @@ import {
   type DomainStatsRecord,
   // tuning and statistics
   type BlockStats,
+  // graphical consoles
+  bufferStream,
+  type Screenshot,
 } from "../driver.ts";
+import { keycodeSetName, translateKeycode } from "../../conf/keycodes.ts";
+import { testScreenshot } from "./screenshot.ts";
 import {
   ConnectListDomainsFilters,
   DomainCreateFlags,
@@ -709,5 +714,29 @@ export class TestConnection implements HypervisorDriver {
             ]
           : [],
     }));
+  }
+
+  // --- graphical consoles (testDomainScreenshot, testDomainSendKey) ---------------------------
+
+  async domainScreenshot(dom: DomainRef, _screen: number, flags: number): Promise<Screenshot> {
+    checkFlags(flags, 0, "testDomainScreenshot");
+    // libvirt's test driver answers for an inactive domain too
+    this.obj(dom);
+    return { mime: "image/png", stream: bufferStream(testScreenshot()) };
+  }
+
+  async domainSendKey(
+    dom: DomainRef,
+    codeset: number,
+    _holdtime: number,
+    keycodes: readonly number[],
+    flags: number,
+  ): Promise<void> {
+    checkFlags(flags, 0, "testDomainSendKey");
+    this.activeObj(dom);
+    for (const k of keycodes) {
+      if (translateKeycode(codeset, codeset, k) === undefined)
+        throw new VirtError("TEST_SENDKEY_INVALID", { keycode: k, codeset: keycodeSetName(codeset) });
+    }
   }
 }

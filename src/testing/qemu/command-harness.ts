@@ -85,7 +85,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     hostNumaNodes: [0, 1, 2, 3],
     // linux-basic: 16 CPUs, four per node
     hostCpuNode: (cpu) => (cpu >= 0 && cpu < 16 ? Math.floor(cpu / 4) : undefined),
-    allocatePort: (kind) => (kind === "vnc" ? 5900 : kind === "spice" ? 5901 : 5902),
+    allocatePort: (kind) =>
+      kind === "vnc" ? 5900 : kind === "websocket" ? 5700 : kind === "spice" ? 5901 : 5902,
     graphics: { vncListen: "127.0.0.1", spiceListen: "127.0.0.1", spicePassword: true },
     passtSocket: (alias) => `/var/run/libvirt/qemu/passt/${short}-${alias}.socket`,
     incoming: options.incoming,

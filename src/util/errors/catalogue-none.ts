@@ -208,4 +208,20 @@ export const noneErrors = {
     template:
       "USB device {what} is ambiguous: {count} devices match ({list}); give <address bus= device=/> in the hostdev source",
   },
+
+  // === port allocation (libvirt's virportallocator.c) ===
+  PORT_RANGE_EXHAUSTED: {
+    vir: "INTERNAL_ERROR",
+    domain: "NONE",
+    kind: "environment",
+    prefix: "operation failed",
+    template: "Unable to find an unused port in range '{range}' ({min}-{max}) on {address}",
+  },
+  PORT_RESERVED: {
+    vir: "INTERNAL_ERROR",
+    domain: "NONE",
+    kind: "user",
+    prefix: "operation failed",
+    template: "Failed to reserve port {port}: another running domain holds it",
+  },
 } as const satisfies Catalogue<"NONE">;

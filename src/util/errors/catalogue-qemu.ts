@@ -374,6 +374,38 @@ export const qemuErrors = {
     template:
       "character device {alias} is not using a PTY or a unix socket (it is type '{type}'), so no console stream can attach to it",
   },
+  // graphical consoles: screenshot and send-key (issue 19)
+  QEMU_SCREENSHOT_NO_VIDEO: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "user",
+    template: "no screens to take screenshot from",
+  },
+  QEMU_SCREENSHOT_SCREEN_ZERO: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "environment",
+    template: "currently is supported only taking screenshots of screen ID 0",
+  },
+  QEMU_SCREENSHOT_NO_SCREEN: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "no screen with ID {screen}",
+  },
+  QEMU_SCREENSHOT_READ: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "unable to open stream: cannot read the screendump '{path}' of QEMU: {reason}",
+  },
+  QEMU_SENDKEY_TRANSLATE: {
+    vir: "INTERNAL_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    prefix: "invalid argument",
+    template: "cannot translate keycode {keycode} of {codeset} codeset to qnum keycode",
+  },
   QEMU_CONSOLE_BUSY: {
     vir: "OPERATION_FAILED",
     domain: "QEMU",

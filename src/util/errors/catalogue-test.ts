@@ -108,4 +108,11 @@ export const testErrors = {
     kind: "user",
     template: "summary statistics are not supported yet",
   },
+  // graphical consoles: send-key
+  TEST_SENDKEY_INVALID: {
+    vir: "INTERNAL_ERROR",
+    domain: "TEST",
+    kind: "user",
+    template: "invalid keycode {keycode} of {codeset} codeset",
+  },
 } as const satisfies Catalogue<"TEST">;

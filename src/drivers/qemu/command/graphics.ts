@@ -23,11 +23,24 @@ function listenOf(g: GraphicsDef): GraphicsDef["listens"][number] {
   return g.listens[0] ?? { type: "address" };
 }
 
-function allocate(b: Build, kind: "vnc" | "spice" | "spice-tls"): number {
+/**
+ * The port of a graphics device with autoport: the driver reserves it before the build and writes
+ * it into the live definition (`port`, `websocket`, `tlsPort`); a definition without one asks
+ * the context (the conformance harness hands out libvirt's test ports).
+ */
+function allocate(b: Build, kind: "vnc" | "websocket" | "spice" | "spice-tls"): number {
   const port = b.ctx.allocatePort?.(kind);
   if (port === undefined)
     return fail("QEMU_CMD_CONTEXT_MISSING", { element: `${kind} graphics`, what: "a free port (autoport)" });
   return port;
+}
+
+/**
+ * The ports libvirt writes on a command line it only shows (domxml-to-native: its "pretend"
+ * start allocates nothing): 5900 for VNC, 5700 for a websocket, 5901/5902 for SPICE.
+ */
+export function pretendPort(kind: "vnc" | "websocket" | "spice" | "spice-tls"): number {
+  return kind === "vnc" ? 5900 : kind === "websocket" ? 5700 : kind === "spice" ? 5901 : 5902;
 }
 
 function buildVnc(b: Build, g: GraphicsDef): void {
@@ -41,7 +54,7 @@ function buildVnc(b: Build, g: GraphicsDef): void {
     case "address":
     case "network": {
       let port = g.port ?? -1;
-      if (g.autoport === true || port === -1) port = allocate(b, "vnc");
+      if (port <= 0) port = allocate(b, "vnc");
       if (port < 5900 || port > 65535) {
         fail("QEMU_CMD_INVALID_VALUE", {
           element: "vnc graphics port",
@@ -51,7 +64,7 @@ function buildVnc(b: Build, g: GraphicsDef): void {
       const addr = l.address ?? b.ctx.graphics?.vncListen ?? "127.0.0.1";
       opt = `${addr.includes(":") ? `[${addr}]` : addr}:${port - 5900}`;
       if (g.websocket !== undefined && g.websocket !== 0) {
-        const ws = g.websocket === -1 ? allocate(b, "vnc") : g.websocket;
+        const ws = g.websocket === -1 ? allocate(b, "websocket") : g.websocket;
         opt += `,websocket=${ws}`;
       }
       break;
@@ -95,8 +108,8 @@ function buildSpice(b: Build, g: GraphicsDef): void {
           if (tls) needTls = true;
           needPort = true;
         }
-        if (needPort || port === -1) port = allocate(b, "spice");
-        if (needTls || tlsPort === -1) {
+        if ((needPort && port <= 0) || port === -1) port = allocate(b, "spice");
+        if ((needTls && tlsPort <= 0) || tlsPort === -1) {
           if (!tls)
             fail("QEMU_CMD_UNSUPPORTED", {
               element: "spice TLS port",

@@ -93,8 +93,12 @@ export interface CommandContext {
   ) => number | string | undefined;
   /** Socket of the passt process for a `<backend type='passt'/>` interface (by alias). */
   readonly passtSocket?: (netAlias: string) => string;
-  /** Port chosen for graphics with autoport (`vnc`, `spice`, `spice-tls`). */
-  readonly allocatePort?: (kind: "vnc" | "spice" | "spice-tls") => number;
+  /**
+   * Port for graphics with autoport whose definition carries none (`vnc`, `websocket`, `spice`,
+   * `spice-tls`). The QEMU driver reserves ports before the build and writes them into the live
+   * definition instead (`driver/graphics.ts`).
+   */
+  readonly allocatePort?: (kind: "vnc" | "websocket" | "spice" | "spice-tls") => number;
   /** qemu.conf graphics settings. */
   readonly graphics?: {
     readonly vncListen?: string;

@@ -21,6 +21,9 @@ import {
   type MemoryStat,
   type QemuMonitorEventCallback,
   type TypedParameter,
+  // graphical consoles
+  bufferStream,
+  type Screenshot,
 } from "../../driver.ts";
 import {
   ConnectListDomainsFilters,
@@ -37,6 +40,7 @@ import { shellJoin, shellQuote } from "../../../util/shell-quote.ts";
 import { assignAliases } from "../../../conf/domain/index.ts";
 import { buildQemuCommand } from "../command/index.ts";
 import { hostCommandContext } from "../command/context.ts";
+import { pretendPort } from "../command/graphics.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { findConsoleDevice, openChardevStream } from "./console.ts";
@@ -50,6 +54,7 @@ import * as hotplug from "./hotplug.ts";
 // tuning and statistics
 import * as tuning from "./tuning.ts";
 import * as stats from "./stats.ts";
+import * as graphics from "./graphics.ts"; // graphical consoles
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
@@ -430,7 +435,11 @@ export class QemuConnection implements HypervisorDriver {
     const def = await this.driver.parseDomain(xml);
     assignAliases(def);
     const caps = await this.driver.caps(def.devices.emulator);
-    const cmd = buildQemuCommand(def, hostCommandContext(caps, def.name, this.driver.root));
+    // graphics with autoport get libvirt's pretend ports
+    const cmd = buildQemuCommand(def, {
+      ...hostCommandContext(caps, def.name, this.driver.root),
+      allocatePort: pretendPort,
+    });
     return [...cmd.env.map(([k, v]) => `${k}=${shellQuote(v)}`), shellJoin([cmd.emulator, ...cmd.args])].join(
       " ",
     );
@@ -458,6 +467,25 @@ export class QemuConnection implements HypervisorDriver {
     run.store.add(stream);
     this.#streams.add(stream);
     return stream;
+  }
+
+  // --- graphical consoles (issue 19) --------------------------------------------------------
+
+  domainScreenshot(dom: DomainRef, screen: number, flags: number): Promise<Screenshot> {
+    return this.onDomain(dom, async (obj) => {
+      const { mime, data } = await graphics.screenshot(this.driver, obj, screen, flags);
+      return { mime, stream: bufferStream(data) };
+    });
+  }
+
+  domainSendKey(
+    dom: DomainRef,
+    codeset: number,
+    holdtime: number,
+    keycodes: readonly number[],
+    flags: number,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) => graphics.sendKey(obj, codeset, holdtime, keycodes, flags));
   }
 
   // --- events -------------------------------------------------------------------------------

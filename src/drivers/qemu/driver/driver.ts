@@ -18,6 +18,7 @@ import {
   type DomainDef,
 } from "../../../conf/domain/index.ts";
 import { probeKvm, type KvmProbeResult } from "../../../host/kvm.ts";
+import { PortAllocator, type PortRange } from "../../../host/ports.ts";
 import {
   flushDirSyncs,
   isAtomicTempName,
@@ -59,6 +60,10 @@ export interface QemuDriverOptions {
   readonly probeKvm?: (binary: string) => Promise<KvmProbeResult>;
   /** Host devices: the sysfs root read and written for node devices and hostdevs (default `/sys`; tests give a fake tree). */
   readonly sysfsRoot?: string;
+  /** Ports for VNC and SPICE with autoport (qemu.conf `remote_display_port_min/max`, default 5900-65535). */
+  readonly displayPorts?: PortRange;
+  /** Ports for VNC websockets (qemu.conf `remote_websocket_port_min/max`, default 5700-65535). */
+  readonly websocketPorts?: PortRange;
 }
 
 export interface ResolvedDriverOptions {
@@ -71,6 +76,8 @@ export interface ResolvedDriverOptions {
   readonly autostart: boolean;
   readonly probeKvm: (binary: string) => Promise<KvmProbeResult>;
   readonly sysfsRoot: string;
+  readonly displayPorts: PortRange;
+  readonly websocketPorts: PortRange;
 }
 
 const CONFIG_HEADER = `<!--
@@ -93,6 +100,8 @@ export class QemuDriver {
   readonly store = new DisposableStore();
   /** Problems met while loading state (bad files, failed autostarts): also emitted as warnings. */
   readonly warnings: string[] = [];
+  /** libvirt's remotePorts and webSocketPorts: graphics ports held by this driver's guests. */
+  readonly ports: { readonly display: PortAllocator; readonly websocket: PortAllocator };
   readonly version = "0.1.0";
   #nextId = 1;
   readonly #kvm = new Map<string, Promise<KvmProbeResult>>();
@@ -117,6 +126,12 @@ export class QemuDriver {
       autostart: options.autostart ?? true,
       probeKvm: options.probeKvm ?? ((binary) => probeKvm({ binary })),
       sysfsRoot: options.sysfsRoot ?? "/sys",
+      displayPorts: options.displayPorts ?? { min: 5900, max: 65535 },
+      websocketPorts: options.websocketPorts ?? { min: 5700, max: 65535 },
+    };
+    this.ports = {
+      display: new PortAllocator("display", this.options.displayPorts),
+      websocket: new PortAllocator("webSocket", this.options.websocketPorts),
     };
   }
 

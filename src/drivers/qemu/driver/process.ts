@@ -43,6 +43,7 @@ import {
   releaseDomainHostdevs,
   resolveDomainUsbHostdevs,
 } from "./hostdev-prepare.ts";
+import { adoptGraphicsPorts, reserveGraphicsPorts } from "./graphics.ts";
 import { fakeReboot, handleMonitorEvent } from "./monitor.ts";
 import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupBalloon } from "./tuning.ts";
@@ -124,11 +125,25 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     ...(opts.incoming ? { incoming: "defer" } : {}),
   };
   resolveDomainUsbHostdevs(drv.options.sysfsRoot, live);
-  const cmd = buildQemuCommand(live, ctx);
+  // graphics ports: reserved before the command line, given back on failure and at stop
+  const graphicsPorts = await reserveGraphicsPorts(drv, live, {
+    spiceTLS: ctx.graphics?.spiceTLS === true,
+    domainDir: dp.domainDir,
+  });
+  let cmd;
+  try {
+    cmd = buildQemuCommand(live, ctx);
+  } catch (e) {
+    graphicsPorts.release();
+    throw e;
+  }
   const argv = [cmd.emulator, ...cmd.args, "-pidfile", pidfile];
 
   // what each step made, undone newest first if a later one fails
   const undo = new DisposableStore();
+  undo.addFn(() => {
+    graphicsPorts.release();
+  });
   let run: QemuRun | undefined;
   let logOffset = 0;
   let exitStatus: (() => { code: number | null; signal: NodeJS.Signals | null } | undefined) | undefined;
@@ -188,6 +203,9 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       Date.now(),
     );
     run = newRun;
+    newRun.store.addFn(() => {
+      graphicsPorts.release();
+    });
     newRun.autodestroyOwner = opts.autodestroyOwner;
     undo.addFn(() => killNow(newRun));
     const exited = new AbortController();
@@ -435,6 +453,10 @@ export async function reconnectProcess(
   drv.noteId(obj.id);
   obj.setState(status.state, status.reason);
   adoptDomainHostdevs(drv.options.sysfsRoot, obj, obj.def);
+  const graphicsPorts = adoptGraphicsPorts(drv, obj.def);
+  run.store.addFn(() => {
+    graphicsPorts.release();
+  });
 
   const cmdline = readProcCmdline(status.pid);
   const ours =

@@ -1,0 +1,245 @@
+/**
+ * Graphics of a running domain (libvirt's qemuProcessGraphicsReservePorts /
+ * qemuProcessGraphicsAllocatePorts and their release in qemuProcessStop): the ports of VNC and
+ * SPICE with autoport, and VNC websockets, are taken from the driver's allocators before the
+ * command line is built and written into the live definition (so the live XML and the status
+ * file show them); explicit ports are marked held so autoport never hands them out. A restarted
+ * driver marks the ports of the guests it reconnects to as held.
+ */
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { DomainDef, GraphicsDef } from "../../../conf/domain/types.ts";
+import { keycodeSetName, translateKeycode } from "../../../conf/keycodes.ts";
+import type { PortAllocator } from "../../../host/ports.ts";
+import { checkFlags, strerror, VirtError } from "../../../util/errors/index.ts";
+import { KeycodeSet } from "../../enums.ts";
+import type { QmpClient } from "../monitor/index.ts";
+import type { QemuDomainObj } from "./domain.ts";
+import type { QemuDriver } from "./driver.ts";
+
+/** Ports one run holds; `release` gives them back once (later calls do nothing). */
+export interface GraphicsPorts {
+  readonly ports: readonly { readonly allocator: PortAllocator; readonly port: number }[];
+  release(): void;
+}
+
+function hold(list: { allocator: PortAllocator; port: number }[]): GraphicsPorts {
+  let released = false;
+  return {
+    ports: list,
+    release(): void {
+      if (released) return;
+      released = true;
+      for (const { allocator, port } of list) allocator.release(port);
+    },
+  };
+}
+
+/** The address a graphics device listens on (the bind check uses it). */
+function listenAddress(g: GraphicsDef): string | undefined {
+  const l = g.listens[0] ?? { type: "address" };
+  if (l.type !== "address" && l.type !== "network") return undefined;
+  return l.address ?? "127.0.0.1";
+}
+
+/** Which SPICE ports autoport needs (libvirt's qemuProcessSPICEAllocatePorts). */
+function spiceNeeds(g: GraphicsDef, tls: boolean): { port: boolean; tls: boolean } {
+  let port = false;
+  let needTls = false;
+  for (const c of g.channels ?? []) {
+    if (c.mode === "secure") needTls = true;
+    else if (c.mode === "insecure") port = true;
+  }
+  if (g.defaultMode === "secure") needTls = true;
+  else if (g.defaultMode === "insecure") port = true;
+  else {
+    if (tls) needTls = true;
+    port = true;
+  }
+  return { port, tls: needTls };
+}
+
+/**
+ * Reserves the graphics ports of `live` (the definition about to start) and writes the chosen
+ * ones into it. On failure nothing stays reserved.
+ */
+export async function reserveGraphicsPorts(
+  drv: QemuDriver,
+  live: DomainDef,
+  opts: { spiceTLS?: boolean; domainDir?: string } = {},
+): Promise<GraphicsPorts> {
+  const taken: { allocator: PortAllocator; port: number }[] = [];
+  const { display, websocket } = drv.ports;
+  // an explicit port: held for this domain (libvirt's virPortAllocatorSetUsed refuses one that
+  // another domain holds); ports outside the range are not the allocator's
+  const mark = (allocator: PortAllocator, port: number): void => {
+    if (allocator.has(port)) throw new VirtError("PORT_RESERVED", { port });
+    if (allocator.setUsed(port)) taken.push({ allocator, port });
+  };
+  const acquire = async (allocator: PortAllocator, address: string): Promise<number> => {
+    const port = await allocator.acquire(address);
+    taken.push({ allocator, port });
+    return port;
+  };
+  try {
+    for (const g of live.devices.graphics) {
+      // libvirt's qemuProcessGraphicsSetupListen: the live XML names the address QEMU listens on
+      const first = g.listens[0];
+      if (
+        (g.type === "vnc" || g.type === "spice") &&
+        first?.type === "address" &&
+        first.address === undefined
+      )
+        g.listens[0] = { type: "address", address: "127.0.0.1" };
+      // and the socket it makes in the domain's directory
+      if (
+        (g.type === "vnc" || g.type === "spice") &&
+        first?.type === "socket" &&
+        first.socket === undefined &&
+        opts.domainDir !== undefined
+      )
+        g.listens[0] = { type: "socket", socket: join(opts.domainDir, `${g.type}.sock`) };
+      const address = listenAddress(g);
+      if (address === undefined) continue;
+      if (g.type === "vnc") {
+        if (g.autoport === true || g.port === undefined || g.port <= 0)
+          g.port = await acquire(display, address);
+        else mark(display, g.port);
+        if (g.websocket === -1) g.websocket = await acquire(websocket, address);
+        else if (g.websocket !== undefined && g.websocket > 0) mark(websocket, g.websocket);
+      } else if (g.type === "spice") {
+        if (g.autoport === true) {
+          const need = spiceNeeds(g, opts.spiceTLS === true);
+          if (need.port) g.port = await acquire(display, address);
+          // without TLS configured the command builder refuses the TLS port with its own message
+          if (need.tls && opts.spiceTLS === true) g.tlsPort = await acquire(display, address);
+        } else {
+          if (g.port === -1) g.port = await acquire(display, address);
+          else if (g.port !== undefined && g.port > 0) mark(display, g.port);
+          if (g.tlsPort === -1 && opts.spiceTLS === true) g.tlsPort = await acquire(display, address);
+          else if (g.tlsPort !== undefined && g.tlsPort > 0) mark(display, g.tlsPort);
+        }
+      }
+    }
+  } catch (e) {
+    hold(taken).release();
+    throw e;
+  }
+  return hold(taken);
+}
+
+/**
+ * Marks the ports a running guest holds (its live definition, read back from the status file)
+ * as used in this driver's allocators: a restarted driver never hands them out again.
+ */
+export function adoptGraphicsPorts(drv: QemuDriver, live: DomainDef): GraphicsPorts {
+  const taken: { allocator: PortAllocator; port: number }[] = [];
+  const mark = (allocator: PortAllocator, port: number | undefined): void => {
+    if (port !== undefined && port > 0 && allocator.setUsed(port)) taken.push({ allocator, port });
+  };
+  for (const g of live.devices.graphics) {
+    if (listenAddress(g) === undefined) continue;
+    if (g.type === "vnc") {
+      mark(drv.ports.display, g.port);
+      mark(drv.ports.websocket, g.websocket);
+    } else if (g.type === "spice") {
+      mark(drv.ports.display, g.port);
+      mark(drv.ports.display, g.tlsPort);
+    }
+  }
+  return hold(taken);
+}
+
+// ---------------------------------------------------------------------------------------------
+// screenshot and send-key
+// ---------------------------------------------------------------------------------------------
+
+/** The monitor of a running domain, or libvirt's "domain is not running". */
+function liveQmp(obj: QemuDomainObj): QmpClient {
+  const run = obj.run;
+  if (!obj.isActive() || !run || run.ended) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
+  if (!run.qmp) throw new VirtError("QEMU_MONITOR_UNAVAILABLE", { name: obj.name, operation: "the monitor" });
+  return run.qmp;
+}
+
+/**
+ * libvirt's qemuDomainScreenshot: QMP `screendump` of screen `screen` (counted over the heads of
+ * the video devices) to a temporary file of the driver's cache dir, read back and removed. The
+ * image is PPM (`image/x-portable-pixmap`), what libvirt 9.0 asks QEMU for.
+ */
+export async function screenshot(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  screen: number,
+  flags: number,
+): Promise<{ mime: string; data: Buffer }> {
+  checkFlags(flags, 0, "qemuDomainScreenshot");
+  const job = await obj.job.acquire("query", "virDomainScreenshot");
+  try {
+    const qmp = liveQmp(obj);
+    const videos = obj.def.devices.videos.filter((v) => v.model.type !== "none");
+    if (videos.length === 0) throw new VirtError("QEMU_SCREENSHOT_NO_VIDEO", {});
+    const args: Record<string, unknown> = {};
+    if (screen !== 0) {
+      const caps = await drv.caps(obj.def.devices.emulator);
+      if (!caps.flags.has("screendump_device")) throw new VirtError("QEMU_SCREENSHOT_SCREEN_ZERO", {});
+      let head = screen;
+      const video = videos.find((v) => {
+        const heads = v.model.heads ?? 1;
+        if (head < heads) return true;
+        head -= heads;
+        return false;
+      });
+      if (!video?.alias) throw new VirtError("QEMU_SCREENSHOT_NO_SCREEN", { screen });
+      args.device = video.alias;
+      args.head = head;
+    }
+    await mkdir(drv.paths.cacheDir, { recursive: true, mode: 0o750 });
+    const dir = await mkdtemp(join(drv.paths.cacheDir, "qemu.screendump."));
+    const file = join(dir, "screen.ppm");
+    try {
+      await qmp.execute("screendump", { filename: file, ...args });
+      let data: Buffer;
+      try {
+        data = await readFile(file);
+      } catch (e) {
+        throw new VirtError("QEMU_SCREENSHOT_READ", { path: file, reason: strerror(e) }, {}, { cause: e });
+      }
+      return { mime: "image/x-portable-pixmap", data };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } finally {
+    job.release();
+  }
+}
+
+/**
+ * libvirt's qemuDomainSendKey: the key codes translated to qnum (QMP `send-key` takes those),
+ * pressed together for `holdtime` ms (QEMU's default 100 ms when 0), then released.
+ */
+export async function sendKey(
+  obj: QemuDomainObj,
+  codeset: number,
+  holdtime: number,
+  keycodes: readonly number[],
+  flags: number,
+): Promise<void> {
+  checkFlags(flags, 0, "qemuDomainSendKey");
+  const qnums = keycodes.map((k) => {
+    const q = codeset === KeycodeSet.QNUM ? k : translateKeycode(codeset, KeycodeSet.QNUM, k);
+    if (q === undefined)
+      throw new VirtError("QEMU_SENDKEY_TRANSLATE", { keycode: k, codeset: keycodeSetName(codeset) });
+    return q;
+  });
+  const job = await obj.job.acquire("modify", "virDomainSendKey");
+  try {
+    const qmp = liveQmp(obj);
+    await qmp.execute("send-key", {
+      keys: qnums.map((data) => ({ type: "number", data })),
+      ...(holdtime > 0 ? { "hold-time": holdtime } : {}),
+    });
+  } finally {
+    job.release();
+  }
+}
