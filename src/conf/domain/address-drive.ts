@@ -27,16 +27,17 @@ function wideScsi(def: DomainDef): boolean {
 }
 
 export function assignDriveAddress(def: DomainDef, disk: DiskDef): void {
-  const bus = disk.target.bus;
-  if (bus !== "scsi" && bus !== "ide" && bus !== "sata" && bus !== "fdc") return;
+  // libvirt parses the target name of every disk without an address, whatever its bus.
   const idx = diskNameToIndex(disk.target.dev);
   if (idx < 0) {
-    throw new VirtError("XML_INVALID", {
-      what: `Unknown disk name '${disk.target.dev}' and no address specified`,
-      xpath: "/domain/devices/disk/target/@dev",
-      line: 0,
-    });
+    throw new VirtError(
+      "DOMAIN_DISK_NAME_UNKNOWN",
+      { target: disk.target.dev },
+      { xpath: "/domain/devices/disk/target/@dev" },
+    );
   }
+  const bus = disk.target.bus;
+  if (bus !== "scsi" && bus !== "ide" && bus !== "sata" && bus !== "fdc") return;
   let controller: number;
   let unit: number;
   let drvBus = 0;

@@ -120,7 +120,7 @@ test("duplicate disk targets are refused", () => {
   const disk =
     "    <disk type='file' device='disk'>\n      <source file='/a'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n";
   const e = error(domain(disk + disk.replace("/a", "/b")));
-  assert.equal(e.code, "DOMAIN_DUPLICATE_TARGET");
+  assert.equal(e.code, "DOMAIN_DISK_TARGET_DUPLICATE");
   assert.match(e.message, /'vda'/);
 });
 

@@ -260,11 +260,7 @@ export class PciAddressSet {
     this.validate(addr, flags, fromConfig);
     const slot = this.buses[addr.bus]!.slots[addr.slot]!;
     if (slot.functions & (1 << addr.function)) {
-      throw new VirtError("DOMAIN_DUPLICATE_ADDRESS", {
-        address: `PCI address ${pciAddressString(addr)}`,
-        first: "one device",
-        second: "another",
-      });
+      throw new VirtError("DOMAIN_DUPLICATE_ADDRESS", { address: `PCI Address ${pciAddressString(addr)}` });
     }
     if (slot.functions === 0 && flags & C.AGGREGATE) slot.aggregate = true;
     slot.functions |= 1 << addr.function;

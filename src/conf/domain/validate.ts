@@ -3,7 +3,7 @@
  * that the corpus and users meet: names, memory sizes, duplicate targets, boot and CPU rules.
  */
 import type { XmlElement } from "../xml.ts";
-import type { DomainDef } from "./types.ts";
+import type { DiskDef, DomainDef } from "./types.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
 /** Smallest guest memory libvirt's QEMU driver accepts without complaint (KiB). */
@@ -38,29 +38,110 @@ export function validateName(root: XmlElement, name: string): void {
 }
 
 function duplicateTargets(def: DomainDef): void {
-  const seen = new Map<string, string>();
-  for (const d of def.devices.disks) {
-    const src = d.source?.file ?? d.source?.dev ?? d.source?.dir ?? d.source?.name ?? "(empty)";
-    const prev = seen.get(d.target.dev);
-    if (prev !== undefined) {
+  const disks = def.devices.disks;
+  const src = (d: DiskDef): string =>
+    d.source?.file ?? d.source?.dev ?? d.source?.dir ?? d.source?.name ?? d.source?.volume ?? "";
+  for (let i = 0; i < disks.length; i++) {
+    for (let j = i + 1; j < disks.length; j++) {
+      if (disks[i]!.target.dev !== disks[j]!.target.dev) continue;
       throw new VirtError(
-        "DOMAIN_DUPLICATE_TARGET",
-        { target: d.target.dev, device: "disk", first: prev, second: src },
-        { xpath: "/domain/devices/disk/target/@dev" },
+        "DOMAIN_DISK_TARGET_DUPLICATE",
+        { target: disks[i]!.target.dev, first: src(disks[j]!), second: src(disks[i]!) },
+        { xpath: `/domain/devices/disk[${j + 1}]/target/@dev` },
       );
     }
-    seen.set(d.target.dev, src);
   }
   const tags = new Set<string>();
-  for (const fs of def.devices.filesystems) {
+  def.devices.filesystems.forEach((fs, i) => {
     if (tags.has(fs.target.dir)) {
       throw new VirtError(
-        "DOMAIN_DUPLICATE_TARGET",
-        { target: fs.target.dir, device: "filesystem", first: fs.target.dir, second: fs.target.dir },
-        { xpath: "/domain/devices/filesystem/target/@dir" },
+        "DOMAIN_FS_TARGET_DUPLICATE",
+        { target: fs.target.dir },
+        { xpath: `/domain/devices/filesystem[${i + 1}]/target/@dir` },
       );
     }
     tags.add(fs.target.dir);
+  });
+}
+
+/** Two disks of one bus at the same drive address (virDomainDefDuplicateDriveAddressesValidate). */
+function duplicateDriveAddresses(def: DomainDef): void {
+  const disks = def.devices.disks;
+  for (let i = 0; i < disks.length; i++) {
+    const a = disks[i]!.address;
+    if (a?.type !== "drive") continue;
+    for (let j = i + 1; j < disks.length; j++) {
+      const b = disks[j]!.address;
+      if (disks[i]!.target.bus !== disks[j]!.target.bus || b?.type !== "drive") continue;
+      if (a.controller === b.controller && a.bus === b.bus && a.target === b.target && a.unit === b.unit) {
+        throw new VirtError(
+          "DOMAIN_DISK_DRIVE_ADDRESS_DUPLICATE",
+          {
+            target: disks[i]!.target.dev,
+            controller: a.controller,
+            bus: a.bus,
+            unitTarget: a.target,
+            unit: a.unit,
+          },
+          { xpath: `/domain/devices/disk[${j + 1}]/address` },
+        );
+      }
+    }
+  }
+}
+
+/** Buses whose disks sit on a drive address only (virDomainDiskAddressDiskBusCompatibility). */
+const DRIVE_BUSES = new Set(["ide", "fdc", "scsi", "sata"]);
+const VPD_LIMITS = { vendor: 8, product: 16 } as const;
+
+/** One disk (virDomainDiskDefValidate and qemuValidateDomainDeviceDefDisk). */
+function disk(d: DiskDef, i: number): void {
+  const xpath = `/domain/devices/disk[${i + 1}]`;
+  const bus = d.target.bus ?? "none";
+  if (d.address && DRIVE_BUSES.has(bus) && d.address.type !== "drive") {
+    throw new VirtError(
+      "DOMAIN_DISK_ADDRESS_BUS_MISMATCH",
+      { addressType: d.address.type, target: d.target.dev, bus },
+      { xpath: `${xpath}/address/@type` },
+    );
+  }
+  if (/[0-9]$/.test(d.target.dev) && d.target.bus !== "sd") {
+    throw new VirtError(
+      "DOMAIN_DISK_TARGET_PARTITION",
+      { target: d.target.dev },
+      { xpath: `${xpath}/target/@dev` },
+    );
+  }
+  if (d.device === "lun" && d.type !== "block" && d.type !== "network" && d.type !== "volume") {
+    throw new VirtError("DOMAIN_DISK_LUN_SOURCE", {}, { xpath: `${xpath}/@type` });
+  }
+  for (const what of ["vendor", "product"] as const) {
+    const v = d[what];
+    if (v === undefined) continue;
+    // SATA disks take a product name too.
+    if (bus !== "scsi" && (what === "vendor" || bus !== "sata"))
+      throw new VirtError("DOMAIN_DISK_SCSI_ONLY", { what }, { xpath: `${xpath}/${what}` });
+    if (v.length > VPD_LIMITS[what]) {
+      throw new VirtError(
+        "DOMAIN_DISK_VPD_TOO_LONG",
+        { what, max: VPD_LIMITS[what] },
+        { xpath: `${xpath}/${what}` },
+      );
+    }
+  }
+  const fmt = d.driver?.type;
+  if (fmt === "cow") throw new VirtError("DOMAIN_DISK_FORMAT_COW", {}, { xpath: `${xpath}/driver/@type` });
+  if (fmt === "dir") throw new VirtError("DOMAIN_DISK_FORMAT_DIR", {}, { xpath: `${xpath}/driver/@type` });
+  if (fmt === "iso") throw new VirtError("DOMAIN_DISK_FORMAT_ISO", {}, { xpath: `${xpath}/driver/@type` });
+  if (bus === "usb" && d.source === undefined) {
+    throw new VirtError("DOMAIN_DISK_USB_EMPTY", {}, { xpath: `${xpath}/source` });
+  }
+  if (d.shareable && !d.readonly && fmt !== undefined && fmt !== "raw") {
+    throw new VirtError(
+      "DOMAIN_DISK_SHARED_FORMAT",
+      { target: d.target.dev },
+      { xpath: `${xpath}/shareable` },
+    );
   }
 }
 
@@ -130,6 +211,8 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   validateName(root, def.name);
   duplicateTargets(def);
   if (noDefaults) return;
+  def.devices.disks.forEach(disk);
+  duplicateDriveAddresses(def);
   memory(def);
   numa(def);
   vcpus(def);

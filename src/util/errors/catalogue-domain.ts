@@ -50,17 +50,11 @@ export const domainErrors = {
     kind: "user",
     template: "{what} of {size} KiB is too small: at least {min} KiB is expected",
   },
-  DOMAIN_DUPLICATE_TARGET: {
-    vir: "XML_ERROR",
-    domain: "DOMAIN",
-    kind: "user",
-    template: "target '{target}' is used by two {device} devices ({first} and {second}): each needs its own",
-  },
   DOMAIN_DUPLICATE_ADDRESS: {
     vir: "XML_ERROR",
     domain: "DOMAIN",
     kind: "user",
-    template: "{address} is used by two devices ({first} and {second})",
+    template: "Attempted double use of {address}",
   },
   DOMAIN_NO_ADDRESS_LEFT: {
     vir: "CONFIG_UNSUPPORTED",
@@ -206,6 +200,94 @@ export const domainErrors = {
     domain: "DOMAIN",
     kind: "user",
     template: "an os <type> must be specified",
+  },
+
+  // === domain validation with libvirt's wording (virDomainDefValidate, qemuValidateDomainDef) ===
+  // --- disks --------------------------------------------------------------------------------
+  DOMAIN_DISK_TARGET_DUPLICATE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "target '{target}' duplicated for disk sources '{first}' and '{second}'",
+  },
+  DOMAIN_FS_TARGET_DUPLICATE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "filesystem target '{target}' specified twice",
+  },
+  DOMAIN_DISK_DRIVE_ADDRESS_DUPLICATE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "Found duplicate drive address for disk with target name '{target}' controller='{controller}' bus='{bus}' target='{unitTarget}' unit='{unit}'",
+  },
+  DOMAIN_DISK_TARGET_PARTITION: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "invalid disk target '{target}', partitions can't appear in disk targets",
+  },
+  DOMAIN_DISK_ADDRESS_BUS_MISMATCH: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Invalid address type '{addressType}' for the disk '{target}' with the bus type '{bus}'",
+  },
+  DOMAIN_DISK_LUN_SOURCE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "disk device='lun' is only valid for block type disk source",
+  },
+  DOMAIN_DISK_SCSI_ONLY: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Only scsi disk supports '{what}'",
+  },
+  DOMAIN_DISK_VPD_TOO_LONG: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "disk {what} is more than {max} characters",
+  },
+  DOMAIN_DISK_USB_EMPTY: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "'usb' disk must not be empty",
+  },
+  DOMAIN_DISK_SHARED_FORMAT: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "shared access for disk '{target}' requires use of supported storage format",
+  },
+  DOMAIN_DISK_FORMAT_COW: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "'cow' storage format is not supported",
+  },
+  DOMAIN_DISK_FORMAT_DIR: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "'directory' storage format is not directly supported by QEMU, use 'dir' disk type instead",
+  },
+  DOMAIN_DISK_FORMAT_ISO: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "storage format 'iso' is not directly supported by QEMU, use 'raw' instead",
+  },
+  DOMAIN_DISK_NAME_UNKNOWN: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Unknown disk name '{target}' and no address specified",
   },
 
   // === device hotplug ===

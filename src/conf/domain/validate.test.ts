@@ -1,0 +1,105 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { VirtError } from "../../util/errors/index.ts";
+import { parseDomainXML } from "./index.ts";
+
+/** A small q35 guest; `devices` and `extra` are spliced in. */
+function domain(devices = "", extra = "", machine = "q35"): string {
+  return `<domain type='qemu'>
+  <name>v</name>
+  <memory unit='MiB'>256</memory>
+  <os>
+    <type arch='x86_64' machine='${machine}'>hvm</type>
+  </os>
+${extra}  <devices>
+${devices}  </devices>
+</domain>
+`;
+}
+
+function disk(target: string, bus: string, inner = "", attrs = "type='file' device='disk'"): string {
+  return `    <disk ${attrs}>\n${inner}      <target dev='${target}' bus='${bus}'/>\n    </disk>\n`;
+}
+
+const src = (f: string): string => `      <source file='${f}'/>\n`;
+
+/** The error a document is refused with: code and message. */
+function refused(xml: string): VirtError {
+  try {
+    parseDomainXML(xml);
+  } catch (e) {
+    assert.ok(e instanceof VirtError, `expected a VirtError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail("expected the document to be refused");
+}
+
+function accepted(xml: string): void {
+  assert.doesNotThrow(() => parseDomainXML(xml));
+}
+
+test("disks: a target used twice names both sources, later one first", () => {
+  const e = refused(domain(disk("vda", "virtio", src("/a")) + disk("vda", "virtio", src("/b"))));
+  assert.equal(e.code, "DOMAIN_DISK_TARGET_DUPLICATE");
+  assert.equal(e.message, "XML error: target 'vda' duplicated for disk sources '/b' and '/a'");
+});
+
+test("disks: the same drive address on one bus is refused, on two buses allowed", () => {
+  const addr = "      <address type='drive' controller='0' bus='0' target='0' unit='0'/>\n";
+  const e = refused(domain(disk("sda", "sata", src("/a")) + disk("sdb", "sata", src("/b") + addr)));
+  assert.equal(
+    e.message,
+    "unsupported configuration: Found duplicate drive address for disk with target name 'sda' controller='0' bus='0' target='0' unit='0'",
+  );
+  accepted(domain(disk("sda", "scsi", src("/a")) + disk("sdb", "sata", src("/b") + addr)));
+});
+
+test("disks: a drive bus with a PCI address is refused", () => {
+  const pci = "      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>\n";
+  const e = refused(domain(disk("sda", "sata", src("/a") + pci)));
+  assert.equal(e.code, "DOMAIN_DISK_ADDRESS_BUS_MISMATCH");
+  assert.match(e.message, /Invalid address type 'pci' for the disk 'sda' with the bus type 'sata'$/);
+  accepted(domain(disk("vda", "virtio", src("/a") + pci)));
+});
+
+test("disks: target names (partitions, unparsable names) are checked", () => {
+  assert.equal(refused(domain(disk("vdb1", "virtio", src("/a")))).code, "DOMAIN_DISK_TARGET_PARTITION");
+  const e = refused(domain(disk("vdzzzzzzzzzzzz", "virtio", src("/a"))));
+  assert.equal(e.message, "XML error: Unknown disk name 'vdzzzzzzzzzzzz' and no address specified");
+});
+
+test("disks: lun needs a block source, vendor needs scsi, VPD strings have limits", () => {
+  assert.equal(
+    refused(domain(disk("sda", "scsi", src("/a"), "type='file' device='lun'"))).code,
+    "DOMAIN_DISK_LUN_SOURCE",
+  );
+  assert.equal(
+    refused(domain(disk("vda", "virtio", src("/a") + "      <vendor>ACME</vendor>\n"))).message,
+    "unsupported configuration: Only scsi disk supports 'vendor'",
+  );
+  accepted(domain(disk("sda", "sata", src("/a") + "      <product>P1</product>\n")));
+  assert.equal(
+    refused(domain(disk("sda", "scsi", src("/a") + "      <vendor>ACMEACMEA</vendor>\n"))).message,
+    "unsupported configuration: disk vendor is more than 8 characters",
+  );
+  accepted(domain(disk("sda", "scsi", src("/a") + "      <vendor>ACMEACME</vendor>\n")));
+});
+
+test("disks: formats QEMU cannot open directly and shared non-raw images are refused", () => {
+  const drv = (t: string): string => `      <driver name='qemu' type='${t}'/>\n`;
+  for (const [fmt, code] of [
+    ["cow", "DOMAIN_DISK_FORMAT_COW"],
+    ["dir", "DOMAIN_DISK_FORMAT_DIR"],
+    ["iso", "DOMAIN_DISK_FORMAT_ISO"],
+  ] as const) {
+    assert.equal(refused(domain(disk("vda", "virtio", drv(fmt) + src("/a")))).code, code);
+  }
+  const shared = drv("qcow2") + src("/a") + "      <shareable/>\n";
+  assert.equal(refused(domain(disk("vda", "virtio", shared))).code, "DOMAIN_DISK_SHARED_FORMAT");
+  accepted(domain(disk("vda", "virtio", shared.replace("qcow2", "raw"))));
+});
+
+test("disks: an empty USB disk is refused", () => {
+  const e = refused(domain(disk("sda", "usb", "", "type='file' device='cdrom'")));
+  assert.equal(e.message, "unsupported configuration: 'usb' disk must not be empty");
+});
