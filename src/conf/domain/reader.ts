@@ -14,12 +14,12 @@ interface Place {
   column: number;
 }
 
-function placeOfAttr(el: XmlElement, name: string): Place {
+export function placeOfAttr(el: XmlElement, name: string): Place {
   const a = el.attrNode(name);
   return { xpath: `${el.xpath}/@${name}`, line: a?.line ?? el.line, column: a?.column ?? el.column };
 }
 
-function placeOfEl(el: XmlElement): Place {
+export function placeOfEl(el: XmlElement): Place {
   return { xpath: el.xpath, line: el.line, column: el.column };
 }
 

@@ -103,3 +103,107 @@ test("disks: an empty USB disk is refused", () => {
   const e = refused(domain(disk("sda", "usb", "", "type='file' device='cdrom'")));
   assert.equal(e.message, "unsupported configuration: 'usb' disk must not be empty");
 });
+
+const numa = (cells: string): string =>
+  `  <vcpu>2</vcpu>\n  <cpu>\n    <numa>\n${cells}    </numa>\n  </cpu>\n`;
+const cell = (id: number, cpus: string, extra = ""): string =>
+  `      <cell id='${id}' cpus='${cpus}' memory='128' unit='MiB'${extra}/>\n`;
+
+test("NUMA cells: any order is kept sorted by id; gaps, duplicates and unknown siblings are refused", () => {
+  const { def } = parseDomainXML(domain("", numa(cell(1, "1") + cell(0, "0"))));
+  assert.deepEqual(
+    def.cpu?.numa?.cells.map((c) => c.id),
+    [0, 1],
+  );
+  assert.equal(refused(domain("", numa(cell(0, "0") + cell(2, "1")))).code, "DOMAIN_NUMA_CELL_ID_RANGE");
+  assert.equal(refused(domain("", numa(cell(0, "0") + cell(0, "1")))).code, "DOMAIN_NUMA_CELL_ID_DUPLICATE");
+  const sib = `      <cell id='0' cpus='0' memory='128' unit='MiB'>\n        <distances>\n          <sibling id='3' value='10'/>\n        </distances>\n      </cell>\n`;
+  assert.equal(
+    refused(domain("", numa(sib + cell(1, "1")))).message,
+    "XML error: 'sibling_id 3' does not refer to a valid cell within NUMA 'cell id 0'",
+  );
+});
+
+test("hugepages: one default size, disjoint nodesets, existing nodes", () => {
+  const pages = (p: string): string =>
+    `  <memoryBacking>\n    <hugepages>\n${p}    </hugepages>\n  </memoryBacking>\n`;
+  const page = (size: number, nodeset?: string): string =>
+    `      <page size='${size}' unit='KiB'${nodeset === undefined ? "" : ` nodeset='${nodeset}'`}/>\n`;
+  const cells = numa(cell(0, "0") + cell(1, "1"));
+  assert.equal(
+    refused(domain("", pages(page(2048) + page(1048576)) + cells)).message,
+    "two master hugepages detected: 1048576 and 2048",
+  );
+  assert.equal(
+    refused(domain("", pages(page(2048, "0-1") + page(1048576, "1")) + cells)).code,
+    "DOMAIN_HUGEPAGES_NODESETS_INTERSECT",
+  );
+  assert.equal(refused(domain("", pages(page(2048, "0,2")) + cells)).message, "hugepages: node 2 not found");
+  accepted(domain("", pages(page(2048, "0") + page(1048576, "1")) + cells));
+  // Without guest NUMA, nodeset '0' is the whole guest.
+  accepted(domain("", pages(page(2048, "0"))));
+});
+
+test("numatune: memnodes need guest cells, restrictive goes both ways, placement rules", () => {
+  const nt = (inner: string): string => `  <numatune>\n${inner}  </numatune>\n`;
+  const cells = numa(cell(0, "0") + cell(1, "1"));
+  assert.equal(
+    refused(domain("", nt("    <memnode cellid='0' mode='strict' nodeset='0'/>\n"))).code,
+    "DOMAIN_NUMATUNE_MEMNODE_NO_NUMA",
+  );
+  assert.equal(
+    refused(
+      domain(
+        "",
+        nt(
+          "    <memory mode='restrictive' nodeset='0'/>\n    <memnode cellid='0' mode='strict' nodeset='0'/>\n",
+        ) + cells,
+      ),
+    ).code,
+    "DOMAIN_NUMATUNE_RESTRICTIVE_MEMNODE",
+  );
+  assert.equal(
+    refused(
+      domain(
+        "",
+        nt(
+          "    <memory mode='strict' nodeset='0'/>\n    <memnode cellid='1' mode='restrictive' nodeset='0'/>\n",
+        ) + cells,
+      ),
+    ).code,
+    "DOMAIN_NUMATUNE_RESTRICTIVE_MEMORY",
+  );
+  assert.equal(
+    refused(domain("", nt("    <memory mode='strict' placement='static'/>\n"))).message,
+    "unsupported configuration: nodeset for NUMA memory tuning must be set if 'placement' is 'static'",
+  );
+  accepted(
+    domain(
+      "",
+      nt(
+        "    <memory mode='restrictive' nodeset='0'/>\n    <memnode cellid='1' mode='restrictive' nodeset='0'/>\n",
+      ) + cells,
+    ),
+  );
+});
+
+test("memory hotplug needs guest NUMA; memory devices name existing nodes", () => {
+  const max = "  <maxMemory slots='4' unit='GiB'>4</maxMemory>\n";
+  assert.equal(refused(domain("", max)).code, "DOMAIN_MEMORY_HOTPLUG_NO_NUMA");
+  const dimm = (node: number): string =>
+    `    <memory model='dimm'>\n      <target>\n        <size unit='MiB'>128</size>\n        <node>${node}</node>\n      </target>\n    </memory>\n`;
+  const cells = numa(cell(0, "0-1"));
+  assert.equal(
+    refused(domain(dimm(1), max + cells)).message,
+    "can't add memory backend for guest node '1' as the guest has only '1' NUMA nodes configured",
+  );
+  accepted(domain(dimm(0), max + cells));
+});
+
+test("SMM TSEG: q35 only, whole MiB", () => {
+  const smm = (size: string): string =>
+    `  <features>\n    <smm state='on'>\n      <tseg unit='KiB'>${size}</tseg>\n    </smm>\n  </features>\n`;
+  assert.equal(refused(domain("", smm("49152"), "pc")).code, "DOMAIN_TSEG_MACHINE");
+  assert.equal(refused(domain("", smm("12345"))).code, "DOMAIN_TSEG_SIZE");
+  accepted(domain("", smm("49152")));
+});

@@ -3,7 +3,8 @@
  * that the corpus and users meet: names, memory sizes, duplicate targets, boot and CPU rules.
  */
 import type { XmlElement } from "../xml.ts";
-import type { DiskDef, DomainDef } from "./types.ts";
+import type { DiskDef, DomainDef, MemoryDeviceDef } from "./types.ts";
+import { parseBitmap } from "./bitmap.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
 /** Smallest guest memory libvirt's QEMU driver accepts without complaint (KiB). */
@@ -155,34 +156,121 @@ function memory(def: DomainDef): void {
   }
 }
 
-function numa(def: DomainDef): void {
-  const cells = def.cpu?.numa?.cells;
-  if (!cells) return;
-  cells.forEach((c, i) => {
-    if (c.id !== i) {
-      throw new VirtError(
-        "XML_INVALID",
-        {
-          what: `NUMA cell ids must be 0..${cells.length - 1} in order, found id ${c.id} at position ${i}`,
-          xpath: "/domain/cpu/numa/cell",
-          line: 0,
-        },
-        { xpath: `/domain/cpu/numa/cell[${i + 1}]` },
-      );
-    }
-  });
-  for (const p of def.memoryBacking?.hugepages?.pages ?? []) {
-    for (const n of (p.nodeset ?? "").split(",").filter((x) => x !== "")) {
-      const max = Number(n.split("-").pop());
-      if (max >= cells.length) {
+/** Members of a canonical node set (`0-2,5`). */
+function nodes(set: string): number[] {
+  return parseBitmap(set) ?? [];
+}
+
+/** `<memoryBacking><hugepages>` against the guest NUMA cells (virDomainDefMemtuneValidate). */
+function hugepages(def: DomainDef): void {
+  const pages = def.memoryBacking?.hugepages?.pages ?? [];
+  const count = def.cpu?.numa?.cells.length ?? 0;
+  pages.forEach((p, i) => {
+    const mine = p.nodeset === undefined ? undefined : nodes(p.nodeset);
+    for (const q of pages.slice(0, i)) {
+      if (mine && q.nodeset !== undefined && nodes(q.nodeset).some((n) => mine.includes(n))) {
         throw new VirtError(
-          "CONFIG_UNSUPPORTED",
-          { what: `hugepages: node ${max} not found` },
-          { xpath: "/domain/memoryBacking/hugepages/page/@nodeset" },
+          "DOMAIN_HUGEPAGES_NODESETS_INTERSECT",
+          { first: p.size, second: q.size },
+          { xpath: `/domain/memoryBacking/hugepages/page[${i + 1}]/@nodeset` },
+        );
+      }
+      if (!mine && q.nodeset === undefined) {
+        throw new VirtError(
+          "DOMAIN_HUGEPAGES_TWO_MASTERS",
+          { first: p.size, second: q.size },
+          { xpath: `/domain/memoryBacking/hugepages/page[${i + 1}]` },
         );
       }
     }
+    const missing = mine?.find((n) => n >= count);
+    if (missing !== undefined) {
+      throw new VirtError(
+        "DOMAIN_HUGEPAGES_NODE_MISSING",
+        { node: missing },
+        { xpath: `/domain/memoryBacking/hugepages/page[${i + 1}]/@nodeset` },
+      );
+    }
+  });
+}
+
+/** `<numatune>` against the guest NUMA cells (virDomainNumatuneParseXML's rules). */
+function numatune(def: DomainDef): void {
+  const nt = def.numatune;
+  if (!nt) return;
+  const count = def.cpu?.numa?.cells.length ?? 0;
+  nt.memnodes.forEach((m, i) => {
+    const xpath = `/domain/numatune/memnode[${i + 1}]`;
+    if (count === 0) throw new VirtError("DOMAIN_NUMATUNE_MEMNODE_NO_NUMA", {}, { xpath });
+    if (m.cellid >= count) throw new VirtError("DOMAIN_NUMATUNE_MEMNODE_CELL_MISSING", {}, { xpath });
+  });
+  const memory = nt.memory;
+  if (memory?.placement === "static" && memory.nodeset === undefined) {
+    throw new VirtError("DOMAIN_NUMATUNE_STATIC_NO_NODESET", {}, { xpath: "/domain/numatune/memory" });
   }
+  if (memory?.mode === "restrictive") {
+    const i = nt.memnodes.findIndex((m) => m.mode !== "restrictive");
+    if (i >= 0) {
+      throw new VirtError(
+        "DOMAIN_NUMATUNE_RESTRICTIVE_MEMNODE",
+        {},
+        { xpath: `/domain/numatune/memnode[${i + 1}]/@mode` },
+      );
+    }
+  } else if (nt.memnodes.some((m) => m.mode === "restrictive")) {
+    throw new VirtError("DOMAIN_NUMATUNE_RESTRICTIVE_MEMORY", {}, { xpath: "/domain/numatune/memory/@mode" });
+  }
+  if (memory?.placement === "auto" && nt.memnodes.length > 0) {
+    throw new VirtError("DOMAIN_NUMATUNE_MEMNODE_AUTO", {}, { xpath: "/domain/numatune/memnode" });
+  }
+}
+
+/** Memory hotplug and memory devices against the guest NUMA cells. */
+function memoryDevices(def: DomainDef): void {
+  const count = def.cpu?.numa?.cells.length ?? 0;
+  const hotplug = def.maxMemory !== undefined && (def.maxMemory.size > 0 || (def.maxMemory.slots ?? 0) > 0);
+  const ppc64 = def.os.arch === "ppc64" || def.os.arch === "ppc64le";
+  if (hotplug && count === 0 && !ppc64) {
+    throw new VirtError("DOMAIN_MEMORY_HOTPLUG_NO_NUMA", {}, { xpath: "/domain/maxMemory" });
+  }
+  const mems = def.devices.memories;
+  const start = (m: MemoryDeviceDef): number =>
+    m.model === "virtio-mem" || m.model === "virtio-pmem" ? (m.target.address ?? 0) : 0;
+  mems.forEach((m, i) => {
+    const xpath = `/domain/devices/memory[${i + 1}]/target`;
+    const node = m.target.node;
+    if (node !== undefined) {
+      if (count === 0) throw new VirtError("DOMAIN_MEMORY_DEVICE_NO_NUMA", {}, { xpath: `${xpath}/node` });
+      if (node >= count) {
+        throw new VirtError("DOMAIN_MEMORY_DEVICE_NODE_MISSING", { node, count }, { xpath: `${xpath}/node` });
+      }
+    }
+    const from = start(m);
+    if (from === 0) return;
+    const to = from + m.target.size * 1024;
+    for (const other of mems) {
+      const at = other === m ? 0 : start(other);
+      if (at !== 0 && at !== from && from <= at && to > at) {
+        throw new VirtError(
+          "DOMAIN_MEMORY_DEVICE_OVERLAP",
+          { start: from.toString(16), end: to.toString(16), other: at.toString(16) },
+          { xpath: `${xpath}/address` },
+        );
+      }
+    }
+  });
+}
+
+/** `<features><smm><tseg>` (qemuValidateDomainDefFeatures). */
+function tseg(def: DomainDef): void {
+  const smm = def.features?.smm;
+  if (!smm?.state || smm.tseg === undefined) return;
+  const machine = def.os.machine ?? "";
+  if (!(machine === "q35" || machine.startsWith("pc-q35"))) {
+    throw new VirtError("DOMAIN_TSEG_MACHINE", {}, { xpath: "/domain/features/smm/tseg" });
+  }
+  if (smm.tseg % 1024 !== 0)
+    throw new VirtError("DOMAIN_TSEG_SIZE", {}, { xpath: "/domain/features/smm/tseg" });
 }
 
 function vcpus(def: DomainDef): void {
@@ -211,9 +299,13 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   validateName(root, def.name);
   duplicateTargets(def);
   if (noDefaults) return;
+  // The QEMU driver's domain checks, then the devices', then libvirt's domain-wide ones.
+  memoryDevices(def);
+  tseg(def);
   def.devices.disks.forEach(disk);
   duplicateDriveAddresses(def);
   memory(def);
-  numa(def);
+  hugepages(def);
+  numatune(def);
   vcpus(def);
 }

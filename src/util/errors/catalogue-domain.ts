@@ -42,7 +42,7 @@ export const domainErrors = {
     vir: "XML_ERROR",
     domain: "DOMAIN",
     kind: "user",
-    template: "memory size must be specified via <memory> or in the <numa> configuration",
+    template: "Memory size must be specified via <memory> or in the <numa> configuration",
   },
   DOMAIN_MEMORY_TOO_SMALL: {
     vir: "CONFIG_UNSUPPORTED",
@@ -211,7 +211,7 @@ export const domainErrors = {
     template: "target '{target}' duplicated for disk sources '{first}' and '{second}'",
   },
   DOMAIN_FS_TARGET_DUPLICATE: {
-    vir: "XML_ERROR",
+    vir: "CONFIG_UNSUPPORTED",
     domain: "DOMAIN",
     kind: "user",
     template: "filesystem target '{target}' specified twice",
@@ -288,6 +288,120 @@ export const domainErrors = {
     domain: "DOMAIN",
     kind: "user",
     template: "Unknown disk name '{target}' and no address specified",
+  },
+
+  // --- memory, guest NUMA, numatune ---------------------------------------------------------
+  DOMAIN_MEMORY_HOTPLUG_NO_NUMA: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "At least one numa node has to be configured when enabling memory hotplug",
+  },
+  DOMAIN_NUMA_CELL_ID_RANGE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "Exactly one 'cell' element per guest NUMA cell allowed, non-contiguous ranges or ranges not starting from 0 are not allowed",
+  },
+  DOMAIN_NUMA_CELL_ID_DUPLICATE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Duplicate NUMA cell info for cell id '{id}'",
+  },
+  DOMAIN_NUMA_SIBLING_UNKNOWN: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "'sibling_id {sibling}' does not refer to a valid cell within NUMA 'cell id {cell}'",
+  },
+  DOMAIN_HUGEPAGES_TWO_MASTERS: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "two master hugepages detected: {first} and {second}",
+  },
+  DOMAIN_HUGEPAGES_NODESETS_INTERSECT: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "nodeset attribute of hugepages of sizes {first} and {second} intersect",
+  },
+  DOMAIN_HUGEPAGES_NODE_MISSING: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "hugepages: node {node} not found",
+  },
+  DOMAIN_MEMORY_DEVICE_NO_NUMA: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "can't add memory backend as guest has no NUMA nodes configured",
+  },
+  DOMAIN_MEMORY_DEVICE_NODE_MISSING: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "can't add memory backend for guest node '{node}' as the guest has only '{count}' NUMA nodes configured",
+  },
+  DOMAIN_MEMORY_DEVICE_OVERLAP: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "memory device address [0x{start}:0x{end}] overlaps with other memory device (0x{other})",
+  },
+  DOMAIN_NUMATUNE_MEMNODE_NO_NUMA: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Element 'memnode' is invalid without any guest NUMA cells",
+  },
+  DOMAIN_NUMATUNE_MEMNODE_CELL_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Argument 'cellid' in memnode element must correspond to existing guest's NUMA cell",
+  },
+  DOMAIN_NUMATUNE_RESTRICTIVE_MEMNODE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "'restrictive' mode is required in memnode element when mode is 'restrictive' in memory element",
+  },
+  DOMAIN_NUMATUNE_RESTRICTIVE_MEMORY: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "'restrictive' mode is required in memory element when mode is 'restrictive' in memnode element",
+  },
+  DOMAIN_NUMATUNE_MEMNODE_AUTO: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Per-node binding is not compatible with automatic NUMA placement.",
+  },
+  DOMAIN_NUMATUNE_STATIC_NO_NODESET: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "nodeset for NUMA memory tuning must be set if 'placement' is 'static'",
+  },
+  DOMAIN_TSEG_MACHINE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "SMM TSEG is only supported with q35 machine type",
+  },
+  DOMAIN_TSEG_SIZE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "SMM TSEG size must be divisible by 1 MiB",
   },
 
   // === device hotplug ===
