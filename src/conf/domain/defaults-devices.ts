@@ -8,6 +8,7 @@ import type { ChrDef, ControllerDef, DiskDef, DomainDef, InputDef, InterfaceDef,
 import { isQ35, isX86 } from "./machine.ts";
 import { assignDriveAddress } from "./address-drive.ts";
 import { unsupported } from "./reader.ts";
+import { VirtError } from "../../util/errors/index.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Character devices
@@ -110,7 +111,11 @@ export function controllerDefaults(def: DomainDef, c: ControllerDef): void {
     throw unsupported(undefined, `'${c.model}' controller only supports up to '15' ports`);
   }
   if (c.type === "pci" && (c.model === "pci-root" || c.model === "pcie-root") && c.index !== 0) {
-    throw unsupported(undefined, "pci-root and pcie-root controllers should have index 0");
+    throw new VirtError(
+      "DOMAIN_PCI_ROOT_INDEX",
+      {},
+      { xpath: "/domain/devices/controller[@type='pci']/@index" },
+    );
   }
 }
 

@@ -12,6 +12,7 @@ import { deviceDefaults, chrDefaults, controllerDefaults } from "./defaults-devi
 import { commonDefaults } from "./defaults-common.ts";
 import { assignAddresses } from "./address.ts";
 import { unsupported } from "./reader.ts";
+import { VirtError } from "../../util/errors/index.ts";
 
 export interface DefaultsContext {
   facts: DomainFacts;
@@ -83,9 +84,10 @@ function defaultDevices(def: DomainDef): void {
   const rootModel = q35 ? "pcie-root" : isI440fx(def) ? "pci-root" : undefined;
   if (rootModel) {
     if (root && root.model !== rootModel) {
-      throw unsupported(
-        undefined,
-        `The PCI controller with index='0' must be model='${rootModel}' for this machine type, but model='${root.model ?? "default"}' was found instead`,
+      throw new VirtError(
+        "DOMAIN_PCI_ROOT_MODEL",
+        { expected: rootModel, found: root.model ?? "default" },
+        { xpath: "/domain/devices/controller[@type='pci']" },
       );
     }
     if (!root) maybeAddController(def, "pci", 0, rootModel);

@@ -23,6 +23,7 @@ import {
   parseWatchdog,
 } from "./parse-misc.ts";
 import { structural } from "./reader.ts";
+import { VirtError } from "../../util/errors/index.ts";
 
 export function emptyDevices(): Devices {
   return {
@@ -94,7 +95,11 @@ function addController(d: Devices, el: XmlElement): void {
     return;
   }
   if (c.type !== "usb" && d.controllers.some((x) => x.type === c.type && x.index === c.index)) {
-    throw structural(el, `Multiple '${c.type}' controllers with index '${c.index}'`);
+    throw new VirtError(
+      "DOMAIN_CONTROLLER_INDEX_DUPLICATE",
+      { type: c.type, index: c.index },
+      { xpath: el.xpath, line: el.line, column: el.column },
+    );
   }
   insertController(d.controllers, c);
 }

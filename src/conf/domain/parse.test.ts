@@ -127,7 +127,7 @@ test("duplicate disk targets are refused", () => {
 test("duplicate controllers and duplicate explicit PCI addresses are refused", () => {
   assert.equal(
     error(domain("    <controller type='ide' index='0'/>\n    <controller type='ide' index='0'/>\n")).code,
-    "XML_INVALID",
+    "DOMAIN_CONTROLLER_INDEX_DUPLICATE",
   );
   const nic = (mac: string): string =>
     `    <interface type='user'>\n      <mac address='${mac}'/>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>\n    </interface>\n`;

@@ -207,3 +207,63 @@ test("SMM TSEG: q35 only, whole MiB", () => {
   assert.equal(refused(domain("", smm("12345"))).code, "DOMAIN_TSEG_SIZE");
   accepted(domain("", smm("49152")));
 });
+
+const nic = (addr: string): string =>
+  `    <interface type='user'>\n      <mac address='52:54:00:00:00:01'/>\n      <address type='pci' ${addr}/>\n    </interface>\n`;
+
+test("PCI addresses: parts out of range are named the way libvirt names them", () => {
+  assert.equal(
+    refused(domain(nic("domain='0' bus='0x100' slot='0' function='0'"))).message,
+    "XML error: Invalid PCI address bus='0x100', must be <= 0xFF",
+  );
+  assert.equal(
+    refused(domain(nic("domain='0' bus='0' slot='0x20' function='0'"))).message,
+    "XML error: Invalid PCI address slot='0x20', must be <= 0x1F",
+  );
+  assert.equal(
+    refused(domain(nic("domain='0' bus='0' slot='3' function='8'"))).message,
+    "XML error: Invalid PCI address function=0x8, must be <= 7",
+  );
+});
+
+test("PCI addresses: a device on a bus that does not take it names what it needs", () => {
+  const ctl = "    <controller type='pci' index='1' model='pcie-root-port'/>\n";
+  const e = refused(
+    domain(
+      ctl +
+        "    <controller type='pci' index='2' model='dmi-to-pci-bridge'>\n      <address type='pci' domain='0' bus='1' slot='0' function='0'/>\n    </controller>\n",
+    ),
+  );
+  assert.equal(
+    e.message,
+    "XML error: The device at PCI address 0000:01:00.0 cannot be plugged into the PCI controller with index='1'. It requires a controller that accepts a dmi-to-pci-bridge.",
+  );
+  assert.equal(e.code, "DOMAIN_PCI_ADDRESS_INCOMPATIBLE");
+});
+
+test("PCI controllers: the root's model, index and address; expander bus NUMA nodes", () => {
+  const e = refused(domain("    <controller type='pci' index='0' model='pci-root'/>\n"));
+  assert.equal(
+    e.message,
+    "XML error: The PCI controller with index='0' must be model='pcie-root' for this machine type, but model='pci-root' was found instead",
+  );
+  assert.equal(
+    refused(
+      domain(
+        "    <controller type='pci' index='0' model='pcie-root'>\n      <address type='pci' domain='0' bus='0' slot='0' function='0'/>\n    </controller>\n",
+      ),
+    ).code,
+    "DOMAIN_PCI_ROOT_ADDRESS",
+  );
+  const pxb =
+    "    <controller type='pci' index='1' model='pci-expander-bus'>\n      <target busNr='254'>\n        <node>1</node>\n      </target>\n    </controller>\n";
+  assert.equal(
+    refused(domain(pxb, "", "pc")).message,
+    "XML error: pci-expander-bus with index 1 is configured for a NUMA node (1) not present in the domain's <cpu><numa> array (0)",
+  );
+  assert.equal(
+    refused(domain("    <controller type='ide' index='0'/>\n    <controller type='ide' index='0'/>\n"))
+      .message,
+    "XML error: Multiple 'ide' controllers with index '0'",
+  );
+});

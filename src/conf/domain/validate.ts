@@ -261,6 +261,26 @@ function memoryDevices(def: DomainDef): void {
   });
 }
 
+/** PCI controllers (virDomainControllerDefValidate and the NUMA node of expander buses). */
+function controllers(def: DomainDef): void {
+  const count = def.cpu?.numa?.cells.length ?? 0;
+  def.devices.controllers.forEach((c, i) => {
+    if (c.type !== "pci") return;
+    const xpath = `/domain/devices/controller[${i + 1}]`;
+    if ((c.model === "pci-root" || c.model === "pcie-root") && c.address) {
+      throw new VirtError("DOMAIN_PCI_ROOT_ADDRESS", {}, { xpath: `${xpath}/address` });
+    }
+    const node = c.target?.node;
+    if (node !== undefined && node >= count) {
+      throw new VirtError(
+        "DOMAIN_PCI_CONTROLLER_NUMA_NODE",
+        { model: c.model ?? "pci", index: c.index, node, count },
+        { xpath: `${xpath}/target/node` },
+      );
+    }
+  });
+}
+
 /** `<features><smm><tseg>` (qemuValidateDomainDefFeatures). */
 function tseg(def: DomainDef): void {
   const smm = def.features?.smm;
@@ -303,6 +323,7 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   memoryDevices(def);
   tseg(def);
   def.devices.disks.forEach(disk);
+  controllers(def);
   duplicateDriveAddresses(def);
   memory(def);
   hugepages(def);

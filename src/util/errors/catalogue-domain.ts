@@ -404,6 +404,78 @@ export const domainErrors = {
     template: "SMM TSEG size must be divisible by 1 MiB",
   },
 
+  // --- PCI addresses and controllers ---------------------------------------------------------
+  DOMAIN_PCI_ADDRESS_PART_RANGE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Invalid PCI address {part}, must be <= {max}",
+  },
+  DOMAIN_PCI_NO_BUSES: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "No PCI buses available",
+  },
+  DOMAIN_PCI_ADDRESS_OUT_OF_RANGE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Invalid PCI address {address}. {rule}",
+  },
+  DOMAIN_PCI_ADDRESS_INCOMPATIBLE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "The device at PCI address {address} cannot be plugged into the PCI controller with index='{bus}'. It requires a controller that accepts a {connect}.",
+  },
+  DOMAIN_PCI_ADDRESS_NO_HOTPLUG: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "The device at PCI address {address} requires hotplug capability, but the PCI controller with index='{bus}' doesn't support hotplug",
+  },
+  DOMAIN_PCI_ADDRESS_NOT_INTEGRATED: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "The device at PCI address {address} needs to be an integrated device (bus=0)",
+  },
+  DOMAIN_PCI_ROOT_MODEL: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "The PCI controller with index='0' must be model='{expected}' for this machine type, but model='{found}' was found instead",
+  },
+  DOMAIN_PCI_ROOT_INDEX: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "pci-root and pcie-root controllers should have index 0",
+  },
+  DOMAIN_PCI_ROOT_ADDRESS: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "pci-root and pcie-root controllers should not have an address",
+  },
+  DOMAIN_CONTROLLER_INDEX_DUPLICATE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Multiple '{type}' controllers with index '{index}'",
+  },
+  DOMAIN_PCI_CONTROLLER_NUMA_NODE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "{model} with index {index} is configured for a NUMA node ({node}) not present in the domain's <cpu><numa> array ({count})",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",
