@@ -130,7 +130,13 @@ const handlers: Readonly<Record<string, Handler>> = {
       d.videos.push(v);
       return;
     }
-    if (d.videos[0]?.model.primary) throw structural(el, "Only one primary video device is supported");
+    if (d.videos[0]?.model.primary) {
+      throw new VirtError(
+        "DOMAIN_VIDEO_PRIMARY_MULTIPLE",
+        {},
+        { xpath: el.xpath, line: el.line, column: el.column },
+      );
+    }
     d.videos.unshift(v);
   },
   hostdev: (d, el) => d.hostdevs.push(parseHostdev(el)),

@@ -267,3 +267,112 @@ test("PCI controllers: the root's model, index and address; expander bus NUMA no
     "XML error: Multiple 'ide' controllers with index '0'",
   );
 });
+
+test("video: 'none' stands alone, ramfb takes no address, one primary", () => {
+  const video = (type: string, extra = ""): string =>
+    `    <video>\n      <model type='${type}'${extra}/>\n    </video>\n`;
+  assert.equal(refused(domain(video("vga") + video("none"))).code, "DOMAIN_VIDEO_NONE_NOT_ALONE");
+  assert.equal(
+    refused(domain(video("vga", " primary='yes'") + video("qxl", " primary='yes'"))).message,
+    "unsupported configuration: Only one primary video device is supported",
+  );
+  const ramfb =
+    "    <video>\n      <model type='ramfb'/>\n      <address type='pci' domain='0' bus='0' slot='5' function='0'/>\n    </video>\n";
+  assert.equal(refused(domain(ramfb)).code, "DOMAIN_VIDEO_RAMFB_ADDRESS");
+});
+
+test("IOMMU: machine, ACPI, address and driver attributes per model", () => {
+  const acpi = "  <features>\n    <acpi/>\n  </features>\n";
+  assert.equal(
+    refused(domain("    <iommu model='intel'/>\n", acpi, "pc")).message,
+    "unsupported configuration: IOMMU device: 'intel' is only supported with Q35 machines",
+  );
+  assert.equal(
+    refused(domain("    <iommu model='virtio'/>\n")).message,
+    "unsupported configuration: IOMMU device: 'virtio' requires ACPI",
+  );
+  assert.equal(
+    refused(domain("    <iommu model='virtio'>\n      <driver iotlb='on'/>\n    </iommu>\n", acpi)).code,
+    "DOMAIN_IOMMU_EXTRA_ATTRIBUTES",
+  );
+  accepted(domain("    <iommu model='virtio'/>\n", acpi));
+  accepted(domain("    <iommu model='intel'>\n      <driver iotlb='on'/>\n    </iommu>\n", acpi));
+});
+
+test("graphics: egl-headless pairs with vnc or spice only, one OpenGL display", () => {
+  assert.equal(
+    refused(domain("    <graphics type='sdl'/>\n    <graphics type='egl-headless'/>\n")).code,
+    "DOMAIN_GRAPHICS_EGL_HEADLESS_PAIR",
+  );
+  const spiceGl = "    <graphics type='spice'>\n      <gl enable='yes'/>\n    </graphics>\n";
+  assert.equal(
+    refused(domain(spiceGl + "    <graphics type='egl-headless'/>\n")).code,
+    "DOMAIN_GRAPHICS_MULTIPLE_GL",
+  );
+  accepted(domain("    <graphics type='vnc'/>\n    <graphics type='egl-headless'/>\n"));
+});
+
+test("ps2 off: no PS/2 inputs and no vmport", () => {
+  const off = (more = ""): string => `  <features>\n    <ps2 state='off'/>\n${more}  </features>\n`;
+  assert.equal(
+    refused(domain("    <input type='mouse' bus='ps2'/>\n", off())).code,
+    "DOMAIN_PS2_INPUT_DISABLED",
+  );
+  assert.equal(
+    refused(domain("", off("    <vmport state='on'/>\n"), "pc")).code,
+    "DOMAIN_VMPORT_PS2_DISABLED",
+  );
+  accepted(domain("", off()));
+});
+
+test("interfaces: portForward needs passt, queue sizes are powers of two", () => {
+  const user = (inner: string, backend = ""): string =>
+    `    <interface type='user'>\n${backend}${inner}      <model type='virtio'/>\n    </interface>\n`;
+  const pf = "      <portForward proto='tcp'>\n        <range start='2022' to='22'/>\n      </portForward>\n";
+  assert.equal(refused(domain(user(pf))).code, "DOMAIN_NET_PORT_FORWARD_BACKEND");
+  accepted(domain(user(pf, "      <backend type='passt'/>\n")));
+  assert.equal(
+    refused(domain(user("      <driver rx_queue_size='500'/>\n"))).message,
+    "unsupported configuration: rx_queue_size has to be a power of two",
+  );
+  accepted(domain(user("      <driver rx_queue_size='512'/>\n")));
+});
+
+test("character devices: reconnect timeout and TCP protocol", () => {
+  const tcp = (inner: string): string =>
+    `    <serial type='tcp'>\n      <source mode='connect' host='127.0.0.1' service='9999'>\n${inner}      </source>\n      <target port='0'/>\n    </serial>\n`;
+  assert.equal(
+    refused(domain(tcp("        <reconnect enabled='yes' timeout='0'/>\n"))).message,
+    "invalid argument: chardev reconnect source timeout cannot be '0'",
+  );
+  const telnets =
+    "    <serial type='tcp'>\n      <source mode='connect' host='127.0.0.1' service='9999'/>\n      <protocol type='telnets'/>\n      <target port='0'/>\n    </serial>\n";
+  assert.equal(refused(domain(telnets)).code, "DOMAIN_CHR_TCP_PROTOCOL");
+  accepted(domain(telnets.replace("telnets", "telnet")));
+});
+
+test("hostdevs: the same host device twice, two ramfb vGPUs, a display without graphics", () => {
+  const usb =
+    "    <hostdev mode='subsystem' type='usb'>\n      <source>\n        <address bus='1' device='2'/>\n      </source>\n    </hostdev>\n";
+  assert.equal(
+    refused(domain(usb + usb)).message,
+    "XML error: Hostdev already exists in the domain configuration",
+  );
+  accepted(domain(usb + usb.replace("device='2'", "device='3'")));
+  const mdev = (uuid: string, attrs: string): string =>
+    `    <hostdev mode='subsystem' type='mdev' model='vfio-pci'${attrs}>\n      <source>\n        <address uuid='${uuid}'/>\n      </source>\n    </hostdev>\n`;
+  const u1 = "53764d0e-85a0-42b4-af5c-2046b460b1dc";
+  const u2 = "53764d0e-85a0-42b4-af5c-2046b460b1dd";
+  assert.equal(refused(domain(mdev(u1, " display='on'"))).code, "DOMAIN_HOSTDEV_DISPLAY_NO_GRAPHICS");
+  assert.equal(
+    refused(domain(mdev(u1, " ramfb='on'") + mdev(u2, " ramfb='on'"))).code,
+    "DOMAIN_HOSTDEV_RAMFB_MULTIPLE",
+  );
+});
+
+test("controllers: iothread only on virtio-scsi", () => {
+  const ctl = (type: string, model: string): string =>
+    `    <controller type='${type}' index='0' model='${model}'>\n      <driver iothread='1'/>\n    </controller>\n`;
+  assert.equal(refused(domain(ctl("virtio-serial", "virtio"))).code, "DOMAIN_CONTROLLER_IOTHREAD");
+  accepted(domain(ctl("scsi", "virtio-scsi"), "  <iothreads>1</iothreads>\n"));
+});

@@ -3,7 +3,7 @@
  * that the corpus and users meet: names, memory sizes, duplicate targets, boot and CPU rules.
  */
 import type { XmlElement } from "../xml.ts";
-import type { DiskDef, DomainDef, MemoryDeviceDef } from "./types.ts";
+import type { ChrDef, DiskDef, DomainDef, HostdevDef, MemoryDeviceDef } from "./types.ts";
 import { parseBitmap } from "./bitmap.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
@@ -281,6 +281,208 @@ function controllers(def: DomainDef): void {
   });
 }
 
+const isQ35 = (def: DomainDef): boolean => {
+  const m = def.os.machine ?? "";
+  return m === "q35" || m.startsWith("pc-q35");
+};
+
+function videos(def: DomainDef): void {
+  const vs = def.devices.videos;
+  vs.forEach((v, i) => {
+    const xpath = `/domain/devices/video[${i + 1}]`;
+    if (v.model.type === "none" && vs.length > 1) {
+      throw new VirtError("DOMAIN_VIDEO_NONE_NOT_ALONE", {}, { xpath: `${xpath}/model/@type` });
+    }
+    if (v.model.type === "ramfb" && v.address) {
+      throw new VirtError("DOMAIN_VIDEO_RAMFB_ADDRESS", {}, { xpath: `${xpath}/address` });
+    }
+  });
+}
+
+/** `<driver>` attributes only the intel IOMMU takes. */
+const INTEL_IOMMU_ATTRS = [
+  "intremap",
+  "caching_mode",
+  "eim",
+  "iotlb",
+  "aw_bits",
+  "dma_translation",
+  "xtsup",
+  "pt",
+];
+
+/** The IOMMU (virDomainIOMMUDefValidate and the QEMU driver's machine rules). */
+function iommu(def: DomainDef): void {
+  const io = def.devices.iommu;
+  if (!io) return;
+  const xpath = "/domain/devices/iommu";
+  const model = io.model;
+  if (
+    (model === "virtio" || model === "smmuv3") &&
+    INTEL_IOMMU_ATTRS.some((a) => io.driver?.[a] !== undefined)
+  ) {
+    throw new VirtError("DOMAIN_IOMMU_EXTRA_ATTRIBUTES", { model }, { xpath: `${xpath}/driver` });
+  }
+  if ((model === "intel" || model === "smmuv3") && io.address) {
+    throw new VirtError("DOMAIN_IOMMU_ADDRESS", { model }, { xpath: `${xpath}/address` });
+  }
+  const x86 = def.os.arch === undefined || def.os.arch === "x86_64" || def.os.arch === "i686";
+  if (!x86) return;
+  if (model === "intel" && !isQ35(def)) {
+    throw new VirtError("DOMAIN_IOMMU_MACHINE", { model, machines: "Q35 machines" }, { xpath });
+  }
+  if (model === "virtio") {
+    if (!isQ35(def)) {
+      throw new VirtError(
+        "DOMAIN_IOMMU_MACHINE",
+        { model, machines: "Q35 and ARM Virt machines" },
+        { xpath },
+      );
+    }
+    if (io.address && io.address.type !== "pci") {
+      throw new VirtError("DOMAIN_IOMMU_NEEDS_PCI_ADDRESS", { model }, { xpath: `${xpath}/address` });
+    }
+    if (def.features?.acpi !== true) throw new VirtError("DOMAIN_IOMMU_NEEDS_ACPI", { model }, { xpath });
+  }
+}
+
+function graphics(def: DomainDef): void {
+  const gs = def.devices.graphics;
+  if (gs.some((g) => g.type === "egl-headless")) {
+    const other = gs.findIndex((g) => g.type !== "egl-headless" && g.type !== "vnc" && g.type !== "spice");
+    if (other >= 0) {
+      throw new VirtError(
+        "DOMAIN_GRAPHICS_EGL_HEADLESS_PAIR",
+        {},
+        { xpath: `/domain/devices/graphics[${other + 1}]` },
+      );
+    }
+  }
+  const gl = gs.filter((g) => g.type === "egl-headless" || g.gl?.enable === true).length;
+  if (gl > 1) throw new VirtError("DOMAIN_GRAPHICS_MULTIPLE_GL", {}, { xpath: "/domain/devices/graphics" });
+}
+
+/** `<features><ps2 state='off'/>` against PS/2 inputs and vmport. */
+function ps2(def: DomainDef): void {
+  if (def.features?.ps2 !== false) return;
+  const i = def.devices.inputs.findIndex((x) => x.bus === "ps2");
+  if (i >= 0)
+    throw new VirtError("DOMAIN_PS2_INPUT_DISABLED", {}, { xpath: `/domain/devices/input[${i + 1}]` });
+  if (def.features.vmport === true) {
+    throw new VirtError("DOMAIN_VMPORT_PS2_DISABLED", {}, { xpath: "/domain/features/vmport" });
+  }
+}
+
+const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
+
+function interfaces(def: DomainDef): void {
+  def.devices.interfaces.forEach((n, i) => {
+    const xpath = `/domain/devices/interface[${i + 1}]`;
+    if (
+      (n.portForwards?.length ?? 0) > 0 &&
+      !((n.type === "user" || n.type === "vhostuser") && n.backend?.type === "passt")
+    ) {
+      throw new VirtError("DOMAIN_NET_PORT_FORWARD_BACKEND", {}, { xpath: `${xpath}/portForward` });
+    }
+    for (const what of ["rx_queue_size", "tx_queue_size"] as const) {
+      const v = n.driver?.[what];
+      if (v !== undefined && !isPow2(v)) {
+        throw new VirtError("DOMAIN_NET_QUEUE_SIZE_POW2", { what }, { xpath: `${xpath}/driver/@${what}` });
+      }
+    }
+  });
+}
+
+/** Character devices' sources (virDomainChrSourceDefValidate, qemuValidateDomainChrSourceDef). */
+function chardevs(def: DomainDef): void {
+  const d = def.devices;
+  const all: [string, ChrDef[]][] = [
+    ["serial", d.serials],
+    ["parallel", d.parallels],
+    ["channel", d.channels],
+    ["console", d.consoles],
+  ];
+  for (const [kind, list] of all) {
+    list.forEach((c, i) => {
+      const xpath = `/domain/devices/${kind}[${i + 1}]`;
+      const timeout = c.source?.reconnect?.timeout;
+      if (c.source?.reconnect?.enabled && timeout === 0) {
+        throw new VirtError(
+          "DOMAIN_CHR_RECONNECT_TIMEOUT",
+          { timeout },
+          { xpath: `${xpath}/source/reconnect` },
+        );
+      }
+      const protocol = c.protocol;
+      if (c.type === "tcp" && protocol !== undefined && protocol !== "raw" && protocol !== "telnet") {
+        throw new VirtError("DOMAIN_CHR_TCP_PROTOCOL", { protocol }, { xpath: `${xpath}/protocol/@type` });
+      }
+    });
+  }
+}
+
+/** The host device a hostdev names, for finding the same one twice (virDomainHostdevMatch). */
+function hostdevKey(h: HostdevDef): string | undefined {
+  const s = h.source;
+  if (h.mode !== "subsystem") return undefined;
+  switch (h.type) {
+    case "pci": {
+      const a = s.pciAddress;
+      return a && `pci ${a.domain}:${a.bus}:${a.slot}.${a.function}`;
+    }
+    case "usb":
+      if (s.usbAddress) return `usb ${s.usbAddress.bus}.${s.usbAddress.device}`;
+      return s.vendor !== undefined ? `usb ${s.vendor}:${s.product ?? ""}` : undefined;
+    case "scsi":
+      return s.scsi && `scsi ${s.scsi.adapter} ${s.scsi.bus}:${s.scsi.target}:${s.scsi.unit}`;
+    case "mdev":
+      return s.mdevUuid && `mdev ${s.mdevUuid}`;
+    default:
+      return undefined;
+  }
+}
+
+function hostdevs(def: DomainDef): void {
+  const seen = new Set<string>();
+  let ramfb = false;
+  def.devices.hostdevs.forEach((h, i) => {
+    const xpath = `/domain/devices/hostdev[${i + 1}]`;
+    const key = hostdevKey(h);
+    if (key !== undefined) {
+      if (seen.has(key)) throw new VirtError("DOMAIN_HOSTDEV_DUPLICATE", {}, { xpath: `${xpath}/source` });
+      seen.add(key);
+    }
+    if (h.type === "mdev" && h.ramfb === true) {
+      if (ramfb) throw new VirtError("DOMAIN_HOSTDEV_RAMFB_MULTIPLE", {}, { xpath: `${xpath}/@ramfb` });
+      ramfb = true;
+    }
+  });
+}
+
+/** The QEMU driver's hostdev rules that need the rest of the domain. */
+function hostdevDisplay(def: DomainDef): void {
+  const i = def.devices.hostdevs.findIndex((h) => h.type === "mdev" && h.display === true);
+  if (i >= 0 && def.devices.graphics.length === 0) {
+    throw new VirtError(
+      "DOMAIN_HOSTDEV_DISPLAY_NO_GRAPHICS",
+      {},
+      { xpath: `/domain/devices/hostdev[${i + 1}]/@display` },
+    );
+  }
+}
+
+function controllerDrivers(def: DomainDef): void {
+  def.devices.controllers.forEach((c, i) => {
+    if (c.driver?.iothread !== undefined && !(c.type === "scsi" && c.model === "virtio-scsi")) {
+      throw new VirtError(
+        "DOMAIN_CONTROLLER_IOTHREAD",
+        {},
+        { xpath: `/domain/devices/controller[${i + 1}]/driver/@iothread` },
+      );
+    }
+  });
+}
+
 /** `<features><smm><tseg>` (qemuValidateDomainDefFeatures). */
 function tseg(def: DomainDef): void {
   const smm = def.features?.smm;
@@ -322,8 +524,17 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   // The QEMU driver's domain checks, then the devices', then libvirt's domain-wide ones.
   memoryDevices(def);
   tseg(def);
+  ps2(def);
+  iommu(def);
+  graphics(def);
+  hostdevDisplay(def);
   def.devices.disks.forEach(disk);
   controllers(def);
+  controllerDrivers(def);
+  interfaces(def);
+  chardevs(def);
+  videos(def);
+  hostdevs(def);
   duplicateDriveAddresses(def);
   memory(def);
   hugepages(def);

@@ -476,6 +476,129 @@ export const domainErrors = {
       "{model} with index {index} is configured for a NUMA node ({node}) not present in the domain's <cpu><numa> array ({count})",
   },
 
+  // --- other devices -------------------------------------------------------------------------
+  DOMAIN_VIDEO_PRIMARY_MULTIPLE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Only one primary video device is supported",
+  },
+  DOMAIN_VIDEO_NONE_NOT_ALONE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "a 'none' video type must be the only video device defined for the domain",
+  },
+  DOMAIN_VIDEO_RAMFB_ADDRESS: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "address not supported for video type ramfb",
+  },
+  DOMAIN_IOMMU_EXTRA_ATTRIBUTES: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "iommu model '{model}' doesn't support additional attributes",
+  },
+  DOMAIN_IOMMU_ADDRESS: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "iommu model '{model}' can't have address",
+  },
+  DOMAIN_IOMMU_MACHINE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "IOMMU device: '{model}' is only supported with {machines}",
+  },
+  DOMAIN_IOMMU_NEEDS_PCI_ADDRESS: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "IOMMU device: '{model}' needs a PCI address",
+  },
+  DOMAIN_IOMMU_NEEDS_ACPI: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "IOMMU device: '{model}' requires ACPI",
+  },
+  DOMAIN_GRAPHICS_EGL_HEADLESS_PAIR: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "graphics type 'egl-headless' is only supported with one of: 'vnc', 'spice' graphics types",
+  },
+  DOMAIN_GRAPHICS_MULTIPLE_GL: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "multiple OpenGL displays are not supported by QEMU",
+  },
+  DOMAIN_PS2_INPUT_DISABLED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "ps2 bus inputs require the ps2 feature not to be disabled",
+  },
+  DOMAIN_VMPORT_PS2_DISABLED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "vmport feature requires the ps2 feature not to be disabled",
+  },
+  DOMAIN_NET_PORT_FORWARD_BACKEND: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "The <portForward> element can only be used with the 'passt' backend of interface type='user' or type='vhostuser'",
+  },
+  DOMAIN_NET_QUEUE_SIZE_POW2: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "{what} has to be a power of two",
+  },
+  DOMAIN_CHR_RECONNECT_TIMEOUT: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "chardev reconnect source timeout cannot be '{timeout}'",
+  },
+  DOMAIN_CHR_TCP_PROTOCOL: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "tcp chardev protocol '{protocol}' not supported",
+  },
+  DOMAIN_HOSTDEV_DUPLICATE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Hostdev already exists in the domain configuration",
+  },
+  DOMAIN_HOSTDEV_RAMFB_MULTIPLE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Only one vgpu device can have 'ramfb' enabled",
+  },
+  DOMAIN_HOSTDEV_DISPLAY_NO_GRAPHICS: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "graphics device is needed for attribute value 'display=on' in <hostdev>",
+  },
+  DOMAIN_CONTROLLER_IOTHREAD: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "'iothread' attribute only supported for virtio scsi controllers",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",
