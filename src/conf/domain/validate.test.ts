@@ -376,3 +376,79 @@ test("controllers: iothread only on virtio-scsi", () => {
   assert.equal(refused(domain(ctl("virtio-serial", "virtio"))).code, "DOMAIN_CONTROLLER_IOTHREAD");
   accepted(domain(ctl("scsi", "virtio-scsi"), "  <iothreads>1</iothreads>\n"));
 });
+
+/** A guest whose `<os>` body is `os` (machine q35, ACPI on unless `acpi` is false). */
+function withOs(os: string, attrs = "", acpi = true): string {
+  return `<domain type='qemu'>
+  <name>v</name>
+  <memory unit='MiB'>256</memory>
+  <os${attrs}>
+    <type arch='x86_64' machine='q35'>hvm</type>
+${os}  </os>
+${acpi ? "  <features>\n    <acpi/>\n  </features>\n" : ""}  <devices/>
+</domain>
+`;
+}
+
+test("firmware: loader, NVRAM and autoselection rules", () => {
+  const code = "    <loader readonly='yes' type='pflash'>/fw/CODE.fd</loader>\n";
+  assert.equal(
+    refused(withOs("    <nvram>/v/VARS.fd</nvram>\n", " firmware='bios'")).message,
+    "firmware type 'bios' does not support nvram",
+  );
+  assert.equal(
+    refused(
+      withOs(
+        "    <firmware>\n      <feature enabled='yes' name='enrolled-keys'/>\n      <feature enabled='no' name='secure-boot'/>\n    </firmware>\n",
+        " firmware='efi'",
+      ),
+    ).code,
+    "DOMAIN_FW_ENROLLED_KEYS_NO_SECURE_BOOT",
+  );
+  assert.equal(
+    refused(withOs("    <loader readonly='yes' type='pflash'/>\n")).code,
+    "DOMAIN_FW_LOADER_NO_PATH",
+  );
+  assert.equal(
+    refused(withOs(code.replace("readonly", "stateless='yes' readonly") + "    <nvram>/v/VARS.fd</nvram>\n"))
+      .message,
+    "NVRAM is not permitted when loader is stateless",
+  );
+  assert.equal(
+    refused(withOs("    <loader stateless='no'>/fw/bios.bin</loader>\n")).code,
+    "DOMAIN_FW_NVRAM_NEEDS_PFLASH",
+  );
+  assert.equal(
+    refused(withOs(code, "", false)).message,
+    "unsupported configuration: UEFI requires ACPI on this architecture",
+  );
+  accepted(withOs(code + "    <nvram>/v/VARS.fd</nvram>\n"));
+});
+
+test("boot menu timeout is range-checked by the validation, with libvirt's wording", () => {
+  assert.equal(
+    refused(withOs("    <bootmenu enable='yes' timeout='65536'/>\n")).message,
+    "unsupported configuration: invalid value for boot menu timeout, must be in range [0,65535]",
+  );
+  accepted(withOs("    <bootmenu enable='yes' timeout='65535'/>\n"));
+});
+
+test("pSeries-only features and serial targets of other machines are refused on x86", () => {
+  assert.equal(
+    refused(domain("", "  <features>\n    <hpt resizing='required'/>\n  </features>\n", "pc")).message,
+    "unsupported configuration: The 'hpt' feature is not supported for architecture 'x86_64' or machine type 'pc'",
+  );
+  assert.equal(
+    refused(domain("    <serial type='pty'>\n      <target type='spapr-vio-serial'/>\n    </serial>\n"))
+      .message,
+    "unsupported configuration: Serial device with target type 'spapr-vio-serial' and target model 'spapr-vty' not compatible with guest architecture or machine type",
+  );
+});
+
+test("inputs: transitional virtio models only for passthrough", () => {
+  assert.equal(
+    refused(domain("    <input type='keyboard' bus='virtio' model='virtio-non-transitional'/>\n")).code,
+    "DOMAIN_INPUT_TRANSITIONAL",
+  );
+  accepted(domain("    <input type='keyboard' bus='virtio' model='virtio'/>\n"));
+});

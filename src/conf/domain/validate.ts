@@ -483,6 +483,126 @@ function controllerDrivers(def: DomainDef): void {
   });
 }
 
+/** `<os>` firmware, loader and NVRAM (virDomainDefOSValidate); `root` tells an explicit `<nvram>`. */
+function firmware(def: DomainDef, root: XmlElement): void {
+  const os = def.os;
+  const nvramEl = root.children.find((c) => c.name === "os")?.children.find((c) => c.name === "nvram");
+  const hasNvram =
+    nvramEl !== undefined && (nvramEl.content !== "" || nvramEl.children.some((c) => c.name === "source"));
+  const hasTemplate = os.nvram?.template !== undefined;
+  const loader = os.loader ?? (nvramEl ? {} : undefined);
+  const xpath = "/domain/os";
+  if (os.firmware !== undefined) {
+    const feature = (name: string): boolean | undefined =>
+      os.firmwareFeatures?.find((f) => f.name === name)?.enabled;
+    if (feature("enrolled-keys") === true && feature("secure-boot") === false) {
+      throw new VirtError("DOMAIN_FW_ENROLLED_KEYS_NO_SECURE_BOOT", {}, { xpath: `${xpath}/firmware` });
+    }
+    if (!loader) return;
+    if (hasNvram && os.firmware !== "efi") {
+      throw new VirtError(
+        "DOMAIN_FW_NVRAM_UNSUPPORTED",
+        { firmware: os.firmware },
+        { xpath: `${xpath}/nvram` },
+      );
+    }
+  } else {
+    if ((os.firmwareFeatures?.length ?? 0) > 0) {
+      throw new VirtError("DOMAIN_FW_FEATURES_WITHOUT_AUTOSELECT", {}, { xpath: `${xpath}/firmware` });
+    }
+    if (!loader) return;
+    if (loader.path === undefined)
+      throw new VirtError("DOMAIN_FW_LOADER_NO_PATH", {}, { xpath: `${xpath}/loader` });
+  }
+  if (loader.stateless === true) {
+    if (hasTemplate)
+      throw new VirtError("DOMAIN_FW_STATELESS_NVRAM_TEMPLATE", {}, { xpath: `${xpath}/nvram/@template` });
+    if (hasNvram) throw new VirtError("DOMAIN_FW_STATELESS_NVRAM", {}, { xpath: `${xpath}/nvram` });
+  } else if (loader.stateless === false) {
+    if (os.firmware === undefined && loader.type !== "pflash") {
+      throw new VirtError("DOMAIN_FW_NVRAM_NEEDS_PFLASH", {}, { xpath: `${xpath}/loader/@stateless` });
+    }
+    if (os.firmware !== undefined && os.firmware !== "efi") {
+      throw new VirtError("DOMAIN_FW_NVRAM_NEEDS_EFI", {}, { xpath: `${xpath}/loader/@stateless` });
+    }
+  }
+}
+
+/** The QEMU driver: UEFI on x86 needs ACPI. */
+function uefiAcpi(def: DomainDef): void {
+  const x86 = def.os.arch === undefined || def.os.arch === "x86_64" || def.os.arch === "i686";
+  const uefi = def.os.firmware === "efi" || def.os.loader?.type === "pflash";
+  if (x86 && uefi && def.features?.acpi !== true) {
+    throw new VirtError("DOMAIN_FW_UEFI_NEEDS_ACPI", {}, { xpath: "/domain/features/acpi" });
+  }
+}
+
+/** `<bootmenu timeout=>` and `<bios rebootTimeout=>` (virDomainDefBootValidate). */
+function boot(def: DomainDef): void {
+  const t = def.os.bootmenu?.timeout;
+  if (t !== undefined && t > 65535) {
+    throw new VirtError("DOMAIN_BOOT_MENU_TIMEOUT", {}, { xpath: "/domain/os/bootmenu/@timeout" });
+  }
+  const r = def.os.bios?.rebootTimeout;
+  if (r !== undefined && (r < -1 || r > 65535)) {
+    throw new VirtError("DOMAIN_BIOS_REBOOT_TIMEOUT", {}, { xpath: "/domain/os/bios/@rebootTimeout" });
+  }
+}
+
+/** pSeries-only machine features on other machines (qemuValidateDomainDefFeatures). */
+function machineFeatures(def: DomainDef): void {
+  const machine = def.os.machine ?? "";
+  if (machine.startsWith("pseries")) return;
+  const arch = def.os.arch ?? "x86_64";
+  for (const feature of ["hpt", "htm"] as const) {
+    if (def.features?.[feature] !== undefined) {
+      throw new VirtError(
+        "DOMAIN_FEATURE_MACHINE",
+        { feature, arch, machine },
+        { xpath: `/domain/features/${feature}` },
+      );
+    }
+  }
+}
+
+/** Serial target types that exist only on other machines (qemuValidateDomainChrDef). */
+const FOREIGN_SERIAL_TARGETS: Readonly<Record<string, string>> = {
+  "spapr-vio-serial": "spapr-vty",
+  "system-serial": "pl011",
+  "sclp-serial": "sclpconsole",
+};
+
+function serialTargets(def: DomainDef): void {
+  const x86 = def.os.arch === undefined || def.os.arch === "x86_64" || def.os.arch === "i686";
+  if (!x86) return;
+  def.devices.serials.forEach((c, i) => {
+    const type = c.target.type ?? "";
+    const model = FOREIGN_SERIAL_TARGETS[type];
+    if (model !== undefined) {
+      throw new VirtError(
+        "DOMAIN_SERIAL_TARGET_MACHINE",
+        { type, model: c.target.model ?? model },
+        { xpath: `/domain/devices/serial[${i + 1}]/target` },
+      );
+    }
+  });
+}
+
+function inputs(def: DomainDef): void {
+  def.devices.inputs.forEach((x, i) => {
+    if (
+      (x.model === "virtio-transitional" || x.model === "virtio-non-transitional") &&
+      x.type !== "passthrough"
+    ) {
+      throw new VirtError(
+        "DOMAIN_INPUT_TRANSITIONAL",
+        { type: x.type },
+        { xpath: `/domain/devices/input[${i + 1}]/@model` },
+      );
+    }
+  });
+}
+
 /** `<features><smm><tseg>` (qemuValidateDomainDefFeatures). */
 function tseg(def: DomainDef): void {
   const smm = def.features?.smm;
@@ -523,7 +643,11 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   if (noDefaults) return;
   // The QEMU driver's domain checks, then the devices', then libvirt's domain-wide ones.
   memoryDevices(def);
+  machineFeatures(def);
+  uefiAcpi(def);
   tseg(def);
+  serialTargets(def);
+  inputs(def);
   ps2(def);
   iommu(def);
   graphics(def);
@@ -538,6 +662,8 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   duplicateDriveAddresses(def);
   memory(def);
   hugepages(def);
+  firmware(def, root);
+  boot(def);
   numatune(def);
   vcpus(def);
 }

@@ -599,6 +599,95 @@ export const domainErrors = {
     template: "'iothread' attribute only supported for virtio scsi controllers",
   },
 
+  // --- firmware, boot, machine features ------------------------------------------------------
+  DOMAIN_FW_ENROLLED_KEYS_NO_SECURE_BOOT: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "firmware feature 'enrolled-keys' cannot be enabled when firmware feature 'secure-boot' is disabled",
+  },
+  DOMAIN_FW_NVRAM_UNSUPPORTED: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "firmware type '{firmware}' does not support nvram",
+  },
+  DOMAIN_FW_FEATURES_WITHOUT_AUTOSELECT: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "cannot use feature-based firmware autoselection when firmware autoselection is disabled",
+  },
+  DOMAIN_FW_LOADER_NO_PATH: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "no loader path specified and firmware auto selection disabled",
+  },
+  DOMAIN_FW_STATELESS_NVRAM_TEMPLATE: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "NVRAM template is not permitted when loader is stateless",
+  },
+  DOMAIN_FW_STATELESS_NVRAM: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "NVRAM is not permitted when loader is stateless",
+  },
+  DOMAIN_FW_NVRAM_NEEDS_PFLASH: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Only pflash loader type permits NVRAM",
+  },
+  DOMAIN_FW_NVRAM_NEEDS_EFI: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Only EFI firmware permits NVRAM",
+  },
+  DOMAIN_FW_UEFI_NEEDS_ACPI: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "UEFI requires ACPI on this architecture",
+  },
+  DOMAIN_BOOT_MENU_TIMEOUT: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "invalid value for boot menu timeout, must be in range [0,65535]",
+  },
+  DOMAIN_BIOS_REBOOT_TIMEOUT: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "invalid value for rebootTimeout, must be in range [-1,65535]",
+  },
+  DOMAIN_FEATURE_MACHINE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "The '{feature}' feature is not supported for architecture '{arch}' or machine type '{machine}'",
+  },
+  DOMAIN_SERIAL_TARGET_MACHINE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "Serial device with target type '{type}' and target model '{model}' not compatible with guest architecture or machine type",
+  },
+  DOMAIN_INPUT_TRANSITIONAL: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "virtio (non-)transitional models are not supported for input type={type}",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",
