@@ -74,7 +74,11 @@ function checkUsbNone(d: Devices, c: ControllerDef, el: XmlElement): void {
   if (c.type !== "usb") return;
   const hasNone = d.controllers.some((x) => x.type === "usb" && x.model === "none");
   if (hasNone || (c.model === "none" && d.controllers.some((x) => x.type === "usb"))) {
-    throw structural(el, "Can't add another USB controller: USB is disabled for this domain");
+    throw new VirtError(
+      "DOMAIN_USB_DISABLED_CONTROLLER",
+      {},
+      { xpath: el.xpath, line: el.line, column: el.column },
+    );
   }
 }
 

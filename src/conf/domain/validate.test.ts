@@ -452,3 +452,52 @@ test("inputs: transitional virtio models only for passthrough", () => {
   );
   accepted(domain("    <input type='keyboard' bus='virtio' model='virtio'/>\n"));
 });
+
+test("CPU cache modes: emulate needs level 3, passthrough needs a host CPU and no level", () => {
+  const cpu = (mode: string, cache: string): string => `  <cpu mode='${mode}'>\n    ${cache}\n  </cpu>\n`;
+  assert.equal(
+    refused(domain("", cpu("host-model", "<cache level='2' mode='emulate'/>"))).message,
+    "unsupported configuration: CPU cache mode 'emulate' can only be used with level='3'",
+  );
+  assert.equal(
+    refused(domain("", cpu("host-model", "<cache mode='passthrough'/>"))).code,
+    "DOMAIN_CPU_CACHE_PASSTHROUGH_MODE",
+  );
+  assert.equal(
+    refused(domain("", cpu("host-passthrough", "<cache level='3' mode='passthrough'/>"))).code,
+    "DOMAIN_CPU_CACHE_LEVEL",
+  );
+  accepted(domain("", cpu("host-passthrough", "<cache mode='passthrough'/>")));
+});
+
+test("sheepdog disks, TPM without backend and disks without target are refused with libvirt's words", () => {
+  const sheep =
+    "    <disk type='network' device='disk'>\n      <source protocol='sheepdog' name='img'>\n        <host name='h' port='7000'/>\n      </source>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n";
+  assert.equal(refused(domain(sheep)).code, "DOMAIN_DISK_PROTOCOL_SHEEPDOG");
+  assert.equal(
+    refused(domain("    <tpm model='tpm-tis'/>\n")).message,
+    "XML error: missing TPM device backend",
+  );
+  const noTarget = "    <disk type='file' device='disk'>\n      <source file='/img/a.raw'/>\n    </disk>\n";
+  assert.equal(refused(domain(noTarget)).message, "missing target information for device /img/a.raw");
+});
+
+test("USB disabled: no hubs, USB inputs or another USB controller; companions need their master", () => {
+  const none = "    <controller type='usb' index='0' model='none'/>\n";
+  assert.equal(
+    refused(domain(none + "    <hub type='usb'/>\n")).message,
+    "unsupported configuration: Can't add USB hub: USB is disabled for this domain",
+  );
+  assert.equal(
+    refused(domain(none + "    <input type='tablet' bus='usb'/>\n")).code,
+    "DOMAIN_USB_DISABLED_INPUT",
+  );
+  assert.equal(
+    refused(domain(none + "    <controller type='usb' index='1' model='qemu-xhci'/>\n")).message,
+    "Can't add another USB controller: USB is disabled for this domain",
+  );
+  const companion =
+    "    <controller type='usb' index='0' model='ich9-uhci2'>\n      <master startport='2'/>\n    </controller>\n";
+  assert.equal(refused(domain(companion)).message, "No master USB controller specified");
+  accepted(domain("    <controller type='usb' index='0' model='ich9-ehci1'/>\n" + companion));
+});

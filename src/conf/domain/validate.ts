@@ -130,6 +130,9 @@ function disk(d: DiskDef, i: number): void {
       );
     }
   }
+  if (d.source?.protocol === "sheepdog") {
+    throw new VirtError("DOMAIN_DISK_PROTOCOL_SHEEPDOG", {}, { xpath: `${xpath}/source/@protocol` });
+  }
   const fmt = d.driver?.type;
   if (fmt === "cow") throw new VirtError("DOMAIN_DISK_FORMAT_COW", {}, { xpath: `${xpath}/driver/@type` });
   if (fmt === "dir") throw new VirtError("DOMAIN_DISK_FORMAT_DIR", {}, { xpath: `${xpath}/driver/@type` });
@@ -603,6 +606,53 @@ function inputs(def: DomainDef): void {
   });
 }
 
+/** `<cpu><cache>` (qemuValidateDomainDefCpu). */
+function cpuCache(def: DomainDef): void {
+  const cpu = def.cpu;
+  const cache = cpu?.cache;
+  if (!cpu || !cache) return;
+  const xpath = "/domain/cpu/cache";
+  const mode = cache.mode;
+  if (mode === "emulate" && cache.level !== 3) {
+    throw new VirtError("DOMAIN_CPU_CACHE_EMULATE_LEVEL", { mode }, { xpath: `${xpath}/@level` });
+  }
+  if (mode === "passthrough" && cpu.mode !== "host-passthrough" && cpu.mode !== "maximum") {
+    throw new VirtError("DOMAIN_CPU_CACHE_PASSTHROUGH_MODE", { mode }, { xpath: `${xpath}/@mode` });
+  }
+  if (mode !== "emulate" && cache.level !== undefined) {
+    throw new VirtError("DOMAIN_CPU_CACHE_LEVEL", { mode }, { xpath: `${xpath}/@level` });
+  }
+}
+
+/** USB devices when USB is disabled, companion controllers without their master. */
+function usb(def: DomainDef): void {
+  const d = def.devices;
+  const ctrls = d.controllers.filter((c) => c.type === "usb");
+  const hasUsb = ctrls.some((c) => c.model !== "none");
+  if (!hasUsb) {
+    const hub = d.hubs.length > 0 ? 0 : -1;
+    if (hub >= 0)
+      throw new VirtError("DOMAIN_USB_DISABLED_HUB", {}, { xpath: `/domain/devices/hub[${hub + 1}]` });
+    const input = d.inputs.findIndex((x) => x.bus === "usb");
+    if (input >= 0) {
+      throw new VirtError("DOMAIN_USB_DISABLED_INPUT", {}, { xpath: `/domain/devices/input[${input + 1}]` });
+    }
+    const redir = d.redirdevs.length > 0 ? 0 : -1;
+    if (redir >= 0) {
+      throw new VirtError(
+        "DOMAIN_USB_DISABLED_REDIRDEV",
+        {},
+        { xpath: `/domain/devices/redirdev[${redir + 1}]` },
+      );
+    }
+  }
+  ctrls.forEach((c) => {
+    if (c.master && !ctrls.some((m) => m.index === c.index && !m.master)) {
+      throw new VirtError("DOMAIN_USB_NO_MASTER", {}, { xpath: "/domain/devices/controller/master" });
+    }
+  });
+}
+
 /** `<features><smm><tseg>` (qemuValidateDomainDefFeatures). */
 function tseg(def: DomainDef): void {
   const smm = def.features?.smm;
@@ -642,12 +692,14 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   duplicateTargets(def);
   if (noDefaults) return;
   // The QEMU driver's domain checks, then the devices', then libvirt's domain-wide ones.
+  cpuCache(def);
   memoryDevices(def);
   machineFeatures(def);
   uefiAcpi(def);
   tseg(def);
   serialTargets(def);
   inputs(def);
+  usb(def);
   ps2(def);
   iommu(def);
   graphics(def);

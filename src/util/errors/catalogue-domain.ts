@@ -688,6 +688,101 @@ export const domainErrors = {
     template: "virtio (non-)transitional models are not supported for input type={type}",
   },
 
+  // --- CPU, storage protocols, TPM ----------------------------------------------------------
+  DOMAIN_CPU_CACHE_EMULATE_LEVEL: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "CPU cache mode '{mode}' can only be used with level='3'",
+  },
+  DOMAIN_CPU_CACHE_PASSTHROUGH_MODE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "CPU cache mode '{mode}' can only be used with 'host-passthrough' / 'maximum' CPUs",
+  },
+  DOMAIN_CPU_CACHE_LEVEL: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "unsupported CPU cache level for mode '{mode}'",
+  },
+  DOMAIN_DISK_PROTOCOL_SHEEPDOG: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "'sheepdog' protocol is no longer supported by any hypervisor driver",
+  },
+  DOMAIN_TPM_BACKEND_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "missing TPM device backend",
+  },
+
+  // --- USB ---------------------------------------------------------------------------------
+  DOMAIN_USB_DISABLED_CONTROLLER: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Can't add another USB controller: USB is disabled for this domain",
+  },
+  DOMAIN_USB_DISABLED_HUB: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Can't add USB hub: USB is disabled for this domain",
+  },
+  DOMAIN_USB_DISABLED_INPUT: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Can't add USB input device. USB bus is disabled",
+  },
+  DOMAIN_USB_DISABLED_REDIRDEV: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "cannot add redirected USB device: USB is disabled for this domain",
+  },
+  DOMAIN_USB_NO_MASTER: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "No master USB controller specified",
+  },
+  DOMAIN_USB_ADDRESS_DUPLICATE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Duplicate USB address bus {bus} port {port}",
+  },
+  DOMAIN_USB_ADDRESS_NO_HUB: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "there is no hub at port {hub} in USB address bus: {bus} port: {port}",
+  },
+  DOMAIN_USB_PORT_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "requested USB port {port} not present on USB bus {bus}",
+  },
+  DOMAIN_USB_BUS_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "USB bus {bus} requested but no controller with that index is present",
+  },
+  DOMAIN_DISK_TARGET_MISSING: {
+    vir: "NO_TARGET",
+    domain: "DOMAIN",
+    kind: "user",
+    form: "bare",
+    template: "missing target information for device {path}",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",
