@@ -67,7 +67,7 @@ function defaultAudio(def: DomainDef): void {
 }
 
 /** qemuDomainDefAddDefaultDevices for x86 (pc and q35). */
-function defaultDevices(def: DomainDef): void {
+function defaultDevices(def: DomainDef, facts: DomainFacts): void {
   const arch = def.os.arch;
   if (!isX86(arch) || def.os.machine === "isapc" || def.os.machine === "microvm") {
     defaultAudio(def);
@@ -78,7 +78,21 @@ function defaultDevices(def: DomainDef): void {
     maybeAddInput(def, "keyboard", "ps2");
   }
   const q35 = isQ35(def);
-  if (!findController(def, "usb", 0)) maybeAddController(def, "usb", 0, q35 ? "qemu-xhci" : "piix3-uhci");
+  if (!findController(def, "usb", 0)) {
+    const has = (device: string): boolean => facts.hasDevice?.(device) !== false;
+    // The implicit controller: on q35 the first of USB3, NEC USB3, USB2 that QEMU has, or none
+    // at all; elsewhere PIIX3's UHCI, without a model when QEMU lacks it (starting fails).
+    const model = q35
+      ? [
+          ["qemu-xhci", "qemu-xhci"],
+          ["nec-xhci", "nec-usb-xhci"],
+          ["ich9-ehci1", "ich9-usb-ehci1"],
+        ].find(([, device]) => has(device!))?.[0]
+      : has("piix3-usb-uhci")
+        ? "piix3-uhci"
+        : undefined;
+    if (model !== undefined || !q35) maybeAddController(def, "usb", 0, model);
+  }
   if (q35) maybeAddController(def, "sata", 0);
   const root = findController(def, "pci", 0);
   const rootModel = q35 ? "pcie-root" : isI440fx(def) ? "pci-root" : undefined;
@@ -145,11 +159,11 @@ export function applyDefaults(def: DomainDef, ctx: DefaultsContext): void {
   basicDefaults(def, ctx);
   assignControllerIndexes(def);
   machineDefaults(def, ctx.facts);
-  defaultDevices(def);
+  defaultDevices(def, ctx.facts);
   defaultCpu(def, ctx.facts);
   cpuPostParse(def);
   chrDefaults(def);
-  deviceDefaults(def);
+  deviceDefaults(def, ctx.facts);
   commonDefaults(def, ctx);
   for (const c of def.devices.controllers) {
     if (c.type === "scsi" && c.model === undefined) controllerDefaults(def, c);

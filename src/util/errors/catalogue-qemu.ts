@@ -113,6 +113,19 @@ export const qemuErrors = {
     kind: "environment",
     template: "{element} needs the QEMU capability '{flag}', which {binary} does not have",
   },
+  /** A USB controller left without a model: QEMU lacks the default one (qemuBuildControllerDevProps). */
+  QEMU_USB_MODEL_MISSING: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "no model provided for USB controller",
+  },
+  QEMU_USB_MODEL_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "USB controller model '{model}' not supported in this QEMU binary",
+  },
   QEMU_CMD_INVALID_VALUE: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
