@@ -501,3 +501,14 @@ test("USB disabled: no hubs, USB inputs or another USB controller; companions ne
   assert.equal(refused(domain(companion)).message, "No master USB controller specified");
   accepted(domain("    <controller type='usb' index='0' model='ich9-ehci1'/>\n" + companion));
 });
+
+test("sets: a malformed one is refused as libvirt's bitmap parser does, an empty numatune nodeset by name", () => {
+  const e = refused(domain("", "  <vcpu cpuset='aaa'>2</vcpu>\n"));
+  assert.equal(e.message, "invalid argument: Failed to parse bitmap 'aaa'");
+  assert.equal(e.details.xpath, "/domain/vcpu/@cpuset");
+  assert.equal(
+    refused(domain("", "  <numatune>\n    <memory mode='strict' nodeset='0,^0'/>\n  </numatune>\n")).message,
+    "unsupported configuration: Invalid value of 'nodeset': 0,^0",
+  );
+  assert.equal(refused(domain("", "  <vcpu cpuset='0,^0'>2</vcpu>\n")).code, "DOMAIN_BITMAP_INVALID");
+});

@@ -783,6 +783,20 @@ export const domainErrors = {
     template: "missing target information for device {path}",
   },
 
+  // --- sets ----------------------------------------------------------------------------------
+  DOMAIN_BITMAP_INVALID: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Failed to parse bitmap '{value}'",
+  },
+  DOMAIN_NUMATUNE_NODESET_INVALID: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Invalid value of 'nodeset': {nodeset}",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",

@@ -156,7 +156,7 @@ export const qemuErrors = {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
     kind: "environment",
-    template: "NUMA node {node} of {element} is not available on this host: available nodes are {available}",
+    template: "NUMA node {node} is unavailable",
   },
   QEMU_CMD_HOST_MODEL_UNAVAILABLE: {
     vir: "CONFIG_UNSUPPORTED",
