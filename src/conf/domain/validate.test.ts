@@ -512,3 +512,12 @@ test("sets: a malformed one is refused as libvirt's bitmap parser does, an empty
   );
   assert.equal(refused(domain("", "  <vcpu cpuset='0,^0'>2</vcpu>\n")).code, "DOMAIN_BITMAP_INVALID");
 });
+
+test("vhost-user interfaces need shared guest memory", () => {
+  const vu =
+    "    <interface type='vhostuser'>\n      <mac address='52:54:00:00:00:09'/>\n      <source type='unix' path='/tmp/vu.sock' mode='client'/>\n      <model type='virtio'/>\n    </interface>\n";
+  assert.equal(refused(domain(vu)).message, "unsupported configuration: 'interface' requires shared memory");
+  accepted(domain(vu, "  <memoryBacking>\n    <access mode='shared'/>\n  </memoryBacking>\n"));
+  const cells = numa(cell(0, "0", " memAccess='shared'") + cell(1, "1"));
+  assert.equal(refused(domain(vu, cells)).code, "DOMAIN_VHOSTUSER_SHARED_MEMORY");
+});

@@ -378,7 +378,23 @@ function ps2(def: DomainDef): void {
 
 const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
+/** vhost-user back-ends map guest memory: it must be shared (every NUMA cell's, or the whole). */
+function sharedMemory(def: DomainDef): boolean {
+  const whole = def.memoryBacking?.access?.mode;
+  const cells = def.cpu?.numa?.cells ?? [];
+  if (cells.length > 0) return cells.every((c) => (c.memAccess ?? whole) === "shared");
+  return whole === "shared";
+}
+
 function interfaces(def: DomainDef): void {
+  const vhostuser = def.devices.interfaces.findIndex((n) => n.type === "vhostuser");
+  if (vhostuser >= 0 && !sharedMemory(def)) {
+    throw new VirtError(
+      "DOMAIN_VHOSTUSER_SHARED_MEMORY",
+      { device: "interface" },
+      { xpath: `/domain/devices/interface[${vhostuser + 1}]` },
+    );
+  }
   def.devices.interfaces.forEach((n, i) => {
     const xpath = `/domain/devices/interface[${i + 1}]`;
     if (

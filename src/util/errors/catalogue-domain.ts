@@ -797,6 +797,13 @@ export const domainErrors = {
     template: "Invalid value of 'nodeset': {nodeset}",
   },
 
+  DOMAIN_VHOSTUSER_SHARED_MEMORY: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "'{device}' requires shared memory",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",

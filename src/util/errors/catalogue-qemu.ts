@@ -126,6 +126,13 @@ export const qemuErrors = {
     kind: "environment",
     template: "USB controller model '{model}' not supported in this QEMU binary",
   },
+  QEMU_NET_TAP_PATH_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "interface {mac} - custom tap device path is not supported for network interfaces of type {type}",
+  },
   QEMU_CMD_INVALID_VALUE: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
