@@ -168,5 +168,20 @@ export function applyDefaults(def: DomainDef, ctx: DefaultsContext): void {
   for (const c of def.devices.controllers) {
     if (c.type === "scsi" && c.model === undefined) controllerDefaults(def, c);
   }
+  expanderBusMachine(def);
   assignAddresses(def, ctx);
+}
+
+/**
+ * Expander buses exist on one machine type each (qemuValidateDomainDeviceDefControllerPCI);
+ * checked before addresses are given, which would otherwise fail to place them.
+ */
+function expanderBusMachine(def: DomainDef): void {
+  if (!isX86(def.os.arch)) return;
+  for (const c of def.devices.controllers) {
+    if (c.type !== "pci") continue;
+    const bad =
+      (c.model === "pcie-expander-bus" && !isQ35(def)) || (c.model === "pci-expander-bus" && !isI440fx(def));
+    if (bad) throw new VirtError("DOMAIN_EXPANDER_BUS_MACHINE", { model: c.model ?? "" });
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * `<hostdev>` (USB, PCI, SCSI, mediated devices passed through from the host).
  */
+import { VirtError } from "../../util/errors/index.ts";
 import type { XmlElement } from "../xml.ts";
 import type { HostdevDef, HostdevSource } from "./types.ts";
 import { parseDeviceInfo } from "./parse-address.ts";
@@ -74,7 +75,15 @@ function parseSource(src: XmlElement, type: HostdevDef["type"]): HostdevSource {
   } else if (type === "mdev") {
     const addr = src.child("address");
     if (!addr) throw missingChild(src, "address");
-    s.mdevUuid = reqStr(addr, "uuid");
+    const uuid = addr.attr("uuid");
+    if (uuid === undefined) {
+      throw new VirtError(
+        "DOMAIN_HOSTDEV_MDEV_UUID_MISSING",
+        {},
+        { xpath: `${addr.xpath}/@uuid`, line: addr.line, column: addr.column },
+      );
+    }
+    s.mdevUuid = uuid;
   } else {
     src.markAllUsed();
   }

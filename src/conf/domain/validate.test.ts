@@ -521,3 +521,41 @@ test("vhost-user interfaces need shared guest memory", () => {
   const cells = numa(cell(0, "0", " memAccess='shared'") + cell(1, "1"));
   assert.equal(refused(domain(vu, cells)).code, "DOMAIN_VHOSTUSER_SHARED_MEMORY");
 });
+
+test("SCSI host devices: one drive address each, and none a SCSI disk takes", () => {
+  const scsi = (unit: number): string =>
+    `    <hostdev mode='subsystem' type='scsi'>\n      <source>\n        <adapter name='scsi_host2'/>\n        <address bus='0' target='0' unit='${unit}'/>\n      </source>\n      <address type='drive' controller='0' bus='0' target='0' unit='0'/>\n    </hostdev>\n`;
+  const ctl = "    <controller type='scsi' index='0' model='virtio-scsi'/>\n";
+  assert.equal(
+    refused(domain(ctl + scsi(1) + scsi(2))).message,
+    "unsupported configuration: SCSI host address controller='0' bus='0' target='0' unit='0' in use by another SCSI host device",
+  );
+  const e = refused(domain(ctl + disk("sda", "scsi", src("/a")) + scsi(1)));
+  assert.equal(e.code, "DOMAIN_DISK_SCSI_HOSTDEV_CONFLICT");
+  accepted(domain(ctl + disk("sdb", "scsi", src("/a")) + scsi(1)));
+});
+
+test("mediated devices: the source names its uuid, vfio-pci sits on PCI", () => {
+  const mdev = (source: string, addr = ""): string =>
+    `    <hostdev mode='subsystem' type='mdev' model='vfio-pci'>\n      <source>\n        ${source}\n      </source>\n${addr}    </hostdev>\n`;
+  assert.equal(
+    refused(domain(mdev("<address/>"))).message,
+    "unsupported configuration: Missing 'uuid' attribute for element <address>",
+  );
+  const uuid = "<address uuid='53764d0e-85a0-42b4-af5c-2046b460b1dc'/>";
+  assert.equal(
+    refused(domain(mdev(uuid, "      <address type='drive' controller='0' bus='0' target='0' unit='1'/>\n")))
+      .message,
+    "XML error: Unsupported address type 'drive' with mediated device model 'vfio-pci'",
+  );
+  accepted(domain(mdev(uuid)));
+});
+
+test("expander buses only on their machine type", () => {
+  const pxb = (model: string): string => `    <controller type='pci' index='1' model='${model}'/>\n`;
+  assert.equal(
+    refused(domain(pxb("pcie-expander-bus"), "", "pc")).message,
+    "unsupported configuration: pcie-expander-bus controllers are not supported with this machine type",
+  );
+  assert.equal(refused(domain(pxb("pci-expander-bus"))).code, "DOMAIN_EXPANDER_BUS_MACHINE");
+});

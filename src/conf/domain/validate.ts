@@ -3,7 +3,7 @@
  * that the corpus and users meet: names, memory sizes, duplicate targets, boot and CPU rules.
  */
 import type { XmlElement } from "../xml.ts";
-import type { ChrDef, DiskDef, DomainDef, HostdevDef, MemoryDeviceDef } from "./types.ts";
+import type { ChrDef, DeviceAddress, DiskDef, DomainDef, HostdevDef, MemoryDeviceDef } from "./types.ts";
 import { parseBitmap } from "./bitmap.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
@@ -461,6 +461,30 @@ function hostdevKey(h: HostdevDef): string | undefined {
   }
 }
 
+/** SCSI host devices sharing a drive address with each other or with a SCSI disk. */
+function scsiHostdevAddresses(def: DomainDef): void {
+  const hs = def.devices.hostdevs;
+  hs.forEach((h, i) => {
+    const a = h.address;
+    if (h.type !== "scsi" || a?.type !== "drive") return;
+    const same = (b: DeviceAddress | undefined): boolean =>
+      b?.type === "drive" &&
+      b.controller === a.controller &&
+      b.bus === a.bus &&
+      b.target === a.target &&
+      b.unit === a.unit;
+    // libvirt prints the bus as controller and the controller as bus; kept so the texts are the same.
+    const values = { controller: a.bus, bus: a.controller, target: a.target, unit: a.unit };
+    const xpath = `/domain/devices/hostdev[${i + 1}]/address`;
+    if (hs.slice(i + 1).some((o) => o.type === "scsi" && same(o.address))) {
+      throw new VirtError("DOMAIN_HOSTDEV_SCSI_ADDRESS_DUPLICATE", values, { xpath });
+    }
+    if (def.devices.disks.some((d) => d.target.bus === "scsi" && same(d.address))) {
+      throw new VirtError("DOMAIN_HOSTDEV_SCSI_ADDRESS_DISK", values, { xpath });
+    }
+  });
+}
+
 function hostdevs(def: DomainDef): void {
   const seen = new Set<string>();
   let ramfb = false;
@@ -470,6 +494,13 @@ function hostdevs(def: DomainDef): void {
     if (key !== undefined) {
       if (seen.has(key)) throw new VirtError("DOMAIN_HOSTDEV_DUPLICATE", {}, { xpath: `${xpath}/source` });
       seen.add(key);
+    }
+    if (h.type === "mdev" && h.model === "vfio-pci" && h.address && h.address.type !== "pci") {
+      throw new VirtError(
+        "DOMAIN_HOSTDEV_MDEV_ADDRESS",
+        { addressType: h.address.type, model: h.model },
+        { xpath: `${xpath}/address/@type` },
+      );
     }
     if (h.type === "mdev" && h.ramfb === true) {
       if (ramfb) throw new VirtError("DOMAIN_HOSTDEV_RAMFB_MULTIPLE", {}, { xpath: `${xpath}/@ramfb` });
@@ -728,6 +759,7 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   videos(def);
   hostdevs(def);
   duplicateDriveAddresses(def);
+  scsiHostdevAddresses(def);
   memory(def);
   hugepages(def);
   firmware(def, root);

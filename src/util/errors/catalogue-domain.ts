@@ -804,6 +804,47 @@ export const domainErrors = {
     template: "'{device}' requires shared memory",
   },
 
+  // --- host devices and expander buses --------------------------------------------------------
+  DOMAIN_HOSTDEV_MDEV_UUID_MISSING: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Missing 'uuid' attribute for element <address>",
+  },
+  DOMAIN_HOSTDEV_MDEV_ADDRESS: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Unsupported address type '{addressType}' with mediated device model '{model}'",
+  },
+  DOMAIN_HOSTDEV_SCSI_ADDRESS_DUPLICATE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "SCSI host address controller='{controller}' bus='{bus}' target='{target}' unit='{unit}' in use by another SCSI host device",
+  },
+  DOMAIN_HOSTDEV_SCSI_ADDRESS_DISK: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "SCSI host address controller='{controller}' bus='{bus}' target='{target}' unit='{unit}' in use by another SCSI disk",
+  },
+  DOMAIN_DISK_SCSI_HOSTDEV_CONFLICT: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "using disk target name '{target}' conflicts with SCSI host device address controller='{controller}' bus='{bus}' target='{unitTarget}' unit='{unit}",
+  },
+  DOMAIN_EXPANDER_BUS_MACHINE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "{model} controllers are not supported with this machine type",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",
