@@ -133,6 +133,12 @@ export const qemuErrors = {
     template:
       "interface {mac} - custom tap device path is not supported for network interfaces of type {type}",
   },
+  QEMU_PS2_STATE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "ps2 feature state cannot be controlled with this QEMU binary",
+  },
   QEMU_CMD_INVALID_VALUE: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
