@@ -37,11 +37,15 @@ function machineDefaults(def: DomainDef, facts: DomainFacts): void {
   const arch = def.os.arch ?? "x86_64";
   if (!def.os.machine) {
     def.os.machine = facts.defaultMachine?.(arch, def.type) ?? (isX86(arch) ? "pc" : undefined);
-    if (!def.os.machine)
-      throw unsupported(
-        undefined,
-        `could not get preferred machine for ${def.devices.emulator ?? arch} type=${def.type}`,
-      );
+    if (!def.os.machine) {
+      const emulator = def.devices.emulator ?? arch;
+      // The binary's capabilities have no machine for this arch (with TCG), or for this type.
+      if (facts.defaultMachine && facts.defaultMachine(arch, "qemu") === undefined)
+        throw new VirtError("DOMAIN_EMULATOR_ARCH_UNSUPPORTED", { emulator, arch });
+      if (facts.defaultMachine)
+        throw new VirtError("DOMAIN_EMULATOR_VIRT_TYPE_UNSUPPORTED", { emulator, type: def.type });
+      throw unsupported(undefined, `could not get preferred machine for ${emulator} type=${def.type}`);
+    }
   }
   const canon = facts.canonicalMachine?.(arch, def.type, def.os.machine);
   if (canon) def.os.machine = canon;

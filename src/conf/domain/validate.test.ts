@@ -559,3 +559,27 @@ test("expander buses only on their machine type", () => {
   );
   assert.equal(refused(domain(pxb("pci-expander-bus"))).code, "DOMAIN_EXPANDER_BUS_MACHINE");
 });
+
+test("no default machine: the emulator lacks the arch, or the virt type", () => {
+  const facts = {
+    defaultMachine: (arch: string, type: string): string | undefined =>
+      arch === "x86_64" && type === "qemu" ? "pc-i440fx-10.0" : undefined,
+  };
+  const guest = (type: string, arch: string): string =>
+    `<domain type='${type}'>\n  <name>v</name>\n  <memory unit='MiB'>256</memory>\n  <os>\n    <type arch='${arch}'>hvm</type>\n  </os>\n  <devices>\n    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n  </devices>\n</domain>\n`;
+  const err = (xml: string): VirtError => {
+    try {
+      parseDomainXML(xml, { facts });
+    } catch (e) {
+      assert.ok(e instanceof VirtError);
+      return e;
+    }
+    assert.fail("expected a refusal");
+  };
+  assert.equal(
+    err(guest("qemu", "alpha")).message,
+    "unsupported configuration: Emulator '/usr/bin/qemu-system-x86_64' does not support arch 'alpha'",
+  );
+  assert.equal(err(guest("kvm", "x86_64")).code, "DOMAIN_EMULATOR_VIRT_TYPE_UNSUPPORTED");
+  assert.doesNotThrow(() => parseDomainXML(guest("qemu", "x86_64"), { facts }));
+});

@@ -845,6 +845,19 @@ export const domainErrors = {
     template: "{model} controllers are not supported with this machine type",
   },
 
+  DOMAIN_EMULATOR_ARCH_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Emulator '{emulator}' does not support arch '{arch}'",
+  },
+  DOMAIN_EMULATOR_VIRT_TYPE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Emulator '{emulator}' does not support virt type '{type}'",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",
