@@ -563,7 +563,13 @@ test("expander buses only on their machine type", () => {
 test("no default machine: the emulator lacks the arch, or the virt type", () => {
   const facts = {
     defaultMachine: (arch: string, type: string): string | undefined =>
-      arch === "x86_64" && type === "qemu" ? "pc-i440fx-10.0" : undefined,
+      type !== "qemu"
+        ? undefined
+        : arch === "x86_64"
+          ? "pc-i440fx-10.0"
+          : arch === "aarch64"
+            ? "virt"
+            : undefined,
   };
   const guest = (type: string, arch: string): string =>
     `<domain type='${type}'>\n  <name>v</name>\n  <memory unit='MiB'>256</memory>\n  <os>\n    <type arch='${arch}'>hvm</type>\n  </os>\n  <devices>\n    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n  </devices>\n</domain>\n`;
@@ -580,6 +586,6 @@ test("no default machine: the emulator lacks the arch, or the virt type", () => 
     err(guest("qemu", "alpha")).message,
     "unsupported configuration: Emulator '/usr/bin/qemu-system-x86_64' does not support arch 'alpha'",
   );
-  assert.equal(err(guest("kvm", "x86_64")).code, "DOMAIN_EMULATOR_VIRT_TYPE_UNSUPPORTED");
+  assert.equal(err(guest("kvm", "aarch64")).code, "DOMAIN_EMULATOR_VIRT_TYPE_UNSUPPORTED");
   assert.doesNotThrow(() => parseDomainXML(guest("qemu", "x86_64"), { facts }));
 });
