@@ -47,6 +47,13 @@ function machineDefaults(def: DomainDef, facts: DomainFacts): void {
       throw unsupported(undefined, `could not get preferred machine for ${emulator} type=${def.type}`);
     }
   }
+  // A virt type the QEMU driver knows but this binary lacks (kvm and others are the driver's).
+  if (def.type === "hvf" && facts.defaultMachine && facts.defaultMachine(arch, def.type) === undefined) {
+    throw new VirtError("DOMAIN_EMULATOR_VIRT_TYPE_UNSUPPORTED", {
+      emulator: def.devices.emulator ?? arch,
+      type: def.type,
+    });
+  }
   const canon = facts.canonicalMachine?.(arch, def.type, def.os.machine);
   if (canon) def.os.machine = canon;
 }

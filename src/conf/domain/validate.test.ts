@@ -587,5 +587,9 @@ test("no default machine: the emulator lacks the arch, or the virt type", () => 
     "unsupported configuration: Emulator '/usr/bin/qemu-system-x86_64' does not support arch 'alpha'",
   );
   assert.equal(err(guest("kvm", "aarch64")).code, "DOMAIN_EMULATOR_VIRT_TYPE_UNSUPPORTED");
+  assert.equal(
+    err(guest("hvf", "x86_64").replace("<type arch='x86_64'>", "<type arch='x86_64' machine='q35'>")).message,
+    "unsupported configuration: Emulator '/usr/bin/qemu-system-x86_64' does not support virt type 'hvf'",
+  );
   assert.doesNotThrow(() => parseDomainXML(guest("qemu", "x86_64"), { facts }));
 });
