@@ -593,3 +593,29 @@ test("no default machine: the emulator lacks the arch, or the virt type", () => 
   );
   assert.doesNotThrow(() => parseDomainXML(guest("qemu", "x86_64"), { facts }));
 });
+
+test("character device sources name what their type needs; libvirt's number, our kind of problem", () => {
+  const e = refused(
+    domain("    <serial type='unix'>\n      <target type='isa-serial' port='0'/>\n    </serial>\n"),
+  );
+  assert.equal(e.code, "DOMAIN_CHR_SOURCE_ATTR_MISSING");
+  assert.equal(e.virCode, 1);
+  assert.equal(e.message, "XML error: Missing source path attribute for char device");
+  // virtio channels get a generated socket path
+  accepted(
+    domain(
+      "    <channel type='unix'>\n      <target type='virtio' name='org.qemu.guest_agent.0'/>\n    </channel>\n",
+    ),
+  );
+  const rng =
+    "    <rng model='virtio'>\n      <backend model='egd' type='unix'>\n        <source mode='connect' host='1.2.3.4' service='1234'/>\n      </backend>\n    </rng>\n";
+  assert.equal(refused(domain(rng)).code, "DOMAIN_CHR_SOURCE_ATTR_MISSING");
+  const listen =
+    "    <serial type='unix'>\n      <source mode='bind' path='/tmp/s.sock'>\n        <reconnect enabled='yes' timeout='10'/>\n      </source>\n      <target port='0'/>\n    </serial>\n";
+  assert.equal(refused(domain(listen)).code, "DOMAIN_CHR_RECONNECT_LISTEN");
+});
+
+test("a USB disk on another bus's address is refused", () => {
+  const pci = "      <address type='pci' domain='0' bus='0' slot='6' function='0'/>\n";
+  assert.equal(refused(domain(disk("sda", "usb", src("/a") + pci))).code, "DOMAIN_DISK_USB_ADDRESS");
+});

@@ -3,7 +3,15 @@
  * that the corpus and users meet: names, memory sizes, duplicate targets, boot and CPU rules.
  */
 import type { XmlElement } from "../xml.ts";
-import type { ChrDef, DeviceAddress, DiskDef, DomainDef, HostdevDef, MemoryDeviceDef } from "./types.ts";
+import type {
+  ChrDef,
+  ChrSource,
+  DeviceAddress,
+  DiskDef,
+  DomainDef,
+  HostdevDef,
+  MemoryDeviceDef,
+} from "./types.ts";
 import { parseBitmap } from "./bitmap.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
@@ -137,6 +145,9 @@ function disk(d: DiskDef, i: number): void {
   if (fmt === "cow") throw new VirtError("DOMAIN_DISK_FORMAT_COW", {}, { xpath: `${xpath}/driver/@type` });
   if (fmt === "dir") throw new VirtError("DOMAIN_DISK_FORMAT_DIR", {}, { xpath: `${xpath}/driver/@type` });
   if (fmt === "iso") throw new VirtError("DOMAIN_DISK_FORMAT_ISO", {}, { xpath: `${xpath}/driver/@type` });
+  if (bus === "usb" && d.address && d.address.type !== "usb") {
+    throw new VirtError("DOMAIN_DISK_USB_ADDRESS", {}, { xpath: `${xpath}/address/@type` });
+  }
   if (bus === "usb" && d.source === undefined) {
     throw new VirtError("DOMAIN_DISK_USB_EMPTY", {}, { xpath: `${xpath}/source` });
   }
@@ -412,6 +423,34 @@ function interfaces(def: DomainDef): void {
   });
 }
 
+/** What a character device source of `type` must name (virDomainChrSourceDefValidate). */
+function chrSource(type: string, src: ChrSource | undefined, xpath: string, autoPath: boolean): void {
+  const missing = (attr: string): VirtError =>
+    new VirtError("DOMAIN_CHR_SOURCE_ATTR_MISSING", { attr }, { xpath: `${xpath}/source` });
+  switch (type) {
+    case "file":
+    case "dev":
+    case "pipe":
+      if (src?.path === undefined) throw missing("path");
+      break;
+    case "unix":
+      if (src?.path === undefined && !autoPath) throw missing("path");
+      break;
+    case "tcp":
+      if (src?.host === undefined) throw missing("host");
+      if (src.service === undefined) throw missing("service");
+      break;
+    case "udp":
+      if (src?.service === undefined) throw missing("service");
+      break;
+    default:
+      break;
+  }
+  if ((type === "tcp" || type === "unix") && src?.mode === "bind" && src.reconnect?.enabled) {
+    throw new VirtError("DOMAIN_CHR_RECONNECT_LISTEN", {}, { xpath: `${xpath}/source/reconnect` });
+  }
+}
+
 /** Character devices' sources (virDomainChrSourceDefValidate, qemuValidateDomainChrSourceDef). */
 function chardevs(def: DomainDef): void {
   const d = def.devices;
@@ -424,6 +463,11 @@ function chardevs(def: DomainDef): void {
   for (const [kind, list] of all) {
     list.forEach((c, i) => {
       const xpath = `/domain/devices/${kind}[${i + 1}]`;
+      // virtio and xen channels get a generated socket path.
+      const auto = kind === "channel" && (c.target.type === "virtio" || c.target.type === "xen");
+      // A serial console is the serial port's alias; its source is the port's.
+      const alias = kind === "console" && (c.target.type === undefined || c.target.type === "serial");
+      if (!alias) chrSource(c.type, c.source, xpath, auto);
       const timeout = c.source?.reconnect?.timeout;
       if (c.source?.reconnect?.enabled && timeout === 0) {
         throw new VirtError(
@@ -482,6 +526,18 @@ function scsiHostdevAddresses(def: DomainDef): void {
     if (def.devices.disks.some((d) => d.target.bus === "scsi" && same(d.address))) {
       throw new VirtError("DOMAIN_HOSTDEV_SCSI_ADDRESS_DISK", values, { xpath });
     }
+  });
+}
+
+/** RNG egd back-ends and redirected devices use character device sources too. */
+function otherChrSources(def: DomainDef): void {
+  def.devices.rngs.forEach((r, i) => {
+    if (r.backend.model === "egd" && r.backend.type !== undefined) {
+      chrSource(r.backend.type, r.backend.source, `/domain/devices/rng[${i + 1}]/backend`, false);
+    }
+  });
+  def.devices.redirdevs.forEach((r, i) => {
+    chrSource(r.type, r.source, `/domain/devices/redirdev[${i + 1}]`, false);
   });
 }
 
@@ -756,6 +812,7 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   controllerDrivers(def);
   interfaces(def);
   chardevs(def);
+  otherChrSources(def);
   videos(def);
   hostdevs(def);
   duplicateDriveAddresses(def);

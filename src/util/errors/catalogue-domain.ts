@@ -858,6 +858,29 @@ export const domainErrors = {
     template: "Emulator '{emulator}' does not support virt type '{type}'",
   },
 
+  // --- libvirt says "internal error" for these user mistakes: its number, our kind of problem -----
+  DOMAIN_CHR_SOURCE_ATTR_MISSING: {
+    vir: "INTERNAL_ERROR",
+    prefix: "XML error",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Missing source {attr} attribute for char device",
+  },
+  DOMAIN_CHR_RECONNECT_LISTEN: {
+    vir: "INTERNAL_ERROR",
+    prefix: "unsupported configuration",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "chardev reconnect is possible only for connect mode",
+  },
+  DOMAIN_DISK_USB_ADDRESS: {
+    vir: "INTERNAL_ERROR",
+    prefix: "unsupported configuration",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "unexpected address type for usb disk",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",
