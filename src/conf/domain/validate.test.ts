@@ -619,3 +619,26 @@ test("a USB disk on another bus's address is refused", () => {
   const pci = "      <address type='pci' domain='0' bus='0' slot='6' function='0'/>\n";
   assert.equal(refused(domain(disk("sda", "usb", src("/a") + pci))).code, "DOMAIN_DISK_USB_ADDRESS");
 });
+
+test("explicit USB addresses are checked when the definition is read", () => {
+  const ctl = "    <controller type='usb' index='0' model='piix3-uhci'/>\n";
+  const at = (port: string): string => `      <address type='usb' bus='0' port='${port}'/>\n`;
+  const hub = (port: string): string => `    <hub type='usb'>\n${at(port)}    </hub>\n`;
+  const mouse = (port: string): string => `    <input type='mouse' bus='usb'>\n${at(port)}    </input>\n`;
+  assert.equal(
+    refused(domain(ctl + hub("1") + mouse("1"), "", "pc")).message,
+    "XML error: Duplicate USB address bus 0 port 1",
+  );
+  assert.equal(refused(domain(ctl + mouse("1.2"), "", "pc")).code, "DOMAIN_USB_ADDRESS_NO_HUB");
+  assert.equal(refused(domain(ctl + mouse("3"), "", "pc")).code, "DOMAIN_USB_PORT_MISSING");
+  assert.equal(refused(domain(ctl + hub("1") + mouse("1.9"), "", "pc")).code, "DOMAIN_USB_PORT_MISSING");
+  accepted(domain(ctl + hub("1") + mouse("1.8"), "", "pc"));
+  // a bus without a port is looked up at start
+  accepted(
+    domain(
+      ctl + "    <input type='mouse' bus='usb'>\n      <address type='usb' bus='1'/>\n    </input>\n",
+      "",
+      "pc",
+    ),
+  );
+});

@@ -13,6 +13,7 @@ import type {
   MemoryDeviceDef,
 } from "./types.ts";
 import { parseBitmap } from "./bitmap.ts";
+import { checkUsbAddresses } from "./address-usb.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
 /** Smallest guest memory libvirt's QEMU driver accepts without complaint (KiB). */
@@ -803,6 +804,7 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   serialTargets(def);
   inputs(def);
   usb(def);
+  checkUsbAddresses(def);
   ps2(def);
   iommu(def);
   graphics(def);
