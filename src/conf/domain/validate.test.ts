@@ -642,3 +642,12 @@ test("explicit USB addresses are checked when the definition is read", () => {
     ),
   );
 });
+
+test("zPCI address extensions are refused off s390", () => {
+  const hostdev =
+    "    <hostdev mode='subsystem' type='pci' managed='no'>\n      <source>\n        <address domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>\n      </source>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x08' function='0x0'>\n        <zpci uid='0x0019' fid='0x0000001f'/>\n      </address>\n    </hostdev>\n";
+  assert.equal(
+    refused(domain(hostdev)).message,
+    "unsupported configuration: This QEMU binary doesn't support zPCI",
+  );
+});

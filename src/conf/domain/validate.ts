@@ -7,6 +7,7 @@ import type {
   ChrDef,
   ChrSource,
   DeviceAddress,
+  DeviceCommon,
   DiskDef,
   DomainDef,
   HostdevDef,
@@ -757,6 +758,41 @@ function usb(def: DomainDef): void {
   });
 }
 
+/** Every device that can carry an `<address>`. */
+function addressedDevices(def: DomainDef): DeviceCommon[] {
+  const d = def.devices;
+  const singles = [d.memballoon, d.iommu, d.vsock].filter((x): x is NonNullable<typeof x> => x !== undefined);
+  return [
+    ...d.disks,
+    ...d.controllers,
+    ...d.filesystems,
+    ...d.interfaces,
+    ...d.serials,
+    ...d.parallels,
+    ...d.channels,
+    ...d.consoles,
+    ...d.inputs,
+    ...d.tpms,
+    ...d.sounds,
+    ...d.videos,
+    ...d.hostdevs,
+    ...d.redirdevs,
+    ...d.hubs,
+    ...d.watchdogs,
+    ...d.rngs,
+    ...d.panics,
+    ...d.memories,
+    ...singles,
+  ];
+}
+
+/** zPCI extensions of a PCI address exist on s390 only (qemuValidateDomainDeviceDefZPCIAddress). */
+function zpci(def: DomainDef): void {
+  if (def.os.arch === "s390x" || def.os.arch === "s390") return;
+  const dev = addressedDevices(def).find((x) => x.address?.type === "pci" && x.address.zpci !== undefined);
+  if (dev) throw new VirtError("DOMAIN_ZPCI_UNSUPPORTED", {}, { xpath: "/domain/devices//address/zpci" });
+}
+
 /** `<features><smm><tseg>` (qemuValidateDomainDefFeatures). */
 function tseg(def: DomainDef): void {
   const smm = def.features?.smm;
@@ -805,6 +841,7 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   inputs(def);
   usb(def);
   checkUsbAddresses(def);
+  zpci(def);
   ps2(def);
   iommu(def);
   graphics(def);

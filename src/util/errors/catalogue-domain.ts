@@ -881,6 +881,13 @@ export const domainErrors = {
     template: "unexpected address type for usb disk",
   },
 
+  DOMAIN_ZPCI_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "This QEMU binary doesn't support zPCI",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",
