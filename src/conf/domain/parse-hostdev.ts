@@ -95,6 +95,16 @@ export function parseHostdev(el: XmlElement): HostdevDef {
   const type = reqEnum(el, "type", TYPES);
   const src = el.child("source");
   if (!src) throw missingChild(el, "source");
+  // rawio= and sgio= belong to SCSI host devices only (virDomainHostdevDefParseXMLSubsys).
+  for (const attr of ["rawio", "sgio"] as const) {
+    if (type !== "scsi" && el.attr(attr) !== undefined) {
+      throw new VirtError(
+        "DOMAIN_HOSTDEV_SCSI_ONLY_ATTR",
+        { attr },
+        { xpath: `${el.xpath}/@${attr}`, line: el.line, column: el.column },
+      );
+    }
+  }
   const h: HostdevDef = { mode, type, source: parseSource(src, type) };
   const managed = yesNo(el, "managed");
   if (managed !== undefined) h.managed = managed;

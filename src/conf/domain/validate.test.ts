@@ -651,3 +651,17 @@ test("zPCI address extensions are refused off s390", () => {
     "unsupported configuration: This QEMU binary doesn't support zPCI",
   );
 });
+
+test("vhost-scsi host devices: no rawio/sgio, no boot order", () => {
+  const vhost = (attrs: string, inner = ""): string =>
+    `    <hostdev mode='subsystem' type='scsi_host'${attrs}>\n      <source protocol='vhost' wwpn='naa.5123456789abcde0'/>\n${inner}    </hostdev>\n`;
+  assert.equal(
+    refused(domain(vhost(" rawio='yes'"))).message,
+    "XML error: rawio is only supported for scsi host device",
+  );
+  assert.equal(refused(domain(vhost(" sgio='filtered'"))).code, "DOMAIN_HOSTDEV_SCSI_ONLY_ATTR");
+  assert.equal(
+    refused(domain(vhost("", "      <boot order='1'/>\n"))).code,
+    "DOMAIN_HOSTDEV_VHOST_SCSI_BOOT",
+  );
+});

@@ -553,6 +553,9 @@ function hostdevs(def: DomainDef): void {
       if (seen.has(key)) throw new VirtError("DOMAIN_HOSTDEV_DUPLICATE", {}, { xpath: `${xpath}/source` });
       seen.add(key);
     }
+    if (h.type === "scsi_host" && h.boot) {
+      throw new VirtError("DOMAIN_HOSTDEV_VHOST_SCSI_BOOT", {}, { xpath: `${xpath}/boot` });
+    }
     if (h.type === "mdev" && h.model === "vfio-pci" && h.address && h.address.type !== "pci") {
       throw new VirtError(
         "DOMAIN_HOSTDEV_MDEV_ADDRESS",

@@ -888,6 +888,19 @@ export const domainErrors = {
     template: "This QEMU binary doesn't support zPCI",
   },
 
+  DOMAIN_HOSTDEV_SCSI_ONLY_ATTR: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "{attr} is only supported for scsi host device",
+  },
+  DOMAIN_HOSTDEV_VHOST_SCSI_BOOT: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "booting from assigned devices is not supported by vhost SCSI devices",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",
