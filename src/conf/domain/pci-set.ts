@@ -313,6 +313,7 @@ export class PciAddressSet {
   }
 
   nextAddr(flags: number, fn = -1): PciAddress {
+    if (this.buses.length === 0 && !this.dryRun) throw new VirtError("DOMAIN_PCI_NO_BUSES", {});
     const a: PciAddress = { type: "pci", domain: 0, bus: 0, slot: 0, function: fn === -1 ? 0 : fn };
     for (a.bus = 0; a.bus < this.buses.length; a.bus++) {
       const bus = this.buses[a.bus]!;

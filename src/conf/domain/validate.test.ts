@@ -665,3 +665,11 @@ test("vhost-scsi host devices: no rawio/sgio, no boot order", () => {
     "DOMAIN_HOSTDEV_VHOST_SCSI_BOOT",
   );
 });
+
+test("isapc has no PCI bus: a device that needs a PCI slot is refused", () => {
+  assert.equal(
+    refused(domain("    <controller type='usb' index='0' model='piix3-uhci'/>\n", "", "isapc")).message,
+    "XML error: No PCI buses available",
+  );
+  accepted(domain("    <controller type='usb' index='0' model='none'/>\n", "", "isapc"));
+});
