@@ -673,3 +673,23 @@ test("isapc has no PCI bus: a device that needs a PCI slot is refused", () => {
   );
   accepted(domain("    <controller type='usb' index='0' model='none'/>\n", "", "isapc"));
 });
+
+test("security labels: one per model, a model on each of several, relabel needs a label on disk sources", () => {
+  const dac = "  <seclabel type='dynamic' model='dac' relabel='yes'/>\n";
+  const none = "  <seclabel type='none' relabel='no'/>\n";
+  const withLabels = (labels: string, devices = ""): string =>
+    domain(devices).replace("</domain>", `${labels}</domain>`);
+  assert.equal(refused(withLabels(dac + dac)).message, "seclabel for model dac is already provided");
+  assert.equal(
+    refused(withLabels(none + dac)).message,
+    "XML error: missing security model when using multiple labels",
+  );
+  accepted(withLabels(dac));
+  const relabel = (inner: string): string =>
+    `    <disk type='file' device='disk'>\n      <source file='/a'>\n        ${inner}\n      </source>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n`;
+  assert.equal(
+    refused(domain(relabel("<seclabel model='selinux' relabel='yes'/>"))).message,
+    "XML error: Cannot specify relabel if label is missing. model=selinux",
+  );
+  accepted(domain(relabel("<seclabel model='dac' relabel='no'/>")));
+});

@@ -796,6 +796,42 @@ function zpci(def: DomainDef): void {
   if (dev) throw new VirtError("DOMAIN_ZPCI_UNSUPPORTED", {}, { xpath: "/domain/devices//address/zpci" });
 }
 
+/** Domain security labels: one per model, a model on each when there are several. */
+function seclabels(def: DomainDef): void {
+  const labels = def.seclabels;
+  labels.forEach((l, i) => {
+    if (l.model !== undefined && labels.slice(0, i).some((o) => o.model === l.model)) {
+      throw new VirtError(
+        "DOMAIN_SECLABEL_MODEL_DUPLICATE",
+        { model: l.model },
+        { xpath: `/domain/seclabel[${i + 1}]` },
+      );
+    }
+  });
+  if (labels.length > 1) {
+    const i = labels.findIndex((l) => l.model === undefined);
+    if (i >= 0)
+      throw new VirtError("DOMAIN_SECLABEL_MODEL_MISSING", {}, { xpath: `/domain/seclabel[${i + 1}]` });
+  }
+}
+
+/** Disk source security labels (kept in the document only): relabel='yes' needs a label. */
+function diskSourceSeclabels(root: XmlElement): void {
+  const devices = root.children.find((c) => c.name === "devices");
+  for (const disk of devices?.children.filter((c) => c.name === "disk") ?? []) {
+    const source = disk.children.find((c) => c.name === "source");
+    for (const l of source?.children.filter((c) => c.name === "seclabel") ?? []) {
+      if (l.attr("relabel") === "yes" && !l.children.some((c) => c.name === "label")) {
+        throw new VirtError(
+          "DOMAIN_SECLABEL_RELABEL_WITHOUT_LABEL",
+          { model: l.attr("model") ?? "" },
+          { xpath: l.xpath, line: l.line, column: l.column },
+        );
+      }
+    }
+  }
+}
+
 /** `<features><smm><tseg>` (qemuValidateDomainDefFeatures). */
 function tseg(def: DomainDef): void {
   const smm = def.features?.smm;
@@ -834,6 +870,8 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   validateName(root, def.name);
   duplicateTargets(def);
   if (noDefaults) return;
+  seclabels(def);
+  diskSourceSeclabels(root);
   // The QEMU driver's domain checks, then the devices', then libvirt's domain-wide ones.
   cpuCache(def);
   memoryDevices(def);

@@ -901,6 +901,26 @@ export const domainErrors = {
     template: "booting from assigned devices is not supported by vhost SCSI devices",
   },
 
+  // --- security labels -------------------------------------------------------------------------
+  DOMAIN_SECLABEL_MODEL_DUPLICATE: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "seclabel for model {model} is already provided",
+  },
+  DOMAIN_SECLABEL_MODEL_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "missing security model when using multiple labels",
+  },
+  DOMAIN_SECLABEL_RELABEL_WITHOUT_LABEL: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Cannot specify relabel if label is missing. model={model}",
+  },
+
   // === device hotplug ===
   HOTPLUG_TRANSIENT_CONFIG: {
     vir: "OPERATION_INVALID",
