@@ -60,6 +60,8 @@ export const INTENDED_ERROR_TEXT: Readonly<Record<string, string>> = {
     "libvirt calls the missing socket path an internal error; we keep its number and call it an XML error",
   "virtio-rng-egd-crash":
     "libvirt calls the missing socket path an internal error; we keep its number and call it an XML error",
+  "pcie-root-port-too-many":
+    "libvirt calls a full PCI topology an internal error; we keep its number and call it unsupported configuration",
   "disk-usb-pci":
     "libvirt calls a USB disk on a PCI address an internal error; we keep its number and call it unsupported configuration",
 };

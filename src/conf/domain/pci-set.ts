@@ -235,10 +235,8 @@ export class PciAddressSet {
       model = "pcie-root-port";
     } else {
       const m = connectTypeToModel(flags);
-      throw new VirtError("DOMAIN_NO_ADDRESS_LEFT", {
-        what: "PCI slot",
-        device: m ? `a PCI controller model='${m}'` : "a PCI device",
-      });
+      if (m) throw new VirtError("DOMAIN_PCI_CONTROLLER_NO_SLOT", { model: m });
+      throw new VirtError("DOMAIN_NO_ADDRESS_LEFT", { what: "PCI slot", device: "a PCI device" });
     }
     let i = this.buses.length;
     for (let k = 0; k < add; k++) this.buses.push(newBus());

@@ -693,3 +693,17 @@ test("security labels: one per model, a model on each of several, relabel needs 
   );
   accepted(domain(relabel("<seclabel model='dac' relabel='no'/>")));
 });
+
+test("a PCI controller with no slot left: libvirt's number and words, our kind of problem", () => {
+  const many = Array.from(
+    { length: 260 },
+    (_, i) => `    <controller type='pci' index='${i + 1}' model='pcie-root-port'/>\n`,
+  ).join("");
+  const e = refused(domain(many));
+  assert.equal(e.code, "DOMAIN_PCI_CONTROLLER_NO_SLOT");
+  assert.equal(e.virCode, 1);
+  assert.match(
+    e.message,
+    /^unsupported configuration: a PCI slot is needed to connect a PCI controller model='pcie-root-port'/,
+  );
+});

@@ -873,6 +873,14 @@ export const domainErrors = {
     kind: "user",
     template: "chardev reconnect is possible only for connect mode",
   },
+  DOMAIN_PCI_CONTROLLER_NO_SLOT: {
+    vir: "INTERNAL_ERROR",
+    prefix: "unsupported configuration",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "a PCI slot is needed to connect a PCI controller model='{model}', but none is available, and it cannot be automatically added",
+  },
   DOMAIN_DISK_USB_ADDRESS: {
     vir: "INTERNAL_ERROR",
     prefix: "unsupported configuration",
