@@ -48,7 +48,7 @@ function machineDefaults(def: DomainDef, facts: DomainFacts): void {
     }
   }
   // A virt type the QEMU driver knows but this binary lacks (kvm and others are the driver's).
-  if (def.type === "hvf" && facts.defaultMachine && facts.defaultMachine(arch, def.type) === undefined) {
+  if (def.type === "hvf" && facts.supportsVirtType?.(def.type) === false) {
     throw new VirtError("DOMAIN_EMULATOR_VIRT_TYPE_UNSUPPORTED", {
       emulator: def.devices.emulator ?? arch,
       type: def.type,

@@ -218,7 +218,8 @@ export function parseFeatures(el: XmlElement): DomainFeatures {
   if (smm) {
     f.smm = { state: stateOf(smm) };
     const tseg = smm.child("tseg");
-    if (tseg) f.smm.tseg = sizeText(tseg);
+    // libvirt reads a TSEG size without a unit as MiB.
+    if (tseg) f.smm.tseg = tseg.attr("unit") === undefined ? sizeText(tseg) * 1024 : sizeText(tseg);
   }
   const ioapic = el.child("ioapic");
   if (ioapic) {

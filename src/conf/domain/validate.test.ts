@@ -562,6 +562,7 @@ test("expander buses only on their machine type", () => {
 
 test("no default machine: the emulator lacks the arch, or the virt type", () => {
   const facts = {
+    supportsVirtType: (type: string): boolean => type === "qemu",
     defaultMachine: (arch: string, type: string): string | undefined =>
       type !== "qemu"
         ? undefined
@@ -705,5 +706,23 @@ test("a PCI controller with no slot left: libvirt's number and words, our kind o
   assert.match(
     e.message,
     /^unsupported configuration: a PCI slot is needed to connect a PCI controller model='pcie-root-port'/,
+  );
+});
+
+test("a TSEG size without a unit is MiB, as libvirt reads it", () => {
+  const { def } = parseDomainXML(
+    domain("", "  <features>\n    <smm state='on'>\n      <tseg>48</tseg>\n    </smm>\n  </features>\n"),
+  );
+  assert.equal(def.features?.smm?.tseg, 48 * 1024);
+});
+
+test("firmware features without firmware= are refused for new definitions only", () => {
+  const xml = withOs(
+    "    <firmware>\n      <feature enabled='no' name='enrolled-keys'/>\n    </firmware>\n    <loader readonly='yes' type='pflash'>/fw/CODE.fd</loader>\n",
+  );
+  accepted(xml);
+  assert.throws(
+    () => parseDomainXML(xml, { abiUpdate: true }),
+    (e: unknown) => e instanceof VirtError && e.code === "DOMAIN_FW_FEATURES_WITHOUT_AUTOSELECT",
   );
 });

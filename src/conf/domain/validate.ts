@@ -595,7 +595,7 @@ function controllerDrivers(def: DomainDef): void {
 }
 
 /** `<os>` firmware, loader and NVRAM (virDomainDefOSValidate); `root` tells an explicit `<nvram>`. */
-function firmware(def: DomainDef, root: XmlElement): void {
+function firmware(def: DomainDef, root: XmlElement, abiUpdate: boolean): void {
   const os = def.os;
   const nvramEl = root.children.find((c) => c.name === "os")?.children.find((c) => c.name === "nvram");
   const hasNvram =
@@ -618,7 +618,9 @@ function firmware(def: DomainDef, root: XmlElement): void {
       );
     }
   } else {
-    if ((os.firmwareFeatures?.length ?? 0) > 0) {
+    // Firmware features without firmware=: refused for new definitions (ABI update); an existing
+    // one keeps them (libvirt fills the firmware in when it starts).
+    if (abiUpdate && (os.firmwareFeatures?.length ?? 0) > 0) {
       throw new VirtError("DOMAIN_FW_FEATURES_WITHOUT_AUTOSELECT", {}, { xpath: `${xpath}/firmware` });
     }
     if (!loader) return;
@@ -866,7 +868,12 @@ function vcpus(def: DomainDef): void {
 }
 
 /** Validation of a parsed (and defaulted) definition. Structural checks always run. */
-export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boolean): void {
+export function validateDomain(
+  def: DomainDef,
+  root: XmlElement,
+  noDefaults: boolean,
+  abiUpdate = false,
+): void {
   validateName(root, def.name);
   duplicateTargets(def);
   if (noDefaults) return;
@@ -899,7 +906,7 @@ export function validateDomain(def: DomainDef, root: XmlElement, noDefaults: boo
   scsiHostdevAddresses(def);
   memory(def);
   hugepages(def);
-  firmware(def, root);
+  firmware(def, root, abiUpdate);
   boot(def);
   numatune(def);
   vcpus(def);

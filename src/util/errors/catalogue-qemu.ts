@@ -139,6 +139,18 @@ export const qemuErrors = {
     kind: "environment",
     template: "ps2 feature state cannot be controlled with this QEMU binary",
   },
+  QEMU_VIRTIO_BLK_SCSI_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "This QEMU doesn't support SCSI emulation with 'virtio-blk' device",
+  },
+  QEMU_CPU_MODE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "CPU mode '{mode}' for {arch} {type} domain on {hostArch} host is not supported by hypervisor",
+  },
   QEMU_CMD_INVALID_VALUE: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

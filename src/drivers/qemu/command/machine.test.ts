@@ -6,6 +6,8 @@ import type { QemuCaps } from "../capabilities/types.ts";
 import { Build } from "./build.ts";
 import { hostCommandContext } from "./context.ts";
 import { buildMachine } from "./machine.ts";
+import { buildCpu } from "./cpu.ts";
+import { diskDeviceProps } from "./disk.ts";
 
 function caps(flags: string[]): QemuCaps {
   return {
@@ -44,5 +46,38 @@ test("the ps2 feature becomes i8042= when QEMU can set it, and is refused when i
     (e: unknown) =>
       e instanceof VirtError &&
       e.message === "unsupported configuration: ps2 feature state cannot be controlled with this QEMU binary",
+  );
+});
+
+test("host-passthrough needs a hardware accelerator; TCG refuses it with libvirt's words", () => {
+  const xml = `<domain type='qemu'>\n  <name>m</name>\n  <memory unit='MiB'>256</memory>\n  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n  <cpu mode='host-passthrough'/>\n  <devices/>\n</domain>\n`;
+  const { def } = parseDomainXML(xml);
+  const b = new Build(
+    def,
+    hostCommandContext(caps([]), "m", { kind: "embed", root: "/tmp/tvirt-machine-test" }),
+  );
+  assert.throws(
+    () => {
+      buildCpu(b);
+    },
+    (e: unknown) =>
+      e instanceof VirtError &&
+      e.message ===
+        "unsupported configuration: CPU mode 'host-passthrough' for x86_64 qemu domain on x86_64 host is not supported by hypervisor",
+  );
+});
+
+test("a virtio LUN needs QEMU's virtio-blk SCSI passthrough", () => {
+  const xml = `<domain type='qemu'>\n  <name>m</name>\n  <memory unit='MiB'>256</memory>\n  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n  <devices>\n    <disk type='block' device='lun'>\n      <source dev='/dev/sdz'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n  </devices>\n</domain>\n`;
+  const { def } = parseDomainXML(xml);
+  const b = new Build(
+    def,
+    hostCommandContext(caps(["virtio-blk-pci"]), "m", { kind: "embed", root: "/tmp/tvirt-machine-test" }),
+  );
+  assert.throws(
+    () => {
+      diskDeviceProps(b, def.devices.disks[0]!, undefined, undefined);
+    },
+    (e: unknown) => e instanceof VirtError && e.code === "QEMU_VIRTIO_BLK_SCSI_UNSUPPORTED",
   );
 });
