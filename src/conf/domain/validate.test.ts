@@ -726,3 +726,34 @@ test("firmware features without firmware= are refused for new definitions only",
     (e: unknown) => e instanceof VirtError && e.code === "DOMAIN_FW_FEATURES_WITHOUT_AUTOSELECT",
   );
 });
+
+test("disks: LUN-only attributes, virtio-only driver settings, tray and removable", () => {
+  assert.equal(
+    refused(domain(disk("vda", "virtio", src("/a"), "type='file' device='disk' rawio='yes'"))).message,
+    "unsupported configuration: rawio can be used only with device='lun'",
+  );
+  const lun = (drv: string): string =>
+    disk("sda", "scsi", `${drv}      <source dev='/dev/sdz'/>\n`, "type='block' device='lun'");
+  assert.equal(
+    refused(domain(lun("      <driver name='qemu' type='qcow2'/>\n"))).code,
+    "DOMAIN_DISK_LUN_FORMAT",
+  );
+  accepted(domain(lun("      <driver name='qemu' type='raw'/>\n")));
+  assert.equal(
+    refused(domain(disk("sda", "sata", "      <driver name='qemu' queues='2'/>\n" + src("/a")))).message,
+    "unsupported configuration: queues attribute in disk driver element is only supported for virtio bus",
+  );
+  assert.equal(
+    refused(domain(disk("sda", "sata", src("/a"), "type='file' device='disk' model='virtio'"))).code,
+    "DOMAIN_DISK_MODEL_BUS",
+  );
+  const target = (attrs: string, bus: string, device = "disk"): string =>
+    `    <disk type='file' device='${device}'>\n      <source file='/a'/>\n      <target dev='sda' bus='${bus}' ${attrs}/>\n    </disk>\n`;
+  assert.equal(refused(domain(target("tray='open'", "sata"))).code, "DOMAIN_DISK_TRAY");
+  accepted(domain(target("tray='open'", "sata", "cdrom")));
+  assert.equal(
+    refused(domain(target("removable='on'", "sata"))).message,
+    "XML error: removable is only valid for usb or scsi disks",
+  );
+  accepted(domain(target("removable='on'", "usb")));
+});

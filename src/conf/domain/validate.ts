@@ -123,8 +123,56 @@ function disk(d: DiskDef, i: number): void {
       { xpath: `${xpath}/target/@dev` },
     );
   }
-  if (d.device === "lun" && d.type !== "block" && d.type !== "network" && d.type !== "volume") {
-    throw new VirtError("DOMAIN_DISK_LUN_SOURCE", {}, { xpath: `${xpath}/@type` });
+  if (d.sgio === "unfiltered")
+    throw new VirtError("DOMAIN_DISK_SGIO_UNFILTERED", {}, { xpath: `${xpath}/@sgio` });
+  if (d.device === "lun") {
+    if (d.type === "network" && d.source?.protocol !== undefined && d.source.protocol !== "iscsi") {
+      throw new VirtError(
+        "DOMAIN_DISK_LUN_PROTOCOL",
+        { protocol: d.source.protocol },
+        { xpath: `${xpath}/source/@protocol` },
+      );
+    }
+    if (d.type !== "block" && d.type !== "network" && d.type !== "volume") {
+      throw new VirtError("DOMAIN_DISK_LUN_SOURCE", {}, { xpath: `${xpath}/@type` });
+    }
+    if (d.driver?.type !== undefined && d.driver.type !== "raw") {
+      throw new VirtError("DOMAIN_DISK_LUN_FORMAT", {}, { xpath: `${xpath}/driver/@type` });
+    }
+  } else {
+    if (d.rawio !== undefined)
+      throw new VirtError("DOMAIN_DISK_LUN_ONLY", { what: "rawio" }, { xpath: `${xpath}/@rawio` });
+    if (d.sgio !== undefined)
+      throw new VirtError("DOMAIN_DISK_LUN_ONLY", { what: "sgio" }, { xpath: `${xpath}/@sgio` });
+  }
+  if (bus !== "virtio") {
+    if (d.model !== undefined) {
+      throw new VirtError("DOMAIN_DISK_MODEL_BUS", { model: d.model, bus }, { xpath: `${xpath}/@model` });
+    }
+    const only: [unknown, string, string][] = [
+      [
+        d.driver?.queues,
+        "queues",
+        "queues attribute in disk driver element is only supported for virtio bus",
+      ],
+      [
+        d.driver?.queue_size,
+        "queue_size",
+        "queue_size attribute in disk driver is only supported for virtio bus",
+      ],
+      [d.driver?.event_idx, "event_idx", "disk event_idx mode supported only for virtio bus"],
+      [d.driver?.ioeventfd, "ioeventfd", "disk ioeventfd mode supported only for virtio bus"],
+    ];
+    for (const [value, attr, what] of only) {
+      if (value !== undefined)
+        throw new VirtError("DOMAIN_DISK_VIRTIO_ONLY", { what }, { xpath: `${xpath}/driver/@${attr}` });
+    }
+  }
+  if (d.target.tray !== undefined && d.device !== "cdrom" && d.device !== "floppy") {
+    throw new VirtError("DOMAIN_DISK_TRAY", {}, { xpath: `${xpath}/target/@tray` });
+  }
+  if (d.target.removable !== undefined && bus !== "usb" && !(bus === "scsi" && d.device === "disk")) {
+    throw new VirtError("DOMAIN_DISK_REMOVABLE", {}, { xpath: `${xpath}/target/@removable` });
   }
   for (const what of ["vendor", "product"] as const) {
     const v = d[what];

@@ -290,6 +290,54 @@ export const domainErrors = {
     template: "Unknown disk name '{target}' and no address specified",
   },
 
+  DOMAIN_DISK_LUN_ONLY: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "{what} can be used only with device='lun'",
+  },
+  DOMAIN_DISK_SGIO_UNFILTERED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "unfiltered sgio is no longer supported",
+  },
+  DOMAIN_DISK_LUN_FORMAT: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "disk device 'lun' must use 'raw' format",
+  },
+  DOMAIN_DISK_LUN_PROTOCOL: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "disk device='lun' is not supported for protocol='{protocol}'",
+  },
+  DOMAIN_DISK_MODEL_BUS: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "disk model '{model}' not supported for bus '{bus}'",
+  },
+  DOMAIN_DISK_VIRTIO_ONLY: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "{what}",
+  },
+  DOMAIN_DISK_TRAY: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "tray is only valid for cdrom and floppy",
+  },
+  DOMAIN_DISK_REMOVABLE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "removable is only valid for usb or scsi disks",
+  },
   // --- memory, guest NUMA, numatune ---------------------------------------------------------
   DOMAIN_MEMORY_HOTPLUG_NO_NUMA: {
     vir: "CONFIG_UNSUPPORTED",
