@@ -2,7 +2,7 @@
  * Drive addresses (`<address type='drive'>`) for IDE, SATA, SCSI and floppy disks, derived from
  * the target name as libvirt does (virDomainDiskDefAssignAddress).
  */
-import type { DiskDef, DomainDef } from "./types.ts";
+import type { DeviceAddress, DiskDef, DomainDef } from "./types.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
 const PREFIXES = ["fd", "hd", "vd", "sd", "xvd", "ubd"] as const;
@@ -26,17 +26,29 @@ function wideScsi(def: DomainDef): boolean {
   return def.devices.controllers.some((c) => c.type === "scsi" && c.model === "vmpvscsi");
 }
 
+function sameDrive(a: DeviceAddress | undefined, b: DeviceAddress | undefined): boolean {
+  return (
+    a?.type === "drive" &&
+    b?.type === "drive" &&
+    a.controller === b.controller &&
+    a.bus === b.bus &&
+    a.target === b.target &&
+    a.unit === b.unit
+  );
+}
+
 export function assignDriveAddress(def: DomainDef, disk: DiskDef): void {
-  const bus = disk.target.bus;
-  if (bus !== "scsi" && bus !== "ide" && bus !== "sata" && bus !== "fdc") return;
+  // libvirt parses the target name of every disk without an address, whatever its bus.
   const idx = diskNameToIndex(disk.target.dev);
   if (idx < 0) {
-    throw new VirtError("XML_INVALID", {
-      what: `Unknown disk name '${disk.target.dev}' and no address specified`,
-      xpath: "/domain/devices/disk/target/@dev",
-      line: 0,
-    });
+    throw new VirtError(
+      "DOMAIN_DISK_NAME_UNKNOWN",
+      { target: disk.target.dev },
+      { xpath: "/domain/devices/disk/target/@dev" },
+    );
   }
+  const bus = disk.target.bus;
+  if (bus !== "scsi" && bus !== "ide" && bus !== "sata" && bus !== "fdc") return;
   let controller: number;
   let unit: number;
   let drvBus = 0;
@@ -61,4 +73,15 @@ export function assignDriveAddress(def: DomainDef, disk: DiskDef): void {
     unit = idx % 2;
   }
   disk.address = { type: "drive", controller, bus: drvBus, target: 0, unit };
+  // libvirt's message lacks the closing quote after the unit; kept so the texts are the same.
+  if (
+    bus === "scsi" &&
+    def.devices.hostdevs.some((h) => h.type === "scsi" && sameDrive(h.address, disk.address))
+  ) {
+    throw new VirtError(
+      "DOMAIN_DISK_SCSI_HOSTDEV_CONFLICT",
+      { target: disk.target.dev, controller, bus: drvBus, unitTarget: 0, unit },
+      { xpath: "/domain/devices/disk/target/@dev" },
+    );
+  }
 }

@@ -446,7 +446,11 @@ function supportsPci(def: DomainDef): boolean {
 }
 
 export function assignPciAddresses(def: DomainDef): void {
-  if (!supportsPci(def)) return;
+  if (!supportsPci(def)) {
+    // An x86 machine without PCI (isapc): a device that needs a PCI slot finds no bus.
+    if (def.os.machine === "isapc") assignSlots(def, createSet(def, flagSet(def), 0, false), flagSet(def));
+    return;
+  }
   const f = flagSet(def);
   const maxIdx = Math.max(-1, ...def.devices.controllers.filter((c) => c.type === "pci").map((c) => c.index));
   let nbuses = maxIdx + 1;

@@ -129,3 +129,48 @@ export function assignUsbAddresses(def: DomainDef): void {
     assignOne(set, dev);
   }
 }
+
+/**
+ * Explicit USB addresses against the controllers and hubs, as libvirt reserves them while the
+ * definition is read (hubs first, then the other devices, in its device order): the bus must
+ * exist, every hub on the way must be a hub, the port must exist and be free.
+ */
+export function checkUsbAddresses(def: DomainDef): void {
+  const ports = new Map<number, number>();
+  for (const c of def.devices.controllers) {
+    if (c.type === "usb" && c.model !== "none" && !c.master && !ports.has(c.index))
+      ports.set(c.index, controllerPorts(c));
+  }
+  if (ports.size === 0) return;
+  /** bus → port path → 0 for a device, the number of ports for a hub. */
+  const taken = new Map<number, Map<string, number>>();
+  const hubs = new Set<DeviceCommon>(def.devices.hubs);
+  for (const dev of usbDevices(def, true)) {
+    const a = dev.address;
+    if (a?.type !== "usb") continue;
+    // A bus without a port is looked up when ports are given out, at start.
+    if (!isValidPort(a)) continue;
+    const count = ports.get(a.bus);
+    if (count === undefined) throw new VirtError("DOMAIN_USB_BUS_MISSING", { bus: a.bus });
+    const path = a.port.split(".").map(Number);
+    const onBus = taken.get(a.bus) ?? new Map<string, number>();
+    taken.set(a.bus, onBus);
+    let width = count;
+    for (let i = 0; i < path.length; i++) {
+      if ((path[i] ?? 0) > width)
+        throw new VirtError("DOMAIN_USB_PORT_MISSING", { port: a.port, bus: a.bus });
+      if (i === path.length - 1) break;
+      const hub = onBus.get(path.slice(0, i + 1).join("."));
+      if (!hub) {
+        throw new VirtError("DOMAIN_USB_ADDRESS_NO_HUB", {
+          hub: path.slice(0, i + 1).join("."),
+          bus: a.bus,
+          port: a.port,
+        });
+      }
+      width = hub;
+    }
+    if (onBus.has(a.port)) throw new VirtError("DOMAIN_USB_ADDRESS_DUPLICATE", { bus: a.bus, port: a.port });
+    onBus.set(a.port, hubs.has(dev) ? HUB_PORTS : 0);
+  }
+}

@@ -8,6 +8,12 @@ export const BITMAP_MAX = 8191;
 
 /** Members of a set expression, sorted; undefined when malformed or empty. */
 export function parseBitmap(text: string, max = BITMAP_MAX): number[] | undefined {
+  const members = parseBitmapMembers(text, max);
+  return members === undefined || members.length === 0 ? undefined : members;
+}
+
+/** Members of a set expression, sorted (empty for `0,^0`); undefined when malformed. */
+export function parseBitmapMembers(text: string, max = BITMAP_MAX): number[] | undefined {
   const set = new Set<number>();
   const parts = text.split(",");
   for (const raw of parts) {
@@ -25,7 +31,6 @@ export function parseBitmap(text: string, max = BITMAP_MAX): number[] | undefine
       else set.add(i);
     }
   }
-  if (set.size === 0) return undefined;
   return [...set].sort((a, b) => a - b);
 }
 

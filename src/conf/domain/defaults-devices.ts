@@ -4,10 +4,20 @@
  * character device targets and ports, video RAM, inputs, filesystems, RNG backends.
  */
 import { randomBytes } from "node:crypto";
-import type { ChrDef, ControllerDef, DiskDef, DomainDef, InputDef, InterfaceDef, VideoDef } from "./types.ts";
-import { isQ35, isX86 } from "./machine.ts";
+import type {
+  ChrDef,
+  ControllerDef,
+  DiskDef,
+  DomainDef,
+  DomainFacts,
+  InputDef,
+  InterfaceDef,
+  VideoDef,
+} from "./types.ts";
+import { isX86 } from "./machine.ts";
 import { assignDriveAddress } from "./address-drive.ts";
 import { unsupported } from "./reader.ts";
+import { VirtError } from "../../util/errors/index.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Character devices
@@ -101,16 +111,27 @@ function defaultScsiModel(def: DomainDef): string {
 }
 
 /** Default SCSI/USB controller models (qemuDomainControllerDefPostParse). */
-export function controllerDefaults(def: DomainDef, c: ControllerDef): void {
+export function controllerDefaults(def: DomainDef, c: ControllerDef, facts: DomainFacts = {}): void {
   if (c.type === "scsi" && c.model === undefined) c.model = defaultScsiModel(def);
-  if (c.type === "usb" && c.model === undefined && isX86(def.os.arch))
-    c.model = isQ35(def) ? "qemu-xhci" : "piix3-uhci";
+  // A USB controller the XML names without a model is PIIX3's UHCI on x86 (q35 too) when QEMU
+  // has it; otherwise it keeps no model and starting fails (qemuDomainDefaultUSBControllerModel).
+  if (
+    c.type === "usb" &&
+    c.model === undefined &&
+    isX86(def.os.arch) &&
+    facts.hasDevice?.("piix3-usb-uhci") !== false
+  )
+    c.model = "piix3-uhci";
   if (c.type === "usb" && c.model === "none") delete c.address;
   if ((c.model === "qemu-xhci" || c.model === "nec-xhci") && (c.ports ?? 0) > 15) {
     throw unsupported(undefined, `'${c.model}' controller only supports up to '15' ports`);
   }
   if (c.type === "pci" && (c.model === "pci-root" || c.model === "pcie-root") && c.index !== 0) {
-    throw unsupported(undefined, "pci-root and pcie-root controllers should have index 0");
+    throw new VirtError(
+      "DOMAIN_PCI_ROOT_INDEX",
+      {},
+      { xpath: "/domain/devices/controller[@type='pci']/@index" },
+    );
   }
 }
 
@@ -180,12 +201,12 @@ function inputDefaults(def: DomainDef, i: InputDef): void {
   else i.bus = "usb";
 }
 
-export function deviceDefaults(def: DomainDef): void {
+export function deviceDefaults(def: DomainDef, facts: DomainFacts = {}): void {
   const d = def.devices;
   for (const disk of d.disks) diskDefaults(def, disk);
   for (const n of d.interfaces) netDefaults(n);
   for (const v of d.videos) videoDefaults(def, v);
-  for (const c of d.controllers) controllerDefaults(def, c);
+  for (const c of d.controllers) controllerDefaults(def, c, facts);
   for (const s of d.serials) chrPostParse(def, s, "serial");
   for (const p of d.parallels) chrPostParse(def, p, "parallel");
   for (const c of d.channels) chrPostParse(def, c, "channel");

@@ -12,6 +12,7 @@ import { deviceDefaults, chrDefaults, controllerDefaults } from "./defaults-devi
 import { commonDefaults } from "./defaults-common.ts";
 import { assignAddresses } from "./address.ts";
 import { unsupported } from "./reader.ts";
+import { VirtError } from "../../util/errors/index.ts";
 
 export interface DefaultsContext {
   facts: DomainFacts;
@@ -36,11 +37,22 @@ function machineDefaults(def: DomainDef, facts: DomainFacts): void {
   const arch = def.os.arch ?? "x86_64";
   if (!def.os.machine) {
     def.os.machine = facts.defaultMachine?.(arch, def.type) ?? (isX86(arch) ? "pc" : undefined);
-    if (!def.os.machine)
-      throw unsupported(
-        undefined,
-        `could not get preferred machine for ${def.devices.emulator ?? arch} type=${def.type}`,
-      );
+    if (!def.os.machine) {
+      const emulator = def.devices.emulator ?? arch;
+      // The binary's capabilities have no machine for this arch (with TCG), or for this type.
+      if (facts.defaultMachine && facts.defaultMachine(arch, "qemu") === undefined)
+        throw new VirtError("DOMAIN_EMULATOR_ARCH_UNSUPPORTED", { emulator, arch });
+      if (facts.defaultMachine)
+        throw new VirtError("DOMAIN_EMULATOR_VIRT_TYPE_UNSUPPORTED", { emulator, type: def.type });
+      throw unsupported(undefined, `could not get preferred machine for ${emulator} type=${def.type}`);
+    }
+  }
+  // A virt type the QEMU driver knows but this binary lacks (kvm and others are the driver's).
+  if (def.type === "hvf" && facts.supportsVirtType?.(def.type) === false) {
+    throw new VirtError("DOMAIN_EMULATOR_VIRT_TYPE_UNSUPPORTED", {
+      emulator: def.devices.emulator ?? arch,
+      type: def.type,
+    });
   }
   const canon = facts.canonicalMachine?.(arch, def.type, def.os.machine);
   if (canon) def.os.machine = canon;
@@ -66,7 +78,7 @@ function defaultAudio(def: DomainDef): void {
 }
 
 /** qemuDomainDefAddDefaultDevices for x86 (pc and q35). */
-function defaultDevices(def: DomainDef): void {
+function defaultDevices(def: DomainDef, facts: DomainFacts): void {
   const arch = def.os.arch;
   if (!isX86(arch) || def.os.machine === "isapc" || def.os.machine === "microvm") {
     defaultAudio(def);
@@ -77,15 +89,30 @@ function defaultDevices(def: DomainDef): void {
     maybeAddInput(def, "keyboard", "ps2");
   }
   const q35 = isQ35(def);
-  if (!findController(def, "usb", 0)) maybeAddController(def, "usb", 0, q35 ? "qemu-xhci" : "piix3-uhci");
+  if (!findController(def, "usb", 0)) {
+    const has = (device: string): boolean => facts.hasDevice?.(device) !== false;
+    // The implicit controller: on q35 the first of USB3, NEC USB3, USB2 that QEMU has, or none
+    // at all; elsewhere PIIX3's UHCI, without a model when QEMU lacks it (starting fails).
+    const model = q35
+      ? [
+          ["qemu-xhci", "qemu-xhci"],
+          ["nec-xhci", "nec-usb-xhci"],
+          ["ich9-ehci1", "ich9-usb-ehci1"],
+        ].find(([, device]) => has(device!))?.[0]
+      : has("piix3-usb-uhci")
+        ? "piix3-uhci"
+        : undefined;
+    if (model !== undefined || !q35) maybeAddController(def, "usb", 0, model);
+  }
   if (q35) maybeAddController(def, "sata", 0);
   const root = findController(def, "pci", 0);
   const rootModel = q35 ? "pcie-root" : isI440fx(def) ? "pci-root" : undefined;
   if (rootModel) {
     if (root && root.model !== rootModel) {
-      throw unsupported(
-        undefined,
-        `The PCI controller with index='0' must be model='${rootModel}' for this machine type, but model='${root.model ?? "default"}' was found instead`,
+      throw new VirtError(
+        "DOMAIN_PCI_ROOT_MODEL",
+        { expected: rootModel, found: root.model ?? "default" },
+        { xpath: "/domain/devices/controller[@type='pci']" },
       );
     }
     if (!root) maybeAddController(def, "pci", 0, rootModel);
@@ -143,14 +170,29 @@ export function applyDefaults(def: DomainDef, ctx: DefaultsContext): void {
   basicDefaults(def, ctx);
   assignControllerIndexes(def);
   machineDefaults(def, ctx.facts);
-  defaultDevices(def);
+  defaultDevices(def, ctx.facts);
   defaultCpu(def, ctx.facts);
   cpuPostParse(def);
   chrDefaults(def);
-  deviceDefaults(def);
+  deviceDefaults(def, ctx.facts);
   commonDefaults(def, ctx);
   for (const c of def.devices.controllers) {
     if (c.type === "scsi" && c.model === undefined) controllerDefaults(def, c);
   }
+  expanderBusMachine(def);
   assignAddresses(def, ctx);
+}
+
+/**
+ * Expander buses exist on one machine type each (qemuValidateDomainDeviceDefControllerPCI);
+ * checked before addresses are given, which would otherwise fail to place them.
+ */
+function expanderBusMachine(def: DomainDef): void {
+  if (!isX86(def.os.arch)) return;
+  for (const c of def.devices.controllers) {
+    if (c.type !== "pci") continue;
+    const bad =
+      (c.model === "pcie-expander-bus" && !isQ35(def)) || (c.model === "pci-expander-bus" && !isI440fx(def));
+    if (bad) throw new VirtError("DOMAIN_EXPANDER_BUS_MACHINE", { model: c.model ?? "" });
+  }
 }

@@ -3,6 +3,7 @@
  */
 import type { XmlElement } from "../xml.ts";
 import type { DeviceAddress, DeviceCommon, PciAddress } from "./types.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import { invalidAttr, onOff, reqEnum, reqUInt, str, uintAttr, yesNo } from "./reader.ts";
 
 const ADDRESS_TYPES = [
@@ -20,14 +21,30 @@ const ADDRESS_TYPES = [
   "unassigned",
 ] as const;
 
+/** One part of a PCI address, range-checked with libvirt's wording (virPCIDeviceAddressIsValid). */
+function pciPart(el: XmlElement, name: "domain" | "bus" | "slot" | "function", max: number): number {
+  const v = uintAttr(el, name, { max: 0xffffffff }) ?? 0;
+  if (v > max) {
+    const hex = (n: number): string => `0x${n.toString(16)}`;
+    const shown = name === "function" ? `function=${hex(v)}` : `${name}='${hex(v)}'`;
+    const limit = name === "function" ? String(max) : `0x${max.toString(16).toUpperCase()}`;
+    throw new VirtError(
+      "DOMAIN_PCI_ADDRESS_PART_RANGE",
+      { part: shown, max: limit },
+      { xpath: `${el.xpath}/@${name}`, line: el.line, column: el.column },
+    );
+  }
+  return v;
+}
+
 /** PCI address parts; absent ones are 0 (libvirt's rule). */
 export function parsePciAddress(el: XmlElement): PciAddress {
   const addr: PciAddress = {
     type: "pci",
-    domain: uintAttr(el, "domain", { max: 0xffff }) ?? 0,
-    bus: uintAttr(el, "bus", { max: 0xff }) ?? 0,
-    slot: uintAttr(el, "slot", { max: 0x1f }) ?? 0,
-    function: uintAttr(el, "function", { max: 7 }) ?? 0,
+    domain: pciPart(el, "domain", 0xffff),
+    bus: pciPart(el, "bus", 0xff),
+    slot: pciPart(el, "slot", 0x1f),
+    function: pciPart(el, "function", 7),
   };
   const multi = onOff(el, "multifunction");
   if (multi !== undefined) addr.multifunction = multi;

@@ -2,6 +2,7 @@
  * `<cpu>` (guest CPU: mode, model, topology, features, maxphysaddr, guest NUMA cells).
  */
 import type { XmlElement } from "../xml.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import type { CpuDef, CpuFeature, CpuTopology, NumaCell } from "./types.ts";
 import {
   bitmapAttr,
@@ -9,6 +10,7 @@ import {
   invalidAttr,
   missingAttr,
   onOff,
+  placeOfAttr,
   reqEnum,
   reqUInt,
   sizeAttr,
@@ -69,9 +71,12 @@ function parseMaxPhysAddr(el: XmlElement): NonNullable<CpuDef["maxphysaddr"]> {
   return out;
 }
 
-function parseCell(el: XmlElement, index: number, seen: Set<number>): NumaCell {
+function parseCell(el: XmlElement, index: number, seen: Set<number>, count: number): NumaCell {
   const id = uintAttr(el, "id", { hex: false, max: 0xffff }) ?? index;
-  if (seen.has(id)) throw structural(el, `NUMA cell id ${id} is used twice`);
+  // Cells are indexed by id: ids 0..n-1, each once, in any order (virDomainNumaDefParseXML).
+  if (id >= count) throw new VirtError("DOMAIN_NUMA_CELL_ID_RANGE", {}, { ...placeOfAttr(el, "id") });
+  if (seen.has(id))
+    throw new VirtError("DOMAIN_NUMA_CELL_ID_DUPLICATE", { id }, { ...placeOfAttr(el, "id") });
   seen.add(id);
   const memory = sizeAttr(el, "memory");
   if (memory === undefined) throw missingAttr(el, "memory");
@@ -84,10 +89,17 @@ function parseCell(el: XmlElement, index: number, seen: Set<number>): NumaCell {
   if (discard !== undefined) cell.discard = discard;
   const dist = el.child("distances");
   if (dist) {
-    cell.distances = dist.all("sibling").map((s) => ({
-      id: reqUInt(s, "id", { hex: false, max: 0xffff }),
-      value: reqUInt(s, "value", { hex: false, min: 10, max: 255 }),
-    }));
+    cell.distances = dist.all("sibling").map((s) => {
+      const sibling = reqUInt(s, "id", { hex: false, max: 0xffff });
+      if (sibling >= count) {
+        throw new VirtError(
+          "DOMAIN_NUMA_SIBLING_UNKNOWN",
+          { sibling, cell: id },
+          { ...placeOfAttr(s, "id") },
+        );
+      }
+      return { id: sibling, value: reqUInt(s, "value", { hex: false, min: 10, max: 255 }) };
+    });
   }
   return cell;
 }
@@ -150,7 +162,8 @@ export function parseCpu(el: XmlElement): CpuDef {
   const numa = el.child("numa");
   if (numa) {
     const ids = new Set<number>();
-    const cells = numa.all("cell").map((c, i) => parseCell(c, i, ids));
+    const els = numa.all("cell");
+    const cells = els.map((c, i) => parseCell(c, i, ids, els.length)).sort((a, b) => a.id - b.id);
     if (cells.length === 0) throw structural(numa, "<numa> needs at least one <cell>");
     cpu.numa = { cells };
   }

@@ -23,6 +23,7 @@ import {
   parseWatchdog,
 } from "./parse-misc.ts";
 import { structural } from "./reader.ts";
+import { VirtError } from "../../util/errors/index.ts";
 
 export function emptyDevices(): Devices {
   return {
@@ -73,7 +74,11 @@ function checkUsbNone(d: Devices, c: ControllerDef, el: XmlElement): void {
   if (c.type !== "usb") return;
   const hasNone = d.controllers.some((x) => x.type === "usb" && x.model === "none");
   if (hasNone || (c.model === "none" && d.controllers.some((x) => x.type === "usb"))) {
-    throw structural(el, "Can't add another USB controller: USB is disabled for this domain");
+    throw new VirtError(
+      "DOMAIN_USB_DISABLED_CONTROLLER",
+      {},
+      { xpath: el.xpath, line: el.line, column: el.column },
+    );
   }
 }
 
@@ -94,7 +99,11 @@ function addController(d: Devices, el: XmlElement): void {
     return;
   }
   if (c.type !== "usb" && d.controllers.some((x) => x.type === c.type && x.index === c.index)) {
-    throw structural(el, `Multiple '${c.type}' controllers with index '${c.index}'`);
+    throw new VirtError(
+      "DOMAIN_CONTROLLER_INDEX_DUPLICATE",
+      { type: c.type, index: c.index },
+      { xpath: el.xpath, line: el.line, column: el.column },
+    );
   }
   insertController(d.controllers, c);
 }
@@ -125,7 +134,13 @@ const handlers: Readonly<Record<string, Handler>> = {
       d.videos.push(v);
       return;
     }
-    if (d.videos[0]?.model.primary) throw structural(el, "Only one primary video device is supported");
+    if (d.videos[0]?.model.primary) {
+      throw new VirtError(
+        "DOMAIN_VIDEO_PRIMARY_MULTIPLE",
+        {},
+        { xpath: el.xpath, line: el.line, column: el.column },
+      );
+    }
     d.videos.unshift(v);
   },
   hostdev: (d, el) => d.hostdevs.push(parseHostdev(el)),

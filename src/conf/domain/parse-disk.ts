@@ -1,6 +1,7 @@
 /**
  * `<disk>` and `<controller>`.
  */
+import { VirtError } from "../../util/errors/index.ts";
 import type { XmlElement } from "../xml.ts";
 import type { ControllerDef, ControllerType, DiskBus, DiskDef, DiskDriver, DiskSource } from "./types.ts";
 import { parseDeviceInfo } from "./parse-address.ts";
@@ -142,7 +143,16 @@ export function parseDisk(el: XmlElement): DiskDef {
   const type = enumAttr(el, "type", DISK_TYPES) ?? "file";
   const device = enumAttr(el, "device", DISK_DEVICES) ?? "disk";
   const targetEl = el.child("target");
-  if (!targetEl) throw missingChild(el, "target");
+  if (!targetEl) {
+    const src = el.child("source");
+    const path = src?.attr("file") ?? src?.attr("dev") ?? src?.attr("dir") ?? src?.attr("name");
+    if (path === undefined) throw missingChild(el, "target");
+    throw new VirtError(
+      "DOMAIN_DISK_TARGET_MISSING",
+      { path },
+      { xpath: `${el.xpath}/target`, line: el.line },
+    );
+  }
   const dev = reqStr(targetEl, "dev");
   if (!/^[a-z]+[a-z0-9]*$/i.test(dev))
     throw invalidAttr(targetEl, "dev", dev, "expected a target name like vda, hda or sda");

@@ -2,6 +2,7 @@
  * Top-level parts of `<domain>` other than `<cpu>`, `<os>` and `<devices>`: identity, memory,
  * memory backing, vCPUs, NUMA tuning, features, clock, lifecycle, power management, security.
  */
+import { VirtError } from "../../util/errors/index.ts";
 import type { XmlElement } from "../xml.ts";
 import type {
   Clock,
@@ -136,7 +137,17 @@ export function parseNumatune(el: XmlElement): Numatune {
   if (mem) {
     nt.memory = {};
     const mode = enumAttr(mem, "mode", NUMA_MODES);
-    const nodeset = bitmapAttr(mem, "nodeset");
+    const nodeset = bitmapAttr(
+      mem,
+      "nodeset",
+      undefined,
+      () =>
+        new VirtError(
+          "DOMAIN_NUMATUNE_NODESET_INVALID",
+          { nodeset: mem.attr("nodeset") ?? "" },
+          { xpath: `${mem.xpath}/@nodeset`, line: mem.line, column: mem.column },
+        ),
+    );
     const placement = enumAttr(mem, "placement", ["static", "auto"] as const);
     if (mode) nt.memory.mode = mode;
     if (nodeset !== undefined) nt.memory.nodeset = nodeset;
@@ -207,7 +218,8 @@ export function parseFeatures(el: XmlElement): DomainFeatures {
   if (smm) {
     f.smm = { state: stateOf(smm) };
     const tseg = smm.child("tseg");
-    if (tseg) f.smm.tseg = sizeText(tseg);
+    // libvirt reads a TSEG size without a unit as MiB.
+    if (tseg) f.smm.tseg = tseg.attr("unit") === undefined ? sizeText(tseg) * 1024 : sizeText(tseg);
   }
   const ioapic = el.child("ioapic");
   if (ioapic) {

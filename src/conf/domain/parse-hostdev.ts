@@ -1,6 +1,7 @@
 /**
  * `<hostdev>` (USB, PCI, SCSI, mediated devices passed through from the host).
  */
+import { VirtError } from "../../util/errors/index.ts";
 import type { XmlElement } from "../xml.ts";
 import type { HostdevDef, HostdevSource } from "./types.ts";
 import { parseDeviceInfo } from "./parse-address.ts";
@@ -74,7 +75,15 @@ function parseSource(src: XmlElement, type: HostdevDef["type"]): HostdevSource {
   } else if (type === "mdev") {
     const addr = src.child("address");
     if (!addr) throw missingChild(src, "address");
-    s.mdevUuid = reqStr(addr, "uuid");
+    const uuid = addr.attr("uuid");
+    if (uuid === undefined) {
+      throw new VirtError(
+        "DOMAIN_HOSTDEV_MDEV_UUID_MISSING",
+        {},
+        { xpath: `${addr.xpath}/@uuid`, line: addr.line, column: addr.column },
+      );
+    }
+    s.mdevUuid = uuid;
   } else {
     src.markAllUsed();
   }
@@ -86,6 +95,16 @@ export function parseHostdev(el: XmlElement): HostdevDef {
   const type = reqEnum(el, "type", TYPES);
   const src = el.child("source");
   if (!src) throw missingChild(el, "source");
+  // rawio= and sgio= belong to SCSI host devices only (virDomainHostdevDefParseXMLSubsys).
+  for (const attr of ["rawio", "sgio"] as const) {
+    if (type !== "scsi" && el.attr(attr) !== undefined) {
+      throw new VirtError(
+        "DOMAIN_HOSTDEV_SCSI_ONLY_ATTR",
+        { attr },
+        { xpath: `${el.xpath}/@${attr}`, line: el.line, column: el.column },
+      );
+    }
+  }
   const h: HostdevDef = { mode, type, source: parseSource(src, type) };
   const managed = yesNo(el, "managed");
   if (managed !== undefined) h.managed = managed;

@@ -2,6 +2,7 @@
  * Smaller devices: memballoon, rng, watchdog, redirdev, hub, panic, tpm, memory devices,
  * iommu, vsock.
  */
+import { VirtError } from "../../util/errors/index.ts";
 import type { XmlElement } from "../xml.ts";
 import type {
   HubDef,
@@ -131,7 +132,13 @@ export function parsePanic(el: XmlElement): PanicDef {
 
 export function parseTpm(el: XmlElement): TpmDef {
   const b = el.child("backend");
-  if (!b) throw missingChild(el, "backend");
+  if (!b) {
+    throw new VirtError(
+      "DOMAIN_TPM_BACKEND_MISSING",
+      {},
+      { xpath: `${el.xpath}/backend`, line: el.line, column: el.column },
+    );
+  }
   const t: TpmDef = {
     backend: { type: reqEnum(b, "type", ["passthrough", "emulator", "external"] as const) },
   };

@@ -41,7 +41,8 @@ function parseBootmenu(el: XmlElement): NonNullable<OsDef["bootmenu"]> {
   const enable = yesNo(el, "enable");
   if (enable === undefined) throw structural(el, "bootmenu needs enable='yes|no'");
   const menu: NonNullable<OsDef["bootmenu"]> = { enable };
-  const timeout = uintAttr(el, "timeout", { hex: false, max: 65535 });
+  // The range is the validation's (virDomainDefBootValidate), not the parser's.
+  const timeout = uintAttr(el, "timeout", { hex: false, max: 0xffffffff });
   if (timeout !== undefined) menu.timeout = timeout;
   return menu;
 }

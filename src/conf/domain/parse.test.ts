@@ -120,14 +120,14 @@ test("duplicate disk targets are refused", () => {
   const disk =
     "    <disk type='file' device='disk'>\n      <source file='/a'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n";
   const e = error(domain(disk + disk.replace("/a", "/b")));
-  assert.equal(e.code, "DOMAIN_DUPLICATE_TARGET");
+  assert.equal(e.code, "DOMAIN_DISK_TARGET_DUPLICATE");
   assert.match(e.message, /'vda'/);
 });
 
 test("duplicate controllers and duplicate explicit PCI addresses are refused", () => {
   assert.equal(
     error(domain("    <controller type='ide' index='0'/>\n    <controller type='ide' index='0'/>\n")).code,
-    "XML_INVALID",
+    "DOMAIN_CONTROLLER_INDEX_DUPLICATE",
   );
   const nic = (mac: string): string =>
     `    <interface type='user'>\n      <mac address='${mac}'/>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>\n    </interface>\n`;

@@ -181,7 +181,7 @@ export function parseDomain(
       const facts = typeof options.facts === "function" ? options.facts(def) : (options.facts ?? {});
       applyDefaults(def, { facts, abiUpdate: options.abiUpdate ?? false });
     }
-    validateDomain(def, root, options.noDefaults ?? false);
+    validateDomain(def, root, options.noDefaults ?? false, options.abiUpdate ?? false);
     return { def, warnings };
   } catch (e) {
     throw toVirtError(e);

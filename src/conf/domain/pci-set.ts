@@ -156,29 +156,45 @@ export function pciAddressString(a: { domain: number; bus: number; slot: number;
   return `${h(a.domain, 4)}:${h(a.bus, 2)}:${h(a.slot, 2)}.${a.function.toString(16)}`;
 }
 
-function addrError(what: string): VirtError {
-  return new VirtError(
-    "XML_INVALID",
-    { what, xpath: "/domain/devices", line: 0 },
-    { xpath: "/domain/devices" },
-  );
+/** libvirt's name of what a device plugs in as, for "It requires a controller that accepts a ...". */
+function connectName(flags: number): string {
+  const names: [number, string][] = [
+    [C.PCI_DEVICE, "standard PCI device"],
+    [C.PCIE_DEVICE, "PCI Express device"],
+    [C.ROOT_PORT, "pcie-root-port"],
+    [C.SWITCH_UP, "pci-switch-upstream-port"],
+    [C.SWITCH_DOWN, "pci-switch-downstream-port"],
+    [C.DMI_TO_PCI, "dmi-to-pci-bridge"],
+    [C.PCI_EXPANDER, "pci-expander-bus"],
+    [C.PCIE_EXPANDER, "pcie-expander-bus"],
+    [C.PCI_BRIDGE, "pci-bridge"],
+    [C.PCIE_TO_PCI, "pcie-to-pci-bridge"],
+  ];
+  return names.find(([f]) => flags & f)?.[1] ?? "PCI device";
 }
 
-function compatible(addr: PciAddress, busFlags: number, devFlags: number, fromConfig: boolean): boolean {
+type Fit = "ok" | "integrated" | "hotplug" | "type";
+
+function fit(addr: PciAddress, busFlags: number, devFlags: number, fromConfig: boolean): [Fit, number] {
   let bf = busFlags;
   let df = devFlags;
   if (df & C.INTEGRATED) {
-    if (addr.bus !== 0) return false;
+    if (addr.bus !== 0) return ["integrated", df];
     bf |= C.PCI_DEVICE | C.AUTOASSIGN;
   }
   if (fromConfig) {
     if (bf & ENDPOINT) bf |= ENDPOINT;
     if (df & C.PCI_BRIDGE) df |= C.PCI_DEVICE;
   } else if (df & C.AUTOASSIGN && !(bf & C.AUTOASSIGN)) {
-    return false;
+    return ["type", df];
   }
-  if (df & C.HOTPLUGGABLE && !(bf & C.HOTPLUGGABLE)) return false;
-  return (df & bf & TYPES_MASK) !== 0;
+  if (!(df & bf & TYPES_MASK)) return ["type", df];
+  if (df & C.HOTPLUGGABLE && !(bf & C.HOTPLUGGABLE)) return ["hotplug", df];
+  return ["ok", df];
+}
+
+function compatible(addr: PciAddress, busFlags: number, devFlags: number, fromConfig: boolean): boolean {
+  return fit(addr, busFlags, devFlags, fromConfig)[0] === "ok";
 }
 
 export class PciAddressSet {
@@ -219,10 +235,8 @@ export class PciAddressSet {
       model = "pcie-root-port";
     } else {
       const m = connectTypeToModel(flags);
-      throw new VirtError("DOMAIN_NO_ADDRESS_LEFT", {
-        what: "PCI slot",
-        device: m ? `a PCI controller model='${m}'` : "a PCI device",
-      });
+      if (m) throw new VirtError("DOMAIN_PCI_CONTROLLER_NO_SLOT", { model: m });
+      throw new VirtError("DOMAIN_NO_ADDRESS_LEFT", { what: "PCI slot", device: "a PCI device" });
     }
     let i = this.buses.length;
     for (let k = 0; k < add; k++) this.buses.push(newBus());
@@ -237,22 +251,28 @@ export class PciAddressSet {
   }
 
   validate(addr: PciAddress, flags: number, fromConfig: boolean): void {
-    const s = pciAddressString(addr);
-    if (this.buses.length === 0) throw addrError("No PCI buses available");
-    if (addr.domain !== 0) throw addrError(`Invalid PCI address ${s}. Only PCI domain 0 is available`);
+    const address = pciAddressString(addr);
+    const range = (rule: string): VirtError =>
+      new VirtError("DOMAIN_PCI_ADDRESS_OUT_OF_RANGE", { address, rule }, { xpath: "/domain/devices" });
+    if (this.buses.length === 0) throw new VirtError("DOMAIN_PCI_NO_BUSES", {}, { xpath: "/domain/devices" });
+    if (addr.domain !== 0) throw range("Only PCI domain 0 is available");
     if (addr.bus >= this.buses.length)
-      throw addrError(
-        `Invalid PCI address ${s}. Only PCI buses up to ${this.buses.length - 1} are available`,
-      );
+      throw range(`Only PCI buses up to ${this.buses.length - 1} are available`);
     const bus = this.buses[addr.bus]!;
-    if (!compatible(addr, bus.flags, flags, fromConfig)) {
-      throw addrError(
-        `The device at PCI address ${s} cannot be plugged into the PCI controller with index='${addr.bus}'`,
-      );
+    const [verdict, df] = fit(addr, bus.flags, flags, fromConfig);
+    if (verdict === "integrated") throw new VirtError("DOMAIN_PCI_ADDRESS_NOT_INTEGRATED", { address });
+    if (verdict === "hotplug")
+      throw new VirtError("DOMAIN_PCI_ADDRESS_NO_HOTPLUG", { address, bus: addr.bus });
+    if (verdict === "type") {
+      throw new VirtError("DOMAIN_PCI_ADDRESS_INCOMPATIBLE", {
+        address,
+        bus: addr.bus,
+        connect: connectName(df),
+      });
     }
-    if (addr.slot < bus.minSlot) throw addrError(`Invalid PCI address ${s}. slot must be >= ${bus.minSlot}`);
-    if (addr.slot > bus.maxSlot) throw addrError(`Invalid PCI address ${s}. slot must be <= ${bus.maxSlot}`);
-    if (addr.function > 7) throw addrError(`Invalid PCI address ${s}. function must be <= 7`);
+    if (addr.slot < bus.minSlot) throw range(`slot must be >= ${bus.minSlot}`);
+    if (addr.slot > bus.maxSlot) throw range(`slot must be <= ${bus.maxSlot}`);
+    if (addr.function > 7) throw range("function must be <= 7");
   }
 
   reserve(addr: PciAddress, flags: number, fromConfig = true): void {
@@ -260,11 +280,7 @@ export class PciAddressSet {
     this.validate(addr, flags, fromConfig);
     const slot = this.buses[addr.bus]!.slots[addr.slot]!;
     if (slot.functions & (1 << addr.function)) {
-      throw new VirtError("DOMAIN_DUPLICATE_ADDRESS", {
-        address: `PCI address ${pciAddressString(addr)}`,
-        first: "one device",
-        second: "another",
-      });
+      throw new VirtError("DOMAIN_DUPLICATE_ADDRESS", { address: `PCI Address ${pciAddressString(addr)}` });
     }
     if (slot.functions === 0 && flags & C.AGGREGATE) slot.aggregate = true;
     slot.functions |= 1 << addr.function;
@@ -295,6 +311,7 @@ export class PciAddressSet {
   }
 
   nextAddr(flags: number, fn = -1): PciAddress {
+    if (this.buses.length === 0 && !this.dryRun) throw new VirtError("DOMAIN_PCI_NO_BUSES", {});
     const a: PciAddress = { type: "pci", domain: 0, bus: 0, slot: 0, function: fn === -1 ? 0 : fn };
     for (a.bus = 0; a.bus < this.buses.length; a.bus++) {
       const bus = this.buses[a.bus]!;

@@ -5,7 +5,7 @@
  */
 import type { XmlElement } from "../xml.ts";
 import { VirtError } from "../../util/errors/index.ts";
-import { formatBitmap, parseBitmap } from "./bitmap.ts";
+import { formatBitmap, parseBitmapMembers } from "./bitmap.ts";
 
 /** Where a value sits, for messages. */
 interface Place {
@@ -14,12 +14,12 @@ interface Place {
   column: number;
 }
 
-function placeOfAttr(el: XmlElement, name: string): Place {
+export function placeOfAttr(el: XmlElement, name: string): Place {
   const a = el.attrNode(name);
   return { xpath: `${el.xpath}/@${name}`, line: a?.line ?? el.line, column: a?.column ?? el.column };
 }
 
-function placeOfEl(el: XmlElement): Place {
+export function placeOfEl(el: XmlElement): Place {
   return { xpath: el.xpath, line: el.line, column: el.column };
 }
 
@@ -336,11 +336,27 @@ export function reqChild(el: XmlElement, name: string): XmlElement {
   return c;
 }
 
-/** A CPU/node set attribute in canonical form. */
-export function bitmapAttr(el: XmlElement, name: string, max?: number): string | undefined {
+/**
+ * A CPU/node set attribute in canonical form. A malformed set is refused as libvirt's
+ * virBitmapParse refuses it; a well-formed but empty one (`0,^0`) with `empty`, or the same.
+ */
+export function bitmapAttr(
+  el: XmlElement,
+  name: string,
+  max?: number,
+  empty?: () => VirtError,
+): string | undefined {
   const v = el.attr(name);
   if (v === undefined) return undefined;
-  const members = parseBitmap(v, max);
-  if (!members) throw invalidAttr(el, name, v, "expected a set like '0-3,^2,8'");
+  const members = parseBitmapMembers(v, max);
+  const place = placeOfAttr(el, name);
+  if (members?.length === 0 && empty) throw empty();
+  if (!members || members.length === 0) {
+    throw new VirtError(
+      "DOMAIN_BITMAP_INVALID",
+      { value: v },
+      { ...place, expected: "a set like '0-3,^2,8'" },
+    );
+  }
   return formatBitmap(members);
 }

@@ -1259,4 +1259,6 @@ export interface DomainFacts {
   defaultEmulator?(arch: string, virtType: string): string | undefined;
   /** Whether the emulator has this QEMU device (e.g. `qemu-xhci`, `pcie-root-port`). */
   hasDevice?(name: string): boolean | undefined;
+  /** Whether the emulator runs guests of this domain type (`qemu`, `kvm`, `hvf`); undefined if unknown. */
+  supportsVirtType?(type: string): boolean | undefined;
 }

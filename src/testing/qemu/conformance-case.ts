@@ -48,6 +48,14 @@ export function virCodeOfErrText(text: string): number | undefined {
 export const INTENDED_ERROR_TEXT: Readonly<Record<string, string>> = {
   "hugepages-default-5M":
     "libvirt reports an internal error; we say which page size is missing and which are mounted",
+  "serial-unix-missing-source":
+    "libvirt calls the missing socket path an internal error; we keep its number and call it an XML error",
+  "virtio-rng-egd-crash":
+    "libvirt calls the missing socket path an internal error; we keep its number and call it an XML error",
+  "pcie-root-port-too-many":
+    "libvirt calls a full PCI topology an internal error; we keep its number and call it unsupported configuration",
+  "disk-usb-pci":
+    "libvirt calls a USB disk on a PCI address an internal error; we keep its number and call it unsupported configuration",
 };
 
 /** Compares an expected `.err` with what we threw. */

@@ -113,6 +113,44 @@ export const qemuErrors = {
     kind: "environment",
     template: "{element} needs the QEMU capability '{flag}', which {binary} does not have",
   },
+  /** A USB controller left without a model: QEMU lacks the default one (qemuBuildControllerDevProps). */
+  QEMU_USB_MODEL_MISSING: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "no model provided for USB controller",
+  },
+  QEMU_USB_MODEL_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "USB controller model '{model}' not supported in this QEMU binary",
+  },
+  QEMU_NET_TAP_PATH_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "interface {mac} - custom tap device path is not supported for network interfaces of type {type}",
+  },
+  QEMU_PS2_STATE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "ps2 feature state cannot be controlled with this QEMU binary",
+  },
+  QEMU_VIRTIO_BLK_SCSI_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "This QEMU doesn't support SCSI emulation with 'virtio-blk' device",
+  },
+  QEMU_CPU_MODE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "CPU mode '{mode}' for {arch} {type} domain on {hostArch} host is not supported by hypervisor",
+  },
   QEMU_CMD_INVALID_VALUE: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
@@ -143,7 +181,7 @@ export const qemuErrors = {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
     kind: "environment",
-    template: "NUMA node {node} of {element} is not available on this host: available nodes are {available}",
+    template: "NUMA node {node} is unavailable",
   },
   QEMU_CMD_HOST_MODEL_UNAVAILABLE: {
     vir: "CONFIG_UNSUPPORTED",

@@ -21,6 +21,8 @@ export interface QemuDomainFacts {
   defaultCpuModel(arch: string, virtType: string, machine: string): string | null | undefined;
   /** Whether the binary has this QEMU device or object type; undefined when not known. */
   hasDevice(name: string): boolean | undefined;
+  /** Whether the binary runs guests of this domain type; undefined for types it does not know. */
+  supportsVirtType(type: string): boolean | undefined;
 }
 
 /** Domain `type` → the accelerator whose machine list applies. */
@@ -67,6 +69,12 @@ export function domainFactsFromCaps(caps: QemuCaps): QemuDomainFacts {
       if (!m) return undefined;
       if (m.defaultCPU === undefined) return null;
       return ac.cpuModels.find((c) => c.typename === m.defaultCPU)?.name ?? null;
+    },
+    supportsVirtType(type) {
+      if (type === "qemu") return caps.accel.tcg !== undefined;
+      if (type === "kvm") return caps.accel.kvm !== undefined;
+      if (type === "hvf") return caps.flags.has("hvf");
+      return undefined;
     },
     hasDevice(name) {
       if (caps.objectTypes) return caps.objectTypes.has(name);

@@ -2,6 +2,7 @@
  * `-device` lines of controllers (PCI, USB, SCSI, IDE, SATA, virtio-serial, CCID), in libvirt's
  * order, skipping the ones built into the machine.
  */
+import { VirtError } from "../../../util/errors/index.ts";
 import type { ControllerDef } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
@@ -61,7 +62,13 @@ function isImplicit(b: Build, c: ControllerDef): boolean {
 
 function usbProps(b: Build, c: ControllerDef): Props {
   const element = `USB controller model '${c.model ?? "default"}'`;
-  const m = USB_MODELS[c.model ?? ""];
+  if (c.model === undefined && b.isX86)
+    throw new VirtError("QEMU_USB_MODEL_MISSING", {}, { xpath: xpathOf(c) });
+  const known = USB_MODELS[c.model ?? ""];
+  if (known && c.model !== undefined && !b.has(known.flag)) {
+    throw new VirtError("QEMU_USB_MODEL_UNSUPPORTED", { model: c.model }, { xpath: xpathOf(c) });
+  }
+  const m = known;
   if (!m)
     return fail(
       "QEMU_CMD_UNSUPPORTED",
@@ -212,7 +219,13 @@ export function buildControllersOfType(b: Build, type: string): void {
     }
     if (isImplicit(b, c)) continue;
     if (c.type === "usb" && c.model === "none") continue;
-    if (c.type === "usb" && (c.model === undefined || c.model === "default") && !forbidsLegacyUsb(b))
+    // libvirt 11 has no legacy -usb on x86: a USB controller there needs a model.
+    if (
+      c.type === "usb" &&
+      (c.model === undefined || c.model === "default") &&
+      !forbidsLegacyUsb(b) &&
+      !b.isX86
+    )
       continue;
     const p = controllerProps(b, c);
     if (p) b.addJson("-device", p);
@@ -235,5 +248,5 @@ export function buildControllers(b: Build): void {
       element: "USB controllers",
       reason: "only one legacy USB controller is supported",
     });
-  if (modern === 0 && !forbidsLegacyUsb(b) && !b.arch.startsWith("s390")) b.add("-usb");
+  if (modern === 0 && !forbidsLegacyUsb(b) && !b.arch.startsWith("s390") && !b.isX86) b.add("-usb");
 }

@@ -2,6 +2,7 @@
  * `-cpu` (named models, host-passthrough, maximum, host-model expansion, features, paravirt
  * timers, Hyper-V enlightenments, physical address bits) and `-smp`.
  */
+import { VirtError } from "../../../util/errors/index.ts";
 import type { CpuFeaturePolicy } from "../../../conf/domain/types.ts";
 import type { Build } from "./build.ts";
 import { fail } from "./build.ts";
@@ -108,6 +109,14 @@ function modelArg(b: Build): string | undefined {
 export function buildCpu(b: Build): void {
   const def = b.def;
   const cpu = def.cpu;
+  // The host CPU passes through with a hardware accelerator only (virQEMUCapsIsCPUModeSupported).
+  if (cpu?.mode === "host-passthrough" && b.accel === "tcg") {
+    throw new VirtError(
+      "QEMU_CPU_MODE_UNSUPPORTED",
+      { mode: cpu.mode, arch: b.arch, type: def.type, hostArch: b.ctx.caps.arch },
+      { xpath: "/domain/cpu/@mode" },
+    );
+  }
   const model = modelArg(b);
   let flags = "";
   for (const t of def.clock.timers) {

@@ -3,6 +3,7 @@
  * optional copy-on-read layer; node names `libvirt-N-storage`/`libvirt-N-format`) and the
  * `-device` that exposes it (ide/sata/scsi/virtio/usb/floppy), with libvirt's key order.
  */
+import { VirtError } from "../../../util/errors/index.ts";
 import type { DiskDef, DiskSourceHost } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
@@ -326,6 +327,10 @@ export function diskDeviceProps(
         disk.model,
         element,
       );
+      // A virtio LUN passes SCSI commands through virtio-blk, which QEMU 9.1 dropped.
+      if (disk.device === "lun" && !b.has("virtio-blk-pci.scsi")) {
+        throw new VirtError("QEMU_VIRTIO_BLK_SCSI_UNSUPPORTED", {}, { element });
+      }
       let scsi: boolean | undefined;
       if (disk.type !== "vhostuser" && b.has("virtio-blk-pci.scsi")) {
         if (disk.device === "lun") scsi = true;

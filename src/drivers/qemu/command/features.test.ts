@@ -86,8 +86,12 @@ test("vhost-user and socket netdevs", (t) => {
   const dir = corpusOrSkip(t);
   if (!dir) return;
   const l = lines(
-    domain(`<interface type='vhostuser'><mac address='52:54:00:ee:96:6b'/><source type='unix' path='/tmp/vhost0.sock' mode='server'/><model type='virtio'/></interface>
-    <interface type='server'><mac address='52:54:00:95:db:c0'/><source address='' port='2015'/><model type='rtl8139'/></interface>`),
+    domain(
+      `<interface type='vhostuser'><mac address='52:54:00:ee:96:6b'/><source type='unix' path='/tmp/vhost0.sock' mode='server'/><model type='virtio'/></interface>
+    <interface type='server'><mac address='52:54:00:95:db:c0'/><source address='' port='2015'/><model type='rtl8139'/></interface>`,
+      // libvirt refuses vhost-user without shared guest memory
+      "<memoryBacking><access mode='shared'/></memoryBacking>",
+    ),
     dir,
   );
   has(l, "-chardev socket,id=charnet0,path=/tmp/vhost0.sock,server=on");

@@ -2,6 +2,7 @@
  * `-name`, `-machine` (with its properties), `-accel`, firmware, `-rtc` and timers, power
  * management, `-boot` and direct kernel boot.
  */
+import { VirtError } from "../../../util/errors/index.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
 import { escapeComma } from "./escape.ts";
@@ -29,6 +30,11 @@ export function buildMachine(b: Build): void {
   if (f.ioapic?.driver === "qemu") s += ",kernel_irqchip=split";
   else if (f.ioapic?.driver === "kvm") s += ",kernel_irqchip=on";
   if (def.devices.iommu?.model === "smmuv3") s += ",iommu=smmuv3";
+  if (f.ps2 !== undefined) {
+    if (!b.has("machine-i8042-opt"))
+      throw new VirtError("QEMU_PS2_STATE_UNSUPPORTED", {}, { xpath: "/domain/features/ps2" });
+    s += `,i8042=${f.ps2 ? "on" : "off"}`;
+  }
   const dump = def.memoryDumpCore ?? b.ctx.dumpGuestCore ?? false;
   s += `,dump-guest-core=${dump ? "on" : "off"}`;
   if (def.memoryBacking?.nosharepages === true) s += ",mem-merge=off";

@@ -172,7 +172,7 @@ function checkHostNodes(b: Build, nodes: readonly number[], element: string): vo
   if (!host) return;
   for (const n of nodes) {
     if (!host.includes(n)) {
-      fail("QEMU_CMD_NUMA_NODE_UNAVAILABLE", { node: n, element, available: host.join(",") || "none" });
+      fail("QEMU_CMD_NUMA_NODE_UNAVAILABLE", { node: n }, { element, available: host.join(",") || "none" });
     }
   }
 }

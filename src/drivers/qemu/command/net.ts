@@ -2,6 +2,7 @@
  * Network interfaces: the `-netdev` backend (tap by inherited fd with optional vhost, user/SLIRP,
  * passt over a stream socket, vhost-user, sockets) and the NIC `-device`.
  */
+import { VirtError } from "../../../util/errors/index.ts";
 import type { InterfaceDef } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
@@ -173,6 +174,14 @@ export function addRomProps(p: Props, rom: InterfaceDef["rom"], addressType: str
 export function buildInterfaces(b: Build, bootIndex: (n: InterfaceDef) => number | undefined): void {
   for (const net of b.def.devices.interfaces) {
     const type = actualType(b, net);
+    // A tap device path only makes sense for tap-backed types (qemuProcessPrepareDomainNetwork).
+    if (net.backend?.tap !== undefined && type !== "ethernet" && type !== "network" && type !== "bridge") {
+      throw new VirtError(
+        "QEMU_NET_TAP_PATH_UNSUPPORTED",
+        { mac: net.mac?.address ?? "", type },
+        { xpath: `${xpath(b, net)}/backend/@tap` },
+      );
+    }
     if (type === "hostdev") continue;
     if (type === "vhostuser") {
       const s = net.source ?? {};

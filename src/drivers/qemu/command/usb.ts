@@ -4,6 +4,7 @@
  * port keep it, the others take the first free port, hubs first, then in libvirt's device order.
  */
 import type { DeviceCommon, DomainDef } from "../../../conf/domain/types.ts";
+import { VirtError } from "../../../util/errors/index.ts";
 import { fail } from "./build.ts";
 
 const HUB_PORTS = 8;
@@ -86,6 +87,26 @@ function slotAt(bus: Hub, path: number[]): { parent: Hub; index: number } | unde
   return { parent: hub, index };
 }
 
+/** The port `path` names on `bus`, with libvirt's errors for a missing hub or port. */
+function findPort(bus: Hub, path: number[], busIdx: number, port: string): { parent: Hub; index: number } {
+  let hub = bus;
+  for (let i = 0; i < path.length; i++) {
+    const index = path[i]! - 1;
+    if (index >= hub.ports.length) throw new VirtError("DOMAIN_USB_PORT_MISSING", { port, bus: busIdx });
+    if (i === path.length - 1) return { parent: hub, index };
+    const child = hub.ports[index];
+    if (!child || child === true) {
+      throw new VirtError("DOMAIN_USB_ADDRESS_NO_HUB", {
+        hub: path.slice(0, i + 1).join("."),
+        bus: busIdx,
+        port,
+      });
+    }
+    hub = child;
+  }
+  throw new VirtError("DOMAIN_USB_PORT_MISSING", { port, bus: busIdx });
+}
+
 /** Fills missing USB addresses of `def` (mutates it: call on the builder's private copy). */
 export function assignUsbAddresses(def: DomainDef): void {
   const buses = new Map<number, Hub>();
@@ -109,19 +130,12 @@ export function assignUsbAddresses(def: DomainDef): void {
     if (a?.type !== "usb") continue;
     const path = parsePort(a.port);
     if (!path) continue;
+    const port = a.port ?? "";
     const bus = buses.get(a.bus);
-    const slot = bus ? slotAt(bus, path) : undefined;
-    if (!slot) {
-      fail("QEMU_CMD_INVALID_VALUE", {
-        element: `USB address bus ${a.bus} port ${a.port ?? ""}`,
-        reason: "there is no such USB port",
-      });
-    }
+    if (!bus) throw new VirtError("DOMAIN_USB_BUS_MISSING", { bus: a.bus });
+    const slot = findPort(bus, path, a.bus, port);
     if (slot.parent.ports[slot.index] !== undefined) {
-      fail("QEMU_CMD_INVALID_VALUE", {
-        element: `USB address bus ${a.bus} port ${a.port ?? ""}`,
-        reason: "the port is already in use",
-      });
+      throw new VirtError("DOMAIN_USB_ADDRESS_DUPLICATE", { bus: a.bus, port });
     }
     slot.parent.ports[slot.index] = hubs.has(dev) ? newHub(HUB_PORTS) : true;
   }
@@ -129,6 +143,7 @@ export function assignUsbAddresses(def: DomainDef): void {
     if (!eligible(dev)) return;
     const a = dev.address;
     if (a?.type === "usb" && parsePort(a.port)) return;
+    if (a?.type === "usb" && !buses.has(a.bus)) throw new VirtError("DOMAIN_USB_BUS_MISSING", { bus: a.bus });
     const candidates =
       a?.type === "usb"
         ? [[a.bus, buses.get(a.bus)] as const]
