@@ -1,0 +1,178 @@
+/**
+ * `<interface type='network'>` on real QEMU, inside a network namespace this test creates (the
+ * outer test re-runs this file under `unshare --net`; the inner run refuses to act unless its
+ * namespace holds only `lo`, so the host's interfaces and firewall are never touched): start
+ * refused while the network is down (libvirt's error, no tap left), then the TCG guest starts
+ * on the running `default` network: live XML with the bridge and `vnet0`, the tap enslaved to
+ * virbr0 with the `fe:` MAC, a DHCP lease for the guest's MAC, and the tap gone after destroy.
+ * Needs root, unshare, ip, nft, dnsmasq and the tiny test guest.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { runArgv } from "../../../util/spawn.ts";
+import { isVirtError } from "../../../util/errors/index.ts";
+import { DEFAULT_NETWORK_XML, networkDriverFor } from "../../network/driver.ts";
+import type { NetworkDriver } from "../../network/driver.ts";
+import type { NetworkRef } from "../../network-driver.ts";
+import { guestXML, makeTestRoot, type TestRoot } from "../../../testing/qemu/driver.ts";
+import { DomainXMLFlags } from "../../enums.ts";
+
+const INNER = process.env.TVIRT_NETNS_TEST === "1";
+const here = fileURLToPath(import.meta.url);
+
+async function have(argv: string[]): Promise<boolean> {
+  try {
+    return (await runArgv(argv)).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+if (!INNER) {
+  test("guest interfaces on a virtual network, in a new network namespace", async (t) => {
+    const missing: string[] = [];
+    if (process.getuid?.() !== 0) missing.push("root");
+    for (const [name, argv] of [
+      ["unshare", ["unshare", "--version"]],
+      ["ip", ["ip", "-V"]],
+      ["nft", ["nft", "--version"]],
+      ["dnsmasq", ["dnsmasq", "--version"]],
+    ] as const) {
+      if (!(await have([...argv]))) missing.push(name);
+    }
+    if (missing.length > 0) {
+      if (process.env.CI === "true") assert.fail(`missing: ${missing.join(", ")}`);
+      t.skip(`needs ${missing.join(", ")} (scripts/setup installs them)`);
+      return;
+    }
+    const r = await runArgv(
+      ["unshare", "--net", process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", here],
+      {
+        env: {
+          PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+          LC_ALL: "C",
+          HOME: process.env.HOME ?? "/root",
+          TVIRT_NETNS_TEST: "1",
+        },
+        timeoutMs: 400_000,
+      },
+    );
+    assert.equal(r.code, 0, `inner run failed:\n${r.stdout}\n${r.stderr}`);
+  });
+} else {
+  const sh = async (...argv: string[]): Promise<string> => {
+    const r = await runArgv(argv);
+    assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
+    return r.stdout;
+  };
+  interface Link {
+    ifname: string;
+    address?: string;
+    master?: string;
+    flags?: string[];
+  }
+  const links = async (): Promise<Link[]> => JSON.parse(await sh("ip", "-j", "link", "show")) as Link[];
+  const names = async (): Promise<string[]> => (await links()).map((l) => l.ifname).sort();
+
+  describe("guest interfaces on a virtual network (private network namespace)", () => {
+    let tr: TestRoot;
+    let nd: NetworkDriver;
+    let net: NetworkRef;
+
+    before(async () => {
+      assert.deepEqual(await names(), ["lo"], "refusing to run outside an empty network namespace");
+      await sh("ip", "link", "set", "lo", "up");
+      tr = makeTestRoot("tvirt-netplug-");
+      nd = await networkDriverFor({ kind: "embed", root: tr.root });
+      net = await nd.defineXML(DEFAULT_NETWORK_XML);
+    });
+
+    after(async () => {
+      if (nd.isActive(net)) await nd.destroy(net);
+      await tr.cleanup();
+    });
+
+    test("a TCG guest on network 'default': refused while it is down; then bridge, tap, lease", async (t) => {
+      const base = await guestXML(t, { name: "netguest", mode: "shell" });
+      if (base === undefined) return;
+      const xml = base.replace(
+        "</devices>",
+        "  <interface type='network'>\n      <source network='default'/>\n      <model type='virtio'/>\n    </interface>\n  </devices>",
+      );
+      const conn = await tr.open();
+      tr.track(conn);
+      try {
+        const dom = await conn.domainDefineXML(xml);
+        const inactive = await conn.domainGetXMLDesc(dom, 0);
+        const mac = /<mac address='(52:54:00:[0-9a-f:]{8})'\/>/.exec(inactive)?.[1];
+        assert.ok(mac, `a 52:54:00 MAC was generated:\n${inactive}`);
+
+        // the network is defined but not running: libvirt's error, nothing left behind
+        await assert.rejects(conn.domainCreate(dom), (e: unknown) => {
+          assert.ok(isVirtError(e), String(e));
+          assert.equal(e.code, "NETWORK_PORT_NOT_ACTIVE");
+          assert.equal(e.message, "Requested operation is not valid: network 'default' is not active");
+          return true;
+        });
+        assert.deepEqual(await names(), ["lo"]);
+
+        await nd.create(net);
+        await conn.domainCreate(dom);
+        const live = await conn.domainGetXMLDesc(dom, 0);
+        assert.match(
+          live,
+          /<interface type='network'>\n\s*<mac address='[^']+'\/>\n\s*<source network='default' bridge='virbr0'\/>\n\s*<target dev='vnet0'\/>/,
+        );
+        const persistent = await conn.domainGetXMLDesc(dom, DomainXMLFlags.INACTIVE);
+        assert.match(persistent, /<source network='default'\/>/);
+        assert.doesNotMatch(persistent, /vnet0|bridge=/);
+
+        const tap = (await links()).find((l) => l.ifname === "vnet0");
+        assert.ok(tap, JSON.stringify(await links()));
+        assert.equal(tap.master, "virbr0");
+        assert.equal(tap.address, `fe${mac.slice(2)}`);
+        assert.ok(tap.flags?.includes("UP"), JSON.stringify(tap.flags));
+
+        // the guest's shell asks for a lease on its virtio NIC
+        const con = await conn.domainOpenConsole(dom, null, 0);
+        let out = "";
+        con.onData((d) => {
+          out += Buffer.from(d).toString();
+        });
+        const wait = async (re: RegExp, ms: number): Promise<void> => {
+          const end = Date.now() + ms;
+          while (!re.test(out)) {
+            if (Date.now() > end) assert.fail(`no ${String(re)} in:\n${out.slice(-3000)}`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        };
+        await wait(/TVIRT-GUEST-READY mode=shell/, 180_000);
+        con.write(
+          Buffer.from(
+            "ip link set eth0 up; udhcpc -i eth0 -n -q -f -t 60 -T 1 -s /bin/true -x hostname:netguest; echo UDHCPC-DONE $?\n",
+          ),
+        );
+        await wait(/UDHCPC-DONE \d/, 120_000);
+        assert.match(out, /UDHCPC-DONE 0/);
+        const m = /lease of (192\.168\.122\.\d+) obtained/.exec(out);
+        assert.ok(m, out.slice(-2000));
+        const leases = nd.getDHCPLeases(net, mac, 0);
+        assert.deepEqual(
+          leases.map((l) => [l.mac, l.ipaddr, l.hostname]),
+          [[mac, m[1], "netguest"]],
+        );
+        await con.close();
+
+        await conn.domainDestroy(dom);
+        for (let i = 0; i < 50 && (await names()).includes("vnet0"); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(!(await names()).includes("vnet0"), "the tap is gone with QEMU");
+        await conn.domainUndefine(dom);
+      } finally {
+        await conn.connectClose();
+      }
+    });
+  });
+}
