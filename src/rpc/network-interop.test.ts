@@ -13,10 +13,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
+import { connect, registerDriver, unregisterDriver } from "../api/index.ts";
+import type { ConnectDriver, HypervisorDriver } from "../drivers/driver.ts";
+import {
+  IPAddrType,
+  type NetworkDHCPLease,
+  type NetworkDriver,
+  type NetworkRef,
+} from "../drivers/network-driver.ts";
+import { VirtError } from "../util/errors/index.ts";
+import "./register.ts";
 import {
   pythonLibvirtOrSkip,
   run,
   spawnDaemon,
+  startTestServer,
   virshOrSkip,
   type DaemonProcess,
   type RunResult,
@@ -211,4 +222,107 @@ print(json.dumps(out))
       ],
     },
   );
+});
+
+// --- DHCP leases over the wire (test:///default has none: a driver that has some) ---------------
+
+const leases: NetworkDHCPLease[] = [
+  {
+    iface: "virbr0",
+    expirytime: 1893456000,
+    type: IPAddrType.IPV4,
+    mac: "52:54:00:ab:cd:ef",
+    iaid: null,
+    ipaddr: "192.168.122.45",
+    prefix: 24,
+    hostname: "guest1",
+    clientid: "01:52:54:00:ab:cd:ef",
+  },
+  {
+    iface: "virbr0",
+    expirytime: 0,
+    type: IPAddrType.IPV6,
+    // never null for virsh: its lease sorter compares MACs with strcmp
+    mac: "52:54:00:00:00:46",
+    iaid: "1234",
+    ipaddr: "fd00::45",
+    prefix: 64,
+    hostname: null,
+    clientid: "00:04:aa",
+  },
+];
+const leaseNet: NetworkRef = { name: "leasy", uuid: "0b9f7d4c-1e4e-4c52-9a0e-5a8f3d2b7c61" };
+const macsAsked: (string | null)[] = [];
+
+class LeaseDriver implements HypervisorDriver, NetworkDriver {
+  readonly name = "LEASE";
+  connectClose(): Promise<void> {
+    return Promise.resolve();
+  }
+  networkLookupByName(name: string): Promise<NetworkRef> {
+    if (name !== leaseNet.name)
+      return Promise.reject(new VirtError("NETWORK_NOT_FOUND", { key: "name", value: name }));
+    return Promise.resolve({ ...leaseNet });
+  }
+  networkGetDHCPLeases(_net: NetworkRef, mac: string | null): Promise<NetworkDHCPLease[]> {
+    macsAsked.push(mac);
+    return Promise.resolve(mac === null ? leases : leases.filter((l) => l.mac === mac));
+  }
+}
+
+const leaseConnectDriver: ConnectDriver = {
+  name: "lease",
+  uriSchemes: ["lease"],
+  localOnly: true,
+  open: () => Promise.resolve(new LeaseDriver()),
+};
+
+test("DHCP leases travel intact: tvirt's remote driver and python3-libvirt decode NETWORK_GET_DHCP_LEASES", async (t) => {
+  registerDriver(leaseConnectDriver);
+  const srv = await startTestServer();
+  const leaseURI = `lease+unix:///x?socket=${srv.path}`;
+  try {
+    macsAsked.length = 0;
+    const c = await connect(leaseURI);
+    try {
+      const n = await c.networkLookupByName("leasy");
+      assert.deepEqual(n.toJSON(), leaseNet);
+      assert.deepEqual(await n.getDHCPLeases(), leases);
+      assert.deepEqual(await n.getDHCPLeases("52:54:00:ab:cd:ef"), [leases[0]]);
+      await assert.rejects(
+        c.networkLookupByName("nosuch"),
+        /Network not found: no network with matching name 'nosuch'/,
+      );
+    } finally {
+      await c.close();
+    }
+    assert.deepEqual(macsAsked, [null, "52:54:00:ab:cd:ef"]);
+    const virsh = virshOrSkip(t);
+    if (virsh) {
+      for (const cmd of ["net-dhcp-leases leasy", "net-dhcp-leases leasy --mac 52:54:00:ab:cd:ef"]) {
+        const v = await run(virsh, ["-c", leaseURI, cmd], { env, timeoutMs: 30_000 });
+        const tv = await run(process.execPath, [tvirshBin, "-c", leaseURI, cmd], { env, timeoutMs: 30_000 });
+        assert.equal(v.code, 0, JSON.stringify(v));
+        assert.equal(tv.stdout, v.stdout, `stdout of '${cmd}'`);
+        assert.equal(tv.stderr, v.stderr, `stderr of '${cmd}'`);
+        assert.match(
+          v.stdout,
+          /52:54:00:ab:cd:ef +ipv4 +192\.168\.122\.45\/24 +guest1 +01:52:54:00:ab:cd:ef/,
+        );
+      }
+    }
+    const py = pythonLibvirtOrSkip(t);
+    if (!py) return;
+    const script = [
+      "import json, sys, libvirt",
+      "c = libvirt.open(sys.argv[1])",
+      "print(json.dumps(c.networkLookupByName('leasy').DHCPLeases()))",
+    ].join("\n");
+    const r = await run(py, ["-c", script, leaseURI], { env, timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), leases);
+  } finally {
+    await srv.close();
+    unregisterDriver(leaseConnectDriver);
+  }
 });
