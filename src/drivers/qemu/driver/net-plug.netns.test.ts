@@ -162,6 +162,12 @@ if (!INNER) {
           leases.map((l) => [l.mac, l.ipaddr, l.hostname]),
           [[mac, m[1], "netguest"]],
         );
+        // domifstat reads the tap the live XML names: the DHCP exchange went through it
+        const st = await conn.domainInterfaceStats(dom, "vnet0");
+        assert.ok(
+          st.rxBytes > 0n && st.txBytes > 0n,
+          JSON.stringify(st, (_k, v: unknown) => String(v)),
+        );
         await con.close();
 
         await conn.domainDestroy(dom);
@@ -170,6 +176,27 @@ if (!INNER) {
         }
         assert.ok(!(await names()).includes("vnet0"), "the tap is gone with QEMU");
         await conn.domainUndefine(dom);
+      } finally {
+        await conn.connectClose();
+      }
+    });
+
+    test("a bridge interface on a missing bridge fails to start and leaves no tap", async (t) => {
+      const base = await guestXML(t, { name: "nobridge", mode: "none" });
+      if (base === undefined) return;
+      const xml = base.replace(
+        "</devices>",
+        "  <interface type='bridge'>\n      <source bridge='nosuchbr0'/>\n      <model type='virtio'/>\n    </interface>\n  </devices>",
+      );
+      const before = await names();
+      const conn = await tr.open();
+      tr.track(conn);
+      try {
+        await assert.rejects(conn.domainCreateXML(xml, 0), {
+          message: "Unable to add bridge nosuchbr0 port vnet0: No such device",
+        });
+        assert.deepEqual(await names(), before);
+        assert.deepEqual(await conn.connectListAllDomains(0), []);
       } finally {
         await conn.connectClose();
       }

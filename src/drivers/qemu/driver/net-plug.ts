@@ -82,17 +82,15 @@ export async function planTapPlugs(root: DriverRoot, live: DomainDef): Promise<P
       n.source = { ...n.source, bridge };
     } else {
       bridge = n.source?.bridge ?? "";
-      if (bridge === "" || !used.has(bridge))
-        throw new VirtError("COMMAND_FAILED", {
-          command: `attach interface ${n.alias ?? ""} to bridge '${bridge}'`,
-          reason: "no such bridge",
-        });
     }
     let tap = n.target?.dev;
     if (tap === undefined || tap === "" || tap.startsWith("vnet")) {
       while (used.has(`vnet${next}`)) next++;
       tap = `vnet${next}`;
     }
+    // checked before QEMU runs (libvirt fails the same way when it adds the port)
+    if (!used.has(bridge))
+      throw new VirtError("NETWORK_BRIDGE_ADD_PORT", { bridge, port: tap, reason: "No such device" });
     used.add(tap);
     n.target = { ...n.target, dev: tap };
     plugs.push({ alias: n.alias ?? "", tap, bridge, mac: n.mac?.address });
