@@ -16,7 +16,7 @@ import { DEFAULT_NETWORK_XML, networkDriverFor } from "../../network/driver.ts";
 import type { NetworkDriver } from "../../network/driver.ts";
 import type { NetworkRef } from "../../network-driver.ts";
 import { guestXML, makeTestRoot, type TestRoot } from "../../../testing/qemu/driver.ts";
-import { DomainXMLFlags } from "../../enums.ts";
+import { DomainDeviceModifyFlags, DomainXMLFlags } from "../../enums.ts";
 
 const INNER = process.env.TVIRT_NETNS_TEST === "1";
 const here = fileURLToPath(import.meta.url);
@@ -162,6 +162,23 @@ if (!INNER) {
           leases.map((l) => [l.mac, l.ipaddr, l.hostname]),
           [[mac, m[1], "netguest"]],
         );
+        // a second NIC plugged live: vnet1 on virbr0, gone again with its detach
+        const nic2 =
+          "<interface type='network'><mac address='52:54:00:12:34:56'/><source network='default'/><model type='virtio'/></interface>";
+        await conn.domainAttachDeviceFlags(dom, nic2, DomainDeviceModifyFlags.LIVE);
+        assert.match(
+          await conn.domainGetXMLDesc(dom, 0),
+          /<mac address='52:54:00:12:34:56'\/>\n\s*<source network='default' bridge='virbr0'\/>\n\s*<target dev='vnet1'\/>/,
+        );
+        const tap2 = (await links()).find((l) => l.ifname === "vnet1");
+        assert.equal(tap2?.master, "virbr0", JSON.stringify(await links()));
+        assert.equal(tap2.address, "fe:54:00:12:34:56");
+        await conn.domainDetachDeviceFlags(dom, nic2, DomainDeviceModifyFlags.LIVE);
+        for (let i = 0; i < 50 && (await names()).includes("vnet1"); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(!(await names()).includes("vnet1"), "the hotplugged tap is gone with its netdev");
+
         // domifstat reads the tap the live XML names: the DHCP exchange went through it
         const st = await conn.domainInterfaceStats(dom, "vnet0");
         assert.ok(
