@@ -100,7 +100,7 @@ if (!INNER) {
         "</devices>",
         "  <interface type='network'>\n      <source network='default'/>\n      <model type='virtio'/>\n    </interface>\n  </devices>",
       );
-      const conn = await tr.open();
+      let conn = await tr.open();
       tr.track(conn);
       try {
         const dom = await conn.domainDefineXML(xml);
@@ -186,6 +186,16 @@ if (!INNER) {
           JSON.stringify(st, (_k, v: unknown) => String(v)),
         );
         await con.close();
+
+        // a new driver instance (all connections closed, as at a daemon restart) reconnects:
+        // the live XML read back from the status file still names the bridge and the tap
+        await conn.connectClose();
+        conn = await tr.open();
+        tr.track(conn);
+        assert.match(
+          await conn.domainGetXMLDesc(dom, 0),
+          /<source network='default' bridge='virbr0'\/>\n\s*<target dev='vnet0'\/>/,
+        );
 
         await conn.domainDestroy(dom);
         for (let i = 0; i < 50 && (await names()).includes("vnet0"); i++) {
