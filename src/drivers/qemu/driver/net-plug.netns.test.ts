@@ -9,7 +9,11 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { privateSession, run, spawnDaemon, virshOrSkip } from "../../../testing/rpc/harness.ts";
 import { runArgv } from "../../../util/spawn.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { DEFAULT_NETWORK_XML, networkDriverFor } from "../../network/driver.ts";
@@ -226,6 +230,57 @@ if (!INNER) {
         assert.deepEqual(await conn.connectListAllDomains(0), []);
       } finally {
         await conn.connectClose();
+      }
+    });
+
+    test("stock virsh through tvirtd (qemu:///session): net-define/net-start, a guest on the network, domiflist", async (t) => {
+      const virsh = virshOrSkip(t);
+      if (!virsh) return;
+      const xml = await guestXML(t, { name: "virshguest", mode: "none" });
+      if (xml === undefined) return;
+      // the embed root's network holds virbr0 and 192.168.122.0/24: down first
+      if (nd.isActive(net)) await nd.destroy(net);
+      const dir = mkdtempSync(join(tmpdir(), "tvirt-netplug-session-"));
+      const session = privateSession(dir);
+      writeFileSync(join(dir, "net.xml"), DEFAULT_NETWORK_XML);
+      writeFileSync(
+        join(dir, "dom.xml"),
+        xml.replace(
+          "</devices>",
+          "  <interface type='network'>\n      <mac address='52:54:00:0a:0b:0c'/>\n      <source network='default'/>\n      <model type='virtio'/>\n    </interface>\n  </devices>",
+        ),
+      );
+      const daemon = await spawnDaemon(
+        ["--session", "--listen", session.sock, "--uri", "qemu:///session"],
+        [session.sock],
+        { env: session.env },
+      );
+      const env = { ...session.env, LANG: "C", LC_ALL: "C", LIBVIRT_DEFAULT_URI: "" };
+      const virshDo = async (cmds: string): Promise<string> => {
+        const r = await run(virsh, ["-c", session.uri, cmds], { env, cwd: dir, timeoutMs: 120_000 });
+        assert.equal(r.code, 0, `${cmds}: ${r.stderr}`);
+        assert.equal(r.stderr, "", cmds);
+        return r.stdout;
+      };
+      try {
+        const started = await virshDo("net-define net.xml; net-start default; net-list --all");
+        assert.match(started, /^ default +active +no +yes$/m);
+        assert.ok((await names()).includes("virbr0"), "net-start made the bridge");
+        const out = await virshDo(
+          "define dom.xml; start virshguest; domiflist virshguest; dumpxml virshguest",
+        );
+        assert.match(out, /^ vnet\d+ +network +default +virtio +52:54:00:0a:0b:0c$/m);
+        const br = /<source network='default' bridge='(virbr\d+)'\/>/.exec(out)?.[1];
+        assert.ok(br, out);
+        const tap = /^ (vnet\d+) +network/m.exec(out)?.[1] ?? "";
+        assert.equal((await links()).find((l) => l.ifname === tap)?.master, br);
+        await virshDo("destroy virshguest; undefine virshguest; net-destroy default; net-undefine default");
+        const left = await names();
+        assert.ok(!left.includes(tap) && !left.includes(br), JSON.stringify(left));
+      } finally {
+        const code = await daemon.stop();
+        assert.equal(code, 0, `tvirtd exit status; stderr: ${daemon.stderr()}`);
+        rmSync(dir, { recursive: true, force: true });
       }
     });
   });
