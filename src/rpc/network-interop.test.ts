@@ -8,7 +8,7 @@
  * receives the lifecycle events (CONNECT_NETWORK_EVENT_REGISTER_ANY, NETWORK_EVENT_LIFECYCLE).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -221,6 +221,26 @@ print(json.dumps(out))
         ["rpcnet", 1, 0],
       ],
     },
+  );
+});
+
+test("procprobe.py: every network procedure virt-manager, nova, ansible and terraform use is known", async (t) => {
+  const probe = fileURLToPath(new URL("../../../shared/tools/procprobe.py", import.meta.url));
+  const data = fileURLToPath(new URL("../../../shared/reference/client-procedures.json", import.meta.url));
+  if (!existsSync(probe) || !existsSync(data)) {
+    t.skip("../shared/tools/procprobe.py or its client-procedures.json is missing");
+    return;
+  }
+  const r = await run("python3", [probe, sock, data, "0"], { env, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const missing = /missing: (.*)$/m.exec(r.stdout)?.[1]?.split(" ") ?? [];
+  const used = (JSON.parse(readFileSync(data, "utf8")) as { clients: Record<string, string[]> }).clients;
+  const networkProcs = [...new Set(Object.values(used).flat())].filter((p) => /NETWORK/.test(p));
+  assert.ok(networkProcs.includes("CONNECT_LIST_ALL_NETWORKS"), networkProcs.join(" "));
+  // NETWORK_UPDATE (net-update) is not served yet
+  assert.deepEqual(
+    networkProcs.filter((p) => missing.includes(p)),
+    networkProcs.includes("NETWORK_UPDATE") ? ["NETWORK_UPDATE"] : [],
   );
 });
 
