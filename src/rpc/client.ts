@@ -38,6 +38,13 @@ import {
   type DownloadStream,
   type Screenshot,
 } from "../drivers/driver.ts";
+import {
+  NetworkEventId,
+  type NetworkDHCPLease,
+  type NetworkDriver,
+  type NetworkEventCallback,
+  type NetworkRef,
+} from "../drivers/network-driver.ts";
 import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
 import { VirErrorNumber, VirtError } from "../util/errors/index.ts";
 import { libvirtDirectSocket, sessionPaths, systemPaths } from "./paths.ts";
@@ -206,6 +213,8 @@ const toRef = (d: { name: string; uuid: string; id: number }): DomainRef => ({
   uuid: d.uuid,
   id: d.id,
 });
+const netRef = (n: NetworkRef): NetworkRef => ({ name: n.name, uuid: n.uuid });
+
 const wire = (d: DomainRef): { name: string; uuid: string; id: number } => ({
   name: d.name,
   uuid: d.uuid,
@@ -369,7 +378,7 @@ class RemoteDownloadStream implements DownloadStream {
 }
 
 /** One connection to a daemon. */
-export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver {
+export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonitorCommandDriver {
   readonly name = "remote";
   readonly #callbacks = new Map<number, DomainEventCallback>();
   #closed = false;
@@ -425,6 +434,10 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
       return;
     }
     if (prog !== Program.REMOTE) return;
+    if (proc === Msg.networkLifecycle.num) {
+      this.#onNetworkEvent(payload);
+      return;
+    }
     const r = new XdrReader(payload);
     let callbackID: number;
     let ref: DomainRef;
@@ -585,6 +598,97 @@ export class RemoteDriver implements HypervisorDriver, QemuMonitorCommandDriver 
   }
   async nodeDeviceReset(name: string): Promise<void> {
     await this.#call(Proc.nodeDeviceReset, { name });
+  }
+
+  // --- networks (the remote driver is also the connection's network driver) -------------------
+  readonly #networkCallbacks = new Map<number, NetworkEventCallback>();
+
+  async connectListAllNetworks(flags: number): Promise<NetworkRef[]> {
+    return (await this.#call(Proc.connectListAllNetworks, { need_results: 1, flags })).nets.map(netRef);
+  }
+  async networkLookupByName(name: string): Promise<NetworkRef> {
+    return netRef((await this.#call(Proc.networkLookupByName, { name })).net);
+  }
+  async networkLookupByUUID(uuid: string): Promise<NetworkRef> {
+    return netRef((await this.#call(Proc.networkLookupByUUID, { uuid })).net);
+  }
+  async networkDefineXML(xml: string): Promise<NetworkRef> {
+    return netRef((await this.#call(Proc.networkDefineXML, { xml })).net);
+  }
+  async networkDefineXMLFlags(xml: string, flags: number): Promise<NetworkRef> {
+    return netRef((await this.#call(Proc.networkDefineXMLFlags, { xml, flags })).net);
+  }
+  async networkCreateXML(xml: string): Promise<NetworkRef> {
+    return netRef((await this.#call(Proc.networkCreateXML, { xml })).net);
+  }
+  async networkCreateXMLFlags(xml: string, flags: number): Promise<NetworkRef> {
+    return netRef((await this.#call(Proc.networkCreateXMLFlags, { xml, flags })).net);
+  }
+  async networkUndefine(net: NetworkRef): Promise<void> {
+    await this.#call(Proc.networkUndefine, { net: netRef(net) });
+  }
+  async networkCreate(net: NetworkRef): Promise<void> {
+    await this.#call(Proc.networkCreate, { net: netRef(net) });
+  }
+  async networkDestroy(net: NetworkRef): Promise<void> {
+    await this.#call(Proc.networkDestroy, { net: netRef(net) });
+  }
+  async networkGetXMLDesc(net: NetworkRef, flags: number): Promise<string> {
+    return (await this.#call(Proc.networkGetXMLDesc, { net: netRef(net), flags })).xml;
+  }
+  async networkIsActive(net: NetworkRef): Promise<boolean> {
+    return (await this.#call(Proc.networkIsActive, { net: netRef(net) })).active;
+  }
+  async networkIsPersistent(net: NetworkRef): Promise<boolean> {
+    return (await this.#call(Proc.networkIsPersistent, { net: netRef(net) })).persistent;
+  }
+  async networkGetAutostart(net: NetworkRef): Promise<boolean> {
+    return (await this.#call(Proc.networkGetAutostart, { net: netRef(net) })).autostart;
+  }
+  async networkSetAutostart(net: NetworkRef, autostart: boolean): Promise<void> {
+    await this.#call(Proc.networkSetAutostart, { net: netRef(net), autostart });
+  }
+  async networkGetBridgeName(net: NetworkRef): Promise<string> {
+    return (await this.#call(Proc.networkGetBridgeName, { net: netRef(net) })).name;
+  }
+  async networkGetDHCPLeases(
+    net: NetworkRef,
+    mac: string | null,
+    flags: number,
+  ): Promise<NetworkDHCPLease[]> {
+    return (await this.#call(Proc.networkGetDHCPLeases, { net: netRef(net), mac, need_results: 1, flags }))
+      .leases;
+  }
+  async connectNetworkEventRegisterAny(
+    net: NetworkRef | null,
+    eventID: number,
+    callback: NetworkEventCallback,
+  ): Promise<number> {
+    const r = await this.#call(Proc.connectNetworkEventRegisterAny, {
+      eventID,
+      net: net ? netRef(net) : null,
+    });
+    this.#networkCallbacks.set(r.callbackID, callback);
+    return r.callbackID;
+  }
+  async connectNetworkEventDeregisterAny(callbackID: number): Promise<void> {
+    if (!this.#networkCallbacks.has(callbackID)) {
+      throw new VirtError("API_INVALID_ARG", {
+        what: `could not find event callback ${callbackID} for deletion`,
+      });
+    }
+    await this.#call(Proc.connectNetworkEventDeregisterAny, { callbackID });
+    this.#networkCallbacks.delete(callbackID);
+  }
+  #onNetworkEvent(payload: Buffer): void {
+    const m = Msg.networkLifecycle.msg.dec(new XdrReader(payload));
+    const cb = this.#networkCallbacks.get(m.callbackID);
+    if (!cb) return;
+    try {
+      cb(netRef(m.net), { id: NetworkEventId.LIFECYCLE, event: m.event, detail: m.detail });
+    } catch {
+      // a callback's failure is its own
+    }
   }
 
   // --- listing and lookups --------------------------------------------------------------------

@@ -5,9 +5,10 @@
  * supported by the connection driver: virXxx") and every driver error come out exactly as the
  * library reports them. Procedures not listed here get libvirt's "unknown procedure" reply.
  */
-import { Domain, NodeDevice, type Connection, type DomainEventHandler } from "../api/index.ts";
+import { Domain, Network, NodeDevice, type Connection, type DomainEventHandler } from "../api/index.ts";
 import { type DomainEvent, type DomainRef } from "../drivers/driver.ts";
 import { ConnectFlags, DomainEventId } from "../drivers/enums.ts";
+import { ConnectListNetworksFlags, type NetworkRef } from "../drivers/network-driver.ts";
 import { VirtError } from "../util/errors/index.ts";
 import { Msg, Proc, remoteError, type MsgDef, type ProcDef, type TypedParam } from "./remote-protocol.ts";
 import { toRemoteError } from "./errors.ts"; // graphical consoles: stream errors
@@ -671,6 +672,115 @@ export function buildDispatchTable(): Table {
       .invoke("virDomainQemuMonitorCommandWithFiles", true, (d) => monitorEntry(d)?.(ref, a.cmd, a.flags));
     return { result };
   });
+  addNetworkProcedures(t);
 
   return t;
+}
+
+// --- networks ----------------------------------------------------------------------------------
+// libvirt's `remoteDispatchNetwork*` and `remoteDispatchConnect*Networks`: each a call on the
+// client's `Connection` or `Network`. The old name lists (LIST_NETWORKS, LIST_DEFINED_NETWORKS,
+// their counts) are answered from `listAllNetworks` with the active/inactive filter, as libvirt's
+// drivers answer them from the same object list.
+
+const net = (ctx: CallContext, ref: NetworkRef): Network =>
+  new Network(ctx.conn(), { name: ref.name, uuid: ref.uuid });
+
+const wire = (n: Network): NetworkRef => ({ name: n.name, uuid: n.uuid });
+
+async function names(conn: Connection, flags: number, max: number): Promise<string[]> {
+  const list = await conn.listAllNetworks(flags);
+  return list.map((n) => n.name).slice(0, Math.max(0, max));
+}
+
+/** The network callback ids each client registered (deregistration checks it, as libvirt does). */
+const networkCallbacks = new WeakMap<ServerClient, Set<number>>();
+
+/** Adds the network procedures to the daemon's table. */
+export function addNetworkProcedures(t: Table): void {
+  const L = ConnectListNetworksFlags;
+  on(t, Proc.connectListAllNetworks, async (ctx, a) => {
+    const list = await ctx.conn().listAllNetworks(a.flags);
+    return { nets: a.need_results !== 0 ? list.map(wire) : [], ret: list.length };
+  });
+  on(t, Proc.connectNumOfNetworks, async (ctx) => ({
+    num: (await ctx.conn().listAllNetworks(L.ACTIVE)).length,
+  }));
+  on(t, Proc.connectListNetworks, async (ctx, a) => ({
+    names: await names(ctx.conn(), L.ACTIVE, a.maxnames),
+  }));
+  on(t, Proc.connectNumOfDefinedNetworks, async (ctx) => ({
+    num: (await ctx.conn().listAllNetworks(L.INACTIVE)).length,
+  }));
+  on(t, Proc.connectListDefinedNetworks, async (ctx, a) => ({
+    names: await names(ctx.conn(), L.INACTIVE, a.maxnames),
+  }));
+  on(t, Proc.networkLookupByName, async (ctx, a) => ({
+    net: wire(await ctx.conn().networkLookupByName(a.name)),
+  }));
+  on(t, Proc.networkLookupByUUID, async (ctx, a) => ({
+    net: wire(await ctx.conn().networkLookupByUUID(a.uuid)),
+  }));
+  on(t, Proc.networkCreateXML, async (ctx, a) => ({ net: wire(await ctx.conn().networkCreateXML(a.xml)) }));
+  on(t, Proc.networkCreateXMLFlags, async (ctx, a) => ({
+    net: wire(await ctx.conn().networkCreateXMLFlags(a.xml, a.flags)),
+  }));
+  on(t, Proc.networkDefineXML, async (ctx, a) => ({ net: wire(await ctx.conn().networkDefineXML(a.xml)) }));
+  on(t, Proc.networkDefineXMLFlags, async (ctx, a) => ({
+    net: wire(await ctx.conn().networkDefineXMLFlags(a.xml, a.flags)),
+  }));
+  on(t, Proc.networkUndefine, async (ctx, a) => {
+    await net(ctx, a.net).undefine();
+  });
+  on(t, Proc.networkCreate, async (ctx, a) => {
+    await net(ctx, a.net).create();
+  });
+  on(t, Proc.networkDestroy, async (ctx, a) => {
+    await net(ctx, a.net).destroy();
+  });
+  on(t, Proc.networkGetXMLDesc, async (ctx, a) => ({ xml: await net(ctx, a.net).getXMLDesc(a.flags) }));
+  on(t, Proc.networkGetBridgeName, async (ctx, a) => ({ name: await net(ctx, a.net).getBridgeName() }));
+  on(t, Proc.networkGetAutostart, async (ctx, a) => ({ autostart: await net(ctx, a.net).getAutostart() }));
+  on(t, Proc.networkSetAutostart, async (ctx, a) => {
+    await net(ctx, a.net).setAutostart(a.autostart);
+  });
+  on(t, Proc.networkIsActive, async (ctx, a) => ({ active: await net(ctx, a.net).isActive() }));
+  on(t, Proc.networkIsPersistent, async (ctx, a) => ({
+    persistent: await net(ctx, a.net).isPersistent(),
+  }));
+  on(t, Proc.networkGetDHCPLeases, async (ctx, a) => {
+    const leases = await net(ctx, a.net).getDHCPLeases(a.mac, a.flags);
+    return { leases: a.need_results !== 0 ? leases : [], ret: leases.length };
+  });
+  on(t, Proc.connectNetworkEventRegisterAny, async (ctx, a) => {
+    const c = ctx.client;
+    const conn = ctx.conn();
+    let ids = networkCallbacks.get(c);
+    if (!ids) {
+      ids = new Set();
+      networkCallbacks.set(c, ids);
+    }
+    const mine = ids;
+    let id = -1;
+    id = await conn.networkEventRegisterAny(a.net ? net(ctx, a.net) : null, a.eventID, (n, ev) => {
+      if (mine.has(id)) {
+        c.sendMessage(Msg.networkLifecycle, {
+          callbackID: id,
+          net: wire(n),
+          event: ev.event,
+          detail: ev.detail,
+        });
+      }
+    });
+    mine.add(id);
+    return { callbackID: id };
+  });
+  on(t, Proc.connectNetworkEventDeregisterAny, async (ctx, a) => {
+    const c = ctx.client;
+    const conn = ctx.conn();
+    const ids = networkCallbacks.get(c);
+    if (!ids?.has(a.callbackID)) throw new VirtError("RPC_NO_CALLBACK", { id: a.callbackID });
+    await conn.networkEventDeregisterAny(a.callbackID);
+    ids.delete(a.callbackID);
+  });
 }

@@ -153,6 +153,26 @@ const domFlags = struct({ dom: nonnullDomain, flags: uint });
 const domRet = struct({ dom: nonnullDomain });
 const P = RemoteProc;
 
+// networks
+const netArgs = struct({ net: nonnullNetwork });
+const netRet = struct({ net: nonnullNetwork });
+/** `remote_network_dhcp_lease` */
+const dhcpLease = struct({
+  iface: nstring,
+  expirytime: mapped(
+    hyper,
+    (b) => Number(b),
+    (n: number) => BigInt(n),
+  ),
+  type: int,
+  mac: ostring,
+  iaid: ostring,
+  ipaddr: nstring,
+  prefix: uint,
+  hostname: ostring,
+  clientid: ostring,
+});
+
 export const Proc = {
   connectOpen: remote(P.CONNECT_OPEN, "CONNECT_OPEN", struct({ name: ostring, flags: uint }), VOID),
   connectClose: remote(P.CONNECT_CLOSE, "CONNECT_CLOSE", VOID, VOID),
@@ -524,6 +544,81 @@ export const Proc = {
     struct({ name: nstring, driverName: ostring, flags: uint }),
     VOID,
   ),
+
+  // --- networks (REMOTE_PROC_*NETWORK*, remote_nonnull_network = name + UUID) ------------------
+  connectNumOfNetworks: remote(52, "CONNECT_NUM_OF_NETWORKS", VOID, struct({ num: int })),
+  connectListNetworks: remote(
+    38,
+    "CONNECT_LIST_NETWORKS",
+    struct({ maxnames: int }),
+    struct({ names: array(nstring, ListMax.NETWORK_LIST) }),
+  ),
+  connectNumOfDefinedNetworks: remote(50, "CONNECT_NUM_OF_DEFINED_NETWORKS", VOID, struct({ num: int })),
+  connectListDefinedNetworks: remote(
+    36,
+    "CONNECT_LIST_DEFINED_NETWORKS",
+    struct({ maxnames: int }),
+    struct({ names: array(nstring, ListMax.NETWORK_LIST) }),
+  ),
+  connectListAllNetworks: remote(
+    283,
+    "CONNECT_LIST_ALL_NETWORKS",
+    struct({ need_results: int, flags: uint }),
+    struct({ nets: array(nonnullNetwork, ListMax.NETWORK_LIST), ret: uint }),
+  ),
+  networkLookupByName: remote(46, "NETWORK_LOOKUP_BY_NAME", struct({ name: nstring }), netRet),
+  networkLookupByUUID: remote(47, "NETWORK_LOOKUP_BY_UUID", struct({ uuid }), netRet),
+  networkCreateXML: remote(40, "NETWORK_CREATE_XML", struct({ xml: nstring }), netRet),
+  networkCreateXMLFlags: remote(
+    437,
+    "NETWORK_CREATE_XML_FLAGS",
+    struct({ xml: nstring, flags: uint }),
+    netRet,
+  ),
+  networkDefineXML: remote(41, "NETWORK_DEFINE_XML", struct({ xml: nstring }), netRet),
+  networkDefineXMLFlags: remote(
+    432,
+    "NETWORK_DEFINE_XML_FLAGS",
+    struct({ xml: nstring, flags: uint }),
+    netRet,
+  ),
+  networkUndefine: remote(49, "NETWORK_UNDEFINE", netArgs, VOID),
+  networkCreate: remote(39, "NETWORK_CREATE", netArgs, VOID),
+  networkDestroy: remote(42, "NETWORK_DESTROY", netArgs, VOID),
+  networkGetXMLDesc: remote(
+    43,
+    "NETWORK_GET_XML_DESC",
+    struct({ net: nonnullNetwork, flags: uint }),
+    struct({ xml: nstring }),
+  ),
+  networkGetBridgeName: remote(45, "NETWORK_GET_BRIDGE_NAME", netArgs, struct({ name: nstring })),
+  networkGetAutostart: remote(44, "NETWORK_GET_AUTOSTART", netArgs, struct({ autostart: intBool })),
+  networkSetAutostart: remote(
+    48,
+    "NETWORK_SET_AUTOSTART",
+    struct({ net: nonnullNetwork, autostart: intBool }),
+    VOID,
+  ),
+  networkIsActive: remote(152, "NETWORK_IS_ACTIVE", netArgs, struct({ active: intBool })),
+  networkIsPersistent: remote(153, "NETWORK_IS_PERSISTENT", netArgs, struct({ persistent: intBool })),
+  networkGetDHCPLeases: remote(
+    341,
+    "NETWORK_GET_DHCP_LEASES",
+    struct({ net: nonnullNetwork, mac: ostring, need_results: int, flags: uint }),
+    struct({ leases: array(dhcpLease, 65536), ret: uint }),
+  ),
+  connectNetworkEventRegisterAny: remote(
+    313,
+    "CONNECT_NETWORK_EVENT_REGISTER_ANY",
+    struct({ eventID: int, net: optional(nonnullNetwork) }),
+    struct({ callbackID: int }),
+  ),
+  connectNetworkEventDeregisterAny: remote(
+    314,
+    "CONNECT_NETWORK_EVENT_DEREGISTER_ANY",
+    struct({ callbackID: int }),
+    VOID,
+  ),
   // device hotplug
   domainAttachDevice: remote(
     P.DOMAIN_ATTACH_DEVICE,
@@ -742,6 +837,12 @@ export const Msg = {
     P.DOMAIN_EVENT_CALLBACK_DEVICE_ADDED,
     "DOMAIN_EVENT_CALLBACK_DEVICE_ADDED",
     struct({ callbackID: int, dom: nonnullDomain, devAlias: nstring }),
+  ),
+  /** CONNECT_NETWORK_EVENT_REGISTER_ANY's lifecycle message. */
+  networkLifecycle: message(
+    315,
+    "NETWORK_EVENT_LIFECYCLE",
+    struct({ callbackID: int, net: nonnullNetwork, event: int, detail: int }),
   ),
   connectionClosed: message(
     P.CONNECT_EVENT_CONNECTION_CLOSED,

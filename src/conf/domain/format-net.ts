@@ -10,7 +10,9 @@ function formatSource(w: XmlWriter, n: InterfaceDef): void {
   const s = n.source;
   switch (n.type) {
     case "network":
-      if (s) w.empty("source", { network: s.network, portgroup: s.portgroup, portid: s.portid });
+      // bridge: the running network's, in the live XML only (libvirt's actual bridge)
+      if (s)
+        w.empty("source", { network: s.network, portgroup: s.portgroup, portid: s.portid, bridge: s.bridge });
       return;
     case "bridge":
       if (s) w.empty("source", { bridge: s.bridge });

@@ -141,6 +141,11 @@ export function isStatusParse(): boolean {
 }
 
 /** Runs `fn` (a synchronous parse) keeping every device's `<alias>` when `status` is set. */
+/** True while a status document (a running domain's live XML) is being parsed. */
+export function parsingStatus(): boolean {
+  return statusParse;
+}
+
 export function withStatusAliases<T>(status: boolean, fn: () => T): T {
   const saved = statusParse;
   statusParse = status;

@@ -11,7 +11,7 @@ import type {
   VirtualPort,
   Vlan,
 } from "./types.ts";
-import { parseDeviceInfo, parsePciAddress } from "./parse-address.ts";
+import { parseDeviceInfo, parsePciAddress, parsingStatus } from "./parse-address.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -65,6 +65,8 @@ function parseSource(el: XmlElement, type: InterfaceType): InterfaceSource {
       set("network");
       set("portgroup");
       set("portid");
+      // the running network's bridge, kept in status documents only (libvirt: `<actual>`)
+      if (parsingStatus()) set("bridge");
       break;
     case "bridge":
       set("bridge");

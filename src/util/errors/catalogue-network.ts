@@ -92,6 +92,13 @@ export const networkErrors = {
     kind: "user",
     template: "network is not active",
   },
+  /** A guest interface plugged into a network that is not running (libvirt's networkAllocatePort). */
+  NETWORK_PORT_NOT_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "network '{network}' is not active",
+  },
   /**
    * Undefine or set autostart of a transient network; `what` is libvirt's wording ("can't
    * undefine transient network", "cannot set autostart for transient network").

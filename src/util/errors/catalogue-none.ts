@@ -19,6 +19,13 @@ export const noneErrors = {
     kind: "environment",
     template: "'{path}': {reason}",
   },
+  /** A guest's tap cannot join its bridge (libvirt's virNetDevBridgeAddPort, a system error). */
+  NETWORK_BRIDGE_ADD_PORT: {
+    vir: "SYSTEM_ERROR",
+    domain: "NONE",
+    kind: "environment",
+    template: "Unable to add bridge {bridge} port {port}: {reason}",
+  },
   COMMAND_FAILED: {
     vir: "OPERATION_FAILED",
     domain: "NONE",

@@ -61,6 +61,12 @@ export function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
     case "network":
     case "direct":
     case "ethernet": {
+      const ifname = type === "direct" ? undefined : b.ctx.interfaceTapName?.(alias);
+      if (ifname !== undefined) {
+        p.set("type", "tap").set("ifname", ifname).set("script", "no").set("downscript", "no");
+        if (net.tune?.sndbuf !== undefined) p.set("sndbuf", net.tune.sndbuf);
+        break;
+      }
       const fds = b.ctx.interfaceFds?.(alias, type, isVirtioNet(net));
       if (!fds || fds.tap.length === 0) {
         return fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the file descriptor of its tap device" });

@@ -78,6 +78,11 @@ export interface CommandContext {
   readonly privileged: boolean;
   /** Tap/vhost descriptors for a tap-based interface (bridge, network, ethernet, direct). */
   readonly interfaceFds?: (alias: string, actualType: string, isVirtio: boolean) => InterfaceFds | undefined;
+  /**
+   * A tap QEMU opens by name (`ifname=`, `script=no,downscript=no`) instead of an inherited fd:
+   * the driver's plugs of network and bridge interfaces (by alias); undefined = fds.
+   */
+  readonly interfaceTapName?: (alias: string) => string | undefined;
   /** Resolves `<source network='...'/>`. */
   readonly resolveNetwork?: (network: string, portgroup?: string) => ResolvedNetwork | undefined;
   /** A listening unix socket libvirt opened for a chardev (fd passing), or undefined. */

@@ -362,14 +362,20 @@ test("hotplug scopes on an inactive and on a transient domain: --config of files
       "HOTPLUG_DEVICE_KIND_UNSUPPORTED",
       /filesystem/,
     );
+    // network interfaces are plugged live (net-plug.netns.test.ts); this root has no network
     await rejects(
       conn.domainAttachDeviceFlags(
         tdom,
         "<interface type='network'><source network='default'/></interface>",
         F.LIVE,
       ),
+      "NETWORK_NOT_FOUND",
+      /no network with matching name 'default'/,
+    );
+    await rejects(
+      conn.domainAttachDeviceFlags(tdom, "<interface type='ethernet'/>", F.LIVE),
       "HOTPLUG_DEVICE_KIND_UNSUPPORTED",
-      /interface type='network'/,
+      /interface type='ethernet'/,
     );
     await conn.domainDestroy(tdom);
   } finally {

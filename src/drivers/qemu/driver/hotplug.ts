@@ -54,6 +54,7 @@ import {
 import { Props } from "../command/escape.ts";
 import { hostdevDeviceProps } from "../command/hostdev.ts";
 import { hostNetProps, nicProps } from "../command/net.ts";
+import { attachTaps, planTapPlugs, type PlugPlan } from "./net-plug.ts";
 import type { CommandContext } from "../command/types.ts";
 import type { QmpClient, QmpObject } from "../monitor/index.ts";
 import { hostCommandContext } from "../command/context.ts";
@@ -71,7 +72,10 @@ export const hotplugTimeouts = {
 };
 
 /** Interface types whose backend needs nothing prepared on the host (no tap, no helper). */
-const LIVE_NET_TYPES = ["user", "server", "client", "mcast", "udp"] as const;
+const LIVE_NET_TYPES = ["user", "server", "client", "mcast", "udp", "network", "bridge"] as const;
+
+/** Of those, the ones on a tap plugged into a bridge (`net-plug.ts`). */
+const TAP_NET_TYPES = ["network", "bridge"];
 
 /** Disk buses a running guest takes disks on. */
 const LIVE_DISK_BUSES = ["virtio", "scsi", "usb"] as const;
@@ -180,14 +184,31 @@ async function checkDiskSource(disk: DiskDef): Promise<void> {
 // QMP arguments from the command builders
 // ---------------------------------------------------------------------------------------------
 
-async function buildFor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, def: DomainDef): Promise<Build> {
+async function buildFor(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  run: QemuRun,
+  def: DomainDef,
+  plugs?: PlugPlan,
+): Promise<Build> {
   const caps = await drv.caps(def.devices.emulator);
+  const tapOf = new Map((plugs?.plugs ?? []).map((p) => [p.alias, p.tap]));
   const ctx: CommandContext = {
     ...hostCommandContext(caps, obj.name, drv.root),
     domainId: obj.id,
     paths: domainPaths(drv.paths, obj.id, obj.name),
     monitor: { path: run.monitorPath },
     accel: def.type === "kvm" ? "kvm" : "tcg",
+    // a hotplugged network/bridge interface: its tap, by name, as at start (net-plug.ts)
+    ...(plugs
+      ? {
+          interfaceTapName: (alias: string) => tapOf.get(alias),
+          resolveNetwork: (name: string) => {
+            const bridge = plugs.bridgeOf.get(name);
+            return bridge === undefined ? undefined : { type: "bridge" as const, bridge };
+          },
+        }
+      : {}),
   };
   return new Build(def, ctx);
 }
@@ -341,7 +362,7 @@ async function attachLive(
       throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
         action: "live attach",
         kind: `interface type='${type}'${backend === "passt" ? " with the passt backend" : ""}`,
-        where: " on a running domain (tap and helper-process backends are not hotplugged yet)",
+        where: " on a running domain (ethernet, direct and helper-process backends are not hotplugged yet)",
         allowed: LIVE_NET_TYPES.map((x) => `interface type='${x}'`).join(", "),
       });
     }
@@ -372,7 +393,15 @@ async function attachLive(
   else if (s.kind === "interface") next.devices.interfaces.push(dev as InterfaceDef);
   else next.devices.hostdevs.push(dev as HostdevDef);
   assignAliases(next);
-  const b = await buildFor(drv, obj, run, next);
+  // a network/bridge interface: its network must run; its bridge and tap name go in the live XML
+  const plugs =
+    s.kind === "interface" && TAP_NET_TYPES.includes((dev as InterfaceDef).type)
+      ? await planTapPlugs(drv.root, {
+          ...next,
+          devices: { ...next.devices, interfaces: [dev as InterfaceDef] },
+        })
+      : undefined;
+  const b = await buildFor(drv, obj, run, next, plugs);
   const alias = dev.alias ?? "";
 
   // what the attach added, removed newest first if a later step fails
@@ -390,6 +419,8 @@ async function attachLive(
       undo.addFn(async () => {
         await qmp.execute("netdev_del", { id: `host${alias}` });
       });
+      // QEMU opened (created) the tap: onto the bridge before the guest sees the NIC
+      if (plugs) await attachTaps(plugs);
       await qmp.execute("device_add", args(nicProps(b, net, net.boot?.order)));
     } else {
       const h = dev as HostdevDef;

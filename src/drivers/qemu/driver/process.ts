@@ -33,6 +33,7 @@ import {
 import { buildQemuCommand, type CommandContext } from "../command/index.ts";
 import { connectQmp, type QmpClient } from "../monitor/index.ts";
 import { hostCommandContext } from "../command/context.ts";
+import { attachTaps, planTapPlugs } from "./net-plug.ts";
 import { domainPaths } from "../paths.ts";
 import { QemuRun, type QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
@@ -116,8 +117,20 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   const monitorPath = join(dp.domainDir, "monitor.sock");
   const pidfile = join(drv.paths.stateDir, `${def.name}.pid`);
   const logPath = drv.logPath(def.name);
+  // network and bridge interfaces: the network's bridge and a tap name in the live XML
+  const plugs = await planTapPlugs(drv.root, live);
+  const tapOf = new Map(plugs.plugs.map((p) => [p.alias, p.tap]));
   const ctx: CommandContext = {
     ...hostCommandContext(caps, def.name, drv.root),
+    ...(plugs.plugs.length > 0
+      ? {
+          interfaceTapName: (alias: string) => tapOf.get(alias),
+          resolveNetwork: (name: string) => {
+            const bridge = plugs.bridgeOf.get(name);
+            return bridge === undefined ? undefined : { type: "bridge" as const, bridge };
+          },
+        }
+      : {}),
     domainId: id,
     paths: dp,
     monitor: { path: monitorPath },
@@ -239,6 +252,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       signal: exited.signal,
     });
     attachMonitor(drv, obj, newRun, qmp);
+    await attachTaps(plugs);
     await refreshChardevs(qmp, live);
     await setupBalloon(qmp, live);
     if (caps.flags.has("set-action") && live.onReboot === "destroy") {
