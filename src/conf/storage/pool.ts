@@ -21,6 +21,7 @@ import {
 import {
   enumAttr,
   invalid,
+  checkName,
   missing,
   parsePerms,
   reqAttr,
@@ -291,22 +292,6 @@ function parseSource(ctx: Ctx, type: PoolType, el: XmlElement): PoolSource {
   return src;
 }
 
-function checkName(name: string, el: XmlElement | undefined): void {
-  let reason: string | undefined;
-  if (name === "") reason = "it must not be empty";
-  else if (name.includes("/")) reason = "it must not contain '/'";
-  else if (name === "." || name === "..") reason = "'.' and '..' are not allowed";
-  // eslint-disable-next-line no-control-regex
-  else if (/[\x00-\x1f\x7f]/.test(name)) reason = "it must not contain control characters";
-  if (reason) {
-    throw new VirtError(
-      "STORAGE_INVALID_NAME",
-      { kind: "storage pool", name, reason },
-      el ? { xpath: el.xpath, line: el.line, column: el.column } : {},
-    );
-  }
-}
-
 /** Reads a parsed `<pool>` element. */
 export function readPool(root: XmlElement, options: ParsePoolOptions = {}): PoolDef {
   if (root.name !== "pool") {
@@ -343,7 +328,7 @@ export function readPool(root: XmlElement, options: ParsePoolOptions = {}): Pool
   let name = nameEl?.content;
   if (name === undefined && o.name) name = source.name;
   if (name === undefined) throw missing(ctx, root, "missing pool source name element", "name");
-  checkName(name, nameEl);
+  checkName("storage pool", name, nameEl);
   ctx.object = `storage pool '${name}'`;
 
   const uuidEl = root.child("uuid");

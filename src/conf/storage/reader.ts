@@ -5,7 +5,7 @@
  */
 import type { XmlElement } from "../xml.ts";
 import { VirtError } from "../../util/errors/index.ts";
-import { typedReads } from "../typed-read.ts";
+import { placeOf, typedReads } from "../typed-read.ts";
 import type { Permissions } from "./types.ts";
 
 /** Names the object being read, for messages: `storage pool 'default'`. */
@@ -26,6 +26,23 @@ export const { invalid, missing, structural, unsupported, enumAttr, yesNo } = re
 
 export function reqAttr(ctx: Ctx, el: XmlElement, name: string, what?: string): string {
   return reads.reqAttr(ctx, el, name, what ?? `missing attribute '${name}' of <${el.name}>`);
+}
+
+/** A pool or volume name libvirt accepts (it becomes a file name), or STORAGE_INVALID_NAME. */
+export function checkName(
+  kind: "storage pool" | "storage volume",
+  name: string,
+  el: XmlElement | undefined,
+): void {
+  let reason: string | undefined;
+  if (name === "") reason = "it must not be empty";
+  else if (name.includes("/")) reason = "it must not contain '/'";
+  else if (name === "." || name === "..") reason = "'.' and '..' are not allowed";
+  // eslint-disable-next-line no-control-regex
+  else if (/[\x00-\x1f\x7f]/.test(name)) reason = "it must not contain control characters";
+  if (reason) {
+    throw new VirtError("STORAGE_INVALID_NAME", { kind, name, reason }, el ? placeOf(el) : {});
+  }
 }
 
 export function uintAttr(ctx: Ctx, el: XmlElement, name: string, max: number): number | undefined {

@@ -20,6 +20,7 @@ import {
 import {
   LLONG_MAX,
   ULLONG_MAX,
+  checkName,
   enumAttr,
   invalid,
   missing,
@@ -54,22 +55,6 @@ export function volumeFormats(type: PoolType): { formats: readonly string[]; def
       return { formats: PARTITION_FORMATS, default: "none" };
     default:
       return undefined;
-  }
-}
-
-function checkVolumeName(name: string, el: XmlElement | undefined): void {
-  let reason: string | undefined;
-  if (name === "") reason = "it must not be empty";
-  else if (name.includes("/")) reason = "it must not contain '/'";
-  else if (name === "." || name === "..") reason = "'.' and '..' are not allowed";
-  // eslint-disable-next-line no-control-regex
-  else if (/[\x00-\x1f\x7f]/.test(name)) reason = "it must not contain control characters";
-  if (reason) {
-    throw new VirtError(
-      "STORAGE_INVALID_NAME",
-      { kind: "storage volume", name, reason },
-      el ? { xpath: el.xpath, line: el.line, column: el.column } : {},
-    );
   }
 }
 
@@ -146,7 +131,7 @@ export function readVolume(root: XmlElement, pool: PoolDef, options: ParseVolume
   const ctx: Ctx = { object: `storage volume '${nameEl?.content ?? ""}' in pool '${pool.name}'` };
   if (!nameEl) throw missing(ctx, root, "missing volume name element", "name");
   const name = nameEl.content;
-  checkVolumeName(name, nameEl);
+  checkName("storage volume", name, nameEl);
 
   const type = enumAttr(ctx, root, "type", VOLUME_TYPES) ?? "file";
   const vol: VolumeDef = {
