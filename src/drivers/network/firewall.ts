@@ -61,30 +61,19 @@ export function firewallSetupCommands(backend: FirewallBackend): Argv[] {
   for (const fam of ["ip", "ip6"]) {
     out.push(["nft", "list", "table", fam, NFT_TABLE]);
     out.push(["nft", "add", "table", fam, NFT_TABLE]);
-    out.push([
-      "nft",
-      "add",
-      "chain",
-      fam,
-      NFT_TABLE,
-      "forward",
-      "{ type filter hook forward priority 0; policy accept; }",
-    ]);
+    out.push(["nft", "add", "chain", fam, NFT_TABLE, "forward", nftHook("filter", "forward", 0)]);
     for (const chain of ["guest_output", "guest_input", "guest_cross"]) {
       out.push(["nft", "add", "chain", fam, NFT_TABLE, chain]);
       out.push(["nft", "insert", "rule", fam, NFT_TABLE, "forward", "counter", "jump", chain]);
     }
-    out.push([
-      "nft",
-      "add",
-      "chain",
-      fam,
-      NFT_TABLE,
-      "guest_nat",
-      "{ type nat hook postrouting priority 100; policy accept; }",
-    ]);
+    out.push(["nft", "add", "chain", fam, NFT_TABLE, "guest_nat", nftHook("nat", "postrouting", 100)]);
   }
   return out;
+}
+
+/** The spec of an nft base chain (one argument, as libvirt passes it). */
+function nftHook(type: string, hook: string, priority: number): string {
+  return `{ type ${type} hook ${hook} priority ${priority}; policy accept; }`;
 }
 
 // ---------------------------------------------------------------------------------------------
