@@ -52,6 +52,16 @@ export function existingFor<O extends HasDef>(objs: ReadonlyMap<string, O>, def:
   return existing;
 }
 
+/** The bridge of a network's definition `def` (`name`'s), or libvirt's error when it has none. */
+export function bridgeNameOf(name: string, def: NetworkDef): string {
+  if (def.bridge === undefined) {
+    throw new VirtError("NETWORK_CONFIG_UNSUPPORTED", {
+      what: `network '${name}' does not have a bridge name.`,
+    });
+  }
+  return def.bridge;
+}
+
 /** The `VALIDATE` flag of define/create: the XML against libvirt's network schema. */
 export function validateNetworkXML(xml: string): Promise<void> {
   return validateAgainstSchema(xml, "network", { document: "(network_definition)" });

@@ -45,6 +45,7 @@ import {
   type NetworkRef,
 } from "../network-driver.ts";
 import {
+  bridgeNameOf,
   emitLifecycle,
   entry,
   eventEntries,
@@ -371,13 +372,7 @@ export class NetworkDriver {
   }
   getBridgeName(net: NetworkRef): string {
     const o = this.#byRef(net);
-    const br = (o.live ?? o.def).bridge;
-    if (br === undefined) {
-      throw new VirtError("NETWORK_CONFIG_UNSUPPORTED", {
-        what: `network '${o.def.name}' does not have a bridge name.`,
-      });
-    }
-    return br;
+    return bridgeNameOf(o.def.name, o.live ?? o.def);
   }
 
   getDHCPLeases(net: NetworkRef, mac: string | null, flags: number): NetworkDHCPLease[] {

@@ -10,6 +10,7 @@ import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import { formatNetwork, parseNetwork, type NetworkDef } from "../../conf/network/index.ts";
 import { EventHub } from "../events.ts";
 import {
+  bridgeNameOf,
   emitLifecycle,
   entry,
   eventEntries,
@@ -186,12 +187,7 @@ export class MemoryNetworkDriver {
       }),
       networkGetBridgeName: entry((r: NetworkRef) => {
         const n = this.#get(r);
-        if (n.def.bridge === undefined) {
-          throw new VirtError("NETWORK_CONFIG_UNSUPPORTED", {
-            what: `network '${n.def.name}' does not have a bridge name.`,
-          });
-        }
-        return n.def.bridge;
+        return bridgeNameOf(n.def.name, n.def);
       }),
     };
   }
