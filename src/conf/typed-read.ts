@@ -4,8 +4,26 @@
  * of a format whose messages name the object being read. Each format supplies its own catalogue
  * codes (`typedReads`); the checks and the wording of what is expected are the same for all.
  */
-import type { XmlElement } from "./xml.ts";
-import type { ErrorDetails, VirtError } from "../util/errors/index.ts";
+import { parseXml, unusedWarnings, type XmlElement, type XmlWarning } from "./xml.ts";
+import { toVirtError, type ErrorDetails, type VirtError } from "../util/errors/index.ts";
+
+/**
+ * XML text read into a definition by `read`, plus warnings for whatever `read` did not consume.
+ * `document` names the text in syntax errors; every failure is a VirtError.
+ */
+export function readDocument<T>(
+  xml: string,
+  document: string,
+  read: (root: XmlElement) => T,
+): { def: T; warnings: XmlWarning[] } {
+  try {
+    const root = parseXml(xml, document);
+    const def = read(root);
+    return { def, warnings: unusedWarnings(root) };
+  } catch (e) {
+    throw toVirtError(e);
+  }
+}
 
 /** Where a value sits, for messages and `details`. */
 export type Place = {

@@ -4,8 +4,9 @@
  * returned as warnings. Only `VirtError`s leave this module.
  */
 import { randomUUID } from "node:crypto";
-import { parseXml, unusedWarnings, type XmlElement, type XmlWarning } from "../xml.ts";
-import { VirtError, toVirtError } from "../../util/errors/index.ts";
+import type { XmlElement, XmlWarning } from "../xml.ts";
+import { readDocument } from "../typed-read.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import {
   FORWARD_MODES,
   VIRTUALPORT_TYPES,
@@ -769,11 +770,5 @@ export function parseNetwork(
   xml: string,
   options: ParseNetworkOptions = {},
 ): { def: NetworkDef; warnings: XmlWarning[] } {
-  try {
-    const root = parseXml(xml, options.document ?? "(network_definition)");
-    const def = readNetwork(root, options);
-    return { def, warnings: unusedWarnings(root) };
-  } catch (e) {
-    throw toVirtError(e);
-  }
+  return readDocument(xml, options.document ?? "(network_definition)", (root) => readNetwork(root, options));
 }

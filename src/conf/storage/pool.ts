@@ -3,8 +3,9 @@
  * canonical output. Unread XML comes back as warnings. Only `VirtError`s leave this module.
  */
 import { randomUUID } from "node:crypto";
-import { parseXml, unusedWarnings, XmlWriter, type XmlElement, type XmlWarning } from "../xml.ts";
-import { VirtError, toVirtError } from "../../util/errors/index.ts";
+import { XmlWriter, type XmlElement, type XmlWarning } from "../xml.ts";
+import { readDocument } from "../typed-read.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import {
   DISK_FORMATS,
   FS_FORMATS,
@@ -432,13 +433,9 @@ export function parsePool(
   xml: string,
   options: ParsePoolOptions = {},
 ): { def: PoolDef; warnings: XmlWarning[] } {
-  try {
-    const root = parseXml(xml, options.document ?? "(storage_pool_definition)");
-    const def = readPool(root, options);
-    return { def, warnings: unusedWarnings(root) };
-  } catch (e) {
-    throw toVirtError(e);
-  }
+  return readDocument(xml, options.document ?? "(storage_pool_definition)", (root) =>
+    readPool(root, options),
+  );
 }
 
 /** Whether volumes of this pool type have a format (and which ones, with the default). */

@@ -3,8 +3,9 @@
  * A volume is read in the context of its pool: the pool type decides which formats the volume
  * may have and its default one. Unread XML comes back as warnings.
  */
-import { parseXml, unusedWarnings, XmlWriter, type XmlElement, type XmlWarning } from "../xml.ts";
-import { VirtError, toVirtError } from "../../util/errors/index.ts";
+import { XmlWriter, type XmlElement, type XmlWarning } from "../xml.ts";
+import { readDocument } from "../typed-read.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import {
   ENCRYPTION_FORMATS,
   FILE_FORMATS,
@@ -221,13 +222,9 @@ export function parseVolume(
   pool: PoolDef,
   options: ParseVolumeOptions = {},
 ): { def: VolumeDef; warnings: XmlWarning[] } {
-  try {
-    const root = parseXml(xml, options.document ?? "(storage_volume_definition)");
-    const def = readVolume(root, pool, options);
-    return { def, warnings: unusedWarnings(root) };
-  } catch (e) {
-    throw toVirtError(e);
-  }
+  return readDocument(xml, options.document ?? "(storage_volume_definition)", (root) =>
+    readVolume(root, pool, options),
+  );
 }
 
 function formatEncryption(w: XmlWriter, e: EncryptionDef): void {
