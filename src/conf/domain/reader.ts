@@ -5,22 +5,15 @@
  */
 import type { XmlElement } from "../xml.ts";
 import { VirtError } from "../../util/errors/index.ts";
+import { placeOf, readEnumAttr, type Place } from "../typed-read.ts";
 import { formatBitmap, parseBitmapMembers } from "./bitmap.ts";
 
-/** Where a value sits, for messages. */
-interface Place {
-  xpath: string;
-  line: number;
-  column: number;
-}
-
 export function placeOfAttr(el: XmlElement, name: string): Place {
-  const a = el.attrNode(name);
-  return { xpath: `${el.xpath}/@${name}`, line: a?.line ?? el.line, column: a?.column ?? el.column };
+  return placeOf(el, name);
 }
 
 export function placeOfEl(el: XmlElement): Place {
-  return { xpath: el.xpath, line: el.line, column: el.column };
+  return placeOf(el);
 }
 
 export function invalid(
@@ -45,7 +38,7 @@ export function invalidAttr(
   expected: string,
   allowed?: readonly string[],
 ): VirtError {
-  return invalid(placeOfAttr(el, name), value, expected, allowed);
+  return invalid(placeOf(el, name), value, expected, allowed);
 }
 
 export function invalidText(
@@ -54,7 +47,7 @@ export function invalidText(
   expected: string,
   allowed?: readonly string[],
 ): VirtError {
-  return invalid(placeOfEl(el), value, expected, allowed);
+  return invalid(placeOf(el), value, expected, allowed);
 }
 
 export function missingAttr(el: XmlElement, name: string): VirtError {
@@ -115,10 +108,7 @@ export function enumAttr<T extends string>(
   name: string,
   allowed: readonly T[],
 ): T | undefined {
-  const v = el.attr(name);
-  if (v === undefined) return undefined;
-  if ((allowed as readonly string[]).includes(v)) return v as T;
-  throw invalidAttr(el, name, v, `expected one of ${allowed.join(", ")}`, allowed);
+  return readEnumAttr(el, name, allowed, (v, expected) => invalidAttr(el, name, v, expected, allowed));
 }
 
 export function reqEnum<T extends string>(el: XmlElement, name: string, allowed: readonly T[]): T {

@@ -4,8 +4,9 @@
  * returned as warnings. Only `VirtError`s leave this module.
  */
 import { randomUUID } from "node:crypto";
-import { parseXml, unusedWarnings, type XmlElement, type XmlWarning } from "../xml.ts";
-import { VirtError, toVirtError } from "../../util/errors/index.ts";
+import type { XmlElement, XmlWarning } from "../xml.ts";
+import { readDocument } from "../typed-read.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import {
   FORWARD_MODES,
   VIRTUALPORT_TYPES,
@@ -109,14 +110,11 @@ function parseNat(ctx: Ctx, el: XmlElement): ForwardDef["nat"] {
   const nat: NonNullable<ForwardDef["nat"]> = {};
   const v6 = yesNo(ctx, el, "ipv6");
   if (v6 !== undefined) nat.ipv6 = v6;
-  const addrs = el.all("address");
-  if (addrs.length > 1) {
-    throw structural(
-      addrs[1],
-      `Only one <address> element is allowed in <nat> in <forward> in network ${ctx.network}`,
-    );
-  }
-  const a = addrs[0];
+  const a = atMostOne(
+    el,
+    "address",
+    `Only one <address> element is allowed in <nat> in <forward> in network ${ctx.network}`,
+  );
   if (a) {
     const start = reqIpAttr(ctx, a, "start", 4);
     const end = reqIpAttr(ctx, a, "end", 4);
@@ -129,14 +127,11 @@ function parseNat(ctx: Ctx, el: XmlElement): ForwardDef["nat"] {
     nat.addressStart = formatIp(start);
     nat.addressEnd = formatIp(end);
   }
-  const ports = el.all("port");
-  if (ports.length > 1) {
-    throw structural(
-      ports[1],
-      `Only one <port> element is allowed in <nat> in <forward> in network ${ctx.network}`,
-    );
-  }
-  const p = ports[0];
+  const p = atMostOne(
+    el,
+    "port",
+    `Only one <port> element is allowed in <nat> in <forward> in network ${ctx.network}`,
+  );
   if (p) {
     const start = uintAttr(ctx, p, "start", 0, 65535);
     if (start === undefined) throw missing(ctx, p, "attribute 'start' of <port> in <nat>", "@start");
@@ -165,18 +160,19 @@ function parseForward(ctx: Ctx, el: XmlElement): ForwardDef {
   const pfs = el.all("pf");
   const addrs = el.all("address");
   const ifs = el.all("interface");
-  const nats = el.all("nat");
-  if (nats.length > 1) {
-    throw structural(nats[1], `Only one <nat> element is allowed in <forward> of network ${ctx.network}`);
-  }
-  if (nats[0]) {
+  const natEl = atMostOne(
+    el,
+    "nat",
+    `Only one <nat> element is allowed in <forward> of network ${ctx.network}`,
+  );
+  if (natEl) {
     if (fwd.mode !== "nat") {
       throw structural(
-        nats[0],
+        natEl,
         `The <nat> element can only be used when <forward> 'mode' is 'nat' in network ${ctx.network}`,
       );
     }
-    const nat = parseNat(ctx, nats[0]);
+    const nat = parseNat(ctx, natEl);
     if (nat && Object.keys(nat).length) fwd.nat = nat;
   }
   const dev = el.attr("dev");
@@ -530,16 +526,22 @@ function parseRate(ctx: Ctx, el: XmlElement): BandwidthRate {
   return r;
 }
 
+/** The `<name>` child of `el`, if any; a second one is the structural error `message` (libvirt's wording). */
+function atMostOne(el: XmlElement, name: string, message: string): XmlElement | undefined {
+  const all = el.all(name);
+  if (all.length > 1) throw structural(all[1], message);
+  return all[0];
+}
+
 function parseBandwidth(ctx: Ctx, el: XmlElement): BandwidthDef {
   const bw: BandwidthDef = {};
   for (const dir of ["inbound", "outbound"] as const) {
-    const list = el.all(dir);
-    if (list.length > 1)
-      throw structural(
-        list[1],
-        `Only one child <${dir}> element allowed in <bandwidth> of network '${ctx.network}'`,
-      );
-    if (list[0]) bw[dir] = parseRate(ctx, list[0]);
+    const rate = atMostOne(
+      el,
+      dir,
+      `Only one child <${dir}> element allowed in <bandwidth> of network '${ctx.network}'`,
+    );
+    if (rate) bw[dir] = parseRate(ctx, rate);
   }
   return bw;
 }
@@ -769,11 +771,5 @@ export function parseNetwork(
   xml: string,
   options: ParseNetworkOptions = {},
 ): { def: NetworkDef; warnings: XmlWarning[] } {
-  try {
-    const root = parseXml(xml, options.document ?? "(network_definition)");
-    const def = readNetwork(root, options);
-    return { def, warnings: unusedWarnings(root) };
-  } catch (e) {
-    throw toVirtError(e);
-  }
+  return readDocument(xml, options.document ?? "(network_definition)", (root) => readNetwork(root, options));
 }

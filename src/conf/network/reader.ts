@@ -4,6 +4,7 @@
  */
 import type { XmlElement } from "../xml.ts";
 import { VirtError } from "../../util/errors/index.ts";
+import { typedReads } from "../typed-read.ts";
 import { formatIp, parseIp, type IpAddr } from "./ip.ts";
 
 /** What every read needs to know: the network's name (for messages). */
@@ -11,69 +12,19 @@ export interface Ctx {
   network: string;
 }
 
-function place(el: XmlElement, attr?: string): { xpath: string; line: number; column: number } {
-  if (attr === undefined) return { xpath: el.xpath, line: el.line, column: el.column };
-  const a = el.attrNode(attr);
-  return { xpath: `${el.xpath}/@${attr}`, line: a?.line ?? el.line, column: a?.column ?? el.column };
-}
+const reads = typedReads<Ctx>({
+  invalid: (ctx, values, details) =>
+    new VirtError("NETWORK_INVALID_VALUE", { ...values, network: ctx.network }, details),
+  missing: (ctx, values, details) =>
+    new VirtError("NETWORK_MISSING", { ...values, network: ctx.network }, details),
+  xmlInvalid: (what, details) => new VirtError("NETWORK_XML_INVALID", { what }, details),
+  unsupported: (what, details) => new VirtError("NETWORK_CONFIG_UNSUPPORTED", { what }, details),
+});
 
-export function invalid(
-  ctx: Ctx,
-  el: XmlElement,
-  attr: string | undefined,
-  value: string,
-  expected: string,
-  allowed?: readonly string[],
-): VirtError {
-  const p = place(el, attr);
-  const details: Record<string, unknown> = { ...p };
-  if (allowed) details.allowed = allowed;
-  return new VirtError(
-    "NETWORK_INVALID_VALUE",
-    { value, xpath: p.xpath, line: p.line, network: ctx.network, expected },
-    details,
-  );
-}
-
-export function missing(ctx: Ctx, el: XmlElement, what: string, sub: string): VirtError {
-  const xpath = `${el.xpath}/${sub}`;
-  return new VirtError(
-    "NETWORK_MISSING",
-    { what, xpath, line: el.line, network: ctx.network },
-    { xpath, line: el.line, column: el.column },
-  );
-}
-
-/** A structural error with libvirt's wording, placed at `el`. */
-export function structural(el: XmlElement | undefined, what: string): VirtError {
-  return new VirtError("NETWORK_XML_INVALID", { what }, el ? place(el) : {});
-}
-
-export function unsupported(el: XmlElement | undefined, what: string): VirtError {
-  return new VirtError("NETWORK_CONFIG_UNSUPPORTED", { what }, el ? place(el) : {});
-}
+export const { invalid, missing, structural, unsupported, enumAttr, yesNo } = reads;
 
 export function reqAttr(ctx: Ctx, el: XmlElement, name: string): string {
-  const v = el.attr(name);
-  if (v === undefined) throw missing(ctx, el, `attribute '${name}' of <${el.name}>`, `@${name}`);
-  return v;
-}
-
-export function enumAttr<T extends string>(
-  ctx: Ctx,
-  el: XmlElement,
-  name: string,
-  allowed: readonly T[],
-): T | undefined {
-  const v = el.attr(name);
-  if (v === undefined) return undefined;
-  if ((allowed as readonly string[]).includes(v)) return v as T;
-  throw invalid(ctx, el, name, v, `expected one of ${allowed.join(", ")}`, allowed);
-}
-
-export function yesNo(ctx: Ctx, el: XmlElement, name: string): boolean | undefined {
-  const v = enumAttr(ctx, el, name, ["yes", "no"] as const);
-  return v === undefined ? undefined : v === "yes";
+  return reads.reqAttr(ctx, el, name, `attribute '${name}' of <${el.name}>`);
 }
 
 /** Unsigned decimal integer attribute within [min, max]. */

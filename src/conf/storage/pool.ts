@@ -3,8 +3,9 @@
  * canonical output. Unread XML comes back as warnings. Only `VirtError`s leave this module.
  */
 import { randomUUID } from "node:crypto";
-import { parseXml, unusedWarnings, XmlWriter, type XmlElement, type XmlWarning } from "../xml.ts";
-import { VirtError, toVirtError } from "../../util/errors/index.ts";
+import { XmlWriter, type XmlElement, type XmlWarning } from "../xml.ts";
+import { readDocument } from "../typed-read.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import {
   DISK_FORMATS,
   FS_FORMATS,
@@ -21,6 +22,7 @@ import {
 import {
   enumAttr,
   invalid,
+  checkName,
   missing,
   parsePerms,
   reqAttr,
@@ -291,22 +293,6 @@ function parseSource(ctx: Ctx, type: PoolType, el: XmlElement): PoolSource {
   return src;
 }
 
-function checkName(name: string, el: XmlElement | undefined): void {
-  let reason: string | undefined;
-  if (name === "") reason = "it must not be empty";
-  else if (name.includes("/")) reason = "it must not contain '/'";
-  else if (name === "." || name === "..") reason = "'.' and '..' are not allowed";
-  // eslint-disable-next-line no-control-regex
-  else if (/[\x00-\x1f\x7f]/.test(name)) reason = "it must not contain control characters";
-  if (reason) {
-    throw new VirtError(
-      "STORAGE_INVALID_NAME",
-      { kind: "storage pool", name, reason },
-      el ? { xpath: el.xpath, line: el.line, column: el.column } : {},
-    );
-  }
-}
-
 /** Reads a parsed `<pool>` element. */
 export function readPool(root: XmlElement, options: ParsePoolOptions = {}): PoolDef {
   if (root.name !== "pool") {
@@ -343,7 +329,7 @@ export function readPool(root: XmlElement, options: ParsePoolOptions = {}): Pool
   let name = nameEl?.content;
   if (name === undefined && o.name) name = source.name;
   if (name === undefined) throw missing(ctx, root, "missing pool source name element", "name");
-  checkName(name, nameEl);
+  checkName("storage pool", name, nameEl);
   ctx.object = `storage pool '${name}'`;
 
   const uuidEl = root.child("uuid");
@@ -447,13 +433,9 @@ export function parsePool(
   xml: string,
   options: ParsePoolOptions = {},
 ): { def: PoolDef; warnings: XmlWarning[] } {
-  try {
-    const root = parseXml(xml, options.document ?? "(storage_pool_definition)");
-    const def = readPool(root, options);
-    return { def, warnings: unusedWarnings(root) };
-  } catch (e) {
-    throw toVirtError(e);
-  }
+  return readDocument(xml, options.document ?? "(storage_pool_definition)", (root) =>
+    readPool(root, options),
+  );
 }
 
 /** Whether volumes of this pool type have a format (and which ones, with the default). */

@@ -5,6 +5,7 @@
  */
 import type { XmlElement } from "../xml.ts";
 import { VirtError } from "../../util/errors/index.ts";
+import { placeOf, typedReads } from "../typed-read.ts";
 import type { Permissions } from "./types.ts";
 
 /** Names the object being read, for messages: `storage pool 'default'`. */
@@ -12,70 +13,36 @@ export interface Ctx {
   object: string;
 }
 
-function place(el: XmlElement, attr?: string): { xpath: string; line: number; column: number } {
-  if (attr === undefined) return { xpath: el.xpath, line: el.line, column: el.column };
-  const a = el.attrNode(attr);
-  return { xpath: `${el.xpath}/@${attr}`, line: a?.line ?? el.line, column: a?.column ?? el.column };
-}
+const reads = typedReads<Ctx>({
+  invalid: (ctx, values, details) =>
+    new VirtError("STORAGE_INVALID_VALUE", { ...values, object: ctx.object }, details),
+  missing: (ctx, values, details) =>
+    new VirtError("STORAGE_MISSING", { ...values, object: ctx.object }, details),
+  xmlInvalid: (what, details) => new VirtError("STORAGE_XML_INVALID", { what }, details),
+  unsupported: (what, details) => new VirtError("STORAGE_CONFIG_UNSUPPORTED", { what }, details),
+});
 
-export function invalid(
-  ctx: Ctx,
-  el: XmlElement,
-  attr: string | undefined,
-  value: string,
-  expected: string,
-  allowed?: readonly string[],
-): VirtError {
-  const p = place(el, attr);
-  const details: Record<string, unknown> = { ...p };
-  if (allowed) details.allowed = allowed;
-  return new VirtError(
-    "STORAGE_INVALID_VALUE",
-    { value, xpath: p.xpath, line: p.line, object: ctx.object, expected },
-    details,
-  );
-}
-
-/** A required part is absent; `what` is libvirt's wording, `sub` the missing part's XPath step. */
-export function missing(ctx: Ctx, el: XmlElement, what: string, sub: string): VirtError {
-  const xpath = `${el.xpath}/${sub}`;
-  return new VirtError(
-    "STORAGE_MISSING",
-    { what, xpath, line: el.line, object: ctx.object },
-    { xpath, line: el.line, column: el.column },
-  );
-}
-
-export function structural(el: XmlElement | undefined, what: string): VirtError {
-  return new VirtError("STORAGE_XML_INVALID", { what }, el ? place(el) : {});
-}
-
-export function unsupported(el: XmlElement | undefined, what: string): VirtError {
-  return new VirtError("STORAGE_CONFIG_UNSUPPORTED", { what }, el ? place(el) : {});
-}
+export const { invalid, missing, structural, unsupported, enumAttr, yesNo } = reads;
 
 export function reqAttr(ctx: Ctx, el: XmlElement, name: string, what?: string): string {
-  const v = el.attr(name);
-  if (v === undefined)
-    throw missing(ctx, el, what ?? `missing attribute '${name}' of <${el.name}>`, `@${name}`);
-  return v;
+  return reads.reqAttr(ctx, el, name, what ?? `missing attribute '${name}' of <${el.name}>`);
 }
 
-export function enumAttr<T extends string>(
-  ctx: Ctx,
-  el: XmlElement,
+/** A pool or volume name libvirt accepts (it becomes a file name), or STORAGE_INVALID_NAME. */
+export function checkName(
+  kind: "storage pool" | "storage volume",
   name: string,
-  allowed: readonly T[],
-): T | undefined {
-  const v = el.attr(name);
-  if (v === undefined) return undefined;
-  if ((allowed as readonly string[]).includes(v)) return v as T;
-  throw invalid(ctx, el, name, v, `expected one of ${allowed.join(", ")}`, allowed);
-}
-
-export function yesNo(ctx: Ctx, el: XmlElement, name: string): boolean | undefined {
-  const v = enumAttr(ctx, el, name, ["yes", "no"] as const);
-  return v === undefined ? undefined : v === "yes";
+  el: XmlElement | undefined,
+): void {
+  let reason: string | undefined;
+  if (name === "") reason = "it must not be empty";
+  else if (name.includes("/")) reason = "it must not contain '/'";
+  else if (name === "." || name === "..") reason = "'.' and '..' are not allowed";
+  // eslint-disable-next-line no-control-regex
+  else if (/[\x00-\x1f\x7f]/.test(name)) reason = "it must not contain control characters";
+  if (reason) {
+    throw new VirtError("STORAGE_INVALID_NAME", { kind, name, reason }, el ? placeOf(el) : {});
+  }
 }
 
 export function uintAttr(ctx: Ctx, el: XmlElement, name: string, max: number): number | undefined {

@@ -3,8 +3,9 @@
  * A volume is read in the context of its pool: the pool type decides which formats the volume
  * may have and its default one. Unread XML comes back as warnings.
  */
-import { parseXml, unusedWarnings, XmlWriter, type XmlElement, type XmlWarning } from "../xml.ts";
-import { VirtError, toVirtError } from "../../util/errors/index.ts";
+import { XmlWriter, type XmlElement, type XmlWarning } from "../xml.ts";
+import { readDocument } from "../typed-read.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import {
   ENCRYPTION_FORMATS,
   FILE_FORMATS,
@@ -20,6 +21,7 @@ import {
 import {
   LLONG_MAX,
   ULLONG_MAX,
+  checkName,
   enumAttr,
   invalid,
   missing,
@@ -54,22 +56,6 @@ export function volumeFormats(type: PoolType): { formats: readonly string[]; def
       return { formats: PARTITION_FORMATS, default: "none" };
     default:
       return undefined;
-  }
-}
-
-function checkVolumeName(name: string, el: XmlElement | undefined): void {
-  let reason: string | undefined;
-  if (name === "") reason = "it must not be empty";
-  else if (name.includes("/")) reason = "it must not contain '/'";
-  else if (name === "." || name === "..") reason = "'.' and '..' are not allowed";
-  // eslint-disable-next-line no-control-regex
-  else if (/[\x00-\x1f\x7f]/.test(name)) reason = "it must not contain control characters";
-  if (reason) {
-    throw new VirtError(
-      "STORAGE_INVALID_NAME",
-      { kind: "storage volume", name, reason },
-      el ? { xpath: el.xpath, line: el.line, column: el.column } : {},
-    );
   }
 }
 
@@ -146,7 +132,7 @@ export function readVolume(root: XmlElement, pool: PoolDef, options: ParseVolume
   const ctx: Ctx = { object: `storage volume '${nameEl?.content ?? ""}' in pool '${pool.name}'` };
   if (!nameEl) throw missing(ctx, root, "missing volume name element", "name");
   const name = nameEl.content;
-  checkVolumeName(name, nameEl);
+  checkName("storage volume", name, nameEl);
 
   const type = enumAttr(ctx, root, "type", VOLUME_TYPES) ?? "file";
   const vol: VolumeDef = {
@@ -236,13 +222,9 @@ export function parseVolume(
   pool: PoolDef,
   options: ParseVolumeOptions = {},
 ): { def: VolumeDef; warnings: XmlWarning[] } {
-  try {
-    const root = parseXml(xml, options.document ?? "(storage_volume_definition)");
-    const def = readVolume(root, pool, options);
-    return { def, warnings: unusedWarnings(root) };
-  } catch (e) {
-    throw toVirtError(e);
-  }
+  return readDocument(xml, options.document ?? "(storage_volume_definition)", (root) =>
+    readVolume(root, pool, options),
+  );
 }
 
 function formatEncryption(w: XmlWriter, e: EncryptionDef): void {

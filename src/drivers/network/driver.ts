@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync 
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { checkFlags, VirtError, toVirtError } from "../../util/errors/index.ts";
+import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import { DisposableStore } from "../../util/disposable.ts";
 import { removeFileDurable, symlinkAtomic, writeFileAtomic } from "../../util/atomic-file.ts";
 import {
@@ -22,7 +22,6 @@ import {
   terminateProcess,
 } from "../../util/spawn.ts";
 import { escapeXml, parseXml } from "../../conf/xml.ts";
-import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import {
   assignBridgeName,
   checkNetworkForDriver,
@@ -35,7 +34,6 @@ import {
 } from "../../conf/network/index.ts";
 import {
   NetworkXMLFlags,
-  NetworkEventId,
   NetworkEventLifecycleType as Ev,
   type NetworkLifecycleEvent,
   NetworkCreateFlags,
@@ -46,6 +44,17 @@ import {
   type NetworkDriverConnection,
   type NetworkRef,
 } from "../network-driver.ts";
+import {
+  bridgeNameOf,
+  emitLifecycle,
+  entry,
+  eventEntries,
+  existingFor,
+  findByName,
+  findByUUID,
+  refOf as ref,
+  validateNetworkXML,
+} from "./common.ts";
 import { dnsmasqConfig } from "./dnsmasq.ts";
 import { EventHub } from "../events.ts";
 import type { Argv, FirewallBackend } from "./firewall.ts";
@@ -178,10 +187,6 @@ function badName(name: string): boolean {
   return false;
 }
 
-function ref(o: NetworkObj): NetworkRef {
-  return { name: o.def.name, uuid: o.def.uuid };
-}
-
 /** The driver state of one root, shared by the connections opened on it. */
 export class NetworkDriver {
   readonly paths: NetworkPaths;
@@ -232,10 +237,7 @@ export class NetworkDriver {
   }
 
   #emit(o: NetworkObj, event: number): void {
-    this.events.emit(
-      { name: o.def.name, uuid: o.def.uuid, id: -1 },
-      { id: NetworkEventId.LIFECYCLE, event, detail: 0 },
-    );
+    emitLifecycle(this.events, o, event);
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -345,15 +347,11 @@ export class NetworkDriver {
   }
 
   lookupByName(name: string): NetworkRef {
-    const o = this.#objs.get(name);
-    if (!o) throw new VirtError("NETWORK_NOT_FOUND", { key: "name", value: name });
-    return ref(o);
+    return ref(findByName(this.#objs, name));
   }
 
   lookupByUUID(uuid: string): NetworkRef {
-    const o = [...this.#objs.values()].find((x) => x.def.uuid === uuid.toLowerCase());
-    if (!o) throw new VirtError("NETWORK_NOT_FOUND", { key: "uuid", value: uuid });
-    return ref(o);
+    return ref(findByUUID(this.#objs, uuid));
   }
 
   getXMLDesc(net: NetworkRef, flags: number): string {
@@ -374,13 +372,7 @@ export class NetworkDriver {
   }
   getBridgeName(net: NetworkRef): string {
     const o = this.#byRef(net);
-    const br = (o.live ?? o.def).bridge;
-    if (br === undefined) {
-      throw new VirtError("NETWORK_CONFIG_UNSUPPORTED", {
-        what: `network '${o.def.name}' does not have a bridge name.`,
-      });
-    }
-    return br;
+    return bridgeNameOf(o.def.name, o.live ?? o.def);
   }
 
   getDHCPLeases(net: NetworkRef, mac: string | null, flags: number): NetworkDHCPLease[] {
@@ -409,12 +401,7 @@ export class NetworkDriver {
       });
     }
     checkNetworkForDriver(def);
-    const existing = this.#objs.get(def.name);
-    if (existing && existing.def.uuid !== def.uuid) {
-      throw new VirtError("NETWORK_EXISTS", { name: def.name, uuid: existing.def.uuid });
-    }
-    const other = [...this.#objs.values()].find((o) => o.def.uuid === def.uuid && o.def.name !== def.name);
-    if (other) throw new VirtError("NETWORK_UUID_EXISTS", { name: other.def.name, uuid: def.uuid });
+    const existing = existingFor(this.#objs, def);
     const bridges = new Set<string>();
     for (const o of this.#objs.values()) {
       if (o === existing) continue;
@@ -441,7 +428,7 @@ export class NetworkDriver {
     checkFlags(flags, NetworkDefineFlags.VALIDATE, "networkDefineXMLFlags");
     return this.#serial(async () => {
       if (flags & NetworkDefineFlags.VALIDATE) {
-        await validateAgainstSchema(xml, "network", { document: "(network_definition)" });
+        await validateNetworkXML(xml);
       }
       const { def, existing } = this.#prepare(xml);
       await writeFileAtomic(this.#configPath(def.name), formatNetwork(def), { mode: 0o600 });
@@ -493,7 +480,7 @@ export class NetworkDriver {
     checkFlags(flags, NetworkCreateFlags.VALIDATE, "networkCreateXMLFlags");
     return this.#serial(async () => {
       if (flags & NetworkCreateFlags.VALIDATE) {
-        await validateAgainstSchema(xml, "network", { document: "(network_definition)" });
+        await validateNetworkXML(xml);
       }
       const { def, existing } = this.#prepare(xml);
       if (existing?.runtime) throw new VirtError("NETWORK_ALREADY_ACTIVE");
@@ -745,60 +732,25 @@ export class NetworkDriver {
 
   /** The driver entries for one connection (closing it leaves the driver and its networks). */
   connection(): NetworkDriverConnection {
-    const owner = {};
-    const wrap =
-      <A extends unknown[], T>(fn: (...a: A) => T | Promise<T>) =>
-      async (...a: A): Promise<T> => {
-        try {
-          return await fn(...a);
-        } catch (e) {
-          throw toVirtError(e);
-        }
-      };
     return {
-      close: () => {
-        this.events.removeOwner(owner);
-        return Promise.resolve();
-      },
-      connectNetworkEventRegisterAny: wrap(
-        (net: NetworkRef | null, eventID: number, cb: (n: NetworkRef, e: NetworkLifecycleEvent) => void) => {
-          if (eventID !== NetworkEventId.LIFECYCLE) {
-            throw new VirtError("API_INVALID_ARG", { what: `unsupported event ID ${eventID}` });
-          }
-          return this.events.add(
-            owner,
-            net?.uuid ?? null,
-            () => true,
-            (r, e) => {
-              cb({ name: r.name, uuid: r.uuid }, e);
-            },
-          );
-        },
-      ),
-      connectNetworkEventDeregisterAny: wrap((id: number) => {
-        if (!this.events.remove(owner, id)) {
-          throw new VirtError("API_INVALID_ARG", {
-            what: `could not find event callback ${id} for deletion`,
-          });
-        }
-      }),
-      connectListAllNetworks: wrap((flags: number) => this.listAll(flags)),
-      networkLookupByName: wrap((name: string) => this.lookupByName(name)),
-      networkLookupByUUID: wrap((uuid: string) => this.lookupByUUID(uuid)),
-      networkDefineXML: wrap((xml: string) => this.defineXML(xml)),
-      networkCreateXML: wrap((xml: string) => this.createXML(xml)),
-      networkDefineXMLFlags: wrap((xml: string, flags: number) => this.defineXML(xml, flags)),
-      networkCreateXMLFlags: wrap((xml: string, flags: number) => this.createXML(xml, flags)),
-      networkUndefine: wrap((n: NetworkRef) => this.undefine(n)),
-      networkCreate: wrap((n: NetworkRef) => this.create(n)),
-      networkDestroy: wrap((n: NetworkRef) => this.destroy(n)),
-      networkGetXMLDesc: wrap((n: NetworkRef, flags: number) => this.getXMLDesc(n, flags)),
-      networkIsActive: wrap((n: NetworkRef) => this.isActive(n)),
-      networkIsPersistent: wrap((n: NetworkRef) => this.isPersistent(n)),
-      networkGetAutostart: wrap((n: NetworkRef) => this.getAutostart(n)),
-      networkSetAutostart: wrap((n: NetworkRef, a: boolean) => this.setAutostart(n, a)),
-      networkGetBridgeName: wrap((n: NetworkRef) => this.getBridgeName(n)),
-      networkGetDHCPLeases: wrap((n: NetworkRef, mac: string | null, flags: number) =>
+      ...eventEntries(this.events),
+      connectListAllNetworks: entry((flags: number) => this.listAll(flags)),
+      networkLookupByName: entry((name: string) => this.lookupByName(name)),
+      networkLookupByUUID: entry((uuid: string) => this.lookupByUUID(uuid)),
+      networkDefineXML: entry((xml: string) => this.defineXML(xml)),
+      networkCreateXML: entry((xml: string) => this.createXML(xml)),
+      networkDefineXMLFlags: entry((xml: string, flags: number) => this.defineXML(xml, flags)),
+      networkCreateXMLFlags: entry((xml: string, flags: number) => this.createXML(xml, flags)),
+      networkUndefine: entry((n: NetworkRef) => this.undefine(n)),
+      networkCreate: entry((n: NetworkRef) => this.create(n)),
+      networkDestroy: entry((n: NetworkRef) => this.destroy(n)),
+      networkGetXMLDesc: entry((n: NetworkRef, flags: number) => this.getXMLDesc(n, flags)),
+      networkIsActive: entry((n: NetworkRef) => this.isActive(n)),
+      networkIsPersistent: entry((n: NetworkRef) => this.isPersistent(n)),
+      networkGetAutostart: entry((n: NetworkRef) => this.getAutostart(n)),
+      networkSetAutostart: entry((n: NetworkRef, a: boolean) => this.setAutostart(n, a)),
+      networkGetBridgeName: entry((n: NetworkRef) => this.getBridgeName(n)),
+      networkGetDHCPLeases: entry((n: NetworkRef, mac: string | null, flags: number) =>
         this.getDHCPLeases(n, mac, flags),
       ),
     };

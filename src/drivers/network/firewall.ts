@@ -61,30 +61,19 @@ export function firewallSetupCommands(backend: FirewallBackend): Argv[] {
   for (const fam of ["ip", "ip6"]) {
     out.push(["nft", "list", "table", fam, NFT_TABLE]);
     out.push(["nft", "add", "table", fam, NFT_TABLE]);
-    out.push([
-      "nft",
-      "add",
-      "chain",
-      fam,
-      NFT_TABLE,
-      "forward",
-      "{ type filter hook forward priority 0; policy accept; }",
-    ]);
+    out.push(["nft", "add", "chain", fam, NFT_TABLE, "forward", nftHook("filter", "forward", 0)]);
     for (const chain of ["guest_output", "guest_input", "guest_cross"]) {
       out.push(["nft", "add", "chain", fam, NFT_TABLE, chain]);
       out.push(["nft", "insert", "rule", fam, NFT_TABLE, "forward", "counter", "jump", chain]);
     }
-    out.push([
-      "nft",
-      "add",
-      "chain",
-      fam,
-      NFT_TABLE,
-      "guest_nat",
-      "{ type nat hook postrouting priority 100; policy accept; }",
-    ]);
+    out.push(["nft", "add", "chain", fam, NFT_TABLE, "guest_nat", nftHook("nat", "postrouting", 100)]);
   }
   return out;
+}
+
+/** The spec of an nft base chain (one argument, as libvirt passes it). */
+function nftHook(type: string, hook: string, priority: number): string {
+  return `{ type ${type} hook ${hook} priority ${priority}; policy accept; }`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -141,28 +130,8 @@ function natTarget(fam: Family, nat: NatRange, proto: string | undefined): { sna
 }
 
 const iptables: Rules = {
-  input: (fam, br, proto, port) => [
-    ...ipt(fam, "filter", "LIBVIRT_INP"),
-    "--in-interface",
-    br,
-    "--protocol",
-    proto,
-    "--destination-port",
-    String(port),
-    "--jump",
-    "ACCEPT",
-  ],
-  output: (fam, br, proto, port) => [
-    ...ipt(fam, "filter", "LIBVIRT_OUT"),
-    "--out-interface",
-    br,
-    "--protocol",
-    proto,
-    "--destination-port",
-    String(port),
-    "--jump",
-    "ACCEPT",
-  ],
+  input: (fam, br, proto, port) => iptHostPort(fam, "LIBVIRT_INP", "--in-interface", br, proto, port),
+  output: (fam, br, proto, port) => iptHostPort(fam, "LIBVIRT_OUT", "--out-interface", br, proto, port),
   rejectOut: (fam, br) => [...ipt(fam, "filter", "LIBVIRT_FWO"), "--in-interface", br, "--jump", "REJECT"],
   rejectIn: (fam, br) => [...ipt(fam, "filter", "LIBVIRT_FWI"), "--out-interface", br, "--jump", "REJECT"],
   allowCross: (fam, br) => [
@@ -184,30 +153,9 @@ const iptables: Rules = {
     "--jump",
     "ACCEPT",
   ],
-  allowRelatedIn: (fam, net, br, dev) => [
-    ...ipt(fam, "filter", "LIBVIRT_FWI"),
-    "--destination",
-    net,
-    ...(dev !== undefined ? ["--in-interface", dev] : []),
-    "--out-interface",
-    br,
-    "--match",
-    "conntrack",
-    "--ctstate",
-    "ESTABLISHED,RELATED",
-    "--jump",
-    "ACCEPT",
-  ],
-  allowIn: (fam, net, br, dev) => [
-    ...ipt(fam, "filter", "LIBVIRT_FWI"),
-    "--destination",
-    net,
-    ...(dev !== undefined ? ["--in-interface", dev] : []),
-    "--out-interface",
-    br,
-    "--jump",
-    "ACCEPT",
-  ],
+  allowRelatedIn: (fam, net, br, dev) =>
+    iptAllowIn(fam, net, br, dev, ["--match", "conntrack", "--ctstate", "ESTABLISHED,RELATED"]),
+  allowIn: (fam, net, br, dev) => iptAllowIn(fam, net, br, dev, []),
   masquerade: (fam, net, dev, nat, proto) => {
     const t = natTarget(fam, nat, proto);
     return [
@@ -256,6 +204,43 @@ const iptables: Rules = {
 
 function ipt(fam: Family, table: string, chain: string): string[] {
   return [fam === 4 ? "iptables" : "ip6tables", "-w", "--table", table, "--insert", chain];
+}
+
+/** Accepts one protocol and port between the bridge (`side` of the host) and the host. */
+function iptHostPort(
+  fam: Family,
+  chain: string,
+  side: "--in-interface" | "--out-interface",
+  br: string,
+  proto: string,
+  port: number,
+): Argv {
+  return [
+    ...ipt(fam, "filter", chain),
+    side,
+    br,
+    "--protocol",
+    proto,
+    "--destination-port",
+    String(port),
+    "--jump",
+    "ACCEPT",
+  ];
+}
+
+/** Accepts forwarded traffic to the subnet `net` on the bridge (from `dev` when given). */
+function iptAllowIn(fam: Family, net: string, br: string, dev: string | undefined, match: string[]): Argv {
+  return [
+    ...ipt(fam, "filter", "LIBVIRT_FWI"),
+    "--destination",
+    net,
+    ...(dev !== undefined ? ["--in-interface", dev] : []),
+    "--out-interface",
+    br,
+    ...match,
+    "--jump",
+    "ACCEPT",
+  ];
 }
 
 function nft(fam: Family, chain: string): string[] {
@@ -411,6 +396,16 @@ export function networkFirewallCommands(def: NetworkDef, backend: FirewallBacken
   const push = (a: Argv | undefined): void => {
     if (a) out.push(a);
   };
+  /** The host's service on `port`, over TCP and UDP (`dir`: to the host or from it). */
+  const tcpUdp = (dir: "input" | "output", fam: Family, port: number): void => {
+    for (const proto of ["tcp", "udp"] as const) push(R[dir](fam, br, proto, port));
+  };
+  /** No forwarding to or from the bridge except between its guests. */
+  const isolate = (fam: Family): void => {
+    push(R.rejectOut(fam, br));
+    push(R.rejectIn(fam, br));
+    push(R.allowCross(fam, br));
+  };
   const v4 = def.ips.filter((ip) => familyOf(ip) === 4);
   const v6 = def.ips.filter((ip) => familyOf(ip) === 6);
   const dev = def.forward?.interfaces[0];
@@ -421,33 +416,23 @@ export function networkFirewallCommands(def: NetworkDef, backend: FirewallBacken
   if (wantChecksum && checksum.first) out.push(...checksum.argv);
 
   // General IPv4 rules.
-  push(R.input(4, br, "tcp", 67));
-  push(R.input(4, br, "udp", 67));
-  push(R.output(4, br, "tcp", 68));
-  push(R.output(4, br, "udp", 68));
-  push(R.input(4, br, "tcp", 53));
-  push(R.input(4, br, "udp", 53));
-  push(R.output(4, br, "tcp", 53));
-  push(R.output(4, br, "udp", 53));
+  tcpUdp("input", 4, 67);
+  tcpUdp("output", 4, 68);
+  tcpUdp("input", 4, 53);
+  tcpUdp("output", 4, 53);
   const tftp = v4.find((ip) => ip.ranges.length > 0 || ip.hosts.length > 0 || ip.tftpRoot !== undefined);
   if (tftp?.tftpRoot !== undefined) {
     push(R.input(4, br, "udp", 69));
     push(R.output(4, br, "udp", 69));
   }
-  push(R.rejectOut(4, br));
-  push(R.rejectIn(4, br));
-  push(R.allowCross(4, br));
+  isolate(4);
 
   // General IPv6 rules.
   if (v6.length > 0 || def.ipv6NoGateway) {
-    push(R.rejectOut(6, br));
-    push(R.rejectIn(6, br));
-    push(R.allowCross(6, br));
+    isolate(6);
     if (v6.length > 0) {
-      push(R.input(6, br, "tcp", 53));
-      push(R.input(6, br, "udp", 53));
-      push(R.output(6, br, "tcp", 53));
-      push(R.output(6, br, "udp", 53));
+      tcpUdp("input", 6, 53);
+      tcpUdp("output", 6, 53);
       push(R.input(6, br, "udp", 547));
       push(R.output(6, br, "udp", 546));
     }
@@ -469,9 +454,7 @@ export function networkFirewallCommands(def: NetworkDef, backend: FirewallBacken
     if (masquerade) {
       push(R.allowOut(fam, net, br, dev));
       push(R.allowRelatedIn(fam, net, br, dev));
-      push(R.masquerade(fam, net, dev, nat));
-      push(R.masquerade(fam, net, dev, nat, "udp"));
-      push(R.masquerade(fam, net, dev, nat, "tcp"));
+      for (const proto of [undefined, "udp", "tcp"] as const) push(R.masquerade(fam, net, dev, nat, proto));
       if (fam === 4) push(R.dontMasquerade(fam, net, dev, BROADCAST_V4));
       push(R.dontMasquerade(fam, net, dev, fam === 4 ? MULTICAST_V4 : MULTICAST_V6));
     } else if (route) {

@@ -6,12 +6,21 @@
  * inactive network is accepted, a running network cannot be undefined, and transient networks
  * may be marked autostart.
  */
-import { checkFlags, VirtError, toVirtError } from "../../util/errors/index.ts";
+import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import { formatNetwork, parseNetwork, type NetworkDef } from "../../conf/network/index.ts";
-import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import { EventHub } from "../events.ts";
 import {
-  NetworkEventId,
+  bridgeNameOf,
+  emitLifecycle,
+  entry,
+  eventEntries,
+  existingFor,
+  findByName,
+  findByUUID,
+  refOf,
+  validateNetworkXML,
+} from "./common.ts";
+import {
   NetworkEventLifecycleType as Ev,
   type NetworkLifecycleEvent,
   ConnectListNetworksFlags,
@@ -47,10 +56,7 @@ export class MemoryNetworkDriver {
   readonly events = new EventHub<NetworkLifecycleEvent>();
 
   #emit(n: MemNetwork, event: number): void {
-    this.events.emit(
-      { name: n.def.name, uuid: n.def.uuid, id: -1 },
-      { id: NetworkEventId.LIFECYCLE, event, detail: 0 },
-    );
+    emitLifecycle(this.events, n, event);
   }
 
   constructor(initial: readonly string[] = [TEST_DEFAULT_NETWORK_XML]) {
@@ -68,12 +74,7 @@ export class MemoryNetworkDriver {
 
   #parse(xml: string): { def: NetworkDef; existing?: MemNetwork } {
     const { def } = parseNetwork(xml);
-    const existing = this.#nets.get(def.name);
-    if (existing && existing.def.uuid !== def.uuid) {
-      throw new VirtError("NETWORK_EXISTS", { name: def.name, uuid: existing.def.uuid });
-    }
-    const other = [...this.#nets.values()].find((n) => n.def.uuid === def.uuid && n.def.name !== def.name);
-    if (other) throw new VirtError("NETWORK_UUID_EXISTS", { name: other.def.name, uuid: def.uuid });
+    const existing = existingFor(this.#nets, def);
     return existing ? { def, existing } : { def };
   }
 
@@ -84,15 +85,11 @@ export class MemoryNetworkDriver {
   }
 
   lookupByName(name: string): NetworkRef {
-    const n = this.#nets.get(name);
-    if (!n) throw new VirtError("NETWORK_NOT_FOUND", { key: "name", value: name });
-    return refOf(n);
+    return refOf(findByName(this.#nets, name));
   }
 
   lookupByUUID(uuid: string): NetworkRef {
-    const n = [...this.#nets.values()].find((x) => x.def.uuid === uuid.toLowerCase());
-    if (!n) throw new VirtError("NETWORK_NOT_FOUND", { key: "uuid", value: uuid });
-    return refOf(n);
+    return refOf(findByUUID(this.#nets, uuid));
   }
 
   define(xml: string): NetworkRef {
@@ -152,92 +149,48 @@ export class MemoryNetworkDriver {
   }
 
   connection(): NetworkDriverConnection {
-    const owner = {};
-    const wrap =
-      <A extends unknown[], T>(fn: (...a: A) => T) =>
-      (...a: A): Promise<T> => {
-        try {
-          return Promise.resolve(fn(...a));
-        } catch (e) {
-          return Promise.reject(toVirtError(e));
-        }
-      };
     return {
-      close: () => {
-        this.events.removeOwner(owner);
-        return Promise.resolve();
-      },
-      connectNetworkEventRegisterAny: wrap(
-        (net: NetworkRef | null, eventID: number, cb: (n: NetworkRef, e: NetworkLifecycleEvent) => void) => {
-          if (eventID !== NetworkEventId.LIFECYCLE) {
-            throw new VirtError("API_INVALID_ARG", { what: `unsupported event ID ${eventID}` });
-          }
-          return this.events.add(
-            owner,
-            net?.uuid ?? null,
-            () => true,
-            (r, e) => {
-              cb({ name: r.name, uuid: r.uuid }, e);
-            },
-          );
-        },
-      ),
-      connectNetworkEventDeregisterAny: wrap((id: number) => {
-        if (!this.events.remove(owner, id)) {
-          throw new VirtError("API_INVALID_ARG", {
-            what: `could not find event callback ${id} for deletion`,
-          });
-        }
-      }),
-      connectListAllNetworks: wrap((flags: number) => this.listAll(flags)),
-      networkLookupByName: wrap((name: string) => this.lookupByName(name)),
-      networkLookupByUUID: wrap((uuid: string) => this.lookupByUUID(uuid)),
-      networkDefineXML: wrap((xml: string) => this.define(xml)),
-      networkCreateXML: wrap((xml: string) => this.createXML(xml)),
+      ...eventEntries(this.events),
+      connectListAllNetworks: entry((flags: number) => this.listAll(flags)),
+      networkLookupByName: entry((name: string) => this.lookupByName(name)),
+      networkLookupByUUID: entry((uuid: string) => this.lookupByUUID(uuid)),
+      networkDefineXML: entry((xml: string) => this.define(xml)),
+      networkCreateXML: entry((xml: string) => this.createXML(xml)),
       networkDefineXMLFlags: async (xml: string, flags: number) => {
         checkFlags(flags, 1, "testNetworkDefineXMLFlags");
-        if (flags & 1) await validateAgainstSchema(xml, "network", { document: "(network_definition)" });
-        return wrap((x: string) => this.define(x))(xml);
+        if (flags & 1) await validateNetworkXML(xml);
+        return entry((x: string) => this.define(x))(xml);
       },
       networkCreateXMLFlags: async (xml: string, flags: number) => {
         checkFlags(flags, 1, "testNetworkCreateXMLFlags");
-        if (flags & 1) await validateAgainstSchema(xml, "network", { document: "(network_definition)" });
-        return wrap((x: string) => this.createXML(x))(xml);
+        if (flags & 1) await validateNetworkXML(xml);
+        return entry((x: string) => this.createXML(x))(xml);
       },
-      networkUndefine: wrap((r: NetworkRef) => {
+      networkUndefine: entry((r: NetworkRef) => {
         this.undefine(r);
       }),
-      networkCreate: wrap((r: NetworkRef) => {
+      networkCreate: entry((r: NetworkRef) => {
         this.create(r);
       }),
-      networkDestroy: wrap((r: NetworkRef) => {
+      networkDestroy: entry((r: NetworkRef) => {
         this.destroy(r);
       }),
-      networkGetXMLDesc: wrap((r: NetworkRef, flags: number) => {
+      networkGetXMLDesc: entry((r: NetworkRef, flags: number) => {
         checkFlags(flags, 0, "testNetworkGetXMLDesc");
         return formatNetwork(this.#get(r).def);
       }),
-      networkIsActive: wrap((r: NetworkRef) => this.#get(r).active),
-      networkIsPersistent: wrap((r: NetworkRef) => this.#get(r).persistent),
-      networkGetAutostart: wrap((r: NetworkRef) => this.#get(r).autostart),
-      networkSetAutostart: wrap((r: NetworkRef, a: boolean) => {
+      networkIsActive: entry((r: NetworkRef) => this.#get(r).active),
+      networkIsPersistent: entry((r: NetworkRef) => this.#get(r).persistent),
+      networkGetAutostart: entry((r: NetworkRef) => this.#get(r).autostart),
+      networkSetAutostart: entry((r: NetworkRef, a: boolean) => {
         this.#get(r).autostart = a;
       }),
-      networkGetBridgeName: wrap((r: NetworkRef) => {
+      networkGetBridgeName: entry((r: NetworkRef) => {
         const n = this.#get(r);
-        if (n.def.bridge === undefined) {
-          throw new VirtError("NETWORK_CONFIG_UNSUPPORTED", {
-            what: `network '${n.def.name}' does not have a bridge name.`,
-          });
-        }
-        return n.def.bridge;
+        return bridgeNameOf(n.def.name, n.def);
       }),
     };
   }
-}
-
-function refOf(n: MemNetwork): NetworkRef {
-  return { name: n.def.name, uuid: n.def.uuid };
 }
 
 let shared: MemoryNetworkDriver | undefined;

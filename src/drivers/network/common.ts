@@ -1,0 +1,125 @@
+/**
+ * What the host network driver (`driver.ts`) and the in-memory networks of `test:///default`
+ * (`memory.ts`) do alike: references, lookups and name/UUID clashes over their networks, the
+ * lifecycle events and the per-connection event entries, and turning driver methods into API
+ * entries.
+ */
+import { VirtError, toVirtError } from "../../util/errors/index.ts";
+import type { NetworkDef } from "../../conf/network/index.ts";
+import { validateAgainstSchema } from "../../host/xml-schema.ts";
+import type { EventHub } from "../events.ts";
+import {
+  NetworkEventId,
+  type NetworkDriverConnection,
+  type NetworkLifecycleEvent,
+  type NetworkRef,
+} from "../network-driver.ts";
+
+/** A network as either driver keeps it: at least its definition. */
+export interface HasDef {
+  def: NetworkDef;
+}
+
+export function refOf(o: HasDef): NetworkRef {
+  return { name: o.def.name, uuid: o.def.uuid };
+}
+
+/** The network named `name`, or NETWORK_NOT_FOUND. */
+export function findByName<O extends HasDef>(objs: ReadonlyMap<string, O>, name: string): O {
+  const o = objs.get(name);
+  if (!o) throw new VirtError("NETWORK_NOT_FOUND", { key: "name", value: name });
+  return o;
+}
+
+/** The network with this UUID (any case), or NETWORK_NOT_FOUND. */
+export function findByUUID<O extends HasDef>(objs: ReadonlyMap<string, O>, uuid: string): O {
+  const o = [...objs.values()].find((x) => x.def.uuid === uuid.toLowerCase());
+  if (!o) throw new VirtError("NETWORK_NOT_FOUND", { key: "uuid", value: uuid });
+  return o;
+}
+
+/**
+ * The network a new definition replaces (same name and UUID), if any; NETWORK_EXISTS when the
+ * name is taken by another UUID, NETWORK_UUID_EXISTS when the UUID is taken by another name.
+ */
+export function existingFor<O extends HasDef>(objs: ReadonlyMap<string, O>, def: NetworkDef): O | undefined {
+  const existing = objs.get(def.name);
+  if (existing && existing.def.uuid !== def.uuid) {
+    throw new VirtError("NETWORK_EXISTS", { name: def.name, uuid: existing.def.uuid });
+  }
+  const other = [...objs.values()].find((o) => o.def.uuid === def.uuid && o.def.name !== def.name);
+  if (other) throw new VirtError("NETWORK_UUID_EXISTS", { name: other.def.name, uuid: def.uuid });
+  return existing;
+}
+
+/** The bridge of a network's definition `def` (`name`'s), or libvirt's error when it has none. */
+export function bridgeNameOf(name: string, def: NetworkDef): string {
+  if (def.bridge === undefined) {
+    throw new VirtError("NETWORK_CONFIG_UNSUPPORTED", {
+      what: `network '${name}' does not have a bridge name.`,
+    });
+  }
+  return def.bridge;
+}
+
+/** The `VALIDATE` flag of define/create: the XML against libvirt's network schema. */
+export function validateNetworkXML(xml: string): Promise<void> {
+  return validateAgainstSchema(xml, "network", { document: "(network_definition)" });
+}
+
+/** A lifecycle event of a network (`event`: NetworkEventLifecycleType). */
+export function emitLifecycle(events: EventHub<NetworkLifecycleEvent>, o: HasDef, event: number): void {
+  events.emit(
+    { name: o.def.name, uuid: o.def.uuid, id: -1 },
+    { id: NetworkEventId.LIFECYCLE, event, detail: 0 },
+  );
+}
+
+/** A driver method as an API entry: a promise, failing with a VirtError. */
+export function entry<A extends unknown[], T>(fn: (...a: A) => T | Promise<T>): (...a: A) => Promise<T> {
+  return async (...a: A): Promise<T> => {
+    try {
+      return await fn(...a);
+    } catch (e) {
+      throw toVirtError(e);
+    }
+  };
+}
+
+/** One connection's `close` and event entries: its callbacks go with it. */
+export function eventEntries(
+  events: EventHub<NetworkLifecycleEvent>,
+): Pick<
+  NetworkDriverConnection,
+  "close" | "connectNetworkEventRegisterAny" | "connectNetworkEventDeregisterAny"
+> {
+  const owner = {};
+  return {
+    close: () => {
+      events.removeOwner(owner);
+      return Promise.resolve();
+    },
+    connectNetworkEventRegisterAny: entry(
+      (net: NetworkRef | null, eventID: number, cb: (n: NetworkRef, e: NetworkLifecycleEvent) => void) => {
+        if (eventID !== NetworkEventId.LIFECYCLE) {
+          throw new VirtError("API_INVALID_ARG", { what: `unsupported event ID ${eventID}` });
+        }
+        return events.add(
+          owner,
+          net?.uuid ?? null,
+          () => true,
+          (r, e) => {
+            cb({ name: r.name, uuid: r.uuid }, e);
+          },
+        );
+      },
+    ),
+    connectNetworkEventDeregisterAny: entry((id: number) => {
+      if (!events.remove(owner, id)) {
+        throw new VirtError("API_INVALID_ARG", {
+          what: `could not find event callback ${id} for deletion`,
+        });
+      }
+    }),
+  };
+}
