@@ -62,8 +62,9 @@ test("autoport VNC guests get distinct free ports, released at destroy, kept acr
     base
       .replace("<name>g0</name>", `<name>${name}</name>`)
       .replace("</devices>", "    <graphics type='vnc' autoport='yes'/>\n  </devices>");
-  // something else holds the first free port of a private range
-  let min = 5900;
+  // something else holds the first free port of a private range (away from 5900, which other
+  // test files' guests take from at the same time)
+  let min = 7000 + Math.floor(Math.random() * 20_000);
   while (!(await canBindPort(min, "127.0.0.1"))) min++;
   const busy = await listen(min);
   const range = { min, max: min + 20 };

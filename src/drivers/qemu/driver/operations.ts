@@ -74,6 +74,8 @@ function checkActive(obj: QemuDomainObj): QemuRun {
 /** The monitor of a running domain (it may be reconnecting after a monitor failure). */
 function monitorOf(obj: QemuDomainObj, run: QemuRun, operation: string) {
   if (!run.qmp) {
+    // Being destroyed (its monitor closed before the process is gone): as libvirt, not running.
+    if (run.stopping) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
     if (isProcessAlive(run.pid, run.starttime))
       throw new VirtError("QEMU_MONITOR_UNAVAILABLE", { name: obj.name, operation });
     throw new VirtError("QEMU_GUEST_QUIT", { name: obj.name, operation });
