@@ -100,12 +100,12 @@ before(() => {
   const lock = JSON.parse(readFileSync(join(repoRoot, "package-lock.json"), "utf8")) as {
     packages: Record<string, { dependencies?: Record<string, string> }>;
   };
-  const todo = Object.keys(lock.packages[""]?.dependencies ?? {});
-  for (let name = todo.pop(); name !== undefined; name = todo.pop()) {
+  const pending = Object.keys(lock.packages[""]?.dependencies ?? {});
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
     const to = join(consumer, "node_modules", name);
     if (existsSync(to)) continue;
     cpSync(join(repoRoot, "node_modules", name), to, { recursive: true, dereference: true });
-    todo.push(...Object.keys(lock.packages[`node_modules/${name}`]?.dependencies ?? {}));
+    pending.push(...Object.keys(lock.packages[`node_modules/${name}`]?.dependencies ?? {}));
   }
   ok(
     run(
