@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { commandWorks, insideTestNetns, runInTestNetns } from "../../testing/netns.ts";
 import { isVirtError } from "../../util/errors/index.ts";
 import { isProcessAlive, readProcCmdline, runArgv } from "../../util/spawn.ts";
 import { ConnectListNetworksFlags as L } from "../network-driver.ts";
@@ -20,46 +21,11 @@ import { spawnArgv } from "../../util/spawn.ts";
 import { gunzipSync } from "node:zlib";
 import { writeFileSync } from "node:fs";
 
-const INNER = process.env.TVIRT_NETNS_TEST === "1";
 const here = fileURLToPath(import.meta.url);
 
-async function have(argv: string[]): Promise<boolean> {
-  try {
-    return (await runArgv(argv)).code === 0;
-  } catch {
-    return false;
-  }
-}
-
-if (!INNER) {
+if (!insideTestNetns()) {
   test("network driver in a new network namespace", async (t) => {
-    const missing: string[] = [];
-    if (process.getuid?.() !== 0) missing.push("root");
-    for (const [name, argv] of [
-      ["unshare", ["unshare", "--version"]],
-      ["ip", ["ip", "-V"]],
-      ["nft", ["nft", "--version"]],
-      ["dnsmasq", ["dnsmasq", "--version"]],
-    ] as const) {
-      if (!(await have([...argv]))) missing.push(name);
-    }
-    if (missing.length > 0) {
-      if (process.env.CI === "true") assert.fail(`missing: ${missing.join(", ")}`);
-      t.skip(`needs ${missing.join(", ")} (scripts/setup installs them)`);
-      return;
-    }
-    const r = await runArgv(
-      ["unshare", "--net", process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", here],
-      {
-        env: {
-          PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-          LC_ALL: "C",
-          TVIRT_NETNS_TEST: "1",
-        },
-        timeoutMs: 180_000,
-      },
-    );
-    assert.equal(r.code, 0, `inner run failed:\n${r.stdout}\n${r.stderr}`);
+    await runInTestNetns(t, here, 180_000);
   });
 } else {
   const sh = async (...argv: string[]): Promise<string> => {
@@ -481,7 +447,7 @@ if (!INNER) {
     });
 
     test("the iptables backend installs and removes its rules too", async (t) => {
-      if (!(await have(["iptables", "-w", "--table", "filter", "--list-rules"]))) {
+      if (!(await commandWorks(["iptables", "-w", "--table", "filter", "--list-rules"]))) {
         if (process.env.CI === "true") assert.fail("iptables is unusable here (scripts/setup installs it)");
         t.skip("iptables unusable here");
         return;

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { insideTestNetns, runInTestNetns } from "../../../testing/netns.ts";
 import { privateSession, run, spawnDaemon, virshOrSkip } from "../../../testing/rpc/harness.ts";
 import { runArgv } from "../../../util/spawn.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
@@ -22,47 +23,11 @@ import type { NetworkRef } from "../../network-driver.ts";
 import { guestXML, makeTestRoot, type TestRoot } from "../../../testing/qemu/driver.ts";
 import { DomainDeviceModifyFlags, DomainXMLFlags } from "../../enums.ts";
 
-const INNER = process.env.TVIRT_NETNS_TEST === "1";
 const here = fileURLToPath(import.meta.url);
 
-async function have(argv: string[]): Promise<boolean> {
-  try {
-    return (await runArgv(argv)).code === 0;
-  } catch {
-    return false;
-  }
-}
-
-if (!INNER) {
+if (!insideTestNetns()) {
   test("guest interfaces on a virtual network, in a new network namespace", async (t) => {
-    const missing: string[] = [];
-    if (process.getuid?.() !== 0) missing.push("root");
-    for (const [name, argv] of [
-      ["unshare", ["unshare", "--version"]],
-      ["ip", ["ip", "-V"]],
-      ["nft", ["nft", "--version"]],
-      ["dnsmasq", ["dnsmasq", "--version"]],
-    ] as const) {
-      if (!(await have([...argv]))) missing.push(name);
-    }
-    if (missing.length > 0) {
-      if (process.env.CI === "true") assert.fail(`missing: ${missing.join(", ")}`);
-      t.skip(`needs ${missing.join(", ")} (scripts/setup installs them)`);
-      return;
-    }
-    const r = await runArgv(
-      ["unshare", "--net", process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", here],
-      {
-        env: {
-          PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-          LC_ALL: "C",
-          HOME: process.env.HOME ?? "/root",
-          TVIRT_NETNS_TEST: "1",
-        },
-        timeoutMs: 400_000,
-      },
-    );
-    assert.equal(r.code, 0, `inner run failed:\n${r.stdout}\n${r.stderr}`);
+    await runInTestNetns(t, here, 400_000);
   });
 } else {
   const sh = async (...argv: string[]): Promise<string> => {
