@@ -3,6 +3,7 @@
  */
 import type { XmlElement } from "../xml.ts";
 import { VirtError } from "../../util/errors/index.ts";
+import { placeOf } from "../typed-read.ts";
 import type { CpuDef, CpuFeature, CpuTopology, NumaCell } from "./types.ts";
 import {
   bitmapAttr,
@@ -10,7 +11,6 @@ import {
   invalidAttr,
   missingAttr,
   onOff,
-  placeOfAttr,
   reqEnum,
   reqUInt,
   sizeAttr,
@@ -74,9 +74,8 @@ function parseMaxPhysAddr(el: XmlElement): NonNullable<CpuDef["maxphysaddr"]> {
 function parseCell(el: XmlElement, index: number, seen: Set<number>, count: number): NumaCell {
   const id = uintAttr(el, "id", { hex: false, max: 0xffff }) ?? index;
   // Cells are indexed by id: ids 0..n-1, each once, in any order (virDomainNumaDefParseXML).
-  if (id >= count) throw new VirtError("DOMAIN_NUMA_CELL_ID_RANGE", {}, { ...placeOfAttr(el, "id") });
-  if (seen.has(id))
-    throw new VirtError("DOMAIN_NUMA_CELL_ID_DUPLICATE", { id }, { ...placeOfAttr(el, "id") });
+  if (id >= count) throw new VirtError("DOMAIN_NUMA_CELL_ID_RANGE", {}, { ...placeOf(el, "id") });
+  if (seen.has(id)) throw new VirtError("DOMAIN_NUMA_CELL_ID_DUPLICATE", { id }, { ...placeOf(el, "id") });
   seen.add(id);
   const memory = sizeAttr(el, "memory");
   if (memory === undefined) throw missingAttr(el, "memory");
@@ -92,11 +91,7 @@ function parseCell(el: XmlElement, index: number, seen: Set<number>, count: numb
     cell.distances = dist.all("sibling").map((s) => {
       const sibling = reqUInt(s, "id", { hex: false, max: 0xffff });
       if (sibling >= count) {
-        throw new VirtError(
-          "DOMAIN_NUMA_SIBLING_UNKNOWN",
-          { sibling, cell: id },
-          { ...placeOfAttr(s, "id") },
-        );
+        throw new VirtError("DOMAIN_NUMA_SIBLING_UNKNOWN", { sibling, cell: id }, { ...placeOf(s, "id") });
       }
       return { id: sibling, value: reqUInt(s, "value", { hex: false, min: 10, max: 255 }) };
     });

@@ -8,14 +8,6 @@ import { VirtError } from "../../util/errors/index.ts";
 import { placeOf, readEnumAttr, type Place } from "../typed-read.ts";
 import { formatBitmap, parseBitmapMembers } from "./bitmap.ts";
 
-export function placeOfAttr(el: XmlElement, name: string): Place {
-  return placeOf(el, name);
-}
-
-export function placeOfEl(el: XmlElement): Place {
-  return placeOf(el);
-}
-
 export function invalid(
   place: Place,
   value: string,
@@ -339,7 +331,7 @@ export function bitmapAttr(
   const v = el.attr(name);
   if (v === undefined) return undefined;
   const members = parseBitmapMembers(v, max);
-  const place = placeOfAttr(el, name);
+  const place = placeOf(el, name);
   if (members?.length === 0 && empty) throw empty();
   if (!members || members.length === 0) {
     throw new VirtError(
