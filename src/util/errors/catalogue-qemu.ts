@@ -347,6 +347,20 @@ export const qemuErrors = {
     kind: "user",
     template: "Emulator '{emulator}' does not support machine type '{machine}'",
   },
+  QEMU_HPB_MACHINE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "Emulator '{emulator}' does not support machine type '{machine}': it stands for '{base}' with host-phys-bits on, and this emulator has no '{base}'",
+  },
+  QEMU_PHYS_BITS_RANGE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "domain '{name}': <maxphysaddr mode='emulate' bits='{bits}'/> is out of range: QEMU gives an x86 vCPU {min} to {max} physical address bits",
+  },
   QEMU_FILE_MISSING: {
     vir: "SYSTEM_ERROR",
     domain: "QEMU",

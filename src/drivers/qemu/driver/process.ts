@@ -50,7 +50,7 @@ import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
-import { checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
+import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 
 export interface StartOptions {
   /** The API that starts the domain (for messages). */
@@ -103,6 +103,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   checkMemory(def, drv.options.minMemoryKiB);
   const caps = await drv.caps(def.devices.emulator);
   checkAgainstCaps(def, caps);
+  checkAddressBits(def);
   if (def.type === "kvm") {
     const kvm = await drv.kvm(caps.emulator);
     if (!kvm.usable) throw kvmUnavailableError(kvm);
