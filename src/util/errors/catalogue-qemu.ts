@@ -354,6 +354,13 @@ export const qemuErrors = {
     template:
       "Emulator '{emulator}' does not support machine type '{machine}': it stands for '{base}' with host-phys-bits on, and this emulator has no '{base}'",
   },
+  QEMU_HUGEPAGES_SHORT: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "domain '{domain}' needs {pages} huge pages of {size} on {where}, but only {free} are free: reserve {more} more (raise {file})",
+  },
   QEMU_PHYS_BITS_RANGE: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
