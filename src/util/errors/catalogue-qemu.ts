@@ -354,6 +354,25 @@ export const qemuErrors = {
     template:
       "Emulator '{emulator}' does not support machine type '{machine}': it stands for '{base}' with host-phys-bits on, and this emulator has no '{base}'",
   },
+  QEMU_VIRTIOFSD_MISSING: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "virtiofs filesystem '{tag}' needs virtiofsd, which was not found (looked for {tried}): install the 'virtiofsd' package, or on Debian 12 'qemu-system-common', or name the binary in <binary path='...'/>",
+  },
+  QEMU_VIRTIOFSD_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "virtiofsd of filesystem '{tag}' ended before it listened ({status}); its log: {log}",
+  },
+  QEMU_VIRTIOFS_SOURCE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "domain '{domain}': the source of virtiofs filesystem '{tag}' is not a directory: '{source}'",
+  },
   QEMU_HUGEPAGES_SHORT: {
     vir: "OPERATION_FAILED",
     domain: "QEMU",

@@ -28,6 +28,8 @@ import {
   DomainPausedReason,
   DomainRunningReason,
   DomainShutoffReason,
+  DomainEventId,
+  DomainEventIOErrorAction,
   DomainState,
 } from "../../enums.ts";
 import { buildQemuCommand, type CommandContext } from "../command/index.ts";
@@ -50,6 +52,7 @@ import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
+import { startVirtiofsd, virtiofsFilesystems, type VirtiofsDaemon } from "./virtiofs.ts";
 import { checkHugepageSupply, hugepageNeeds, makeHugepageDirs, removeHugepageDirs } from "./hugepages.ts";
 import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
@@ -182,6 +185,20 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       await mkdir(dp.channelDir, { recursive: true, mode: 0o750 });
     }
     await writeFile(dp.masterKeyFile, randomBytes(32), { mode: 0o600 });
+    // virtiofs: one virtiofsd per shared folder, listening before QEMU connects
+    const fsDaemons: VirtiofsDaemon[] = [];
+    for (const fs of virtiofsFilesystems(live)) {
+      const alias = fs.alias ?? "";
+      const d = await startVirtiofsd({
+        domain: def.name,
+        fs,
+        alias,
+        socket: join(dp.domainDir, `${alias}-fs.sock`),
+        logPath: drv.logPath(`${def.name}-${alias}-virtiofsd`),
+      });
+      undo.addFn(() => d.stop());
+      fsDaemons.push(d);
+    }
     await rm(pidfile, { force: true });
     undo.addFn(() => rm(pidfile, { force: true }));
     // host devices: managed PCI ones bound to vfio-pci, given back on failure and at stop
@@ -229,6 +246,18 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       graphicsPorts.release();
     });
     newRun.autodestroyOwner = opts.autodestroyOwner;
+    for (const d of fsDaemons) {
+      newRun.store.addFn(() => d.stop());
+      void d.exited.then(async (st) => {
+        // QEMU going away (destroy, shutdown, crash) ends virtiofsd too: only a daemon that
+        // died under a QEMU still running is news.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const qemuRuns = isProcessAlive(newRun.pid, newRun.starttime);
+        if (!newRun.ended && newRun.stopping === undefined && obj.run === newRun && qemuRuns) {
+          await reportVirtiofsdExit(drv, obj, d, st);
+        }
+      });
+    }
     undo.addFn(() => killNow(newRun));
     const exited = new AbortController();
     void child.exited.then(() => {
@@ -287,6 +316,28 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     }
     throw await startError(def.name, logPath, logOffset, e, exitStatus?.(), opts.failure);
   }
+}
+
+/** A virtiofsd gone while its guest runs: the guest's mount is dead; say so in the log and as an event. */
+async function reportVirtiofsdExit(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  d: VirtiofsDaemon,
+  st: { code: number | null; signal: NodeJS.Signals | null },
+): Promise<void> {
+  const how = st.signal !== null ? `killed by ${st.signal}` : `exited with status ${String(st.code)}`;
+  const reason = `virtiofsd ${how}`;
+  await appendLog(
+    drv.logPath(obj.def.name),
+    `${new Date().toISOString()}: virtiofsd of filesystem '${d.tag}' (${d.alias}, ${d.source}) ${how}: the guest's mount of '${d.tag}' no longer works until the domain is restarted\n`,
+  ).catch(() => undefined);
+  drv.events.emit(obj.ref(), {
+    id: DomainEventId.IO_ERROR_REASON,
+    srcPath: d.source,
+    devAlias: d.alias,
+    action: DomainEventIOErrorAction.REPORT,
+    reason,
+  });
 }
 
 /** The error of a failed start: QEMU's own message when it exited, with the log tail. */
