@@ -223,6 +223,9 @@ if (!insideTestNetns()) {
         p.child.kill("SIGKILL");
         await p.child.exited;
       }
+      // last resort after a failure: a dnsmasq of this root (started by this test's drivers)
+      // would keep the namespace alive after the run
+      for (const pid of dnsmasqsOf(tr.root)) process.kill(pid, "SIGKILL");
       await tr.cleanup();
     });
 
