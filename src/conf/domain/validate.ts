@@ -11,6 +11,7 @@ import type {
   DiskDef,
   DomainDef,
   HostdevDef,
+  InterfaceDef,
   MemoryDeviceDef,
 } from "./types.ts";
 import { parseBitmap } from "./bitmap.ts";
@@ -447,7 +448,13 @@ function sharedMemory(def: DomainDef): boolean {
   return whole === "shared";
 }
 
-function interfaces(def: DomainDef): void {
+/** Whether `n` may carry `<portForward>`: passt (libvirt), or SLIRP when the extension is on. */
+function portForwardBackend(n: InterfaceDef, slirp: boolean): boolean {
+  if (n.backend?.type === "passt") return n.type === "user" || n.type === "vhostuser";
+  return slirp && n.type === "user";
+}
+
+function interfaces(def: DomainDef, slirpPortForwards: boolean): void {
   const vhostuser = def.devices.interfaces.findIndex((n) => n.type === "vhostuser");
   if (vhostuser >= 0 && !sharedMemory(def)) {
     throw new VirtError(
@@ -460,7 +467,7 @@ function interfaces(def: DomainDef): void {
     const xpath = `/domain/devices/interface[${i + 1}]`;
     if (
       (n.portForwards?.length ?? 0) > 0 &&
-      !((n.type === "user" || n.type === "vhostuser") && n.backend?.type === "passt")
+      !portForwardBackend(n, slirpPortForwards)
     ) {
       throw new VirtError("DOMAIN_NET_PORT_FORWARD_BACKEND", {}, { xpath: `${xpath}/portForward` });
     }
@@ -921,6 +928,7 @@ export function validateDomain(
   root: XmlElement,
   noDefaults: boolean,
   abiUpdate = false,
+  ext: { slirpPortForwards?: boolean } = {},
 ): void {
   validateName(root, def.name);
   duplicateTargets(def);
@@ -945,7 +953,7 @@ export function validateDomain(
   def.devices.disks.forEach(disk);
   controllers(def);
   controllerDrivers(def);
-  interfaces(def);
+  interfaces(def, ext.slirpPortForwards ?? false);
   chardevs(def);
   otherChrSources(def);
   videos(def);

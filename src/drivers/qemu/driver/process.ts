@@ -117,14 +117,15 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   const monitorPath = join(dp.domainDir, "monitor.sock");
   const pidfile = join(drv.paths.stateDir, `${def.name}.pid`);
   const logPath = drv.logPath(def.name);
-  // network and bridge interfaces: the network's bridge and a tap name in the live XML
-  const plugs = await planTapPlugs(drv.root, live);
+  // network, bridge and ethernet interfaces: the network's bridge and a tap name in the live XML
+  const plugs = await planTapPlugs(drv.root, live, drv.options.bridgeHelper);
   const tapOf = new Map(plugs.plugs.map((p) => [p.alias, p.tap]));
   const ctx: CommandContext = {
     ...hostCommandContext(caps, def.name, drv.root),
-    ...(plugs.plugs.length > 0
+    ...(plugs.plugs.length > 0 || plugs.helpers.size > 0
       ? {
           interfaceTapName: (alias: string) => tapOf.get(alias),
+          interfaceBridgeHelper: (alias: string) => plugs.helpers.get(alias),
           resolveNetwork: (name: string) => {
             const bridge = plugs.bridgeOf.get(name);
             return bridge === undefined ? undefined : { type: "bridge" as const, bridge };
