@@ -465,10 +465,7 @@ function interfaces(def: DomainDef, slirpPortForwards: boolean): void {
   }
   def.devices.interfaces.forEach((n, i) => {
     const xpath = `/domain/devices/interface[${i + 1}]`;
-    if (
-      (n.portForwards?.length ?? 0) > 0 &&
-      !portForwardBackend(n, slirpPortForwards)
-    ) {
+    if ((n.portForwards?.length ?? 0) > 0 && !portForwardBackend(n, slirpPortForwards)) {
       throw new VirtError("DOMAIN_NET_PORT_FORWARD_BACKEND", {}, { xpath: `${xpath}/portForward` });
     }
     for (const what of ["rx_queue_size", "tx_queue_size"] as const) {

@@ -118,7 +118,11 @@ export function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
         }
         const fwd = slirpHostForwards(net);
         // QAPI's NetdevUserOptions.hostfwd is a list of String objects
-        if (fwd.length > 0) p.set("hostfwd", fwd.map((str) => ({ str })));
+        if (fwd.length > 0)
+          p.set(
+            "hostfwd",
+            fwd.map((str) => ({ str })),
+          );
       }
       break;
     case "internal":
