@@ -74,7 +74,6 @@ export interface QemuDriverOptions {
   readonly bridgeHelper?: Partial<BridgeHelperOptions>;
 }
 
-
 export interface ResolvedDriverOptions {
   readonly emulator: string;
   readonly capsCacheDir: string;
