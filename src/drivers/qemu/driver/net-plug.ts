@@ -19,6 +19,7 @@
  *   QEMU; its ACL file is checked first so a refused bridge gets an error that says which line
  *   to add, instead of the helper's "access denied by acl file" in QEMU's log.
  */
+import { closeSync, openSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { VirtError } from "../../../util/errors/index.ts";
 import { runArgv } from "../../../util/spawn.ts";
@@ -255,4 +256,122 @@ export async function attachTaps(plan: PlugPlan): Promise<void> {
     if (p.bridge !== undefined) await run(["ip", "link", "set", "dev", p.tap, "master", p.bridge]);
     await run(["ip", "link", "set", "dev", p.tap, "up"]);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// type='direct': a macvtap device on a host interface, opened here and passed to QEMU
+// ---------------------------------------------------------------------------------------------
+
+/** `<source mode=>` of a direct interface → `ip link ... type macvtap mode X`. */
+const MACVTAP_MODES: Readonly<Record<string, string>> = {
+  vepa: "vepa",
+  bridge: "bridge",
+  private: "private",
+  passthrough: "passthru",
+};
+
+export interface MacvtapPlug {
+  readonly alias: string;
+  readonly dev: string;
+  /** The open `/dev/tapN`; closed by the caller once QEMU has it. */
+  readonly fd: number;
+}
+
+/**
+ * Creates the macvtap device of every `type='direct'` interface of `live` (libvirt's
+ * `qemuInterfaceDirectConnect`): `macvtapN` (or the `<target dev>` named) on `<source dev>` in
+ * `<source mode>` (default vepa) with the guest's MAC, up, its character device opened. The
+ * live definition gets the device name. On failure whatever was made is removed again.
+ */
+export async function createMacvtaps(live: DomainDef): Promise<MacvtapPlug[]> {
+  const ifaces = live.devices.interfaces.filter((n) => n.type === "direct");
+  const made: MacvtapPlug[] = [];
+  if (ifaces.length === 0) return made;
+  try {
+    const used = await linkNames();
+    let next = 0;
+    for (const n of ifaces) {
+      const mac = n.mac?.address ?? "";
+      const parent = n.source?.dev ?? "";
+      const mode = n.source?.mode ?? "vepa";
+      const fail = (reason: string): never => {
+        throw new VirtError("QEMU_NET_DIRECT_FAILED", { mac, mode, parent, reason });
+      };
+      const kmode = MACVTAP_MODES[mode];
+      if (kmode === undefined) fail(`mode must be one of ${Object.keys(MACVTAP_MODES).join(", ")}`);
+      if (parent === "") fail("<source dev=> names no host interface");
+      if (!used.has(parent)) fail(`host interface '${parent}' does not exist`);
+      let dev = n.target?.dev;
+      if (dev === undefined || dev === "" || dev.startsWith("macvtap")) {
+        while (used.has(`macvtap${next}`)) next++;
+        dev = `macvtap${next}`;
+      } else if (used.has(dev)) fail(`device '${dev}' already exists`);
+      const add = ["ip", "link", "add", "link", parent, "name", dev];
+      if (mac !== "") add.push("address", mac);
+      add.push("type", "macvtap", "mode", kmode!);
+      try {
+        await run(add);
+      } catch (e) {
+        fail(e instanceof VirtError ? String(e.values.reason ?? e.message) : String(e));
+      }
+      used.add(dev);
+      let fd: number | undefined;
+      try {
+        await run(["ip", "link", "set", "dev", dev, "up"]);
+        const info = JSON.parse(await run(["ip", "-j", "link", "show", "dev", dev])) as {
+          ifindex?: number;
+        }[];
+        const ifindex = info[0]?.ifindex;
+        if (ifindex === undefined) fail(`no ifindex for '${dev}'`);
+        // the kernel names the character device after the link's index (devtmpfs)
+        const path = `/dev/tap${ifindex!}`;
+        try {
+          fd = openSync(path, "r+");
+        } catch (e) {
+          fail(`cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        }
+      } catch (e) {
+        await run(["ip", "link", "del", "dev", dev]).catch(() => undefined);
+        throw e;
+      }
+      n.target = { ...n.target, dev };
+      made.push({ alias: n.alias ?? "", dev, fd: fd! });
+    }
+    return made;
+  } catch (e) {
+    await releaseMacvtaps(made);
+    throw e;
+  }
+}
+
+/** Closes the descriptors tvirt holds (QEMU has its own copies once it runs). */
+export function closeMacvtapFds(plugs: readonly MacvtapPlug[]): void {
+  for (const p of plugs) {
+    try {
+      closeSync(p.fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Closes and deletes the macvtap devices (they outlive QEMU otherwise). */
+export async function releaseMacvtaps(plugs: readonly { dev: string; fd?: number }[]): Promise<void> {
+  for (const p of plugs) {
+    if (p.fd !== undefined) {
+      try {
+        closeSync(p.fd);
+      } catch {
+        // already closed
+      }
+    }
+    await run(["ip", "link", "del", "dev", p.dev]).catch(() => undefined);
+  }
+}
+
+/** The macvtap devices of a live definition (what stop deletes, also after a daemon restart). */
+export function macvtapsOf(live: DomainDef): { dev: string }[] {
+  return live.devices.interfaces
+    .filter((n) => n.type === "direct" && (n.target?.dev ?? "") !== "")
+    .map((n) => ({ dev: n.target!.dev }));
 }

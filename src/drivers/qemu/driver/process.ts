@@ -33,7 +33,14 @@ import {
 import { buildQemuCommand, type CommandContext } from "../command/index.ts";
 import { connectQmp, type QmpClient } from "../monitor/index.ts";
 import { hostCommandContext } from "../command/context.ts";
-import { attachTaps, planTapPlugs } from "./net-plug.ts";
+import {
+  attachTaps,
+  closeMacvtapFds,
+  createMacvtaps,
+  macvtapsOf,
+  planTapPlugs,
+  releaseMacvtaps,
+} from "./net-plug.ts";
 import { domainPaths } from "../paths.ts";
 import { QemuRun, type QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
@@ -120,8 +127,19 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   // network, bridge and ethernet interfaces: the network's bridge and a tap name in the live XML
   const plugs = await planTapPlugs(drv.root, live, drv.options.bridgeHelper);
   const tapOf = new Map(plugs.plugs.map((p) => [p.alias, p.tap]));
+  // direct interfaces: their macvtap devices are made just before QEMU runs and passed to it as
+  // fd 3, 4, ... in interface order
+  const directAliases = live.devices.interfaces.filter((n) => n.type === "direct").map((n) => n.alias ?? "");
   const ctx: CommandContext = {
     ...hostCommandContext(caps, def.name, drv.root),
+    ...(directAliases.length > 0
+      ? {
+          interfaceFds: (alias: string) => {
+            const i = directAliases.indexOf(alias);
+            return i < 0 ? undefined : { tap: [String(3 + i)], vhost: [] };
+          },
+        }
+      : {}),
     ...(plugs.plugs.length > 0 || plugs.helpers.size > 0
       ? {
           interfaceTapName: (alias: string) => tapOf.get(alias),
@@ -180,6 +198,18 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     undo.addFn(() => releaseDomainHostdevs(obj));
     await prepareDomainHostdevs(drv.options.sysfsRoot, obj, live);
 
+    const macvtaps = await createMacvtaps(live);
+    let macvtapFdsOpen = true;
+    const closeFds = (): void => {
+      // once only: a closed descriptor's number may be reused
+      if (macvtapFdsOpen) closeMacvtapFds(macvtaps);
+      macvtapFdsOpen = false;
+    };
+    undo.addFn(async () => {
+      closeFds();
+      await releaseMacvtaps(macvtaps.map((m) => ({ dev: m.dev })));
+    });
+
     const log = await openDomainLog(
       logPath,
       startHeader({
@@ -199,9 +229,12 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
         stderr: log.fd,
         detached: true,
         cwd: "/",
+        extraFds: macvtaps.map((m) => m.fd),
       });
     } finally {
       await log.close();
+      // QEMU holds its own copies now
+      closeFds();
     }
     child.process.unref();
     const spawned = child;
@@ -331,6 +364,8 @@ export async function stopProcess(
   if (obj.run !== run) return;
   await killNow(run);
   await releaseDomainHostdevs(obj);
+  // macvtap devices outlive QEMU: named in the live XML, so found after a daemon restart too
+  await releaseMacvtaps(macvtapsOf(obj.def));
   await run.store.dispose().catch(() => undefined);
   await drv.removeStatus(obj).catch(() => undefined);
   await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);
