@@ -114,7 +114,9 @@ if (!insideTestNetns()) {
       let out = "";
       const con = await conn.domainOpenConsole(dom, null, 0);
       con.onData((d) => (out += Buffer.from(d).toString()));
-      const say = (s: string): void => con.write(Buffer.from(`${s}\n`));
+      const say = (s: string): void => {
+        con.write(Buffer.from(`${s}\n`));
+      };
       const wait = async (re: RegExp, ms: number): Promise<string> => {
         const end = Date.now() + ms;
         for (;;) {

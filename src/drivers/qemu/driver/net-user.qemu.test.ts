@@ -21,7 +21,11 @@ async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
   const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
+  await new Promise<void>((r) =>
+    s.close(() => {
+      r();
+    }),
+  );
   return port;
 }
 
@@ -31,10 +35,14 @@ function httpGet(port: number): Promise<string> {
     const req = get({ host: "127.0.0.1", port, path: "/", timeout: 10_000 }, (res) => {
       let body = "";
       res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve(body));
+      res.on("end", () => {
+        resolve(body);
+      });
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", (e: NodeJS.ErrnoException) => resolve(`ERROR ${e.code ?? e.message}`));
+    req.on("error", (e: NodeJS.ErrnoException) => {
+      resolve(`ERROR ${e.code ?? e.message}`);
+    });
   });
 }
 
@@ -90,7 +98,11 @@ describe("user-mode (SLIRP) networking on a TCG guest", () => {
     if (dom !== undefined && (await conn.domainIsActive(dom))) await conn.domainDestroy(dom);
     await conn.connectClose();
     await tr.cleanup();
-    await new Promise<void>((r) => host.close(() => r()));
+    await new Promise<void>((r) =>
+      host.close(() => {
+        r();
+      }),
+    );
   });
 
   test("the guest reaches a host service through 10.0.2.2 and is reached through a port forward", async (t) => {
@@ -127,7 +139,9 @@ describe("user-mode (SLIRP) networking on a TCG guest", () => {
 
     const con = await conn.domainOpenConsole(dom, null, 0);
     con.onData((d) => (out += Buffer.from(d).toString()));
-    write = (s) => con.write(Buffer.from(s));
+    write = (s) => {
+      con.write(Buffer.from(s));
+    };
     await waitOut(/TVIRT-GUEST-READY mode=shell/, 180_000);
     // SLIRP's defaults: the guest is 10.0.2.15, the host 10.0.2.2
     write(
@@ -146,7 +160,10 @@ describe("user-mode (SLIRP) networking on a TCG guest", () => {
   });
 
   test("a second user interface with its own forward is hotplugged and unplugged", async (t) => {
-    if (dom === undefined) return t.skip("no guest");
+    if (dom === undefined) {
+      t.skip("no guest");
+      return;
+    }
     const fwd2 = await freePort();
     const nic = `<interface type='user'>
   <mac address='52:54:00:5a:00:02'/>
