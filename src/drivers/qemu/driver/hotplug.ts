@@ -403,6 +403,15 @@ async function attachLive(
           drv.options.bridgeHelper,
         )
       : undefined;
+  if (plugs && plugs.helpers.size > 0) {
+    // the running QEMU has its seccomp sandbox (spawn=deny): forking the helper would kill it
+    throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+      action: "live attach",
+      kind: "interface on a bridge through qemu-bridge-helper",
+      where: " on a running domain (QEMU's seccomp sandbox forbids it to run the helper)",
+      allowed: "interface type='user', or a bridge when tvirt runs as root",
+    });
+  }
   const b = await buildFor(drv, obj, run, next, plugs);
   const alias = dev.alias ?? "";
 

@@ -232,21 +232,26 @@ if (!insideTestNetns()) {
           "QEMU_NET_BRIDGE_HELPER_DENIED",
           /has 'deny tbr0', which wins over any allow line/,
         );
-        // allowed by our file: QEMU gets -netdev bridge with the helper (the helper itself reads
-        // /etc/qemu/bridge.conf, which this test does not touch, so QEMU may fail after that)
+        // allowed by our file: QEMU gets -netdev bridge with the helper and no seccomp sandbox
+        // (spawn=deny would kill it with SIGSYS when it forks the helper). The helper itself
+        // reads /etc/qemu/bridge.conf, which this test does not touch: it runs and refuses
+        // unless the host's file allows tbr0.
         writeFileSync(conf, "allow tbr0\n");
         let dom;
+        let failure = "";
         try {
           dom = await c.domainCreateXML(xml, 0);
-        } catch {
-          dom = undefined;
+        } catch (e) {
+          failure = e instanceof Error ? e.message : String(e);
         }
         const log = readFileSync(c.driver.logPath("helper"), "utf8");
         assert.match(
           log,
           /-netdev '?\{"type":"bridge","br":"tbr0","helper":"\/usr\/lib\/qemu\/qemu-bridge-helper","id":"hostnet0"\}'?/,
         );
+        assert.doesNotMatch(log, /spawn=deny/);
         if (dom !== undefined) await c.domainDestroy(dom);
+        else assert.match(failure, /bridge helper failed/, `the helper ran: ${failure}`);
       } finally {
         await c.connectClose();
         await root.cleanup();

@@ -144,6 +144,9 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       ? {
           interfaceTapName: (alias: string) => tapOf.get(alias),
           interfaceBridgeHelper: (alias: string) => plugs.helpers.get(alias),
+          // QEMU forks the helper, which the seccomp sandbox's spawn=deny punishes with SIGSYS
+          // (and no_new_privs would void its setuid bit): no sandbox for such a guest
+          ...(plugs.helpers.size > 0 ? { seccompSandbox: false } : {}),
           resolveNetwork: (name: string) => {
             const bridge = plugs.bridgeOf.get(name);
             return bridge === undefined ? undefined : { type: "bridge" as const, bridge };
