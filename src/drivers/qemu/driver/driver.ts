@@ -31,6 +31,7 @@ import { VirtError } from "../../../util/errors/index.ts";
 import { DomainEventId, type DomainEventType } from "../../enums.ts";
 import { domainFactsFromCaps, getQemuCaps, type QemuCaps } from "../capabilities/index.ts";
 import { defaultEmulator } from "../command/context.ts";
+import { slirpHostForwards } from "../command/net.ts";
 import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
 import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { DomainEventHub } from "../../events.ts";
@@ -244,6 +245,10 @@ export class QemuDriver {
     const memo: CapsMemo = new Map();
     await this.#capsFacts(this.options.emulator, memo).catch(() => undefined);
     const { def, emulator } = await this.#parseWithFacts(xml, document, memo, options.abiUpdate ?? false);
+    // SLIRP port forwards SLIRP cannot do are refused at define, not only when QEMU starts
+    for (const n of def.devices.interfaces) {
+      if (n.type === "user" && n.backend?.type !== "passt") slirpHostForwards(n);
+    }
     return { def, caps: memo.get(emulator)?.caps };
   }
 

@@ -189,6 +189,19 @@ describe("user-mode (SLIRP) networking on a TCG guest", () => {
       },
     );
     assert.equal(await conn.domainGetXMLDesc(dom, 0), before);
+    // the same at define: nothing is defined
+    const bad = (await conn.domainGetXMLDesc(dom, DomainXMLFlags.INACTIVE))
+      .replace("<name>slirp</name>", "<name>slirp-bad</name>")
+      .replace(/<uuid>[^<]*<\/uuid>/, "")
+      .replace("<portForward proto='tcp' address='127.0.0.1'>", "<portForward proto='udp' address='::1'>");
+    await assert.rejects(
+      conn.domainDefineXML(bad),
+      /<portForward proto='udp'>.*'::1' is not an IPv4 address/,
+    );
+    assert.deepEqual(
+      (await conn.connectListAllDomains(0)).map((d) => d.name),
+      ["slirp"],
+    );
 
     await conn.domainAttachDeviceFlags(dom, nic, F.LIVE);
     const live = await conn.domainGetXMLDesc(dom, 0);
