@@ -569,6 +569,27 @@ export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonito
   async nodeGetSecurityModel(): Promise<SecurityModel> {
     return this.#call(Proc.nodeGetSecurityModel, undefined);
   }
+  async nodeGetFreePages(
+    pages: readonly number[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<bigint[]> {
+    return (await this.#call(Proc.nodeGetFreePages, { pages: [...pages], startCell, cellCount, flags }))
+      .counts;
+  }
+
+  async nodeAllocPages(
+    pageSizes: readonly number[],
+    pageCounts: readonly bigint[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<number> {
+    const args = { pageSizes: [...pageSizes], pageCounts: [...pageCounts], startCell, cellCount, flags };
+    return (await this.#call(Proc.nodeAllocPages, args)).ret;
+  }
+
   async nodeGetFreeMemory(): Promise<bigint> {
     return (await this.#call(Proc.nodeGetFreeMemory, undefined)).freeMem;
   }

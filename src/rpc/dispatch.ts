@@ -229,6 +229,12 @@ export function buildDispatchTable(): Table {
   });
   on(t, Proc.nodeGetInfo, async (ctx) => ctx.conn().nodeGetInfo());
   on(t, Proc.nodeGetFreeMemory, async (ctx) => ({ freeMem: await ctx.conn().nodeGetFreeMemory() }));
+  on(t, Proc.nodeGetFreePages, async (ctx, a) => ({
+    counts: await ctx.conn().nodeGetFreePages(a.pages, a.startCell, a.cellCount, a.flags),
+  }));
+  on(t, Proc.nodeAllocPages, async (ctx, a) => ({
+    ret: await ctx.conn().nodeAllocPages(a.pageSizes, a.pageCounts, a.startCell, a.cellCount, a.flags),
+  }));
   on(t, Proc.nodeGetSecurityModel, async (ctx) => ctx.conn().nodeGetSecurityModel());
 
   // --- listing and lookups --------------------------------------------------------------------

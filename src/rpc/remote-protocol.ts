@@ -173,6 +173,9 @@ const dhcpLease = struct({
   clientid: ostring,
 });
 
+/** REMOTE_NODE_MAX_CELLS: the longest page and count lists of the node page calls. */
+const NODE_MAX_CELLS = 1024;
+
 export const Proc = {
   connectOpen: remote(P.CONNECT_OPEN, "CONNECT_OPEN", struct({ name: ostring, flags: uint }), VOID),
   connectClose: remote(P.CONNECT_CLOSE, "CONNECT_CLOSE", VOID, VOID),
@@ -256,6 +259,24 @@ export const Proc = {
     "NODE_GET_FREE_MEMORY",
     VOID,
     struct({ freeMem: uhyper }),
+  ),
+  nodeGetFreePages: remote(
+    P.NODE_GET_FREE_PAGES,
+    "NODE_GET_FREE_PAGES",
+    struct({ pages: array(uint, NODE_MAX_CELLS), startCell: int, cellCount: uint, flags: uint }),
+    struct({ counts: array(uhyper, NODE_MAX_CELLS) }),
+  ),
+  nodeAllocPages: remote(
+    P.NODE_ALLOC_PAGES,
+    "NODE_ALLOC_PAGES",
+    struct({
+      pageSizes: array(uint, NODE_MAX_CELLS),
+      pageCounts: array(uhyper, NODE_MAX_CELLS),
+      startCell: int,
+      cellCount: uint,
+      flags: uint,
+    }),
+    struct({ ret: int }),
   ),
   nodeGetSecurityModel: remote(
     P.NODE_GET_SECURITY_MODEL,
