@@ -30,6 +30,11 @@ async function statOrUndefined(path: string): Promise<Stats | undefined> {
   }
 }
 
+async function targetIsDir(def: PoolDef): Promise<boolean> {
+  const st = await statOrUndefined(targetOf(def)).catch(() => undefined);
+  return st?.isDirectory() ?? false;
+}
+
 function kindOf(st: Stats): string {
   if (st.isFile()) return "a regular file";
   if (st.isBlockDevice()) return "a block device";
@@ -56,9 +61,8 @@ export class DirBackend implements PoolBackend {
     }
   }
 
-  async isRunning(def: PoolDef): Promise<boolean> {
-    const st = await statOrUndefined(targetOf(def)).catch(() => undefined);
-    return st?.isDirectory() ?? false;
+  isRunning(def: PoolDef): Promise<boolean> {
+    return targetIsDir(def);
   }
 
   /** mkdir of the target with the pool's permissions (libvirt: virDirCreate). */
@@ -85,7 +89,7 @@ export class DirBackend implements PoolBackend {
   async start(def: PoolDef): Promise<void> {
     await this.checkDefinition(def);
     const path = targetOf(def);
-    if (!(await this.isRunning(def))) {
+    if (!(await targetIsDir(def))) {
       throw new VirtError("STORAGE_POOL_TARGET_MISSING", { pool: def.name, path });
     }
   }

@@ -110,31 +110,30 @@ export class FsBackend extends DirBackend {
     await runChecked(poolObject(def), poolUnmountCommand(def));
   }
 
-  /** Block devices with a file system of a type fs pools know (`<sources>`). */
+  /**
+   * Block devices with a file system of a type fs pools know (`<sources>`): the devices of the
+   * spec, or every block device lsblk lists, each probed with blkid (lsblk's own FSTYPE needs
+   * udev's database, which containers often lack).
+   */
   async findSources(spec: PoolDef | undefined): Promise<string> {
-    const out = await runChecked("find storage pool sources (fs)", [
-      "lsblk",
-      "-J",
-      "-p",
-      "-o",
-      "NAME,FSTYPE",
-    ]);
-    const found: { dev: string; fs: string }[] = [];
-    const walk = (nodes: unknown): void => {
-      if (!Array.isArray(nodes)) return;
-      for (const n of nodes as { name?: string; fstype?: string | null; children?: unknown }[]) {
-        if (n.name !== undefined && n.fstype && (FS_FORMATS as readonly string[]).includes(n.fstype)) {
-          found.push({ dev: n.name, fs: n.fstype });
+    let devs = spec?.source.devices.map((d) => d.path) ?? [];
+    if (devs.length === 0) {
+      const out = await runChecked("find storage pool sources (fs)", ["lsblk", "-J", "-p", "-o", "NAME"]);
+      const walk = (nodes: unknown): void => {
+        if (!Array.isArray(nodes)) return;
+        for (const n of nodes as { name?: string; children?: unknown }[]) {
+          if (n.name !== undefined) devs.push(n.name);
+          walk(n.children);
         }
-        walk(n.children);
-      }
-    };
-    walk((JSON.parse(out) as { blockdevices?: unknown }).blockdevices);
-    const only = spec?.source.devices.map((d) => d.path);
+      };
+      devs = [];
+      walk((JSON.parse(out) as { blockdevices?: unknown }).blockdevices);
+    }
     let xml = "<sources>\n";
-    for (const f of found) {
-      if (only && only.length > 0 && !only.includes(f.dev)) continue;
-      xml += `  <source>\n    <device path='${escapeXml(f.dev)}'/>\n    <format type='${escapeXml(f.fs)}'/>\n  </source>\n`;
+    for (const dev of devs) {
+      const fs = await probeFsType(dev).catch(() => undefined);
+      if (fs === undefined || !(FS_FORMATS as readonly string[]).includes(fs)) continue;
+      xml += `  <source>\n    <device path='${escapeXml(dev)}'/>\n    <format type='${escapeXml(fs)}'/>\n  </source>\n`;
     }
     return `${xml}</sources>\n`;
   }

@@ -16,6 +16,21 @@ import { runChecked, writeZeros } from "./volumes.ts";
 
 const REPORT = ["--reportformat", "json", "--units", "b", "--nosuffix"];
 
+/**
+ * LVM's environment: C locale, and no warning about descriptors the daemon's children inherit
+ * (LVM complains on stderr about every one, which would drown the error that matters).
+ */
+const LVM_ENV = {
+  PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+  LC_ALL: "C",
+  LVM_SUPPRESS_FD_WARNINGS: "1",
+};
+
+/** Runs an LVM command (or qemu-img on an LV); a failure is STORAGE_COMMAND_FAILED. */
+function lvm(object: string, argv: readonly string[]): Promise<string> {
+  return runChecked(object, argv, 600_000, LVM_ENV);
+}
+
 type Row = Record<string, string>;
 
 /** The rows of an LVM JSON report (`{"report":[{"vg":[...]}]}`). */
@@ -50,7 +65,9 @@ export class LogicalBackend implements PoolBackend {
   readonly createFormats = undefined;
 
   async #vg(def: PoolDef): Promise<Row | undefined> {
-    const r = await runArgv(["vgs", ...REPORT, "-o", "vg_name,vg_size,vg_free,vg_extent_size", vgOf(def)]);
+    const r = await runArgv(["vgs", ...REPORT, "-o", "vg_name,vg_size,vg_free,vg_extent_size", vgOf(def)], {
+      env: LVM_ENV,
+    });
     if (r.code !== 0) return undefined;
     return reportRows(r.stdout, "vg")[0];
   }
@@ -100,11 +117,11 @@ export class LogicalBackend implements PoolBackend {
         // pvcreate -ff -y writes over an old label when overwriting is asked for.
         const argv =
           c[0] === "pvcreate" && flags & B.OVERWRITE ? ["pvcreate", "-ff", "-y", ...c.slice(1)] : c;
-        await runChecked(object, argv);
+        await lvm(object, argv);
         if (c[0] === "pvcreate") created.push(c[1]!);
       }
     } catch (e) {
-      for (const d of created) await runArgv(["pvremove", "-y", d]).catch(() => undefined);
+      for (const d of created) await runArgv(["pvremove", "-y", d], { env: LVM_ENV }).catch(() => undefined);
       throw e;
     }
   }
@@ -116,19 +133,19 @@ export class LogicalBackend implements PoolBackend {
         what: `volume group '${vgOf(def)}' not found; build the pool first (pool-build)`,
       });
     }
-    await runChecked(poolObject(def), logicalChangeCommand(def, true));
+    await lvm(poolObject(def), logicalChangeCommand(def, true));
   }
 
   async stop(def: PoolDef): Promise<void> {
     if (!(await this.#vg(def))) return;
-    await runChecked(poolObject(def), logicalChangeCommand(def, false));
+    await lvm(poolObject(def), logicalChangeCommand(def, false));
   }
 
   async delete(def: PoolDef): Promise<void> {
     const object = poolObject(def);
     const [vgremove, ...pvremoves] = logicalDeleteCommands(def);
-    if (await this.#vg(def)) await runChecked(object, vgremove!);
-    for (const c of pvremoves) await runChecked(object, c);
+    if (await this.#vg(def)) await lvm(object, vgremove!);
+    for (const c of pvremoves) await lvm(object, c);
   }
 
   async refresh(def: PoolDef): Promise<PoolScan> {
@@ -140,7 +157,7 @@ export class LogicalBackend implements PoolBackend {
         what: `volume group '${vgOf(def)}' not found`,
       });
     }
-    const out = await runChecked(object, [
+    const out = await lvm(object, [
       "lvs",
       ...REPORT,
       "-o",
@@ -209,7 +226,7 @@ export class LogicalBackend implements PoolBackend {
       });
     }
     const kib = ((vol.capacity ?? 0n) + 1023n) / 1024n;
-    await runChecked(volObject(def, vol), [
+    await lvm(volObject(def, vol), [
       "lvcreate",
       "--yes",
       "--wipesignatures",
@@ -229,7 +246,7 @@ export class LogicalBackend implements PoolBackend {
     await this.createVolume(def, vol);
     const fmt = input.type === "block" ? "raw" : (input.target.format ?? "raw");
     try {
-      await runChecked(volObject(def, vol), [
+      await lvm(volObject(def, vol), [
         "qemu-img",
         "convert",
         "-n",
@@ -247,7 +264,7 @@ export class LogicalBackend implements PoolBackend {
   }
 
   async deleteVolume(def: PoolDef, vol: VolumeDef): Promise<void> {
-    await runChecked(volObject(def, vol), ["lvremove", "-f", `${vgOf(def)}/${vol.name}`]);
+    await lvm(volObject(def, vol), ["lvremove", "-f", `${vgOf(def)}/${vol.name}`]);
   }
 
   async resizeVolume(def: PoolDef, vol: VolumeDef, capacity: bigint, flags: number): Promise<void> {
@@ -256,7 +273,7 @@ export class LogicalBackend implements PoolBackend {
     if (capacity < (vol.capacity ?? 0n)) argv.push("-f");
     if (flags & StorageVolResizeFlags.DELTA) throw noSupport("bug: resize delta reached the backend");
     argv.push(`${vgOf(def)}/${vol.name}`);
-    await runChecked(volObject(def, vol), argv);
+    await lvm(volObject(def, vol), argv);
   }
 
   async wipeVolume(def: PoolDef, vol: VolumeDef): Promise<void> {
@@ -265,7 +282,7 @@ export class LogicalBackend implements PoolBackend {
 
   /** Physical volumes and their volume groups (libvirt reads `pvs` the same way). */
   async findSources(): Promise<string> {
-    const out = await runChecked("find storage pool sources (logical)", [
+    const out = await lvm("find storage pool sources (logical)", [
       "pvs",
       "--reportformat",
       "json",

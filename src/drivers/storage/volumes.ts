@@ -186,10 +186,11 @@ export async function runChecked(
   object: string,
   argv: readonly string[],
   timeoutMs = 600_000,
+  env?: Readonly<Record<string, string>>,
 ): Promise<string> {
   let r;
   try {
-    r = await runArgv(argv, { timeoutMs });
+    r = await runArgv(argv, { timeoutMs, ...(env ? { env } : {}) });
   } catch (e) {
     throw new VirtError(
       "STORAGE_COMMAND_FAILED",
