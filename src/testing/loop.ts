@@ -35,8 +35,7 @@ export async function toolsOrSkip(t: TestContext, probes: readonly (readonly str
   if (process.getuid?.() !== 0) missing.push("root");
   for (const p of probes) {
     const r = await runArgv(p, { env: ENV }).catch(() => undefined);
-    if (r?.code !== 0)
-      missing.push(`${p.join(" ")}${r ? ` (${r.stderr.trim().split("\n").pop() ?? ""})` : ""}`);
+    if (r?.code !== 0) missing.push(`${p.join(" ")}${r ? ` (${r.stderr.trim().split("\n")[0] ?? ""})` : ""}`);
   }
   if (missing.length === 0) return true;
   if (process.env.CI === "true") assert.fail(`missing: ${missing.join(", ")}; required under CI`);
