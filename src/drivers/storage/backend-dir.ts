@@ -208,6 +208,10 @@ export class DirBackend implements PoolBackend {
       try {
         fh = await fsp.open(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL, vol.target.perms.mode ?? 0o600);
       } catch (e) {
+        // A file the pool has not listed yet (made outside, no refresh since) is still taken.
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") {
+          throw new VirtError("STORAGE_VOL_EXISTS", { volume: vol.name });
+        }
         throw ioError(object, "create", path, e);
       }
       try {

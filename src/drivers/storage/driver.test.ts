@@ -342,6 +342,40 @@ describe("storage driver: dir pool on an embed root", () => {
     await c.storageVolDelete!(vol, 0);
   });
 
+  test("concurrent creations of one name: one wins; the volume list follows an upload's format", async () => {
+    const xml = "<volume><name>same.raw</name><capacity unit='M'>1</capacity></volume>";
+    const results = await Promise.allSettled([
+      c.storageVolCreateXML!(pool, xml, 0),
+      c.storageVolCreateXML!(pool, xml, 0),
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r.status === "fulfilled" ? "ok" : code(r.reason))),
+      ["ok", "STORAGE_VOL_EXISTS"],
+    );
+    const vol = await c.storageVolLookupByName!(pool, "same.raw");
+    // Upload a qcow2 image into the raw volume: the volume is what its bytes are afterwards.
+    const img = join(work, "img.qcow2");
+    const r = await runArgv(["qemu-img", "create", "-f", "qcow2", img, "16M"]);
+    assert.equal(r.code, 0, r.stderr);
+    const sink = await c.storageVolUpload!(vol, 0n, 0n, 0);
+    await sink.write(readFileSync(img));
+    await sink.finish();
+    assert.match(await c.storageVolGetXMLDesc!(vol, 0), /<format type='qcow2'\/>/);
+    assert.equal((await c.storageVolGetInfo!(vol)).capacity, 16 * MiB);
+    await c.storageVolDelete!(vol, 0);
+    // Nothing to do on a pool that is not running.
+    const p3 = await c.storagePoolDefineXML!(
+      `<pool type='dir'><name>p3</name><target><path>${join(work, "p3")}</path></target></pool>`,
+      0,
+    );
+    await rejectsWith(
+      c.storageVolCreateXML!(p3, xml, 0),
+      "STORAGE_POOL_NOT_ACTIVE",
+      /storage pool 'p3' is not active/,
+    );
+    await c.storagePoolUndefine!(p3);
+  });
+
   test("pool lifecycle and events", async () => {
     const target = join(work, "pool2");
     const seen: [string, StoragePoolEvent][] = [];

@@ -61,6 +61,7 @@ import { DirBackend } from "./backend-dir.ts";
 import { FsBackend } from "./backend-fs.ts";
 import { LogicalBackend } from "./backend-logical.ts";
 import { openDownload, openUpload } from "./stream.ts";
+import { ioError } from "./volumes.ts";
 
 export type StorageRoot =
   | { readonly kind: "system" }
@@ -585,9 +586,15 @@ export class StorageDriver {
     return this.#serial(async () => {
       const o = this.#active(pool);
       if (o.jobs > 0) throw new VirtError("STORAGE_POOL_BUSY", { pool: o.def.name });
-      await this.#backend(o.def).stop(o.live ?? o.def);
-      await removeFileDurable(this.#statusPath(o.def.name));
+      // Inactive from here on, so no volume job starts while the backend stops the pool.
       o.active = false;
+      try {
+        await this.#backend(o.def).stop(o.live ?? o.def);
+      } catch (e) {
+        o.active = true;
+        throw e;
+      }
+      await removeFileDurable(this.#statusPath(o.def.name));
       o.live = undefined;
       o.volumes.clear();
       if (!o.persistent) this.#objs.delete(o.def.name);
@@ -891,7 +898,9 @@ export class StorageDriver {
     ) {
       vol.capacity = src.v.def.capacity;
     }
-    const needed = this.#backend(o.def).allocationNeeded(vol, flags);
+    // A copy takes at least what the source has allocated (qemu-img convert keeps zeros sparse).
+    const byDef = this.#backend(o.def).allocationNeeded(vol, flags);
+    const needed = byDef > src.v.def.allocation ? byDef : src.v.def.allocation;
     const live = o.live ?? o.def;
     if (needed > live.available) {
       throw new VirtError("STORAGE_NO_SPACE", {
@@ -1047,7 +1056,7 @@ export class StorageDriver {
       size = st.isBlockDevice() ? (v.def.capacity ?? 0n) : BigInt(st.size);
     } catch (e) {
       release();
-      throw toVirtError(e);
+      throw ioError(`storage volume '${v.def.name}'`, "stat", path, e);
     }
     return openDownload(
       { path, volume: v.def.name, done: release },
