@@ -119,6 +119,11 @@ describe("storage driver: dir pool on an embed root", () => {
     assert.deepEqual(names, ["default"]);
     assert.deepEqual(await c.connectListAllStoragePools!(L.INACTIVE), []);
     assert.deepEqual(await c.connectListAllStoragePools!(L.LOGICAL), []);
+    const caps = await c.connectGetStoragePoolCapabilities!(0);
+    assert.deepEqual(
+      [...caps.matchAll(/<pool type='([^']+)' supported='yes'>/g)].map((m) => m[1]),
+      ["dir", "fs", "logical"],
+    );
 
     // A second driver of the same root (a restart) finds the running pool again.
     assert.equal(d.isActive(pool), true);

@@ -18,6 +18,7 @@ import { join, resolve } from "node:path";
 import { checkFlags, VirtError, toVirtError } from "../../util/errors/index.ts";
 import { removeFileDurable, symlinkAtomic, writeFileAtomic } from "../../util/atomic-file.ts";
 import {
+  formatPoolCapabilities,
   formatPool,
   formatVolume,
   parsePool,
@@ -1103,6 +1104,10 @@ export class StorageDriver {
       connectNumOfStoragePools: entry(() => this.numOfPools(true)),
       connectNumOfDefinedStoragePools: entry(() => this.numOfPools(false)),
       connectListAllStoragePools: entry((flags: number) => this.listAll(flags)),
+      connectGetStoragePoolCapabilities: entry((flags: number) => {
+        checkFlags(flags, 0, "storageConnectGetStoragePoolCapabilities");
+        return formatPoolCapabilities(new Set(this.#backends.keys()));
+      }),
       connectFindStoragePoolSources: entry((type: string, spec: string | null, flags: number) =>
         this.findSources(type, spec, flags),
       ),
