@@ -163,6 +163,12 @@ describe("storage driver: dir pool on an embed root", () => {
     assert.match(xml, /<capacity unit='bytes'>1073741824<\/capacity>/);
     assert.match(xml, /<format type='qcow2'\/>/);
     assert.match(xml, /<lazy_refcounts\/>/);
+    // Live-only parts, as libvirt's vol-dumpxml: the file's size and its stat times.
+    assert.match(xml, new RegExp(`<physical unit='bytes'>${statSync(path).size}</physical>`));
+    assert.match(
+      xml,
+      /<\/permissions>\n {4}<timestamps>\n {6}<atime>\d+(\.\d{9})?<\/atime>\n {6}<mtime>[\d.]+<\/mtime>\n {6}<ctime>[\d.]+<\/ctime>\n {4}<\/timestamps>\n {4}<compat>1\.1<\/compat>\n {4}<clusterSize unit='B'>65536<\/clusterSize>/,
+    );
     assert.equal(await c.storageVolGetPath!(vol), path);
     assert.deepEqual(await c.storageVolLookupByKey!(path), vol);
     assert.deepEqual(await c.storageVolLookupByPath!(path), vol);

@@ -122,6 +122,7 @@ export async function fileVolume(pool: PoolDef, path: string, st?: Stats): Promi
     return undefined;
   }
   const perms = { mode: s.mode & 0o7777, owner: s.uid, group: s.gid };
+  const timestamps = await statTimestamps(path);
   if (s.isDirectory()) {
     return {
       name: basename(path),
@@ -130,7 +131,7 @@ export async function fileVolume(pool: PoolDef, path: string, st?: Stats): Promi
       capacity: BigInt(s.size),
       allocation: BigInt(s.blocks) * 512n,
       hasAllocation: true,
-      target: { path, format: "dir", perms, nocow: false },
+      target: { path, format: "dir", perms, nocow: false, ...(timestamps ? { timestamps } : {}) },
     };
   }
   if (!s.isFile() && !s.isBlockDevice()) return undefined;
@@ -148,8 +149,9 @@ export async function fileVolume(pool: PoolDef, path: string, st?: Stats): Promi
     capacity: img.capacity ?? size,
     allocation: s.isBlockDevice() ? size : BigInt(s.blocks) * 512n,
     hasAllocation: true,
-    target: { path, format: img.format, perms, nocow: false },
+    target: { path, format: img.format, perms, nocow: false, ...(timestamps ? { timestamps } : {}) },
   };
+  if (s.isFile()) vol.physical = BigInt(s.size);
   if (img.compat !== undefined) vol.target.compat = img.compat;
   if (img.clusterSize !== undefined) vol.target.clusterSize = img.clusterSize;
   if (img.features !== undefined) vol.target.features = img.features;
@@ -168,6 +170,24 @@ export async function fileVolume(pool: PoolDef, path: string, st?: Stats): Promi
     }
   }
   return vol;
+}
+
+/** libvirt's time format: seconds, and `.nnnnnnnnn` when there are nanoseconds. */
+function timeOf(ns: bigint): string {
+  const sec = ns / 1_000_000_000n;
+  const frac = ns % 1_000_000_000n;
+  return frac === 0n ? String(sec) : `${sec}.${String(frac).padStart(9, "0")}`;
+}
+
+async function statTimestamps(
+  path: string,
+): Promise<{ atime: string; mtime: string; ctime: string } | undefined> {
+  try {
+    const b = await fsp.stat(path, { bigint: true });
+    return { atime: timeOf(b.atimeNs), mtime: timeOf(b.mtimeNs), ctime: timeOf(b.ctimeNs) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The size of a block device (the end of the device, as lseek(SEEK_END) gives it). */
