@@ -9,7 +9,14 @@ import { join } from "node:path";
 import { VirtError } from "../../util/errors/index.ts";
 import type { PoolDef, VolumeDef } from "../../conf/storage/index.ts";
 import { checkVolumeCreatable, qemuImgCommands } from "./commands.ts";
-import { noSupport, poolObject, volObject, type PoolBackend, type PoolScan } from "./backend.ts";
+import {
+  noSupport,
+  poolObject,
+  volObject,
+  type PoolBackend,
+  type PoolScan,
+  type PoolSizes,
+} from "./backend.ts";
 import { StoragePoolBuildFlags, StorageVolCreateFlags, StorageVolResizeFlags } from "../storage-driver.ts";
 import { allocateFile, fileVolume, ioError, probeImage, runChecked, writeZeros } from "./volumes.ts";
 
@@ -123,15 +130,28 @@ export class DirBackend implements PoolBackend {
       const v = await fileVolume(def, join(path, n));
       if (v) volumes.push(v);
     }
-    const fs = await fsp.statfs(path);
+    return {
+      ...(await this.sizes(def)),
+      volumes,
+      targetPerms: { mode: st.mode & 0o7777, owner: st.uid, group: st.gid },
+    };
+  }
+
+  /** The file system's sizes (statvfs), as libvirt: allocation = used blocks, available = bavail. */
+  async sizes(def: PoolDef): Promise<PoolSizes> {
+    const path = targetOf(def);
+    let fs;
+    try {
+      fs = await fsp.statfs(path);
+    } catch (e) {
+      throw ioError(poolObject(def), "statfs", path, e);
+    }
     const bsize = BigInt(fs.bsize);
     const capacity = BigInt(fs.blocks) * bsize;
     return {
       capacity,
       allocation: capacity - BigInt(fs.bfree) * bsize,
       available: BigInt(fs.bavail) * bsize,
-      volumes,
-      targetPerms: { mode: st.mode & 0o7777, owner: st.uid, group: st.gid },
     };
   }
 

@@ -9,7 +9,14 @@ import type { PoolDef, VolumeDef } from "../../conf/storage/index.ts";
 import { VirtError } from "../../util/errors/index.ts";
 import { runArgv } from "../../util/spawn.ts";
 import { logicalBuildCommands, logicalChangeCommand, logicalDeleteCommands } from "./commands.ts";
-import { noSupport, poolObject, volObject, type PoolBackend, type PoolScan } from "./backend.ts";
+import {
+  noSupport,
+  poolObject,
+  volObject,
+  type PoolBackend,
+  type PoolScan,
+  type PoolSizes,
+} from "./backend.ts";
 import { StoragePoolBuildFlags, StorageVolResizeFlags } from "../storage-driver.ts";
 import { probeFsType } from "./backend-fs.ts";
 import { runChecked, writeZeros } from "./volumes.ts";
@@ -192,6 +199,19 @@ export class LogicalBackend implements PoolBackend {
     const size = big(vg.vg_size);
     const free = big(vg.vg_free);
     return { capacity: size, allocation: size - free, available: free, volumes: [...seen.values()] };
+  }
+
+  async sizes(def: PoolDef): Promise<PoolSizes> {
+    const vg = await this.#vg(def);
+    if (!vg) {
+      throw new VirtError("STORAGE_POOL_SOURCE_INVALID", {
+        pool: def.name,
+        what: `volume group '${vgOf(def)}' not found`,
+      });
+    }
+    const size = big(vg.vg_size);
+    const free = big(vg.vg_free);
+    return { capacity: size, allocation: size - free, available: free };
   }
 
   async refreshVolume(def: PoolDef, vol: VolumeDef): Promise<VolumeDef | undefined> {

@@ -6,11 +6,14 @@
 import { VirtError } from "../../util/errors/index.ts";
 import type { PoolDef, VolumeDef } from "../../conf/storage/index.ts";
 
-/** What a refresh finds. */
-export interface PoolScan {
+export interface PoolSizes {
   capacity: bigint;
   allocation: bigint;
   available: bigint;
+}
+
+/** What a refresh finds. */
+export interface PoolScan extends PoolSizes {
   volumes: VolumeDef[];
   /** The target's permissions as they are on the host (dir/fs pools). */
   targetPerms?: { mode: number; owner: number; group: number };
@@ -28,6 +31,8 @@ export interface PoolBackend {
   stop(def: PoolDef): Promise<void>;
   delete(def: PoolDef, flags: number): Promise<void>;
   refresh(def: PoolDef): Promise<PoolScan>;
+  /** The pool's sizes alone (after a volume changed: no scan of every volume). */
+  sizes(def: PoolDef): Promise<PoolSizes>;
   /** A fresh look at one volume (undefined: it is gone). */
   refreshVolume(def: PoolDef, vol: VolumeDef): Promise<VolumeDef | undefined>;
   /** Path and key of a new volume named `name`. */

@@ -652,11 +652,18 @@ export class StorageDriver {
     });
   }
 
-  /** Sizes after a volume changed (the pool's free space moved). */
+  /**
+   * Sizes after a volume changed (the pool's free space moved). The volume list is kept by the
+   * volume operations themselves: a full scan here could race another operation and drop the
+   * volume it just made.
+   */
   async #afterVolumeChange(o: PoolObj): Promise<void> {
-    if (!o.active) return;
+    if (!o.active || !o.live) return;
     try {
-      await this.#refresh(o);
+      const s = await this.#backend(o.def).sizes(o.live);
+      o.live.capacity = s.capacity;
+      o.live.allocation = s.allocation;
+      o.live.available = s.available;
     } catch {
       // the next pool-refresh reports it
     }
