@@ -637,7 +637,15 @@ export class StorageDriver {
       } else next.set(v.name, { def: v, readers: 0 });
     }
     for (const [name, old] of o.volumes) {
-      if (!next.has(name) && (old.writer !== undefined || old.readers > 0)) next.set(name, old);
+      if (next.has(name)) continue;
+      if (old.writer !== undefined || old.readers > 0) next.set(name, old);
+      // Made by an operation that ended while the scan ran: still there, so still listed.
+      else if (
+        await this.#backend(o.def)
+          .refreshVolume(live, old.def)
+          .catch(() => undefined)
+      )
+        next.set(name, old);
     }
     o.volumes = new Map([...next].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
   }
