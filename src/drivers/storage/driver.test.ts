@@ -472,6 +472,23 @@ describe("storage driver: dir pool on an embed root", () => {
       "STORAGE_POOL_TARGET_NOT_DIR",
     );
     await rejectsWith(c.storagePoolDefineXML!("<pool type='dir'><name>bad</name>", 0), "XML_SYNTAX");
+    const uuid = (await c.storagePoolLookupByName!("default")).uuid;
+    await rejectsWith(
+      c.storagePoolDefineXML!(
+        `<pool type='dir'><name>default</name><target><path>${work}/d2</path></target></pool>`,
+        0,
+      ),
+      "STORAGE_POOL_DUPLICATE",
+      new RegExp(`^operation failed: pool 'default' already exists with uuid ${uuid}$`),
+    );
+    await rejectsWith(
+      c.storagePoolDefineXML!(
+        `<pool type='dir'><name>d3</name><uuid>${uuid}</uuid><target><path>${work}/d3</path></target></pool>`,
+        0,
+      ),
+      "STORAGE_POOL_DUPLICATE",
+      new RegExp(`pool 'default' is already defined with uuid ${uuid}`),
+    );
     await rejectsWith(
       c.storagePoolDefineXML!(
         `<pool type='dir'><name>x2</name><target><path>${images}</path></target></pool>`,

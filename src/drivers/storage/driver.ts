@@ -411,7 +411,7 @@ export class StorageDriver {
     const same = this.#objs.get(def.name);
     if (same && same.def.uuid !== def.uuid) {
       throw new VirtError("STORAGE_POOL_DUPLICATE", {
-        what: `pool '${def.name}' is already defined with uuid ${same.def.uuid}`,
+        what: `pool '${def.name}' already exists with uuid ${same.def.uuid}`,
       });
     }
     if (same && forCreate && same.active) {
@@ -421,7 +421,7 @@ export class StorageDriver {
       if (o === same) continue;
       if (o.def.uuid === def.uuid) {
         throw new VirtError("STORAGE_POOL_DUPLICATE", {
-          what: `pool '${o.def.name}' already exists with uuid ${def.uuid}`,
+          what: `pool '${o.def.name}' is already defined with uuid ${o.def.uuid}`,
         });
       }
       if (sameSource(o.def, def)) {
