@@ -427,6 +427,16 @@ describe("storage driver: dir pool on an embed root", () => {
       1,
     );
     assert.equal(await c.storagePoolIsPersistent!(t), false);
+    await rejectsWith(
+      c.storagePoolSetAutostart!(t, true),
+      "STORAGE_POOL_TRANSIENT",
+      /^invalid argument: pool has no config file$/,
+    );
+    await rejectsWith(
+      c.storagePoolUndefine!(t),
+      "STORAGE_POOL_ACTIVE_STATE",
+      /storage pool 't' is still active/,
+    );
     assert.match(await c.storagePoolGetXMLDesc!(t, StorageXMLFlags.INACTIVE), /<name>t<\/name>/);
     await c.storagePoolDestroy!(t);
     await rejectsWith(c.storagePoolLookupByName!("t"), "STORAGE_POOL_NOT_FOUND");

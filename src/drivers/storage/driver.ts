@@ -500,9 +500,7 @@ export class StorageDriver {
           what: `storage pool '${o.def.name}' is still active`,
         });
       }
-      if (!o.persistent) {
-        throw new VirtError("STORAGE_POOL_TRANSIENT", { what: "cannot undefine transient storage pool" });
-      }
+      // A transient pool is always active, so the check above already refused it (as libvirt).
       if (o.jobs > 0) throw new VirtError("STORAGE_POOL_BUSY", { pool: o.def.name });
       await removeFileDurable(this.#autostartPath(o.def.name));
       await removeFileDurable(this.#configPath(o.def.name));
@@ -702,7 +700,7 @@ export class StorageDriver {
     return this.#serial(async () => {
       const o = this.#byRef(pool);
       if (!o.persistent) {
-        throw new VirtError("STORAGE_POOL_TRANSIENT", { what: "cannot set autostart for transient pool" });
+        throw new VirtError("STORAGE_POOL_TRANSIENT", { what: "pool has no config file" });
       }
       if (autostart) await symlinkAtomic(this.#configPath(o.def.name), this.#autostartPath(o.def.name));
       else await removeFileDurable(this.#autostartPath(o.def.name));

@@ -100,9 +100,9 @@ export const storageErrors = {
     kind: "user",
     template: "{what}",
   },
-  /** Undefine or autostart of a transient pool (libvirt's wording in `what`). */
+  /** Autostart of a transient pool: libvirt's "pool has no config file" (VIR_ERR_INVALID_ARG). */
   STORAGE_POOL_TRANSIENT: {
-    vir: "OPERATION_INVALID",
+    vir: "INVALID_ARG",
     domain: "STORAGE",
     kind: "user",
     template: "{what}",
