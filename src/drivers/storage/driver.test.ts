@@ -288,6 +288,19 @@ describe("storage driver: dir pool on an embed root", () => {
     }
     assert.deepEqual(Buffer.concat(parts), data.subarray(8 * MiB, 10 * MiB));
 
+    // A sparse upload over old data: its holes read as zeros, bytes past its end are kept.
+    const over = await c.storageVolUpload!(vol, 0n, BigInt(2 * MiB), StorageVolUploadFlags.SPARSE_STREAM);
+    await over.write(new Uint8Array(4096).fill(7));
+    await over.write({ hole: 2 * MiB - 4096 });
+    await over.finish();
+    const after = readFileSync(vol.key);
+    assert.ok(after.subarray(0, 4096).every((b) => b === 7));
+    assert.ok(
+      after.subarray(4096, 2 * MiB).every((b) => b === 0),
+      "the hole reads as zeros",
+    );
+    assert.deepEqual(after.subarray(2 * MiB), data.subarray(2 * MiB), "past the upload nothing changed");
+
     // An upload past its length is refused.
     const short = await c.storageVolUpload!(vol, 0n, 10n, 0);
     await rejectsWith(short.write(new Uint8Array(11)), "STORAGE_STREAM_INVALID");

@@ -3,15 +3,15 @@
  *
  * Node has no lseek(SEEK_DATA/SEEK_HOLE), so a sparse download finds holes by reading: runs of
  * all-zero 4 KiB blocks become `StreamHole`s (the bytes are the same; a file's real holes read
- * as zeros). A sparse upload seeks over holes instead of writing them: the range it covers in a
- * regular file is first punched out (fallocate -p), so skipped holes read as zeros and stay
+ * as zeros). A sparse upload seeks over holes instead of writing them; where a hole covers old
+ * data of a regular file it is punched out (fallocate -p) so it reads as zeros and stays
  * unallocated; on a block device a hole is written as zeros. A file shorter than where the
  * stream ends is extended (a trailing hole).
  */
 import { constants as C, promises as fsp } from "node:fs";
 import { VirtError } from "../../util/errors/index.ts";
 import type { StreamHole, VolumeDownloadStream, VolumeUploadSink } from "../storage-driver.ts";
-import { ioError, punchHole } from "./volumes.ts";
+import { ioError, punchHole, writeZeros } from "./volumes.ts";
 
 const CHUNK = 256 * 1024;
 const BLOCK = 4096;
@@ -133,11 +133,12 @@ export async function openUpload(
     await fh.close().catch(() => undefined);
     t.done();
   };
+  // A hole over old data is punched (it must read as zeros, and have no blocks); a file with
+  // no blocks at all (a new volume, the usual case) needs no punching.
+  let oldSize = 0n;
   if (sparse && !block) {
-    // Punch the whole range once so what the stream skips reads as zeros and has no blocks.
     const st = await fh.stat();
-    const upto = length > 0n ? offset + length : BigInt(st.size);
-    if (upto > offset) await punchHole(t.path, offset, upto - offset);
+    if (st.blocks > 0) oldSize = BigInt(st.size);
   }
   let pos = offset;
   const limit = length > 0n ? offset + length : undefined;
@@ -164,7 +165,16 @@ export async function openUpload(
             pos += BigInt(k);
             left -= k;
           }
-        } else pos += BigInt(n);
+        } else {
+          if (pos < oldSize) {
+            const len = pos + BigInt(n) < oldSize ? BigInt(n) : oldSize - pos;
+            if (!(await punchHole(t.path, pos, len))) {
+              // No hole punching here: zeros keep the bytes right, if not the sparseness.
+              await writeZeros(object, t.path, pos, len, false);
+            }
+          }
+          pos += BigInt(n);
+        }
         return;
       }
       const data = chunk;
