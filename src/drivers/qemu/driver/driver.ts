@@ -39,6 +39,8 @@ import { detachRun, reconnectProcess } from "./process.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
 import { RootLock } from "./root-lock.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
+import { localVolumeResolver, type VolumeResolver } from "./volumes.ts";
+import { localDiskPath } from "../command/disk.ts";
 import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
 
 export interface QemuDriverOptions {
@@ -64,6 +66,12 @@ export interface QemuDriverOptions {
   readonly displayPorts?: PortRange;
   /** Ports for VNC websockets (qemu.conf `remote_websocket_port_min/max`, default 5700-65535). */
   readonly websocketPorts?: PortRange;
+  /**
+   * How `<disk type='volume'>` finds its volume's path, type and format (at start and hotplug):
+   * the storage driver of the same root. Default: `localVolumeResolver(root)`, the pool
+   * definitions of the root's storage config dir read directly.
+   */
+  readonly resolveVolume?: VolumeResolver;
 }
 
 export interface ResolvedDriverOptions {
@@ -78,6 +86,7 @@ export interface ResolvedDriverOptions {
   readonly sysfsRoot: string;
   readonly displayPorts: PortRange;
   readonly websocketPorts: PortRange;
+  readonly resolveVolume: VolumeResolver;
 }
 
 const CONFIG_HEADER = `<!--
@@ -128,6 +137,7 @@ export class QemuDriver {
       sysfsRoot: options.sysfsRoot ?? "/sys",
       displayPorts: options.displayPorts ?? { min: 5900, max: 65535 },
       websocketPorts: options.websocketPorts ?? { min: 5700, max: 65535 },
+      resolveVolume: options.resolveVolume ?? localVolumeResolver(root),
     };
     this.ports = {
       display: new PortAllocator("display", this.options.displayPorts),
@@ -332,6 +342,27 @@ export class QemuDriver {
     });
   }
 
+  /**
+   * Which running guests use which host paths as disk sources (files, block devices,
+   * directories, `type='volume'` disks as resolved at start or hotplug): for the storage driver
+   * of the same root, which refuses to delete or shrink a volume in use and names the guests.
+   * Paths are as the live definitions give them; a path used by several guests lists each.
+   */
+  domainsUsingPaths(): Map<string, string[]> {
+    const users = new Map<string, string[]>();
+    for (const obj of this.domains.all()) {
+      if (!obj.isActive()) continue;
+      for (const disk of obj.def.devices.disks) {
+        const path = localDiskPath(disk);
+        if (path === undefined) continue;
+        const names = users.get(path) ?? [];
+        if (!names.includes(obj.name)) names.push(obj.name);
+        users.set(path, names);
+      }
+    }
+    return users;
+  }
+
   /** Writes the status file of an active domain (no-op once it stopped). */
   saveStatus(obj: QemuDomainObj): Promise<void> {
     return obj.queueFileOp(async () => {
@@ -351,7 +382,7 @@ export class QemuDriver {
         fakeReboot: run.fakeReboot,
         taints: [...run.taints],
         ...(run.asyncJob ? { asyncJob: run.asyncJob } : {}),
-        domainXML: formatDomainXML(obj.def, { secure: true, live: true }),
+        domainXML: formatDomainXML(obj.def, { secure: true, live: true, status: true }),
       });
       await writeFileAtomic(this.statusPath(obj.name), xml, { mode: 0o600 });
     });

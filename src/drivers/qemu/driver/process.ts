@@ -51,6 +51,7 @@ import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
 import { checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
+import { resolveDomainVolumes } from "./volumes.ts";
 
 export interface StartOptions {
   /** The API that starts the domain (for messages). */
@@ -107,9 +108,11 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     const kvm = await drv.kvm(caps.emulator);
     if (!kvm.usable) throw kvmUnavailableError(kvm);
   }
-  await checkFiles(def);
-
   const live = structuredClone(def);
+  // <disk type='volume'>: the storage driver's path, type and format, before the file checks
+  await resolveDomainVolumes(drv.options.resolveVolume, live);
+  await checkFiles(live);
+
   assignAliases(live);
   const id = drv.allocateId();
   live.id = id;
