@@ -142,7 +142,7 @@ export async function resolveDiskVolume(resolve: VolumeResolver, disk: DiskDef):
   else s.dir = r.path;
   const t = disk.driver?.type;
   if (r.type !== "dir" && (t === undefined || t === "" || t === "auto"))
-    disk.driver = { ...(disk.driver ?? {}), type: r.format };
+    disk.driver = { name: "qemu", ...(disk.driver ?? {}), type: r.format };
 }
 
 /** Resolves every `type='volume'` disk of a live definition (before its command line is built). */
