@@ -708,7 +708,11 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
   if (!old) throw new VirtError("HOTPLUG_DISK_NOT_FOUND", { target: want.target.dev });
   checkMediaUpdate(old, want);
   const alias = old.alias ?? "";
-  const disk = withMedia(old, want);
+  // a volume as the new medium: the storage driver's path, as at start (the config keeps the volume)
+  const media = structuredClone(want);
+  await resolveDiskVolume(drv.options.resolveVolume, media);
+  await checkDiskSource(media);
+  const disk = withMedia(old, media);
   const next = structuredClone(obj.def);
   next.devices.disks[obj.def.devices.disks.indexOf(old)] = disk;
   const b = await buildFor(drv, obj, run, next);

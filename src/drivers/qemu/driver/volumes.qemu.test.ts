@@ -8,6 +8,7 @@
  * - a start with several missing files fails once, naming every path, before QEMU runs;
  * - bad volume references (no pool, no volume, a path as volume name, `mode` on a dir pool):
  *   catalogued errors, nothing started;
+ * - domxml-to-native gives the same paths; a CD-ROM volume changes media to another volume;
  * - hotplug of a volume disk and of a pool's file as a plain qcow2 file disk (what `virsh
  *   attach-disk --source PATH --driver qemu --subdriver qcow2` sends): the guest sees both;
  * - `domainsUsingPaths` (driver method and root function) names the guest for each path, also
@@ -54,6 +55,12 @@ test("disk type='volume' at start and hotplug, missing files listed together, do
   qemuImg("create", "-q", "-f", "qcow2", boot, "32M");
   qemuImg("create", "-q", "-f", "qcow2", data, "48M");
   qemuImg("create", "-q", "-f", "qcow2", plain, "40M");
+  const cd1 = join(images, "cd1.iso");
+  const cd2 = join(images, "cd2.iso");
+  writeFileSync(cd1, Buffer.alloc(1024 * 1024, 1));
+  writeFileSync(cd2, Buffer.alloc(3 * 1024 * 1024, 2));
+  const cdrom = (vol: string): string =>
+    `<disk type='volume' device='cdrom'><source pool='default' volume='${vol}'/><target dev='hdc' bus='ide'/><readonly/></disk>`;
   const volDisk = (vol: string, dev: string, extra = ""): string =>
     `<disk type='volume' device='disk'><source pool='default' volume='${vol}'${extra}/><target dev='${dev}' bus='virtio'/></disk>`;
   const withDisks = (...disks: string[]): string =>
@@ -108,13 +115,23 @@ test("disk type='volume' at start and hotplug, missing files listed together, do
       },
     );
 
-    // --- start with the boot disk a qcow2 volume --------------------------------------------
-    const dom = await conn.domainDefineXML(withDisks(volDisk("boot.qcow2", "vda")));
+    // --- domxml-to-native resolves volumes as a start does ------------------------------------
+    const argvNative = await conn.connectDomainXMLToNative(
+      "qemu-argv",
+      withDisks(volDisk("boot.qcow2", "vda"), cdrom("cd1.iso")),
+      0,
+    );
+    assert.match(argvNative, new RegExp(`"driver":"file","filename":"${boot}"`));
+    assert.match(argvNative, new RegExp(`"driver":"file","filename":"${cd1}"`));
+
+    // --- start with the boot disk a qcow2 volume, a CD-ROM a raw one -----------------------
+    const dom = await conn.domainDefineXML(withDisks(volDisk("boot.qcow2", "vda"), cdrom("cd1.iso")));
     await conn.domainCreate(dom);
     tr.track(conn);
     const con = await ConsoleReader.open(conn, dom);
     // 32 MiB = 65536 sectors: QEMU reads the qcow2 header (as raw it would be the file's size)
     await con.waitFor(/DISK vda 65536\b/, 120_000);
+    await con.waitFor(/DISK sr0 2048\b/, 60_000);
     const live = await conn.domainGetXMLDesc(dom, 0);
     assert.match(live, /<disk type='volume' device='disk'>\s*<driver name='qemu' type='qcow2'\/>/);
     assert.match(live, /<source pool='default' volume='boot.qcow2'\/>/);
@@ -129,12 +146,24 @@ test("disk type='volume' at start and hotplug, missing files listed together, do
     );
     const argv = readFileSync(join(paths.logDir, "vol.log"), "utf8");
     assert.match(argv, new RegExp(`"driver":"file","filename":"${boot}"`));
-    assert.match(argv, /"driver":"qcow2","file":"libvirt-1-storage"/);
+    assert.match(argv, /"driver":"qcow2","file":"libvirt-2-storage"/);
 
-    assert.deepEqual([...conn.driver.domainsUsingPaths()], [[boot, ["vol"]]]);
+    assert.deepEqual(
+      conn.driver.domainsUsingPaths(),
+      new Map([
+        [boot, ["vol"]],
+        [cd1, ["vol"]],
+      ]),
+    );
+
+    // --- CD-ROM media change to another volume: the guest sees 3 MiB ------------------------
+    let from = con.text.length;
+    await conn.domainUpdateDeviceFlags(dom, cdrom("cd2.iso"), F.LIVE);
+    await con.waitFor(/DISK sr0 6144\b/, 60_000, from);
+    assert.match(await conn.domainGetXMLDesc(dom, 0), /<source pool='default' volume='cd2.iso'\/>/);
 
     // --- hotplug: a volume, and a pool's file as a plain qcow2 file disk ---------------------
-    let from = con.text.length;
+    from = con.text.length;
     await conn.domainAttachDeviceFlags(dom, volDisk("data.qcow2", "vdb"), F.LIVE);
     await con.waitFor(/DISK vdb 98304\b/, 60_000, from);
     from = con.text.length;
@@ -152,6 +181,7 @@ test("disk type='volume' at start and hotplug, missing files listed together, do
     );
     const users = new Map([
       [boot, ["vol"]],
+      [cd2, ["vol"]],
       [data, ["vol"]],
       [plain, ["vol"]],
     ]);
