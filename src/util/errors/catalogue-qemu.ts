@@ -347,6 +347,27 @@ export const qemuErrors = {
     kind: "user",
     template: "Emulator '{emulator}' does not support machine type '{machine}'",
   },
+  QEMU_HPB_MACHINE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "Emulator '{emulator}' does not support machine type '{machine}': it stands for '{base}' with host-phys-bits on, and this emulator has no '{base}'",
+  },
+  QEMU_HUGEPAGES_SHORT: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "domain '{domain}' needs {pages} huge pages of {size} on {where}, but only {free} are free: reserve {more} more (raise {file})",
+  },
+  QEMU_PHYS_BITS_RANGE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "domain '{name}': <maxphysaddr mode='emulate' bits='{bits}'/> is out of range: QEMU gives an x86 vCPU {min} to {max} physical address bits",
+  },
   QEMU_FILE_MISSING: {
     vir: "SYSTEM_ERROR",
     domain: "QEMU",

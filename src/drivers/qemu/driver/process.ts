@@ -50,7 +50,9 @@ import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
-import { checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
+import { checkHugepageSupply, hugepageNeeds, makeHugepageDirs, removeHugepageDirs } from "./hugepages.ts";
+import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
+import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
 
 export interface StartOptions {
@@ -104,6 +106,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   checkMemory(def, drv.options.minMemoryKiB);
   const caps = await drv.caps(def.devices.emulator);
   checkAgainstCaps(def, caps);
+  checkAddressBits(def);
   if (def.type === "kvm") {
     const kvm = await drv.kvm(caps.emulator);
     if (!kvm.usable) throw kvmUnavailableError(kvm);
@@ -147,8 +150,11 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     domainDir: dp.domainDir,
   });
   let cmd;
+  let hugepages;
   try {
     cmd = buildQemuCommand(live, ctx);
+    hugepages = hugepageNeeds(cmd.args, ctx.hugetlbfs);
+    checkHugepageSupply(def.name, hugepages);
   } catch (e) {
     graphicsPorts.release();
     throw e;
@@ -170,6 +176,9 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     if (live.memoryBacking?.source?.type === "file") {
       undo.addFn(() => rm(dp.memoryDir, { recursive: true, force: true }));
       await mkdir(dp.memoryDir, { recursive: true, mode: 0o750 });
+    }
+    for (const dir of await makeHugepageDirs(hugepages)) {
+      undo.addFn(() => rm(dir, { recursive: true, force: true }));
     }
     if (live.devices.channels.some((c) => c.type === "unix")) {
       undo.addFn(() => rm(dp.channelDir, { recursive: true, force: true }));
@@ -340,6 +349,7 @@ export async function stopProcess(
   const dp = domainPaths(drv.paths, obj.id, obj.def.name);
   await rm(dp.memoryDir, { recursive: true, force: true }).catch(() => undefined);
   await rm(dp.channelDir, { recursive: true, force: true }).catch(() => undefined);
+  await removeHugepageDirs(hostHugetlbfsMounts(), dp.hugepageSubdir);
   await appendLog(drv.logPath(obj.def.name), stopLine(logReason));
   obj.run = undefined;
   obj.id = -1;
@@ -559,6 +569,10 @@ async function stopProcessOfGone(
   await drv.removeStatus(obj).catch(() => undefined);
   await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);
   if (run.pidfile !== "") await rm(run.pidfile, { force: true }).catch(() => undefined);
+  await removeHugepageDirs(
+    hostHugetlbfsMounts(),
+    domainPaths(drv.paths, obj.id, obj.def.name).hugepageSubdir,
+  );
   await appendLog(drv.logPath(obj.def.name), stopLine(shutdown ? "shutdown" : "crashed"));
   obj.run = undefined;
   obj.id = -1;
