@@ -51,6 +51,8 @@ export async function domainXMLToNative(xml: string, options: NativeOptions = {}
   const { def, warnings } = parseDomainXML(xml, {
     document: options.document ?? "(domain_definition)",
     facts: domainFactsFromCaps(caps),
+    // as the QEMU driver's default
+    slirpPortForwards: true,
   });
   assignAliases(def);
   // volume disks become their path, as at start (libvirt translates them here too)
