@@ -46,9 +46,13 @@ export function parseDomainXML(
 /**
  * libvirt's canonical XML for a definition: the inactive form, or with `live` the form of a
  * running domain (`id=` on `<domain>`, every device's `<alias>`, pty paths). `secure` includes
- * passwords.
+ * passwords. `status` is the form of the driver's status file: live, plus internal facts such as
+ * what a `type='volume'` disk resolved to.
  */
-export function formatDomainXML(def: DomainDef, options: { secure?: boolean; live?: boolean } = {}): string {
+export function formatDomainXML(
+  def: DomainDef,
+  options: { secure?: boolean; live?: boolean; status?: boolean } = {},
+): string {
   return formatDomain(def, options);
 }
 

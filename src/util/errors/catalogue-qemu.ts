@@ -439,6 +439,53 @@ export const qemuErrors = {
     kind: "user",
     template: "Cannot access {what} '{path}' of domain '{name}': {reason}",
   },
+  QEMU_FILES_MISSING: {
+    vir: "SYSTEM_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template: "Cannot access {count} files of domain '{name}': {list}",
+  },
+  // --- <disk type='volume'>: the pool's volume resolved at start and hotplug -----------------
+  QEMU_VOLUME_NO_POOL: {
+    vir: "NO_STORAGE_POOL",
+    domain: "QEMU",
+    kind: "user",
+    template: "no storage pool with matching name '{pool}'",
+  },
+  QEMU_VOLUME_NO_VOLUME: {
+    vir: "NO_STORAGE_VOL",
+    domain: "QEMU",
+    kind: "user",
+    template: "no storage vol with matching name '{volume}' in pool '{pool}'",
+  },
+  QEMU_VOLUME_POOL_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "volumes of storage pool '{pool}' (type '{poolType}') cannot be used by a QEMU guest here: {reason}",
+  },
+  QEMU_VOLUME_MODE: {
+    vir: "XML_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "disk {target}: disk source mode is only valid when storage pool is of iscsi type (pool '{pool}' is '{poolType}')",
+  },
+  QEMU_VOLUME_MODE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "disk {target}: source mode '{mode}' (QEMU's own iSCSI initiator) is not supported; use mode 'host' or leave it out",
+  },
+  QEMU_VOLUME_STARTUP_POLICY: {
+    vir: "XML_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "disk {target}: 'startupPolicy' is only valid for 'file' type volume (volume '{volume}' is '{type}')",
+  },
   // --- starting QEMU -----------------------------------------------------------------------
   QEMU_START_FAILED: {
     vir: "OPERATION_FAILED",

@@ -58,6 +58,7 @@ import * as tuning from "./tuning.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
+import { resolveDomainVolumes } from "./volumes.ts";
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -458,6 +459,8 @@ export class QemuConnection implements HypervisorDriver {
     if (format !== "qemu-argv") throw new VirtError("QEMU_NATIVE_FORMAT", { format });
     const def = await this.driver.parseDomain(xml);
     assignAliases(def);
+    // volume disks become their path, as at start
+    await resolveDomainVolumes(this.driver.options.resolveVolume, def);
     const caps = await this.driver.caps(def.devices.emulator);
     // graphics with autoport get libvirt's pretend ports
     const cmd = buildQemuCommand(def, {

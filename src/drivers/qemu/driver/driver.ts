@@ -41,6 +41,8 @@ import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
 import { DEFAULT_BRIDGE_HELPER, type BridgeHelperOptions } from "./net-plug.ts";
 import { RootLock } from "./root-lock.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
+import { localVolumeResolver, type VolumeResolver } from "./volumes.ts";
+import { localDiskPath } from "../command/disk.ts";
 import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
 
 export interface QemuDriverOptions {
@@ -73,6 +75,12 @@ export interface QemuDriverOptions {
   readonly slirpPortForwards?: boolean;
   /** How a guest reaches a bridge (`type='bridge'`, or a network's bridge). */
   readonly bridgeHelper?: Partial<BridgeHelperOptions>;
+  /**
+   * How `<disk type='volume'>` finds its volume's path, type and format (at start and hotplug):
+   * the storage driver of the same root. Default: `localVolumeResolver(root)`, the pool
+   * definitions of the root's storage config dir read directly.
+   */
+  readonly resolveVolume?: VolumeResolver;
 }
 
 export interface ResolvedDriverOptions {
@@ -89,6 +97,7 @@ export interface ResolvedDriverOptions {
   readonly websocketPorts: PortRange;
   readonly slirpPortForwards: boolean;
   readonly bridgeHelper: BridgeHelperOptions;
+  readonly resolveVolume: VolumeResolver;
 }
 
 const CONFIG_HEADER = `<!--
@@ -145,6 +154,7 @@ export class QemuDriver {
         helper: options.bridgeHelper?.helper ?? DEFAULT_BRIDGE_HELPER.helper,
         conf: options.bridgeHelper?.conf ?? DEFAULT_BRIDGE_HELPER.conf,
       },
+      resolveVolume: options.resolveVolume ?? localVolumeResolver(root),
     };
     this.ports = {
       display: new PortAllocator("display", this.options.displayPorts),
@@ -354,6 +364,27 @@ export class QemuDriver {
     });
   }
 
+  /**
+   * Which running guests use which host paths as disk sources (files, block devices,
+   * directories, `type='volume'` disks as resolved at start or hotplug): for the storage driver
+   * of the same root, which refuses to delete or shrink a volume in use and names the guests.
+   * Paths are as the live definitions give them; a path used by several guests lists each.
+   */
+  domainsUsingPaths(): Map<string, string[]> {
+    const users = new Map<string, string[]>();
+    for (const obj of this.domains.all()) {
+      if (!obj.isActive()) continue;
+      for (const disk of obj.def.devices.disks) {
+        const path = localDiskPath(disk);
+        if (path === undefined) continue;
+        const names = users.get(path) ?? [];
+        if (!names.includes(obj.name)) names.push(obj.name);
+        users.set(path, names);
+      }
+    }
+    return users;
+  }
+
   /** Writes the status file of an active domain (no-op once it stopped). */
   saveStatus(obj: QemuDomainObj): Promise<void> {
     return obj.queueFileOp(async () => {
@@ -373,7 +404,7 @@ export class QemuDriver {
         fakeReboot: run.fakeReboot,
         taints: [...run.taints],
         ...(run.asyncJob ? { asyncJob: run.asyncJob } : {}),
-        domainXML: formatDomainXML(obj.def, { secure: true, live: true }),
+        domainXML: formatDomainXML(obj.def, { secure: true, live: true, status: true }),
       });
       await writeFileAtomic(this.statusPath(obj.name), xml, { mode: 0o600 });
     });

@@ -47,6 +47,7 @@ import {
   diskDeviceProps,
   formatProps,
   isEmptyDisk,
+  localDiskPath,
   needsFormatLayer,
   storageProps,
   type DiskNodes,
@@ -62,6 +63,7 @@ import { domainPaths } from "../paths.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { prepareHostdevForAttach, releaseHostdevAfterDetach } from "./hotplug-hostdev.ts";
+import { resolveDiskVolume } from "./volumes.ts";
 
 const F = DomainDeviceModifyFlags;
 
@@ -170,9 +172,9 @@ function checkNotPresent(def: DomainDef, s: DeviceSnippet, alone: DomainDef, nam
 }
 
 async function checkDiskSource(disk: DiskDef): Promise<void> {
-  const path =
-    disk.type === "file" ? disk.source?.file : disk.type === "block" ? disk.source?.dev : undefined;
-  if (path === undefined || path === "") return;
+  // file, block device, directory, or a volume once resolved (`resolveDiskVolume`)
+  const path = localDiskPath(disk);
+  if (path === undefined) return;
   try {
     await stat(path);
   } catch {
@@ -390,6 +392,11 @@ async function attachLive(
   }
   const next = structuredClone(live);
   const dev = structuredClone(newDeviceOf(reparsed, s, alone));
+  if (s.kind === "disk" && (dev as DiskDef).type === "volume") {
+    // the storage driver's path, type and format, as at start
+    await resolveDiskVolume(drv.options.resolveVolume, dev as DiskDef);
+    await checkDiskSource(dev as DiskDef);
+  }
   if (s.kind === "disk") next.devices.disks.push(dev as DiskDef);
   else if (s.kind === "interface") next.devices.interfaces.push(dev as InterfaceDef);
   else next.devices.hostdevs.push(dev as HostdevDef);
@@ -712,7 +719,11 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
   if (!old) throw new VirtError("HOTPLUG_DISK_NOT_FOUND", { target: want.target.dev });
   checkMediaUpdate(old, want);
   const alias = old.alias ?? "";
-  const disk = withMedia(old, want);
+  // a volume as the new medium: the storage driver's path, as at start (the config keeps the volume)
+  const media = structuredClone(want);
+  await resolveDiskVolume(drv.options.resolveVolume, media);
+  await checkDiskSource(media);
+  const disk = withMedia(old, media);
   const next = structuredClone(obj.def);
   next.devices.disks[obj.def.devices.disks.indexOf(old)] = disk;
   const b = await buildFor(drv, obj, run, next);

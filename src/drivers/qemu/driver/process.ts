@@ -63,6 +63,7 @@ import { startVirtiofsd, virtiofsFilesystems, type VirtiofsDaemon } from "./virt
 import { checkHugepageSupply, hugepageNeeds, makeHugepageDirs, removeHugepageDirs } from "./hugepages.ts";
 import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
+import { resolveDomainVolumes } from "./volumes.ts";
 
 export interface StartOptions {
   /** The API that starts the domain (for messages). */
@@ -120,9 +121,11 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     const kvm = await drv.kvm(caps.emulator);
     if (!kvm.usable) throw kvmUnavailableError(kvm);
   }
-  await checkFiles(def);
-
   const live = structuredClone(def);
+  // <disk type='volume'>: the storage driver's path, type and format, before the file checks
+  await resolveDomainVolumes(drv.options.resolveVolume, live);
+  await checkFiles(live);
+
   assignAliases(live);
   const id = drv.allocateId();
   live.id = id;
