@@ -7,7 +7,7 @@
  */
 import type { ConnectURI } from "../driver.ts";
 import type { StorageDriverConnection } from "../storage-driver.ts";
-import { embedRoot } from "../qemu/index.ts";
+import { domainsUsingPaths, embedRoot } from "../qemu/index.ts";
 import { storageDriverFor, type StorageDriver, type StorageRoot } from "./driver.ts";
 
 export {
@@ -22,12 +22,27 @@ export {
 } from "./driver.ts";
 
 /**
+ * Tells the driver which running guests use a volume: the QEMU driver of the same root answers
+ * (its open driver, or the root's status files), so a volume in use cannot be deleted, wiped
+ * or shrunk.
+ */
+function withVolumeUsers(d: StorageDriver, root: StorageRoot): StorageDriver {
+  d.setVolumeUsers(async (paths) => {
+    const users = await domainsUsingPaths(root);
+    return [...new Set(paths.flatMap((p) => users.get(p) ?? []))].sort();
+  });
+  return d;
+}
+
+/**
  * Loads the storage driver of the daemon's instance with libvirt's start-up behaviour: on the
  * instance's first start the `default` dir pool is defined, built and marked autostart, and the
  * autostart pools start. For tvirtd to call when it starts, before serving connections.
  */
-export function loadDaemonStoragePools(kind: "system" | "session"): Promise<StorageDriver> {
-  return storageDriverFor({ kind }, { defineDefaultPool: true, autostart: true });
+export async function loadDaemonStoragePools(kind: "system" | "session"): Promise<StorageDriver> {
+  return withVolumeUsers(await storageDriverFor({ kind }, { defineDefaultPool: true, autostart: true }), {
+    kind,
+  });
 }
 
 /** The local storage driver for a `qemu` URI served in this process, or undefined. */
@@ -50,5 +65,5 @@ export async function openLocalStorageDriver(uri: ConnectURI): Promise<StorageDr
   }
   // An embed root has no daemon: the process that opens it is the one that sets it up.
   const d = await storageDriverFor(root, embed ? { defineDefaultPool: true, autostart: true } : {});
-  return d.connection();
+  return withVolumeUsers(d, root).connection();
 }
