@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
 import { commandSchemas, validate } from "../schemas.ts";
-import { prettyCapacity, volSize } from "./storage.ts";
+import { prettyCapacity, runsOf, volSize } from "./storage.ts";
 
 interface Result {
   stdout: string;
@@ -117,6 +117,8 @@ test("storage commands print what virsh 9.0 prints on test:///default", async (t
       "pool-list --no-autostart --transient",
       "pool-list --persistent --no-autostart --details",
       "-q pool-list --all",
+      "-q vol-create-as default-pool v1 1G; vol-clone v1 v2 --pool default-pool; vol-delete v2 --pool default-pool; pool-refresh default-pool; pool-destroy default-pool; pool-start default-pool; pool-autostart default-pool; vol-resize v1 2G --pool default-pool; vol-wipe v1 --pool default-pool; pool-create-as x dir --target /x; pool-define-as y dir --target /y; pool-build y; pool-delete y; pool-undefine y; vol-create-as default-pool a 1 --print-xml",
+      "-r vol-create-as default-pool v1 1G; pool-list --all; pool-destroy default-pool; vol-list default-pool; find-storage-pool-sources logical; pool-event --list; pool-autostart default-pool; pool-define-as y dir --target /y; vol-info nope",
       // info, names, XML
       "pool-info default-pool",
       "pool-info default-pool --bytes",
@@ -177,6 +179,10 @@ test("storage commands print what virsh 9.0 prints on test:///default", async (t
       "find-storage-pool-sources-as netfs --host nfs.example --port 2049",
       "find-storage-pool-sources-as logical",
       "find-storage-pool-sources-as iscsi --host h --initiator iqn.x",
+      "find-storage-pool-sources-as bogus h",
+      "find-storage-pool-sources-as dir h",
+      `find-storage-pool-sources logical --srcSpec ${p1}`,
+      `find-storage-pool-sources netfs --srcSpec ${bad}`,
       // pool events
       "pool-event --list",
       "pool-event",
@@ -223,7 +229,8 @@ test("storage commands print what virsh 9.0 prints on test:///default", async (t
     // Every line is run and the differences reported together.
     const diffs: string[] = [];
     for (const line of lines) {
-      const args = line.startsWith("-q ") ? ["-q", line.slice(3)] : [line];
+      // A leading -q (quiet) or -r (read-only) is virsh's option, the rest one command line.
+      const args = /^-[qr] /.test(line) ? [line.slice(0, 2), line.slice(3)] : [line];
       const v = runVirsh(args);
       const ours = await tvirsh(...args);
       // A line virsh cannot parse runs none of its commands: such a line would test little.
@@ -383,4 +390,20 @@ test("sizes: virsh's scaled integers and its two-decimal binary units", () => {
   assert.equal(prettyCapacity(107374182400n - 1048576n), "100.00 GiB");
   assert.equal(prettyCapacity((1024n ** 3n * 9999n) / 100n), "99.99 GiB");
   assert.equal(prettyCapacity(2n ** 64n - 1n), "16.00 EiB");
+});
+
+test("vol-upload --sparse sends runs of zero blocks as holes, everything else as data", () => {
+  const buf = new Uint8Array(5 * 4096 + 100);
+  buf[10] = 1; // block 0: data
+  buf[3 * 4096 + 5] = 2; // blocks 1-2: zeros, block 3: data, block 4 and the tail: zeros
+  const runs = [...runsOf(buf, true)].map((r) => (r instanceof Uint8Array ? r.length : { hole: r.hole }));
+  assert.deepEqual(runs, [4096, { hole: 8192 }, 4096, { hole: 4196 }]);
+  // Data and holes add up to the chunk.
+  assert.deepEqual(
+    [...runsOf(new Uint8Array(4096), true)].map((r) => ("hole" in r ? r.hole : -1)),
+    [4096],
+  );
+  const plain = [...runsOf(buf, false)];
+  assert.equal(plain.length, 1);
+  assert.equal((plain[0] as Uint8Array).length, buf.length);
 });

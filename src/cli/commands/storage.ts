@@ -1538,7 +1538,7 @@ const CHUNK = 256 * 1024;
 const BLOCK = 4096;
 
 /** The runs of a chunk: data, or (when sparse) all-zero blocks as holes. */
-function* runsOf(buf: Uint8Array, sparse: boolean): Generator<Uint8Array | { hole: number }> {
+export function* runsOf(buf: Uint8Array, sparse: boolean): Generator<Uint8Array | { hole: number }> {
   if (!sparse) {
     yield buf;
     return;
