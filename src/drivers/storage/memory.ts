@@ -254,7 +254,8 @@ export class MemoryStorageDriver {
 
   #vol(p: MemPool, name: string): VolumeDef {
     const v = p.vols.find((x) => x.name === name);
-    if (!v) throw new VirtError("STORAGE_VOL_NOT_FOUND", { key: "name", value: name });
+    if (!v)
+      throw new VirtError("STORAGE_VOL_NOT_FOUND", { what: `no storage vol with matching name '${name}'` });
     return v;
   }
 
@@ -429,7 +430,7 @@ export class MemoryStorageDriver {
       const v = p.vols.find((x) => (key === "key" ? x.key : x.target.path) === value);
       if (v) return volRefOf(p, v);
     }
-    throw new VirtError("STORAGE_VOL_NOT_FOUND", { key, value });
+    throw new VirtError("STORAGE_VOL_NOT_FOUND", { what: `no storage vol with matching ${key} '${value}'` });
   }
 
   volLookupByKey(key: string): StorageVolRef {

@@ -7,87 +7,8 @@ import type { Catalogue } from "./types.ts";
  * (the accepted values also travel in the details).
  */
 export const storageErrors = {
-  /** The root element is not `<pool>` / `<volume>`. */
-  STORAGE_UNEXPECTED_ROOT: {
-    vir: "XML_ERROR",
-    domain: "STORAGE",
-    kind: "user",
-    template: "unexpected root element <{found}>, expecting <{expected}>",
-  },
-  /** A pool or volume name that cannot be used (empty, with '/', control characters). */
-  STORAGE_INVALID_NAME: {
-    vir: "XML_ERROR",
-    domain: "STORAGE",
-    kind: "user",
-    template: "{kind} name '{name}' is not valid: {reason}",
-  },
-  /** A value of the wrong form, out of range or not among the allowed ones. */
-  STORAGE_INVALID_VALUE: {
-    vir: "XML_ERROR",
-    domain: "STORAGE",
-    kind: "user",
-    template: "invalid value '{value}' for {xpath} (line {line}) in {object}: {expected}",
-  },
-  /** A required element or attribute is absent; `what` is libvirt's wording. */
-  STORAGE_MISSING: {
-    vir: "XML_ERROR",
-    domain: "STORAGE",
-    kind: "user",
-    template: "{what} ({xpath}, line {line}, in {object})",
-  },
-  /** A structural rule is broken; `what` is libvirt's wording where it has one. */
-  STORAGE_XML_INVALID: {
-    vir: "XML_ERROR",
-    domain: "STORAGE",
-    kind: "user",
-    template: "{what}",
-  },
-  /** Valid XML this configuration cannot support; `what` is libvirt's wording. */
-  STORAGE_CONFIG_UNSUPPORTED: {
-    vir: "CONFIG_UNSUPPORTED",
-    domain: "STORAGE",
-    kind: "user",
-    template: "{what}",
-  },
-  /** A feature the pool type does not have (libvirt: VIR_ERR_NO_SUPPORT). */
-  STORAGE_NO_SUPPORT: {
-    vir: "NO_SUPPORT",
-    domain: "STORAGE",
-    kind: "user",
-    template: "{what}",
-  },
-  /** Volume encryption is parsed and formatted but tvirt's storage driver does not create it. */
-  STORAGE_VOL_ENCRYPTION_REFUSED: {
-    vir: "CONFIG_UNSUPPORTED",
-    domain: "STORAGE",
-    kind: "user",
-    template:
-      "storage volume '{volume}': encryption format '{format}' is not supported by tvirt's storage driver; define the volume without <encryption>",
-  },
-  // --- pool and volume objects (libvirt's virstorageobj.c and the drivers' lookups) ---------
-  // Shared by the test driver's in-memory pools (drivers/storage/memory.ts) and the storage
-  // driver: the texts are libvirt's (storage_driver.c and test_driver.c use the same ones).
-  /** No pool with this name or UUID (`key`: name | uuid). */
-  STORAGE_POOL_NOT_FOUND: {
-    vir: "NO_STORAGE_POOL",
-    domain: "STORAGE",
-    kind: "user",
-    template: "no storage pool with matching {key} '{value}'",
-  },
-  /** No volume with this name, key or path (`key`: name | key | path). */
-  STORAGE_VOL_NOT_FOUND: {
-    vir: "NO_STORAGE_VOL",
-    domain: "STORAGE",
-    kind: "user",
-    template: "no storage vol with matching {key} '{value}'",
-  },
-  /** The operation needs a running pool. */
-  STORAGE_POOL_NOT_ACTIVE: {
-    vir: "OPERATION_INVALID",
-    domain: "STORAGE",
-    kind: "user",
-    template: "storage pool '{pool}' is not active",
-  },
+  // --- the test driver's pools (drivers/storage/memory.ts): libvirt's test_driver.c and
+  // virstorageobj.c wordings. Kept apart from the local storage driver's entries below.
   /** Listing the volumes of a pool that is not running (libvirt names no pool here). */
   STORAGE_POOL_LIST_NOT_ACTIVE: {
     vir: "OPERATION_INVALID",
@@ -185,5 +106,84 @@ export const storageErrors = {
     domain: "STORAGE",
     kind: "user",
     template: "pool type '{type}' does not support source discovery",
+  },
+  /** The root element is not `<pool>` / `<volume>`. */
+  STORAGE_UNEXPECTED_ROOT: {
+    vir: "XML_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "unexpected root element <{found}>, expecting <{expected}>",
+  },
+  /** A pool or volume name that cannot be used (empty, with '/', control characters). */
+  STORAGE_INVALID_NAME: {
+    vir: "XML_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "{kind} name '{name}' is not valid: {reason}",
+  },
+  /** A value of the wrong form, out of range or not among the allowed ones. */
+  STORAGE_INVALID_VALUE: {
+    vir: "XML_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "invalid value '{value}' for {xpath} (line {line}) in {object}: {expected}",
+  },
+  /** A required element or attribute is absent; `what` is libvirt's wording. */
+  STORAGE_MISSING: {
+    vir: "XML_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "{what} ({xpath}, line {line}, in {object})",
+  },
+  /** A structural rule is broken; `what` is libvirt's wording where it has one. */
+  STORAGE_XML_INVALID: {
+    vir: "XML_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "{what}",
+  },
+  /** Valid XML this configuration cannot support; `what` is libvirt's wording. */
+  STORAGE_CONFIG_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "STORAGE",
+    kind: "user",
+    template: "{what}",
+  },
+  /** A feature the pool type does not have (libvirt: VIR_ERR_NO_SUPPORT). */
+  STORAGE_NO_SUPPORT: {
+    vir: "NO_SUPPORT",
+    domain: "STORAGE",
+    kind: "user",
+    template: "{what}",
+  },
+  /** Volume encryption is parsed and formatted but tvirt's storage driver does not create it. */
+  STORAGE_VOL_ENCRYPTION_REFUSED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "STORAGE",
+    kind: "user",
+    template:
+      "storage volume '{volume}': encryption format '{format}' is not supported by tvirt's storage driver; define the volume without <encryption>",
+  },
+  // --- the local storage driver (drivers/storage): pools, volumes, backends -----------------
+  /** libvirt: "Storage pool not found: no storage pool with matching name 'x'" (or uuid, target path). */
+  STORAGE_POOL_NOT_FOUND: {
+    vir: "NO_STORAGE_POOL",
+    domain: "STORAGE",
+    kind: "user",
+    template: "no storage pool with matching {key} '{value}'",
+  },
+  /** libvirt: "Storage volume not found: no storage vol with matching name 'x'" (key, path alike). */
+  STORAGE_VOL_NOT_FOUND: {
+    vir: "NO_STORAGE_VOL",
+    domain: "STORAGE",
+    kind: "user",
+    template: "{what}",
+  },
+  /** An operation that needs a running pool (libvirt's wording). */
+  STORAGE_POOL_NOT_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "STORAGE",
+    kind: "user",
+    template: "storage pool '{pool}' is not active",
   },
 } as const satisfies Catalogue<"STORAGE">;
