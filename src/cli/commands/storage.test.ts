@@ -209,6 +209,7 @@ test("storage commands print what virsh 9.0 prints on test:///default", async (t
       "pool-event",
       "pool-event --event bogus",
       "pool-event --event lifecycle --timeout 0",
+      "pool-event --pool nope --event lifecycle --timeout 1; pool-event --pool default-pool --event refresh --timeout 1 --timestamp; pool-event --event lifecycle --timeout x",
       // volumes
       "vol-list default-pool",
       "vol-list default-pool --details",
