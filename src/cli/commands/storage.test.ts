@@ -11,10 +11,13 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
 import { commandSchemas, validate } from "../schemas.ts";
 import { prettyCapacity, runsOf, volSize } from "./storage.ts";
+
+const tvirshBin = join(fileURLToPath(import.meta.url), "..", "..", "..", "..", "bin", "tvirsh.js");
 
 interface Result {
   stdout: string;
@@ -307,6 +310,31 @@ test("pool-edit edits the XML as virsh 9.0 does on test:///default", async (t) =
       assert.equal(ours.stderr, r.stderr, `stderr of: ${line}`);
       assert.equal(ours.status, r.status, `status of: ${line}`);
     }
+    // A define that fails (renaming collides with default-pool's directory): virsh 9.0, its
+    // stdin not a terminal, prints "error: Failed." and "Pool (null) XML configuration edited."
+    // and succeeds; tvirsh's edit flow asks, reads the end of input as "n" and fails, keeping
+    // the error (edit-flow.ts, on purpose).
+    const rename = join(dir, "rename.js");
+    writeFileSync(
+      rename,
+      "const fs=require('fs');const f=process.argv[2];fs.writeFileSync(f,fs.readFileSync(f,'utf8').replace('<name>default-pool','<name>renamed'));\n",
+    );
+    const failed = spawnSync(
+      process.execPath,
+      [tvirshBin, "-c", "test:///default", "pool-edit default-pool"],
+      {
+        encoding: "utf8",
+        input: "",
+        env: { ...process.env, EDITOR: `${process.execPath} ${rename}`, VISUAL: "" },
+        timeout: 60_000,
+      },
+    );
+    assert.equal(failed.status, 1);
+    assert.equal(
+      failed.stderr,
+      "error: operation failed: Storage source conflict with pool: 'default-pool'\n" +
+        "error: operation aborted: edit of pool 'default-pool' abandoned: the definition was not changed\n",
+    );
   } finally {
     if (saved.EDITOR === undefined) delete process.env.EDITOR;
     else process.env.EDITOR = saved.EDITOR;
