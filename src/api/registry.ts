@@ -13,6 +13,7 @@ import { openLocalNetworkDriver } from "../drivers/network/index.ts";
 import { testDefaultNetworks } from "../drivers/network/memory.ts";
 import type { StorageDriverConnection } from "../drivers/storage-driver.ts";
 import { testDefaultStorage } from "../drivers/storage/memory.ts";
+import { openLocalStorageDriver } from "../drivers/storage/index.ts";
 
 const drivers = new Map<string, ConnectDriver>();
 
@@ -78,10 +79,8 @@ export async function openStorageDriverFor(
 ): Promise<StorageDriverConnection | undefined> {
   if (isRemoteURI(uri)) return undefined;
   if (uri.driver === "test" && hv.name === "TEST" && uri.path === "/default") {
-    return Promise.resolve(testDefaultStorage());
+    return testDefaultStorage();
   }
   if (uri.driver !== "qemu" || hv.name !== "QEMU") return undefined;
-  // MERGE(stdrv): return openLocalStorageDriver(uri) from "../drivers/storage/index.ts" once
-  // the local storage driver (branch stdrv) is in; until then QEMU URIs have no storage driver.
-  return undefined;
+  return openLocalStorageDriver(uri);
 }
