@@ -7,6 +7,106 @@ import type { Catalogue } from "./types.ts";
  * (the accepted values also travel in the details).
  */
 export const storageErrors = {
+  // --- the test driver's pools (drivers/storage/memory.ts): libvirt's test_driver.c and
+  // virstorageobj.c wordings. Kept apart from the local storage driver's entries below.
+  /** Listing the volumes of a pool that is not running (libvirt names no pool here). */
+  STORAGE_POOL_LIST_NOT_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "STORAGE",
+    kind: "user",
+    template: "storage pool is not active",
+  },
+  /** The operation needs a pool that is not running. */
+  STORAGE_POOL_IS_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "STORAGE",
+    kind: "user",
+    template: "storage pool '{pool}' is active",
+  },
+  /** A new definition's name is taken by a pool with another UUID. */
+  STORAGE_POOL_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "STORAGE",
+    kind: "user",
+    template: "pool '{pool}' already exists with uuid {uuid}",
+  },
+  /** A new definition's UUID is taken by a pool with another name. */
+  STORAGE_POOL_UUID_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "STORAGE",
+    kind: "user",
+    template: "pool '{pool}' is already defined with uuid {uuid}",
+  },
+  /** Creating (starting from XML) a pool that is running. */
+  STORAGE_POOL_ALREADY_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "STORAGE",
+    kind: "user",
+    template: "pool is already active as '{pool}'",
+  },
+  /** Another pool uses the same source (target dir, devices, host and dir). */
+  STORAGE_POOL_SOURCE_CONFLICT: {
+    vir: "OPERATION_FAILED",
+    domain: "STORAGE",
+    kind: "user",
+    template: "Storage source conflict with pool: '{pool}'",
+  },
+  /** A volume of that name is in the pool (test driver wording). */
+  STORAGE_VOL_EXISTS_TEST: {
+    vir: "OPERATION_FAILED",
+    domain: "STORAGE",
+    kind: "user",
+    template: "storage vol already exists",
+  },
+  /** The test driver's capacity check (libvirt reports it as an internal error). */
+  STORAGE_TEST_NO_SPACE: {
+    vir: "INTERNAL_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "Not enough free space in pool for volume '{volume}'",
+  },
+  /** Autostart of a transient pool (libvirt's wording). */
+  STORAGE_POOL_NO_CONFIG: {
+    vir: "INVALID_ARG",
+    domain: "STORAGE",
+    kind: "user",
+    template: "pool has no config file",
+  },
+  /** find-storage-pool-sources with a type the test driver refuses (libvirt: an internal error). */
+  STORAGE_TEST_UNKNOWN_POOL_TYPE: {
+    vir: "INTERNAL_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "unknown storage pool type {type}",
+  },
+  /** A find-storage-pool-sources specification whose root is not `<source>` (libvirt's wording). */
+  STORAGE_SOURCE_SPEC_ROOT: {
+    vir: "XML_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "expecting root element of 'source', not '{found}'",
+  },
+  /** The test driver reading a source specification for a pool type it does not know. */
+  STORAGE_TEST_NO_BACKEND: {
+    vir: "INTERNAL_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "missing backend for pool type {type}",
+  },
+  /** find-storage-pool-sources for netfs without a host. */
+  STORAGE_SOURCES_NEED_HOST: {
+    vir: "INVALID_ARG",
+    domain: "STORAGE",
+    kind: "user",
+    template: "hostname must be specified for netfs sources",
+  },
+  /** find-storage-pool-sources for a pool type without discovery. */
+  STORAGE_NO_DISCOVERY: {
+    vir: "NO_SUPPORT",
+    domain: "STORAGE",
+    kind: "user",
+    template: "pool type '{type}' does not support source discovery",
+  },
   /** The root element is not `<pool>` / `<volume>`. */
   STORAGE_UNEXPECTED_ROOT: {
     vir: "XML_ERROR",
