@@ -64,4 +64,112 @@ export const storageErrors = {
     template:
       "storage volume '{volume}': encryption format '{format}' is not supported by tvirt's storage driver; define the volume without <encryption>",
   },
+  // --- pool and volume objects (libvirt's virstorageobj.c and the drivers' lookups) ---------
+  // Shared by the test driver's in-memory pools (drivers/storage/memory.ts) and the storage
+  // driver: the texts are libvirt's (storage_driver.c and test_driver.c use the same ones).
+  /** No pool with this name or UUID (`key`: name | uuid). */
+  STORAGE_POOL_NOT_FOUND: {
+    vir: "NO_STORAGE_POOL",
+    domain: "STORAGE",
+    kind: "user",
+    template: "no storage pool with matching {key} '{value}'",
+  },
+  /** No volume with this name, key or path (`key`: name | key | path). */
+  STORAGE_VOL_NOT_FOUND: {
+    vir: "NO_STORAGE_VOL",
+    domain: "STORAGE",
+    kind: "user",
+    template: "no storage vol with matching {key} '{value}'",
+  },
+  /** The operation needs a running pool. */
+  STORAGE_POOL_NOT_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "STORAGE",
+    kind: "user",
+    template: "storage pool '{pool}' is not active",
+  },
+  /** Listing the volumes of a pool that is not running (libvirt names no pool here). */
+  STORAGE_POOL_LIST_NOT_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "STORAGE",
+    kind: "user",
+    template: "storage pool is not active",
+  },
+  /** The operation needs a pool that is not running. */
+  STORAGE_POOL_IS_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "STORAGE",
+    kind: "user",
+    template: "storage pool '{pool}' is active",
+  },
+  /** A new definition's name is taken by a pool with another UUID. */
+  STORAGE_POOL_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "STORAGE",
+    kind: "user",
+    template: "pool '{pool}' already exists with uuid {uuid}",
+  },
+  /** A new definition's UUID is taken by a pool with another name. */
+  STORAGE_POOL_UUID_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "STORAGE",
+    kind: "user",
+    template: "pool '{pool}' is already defined with uuid {uuid}",
+  },
+  /** Creating (starting from XML) a pool that is running. */
+  STORAGE_POOL_ALREADY_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "STORAGE",
+    kind: "user",
+    template: "pool is already active as '{pool}'",
+  },
+  /** Another pool uses the same source (target dir, devices, host and dir). */
+  STORAGE_POOL_SOURCE_CONFLICT: {
+    vir: "OPERATION_FAILED",
+    domain: "STORAGE",
+    kind: "user",
+    template: "Storage source conflict with pool: '{pool}'",
+  },
+  /** A volume of that name is in the pool (test driver wording). */
+  STORAGE_VOL_EXISTS_TEST: {
+    vir: "OPERATION_FAILED",
+    domain: "STORAGE",
+    kind: "user",
+    template: "storage vol already exists",
+  },
+  /** The test driver's capacity check (libvirt reports it as an internal error). */
+  STORAGE_TEST_NO_SPACE: {
+    vir: "INTERNAL_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "Not enough free space in pool for volume '{volume}'",
+  },
+  /** Autostart of a transient pool (libvirt's wording). */
+  STORAGE_POOL_NO_CONFIG: {
+    vir: "INVALID_ARG",
+    domain: "STORAGE",
+    kind: "user",
+    template: "pool has no config file",
+  },
+  /** find-storage-pool-sources with a type the test driver refuses (libvirt: an internal error). */
+  STORAGE_TEST_UNKNOWN_POOL_TYPE: {
+    vir: "INTERNAL_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "unknown storage pool type {type}",
+  },
+  /** find-storage-pool-sources for netfs without a host. */
+  STORAGE_SOURCES_NEED_HOST: {
+    vir: "INVALID_ARG",
+    domain: "STORAGE",
+    kind: "user",
+    template: "hostname must be specified for netfs sources",
+  },
+  /** find-storage-pool-sources for a pool type without discovery. */
+  STORAGE_NO_DISCOVERY: {
+    vir: "NO_SUPPORT",
+    domain: "STORAGE",
+    kind: "user",
+    template: "pool type '{type}' does not support source discovery",
+  },
 } as const satisfies Catalogue<"STORAGE">;
