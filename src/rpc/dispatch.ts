@@ -6,7 +6,7 @@
  * library reports them. Procedures not listed here get libvirt's "unknown procedure" reply.
  */
 import { Domain, Network, NodeDevice, type Connection, type DomainEventHandler } from "../api/index.ts";
-import { type DomainEvent, type DomainRef, type HypervisorDriver } from "../drivers/driver.ts";
+import { type DomainEvent, type DomainRef } from "../drivers/driver.ts";
 import { ConnectFlags, DomainEventId } from "../drivers/enums.ts";
 import { ConnectListNetworksFlags, type NetworkRef } from "../drivers/network-driver.ts";
 import {
@@ -810,18 +810,7 @@ function stor<T>(
   write: boolean,
   call: (s: StorageDriver) => Promise<T> | undefined,
 ): Promise<T> {
-  const conn = ctx.conn() as Connection & {
-    invokeStorage?: (
-      api: string,
-      write: boolean,
-      call: (s: StorageDriver) => Promise<T> | undefined,
-    ) => Promise<T>;
-  };
-  // MERGE(stfront): the connection's storage driver (libvirt's `conn->storageDriver`) is
-  // reached through `Connection.invokeStorage`; a connection without one lets its hypervisor
-  // driver serve storage itself (the remote driver does).
-  if (conn.invokeStorage) return conn.invokeStorage(api, write, call);
-  return conn.invoke(api, write, (d) => call(d as HypervisorDriver & StorageDriver));
+  return ctx.conn().invokeStorage(api, write, call);
 }
 
 const poolRef = (p: StoragePoolRef): StoragePoolRef => ({ name: p.name, uuid: p.uuid });
