@@ -30,7 +30,7 @@ export interface OptDef {
   readonly extension?: boolean;
 }
 
-export type GroupKey = "domain" | "monitor" | "host" | "network" | "nodedev" | "virsh";
+export type GroupKey = "domain" | "monitor" | "host" | "network" | "nodedev" | "pool" | "volume" | "virsh";
 
 export const groups: Record<GroupKey, string> = {
   domain: "Domain Management",
@@ -38,6 +38,8 @@ export const groups: Record<GroupKey, string> = {
   host: "Host and Hypervisor",
   network: "Networking", // virtual networks
   nodedev: "Node Device", // node devices
+  pool: "Storage Pool", // storage pools
+  volume: "Storage Volume", // storage volumes
   virsh: "Virsh itself",
 };
 

@@ -17,6 +17,7 @@ import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
 import { nodedevCommands } from "./nodedev.ts"; // node devices
+import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
 
 type Cmd = CmdDef<Ctx>;
@@ -167,6 +168,8 @@ export const allCommands: Cmd[] = [
   ...hostCommands,
   ...networkCommands, // virtual networks
   ...nodedevCommands, // node devices
+  ...storagePoolCommands, // storage pools
+  ...storageVolCommands, // storage volumes
   ...hotplugCommands, // device hotplug
   ...graphicsCommands, // graphical consoles
   cd,
@@ -177,12 +180,15 @@ export const allCommands: Cmd[] = [
   connectCmd,
 ];
 
-const groupOrder: GroupKey[] = ["domain", "monitor", "host", "network", "nodedev", "virsh"];
+const groupOrder: GroupKey[] = ["domain", "monitor", "host", "network", "nodedev", "pool", "volume", "virsh"];
 
 function commandsOf(key: GroupKey): Cmd[] {
   const list = allCommands.filter((c) => c.group === key);
-  // virsh lists its own group in table order, the others alphabetically.
-  return key === "virsh" ? list : [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // virsh lists its own group and the storage ones in table order (their tables are not quite
+  // alphabetical: find-storage-pool-sources-as comes first), the others alphabetically.
+  return key === "virsh" || key === "pool" || key === "volume"
+    ? list
+    : [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 export function findCommand(name: string): Cmd | undefined {

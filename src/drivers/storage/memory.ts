@@ -509,11 +509,11 @@ export class MemoryStorageDriver {
     const idx = (POOL_TYPES as readonly string[]).indexOf(type);
     if (idx === 0) throw new VirtError("STORAGE_TEST_UNKNOWN_POOL_TYPE", { type });
     let host: string | undefined;
-    if (srcSpec !== null && idx > 0) {
+    if (srcSpec !== null) {
+      // libvirt looks up the type's backend options before reading the specification.
+      if (idx < 0) throw new VirtError("STORAGE_TEST_NO_BACKEND", { type: -1 });
       const root = parseXml(srcSpec, "(storage_source_specification)");
-      if (root.name !== "source") {
-        throw new VirtError("STORAGE_UNEXPECTED_ROOT", { found: root.name, expected: "source" });
-      }
+      if (root.name !== "source") throw new VirtError("STORAGE_SOURCE_SPEC_ROOT", { found: root.name });
       host = root.child("host")?.attr("name");
     }
     if (type === "logical") return LOGICAL_SOURCES;

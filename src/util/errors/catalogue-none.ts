@@ -65,6 +65,15 @@ export const noneErrors = {
     form: "bare",
     template: "failed to get domain '{domain}'",
   },
+  /** virScaleInteger: a size with a suffix it does not know (virsh vol-create-as, vol-resize). */
+  SCALE_UNKNOWN_SUFFIX: {
+    vir: "INVALID_ARG",
+    domain: "NONE",
+    kind: "user",
+    template: "unknown suffix '{suffix}'",
+  },
+  /** virScaleInteger: the scaled size is beyond 2^64 - 1 bytes. */
+  SCALE_OVERFLOW: { vir: "OVERFLOW", domain: "NONE", kind: "user", template: "value too large: {value}" },
   CLI_NO_CONNECTION: {
     vir: "INVALID_CONN",
     domain: "NONE",

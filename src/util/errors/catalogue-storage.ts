@@ -158,6 +158,20 @@ export const storageErrors = {
     kind: "user",
     template: "unknown storage pool type {type}",
   },
+  /** A find-storage-pool-sources specification whose root is not `<source>` (libvirt's wording). */
+  STORAGE_SOURCE_SPEC_ROOT: {
+    vir: "XML_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "expecting root element of 'source', not '{found}'",
+  },
+  /** The test driver reading a source specification for a pool type it does not know. */
+  STORAGE_TEST_NO_BACKEND: {
+    vir: "INTERNAL_ERROR",
+    domain: "STORAGE",
+    kind: "user",
+    template: "missing backend for pool type {type}",
+  },
   /** find-storage-pool-sources for netfs without a host. */
   STORAGE_SOURCES_NEED_HOST: {
     vir: "INVALID_ARG",
