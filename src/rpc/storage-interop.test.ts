@@ -58,6 +58,7 @@ import {
   makeFileVolume,
 } from "../testing/rpc/file-storage.ts";
 
+const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
 const env = { ...process.env, LANG: "C", LC_ALL: "C", LIBVIRT_DEFAULT_URI: "" };
 
 let dir = "";
@@ -88,7 +89,10 @@ after(async () => {
 const virshRun = (bin: string, args: string[]): Promise<RunResult> =>
   run(bin, args, { env, cwd: dir, timeoutMs: 60_000 });
 
-/** virsh through tvirtd and virsh on test:///default directly: same output and status. */
+/**
+ * virsh through tvirtd, virsh on test:///default directly and tvirsh through tvirtd: same
+ * output and status.
+ */
 async function same(virsh: string, cmds: string, ro = false): Promise<RunResult> {
   const r = ro ? ["-r"] : [];
   const direct = await virshRun(virsh, [...r, "-c", "test:///default", cmds]);
@@ -96,6 +100,10 @@ async function same(virsh: string, cmds: string, ro = false): Promise<RunResult>
   assert.equal(remote.stdout, direct.stdout, `virsh stdout of '${cmds}'`);
   assert.equal(remote.stderr, direct.stderr, `virsh stderr of '${cmds}'`);
   assert.equal(remote.code, direct.code, `virsh status of '${cmds}'`);
+  const tv = await virshRun(process.execPath, [tvirshBin, "-c", ro ? roURI : uri, cmds]);
+  assert.equal(tv.stdout, remote.stdout, `tvirsh stdout of '${cmds}'`);
+  assert.equal(tv.stderr, remote.stderr, `tvirsh stderr of '${cmds}'`);
+  assert.equal(tv.code, remote.code, `tvirsh status of '${cmds}'`);
   return remote;
 }
 
@@ -430,6 +438,21 @@ test("virsh vol-upload / vol-download through the daemon: same bytes back, --spa
     r = await v(`vol-download nosuch.img ${part} --pool files`);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Storage volume not found: no storage vol with matching path 'nosuch.img'/);
+    // tvirsh through the daemon: the same round trip, the same output
+    const tv = (cmds: string): Promise<RunResult> =>
+      virshRun(process.execPath, [tvirshBin, "-c", fileURI, cmds]);
+    r = await tv(`vol-create-as files tv.img ${size}; vol-upload tv.img ${src} --pool files --sparse`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha(join(fileStorage.dir, "tv.img")), sha(src));
+    assert.ok(allocated(join(fileStorage.dir, "tv.img")) <= 6 * MiB);
+    const tvOut = join(dir, "tv.out");
+    r = await tv(`vol-download tv.img ${tvOut} --pool files --sparse`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha(tvOut), sha(src));
+    assert.ok(allocated(tvOut) <= 6 * MiB, `tvirsh's download allocation ${allocated(tvOut)}`);
+    const vErr = await v(`vol-download nosuch.img ${part} --pool files`);
+    const tvErr = await tv(`vol-download nosuch.img ${part} --pool files`);
+    assert.deepEqual(tvErr, vErr);
   });
 });
 
