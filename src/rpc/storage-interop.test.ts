@@ -517,6 +517,32 @@ test("tvirt's remote driver: upload with holes, sparse and plain download, a slo
   });
 });
 
+test("an upload into a slow volume holds the sender back instead of filling the daemon's memory", async () => {
+  await withFileServer(async () => {
+    const size = 16 * MiB;
+    await makeFileVolume("slow.img", size);
+    const data = randomBytes(size);
+    const c = await connect(fileURI);
+    fileStorage.writeDelayMs = 15; // per 256 KiB packet: about a second for the volume
+    try {
+      const vol = await (await c.storagePoolLookupByName("files")).storageVolLookupByName("slow.img");
+      const start = Date.now();
+      const up = await vol.upload(0n, 0n, 0);
+      for (let off = 0; off < size; off += MiB) await up.write(data.subarray(off, off + MiB));
+      const written = Date.now() - start;
+      await up.finish();
+      const total = Date.now() - start;
+      // the daemon stops reading while the volume lags (its packets count as requests in
+      // flight): the sender's last write returns near the end, not at once
+      assert.ok(written > total * 0.6, `writes done after ${written} ms of ${total} ms`);
+      assert.ok(readFileSync(join(fileStorage.dir, "slow.img")).equals(data));
+    } finally {
+      fileStorage.writeDelayMs = 0;
+      await c.close();
+    }
+  });
+});
+
 test("python3-libvirt: vol upload and download streams through the daemon", async (t) => {
   const py = pythonLibvirtOrSkip(t);
   if (!py) return;

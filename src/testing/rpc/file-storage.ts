@@ -28,7 +28,12 @@ import { checkFlags, VirtError } from "../../util/errors/index.ts";
 export const filePool: StoragePoolRef = { name: "files", uuid: "6f1e0c1a-7b8e-4d7c-9a55-3c0b8f4a2e19" };
 
 /** Where the pool's files are (set by the test before connecting). */
-export const fileStorage = { dir: "", blockSize: 64 * 1024 };
+export const fileStorage = {
+  dir: "",
+  blockSize: 64 * 1024,
+  /** A slow volume: each upload write takes this long (flow-control tests). */
+  writeDelayMs: 0,
+};
 
 /** What the driver saw (the tests check holes arrived as holes). */
 export const fileStorageLog = { holesReceived: 0, holesSent: 0 };
@@ -174,6 +179,7 @@ class FileStorageDriver implements HypervisorDriver, StorageDriver {
         const n = chunk instanceof Uint8Array ? chunk.length : chunk.hole;
         if (pos + n > end)
           throw new VirtError("API_INVALID_ARG", { what: `upload beyond the requested length ${length}` });
+        if (fileStorage.writeDelayMs > 0) await new Promise((r) => setTimeout(r, fileStorage.writeDelayMs));
         if (chunk instanceof Uint8Array) await fh.write(chunk, 0, chunk.length, pos);
         else fileStorageLog.holesReceived++;
         pos += n;
