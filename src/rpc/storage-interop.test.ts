@@ -355,6 +355,7 @@ test("procprobe.py: every storage procedure virt-manager, nova, ansible and terr
 const MiB = 1024 * 1024;
 /** Read through a call: the assertions before it must not narrow the counter to 0. */
 const holesReceived = (): number => fileStorageLog.holesReceived;
+const openStreams = (): number => fileStorageLog.openStreams;
 const sha = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
 /** Bytes the file really occupies (its holes excluded). */
 const allocated = (path: string): number => statSync(path).blocks * 512;
@@ -539,6 +540,40 @@ test("an upload into a slow volume holds the sender back instead of filling the 
     } finally {
       fileStorage.writeDelayMs = 0;
       await c.close();
+    }
+  });
+});
+
+test("a client gone in the middle of an upload or a download: the daemon releases both volumes", async () => {
+  await withFileServer(async () => {
+    await makeFileVolume("gone.img", 16 * MiB);
+    const c = await connect(fileURI);
+    const vol = await (await c.storagePoolLookupByName("files")).storageVolLookupByName("gone.img");
+    const up = await vol.upload(0n, 0n, 0);
+    await up.write(randomBytes(MiB));
+    const down = await vol.download(0n, 0n, 0);
+    const it = down[Symbol.asyncIterator]();
+    await it.next();
+    assert.equal(fileStorageLog.openStreams, 2);
+    await c.close(); // no finish, no abort: the socket just goes
+    const deadline = Date.now() + 5000;
+    while (openStreams() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(openStreams(), 0);
+    // an abort and a finish release them too, and the connection stays usable
+    const c2 = await connect(fileURI);
+    try {
+      const v2 = await (await c2.storagePoolLookupByName("files")).storageVolLookupByName("gone.img");
+      const d2 = await v2.download(0n, 0n, 0);
+      await d2.close();
+      const u2 = await v2.upload(0n, 0n, 0);
+      await u2.abort();
+      const u3 = await v2.upload(0n, 0n, 0);
+      await u3.write(Buffer.from("hello"));
+      await u3.finish();
+      assert.equal(openStreams(), 0);
+      assert.equal((await v2.getInfo()).capacity, 16 * MiB);
+    } finally {
+      await c2.close();
     }
   });
 });

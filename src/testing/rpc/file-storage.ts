@@ -36,7 +36,7 @@ export const fileStorage = {
 };
 
 /** What the driver saw (the tests check holes arrived as holes). */
-export const fileStorageLog = { holesReceived: 0, holesSent: 0 };
+export const fileStorageLog = { holesReceived: 0, holesSent: 0, openStreams: 0 };
 
 const isZero = (b: Uint8Array): boolean => {
   for (const x of b) if (x !== 0) return false;
@@ -165,12 +165,14 @@ class FileStorageDriver implements HypervisorDriver, StorageDriver {
     checkFlags(flags, StorageVolUploadFlags.SPARSE_STREAM, "fileVolUpload");
     const path = await this.#existing(vol);
     const fh = await open(path, "r+");
+    fileStorageLog.openStreams++;
     let pos = Number(offset);
     const end = length === 0n ? Infinity : Number(offset + length);
     let closed = false;
     const close = async (): Promise<void> => {
       if (closed) return;
       closed = true;
+      fileStorageLog.openStreams--;
       await fh.close();
     };
     return {
@@ -204,12 +206,14 @@ class FileStorageDriver implements HypervisorDriver, StorageDriver {
     const sparse = (flags & StorageVolDownloadFlags.SPARSE_STREAM) !== 0;
     const path = await this.#existing(vol);
     const fh: FileHandle = await open(path, "r");
+    fileStorageLog.openStreams++;
     const size = (await fh.stat()).size;
     const end = length === 0n ? size : Math.min(size, Number(offset + length));
     let closed = false;
     const close = async (): Promise<void> => {
       if (closed) return;
       closed = true;
+      fileStorageLog.openStreams--;
       await fh.close();
     };
     async function* items(): AsyncGenerator<Uint8Array | StreamHole> {
