@@ -556,6 +556,8 @@ export class RpcServer {
 
   /** Each stream's writes in order: the packets of one stream are handled one after the other. */
   readonly #streamQueues = new WeakMap<ServerStream, Promise<void>>();
+  /** Streams finished, aborted or failed: their queued packets are dropped. */
+  readonly #streamsEnded = new WeakSet<ServerStream>();
 
   #onStreamPacket(client: ServerClient, p: Packet): void {
     const h = p.header;
@@ -566,8 +568,9 @@ export class RpcServer {
       return;
     }
     const fail = (e: unknown): void => {
-      if (client.streams.get(h.serial) !== st) return;
-      client.streams.delete(h.serial);
+      if (this.#streamsEnded.has(st)) return;
+      this.#streamsEnded.add(st);
+      if (client.streams.get(h.serial) === st) client.streams.delete(h.serial);
       this.#track(st.close().catch(() => undefined));
       client.sendStream(h.prog, h.proc, h.serial, MessageStatus.ERROR, (w) => {
         remoteError.enc(w, toRemoteError(e instanceof VirtError ? e : toVirtError(e)));
@@ -580,7 +583,7 @@ export class RpcServer {
       client.updateFlow();
       const next = prev.then(async () => {
         try {
-          if (client.streams.get(h.serial) === st) await step();
+          if (!this.#streamsEnded.has(st)) await step();
         } catch (e) {
           fail(e);
         } finally {
@@ -619,17 +622,27 @@ export class RpcServer {
       // finish: after the data written so far; its failure is the stream's error
       queue(async () => {
         await finish();
-        client.streams.delete(h.serial);
+        this.#streamsEnded.add(st);
+        if (client.streams.get(h.serial) === st) client.streams.delete(h.serial);
         client.sendStream(h.prog, h.proc, h.serial, MessageStatus.OK);
       });
       return;
     }
-    // OK = finish, ERROR = abort: both release the device side and are confirmed empty.
+    // OK = finish (after the data written so far), ERROR = abort (queued data dropped): both
+    // release the device side and are confirmed empty.
     client.streams.delete(h.serial);
+    const abort = h.status !== MessageStatus.OK;
+    if (abort) this.#streamsEnded.add(st);
+    const prev = abort ? Promise.resolve() : (this.#streamQueues.get(st) ?? Promise.resolve());
     this.#track(
-      st.close().finally(() => {
-        client.sendStream(h.prog, h.proc, h.serial, MessageStatus.OK);
-      }),
+      prev
+        .then(() => {
+          this.#streamsEnded.add(st);
+          return st.close();
+        })
+        .finally(() => {
+          client.sendStream(h.prog, h.proc, h.serial, MessageStatus.OK);
+        }),
     );
   }
 
