@@ -439,6 +439,10 @@ test("virsh vol-upload / vol-download through the daemon: same bytes back, --spa
     r = await v(`vol-download nosuch.img ${part} --pool files`);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Storage volume not found: no storage vol with matching path 'nosuch.img'/);
+    // the volume fails in the middle of an upload: the daemon's stream error reaches virsh
+    r = await v(`vol-upload plain.img ${src} --pool files --length ${MiB}`);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /upload beyond the requested length 1048576/);
     // tvirsh through the daemon: the same round trip, the same output
     const tv = (cmds: string): Promise<RunResult> =>
       virshRun(process.execPath, [tvirshBin, "-c", fileURI, cmds]);
@@ -451,9 +455,11 @@ test("virsh vol-upload / vol-download through the daemon: same bytes back, --spa
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha(tvOut), sha(src));
     assert.ok(allocated(tvOut) <= 6 * MiB, `tvirsh's download allocation ${allocated(tvOut)}`);
-    const vErr = await v(`vol-download nosuch.img ${part} --pool files`);
-    const tvErr = await tv(`vol-download nosuch.img ${part} --pool files`);
-    assert.deepEqual(tvErr, vErr);
+    for (const cmd of [
+      `vol-download nosuch.img ${part} --pool files`,
+      `vol-upload plain.img ${src} --pool files --length ${MiB}`,
+    ])
+      assert.deepEqual(await tv(cmd), await v(cmd), cmd);
   });
 });
 
