@@ -90,6 +90,18 @@ export class Network {
     );
   }
 
+  /**
+   * virNetworkUpdate: adds (`NetworkUpdateCommand.ADD_LAST`/`ADD_FIRST`), deletes or modifies
+   * one entry (`xml`, e.g. `<host mac=… ip=…/>`) of a section (`NetworkUpdateSection`) in the
+   * live state and/or the persistent config (`NetworkUpdateFlags`; 0 = live when running, else
+   * config). `parentIndex` picks the `<ip>` for DHCP sections (-1 = the one that fits).
+   */
+  async update(command: number, section: number, parentIndex: number, xml: string, flags = 0): Promise<void> {
+    await this.connection.invokeNetwork("virNetworkUpdate", true, (n) =>
+      n.networkUpdate?.(this.handle, command, section, parentIndex, xml, flags),
+    );
+  }
+
   /** virNetworkGetDHCPLeases: the leases of a running network (`mac` null = all). */
   async getDHCPLeases(mac: string | null = null, flags = 0): Promise<NetworkDHCPLease[]> {
     return this.connection.invokeNetwork("virNetworkGetDHCPLeases", false, (n) =>

@@ -49,6 +49,16 @@ export interface NetworkDHCPLease {
   readonly clientid: string | null;
 }
 
+export {
+  NetworkUpdateCommand,
+  NetworkUpdateSection,
+  NETWORK_UPDATE_COMMAND_NAMES,
+  NETWORK_UPDATE_SECTION_NAMES,
+} from "../conf/network/update.ts";
+
+/** `virNetworkUpdateFlags`: CURRENT (0) = the live state of a running network, else the config. */
+export const NetworkUpdateFlags = { AFFECT_CURRENT: 0, AFFECT_LIVE: 1, AFFECT_CONFIG: 2 } as const;
+
 /** `virNetworkEventID` */
 export const NetworkEventId = { LIFECYCLE: 0 } as const;
 
@@ -103,6 +113,19 @@ export interface NetworkDriver {
   networkGetAutostart?(net: NetworkRef): Promise<boolean>;
   networkSetAutostart?(net: NetworkRef, autostart: boolean): Promise<void>;
   networkGetBridgeName?(net: NetworkRef): Promise<string>;
+  /**
+   * virNetworkUpdate: one entry of one section (`NetworkUpdateSection`) added, deleted or
+   * modified (`NetworkUpdateCommand`) in the live state and/or the persistent config
+   * (`NetworkUpdateFlags`); `parentIndex` -1 = the `<ip>` that fits.
+   */
+  networkUpdate?(
+    net: NetworkRef,
+    command: number,
+    section: number,
+    parentIndex: number,
+    xml: string,
+    flags: number,
+  ): Promise<void>;
   /** `mac` null = every lease. */
   networkGetDHCPLeases?(net: NetworkRef, mac: string | null, flags: number): Promise<NetworkDHCPLease[]>;
   /** Returns the callback id (>= 1). `net` null = all networks. */
