@@ -648,6 +648,24 @@ export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonito
   async networkSetAutostart(net: NetworkRef, autostart: boolean): Promise<void> {
     await this.#call(Proc.networkSetAutostart, { net: netRef(net), autostart });
   }
+  async networkUpdate(
+    net: NetworkRef,
+    command: number,
+    section: number,
+    parentIndex: number,
+    xml: string,
+    flags: number,
+  ): Promise<void> {
+    // libvirt's wire order: the section travels in `command` and the command in `section`.
+    await this.#call(Proc.networkUpdate, {
+      net: netRef(net),
+      command: section,
+      section: command,
+      parentIndex,
+      xml,
+      flags,
+    });
+  }
   async networkGetBridgeName(net: NetworkRef): Promise<string> {
     return (await this.#call(Proc.networkGetBridgeName, { net: netRef(net) })).name;
   }

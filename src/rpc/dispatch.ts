@@ -744,6 +744,9 @@ export function addNetworkProcedures(t: Table): void {
   on(t, Proc.networkSetAutostart, async (ctx, a) => {
     await net(ctx, a.net).setAutostart(a.autostart);
   });
+  on(t, Proc.networkUpdate, async (ctx, a) => {
+    await net(ctx, a.net).update(a.section, a.command, a.parentIndex, a.xml, a.flags);
+  });
   on(t, Proc.networkIsActive, async (ctx, a) => ({ active: await net(ctx, a.net).isActive() }));
   on(t, Proc.networkIsPersistent, async (ctx, a) => ({
     persistent: await net(ctx, a.net).isPersistent(),

@@ -607,6 +607,24 @@ export const Proc = {
     struct({ net: nonnullNetwork, mac: ostring, need_results: int, flags: uint }),
     struct({ leases: array(dhcpLease, 65536), ret: uint }),
   ),
+  /**
+   * `remote_network_update_args`. The field names are the protocol's; libvirt's client library
+   * passes the section in `command` and the command in `section` (virNetworkUpdate calls the
+   * driver with the two swapped, and the server swaps them back), so only the pair matters.
+   */
+  networkUpdate: remote(
+    291,
+    "NETWORK_UPDATE",
+    struct({
+      net: nonnullNetwork,
+      command: uint,
+      section: uint,
+      parentIndex: int,
+      xml: nstring,
+      flags: uint,
+    }),
+    VOID,
+  ),
   connectNetworkEventRegisterAny: remote(
     313,
     "CONNECT_NETWORK_EVENT_REGISTER_ANY",
