@@ -7,11 +7,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runArgv } from "../../util/spawn.ts";
+import { isProcessAlive, runArgv } from "../../util/spawn.ts";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
 import { commandSchemas, validate } from "../schemas.ts";
@@ -242,6 +242,105 @@ Network tnet has been undefined
     // virsh's exit status is the last command's.
     assert.equal(r.code, 0);
   } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("net-update --live on a real network rewrites dnsmasq's hosts files and SIGHUPs it (qemu:///embed, own namespace)", async (t) => {
+  const need = [
+    ["unshare", "--version"],
+    ["nsenter", "--version"],
+    ["nft", "--version"],
+    ["dnsmasq", "--version"],
+    ["ip", "-V"],
+  ];
+  for (const argv of need) {
+    if (process.getuid?.() !== 0 || !(await available(argv))) {
+      if (process.env.CI === "true") assert.fail(`needs root and ${argv[0]}`);
+      t.skip(`needs root and ${argv[0]}`);
+      return;
+    }
+  }
+  const root = mkdtempSync(join(tmpdir(), "tvirsh-netupd-embed-"));
+  const dns = join(root, "lib", "dnsmasq");
+  const pidOf = (): number => Number(readFileSync(join(dns, "unet.pid"), "utf8").trim());
+  const read = (ext: string): string => readFileSync(join(dns, `unet.${ext}`), "utf8");
+  let pid = 0;
+  try {
+    const xml = join(root, "n.xml");
+    writeFileSync(
+      xml,
+      "<network><name>unet</name><uuid>0f0e0d0c-0b0a-0908-0706-050403020101</uuid><forward/><bridge name='tvbr1'/>" +
+        "<ip address='10.124.0.1' prefix='24'><dhcp><range start='10.124.0.10' end='10.124.0.20'/>" +
+        "<host mac='52:54:00:00:00:0a' ip='10.124.0.5'/></dhcp></ip></network>\n",
+    );
+    const uri = `qemu:///embed?root=${root}`;
+    const tvirsh = [process.execPath, join(repo, "bin", "tvirsh.js"), "-c", uri];
+    // A namespace of its own; the network's dnsmasq keeps it alive after tvirsh exits (as the
+    // embedded driver leaves dnsmasq running), and later commands enter it through that process.
+    const first = await runArgv(
+      ["unshare", "--net", ...tvirsh, `net-list --all; net-define ${xml}; net-start unet`],
+      { env, timeoutMs: 120_000 },
+    );
+    assert.equal(first.stderr, "");
+    assert.match(first.stdout, /^Network unet started$/m);
+    pid = pidOf();
+    assert.ok(isProcessAlive(pid), "dnsmasq runs after tvirsh exited");
+    const inNs = (script: string): Promise<{ stdout: string; stderr: string; code: number | null }> =>
+      runArgv(["nsenter", `--net=/proc/${pid}/ns/net`, ...tvirsh, script], { env, timeoutMs: 120_000 });
+    assert.equal(read("hostsfile"), "52:54:00:00:00:0a,10.124.0.5\n");
+    const conf = read("conf");
+
+    // A static host and a DNS host: same dnsmasq (SIGHUP), new hosts files.
+    let r = await inNs(
+      "net-update unet add ip-dhcp-host \"<host mac='52:54:00:00:00:0b' name='b' ip='10.124.0.6'/>\" --live --config; " +
+        "net-update unet add dns-host \"<host ip='10.124.0.7'><hostname>web</hostname></host>\"; " +
+        "net-update unet modify ip-dhcp-host \"<host mac='52:54:00:00:00:0a' ip='10.124.0.8'/>\"",
+    );
+    assert.equal(r.stderr, "");
+    assert.equal(
+      r.stdout,
+      "Updated network unet persistent config and live state\nUpdated network unet live state\n" +
+        "Updated network unet live state\n",
+    );
+    assert.equal(pidOf(), pid, "dnsmasq was not restarted for host entries");
+    assert.ok(isProcessAlive(pid));
+    assert.equal(read("hostsfile"), "52:54:00:00:00:0a,10.124.0.8\n52:54:00:00:00:0b,10.124.0.6,b\n");
+    assert.match(read("addnhosts"), /^10\.124\.0\.7\tweb/m);
+    assert.equal(read("conf"), conf);
+    // --config reached the definition on disk, the live-only changes did not.
+    const saved = readFileSync(join(root, "etc", "qemu", "networks", "unet.xml"), "utf8");
+    assert.match(saved, /<host mac='52:54:00:00:00:0b' name='b' ip='10.124.0.6'\/>/);
+    assert.match(saved, /<host mac='52:54:00:00:00:0a' ip='10.124.0.5'\/>/);
+    assert.doesNotMatch(saved, /web/);
+    r = await inNs("net-dumpxml unet; net-dumpxml unet --inactive");
+    const [live, inactive] = r.stdout.split("\n\n");
+    assert.match(live!, /<host mac='52:54:00:00:00:0a' ip='10.124.0.8'\/>/);
+    assert.match(live!, /<hostname>web<\/hostname>/);
+    assert.match(inactive!, /<host mac='52:54:00:00:00:0a' ip='10.124.0.5'\/>/);
+
+    // A duplicate is refused and changes nothing.
+    r = await inNs("net-update unet add ip-dhcp-host \"<host mac='52:54:00:00:00:0b' ip='10.124.0.9'/>\"");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /there is an existing dhcp host entry in network 'unet'/);
+    assert.equal(read("hostsfile"), "52:54:00:00:00:0a,10.124.0.8\n52:54:00:00:00:0b,10.124.0.6,b\n");
+
+    // A new range changes dnsmasq's configuration: it is restarted with it.
+    r = await inNs("net-update unet add ip-dhcp-range \"<range start='10.124.0.100' end='10.124.0.110'/>\"");
+    assert.equal(r.stderr, "");
+    const pid2 = pidOf();
+    assert.notEqual(pid2, pid, "dnsmasq restarted for a new range");
+    assert.ok(isProcessAlive(pid2));
+    assert.ok(!isProcessAlive(pid));
+    pid = pid2;
+    assert.match(read("conf"), /^dhcp-range=10\.124\.0\.100,10\.124\.0\.110,255\.255\.255\.0$/m);
+
+    r = await inNs("net-destroy unet; net-undefine unet; net-list --all");
+    assert.equal(r.stderr, "");
+    assert.ok(!isProcessAlive(pid), "dnsmasq stopped with the network");
+    assert.ok(!existsSync(join(dns, "unet.hostsfile")));
+  } finally {
+    if (pid && isProcessAlive(pid)) process.kill(pid, "SIGKILL");
     rmSync(root, { recursive: true, force: true });
   }
 });
