@@ -374,6 +374,39 @@ export const commandSchemas: Record<string, JsonSchema> = {
       }),
     },
   }),
+  "net-edit": {
+    oneOf: [netAction("edited"), netAction("unchanged")],
+  },
+  "net-update": netAction("updated", {
+    command: { type: "string", enum: ["modify", "delete", "add-last", "add-first"] },
+    section: str,
+    live: bool,
+    config: bool,
+  }),
+  "net-event": {
+    oneOf: [
+      obj({ eventTypes: { type: "array", items: str } }),
+      obj({
+        events: {
+          type: "array",
+          items: obj(
+            {
+              event: str,
+              network: networkRefSchema,
+              lifecycle: obj({
+                event: { type: "string", enum: ["defined", "undefined", "started", "stopped", "unknown"] },
+                eventCode: int,
+              }),
+              timestamp: str,
+            },
+            ["timestamp"],
+          ),
+        },
+        count: int,
+        ended: { type: "string", enum: ["done", "timeout", "interrupt"] },
+      }),
+    ],
+  },
   "net-uuid": obj({ uuid: str, name: str }),
   "net-name": obj({ name: str, uuid: str }),
   "nodedev-list": obj(

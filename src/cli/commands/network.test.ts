@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isProcessAlive, runArgv } from "../../util/spawn.ts";
+import { connect } from "../../api/index.ts";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
 import { commandSchemas, validate } from "../schemas.ts";
@@ -47,6 +48,18 @@ test("network commands print what virsh 9.0 prints on test:///default", async (t
       n2,
       "<network><name>n2</name><uuid>12345678-1234-1234-1234-123456789abc</uuid><bridge name='br9'/><ip address='10.9.0.1' prefix='24'/></network>\n",
     );
+    const n3 = join(dir, "n3.xml");
+    writeFileSync(
+      n3,
+      "<network><name>n3</name><uuid>12345678-1234-1234-1234-123456789abd</uuid><bridge name='br3'/>" +
+        "<ip address='10.3.0.1' prefix='24'/><ip family='ipv6' address='fd00:3::1' prefix='64'>" +
+        "<dhcp><range start='fd00:3::10' end='fd00:3::20'/></dhcp></ip></network>\n",
+    );
+    const host = "<host mac='52:54:00:00:00:01' name='a' ip='192.168.122.10'/>";
+    const hostFile = join(dir, "host.xml");
+    writeFileSync(hostFile, "<host mac='52:54:00:00:00:02' name='b' ip='192.168.122.11'/>\n");
+    const range = "<range start='192.168.122.2' end='192.168.122.100'/>";
+    const dnsHost = "<host ip='192.168.122.5'><hostname>foo</hostname></host>";
     const bad = join(dir, "bad.xml");
     writeFileSync(bad, "<network><name>v1</name><bogus/></network>\n");
     const lines = [
@@ -86,6 +99,34 @@ test("network commands print what virsh 9.0 prints on test:///default", async (t
       `net-define --validate ${bad}; net-create --validate ${bad}; net-define ${bad}; net-list --all`,
       `net-define --validate ${n2}; net-create --validate ${n2}`,
       "-q net-list --all",
+      // net-update: live (current on a running network), config, both, every error kind.
+      `net-update default add ip-dhcp-host "${host}"; net-dumpxml default`,
+      `net-update default add ip-dhcp-host "${host}"; net-update default add ip-dhcp-host "${host}"`,
+      `net-update default add ip-dhcp-host "<host mac='52:54:00:00:00:01'"`,
+      `net-update default add bogus "${host}"; net-update default frob ip-dhcp-host "${host}"`,
+      `net-update nope add ip-dhcp-host "${host}"`,
+      `net-update default add bridge "<bridge name='x'/>"; net-update default add ip "<ip/>"`,
+      `net-update default add forward "<forward/>"; net-update default add forward-pf "<pf/>"`,
+      `net-update default add ip-dhcp-host "<range start='192.168.122.2' end='192.168.122.3'/>"`,
+      `net-update default modify ip-dhcp-host "${host}"; net-update default delete ip-dhcp-host "${host}"`,
+      `net-update default add ip-dhcp-host "${host}" --parent-index 3`,
+      `net-update default add ip-dhcp-host "${host}" --parent-index x`,
+      `net-update default add ip-dhcp-host "${host}" --live --current`,
+      `net-update default add ip-dhcp-host "${host}" --config --current`,
+      `net-update default add ip-dhcp-host ${join(dir, "missing.xml")}`,
+      `net-update default add-first ip-dhcp-host ${hostFile}; net-update default add ip-dhcp-host "${host}" --config; net-dumpxml default`,
+      `net-update default add ip-dhcp-host "${host}" --live --config; net-update default modify ip-dhcp-host "${host.replace("'a'", "'a2'")}"; net-update default delete ip-dhcp-host "<host name='a2'/>"; net-dumpxml default`,
+      `net-update default add ip-dhcp-host --config "${host}"; net-destroy default; net-dumpxml default; net-update default delete ip-dhcp-host "<host name='a'/>"; net-dumpxml default; net-update default add ip-dhcp-host "${host}" --live; net-start default; net-dumpxml default`,
+      `net-update default modify ip-dhcp-range "${range}"; net-update default delete ip-dhcp-range "<range start='192.168.122.2' end='192.168.122.254'/>"; net-update default add-first ip-dhcp-range "${range}"; net-update default add ip-dhcp-range "${range}"; net-dumpxml default`,
+      `net-update default add dns-host "${dnsHost}"; net-update default add dns-host "${dnsHost}"; net-update default modify dns-host "${dnsHost}"; net-update default delete dns-host "<host ip='192.168.122.6'/>"; net-dumpxml default; net-update default delete dns-host "<host ip='192.168.122.5'/>"; net-dumpxml default`,
+      `net-update default add dns-txt "<txt name='t1' value='v'/>"; net-update default add dns-txt "<txt name='t1' value='v'/>"; net-update default modify dns-txt "<txt name='t1' value='w'/>"; net-update default add dns-srv "<srv service='name' protocol='tcp' domain='d' target='.' port='1024' priority='10' weight='10'/>"; net-dumpxml default; net-update default delete dns-srv "<srv service='name'/>"; net-update default delete dns-txt "<txt name='t1'/>"; net-update default delete dns-txt "<txt name='t1'/>"`,
+      `net-update default add portgroup "<portgroup name='pg1' default='yes'/>"; net-update default add portgroup "<portgroup name='pg2' default='yes'/>"; net-update default modify portgroup "<portgroup name='pg1'/>"; net-update default delete portgroup "<portgroup name='zz'/>"; net-dumpxml default`,
+      `net-create ${n3}; net-update n3 add ip-dhcp-host "<host mac='52:54:00:00:00:01' ip='10.3.0.5'/>"; net-update n3 add ip-dhcp-host "<host mac='52:54:00:00:00:01' ip='10.3.0.5'/>" --parent-index 0; net-update n3 add ip-dhcp-host "<host id='0:1:2' name='h6' ip='fd00:3::5'/>"; net-update n3 add ip-dhcp-range "<range start='10.3.0.10' end='10.3.0.20'/>" --parent-index 0; net-update n3 add ip-dhcp-host --config "<host mac='52:54:00:00:00:01' ip='10.3.0.5'/>"; net-dumpxml n3`,
+      // net-event: what test:///default can show in one process (no event arrives).
+      "net-event --list; net-event; net-event --event foo; net-event --list --event lifecycle",
+      "net-event --event lifecycle --timeout 1; net-event --event lifecycle --timeout 0",
+      "net-event --event lifecycle --timeout 1 --network nope",
+      "net-event --event lifecycle --timeout 1 --network default --loop --timestamp",
     ];
     for (const line of lines) {
       const args = line.startsWith("-q ") ? ["-q", line.slice(3)] : [line];
@@ -95,6 +136,39 @@ test("network commands print what virsh 9.0 prints on test:///default", async (t
       assert.equal(ours.err, v.stderr, `stderr of: ${line}`);
       assert.equal(ours.status, v.code, `status of: ${line}`);
     }
+    // net-edit with $EDITOR a program run on the file (virsh through a shell, tvirsh without).
+    const editor = join(dir, "editor.mjs");
+    writeFileSync(
+      editor,
+      "import { readFileSync, writeFileSync } from 'node:fs';\n" +
+        "const f = process.argv[process.argv.length - 1];\n" +
+        "writeFileSync(f, readFileSync(f, 'utf8').replace('virbr0', 'virbr7'));\n",
+    );
+    const editors: [string, string][] = [
+      [`${process.execPath} ${editor}`, "net-edit default; net-dumpxml default"],
+      [
+        `${process.execPath} ${editor}`,
+        "net-destroy default; net-edit default; net-dumpxml default; net-start default",
+      ],
+      [`${process.execPath} ${editor}`, "net-edit nope"],
+      ["true", "net-edit default"],
+    ];
+    const saved = { EDITOR: process.env.EDITOR, VISUAL: process.env.VISUAL };
+    try {
+      for (const [ed, line] of editors) {
+        const v = await runArgv(["virsh", "-c", "test:///default", line], { env: { ...env, EDITOR: ed } });
+        process.env.EDITOR = ed;
+        delete process.env.VISUAL;
+        const ours = await tvirsh(line);
+        assert.equal(ours.out, v.stdout, `stdout of: ${line}`);
+        assert.equal(ours.err, v.stderr, `stderr of: ${line}`);
+        assert.equal(ours.status, v.code, `status of: ${line}`);
+      }
+    } finally {
+      if (saved.EDITOR === undefined) delete process.env.EDITOR;
+      else process.env.EDITOR = saved.EDITOR;
+      if (saved.VISUAL !== undefined) process.env.VISUAL = saved.VISUAL;
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -102,6 +176,11 @@ test("network commands print what virsh 9.0 prints on test:///default", async (t
 
 test("every network command's --json document matches its schema", async () => {
   const dir = mkdtempSync(join(tmpdir(), "tvirsh-net-json-"));
+  // net-edit's editor: one that changes nothing.
+  const savedEditor = process.env.EDITOR;
+  const savedVisual = process.env.VISUAL;
+  process.env.EDITOR = "true";
+  delete process.env.VISUAL;
   try {
     const n2 = join(dir, "n2.xml");
     writeFileSync(n2, "<network><name>n2</name><bridge name='br9'/></network>\n");
@@ -120,6 +199,16 @@ test("every network command's --json document matches its schema", async () => {
       ["net-undefine", "net-destroy default; net-undefine default --json"],
       ["net-autostart", "net-autostart default --json"],
       ["net-autostart", "net-autostart default --disable --json"],
+      [
+        "net-update",
+        `net-update default add ip-dhcp-host "<host mac='52:54:00:00:00:01' ip='192.168.122.9'/>" --json`,
+      ],
+      [
+        "net-update",
+        `net-update default add dns-host "<host ip='192.168.122.5'><hostname>x</hostname></host>" --config --live --json`,
+      ],
+      ["net-edit", "net-edit default --json"],
+      ["net-event", "net-event --list --json"],
     ];
     for (const [name, line] of lines) {
       const r = await tvirsh("-q", line);
@@ -131,6 +220,21 @@ test("every network command's --json document matches its schema", async () => {
       const last = docs[docs.length - 1]!;
       assert.deepEqual(validate(JSON.parse(last), commandSchemas[name]!), [], `${line}: ${last}`);
     }
+    const upd = JSON.parse(
+      (
+        await tvirsh(
+          `net-update default delete ip-dhcp-range "<range start='192.168.122.2' end='192.168.122.254'/>" --json`,
+        )
+      ).out,
+    ) as unknown;
+    assert.deepEqual(upd, {
+      action: "updated",
+      network: { name: "default", uuid: "dd8fe884-6c02-601e-7551-cca97df1c5df" },
+      command: "delete",
+      section: "ip-dhcp-range",
+      live: true,
+      config: false,
+    });
     const list = JSON.parse((await tvirsh("net-list --all --json")).out) as unknown;
     assert.deepEqual(list, {
       networks: [
@@ -150,7 +254,65 @@ test("every network command's --json document matches its schema", async () => {
     assert.equal(doc.error.virCode, 43);
     assert.equal(doc.error.context, "failed to get network 'nope'");
   } finally {
+    if (savedEditor === undefined) delete process.env.EDITOR;
+    else process.env.EDITOR = savedEditor;
+    if (savedVisual !== undefined) process.env.VISUAL = savedVisual;
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("net-event prints the lifecycle events another connection causes, as virsh words them", async () => {
+  // test:///default is shared by the connections of this process while any is open.
+  const other = await connect("test:///default");
+  try {
+    const io = new BufferIo();
+    const waiting = main(
+      [
+        "-c",
+        "test:///default",
+        "net-event --event lifecycle --loop --timeout 2 --timestamp; net-event --event lifecycle --network default",
+      ],
+      io,
+      {},
+    );
+    await new Promise((res) => setTimeout(res, 500));
+    const net = await other.networkLookupByName("default");
+    await net.destroy();
+    await net.create();
+    await new Promise((res) => setTimeout(res, 2500));
+    await net.destroy();
+    assert.equal(await waiting, 0, io.stderr);
+    const ts = "\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\+0000";
+    assert.match(
+      io.stdout,
+      new RegExp(
+        `^${ts}: event 'lifecycle' for network default: Stopped\\n` +
+          `${ts}: event 'lifecycle' for network default: Started\\n` +
+          "event loop timed out\\nevents received: 2\\n\\n" +
+          "event 'lifecycle' for network default: Stopped\\nevents received: 1\\n\\n$",
+      ),
+    );
+    // --json: the same events as documents.
+    const json = new BufferIo();
+    const w2 = main(["-c", "test:///default", "net-event --event lifecycle --json"], json, {});
+    await new Promise((res) => setTimeout(res, 500));
+    await net.create();
+    assert.equal(await w2, 0, json.stderr);
+    const doc = JSON.parse(json.stdout) as unknown;
+    assert.deepEqual(validate(doc, commandSchemas["net-event"]!), []);
+    assert.deepEqual(doc, {
+      events: [
+        {
+          event: "lifecycle",
+          network: { name: "default", uuid: "dd8fe884-6c02-601e-7551-cca97df1c5df" },
+          lifecycle: { event: "started", eventCode: 2 },
+        },
+      ],
+      count: 1,
+      ended: "done",
+    });
+  } finally {
+    await other.close();
   }
 });
 
