@@ -315,10 +315,9 @@ test("procprobe.py: every network procedure virt-manager, nova, ansible and terr
   const used = (JSON.parse(readFileSync(data, "utf8")) as { clients: Record<string, string[]> }).clients;
   const networkProcs = [...new Set(Object.values(used).flat())].filter((p) => /NETWORK/.test(p));
   assert.ok(networkProcs.includes("CONNECT_LIST_ALL_NETWORKS"), networkProcs.join(" "));
-  // NETWORK_UPDATE (net-update) is not served yet
   assert.deepEqual(
     networkProcs.filter((p) => missing.includes(p)),
-    networkProcs.includes("NETWORK_UPDATE") ? ["NETWORK_UPDATE"] : [],
+    [],
   );
 });
 
