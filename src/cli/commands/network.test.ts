@@ -497,6 +497,24 @@ test("net-update --live on a real network rewrites dnsmasq's hosts files and SIG
     pid = pid2;
     assert.match(read("conf"), /^dhcp-range=10\.124\.0\.100,10\.124\.0\.110,255\.255\.255\.0$/m);
 
+    // net-edit on the real driver: the definition for the next start changes, the live one not.
+    const editor = join(root, "editor.mjs");
+    writeFileSync(
+      editor,
+      "import { readFileSync, writeFileSync } from 'node:fs';\n" +
+        "const f = process.argv[process.argv.length - 1];\n" +
+        "writeFileSync(f, readFileSync(f, 'utf8').replace(\"name='b'\", \"name='b2'\"));\n",
+    );
+    r = await runArgv(["nsenter", `--net=/proc/${pid}/ns/net`, ...tvirsh, "net-edit unet"], {
+      env: { ...env, EDITOR: `${process.execPath} ${editor}` },
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.stderr, "");
+    assert.equal(r.stdout, "Network unet XML configuration edited.\n\n");
+    r = await inNs("net-dumpxml unet --inactive --xpath //host/@name; net-dumpxml unet --xpath //host/@name");
+    assert.equal(r.stdout, ' name="b2"\n\n name="b"\n\n');
+    assert.equal(pidOf(), pid, "net-edit leaves the running dnsmasq alone");
+
     r = await inNs("net-destroy unet; net-undefine unet; net-list --all");
     assert.equal(r.stderr, "");
     assert.ok(!isProcessAlive(pid), "dnsmasq stopped with the network");
