@@ -407,6 +407,19 @@ export const commandSchemas: Record<string, JsonSchema> = {
       }),
     ],
   },
+  "net-port-list": obj({ network: networkRefSchema, ports: { type: "array", items: str } }),
+  "net-port-create": obj({
+    action: { type: "string", enum: ["created"] },
+    port: obj({ network: networkRefSchema, uuid: str }),
+    file: str,
+  }),
+  "net-port-delete": obj({
+    action: { type: "string", enum: ["deleted"] },
+    port: obj({ network: networkRefSchema, uuid: str }),
+  }),
+  "net-port-dumpxml": {
+    oneOf: [obj({ xml: str }), obj({ xpath: str, nodes: { type: "array", items: str } })],
+  },
   "net-uuid": obj({ uuid: str, name: str }),
   "net-name": obj({ name: str, uuid: str }),
   "nodedev-list": obj(

@@ -13,6 +13,15 @@ export interface NetworkRef {
   readonly uuid: string;
 }
 
+/** A network port handle (libvirt's `virNetworkPortPtr`): its network and its UUID. */
+export interface NetworkPortRef {
+  readonly net: NetworkRef;
+  readonly uuid: string;
+}
+
+/** `virNetworkPortCreateFlags` */
+export const NetworkPortCreateFlags = { RECLAIM: 1 << 0, VALIDATE: 1 << 1 } as const;
+
 /** `virConnectListAllNetworksFlags` */
 export const ConnectListNetworksFlags = {
   INACTIVE: 1 << 0,
@@ -128,6 +137,13 @@ export interface NetworkDriver {
   ): Promise<void>;
   /** `mac` null = every lease. */
   networkGetDHCPLeases?(net: NetworkRef, mac: string | null, flags: number): Promise<NetworkDHCPLease[]>;
+  /** virNetworkListAllPorts (flags: none yet). */
+  networkListAllPorts?(net: NetworkRef, flags: number): Promise<NetworkPortRef[]>;
+  networkPortLookupByUUID?(net: NetworkRef, uuid: string): Promise<NetworkPortRef>;
+  networkPortGetXMLDesc?(port: NetworkPortRef, flags: number): Promise<string>;
+  /** virNetworkPortCreateXML (`NetworkPortCreateFlags`). */
+  networkPortCreateXML?(net: NetworkRef, xml: string, flags: number): Promise<NetworkPortRef>;
+  networkPortDelete?(port: NetworkPortRef, flags: number): Promise<void>;
   /** Returns the callback id (>= 1). `net` null = all networks. */
   connectNetworkEventRegisterAny?(
     net: NetworkRef | null,

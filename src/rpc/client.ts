@@ -43,6 +43,7 @@ import {
   type NetworkDHCPLease,
   type NetworkDriver,
   type NetworkEventCallback,
+  type NetworkPortRef,
   type NetworkRef,
 } from "../drivers/network-driver.ts";
 import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
@@ -665,6 +666,29 @@ export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonito
       xml,
       flags,
     });
+  }
+  async networkListAllPorts(net: NetworkRef, flags: number): Promise<NetworkPortRef[]> {
+    const r = await this.#call(Proc.networkListAllPorts, { network: netRef(net), need_results: 1, flags });
+    return r.ports.map((p) => ({ net: netRef(p.net), uuid: p.uuid }));
+  }
+  async networkPortLookupByUUID(net: NetworkRef, uuid: string): Promise<NetworkPortRef> {
+    const { port } = await this.#call(Proc.networkPortLookupByUUID, { network: netRef(net), uuid });
+    return { net: netRef(port.net), uuid: port.uuid };
+  }
+  async networkPortCreateXML(net: NetworkRef, xml: string, flags: number): Promise<NetworkPortRef> {
+    const { port } = await this.#call(Proc.networkPortCreateXML, { network: netRef(net), xml, flags });
+    return { net: netRef(port.net), uuid: port.uuid };
+  }
+  async networkPortDelete(port: NetworkPortRef, flags: number): Promise<void> {
+    await this.#call(Proc.networkPortDelete, { port: { net: netRef(port.net), uuid: port.uuid }, flags });
+  }
+  async networkPortGetXMLDesc(port: NetworkPortRef, flags: number): Promise<string> {
+    return (
+      await this.#call(Proc.networkPortGetXMLDesc, {
+        port: { net: netRef(port.net), uuid: port.uuid },
+        flags,
+      })
+    ).xml;
   }
   async networkGetBridgeName(net: NetworkRef): Promise<string> {
     return (await this.#call(Proc.networkGetBridgeName, { net: netRef(net) })).name;

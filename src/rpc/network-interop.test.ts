@@ -175,6 +175,17 @@ test("virsh net-update through tvirtd = virsh on test:///default (NETWORK_UPDATE
   assert.match(r.stderr, /network is not running/);
 });
 
+test("virsh net-port-list / net-port-create through tvirtd = virsh on test:///default (no ports there)", async (t) => {
+  const virsh = virshOrSkip(t);
+  if (!virsh) return;
+  const r = await same(
+    virsh,
+    "net-port-list default; net-port-list --uuid default; net-port-create default net.xml",
+  );
+  assert.match(r.stderr, /not supported by the connection driver: virNetworkListAllPorts/);
+  assert.match(r.stderr, /not supported by the connection driver: virNetworkPortCreateXML/);
+});
+
 test("virsh net-event through tvirtd prints the lifecycle events another client causes", async (t) => {
   const virsh = virshOrSkip(t);
   if (!virsh) return;

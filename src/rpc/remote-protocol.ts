@@ -40,6 +40,8 @@ export const nonnullDomain = struct({ name: nstring, uuid, id: int });
 export const optDomain = optional(nonnullDomain);
 /** `remote_nonnull_network` */
 export const nonnullNetwork = struct({ name: nstring, uuid });
+/** `remote_nonnull_network_port` */
+export const nonnullNetworkPort = struct({ net: nonnullNetwork, uuid });
 
 /** `remote_error` (= `virNetMessageError`). */
 export const remoteError = struct({
@@ -624,6 +626,36 @@ export const Proc = {
       flags: uint,
     }),
     VOID,
+  ),
+  networkListAllPorts: remote(
+    404,
+    "NETWORK_LIST_ALL_PORTS",
+    struct({ network: nonnullNetwork, need_results: int, flags: uint }),
+    struct({ ports: array(nonnullNetworkPort, ListMax.NETWORK_PORT_LIST), ret: uint }),
+  ),
+  networkPortLookupByUUID: remote(
+    405,
+    "NETWORK_PORT_LOOKUP_BY_UUID",
+    struct({ network: nonnullNetwork, uuid }),
+    struct({ port: nonnullNetworkPort }),
+  ),
+  networkPortCreateXML: remote(
+    406,
+    "NETWORK_PORT_CREATE_XML",
+    struct({ network: nonnullNetwork, xml: nstring, flags: uint }),
+    struct({ port: nonnullNetworkPort }),
+  ),
+  networkPortDelete: remote(
+    410,
+    "NETWORK_PORT_DELETE",
+    struct({ port: nonnullNetworkPort, flags: uint }),
+    VOID,
+  ),
+  networkPortGetXMLDesc: remote(
+    409,
+    "NETWORK_PORT_GET_XML_DESC",
+    struct({ port: nonnullNetworkPort, flags: uint }),
+    struct({ xml: nstring }),
   ),
   connectNetworkEventRegisterAny: remote(
     313,

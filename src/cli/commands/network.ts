@@ -16,12 +16,14 @@ import {
   NETWORK_UPDATE_COMMAND_NAMES,
   NETWORK_UPDATE_SECTION_NAMES,
   NetworkEventId,
+  NetworkPortCreateFlags,
   NetworkUpdateCommand,
   NetworkUpdateFlags,
   NetworkXMLFlags,
   VirErrorNumber,
   toVirtError,
   type Network,
+  type NetworkPort,
   type NetworkDHCPLease,
   type NetworkLifecycleEvent,
 } from "../../api/index.ts";
@@ -56,6 +58,7 @@ async function findNetwork(
   ctx: Ctx,
   cmd: ParsedCmd<Ctx>,
   by = BYUUID | BYNAME,
+  reportCause = true,
 ): Promise<Network | undefined> {
   const name = ctx.optString(cmd, "network");
   if (name === null) return undefined;
@@ -78,7 +81,7 @@ async function findNetwork(
       return undefined;
     });
   }
-  if (!net) ctx.fail(`failed to get network '${name}'`, err);
+  if (!net) ctx.fail(`failed to get network '${name}'`, reportCause || ctx.json ? err : undefined);
   return net;
 }
 
@@ -628,6 +631,156 @@ const netEvent: Cmd = {
   },
 };
 
+const portOpt: OptDef = { name: "port", type: "data", required: true, help: "port UUID" };
+
+/** virshCommandOptNetworkPort: by UUID; "failed to get network port 'x'" (virsh shows no more). */
+async function findPort(ctx: Ctx, cmd: ParsedCmd<Ctx>, net: Network): Promise<NetworkPort | undefined> {
+  const uuid = ctx.optString(cmd, "port");
+  if (!uuid) return undefined;
+  try {
+    return await net.portLookupByUUID(uuid);
+  } catch (e) {
+    // virsh 9.0 reports no more than this line here (and exits 0: tvirsh exits 1).
+    ctx.fail(`failed to get network port '${uuid}'`, ctx.json ? e : undefined);
+    return undefined;
+  }
+}
+
+const portJson = (p: NetworkPort): { network: { name: string; uuid: string }; uuid: string } => ({
+  network: netJson(p.network),
+  uuid: p.uuid,
+});
+
+const netPortList: Cmd = {
+  name: "net-port-list",
+  group: "network",
+  listAfter: 1,
+  help: "list network ports",
+  desc: "Returns list of network ports.",
+  opts: [
+    networkOpt(),
+    { name: "uuid", type: "bool", help: "list uuid's only" },
+    { name: "table", type: "bool", help: "list table (default)" },
+  ],
+  async run(ctx, cmd) {
+    const optUUID = cmd.bool("uuid");
+    if (cmd.bool("table") && optUUID) {
+      return ctx.fail("Only one argument from --table and --uuid may be specified.");
+    }
+    const net = await findNetwork(ctx, cmd);
+    if (!net) return false;
+    let ports: NetworkPort[];
+    try {
+      ports = await net.listAllPorts(0);
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    ports.sort((a, b) => byName(a.uuid, b.uuid));
+    if (optUUID) ctx.print(ports.map((p) => `${p.uuid}\n`).join(""));
+    else
+      ctx.print(
+        formatTable(
+          ["UUID"],
+          ports.map((p) => [p.uuid]),
+          ctx.opts.quiet,
+        ),
+      );
+    ctx.emit({ network: netJson(net), ports: ports.map((p) => p.uuid) });
+    return true;
+  },
+};
+
+const netPortCreate: Cmd = {
+  name: "net-port-create",
+  group: "network",
+  listAfter: 2,
+  help: "create a network port from an XML file",
+  desc: "Create a network port.",
+  opts: [
+    networkOpt(),
+    {
+      name: "file",
+      type: "data",
+      required: true,
+      help: "file containing an XML network port description",
+      complete: "file",
+    },
+    validateOpt,
+  ],
+  async run(ctx, cmd) {
+    const net = await findNetwork(ctx, cmd);
+    if (!net) return false;
+    const from = ctx.optString(cmd, "file");
+    if (!from) return false;
+    const xml = await ctx.readFile(from);
+    if (xml === undefined) return false;
+    let port: NetworkPort;
+    try {
+      port = await net.portCreateXML(xml, cmd.bool("validate") ? NetworkPortCreateFlags.VALIDATE : 0);
+    } catch (e) {
+      // virsh's wording ("network", not "network port").
+      return ctx.fail(`Failed to create network from ${from}`, e);
+    }
+    ctx.printExtra(`Network port ${port.uuid} created from ${from}\n`);
+    ctx.emit({ action: "created", port: portJson(port), file: from });
+    return true;
+  },
+};
+
+const netPortDumpxml: Cmd = {
+  name: "net-port-dumpxml",
+  group: "network",
+  listAfter: 3,
+  help: "network port information in XML",
+  desc: "Output the network port information as an XML dump to stdout.",
+  opts: [
+    networkOpt(),
+    portOpt,
+    { name: "xpath", type: "string", named: true, help: "xpath expression to filter the XML document" },
+    { name: "wrap", type: "bool", help: "wrap xpath results in an common root element" },
+  ],
+  async run(ctx, cmd) {
+    const xpath = ctx.optString(cmd, "xpath");
+    if (xpath === null) return false;
+    // As virsh 9.0: the lookup's own error is not shown for these two.
+    const net = await findNetwork(ctx, cmd, BYUUID | BYNAME, false);
+    if (!net) return false;
+    const port = await findPort(ctx, cmd, net);
+    if (!port) return false;
+    let xml: string;
+    try {
+      xml = await port.getXMLDesc(0);
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    return dumpXPath(ctx, xml, xpath, cmd.bool("wrap"));
+  },
+};
+
+const netPortDelete: Cmd = {
+  name: "net-port-delete",
+  group: "network",
+  listAfter: 4,
+  help: "delete the specified network port",
+  desc: "Delete the specified network port.",
+  opts: [networkOpt(), portOpt],
+  async run(ctx, cmd) {
+    // As virsh 9.0: the lookup's own error is not shown for these two.
+    const net = await findNetwork(ctx, cmd, BYUUID | BYNAME, false);
+    if (!net) return false;
+    const port = await findPort(ctx, cmd, net);
+    if (!port) return false;
+    try {
+      await port.delete(0);
+    } catch (e) {
+      return ctx.fail(`Failed to delete network port ${port.uuid}`, e);
+    }
+    ctx.printExtra(`Network port ${port.uuid} deleted\n`);
+    ctx.emit({ action: "deleted", port: portJson(port) });
+    return true;
+  },
+};
+
 export const networkCommands: Cmd[] = [
   netAutostart,
   defineLike("create"),
@@ -665,4 +818,9 @@ export const networkCommands: Cmd[] = [
   ),
   netUpdate,
   netUuid,
+  // virsh lists the port commands after the others, in this order.
+  netPortList,
+  netPortCreate,
+  netPortDumpxml,
+  netPortDelete,
 ];
