@@ -178,7 +178,15 @@ export type DomainEvent =
   | { readonly id: typeof DomainEventId.RTC_CHANGE; readonly utcoffset: bigint }
   | { readonly id: typeof DomainEventId.BALLOON_CHANGE; readonly actual: bigint }
   | { readonly id: typeof DomainEventId.DEVICE_REMOVED; readonly devAlias: string }
-  | { readonly id: typeof DomainEventId.DEVICE_ADDED; readonly devAlias: string };
+  | { readonly id: typeof DomainEventId.DEVICE_ADDED; readonly devAlias: string }
+  | {
+      readonly id: typeof DomainEventId.IO_ERROR_REASON;
+      readonly srcPath: string;
+      readonly devAlias: string;
+      /** `DomainEventIOErrorAction` */
+      readonly action: number;
+      readonly reason: string;
+    };
 
 /** Called with a fresh handle of the domain the event is about. Exceptions are swallowed. */
 export type DomainEventCallback = (dom: DomainRef, event: DomainEvent) => void;

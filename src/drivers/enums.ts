@@ -293,6 +293,9 @@ export const domainEventIdNames = [
   "memory-device-size-change",
 ] as const;
 
+/** `virDomainEventIOErrorAction` */
+export const DomainEventIOErrorAction = { NONE: 0, PAUSE: 1, REPORT: 2 } as const;
+
 export const DomainEventId = {
   LIFECYCLE: 0,
   REBOOT: 1,

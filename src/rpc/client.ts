@@ -486,6 +486,14 @@ export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonito
         ev = { id: DomainEventId.DEVICE_ADDED, devAlias: m.devAlias };
         break;
       }
+      case RemoteProc.DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON: {
+        const m = Msg.callbackIoErrorReason.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.msg.dom);
+        const { srcPath, devAlias, action, reason } = m.msg;
+        ev = { id: DomainEventId.IO_ERROR_REASON, srcPath, devAlias, action, reason };
+        break;
+      }
       default:
         return; // events tvirt has no typed form for
     }

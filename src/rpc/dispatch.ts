@@ -83,6 +83,12 @@ function sendCallbackEvent(
     case DomainEventId.DEVICE_ADDED:
       client.sendMessage(Msg.callbackDeviceAdded, { callbackID, dom: d, devAlias: ev.devAlias });
       return true;
+    case DomainEventId.IO_ERROR_REASON:
+      client.sendMessage(Msg.callbackIoErrorReason, {
+        callbackID,
+        msg: { dom: d, srcPath: ev.srcPath, devAlias: ev.devAlias, action: ev.action, reason: ev.reason },
+      });
+      return true;
   }
 }
 
@@ -110,6 +116,15 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
       break;
     case DomainEventId.DEVICE_ADDED:
       break; // no legacy message exists for it
+    case DomainEventId.IO_ERROR_REASON:
+      send(Msg.ioErrorReason, {
+        dom: d,
+        srcPath: ev.srcPath,
+        devAlias: ev.devAlias,
+        action: ev.action,
+        reason: ev.reason,
+      });
+      break;
   }
 }
 

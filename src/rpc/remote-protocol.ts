@@ -838,6 +838,15 @@ function message<M>(num: number, name: string, msg: Codec<M>): MsgDef<M> {
 
 const lifecycle = struct({ dom: nonnullDomain, event: int, detail: int });
 
+/** remote_domain_event_io_error_reason_msg */
+const ioErrorReason = struct({
+  dom: nonnullDomain,
+  srcPath: nstring,
+  devAlias: nstring,
+  action: int,
+  reason: nstring,
+});
+
 export const Msg = {
   /** Legacy (CONNECT_DOMAIN_EVENT_REGISTER / _REGISTER_ANY) lifecycle. */
   lifecycle: message(P.DOMAIN_EVENT_LIFECYCLE, "DOMAIN_EVENT_LIFECYCLE", lifecycle),
@@ -852,6 +861,7 @@ export const Msg = {
     "DOMAIN_EVENT_BALLOON_CHANGE",
     struct({ dom: nonnullDomain, actual: uhyper }),
   ),
+  ioErrorReason: message(P.DOMAIN_EVENT_IO_ERROR_REASON, "DOMAIN_EVENT_IO_ERROR_REASON", ioErrorReason),
   deviceRemoved: message(
     P.DOMAIN_EVENT_DEVICE_REMOVED,
     "DOMAIN_EVENT_DEVICE_REMOVED",
@@ -877,6 +887,11 @@ export const Msg = {
     P.DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE,
     "DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE",
     struct({ callbackID: int, msg: struct({ dom: nonnullDomain, actual: uhyper }) }),
+  ),
+  callbackIoErrorReason: message(
+    P.DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON,
+    "DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON",
+    struct({ callbackID: int, msg: ioErrorReason }),
   ),
   callbackDeviceRemoved: message(
     P.DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED,

@@ -8,11 +8,11 @@
 import { test } from "node:test";
 import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isProcessAlive, runArgv } from "../../util/spawn.ts";
+import { isProcessAlive, readProcCmdline, runArgv, spawnArgv } from "../../util/spawn.ts";
 import { connect } from "../../api/index.ts";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
@@ -474,6 +474,8 @@ test("net-update --live on a real network rewrites dnsmasq's hosts files and SIG
     }
   }
   const root = mkdtempSync(join(tmpdir(), "tvirsh-netupd-embed-"));
+  // dnsmasq reads the hosts files after dropping root: the root must be searchable by it.
+  chmodSync(root, 0o755);
   const dns = join(root, "lib", "dnsmasq");
   const pidOf = (): number => Number(readFileSync(join(dns, "unet.pid"), "utf8").trim());
   const read = (ext: string): string => readFileSync(join(dns, `unet.${ext}`), "utf8");
@@ -498,6 +500,9 @@ test("net-update --live on a real network rewrites dnsmasq's hosts files and SIG
     assert.match(first.stdout, /^Network unet started$/m);
     pid = pidOf();
     assert.ok(isProcessAlive(pid), "dnsmasq runs after tvirsh exited");
+    // The embed root's lib/ is made 0750: dnsmasq (no longer root) could not read its hosts
+    // files through it at start, so what it answers below it read on the update's SIGHUP.
+    chmodSync(join(root, "lib"), 0o755);
     const inNs = (script: string): Promise<{ stdout: string; stderr: string; code: number | null }> =>
       runArgv(["nsenter", `--net=/proc/${pid}/ns/net`, ...tvirsh, script], { env, timeoutMs: 120_000 });
     assert.equal(read("hostsfile"), "52:54:00:00:00:0a,10.124.0.5\n");
@@ -520,6 +525,42 @@ test("net-update --live on a real network rewrites dnsmasq's hosts files and SIG
     assert.equal(read("hostsfile"), "52:54:00:00:00:0a,10.124.0.8\n52:54:00:00:00:0b,10.124.0.6,b\n");
     assert.match(read("addnhosts"), /^10\.124\.0\.7\tweb/m);
     assert.equal(read("conf"), conf);
+    // dnsmasq itself read the new files: it answers a client behind a port of the bridge (a
+    // second namespace: queries from the bridge's own namespace arrive on lo, which dnsmasq
+    // ignores) for the DNS host added at run time.
+    const holder = await spawnArgv(["unshare", "--net", "sleep", "60"]);
+    try {
+      for (let i = 0; i < 100 && readProcCmdline(holder.pid)?.[0] !== "sleep"; i++) {
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      const ns = (
+        target: number,
+        ...argv: string[]
+      ): Promise<{ stdout: string; stderr: string; code: number | null }> =>
+        runArgv(["nsenter", `--net=/proc/${target}/ns/net`, ...argv], { env, timeoutMs: 30_000 });
+      for (const argv of [
+        ["ip", "link", "add", "tvupd-h", "type", "veth", "peer", "name", "eth0", "netns", String(holder.pid)],
+        ["ip", "link", "set", "tvupd-h", "master", "tvbr1", "up"],
+      ]) {
+        const x = await ns(pid, ...argv);
+        assert.equal(x.code, 0, x.stderr);
+      }
+      for (const argv of [
+        ["ip", "addr", "add", "10.124.0.50/24", "dev", "eth0"],
+        ["ip", "link", "set", "eth0", "up"],
+      ]) {
+        const x = await ns(holder.pid, ...argv);
+        assert.equal(x.code, 0, x.stderr);
+      }
+      const query =
+        "const r = new (require('node:dns').promises.Resolver)({ timeout: 1000, tries: 10 });" +
+        "r.setServers(['10.124.0.1']);" +
+        "r.resolve4(process.argv[1]).then((a) => console.log(a.join(' ')), (e) => console.log(e.code));";
+      const web = await ns(holder.pid, process.execPath, "-e", query, "web");
+      assert.equal(web.stdout, "10.124.0.7\n", web.stderr);
+    } finally {
+      holder.kill("SIGKILL");
+    }
     // --config reached the definition on disk, the live-only changes did not.
     const saved = readFileSync(join(root, "etc", "qemu", "networks", "unet.xml"), "utf8");
     assert.match(saved, /<host mac='52:54:00:00:00:0b' name='b' ip='10.124.0.6'\/>/);

@@ -135,6 +135,11 @@ export interface NetworkDriverOptions {
   autostart?: boolean;
   /** The dnsmasq program (default `dnsmasq` from PATH). */
   dnsmasq?: string;
+  /**
+   * How often (ms) the driver checks that the dnsmasq of each running network still runs, and
+   * restarts it when it died (default 2000; 0: never).
+   */
+  dnsmasqWatchMs?: number;
 }
 
 /** libvirt's stock `default` network (`src/network/default.xml.in`). */
@@ -199,6 +204,9 @@ export class NetworkDriver {
   readonly #objs = new Map<string, NetworkObj>();
   #queue: Promise<unknown> = Promise.resolve();
   #dnsmasqVersion: [number, number] | undefined;
+  /** The dnsmasq watcher's timer, set while a network of this namespace needs dnsmasq. */
+  #watch: NodeJS.Timeout | undefined;
+  #watching = false;
   /** Lifecycle events for the connections of every process-local user of this root. */
   readonly events = new EventHub<NetworkLifecycleEvent>();
 
@@ -225,6 +233,7 @@ export class NetworkDriver {
     }
     d.#loadConfigs();
     await d.#loadStatus();
+    d.#updateWatch();
     if (options.autostart) {
       for (const o of [...d.#objs.values()]) {
         if (o.autostart && !o.runtime) {
@@ -597,6 +606,7 @@ export class NetworkDriver {
       await undo.dispose().catch(() => undefined);
       throw e;
     }
+    this.#updateWatch();
     this.#emit(o, Ev.STARTED);
   }
 
@@ -621,7 +631,15 @@ export class NetworkDriver {
         ours: here,
       });
     }
-    await this.#stopDnsmasq(def.name, runtime);
+    // Other driver instances on this root (another process, a reloaded driver) watch dnsmasq
+    // too: a status file naming no dnsmasq tells them it stops on purpose, not that it died.
+    const dns = { ...runtime };
+    if (runtime.dnsmasqPid !== undefined && o.live !== undefined) {
+      runtime.dnsmasqPid = undefined;
+      runtime.dnsmasqStart = undefined;
+      await this.#writeStatus(o).catch(() => undefined);
+    }
+    await this.#stopDnsmasq(def.name, dns);
     await runUndo(runtime.undo);
     if (def.bridge !== undefined) await runArgv(["ip", "link", "del", "dev", def.bridge]);
     if (runtime.backend === "nftables" && runtime.undo.length > 0) await dropEmptyNftTables(runtime.table);
@@ -633,6 +651,7 @@ export class NetworkDriver {
       o.next = undefined;
     }
     if (!o.persistent) this.#objs.delete(o.def.name);
+    this.#updateWatch();
   }
 
   // --- dnsmasq ----------------------------------------------------------------------------------
@@ -808,7 +827,15 @@ export class NetworkDriver {
           await this.#startDnsmasq(live, runtime);
         }
       } else {
-        if (had) await this.#killDnsmasq(runtime);
+        if (had) {
+          // As destroy does: a status file naming no dnsmasq tells the watchers of other driver
+          // instances on this root that it stops on purpose (they adopt the new one later).
+          const old = { ...runtime };
+          runtime.dnsmasqPid = undefined;
+          runtime.dnsmasqStart = undefined;
+          await this.#writeStatus(o).catch(() => undefined);
+          await this.#killDnsmasq(old);
+        }
         try {
           await this.#startDnsmasq(live, runtime);
         } catch (e) {
@@ -818,10 +845,15 @@ export class NetworkDriver {
         }
       }
     } else if (had) {
-      await this.#stopDnsmasq(name, runtime);
+      const old = { ...runtime };
+      runtime.dnsmasqPid = undefined;
+      runtime.dnsmasqStart = undefined;
+      await this.#writeStatus(o).catch(() => undefined);
+      await this.#stopDnsmasq(name, old);
     }
     o.live = live;
     await this.#writeStatus(o);
+    this.#updateWatch();
   }
 
   /** Stops a network's dnsmasq and keeps its files (the leases above all) for the next one. */
@@ -832,6 +864,97 @@ export class NetworkDriver {
     });
     runtime.dnsmasqPid = undefined;
     runtime.dnsmasqStart = undefined;
+  }
+
+  // --- dnsmasq watcher ---------------------------------------------------------------------------
+
+  /**
+   * The running networks whose dnsmasq is this process's to look after: started in this
+   * namespace (another namespace's processes are not visible or not ours) and needing DHCP/DNS.
+   */
+  #watched(): NetworkObj[] {
+    const here = currentNetns();
+    return [...this.#objs.values()].filter(
+      (o) =>
+        o.runtime !== undefined &&
+        o.live !== undefined &&
+        (o.runtime.netns === undefined || o.runtime.netns === here) &&
+        this.#needsDnsmasq(o.live),
+    );
+  }
+
+  /**
+   * dnsmasq forks away from the driver (it must outlive a daemon restart), so it is no child to
+   * wait for and Node has no pidfd: the watcher polls its pid and start time instead. The timer
+   * runs only while some network needs it and never keeps the process alive.
+   */
+  #updateWatch(): void {
+    const ms = this.options.dnsmasqWatchMs ?? 2000;
+    const wanted = ms > 0 && this.#watched().length > 0;
+    if (wanted && this.#watch === undefined) {
+      this.#watch = setInterval(() => void this.#checkDnsmasq(), ms);
+      this.#watch.unref();
+    } else if (!wanted && this.#watch !== undefined) {
+      clearInterval(this.#watch);
+      this.#watch = undefined;
+    }
+  }
+
+  /**
+   * Restarts the dnsmasq of every watched network whose dnsmasq is gone, with the same
+   * configuration (the live definition; the lease file is kept), records the new pid in the
+   * status file and emits a lifecycle STARTED event (libvirt has no dnsmasq event; see the
+   * README). A restart that fails is tried again at the next tick.
+   */
+  async #checkDnsmasq(): Promise<void> {
+    if (this.#watching) return;
+    const dead = this.#watched().filter((o) => !this.#dnsmasqAlive(o.live!.name, o.runtime!));
+    if (dead.length === 0) return;
+    this.#watching = true;
+    try {
+      await this.#serial(async () => {
+        for (const o of dead) {
+          // destroyed, restarted or replaced meanwhile: nothing to do
+          const runtime = o.runtime;
+          const live = o.live;
+          if (!runtime || !live || this.#dnsmasqAlive(live.name, runtime)) continue;
+          // Another driver instance on the same root (a daemon, an embed command, a reloaded
+          // driver) may be stopping or have destroyed the network (status file gone, or naming
+          // no dnsmasq, or bridge gone: not ours to revive), or may have restarted its dnsmasq
+          // (adopt the one the status file names rather than start a second one).
+          const theirs = this.#statusRuntime(live.name);
+          if (theirs?.dnsmasqPid === undefined || live.bridge === undefined) continue;
+          if (!(await linkNames()).has(live.bridge)) continue;
+          if (theirs.dnsmasqPid !== runtime.dnsmasqPid) {
+            if (this.#dnsmasqAlive(live.name, theirs)) {
+              runtime.dnsmasqPid = theirs.dnsmasqPid;
+              runtime.dnsmasqStart = theirs.dnsmasqStart;
+            }
+            continue;
+          }
+          try {
+            await this.#startDnsmasq(live, runtime);
+            await this.#writeStatus(o);
+          } catch {
+            continue;
+          }
+          this.#emit(o, Ev.STARTED);
+        }
+      });
+    } finally {
+      this.#watching = false;
+    }
+  }
+
+  /** The runtime record of a network's status file, or undefined when it is unreadable. */
+  #statusRuntime(name: string): Runtime | undefined {
+    try {
+      const path = this.#statusPath(name);
+      const root = parseXml(readFileSync(path, "utf8"), path);
+      return JSON.parse(root.child("runtime")?.content ?? "{}") as Runtime;
+    } catch {
+      return undefined;
+    }
   }
 
   // --- connections ------------------------------------------------------------------------------
