@@ -48,7 +48,7 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
 
 export { Connection, Domain, normalizeUUID, type DomainEventHandler } from "./connection.ts";
 export { NodeDevice, nodeDevCapNames } from "./nodedev.ts";
-export { Network } from "./network.ts";
+export { Network, NetworkPort } from "./network.ts";
 export { StoragePool, StorageVol } from "./storage.ts";
 export {
   ConnectListStoragePoolsFlags,
@@ -85,9 +85,16 @@ export {
   IPAddrType,
   NetworkEventId,
   NetworkEventLifecycleType,
+  NetworkUpdateCommand,
+  NetworkUpdateSection,
+  NetworkUpdateFlags,
+  NetworkPortCreateFlags,
+  NETWORK_UPDATE_COMMAND_NAMES,
+  NETWORK_UPDATE_SECTION_NAMES,
   type NetworkLifecycleEvent,
   type NetworkDHCPLease,
   type NetworkRef,
+  type NetworkPortRef,
 } from "../drivers/network-driver.ts";
 export { registerDriver, unregisterDriver, registeredSchemes } from "./registry.ts";
 export { parseURI, defaultURI, uriParam, isRemoteURI, type ConnectURI } from "./uri.ts";

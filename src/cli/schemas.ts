@@ -393,6 +393,52 @@ export const commandSchemas: Record<string, JsonSchema> = {
       }),
     },
   }),
+  "net-edit": {
+    oneOf: [netAction("edited"), netAction("unchanged")],
+  },
+  "net-update": netAction("updated", {
+    command: { type: "string", enum: ["modify", "delete", "add-last", "add-first"] },
+    section: str,
+    live: bool,
+    config: bool,
+  }),
+  "net-event": {
+    oneOf: [
+      obj({ eventTypes: { type: "array", items: str } }),
+      obj({
+        events: {
+          type: "array",
+          items: obj(
+            {
+              event: str,
+              network: networkRefSchema,
+              lifecycle: obj({
+                event: { type: "string", enum: ["defined", "undefined", "started", "stopped", "unknown"] },
+                eventCode: int,
+              }),
+              timestamp: str,
+            },
+            ["timestamp"],
+          ),
+        },
+        count: int,
+        ended: { type: "string", enum: ["done", "timeout", "interrupt"] },
+      }),
+    ],
+  },
+  "net-port-list": obj({ network: networkRefSchema, ports: { type: "array", items: str } }),
+  "net-port-create": obj({
+    action: { type: "string", enum: ["created"] },
+    port: obj({ network: networkRefSchema, uuid: str }),
+    file: str,
+  }),
+  "net-port-delete": obj({
+    action: { type: "string", enum: ["deleted"] },
+    port: obj({ network: networkRefSchema, uuid: str }),
+  }),
+  "net-port-dumpxml": {
+    oneOf: [obj({ xml: str }), obj({ xpath: str, nodes: { type: "array", items: str } })],
+  },
   "net-uuid": obj({ uuid: str, name: str }),
   "net-name": obj({ name: str, uuid: str }),
   // storage pools and volumes

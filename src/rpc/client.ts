@@ -43,6 +43,7 @@ import {
   type NetworkDHCPLease,
   type NetworkDriver,
   type NetworkEventCallback,
+  type NetworkPortRef,
   type NetworkRef,
 } from "../drivers/network-driver.ts";
 import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
@@ -696,6 +697,47 @@ export class RemoteDriver
   }
   async networkSetAutostart(net: NetworkRef, autostart: boolean): Promise<void> {
     await this.#call(Proc.networkSetAutostart, { net: netRef(net), autostart });
+  }
+  async networkUpdate(
+    net: NetworkRef,
+    command: number,
+    section: number,
+    parentIndex: number,
+    xml: string,
+    flags: number,
+  ): Promise<void> {
+    // libvirt's wire order: the section travels in `command` and the command in `section`.
+    await this.#call(Proc.networkUpdate, {
+      net: netRef(net),
+      command: section,
+      section: command,
+      parentIndex,
+      xml,
+      flags,
+    });
+  }
+  async networkListAllPorts(net: NetworkRef, flags: number): Promise<NetworkPortRef[]> {
+    const r = await this.#call(Proc.networkListAllPorts, { network: netRef(net), need_results: 1, flags });
+    return r.ports.map((p) => ({ net: netRef(p.net), uuid: p.uuid }));
+  }
+  async networkPortLookupByUUID(net: NetworkRef, uuid: string): Promise<NetworkPortRef> {
+    const { port } = await this.#call(Proc.networkPortLookupByUUID, { network: netRef(net), uuid });
+    return { net: netRef(port.net), uuid: port.uuid };
+  }
+  async networkPortCreateXML(net: NetworkRef, xml: string, flags: number): Promise<NetworkPortRef> {
+    const { port } = await this.#call(Proc.networkPortCreateXML, { network: netRef(net), xml, flags });
+    return { net: netRef(port.net), uuid: port.uuid };
+  }
+  async networkPortDelete(port: NetworkPortRef, flags: number): Promise<void> {
+    await this.#call(Proc.networkPortDelete, { port: { net: netRef(port.net), uuid: port.uuid }, flags });
+  }
+  async networkPortGetXMLDesc(port: NetworkPortRef, flags: number): Promise<string> {
+    return (
+      await this.#call(Proc.networkPortGetXMLDesc, {
+        port: { net: netRef(port.net), uuid: port.uuid },
+        flags,
+      })
+    ).xml;
   }
   async networkGetBridgeName(net: NetworkRef): Promise<string> {
     return (await this.#call(Proc.networkGetBridgeName, { net: netRef(net) })).name;

@@ -775,6 +775,25 @@ export function addNetworkProcedures(t: Table): void {
   on(t, Proc.networkSetAutostart, async (ctx, a) => {
     await net(ctx, a.net).setAutostart(a.autostart);
   });
+  on(t, Proc.networkUpdate, async (ctx, a) => {
+    await net(ctx, a.net).update(a.section, a.command, a.parentIndex, a.xml, a.flags);
+  });
+  on(t, Proc.networkListAllPorts, async (ctx, a) => {
+    const ports = await net(ctx, a.network).listAllPorts(a.flags);
+    return { ports: a.need_results !== 0 ? ports.map((p) => p.ref()) : [], ret: ports.length };
+  });
+  on(t, Proc.networkPortLookupByUUID, async (ctx, a) => ({
+    port: (await net(ctx, a.network).portLookupByUUID(a.uuid)).ref(),
+  }));
+  on(t, Proc.networkPortGetXMLDesc, async (ctx, a) => ({
+    xml: await (await net(ctx, a.port.net).portLookupByUUID(a.port.uuid)).getXMLDesc(a.flags),
+  }));
+  on(t, Proc.networkPortCreateXML, async (ctx, a) => ({
+    port: (await net(ctx, a.network).portCreateXML(a.xml, a.flags)).ref(),
+  }));
+  on(t, Proc.networkPortDelete, async (ctx, a) => {
+    await (await net(ctx, a.port.net).portLookupByUUID(a.port.uuid)).delete(a.flags);
+  });
   on(t, Proc.networkIsActive, async (ctx, a) => ({ active: await net(ctx, a.net).isActive() }));
   on(t, Proc.networkIsPersistent, async (ctx, a) => ({
     persistent: await net(ctx, a.net).isPersistent(),

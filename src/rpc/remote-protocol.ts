@@ -44,6 +44,8 @@ export const nonnullNetwork = struct({ name: nstring, uuid });
 export const nonnullStoragePool = struct({ name: nstring, uuid });
 /** `remote_nonnull_storage_vol`: the pool's name, the volume's name and key. */
 export const nonnullStorageVol = struct({ pool: nstring, name: nstring, key: nstring });
+/** `remote_nonnull_network_port` */
+export const nonnullNetworkPort = struct({ net: nonnullNetwork, uuid });
 
 /** `remote_error` (= `virNetMessageError`). */
 export const remoteError = struct({
@@ -643,6 +645,54 @@ export const Proc = {
     "NETWORK_GET_DHCP_LEASES",
     struct({ net: nonnullNetwork, mac: ostring, need_results: int, flags: uint }),
     struct({ leases: array(dhcpLease, 65536), ret: uint }),
+  ),
+  /**
+   * `remote_network_update_args`. The field names are the protocol's; libvirt's client library
+   * passes the section in `command` and the command in `section` (virNetworkUpdate calls the
+   * driver with the two swapped, and the server swaps them back), so only the pair matters.
+   */
+  networkUpdate: remote(
+    291,
+    "NETWORK_UPDATE",
+    struct({
+      net: nonnullNetwork,
+      command: uint,
+      section: uint,
+      parentIndex: int,
+      xml: nstring,
+      flags: uint,
+    }),
+    VOID,
+  ),
+  networkListAllPorts: remote(
+    404,
+    "NETWORK_LIST_ALL_PORTS",
+    struct({ network: nonnullNetwork, need_results: int, flags: uint }),
+    struct({ ports: array(nonnullNetworkPort, ListMax.NETWORK_PORT_LIST), ret: uint }),
+  ),
+  networkPortLookupByUUID: remote(
+    405,
+    "NETWORK_PORT_LOOKUP_BY_UUID",
+    struct({ network: nonnullNetwork, uuid }),
+    struct({ port: nonnullNetworkPort }),
+  ),
+  networkPortCreateXML: remote(
+    406,
+    "NETWORK_PORT_CREATE_XML",
+    struct({ network: nonnullNetwork, xml: nstring, flags: uint }),
+    struct({ port: nonnullNetworkPort }),
+  ),
+  networkPortDelete: remote(
+    410,
+    "NETWORK_PORT_DELETE",
+    struct({ port: nonnullNetworkPort, flags: uint }),
+    VOID,
+  ),
+  networkPortGetXMLDesc: remote(
+    409,
+    "NETWORK_PORT_GET_XML_DESC",
+    struct({ port: nonnullNetworkPort, flags: uint }),
+    struct({ xml: nstring }),
   ),
   connectNetworkEventRegisterAny: remote(
     313,

@@ -3,7 +3,7 @@
  */
 import { homedir } from "node:os";
 import type { Ctx } from "../context.ts";
-import { commandHelp, groupHelp, groups, type CmdDef, type GroupKey } from "../grammar.ts";
+import { byListOrder, commandHelp, groupHelp, groups, type CmdDef, type GroupKey } from "../grammar.ts";
 import { consoleCmd } from "./console.ts";
 import { domainCommands } from "./domain.ts";
 import { domxmlToNative } from "./domxml-to-native.ts";
@@ -186,9 +186,7 @@ function commandsOf(key: GroupKey): Cmd[] {
   const list = allCommands.filter((c) => c.group === key);
   // virsh lists its own group and the storage ones in table order (their tables are not quite
   // alphabetical: find-storage-pool-sources-as comes first), the others alphabetically.
-  return key === "virsh" || key === "pool" || key === "volume"
-    ? list
-    : [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return key === "virsh" || key === "pool" || key === "volume" ? list : [...list].sort(byListOrder);
 }
 
 export function findCommand(name: string): Cmd | undefined {

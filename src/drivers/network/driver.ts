@@ -19,6 +19,7 @@ import {
   readProcCmdline,
   readProcStat,
   runArgv,
+  signalProcess,
   terminateProcess,
 } from "../../util/spawn.ts";
 import { escapeXml, parseXml } from "../../conf/xml.ts";
@@ -52,8 +53,10 @@ import {
   existingFor,
   findByName,
   findByUUID,
+  planNetworkUpdate,
   refOf as ref,
   validateNetworkXML,
+  type NetworkUpdateArgs,
 } from "./common.ts";
 import { dnsmasqConfig } from "./dnsmasq.ts";
 import { EventHub } from "../events.ts";
@@ -747,6 +750,122 @@ export class NetworkDriver {
     }
   }
 
+  // --- update (virNetworkUpdate) ---------------------------------------------------------------
+
+  /**
+   * networkUpdate (libvirt's bridge_driver.c): one entry of a section changed in the live state
+   * and/or the persistent config. The live change reaches dnsmasq first (a failure there changes
+   * nothing), then the config file is written; a failed write puts dnsmasq back as it was.
+   */
+  update(net: NetworkRef, a: NetworkUpdateArgs): Promise<void> {
+    return this.#serial(async () => {
+      const o = this.#byRef(net);
+      const active = o.runtime !== undefined;
+      const plan = planNetworkUpdate(
+        { name: o.def.name, active, persistent: o.persistent },
+        o.live ?? o.def,
+        o.next ?? o.def,
+        a,
+        "networkUpdate",
+      );
+      const before = o.live;
+      if (plan.live) await this.#updateLive(o, plan.live);
+      if (plan.config) {
+        try {
+          await writeFileAtomic(this.#configPath(o.def.name), formatNetwork(plan.config), { mode: 0o600 });
+        } catch (e) {
+          if (plan.live && before) await this.#updateLive(o, before).catch(() => undefined);
+          throw new VirtError(
+            "NETWORK_STATE_IO",
+            {
+              network: o.def.name,
+              action: "write",
+              path: this.#configPath(o.def.name),
+              reason: e instanceof Error ? e.message : String(e),
+            },
+            {},
+            { cause: e },
+          );
+        }
+        if (active) o.next = plan.config;
+        else o.def = plan.config;
+      }
+    });
+  }
+
+  /**
+   * Brings a running network to a new live definition that differs in DHCP/DNS entries (or in
+   * what the host does not see, like portgroups): dnsmasq's files are rewritten; when its
+   * configuration stays the same (static hosts, DNS hosts) a SIGHUP makes it read the hosts
+   * files again, as libvirt does; when the configuration changes (ranges, TXT/SRV records,
+   * DHCP switched on or off) dnsmasq is restarted, keeping its leases. Then the status file.
+   */
+  async #updateLive(o: NetworkObj, live: NetworkDef): Promise<void> {
+    const runtime = o.runtime!;
+    const name = live.name;
+    const here = currentNetns();
+    if (runtime.netns !== undefined && runtime.netns !== here) {
+      throw new VirtError("NETWORK_OTHER_NAMESPACE", { network: name, theirs: runtime.netns, ours: here });
+    }
+    const had = this.#dnsmasqAlive(name, runtime);
+    const wants = this.#needsDnsmasq(live);
+    if (wants) {
+      const version = await this.#version();
+      const pidFile = this.#dnsmasqFile(name, "pid");
+      const files = dnsmasqConfig(live, { stateDir: this.paths.dnsmasqDir, pidFile, version });
+      let current: string | undefined;
+      try {
+        current = readFileSync(this.#dnsmasqFile(name, "conf"), "utf8");
+      } catch {
+        // no configuration written: dnsmasq starts afresh
+      }
+      if (had && current === files.conf) {
+        await writeFileAtomic(files.hostsFilePath, files.hostsFile ?? "", { mode: 0o644 });
+        await writeFileAtomic(files.addnHostsPath, files.addnHosts, { mode: 0o644 });
+        // Gone meanwhile: the restart below brings it back with the new files.
+        if (!signalProcess(runtime.dnsmasqPid!, "SIGHUP", runtime.dnsmasqStart)) {
+          await this.#startDnsmasq(live, runtime);
+        }
+      } else {
+        if (had) {
+          // As destroy does: a status file naming no dnsmasq tells the watchers of other driver
+          // instances on this root that it stops on purpose (they adopt the new one later).
+          const old = { ...runtime };
+          runtime.dnsmasqPid = undefined;
+          runtime.dnsmasqStart = undefined;
+          await this.#writeStatus(o).catch(() => undefined);
+          await this.#killDnsmasq(old);
+        }
+        try {
+          await this.#startDnsmasq(live, runtime);
+        } catch (e) {
+          // The old configuration again, so the network keeps its DHCP and DNS.
+          if (had && o.live) await this.#startDnsmasq(o.live, runtime).catch(() => undefined);
+          throw e;
+        }
+      }
+    } else if (had) {
+      const old = { ...runtime };
+      runtime.dnsmasqPid = undefined;
+      runtime.dnsmasqStart = undefined;
+      await this.#writeStatus(o).catch(() => undefined);
+      await this.#stopDnsmasq(name, old);
+    }
+    o.live = live;
+    await this.#writeStatus(o);
+    this.#updateWatch();
+  }
+
+  /** Stops a network's dnsmasq and keeps its files (the leases above all) for the next one. */
+  async #killDnsmasq(runtime: Runtime): Promise<void> {
+    await terminateProcess(runtime.dnsmasqPid!, {
+      graceMs: 5_000,
+      ...(runtime.dnsmasqStart !== undefined ? { starttime: runtime.dnsmasqStart } : {}),
+    });
+    runtime.dnsmasqPid = undefined;
+    runtime.dnsmasqStart = undefined;
+  }
+
   // --- dnsmasq watcher ---------------------------------------------------------------------------
 
   /**
@@ -860,6 +979,10 @@ export class NetworkDriver {
       networkGetAutostart: entry((n: NetworkRef) => this.getAutostart(n)),
       networkSetAutostart: entry((n: NetworkRef, a: boolean) => this.setAutostart(n, a)),
       networkGetBridgeName: entry((n: NetworkRef) => this.getBridgeName(n)),
+      networkUpdate: entry(
+        (n: NetworkRef, command: number, section: number, parentIndex: number, xml: string, flags: number) =>
+          this.update(n, { command, section, parentIndex, xml, flags }),
+      ),
       networkGetDHCPLeases: entry((n: NetworkRef, mac: string | null, flags: number) =>
         this.getDHCPLeases(n, mac, flags),
       ),
