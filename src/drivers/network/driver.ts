@@ -7,7 +7,7 @@
  * Supported to run: L3 networks (nat, route, open, isolated). Other modes can be defined but
  * not started yet. Modifying operations of one driver run one at a time.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -710,7 +710,21 @@ export class NetworkDriver {
     ];
     // dnsmasq drops root for its build's default user (Debian: `dnsmasq`, which dnsmasq-base
     // creates); where that user is missing it would refuse to start, so use nobody there.
-    if (!hasUser("dnsmasq")) argv.push("--user=nobody");
+    const user = hasUser("dnsmasq") ? "dnsmasq" : "nobody";
+    if (user === "nobody") argv.push("--user=nobody");
+    // It reads the hosts files as that user (at start and on SIGHUP): a directory on the way it
+    // cannot search would silently drop every static host. Refuse instead.
+    if ((files.hostsFile ?? "") !== "" || files.addnHosts !== "") {
+      const blocked = unsearchableDir(this.paths.dnsmasqDir, user);
+      if (blocked) {
+        throw new VirtError("NETWORK_DNSMASQ_UNREACHABLE", {
+          network: name,
+          user,
+          dir: blocked.dir,
+          mode: blocked.mode.toString(8).padStart(4, "0"),
+        });
+      }
+    }
     const r = await runArgv(argv, { timeoutMs: 30_000 });
     if (r.code !== 0) {
       let reason = r.stderr.trim() || `exit status ${r.code ?? r.signal ?? "?"}`;
@@ -991,6 +1005,39 @@ export class NetworkDriver {
 }
 
 /** True when `/etc/passwd` has the user (dnsmasq's default user may be missing). */
+/** The uid and gid of a user from /etc/passwd. */
+function userIds(name: string): { uid: number; gid: number } | undefined {
+  try {
+    const line = readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith(`${name}:`));
+    const f = line?.split(":");
+    return f ? { uid: Number(f[2]), gid: Number(f[3]) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first directory from `/` down to `dir` that `user` cannot search, with its mode. */
+function unsearchableDir(dir: string, user: string): { dir: string; mode: number } | undefined {
+  const ids = userIds(user);
+  if (!ids || ids.uid === 0) return undefined;
+  const parts = dir.split("/").filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    const d = "/" + parts.slice(0, i).join("/");
+    let st;
+    try {
+      st = statSync(d);
+    } catch {
+      return undefined;
+    }
+    const mode = st.mode & 0o7777;
+    const bit = st.uid === ids.uid ? 0o100 : st.gid === ids.gid ? 0o010 : 0o001;
+    if ((mode & bit) === 0) return { dir: d, mode };
+  }
+  return undefined;
+}
+
 function hasUser(name: string): boolean {
   try {
     return readFileSync("/etc/passwd", "utf8")

@@ -171,6 +171,13 @@ export const networkErrors = {
     template: "network '{network}': '{command}' failed: {reason}",
   },
   /** dnsmasq did not start or did not write its pid file. */
+  NETWORK_DNSMASQ_UNREACHABLE: {
+    vir: "OPERATION_FAILED",
+    domain: "NETWORK",
+    kind: "environment",
+    template:
+      "network '{network}': dnsmasq runs as user '{user}' and cannot search '{dir}' (mode {mode}) to read the network's host entries: make it searchable (chmod o+x '{dir}') or keep the state root where that user can reach it",
+  },
   NETWORK_DNSMASQ_FAILED: {
     vir: "OPERATION_FAILED",
     domain: "NETWORK",
