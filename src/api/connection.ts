@@ -37,6 +37,7 @@ import type {
   NetworkRef,
 } from "../drivers/network-driver.ts";
 import { Network } from "./network.ts";
+import { networkDoctor, type NetworkDoctorReport } from "./network-doctor.ts";
 
 /** A callback for domain events, with a handle of the domain on the same connection. */
 export type DomainEventHandler = (dom: Domain, event: DomainEvent) => void;
@@ -91,6 +92,19 @@ export class Connection {
       n.connectListAllNetworks?.(flags),
     );
     return refs.map((r) => this.network(r));
+  }
+
+  /**
+   * tvirt's network doctor (no libvirt API): what breaks this host's NAT networks (forwarding
+   * off, another firewall's forward policy drop, address clashes, dnsmasq not running, bridge
+   * down), each finding with its fix. All networks, or the one named (name or UUID).
+   */
+  async networkDoctor(network?: string): Promise<NetworkDoctorReport> {
+    try {
+      return await networkDoctor(this, network);
+    } catch (e) {
+      fail(e);
+    }
   }
 
   /** virNetworkLookupByName */

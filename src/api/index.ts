@@ -46,6 +46,7 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
 export { Connection, Domain, normalizeUUID, type DomainEventHandler } from "./connection.ts";
 export { NodeDevice, nodeDevCapNames } from "./nodedev.ts";
 export { Network } from "./network.ts";
+export type { NetworkDoctorReport, DoctorFinding, FindingKind } from "./network-doctor.ts";
 export {
   ConnectListNetworksFlags,
   NetworkXMLFlags,
