@@ -18,7 +18,7 @@
  *   npm run bench:network [-- --rounds N --mib M]
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -178,14 +178,44 @@ function typeDhcp(c: Console): number {
  * Sends `mib` MiB from the guest to the sink through NAT (the guest needs a default route:
  * udhcpc's script is /bin/true, so it is set by hand). Returns Mbit/s as the sink measured it.
  */
-async function throughput(c: Console, gw: string, addr: string): Promise<number> {
+/** User + system CPU seconds of a process so far (`/proc/PID/stat`, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** The QEMU process of a tvirt guest (`-name guest=NAME,`). */
+function qemuPidOf(name: string): number {
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, "utf8").includes(`guest=${name},`)) return Number(p);
+    } catch {
+      // gone
+    }
+  }
+  throw new Error(`no QEMU process for ${name}`);
+}
+
+/** QEMU's CPU use during the transfers (share of one core), per runner. */
+const cpuShare: Record<"tvirt" | "raw", number[]> = { tvirt: [], raw: [] };
+
+async function throughput(
+  c: Console,
+  gw: string,
+  addr: string,
+  qemu: { pid: number; who: "tvirt" | "raw" },
+): Promise<number> {
   const before = server.results.length;
   const from = c.out.length;
+  const cpu0 = cpuSeconds(qemu.pid);
+  const t0 = performance.now();
   c.write(
     `ip addr add ${addr}/24 dev eth0 2>/dev/null; ip route add default via ${gw} 2>/dev/null; ` +
       `dd if=/dev/zero bs=65536 count=${mib * 16} 2>/dev/null | nc ${SERVER_IP} ${PORT}; echo NC-DONE $?\n`,
   );
   await c.wait(/NC-DONE (\d+)/, 300_000, from);
+  cpuShare[qemu.who].push((cpuSeconds(qemu.pid) - cpu0) / ((performance.now() - t0) / 1000));
   for (let i = 0; i < 500 && server.results.length === before; i++) await sleep(10);
   const r = server.results[before];
   if (!r) throw new Error("the sink saw no connection");
@@ -254,7 +284,7 @@ async function benchTvirt(): Promise<Figures & { raw: number[] }> {
       f.toLease.push(leaseAt - t0);
       f.dhcp.push(leaseAt - typed);
       await c.wait(/UDHCPC-DONE 0/, 60_000);
-      f.mbps.push(await throughput(c, "192.168.150.1", ip));
+      f.mbps.push(await throughput(c, "192.168.150.1", ip, { pid: qemuPidOf(`g${i}`), who: "tvirt" }));
       c.close();
       await dom.destroy();
       f.raw.push(await rawRound("tvbrb0", i));
@@ -294,7 +324,7 @@ async function rawRound(bridge: string, i: number): Promise<number> {
     typeDhcp(c);
     const m = await c.wait(/lease of (192\.168\.150\.\d+) obtained/, 120_000);
     await c.wait(/UDHCPC-DONE 0/, 60_000);
-    return await throughput(c, "192.168.150.1", m[1]!);
+    return await throughput(c, "192.168.150.1", m[1]!, { pid: q.pid!, who: "raw" });
   } finally {
     q.kill("SIGKILL");
     await new Promise((r) => q.once("exit", r));
@@ -424,6 +454,10 @@ try {
     `raw QEMU, hand-made tap, same br  | ${r0.toFixed(0).padEnd(13)} | ${raw.map((x) => x.toFixed(0)).join(", ")}`,
   );
   console.log(`tvirt / raw                       | ${ratio(t, r0)}`);
+  const pct = (xs: number[]): string => xs.map((x) => `${(x * 100).toFixed(0)}%`).join(", ");
+  console.log(
+    `QEMU CPU during the transfers (one core = 100%): tvirt ${pct(cpuShare.tvirt)}; raw ${pct(cpuShare.raw)}`,
+  );
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
   rmSync(work, { recursive: true, force: true });
