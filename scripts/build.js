@@ -121,6 +121,7 @@ const built = await build({
   entryPoints: {
     tvirsh: join(repoDir, "src/cli/main.ts"),
     tvirtd: join(repoDir, "src/daemon/main.ts"),
+    "tvirt-host-validate": join(repoDir, "src/cli/host-validate.ts"),
   },
   outdir: distDir,
   outExtension: { ".js": ".cjs" },

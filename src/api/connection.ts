@@ -322,6 +322,31 @@ export class Connection {
     return this.invoke("virNodeGetSecurityModel", false, (d) => d.nodeGetSecurityModel?.());
   }
 
+  /** virNodeGetFreePages: free pages of each size (KiB), cell by cell. */
+  async nodeGetFreePages(
+    pages: readonly number[],
+    startCell: number,
+    cellCount: number,
+    flags = 0,
+  ): Promise<bigint[]> {
+    return this.invoke("virNodeGetFreePages", false, (d) =>
+      d.nodeGetFreePages?.(pages, startCell, cellCount, flags),
+    );
+  }
+
+  /** virNodeAllocPages: resizes huge page pools (`NodeAllocPagesFlags.ADD` to grow them). */
+  async nodeAllocPages(
+    pageSizes: readonly number[],
+    pageCounts: readonly bigint[],
+    startCell: number,
+    cellCount: number,
+    flags = 0,
+  ): Promise<number> {
+    return this.invoke("virNodeAllocPages", true, (d) =>
+      d.nodeAllocPages?.(pageSizes, pageCounts, startCell, cellCount, flags),
+    );
+  }
+
   /** virNodeGetFreeMemory */
   async nodeGetFreeMemory(): Promise<bigint> {
     return this.invoke("virNodeGetFreeMemory", false, (d) => d.nodeGetFreeMemory?.());

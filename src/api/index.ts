@@ -94,3 +94,12 @@ export {
 export { KEYCODE_SETS, keycodeFromName } from "../conf/keycodes.ts";
 // domxml-to-native with no connection (`--caps FILE`).
 export { domainXMLToQemuArgv, type QemuArgv, type QemuArgvOptions } from "./native.ts";
+// host readiness (tvirt-host-validate)
+export {
+  validateHost,
+  formatCheck,
+  type HostValidation,
+  type HostCheck,
+  type CheckResult,
+  type HostValidateFacts,
+} from "./host.ts";

@@ -94,8 +94,14 @@ const eventRecord = obj(
     utcoffset: str,
     actualKiB: str,
     devAlias: str,
+    ioError: obj({
+      srcPath: str,
+      devAlias: str,
+      action: { type: "string", enum: ["none", "pause", "report", "unknown"] },
+      reason: str,
+    }),
   },
-  ["timestamp", "lifecycle", "utcoffset", "actualKiB", "devAlias"],
+  ["timestamp", "lifecycle", "utcoffset", "actualKiB", "devAlias", "ioError"],
 );
 
 /** Output schema of each command's `--json` document. */

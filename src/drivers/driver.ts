@@ -178,7 +178,15 @@ export type DomainEvent =
   | { readonly id: typeof DomainEventId.RTC_CHANGE; readonly utcoffset: bigint }
   | { readonly id: typeof DomainEventId.BALLOON_CHANGE; readonly actual: bigint }
   | { readonly id: typeof DomainEventId.DEVICE_REMOVED; readonly devAlias: string }
-  | { readonly id: typeof DomainEventId.DEVICE_ADDED; readonly devAlias: string };
+  | { readonly id: typeof DomainEventId.DEVICE_ADDED; readonly devAlias: string }
+  | {
+      readonly id: typeof DomainEventId.IO_ERROR_REASON;
+      readonly srcPath: string;
+      readonly devAlias: string;
+      /** `DomainEventIOErrorAction` */
+      readonly action: number;
+      readonly reason: string;
+    };
 
 /** Called with a fresh handle of the domain the event is about. Exceptions are swallowed. */
 export type DomainEventCallback = (dom: DomainRef, event: DomainEvent) => void;
@@ -225,6 +233,27 @@ export interface HypervisorDriver {
   nodeGetInfo?(): Promise<NodeInfo>;
   nodeGetSecurityModel?(): Promise<SecurityModel>;
   nodeGetFreeMemory?(): Promise<bigint>;
+  /**
+   * virNodeGetFreePages: free pages of each size (KiB) on `cellCount` NUMA cells from
+   * `startCell`, cell by cell (`counts[cell * pages.length + i]`).
+   */
+  nodeGetFreePages?(
+    pages: readonly number[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<bigint[]>;
+  /**
+   * virNodeAllocPages: sets (or with `NodeAllocPagesFlags.ADD` grows) the pool of each huge page
+   * size on `cellCount` cells from `startCell` (-1: the host-wide pool); returns the cells done.
+   */
+  nodeAllocPages?(
+    pageSizes: readonly number[],
+    pageCounts: readonly bigint[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<number>;
 
   connectListAllDomains?(flags: number): Promise<DomainRef[]>;
   connectNumOfDomains?(): Promise<number>;

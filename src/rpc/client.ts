@@ -485,6 +485,14 @@ export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonito
         ev = { id: DomainEventId.DEVICE_ADDED, devAlias: m.devAlias };
         break;
       }
+      case RemoteProc.DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON: {
+        const m = Msg.callbackIoErrorReason.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.msg.dom);
+        const { srcPath, devAlias, action, reason } = m.msg;
+        ev = { id: DomainEventId.IO_ERROR_REASON, srcPath, devAlias, action, reason };
+        break;
+      }
       default:
         return; // events tvirt has no typed form for
     }
@@ -561,6 +569,27 @@ export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonito
   async nodeGetSecurityModel(): Promise<SecurityModel> {
     return this.#call(Proc.nodeGetSecurityModel, undefined);
   }
+  async nodeGetFreePages(
+    pages: readonly number[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<bigint[]> {
+    return (await this.#call(Proc.nodeGetFreePages, { pages: [...pages], startCell, cellCount, flags }))
+      .counts;
+  }
+
+  async nodeAllocPages(
+    pageSizes: readonly number[],
+    pageCounts: readonly bigint[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<number> {
+    const args = { pageSizes: [...pageSizes], pageCounts: [...pageCounts], startCell, cellCount, flags };
+    return (await this.#call(Proc.nodeAllocPages, args)).ret;
+  }
+
   async nodeGetFreeMemory(): Promise<bigint> {
     return (await this.#call(Proc.nodeGetFreeMemory, undefined)).freeMem;
   }

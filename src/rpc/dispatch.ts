@@ -83,6 +83,12 @@ function sendCallbackEvent(
     case DomainEventId.DEVICE_ADDED:
       client.sendMessage(Msg.callbackDeviceAdded, { callbackID, dom: d, devAlias: ev.devAlias });
       return true;
+    case DomainEventId.IO_ERROR_REASON:
+      client.sendMessage(Msg.callbackIoErrorReason, {
+        callbackID,
+        msg: { dom: d, srcPath: ev.srcPath, devAlias: ev.devAlias, action: ev.action, reason: ev.reason },
+      });
+      return true;
   }
 }
 
@@ -110,6 +116,15 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
       break;
     case DomainEventId.DEVICE_ADDED:
       break; // no legacy message exists for it
+    case DomainEventId.IO_ERROR_REASON:
+      send(Msg.ioErrorReason, {
+        dom: d,
+        srcPath: ev.srcPath,
+        devAlias: ev.devAlias,
+        action: ev.action,
+        reason: ev.reason,
+      });
+      break;
   }
 }
 
@@ -214,6 +229,12 @@ export function buildDispatchTable(): Table {
   });
   on(t, Proc.nodeGetInfo, async (ctx) => ctx.conn().nodeGetInfo());
   on(t, Proc.nodeGetFreeMemory, async (ctx) => ({ freeMem: await ctx.conn().nodeGetFreeMemory() }));
+  on(t, Proc.nodeGetFreePages, async (ctx, a) => ({
+    counts: await ctx.conn().nodeGetFreePages(a.pages, a.startCell, a.cellCount, a.flags),
+  }));
+  on(t, Proc.nodeAllocPages, async (ctx, a) => ({
+    ret: await ctx.conn().nodeAllocPages(a.pageSizes, a.pageCounts, a.startCell, a.cellCount, a.flags),
+  }));
   on(t, Proc.nodeGetSecurityModel, async (ctx) => ctx.conn().nodeGetSecurityModel());
 
   // --- listing and lookups --------------------------------------------------------------------

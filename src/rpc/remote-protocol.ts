@@ -173,6 +173,9 @@ const dhcpLease = struct({
   clientid: ostring,
 });
 
+/** REMOTE_NODE_MAX_CELLS: the longest page and count lists of the node page calls. */
+const NODE_MAX_CELLS = 1024;
+
 export const Proc = {
   connectOpen: remote(P.CONNECT_OPEN, "CONNECT_OPEN", struct({ name: ostring, flags: uint }), VOID),
   connectClose: remote(P.CONNECT_CLOSE, "CONNECT_CLOSE", VOID, VOID),
@@ -256,6 +259,24 @@ export const Proc = {
     "NODE_GET_FREE_MEMORY",
     VOID,
     struct({ freeMem: uhyper }),
+  ),
+  nodeGetFreePages: remote(
+    P.NODE_GET_FREE_PAGES,
+    "NODE_GET_FREE_PAGES",
+    struct({ pages: array(uint, NODE_MAX_CELLS), startCell: int, cellCount: uint, flags: uint }),
+    struct({ counts: array(uhyper, NODE_MAX_CELLS) }),
+  ),
+  nodeAllocPages: remote(
+    P.NODE_ALLOC_PAGES,
+    "NODE_ALLOC_PAGES",
+    struct({
+      pageSizes: array(uint, NODE_MAX_CELLS),
+      pageCounts: array(uhyper, NODE_MAX_CELLS),
+      startCell: int,
+      cellCount: uint,
+      flags: uint,
+    }),
+    struct({ ret: int }),
   ),
   nodeGetSecurityModel: remote(
     P.NODE_GET_SECURITY_MODEL,
@@ -788,6 +809,15 @@ function message<M>(num: number, name: string, msg: Codec<M>): MsgDef<M> {
 
 const lifecycle = struct({ dom: nonnullDomain, event: int, detail: int });
 
+/** remote_domain_event_io_error_reason_msg */
+const ioErrorReason = struct({
+  dom: nonnullDomain,
+  srcPath: nstring,
+  devAlias: nstring,
+  action: int,
+  reason: nstring,
+});
+
 export const Msg = {
   /** Legacy (CONNECT_DOMAIN_EVENT_REGISTER / _REGISTER_ANY) lifecycle. */
   lifecycle: message(P.DOMAIN_EVENT_LIFECYCLE, "DOMAIN_EVENT_LIFECYCLE", lifecycle),
@@ -802,6 +832,7 @@ export const Msg = {
     "DOMAIN_EVENT_BALLOON_CHANGE",
     struct({ dom: nonnullDomain, actual: uhyper }),
   ),
+  ioErrorReason: message(P.DOMAIN_EVENT_IO_ERROR_REASON, "DOMAIN_EVENT_IO_ERROR_REASON", ioErrorReason),
   deviceRemoved: message(
     P.DOMAIN_EVENT_DEVICE_REMOVED,
     "DOMAIN_EVENT_DEVICE_REMOVED",
@@ -827,6 +858,11 @@ export const Msg = {
     P.DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE,
     "DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE",
     struct({ callbackID: int, msg: struct({ dom: nonnullDomain, actual: uhyper }) }),
+  ),
+  callbackIoErrorReason: message(
+    P.DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON,
+    "DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON",
+    struct({ callbackID: int, msg: ioErrorReason }),
   ),
   callbackDeviceRemoved: message(
     P.DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED,

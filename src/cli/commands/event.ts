@@ -27,6 +27,11 @@ function timestamp(): string {
   );
 }
 
+/** virsh's words for `virDomainEventIOErrorAction`. */
+function ioErrorAction(action: number): string {
+  return ["none", "pause", "report"][action] ?? "unknown";
+}
+
 function describe(name: string, dom: Domain, ev: DomainEvent): string {
   switch (ev.id) {
     case DomainEventId.LIFECYCLE:
@@ -39,6 +44,8 @@ function describe(name: string, dom: Domain, ev: DomainEvent): string {
       return `event 'device-removed' for domain '${dom.name}': ${ev.devAlias}\n`;
     case DomainEventId.DEVICE_ADDED:
       return `event 'device-added' for domain '${dom.name}': ${ev.devAlias}\n`;
+    case DomainEventId.IO_ERROR_REASON:
+      return `event 'io-error-reason' for domain '${dom.name}': ${ev.srcPath} (${ev.devAlias}) ${ioErrorAction(ev.action)} due to ${ev.reason}\n`;
     default:
       return `event '${name}' for domain '${dom.name}'\n`;
   }
@@ -67,6 +74,14 @@ function eventJson(
   else if (ev.id === DomainEventId.BALLOON_CHANGE) base.actualKiB = ev.actual.toString();
   else if (ev.id === DomainEventId.DEVICE_ADDED || ev.id === DomainEventId.DEVICE_REMOVED)
     base.devAlias = ev.devAlias;
+  else if (ev.id === DomainEventId.IO_ERROR_REASON) {
+    base.ioError = {
+      srcPath: ev.srcPath,
+      devAlias: ev.devAlias,
+      action: ioErrorAction(ev.action),
+      reason: ev.reason,
+    };
+  }
   return base;
 }
 

@@ -23,6 +23,12 @@ export interface ParseDomainOptions {
    */
   abiUpdate?: boolean;
   /**
+   * A tvirt extension (libvirt refuses it): `<portForward>` on `<interface type='user'>` with
+   * the default (SLIRP) backend, which the QEMU driver maps to `hostfwd=`. Off, the definition
+   * gets libvirt's error, as on libvirt.
+   */
+  slirpPortForwards?: boolean;
+  /**
    * libvirt's PARSE_STATUS: the live definition of a status file, whose device aliases (the
    * QEMU ids of the running process) are kept; otherwise only user aliases (`ua-*`) are.
    */

@@ -135,6 +135,11 @@ export interface NetworkDriverOptions {
   onAutostartFailure?: (network: string, error: unknown) => void;
   /** The dnsmasq program (default `dnsmasq` from PATH). */
   dnsmasq?: string;
+  /**
+   * How often (ms) the driver checks that the dnsmasq of each running network still runs, and
+   * restarts it when it died (default 2000; 0: never).
+   */
+  dnsmasqWatchMs?: number;
 }
 
 /**
@@ -205,6 +210,9 @@ export class NetworkDriver {
   readonly #objs = new Map<string, NetworkObj>();
   #queue: Promise<unknown> = Promise.resolve();
   #dnsmasqVersion: [number, number] | undefined;
+  /** The dnsmasq watcher's timer, set while a network of this namespace needs dnsmasq. */
+  #watch: NodeJS.Timeout | undefined;
+  #watching = false;
   /** Lifecycle events for the connections of every process-local user of this root. */
   readonly events = new EventHub<NetworkLifecycleEvent>();
 
@@ -227,6 +235,7 @@ export class NetworkDriver {
     d.#loadConfigs();
     if (options.defineDefaultNetwork) await d.#installDefaultNetwork();
     await d.#loadStatus();
+    d.#updateWatch();
     if (options.autostart) {
       for (const o of [...d.#objs.values()]) {
         if (o.autostart && !o.runtime) {
@@ -621,6 +630,7 @@ export class NetworkDriver {
       await undo.dispose().catch(() => undefined);
       throw e;
     }
+    this.#updateWatch();
     this.#emit(o, Ev.STARTED);
   }
 
@@ -645,7 +655,15 @@ export class NetworkDriver {
         ours: here,
       });
     }
-    await this.#stopDnsmasq(def.name, runtime);
+    // Other driver instances on this root (another process, a reloaded driver) watch dnsmasq
+    // too: a status file naming no dnsmasq tells them it stops on purpose, not that it died.
+    const dns = { ...runtime };
+    if (runtime.dnsmasqPid !== undefined && o.live !== undefined) {
+      runtime.dnsmasqPid = undefined;
+      runtime.dnsmasqStart = undefined;
+      await this.#writeStatus(o).catch(() => undefined);
+    }
+    await this.#stopDnsmasq(def.name, dns);
     await runUndo(runtime.undo);
     if (def.bridge !== undefined) await runArgv(["ip", "link", "del", "dev", def.bridge]);
     if (runtime.backend === "nftables" && runtime.undo.length > 0) await dropEmptyNftTables(runtime.table);
@@ -657,6 +675,7 @@ export class NetworkDriver {
       o.next = undefined;
     }
     if (!o.persistent) this.#objs.delete(o.def.name);
+    this.#updateWatch();
   }
 
   // --- dnsmasq ----------------------------------------------------------------------------------
@@ -752,6 +771,97 @@ export class NetworkDriver {
     runtime.dnsmasqStart = undefined;
     for (const ext of ["conf", "hostsfile", "addnhosts", "pid", "leases"]) {
       rmSync(this.#dnsmasqFile(name, ext), { force: true });
+    }
+  }
+
+  // --- dnsmasq watcher ---------------------------------------------------------------------------
+
+  /**
+   * The running networks whose dnsmasq is this process's to look after: started in this
+   * namespace (another namespace's processes are not visible or not ours) and needing DHCP/DNS.
+   */
+  #watched(): NetworkObj[] {
+    const here = currentNetns();
+    return [...this.#objs.values()].filter(
+      (o) =>
+        o.runtime !== undefined &&
+        o.live !== undefined &&
+        (o.runtime.netns === undefined || o.runtime.netns === here) &&
+        this.#needsDnsmasq(o.live),
+    );
+  }
+
+  /**
+   * dnsmasq forks away from the driver (it must outlive a daemon restart), so it is no child to
+   * wait for and Node has no pidfd: the watcher polls its pid and start time instead. The timer
+   * runs only while some network needs it and never keeps the process alive.
+   */
+  #updateWatch(): void {
+    const ms = this.options.dnsmasqWatchMs ?? 2000;
+    const wanted = ms > 0 && this.#watched().length > 0;
+    if (wanted && this.#watch === undefined) {
+      this.#watch = setInterval(() => void this.#checkDnsmasq(), ms);
+      this.#watch.unref();
+    } else if (!wanted && this.#watch !== undefined) {
+      clearInterval(this.#watch);
+      this.#watch = undefined;
+    }
+  }
+
+  /**
+   * Restarts the dnsmasq of every watched network whose dnsmasq is gone, with the same
+   * configuration (the live definition; the lease file is kept), records the new pid in the
+   * status file and emits a lifecycle STARTED event (libvirt has no dnsmasq event; see the
+   * README). A restart that fails is tried again at the next tick.
+   */
+  async #checkDnsmasq(): Promise<void> {
+    if (this.#watching) return;
+    const dead = this.#watched().filter((o) => !this.#dnsmasqAlive(o.live!.name, o.runtime!));
+    if (dead.length === 0) return;
+    this.#watching = true;
+    try {
+      await this.#serial(async () => {
+        for (const o of dead) {
+          // destroyed, restarted or replaced meanwhile: nothing to do
+          const runtime = o.runtime;
+          const live = o.live;
+          if (!runtime || !live || this.#dnsmasqAlive(live.name, runtime)) continue;
+          // Another driver instance on the same root (a daemon, an embed command, a reloaded
+          // driver) may be stopping or have destroyed the network (status file gone, or naming
+          // no dnsmasq, or bridge gone: not ours to revive), or may have restarted its dnsmasq
+          // (adopt the one the status file names rather than start a second one).
+          const theirs = this.#statusRuntime(live.name);
+          if (theirs?.dnsmasqPid === undefined || live.bridge === undefined) continue;
+          if (!(await linkNames()).has(live.bridge)) continue;
+          if (theirs.dnsmasqPid !== runtime.dnsmasqPid) {
+            if (this.#dnsmasqAlive(live.name, theirs)) {
+              runtime.dnsmasqPid = theirs.dnsmasqPid;
+              runtime.dnsmasqStart = theirs.dnsmasqStart;
+            }
+            continue;
+          }
+          try {
+            await this.#startDnsmasq(live, runtime);
+            await this.#writeStatus(o);
+          } catch {
+            continue;
+          }
+          this.#emit(o, Ev.STARTED);
+        }
+      });
+    } finally {
+      this.#watching = false;
+    }
+  }
+
+  /** The runtime record of a network's status file, or undefined when it is unreadable. */
+  #statusRuntime(name: string): Runtime | undefined {
+    try {
+      const path = this.#statusPath(name);
+      const root = parseXml(readFileSync(path, "utf8"), path);
+      return JSON.parse(root.child("runtime")?.content ?? "{}") as Runtime;
+    } catch {
+      return undefined;
     }
   }
 

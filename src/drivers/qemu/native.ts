@@ -48,6 +48,8 @@ export async function domainXMLToNative(xml: string, options: NativeOptions = {}
   const { def, warnings } = parseDomainXML(xml, {
     document: options.document ?? "(domain_definition)",
     facts: domainFactsFromCaps(caps),
+    // as the QEMU driver's default
+    slirpPortForwards: true,
   });
   assignAliases(def);
   // graphics with autoport get libvirt's pretend ports

@@ -135,6 +135,11 @@ export class ConsoleReader {
     return new ConsoleReader(await conn.domainOpenConsole(dom, null, 0));
   }
 
+  /** Types `text` into the guest's console. */
+  write(text: string): void {
+    this.#stream.write(Buffer.from(text));
+  }
+
   /** Waits for `re` in output that arrives after `from` (an offset in `text`). */
   async waitFor(re: RegExp, timeoutMs = 20_000, from = 0): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;

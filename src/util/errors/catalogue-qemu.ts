@@ -133,6 +133,52 @@ export const qemuErrors = {
     template:
       "interface {mac} - custom tap device path is not supported for network interfaces of type {type}",
   },
+  QEMU_NET_SLIRP_PORT_FORWARD: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "interface {mac}: <portForward proto='{proto}'> cannot be mapped to a SLIRP host forward (type='user' without the passt backend): {reason}",
+  },
+  QEMU_NET_TAP_EXISTS: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "interface {mac}: tap device '{dev}' already exists; name a free one, or say <target dev='{dev}' managed='no'/> to use the existing tap",
+  },
+  QEMU_NET_UNMANAGED_TAP_MISSING: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "target managed='no' but specified dev doesn't exist",
+  },
+  QEMU_NET_UNMANAGED_TAP_NO_DEV: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "target dev must be supplied when managed='no'",
+  },
+  QEMU_NET_BRIDGE_HELPER_DENIED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "interface {mac}: qemu-bridge-helper may not use bridge '{bridge}': {reason}; as root, add the line 'allow {bridge}' to {conf}",
+  },
+  QEMU_NET_BRIDGE_HELPER_MISSING: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "interface {mac}: an unprivileged guest reaches bridge '{bridge}' through qemu-bridge-helper, and '{helper}' {reason}",
+  },
+  QEMU_NET_DIRECT_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "interface {mac}: cannot create a macvtap device in mode '{mode}' on '{parent}': {reason}",
+  },
   QEMU_PS2_STATE_UNSUPPORTED: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
@@ -346,6 +392,46 @@ export const qemuErrors = {
     domain: "QEMU",
     kind: "user",
     template: "Emulator '{emulator}' does not support machine type '{machine}'",
+  },
+  QEMU_HPB_MACHINE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "Emulator '{emulator}' does not support machine type '{machine}': it stands for '{base}' with host-phys-bits on, and this emulator has no '{base}'",
+  },
+  QEMU_VIRTIOFSD_MISSING: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "virtiofs filesystem '{tag}' needs virtiofsd, which was not found (looked for {tried}): install the 'virtiofsd' package, or on Debian 12 'qemu-system-common', or name the binary in <binary path='...'/>",
+  },
+  QEMU_VIRTIOFSD_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "virtiofsd of filesystem '{tag}' ended before it listened ({status}); its log: {log}",
+  },
+  QEMU_VIRTIOFS_SOURCE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "domain '{domain}': the source of virtiofs filesystem '{tag}' is not a directory: '{source}'",
+  },
+  QEMU_HUGEPAGES_SHORT: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "domain '{domain}' needs {pages} huge pages of {size} on {where}, but only {free} are free: reserve {more} more (raise {file})",
+  },
+  QEMU_PHYS_BITS_RANGE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "domain '{name}': <maxphysaddr mode='emulate' bits='{bits}'/> is out of range: QEMU gives an x86 vCPU {min} to {max} physical address bits",
   },
   QEMU_FILE_MISSING: {
     vir: "SYSTEM_ERROR",

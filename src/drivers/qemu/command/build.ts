@@ -9,6 +9,7 @@ import type { ErrorArgs } from "../../../util/errors/index.ts";
 import { Props, toJson } from "./escape.ts";
 import type { JsonValue } from "./escape.ts";
 import type { CommandContext } from "./types.ts";
+import { parseHpbMachine, type HpbMachine } from "../capabilities/hpb.ts";
 
 export class Build {
   readonly args: string[] = [];
@@ -16,6 +17,8 @@ export class Build {
   readonly accel: Accel;
   readonly accelCaps: AccelCaps | undefined;
   readonly machine: MachineInfo | undefined;
+  /** Set when the XML names one of Ubuntu's `-hpb` machines (run as its base, host-phys-bits on). */
+  readonly hpb: HpbMachine | undefined;
   private fdset = 0;
   /** Node names of old-style UEFI flashes (`pflash0=`, `pflash1=`). */
   readonly pflash: { code?: string; vars?: string } = {};
@@ -26,7 +29,8 @@ export class Build {
   ) {
     this.accel = ctx.accel ?? (def.type === "kvm" ? "kvm" : "tcg");
     this.accelCaps = ctx.caps.accel[this.accel];
-    const m = def.os.machine ?? "";
+    this.hpb = parseHpbMachine(def.os.machine);
+    const m = this.hpb?.base ?? def.os.machine ?? "";
     this.machine = this.accelCaps?.machines.find((x) => x.name === m || x.alias === m);
   }
 
@@ -50,7 +54,7 @@ export class Build {
   }
 
   get machineName(): string {
-    return this.def.os.machine ?? "";
+    return this.hpb?.base ?? this.def.os.machine ?? "";
   }
 
   get emulator(): string {

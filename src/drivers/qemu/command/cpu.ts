@@ -189,6 +189,8 @@ export function buildCpu(b: Build): void {
     if (l3Off) flags += ",l3-cache=off";
   }
   const pa = cpu?.maxphysaddr;
+  // Ubuntu's -hpb machines: the host's address width, unless <maxphysaddr> decides.
+  if (!pa && b.hpb) flags += ",host-phys-bits=on";
   if (pa) {
     if (pa.mode === "passthrough") {
       flags += ",host-phys-bits=on";

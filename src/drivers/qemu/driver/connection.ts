@@ -4,6 +4,7 @@
  * callbacks and the domains it started with AUTODESTROY; closing it releases both (destroying
  * those domains) and then its reference to the driver instance.
  */
+import { allocPages, freePages } from "../../../host/hugepage-pool.ts";
 import {
   type ConsoleStream,
   type DomainEventCallback,
@@ -33,6 +34,7 @@ import {
   DomainModificationImpact,
   DomainVcpuFlags,
   DomainMemoryModFlags,
+  NodeAllocPagesFlags,
 } from "../../enums.ts";
 import { checkFlags } from "../../../util/errors/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
@@ -143,6 +145,28 @@ export class QemuConnection implements HypervisorDriver {
 
   nodeGetFreeMemory(): Promise<bigint> {
     return Promise.resolve(hostFreeMemoryBytes());
+  }
+
+  nodeGetFreePages(
+    pages: readonly number[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<bigint[]> {
+    checkFlags(flags, 0, "virNodeGetFreePages");
+    return Promise.resolve(freePages(pages, startCell, cellCount));
+  }
+
+  nodeAllocPages(
+    pageSizes: readonly number[],
+    pageCounts: readonly bigint[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<number> {
+    checkFlags(flags, NodeAllocPagesFlags.ADD, "virNodeAllocPages");
+    const add = (flags & NodeAllocPagesFlags.ADD) !== 0;
+    return Promise.resolve(allocPages(pageSizes, pageCounts, startCell, cellCount, add));
   }
 
   nodeGetSecurityModel(): Promise<SecurityModel> {

@@ -31,12 +31,14 @@ import { VirtError } from "../../../util/errors/index.ts";
 import { DomainEventId, type DomainEventType } from "../../enums.ts";
 import { domainFactsFromCaps, getQemuCaps, type QemuCaps } from "../capabilities/index.ts";
 import { defaultEmulator } from "../command/context.ts";
+import { slirpHostForwards } from "../command/net.ts";
 import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
 import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { DomainEventHub } from "../../events.ts";
 import { hostName } from "../../../host/facts.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
+import { DEFAULT_BRIDGE_HELPER, type BridgeHelperOptions } from "./net-plug.ts";
 import { RootLock } from "./root-lock.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
 import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
@@ -64,6 +66,13 @@ export interface QemuDriverOptions {
   readonly displayPorts?: PortRange;
   /** Ports for VNC websockets (qemu.conf `remote_websocket_port_min/max`, default 5700-65535). */
   readonly websocketPorts?: PortRange;
+  /**
+   * `<portForward>` on SLIRP `type='user'` interfaces, mapped to QEMU's `hostfwd` (a tvirt
+   * extension, default true; false gives libvirt's error: port forwards need passt).
+   */
+  readonly slirpPortForwards?: boolean;
+  /** How a guest reaches a bridge (`type='bridge'`, or a network's bridge). */
+  readonly bridgeHelper?: Partial<BridgeHelperOptions>;
 }
 
 export interface ResolvedDriverOptions {
@@ -78,6 +87,8 @@ export interface ResolvedDriverOptions {
   readonly sysfsRoot: string;
   readonly displayPorts: PortRange;
   readonly websocketPorts: PortRange;
+  readonly slirpPortForwards: boolean;
+  readonly bridgeHelper: BridgeHelperOptions;
 }
 
 const CONFIG_HEADER = `<!--
@@ -128,6 +139,12 @@ export class QemuDriver {
       sysfsRoot: options.sysfsRoot ?? "/sys",
       displayPorts: options.displayPorts ?? { min: 5900, max: 65535 },
       websocketPorts: options.websocketPorts ?? { min: 5700, max: 65535 },
+      slirpPortForwards: options.slirpPortForwards ?? true,
+      bridgeHelper: {
+        use: options.bridgeHelper?.use ?? DEFAULT_BRIDGE_HELPER.use,
+        helper: options.bridgeHelper?.helper ?? DEFAULT_BRIDGE_HELPER.helper,
+        conf: options.bridgeHelper?.conf ?? DEFAULT_BRIDGE_HELPER.conf,
+      },
     };
     this.ports = {
       display: new PortAllocator("display", this.options.displayPorts),
@@ -228,6 +245,10 @@ export class QemuDriver {
     const memo: CapsMemo = new Map();
     await this.#capsFacts(this.options.emulator, memo).catch(() => undefined);
     const { def, emulator } = await this.#parseWithFacts(xml, document, memo, options.abiUpdate ?? false);
+    // SLIRP port forwards SLIRP cannot do are refused at define, not only when QEMU starts
+    for (const n of def.devices.interfaces) {
+      if (n.type === "user" && n.backend?.type !== "passt") slirpHostForwards(n);
+    }
     return { def, caps: memo.get(emulator)?.caps };
   }
 
@@ -250,6 +271,7 @@ export class QemuDriver {
         const { def } = parseDomainXML(xml, {
           document,
           abiUpdate,
+          slirpPortForwards: this.options.slirpPortForwards,
           facts: (bare) => {
             key = bare.devices.emulator ?? this.options.emulator;
             used = memo.get(key);

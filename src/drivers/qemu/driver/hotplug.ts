@@ -54,7 +54,7 @@ import {
 import { Props } from "../command/escape.ts";
 import { hostdevDeviceProps } from "../command/hostdev.ts";
 import { hostNetProps, nicProps } from "../command/net.ts";
-import { attachTaps, planTapPlugs, type PlugPlan } from "./net-plug.ts";
+import { attachTaps, planTapPlugs, PLUGGED_TYPES, type PlugPlan } from "./net-plug.ts";
 import type { CommandContext } from "../command/types.ts";
 import type { QmpClient, QmpObject } from "../monitor/index.ts";
 import { hostCommandContext } from "../command/context.ts";
@@ -71,11 +71,11 @@ export const hotplugTimeouts = {
   detachMs: 30_000,
 };
 
-/** Interface types whose backend needs nothing prepared on the host (no tap, no helper). */
-const LIVE_NET_TYPES = ["user", "server", "client", "mcast", "udp", "network", "bridge"] as const;
+/** Interface types a running guest takes (direct and vhost-user need an fd passed over QMP). */
+const LIVE_NET_TYPES = ["user", "server", "client", "mcast", "udp", "network", "bridge", "ethernet"] as const;
 
-/** Of those, the ones on a tap plugged into a bridge (`net-plug.ts`). */
-const TAP_NET_TYPES = ["network", "bridge"];
+/** Of those, the ones on a tap (or the bridge helper) prepared by `net-plug.ts`. */
+const TAP_NET_TYPES = PLUGGED_TYPES;
 
 /** Disk buses a running guest takes disks on. */
 const LIVE_DISK_BUSES = ["virtio", "scsi", "usb"] as const;
@@ -203,6 +203,7 @@ async function buildFor(
     ...(plugs
       ? {
           interfaceTapName: (alias: string) => tapOf.get(alias),
+          interfaceBridgeHelper: (alias: string) => plugs.helpers.get(alias),
           resolveNetwork: (name: string) => {
             const bridge = plugs.bridgeOf.get(name);
             return bridge === undefined ? undefined : { type: "bridge" as const, bridge };
@@ -362,7 +363,7 @@ async function attachLive(
       throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
         action: "live attach",
         kind: `interface type='${type}'${backend === "passt" ? " with the passt backend" : ""}`,
-        where: " on a running domain (ethernet, direct and helper-process backends are not hotplugged yet)",
+        where: " on a running domain (direct, vhost-user and helper-process backends are not hotplugged yet)",
         allowed: LIVE_NET_TYPES.map((x) => `interface type='${x}'`).join(", "),
       });
     }
@@ -396,11 +397,21 @@ async function attachLive(
   // a network/bridge interface: its network must run; its bridge and tap name go in the live XML
   const plugs =
     s.kind === "interface" && TAP_NET_TYPES.includes((dev as InterfaceDef).type)
-      ? await planTapPlugs(drv.root, {
-          ...next,
-          devices: { ...next.devices, interfaces: [dev as InterfaceDef] },
-        })
+      ? await planTapPlugs(
+          drv.root,
+          { ...next, devices: { ...next.devices, interfaces: [dev as InterfaceDef] } },
+          drv.options.bridgeHelper,
+        )
       : undefined;
+  if (plugs && plugs.helpers.size > 0) {
+    // the running QEMU has its seccomp sandbox (spawn=deny): forking the helper would kill it
+    throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+      action: "live attach",
+      kind: "interface on a bridge through qemu-bridge-helper",
+      where: " on a running domain (QEMU's seccomp sandbox forbids it to run the helper)",
+      allowed: "interface type='user', or a bridge when tvirt runs as root",
+    });
+  }
   const b = await buildFor(drv, obj, run, next, plugs);
   const alias = dev.alias ?? "";
 

@@ -28,12 +28,21 @@ import {
   DomainPausedReason,
   DomainRunningReason,
   DomainShutoffReason,
+  DomainEventId,
+  DomainEventIOErrorAction,
   DomainState,
 } from "../../enums.ts";
 import { buildQemuCommand, type CommandContext } from "../command/index.ts";
 import { connectQmp, type QmpClient } from "../monitor/index.ts";
 import { hostCommandContext } from "../command/context.ts";
-import { attachTaps, planTapPlugs } from "./net-plug.ts";
+import {
+  attachTaps,
+  closeMacvtapFds,
+  createMacvtaps,
+  macvtapsOf,
+  planTapPlugs,
+  releaseMacvtaps,
+} from "./net-plug.ts";
 import { domainPaths } from "../paths.ts";
 import { QemuRun, type QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
@@ -50,7 +59,10 @@ import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
-import { checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
+import { startVirtiofsd, virtiofsFilesystems, type VirtiofsDaemon } from "./virtiofs.ts";
+import { checkHugepageSupply, hugepageNeeds, makeHugepageDirs, removeHugepageDirs } from "./hugepages.ts";
+import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
+import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 
 export interface StartOptions {
   /** The API that starts the domain (for messages). */
@@ -103,6 +115,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   checkMemory(def, drv.options.minMemoryKiB);
   const caps = await drv.caps(def.devices.emulator);
   checkAgainstCaps(def, caps);
+  checkAddressBits(def);
   if (def.type === "kvm") {
     const kvm = await drv.kvm(caps.emulator);
     if (!kvm.usable) throw kvmUnavailableError(kvm);
@@ -117,14 +130,29 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   const monitorPath = join(dp.domainDir, "monitor.sock");
   const pidfile = join(drv.paths.stateDir, `${def.name}.pid`);
   const logPath = drv.logPath(def.name);
-  // network and bridge interfaces: the network's bridge and a tap name in the live XML
-  const plugs = await planTapPlugs(drv.root, live);
+  // network, bridge and ethernet interfaces: the network's bridge and a tap name in the live XML
+  const plugs = await planTapPlugs(drv.root, live, drv.options.bridgeHelper);
   const tapOf = new Map(plugs.plugs.map((p) => [p.alias, p.tap]));
+  // direct interfaces: their macvtap devices are made just before QEMU runs and passed to it as
+  // fd 3, 4, ... in interface order
+  const directAliases = live.devices.interfaces.filter((n) => n.type === "direct").map((n) => n.alias ?? "");
   const ctx: CommandContext = {
     ...hostCommandContext(caps, def.name, drv.root),
-    ...(plugs.plugs.length > 0
+    ...(directAliases.length > 0
+      ? {
+          interfaceFds: (alias: string) => {
+            const i = directAliases.indexOf(alias);
+            return i < 0 ? undefined : { tap: [String(3 + i)], vhost: [] };
+          },
+        }
+      : {}),
+    ...(plugs.plugs.length > 0 || plugs.helpers.size > 0
       ? {
           interfaceTapName: (alias: string) => tapOf.get(alias),
+          interfaceBridgeHelper: (alias: string) => plugs.helpers.get(alias),
+          // QEMU forks the helper, which the seccomp sandbox's spawn=deny punishes with SIGSYS
+          // (and no_new_privs would void its setuid bit): no sandbox for such a guest
+          ...(plugs.helpers.size > 0 ? { seccompSandbox: false } : {}),
           resolveNetwork: (name: string) => {
             const bridge = plugs.bridgeOf.get(name);
             return bridge === undefined ? undefined : { type: "bridge" as const, bridge };
@@ -144,8 +172,11 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     domainDir: dp.domainDir,
   });
   let cmd;
+  let hugepages;
   try {
     cmd = buildQemuCommand(live, ctx);
+    hugepages = hugepageNeeds(cmd.args, ctx.hugetlbfs);
+    checkHugepageSupply(def.name, hugepages);
   } catch (e) {
     graphicsPorts.release();
     throw e;
@@ -168,16 +199,45 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       undo.addFn(() => rm(dp.memoryDir, { recursive: true, force: true }));
       await mkdir(dp.memoryDir, { recursive: true, mode: 0o750 });
     }
+    for (const dir of await makeHugepageDirs(hugepages)) {
+      undo.addFn(() => rm(dir, { recursive: true, force: true }));
+    }
     if (live.devices.channels.some((c) => c.type === "unix")) {
       undo.addFn(() => rm(dp.channelDir, { recursive: true, force: true }));
       await mkdir(dp.channelDir, { recursive: true, mode: 0o750 });
     }
     await writeFile(dp.masterKeyFile, randomBytes(32), { mode: 0o600 });
+    // virtiofs: one virtiofsd per shared folder, listening before QEMU connects
+    const fsDaemons: VirtiofsDaemon[] = [];
+    for (const fs of virtiofsFilesystems(live)) {
+      const alias = fs.alias ?? "";
+      const d = await startVirtiofsd({
+        domain: def.name,
+        fs,
+        alias,
+        socket: join(dp.domainDir, `${alias}-fs.sock`),
+        logPath: drv.logPath(`${def.name}-${alias}-virtiofsd`),
+      });
+      undo.addFn(() => d.stop());
+      fsDaemons.push(d);
+    }
     await rm(pidfile, { force: true });
     undo.addFn(() => rm(pidfile, { force: true }));
     // host devices: managed PCI ones bound to vfio-pci, given back on failure and at stop
     undo.addFn(() => releaseDomainHostdevs(obj));
     await prepareDomainHostdevs(drv.options.sysfsRoot, obj, live);
+
+    const macvtaps = await createMacvtaps(live);
+    let macvtapFdsOpen = true;
+    const closeFds = (): void => {
+      // once only: a closed descriptor's number may be reused
+      if (macvtapFdsOpen) closeMacvtapFds(macvtaps);
+      macvtapFdsOpen = false;
+    };
+    undo.addFn(async () => {
+      closeFds();
+      await releaseMacvtaps(macvtaps.map((m) => ({ dev: m.dev })));
+    });
 
     const log = await openDomainLog(
       logPath,
@@ -198,9 +258,12 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
         stderr: log.fd,
         detached: true,
         cwd: "/",
+        extraFds: macvtaps.map((m) => m.fd),
       });
     } finally {
       await log.close();
+      // QEMU holds its own copies now
+      closeFds();
     }
     child.process.unref();
     const spawned = child;
@@ -220,6 +283,18 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       graphicsPorts.release();
     });
     newRun.autodestroyOwner = opts.autodestroyOwner;
+    for (const d of fsDaemons) {
+      newRun.store.addFn(() => d.stop());
+      void d.exited.then(async (st) => {
+        // QEMU going away (destroy, shutdown, crash) ends virtiofsd too: only a daemon that
+        // died under a QEMU still running is news.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const qemuRuns = isProcessAlive(newRun.pid, newRun.starttime);
+        if (!newRun.ended && newRun.stopping === undefined && obj.run === newRun && qemuRuns) {
+          await reportVirtiofsdExit(drv, obj, d, st);
+        }
+      });
+    }
     undo.addFn(() => killNow(newRun));
     const exited = new AbortController();
     void child.exited.then(() => {
@@ -280,6 +355,28 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   }
 }
 
+/** A virtiofsd gone while its guest runs: the guest's mount is dead; say so in the log and as an event. */
+async function reportVirtiofsdExit(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  d: VirtiofsDaemon,
+  st: { code: number | null; signal: NodeJS.Signals | null },
+): Promise<void> {
+  const how = st.signal !== null ? `killed by ${st.signal}` : `exited with status ${String(st.code)}`;
+  const reason = `virtiofsd ${how}`;
+  await appendLog(
+    drv.logPath(obj.def.name),
+    `${new Date().toISOString()}: virtiofsd of filesystem '${d.tag}' (${d.alias}, ${d.source}) ${how}: the guest's mount of '${d.tag}' no longer works until the domain is restarted\n`,
+  ).catch(() => undefined);
+  drv.events.emit(obj.ref(), {
+    id: DomainEventId.IO_ERROR_REASON,
+    srcPath: d.source,
+    devAlias: d.alias,
+    action: DomainEventIOErrorAction.REPORT,
+    reason,
+  });
+}
+
 /** The error of a failed start: QEMU's own message when it exited, with the log tail. */
 async function startError(
   name: string,
@@ -330,6 +427,8 @@ export async function stopProcess(
   if (obj.run !== run) return;
   await killNow(run);
   await releaseDomainHostdevs(obj);
+  // macvtap devices outlive QEMU: named in the live XML, so found after a daemon restart too
+  await releaseMacvtaps(macvtapsOf(obj.def));
   await run.store.dispose().catch(() => undefined);
   await drv.removeStatus(obj).catch(() => undefined);
   await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);
@@ -337,6 +436,7 @@ export async function stopProcess(
   const dp = domainPaths(drv.paths, obj.id, obj.def.name);
   await rm(dp.memoryDir, { recursive: true, force: true }).catch(() => undefined);
   await rm(dp.channelDir, { recursive: true, force: true }).catch(() => undefined);
+  await removeHugepageDirs(hostHugetlbfsMounts(), dp.hugepageSubdir);
   await appendLog(drv.logPath(obj.def.name), stopLine(logReason));
   obj.run = undefined;
   obj.id = -1;
@@ -556,6 +656,10 @@ async function stopProcessOfGone(
   await drv.removeStatus(obj).catch(() => undefined);
   await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);
   if (run.pidfile !== "") await rm(run.pidfile, { force: true }).catch(() => undefined);
+  await removeHugepageDirs(
+    hostHugetlbfsMounts(),
+    domainPaths(drv.paths, obj.id, obj.def.name).hugepageSubdir,
+  );
   await appendLog(drv.logPath(obj.def.name), stopLine(shutdown ? "shutdown" : "crashed"));
   obj.run = undefined;
   obj.id = -1;

@@ -7,6 +7,7 @@ import { stat } from "node:fs/promises";
 import type { DomainDef } from "../../../conf/domain/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import type { QemuCaps } from "../capabilities/index.ts";
+import { parseHpbMachine } from "../capabilities/hpb.ts";
 
 /**
  * A name that becomes part of file names (`<name>.xml`, `<name>.log`, `domain-<id>-<name>`):
@@ -66,17 +67,47 @@ export function checkAgainstCaps(def: DomainDef, caps: QemuCaps): void {
       { xpath: "/domain/os/type/@arch" },
     );
   }
-  const machine = def.os.machine;
+  const hpb = parseHpbMachine(def.os.machine);
+  const machine = hpb?.base ?? def.os.machine;
   const accel = caps.accel[def.type === "kvm" ? "kvm" : "tcg"] ?? caps.accel.tcg;
   if (
     machine !== undefined &&
     accel &&
     !accel.machines.some((m) => m.name === machine || m.alias === machine)
   ) {
+    const where = { xpath: "/domain/os/type/@machine", allowed: accel.machines.map((m) => m.name) };
+    if (hpb) {
+      throw new VirtError(
+        "QEMU_HPB_MACHINE_UNSUPPORTED",
+        { emulator: caps.emulator, machine: hpb.name, base: hpb.base },
+        where,
+      );
+    }
+    throw new VirtError("QEMU_MACHINE_UNSUPPORTED", { emulator: caps.emulator, machine }, where);
+  }
+}
+
+/** The physical address widths QEMU gives an x86 vCPU (`phys-bits`); it refuses others at start. */
+export const PHYS_BITS_RANGE = { min: 32, max: 52 } as const;
+
+/**
+ * `<maxphysaddr mode='emulate' bits='N'/>` within what QEMU accepts, checked before QEMU starts
+ * (libvirt leaves it to QEMU, which then exits with "phys-bits should be between 32 and 52").
+ * Definitions are not refused: the same XML is valid for other architectures and QEMUs.
+ */
+export function checkAddressBits(def: DomainDef): void {
+  const pa = def.cpu?.maxphysaddr;
+  const arch = def.os.arch ?? "x86_64";
+  if (arch !== "x86_64" && arch !== "i686") return;
+  const bits = pa?.mode === "emulate" ? pa.bits : undefined;
+  if (bits !== undefined && bits !== 0 && (bits < PHYS_BITS_RANGE.min || bits > PHYS_BITS_RANGE.max)) {
     throw new VirtError(
-      "QEMU_MACHINE_UNSUPPORTED",
-      { emulator: caps.emulator, machine },
-      { xpath: "/domain/os/type/@machine", allowed: accel.machines.map((m) => m.name) },
+      "QEMU_PHYS_BITS_RANGE",
+      { name: def.name, bits, min: PHYS_BITS_RANGE.min, max: PHYS_BITS_RANGE.max },
+      {
+        xpath: "/domain/cpu/maxphysaddr/@bits",
+        allowed: [`${String(PHYS_BITS_RANGE.min)}-${String(PHYS_BITS_RANGE.max)}`],
+      },
     );
   }
 }

@@ -1,0 +1,54 @@
+/**
+ * The storage driver's entry points: the driver of a state root (`storageDriverFor`), and the
+ * opener the API's registry uses for QEMU URIs (`openLocalStorageDriver`): `qemu:///embed?root=`
+ * gets the pools under that root (its `default` pool, `ROOT/images`, defined on the root's first
+ * start and autostarted); `qemu:///system` / `qemu:///session` the system's / the user's, whose
+ * `default` pool and autostart pools `loadDaemonStoragePools` sets up when tvirtd starts.
+ */
+import type { ConnectURI } from "../driver.ts";
+import type { StorageDriverConnection } from "../storage-driver.ts";
+import { embedRoot } from "../qemu/index.ts";
+import { storageDriverFor, type StorageDriver, type StorageRoot } from "./driver.ts";
+
+export {
+  StorageDriver,
+  storageDriverFor,
+  storagePaths,
+  defaultPoolXML,
+  type StorageDriverOptions,
+  type StoragePaths,
+  type StorageRoot,
+  type VolumeUsers,
+} from "./driver.ts";
+
+/**
+ * Loads the storage driver of the daemon's instance with libvirt's start-up behaviour: on the
+ * instance's first start the `default` dir pool is defined, built and marked autostart, and the
+ * autostart pools start. For tvirtd to call when it starts, before serving connections.
+ */
+export function loadDaemonStoragePools(kind: "system" | "session"): Promise<StorageDriver> {
+  return storageDriverFor({ kind }, { defineDefaultPool: true, autostart: true });
+}
+
+/** The local storage driver for a `qemu` URI served in this process, or undefined. */
+export async function openLocalStorageDriver(uri: ConnectURI): Promise<StorageDriverConnection | undefined> {
+  let root: StorageRoot;
+  let embed = false;
+  switch (uri.path) {
+    case "/embed":
+      root = { kind: "embed", root: embedRoot(uri) };
+      embed = true;
+      break;
+    case "/system":
+      root = { kind: "system" };
+      break;
+    case "/session":
+      root = { kind: "session" };
+      break;
+    default:
+      return undefined;
+  }
+  // An embed root has no daemon: the process that opens it is the one that sets it up.
+  const d = await storageDriverFor(root, embed ? { defineDefaultPool: true, autostart: true } : {});
+  return d.connection();
+}
