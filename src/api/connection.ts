@@ -44,6 +44,7 @@ import type {
   StoragePoolRef,
 } from "../drivers/storage-driver.ts";
 import { StoragePool, StorageVol } from "./storage.ts";
+import { networkDoctor, type NetworkDoctorReport } from "./network-doctor.ts";
 
 /** A callback for domain events, with a handle of the domain on the same connection. */
 export type DomainEventHandler = (dom: Domain, event: DomainEvent) => void;
@@ -241,6 +242,19 @@ export class Connection {
       n.connectListAllNetworks?.(flags),
     );
     return refs.map((r) => this.network(r));
+  }
+
+  /**
+   * tvirt's network doctor (no libvirt API): what breaks this host's NAT networks (forwarding
+   * off, another firewall's forward policy drop, address clashes, dnsmasq not running, bridge
+   * down), each finding with its fix. All networks, or the one named (name or UUID).
+   */
+  async networkDoctor(network?: string): Promise<NetworkDoctorReport> {
+    try {
+      return await networkDoctor(this, network);
+    } catch (e) {
+      fail(e);
+    }
   }
 
   /** virNetworkLookupByName */

@@ -77,6 +77,7 @@ export {
   type VolumeDownloadStream,
   type VolumeUploadSink,
 } from "../drivers/storage-driver.ts";
+export type { NetworkDoctorReport, DoctorFinding, FindingKind } from "./network-doctor.ts";
 export {
   ConnectListNetworksFlags,
   NetworkXMLFlags,

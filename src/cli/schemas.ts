@@ -543,6 +543,30 @@ export const commandSchemas: Record<string, JsonSchema> = {
   "vol-key": obj({ key: str, volume: volRefSchema }),
   "vol-name": obj({ name: str, volume: volRefSchema }),
   "vol-pool": obj({ pool: poolRefSchema, volume: volRefSchema }),
+  // network doctor (tvirt)
+  "net-doctor": obj({
+    ok: bool,
+    networks: { type: "array", items: obj({ name: str, active: bool, bridge: str }, ["bridge"]) },
+    findings: {
+      type: "array",
+      items: obj({
+        kind: {
+          enum: [
+            "ip-forward-off",
+            "forward-policy-drop",
+            "address-clash",
+            "dnsmasq-not-running",
+            "bridge-down",
+            "bridge-missing",
+          ],
+        },
+        severity: { enum: ["error", "warning"] },
+        networks: { type: "array", items: str },
+        message: str,
+        fix: { type: "array", items: str },
+      }),
+    },
+  }),
   "nodedev-list": obj(
     {
       devices: { type: "array", items: obj({ name: str, parent: nullable("string") }, ["parent"]) },

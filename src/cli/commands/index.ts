@@ -16,6 +16,7 @@ import { hostCommands } from "./host.ts";
 import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
+import { netDoctor } from "./net-doctor.ts"; // network doctor
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
@@ -167,6 +168,7 @@ export const allCommands: Cmd[] = [
   ...tuningCommands, // tuning and statistics
   ...hostCommands,
   ...networkCommands, // virtual networks
+  netDoctor, // network doctor
   ...nodedevCommands, // node devices
   ...storagePoolCommands, // storage pools
   ...storageVolCommands, // storage volumes

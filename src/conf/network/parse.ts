@@ -156,6 +156,9 @@ function parseForward(ctx: Ctx, el: XmlElement): ForwardDef {
   if (drv) {
     const n = enumAttr(ctx, drv, "name", ["kvm", "vfio", "default"] as const);
     if (n === "kvm" || n === "vfio") fwd.driverName = n;
+    // libvirt 11's `model` names the VFIO variant driver (e.g. vfio-pci-igb) for hostdev pools.
+    const model = drv.attr("model");
+    if (model !== undefined && model !== "") fwd.driverModel = model;
   }
   const pfs = el.all("pf");
   const addrs = el.all("address");

@@ -127,12 +127,15 @@ export interface NetworkDriverOptions {
   /** nftables table of the driver's rules (default `tvirt_network`, apart from libvirt's). */
   nftTable?: string;
   /**
-   * Define libvirt's `default` network (virbr0, 192.168.122.0/24) and mark it autostart when
-   * the config dir does not exist yet (the system daemon's first start).
+   * Define libvirt's `default` network (virbr0, 192.168.122.0/24) and mark it autostart on the
+   * system daemon's first start: when the root has no `DEFAULT_NETWORK_MARKER` yet and no
+   * definitions.
    */
   defineDefaultNetwork?: boolean;
   /** Start the autostart networks that are not running when the driver loads. */
   autostart?: boolean;
+  /** Told about an autostart network that could not start (the daemon logs it). */
+  onAutostartFailure?: (network: string, error: unknown) => void;
   /** The dnsmasq program (default `dnsmasq` from PATH). */
   dnsmasq?: string;
   /**
@@ -141,6 +144,12 @@ export interface NetworkDriverOptions {
    */
   dnsmasqWatchMs?: number;
 }
+
+/**
+ * The file in the config dir saying the `default` network was installed (by the first start
+ * of the system daemon); not a `.xml`, so never read as a definition.
+ */
+export const DEFAULT_NETWORK_MARKER = ".default-network-installed";
 
 /** libvirt's stock `default` network (`src/network/default.xml.in`). */
 export const DEFAULT_NETWORK_XML = `<network>
@@ -223,15 +232,11 @@ export class NetworkDriver {
   /** Loads the definitions and status files of a root, reconnecting running networks. */
   static async load(paths: NetworkPaths, options: NetworkDriverOptions = {}): Promise<NetworkDriver> {
     const d = new NetworkDriver(paths, options);
-    const firstStart = !existsSync(paths.configDir);
     for (const dir of [paths.configDir, paths.autostartDir, paths.stateDir, paths.dnsmasqDir]) {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
     }
-    if (firstStart && options.defineDefaultNetwork) {
-      const def = await d.defineXML(DEFAULT_NETWORK_XML);
-      await d.setAutostart(def, true);
-    }
     d.#loadConfigs();
+    if (options.defineDefaultNetwork) await d.#installDefaultNetwork();
     await d.#loadStatus();
     d.#updateWatch();
     if (options.autostart) {
@@ -239,13 +244,35 @@ export class NetworkDriver {
         if (o.autostart && !o.runtime) {
           try {
             await d.create(ref(o));
-          } catch {
+          } catch (e) {
             // a network that cannot start stays inactive; the others still start
+            options.onAutostartFailure?.(o.def.name, e);
           }
         }
       }
     }
     return d;
+  }
+
+  /**
+   * The system daemon's first start (libvirt's packaging installs `default.xml` and its
+   * autostart link once, at install time): define libvirt's `default` network and mark it
+   * autostart, then leave a marker so that a later start never brings it back after the admin
+   * undefined it. A root that already holds definitions (an upgrade, networks defined before
+   * the daemon ever ran) gets only the marker.
+   */
+  async #installDefaultNetwork(): Promise<void> {
+    const marker = join(this.paths.configDir, DEFAULT_NETWORK_MARKER);
+    if (existsSync(marker)) return;
+    if (this.#objs.size === 0) {
+      const net = await this.defineXML(DEFAULT_NETWORK_XML);
+      await this.setAutostart(net, true);
+    }
+    await writeFileAtomic(
+      marker,
+      "tvirtd installed libvirt's default network in this directory once; it does not again.\n",
+      { mode: 0o644 },
+    );
   }
 
   #emit(o: NetworkObj, event: number): void {

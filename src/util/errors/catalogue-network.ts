@@ -163,6 +163,14 @@ export const networkErrors = {
     template:
       "network '{network}' runs in network namespace {theirs}, not in this one ({ours}): stop it from there",
   },
+  /** `network doctor` asked of a connection whose networks are not this host's. */
+  NETWORK_DOCTOR_NOT_LOCAL: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "NETWORK",
+    kind: "user",
+    template:
+      "network doctor checks the networks of this host, and {uri} {why}: run it on the host that runs the networks",
+  },
   /** A host command the network needs failed (ip, nft, iptables, tc). */
   NETWORK_COMMAND_FAILED: {
     vir: "OPERATION_FAILED",
