@@ -12,6 +12,7 @@ import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../d
 import { VirtError } from "../util/errors/index.ts";
 import { openQemuConnection, qemuConnectDriver, type QemuDriverOptions } from "../drivers/qemu/index.ts";
 import { loadDaemonNetworks } from "../drivers/network/index.ts";
+import { loadDaemonStoragePools } from "../drivers/storage/index.ts";
 import type { Logger } from "./log.ts";
 
 export type InstanceKind = "system" | "session";
@@ -49,9 +50,10 @@ export function registerDaemonDrivers(
 }
 
 /**
- * The network state of the instance (libvirt's network state driver initialisation): loads the
- * networks, reconnects running ones, on the system instance's first start defines libvirt's
- * `default` network, and starts the autostart networks. Called once, before serving clients.
+ * The network and storage state of the instance (libvirt's state driver initialisation): loads
+ * the networks and pools, reconnects running ones, on the instance's first start defines
+ * libvirt's `default` network (system instance) and `default` pool, and starts the autostart
+ * ones. Called once, before serving clients.
  */
 export async function loadDaemonState(kind: InstanceKind, log: Logger, stateRoot?: string): Promise<void> {
   const drv = await loadDaemonNetworks(kind, {
@@ -61,4 +63,6 @@ export async function loadDaemonState(kind: InstanceKind, log: Logger, stateRoot
     },
   });
   log.info(`networks loaded from ${drv.paths.configDir}`);
+  const pools = await loadDaemonStoragePools(kind, stateRoot !== undefined ? { stateRoot } : {});
+  log.info(`storage pools loaded from ${pools.paths.configDir}`);
 }

@@ -34,15 +34,25 @@ function withVolumeUsers(d: StorageDriver, root: StorageRoot): StorageDriver {
   return d;
 }
 
+/** The roots the daemon serves `qemu:///system` and `qemu:///session` pools from. */
+const instanceRoots = new Map<"system" | "session", StorageRoot>();
+
 /**
  * Loads the storage driver of the daemon's instance with libvirt's start-up behaviour: on the
  * instance's first start the `default` dir pool is defined, built and marked autostart, and the
- * autostart pools start. For tvirtd to call when it starts, before serving connections.
+ * autostart pools start. For tvirtd to call when it starts, before serving connections. With
+ * `stateRoot` (tvirtd's `state_root`) the pools live under that directory, embed's layout; from
+ * then on the instance's URIs open this root.
  */
-export async function loadDaemonStoragePools(kind: "system" | "session"): Promise<StorageDriver> {
-  return withVolumeUsers(await storageDriverFor({ kind }, { defineDefaultPool: true, autostart: true }), {
-    kind,
-  });
+export async function loadDaemonStoragePools(
+  kind: "system" | "session",
+  options: { stateRoot?: string } = {},
+): Promise<StorageDriver> {
+  const root: StorageRoot =
+    options.stateRoot !== undefined ? { kind: "embed", root: options.stateRoot } : { kind };
+  instanceRoots.set(kind, root);
+  if (kind === "system") instanceRoots.set("session", root);
+  return withVolumeUsers(await storageDriverFor(root, { defineDefaultPool: true, autostart: true }), root);
 }
 
 /** The local storage driver for a `qemu` URI served in this process, or undefined. */
@@ -55,10 +65,10 @@ export async function openLocalStorageDriver(uri: ConnectURI): Promise<StorageDr
       embed = true;
       break;
     case "/system":
-      root = { kind: "system" };
+      root = instanceRoots.get("system") ?? { kind: "system" };
       break;
     case "/session":
-      root = { kind: "session" };
+      root = instanceRoots.get("session") ?? { kind: "session" };
       break;
     default:
       return undefined;
