@@ -65,7 +65,9 @@ class FileStorageDriver implements HypervisorDriver, StorageDriver {
     try {
       await stat(ref.key);
     } catch {
-      throw new VirtError("STORAGE_VOL_NOT_FOUND", { what: `no storage vol with matching name '${vol.name}'` });
+      throw new VirtError("STORAGE_VOL_NOT_FOUND", {
+        what: `no storage vol with matching name '${vol.name}'`,
+      });
     }
     return ref.key;
   }
