@@ -30,7 +30,8 @@ export interface OptDef {
   readonly extension?: boolean;
 }
 
-export type GroupKey = "domain" | "monitor" | "host" | "network" | "nodedev" | "pool" | "volume" | "virsh";
+export type GroupKey =
+  "domain" | "monitor" | "host" | "network" | "nodedev" | "pool" | "volume" | "virsh" | "tvirt";
 
 export const groups: Record<GroupKey, string> = {
   domain: "Domain Management",
@@ -41,6 +42,8 @@ export const groups: Record<GroupKey, string> = {
   pool: "Storage Pool", // storage pools
   volume: "Storage Volume", // storage volumes
   virsh: "Virsh itself",
+  // commands virsh does not have: listed by `help tvirt`, kept out of virsh's own listings
+  tvirt: "tvirt's own commands",
 };
 
 export interface CmdDef<C = unknown> {

@@ -13,7 +13,7 @@ type Cmd = CmdDef<Ctx>;
 
 export const netDoctor: Cmd = {
   name: "net-doctor",
-  group: "network",
+  group: "tvirt",
   help: "find what breaks NAT networks on this host",
   desc:
     "Checks this host for what usually breaks virtual networks: IP forwarding off, another\n" +

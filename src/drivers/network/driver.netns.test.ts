@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,6 +49,8 @@ if (!insideTestNetns()) {
       assert.deepEqual(await links(), ["lo"], "not in a fresh network namespace: refusing to run");
       emptyRuleset = await ruleset();
       root = mkdtempSync(join(tmpdir(), "tvirt-netdrv-"));
+      // dnsmasq reads the networks' host entries as its own user: it must get through the root.
+      chmodSync(root, 0o755);
       paths = networkPaths({ kind: "embed", root });
       drv = await NetworkDriver.load(paths, { defineDefaultNetwork: true, autostart: true });
     });

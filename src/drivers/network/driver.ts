@@ -7,10 +7,19 @@
  * Supported to run: L3 networks (nat, route, open, isolated). Other modes can be defined but
  * not started yet. Modifying operations of one driver run one at a time.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import { DisposableStore } from "../../util/disposable.ts";
 import { removeFileDurable, symlinkAtomic, writeFileAtomic } from "../../util/atomic-file.ts";
@@ -235,6 +244,11 @@ export class NetworkDriver {
     for (const dir of [paths.configDir, paths.autostartDir, paths.stateDir, paths.dnsmasqDir]) {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
     }
+    // dnsmasq reads its files as an unprivileged user: the directory holding its own (an embed
+    // root's lib/, which the QEMU driver may have made 0750) must let others through.
+    const parent = dirname(paths.dnsmasqDir);
+    const mode = statSync(parent).mode & 0o7777;
+    if ((mode & 0o001) === 0) chmodSync(parent, mode | 0o011);
     d.#loadConfigs();
     if (options.defineDefaultNetwork) await d.#installDefaultNetwork();
     await d.#loadStatus();
