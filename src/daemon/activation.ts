@@ -23,7 +23,7 @@
  * the sending process is a child; root may claim another pid in SCM_CREDENTIALS, others fall
  * back to their own pid, which `NotifyAccess=all` still accepts while the child lives).
  */
-import { closeSync, existsSync } from "node:fs";
+import { closeSync, existsSync, readFileSync, readlinkSync } from "node:fs";
 import { runArgv } from "../util/spawn.ts";
 
 export type ActivationRole = "rw" | "ro";
@@ -91,6 +91,26 @@ export function takeListenFds(
     out.sockets.push({ fd, name, role });
   }
   return out;
+}
+
+/**
+ * The path a passed UNIX socket is bound to, for the log (Node's `server.address()` is empty
+ * for a socket it did not bind): the inode behind `/proc/self/fd/N` looked up in
+ * `/proc/net/unix`. Undefined when unknown (not a socket, abstract, /proc unreadable).
+ */
+export function socketPathOfFd(fd: number, proc = "/proc"): string | undefined {
+  try {
+    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`${proc}/self/fd/${fd}`));
+    if (!m) return undefined;
+    for (const line of readFileSync(`${proc}/net/unix`, "utf8").split("\n").slice(1)) {
+      // Num RefCount Protocol Flags Type St Inode Path
+      const f = line.trim().split(/\s+/);
+      if (f[6] === m[1] && f[7]?.startsWith("/")) return f.slice(7).join(" ");
+    }
+  } catch {
+    // no /proc: the caller names the fd instead
+  }
+  return undefined;
 }
 
 /**

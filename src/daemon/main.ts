@@ -22,7 +22,7 @@ import { Daemon, type SocketSpec } from "./daemon.ts";
 import { loadDaemonState, registerDaemonDrivers, type InstanceKind } from "./drivers.ts";
 import { Logger, LogPriority, type LogOutput } from "./log.ts";
 import { collectStartupGarbage } from "./memory.ts";
-import { sdNotify, takeListenFds, type Activation } from "./activation.ts";
+import { sdNotify, socketPathOfFd, takeListenFds, type Activation } from "./activation.ts";
 
 export const TVIRTD_VERSION = "0.1.0";
 
@@ -195,6 +195,16 @@ export function applyActivation(sockets: SocketSpec[], activation: Activation): 
   return out;
 }
 
+/** The log's name of a passed socket: its path when /proc tells it. */
+function nameActivated(sockets: SocketSpec[]): SocketSpec[] {
+  const out = sockets.map((s) => {
+    if (s.fd === undefined) return s;
+    const path = socketPathOfFd(s.fd);
+    return path !== undefined ? { ...s, path: `${path} (fd ${s.fd})` } : s;
+  });
+  return out;
+}
+
 /** Keys read only at start: a reload that changes them says a restart is needed. */
 const restartKeys: readonly [keyof DaemonConfig, string][] = [
   ["unixSockGroup", "unix_sock_group"],
@@ -330,7 +340,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (activation) {
     for (const r of activation.refused)
       log.warn(`socket activation: fd ${r.fd} named '${r.name}' is not a socket tvirtd serves: closed`);
-    sockets = applyActivation(sockets, activation);
+    sockets = nameActivated(applyActivation(sockets, activation));
   }
   registerDaemonDrivers(
     kind,

@@ -398,13 +398,16 @@ export class RpcServer {
         resolve();
       });
     });
+    // address() is empty for a socket bound elsewhere: the caller's label names it
     const addr = server.address();
-    const path = typeof addr === "string" && addr !== "" ? addr : (lo.label ?? `fd ${fd}`);
+    const path = lo.label ?? (typeof addr === "string" && addr !== "" ? addr : `fd ${fd}`);
     server.on("error", (e) => {
       this.log.error(`socket ${path}: ${e.message}`);
     });
     this.#listeners.push({ server, path, owned: false });
-    this.log.info(`listening on ${path} (${readonly ? "read-only" : "read-write"}, passed as fd ${fd})`);
+    this.log.info(
+      `listening on ${path} (${readonly ? "read-only" : "read-write"}, passed by the service manager)`,
+    );
     return path;
   }
 
