@@ -11,7 +11,7 @@
  * passed through (`LISTEN_FDS`/`LISTEN_PID` set for the child), so each start is a real
  * `systemd-socket-activate` activation on the same socket. It prints one JSON line per event:
  * `{"event":"spawn","pid":N}`, `{"event":"exit","pid":N,"status":S}`,
- * `{"event":"notify","message":"READY=1\n..."}`. SIGTERM stops the running daemon and itself.
+ * `{"event":"notify","message":"READY=1\n...","sender":PID}`. SIGTERM stops the running daemon and itself.
  * systemd-socket-activate gives its command only PATH, TERM, HOME and what `-E` names, so
  * `passEnv` lists the variables of `env` the daemon must see (NOTIFY_SOCKET always).
  */
@@ -20,7 +20,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 const SUPERVISOR = `
-import json, os, select, signal, socket, sys
+import array, json, os, select, signal, socket, struct, sys
 sock_path, notify_path, fdname = sys.argv[1], sys.argv[2], sys.argv[3]
 passed = ["NOTIFY_SOCKET"] + [n for n in sys.argv[4].split(",") if n]
 cmd = sys.argv[5:]
@@ -30,6 +30,7 @@ os.chmod(sock_path, 0o660)
 listener.listen(64)
 notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 notify.bind(notify_path)
+notify.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
 stop = False
 def on_term(signum, frame):
     global stop
@@ -43,7 +44,16 @@ def drain():
         r, _, _ = select.select([notify], [], [], 0)
         if not r:
             return
-        say(event="notify", message=notify.recv(4096).decode("utf-8", "replace"))
+        msg, anc, _, _ = notify.recvmsg(4096, 1024)
+        sender = None
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                sender = struct.unpack("iII", data[:12])[0]
+            elif level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                # systemd-notify's barrier: it waits for us to close the fd it sent
+                for fd in array.array("i", data[: len(data) - len(data) % 4]):
+                    os.close(fd)
+        say(event="notify", message=msg.decode("utf-8", "replace"), sender=sender)
 say(event="listening")
 while not stop:
     pid = os.fork()
@@ -74,7 +84,8 @@ export type SupervisorEvent =
   | { event: "listening" }
   | { event: "spawn"; pid: number }
   | { event: "exit"; pid: number; status: number }
-  | { event: "notify"; message: string };
+  /** `sender`: the pid in the message's credentials, which systemd attributes it by. */
+  | { event: "notify"; message: string; sender: number | null };
 
 export interface Supervisor {
   readonly child: ChildProcess;
