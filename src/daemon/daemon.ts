@@ -44,6 +44,8 @@ export interface DaemonOptions {
   timeout: number;
   /** Called once every socket listens (readiness: sd_notify READY=1). */
   onReady?: () => Promise<void> | void;
+  /** Called when a stop begins (sd_notify STOPPING=1). */
+  onStopping?: () => Promise<void> | void;
   /**
    * Loads the state drivers beside the primary one (networks: reconnect, first-start default
    * network, autostart), once the pid file is ours and before the primary driver opens.
@@ -240,6 +242,7 @@ export class Daemon {
     this.#stopping ??= (async () => {
       if (this.#idleTimer) clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
+      await this.opts.onStopping?.();
       await this.server.close();
       this.#inlineSyncUndo?.();
       await this.#release();

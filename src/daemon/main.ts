@@ -370,6 +370,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       if (r.sent) log.debug("readiness reported to the service manager");
       else if (r.error !== undefined) log.warn(`cannot report readiness (sd_notify): ${r.error}`);
     },
+    onStopping: async () => {
+      const r = await sdNotify(["STOPPING=1"], env);
+      if (r.error !== undefined) log.debug(`cannot report stopping (sd_notify): ${r.error}`);
+    },
   });
   const onSignal = (sig: NodeJS.Signals): void => {
     log.info(`${sig}: stopping (guests keep running)`);

@@ -136,6 +136,15 @@ test(
       assert.deepEqual(sup.events[exit1], { event: "exit", pid: p1, status: 0 });
       assert.ok(Date.now() - t0 >= 3000, "not before the 3 s timeout");
       assert.match(sup.stderr(), /no clients for 3 s: exiting/);
+      assert.ok(
+        sup.events.some(
+          (e) =>
+            e.event === "notify" &&
+            e.message.includes("STOPPING=1") &&
+            (process.geteuid?.() !== 0 || e.sender === p1),
+        ),
+        "STOPPING=1 before the exit",
+      );
       assert.ok(lstatSync(sock).isSocket(), "the socket stays for the next activation");
       assert.ok(!existsSync(join(dir, "run", "tvirt", "tvirt-sock")), "tvirtd bound no socket itself");
 
