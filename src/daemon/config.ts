@@ -22,6 +22,13 @@
  * | `remote_display_port_min` / `_max` (qemu.conf's) | 5900 / 65535 | ports for VNC and SPICE with autoport |
  * | `remote_websocket_port_min` / `_max` (qemu.conf's) | 5700 / 65535 | ports for VNC websockets with `websocket='-1'` |
  *
+ * SIGHUP (`systemctl reload tvirtd`) re-reads the file (main.ts `reloadConfig`): `log_level`,
+ * `log_outputs`, `timeout` and the graphics port ranges apply at once; the socket keys,
+ * `max_clients`, `max_client_requests`, `keepalive_*`, `compat_sockets`, `sysfs_root` and
+ * `state_root` are read at start only (a change is logged as needing a restart). Under socket
+ * activation the sockets are systemd's (systemd/tvirtd*.socket): the `unix_sock_*` keys apply
+ * only to sockets tvirtd binds itself.
+ *
  * Keys of libvirtd.conf that tvirtd does not implement (TCP/TLS listeners, SASL, polkit, admin
  * socket, worker pools) are accepted and reported as warnings; a TCP/TLS listener asked for is
  * refused, since clients would otherwise wait for a port that never opens.

@@ -24,6 +24,11 @@ export interface SocketSpec {
   readonly: boolean;
   /** Compatibility path: skipped (with a note) when a libvirt daemon answers there. */
   compat?: boolean;
+  /**
+   * A listening socket passed by the service manager (socket activation): served as is, its
+   * mode and group are the socket unit's, and it is left in place at exit.
+   */
+  fd?: number;
 }
 
 export interface DaemonOptions {
@@ -37,6 +42,10 @@ export interface DaemonOptions {
   pidFile: string | undefined;
   /** Seconds without clients (and without running guests) before exiting; 0 = never. */
   timeout: number;
+  /** Called once every socket listens (readiness: sd_notify READY=1). */
+  onReady?: () => Promise<void> | void;
+  /** Called when a stop begins (sd_notify STOPPING=1). */
+  onStopping?: () => Promise<void> | void;
   /**
    * Loads the state drivers beside the primary one (networks: reconnect, first-start default
    * network, autostart), once the pid file is ours and before the primary driver opens.
@@ -154,6 +163,10 @@ export class Daemon {
       }
       const rwMode = config.unixSockRwPerms ?? (gid !== undefined ? 0o660 : 0o600);
       for (const s of this.opts.sockets) {
+        if (s.fd !== undefined) {
+          await this.server.listenFd(s.fd, { readonly: s.readonly, label: s.path });
+          continue;
+        }
         if (s.compat && (await socketAlive(s.path))) {
           log.warn(`${s.path} is served by another daemon (libvirt's?): not listening there`);
           continue;
@@ -173,8 +186,20 @@ export class Daemon {
       await this.#release();
       throw e;
     }
-    this.#clientCountChanged(0);
+    this.#clientCountChanged(this.server.clientCount);
     log.info(`tvirtd ${process.pid} serving ${this.opts.defaultURI} on ${this.server.paths.join(", ")}`);
+    await this.opts.onReady?.();
+  }
+
+  /** The idle timeout in seconds (0: never). */
+  get timeout(): number {
+    return this.opts.timeout;
+  }
+
+  /** Changes the idle timeout (configuration reload); the idle timer restarts with it. */
+  setTimeout(seconds: number): void {
+    this.opts.timeout = seconds;
+    this.#clientCountChanged(this.server.clientCount);
   }
 
   #clientCountChanged(n: number): void {
@@ -217,6 +242,7 @@ export class Daemon {
     this.#stopping ??= (async () => {
       if (this.#idleTimer) clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
+      await this.opts.onStopping?.();
       await this.server.close();
       this.#inlineSyncUndo?.();
       await this.#release();

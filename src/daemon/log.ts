@@ -46,13 +46,34 @@ export class Logger implements RpcLogger {
   readonly #sinks: { priority: LogPriority; fd: number; own: boolean }[] = [];
 
   constructor(outputs: readonly LogOutput[]) {
-    for (const o of outputs) {
-      if (o.dest.kind === "stderr") this.#sinks.push({ priority: o.priority, fd: 2, own: false });
-      else {
-        mkdirSync(dirname(o.dest.path), { recursive: true, mode: 0o755 });
-        this.#sinks.push({ priority: o.priority, fd: openSync(o.dest.path, "a", 0o600), own: true });
+    this.#sinks.push(...Logger.#open(outputs));
+  }
+
+  static #open(outputs: readonly LogOutput[]): { priority: LogPriority; fd: number; own: boolean }[] {
+    const sinks: { priority: LogPriority; fd: number; own: boolean }[] = [];
+    try {
+      for (const o of outputs) {
+        if (o.dest.kind === "stderr") sinks.push({ priority: o.priority, fd: 2, own: false });
+        else {
+          mkdirSync(dirname(o.dest.path), { recursive: true, mode: 0o755 });
+          sinks.push({ priority: o.priority, fd: openSync(o.dest.path, "a", 0o600), own: true });
+        }
       }
+    } catch (e) {
+      for (const s of sinks) if (s.own) closeSync(s.fd);
+      throw e;
     }
+    return sinks;
+  }
+
+  /**
+   * Replaces the outputs (a configuration reload): the new ones are opened first, so a bad path
+   * leaves the old ones in place (and throws); files are reopened, which also suits logrotate.
+   */
+  reconfigure(outputs: readonly LogOutput[]): void {
+    const next = Logger.#open(outputs);
+    const old = this.#sinks.splice(0, this.#sinks.length, ...next);
+    for (const s of old) if (s.own) closeSync(s.fd);
   }
 
   /** The most verbose priority any output takes. */

@@ -9,6 +9,10 @@
  * instance (`qemu:///session`, sockets under `$XDG_RUNTIME_DIR`). With `--listen` only the given
  * sockets exist, and any local URI (`test:///default`, ...) is served through them; `--uri` is
  * held open for the daemon's lifetime and answers CONNECT_OPEN without a name.
+ *
+ * Under systemd (activation.ts): sockets passed in `LISTEN_FDS` replace the ones of their role
+ * (read-write, read-only), readiness is reported with `READY=1`, and SIGHUP (`ExecReload`)
+ * re-reads the configuration file (`reloadConfig`) without touching guests or clients.
  */
 import { join } from "node:path";
 import { VirtError } from "../util/errors/index.ts";
@@ -18,6 +22,7 @@ import { Daemon, type SocketSpec } from "./daemon.ts";
 import { loadDaemonState, registerDaemonDrivers, type InstanceKind } from "./drivers.ts";
 import { Logger, LogPriority, type LogOutput } from "./log.ts";
 import { collectStartupGarbage } from "./memory.ts";
+import { sdNotify, socketPathOfFd, takeListenFds, type Activation } from "./activation.ts";
 
 export const TVIRTD_VERSION = "0.1.0";
 
@@ -177,6 +182,98 @@ function logOutputs(
   return out;
 }
 
+/**
+ * Sockets passed by the service manager take the place of the ones of their role (libvirt:
+ * a socket of the unit replaces the path the daemon would bind); roles not passed are bound
+ * as usual. Compatibility paths stay (they are skipped when libvirt's own daemon answers).
+ */
+export function applyActivation(sockets: SocketSpec[], activation: Activation): SocketSpec[] {
+  const passed = new Set(activation.sockets.map((s) => s.role));
+  const out = sockets.filter((s) => s.compat === true || !passed.has(s.readonly ? "ro" : "rw"));
+  for (const a of activation.sockets)
+    out.unshift({ path: `fd ${a.fd} (${a.name})`, readonly: a.role === "ro", fd: a.fd });
+  return out;
+}
+
+/** The log's name of a passed socket: its path when /proc tells it. */
+function nameActivated(sockets: SocketSpec[]): SocketSpec[] {
+  const out = sockets.map((s) => {
+    if (s.fd === undefined) return s;
+    const path = socketPathOfFd(s.fd);
+    return path !== undefined ? { ...s, path: `${path} (fd ${s.fd})` } : s;
+  });
+  return out;
+}
+
+/** Keys read only at start: a reload that changes them says a restart is needed. */
+const restartKeys: readonly [keyof DaemonConfig, string][] = [
+  ["unixSockGroup", "unix_sock_group"],
+  ["unixSockRwPerms", "unix_sock_rw_perms"],
+  ["unixSockRoPerms", "unix_sock_ro_perms"],
+  ["unixSockDir", "unix_sock_dir"],
+  ["maxClients", "max_clients"],
+  ["maxClientRequests", "max_client_requests"],
+  ["keepaliveInterval", "keepalive_interval"],
+  ["keepaliveCount", "keepalive_count"],
+  ["compatSockets", "compat_sockets"],
+  ["sysfsRoot", "sysfs_root"],
+  ["stateRoot", "state_root"],
+];
+
+export interface ReloadTarget {
+  cfg: DaemonConfig;
+  log: Logger;
+  daemon: Pick<Daemon, "setTimeout">;
+  /** The log outputs a configuration asks for (with the command line's -v). */
+  outputs: (cfg: DaemonConfig) => LogOutput[];
+  /** `--timeout` given on the command line: it wins over the file's `timeout`. */
+  timeoutFromArgs: boolean;
+}
+
+/**
+ * SIGHUP (systemd's ExecReload): re-reads the configuration file and applies what can change
+ * while guests and clients stay: `log_level` and `log_outputs` (files reopened, which also
+ * suits logrotate), `timeout`, and the graphics port ranges (`remote_display_port_*`,
+ * `remote_websocket_port_*`: the QEMU driver reads the range objects at each allocation, so
+ * they are updated in place). Socket, client-limit, keepalive, sysfs and state keys are read
+ * at start only: a change is logged as needing a restart. A file that does not parse leaves
+ * everything as it was. Returns the keys applied or needing a restart (for tests).
+ */
+export function reloadConfig(
+  file: string | undefined,
+  mustExist: boolean,
+  t: ReloadTarget,
+): { ok: boolean; restart: string[] } {
+  if (file === undefined) {
+    t.log.info("SIGHUP: no configuration file (test listeners without -f): nothing to reload");
+    return { ok: true, restart: [] };
+  }
+  let next: DaemonConfig;
+  try {
+    next = loadConfig(file, mustExist);
+    t.log.reconfigure(t.outputs(next));
+  } catch (e) {
+    t.log.error(`SIGHUP: configuration not reloaded: ${(e as Error).message}`);
+    return { ok: false, restart: [] };
+  }
+  const { cfg } = t;
+  cfg.logLevel = next.logLevel;
+  cfg.logOutputs = next.logOutputs;
+  cfg.timeout = next.timeout;
+  if (!t.timeoutFromArgs) t.daemon.setTimeout(next.timeout ?? 0);
+  Object.assign(cfg.displayPorts, next.displayPorts);
+  Object.assign(cfg.websocketPorts, next.websocketPorts);
+  const restart: string[] = [];
+  for (const [field, key] of restartKeys) {
+    if (cfg[field] !== next[field]) {
+      restart.push(key);
+      t.log.warn(`SIGHUP: ${key} changed in ${file}: restart tvirtd to apply it`);
+    }
+  }
+  t.log.info(`SIGHUP: configuration reloaded from ${file} (log level ${next.logLevel})`);
+  return { ok: true, restart };
+}
+
 /** Runs the daemon until it stops; returns the exit status. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: ParsedArgs;
@@ -197,13 +294,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const root = process.geteuid?.() === 0;
   const kind: InstanceKind = args.kind ?? (root ? "system" : "session");
   const testMode = args.listen.length > 0 || args.listenRo.length > 0;
+  // Read (and removed from the environment, so no child sees it) before anything else runs.
+  const activation = takeListenFds(env, process.pid);
 
   let cfg: DaemonConfig;
+  const cfgFile = args.config ?? (testMode ? undefined : configFile(kind, env));
   try {
-    cfg = loadConfig(
-      args.config ?? (testMode ? undefined : configFile(kind, env)),
-      args.config !== undefined,
-    );
+    cfg = loadConfig(cfgFile, args.config !== undefined);
   } catch (e) {
     process.stderr.write(`tvirtd: ${(e as Error).message}\n`);
     return 1;
@@ -240,6 +337,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (kind === "session")
       log.debug(`session instance for uid ${process.getuid?.() ?? -1} under ${userRuntimeDir(env)}`);
   }
+  if (activation) {
+    for (const r of activation.refused)
+      log.warn(`socket activation: fd ${r.fd} named '${r.name}' is not a socket tvirtd serves: closed`);
+    sockets = nameActivated(applyActivation(sockets, activation));
+  }
   registerDaemonDrivers(
     kind,
     {
@@ -263,6 +365,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     ...(hostsInstance ? { loadState: () => loadDaemonState(kind, log, cfg.stateRoot) } : {}),
     timeout: args.timeout ?? cfg.timeout ?? 0,
     inhibitWhileActive: primaryURI?.startsWith("qemu:") ?? false,
+    onReady: async () => {
+      const r = await sdNotify(["--ready", `--status=serving ${defaultURI}`], env);
+      if (r.sent) log.debug("readiness reported to the service manager");
+      else if (r.error !== undefined) log.warn(`cannot report readiness (sd_notify): ${r.error}`);
+    },
+    onStopping: async () => {
+      const r = await sdNotify(["STOPPING=1"], env);
+      if (r.error !== undefined) log.debug(`cannot report stopping (sd_notify): ${r.error}`);
+    },
   });
   const onSignal = (sig: NodeJS.Signals): void => {
     log.info(`${sig}: stopping (guests keep running)`);
@@ -270,9 +381,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  process.on("SIGHUP", () => {
-    log.info("SIGHUP: configuration reload is not implemented; restart tvirtd to apply changes");
-  });
+  const onHup = (): void => {
+    reloadConfig(cfgFile, args.config !== undefined, {
+      cfg,
+      log,
+      daemon,
+      outputs: (c) => logOutputs(c, kind, testMode, args.verbose, env),
+      timeoutFromArgs: args.timeout !== undefined,
+    });
+  };
+  process.on("SIGHUP", onHup);
   try {
     await daemon.start();
     collectStartupGarbage();
@@ -284,6 +402,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   await daemon.stopped;
   process.off("SIGTERM", onSignal);
   process.off("SIGINT", onSignal);
+  process.off("SIGHUP", onHup);
   log.close();
   return 0;
 }

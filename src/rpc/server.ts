@@ -301,7 +301,8 @@ export class RpcServer {
   readonly keepaliveCount: number;
   readonly defaultURI: string;
   readonly openConnection: (uri: string, readonly: boolean) => Promise<Connection>;
-  readonly #listeners: { server: Server; path: string }[] = [];
+  /** `owned`: the socket file is ours to remove at close (not one a service manager passed). */
+  readonly #listeners: { server: Server; path: string; owned: boolean }[] = [];
   readonly #clients = new Set<ServerClient>();
   readonly #table: Map<string, DispatchEntry>;
   readonly #pending = new Set<Promise<unknown>>();
@@ -374,10 +375,40 @@ export class RpcServer {
       server.close();
       throw e;
     }
-    this.#listeners.push({ server, path });
+    this.#listeners.push({ server, path, owned: true });
     this.log.info(
       `listening on ${path} (${readonly ? "read-only" : "read-write"}, mode ${mode.toString(8).padStart(4, "0")})`,
     );
+  }
+
+  /**
+   * Serves a listening socket someone else bound and passed to us (systemd's socket activation):
+   * its file, mode and group are the passer's, and it stays in place when we close, so that
+   * connections arriving after we exit wait in its backlog for the next start.
+   */
+  async listenFd(fd: number, lo: { readonly?: boolean; label?: string } = {}): Promise<string> {
+    const readonly = lo.readonly ?? false;
+    const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, (socket) => {
+      this.#accept(socket, readonly);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ fd }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    // address() is empty for a socket bound elsewhere: the caller's label names it
+    const addr = server.address();
+    const path = lo.label ?? (typeof addr === "string" && addr !== "" ? addr : `fd ${fd}`);
+    server.on("error", (e) => {
+      this.log.error(`socket ${path}: ${e.message}`);
+    });
+    this.#listeners.push({ server, path, owned: false });
+    this.log.info(
+      `listening on ${path} (${readonly ? "read-only" : "read-write"}, passed by the service manager)`,
+    );
+    return path;
   }
 
   /** Serves an already connected socket (tests, socketpair). */
@@ -661,7 +692,7 @@ export class RpcServer {
     );
     for (const l of this.#listeners) {
       try {
-        if (isSocketFile(l.path)) unlinkSync(l.path);
+        if (l.owned && isSocketFile(l.path)) unlinkSync(l.path);
       } catch {
         // already gone
       }
