@@ -383,7 +383,8 @@ function chrRules(chr: ChrDef, what: string): FileRule[] {
         rules.push({ path: `${path}.in`, perms: "rw", what }, { path: `${path}.out`, perms: "rw", what });
         rules.push({ path, perms: "rw", what });
         break;
-      case "pty":
+      // pty: QEMU allocates it after start (the live XML learns its path later); the shared
+      // abstraction allows /dev/pts/*, so a hotplug does not add an earlier pty's rule
       case "dev":
       case "file":
       case "unix":

@@ -56,6 +56,7 @@ import * as tuning from "./tuning.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
+import { securityLabel, securityModel } from "./apparmor.ts";
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -146,7 +147,7 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   nodeGetSecurityModel(): Promise<SecurityModel> {
-    return Promise.resolve({ model: "none", doi: "0" });
+    return Promise.resolve(securityModel(this.driver));
   }
 
   // --- listing and lookups ------------------------------------------------------------------
@@ -408,10 +409,7 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   domainGetSecurityLabel(dom: DomainRef): Promise<SecurityLabel> {
-    return attempt(() => {
-      this.obj(dom);
-      return { label: "", enforcing: false };
-    });
+    return attempt(() => securityLabel(this.driver, this.obj(dom)));
   }
 
   domainIsActive(dom: DomainRef): Promise<boolean> {

@@ -62,6 +62,7 @@ import { domainPaths } from "../paths.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { prepareHostdevForAttach, releaseHostdevAfterDetach } from "./hotplug-hostdev.ts";
+import { refreshProfile } from "./apparmor.ts";
 
 const F = DomainDeviceModifyFlags;
 
@@ -407,6 +408,9 @@ async function attachLive(
   // what the attach added, removed newest first if a later step fails
   const undo = new DisposableStore();
   try {
+    // AppArmor: the new device's files are allowed before QEMU opens them
+    await refreshProfile(drv, obj, run, next);
+    undo.addFn(() => refreshProfile(drv, obj, run, live));
     if (s.kind === "disk") {
       const disk = dev as DiskDef;
       const { nodes, added } = await addDiskNodes(qmp, b, disk);
