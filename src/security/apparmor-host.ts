@@ -5,9 +5,9 @@
  * kernel) profiles are still written, so they can be read and checked, but never loaded; the
  * answer says why ("AppArmor is unavailable on this host: ...").
  */
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import type { DomainDef } from "../conf/domain/index.ts";
 import { writeFileAtomic } from "../util/atomic-file.ts";
 import { VirtError } from "../util/errors/index.ts";
@@ -68,6 +68,58 @@ export function resolveHostPath(path: string): string {
   } catch {
     return path;
   }
+}
+
+/** The most backing files followed (QEMU's own limit is about as deep). */
+const MAX_BACKING_DEPTH = 200;
+
+/** The backing file a qcow2 header names, or undefined (not qcow2, no backing file, unreadable). */
+export function qcow2BackingFile(image: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(image, "r");
+    const h = Buffer.alloc(20);
+    if (readSync(fd, h, 0, 20, 0) < 20 || h.readUInt32BE(0) !== 0x514649fb) return undefined;
+    const offset = h.readBigUInt64BE(8);
+    const size = h.readUInt32BE(16);
+    if (offset === 0n || size === 0 || size > 4096) return undefined;
+    const name = Buffer.alloc(size);
+    if (readSync(fd, name, 0, size, Number(offset)) < size) return undefined;
+    const file = name.toString("utf8");
+    // protocol backing files (nbd:, json:) are not local files
+    if (/^[a-z+]+:/.test(file)) return undefined;
+    return isAbsolute(file) ? file : join(dirname(image), file);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * The backing chain of a local image, nearest first, read from qcow2 headers (virt-aa-helper
+ * probes it the same way): every file the guest's QEMU opens read-only below the image.
+ */
+export function backingChain(image: string): string[] {
+  const chain: string[] = [];
+  for (let f = qcow2BackingFile(image); f !== undefined && chain.length < MAX_BACKING_DEPTH;) {
+    if (chain.includes(f) || f === image) break; // a loop: QEMU refuses it anyway
+    chain.push(f);
+    f = qcow2BackingFile(f);
+  }
+  return chain;
+}
+
+/** Backing chains of a definition's file disks, by target (for `GuestFiles.backingChains`). */
+export function diskBackingChains(def: DomainDef): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const d of def.devices.disks) {
+    const path = d.type === "file" ? d.source?.file : d.type === "block" ? d.source?.dev : undefined;
+    if (path === undefined || (d.driver?.type !== undefined && d.driver.type !== "qcow2")) continue;
+    const chain = backingChain(path);
+    if (chain.length > 0) out.set(d.target.dev, chain);
+  }
+  return out;
 }
 
 /** The parser binary (Debian: /sbin/apparmor_parser, merged /usr: /usr/sbin). */

@@ -17,6 +17,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { parseDomainXML, type DiskDef, type DomainDef } from "../conf/domain/index.ts";
@@ -37,7 +38,9 @@ import {
 import {
   AppArmorProfiles,
   appArmorState,
+  backingChain,
   checkProfiles,
+  diskBackingChains,
   parserPath,
   resolveHostPath,
 } from "./apparmor-host.ts";
@@ -338,6 +341,54 @@ test("symbolic links are resolved to the path the kernel sees", () => {
       filesText(def, {}, { resolve: resolveHostPath }),
       new RegExp(`"${join(dir, "real", "disk.img")}" rwk`),
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("backing chains are read from qcow2 headers and allowed read-only", (t) => {
+  try {
+    execFileSync("qemu-img", ["--version"], { stdio: "ignore" });
+  } catch {
+    if (process.env.CI === "true") throw new Error("qemu-img missing; required under CI");
+    t.skip("qemu-img not installed");
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "tvirt-aa-chain-"));
+  try {
+    const img = (n: string) => join(dir, n);
+    execFileSync("qemu-img", ["create", "-q", "-f", "raw", img("base.raw"), "1M"]);
+    execFileSync("qemu-img", [
+      "create",
+      "-q",
+      "-f",
+      "qcow2",
+      "-F",
+      "raw",
+      "-b",
+      img("base.raw"),
+      img("mid.qcow2"),
+    ]);
+    // a relative backing name is relative to the image's folder
+    execFileSync("qemu-img", [
+      "create",
+      "-q",
+      "-f",
+      "qcow2",
+      "-F",
+      "qcow2",
+      "-b",
+      "mid.qcow2",
+      img("top.qcow2"),
+    ]);
+    assert.deepEqual(backingChain(img("top.qcow2")), [img("mid.qcow2"), img("base.raw")]);
+    assert.deepEqual(backingChain(img("base.raw")), []);
+    const def = domain(img("top.qcow2"));
+    (def.devices.disks[0] as DiskDef).driver = { name: "qemu", type: "qcow2" };
+    const r = rules(def, { backingChains: diskBackingChains(def) });
+    assert.ok(r.includes(`"${img("top.qcow2")}" rwk,`));
+    assert.ok(r.includes(`"${img("mid.qcow2")}" rk,`));
+    assert.ok(r.includes(`"${img("base.raw")}" rk,`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -16,6 +16,7 @@ import { profileName, type GuestFiles } from "../../../security/apparmor.ts";
 import {
   AppArmorProfiles,
   appArmorState,
+  diskBackingChains,
   profilesDir,
   type AppArmorState,
   type GuestProfile,
@@ -89,13 +90,19 @@ export async function writeStartProfile(
   const m = driverAppArmor(drv);
   if (!m) return undefined;
   try {
-    return await m.write(live, files);
+    return await m.write(live, withBacking(live, files));
   } catch (e) {
     // Without AppArmor there is no security driver (model "none"): like libvirt then, a name
     // or path a profile cannot hold does not stop the guest; it just gets no profile.
     if (!m.state.enabled && isVirtError(e) && e.code.startsWith("APPARMOR_")) return undefined;
     throw e;
   }
+}
+
+/** The run's files plus the backing chains of the definition's qcow2 disks (read from their headers). */
+function withBacking(def: DomainDef, files: GuestFiles): GuestFiles {
+  const chains = diskBackingChains(def);
+  return chains.size > 0 ? { ...files, backingChains: chains } : files;
 }
 
 /** Remembers the run's files for later rewrites (hotplug). */
@@ -122,7 +129,7 @@ export async function refreshProfile(
     filesOfRun.set(run, files);
   }
   try {
-    await m.write(def, files);
+    await m.write(def, withBacking(def, files));
   } catch (e) {
     if (!m.state.enabled && isVirtError(e) && e.code.startsWith("APPARMOR_")) return;
     throw e;
