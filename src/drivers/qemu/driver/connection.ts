@@ -114,7 +114,7 @@ export class QemuConnection implements HypervisorDriver {
   async connectGetCapabilities(): Promise<string> {
     const caps = await this.driver.caps();
     const kvm = await this.driver.kvm(caps.emulator);
-    return hostCapabilitiesXML(caps, { kvm: kvm.usable });
+    return hostCapabilitiesXML(caps, { kvm: kvm.usable, secmodel: securityModel(this.driver) });
   }
 
   connectGetMaxVcpus(type: string | null): Promise<number> {
