@@ -471,7 +471,21 @@ async function corpusCheck(
       def.uuid = `00000000-0000-4000-8000-${(n++).toString(16).padStart(12, "0")}`;
       try {
         const g = guestProfilePaths(dir, def);
-        writeFileSync(g.files, filesText(def, { logFile: `/var/log/tvirt/qemu/${def.name}.log` }));
+        // every kind of run file too, so that their rules are parsed as well
+        const short = `${String(n)}-${def.name.slice(0, 20)}`;
+        const guest = {
+          logFile: `/var/log/tvirt/qemu/${def.name}.log`,
+          domainDir: `/var/lib/tvirt/qemu/domain-${short}`,
+          pidFile: `/run/tvirt/qemu/${def.name}.pid`,
+          channelDir: `/var/lib/tvirt/qemu/channel/target/domain-${short}`,
+          memoryDir: `/var/lib/tvirt/qemu/ram/${short}`,
+          hugepageDirs: [`/dev/hugepages/tvirt/qemu/${short}`],
+          tpmStateDirs: def.devices.tpms.length > 0 ? [`/var/lib/tvirt/swtpm/${def.uuid}/tpm2`] : [],
+          backingChains: new Map(
+            def.devices.disks.map((d) => [d.target.dev, ["/var/lib/tvirt/images/base.qcow2"]]),
+          ),
+        };
+        writeFileSync(g.files, filesText(def, guest));
         writeFileSync(g.profile, profileText(def, dir));
         profiles.push(g.profile);
       } catch (e) {

@@ -2,8 +2,8 @@
  * AppArmor with real QEMU (TCG, the tiny guest), on a host without AppArmor (this machine): the
  * guest's profile is generated at start under the root (`<root>/etc/apparmor.d/tvirt/`), names
  * its kernel, initrd, disk, log, runtime folder and pid file, passes `apparmor_parser -Q`, is not
- * loaded; a hotplugged disk adds exactly its rule; dominfo's model is "none" without a label, as
- * libvirt says without a security driver; the profile is gone after destroy.
+ * loaded; a hotplugged disk adds exactly its rule and its detach takes it away; dominfo's model
+ * is "none" without a label, as libvirt says without a security driver; the profile is gone after destroy.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { appArmorState, checkProfiles, parserPath } from "../../../security/apparmor-host.ts";
 import { DomainDeviceModifyFlags as F } from "../../enums.ts";
-import { guestXML, makeTestRoot } from "../../../testing/qemu/driver.ts";
+import { ConsoleReader, guestXML, makeTestRoot } from "../../../testing/qemu/driver.ts";
 
 const UUID = "6f1a6e0e-5d7c-4c38-9d0b-8a2b0c1d2e3f";
 
@@ -60,6 +60,7 @@ test("AppArmor profile of a TCG guest: generated at start, disk hotplug adds its
     );
 
     // a hotplugged disk adds exactly its rule
+    const con = await ConsoleReader.open(conn, dom);
     const before = readFileSync(files, "utf8").split("\n");
     await conn.domainAttachDeviceFlags(
       dom,
@@ -73,6 +74,15 @@ test("AppArmor profile of a TCG guest: generated at start, disk hotplug adds its
     );
     assert.ok(before.every((l) => after.includes(l)));
     await checkProfiles([profile]);
+
+    // detaching it takes its rule away again (once the guest, which prints its disks, sees it: its first virtio disk)
+    await con.waitFor(/DISK vda 32768\b/, 120_000);
+    await conn.domainDetachDeviceFlags(
+      dom,
+      `<disk type='file' device='disk'><source file='${img}'/><target dev='vdb' bus='virtio'/></disk>`,
+      F.LIVE,
+    );
+    assert.deepEqual(readFileSync(files, "utf8").split("\n"), before);
 
     await conn.domainDestroy(dom);
     assert.ok(!existsSync(profile) && !existsSync(files), "profile removed at stop");

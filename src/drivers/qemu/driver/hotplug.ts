@@ -605,6 +605,8 @@ async function detachLive(
           removeByAlias(next, alias);
           obj.def = next;
           await drv.saveStatus(obj).catch(() => undefined);
+          // AppArmor: the detached device's files are no longer the guest's
+          await refreshProfile(drv, obj, run, next).catch(() => undefined);
         }
         pending.delete(alias);
         resolveDone();
@@ -710,9 +712,12 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
   next.devices.disks[obj.def.devices.disks.indexOf(old)] = disk;
   const b = await buildFor(drv, obj, run, next);
   const oldNodes = await nodesOfDevice(qmp, alias);
-  const { added } = await addDiskNodes(qmp, b, disk);
+  // AppArmor: the new medium is allowed before QEMU opens it (the old one stays open meanwhile)
+  await refreshProfile(drv, obj, run, next);
+  let added: string[] = [];
   let removed = false;
   try {
+    added = (await addDiskNodes(qmp, b, disk)).added;
     await qmp.execute("blockdev-open-tray", { id: alias, force: true });
     if (oldNodes.length > 0) {
       await qmp.execute("blockdev-remove-medium", { id: alias });
@@ -728,6 +733,7 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
         .catch(() => undefined);
     await qmp.execute("blockdev-close-tray", { id: alias }).catch(() => undefined);
     await deleteNodes(qmp, added);
+    await refreshProfile(drv, obj, run, obj.def).catch(() => undefined);
     throw e;
   }
   await deleteNodes(qmp, oldNodes);
