@@ -5,9 +5,9 @@
  * kernel) profiles are still written, so they can be read and checked, but never loaded; the
  * answer says why ("AppArmor is unavailable on this host: ...").
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readlinkSync, readSync, realpathSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { dirname, isAbsolute, join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import type { DomainDef } from "../conf/domain/index.ts";
 import { writeFileAtomic } from "../util/atomic-file.ts";
 import { VirtError } from "../util/errors/index.ts";
@@ -118,6 +118,30 @@ export function diskBackingChains(def: DomainDef): Map<string, string[]> {
     if (path === undefined || (d.driver?.type !== undefined && d.driver.type !== "qcow2")) continue;
     const chain = backingChain(path);
     if (chain.length > 0) out.set(d.target.dev, chain);
+  }
+  return out;
+}
+
+/**
+ * IOMMU groups of a definition's PCI host devices (`bus/pci/devices/<addr>/iommu_group` links
+ * under `sysfsRoot`), by `dddd:bb:ss.f`, so that a profile names `/dev/vfio/<group>` rather
+ * than every group. Devices without the link are left out (the profile then allows any group).
+ */
+export function pciIommuGroups(def: DomainDef, sysfsRoot = "/sys"): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const h of def.devices.hostdevs) {
+    const a = h.source.pciAddress;
+    if (h.type !== "pci" || !a) continue;
+    const hex = (n: number, w: number) => n.toString(16).padStart(w, "0");
+    const addr = `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${hex(a.function, 1)}`;
+    try {
+      const group = Number(
+        basename(readlinkSync(join(sysfsRoot, "bus", "pci", "devices", addr, "iommu_group"))),
+      );
+      if (Number.isInteger(group)) out.set(addr, group);
+    } catch {
+      // no such device or no IOMMU: left to the glob
+    }
   }
   return out;
 }

@@ -42,8 +42,10 @@ import {
   checkProfiles,
   diskBackingChains,
   parserPath,
+  pciIommuGroups,
   resolveHostPath,
 } from "./apparmor-host.ts";
+import { makeFakeSysfs } from "../testing/host/sysfs.ts";
 
 const UUID = "00000000-0000-0000-0000-0123456789ab";
 
@@ -199,8 +201,18 @@ test("rule shapes (virt-aa-helper-test cases)", () => {
     `"/dev/vfio/[0-9]*" rw,`,
     `"/sys/devices/pci*/**/0000:00:19.0/**" rw,`,
   ]);
+  // the group from sysfs: the device's iommu_group link
   const pci = domain(undefined, pciXml);
-  assert.ok(rules(pci, { vfioGroups: new Map([["0000:00:19.0", 7]]) }).includes(`"/dev/vfio/7" rw,`));
+  const sysfs = makeFakeSysfs({ pci: [{ addr: "0000:00:19.0", group: 7, driver: "e1000e" }] });
+  try {
+    const vfioGroups = pciIommuGroups(pci, sysfs.root);
+    assert.deepEqual([...vfioGroups], [["0000:00:19.0", 7]]);
+    const r = rules(pci, { vfioGroups });
+    assert.ok(r.includes(`"/dev/vfio/7" rw,`));
+    assert.ok(!r.includes(`"/dev/vfio/[0-9]*" rw,`));
+  } finally {
+    sysfs.dispose();
+  }
   // vhost-user NIC socket, evdev input, TPM passthrough
   assert.deepEqual(
     add(

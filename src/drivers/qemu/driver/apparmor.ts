@@ -17,6 +17,7 @@ import {
   AppArmorProfiles,
   appArmorState,
   diskBackingChains,
+  pciIommuGroups,
   profilesDir,
   type AppArmorState,
   type GuestProfile,
@@ -90,7 +91,7 @@ export async function writeStartProfile(
   const m = driverAppArmor(drv);
   if (!m) return undefined;
   try {
-    return await m.write(live, withBacking(live, files));
+    return await m.write(live, withHostFacts(drv, live, files));
   } catch (e) {
     // Without AppArmor there is no security driver (model "none"): like libvirt then, a name
     // or path a profile cannot hold does not stop the guest; it just gets no profile.
@@ -99,10 +100,18 @@ export async function writeStartProfile(
   }
 }
 
-/** The run's files plus the backing chains of the definition's qcow2 disks (read from their headers). */
-function withBacking(def: DomainDef, files: GuestFiles): GuestFiles {
+/**
+ * The run's files plus what the host says about the definition's devices: backing chains of its
+ * qcow2 disks (read from their headers) and IOMMU groups of its PCI host devices.
+ */
+function withHostFacts(drv: QemuDriver, def: DomainDef, files: GuestFiles): GuestFiles {
   const chains = diskBackingChains(def);
-  return chains.size > 0 ? { ...files, backingChains: chains } : files;
+  const groups = pciIommuGroups(def, drv.options.sysfsRoot);
+  return {
+    ...files,
+    ...(chains.size > 0 ? { backingChains: chains } : {}),
+    ...(groups.size > 0 ? { vfioGroups: groups } : {}),
+  };
 }
 
 /** Remembers the run's files for later rewrites (hotplug). */
@@ -129,7 +138,7 @@ export async function refreshProfile(
     filesOfRun.set(run, files);
   }
   try {
-    await m.write(def, withBacking(def, files));
+    await m.write(def, withHostFacts(drv, def, files));
   } catch (e) {
     if (!m.state.enabled && isVirtError(e) && e.code.startsWith("APPARMOR_")) return;
     throw e;
