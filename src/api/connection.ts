@@ -37,6 +37,14 @@ import type {
   NetworkRef,
 } from "../drivers/network-driver.ts";
 import { Network } from "./network.ts";
+import type {
+  StorageDriver,
+  StorageDriverConnection,
+  StoragePoolEvent,
+  StoragePoolRef,
+} from "../drivers/storage-driver.ts";
+import { StoragePool, StorageVol } from "./storage.ts";
+import { networkDoctor, type NetworkDoctorReport } from "./network-doctor.ts";
 
 /** A callback for domain events, with a handle of the domain on the same connection. */
 export type DomainEventHandler = (dom: Domain, event: DomainEvent) => void;
@@ -68,7 +76,150 @@ export class Connection {
      * QEMU URIs; absent when the hypervisor driver serves networks itself (test, remote).
      */
     private readonly networkDriver?: NetworkDriverConnection,
+    /**
+     * The storage driver of the connection (libvirt's `conn->storageDriver`): the in-memory
+     * pools of `test:///default`, the local one for QEMU URIs; absent when the hypervisor driver
+     * serves storage itself (remote).
+     */
+    private readonly storageDriver?: StorageDriverConnection,
   ) {}
+
+  /** @internal Runs one storage API call, like `invoke`, on the connection's storage driver. */
+  async invokeStorage<T>(
+    api: string,
+    write: boolean,
+    call: (s: StorageDriver) => Promise<T> | undefined,
+  ): Promise<T> {
+    return this.invoke(api, write, (d) =>
+      call(this.storageDriver ?? (d as HypervisorDriver & StorageDriver)),
+    );
+  }
+
+  private pool(ref: StoragePoolRef): StoragePool {
+    return new StoragePool(this, ref);
+  }
+
+  /** virConnectNumOfStoragePools: running pools. */
+  async numOfStoragePools(): Promise<number> {
+    return this.invokeStorage("virConnectNumOfStoragePools", false, (s) => s.connectNumOfStoragePools?.());
+  }
+
+  /** virConnectNumOfDefinedStoragePools: inactive pools. */
+  async numOfDefinedStoragePools(): Promise<number> {
+    return this.invokeStorage("virConnectNumOfDefinedStoragePools", false, (s) =>
+      s.connectNumOfDefinedStoragePools?.(),
+    );
+  }
+
+  /** virConnectListAllStoragePools with `ConnectListStoragePoolsFlags` (0 = all). */
+  async listAllStoragePools(flags = 0): Promise<StoragePool[]> {
+    const refs = await this.invokeStorage("virConnectListAllStoragePools", false, (s) =>
+      s.connectListAllStoragePools?.(flags),
+    );
+    return refs.map((r) => this.pool(r));
+  }
+
+  /** virStoragePoolLookupByName */
+  async storagePoolLookupByName(name: string): Promise<StoragePool> {
+    return this.pool(
+      await this.invokeStorage("virStoragePoolLookupByName", false, (s) => s.storagePoolLookupByName?.(name)),
+    );
+  }
+
+  /** virStoragePoolLookupByUUID (any UUID spelling). */
+  async storagePoolLookupByUUID(uuid: string): Promise<StoragePool> {
+    const norm = normalizeUUID(uuid);
+    if (norm === undefined)
+      throw new VirtError("API_INVALID_UUID", { api: "virStoragePoolLookupByUUID" }, { uuid });
+    return this.pool(
+      await this.invokeStorage("virStoragePoolLookupByUUID", false, (s) => s.storagePoolLookupByUUID?.(norm)),
+    );
+  }
+
+  /** virStoragePoolLookupByVolume: the pool a volume is in. */
+  async storagePoolLookupByVolume(vol: StorageVol): Promise<StoragePool> {
+    return this.pool(
+      await this.invokeStorage("virStoragePoolLookupByVolume", false, (s) =>
+        s.storagePoolLookupByVolume?.(vol.ref()),
+      ),
+    );
+  }
+
+  /** virStoragePoolLookupByTargetPath: the pool whose target is `path`. */
+  async storagePoolLookupByTargetPath(path: string): Promise<StoragePool> {
+    return this.pool(
+      await this.invokeStorage("virStoragePoolLookupByTargetPath", false, (s) =>
+        s.storagePoolLookupByTargetPath?.(path),
+      ),
+    );
+  }
+
+  /** virStoragePoolDefineXML (`StoragePoolDefineFlags.VALIDATE`: against libvirt's schema first). */
+  async storagePoolDefineXML(xml: string, flags = 0): Promise<StoragePool> {
+    return this.pool(
+      await this.invokeStorage("virStoragePoolDefineXML", true, (s) => s.storagePoolDefineXML?.(xml, flags)),
+    );
+  }
+
+  /** virStoragePoolCreateXML: starts a transient pool (`StoragePoolCreateFlags`). */
+  async storagePoolCreateXML(xml: string, flags = 0): Promise<StoragePool> {
+    return this.pool(
+      await this.invokeStorage("virStoragePoolCreateXML", true, (s) => s.storagePoolCreateXML?.(xml, flags)),
+    );
+  }
+
+  /** virStorageVolLookupByKey */
+  async storageVolLookupByKey(key: string): Promise<StorageVol> {
+    const ref = await this.invokeStorage("virStorageVolLookupByKey", false, (s) =>
+      s.storageVolLookupByKey?.(key),
+    );
+    return new StorageVol(this, ref);
+  }
+
+  /** virStorageVolLookupByPath */
+  async storageVolLookupByPath(path: string): Promise<StorageVol> {
+    const ref = await this.invokeStorage("virStorageVolLookupByPath", false, (s) =>
+      s.storageVolLookupByPath?.(path),
+    );
+    return new StorageVol(this, ref);
+  }
+
+  /** virConnectFindStoragePoolSources: a `<sources>` document for pools of `type` (`srcSpec`: a `<source>` hint). */
+  async findStoragePoolSources(type: string, srcSpec: string | null = null, flags = 0): Promise<string> {
+    return this.invokeStorage("virConnectFindStoragePoolSources", true, (s) =>
+      s.connectFindStoragePoolSources?.(type, srcSpec, flags),
+    );
+  }
+
+  /** virConnectGetStoragePoolCapabilities: a `<storagepoolCapabilities>` document. */
+  async getStoragePoolCapabilities(flags = 0): Promise<string> {
+    return this.invokeStorage("virConnectGetStoragePoolCapabilities", false, (s) =>
+      s.connectGetStoragePoolCapabilities?.(flags),
+    );
+  }
+
+  /**
+   * virConnectStoragePoolEventRegisterAny (`StoragePoolEventId`: LIFECYCLE, REFRESH): `pool`
+   * null = every pool. Returns the callback id; callbacks end with the connection.
+   */
+  async storagePoolEventRegisterAny(
+    pool: StoragePool | null,
+    eventID: number,
+    handler: (pool: StoragePool, event: StoragePoolEvent) => void,
+  ): Promise<number> {
+    return this.invokeStorage("virConnectStoragePoolEventRegisterAny", false, (s) =>
+      s.connectStoragePoolEventRegisterAny?.(pool ? pool.ref() : null, eventID, (ref, event) => {
+        if (!this.closed) handler(this.pool(ref), event);
+      }),
+    );
+  }
+
+  /** virConnectStoragePoolEventDeregisterAny */
+  async storagePoolEventDeregisterAny(callbackID: number): Promise<void> {
+    await this.invokeStorage("virConnectStoragePoolEventDeregisterAny", false, (s) =>
+      s.connectStoragePoolEventDeregisterAny?.(callbackID),
+    );
+  }
 
   /** @internal Runs one network API call, like `invoke`, on the connection's network driver. */
   async invokeNetwork<T>(
@@ -91,6 +242,19 @@ export class Connection {
       n.connectListAllNetworks?.(flags),
     );
     return refs.map((r) => this.network(r));
+  }
+
+  /**
+   * tvirt's network doctor (no libvirt API): what breaks this host's NAT networks (forwarding
+   * off, another firewall's forward policy drop, address clashes, dnsmasq not running, bridge
+   * down), each finding with its fix. All networks, or the one named (name or UUID).
+   */
+  async networkDoctor(network?: string): Promise<NetworkDoctorReport> {
+    try {
+      return await networkDoctor(this, network);
+    } catch (e) {
+      fail(e);
+    }
   }
 
   /** virNetworkLookupByName */
@@ -213,6 +377,7 @@ export class Connection {
     this.closed = true;
     this.callbacks.clear();
     await this.networkDriver?.close();
+    await this.storageDriver?.close();
     await this.driver.connectClose();
   }
 
@@ -306,6 +471,31 @@ export class Connection {
   /** virNodeGetSecurityModel */
   async nodeGetSecurityModel(): Promise<SecurityModel> {
     return this.invoke("virNodeGetSecurityModel", false, (d) => d.nodeGetSecurityModel?.());
+  }
+
+  /** virNodeGetFreePages: free pages of each size (KiB), cell by cell. */
+  async nodeGetFreePages(
+    pages: readonly number[],
+    startCell: number,
+    cellCount: number,
+    flags = 0,
+  ): Promise<bigint[]> {
+    return this.invoke("virNodeGetFreePages", false, (d) =>
+      d.nodeGetFreePages?.(pages, startCell, cellCount, flags),
+    );
+  }
+
+  /** virNodeAllocPages: resizes huge page pools (`NodeAllocPagesFlags.ADD` to grow them). */
+  async nodeAllocPages(
+    pageSizes: readonly number[],
+    pageCounts: readonly bigint[],
+    startCell: number,
+    cellCount: number,
+    flags = 0,
+  ): Promise<number> {
+    return this.invoke("virNodeAllocPages", true, (d) =>
+      d.nodeAllocPages?.(pageSizes, pageCounts, startCell, cellCount, flags),
+    );
   }
 
   /** virNodeGetFreeMemory */

@@ -15,7 +15,7 @@
 import { type HypervisorDriver } from "../drivers/driver.ts";
 import { ConnectFlags } from "../drivers/enums.ts";
 import { Connection } from "./connection.ts";
-import { findDriver, openNetworkDriverFor } from "./registry.ts";
+import { findDriver, openNetworkDriverFor, openStorageDriverFor } from "./registry.ts";
 import { defaultURI, parseURI } from "./uri.ts";
 
 export interface ConnectOptions {
@@ -34,18 +34,50 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
   const flags = options.readonly ? ConnectFlags.RO : 0;
   const conn: HypervisorDriver = await driver.open(parsed, flags);
   let net;
+  let storage;
   try {
     net = await openNetworkDriverFor(parsed, conn);
+    storage = await openStorageDriverFor(parsed, conn);
   } catch (e) {
+    await net?.close().catch(() => undefined);
     await conn.connectClose().catch(() => undefined);
     throw e;
   }
-  return new Connection(conn, text, options.readonly ?? false, net);
+  return new Connection(conn, text, options.readonly ?? false, net, storage);
 }
 
 export { Connection, Domain, normalizeUUID, type DomainEventHandler } from "./connection.ts";
 export { NodeDevice, nodeDevCapNames } from "./nodedev.ts";
-export { Network } from "./network.ts";
+export { Network, NetworkPort } from "./network.ts";
+export { StoragePool, StorageVol } from "./storage.ts";
+export {
+  ConnectListStoragePoolsFlags,
+  StoragePoolDefineFlags,
+  StoragePoolCreateFlags,
+  StoragePoolBuildFlags,
+  StoragePoolDeleteFlags,
+  StorageXMLFlags,
+  StoragePoolState,
+  StorageVolType,
+  StorageVolCreateFlags,
+  StorageVolDeleteFlags,
+  StorageVolWipeAlgorithm,
+  StorageVolResizeFlags,
+  StorageVolUploadFlags,
+  StorageVolDownloadFlags,
+  StorageVolInfoFlags,
+  StoragePoolEventId,
+  StoragePoolEventLifecycleType,
+  type StoragePoolEvent,
+  type StoragePoolInfo,
+  type StorageVolInfo,
+  type StoragePoolRef,
+  type StorageVolRef,
+  type StreamHole,
+  type VolumeDownloadStream,
+  type VolumeUploadSink,
+} from "../drivers/storage-driver.ts";
+export type { NetworkDoctorReport, DoctorFinding, FindingKind } from "./network-doctor.ts";
 export {
   ConnectListNetworksFlags,
   NetworkXMLFlags,
@@ -54,9 +86,16 @@ export {
   IPAddrType,
   NetworkEventId,
   NetworkEventLifecycleType,
+  NetworkUpdateCommand,
+  NetworkUpdateSection,
+  NetworkUpdateFlags,
+  NetworkPortCreateFlags,
+  NETWORK_UPDATE_COMMAND_NAMES,
+  NETWORK_UPDATE_SECTION_NAMES,
   type NetworkLifecycleEvent,
   type NetworkDHCPLease,
   type NetworkRef,
+  type NetworkPortRef,
 } from "../drivers/network-driver.ts";
 export { registerDriver, unregisterDriver, registeredSchemes } from "./registry.ts";
 export { parseURI, defaultURI, uriParam, isRemoteURI, type ConnectURI } from "./uri.ts";

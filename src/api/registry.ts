@@ -11,6 +11,9 @@ import { isRemoteURI } from "./uri.ts";
 import type { NetworkDriverConnection } from "../drivers/network-driver.ts";
 import { openLocalNetworkDriver } from "../drivers/network/index.ts";
 import { testDefaultNetworks } from "../drivers/network/memory.ts";
+import type { StorageDriverConnection } from "../drivers/storage-driver.ts";
+import { testDefaultStorage } from "../drivers/storage/memory.ts";
+import { openLocalStorageDriver } from "../drivers/storage/index.ts";
 
 const drivers = new Map<string, ConnectDriver>();
 
@@ -62,4 +65,22 @@ export async function openNetworkDriverFor(
   }
   if (uri.driver !== "qemu" || hv.name !== "QEMU") return undefined;
   return openLocalNetworkDriver(uri);
+}
+
+/**
+ * The storage driver for a connection whose hypervisor driver `hv` just opened (libvirt's
+ * `conn->storageDriver`), picked as `openNetworkDriverFor` picks the network driver:
+ * `test:///default` gets its in-memory pools (`default-pool`), QEMU URIs served in this process
+ * the local storage driver, remote URIs none (the remote driver serves storage itself).
+ */
+export async function openStorageDriverFor(
+  uri: ConnectURI,
+  hv: { readonly name: string },
+): Promise<StorageDriverConnection | undefined> {
+  if (isRemoteURI(uri)) return undefined;
+  if (uri.driver === "test" && hv.name === "TEST" && uri.path === "/default") {
+    return testDefaultStorage();
+  }
+  if (uri.driver !== "qemu" || hv.name !== "QEMU") return undefined;
+  return openLocalStorageDriver(uri);
 }

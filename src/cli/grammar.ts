@@ -30,7 +30,7 @@ export interface OptDef {
   readonly extension?: boolean;
 }
 
-export type GroupKey = "domain" | "monitor" | "host" | "network" | "nodedev" | "virsh";
+export type GroupKey = "domain" | "monitor" | "host" | "network" | "nodedev" | "pool" | "volume" | "virsh";
 
 export const groups: Record<GroupKey, string> = {
   domain: "Domain Management",
@@ -38,6 +38,8 @@ export const groups: Record<GroupKey, string> = {
   host: "Host and Hypervisor",
   network: "Networking", // virtual networks
   nodedev: "Node Device", // node devices
+  pool: "Storage Pool", // storage pools
+  volume: "Storage Volume", // storage volumes
   virsh: "Virsh itself",
 };
 
@@ -49,6 +51,11 @@ export interface CmdDef<C = unknown> {
   /** DESCRIPTION text (may contain "\n    " continuation lines as virsh's do). */
   readonly desc?: string;
   readonly opts: readonly OptDef[];
+  /**
+   * Where the group listing puts the command: virsh's tables are alphabetical except for a few
+   * commands it appends (net-port-*); those carry 1, 2, … and follow the others in that order.
+   */
+  readonly listAfter?: number;
   /** The command needs no connection (help, quit, cd, ...). */
   readonly noConnect?: boolean | ((ctx: C, cmd: ParsedCmd<C>) => boolean);
   readonly run: (ctx: C, cmd: ParsedCmd<C>) => Promise<boolean>;
@@ -338,6 +345,16 @@ export function commandHelp(def: {
   }
   s += "\n";
   return s;
+}
+
+/** The order of a group's listing: by `listAfter` (0 first), then by name. */
+export function byListOrder(
+  a: { name: string; listAfter?: number },
+  b: { name: string; listAfter?: number },
+): number {
+  const d = (a.listAfter ?? 0) - (b.listAfter ?? 0);
+  if (d !== 0) return d;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 export function groupHelp(key: GroupKey, cmds: readonly { name: string; help: string }[]): string {

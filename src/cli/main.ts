@@ -13,7 +13,15 @@ import { LIBVIRT_COMPAT_VERSION, formatVersion } from "../api/index.ts";
 import "../rpc/register.ts";
 import { allCommands } from "./commands/index.ts";
 import { Ctx, type SessionOptions } from "./context.ts";
-import { groupHelp, groups, tokenizeArgv, tokenizeString, SyntaxError_, type GroupKey } from "./grammar.ts";
+import {
+  byListOrder,
+  groupHelp,
+  groups,
+  tokenizeArgv,
+  tokenizeString,
+  SyntaxError_,
+  type GroupKey,
+} from "./grammar.ts";
 import { type Io } from "./output.ts";
 import { runTokens } from "./run.ts";
 import { runShell } from "./shell.ts";
@@ -132,7 +140,7 @@ function usage(): string {
     "  commands (non interactive mode):\n\n";
   for (const key of Object.keys(groups) as GroupKey[]) {
     const cmds = allCommands.filter((c) => c.group === key);
-    if (key !== "virsh") cmds.sort((a, b) => (a.name < b.name ? -1 : 1));
+    if (key !== "virsh") cmds.sort(byListOrder);
     s += groupHelp(key, cmds) + "\n";
   }
   s +=

@@ -74,6 +74,19 @@ export const networkRefSchema = obj({ name: str, uuid: str });
 const netAction = (name: string, extra: Record<string, JsonSchema> = {}): JsonSchema =>
   obj({ action: { type: "string", enum: [name] }, network: networkRefSchema, ...extra });
 
+/** A storage pool handle. */
+export const poolRefSchema = obj({ name: str, uuid: str });
+/** A storage volume handle: its pool's name, its name and its key. */
+export const volRefSchema = obj({ pool: str, name: str, key: str });
+const poolAction = (name: string, extra: Record<string, JsonSchema> = {}): JsonSchema =>
+  obj({ action: { type: "string", enum: [name] }, pool: poolRefSchema, ...extra });
+const volAction = (name: string, extra: Record<string, JsonSchema> = {}): JsonSchema =>
+  obj({ action: { type: "string", enum: [name] }, volume: volRefSchema, ...extra });
+const xmlDump: JsonSchema = {
+  oneOf: [obj({ xml: str }), obj({ xpath: str, nodes: { type: "array", items: str } })],
+};
+const bytesOrNull = nullable("integer");
+
 const stateFields = {
   state: {
     type: "string",
@@ -380,8 +393,180 @@ export const commandSchemas: Record<string, JsonSchema> = {
       }),
     },
   }),
+  "net-edit": {
+    oneOf: [netAction("edited"), netAction("unchanged")],
+  },
+  "net-update": netAction("updated", {
+    command: { type: "string", enum: ["modify", "delete", "add-last", "add-first"] },
+    section: str,
+    live: bool,
+    config: bool,
+  }),
+  "net-event": {
+    oneOf: [
+      obj({ eventTypes: { type: "array", items: str } }),
+      obj({
+        events: {
+          type: "array",
+          items: obj(
+            {
+              event: str,
+              network: networkRefSchema,
+              lifecycle: obj({
+                event: { type: "string", enum: ["defined", "undefined", "started", "stopped", "unknown"] },
+                eventCode: int,
+              }),
+              timestamp: str,
+            },
+            ["timestamp"],
+          ),
+        },
+        count: int,
+        ended: { type: "string", enum: ["done", "timeout", "interrupt"] },
+      }),
+    ],
+  },
+  "net-port-list": obj({ network: networkRefSchema, ports: { type: "array", items: str } }),
+  "net-port-create": obj({
+    action: { type: "string", enum: ["created"] },
+    port: obj({ network: networkRefSchema, uuid: str }),
+    file: str,
+  }),
+  "net-port-delete": obj({
+    action: { type: "string", enum: ["deleted"] },
+    port: obj({ network: networkRefSchema, uuid: str }),
+  }),
+  "net-port-dumpxml": {
+    oneOf: [obj({ xml: str }), obj({ xpath: str, nodes: { type: "array", items: str } })],
+  },
   "net-uuid": obj({ uuid: str, name: str }),
   "net-name": obj({ name: str, uuid: str }),
+  // storage pools and volumes
+  "pool-list": obj({
+    pools: {
+      type: "array",
+      items: obj({
+        name: str,
+        uuid: str,
+        state: {
+          type: "string",
+          description: "virsh's State column: active/inactive, or running, ... with --details",
+        },
+        active: bool,
+        persistent: nullable("boolean"),
+        autostart: nullable("boolean"),
+        capacity: bytesOrNull,
+        allocation: bytesOrNull,
+        available: bytesOrNull,
+      }),
+    },
+  }),
+  "pool-info": obj({
+    name: str,
+    uuid: str,
+    state: str,
+    persistent: nullable("boolean"),
+    autostart: nullable("boolean"),
+    capacity: bytesOrNull,
+    allocation: bytesOrNull,
+    available: bytesOrNull,
+  }),
+  "pool-define": poolAction("defined", { file: str }),
+  "pool-create": poolAction("created", { file: str }),
+  "pool-define-as": { oneOf: [poolAction("defined"), obj({ xml: str })] },
+  "pool-create-as": { oneOf: [poolAction("created"), obj({ xml: str })] },
+  "pool-start": poolAction("started"),
+  "pool-build": poolAction("built"),
+  "pool-destroy": poolAction("destroyed"),
+  "pool-delete": poolAction("deleted"),
+  "pool-refresh": poolAction("refreshed"),
+  "pool-undefine": poolAction("undefined"),
+  "pool-autostart": { oneOf: [poolAction("autostart-enabled"), poolAction("autostart-disabled")] },
+  "pool-edit": { oneOf: [poolAction("edited"), poolAction("unchanged")] },
+  "pool-dumpxml": xmlDump,
+  "pool-uuid": obj({ uuid: str, name: str }),
+  "pool-name": obj({ name: str, uuid: str }),
+  "pool-capabilities": obj({ xml: str }),
+  "pool-event": {
+    oneOf: [
+      obj({ eventTypes: { type: "array", items: str } }),
+      obj({
+        events: {
+          type: "array",
+          items: obj(
+            {
+              event: str,
+              eventId: int,
+              pool: poolRefSchema,
+              timestamp: str,
+              lifecycle: obj({ event: str, eventCode: int }),
+            },
+            ["timestamp", "lifecycle"],
+          ),
+        },
+        count: int,
+        ended: { type: "string", enum: ["done", "timeout", "interrupt"] },
+      }),
+    ],
+  },
+  "find-storage-pool-sources": obj({ type: str, xml: str }),
+  "find-storage-pool-sources-as": obj({ type: str, xml: str }),
+  "vol-list": obj({
+    pool: poolRefSchema,
+    volumes: {
+      type: "array",
+      items: obj({
+        name: str,
+        key: str,
+        path: nullable("string"),
+        type: nullable("string"),
+        capacity: bytesOrNull,
+        allocation: bytesOrNull,
+      }),
+    },
+  }),
+  "vol-info": obj({ volume: volRefSchema, type: str, capacity: int, allocation: int, physical: int }, [
+    "allocation",
+    "physical",
+  ]),
+  "vol-create": volAction("created", { file: str }),
+  "vol-create-as": { oneOf: [volAction("created"), obj({ xml: str })] },
+  "vol-create-from": volAction("created", { from: volRefSchema, file: str }),
+  "vol-clone": { oneOf: [volAction("cloned", { from: volRefSchema }), obj({ xml: str })] },
+  "vol-delete": volAction("deleted"),
+  "vol-wipe": volAction("wiped", { algorithm: str }),
+  "vol-resize": volAction("resized", { capacity: int, delta: bool }),
+  "vol-upload": volAction("uploaded", { file: str, bytes: int }),
+  "vol-download": volAction("downloaded", { file: str, bytes: int }),
+  "vol-dumpxml": xmlDump,
+  "vol-path": obj({ path: str, volume: volRefSchema }),
+  "vol-key": obj({ key: str, volume: volRefSchema }),
+  "vol-name": obj({ name: str, volume: volRefSchema }),
+  "vol-pool": obj({ pool: poolRefSchema, volume: volRefSchema }),
+  // network doctor (tvirt)
+  "net-doctor": obj({
+    ok: bool,
+    networks: { type: "array", items: obj({ name: str, active: bool, bridge: str }, ["bridge"]) },
+    findings: {
+      type: "array",
+      items: obj({
+        kind: {
+          enum: [
+            "ip-forward-off",
+            "forward-policy-drop",
+            "address-clash",
+            "dnsmasq-not-running",
+            "bridge-down",
+            "bridge-missing",
+          ],
+        },
+        severity: { enum: ["error", "warning"] },
+        networks: { type: "array", items: str },
+        message: str,
+        fix: { type: "array", items: str },
+      }),
+    },
+  }),
   "nodedev-list": obj(
     {
       devices: { type: "array", items: obj({ name: str, parent: nullable("string") }, ["parent"]) },

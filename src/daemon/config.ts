@@ -2,7 +2,7 @@
  * tvirtd's configuration file, in libvirtd.conf's syntax (`virconf.c`): `key = value` lines,
  * values are integers, "double-quoted strings" or [ "lists", "of", "strings" ], `#` comments.
  * The keys are libvirtd.conf's main knobs with libvirt's defaults (except the read-only socket
- * mode, 0666 rather than 0777, which grants the same access), plus two of tvirt's own:
+ * mode, 0666 rather than 0777, which grants the same access), plus some of tvirt's own:
  *
  * | key | default | meaning |
  * |---|---|---|
@@ -18,6 +18,7 @@
  * | `timeout` (tvirt) | 0 (session autostart: 120) | seconds without clients (and without running guests) before the daemon exits; 0 never |
  * | `compat_sockets` (tvirt) | 1 | also listen on libvirt's socket paths while no libvirt daemon answers there |
  * | `sysfs_root` (tvirt) | `"/sys"` | sysfs tree read and written for node devices and host device passthrough (tests point it at a fake tree) |
+ * | `state_root` (tvirt) | (none) | keep the instance's guests and networks under this directory (`qemu:///embed`'s layout) instead of the system or user paths (tests point it at a temporary dir) |
  * | `remote_display_port_min` / `_max` (qemu.conf's) | 5900 / 65535 | ports for VNC and SPICE with autoport |
  * | `remote_websocket_port_min` / `_max` (qemu.conf's) | 5700 / 65535 | ports for VNC websockets with `websocket='-1'` |
  *
@@ -46,6 +47,8 @@ export interface DaemonConfig {
   compatSockets: boolean;
   /** Host devices: sysfs root (`sysfs_root`, default `/sys`). */
   sysfsRoot: string | undefined;
+  /** Driver state (guests, networks) under one directory instead of the instance's paths. */
+  stateRoot: string | undefined;
   /** Graphics port ranges (qemu.conf's `remote_display_port_*`, `remote_websocket_port_*`). */
   displayPorts: { min: number; max: number };
   websocketPorts: { min: number; max: number };
@@ -68,6 +71,7 @@ export function defaultConfig(): DaemonConfig {
     timeout: undefined,
     compatSockets: true,
     sysfsRoot: undefined,
+    stateRoot: undefined,
     displayPorts: { min: 5900, max: 65535 },
     websocketPorts: { min: 5700, max: 65535 },
     ignored: [],
@@ -286,6 +290,11 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
       case "sysfs_root": // host devices
         cfg.sysfsRoot = str(file, key, v);
         if (!cfg.sysfsRoot.startsWith("/"))
+          throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected an absolute path" });
+        break;
+      case "state_root":
+        cfg.stateRoot = str(file, key, v);
+        if (!cfg.stateRoot.startsWith("/"))
           throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected an absolute path" });
         break;
       // graphics port ranges, with qemu.conf's limits

@@ -37,6 +37,11 @@ export interface DaemonOptions {
   pidFile: string | undefined;
   /** Seconds without clients (and without running guests) before exiting; 0 = never. */
   timeout: number;
+  /**
+   * Loads the state drivers beside the primary one (networks: reconnect, first-start default
+   * network, autostart), once the pid file is ours and before the primary driver opens.
+   */
+  loadState?: () => Promise<void>;
   /** Running guests of the primary driver keep an idle daemon alive (the QEMU driver's inhibitor). */
   inhibitWhileActive: boolean;
 }
@@ -122,6 +127,13 @@ export class Daemon {
     // A define's fsync blocks the loop only while no other call waits for it (atomic-file.ts).
     this.#inlineSyncUndo = setInlineSync(() => this.server.callsInFlight <= 1);
     try {
+      if (this.opts.loadState) {
+        try {
+          await this.opts.loadState();
+        } catch (e) {
+          log.error(`cannot load the network state: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
       if (this.opts.primaryURI !== undefined) {
         try {
           this.#primary = await openLocal(this.opts.primaryURI, false);

@@ -11,10 +11,17 @@ import { registerDriver } from "../api/index.ts";
 import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../drivers/driver.ts";
 import { VirtError } from "../util/errors/index.ts";
 import { openQemuConnection, qemuConnectDriver, type QemuDriverOptions } from "../drivers/qemu/index.ts";
+import { loadDaemonNetworks } from "../drivers/network/index.ts";
+import { loadDaemonStoragePools } from "../drivers/storage/index.ts";
+import type { Logger } from "./log.ts";
 
 export type InstanceKind = "system" | "session";
 
-export function daemonQemuConnectDriver(kind: InstanceKind, options: QemuDriverOptions = {}): ConnectDriver {
+export function daemonQemuConnectDriver(
+  kind: InstanceKind,
+  options: QemuDriverOptions = {},
+  stateRoot?: string,
+): ConnectDriver {
   return {
     name: "QEMU",
     uriSchemes: ["qemu"],
@@ -24,7 +31,9 @@ export function daemonQemuConnectDriver(kind: InstanceKind, options: QemuDriverO
         if (kind === "session" && uri.path !== "/session") {
           return Promise.reject(new VirtError("QEMU_URI_PATH", { path: uri.path }));
         }
-        return openQemuConnection({ kind }, `qemu://${uri.path}`, options);
+        // tvirtd's state_root: the instance's guests live under one directory (embed's layout).
+        const root = stateRoot !== undefined ? { kind: "embed" as const, root: stateRoot } : { kind };
+        return openQemuConnection(root, `qemu://${uri.path}`, options);
       }
       return qemuConnectDriver.open(uri, flags);
     },
@@ -32,6 +41,28 @@ export function daemonQemuConnectDriver(kind: InstanceKind, options: QemuDriverO
 }
 
 /** Registers the daemon's drivers for an instance. */
-export function registerDaemonDrivers(kind: InstanceKind, options: QemuDriverOptions = {}): void {
-  registerDriver(daemonQemuConnectDriver(kind, options));
+export function registerDaemonDrivers(
+  kind: InstanceKind,
+  options: QemuDriverOptions = {},
+  stateRoot?: string,
+): void {
+  registerDriver(daemonQemuConnectDriver(kind, options, stateRoot));
+}
+
+/**
+ * The network and storage state of the instance (libvirt's state driver initialisation): loads
+ * the networks and pools, reconnects running ones, on the instance's first start defines
+ * libvirt's `default` network (system instance) and `default` pool, and starts the autostart
+ * ones. Called once, before serving clients.
+ */
+export async function loadDaemonState(kind: InstanceKind, log: Logger, stateRoot?: string): Promise<void> {
+  const drv = await loadDaemonNetworks(kind, {
+    ...(stateRoot !== undefined ? { stateRoot } : {}),
+    onAutostartFailure: (network, e) => {
+      log.error(`cannot autostart network '${network}': ${e instanceof Error ? e.message : String(e)}`);
+    },
+  });
+  log.info(`networks loaded from ${drv.paths.configDir}`);
+  const pools = await loadDaemonStoragePools(kind, stateRoot !== undefined ? { stateRoot } : {});
+  log.info(`storage pools loaded from ${pools.paths.configDir}`);
 }

@@ -15,7 +15,7 @@ import { VirtError } from "../util/errors/index.ts";
 import { sessionPaths, systemPaths, userRuntimeDir } from "../rpc/paths.ts";
 import { loadConfig, type DaemonConfig } from "./config.ts";
 import { Daemon, type SocketSpec } from "./daemon.ts";
-import { registerDaemonDrivers, type InstanceKind } from "./drivers.ts";
+import { loadDaemonState, registerDaemonDrivers, type InstanceKind } from "./drivers.ts";
 import { Logger, LogPriority, type LogOutput } from "./log.ts";
 import { collectStartupGarbage } from "./memory.ts";
 
@@ -240,11 +240,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (kind === "session")
       log.debug(`session instance for uid ${process.getuid?.() ?? -1} under ${userRuntimeDir(env)}`);
   }
-  registerDaemonDrivers(kind, {
-    ...(cfg.sysfsRoot !== undefined ? { sysfsRoot: cfg.sysfsRoot } : {}),
-    displayPorts: cfg.displayPorts,
-    websocketPorts: cfg.websocketPorts,
-  });
+  registerDaemonDrivers(
+    kind,
+    {
+      ...(cfg.sysfsRoot !== undefined ? { sysfsRoot: cfg.sysfsRoot } : {}),
+      displayPorts: cfg.displayPorts,
+      websocketPorts: cfg.websocketPorts,
+    },
+    cfg.stateRoot,
+  );
+  // The instance's own state (networks) loads when it hosts its QEMU driver, not when a test
+  // daemon serves another URI (`--uri test:///default`).
+  const hostsInstance = primaryURI === `qemu:///${kind}`;
 
   const daemon = new Daemon({
     config: cfg,
@@ -253,6 +260,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     primaryURI,
     sockets,
     pidFile,
+    ...(hostsInstance ? { loadState: () => loadDaemonState(kind, log, cfg.stateRoot) } : {}),
     timeout: args.timeout ?? cfg.timeout ?? 0,
     inhibitWhileActive: primaryURI?.startsWith("qemu:") ?? false,
   });

@@ -233,6 +233,27 @@ export interface HypervisorDriver {
   nodeGetInfo?(): Promise<NodeInfo>;
   nodeGetSecurityModel?(): Promise<SecurityModel>;
   nodeGetFreeMemory?(): Promise<bigint>;
+  /**
+   * virNodeGetFreePages: free pages of each size (KiB) on `cellCount` NUMA cells from
+   * `startCell`, cell by cell (`counts[cell * pages.length + i]`).
+   */
+  nodeGetFreePages?(
+    pages: readonly number[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<bigint[]>;
+  /**
+   * virNodeAllocPages: sets (or with `NodeAllocPagesFlags.ADD` grows) the pool of each huge page
+   * size on `cellCount` cells from `startCell` (-1: the host-wide pool); returns the cells done.
+   */
+  nodeAllocPages?(
+    pageSizes: readonly number[],
+    pageCounts: readonly bigint[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<number>;
 
   connectListAllDomains?(flags: number): Promise<DomainRef[]>;
   connectNumOfDomains?(): Promise<number>;

@@ -293,6 +293,9 @@ export const domainEventIdNames = [
   "memory-device-size-change",
 ] as const;
 
+/** `virNodeAllocPagesFlags` */
+export const NodeAllocPagesFlags = { ADD: 1 } as const;
+
 /** `virDomainEventIOErrorAction` */
 export const DomainEventIOErrorAction = { NONE: 0, PAUSE: 1, REPORT: 2 } as const;
 

@@ -13,6 +13,15 @@ export interface NetworkRef {
   readonly uuid: string;
 }
 
+/** A network port handle (libvirt's `virNetworkPortPtr`): its network and its UUID. */
+export interface NetworkPortRef {
+  readonly net: NetworkRef;
+  readonly uuid: string;
+}
+
+/** `virNetworkPortCreateFlags` */
+export const NetworkPortCreateFlags = { RECLAIM: 1 << 0, VALIDATE: 1 << 1 } as const;
+
 /** `virConnectListAllNetworksFlags` */
 export const ConnectListNetworksFlags = {
   INACTIVE: 1 << 0,
@@ -48,6 +57,16 @@ export interface NetworkDHCPLease {
   readonly hostname: string | null;
   readonly clientid: string | null;
 }
+
+export {
+  NetworkUpdateCommand,
+  NetworkUpdateSection,
+  NETWORK_UPDATE_COMMAND_NAMES,
+  NETWORK_UPDATE_SECTION_NAMES,
+} from "../conf/network/update.ts";
+
+/** `virNetworkUpdateFlags`: CURRENT (0) = the live state of a running network, else the config. */
+export const NetworkUpdateFlags = { AFFECT_CURRENT: 0, AFFECT_LIVE: 1, AFFECT_CONFIG: 2 } as const;
 
 /** `virNetworkEventID` */
 export const NetworkEventId = { LIFECYCLE: 0 } as const;
@@ -103,8 +122,28 @@ export interface NetworkDriver {
   networkGetAutostart?(net: NetworkRef): Promise<boolean>;
   networkSetAutostart?(net: NetworkRef, autostart: boolean): Promise<void>;
   networkGetBridgeName?(net: NetworkRef): Promise<string>;
+  /**
+   * virNetworkUpdate: one entry of one section (`NetworkUpdateSection`) added, deleted or
+   * modified (`NetworkUpdateCommand`) in the live state and/or the persistent config
+   * (`NetworkUpdateFlags`); `parentIndex` -1 = the `<ip>` that fits.
+   */
+  networkUpdate?(
+    net: NetworkRef,
+    command: number,
+    section: number,
+    parentIndex: number,
+    xml: string,
+    flags: number,
+  ): Promise<void>;
   /** `mac` null = every lease. */
   networkGetDHCPLeases?(net: NetworkRef, mac: string | null, flags: number): Promise<NetworkDHCPLease[]>;
+  /** virNetworkListAllPorts (flags: none yet). */
+  networkListAllPorts?(net: NetworkRef, flags: number): Promise<NetworkPortRef[]>;
+  networkPortLookupByUUID?(net: NetworkRef, uuid: string): Promise<NetworkPortRef>;
+  networkPortGetXMLDesc?(port: NetworkPortRef, flags: number): Promise<string>;
+  /** virNetworkPortCreateXML (`NetworkPortCreateFlags`). */
+  networkPortCreateXML?(net: NetworkRef, xml: string, flags: number): Promise<NetworkPortRef>;
+  networkPortDelete?(port: NetworkPortRef, flags: number): Promise<void>;
   /** Returns the callback id (>= 1). `net` null = all networks. */
   connectNetworkEventRegisterAny?(
     net: NetworkRef | null,

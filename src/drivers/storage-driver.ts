@@ -83,7 +83,13 @@ export const StoragePoolDeleteFlags = { NORMAL: 0, ZEROED: 1 } as const;
 export const StorageXMLFlags = { INACTIVE: 1 } as const;
 
 /** `virStoragePoolState` */
-export const StoragePoolState = { INACTIVE: 0, BUILDING: 1, RUNNING: 2, DEGRADED: 3, INACCESSIBLE: 4 } as const;
+export const StoragePoolState = {
+  INACTIVE: 0,
+  BUILDING: 1,
+  RUNNING: 2,
+  DEGRADED: 3,
+  INACCESSIBLE: 4,
+} as const;
 
 /** `virStorageVolType` */
 export const StorageVolType = { FILE: 0, BLOCK: 1, DIR: 2, NETWORK: 3, NETDIR: 4, PLOOP: 5 } as const;
@@ -270,7 +276,12 @@ export interface StorageDriver {
     flags: number,
   ): Promise<VolumeDownloadStream>;
   /** virStorageVolUpload: `length` 0 = to the end. */
-  storageVolUpload?(vol: StorageVolRef, offset: bigint, length: bigint, flags: number): Promise<VolumeUploadSink>;
+  storageVolUpload?(
+    vol: StorageVolRef,
+    offset: bigint,
+    length: bigint,
+    flags: number,
+  ): Promise<VolumeUploadSink>;
   /** Returns the callback id (>= 1). `pool` null = all pools. */
   connectStoragePoolEventRegisterAny?(
     pool: StoragePoolRef | null,

@@ -43,15 +43,28 @@ import {
   type NetworkDHCPLease,
   type NetworkDriver,
   type NetworkEventCallback,
+  type NetworkPortRef,
   type NetworkRef,
 } from "../drivers/network-driver.ts";
 import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
+import {
+  StoragePoolEventId,
+  type StorageDriver,
+  type StoragePoolEventCallback,
+  type StoragePoolInfo,
+  type StoragePoolRef,
+  type StorageVolInfo,
+  type StorageVolRef,
+  type VolumeDownloadStream,
+  type VolumeUploadSink,
+} from "../drivers/storage-driver.ts";
 import { VirErrorNumber, VirtError } from "../util/errors/index.ts";
 import { libvirtDirectSocket, sessionPaths, systemPaths } from "./paths.ts";
 import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
 import { AuthType, DrvFeature, Program, QemuProc, RemoteProc } from "./protocol.ts";
 import { Msg, Proc, type ProcDef } from "./remote-protocol.ts";
 import { connectUnix, RpcClient } from "./rpc-client.ts";
+import { RemoteVolumeDownload, RemoteVolumeUpload } from "./storage-streams.ts";
 import { XdrReader } from "./xdr.ts";
 
 /** URI parameters the remote driver consumes (never sent to the daemon). */
@@ -214,6 +227,8 @@ const toRef = (d: { name: string; uuid: string; id: number }): DomainRef => ({
   id: d.id,
 });
 const netRef = (n: NetworkRef): NetworkRef => ({ name: n.name, uuid: n.uuid });
+const poolRef = (p: StoragePoolRef): StoragePoolRef => ({ name: p.name, uuid: p.uuid });
+const volRef = (v: StorageVolRef): StorageVolRef => ({ pool: v.pool, name: v.name, key: v.key });
 
 const wire = (d: DomainRef): { name: string; uuid: string; id: number } => ({
   name: d.name,
@@ -378,7 +393,9 @@ class RemoteDownloadStream implements DownloadStream {
 }
 
 /** One connection to a daemon. */
-export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonitorCommandDriver {
+export class RemoteDriver
+  implements HypervisorDriver, NetworkDriver, StorageDriver, QemuMonitorCommandDriver
+{
   readonly name = "remote";
   readonly #callbacks = new Map<number, DomainEventCallback>();
   #closed = false;
@@ -436,6 +453,10 @@ export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonito
     if (prog !== Program.REMOTE) return;
     if (proc === Msg.networkLifecycle.num) {
       this.#onNetworkEvent(payload);
+      return;
+    }
+    if (proc === Msg.storagePoolLifecycle.num || proc === Msg.storagePoolRefresh.num) {
+      this.#onStoragePoolEvent(proc, payload);
       return;
     }
     const r = new XdrReader(payload);
@@ -569,6 +590,27 @@ export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonito
   async nodeGetSecurityModel(): Promise<SecurityModel> {
     return this.#call(Proc.nodeGetSecurityModel, undefined);
   }
+  async nodeGetFreePages(
+    pages: readonly number[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<bigint[]> {
+    return (await this.#call(Proc.nodeGetFreePages, { pages: [...pages], startCell, cellCount, flags }))
+      .counts;
+  }
+
+  async nodeAllocPages(
+    pageSizes: readonly number[],
+    pageCounts: readonly bigint[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<number> {
+    const args = { pageSizes: [...pageSizes], pageCounts: [...pageCounts], startCell, cellCount, flags };
+    return (await this.#call(Proc.nodeAllocPages, args)).ret;
+  }
+
   async nodeGetFreeMemory(): Promise<bigint> {
     return (await this.#call(Proc.nodeGetFreeMemory, undefined)).freeMem;
   }
@@ -656,6 +698,47 @@ export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonito
   async networkSetAutostart(net: NetworkRef, autostart: boolean): Promise<void> {
     await this.#call(Proc.networkSetAutostart, { net: netRef(net), autostart });
   }
+  async networkUpdate(
+    net: NetworkRef,
+    command: number,
+    section: number,
+    parentIndex: number,
+    xml: string,
+    flags: number,
+  ): Promise<void> {
+    // libvirt's wire order: the section travels in `command` and the command in `section`.
+    await this.#call(Proc.networkUpdate, {
+      net: netRef(net),
+      command: section,
+      section: command,
+      parentIndex,
+      xml,
+      flags,
+    });
+  }
+  async networkListAllPorts(net: NetworkRef, flags: number): Promise<NetworkPortRef[]> {
+    const r = await this.#call(Proc.networkListAllPorts, { network: netRef(net), need_results: 1, flags });
+    return r.ports.map((p) => ({ net: netRef(p.net), uuid: p.uuid }));
+  }
+  async networkPortLookupByUUID(net: NetworkRef, uuid: string): Promise<NetworkPortRef> {
+    const { port } = await this.#call(Proc.networkPortLookupByUUID, { network: netRef(net), uuid });
+    return { net: netRef(port.net), uuid: port.uuid };
+  }
+  async networkPortCreateXML(net: NetworkRef, xml: string, flags: number): Promise<NetworkPortRef> {
+    const { port } = await this.#call(Proc.networkPortCreateXML, { network: netRef(net), xml, flags });
+    return { net: netRef(port.net), uuid: port.uuid };
+  }
+  async networkPortDelete(port: NetworkPortRef, flags: number): Promise<void> {
+    await this.#call(Proc.networkPortDelete, { port: { net: netRef(port.net), uuid: port.uuid }, flags });
+  }
+  async networkPortGetXMLDesc(port: NetworkPortRef, flags: number): Promise<string> {
+    return (
+      await this.#call(Proc.networkPortGetXMLDesc, {
+        port: { net: netRef(port.net), uuid: port.uuid },
+        flags,
+      })
+    ).xml;
+  }
   async networkGetBridgeName(net: NetworkRef): Promise<string> {
     return (await this.#call(Proc.networkGetBridgeName, { net: netRef(net) })).name;
   }
@@ -694,6 +777,216 @@ export class RemoteDriver implements HypervisorDriver, NetworkDriver, QemuMonito
     if (!cb) return;
     try {
       cb(netRef(m.net), { id: NetworkEventId.LIFECYCLE, event: m.event, detail: m.detail });
+    } catch {
+      // a callback's failure is its own
+    }
+  }
+
+  // --- storage (the remote driver is also the connection's storage driver) -------------------
+  readonly #storagePoolCallbacks = new Map<number, StoragePoolEventCallback>();
+
+  async connectNumOfStoragePools(): Promise<number> {
+    return (await this.#call(Proc.connectNumOfStoragePools, undefined)).num;
+  }
+  async connectNumOfDefinedStoragePools(): Promise<number> {
+    return (await this.#call(Proc.connectNumOfDefinedStoragePools, undefined)).num;
+  }
+  async connectListAllStoragePools(flags: number): Promise<StoragePoolRef[]> {
+    return (await this.#call(Proc.connectListAllStoragePools, { need_results: 1, flags })).pools.map(poolRef);
+  }
+  async connectFindStoragePoolSources(type: string, srcSpec: string | null, flags: number): Promise<string> {
+    return (await this.#call(Proc.connectFindStoragePoolSources, { type, srcSpec, flags })).xml;
+  }
+  async connectGetStoragePoolCapabilities(flags: number): Promise<string> {
+    return (await this.#call(Proc.connectGetStoragePoolCapabilities, { flags })).capabilities;
+  }
+  async storagePoolLookupByName(name: string): Promise<StoragePoolRef> {
+    return poolRef((await this.#call(Proc.storagePoolLookupByName, { name })).pool);
+  }
+  async storagePoolLookupByUUID(uuid: string): Promise<StoragePoolRef> {
+    return poolRef((await this.#call(Proc.storagePoolLookupByUUID, { uuid })).pool);
+  }
+  async storagePoolLookupByVolume(vol: StorageVolRef): Promise<StoragePoolRef> {
+    return poolRef((await this.#call(Proc.storagePoolLookupByVolume, { vol: volRef(vol) })).pool);
+  }
+  async storagePoolLookupByTargetPath(path: string): Promise<StoragePoolRef> {
+    return poolRef((await this.#call(Proc.storagePoolLookupByTargetPath, { path })).pool);
+  }
+  async storagePoolDefineXML(xml: string, flags: number): Promise<StoragePoolRef> {
+    return poolRef((await this.#call(Proc.storagePoolDefineXML, { xml, flags })).pool);
+  }
+  async storagePoolCreateXML(xml: string, flags: number): Promise<StoragePoolRef> {
+    return poolRef((await this.#call(Proc.storagePoolCreateXML, { xml, flags })).pool);
+  }
+  async storagePoolBuild(pool: StoragePoolRef, flags: number): Promise<void> {
+    await this.#call(Proc.storagePoolBuild, { pool: poolRef(pool), flags });
+  }
+  async storagePoolUndefine(pool: StoragePoolRef): Promise<void> {
+    await this.#call(Proc.storagePoolUndefine, { pool: poolRef(pool) });
+  }
+  async storagePoolCreate(pool: StoragePoolRef, flags: number): Promise<void> {
+    await this.#call(Proc.storagePoolCreate, { pool: poolRef(pool), flags });
+  }
+  async storagePoolDestroy(pool: StoragePoolRef): Promise<void> {
+    await this.#call(Proc.storagePoolDestroy, { pool: poolRef(pool) });
+  }
+  async storagePoolDelete(pool: StoragePoolRef, flags: number): Promise<void> {
+    await this.#call(Proc.storagePoolDelete, { pool: poolRef(pool), flags });
+  }
+  async storagePoolRefresh(pool: StoragePoolRef, flags: number): Promise<void> {
+    await this.#call(Proc.storagePoolRefresh, { pool: poolRef(pool), flags });
+  }
+  async storagePoolGetInfo(pool: StoragePoolRef): Promise<StoragePoolInfo> {
+    const r = await this.#call(Proc.storagePoolGetInfo, { pool: poolRef(pool) });
+    return { state: r.state, capacity: r.capacity, allocation: r.allocation, available: r.available };
+  }
+  async storagePoolGetXMLDesc(pool: StoragePoolRef, flags: number): Promise<string> {
+    return (await this.#call(Proc.storagePoolGetXMLDesc, { pool: poolRef(pool), flags })).xml;
+  }
+  async storagePoolGetAutostart(pool: StoragePoolRef): Promise<boolean> {
+    return (await this.#call(Proc.storagePoolGetAutostart, { pool: poolRef(pool) })).autostart;
+  }
+  async storagePoolSetAutostart(pool: StoragePoolRef, autostart: boolean): Promise<void> {
+    await this.#call(Proc.storagePoolSetAutostart, { pool: poolRef(pool), autostart });
+  }
+  async storagePoolIsActive(pool: StoragePoolRef): Promise<boolean> {
+    return (await this.#call(Proc.storagePoolIsActive, { pool: poolRef(pool) })).active;
+  }
+  async storagePoolIsPersistent(pool: StoragePoolRef): Promise<boolean> {
+    return (await this.#call(Proc.storagePoolIsPersistent, { pool: poolRef(pool) })).persistent;
+  }
+  async storagePoolNumOfVolumes(pool: StoragePoolRef): Promise<number> {
+    return (await this.#call(Proc.storagePoolNumOfVolumes, { pool: poolRef(pool) })).num;
+  }
+  async storagePoolListAllVolumes(pool: StoragePoolRef, flags: number): Promise<StorageVolRef[]> {
+    return (
+      await this.#call(Proc.storagePoolListAllVolumes, { pool: poolRef(pool), need_results: 1, flags })
+    ).vols.map(volRef);
+  }
+  async storageVolLookupByName(pool: StoragePoolRef, name: string): Promise<StorageVolRef> {
+    return volRef((await this.#call(Proc.storageVolLookupByName, { pool: poolRef(pool), name })).vol);
+  }
+  async storageVolLookupByKey(key: string): Promise<StorageVolRef> {
+    return volRef((await this.#call(Proc.storageVolLookupByKey, { key })).vol);
+  }
+  async storageVolLookupByPath(path: string): Promise<StorageVolRef> {
+    return volRef((await this.#call(Proc.storageVolLookupByPath, { path })).vol);
+  }
+  async storageVolCreateXML(pool: StoragePoolRef, xml: string, flags: number): Promise<StorageVolRef> {
+    return volRef((await this.#call(Proc.storageVolCreateXML, { pool: poolRef(pool), xml, flags })).vol);
+  }
+  async storageVolCreateXMLFrom(
+    pool: StoragePoolRef,
+    xml: string,
+    clonevol: StorageVolRef,
+    flags: number,
+  ): Promise<StorageVolRef> {
+    return volRef(
+      (
+        await this.#call(Proc.storageVolCreateXMLFrom, {
+          pool: poolRef(pool),
+          xml,
+          clonevol: volRef(clonevol),
+          flags,
+        })
+      ).vol,
+    );
+  }
+  async storageVolDelete(vol: StorageVolRef, flags: number): Promise<void> {
+    await this.#call(Proc.storageVolDelete, { vol: volRef(vol), flags });
+  }
+  async storageVolWipe(vol: StorageVolRef, flags: number): Promise<void> {
+    await this.#call(Proc.storageVolWipe, { vol: volRef(vol), flags });
+  }
+  async storageVolWipePattern(vol: StorageVolRef, algorithm: number, flags: number): Promise<void> {
+    await this.#call(Proc.storageVolWipePattern, { vol: volRef(vol), algorithm, flags });
+  }
+  async storageVolGetInfo(vol: StorageVolRef): Promise<StorageVolInfo> {
+    const r = await this.#call(Proc.storageVolGetInfo, { vol: volRef(vol) });
+    return { type: r.type, capacity: r.capacity, allocation: r.allocation };
+  }
+  async storageVolGetInfoFlags(vol: StorageVolRef, flags: number): Promise<StorageVolInfo> {
+    const r = await this.#call(Proc.storageVolGetInfoFlags, { vol: volRef(vol), flags });
+    return { type: r.type, capacity: r.capacity, allocation: r.allocation };
+  }
+  async storageVolGetXMLDesc(vol: StorageVolRef, flags: number): Promise<string> {
+    return (await this.#call(Proc.storageVolGetXMLDesc, { vol: volRef(vol), flags })).xml;
+  }
+  async storageVolGetPath(vol: StorageVolRef): Promise<string> {
+    return (await this.#call(Proc.storageVolGetPath, { vol: volRef(vol) })).name;
+  }
+  async storageVolResize(vol: StorageVolRef, capacity: bigint, flags: number): Promise<void> {
+    await this.#call(Proc.storageVolResize, { vol: volRef(vol), capacity, flags });
+  }
+  async storageVolDownload(
+    vol: StorageVolRef,
+    offset: bigint,
+    length: bigint,
+    flags: number,
+  ): Promise<VolumeDownloadStream> {
+    const stream = new RemoteVolumeDownload(this.rpc, Proc.storageVolDownload, this.rpc.nextSerial);
+    await this.rpc.call(Proc.storageVolDownload, { vol: volRef(vol), offset, length, flags }, stream.sink);
+    return stream;
+  }
+  async storageVolUpload(
+    vol: StorageVolRef,
+    offset: bigint,
+    length: bigint,
+    flags: number,
+  ): Promise<VolumeUploadSink> {
+    const sink = new RemoteVolumeUpload(this.rpc, Proc.storageVolUpload, this.rpc.nextSerial);
+    await this.rpc.call(Proc.storageVolUpload, { vol: volRef(vol), offset, length, flags }, sink.sink);
+    return sink;
+  }
+  async connectStoragePoolEventRegisterAny(
+    pool: StoragePoolRef | null,
+    eventID: number,
+    callback: StoragePoolEventCallback,
+  ): Promise<number> {
+    const r = await this.#call(Proc.connectStoragePoolEventRegisterAny, {
+      eventID,
+      pool: pool ? poolRef(pool) : null,
+    });
+    this.#storagePoolCallbacks.set(r.callbackID, callback);
+    return r.callbackID;
+  }
+  async connectStoragePoolEventDeregisterAny(callbackID: number): Promise<void> {
+    if (!this.#storagePoolCallbacks.has(callbackID)) {
+      throw new VirtError("API_INVALID_ARG", {
+        what: `could not find event callback ${callbackID} for deletion`,
+      });
+    }
+    await this.#call(Proc.connectStoragePoolEventDeregisterAny, { callbackID });
+    this.#storagePoolCallbacks.delete(callbackID);
+  }
+  #onStoragePoolEvent(proc: number, payload: Buffer): void {
+    const r = new XdrReader(payload);
+    const ev =
+      proc === Msg.storagePoolLifecycle.num
+        ? (() => {
+            const m = Msg.storagePoolLifecycle.msg.dec(r);
+            return {
+              callbackID: m.callbackID,
+              pool: m.pool,
+              id: StoragePoolEventId.LIFECYCLE,
+              event: m.event,
+              detail: m.detail,
+            };
+          })()
+        : (() => {
+            const m = Msg.storagePoolRefresh.msg.dec(r);
+            return {
+              callbackID: m.callbackID,
+              pool: m.pool,
+              id: StoragePoolEventId.REFRESH,
+              event: 0,
+              detail: 0,
+            };
+          })();
+    const cb = this.#storagePoolCallbacks.get(ev.callbackID);
+    if (!cb) return;
+    try {
+      cb(poolRef(ev.pool), { id: ev.id, event: ev.event, detail: ev.detail });
     } catch {
       // a callback's failure is its own
     }

@@ -141,6 +141,93 @@ test("virsh net-define / start / autostart / destroy / undefine through tvirtd =
   assert.match(tr.stdout, /^ rpcnet +active +no +no$/m);
 });
 
+test("virsh net-update through tvirtd = virsh on test:///default (NETWORK_UPDATE, both field orders)", async (t) => {
+  const virsh = virshOrSkip(t);
+  if (!virsh) return;
+  // rpcnet comes and goes within the sequence, so the daemon's test driver ends as it began.
+  const host = "<host mac='52:54:00:00:00:01' name='a' ip='192.168.150.10'/>";
+  const r = await same(
+    virsh,
+    [
+      "net-define net.xml",
+      `net-update rpcnet add ip-dhcp-host "${host}"`,
+      "net-start rpcnet",
+      `net-update rpcnet add-first ip-dhcp-host "<host mac='52:54:00:00:00:02' name='b' ip='192.168.150.11'/>" --config`,
+      `net-update rpcnet modify ip-dhcp-host "<host mac='52:54:00:00:00:01' name='a2' ip='192.168.150.12'/>" --live`,
+      `net-update rpcnet add dns-host "<host ip='192.168.150.5'><hostname>foo</hostname></host>"`,
+      `net-update rpcnet delete ip-dhcp-range "<range start='192.168.150.2' end='192.168.150.254'/>"`,
+      "net-dumpxml rpcnet",
+      `net-update rpcnet add ip-dhcp-host "${host.replace("a'", "c'")}"`,
+      `net-update rpcnet add bridge "<bridge name='x'/>"`,
+      `net-update rpcnet add ip-dhcp-host "<host"`,
+      `net-update nosuch add ip-dhcp-host "${host}"`,
+      "net-destroy rpcnet",
+      `net-update rpcnet delete ip-dhcp-host "<host name='b'/>"`,
+      `net-update rpcnet add ip-dhcp-host "${host}" --live`,
+      "net-dumpxml rpcnet",
+      "net-undefine rpcnet",
+    ].join("; "),
+  );
+  assert.match(r.stdout, /^Updated network rpcnet live state$/m);
+  assert.match(r.stdout, /<host mac='52:54:00:00:00:01' name='a2' ip='192.168.150.12'\/>/);
+  assert.match(r.stderr, /there is an existing dhcp host entry in network 'rpcnet'/);
+  assert.match(r.stderr, /can't update 'bridge' section of network 'rpcnet'/);
+  assert.match(r.stderr, /network is not running/);
+});
+
+test("virsh net-port-list / net-port-create through tvirtd = virsh on test:///default (no ports there)", async (t) => {
+  const virsh = virshOrSkip(t);
+  if (!virsh) return;
+  const r = await same(
+    virsh,
+    "net-port-list default; net-port-list --uuid default; net-port-create default net.xml",
+  );
+  assert.match(r.stderr, /not supported by the connection driver: virNetworkListAllPorts/);
+  assert.match(r.stderr, /not supported by the connection driver: virNetworkPortCreateXML/);
+});
+
+test("virsh net-event through tvirtd prints the lifecycle events another client causes", async (t) => {
+  const virsh = virshOrSkip(t);
+  if (!virsh) return;
+  for (const bin of [virsh, "tvirsh"]) {
+    const argv =
+      bin === "tvirsh" ? [process.execPath, [tvirshBin, "-c", uri]] : ([virsh, ["-c", uri]] as const);
+    const waiting = run(
+      argv[0] as string,
+      [
+        ...(argv[1] as string[]),
+        "net-event --event lifecycle --loop --timeout 8; net-event --event lifecycle --network nosuch --timeout 1",
+      ],
+      { env, cwd: dir, timeoutMs: 60_000 },
+    );
+    // The listener registers within a few seconds (tvirsh loads its TypeScript first); then
+    // another connection stops and starts default.
+    await new Promise((res) => setTimeout(res, 4000));
+    const conn = await connect(uri);
+    try {
+      const net = await conn.networkLookupByName("default");
+      await net.destroy();
+      await net.create();
+    } finally {
+      await conn.close();
+    }
+    const r = await waiting;
+    assert.equal(
+      r.stdout,
+      "event 'lifecycle' for network default: Stopped\n" +
+        "event 'lifecycle' for network default: Started\n" +
+        "event loop timed out\nevents received: 2\n\n" +
+        "event loop timed out\nevents received: 0\n\n",
+      `${bin}: ${r.stderr}`,
+    );
+    assert.equal(
+      r.stderr,
+      "error: failed to get network 'nosuch'\nerror: Network not found: no network with matching name 'nosuch'\n",
+    );
+    assert.equal(r.code, 1);
+  }
+});
+
 test("a read-only socket refuses network changes with libvirt's error", async (t) => {
   const virsh = virshOrSkip(t);
   if (!virsh) return;
@@ -239,10 +326,9 @@ test("procprobe.py: every network procedure virt-manager, nova, ansible and terr
   const used = (JSON.parse(readFileSync(data, "utf8")) as { clients: Record<string, string[]> }).clients;
   const networkProcs = [...new Set(Object.values(used).flat())].filter((p) => /NETWORK/.test(p));
   assert.ok(networkProcs.includes("CONNECT_LIST_ALL_NETWORKS"), networkProcs.join(" "));
-  // NETWORK_UPDATE (net-update) is not served yet
   assert.deepEqual(
     networkProcs.filter((p) => missing.includes(p)),
-    networkProcs.includes("NETWORK_UPDATE") ? ["NETWORK_UPDATE"] : [],
+    [],
   );
 });
 

@@ -40,6 +40,12 @@ export const nonnullDomain = struct({ name: nstring, uuid, id: int });
 export const optDomain = optional(nonnullDomain);
 /** `remote_nonnull_network` */
 export const nonnullNetwork = struct({ name: nstring, uuid });
+/** `remote_nonnull_storage_pool` */
+export const nonnullStoragePool = struct({ name: nstring, uuid });
+/** `remote_nonnull_storage_vol`: the pool's name, the volume's name and key. */
+export const nonnullStorageVol = struct({ pool: nstring, name: nstring, key: nstring });
+/** `remote_nonnull_network_port` */
+export const nonnullNetworkPort = struct({ net: nonnullNetwork, uuid });
 
 /** `remote_error` (= `virNetMessageError`). */
 export const remoteError = struct({
@@ -173,6 +179,21 @@ const dhcpLease = struct({
   clientid: ostring,
 });
 
+/** REMOTE_NODE_MAX_CELLS: the longest page and count lists of the node page calls. */
+const NODE_MAX_CELLS = 1024;
+
+// storage pools and volumes
+const poolArgs = struct({ pool: nonnullStoragePool });
+const poolFlags = struct({ pool: nonnullStoragePool, flags: uint });
+const poolRet = struct({ pool: nonnullStoragePool });
+const volArgs = struct({ vol: nonnullStorageVol });
+const volFlags = struct({ vol: nonnullStorageVol, flags: uint });
+const volRet = struct({ vol: nonnullStorageVol });
+/** `remote_storage_vol_get_info_ret`: `char type` is a 4-byte word. */
+const volInfo = struct({ type: int, capacity: uhyperNum, allocation: uhyperNum });
+/** `remote_storage_vol_upload_args` = `remote_storage_vol_download_args` */
+const volTransfer = struct({ vol: nonnullStorageVol, offset: uhyper, length: uhyper, flags: uint });
+
 export const Proc = {
   connectOpen: remote(P.CONNECT_OPEN, "CONNECT_OPEN", struct({ name: ostring, flags: uint }), VOID),
   connectClose: remote(P.CONNECT_CLOSE, "CONNECT_CLOSE", VOID, VOID),
@@ -256,6 +277,24 @@ export const Proc = {
     "NODE_GET_FREE_MEMORY",
     VOID,
     struct({ freeMem: uhyper }),
+  ),
+  nodeGetFreePages: remote(
+    P.NODE_GET_FREE_PAGES,
+    "NODE_GET_FREE_PAGES",
+    struct({ pages: array(uint, NODE_MAX_CELLS), startCell: int, cellCount: uint, flags: uint }),
+    struct({ counts: array(uhyper, NODE_MAX_CELLS) }),
+  ),
+  nodeAllocPages: remote(
+    P.NODE_ALLOC_PAGES,
+    "NODE_ALLOC_PAGES",
+    struct({
+      pageSizes: array(uint, NODE_MAX_CELLS),
+      pageCounts: array(uhyper, NODE_MAX_CELLS),
+      startCell: int,
+      cellCount: uint,
+      flags: uint,
+    }),
+    struct({ ret: int }),
   ),
   nodeGetSecurityModel: remote(
     P.NODE_GET_SECURITY_MODEL,
@@ -607,6 +646,54 @@ export const Proc = {
     struct({ net: nonnullNetwork, mac: ostring, need_results: int, flags: uint }),
     struct({ leases: array(dhcpLease, 65536), ret: uint }),
   ),
+  /**
+   * `remote_network_update_args`. The field names are the protocol's; libvirt's client library
+   * passes the section in `command` and the command in `section` (virNetworkUpdate calls the
+   * driver with the two swapped, and the server swaps them back), so only the pair matters.
+   */
+  networkUpdate: remote(
+    291,
+    "NETWORK_UPDATE",
+    struct({
+      net: nonnullNetwork,
+      command: uint,
+      section: uint,
+      parentIndex: int,
+      xml: nstring,
+      flags: uint,
+    }),
+    VOID,
+  ),
+  networkListAllPorts: remote(
+    404,
+    "NETWORK_LIST_ALL_PORTS",
+    struct({ network: nonnullNetwork, need_results: int, flags: uint }),
+    struct({ ports: array(nonnullNetworkPort, ListMax.NETWORK_PORT_LIST), ret: uint }),
+  ),
+  networkPortLookupByUUID: remote(
+    405,
+    "NETWORK_PORT_LOOKUP_BY_UUID",
+    struct({ network: nonnullNetwork, uuid }),
+    struct({ port: nonnullNetworkPort }),
+  ),
+  networkPortCreateXML: remote(
+    406,
+    "NETWORK_PORT_CREATE_XML",
+    struct({ network: nonnullNetwork, xml: nstring, flags: uint }),
+    struct({ port: nonnullNetworkPort }),
+  ),
+  networkPortDelete: remote(
+    410,
+    "NETWORK_PORT_DELETE",
+    struct({ port: nonnullNetworkPort, flags: uint }),
+    VOID,
+  ),
+  networkPortGetXMLDesc: remote(
+    409,
+    "NETWORK_PORT_GET_XML_DESC",
+    struct({ port: nonnullNetworkPort, flags: uint }),
+    struct({ xml: nstring }),
+  ),
   connectNetworkEventRegisterAny: remote(
     313,
     "CONNECT_NETWORK_EVENT_REGISTER_ANY",
@@ -618,6 +705,150 @@ export const Proc = {
     "CONNECT_NETWORK_EVENT_DEREGISTER_ANY",
     struct({ callbackID: int }),
     VOID,
+  ),
+  // --- storage (REMOTE_PROC_*STORAGE*: pools by name + UUID, volumes by pool + name + key) ----
+  connectNumOfStoragePools: remote(71, "CONNECT_NUM_OF_STORAGE_POOLS", VOID, struct({ num: int })),
+  connectListStoragePools: remote(
+    72,
+    "CONNECT_LIST_STORAGE_POOLS",
+    struct({ maxnames: int }),
+    struct({ names: array(nstring, ListMax.STORAGE_POOL_LIST) }),
+  ),
+  connectNumOfDefinedStoragePools: remote(
+    73,
+    "CONNECT_NUM_OF_DEFINED_STORAGE_POOLS",
+    VOID,
+    struct({ num: int }),
+  ),
+  connectListDefinedStoragePools: remote(
+    74,
+    "CONNECT_LIST_DEFINED_STORAGE_POOLS",
+    struct({ maxnames: int }),
+    struct({ names: array(nstring, ListMax.STORAGE_POOL_LIST) }),
+  ),
+  connectFindStoragePoolSources: remote(
+    75,
+    "CONNECT_FIND_STORAGE_POOL_SOURCES",
+    struct({ type: nstring, srcSpec: ostring, flags: uint }),
+    struct({ xml: nstring }),
+  ),
+  storagePoolCreateXML: remote(76, "STORAGE_POOL_CREATE_XML", struct({ xml: nstring, flags: uint }), poolRet),
+  storagePoolDefineXML: remote(77, "STORAGE_POOL_DEFINE_XML", struct({ xml: nstring, flags: uint }), poolRet),
+  storagePoolCreate: remote(78, "STORAGE_POOL_CREATE", poolFlags, VOID),
+  storagePoolBuild: remote(79, "STORAGE_POOL_BUILD", poolFlags, VOID),
+  storagePoolDestroy: remote(80, "STORAGE_POOL_DESTROY", poolArgs, VOID),
+  storagePoolDelete: remote(81, "STORAGE_POOL_DELETE", poolFlags, VOID),
+  storagePoolUndefine: remote(82, "STORAGE_POOL_UNDEFINE", poolArgs, VOID),
+  storagePoolRefresh: remote(83, "STORAGE_POOL_REFRESH", poolFlags, VOID),
+  storagePoolLookupByName: remote(84, "STORAGE_POOL_LOOKUP_BY_NAME", struct({ name: nstring }), poolRet),
+  storagePoolLookupByUUID: remote(85, "STORAGE_POOL_LOOKUP_BY_UUID", struct({ uuid }), poolRet),
+  storagePoolLookupByVolume: remote(86, "STORAGE_POOL_LOOKUP_BY_VOLUME", volArgs, poolRet),
+  /** `unsigned char state` is a 4-byte word. */
+  storagePoolGetInfo: remote(
+    87,
+    "STORAGE_POOL_GET_INFO",
+    poolArgs,
+    struct({ state: uint, capacity: uhyperNum, allocation: uhyperNum, available: uhyperNum }),
+  ),
+  storagePoolGetXMLDesc: remote(88, "STORAGE_POOL_GET_XML_DESC", poolFlags, struct({ xml: nstring })),
+  storagePoolGetAutostart: remote(89, "STORAGE_POOL_GET_AUTOSTART", poolArgs, struct({ autostart: intBool })),
+  storagePoolSetAutostart: remote(
+    90,
+    "STORAGE_POOL_SET_AUTOSTART",
+    struct({ pool: nonnullStoragePool, autostart: intBool }),
+    VOID,
+  ),
+  storagePoolNumOfVolumes: remote(91, "STORAGE_POOL_NUM_OF_VOLUMES", poolArgs, struct({ num: int })),
+  storagePoolListVolumes: remote(
+    92,
+    "STORAGE_POOL_LIST_VOLUMES",
+    struct({ pool: nonnullStoragePool, maxnames: int }),
+    struct({ names: array(nstring, ListMax.STORAGE_VOL_LIST) }),
+  ),
+  storageVolCreateXML: remote(
+    93,
+    "STORAGE_VOL_CREATE_XML",
+    struct({ pool: nonnullStoragePool, xml: nstring, flags: uint }),
+    volRet,
+  ),
+  storageVolDelete: remote(94, "STORAGE_VOL_DELETE", volFlags, VOID),
+  storageVolLookupByName: remote(
+    95,
+    "STORAGE_VOL_LOOKUP_BY_NAME",
+    struct({ pool: nonnullStoragePool, name: nstring }),
+    volRet,
+  ),
+  storageVolLookupByKey: remote(96, "STORAGE_VOL_LOOKUP_BY_KEY", struct({ key: nstring }), volRet),
+  storageVolLookupByPath: remote(97, "STORAGE_VOL_LOOKUP_BY_PATH", struct({ path: nstring }), volRet),
+  storageVolGetInfo: remote(98, "STORAGE_VOL_GET_INFO", volArgs, volInfo),
+  storageVolGetXMLDesc: remote(99, "STORAGE_VOL_GET_XML_DESC", volFlags, struct({ xml: nstring })),
+  storageVolGetPath: remote(100, "STORAGE_VOL_GET_PATH", volArgs, struct({ name: nstring })),
+  storageVolCreateXMLFrom: remote(
+    125,
+    "STORAGE_VOL_CREATE_XML_FROM",
+    struct({ pool: nonnullStoragePool, xml: nstring, clonevol: nonnullStorageVol, flags: uint }),
+    volRet,
+  ),
+  storagePoolIsActive: remote(154, "STORAGE_POOL_IS_ACTIVE", poolArgs, struct({ active: intBool })),
+  storagePoolIsPersistent: remote(
+    155,
+    "STORAGE_POOL_IS_PERSISTENT",
+    poolArgs,
+    struct({ persistent: intBool }),
+  ),
+  storageVolWipe: remote(165, "STORAGE_VOL_WIPE", volFlags, VOID),
+  /** Data follows on the call's serial, client to daemon (`@writestream`). */
+  storageVolUpload: remote(208, "STORAGE_VOL_UPLOAD", volTransfer, VOID),
+  /** Data follows on the call's serial, daemon to client (`@readstream`). */
+  storageVolDownload: remote(209, "STORAGE_VOL_DOWNLOAD", volTransfer, VOID),
+  storageVolWipePattern: remote(
+    259,
+    "STORAGE_VOL_WIPE_PATTERN",
+    struct({ vol: nonnullStorageVol, algorithm: uint, flags: uint }),
+    VOID,
+  ),
+  storageVolResize: remote(
+    260,
+    "STORAGE_VOL_RESIZE",
+    struct({ vol: nonnullStorageVol, capacity: uhyper, flags: uint }),
+    VOID,
+  ),
+  connectListAllStoragePools: remote(
+    281,
+    "CONNECT_LIST_ALL_STORAGE_POOLS",
+    struct({ need_results: int, flags: uint }),
+    struct({ pools: array(nonnullStoragePool, ListMax.STORAGE_POOL_LIST), ret: uint }),
+  ),
+  storagePoolListAllVolumes: remote(
+    282,
+    "STORAGE_POOL_LIST_ALL_VOLUMES",
+    struct({ pool: nonnullStoragePool, need_results: int, flags: uint }),
+    struct({ vols: array(nonnullStorageVol, ListMax.STORAGE_VOL_LIST), ret: uint }),
+  ),
+  connectStoragePoolEventRegisterAny: remote(
+    368,
+    "CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY",
+    struct({ eventID: int, pool: optional(nonnullStoragePool) }),
+    struct({ callbackID: int }),
+  ),
+  connectStoragePoolEventDeregisterAny: remote(
+    369,
+    "CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY",
+    struct({ callbackID: int }),
+    VOID,
+  ),
+  storageVolGetInfoFlags: remote(378, "STORAGE_VOL_GET_INFO_FLAGS", volFlags, volInfo),
+  storagePoolLookupByTargetPath: remote(
+    391,
+    "STORAGE_POOL_LOOKUP_BY_TARGET_PATH",
+    struct({ path: nstring }),
+    poolRet,
+  ),
+  connectGetStoragePoolCapabilities: remote(
+    403,
+    "CONNECT_GET_STORAGE_POOL_CAPABILITIES",
+    struct({ flags: uint }),
+    struct({ capabilities: nstring }),
   ),
   // device hotplug
   domainAttachDevice: remote(
@@ -858,6 +1089,17 @@ export const Msg = {
     315,
     "NETWORK_EVENT_LIFECYCLE",
     struct({ callbackID: int, net: nonnullNetwork, event: int, detail: int }),
+  ),
+  /** CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY's messages. */
+  storagePoolLifecycle: message(
+    370,
+    "STORAGE_POOL_EVENT_LIFECYCLE",
+    struct({ callbackID: int, pool: nonnullStoragePool, event: int, detail: int }),
+  ),
+  storagePoolRefresh: message(
+    373,
+    "STORAGE_POOL_EVENT_REFRESH",
+    struct({ callbackID: int, pool: nonnullStoragePool }),
   ),
   connectionClosed: message(
     P.CONNECT_EVENT_CONNECTION_CLOSED,

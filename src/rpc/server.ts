@@ -22,7 +22,7 @@ import { KeepAlive, answerPing, isKeepAlive } from "./keepalive.ts";
 import { encodePacket, FrameError, PacketDecoder, type Header, type Packet } from "./packet.ts";
 import { remoteProcedureNames } from "./procedure-names.ts";
 import { MessageStatus, MessageType, PROTOCOL_VERSION, Program } from "./protocol.ts";
-import { remoteError, type MsgDef } from "./remote-protocol.ts";
+import { remoteError, streamHole, type MsgDef } from "./remote-protocol.ts";
 import { XdrReader, type XdrWriter } from "./xdr.ts";
 
 export interface RpcLogger {
@@ -105,15 +105,35 @@ export async function openLocal(uri: string, readonly: boolean): Promise<Connect
 
 let nextClientId = 1;
 
-/** A server-side stream (console) bound to the serial of the call that opened it. */
+/** A server-side stream (console, screenshot, volume) bound to the serial of the call that opened it. */
 export interface ServerStream {
   readonly proc: number;
   readonly prog: number;
-  /** Data from the client. */
-  write(data: Buffer): void;
-  /** The client finished (status OK) or aborted (status ERROR): release the device side. */
+  /**
+   * Data from the client. A promise holds the client's further packets back until it settles
+   * (flow control: the client's data counts as a request in flight while it is being written,
+   * so a slow volume stops the server reading the socket); a rejection aborts the stream and
+   * is sent to the client as the stream's error.
+   */
+  write(data: Buffer): void | Promise<void>;
+  /**
+   * A STREAM_HOLE from the client (sparse upload), in order with the data. Absent: a hole is
+   * refused with "Unexpected stream hole", as libvirtd does for a stream opened without
+   * VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM.
+   */
+  hole?(length: bigint): void | Promise<void>;
+  /**
+   * The client's finish (status OK) after all its data was written: a failure is sent as the
+   * stream's error instead of the confirmation (libvirt's `virStreamFinish` in
+   * daemonStreamHandleFinish). Absent: `close` stands for it.
+   */
+  finish?(): Promise<void>;
+  /** The client aborted (status ERROR) or went away: release the device side. */
   close(): Promise<void>;
 }
+
+/** Bytes queued to a client above which a stream sender waits (`ServerClient.drained`). */
+const STREAM_HIGH_WATER = 1024 * 1024;
 
 /** One accepted connection. */
 export class ServerClient {
@@ -183,6 +203,23 @@ export class ServerClient {
     this.#sendPacket({ prog, vers: PROTOCOL_VERSION, proc, type: MessageType.STREAM, serial, status }, body);
   }
 
+  /** Sends a STREAM_HOLE (sparse download): status CONTINUE, `virNetStreamHole` with flags 0. */
+  sendStreamHole(prog: number, proc: number, serial: number, length: bigint): void {
+    this.#sendPacket(
+      {
+        prog,
+        vers: PROTOCOL_VERSION,
+        proc,
+        type: MessageType.STREAM_HOLE,
+        serial,
+        status: MessageStatus.CONTINUE,
+      },
+      (w) => {
+        streamHole.enc(w, { length, flags: 0 });
+      },
+    );
+  }
+
   #sendPacket(h: Header, body?: Uint8Array | ((w: XdrWriter) => void)): void {
     if (this.closed) return;
     let buf: Buffer;
@@ -193,6 +230,24 @@ export class ServerClient {
       return;
     }
     this.send(buf);
+  }
+
+  /**
+   * Resolves once the bytes queued to the client are below a few stream packets (or the client
+   * is gone): a download waits here so that it never exceeds `maxQueuedBytes`.
+   */
+  drained(): Promise<void> {
+    if (this.closed || this.socket.destroyed || this.socket.writableLength <= STREAM_HIGH_WATER)
+      return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off("drain", done);
+        this.socket.off("close", done);
+        resolve();
+      };
+      this.socket.on("drain", done);
+      this.socket.on("close", done);
+    });
   }
 
   /** True while reading is paused for max_client_requests. */
@@ -499,6 +554,11 @@ export class RpcServer {
     client.send(buf);
   }
 
+  /** Each stream's writes in order: the packets of one stream are handled one after the other. */
+  readonly #streamQueues = new WeakMap<ServerStream, Promise<void>>();
+  /** Streams finished, aborted or failed: their queued packets are dropped. */
+  readonly #streamsEnded = new WeakSet<ServerStream>();
+
   #onStreamPacket(client: ServerClient, p: Packet): void {
     const h = p.header;
     const st = client.streams.get(h.serial);
@@ -507,27 +567,82 @@ export class RpcServer {
       this.log.debug(`${client.label}: ignoring stream data for serial ${h.serial}`);
       return;
     }
-    if (h.type === MessageType.STREAM_HOLE) {
-      client.streams.delete(h.serial);
-      void st.close();
+    const fail = (e: unknown): void => {
+      if (this.#streamsEnded.has(st)) return;
+      this.#streamsEnded.add(st);
+      if (client.streams.get(h.serial) === st) client.streams.delete(h.serial);
+      this.#track(st.close().catch(() => undefined));
       client.sendStream(h.prog, h.proc, h.serial, MessageStatus.ERROR, (w) => {
-        remoteError.enc(
-          w,
-          toRemoteError(new VirtError("RPC_STREAM_ABORTED", { reason: "Unexpected stream hole" })),
-        );
+        remoteError.enc(w, toRemoteError(e instanceof VirtError ? e : toVirtError(e)));
       });
+    };
+    /** Runs `step` after the stream's earlier packets, counting it as a request in flight. */
+    const queue = (step: () => void | Promise<void>): void => {
+      const prev = this.#streamQueues.get(st) ?? Promise.resolve();
+      client.inflight++;
+      client.updateFlow();
+      const next = prev.then(async () => {
+        try {
+          if (!this.#streamsEnded.has(st)) await step();
+        } catch (e) {
+          fail(e);
+        } finally {
+          client.inflight--;
+          client.updateFlow();
+        }
+      });
+      this.#streamQueues.set(st, next);
+      this.#track(next);
+    };
+    if (h.type === MessageType.STREAM_HOLE) {
+      const hole = st.hole?.bind(st);
+      if (!hole) {
+        fail(new VirtError("RPC_STREAM_ABORTED", { reason: "Unexpected stream hole" }));
+        return;
+      }
+      let length: bigint;
+      try {
+        length = streamHole.dec(new XdrReader(p.payload)).length;
+      } catch (e) {
+        fail(new VirtError("RPC_DECODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }));
+        return;
+      }
+      queue(() => hole(length));
       return;
     }
     if (h.status === MessageStatus.CONTINUE) {
-      if (p.payload.length > 0) st.write(Buffer.from(p.payload));
+      if (p.payload.length > 0) {
+        const data = Buffer.from(p.payload);
+        queue(() => st.write(data));
+      }
       return;
     }
-    // OK = finish, ERROR = abort: both release the device side and are confirmed empty.
-    client.streams.delete(h.serial);
-    this.#track(
-      st.close().finally(() => {
+    const finish = st.finish?.bind(st);
+    if (h.status === MessageStatus.OK && finish) {
+      // finish: after the data written so far; its failure is the stream's error
+      queue(async () => {
+        await finish();
+        this.#streamsEnded.add(st);
+        if (client.streams.get(h.serial) === st) client.streams.delete(h.serial);
         client.sendStream(h.prog, h.proc, h.serial, MessageStatus.OK);
-      }),
+      });
+      return;
+    }
+    // OK = finish (after the data written so far), ERROR = abort (queued data dropped): both
+    // release the device side and are confirmed empty.
+    client.streams.delete(h.serial);
+    const abort = h.status !== MessageStatus.OK;
+    if (abort) this.#streamsEnded.add(st);
+    const prev = abort ? Promise.resolve() : (this.#streamQueues.get(st) ?? Promise.resolve());
+    this.#track(
+      prev
+        .then(() => {
+          this.#streamsEnded.add(st);
+          return st.close();
+        })
+        .finally(() => {
+          client.sendStream(h.prog, h.proc, h.serial, MessageStatus.OK);
+        }),
     );
   }
 

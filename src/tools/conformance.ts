@@ -1,9 +1,12 @@
 /**
  * Conformance against libvirt's own golden files: for every case of the corpus, the QEMU
  * command line (`<case>.x86_64-latest.args` or `.err`) and the XML round trip
- * (`<case>.x86_64-latest.xml`). Prints a table `case | args | xml` and a summary line.
+ * (`<case>.x86_64-latest.xml`). Prints a table `case | args | xml` and a summary line. Then
+ * the network corpus (src/testing/network-conformance.ts): XML round trips, dnsmasq `.conf` and
+ * `.hostsfile`, firewall rules for iptables and nftables, as a table `kind | case | verdict`
+ * with the reason under each case that is not exact, and a summary line.
  *
- *   npm run conformance -- [--corpus DIR] [--json]
+ *   npm run conformance -- [--corpus DIR] [--network-corpus DIR] [--json] [--min-network-exact N]
  *   npm run conformance -- --suite [--write-ratchet [--allow-new]] [--json] [--ratchet F] [--doc F]
  *
  * `--suite` runs every x86_64 output of libvirt 11.3.0's suite fetched by scripts/setup (see
@@ -21,6 +24,13 @@ import { loadCapsFile } from "../drivers/qemu/capabilities/load.ts";
 import { qemuXmlCorpusDir } from "../testing/corpus.ts";
 
 import { listCases, runCase, type CaseResult } from "../testing/qemu/conformance-case.ts";
+import { networkCorpusDir } from "../testing/network-corpus.ts";
+import {
+  networkDocSection,
+  networkTable,
+  runNetworkConformance,
+  type NetworkConformance,
+} from "../testing/network-conformance.ts";
 
 export {
   type CaseDetail,
@@ -129,7 +139,14 @@ async function suiteMain(opts: SuiteOptions): Promise<number> {
       console.log(`harness setting not reproduced: ${setting}: ${outputs.join(", ")}`);
   for (const u of run.undeclared)
     console.error(`conformance: ${u}: .err without a declaration in qemuxmlconftest.c`);
-  writeFileSync(opts.doc ?? CONFORMANCE_DOC, s.conformanceDoc(run.entries));
+  const sampleDir = networkCorpusDir();
+  const netSample = sampleDir !== undefined ? runNetworkConformance(sampleDir) : undefined;
+  const netSuite = runNetworkConformance(dir);
+  if (!opts.json) console.log(`\nlibvirt ${dir} network corpus:\n${networkTable(netSuite)}`);
+  writeFileSync(
+    opts.doc ?? CONFORMANCE_DOC,
+    s.conformanceDoc(run.entries) + "\n" + networkDocSection(netSample, netSuite),
+  );
   if (!opts.writeRatchet) {
     // Without --write-ratchet, a list that disagrees with the suite is a failure, as in suite.test.ts.
     const problems = s.describeCheck(check);
@@ -168,6 +185,8 @@ async function main(): Promise<number> {
         "min-exact": { type: "string" },
         "max-differs": { type: "string" },
         "min-xml-exact": { type: "string" },
+        "network-corpus": { type: "string" },
+        "min-network-exact": { type: "string" },
       },
     }));
   } catch (e) {
@@ -206,10 +225,34 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  const minNetworkExact = count("min-network-exact", values["min-network-exact"]);
+  if (minNetworkExact instanceof Error) {
+    console.error(`conformance: ${minNetworkExact.message}`);
+    return 2;
+  }
   const caps = loadCapsFile(join(corpusDir, "caps", "caps_10.0.0_x86_64.xml"));
   const results = listCases(corpusDir).map((c) => runCase(corpusDir, c, caps));
+  const netDir = values["network-corpus"] ?? networkCorpusDir();
+  let net: NetworkConformance | undefined;
+  try {
+    net = netDir !== undefined ? runNetworkConformance(netDir) : undefined;
+  } catch (e) {
+    console.error(`conformance: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  if (net === undefined) console.error("conformance: no network corpus (use --network-corpus DIR)");
   if (values.json) {
-    console.log(JSON.stringify({ results, summary: summarize(results) }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          results,
+          summary: summarize(results),
+          ...(net ? { network: { results: net.results, networks: net.networks } } : {}),
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     const w = Math.max(4, ...results.map((r) => r.name.length));
     console.log(`${"case".padEnd(w)} | args       | xml`);
@@ -221,8 +264,13 @@ async function main(): Promise<number> {
       if (r.xmlNote !== undefined && r.xml !== "exact") console.log(`${"".padEnd(w)}   xml: ${r.xmlNote}`);
     }
     console.log(summarize(results));
+    if (net) console.log(`\nnetwork corpus ${net.dir}:\n${networkTable(net)}`);
   }
   const failures = thresholdFailures(results, thresholds);
+  if (minNetworkExact !== undefined && (net?.networks.exact ?? 0) < minNetworkExact)
+    failures.push(
+      `networks: ${net?.networks.exact ?? 0} exact of ${net?.networks.of ?? 0}, below --min-network-exact ${minNetworkExact}`,
+    );
   for (const f of failures) console.error(`conformance: ${f}`);
   return failures.length > 0 ? 1 : 0;
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { isVirtError } from "./errors/index.ts";
 import {
@@ -98,4 +100,27 @@ test("parseProcStat copes with spaces and parentheses in the command name", () =
   assert.equal(st.state, "S");
   assert.equal(st.ppid, 7);
   assert.equal(st.starttime, 424242);
+});
+
+test("spawnArgv: extra descriptors reach the child as fd 3, 4, ...", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tvirt-spawn-fds-"));
+  const a = openSync(join(dir, "a"), "w+");
+  const b = openSync(join(dir, "b"), "w+");
+  try {
+    const child = await spawnArgv(
+      [
+        process.execPath,
+        "-e",
+        "const fs = require('fs'); fs.writeSync(3, 'three'); fs.writeSync(4, 'four');",
+      ],
+      { extraFds: [a, b] },
+    );
+    assert.deepEqual(await child.exited, { code: 0, signal: null });
+    assert.equal(readFileSync(join(dir, "a"), "utf8"), "three");
+    assert.equal(readFileSync(join(dir, "b"), "utf8"), "four");
+  } finally {
+    closeSync(a);
+    closeSync(b);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

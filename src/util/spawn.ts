@@ -35,6 +35,8 @@ export interface SpawnArgvOptions {
   readonly stderr?: "ignore" | "pipe" | number;
   /** Own session and process group (`setsid`): the child outlives its parent's group. */
   readonly detached?: boolean;
+  /** Open descriptors the child inherits as fd 3, 4, ... (e.g. a macvtap device for QEMU). */
+  readonly extraFds?: readonly number[];
 }
 
 /** A started child process. */
@@ -71,6 +73,7 @@ export function spawnArgv(argv: readonly string[], options: SpawnArgvOptions = {
     options.stdin ?? "ignore",
     options.stdout ?? "ignore",
     options.stderr ?? "ignore",
+    ...(options.extraFds ?? []),
   ];
   return new Promise<SpawnedChild>((resolve, reject) => {
     let child: ChildProcess;

@@ -2,9 +2,19 @@
  * Host and hypervisor commands (virsh's "Host and Hypervisor" group): uri, hostname, version,
  * nodeinfo, capabilities, domcapabilities — as `tools/virsh-host.c` (9.0) prints them.
  */
-import { formatVersion, LIBVIRT_COMPAT_VERSION, type NodeInfo } from "../../api/index.ts";
+import {
+  formatVersion,
+  LIBVIRT_COMPAT_VERSION,
+  NodeAllocPagesFlags,
+  parseXmlTree,
+  selectNodes,
+  selectValue,
+  type NodeInfo,
+  type XElement,
+} from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
-import type { CmdDef } from "../grammar.ts";
+import type { CmdDef, ParsedCmd } from "../grammar.ts";
+import { parseScaled } from "./tuning.ts";
 
 type Cmd = CmdDef<Ctx>;
 
@@ -182,4 +192,127 @@ const domcapabilities: Cmd = {
   },
 };
 
-export const hostCommands: Cmd[] = [capabilities, domcapabilities, hostname, nodeinfo, uri, version];
+/** A numeric attribute of every element `xpath` selects. */
+function numbers(doc: XElement, xpath: string, attr: string): number[] {
+  return selectNodes(doc, xpath).flatMap((n) =>
+    n.kind === "element" ? [Number(selectValue(n, `./@${attr}`) ?? 0)] : [],
+  );
+}
+
+/** `--pagesize` as virsh reads it: a scaled integer, default KiB, printed back in KiB. */
+function pageSizeKiB(ctx: Ctx, cmd: ParsedCmd<Ctx>): number | undefined | null {
+  const raw = cmd.raw("pagesize");
+  if (raw === undefined) return undefined;
+  const bytes = parseScaled(raw, 1024n, 4294967295n * 1024n);
+  if (bytes === null) {
+    ctx.fail(`Scaled numeric value '${raw}' for <pagesize> option is malformed or out of range`);
+    return null;
+  }
+  return Number(bytes / 1024n);
+}
+
+const freepages: Cmd = {
+  name: "freepages",
+  group: "host",
+  help: "NUMA free pages",
+  desc: "display available free pages for the NUMA cell.",
+  opts: [
+    { name: "cellno", type: "int", help: "NUMA cell number" },
+    { name: "pagesize", type: "int", help: "page size (in kibibytes)" },
+    { name: "all", type: "bool", help: "show free pages for all NUMA cells" },
+  ],
+  async run(ctx, cmd) {
+    if (!ctx.exclusive(cmd, "all", "cellno")) return false;
+    const size = pageSizeKiB(ctx, cmd);
+    if (size === null) return false;
+    const conn = ctx.connection();
+    const cells: { cell: number; pages: { sizeKiB: number; free: string }[] }[] = [];
+    try {
+      if (cmd.bool("all")) {
+        const caps = parseXmlTree(await conn.getCapabilities());
+        const sizes = size !== undefined ? [size] : numbers(caps, "./host/cpu/pages", "size");
+        const ids = numbers(caps, "./host/topology/cells/cell", "id");
+        for (const id of ids) {
+          const counts = await conn.nodeGetFreePages(sizes, id, 1, 0);
+          cells.push({
+            cell: id,
+            pages: sizes.map((s, i) => ({ sizeKiB: s, free: String(counts[i] ?? 0n) })),
+          });
+        }
+        for (const c of cells) {
+          ctx.print(`Node ${String(c.cell)}:\n`);
+          for (const p of c.pages) ctx.print(`${String(p.sizeKiB)}KiB: ${p.free}\n`);
+          ctx.print("\n");
+        }
+      } else {
+        const cell = ctx.optInt(cmd, "cellno");
+        if (cell === null) return false;
+        if (cell === undefined) return ctx.fail("missing cellno argument");
+        if (size === undefined) return ctx.fail("missing pagesize argument");
+        const counts = await conn.nodeGetFreePages([size], cell, 1, 0);
+        cells.push({ cell, pages: [{ sizeKiB: size, free: String(counts[0] ?? 0n) }] });
+        ctx.print(`${String(size)}KiB: ${String(counts[0] ?? 0n)}\n`);
+      }
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    ctx.emit({ cells });
+    return true;
+  },
+};
+
+const allocpages: Cmd = {
+  name: "allocpages",
+  group: "host",
+  help: "Manipulate pages pool size",
+  desc: "Allocate or free some pages in the pool for NUMA cell.",
+  opts: [
+    { name: "pagesize", type: "int", required: true, help: "page size (in kibibytes)" },
+    { name: "pagecount", type: "int", required: true, help: "page count" },
+    { name: "cellno", type: "int", help: "NUMA cell number" },
+    { name: "add", type: "bool", help: "instead of setting new pool size add pages to it" },
+    { name: "all", type: "bool", help: "set on all NUMA cells" },
+  ],
+  async run(ctx, cmd) {
+    if (!ctx.exclusive(cmd, "all", "cellno")) return false;
+    const size = pageSizeKiB(ctx, cmd);
+    if (size === null || size === undefined) return false;
+    const raw = cmd.raw("pagecount") ?? "";
+    if (!/^\d+$/.test(raw)) {
+      return ctx.fail(`Scaled numeric value '${raw}' for <pagecount> option is malformed or out of range`);
+    }
+    const count = BigInt(raw);
+    const cell = ctx.optInt(cmd, "cellno");
+    if (cell === null) return false;
+    const flags = cmd.bool("add") ? NodeAllocPagesFlags.ADD : 0;
+    const conn = ctx.connection();
+    const done: number[] = [];
+    try {
+      if (cmd.bool("all")) {
+        const caps = parseXmlTree(await conn.getCapabilities());
+        for (const id of numbers(caps, "./host/topology/cells/cell", "id")) {
+          await conn.nodeAllocPages([size], [count], id, 1, flags);
+          done.push(id);
+        }
+      } else {
+        await conn.nodeAllocPages([size], [count], cell ?? -1, 1, flags);
+        done.push(cell ?? -1);
+      }
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    ctx.emit({ pageSizeKiB: size, pageCount: count.toString(), add: flags !== 0, cells: done });
+    return true;
+  },
+};
+
+export const hostCommands: Cmd[] = [
+  allocpages,
+  freepages,
+  capabilities,
+  domcapabilities,
+  hostname,
+  nodeinfo,
+  uri,
+  version,
+];

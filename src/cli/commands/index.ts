@@ -3,7 +3,7 @@
  */
 import { homedir } from "node:os";
 import type { Ctx } from "../context.ts";
-import { commandHelp, groupHelp, groups, type CmdDef, type GroupKey } from "../grammar.ts";
+import { byListOrder, commandHelp, groupHelp, groups, type CmdDef, type GroupKey } from "../grammar.ts";
 import { consoleCmd } from "./console.ts";
 import { domainCommands } from "./domain.ts";
 import { domxmlToNative } from "./domxml-to-native.ts";
@@ -16,7 +16,9 @@ import { hostCommands } from "./host.ts";
 import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
+import { netDoctor } from "./net-doctor.ts"; // network doctor
 import { nodedevCommands } from "./nodedev.ts"; // node devices
+import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
 
 type Cmd = CmdDef<Ctx>;
@@ -166,7 +168,10 @@ export const allCommands: Cmd[] = [
   ...tuningCommands, // tuning and statistics
   ...hostCommands,
   ...networkCommands, // virtual networks
+  netDoctor, // network doctor
   ...nodedevCommands, // node devices
+  ...storagePoolCommands, // storage pools
+  ...storageVolCommands, // storage volumes
   ...hotplugCommands, // device hotplug
   ...graphicsCommands, // graphical consoles
   cd,
@@ -177,12 +182,13 @@ export const allCommands: Cmd[] = [
   connectCmd,
 ];
 
-const groupOrder: GroupKey[] = ["domain", "monitor", "host", "network", "nodedev", "virsh"];
+const groupOrder: GroupKey[] = ["domain", "monitor", "host", "network", "nodedev", "pool", "volume", "virsh"];
 
 function commandsOf(key: GroupKey): Cmd[] {
   const list = allCommands.filter((c) => c.group === key);
-  // virsh lists its own group in table order, the others alphabetically.
-  return key === "virsh" ? list : [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // virsh lists its own group and the storage ones in table order (their tables are not quite
+  // alphabetical: find-storage-pool-sources-as comes first), the others alphabetically.
+  return key === "virsh" || key === "pool" || key === "volume" ? list : [...list].sort(byListOrder);
 }
 
 export function findCommand(name: string): Cmd | undefined {

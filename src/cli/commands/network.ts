@@ -1,20 +1,34 @@
 /**
  * Network commands (virsh's "Networking" group, `tools/virsh-network.c` 9.0): net-list,
  * net-info, net-define, net-create, net-undefine, net-start, net-destroy, net-autostart,
- * net-dumpxml, net-dhcp-leases, net-uuid, net-name. Texts and tables are virsh's.
+ * net-dumpxml, net-dhcp-leases, net-uuid, net-name, net-edit, net-update, net-event. Texts and
+ * tables are virsh's.
  * With `--json`: `{networks: [{name, uuid, active, persistent, autostart}]}` (net-list, whatever
  * the presentation options), `{name, uuid, active, persistent, autostart, bridge}` (net-info),
  * `{action, network: {name, uuid}[, file]}` for the changes, `{xml}`, `{leases: [...]}`,
- * `{uuid}`, `{name}`.
+ * `{uuid}`, `{name}`; net-edit `{action: "edited"|"unchanged", network}`, net-update
+ * `{action: "updated", network, command, section, live, config}`, net-event
+ * `{events: [...], count, ended}`.
  */
 import {
   ConnectListNetworksFlags as L,
   IPAddrType,
+  NETWORK_UPDATE_COMMAND_NAMES,
+  NETWORK_UPDATE_SECTION_NAMES,
+  NetworkEventId,
+  NetworkPortCreateFlags,
+  NetworkUpdateCommand,
+  NetworkUpdateFlags,
   NetworkXMLFlags,
+  VirErrorNumber,
+  toVirtError,
   type Network,
+  type NetworkPort,
   type NetworkDHCPLease,
+  type NetworkLifecycleEvent,
 } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
+import { runEditFlow } from "../edit-flow.ts";
 import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
 import { formatTable } from "../table.ts";
 import { dumpXPath } from "../xpath-output.ts";
@@ -44,6 +58,7 @@ async function findNetwork(
   ctx: Ctx,
   cmd: ParsedCmd<Ctx>,
   by = BYUUID | BYNAME,
+  reportCause = true,
 ): Promise<Network | undefined> {
   const name = ctx.optString(cmd, "network");
   if (name === null) return undefined;
@@ -66,7 +81,7 @@ async function findNetwork(
       return undefined;
     });
   }
-  if (!net) ctx.fail(`failed to get network '${name}'`, err);
+  if (!net) ctx.fail(`failed to get network '${name}'`, reportCause || ctx.json ? err : undefined);
   return net;
 }
 
@@ -376,6 +391,396 @@ const netName: Cmd = {
   },
 };
 
+/** virshNetworkGetXMLDesc: the inactive XML, or the live one where the driver has no such flag. */
+async function editableXML(net: Network): Promise<string> {
+  try {
+    return await net.getXMLDesc(NetworkXMLFlags.INACTIVE);
+  } catch (e) {
+    if (toVirtError(e).virCode !== VirErrorNumber.INVALID_ARG) throw e;
+    return net.getXMLDesc(0);
+  }
+}
+
+const netEdit: Cmd = {
+  name: "net-edit",
+  group: "network",
+  help: "edit XML configuration for a network",
+  desc: "Edit the XML configuration for a network.",
+  opts: [networkOpt()],
+  async run(ctx, cmd) {
+    const net = await findNetwork(ctx, cmd);
+    if (!net) return false;
+    let edited: Network | undefined;
+    const outcome = await runEditFlow(
+      ctx,
+      {
+        object: "network",
+        name: net.name,
+        getXML: () => editableXML(net),
+        // virsh defines networks without schema validation and offers no "i".
+        validate: false,
+        canRelax: false,
+        async define(xml) {
+          edited = await ctx.connection().networkDefineXML(xml);
+        },
+        notChangedMessage: `Network ${net.name} XML configuration not changed.\n`,
+      },
+      process.env,
+    );
+    if (outcome.result === "failed") return false;
+    if (outcome.result === "unchanged" || !edited) {
+      ctx.emit({ action: "unchanged", network: netJson(net) });
+      return true;
+    }
+    ctx.printExtra(`Network ${edited.name} XML configuration edited.\n`);
+    ctx.emit({ action: "edited", network: netJson(edited) });
+    return true;
+  },
+};
+
+const netUpdate: Cmd = {
+  name: "net-update",
+  group: "network",
+  help: "update parts of an existing network's configuration",
+  desc: "",
+  opts: [
+    networkOpt(),
+    {
+      name: "command",
+      type: "data",
+      required: true,
+      help: "type of update (add-first, add-last (add), delete, or modify)",
+    },
+    {
+      name: "section",
+      type: "data",
+      required: true,
+      help: "which section of network configuration to update",
+    },
+    {
+      name: "xml",
+      type: "data",
+      required: true,
+      help: "name of file containing xml (or, if it starts with '<', the complete xml element itself) to add/modify, or to be matched for search",
+    },
+    { name: "parent-index", type: "int", help: "which parent object to search through" },
+    { name: "config", type: "bool", help: "affect next network startup" },
+    { name: "live", type: "bool", help: "affect running network" },
+    { name: "current", type: "bool", help: "affect current state of network" },
+  ],
+  async run(ctx, cmd) {
+    if (!ctx.exclusive(cmd, "current", "live") || !ctx.exclusive(cmd, "current", "config")) return false;
+    const net = await findNetwork(ctx, cmd);
+    if (!net) return false;
+    const commandName = ctx.optString(cmd, "command");
+    if (!commandName) return false;
+    const command =
+      commandName === "add"
+        ? NetworkUpdateCommand.ADD_LAST
+        : (NETWORK_UPDATE_COMMAND_NAMES as readonly string[]).indexOf(commandName);
+    if (command <= 0) return ctx.fail(`unrecognized command name '${commandName}'`);
+    const sectionName = ctx.optString(cmd, "section");
+    if (!sectionName) return false;
+    const section = (NETWORK_UPDATE_SECTION_NAMES as readonly string[]).indexOf(sectionName);
+    if (section <= 0) return ctx.fail(`unrecognized section name '${sectionName}'`);
+    const parentIndex = ctx.optInt(cmd, "parent-index");
+    if (parentIndex === null) return false;
+    const given = ctx.optString(cmd, "xml");
+    if (!given) return false;
+    // "<…" is the element itself; anything else names a file holding it.
+    const xml = given.startsWith("<") ? given : await ctx.readFile(given);
+    if (xml === undefined) return false;
+    const config = cmd.bool("config");
+    const live = cmd.bool("live");
+    let flags = NetworkUpdateFlags.AFFECT_CURRENT;
+    if (config) flags |= NetworkUpdateFlags.AFFECT_CONFIG;
+    if (live) flags |= NetworkUpdateFlags.AFFECT_LIVE;
+    try {
+      await net.update(command, section, parentIndex ?? -1, xml, flags);
+    } catch (e) {
+      return ctx.fail(`Failed to update network ${net.name}`, e);
+    }
+    let affected: { live: boolean; config: boolean };
+    if (config || live) affected = { live, config };
+    else {
+      // virsh asks after the fact which one "current" was.
+      const active = await net.isActive().catch(() => false);
+      affected = { live: active, config: !active };
+    }
+    const what = affected.config
+      ? affected.live
+        ? "persistent config and live state"
+        : "persistent config"
+      : "live state";
+    // virsh ends the line with the newline it prints after every command.
+    ctx.printExtra(`Updated network ${net.name} ${what}`);
+    ctx.emit({
+      action: "updated",
+      network: netJson(net),
+      command: NETWORK_UPDATE_COMMAND_NAMES[command],
+      section: sectionName,
+      ...affected,
+    });
+    return true;
+  },
+};
+
+/** virshNetworkEventToString */
+const NET_EVENT_WORDS = ["Defined", "Undefined", "Started", "Stopped"] as const;
+const netEventWord = (event: number): string => NET_EVENT_WORDS[event] ?? "unknown";
+
+/** virTimeStringNowRaw: `2024-01-02 03:04:05.678+0000`. */
+function rawTimestamp(): string {
+  const d = new Date();
+  const p = (n: number, w = 2): string => String(n).padStart(w, "0");
+  return (
+    `${p(d.getUTCFullYear(), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ` +
+    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`
+  );
+}
+
+const netEvent: Cmd = {
+  name: "net-event",
+  group: "network",
+  help: "Network Events",
+  desc: "List event types, or wait for network events to occur",
+  opts: [
+    { name: "network", type: "string", help: "filter by network name or uuid" },
+    { name: "event", type: "string", help: "which event type to wait for" },
+    { name: "loop", type: "bool", help: "loop until timeout or interrupt, rather than one-shot" },
+    { name: "timeout", type: "int", help: "timeout seconds" },
+    { name: "list", type: "bool", help: "list valid event types" },
+    { name: "timestamp", type: "bool", help: "show timestamp for each printed event" },
+  ],
+  async run(ctx, cmd) {
+    const names = ["lifecycle"];
+    if (cmd.bool("list")) {
+      for (const n of names) ctx.print(`${n}\n`);
+      ctx.emit({ eventTypes: names });
+      return true;
+    }
+    const eventName = ctx.optString(cmd, "event");
+    if (eventName === null) return false;
+    if (eventName === undefined) return ctx.fail("either --list or --event <type> is required");
+    const eventId = names.indexOf(eventName);
+    if (eventId < 0) return ctx.fail(`unknown event type ${eventName}`);
+    const loop = cmd.bool("loop");
+    const stamp = cmd.bool("timestamp");
+    const timeoutS = ctx.optInt(cmd, "timeout");
+    if (timeoutS === null) return false;
+    if (timeoutS !== undefined && timeoutS <= 0) {
+      return ctx.fail(
+        `Numeric value '${cmd.raw("timeout") ?? ""}' for <timeout> option is malformed or out of range`,
+      );
+    }
+    // As virsh: a network that is not found is reported, and the wait covers every network.
+    const net = cmd.has("network") ? ((await findNetwork(ctx, cmd)) ?? null) : null;
+    const conn = ctx.connection();
+    let count = 0;
+    const received: Record<string, unknown>[] = [];
+    let finish: (why: "done" | "timeout" | "interrupt") => void = () => undefined;
+    const finished = new Promise<"done" | "timeout" | "interrupt">((resolve) => {
+      finish = resolve;
+    });
+    let reg: number | undefined;
+    try {
+      try {
+        reg = await conn.networkEventRegisterAny(
+          net,
+          NetworkEventId.LIFECYCLE,
+          (n: Network, ev: NetworkLifecycleEvent) => {
+            if (!loop && count > 0) return;
+            const ts = stamp ? rawTimestamp() : undefined;
+            ctx.print(
+              `${ts ? `${ts}: ` : ""}event '${eventName}' for network ${n.name}: ${netEventWord(ev.event)}\n`,
+            );
+            received.push({
+              event: eventName,
+              network: netJson(n),
+              lifecycle: { event: netEventWord(ev.event).toLowerCase(), eventCode: ev.event },
+              ...(ts ? { timestamp: ts } : {}),
+            });
+            count++;
+            if (!loop) finish("done");
+          },
+        );
+      } catch (e) {
+        return ctx.fail(undefined, e);
+      }
+      const timer =
+        timeoutS !== undefined
+          ? setTimeout(() => {
+              finish("timeout");
+            }, timeoutS * 1000)
+          : undefined;
+      const onAbort = (): void => {
+        finish("interrupt");
+      };
+      ctx.interrupt.signal.addEventListener("abort", onAbort, { once: true });
+      const why = await finished;
+      if (timer) clearTimeout(timer);
+      ctx.interrupt.signal.removeEventListener("abort", onAbort);
+      if (why === "interrupt") ctx.print("event loop interrupted\n");
+      else if (why === "timeout") ctx.print("event loop timed out\n");
+      ctx.print(`events received: ${count}\n`);
+      ctx.emit({ events: received, count, ended: why });
+    } finally {
+      if (reg !== undefined) await conn.networkEventDeregisterAny(reg).catch(() => undefined);
+    }
+    return count > 0;
+  },
+};
+
+const portOpt: OptDef = { name: "port", type: "data", required: true, help: "port UUID" };
+
+/** virshCommandOptNetworkPort: by UUID; "failed to get network port 'x'" (virsh shows no more). */
+async function findPort(ctx: Ctx, cmd: ParsedCmd<Ctx>, net: Network): Promise<NetworkPort | undefined> {
+  const uuid = ctx.optString(cmd, "port");
+  if (!uuid) return undefined;
+  try {
+    return await net.portLookupByUUID(uuid);
+  } catch (e) {
+    // virsh 9.0 reports no more than this line here (and exits 0: tvirsh exits 1).
+    ctx.fail(`failed to get network port '${uuid}'`, ctx.json ? e : undefined);
+    return undefined;
+  }
+}
+
+const portJson = (p: NetworkPort): { network: { name: string; uuid: string }; uuid: string } => ({
+  network: netJson(p.network),
+  uuid: p.uuid,
+});
+
+const netPortList: Cmd = {
+  name: "net-port-list",
+  group: "network",
+  listAfter: 1,
+  help: "list network ports",
+  desc: "Returns list of network ports.",
+  opts: [
+    networkOpt(),
+    { name: "uuid", type: "bool", help: "list uuid's only" },
+    { name: "table", type: "bool", help: "list table (default)" },
+  ],
+  async run(ctx, cmd) {
+    const optUUID = cmd.bool("uuid");
+    if (cmd.bool("table") && optUUID) {
+      return ctx.fail("Only one argument from --table and --uuid may be specified.");
+    }
+    const net = await findNetwork(ctx, cmd);
+    if (!net) return false;
+    let ports: NetworkPort[];
+    try {
+      ports = await net.listAllPorts(0);
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    ports.sort((a, b) => byName(a.uuid, b.uuid));
+    if (optUUID) ctx.print(ports.map((p) => `${p.uuid}\n`).join(""));
+    else
+      ctx.print(
+        formatTable(
+          ["UUID"],
+          ports.map((p) => [p.uuid]),
+          ctx.opts.quiet,
+        ),
+      );
+    ctx.emit({ network: netJson(net), ports: ports.map((p) => p.uuid) });
+    return true;
+  },
+};
+
+const netPortCreate: Cmd = {
+  name: "net-port-create",
+  group: "network",
+  listAfter: 2,
+  help: "create a network port from an XML file",
+  desc: "Create a network port.",
+  opts: [
+    networkOpt(),
+    {
+      name: "file",
+      type: "data",
+      required: true,
+      help: "file containing an XML network port description",
+      complete: "file",
+    },
+    validateOpt,
+  ],
+  async run(ctx, cmd) {
+    const net = await findNetwork(ctx, cmd);
+    if (!net) return false;
+    const from = ctx.optString(cmd, "file");
+    if (!from) return false;
+    const xml = await ctx.readFile(from);
+    if (xml === undefined) return false;
+    let port: NetworkPort;
+    try {
+      port = await net.portCreateXML(xml, cmd.bool("validate") ? NetworkPortCreateFlags.VALIDATE : 0);
+    } catch (e) {
+      // virsh's wording ("network", not "network port").
+      return ctx.fail(`Failed to create network from ${from}`, e);
+    }
+    ctx.printExtra(`Network port ${port.uuid} created from ${from}\n`);
+    ctx.emit({ action: "created", port: portJson(port), file: from });
+    return true;
+  },
+};
+
+const netPortDumpxml: Cmd = {
+  name: "net-port-dumpxml",
+  group: "network",
+  listAfter: 3,
+  help: "network port information in XML",
+  desc: "Output the network port information as an XML dump to stdout.",
+  opts: [
+    networkOpt(),
+    portOpt,
+    { name: "xpath", type: "string", named: true, help: "xpath expression to filter the XML document" },
+    { name: "wrap", type: "bool", help: "wrap xpath results in an common root element" },
+  ],
+  async run(ctx, cmd) {
+    const xpath = ctx.optString(cmd, "xpath");
+    if (xpath === null) return false;
+    // As virsh 9.0: the lookup's own error is not shown for these two.
+    const net = await findNetwork(ctx, cmd, BYUUID | BYNAME, false);
+    if (!net) return false;
+    const port = await findPort(ctx, cmd, net);
+    if (!port) return false;
+    let xml: string;
+    try {
+      xml = await port.getXMLDesc(0);
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    return dumpXPath(ctx, xml, xpath, cmd.bool("wrap"));
+  },
+};
+
+const netPortDelete: Cmd = {
+  name: "net-port-delete",
+  group: "network",
+  listAfter: 4,
+  help: "delete the specified network port",
+  desc: "Delete the specified network port.",
+  opts: [networkOpt(), portOpt],
+  async run(ctx, cmd) {
+    // As virsh 9.0: the lookup's own error is not shown for these two.
+    const net = await findNetwork(ctx, cmd, BYUUID | BYNAME, false);
+    if (!net) return false;
+    const port = await findPort(ctx, cmd, net);
+    if (!port) return false;
+    try {
+      await port.delete(0);
+    } catch (e) {
+      return ctx.fail(`Failed to delete network port ${port.uuid}`, e);
+    }
+    ctx.printExtra(`Network port ${port.uuid} deleted\n`);
+    ctx.emit({ action: "deleted", port: portJson(port) });
+    return true;
+  },
+};
+
 export const networkCommands: Cmd[] = [
   netAutostart,
   defineLike("create"),
@@ -390,6 +795,8 @@ export const networkCommands: Cmd[] = [
   ),
   netDhcpLeases,
   netDumpxml,
+  netEdit,
+  netEvent,
   netInfo,
   netList,
   netName,
@@ -409,5 +816,11 @@ export const networkCommands: Cmd[] = [
     "has been undefined",
     (n) => n.undefine(),
   ),
+  netUpdate,
   netUuid,
+  // virsh lists the port commands after the others, in this order.
+  netPortList,
+  netPortCreate,
+  netPortDumpxml,
+  netPortDelete,
 ];

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { AudioType, DomainDef, DomainFacts, InputDef } from "./types.ts";
 import { isI440fx, isQ35, isX86 } from "./machine.ts";
-import { findController, maybeAddController } from "./controllers.ts";
+import { findController, isUsb2Companion, maybeAddController } from "./controllers.ts";
 import { deviceDefaults, chrDefaults, controllerDefaults } from "./defaults-devices.ts";
 import { commonDefaults } from "./defaults-common.ts";
 import { assignAddresses } from "./address.ts";
@@ -156,14 +156,31 @@ function cpuPostParse(def: DomainDef): void {
   else cpu.check = def.type === "qemu" ? "none" : "partial";
 }
 
-/** Lowest unused index for controllers written without one (virDomainAssignControllerIndexes). */
+/**
+ * Lowest unused index for controllers written without one (virDomainAssignControllerIndexes),
+ * except a USB2 controller (ICH9 EHCI1 or a UHCI companion) right after another USB2 one: it
+ * joins that one's group (same index) unless the group already has its model. So virt-install's
+ * `ich9-ehci1` + `ich9-uhci1..3` without indexes become one controller set at index 0.
+ */
 function assignControllerIndexes(def: DomainDef): void {
-  for (const c of def.devices.controllers) {
-    if (c.index !== -1) continue;
+  const list = def.devices.controllers;
+  list.forEach((c, i) => {
+    if (c.index !== -1) return;
+    const prev = i > 0 ? list[i - 1] : undefined;
+    if (
+      prev !== undefined &&
+      prev.index !== -1 &&
+      isUsb2Companion(c) &&
+      isUsb2Companion(prev) &&
+      !list.some((x) => x !== c && isUsb2Companion(x) && x.index === prev.index && x.model === c.model)
+    ) {
+      c.index = prev.index;
+      return;
+    }
     let idx = 0;
-    while (def.devices.controllers.some((x) => x !== c && x.type === c.type && x.index === idx)) idx++;
+    while (list.some((x) => x !== c && x.type === c.type && x.index === idx)) idx++;
     c.index = idx;
-  }
+  });
 }
 
 export function applyDefaults(def: DomainDef, ctx: DefaultsContext): void {

@@ -82,6 +82,9 @@ export function formatAddress(w: XmlWriter, a: DeviceAddress): void {
  */
 export const liveWriters = new WeakSet<XmlWriter>();
 
+/** Writers of a status document (a running domain's state file): internal live facts too. */
+export const statusWriters = new WeakSet<XmlWriter>();
+
 /** The device-info tail. `master` is the USB companion `<master startport>` of a controller. */
 export function formatInfo(w: XmlWriter, dev: DeviceCommon, master?: { startport: number }): void {
   if (dev.boot) w.empty("boot", { order: dev.boot.order, loadparm: dev.boot.loadparm });

@@ -3,7 +3,7 @@
  */
 import type { XmlWriter } from "../xml.ts";
 import type { ControllerDef, DiskDef, FilesystemDef } from "./types.ts";
-import { formatInfo, hex, onOff, yesNo } from "./format-info.ts";
+import { formatInfo, hex, onOff, statusWriters, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
   const s = d.source;
@@ -27,6 +27,13 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
       attrs.pool = s.pool;
       attrs.volume = s.volume;
       attrs.mode = s.mode;
+      // what the volume resolved to, in status XML only (libvirt's actualType= and path)
+      if (s.actualType !== undefined && statusWriters.has(w)) {
+        attrs.actualType = s.actualType;
+        if (s.actualType === "file") attrs.file = s.file;
+        else if (s.actualType === "block") attrs.dev = s.dev;
+        else attrs.dir = s.dir;
+      }
       break;
     default:
       break;

@@ -31,7 +31,7 @@ import {
   formatVsock,
 } from "./format-misc.ts";
 import { formatInfo } from "./format-info.ts";
-import { liveWriters, onOff } from "./format-info.ts";
+import { liveWriters, onOff, statusWriters } from "./format-info.ts";
 import { QEMU_NS } from "./parse-qemu-ns.ts";
 
 function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
@@ -111,13 +111,21 @@ function formatPm(w: XmlWriter, def: DomainDef): void {
   });
 }
 
-export function formatDomain(def: DomainDef, options: { secure?: boolean; live?: boolean } = {}): string {
+export function formatDomain(
+  def: DomainDef,
+  options: { secure?: boolean; live?: boolean; status?: boolean } = {},
+): string {
   const w = new XmlWriter();
-  if (options.live) liveWriters.add(w);
+  if (options.live || options.status) liveWriters.add(w);
+  if (options.status) statusWriters.add(w);
   const q = def.qemu;
   w.elem(
     "domain",
-    { type: def.type, id: options.live ? def.id : undefined, "xmlns:qemu": q ? QEMU_NS : undefined },
+    {
+      type: def.type,
+      id: options.live || options.status ? def.id : undefined,
+      "xmlns:qemu": q ? QEMU_NS : undefined,
+    },
     () => {
       formatIdentity(w, def);
       formatMemory(w, def);

@@ -23,6 +23,12 @@ export interface ParseDomainOptions {
    */
   abiUpdate?: boolean;
   /**
+   * A tvirt extension (libvirt refuses it): `<portForward>` on `<interface type='user'>` with
+   * the default (SLIRP) backend, which the QEMU driver maps to `hostfwd=`. Off, the definition
+   * gets libvirt's error, as on libvirt.
+   */
+  slirpPortForwards?: boolean;
+  /**
    * libvirt's PARSE_STATUS: the live definition of a status file, whose device aliases (the
    * QEMU ids of the running process) are kept; otherwise only user aliases (`ua-*`) are.
    */
@@ -40,9 +46,13 @@ export function parseDomainXML(
 /**
  * libvirt's canonical XML for a definition: the inactive form, or with `live` the form of a
  * running domain (`id=` on `<domain>`, every device's `<alias>`, pty paths). `secure` includes
- * passwords.
+ * passwords. `status` is the form of the driver's status file: live, plus internal facts such as
+ * what a `type='volume'` disk resolved to.
  */
-export function formatDomainXML(def: DomainDef, options: { secure?: boolean; live?: boolean } = {}): string {
+export function formatDomainXML(
+  def: DomainDef,
+  options: { secure?: boolean; live?: boolean; status?: boolean } = {},
+): string {
   return formatDomain(def, options);
 }
 

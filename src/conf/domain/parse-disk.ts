@@ -4,7 +4,7 @@
 import { VirtError } from "../../util/errors/index.ts";
 import type { XmlElement } from "../xml.ts";
 import type { ControllerDef, ControllerType, DiskBus, DiskDef, DiskDriver, DiskSource } from "./types.ts";
-import { parseDeviceInfo } from "./parse-address.ts";
+import { isStatusParse, parseDeviceInfo } from "./parse-address.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -92,7 +92,7 @@ function parseDriver(el: XmlElement): DiskDriver {
 
 function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefined {
   const s: DiskSource = {};
-  const set = (key: "file" | "dev" | "dir" | "protocol" | "name" | "pool" | "volume" | "mode"): void => {
+  const set = (key: "file" | "dev" | "dir" | "protocol" | "name" | "pool" | "volume"): void => {
     const v = str(el, key);
     if (v !== undefined && v !== "") s[key] = v;
   };
@@ -123,11 +123,22 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
       });
       if (s.hosts.length === 0) delete s.hosts;
       break;
-    case "volume":
+    case "volume": {
       set("pool");
       set("volume");
-      set("mode");
+      // libvirt accepts only these two (not its internal 'default')
+      const mode = enumAttr(el, "mode", ["host", "direct"] as const);
+      if (mode) s.mode = mode;
+      // a running domain's status file also records what the volume resolved to
+      if (isStatusParse()) {
+        const actual = enumAttr(el, "actualType", ["file", "block", "dir"] as const);
+        if (actual) {
+          s.actualType = actual;
+          set(actual === "block" ? "dev" : actual);
+        }
+      }
       break;
+    }
     default:
       break;
   }

@@ -177,8 +177,11 @@ function parseBandwidth(el: XmlElement): Bandwidth {
 export const HOST_OFFLOADS = ["csum", "gso", "tso4", "tso6", "ecn", "ufo", "mrg_rxbuf"] as const;
 export const GUEST_OFFLOADS = ["csum", "tso4", "tso6", "ecn", "ufo"] as const;
 
+/** libvirt's virDomainNetProto (`none` is its unset value, never written). */
+const PORT_FORWARD_PROTOS = ["tcp", "udp"] as const;
+
 function parsePortForward(el: XmlElement): PortForward {
-  const pf: PortForward = { proto: reqStr(el, "proto"), ranges: [] };
+  const pf: PortForward = { proto: reqEnum(el, "proto", PORT_FORWARD_PROTOS), ranges: [] };
   const address = str(el, "address");
   const dev = str(el, "dev");
   if (address !== undefined) pf.address = address;

@@ -33,6 +33,8 @@ export interface ParseOptions {
   noDefaults?: boolean;
   abiUpdate?: boolean;
   status?: boolean;
+  /** `<portForward>` on the SLIRP backend of `type='user'` (a tvirt extension; see ParseDomainOptions). */
+  slirpPortForwards?: boolean;
 }
 
 const VIRT_TYPES = [
@@ -181,7 +183,9 @@ export function parseDomain(
       const facts = typeof options.facts === "function" ? options.facts(def) : (options.facts ?? {});
       applyDefaults(def, { facts, abiUpdate: options.abiUpdate ?? false });
     }
-    validateDomain(def, root, options.noDefaults ?? false, options.abiUpdate ?? false);
+    validateDomain(def, root, options.noDefaults ?? false, options.abiUpdate ?? false, {
+      slirpPortForwards: options.slirpPortForwards ?? false,
+    });
     return { def, warnings };
   } catch (e) {
     throw toVirtError(e);

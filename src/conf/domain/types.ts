@@ -469,7 +469,14 @@ export interface DiskSource {
   name?: string;
   pool?: string;
   volume?: string;
-  mode?: string;
+  /** iSCSI pools: use the LUN through the host's device (`host`) or QEMU's initiator (`direct`). */
+  mode?: "host" | "direct";
+  /**
+   * `type='volume'` disks of a running domain: what the volume resolved to at start or hotplug
+   * (its path is then in `file`/`dev`/`dir`). Only status XML carries it, as libvirt's
+   * `actualType=`; the live and inactive XML keep just `pool`/`volume`.
+   */
+  actualType?: "file" | "block" | "dir";
   startupPolicy?: "mandatory" | "requisite" | "optional";
   index?: number;
   hosts?: DiskSourceHost[];

@@ -11,6 +11,7 @@ import type {
   DiskDef,
   DomainDef,
   HostdevDef,
+  InterfaceDef,
   MemoryDeviceDef,
 } from "./types.ts";
 import { parseBitmap } from "./bitmap.ts";
@@ -447,7 +448,13 @@ function sharedMemory(def: DomainDef): boolean {
   return whole === "shared";
 }
 
-function interfaces(def: DomainDef): void {
+/** Whether `n` may carry `<portForward>`: passt (libvirt), or SLIRP when the extension is on. */
+function portForwardBackend(n: InterfaceDef, slirp: boolean): boolean {
+  if (n.backend?.type === "passt") return n.type === "user" || n.type === "vhostuser";
+  return slirp && n.type === "user";
+}
+
+function interfaces(def: DomainDef, slirpPortForwards: boolean): void {
   const vhostuser = def.devices.interfaces.findIndex((n) => n.type === "vhostuser");
   if (vhostuser >= 0 && !sharedMemory(def)) {
     throw new VirtError(
@@ -458,10 +465,7 @@ function interfaces(def: DomainDef): void {
   }
   def.devices.interfaces.forEach((n, i) => {
     const xpath = `/domain/devices/interface[${i + 1}]`;
-    if (
-      (n.portForwards?.length ?? 0) > 0 &&
-      !((n.type === "user" || n.type === "vhostuser") && n.backend?.type === "passt")
-    ) {
+    if ((n.portForwards?.length ?? 0) > 0 && !portForwardBackend(n, slirpPortForwards)) {
       throw new VirtError("DOMAIN_NET_PORT_FORWARD_BACKEND", {}, { xpath: `${xpath}/portForward` });
     }
     for (const what of ["rx_queue_size", "tx_queue_size"] as const) {
@@ -921,6 +925,7 @@ export function validateDomain(
   root: XmlElement,
   noDefaults: boolean,
   abiUpdate = false,
+  ext: { slirpPortForwards?: boolean } = {},
 ): void {
   validateName(root, def.name);
   duplicateTargets(def);
@@ -945,7 +950,7 @@ export function validateDomain(
   def.devices.disks.forEach(disk);
   controllers(def);
   controllerDrivers(def);
-  interfaces(def);
+  interfaces(def, ext.slirpPortForwards ?? false);
   chardevs(def);
   otherChrSources(def);
   videos(def);

@@ -46,7 +46,7 @@ function formatForward(w: XmlWriter, def: NetworkDef): void {
       managed: f.mode === "hostdev" ? (f.managed ? "yes" : "no") : undefined,
     },
     () => {
-      if (f.driverName) w.empty("driver", { name: f.driverName });
+      if (f.driverName || f.driverModel) w.empty("driver", { name: f.driverName, model: f.driverModel });
       if (f.mode === "nat" && nat && natAny) {
         w.elem("nat", { ipv6: yn(nat.ipv6) }, () => {
           if (nat.addressStart !== undefined) {

@@ -8,3 +8,10 @@ export { ipPrefix } from "./ip-prefix.ts";
 export { formatNetwork } from "./format.ts";
 export { checkNetworkForDriver } from "./validate.ts";
 export { assignBridgeName, generateBridgeMac } from "./defaults.ts";
+export {
+  updateNetworkDef,
+  NetworkUpdateCommand,
+  NetworkUpdateSection,
+  NETWORK_UPDATE_COMMAND_NAMES,
+  NETWORK_UPDATE_SECTION_NAMES,
+} from "./update.ts";

@@ -156,6 +156,9 @@ function parseForward(ctx: Ctx, el: XmlElement): ForwardDef {
   if (drv) {
     const n = enumAttr(ctx, drv, "name", ["kvm", "vfio", "default"] as const);
     if (n === "kvm" || n === "vfio") fwd.driverName = n;
+    // libvirt 11's `model` names the VFIO variant driver (e.g. vfio-pci-igb) for hostdev pools.
+    const model = drv.attr("model");
+    if (model !== undefined && model !== "") fwd.driverModel = model;
   }
   const pfs = el.all("pf");
   const addrs = el.all("address");
@@ -240,88 +243,106 @@ function parseLease(ctx: Ctx, parent: XmlElement): LeaseDef | undefined {
   return { expiry, unit };
 }
 
-/** Prefix in effect for an `<ip>` (given, from the netmask, or libvirt's default). */
-function parseDhcp(ctx: Ctx, el: XmlElement, ip: IpDef, addr: IpAddr, prefix: number | undefined): void {
-  for (const r of el.all("range")) {
-    const start = reqIpAttr(ctx, r, "start", addr.family);
-    const end = reqIpAttr(ctx, r, "end", addr.family);
-    if (prefix !== undefined) {
-      for (const [name, a] of [
-        ["start", start],
-        ["end", end],
-      ] as const) {
-        if (!sameSubnet(a, addr, prefix)) {
-          throw invalid(
-            ctx,
-            r,
-            name,
-            formatIp(a),
-            `expected an address in the network ${formatIp(addr)}/${prefix}`,
-          );
-        }
-      }
-    }
-    if (ipDistance(end, start) < 0n) {
-      throw structural(
-        r,
-        `Invalid dhcp range '${formatIp(start)}' to '${formatIp(end)}' in network '${ctx.network}': the start is after the end`,
-      );
-    }
-    const range: DhcpRange = { start: formatIp(start), end: formatIp(end) };
-    const lease = parseLease(ctx, r);
-    if (lease) range.lease = lease;
-    ip.ranges.push(range);
-  }
-  for (const h of el.all("host")) {
-    const host: DhcpHost = {};
-    const mac = h.attr("mac");
-    const id = h.attr("id");
-    const name = h.attr("name");
-    const hip = ipAttr(ctx, h, "ip", addr.family);
-    if (mac !== undefined) {
-      if (addr.family === 6) {
-        throw structural(
-          h,
-          `Invalid to specify MAC address '${mac}' in network '${ctx.network}' IPv6 static host definition`,
-        );
-      }
-      const canon = macAttr(ctx, h, "mac")!;
-      if (parseInt(canon.slice(0, 2), 16) & 1) {
+/** One `<range>` of an `<ip>`'s `<dhcp>` (`prefix`: the `<ip>`'s prefix in effect). */
+export function parseDhcpRange(ctx: Ctx, r: XmlElement, addr: IpAddr, prefix: number | undefined): DhcpRange {
+  const start = reqIpAttr(ctx, r, "start", addr.family);
+  const end = reqIpAttr(ctx, r, "end", addr.family);
+  if (prefix !== undefined) {
+    for (const [name, a] of [
+      ["start", start],
+      ["end", end],
+    ] as const) {
+      if (!sameSubnet(a, addr, prefix)) {
         throw invalid(
           ctx,
-          h,
-          "mac",
-          mac,
-          "expected a unicast MAC address (the first octet's lowest bit clear)",
+          r,
+          name,
+          formatIp(a),
+          `expected an address in the network ${formatIp(addr)}/${prefix}`,
         );
       }
-      // libvirt keeps a static host's MAC as written.
-      host.mac = mac;
     }
-    if (id !== undefined) {
-      if (!/^[0-9a-fA-F:]+$/.test(id)) {
-        throw invalid(ctx, h, "id", id, "expected a DHCP client id of hex digits and ':'");
-      }
-      host.id = id;
+  }
+  if (ipDistance(end, start) < 0n) {
+    throw structural(
+      r,
+      `Invalid dhcp range '${formatIp(start)}' to '${formatIp(end)}' in network '${ctx.network}': the start is after the end`,
+    );
+  }
+  const range: DhcpRange = { start: formatIp(start), end: formatIp(end) };
+  const lease = parseLease(ctx, r);
+  if (lease) range.lease = lease;
+  return range;
+}
+
+/**
+ * One static `<host>` of a `<dhcp>` under an `<ip>` of the given family. `match` (a net-update
+ * delete, which matches on what is given) drops the "which host, which address" requirements;
+ * `update` (a net-update add or modify) leaves the address's family to the caller's check.
+ */
+export function parseDhcpHost(
+  ctx: Ctx,
+  h: XmlElement,
+  family: 4 | 6,
+  mode: "def" | "update" | "match" = "def",
+): DhcpHost {
+  const partial = mode === "match";
+  const host: DhcpHost = {};
+  const mac = h.attr("mac");
+  const id = h.attr("id");
+  const name = h.attr("name");
+  const hip = ipAttr(ctx, h, "ip", mode === "def" ? family : undefined);
+  if (mac !== undefined) {
+    if (family === 6) {
+      throw structural(
+        h,
+        `Invalid to specify MAC address '${mac}' in network '${ctx.network}' IPv6 static host definition`,
+      );
     }
-    if (name !== undefined) {
-      if (!/^[A-Za-z0-9]/.test(name)) {
-        throw invalid(ctx, h, "name", name, "expected a host name starting with a letter or digit");
-      }
-      host.name = name;
+    const canon = macAttr(ctx, h, "mac")!;
+    if (parseInt(canon.slice(0, 2), 16) & 1) {
+      throw invalid(
+        ctx,
+        h,
+        "mac",
+        mac,
+        "expected a unicast MAC address (the first octet's lowest bit clear)",
+      );
     }
-    if (addr.family === 4 && host.mac === undefined && host.name === undefined) {
+    // libvirt keeps a static host's MAC as written.
+    host.mac = mac;
+  }
+  if (id !== undefined) {
+    if (!/^[0-9a-fA-F:]+$/.test(id)) {
+      throw invalid(ctx, h, "id", id, "expected a DHCP client id of hex digits and ':'");
+    }
+    host.id = id;
+  }
+  if (name !== undefined) {
+    if (!/^[A-Za-z0-9]/.test(name)) {
+      throw invalid(ctx, h, "name", name, "expected a host name starting with a letter or digit");
+    }
+    host.name = name;
+  }
+  if (!partial) {
+    if (family === 4 && host.mac === undefined && host.name === undefined) {
       throw missing(ctx, h, "attribute 'mac' or 'name' of a static IPv4 <host>", "@mac");
     }
-    if (addr.family === 6 && host.id === undefined && host.name === undefined) {
+    if (family === 6 && host.id === undefined && host.name === undefined) {
       throw missing(ctx, h, "attribute 'id' or 'name' of a static IPv6 <host>", "@id");
     }
     if (!hip) throw missing(ctx, h, "attribute 'ip' of <host>", "@ip");
-    host.ip = formatIp(hip);
-    const lease = parseLease(ctx, h);
-    if (lease) host.lease = lease;
-    ip.hosts.push(host);
   }
+  if (hip) host.ip = formatIp(hip);
+  const lease = parseLease(ctx, h);
+  if (lease) host.lease = lease;
+  return host;
+}
+
+/** Prefix in effect for an `<ip>` (given, from the netmask, or libvirt's default). */
+function parseDhcp(ctx: Ctx, el: XmlElement, ip: IpDef, addr: IpAddr, prefix: number | undefined): void {
+  for (const r of el.all("range")) ip.ranges.push(parseDhcpRange(ctx, r, addr, prefix));
+  for (const h of el.all("host")) ip.hosts.push(parseDhcpHost(ctx, h, addr.family));
   // libvirt reads <bootp> for IPv4 only; elsewhere it stays unread and is reported.
   const bootp = addr.family === 4 ? el.child("bootp") : undefined;
   if (bootp) {
@@ -423,6 +444,23 @@ function parseRoute(ctx: Ctx, el: XmlElement): RouteDef {
   return route;
 }
 
+/**
+ * One DNS `<host>` (an address and its names). `partial` (a net-update delete, matching on what
+ * is given) needs only one of the two.
+ */
+export function parseDnsHost(
+  ctx: Ctx,
+  h: XmlElement,
+  partial = false,
+): { ip: string | undefined; hostnames: string[] } {
+  const ip = partial ? ipAttr(ctx, h, "ip") : reqIpAttr(ctx, h, "ip");
+  const names = h.all("hostname").map((n) => n.content);
+  if (names.some((n) => n === "") || (names.length === 0 && (!partial || !ip))) {
+    throw missing(ctx, h, "a non-empty <hostname> in DNS <host>", "hostname");
+  }
+  return { ip: ip ? formatIp(ip) : undefined, hostnames: names };
+}
+
 function parseDns(ctx: Ctx, el: XmlElement): DnsDef {
   const dns: DnsDef = { forwarders: [], txts: [], srvs: [], hosts: [] };
   const enable = yesNo(ctx, el, "enable");
@@ -441,12 +479,8 @@ function parseDns(ctx: Ctx, el: XmlElement): DnsDef {
     });
   }
   for (const h of el.all("host")) {
-    const ip = reqIpAttr(ctx, h, "ip");
-    const names = h.all("hostname").map((n) => n.content);
-    if (names.length === 0 || names.some((n) => n === "")) {
-      throw missing(ctx, h, "a non-empty <hostname> in DNS <host>", "hostname");
-    }
-    dns.hosts.push({ ip: formatIp(ip), hostnames: names });
+    const host = parseDnsHost(ctx, h);
+    dns.hosts.push({ ip: host.ip!, hostnames: host.hostnames });
   }
   for (const s of el.all("srv")) {
     const service = reqAttr(ctx, s, "service");
@@ -627,7 +661,8 @@ function parseVirtualPort(ctx: Ctx, el: XmlElement, requireType: boolean): Virtu
   return vp;
 }
 
-function parsePortGroup(ctx: Ctx, el: XmlElement): PortGroupDef {
+/** One `<portgroup>`. */
+export function parsePortGroup(ctx: Ctx, el: XmlElement): PortGroupDef {
   const pg: PortGroupDef = { name: reqAttr(ctx, el, "name"), isDefault: yesNo(ctx, el, "default") ?? false };
   const trust = yesNo(ctx, el, "trustGuestRxFilters");
   if (trust !== undefined) pg.trustGuestRxFilters = trust;

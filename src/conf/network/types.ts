@@ -42,6 +42,8 @@ export interface ForwardDef {
   managed?: boolean;
   /** `<driver name=>` (hostdev). */
   driverName?: "kvm" | "vfio";
+  /** `<driver model=>` (hostdev): the VFIO variant driver, e.g. `vfio-pci-igb`. */
+  driverModel?: string;
   nat?: NatDef;
   /** Network devices: `dev=` and `<interface dev=>`, the first one being `dev`. */
   interfaces: string[];

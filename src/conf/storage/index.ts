@@ -17,3 +17,4 @@ export {
 export { parsePool, readPool, formatPool, FS_NS, RBD_NS, type ParsePoolOptions } from "./pool.ts";
 export { parseVolume, readVolume, formatVolume, volumeFormats, type ParseVolumeOptions } from "./volume.ts";
 export { sanitizePath, unitScale } from "./reader.ts";
+export { formatPoolCapabilities } from "./capabilities.ts";

@@ -202,10 +202,14 @@ export interface VolumeDef {
   allocation: bigint;
   /** Whether `<allocation>` was given (else it equals the capacity). */
   hasAllocation: boolean;
+  /** Bytes the volume's file takes on the host (output only: the driver fills it). */
+  physical?: bigint;
   target: {
     path?: string;
     format?: string;
     perms: Permissions;
+    /** Output only (the driver's stat): seconds with nanoseconds, `sec` or `sec.nnnnnnnnn`. */
+    timestamps?: { atime: string; mtime: string; ctime: string };
     encryption?: EncryptionDef;
     compat?: string;
     nocow: boolean;

@@ -251,6 +251,7 @@ export function formatVolume(pool: PoolDef, vol: VolumeDef): string {
     if (vol.key !== undefined) w.text("key", vol.key);
     w.text("capacity", vol.capacity ?? 0n, { unit: "bytes" });
     w.text("allocation", vol.allocation, { unit: "bytes" });
+    if (vol.physical !== undefined && vol.physical > 0n) w.text("physical", vol.physical, { unit: "bytes" });
     const t = vol.target;
     // libvirt writes <target> with an end tag even when it is empty.
     const empty =
@@ -260,6 +261,7 @@ export function formatVolume(pool: PoolDef, vol: VolumeDef): string {
       t.perms.owner === undefined &&
       t.perms.group === undefined &&
       t.perms.label === undefined &&
+      !t.timestamps &&
       !t.encryption &&
       t.compat === undefined &&
       !(t.clusterSize !== undefined && t.clusterSize > 0n) &&
@@ -270,6 +272,12 @@ export function formatVolume(pool: PoolDef, vol: VolumeDef): string {
         if (t.path !== undefined) w.text("path", t.path);
         if (hasFormats && t.format !== undefined) w.empty("format", { type: t.format });
         formatPerms(w, t.perms);
+        const ts = t.timestamps;
+        if (ts) {
+          w.elem("timestamps", undefined, () => {
+            w.text("atime", ts.atime).text("mtime", ts.mtime).text("ctime", ts.ctime);
+          });
+        }
         if (t.encryption) formatEncryption(w, t.encryption);
         if (t.compat !== undefined) w.text("compat", t.compat);
         if (t.clusterSize !== undefined && t.clusterSize > 0n)

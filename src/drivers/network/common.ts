@@ -4,12 +4,13 @@
  * lifecycle events and the per-connection event entries, and turning driver methods into API
  * entries.
  */
-import { VirtError, toVirtError } from "../../util/errors/index.ts";
-import type { NetworkDef } from "../../conf/network/index.ts";
+import { checkFlags, VirtError, toVirtError } from "../../util/errors/index.ts";
+import { updateNetworkDef, type NetworkDef } from "../../conf/network/index.ts";
 import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import type { EventHub } from "../events.ts";
 import {
   NetworkEventId,
+  NetworkUpdateFlags,
   type NetworkDriverConnection,
   type NetworkLifecycleEvent,
   type NetworkRef,
@@ -122,4 +123,52 @@ export function eventEntries(
       }
     }),
   };
+}
+
+/** The arguments of one virNetworkUpdate. */
+export interface NetworkUpdateArgs {
+  readonly command: number;
+  readonly section: number;
+  readonly parentIndex: number;
+  readonly xml: string;
+  readonly flags: number;
+}
+
+/** What an update changes: the new live definition and/or the new persistent one. */
+export interface NetworkUpdatePlan {
+  live?: NetworkDef;
+  config?: NetworkDef;
+}
+
+/**
+ * libvirt's virNetworkObjUpdate without the commit: resolves AFFECT_CURRENT (live when running,
+ * else config), refuses live changes to a stopped network and config changes to a transient
+ * one, and applies the update to copies of the live and the persistent definition. Both copies
+ * are made before either is committed, so a failure leaves the network as it was.
+ */
+export function planNetworkUpdate(
+  o: { readonly name: string; readonly active: boolean; readonly persistent: boolean },
+  live: NetworkDef,
+  config: NetworkDef,
+  a: NetworkUpdateArgs,
+  fn: string,
+): NetworkUpdatePlan {
+  const F = NetworkUpdateFlags;
+  checkFlags(a.flags, F.AFFECT_LIVE | F.AFFECT_CONFIG, fn);
+  let flags = a.flags;
+  if ((flags & (F.AFFECT_LIVE | F.AFFECT_CONFIG)) === F.AFFECT_CURRENT) {
+    flags |= o.active ? F.AFFECT_LIVE : F.AFFECT_CONFIG;
+  }
+  if (!o.active && flags & F.AFFECT_LIVE) throw new VirtError("NETWORK_UPDATE_NOT_RUNNING");
+  if (flags & F.AFFECT_CONFIG && !o.persistent) {
+    throw new VirtError("NETWORK_TRANSIENT", {
+      what: "cannot change persistent config of a transient network",
+    });
+  }
+  const plan: NetworkUpdatePlan = {};
+  if (flags & F.AFFECT_LIVE) plan.live = updateNetworkDef(live, a.command, a.section, a.parentIndex, a.xml);
+  if (flags & F.AFFECT_CONFIG) {
+    plan.config = updateNetworkDef(config, a.command, a.section, a.parentIndex, a.xml);
+  }
+  return plan;
 }

@@ -7,7 +7,7 @@
  * Supported to run: L3 networks (nat, route, open, isolated). Other modes can be defined but
  * not started yet. Modifying operations of one driver run one at a time.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import {
   readProcCmdline,
   readProcStat,
   runArgv,
+  signalProcess,
   terminateProcess,
 } from "../../util/spawn.ts";
 import { escapeXml, parseXml } from "../../conf/xml.ts";
@@ -52,8 +53,10 @@ import {
   existingFor,
   findByName,
   findByUUID,
+  planNetworkUpdate,
   refOf as ref,
   validateNetworkXML,
+  type NetworkUpdateArgs,
 } from "./common.ts";
 import { dnsmasqConfig } from "./dnsmasq.ts";
 import { EventHub } from "../events.ts";
@@ -124,12 +127,15 @@ export interface NetworkDriverOptions {
   /** nftables table of the driver's rules (default `tvirt_network`, apart from libvirt's). */
   nftTable?: string;
   /**
-   * Define libvirt's `default` network (virbr0, 192.168.122.0/24) and mark it autostart when
-   * the config dir does not exist yet (the system daemon's first start).
+   * Define libvirt's `default` network (virbr0, 192.168.122.0/24) and mark it autostart on the
+   * system daemon's first start: when the root has no `DEFAULT_NETWORK_MARKER` yet and no
+   * definitions.
    */
   defineDefaultNetwork?: boolean;
   /** Start the autostart networks that are not running when the driver loads. */
   autostart?: boolean;
+  /** Told about an autostart network that could not start (the daemon logs it). */
+  onAutostartFailure?: (network: string, error: unknown) => void;
   /** The dnsmasq program (default `dnsmasq` from PATH). */
   dnsmasq?: string;
   /**
@@ -138,6 +144,12 @@ export interface NetworkDriverOptions {
    */
   dnsmasqWatchMs?: number;
 }
+
+/**
+ * The file in the config dir saying the `default` network was installed (by the first start
+ * of the system daemon); not a `.xml`, so never read as a definition.
+ */
+export const DEFAULT_NETWORK_MARKER = ".default-network-installed";
 
 /** libvirt's stock `default` network (`src/network/default.xml.in`). */
 export const DEFAULT_NETWORK_XML = `<network>
@@ -220,15 +232,11 @@ export class NetworkDriver {
   /** Loads the definitions and status files of a root, reconnecting running networks. */
   static async load(paths: NetworkPaths, options: NetworkDriverOptions = {}): Promise<NetworkDriver> {
     const d = new NetworkDriver(paths, options);
-    const firstStart = !existsSync(paths.configDir);
     for (const dir of [paths.configDir, paths.autostartDir, paths.stateDir, paths.dnsmasqDir]) {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
     }
-    if (firstStart && options.defineDefaultNetwork) {
-      const def = await d.defineXML(DEFAULT_NETWORK_XML);
-      await d.setAutostart(def, true);
-    }
     d.#loadConfigs();
+    if (options.defineDefaultNetwork) await d.#installDefaultNetwork();
     await d.#loadStatus();
     d.#updateWatch();
     if (options.autostart) {
@@ -236,13 +244,35 @@ export class NetworkDriver {
         if (o.autostart && !o.runtime) {
           try {
             await d.create(ref(o));
-          } catch {
+          } catch (e) {
             // a network that cannot start stays inactive; the others still start
+            options.onAutostartFailure?.(o.def.name, e);
           }
         }
       }
     }
     return d;
+  }
+
+  /**
+   * The system daemon's first start (libvirt's packaging installs `default.xml` and its
+   * autostart link once, at install time): define libvirt's `default` network and mark it
+   * autostart, then leave a marker so that a later start never brings it back after the admin
+   * undefined it. A root that already holds definitions (an upgrade, networks defined before
+   * the daemon ever ran) gets only the marker.
+   */
+  async #installDefaultNetwork(): Promise<void> {
+    const marker = join(this.paths.configDir, DEFAULT_NETWORK_MARKER);
+    if (existsSync(marker)) return;
+    if (this.#objs.size === 0) {
+      const net = await this.defineXML(DEFAULT_NETWORK_XML);
+      await this.setAutostart(net, true);
+    }
+    await writeFileAtomic(
+      marker,
+      "tvirtd installed libvirt's default network in this directory once; it does not again.\n",
+      { mode: 0o644 },
+    );
   }
 
   #emit(o: NetworkObj, event: number): void {
@@ -707,7 +737,21 @@ export class NetworkDriver {
     ];
     // dnsmasq drops root for its build's default user (Debian: `dnsmasq`, which dnsmasq-base
     // creates); where that user is missing it would refuse to start, so use nobody there.
-    if (!hasUser("dnsmasq")) argv.push("--user=nobody");
+    const user = hasUser("dnsmasq") ? "dnsmasq" : "nobody";
+    if (user === "nobody") argv.push("--user=nobody");
+    // It reads the hosts files as that user (at start and on SIGHUP): a directory on the way it
+    // cannot search would silently drop every static host. Refuse instead.
+    if ((files.hostsFile ?? "") !== "" || files.addnHosts !== "") {
+      const blocked = unsearchableDir(this.paths.dnsmasqDir, user);
+      if (blocked) {
+        throw new VirtError("NETWORK_DNSMASQ_UNREACHABLE", {
+          network: name,
+          user,
+          dir: blocked.dir,
+          mode: blocked.mode.toString(8).padStart(4, "0"),
+        });
+      }
+    }
     const r = await runArgv(argv, { timeoutMs: 30_000 });
     if (r.code !== 0) {
       let reason = r.stderr.trim() || `exit status ${r.code ?? r.signal ?? "?"}`;
@@ -745,6 +789,122 @@ export class NetworkDriver {
     for (const ext of ["conf", "hostsfile", "addnhosts", "pid", "leases"]) {
       rmSync(this.#dnsmasqFile(name, ext), { force: true });
     }
+  }
+
+  // --- update (virNetworkUpdate) ---------------------------------------------------------------
+
+  /**
+   * networkUpdate (libvirt's bridge_driver.c): one entry of a section changed in the live state
+   * and/or the persistent config. The live change reaches dnsmasq first (a failure there changes
+   * nothing), then the config file is written; a failed write puts dnsmasq back as it was.
+   */
+  update(net: NetworkRef, a: NetworkUpdateArgs): Promise<void> {
+    return this.#serial(async () => {
+      const o = this.#byRef(net);
+      const active = o.runtime !== undefined;
+      const plan = planNetworkUpdate(
+        { name: o.def.name, active, persistent: o.persistent },
+        o.live ?? o.def,
+        o.next ?? o.def,
+        a,
+        "networkUpdate",
+      );
+      const before = o.live;
+      if (plan.live) await this.#updateLive(o, plan.live);
+      if (plan.config) {
+        try {
+          await writeFileAtomic(this.#configPath(o.def.name), formatNetwork(plan.config), { mode: 0o600 });
+        } catch (e) {
+          if (plan.live && before) await this.#updateLive(o, before).catch(() => undefined);
+          throw new VirtError(
+            "NETWORK_STATE_IO",
+            {
+              network: o.def.name,
+              action: "write",
+              path: this.#configPath(o.def.name),
+              reason: e instanceof Error ? e.message : String(e),
+            },
+            {},
+            { cause: e },
+          );
+        }
+        if (active) o.next = plan.config;
+        else o.def = plan.config;
+      }
+    });
+  }
+
+  /**
+   * Brings a running network to a new live definition that differs in DHCP/DNS entries (or in
+   * what the host does not see, like portgroups): dnsmasq's files are rewritten; when its
+   * configuration stays the same (static hosts, DNS hosts) a SIGHUP makes it read the hosts
+   * files again, as libvirt does; when the configuration changes (ranges, TXT/SRV records,
+   * DHCP switched on or off) dnsmasq is restarted, keeping its leases. Then the status file.
+   */
+  async #updateLive(o: NetworkObj, live: NetworkDef): Promise<void> {
+    const runtime = o.runtime!;
+    const name = live.name;
+    const here = currentNetns();
+    if (runtime.netns !== undefined && runtime.netns !== here) {
+      throw new VirtError("NETWORK_OTHER_NAMESPACE", { network: name, theirs: runtime.netns, ours: here });
+    }
+    const had = this.#dnsmasqAlive(name, runtime);
+    const wants = this.#needsDnsmasq(live);
+    if (wants) {
+      const version = await this.#version();
+      const pidFile = this.#dnsmasqFile(name, "pid");
+      const files = dnsmasqConfig(live, { stateDir: this.paths.dnsmasqDir, pidFile, version });
+      let current: string | undefined;
+      try {
+        current = readFileSync(this.#dnsmasqFile(name, "conf"), "utf8");
+      } catch {
+        // no configuration written: dnsmasq starts afresh
+      }
+      if (had && current === files.conf) {
+        await writeFileAtomic(files.hostsFilePath, files.hostsFile ?? "", { mode: 0o644 });
+        await writeFileAtomic(files.addnHostsPath, files.addnHosts, { mode: 0o644 });
+        // Gone meanwhile: the restart below brings it back with the new files.
+        if (!signalProcess(runtime.dnsmasqPid!, "SIGHUP", runtime.dnsmasqStart)) {
+          await this.#startDnsmasq(live, runtime);
+        }
+      } else {
+        if (had) {
+          // As destroy does: a status file naming no dnsmasq tells the watchers of other driver
+          // instances on this root that it stops on purpose (they adopt the new one later).
+          const old = { ...runtime };
+          runtime.dnsmasqPid = undefined;
+          runtime.dnsmasqStart = undefined;
+          await this.#writeStatus(o).catch(() => undefined);
+          await this.#killDnsmasq(old);
+        }
+        try {
+          await this.#startDnsmasq(live, runtime);
+        } catch (e) {
+          // The old configuration again, so the network keeps its DHCP and DNS.
+          if (had && o.live) await this.#startDnsmasq(o.live, runtime).catch(() => undefined);
+          throw e;
+        }
+      }
+    } else if (had) {
+      const old = { ...runtime };
+      runtime.dnsmasqPid = undefined;
+      runtime.dnsmasqStart = undefined;
+      await this.#writeStatus(o).catch(() => undefined);
+      await this.#stopDnsmasq(name, old);
+    }
+    o.live = live;
+    await this.#writeStatus(o);
+    this.#updateWatch();
+  }
+
+  /** Stops a network's dnsmasq and keeps its files (the leases above all) for the next one. */
+  async #killDnsmasq(runtime: Runtime): Promise<void> {
+    await terminateProcess(runtime.dnsmasqPid!, {
+      graceMs: 5_000,
+      ...(runtime.dnsmasqStart !== undefined ? { starttime: runtime.dnsmasqStart } : {}),
+    });
+    runtime.dnsmasqPid = undefined;
+    runtime.dnsmasqStart = undefined;
   }
 
   // --- dnsmasq watcher ---------------------------------------------------------------------------
@@ -860,6 +1020,10 @@ export class NetworkDriver {
       networkGetAutostart: entry((n: NetworkRef) => this.getAutostart(n)),
       networkSetAutostart: entry((n: NetworkRef, a: boolean) => this.setAutostart(n, a)),
       networkGetBridgeName: entry((n: NetworkRef) => this.getBridgeName(n)),
+      networkUpdate: entry(
+        (n: NetworkRef, command: number, section: number, parentIndex: number, xml: string, flags: number) =>
+          this.update(n, { command, section, parentIndex, xml, flags }),
+      ),
       networkGetDHCPLeases: entry((n: NetworkRef, mac: string | null, flags: number) =>
         this.getDHCPLeases(n, mac, flags),
       ),
@@ -868,6 +1032,39 @@ export class NetworkDriver {
 }
 
 /** True when `/etc/passwd` has the user (dnsmasq's default user may be missing). */
+/** The uid and gid of a user from /etc/passwd. */
+function userIds(name: string): { uid: number; gid: number } | undefined {
+  try {
+    const line = readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith(`${name}:`));
+    const f = line?.split(":");
+    return f ? { uid: Number(f[2]), gid: Number(f[3]) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first directory from `/` down to `dir` that `user` cannot search, with its mode. */
+function unsearchableDir(dir: string, user: string): { dir: string; mode: number } | undefined {
+  const ids = userIds(user);
+  if (!ids || ids.uid === 0) return undefined;
+  const parts = dir.split("/").filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    const d = "/" + parts.slice(0, i).join("/");
+    let st;
+    try {
+      st = statSync(d);
+    } catch {
+      return undefined;
+    }
+    const mode = st.mode & 0o7777;
+    const bit = st.uid === ids.uid ? 0o100 : st.gid === ids.gid ? 0o010 : 0o001;
+    if ((mode & bit) === 0) return { dir: d, mode };
+  }
+  return undefined;
+}
+
 function hasUser(name: string): boolean {
   try {
     return readFileSync("/etc/passwd", "utf8")

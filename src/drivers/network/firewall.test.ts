@@ -1,13 +1,15 @@
 /**
  * Firewall commands: every xml2firewall case of libvirt 11.3's network corpus (read in place),
  * for both backends, plus the global setup (`base.iptables`, `base.nftables`). The product gives
- * argv arrays; `printLikeLibvirt` (test-only) prints them the way libvirt's test harness does.
+ * argv arrays; `printLikeLibvirt` (testing/network-conformance.ts) prints them the way libvirt's
+ * test harness does.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { networkCorpusDir, networkCorpusOrSkip } from "../../testing/network-corpus.ts";
+import { printLikeLibvirt } from "../../testing/network-conformance.ts";
 import { parseNetwork } from "../../conf/network/index.ts";
 import {
   FIREWALL_BACKENDS,
@@ -17,34 +19,7 @@ import {
   networkFirewallCommands,
   nftHandleFromEcho,
   nftUndo,
-  type Argv,
 } from "./firewall.ts";
-
-/** Shell quoting as libvirt prints arguments: in single quotes when empty or holding a shell metacharacter. */
-function quote(arg: string): string {
-  if (arg !== "" && !/[\r\t\n !"#$&'()*;<>?[\\\]^`{|}~]/.test(arg)) return arg;
-  return `'${arg.replace(/'/g, "'\\''")}'`;
-}
-
-/**
- * libvirt's dry-run printing: one command after another, continuation ` \` between arguments;
- * an option (`-x`, `--xx`) starts a line and its first value stays on it (as does a `!` that
- * negates the next option), any other positional argument starts its own line.
- */
-export function printLikeLibvirt(cmds: readonly Argv[]): string {
-  let s = "";
-  for (const argv of cmds) {
-    argv.forEach((arg, i) => {
-      if (i > 0) {
-        const sameLine = !arg.startsWith("-") && (argv[i - 1]!.startsWith("-") || arg === "!");
-        s += sameLine ? " " : " \\\n";
-      }
-      s += quote(arg);
-    });
-    s += "\n";
-  }
-  return s;
-}
 
 const dir = networkCorpusDir();
 if (!dir) {

@@ -15,20 +15,46 @@ export {
   networkDriverFor,
   networkPaths,
   DEFAULT_NETWORK_XML,
+  DEFAULT_NETWORK_MARKER,
   type NetworkDriverOptions,
   type NetworkPaths,
   type NetworkRoot,
 } from "./driver.ts";
+
+/** The roots the daemon serves `qemu:///system` and `qemu:///session` networks from. */
+const instanceRoots = new Map<"system" | "session", NetworkRoot>();
+
+export interface DaemonNetworkOptions {
+  /**
+   * Keep the instance's networks under this directory (`qemu:///embed`'s layout) instead of
+   * the system or user paths: tvirtd's `state_root`, so a test's daemon runs on temp dirs.
+   */
+  stateRoot?: string;
+  /** Told about an autostart network that could not start. */
+  onAutostartFailure?: (network: string, error: unknown) => void;
+}
 
 /**
  * Loads the network driver of the daemon's instance with libvirt's start-up behaviour: on the
  * system instance's first start the `default` network is defined and marked autostart, and the
  * autostart networks start. For tvirtd to call when it starts (before serving connections);
  * connections alone never start networks, so a test that connects to `qemu:///system` creates
- * no bridge, rule or dnsmasq on the host.
+ * no bridge, rule or dnsmasq on the host. From then on the instance's URIs open this root
+ * (a root daemon serves `/session` from the system instance, as its QEMU driver does).
  */
-export function loadDaemonNetworks(kind: "system" | "session"): Promise<NetworkDriver> {
-  return networkDriverFor({ kind }, { defineDefaultNetwork: kind === "system", autostart: true });
+export function loadDaemonNetworks(
+  kind: "system" | "session",
+  options: DaemonNetworkOptions = {},
+): Promise<NetworkDriver> {
+  const root: NetworkRoot =
+    options.stateRoot !== undefined ? { kind: "embed", root: options.stateRoot } : { kind };
+  instanceRoots.set(kind, root);
+  if (kind === "system") instanceRoots.set("session", root);
+  return networkDriverFor(root, {
+    defineDefaultNetwork: kind === "system",
+    autostart: true,
+    ...(options.onAutostartFailure ? { onAutostartFailure: options.onAutostartFailure } : {}),
+  });
 }
 
 /** The local network driver for a `qemu` URI served in this process, or undefined. */
@@ -39,10 +65,10 @@ export async function openLocalNetworkDriver(uri: ConnectURI): Promise<NetworkDr
       root = { kind: "embed", root: embedRoot(uri) };
       break;
     case "/system":
-      root = { kind: "system" };
+      root = instanceRoots.get("system") ?? { kind: "system" };
       break;
     case "/session":
-      root = { kind: "session" };
+      root = instanceRoots.get("session") ?? { kind: "session" };
       break;
     default:
       return undefined;

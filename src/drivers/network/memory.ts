@@ -4,7 +4,9 @@
  * network (active, persistent, not autostarted). Behaves as libvirt 9's test driver does: no
  * bridge names or MACs assigned, no DHCP leases entry, no `--inactive` XML, destroying an
  * inactive network is accepted, a running network cannot be undefined, and transient networks
- * may be marked autostart.
+ * may be marked autostart. As there, a definition saved while the network runs (`next`,
+ * libvirt's `newDef`) is what net-update --config changes, and stopping the network does not
+ * bring it into effect (libvirt 9's test driver never swaps it in).
  */
 import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import { formatNetwork, parseNetwork, type NetworkDef } from "../../conf/network/index.ts";
@@ -17,7 +19,9 @@ import {
   existingFor,
   findByName,
   findByUUID,
+  planNetworkUpdate,
   refOf,
+  type NetworkUpdateArgs,
   validateNetworkXML,
 } from "./common.ts";
 import {
@@ -44,7 +48,9 @@ export const TEST_DEFAULT_NETWORK_XML = `<network>
 `;
 
 interface MemNetwork {
+  /** The current definition (the live one while running). */
   def: NetworkDef;
+  /** The persistent definition saved while running (libvirt's `newDef`). */
   next?: NetworkDef;
   active: boolean;
   persistent: boolean;
@@ -96,7 +102,10 @@ export class MemoryNetworkDriver {
     const { def, existing } = this.#parse(xml);
     if (existing) {
       if (existing.active) existing.next = def;
-      else existing.def = def;
+      else {
+        existing.def = def;
+        existing.next = undefined;
+      }
       existing.persistent = true;
       this.#emit(existing, Ev.DEFINED);
       return refOf(existing);
@@ -111,7 +120,7 @@ export class MemoryNetworkDriver {
     const { def, existing } = this.#parse(xml);
     if (existing?.active) throw new VirtError("NETWORK_TEST_ALREADY_RUNNING", { network: def.name });
     if (existing) {
-      existing.next = existing.def;
+      existing.next ??= existing.def;
       existing.def = def;
       existing.active = true;
       this.#emit(existing, Ev.STARTED);
@@ -133,10 +142,6 @@ export class MemoryNetworkDriver {
   destroy(net: NetworkRef): void {
     const n = this.#get(net);
     n.active = false;
-    if (n.next) {
-      n.def = n.next;
-      n.next = undefined;
-    }
     if (!n.persistent) this.#nets.delete(n.def.name);
     this.#emit(n, Ev.STOPPED);
   }
@@ -146,6 +151,23 @@ export class MemoryNetworkDriver {
     if (n.active) throw new VirtError("NETWORK_TEST_STILL_RUNNING", { network: n.def.name });
     this.#nets.delete(n.def.name);
     this.#emit(n, Ev.UNDEFINED);
+  }
+
+  /** testNetworkUpdate: virNetworkObjUpdate on the in-memory definitions. */
+  update(net: NetworkRef, a: NetworkUpdateArgs): void {
+    const n = this.#get(net);
+    const plan = planNetworkUpdate(
+      { name: n.def.name, active: n.active, persistent: n.persistent },
+      n.def,
+      n.next ?? n.def,
+      a,
+      "testNetworkUpdate",
+    );
+    if (plan.config) {
+      if (n.active) n.next = plan.config;
+      else n.def = plan.config;
+    }
+    if (plan.live) n.def = plan.live;
   }
 
   connection(): NetworkDriverConnection {
@@ -185,6 +207,18 @@ export class MemoryNetworkDriver {
       networkSetAutostart: entry((r: NetworkRef, a: boolean) => {
         this.#get(r).autostart = a;
       }),
+      networkUpdate: entry(
+        (
+          r: NetworkRef,
+          command: number,
+          section: number,
+          parentIndex: number,
+          xml: string,
+          flags: number,
+        ) => {
+          this.update(r, { command, section, parentIndex, xml, flags });
+        },
+      ),
       networkGetBridgeName: entry((r: NetworkRef) => {
         const n = this.#get(r);
         return bridgeNameOf(n.def.name, n.def);

@@ -10,7 +10,14 @@ import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../d
 import { VirtError } from "../../util/errors/index.ts";
 import { openQemuConnection, type QemuDriverOptions } from "./driver/index.ts";
 
-export { openQemuConnection, QemuConnection, QemuDriver, type QemuDriverOptions } from "./driver/index.ts";
+export {
+  domainsUsingPaths,
+  openQemuConnection,
+  QemuConnection,
+  QemuDriver,
+  type QemuDriverOptions,
+  type VolumeResolver,
+} from "./driver/index.ts";
 
 /** The embed root named by a `qemu:///embed?root=DIR` URI (absolute, normalised). */
 export function embedRoot(uri: ConnectURI): string {

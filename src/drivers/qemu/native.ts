@@ -12,6 +12,7 @@ import { pretendPort } from "./command/graphics.ts";
 import { buildQemuCommand } from "./command/index.ts";
 import type { CommandContext, QemuCommand } from "./command/types.ts";
 import { driverPaths, type DriverRoot } from "./paths.ts";
+import { localVolumeResolver, resolveDomainVolumes, type VolumeResolver } from "./driver/volumes.ts";
 
 // They moved to the command layer; kept here for importers on branches that have not moved yet.
 
@@ -22,6 +23,8 @@ export interface NativeOptions {
   root?: DriverRoot;
   /** Names the document in errors. */
   document?: string;
+  /** How `<disk type='volume'>` finds its volume (default: `localVolumeResolver(root)`). */
+  resolveVolume?: VolumeResolver;
 }
 
 export interface NativeResult {
@@ -48,8 +51,12 @@ export async function domainXMLToNative(xml: string, options: NativeOptions = {}
   const { def, warnings } = parseDomainXML(xml, {
     document: options.document ?? "(domain_definition)",
     facts: domainFactsFromCaps(caps),
+    // as the QEMU driver's default
+    slirpPortForwards: true,
   });
   assignAliases(def);
+  // volume disks become their path, as at start (libvirt translates them here too)
+  await resolveDomainVolumes(options.resolveVolume ?? localVolumeResolver(root), def);
   // graphics with autoport get libvirt's pretend ports
   const context = { ...hostCommandContext(caps, def.name, root), allocatePort: pretendPort };
   const command = buildQemuCommand(def, context);

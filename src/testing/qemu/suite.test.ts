@@ -15,7 +15,9 @@ import { fileURLToPath } from "node:url";
 import { repoRoot } from "../corpus.ts";
 import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
 import type { CommandContext } from "../../drivers/qemu/command/types.ts";
-import { libvirtSuiteOrSkip } from "../libvirt-suite.ts";
+import { libvirtSuite, libvirtSuiteOrSkip } from "../libvirt-suite.ts";
+import { networkCorpusDir } from "../network-corpus.ts";
+import { networkDocSection, runNetworkConformance } from "../network-conformance.ts";
 import {
   argsReason,
   capsFileFor,
@@ -87,9 +89,15 @@ test("libvirt suite: every x86_64 output is judged, in budget, and docs/conforma
   // The whole suite, parse to argv and XML, within the issue's 30 s on a shared machine.
   assert.ok(run.ms < 30_000, `${run.ms} ms`);
   const doc = readFileSync(join(repoRoot, "docs", "conformance.md"), "utf8");
+  // The page ends with the network corpus's section (tools/conformance.ts writes both).
+  const sample = networkCorpusDir();
+  const net = networkDocSection(
+    sample !== undefined ? runNetworkConformance(sample) : undefined,
+    runNetworkConformance(libvirtSuite()!),
+  );
   assert.equal(
     doc,
-    conformanceDoc(run.entries),
+    conformanceDoc(run.entries) + "\n" + net,
     "run `npm run conformance -- --suite` and commit docs/conformance.md",
   );
 });

@@ -163,6 +163,14 @@ export const networkErrors = {
     template:
       "network '{network}' runs in network namespace {theirs}, not in this one ({ours}): stop it from there",
   },
+  /** `network doctor` asked of a connection whose networks are not this host's. */
+  NETWORK_DOCTOR_NOT_LOCAL: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "NETWORK",
+    kind: "user",
+    template:
+      "network doctor checks the networks of this host, and {uri} {why}: run it on the host that runs the networks",
+  },
   /** A host command the network needs failed (ip, nft, iptables, tc). */
   NETWORK_COMMAND_FAILED: {
     vir: "OPERATION_FAILED",
@@ -171,6 +179,13 @@ export const networkErrors = {
     template: "network '{network}': '{command}' failed: {reason}",
   },
   /** dnsmasq did not start or did not write its pid file. */
+  NETWORK_DNSMASQ_UNREACHABLE: {
+    vir: "OPERATION_FAILED",
+    domain: "NETWORK",
+    kind: "environment",
+    template:
+      "network '{network}': dnsmasq runs as user '{user}' and cannot search '{dir}' (mode {mode}) to read the network's host entries: make it searchable (chmod o+x '{dir}') or keep the state root where that user can reach it",
+  },
   NETWORK_DNSMASQ_FAILED: {
     vir: "OPERATION_FAILED",
     domain: "NETWORK",
@@ -183,5 +198,91 @@ export const networkErrors = {
     domain: "NETWORK",
     kind: "environment",
     template: "network '{network}': cannot {action} '{path}': {reason}",
+  },
+  // --- net-update (virNetworkUpdate: libvirt's wording, its error numbers) ---------------------
+  /** A section libvirt cannot update in place (bridge, domain, ip, forward, forward pf). */
+  NETWORK_UPDATE_SECTION_UNSUPPORTED: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "NETWORK",
+    kind: "user",
+    template: "can't update '{section}' section of network '{network}'",
+  },
+  /** A section number outside virNetworkUpdateSection. */
+  NETWORK_UPDATE_SECTION_UNKNOWN: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "NETWORK",
+    kind: "user",
+    template: "can't update unrecognized section of network",
+  },
+  /** A section tvirt does not update yet (libvirt does): forward-interface. */
+  NETWORK_UPDATE_SECTION_NOT_YET: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "NETWORK",
+    kind: "user",
+    template:
+      "can't update '{section}' section of network '{network}': tvirt updates ip-dhcp-host, ip-dhcp-range, dns-host, dns-txt, dns-srv and portgroup; edit the definition (net-edit) for the rest",
+  },
+  /** A command number outside virNetworkUpdateCommand. */
+  NETWORK_UPDATE_COMMAND_UNKNOWN: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "NETWORK",
+    kind: "user",
+    template: "unrecognized network update command code {command}",
+  },
+  /** `modify` of a section whose entries can only be added or deleted; `what` is libvirt's text. */
+  NETWORK_UPDATE_NO_MODIFY: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "NETWORK",
+    kind: "user",
+    template: "{what}",
+  },
+  /** The update's element is not the section's. */
+  NETWORK_UPDATE_WRONG_ELEMENT: {
+    vir: "XML_ERROR",
+    domain: "NETWORK",
+    kind: "user",
+    template: "unexpected element <{found}>, expecting <{expected}>, while updating network '{network}'",
+  },
+  /** No `<ip>` to update the DHCP entries of; `at` is " at index N" or empty. */
+  NETWORK_UPDATE_NO_IP: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "couldn't update dhcp host entry - no <ip> element found{at} in network '{network}'",
+  },
+  /** An entry to add exists already; `what` is libvirt's text naming it. */
+  NETWORK_UPDATE_EXISTS: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "{what}",
+  },
+  /** No entry matches the one to modify or delete (or more than one does); libvirt's text. */
+  NETWORK_UPDATE_NO_MATCH: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "{what}",
+  },
+  /** The entry's address family is not its `<ip>`'s. */
+  NETWORK_UPDATE_FAMILY: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "the address family of a {entry} must match the address family of the dhcp element's parent",
+  },
+  /** DHCP entries on a second `<ip>` of one family. */
+  NETWORK_UPDATE_MULTI_DHCP: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "dhcp is supported only for a single {family} address on each network",
+  },
+  /** `--live` on a network that is not running (libvirt's wording). */
+  NETWORK_UPDATE_NOT_RUNNING: {
+    vir: "OPERATION_INVALID",
+    domain: "NETWORK",
+    kind: "user",
+    template: "network is not running",
   },
 } as const satisfies Catalogue<"NETWORK">;

@@ -33,6 +33,32 @@ export const noneErrors = {
     template: "command '{command}' failed: {reason}",
   },
 
+  // === host/hugepage-pool.ts (libvirt's virnuma.c) ===
+  NUMA_CELL_RANGE: {
+    vir: "INVALID_ARG",
+    domain: "NONE",
+    kind: "user",
+    template: "{which} cell {cell} out of range (0-{last})",
+  },
+  NUMA_PAGE_SIZE_UNAVAILABLE: {
+    vir: "OPERATION_INVALID",
+    domain: "NONE",
+    kind: "user",
+    template: "page size {size} is not available on node {node}",
+  },
+  NUMA_SYSTEM_PAGES_FIXED: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "NONE",
+    kind: "user",
+    template: "system pages pool can't be modified",
+  },
+  NUMA_PAGES_SHORT: {
+    vir: "OPERATION_FAILED",
+    domain: "NONE",
+    kind: "environment",
+    template: "Unable to allocate {want} pages. Allocated only {got}",
+  },
+
   // === the public API, the drivers' common checks, the test driver and tvirsh ===
   API_NO_CONNECT: { vir: "NO_CONNECT", domain: "NONE", kind: "user", form: "spaced", template: "{uri}" },
   API_URI_NO_DRIVER: {
@@ -65,6 +91,15 @@ export const noneErrors = {
     form: "bare",
     template: "failed to get domain '{domain}'",
   },
+  /** virScaleInteger: a size with a suffix it does not know (virsh vol-create-as, vol-resize). */
+  SCALE_UNKNOWN_SUFFIX: {
+    vir: "INVALID_ARG",
+    domain: "NONE",
+    kind: "user",
+    template: "unknown suffix '{suffix}'",
+  },
+  /** virScaleInteger: the scaled size is beyond 2^64 - 1 bytes. */
+  SCALE_OVERFLOW: { vir: "OVERFLOW", domain: "NONE", kind: "user", template: "value too large: {value}" },
   CLI_NO_CONNECTION: {
     vir: "INVALID_CONN",
     domain: "NONE",

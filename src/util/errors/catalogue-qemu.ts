@@ -133,6 +133,52 @@ export const qemuErrors = {
     template:
       "interface {mac} - custom tap device path is not supported for network interfaces of type {type}",
   },
+  QEMU_NET_SLIRP_PORT_FORWARD: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "interface {mac}: <portForward proto='{proto}'> cannot be mapped to a SLIRP host forward (type='user' without the passt backend): {reason}",
+  },
+  QEMU_NET_TAP_EXISTS: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "interface {mac}: tap device '{dev}' already exists; name a free one, or say <target dev='{dev}' managed='no'/> to use the existing tap",
+  },
+  QEMU_NET_UNMANAGED_TAP_MISSING: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "target managed='no' but specified dev doesn't exist",
+  },
+  QEMU_NET_UNMANAGED_TAP_NO_DEV: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "target dev must be supplied when managed='no'",
+  },
+  QEMU_NET_BRIDGE_HELPER_DENIED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "interface {mac}: qemu-bridge-helper may not use bridge '{bridge}': {reason}; as root, add the line 'allow {bridge}' to {conf}",
+  },
+  QEMU_NET_BRIDGE_HELPER_MISSING: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "interface {mac}: an unprivileged guest reaches bridge '{bridge}' through qemu-bridge-helper, and '{helper}' {reason}",
+  },
+  QEMU_NET_DIRECT_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "interface {mac}: cannot create a macvtap device in mode '{mode}' on '{parent}': {reason}",
+  },
   QEMU_PS2_STATE_UNSUPPORTED: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
@@ -392,6 +438,53 @@ export const qemuErrors = {
     domain: "QEMU",
     kind: "user",
     template: "Cannot access {what} '{path}' of domain '{name}': {reason}",
+  },
+  QEMU_FILES_MISSING: {
+    vir: "SYSTEM_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template: "Cannot access {count} files of domain '{name}': {list}",
+  },
+  // --- <disk type='volume'>: the pool's volume resolved at start and hotplug -----------------
+  QEMU_VOLUME_NO_POOL: {
+    vir: "NO_STORAGE_POOL",
+    domain: "QEMU",
+    kind: "user",
+    template: "no storage pool with matching name '{pool}'",
+  },
+  QEMU_VOLUME_NO_VOLUME: {
+    vir: "NO_STORAGE_VOL",
+    domain: "QEMU",
+    kind: "user",
+    template: "no storage vol with matching name '{volume}' in pool '{pool}'",
+  },
+  QEMU_VOLUME_POOL_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "volumes of storage pool '{pool}' (type '{poolType}') cannot be used by a QEMU guest here: {reason}",
+  },
+  QEMU_VOLUME_MODE: {
+    vir: "XML_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "disk {target}: disk source mode is only valid when storage pool is of iscsi type (pool '{pool}' is '{poolType}')",
+  },
+  QEMU_VOLUME_MODE_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "disk {target}: source mode '{mode}' (QEMU's own iSCSI initiator) is not supported; use mode 'host' or leave it out",
+  },
+  QEMU_VOLUME_STARTUP_POLICY: {
+    vir: "XML_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "disk {target}: 'startupPolicy' is only valid for 'file' type volume (volume '{volume}' is '{type}')",
   },
   // --- starting QEMU -----------------------------------------------------------------------
   QEMU_START_FAILED: {

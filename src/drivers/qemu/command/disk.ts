@@ -26,10 +26,38 @@ function diskElement(disk: DiskDef): string {
   return `disk '${disk.target.dev}'`;
 }
 
+/**
+ * What a disk's source is on the host: a `type='volume'` disk the driver resolved counts as what
+ * its volume is (file, block device or directory), with the path in `file`/`dev`/`dir`.
+ */
+export function actualDiskType(disk: DiskDef): DiskDef["type"] {
+  return disk.type === "volume" && disk.source?.actualType !== undefined ? disk.source.actualType : disk.type;
+}
+
+/** The host path of a local disk source (file, block device, directory, resolved volume). */
+export function localDiskPath(disk: DiskDef): string | undefined {
+  const s = disk.source;
+  let path: string | undefined;
+  switch (actualDiskType(disk)) {
+    case "file":
+      path = s?.file;
+      break;
+    case "block":
+      path = s?.dev;
+      break;
+    case "dir":
+      path = s?.dir;
+      break;
+    default:
+      break;
+  }
+  return path === "" ? undefined : path;
+}
+
 export function isEmptyDisk(disk: DiskDef): boolean {
   const s = disk.source;
   if (!s) return true;
-  switch (disk.type) {
+  switch (actualDiskType(disk)) {
     case "file":
       return s.file === undefined || s.file === "";
     case "block":
@@ -81,7 +109,7 @@ function cacheProps(disk: DiskDef): JsonObject | undefined {
 export function needsFormatLayer(b: Build, disk: DiskDef): boolean {
   if (format(disk) !== "raw") return true;
   if (!b.has("blockjob.backing-mask-protocol")) return true;
-  if (disk.type === "dir") return true;
+  if (actualDiskType(disk) === "dir") return true;
   return false;
 }
 
@@ -187,11 +215,12 @@ export function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
   const s = disk.source!;
   let driver: string | undefined;
   let p: Props;
-  switch (disk.type) {
+  const type = actualDiskType(disk);
+  switch (type) {
     case "block":
     case "file": {
-      const path = disk.type === "block" ? (s.dev ?? "") : (s.file ?? "");
-      if (disk.type === "block")
+      const path = type === "block" ? (s.dev ?? "") : (s.file ?? "");
+      if (type === "block")
         driver = disk.device === "cdrom" && b.ctx.isHostCdrom?.(path) === true ? "host_cdrom" : "host_device";
       else driver = "file";
       p = new Props().set("filename", path);
@@ -434,12 +463,18 @@ export function buildDisks(
       );
     }
     const n = nodes.get(disk);
-    if (
-      disk.type === "vhostuser" ||
-      disk.type === "vhostvdpa" ||
-      disk.type === "nvme" ||
-      disk.type === "volume"
-    ) {
+    if (disk.type === "volume" && disk.source?.actualType === undefined) {
+      // the driver resolves volumes through the storage driver before it builds the command
+      fail(
+        "QEMU_CMD_UNSUPPORTED",
+        {
+          element: diskElement(disk),
+          reason: `volume '${disk.source?.volume ?? ""}' of pool '${disk.source?.pool ?? ""}' was not resolved to a path`,
+        },
+        { xpath: diskXpath(b, disk) },
+      );
+    }
+    if (disk.type === "vhostuser" || disk.type === "vhostvdpa" || disk.type === "nvme") {
       fail(
         "QEMU_CMD_UNSUPPORTED",
         { element: diskElement(disk), reason: `disk type '${disk.type}' is not implemented` },

@@ -61,6 +61,12 @@ export function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
     case "network":
     case "direct":
     case "ethernet": {
+      // an unprivileged guest on a bridge: QEMU runs qemu-bridge-helper, which makes the tap
+      const helper = type === "bridge" ? b.ctx.interfaceBridgeHelper?.(alias) : undefined;
+      if (helper !== undefined) {
+        p.set("type", "bridge").set("br", helper.bridge).set("helper", helper.helper);
+        break;
+      }
       const ifname = type === "direct" ? undefined : b.ctx.interfaceTapName?.(alias);
       if (ifname !== undefined) {
         p.set("type", "tap").set("ifname", ifname).set("script", "no").set("downscript", "no");
@@ -110,6 +116,13 @@ export function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
           if (!v6) p.set("net", ip.prefix !== undefined ? `${ip.address}/${ip.prefix}` : ip.address);
           else p.set("ipv6-prefix", ip.address).pos("ipv6-prefixlen", ip.prefix);
         }
+        const fwd = slirpHostForwards(net);
+        // QAPI's NetdevUserOptions.hostfwd is a list of String objects
+        if (fwd.length > 0)
+          p.set(
+            "hostfwd",
+            fwd.map((str) => ({ str })),
+          );
       }
       break;
     case "internal":
@@ -128,6 +141,58 @@ export function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
   }
   p.set("id", `host${alias}`);
   return p;
+}
+
+/** Most host ports one interface forwards (each is one SLIRP rule and one listening socket). */
+export const MAX_SLIRP_FORWARDS = 1024;
+
+/**
+ * `<portForward>` of a SLIRP interface as QEMU's `hostfwd` rules
+ * (`PROTO:HOSTADDR:HOSTPORT-:GUESTPORT`, one per port): each range's host ports `start..end`
+ * go to the guest's `to..` (the same port without `to`), minus the excluded ranges. SLIRP binds
+ * an IPv4 host address only and cannot bind to a device, so `dev=` and IPv6 are refused.
+ */
+export function slirpHostForwards(net: InterfaceDef): string[] {
+  const out: string[] = [];
+  const seen = new Map<string, string>();
+  const mac = net.mac?.address ?? net.alias ?? "";
+  for (const pf of net.portForwards ?? []) {
+    const refuse = (reason: string): never => {
+      throw new VirtError("QEMU_NET_SLIRP_PORT_FORWARD", { mac, proto: pf.proto, reason });
+    };
+    if (pf.proto !== "tcp" && pf.proto !== "udp") refuse(`proto must be tcp or udp, not '${pf.proto}'`);
+    if (pf.dev !== undefined) refuse(`dev='${pf.dev}' is only supported by the passt backend`);
+    const addr = pf.address ?? "";
+    if (addr !== "" && !/^(\d{1,3})(\.\d{1,3}){3}$/.test(addr))
+      refuse(`address '${addr}' is not an IPv4 address (SLIRP forwards only IPv4 host addresses)`);
+    if (addr !== "" && addr.split(".").some((o) => Number(o) > 255))
+      refuse(`address '${addr}' is not an IPv4 address`);
+    const excluded = new Set<number>();
+    for (const r of pf.ranges) {
+      if (r.exclude !== true) continue;
+      if (r.to !== undefined) refuse(`an excluded range (start='${r.start}') cannot have to=`);
+      for (let port = r.start; port <= (r.end ?? r.start); port++) excluded.add(port);
+    }
+    const forwarded = pf.ranges.filter((r) => r.exclude !== true);
+    if (forwarded.length === 0) refuse("it has no <range> that is not excluded");
+    for (const r of forwarded) {
+      const end = r.end ?? r.start;
+      if (end < r.start) refuse(`range end='${end}' is below start='${r.start}'`);
+      const to = r.to ?? r.start;
+      if (to + (end - r.start) > 65535)
+        refuse(`range ${r.start}-${end} to='${to}' goes past guest port 65535`);
+      for (let port = r.start; port <= end; port++) {
+        if (excluded.has(port)) continue;
+        const key = `${pf.proto}:${addr}:${port}`;
+        const other = seen.get(key);
+        if (other !== undefined) refuse(`host port ${port} is forwarded twice (${other} and this one)`);
+        seen.set(key, `range start='${r.start}'`);
+        out.push(`${pf.proto}:${addr}:${port}-:${to + (port - r.start)}`);
+        if (out.length > MAX_SLIRP_FORWARDS) refuse(`more than ${MAX_SLIRP_FORWARDS} ports are forwarded`);
+      }
+    }
+  }
+  return out;
 }
 
 export function nicProps(b: Build, net: InterfaceDef, bootindex: number | undefined): Props {

@@ -83,6 +83,11 @@ export interface CommandContext {
    * the driver's plugs of network and bridge interfaces (by alias); undefined = fds.
    */
   readonly interfaceTapName?: (alias: string) => string | undefined;
+  /**
+   * An interface QEMU puts on a bridge through qemu-bridge-helper (`-netdev bridge,br=,helper=`):
+   * the unprivileged driver's bridge interfaces (by alias); undefined = a tap.
+   */
+  readonly interfaceBridgeHelper?: (alias: string) => { bridge: string; helper: string } | undefined;
   /** Resolves `<source network='...'/>`. */
   readonly resolveNetwork?: (network: string, portgroup?: string) => ResolvedNetwork | undefined;
   /** A listening unix socket libvirt opened for a chardev (fd passing), or undefined. */

@@ -4,6 +4,7 @@
  * callbacks and the domains it started with AUTODESTROY; closing it releases both (destroying
  * those domains) and then its reference to the driver instance.
  */
+import { allocPages, freePages } from "../../../host/hugepage-pool.ts";
 import {
   type ConsoleStream,
   type DomainEventCallback,
@@ -33,6 +34,7 @@ import {
   DomainModificationImpact,
   DomainVcpuFlags,
   DomainMemoryModFlags,
+  NodeAllocPagesFlags,
 } from "../../enums.ts";
 import { checkFlags } from "../../../util/errors/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
@@ -57,6 +59,7 @@ import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
 import { securityLabel, securityModel } from "./apparmor.ts";
+import { resolveDomainVolumes } from "./volumes.ts";
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -144,6 +147,28 @@ export class QemuConnection implements HypervisorDriver {
 
   nodeGetFreeMemory(): Promise<bigint> {
     return Promise.resolve(hostFreeMemoryBytes());
+  }
+
+  nodeGetFreePages(
+    pages: readonly number[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<bigint[]> {
+    checkFlags(flags, 0, "virNodeGetFreePages");
+    return Promise.resolve(freePages(pages, startCell, cellCount));
+  }
+
+  nodeAllocPages(
+    pageSizes: readonly number[],
+    pageCounts: readonly bigint[],
+    startCell: number,
+    cellCount: number,
+    flags: number,
+  ): Promise<number> {
+    checkFlags(flags, NodeAllocPagesFlags.ADD, "virNodeAllocPages");
+    const add = (flags & NodeAllocPagesFlags.ADD) !== 0;
+    return Promise.resolve(allocPages(pageSizes, pageCounts, startCell, cellCount, add));
   }
 
   nodeGetSecurityModel(): Promise<SecurityModel> {
@@ -432,6 +457,8 @@ export class QemuConnection implements HypervisorDriver {
     if (format !== "qemu-argv") throw new VirtError("QEMU_NATIVE_FORMAT", { format });
     const def = await this.driver.parseDomain(xml);
     assignAliases(def);
+    // volume disks become their path, as at start
+    await resolveDomainVolumes(this.driver.options.resolveVolume, def);
     const caps = await this.driver.caps(def.devices.emulator);
     // graphics with autoport get libvirt's pretend ports
     const cmd = buildQemuCommand(def, {

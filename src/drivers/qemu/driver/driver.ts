@@ -31,14 +31,18 @@ import { VirtError } from "../../../util/errors/index.ts";
 import { DomainEventId, type DomainEventType } from "../../enums.ts";
 import { domainFactsFromCaps, getQemuCaps, type QemuCaps } from "../capabilities/index.ts";
 import { defaultEmulator } from "../command/context.ts";
+import { slirpHostForwards } from "../command/net.ts";
 import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
 import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { DomainEventHub } from "../../events.ts";
 import { hostName } from "../../../host/facts.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
+import { DEFAULT_BRIDGE_HELPER, type BridgeHelperOptions } from "./net-plug.ts";
 import { RootLock } from "./root-lock.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
+import { localVolumeResolver, type VolumeResolver } from "./volumes.ts";
+import { localDiskPath } from "../command/disk.ts";
 import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
 
 export interface QemuDriverOptions {
@@ -64,6 +68,19 @@ export interface QemuDriverOptions {
   readonly displayPorts?: PortRange;
   /** Ports for VNC websockets (qemu.conf `remote_websocket_port_min/max`, default 5700-65535). */
   readonly websocketPorts?: PortRange;
+  /**
+   * `<portForward>` on SLIRP `type='user'` interfaces, mapped to QEMU's `hostfwd` (a tvirt
+   * extension, default true; false gives libvirt's error: port forwards need passt).
+   */
+  readonly slirpPortForwards?: boolean;
+  /** How a guest reaches a bridge (`type='bridge'`, or a network's bridge). */
+  readonly bridgeHelper?: Partial<BridgeHelperOptions>;
+  /**
+   * How `<disk type='volume'>` finds its volume's path, type and format (at start and hotplug):
+   * the storage driver of the same root. Default: `localVolumeResolver(root)`, the pool
+   * definitions of the root's storage config dir read directly.
+   */
+  readonly resolveVolume?: VolumeResolver;
 }
 
 export interface ResolvedDriverOptions {
@@ -78,6 +95,9 @@ export interface ResolvedDriverOptions {
   readonly sysfsRoot: string;
   readonly displayPorts: PortRange;
   readonly websocketPorts: PortRange;
+  readonly slirpPortForwards: boolean;
+  readonly bridgeHelper: BridgeHelperOptions;
+  readonly resolveVolume: VolumeResolver;
 }
 
 const CONFIG_HEADER = `<!--
@@ -128,6 +148,13 @@ export class QemuDriver {
       sysfsRoot: options.sysfsRoot ?? "/sys",
       displayPorts: options.displayPorts ?? { min: 5900, max: 65535 },
       websocketPorts: options.websocketPorts ?? { min: 5700, max: 65535 },
+      slirpPortForwards: options.slirpPortForwards ?? true,
+      bridgeHelper: {
+        use: options.bridgeHelper?.use ?? DEFAULT_BRIDGE_HELPER.use,
+        helper: options.bridgeHelper?.helper ?? DEFAULT_BRIDGE_HELPER.helper,
+        conf: options.bridgeHelper?.conf ?? DEFAULT_BRIDGE_HELPER.conf,
+      },
+      resolveVolume: options.resolveVolume ?? localVolumeResolver(root),
     };
     this.ports = {
       display: new PortAllocator("display", this.options.displayPorts),
@@ -228,6 +255,10 @@ export class QemuDriver {
     const memo: CapsMemo = new Map();
     await this.#capsFacts(this.options.emulator, memo).catch(() => undefined);
     const { def, emulator } = await this.#parseWithFacts(xml, document, memo, options.abiUpdate ?? false);
+    // SLIRP port forwards SLIRP cannot do are refused at define, not only when QEMU starts
+    for (const n of def.devices.interfaces) {
+      if (n.type === "user" && n.backend?.type !== "passt") slirpHostForwards(n);
+    }
     return { def, caps: memo.get(emulator)?.caps };
   }
 
@@ -250,6 +281,7 @@ export class QemuDriver {
         const { def } = parseDomainXML(xml, {
           document,
           abiUpdate,
+          slirpPortForwards: this.options.slirpPortForwards,
           facts: (bare) => {
             key = bare.devices.emulator ?? this.options.emulator;
             used = memo.get(key);
@@ -332,6 +364,27 @@ export class QemuDriver {
     });
   }
 
+  /**
+   * Which running guests use which host paths as disk sources (files, block devices,
+   * directories, `type='volume'` disks as resolved at start or hotplug): for the storage driver
+   * of the same root, which refuses to delete or shrink a volume in use and names the guests.
+   * Paths are as the live definitions give them; a path used by several guests lists each.
+   */
+  domainsUsingPaths(): Map<string, string[]> {
+    const users = new Map<string, string[]>();
+    for (const obj of this.domains.all()) {
+      if (!obj.isActive()) continue;
+      for (const disk of obj.def.devices.disks) {
+        const path = localDiskPath(disk);
+        if (path === undefined) continue;
+        const names = users.get(path) ?? [];
+        if (!names.includes(obj.name)) names.push(obj.name);
+        users.set(path, names);
+      }
+    }
+    return users;
+  }
+
   /** Writes the status file of an active domain (no-op once it stopped). */
   saveStatus(obj: QemuDomainObj): Promise<void> {
     return obj.queueFileOp(async () => {
@@ -351,7 +404,7 @@ export class QemuDriver {
         fakeReboot: run.fakeReboot,
         taints: [...run.taints],
         ...(run.asyncJob ? { asyncJob: run.asyncJob } : {}),
-        domainXML: formatDomainXML(obj.def, { secure: true, live: true }),
+        domainXML: formatDomainXML(obj.def, { secure: true, live: true, status: true }),
       });
       await writeFileAtomic(this.statusPath(obj.name), xml, { mode: 0o600 });
     });

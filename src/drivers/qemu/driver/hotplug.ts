@@ -47,6 +47,7 @@ import {
   diskDeviceProps,
   formatProps,
   isEmptyDisk,
+  localDiskPath,
   needsFormatLayer,
   storageProps,
   type DiskNodes,
@@ -54,7 +55,7 @@ import {
 import { Props } from "../command/escape.ts";
 import { hostdevDeviceProps } from "../command/hostdev.ts";
 import { hostNetProps, nicProps } from "../command/net.ts";
-import { attachTaps, planTapPlugs, type PlugPlan } from "./net-plug.ts";
+import { attachTaps, planTapPlugs, PLUGGED_TYPES, type PlugPlan } from "./net-plug.ts";
 import type { CommandContext } from "../command/types.ts";
 import type { QmpClient, QmpObject } from "../monitor/index.ts";
 import { hostCommandContext } from "../command/context.ts";
@@ -63,6 +64,7 @@ import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { prepareHostdevForAttach, releaseHostdevAfterDetach } from "./hotplug-hostdev.ts";
 import { refreshProfile } from "./apparmor.ts";
+import { resolveDiskVolume } from "./volumes.ts";
 
 const F = DomainDeviceModifyFlags;
 
@@ -72,11 +74,11 @@ export const hotplugTimeouts = {
   detachMs: 30_000,
 };
 
-/** Interface types whose backend needs nothing prepared on the host (no tap, no helper). */
-const LIVE_NET_TYPES = ["user", "server", "client", "mcast", "udp", "network", "bridge"] as const;
+/** Interface types a running guest takes (direct and vhost-user need an fd passed over QMP). */
+const LIVE_NET_TYPES = ["user", "server", "client", "mcast", "udp", "network", "bridge", "ethernet"] as const;
 
-/** Of those, the ones on a tap plugged into a bridge (`net-plug.ts`). */
-const TAP_NET_TYPES = ["network", "bridge"];
+/** Of those, the ones on a tap (or the bridge helper) prepared by `net-plug.ts`. */
+const TAP_NET_TYPES = PLUGGED_TYPES;
 
 /** Disk buses a running guest takes disks on. */
 const LIVE_DISK_BUSES = ["virtio", "scsi", "usb"] as const;
@@ -171,9 +173,9 @@ function checkNotPresent(def: DomainDef, s: DeviceSnippet, alone: DomainDef, nam
 }
 
 async function checkDiskSource(disk: DiskDef): Promise<void> {
-  const path =
-    disk.type === "file" ? disk.source?.file : disk.type === "block" ? disk.source?.dev : undefined;
-  if (path === undefined || path === "") return;
+  // file, block device, directory, or a volume once resolved (`resolveDiskVolume`)
+  const path = localDiskPath(disk);
+  if (path === undefined) return;
   try {
     await stat(path);
   } catch {
@@ -204,6 +206,7 @@ async function buildFor(
     ...(plugs
       ? {
           interfaceTapName: (alias: string) => tapOf.get(alias),
+          interfaceBridgeHelper: (alias: string) => plugs.helpers.get(alias),
           resolveNetwork: (name: string) => {
             const bridge = plugs.bridgeOf.get(name);
             return bridge === undefined ? undefined : { type: "bridge" as const, bridge };
@@ -363,7 +366,7 @@ async function attachLive(
       throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
         action: "live attach",
         kind: `interface type='${type}'${backend === "passt" ? " with the passt backend" : ""}`,
-        where: " on a running domain (ethernet, direct and helper-process backends are not hotplugged yet)",
+        where: " on a running domain (direct, vhost-user and helper-process backends are not hotplugged yet)",
         allowed: LIVE_NET_TYPES.map((x) => `interface type='${x}'`).join(", "),
       });
     }
@@ -390,6 +393,11 @@ async function attachLive(
   }
   const next = structuredClone(live);
   const dev = structuredClone(newDeviceOf(reparsed, s, alone));
+  if (s.kind === "disk" && (dev as DiskDef).type === "volume") {
+    // the storage driver's path, type and format, as at start
+    await resolveDiskVolume(drv.options.resolveVolume, dev as DiskDef);
+    await checkDiskSource(dev as DiskDef);
+  }
   if (s.kind === "disk") next.devices.disks.push(dev as DiskDef);
   else if (s.kind === "interface") next.devices.interfaces.push(dev as InterfaceDef);
   else next.devices.hostdevs.push(dev as HostdevDef);
@@ -397,11 +405,21 @@ async function attachLive(
   // a network/bridge interface: its network must run; its bridge and tap name go in the live XML
   const plugs =
     s.kind === "interface" && TAP_NET_TYPES.includes((dev as InterfaceDef).type)
-      ? await planTapPlugs(drv.root, {
-          ...next,
-          devices: { ...next.devices, interfaces: [dev as InterfaceDef] },
-        })
+      ? await planTapPlugs(
+          drv.root,
+          { ...next, devices: { ...next.devices, interfaces: [dev as InterfaceDef] } },
+          drv.options.bridgeHelper,
+        )
       : undefined;
+  if (plugs && plugs.helpers.size > 0) {
+    // the running QEMU has its seccomp sandbox (spawn=deny): forking the helper would kill it
+    throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+      action: "live attach",
+      kind: "interface on a bridge through qemu-bridge-helper",
+      where: " on a running domain (QEMU's seccomp sandbox forbids it to run the helper)",
+      allowed: "interface type='user', or a bridge when tvirt runs as root",
+    });
+  }
   const b = await buildFor(drv, obj, run, next, plugs);
   const alias = dev.alias ?? "";
 
@@ -707,7 +725,11 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
   if (!old) throw new VirtError("HOTPLUG_DISK_NOT_FOUND", { target: want.target.dev });
   checkMediaUpdate(old, want);
   const alias = old.alias ?? "";
-  const disk = withMedia(old, want);
+  // a volume as the new medium: the storage driver's path, as at start (the config keeps the volume)
+  const media = structuredClone(want);
+  await resolveDiskVolume(drv.options.resolveVolume, media);
+  await checkDiskSource(media);
+  const disk = withMedia(old, media);
   const next = structuredClone(obj.def);
   next.devices.disks[obj.def.devices.disks.indexOf(old)] = disk;
   const b = await buildFor(drv, obj, run, next);

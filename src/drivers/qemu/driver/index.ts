@@ -4,14 +4,27 @@
  * to running guests, autostarting) and closed with the last (releasing monitors and timers,
  * never stopping guests other than AUTODESTROY ones).
  */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseDomainXML } from "../../../conf/domain/index.ts";
+import { isProcessAlive } from "../../../util/spawn.ts";
+import { localDiskPath } from "../command/disk.ts";
 import { driverPaths, type DriverRoot } from "../paths.ts";
 import { QemuConnection } from "./connection.ts";
 import { QemuDriver, type QemuDriverOptions } from "./driver.ts";
 import { autostartDomains } from "./operations.ts";
+import { parseStatusXML } from "./status-xml.ts";
 
 export { QemuConnection } from "./connection.ts";
 export { QemuDriver, type QemuDriverOptions } from "./driver.ts";
 export type { QemuDomainObj, QemuRun } from "./domain.ts";
+export {
+  localVolumeResolver,
+  probeImageFormat,
+  storageConfigDir,
+  type ResolvedVolume,
+  type VolumeResolver,
+} from "./volumes.ts";
 
 interface Instance {
   readonly driver: Promise<QemuDriver>;
@@ -73,4 +86,45 @@ export async function openQemuConnection(
 /** Driver instances open in this process (tests). */
 export function openDriverRoots(): string[] {
   return [...instances.keys()];
+}
+
+/**
+ * For the storage driver of `root` (vol-delete, vol-resize --shrink): which running guests use
+ * which host paths as disk sources, `path → [domain names]` (`QemuDriver.domainsUsingPaths`).
+ * With the QEMU driver of that root open in this process its live state answers; otherwise the
+ * status files of the root do (a guest runs without a connection open), counting only those
+ * whose QEMU process is still alive.
+ */
+export async function domainsUsingPaths(root: DriverRoot): Promise<Map<string, string[]>> {
+  const paths = driverPaths(root);
+  const inst = instances.get(paths.stateDir);
+  if (inst) {
+    const drv = await inst.driver.catch(() => undefined);
+    if (drv) return drv.domainsUsingPaths();
+  }
+  const users = new Map<string, string[]>();
+  let files: string[];
+  try {
+    files = (await readdir(paths.stateDir)).filter((f) => f.endsWith(".xml")).sort();
+  } catch {
+    return users;
+  }
+  for (const f of files) {
+    const file = join(paths.stateDir, f);
+    try {
+      const status = parseStatusXML(await readFile(file, "utf8"), file);
+      if (!isProcessAlive(status.pid, status.starttime)) continue;
+      const { def } = parseDomainXML(status.domainXML, { document: file, noDefaults: true, status: true });
+      for (const disk of def.devices.disks) {
+        const path = localDiskPath(disk);
+        if (path === undefined) continue;
+        const names = users.get(path) ?? [];
+        if (!names.includes(def.name)) names.push(def.name);
+        users.set(path, names);
+      }
+    } catch {
+      // a status file being rewritten or not ours: the driver reports it when it loads
+    }
+  }
+  return users;
 }

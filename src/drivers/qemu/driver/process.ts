@@ -35,7 +35,14 @@ import {
 import { buildQemuCommand, type CommandContext } from "../command/index.ts";
 import { connectQmp, type QmpClient } from "../monitor/index.ts";
 import { hostCommandContext } from "../command/context.ts";
-import { attachTaps, planTapPlugs } from "./net-plug.ts";
+import {
+  attachTaps,
+  closeMacvtapFds,
+  createMacvtaps,
+  macvtapsOf,
+  planTapPlugs,
+  releaseMacvtaps,
+} from "./net-plug.ts";
 import { domainPaths } from "../paths.ts";
 import { QemuRun, type QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
@@ -57,6 +64,7 @@ import { checkHugepageSupply, hugepageNeeds, makeHugepageDirs, removeHugepageDir
 import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 import { confineArgv, rememberRunFiles, removeProfile, runFiles, writeStartProfile } from "./apparmor.ts";
+import { resolveDomainVolumes } from "./volumes.ts";
 
 export interface StartOptions {
   /** The API that starts the domain (for messages). */
@@ -114,9 +122,11 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     const kvm = await drv.kvm(caps.emulator);
     if (!kvm.usable) throw kvmUnavailableError(kvm);
   }
-  await checkFiles(def);
-
   const live = structuredClone(def);
+  // <disk type='volume'>: the storage driver's path, type and format, before the file checks
+  await resolveDomainVolumes(drv.options.resolveVolume, live);
+  await checkFiles(live);
+
   assignAliases(live);
   const id = drv.allocateId();
   live.id = id;
@@ -124,14 +134,29 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   const monitorPath = join(dp.domainDir, "monitor.sock");
   const pidfile = join(drv.paths.stateDir, `${def.name}.pid`);
   const logPath = drv.logPath(def.name);
-  // network and bridge interfaces: the network's bridge and a tap name in the live XML
-  const plugs = await planTapPlugs(drv.root, live);
+  // network, bridge and ethernet interfaces: the network's bridge and a tap name in the live XML
+  const plugs = await planTapPlugs(drv.root, live, drv.options.bridgeHelper);
   const tapOf = new Map(plugs.plugs.map((p) => [p.alias, p.tap]));
+  // direct interfaces: their macvtap devices are made just before QEMU runs and passed to it as
+  // fd 3, 4, ... in interface order
+  const directAliases = live.devices.interfaces.filter((n) => n.type === "direct").map((n) => n.alias ?? "");
   const ctx: CommandContext = {
     ...hostCommandContext(caps, def.name, drv.root),
-    ...(plugs.plugs.length > 0
+    ...(directAliases.length > 0
+      ? {
+          interfaceFds: (alias: string) => {
+            const i = directAliases.indexOf(alias);
+            return i < 0 ? undefined : { tap: [String(3 + i)], vhost: [] };
+          },
+        }
+      : {}),
+    ...(plugs.plugs.length > 0 || plugs.helpers.size > 0
       ? {
           interfaceTapName: (alias: string) => tapOf.get(alias),
+          interfaceBridgeHelper: (alias: string) => plugs.helpers.get(alias),
+          // QEMU forks the helper, which the seccomp sandbox's spawn=deny punishes with SIGSYS
+          // (and no_new_privs would void its setuid bit): no sandbox for such a guest
+          ...(plugs.helpers.size > 0 ? { seccompSandbox: false } : {}),
           resolveNetwork: (name: string) => {
             const bridge = plugs.bridgeOf.get(name);
             return bridge === undefined ? undefined : { type: "bridge" as const, bridge };
@@ -211,6 +236,17 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     const aaFiles = runFiles(drv, live, id, { pidfile, hugepageDirs });
     undo.addFn(() => removeProfile(drv, live));
     const profile = await writeStartProfile(drv, live, aaFiles);
+    const macvtaps = await createMacvtaps(live);
+    let macvtapFdsOpen = true;
+    const closeFds = (): void => {
+      // once only: a closed descriptor's number may be reused
+      if (macvtapFdsOpen) closeMacvtapFds(macvtaps);
+      macvtapFdsOpen = false;
+    };
+    undo.addFn(async () => {
+      closeFds();
+      await releaseMacvtaps(macvtaps.map((m) => ({ dev: m.dev })));
+    });
 
     const log = await openDomainLog(
       logPath,
@@ -231,9 +267,12 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
         stderr: log.fd,
         detached: true,
         cwd: "/",
+        extraFds: macvtaps.map((m) => m.fd),
       });
     } finally {
       await log.close();
+      // QEMU holds its own copies now
+      closeFds();
     }
     child.process.unref();
     const spawned = child;
@@ -398,6 +437,8 @@ export async function stopProcess(
   if (obj.run !== run) return;
   await killNow(run);
   await releaseDomainHostdevs(obj);
+  // macvtap devices outlive QEMU: named in the live XML, so found after a daemon restart too
+  await releaseMacvtaps(macvtapsOf(obj.def));
   await run.store.dispose().catch(() => undefined);
   await drv.removeStatus(obj).catch(() => undefined);
   await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);

@@ -3,11 +3,13 @@
  * file names, the accelerator, the architecture and machine, files the XML names, memory.
  * Each failure is a catalogued error naming what is wrong.
  */
-import { stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
 import type { DomainDef } from "../../../conf/domain/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import type { QemuCaps } from "../capabilities/index.ts";
 import { parseHpbMachine } from "../capabilities/hpb.ts";
+import { localDiskPath } from "../command/disk.ts";
 
 /**
  * A name that becomes part of file names (`<name>.xml`, `<name>.log`, `domain-<id>-<name>`):
@@ -118,7 +120,11 @@ interface NamedFile {
   readonly xpath: string;
 }
 
-/** Files the definition needs to exist on the host: kernel, initrd, DTB, local disk sources. */
+/**
+ * Files the definition needs to exist on the host: kernel, initrd, DTB, local disk sources
+ * (files, block devices, directories, and `type='volume'` disks once resolved). Backing files
+ * are QEMU's to open.
+ */
 export function filesOf(def: DomainDef): NamedFile[] {
   const files: NamedFile[] = [];
   if (def.os.kernel !== undefined)
@@ -127,15 +133,8 @@ export function filesOf(def: DomainDef): NamedFile[] {
     files.push({ what: "initrd", path: def.os.initrd, xpath: "/domain/os/initrd" });
   if (def.os.dtb !== undefined) files.push({ what: "dtb", path: def.os.dtb, xpath: "/domain/os/dtb" });
   def.devices.disks.forEach((d, i) => {
-    const path =
-      d.type === "file"
-        ? d.source?.file
-        : d.type === "block"
-          ? d.source?.dev
-          : d.type === "dir"
-            ? d.source?.dir
-            : undefined;
-    if (path === undefined || path === "") return;
+    const path = localDiskPath(d);
+    if (path === undefined) return;
     // Removable media may be absent when startupPolicy allows it.
     const policy = d.source?.startupPolicy;
     if (policy === "optional" || (policy === "requisite" && (d.device === "cdrom" || d.device === "floppy")))
@@ -145,26 +144,49 @@ export function filesOf(def: DomainDef): NamedFile[] {
   return files;
 }
 
-/** Throws `QEMU_FILE_MISSING` for the first file the domain names that does not exist. */
+function reasonOf(e: unknown): { code: string; reason: string } {
+  const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : "";
+  const reason =
+    code === "ENOENT"
+      ? "No such file or directory"
+      : code === "EACCES"
+        ? "Permission denied"
+        : e instanceof Error
+          ? e.message
+          : String(e);
+  return { code, reason };
+}
+
+/**
+ * Checks that every file the domain names exists and can be read, before QEMU starts. One
+ * missing file gives `QEMU_FILE_MISSING` (libvirt's "Cannot access storage file '…'"); several
+ * give one `QEMU_FILES_MISSING` listing each path and why, so a user fixes them all at once.
+ */
 export async function checkFiles(def: DomainDef): Promise<void> {
+  const bad: { file: NamedFile; code: string; reason: string }[] = [];
   for (const f of filesOf(def)) {
     try {
-      await stat(f.path);
+      await access(f.path, constants.R_OK);
     } catch (e) {
-      const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : "";
-      const reason =
-        code === "ENOENT"
-          ? "No such file or directory"
-          : code === "EACCES"
-            ? "Permission denied"
-            : e instanceof Error
-              ? e.message
-              : String(e);
-      throw new VirtError(
-        "QEMU_FILE_MISSING",
-        { what: f.what, path: f.path, name: def.name, reason },
-        { xpath: f.xpath, errno: code },
-      );
+      bad.push({ file: f, ...reasonOf(e) });
     }
   }
+  const first = bad[0];
+  if (!first) return;
+  if (bad.length === 1) {
+    throw new VirtError(
+      "QEMU_FILE_MISSING",
+      { what: first.file.what, path: first.file.path, name: def.name, reason: first.reason },
+      { xpath: first.file.xpath, errno: first.code },
+    );
+  }
+  throw new VirtError(
+    "QEMU_FILES_MISSING",
+    {
+      count: bad.length,
+      name: def.name,
+      list: bad.map((b) => `${b.file.what} '${b.file.path}' (${b.reason})`).join(", "),
+    },
+    { xpath: first.file.xpath, errno: first.code, paths: bad.map((b) => b.file.path) },
+  );
 }
