@@ -114,7 +114,8 @@ export function backingChain(image: string): string[] {
 export function diskBackingChains(def: DomainDef): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const d of def.devices.disks) {
-    const path = d.type === "file" ? d.source?.file : d.type === "block" ? d.source?.dev : undefined;
+    const type = d.type === "volume" ? d.source?.actualType : d.type;
+    const path = type === "file" ? d.source?.file : type === "block" ? d.source?.dev : undefined;
     if (path === undefined || (d.driver?.type !== undefined && d.driver.type !== "qcow2")) continue;
     const chain = backingChain(path);
     if (chain.length > 0) out.set(d.target.dev, chain);

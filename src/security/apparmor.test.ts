@@ -316,6 +316,20 @@ test("names and paths with characters AppArmor forbids are refused", () => {
   assert.ok(rules(ok).includes(`"/var/lib/tvirt/images/a, b@c.img" rwk,`));
 });
 
+test("a storage volume disk gets the rule of the file or device it resolved to", () => {
+  const def = domain();
+  def.devices.disks.push({
+    type: "volume",
+    device: "disk",
+    source: { pool: "default", volume: "v1", actualType: "block", dev: "/dev/vg0/v1" },
+    target: { dev: "vdb", bus: "virtio" },
+  });
+  assert.ok(rules(def).includes(`"/dev/vg0/v1" rwk,`));
+  // not resolved (an inactive definition): nothing to name yet
+  def.devices.disks[1] = { ...def.devices.disks[1]!, source: { pool: "default", volume: "v1" } };
+  assert.deepEqual(rules(def), rules(domain()));
+});
+
 test("a hotplugged disk adds exactly its rule", () => {
   const before = domain();
   const after = structuredClone(before);

@@ -409,7 +409,9 @@ export function diskRules(disk: DiskDef, backing: readonly string[] = []): FileR
   if (!src) return [];
   const ro = disk.readonly === true || disk.device === "cdrom";
   const rules: FileRule[] = [];
-  switch (disk.type) {
+  // a storage volume, once the driver resolved it, is the file, device or folder it names
+  const type = disk.type === "volume" ? (src.actualType ?? "volume") : disk.type;
+  switch (type) {
     case "file":
       if (src.file !== undefined) rules.push({ path: src.file, perms: ro ? "rk" : "rwk", what });
       break;
