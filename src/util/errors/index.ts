@@ -25,6 +25,7 @@ import { streamsErrors } from "./catalogue-streams.ts";
 import { confErrors } from "./catalogue-conf.ts";
 import { networkErrors } from "./catalogue-network.ts";
 import { storageErrors } from "./catalogue-storage.ts";
+import { securityErrors } from "./catalogue-security.ts";
 import type { Catalogue, CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix, type VirErrorDomainName } from "./virerror.ts";
 
@@ -45,6 +46,7 @@ const parts = {
   CONF: confErrors,
   NETWORK: networkErrors,
   STORAGE: storageErrors,
+  SECURITY: securityErrors,
 } as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts))) as typeof noneErrors &
@@ -59,7 +61,8 @@ export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts)
   typeof streamsErrors &
   typeof confErrors &
   typeof networkErrors &
-  typeof storageErrors;
+  typeof storageErrors &
+  typeof securityErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 

@@ -58,6 +58,7 @@ import * as tuning from "./tuning.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
+import { securityLabel, securityModel } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
@@ -116,7 +117,7 @@ export class QemuConnection implements HypervisorDriver {
   async connectGetCapabilities(): Promise<string> {
     const caps = await this.driver.caps();
     const kvm = await this.driver.kvm(caps.emulator);
-    return hostCapabilitiesXML(caps, { kvm: kvm.usable });
+    return hostCapabilitiesXML(caps, { kvm: kvm.usable, secmodel: securityModel(this.driver) });
   }
 
   connectGetMaxVcpus(type: string | null): Promise<number> {
@@ -171,7 +172,7 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   nodeGetSecurityModel(): Promise<SecurityModel> {
-    return Promise.resolve({ model: "none", doi: "0" });
+    return Promise.resolve(securityModel(this.driver));
   }
 
   // --- listing and lookups ------------------------------------------------------------------
@@ -433,10 +434,7 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   domainGetSecurityLabel(dom: DomainRef): Promise<SecurityLabel> {
-    return attempt(() => {
-      this.obj(dom);
-      return { label: "", enforcing: false };
-    });
+    return attempt(() => securityLabel(this.driver, this.obj(dom)));
   }
 
   domainIsActive(dom: DomainRef): Promise<boolean> {

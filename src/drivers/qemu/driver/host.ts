@@ -28,7 +28,10 @@ function machineLines(w: XmlWriter, machines: readonly MachineInfo[]): void {
 }
 
 /** The capabilities XML of this host for one emulator. */
-export function hostCapabilitiesXML(caps: QemuCaps, options: { kvm: boolean; hostUuid?: string }): string {
+export function hostCapabilitiesXML(
+  caps: QemuCaps,
+  options: { kvm: boolean; hostUuid?: string; secmodel?: { model: string; doi: string } },
+): string {
   const cpus = hostCpus();
   const info = hostNodeInfo();
   const pageSizes = [4, ...hugePageSizes()];
@@ -91,8 +94,8 @@ export function hostCapabilitiesXML(caps: QemuCaps, options: { kvm: boolean; hos
         });
       });
       w.elem("secmodel", undefined, () => {
-        w.text("model", "none");
-        w.text("doi", "0");
+        w.text("model", options.secmodel?.model ?? "none");
+        w.text("doi", options.secmodel?.doi ?? "0");
       });
     });
     w.raw("");

@@ -63,6 +63,7 @@ import { domainPaths } from "../paths.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { prepareHostdevForAttach, releaseHostdevAfterDetach } from "./hotplug-hostdev.ts";
+import { refreshProfile } from "./apparmor.ts";
 import { resolveDiskVolume } from "./volumes.ts";
 
 const F = DomainDeviceModifyFlags;
@@ -425,6 +426,9 @@ async function attachLive(
   // what the attach added, removed newest first if a later step fails
   const undo = new DisposableStore();
   try {
+    // AppArmor: the new device's files are allowed before QEMU opens them
+    await refreshProfile(drv, obj, run, next);
+    undo.addFn(() => refreshProfile(drv, obj, run, live));
     if (s.kind === "disk") {
       const disk = dev as DiskDef;
       const { nodes, added } = await addDiskNodes(qmp, b, disk);
@@ -619,6 +623,8 @@ async function detachLive(
           removeByAlias(next, alias);
           obj.def = next;
           await drv.saveStatus(obj).catch(() => undefined);
+          // AppArmor: the detached device's files are no longer the guest's
+          await refreshProfile(drv, obj, run, next).catch(() => undefined);
         }
         pending.delete(alias);
         resolveDone();
@@ -728,9 +734,12 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
   next.devices.disks[obj.def.devices.disks.indexOf(old)] = disk;
   const b = await buildFor(drv, obj, run, next);
   const oldNodes = await nodesOfDevice(qmp, alias);
-  const { added } = await addDiskNodes(qmp, b, disk);
+  // AppArmor: the new medium is allowed before QEMU opens it (the old one stays open meanwhile)
+  await refreshProfile(drv, obj, run, next);
+  let added: string[] = [];
   let removed = false;
   try {
+    added = (await addDiskNodes(qmp, b, disk)).added;
     await qmp.execute("blockdev-open-tray", { id: alias, force: true });
     if (oldNodes.length > 0) {
       await qmp.execute("blockdev-remove-medium", { id: alias });
@@ -746,6 +755,7 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
         .catch(() => undefined);
     await qmp.execute("blockdev-close-tray", { id: alias }).catch(() => undefined);
     await deleteNodes(qmp, added);
+    await refreshProfile(drv, obj, run, obj.def).catch(() => undefined);
     throw e;
   }
   await deleteNodes(qmp, oldNodes);

@@ -63,6 +63,7 @@ import { startVirtiofsd, virtiofsFilesystems, type VirtiofsDaemon } from "./virt
 import { checkHugepageSupply, hugepageNeeds, makeHugepageDirs, removeHugepageDirs } from "./hugepages.ts";
 import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
+import { confineArgv, rememberRunFiles, removeProfile, runFiles, writeStartProfile } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
 
 export interface StartOptions {
@@ -202,7 +203,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       undo.addFn(() => rm(dp.memoryDir, { recursive: true, force: true }));
       await mkdir(dp.memoryDir, { recursive: true, mode: 0o750 });
     }
-    for (const dir of await makeHugepageDirs(hugepages)) {
+    const hugepageDirs = await makeHugepageDirs(hugepages);
+    for (const dir of hugepageDirs) {
       undo.addFn(() => rm(dir, { recursive: true, force: true }));
     }
     if (live.devices.channels.some((c) => c.type === "unix")) {
@@ -230,6 +232,10 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     undo.addFn(() => releaseDomainHostdevs(obj));
     await prepareDomainHostdevs(drv.options.sysfsRoot, obj, live);
 
+    // AppArmor: the guest's profile (generated always, loaded where AppArmor is enabled)
+    const aaFiles = runFiles(drv, live, id, { pidfile, hugepageDirs });
+    undo.addFn(() => removeProfile(drv, live));
+    const profile = await writeStartProfile(drv, live, aaFiles);
     const macvtaps = await createMacvtaps(live);
     let macvtapFdsOpen = true;
     const closeFds = (): void => {
@@ -255,7 +261,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     logOffset = log.offset;
     let child;
     try {
-      child = await spawnArgv(argv, {
+      child = await spawnArgv(confineArgv(profile, argv), {
         env: cmd.env,
         stdout: log.fd,
         stderr: log.fd,
@@ -282,6 +288,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       Date.now(),
     );
     run = newRun;
+    rememberRunFiles(newRun, aaFiles);
     newRun.store.addFn(() => {
       graphicsPorts.release();
     });
@@ -440,6 +447,7 @@ export async function stopProcess(
   await rm(dp.memoryDir, { recursive: true, force: true }).catch(() => undefined);
   await rm(dp.channelDir, { recursive: true, force: true }).catch(() => undefined);
   await removeHugepageDirs(hostHugetlbfsMounts(), dp.hugepageSubdir);
+  await removeProfile(drv, obj.def).catch(() => undefined);
   await appendLog(drv.logPath(obj.def.name), stopLine(logReason));
   obj.run = undefined;
   obj.id = -1;
