@@ -14,7 +14,10 @@
  *   connection), ms each; the floor is `qemu-img create -f qcow2 FILE 1G` run COUNT times (what
  *   both drivers spawn per volume). The volumes are deleted after each round, untimed.
  * - `vol-upload` of a MIB MiB file of random bytes (no holes) into a raw volume: MiB/s of the
- *   virsh process; the floor is `cp` of the same file into the same directory.
+ *   virsh process; the floor is `cp` of the same file into the same directory followed by
+ *   `sync --data` of the copy (the daemons flush an upload before confirming its end).
+ *
+ * Every timed step starts after an untimed `sync`, and the daemons' order alternates by round.
  *
  *   npm run bench:storage      (ROUNDS=3 COUNT=20 MIB=256 to change sizes)
  */
@@ -93,18 +96,25 @@ async function main(): Promise<void> {
     closeSync(fd);
 
     for (let round = 0; round < ROUNDS; round++) {
+      // Who goes first alternates, and every timed step starts with the page cache written back
+      // (an untimed `sync`), so that no one pays for the writes of the step before.
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      const settle = (): Promise<number> => timed(["sync"]);
+
       // --- vol-create-as qcow2 1G ----------------------------------------------------------
+      await settle();
       let ms = 0;
       for (let i = 0; i < COUNT; i++)
         ms += await timed(["qemu-img", "create", "-q", "-f", "qcow2", join(floorDir, `v${i}.qcow2`), "1G"]);
       create.floor!.push(ms / COUNT);
       rmSync(floorDir, { recursive: true });
       mkdirSync(floorDir);
-      for (const t of targets) {
+      for (const t of order) {
         const cmds = Array.from(
           { length: COUNT },
           (_, i) => `vol-create-as bench v${i}.qcow2 1G --format qcow2`,
         );
+        await settle();
         create[t.name]!.push((await virsh(t, cmds.join(" ; "))) / COUNT);
         await virsh(
           t,
@@ -113,11 +123,16 @@ async function main(): Promise<void> {
       }
 
       // --- vol-upload MIB MiB --------------------------------------------------------------
+      // The floor is a durable copy: cp, then fdatasync of the copy (`sync --data`), as the
+      // daemons flush an upload before they confirm its end.
       const dst = join(floorDir, "up.img");
-      upload.floor!.push(MIB / ((await timed(["cp", src, dst])) / 1000));
+      await settle();
+      const cp = (await timed(["cp", src, dst])) + (await timed(["sync", "--data", dst]));
+      upload.floor!.push(MIB / (cp / 1000));
       rmSync(dst);
-      for (const t of targets) {
+      for (const t of order) {
         await virsh(t, `vol-create-as bench up.img ${MIB}M --format raw --allocation 0`);
+        await settle();
         upload[t.name]!.push(MIB / ((await virsh(t, `vol-upload up.img ${src} --pool bench`)) / 1000));
         await virsh(t, "vol-delete up.img --pool bench");
       }
@@ -149,7 +164,7 @@ async function main(): Promise<void> {
     {
       what: `vol-upload ${MIB} MiB (no holes)`,
       unit: "MiB/s",
-      floorName: "cp",
+      floorName: "cp + sync --data",
       higher: true,
       ...{ f: m(upload.floor), t: m(upload.tvirtd), l: m(upload.libvirtd) },
     },
