@@ -6,12 +6,13 @@
  *   own device choices (ICH9 USB2 controller set without indexes, SPICE, QXL, ich6 sound, ...);
  * - stock `virsh attach-disk g POOL/vol.qcow2 vdb --driver qemu --subdriver qcow2` plugs a qcow2
  *   image of a pool directory into the running guest, which sees its 48 MiB;
- * - `virt-install --disk path=...qcow2` resolves the path through the storage API
- *   (listAllStoragePools, storageVolLookupByPath, a dir pool for the image's directory). Until
- *   the storage RPC and the local storage driver land (issue 13) tvirtd has no storage API and
- *   virt-install fails with "Device type 'disk' requires a path": that case is skipped with
- *   that reason while `virsh pool-list` says the daemon has no storage. After the merge the
- *   case runs, and should move to `--disk vol=default/g.qcow2` (the `default` pool).
+ * - `virt-install --disk vol=default/g.qcow2` (a qcow2 volume made with `virsh vol-create-as`
+ *   in the `default` pool, which tvirtd defines and starts at its first start) defines and
+ *   starts a persistent guest whose disk is the volume's path, as qcow2;
+ * - `--disk path=` of a file made in the pool's directory outside libvirt (virt-install finds
+ *   it through the storage API: listAllStoragePools, storageVolLookupByPath) and
+ *   `--disk size=0.05,format=qcow2` (virt-install creates `g4.qcow2` in the default pool with
+ *   storageVolCreateXML) do the same.
  *
  * The daemon serves `qemu:///session` with HOME and the XDG dirs in a temp dir, reached as
  * `qemu+unix:///session?socket=PATH` (see guest-interop.test.ts).
@@ -47,7 +48,7 @@ async function waitForFile(file: string, re: RegExp, ms: number, from = 0): Prom
 }
 
 test(
-  "stock virt-install defines and starts a guest through tvirtd; virsh attach-disk of a pool image",
+  "stock virt-install defines and starts guests through tvirtd (--disk none, vol=, path=, size=); virsh attach-disk of a pool image",
   { timeout: 240_000 },
   async (t) => {
     const virsh = virshOrSkip(t);
@@ -128,28 +129,56 @@ test(
       assert.match((await v(["domblklist", "g"])).stdout, new RegExp(`vdb\\s+${vol}`));
       await v(["destroy", "g"]);
 
-      // --- virt-install --disk path=: through the storage API ----------------------------------
-      await t.test("--disk path= (needs the storage API)", async (st) => {
-        const pools = await v(["pool-list", "--all"], false);
-        if (pools.code !== 0) {
-          // tvirtd without storage procedures yet (issue 13: strpc + stdrv); see the header
-          st.skip(`tvirtd has no storage API yet: ${pools.stderr.trim().replace(/\s*\n\s*/g, " ")}`);
-          return;
-        }
-        const img = join(pool, "g2.qcow2");
-        execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", img, "32M"]);
-        const r2 = await run(virtInstall, virtInstallArgs("g2", `path=${img}`), {
-          env,
-          timeoutMs: 120_000,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        const pid2 = join(dir, "run", "tvirt", "qemu", "g2.pid");
-        if (existsSync(pid2)) qemuPids.add(Number(readFileSync(pid2, "utf8").trim()));
-        assert.equal(r2.code, 0, `virt-install: ${r2.stdout}\n${r2.stderr}`);
-        assert.equal((await v(["domstate", "g2"])).stdout, "running\n\n");
-        assert.match((await v(["domblklist", "g2"])).stdout, new RegExp(`vda\\s+${img}`));
-        await v(["destroy", "g2"]);
+      // --- virt-install --disk vol=default/g.qcow2: a volume of the default pool -------------
+      await v(["vol-create-as", "default", "g.qcow2", "32M", "--format", "qcow2"]);
+      const volPath = (await v(["vol-path", "g.qcow2", "--pool", "default"])).stdout.trim();
+      assert.equal(volPath, join(dir, "data", "tvirt", "images", "g.qcow2"));
+      const r2 = await run(virtInstall, virtInstallArgs("g2", "vol=default/g.qcow2"), {
+        env,
+        timeoutMs: 120_000,
+        stdio: ["ignore", "pipe", "pipe"],
       });
+      const pid2 = join(dir, "run", "tvirt", "qemu", "g2.pid");
+      if (existsSync(pid2)) qemuPids.add(Number(readFileSync(pid2, "utf8").trim()));
+      assert.equal(r2.code, 0, `virt-install: ${r2.stdout}\n${r2.stderr}\n${daemon.stderr()}`);
+      assert.match((await v(["list", "--persistent", "--name"])).stdout, /^g2$/m, "defined, not transient");
+      assert.equal((await v(["domstate", "g2"])).stdout, "running\n\n");
+      // an undetected OS is "generic" to virt-install, which puts its disk on IDE
+      assert.match((await v(["domblklist", "g2"])).stdout, new RegExp(`^ hda +${volPath}$`, "m"));
+      const xml2 = (await v(["dumpxml", "g2"])).stdout;
+      assert.match(xml2, new RegExp(`<source file='${volPath}'`));
+      assert.match(xml2, /<driver name='qemu' type='qcow2'/);
+      await v(["destroy", "g2"]);
+
+      // --- --disk path= of a file made outside the pool: found through the pool's volumes -----
+      const img = join(dir, "data", "tvirt", "images", "g3.qcow2");
+      execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", img, "32M"]);
+      const r3 = await run(virtInstall, virtInstallArgs("g3", `path=${img}`), {
+        env,
+        timeoutMs: 120_000,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const pid3 = join(dir, "run", "tvirt", "qemu", "g3.pid");
+      if (existsSync(pid3)) qemuPids.add(Number(readFileSync(pid3, "utf8").trim()));
+      assert.equal(r3.code, 0, `virt-install: ${r3.stdout}\n${r3.stderr}\n${daemon.stderr()}`);
+      assert.equal((await v(["domstate", "g3"])).stdout, "running\n\n");
+      assert.match((await v(["domblklist", "g3"])).stdout, new RegExp(`^ hda +${img}$`, "m"));
+      await v(["destroy", "g3"]);
+
+      // --- --disk size=: virt-install creates the volume in the default pool ------------------
+      const r4 = await run(virtInstall, virtInstallArgs("g4", "size=0.05,format=qcow2"), {
+        env,
+        timeoutMs: 120_000,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const pid4 = join(dir, "run", "tvirt", "qemu", "g4.pid");
+      if (existsSync(pid4)) qemuPids.add(Number(readFileSync(pid4, "utf8").trim()));
+      assert.equal(r4.code, 0, `virt-install: ${r4.stdout}\n${r4.stderr}\n${daemon.stderr()}`);
+      assert.equal((await v(["domstate", "g4"])).stdout, "running\n\n");
+      const g4 = join(dir, "data", "tvirt", "images", "g4.qcow2");
+      assert.match((await v(["domblklist", "g4"])).stdout, new RegExp(`^ hda +${g4}$`, "m"));
+      assert.match((await v(["vol-list", "default"])).stdout, new RegExp(`^ g4\\.qcow2 +${g4}$`, "m"));
+      await v(["destroy", "g4"]);
     } finally {
       for (const pid of qemuPids) {
         try {
