@@ -348,6 +348,15 @@ test("npm run conformance -- --suite fails on an unlisted entry; --write-ratchet
   const file = join(d, "list.json");
   writeFileSync(file, shorter);
   const tool = fileURLToPath(new URL("../../tools/conformance.ts", import.meta.url));
+  // The page the tool writes: the suite's tables, then the network corpus's section.
+  const sample = networkCorpusDir();
+  const fullDoc =
+    conformanceDoc(run.entries) +
+    "\n" +
+    networkDocSection(
+      sample !== undefined ? runNetworkConformance(sample) : undefined,
+      runNetworkConformance(libvirtSuite()!),
+    );
   const cli = (...extra: string[]): ReturnType<typeof spawnSync> =>
     spawnSync(
       process.execPath,
@@ -361,7 +370,7 @@ test("npm run conformance -- --suite fails on an unlisted entry; --write-ratchet
     String(checked.stderr),
     new RegExp(`differs, not listed: ${entryKey(dropped).replace(/[+.]/g, "\\$&")}: `),
   );
-  assert.equal(readFileSync(join(d, "doc.md"), "utf8"), conformanceDoc(run.entries));
+  assert.equal(readFileSync(join(d, "doc.md"), "utf8"), fullDoc);
   const refused = cli("--write-ratchet");
   assert.equal(refused.status, 1, String(refused.stderr));
   assert.match(
@@ -370,7 +379,7 @@ test("npm run conformance -- --suite fails on an unlisted entry; --write-ratchet
   );
   assert.match(String(refused.stderr), /refusing to add 1 entries .* pass --allow-new\n$/);
   assert.equal(readFileSync(file, "utf8"), shorter, "the list is left as it was");
-  assert.equal(readFileSync(join(d, "doc.md"), "utf8"), conformanceDoc(run.entries));
+  assert.equal(readFileSync(join(d, "doc.md"), "utf8"), fullDoc);
   const allowed = cli("--write-ratchet", "--allow-new");
   assert.equal(allowed.status, 0, String(allowed.stderr));
   assert.equal(readFileSync(file, "utf8"), formatRatchet(run.entries));
