@@ -8,8 +8,9 @@
  * Callers hold the domain's job (modify for start, destroy for stop) unless noted.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { mkdir, open, readdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { assignAliases, type DomainDef } from "../../../conf/domain/index.ts";
 import { kvmUnavailableError } from "../../../host/kvm.ts";
 import { DisposableStore } from "../../../util/disposable.ts";
@@ -64,6 +65,7 @@ import { checkHugepageSupply, hugepageNeeds, makeHugepageDirs, removeHugepageDir
 import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
+import { dacFilesOf, dacLabel, dacRestore, dirsBetween, resolveRunAs, type DacIdentity } from "./dac.ts";
 
 export interface StartOptions {
   /** The API that starts the domain (for messages). */
@@ -135,6 +137,15 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   const logPath = drv.logPath(def.name);
   // network, bridge and ethernet interfaces: the network's bridge and a tap name in the live XML
   const plugs = await planTapPlugs(drv.root, live, drv.options.bridgeHelper);
+  // QEMU as an unprivileged user (system instance): who, and what it cannot do
+  const runAs = drv.options.runAs !== undefined ? resolveRunAs(drv.options.runAs) : undefined;
+  if (runAs !== undefined && plugs.plugs[0] !== undefined) {
+    throw new VirtError("QEMU_DAC_TAP_UNSUPPORTED", {
+      alias: plugs.plugs[0].alias,
+      name: def.name,
+      user: runAs.user,
+    });
+  }
   const tapOf = new Map(plugs.plugs.map((p) => [p.alias, p.tap]));
   // direct interfaces: their macvtap devices are made just before QEMU runs and passed to it as
   // fd 3, 4, ... in interface order
@@ -226,6 +237,17 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     }
     await rm(pidfile, { force: true });
     undo.addFn(() => rm(pidfile, { force: true }));
+    if (runAs !== undefined) {
+      undo.addFn(() => restoreOwners(drv, def.name));
+      await labelForRunAs(
+        drv,
+        live,
+        runAs,
+        dp,
+        pidfile,
+        hugepages.map((h) => h.dir),
+      );
+    }
     // host devices: managed PCI ones bound to vfio-pci, given back on failure and at stop
     undo.addFn(() => releaseDomainHostdevs(obj));
     await prepareDomainHostdevs(drv.options.sysfsRoot, obj, live);
@@ -262,6 +284,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
         detached: true,
         cwd: "/",
         extraFds: macvtaps.map((m) => m.fd),
+        ...(runAs !== undefined ? { uid: runAs.uid, gid: runAs.gid } : {}),
       });
     } finally {
       await log.close();
@@ -358,6 +381,40 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   }
 }
 
+/**
+ * Before QEMU runs as `id`: the run's own dirs and files (runtime dir and all in it, the
+ * pidfile QEMU writes, channel, memory and huge page dirs) become the user's, the dirs above them
+ * traversable, and with dynamic ownership the files the definition names are handed over with
+ * their owners recorded (`dac.ts`).
+ */
+async function labelForRunAs(
+  drv: QemuDriver,
+  live: DomainDef,
+  id: DacIdentity,
+  dp: ReturnType<typeof domainPaths>,
+  pidfile: string,
+  hugepageDirs: readonly string[],
+): Promise<void> {
+  // QEMU writes its pidfile into a dir of ours: made here, the user's
+  await writeFile(pidfile, "", { mode: 0o644 });
+  const owned = [dp.domainDir, pidfile];
+  for (const f of await readdir(dp.domainDir)) owned.push(join(dp.domainDir, f));
+  const p = drv.paths;
+  const traverse = [p.stateDir, dirname(p.stateDir), p.libDir, dirname(p.libDir)];
+  for (const dir of [dp.memoryDir, dp.channelDir]) {
+    if (!existsSync(dir)) continue;
+    owned.push(dir);
+    traverse.push(...dirsBetween(dirname(dir), p.libDir));
+  }
+  for (const dir of hugepageDirs) {
+    owned.push(dir);
+    const mount = dir.endsWith(`/${dp.hugepageSubdir}`) ? dir.slice(0, -dp.hugepageSubdir.length - 1) : dir;
+    traverse.push(...dirsBetween(dirname(dir), mount));
+  }
+  const targets = drv.options.dynamicOwnership ? dacFilesOf(live) : [];
+  await dacLabel(p.stateDir, live.name, id, targets, owned, traverse);
+}
+
 /** A virtiofsd gone while its guest runs: the guest's mount is dead; say so in the log and as an event. */
 async function reportVirtiofsdExit(
   drv: QemuDriver,
@@ -440,6 +497,7 @@ export async function stopProcess(
   await rm(dp.memoryDir, { recursive: true, force: true }).catch(() => undefined);
   await rm(dp.channelDir, { recursive: true, force: true }).catch(() => undefined);
   await removeHugepageDirs(hostHugetlbfsMounts(), dp.hugepageSubdir);
+  await restoreOwners(drv, obj.def.name);
   await appendLog(drv.logPath(obj.def.name), stopLine(logReason));
   obj.run = undefined;
   obj.id = -1;
@@ -663,6 +721,7 @@ async function stopProcessOfGone(
     hostHugetlbfsMounts(),
     domainPaths(drv.paths, obj.id, obj.def.name).hugepageSubdir,
   );
+  await restoreOwners(drv, obj.def.name);
   await appendLog(drv.logPath(obj.def.name), stopLine(shutdown ? "shutdown" : "crashed"));
   obj.run = undefined;
   obj.id = -1;
@@ -674,4 +733,9 @@ async function stopProcessOfGone(
   }
   obj.setState(DomainState.SHUTOFF, shutdown ? DomainShutoffReason.SHUTDOWN : DomainShutoffReason.CRASHED);
   if (!obj.persistent) drv.removeDomain(obj, "the transient domain stopped");
+}
+
+/** Gives back the owners a run as another user changed (no record: nothing to do). */
+export async function restoreOwners(drv: QemuDriver, name: string): Promise<void> {
+  for (const problem of await dacRestore(drv.paths.stateDir, name)) drv.warn(problem);
 }
