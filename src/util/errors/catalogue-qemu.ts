@@ -148,12 +148,12 @@ export const qemuErrors = {
     template:
       "cannot run QEMU as user '{user}' with group '{group}': no such group. Create it or set another with 'group' in tvirtd.conf",
   },
-  QEMU_DAC_TAP_UNSUPPORTED: {
-    vir: "CONFIG_UNSUPPORTED",
+  QEMU_DAC_TUN_DENIED: {
+    vir: "OPERATION_INVALID",
     domain: "QEMU",
-    kind: "user",
+    kind: "environment",
     template:
-      "interface {alias} of domain '{name}' needs a tap device that QEMU, running as user '{user}', cannot create; use <interface type='user'> or type='direct', or run QEMU as root ('user = \"root\"' in tvirtd.conf)",
+      "interface {alias} of domain '{name}' needs /dev/net/tun, which QEMU running as user '{user}' cannot open (mode {mode}, owner {owner}): make it readable and writable by that user (mode 0666, as udev sets it on most systems), use <interface type='user'> or type='direct', or run QEMU as root ('user = \"root\"' in tvirtd.conf)",
   },
   QEMU_NET_SLIRP_PORT_FORWARD: {
     vir: "CONFIG_UNSUPPORTED",

@@ -23,6 +23,7 @@ import { dirname, join, relative, isAbsolute } from "node:path";
 import type { DomainDef } from "../../../conf/domain/index.ts";
 import { removeFileDurable, writeFileAtomic } from "../../../util/atomic-file.ts";
 import { VirtError } from "../../../util/errors/index.ts";
+import { runArgv } from "../../../util/spawn.ts";
 import { localDiskPath } from "../command/disk.ts";
 
 /** qemu.conf's `user` and `group` (names, or `+N` for a numeric id). */
@@ -127,6 +128,15 @@ export interface DacRecord {
   readonly uid: number;
   readonly gid: number;
   readonly files: OwnedFile[];
+  /** Persistent taps made for QEMU (it may not create them itself): deleted at restore. */
+  readonly taps?: string[];
+}
+
+/** A tap QEMU opens by name, made beforehand and owned by QEMU's user. */
+export interface DacTap {
+  readonly name: string;
+  /** `queues` > 1: QEMU attaches with IFF_MULTI_QUEUE, which must match the device. */
+  readonly multiQueue: boolean;
 }
 
 export const DAC_RECORD_SUFFIX = ".dac.json";
@@ -143,6 +153,7 @@ async function readRecord(path: string): Promise<DacRecord | undefined> {
       user: String(r.user),
       uid: Number(r.uid),
       gid: Number(r.gid),
+      taps: Array.isArray(r.taps) ? r.taps.filter((x): x is string => typeof x === "string") : [],
       files: r.files.filter(
         (f): f is OwnedFile =>
           typeof f.path === "string" && Number.isInteger(f.uid) && Number.isInteger(f.gid),
@@ -195,6 +206,9 @@ export function dacFilesOf(def: DomainDef): LabelTarget[] {
  * domain's record. `owned` are files and dirs tvirt made for this run (runtime dir, master key,
  * pidfile, sockets): they are removed at stop, so they are chowned without a record.
  * `traverse` are dirs QEMU must pass through (given `o+x`, as libvirt's 0751 state dirs).
+ * `taps` are made as persistent taps owned by the user (QEMU, unprivileged, cannot create a tap
+ * but may attach to one it owns): unlike the taps root QEMU makes, they outlive QEMU, so the
+ * record names them and `dacRestore` deletes them.
  */
 export async function dacLabel(
   stateDir: string,
@@ -203,6 +217,7 @@ export async function dacLabel(
   targets: readonly LabelTarget[],
   owned: readonly string[],
   traverse: readonly string[],
+  taps: readonly DacTap[] = [],
 ): Promise<void> {
   for (const dir of traverse) {
     const st = await stat(dir).catch(() => undefined);
@@ -228,8 +243,48 @@ export async function dacLabel(
     pending.push(t.path);
   }
   // the record is on disk before the first owner changes: a crash in between loses nothing
-  await writeRecord(stateDir, name, { user: id.user, uid: id.uid, gid: id.gid, files });
+  await writeRecord(stateDir, name, {
+    user: id.user,
+    uid: id.uid,
+    gid: id.gid,
+    files,
+    taps: taps.map((t) => t.name),
+  });
   for (const p of pending) await chown(p, id.uid, id.gid);
+  for (const t of taps) {
+    const argv = ["ip", "tuntap", "add", "dev", t.name, "mode", "tap", "user", String(id.uid)];
+    argv.push("group", String(id.gid), "vnet_hdr", ...(t.multiQueue ? ["multi_queue"] : []));
+    const r = await runArgv(argv);
+    if (r.code !== 0)
+      throw new VirtError("COMMAND_FAILED", { command: argv.join(" "), reason: r.stderr.trim() });
+  }
+}
+
+/**
+ * QEMU attaches to its tap through `/dev/net/tun`, which it opens itself: a node only root may
+ * open (as in some containers) would make it fail with "Permission denied" deep in its log, so
+ * the start is refused up front naming the device, its mode and the ways out.
+ */
+export async function checkTunAccess(
+  id: DacIdentity,
+  what: { readonly alias: string; readonly name: string },
+  tun = "/dev/net/tun",
+): Promise<void> {
+  const st = await stat(tun).catch(() => undefined);
+  if (st === undefined) return; // QEMU's own error names the missing device
+  const m = st.mode;
+  const ok =
+    (m & 0o006) === 0o006 ||
+    (st.gid === id.gid && (m & 0o060) === 0o060) ||
+    (st.uid === id.uid && (m & 0o600) === 0o600);
+  if (ok) return;
+  throw new VirtError("QEMU_DAC_TUN_DENIED", {
+    alias: what.alias,
+    name: what.name,
+    user: id.user,
+    mode: (m & 0o7777).toString(8).padStart(4, "0"),
+    owner: `${st.uid}:${st.gid}`,
+  });
 }
 
 async function writeRecord(stateDir: string, name: string, r: DacRecord): Promise<void> {
@@ -259,6 +314,12 @@ export async function dacRestore(stateDir: string, name: string): Promise<string
           `cannot restore the owner of '${f.path}': ${e instanceof Error ? e.message : String(e)}`,
         );
       }
+    }
+    for (const tap of r.taps ?? []) {
+      const del = await runArgv(["ip", "tuntap", "del", "dev", tap, "mode", "tap"]);
+      // (not /sys/class/net: sysfs shows the namespace it was mounted in, maybe another)
+      if (del.code !== 0 || (await runArgv(["ip", "link", "show", "dev", tap])).code === 0)
+        problems.push(`cannot delete tap '${tap}': ${del.stderr.trim()}`);
     }
   }
   await removeFileDurable(path).catch(() => false);

@@ -65,7 +65,16 @@ import { checkHugepageSupply, hugepageNeeds, makeHugepageDirs, removeHugepageDir
 import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
-import { dacFilesOf, dacLabel, dacRestore, dirsBetween, resolveRunAs, type DacIdentity } from "./dac.ts";
+import {
+  checkTunAccess,
+  dacFilesOf,
+  dacLabel,
+  dacRestore,
+  dirsBetween,
+  resolveRunAs,
+  type DacIdentity,
+  type DacTap,
+} from "./dac.ts";
 
 export interface StartOptions {
   /** The API that starts the domain (for messages). */
@@ -137,15 +146,11 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   const logPath = drv.logPath(def.name);
   // network, bridge and ethernet interfaces: the network's bridge and a tap name in the live XML
   const plugs = await planTapPlugs(drv.root, live, drv.options.bridgeHelper);
-  // QEMU as an unprivileged user (system instance): who, and what it cannot do
+  // QEMU as an unprivileged user (system instance): who (a missing user is an error here)
   const runAs = drv.options.runAs !== undefined ? resolveRunAs(drv.options.runAs) : undefined;
-  if (runAs !== undefined && plugs.plugs[0] !== undefined) {
-    throw new VirtError("QEMU_DAC_TAP_UNSUPPORTED", {
-      alias: plugs.plugs[0].alias,
-      name: def.name,
-      user: runAs.user,
-    });
-  }
+  // an existing tap (managed='no') is the admin's: QEMU's user must own it already
+  if (runAs !== undefined && plugs.plugs[0] !== undefined)
+    await checkTunAccess(runAs, { alias: plugs.plugs[0].alias, name: def.name });
   const tapOf = new Map(plugs.plugs.map((p) => [p.alias, p.tap]));
   // direct interfaces: their macvtap devices are made just before QEMU runs and passed to it as
   // fd 3, 4, ... in interface order
@@ -239,6 +244,12 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     undo.addFn(() => rm(pidfile, { force: true }));
     if (runAs !== undefined) {
       undo.addFn(() => restoreOwners(drv, def.name));
+      const taps = plugs.plugs
+        .filter((p) => p.managed)
+        .map((p) => ({
+          name: p.tap,
+          multiQueue: (live.devices.interfaces.find((n) => n.alias === p.alias)?.driver?.queues ?? 0) > 1,
+        }));
       await labelForRunAs(
         drv,
         live,
@@ -246,6 +257,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
         dp,
         pidfile,
         hugepages.map((h) => h.dir),
+        taps,
       );
     }
     // host devices: managed PCI ones bound to vfio-pci, given back on failure and at stop
@@ -394,6 +406,7 @@ async function labelForRunAs(
   dp: ReturnType<typeof domainPaths>,
   pidfile: string,
   hugepageDirs: readonly string[],
+  taps: readonly DacTap[],
 ): Promise<void> {
   // QEMU writes its pidfile into a dir of ours: made here, the user's
   await writeFile(pidfile, "", { mode: 0o644 });
@@ -412,7 +425,7 @@ async function labelForRunAs(
     traverse.push(...dirsBetween(dirname(dir), mount));
   }
   const targets = drv.options.dynamicOwnership ? dacFilesOf(live) : [];
-  await dacLabel(p.stateDir, live.name, id, targets, owned, traverse);
+  await dacLabel(p.stateDir, live.name, id, targets, owned, traverse, taps);
 }
 
 /** A virtiofsd gone while its guest runs: the guest's mount is dead; say so in the log and as an event. */
