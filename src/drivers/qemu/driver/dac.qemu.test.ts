@@ -12,6 +12,7 @@ import { chmodSync, copyFileSync, existsSync, readFileSync, statSync, writeFileS
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { isVirtError } from "../../../util/errors/index.ts";
+import { DomainDeviceModifyFlags } from "../../enums.ts";
 import { guestDomainXML, testGuestOrSkip } from "../../../testing/guest/index.ts";
 import { makeTestRoot, runtimeLeftovers, type TestRoot } from "../../../testing/qemu/driver.ts";
 import { driverPaths } from "../paths.ts";
@@ -103,8 +104,19 @@ test("system DAC: QEMU runs as tvirt-qemu with seccomp, owners are handed over a
     const record = join(driverPaths({ kind: "embed", root: tr.root }).stateDir, "dac.dac.json");
     assert.ok(existsSync(record), "the ownership record is on disk while the guest runs");
 
+    // a disk plugged live is handed over too (QEMU opens it) and given back at stop
+    const hot = join(tr.root, "hot.img");
+    writeFileSync(hot, Buffer.alloc(1 << 20), { mode: 0o644 });
+    await conn.domainAttachDeviceFlags(
+      dom,
+      `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${hot}'/><target dev='vdc' bus='virtio'/></disk>`,
+      DomainDeviceModifyFlags.LIVE,
+    );
+    assert.deepEqual(owner(hot), { uid: ids.uid, gid: ids.gid, mode: 0o644 });
+
     await conn.domainDestroy(dom);
-    for (const f of Object.values(files)) assert.deepEqual(owner(f), { uid: 0, gid: 0, mode: 0o644 }, f);
+    for (const f of [...Object.values(files), hot])
+      assert.deepEqual(owner(f), { uid: 0, gid: 0, mode: 0o644 }, f);
     assert.equal(existsSync(record), false);
     assert.deepEqual(runtimeLeftovers(tr.root, "dac"), []);
 
@@ -149,6 +161,29 @@ test("system DAC: a user that does not exist is refused at start, naming it, and
     });
     for (const f of Object.values(files)) assert.deepEqual(owner(f), { uid: 0, gid: 0, mode: 0o644 }, f);
     assert.deepEqual(runtimeLeftovers(tr.root, "nouser"), []);
+  } finally {
+    await conn.connectClose();
+    await tr.cleanup();
+  }
+});
+
+test("system DAC without dynamic ownership: QEMU as tvirt-qemu cannot open a root-owned image, and says so", async (t) => {
+  const ids = qemuUserOrSkip(t);
+  if (!ids) return;
+  const s = await setup(t, "nodyn");
+  if (!s) return;
+  const { tr, xml, files } = s;
+  const conn = await tr.open({ runAs: { user: DEFAULT_QEMU_USER }, dynamicOwnership: false });
+  try {
+    const dom = await conn.domainDefineXML(xml);
+    await assert.rejects(conn.domainCreate(dom), (e: unknown) => {
+      assert.ok(isVirtError(e));
+      assert.equal(e.code, "QEMU_START_FAILED");
+      assert.match(e.message, new RegExp(`${files.disk}.*Permission denied`));
+      return true;
+    });
+    for (const f of Object.values(files)) assert.deepEqual(owner(f), { uid: 0, gid: 0, mode: 0o644 }, f);
+    assert.deepEqual(runtimeLeftovers(tr.root, "nodyn"), []);
   } finally {
     await conn.connectClose();
     await tr.cleanup();

@@ -226,11 +226,16 @@ export async function dacLabel(
   for (const p of owned) await chown(p, id.uid, id.gid);
   const shared = new Map<string, OwnedFile>();
   for (const r of await otherRecords(stateDir, name)) for (const f of r.files) shared.set(f.path, f);
-  const files: OwnedFile[] = [];
-  const seen = new Set<string>();
+  // a hotplug adds to the record of the run; a file already in it keeps the owner recorded first
+  const mine = await readRecord(dacRecordPath(stateDir, name));
+  const files: OwnedFile[] = [...(mine?.files ?? [])];
+  const seen = new Set<string>(files.map((f) => f.path));
   const pending: string[] = [];
   for (const t of targets) {
-    if (seen.has(t.path)) continue;
+    if (seen.has(t.path)) {
+      pending.push(t.path);
+      continue;
+    }
     seen.add(t.path);
     let st = await stat(t.path).catch(() => undefined);
     if (st === undefined && t.create === true) {
@@ -248,7 +253,7 @@ export async function dacLabel(
     uid: id.uid,
     gid: id.gid,
     files,
-    taps: taps.map((t) => t.name),
+    taps: [...(mine?.taps ?? []), ...taps.map((t) => t.name)],
   });
   for (const p of pending) await chown(p, id.uid, id.gid);
   for (const t of taps) {
@@ -258,6 +263,52 @@ export async function dacLabel(
     if (r.code !== 0)
       throw new VirtError("COMMAND_FAILED", { command: argv.join(" "), reason: r.stderr.trim() });
   }
+}
+
+/**
+ * A device unplugged from a running domain: the owners of its files come back (unless another
+ * running domain still holds them, or another device of this one), its taps are deleted, and
+ * the record forgets them. `stillUsed` are the files the domain's remaining devices name.
+ */
+export async function dacRelease(
+  stateDir: string,
+  name: string,
+  paths: readonly string[],
+  taps: readonly string[],
+  stillUsed: readonly string[] = [],
+): Promise<string[]> {
+  const path = dacRecordPath(stateDir, name);
+  const r = await readRecord(path);
+  if (!r) return [];
+  const problems: string[] = [];
+  const others = new Set<string>(stillUsed);
+  for (const o of await otherRecords(stateDir, name)) for (const f of o.files) others.add(f.path);
+  const drop = new Set(paths.filter((p) => !others.has(p)));
+  for (const f of r.files) {
+    if (!drop.has(f.path)) continue;
+    await chown(f.path, f.uid, f.gid).catch((e: unknown) => {
+      problems.push(`cannot restore the owner of '${f.path}': ${e instanceof Error ? e.message : String(e)}`);
+    });
+  }
+  // only taps this record made (a managed='no' tap is the admin's)
+  problems.push(...(await deleteTaps(taps.filter((t) => r.taps?.includes(t) === true))));
+  await writeRecord(stateDir, name, {
+    ...r,
+    files: r.files.filter((f) => !drop.has(f.path)),
+    taps: (r.taps ?? []).filter((t) => !taps.includes(t)),
+  });
+  return problems;
+}
+
+async function deleteTaps(taps: readonly string[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const tap of taps) {
+    const del = await runArgv(["ip", "tuntap", "del", "dev", tap, "mode", "tap"]);
+    // (not /sys/class/net: sysfs shows the namespace it was mounted in, maybe another)
+    if (del.code !== 0 || (await runArgv(["ip", "link", "show", "dev", tap])).code === 0)
+      problems.push(`cannot delete tap '${tap}': ${del.stderr.trim()}`);
+  }
+  return problems;
 }
 
 /**
@@ -315,12 +366,7 @@ export async function dacRestore(stateDir: string, name: string): Promise<string
         );
       }
     }
-    for (const tap of r.taps ?? []) {
-      const del = await runArgv(["ip", "tuntap", "del", "dev", tap, "mode", "tap"]);
-      // (not /sys/class/net: sysfs shows the namespace it was mounted in, maybe another)
-      if (del.code !== 0 || (await runArgv(["ip", "link", "show", "dev", tap])).code === 0)
-        problems.push(`cannot delete tap '${tap}': ${del.stderr.trim()}`);
-    }
+    problems.push(...(await deleteTaps(r.taps ?? [])));
   }
   await removeFileDurable(path).catch(() => false);
   return problems;
