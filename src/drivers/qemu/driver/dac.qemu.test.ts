@@ -131,6 +131,14 @@ test("system DAC: QEMU runs as tvirt-qemu with seccomp, owners are handed over a
     const obj = conn.driver.domains.byName("dac")!;
     assert.equal(obj.run?.pid, pid2, "the new driver instance reconnected to the same QEMU");
     assert.equal(owner(files.disk).uid, ids.uid);
+    // managed save: QEMU (as the user) migrates into the driver's socket; the guest stops, so
+    // the owners come back; the restore hands them over again
+    await conn.domainManagedSave(dom, 0);
+    assert.deepEqual(owner(files.disk), { uid: 0, gid: 0, mode: 0o644 });
+    await conn.domainCreate(dom);
+    tr.track(conn);
+    assert.equal(procStatus(conn.driver.domains.byName("dac")!.run!.pid).uid[1], ids.uid);
+    assert.equal(owner(files.disk).uid, ids.uid);
     await conn.domainDestroy(await conn.domainLookupByName("dac"));
     for (const f of Object.values(files)) assert.deepEqual(owner(f), { uid: 0, gid: 0, mode: 0o644 }, f);
     assert.equal(existsSync(record), false);
