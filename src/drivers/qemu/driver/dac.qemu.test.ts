@@ -8,7 +8,15 @@
  * that does not exist is a clear error naming it.
  */
 import assert from "node:assert/strict";
-import { chmodSync, copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { isVirtError } from "../../../util/errors/index.ts";
@@ -17,6 +25,7 @@ import { guestDomainXML, testGuestOrSkip } from "../../../testing/guest/index.ts
 import { makeTestRoot, runtimeLeftovers, type TestRoot } from "../../../testing/qemu/driver.ts";
 import { driverPaths } from "../paths.ts";
 import { resolveRunAs, DEFAULT_QEMU_USER } from "./dac.ts";
+import { VIRTIOFSD_PATHS } from "./virtiofs.ts";
 
 /** The ids of tvirt-qemu, or a skip (a failure under CI) when scripts/setup has not made it. */
 function qemuUserOrSkip(t: TestContext): { uid: number; gid: number } | undefined {
@@ -192,6 +201,40 @@ test("system DAC without dynamic ownership: QEMU as tvirt-qemu cannot open a roo
     });
     for (const f of Object.values(files)) assert.deepEqual(owner(f), { uid: 0, gid: 0, mode: 0o644 }, f);
     assert.deepEqual(runtimeLeftovers(tr.root, "nodyn"), []);
+  } finally {
+    await conn.connectClose();
+    await tr.cleanup();
+  }
+});
+
+test("system DAC with virtiofs: QEMU as tvirt-qemu connects to root's virtiofsd through the socket handed to it", async (t) => {
+  const ids = qemuUserOrSkip(t);
+  if (!ids) return;
+  if (!VIRTIOFSD_PATHS.some((p) => existsSync(p))) {
+    if (process.env.CI === "true") assert.fail("virtiofsd is required under CI (qemu-system-common)");
+    t.skip("no virtiofsd installed");
+    return;
+  }
+  const s = await setup(t, "dacfs");
+  if (!s) return;
+  const { tr, files } = s;
+  const share = join(tr.root, "share");
+  mkdirSync(share);
+  const xml = s.xml
+    .replace("<os>", "<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking><os>")
+    .replace(
+      "</devices>",
+      `<filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/><source dir='${share}'/><target dir='hostshare'/></filesystem></devices>`,
+    );
+  const conn = await tr.open({ runAs: { user: DEFAULT_QEMU_USER } });
+  try {
+    const dom = await conn.domainCreateXML(xml, 0);
+    tr.track(conn);
+    const pid = conn.driver.domains.byName("dacfs")!.run!.pid;
+    assert.equal(procStatus(pid).uid[1], ids.uid);
+    assert.equal(procStatus(pid).seccomp, 2);
+    await conn.domainDestroy(dom);
+    for (const f of Object.values(files)) assert.deepEqual(owner(f), { uid: 0, gid: 0, mode: 0o644 }, f);
   } finally {
     await conn.connectClose();
     await tr.cleanup();
