@@ -155,6 +155,13 @@ export const qemuErrors = {
     template:
       "interface {alias} of domain '{name}' needs /dev/net/tun, which QEMU running as user '{user}' cannot open (mode {mode}, owner {owner}): make it readable and writable by that user (mode 0666, as udev sets it on most systems), use <interface type='user'> or type='direct', or run QEMU as root ('user = \"root\"' in tvirtd.conf)",
   },
+  QEMU_DAC_KVM_DENIED: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "domain '{name}' needs {path}, which QEMU running as user '{user}' cannot open (mode {mode}, owner {owner}): set 'group = \"{group}\"' in tvirtd.conf (QEMU runs without supplementary groups), or use <domain type='qemu'>",
+  },
   QEMU_NET_SLIRP_PORT_FORWARD: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

@@ -1,10 +1,28 @@
 import assert from "node:assert/strict";
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isVirtError } from "../../../util/errors/index.ts";
-import { dacLabel, dacRecordPath, dacRelease, dacRestore, dirsBetween, resolveRunAs } from "./dac.ts";
+import {
+  checkKvmAccess,
+  checkTunAccess,
+  dacLabel,
+  dacRecordPath,
+  dacRelease,
+  dacRestore,
+  dirsBetween,
+  resolveRunAs,
+} from "./dac.ts";
 
 test("resolveRunAs: names and +N ids through passwd and group files; missing ones are clear errors", () => {
   const dir = mkdtempSync(join(tmpdir(), "tvirt-dac-db-"));
@@ -100,6 +118,40 @@ test("owners: recorded before the chown, a file shared by two domains comes back
     assert.deepEqual(owner(base), [1234, 1235]);
     // no record: nothing to do
     assert.deepEqual(await dacRestore(dir, "three"), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("device access as the kernel decides it (no supplementary groups): /dev/kvm and /dev/net/tun refused with the fix", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tvirt-dac-dev-"));
+  try {
+    const dev = join(dir, "kvm");
+    writeFileSync(dev, "");
+    chmodSync(dev, 0o660);
+    const id = { user: "q", group: "q", uid: 4000, gid: 4001 };
+    await assert.rejects(checkKvmAccess(id, "g", dev), (e: unknown) => {
+      assert.ok(isVirtError(e));
+      assert.equal(e.code, "QEMU_DAC_KVM_DENIED");
+      const owner = `${statSync(dev).uid}:${statSync(dev).gid}`;
+      assert.match(
+        e.message,
+        new RegExp(
+          `^Requested operation is not valid: domain 'g' needs ${dev}, which QEMU running as user 'q' cannot open \\(mode 0660, owner ${owner}\\): set 'group = "`,
+        ),
+      );
+      return true;
+    });
+    // QEMU's group is the device's: allowed
+    await checkKvmAccess({ ...id, gid: statSync(dev).gid }, "g", dev);
+    await assert.rejects(
+      checkTunAccess(id, { alias: "net0", name: "g" }, dev),
+      /interface net0 of domain 'g' needs \/dev\/net\/tun/,
+    );
+    chmodSync(dev, 0o666);
+    await checkTunAccess(id, { alias: "net0", name: "g" }, dev);
+    // absent: QEMU's own error will name it
+    await checkKvmAccess(id, "g", join(dir, "none"));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

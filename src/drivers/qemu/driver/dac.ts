@@ -321,21 +321,41 @@ export async function checkTunAccess(
   what: { readonly alias: string; readonly name: string },
   tun = "/dev/net/tun",
 ): Promise<void> {
-  const st = await stat(tun).catch(() => undefined);
-  if (st === undefined) return; // QEMU's own error names the missing device
-  const m = st.mode;
-  const ok =
-    (m & 0o006) === 0o006 ||
-    (st.gid === id.gid && (m & 0o060) === 0o060) ||
-    (st.uid === id.uid && (m & 0o600) === 0o600);
-  if (ok) return;
+  const denied = await deviceDenied(id, tun);
+  if (denied === undefined) return;
   throw new VirtError("QEMU_DAC_TUN_DENIED", {
     alias: what.alias,
     name: what.name,
     user: id.user,
-    mode: (m & 0o7777).toString(8).padStart(4, "0"),
-    owner: `${st.uid}:${st.gid}`,
+    ...denied,
   });
+}
+
+/**
+ * A KVM guest's QEMU opens `/dev/kvm` itself; where only a group may (`0660 root:kvm`, most
+ * distributions) and QEMU's group is another, the start is refused naming the group to set
+ * (node starts QEMU without supplementary groups, so the user's membership does not count).
+ */
+export async function checkKvmAccess(id: DacIdentity, name: string, kvm = "/dev/kvm"): Promise<void> {
+  const denied = await deviceDenied(id, kvm);
+  if (denied === undefined) return;
+  const st = await stat(kvm);
+  const group = nameOfId("/etc/group", st.gid) ?? `+${st.gid}`;
+  throw new VirtError("QEMU_DAC_KVM_DENIED", { name, user: id.user, path: kvm, group, ...denied });
+}
+
+/** Whether `id` (without supplementary groups) may open `path` read-write; undefined if so or absent. */
+async function deviceDenied(
+  id: DacIdentity,
+  path: string,
+): Promise<{ mode: string; owner: string } | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (st === undefined) return undefined; // QEMU's own error names the missing device
+  const m = st.mode;
+  // as the kernel: the owner's bits for the owner, else the group's for the group, else others'
+  const bits = st.uid === id.uid ? (m >> 6) & 7 : st.gid === id.gid ? (m >> 3) & 7 : m & 7;
+  if ((bits & 6) === 6) return undefined;
+  return { mode: (m & 0o7777).toString(8).padStart(4, "0"), owner: `${st.uid}:${st.gid}` };
 }
 
 async function writeRecord(stateDir: string, name: string, r: DacRecord): Promise<void> {

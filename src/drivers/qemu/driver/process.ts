@@ -66,6 +66,7 @@ import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
 import {
+  checkKvmAccess,
   checkTunAccess,
   dacFilesOf,
   dacLabel,
@@ -149,6 +150,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   // QEMU as an unprivileged user (system instance): who (a missing user is an error here)
   const runAs = drv.options.runAs !== undefined ? resolveRunAs(drv.options.runAs) : undefined;
   // an existing tap (managed='no') is the admin's: QEMU's user must own it already
+  if (runAs !== undefined && def.type === "kvm") await checkKvmAccess(runAs, def.name);
   if (runAs !== undefined && plugs.plugs[0] !== undefined)
     await checkTunAccess(runAs, { alias: plugs.plugs[0].alias, name: def.name });
   const tapOf = new Map(plugs.plugs.map((p) => [p.alias, p.tap]));
