@@ -13,9 +13,13 @@
  * (daemon restart). A file two running guests share (a read-only base image) keeps the owner the
  * first one saw and gets it back when the last of them stops.
  *
+ * Taps: QEMU may not create one, so each is made beforehand as a persistent tap owned by the
+ * user (recorded too, deleted at stop). Hotplugged disks, changed media and NICs get the same
+ * (`hotplug.ts`). QEMU runs without supplementary groups (node's spawn drops them): `/dev/kvm`
+ * and `/dev/net/tun` are checked before start against the user and group alone, naming the fix.
+ *
  * Not covered yet: backing files of images (QEMU opens them read-only: they must be readable by
- * the user), TPM state, supplementary groups of the user (node drops them, so a `/dev/kvm` that
- * only the `kvm` group may open needs the user's primary group to be `kvm` or `group = "kvm"`).
+ * the user), TPM state, unix sockets and VNC sockets at paths outside the runtime dir.
  */
 import { chmod, chown, lstat, open, readdir, readFile, stat } from "node:fs/promises";
 import { readFileSync } from "node:fs";
