@@ -19,6 +19,8 @@
  * | `compat_sockets` (tvirt) | 1 | also listen on libvirt's socket paths while no libvirt daemon answers there |
  * | `sysfs_root` (tvirt) | `"/sys"` | sysfs tree read and written for node devices and host device passthrough (tests point it at a fake tree) |
  * | `state_root` (tvirt) | (none) | keep the instance's guests and networks under this directory (`qemu:///embed`'s layout) instead of the system or user paths (tests point it at a temporary dir) |
+ * | `user` / `group` (qemu.conf's) | `"tvirt-qemu"` / its primary group (system instance) | whom QEMU runs as in the system instance; a name or `"+N"`; `"root"` runs QEMU as root. Ignored by the session instance (QEMU runs as its user) |
+ * | `dynamic_ownership` (qemu.conf's) | 1 | with a `user`: hand the files QEMU opens (images, kernel, ...) to it before start and give the original owners back at stop |
  * | `remote_display_port_min` / `_max` (qemu.conf's) | 5900 / 65535 | ports for VNC and SPICE with autoport |
  * | `remote_websocket_port_min` / `_max` (qemu.conf's) | 5700 / 65535 | ports for VNC websockets with `websocket='-1'` |
  *
@@ -59,6 +61,10 @@ export interface DaemonConfig {
   /** Graphics port ranges (qemu.conf's `remote_display_port_*`, `remote_websocket_port_*`). */
   displayPorts: { min: number; max: number };
   websocketPorts: { min: number; max: number };
+  /** qemu.conf's `user`, `group`, `dynamic_ownership` (system instance). */
+  qemuUser: string | undefined;
+  qemuGroup: string | undefined;
+  dynamicOwnership: boolean;
   /** Keys present but not implemented (reported at start). */
   ignored: string[];
 }
@@ -81,6 +87,9 @@ export function defaultConfig(): DaemonConfig {
     stateRoot: undefined,
     displayPorts: { min: 5900, max: 65535 },
     websocketPorts: { min: 5700, max: 65535 },
+    qemuUser: undefined,
+    qemuGroup: undefined,
+    dynamicOwnership: true,
     ignored: [],
   };
 }
@@ -316,6 +325,23 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
         break;
       case "remote_websocket_port_max":
         cfg.websocketPorts.max = port(file, key, v, 5700);
+        break;
+      // whom QEMU runs as (qemu.conf's)
+      case "user":
+      case "group": {
+        const name = str(file, key, v);
+        if (!/^(\+\d+|[A-Za-z_][A-Za-z0-9_.-]*\$?)$/.test(name))
+          throw new VirtError("DAEMON_CONFIG_VALUE", {
+            file,
+            key,
+            reason: `expected a ${key} name or "+N" for a numeric id`,
+          });
+        if (key === "user") cfg.qemuUser = name;
+        else cfg.qemuGroup = name;
+        break;
+      }
+      case "dynamic_ownership":
+        cfg.dynamicOwnership = integer(file, key, v, 0) !== 0;
         break;
       case "unix_sock_rw_perms_group":
         cfg.ignored.push(key);

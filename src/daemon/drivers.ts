@@ -10,7 +10,12 @@
 import { registerDriver } from "../api/index.ts";
 import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../drivers/driver.ts";
 import { VirtError } from "../util/errors/index.ts";
-import { openQemuConnection, qemuConnectDriver, type QemuDriverOptions } from "../drivers/qemu/index.ts";
+import {
+  DEFAULT_QEMU_USER,
+  openQemuConnection,
+  qemuConnectDriver,
+  type QemuDriverOptions,
+} from "../drivers/qemu/index.ts";
 import { loadDaemonNetworks } from "../drivers/network/index.ts";
 import { loadDaemonStoragePools } from "../drivers/storage/index.ts";
 import type { Logger } from "./log.ts";
@@ -38,6 +43,22 @@ export function daemonQemuConnectDriver(
       return qemuConnectDriver.open(uri, flags);
     },
   };
+}
+
+/**
+ * Whom QEMU runs as for an instance (qemu.conf's `user`/`group`): the system instance's default
+ * is `tvirt-qemu` with its primary group, also with `state_root` (whose embed-layout root would
+ * otherwise run QEMU as root); `user = "root"` (or `"+0"`) runs it as root. The session instance
+ * runs QEMU as its own user whatever the file says, as libvirt's session daemon.
+ */
+export function daemonRunAs(
+  kind: InstanceKind,
+  cfg: { readonly qemuUser: string | undefined; readonly qemuGroup: string | undefined },
+): Pick<QemuDriverOptions, "runAs"> {
+  if (kind === "session") return { runAs: null };
+  const user = cfg.qemuUser ?? DEFAULT_QEMU_USER;
+  if (user === "root" || user === "+0") return { runAs: null };
+  return { runAs: { user, ...(cfg.qemuGroup !== undefined ? { group: cfg.qemuGroup } : {}) } };
 }
 
 /** Registers the daemon's drivers for an instance. */

@@ -19,7 +19,7 @@ import { VirtError } from "../util/errors/index.ts";
 import { sessionPaths, systemPaths, userRuntimeDir } from "../rpc/paths.ts";
 import { loadConfig, type DaemonConfig } from "./config.ts";
 import { Daemon, type SocketSpec } from "./daemon.ts";
-import { loadDaemonState, registerDaemonDrivers, type InstanceKind } from "./drivers.ts";
+import { daemonRunAs, loadDaemonState, registerDaemonDrivers, type InstanceKind } from "./drivers.ts";
 import { Logger, LogPriority, type LogOutput } from "./log.ts";
 import { collectStartupGarbage } from "./memory.ts";
 import { sdNotify, socketPathOfFd, takeListenFds, type Activation } from "./activation.ts";
@@ -348,6 +348,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       ...(cfg.sysfsRoot !== undefined ? { sysfsRoot: cfg.sysfsRoot } : {}),
       displayPorts: cfg.displayPorts,
       websocketPorts: cfg.websocketPorts,
+      ...daemonRunAs(kind, cfg),
+      dynamicOwnership: cfg.dynamicOwnership,
     },
     cfg.stateRoot,
   );

@@ -5,6 +5,7 @@
  * host's interfaces and firewall are never touched.
  */
 import assert from "node:assert/strict";
+import { readlinkSync } from "node:fs";
 import type { TestContext } from "node:test";
 import { runArgv } from "../util/spawn.ts";
 
@@ -26,7 +27,18 @@ export async function commandWorks(argv: readonly string[]): Promise<boolean> {
  * The outer run: checks root and the tools (a failure under CI, a skip elsewhere), then runs
  * `file` with node's test runner in a new network namespace and asserts that it passed.
  */
-export async function runInTestNetns(t: TestContext, file: string, timeoutMs: number): Promise<void> {
+export async function runInTestNetns(
+  t: TestContext,
+  file: string,
+  timeoutMs: number,
+  opts: {
+    /**
+     * Also a private mount namespace (the inner run may bind-mount over host paths); the inner
+     * run gets the outer one's id in `TVIRT_OUTER_MNTNS` to check it is elsewhere.
+     */
+    readonly mountNs?: boolean;
+  } = {},
+): Promise<void> {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push("root");
   for (const [name, argv] of [
@@ -43,13 +55,25 @@ export async function runInTestNetns(t: TestContext, file: string, timeoutMs: nu
     return;
   }
   const r = await runArgv(
-    ["unshare", "--net", process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", file],
+    [
+      "unshare",
+      "--net",
+      ...(opts.mountNs === true ? ["--mount", "--propagation", "private"] : []),
+      process.execPath,
+      "--import",
+      "tsx",
+      "--test",
+      "--test-reporter=spec",
+      file,
+    ],
     {
       env: {
         PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
         LC_ALL: "C",
         HOME: process.env.HOME ?? "/root",
         TVIRT_NETNS_TEST: "1",
+        // the inner run checks it is in another mount namespace before it mounts anything
+        ...(opts.mountNs === true ? { TVIRT_OUTER_MNTNS: readlinkSync("/proc/self/ns/mnt") } : {}),
       },
       timeoutMs,
     },

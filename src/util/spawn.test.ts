@@ -124,3 +124,17 @@ test("spawnArgv: extra descriptors reach the child as fd 3, 4, ...", async () =>
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("spawnArgv runs the child as the uid/gid asked for (root only)", async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip("needs root");
+    return;
+  }
+  const child = await spawnArgv(["/usr/bin/id"], { uid: 65534, gid: 65534, stdout: "pipe" });
+  const closed = new Promise((resolve) => child.process.once("close", resolve));
+  let text = "";
+  child.process.stdout?.on("data", (b: Buffer) => (text += b.toString()));
+  assert.deepEqual(await child.exited, { code: 0, signal: null });
+  await closed;
+  assert.match(text, /^uid=65534\(\w+\) gid=65534\(\w+\) groups=65534\(\w+\)$/m);
+});

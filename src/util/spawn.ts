@@ -37,6 +37,12 @@ export interface SpawnArgvOptions {
   readonly detached?: boolean;
   /** Open descriptors the child inherits as fd 3, 4, ... (e.g. a macvtap device for QEMU). */
   readonly extraFds?: readonly number[];
+  /**
+   * Run the child as this user / group id (setuid/setgid before exec; the caller must be root).
+   * node drops the supplementary groups when either is given.
+   */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 /** A started child process. */
@@ -83,6 +89,8 @@ export function spawnArgv(argv: readonly string[], options: SpawnArgvOptions = {
         cwd: options.cwd,
         stdio,
         detached: options.detached ?? false,
+        ...(options.uid !== undefined ? { uid: options.uid } : {}),
+        ...(options.gid !== undefined ? { gid: options.gid } : {}),
         shell: false,
         windowsHide: true,
       });

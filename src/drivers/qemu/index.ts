@@ -18,6 +18,7 @@ export {
   type QemuDriverOptions,
   type VolumeResolver,
 } from "./driver/index.ts";
+export { DEFAULT_QEMU_USER } from "./driver/dac.ts";
 
 /** The embed root named by a `qemu:///embed?root=DIR` URI (absolute, normalised). */
 export function embedRoot(uri: ConnectURI): string {

@@ -133,6 +133,35 @@ export const qemuErrors = {
     template:
       "interface {mac} - custom tap device path is not supported for network interfaces of type {type}",
   },
+  // Running QEMU as an unprivileged user (qemu.conf's user/group, libvirt's DAC driver)
+  QEMU_DAC_USER_MISSING: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "cannot run QEMU as user '{user}': no such user. Create it (useradd --system --no-create-home --shell /usr/sbin/nologin {user}, as scripts/setup does) or set another with 'user' (and 'group') in tvirtd.conf ('user = \"root\"' runs QEMU as root)",
+  },
+  QEMU_DAC_GROUP_MISSING: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "cannot run QEMU as user '{user}' with group '{group}': no such group. Create it or set another with 'group' in tvirtd.conf",
+  },
+  QEMU_DAC_TUN_DENIED: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "interface {alias} of domain '{name}' needs /dev/net/tun, which QEMU running as user '{user}' cannot open (mode {mode}, owner {owner}): make it readable and writable by that user (mode 0666, as udev sets it on most systems), use <interface type='user'> or type='direct', or run QEMU as root ('user = \"root\"' in tvirtd.conf)",
+  },
+  QEMU_DAC_KVM_DENIED: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "domain '{name}' needs {path}, which QEMU running as user '{user}' cannot open (mode {mode}, owner {owner}): set 'group = \"{group}\"' in tvirtd.conf (QEMU runs without supplementary groups), or use <domain type='qemu'>",
+  },
   QEMU_NET_SLIRP_PORT_FORWARD: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

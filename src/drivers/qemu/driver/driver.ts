@@ -40,6 +40,7 @@ import { detachRun, reconnectProcess } from "./process.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
 import { DEFAULT_BRIDGE_HELPER, type BridgeHelperOptions } from "./net-plug.ts";
 import { RootLock } from "./root-lock.ts";
+import { DAC_RECORD_SUFFIX, DEFAULT_QEMU_USER, dacRestore, type RunAsConfig } from "./dac.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
 import { localVolumeResolver, type VolumeResolver } from "./volumes.ts";
 import { localDiskPath } from "../command/disk.ts";
@@ -81,6 +82,18 @@ export interface QemuDriverOptions {
    * definitions of the root's storage config dir read directly.
    */
   readonly resolveVolume?: VolumeResolver;
+  /**
+   * The user (and group) QEMU runs as (qemu.conf's `user`/`group`; libvirt's DAC driver).
+   * Default: `tvirt-qemu` for a `system` root when this process is root, else none (`null`:
+   * QEMU runs as the caller, as for embed and session roots). tvirtd's system instance with
+   * `state_root` passes it explicitly, since its root is an embed-layout one.
+   */
+  readonly runAs?: RunAsConfig | null;
+  /**
+   * With `runAs`: hand the files QEMU opens to that user before start and give the original
+   * owners back at stop (qemu.conf's `dynamic_ownership`, default true).
+   */
+  readonly dynamicOwnership?: boolean;
 }
 
 export interface ResolvedDriverOptions {
@@ -98,6 +111,8 @@ export interface ResolvedDriverOptions {
   readonly slirpPortForwards: boolean;
   readonly bridgeHelper: BridgeHelperOptions;
   readonly resolveVolume: VolumeResolver;
+  readonly runAs: RunAsConfig | undefined;
+  readonly dynamicOwnership: boolean;
 }
 
 const CONFIG_HEADER = `<!--
@@ -155,6 +170,12 @@ export class QemuDriver {
         conf: options.bridgeHelper?.conf ?? DEFAULT_BRIDGE_HELPER.conf,
       },
       resolveVolume: options.resolveVolume ?? localVolumeResolver(root),
+      runAs:
+        options.runAs === null
+          ? undefined
+          : (options.runAs ??
+            (root.kind === "system" && process.getuid?.() === 0 ? { user: DEFAULT_QEMU_USER } : undefined)),
+      dynamicOwnership: options.dynamicOwnership ?? true,
     };
     this.ports = {
       display: new PortAllocator("display", this.options.displayPorts),
@@ -442,9 +463,23 @@ export class QemuDriver {
       await this.#removeTempFiles();
       await this.#loadConfigs();
       await this.#loadStatus();
+      await this.#restoreStaleOwners();
     } catch (e) {
       await this.close();
       throw e;
+    }
+  }
+
+  /**
+   * Ownership records of domains that are not running (a start or stop cut short by a crash of
+   * the driver): their files get their owners back.
+   */
+  async #restoreStaleOwners(): Promise<void> {
+    for (const f of await readdir(this.paths.stateDir).catch(() => [] as string[])) {
+      if (!f.endsWith(DAC_RECORD_SUFFIX)) continue;
+      const name = f.slice(0, -DAC_RECORD_SUFFIX.length);
+      if (this.domains.byName(name)?.run !== undefined) continue;
+      for (const problem of await dacRestore(this.paths.stateDir, name)) this.warn(problem);
     }
   }
 

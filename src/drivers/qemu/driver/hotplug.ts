@@ -65,6 +65,7 @@ import type { QemuDriver } from "./driver.ts";
 import { prepareHostdevForAttach, releaseHostdevAfterDetach } from "./hotplug-hostdev.ts";
 import { refreshProfile } from "./apparmor.ts";
 import { resolveDiskVolume } from "./volumes.ts";
+import { checkTunAccess, dacFilesOf, dacLabel, dacRelease, resolveRunAs } from "./dac.ts";
 
 const F = DomainDeviceModifyFlags;
 
@@ -429,6 +430,7 @@ async function attachLive(
     // AppArmor: the new device's files are allowed before QEMU opens them
     await refreshProfile(drv, obj, run, next);
     undo.addFn(() => refreshProfile(drv, obj, run, live));
+    await labelHotplug(drv, obj, undo, s.kind === "disk" ? [dev as DiskDef] : [], plugs, dev);
     if (s.kind === "disk") {
       const disk = dev as DiskDef;
       const { nodes, added } = await addDiskNodes(qmp, b, disk);
@@ -590,10 +592,14 @@ async function detachLive(
   if (s.kind === "disk") {
     const nodes = await nodesOfDevice(qmp, alias);
     release.push(() => deleteNodes(qmp, nodes));
+    const path = localDiskPath(dev as DiskDef);
+    if (path !== undefined) release.push(() => releaseHotplug(drv, obj, [path], [], alias));
   } else if (s.kind === "interface") {
     release.push(async () => {
       await qmp.execute("netdev_del", { id: `host${alias}` }).catch(() => undefined);
     });
+    const tap = (dev as InterfaceDef).target?.dev;
+    if (tap !== undefined) release.push(() => releaseHotplug(drv, obj, [], [tap], alias));
   } else if (s.kind === "hostdev") {
     const h = dev as HostdevDef;
     release.push(() => releaseHostdevAfterDetach(drv, obj, h));
@@ -736,6 +742,12 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
   const oldNodes = await nodesOfDevice(qmp, alias);
   // AppArmor: the new medium is allowed before QEMU opens it (the old one stays open meanwhile)
   await refreshProfile(drv, obj, run, next);
+  // QEMU as another user opens the new medium itself: its owner changes first (given back on failure)
+  const labelled = new DisposableStore();
+  await labelHotplug(drv, obj, labelled, [disk], undefined, undefined).catch(async (e: unknown) => {
+    await refreshProfile(drv, obj, run, obj.def).catch(() => undefined);
+    throw e;
+  });
   let added: string[] = [];
   let removed = false;
   try {
@@ -756,9 +768,14 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
     await qmp.execute("blockdev-close-tray", { id: alias }).catch(() => undefined);
     await deleteNodes(qmp, added);
     await refreshProfile(drv, obj, run, obj.def).catch(() => undefined);
+    await labelled.dispose().catch(() => undefined);
     throw e;
   }
+  labelled.forgetAll();
   await deleteNodes(qmp, oldNodes);
+  const oldPath = localDiskPath(old);
+  if (oldPath !== undefined && oldPath !== localDiskPath(disk))
+    await releaseHotplug(drv, obj, [oldPath], [], alias);
   obj.def = next;
   await drv.saveStatus(obj);
 }
@@ -808,4 +825,61 @@ async function updateInterface(
     }
     if (config) await commitConfig(drv, obj, config);
   });
+}
+
+/**
+ * QEMU running as another user (system instance): a hotplugged disk's file is handed to that
+ * user and a hotplugged NIC's tap made for it (as at start, `dac.ts`), recorded in the run's
+ * ownership record; `undo` gives them back if the attach fails.
+ */
+async function labelHotplug(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  undo: DisposableStore,
+  disks: readonly DiskDef[],
+  plugs: PlugPlan | undefined,
+  nic: unknown,
+): Promise<void> {
+  if (drv.options.runAs === undefined) return;
+  const id = resolveRunAs(drv.options.runAs);
+  const targets = drv.options.dynamicOwnership
+    ? disks.flatMap((d) => {
+        const p = localDiskPath(d);
+        return p === undefined ? [] : [{ path: p }];
+      })
+    : [];
+  const taps = (plugs?.plugs ?? [])
+    .filter((p) => p.managed)
+    .map((p) => ({ name: p.tap, multiQueue: ((nic as InterfaceDef).driver?.queues ?? 0) > 1 }));
+  if (taps[0] !== undefined)
+    await checkTunAccess(id, { alias: (nic as InterfaceDef).alias ?? "", name: obj.name });
+  if (targets.length === 0 && taps.length === 0) return;
+  const inUse = dacFilesOf(obj.def).map((f) => f.path);
+  undo.addFn(async () => {
+    const problems = await dacRelease(
+      drv.paths.stateDir,
+      obj.name,
+      targets.map((t) => t.path),
+      taps.map((t) => t.name),
+      inUse,
+    );
+    for (const p of problems) drv.warn(p);
+  });
+  await dacLabel(drv.paths.stateDir, obj.name, id, targets, [], [], taps);
+}
+
+/** A device unplugged (or a medium replaced): its files' owners back, its taps deleted. */
+async function releaseHotplug(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  paths: readonly string[],
+  taps: readonly string[],
+  alias: string,
+): Promise<void> {
+  if (drv.options.runAs === undefined) return;
+  // files the domain's other devices still name keep the user as owner
+  const others = structuredClone(obj.def);
+  removeByAlias(others, alias);
+  const stillUsed = dacFilesOf(others).map((f) => f.path);
+  for (const p of await dacRelease(drv.paths.stateDir, obj.name, paths, taps, stillUsed)) drv.warn(p);
 }

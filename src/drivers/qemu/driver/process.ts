@@ -8,8 +8,9 @@
  * Callers hold the domain's job (modify for start, destroy for stop) unless noted.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { mkdir, open, readdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { assignAliases, type DomainDef } from "../../../conf/domain/index.ts";
 import { kvmUnavailableError } from "../../../host/kvm.ts";
 import { DisposableStore } from "../../../util/disposable.ts";
@@ -65,6 +66,17 @@ import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 import { confineArgv, rememberRunFiles, removeProfile, runFiles, writeStartProfile } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
+import {
+  checkKvmAccess,
+  checkTunAccess,
+  dacFilesOf,
+  dacLabel,
+  dacRestore,
+  dirsBetween,
+  resolveRunAs,
+  type DacIdentity,
+  type DacTap,
+} from "./dac.ts";
 
 export interface StartOptions {
   /** The API that starts the domain (for messages). */
@@ -136,6 +148,12 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   const logPath = drv.logPath(def.name);
   // network, bridge and ethernet interfaces: the network's bridge and a tap name in the live XML
   const plugs = await planTapPlugs(drv.root, live, drv.options.bridgeHelper);
+  // QEMU as an unprivileged user (system instance): who (a missing user is an error here)
+  const runAs = drv.options.runAs !== undefined ? resolveRunAs(drv.options.runAs) : undefined;
+  // an existing tap (managed='no') is the admin's: QEMU's user must own it already
+  if (runAs !== undefined && def.type === "kvm") await checkKvmAccess(runAs, def.name);
+  if (runAs !== undefined && plugs.plugs[0] !== undefined)
+    await checkTunAccess(runAs, { alias: plugs.plugs[0].alias, name: def.name });
   const tapOf = new Map(plugs.plugs.map((p) => [p.alias, p.tap]));
   // direct interfaces: their macvtap devices are made just before QEMU runs and passed to it as
   // fd 3, 4, ... in interface order
@@ -228,6 +246,24 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     }
     await rm(pidfile, { force: true });
     undo.addFn(() => rm(pidfile, { force: true }));
+    if (runAs !== undefined) {
+      undo.addFn(() => restoreOwners(drv, def.name));
+      const taps = plugs.plugs
+        .filter((p) => p.managed)
+        .map((p) => ({
+          name: p.tap,
+          multiQueue: (live.devices.interfaces.find((n) => n.alias === p.alias)?.driver?.queues ?? 0) > 1,
+        }));
+      await labelForRunAs(
+        drv,
+        live,
+        runAs,
+        dp,
+        pidfile,
+        hugepages.map((h) => h.dir),
+        taps,
+      );
+    }
     // host devices: managed PCI ones bound to vfio-pci, given back on failure and at stop
     undo.addFn(() => releaseDomainHostdevs(obj));
     await prepareDomainHostdevs(drv.options.sysfsRoot, obj, live);
@@ -268,6 +304,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
         detached: true,
         cwd: "/",
         extraFds: macvtaps.map((m) => m.fd),
+        ...(runAs !== undefined ? { uid: runAs.uid, gid: runAs.gid } : {}),
       });
     } finally {
       await log.close();
@@ -365,6 +402,41 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   }
 }
 
+/**
+ * Before QEMU runs as `id`: the run's own dirs and files (runtime dir and all in it, the
+ * pidfile QEMU writes, channel, memory and huge page dirs) become the user's, the dirs above them
+ * traversable, and with dynamic ownership the files the definition names are handed over with
+ * their owners recorded (`dac.ts`).
+ */
+async function labelForRunAs(
+  drv: QemuDriver,
+  live: DomainDef,
+  id: DacIdentity,
+  dp: ReturnType<typeof domainPaths>,
+  pidfile: string,
+  hugepageDirs: readonly string[],
+  taps: readonly DacTap[],
+): Promise<void> {
+  // QEMU writes its pidfile into a dir of ours: made here, the user's
+  await writeFile(pidfile, "", { mode: 0o644 });
+  const owned = [dp.domainDir, pidfile];
+  for (const f of await readdir(dp.domainDir)) owned.push(join(dp.domainDir, f));
+  const p = drv.paths;
+  const traverse = [p.stateDir, dirname(p.stateDir), p.libDir, dirname(p.libDir)];
+  for (const dir of [dp.memoryDir, dp.channelDir]) {
+    if (!existsSync(dir)) continue;
+    owned.push(dir);
+    traverse.push(...dirsBetween(dirname(dir), p.libDir));
+  }
+  for (const dir of hugepageDirs) {
+    owned.push(dir);
+    const mount = dir.endsWith(`/${dp.hugepageSubdir}`) ? dir.slice(0, -dp.hugepageSubdir.length - 1) : dir;
+    traverse.push(...dirsBetween(dirname(dir), mount));
+  }
+  const targets = drv.options.dynamicOwnership ? dacFilesOf(live) : [];
+  await dacLabel(p.stateDir, live.name, id, targets, owned, traverse, taps);
+}
+
 /** A virtiofsd gone while its guest runs: the guest's mount is dead; say so in the log and as an event. */
 async function reportVirtiofsdExit(
   drv: QemuDriver,
@@ -448,6 +520,7 @@ export async function stopProcess(
   await rm(dp.channelDir, { recursive: true, force: true }).catch(() => undefined);
   await removeHugepageDirs(hostHugetlbfsMounts(), dp.hugepageSubdir);
   await removeProfile(drv, obj.def).catch(() => undefined);
+  await restoreOwners(drv, obj.def.name);
   await appendLog(drv.logPath(obj.def.name), stopLine(logReason));
   obj.run = undefined;
   obj.id = -1;
@@ -671,6 +744,8 @@ async function stopProcessOfGone(
     hostHugetlbfsMounts(),
     domainPaths(drv.paths, obj.id, obj.def.name).hugepageSubdir,
   );
+  await removeProfile(drv, obj.def).catch(() => undefined);
+  await restoreOwners(drv, obj.def.name);
   await appendLog(drv.logPath(obj.def.name), stopLine(shutdown ? "shutdown" : "crashed"));
   obj.run = undefined;
   obj.id = -1;
@@ -682,4 +757,9 @@ async function stopProcessOfGone(
   }
   obj.setState(DomainState.SHUTOFF, shutdown ? DomainShutoffReason.SHUTDOWN : DomainShutoffReason.CRASHED);
   if (!obj.persistent) drv.removeDomain(obj, "the transient domain stopped");
+}
+
+/** Gives back the owners a run as another user changed (no record: nothing to do). */
+export async function restoreOwners(drv: QemuDriver, name: string): Promise<void> {
+  for (const problem of await dacRestore(drv.paths.stateDir, name)) drv.warn(problem);
 }

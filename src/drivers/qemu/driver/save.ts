@@ -7,7 +7,7 @@
  * in. Both sides poll `query-migrate` until QEMU reports the migration completed.
  */
 import { createReadStream } from "node:fs";
-import { rm, type FileHandle } from "node:fs/promises";
+import { chown, rm, stat, type FileHandle } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -107,6 +107,10 @@ export async function saveToImage(run: QemuRun, qmp: QmpClient, opts: SaveStream
   let ok = false;
   try {
     await listen(server, sock);
+    // QEMU running as another user (system instance) must be able to connect: the socket gets
+    // the owner of the runtime dir the driver handed to that user
+    const dirOwner = await stat(run.domainDir);
+    if (dirOwner.uid !== process.getuid?.()) await chown(sock, dirOwner.uid, dirOwner.gid);
     const received = new Promise<void>((resolve, reject) => {
       server.once("connection", (conn) => {
         peer = conn;
