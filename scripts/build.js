@@ -72,6 +72,9 @@ const LAZY_BUILTINS = {
   "node:crypto": ["createHash", "randomBytes", "randomUUID"],
   "node:fs/promises": [
     "access",
+    "chmod",
+    "chown",
+    "lstat",
     "mkdir",
     "mkdtemp",
     "open",
@@ -80,6 +83,7 @@ const LAZY_BUILTINS = {
     "rename",
     "rm",
     "stat",
+    "truncate",
     "unlink",
     "writeFile",
   ],
