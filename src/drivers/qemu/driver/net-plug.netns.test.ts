@@ -21,6 +21,8 @@ import { DEFAULT_NETWORK_XML, networkDriverFor } from "../../network/driver.ts";
 import type { NetworkDriver } from "../../network/driver.ts";
 import type { NetworkRef } from "../../network-driver.ts";
 import { guestXML, makeTestRoot, type TestRoot } from "../../../testing/qemu/driver.ts";
+import { testGuestOrSkip } from "../../../testing/guest/index.ts";
+import { leaseOnBridge } from "../../../testing/dhcp-client.ts";
 import { DomainDeviceModifyFlags, DomainXMLFlags } from "../../enums.ts";
 
 const here = fileURLToPath(import.meta.url);
@@ -231,6 +233,24 @@ if (!insideTestNetns()) {
         const started = await virshDo("net-define net.xml; net-start default; net-list --all");
         assert.match(started, /^ default +active +no +yes$/m);
         assert.ok((await names()).includes("virbr0"), "net-start made the bridge");
+        // a lease from the network's dnsmasq, listed by stock virsh through tvirtd
+        const g = await testGuestOrSkip(t);
+        if (!g) return;
+        await leaseOnBridge({
+          bridge: "virbr0",
+          mac: "52:54:00:de:ad:01",
+          hostname: "virshclient",
+          initrd: g.initrd,
+          workDir: dir,
+        });
+        const leases = await virshDo(
+          "net-dhcp-leases default; net-dhcp-leases default --mac 52:54:00:de:ad:01",
+        );
+        assert.match(
+          leases,
+          /^ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d +52:54:00:de:ad:01 +ipv4 +192\.168\.122\.\d+\/24 +virshclient +(?:-|\S+)$/m,
+        );
+        assert.equal(leases.match(/ virshclient /g)?.length, 2, leases);
         const out = await virshDo(
           "define dom.xml; start virshguest; domiflist virshguest; dumpxml virshguest",
         );
