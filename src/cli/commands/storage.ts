@@ -40,6 +40,7 @@ import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
 import { formatTable } from "../table.ts";
 import { dumpXPath } from "../xpath-output.ts";
 import { runEditFlow } from "../edit-flow.ts";
+import { EventWait, eventTimeout, eventTimestamp } from "./event-loop.ts";
 
 type Cmd = CmdDef<Ctx>;
 
@@ -997,16 +998,6 @@ const poolCapabilities: Cmd = {
   },
 };
 
-/** virTimeStringNowRaw: `2024-01-02 03:04:05.678+0000`. */
-function timestamp(): string {
-  const d = new Date();
-  const p = (n: number, w = 2): string => String(n).padStart(w, "0");
-  return (
-    `${p(d.getUTCFullYear(), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ` +
-    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`
-  );
-}
-
 const poolEvent: Cmd = {
   name: "pool-event",
   group: "pool",
@@ -1033,13 +1024,8 @@ const poolEvent: Cmd = {
     if (eventId < 0) return ctx.fail(`unknown event type ${eventName}`);
     const loop = cmd.bool("loop");
     const stamp = cmd.bool("timestamp");
-    const timeoutS = ctx.optInt(cmd, "timeout");
+    const timeoutS = eventTimeout(ctx, cmd);
     if (timeoutS === null) return false;
-    if (timeoutS !== undefined && timeoutS <= 0) {
-      return ctx.fail(
-        `Numeric value '${cmd.raw("timeout") ?? ""}' for <timeout> option is malformed or out of range`,
-      );
-    }
     let pool: StoragePool | null = null;
     if (cmd.has("pool")) {
       // virsh goes on without a filter when the pool is not found (the error is reported).
@@ -1047,17 +1033,12 @@ const poolEvent: Cmd = {
       pool = found?.pool ?? null;
     }
     const conn = ctx.connection();
-    let count = 0;
-    const received: Record<string, unknown>[] = [];
-    let finish: (why: "done" | "timeout" | "interrupt") => void = () => undefined;
-    const finished = new Promise<"done" | "timeout" | "interrupt">((resolve) => {
-      finish = resolve;
-    });
+    const w = new EventWait(loop);
     let reg: number;
     try {
       reg = await conn.storagePoolEventRegisterAny(pool, eventId, (p, ev: StoragePoolEvent) => {
-        if (!loop && count > 0) return;
-        const ts = stamp ? timestamp() : undefined;
+        if (!w.accepts()) return;
+        const ts = stamp ? eventTimestamp() : undefined;
         const pre = ts ? `${ts}: ` : "";
         if (ev.id === StoragePoolEventId.LIFECYCLE) {
           ctx.print(
@@ -1066,7 +1047,7 @@ const poolEvent: Cmd = {
         } else {
           ctx.print(`${pre}event '${eventName}' for storage pool ${p.name}\n`);
         }
-        received.push({
+        w.record({
           event: eventName,
           eventId: ev.id,
           pool: poolJson(p),
@@ -1075,34 +1056,16 @@ const poolEvent: Cmd = {
             ? { lifecycle: { event: POOL_EVENTS[ev.event] ?? "unknown", eventCode: ev.event } }
             : {}),
         });
-        count++;
-        if (!loop) finish("done");
       });
     } catch (e) {
       return ctx.fail(undefined, e);
     }
     try {
-      const timer =
-        timeoutS !== undefined
-          ? setTimeout(() => {
-              finish("timeout");
-            }, timeoutS * 1000)
-          : undefined;
-      const onAbort = (): void => {
-        finish("interrupt");
-      };
-      ctx.interrupt.signal.addEventListener("abort", onAbort, { once: true });
-      const why = await finished;
-      if (timer) clearTimeout(timer);
-      ctx.interrupt.signal.removeEventListener("abort", onAbort);
-      if (why === "interrupt") ctx.print("event loop interrupted\n");
-      else if (why === "timeout") ctx.print("event loop timed out\n");
-      ctx.print(`events received: ${count}\n`);
-      ctx.emit({ events: received, count, ended: why });
+      await w.wait(ctx, timeoutS);
     } finally {
       await conn.storagePoolEventDeregisterAny(reg).catch(() => undefined);
     }
-    return count > 0;
+    return w.count > 0;
   },
 };
 
