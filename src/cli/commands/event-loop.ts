@@ -4,7 +4,43 @@
  * until `--timeout` seconds or Ctrl-C; then "events received: N".
  */
 import type { Ctx } from "../context.ts";
-import type { ParsedCmd } from "../grammar.ts";
+import type { OptDef, ParsedCmd } from "../grammar.ts";
+
+/** The options after `--event` that every event command has, in virsh's order. */
+export const eventWaitOpts: OptDef[] = [
+  { name: "loop", type: "bool", help: "loop until timeout or interrupt, rather than one-shot" },
+  { name: "timeout", type: "int", help: "timeout seconds" },
+  { name: "list", type: "bool", help: "list valid event types" },
+  { name: "timestamp", type: "bool", help: "show timestamp for each printed event" },
+];
+
+/**
+ * `--list` or `--event <type>` of net-event and pool-event: "listed" when --list printed the
+ * names; else the type and its index in `names`; null when it is missing or unknown (reported).
+ */
+export function chosenEventType(
+  ctx: Ctx,
+  cmd: ParsedCmd<Ctx>,
+  names: string[],
+): { id: number; name: string } | "listed" | null {
+  if (cmd.bool("list")) {
+    for (const n of names) ctx.print(`${n}\n`);
+    ctx.emit({ eventTypes: names });
+    return "listed";
+  }
+  const name = ctx.optString(cmd, "event");
+  if (name === null) return null;
+  if (name === undefined) {
+    ctx.fail("either --list or --event <type> is required");
+    return null;
+  }
+  const id = names.indexOf(name);
+  if (id < 0) {
+    ctx.fail(`unknown event type ${name}`);
+    return null;
+  }
+  return { id, name };
+}
 
 /** virTimeStringNowRaw: `2024-01-02 03:04:05.678+0000`. */
 export function eventTimestamp(): string {

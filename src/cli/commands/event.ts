@@ -16,7 +16,7 @@ import {
 import type { Ctx } from "../context.ts";
 import type { CmdDef } from "../grammar.ts";
 import { domJson } from "./domain.ts";
-import { EventWait, eventTimeout, eventTimestamp } from "./event-loop.ts";
+import { EventWait, eventTimeout, eventTimestamp, eventWaitOpts } from "./event-loop.ts";
 
 /** virsh's words for `virDomainEventIOErrorAction`. */
 function ioErrorAction(action: number): string {
@@ -85,10 +85,7 @@ export const event: CmdDef<Ctx> = {
     { name: "domain", type: "string", help: "filter by domain name, id or uuid", complete: "domain" },
     { name: "event", type: "string", help: "which event type to wait for", complete: "event" },
     { name: "all", type: "bool", help: "wait for all events instead of just one type" },
-    { name: "loop", type: "bool", help: "loop until timeout or interrupt, rather than one-shot" },
-    { name: "timeout", type: "int", help: "timeout seconds" },
-    { name: "list", type: "bool", help: "list valid event types" },
-    { name: "timestamp", type: "bool", help: "show timestamp for each printed event" },
+    ...eventWaitOpts,
   ],
   async run(ctx, cmd) {
     const all = cmd.bool("all");

@@ -29,7 +29,7 @@ import {
 } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
 import { runEditFlow } from "../edit-flow.ts";
-import { EventWait, eventTimeout, eventTimestamp } from "./event-loop.ts";
+import { EventWait, chosenEventType, eventTimeout, eventTimestamp, eventWaitOpts } from "./event-loop.ts";
 import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
 import { formatTable } from "../table.ts";
 import { dumpXPath } from "../xpath-output.ts";
@@ -538,23 +538,14 @@ const netEvent: Cmd = {
   opts: [
     { name: "network", type: "string", help: "filter by network name or uuid" },
     { name: "event", type: "string", help: "which event type to wait for" },
-    { name: "loop", type: "bool", help: "loop until timeout or interrupt, rather than one-shot" },
-    { name: "timeout", type: "int", help: "timeout seconds" },
-    { name: "list", type: "bool", help: "list valid event types" },
-    { name: "timestamp", type: "bool", help: "show timestamp for each printed event" },
+    ...eventWaitOpts,
   ],
   async run(ctx, cmd) {
     const names = ["lifecycle"];
-    if (cmd.bool("list")) {
-      for (const n of names) ctx.print(`${n}\n`);
-      ctx.emit({ eventTypes: names });
-      return true;
-    }
-    const eventName = ctx.optString(cmd, "event");
-    if (eventName === null) return false;
-    if (eventName === undefined) return ctx.fail("either --list or --event <type> is required");
-    const eventId = names.indexOf(eventName);
-    if (eventId < 0) return ctx.fail(`unknown event type ${eventName}`);
+    const chosen = chosenEventType(ctx, cmd, names);
+    if (chosen === "listed") return true;
+    if (chosen === null) return false;
+    const eventName = chosen.name;
     const loop = cmd.bool("loop");
     const stamp = cmd.bool("timestamp");
     const timeoutS = eventTimeout(ctx, cmd);

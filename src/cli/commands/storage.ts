@@ -40,7 +40,7 @@ import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
 import { formatTable } from "../table.ts";
 import { dumpXPath } from "../xpath-output.ts";
 import { runEditFlow } from "../edit-flow.ts";
-import { EventWait, eventTimeout, eventTimestamp } from "./event-loop.ts";
+import { EventWait, chosenEventType, eventTimeout, eventTimestamp, eventWaitOpts } from "./event-loop.ts";
 
 type Cmd = CmdDef<Ctx>;
 
@@ -1006,22 +1006,13 @@ const poolEvent: Cmd = {
   opts: [
     { name: "pool", type: "string", help: "filter by storage pool name or uuid" },
     { name: "event", type: "string", help: "which event type to wait for" },
-    { name: "loop", type: "bool", help: "loop until timeout or interrupt, rather than one-shot" },
-    { name: "timeout", type: "int", help: "timeout seconds" },
-    { name: "list", type: "bool", help: "list valid event types" },
-    { name: "timestamp", type: "bool", help: "show timestamp for each printed event" },
+    ...eventWaitOpts,
   ],
   async run(ctx, cmd) {
-    if (cmd.bool("list")) {
-      for (const n of POOL_EVENT_TYPES) ctx.print(`${n}\n`);
-      ctx.emit({ eventTypes: POOL_EVENT_TYPES });
-      return true;
-    }
-    const eventName = ctx.optString(cmd, "event");
-    if (eventName === null) return false;
-    if (eventName === undefined) return ctx.fail("either --list or --event <type> is required");
-    const eventId = POOL_EVENT_TYPES.indexOf(eventName);
-    if (eventId < 0) return ctx.fail(`unknown event type ${eventName}`);
+    const chosen = chosenEventType(ctx, cmd, POOL_EVENT_TYPES);
+    if (chosen === "listed") return true;
+    if (chosen === null) return false;
+    const { id: eventId, name: eventName } = chosen;
     const loop = cmd.bool("loop");
     const stamp = cmd.bool("timestamp");
     const timeoutS = eventTimeout(ctx, cmd);
