@@ -46,6 +46,7 @@ import {
   type StorageVolInfo,
   type StorageVolRef,
 } from "../storage-driver.ts";
+import { sharedWhileOpen } from "../shared-default.ts";
 
 /** libvirt's `defaultConnXML` pool of the test driver. */
 export const TEST_DEFAULT_POOL_XML = `<pool type='dir'>
@@ -613,26 +614,15 @@ export class MemoryStorageDriver {
   }
 }
 
-let shared: MemoryStorageDriver | undefined;
-let users = 0;
+const openShared = sharedWhileOpen(
+  () => new MemoryStorageDriver(),
+  (d) => d.connection(),
+);
 
 /**
  * The pools of `test:///default` for one more connection: shared while any connection is open,
  * back to the defaults once all are closed (as the test driver's domains and networks).
  */
 export function testDefaultStorage(): StorageDriverConnection {
-  shared ??= new MemoryStorageDriver();
-  users++;
-  let closed = false;
-  const conn = shared.connection();
-  return {
-    ...conn,
-    close: async () => {
-      await conn.close();
-      if (!closed) {
-        closed = true;
-        if (--users === 0) shared = undefined;
-      }
-    },
-  };
+  return openShared();
 }
