@@ -17,7 +17,7 @@
  *   supported by the connection driver"), and every flag argument but define's VALIDATE is
  *   refused.
  */
-import { checkFlags, toVirtError, VirtError } from "../../util/errors/index.ts";
+import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import {
   formatPool,
   formatVolume,
@@ -39,7 +39,6 @@ import {
   StoragePoolState,
   StorageVolType,
   type StoragePoolEvent,
-  type StoragePoolEventCallback,
   type StoragePoolInfo,
   type StoragePoolRef,
   type StorageDriverConnection,
@@ -47,6 +46,7 @@ import {
   type StorageVolRef,
 } from "../storage-driver.ts";
 import { sharedWhileOpen } from "../shared-default.ts";
+import { entry, poolEventEntries } from "./entries.ts";
 
 /** libvirt's `defaultConnXML` pool of the test driver. */
 export const TEST_DEFAULT_POOL_XML = `<pool type='dir'>
@@ -192,17 +192,6 @@ function sourceConflicts(obj: PoolDef, def: PoolDef): boolean {
     default:
       return false;
   }
-}
-
-/** A driver method as an API entry: a promise, failing with a VirtError. */
-function entry<A extends unknown[], T>(fn: (...a: A) => T | Promise<T>): (...a: A) => Promise<T> {
-  return async (...a: A): Promise<T> => {
-    try {
-      return await fn(...a);
-    } catch (e) {
-      throw toVirtError(e);
-    }
-  };
 }
 
 const ALL_LIST_FLAGS = Object.values(ConnectListStoragePoolsFlags).reduce((a, b) => a | b, 0);
@@ -527,13 +516,8 @@ export class MemoryStorageDriver {
   }
 
   connection(): StorageDriverConnection {
-    const owner = {};
-    const events = this.events;
     return {
-      close: () => {
-        events.removeOwner(owner);
-        return Promise.resolve();
-      },
+      ...poolEventEntries(this.events),
       connectNumOfStoragePools: entry(() => this.count(true)),
       connectNumOfDefinedStoragePools: entry(() => this.count(false)),
       connectListAllStoragePools: entry((flags: number) => this.listAll(flags)),
@@ -588,28 +572,6 @@ export class MemoryStorageDriver {
       storageVolGetInfo: entry((r: StorageVolRef) => this.volInfo(r)),
       storageVolGetXMLDesc: entry((r: StorageVolRef, flags: number) => this.volXMLDesc(r, flags)),
       storageVolGetPath: entry((r: StorageVolRef) => this.volPath(r)),
-      connectStoragePoolEventRegisterAny: entry(
-        (pool: StoragePoolRef | null, eventID: number, cb: StoragePoolEventCallback) => {
-          if (eventID !== StoragePoolEventId.LIFECYCLE && eventID !== StoragePoolEventId.REFRESH) {
-            throw new VirtError("API_INVALID_ARG", { what: `unsupported event ID ${eventID}` });
-          }
-          return events.add(
-            owner,
-            pool?.uuid ?? null,
-            (e) => e.id === eventID,
-            (r, e) => {
-              cb({ name: r.name, uuid: r.uuid }, e);
-            },
-          );
-        },
-      ),
-      connectStoragePoolEventDeregisterAny: entry((id: number) => {
-        if (!events.remove(owner, id)) {
-          throw new VirtError("API_INVALID_ARG", {
-            what: `could not find event callback ${id} for deletion`,
-          });
-        }
-      }),
     };
   }
 }
