@@ -14,7 +14,6 @@ import { EventHub } from "../events.ts";
 import {
   bridgeNameOf,
   emitLifecycle,
-  entry,
   eventEntries,
   existingFor,
   findByName,
@@ -24,6 +23,7 @@ import {
   type NetworkUpdateArgs,
   validateNetworkXML,
 } from "./common.ts";
+import { entry } from "../entry.ts";
 import {
   NetworkEventLifecycleType as Ev,
   type NetworkLifecycleEvent,

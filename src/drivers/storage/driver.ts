@@ -60,7 +60,8 @@ import { noSupport, type PoolBackend } from "./backend.ts";
 import { DirBackend } from "./backend-dir.ts";
 import { FsBackend } from "./backend-fs.ts";
 import { LogicalBackend } from "./backend-logical.ts";
-import { entry, poolEventEntries } from "./entries.ts";
+import { entry } from "../entry.ts";
+import { poolEventEntries } from "./entries.ts";
 import { openDownload, openUpload } from "./stream.ts";
 import { ioError } from "./volumes.ts";
 

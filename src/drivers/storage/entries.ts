@@ -1,8 +1,9 @@
 /**
  * What the storage drivers (the real one and test:///default's) share in the entries of a
- * connection: the promise-and-VirtError wrapping and the pool event registrations.
+ * connection: the pool event registrations (as network/common.ts's eventEntries).
  */
-import { toVirtError, VirtError } from "../../util/errors/index.ts";
+import { VirtError } from "../../util/errors/index.ts";
+import { entry } from "../entry.ts";
 import { StoragePoolEventId } from "../storage-driver.ts";
 import type { EventHub } from "../events.ts";
 import type {
@@ -11,17 +12,6 @@ import type {
   StoragePoolEventCallback,
   StoragePoolRef,
 } from "../storage-driver.ts";
-
-/** A driver method as an API entry: a promise, failing with a VirtError. */
-export function entry<A extends unknown[], T>(fn: (...a: A) => T | Promise<T>): (...a: A) => Promise<T> {
-  return async (...a: A): Promise<T> => {
-    try {
-      return await fn(...a);
-    } catch (e) {
-      throw toVirtError(e);
-    }
-  };
-}
 
 /**
  * One connection's pool event entries on `events`, and its `close`, which drops the

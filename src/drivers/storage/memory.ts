@@ -46,7 +46,8 @@ import {
   type StorageVolRef,
 } from "../storage-driver.ts";
 import { sharedWhileOpen } from "../shared-default.ts";
-import { entry, poolEventEntries } from "./entries.ts";
+import { entry } from "../entry.ts";
+import { poolEventEntries } from "./entries.ts";
 
 /** libvirt's `defaultConnXML` pool of the test driver. */
 export const TEST_DEFAULT_POOL_XML = `<pool type='dir'>
