@@ -15,14 +15,11 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { privateSession, python3OrSkip, run, tvirtdBin, virshOrSkip } from "../testing/rpc/harness.ts";
-import { socketActivateBin, startSupervisor, type SupervisorEvent } from "../testing/systemd.ts";
+import { pidsOf, socketActivateOrSkip, startSupervisor } from "../testing/systemd.ts";
 import { isProcessAlive } from "../util/spawn.ts";
 
 const NAME = "sa";
 const TIMEOUT = 2;
-
-const pidsOf = (events: SupervisorEvent[], kind: "spawn" | "exit"): number[] =>
-  events.flatMap((e) => (e.event === kind ? [e.pid] : []));
 
 test(
   "socket activation: tvirtd stays while a guest runs; the guest outlives a stop and the next connection's restart",
@@ -32,12 +29,7 @@ test(
     if (!virsh) return;
     const python = python3OrSkip(t);
     if (!python) return;
-    if (!socketActivateBin()) {
-      if (process.env.CI === "true")
-        assert.fail("systemd-socket-activate is missing (apt-get install systemd)");
-      t.skip("systemd-socket-activate is missing (apt-get install systemd)");
-      return;
-    }
+    if (!socketActivateOrSkip(t)) return;
     const guest = await testGuestOrSkip(t);
     if (!guest) return;
 

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { privateSession, python3OrSkip, run, tvirtdBin, virshOrSkip } from "../testing/rpc/harness.ts";
-import { socketActivateBin, startSupervisor, type SupervisorEvent } from "../testing/systemd.ts";
+import { pidsOf, socketActivateOrSkip, startSupervisor } from "../testing/systemd.ts";
 import { takeListenFds } from "./activation.ts";
 import { applyActivation } from "./main.ts";
 
@@ -67,9 +67,6 @@ test("applyActivation: a passed socket replaces the paths of its role, compat pa
   );
 });
 
-const pidsOf = (events: SupervisorEvent[], kind: "spawn" | "exit"): number[] =>
-  events.flatMap((e) => (e.event === kind ? [e.pid] : []));
-
 test(
   "socket activation: virsh starts tvirtd on the passed socket, it exits when idle, the next connection starts it again; SIGHUP changes the log level",
   { timeout: 120_000 },
@@ -78,12 +75,7 @@ test(
     if (!virsh) return;
     const python = python3OrSkip(t);
     if (!python) return;
-    if (!socketActivateBin()) {
-      if (process.env.CI === "true")
-        assert.fail("systemd-socket-activate is missing (apt-get install systemd)");
-      t.skip("systemd-socket-activate is missing (apt-get install systemd)");
-      return;
-    }
+    if (!socketActivateOrSkip(t)) return;
     const dir = mkdtempSync(join(tmpdir(), "tvirt-sockact-"));
     const { env } = privateSession(dir);
     const sock = join(dir, "tvirt-sock");

@@ -14,6 +14,32 @@ export function insideTestNetns(): boolean {
   return process.env.TVIRT_NETNS_TEST === "1";
 }
 
+/** Runs `argv` (no shell), asserts that it exited 0 and gives its stdout. */
+export async function sh(...argv: string[]): Promise<string> {
+  const r = await runArgv(argv);
+  assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The fields of `ip -j link show` that the tests look at. */
+export interface IpLink {
+  ifname: string;
+  address?: string;
+  link?: string;
+  master?: string;
+  flags?: string[];
+}
+
+/** The links of the current network namespace. */
+export async function ipLinks(): Promise<IpLink[]> {
+  return JSON.parse(await sh("ip", "-j", "link", "show")) as IpLink[];
+}
+
+/** Their names, sorted. */
+export async function linkNames(): Promise<string[]> {
+  return (await ipLinks()).map((l) => l.ifname).sort();
+}
+
 /** Whether a command runs and exits 0. */
 export async function commandWorks(argv: readonly string[]): Promise<boolean> {
   try {
@@ -54,26 +80,36 @@ export async function runInTestNetns(
     t.skip(`needs ${missing.join(", ")} (scripts/setup installs them)`);
     return;
   }
+  await runTestFileUnshared(
+    file,
+    ["--net", ...(opts.mountNs === true ? ["--mount", "--propagation", "private"] : [])],
+    {
+      TVIRT_NETNS_TEST: "1",
+      // the inner run checks it is in another mount namespace before it mounts anything
+      ...(opts.mountNs === true ? { TVIRT_OUTER_MNTNS: readlinkSync("/proc/self/ns/mnt") } : {}),
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * Runs test `file` with node's test runner under `unshare <nsArgs>` (namespaces of its own), in
+ * a small fixed environment plus `env`, and asserts that it passed.
+ */
+export async function runTestFileUnshared(
+  file: string,
+  nsArgs: readonly string[],
+  env: Readonly<Record<string, string>>,
+  timeoutMs: number,
+): Promise<void> {
   const r = await runArgv(
-    [
-      "unshare",
-      "--net",
-      ...(opts.mountNs === true ? ["--mount", "--propagation", "private"] : []),
-      process.execPath,
-      "--import",
-      "tsx",
-      "--test",
-      "--test-reporter=spec",
-      file,
-    ],
+    ["unshare", ...nsArgs, process.execPath, "--import", "tsx", "--test", "--test-reporter=spec", file],
     {
       env: {
         PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
         LC_ALL: "C",
         HOME: process.env.HOME ?? "/root",
-        TVIRT_NETNS_TEST: "1",
-        // the inner run checks it is in another mount namespace before it mounts anything
-        ...(opts.mountNs === true ? { TVIRT_OUTER_MNTNS: readlinkSync("/proc/self/ns/mnt") } : {}),
+        ...env,
       },
       timeoutMs,
     },

@@ -15,9 +15,11 @@
  * systemd-socket-activate gives its command only PATH, TERM, HOME and what `-E` names, so
  * `passEnv` lists the variables of `env` the daemon must see (NOTIFY_SOCKET always).
  */
+import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { TestContext } from "node:test";
 
 const SUPERVISOR = `
 import array, json, os, select, signal, socket, struct, sys
@@ -191,3 +193,18 @@ export async function startSupervisor(opts: {
 export function socketActivateBin(): string | undefined {
   return ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"].find((p) => existsSync(p));
 }
+
+/** systemd-socket-activate's path; without it a failure under CI, else a skip (and undefined). */
+export function socketActivateOrSkip(t: TestContext): string | undefined {
+  const bin = socketActivateBin();
+  if (!bin) {
+    if (process.env.CI === "true")
+      assert.fail("systemd-socket-activate is missing (apt-get install systemd)");
+    t.skip("systemd-socket-activate is missing (apt-get install systemd)");
+  }
+  return bin;
+}
+
+/** The pids the supervisor saw spawned (or exit), in order. */
+export const pidsOf = (events: SupervisorEvent[], kind: "spawn" | "exit"): number[] =>
+  events.flatMap((e) => (e.event === kind ? [e.pid] : []));

@@ -16,16 +16,7 @@ import {
 import type { Ctx } from "../context.ts";
 import type { CmdDef } from "../grammar.ts";
 import { domJson } from "./domain.ts";
-
-/** virTimeStringNowRaw: `2024-01-02 03:04:05.678+0000`. */
-function timestamp(): string {
-  const d = new Date();
-  const p = (n: number, w = 2): string => String(n).padStart(w, "0");
-  return (
-    `${p(d.getUTCFullYear(), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ` +
-    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`
-  );
-}
+import { EventWait, eventTimeout, eventTimestamp, eventWaitOpts } from "./event-loop.ts";
 
 /** virsh's words for `virDomainEventIOErrorAction`. */
 function ioErrorAction(action: number): string {
@@ -94,10 +85,7 @@ export const event: CmdDef<Ctx> = {
     { name: "domain", type: "string", help: "filter by domain name, id or uuid", complete: "domain" },
     { name: "event", type: "string", help: "which event type to wait for", complete: "event" },
     { name: "all", type: "bool", help: "wait for all events instead of just one type" },
-    { name: "loop", type: "bool", help: "loop until timeout or interrupt, rather than one-shot" },
-    { name: "timeout", type: "int", help: "timeout seconds" },
-    { name: "list", type: "bool", help: "list valid event types" },
-    { name: "timestamp", type: "bool", help: "show timestamp for each printed event" },
+    ...eventWaitOpts,
   ],
   async run(ctx, cmd) {
     const all = cmd.bool("all");
@@ -122,13 +110,8 @@ export const event: CmdDef<Ctx> = {
       .map((n, i) => ({ n, i }))
       .filter(({ n }) => eventName === undefined || n === eventName);
     if (ids.length === 0) return ctx.fail(`unknown event type ${eventName ?? ""}`);
-    const timeoutS = ctx.optInt(cmd, "timeout");
+    const timeoutS = eventTimeout(ctx, cmd);
     if (timeoutS === null) return false;
-    if (timeoutS !== undefined && timeoutS <= 0) {
-      return ctx.fail(
-        `Numeric value '${cmd.raw("timeout") ?? ""}' for <timeout> option is malformed or out of range`,
-      );
-    }
     let dom: Domain | null = null;
     if (cmd.has("domain")) {
       const d = await ctx.domain(cmd);
@@ -136,24 +119,17 @@ export const event: CmdDef<Ctx> = {
       dom = d;
     }
     const conn = ctx.connection();
-    let count = 0;
-    const received: Record<string, unknown>[] = [];
-    let finish: (why: "done" | "timeout" | "interrupt") => void = () => undefined;
-    const finished = new Promise<"done" | "timeout" | "interrupt">((resolve) => {
-      finish = resolve;
-    });
+    const w = new EventWait(loop);
     const regs: number[] = [];
     try {
       for (const [k, { n, i }] of ids.entries()) {
         try {
           regs.push(
             await conn.domainEventRegisterAny(dom, i, (d, ev) => {
-              if (!loop && count > 0) return;
-              const ts = stamp ? timestamp() : undefined;
+              if (!w.accepts()) return;
+              const ts = stamp ? eventTimestamp() : undefined;
               ctx.print(`${ts ? `${ts}: ` : ""}${describe(n, d, ev)}`);
-              received.push(eventJson(n, d, ev, ts));
-              count++;
-              if (!loop) finish("done");
+              w.record(eventJson(n, d, ev, ts));
             }),
           );
         } catch (e) {
@@ -161,26 +137,10 @@ export const event: CmdDef<Ctx> = {
           if (k === 0) return ctx.fail(undefined, e);
         }
       }
-      const timer =
-        timeoutS !== undefined
-          ? setTimeout(() => {
-              finish("timeout");
-            }, timeoutS * 1000)
-          : undefined;
-      const onAbort = (): void => {
-        finish("interrupt");
-      };
-      ctx.interrupt.signal.addEventListener("abort", onAbort, { once: true });
-      const why = await finished;
-      if (timer) clearTimeout(timer);
-      ctx.interrupt.signal.removeEventListener("abort", onAbort);
-      if (why === "interrupt") ctx.print("event loop interrupted\n");
-      else if (why === "timeout") ctx.print("event loop timed out\n");
-      ctx.print(`events received: ${count}\n`);
-      ctx.emit({ events: received, count, ended: why });
+      await w.wait(ctx, timeoutS);
     } finally {
       for (const id of regs) await conn.domainEventDeregisterAny(id).catch(() => undefined);
     }
-    return count > 0;
+    return w.count > 0;
   },
 };

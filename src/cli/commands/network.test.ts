@@ -5,7 +5,7 @@
  * network namespace of its own (`unshare --net`: the host's interfaces and firewall are never
  * touched).
  */
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isProcessAlive, readProcCmdline, runArgv, spawnArgv } from "../../util/spawn.ts";
 import { connect } from "../../api/index.ts";
+import { commandWorks } from "../../testing/netns.ts";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
 import { commandSchemas, validate } from "../schemas.ts";
@@ -27,12 +28,16 @@ async function tvirsh(...args: string[]): Promise<{ out: string; err: string; st
   return { out: io.stdout, err: io.stderr, status };
 }
 
-async function available(argv: string[]): Promise<boolean> {
-  try {
-    return (await runArgv(argv)).code === 0;
-  } catch {
-    return false;
+/** Root and every tool of `need` (its argv exits 0); else a failure under CI, a skip elsewhere. */
+async function rootAndTools(t: TestContext, need: string[][]): Promise<boolean> {
+  for (const argv of need) {
+    if (process.getuid?.() !== 0 || !(await commandWorks(argv))) {
+      if (process.env.CI === "true") assert.fail(`needs root and ${argv[0]}`);
+      t.skip(`needs root and ${argv[0]}`);
+      return false;
+    }
   }
+  return true;
 }
 
 test("network commands print what virsh 9.0 prints on test:///default", async (t) => {
@@ -373,13 +378,7 @@ test("tvirsh runs a real network on qemu:///embed inside its own network namespa
     ["dnsmasq", "--version"],
     ["ip", "-V"],
   ];
-  for (const argv of need) {
-    if (process.getuid?.() !== 0 || !(await available(argv))) {
-      if (process.env.CI === "true") assert.fail(`needs root and ${argv[0]}`);
-      t.skip(`needs root and ${argv[0]}`);
-      return;
-    }
-  }
+  if (!(await rootAndTools(t, need))) return;
   const root = mkdtempSync(join(tmpdir(), "tvirsh-net-embed-"));
   try {
     const xml = join(root, "n.xml");
@@ -466,13 +465,7 @@ test("net-update --live on a real network rewrites dnsmasq's hosts files and SIG
     ["dnsmasq", "--version"],
     ["ip", "-V"],
   ];
-  for (const argv of need) {
-    if (process.getuid?.() !== 0 || !(await available(argv))) {
-      if (process.env.CI === "true") assert.fail(`needs root and ${argv[0]}`);
-      t.skip(`needs root and ${argv[0]}`);
-      return;
-    }
-  }
+  if (!(await rootAndTools(t, need))) return;
   const root = mkdtempSync(join(tmpdir(), "tvirsh-netupd-embed-"));
   // dnsmasq reads the hosts files after dropping root: the root must be searchable by it.
   chmodSync(root, 0o755);

@@ -29,6 +29,7 @@ import {
 } from "../../api/index.ts";
 import type { Ctx } from "../context.ts";
 import { runEditFlow } from "../edit-flow.ts";
+import { EventWait, chosenEventType, eventTimeout, eventTimestamp, eventWaitOpts } from "./event-loop.ts";
 import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
 import { formatTable } from "../table.ts";
 import { dumpXPath } from "../xpath-output.ts";
@@ -529,16 +530,6 @@ const netUpdate: Cmd = {
 const NET_EVENT_WORDS = ["Defined", "Undefined", "Started", "Stopped"] as const;
 const netEventWord = (event: number): string => NET_EVENT_WORDS[event] ?? "unknown";
 
-/** virTimeStringNowRaw: `2024-01-02 03:04:05.678+0000`. */
-function rawTimestamp(): string {
-  const d = new Date();
-  const p = (n: number, w = 2): string => String(n).padStart(w, "0");
-  return (
-    `${p(d.getUTCFullYear(), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ` +
-    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`
-  );
-}
-
 const netEvent: Cmd = {
   name: "net-event",
   group: "network",
@@ -547,41 +538,22 @@ const netEvent: Cmd = {
   opts: [
     { name: "network", type: "string", help: "filter by network name or uuid" },
     { name: "event", type: "string", help: "which event type to wait for" },
-    { name: "loop", type: "bool", help: "loop until timeout or interrupt, rather than one-shot" },
-    { name: "timeout", type: "int", help: "timeout seconds" },
-    { name: "list", type: "bool", help: "list valid event types" },
-    { name: "timestamp", type: "bool", help: "show timestamp for each printed event" },
+    ...eventWaitOpts,
   ],
   async run(ctx, cmd) {
     const names = ["lifecycle"];
-    if (cmd.bool("list")) {
-      for (const n of names) ctx.print(`${n}\n`);
-      ctx.emit({ eventTypes: names });
-      return true;
-    }
-    const eventName = ctx.optString(cmd, "event");
-    if (eventName === null) return false;
-    if (eventName === undefined) return ctx.fail("either --list or --event <type> is required");
-    const eventId = names.indexOf(eventName);
-    if (eventId < 0) return ctx.fail(`unknown event type ${eventName}`);
+    const chosen = chosenEventType(ctx, cmd, names);
+    if (chosen === "listed") return true;
+    if (chosen === null) return false;
+    const eventName = chosen.name;
     const loop = cmd.bool("loop");
     const stamp = cmd.bool("timestamp");
-    const timeoutS = ctx.optInt(cmd, "timeout");
+    const timeoutS = eventTimeout(ctx, cmd);
     if (timeoutS === null) return false;
-    if (timeoutS !== undefined && timeoutS <= 0) {
-      return ctx.fail(
-        `Numeric value '${cmd.raw("timeout") ?? ""}' for <timeout> option is malformed or out of range`,
-      );
-    }
     // As virsh: a network that is not found is reported, and the wait covers every network.
     const net = cmd.has("network") ? ((await findNetwork(ctx, cmd)) ?? null) : null;
     const conn = ctx.connection();
-    let count = 0;
-    const received: Record<string, unknown>[] = [];
-    let finish: (why: "done" | "timeout" | "interrupt") => void = () => undefined;
-    const finished = new Promise<"done" | "timeout" | "interrupt">((resolve) => {
-      finish = resolve;
-    });
+    const w = new EventWait(loop);
     let reg: number | undefined;
     try {
       try {
@@ -589,45 +561,27 @@ const netEvent: Cmd = {
           net,
           NetworkEventId.LIFECYCLE,
           (n: Network, ev: NetworkLifecycleEvent) => {
-            if (!loop && count > 0) return;
-            const ts = stamp ? rawTimestamp() : undefined;
+            if (!w.accepts()) return;
+            const ts = stamp ? eventTimestamp() : undefined;
             ctx.print(
               `${ts ? `${ts}: ` : ""}event '${eventName}' for network ${n.name}: ${netEventWord(ev.event)}\n`,
             );
-            received.push({
+            w.record({
               event: eventName,
               network: netJson(n),
               lifecycle: { event: netEventWord(ev.event).toLowerCase(), eventCode: ev.event },
               ...(ts ? { timestamp: ts } : {}),
             });
-            count++;
-            if (!loop) finish("done");
           },
         );
       } catch (e) {
         return ctx.fail(undefined, e);
       }
-      const timer =
-        timeoutS !== undefined
-          ? setTimeout(() => {
-              finish("timeout");
-            }, timeoutS * 1000)
-          : undefined;
-      const onAbort = (): void => {
-        finish("interrupt");
-      };
-      ctx.interrupt.signal.addEventListener("abort", onAbort, { once: true });
-      const why = await finished;
-      if (timer) clearTimeout(timer);
-      ctx.interrupt.signal.removeEventListener("abort", onAbort);
-      if (why === "interrupt") ctx.print("event loop interrupted\n");
-      else if (why === "timeout") ctx.print("event loop timed out\n");
-      ctx.print(`events received: ${count}\n`);
-      ctx.emit({ events: received, count, ended: why });
+      await w.wait(ctx, timeoutS);
     } finally {
       if (reg !== undefined) await conn.networkEventDeregisterAny(reg).catch(() => undefined);
     }
-    return count > 0;
+    return w.count > 0;
   },
 };
 

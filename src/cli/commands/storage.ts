@@ -40,6 +40,7 @@ import type { CmdDef, OptDef, ParsedCmd } from "../grammar.ts";
 import { formatTable } from "../table.ts";
 import { dumpXPath } from "../xpath-output.ts";
 import { runEditFlow } from "../edit-flow.ts";
+import { EventWait, chosenEventType, eventTimeout, eventTimestamp, eventWaitOpts } from "./event-loop.ts";
 
 type Cmd = CmdDef<Ctx>;
 
@@ -997,16 +998,6 @@ const poolCapabilities: Cmd = {
   },
 };
 
-/** virTimeStringNowRaw: `2024-01-02 03:04:05.678+0000`. */
-function timestamp(): string {
-  const d = new Date();
-  const p = (n: number, w = 2): string => String(n).padStart(w, "0");
-  return (
-    `${p(d.getUTCFullYear(), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ` +
-    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`
-  );
-}
-
 const poolEvent: Cmd = {
   name: "pool-event",
   group: "pool",
@@ -1015,31 +1006,17 @@ const poolEvent: Cmd = {
   opts: [
     { name: "pool", type: "string", help: "filter by storage pool name or uuid" },
     { name: "event", type: "string", help: "which event type to wait for" },
-    { name: "loop", type: "bool", help: "loop until timeout or interrupt, rather than one-shot" },
-    { name: "timeout", type: "int", help: "timeout seconds" },
-    { name: "list", type: "bool", help: "list valid event types" },
-    { name: "timestamp", type: "bool", help: "show timestamp for each printed event" },
+    ...eventWaitOpts,
   ],
   async run(ctx, cmd) {
-    if (cmd.bool("list")) {
-      for (const n of POOL_EVENT_TYPES) ctx.print(`${n}\n`);
-      ctx.emit({ eventTypes: POOL_EVENT_TYPES });
-      return true;
-    }
-    const eventName = ctx.optString(cmd, "event");
-    if (eventName === null) return false;
-    if (eventName === undefined) return ctx.fail("either --list or --event <type> is required");
-    const eventId = POOL_EVENT_TYPES.indexOf(eventName);
-    if (eventId < 0) return ctx.fail(`unknown event type ${eventName}`);
+    const chosen = chosenEventType(ctx, cmd, POOL_EVENT_TYPES);
+    if (chosen === "listed") return true;
+    if (chosen === null) return false;
+    const { id: eventId, name: eventName } = chosen;
     const loop = cmd.bool("loop");
     const stamp = cmd.bool("timestamp");
-    const timeoutS = ctx.optInt(cmd, "timeout");
+    const timeoutS = eventTimeout(ctx, cmd);
     if (timeoutS === null) return false;
-    if (timeoutS !== undefined && timeoutS <= 0) {
-      return ctx.fail(
-        `Numeric value '${cmd.raw("timeout") ?? ""}' for <timeout> option is malformed or out of range`,
-      );
-    }
     let pool: StoragePool | null = null;
     if (cmd.has("pool")) {
       // virsh goes on without a filter when the pool is not found (the error is reported).
@@ -1047,17 +1024,12 @@ const poolEvent: Cmd = {
       pool = found?.pool ?? null;
     }
     const conn = ctx.connection();
-    let count = 0;
-    const received: Record<string, unknown>[] = [];
-    let finish: (why: "done" | "timeout" | "interrupt") => void = () => undefined;
-    const finished = new Promise<"done" | "timeout" | "interrupt">((resolve) => {
-      finish = resolve;
-    });
+    const w = new EventWait(loop);
     let reg: number;
     try {
       reg = await conn.storagePoolEventRegisterAny(pool, eventId, (p, ev: StoragePoolEvent) => {
-        if (!loop && count > 0) return;
-        const ts = stamp ? timestamp() : undefined;
+        if (!w.accepts()) return;
+        const ts = stamp ? eventTimestamp() : undefined;
         const pre = ts ? `${ts}: ` : "";
         if (ev.id === StoragePoolEventId.LIFECYCLE) {
           ctx.print(
@@ -1066,7 +1038,7 @@ const poolEvent: Cmd = {
         } else {
           ctx.print(`${pre}event '${eventName}' for storage pool ${p.name}\n`);
         }
-        received.push({
+        w.record({
           event: eventName,
           eventId: ev.id,
           pool: poolJson(p),
@@ -1075,34 +1047,16 @@ const poolEvent: Cmd = {
             ? { lifecycle: { event: POOL_EVENTS[ev.event] ?? "unknown", eventCode: ev.event } }
             : {}),
         });
-        count++;
-        if (!loop) finish("done");
       });
     } catch (e) {
       return ctx.fail(undefined, e);
     }
     try {
-      const timer =
-        timeoutS !== undefined
-          ? setTimeout(() => {
-              finish("timeout");
-            }, timeoutS * 1000)
-          : undefined;
-      const onAbort = (): void => {
-        finish("interrupt");
-      };
-      ctx.interrupt.signal.addEventListener("abort", onAbort, { once: true });
-      const why = await finished;
-      if (timer) clearTimeout(timer);
-      ctx.interrupt.signal.removeEventListener("abort", onAbort);
-      if (why === "interrupt") ctx.print("event loop interrupted\n");
-      else if (why === "timeout") ctx.print("event loop timed out\n");
-      ctx.print(`events received: ${count}\n`);
-      ctx.emit({ events: received, count, ended: why });
+      await w.wait(ctx, timeoutS);
     } finally {
       await conn.storagePoolEventDeregisterAny(reg).catch(() => undefined);
     }
-    return count > 0;
+    return w.count > 0;
   },
 };
 

@@ -18,6 +18,7 @@ import {
 import type { Ctx } from "../context.ts";
 import type { CmdDef, ParsedCmd } from "../grammar.ts";
 import { domJson, domainOpt } from "./domain.ts";
+import { EventWait, eventTimeout, eventTimestamp } from "./event-loop.ts";
 import { configOpt, currentOpt, liveOpt, scopeOf } from "./scope.ts";
 
 type Cmd = CmdDef<Ctx>;
@@ -566,11 +567,6 @@ const domstats: Cmd = {
   },
 };
 
-/** virTimeStringNowRaw: `2024-01-02 03:04:05.678+0000`. */
-function timestamp(): string {
-  return new Date().toISOString().replace("T", " ").replace("Z", "+0000");
-}
-
 const qemuMonitorEvent: Cmd = {
   name: "qemu-monitor-event",
   group: "domain",
@@ -593,13 +589,8 @@ const qemuMonitorEvent: Cmd = {
     let flags = 0;
     if (cmd.bool("regex")) flags |= QemuMonitorEventRegisterFlags.REGEX;
     if (cmd.bool("no-case")) flags |= QemuMonitorEventRegisterFlags.NOCASE;
-    const timeoutS = ctx.optInt(cmd, "timeout");
+    const timeoutS = eventTimeout(ctx, cmd, 2147483);
     if (timeoutS === null) return false;
-    if (timeoutS !== undefined && (timeoutS <= 0 || timeoutS > 2147483)) {
-      return ctx.fail(
-        `Numeric value '${cmd.raw("timeout") ?? ""}' for <timeout> option is malformed or out of range`,
-      );
-    }
     const event = ctx.optString(cmd, "event");
     if (event === null) return false;
     let dom: Domain | null = null;
@@ -609,19 +600,14 @@ const qemuMonitorEvent: Cmd = {
       dom = d;
     }
     const conn = ctx.connection();
-    let count = 0;
-    const received: Record<string, unknown>[] = [];
-    let finish: (why: "done" | "timeout" | "interrupt") => void = () => undefined;
-    const finished = new Promise<"done" | "timeout" | "interrupt">((resolve) => {
-      finish = resolve;
-    });
+    const w = new EventWait(loop);
     let id: number;
     try {
       id = await conn.qemuMonitorEventRegister(
         dom,
         event ?? null,
         (d, ev) => {
-          if (!loop && count > 0) return;
+          if (!w.accepts()) return;
           let details = ev.details;
           if (pretty && details !== null) {
             try {
@@ -633,46 +619,28 @@ const qemuMonitorEvent: Cmd = {
           const micros = String(ev.micros).padStart(6, "0");
           ctx.print(
             stamp
-              ? `${timestamp()}: event ${ev.event} for domain '${d.name}': ${details ?? "<null>"}\n`
+              ? `${eventTimestamp()}: event ${ev.event} for domain '${d.name}': ${details ?? "<null>"}\n`
               : `event ${ev.event} at ${ev.seconds}.${micros} for domain '${d.name}': ${details ?? "<null>"}\n`,
           );
-          received.push({
+          w.record({
             event: ev.event,
             seconds: ev.seconds.toString(),
             micros: ev.micros,
             domain: domJson(d),
             details: ev.details === null ? null : (JSON.parse(ev.details) as unknown),
           });
-          count++;
-          if (!loop) finish("done");
         },
         flags,
       );
     } catch (e) {
       return ctx.fail(undefined, e);
     }
-    const timer =
-      timeoutS !== undefined
-        ? setTimeout(() => {
-            finish("timeout");
-          }, timeoutS * 1000)
-        : undefined;
-    const onAbort = (): void => {
-      finish("interrupt");
-    };
-    ctx.interrupt.signal.addEventListener("abort", onAbort, { once: true });
     try {
-      const why = await finished;
-      if (why === "interrupt") ctx.print("event loop interrupted\n");
-      else if (why === "timeout") ctx.print("event loop timed out\n");
-      ctx.print(`events received: ${count}\n`);
-      ctx.emit({ events: received, count, ended: why });
+      await w.wait(ctx, timeoutS);
     } finally {
-      if (timer) clearTimeout(timer);
-      ctx.interrupt.signal.removeEventListener("abort", onAbort);
       await conn.qemuMonitorEventDeregister(id).catch(() => undefined);
     }
-    return count > 0;
+    return w.count > 0;
   },
 };
 

@@ -4,7 +4,8 @@
  * lifecycle events and the per-connection event entries, and turning driver methods into API
  * entries.
  */
-import { checkFlags, VirtError, toVirtError } from "../../util/errors/index.ts";
+import { checkFlags, VirtError } from "../../util/errors/index.ts";
+import { entry } from "../entry.ts";
 import { updateNetworkDef, type NetworkDef } from "../../conf/network/index.ts";
 import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import type { EventHub } from "../events.ts";
@@ -74,17 +75,6 @@ export function emitLifecycle(events: EventHub<NetworkLifecycleEvent>, o: HasDef
     { name: o.def.name, uuid: o.def.uuid, id: -1 },
     { id: NetworkEventId.LIFECYCLE, event, detail: 0 },
   );
-}
-
-/** A driver method as an API entry: a promise, failing with a VirtError. */
-export function entry<A extends unknown[], T>(fn: (...a: A) => T | Promise<T>): (...a: A) => Promise<T> {
-  return async (...a: A): Promise<T> => {
-    try {
-      return await fn(...a);
-    } catch (e) {
-      throw toVirtError(e);
-    }
-  };
 }
 
 /** One connection's `close` and event entries: its callbacks go with it. */

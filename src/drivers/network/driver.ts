@@ -57,7 +57,6 @@ import {
 import {
   bridgeNameOf,
   emitLifecycle,
-  entry,
   eventEntries,
   existingFor,
   findByName,
@@ -67,6 +66,7 @@ import {
   validateNetworkXML,
   type NetworkUpdateArgs,
 } from "./common.ts";
+import { entry } from "../entry.ts";
 import { dnsmasqConfig } from "./dnsmasq.ts";
 import { EventHub } from "../events.ts";
 import type { Argv, FirewallBackend } from "./firewall.ts";

@@ -14,7 +14,6 @@ import { EventHub } from "../events.ts";
 import {
   bridgeNameOf,
   emitLifecycle,
-  entry,
   eventEntries,
   existingFor,
   findByName,
@@ -24,6 +23,7 @@ import {
   type NetworkUpdateArgs,
   validateNetworkXML,
 } from "./common.ts";
+import { entry } from "../entry.ts";
 import {
   NetworkEventLifecycleType as Ev,
   type NetworkLifecycleEvent,
@@ -32,6 +32,7 @@ import {
   type NetworkDriverConnection,
   type NetworkRef,
 } from "../network-driver.ts";
+import { sharedWhileOpen } from "../shared-default.ts";
 
 /** libvirt's `defaultConnXML` network of the test driver (`src/test/test_driver.c`). */
 export const TEST_DEFAULT_NETWORK_XML = `<network>
@@ -227,26 +228,15 @@ export class MemoryNetworkDriver {
   }
 }
 
-let shared: MemoryNetworkDriver | undefined;
-let users = 0;
+const openShared = sharedWhileOpen(
+  () => new MemoryNetworkDriver(),
+  (d) => d.connection(),
+);
 
 /**
  * The networks of `test:///default` for one more connection: shared while any connection is
  * open, back to the defaults once all are closed (as the test driver's domains).
  */
 export function testDefaultNetworks(): NetworkDriverConnection {
-  shared ??= new MemoryNetworkDriver();
-  users++;
-  let closed = false;
-  const conn = shared.connection();
-  return {
-    ...conn,
-    close: async () => {
-      await conn.close();
-      if (!closed) {
-        closed = true;
-        if (--users === 0) shared = undefined;
-      }
-    },
-  };
+  return openShared();
 }

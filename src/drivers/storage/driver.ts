@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { promises as fsp } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { checkFlags, VirtError, toVirtError } from "../../util/errors/index.ts";
+import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import { removeFileDurable, symlinkAtomic, writeFileAtomic } from "../../util/atomic-file.ts";
 import {
   formatPoolCapabilities,
@@ -49,7 +49,6 @@ import {
   StorageXMLFlags,
   type StorageDriverConnection,
   type StoragePoolEvent,
-  type StoragePoolEventCallback,
   type StoragePoolInfo,
   type StoragePoolRef,
   type StorageVolInfo,
@@ -61,6 +60,8 @@ import { noSupport, type PoolBackend } from "./backend.ts";
 import { DirBackend } from "./backend-dir.ts";
 import { FsBackend } from "./backend-fs.ts";
 import { LogicalBackend } from "./backend-logical.ts";
+import { entry } from "../entry.ts";
+import { poolEventEntries } from "./entries.ts";
 import { openDownload, openUpload } from "./stream.ts";
 import { ioError } from "./volumes.ts";
 
@@ -1107,13 +1108,8 @@ export class StorageDriver {
 
   /** The driver entries for one connection (closing it leaves the driver and its pools). */
   connection(): StorageDriverConnection {
-    const owner = {};
-    const events = this.events;
     return {
-      close: () => {
-        events.removeOwner(owner);
-        return Promise.resolve();
-      },
+      ...poolEventEntries(this.events),
       connectNumOfStoragePools: entry(() => this.numOfPools(true)),
       connectNumOfDefinedStoragePools: entry(() => this.numOfPools(false)),
       connectListAllStoragePools: entry((flags: number) => this.listAll(flags)),
@@ -1173,28 +1169,6 @@ export class StorageDriver {
       storageVolUpload: entry((v: StorageVolRef, off: bigint, len: bigint, flags: number) =>
         this.volUpload(v, off, len, flags),
       ),
-      connectStoragePoolEventRegisterAny: entry(
-        (pool: StoragePoolRef | null, eventID: number, cb: StoragePoolEventCallback) => {
-          if (eventID !== StoragePoolEventId.LIFECYCLE && eventID !== StoragePoolEventId.REFRESH) {
-            throw new VirtError("API_INVALID_ARG", { what: `unsupported event ID ${eventID}` });
-          }
-          return events.add(
-            owner,
-            pool?.uuid ?? null,
-            (e) => e.id === eventID,
-            (r, e) => {
-              cb({ name: r.name, uuid: r.uuid }, e);
-            },
-          );
-        },
-      ),
-      connectStoragePoolEventDeregisterAny: entry((id: number) => {
-        if (!events.remove(owner, id)) {
-          throw new VirtError("API_INVALID_ARG", {
-            what: `could not find event callback ${id} for deletion`,
-          });
-        }
-      }),
     };
   }
 }
@@ -1213,17 +1187,6 @@ function sameSource(a: PoolDef, b: PoolDef): boolean {
     if ((a.source.name ?? a.name) === (b.source.name ?? b.name)) return true;
   }
   return false;
-}
-
-/** A driver method as an API entry: a promise, failing with a VirtError. */
-function entry<A extends unknown[], T>(fn: (...a: A) => T | Promise<T>): (...a: A) => Promise<T> {
-  return async (...a: A): Promise<T> => {
-    try {
-      return await fn(...a);
-    } catch (e) {
-      throw toVirtError(e);
-    }
-  };
 }
 
 const loaded = new Map<string, Promise<StorageDriver>>();

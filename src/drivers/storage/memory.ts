@@ -17,7 +17,7 @@
  *   supported by the connection driver"), and every flag argument but define's VALIDATE is
  *   refused.
  */
-import { checkFlags, toVirtError, VirtError } from "../../util/errors/index.ts";
+import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import {
   formatPool,
   formatVolume,
@@ -39,13 +39,15 @@ import {
   StoragePoolState,
   StorageVolType,
   type StoragePoolEvent,
-  type StoragePoolEventCallback,
   type StoragePoolInfo,
   type StoragePoolRef,
   type StorageDriverConnection,
   type StorageVolInfo,
   type StorageVolRef,
 } from "../storage-driver.ts";
+import { sharedWhileOpen } from "../shared-default.ts";
+import { entry } from "../entry.ts";
+import { poolEventEntries } from "./entries.ts";
 
 /** libvirt's `defaultConnXML` pool of the test driver. */
 export const TEST_DEFAULT_POOL_XML = `<pool type='dir'>
@@ -191,17 +193,6 @@ function sourceConflicts(obj: PoolDef, def: PoolDef): boolean {
     default:
       return false;
   }
-}
-
-/** A driver method as an API entry: a promise, failing with a VirtError. */
-function entry<A extends unknown[], T>(fn: (...a: A) => T | Promise<T>): (...a: A) => Promise<T> {
-  return async (...a: A): Promise<T> => {
-    try {
-      return await fn(...a);
-    } catch (e) {
-      throw toVirtError(e);
-    }
-  };
 }
 
 const ALL_LIST_FLAGS = Object.values(ConnectListStoragePoolsFlags).reduce((a, b) => a | b, 0);
@@ -526,13 +517,8 @@ export class MemoryStorageDriver {
   }
 
   connection(): StorageDriverConnection {
-    const owner = {};
-    const events = this.events;
     return {
-      close: () => {
-        events.removeOwner(owner);
-        return Promise.resolve();
-      },
+      ...poolEventEntries(this.events),
       connectNumOfStoragePools: entry(() => this.count(true)),
       connectNumOfDefinedStoragePools: entry(() => this.count(false)),
       connectListAllStoragePools: entry((flags: number) => this.listAll(flags)),
@@ -587,52 +573,19 @@ export class MemoryStorageDriver {
       storageVolGetInfo: entry((r: StorageVolRef) => this.volInfo(r)),
       storageVolGetXMLDesc: entry((r: StorageVolRef, flags: number) => this.volXMLDesc(r, flags)),
       storageVolGetPath: entry((r: StorageVolRef) => this.volPath(r)),
-      connectStoragePoolEventRegisterAny: entry(
-        (pool: StoragePoolRef | null, eventID: number, cb: StoragePoolEventCallback) => {
-          if (eventID !== StoragePoolEventId.LIFECYCLE && eventID !== StoragePoolEventId.REFRESH) {
-            throw new VirtError("API_INVALID_ARG", { what: `unsupported event ID ${eventID}` });
-          }
-          return events.add(
-            owner,
-            pool?.uuid ?? null,
-            (e) => e.id === eventID,
-            (r, e) => {
-              cb({ name: r.name, uuid: r.uuid }, e);
-            },
-          );
-        },
-      ),
-      connectStoragePoolEventDeregisterAny: entry((id: number) => {
-        if (!events.remove(owner, id)) {
-          throw new VirtError("API_INVALID_ARG", {
-            what: `could not find event callback ${id} for deletion`,
-          });
-        }
-      }),
     };
   }
 }
 
-let shared: MemoryStorageDriver | undefined;
-let users = 0;
+const openShared = sharedWhileOpen(
+  () => new MemoryStorageDriver(),
+  (d) => d.connection(),
+);
 
 /**
  * The pools of `test:///default` for one more connection: shared while any connection is open,
  * back to the defaults once all are closed (as the test driver's domains and networks).
  */
 export function testDefaultStorage(): StorageDriverConnection {
-  shared ??= new MemoryStorageDriver();
-  users++;
-  let closed = false;
-  const conn = shared.connection();
-  return {
-    ...conn,
-    close: async () => {
-      await conn.close();
-      if (!closed) {
-        closed = true;
-        if (--users === 0) shared = undefined;
-      }
-    },
-  };
+  return openShared();
 }

@@ -4,6 +4,7 @@
  * of a domain is left on disk, and a last-resort kill of every QEMU a test started (by pid and
  * start time, never by name).
  */
+import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,7 @@ import type { TestContext } from "node:test";
 import { type ConsoleStream, type DomainEvent, type DomainRef } from "../../drivers/driver.ts";
 import { DomainEventId } from "../../drivers/enums.ts";
 import { isProcessAlive, readProcStat, waitForProcessExit } from "../../util/spawn.ts";
+import { isVirtError } from "../../util/errors/index.ts";
 import { guestDomainXML, testGuestOrSkip, type GuestMode } from "../guest/index.ts";
 import { driverPaths } from "../../drivers/qemu/paths.ts";
 import {
@@ -219,4 +221,14 @@ export function qemuProcessesOf(root: string): number[] {
     }
   }
   return out;
+}
+
+/** Asserts that `p` fails with a VirtError of `code` (and, if given, a message matching `text`). */
+export async function rejects(p: Promise<unknown>, code: string, text?: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(isVirtError(e), `a VirtError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (text) assert.match(e.message, text);
+    return true;
+  });
 }

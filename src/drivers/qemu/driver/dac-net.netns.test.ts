@@ -14,8 +14,7 @@ import assert from "node:assert/strict";
 import { chmodSync, copyFileSync, existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { insideTestNetns, runInTestNetns } from "../../../testing/netns.ts";
-import { runArgv } from "../../../util/spawn.ts";
+import { insideTestNetns, ipLinks, linkNames, runInTestNetns, sh } from "../../../testing/netns.ts";
 import { DEFAULT_NETWORK_XML, networkDriverFor } from "../../network/driver.ts";
 import type { NetworkDriver } from "../../network/driver.ts";
 import type { NetworkRef } from "../../network-driver.ts";
@@ -31,26 +30,13 @@ if (!insideTestNetns()) {
     await runInTestNetns(t, here, 400_000, { mountNs: true });
   });
 } else {
-  const sh = async (...argv: string[]): Promise<string> => {
-    const r = await runArgv(argv);
-    assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
-  interface Link {
-    ifname: string;
-    master?: string;
-    flags?: string[];
-  }
-  const links = async (): Promise<Link[]> => JSON.parse(await sh("ip", "-j", "link", "show")) as Link[];
-  const names = async (): Promise<string[]> => (await links()).map((l) => l.ifname).sort();
-
   describe("network guest with QEMU as tvirt-qemu (private network namespace)", () => {
     let tr: TestRoot;
     let nd: NetworkDriver;
     let net: NetworkRef;
 
     before(async () => {
-      assert.deepEqual(await names(), ["lo"], "refusing to run outside an empty network namespace");
+      assert.deepEqual(await linkNames(), ["lo"], "refusing to run outside an empty network namespace");
       await sh("ip", "link", "set", "lo", "up");
       tr = makeTestRoot("tvirt-dacnet-");
       chmodSync(tr.root, 0o755);
@@ -96,7 +82,7 @@ if (!insideTestNetns()) {
             );
             return true;
           });
-          assert.ok(!(await names()).includes("vnet0"), "no tap left by the refused start");
+          assert.ok(!(await linkNames()).includes("vnet0"), "no tap left by the refused start");
           assert.equal(statSync(kernel).uid, 0, "owners untouched by the refused start");
           // a 0666 node over /dev/net/tun, only in this test's own mount namespace
           assert.notEqual(
@@ -124,8 +110,8 @@ if (!insideTestNetns()) {
           [true, DEFAULT_QEMU_USER],
           "a persistent tap of QEMU's user",
         );
-        const tap = (await links()).find((l) => l.ifname === "vnet0");
-        assert.equal(tap?.master, "virbr0", JSON.stringify(await links()));
+        const tap = (await ipLinks()).find((l) => l.ifname === "vnet0");
+        assert.equal(tap?.master, "virbr0", JSON.stringify(await ipLinks()));
         assert.ok(tap.flags?.includes("UP"));
 
         const con = await conn.domainOpenConsole(dom, null, 0);
@@ -152,7 +138,7 @@ if (!insideTestNetns()) {
         await con.close();
 
         await conn.domainDestroy(dom);
-        assert.ok(!(await names()).includes("vnet0"), "the persistent tap is deleted at destroy");
+        assert.ok(!(await linkNames()).includes("vnet0"), "the persistent tap is deleted at destroy");
         await conn.domainUndefine(dom);
       } finally {
         await conn.connectClose();

@@ -16,7 +16,7 @@ import { isVirtError } from "../../../util/errors/index.ts";
 import type { QemuConnection } from "./connection.ts";
 import { hotplugTimeouts } from "./hotplug.ts";
 import { makeFakeSysfs } from "../../../testing/host/sysfs.ts";
-import { ConsoleReader, guestXML, makeTestRoot } from "../../../testing/qemu/driver.ts";
+import { ConsoleReader, guestXML, makeTestRoot, rejects } from "../../../testing/qemu/driver.ts";
 
 function qemuImg(...args: string[]): void {
   execFileSync("qemu-img", args, { stdio: "ignore" });
@@ -34,15 +34,6 @@ async function blockNodes(conn: QemuConnection, name: string): Promise<string[]>
   const qmp = conn.driver.domains.byName(name)!.run!.qmp!;
   const list = (await qmp.execute("query-named-block-nodes", { flat: true })) as { "node-name": string }[];
   return list.map((x) => x["node-name"]).sort();
-}
-
-async function rejects(p: Promise<unknown>, code: string, text?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(isVirtError(e), `a VirtError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (text) assert.match(e.message, text);
-    return true;
-  });
 }
 
 test("hotplug on a running TCG guest: disk, CD-ROM media, USB hostdev, interface, --config, rollback, bad input, restart", async (t) => {

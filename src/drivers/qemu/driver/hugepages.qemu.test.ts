@@ -16,6 +16,7 @@ import { runArgv } from "../../../util/spawn.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { guestXML, makeTestRoot, qemuProcessesOf } from "../../../testing/qemu/driver.ts";
 import { reserveHugepages, type Reservation } from "../../../testing/qemu/accept/hugepages.ts";
+import { runTestFileUnshared } from "../../../testing/netns.ts";
 
 const INNER = process.env.TVIRT_MNTNS_TEST === "1";
 
@@ -121,29 +122,10 @@ test("huge pages back guests and are checked before QEMU starts", async (t) => {
   }
   // the mounts are made in a mount namespace of the test's own, private from the host's
   const file = fileURLToPath(import.meta.url);
-  const r = await runArgv(
-    [
-      "unshare",
-      "--mount",
-      "--propagation",
-      "private",
-      process.execPath,
-      "--import",
-      "tsx",
-      "--test",
-      "--test-reporter=spec",
-      file,
-    ],
-    {
-      env: {
-        PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-        LC_ALL: "C",
-        HOME: process.env.HOME ?? "/root",
-        TVIRT_MNTNS_TEST: "1",
-        ...(process.env.CI ? { CI: process.env.CI } : {}),
-      },
-      timeoutMs: 240_000,
-    },
+  await runTestFileUnshared(
+    file,
+    ["--mount", "--propagation", "private"],
+    { TVIRT_MNTNS_TEST: "1", ...(process.env.CI ? { CI: process.env.CI } : {}) },
+    240_000,
   );
-  assert.equal(r.code, 0, `inner run failed:\n${r.stdout}\n${r.stderr}`);
 });

@@ -15,10 +15,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { insideTestNetns, runInTestNetns } from "../../../testing/netns.ts";
+import { insideTestNetns, ipLinks, linkNames, runInTestNetns, sh } from "../../../testing/netns.ts";
 import { guestXML, makeTestRoot, type TestRoot } from "../../../testing/qemu/driver.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
-import { runArgv } from "../../../util/spawn.ts";
 import { DomainDeviceModifyFlags as F } from "../../enums.ts";
 import type { QemuConnection } from "./connection.ts";
 
@@ -29,23 +28,10 @@ if (!insideTestNetns()) {
     await runInTestNetns(t, here, 500_000);
   });
 } else {
-  const sh = async (...argv: string[]): Promise<string> => {
-    const r = await runArgv(argv);
-    assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
-  interface Link {
-    ifname: string;
-    address?: string;
-    link?: string;
-    flags?: string[];
-  }
-  const links = async (): Promise<Link[]> => JSON.parse(await sh("ip", "-j", "link", "show")) as Link[];
-  const names = async (): Promise<string[]> => (await links()).map((l) => l.ifname).sort();
   const gone = async (name: string): Promise<boolean> => {
-    for (let i = 0; i < 50 && (await names()).includes(name); i++)
+    for (let i = 0; i < 50 && (await linkNames()).includes(name); i++)
       await new Promise((r) => setTimeout(r, 100));
-    return !(await names()).includes(name);
+    return !(await linkNames()).includes(name);
   };
   const rejectsWith = async (p: Promise<unknown>, code: string, text: RegExp | string): Promise<void> => {
     await assert.rejects(p, (e: unknown) => {
@@ -64,7 +50,7 @@ if (!insideTestNetns()) {
     let conn: QemuConnection;
 
     before(async () => {
-      assert.deepEqual(await names(), ["lo"], "refusing to run outside an empty network namespace");
+      assert.deepEqual(await linkNames(), ["lo"], "refusing to run outside an empty network namespace");
       await sh("ip", "link", "set", "lo", "up");
       // the macvtap's parent and, at its peer, the host side the guest pings
       await sh("ip", "link", "add", "vpar", "type", "veth", "peer", "name", "vpeer");
@@ -102,10 +88,10 @@ if (!insideTestNetns()) {
         live,
         /<interface type='direct'>\n\s*<mac address='52:54:00:e0:00:02'\/>\n\s*<source dev='vpar' mode='bridge'\/>\n\s*<target dev='macvtap0'\/>/,
       );
-      const tap = (await links()).find((l) => l.ifname === "tvtap0");
-      assert.equal(tap?.address, "fe:54:00:e0:00:01", JSON.stringify(await links()));
+      const tap = (await ipLinks()).find((l) => l.ifname === "tvtap0");
+      assert.equal(tap?.address, "fe:54:00:e0:00:01", JSON.stringify(await ipLinks()));
       assert.ok(tap.flags?.includes("UP"));
-      const mvt = (await links()).find((l) => l.ifname === "macvtap0");
+      const mvt = (await ipLinks()).find((l) => l.ifname === "macvtap0");
       assert.equal(mvt?.link, "vpar");
       assert.equal(mvt.address, "52:54:00:e0:00:02");
       // the tap is the host's end of the guest's link
@@ -153,7 +139,7 @@ if (!insideTestNetns()) {
       );
       assert.equal(await wait(/PING-PTAP-\d+X/, 60_000), "PING-PTAP-0X");
       await conn.domainDetachDeviceFlags(dom, unmanaged, F.LIVE);
-      assert.ok((await names()).includes("ptap0"), "an unmanaged tap stays after detach");
+      assert.ok((await linkNames()).includes("ptap0"), "an unmanaged tap stays after detach");
 
       // a managed one: made for the guest, gone with its detach
       const managed = nic("<mac address='52:54:00:e0:00:04'/>");
@@ -162,7 +148,7 @@ if (!insideTestNetns()) {
         await conn.domainGetXMLDesc(dom, 0),
       )?.[1];
       assert.ok(hot !== undefined);
-      assert.equal((await links()).find((l) => l.ifname === hot)?.address, "fe:54:00:e0:00:04");
+      assert.equal((await ipLinks()).find((l) => l.ifname === hot)?.address, "fe:54:00:e0:00:04");
       await conn.domainDetachDeviceFlags(dom, managed, F.LIVE);
       assert.ok(await gone(hot), `${hot} is gone with its detach`);
       await con.close();
@@ -170,7 +156,7 @@ if (!insideTestNetns()) {
       await conn.domainDestroy(dom);
       assert.ok(await gone("tvtap0"), "the managed tap is gone at stop");
       assert.ok(await gone("macvtap0"), "the macvtap is deleted at stop");
-      const left = await names();
+      const left = await linkNames();
       assert.ok(left.includes("ptap0") && left.includes("vpar"), JSON.stringify(left));
     });
 
@@ -178,7 +164,7 @@ if (!insideTestNetns()) {
       const base = await guestXML(t, { name: "refused", mode: "none" });
       if (base === undefined) return;
       const withNic = (n: string): string => base.replace("</devices>", `${n}</devices>`);
-      const before = await names();
+      const before = await linkNames();
       await rejectsWith(
         conn.domainCreateXML(withNic(nic("<target dev='nosuchtap' managed='no'/>")), 0),
         "QEMU_NET_UNMANAGED_TAP_MISSING",
@@ -197,7 +183,7 @@ if (!insideTestNetns()) {
         "QEMU_NET_DIRECT_FAILED",
         "operation failed: interface 52:54:00:e0:00:0a: cannot create a macvtap device in mode 'vepa' on 'nosuchdev': host interface 'nosuchdev' does not exist",
       );
-      assert.deepEqual(await names(), before);
+      assert.deepEqual(await linkNames(), before);
       assert.deepEqual(await conn.connectListAllDomains(0), []);
     });
 

@@ -13,9 +13,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { insideTestNetns, runInTestNetns } from "../../../testing/netns.ts";
+import { insideTestNetns, ipLinks, linkNames, runInTestNetns, sh } from "../../../testing/netns.ts";
 import { privateSession, run, spawnDaemon, virshOrSkip } from "../../../testing/rpc/harness.ts";
-import { runArgv } from "../../../util/spawn.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { DEFAULT_NETWORK_XML, networkDriverFor } from "../../network/driver.ts";
 import type { NetworkDriver } from "../../network/driver.ts";
@@ -32,27 +31,13 @@ if (!insideTestNetns()) {
     await runInTestNetns(t, here, 400_000);
   });
 } else {
-  const sh = async (...argv: string[]): Promise<string> => {
-    const r = await runArgv(argv);
-    assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
-  interface Link {
-    ifname: string;
-    address?: string;
-    master?: string;
-    flags?: string[];
-  }
-  const links = async (): Promise<Link[]> => JSON.parse(await sh("ip", "-j", "link", "show")) as Link[];
-  const names = async (): Promise<string[]> => (await links()).map((l) => l.ifname).sort();
-
   describe("guest interfaces on a virtual network (private network namespace)", () => {
     let tr: TestRoot;
     let nd: NetworkDriver;
     let net: NetworkRef;
 
     before(async () => {
-      assert.deepEqual(await names(), ["lo"], "refusing to run outside an empty network namespace");
+      assert.deepEqual(await linkNames(), ["lo"], "refusing to run outside an empty network namespace");
       await sh("ip", "link", "set", "lo", "up");
       tr = makeTestRoot("tvirt-netplug-");
       nd = await networkDriverFor({ kind: "embed", root: tr.root });
@@ -86,7 +71,7 @@ if (!insideTestNetns()) {
           assert.equal(e.message, "Requested operation is not valid: network 'default' is not active");
           return true;
         });
-        assert.deepEqual(await names(), ["lo"]);
+        assert.deepEqual(await linkNames(), ["lo"]);
 
         await nd.create(net);
         await conn.domainCreate(dom);
@@ -99,8 +84,8 @@ if (!insideTestNetns()) {
         assert.match(persistent, /<source network='default'\/>/);
         assert.doesNotMatch(persistent, /vnet0|bridge=/);
 
-        const tap = (await links()).find((l) => l.ifname === "vnet0");
-        assert.ok(tap, JSON.stringify(await links()));
+        const tap = (await ipLinks()).find((l) => l.ifname === "vnet0");
+        assert.ok(tap, JSON.stringify(await ipLinks()));
         assert.equal(tap.master, "virbr0");
         assert.equal(tap.address, `fe${mac.slice(2)}`);
         assert.ok(tap.flags?.includes("UP"), JSON.stringify(tap.flags));
@@ -141,14 +126,14 @@ if (!insideTestNetns()) {
           await conn.domainGetXMLDesc(dom, 0),
           /<mac address='52:54:00:12:34:56'\/>\n\s*<source network='default' bridge='virbr0'\/>\n\s*<target dev='vnet1'\/>/,
         );
-        const tap2 = (await links()).find((l) => l.ifname === "vnet1");
-        assert.equal(tap2?.master, "virbr0", JSON.stringify(await links()));
+        const tap2 = (await ipLinks()).find((l) => l.ifname === "vnet1");
+        assert.equal(tap2?.master, "virbr0", JSON.stringify(await ipLinks()));
         assert.equal(tap2.address, "fe:54:00:12:34:56");
         await conn.domainDetachDeviceFlags(dom, nic2, DomainDeviceModifyFlags.LIVE);
-        for (let i = 0; i < 50 && (await names()).includes("vnet1"); i++) {
+        for (let i = 0; i < 50 && (await linkNames()).includes("vnet1"); i++) {
           await new Promise((r) => setTimeout(r, 100));
         }
-        assert.ok(!(await names()).includes("vnet1"), "the hotplugged tap is gone with its netdev");
+        assert.ok(!(await linkNames()).includes("vnet1"), "the hotplugged tap is gone with its netdev");
 
         // domifstat reads the tap the live XML names: the DHCP exchange went through it
         const st = await conn.domainInterfaceStats(dom, "vnet0");
@@ -169,10 +154,10 @@ if (!insideTestNetns()) {
         );
 
         await conn.domainDestroy(dom);
-        for (let i = 0; i < 50 && (await names()).includes("vnet0"); i++) {
+        for (let i = 0; i < 50 && (await linkNames()).includes("vnet0"); i++) {
           await new Promise((r) => setTimeout(r, 100));
         }
-        assert.ok(!(await names()).includes("vnet0"), "the tap is gone with QEMU");
+        assert.ok(!(await linkNames()).includes("vnet0"), "the tap is gone with QEMU");
         await conn.domainUndefine(dom);
       } finally {
         await conn.connectClose();
@@ -186,14 +171,14 @@ if (!insideTestNetns()) {
         "</devices>",
         "  <interface type='bridge'>\n      <source bridge='nosuchbr0'/>\n      <model type='virtio'/>\n    </interface>\n  </devices>",
       );
-      const before = await names();
+      const before = await linkNames();
       const conn = await tr.open();
       tr.track(conn);
       try {
         await assert.rejects(conn.domainCreateXML(xml, 0), {
           message: "Unable to add bridge nosuchbr0 port vnet0: No such device",
         });
-        assert.deepEqual(await names(), before);
+        assert.deepEqual(await linkNames(), before);
         assert.deepEqual(await conn.connectListAllDomains(0), []);
       } finally {
         await conn.connectClose();
@@ -232,7 +217,7 @@ if (!insideTestNetns()) {
       try {
         const started = await virshDo("net-define net.xml; net-start default; net-list --all");
         assert.match(started, /^ default +active +no +yes$/m);
-        assert.ok((await names()).includes("virbr0"), "net-start made the bridge");
+        assert.ok((await linkNames()).includes("virbr0"), "net-start made the bridge");
         // a lease from the network's dnsmasq, listed by stock virsh through tvirtd
         const g = await testGuestOrSkip(t);
         if (!g) return;
@@ -258,9 +243,9 @@ if (!insideTestNetns()) {
         const br = /<source network='default' bridge='(virbr\d+)'\/>/.exec(out)?.[1];
         assert.ok(br, out);
         const tap = /^ (vnet\d+) +network/m.exec(out)?.[1] ?? "";
-        assert.equal((await links()).find((l) => l.ifname === tap)?.master, br);
+        assert.equal((await ipLinks()).find((l) => l.ifname === tap)?.master, br);
         await virshDo("destroy virshguest; undefine virshguest; net-destroy default; net-undefine default");
-        const left = await names();
+        const left = await linkNames();
         assert.ok(!left.includes(tap) && !left.includes(br), JSON.stringify(left));
       } finally {
         const code = await daemon.stop();

@@ -23,19 +23,10 @@ import { DomainDeviceModifyFlags as F, DomainXMLFlags } from "../../enums.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { driverPaths } from "../paths.ts";
 import { domainsUsingPaths } from "./index.ts";
-import { ConsoleReader, guestXML, makeTestRoot } from "../../../testing/qemu/driver.ts";
+import { ConsoleReader, guestXML, makeTestRoot, rejects } from "../../../testing/qemu/driver.ts";
 
 function qemuImg(...args: string[]): void {
   execFileSync("qemu-img", args, { stdio: "ignore" });
-}
-
-async function rejects(p: Promise<unknown>, code: string, text?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(isVirtError(e), `a VirtError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (text) assert.match(e.message, text);
-    return true;
-  });
 }
 
 test("disk type='volume' at start and hotplug, missing files listed together, domainsUsingPaths", async (t) => {
