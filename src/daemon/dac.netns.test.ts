@@ -13,9 +13,11 @@ import assert from "node:assert/strict";
 import {
   chmodSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -71,6 +73,14 @@ if (!insideTestNetns()) {
       await daemon?.stop("SIGKILL");
       for (const pid of [...pids, ...qemuProcessesOf(stateRoot)])
         if (isProcessAlive(pid)) process.kill(pid, "SIGKILL");
+      // The system instance started its default network; its dnsmasq outlives the daemon (as
+      // libvirt's does) and would keep this test's namespace alive: end it, by its pid file.
+      const dnsmasqDir = join(stateRoot, "lib", "dnsmasq");
+      for (const f of existsSync(dnsmasqDir) ? readdirSync(dnsmasqDir) : []) {
+        if (!f.endsWith(".pid")) continue;
+        const pid = Number(readFileSync(join(dnsmasqDir, f), "utf8"));
+        if (Number.isSafeInteger(pid) && pid > 0 && isProcessAlive(pid)) process.kill(pid, "SIGTERM");
+      }
       rmSync(dir, { recursive: true, force: true });
     });
 
