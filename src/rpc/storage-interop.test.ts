@@ -257,7 +257,8 @@ test("virsh pool-event --loop --timeout prints the lifecycle events another clie
       "",
     ],
   );
-  assert.ok(lines.includes("event 'lifecycle' for storage pool probe: Defined"), out);
+  // virsh may have registered between a probe's define and undefine: it saw one of the two
+  assert.ok(/^event 'lifecycle' for storage pool probe: (Defined|Undefined)$/m.test(out), out);
 });
 
 test("python3-libvirt: pools, volumes, info, XML, name lists and pool events through tvirtd", async (t) => {
