@@ -15,10 +15,9 @@ import { isVirtError } from "../../util/errors/index.ts";
 import { isProcessAlive, readProcCmdline, runArgv } from "../../util/spawn.ts";
 import { ConnectListNetworksFlags as L } from "../network-driver.ts";
 import { NetworkDriver, networkPaths, type NetworkPaths } from "./driver.ts";
-import { readCpio } from "../../testing/guest/cpio.ts";
+import { leaseOnBridge } from "../../testing/dhcp-client.ts";
 import { QEMU_BINARY, rawQemuArgs, testGuestOrSkip } from "../../testing/guest/index.ts";
 import { spawnArgv } from "../../util/spawn.ts";
-import { gunzipSync } from "node:zlib";
 import { writeFileSync } from "node:fs";
 
 const here = fileURLToPath(import.meta.url);
@@ -108,58 +107,16 @@ if (!insideTestNetns()) {
       // veth pair whose host end is a port of virbr0.
       const guest = await testGuestOrSkip(t);
       if (!guest) return;
-      const bb = readCpio(gunzipSync(readFileSync(guest.initrd))).find((e) => e.name === "bin/busybox");
-      assert.ok(bb, "no busybox in the test guest");
-      const busybox = join(root, "busybox");
-      writeFileSync(busybox, bb.data, { mode: 0o755 });
-      const holder = await spawnArgv(["unshare", "--net", "sleep", "120"]);
-      try {
-        const ns = `/proc/${holder.pid}/ns/net`;
-        // unshare execs sleep once the namespace exists: wait for that.
-        for (let i = 0; i < 100 && readProcCmdline(holder.pid)?.[0] !== "sleep"; i++) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        const mac = "52:54:00:12:34:56";
-        await sh(
-          "ip",
-          "link",
-          "add",
-          "tvveth-h",
-          "type",
-          "veth",
-          "peer",
-          "name",
-          "eth0",
-          "address",
-          mac,
-          "netns",
-          String(holder.pid),
-        );
-        await sh("ip", "link", "set", "dev", "tvveth-h", "master", "virbr0", "up");
-        await sh("nsenter", `--net=${ns}`, "ip", "link", "set", "dev", "eth0", "up");
-        const r = await runArgv(
-          [
-            "nsenter",
-            `--net=${ns}`,
-            busybox,
-            "udhcpc",
-            "-i",
-            "eth0",
-            "-n",
-            "-q",
-            "-f",
-            "-t",
-            "15",
-            "-T",
-            "1",
-            "-s",
-            "/bin/true",
-            "-x",
-            "hostname:leaseclient",
-          ],
-          { timeoutMs: 30_000 },
-        );
-        assert.equal(r.code, 0, `udhcpc: ${r.stdout}${r.stderr}`);
+      const mac = "52:54:00:12:34:56";
+      await leaseOnBridge({
+        bridge: "virbr0",
+        mac,
+        hostname: "leaseclient",
+        initrd: guest.initrd,
+        workDir: root,
+        hostEnd: "tvveth-h",
+      });
+      {
         const leases = drv.getDHCPLeases(drv.lookupByName("default"), null, 0);
         assert.equal(leases.length, 1, JSON.stringify(leases));
         const l = leases[0]!;
@@ -170,10 +127,6 @@ if (!insideTestNetns()) {
         assert.match(l.ipaddr, /^192\.168\.122\.([2-9]|[1-9]\d|1\d\d|2[0-4]\d|25[0-4])$/);
         assert.ok(l.expirytime > Date.now() / 1000, "the lease expires in the future");
         assert.deepEqual(drv.getDHCPLeases(drv.lookupByName("default"), "52:54:00:00:00:01", 0), []);
-      } finally {
-        holder.kill("SIGKILL");
-        await holder.exited;
-        await runArgv(["ip", "link", "del", "tvveth-h"]);
       }
     });
 
