@@ -1,0 +1,251 @@
+/**
+ * The Debian package on a plain Debian 12: `npm run package:deb`'s .deb is installed with
+ * `dpkg -i` and `apt-get -f install` into a debootstrap root (made once by scripts/setup, see
+ * scripts/debootstrap-root.sh; its Debian nodejs is not installed: the package brings its own
+ * runtime), a guest is driven there through /usr/bin/tvirsh and the installed tvirtd (started
+ * by hand: no systemd in a chroot), the package is upgraded over itself while the guest runs
+ * (the postinst restarts tvirtd, the guest's QEMU runs on and its counter goes on), then purged,
+ * after which the root holds the same files, users and groups as before.
+ *
+ * Isolation: the cached root is never written; the test works on an overlay of it, mounted in a
+ * mount, network and PID namespace of its own (unshare) whose init reaps orphans. /proc, /sys
+ * and /dev are bound in it and /run is a tmpfs, as on a booted system; the default network the
+ * daemon starts lives in that namespace's network, never the host's. Killing the namespace's
+ * init ends everything in it (tvirtd, QEMU, dnsmasq) and the mounts go with it.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
+import { runArgv, startArgv, type RunResult } from "../util/spawn.ts";
+
+const repoDir = fileURLToPath(new URL("../..", import.meta.url));
+const cachedRoot =
+  process.env.TVIRT_DEBOOTSTRAP_ROOT ?? join(homedir(), ".cache", "tvirt", "debootstrap-bookworm");
+const HOST_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** The namespace's init: reaps every orphan (tvirtd started with setsid), sleeps otherwise. */
+const REAPER = "$SIG{TERM} = sub { exit 0 }; while (1) { waitpid(-1, 0) > 0 or sleep 1 }";
+
+/**
+ * Files that dpkg and apt keep about their own runs, not tvirt's: present or not, before and
+ * after, whatever package is installed and purged (apt-get's first run in the root makes its
+ * caches and lock files).
+ */
+const BOOKKEEPING = [
+  /^\/var\/lib\/dpkg\/updates\//,
+  /^\/var\/log\/(dpkg\.log|apt\/)/,
+  /^\/var\/cache\/apt\//,
+  /^\/var\/lib\/apt\/lists\/(auxfiles|lock|partial)/,
+  /^\/var\/(lib\/dpkg|cache\/debconf)\/[^/]*-old$/,
+];
+
+/** Skips (fails under CI) when `why` is set; whether the test may go on. */
+function require_(t: TestContext, why: string | undefined): boolean {
+  if (why === undefined) return true;
+  if (process.env.CI === "true") assert.fail(`${why} (required under CI)`);
+  t.skip(why);
+  return false;
+}
+
+async function has(argv: string[]): Promise<boolean> {
+  try {
+    return (await runArgv(argv, { env: { PATH: HOST_PATH } })).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+test(
+  "the .deb installs on Debian 12, runs a guest, upgrades over itself under it and purges clean",
+  { timeout: 240_000 },
+  async (t) => {
+    if (!require_(t, process.getuid?.() === 0 ? undefined : "needs root (namespaces, chroot, dpkg)")) return;
+    for (const tool of ["dpkg-deb", "unshare", "nsenter", "chroot", "perl"])
+      if (!require_(t, (await has(["sh", "-c", 'command -v "$0"', tool])) ? undefined : `${tool} is missing`))
+        return;
+    const noRoot = `no Debian 12 root at ${cachedRoot} (scripts/setup makes it: scripts/debootstrap-root.sh)`;
+    if (!require_(t, existsSync(join(cachedRoot, ".tvirt-root")) ? undefined : noRoot)) return;
+    const guest = await testGuestOrSkip(t);
+    if (!guest) return;
+
+    const work = mkdtempSync(join(tmpdir(), "tvirt-deb-test-"));
+    // The namespace's init (killing it ends all in it), then the directory.
+    const ns: { init: number; exited?: Promise<unknown>; kill?: () => void } = { init: 0 };
+    t.after(async () => {
+      if (ns.init > 0) {
+        try {
+          process.kill(ns.init, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      ns.kill?.();
+      await ns.exited;
+      rmSync(work, { recursive: true, force: true });
+    });
+
+    // The package, built from this clone (the bundles first, when they are stale).
+    const built = await runArgv([process.execPath, join(repoDir, "scripts/package-deb.js"), "--out", work], {
+      env: { PATH: process.env.PATH ?? HOST_PATH, HOME: homedir() },
+      timeoutMs: 120_000,
+    });
+    assert.equal(built.code, 0, built.stderr);
+    const deb = join(work, "tvirt_0.1.0-1_amd64.deb");
+    assert.ok(existsSync(deb), built.stdout);
+
+    // The namespace and its init.
+    const holder = startArgv(
+      ["unshare", "--mount", "--net", "--pid", "--fork", "--propagation", "private", "perl", "-e", REAPER],
+      { stdio: "ignore" },
+    );
+    ns.exited = new Promise((resolve) => holder.once("exit", resolve));
+    ns.kill = () => {
+      if (holder.exitCode === null) holder.kill("SIGKILL");
+    };
+    const children = `/proc/${String(holder.pid)}/task/${String(holder.pid)}/children`;
+    for (let i = 0; i < 100 && ns.init === 0; i++) {
+      const kids = existsSync(children) ? readFileSync(children, "utf8").trim() : "";
+      if (kids !== "") ns.init = Number(kids.split(" ")[0]);
+      else await sleep(20);
+    }
+    const init = ns.init;
+    assert.ok(init > 0, "the namespace's init did not start");
+
+    const inNs = async (argv: string[], timeoutMs = 60_000): Promise<RunResult> =>
+      runArgv(["nsenter", "-t", String(init), "-m", "-n", "-p", "--", ...argv], {
+        env: { PATH: HOST_PATH, LC_ALL: "C" },
+        timeoutMs,
+      });
+    const root = join(work, "merged");
+    // In the root: a clean environment, as a login there would have.
+    const inRoot = (argv: string[], timeoutMs?: number): Promise<RunResult> =>
+      inNs(["env", "-i", `PATH=${HOST_PATH}`, "HOME=/root", "LC_ALL=C", "chroot", root, ...argv], timeoutMs);
+    const ok = async (argv: string[], timeoutMs?: number): Promise<string> => {
+      const r = await inRoot(argv, timeoutMs);
+      assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stdout}${r.stderr}`);
+      return r.stdout;
+    };
+    const nsOk = async (argv: string[]): Promise<void> => {
+      const r = await inNs(argv);
+      assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
+    };
+
+    for (const d of ["upper", "work", "merged"]) await nsOk(["mkdir", join(work, d)]);
+    await nsOk([
+      "mount",
+      "-t",
+      "overlay",
+      "overlay",
+      "-o",
+      `lowerdir=${cachedRoot},upperdir=${join(work, "upper")},workdir=${join(work, "work")}`,
+      root,
+    ]);
+    await nsOk(["mount", "-t", "proc", "proc", join(root, "proc")]);
+    await nsOk(["mount", "--rbind", "/sys", join(root, "sys")]);
+    await nsOk(["mount", "--rbind", "/dev", join(root, "dev")]);
+    await nsOk(["mount", "-t", "tmpfs", "tmpfs", join(root, "run")]);
+
+    const ACCOUNTS = ["/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow"];
+    const snapshot = async (): Promise<{ files: string[]; accounts: string }> => {
+      const files = (await ok(["find", "/", "-xdev"])).split("\n").filter((f) => f !== "");
+      const accounts = await ok(["cat", ...ACCOUNTS]);
+      return { files: files.filter((f) => !BOOKKEEPING.some((re) => re.test(f))).sort(), accounts };
+    };
+    const before = await snapshot();
+
+    // Install: dpkg -i, then apt-get -f install (which has nothing left to do: the root has the
+    // dependencies; it must not fail either).
+    await nsOk(["cp", deb, join(root, "tmp", "tvirt.deb")]);
+    await ok(["dpkg", "-i", "/tmp/tvirt.deb"], 120_000);
+    await ok(["apt-get", "-f", "install", "-y", "-q"], 120_000);
+    assert.equal(await ok(["dpkg-query", "-W", "-f=${Status}", "tvirt"]), "install ok installed");
+    // Debian 12's nodejs is not there, and tvirt does not need it.
+    assert.notEqual((await inRoot(["sh", "-c", "command -v node"])).code, 0, "the root has a node");
+    assert.match(await ok(["/usr/lib/tvirt/node", "--version"]), /^v(2\d|[3-9]\d)\./);
+    await ok(["getent", "passwd", "tvirt-qemu"]);
+    await ok(["getent", "group", "tvirt"]);
+    for (const page of ["man1/tvirsh.1.gz", "man8/tvirtd.8.gz", "man1/tvirt-host-validate.1.gz"])
+      await ok(["test", "-s", `/usr/share/man/${page}`]);
+    await ok(["test", "-f", "/etc/logrotate.d/tvirt"]);
+    assert.match(await ok(["tvirsh", "-c", "test:///default", "list", "--all"]), /test\s+running/);
+
+    // The daemon, started by hand, and a guest through it.
+    const startDaemon = (): Promise<string> =>
+      ok(["sh", "-c", "exec setsid -f /usr/bin/tvirtd </dev/null >/dev/null 2>&1"]);
+    const daemonPid = async (): Promise<string> => {
+      for (let i = 0; i < 300; i++) {
+        const r = await inRoot(["sh", "-c", "cat /run/tvirt/tvirtd.pid && tvirsh -q uri >/dev/null"]);
+        if (r.code === 0 && r.stdout.trim() !== "") return r.stdout.trim();
+        await sleep(100);
+      }
+      assert.fail("tvirtd did not come up");
+    };
+    await startDaemon();
+    const pid1 = await daemonPid();
+    await ok(["mkdir", "-p", "/var/lib/tvirt/images"]);
+    await nsOk(["cp", guest.kernel, join(root, "var/lib/tvirt/images/vmlinuz")]);
+    await nsOk(["cp", guest.initrd, join(root, "var/lib/tvirt/images/initrd.img")]);
+    const serial = "/var/lib/tvirt/images/counter.serial";
+    const xml = join(work, "counter.xml");
+    writeFileSync(
+      xml,
+      guestDomainXML({
+        name: "counter",
+        mode: "counter",
+        memoryMiB: 96,
+        kernel: "/var/lib/tvirt/images/vmlinuz",
+        initrd: "/var/lib/tvirt/images/initrd.img",
+        serialLogPath: serial,
+      }),
+    );
+    await nsOk(["cp", xml, join(root, "var/lib/tvirt/images/counter.xml")]);
+    await ok(["tvirsh", "define", "/var/lib/tvirt/images/counter.xml"]);
+    await ok(["tvirsh", "start", "counter"]);
+    const counter = async (atLeast: number): Promise<number> => {
+      for (let i = 0; i < 600; i++) {
+        const r = await inRoot(["cat", serial]);
+        const all = [...r.stdout.matchAll(/COUNTER (\d+)/g)].map((m) => Number(m[1]));
+        const last = all.at(-1) ?? 0;
+        if (last >= atLeast) return last;
+        await sleep(100);
+      }
+      assert.fail(`the guest's counter did not reach ${String(atLeast)}`);
+    };
+    const c1 = await counter(2);
+    const qemuPid = (await ok(["cat", "/run/tvirt/qemu/counter.pid"])).trim();
+    assert.match(qemuPid, /^\d+$/);
+
+    // Upgrade over itself with the guest running: tvirtd is restarted, the guest is not.
+    const upgrade = await inRoot(["dpkg", "-i", "/tmp/tvirt.deb"], 120_000);
+    assert.equal(upgrade.code, 0, upgrade.stderr);
+    assert.match(upgrade.stdout + upgrade.stderr, /tvirtd restarted/);
+    const pid2 = await daemonPid();
+    assert.notEqual(pid2, pid1, "tvirtd was not restarted by the upgrade");
+    assert.match(await ok(["tvirsh", "domstate", "counter"]), /^running/);
+    assert.equal((await ok(["cat", "/run/tvirt/qemu/counter.pid"])).trim(), qemuPid);
+    assert.equal((await inRoot(["test", "-d", `/proc/${qemuPid}`])).code, 0, "QEMU died in the upgrade");
+    await counter(c1 + 2);
+
+    // Purge: the guest stopped first (removing tvirt leaves guests alone, as libvirt's does).
+    await ok(["tvirsh", "destroy", "counter"]);
+    await ok(["dpkg", "--purge", "tvirt"], 120_000);
+    // The prerm stopped tvirtd (the namespace's init reaps it).
+    let gone = false;
+    for (let i = 0; i < 50 && !gone; i++) {
+      gone = (await inRoot(["test", "-d", `/proc/${pid2}`])).code !== 0;
+      if (!gone) await sleep(100);
+    }
+    assert.ok(gone, "tvirtd still runs after the purge");
+    await ok(["rm", "/tmp/tvirt.deb"]);
+    const after = await snapshot();
+    const added = after.files.filter((f) => !before.files.includes(f));
+    const removed = before.files.filter((f) => !after.files.includes(f));
+    assert.deepEqual({ added, removed }, { added: [], removed: [] }, "the root's files changed");
+    assert.equal(after.accounts, before.accounts, "users or groups were left behind");
+  },
+);
