@@ -219,6 +219,28 @@ test(
     const c1 = await counter(2);
     const qemuPid = (await ok(["cat", "/run/tvirt/qemu/counter.pid"])).trim();
     assert.match(qemuPid, /^\d+$/);
+    // The guest's QEMU log, and the logrotate rule that takes it (logrotate -d says so on stderr).
+    const rotate = await inRoot(["logrotate", "-d", "/etc/logrotate.d/tvirt"]);
+    assert.equal(rotate.code, 0, rotate.stderr);
+    assert.match(rotate.stderr, /considering log \/var\/log\/tvirt\/qemu\/counter\.log/);
+
+    // The read-write socket is for the group tvirt; anyone may use the read-only one. (System
+    // users: a regular one would get /etc/subuid entries, files tvirt has nothing to do with.)
+    await ok(["useradd", "--system", "--groups", "tvirt", "alice"]);
+    await ok(["useradd", "--system", "bob"]);
+    const as = (user: string, ...args: string[]): Promise<RunResult> =>
+      inRoot(["runuser", "-u", user, "--", "tvirsh", "-c", "qemu:///system", ...args]);
+    const alice = await as("alice", "list");
+    assert.equal(alice.code, 0, alice.stderr);
+    assert.match(alice.stdout, /counter\s+running/);
+    const bob = await as("bob", "list");
+    assert.notEqual(bob.code, 0, "a user outside the group tvirt used the read-write socket");
+    assert.match(bob.stderr, /Permission denied/);
+    const bobRo = await as("bob", "-r", "list");
+    assert.equal(bobRo.code, 0, bobRo.stderr);
+    assert.match(bobRo.stdout, /counter\s+running/);
+    await ok(["userdel", "alice"]);
+    await ok(["userdel", "bob"]);
 
     // Upgrade over itself with the guest running: tvirtd is restarted, the guest is not.
     const upgrade = await inRoot(["dpkg", "-i", "/tmp/tvirt.deb"], 120_000);
