@@ -89,6 +89,13 @@ test(
       rmSync(work, { recursive: true, force: true });
     });
 
+    // Where the time goes, in the test's diagnostics.
+    let mark = Date.now();
+    const lap = (what: string): void => {
+      t.diagnostic(`${what}: ${((Date.now() - mark) / 1000).toFixed(1)} s`);
+      mark = Date.now();
+    };
+
     // The package, built from this clone (the bundles first, when they are stale).
     const built = await runArgv([process.execPath, join(repoDir, "scripts/package-deb.js"), "--out", work], {
       env: { PATH: process.env.PATH ?? HOST_PATH, HOME: homedir() },
@@ -98,6 +105,7 @@ test(
     const deb = join(work, "tvirt_0.1.0-1_amd64.deb");
     assert.ok(existsSync(deb), built.stdout);
 
+    lap("package built");
     // The namespace and its init.
     const holder = startArgv(
       ["unshare", "--mount", "--net", "--pid", "--fork", "--propagation", "private", "perl", "-e", REAPER],
@@ -158,6 +166,7 @@ test(
     };
     const before = await snapshot();
 
+    lap("namespace and root ready");
     // Install: dpkg -i, then apt-get -f install (which has nothing left to do: the root has the
     // dependencies; it must not fail either).
     await nsOk(["cp", deb, join(root, "tmp", "tvirt.deb")]);
@@ -172,8 +181,16 @@ test(
     for (const page of ["man1/tvirsh.1.gz", "man8/tvirtd.8.gz", "man1/tvirt-host-validate.1.gz"])
       await ok(["test", "-s", `/usr/share/man/${page}`]);
     await ok(["test", "-f", "/etc/logrotate.d/tvirt"]);
+    // Enabled as debhelper does (deb-systemd-helper), so that a boot of this root starts them.
+    for (const link of [
+      "sockets.target.wants/tvirtd.socket",
+      "sockets.target.wants/tvirtd-ro.socket",
+      "multi-user.target.wants/tvirtd.service",
+    ])
+      await ok(["test", "-L", `/etc/systemd/system/${link}`]);
     assert.match(await ok(["tvirsh", "-c", "test:///default", "list", "--all"]), /test\s+running/);
 
+    lap("installed");
     // The daemon, started by hand, and a guest through it.
     const startDaemon = (): Promise<string> =>
       ok(["sh", "-c", "exec setsid -f /usr/bin/tvirtd </dev/null >/dev/null 2>&1"]);
@@ -242,6 +259,7 @@ test(
     await ok(["userdel", "alice"]);
     await ok(["userdel", "bob"]);
 
+    lap("daemon and guest up");
     // Upgrade over itself with the guest running: tvirtd is restarted, the guest is not.
     const upgrade = await inRoot(["dpkg", "-i", "/tmp/tvirt.deb"], 120_000);
     assert.equal(upgrade.code, 0, upgrade.stderr);
@@ -253,6 +271,7 @@ test(
     assert.equal((await inRoot(["test", "-d", `/proc/${qemuPid}`])).code, 0, "QEMU died in the upgrade");
     await counter(c1 + 2);
 
+    lap("upgraded, guest went on");
     // Purge: the guest stopped first (removing tvirt leaves guests alone, as libvirt's does).
     await ok(["tvirsh", "destroy", "counter"]);
     await ok(["dpkg", "--purge", "tvirt"], 120_000);
@@ -269,5 +288,6 @@ test(
     const removed = before.files.filter((f) => !after.files.includes(f));
     assert.deepEqual({ added, removed }, { added: [], removed: [] }, "the root's files changed");
     assert.equal(after.accounts, before.accounts, "users or groups were left behind");
+    lap("purged and compared");
   },
 );
