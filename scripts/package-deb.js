@@ -19,6 +19,7 @@
 // saves nothing, needs postject (not in this repository's dependencies) and an injected blob per
 // command, and loses the V8 code cache the launchers keep next to each bundle (bin/bundle.js).
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   copyFileSync,
@@ -179,9 +180,36 @@ export function stage(root, { nodeBinary = process.execPath } = {}) {
   };
   walkEtc(join(root, "etc"), "/etc");
   writeFileSync(join(debian, "conffiles"), conffiles.sort().join("\n") + "\n");
+  // md5sums of the files that are not conffiles (dpkg --verify; dpkg keeps conffiles' own).
+  const sums = [];
+  const walkSums = (d, rel) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const r = rel === "" ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        if (r !== "DEBIAN" && r !== "etc") walkSums(join(d, e.name), r);
+      } else if (e.isFile()) {
+        sums.push(
+          `${createHash("md5")
+            .update(readFileSync(join(d, e.name)))
+            .digest("hex")}  ${r}`,
+        );
+      }
+    }
+  };
+  walkSums(root, "");
+  writeFileSync(join(debian, "md5sums"), sums.join("\n") + "\n");
+  // The maintainer scripts, told which units to enable, start and stop: those of systemd/ with
+  // an [Install] section (tvirtd.service and its sockets, and any unit added there later).
+  const units = readdirSync(join(repoDir, "systemd"))
+    .filter((f) => /\.(service|socket|timer|target|path)$/.test(f))
+    .filter((f) => /^\[Install\]/m.test(readFileSync(join(repoDir, "systemd", f), "utf8")))
+    .sort();
   for (const s of ["postinst", "prerm", "postrm"]) {
-    copyFileSync(join(repoDir, "packaging/debian", s), join(debian, s));
-    chmodSync(join(debian, s), 0o755);
+    const text = readFileSync(join(repoDir, "packaging/debian", s), "utf8").replaceAll(
+      "@UNITS@",
+      units.join(" "),
+    );
+    write(root, `DEBIAN/${s}`, text, 0o755);
   }
   const control = [
     `Package: ${PACKAGE}`,

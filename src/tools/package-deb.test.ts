@@ -173,6 +173,8 @@ test(
     await ok(["dpkg", "-i", "/tmp/tvirt.deb"], 120_000);
     await ok(["apt-get", "-f", "install", "-y", "-q"], 120_000);
     assert.equal(await ok(["dpkg-query", "-W", "-f=${Status}", "tvirt"]), "install ok installed");
+    // Every file as shipped (md5sums), also after the postinst ran tvirsh once.
+    assert.equal(await ok(["dpkg", "--verify", "tvirt"]), "");
     // Debian 12's nodejs is not there, and tvirt does not need it.
     assert.notEqual((await inRoot(["sh", "-c", "command -v node"])).code, 0, "the root has a node");
     assert.match(await ok(["/usr/lib/tvirt/node", "--version"]), /^v(2\d|[3-9]\d)\./);
