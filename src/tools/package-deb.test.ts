@@ -3,7 +3,9 @@
  * `dpkg -i` and `apt-get -f install` into a debootstrap root (made once by scripts/setup, see
  * scripts/debootstrap-root.sh; its Debian nodejs is not installed: the package brings its own
  * runtime), a guest is driven there through /usr/bin/tvirsh and the installed tvirtd (started
- * by hand: no systemd in a chroot), the package is upgraded over itself while the guest runs
+ * by hand: no systemd in a chroot), the sockets' access is checked (read-write for the group
+ * tvirt only, read-only for anyone), a user's session daemon is started on demand, the logrotate
+ * rule is read by logrotate, the package is upgraded over itself while the guest runs
  * (the postinst restarts tvirtd, the guest's QEMU runs on and its counter goes on), then purged,
  * after which the root holds the same files, users and groups as before.
  *
@@ -191,8 +193,18 @@ test(
     ])
       await ok(["test", "-L", `/etc/systemd/system/${link}`]);
     assert.match(await ok(["tvirsh", "-c", "test:///default", "list", "--all"]), /test\s+running/);
+    await ok(["tvirt-host-validate", "--version"]);
 
     lap("installed");
+    /** Waits (5 s at most) until process `pid` of the namespace is gone. */
+    const gone = async (pid: string): Promise<void> => {
+      for (let i = 0; i < 50; i++) {
+        if ((await inRoot(["test", "-d", `/proc/${pid}`])).code !== 0) return;
+        await sleep(100);
+      }
+      assert.fail(`process ${pid} still runs`);
+    };
+
     // The daemon, started by hand, and a guest through it.
     const startDaemon = (): Promise<string> =>
       ok(["sh", "-c", "exec setsid -f /usr/bin/tvirtd </dev/null >/dev/null 2>&1"]);
@@ -261,6 +273,32 @@ test(
     await ok(["userdel", "alice"]);
     await ok(["userdel", "bob"]);
 
+    // A user's own session daemon, started by tvirsh from the installed launcher and runtime.
+    await ok(["useradd", "--system", "--create-home", "--home-dir", "/home/carol", "carol"]);
+    const uid = (await ok(["id", "-u", "carol"])).trim();
+    await ok(["install", "-d", "-o", "carol", "-m", "0700", `/run/user/${uid}`]);
+    const session = await inRoot([
+      "runuser",
+      "-u",
+      "carol",
+      "--",
+      "env",
+      `XDG_RUNTIME_DIR=/run/user/${uid}`,
+      "HOME=/home/carol",
+      "tvirsh",
+      "-c",
+      "qemu:///session",
+      "list",
+      "--all",
+    ]);
+    assert.equal(session.code, 0, session.stderr);
+    const sessionPid = (await ok(["cat", `/run/user/${uid}/tvirt/tvirtd.pid`])).trim();
+    assert.equal((await ok(["stat", "-c", "%U", `/proc/${sessionPid}`])).trim(), "carol");
+    await ok(["sh", "-c", 'kill "$0"', sessionPid]);
+    await gone(sessionPid);
+    await ok(["userdel", "--remove", "carol"]);
+    await ok(["rm", "-rf", `/run/user/${uid}`]);
+
     lap("daemon and guest up");
     // Upgrade over itself with the guest running: tvirtd is restarted, the guest is not.
     const upgrade = await inRoot(["dpkg", "-i", "/tmp/tvirt.deb"], 120_000);
@@ -278,12 +316,7 @@ test(
     await ok(["tvirsh", "destroy", "counter"]);
     await ok(["dpkg", "--purge", "tvirt"], 120_000);
     // The prerm stopped tvirtd (the namespace's init reaps it).
-    let gone = false;
-    for (let i = 0; i < 50 && !gone; i++) {
-      gone = (await inRoot(["test", "-d", `/proc/${pid2}`])).code !== 0;
-      if (!gone) await sleep(100);
-    }
-    assert.ok(gone, "tvirtd still runs after the purge");
+    await gone(pid2);
     await ok(["rm", "/tmp/tvirt.deb"]);
     const after = await snapshot();
     const added = after.files.filter((f) => !before.files.includes(f));
