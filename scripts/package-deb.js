@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run package:deb`: builds dist/tvirt_VERSION_amd64.deb from this clone, without network.
+// `npm run package:deb`: builds dist/tvirt_VERSION_ARCH.deb from this clone, without network.
 //
 //   node scripts/package-deb.js [--out DIR] [--build | --no-build] [--node PATH]
 //   node scripts/package-deb.js --depends-list      (the Debian packages a root needs first)
@@ -45,6 +45,9 @@ const pkg = JSON.parse(readFileSync(join(repoDir, "package.json"), "utf8"));
 export const PACKAGE = "tvirt";
 export const LIB_DIR = "/usr/lib/tvirt";
 export const COMMANDS = ["tvirsh", "tvirtd", "tvirt-host-validate"];
+
+/** The build machine's architecture: the runtime carried is its Node binary. */
+const ARCH = { x64: "amd64", arm64: "arm64", ppc64: "ppc64el", s390x: "s390x" }[process.arch] ?? process.arch;
 
 /**
  * Depends: the runtime's libraries, QEMU, what the daemon runs (ip, qemu-img) and passwd for the
@@ -214,7 +217,7 @@ export function stage(root, { nodeBinary = process.execPath } = {}) {
   const control = [
     `Package: ${PACKAGE}`,
     `Version: ${debVersion()}`,
-    "Architecture: amd64",
+    `Architecture: ${ARCH}`,
     "Maintainer: tvirt developers <tvirt@localhost>",
     `Installed-Size: ${String(sizeKiB(root))}`,
     `Depends: ${DEPENDS.join(", ")}`,
@@ -248,7 +251,7 @@ export function buildDeb({ outDir = join(repoDir, "dist"), build = "stale", node
     const root = join(work, "root");
     stage(root, { nodeBinary });
     mkdirSync(outDir, { recursive: true });
-    const out = join(outDir, `${PACKAGE}_${debVersion()}_amd64.deb`);
+    const out = join(outDir, `${PACKAGE}_${debVersion()}_${ARCH}.deb`);
     // zstd at a low level: the runtime is most of the package and xz takes a minute on it.
     run(["dpkg-deb", "--root-owner-group", "-Zzstd", "-z3", "--build", root, out]);
     return out;

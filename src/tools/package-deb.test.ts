@@ -16,7 +16,7 @@
  * init ends everything in it (tvirtd, QEMU, dnsmasq) and the mounts go with it.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -104,8 +104,9 @@ test(
       timeoutMs: 120_000,
     });
     assert.equal(built.code, 0, built.stderr);
-    const deb = join(work, "tvirt_0.1.0-1_amd64.deb");
-    assert.ok(existsSync(deb), built.stdout);
+    const debs = readdirSync(work).filter((f) => /^tvirt_.*\.deb$/.test(f));
+    assert.equal(debs.length, 1, built.stdout);
+    const deb = join(work, debs[0]!);
 
     lap("package built");
     // The namespace and its init.
