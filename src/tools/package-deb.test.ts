@@ -7,7 +7,9 @@
  * tvirt only, read-only for anyone), a user's session daemon is started on demand, the logrotate
  * rule is read by logrotate, the package is upgraded over itself while the guest runs
  * (the postinst restarts tvirtd, the guest's QEMU runs on and its counter goes on), then purged,
- * after which the root holds the same files, users and groups as before.
+ * after which the root holds the same files, users and groups as before. Last, the maintainer
+ * scripts' systemd branch: install, upgrade and purge again with a systemctl that logs what it
+ * is asked (no systemd can run in the chroot), and the root as before once more.
  *
  * Isolation: the cached root is never written; the test works on an overlay of it, mounted in a
  * mount, network and PID namespace of its own (unshare) whose init reaps orphans. /proc, /sys
@@ -325,5 +327,45 @@ test(
     assert.deepEqual({ added, removed }, { added: [], removed: [] }, "the root's files changed");
     assert.equal(after.accounts, before.accounts, "users or groups were left behind");
     lap("purged and compared");
+
+    // The maintainer scripts' systemd branch. No systemd runs in a chroot, so a systemctl that
+    // only logs its arguments stands in (first in PATH, under /run, which is not compared):
+    // what the scripts ask of systemd on install, upgrade and purge.
+    await ok(["mkdir", "-p", "/run/systemd/system", "/run/stub"]);
+    await ok(["sh", "-c", "printf '#!/bin/sh\necho \"$*\" >>/run/systemctl.log\n' >/run/stub/systemctl"]);
+    await ok(["chmod", "755", "/run/stub/systemctl"]);
+    // What starts, stops or restarts units (after a daemon-reload: the scripts' own, and
+    // deb-systemd-helper's when it enables).
+    const underSystemd = async (...argv: string[]): Promise<string[]> => {
+      await ok(["rm", "-f", "/run/systemctl.log"]);
+      await ok(["env", `PATH=/run/stub:${HOST_PATH}`, ...argv], 120_000);
+      const log = (await ok(["cat", "/run/systemctl.log"])).split("\n").filter((l) => l !== "");
+      assert.ok(
+        log.some((l) => l.endsWith("daemon-reload")),
+        `no daemon-reload: ${log.join("; ")}`,
+      );
+      return log.filter((l) => !l.endsWith("daemon-reload"));
+    };
+    await nsOk(["cp", deb, join(root, "tmp", "tvirt.deb")]);
+    // A new install starts the sockets; the first connection starts tvirtd.
+    assert.deepEqual(await underSystemd("dpkg", "-i", "/tmp/tvirt.deb"), [
+      "start tvirtd-ro.socket",
+      "start tvirtd.socket",
+    ]);
+    // An upgrade restarts tvirtd and stops nothing.
+    assert.deepEqual(await underSystemd("dpkg", "-i", "/tmp/tvirt.deb"), [
+      "start tvirtd-ro.socket",
+      "start tvirtd.socket",
+      "try-restart tvirtd.service",
+    ]);
+    // Removal stops all of tvirt's units, in one transaction.
+    assert.deepEqual(await underSystemd("dpkg", "--purge", "tvirt"), [
+      "stop tvirtd-ro.socket tvirtd.service tvirtd.socket",
+    ]);
+    await ok(["rm", "-rf", "/tmp/tvirt.deb", "/run/systemd", "/run/stub", "/run/systemctl.log"]);
+    const afterSystemd = await snapshot();
+    assert.deepEqual(afterSystemd.files, before.files, "the root's files changed (systemd branch)");
+    assert.equal(afterSystemd.accounts, before.accounts);
+    lap("installed, upgraded and purged as under systemd");
   },
 );
