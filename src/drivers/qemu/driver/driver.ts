@@ -151,6 +151,8 @@ export class QemuDriver {
   readonly #kvm = new Map<string, Promise<KvmProbeResult>>();
   #lock: RootLock | undefined;
   #closed = false;
+  /** A status file could not be read at load: its guest's runtime dir must not be swept. */
+  #statusIgnored = false;
   #hostname: string | undefined;
   /** Defaults derived from each capabilities object (a new probe gives a new object). */
   readonly #factsByCaps = new WeakMap<QemuCaps, CapsAndFacts>();
@@ -502,6 +504,8 @@ export class QemuDriver {
    * id would otherwise find another's files.
    */
   async #removeStaleRuntimeDirs(): Promise<void> {
+    // An unreadable status file may belong to a QEMU that still runs: keep every dir then.
+    if (this.#statusIgnored) return;
     const live = new Set<string>();
     for (const obj of this.domains.all()) {
       const dir = obj.run?.domainDir;
@@ -620,6 +624,7 @@ export class QemuDriver {
           }),
         );
       } catch (e) {
+        this.#statusIgnored = true;
         this.warn(`ignoring status file '${path}': ${e instanceof Error ? e.message : String(e)}`);
       }
     }
