@@ -175,9 +175,11 @@ test(
         assert.equal((await d.getState()).state, 5, `${n} is off`);
         assert.equal(await d.hasManagedSaveImage(), true, `${n} has a managed save image`);
       }
-      // the daemon goes down with the host (its guests are saved), and comes back at boot
+      // the daemon goes down with the host (its guests are saved); the boot clears the run dir
+      // (XDG_RUNTIME_DIR here, /run for the system instance); the managed save images stay
       await c.close();
       assert.equal(await daemon.stop(), 0);
+      rmSync(join(dir, "run"), { recursive: true, force: true });
       daemon = await startDaemon();
       c = await connect(uri);
       conns.push(c);
