@@ -150,12 +150,24 @@ test(
           notePid(n);
         }
       }
-      await waitFor(() => counter(serial("cnt")) >= 2, 120_000, "cnt to count");
-      await waitFor(
-        () => readFileSync(serial("idl"), "utf8").includes("TVIRT-GUEST-READY mode=idle"),
-        120_000,
-        "idl to listen to the power button",
+      // tmp: a transient guest (no managed save for it: suspend mode shuts it down)
+      await c.createXML(
+        guestDomainXML({
+          name: "tmp",
+          mode: "idle",
+          kernel: guest.kernel,
+          initrd: guest.initrd,
+          serialLogPath: serial("tmp"),
+        }),
       );
+      notePid("tmp");
+      await waitFor(() => counter(serial("cnt")) >= 2, 120_000, "cnt to count");
+      for (const n of ["idl", "tmp"])
+        await waitFor(
+          () => readFileSync(serial(n), "utf8").includes("TVIRT-GUEST-READY mode=idle"),
+          120_000,
+          `${n} to listen to the power button`,
+        );
       const uuids = new Map<string, string>();
       for (const n of ["cnt", "idl", "off"]) uuids.set(n, (await c.lookupDomainByName(n)).uuid);
 
@@ -163,8 +175,14 @@ test(
       const stop = await runGuests(["stop"], genv);
       t.diagnostic(`stop (suspend) took ${stop.ms} ms`);
       assert.equal(stop.code, 0, stop.stderr + stop.stdout);
-      assert.match(stop.stdout, /Running guests on .* URI: (cnt, idl|idl, cnt)\n/);
+      assert.match(stop.stdout, /Running guests on .* URI: cnt, idl, tmp\n/);
       assert.match(stop.stdout, /Suspending cnt .*\nDone suspending cnt\./);
+      assert.match(stop.stdout, /Shutting down guest tmp .*\nShutdown of guest tmp complete\./);
+      assert.deepEqual(
+        (await c.listAllDomains()).map((d) => d.name).sort(),
+        ["cnt", "idl", "off"],
+        "tmp is gone",
+      );
       assert.deepEqual(
         [...parseRecord(readFileSync(stateFile, "utf8"))].map(([u, ids]) => [u, [...ids].sort()]),
         [[uri, [uuids.get("cnt")!, uuids.get("idl")!].sort()]],

@@ -229,7 +229,9 @@ async function stop(r: Run, stateFile: string): Promise<void> {
       r.fail(`Unable to connect to ${uri}: ${msg(e)}`);
       continue;
     }
-    const doms = await conn.listAllDomains(ConnectListDomainsFlags.ACTIVE);
+    const doms = (await conn.listAllDomains(ConnectListDomainsFlags.ACTIVE)).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    );
     const persistent: Domain[] = [];
     for (const d of doms) if (await d.isPersistent()) persistent.push(d);
     record.set(
