@@ -142,6 +142,11 @@ if (!insideTestNetns()) {
         const states: Record<string, number> = {};
         for (const d of await c.listAllDomains()) states[d.name] = (await d.getState()).state;
         assert.deepEqual(states, { auto: 1, manual: 5 });
+        assert.equal(
+          readFileSync(join(dir, "tvirtd.pid"), "utf8").trim(),
+          String(daemon.pid),
+          "the daemon's pid file",
+        );
         assert.deepEqual(
           await taps(),
           [{ name: "vnet0", master: "virbr0" }],
