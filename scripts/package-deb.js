@@ -44,7 +44,7 @@ const pkg = JSON.parse(readFileSync(join(repoDir, "package.json"), "utf8"));
 
 export const PACKAGE = "tvirt";
 export const LIB_DIR = "/usr/lib/tvirt";
-export const COMMANDS = ["tvirsh", "tvirtd", "tvirt-host-validate"];
+export const COMMANDS = ["tvirsh", "tvirtd", "tvirt-host-validate", "tvirt-guests"];
 
 /** The build machine's architecture: the runtime carried is its Node binary. */
 const ARCH = { x64: "amd64", arm64: "arm64", ppc64: "ppc64el", s390x: "s390x" }[process.arch] ?? process.arch;
@@ -142,6 +142,10 @@ export function stage(root, { nodeBinary = process.execPath } = {}) {
   cpSync(join(repoDir, "packaging/etc"), join(root, "etc"), { recursive: true });
   if (existsSync(join(repoDir, "packaging/logrotate/tvirt")))
     copy(root, "packaging/logrotate/tvirt", "/etc/logrotate.d/tvirt");
+  // Shell completion of tvirsh (bash-completion loads it by command name; zsh from its
+  // vendor directory).
+  copy(root, "packaging/completion/tvirsh.bash", "/usr/share/bash-completion/completions/tvirsh");
+  copy(root, "packaging/completion/_tvirsh", "/usr/share/zsh/vendor-completions/_tvirsh");
   // State and log directories (owned by the package: dpkg removes them when empty).
   for (const d of ["var/lib/tvirt", "var/lib/tvirt/qemu", "var/log/tvirt", "var/log/tvirt/qemu"])
     mkdirSync(join(root, d), { recursive: true });

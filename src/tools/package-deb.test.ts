@@ -188,6 +188,11 @@ test(
     for (const page of ["man1/tvirsh.1.gz", "man8/tvirtd.8.gz", "man1/tvirt-host-validate.1.gz"])
       await ok(["test", "-s", `/usr/share/man/${page}`]);
     await ok(["test", "-f", "/etc/logrotate.d/tvirt"]);
+    await ok(["test", "-f", "/etc/default/tvirt-guests"]);
+    await ok(["test", "-s", "/usr/share/bash-completion/completions/tvirsh"]);
+    await ok(["test", "-s", "/usr/share/zsh/vendor-completions/_tvirsh"]);
+    // tvirt-guests runs from the package's runtime (status reads the record and the daemons).
+    await ok(["/usr/bin/tvirt-guests", "--help"]);
     // Enabled as debhelper does (deb-systemd-helper), so that a boot of this root starts them.
     for (const link of [
       "sockets.target.wants/tvirtd.socket",
@@ -349,6 +354,7 @@ test(
     await nsOk(["cp", deb, join(root, "tmp", "tvirt.deb")]);
     // A new install starts the sockets; the first connection starts tvirtd.
     assert.deepEqual(await underSystemd("dpkg", "-i", "/tmp/tvirt.deb"), [
+      "start tvirt-guests.service",
       "start tvirtd-ro.socket",
       "start tvirtd.socket",
     ]);
@@ -360,7 +366,7 @@ test(
     ]);
     // Removal stops all of tvirt's units, in one transaction.
     assert.deepEqual(await underSystemd("dpkg", "--purge", "tvirt"), [
-      "stop tvirtd-ro.socket tvirtd.service tvirtd.socket",
+      "stop tvirt-guests.service tvirtd-ro.socket tvirtd.service tvirtd.socket",
     ]);
     await ok(["rm", "-rf", "/tmp/tvirt.deb", "/run/systemd", "/run/stub", "/run/systemctl.log"]);
     const afterSystemd = await snapshot();
