@@ -19,6 +19,7 @@ import type {
   HostCpuProperty,
   MachineInfo,
   QemuCaps,
+  SgxCaps,
 } from "./types.ts";
 
 export interface LoadCapsOptions {
@@ -117,6 +118,20 @@ function hostCpuOf(el: XmlElement, document: string): HostCpuInfo {
   };
 }
 
+function sgxOf(el: XmlElement, document: string): SgxCaps {
+  const size = el.child("section_size");
+  return {
+    flc: el.childText("flc") === "yes",
+    sgx1: el.childText("sgx1") === "yes",
+    sgx2: el.childText("sgx2") === "yes",
+    sectionSizeKiB: integer(size?.content, "<section_size>", document, size ?? el),
+    sections: (el.child("sections")?.all("section") ?? []).map((s) => ({
+      node: integer(s.attr("node"), "section node", document, s),
+      sizeKiB: integer(s.attr("size"), "section size", document, s),
+    })),
+  };
+}
+
 /** Parses the text of a libvirt `<qemuCaps>` document. `document` names it in errors. */
 export function parseCapsXml(
   text: string,
@@ -158,6 +173,8 @@ export function parseCapsXml(
     if (ms === undefined && cs === undefined && h === undefined) continue;
     accel[a] = { machines: ms ?? [], cpuModels: cs ?? [], ...(h ? { hostCpu: h } : {}) };
   }
+  const hv = root.child("hypervCapabilities");
+  const sgx = root.child("sgx");
   return {
     emulator: root.childText("emulator") ?? "",
     version,
@@ -167,6 +184,10 @@ export function parseCapsXml(
     accel,
     migrationCapabilities: [],
     binaryCtime: 0,
+    ...(hv?.attr("supported") === "yes"
+      ? { hypervCapabilities: hv.all("cap").map((c) => required(c, "name", document)) }
+      : {}),
+    ...(sgx?.attr("supported") === "yes" ? { sgx: sgxOf(sgx, document) } : {}),
   };
 }
 

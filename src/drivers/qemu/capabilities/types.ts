@@ -80,4 +80,21 @@ export interface QemuCaps {
    * which do not record it.
    */
   readonly objectTypes?: ReadonlySet<string>;
+  /**
+   * Hyper-V enlightenments KVM offers (libvirt's `<hypervCapabilities>`: `relaxed`, `vapic`,
+   * …), when known; reported by domain capabilities.
+   */
+  readonly hypervCapabilities?: readonly string[];
+  /** The host's SGX facts QEMU reported (`query-sgx-capabilities`), when it has SGX. */
+  readonly sgx?: SgxCaps;
+}
+
+export interface SgxCaps {
+  readonly flc: boolean;
+  readonly sgx1: boolean;
+  readonly sgx2: boolean;
+  /** EPC size in KiB. */
+  readonly sectionSizeKiB: number;
+  /** EPC sections per host NUMA node, KiB. */
+  readonly sections: readonly { readonly node: number; readonly sizeKiB: number }[];
 }
