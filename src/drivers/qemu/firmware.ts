@@ -45,14 +45,18 @@ export function parseFirmwareDescriptor(text: string, path: string): FirmwareDes
   }
   if (typeof doc !== "object" || doc === null) return undefined;
   const d = doc as Record<string, unknown>;
-  const mapping = d.mapping as Record<string, unknown> | undefined;
-  if (typeof mapping !== "object" || mapping === null || typeof mapping.device !== "string") return undefined;
-  const exec = mapping.executable as Record<string, unknown> | undefined;
+  const mapping: unknown = d.mapping;
+  if (typeof mapping !== "object" || mapping === null) return undefined;
+  const map = mapping as Record<string, unknown>;
+  if (typeof map.device !== "string") return undefined;
+  const exec: unknown = map.executable;
   const executable =
-    typeof exec === "object" && exec !== null && typeof exec.filename === "string"
-      ? exec.filename
-      : typeof mapping.filename === "string"
-        ? mapping.filename
+    typeof exec === "object" &&
+    exec !== null &&
+    typeof (exec as Record<string, unknown>).filename === "string"
+      ? ((exec as Record<string, unknown>).filename as string)
+      : typeof map.filename === "string"
+        ? map.filename
         : undefined;
   const targets = Array.isArray(d.targets)
     ? d.targets.flatMap((t: unknown) => {
@@ -66,7 +70,7 @@ export function parseFirmwareDescriptor(text: string, path: string): FirmwareDes
   return {
     path,
     interfaces: strings(d["interface-types"]),
-    device: mapping.device,
+    device: map.device,
     ...(executable !== undefined ? { executable } : {}),
     targets,
     features: strings(d.features),

@@ -163,11 +163,12 @@ function devices(caps: QemuCaps, machine: string, opts: DomainCapsOptions): Doma
     ]),
   );
   out.push(group("filesystem", [en("driverType", ["path", "handle", has("vhost-user-fs") && "virtiofs"])]));
-  const swtpm = opts.swtpmVersions !== undefined && has("tpm-emulator");
+  const versions = opts.swtpmVersions;
+  const swtpm = versions !== undefined && has("tpm-emulator");
   const tpmModels = [has("tpm-tis") && "tpm-tis", has("tpm-crb") && "tpm-crb"];
   const tpmBackends = [has("tpm-passthrough") && "passthrough", swtpm && "emulator", swtpm && "external"];
   const tpmEnums = [en("model", tpmModels), en("backendModel", tpmBackends)];
-  if (swtpm && opts.swtpmVersions!.length > 0) tpmEnums.push(en("backendVersion", [...opts.swtpmVersions!]));
+  if (swtpm && versions.length > 0) tpmEnums.push(en("backendVersion", [...versions]));
   out.push(group("tpm", tpmEnums, tpmEnums[0]!.values.length > 0 && tpmEnums[1]!.values.length > 0));
   out.push(group("redirdev", [en("bus", ["usb"])], has("usb-redir")));
   out.push(group("channel", [en("type", ["pty", "unix", has("spice") && "spicevmc"])]));

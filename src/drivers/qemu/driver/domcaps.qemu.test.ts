@@ -1,0 +1,82 @@
+/**
+ * `virConnectGetDomainCapabilities` on the installed QEMU: defaults (virt type from KVM's
+ * usability, the binary's default machine), aliases resolved, the host's facts reported, and
+ * libvirt's messages for a wrong virt type, architecture, machine or flag.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseXml } from "../../../conf/xml.ts";
+import { hostHasIommu } from "../../../host/facts.ts";
+import { makeTestRoot } from "../../../testing/qemu/driver.ts";
+import { qemuOrSkip } from "../../../testing/qemu/capabilities.ts";
+import { VirtError } from "../../../util/errors/index.ts";
+
+void test("domain capabilities of the installed QEMU, and refusals naming what is wrong", async (t) => {
+  const qemu = qemuOrSkip(t);
+  if (!qemu) return;
+  const tr = makeTestRoot("tvirt-domcaps-");
+  const conn = await tr.open();
+  try {
+    const kvm = (await conn.driver.kvm(qemu)).usable;
+    const dflt = parseXml(await conn.connectGetDomainCapabilities({}, 0));
+    assert.equal(dflt.childText("path"), qemu);
+    assert.equal(dflt.childText("domain"), kvm ? "kvm" : "qemu", "KVM when usable, else TCG");
+    assert.match(dflt.childText("machine") ?? "", /^pc-i440fx-\d+\.\d+$/);
+    assert.equal(dflt.childText("arch"), "x86_64");
+
+    const q35 = parseXml(
+      await conn.connectGetDomainCapabilities({ virttype: "qemu", machine: "q35", arch: "x86_64" }, 0),
+    );
+    assert.match(q35.childText("machine") ?? "", /^pc-q35-\d+\.\d+$/, "the alias is resolved");
+    assert.equal(q35.child("vcpu")?.attr("max"), "288");
+    const modes = q35.child("cpu")!.all("mode");
+    const mode = (n: string) => modes.find((m) => m.attr("name") === n);
+    assert.equal(mode("host-passthrough")?.attr("supported"), "no", "no host-passthrough under TCG");
+    assert.equal(mode("maximum")?.attr("supported"), "yes");
+    const models = mode("custom")!
+      .all("model")
+      .map((m) => m.content);
+    assert.ok(models.includes("qemu64") && models.includes("Skylake-Client-v1"), models.join(","));
+    assert.ok(!models.includes("max") && !models.includes("host"));
+    const bus = q35
+      .child("devices")!
+      .child("disk")!
+      .all("enum")
+      .find((e) => e.attr("name") === "bus")!
+      .all("value")
+      .map((v) => v.content);
+    assert.ok(!bus.includes("ide") && bus.includes("sata"), `q35 has no IDE: ${bus.join(",")}`);
+    const pciBackend = q35
+      .child("devices")!
+      .child("hostdev")!
+      .all("enum")
+      .find((e) => e.attr("name") === "pciBackend")!
+      .all("value")
+      .map((v) => v.content);
+    assert.deepEqual(pciBackend, hostHasIommu() ? ["default", "vfio"] : [], "VFIO only with IOMMU groups");
+
+    const refused = async (
+      q: Parameters<typeof conn.connectGetDomainCapabilities>[0],
+      re: RegExp,
+      flags = 0,
+    ) =>
+      assert.rejects(conn.connectGetDomainCapabilities(q, flags), (e: unknown) => {
+        assert.ok(e instanceof VirtError, String(e));
+        assert.match(e.message, re);
+        return true;
+      });
+    await refused({ virttype: "xen" }, /unknown virttype: xen/);
+    await refused({ arch: "sparc" }, /unknown architecture: sparc/);
+    await refused({ arch: "aarch64" }, /doesn't match given architecture 'aarch64'/);
+    await refused(
+      { virttype: "qemu", machine: "pc-nosuch" },
+      /the machine 'pc-nosuch' is not supported by emulator/,
+    );
+    await refused({ emulatorbin: "/nonexistent/qemu" }, /nonexistent/);
+    await refused({}, /unsupported flags/, 1);
+    if (!kvm) await refused({ virttype: "kvm" }, /KVM is not supported by '.*' on this host/);
+  } finally {
+    await conn.connectClose();
+    await tr.cleanup();
+  }
+});
