@@ -237,6 +237,26 @@ function features(caps: QemuCaps): DomainCapsFeature[] {
   return out;
 }
 
+/**
+ * CPU features whose libvirt name differs from QEMU's property name (libvirt's CPU map keeps
+ * the older underscore and `pclmuldq` spellings); blockers are reported in libvirt's names.
+ */
+const LIBVIRT_FEATURE_NAME: Readonly<Record<string, string>> = {
+  "cmp-legacy": "cmp_legacy",
+  "ds-cpl": "ds_cpl",
+  "fxsr-opt": "fxsr_opt",
+  "kvm-pv-eoi": "kvm_pv_eoi",
+  "kvm-pv-unhalt": "kvm_pv_unhalt",
+  "lahf-lm": "lahf_lm",
+  "nodeid-msr": "nodeid_msr",
+  pclmulqdq: "pclmuldq",
+  "perfctr-core": "perfctr_core",
+  "perfctr-nb": "perfctr_nb",
+  "tsc-adjust": "tsc_adjust",
+};
+
+const libvirtFeature = (qemu: string): string => LIBVIRT_FEATURE_NAME[qemu] ?? qemu;
+
 function customModels(caps: QemuCaps, opts: DomainCapsOptions): DomainCapsCpuModel[] {
   const named: readonly NamedCpuModel[] =
     opts.cpuModels ??
@@ -247,7 +267,8 @@ function customModels(caps: QemuCaps, opts: DomainCapsOptions): DomainCapsCpuMod
         name: m.name,
         usable: m.usable ? ("yes" as const) : ("no" as const),
         ...(m.deprecated === true ? { deprecated: true } : {}),
-        blockers: [...(m.blockers ?? [])].sort(),
+        // QEMU may name a blocker more than once (one per property alias); libvirt lists it once.
+        blockers: [...new Set((m.blockers ?? []).map(libvirtFeature))].sort(),
       }));
   // libvirt 11 lists the models by name (plain byte order).
   return [...named]
