@@ -92,6 +92,7 @@ function cpuOf(el: XmlElement, document: string): CpuModelInfo {
     ...(typename !== undefined ? { typename } : {}),
     // libvirt writes 'unknown' when QEMU did not say; treat like QEMU's silence in the probe.
     usable: usable !== "no",
+    ...(usable === "unknown" ? { usableUnknown: true } : {}),
     blockers: el.all("blocker").map((b) => required(b, "name", document)),
     deprecated: yesNo(el, "deprecated", document) ?? false,
   };

@@ -32,6 +32,22 @@ export interface CpuModelInfo {
   /** Features that make the model unusable on this host. */
   readonly blockers?: readonly string[];
   readonly deprecated?: boolean;
+  /** QEMU did not say whether the model is usable (libvirt writes `usable='unknown'`). */
+  readonly usableUnknown?: boolean;
+  /** The versioned model an alias stands for (`EPYC-Rome` → `EPYC-Rome-v1`). */
+  readonly aliasOf?: string;
+}
+
+/**
+ * What a named CPU model contains, from QEMU's static expansion of it (the CPU map, see
+ * cpu-map.ts): QEMU feature names it turns on, its vendor string and family/model.
+ */
+export interface CpuDefinition {
+  readonly name: string;
+  readonly vendor?: string;
+  readonly family?: number;
+  readonly model?: number;
+  readonly features: readonly string[];
 }
 
 export interface HostCpuProperty {
@@ -80,6 +96,11 @@ export interface QemuCaps {
    * which do not record it.
    */
   readonly objectTypes?: ReadonlySet<string>;
+  /**
+   * The CPU map: every named model QEMU offers, expanded (probed under TCG). Undefined for
+   * libvirt's capability files, which do not record it.
+   */
+  readonly cpuDefinitions?: readonly CpuDefinition[];
   /**
    * Hyper-V enlightenments KVM offers (libvirt's `<hypervCapabilities>`: `relaxed`, `vapic`,
    * …), when known; reported by domain capabilities.
