@@ -3,6 +3,12 @@
  * is rebuilt from the capability file libvirt's test used (`caps_<version>_x86_64.xml`), with
  * the firmware descriptors of its `qemufirmwaredata` tree and the host facts its test mocks
  * (VFIO usable, swtpm 2.0, 64 physical address bits, two fake configured firmware images).
+ *
+ * The CPU section needs a CPU map, which libvirt's capability files do not carry: the installed
+ * QEMU's probed map stands in (a model it lacks is no host-model candidate), and the host-model
+ * CPU must be libvirt's for every file; where the installed QEMU is the file's version (7.2
+ * here) the whole document must be libvirt's. Canonical names (QEMU's `alias-of`) come from
+ * the file's recorded QMP replies.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +19,10 @@ import { libvirtSuiteOrSkip } from "../../../testing/libvirt-suite.ts";
 import { loadFirmwareDescriptors, supportedFirmware } from "../firmware.ts";
 import { buildDomainCaps, resolveMachine, type DomainCapsOptions, type VirtType } from "./domcaps.ts";
 import { loadCapsFile } from "./load.ts";
-import type { QemuCaps } from "./types.ts";
+import { getQemuCaps } from "./cache.ts";
+import { qemuBinaryPath } from "../../../testing/qemu/capabilities.ts";
+import { TEST_CAPS_CACHE } from "../../../testing/qemu/driver.ts";
+import type { CpuDefinition, QemuCaps } from "./types.ts";
 
 interface Case {
   file: string;
@@ -41,7 +50,53 @@ function cases(suite: string): Case[] {
   return out;
 }
 
-function optionsFor(suite: string, caps: QemuCaps, c: Case): DomainCapsOptions {
+/** `alias-of` of each CPU model in the QMP replies recorded beside a capability file. */
+function aliasesOf(capsFile: string): Map<string, string> {
+  const text = readFileSync(capsFile.replace(/\.xml$/, ".replies"), "utf8");
+  const out = new Map<string, string>();
+  for (const m of text.matchAll(/"name": "([^"]+)",\s*"typename": "[^"]+",[^{}]*?"alias-of": "([^"]+)"/g))
+    out.set(m[1]!, m[2]!);
+  return out;
+}
+
+/** A capability file with its CPU models' aliases (what a probe of that QEMU records). */
+function loadWithAliases(capsFile: string): QemuCaps {
+  const caps = loadCapsFile(capsFile);
+  const aliases = aliasesOf(capsFile);
+  const accel: QemuCaps["accel"] = Object.fromEntries(
+    Object.entries(caps.accel).map(([k, a]) => [
+      k,
+      {
+        ...a,
+        cpuModels: a.cpuModels.map((m) => {
+          const aliasOf = aliases.get(m.name);
+          return aliasOf !== undefined ? { ...m, aliasOf } : m;
+        }),
+      },
+    ]),
+  );
+  return { ...caps, accel };
+}
+
+/** The installed QEMU's CPU map and version, when QEMU is installed. */
+async function installedMap(): Promise<{ map: readonly CpuDefinition[]; version: number } | undefined> {
+  let live: QemuCaps;
+  try {
+    live = await getQemuCaps(qemuBinaryPath(), { cacheDir: TEST_CAPS_CACHE });
+  } catch {
+    return undefined;
+  }
+  return live.cpuDefinitions ? { map: live.cpuDefinitions, version: live.version } : undefined;
+}
+
+const sameRelease = (a: number, b: number): boolean => Math.floor(a / 1000) === Math.floor(b / 1000);
+
+function optionsFor(
+  suite: string,
+  caps: QemuCaps,
+  c: Case,
+  cpuDefinitions?: readonly CpuDefinition[],
+): DomainCapsOptions {
   const fwRoot = join(suite, "tests", "qemufirmwaredata");
   const descriptors = loadFirmwareDescriptors([
     join(fwRoot, "home/user/.config/qemu/firmware"),
@@ -58,6 +113,7 @@ function optionsFor(suite: string, caps: QemuCaps, c: Case): DomainCapsOptions {
     // libvirt's test mocks swtpm per QEMU version.
     swtpmVersions: caps.version < 7_000_000 ? ["1.2", "2.0"] : ["2.0"],
     hostPhysBits: 64,
+    ...(cpuDefinitions ? { cpuDefinitions } : {}),
   };
 }
 
@@ -83,7 +139,7 @@ function mode(cpu: string[], name: string): string[] {
 const modelFacts = (lines: string[]): string[] =>
   lines.map((l) => l.replace(/ vendor='[^']*'/, "").replace(/ canonical='[^']*'/, ""));
 
-void test("domain capabilities match libvirt 11.3's domaincapsdata outside the CPU section", (t) => {
+void test("domain capabilities match libvirt 11.3's domaincapsdata outside the CPU section", async (t) => {
   const suite = libvirtSuiteOrSkip(t);
   if (!suite) return;
   const all = cases(suite);
@@ -92,10 +148,14 @@ void test("domain capabilities match libvirt 11.3's domaincapsdata outside the C
   let restSame = 0;
   let passSame = 0;
   let customSame = 0;
+  let hostModelSame = 0;
+  let sameVersion = 0;
+  const installed = await installedMap();
+  if (!installed) t.diagnostic("QEMU is not installed: the CPU section has no map to be checked with");
   const failures: string[] = [];
   for (const c of all) {
-    const caps = loadCapsFile(c.caps);
-    const ours = formatDomainCaps(buildDomainCaps(caps, optionsFor(suite, caps, c)));
+    const caps = loadWithAliases(c.caps);
+    const ours = formatDomainCaps(buildDomainCaps(caps, optionsFor(suite, caps, c, installed?.map)));
     const theirs = readFileSync(c.file, "utf8");
     if (ours === theirs) exact++;
     const o = split(ours);
@@ -115,26 +175,42 @@ void test("domain capabilities match libvirt 11.3's domaincapsdata outside the C
       JSON.stringify(modelFacts(mode(o.cpu, "custom"))) === JSON.stringify(modelFacts(mode(e.cpu, "custom")))
     )
       customSame++;
+    if (JSON.stringify(mode(o.cpu, "host-model")) === JSON.stringify(mode(e.cpu, "host-model")))
+      hostModelSame++;
+    else if (installed) failures.push(`${name}: host-model differs`);
+    if (installed && sameRelease(installed.version, caps.version)) {
+      sameVersion++;
+      if (ours !== theirs) failures.push(`${name}: not identical with the same QEMU's CPU map`);
+    }
   }
   t.diagnostic(
-    `${all.length} cases: ${exact} identical, ${restSame} identical outside <cpu>, ` +
-      `${passSame} with identical host-passthrough/maximum, ${customSame} with identical custom models ` +
-      `(names, usability, deprecation, blockers)`,
+    `${all.length} cases: ${exact} identical (${sameVersion} of the installed QEMU's version), ${restSame} identical outside ` +
+      `<cpu>, ${passSame} with identical host-passthrough/maximum, ${hostModelSame} with identical ` +
+      `host-model, ${customSame} with identical custom models (names, usability, deprecation, blockers)`,
   );
   assert.deepEqual(failures, []);
 });
 
-void test("QEMU 7.2: the document around the CPU is libvirt's, line for line", (t) => {
+void test("QEMU 7.2: libvirt's document line for line (the CPU section with the installed 7.2's map)", async (t) => {
   const suite = libvirtSuiteOrSkip(t);
   if (!suite) return;
+  const installed = await installedMap();
+  const map = installed && sameRelease(installed.version, 7_002_000) ? installed.map : undefined;
   for (const variant of ["", "-q35", "-tcg"]) {
-    const c = cases(suite).find((x) => x.file.endsWith(`qemu_7.2.0${variant}.x86_64.xml`))!;
-    const caps = loadCapsFile(c.caps);
-    const ours = split(formatDomainCaps(buildDomainCaps(caps, optionsFor(suite, caps, c))));
-    const theirs = split(readFileSync(c.file, "utf8"));
+    const c: Case = cases(suite).find((x) => x.file.endsWith(`qemu_7.2.0${variant}.x86_64.xml`))!;
+    const caps = loadWithAliases(c.caps);
+    const doc = formatDomainCaps(buildDomainCaps(caps, optionsFor(suite, caps, c, map)));
+    const expected: string = readFileSync(c.file, "utf8");
+    if (map) {
+      assert.equal(doc, expected, variant);
+      continue;
+    }
+    const ours = split(doc);
+    const theirs = split(expected);
     assert.deepEqual(ours.rest, theirs.rest, variant);
     for (const m of ["host-passthrough", "maximum"]) assert.deepEqual(mode(ours.cpu, m), mode(theirs.cpu, m));
   }
+  if (!map) t.diagnostic("the installed QEMU is not 7.2: its CPU section was not compared");
 });
 
 void test("machine types resolve by alias; an unknown one names the emulator", (t) => {

@@ -15,28 +15,16 @@ import type {
 } from "../../../conf/domcaps/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import type { SupportedFirmware } from "../firmware.ts";
-import type { Accel, MachineInfo, QemuCaps } from "./types.ts";
+import {
+  cpuModelsFor,
+  hostModelCpu,
+  type CpuModelEntry,
+  type HostModel,
+  type VirtType,
+} from "./cpu-host-model.ts";
+import type { Accel, CpuDefinition, MachineInfo, QemuCaps } from "./types.ts";
 
-export type VirtType = "kvm" | "qemu";
-
-/** The host-model CPU (the shape `hostModelCpu` of cpu-host-model.ts returns). */
-export interface HostModelCpu {
-  readonly model: string;
-  readonly fallback: "forbid" | "allow";
-  readonly vendor?: string;
-  readonly maxphysaddr?: { readonly mode: "passthrough"; readonly limit?: number };
-  readonly features: readonly { readonly policy: "require" | "disable"; readonly name: string }[];
-}
-
-/** One named CPU model (the shape `cpuModelsFor` of cpu-host-model.ts returns). */
-export interface NamedCpuModel {
-  readonly name: string;
-  readonly usable: "yes" | "no" | "unknown";
-  readonly vendor?: string;
-  readonly canonical?: string;
-  readonly deprecated?: boolean;
-  readonly blockers: readonly string[];
-}
+export type { VirtType } from "./cpu-host-model.ts";
 
 export interface DomainCapsOptions {
   readonly virtType: VirtType;
@@ -52,10 +40,12 @@ export interface DomainCapsOptions {
   readonly swtpmVersions?: readonly string[];
   /** Physical address bits of the host CPU, reported as host-model's maxphysaddr limit (KVM). */
   readonly hostPhysBits?: number;
-  /** host-model CPU; host-model is reported unsupported without it. */
-  readonly hostModel?: HostModelCpu;
-  /** Named CPU models with usability; by default the probed models as QEMU reported them. */
-  readonly cpuModels?: readonly NamedCpuModel[];
+  /**
+   * The CPU map the host-model CPU is decoded with and the named models take their vendor
+   * from; default the capabilities' own (`caps.cpuDefinitions`, probed). libvirt's capability
+   * files have none: their tests pass the map of the installed QEMU.
+   */
+  readonly cpuDefinitions?: readonly CpuDefinition[];
 }
 
 const accelOf = (t: VirtType): Accel => (t === "kvm" ? "kvm" : "tcg");
@@ -257,19 +247,41 @@ const LIBVIRT_FEATURE_NAME: Readonly<Record<string, string>> = {
 
 const libvirtFeature = (qemu: string): string => LIBVIRT_FEATURE_NAME[qemu] ?? qemu;
 
+/**
+ * QEMU's generic models: QEMU gives them a vendor only because CPUID needs one, and libvirt's
+ * CPU map gives them none, so libvirt reports their vendor as `unknown`.
+ */
+const GENERIC_MODELS = new Set([
+  "486",
+  "pentium",
+  "pentium2",
+  "pentium3",
+  "qemu32",
+  "qemu64",
+  "kvm32",
+  "kvm64",
+]);
+
+const isGeneric = (name: string): boolean => GENERIC_MODELS.has(name.replace(/-v\d+$/, ""));
+
 function customModels(caps: QemuCaps, opts: DomainCapsOptions): DomainCapsCpuModel[] {
-  const named: readonly NamedCpuModel[] =
-    opts.cpuModels ??
-    (caps.accel[accelOf(opts.virtType)]?.cpuModels ?? [])
-      // host, max and base are CPU modes of their own, not models a user names.
-      .filter((m) => m.name !== "host" && m.name !== "max" && m.name !== "base")
-      .map((m) => ({
-        name: m.name,
-        usable: m.usable ? ("yes" as const) : ("no" as const),
-        ...(m.deprecated === true ? { deprecated: true } : {}),
-        // QEMU may name a blocker more than once (one per property alias); libvirt lists it once.
-        blockers: [...new Set((m.blockers ?? []).map(libvirtFeature))].sort(),
-      }));
+  const defs = opts.cpuDefinitions ?? caps.cpuDefinitions;
+  const named: readonly CpuModelEntry[] = defs
+    ? cpuModelsFor({ ...caps, cpuDefinitions: defs }, opts.virtType).map((m) => ({
+        ...m,
+        // With a CPU map every model has a vendor, `unknown` when the map names none.
+        vendor: isGeneric(m.name) ? "unknown" : (m.vendor ?? "unknown"),
+      }))
+    : (caps.accel[accelOf(opts.virtType)]?.cpuModels ?? [])
+        // host, max and base are CPU modes of their own, not models a user names.
+        .filter((m) => m.name !== "host" && m.name !== "max" && m.name !== "base")
+        .map((m) => ({
+          name: m.name,
+          usable: m.usable ? ("yes" as const) : ("no" as const),
+          ...(m.deprecated === true ? { deprecated: true } : {}),
+          // QEMU may name a blocker more than once (one per property alias); libvirt lists it once.
+          blockers: [...new Set((m.blockers ?? []).map(libvirtFeature))].sort(),
+        }));
   // libvirt 11 lists the models by name (plain byte order).
   return [...named]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -279,16 +291,18 @@ function customModels(caps: QemuCaps, opts: DomainCapsOptions): DomainCapsCpuMod
       ...(m.deprecated === true ? { deprecated: true } : {}),
       ...(m.vendor !== undefined ? { vendor: m.vendor } : {}),
       ...(m.canonical !== undefined ? { canonical: m.canonical } : {}),
-      blockers: m.usable === "no" ? m.blockers : [],
+      blockers: m.usable === "no" ? [...new Set(m.blockers.map(libvirtFeature))].sort() : [],
     }));
 }
 
-function hostModel(opts: DomainCapsOptions): DomainCapsHostModel {
-  const hm = opts.hostModel;
+function hostModel(caps: QemuCaps, opts: DomainCapsOptions): DomainCapsHostModel {
+  const defs = opts.cpuDefinitions;
+  const hm: HostModel | undefined = hostModelCpu(caps, opts.virtType, {
+    ...(defs ? { cpuDefinitions: defs } : {}),
+    ...(opts.hostPhysBits !== undefined ? { hostPhysBits: opts.hostPhysBits } : {}),
+  });
   if (!hm) return { supported: false, features: [] };
-  let maxphysaddr = hm.maxphysaddr;
-  if (maxphysaddr === undefined && opts.virtType === "kvm" && opts.hostPhysBits !== undefined)
-    maxphysaddr = { mode: "passthrough", limit: opts.hostPhysBits };
+  const maxphysaddr = hm.maxphysaddr;
   return {
     supported: true,
     model: hm.model,
@@ -336,7 +350,7 @@ export function buildDomainCaps(caps: QemuCaps, opts: DomainCapsOptions): Domain
     cpu: {
       hostPassthrough: { supported: opts.virtType === "kvm", migratable },
       maximum: { supported: true, migratable },
-      hostModel: hostModel(opts),
+      hostModel: hostModel(caps, opts),
       custom: { supported: models.length > 0, models },
     },
     memoryBacking: {
