@@ -31,14 +31,14 @@ interface Case {
   machine?: string;
 }
 
-/** The x86_64 outputs that have a capability file (hvf and AMD SEV hosts left out). */
+/** The x86_64 outputs that have a capability file (the macOS hvf host left out). */
 function cases(suite: string): Case[] {
   const dir = join(suite, "tests", "domaincapsdata");
   const out: Case[] = [];
   for (const f of readdirSync(dir).sort()) {
-    const m = /^qemu_(\d+\.\d+\.\d+)(?:-(q35|tcg))?\.x86_64\.xml$/.exec(f);
+    const m = /^qemu_(\d+\.\d+\.\d+)(?:-(q35|tcg))?\.x86_64(\+amdsev)?\.xml$/.exec(f);
     if (!m) continue;
-    const caps = join(suite, "tests", "qemucapabilitiesdata", `caps_${m[1]}_x86_64.xml`);
+    const caps = join(suite, "tests", "qemucapabilitiesdata", `caps_${m[1]}_x86_64${m[3] ?? ""}.xml`);
     if (!existsSync(caps)) continue;
     out.push({
       file: join(dir, f),
@@ -113,6 +113,8 @@ function optionsFor(
     // libvirt's test mocks swtpm per QEMU version.
     swtpmVersions: caps.version < 7_000_000 ? ["1.2", "2.0"] : ["2.0"],
     hostPhysBits: 64,
+    // libvirt's test mocks CPUID 0x8000001F of an AMD host with SEV.
+    sevGuests: { max: 59, maxES: 450 },
     ...(cpuDefinitions ? { cpuDefinitions } : {}),
   };
 }
@@ -149,6 +151,7 @@ void test("domain capabilities match libvirt 11.3's domaincapsdata outside the C
   let passSame = 0;
   let customSame = 0;
   let hostModelSame = 0;
+  let newerModel = 0;
   let sameVersion = 0;
   const installed = await installedMap();
   if (!installed) t.diagnostic("QEMU is not installed: the CPU section has no map to be checked with");
@@ -177,7 +180,14 @@ void test("domain capabilities match libvirt 11.3's domaincapsdata outside the C
       customSame++;
     if (JSON.stringify(mode(o.cpu, "host-model")) === JSON.stringify(mode(e.cpu, "host-model")))
       hostModelSame++;
-    else if (installed) failures.push(`${name}: host-model differs`);
+    else {
+      // A host-model libvirt decoded to a model newer than the installed QEMU cannot be matched
+      // with that QEMU's map (EPYC-Genoa of the SEV host needs QEMU 8.1).
+      const want = /<model fallback='[a-z]+'>([^<]+)</.exec(mode(e.cpu, "host-model").join("\n"))?.[1];
+      if (installed && want !== undefined && installed.map.some((d) => d.name === want))
+        failures.push(`${name}: host-model differs`);
+      else newerModel++;
+    }
     if (installed && sameRelease(installed.version, caps.version)) {
       sameVersion++;
       if (ours !== theirs) failures.push(`${name}: not identical with the same QEMU's CPU map`);
@@ -186,7 +196,7 @@ void test("domain capabilities match libvirt 11.3's domaincapsdata outside the C
   t.diagnostic(
     `${all.length} cases: ${exact} identical (${sameVersion} of the installed QEMU's version), ${restSame} identical outside ` +
       `<cpu>, ${passSame} with identical host-passthrough/maximum, ${hostModelSame} with identical ` +
-      `host-model, ${customSame} with identical custom models (names, usability, deprecation, blockers)`,
+      `host-model (${newerModel} more need a newer QEMU's map), ${customSame} with identical custom models (names, usability, deprecation, blockers)`,
   );
   assert.deepEqual(failures, []);
 });

@@ -38,6 +38,11 @@ export interface DomainCapsOptions {
   readonly vfio?: boolean;
   /** TPM versions swtpm can emulate here (`1.2`, `2.0`); undefined when swtpm is missing. */
   readonly swtpmVersions?: readonly string[];
+  /**
+   * How many SEV and SEV-ES guests the host's firmware can run at once (CPUID 0x8000001F),
+   * reported with SEV when known.
+   */
+  readonly sevGuests?: { readonly max: number; readonly maxES: number };
   /** Physical address bits of the host CPU, reported as host-model's maxphysaddr limit (KVM). */
   readonly hostPhysBits?: number;
   /**
@@ -183,7 +188,7 @@ function devices(caps: QemuCaps, machine: string, opts: DomainCapsOptions): Doma
 }
 
 /** libvirt's names of QEMU's Hyper-V enlightenments are QEMU's without the `hv-` prefix. */
-function features(caps: QemuCaps): DomainCapsFeature[] {
+function features(caps: QemuCaps, opts: DomainCapsOptions): DomainCapsFeature[] {
   const has = (f: string): boolean => caps.flags.has(f);
   const simple = (name: string, supported: boolean): DomainCapsFeature => ({ name, supported, enums: [] });
   const out: DomainCapsFeature[] = [
@@ -196,7 +201,23 @@ function features(caps: QemuCaps): DomainCapsFeature[] {
   ];
   // The i8042 (PS/2) controller is a machine property libvirt can switch off since QEMU 7.0.
   if (isX86(caps.arch)) out.push(simple("ps2", has("machine-i8042-opt")));
-  out.push(simple("sev", false));
+  const sev = has("sev-guest") ? caps.sev : undefined;
+  if (sev) {
+    const n = (name: string, v: number | string) => ({ name, text: String(v) });
+    out.push({
+      name: "sev",
+      supported: true,
+      enums: [],
+      values: [
+        n("cbitpos", sev.cbitpos),
+        n("reducedPhysBits", sev.reducedPhysBits),
+        ...(opts.sevGuests
+          ? [n("maxGuests", opts.sevGuests.max), n("maxESGuests", opts.sevGuests.maxES)]
+          : []),
+        ...(sev.cpu0Id !== undefined ? [n("cpu0Id", sev.cpu0Id)] : []),
+      ],
+    });
+  } else out.push(simple("sev", false));
   const sgx = caps.sgx;
   if (sgx && has("sgx-epc")) {
     const yesNo = (b: boolean): string => (b ? "yes" : "no");
@@ -223,7 +244,9 @@ function features(caps: QemuCaps): DomainCapsFeature[] {
   if (hv !== undefined && isX86(caps.arch)) {
     out.push({ name: "hyperv", supported: true, enums: [en("features", [...hv])] });
   }
-  out.push(simple("launchSecurity", false));
+  const sectypes = [sev && "sev", sev && has("sev-snp-guest") && "sev-snp"];
+  const launch = en("sectype", sectypes);
+  out.push({ name: "launchSecurity", supported: launch.values.length > 0, enums: [launch] });
   return out;
 }
 
@@ -362,6 +385,6 @@ export function buildDomainCaps(caps: QemuCaps, opts: DomainCapsOptions): Domain
       ].filter((v): v is string => typeof v === "string"),
     },
     devices: devices(caps, machine.name, opts),
-    features: features(caps),
+    features: features(caps, opts),
   };
 }

@@ -19,6 +19,7 @@ import type {
   HostCpuProperty,
   MachineInfo,
   QemuCaps,
+  SevCaps,
   SgxCaps,
 } from "./types.ts";
 
@@ -133,6 +134,17 @@ function sgxOf(el: XmlElement, document: string): SgxCaps {
   };
 }
 
+function sevOf(el: XmlElement, document: string): SevCaps {
+  const cbit = el.child("cbitpos");
+  const reduced = el.child("reducedPhysBits");
+  const cpu0Id = el.childText("cpu0Id");
+  return {
+    cbitpos: integer(cbit?.content, "<cbitpos>", document, cbit ?? el),
+    reducedPhysBits: integer(reduced?.content, "<reducedPhysBits>", document, reduced ?? el),
+    ...(cpu0Id ? { cpu0Id } : {}),
+  };
+}
+
 /** Parses the text of a libvirt `<qemuCaps>` document. `document` names it in errors. */
 export function parseCapsXml(
   text: string,
@@ -176,6 +188,7 @@ export function parseCapsXml(
   }
   const hv = root.child("hypervCapabilities");
   const sgx = root.child("sgx");
+  const sev = root.child("sev");
   return {
     emulator: root.childText("emulator") ?? "",
     version,
@@ -189,6 +202,7 @@ export function parseCapsXml(
       ? { hypervCapabilities: hv.all("cap").map((c) => required(c, "name", document)) }
       : {}),
     ...(sgx?.attr("supported") === "yes" ? { sgx: sgxOf(sgx, document) } : {}),
+    ...(sev ? { sev: sevOf(sev, document) } : {}),
   };
 }
 

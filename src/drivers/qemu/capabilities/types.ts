@@ -108,6 +108,15 @@ export interface QemuCaps {
   readonly hypervCapabilities?: readonly string[];
   /** The host's SGX facts QEMU reported (`query-sgx-capabilities`), when it has SGX. */
   readonly sgx?: SgxCaps;
+  /** The host's AMD SEV facts QEMU reported (`query-sev-capabilities`), when it has SEV. */
+  readonly sev?: SevCaps;
+}
+
+export interface SevCaps {
+  readonly cbitpos: number;
+  readonly reducedPhysBits: number;
+  /** Identity of the host's SEV firmware (base64), when QEMU reported it. */
+  readonly cpu0Id?: string;
 }
 
 export interface SgxCaps {
