@@ -23,6 +23,7 @@ import {
   isMigratableFeature,
   libvirtFeatureName,
   libvirtVendor,
+  mapModel,
   sortFeatures,
   type CpuMapModel,
 } from "./cpu-map.ts";
@@ -218,14 +219,19 @@ export function cpuModelsFor(caps: QemuCaps, virtType: VirtType): CpuModelEntry[
   const accel = accelOf(virtType);
   const defs = new Map((caps.cpuDefinitions ?? []).map((d) => [d.name, d]));
   const out: CpuModelEntry[] = [];
-  for (const m of caps.accel[accel]?.cpuModels ?? []) {
+  const all = caps.accel[accel]?.cpuModels ?? [];
+  const names = new Set(all.map((m) => m.name));
+  for (const m of all) {
     if (m.name === "host" || m.name === "max" || m.name === "base") continue;
-    const vendor = libvirtVendor(defs.get(m.name)?.vendor);
+    const def = defs.get(m.name);
+    const vendor = def ? mapModel(def).vendor : undefined;
+    // QEMU resolves an unversioned name to its -v1 (libvirt's files do not keep alias-of)
+    const canonical = m.aliasOf ?? (names.has(`${m.name}-v1`) ? `${m.name}-v1` : undefined);
     out.push({
       name: m.name,
       usable: m.usableUnknown ? "unknown" : m.usable ? "yes" : "no",
       ...(vendor !== undefined ? { vendor } : {}),
-      ...(m.aliasOf !== undefined ? { canonical: m.aliasOf } : {}),
+      ...(canonical !== undefined ? { canonical } : {}),
       ...(m.deprecated ? { deprecated: true } : {}),
       blockers: (m.blockers ?? []).map(libvirtFeatureName),
     });

@@ -352,6 +352,7 @@ const WORDS: readonly Word[] = [
       30: "srso-user-kernel-no",
     },
   },
+  { leaf: 0x80000022, sub: 0, reg: "eax", bits: { 0: "perfmon-v2" } },
   {
     leaf: 0xc0000001,
     sub: 0,
