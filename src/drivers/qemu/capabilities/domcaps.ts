@@ -22,6 +22,7 @@ import {
   type HostModel,
   type VirtType,
 } from "./cpu-host-model.ts";
+import { libvirtVendor } from "./cpu-map.ts";
 import type { Accel, CpuDefinition, MachineInfo, QemuCaps } from "./types.ts";
 
 export type { VirtType } from "./cpu-host-model.ts";
@@ -289,11 +290,16 @@ const isGeneric = (name: string): boolean => GENERIC_MODELS.has(name.replace(/-v
 
 function customModels(caps: QemuCaps, opts: DomainCapsOptions): DomainCapsCpuModel[] {
   const defs = opts.cpuDefinitions ?? caps.cpuDefinitions;
+  const cpuidVendor = new Map((defs ?? []).map((d) => [d.name, d.vendor]));
   const named: readonly CpuModelEntry[] = defs
     ? cpuModelsFor({ ...caps, cpuDefinitions: defs }, opts.virtType).map((m) => ({
         ...m,
-        // With a CPU map every model has a vendor, `unknown` when the map names none.
-        vendor: isGeneric(m.name) ? "unknown" : (m.vendor ?? "unknown"),
+        // With a CPU map every model has a vendor, `unknown` when the map names none. The
+        // decoder treats a few old Intel models as vendorless; domain capabilities still name
+        // their vendor.
+        vendor: isGeneric(m.name)
+          ? "unknown"
+          : (m.vendor ?? libvirtVendor(cpuidVendor.get(m.name)) ?? "unknown"),
       }))
     : (caps.accel[accelOf(opts.virtType)]?.cpuModels ?? [])
         // host, max and base are CPU modes of their own, not models a user names.
