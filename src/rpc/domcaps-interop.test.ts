@@ -178,6 +178,24 @@ void test("domcapabilities: stock libvirtd and tvirtd describe the same QEMU ali
         `${what}: CPU models stock lists and tvirt does not`,
       );
     }
+
+    // Refusals: stock virsh prints the same errors from both daemons.
+    const refusals = [
+      ["--virttype", "KVM"],
+      ["--virttype", "xen"],
+      ["--virttype", "qemu", "--machine", "pc-nosuch"],
+      ["--arch", "sparc"],
+      ["--emulatorbin", "/nonexistent/qemu"],
+      ["--emulatorbin", QEMU, "--arch", "aarch64"],
+    ];
+    for (const q of refusals) {
+      const err = async (uri: string): Promise<string> => {
+        const r = await run(virsh, ["-c", uri, "domcapabilities", ...q], { env, timeoutMs: 60_000 });
+        assert.equal(r.code, 1, `virsh -c ${uri} domcapabilities ${q.join(" ")} succeeded`);
+        return r.stderr;
+      };
+      assert.equal(await err(session.uri), await err(stockURI), q.join(" "));
+    }
   } finally {
     if (daemon) await daemon.stop();
     if (libvirtd) await libvirtd.stop();

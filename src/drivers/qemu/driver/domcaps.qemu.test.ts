@@ -4,6 +4,8 @@
  * libvirt's messages for a wrong virt type, architecture, machine or flag.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { parseXml } from "../../../conf/xml.ts";
 import { hostHasIommu } from "../../../host/facts.ts";
@@ -65,9 +67,18 @@ void test("domain capabilities of the installed QEMU, and refusals naming what i
         assert.match(e.message, re);
         return true;
       });
-    await refused({ virttype: "xen" }, /unknown virttype: xen/);
-    await refused({ arch: "sparc" }, /unknown architecture: sparc/);
-    await refused({ arch: "aarch64" }, /doesn't match given architecture 'aarch64'/);
+    await refused({ virttype: "KVM" }, /unknown virttype: KVM/);
+    await refused({ virttype: "xen" }, /Emulator '.*' does not support virt type 'xen'/);
+    await refused({ arch: "foo" }, /unknown architecture: foo/);
+    if (!existsSync("/usr/bin/qemu-system-sparc64"))
+      await refused({ arch: "sparc64" }, /unable to find any emulator to serve 'sparc64' architecture/);
+    await refused({ emulatorbin: qemu, arch: "aarch64" }, /doesn't match given architecture 'aarch64'/);
+    const i386 = join(dirname(qemu), "qemu-system-i386");
+    if (existsSync(i386)) {
+      const doc = parseXml(await conn.connectGetDomainCapabilities({ arch: "i686", virttype: "qemu" }, 0));
+      assert.equal(doc.childText("path"), i386, "i686 is served by qemu-system-i386");
+      assert.equal(doc.childText("arch"), "i686");
+    }
     await refused(
       { virttype: "qemu", machine: "pc-nosuch" },
       /the machine 'pc-nosuch' is not supported by emulator/,

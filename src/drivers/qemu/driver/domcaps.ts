@@ -5,6 +5,7 @@
  * CPU's physical address bits) and builds it from the emulator's probed capabilities.
  */
 import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { formatDomainCaps } from "../../../conf/domcaps/index.ts";
 import { hostHasIommu, hostPhysAddrBits } from "../../../host/facts.ts";
 import { checkFlags, VirtError } from "../../../util/errors/index.ts";
@@ -14,7 +15,72 @@ import { buildDomainCaps, resolveMachine, type VirtType } from "../capabilities/
 import { firmwareDirs, loadFirmwareDescriptors, supportedFirmware } from "../firmware.ts";
 import type { QemuDriver } from "./driver.ts";
 
-const ARCHES = new Set(["x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x", "riscv64"]);
+/** libvirt's domain (virt) types: a known one QEMU does not run is refused differently. */
+const VIRT_TYPES = new Set([
+  "none",
+  "qemu",
+  "kqemu",
+  "kvm",
+  "xen",
+  "lxc",
+  "uml",
+  "openvz",
+  "test",
+  "vmware",
+  "hyperv",
+  "vbox",
+  "phyp",
+  "parallels",
+  "bhyve",
+  "vz",
+  "hvf",
+]);
+
+/** libvirt's architecture names (virArch). */
+const ARCHES = new Set([
+  "i686",
+  "x86_64",
+  "aarch64",
+  "alpha",
+  "armv6l",
+  "armv7l",
+  "armv7b",
+  "cris",
+  "loongarch64",
+  "lm32",
+  "m68k",
+  "microblaze",
+  "microblazeel",
+  "mips",
+  "mipsel",
+  "mips64",
+  "mips64el",
+  "openrisc",
+  "parisc",
+  "parisc64",
+  "ppc",
+  "ppcle",
+  "ppc64",
+  "ppc64le",
+  "ppcemb",
+  "riscv32",
+  "riscv64",
+  "s390",
+  "s390x",
+  "sh4",
+  "sh4eb",
+  "sparc",
+  "sparc64",
+  "unicore32",
+  "xtensa",
+  "xtensaeb",
+]);
+
+/** QEMU's system emulator for a libvirt architecture, next to the driver's default one. */
+function emulatorForArch(defaultEmulator: string, arch: string): string {
+  const qemuArch = arch === "i686" ? "i386" : arch === "armv7l" || arch === "armv6l" ? "arm" : arch;
+  return join(dirname(defaultEmulator), `qemu-system-${qemuArch}`);
+}
 
 let swtpm: Promise<string[] | undefined> | undefined;
 
@@ -44,16 +110,35 @@ export async function domainCapabilitiesXML(
 ): Promise<string> {
   checkFlags(flags, 0, "virConnectGetDomainCapabilities");
   const vt = query.virttype;
-  if (vt !== undefined && vt !== "kvm" && vt !== "qemu") {
+  if (vt !== undefined && !VIRT_TYPES.has(vt)) {
     throw new VirtError("API_INVALID_ARG", { what: `unknown virttype: ${vt}` });
   }
   if (query.arch !== undefined && !ARCHES.has(query.arch)) {
     throw new VirtError("API_INVALID_ARG", { what: `unknown architecture: ${query.arch}` });
   }
-  const caps = await driver.caps(query.emulatorbin);
+  let emulator = query.emulatorbin;
+  if (emulator === undefined && query.arch !== undefined) {
+    // As libvirt: the emulator that serves the architecture (the default one when it does).
+    const dflt = await driver.caps();
+    if (dflt.arch !== query.arch) {
+      const other = emulatorForArch(dflt.emulator, query.arch);
+      if (!existsSync(other)) {
+        throw new VirtError("CONFIG_UNSUPPORTED", {
+          what: `unable to find any emulator to serve '${query.arch}' architecture`,
+        });
+      }
+      emulator = other;
+    }
+  }
+  const caps = await driver.caps(emulator);
   if (query.arch !== undefined && query.arch !== caps.arch) {
     throw new VirtError("API_INVALID_ARG", {
       what: `architecture from emulator '${caps.arch}' doesn't match given architecture '${query.arch}'`,
+    });
+  }
+  if (vt !== undefined && vt !== "kvm" && vt !== "qemu") {
+    throw new VirtError("API_INVALID_ARG", {
+      what: `Emulator '${caps.emulator}' does not support virt type '${vt}'`,
     });
   }
   const kvm = (await driver.kvm(caps.emulator)).usable;
@@ -62,7 +147,7 @@ export async function domainCapabilitiesXML(
       what: `KVM is not supported by '${caps.emulator}' on this host`,
     });
   }
-  const virtType: VirtType = vt ?? (kvm ? "kvm" : "qemu");
+  const virtType: VirtType = vt === "kvm" || vt === "qemu" ? vt : kvm ? "kvm" : "qemu";
   const machine = resolveMachine(caps, virtType, query.machine).name;
   const privileged = process.getuid?.() === 0;
   const firmware = supportedFirmware(loadFirmwareDescriptors(firmwareDirs(privileged)), caps.arch, machine);
