@@ -10,12 +10,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { libvirtdUnavailable, startLibvirtd, type PrivateLibvirtd } from "../../bench/libvirtd.ts";
 import { parseXml, type XmlElement } from "../conf/xml.ts";
 import { privateSession, run, spawnDaemon, virshOrSkip, type DaemonProcess } from "../testing/rpc/harness.ts";
 
 const QEMU = "/usr/bin/qemu-system-x86_64";
+const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
 
 /** Elements libvirt 11.3 reports that 9.0 does not (tvirt follows 11.3). */
 const ONLY_11 = [
@@ -105,13 +107,21 @@ void test("domcapabilities: stock libvirtd and tvirtd describe the same QEMU ali
       ["--virttype", "qemu", "--arch", "x86_64", "--emulatorbin", QEMU, "--machine", "pc"],
     ];
     for (const q of queries) {
-      const ask = async (uri: string): Promise<XmlElement> => {
-        const r = await run(virsh, ["-c", uri, "domcapabilities", ...q], { env, timeoutMs: 120_000 });
-        assert.equal(r.code, 0, `virsh -c ${uri} domcapabilities ${q.join(" ")}: ${r.stderr}`);
+      const texts = new Map<string, string>();
+      const ask = async (uri: string, bin = virsh): Promise<XmlElement> => {
+        const args = bin === virsh ? [] : [tvirshBin];
+        const r = await run(bin, [...args, "-c", uri, "domcapabilities", ...q], { env, timeoutMs: 120_000 });
+        assert.equal(r.code, 0, `${bin} -c ${uri} domcapabilities ${q.join(" ")}: ${r.stderr}`);
+        texts.set(`${bin} ${uri}`, r.stdout);
         return parseXml(r.stdout, `domcapabilities ${q.join(" ")}`);
       };
       const stock = await ask(stockURI);
       const ours = await ask(session.uri);
+      // tvirsh as the client: what virsh prints, from either daemon.
+      await ask(stockURI, process.execPath);
+      await ask(session.uri, process.execPath);
+      assert.equal(texts.get(`${process.execPath} ${stockURI}`), texts.get(`${virsh} ${stockURI}`));
+      assert.equal(texts.get(`${process.execPath} ${session.uri}`), texts.get(`${virsh} ${session.uri}`));
       const what = q.join(" ");
 
       // Structure: the same elements, apart from the named version differences.
