@@ -4,7 +4,7 @@
  * libvirt's messages for a wrong virt type, architecture, machine or flag.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { parseXml } from "../../../conf/xml.ts";
@@ -56,6 +56,47 @@ void test("domain capabilities of the installed QEMU, and refusals naming what i
       .all("value")
       .map((v) => v.content);
     assert.deepEqual(pciBackend, hostHasIommu() ? ["default", "vfio"] : [], "VFIO only with IOMMU groups");
+
+    // A user's firmware descriptor (session and embedded drivers read $XDG_CONFIG_HOME's).
+    const xdg = process.env.XDG_CONFIG_HOME;
+    const config = join(tr.root, "xdg-config");
+    mkdirSync(join(config, "qemu/firmware"), { recursive: true });
+    writeFileSync(
+      join(config, "qemu/firmware/10-test-ovmf.json"),
+      JSON.stringify({
+        "interface-types": ["uefi"],
+        mapping: { device: "flash", executable: { filename: "/test/OVMF_CODE.sb.fd", format: "raw" } },
+        targets: [{ architecture: "x86_64", machines: ["pc-q35-*"] }],
+        features: ["requires-smm", "secure-boot"],
+      }),
+    );
+    process.env.XDG_CONFIG_HOME = config;
+    try {
+      const os = parseXml(
+        await conn.connectGetDomainCapabilities({ virttype: "qemu", machine: "q35" }, 0),
+      ).child("os")!;
+      const values = (parent: typeof os, name: string) =>
+        parent
+          .all("enum")
+          .find((e) => e.attr("name") === name)!
+          .all("value")
+          .map((v) => v.content);
+      assert.ok(values(os, "firmware").includes("efi"), "the descriptor offers UEFI to q35");
+      const loader = os.child("loader")!;
+      assert.ok(loader.all("value").some((v) => v.content === "/test/OVMF_CODE.sb.fd"));
+      assert.deepEqual(values(loader, "secure"), ["yes", "no"]);
+      const pc = parseXml(await conn.connectGetDomainCapabilities({ virttype: "qemu", machine: "pc" }, 0));
+      assert.ok(
+        !pc
+          .child("os")!
+          .child("loader")!
+          .all("value")
+          .some((v) => v.content === "/test/OVMF_CODE.sb.fd"),
+      );
+    } finally {
+      if (xdg === undefined) delete process.env.XDG_CONFIG_HOME;
+      else process.env.XDG_CONFIG_HOME = xdg;
+    }
 
     const refused = async (
       q: Parameters<typeof conn.connectGetDomainCapabilities>[0],

@@ -149,7 +149,9 @@ export async function domainCapabilitiesXML(
   }
   const virtType: VirtType = vt === "kvm" || vt === "qemu" ? vt : kvm ? "kvm" : "qemu";
   const machine = resolveMachine(caps, virtType, query.machine).name;
-  const privileged = process.getuid?.() === 0;
+  // libvirt's system daemon reads only the host's descriptor directories; a session (or an
+  // embedded driver) also the user's own.
+  const privileged = driver.root.kind === "system";
   const firmware = supportedFirmware(loadFirmwareDescriptors(firmwareDirs(privileged)), caps.arch, machine);
   const physBits = hostPhysAddrBits();
   const versions = await swtpmVersions();
