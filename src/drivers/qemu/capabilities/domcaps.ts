@@ -308,8 +308,7 @@ function customModels(caps: QemuCaps, opts: DomainCapsOptions): DomainCapsCpuMod
           name: m.name,
           usable: m.usable ? ("yes" as const) : ("no" as const),
           ...(m.deprecated === true ? { deprecated: true } : {}),
-          // QEMU may name a blocker more than once (one per property alias); libvirt lists it once.
-          blockers: [...new Set((m.blockers ?? []).map(libvirtFeature))].sort(),
+          blockers: m.blockers ?? [],
         }));
   // libvirt 11 lists the models by name (plain byte order).
   return [...named]
@@ -320,6 +319,8 @@ function customModels(caps: QemuCaps, opts: DomainCapsOptions): DomainCapsCpuMod
       ...(m.deprecated === true ? { deprecated: true } : {}),
       ...(m.vendor !== undefined ? { vendor: m.vendor } : {}),
       ...(m.canonical !== undefined ? { canonical: m.canonical } : {}),
+      // In libvirt's names, sorted; QEMU may name a blocker more than once (one per property
+      // alias), libvirt lists it once.
       blockers: m.usable === "no" ? [...new Set(m.blockers.map(libvirtFeature))].sort() : [],
     }));
 }
