@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { registerDriver, unregisterDriver } from "../api/index.ts";
+import { connect, registerDriver, unregisterDriver } from "../api/index.ts";
+import { fdPassingAvailable, socketPair } from "../util/fdpass.ts";
+import "./register.ts";
 import {
   fakeConnectDriver,
   python3OrSkip,
@@ -255,5 +257,39 @@ except socket.timeout:
   child.process.stdin?.end("go\n");
   await child.exited;
   assert.equal(out, "ready\neof\n");
+  await noReadersLeft();
+});
+
+test("tvirt's remote driver: openGraphics sends the caller's socket (CALL_WITH_FDS)", async (t) => {
+  if (!(await fdPassingAvailable())) {
+    if (process.env.CI === "true") assert.fail("python3 with socket.send_fds is required");
+    t.skip("python3 with socket.send_fds is not available");
+    return;
+  }
+  const c = await connect(`fake+unix:///x?socket=${srv.path}`);
+  try {
+    const dom = await c.lookupDomainByName("fake");
+    for (const idx of [4, 5]) {
+      const [mine, theirs] = await socketPair();
+      await dom.openGraphics(idx, theirs, 0);
+      theirs.destroy();
+      const got = await new Promise<string>((resolve) => {
+        mine.once("data", (d: Buffer) => {
+          resolve(d.toString());
+        });
+        mine.resume();
+      });
+      mine.destroy();
+      assert.equal(got, `display ${idx} 0 on the passed socket\n`);
+    }
+    // the connection goes on as before
+    assert.equal((await dom.getState()).state, 1);
+    await assert.rejects(
+      dom.openGraphicsFd(0, 0),
+      /this function is not supported by the connection driver: virDomainOpenGraphicsFD/,
+    );
+  } finally {
+    await c.close();
+  }
   await noReadersLeft();
 });
