@@ -236,6 +236,9 @@ finally:
     fcntl.fcntl(3, fcntl.F_SETFL, flags)
 `;
 
+/** Descriptors received and not yet taken by a message that announced them. */
+const MAX_QUEUED_FDS = 64;
+
 /** A descriptor received from a peer, owned by a node handle until `close`. */
 export interface ReceivedFd {
   readonly fd: number;
@@ -292,7 +295,9 @@ export async function startFdReader(socket: Socket): Promise<FdReader | undefine
   const deliver = (v: ReceivedFd | undefined): void => {
     const w = waiting.shift();
     if (w) w(v);
-    else received.push(v);
+    else if (received.length < MAX_QUEUED_FDS) received.push(v);
+    // a peer sending descriptors no message announces: not kept (they would pile up)
+    else v?.close();
   };
   child.process.on("message", (msg: unknown, h: unknown) => {
     const m = msg as { tvirtFd?: unknown } | null;
