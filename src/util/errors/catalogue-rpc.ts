@@ -50,6 +50,12 @@ export const rpcErrors = {
     kind: "user",
     template: "file descriptor passing is not supported by tvirtd (procedure {proc})",
   },
+  RPC_BAD_FDS: {
+    vir: "RPC",
+    domain: "RPC",
+    kind: "user",
+    template: "procedure {proc} takes one socket descriptor, the call carried {count} usable ones",
+  },
   RPC_CONNECTION_NOT_OPEN: {
     vir: "INTERNAL_ERROR",
     domain: "RPC",
