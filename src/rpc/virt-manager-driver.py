@@ -469,6 +469,8 @@ def s_screenshot():
 def s_sendkey():
     win = find(app, re.escape(VM) + " on .*", "frame")
     serial = OPTS["serial"]
+    # keys pressed before the guest's keyboard driver is up are lost
+    wait(lambda: "TVIRT-GUEST-READY" in open(serial).read(), 120, "the guest to be ready")
     before = open(serial).read().count("Restarting system")
     menu_item(win, ["Send Key", "Ctrl+Alt+Delete"])
     wait(lambda: open(serial).read().count("Restarting system") > before, 60,
@@ -477,8 +479,7 @@ def s_sendkey():
 
 
 PHASES = {
-    "local": [s_connect, s_details, s_lifecycle, s_newvm, s_delete],
-    "local-console": [s_connect, s_console, s_screenshot],
+    "local": [s_connect, s_details, s_lifecycle, s_console, s_screenshot, s_sendkey, s_newvm, s_delete],
     "ssh": [s_connect, s_console, s_screenshot, s_sendkey],
 }
 

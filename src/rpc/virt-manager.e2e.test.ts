@@ -381,11 +381,12 @@ if (!insideTestNetns()) {
         const local = await drive(
           "local",
           "qemu:///system",
-          ["connect", "details", "lifecycle", "newvm", "delete"],
+          ["connect", "details", "lifecycle", "console", "screenshot", "sendkey", "newvm", "delete"],
           {},
         );
         assert.equal(local[0]!.row, `${VM}\nRunning`);
-        const newvm = local[3]!;
+        await consoleMatches(t, "local", local[4]!);
+        const newvm = local[6]!;
         assert.match(String(newvm.disk), new RegExp(`^${stateRoot}/`));
         assert.equal(await virsh("domstate", VM), "running\n\n");
         assert.doesNotMatch(await virsh("list", "--all", "--name"), /newvm/);
