@@ -399,13 +399,21 @@ def s_newvm():
     disk = re.search(r"<disk type='file' device='disk'>.*?<source file='([^']+)'", xml, re.S)
     if not disk:
         raise AssertionError(f"{name} has no file disk: {xml}")
+    # its NIC is plugged into the default network's bridge
+    bridge = conn.networkLookupByName("default").bridgeName()
+    tap = re.search(r"<interface type='network'>.*?<target dev='([^']+)'", xml, re.S)
+    ports = json.loads(subprocess.run(["ip", "-j", "link", "show", "master", bridge], check=True,
+                                      capture_output=True, text=True).stdout)
+    if not tap or tap.group(1) not in [p["ifname"] for p in ports]:
+        raise AssertionError(f"{name}'s NIC is not on {bridge}: {tap and tap.group(1)} vs {ports}")
     pool = conn.storagePoolLookupByName("default")
     vol = conn.storageVolLookupByPath(disk.group(1))
     if vol.storagePoolLookupByVolume().name() != "default":
         raise AssertionError(f"{disk.group(1)} is not in the default pool")
     # the wizard leaves the guest's window open on its console
     find(app, re.escape(name) + " on .*", "frame", timeout=30)
-    return {"network": chosen[0], "disk": disk.group(1), "pool": pool.name()}
+    return {"network": chosen[0], "disk": disk.group(1), "pool": pool.name(), "tap": tap.group(1),
+            "bridge": bridge}
 
 
 @step("delete")
@@ -469,8 +477,15 @@ def s_screenshot():
 def s_sendkey():
     win = find(app, re.escape(VM) + " on .*", "frame")
     serial = OPTS["serial"]
-    # keys pressed before the guest's keyboard driver is up are lost
-    wait(lambda: "TVIRT-GUEST-READY" in open(serial).read(), 120, "the guest to be ready")
+    # keys pressed before the guest's keyboard driver is up are lost: wait for the current boot
+    # (the serial file spans the guest's restarts) to say it is ready
+
+    def ready():
+        text = open(serial).read()
+        last = text.rfind("TVIRT-GUEST-READY")
+        return last > text.rfind("GUEST-BOOTED") and last > text.rfind("Restarting system")
+
+    wait(ready, 120, "the guest to be ready")
     before = open(serial).read().count("Restarting system")
     menu_item(win, ["Send Key", "Ctrl+Alt+Delete"])
     wait(lambda: open(serial).read().count("Restarting system") > before, 60,

@@ -13,15 +13,19 @@
  *
  * Steps, each asserted through the UI and through python3-libvirt: connect and the guest list
  * with state; the Details pages with no error dialog; Pause, Resume, Reboot, Shut Down, Run,
- * Force Off from the guest window's menus; the New VM wizard (manual install, generic OS, a new
- * disk in the default pool, the default network) creates and boots a guest; Delete removes it
- * with its disk; over qemu+ssh the VNC console (ssh tunnel), Send Key > Ctrl+Alt+Delete (the
- * guest restarts) and Take Screenshot, whose picture must match QMP `screendump` of the guest.
- * Pictures of the screen are kept in the directory the test prints.
+ * Force Off from the guest window's menus; the VNC console (locally virt-manager asks for it with
+ * virDomainOpenGraphicsFD: fd passing), Take Screenshot and Send Key > Ctrl+Alt+Delete (the
+ * guest restarts); the New VM wizard (manual install, generic OS, a new disk in the default pool,
+ * the default network) creates and starts a guest whose NIC is on virbr0; Delete removes it with
+ * its disk; then over qemu+ssh the console (virt-manager's ssh tunnel to the VNC port), Take
+ * Screenshot and Send Key. The console's pixels, as saved by Take Screenshot and as shown on
+ * the X screen, must match QMP `screendump` of the guest taken at the same moment. Pictures of
+ * the screen are kept in the directory the test prints, with steps.jsonl (what each step saw).
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import {
+  appendFileSync,
   chmodSync,
   copyFileSync,
   existsSync,
@@ -30,6 +34,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -90,7 +95,7 @@ async function stopChild(c: ChildProcess | undefined): Promise<void> {
   clearTimeout(t);
 }
 
-/** The pids in the *.pid files under `dir` (guests' QEMU, networks' dnsmasq). */
+/** The live pids in the *.pid files under `dir` (guests' QEMU, networks' dnsmasq). */
 function pidFilesUnder(dir: string): number[] {
   const out: number[] = [];
   const walk = (d: string): void => {
@@ -99,7 +104,14 @@ function pidFilesUnder(dir: string): number[] {
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith(".pid")) {
         const pid = Number(readFileSync(p, "utf8").trim());
-        if (Number.isInteger(pid) && pid > 1) out.push(pid);
+        // only a process of this test (its command line names the state dir), not a reused pid
+        let cmdline = "";
+        try {
+          cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        } catch {
+          // gone
+        }
+        if (Number.isInteger(pid) && pid > 1 && cmdline.includes(dir)) out.push(pid);
       }
     }
   };
@@ -139,7 +151,7 @@ function pixelDiff(a: Buffer, b: Buffer, tol = 48): { width: number; height: num
  * framebuffer) and the widget's area of the X screen, each against QMP screendump taken at the
  * same moment (the guest's screen is still: it prints to the serial port).
  */
-async function consoleMatches(t: TestContext, phase: string, s: StepResult): Promise<void> {
+async function consoleMatches(t: TestContext, out: string, phase: string, s: StepResult): Promise<void> {
   const dump = readFileSync(String(s.screendump));
   const { width, height } = ppmHeader(dump);
   const saved = pixelDiff(await toPPM(String(s.file)), dump);
@@ -153,6 +165,7 @@ async function consoleMatches(t: TestContext, phase: string, s: StepResult): Pro
   t.diagnostic(
     `${phase} console vs screendump: saved ${JSON.stringify(saved)}, on screen ${JSON.stringify(onScreen)}`,
   );
+  appendFileSync(join(out, "steps.jsonl"), JSON.stringify({ phase, step: "pixels", saved, onScreen }) + "\n");
   assert.ok(
     saved.differing < 0.01,
     `${phase}: Take Screenshot differs from screendump in ${saved.differing * 100}%`,
@@ -191,6 +204,9 @@ if (!insideTestNetns()) {
         },
         320_000,
       );
+      const stepsFile = join(out, "steps.jsonl");
+      for (const line of existsSync(stepsFile) ? readFileSync(stepsFile, "utf8").trim().split("\n") : [])
+        t.diagnostic(line);
     },
   );
 } else {
@@ -374,6 +390,11 @@ if (!insideTestNetns()) {
             expect,
           );
           for (const s of steps) t.diagnostic(`${phase} ${s.step}: ${JSON.stringify(s)}`);
+          // the outer run shows them (the inner run's output is only shown when it fails)
+          appendFileSync(
+            join(out, "steps.jsonl"),
+            steps.map((s) => JSON.stringify({ phase, ...s }) + "\n").join(""),
+          );
           return steps;
         };
 
@@ -385,7 +406,7 @@ if (!insideTestNetns()) {
           {},
         );
         assert.equal(local[0]!.row, `${VM}\nRunning`);
-        await consoleMatches(t, "local", local[4]!);
+        await consoleMatches(t, out, "local", local[4]!);
         const newvm = local[6]!;
         assert.match(String(newvm.disk), new RegExp(`^${stateRoot}/`));
         assert.equal(await virsh("domstate", VM), "running\n\n");
@@ -395,7 +416,7 @@ if (!insideTestNetns()) {
         // --- over ssh: the console through virt-manager's ssh tunnel, send key, screenshot
         const sshUri = `qemu+ssh://root@127.0.0.1:${port}/system`;
         const ssh = await drive("ssh", sshUri, ["connect", "console", "screenshot", "sendkey"], {});
-        await consoleMatches(t, "ssh", ssh[2]!);
+        await consoleMatches(t, out, "ssh", ssh[2]!);
       } finally {
         for (const c of children.reverse()) await stopChild(c);
         await daemon?.stop("SIGKILL");
@@ -406,6 +427,8 @@ if (!insideTestNetns()) {
             // gone
           }
         }
+        // the pictures stay (in `out`); the daemon's state and the guest's files go
+        rmSync(dir, { recursive: true, force: true });
       }
     },
   );
