@@ -7,6 +7,7 @@
  * refused and the connection stays usable. Stock python3-libvirt gets the descriptor too.
  */
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { registerDriver, unregisterDriver } from "../api/index.ts";
 import {
@@ -21,6 +22,25 @@ import { encode } from "./codec.ts";
 import { encodePacket } from "./packet.ts";
 import { MessageStatus, MessageType, Program, PROTOCOL_VERSION, RemoteProc } from "./protocol.ts";
 import { Proc } from "./remote-protocol.ts";
+import { readProcCmdline, readProcStat, spawnArgv } from "../util/spawn.ts";
+
+/** Receiving helpers (util/fdpass startFdReader) this process still has. */
+function readers(): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter(
+      (pid) =>
+        readProcStat(pid)?.ppid === process.pid &&
+        (readProcCmdline(pid) ?? []).some((a) => a.includes("NODE_CHANNEL_FD")),
+    );
+}
+
+async function noReadersLeft(): Promise<void> {
+  const until = Date.now() + 5000;
+  while (readers().length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(readers(), [], "a receiving helper outlived its connection");
+}
 
 let srv: TestServer;
 before(async () => {
@@ -152,6 +172,7 @@ test("REPLY_WITH_FDS: count before the payload, the descriptor after the packet,
   assert.equal(out[5]!.peer, "display 2 1 on the passed socket\n");
   assert.match(text(6), /procedure 249 takes one socket descriptor, the call carried 0 usable ones/);
   assert.equal(out[7]!.payload, "00000001");
+  await noReadersLeft();
 });
 
 test("stock python3-libvirt: openGraphicsFD returns a descriptor, openGraphics passes one", async (t) => {
@@ -181,4 +202,58 @@ test("stock python3-libvirt: openGraphicsFD returns a descriptor, openGraphics p
   );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, "display 1 1\ndisplay 0 0\ndisplay 3 0 on the passed socket\n");
+  await noReadersLeft();
+});
+
+test("a client the daemon drops sees the end of its connection though a helper reads it", async (t) => {
+  const py = python3OrSkip(t);
+  if (!py) return;
+  const open = encode(Proc.connectOpen.args, { name: "fake:///x", flags: 0 });
+  const feature = encode(Proc.connectSupportsFeature.args, { feature: 8 });
+  // two calls answered, then (told to) a length word below the minimum: the daemon drops it
+  const script = String.raw`
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(10)
+def exact(n):
+    b = b""
+    while len(b) < n:
+        d = s.recv(n - len(b))
+        if not d:
+            raise EOFError("closed")
+        b += d
+    return b
+for hx in sys.argv[2:]:
+    s.sendall(bytes.fromhex(hx))
+    exact(struct.unpack(">I", exact(4))[0] - 4)
+print("ready", flush=True)
+sys.stdin.readline()
+s.sendall(struct.pack(">I", 5) + b"junk")
+try:
+    print("eof" if s.recv(100) == b"" else "data", flush=True)
+except socket.timeout:
+    print("timeout", flush=True)
+`;
+  const child = await spawnArgv(
+    [
+      py,
+      "-c",
+      script,
+      srv.path,
+      call(RemoteProc.CONNECT_OPEN, 1, open),
+      call(RemoteProc.CONNECT_SUPPORTS_FEATURE, 2, feature),
+    ],
+    { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, stdin: "pipe", stdout: "pipe", stderr: "pipe" },
+  );
+  let out = "";
+  child.process.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.process.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const until = Date.now() + 10_000;
+  while (!out.includes("ready") && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(readers().length, 1, `the receiving helper was not started: ${out}`);
+  child.process.stdin?.end("go\n");
+  await child.exited;
+  assert.equal(out, "ready\neof\n");
+  await noReadersLeft();
 });
