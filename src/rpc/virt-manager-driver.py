@@ -410,10 +410,14 @@ def s_newvm():
     vol = conn.storageVolLookupByPath(disk.group(1))
     if vol.storagePoolLookupByVolume().name() != "default":
         raise AssertionError(f"{disk.group(1)} is not in the default pool")
-    # the wizard leaves the guest's window open on its console
-    find(app, re.escape(name) + " on .*", "frame", timeout=30)
-    return {"network": chosen[0], "disk": disk.group(1), "pool": pool.name(), "tap": tap.group(1),
-            "bridge": bridge}
+    # the wizard leaves the guest's window open on its console, which connects (the firmware's
+    # screen: the guest has no OS to boot)
+    nwin = find(app, re.escape(name) + " on .*", "frame", timeout=30)
+    item = find(nwin, "Take Screenshot", "menu item", visible=False)
+    wait(lambda: item.sensitive, 60, f"{name}'s console to connect")
+    time.sleep(1)
+    return {"picture": shot(f"{PHASE}-newvm-console"), "network": chosen[0], "disk": disk.group(1),
+            "pool": pool.name(), "tap": tap.group(1), "bridge": bridge}
 
 
 @step("delete")
