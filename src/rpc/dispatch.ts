@@ -18,7 +18,7 @@ import {
   type StoragePoolRef,
   type StorageVolRef,
 } from "../drivers/storage-driver.ts";
-import { VirtError } from "../util/errors/index.ts";
+import { checkFlags, VirtError } from "../util/errors/index.ts";
 import { Msg, Proc, remoteError, type MsgDef, type ProcDef, type TypedParam } from "./remote-protocol.ts";
 import { toRemoteError } from "./errors.ts"; // graphical consoles: stream errors
 import { KeepAlive } from "./keepalive.ts";
@@ -378,6 +378,24 @@ export function buildDispatchTable(): Table {
       devices: a.need_results !== 0 ? list.map((d) => ({ name: d.name })) : [],
       ret: list.length,
     };
+  });
+  // virNodeNumOfDevices/virNodeListDevices: the devices having capability `cap` (all when it is
+  // null), as libvirt's node device driver matches them (the capability names listCaps gives).
+  const devicesWithCap = async (ctx: CallContext, cap: string | null, flags: number, func: string) => {
+    checkFlags(flags, 0, func);
+    const all = await ctx.conn().listAllNodeDevices(0);
+    if (cap === null) return all.map((d) => d.name);
+    const caps = await Promise.all(all.map((d) => d.listCaps()));
+    return all.filter((_, i) => caps[i]!.includes(cap)).map((d) => d.name);
+  };
+  on(t, Proc.nodeNumOfDevices, async (ctx, a) => ({
+    num: (await devicesWithCap(ctx, a.cap, a.flags, "virNodeNumOfDevices")).length,
+  }));
+  on(t, Proc.nodeListDevices, async (ctx, a) => {
+    if (a.maxnames > 65536)
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "maxnames > REMOTE_NODE_DEVICE_LIST_MAX" });
+    const names = await devicesWithCap(ctx, a.cap, a.flags, "virNodeListDevices");
+    return { names: names.slice(0, Math.max(0, a.maxnames)) };
   });
   on(t, Proc.nodeDeviceLookupByName, async (ctx, a) => ({
     dev: { name: (await ctx.conn().lookupNodeDeviceByName(a.name)).name },

@@ -557,6 +557,19 @@ export const Proc = {
     struct({ need_results: int, flags: uint }),
     struct({ devices: array(struct({ name: nstring }), 65536), ret: uint }),
   ),
+  // the pre-0.10 listing, which python3-libvirt's listDevices (virt-manager's nodedev probe) uses
+  nodeNumOfDevices: remote(
+    111,
+    "NODE_NUM_OF_DEVICES",
+    struct({ cap: ostring, flags: uint }),
+    struct({ num: int }),
+  ),
+  nodeListDevices: remote(
+    112,
+    "NODE_LIST_DEVICES",
+    struct({ cap: ostring, maxnames: int, flags: uint }),
+    struct({ names: array(nstring, 65536) }),
+  ),
   nodeDeviceLookupByName: remote(
     113,
     "NODE_DEVICE_LOOKUP_BY_NAME",
