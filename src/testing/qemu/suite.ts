@@ -455,6 +455,14 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
   const changes: ((ctx: CommandContext) => CommandContext)[] = [];
   for (const [k, v] of Object.entries(d.config)) {
     if (k === "spiceTLS") changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceTLS: true } }));
+    // libvirt's qemu.conf default spice_sasl_dir
+    else if (k === "spiceSASL")
+      changes.push((ctx) => ({
+        ...ctx,
+        graphics: { ...ctx.graphics, spiceSASL: true, spiceSASLdir: "/etc/sasl2" },
+      }));
+    else if (k === "spiceAutoUnixSocket")
+      changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceAutoUnixSocket: true } }));
     else if (k === "dumpGuestCore")
       changes.push((ctx) => ({ ...ctx, dumpGuestCore: v === "true" || v === "1" }));
     else unapplied.push(`config ${k}`);

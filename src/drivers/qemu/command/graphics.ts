@@ -86,9 +86,13 @@ function buildSpice(b: Build, g: GraphicsDef): void {
   let hasInsecure = false;
   let hasSecure = false;
   const tls = b.ctx.graphics?.spiceTLS === true;
-  switch (l.type) {
+  // qemu.conf's spice_auto_unix_socket: an address listen without an address is a socket in
+  // the domain's directory (the driver rewrites the live listen the same way before the build)
+  const autoSocket =
+    l.type === "address" && l.address === undefined && b.ctx.graphics?.spiceAutoUnixSocket === true;
+  switch (autoSocket ? "socket" : l.type) {
     case "socket":
-      opt += `unix,addr=${escapeComma(l.socket ?? `${b.ctx.paths.domainDir}/spice.sock`)},`;
+      opt += `unix=on,addr=${escapeComma(l.socket ?? `${b.ctx.paths.domainDir}/spice.sock`)},`;
       hasInsecure = true;
       break;
     case "address":
@@ -141,6 +145,11 @@ function buildSpice(b: Build, g: GraphicsDef): void {
       opt += "port=0,";
       hasInsecure = true;
       break;
+  }
+  if (b.ctx.graphics?.spiceSASL === true) {
+    opt += "sasl=on,";
+    if (b.ctx.graphics.spiceSASLdir !== undefined)
+      b.env.push(["SASL_CONF_PATH", b.ctx.graphics.spiceSASLdir]);
   }
   if (g.mouse?.mode === "server") opt += "agent-mouse=off,";
   else if (g.mouse?.mode === "client") opt += "agent-mouse=on,";

@@ -119,6 +119,11 @@ export interface CommandContext {
     /** qemu.conf spice_tls and spice_tls_x509_cert_dir */
     readonly spiceTLS?: boolean;
     readonly spiceTLSx509certdir?: string;
+    /** qemu.conf spice_sasl and spice_sasl_dir (`SASL_CONF_PATH` of QEMU) */
+    readonly spiceSASL?: boolean;
+    readonly spiceSASLdir?: string;
+    /** qemu.conf spice_auto_unix_socket: an address listen without address becomes a socket */
+    readonly spiceAutoUnixSocket?: boolean;
   };
   /** Descriptor of /dev/vhost-vsock opened for `<vsock>`. */
   readonly vsockFd?: number;
