@@ -4,7 +4,7 @@
  * pixel), all to plain RGB, and a tolerant comparison of two pictures (a viewer scales nothing
  * here, but colours may differ by a few levels and a cursor may cover some pixels).
  */
-import { inflateSync } from "node:zlib";
+import { deflateSync, inflateSync } from "node:zlib";
 import { ppmHeader } from "./rfb.ts";
 
 /** A picture as 8-bit RGB, row by row. */
@@ -83,6 +83,44 @@ export function decodePng(data: Buffer): RgbImage {
     rgb[j + 2] = pixels[i + 2]!;
   }
   return { width, height, rgb };
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(data: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** Encodes an RGB picture as PNG (kept as a test artifact). */
+export function encodePng(img: RgbImage): Buffer {
+  const chunk = (type: string, body: Buffer): Buffer => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.length);
+    const typed = Buffer.concat([Buffer.from(type, "latin1"), body]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(typed));
+    return Buffer.concat([len, typed, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(img.width, 0);
+  ihdr.writeUInt32BE(img.height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  const stride = img.width * 3;
+  const raw = Buffer.alloc((stride + 1) * img.height);
+  for (let y = 0; y < img.height; y++) img.rgb.copy(raw, y * (stride + 1) + 1, y * stride, (y + 1) * stride);
+  return Buffer.concat([
+    PNG_SIGNATURE,
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(raw)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
 }
 
 /** Decodes a binary PPM (P6, maxval 255). */
@@ -175,43 +213,92 @@ export function pixelDifference(a: RgbImage, b: RgbImage, tolerance = 16): numbe
   return differ / (a.width * a.height);
 }
 
+function differs(a: Buffer, i: number, b: Buffer, j: number, tolerance: number): boolean {
+  return (
+    Math.abs(a[i]! - b[j]!) > tolerance ||
+    Math.abs(a[i + 1]! - b[j + 1]!) > tolerance ||
+    Math.abs(a[i + 2]! - b[j + 2]!) > tolerance
+  );
+}
+
+/** The colour most pixels of `img` have (a console's background), as a packed RGB number. */
+function background(img: RgbImage): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < img.rgb.length; i += 3 * 7) {
+    const c = (img.rgb[i]! << 16) | (img.rgb[i + 1]! << 8) | img.rgb[i + 2]!;
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  return [...counts].sort((x, y) => y[1] - x[1])[0]?.[0] ?? 0;
+}
+
 /**
- * Where `needle` sits in `hay` (a window grab holding the guest's picture): the offset with the
- * fewest differing pixels, searched over every position (coarse first, then around the best).
+ * The share (0..1) of the pixels that are not background in `a` or in `b` (same size) whose
+ * colours differ by more than `tolerance`: mostly-black console pictures compare by their text,
+ * so an empty picture never matches one with text.
+ */
+export function contentDifference(a: RgbImage, b: RgbImage, tolerance = 48): number {
+  if (a.width !== b.width || a.height !== b.height)
+    throw new Error(`pictures of different sizes: ${a.width}x${a.height} and ${b.width}x${b.height}`);
+  const bg = background(a);
+  const isBg = (img: RgbImage, i: number): boolean =>
+    Math.abs(img.rgb[i]! - (bg >> 16)) <= tolerance &&
+    Math.abs(img.rgb[i + 1]! - ((bg >> 8) & 0xff)) <= tolerance &&
+    Math.abs(img.rgb[i + 2]! - (bg & 0xff)) <= tolerance;
+  let content = 0;
+  let differ = 0;
+  for (let i = 0; i < a.rgb.length; i += 3) {
+    if (isBg(a, i) && isBg(b, i)) continue;
+    content++;
+    if (differs(a.rgb, i, b.rgb, i, tolerance)) differ++;
+  }
+  return content === 0 ? 0 : differ / content;
+}
+
+/**
+ * Where `needle` sits in `hay` (a screen grab holding the guest's picture): the offset where the
+ * needle's non-background pixels (and a sparse grid of the others) match best, and the
+ * {@link contentDifference} there.
  */
 export function locate(
   hay: RgbImage,
   needle: RgbImage,
-  tolerance = 16,
+  tolerance = 48,
 ): { x: number; y: number; difference: number } {
   if (needle.width > hay.width || needle.height > hay.height)
     throw new Error(`picture ${needle.width}x${needle.height} does not fit in ${hay.width}x${hay.height}`);
-  // sample a grid of pixels for speed
-  const samples: [number, number][] = [];
-  const step = Math.max(1, Math.floor(Math.min(needle.width, needle.height) / 24));
-  for (let y = 0; y < needle.height; y += step)
-    for (let x = 0; x < needle.width; x += step) samples.push([x, y]);
-  let best = { x: 0, y: 0, difference: Infinity };
+  const bg = background(needle);
+  const content: [number, number][] = [];
+  const grid: [number, number][] = [];
+  for (let y = 0; y < needle.height; y++) {
+    for (let x = 0; x < needle.width; x++) {
+      const i = (y * needle.width + x) * 3;
+      const c = (needle.rgb[i]! << 16) | (needle.rgb[i + 1]! << 8) | needle.rgb[i + 2]!;
+      if (c !== bg) content.push([x, y]);
+      else if (x % 16 === 0 && y % 16 === 0) grid.push([x, y]);
+    }
+  }
+  const step = Math.max(1, Math.floor(content.length / 1500));
+  const samples = [...content.filter((_, k) => k % step === 0), ...grid];
+  let best = { x: 0, y: 0, score: Infinity };
   for (let oy = 0; oy <= hay.height - needle.height; oy++) {
     for (let ox = 0; ox <= hay.width - needle.width; ox++) {
       let differ = 0;
       for (const [x, y] of samples) {
-        const i = (y * needle.width + x) * 3;
-        const j = ((oy + y) * hay.width + ox + x) * 3;
         if (
-          Math.abs(needle.rgb[i]! - hay.rgb[j]!) > tolerance ||
-          Math.abs(needle.rgb[i + 1]! - hay.rgb[j + 1]!) > tolerance ||
-          Math.abs(needle.rgb[i + 2]! - hay.rgb[j + 2]!) > tolerance
+          differs(
+            needle.rgb,
+            (y * needle.width + x) * 3,
+            hay.rgb,
+            ((oy + y) * hay.width + ox + x) * 3,
+            tolerance,
+          )
         )
           differ++;
-        if (differ / samples.length >= best.difference) break;
+        if (differ >= best.score) break;
       }
-      const d = differ / samples.length;
-      if (d < best.difference) best = { x: ox, y: oy, difference: d };
+      if (differ < best.score) best = { x: ox, y: oy, score: differ };
     }
   }
-  return {
-    ...best,
-    difference: pixelDifference(crop(hay, best.x, best.y, needle.width, needle.height), needle, tolerance),
-  };
+  const at = crop(hay, best.x, best.y, needle.width, needle.height);
+  return { x: best.x, y: best.y, difference: contentDifference(needle, at, tolerance) };
 }
