@@ -27,6 +27,7 @@ import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedPara
 import { ListMax } from "./protocol.ts"; // tuning and statistics
 import type { Header } from "./packet.ts";
 import type { ServerClient, ServerStream } from "./server.ts";
+import type { Socket } from "node:net";
 
 export interface CallContext {
   readonly client: ServerClient;
@@ -35,6 +36,11 @@ export interface CallContext {
   conn(): Connection;
   /** Runs once the reply has been queued (streams start sending here). */
   afterReply(fn: () => void): void;
+  /**
+   * Sends these sockets' descriptors with the reply (REPLY_WITH_FDS, SCM_RIGHTS); the server
+   * closes its copies once they are sent. Only where `client.fdPassing` is true.
+   */
+  replyFds(sockets: readonly Socket[]): void;
 }
 
 export interface DispatchEntry {
@@ -159,7 +165,7 @@ export function buildDispatchTable(): Table {
 
   // --- connection -----------------------------------------------------------------------------
   on(t, Proc.authList, () => ({ types: [AuthType.NONE] }));
-  on(t, Proc.connectSupportsFeature, (ctx, a) => {
+  on(t, Proc.connectSupportsFeature, async (ctx, a) => {
     if (a.feature === DrvFeature.PROGRAM_KEEPALIVE) {
       const c = ctx.client;
       if (!c.keepalive) {
@@ -180,6 +186,8 @@ export function buildDispatchTable(): Table {
       return { supported: 1 };
     }
     ctx.conn();
+    // Only where the daemon can really send descriptors (a UNIX socket, the helper works).
+    if (a.feature === DrvFeature.FD_PASSING) return { supported: (await ctx.client.fdPassing()) ? 1 : 0 };
     return { supported: daemonFeatures.has(a.feature) ? 1 : 0 };
   });
   on(t, Proc.connectOpen, async (ctx, a) => {
@@ -466,6 +474,16 @@ export function buildDispatchTable(): Table {
       for (const d of early.splice(0)) sendData(d);
       if (ended) sendEnd();
     });
+  });
+
+  // --- graphical consoles: a connection to the display passed as a descriptor ---------------
+  // DOMAIN_OPEN_GRAPHICS (the client's socket arrives with a CALL_WITH_FDS) is refused by the
+  // server before dispatch: node cannot receive descriptors (src/rpc/README.md).
+  on(t, Proc.domainOpenGraphicsFd, async (ctx, a) => {
+    if (!(await ctx.client.fdPassing()))
+      throw new VirtError("RPC_FDS_UNSUPPORTED", { proc: ctx.header.proc });
+    const sock = await dom(ctx, a.dom).openGraphicsFd(a.idx, a.flags);
+    ctx.replyFds([sock]);
   });
 
   // --- graphical consoles: screenshot (a download stream) and send-key ----------------------

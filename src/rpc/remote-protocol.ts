@@ -487,6 +487,19 @@ export const Proc = {
     struct({ dom: nonnullDomain, screen: uint, flags: uint }),
     struct({ mime: ostring }),
   ),
+  // the descriptor travels beside the message (CALL_WITH_FDS / REPLY_WITH_FDS), not in it
+  domainOpenGraphics: remote(
+    P.DOMAIN_OPEN_GRAPHICS,
+    "DOMAIN_OPEN_GRAPHICS",
+    struct({ dom: nonnullDomain, idx: uint, flags: uint }),
+    VOID,
+  ),
+  domainOpenGraphicsFd: remote(
+    P.DOMAIN_OPEN_GRAPHICS_FD,
+    "DOMAIN_OPEN_GRAPHICS_FD",
+    struct({ dom: nonnullDomain, idx: uint, flags: uint }),
+    VOID,
+  ),
   domainSendKey: remote(
     P.DOMAIN_SEND_KEY,
     "DOMAIN_SEND_KEY",

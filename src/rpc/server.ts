@@ -14,6 +14,7 @@ import { dirname } from "node:path";
 import { connect, isRemoteURI, parseURI, type Connection } from "../api/index.ts";
 import { findDriver } from "../api/registry.ts";
 import { toVirtError, VirtError } from "../util/errors/index.ts";
+import { fdPassingAvailable, sendWithFds, socketFd } from "../util/fdpass.ts";
 import type { Codec } from "./codec.ts";
 import { daemonBackedDrivers } from "./client.ts";
 import { buildDispatchTable, type DispatchEntry } from "./dispatch.ts";
@@ -164,8 +165,25 @@ export class ServerClient {
     return `client ${this.id}${this.readonly ? " (ro)" : ""}`;
   }
 
+  /** Packets queued while a reply with descriptors is being sent by the helper. */
+  #held: Buffer[] | undefined;
+  #fdSends: Promise<void> = Promise.resolve();
+
+  /**
+   * True when descriptors can be passed to this client: a UNIX socket, and the SCM_RIGHTS helper
+   * works here (util/fdpass). Answers FD_PASSING.
+   */
+  async fdPassing(): Promise<boolean> {
+    if (this.socket.remoteFamily !== undefined || socketFd(this.socket) === undefined) return false;
+    return fdPassingAvailable();
+  }
+
   send(buf: Buffer): void {
     if (this.closed || this.socket.destroyed) return;
+    if (this.#held) {
+      this.#held.push(buf);
+      return;
+    }
     this.socket.write(buf);
     if (this.socket.writableLength > this.server.maxQueuedBytes) {
       this.server.log.warn(
@@ -173,6 +191,41 @@ export class ServerClient {
       );
       this.close();
     }
+  }
+
+  /**
+   * Sends `packet` (a *_WITH_FDS message) and then each descriptor on a byte of its own, as
+   * libvirt's virNetSocketSendFD does: the client reads the packet exactly and then one byte per
+   * descriptor with recvmsg. Everything else sent meanwhile waits, so nothing can come between.
+   * The sockets are closed here (the client has its own copies). A failure closes the connection:
+   * the client would wait for a descriptor forever.
+   */
+  sendWithFds(packet: Buffer, sockets: readonly Socket[]): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.closed || this.socket.destroyed) return;
+      const fds = sockets.map((s) => socketFd(s));
+      const held: Buffer[] = [];
+      this.#held = held;
+      try {
+        if (fds.some((fd) => fd === undefined))
+          throw new VirtError("FD_PASSING_FAILED", { reason: "a socket to pass is closed" });
+        await sendWithFds(this.socket, [
+          { data: packet },
+          ...fds.map((fd) => ({ data: Buffer.from([0]), fds: [fd as number] })),
+        ]);
+      } catch (e) {
+        this.server.log.warn(
+          `${this.label}: ${e instanceof Error ? e.message : String(e)}; closing the connection`,
+        );
+        this.close();
+      } finally {
+        for (const s of sockets) s.destroy();
+        this.#held = undefined;
+        for (const b of held) this.send(b);
+      }
+    };
+    this.#fdSends = this.#fdSends.then(run);
+    return this.#fdSends;
   }
 
   /** Sends an event MESSAGE. */
@@ -529,6 +582,7 @@ export class RpcServer {
     this.#callsInFlight++;
     client.updateFlow();
     const after: (() => void)[] = [];
+    const fds: Socket[] = [];
     const run = (async (): Promise<void> => {
       try {
         const ret = await entry.fn(
@@ -540,12 +594,15 @@ export class RpcServer {
               return client.conn;
             },
             afterReply: (fn) => after.push(fn),
+            replyFds: (sockets) => fds.push(...sockets),
           },
           args,
         );
-        this.#reply(client, h, entry.def.ret, ret);
+        if (fds.length > 0) await this.#replyWithFds(client, h, entry.def.ret, ret, fds.splice(0));
+        else this.#reply(client, h, entry.def.ret, ret);
         for (const fn of after) fn();
       } catch (e) {
+        for (const s of fds) s.destroy();
         if (!(e instanceof VirtError))
           this.log.error(
             `${client.label}: ${entry.def.name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
@@ -575,6 +632,32 @@ export class RpcServer {
       return;
     }
     client.send(buf);
+  }
+
+  /** REPLY_WITH_FDS: the descriptor count before the payload, the descriptors after the packet. */
+  async #replyWithFds(
+    client: ServerClient,
+    h: Header,
+    codec: Codec<unknown>,
+    value: unknown,
+    sockets: readonly Socket[],
+  ): Promise<void> {
+    let buf: Buffer;
+    try {
+      buf = encodePacket({ ...h, type: MessageType.REPLY_WITH_FDS, status: MessageStatus.OK }, (w) => {
+        w.uint(sockets.length);
+        codec.enc(w, value);
+      });
+    } catch (e) {
+      for (const s of sockets) s.destroy();
+      this.#replyError(
+        client,
+        h,
+        new VirtError("RPC_ENCODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }),
+      );
+      return;
+    }
+    await client.sendWithFds(buf, sockets);
   }
 
   #replyError(client: ServerClient, h: Header, e: unknown): void {

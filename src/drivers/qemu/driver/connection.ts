@@ -4,6 +4,7 @@
  * callbacks and the domains it started with AUTODESTROY; closing it releases both (destroying
  * those domains) and then its reference to the driver instance.
  */
+import type { Socket } from "node:net";
 import { allocPages, freePages } from "../../../host/hugepage-pool.ts";
 import {
   type ConsoleStream,
@@ -501,6 +502,14 @@ export class QemuConnection implements HypervisorDriver {
       const { mime, data } = await graphics.screenshot(this.driver, obj, screen, flags);
       return { mime, stream: bufferStream(data) };
     });
+  }
+
+  domainOpenGraphics(dom: DomainRef, idx: number, fd: number, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => graphics.openGraphics(obj, idx, fd, flags));
+  }
+
+  domainOpenGraphicsFd(dom: DomainRef, idx: number, flags: number): Promise<Socket> {
+    return this.onDomain(dom, (obj) => graphics.openGraphicsFd(obj, idx, flags));
   }
 
   domainSendKey(
