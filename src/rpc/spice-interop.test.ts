@@ -6,7 +6,8 @@
  * stage (src/testing/graphics/spice.ts) checks the password on both ports; update-device with a
  * `<graphics>` element (what virt-manager does) changes it live, a `passwdValidTo` in the past
  * expires it, a port change is refused with libvirt's message. Then remote-viewer (SPICE with a
- * password from a .vv file, and vnc://) and virt-viewer (through the daemon) show the guest's
+ * password from a .vv file, and vnc://) and virt-viewer (through the daemon, plain and with
+ * `--attach`: the display socket passed over tvirtd's socket) show the guest's
  * screen under Xvfb: the grabbed screen holds the picture QMP screendump gives (tolerant).
  */
 import assert from "node:assert/strict";
@@ -229,6 +230,8 @@ test(
         { what: "remote-viewer-spice", argv: ["/usr/bin/remote-viewer", vv] },
         { what: "remote-viewer-vnc", argv: ["/usr/bin/remote-viewer", `vnc://127.0.0.1:${vncPort}`] },
         { what: "virt-viewer", argv: ["/usr/bin/virt-viewer", "-c", uri, NAME] },
+        // the display's socket passed by tvirtd (DOMAIN_OPEN_GRAPHICS_FD, QMP add_client)
+        { what: "virt-viewer-attach", argv: ["/usr/bin/virt-viewer", "--attach", "-c", uri, NAME] },
       ];
       // the pictures stay as artifacts: the guest's screendump and the X screen of each viewer
       const artifacts = join(
