@@ -20,7 +20,14 @@ import { decodeScreenshot, encodePng, locate, type RgbImage } from "../testing/g
 import { rfbServerInit } from "../testing/graphics/rfb.ts";
 import { SPICE_LINK_OK, SPICE_LINK_PERMISSION_DENIED, spiceLink } from "../testing/graphics/spice.ts";
 import { startXvfb, xvfbOrSkip, type Xvfb } from "../testing/graphics/xvfb.ts";
-import { privateSession, run, spawnDaemon, virshOrSkip, type DaemonProcess } from "../testing/rpc/harness.ts";
+import {
+  privateSession,
+  pythonLibvirtOrSkip,
+  run,
+  spawnDaemon,
+  virshOrSkip,
+  type DaemonProcess,
+} from "../testing/rpc/harness.ts";
 import { startArgv, type ChildProcess } from "../util/spawn.ts";
 
 const NAME = "spicei";
@@ -197,6 +204,22 @@ test(
       r = await update(" passwd='third-pass' passwdValidTo='2099-01-01T00:00:00' connected='keep'");
       assert.equal(r.code, 0, r.stderr);
       assert.equal(await spiceLink(port, "third-pass"), SPICE_LINK_OK);
+      // python3-libvirt's updateDeviceFlags does the same
+      const py = pythonLibvirtOrSkip(t);
+      if (py) {
+        const script = [
+          "import sys, libvirt",
+          "c = libvirt.open(sys.argv[1])",
+          "c.lookupByName(sys.argv[2]).updateDeviceFlags(open(sys.argv[3]).read(), libvirt.VIR_DOMAIN_AFFECT_LIVE)",
+        ].join("\n");
+        writeFileSync(upd, graphicsXML(port, tlsPort, " passwd='py-pass'"));
+        const p = await run(py, ["-c", script, uri, NAME, upd], { env, stdio: ["ignore", "pipe", "pipe"] });
+        assert.equal(p.code, 0, p.stderr);
+        assert.equal(await spiceLink(port, "py-pass"), SPICE_LINK_OK);
+        assert.equal(await spiceLink(port, "third-pass"), SPICE_LINK_PERMISSION_DENIED);
+        r = await update(" passwd='third-pass'");
+        assert.equal(r.code, 0, r.stderr);
+      }
       // ports cannot change on a running guest (libvirt's message)
       writeFileSync(
         upd,
