@@ -1,0 +1,70 @@
+/**
+ * VNC passwords of a real TCG guest through tvirsh on qemu:///embed: the password of the XML is
+ * set over QMP at start (the VNC server asks for VNC authentication and takes only it),
+ * `update-device` with a `<graphics>` element changes it live, and a `passwdValidTo` in the past
+ * expires it. An RFB client (src/testing/graphics/rfb.ts) answers the server's DES challenge.
+ */
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { main } from "./main.ts";
+import { BufferIo } from "./output.ts";
+import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
+import { rfbPasswordAuth } from "../testing/graphics/rfb.ts";
+import { makeTestRoot } from "../testing/qemu/driver.ts";
+
+test("a VNC password set at start and changed live with update-device", { timeout: 120_000 }, async (t) => {
+  const g = await testGuestOrSkip(t);
+  if (!g) return;
+  const tr = makeTestRoot("tvirt-vncpass-");
+  const name = "vncpw";
+  const xmlPath = join(tr.root, "dom.xml");
+  writeFileSync(
+    xmlPath,
+    guestDomainXML({
+      name,
+      mode: "idle",
+      kernel: g.kernel,
+      initrd: g.initrd,
+      extraDevicesXML: "    <graphics type='vnc' autoport='yes' passwd='vnc-one'/>",
+    }),
+  );
+  const sh = async (...args: string[]): Promise<{ out: string; err: string; status: number }> => {
+    const io = new BufferIo();
+    const status = await main(["-c", tr.uri, ...args], io, {});
+    return { out: io.stdout, err: io.stderr, status };
+  };
+  try {
+    assert.equal((await sh("create", xmlPath)).status, 0);
+    tr.track();
+    const xml = (await sh("dumpxml", name)).out;
+    const port = Number(/<graphics type='vnc' port='(\d+)'/.exec(xml)?.[1]);
+    assert.ok(port >= 5900, xml);
+    assert.equal(await rfbPasswordAuth(port, "vnc-one"), 0);
+    assert.equal(await rfbPasswordAuth(port, "vnc-two"), 1);
+
+    const upd = join(tr.root, "graphics.xml");
+    const update = async (attrs: string): Promise<{ status: number; err: string }> => {
+      writeFileSync(
+        upd,
+        `<graphics type='vnc' port='${port}' autoport='yes' listen='127.0.0.1'${attrs}>\n  <listen type='address' address='127.0.0.1'/>\n</graphics>\n`,
+      );
+      return sh("update-device", name, upd, "--live");
+    };
+    let r = await update(" passwd='vnc-two'");
+    assert.equal(r.status, 0, r.err);
+    assert.equal(await rfbPasswordAuth(port, "vnc-two"), 0);
+    assert.equal(await rfbPasswordAuth(port, "vnc-one"), 1);
+    assert.match((await sh("dumpxml", name, "--security-info")).out, /passwd='vnc-two'/);
+    r = await update(" passwd='vnc-two' passwdValidTo='2001-01-01T00:00:00'");
+    assert.equal(r.status, 0, r.err);
+    assert.equal(await rfbPasswordAuth(port, "vnc-two"), 1);
+    // VNC keeps connected clients only (libvirt refuses the other actions)
+    r = await update(" passwd='x' connected='disconnect'");
+    assert.match(r.err, /'connected' attribute 'disconnect' is not supported for vnc: expected keep/);
+    assert.equal((await sh("destroy", name)).status, 0);
+  } finally {
+    await tr.cleanup();
+  }
+});
