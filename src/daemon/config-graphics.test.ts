@@ -35,6 +35,19 @@ test("qemu.conf's graphics keys: listen addresses, default passwords, SPICE TLS,
   assert.deepEqual(c.ignored, []);
   assert.equal(conf('spice_sasl_dir = "/x"\nspice_sasl = 1\n').graphics.spiceSASLdir, "/x");
   assert.equal(conf("spice_tls = 0\n").graphics.spiceTLS, false);
+  assert.deepEqual(
+    conf(
+      'vnc_tls = 1\nvnc_tls_x509_cert_dir = "/v"\nvnc_tls_x509_verify = 1\nvnc_sasl = 1\nvnc_auto_unix_socket = 1\n',
+    ).graphics,
+    {
+      vncTLS: true,
+      vncTLSx509certdir: "/v",
+      vncTLSx509verify: true,
+      vncSASL: true,
+      vncSASLdir: "/etc/sasl2",
+      vncAutoUnixSocket: true,
+    },
+  );
 });
 
 test("bad graphics values are refused with the key named", () => {

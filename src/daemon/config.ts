@@ -27,7 +27,9 @@
  * | `vnc_password` / `spice_password` (qemu.conf's) | (none) | password of a VNC / SPICE display whose XML has no `passwd` |
  * | `spice_tls` / `spice_tls_x509_cert_dir` (qemu.conf's) | 0 / `"/etc/pki/libvirt-spice"` | SPICE TLS port (`tlsPort`, `defaultMode='secure'`) with the certificates of that dir (`ca-cert.pem`, `server-cert.pem`, `server-key.pem`) |
  * | `spice_sasl` / `spice_sasl_dir` (qemu.conf's) | 0 / `"/etc/sasl2"` | SASL authentication of SPICE clients |
- * | `spice_auto_unix_socket` (qemu.conf's) | 0 | SPICE without a listen address listens on a UNIX socket in the guest's dir |
+ * | `spice_auto_unix_socket` / `vnc_auto_unix_socket` (qemu.conf's) | 0 | SPICE / VNC without a listen address listens on a UNIX socket in the guest's dir |
+ * | `vnc_tls` / `vnc_tls_x509_cert_dir` / `vnc_tls_x509_verify` (qemu.conf's) | 0 / `"/etc/pki/libvirt-vnc"` / 0 | VNC over TLS with that dir's certificates, client certificates checked with verify |
+ * | `vnc_sasl` / `vnc_sasl_dir` (qemu.conf's) | 0 / `"/etc/sasl2"` | SASL authentication of VNC clients |
  *
  * SIGHUP (`systemctl reload tvirtd`) re-reads the file (main.ts `reloadConfig`): `log_level`,
  * `log_outputs`, `timeout`, the graphics port ranges and the graphics keys apply at once (to
@@ -87,6 +89,12 @@ export interface DaemonGraphics {
   spiceSASL?: boolean;
   spiceSASLdir?: string;
   spiceAutoUnixSocket?: boolean;
+  vncAutoUnixSocket?: boolean;
+  vncTLS?: boolean;
+  vncTLSx509certdir?: string;
+  vncTLSx509verify?: boolean;
+  vncSASL?: boolean;
+  vncSASLdir?: string;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -377,6 +385,27 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
         break;
       case "spice_auto_unix_socket":
         cfg.graphics.spiceAutoUnixSocket = integer(file, key, v, 0) !== 0;
+        break;
+      case "vnc_auto_unix_socket":
+        cfg.graphics.vncAutoUnixSocket = integer(file, key, v, 0) !== 0;
+        break;
+      case "vnc_tls":
+        cfg.graphics.vncTLS = integer(file, key, v, 0) !== 0;
+        break;
+      case "vnc_tls_x509_cert_dir":
+        cfg.graphics.vncTLSx509certdir = str(file, key, v);
+        if (!cfg.graphics.vncTLSx509certdir.startsWith("/"))
+          throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected an absolute path" });
+        break;
+      case "vnc_tls_x509_verify":
+        cfg.graphics.vncTLSx509verify = integer(file, key, v, 0) !== 0;
+        break;
+      case "vnc_sasl":
+        cfg.graphics.vncSASL = integer(file, key, v, 0) !== 0;
+        cfg.graphics.vncSASLdir ??= "/etc/sasl2";
+        break;
+      case "vnc_sasl_dir":
+        cfg.graphics.vncSASLdir = str(file, key, v);
         break;
       // whom QEMU runs as (qemu.conf's)
       case "user":

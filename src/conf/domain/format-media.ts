@@ -26,6 +26,8 @@ function graphicsPortAttrs(g: GraphicsDef, live: boolean): Record<string, string
   const legacyListen = first?.type === "address" ? first.address : undefined;
   if (g.type === "vnc") {
     if (first?.type === "socket") return { socket: first.socket };
+    // a display without a listener has no port (libvirt writes no port attributes)
+    if (first?.type === "none") return {};
     return {
       port: g.port !== undefined && (!g.autoport || live) ? g.port : g.autoport ? -1 : undefined,
       autoport: yesNo(g.autoport ?? false),

@@ -461,6 +461,16 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
         ...ctx,
         graphics: { ...ctx.graphics, spiceSASL: true, spiceSASLdir: "/etc/sasl2" },
       }));
+    else if (k === "vncAutoUnixSocket")
+      changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncAutoUnixSocket: true } }));
+    else if (k === "vncSASL")
+      changes.push((ctx) => ({
+        ...ctx,
+        graphics: { ...ctx.graphics, vncSASL: true, vncSASLdir: "/etc/sasl2" },
+      }));
+    else if (k === "vncTLS") changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLS: true } }));
+    else if (k === "vncTLSx509verify")
+      changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLSx509verify: true } }));
     else if (k === "spiceAutoUnixSocket")
       changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceAutoUnixSocket: true } }));
     else if (k === "dumpGuestCore")

@@ -47,7 +47,11 @@ function buildVnc(b: Build, g: GraphicsDef): void {
   const audio = audioIdFor(b, g.audio?.id);
   const l = listenOf(g);
   let opt: string;
-  switch (l.type) {
+  // qemu.conf's vnc_auto_unix_socket: an address listen without an address is a socket in the
+  // domain's directory (the driver rewrites the live listen the same way before the build)
+  const autoSocket =
+    l.type === "address" && l.address === undefined && b.ctx.graphics?.vncAutoUnixSocket === true;
+  switch (autoSocket ? "socket" : l.type) {
     case "socket":
       opt = `vnc=unix:${escapeComma(l.socket ?? `${b.ctx.paths.domainDir}/vnc.sock`)}`;
       break;
@@ -75,7 +79,25 @@ function buildVnc(b: Build, g: GraphicsDef): void {
   }
   if (g.sharePolicy !== undefined) opt += `,share=${g.sharePolicy}`;
   if (g.passwd !== undefined || b.ctx.graphics?.vncPassword === true) opt += ",password=on";
+  const conf = b.ctx.graphics;
+  // qemu.conf's vnc_tls: the server's x509 credentials as an object of their own
+  let creds: Props | undefined;
+  if (conf?.vncTLS === true && l.type !== "none") {
+    creds = new Props()
+      .set("qom-type", "tls-creds-x509")
+      .set("id", "vnc-tls-creds0")
+      .set("dir", conf.vncTLSx509certdir ?? "/etc/pki/libvirt-vnc")
+      .set("endpoint", "server")
+      .set("verify-peer", conf.vncTLSx509verify === true);
+    opt += ",tls-creds=vnc-tls-creds0";
+  }
+  if (conf?.vncSASL === true && l.type !== "none") {
+    opt += ",sasl=on";
+    if (conf.vncSASLdir !== undefined) b.env.push(["SASL_CONF_PATH", conf.vncSASLdir]);
+  }
+  if (g.powerControl === true) opt += ",power-control=on";
   opt += `,audiodev=${audio}`;
+  if (creds) b.addJson("-object", creds);
   b.add("-vnc", opt);
   if (g.keymap !== undefined) b.add("-k", g.keymap);
 }

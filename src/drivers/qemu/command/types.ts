@@ -124,6 +124,15 @@ export interface CommandContext {
     readonly spiceSASLdir?: string;
     /** qemu.conf spice_auto_unix_socket: an address listen without address becomes a socket */
     readonly spiceAutoUnixSocket?: boolean;
+    /** qemu.conf vnc_tls, vnc_tls_x509_cert_dir, vnc_tls_x509_verify */
+    readonly vncTLS?: boolean;
+    readonly vncTLSx509certdir?: string;
+    readonly vncTLSx509verify?: boolean;
+    /** qemu.conf vnc_auto_unix_socket: an address listen without address becomes a socket */
+    readonly vncAutoUnixSocket?: boolean;
+    /** qemu.conf vnc_sasl and vnc_sasl_dir */
+    readonly vncSASL?: boolean;
+    readonly vncSASLdir?: string;
   };
   /** Descriptor of /dev/vhost-vsock opened for `<vsock>`. */
   readonly vsockFd?: number;

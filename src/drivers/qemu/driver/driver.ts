@@ -49,8 +49,8 @@ import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
 /**
  * qemu.conf's graphics settings (tvirtd.conf carries the same keys): where VNC and SPICE listen
  * when the XML names no address, the default passwords of a graphics device without `passwd`,
- * SPICE TLS (with its certificate dir: `ca-cert.pem`, `server-cert.pem`, `server-key.pem`) and
- * SASL, and SPICE on a UNIX socket when the XML names no address.
+ * SPICE and VNC TLS (with their certificate dirs: `ca-cert.pem`, `server-cert.pem`,
+ * `server-key.pem`) and SASL, and a UNIX socket when the XML names no address.
  */
 export interface GraphicsOptions {
   readonly vncListen?: string;
@@ -62,6 +62,12 @@ export interface GraphicsOptions {
   readonly spiceSASL?: boolean;
   readonly spiceSASLdir?: string;
   readonly spiceAutoUnixSocket?: boolean;
+  readonly vncAutoUnixSocket?: boolean;
+  readonly vncTLS?: boolean;
+  readonly vncTLSx509certdir?: string;
+  readonly vncTLSx509verify?: boolean;
+  readonly vncSASL?: boolean;
+  readonly vncSASLdir?: string;
 }
 
 export interface QemuDriverOptions {

@@ -98,13 +98,13 @@ export async function reserveGraphicsPorts(
       // (qemu.conf's vnc_listen / spice_listen), or with spice_auto_unix_socket a socket
       const first = g.listens[0];
       if (
-        g.type === "spice" &&
+        (g.type === "spice" || g.type === "vnc") &&
         first?.type === "address" &&
         first.address === undefined &&
-        conf.spiceAutoUnixSocket === true &&
+        (g.type === "spice" ? conf.spiceAutoUnixSocket : conf.vncAutoUnixSocket) === true &&
         opts.domainDir !== undefined
       )
-        g.listens[0] = { type: "socket", socket: join(opts.domainDir, "spice.sock") };
+        g.listens[0] = { type: "socket", socket: join(opts.domainDir, `${g.type}.sock`) };
       else if (
         (g.type === "vnc" || g.type === "spice") &&
         first?.type === "address" &&
