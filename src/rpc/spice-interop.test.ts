@@ -176,6 +176,17 @@ test(
         `spice://127.0.0.1:${port}?tls-port=${tlsPort}\n`,
       );
 
+      // QEMU's view: both ports, ticket authentication, the agent's channel (the guest runs no agent)
+      const qs = await v(["qemu-monitor-command", NAME, '{"execute":"query-spice"}']);
+      assert.equal(qs.code, 0, qs.stderr);
+      const spice = (JSON.parse(qs.stdout) as { return: Record<string, unknown> }).return;
+      assert.deepEqual(
+        [spice.enabled, spice.port, spice["tls-port"], spice.auth, spice.host],
+        [true, port, tlsPort, "spice", "127.0.0.1"],
+      );
+      const chardevs = await v(["qemu-monitor-command", NAME, '{"execute":"query-chardev"}']);
+      assert.match(chardevs.stdout, /"filename":"spicevmc"/);
+
       // the password QEMU got at start, on the plain and the TLS port (certificate checked)
       const ca = readFileSync(join(pki, "ca-cert.pem"), "utf8");
       assert.equal(await spiceLink(port, "first-pass"), SPICE_LINK_OK);

@@ -1,6 +1,6 @@
 /**
- * Test helper: a private X server (`Xvfb -displayfd`, which picks a free display number and
- * writes it on the given fd once it accepts clients) for graphical clients such as
+ * Test helper: a private X server (`Xvfb :N -displayfd`, which writes the display number on the
+ * given fd once it accepts clients) for graphical clients such as
  * remote-viewer and virt-viewer, and grabs of its screen (`xwd -root`, decoded to RGB).
  */
 import { existsSync } from "node:fs";
@@ -36,10 +36,38 @@ export function xvfbOrSkip(t: TestContext): boolean {
   return false;
 }
 
-/** Starts Xvfb with one screen of `width`x`height`x24. */
+/**
+ * Starts Xvfb with one screen of `width`x`height`x24, on a display number of its own: several
+ * test processes (and other people's X servers) share the machine, so the number comes from
+ * this process's pid (low numbers are the usual ones), the next one tried when it is taken.
+ */
 export async function startXvfb(width = 1280, height = 1024): Promise<Xvfb> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const number = 100 + ((process.pid * 7 + attempt * 131) % 800);
+    try {
+      return await startOn(number, width, height);
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  throw lastError;
+}
+
+async function startOn(wanted: number, width: number, height: number): Promise<Xvfb> {
   const child: ChildProcess = startArgv(
-    ["/usr/bin/Xvfb", "-displayfd", "3", "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp"],
+    [
+      "/usr/bin/Xvfb",
+      `:${wanted}`,
+      "-displayfd",
+      "3",
+      "-screen",
+      "0",
+      `${width}x${height}x24`,
+      "-nolisten",
+      "tcp",
+      "-noreset",
+    ],
     { stdio: ["ignore", "ignore", "pipe", "pipe"] },
   );
   let stderr = "";
@@ -48,6 +76,7 @@ export async function startXvfb(width = 1280, height = 1024): Promise<Xvfb> {
   const number = await new Promise<string>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => {
+      child.kill("SIGKILL");
       reject(new Error(`Xvfb gave no display number in 20 s: ${stderr}`));
     }, 20_000);
     fd3.on("data", (d: Buffer) => {
