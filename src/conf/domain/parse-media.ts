@@ -20,6 +20,7 @@ import {
   reqUInt,
   str,
   structural,
+  unsupported,
   uintAttr,
   yesNo,
   onOff,
@@ -136,12 +137,11 @@ export function parseGraphics(el: XmlElement): GraphicsDef {
       `cannot parse password validity time '${g.passwdValidTo}', expect YYYY-MM-DDTHH:MM:SS`,
     );
   if (g.connected !== undefined) {
-    const allowed = g.type === "spice" ? ["fail", "disconnect", "keep"] : ["keep"];
-    if (!allowed.includes(g.connected))
-      throw structural(
-        el,
-        `graphics 'connected' attribute '${g.connected}' is not supported for ${g.type}: expected ${allowed.join(", ")}`,
-      );
+    if (!["fail", "disconnect", "keep"].includes(g.connected))
+      throw structural(el, `unknown connected value ${g.connected}: expected fail, disconnect or keep`);
+    // libvirt's message: QEMU's VNC server cannot drop or refuse the clients it has
+    if (g.type === "vnc" && g.connected !== "keep")
+      throw unsupported(el, "VNC supports connected='keep' only");
   }
   const pc = yesNo(el, "powerControl");
   if (pc !== undefined) g.powerControl = pc;
