@@ -1,8 +1,8 @@
 /**
  * VNC passwords of a real TCG guest through tvirsh on qemu:///embed: the password of the XML is
  * set over QMP at start (the VNC server asks for VNC authentication and takes only it),
- * `update-device` with a `<graphics>` element changes it live, and a `passwdValidTo` in the past
- * expires it. An RFB client (src/testing/graphics/rfb.ts) answers the server's DES challenge.
+ * `update-device` with a `<graphics>` element changes it in the config and live, and a
+ * `passwdValidTo` in the past expires it. An RFB client (src/testing/graphics/rfb.ts) answers the server's DES challenge.
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -36,7 +36,22 @@ test("a VNC password set at start and changed live with update-device", { timeou
     return { out: io.stdout, err: io.stderr, status };
   };
   try {
-    assert.equal((await sh("create", xmlPath)).status, 0);
+    assert.equal((await sh("define", xmlPath)).status, 0);
+    // --config of a defined guest: the device of that type is replaced
+    const cfg = join(tr.root, "config-graphics.xml");
+    writeFileSync(cfg, "<graphics type='vnc' autoport='yes' passwd='vnc-zero'/>\n");
+    let c = await sh("update-device", name, cfg, "--config");
+    assert.equal(c.status, 0, c.err);
+    assert.match((await sh("dumpxml", name, "--inactive", "--security-info")).out, /passwd='vnc-zero'/);
+    writeFileSync(cfg, "<graphics type='spice' autoport='yes' passwd='s'/>\n");
+    c = await sh("update-device", name, cfg, "--config");
+    assert.equal(
+      c.err,
+      `error: Failed to update device from ${cfg}\nerror: invalid argument: cannot find existing graphics type 'spice' device to modify\n`,
+    );
+    writeFileSync(cfg, "<graphics type='vnc' autoport='yes' passwd='vnc-one'/>\n");
+    assert.equal((await sh("update-device", name, cfg, "--config")).status, 0);
+    assert.equal((await sh("start", name)).status, 0);
     tr.track();
     const xml = (await sh("dumpxml", name)).out;
     const port = Number(/<graphics type='vnc' port='(\d+)'/.exec(xml)?.[1]);
