@@ -221,7 +221,8 @@ function buildSpice(b: Build, g: GraphicsDef): void {
   if (g.filetransfer?.enable === false) opt += "disable-agent-file-xfer=on,";
   if (g.gl?.enable === true) {
     opt += "gl=on,";
-    if (g.gl.rendernode !== undefined) opt += `rendernode=${escapeComma(g.gl.rendernode)},`;
+    const node = g.gl.rendernode ?? b.ctx.drmRenderNode;
+    if (node !== undefined) opt += `rendernode=${escapeComma(node)},`;
   }
   opt += "seamless-migration=on";
   b.add("-spice", opt);
@@ -259,7 +260,8 @@ export function buildGraphics(b: Build): void {
       }
       case "egl-headless": {
         let opt = "egl-headless";
-        if (g.gl?.rendernode !== undefined) opt += `,rendernode=${escapeComma(g.gl.rendernode)}`;
+        const node = g.gl?.rendernode ?? b.ctx.drmRenderNode;
+        if (node !== undefined) opt += `,rendernode=${escapeComma(node)}`;
         b.add("-display", opt);
         break;
       }

@@ -109,6 +109,11 @@ export interface CommandContext {
    * definition instead (`driver/graphics.ts`).
    */
   readonly allocatePort?: (kind: "vnc" | "websocket" | "spice" | "spice-tls") => number;
+  /**
+   * The host's DRM render node (`/dev/dri/renderD128`) for egl-headless and SPICE `gl` without
+   * a `rendernode` of their own (libvirt's virHostGetDRMRenderNode at start).
+   */
+  readonly drmRenderNode?: string;
   /** qemu.conf graphics settings. */
   readonly graphics?: {
     readonly vncListen?: string;

@@ -54,6 +54,7 @@ import {
   releaseDomainHostdevs,
   resolveDomainUsbHostdevs,
 } from "./hostdev-prepare.ts";
+import { hostDrmRenderNode } from "../../../host/facts.ts";
 import {
   adoptGraphicsPorts,
   graphicsContext,
@@ -190,6 +191,10 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     paths: dp,
     monitor: { path: monitorPath },
     graphics: graphicsContext(drv.options.graphics),
+    ...(() => {
+      const node = hostDrmRenderNode();
+      return node !== undefined ? { drmRenderNode: node } : {};
+    })(),
     accel: def.type === "kvm" ? "kvm" : "tcg",
     ...(opts.incoming ? { incoming: "defer" } : {}),
   };
