@@ -41,6 +41,11 @@ export interface CallContext {
    * closes its copies once they are sent. Only where `client.fdPassing` is true.
    */
   replyFds(sockets: readonly Socket[]): void;
+  /**
+   * The descriptors that came with a CALL_WITH_FDS, in order (undefined: one that was not a
+   * socket). The server closes them when the handler is done.
+   */
+  readonly receivedFds: readonly (number | undefined)[];
 }
 
 export interface DispatchEntry {
@@ -186,8 +191,13 @@ export function buildDispatchTable(): Table {
       return { supported: 1 };
     }
     ctx.conn();
-    // Only where the daemon can really send descriptors (a UNIX socket, the helper works).
-    if (a.feature === DrvFeature.FD_PASSING) return { supported: (await ctx.client.fdPassing()) ? 1 : 0 };
+    // Only where the daemon can really send descriptors (a UNIX socket, the helper works);
+    // receiving is set up now, before the client can send any.
+    if (a.feature === DrvFeature.FD_PASSING) {
+      if (!(await ctx.client.fdPassing())) return { supported: 0 };
+      await ctx.client.enableFdReceiving();
+      return { supported: 1 };
+    }
     return { supported: daemonFeatures.has(a.feature) ? 1 : 0 };
   });
   on(t, Proc.connectOpen, async (ctx, a) => {
@@ -477,8 +487,12 @@ export function buildDispatchTable(): Table {
   });
 
   // --- graphical consoles: a connection to the display passed as a descriptor ---------------
-  // DOMAIN_OPEN_GRAPHICS (the client's socket arrives with a CALL_WITH_FDS) is refused by the
-  // server before dispatch: node cannot receive descriptors (src/rpc/README.md).
+  on(t, Proc.domainOpenGraphics, async (ctx, a) => {
+    const fd = ctx.receivedFds[0];
+    if (ctx.receivedFds.length !== 1 || fd === undefined)
+      throw new VirtError("RPC_BAD_FDS", { proc: ctx.header.proc, count: ctx.receivedFds.length });
+    await dom(ctx, a.dom).openGraphics(a.idx, fd, a.flags);
+  });
   on(t, Proc.domainOpenGraphicsFd, async (ctx, a) => {
     if (!(await ctx.client.fdPassing()))
       throw new VirtError("RPC_FDS_UNSUPPORTED", { proc: ctx.header.proc });

@@ -3,8 +3,8 @@
  * FD_PASSING (supported), then `openGraphicsFD` (DOMAIN_OPEN_GRAPHICS_FD, a REPLY_WITH_FDS) on a
  * real TCG guest with VNC and SPICE: the descriptor it receives is a connection to the display,
  * on which the RFB handshake runs to the ServerInit (the size QEMU's VNC server reports) and the
- * SPICE server answers a link message. `openGraphics` (the descriptor sent by the client) is
- * refused with tvirtd's clear error and the connection stays usable.
+ * SPICE server answers a link message. `openGraphics` (DOMAIN_OPEN_GRAPHICS, a CALL_WITH_FDS:
+ * the client's socketpair end goes to QEMU) gives the same on the client's other end.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -79,11 +79,15 @@ try:
 except libvirt.libvirtError as e:
     out["bad_idx"] = e.get_error_message()
 a, b = socket.socketpair()
-try:
-    dom.openGraphics(0, a.fileno(), 0)
-    out["open_graphics"] = "ok"
-except libvirt.libvirtError as e:
-    out["open_graphics"] = e.get_error_message()
+dom.openGraphics(0, a.fileno(), 0)
+a.close()
+out["open_graphics"] = rfb(b)
+b.close()
+a, b = socket.socketpair()
+dom.openGraphics(1, a.fileno(), libvirt.VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH)
+a.close()
+out["open_graphics_spice"] = spice(b)
+b.close()
 out["after"] = dom.name()
 print(json.dumps(out))
 `;
@@ -135,7 +139,7 @@ test(
       const r = await pyRun(PY, [uri, NAME]);
       assert.equal(r.code, 0, r.stderr);
       const out = JSON.parse(r.stdout) as Record<string, Record<string, unknown> | string>;
-      for (const k of ["vnc", "vnc2"]) {
+      for (const k of ["vnc", "vnc2", "open_graphics"]) {
         const v = out[k] as Record<string, unknown>;
         assert.equal(v.greeting, "RFB 003.008\n", k);
         assert.deepEqual(v.types, [1], k); // no password: security type None
@@ -144,7 +148,7 @@ test(
       }
       assert.deepEqual(out.spice, { magic: "REDQ", major: 2, error: 0 });
       assert.equal(out.bad_idx, "internal error: No graphics backend with index 5");
-      assert.equal(out.open_graphics, "file descriptor passing is not supported by tvirtd (procedure 249)");
+      assert.deepEqual(out.open_graphics_spice, { magic: "REDQ", major: 2, error: 0 });
       assert.equal(out.after, NAME);
     } finally {
       if (qemuPid > 0) {

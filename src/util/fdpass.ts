@@ -8,16 +8,21 @@
  * until node's own queue is flushed before it starts the helper). src/rpc/README.md says why this
  * and not an npm package.
  *
- * Receiving is not offered: libuv reads a non-IPC socket with read(2), and Linux discards (closes)
- * descriptors attached to data read that way, gluing the bytes that carry them to the bytes
- * before them, so by the time node sees a message announcing descriptors they are gone.
+ * Receiving: libuv reads a non-IPC socket with read(2), and Linux discards (closes) descriptors
+ * attached to data read that way, gluing the bytes that carry them to the bytes before them, so
+ * by the time node sees a message announcing descriptors they are gone. `startFdReader` therefore
+ * takes the reading of a socket away from libuv for good (node still writes to it) and gives it
+ * to a second python3 helper that reads with recvmsg: the bytes come back on its stdout, each
+ * descriptor that is a socket comes back over a node IPC channel (node's own handle passing,
+ * which is how node receives descriptors at all), in the order they arrived.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, connect, type Socket } from "node:net";
+import type { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VirtError } from "./errors/index.ts";
-import { runArgv, spawnArgv } from "./spawn.ts";
+import { runArgv, spawnArgv, type SpawnedChild } from "./spawn.ts";
 
 /** One piece of data to write, with the descriptors (of this process) that travel with it. */
 export interface FdSegment {
@@ -176,4 +181,160 @@ export async function socketPair(): Promise<[Socket, Socket]> {
     server.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// receiving
+// ---------------------------------------------------------------------------------------------
+
+/*
+ * fd 3 is the socket (node's, non-blocking: select before each read), NODE_CHANNEL_FD node's IPC
+ * channel. Descriptors are sent to node before the bytes that carried them are written out, so
+ * a message's descriptors are never behind its bytes. A descriptor that is not a socket cannot be
+ * a node handle: it is closed and announced as such.
+ */
+const READER = `
+import array, fcntl, json, os, select, socket, stat
+s = socket.socket(fileno=3)
+flags = fcntl.fcntl(3, fcntl.F_GETFL)
+ipc = socket.socket(fileno=int(os.environ["NODE_CHANNEL_FD"]))
+HANDLE = (json.dumps({"cmd": "NODE_HANDLE", "type": "net.Native", "msg": {"tvirtFd": True}}) + "\\n").encode()
+NOTSOCK = (json.dumps({"tvirtFd": False}) + "\\n").encode()
+space = socket.CMSG_SPACE(64 * array.array("i").itemsize)
+try:
+    while True:
+        r, _, _ = select.select([s, ipc], [], [])
+        if ipc in r:
+            if not ipc.recv(4096):
+                break
+        if s not in r:
+            continue
+        try:
+            data, anc, _, _ = s.recvmsg(262144, space)
+        except BlockingIOError:
+            continue
+        except OSError:
+            break
+        for level, kind, cdata in anc:
+            if level != socket.SOL_SOCKET or kind != socket.SCM_RIGHTS:
+                continue
+            fds = array.array("i")
+            fds.frombytes(cdata[: len(cdata) - len(cdata) % fds.itemsize])
+            for fd in fds:
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    socket.send_fds(ipc, [HANDLE], [fd])
+                else:
+                    ipc.sendall(NOTSOCK)
+                os.close(fd)
+        if not data:
+            break
+        view = memoryview(data)
+        while view:
+            view = view[os.write(1, view):]
+finally:
+    s.detach()
+    fcntl.fcntl(3, fcntl.F_SETFL, flags)
+`;
+
+/** Descriptors received and not yet taken by a message that announced them. */
+const MAX_QUEUED_FDS = 64;
+
+/** A descriptor received from a peer, owned by a node handle until `close`. */
+export interface ReceivedFd {
+  readonly fd: number;
+  close(): void;
+}
+
+/** The reading side of a socket handed to the helper. */
+export interface FdReader {
+  /** The bytes read from the socket, in order; ends when the peer closed it. */
+  readonly data: Readable;
+  /**
+   * The next descriptor received (in arrival order), or undefined for one that was not a socket
+   * (closed by the helper), or rejects with `FD_PASSING_FAILED` after `timeoutMs`.
+   */
+  takeFd(timeoutMs: number): Promise<ReceivedFd | undefined>;
+  /** Ends the helper (the socket itself is the caller's). */
+  close(): void;
+}
+
+interface NativeHandle {
+  fd?: unknown;
+  close?: () => void;
+}
+
+/**
+ * Takes the reading of `socket` away from node (libuv stops reading it and node never starts
+ * again) and starts the receiving helper on it. Refuses (undefined) when node has already read
+ * bytes the caller has not consumed, since they would come out of order.
+ */
+export async function startFdReader(socket: Socket): Promise<FdReader | undefined> {
+  const handle = (socket as unknown as { _handle?: { readStop?: () => number; reading?: boolean } | null })
+    ._handle;
+  const fd = socketFd(socket);
+  if (fd === undefined || typeof handle?.readStop !== "function" || socket.readableLength > 0)
+    return undefined;
+  handle.readStop();
+  // node's Readable restarts libuv only when it believes the handle is not reading
+  handle.reading = true;
+  let child: SpawnedChild;
+  try {
+    child = await spawnArgv(["python3", "-c", READER], {
+      env: helperEnv(),
+      stdout: "pipe",
+      stderr: "ignore",
+      extraFds: [fd],
+      ipc: true,
+    });
+  } catch (e) {
+    socket.destroy();
+    throw e;
+  }
+  const received: (ReceivedFd | undefined)[] = [];
+  const waiting: ((v: ReceivedFd | undefined) => void)[] = [];
+  const deliver = (v: ReceivedFd | undefined): void => {
+    const w = waiting.shift();
+    if (w) w(v);
+    else if (received.length < MAX_QUEUED_FDS) received.push(v);
+    // a peer sending descriptors no message announces: not kept (they would pile up)
+    else v?.close();
+  };
+  child.process.on("message", (msg: unknown, h: unknown) => {
+    const m = msg as { tvirtFd?: unknown } | null;
+    if (m?.tvirtFd === true) {
+      const nh = h as NativeHandle | undefined;
+      const n = nh?.fd;
+      if (typeof n === "number" && n >= 0) {
+        deliver({ fd: n, close: () => nh?.close?.() });
+        return;
+      }
+      nh?.close?.();
+    }
+    if (m?.tvirtFd !== undefined) deliver(undefined);
+  });
+  child.process.channel?.unref();
+  const data = child.process.stdout;
+  if (!data) throw new VirtError("BUG", { what: "startFdReader: no stdout" });
+  return {
+    data,
+    takeFd(timeoutMs: number): Promise<ReceivedFd | undefined> {
+      if (received.length > 0) return Promise.resolve(received.shift());
+      return new Promise<ReceivedFd | undefined>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const i = waiting.indexOf(done);
+          if (i >= 0) waiting.splice(i, 1);
+          reject(new VirtError("FD_PASSING_FAILED", { reason: "the announced descriptor did not arrive" }));
+        }, timeoutMs);
+        const done = (v: ReceivedFd | undefined): void => {
+          clearTimeout(timer);
+          resolve(v);
+        };
+        waiting.push(done);
+      });
+    },
+    close(): void {
+      child.kill("SIGTERM");
+      for (const r of received.splice(0)) r?.close();
+    },
+  };
 }

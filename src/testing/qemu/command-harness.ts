@@ -11,6 +11,7 @@ import { parseXml } from "../../conf/xml.ts";
 import type { DomainDef } from "../../conf/domain/types.ts";
 import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
 import type { CommandContext, ResolvedNetwork } from "../../drivers/qemu/command/types.ts";
+import { withInstalledCpuMap } from "./cpu-map.ts";
 
 export interface HarnessOptions {
   caps: QemuCaps;
@@ -51,7 +52,9 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
   const lib = "/var/lib/libvirt/qemu";
   const domainDir = `${lib}/domain-${short}`;
   return {
-    caps: options.caps,
+    // libvirt's capability files lack the CPU map host-model needs: the installed QEMU's, once
+    // loadInstalledCpuMap() has run
+    caps: withInstalledCpuMap(options.caps),
     domainId: -1,
     paths: {
       domainDir,

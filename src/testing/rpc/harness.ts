@@ -5,7 +5,7 @@
  * with a message elsewhere.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket } from "node:net";
@@ -438,6 +438,11 @@ class FakeDriver implements HypervisorDriver, QemuMonitorCommandDriver {
       for (const l of c.data) l(Buffer.from("login: "));
     });
     return Promise.resolve(c);
+  }
+  /** A "display" that greets the socket passed in with its index and flags. */
+  domainOpenGraphics(_dom: DomainRef, idx: number, fd: number, flags: number): Promise<void> {
+    writeSync(fd, `display ${idx} ${flags} on the passed socket\n`);
+    return Promise.resolve();
   }
   /** A "display" that greets with its index and flags on a fresh socket pair. */
   async domainOpenGraphicsFd(_dom: DomainRef, idx: number, flags: number): Promise<Socket> {

@@ -9,6 +9,7 @@ import { allocPages, freePages } from "../../../host/hugepage-pool.ts";
 import {
   type ConsoleStream,
   type DomainEventCallback,
+  type DomainCapabilitiesQuery,
   type DomainInfo,
   type DomainRef,
   type DomainStateInfo,
@@ -49,6 +50,7 @@ import type { QemuDriver } from "./driver.ts";
 import { findConsoleDevice, openChardevStream } from "./console.ts";
 import { hostFreeMemoryBytes, hostNodeInfo } from "../../../host/facts.ts";
 import { hostCapabilitiesXML } from "./host.ts";
+import { domainCapabilitiesXML } from "./domcaps.ts";
 import * as ops from "./operations.ts";
 import { domainMonitorCommand } from "./monitor-command.ts";
 import * as nodedev from "../../nodedev/ops.ts";
@@ -119,6 +121,10 @@ export class QemuConnection implements HypervisorDriver {
     const caps = await this.driver.caps();
     const kvm = await this.driver.kvm(caps.emulator);
     return hostCapabilitiesXML(caps, { kvm: kvm.usable, secmodel: securityModel(this.driver) });
+  }
+
+  connectGetDomainCapabilities(query: DomainCapabilitiesQuery, flags: number): Promise<string> {
+    return domainCapabilitiesXML(this.driver, query, flags);
   }
 
   connectGetMaxVcpus(type: string | null): Promise<number> {
