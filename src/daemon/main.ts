@@ -272,6 +272,10 @@ export function reloadConfig(
   if (!t.timeoutFromArgs) t.daemon.setTimeout(next.timeout ?? 0);
   Object.assign(cfg.displayPorts, next.displayPorts);
   Object.assign(cfg.websocketPorts, next.websocketPorts);
+  // the QEMU driver holds this object: the next guest started sees the new graphics keys
+  const g = cfg.graphics;
+  for (const k of Object.keys(g) as (keyof typeof g)[]) g[k] = undefined;
+  Object.assign(g, next.graphics);
   const restart: string[] = [];
   for (const [field, key] of restartKeys) {
     if (cfg[field] !== next[field]) {
@@ -357,6 +361,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       ...(cfg.sysfsRoot !== undefined ? { sysfsRoot: cfg.sysfsRoot } : {}),
       displayPorts: cfg.displayPorts,
       websocketPorts: cfg.websocketPorts,
+      graphics: cfg.graphics,
       ...daemonRunAs(kind, cfg),
       dynamicOwnership: cfg.dynamicOwnership,
     },

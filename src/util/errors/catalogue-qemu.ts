@@ -714,6 +714,31 @@ export const qemuErrors = {
     template:
       "cannot modify field '{field}' of the disk {target}: only the media of a cdrom or floppy can change on a running guest",
   },
+  QEMU_GRAPHICS_NOT_FOUND: {
+    vir: "DEVICE_MISSING",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot find existing graphics device to modify of type '{type}'",
+  },
+  QEMU_GRAPHICS_CONFIG_NOT_FOUND: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot find existing graphics type '{type}' device to modify",
+  },
+  QEMU_GRAPHICS_CHANGE: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot change {what}",
+  },
+  QEMU_GRAPHICS_CHANGE_TYPE: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "unable to change config on '{type}' graphics type: a running guest's vnc and spice graphics can change their password",
+  },
   HOTPLUG_UPDATE_KIND: {
     vir: "OPERATION_UNSUPPORTED",
     domain: "QEMU",

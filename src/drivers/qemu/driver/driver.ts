@@ -46,6 +46,30 @@ import { localVolumeResolver, type VolumeResolver } from "./volumes.ts";
 import { localDiskPath } from "../command/disk.ts";
 import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
 
+/**
+ * qemu.conf's graphics settings (tvirtd.conf carries the same keys): where VNC and SPICE listen
+ * when the XML names no address, the default passwords of a graphics device without `passwd`,
+ * SPICE and VNC TLS (with their certificate dirs: `ca-cert.pem`, `server-cert.pem`,
+ * `server-key.pem`) and SASL, and a UNIX socket when the XML names no address.
+ */
+export interface GraphicsOptions {
+  readonly vncListen?: string;
+  readonly spiceListen?: string;
+  readonly vncPassword?: string;
+  readonly spicePassword?: string;
+  readonly spiceTLS?: boolean;
+  readonly spiceTLSx509certdir?: string;
+  readonly spiceSASL?: boolean;
+  readonly spiceSASLdir?: string;
+  readonly spiceAutoUnixSocket?: boolean;
+  readonly vncAutoUnixSocket?: boolean;
+  readonly vncTLS?: boolean;
+  readonly vncTLSx509certdir?: string;
+  readonly vncTLSx509verify?: boolean;
+  readonly vncSASL?: boolean;
+  readonly vncSASLdir?: string;
+}
+
 export interface QemuDriverOptions {
   /** Emulator for domains whose XML names none (default `/usr/bin/qemu-system-x86_64`). */
   readonly emulator?: string;
@@ -77,6 +101,8 @@ export interface QemuDriverOptions {
   readonly displayPorts?: PortRange;
   /** Ports for VNC websockets (qemu.conf `remote_websocket_port_min/max`, default 5700-65535). */
   readonly websocketPorts?: PortRange;
+  /** qemu.conf's graphics settings (default: none set, listening on 127.0.0.1). */
+  readonly graphics?: GraphicsOptions;
   /**
    * `<portForward>` on SLIRP `type='user'` interfaces, mapped to QEMU's `hostfwd` (a tvirt
    * extension, default true; false gives libvirt's error: port forwards need passt).
@@ -117,6 +143,7 @@ export interface ResolvedDriverOptions {
   readonly sysfsRoot: string;
   readonly displayPorts: PortRange;
   readonly websocketPorts: PortRange;
+  readonly graphics: GraphicsOptions;
   readonly slirpPortForwards: boolean;
   readonly bridgeHelper: BridgeHelperOptions;
   readonly resolveVolume: VolumeResolver;
@@ -175,6 +202,7 @@ export class QemuDriver {
       sysfsRoot: options.sysfsRoot ?? "/sys",
       displayPorts: options.displayPorts ?? { min: 5900, max: 65535 },
       websocketPorts: options.websocketPorts ?? { min: 5700, max: 65535 },
+      graphics: options.graphics ?? {},
       slirpPortForwards: options.slirpPortForwards ?? true,
       bridgeHelper: {
         use: options.bridgeHelper?.use ?? DEFAULT_BRIDGE_HELPER.use,

@@ -28,6 +28,7 @@ import {
   matchInterfaces,
   parseSnippetDevice,
   readDeviceSnippet,
+  readGraphicsSnippet,
   withDeviceXML,
   type DeviceSnippet,
 } from "../../../conf/domain/device-snippet.ts";
@@ -35,9 +36,16 @@ import type {
   ControllerDef,
   DiskDef,
   FilesystemDef,
+  GraphicsDef,
   HostdevDef,
   InterfaceDef,
 } from "../../../conf/domain/types.ts";
+import {
+  checkGraphicsChange,
+  graphicsPasswordChanged,
+  setGraphicsPassword,
+  withGraphicsPassword,
+} from "./graphics.ts";
 import { DisposableStore } from "../../../util/disposable.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { DomainDeviceModifyFlags, DomainEventId } from "../../enums.ts";
@@ -746,6 +754,8 @@ export async function updateDevice(
   flags: number,
 ): Promise<void> {
   checkFlags(flags, F.LIVE | F.CONFIG | F.FORCE, "qemuDomainUpdateDeviceFlags");
+  const graphics = readGraphicsSnippet(xml);
+  if (graphics) return updateGraphics(drv, obj, graphics, flags);
   const s = readDeviceSnippet(xml);
   if (s.kind === "interface") return updateInterface(drv, obj, s, flags);
   if (s.kind !== "disk") {
@@ -826,6 +836,44 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
     await releaseHotplug(drv, obj, [oldPath], [], alias);
   obj.def = next;
   await drv.saveStatus(obj);
+}
+
+/**
+ * update-device of a `<graphics>` (virt-manager changes a console password this way): live,
+ * libvirt's qemuDomainChangeGraphics (the password, its validity and `connected` change, set
+ * over QMP when they differ); in the config the device of that type is replaced.
+ */
+async function updateGraphics(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  want: GraphicsDef,
+  flags: number,
+): Promise<void> {
+  await withModifyJob(obj, "virDomainUpdateDeviceFlags", async () => {
+    const scope = impact(obj, flags);
+    let config: DomainDef | undefined;
+    if (scope.config) {
+      config = structuredClone(obj.persistentDef());
+      const i = config.devices.graphics.findIndex((g) => g.type === want.type);
+      if (i < 0) throw new VirtError("QEMU_GRAPHICS_CONFIG_NOT_FOUND", { type: want.type });
+      config.devices.graphics[i] = structuredClone(want);
+      // parsed again with the domain's defaults, as a definition with it would be
+      config = await drv.parseDomain(formatDomainXML(config, { secure: true }));
+    }
+    if (scope.live) {
+      const { qmp } = liveRun(obj);
+      const old = checkGraphicsChange(obj.def, want);
+      if (graphicsPasswordChanged(old, want)) {
+        const next = withGraphicsPassword(old, want);
+        await setGraphicsPassword(qmp, next, drv.options.graphics);
+        const live = structuredClone(obj.def);
+        live.devices.graphics[obj.def.devices.graphics.indexOf(old)] = next;
+        obj.def = live;
+        await drv.saveStatus(obj);
+      }
+    }
+    if (config) await commitConfig(drv, obj, config);
+  });
 }
 
 /** The flag-less APIs (virDomainAttachDevice, virDomainDetachDevice) act on the running guest. */
