@@ -142,9 +142,8 @@ export function baselineHypervisorCpu(
   // libvirt prefers the CPUs' own model when they all name the same one
   const names = new Set(cpus.map((c) => c.model));
   const preferred = names.size === 1 ? cpus[0]?.model : undefined;
-  // only models the hypervisor can run
-  const hv = new Map([...hvModels(caps, accelOf(virtType))].filter(([, m]) => m.usable));
-  const best = decodeCpuData(data, models, hv, preferred);
+  // every model the hypervisor lists, as libvirt does: what blocks one is disabled in the result
+  const best = decodeCpuData(data, models, hvModels(caps, accelOf(virtType)), preferred);
   if (!best) throw new VirtError("CPU_NO_BASELINE", {});
   const list = options.expandFeatures
     ? [

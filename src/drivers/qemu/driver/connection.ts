@@ -175,6 +175,8 @@ export class QemuConnection implements HypervisorDriver {
     if (vt === "kvm" || vt === "qemu") virtType = vt;
     else if (vt === "") virtType = (await this.driver.kvm(caps.emulator)).usable ? "kvm" : "qemu";
     else throw new VirtError("API_INVALID_ARG", { what: `unknown virttype: ${query.virttype ?? ""}` });
+    if (!caps.accel[virtType === "kvm" ? "kvm" : "tcg"])
+      throw new VirtError("CPU_HOST_UNKNOWN", { virttype: virtType, arch: caps.arch });
     return { caps, virtType };
   }
 
