@@ -7,6 +7,8 @@
  * connection driver: virXxx". The RPC server dispatches into these methods, so every remote
  * procedure has its method here.
  */
+import type { Socket } from "node:net";
+import { socketFd } from "../util/fdpass.ts";
 import { toVirtError, VirtError } from "../util/errors/index.ts";
 import {
   type ConsoleStream,
@@ -1097,6 +1099,28 @@ export class Domain {
   async screenshot(screen = 0, flags = 0): Promise<Screenshot> {
     checkUInt(screen, "screen", "virDomainScreenshot");
     return this.call("virDomainScreenshot", true, (d, r) => d.domainScreenshot?.(r, screen, flags));
+  }
+
+  /**
+   * virDomainOpenGraphicsFD: a new client connection to graphics device `idx` (VNC or SPICE),
+   * as a node socket that has not read anything yet (resume it or read it to get the display's
+   * greeting). `flags`: `DomainOpenGraphicsFlags` (SKIPAUTH). libvirt returns a descriptor.
+   */
+  async openGraphicsFd(idx = 0, flags = 0): Promise<Socket> {
+    checkUInt(idx, "idx", "virDomainOpenGraphicsFD");
+    return this.call("virDomainOpenGraphicsFD", true, (d, r) => d.domainOpenGraphicsFd?.(r, idx, flags));
+  }
+
+  /**
+   * virDomainOpenGraphics: hands the caller's connected socket (a node socket, or a descriptor of
+   * this process) to graphics device `idx` as a client; the caller keeps its copy.
+   */
+  async openGraphics(idx: number, socket: Socket | number, flags = 0): Promise<void> {
+    checkUInt(idx, "idx", "virDomainOpenGraphics");
+    const fd = typeof socket === "number" ? socket : socketFd(socket);
+    if (fd === undefined || !Number.isInteger(fd) || fd < 0)
+      throw invalidArg("fd in virDomainOpenGraphics must be an open socket");
+    await this.call("virDomainOpenGraphics", true, (d, r) => d.domainOpenGraphics?.(r, idx, fd, flags));
   }
 
   /**

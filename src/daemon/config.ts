@@ -14,7 +14,7 @@
  * | `max_client_requests` | 5 | calls of one client processed concurrently |
  * | `keepalive_interval` / `keepalive_count` | 5 / 5 | seconds of silence before a PING; PINGs unanswered before disconnecting; interval -1 disables |
  * | `log_level` | 3 | 1 debug, 2 info, 3 warning, 4 error (applies to outputs without their own) |
- * | `log_outputs` | `"3:stderr"` (+ a log file for system and session instances) | libvirt's syntax, e.g. `"1:file:/var/log/tvirt/tvirtd.log 3:stderr"` |
+ * | `log_outputs` | `"3:stderr"` (+ a log file for system and session instances; under systemd, the journal alone, with priorities: log.ts) | libvirt's syntax, e.g. `"1:file:/var/log/tvirt/tvirtd.log 3:stderr"` |
  * | `timeout` (tvirt) | 0 (session autostart: 120) | seconds without clients (and without running guests) before the daemon exits; 0 never |
  * | `compat_sockets` (tvirt) | 1 | also listen on libvirt's socket paths while no libvirt daemon answers there |
  * | `sysfs_root` (tvirt) | `"/sys"` | sysfs tree read and written for node devices and host device passthrough (tests point it at a fake tree) |

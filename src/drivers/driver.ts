@@ -14,6 +14,7 @@
  *
  * This module lives below `api/` so that drivers can implement it without importing upwards.
  */
+import type { Socket } from "node:net";
 import type { DomainEventId, DomainEventType, DomainState } from "./enums.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -384,6 +385,16 @@ export interface HypervisorDriver {
   domainGetMessages?(dom: DomainRef, flags: number): Promise<string[]>;
 
   // --- graphical consoles (issue 19) ---------------------------------------------------------
+  /**
+   * virDomainOpenGraphics: descriptor `fd` (a connected socket of this process; the caller keeps
+   * its copy) becomes a client of graphics device `idx` (`DomainOpenGraphicsFlags`).
+   */
+  domainOpenGraphics?(dom: DomainRef, idx: number, fd: number, flags: number): Promise<void>;
+  /**
+   * virDomainOpenGraphicsFD: a new connection to graphics device `idx`, as a socket that has not
+   * read anything yet (the display's greeting waits in it).
+   */
+  domainOpenGraphicsFd?(dom: DomainRef, idx: number, flags: number): Promise<Socket>;
   /** virDomainScreenshot: the image of screen `screen` (its MIME type) as a download stream. */
   domainScreenshot?(dom: DomainRef, screen: number, flags: number): Promise<Screenshot>;
   /** virDomainSendKey: presses `keycodes` of `codeset` (`KeycodeSet`) for `holdtime` ms. */

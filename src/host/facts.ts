@@ -185,6 +185,15 @@ export function hostHasIommu(root = "/"): boolean {
   }
 }
 
+/**
+ * Physical address bits of the host CPU (`address sizes : 48 bits physical` in /proc/cpuinfo),
+ * or undefined when the kernel does not say.
+ */
+export function hostPhysAddrBits(root = "/"): number | undefined {
+  const m = /^address sizes\s*:\s*(\d+) bits physical/m.exec(read(root, "/proc/cpuinfo") ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
 /** libvirt's virGetHostname: the node name, canonicalised through the resolver when short. */
 export function hostName(name: string = osHostname()): string {
   if (name.startsWith("localhost") || name.includes(".")) return name;

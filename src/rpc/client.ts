@@ -1228,6 +1228,19 @@ export class RemoteDriver
     return { mime: ret.mime ?? "", stream };
   }
 
+  /**
+   * virDomainOpenGraphics over the wire: the descriptor goes with a CALL_WITH_FDS (UNIX sockets
+   * only; the daemon must answer FD_PASSING first, which also makes it ready to receive).
+   * OpenGraphicsFD is not offered: receiving a descriptor needs the socket's reading taken from
+   * libuv (util/fdpass `startFdReader`), which this client does not do yet.
+   */
+  async domainOpenGraphics(dom: DomainRef, idx: number, fd: number, flags: number): Promise<void> {
+    const ok = await this.rpc.call(Proc.connectSupportsFeature, { feature: DrvFeature.FD_PASSING });
+    if (ok.supported !== 1 || this.rpc.socket.remoteFamily !== undefined)
+      throw new VirtError("RPC_FDS_UNSUPPORTED_CLIENT", {});
+    await this.rpc.callWithFds(Proc.domainOpenGraphics, { dom: wire(dom), idx, flags }, [fd]);
+  }
+
   async domainSendKey(
     dom: DomainRef,
     codeset: number,

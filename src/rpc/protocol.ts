@@ -174,6 +174,8 @@ export const RemoteProc = {
   DOMAIN_SCREENSHOT: 211, // graphical consoles
   DOMAIN_GET_STATE: 212,
   DOMAIN_SEND_KEY: 226, // graphical consoles
+  DOMAIN_OPEN_GRAPHICS: 249, // graphical consoles: the client's socket comes with the call
+  DOMAIN_OPEN_GRAPHICS_FD: 343, // graphical consoles: the socket goes with the reply
   DOMAIN_SAVE_IMAGE_GET_XML_DESC: 235,
   DOMAIN_SAVE_IMAGE_DEFINE_XML: 236,
   DOMAIN_UNDEFINE_FLAGS: 231,

@@ -531,6 +531,19 @@ export const Proc = {
     struct({ dom: nonnullDomain, screen: uint, flags: uint }),
     struct({ mime: ostring }),
   ),
+  // the descriptor travels beside the message (CALL_WITH_FDS / REPLY_WITH_FDS), not in it
+  domainOpenGraphics: remote(
+    P.DOMAIN_OPEN_GRAPHICS,
+    "DOMAIN_OPEN_GRAPHICS",
+    struct({ dom: nonnullDomain, idx: uint, flags: uint }),
+    VOID,
+  ),
+  domainOpenGraphicsFd: remote(
+    P.DOMAIN_OPEN_GRAPHICS_FD,
+    "DOMAIN_OPEN_GRAPHICS_FD",
+    struct({ dom: nonnullDomain, idx: uint, flags: uint }),
+    VOID,
+  ),
   domainSendKey: remote(
     P.DOMAIN_SEND_KEY,
     "DOMAIN_SEND_KEY",
@@ -587,6 +600,19 @@ export const Proc = {
     "CONNECT_LIST_ALL_NODE_DEVICES",
     struct({ need_results: int, flags: uint }),
     struct({ devices: array(struct({ name: nstring }), 65536), ret: uint }),
+  ),
+  // the pre-0.10 listing, which python3-libvirt's listDevices (virt-manager's nodedev probe) uses
+  nodeNumOfDevices: remote(
+    111,
+    "NODE_NUM_OF_DEVICES",
+    struct({ cap: ostring, flags: uint }),
+    struct({ num: int }),
+  ),
+  nodeListDevices: remote(
+    112,
+    "NODE_LIST_DEVICES",
+    struct({ cap: ostring, maxnames: int, flags: uint }),
+    struct({ names: array(nstring, 65536) }),
   ),
   nodeDeviceLookupByName: remote(
     113,

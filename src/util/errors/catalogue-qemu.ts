@@ -574,6 +574,19 @@ export const qemuErrors = {
     template:
       "character device {alias} is not using a PTY or a unix socket (it is type '{type}'), so no console stream can attach to it",
   },
+  // graphical consoles: a client socket handed to QEMU (virDomainOpenGraphics/FD, issue 19)
+  QEMU_GRAPHICS_NO_INDEX: {
+    vir: "INTERNAL_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template: "No graphics backend with index {idx}",
+  },
+  QEMU_GRAPHICS_OPEN_TYPE: {
+    vir: "INTERNAL_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template: "Can only open VNC or SPICE graphics backends, not {type}",
+  },
   // graphical consoles: screenshot and send-key (issue 19)
   QEMU_SCREENSHOT_NO_VIDEO: {
     vir: "OPERATION_FAILED",

@@ -101,4 +101,30 @@ export interface QemuCaps {
    * libvirt's capability files, which do not record it.
    */
   readonly cpuDefinitions?: readonly CpuDefinition[];
+  /**
+   * Hyper-V enlightenments KVM offers (libvirt's `<hypervCapabilities>`: `relaxed`, `vapic`,
+   * …), when known; reported by domain capabilities.
+   */
+  readonly hypervCapabilities?: readonly string[];
+  /** The host's SGX facts QEMU reported (`query-sgx-capabilities`), when it has SGX. */
+  readonly sgx?: SgxCaps;
+  /** The host's AMD SEV facts QEMU reported (`query-sev-capabilities`), when it has SEV. */
+  readonly sev?: SevCaps;
+}
+
+export interface SevCaps {
+  readonly cbitpos: number;
+  readonly reducedPhysBits: number;
+  /** Identity of the host's SEV firmware (base64), when QEMU reported it. */
+  readonly cpu0Id?: string;
+}
+
+export interface SgxCaps {
+  readonly flc: boolean;
+  readonly sgx1: boolean;
+  readonly sgx2: boolean;
+  /** EPC size in KiB. */
+  readonly sectionSizeKiB: number;
+  /** EPC sections per host NUMA node, KiB. */
+  readonly sections: readonly { readonly node: number; readonly sizeKiB: number }[];
 }

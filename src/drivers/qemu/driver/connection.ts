@@ -4,6 +4,7 @@
  * callbacks and the domains it started with AUTODESTROY; closing it releases both (destroying
  * those domains) and then its reference to the driver instance.
  */
+import type { Socket } from "node:net";
 import { allocPages, freePages } from "../../../host/hugepage-pool.ts";
 import { KNOWN_ARCHES } from "../../../conf/arch.ts";
 import { baselineHypervisorCpu, compareHypervisorCpu } from "../capabilities/cpu-baseline.ts";
@@ -12,6 +13,7 @@ import type { QemuCaps } from "../capabilities/types.ts";
 import {
   type ConsoleStream,
   type DomainEventCallback,
+  type DomainCapabilitiesQuery,
   type DomainInfo,
   type DomainRef,
   type DomainStateInfo,
@@ -53,6 +55,7 @@ import type { QemuDriver } from "./driver.ts";
 import { findConsoleDevice, openChardevStream } from "./console.ts";
 import { hostFreeMemoryBytes, hostNodeInfo } from "../../../host/facts.ts";
 import { hostCapabilitiesXML } from "./host.ts";
+import { domainCapabilitiesXML } from "./domcaps.ts";
 import * as ops from "./operations.ts";
 import { domainMonitorCommand } from "./monitor-command.ts";
 import * as nodedev from "../../nodedev/ops.ts";
@@ -129,6 +132,10 @@ export class QemuConnection implements HypervisorDriver {
     const caps = await this.driver.caps();
     const kvm = await this.driver.kvm(caps.emulator);
     return hostCapabilitiesXML(caps, { kvm: kvm.usable, secmodel: securityModel(this.driver) });
+  }
+
+  connectGetDomainCapabilities(query: DomainCapabilitiesQuery, flags: number): Promise<string> {
+    return domainCapabilitiesXML(this.driver, query, flags);
   }
 
   async connectGetCPUModelNames(arch: string, flags: number): Promise<string[]> {
@@ -561,6 +568,14 @@ export class QemuConnection implements HypervisorDriver {
       const { mime, data } = await graphics.screenshot(this.driver, obj, screen, flags);
       return { mime, stream: bufferStream(data) };
     });
+  }
+
+  domainOpenGraphics(dom: DomainRef, idx: number, fd: number, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => graphics.openGraphics(obj, idx, fd, flags));
+  }
+
+  domainOpenGraphicsFd(dom: DomainRef, idx: number, flags: number): Promise<Socket> {
+    return this.onDomain(dom, (obj) => graphics.openGraphicsFd(obj, idx, flags));
   }
 
   domainSendKey(

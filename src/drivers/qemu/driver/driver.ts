@@ -61,6 +61,14 @@ export interface QemuDriverOptions {
   readonly monitorTimeoutMs?: number;
   /** Start autostart domains when the driver opens (default true). */
   readonly autostart?: boolean;
+  /**
+   * Autostart once per host boot (libvirt's `virDriverShouldAutostart`, the daemon's choice):
+   * the first instance leaves `AUTOSTART_MARKER` in the root's state dir, which lives on a
+   * tmpfs cleared at boot (`/run`), and later instances find it and start nothing, so a daemon
+   * started again (socket activation, a restart) does not bring back autostart guests the admin
+   * shut down. Default false: each process's first instance autostarts (embedded use).
+   */
+  readonly autostartOncePerBoot?: boolean;
   /** KVM check (default: `probeKvm`, asking QEMU). */
   readonly probeKvm?: (binary: string) => Promise<KvmProbeResult>;
   /** Host devices: the sysfs root read and written for node devices and hostdevs (default `/sys`; tests give a fake tree). */
@@ -104,6 +112,7 @@ export interface ResolvedDriverOptions {
   readonly destroyGraceMs: number;
   readonly monitorTimeoutMs: number;
   readonly autostart: boolean;
+  readonly autostartOncePerBoot: boolean;
   readonly probeKvm: (binary: string) => Promise<KvmProbeResult>;
   readonly sysfsRoot: string;
   readonly displayPorts: PortRange;
@@ -142,6 +151,8 @@ export class QemuDriver {
   readonly #kvm = new Map<string, Promise<KvmProbeResult>>();
   #lock: RootLock | undefined;
   #closed = false;
+  /** A status file could not be read at load: its guest's runtime dir must not be swept. */
+  #statusIgnored = false;
   #hostname: string | undefined;
   /** Defaults derived from each capabilities object (a new probe gives a new object). */
   readonly #factsByCaps = new WeakMap<QemuCaps, CapsAndFacts>();
@@ -159,6 +170,7 @@ export class QemuDriver {
       destroyGraceMs: options.destroyGraceMs ?? 10_000,
       monitorTimeoutMs: options.monitorTimeoutMs ?? 30_000,
       autostart: options.autostart ?? true,
+      autostartOncePerBoot: options.autostartOncePerBoot ?? false,
       probeKvm: options.probeKvm ?? ((binary) => probeKvm({ binary })),
       sysfsRoot: options.sysfsRoot ?? "/sys",
       displayPorts: options.displayPorts ?? { min: 5900, max: 65535 },
@@ -464,6 +476,7 @@ export class QemuDriver {
       await this.#loadConfigs();
       await this.#loadStatus();
       await this.#restoreStaleOwners();
+      await this.#removeStaleRuntimeDirs();
     } catch (e) {
       await this.close();
       throw e;
@@ -481,6 +494,38 @@ export class QemuDriver {
       if (this.domains.byName(name)?.run !== undefined) continue;
       for (const problem of await dacRestore(this.paths.stateDir, name)) this.warn(problem);
     }
+  }
+
+  /**
+   * Per-domain runtime dirs (`domain-<id>-<name>`: monitor socket, master key; memory backing
+   * and channel dirs) of no running domain: left by guests whose QEMU died with the driver away,
+   * or by a host that lost power (their status files went with /run, the dirs under the lib
+   * dir stayed). Nothing else uses them once their QEMU is gone, and a later guest with that
+   * id would otherwise find another's files.
+   */
+  async #removeStaleRuntimeDirs(): Promise<void> {
+    // An unreadable status file may belong to a QEMU that still runs: keep every dir then.
+    if (this.#statusIgnored) return;
+    const live = new Set<string>();
+    for (const obj of this.domains.all()) {
+      const dir = obj.run?.domainDir;
+      if (dir !== undefined) live.add(dir.slice(dir.lastIndexOf("/") + 1 + "domain-".length));
+    }
+    const p = this.paths;
+    const sweep = async (dir: string, prefix: string): Promise<void> => {
+      for (const f of await readdir(dir).catch(() => [] as string[])) {
+        if (!f.startsWith(prefix) || !/^\d+-/.test(f.slice(prefix.length))) continue;
+        if (live.has(f.slice(prefix.length))) continue;
+        await rm(join(dir, f), { recursive: true, force: true }).catch((e: unknown) => {
+          this.warn(
+            `cannot remove stale runtime dir '${join(dir, f)}': ${e instanceof Error ? e.message : String(e)}`,
+          );
+        });
+      }
+    };
+    await sweep(p.libDir, "domain-");
+    await sweep(p.channelDir, "domain-");
+    await sweep(p.memoryBackingDir, "");
   }
 
   async #removeTempFiles(): Promise<void> {
@@ -579,6 +624,7 @@ export class QemuDriver {
           }),
         );
       } catch (e) {
+        this.#statusIgnored = true;
         this.warn(`ignoring status file '${path}': ${e instanceof Error ? e.message : String(e)}`);
       }
     }

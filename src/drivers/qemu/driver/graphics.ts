@@ -12,7 +12,9 @@ import type { DomainDef, GraphicsDef } from "../../../conf/domain/types.ts";
 import { keycodeSetName, translateKeycode } from "../../../conf/keycodes.ts";
 import type { PortAllocator } from "../../../host/ports.ts";
 import { checkFlags, strerror, VirtError } from "../../../util/errors/index.ts";
-import { KeycodeSet } from "../../enums.ts";
+import type { Socket } from "node:net";
+import { socketFd, socketPair } from "../../../util/fdpass.ts";
+import { DomainOpenGraphicsFlags, KeycodeSet } from "../../enums.ts";
 import type { QmpClient } from "../monitor/index.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
@@ -241,5 +243,73 @@ export async function sendKey(
     });
   } finally {
     job.release();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// a client's socket handed to the display (virDomainOpenGraphics / virDomainOpenGraphicsFD)
+// ---------------------------------------------------------------------------------------------
+
+/** The name under which the descriptor is known to QEMU between `getfd` and `add_client`. */
+const GRAPHICS_FDNAME = "graphicsfd";
+
+/**
+ * libvirt's qemuDomainOpenGraphics: descriptor `fd` (a connected socket of this process) goes to
+ * QEMU with QMP `getfd` (SCM_RIGHTS on the monitor socket) and becomes a client of graphics
+ * device `idx` with `add_client` (VNC or SPICE; `skipauth` with `SKIPAUTH`). The caller keeps its
+ * own copy of `fd` and closes it when it likes.
+ */
+export async function openGraphics(
+  obj: QemuDomainObj,
+  idx: number,
+  fd: number,
+  flags: number,
+  api: "virDomainOpenGraphics" | "virDomainOpenGraphicsFD" = "virDomainOpenGraphics",
+): Promise<void> {
+  checkFlags(flags, DomainOpenGraphicsFlags.SKIPAUTH, api.replace("vir", "qemu"));
+  const job = await obj.job.acquire("modify", api);
+  try {
+    const qmp = liveQmp(obj);
+    const g = obj.def.devices.graphics[idx];
+    if (!g) throw new VirtError("QEMU_GRAPHICS_NO_INDEX", { idx });
+    if (g.type !== "vnc" && g.type !== "spice")
+      throw new VirtError("QEMU_GRAPHICS_OPEN_TYPE", { type: g.type });
+    await qmp.executeWithFd("getfd", { fdname: GRAPHICS_FDNAME }, fd);
+    try {
+      await qmp.execute("add_client", {
+        protocol: g.type,
+        fdname: GRAPHICS_FDNAME,
+        skipauth: (flags & DomainOpenGraphicsFlags.SKIPAUTH) !== 0,
+      });
+    } catch (e) {
+      // QEMU keeps a named descriptor until it is used or closed.
+      await qmp.execute("closefd", { fdname: GRAPHICS_FDNAME }).catch(() => undefined);
+      throw e;
+    }
+  } finally {
+    job.release();
+  }
+}
+
+/**
+ * libvirt's qemuDomainOpenGraphicsFD: a socket pair, one end given to QEMU as a client of
+ * graphics device `idx`, the other returned. The returned end does not read until resumed, so
+ * the display's greeting waits in it for whoever takes it (a local caller, or tvirtd passing it
+ * on to its client).
+ */
+export async function openGraphicsFd(obj: QemuDomainObj, idx: number, flags: number): Promise<Socket> {
+  checkFlags(flags, DomainOpenGraphicsFlags.SKIPAUTH, "qemuDomainOpenGraphicsFD");
+  const [ours, theirs] = await socketPair();
+  try {
+    const fd = socketFd(theirs);
+    if (fd === undefined)
+      throw new VirtError("BUG", { what: "openGraphicsFd: the socket pair has no descriptor" });
+    await openGraphics(obj, idx, fd, flags, "virDomainOpenGraphicsFD");
+    return ours;
+  } catch (e) {
+    ours.destroy();
+    throw e;
+  } finally {
+    theirs.destroy();
   }
 }

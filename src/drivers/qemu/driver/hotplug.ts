@@ -55,7 +55,15 @@ import {
 import { Props } from "../command/escape.ts";
 import { hostdevDeviceProps } from "../command/hostdev.ts";
 import { hostNetProps, nicProps } from "../command/net.ts";
-import { attachTaps, planTapPlugs, PLUGGED_TYPES, type PlugPlan } from "./net-plug.ts";
+import {
+  attachTaps,
+  closeMacvtapFds,
+  createMacvtaps,
+  planTapPlugs,
+  PLUGGED_TYPES,
+  releaseMacvtaps,
+  type PlugPlan,
+} from "./net-plug.ts";
 import type { CommandContext } from "../command/types.ts";
 import type { QmpClient, QmpObject } from "../monitor/index.ts";
 import { hostCommandContext } from "../command/context.ts";
@@ -75,8 +83,21 @@ export const hotplugTimeouts = {
   detachMs: 30_000,
 };
 
-/** Interface types a running guest takes (direct and vhost-user need an fd passed over QMP). */
-const LIVE_NET_TYPES = ["user", "server", "client", "mcast", "udp", "network", "bridge", "ethernet"] as const;
+/**
+ * Interface types a running guest takes. `direct`: the macvtap's descriptor goes to QEMU over
+ * QMP (`getfd`, SCM_RIGHTS) and `netdev_add` names it, as libvirt does. vhost-user is not yet.
+ */
+const LIVE_NET_TYPES = [
+  "user",
+  "server",
+  "client",
+  "mcast",
+  "udp",
+  "network",
+  "bridge",
+  "ethernet",
+  "direct",
+] as const;
 
 /** Of those, the ones on a tap (or the bridge helper) prepared by `net-plug.ts`. */
 const TAP_NET_TYPES = PLUGGED_TYPES;
@@ -194,6 +215,8 @@ async function buildFor(
   run: QemuRun,
   def: DomainDef,
   plugs?: PlugPlan,
+  /** Interfaces whose tap QEMU got with `getfd` under this name (a hotplugged macvtap). */
+  fdNames?: ReadonlyMap<string, string>,
 ): Promise<Build> {
   const caps = await drv.caps(def.devices.emulator);
   const tapOf = new Map((plugs?.plugs ?? []).map((p) => [p.alias, p.tap]));
@@ -203,6 +226,14 @@ async function buildFor(
     paths: domainPaths(drv.paths, obj.id, obj.name),
     monitor: { path: run.monitorPath },
     accel: def.type === "kvm" ? "kvm" : "tcg",
+    ...(fdNames
+      ? {
+          interfaceFds: (alias: string) => {
+            const name = fdNames.get(alias);
+            return name === undefined ? undefined : { tap: [name], vhost: [] };
+          },
+        }
+      : {}),
     // a hotplugged network/bridge interface: its tap, by name, as at start (net-plug.ts)
     ...(plugs
       ? {
@@ -367,7 +398,7 @@ async function attachLive(
       throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
         action: "live attach",
         kind: `interface type='${type}'${backend === "passt" ? " with the passt backend" : ""}`,
-        where: " on a running domain (direct, vhost-user and helper-process backends are not hotplugged yet)",
+        where: " on a running domain (vhost-user and helper-process backends are not hotplugged yet)",
         allowed: LIVE_NET_TYPES.map((x) => `interface type='${x}'`).join(", "),
       });
     }
@@ -421,8 +452,10 @@ async function attachLive(
       allowed: "interface type='user', or a bridge when tvirt runs as root",
     });
   }
-  const b = await buildFor(drv, obj, run, next, plugs);
   const alias = dev.alias ?? "";
+  const direct = s.kind === "interface" && (dev as InterfaceDef).type === "direct";
+  const fdNames = direct ? new Map([[alias, `hostnet-fd-${alias}`]]) : undefined;
+  const b = await buildFor(drv, obj, run, next, plugs, fdNames);
 
   // what the attach added, removed newest first if a later step fails
   const undo = new DisposableStore();
@@ -438,6 +471,18 @@ async function attachLive(
       await qmp.execute("device_add", args(diskDeviceProps(b, disk, nodes, disk.boot?.order)));
     } else if (s.kind === "interface") {
       const net = dev as InterfaceDef;
+      if (direct) {
+        // the macvtap is made and opened here, its descriptor handed to QEMU by name
+        const [tap] = await createMacvtaps({ ...next, devices: { ...next.devices, interfaces: [net] } });
+        if (tap) {
+          undo.addFn(() => releaseMacvtaps([{ dev: tap.dev }]));
+          try {
+            await qmp.executeWithFd("getfd", { fdname: fdNames!.get(alias)! }, tap.fd);
+          } finally {
+            closeMacvtapFds([tap]);
+          }
+        }
+      }
       const hostnet = args(hostNetProps(b, net, net.type));
       await qmp.execute("netdev_add", hostnet);
       undo.addFn(async () => {
@@ -599,7 +644,10 @@ async function detachLive(
       await qmp.execute("netdev_del", { id: `host${alias}` }).catch(() => undefined);
     });
     const tap = (dev as InterfaceDef).target?.dev;
-    if (tap !== undefined) release.push(() => releaseHotplug(drv, obj, [], [tap], alias));
+    // a macvtap outlives QEMU's use of it: deleted as at stop
+    if ((dev as InterfaceDef).type === "direct") {
+      if (tap !== undefined) release.push(() => releaseMacvtaps([{ dev: tap }]));
+    } else if (tap !== undefined) release.push(() => releaseHotplug(drv, obj, [], [tap], alias));
   } else if (s.kind === "hostdev") {
     const h = dev as HostdevDef;
     release.push(() => releaseHostdevAfterDetach(drv, obj, h));
