@@ -13,6 +13,7 @@ import { toVirtError, VirtError } from "../util/errors/index.ts";
 import {
   type ConsoleStream,
   type DomainCapabilitiesQuery,
+  type HypervisorCpuQuery,
   type DomainEvent,
   type DomainInfo,
   type DomainRef,
@@ -433,6 +434,39 @@ export class Connection {
   /** virConnectGetSysinfo */
   async getSysinfo(flags = 0): Promise<string> {
     return this.invoke("virConnectGetSysinfo", false, (d) => d.connectGetSysinfo?.(flags));
+  }
+
+  /** virConnectGetCPUModelNames: empty when the driver accepts any model for `arch`. */
+  async getCPUModelNames(arch: string, flags = 0): Promise<string[]> {
+    return this.invoke("virConnectGetCPUModelNames", false, (d) => d.connectGetCPUModelNames?.(arch, flags));
+  }
+
+  /** virConnectBaselineCPU */
+  async baselineCPU(xmlCPUs: readonly string[], flags = 0): Promise<string> {
+    return this.invoke("virConnectBaselineCPU", false, (d) => d.connectBaselineCPU?.(xmlCPUs, flags));
+  }
+
+  /** virConnectCompareCPU: 0 incompatible, 1 identical, 2 the host's is a superset. */
+  async compareCPU(xml: string, flags = 0): Promise<number> {
+    return this.invoke("virConnectCompareCPU", false, (d) => d.connectCompareCPU?.(xml, flags));
+  }
+
+  /** virConnectBaselineHypervisorCPU */
+  async baselineHypervisorCPU(
+    query: HypervisorCpuQuery,
+    xmlCPUs: readonly string[],
+    flags = 0,
+  ): Promise<string> {
+    return this.invoke("virConnectBaselineHypervisorCPU", false, (d) =>
+      d.connectBaselineHypervisorCPU?.(query, xmlCPUs, flags),
+    );
+  }
+
+  /** virConnectCompareHypervisorCPU: 0 incompatible, 1 identical, 2 the hypervisor's is a superset. */
+  async compareHypervisorCPU(query: HypervisorCpuQuery, xml: string, flags = 0): Promise<number> {
+    return this.invoke("virConnectCompareHypervisorCPU", false, (d) =>
+      d.connectCompareHypervisorCPU?.(query, xml, flags),
+    );
   }
 
   /** virConnectGetMaxVcpus */

@@ -26,6 +26,14 @@ import type { DomainEventId, DomainEventType, DomainState } from "./enums.ts";
  * `id` is -1 while the domain is inactive. Drivers update `id` on the handle they are given when
  * a call starts or stops the domain (libvirt does the same: `domain->id = ...`).
  */
+/** Which hypervisor CPU the hypervisor-CPU calls are about (each part optional, as in libvirt). */
+export interface HypervisorCpuQuery {
+  readonly emulator?: string | null;
+  readonly arch?: string | null;
+  readonly machine?: string | null;
+  readonly virttype?: string | null;
+}
+
 export interface DomainRef {
   name: string;
   /** Lowercase 8-4-4-4-12. */
@@ -226,6 +234,20 @@ export interface HypervisorDriver {
   connectGetDomainCapabilities?(query: DomainCapabilitiesQuery, flags: number): Promise<string>;
   connectGetSysinfo?(flags: number): Promise<string>;
   connectGetMaxVcpus?(type: string | null): Promise<number>;
+  /** virConnectGetCPUModelNames: the CPU models known for `arch` (empty: any model is accepted). */
+  connectGetCPUModelNames?(arch: string, flags: number): Promise<string[]>;
+  /** virConnectBaselineCPU */
+  connectBaselineCPU?(xmlCPUs: readonly string[], flags: number): Promise<string>;
+  /** virConnectCompareCPU: 0 incompatible, 1 identical, 2 host is a superset. */
+  connectCompareCPU?(xml: string, flags: number): Promise<number>;
+  /** virConnectBaselineHypervisorCPU */
+  connectBaselineHypervisorCPU?(
+    query: HypervisorCpuQuery,
+    xmlCPUs: readonly string[],
+    flags: number,
+  ): Promise<string>;
+  /** virConnectCompareHypervisorCPU: 0 incompatible, 1 identical, 2 hypervisor's is a superset. */
+  connectCompareHypervisorCPU?(query: HypervisorCpuQuery, xml: string, flags: number): Promise<number>;
   connectIsAlive?(): Promise<boolean>;
   /** virConnectSupportsFeature with a `DrvFeature` number. */
   connectSupportsFeature?(feature: number): Promise<boolean>;

@@ -18,6 +18,7 @@ import {
   type ConnectURI,
   type ConsoleStream,
   type DomainCapabilitiesQuery,
+  type HypervisorCpuQuery,
   type DomainEvent,
   type DomainEventCallback,
   type DomainInfo,
@@ -571,6 +572,48 @@ export class RemoteDriver
   async connectGetSysinfo(flags: number): Promise<string> {
     return (await this.#call(Proc.connectGetSysinfo, { flags })).sysinfo;
   }
+  async connectGetCPUModelNames(arch: string, flags: number): Promise<string[]> {
+    return (await this.#call(Proc.connectGetCpuModelNames, { arch, need_results: 1, flags })).models;
+  }
+
+  async connectBaselineCPU(xmlCPUs: readonly string[], flags: number): Promise<string> {
+    return (await this.#call(Proc.connectBaselineCpu, { xmlCPUs: [...xmlCPUs], flags })).cpu;
+  }
+
+  async connectCompareCPU(xml: string, flags: number): Promise<number> {
+    return (await this.#call(Proc.connectCompareCpu, { xml, flags })).result;
+  }
+
+  async connectBaselineHypervisorCPU(
+    q: HypervisorCpuQuery,
+    xmlCPUs: readonly string[],
+    flags: number,
+  ): Promise<string> {
+    return (
+      await this.#call(Proc.connectBaselineHypervisorCpu, {
+        emulator: q.emulator ?? null,
+        arch: q.arch ?? null,
+        machine: q.machine ?? null,
+        virttype: q.virttype ?? null,
+        xmlCPUs: [...xmlCPUs],
+        flags,
+      })
+    ).cpu;
+  }
+
+  async connectCompareHypervisorCPU(q: HypervisorCpuQuery, xml: string, flags: number): Promise<number> {
+    return (
+      await this.#call(Proc.connectCompareHypervisorCpu, {
+        emulator: q.emulator ?? null,
+        arch: q.arch ?? null,
+        machine: q.machine ?? null,
+        virttype: q.virttype ?? null,
+        xmlCPU: xml,
+        flags,
+      })
+    ).result;
+  }
+
   async connectGetMaxVcpus(type: string | null): Promise<number> {
     return (await this.#call(Proc.connectGetMaxVcpus, { type })).max_vcpus;
   }

@@ -245,6 +245,32 @@ export function buildDispatchTable(): Table {
     return { capabilities: await ctx.conn().getDomainCapabilities(q, a.flags) };
   });
   on(t, Proc.connectGetSysinfo, async (ctx, a) => ({ sysinfo: await ctx.conn().getSysinfo(a.flags) }));
+  on(t, Proc.connectGetCpuModelNames, async (ctx, a) => {
+    const models = await ctx.conn().getCPUModelNames(a.arch, a.flags);
+    return { models: a.need_results ? models : [], ret: models.length };
+  });
+  on(t, Proc.connectBaselineCpu, async (ctx, a) => ({
+    cpu: await ctx.conn().baselineCPU(a.xmlCPUs, a.flags),
+  }));
+  on(t, Proc.connectCompareCpu, async (ctx, a) => ({ result: await ctx.conn().compareCPU(a.xml, a.flags) }));
+  on(t, Proc.connectCompareHypervisorCpu, async (ctx, a) => ({
+    result: await ctx
+      .conn()
+      .compareHypervisorCPU(
+        { emulator: a.emulator, arch: a.arch, machine: a.machine, virttype: a.virttype },
+        a.xmlCPU,
+        a.flags,
+      ),
+  }));
+  on(t, Proc.connectBaselineHypervisorCpu, async (ctx, a) => ({
+    cpu: await ctx
+      .conn()
+      .baselineHypervisorCPU(
+        { emulator: a.emulator, arch: a.arch, machine: a.machine, virttype: a.virttype },
+        a.xmlCPUs,
+        a.flags,
+      ),
+  }));
   on(t, Proc.connectGetMaxVcpus, async (ctx, a) => ({ max_vcpus: await ctx.conn().getMaxVcpus(a.type) }));
   on(t, Proc.connectIsSecure, async (ctx) => {
     // A UNIX socket is as secure as the local machine (libvirt answers 1 for it).

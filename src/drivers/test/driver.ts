@@ -51,6 +51,7 @@ import {
 import { matchesListFlags } from "../list-filter.ts";
 import { checkFlags, VirtError } from "../../util/errors/index.ts";
 import { defaultCells, testCapabilitiesXML } from "./capabilities.ts";
+import { testBaselineCpu, testCpuModelNames } from "./cpu-models.ts";
 import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
 import { hostName } from "../../host/facts.ts";
 import { validateAgainstSchema } from "../../host/xml-schema.ts";
@@ -124,6 +125,17 @@ export class TestConnection implements HypervisorDriver {
 
   async connectGetMaxVcpus(): Promise<number> {
     return 32;
+  }
+
+  async connectGetCPUModelNames(arch: string, flags: number): Promise<string[]> {
+    checkFlags(flags, 0, "testConnectGetCPUModelNames");
+    return testCpuModelNames(arch);
+  }
+
+  async connectBaselineCPU(xmlCPUs: readonly string[], flags: number): Promise<string> {
+    // VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES | VIR_CONNECT_BASELINE_CPU_MIGRATABLE
+    checkFlags(flags, 3, "testConnectBaselineCPU");
+    return testBaselineCpu(xmlCPUs);
   }
 
   async connectIsAlive(): Promise<boolean> {

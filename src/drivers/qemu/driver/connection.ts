@@ -6,6 +6,10 @@
  */
 import type { Socket } from "node:net";
 import { allocPages, freePages } from "../../../host/hugepage-pool.ts";
+import { KNOWN_ARCHES } from "../../../conf/arch.ts";
+import { baselineHypervisorCpu, compareHypervisorCpu } from "../capabilities/cpu-baseline.ts";
+import type { VirtType } from "../capabilities/cpu-host-model.ts";
+import type { QemuCaps } from "../capabilities/types.ts";
 import {
   type ConsoleStream,
   type DomainEventCallback,
@@ -14,6 +18,7 @@ import {
   type DomainRef,
   type DomainStateInfo,
   type HypervisorDriver,
+  type HypervisorCpuQuery,
   type NodeInfo,
   type SecurityLabel,
   type SecurityModel,
@@ -63,6 +68,12 @@ import * as graphics from "./graphics.ts"; // graphical consoles
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
 import { securityLabel, securityModel } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
+
+// virConnectBaselineCPUFlags and virConnectCompareCPUFlags
+const BASELINE_EXPAND_FEATURES = 1 << 0;
+const BASELINE_MIGRATABLE = 1 << 1;
+const COMPARE_FAIL_INCOMPATIBLE = 1 << 0;
+const COMPARE_VALIDATE_XML = 1 << 1;
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -125,6 +136,55 @@ export class QemuConnection implements HypervisorDriver {
 
   connectGetDomainCapabilities(query: DomainCapabilitiesQuery, flags: number): Promise<string> {
     return domainCapabilitiesXML(this.driver, query, flags);
+  }
+
+  async connectGetCPUModelNames(arch: string, flags: number): Promise<string[]> {
+    checkFlags(flags, 0, "qemuConnectGetCPUModelNames");
+    const caps = await this.driver.caps();
+    if (!KNOWN_ARCHES.has(arch)) throw new VirtError("CPU_ARCH_UNKNOWN", { arch });
+    if (arch !== caps.arch && !(arch === "i686" && caps.arch === "x86_64")) return [];
+    // the CPU map of the QEMU binary: its named models, as QEMU lists them
+    const seen = new Set<string>();
+    for (const m of [...(caps.accel.kvm?.cpuModels ?? []), ...(caps.accel.tcg?.cpuModels ?? [])]) {
+      if (m.name !== "host" && m.name !== "max" && m.name !== "base") seen.add(m.name);
+    }
+    return [...seen];
+  }
+
+  async connectBaselineHypervisorCPU(
+    query: HypervisorCpuQuery,
+    xmlCPUs: readonly string[],
+    flags: number,
+  ): Promise<string> {
+    checkFlags(flags, BASELINE_EXPAND_FEATURES | BASELINE_MIGRATABLE, "qemuConnectBaselineHypervisorCPU");
+    const { caps, virtType } = await this.hypervisorCpuCaps(query);
+    return baselineHypervisorCpu(caps, virtType, xmlCPUs, {
+      expandFeatures: (flags & BASELINE_EXPAND_FEATURES) !== 0,
+      migratable: (flags & BASELINE_MIGRATABLE) !== 0,
+    });
+  }
+
+  async connectCompareHypervisorCPU(query: HypervisorCpuQuery, xml: string, flags: number): Promise<number> {
+    checkFlags(flags, COMPARE_FAIL_INCOMPATIBLE | COMPARE_VALIDATE_XML, "qemuConnectCompareHypervisorCPU");
+    const { caps, virtType } = await this.hypervisorCpuCaps(query);
+    return compareHypervisorCpu(caps, virtType, xml, (flags & COMPARE_FAIL_INCOMPATIBLE) !== 0);
+  }
+
+  /** The capabilities and accelerator the hypervisor-CPU calls are about (libvirt's defaults). */
+  private async hypervisorCpuCaps(
+    query: HypervisorCpuQuery,
+  ): Promise<{ caps: QemuCaps; virtType: VirtType }> {
+    const caps = await this.driver.caps(query.emulator ?? undefined);
+    if (query.arch && query.arch !== caps.arch)
+      throw new VirtError("CPU_HOST_UNKNOWN", { virttype: query.virttype ?? "kvm", arch: query.arch });
+    const vt = (query.virttype ?? "").toLowerCase();
+    let virtType: VirtType;
+    if (vt === "kvm" || vt === "qemu") virtType = vt;
+    else if (vt === "") virtType = (await this.driver.kvm(caps.emulator)).usable ? "kvm" : "qemu";
+    else throw new VirtError("API_INVALID_ARG", { what: `unknown virttype: ${query.virttype ?? ""}` });
+    if (!caps.accel[virtType === "kvm" ? "kvm" : "tcg"])
+      throw new VirtError("CPU_HOST_UNKNOWN", { virttype: virtType, arch: caps.arch });
+    return { caps, virtType };
   }
 
   connectGetMaxVcpus(type: string | null): Promise<number> {
