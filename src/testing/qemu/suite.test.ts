@@ -16,6 +16,7 @@ import { repoRoot } from "../corpus.ts";
 import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
 import type { CommandContext } from "../../drivers/qemu/command/types.ts";
 import { libvirtSuite, libvirtSuiteOrSkip } from "../libvirt-suite.ts";
+import { loadInstalledCpuMap } from "./cpu-map.ts";
 import { networkCorpusDir } from "../network-corpus.ts";
 import { networkDocSection, runNetworkConformance } from "../network-conformance.ts";
 import {
@@ -42,6 +43,10 @@ import {
   worseThanListed,
   xmlReason,
 } from "./suite.ts";
+
+// host-model cases resolve with the installed QEMU's CPU map (libvirt's capability files have
+// none), as the conformance tool does; runSuite is synchronous, so it is loaded first.
+await loadInstalledCpuMap();
 
 let memo: SuiteRun | undefined;
 /** The whole suite, run once for all the tests of this file. */
