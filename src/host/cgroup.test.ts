@@ -51,10 +51,11 @@ test("mounts: v1 controllers win over a hybrid host's unified tree; v2 alone is 
       "cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0",
     ].join("\n"),
   );
-  assert.equal(v1?.version, 1);
-  assert.equal(v1?.v1.cpu, "/sys/fs/cgroup/cpu");
-  assert.equal(v1?.v1.cpuacct, "/sys/fs/cgroup/cpu,cpuacct");
-  assert.equal(v1?.v1.cpuset, undefined);
+  assert.ok(v1);
+  assert.equal(v1.version, 1);
+  assert.equal(v1.v1.cpu, "/sys/fs/cgroup/cpu");
+  assert.equal(v1.v1.cpuacct, "/sys/fs/cgroup/cpu,cpuacct");
+  assert.equal(v1.v1.cpuset, undefined);
   const v2 = parseCgroupMounts("cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n", () => ["cpu", "memory"]);
   assert.deepEqual(v2, { version: 2, v1: {}, unified: "/sys/fs/cgroup", v2Controllers: ["cpu", "memory"] });
   assert.equal(parseCgroupMounts("proc /proc proc rw 0 0\n"), undefined);
@@ -223,10 +224,11 @@ test("real cgroup2 tree (a hybrid host's unified mount): threaded thread groups 
     t.skip("no cgroup2 mount here, or not root");
     return;
   }
-  const layout = parseCgroupMounts(line!);
-  assert.equal(layout?.version, 2);
-  t.diagnostic(`cgroup2 at ${unified}, controllers: ${(layout?.v2Controllers ?? []).join(" ") || "(none)"}`);
-  const cg = new MachineCgroup(layout!, machineGroupPath(`/tvirt-unit2-${process.pid}`, "qemu-1-probe"));
+  const layout = parseCgroupMounts(line ?? "");
+  assert.ok(layout);
+  assert.equal(layout.version, 2);
+  t.diagnostic(`cgroup2 at ${unified}, controllers: ${(layout.v2Controllers ?? []).join(" ") || "(none)"}`);
+  const cg = new MachineCgroup(layout, machineGroupPath(`/tvirt-unit2-${process.pid}`, "qemu-1-probe"));
   const { spawn } = await import("node:child_process");
   const child = spawn("sleep", ["30"], { stdio: "ignore" });
   try {
@@ -236,14 +238,14 @@ test("real cgroup2 tree (a hybrid host's unified mount): threaded thread groups 
     assert.deepEqual(await cg.processes(), [child.pid]);
     await cg.addThread("vcpu0", child.pid!);
     assert.deepEqual(await cg.threads("vcpu0"), [child.pid]);
-    const found = await detectMachineCgroup(layout!, child.pid!, "qemu-1-probe.libvirt-qemu");
+    const found = await detectMachineCgroup(layout, child.pid!, "qemu-1-probe.libvirt-qemu");
     assert.equal(found?.path, cg.path);
   } finally {
     child.kill("SIGKILL");
     await new Promise((r) => child.once("exit", r));
     assert.deepEqual(await cg.remove(), []);
     assert.deepEqual(
-      await new MachineCgroup(layout!, partitionPath(`/tvirt-unit2-${process.pid}`)).remove(),
+      await new MachineCgroup(layout, partitionPath(`/tvirt-unit2-${process.pid}`)).remove(),
       [],
     );
   }

@@ -667,8 +667,8 @@ export class MachineCgroup {
         if (dev === undefined || !/^\d+:\d+$/.test(dev)) continue;
         for (const p of kv) {
           const [k, v] = p.split("=");
-          const f = keys[k as keyof typeof keys];
-          if (f !== undefined && v !== undefined && v !== "max") put(dev, f, BigInt(v));
+          if (k === undefined || !(k in keys) || v === undefined || v === "max") continue;
+          put(dev, keys[k as keyof typeof keys], BigInt(v));
         }
       }
     }

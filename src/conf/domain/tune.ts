@@ -105,7 +105,10 @@ function formatRaw(w: XmlWriter, el: RawXmlElement): void {
   const text = el.children.filter((c): c is string => typeof c === "string").join("");
   if (elems.length === 0 && text === "") w.empty(el.name, attrs);
   else if (elems.length === 0) w.text(el.name, text, attrs);
-  else w.elem(el.name, attrs, () => elems.forEach((c) => formatRaw(w, c)));
+  else
+    w.elem(el.name, attrs, () => {
+      for (const c of elems) formatRaw(w, c);
+    });
 }
 
 function cputuneEmpty(ct: Cputune): boolean {
