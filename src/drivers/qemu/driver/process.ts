@@ -66,6 +66,7 @@ import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 import { confineArgv, rememberRunFiles, removeProfile, runFiles, writeStartProfile } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
+import { adoptDomainCgroup, removeCgroupOfGone, setupDomainCgroup } from "./cgroup.ts";
 import {
   checkKvmAccess,
   checkTunAccess,
@@ -374,6 +375,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       signal: exited.signal,
     });
     attachMonitor(drv, obj, newRun, qmp);
+    // the guest's cgroup and its <memtune>/<cputune>/<blkiotune>, before the vCPUs run
+    await setupDomainCgroup(drv, newRun, live, qmp);
     await attachTaps(plugs);
     await refreshChardevs(qmp, live);
     await setupBalloon(qmp, live);
@@ -668,6 +671,7 @@ export async function reconnectProcess(
     await stopProcessOfGone(drv, obj, run, shutdown);
     return;
   }
+  await adoptDomainCgroup(drv, obj, run).catch(() => undefined);
   let qmp: QmpClient;
   try {
     qmp = await connectQmp({
@@ -745,6 +749,7 @@ async function stopProcessOfGone(
     domainPaths(drv.paths, obj.id, obj.def.name).hugepageSubdir,
   );
   await removeProfile(drv, obj.def).catch(() => undefined);
+  await removeCgroupOfGone(drv, obj.id, obj.def.name).catch(() => undefined);
   await restoreOwners(drv, obj.def.name);
   await appendLog(drv.logPath(obj.def.name), stopLine(shutdown ? "shutdown" : "crashed"));
   obj.run = undefined;
