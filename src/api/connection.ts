@@ -1060,10 +1060,31 @@ export class Domain {
     return this.call("virDomainGetSchedulerType", false, (d, r) => d.domainGetSchedulerType?.(r));
   }
 
-  /** virDomainGetSchedulerParametersFlags (schedinfo). */
+  /** virDomainGetSchedulerParameters: the legacy call without flags (schedinfo without a scope). */
+  async getSchedulerParameters(): Promise<TypedParameter[]> {
+    return this.call("virDomainGetSchedulerParameters", false, (d, r) =>
+      d.domainGetSchedulerParameters
+        ? d.domainGetSchedulerParameters(r)
+        : d.domainGetSchedulerParametersFlags?.(r, 0),
+    );
+  }
+
+  /** virDomainSetSchedulerParameters: the legacy call without flags. */
+  async setSchedulerParameters(params: TypedParameter[]): Promise<void> {
+    await this.call("virDomainSetSchedulerParameters", true, (d, r) =>
+      d.domainSetSchedulerParameters
+        ? d.domainSetSchedulerParameters(r, params)
+        : d.domainSetSchedulerParametersFlags?.(r, params, 0),
+    );
+  }
+
+  /**
+   * virDomainGetSchedulerParametersFlags (schedinfo with a scope). As libvirt's public API,
+   * VIR_TYPED_PARAM_STRING_OKAY is added (every tvirt driver takes string parameters).
+   */
   async getSchedulerParametersFlags(flags = 0): Promise<TypedParameter[]> {
     return this.call("virDomainGetSchedulerParametersFlags", false, (d, r) =>
-      d.domainGetSchedulerParametersFlags?.(r, flags),
+      d.domainGetSchedulerParametersFlags?.(r, flags | 4),
     );
   }
 

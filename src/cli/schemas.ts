@@ -600,6 +600,35 @@ export const commandSchemas: Record<string, JsonSchema> = {
       obj({ domain: domainRefSchema, period: int, flags: int }),
     ],
   },
+  // cgroup tuning: typed parameters by name (64-bit numbers as decimal strings; memtune's
+  // unlimited is null, sizes in KiB)
+  memtune: {
+    oneOf: [
+      obj({
+        domain: domainRefSchema,
+        parameters: { type: "object", additionalProperties: nullable("string") },
+        unit: str,
+      }),
+      obj({ domain: domainRefSchema, set: { type: "object", additionalProperties: str } }),
+    ],
+  },
+  schedinfo: obj({
+    domain: domainRefSchema,
+    scheduler: str,
+    parameters: { type: "object", additionalProperties: { type: ["string", "integer"] } },
+  }),
+  blkiotune: {
+    oneOf: [
+      obj({
+        domain: domainRefSchema,
+        parameters: { type: "object", additionalProperties: { type: ["string", "integer"] } },
+      }),
+      obj({
+        domain: domainRefSchema,
+        set: { type: "object", additionalProperties: { type: ["string", "integer"] } },
+      }),
+    ],
+  },
   domblkstat: obj({
     domain: domainRefSchema,
     device: str,

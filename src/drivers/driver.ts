@@ -353,6 +353,9 @@ export interface HypervisorDriver {
   domainSetMemoryParameters?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
   /** `virDomainGetSchedulerType`: the scheduler's name and how many parameters it has. */
   domainGetSchedulerType?(dom: DomainRef): Promise<{ type: string; nparams: number }>;
+  /** `virDomainGetSchedulerParameters` (no flags; drivers without it get the flags call with 0). */
+  domainGetSchedulerParameters?(dom: DomainRef): Promise<TypedParameter[]>;
+  domainSetSchedulerParameters?(dom: DomainRef, params: TypedParameter[]): Promise<void>;
   domainGetSchedulerParametersFlags?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
   domainSetSchedulerParametersFlags?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
   domainGetBlkioParameters?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;

@@ -1313,6 +1313,14 @@ export class RemoteDriver
   async domainGetSchedulerType(dom: DomainRef): Promise<{ type: string; nparams: number }> {
     return this.#call(Proc.domainGetSchedulerType, { dom: wire(dom) });
   }
+  async domainGetSchedulerParameters(dom: DomainRef): Promise<TypedParameter[]> {
+    const { nparams } = await this.domainGetSchedulerType(dom);
+    if (nparams <= 0) return [];
+    return (await this.#call(Proc.domainGetSchedulerParameters, { dom: wire(dom), nparams })).params;
+  }
+  async domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[]): Promise<void> {
+    await this.#call(Proc.domainSetSchedulerParameters, { dom: wire(dom), params });
+  }
   async domainGetSchedulerParametersFlags(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
     const { nparams } = await this.domainGetSchedulerType(dom);
     if (nparams <= 0) return [];

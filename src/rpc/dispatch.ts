@@ -673,6 +673,13 @@ export function buildDispatchTable(): Table {
     paramsCall(a.nparams, () => dom(ctx, a.dom).getMemoryParameters(a.flags)),
   );
   on(t, Proc.domainGetSchedulerType, (ctx, a) => dom(ctx, a.dom).getSchedulerType());
+  on(t, Proc.domainGetSchedulerParameters, async (ctx, a) => {
+    const r = await paramsCall(a.nparams, () => dom(ctx, a.dom).getSchedulerParameters());
+    return { params: r.params };
+  });
+  on(t, Proc.domainSetSchedulerParameters, async (ctx, a) => {
+    await dom(ctx, a.dom).setSchedulerParameters(a.params);
+  });
   on(t, Proc.domainSetSchedulerParametersFlags, async (ctx, a) => {
     await dom(ctx, a.dom).setSchedulerParametersFlags(a.params, a.flags);
   });

@@ -987,6 +987,18 @@ export const Proc = {
     domArgs,
     struct({ type: nstring, nparams: int }),
   ),
+  domainGetSchedulerParameters: remote(
+    P.DOMAIN_GET_SCHEDULER_PARAMETERS,
+    "DOMAIN_GET_SCHEDULER_PARAMETERS",
+    struct({ dom: nonnullDomain, nparams: int }),
+    struct({ params: array(typedParam, ListMax.DOMAIN_SCHEDULER_PARAMETERS) }),
+  ),
+  domainSetSchedulerParameters: remote(
+    P.DOMAIN_SET_SCHEDULER_PARAMETERS,
+    "DOMAIN_SET_SCHEDULER_PARAMETERS",
+    struct({ dom: nonnullDomain, params: array(typedParam, ListMax.DOMAIN_SCHEDULER_PARAMETERS) }),
+    VOID,
+  ),
   domainSetSchedulerParametersFlags: remote(
     P.DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS,
     "DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS",

@@ -20,6 +20,7 @@ import { netDoctor } from "./net-doctor.ts"; // network doctor
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
+import { cgroupTuneCommands } from "./cgroup-tune.ts"; // cgroup tuning
 
 type Cmd = CmdDef<Ctx>;
 
@@ -166,6 +167,7 @@ export const allCommands: Cmd[] = [
   event,
   ...monitorCommands,
   ...tuningCommands, // tuning and statistics
+  ...cgroupTuneCommands, // cgroup tuning
   ...hostCommands,
   ...networkCommands, // virtual networks
   netDoctor, // network doctor

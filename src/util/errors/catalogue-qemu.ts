@@ -739,7 +739,7 @@ export const qemuErrors = {
     vir: "ARGUMENT_UNSUPPORTED",
     domain: "QEMU",
     kind: "user",
-    template: "parameter '{field}' not supported; expected one of {allowed}",
+    template: "parameter '{field}' not supported",
   },
   TUNE_PARAM_TYPE: {
     vir: "INVALID_ARG",

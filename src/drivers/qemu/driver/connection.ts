@@ -660,6 +660,14 @@ export class QemuConnection implements HypervisorDriver {
     return this.onDomain(dom, (obj) => Promise.resolve(tune.getSchedulerType(this.driver, obj)));
   }
 
+  domainGetSchedulerParameters(dom: DomainRef): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => tune.getSchedulerParameters(this.driver, obj, 0));
+  }
+
+  domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[]): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.setSchedulerParameters(this.driver, obj, params, 0));
+  }
+
   domainGetSchedulerParametersFlags(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
     return this.onDomain(dom, (obj) => tune.getSchedulerParameters(this.driver, obj, flags));
   }

@@ -31,7 +31,11 @@ function validate(params: readonly TypedParameter[], allowed: Readonly<Record<st
   for (const p of params) {
     const want = allowed[p.field];
     if (want === undefined)
-      throw new VirtError("TUNE_PARAM_UNKNOWN", { field: p.field, allowed: Object.keys(allowed).join(", ") });
+      throw new VirtError(
+        "TUNE_PARAM_UNKNOWN",
+        { field: p.field },
+        { expected: Object.keys(allowed).join(", ") },
+      );
     if (p.value.type !== want)
       throw new VirtError("TUNE_PARAM_TYPE", {
         field: p.field,
