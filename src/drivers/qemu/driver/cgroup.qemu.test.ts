@@ -111,6 +111,60 @@ test("a guest's cgroup holds QEMU with its memtune/cputune/blkiotune, changes li
     );
     assert.match(await conn.domainGetXMLDesc(dom, 0), /<hard_limit unit='KiB'>655360<\/hard_limit>/);
 
+    // scheduler parameters live: shares on the machine group, vcpu_quota on every vcpuN
+    const LIVE = 1;
+    await conn.domainSetSchedulerParametersFlags(
+      dom,
+      [
+        { field: "cpu_shares", value: { type: 4, value: 1024n } },
+        { field: "vcpu_quota", value: { type: 3, value: 30000n } },
+      ],
+      LIVE,
+    );
+    assert.equal(await cg.getCpuShares(), 1024);
+    for (const v of ["vcpu0", "vcpu1"])
+      assert.deepEqual(await cg.getCfs(v), { period: 100000, quota: 30000 });
+    const sched = Object.fromEntries(
+      (await conn.domainGetSchedulerParametersFlags(dom, LIVE)).map((p) => [p.field, p.value.value]),
+    );
+    assert.equal(sched.cpu_shares, 1024n);
+    assert.equal(sched.vcpu_quota, 30000n);
+    assert.equal(sched.emulator_quota, 80000n);
+    assert.equal((await conn.domainGetSchedulerType(dom)).type, "posix");
+    await assert.rejects(
+      conn.domainSetSchedulerParametersFlags(
+        dom,
+        [{ field: "vcpu_period", value: { type: 4, value: 10n } }],
+        LIVE,
+      ),
+      /value of 'vcpu_period' is out of range \[1000, 1000000\]/,
+    );
+    // pinning live through cpuset, and the pin info the live XML now gives
+    const cpus = readFileSync("/sys/devices/system/cpu/present", "utf8").trim();
+    if (cpus !== "0") {
+      await conn.domainPinVcpuFlags(dom, 0, Uint8Array.of(0b10), LIVE);
+      assert.equal(await cg.getCpus("vcpu0"), "1");
+      const info = await conn.domainGetVcpuPinInfo(dom, 2, 1, LIVE);
+      assert.equal(info.num, 2);
+      assert.deepEqual([...info.cpumaps], [0b10, 0b01]);
+      await conn.domainPinEmulator(dom, Uint8Array.of(0b11), LIVE);
+      assert.equal(await cg.getCpus("emulator"), "0-1");
+      assert.deepEqual([...(await conn.domainGetEmulatorPinInfo(dom, 1, LIVE)).cpumap], [0b11]);
+    }
+    if (dev !== undefined && layout.version === 1) {
+      await conn.domainSetBlkioParameters(
+        dom,
+        [{ field: "device_write_bytes_sec", value: { type: 7, value: `${dev},2097152` } }],
+        LIVE,
+      );
+      assert.match(read(cg.dir("blkio"), "blkio.throttle.write_bps_device"), /^\d+:\d+ 2097152$/);
+      const blk = Object.fromEntries(
+        (await conn.domainGetBlkioParameters(dom, LIVE | 4)).map((p) => [p.field, p.value.value]),
+      );
+      assert.equal(blk.device_write_bytes_sec, `${dev},2097152`);
+      assert.equal(blk.device_read_bytes_sec, `${dev},10485760`);
+    }
+
     // a restarted driver finds the group from QEMU's /proc/PID/cgroup
     await conn.connectClose();
     conn = await tr.open({ ...options, autostart: false });
