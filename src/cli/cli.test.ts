@@ -166,6 +166,7 @@ test("every command's --json document matches its schema", async () => {
       ["autostart", "autostart test --json"],
       ["autostart", "autostart --disable test --json"],
       ["undefine", "undefine test --json"],
+      ["hugepages", "hugepages --json"],
       ["memtune", "memtune test --json"],
       ["memtune", "memtune test --hard-limit 1G --json"],
       ["schedinfo", "schedinfo test --json"],

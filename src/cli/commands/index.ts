@@ -17,6 +17,7 @@ import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
 import { netDoctor } from "./net-doctor.ts"; // network doctor
+import { hugepages } from "./hugepages.ts"; // huge pages report
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
@@ -171,6 +172,7 @@ export const allCommands: Cmd[] = [
   ...hostCommands,
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
+  hugepages, // huge pages report
   ...nodedevCommands, // node devices
   ...storagePoolCommands, // storage pools
   ...storageVolCommands, // storage volumes
