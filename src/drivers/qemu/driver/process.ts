@@ -29,8 +29,6 @@ import {
   DomainPausedReason,
   DomainRunningReason,
   DomainShutoffReason,
-  DomainEventId,
-  DomainEventIOErrorAction,
   DomainState,
 } from "../../enums.ts";
 import { buildQemuCommand, type CommandContext } from "../command/index.ts";
@@ -67,6 +65,7 @@ import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjec
 import { confineArgv, rememberRunFiles, removeProfile, runFiles, writeStartProfile } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
 import { adoptDomainCgroup, removeCgroupOfGone, setupDomainCgroup } from "./cgroup.ts";
+import { watchVirtiofsd } from "./virtiofs-watch.ts";
 import {
   checkKvmAccess,
   checkTunAccess,
@@ -333,15 +332,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     newRun.autodestroyOwner = opts.autodestroyOwner;
     for (const d of fsDaemons) {
       newRun.store.addFn(() => d.stop());
-      void d.exited.then(async (st) => {
-        // QEMU going away (destroy, shutdown, crash) ends virtiofsd too: only a daemon that
-        // died under a QEMU still running is news.
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const qemuRuns = isProcessAlive(newRun.pid, newRun.starttime);
-        if (!newRun.ended && newRun.stopping === undefined && obj.run === newRun && qemuRuns) {
-          await reportVirtiofsdExit(drv, obj, d, st);
-        }
-      });
+      newRun.virtiofsDaemons.set(d.alias, d);
+      watchVirtiofsd(drv, obj, newRun, d);
     }
     undo.addFn(() => killNow(newRun));
     const exited = new AbortController();
@@ -438,28 +430,6 @@ async function labelForRunAs(
   }
   const targets = drv.options.dynamicOwnership ? dacFilesOf(live) : [];
   await dacLabel(p.stateDir, live.name, id, targets, owned, traverse, taps);
-}
-
-/** A virtiofsd gone while its guest runs: the guest's mount is dead; say so in the log and as an event. */
-async function reportVirtiofsdExit(
-  drv: QemuDriver,
-  obj: QemuDomainObj,
-  d: VirtiofsDaemon,
-  st: { code: number | null; signal: NodeJS.Signals | null },
-): Promise<void> {
-  const how = st.signal !== null ? `killed by ${st.signal}` : `exited with status ${String(st.code)}`;
-  const reason = `virtiofsd ${how}`;
-  await appendLog(
-    drv.logPath(obj.def.name),
-    `${new Date().toISOString()}: virtiofsd of filesystem '${d.tag}' (${d.alias}, ${d.source}) ${how}: the guest's mount of '${d.tag}' no longer works until the domain is restarted\n`,
-  ).catch(() => undefined);
-  drv.events.emit(obj.ref(), {
-    id: DomainEventId.IO_ERROR_REASON,
-    srcPath: d.source,
-    devAlias: d.alias,
-    action: DomainEventIOErrorAction.REPORT,
-    reason,
-  });
 }
 
 /** The error of a failed start: QEMU's own message when it exited, with the log tail. */

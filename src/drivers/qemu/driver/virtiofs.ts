@@ -70,6 +70,8 @@ export interface VirtiofsDaemon {
   readonly pid: number;
   readonly socket: string;
   readonly exited: Promise<ExitStatus>;
+  /** `stop()` was called: its exit is no news. */
+  readonly stopping: boolean;
   /** SIGTERM (then SIGKILL) and wait; removes the socket. */
   stop(): Promise<void>;
 }
@@ -148,6 +150,7 @@ export async function startVirtiofsd(opts: {
       log: opts.logPath,
     });
   }
+  let stopping = false;
   return {
     alias: opts.alias,
     tag: fs.target.dir,
@@ -155,7 +158,11 @@ export async function startVirtiofsd(opts: {
     pid,
     socket,
     exited,
+    get stopping() {
+      return stopping;
+    },
     async stop(): Promise<void> {
+      stopping = true;
       await terminateProcess(pid, { starttime, graceMs: 5000 });
       await rm(socket, { force: true });
     },
