@@ -66,7 +66,7 @@ import type { QemuDriver } from "./driver.ts";
 import { prepareHostdevForAttach, releaseHostdevAfterDetach } from "./hotplug-hostdev.ts";
 import { refreshProfile } from "./apparmor.ts";
 import { startVirtiofsd } from "./virtiofs.ts";
-import { watchVirtiofsd } from "./virtiofs-watch.ts";
+import { stopWithGuest, watchVirtiofsd } from "./virtiofs-watch.ts";
 import { virtiofsChardevId, virtiofsDeviceProps } from "../command/fs.ts";
 import { resolveDiskVolume } from "./volumes.ts";
 import { checkTunAccess, dacFilesOf, dacLabel, dacRelease, resolveRunAs } from "./dac.ts";
@@ -501,7 +501,7 @@ async function attachLive(
       });
       await qmp.execute("device_add", args(virtiofsDeviceProps(b, f)));
       run.virtiofsDaemons.set(alias, d);
-      run.store.addFn(() => d.stop());
+      run.store.addFn(stopWithGuest(run, d));
       watchVirtiofsd(drv, obj, run, d);
     } else {
       const h = dev as HostdevDef;

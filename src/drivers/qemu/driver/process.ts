@@ -65,7 +65,7 @@ import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjec
 import { confineArgv, rememberRunFiles, removeProfile, runFiles, writeStartProfile } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
 import { adoptDomainCgroup, removeCgroupOfGone, setupDomainCgroup } from "./cgroup.ts";
-import { watchVirtiofsd } from "./virtiofs-watch.ts";
+import { adoptVirtiofsDaemons, stopWithGuest, watchVirtiofsd } from "./virtiofs-watch.ts";
 import {
   checkKvmAccess,
   checkTunAccess,
@@ -331,7 +331,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     });
     newRun.autodestroyOwner = opts.autodestroyOwner;
     for (const d of fsDaemons) {
-      newRun.store.addFn(() => d.stop());
+      newRun.store.addFn(stopWithGuest(newRun, d));
       newRun.virtiofsDaemons.set(d.alias, d);
       watchVirtiofsd(drv, obj, newRun, d);
     }
@@ -656,6 +656,8 @@ export async function reconnectProcess(
     return;
   }
   attachMonitor(drv, obj, run, qmp);
+  // virtiofs: the daemons an earlier instance started, watched again (or reported gone)
+  await adoptVirtiofsDaemons(drv, obj, run).catch(() => undefined);
   const st = (await qmp.execute("query-status").catch(() => undefined)) as
     { status?: unknown; running?: unknown } | undefined;
   const qemuStatus = typeof st?.status === "string" ? st.status : "unknown";

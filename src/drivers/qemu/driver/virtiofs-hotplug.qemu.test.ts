@@ -3,6 +3,7 @@
  * guest with shared memory starts its virtiofsd, adds the chardev and the vhost-user-fs device;
  * the guest mounts the tag and reads a host file; detach removes the device, the chardev and the
  * daemon. A virtiofs filesystem on a guest without shared memory is refused before anything runs.
+ * After a driver restart the guest's virtiofsd keeps running, and killing it is still reported.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConsoleReader, guestXML, makeTestRoot, until } from "../../../testing/qemu/driver.ts";
+import { DomainEventId } from "../../enums.ts";
+import type { DomainEvent } from "../../driver.ts";
 import { VIRTIOFSD_PATHS } from "./virtiofs.ts";
 
 const LIVE = 1;
@@ -96,6 +99,61 @@ test("virtiofs hotplug: attach starts virtiofsd and the guest mounts it; detach 
   } finally {
     await conn.connectClose();
     await tr.cleanup();
+    rmSync(share, { recursive: true, force: true });
+  }
+});
+
+test("after a driver restart a guest's virtiofsd runs on and its death is still reported", async (t) => {
+  const base = await guestXML(t, { name: "vfsr", mode: "idle" });
+  if (base === undefined) return;
+  if (!VIRTIOFSD_PATHS.some((p) => existsSync(p))) {
+    if (process.env.CI === "true") assert.fail("virtiofsd is required under CI (qemu-system-common)");
+    t.skip("no virtiofsd installed");
+    return;
+  }
+  const share = mkdtempSync(join(tmpdir(), "tvirt-rshare-"));
+  const xml = base
+    .replace("<os>", "<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>\n  <os>")
+    .replace(
+      "</devices>",
+      `<filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/><source dir='${share}'/><target dir='rshare'/></filesystem>\n  </devices>`,
+    );
+  const tr = makeTestRoot();
+  let conn = await tr.open();
+  try {
+    await conn.domainCreateXML(xml, 0);
+    tr.track(conn);
+    const before = virtiofsdsOf(share);
+    assert.ok(before.length >= 1);
+    await conn.connectClose();
+    assert.deepEqual(virtiofsdsOf(share), before, "closing the driver leaves the guest's virtiofsd running");
+    conn = await tr.open({ autostart: false });
+    const events: DomainEvent[] = [];
+    await conn.connectDomainEventRegisterAny(null, DomainEventId.IO_ERROR_REASON, (_d, e) => {
+      events.push(e);
+    });
+    const top = before.find(
+      (p) =>
+        !before.includes(
+          Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${String(p)}/status`, "utf8"))?.[1]),
+        ),
+    );
+    assert.ok(top !== undefined);
+    process.kill(top, "SIGKILL");
+    for (const p of before) if (p !== top) process.kill(p, "SIGKILL");
+    await until(() => events.length > 0, 10_000, "the io-error-reason event");
+    const ev = events[0];
+    assert.ok(ev?.id === DomainEventId.IO_ERROR_REASON);
+    assert.equal(ev.srcPath, share);
+    assert.equal(ev.reason, "virtiofsd exited");
+    const log = readFileSync(join(tr.root, "log", "qemu", "vfsr.log"), "utf8");
+    assert.match(log, /virtiofsd of filesystem 'rshare' \(fs0, .*\) exited/);
+    await conn.domainDestroy(await conn.domainLookupByName("vfsr"));
+    await until(() => virtiofsdsOf(share).length === 0, 10_000, "virtiofsd to exit");
+  } finally {
+    await conn.connectClose();
+    await tr.cleanup();
+    for (const p of virtiofsdsOf(share)) process.kill(p, "SIGKILL");
     rmSync(share, { recursive: true, force: true });
   }
 });

@@ -8,7 +8,8 @@ import { DomainEventId, DomainEventIOErrorAction } from "../../enums.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { appendLog } from "./log.ts";
-import type { VirtiofsDaemon } from "./virtiofs.ts";
+import { adoptVirtiofsd, virtiofsFilesystems, type VirtiofsDaemon } from "./virtiofs.ts";
+import { join } from "node:path";
 
 /** Reports `d`'s exit if it happens while `run`'s QEMU runs on (not when both stop together). */
 export function watchVirtiofsd(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, d: VirtiofsDaemon): void {
@@ -23,13 +24,51 @@ export function watchVirtiofsd(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun
   });
 }
 
+/** Stops `d` with its guest, but not when the driver only lets go of the guest (it keeps running). */
+export function stopWithGuest(run: QemuRun, d: VirtiofsDaemon): () => Promise<void> {
+  return async () => {
+    if (!run.detached) await d.stop();
+  };
+}
+
+/**
+ * After a driver restart: adopts each virtiofsd an earlier instance started for this guest; one
+ * that died while no driver watched is reported now.
+ */
+export async function adoptVirtiofsDaemons(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun): Promise<void> {
+  for (const fs of virtiofsFilesystems(obj.def)) {
+    const alias = fs.alias ?? "";
+    const d = adoptVirtiofsd(fs, alias, join(run.domainDir, `${alias}-fs.sock`));
+    if (d === undefined) {
+      await reportVirtiofsdExit(
+        drv,
+        obj,
+        { tag: fs.target.dir, alias, source: fs.source?.dir ?? "" },
+        undefined,
+      );
+      continue;
+    }
+    run.virtiofsDaemons.set(alias, d);
+    run.store.addFn(stopWithGuest(run, d));
+    watchVirtiofsd(drv, obj, run, d);
+  }
+}
+
 async function reportVirtiofsdExit(
   drv: QemuDriver,
   obj: QemuDomainObj,
-  d: VirtiofsDaemon,
-  st: { code: number | null; signal: NodeJS.Signals | null },
+  d: { readonly tag: string; readonly alias: string; readonly source: string },
+  st: { code: number | null; signal: NodeJS.Signals | null } | undefined,
 ): Promise<void> {
-  const how = st.signal !== null ? `killed by ${st.signal}` : `exited with status ${String(st.code)}`;
+  // a daemon that is not our child (adopted after a restart) has no exit status to tell
+  const how =
+    st === undefined
+      ? "is gone (it ended while no driver watched it)"
+      : st.signal !== null
+        ? `killed by ${st.signal}`
+        : st.code !== null
+          ? `exited with status ${String(st.code)}`
+          : "exited";
   const reason = `virtiofsd ${how}`;
   await appendLog(
     drv.logPath(obj.def.name),
