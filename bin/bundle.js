@@ -153,4 +153,14 @@ function launch(name, sourceMain) {
   })();
 }
 
-module.exports = { repoDir, srcDir, distDir, stampFile, STAMP_FORMAT, RUNTIME_FLAGS, loadBundle, launch };
+module.exports = {
+  repoDir,
+  srcDir,
+  distDir,
+  stampFile,
+  STAMP_FORMAT,
+  RUNTIME_FLAGS,
+  bundlesCurrent,
+  loadBundle,
+  launch,
+};

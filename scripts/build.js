@@ -126,6 +126,7 @@ const built = await build({
     tvirsh: join(repoDir, "src/cli/main.ts"),
     tvirtd: join(repoDir, "src/daemon/main.ts"),
     "tvirt-host-validate": join(repoDir, "src/cli/host-validate.ts"),
+    "tvirt-guests": join(repoDir, "src/cli/guests.ts"),
   },
   outdir: distDir,
   outExtension: { ".js": ".cjs" },

@@ -7,10 +7,13 @@
  * connection driver: virXxx". The RPC server dispatches into these methods, so every remote
  * procedure has its method here.
  */
+import type { Socket } from "node:net";
+import { socketFd } from "../util/fdpass.ts";
 import { toVirtError, VirtError } from "../util/errors/index.ts";
 import {
   type ConsoleStream,
   type DomainCapabilitiesQuery,
+  type HypervisorCpuQuery,
   type DomainEvent,
   type DomainInfo,
   type DomainRef,
@@ -431,6 +434,39 @@ export class Connection {
   /** virConnectGetSysinfo */
   async getSysinfo(flags = 0): Promise<string> {
     return this.invoke("virConnectGetSysinfo", false, (d) => d.connectGetSysinfo?.(flags));
+  }
+
+  /** virConnectGetCPUModelNames: empty when the driver accepts any model for `arch`. */
+  async getCPUModelNames(arch: string, flags = 0): Promise<string[]> {
+    return this.invoke("virConnectGetCPUModelNames", false, (d) => d.connectGetCPUModelNames?.(arch, flags));
+  }
+
+  /** virConnectBaselineCPU */
+  async baselineCPU(xmlCPUs: readonly string[], flags = 0): Promise<string> {
+    return this.invoke("virConnectBaselineCPU", false, (d) => d.connectBaselineCPU?.(xmlCPUs, flags));
+  }
+
+  /** virConnectCompareCPU: 0 incompatible, 1 identical, 2 the host's is a superset. */
+  async compareCPU(xml: string, flags = 0): Promise<number> {
+    return this.invoke("virConnectCompareCPU", false, (d) => d.connectCompareCPU?.(xml, flags));
+  }
+
+  /** virConnectBaselineHypervisorCPU */
+  async baselineHypervisorCPU(
+    query: HypervisorCpuQuery,
+    xmlCPUs: readonly string[],
+    flags = 0,
+  ): Promise<string> {
+    return this.invoke("virConnectBaselineHypervisorCPU", false, (d) =>
+      d.connectBaselineHypervisorCPU?.(query, xmlCPUs, flags),
+    );
+  }
+
+  /** virConnectCompareHypervisorCPU: 0 incompatible, 1 identical, 2 the hypervisor's is a superset. */
+  async compareHypervisorCPU(query: HypervisorCpuQuery, xml: string, flags = 0): Promise<number> {
+    return this.invoke("virConnectCompareHypervisorCPU", false, (d) =>
+      d.connectCompareHypervisorCPU?.(query, xml, flags),
+    );
   }
 
   /** virConnectGetMaxVcpus */
@@ -1157,6 +1193,28 @@ export class Domain {
   async screenshot(screen = 0, flags = 0): Promise<Screenshot> {
     checkUInt(screen, "screen", "virDomainScreenshot");
     return this.call("virDomainScreenshot", true, (d, r) => d.domainScreenshot?.(r, screen, flags));
+  }
+
+  /**
+   * virDomainOpenGraphicsFD: a new client connection to graphics device `idx` (VNC or SPICE),
+   * as a node socket that has not read anything yet (resume it or read it to get the display's
+   * greeting). `flags`: `DomainOpenGraphicsFlags` (SKIPAUTH). libvirt returns a descriptor.
+   */
+  async openGraphicsFd(idx = 0, flags = 0): Promise<Socket> {
+    checkUInt(idx, "idx", "virDomainOpenGraphicsFD");
+    return this.call("virDomainOpenGraphicsFD", true, (d, r) => d.domainOpenGraphicsFd?.(r, idx, flags));
+  }
+
+  /**
+   * virDomainOpenGraphics: hands the caller's connected socket (a node socket, or a descriptor of
+   * this process) to graphics device `idx` as a client; the caller keeps its copy.
+   */
+  async openGraphics(idx: number, socket: Socket | number, flags = 0): Promise<void> {
+    checkUInt(idx, "idx", "virDomainOpenGraphics");
+    const fd = typeof socket === "number" ? socket : socketFd(socket);
+    if (fd === undefined || !Number.isInteger(fd) || fd < 0)
+      throw invalidArg("fd in virDomainOpenGraphics must be an open socket");
+    await this.call("virDomainOpenGraphics", true, (d, r) => d.domainOpenGraphics?.(r, idx, fd, flags));
   }
 
   /**

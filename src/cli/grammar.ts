@@ -23,7 +23,7 @@ export interface OptDef {
   readonly named?: boolean;
   readonly help: string;
   /** What tab completion offers for the value. */
-  readonly complete?: "domain" | "file" | "event" | "command" | "list";
+  readonly complete?: "domain" | "network" | "pool" | "file" | "event" | "command" | "list";
   /** Values for `complete: "list"`. */
   readonly values?: readonly string[];
   /** tvirt addition, not shown in virsh's help text. */

@@ -24,7 +24,7 @@ import {
 } from "./grammar.ts";
 import { type Io } from "./output.ts";
 import { runTokens } from "./run.ts";
-import { runShell } from "./shell.ts";
+import { complete, runShell } from "./shell.ts";
 import { directIo } from "./stdio.ts";
 
 export const TVIRT_VERSION = "0.1.0";
@@ -64,6 +64,42 @@ const shortOpts: Record<string, "none" | "required"> = {
 };
 
 class UsageError extends Error {}
+
+/**
+ * `tvirsh [-c URI] [-r] complete -- WORDS...` (virsh's hidden `complete`, which its bash
+ * completion calls): WORDS are the command line after `tvirsh` up to the word being completed
+ * (the last, maybe empty); prints the candidates for that word, one a line. Commands, options
+ * and value lists come from the command table `tvirsh help` prints; domain, network and pool
+ * names from a read-only connection to the URI the line names with -c (or the default), so a
+ * user who may only read sees them too. A line that does not parse completes to nothing.
+ */
+async function completeCommand(words: readonly string[], opts: SessionOptions, io: Io): Promise<number> {
+  const w = words[0] === "--" ? words.slice(1) : [...words];
+  const current = w.length > 0 ? w[w.length - 1]! : "";
+  let parsed;
+  try {
+    parsed = getopt(w.slice(0, -1));
+  } catch {
+    return 0; // e.g. the value of -c being typed
+  }
+  for (const [o, val] of parsed.opts) {
+    if (o === "c") opts.uri = val;
+    else if (o === "r") opts.readonly = true;
+  }
+  let cands: string[];
+  if (parsed.rest.length === 0 && current.startsWith("-"))
+    cands = longOpts.map((o) => `--${o.name}`).filter((c) => c.startsWith(current));
+  else {
+    const ctx = new Ctx({ out: () => undefined, err: () => undefined }, opts);
+    try {
+      [cands] = await complete(ctx, [...parsed.rest, current].join(" "), true);
+    } finally {
+      await ctx.close();
+    }
+  }
+  io.out(cands.map((c) => `${c}\n`).join(""));
+  return 0;
+}
 
 /** getopt_long with "+": options up to the first non-option word. */
 function getopt(argv: readonly string[]): { opts: [string, string | undefined][]; rest: string[] } {
@@ -247,6 +283,7 @@ export async function main(
         break;
     }
   }
+  if (parsed.rest[0] === "complete") return completeCommand(parsed.rest.slice(1), opts, io);
   const ctx = new Ctx(io, opts);
   try {
     if (parsed.rest.length === 0) {

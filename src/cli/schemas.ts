@@ -320,6 +320,22 @@ export const commandSchemas: Record<string, JsonSchema> = {
   }),
   capabilities: obj({ xml: str }),
   domcapabilities: obj({ xml: str }),
+  // CPU models, baseline, compare
+  "cpu-models": obj({
+    arch: str,
+    models: { type: "array", items: str },
+    anyModel: { type: "boolean", description: "the driver accepts any model for this arch" },
+  }),
+  "cpu-baseline": obj({ xml: str }),
+  "hypervisor-cpu-baseline": obj({ xml: str }),
+  "cpu-compare": obj({
+    file: str,
+    result: { type: "string", enum: ["incompatible", "identical", "superset"] },
+  }),
+  "hypervisor-cpu-compare": obj({
+    file: str,
+    result: { type: "string", enum: ["incompatible", "identical", "superset"] },
+  }),
   "domxml-to-native": {
     oneOf: [
       obj({

@@ -64,8 +64,12 @@ function completeFiles(prefix: string): string[] {
   }
 }
 
-/** Completion candidates for the word being typed at the end of `line`. */
-export async function complete(ctx: Ctx, line: string): Promise<[string[], string]> {
+/**
+ * Completion candidates for the word being typed at the end of `line`. With `connect`, names
+ * of domains, networks and pools are asked of a read-only connection opened on demand (the
+ * `tvirsh complete` of the shell completion scripts, which has none open yet).
+ */
+export async function complete(ctx: Ctx, line: string, connect = false): Promise<[string[], string]> {
   // Only the last command of the line matters.
   const tail = line.slice(Math.max(line.lastIndexOf(";"), line.lastIndexOf("\n")) + 1);
   const words = tail.split(/[ \t]+/).filter((w, i, a) => w !== "" || i === a.length - 1);
@@ -107,15 +111,26 @@ export async function complete(ctx: Ctx, line: string): Promise<[string[], strin
     if (!valueOpt) return [[], current];
   }
   let cands: string[] = [];
+  const names = async (
+    list: (c: NonNullable<Ctx["conn"]>) => Promise<{ name: string }[]>,
+  ): Promise<string[]> => {
+    if (!ctx.conn && connect) await ctx.open(ctx.opts.uri, true).catch(() => undefined);
+    if (!ctx.conn) return [];
+    try {
+      return (await list(ctx.conn)).map((x) => x.name);
+    } catch {
+      return [];
+    }
+  };
   switch (valueOpt.complete) {
     case "domain":
-      if (ctx.conn) {
-        try {
-          cands = (await ctx.conn.listAllDomains(0)).map((d) => d.name);
-        } catch {
-          cands = [];
-        }
-      }
+      cands = await names((c) => c.listAllDomains(0));
+      break;
+    case "network":
+      cands = await names((c) => c.listAllNetworks(0));
+      break;
+    case "pool":
+      cands = await names((c) => c.listAllStoragePools(0));
       break;
     case "file":
       return [completeFiles(current), current];

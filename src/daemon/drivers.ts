@@ -38,7 +38,9 @@ export function daemonQemuConnectDriver(
         }
         // tvirtd's state_root: the instance's guests live under one directory (embed's layout).
         const root = stateRoot !== undefined ? { kind: "embed" as const, root: stateRoot } : { kind };
-        return openQemuConnection(root, `qemu://${uri.path}`, options);
+        // Autostart once per host boot (a marker in the instance's run dir), not at every
+        // start of the daemon: socket activation starts it again after each idle exit.
+        return openQemuConnection(root, `qemu://${uri.path}`, { autostartOncePerBoot: true, ...options });
       }
       return qemuConnectDriver.open(uri, flags);
     },

@@ -3,8 +3,13 @@
  * (1 debug, 2 info, 3 warning, 4 error, as libvirt numbers them) and a destination (`stderr` or
  * `file:PATH`, appended to). `log_outputs` uses libvirt's syntax: `"3:stderr 1:file:/var/log/x.log"`.
  * Lines look like libvirt's: `2025-11-25 18:52:00.123+0000: 4242: warning : message`.
+ *
+ * Under systemd, stderr is a stream to the journal (systemd sets `JOURNAL_STREAM` to its
+ * `device:inode`): the `journald` output then writes each line with a `<N>` syslog priority
+ * prefix (sd-daemon(3): 7 debug, 6 info, 4 warning, 3 error) and no timestamp or pid, which the
+ * journal records itself; `journalctl -u tvirtd -p warning` filters on it. No native library.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { RpcLogger } from "../rpc/server.ts";
 
@@ -13,7 +18,35 @@ export type LogPriority = (typeof LogPriority)[keyof typeof LogPriority];
 
 const words: Record<LogPriority, string> = { 1: "debug", 2: "info", 3: "warning", 4: "error" };
 
-export type LogDestination = { kind: "stderr" } | { kind: "file"; path: string };
+export type LogDestination = { kind: "stderr" } | { kind: "journal" } | { kind: "file"; path: string };
+
+/** sd-daemon(3)'s prefixes: `<7>` debug, `<6>` info, `<4>` warning, `<3>` error. */
+const journalPriority: Record<LogPriority, number> = { 1: 7, 2: 6, 3: 4, 4: 3 };
+
+/**
+ * Whether stderr is connected to the journal: `JOURNAL_STREAM` (`DEV:INODE`, set by systemd for
+ * a service whose stderr goes to the journal) names the file descriptor 2 has. A child that
+ * inherited the variable but had its stderr redirected does not match (sd-daemon(3)).
+ */
+export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env, fd = 2): boolean {
+  const m = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? "");
+  if (!m) return false;
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    return st.dev === BigInt(m[1]!) && st.ino === BigInt(m[2]!);
+  } catch {
+    return false;
+  }
+}
+
+/** A log line for the journal: each line of `msg` with the priority prefix. */
+export function journalLine(priority: LogPriority, msg: string): string {
+  const p = `<${journalPriority[priority]}>`;
+  return `${msg
+    .split("\n")
+    .map((l) => p + l)
+    .join("\n")}\n`;
+}
 
 export interface LogOutput {
   priority: LogPriority;
@@ -30,7 +63,8 @@ export function parseLogOutputs(text: string): LogOutput[] {
     const m = /^([1-4]):(stderr|file:(.+)|journald|syslog:.*)$/.exec(part);
     if (!m) throw new Error(`bad log output '${part}': expected PRIORITY:stderr or PRIORITY:file:PATH`);
     const priority = Number(m[1]) as LogPriority;
-    if (m[2] === "stderr" || m[2] === "journald" || m[2]!.startsWith("syslog:"))
+    if (m[2] === "journald") out.push({ priority, dest: { kind: "journal" } });
+    else if (m[2] === "stderr" || m[2]!.startsWith("syslog:"))
       out.push({ priority, dest: { kind: "stderr" } });
     else out.push({ priority, dest: { kind: "file", path: m[3]! } });
   }
@@ -42,18 +76,28 @@ function timestamp(d = new Date()): string {
   return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`;
 }
 
+interface Sink {
+  priority: LogPriority;
+  fd: number;
+  own: boolean;
+  /** Lines with sd-daemon priority prefixes (stderr is the journal). */
+  journal?: boolean;
+}
+
 export class Logger implements RpcLogger {
-  readonly #sinks: { priority: LogPriority; fd: number; own: boolean }[] = [];
+  readonly #sinks: Sink[] = [];
 
   constructor(outputs: readonly LogOutput[]) {
     this.#sinks.push(...Logger.#open(outputs));
   }
 
-  static #open(outputs: readonly LogOutput[]): { priority: LogPriority; fd: number; own: boolean }[] {
-    const sinks: { priority: LogPriority; fd: number; own: boolean }[] = [];
+  static #open(outputs: readonly LogOutput[]): Sink[] {
+    const sinks: Sink[] = [];
     try {
       for (const o of outputs) {
         if (o.dest.kind === "stderr") sinks.push({ priority: o.priority, fd: 2, own: false });
+        else if (o.dest.kind === "journal")
+          sinks.push({ priority: o.priority, fd: 2, own: false, journal: true });
         else {
           mkdirSync(dirname(o.dest.path), { recursive: true, mode: 0o755 });
           sinks.push({ priority: o.priority, fd: openSync(o.dest.path, "a", 0o600), own: true });
@@ -83,11 +127,13 @@ export class Logger implements RpcLogger {
 
   log(priority: LogPriority, msg: string): void {
     if (priority < this.minPriority) return;
-    const line = `${timestamp()}: ${process.pid}: ${words[priority]} : ${msg}\n`;
+    let line: string | undefined;
+    let jline: string | undefined;
     for (const s of this.#sinks) {
       if (priority < s.priority) continue;
       try {
-        writeSync(s.fd, line);
+        if (s.journal === true) writeSync(s.fd, (jline ??= journalLine(priority, msg)));
+        else writeSync(s.fd, (line ??= `${timestamp()}: ${process.pid}: ${words[priority]} : ${msg}\n`));
       } catch {
         // a full disk or a closed stderr must not stop the daemon
       }

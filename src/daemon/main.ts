@@ -20,7 +20,7 @@ import { sessionPaths, systemPaths, userRuntimeDir } from "../rpc/paths.ts";
 import { loadConfig, type DaemonConfig } from "./config.ts";
 import { Daemon, type SocketSpec } from "./daemon.ts";
 import { daemonRunAs, loadDaemonState, registerDaemonDrivers, type InstanceKind } from "./drivers.ts";
-import { Logger, LogPriority, type LogOutput } from "./log.ts";
+import { Logger, LogPriority, stderrIsJournal, type LogDestination, type LogOutput } from "./log.ts";
 import { collectStartupGarbage } from "./memory.ts";
 import { sdNotify, socketPathOfFd, takeListenFds, type Activation } from "./activation.ts";
 
@@ -153,18 +153,27 @@ function configFile(kind: InstanceKind, env: NodeJS.ProcessEnv): string {
   return join(cfg, "tvirt", "tvirtd.conf");
 }
 
-function logOutputs(
+/**
+ * The log outputs: `log_outputs` when the file sets it, else `log_level` to stderr, plus a log
+ * file (system and session instances, not test listeners). Under systemd with stderr going to
+ * the journal (`JOURNAL_STREAM`, log.ts), the default is the journal alone, with priorities,
+ * and a `stderr` or `journald` output writes there with priorities too; without the journal a
+ * `journald` output is plain stderr. `-v` adds debug to stderr (or the journal).
+ */
+export function logOutputs(
   cfg: DaemonConfig,
   kind: InstanceKind,
   testMode: boolean,
   verbose: boolean,
   env: NodeJS.ProcessEnv,
+  journal = stderrIsJournal(env),
 ): LogOutput[] {
   const level = Math.min(4, Math.max(1, cfg.logLevel)) as LogPriority;
+  const stderr: LogDestination = journal ? { kind: "journal" } : { kind: "stderr" };
   const out: LogOutput[] = cfg.logOutputs
-    ? [...cfg.logOutputs]
-    : [{ priority: level, dest: { kind: "stderr" } }];
-  if (!cfg.logOutputs && !testMode) {
+    ? cfg.logOutputs.map((o) => (o.dest.kind === "file" ? o : { priority: o.priority, dest: stderr }))
+    : [{ priority: level, dest: stderr }];
+  if (!cfg.logOutputs && !testMode && !journal) {
     const file =
       kind === "system"
         ? "/var/log/tvirt/tvirtd.log"
@@ -178,7 +187,7 @@ function logOutputs(
           );
     out.push({ priority: level, dest: { kind: "file", path: file } });
   }
-  if (verbose) out.push({ priority: LogPriority.DEBUG, dest: { kind: "stderr" } });
+  if (verbose) out.push({ priority: LogPriority.DEBUG, dest: stderr });
   return out;
 }
 
@@ -263,6 +272,10 @@ export function reloadConfig(
   if (!t.timeoutFromArgs) t.daemon.setTimeout(next.timeout ?? 0);
   Object.assign(cfg.displayPorts, next.displayPorts);
   Object.assign(cfg.websocketPorts, next.websocketPorts);
+  // the QEMU driver holds this object: the next guest started sees the new graphics keys
+  const g = cfg.graphics;
+  for (const k of Object.keys(g) as (keyof typeof g)[]) g[k] = undefined;
+  Object.assign(g, next.graphics);
   const restart: string[] = [];
   for (const [field, key] of restartKeys) {
     if (cfg[field] !== next[field]) {
@@ -348,6 +361,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       ...(cfg.sysfsRoot !== undefined ? { sysfsRoot: cfg.sysfsRoot } : {}),
       displayPorts: cfg.displayPorts,
       websocketPorts: cfg.websocketPorts,
+      graphics: cfg.graphics,
       ...daemonRunAs(kind, cfg),
       dynamicOwnership: cfg.dynamicOwnership,
     },

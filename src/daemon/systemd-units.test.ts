@@ -27,6 +27,7 @@ import { runArgv } from "../util/spawn.ts";
 import { tvirtdBin } from "../testing/rpc/harness.ts";
 
 const unitsDir = fileURLToPath(new URL("../../systemd/", import.meta.url));
+const guestsBin = fileURLToPath(new URL("../../bin/tvirt-guests.js", import.meta.url));
 const analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].find((p) => existsSync(p));
 
 function analyzeOrSkip(t: TestContext): string | undefined {
@@ -60,8 +61,13 @@ function parseUnit(text: string): Map<string, Map<string, string[]>> {
 const unit = (name: string): Map<string, Map<string, string[]>> =>
   parseUnit(readFileSync(join(unitsDir, name), "utf8"));
 
-test("systemd/ holds the service and its two sockets (tvirtd has no admin socket)", () => {
-  assert.deepEqual(readdirSync(unitsDir).sort(), ["tvirtd-ro.socket", "tvirtd.service", "tvirtd.socket"]);
+test("systemd/ holds the service, its two sockets (tvirtd has no admin socket) and tvirt-guests", () => {
+  assert.deepEqual(readdirSync(unitsDir).sort(), [
+    "tvirt-guests.service",
+    "tvirtd-ro.socket",
+    "tvirtd.service",
+    "tvirtd.socket",
+  ]);
 });
 
 test("systemd-analyze verify passes on every unit, and fails on a broken one", async (t) => {
@@ -70,9 +76,11 @@ test("systemd-analyze verify passes on every unit, and fails on a broken one", a
   const dir = mkdtempSync(join(tmpdir(), "tvirt-units-"));
   try {
     const installed = existsSync("/usr/bin/tvirtd");
+    const guestsInstalled = existsSync("/usr/bin/tvirt-guests");
     for (const f of readdirSync(unitsDir)) {
       let text = readFileSync(join(unitsDir, f), "utf8");
       if (!installed) text = text.replace(/^ExecStart=\/usr\/bin\/tvirtd /m, `ExecStart=${tvirtdBin} `);
+      if (!guestsInstalled) text = text.replace(/^(Exec\w+)=\/usr\/bin\/tvirt-guests /gm, `$1=${guestsBin} `);
       writeFileSync(join(dir, f), text);
     }
     const man = (await runArgv(["man", "-w", "tvirtd"]).catch(() => ({ code: 1 }))).code === 0;
@@ -142,5 +150,19 @@ test("the service: notify, reload by SIGHUP, guests outlive it, no hardening tha
   assert.deepEqual(s.get("ProtectSystem"), ["yes"], "full/strict would make /etc/tvirt read-only");
   const wants = u.get("Unit")!.get("Wants") ?? [];
   assert.deepEqual(wants.sort(), ["tvirtd-ro.socket", "tvirtd.socket"]);
+  assert.deepEqual(u.get("Install")!.get("WantedBy"), ["multi-user.target"]);
+});
+
+test("tvirt-guests.service: a oneshot that stays active, stops before tvirtd and waits for the saves", () => {
+  const u = unit("tvirt-guests.service");
+  const s = u.get("Service")!;
+  assert.deepEqual(s.get("Type"), ["oneshot"]);
+  assert.deepEqual(s.get("RemainAfterExit"), ["yes"]);
+  assert.deepEqual(s.get("ExecStart"), ["/usr/bin/tvirt-guests start"]);
+  assert.deepEqual(s.get("ExecStop"), ["/usr/bin/tvirt-guests stop"]);
+  assert.deepEqual(s.get("TimeoutStopSec"), ["0"]);
+  assert.deepEqual(s.get("EnvironmentFile"), ["-/etc/default/tvirt-guests"]);
+  // stopped before tvirtd at shutdown (units stop in the reverse of their start order)
+  assert.ok(u.get("Unit")!.get("After")!.includes("tvirtd.service"));
   assert.deepEqual(u.get("Install")!.get("WantedBy"), ["multi-user.target"]);
 });

@@ -14,6 +14,7 @@
  *
  * This module lives below `api/` so that drivers can implement it without importing upwards.
  */
+import type { Socket } from "node:net";
 import type { DomainEventId, DomainEventType, DomainState } from "./enums.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -25,6 +26,14 @@ import type { DomainEventId, DomainEventType, DomainState } from "./enums.ts";
  * `id` is -1 while the domain is inactive. Drivers update `id` on the handle they are given when
  * a call starts or stops the domain (libvirt does the same: `domain->id = ...`).
  */
+/** Which hypervisor CPU the hypervisor-CPU calls are about (each part optional, as in libvirt). */
+export interface HypervisorCpuQuery {
+  readonly emulator?: string | null;
+  readonly arch?: string | null;
+  readonly machine?: string | null;
+  readonly virttype?: string | null;
+}
+
 export interface DomainRef {
   name: string;
   /** Lowercase 8-4-4-4-12. */
@@ -225,6 +234,20 @@ export interface HypervisorDriver {
   connectGetDomainCapabilities?(query: DomainCapabilitiesQuery, flags: number): Promise<string>;
   connectGetSysinfo?(flags: number): Promise<string>;
   connectGetMaxVcpus?(type: string | null): Promise<number>;
+  /** virConnectGetCPUModelNames: the CPU models known for `arch` (empty: any model is accepted). */
+  connectGetCPUModelNames?(arch: string, flags: number): Promise<string[]>;
+  /** virConnectBaselineCPU */
+  connectBaselineCPU?(xmlCPUs: readonly string[], flags: number): Promise<string>;
+  /** virConnectCompareCPU: 0 incompatible, 1 identical, 2 host is a superset. */
+  connectCompareCPU?(xml: string, flags: number): Promise<number>;
+  /** virConnectBaselineHypervisorCPU */
+  connectBaselineHypervisorCPU?(
+    query: HypervisorCpuQuery,
+    xmlCPUs: readonly string[],
+    flags: number,
+  ): Promise<string>;
+  /** virConnectCompareHypervisorCPU: 0 incompatible, 1 identical, 2 hypervisor's is a superset. */
+  connectCompareHypervisorCPU?(query: HypervisorCpuQuery, xml: string, flags: number): Promise<number>;
   connectIsAlive?(): Promise<boolean>;
   /** virConnectSupportsFeature with a `DrvFeature` number. */
   connectSupportsFeature?(feature: number): Promise<boolean>;
@@ -389,6 +412,16 @@ export interface HypervisorDriver {
   domainGetMessages?(dom: DomainRef, flags: number): Promise<string[]>;
 
   // --- graphical consoles (issue 19) ---------------------------------------------------------
+  /**
+   * virDomainOpenGraphics: descriptor `fd` (a connected socket of this process; the caller keeps
+   * its copy) becomes a client of graphics device `idx` (`DomainOpenGraphicsFlags`).
+   */
+  domainOpenGraphics?(dom: DomainRef, idx: number, fd: number, flags: number): Promise<void>;
+  /**
+   * virDomainOpenGraphicsFD: a new connection to graphics device `idx`, as a socket that has not
+   * read anything yet (the display's greeting waits in it).
+   */
+  domainOpenGraphicsFd?(dom: DomainRef, idx: number, flags: number): Promise<Socket>;
   /** virDomainScreenshot: the image of screen `screen` (its MIME type) as a download stream. */
   domainScreenshot?(dom: DomainRef, screen: number, flags: number): Promise<Screenshot>;
   /** virDomainSendKey: presses `keycodes` of `codeset` (`KeycodeSet`) for `holdtime` ms. */

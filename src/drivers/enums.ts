@@ -457,6 +457,12 @@ export const TypedParameterType = {
   STRING: 7,
 } as const;
 
+/** `virDomainOpenGraphicsFlags` (virDomainOpenGraphics and virDomainOpenGraphicsFD). */
+export const DomainOpenGraphicsFlags = {
+  /** The client skips the display's own authentication (VNC/SPICE password). */
+  SKIPAUTH: 1,
+} as const;
+
 /** `virKeycodeSet`: the code sets of virDomainSendKey (virsh's names in `keycodeSetNames`). */
 export const KeycodeSet = {
   LINUX: 0,

@@ -185,6 +185,15 @@ export function hostHasIommu(root = "/"): boolean {
   }
 }
 
+/**
+ * Physical address bits of the host CPU (`address sizes : 48 bits physical` in /proc/cpuinfo),
+ * or undefined when the kernel does not say.
+ */
+export function hostPhysAddrBits(root = "/"): number | undefined {
+  const m = /^address sizes\s*:\s*(\d+) bits physical/m.exec(read(root, "/proc/cpuinfo") ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
 /** libvirt's virGetHostname: the node name, canonicalised through the resolver when short. */
 export function hostName(name: string = osHostname()): string {
   if (name.startsWith("localhost") || name.includes(".")) return name;
@@ -198,4 +207,20 @@ export function hostName(name: string = osHostname()): string {
     // No resolver: keep the node name.
   }
   return name;
+}
+
+/**
+ * The host's first DRM render node (`/dev/dri/renderD128`), as libvirt's virHostGetDRMRenderNode
+ * picks it for egl-headless and SPICE OpenGL without a `rendernode` of their own; undefined when
+ * the host has none.
+ */
+export function hostDrmRenderNode(dir = "/dev/dri"): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  const node = names.filter((n) => /^renderD\d+$/.test(n)).sort()[0];
+  return node === undefined ? undefined : `${dir}/${node}`;
 }

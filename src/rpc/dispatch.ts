@@ -18,7 +18,7 @@ import {
   type StoragePoolRef,
   type StorageVolRef,
 } from "../drivers/storage-driver.ts";
-import { VirtError } from "../util/errors/index.ts";
+import { checkFlags, VirtError } from "../util/errors/index.ts";
 import { Msg, Proc, remoteError, type MsgDef, type ProcDef, type TypedParam } from "./remote-protocol.ts";
 import { toRemoteError } from "./errors.ts"; // graphical consoles: stream errors
 import { KeepAlive } from "./keepalive.ts";
@@ -27,6 +27,7 @@ import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedPara
 import { ListMax } from "./protocol.ts"; // tuning and statistics
 import type { Header } from "./packet.ts";
 import type { ServerClient, ServerStream } from "./server.ts";
+import type { Socket } from "node:net";
 
 export interface CallContext {
   readonly client: ServerClient;
@@ -35,6 +36,16 @@ export interface CallContext {
   conn(): Connection;
   /** Runs once the reply has been queued (streams start sending here). */
   afterReply(fn: () => void): void;
+  /**
+   * Sends these sockets' descriptors with the reply (REPLY_WITH_FDS, SCM_RIGHTS); the server
+   * closes its copies once they are sent. Only where `client.fdPassing` is true.
+   */
+  replyFds(sockets: readonly Socket[]): void;
+  /**
+   * The descriptors that came with a CALL_WITH_FDS, in order (undefined: one that was not a
+   * socket). The server closes them when the handler is done.
+   */
+  readonly receivedFds: readonly (number | undefined)[];
 }
 
 export interface DispatchEntry {
@@ -159,7 +170,7 @@ export function buildDispatchTable(): Table {
 
   // --- connection -----------------------------------------------------------------------------
   on(t, Proc.authList, () => ({ types: [AuthType.NONE] }));
-  on(t, Proc.connectSupportsFeature, (ctx, a) => {
+  on(t, Proc.connectSupportsFeature, async (ctx, a) => {
     if (a.feature === DrvFeature.PROGRAM_KEEPALIVE) {
       const c = ctx.client;
       if (!c.keepalive) {
@@ -180,6 +191,13 @@ export function buildDispatchTable(): Table {
       return { supported: 1 };
     }
     ctx.conn();
+    // Only where the daemon can really send descriptors (a UNIX socket, the helper works);
+    // receiving is set up now, before the client can send any.
+    if (a.feature === DrvFeature.FD_PASSING) {
+      if (!(await ctx.client.fdPassing())) return { supported: 0 };
+      await ctx.client.enableFdReceiving();
+      return { supported: 1 };
+    }
     return { supported: daemonFeatures.has(a.feature) ? 1 : 0 };
   });
   on(t, Proc.connectOpen, async (ctx, a) => {
@@ -227,6 +245,32 @@ export function buildDispatchTable(): Table {
     return { capabilities: await ctx.conn().getDomainCapabilities(q, a.flags) };
   });
   on(t, Proc.connectGetSysinfo, async (ctx, a) => ({ sysinfo: await ctx.conn().getSysinfo(a.flags) }));
+  on(t, Proc.connectGetCpuModelNames, async (ctx, a) => {
+    const models = await ctx.conn().getCPUModelNames(a.arch, a.flags);
+    return { models: a.need_results ? models : [], ret: models.length };
+  });
+  on(t, Proc.connectBaselineCpu, async (ctx, a) => ({
+    cpu: await ctx.conn().baselineCPU(a.xmlCPUs, a.flags),
+  }));
+  on(t, Proc.connectCompareCpu, async (ctx, a) => ({ result: await ctx.conn().compareCPU(a.xml, a.flags) }));
+  on(t, Proc.connectCompareHypervisorCpu, async (ctx, a) => ({
+    result: await ctx
+      .conn()
+      .compareHypervisorCPU(
+        { emulator: a.emulator, arch: a.arch, machine: a.machine, virttype: a.virttype },
+        a.xmlCPU,
+        a.flags,
+      ),
+  }));
+  on(t, Proc.connectBaselineHypervisorCpu, async (ctx, a) => ({
+    cpu: await ctx
+      .conn()
+      .baselineHypervisorCPU(
+        { emulator: a.emulator, arch: a.arch, machine: a.machine, virttype: a.virttype },
+        a.xmlCPUs,
+        a.flags,
+      ),
+  }));
   on(t, Proc.connectGetMaxVcpus, async (ctx, a) => ({ max_vcpus: await ctx.conn().getMaxVcpus(a.type) }));
   on(t, Proc.connectIsSecure, async (ctx) => {
     // A UNIX socket is as secure as the local machine (libvirt answers 1 for it).
@@ -361,6 +405,24 @@ export function buildDispatchTable(): Table {
       ret: list.length,
     };
   });
+  // virNodeNumOfDevices/virNodeListDevices: the devices having capability `cap` (all when it is
+  // null), as libvirt's node device driver matches them (the capability names listCaps gives).
+  const devicesWithCap = async (ctx: CallContext, cap: string | null, flags: number, func: string) => {
+    checkFlags(flags, 0, func);
+    const all = await ctx.conn().listAllNodeDevices(0);
+    if (cap === null) return all.map((d) => d.name);
+    const caps = await Promise.all(all.map((d) => d.listCaps()));
+    return all.filter((_, i) => caps[i]!.includes(cap)).map((d) => d.name);
+  };
+  on(t, Proc.nodeNumOfDevices, async (ctx, a) => ({
+    num: (await devicesWithCap(ctx, a.cap, a.flags, "virNodeNumOfDevices")).length,
+  }));
+  on(t, Proc.nodeListDevices, async (ctx, a) => {
+    if (a.maxnames > 65536)
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "maxnames > REMOTE_NODE_DEVICE_LIST_MAX" });
+    const names = await devicesWithCap(ctx, a.cap, a.flags, "virNodeListDevices");
+    return { names: names.slice(0, Math.max(0, a.maxnames)) };
+  });
   on(t, Proc.nodeDeviceLookupByName, async (ctx, a) => ({
     dev: { name: (await ctx.conn().lookupNodeDeviceByName(a.name)).name },
   }));
@@ -466,6 +528,20 @@ export function buildDispatchTable(): Table {
       for (const d of early.splice(0)) sendData(d);
       if (ended) sendEnd();
     });
+  });
+
+  // --- graphical consoles: a connection to the display passed as a descriptor ---------------
+  on(t, Proc.domainOpenGraphics, async (ctx, a) => {
+    const fd = ctx.receivedFds[0];
+    if (ctx.receivedFds.length !== 1 || fd === undefined)
+      throw new VirtError("RPC_BAD_FDS", { proc: ctx.header.proc, count: ctx.receivedFds.length });
+    await dom(ctx, a.dom).openGraphics(a.idx, fd, a.flags);
+  });
+  on(t, Proc.domainOpenGraphicsFd, async (ctx, a) => {
+    if (!(await ctx.client.fdPassing()))
+      throw new VirtError("RPC_FDS_UNSUPPORTED", { proc: ctx.header.proc });
+    const sock = await dom(ctx, a.dom).openGraphicsFd(a.idx, a.flags);
+    ctx.replyFds([sock]);
   });
 
   // --- graphical consoles: screenshot (a download stream) and send-key ----------------------

@@ -231,6 +231,50 @@ export const Proc = {
     struct({ flags: uint }),
     struct({ sysinfo: nstring }),
   ),
+  connectGetCpuModelNames: remote(
+    P.CONNECT_GET_CPU_MODEL_NAMES,
+    "CONNECT_GET_CPU_MODEL_NAMES",
+    struct({ arch: nstring, need_results: int, flags: uint }),
+    struct({ models: array(nstring, ListMax.CPU_MODELS), ret: int }),
+  ),
+  connectBaselineCpu: remote(
+    P.CONNECT_BASELINE_CPU,
+    "CONNECT_BASELINE_CPU",
+    struct({ xmlCPUs: array(nstring, ListMax.CPU_BASELINE), flags: uint }),
+    struct({ cpu: nstring }),
+  ),
+  connectCompareCpu: remote(
+    P.CONNECT_COMPARE_CPU,
+    "CONNECT_COMPARE_CPU",
+    struct({ xml: nstring, flags: uint }),
+    struct({ result: int }),
+  ),
+  connectCompareHypervisorCpu: remote(
+    P.CONNECT_COMPARE_HYPERVISOR_CPU,
+    "CONNECT_COMPARE_HYPERVISOR_CPU",
+    struct({
+      emulator: ostring,
+      arch: ostring,
+      machine: ostring,
+      virttype: ostring,
+      xmlCPU: nstring,
+      flags: uint,
+    }),
+    struct({ result: int }),
+  ),
+  connectBaselineHypervisorCpu: remote(
+    P.CONNECT_BASELINE_HYPERVISOR_CPU,
+    "CONNECT_BASELINE_HYPERVISOR_CPU",
+    struct({
+      emulator: ostring,
+      arch: ostring,
+      machine: ostring,
+      virttype: ostring,
+      xmlCPUs: array(nstring, ListMax.CPU_BASELINE),
+      flags: uint,
+    }),
+    struct({ cpu: nstring }),
+  ),
   connectGetMaxVcpus: remote(
     P.CONNECT_GET_MAX_VCPUS,
     "CONNECT_GET_MAX_VCPUS",
@@ -488,6 +532,19 @@ export const Proc = {
     struct({ dom: nonnullDomain, screen: uint, flags: uint }),
     struct({ mime: ostring }),
   ),
+  // the descriptor travels beside the message (CALL_WITH_FDS / REPLY_WITH_FDS), not in it
+  domainOpenGraphics: remote(
+    P.DOMAIN_OPEN_GRAPHICS,
+    "DOMAIN_OPEN_GRAPHICS",
+    struct({ dom: nonnullDomain, idx: uint, flags: uint }),
+    VOID,
+  ),
+  domainOpenGraphicsFd: remote(
+    P.DOMAIN_OPEN_GRAPHICS_FD,
+    "DOMAIN_OPEN_GRAPHICS_FD",
+    struct({ dom: nonnullDomain, idx: uint, flags: uint }),
+    VOID,
+  ),
   domainSendKey: remote(
     P.DOMAIN_SEND_KEY,
     "DOMAIN_SEND_KEY",
@@ -544,6 +601,19 @@ export const Proc = {
     "CONNECT_LIST_ALL_NODE_DEVICES",
     struct({ need_results: int, flags: uint }),
     struct({ devices: array(struct({ name: nstring }), 65536), ret: uint }),
+  ),
+  // the pre-0.10 listing, which python3-libvirt's listDevices (virt-manager's nodedev probe) uses
+  nodeNumOfDevices: remote(
+    111,
+    "NODE_NUM_OF_DEVICES",
+    struct({ cap: ostring, flags: uint }),
+    struct({ num: int }),
+  ),
+  nodeListDevices: remote(
+    112,
+    "NODE_LIST_DEVICES",
+    struct({ cap: ostring, maxnames: int, flags: uint }),
+    struct({ names: array(nstring, 65536) }),
   ),
   nodeDeviceLookupByName: remote(
     113,

@@ -7,6 +7,7 @@
  */
 import { createConnection, type Socket } from "node:net";
 import { VirtError } from "../util/errors/index.ts";
+import { sendWithFds } from "../util/fdpass.ts";
 import { RemoteVirtError } from "./errors.ts";
 import { KeepAlive, answerPing, isKeepAlive } from "./keepalive.ts";
 import { encodePacket, FrameError, PacketDecoder, type Header, type Packet } from "./packet.ts";
@@ -141,6 +142,24 @@ export class RpcClient {
 
   /** Sends a CALL and waits for its REPLY; the daemon's ERROR reply becomes a RemoteVirtError. */
   call<A, R>(def: ProcDef<A, R>, args: A, stream?: StreamSink): Promise<R> {
+    return this.#callTyped(def, args, stream, []);
+  }
+
+  /**
+   * A CALL_WITH_FDS: descriptors `fds` (of this process; the caller keeps them) travel after the
+   * packet, one byte each, as libvirt sends them (util/fdpass). Everything else written meanwhile
+   * waits behind them. Only on a UNIX socket whose daemon answered FD_PASSING.
+   */
+  callWithFds<A, R>(def: ProcDef<A, R>, args: A, fds: readonly number[]): Promise<R> {
+    return this.#callTyped(def, args, undefined, fds);
+  }
+
+  #callTyped<A, R>(
+    def: ProcDef<A, R>,
+    args: A,
+    stream: StreamSink | undefined,
+    fds: readonly number[],
+  ): Promise<R> {
     if (this.#closed) return Promise.reject(this.#closeReason ?? new VirtError("RPC_SOCKET_CLOSED"));
     const serial = this.#serial;
     this.#serial = (this.#serial + 1) >>> 0;
@@ -151,11 +170,12 @@ export class RpcClient {
           prog: def.prog,
           vers: PROTOCOL_VERSION,
           proc: def.num,
-          type: MessageType.CALL,
+          type: fds.length > 0 ? MessageType.CALL_WITH_FDS : MessageType.CALL,
           serial,
           status: MessageStatus.OK,
         },
         (w) => {
+          if (fds.length > 0) w.uint(fds.length);
           def.args.enc(w, args);
         },
       );
@@ -167,9 +187,36 @@ export class RpcClient {
     return new Promise<R>((resolve, reject) => {
       this.#pending.set(serial, { def: def, resolve: resolve, reject });
       if (stream) this.#streams.set(serial, stream);
-      this.#write(packet);
+      if (fds.length === 0) {
+        this.#write(packet);
+        return;
+      }
+      this.#held ??= [];
+      this.#fdPending++;
+      this.#fdSends = this.#fdSends.then(async () => {
+        try {
+          await sendWithFds(this.socket, [
+            { data: packet },
+            ...fds.map((fd) => ({ data: Buffer.from([0]), fds: [fd] })),
+          ]);
+        } catch (e) {
+          // half a message went out: the connection cannot be trusted any more
+          this.#shutdown(e instanceof VirtError ? e : new VirtError("RPC_SOCKET_CLOSED"));
+        } finally {
+          if (--this.#fdPending === 0) {
+            const held = this.#held ?? [];
+            this.#held = undefined;
+            for (const b of held) this.#write(b);
+          }
+        }
+      });
     });
   }
+
+  /** Packets written while calls' descriptors are being sent (they must not come between). */
+  #held: Buffer[] | undefined;
+  #fdPending = 0;
+  #fdSends: Promise<void> = Promise.resolve();
 
   /** The serial the next call will use (to bind a stream before the call is sent). */
   get nextSerial(): number {
@@ -258,6 +305,10 @@ export class RpcClient {
   }
 
   #write(b: Buffer): void {
+    if (this.#held) {
+      this.#held.push(b);
+      return;
+    }
     if (!this.#closed && !this.socket.destroyed) this.socket.write(b);
   }
 

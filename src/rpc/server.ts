@@ -14,6 +14,14 @@ import { dirname } from "node:path";
 import { connect, isRemoteURI, parseURI, type Connection } from "../api/index.ts";
 import { findDriver } from "../api/registry.ts";
 import { toVirtError, VirtError } from "../util/errors/index.ts";
+import {
+  fdPassingAvailable,
+  sendWithFds,
+  socketFd,
+  startFdReader,
+  type FdReader,
+  type ReceivedFd,
+} from "../util/fdpass.ts";
 import type { Codec } from "./codec.ts";
 import { daemonBackedDrivers } from "./client.ts";
 import { buildDispatchTable, type DispatchEntry } from "./dispatch.ts";
@@ -164,8 +172,82 @@ export class ServerClient {
     return `client ${this.id}${this.readonly ? " (ro)" : ""}`;
   }
 
+  /** Packets queued while a reply with descriptors is being sent by the helper. */
+  #held: Buffer[] | undefined;
+  #fdSends: Promise<void> = Promise.resolve();
+
+  /**
+   * True when descriptors can be passed to this client: a UNIX socket, and the SCM_RIGHTS helper
+   * works here (util/fdpass). Answers FD_PASSING.
+   */
+  async fdPassing(): Promise<boolean> {
+    if (this.socket.remoteFamily !== undefined || socketFd(this.socket) === undefined) return false;
+    return fdPassingAvailable();
+  }
+
+  /** The helper reading this client's socket once descriptors may come (util/fdpass). */
+  #fdReader: FdReader | undefined;
+  #fdReaderStarting: Promise<boolean> | undefined;
+  /** Where the bytes read go (the server's framing); set by the server at accept. */
+  onInput: (chunk: Buffer) => void = () => undefined;
+
+  /** True once descriptors sent by the client are received (CALL_WITH_FDS is served). */
+  get receivesFds(): boolean {
+    return this.#fdReader !== undefined;
+  }
+
+  /**
+   * Makes the client's descriptors receivable: the socket's reading moves from libuv to the
+   * receiving helper (util/fdpass `startFdReader`). Done when the client asks FD_PASSING, before
+   * the answer goes out: a libvirt client sends descriptors only after that answer, so none can
+   * reach libuv's read(2), which would drop them. False when it cannot be done (not a UNIX
+   * socket, no helper, bytes already read and not yet handled).
+   */
+  enableFdReceiving(): Promise<boolean> {
+    this.#fdReaderStarting ??= (async () => {
+      if (this.closed || !(await this.fdPassing())) return false;
+      let reader: FdReader | undefined;
+      try {
+        reader = await startFdReader(this.socket);
+      } catch (e) {
+        this.server.log.warn(`${this.label}: cannot receive descriptors: ${String(e)}`);
+        return false;
+      }
+      if (!reader) return false;
+      // closed while the helper started
+      if (this.socket.destroyed) {
+        reader.close();
+        return false;
+      }
+      this.#fdReader = reader;
+      if (this.#paused) reader.data.pause();
+      reader.data.on("data", (chunk: Buffer) => {
+        this.onInput(chunk);
+      });
+      // node no longer reads the socket, so the peer's close is seen here
+      reader.data.on("end", () => {
+        this.close();
+      });
+      reader.data.on("error", () => {
+        this.close();
+      });
+      return true;
+    })();
+    return this.#fdReaderStarting;
+  }
+
+  /** The next descriptor the client sent (a CALL_WITH_FDS announces how many). */
+  async takeFd(): Promise<ReceivedFd | undefined> {
+    if (!this.#fdReader) throw new VirtError("FD_PASSING_FAILED", { reason: "descriptors are not received" });
+    return this.#fdReader.takeFd(10_000);
+  }
+
   send(buf: Buffer): void {
     if (this.closed || this.socket.destroyed) return;
+    if (this.#held) {
+      this.#held.push(buf);
+      return;
+    }
     this.socket.write(buf);
     if (this.socket.writableLength > this.server.maxQueuedBytes) {
       this.server.log.warn(
@@ -173,6 +255,41 @@ export class ServerClient {
       );
       this.close();
     }
+  }
+
+  /**
+   * Sends `packet` (a *_WITH_FDS message) and then each descriptor on a byte of its own, as
+   * libvirt's virNetSocketSendFD does: the client reads the packet exactly and then one byte per
+   * descriptor with recvmsg. Everything else sent meanwhile waits, so nothing can come between.
+   * The sockets are closed here (the client has its own copies). A failure closes the connection:
+   * the client would wait for a descriptor forever.
+   */
+  sendWithFds(packet: Buffer, sockets: readonly Socket[]): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.closed || this.socket.destroyed) return;
+      const fds = sockets.map((s) => socketFd(s));
+      const held: Buffer[] = [];
+      this.#held = held;
+      try {
+        if (fds.some((fd) => fd === undefined))
+          throw new VirtError("FD_PASSING_FAILED", { reason: "a socket to pass is closed" });
+        await sendWithFds(this.socket, [
+          { data: packet },
+          ...fds.map((fd) => ({ data: Buffer.from([0]), fds: [fd as number] })),
+        ]);
+      } catch (e) {
+        this.server.log.warn(
+          `${this.label}: ${e instanceof Error ? e.message : String(e)}; closing the connection`,
+        );
+        this.close();
+      } finally {
+        for (const s of sockets) s.destroy();
+        this.#held = undefined;
+        for (const b of held) this.send(b);
+      }
+    };
+    this.#fdSends = this.#fdSends.then(run);
+    return this.#fdSends;
   }
 
   /** Sends an event MESSAGE. */
@@ -260,10 +377,10 @@ export class ServerClient {
     const over = this.inflight >= this.server.maxClientRequests;
     if (over && !this.#paused) {
       this.#paused = true;
-      this.socket.pause();
+      (this.#fdReader?.data ?? this.socket).pause();
     } else if (!over && this.#paused) {
       this.#paused = false;
-      this.socket.resume();
+      (this.#fdReader?.data ?? this.socket).resume();
     }
   }
 
@@ -288,6 +405,8 @@ export class ServerClient {
     this.closed = true;
     this.keepalive?.stop();
     this.socket.destroy();
+    // the helper holds a copy of the socket: the peer sees the close only once it is gone
+    this.#fdReader?.close();
   }
 }
 
@@ -430,6 +549,9 @@ export class RpcServer {
     this.#clients.add(client);
     this.log.debug(`${client.label}: connected`);
     this.opts.onClientCount?.(this.#clients.size);
+    client.onInput = (chunk) => {
+      this.#onData(client, chunk);
+    };
     socket.on("data", (chunk: Buffer) => {
       this.#onData(client, chunk);
     });
@@ -443,8 +565,7 @@ export class RpcServer {
   }
 
   #onClose(client: ServerClient): void {
-    client.closed = true;
-    client.keepalive?.stop();
+    client.close();
     if (!this.#clients.delete(client)) return;
     this.log.debug(`${client.label}: disconnected`);
     this.#track(client.releaseConnection());
@@ -485,6 +606,14 @@ export class RpcServer {
         });
       return;
     }
+    let payload = p.payload;
+    /** The descriptors of a CALL_WITH_FDS, taken in packet order whatever becomes of the call. */
+    let incoming: Promise<(ReceivedFd | undefined)[]> | undefined;
+    const discard = (): void => {
+      void incoming?.then((list) => {
+        for (const f of list) f?.close();
+      });
+    };
     switch (h.type) {
       case MessageType.STREAM:
       case MessageType.STREAM_HOLE:
@@ -493,18 +622,39 @@ export class RpcServer {
       case MessageType.CALL:
         break;
       case MessageType.CALL_WITH_FDS:
-        this.#replyError(client, h, new VirtError("RPC_FDS_UNSUPPORTED", { proc: h.proc }));
-        return;
+        if (!client.receivesFds) {
+          this.#replyError(client, h, new VirtError("RPC_FDS_UNSUPPORTED", { proc: h.proc }));
+          return;
+        }
+        {
+          // the count comes before the payload (the decoder checked it against the maximum)
+          const nfds = payload.length >= 4 ? payload.readUInt32BE(0) : 0;
+          payload = payload.subarray(4);
+          const takes = Array.from({ length: nfds }, () => client.takeFd());
+          incoming = Promise.allSettled(takes).then((rs) => {
+            const got = rs.map((r) => (r.status === "fulfilled" ? r.value : undefined));
+            const failed = rs.find((r) => r.status === "rejected");
+            if (failed) {
+              for (const f of got) f?.close();
+              throw failed.reason;
+            }
+            return got;
+          });
+          incoming.catch(() => undefined);
+        }
+        break;
       default:
         this.#replyError(client, h, new VirtError("RPC_UNEXPECTED_TYPE", { type: h.type }));
         return;
     }
     if ((h.prog !== Program.REMOTE && h.prog !== Program.QEMU) || h.vers !== PROTOCOL_VERSION) {
       this.#replyError(client, h, new VirtError("RPC_UNKNOWN_PROGRAM", { prog: h.prog, vers: h.vers }));
+      discard();
       return;
     }
     if (h.status !== MessageStatus.OK) {
       this.#replyError(client, h, new VirtError("RPC_UNEXPECTED_STATUS", { status: h.status }));
+      discard();
       return;
     }
     const entry = this.#table.get(`${h.prog}:${h.proc}`);
@@ -512,12 +662,14 @@ export class RpcServer {
       const name = h.prog === Program.REMOTE ? remoteProcedureNames.get(h.proc) : undefined;
       this.log.debug(`${client.label}: unsupported procedure ${h.proc}${name ? ` (${name})` : ""}`);
       this.#replyError(client, h, new VirtError("RPC_UNKNOWN_PROCEDURE", { proc: h.proc }));
+      discard();
       return;
     }
     let args: unknown;
     try {
-      args = entry.def.args.dec(new XdrReader(p.payload));
+      args = entry.def.args.dec(new XdrReader(payload));
     } catch (e) {
+      discard();
       this.#replyError(
         client,
         h,
@@ -529,8 +681,11 @@ export class RpcServer {
     this.#callsInFlight++;
     client.updateFlow();
     const after: (() => void)[] = [];
+    const fds: Socket[] = [];
     const run = (async (): Promise<void> => {
+      let received: (ReceivedFd | undefined)[] = [];
       try {
+        if (incoming) received = await incoming;
         const ret = await entry.fn(
           {
             client,
@@ -540,18 +695,24 @@ export class RpcServer {
               return client.conn;
             },
             afterReply: (fn) => after.push(fn),
+            replyFds: (sockets) => fds.push(...sockets),
+            receivedFds: received.map((f) => f?.fd),
           },
           args,
         );
-        this.#reply(client, h, entry.def.ret, ret);
+        if (fds.length > 0) await this.#replyWithFds(client, h, entry.def.ret, ret, fds.splice(0));
+        else this.#reply(client, h, entry.def.ret, ret);
         for (const fn of after) fn();
       } catch (e) {
+        for (const s of fds) s.destroy();
         if (!(e instanceof VirtError))
           this.log.error(
             `${client.label}: ${entry.def.name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
           );
         this.#replyError(client, h, e);
       } finally {
+        // the handler has handed them on (QEMU has its own copies) or did not want them
+        for (const f of received) f?.close();
         client.inflight--;
         this.#callsInFlight--;
         client.updateFlow();
@@ -575,6 +736,32 @@ export class RpcServer {
       return;
     }
     client.send(buf);
+  }
+
+  /** REPLY_WITH_FDS: the descriptor count before the payload, the descriptors after the packet. */
+  async #replyWithFds(
+    client: ServerClient,
+    h: Header,
+    codec: Codec<unknown>,
+    value: unknown,
+    sockets: readonly Socket[],
+  ): Promise<void> {
+    let buf: Buffer;
+    try {
+      buf = encodePacket({ ...h, type: MessageType.REPLY_WITH_FDS, status: MessageStatus.OK }, (w) => {
+        w.uint(sockets.length);
+        codec.enc(w, value);
+      });
+    } catch (e) {
+      for (const s of sockets) s.destroy();
+      this.#replyError(
+        client,
+        h,
+        new VirtError("RPC_ENCODE_FAILED", { reason: e instanceof Error ? e.message : String(e) }),
+      );
+      return;
+    }
+    await client.sendWithFds(buf, sockets);
   }
 
   #replyError(client: ServerClient, h: Header, e: unknown): void {

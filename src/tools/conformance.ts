@@ -24,6 +24,7 @@ import { loadCapsFile } from "../drivers/qemu/capabilities/load.ts";
 import { qemuXmlCorpusDir } from "../testing/corpus.ts";
 
 import { listCases, runCase, type CaseResult } from "../testing/qemu/conformance-case.ts";
+import { loadInstalledCpuMap } from "../testing/qemu/cpu-map.ts";
 import { networkCorpusDir } from "../testing/network-corpus.ts";
 import {
   networkDocSection,
@@ -116,6 +117,7 @@ interface SuiteOptions {
 async function suiteMain(opts: SuiteOptions): Promise<number> {
   const { libvirtSuite, libvirtSuiteMissing } = await import("../testing/libvirt-suite.ts");
   const s = await import("../testing/qemu/suite.ts");
+  await loadInstalledCpuMap();
   const dir = libvirtSuite();
   if (dir === undefined) {
     console.error(`conformance: ${libvirtSuiteMissing() ?? "libvirt suite missing"}`);
@@ -231,6 +233,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const caps = loadCapsFile(join(corpusDir, "caps", "caps_10.0.0_x86_64.xml"));
+  // host-model needs a CPU map, which libvirt's capability files lack: the installed QEMU's
+  await loadInstalledCpuMap();
   const results = listCases(corpusDir).map((c) => runCase(corpusDir, c, caps));
   const netDir = values["network-corpus"] ?? networkCorpusDir();
   let net: NetworkConformance | undefined;

@@ -38,6 +38,11 @@ export interface SpawnArgvOptions {
   /** Open descriptors the child inherits as fd 3, 4, ... (e.g. a macvtap device for QEMU). */
   readonly extraFds?: readonly number[];
   /**
+   * A node IPC channel after the extra descriptors (the child finds it in NODE_CHANNEL_FD):
+   * `process.on("message")` receives what the child sends, sockets it passes included.
+   */
+  readonly ipc?: boolean;
+  /**
    * Run the child as this user / group id (setuid/setgid before exec; the caller must be root).
    * node drops the supplementary groups when either is given.
    */
@@ -80,6 +85,7 @@ export function spawnArgv(argv: readonly string[], options: SpawnArgvOptions = {
     options.stdout ?? "ignore",
     options.stderr ?? "ignore",
     ...(options.extraFds ?? []),
+    ...(options.ipc === true ? (["ipc"] as const) : []),
   ];
   return new Promise<SpawnedChild>((resolve, reject) => {
     let child: ChildProcess;

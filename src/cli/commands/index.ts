@@ -12,6 +12,7 @@ import { editCommands } from "./edit.ts";
 import { event } from "./event.ts";
 import { graphicsCommands } from "./graphics.ts"; // graphical consoles
 import { hostCommands } from "./host.ts";
+import { cpuCommands } from "./cpu.ts";
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
@@ -170,6 +171,7 @@ export const allCommands: Cmd[] = [
   ...tuningCommands, // tuning and statistics
   ...cgroupTuneCommands, // cgroup tuning
   ...hostCommands,
+  ...cpuCommands, // CPU models, baseline, compare
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
   hugepages, // huge pages report

@@ -20,7 +20,14 @@ export const netDoctor: Cmd = {
     "    firewall's forward policy drop (Docker, ufw), an address range clashing with the\n" +
     "    host or another network, dnsmasq not running, the bridge down. Each finding comes\n" +
     "    with the commands that fix it.",
-  opts: [{ name: "network", type: "string", help: "network name or uuid (default: all networks)" }],
+  opts: [
+    {
+      name: "network",
+      type: "string",
+      help: "network name or uuid (default: all networks)",
+      complete: "network",
+    },
+  ],
   async run(ctx, cmd) {
     const name = ctx.optString(cmd, "network");
     if (name === null) return false;

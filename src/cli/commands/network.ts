@@ -41,6 +41,7 @@ const networkOpt = (help = "network name or uuid"): OptDef => ({
   type: "data",
   required: true,
   help,
+  complete: "network",
 });
 const fileOpt: OptDef = {
   name: "file",
@@ -536,7 +537,7 @@ const netEvent: Cmd = {
   help: "Network Events",
   desc: "List event types, or wait for network events to occur",
   opts: [
-    { name: "network", type: "string", help: "filter by network name or uuid" },
+    { name: "network", type: "string", help: "filter by network name or uuid", complete: "network" },
     { name: "event", type: "string", help: "which event type to wait for" },
     ...eventWaitOpts,
   ],

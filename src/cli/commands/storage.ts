@@ -54,9 +54,10 @@ const poolOpt = (help = "pool name or uuid"): OptDef => ({
   type: "data",
   required: true,
   help,
+  complete: "pool",
 });
 /** VIRSH_COMMON_OPT_POOL_OPTIONAL */
-const poolOptional: OptDef = { name: "pool", type: "string", help: "pool name or uuid" };
+const poolOptional: OptDef = { name: "pool", type: "string", help: "pool name or uuid", complete: "pool" };
 const volOpt = (help = "vol name, key or path"): OptDef => ({
   name: "vol",
   type: "data",
@@ -1004,7 +1005,7 @@ const poolEvent: Cmd = {
   help: "Storage Pool Events",
   desc: "List event types, or wait for storage pool events to occur",
   opts: [
-    { name: "pool", type: "string", help: "filter by storage pool name or uuid" },
+    { name: "pool", type: "string", help: "filter by storage pool name or uuid", complete: "pool" },
     { name: "event", type: "string", help: "which event type to wait for" },
     ...eventWaitOpts,
   ],

@@ -55,6 +55,7 @@ import { checkFlags, VirtError } from "../../util/errors/index.ts";
 /** VIR_DOMAIN_MEMORY_PARAM_UNLIMITED (KiB) */
 const MEMORY_UNLIMITED = 9007199254740991;
 import { defaultCells, testCapabilitiesXML } from "./capabilities.ts";
+import { testBaselineCpu, testCpuModelNames } from "./cpu-models.ts";
 import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
 import { hostName } from "../../host/facts.ts";
 import { validateAgainstSchema } from "../../host/xml-schema.ts";
@@ -128,6 +129,17 @@ export class TestConnection implements HypervisorDriver {
 
   async connectGetMaxVcpus(): Promise<number> {
     return 32;
+  }
+
+  async connectGetCPUModelNames(arch: string, flags: number): Promise<string[]> {
+    checkFlags(flags, 0, "testConnectGetCPUModelNames");
+    return testCpuModelNames(arch);
+  }
+
+  async connectBaselineCPU(xmlCPUs: readonly string[], flags: number): Promise<string> {
+    // VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES | VIR_CONNECT_BASELINE_CPU_MIGRATABLE
+    checkFlags(flags, 3, "testConnectBaselineCPU");
+    return testBaselineCpu(xmlCPUs);
   }
 
   async connectIsAlive(): Promise<boolean> {

@@ -11,6 +11,7 @@ import { parseXml } from "../../conf/xml.ts";
 import type { DomainDef } from "../../conf/domain/types.ts";
 import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
 import type { CommandContext, ResolvedNetwork } from "../../drivers/qemu/command/types.ts";
+import { withInstalledCpuMap } from "./cpu-map.ts";
 
 export interface HarnessOptions {
   caps: QemuCaps;
@@ -51,7 +52,9 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
   const lib = "/var/lib/libvirt/qemu";
   const domainDir = `${lib}/domain-${short}`;
   return {
-    caps: options.caps,
+    // libvirt's capability files lack the CPU map host-model needs: the installed QEMU's, once
+    // loadInstalledCpuMap() has run
+    caps: withInstalledCpuMap(options.caps),
     domainId: -1,
     paths: {
       domainDir,
@@ -88,6 +91,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     allocatePort: (kind) =>
       kind === "vnc" ? 5900 : kind === "websocket" ? 5700 : kind === "spice" ? 5901 : 5902,
     graphics: { vncListen: "127.0.0.1", spiceListen: "127.0.0.1", spicePassword: true },
+    // libvirt's harness mocks the host's DRM render node
+    drmRenderNode: "/dev/dri/foo",
     passtSocket: (alias) => `/var/run/libvirt/qemu/passt/${short}-${alias}.socket`,
     incoming: options.incoming,
     now: Date.UTC(2025, 0, 1),

@@ -238,9 +238,14 @@ test("harnessDeclarations tracks the settings in force, and harnessTweak/harness
   assert.deepEqual(d.get("nousb latest")?.capsAdd, ["QEMU_CAPS_DEVICE_QEMU_XHCI"]);
 
   const tls = harnessTweak(d.get("tls-sasl latest"));
-  assert.deepEqual(tls.unapplied, ["config spiceSASL", "config secretUUID", "env QEMU_AUDIO_DRV"]);
+  assert.deepEqual(tls.unapplied, ["config secretUUID", "env QEMU_AUDIO_DRV"]);
   const ctx = { graphics: { spiceListen: "127.0.0.1" } } as unknown as CommandContext;
-  assert.deepEqual(tls.tweak?.(ctx).graphics, { spiceListen: "127.0.0.1", spiceTLS: true });
+  assert.deepEqual(tls.tweak?.(ctx).graphics, {
+    spiceListen: "127.0.0.1",
+    spiceTLS: true,
+    spiceSASL: true,
+    spiceSASLdir: "/etc/sasl2",
+  });
   assert.equal(harnessTweak(undefined).tweak, undefined);
 
   const caps = { flags: new Set(["piix3-usb-uhci", "other"]) } as unknown as QemuCaps;

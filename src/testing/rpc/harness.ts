@@ -5,7 +5,7 @@
  * with a message elsewhere.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket } from "node:net";
@@ -19,6 +19,7 @@ import {
 } from "../../drivers/driver.ts";
 import { DomainState } from "../../drivers/enums.ts";
 import { VirtError } from "../../util/errors/index.ts";
+import { socketPair } from "../../util/fdpass.ts";
 import { referenceDir, repoRoot } from "../corpus.ts";
 import { encodePacket, PacketDecoder, type Header, type Packet } from "../../rpc/packet.ts";
 import {
@@ -437,6 +438,18 @@ class FakeDriver implements HypervisorDriver, QemuMonitorCommandDriver {
       for (const l of c.data) l(Buffer.from("login: "));
     });
     return Promise.resolve(c);
+  }
+  /** A "display" that greets the socket passed in with its index and flags. */
+  domainOpenGraphics(_dom: DomainRef, idx: number, fd: number, flags: number): Promise<void> {
+    writeSync(fd, `display ${idx} ${flags} on the passed socket\n`);
+    return Promise.resolve();
+  }
+  /** A "display" that greets with its index and flags on a fresh socket pair. */
+  async domainOpenGraphicsFd(_dom: DomainRef, idx: number, flags: number): Promise<Socket> {
+    const [ours, theirs] = await socketPair();
+    // written, then closed: the bytes wait in the other end for whoever gets it
+    theirs.end(`display ${idx} ${flags}\n`, () => theirs.destroy());
+    return ours;
   }
   async domainQemuMonitorCommand(dom: DomainRef, cmd: string, flags: number): Promise<string> {
     await fakeHooks.monitorCommand?.(cmd);

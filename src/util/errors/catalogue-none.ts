@@ -13,6 +13,13 @@ export const noneErrors = {
     kind: "user",
     template: "{object} name '{name}' is not valid: {reason}",
   },
+  /** SCM_RIGHTS through the helper of util/fdpass.ts (libvirt's virNetSocketSendFD wording). */
+  FD_PASSING_FAILED: {
+    vir: "SYSTEM_ERROR",
+    domain: "NONE",
+    kind: "environment",
+    template: "Failed to send file descriptor: {reason}",
+  },
   FILE_WRITE_FAILED: {
     vir: "WRITE_FAILED",
     domain: "NONE",

@@ -574,6 +574,19 @@ export const qemuErrors = {
     template:
       "character device {alias} is not using a PTY or a unix socket (it is type '{type}'), so no console stream can attach to it",
   },
+  // graphical consoles: a client socket handed to QEMU (virDomainOpenGraphics/FD, issue 19)
+  QEMU_GRAPHICS_NO_INDEX: {
+    vir: "INTERNAL_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template: "No graphics backend with index {idx}",
+  },
+  QEMU_GRAPHICS_OPEN_TYPE: {
+    vir: "INTERNAL_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template: "Can only open VNC or SPICE graphics backends, not {type}",
+  },
   // graphical consoles: screenshot and send-key (issue 19)
   QEMU_SCREENSHOT_NO_VIDEO: {
     vir: "OPERATION_FAILED",
@@ -700,6 +713,31 @@ export const qemuErrors = {
     kind: "user",
     template:
       "cannot modify field '{field}' of the disk {target}: only the media of a cdrom or floppy can change on a running guest",
+  },
+  QEMU_GRAPHICS_NOT_FOUND: {
+    vir: "DEVICE_MISSING",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot find existing graphics device to modify of type '{type}'",
+  },
+  QEMU_GRAPHICS_CONFIG_NOT_FOUND: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot find existing graphics type '{type}' device to modify",
+  },
+  QEMU_GRAPHICS_CHANGE: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot change {what}",
+  },
+  QEMU_GRAPHICS_CHANGE_TYPE: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "unable to change config on '{type}' graphics type: a running guest's vnc and spice graphics can change their password",
   },
   HOTPLUG_UPDATE_KIND: {
     vir: "OPERATION_UNSUPPORTED",

@@ -50,6 +50,19 @@ export const rpcErrors = {
     kind: "user",
     template: "file descriptor passing is not supported by tvirtd (procedure {proc})",
   },
+  /** libvirt's own check before a call with descriptors (virDomainOpenGraphics). */
+  RPC_FDS_UNSUPPORTED_CLIENT: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "RPC",
+    kind: "user",
+    template: "fd passing is not supported by this connection",
+  },
+  RPC_BAD_FDS: {
+    vir: "RPC",
+    domain: "RPC",
+    kind: "user",
+    template: "procedure {proc} takes one socket descriptor, the call carried {count} usable ones",
+  },
   RPC_CONNECTION_NOT_OPEN: {
     vir: "INTERNAL_ERROR",
     domain: "RPC",

@@ -27,6 +27,7 @@ import { networkErrors } from "./catalogue-network.ts";
 import { storageErrors } from "./catalogue-storage.ts";
 import { securityErrors } from "./catalogue-security.ts";
 import { cgroupErrors } from "./catalogue-cgroup.ts";
+import { cpuErrors } from "./catalogue-cpu.ts";
 import type { Catalogue, CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix, type VirErrorDomainName } from "./virerror.ts";
 
@@ -49,6 +50,7 @@ const parts = {
   STORAGE: storageErrors,
   SECURITY: securityErrors,
   CGROUP: cgroupErrors,
+  CPU: cpuErrors,
 } as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts))) as typeof noneErrors &
@@ -65,7 +67,8 @@ export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts)
   typeof networkErrors &
   typeof storageErrors &
   typeof securityErrors &
-  typeof cgroupErrors;
+  typeof cgroupErrors &
+  typeof cpuErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 

@@ -16,10 +16,10 @@ import { basename, join } from "node:path";
 import { writeFileAtomic } from "../../../util/atomic-file.ts";
 import { fnv1a64 } from "../../../util/hash.ts";
 import { checkBinary, probeQemuCaps, type ProbeOptions } from "./probe.ts";
-import type { Accel, AccelCaps, QemuCaps } from "./types.ts";
+import type { Accel, AccelCaps, CpuDefinition, QemuCaps } from "./types.ts";
 
 /** Bumped whenever the probe or the file layout changes what a cached file means. */
-export const CACHE_FORMAT_VERSION = 1;
+export const CACHE_FORMAT_VERSION = 2;
 
 export interface GetQemuCapsOptions {
   /** Directory of the on-disk cache; without it only the in-memory cache is used. */
@@ -120,6 +120,7 @@ export function deserializeCaps(v: unknown): QemuCaps | undefined {
     migrationCapabilities: v.migrationCapabilities,
     binaryCtime: v.binaryCtime,
     ...(objectTypes ? { objectTypes: new Set(objectTypes) } : {}),
+    ...(Array.isArray(v.cpuDefinitions) ? { cpuDefinitions: v.cpuDefinitions as CpuDefinition[] } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
 export type {
   Accel,
   AccelCaps,
+  CpuDefinition,
   CpuModelInfo,
   HostCpuInfo,
   HostCpuProperty,
@@ -30,3 +31,11 @@ export { QapiSchema } from "./schema.ts";
 export { IMPLIED_SINCE_QEMU_6_2, MIN_QEMU_VERSION } from "./flags.ts";
 export { startQmpProcess } from "./process.ts";
 export type { QmpProcess, QmpProcessOptions } from "./process.ts";
+export { hostModelCpu, cpuModelsFor } from "./cpu-host-model.ts";
+export type {
+  HostModel,
+  HostModelFeature,
+  HostModelOptions,
+  CpuModelEntry,
+  VirtType,
+} from "./cpu-host-model.ts";

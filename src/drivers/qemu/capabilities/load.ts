@@ -19,6 +19,8 @@ import type {
   HostCpuProperty,
   MachineInfo,
   QemuCaps,
+  SevCaps,
+  SgxCaps,
 } from "./types.ts";
 
 export interface LoadCapsOptions {
@@ -91,6 +93,7 @@ function cpuOf(el: XmlElement, document: string): CpuModelInfo {
     ...(typename !== undefined ? { typename } : {}),
     // libvirt writes 'unknown' when QEMU did not say; treat like QEMU's silence in the probe.
     usable: usable !== "no",
+    ...(usable === "unknown" ? { usableUnknown: true } : {}),
     blockers: el.all("blocker").map((b) => required(b, "name", document)),
     deprecated: yesNo(el, "deprecated", document) ?? false,
   };
@@ -114,6 +117,31 @@ function hostCpuOf(el: XmlElement, document: string): HostCpuInfo {
     model: required(el, "model", document),
     migratability: yesNo(el, "migratability", document) ?? false,
     props,
+  };
+}
+
+function sgxOf(el: XmlElement, document: string): SgxCaps {
+  const size = el.child("section_size");
+  return {
+    flc: el.childText("flc") === "yes",
+    sgx1: el.childText("sgx1") === "yes",
+    sgx2: el.childText("sgx2") === "yes",
+    sectionSizeKiB: integer(size?.content, "<section_size>", document, size ?? el),
+    sections: (el.child("sections")?.all("section") ?? []).map((s) => ({
+      node: integer(s.attr("node"), "section node", document, s),
+      sizeKiB: integer(s.attr("size"), "section size", document, s),
+    })),
+  };
+}
+
+function sevOf(el: XmlElement, document: string): SevCaps {
+  const cbit = el.child("cbitpos");
+  const reduced = el.child("reducedPhysBits");
+  const cpu0Id = el.childText("cpu0Id");
+  return {
+    cbitpos: integer(cbit?.content, "<cbitpos>", document, cbit ?? el),
+    reducedPhysBits: integer(reduced?.content, "<reducedPhysBits>", document, reduced ?? el),
+    ...(cpu0Id ? { cpu0Id } : {}),
   };
 }
 
@@ -158,6 +186,9 @@ export function parseCapsXml(
     if (ms === undefined && cs === undefined && h === undefined) continue;
     accel[a] = { machines: ms ?? [], cpuModels: cs ?? [], ...(h ? { hostCpu: h } : {}) };
   }
+  const hv = root.child("hypervCapabilities");
+  const sgx = root.child("sgx");
+  const sev = root.child("sev");
   return {
     emulator: root.childText("emulator") ?? "",
     version,
@@ -167,6 +198,11 @@ export function parseCapsXml(
     accel,
     migrationCapabilities: [],
     binaryCtime: 0,
+    ...(hv?.attr("supported") === "yes"
+      ? { hypervCapabilities: hv.all("cap").map((c) => required(c, "name", document)) }
+      : {}),
+    ...(sgx?.attr("supported") === "yes" ? { sgx: sgxOf(sgx, document) } : {}),
+    ...(sev ? { sev: sevOf(sev, document) } : {}),
   };
 }
 

@@ -35,6 +35,7 @@ import { startQmpProcess } from "./process.ts";
 import type {
   Accel,
   AccelCaps,
+  CpuDefinition,
   CpuModelInfo,
   HostCpuInfo,
   HostCpuProperty,
@@ -240,9 +241,12 @@ function toCpuModels(raw: readonly Json[]): CpuModelInfo[] {
       ? (c["unavailable-features"] as Json[]).filter((f): f is string => typeof f === "string")
       : undefined;
     const typename = strOf(c.typename);
+    const aliasOf = strOf(c["alias-of"]);
     out.push({
       name,
       ...(typename !== undefined ? { typename } : {}),
+      ...(aliasOf !== undefined ? { aliasOf } : {}),
+      ...(unavailable === undefined ? { usableUnknown: true } : {}),
       usable: unavailable === undefined ? true : unavailable.length === 0,
       blockers: unavailable ?? [],
       deprecated: boolOf(c.deprecated) ?? false,
@@ -296,6 +300,44 @@ async function probeHostCpu(asker: Asker, model: string, arch: string): Promise<
   return { model: migratable.name, migratability: nonMigratable !== undefined, props };
 }
 
+/**
+ * The CPU map (cpu-map.ts): each named x86 model expanded statically, keeping the features it
+ * turns on, its vendor and family/model. Under TCG, where QEMU adds no accelerator defaults.
+ */
+async function probeCpuDefinitions(
+  asker: Asker,
+  models: readonly CpuModelInfo[],
+  arch: string,
+): Promise<CpuDefinition[]> {
+  if (arch !== "x86_64" && arch !== "i686") return [];
+  const out: CpuDefinition[] = [];
+  for (const m of models) {
+    if (m.name === "host" || m.name === "max" || m.name === "base") continue;
+    const r = await asker.tryAsk("query-cpu-model-expansion", { type: "static", model: { name: m.name } });
+    if (!r.ok) continue;
+    const e = expansionProps(r.value);
+    if (!e) continue;
+    const features: string[] = [];
+    let vendor: string | undefined;
+    let family: number | undefined;
+    let model: number | undefined;
+    for (const [k, v] of e.props) {
+      if (v === true) features.push(k);
+      else if (k === "vendor" && typeof v === "string") vendor = v;
+      else if (k === "family" && typeof v === "number") family = v;
+      else if (k === "model" && typeof v === "number") model = v;
+    }
+    out.push({
+      name: m.name,
+      ...(vendor !== undefined ? { vendor } : {}),
+      ...(family !== undefined ? { family } : {}),
+      ...(model !== undefined ? { model } : {}),
+      features: features.sort(),
+    });
+  }
+  return out;
+}
+
 async function probeCpuModels(asker: Asker, flags: Set<string>): Promise<CpuModelInfo[]> {
   if (!flags.has("query-cpu-definitions")) return [];
   const models = toCpuModels(await asker.list("query-cpu-definitions"));
@@ -318,6 +360,7 @@ export async function probeCapsWith(options: ProbeWithOptions): Promise<QemuCaps
   let migrationCapabilities: string[];
   let objectTypes: Set<string>;
   let activeAccel: Accel;
+  let cpuDefinitions: CpuDefinition[] | undefined;
 
   const first = await options.open(options.firstAccel);
   try {
@@ -430,6 +473,8 @@ export async function probeCapsWith(options: ProbeWithOptions): Promise<QemuCaps
       ? await probeHostCpu(asker, activeAccel === "kvm" ? "host" : "max", arch)
       : undefined;
     accel[activeAccel] = { machines, cpuModels, ...(hostCpu ? { hostCpu } : {}) };
+    if (activeAccel === "tcg" && flags.has("query-cpu-model-expansion"))
+      cpuDefinitions = await probeCpuDefinitions(asker, cpuModels, arch);
   } finally {
     await first.close();
   }
@@ -444,6 +489,8 @@ export async function probeCapsWith(options: ProbeWithOptions): Promise<QemuCaps
         : undefined;
       const machines = toMachines(await asker.list("query-machines"), arch);
       accel.tcg = { machines, cpuModels, ...(hostCpu ? { hostCpu } : {}) };
+      if (flags.has("query-cpu-model-expansion"))
+        cpuDefinitions = await probeCpuDefinitions(asker, cpuModels, arch);
     } finally {
       await second.close();
     }
@@ -459,6 +506,7 @@ export async function probeCapsWith(options: ProbeWithOptions): Promise<QemuCaps
     migrationCapabilities,
     binaryCtime: options.binaryCtime,
     objectTypes,
+    ...(cpuDefinitions && cpuDefinitions.length > 0 ? { cpuDefinitions } : {}),
   };
 }
 

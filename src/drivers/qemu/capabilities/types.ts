@@ -32,6 +32,22 @@ export interface CpuModelInfo {
   /** Features that make the model unusable on this host. */
   readonly blockers?: readonly string[];
   readonly deprecated?: boolean;
+  /** QEMU did not say whether the model is usable (libvirt writes `usable='unknown'`). */
+  readonly usableUnknown?: boolean;
+  /** The versioned model an alias stands for (`EPYC-Rome` → `EPYC-Rome-v1`). */
+  readonly aliasOf?: string;
+}
+
+/**
+ * What a named CPU model contains, from QEMU's static expansion of it (the CPU map, see
+ * cpu-map.ts): QEMU feature names it turns on, its vendor string and family/model.
+ */
+export interface CpuDefinition {
+  readonly name: string;
+  readonly vendor?: string;
+  readonly family?: number;
+  readonly model?: number;
+  readonly features: readonly string[];
 }
 
 export interface HostCpuProperty {
@@ -80,4 +96,35 @@ export interface QemuCaps {
    * which do not record it.
    */
   readonly objectTypes?: ReadonlySet<string>;
+  /**
+   * The CPU map: every named model QEMU offers, expanded (probed under TCG). Undefined for
+   * libvirt's capability files, which do not record it.
+   */
+  readonly cpuDefinitions?: readonly CpuDefinition[];
+  /**
+   * Hyper-V enlightenments KVM offers (libvirt's `<hypervCapabilities>`: `relaxed`, `vapic`,
+   * …), when known; reported by domain capabilities.
+   */
+  readonly hypervCapabilities?: readonly string[];
+  /** The host's SGX facts QEMU reported (`query-sgx-capabilities`), when it has SGX. */
+  readonly sgx?: SgxCaps;
+  /** The host's AMD SEV facts QEMU reported (`query-sev-capabilities`), when it has SEV. */
+  readonly sev?: SevCaps;
+}
+
+export interface SevCaps {
+  readonly cbitpos: number;
+  readonly reducedPhysBits: number;
+  /** Identity of the host's SEV firmware (base64), when QEMU reported it. */
+  readonly cpu0Id?: string;
+}
+
+export interface SgxCaps {
+  readonly flc: boolean;
+  readonly sgx1: boolean;
+  readonly sgx2: boolean;
+  /** EPC size in KiB. */
+  readonly sectionSizeKiB: number;
+  /** EPC sections per host NUMA node, KiB. */
+  readonly sections: readonly { readonly node: number; readonly sizeKiB: number }[];
 }

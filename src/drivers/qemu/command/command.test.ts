@@ -7,7 +7,7 @@
  * the test (so the list stays honest), as does an unlisted regression. The QEMU 7.2.0 outputs
  * (`-no-acpi`, `-no-hpet`, raw format nodes, versioned machine names) are checked byte for byte.
  */
-import { test } from "node:test";
+import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,16 +19,18 @@ import type { QemuCaps } from "../capabilities/types.ts";
 import { loadCapsFile } from "../capabilities/load.ts";
 import { domainFactsFromCaps } from "../capabilities/facts.ts";
 import { buildQemuCommand, compareArgs, formatArgsFile } from "./index.ts";
-import type { CommandContext, HostModelCpu } from "./types.ts";
+import type { CommandContext } from "./types.ts";
 import { corpusHarnessContext } from "../../../testing/qemu/command-harness.ts";
 import { harnessIncoming } from "../../../testing/qemu/command-harness-incoming.ts";
+import { installedCpuMap, loadInstalledCpuMap } from "../../../testing/qemu/cpu-map.ts";
+
+// host-model needs a CPU map, which libvirt's capability files lack: the installed QEMU's
+before(async () => {
+  await loadInstalledCpuMap();
+});
 
 /** Cases whose output is known to differ from libvirt's, with the reason. */
-const HOST_MODEL =
-  "host-model needs libvirt 11.3's x86 CPU map (model feature sets, cpuid order) to pick EPYC-Rome and list the extra host features; without it the builder asks the caller for ctx.hostModelCpu and fails";
-const KNOWN_DIFFERENCES: Record<string, string> = {
-  "cpu-host-model-kvm.x86_64-latest": HOST_MODEL,
-};
+const KNOWN_DIFFERENCES: Record<string, string> = {};
 
 /** Cases whose `.err` is produced by the command-line builder, with the catalogue code we give. */
 const BUILD_ERRORS: Record<string, string> = {
@@ -101,10 +103,10 @@ test("libvirt corpus: x86_64-latest command lines", (t) => {
   t.diagnostic(
     `${outcomes.length} cases: ${counts.exact} exact, ${counts.equivalent} equivalent, ${counts.differs} differ, ${counts.error} errors`,
   );
-  // 44 `.x86_64-latest.args` and 2 abi-update variants; the one error is cpu-host-model-kvm
-  // (KNOWN_DIFFERENCES). Moving a case between columns must be a deliberate edit here.
+  // 44 `.x86_64-latest.args` and 2 abi-update variants. Moving a case between columns must be a
+  // deliberate edit here.
   assert.equal(outcomes.length, 46);
-  assert.deepEqual(counts, { exact: 45, equivalent: 0, differs: 0, error: 1 });
+  assert.deepEqual(counts, { exact: 46, equivalent: 0, differs: 0, error: 0 });
   const problems: string[] = [];
   for (const o of outcomes) {
     const known = KNOWN_DIFFERENCES[o.name];
@@ -117,43 +119,23 @@ test("libvirt corpus: x86_64-latest command lines", (t) => {
   assert.deepEqual(problems, []);
 });
 
-/**
- * What libvirt's x86 CPU map makes of the host CPU recorded in each capability file for
- * `<cpu mode='host-model'>` under KVM: a named model plus the host's extra features, in libvirt's
- * feature names (the builder spells them the QEMU way). We don't ship the CPU map, so this is
- * test input standing in for it; the builder must turn it into libvirt's `-cpu` text.
- */
-const HOST_MODEL_EXPANSION: Record<string, HostModelCpu> = {
-  "x86_64-latest": {
-    model: "EPYC-Rome",
-    features: [
-      ..."x2apic tsc-deadline hypervisor tsc_adjust stibp arch-capabilities ssbd cmp_legacy overflow-recov succor amd-ssbd virt-ssbd lbrv tsc-scale vmcb-clean flushbyasid pause-filter pfthreshold v-vmsave-vmload vgif svme-addr-chk lfence-always-serializing null-sel-clr-base ibpb-brtype rdctl-no skip-l1dfl-vmentry mds-no pschange-mc-no gds-no rfds-no"
-        .split(" ")
-        .map((name) => ({ name, policy: "require" as const })),
-      { name: "xsaves", policy: "disable" },
-    ],
-  },
-  "x86_64-7.2.0": {
-    model: "EPYC-Rome",
-    features:
-      "x2apic tsc-deadline hypervisor tsc_adjust stibp arch-capabilities ssbd xsaves cmp_legacy amd-ssbd virt-ssbd lbrv tsc-scale vmcb-clean pause-filter pfthreshold v-vmsave-vmload vgif svme-addr-chk rdctl-no skip-l1dfl-vmentry mds-no pschange-mc-no"
-        .split(" ")
-        .map((name) => ({ name })),
-  },
-};
-
 const CAPS_FILE: Record<string, string> = {
   "x86_64-latest": "caps_10.0.0_x86_64.xml",
   "x86_64-7.2.0": "caps_7.2.0_x86_64.xml",
 };
 
-test("libvirt corpus: cpu-host-model-kvm is exact for 10.0 and 7.2.0 given the host-model expansion", (t) => {
+test("libvirt corpus: cpu-host-model-kvm is exact for 10.0 and 7.2.0 from the host CPU and the CPU map", (t) => {
   const dir = corpusOrSkip(t);
   if (!dir) return;
-  for (const [suffix, hostModelCpu] of Object.entries(HOST_MODEL_EXPANSION)) {
+  if (!installedCpuMap()) {
+    if (process.env.CI === "true") assert.fail("the installed QEMU's CPU map is required under CI");
+    t.skip("no QEMU installed to give the CPU map");
+    return;
+  }
+  for (const suffix of Object.keys(CAPS_FILE)) {
     const caps = loadCapsFile(join(dir, "caps", CAPS_FILE[suffix]!));
     // the `latest` harness keeps machine aliases; the 7.2.0 one expands them (pc-q35-7.2)
-    const o = runCase(dir, "cpu-host-model-kvm", suffix, caps, suffix !== "x86_64-latest", { hostModelCpu });
+    const o = runCase(dir, "cpu-host-model-kvm", suffix, caps, suffix !== "x86_64-latest");
     assert.equal(o.verdict, "exact", `${o.name}: ${o.verdict}: ${o.detail ?? ""}`);
     assert.equal(
       o.actual,
@@ -161,20 +143,27 @@ test("libvirt corpus: cpu-host-model-kvm is exact for 10.0 and 7.2.0 given the h
     );
     assert.ok(o.actual.includes("\n-cpu EPYC-Rome,x2apic=on,tsc-deadline=on,hypervisor=on,tsc-adjust=on,"));
   }
-  // without the expansion the builder refuses rather than guess
+  // without a CPU map (capabilities as libvirt records them) the builder refuses rather than guess
   const caps = loadCapsFile(join(dir, "caps", CAPS_FILE["x86_64-7.2.0"]!));
-  const o = runCase(dir, "cpu-host-model-kvm", "x86_64-7.2.0", caps, true);
-  assert.equal(o.verdict, "error");
-  assert.match(o.detail ?? "", /host-model/);
+  const xml = readFileSync(join(dir, "qemuxmlconfdata", "cpu-host-model-kvm.xml"), "utf8");
+  const { def } = parseDomainXML(xml, { document: "cpu-host-model-kvm.xml", facts: factsFor(caps, true) });
+  const ctx = corpusHarnessContext(def, { caps, corpusDir: dir });
+  assert.throws(
+    () => buildQemuCommand(def, { ...ctx, caps }),
+    (e: unknown) => e instanceof VirtError && e.code === "QEMU_CMD_HOST_MODEL_UNAVAILABLE",
+  );
 });
 
 test("libvirt corpus: QEMU 7.2.0 spells ACPI off as -no-acpi, byte for byte", (t) => {
   const dir = corpusOrSkip(t);
   if (!dir) return;
+  if (!installedCpuMap()) {
+    if (process.env.CI === "true") assert.fail("the installed QEMU's CPU map is required under CI");
+    t.skip("no QEMU installed to give the CPU map (the case is host-model)");
+    return;
+  }
   const caps = loadCapsFile(join(dir, "caps", CAPS_FILE["x86_64-7.2.0"]!));
-  const actual = build(dir, "cpu-host-model-kvm", caps, true, {
-    hostModelCpu: HOST_MODEL_EXPANSION["x86_64-7.2.0"]!,
-  });
+  const actual = build(dir, "cpu-host-model-kvm", caps, true);
   const expected = readFileSync(join(dir, "qemuxmlconfdata", "cpu-host-model-kvm.x86_64-7.2.0.args"), "utf8");
   assert.equal(actual, expected);
   assert.ok(actual.includes("\n-machine pc-q35-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram \\\n"));

@@ -6,6 +6,8 @@ import { VirtError } from "../../../util/errors/index.ts";
 import type { CpuFeaturePolicy } from "../../../conf/domain/types.ts";
 import type { Build } from "./build.ts";
 import { fail } from "./build.ts";
+import { hostModelCpu } from "../capabilities/cpu-host-model.ts";
+import type { HostModelCpu } from "./types.ts";
 
 /** libvirt feature names that QEMU spells differently (x86). */
 const FEATURE_TO_QEMU: Record<string, string> = {
@@ -64,6 +66,15 @@ const HYPERV_ORDER = [
   "xmm_input",
 ];
 
+/**
+ * The host-model CPU a guest gets: libvirt's decoding of the host CPU QEMU reports for this
+ * accelerator into a named model plus features, without the features that block migration.
+ */
+function guestHostModel(b: Build): HostModelCpu | undefined {
+  const hm = hostModelCpu(b.ctx.caps, b.accel === "kvm" ? "kvm" : "qemu", { migratable: true });
+  return hm && { model: hm.model, features: hm.features };
+}
+
 function modelArg(b: Build): string | undefined {
   const cpu = b.def.cpu;
   if (!cpu || (cpu.mode === "custom" && !cpu.model?.name)) {
@@ -84,7 +95,7 @@ function modelArg(b: Build): string | undefined {
       break;
     }
     case "host-model": {
-      const hm = b.ctx.hostModelCpu;
+      const hm = b.ctx.hostModelCpu ?? guestHostModel(b);
       if (!hm) {
         return fail(
           "QEMU_CMD_HOST_MODEL_UNAVAILABLE",
@@ -93,7 +104,9 @@ function modelArg(b: Build): string | undefined {
         );
       }
       s = hm.model;
-      if (hm.vendorId) s += `,vendor=${hm.vendorId}`;
+      // the domain's vendor_id replaces the host's, ahead of the host's features
+      const vendor = cpu.model?.vendor_id ?? hm.vendorId;
+      if (vendor) s += `,vendor=${vendor}`;
       s += featureArgs(hm.features);
       break;
     }
@@ -101,7 +114,7 @@ function modelArg(b: Build): string | undefined {
       s = cpu.model?.name ?? "";
       break;
   }
-  if (cpu.model?.vendor_id) s += `,vendor=${cpu.model.vendor_id}`;
+  if (cpu.model?.vendor_id && cpu.mode !== "host-model") s += `,vendor=${cpu.model.vendor_id}`;
   s += featureArgs(cpu.features);
   return s;
 }

@@ -4,14 +4,21 @@
  * callbacks and the domains it started with AUTODESTROY; closing it releases both (destroying
  * those domains) and then its reference to the driver instance.
  */
+import type { Socket } from "node:net";
 import { allocPages, freePages } from "../../../host/hugepage-pool.ts";
+import { KNOWN_ARCHES } from "../../../conf/arch.ts";
+import { baselineHypervisorCpu, compareHypervisorCpu } from "../capabilities/cpu-baseline.ts";
+import type { VirtType } from "../capabilities/cpu-host-model.ts";
+import type { QemuCaps } from "../capabilities/types.ts";
 import {
   type ConsoleStream,
   type DomainEventCallback,
+  type DomainCapabilitiesQuery,
   type DomainInfo,
   type DomainRef,
   type DomainStateInfo,
   type HypervisorDriver,
+  type HypervisorCpuQuery,
   type NodeInfo,
   type SecurityLabel,
   type SecurityModel,
@@ -48,6 +55,7 @@ import type { QemuDriver } from "./driver.ts";
 import { findConsoleDevice, openChardevStream } from "./console.ts";
 import { hostFreeMemoryBytes, hostNodeInfo } from "../../../host/facts.ts";
 import { hostCapabilitiesXML } from "./host.ts";
+import { domainCapabilitiesXML } from "./domcaps.ts";
 import * as ops from "./operations.ts";
 import { domainMonitorCommand } from "./monitor-command.ts";
 import * as nodedev from "../../nodedev/ops.ts";
@@ -61,6 +69,12 @@ import * as graphics from "./graphics.ts"; // graphical consoles
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
 import { securityLabel, securityModel } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
+
+// virConnectBaselineCPUFlags and virConnectCompareCPUFlags
+const BASELINE_EXPAND_FEATURES = 1 << 0;
+const BASELINE_MIGRATABLE = 1 << 1;
+const COMPARE_FAIL_INCOMPATIBLE = 1 << 0;
+const COMPARE_VALIDATE_XML = 1 << 1;
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -119,6 +133,59 @@ export class QemuConnection implements HypervisorDriver {
     const caps = await this.driver.caps();
     const kvm = await this.driver.kvm(caps.emulator);
     return hostCapabilitiesXML(caps, { kvm: kvm.usable, secmodel: securityModel(this.driver) });
+  }
+
+  connectGetDomainCapabilities(query: DomainCapabilitiesQuery, flags: number): Promise<string> {
+    return domainCapabilitiesXML(this.driver, query, flags);
+  }
+
+  async connectGetCPUModelNames(arch: string, flags: number): Promise<string[]> {
+    checkFlags(flags, 0, "qemuConnectGetCPUModelNames");
+    const caps = await this.driver.caps();
+    if (!KNOWN_ARCHES.has(arch)) throw new VirtError("CPU_ARCH_UNKNOWN", { arch });
+    if (arch !== caps.arch && !(arch === "i686" && caps.arch === "x86_64")) return [];
+    // the CPU map of the QEMU binary: its named models, as QEMU lists them
+    const seen = new Set<string>();
+    for (const m of [...(caps.accel.kvm?.cpuModels ?? []), ...(caps.accel.tcg?.cpuModels ?? [])]) {
+      if (m.name !== "host" && m.name !== "max" && m.name !== "base") seen.add(m.name);
+    }
+    return [...seen];
+  }
+
+  async connectBaselineHypervisorCPU(
+    query: HypervisorCpuQuery,
+    xmlCPUs: readonly string[],
+    flags: number,
+  ): Promise<string> {
+    checkFlags(flags, BASELINE_EXPAND_FEATURES | BASELINE_MIGRATABLE, "qemuConnectBaselineHypervisorCPU");
+    const { caps, virtType } = await this.hypervisorCpuCaps(query);
+    return baselineHypervisorCpu(caps, virtType, xmlCPUs, {
+      expandFeatures: (flags & BASELINE_EXPAND_FEATURES) !== 0,
+      migratable: (flags & BASELINE_MIGRATABLE) !== 0,
+    });
+  }
+
+  async connectCompareHypervisorCPU(query: HypervisorCpuQuery, xml: string, flags: number): Promise<number> {
+    checkFlags(flags, COMPARE_FAIL_INCOMPATIBLE | COMPARE_VALIDATE_XML, "qemuConnectCompareHypervisorCPU");
+    const { caps, virtType } = await this.hypervisorCpuCaps(query);
+    return compareHypervisorCpu(caps, virtType, xml, (flags & COMPARE_FAIL_INCOMPATIBLE) !== 0);
+  }
+
+  /** The capabilities and accelerator the hypervisor-CPU calls are about (libvirt's defaults). */
+  private async hypervisorCpuCaps(
+    query: HypervisorCpuQuery,
+  ): Promise<{ caps: QemuCaps; virtType: VirtType }> {
+    const caps = await this.driver.caps(query.emulator ?? undefined);
+    if (query.arch && query.arch !== caps.arch)
+      throw new VirtError("CPU_HOST_UNKNOWN", { virttype: query.virttype ?? "kvm", arch: query.arch });
+    const vt = (query.virttype ?? "").toLowerCase();
+    let virtType: VirtType;
+    if (vt === "kvm" || vt === "qemu") virtType = vt;
+    else if (vt === "") virtType = (await this.driver.kvm(caps.emulator)).usable ? "kvm" : "qemu";
+    else throw new VirtError("API_INVALID_ARG", { what: `unknown virttype: ${query.virttype ?? ""}` });
+    if (!caps.accel[virtType === "kvm" ? "kvm" : "tcg"])
+      throw new VirtError("CPU_HOST_UNKNOWN", { virttype: virtType, arch: caps.arch });
+    return { caps, virtType };
   }
 
   connectGetMaxVcpus(type: string | null): Promise<number> {
@@ -502,6 +569,14 @@ export class QemuConnection implements HypervisorDriver {
       const { mime, data } = await graphics.screenshot(this.driver, obj, screen, flags);
       return { mime, stream: bufferStream(data) };
     });
+  }
+
+  domainOpenGraphics(dom: DomainRef, idx: number, fd: number, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => graphics.openGraphics(obj, idx, fd, flags));
+  }
+
+  domainOpenGraphicsFd(dom: DomainRef, idx: number, flags: number): Promise<Socket> {
+    return this.onDomain(dom, (obj) => graphics.openGraphicsFd(obj, idx, flags));
   }
 
   domainSendKey(

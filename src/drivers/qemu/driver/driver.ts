@@ -47,6 +47,30 @@ import { localVolumeResolver, type VolumeResolver } from "./volumes.ts";
 import { localDiskPath } from "../command/disk.ts";
 import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
 
+/**
+ * qemu.conf's graphics settings (tvirtd.conf carries the same keys): where VNC and SPICE listen
+ * when the XML names no address, the default passwords of a graphics device without `passwd`,
+ * SPICE and VNC TLS (with their certificate dirs: `ca-cert.pem`, `server-cert.pem`,
+ * `server-key.pem`) and SASL, and a UNIX socket when the XML names no address.
+ */
+export interface GraphicsOptions {
+  readonly vncListen?: string;
+  readonly spiceListen?: string;
+  readonly vncPassword?: string;
+  readonly spicePassword?: string;
+  readonly spiceTLS?: boolean;
+  readonly spiceTLSx509certdir?: string;
+  readonly spiceSASL?: boolean;
+  readonly spiceSASLdir?: string;
+  readonly spiceAutoUnixSocket?: boolean;
+  readonly vncAutoUnixSocket?: boolean;
+  readonly vncTLS?: boolean;
+  readonly vncTLSx509certdir?: string;
+  readonly vncTLSx509verify?: boolean;
+  readonly vncSASL?: boolean;
+  readonly vncSASLdir?: string;
+}
+
 export interface QemuDriverOptions {
   /** Emulator for domains whose XML names none (default `/usr/bin/qemu-system-x86_64`). */
   readonly emulator?: string;
@@ -62,6 +86,14 @@ export interface QemuDriverOptions {
   readonly monitorTimeoutMs?: number;
   /** Start autostart domains when the driver opens (default true). */
   readonly autostart?: boolean;
+  /**
+   * Autostart once per host boot (libvirt's `virDriverShouldAutostart`, the daemon's choice):
+   * the first instance leaves `AUTOSTART_MARKER` in the root's state dir, which lives on a
+   * tmpfs cleared at boot (`/run`), and later instances find it and start nothing, so a daemon
+   * started again (socket activation, a restart) does not bring back autostart guests the admin
+   * shut down. Default false: each process's first instance autostarts (embedded use).
+   */
+  readonly autostartOncePerBoot?: boolean;
   /** KVM check (default: `probeKvm`, asking QEMU). */
   readonly probeKvm?: (binary: string) => Promise<KvmProbeResult>;
   /** Host devices: the sysfs root read and written for node devices and hostdevs (default `/sys`; tests give a fake tree). */
@@ -70,6 +102,8 @@ export interface QemuDriverOptions {
   readonly displayPorts?: PortRange;
   /** Ports for VNC websockets (qemu.conf `remote_websocket_port_min/max`, default 5700-65535). */
   readonly websocketPorts?: PortRange;
+  /** qemu.conf's graphics settings (default: none set, listening on 127.0.0.1). */
+  readonly graphics?: GraphicsOptions;
   /**
    * `<portForward>` on SLIRP `type='user'` interfaces, mapped to QEMU's `hostfwd` (a tvirt
    * extension, default true; false gives libvirt's error: port forwards need passt).
@@ -120,10 +154,12 @@ export interface ResolvedDriverOptions {
   readonly destroyGraceMs: number;
   readonly monitorTimeoutMs: number;
   readonly autostart: boolean;
+  readonly autostartOncePerBoot: boolean;
   readonly probeKvm: (binary: string) => Promise<KvmProbeResult>;
   readonly sysfsRoot: string;
   readonly displayPorts: PortRange;
   readonly websocketPorts: PortRange;
+  readonly graphics: GraphicsOptions;
   readonly slirpPortForwards: boolean;
   readonly bridgeHelper: BridgeHelperOptions;
   readonly resolveVolume: VolumeResolver;
@@ -171,6 +207,8 @@ export class QemuDriver {
   readonly #kvm = new Map<string, Promise<KvmProbeResult>>();
   #lock: RootLock | undefined;
   #closed = false;
+  /** A status file could not be read at load: its guest's runtime dir must not be swept. */
+  #statusIgnored = false;
   #hostname: string | undefined;
   /** Defaults derived from each capabilities object (a new probe gives a new object). */
   readonly #factsByCaps = new WeakMap<QemuCaps, CapsAndFacts>();
@@ -188,10 +226,12 @@ export class QemuDriver {
       destroyGraceMs: options.destroyGraceMs ?? 10_000,
       monitorTimeoutMs: options.monitorTimeoutMs ?? 30_000,
       autostart: options.autostart ?? true,
+      autostartOncePerBoot: options.autostartOncePerBoot ?? false,
       probeKvm: options.probeKvm ?? ((binary) => probeKvm({ binary })),
       sysfsRoot: options.sysfsRoot ?? "/sys",
       displayPorts: options.displayPorts ?? { min: 5900, max: 65535 },
       websocketPorts: options.websocketPorts ?? { min: 5700, max: 65535 },
+      graphics: options.graphics ?? {},
       slirpPortForwards: options.slirpPortForwards ?? true,
       bridgeHelper: {
         use: options.bridgeHelper?.use ?? DEFAULT_BRIDGE_HELPER.use,
@@ -494,6 +534,7 @@ export class QemuDriver {
       await this.#loadConfigs();
       await this.#loadStatus();
       await this.#restoreStaleOwners();
+      await this.#removeStaleRuntimeDirs();
     } catch (e) {
       await this.close();
       throw e;
@@ -511,6 +552,38 @@ export class QemuDriver {
       if (this.domains.byName(name)?.run !== undefined) continue;
       for (const problem of await dacRestore(this.paths.stateDir, name)) this.warn(problem);
     }
+  }
+
+  /**
+   * Per-domain runtime dirs (`domain-<id>-<name>`: monitor socket, master key; memory backing
+   * and channel dirs) of no running domain: left by guests whose QEMU died with the driver away,
+   * or by a host that lost power (their status files went with /run, the dirs under the lib
+   * dir stayed). Nothing else uses them once their QEMU is gone, and a later guest with that
+   * id would otherwise find another's files.
+   */
+  async #removeStaleRuntimeDirs(): Promise<void> {
+    // An unreadable status file may belong to a QEMU that still runs: keep every dir then.
+    if (this.#statusIgnored) return;
+    const live = new Set<string>();
+    for (const obj of this.domains.all()) {
+      const dir = obj.run?.domainDir;
+      if (dir !== undefined) live.add(dir.slice(dir.lastIndexOf("/") + 1 + "domain-".length));
+    }
+    const p = this.paths;
+    const sweep = async (dir: string, prefix: string): Promise<void> => {
+      for (const f of await readdir(dir).catch(() => [] as string[])) {
+        if (!f.startsWith(prefix) || !/^\d+-/.test(f.slice(prefix.length))) continue;
+        if (live.has(f.slice(prefix.length))) continue;
+        await rm(join(dir, f), { recursive: true, force: true }).catch((e: unknown) => {
+          this.warn(
+            `cannot remove stale runtime dir '${join(dir, f)}': ${e instanceof Error ? e.message : String(e)}`,
+          );
+        });
+      }
+    };
+    await sweep(p.libDir, "domain-");
+    await sweep(p.channelDir, "domain-");
+    await sweep(p.memoryBackingDir, "");
   }
 
   async #removeTempFiles(): Promise<void> {
@@ -609,6 +682,7 @@ export class QemuDriver {
           }),
         );
       } catch (e) {
+        this.#statusIgnored = true;
         this.warn(`ignoring status file '${path}': ${e instanceof Error ? e.message : String(e)}`);
       }
     }

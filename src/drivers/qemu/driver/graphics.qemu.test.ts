@@ -2,13 +2,15 @@
  * Graphics ports on real QEMU: guests with `<graphics type='vnc' autoport='yes'/>` get distinct
  * ports from the display range (a port held by something else on the host is skipped), each
  * answers an RFB handshake there, the live XML shows the port, destroy gives it back, and a
- * restarted driver keeps the ports of the guests it reconnects to.
+ * restarted driver keeps the ports of the guests it reconnects to. A client connection handed
+ * over as a socket (openGraphicsFd, openGraphics: QMP getfd with SCM_RIGHTS + add_client) greets.
  */
 import assert from "node:assert/strict";
-import { connect, createServer, type Server } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { test } from "node:test";
 import { canBindPort } from "../../../host/ports.ts";
 import { guestXML, makeTestRoot } from "../../../testing/qemu/driver.ts";
+import { socketFd, socketPair } from "../../../util/fdpass.ts";
 import type { QemuConnection } from "./connection.ts";
 
 /** The first 12 bytes a VNC server sends (its protocol version). */
@@ -236,6 +238,57 @@ test("an explicit port another running domain holds is refused before QEMU start
     assert.notEqual(Number(/<graphics type='vnc' port='(\d+)'/.exec(xml)?.[1]), port);
     await conn.domainDestroy(await conn.domainLookupByName("e1"));
     assert.equal(conn.driver.ports.display.has(port), false);
+  } finally {
+    await conn.connectClose();
+    await tr.cleanup();
+  }
+});
+
+/** The first 12 bytes a display sends on `s` (a socket that has not read yet). */
+function greetingOn(s: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error("no greeting on the socket"));
+    }, 10_000);
+    s.on("data", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 12) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(buf.subarray(0, 12).toString("latin1"));
+      }
+    });
+    s.resume();
+  });
+}
+
+test("a connection to the display as a socket (openGraphicsFd) or on the caller's socket (openGraphics)", async (t) => {
+  const base = await guestXML(t, { name: "fdgfx", mode: "idle" });
+  if (base === undefined) return;
+  const tr = makeTestRoot();
+  const conn = await tr.open({ displayPorts: { min: 5900, max: 65535 } });
+  try {
+    const xml = base.replace("</devices>", "    <graphics type='vnc' autoport='yes'/>\n  </devices>");
+    const dom = await conn.domainDefineXML(xml);
+    await assert.rejects(conn.domainOpenGraphicsFd(dom, 0, 0), /domain is not running/);
+    await conn.domainCreate(dom);
+    assert.equal(await greetingOn(await conn.domainOpenGraphicsFd(dom, 0, 0)), "RFB 003.008\n");
+    assert.equal(await greetingOn(await conn.domainOpenGraphicsFd(dom, 0, 1)), "RFB 003.008\n");
+    const [mine, theirs] = await socketPair();
+    await conn.domainOpenGraphics(dom, 0, socketFd(theirs)!, 0);
+    theirs.destroy();
+    assert.equal(await greetingOn(mine), "RFB 003.008\n");
+    await assert.rejects(
+      conn.domainOpenGraphicsFd(dom, 1, 0),
+      /internal error: No graphics backend with index 1/,
+    );
+    await assert.rejects(
+      conn.domainOpenGraphicsFd(dom, 0, 2),
+      /unsupported flags \(0x2\) in function qemuDomainOpenGraphicsFD/,
+    );
+    await conn.domainDestroy(dom);
   } finally {
     await conn.connectClose();
     await tr.cleanup();

@@ -29,6 +29,7 @@ import {
   matchInterfaces,
   parseSnippetDevice,
   readDeviceSnippet,
+  readGraphicsSnippet,
   withDeviceXML,
   type DeviceSnippet,
 } from "../../../conf/domain/device-snippet.ts";
@@ -36,9 +37,16 @@ import type {
   ControllerDef,
   DiskDef,
   FilesystemDef,
+  GraphicsDef,
   HostdevDef,
   InterfaceDef,
 } from "../../../conf/domain/types.ts";
+import {
+  checkGraphicsChange,
+  graphicsPasswordChanged,
+  setGraphicsPassword,
+  withGraphicsPassword,
+} from "./graphics.ts";
 import { DisposableStore } from "../../../util/disposable.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { DomainDeviceModifyFlags, DomainEventId } from "../../enums.ts";
@@ -56,7 +64,15 @@ import {
 import { Props } from "../command/escape.ts";
 import { hostdevDeviceProps } from "../command/hostdev.ts";
 import { hostNetProps, nicProps } from "../command/net.ts";
-import { attachTaps, planTapPlugs, PLUGGED_TYPES, type PlugPlan } from "./net-plug.ts";
+import {
+  attachTaps,
+  closeMacvtapFds,
+  createMacvtaps,
+  planTapPlugs,
+  PLUGGED_TYPES,
+  releaseMacvtaps,
+  type PlugPlan,
+} from "./net-plug.ts";
 import type { CommandContext } from "../command/types.ts";
 import type { QmpClient, QmpObject } from "../monitor/index.ts";
 import { hostCommandContext } from "../command/context.ts";
@@ -79,8 +95,21 @@ export const hotplugTimeouts = {
   detachMs: 30_000,
 };
 
-/** Interface types a running guest takes (direct and vhost-user need an fd passed over QMP). */
-const LIVE_NET_TYPES = ["user", "server", "client", "mcast", "udp", "network", "bridge", "ethernet"] as const;
+/**
+ * Interface types a running guest takes. `direct`: the macvtap's descriptor goes to QEMU over
+ * QMP (`getfd`, SCM_RIGHTS) and `netdev_add` names it, as libvirt does. vhost-user is not yet.
+ */
+const LIVE_NET_TYPES = [
+  "user",
+  "server",
+  "client",
+  "mcast",
+  "udp",
+  "network",
+  "bridge",
+  "ethernet",
+  "direct",
+] as const;
 
 /** Of those, the ones on a tap (or the bridge helper) prepared by `net-plug.ts`. */
 const TAP_NET_TYPES = PLUGGED_TYPES;
@@ -198,6 +227,8 @@ async function buildFor(
   run: QemuRun,
   def: DomainDef,
   plugs?: PlugPlan,
+  /** Interfaces whose tap QEMU got with `getfd` under this name (a hotplugged macvtap). */
+  fdNames?: ReadonlyMap<string, string>,
 ): Promise<Build> {
   const caps = await drv.caps(def.devices.emulator);
   const tapOf = new Map((plugs?.plugs ?? []).map((p) => [p.alias, p.tap]));
@@ -207,6 +238,14 @@ async function buildFor(
     paths: domainPaths(drv.paths, obj.id, obj.name),
     monitor: { path: run.monitorPath },
     accel: def.type === "kvm" ? "kvm" : "tcg",
+    ...(fdNames
+      ? {
+          interfaceFds: (alias: string) => {
+            const name = fdNames.get(alias);
+            return name === undefined ? undefined : { tap: [name], vhost: [] };
+          },
+        }
+      : {}),
     // a hotplugged network/bridge interface: its tap, by name, as at start (net-plug.ts)
     ...(plugs
       ? {
@@ -375,7 +414,7 @@ async function attachLive(
       throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
         action: "live attach",
         kind: `interface type='${type}'${backend === "passt" ? " with the passt backend" : ""}`,
-        where: " on a running domain (direct, vhost-user and helper-process backends are not hotplugged yet)",
+        where: " on a running domain (vhost-user and helper-process backends are not hotplugged yet)",
         allowed: LIVE_NET_TYPES.map((x) => `interface type='${x}'`).join(", "),
       });
     }
@@ -452,8 +491,10 @@ async function attachLive(
       allowed: "interface type='user', or a bridge when tvirt runs as root",
     });
   }
-  const b = await buildFor(drv, obj, run, next, plugs);
   const alias = dev.alias ?? "";
+  const direct = s.kind === "interface" && (dev as InterfaceDef).type === "direct";
+  const fdNames = direct ? new Map([[alias, `hostnet-fd-${alias}`]]) : undefined;
+  const b = await buildFor(drv, obj, run, next, plugs, fdNames);
 
   // what the attach added, removed newest first if a later step fails
   const undo = new DisposableStore();
@@ -469,6 +510,18 @@ async function attachLive(
       await qmp.execute("device_add", args(diskDeviceProps(b, disk, nodes, disk.boot?.order)));
     } else if (s.kind === "interface") {
       const net = dev as InterfaceDef;
+      if (direct) {
+        // the macvtap is made and opened here, its descriptor handed to QEMU by name
+        const [tap] = await createMacvtaps({ ...next, devices: { ...next.devices, interfaces: [net] } });
+        if (tap) {
+          undo.addFn(() => releaseMacvtaps([{ dev: tap.dev }]));
+          try {
+            await qmp.executeWithFd("getfd", { fdname: fdNames!.get(alias)! }, tap.fd);
+          } finally {
+            closeMacvtapFds([tap]);
+          }
+        }
+      }
       const hostnet = args(hostNetProps(b, net, net.type));
       await qmp.execute("netdev_add", hostnet);
       undo.addFn(async () => {
@@ -656,7 +709,10 @@ async function detachLive(
       await qmp.execute("netdev_del", { id: `host${alias}` }).catch(() => undefined);
     });
     const tap = (dev as InterfaceDef).target?.dev;
-    if (tap !== undefined) release.push(() => releaseHotplug(drv, obj, [], [tap], alias));
+    // a macvtap outlives QEMU's use of it: deleted as at stop
+    if ((dev as InterfaceDef).type === "direct") {
+      if (tap !== undefined) release.push(() => releaseMacvtaps([{ dev: tap }]));
+    } else if (tap !== undefined) release.push(() => releaseHotplug(drv, obj, [], [tap], alias));
   } else if (s.kind === "filesystem") {
     const f = dev as FilesystemDef;
     if (f.driver?.type !== "virtiofs" || f.source?.socket !== undefined) {
@@ -772,6 +828,8 @@ export async function updateDevice(
   flags: number,
 ): Promise<void> {
   checkFlags(flags, F.LIVE | F.CONFIG | F.FORCE, "qemuDomainUpdateDeviceFlags");
+  const graphics = readGraphicsSnippet(xml);
+  if (graphics) return updateGraphics(drv, obj, graphics, flags);
   const s = readDeviceSnippet(xml);
   if (s.kind === "interface") return updateInterface(drv, obj, s, flags);
   if (s.kind !== "disk") {
@@ -852,6 +910,44 @@ async function changeMediaLive(drv: QemuDriver, obj: QemuDomainObj, want: DiskDe
     await releaseHotplug(drv, obj, [oldPath], [], alias);
   obj.def = next;
   await drv.saveStatus(obj);
+}
+
+/**
+ * update-device of a `<graphics>` (virt-manager changes a console password this way): live,
+ * libvirt's qemuDomainChangeGraphics (the password, its validity and `connected` change, set
+ * over QMP when they differ); in the config the device of that type is replaced.
+ */
+async function updateGraphics(
+  drv: QemuDriver,
+  obj: QemuDomainObj,
+  want: GraphicsDef,
+  flags: number,
+): Promise<void> {
+  await withModifyJob(obj, "virDomainUpdateDeviceFlags", async () => {
+    const scope = impact(obj, flags);
+    let config: DomainDef | undefined;
+    if (scope.config) {
+      config = structuredClone(obj.persistentDef());
+      const i = config.devices.graphics.findIndex((g) => g.type === want.type);
+      if (i < 0) throw new VirtError("QEMU_GRAPHICS_CONFIG_NOT_FOUND", { type: want.type });
+      config.devices.graphics[i] = structuredClone(want);
+      // parsed again with the domain's defaults, as a definition with it would be
+      config = await drv.parseDomain(formatDomainXML(config, { secure: true }));
+    }
+    if (scope.live) {
+      const { qmp } = liveRun(obj);
+      const old = checkGraphicsChange(obj.def, want);
+      if (graphicsPasswordChanged(old, want)) {
+        const next = withGraphicsPassword(old, want);
+        await setGraphicsPassword(qmp, next, drv.options.graphics);
+        const live = structuredClone(obj.def);
+        live.devices.graphics[obj.def.devices.graphics.indexOf(old)] = next;
+        obj.def = live;
+        await drv.saveStatus(obj);
+      }
+    }
+    if (config) await commitConfig(drv, obj, config);
+  });
 }
 
 /** The flag-less APIs (virDomainAttachDevice, virDomainDetachDevice) act on the running guest. */

@@ -4,7 +4,7 @@
  * to running guests, autostarting) and closed with the last (releasing monitors and timers,
  * never stopping guests other than AUTODESTROY ones).
  */
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseDomainXML } from "../../../conf/domain/index.ts";
 import { isProcessAlive } from "../../../util/spawn.ts";
@@ -31,6 +31,24 @@ interface Instance {
   refs: number;
 }
 
+/** Left in the state dir by the first autostart after a boot (libvirt's name). */
+export const AUTOSTART_MARKER = "autostarted";
+
+/**
+ * Whether this instance should autostart (libvirt's `virDriverShouldAutostart`): true once per
+ * boot of the host, when `stateDir` (on /run, a tmpfs) has no marker yet; the marker is created
+ * exclusively, so of two instances racing only one autostarts.
+ */
+export async function claimAutostart(stateDir: string): Promise<boolean> {
+  try {
+    await writeFile(join(stateDir, AUTOSTART_MARKER), "", { flag: "wx", mode: 0o600 });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  }
+}
+
 const instances = new Map<string, Instance>();
 /** Instances still closing, by root: a new open waits for the old instance to let go. */
 const closing = new Map<string, Promise<void>>();
@@ -50,7 +68,10 @@ export async function openQemuConnection(
   if (!inst) {
     const driver = (async () => {
       const drv = await QemuDriver.open(root, options);
-      if (drv.options.autostart) await autostartDomains(drv);
+      if (drv.options.autostart) {
+        if (!drv.options.autostartOncePerBoot || (await claimAutostart(drv.paths.stateDir)))
+          await autostartDomains(drv);
+      }
       return drv;
     })();
     const created: Instance = { driver, refs: 0 };

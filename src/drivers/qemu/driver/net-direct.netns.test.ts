@@ -5,7 +5,8 @@
  * guest: a managed ethernet tap (made for the guest, gone at stop) and a macvtap on a veth (the
  * guest pings the veth's peer through it; the macvtap is deleted at stop); an existing tap
  * hotplugged with managed='no' (the guest pings through it; it is still there after detach and
- * stop) and a managed ethernet tap hotplugged and unplugged. Then the refusals: a missing
+ * stop), a managed ethernet tap and a macvtap (descriptor passed over QMP) hotplugged and
+ * unplugged. Then the refusals: a missing
  * unmanaged tap, an existing tap without managed='no', a missing macvtap parent, and a bridge
  * the helper's ACL file (a fake path given as a driver option) does not allow, with the argv
  * QEMU gets once the ACL allows it.
@@ -68,7 +69,7 @@ if (!insideTestNetns()) {
       await tr.cleanup();
     });
 
-    test("one guest: a managed ethernet tap and a macvtap at start; unmanaged and managed taps hotplugged", async (t) => {
+    test("one guest: a managed ethernet tap and a macvtap at start; unmanaged and managed taps and a macvtap hotplugged", async (t) => {
       const base = await guestXML(t, { name: "ethguest", mode: "shell" });
       if (base === undefined) return;
       const xml = base.replace(
@@ -151,6 +152,22 @@ if (!insideTestNetns()) {
       assert.equal((await ipLinks()).find((l) => l.ifname === hot)?.address, "fe:54:00:e0:00:04");
       await conn.domainDetachDeviceFlags(dom, managed, F.LIVE);
       assert.ok(await gone(hot), `${hot} is gone with its detach`);
+
+      // a macvtap hotplugged: made and opened by tvirt, its descriptor passed over QMP (getfd)
+      const mv = nic("<mac address='52:54:00:e0:00:05'/><source dev='vpar' mode='bridge'/>", "direct");
+      await conn.domainAttachDeviceFlags(dom, mv, F.LIVE);
+      assert.match(
+        await conn.domainGetXMLDesc(dom, 0),
+        /<mac address='52:54:00:e0:00:05'\/>\n\s*<source dev='vpar' mode='bridge'\/>\n\s*<target dev='macvtap1'\/>/,
+      );
+      assert.equal((await ipLinks()).find((l) => l.ifname === "macvtap1")?.link, "vpar");
+      await sh("ip", "addr", "add", "192.168.61.1/24", "dev", "vpeer");
+      say(
+        "waitnic 52:54:00:e0:00:05; up 52:54:00:e0:00:05 192.168.61.2; ping -c 1 -W 5 192.168.61.1 >/dev/null; echo PING-HOTMVT-$((0+$?))X",
+      );
+      assert.equal(await wait(/PING-HOTMVT-\d+X/, 60_000), "PING-HOTMVT-0X");
+      await conn.domainDetachDeviceFlags(dom, mv, F.LIVE);
+      assert.ok(await gone("macvtap1"), "the hotplugged macvtap is deleted with its detach");
       await con.close();
 
       await conn.domainDestroy(dom);

@@ -52,7 +52,13 @@ import {
   releaseDomainHostdevs,
   resolveDomainUsbHostdevs,
 } from "./hostdev-prepare.ts";
-import { adoptGraphicsPorts, reserveGraphicsPorts } from "./graphics.ts";
+import { hostDrmRenderNode } from "../../../host/facts.ts";
+import {
+  adoptGraphicsPorts,
+  graphicsContext,
+  initGraphicsPasswords,
+  reserveGraphicsPorts,
+} from "./graphics.ts";
 import { fakeReboot, handleMonitorEvent } from "./monitor.ts";
 import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupBalloon } from "./tuning.ts";
@@ -184,6 +190,11 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     domainId: id,
     paths: dp,
     monitor: { path: monitorPath },
+    graphics: graphicsContext(drv.options.graphics),
+    ...(() => {
+      const node = hostDrmRenderNode();
+      return node !== undefined ? { drmRenderNode: node } : {};
+    })(),
     accel: def.type === "kvm" ? "kvm" : "tcg",
     ...(opts.incoming ? { incoming: "defer" } : {}),
   };
@@ -371,6 +382,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     await setupDomainCgroup(drv, newRun, live, qmp);
     await attachTaps(plugs);
     await refreshChardevs(qmp, live);
+    await initGraphicsPasswords(qmp, live, drv.options.graphics);
     await setupBalloon(qmp, live);
     if (caps.flags.has("set-action") && live.onReboot === "destroy") {
       await qmp.execute("set-action", { reboot: "shutdown" });

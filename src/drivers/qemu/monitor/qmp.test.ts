@@ -1,6 +1,6 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -8,6 +8,7 @@ import { connectQmp, type QmpEvent } from "./qmp.ts";
 import { startFakeQmpServer, type FakeHandler } from "../../../testing/qemu/monitor-fake-server.ts";
 import { leakedResources, resourceCounts } from "../../../testing/qemu/monitor-leaks.ts";
 import { isVirtError, type VirtError } from "../../../util/errors/index.ts";
+import { fdPassingAvailable } from "../../../util/fdpass.ts";
 
 let dir = "";
 let n = 0;
@@ -67,6 +68,33 @@ void describe("QMP client against a fake server", () => {
       s.received.slice(1).map((c) => c.arguments?.i),
       [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
     );
+  });
+
+  void test("a command carrying a descriptor waits its turn and arrives whole, in order", async (t) => {
+    if (!(await fdPassingAvailable())) {
+      if (process.env.CI === "true") assert.fail("python3 with socket.send_fds is required");
+      t.skip("python3 with socket.send_fds is not available");
+      return;
+    }
+    await using server = await startFakeQmpServer({ path: sock(), handler: echo });
+    await using qmp = await connectQmp({ path: server.path });
+    const fd = openSync("/dev/null", "r");
+    try {
+      // (the fake server reads with node, which drops the descriptor; real QEMU: graphics tests)
+      const results = await Promise.all([
+        qmp.execute("echo", { i: 0 }),
+        qmp.executeWithFd("echo", { i: 1, fdname: "x" }, fd),
+        qmp.execute("echo", { i: 2 }),
+      ]);
+      assert.deepEqual(results, [{ i: 0 }, { i: 1, fdname: "x" }, { i: 2 }]);
+      const srv = await server.session(0);
+      assert.deepEqual(
+        srv.received.slice(1).map((c) => c.arguments?.i),
+        [0, 1, 2],
+      );
+    } finally {
+      closeSync(fd);
+    }
   });
 
   void test("QEMU errors become QEMU_COMMAND_FAILED with QEMU's class and text", async () => {

@@ -19,6 +19,7 @@
  */
 import { createConnection, type Socket } from "node:net";
 import { VirtError, type ErrorDetails } from "../../../util/errors/index.ts";
+import { sendWithFds } from "../../../util/fdpass.ts";
 
 export type QmpObject = Record<string, unknown>;
 
@@ -84,6 +85,8 @@ interface PendingCommand {
   readonly id: string;
   readonly command: string;
   readonly line: string;
+  /** A descriptor sent with the command's text (SCM_RIGHTS), as libvirt does for `getfd`. */
+  readonly fd?: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: VirtError) => void;
   timer: NodeJS.Timeout | undefined;
@@ -353,6 +356,29 @@ export class QmpClient implements Disposable, AsyncDisposable {
    * `QEMU_MONITOR_TIMEOUT`, `QEMU_MONITOR_ABORTED` or `QEMU_MONITOR_CLOSED`.
    */
   execute(command: string, args?: QmpObject, options: QmpExecuteOptions = {}): Promise<unknown> {
+    return this.#enqueue(command, args, options, undefined);
+  }
+
+  /**
+   * Runs one QMP command whose text carries descriptor `fd` (SCM_RIGHTS, util/fdpass): `getfd`,
+   * `add-fd`. QEMU takes its own copy; the caller still owns `fd`. The command waits its turn as
+   * any other, so nothing else is being written to the monitor while the descriptor travels.
+   */
+  executeWithFd(
+    command: string,
+    args: QmpObject | undefined,
+    fd: number,
+    options: QmpExecuteOptions = {},
+  ): Promise<unknown> {
+    return this.#enqueue(command, args, options, fd);
+  }
+
+  #enqueue(
+    command: string,
+    args: QmpObject | undefined,
+    options: QmpExecuteOptions,
+    fd: number | undefined,
+  ): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closedError ?? this.#closedByUs(command));
     const signal = options.signal;
     if (signal?.aborted) {
@@ -371,6 +397,7 @@ export class QmpClient implements Disposable, AsyncDisposable {
         id,
         command,
         line,
+        ...(fd !== undefined ? { fd } : {}),
         resolve,
         reject,
         timer: undefined,
@@ -521,7 +548,25 @@ export class QmpClient implements Disposable, AsyncDisposable {
     const next = this.#queue.shift();
     if (!next) return;
     this.#inflight = next;
-    this.#socket.write(next.line);
+    if (next.fd === undefined) {
+      this.#socket.write(next.line);
+      return;
+    }
+    // Node has nothing else to write while this command is in flight (one at a time), so the
+    // helper's bytes cannot interleave with another command's.
+    sendWithFds(this.#socket, [{ data: Buffer.from(next.line), fds: [next.fd] }]).catch((e: unknown) => {
+      if (this.#inflight !== next) return;
+      this.#giveUp(
+        next,
+        e instanceof VirtError
+          ? e
+          : new VirtError("QEMU_COMMAND_FAILED", {
+              name: this.name,
+              command: next.command,
+              reason: String(e),
+            }),
+      );
+    });
   }
 
   #settle(p: PendingCommand): boolean {
