@@ -1077,6 +1077,100 @@ export class Domain {
     return this.call("virDomainMemoryStats", false, (d, r) => d.domainMemoryStats?.(r, nrStats, flags));
   }
 
+  /** virDomainGetMemoryParameters: `hard_limit`, `soft_limit`, `swap_hard_limit` in KiB (unlimited = 9007199254740991). */
+  async getMemoryParameters(flags = 0): Promise<TypedParameter[]> {
+    return this.call("virDomainGetMemoryParameters", false, (d, r) =>
+      d.domainGetMemoryParameters?.(r, flags),
+    );
+  }
+
+  /** virDomainSetMemoryParameters (memtune). */
+  async setMemoryParameters(params: TypedParameter[], flags = 0): Promise<void> {
+    await this.call("virDomainSetMemoryParameters", true, (d, r) =>
+      d.domainSetMemoryParameters?.(r, params, flags),
+    );
+  }
+
+  /** virDomainGetSchedulerType: the scheduler (`posix`) and its parameter count. */
+  async getSchedulerType(): Promise<{ type: string; nparams: number }> {
+    return this.call("virDomainGetSchedulerType", false, (d, r) => d.domainGetSchedulerType?.(r));
+  }
+
+  /** virDomainGetSchedulerParameters: the legacy call without flags (schedinfo without a scope). */
+  async getSchedulerParameters(): Promise<TypedParameter[]> {
+    return this.call("virDomainGetSchedulerParameters", false, (d, r) =>
+      d.domainGetSchedulerParameters
+        ? d.domainGetSchedulerParameters(r)
+        : d.domainGetSchedulerParametersFlags?.(r, 0),
+    );
+  }
+
+  /** virDomainSetSchedulerParameters: the legacy call without flags. */
+  async setSchedulerParameters(params: TypedParameter[]): Promise<void> {
+    await this.call("virDomainSetSchedulerParameters", true, (d, r) =>
+      d.domainSetSchedulerParameters
+        ? d.domainSetSchedulerParameters(r, params)
+        : d.domainSetSchedulerParametersFlags?.(r, params, 0),
+    );
+  }
+
+  /**
+   * virDomainGetSchedulerParametersFlags (schedinfo with a scope). As libvirt's public API,
+   * VIR_TYPED_PARAM_STRING_OKAY is added (every tvirt driver takes string parameters).
+   */
+  async getSchedulerParametersFlags(flags = 0): Promise<TypedParameter[]> {
+    return this.call("virDomainGetSchedulerParametersFlags", false, (d, r) =>
+      d.domainGetSchedulerParametersFlags?.(r, flags | 4),
+    );
+  }
+
+  /** virDomainSetSchedulerParametersFlags (schedinfo --set). */
+  async setSchedulerParametersFlags(params: TypedParameter[], flags = 0): Promise<void> {
+    await this.call("virDomainSetSchedulerParametersFlags", true, (d, r) =>
+      d.domainSetSchedulerParametersFlags?.(r, params, flags),
+    );
+  }
+
+  /** virDomainGetBlkioParameters (blkiotune). */
+  async getBlkioParameters(flags = 0): Promise<TypedParameter[]> {
+    return this.call("virDomainGetBlkioParameters", false, (d, r) => d.domainGetBlkioParameters?.(r, flags));
+  }
+
+  /** virDomainSetBlkioParameters. */
+  async setBlkioParameters(params: TypedParameter[], flags = 0): Promise<void> {
+    await this.call("virDomainSetBlkioParameters", true, (d, r) =>
+      d.domainSetBlkioParameters?.(r, params, flags),
+    );
+  }
+
+  /** virDomainPinVcpuFlags: `cpumap` one bit per host CPU. */
+  async pinVcpuFlags(vcpu: number, cpumap: Uint8Array, flags = 0): Promise<void> {
+    await this.call("virDomainPinVcpuFlags", true, (d, r) => d.domainPinVcpuFlags?.(r, vcpu, cpumap, flags));
+  }
+
+  /** virDomainPinEmulator. */
+  async pinEmulator(cpumap: Uint8Array, flags = 0): Promise<void> {
+    await this.call("virDomainPinEmulator", true, (d, r) => d.domainPinEmulator?.(r, cpumap, flags));
+  }
+
+  /** virDomainGetVcpuPinInfo: `num` maps of `maplen` bytes back to back. */
+  async getVcpuPinInfo(
+    ncpumaps: number,
+    maplen: number,
+    flags = 0,
+  ): Promise<{ num: number; cpumaps: Uint8Array }> {
+    return this.call("virDomainGetVcpuPinInfo", false, (d, r) =>
+      d.domainGetVcpuPinInfo?.(r, ncpumaps, maplen, flags),
+    );
+  }
+
+  /** virDomainGetEmulatorPinInfo. */
+  async getEmulatorPinInfo(maplen: number, flags = 0): Promise<{ ret: number; cpumap: Uint8Array }> {
+    return this.call("virDomainGetEmulatorPinInfo", false, (d, r) =>
+      d.domainGetEmulatorPinInfo?.(r, maplen, flags),
+    );
+  }
+
   /** virDomainSetMemoryStatsPeriod: seconds between balloon statistics updates (0 = off). */
   async setMemoryStatsPeriod(period: number, flags = 0): Promise<void> {
     await this.call("virDomainSetMemoryStatsPeriod", true, (d, r) =>

@@ -371,6 +371,33 @@ export interface HypervisorDriver {
   domainInterfaceStats?(dom: DomainRef, device: string): Promise<InterfaceStats>;
   domainMemoryStats?(dom: DomainRef, nrStats: number, flags: number): Promise<MemoryStat[]>;
   domainSetMemoryStatsPeriod?(dom: DomainRef, period: number, flags: number): Promise<void>;
+  // --- cgroup tuning (memtune, schedinfo, blkiotune, vcpupin, emulatorpin) -----------------
+  domainGetMemoryParameters?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
+  domainSetMemoryParameters?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
+  /** `virDomainGetSchedulerType`: the scheduler's name and how many parameters it has. */
+  domainGetSchedulerType?(dom: DomainRef): Promise<{ type: string; nparams: number }>;
+  /** `virDomainGetSchedulerParameters` (no flags; drivers without it get the flags call with 0). */
+  domainGetSchedulerParameters?(dom: DomainRef): Promise<TypedParameter[]>;
+  domainSetSchedulerParameters?(dom: DomainRef, params: TypedParameter[]): Promise<void>;
+  domainGetSchedulerParametersFlags?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
+  domainSetSchedulerParametersFlags?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
+  domainGetBlkioParameters?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
+  domainSetBlkioParameters?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
+  /** `cpumap`: one bit per host CPU, CPU 0 in the lowest bit of byte 0. */
+  domainPinVcpuFlags?(dom: DomainRef, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void>;
+  domainPinEmulator?(dom: DomainRef, cpumap: Uint8Array, flags: number): Promise<void>;
+  /** `ncpumaps` maps of `maplen` bytes back to back; `num` = how many vCPUs were filled. */
+  domainGetVcpuPinInfo?(
+    dom: DomainRef,
+    ncpumaps: number,
+    maplen: number,
+    flags: number,
+  ): Promise<{ num: number; cpumaps: Uint8Array }>;
+  domainGetEmulatorPinInfo?(
+    dom: DomainRef,
+    maplen: number,
+    flags: number,
+  ): Promise<{ ret: number; cpumap: Uint8Array }>;
   /** `doms` empty = every domain the list flags select. */
   connectGetAllDomainStats?(doms: DomainRef[], stats: number, flags: number): Promise<DomainStatsRecord[]>;
   /** libvirt-qemu's monitor events; `event` null = all events. Returns the callback id. */

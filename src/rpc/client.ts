@@ -1348,6 +1348,82 @@ export class RemoteDriver
   async domainMemoryStats(dom: DomainRef, nrStats: number, flags: number): Promise<MemoryStat[]> {
     return (await this.#call(Proc.domainMemoryStats, { dom: wire(dom), maxStats: nrStats, flags })).stats;
   }
+  async #twoStep(
+    count: () => Promise<number>,
+    fetch: (n: number) => Promise<TypedParameter[]>,
+  ): Promise<TypedParameter[]> {
+    const n = await count();
+    return n <= 0 ? [] : fetch(n);
+  }
+  async domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    const call = (nparams: number) =>
+      this.#call(Proc.domainGetMemoryParameters, { dom: wire(dom), nparams, flags });
+    return this.#twoStep(
+      async () => (await call(0)).nparams,
+      async (n) => (await call(n)).params,
+    );
+  }
+  async domainSetMemoryParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    await this.#call(Proc.domainSetMemoryParameters, { dom: wire(dom), params, flags });
+  }
+  async domainGetSchedulerType(dom: DomainRef): Promise<{ type: string; nparams: number }> {
+    return this.#call(Proc.domainGetSchedulerType, { dom: wire(dom) });
+  }
+  async domainGetSchedulerParameters(dom: DomainRef): Promise<TypedParameter[]> {
+    const { nparams } = await this.domainGetSchedulerType(dom);
+    if (nparams <= 0) return [];
+    return (await this.#call(Proc.domainGetSchedulerParameters, { dom: wire(dom), nparams })).params;
+  }
+  async domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[]): Promise<void> {
+    await this.#call(Proc.domainSetSchedulerParameters, { dom: wire(dom), params });
+  }
+  async domainGetSchedulerParametersFlags(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    const { nparams } = await this.domainGetSchedulerType(dom);
+    if (nparams <= 0) return [];
+    return (await this.#call(Proc.domainGetSchedulerParametersFlags, { dom: wire(dom), nparams, flags }))
+      .params;
+  }
+  async domainSetSchedulerParametersFlags(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<void> {
+    await this.#call(Proc.domainSetSchedulerParametersFlags, { dom: wire(dom), params, flags });
+  }
+  async domainGetBlkioParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    const call = (nparams: number) =>
+      this.#call(Proc.domainGetBlkioParameters, { dom: wire(dom), nparams, flags });
+    return this.#twoStep(
+      async () => (await call(0)).nparams,
+      async (n) => (await call(n)).params,
+    );
+  }
+  async domainSetBlkioParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    await this.#call(Proc.domainSetBlkioParameters, { dom: wire(dom), params, flags });
+  }
+  async domainPinVcpuFlags(dom: DomainRef, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void> {
+    await this.#call(Proc.domainPinVcpuFlags, { dom: wire(dom), vcpu, cpumap: Buffer.from(cpumap), flags });
+  }
+  async domainPinEmulator(dom: DomainRef, cpumap: Uint8Array, flags: number): Promise<void> {
+    await this.#call(Proc.domainPinEmulator, { dom: wire(dom), cpumap: Buffer.from(cpumap), flags });
+  }
+  async domainGetVcpuPinInfo(
+    dom: DomainRef,
+    ncpumaps: number,
+    maplen: number,
+    flags: number,
+  ): Promise<{ num: number; cpumaps: Uint8Array }> {
+    const r = await this.#call(Proc.domainGetVcpuPinInfo, { dom: wire(dom), ncpumaps, maplen, flags });
+    return { num: r.num, cpumaps: new Uint8Array(r.cpumaps) };
+  }
+  async domainGetEmulatorPinInfo(
+    dom: DomainRef,
+    maplen: number,
+    flags: number,
+  ): Promise<{ ret: number; cpumap: Uint8Array }> {
+    const r = await this.#call(Proc.domainGetEmulatorPinInfo, { dom: wire(dom), maplen, flags });
+    return { ret: r.ret, cpumap: new Uint8Array(r.cpumaps) };
+  }
   async domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
     await this.#call(Proc.domainSetMemoryStatsPeriod, { dom: wire(dom), period, flags });
   }

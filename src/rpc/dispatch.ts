@@ -6,7 +6,7 @@
  * library reports them. Procedures not listed here get libvirt's "unknown procedure" reply.
  */
 import { Domain, Network, NodeDevice, type Connection, type DomainEventHandler } from "../api/index.ts";
-import { type DomainEvent, type DomainRef } from "../drivers/driver.ts";
+import { type DomainEvent, type DomainRef, type TypedParameter } from "../drivers/driver.ts";
 import { ConnectFlags, DomainEventId } from "../drivers/enums.ts";
 import { ConnectListNetworksFlags, type NetworkRef } from "../drivers/network-driver.ts";
 import {
@@ -733,6 +733,59 @@ export function buildDispatchTable(): Table {
   });
   on(t, Proc.domainSetMemoryStatsPeriod, async (ctx, a) => {
     await dom(ctx, a.dom).setMemoryStatsPeriod(a.period, a.flags);
+  });
+  // cgroup tuning: libvirt's two-step calls (nparams 0 asks the count)
+  const paramsCall = async (nparams: number, get: () => Promise<TypedParameter[]>) => {
+    if (nparams < 0 || nparams > 16) throw new VirtError("TUNING_RPC_LIMIT", { what: "nparams too large" });
+    const params = await get();
+    if (nparams === 0) return { params: [], nparams: params.length };
+    const sent = params.slice(0, nparams);
+    return { params: sent, nparams: sent.length };
+  };
+  on(t, Proc.domainSetMemoryParameters, async (ctx, a) => {
+    await dom(ctx, a.dom).setMemoryParameters(a.params, a.flags);
+  });
+  on(t, Proc.domainGetMemoryParameters, (ctx, a) =>
+    paramsCall(a.nparams, () => dom(ctx, a.dom).getMemoryParameters(a.flags)),
+  );
+  on(t, Proc.domainGetSchedulerType, (ctx, a) => dom(ctx, a.dom).getSchedulerType());
+  on(t, Proc.domainGetSchedulerParameters, async (ctx, a) => {
+    const r = await paramsCall(a.nparams, () => dom(ctx, a.dom).getSchedulerParameters());
+    return { params: r.params };
+  });
+  on(t, Proc.domainSetSchedulerParameters, async (ctx, a) => {
+    await dom(ctx, a.dom).setSchedulerParameters(a.params);
+  });
+  on(t, Proc.domainSetSchedulerParametersFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).setSchedulerParametersFlags(a.params, a.flags);
+  });
+  on(t, Proc.domainGetSchedulerParametersFlags, async (ctx, a) => {
+    const r = await paramsCall(a.nparams, () => dom(ctx, a.dom).getSchedulerParametersFlags(a.flags));
+    return { params: r.params };
+  });
+  on(t, Proc.domainSetBlkioParameters, async (ctx, a) => {
+    await dom(ctx, a.dom).setBlkioParameters(a.params, a.flags);
+  });
+  on(t, Proc.domainGetBlkioParameters, (ctx, a) =>
+    paramsCall(a.nparams, () => dom(ctx, a.dom).getBlkioParameters(a.flags)),
+  );
+  on(t, Proc.domainPinVcpuFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).pinVcpuFlags(a.vcpu, new Uint8Array(a.cpumap), a.flags);
+  });
+  on(t, Proc.domainPinEmulator, async (ctx, a) => {
+    await dom(ctx, a.dom).pinEmulator(new Uint8Array(a.cpumap), a.flags);
+  });
+  on(t, Proc.domainGetVcpuPinInfo, async (ctx, a) => {
+    if (a.ncpumaps < 0 || a.maplen <= 0 || a.ncpumaps * a.maplen > ListMax.CPUMAPS)
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "maxinfo * maplen > REMOTE_CPUMAPS_MAX" });
+    const r = await dom(ctx, a.dom).getVcpuPinInfo(a.ncpumaps, a.maplen, a.flags);
+    return { cpumaps: Buffer.from(r.cpumaps), num: r.num };
+  });
+  on(t, Proc.domainGetEmulatorPinInfo, async (ctx, a) => {
+    if (a.maplen <= 0 || a.maplen > ListMax.CPUMAPS)
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "maplen > REMOTE_CPUMAPS_MAX" });
+    const r = await dom(ctx, a.dom).getEmulatorPinInfo(a.maplen, a.flags);
+    return { cpumaps: Buffer.from(r.cpumap), ret: r.ret };
   });
   on(t, Proc.connectGetAllDomainStats, async (ctx, a) => {
     const conn = ctx.conn();

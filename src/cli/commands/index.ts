@@ -18,9 +18,11 @@ import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
 import { netDoctor } from "./net-doctor.ts"; // network doctor
+import { hugepages } from "./hugepages.ts"; // huge pages report
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
+import { cgroupTuneCommands } from "./cgroup-tune.ts"; // cgroup tuning
 
 type Cmd = CmdDef<Ctx>;
 
@@ -167,10 +169,12 @@ export const allCommands: Cmd[] = [
   event,
   ...monitorCommands,
   ...tuningCommands, // tuning and statistics
+  ...cgroupTuneCommands, // cgroup tuning
   ...hostCommands,
   ...cpuCommands, // CPU models, baseline, compare
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
+  hugepages, // huge pages report
   ...nodedevCommands, // node devices
   ...storagePoolCommands, // storage pools
   ...storageVolCommands, // storage volumes

@@ -19,6 +19,7 @@ import {
   type DomainStatsRecord,
   // tuning and statistics
   type BlockStats,
+  type TypedParameter,
   // graphical consoles
   bufferStream,
   type Screenshot,
@@ -50,6 +51,9 @@ import {
 } from "../enums.ts";
 import { matchesListFlags } from "../list-filter.ts";
 import { checkFlags, VirtError } from "../../util/errors/index.ts";
+
+/** VIR_DOMAIN_MEMORY_PARAM_UNLIMITED (KiB) */
+const MEMORY_UNLIMITED = 9007199254740991;
 import { defaultCells, testCapabilitiesXML } from "./capabilities.ts";
 import { testBaselineCpu, testCpuModelNames } from "./cpu-models.ts";
 import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
@@ -699,6 +703,120 @@ export class TestConnection implements HypervisorDriver {
     for (const d of [live, config]) {
       const m = d?.devices.memballoon;
       if (m) m.statsPeriod = period;
+    }
+  }
+
+  // --- cgroup tuning as libvirt's test driver: values live in the definition only ----------
+
+  /** testDomainGetMemoryParameters */
+  async domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    checkFlags(flags, 1 | 2 | 4, "testDomainGetMemoryParameters");
+    const def = this.#tuningOneDef(this.obj(dom), flags & 3);
+    const mt = def.memtune;
+    return (["hard_limit", "soft_limit", "swap_hard_limit"] as const).map((field) => ({
+      field,
+      value: { type: 4 as const, value: BigInt(mt?.[field] ?? MEMORY_UNLIMITED) },
+    }));
+  }
+
+  /** testDomainSetMemoryParameters */
+  async domainSetMemoryParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    checkFlags(flags, 1 | 2, "testDomainSetMemoryParameters");
+    const def = this.#tuningOneDef(this.obj(dom), flags);
+    const allowed = ["hard_limit", "soft_limit", "swap_hard_limit"];
+    for (const p of params) {
+      if (!allowed.includes(p.field))
+        throw new VirtError("TUNE_PARAM_UNKNOWN", { field: p.field }, { expected: allowed.join(", ") });
+      if (p.value.type !== 4)
+        throw new VirtError("TUNE_PARAM_TYPE", { field: p.field, got: String(p.value.type), want: "ullong" });
+    }
+    const get = (f: string, cur: number | undefined): number => {
+      const p = params.find((x) => x.field === f);
+      return p ? Number(p.value.value) : (cur ?? MEMORY_UNLIMITED);
+    };
+    const mt = def.memtune ?? {};
+    const hard = get("hard_limit", mt.hard_limit);
+    const swap = get("swap_hard_limit", mt.swap_hard_limit);
+    if (hard > swap) throw new VirtError("TUNE_HARD_ABOVE_SWAP", {});
+    for (const p of params) {
+      const v = Math.min(Number(p.value.value), MEMORY_UNLIMITED);
+      const k = p.field as "hard_limit" | "soft_limit" | "swap_hard_limit";
+      if (v >= MEMORY_UNLIMITED) Reflect.deleteProperty(mt, k);
+      else mt[k] = v;
+    }
+    def.memtune = mt;
+  }
+
+  /** testDomainGetSchedulerType: the "fair" scheduler with one parameter. */
+  async domainGetSchedulerType(dom: DomainRef): Promise<{ type: string; nparams: number }> {
+    this.obj(dom);
+    return { type: "fair", nparams: 1 };
+  }
+
+  /** testDomainGetSchedulerParameters */
+  async domainGetSchedulerParameters(dom: DomainRef): Promise<TypedParameter[]> {
+    return this.domainGetSchedulerParametersFlags(dom, 0);
+  }
+
+  /** testDomainSetSchedulerParameters */
+  async domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[]): Promise<void> {
+    return this.domainSetSchedulerParametersFlags(dom, params, 0);
+  }
+
+  /** testDomainGetSchedulerParametersFlags: weight 50, always (no flags taken, as libvirt's). */
+  async domainGetSchedulerParametersFlags(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    checkFlags(flags, 0, "testDomainGetSchedulerParametersFlags");
+    this.obj(dom);
+    return [{ field: "weight", value: { type: 2, value: 50 } }];
+  }
+
+  /** testDomainSetSchedulerParametersFlags: checks the parameter and keeps nothing (as libvirt's). */
+  async domainSetSchedulerParametersFlags(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<void> {
+    checkFlags(flags, 0, "testDomainSetSchedulerParametersFlags");
+    this.obj(dom);
+    for (const p of params) {
+      if (p.field !== "weight")
+        throw new VirtError("TUNE_PARAM_UNKNOWN", { field: p.field }, { expected: "weight" });
+      if (p.value.type !== 2)
+        throw new VirtError("TUNE_PARAM_TYPE", { field: p.field, got: String(p.value.type), want: "uint" });
+    }
+  }
+
+  /** testDomainGetBlkioParameters */
+  async domainGetBlkioParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    checkFlags(flags, 1 | 2 | 4, "testDomainGetBlkioParameters");
+    const def = this.#tuningOneDef(this.obj(dom), flags & 3);
+    const bt = def.blkiotune;
+    const out: TypedParameter[] = [{ field: "weight", value: { type: 2, value: bt?.weight ?? 0 } }];
+    if (!(flags & 4)) return out;
+    for (const [field, k] of [
+      ["device_weight", "weight"],
+      ["device_read_iops_sec", "read_iops_sec"],
+      ["device_write_iops_sec", "write_iops_sec"],
+      ["device_read_bytes_sec", "read_bytes_sec"],
+      ["device_write_bytes_sec", "write_bytes_sec"],
+    ] as const) {
+      const text = (bt?.devices ?? [])
+        .filter((d) => d[k])
+        .map((d) => `${d.path},${String(d[k])}`)
+        .join(",");
+      out.push({ field, value: { type: 7, value: text } });
+    }
+    return out;
+  }
+
+  /** testDomainSetBlkioParameters: the weight into the definition. */
+  async domainSetBlkioParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    checkFlags(flags, 1 | 2, "testDomainSetBlkioParameters");
+    const def = this.#tuningOneDef(this.obj(dom), flags);
+    for (const p of params) {
+      if (p.field !== "weight") continue;
+      // libvirt's test driver takes any weight
+      (def.blkiotune ??= { devices: [] }).weight = Number(p.value.value);
     }
   }
 

@@ -760,6 +760,61 @@ export const qemuErrors = {
   },
 
   // === live tuning, statistics and QEMU monitor events ===
+  // cgroup tuning (memtune, schedinfo, blkiotune, vcpupin, emulatorpin)
+  TUNE_SESSION: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{what} tuning is not available in session mode",
+  },
+  TUNE_NO_CGROUP: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "environment",
+    template: "cgroup {controller} controller is not mounted (domain '{name}' has no cgroup of it)",
+  },
+  TUNE_PARAM_UNKNOWN: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "parameter '{field}' not supported",
+  },
+  TUNE_PARAM_TYPE: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "invalid type '{got}' for parameter '{field}', expected '{want}'",
+  },
+  TUNE_PARAM_RANGE: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "value of '{field}' is out of range [{min}, {max}]",
+  },
+  TUNE_HARD_ABOVE_SWAP: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "memory hard_limit tunable value must be lower than or equal to swap_hard_limit",
+  },
+  TUNE_BLKIO_DEVICE_STRING: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "unable to parse blkio device '{field}' '{value}': expected 'path,value[,path,value...]'",
+  },
+  TUNE_VCPU_RANGE: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "vcpu {vcpu} is out of range of live cpu count {count}",
+  },
+  TUNE_CPUMAP_EMPTY: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "Empty cpu list for pinning",
+  },
   TUNING_MEMORY_ABOVE_MAX: {
     vir: "INVALID_ARG",
     domain: "QEMU",

@@ -63,6 +63,7 @@ import { Sysfs } from "../../../host/sysfs/sysfs.ts";
 import * as hotplug from "./hotplug.ts";
 // tuning and statistics
 import * as tuning from "./tuning.ts";
+import * as tune from "./tune-params.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
@@ -718,6 +719,69 @@ export class QemuConnection implements HypervisorDriver {
 
   domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
     return this.onDomain(dom, (obj) => tuning.setMemoryStatsPeriod(this.driver, obj, period, flags));
+  }
+
+  // --- cgroup tuning ---------------------------------------------------------------------------
+
+  domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => tune.getMemoryParameters(this.driver, obj, flags));
+  }
+
+  domainSetMemoryParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.setMemoryParameters(this.driver, obj, params, flags));
+  }
+
+  domainGetSchedulerType(dom: DomainRef): Promise<{ type: string; nparams: number }> {
+    return this.onDomain(dom, (obj) => Promise.resolve(tune.getSchedulerType(this.driver, obj)));
+  }
+
+  domainGetSchedulerParameters(dom: DomainRef): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => tune.getSchedulerParameters(this.driver, obj, 0));
+  }
+
+  domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[]): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.setSchedulerParameters(this.driver, obj, params, 0));
+  }
+
+  domainGetSchedulerParametersFlags(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => tune.getSchedulerParameters(this.driver, obj, flags));
+  }
+
+  domainSetSchedulerParametersFlags(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.setSchedulerParameters(this.driver, obj, params, flags));
+  }
+
+  domainGetBlkioParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => tune.getBlkioParameters(this.driver, obj, flags));
+  }
+
+  domainSetBlkioParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.setBlkioParameters(this.driver, obj, params, flags));
+  }
+
+  domainPinVcpuFlags(dom: DomainRef, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.pinVcpu(this.driver, obj, vcpu, cpumap, flags));
+  }
+
+  domainPinEmulator(dom: DomainRef, cpumap: Uint8Array, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.pinEmulator(this.driver, obj, cpumap, flags));
+  }
+
+  domainGetVcpuPinInfo(
+    dom: DomainRef,
+    ncpumaps: number,
+    maplen: number,
+    flags: number,
+  ): Promise<{ num: number; cpumaps: Uint8Array }> {
+    return this.onDomain(dom, (obj) => Promise.resolve(tune.getVcpuPinInfo(obj, ncpumaps, maplen, flags)));
+  }
+
+  domainGetEmulatorPinInfo(
+    dom: DomainRef,
+    maplen: number,
+    flags: number,
+  ): Promise<{ ret: number; cpumap: Uint8Array }> {
+    return this.onDomain(dom, (obj) => Promise.resolve(tune.getEmulatorPinInfo(obj, maplen, flags)));
   }
 
   async connectGetAllDomainStats(
