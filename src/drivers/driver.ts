@@ -280,6 +280,39 @@ export interface HypervisorDriver {
   domainDestroyFlags?(dom: DomainRef, flags: number): Promise<void>;
   domainSuspend?(dom: DomainRef): Promise<void>;
   domainResume?(dom: DomainRef): Promise<void>;
+  // migration, protocol version 3 with typed parameters (`MigrateFlags`, `MigrateParam`);
+  // cookies are opaque bytes passed between the two sides' drivers
+  domainMigrateBegin3Params?(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; xml: string }>;
+  domainMigratePrepare3Params?(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }>;
+  domainMigratePerform3Params?(
+    dom: DomainRef,
+    dconnuri: string | null,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array }>;
+  domainMigrateFinish3Params?(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }>;
+  domainMigrateConfirm3Params?(
+    dom: DomainRef,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<void>;
+  domainMigrateStartPostCopy?(dom: DomainRef, flags: number): Promise<void>;
   domainSave?(dom: DomainRef, path: string): Promise<void>;
   domainSaveFlags?(dom: DomainRef, path: string, dxml: string | null, flags: number): Promise<void>;
   domainRestore?(path: string): Promise<void>;

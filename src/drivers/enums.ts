@@ -470,3 +470,52 @@ export const KeycodeSet = {
   WIN32: 8,
   QNUM: 9,
 } as const;
+
+/** `virDomainMigrateFlags` */
+export const MigrateFlags = {
+  LIVE: 1 << 0,
+  PEER2PEER: 1 << 1,
+  TUNNELLED: 1 << 2,
+  PERSIST_DEST: 1 << 3,
+  UNDEFINE_SOURCE: 1 << 4,
+  PAUSED: 1 << 5,
+  NON_SHARED_DISK: 1 << 6,
+  NON_SHARED_INC: 1 << 7,
+  CHANGE_PROTECTION: 1 << 8,
+  UNSAFE: 1 << 9,
+  OFFLINE: 1 << 10,
+  COMPRESSED: 1 << 11,
+  ABORT_ON_ERROR: 1 << 12,
+  AUTO_CONVERGE: 1 << 13,
+  RDMA_PIN_ALL: 1 << 14,
+  POSTCOPY: 1 << 15,
+  TLS: 1 << 16,
+  PARALLEL: 1 << 17,
+  NON_SHARED_SYNCHRONOUS_WRITES: 1 << 18,
+  POSTCOPY_RESUME: 1 << 19,
+  ZEROCOPY: 1 << 20,
+} as const;
+
+/** `VIR_MIGRATE_PARAM_*`: the typed parameters of the v3 migration calls. */
+export const MigrateParam = {
+  URI: "migrate_uri",
+  DEST_NAME: "destination_name",
+  DEST_XML: "destination_xml",
+  PERSIST_XML: "persistent_xml",
+  BANDWIDTH: "bandwidth",
+  BANDWIDTH_POSTCOPY: "bandwidth.postcopy",
+  GRAPHICS_URI: "graphics_uri",
+  LISTEN_ADDRESS: "listen_address",
+  MIGRATE_DISKS: "migrate_disks",
+  DISKS_PORT: "disks_port",
+  DISKS_URI: "disks_uri",
+  COMPRESSION: "compression",
+  COMPRESSION_MT_LEVEL: "compression.mt.level",
+  COMPRESSION_MT_THREADS: "compression.mt.threads",
+  COMPRESSION_MT_DTHREADS: "compression.mt.dthreads",
+  COMPRESSION_XBZRLE_CACHE: "compression.xbzrle.cache",
+  AUTO_CONVERGE_INITIAL: "auto_converge.initial",
+  AUTO_CONVERGE_INCREMENT: "auto_converge.increment",
+  PARALLEL_CONNECTIONS: "parallel.connections",
+  TLS_DESTINATION: "tls.destination",
+} as const;

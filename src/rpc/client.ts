@@ -1080,6 +1080,75 @@ export class RemoteDriver
     await this.#call(Proc.domainSaveFlags, { dom: wire(dom), to: path, dxml, flags });
     dom.id = -1;
   }
+  // --- migration ----------------------------------------------------------------------------
+  async domainMigrateBegin3Params(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; xml: string }> {
+    const r = await this.#call(Proc.domainMigrateBegin3Params, { dom: wire(dom), params, flags });
+    return { cookieOut: r.cookie_out, xml: r.xml };
+  }
+  async domainMigratePrepare3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
+    const r = await this.#call(Proc.domainMigratePrepare3Params, {
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+    });
+    return { cookieOut: r.cookie_out, uriOut: r.uri_out };
+  }
+  async domainMigratePerform3Params(
+    dom: DomainRef,
+    dconnuri: string | null,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array }> {
+    const r = await this.#call(Proc.domainMigratePerform3Params, {
+      dom: wire(dom),
+      dconnuri,
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+    });
+    return { cookieOut: r.cookie_out };
+  }
+  async domainMigrateFinish3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }> {
+    const r = await this.#call(Proc.domainMigrateFinish3Params, {
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+      cancelled: cancelled ? 1 : 0,
+    });
+    return { dom: toRef(r.dom), cookieOut: r.cookie_out };
+  }
+  async domainMigrateConfirm3Params(
+    dom: DomainRef,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<void> {
+    await this.#call(Proc.domainMigrateConfirm3Params, {
+      dom: wire(dom),
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+      cancelled: cancelled ? 1 : 0,
+    });
+  }
+  async domainMigrateStartPostCopy(dom: DomainRef, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateStartPostCopy, { dom: wire(dom), flags });
+  }
   async domainRestore(path: string): Promise<void> {
     await this.#call(Proc.domainRestore, { from: path });
   }

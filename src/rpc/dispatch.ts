@@ -159,7 +159,7 @@ export function buildDispatchTable(): Table {
 
   // --- connection -----------------------------------------------------------------------------
   on(t, Proc.authList, () => ({ types: [AuthType.NONE] }));
-  on(t, Proc.connectSupportsFeature, (ctx, a) => {
+  on(t, Proc.connectSupportsFeature, async (ctx, a) => {
     if (a.feature === DrvFeature.PROGRAM_KEEPALIVE) {
       const c = ctx.client;
       if (!c.keepalive) {
@@ -179,8 +179,10 @@ export function buildDispatchTable(): Table {
       }
       return { supported: 1 };
     }
-    ctx.conn();
-    return { supported: daemonFeatures.has(a.feature) ? 1 : 0 };
+    const conn = ctx.conn();
+    if (daemonFeatures.has(a.feature)) return { supported: 1 };
+    // the rest (migration) is the connection's driver's to say
+    return { supported: (await conn.supportsFeature(a.feature)) ? 1 : 0 };
   });
   on(t, Proc.connectOpen, async (ctx, a) => {
     const c = ctx.client;
@@ -320,6 +322,29 @@ export function buildDispatchTable(): Table {
   on(t, Proc.domainSaveParams, async (ctx, a) => {
     const p = saveParams(a.params);
     await dom(ctx, a.dom).saveFlags(p.file, p.dxml, a.flags);
+  });
+  // migration (v3 with typed parameters)
+  on(t, Proc.domainMigrateBegin3Params, async (ctx, a) => {
+    const r = await dom(ctx, a.dom).migrateBegin3Params(a.params, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut), xml: r.xml };
+  });
+  on(t, Proc.domainMigratePrepare3Params, async (ctx, a) => {
+    const r = await ctx.conn().migratePrepare3Params(a.params, a.cookie_in, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut), uri_out: r.uriOut };
+  });
+  on(t, Proc.domainMigratePerform3Params, async (ctx, a) => {
+    const r = await dom(ctx, a.dom).migratePerform3Params(a.dconnuri, a.params, a.cookie_in, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut) };
+  });
+  on(t, Proc.domainMigrateFinish3Params, async (ctx, a) => {
+    const r = await ctx.conn().migrateFinish3Params(a.params, a.cookie_in, a.flags, a.cancelled !== 0);
+    return { dom: r.dom.ref(), cookie_out: Buffer.from(r.cookieOut) };
+  });
+  on(t, Proc.domainMigrateConfirm3Params, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateConfirm3Params(a.params, a.cookie_in, a.flags, a.cancelled !== 0);
+  });
+  on(t, Proc.domainMigrateStartPostCopy, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateStartPostCopy(a.flags);
   });
   on(t, Proc.domainRestore, async (ctx, a) => {
     await ctx.conn().restore(a.from);

@@ -19,6 +19,7 @@ import {
   uhyper,
   uint,
   uuid,
+  varOpaque,
   VOID,
   type Codec,
 } from "./codec.ts";
@@ -374,6 +375,64 @@ export const Proc = {
     P.DOMAIN_SAVE_PARAMS,
     "DOMAIN_SAVE_PARAMS",
     struct({ dom: nonnullDomain, params: array(typedParam, ListMax.SAVE_PARAMS), flags: uint }),
+    VOID,
+  ),
+  // migration (v3 with typed parameters)
+  domainMigrateBegin3Params: remote(
+    P.DOMAIN_MIGRATE_BEGIN3_PARAMS,
+    "DOMAIN_MIGRATE_BEGIN3_PARAMS",
+    struct({ dom: nonnullDomain, params: array(typedParam, ListMax.MIGRATE_PARAMS), flags: uint }),
+    struct({ cookie_out: varOpaque(ListMax.MIGRATE_COOKIE), xml: nstring }),
+  ),
+  domainMigratePrepare3Params: remote(
+    P.DOMAIN_MIGRATE_PREPARE3_PARAMS,
+    "DOMAIN_MIGRATE_PREPARE3_PARAMS",
+    struct({
+      params: array(typedParam, ListMax.MIGRATE_PARAMS),
+      cookie_in: varOpaque(ListMax.MIGRATE_COOKIE),
+      flags: uint,
+    }),
+    struct({ cookie_out: varOpaque(ListMax.MIGRATE_COOKIE), uri_out: ostring }),
+  ),
+  domainMigratePerform3Params: remote(
+    P.DOMAIN_MIGRATE_PERFORM3_PARAMS,
+    "DOMAIN_MIGRATE_PERFORM3_PARAMS",
+    struct({
+      dom: nonnullDomain,
+      dconnuri: ostring,
+      params: array(typedParam, ListMax.MIGRATE_PARAMS),
+      cookie_in: varOpaque(ListMax.MIGRATE_COOKIE),
+      flags: uint,
+    }),
+    struct({ cookie_out: varOpaque(ListMax.MIGRATE_COOKIE) }),
+  ),
+  domainMigrateFinish3Params: remote(
+    P.DOMAIN_MIGRATE_FINISH3_PARAMS,
+    "DOMAIN_MIGRATE_FINISH3_PARAMS",
+    struct({
+      params: array(typedParam, ListMax.MIGRATE_PARAMS),
+      cookie_in: varOpaque(ListMax.MIGRATE_COOKIE),
+      flags: uint,
+      cancelled: int,
+    }),
+    struct({ dom: nonnullDomain, cookie_out: varOpaque(ListMax.MIGRATE_COOKIE) }),
+  ),
+  domainMigrateConfirm3Params: remote(
+    P.DOMAIN_MIGRATE_CONFIRM3_PARAMS,
+    "DOMAIN_MIGRATE_CONFIRM3_PARAMS",
+    struct({
+      dom: nonnullDomain,
+      params: array(typedParam, ListMax.MIGRATE_PARAMS),
+      cookie_in: varOpaque(ListMax.MIGRATE_COOKIE),
+      flags: uint,
+      cancelled: int,
+    }),
+    VOID,
+  ),
+  domainMigrateStartPostCopy: remote(
+    P.DOMAIN_MIGRATE_START_POST_COPY,
+    "DOMAIN_MIGRATE_START_POST_COPY",
+    domFlags,
     VOID,
   ),
   domainRestore: remote(P.DOMAIN_RESTORE, "DOMAIN_RESTORE", struct({ from: nstring }), VOID),

@@ -541,6 +541,25 @@ export const qemuErrors = {
     kind: "user",
     template: "save image is incomplete",
   },
+  // migration (migration.ts)
+  QEMU_MIGRATION_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "migration {phase} failed: {reason}",
+  },
+  QEMU_MIGRATION_INVALID: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "{reason}",
+  },
+  QEMU_MIGRATION_UNSUPPORTED: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "{reason}",
+  },
   QEMU_SAVE_FAILED: {
     vir: "OPERATION_FAILED",
     domain: "QEMU",

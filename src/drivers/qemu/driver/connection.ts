@@ -49,6 +49,7 @@ import { findConsoleDevice, openChardevStream } from "./console.ts";
 import { hostFreeMemoryBytes, hostNodeInfo } from "../../../host/facts.ts";
 import { hostCapabilitiesXML } from "./host.ts";
 import * as ops from "./operations.ts";
+import * as migration from "./migration.ts";
 import { domainMonitorCommand } from "./monitor-command.ts";
 import * as nodedev from "../../nodedev/ops.ts";
 import { Sysfs } from "../../../host/sysfs/sysfs.ts";
@@ -104,6 +105,66 @@ export class QemuConnection implements HypervisorDriver {
 
   async connectGetVersion(): Promise<number> {
     return (await this.driver.caps()).version;
+  }
+
+  async connectSupportsFeature(feature: number): Promise<boolean> {
+    return Promise.resolve(migration.migrationFeatures().includes(feature));
+  }
+
+  // --- migration (migration.ts) ----------------------------------------------------------------
+
+  domainMigrateBegin3Params(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; xml: string }> {
+    return this.onDomain(dom, (obj) => migration.migrateBegin(this.driver, obj, params, flags));
+  }
+
+  domainMigratePrepare3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
+    return migration.migratePrepare(this.driver, params, cookieIn, flags);
+  }
+
+  domainMigratePerform3Params(
+    dom: DomainRef,
+    dconnuri: string | null,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array }> {
+    return this.onDomain(dom, (obj) =>
+      migration.migratePerform(this.driver, obj, dconnuri, params, cookieIn, flags),
+    );
+  }
+
+  async domainMigrateFinish3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }> {
+    const obj = await migration.migrateFinish(this.driver, params, cookieIn, flags, cancelled);
+    return { dom: obj.ref(), cookieOut: new Uint8Array() };
+  }
+
+  domainMigrateConfirm3Params(
+    dom: DomainRef,
+    _params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) =>
+      migration.migrateConfirm(this.driver, obj, cookieIn, flags, cancelled),
+    );
+  }
+
+  domainMigrateStartPostCopy(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => migration.migrateStartPostCopy(this.driver, obj, flags));
   }
 
   connectGetHostname(): Promise<string> {
