@@ -131,6 +131,53 @@ test(
       assert.equal(await state(uriB), "shut off");
       await waitFor("the counter to go on on A", () => lastCounter(serial) >= onB + 2);
 
+      // post-copy with tvirsh (switched after the first moment of pre-copy; pre-copy alone would
+      // crawl at 1 MiB/s), then back with stock virsh driving the five phases itself (no --p2p)
+      const onA = lastCounter(serial);
+      const t2 = Date.now();
+      r = await tvsh(
+        uriA,
+        "migrate",
+        "--live",
+        "--p2p",
+        "--postcopy",
+        "--postcopy-after-precopy",
+        "--bandwidth",
+        "1",
+        NAME,
+        uriB,
+      );
+      assert.equal(
+        r.code,
+        0,
+        `postcopy A→B failed: ${r.stderr}\n${daemons.map((d) => d.stderr()).join("\n")}`,
+      );
+      t.diagnostic(
+        `tvirsh migrate --postcopy --postcopy-after-precopy --bandwidth 1 A→B: ${Date.now() - t2} ms`,
+      );
+      // the source switched and the destination resumed the guest in post-copy
+      assert.match(
+        readFileSync(join(rootA, "log", "qemu", `${NAME}.log`), "utf8"),
+        /outgoing migration switched to post-copy/,
+      );
+      assert.match(
+        readFileSync(join(rootB, "log", "qemu", `${NAME}.log`), "utf8"),
+        /incoming migration in post-copy: guest resumed here \(status 'postcopy-active'\)/,
+      );
+      assert.equal(await state(uriB), "running");
+      await waitFor("the counter to go on on B after post-copy", () => lastCounter(serial) >= onA + 2);
+      const t3 = Date.now();
+      r = await vsh(uriB, "migrate", "--live", "--persistent", NAME, uriA);
+      assert.equal(
+        r.code,
+        0,
+        `virsh migrate (not p2p) B→A failed: ${r.stderr}\n${daemons.map((d) => d.stderr()).join("\n")}`,
+      );
+      t.diagnostic(`virsh migrate --live (client-driven) B→A: ${Date.now() - t3} ms`);
+      assert.equal(await state(uriA), "running");
+      const back = lastCounter(serial);
+      await waitFor("the counter to go on on A again", () => lastCounter(serial) >= back + 2);
+
       // a destination whose QEMU dies mid-migration: the guest stays on the source
       const migrating = vsh(uriA, "migrate", "--live", "--p2p", "--bandwidth", "1", NAME, uriB);
       await waitFor(

@@ -14,6 +14,7 @@ import { graphicsCommands } from "./graphics.ts"; // graphical consoles
 import { hostCommands } from "./host.ts";
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
+import { migrateCommands } from "./migrate.ts"; // migration between hosts
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
 import { netDoctor } from "./net-doctor.ts"; // network doctor
@@ -159,6 +160,7 @@ const connectCmd: Cmd = {
 
 export const allCommands: Cmd[] = [
   ...domainCommands,
+  ...migrateCommands, // migration between hosts
   consoleCmd,
   domxmlToNative,
   // edit / schema validation

@@ -38,6 +38,7 @@ import { openMigrationPeer } from "../../migration-peer.ts";
 import type { QmpClient } from "../monitor/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
+import { appendLog } from "./log.ts";
 import { startProcess, stopProcess } from "./process.ts";
 
 const F = MigrateFlags;
@@ -773,6 +774,10 @@ export async function migrateFinish(
       const postcopy = now === "postcopy-active" || cookie.postcopy === true;
       if (postcopy) {
         // the guest must run here for the source to send the remaining pages on demand
+        await appendLog(
+          drv.logPath(obj.name),
+          `${new Date().toISOString()}: incoming migration in post-copy: guest resumed here (status '${now ?? "none"}')\n`,
+        );
         run.runningReason = DomainRunningReason.POSTCOPY;
         await qmp.execute("cont");
         if (obj.state !== DomainState.RUNNING) {
@@ -908,6 +913,10 @@ export async function migrateStartPostCopy(
   if (run) run.pausedReason = DomainPausedReason.POSTCOPY;
   await entry.qmp.execute("migrate-start-postcopy");
   entry.postcopyStarted = true;
+  await appendLog(
+    drv.logPath(obj.name),
+    `${new Date().toISOString()}: outgoing migration switched to post-copy\n`,
+  );
 }
 
 /** For `connectSupportsFeature`: what this driver's migration offers. */
