@@ -21,6 +21,7 @@ type Cmd = CmdDef<Ctx>;
 
 const bool = (name: string, help: string): OptDef => ({ name, type: "bool", help });
 const str = (name: string, help: string): OptDef => ({ name, type: "string", help });
+const num = (name: string, help: string): OptDef => ({ name, type: "int", help });
 
 const migrate: Cmd = {
   name: "migrate",
@@ -28,11 +29,18 @@ const migrate: Cmd = {
   help: "migrate domain to another host",
   desc: "Migrate domain to another host.  Add --live for live migration.",
   opts: [
+    domainOpt(),
+    {
+      name: "desturi",
+      type: "data",
+      required: true,
+      help: "connection URI of the destination host as seen from the client(normal migration) or source(p2p migration)",
+    },
     bool("live", "live migration"),
     bool("offline", "offline migration"),
     bool("p2p", "peer-2-peer migration"),
     bool("direct", "direct migration"),
-    bool("tunneled", "tunneled migration"),
+    bool("tunnelled", "tunnelled migration"),
     bool("persistent", "persist VM on destination"),
     bool("undefinesource", "undefine VM on source"),
     bool("suspend", "do not restart the domain on the destination host"),
@@ -40,6 +48,10 @@ const migrate: Cmd = {
     bool(
       "copy-storage-inc",
       "migration with non-shared storage with incremental copy (same base image shared between source and destination)",
+    ),
+    bool(
+      "copy-storage-synchronous-writes",
+      "force guest disk writes to be synchronously written to the destination to improve storage migration convergence",
     ),
     bool("change-protection", "prevent any configuration changes to domain until migration ends"),
     bool("unsafe", "force migration even if it may be unsafe"),
@@ -50,40 +62,36 @@ const migrate: Cmd = {
     bool("abort-on-error", "abort on soft errors during migration"),
     bool("postcopy", "enable post-copy migration; switch to it using migrate-postcopy command"),
     bool("postcopy-after-precopy", "automatically switch to post-copy migration after one pass of pre-copy"),
-    domainOpt(),
-    {
-      name: "desturi",
-      type: "data",
-      required: true,
-      help: "connection URI of the destination host as seen from the client(normal migration) or source(p2p migration)",
-    },
+    bool("postcopy-resume", "resume failed post-copy migration"),
+    bool("zerocopy", "use zero-copy mechanism for migrating memory pages"),
     str("migrateuri", "migration URI, usually can be omitted"),
     str("graphicsuri", "graphics URI to be used for seamless graphics migration"),
     str("listen-address", "listen address that destination should bind to for incoming migration"),
     str("dname", "rename to new name during migration (if supported)"),
-    {
-      name: "timeout",
-      type: "int",
-      help: "run action specified by --timeout-* option (suspend by default) if live migration exceeds timeout (in seconds)",
-    },
+    num(
+      "timeout",
+      "run action specified by --timeout-* option (suspend by default) if live migration exceeds timeout (in seconds)",
+    ),
     bool("timeout-suspend", "suspend the guest after timeout"),
     bool("timeout-postcopy", "switch to post-copy after timeout"),
     str("xml", "filename containing updated XML for the target"),
     str("migrate-disks", "comma separated list of disks to be migrated"),
-    { name: "disks-port", type: "int", help: "port to use by target server for incoming disks migration" },
+    num("disks-port", "port to use by target server for incoming disks migration"),
+    str("disks-uri", "URI to use for disks migration (overrides --disks-port)"),
+    str("comp-methods", "comma separated list of compression methods to be used"),
+    num("comp-mt-level", "compress level for multithread compression"),
+    num("comp-mt-threads", "number of compression threads for multithread compression"),
+    num("comp-mt-dthreads", "number of decompression threads for multithread compression"),
+    num("comp-xbzrle-cache", "page cache size for xbzrle compression"),
+    num("auto-converge-initial", "initial CPU throttling rate for auto-convergence"),
+    num("auto-converge-increment", "CPU throttling rate increment for auto-convergence"),
     str("persistent-xml", "filename containing updated persistent XML for the target"),
     bool("tls", "use TLS for migration"),
-    { name: "postcopy-bandwidth", type: "int", help: "post-copy migration bandwidth limit in MiB/s" },
+    num("postcopy-bandwidth", "post-copy migration bandwidth limit in MiB/s"),
     bool("parallel", "enable parallel migration"),
-    { name: "parallel-connections", type: "int", help: "number of connections for parallel migration" },
-    { name: "bandwidth", type: "int", help: "migration bandwidth limit in MiB/s" },
-    { name: "comp-xbzrle-cache", type: "int", help: "page cache size for xbzrle compression" },
-    { name: "auto-converge-initial", type: "int", help: "initial CPU throttling rate for auto-convergence" },
-    {
-      name: "auto-converge-increment",
-      type: "int",
-      help: "CPU throttling rate increment for auto-convergence",
-    },
+    num("parallel-connections", "number of connections for parallel migration"),
+    num("bandwidth", "migration bandwidth limit in MiB/s"),
+    str("tls-destination", "override the destination host name used for TLS verification"),
   ],
   async run(ctx, cmd) {
     const F = MigrateFlags;
