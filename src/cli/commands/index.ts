@@ -14,6 +14,7 @@ import { graphicsCommands } from "./graphics.ts"; // graphical consoles
 import { hostCommands } from "./host.ts";
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
+import { jobCommands } from "./jobs.ts"; // job control (issue 15)
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
 import { netDoctor } from "./net-doctor.ts"; // network doctor
@@ -174,6 +175,7 @@ export const allCommands: Cmd[] = [
   ...storageVolCommands, // storage volumes
   ...hotplugCommands, // device hotplug
   ...graphicsCommands, // graphical consoles
+  ...jobCommands, // job control and migration tuning (issue 15)
   cd,
   exit,
   help,
