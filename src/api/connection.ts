@@ -23,6 +23,7 @@ import {
   type BlockStats,
   type InterfaceStats,
   type MemoryStat,
+  type DomainJobInfo,
   type QemuMonitorEvent,
   type TypedParameter,
   type Screenshot,
@@ -1176,6 +1177,70 @@ export class Domain {
   async setMemoryStatsPeriod(period: number, flags = 0): Promise<void> {
     await this.call("virDomainSetMemoryStatsPeriod", true, (d, r) =>
       d.domainSetMemoryStatsPeriod?.(r, period, flags),
+    );
+  }
+
+  // --- jobs and migration tuning (issue 15) -------------------------------------------------
+
+  /** virDomainGetJobInfo: the running job's progress (type `DomainJobType.NONE` when idle). */
+  async getJobInfo(): Promise<DomainJobInfo> {
+    return this.call("virDomainGetJobInfo", false, (d, r) => d.domainGetJobInfo?.(r));
+  }
+
+  /** virDomainGetJobStats with `DomainGetJobStatsFlags`: job type and typed statistics. */
+  async getJobStats(flags = 0): Promise<{ type: number; params: TypedParameter[] }> {
+    return this.call("virDomainGetJobStats", false, (d, r) => d.domainGetJobStats?.(r, flags));
+  }
+
+  /** virDomainAbortJob: cancels the running job (save, migration); the guest keeps running. */
+  async abortJob(): Promise<void> {
+    await this.call("virDomainAbortJob", true, (d, r) =>
+      d.domainAbortJob ? d.domainAbortJob(r) : d.domainAbortJobFlags?.(r, 0),
+    );
+  }
+
+  /** virDomainAbortJobFlags with `DomainAbortJobFlags`. */
+  async abortJobFlags(flags: number): Promise<void> {
+    await this.call("virDomainAbortJobFlags", true, (d, r) => d.domainAbortJobFlags?.(r, flags));
+  }
+
+  /** virDomainMigrateSetMaxDowntime (ms). */
+  async migrateSetMaxDowntime(downtime: bigint, flags = 0): Promise<void> {
+    await this.call("virDomainMigrateSetMaxDowntime", true, (d, r) =>
+      d.domainMigrateSetMaxDowntime?.(r, downtime, flags),
+    );
+  }
+
+  /** virDomainMigrateGetMaxDowntime (ms). */
+  async migrateGetMaxDowntime(flags = 0): Promise<bigint> {
+    return this.call("virDomainMigrateGetMaxDowntime", false, (d, r) =>
+      d.domainMigrateGetMaxDowntime?.(r, flags),
+    );
+  }
+
+  /** virDomainMigrateSetMaxSpeed (MiB/s) with `DomainMigrateMaxSpeedFlags`. */
+  async migrateSetMaxSpeed(bandwidth: bigint, flags = 0): Promise<void> {
+    await this.call("virDomainMigrateSetMaxSpeed", true, (d, r) =>
+      d.domainMigrateSetMaxSpeed?.(r, bandwidth, flags),
+    );
+  }
+
+  /** virDomainMigrateGetMaxSpeed (MiB/s). */
+  async migrateGetMaxSpeed(flags = 0): Promise<bigint> {
+    return this.call("virDomainMigrateGetMaxSpeed", false, (d, r) => d.domainMigrateGetMaxSpeed?.(r, flags));
+  }
+
+  /** virDomainMigrateSetCompressionCache (bytes). */
+  async migrateSetCompressionCache(cacheSize: bigint, flags = 0): Promise<void> {
+    await this.call("virDomainMigrateSetCompressionCache", true, (d, r) =>
+      d.domainMigrateSetCompressionCache?.(r, cacheSize, flags),
+    );
+  }
+
+  /** virDomainMigrateGetCompressionCache (bytes). */
+  async migrateGetCompressionCache(flags = 0): Promise<bigint> {
+    return this.call("virDomainMigrateGetCompressionCache", false, (d, r) =>
+      d.domainMigrateGetCompressionCache?.(r, flags),
     );
   }
 

@@ -446,6 +446,39 @@ export const taintMessages: Readonly<Record<string, string>> = {
 /** `virConnectDomainQemuMonitorEventRegisterFlags` */
 export const QemuMonitorEventRegisterFlags = { REGEX: 1, NOCASE: 2 } as const;
 
+/** `virDomainJobType` */
+export const DomainJobType = {
+  NONE: 0,
+  BOUNDED: 1,
+  UNBOUNDED: 2,
+  COMPLETED: 3,
+  FAILED: 4,
+  CANCELLED: 5,
+} as const;
+export type DomainJobType = (typeof DomainJobType)[keyof typeof DomainJobType];
+
+/** `virDomainJobOperation` (the `operation` job statistic). */
+export const DomainJobOperation = {
+  UNKNOWN: 0,
+  START: 1,
+  SAVE: 2,
+  RESTORE: 3,
+  MIGRATION_IN: 4,
+  MIGRATION_OUT: 5,
+  SNAPSHOT: 6,
+  SNAPSHOT_REVERT: 7,
+  DUMP: 8,
+  BACKUP: 9,
+  SNAPSHOT_DELETE: 10,
+} as const;
+
+/** `virDomainGetJobStatsFlags` */
+export const DomainGetJobStatsFlags = { COMPLETED: 1, KEEP_COMPLETED: 2 } as const;
+/** `virDomainAbortJobFlagsValues` */
+export const DomainAbortJobFlags = { POSTCOPY: 1 } as const;
+/** `virDomainMigrateMaxSpeedFlags` */
+export const DomainMigrateMaxSpeedFlags = { POSTCOPY: 1 } as const;
+
 /** `virTypedParameterType` */
 export const TypedParameterType = {
   INT: 1,

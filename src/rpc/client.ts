@@ -36,6 +36,7 @@ import {
   type TypedParameter,
   // graphical consoles
   type DownloadStream,
+  type DomainJobInfo, // job control
   type Screenshot,
 } from "../drivers/driver.ts";
 import {
@@ -504,6 +505,13 @@ export class RemoteDriver
         callbackID = m.callbackID;
         ref = toRef(m.dom);
         ev = { id: DomainEventId.DEVICE_ADDED, devAlias: m.devAlias };
+        break;
+      }
+      case RemoteProc.DOMAIN_EVENT_CALLBACK_JOB_COMPLETED: {
+        const m = Msg.callbackJobCompleted.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.dom);
+        ev = { id: DomainEventId.JOB_COMPLETED, params: m.params };
         break;
       }
       case RemoteProc.DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON: {
@@ -1363,6 +1371,40 @@ export class RemoteDriver
   }
   async domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
     await this.#call(Proc.domainSetMemoryStatsPeriod, { dom: wire(dom), period, flags });
+  }
+  // --- jobs and migration tuning (issue 15) -------------------------------------------------
+  async domainGetJobInfo(dom: DomainRef): Promise<DomainJobInfo> {
+    return this.#call(Proc.domainGetJobInfo, { dom: wire(dom) });
+  }
+  async domainGetJobStats(
+    dom: DomainRef,
+    flags: number,
+  ): Promise<{ type: number; params: TypedParameter[] }> {
+    return this.#call(Proc.domainGetJobStats, { dom: wire(dom), flags });
+  }
+  async domainAbortJob(dom: DomainRef): Promise<void> {
+    await this.#call(Proc.domainAbortJob, { dom: wire(dom) });
+  }
+  async domainAbortJobFlags(dom: DomainRef, flags: number): Promise<void> {
+    await this.#call(Proc.domainAbortJobFlags, { dom: wire(dom), flags });
+  }
+  async domainMigrateSetMaxDowntime(dom: DomainRef, downtime: bigint, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateSetMaxDowntime, { dom: wire(dom), downtime, flags });
+  }
+  async domainMigrateGetMaxDowntime(dom: DomainRef, flags: number): Promise<bigint> {
+    return (await this.#call(Proc.domainMigrateGetMaxDowntime, { dom: wire(dom), flags })).downtime;
+  }
+  async domainMigrateSetMaxSpeed(dom: DomainRef, bandwidth: bigint, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateSetMaxSpeed, { dom: wire(dom), bandwidth, flags });
+  }
+  async domainMigrateGetMaxSpeed(dom: DomainRef, flags: number): Promise<bigint> {
+    return (await this.#call(Proc.domainMigrateGetMaxSpeed, { dom: wire(dom), flags })).bandwidth;
+  }
+  async domainMigrateSetCompressionCache(dom: DomainRef, cacheSize: bigint, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateSetCompressionCache, { dom: wire(dom), cacheSize, flags });
+  }
+  async domainMigrateGetCompressionCache(dom: DomainRef, flags: number): Promise<bigint> {
+    return (await this.#call(Proc.domainMigrateGetCompressionCache, { dom: wire(dom), flags })).cacheSize;
   }
   async connectGetAllDomainStats(
     doms: DomainRef[],

@@ -98,6 +98,9 @@ function sendCallbackEvent(
         msg: { dom: d, srcPath: ev.srcPath, devAlias: ev.devAlias, action: ev.action, reason: ev.reason },
       });
       return true;
+    case DomainEventId.JOB_COMPLETED:
+      client.sendMessage(Msg.callbackJobCompleted, { callbackID, dom: d, params: [...ev.params] });
+      return true;
   }
 }
 
@@ -124,7 +127,8 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
       send(Msg.deviceRemoved, { dom: d, devAlias: ev.devAlias });
       break;
     case DomainEventId.DEVICE_ADDED:
-      break; // no legacy message exists for it
+    case DomainEventId.JOB_COMPLETED:
+      break; // no legacy message exists for them
     case DomainEventId.IO_ERROR_REASON:
       send(Msg.ioErrorReason, {
         dom: d,
@@ -683,6 +687,36 @@ export function buildDispatchTable(): Table {
   on(t, Proc.domainSetMemoryStatsPeriod, async (ctx, a) => {
     await dom(ctx, a.dom).setMemoryStatsPeriod(a.period, a.flags);
   });
+  // --- jobs and migration tuning (issue 15) -------------------------------------------------
+  on(t, Proc.domainGetJobInfo, async (ctx, a) => dom(ctx, a.dom).getJobInfo());
+  on(t, Proc.domainGetJobStats, async (ctx, a) => {
+    const { type, params } = await dom(ctx, a.dom).getJobStats(a.flags);
+    return { type, params };
+  });
+  on(t, Proc.domainAbortJob, async (ctx, a) => {
+    await dom(ctx, a.dom).abortJob();
+  });
+  on(t, Proc.domainAbortJobFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).abortJobFlags(a.flags);
+  });
+  on(t, Proc.domainMigrateSetMaxDowntime, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetMaxDowntime(a.downtime, a.flags);
+  });
+  on(t, Proc.domainMigrateGetMaxDowntime, async (ctx, a) => ({
+    downtime: await dom(ctx, a.dom).migrateGetMaxDowntime(a.flags),
+  }));
+  on(t, Proc.domainMigrateSetMaxSpeed, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetMaxSpeed(a.bandwidth, a.flags);
+  });
+  on(t, Proc.domainMigrateGetMaxSpeed, async (ctx, a) => ({
+    bandwidth: await dom(ctx, a.dom).migrateGetMaxSpeed(a.flags),
+  }));
+  on(t, Proc.domainMigrateSetCompressionCache, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetCompressionCache(a.cacheSize, a.flags);
+  });
+  on(t, Proc.domainMigrateGetCompressionCache, async (ctx, a) => ({
+    cacheSize: await dom(ctx, a.dom).migrateGetCompressionCache(a.flags),
+  }));
   on(t, Proc.connectGetAllDomainStats, async (ctx, a) => {
     const conn = ctx.conn();
     const recs =

@@ -14,6 +14,7 @@ import { graphicsCommands } from "./graphics.ts"; // graphical consoles
 import { hostCommands } from "./host.ts";
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
+import { jobCommands } from "./jobs.ts"; // job control (issue 15)
 import { migrateCommands } from "./migrate.ts"; // migration between hosts
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
@@ -176,6 +177,7 @@ export const allCommands: Cmd[] = [
   ...storageVolCommands, // storage volumes
   ...hotplugCommands, // device hotplug
   ...graphicsCommands, // graphical consoles
+  ...jobCommands, // job control and migration tuning (issue 15)
   cd,
   exit,
   help,

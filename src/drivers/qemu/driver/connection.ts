@@ -22,6 +22,7 @@ import {
   type MemoryStat,
   type QemuMonitorEventCallback,
   type TypedParameter,
+  type DomainJobInfo, // job control
   // graphical consoles
   bufferStream,
   type Screenshot,
@@ -58,6 +59,7 @@ import * as hotplug from "./hotplug.ts";
 import * as tuning from "./tuning.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
+import * as jobs from "./jobs.ts"; // job control (issue 15)
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
 import { securityLabel, securityModel } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
@@ -704,6 +706,37 @@ export class QemuConnection implements HypervisorDriver {
 
   domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
     return this.onDomain(dom, (obj) => tuning.setMemoryStatsPeriod(this.driver, obj, period, flags));
+  }
+  // --- jobs and migration tuning (issue 15) ---------------------------------------------------
+  domainGetJobInfo(dom: DomainRef): Promise<DomainJobInfo> {
+    return this.onDomain(dom, (obj) => jobs.getJobInfo(obj));
+  }
+  domainGetJobStats(dom: DomainRef, flags: number): Promise<{ type: number; params: TypedParameter[] }> {
+    return this.onDomain(dom, (obj) => jobs.getJobStats(obj, flags));
+  }
+  domainAbortJob(dom: DomainRef): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.abortJob(obj, 0));
+  }
+  domainAbortJobFlags(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.abortJob(obj, flags));
+  }
+  domainMigrateSetMaxDowntime(dom: DomainRef, downtime: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.setMaxDowntime(obj, downtime, flags));
+  }
+  domainMigrateGetMaxDowntime(dom: DomainRef, flags: number): Promise<bigint> {
+    return this.onDomain(dom, (obj) => jobs.getMaxDowntime(obj, flags));
+  }
+  domainMigrateSetMaxSpeed(dom: DomainRef, bandwidth: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.setMaxSpeed(obj, bandwidth, flags));
+  }
+  domainMigrateGetMaxSpeed(dom: DomainRef, flags: number): Promise<bigint> {
+    return this.onDomain(dom, (obj) => jobs.getMaxSpeed(obj, flags));
+  }
+  domainMigrateSetCompressionCache(dom: DomainRef, cacheSize: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.setCompressionCache(obj, cacheSize, flags));
+  }
+  domainMigrateGetCompressionCache(dom: DomainRef, flags: number): Promise<bigint> {
+    return this.onDomain(dom, (obj) => jobs.getCompressionCache(obj, flags));
   }
 
   async connectGetAllDomainStats(
