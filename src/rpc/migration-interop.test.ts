@@ -186,6 +186,11 @@ test(
         30_000,
       );
       await new Promise((res) => setTimeout(res, 1000));
+      // the job is visible meanwhile (job control, migjobs)
+      const ji = await vsh(uriA, "domjobinfo", NAME);
+      assert.equal(ji.code, 0, ji.stderr);
+      assert.match(ji.stdout, /Job type:\s+Unbounded/);
+      assert.match(ji.stdout, /Operation:\s+Outgoing migration/);
       process.kill(pidOf(rootB)!, "SIGKILL");
       r = await migrating;
       assert.notEqual(r.code, 0, "a migration whose destination died reported success");

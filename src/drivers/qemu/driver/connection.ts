@@ -391,7 +391,11 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   domainSuspend(dom: DomainRef): Promise<void> {
-    return this.onDomain(dom, (obj) => ops.suspendDomain(this.driver, obj));
+    return this.onDomain(dom, async (obj) => {
+      // during an outgoing migration (virsh migrate --timeout) suspend runs beside its job
+      if (await migration.suspendDuringMigration(this.driver, obj)) return;
+      await ops.suspendDomain(this.driver, obj);
+    });
   }
 
   domainResume(dom: DomainRef): Promise<void> {

@@ -38,7 +38,16 @@ import { openMigrationPeer } from "../../migration-peer.ts";
 import type { QmpClient } from "../monitor/index.ts";
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
+import {
+  activeStreamJob,
+  beginStreamJob,
+  endStreamJob,
+  MIG_BANDWIDTH_MAX,
+  migrationMaxBandwidth,
+  type StreamJob,
+} from "./jobs.ts";
 import { appendLog } from "./log.ts";
+import { checkPreflight, destinationFacts } from "./migration-preflight.ts";
 import { startProcess, stopProcess } from "./process.ts";
 
 const F = MigrateFlags;
@@ -251,6 +260,8 @@ interface Incoming {
   readonly previous: DomainDef | undefined;
   readonly port: number | undefined;
   readonly flags: number;
+  /** The "migration in" job (statistics for domjobinfo). */
+  readonly job: StreamJob | undefined;
 }
 const incoming = new WeakMap<QemuDriver, Map<string, Incoming>>();
 function incomingOf(drv: QemuDriver): Map<string, Incoming> {
@@ -357,6 +368,10 @@ export async function migratePrepare(
   if (xml === undefined)
     throw new VirtError("QEMU_MIGRATION_INVALID", { reason: "no domain XML passed to migration prepare" });
   const { def } = await drv.parseDomainWithCaps(xml, {});
+  // everything that would make the guest fail here, reported at once (migration-preflight.ts)
+  checkPreflight(def, await destinationFacts(drv, def, { sysfsRoot: drv.options.sysfsRoot }), {
+    offline: (flags & F.OFFLINE) !== 0,
+  });
   const dname = strParam(params, MigrateParam.DEST_NAME);
   if (dname !== undefined && dname !== def.name)
     throw new VirtError("QEMU_MIGRATION_UNSUPPORTED", {
@@ -449,7 +464,8 @@ export async function migratePrepare(
   } finally {
     obj.starting = false;
   }
-  incomingOf(drv).set(obj.uuid, { obj, created, previous, port: allocated, flags });
+  const inJob = obj.run ? beginStreamJob(obj, obj.run, "migration in") : undefined;
+  incomingOf(drv).set(obj.uuid, { obj, created, previous, port: allocated, flags, job: inJob });
   drv.lifecycle(obj, DomainEventType.STARTED, DomainEventStartedDetail.MIGRATED);
   return {
     cookieOut: encodeCookie({ hostname: drv.hostname() }),
@@ -478,8 +494,16 @@ async function performInternal(
   const map = outgoingOf(drv);
   map.set(obj.uuid, entry);
   const wasRunning = obj.state === DomainState.RUNNING;
+  // the speed set with migrate-setspeed applies when --bandwidth is not given
+  const speed = migrationMaxBandwidth(obj);
+  const effective =
+    numParam(params, MigrateParam.BANDWIDTH) === undefined && speed !== MIG_BANDWIDTH_MAX
+      ? [...params, { field: MigrateParam.BANDWIDTH, value: { type: 4 as const, value: speed } }]
+      : params;
+  const streamJob = beginStreamJob(obj, run, "migration out");
+  let last: QueryMigrate | undefined;
   try {
-    await applyQemuSettings(qmp, flags, params, "source");
+    await applyQemuSettings(qmp, flags, effective, "source");
     if (!(flags & F.LIVE) && wasRunning) {
       run.pausedReason = DomainPausedReason.MIGRATION;
       await qmp.execute("stop");
@@ -497,6 +521,10 @@ async function performInternal(
         throw new VirtError("QEMU_GUEST_QUIT", { name: obj.name, operation: "migration" });
       const info = (await qmp.execute("query-migrate")) as QueryMigrate;
       const status = info.status ?? "none";
+      if (status !== "none") {
+        streamJob.last = info;
+        last = info;
+      }
       if (status === "completed") break;
       if (status === "postcopy-active" && entry.postcopyStarted) break;
       if (status === "failed" || status === "cancelled" || status === "none") {
@@ -529,10 +557,20 @@ async function performInternal(
       );
     }
     await drv.saveStatus(obj).catch(() => undefined);
+    endStreamJob(drv, obj, streamJob, "completed", last);
     return { postcopy: entry.postcopyStarted };
   } catch (e) {
     await qmp.execute("migrate_cancel").catch(() => undefined);
-    throw e;
+    // an abort by the client (domjobabort) is reported as libvirt does: "canceled by client"
+    const aborted = endStreamJob(
+      drv,
+      obj,
+      streamJob,
+      "failed",
+      undefined,
+      e instanceof Error ? e.message : String(e),
+    );
+    throw aborted ?? e;
   } finally {
     if (map.get(obj.uuid) === entry) map.delete(obj.uuid);
   }
@@ -818,6 +856,7 @@ export async function migrateFinish(
         );
       }
     }
+    if (inc.job) endStreamJob(drv, obj, inc.job, "completed");
     await drv.saveStatus(obj);
     return obj;
   } finally {
@@ -829,6 +868,8 @@ export async function migrateFinish(
 /** The destination's QEMU of a migration that did not complete goes away. */
 async function discardIncoming(drv: QemuDriver, inc: Incoming): Promise<void> {
   const { obj } = inc;
+  if (inc.job)
+    endStreamJob(drv, obj, inc.job, "failed", undefined, "the incoming migration did not complete");
   const run = obj.run;
   if (run && !run.ended) {
     run.stopping ??= { reason: DomainShutoffReason.FAILED, detail: DomainEventStoppedDetail.FAILED };
@@ -913,10 +954,30 @@ export async function migrateStartPostCopy(
   if (run) run.pausedReason = DomainPausedReason.POSTCOPY;
   await entry.qmp.execute("migrate-start-postcopy");
   entry.postcopyStarted = true;
+  const sj = activeStreamJob(obj);
+  if (sj) sj.postcopy = true;
   await appendLog(
     drv.logPath(obj.name),
     `${new Date().toISOString()}: outgoing migration switched to post-copy\n`,
   );
+}
+
+/**
+ * virDomainSuspend while the domain migrates out (virsh `migrate --timeout`): libvirt lets
+ * suspend run beside the migration job; false when no outgoing migration runs.
+ */
+export async function suspendDuringMigration(drv: QemuDriver, obj: QemuDomainObj): Promise<boolean> {
+  const entry = outgoingOf(drv).get(obj.uuid);
+  const run = obj.run;
+  if (!entry?.qmp || !run || run.ended) return false;
+  if (obj.state !== DomainState.RUNNING) return true;
+  run.pausedReason = DomainPausedReason.MIGRATION;
+  await entry.qmp.execute("stop");
+  if (stateOf(obj) === DomainState.RUNNING) {
+    obj.setState(DomainState.PAUSED, DomainPausedReason.MIGRATION);
+    drv.lifecycle(obj, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.MIGRATED);
+  }
+  return true;
 }
 
 /** For `connectSupportsFeature`: what this driver's migration offers. */
