@@ -201,14 +201,57 @@ test(
         () => lastCounter(serial) >= afterFail + 2,
       );
 
-      // offline: the definition only
-      r = await vsh(uriA, "destroy", NAME);
+      // domjobabort: the guest stays on the source
+      const t5 = Date.now();
+      const aborting = vsh(uriA, "migrate", "--live", "--p2p", "--bandwidth", "1", NAME, uriB);
+      await waitFor("the migration to be under way", async () =>
+        /Outgoing migration/.test((await vsh(uriA, "domjobinfo", NAME)).stdout),
+      );
+      r = await vsh(uriA, "domjobabort", NAME);
       assert.equal(r.code, 0, r.stderr);
-      r = await vsh(uriA, "migrate", "--offline", "--persistent", "--undefinesource", "--p2p", NAME, uriB);
-      // B had the definition already (from --persistent above): offline replaces it
-      assert.equal(r.code, 0, r.stderr);
+      r = await aborting;
+      assert.notEqual(r.code, 0, "an aborted migration reported success");
+      assert.match(r.stderr, /canceled by client|cancel/i);
+      assert.equal(await state(uriA), "running");
       assert.equal(await state(uriB), "shut off");
-      r = await vsh(uriA, "domstate", NAME);
+      t.diagnostic(`domjobabort phase: ${Date.now() - t5} ms`);
+      const afterAbort = lastCounter(serial);
+      await waitFor("the counter to go on on A after the abort", () => lastCounter(serial) >= afterAbort + 2);
+
+      // --timeout with --timeout-suspend: the source pauses the guest after 1 s (at 1 MiB/s the
+      // migration is still running), then migrate-setspeed lifts the limit, the migration
+      // completes and the destination runs the guest
+      const t4 = Date.now();
+      const timed = tvsh(
+        uriA,
+        "migrate",
+        "--live",
+        "--p2p",
+        "--bandwidth",
+        "1",
+        "--timeout",
+        "1",
+        "--timeout-suspend",
+        NAME,
+        uriB,
+      );
+      await waitFor("the timeout to suspend the guest on A", async () => (await state(uriA)) === "paused");
+      r = await vsh(uriA, "migrate-setspeed", NAME, "100000");
+      assert.equal(r.code, 0, r.stderr);
+      r = await timed;
+      assert.equal(r.code, 0, `migrate --timeout failed: ${r.stderr}`);
+      t.diagnostic(`tvirsh migrate --timeout 1 --timeout-suspend: ${Date.now() - t4} ms`);
+      assert.equal(await state(uriB), "running");
+      const onB2 = lastCounter(serial);
+      await waitFor("the counter to go on on B after --timeout", () => lastCounter(serial) >= onB2 + 2);
+
+      // offline: the definition only (B's replaces A's; B forgets it)
+      r = await vsh(uriB, "destroy", NAME);
+      assert.equal(r.code, 0, r.stderr);
+      r = await vsh(uriB, "migrate", "--offline", "--persistent", "--undefinesource", "--p2p", NAME, uriA);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await state(uriA), "shut off");
+      r = await vsh(uriB, "domstate", NAME);
       assert.notEqual(r.code, 0);
     } finally {
       for (const root of [rootA, rootB]) {
