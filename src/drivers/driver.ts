@@ -133,6 +133,23 @@ export interface TypedParameter {
   value: TypedParameterValue;
 }
 
+/** `virDomainJobInfo` (times in ms, sizes in bytes). */
+export interface DomainJobInfo {
+  /** `DomainJobType` */
+  type: number;
+  timeElapsed: bigint;
+  timeRemaining: bigint;
+  dataTotal: bigint;
+  dataProcessed: bigint;
+  dataRemaining: bigint;
+  memTotal: bigint;
+  memProcessed: bigint;
+  memRemaining: bigint;
+  fileTotal: bigint;
+  fileProcessed: bigint;
+  fileRemaining: bigint;
+}
+
 /** `virDomainBlockStatsStruct`; -1 = not available. */
 export interface BlockStats {
   rdReq: bigint;
@@ -195,7 +212,9 @@ export type DomainEvent =
       /** `DomainEventIOErrorAction` */
       readonly action: number;
       readonly reason: string;
-    };
+    }
+  /** A job (save, migration) finished; `params` are its statistics as virDomainGetJobStats'. */
+  | { readonly id: typeof DomainEventId.JOB_COMPLETED; readonly params: readonly TypedParameter[] };
 
 /** Called with a fresh handle of the domain the event is about. Exceptions are swallowed. */
 export type DomainEventCallback = (dom: DomainRef, event: DomainEvent) => void;
@@ -303,6 +322,39 @@ export interface HypervisorDriver {
   domainDestroyFlags?(dom: DomainRef, flags: number): Promise<void>;
   domainSuspend?(dom: DomainRef): Promise<void>;
   domainResume?(dom: DomainRef): Promise<void>;
+  // migration, protocol version 3 with typed parameters (`MigrateFlags`, `MigrateParam`);
+  // cookies are opaque bytes passed between the two sides' drivers
+  domainMigrateBegin3Params?(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; xml: string }>;
+  domainMigratePrepare3Params?(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }>;
+  domainMigratePerform3Params?(
+    dom: DomainRef,
+    dconnuri: string | null,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array }>;
+  domainMigrateFinish3Params?(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }>;
+  domainMigrateConfirm3Params?(
+    dom: DomainRef,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<void>;
+  domainMigrateStartPostCopy?(dom: DomainRef, flags: number): Promise<void>;
   domainSave?(dom: DomainRef, path: string): Promise<void>;
   domainSaveFlags?(dom: DomainRef, path: string, dxml: string | null, flags: number): Promise<void>;
   domainRestore?(path: string): Promise<void>;
@@ -410,6 +462,23 @@ export interface HypervisorDriver {
   connectDomainQemuMonitorEventDeregister?(callbackID: number): Promise<void>;
   /** virDomainGetMessages: taint (`DomainMessageType.TAINTING`) and deprecation messages. */
   domainGetMessages?(dom: DomainRef, flags: number): Promise<string[]>;
+
+  // --- jobs and migration tuning (issue 15: domjobinfo, domjobabort, migrate-set*) -----------
+  /** virDomainGetJobInfo */
+  domainGetJobInfo?(dom: DomainRef): Promise<DomainJobInfo>;
+  /** virDomainGetJobStats: the job type (`DomainJobType`) and its statistics. */
+  domainGetJobStats?(dom: DomainRef, flags: number): Promise<{ type: number; params: TypedParameter[] }>;
+  domainAbortJob?(dom: DomainRef): Promise<void>;
+  domainAbortJobFlags?(dom: DomainRef, flags: number): Promise<void>;
+  /** ms */
+  domainMigrateSetMaxDowntime?(dom: DomainRef, downtime: bigint, flags: number): Promise<void>;
+  domainMigrateGetMaxDowntime?(dom: DomainRef, flags: number): Promise<bigint>;
+  /** MiB/s */
+  domainMigrateSetMaxSpeed?(dom: DomainRef, bandwidth: bigint, flags: number): Promise<void>;
+  domainMigrateGetMaxSpeed?(dom: DomainRef, flags: number): Promise<bigint>;
+  /** bytes */
+  domainMigrateSetCompressionCache?(dom: DomainRef, cacheSize: bigint, flags: number): Promise<void>;
+  domainMigrateGetCompressionCache?(dom: DomainRef, flags: number): Promise<bigint>;
 
   // --- graphical consoles (issue 19) ---------------------------------------------------------
   /**

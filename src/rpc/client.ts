@@ -37,6 +37,7 @@ import {
   type TypedParameter,
   // graphical consoles
   type DownloadStream,
+  type DomainJobInfo, // job control
   type Screenshot,
 } from "../drivers/driver.ts";
 import {
@@ -505,6 +506,13 @@ export class RemoteDriver
         callbackID = m.callbackID;
         ref = toRef(m.dom);
         ev = { id: DomainEventId.DEVICE_ADDED, devAlias: m.devAlias };
+        break;
+      }
+      case RemoteProc.DOMAIN_EVENT_CALLBACK_JOB_COMPLETED: {
+        const m = Msg.callbackJobCompleted.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.dom);
+        ev = { id: DomainEventId.JOB_COMPLETED, params: m.params };
         break;
       }
       case RemoteProc.DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON: {
@@ -1123,6 +1131,75 @@ export class RemoteDriver
     await this.#call(Proc.domainSaveFlags, { dom: wire(dom), to: path, dxml, flags });
     dom.id = -1;
   }
+  // --- migration ----------------------------------------------------------------------------
+  async domainMigrateBegin3Params(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; xml: string }> {
+    const r = await this.#call(Proc.domainMigrateBegin3Params, { dom: wire(dom), params, flags });
+    return { cookieOut: r.cookie_out, xml: r.xml };
+  }
+  async domainMigratePrepare3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
+    const r = await this.#call(Proc.domainMigratePrepare3Params, {
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+    });
+    return { cookieOut: r.cookie_out, uriOut: r.uri_out };
+  }
+  async domainMigratePerform3Params(
+    dom: DomainRef,
+    dconnuri: string | null,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array }> {
+    const r = await this.#call(Proc.domainMigratePerform3Params, {
+      dom: wire(dom),
+      dconnuri,
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+    });
+    return { cookieOut: r.cookie_out };
+  }
+  async domainMigrateFinish3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }> {
+    const r = await this.#call(Proc.domainMigrateFinish3Params, {
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+      cancelled: cancelled ? 1 : 0,
+    });
+    return { dom: toRef(r.dom), cookieOut: r.cookie_out };
+  }
+  async domainMigrateConfirm3Params(
+    dom: DomainRef,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<void> {
+    await this.#call(Proc.domainMigrateConfirm3Params, {
+      dom: wire(dom),
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+      cancelled: cancelled ? 1 : 0,
+    });
+  }
+  async domainMigrateStartPostCopy(dom: DomainRef, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateStartPostCopy, { dom: wire(dom), flags });
+  }
   async domainRestore(path: string): Promise<void> {
     await this.#call(Proc.domainRestore, { from: path });
   }
@@ -1426,6 +1503,40 @@ export class RemoteDriver
   }
   async domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
     await this.#call(Proc.domainSetMemoryStatsPeriod, { dom: wire(dom), period, flags });
+  }
+  // --- jobs and migration tuning (issue 15) -------------------------------------------------
+  async domainGetJobInfo(dom: DomainRef): Promise<DomainJobInfo> {
+    return this.#call(Proc.domainGetJobInfo, { dom: wire(dom) });
+  }
+  async domainGetJobStats(
+    dom: DomainRef,
+    flags: number,
+  ): Promise<{ type: number; params: TypedParameter[] }> {
+    return this.#call(Proc.domainGetJobStats, { dom: wire(dom), flags });
+  }
+  async domainAbortJob(dom: DomainRef): Promise<void> {
+    await this.#call(Proc.domainAbortJob, { dom: wire(dom) });
+  }
+  async domainAbortJobFlags(dom: DomainRef, flags: number): Promise<void> {
+    await this.#call(Proc.domainAbortJobFlags, { dom: wire(dom), flags });
+  }
+  async domainMigrateSetMaxDowntime(dom: DomainRef, downtime: bigint, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateSetMaxDowntime, { dom: wire(dom), downtime, flags });
+  }
+  async domainMigrateGetMaxDowntime(dom: DomainRef, flags: number): Promise<bigint> {
+    return (await this.#call(Proc.domainMigrateGetMaxDowntime, { dom: wire(dom), flags })).downtime;
+  }
+  async domainMigrateSetMaxSpeed(dom: DomainRef, bandwidth: bigint, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateSetMaxSpeed, { dom: wire(dom), bandwidth, flags });
+  }
+  async domainMigrateGetMaxSpeed(dom: DomainRef, flags: number): Promise<bigint> {
+    return (await this.#call(Proc.domainMigrateGetMaxSpeed, { dom: wire(dom), flags })).bandwidth;
+  }
+  async domainMigrateSetCompressionCache(dom: DomainRef, cacheSize: bigint, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateSetCompressionCache, { dom: wire(dom), cacheSize, flags });
+  }
+  async domainMigrateGetCompressionCache(dom: DomainRef, flags: number): Promise<bigint> {
+    return (await this.#call(Proc.domainMigrateGetCompressionCache, { dom: wire(dom), flags })).cacheSize;
   }
   async connectGetAllDomainStats(
     doms: DomainRef[],

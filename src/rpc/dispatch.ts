@@ -109,6 +109,9 @@ function sendCallbackEvent(
         msg: { dom: d, srcPath: ev.srcPath, devAlias: ev.devAlias, action: ev.action, reason: ev.reason },
       });
       return true;
+    case DomainEventId.JOB_COMPLETED:
+      client.sendMessage(Msg.callbackJobCompleted, { callbackID, dom: d, params: [...ev.params] });
+      return true;
   }
 }
 
@@ -135,7 +138,8 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
       send(Msg.deviceRemoved, { dom: d, devAlias: ev.devAlias });
       break;
     case DomainEventId.DEVICE_ADDED:
-      break; // no legacy message exists for it
+    case DomainEventId.JOB_COMPLETED:
+      break; // no legacy message exists for them
     case DomainEventId.IO_ERROR_REASON:
       send(Msg.ioErrorReason, {
         dom: d,
@@ -190,7 +194,7 @@ export function buildDispatchTable(): Table {
       }
       return { supported: 1 };
     }
-    ctx.conn();
+    const conn = ctx.conn();
     // Only where the daemon can really send descriptors (a UNIX socket, the helper works);
     // receiving is set up now, before the client can send any.
     if (a.feature === DrvFeature.FD_PASSING) {
@@ -198,7 +202,9 @@ export function buildDispatchTable(): Table {
       await ctx.client.enableFdReceiving();
       return { supported: 1 };
     }
-    return { supported: daemonFeatures.has(a.feature) ? 1 : 0 };
+    if (daemonFeatures.has(a.feature)) return { supported: 1 };
+    // the rest (migration) is the connection's driver's to say
+    return { supported: (await conn.supportsFeature(a.feature)) ? 1 : 0 };
   });
   on(t, Proc.connectOpen, async (ctx, a) => {
     const c = ctx.client;
@@ -364,6 +370,29 @@ export function buildDispatchTable(): Table {
   on(t, Proc.domainSaveParams, async (ctx, a) => {
     const p = saveParams(a.params);
     await dom(ctx, a.dom).saveFlags(p.file, p.dxml, a.flags);
+  });
+  // migration (v3 with typed parameters)
+  on(t, Proc.domainMigrateBegin3Params, async (ctx, a) => {
+    const r = await dom(ctx, a.dom).migrateBegin3Params(a.params, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut), xml: r.xml };
+  });
+  on(t, Proc.domainMigratePrepare3Params, async (ctx, a) => {
+    const r = await ctx.conn().migratePrepare3Params(a.params, a.cookie_in, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut), uri_out: r.uriOut };
+  });
+  on(t, Proc.domainMigratePerform3Params, async (ctx, a) => {
+    const r = await dom(ctx, a.dom).migratePerform3Params(a.dconnuri, a.params, a.cookie_in, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut) };
+  });
+  on(t, Proc.domainMigrateFinish3Params, async (ctx, a) => {
+    const r = await ctx.conn().migrateFinish3Params(a.params, a.cookie_in, a.flags, a.cancelled !== 0);
+    return { dom: r.dom.ref(), cookie_out: Buffer.from(r.cookieOut) };
+  });
+  on(t, Proc.domainMigrateConfirm3Params, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateConfirm3Params(a.params, a.cookie_in, a.flags, a.cancelled !== 0);
+  });
+  on(t, Proc.domainMigrateStartPostCopy, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateStartPostCopy(a.flags);
   });
   on(t, Proc.domainRestore, async (ctx, a) => {
     await ctx.conn().restore(a.from);
@@ -787,6 +816,36 @@ export function buildDispatchTable(): Table {
     const r = await dom(ctx, a.dom).getEmulatorPinInfo(a.maplen, a.flags);
     return { cpumaps: Buffer.from(r.cpumap), ret: r.ret };
   });
+  // --- jobs and migration tuning (issue 15) -------------------------------------------------
+  on(t, Proc.domainGetJobInfo, async (ctx, a) => dom(ctx, a.dom).getJobInfo());
+  on(t, Proc.domainGetJobStats, async (ctx, a) => {
+    const { type, params } = await dom(ctx, a.dom).getJobStats(a.flags);
+    return { type, params };
+  });
+  on(t, Proc.domainAbortJob, async (ctx, a) => {
+    await dom(ctx, a.dom).abortJob();
+  });
+  on(t, Proc.domainAbortJobFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).abortJobFlags(a.flags);
+  });
+  on(t, Proc.domainMigrateSetMaxDowntime, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetMaxDowntime(a.downtime, a.flags);
+  });
+  on(t, Proc.domainMigrateGetMaxDowntime, async (ctx, a) => ({
+    downtime: await dom(ctx, a.dom).migrateGetMaxDowntime(a.flags),
+  }));
+  on(t, Proc.domainMigrateSetMaxSpeed, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetMaxSpeed(a.bandwidth, a.flags);
+  });
+  on(t, Proc.domainMigrateGetMaxSpeed, async (ctx, a) => ({
+    bandwidth: await dom(ctx, a.dom).migrateGetMaxSpeed(a.flags),
+  }));
+  on(t, Proc.domainMigrateSetCompressionCache, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetCompressionCache(a.cacheSize, a.flags);
+  });
+  on(t, Proc.domainMigrateGetCompressionCache, async (ctx, a) => ({
+    cacheSize: await dom(ctx, a.dom).migrateGetCompressionCache(a.flags),
+  }));
   on(t, Proc.connectGetAllDomainStats, async (ctx, a) => {
     const conn = ctx.conn();
     const recs =

@@ -421,6 +421,64 @@ export const Proc = {
     struct({ dom: nonnullDomain, params: array(typedParam, ListMax.SAVE_PARAMS), flags: uint }),
     VOID,
   ),
+  // migration (v3 with typed parameters)
+  domainMigrateBegin3Params: remote(
+    P.DOMAIN_MIGRATE_BEGIN3_PARAMS,
+    "DOMAIN_MIGRATE_BEGIN3_PARAMS",
+    struct({ dom: nonnullDomain, params: array(typedParam, ListMax.MIGRATE_PARAMS), flags: uint }),
+    struct({ cookie_out: varOpaque(ListMax.MIGRATE_COOKIE), xml: nstring }),
+  ),
+  domainMigratePrepare3Params: remote(
+    P.DOMAIN_MIGRATE_PREPARE3_PARAMS,
+    "DOMAIN_MIGRATE_PREPARE3_PARAMS",
+    struct({
+      params: array(typedParam, ListMax.MIGRATE_PARAMS),
+      cookie_in: varOpaque(ListMax.MIGRATE_COOKIE),
+      flags: uint,
+    }),
+    struct({ cookie_out: varOpaque(ListMax.MIGRATE_COOKIE), uri_out: ostring }),
+  ),
+  domainMigratePerform3Params: remote(
+    P.DOMAIN_MIGRATE_PERFORM3_PARAMS,
+    "DOMAIN_MIGRATE_PERFORM3_PARAMS",
+    struct({
+      dom: nonnullDomain,
+      dconnuri: ostring,
+      params: array(typedParam, ListMax.MIGRATE_PARAMS),
+      cookie_in: varOpaque(ListMax.MIGRATE_COOKIE),
+      flags: uint,
+    }),
+    struct({ cookie_out: varOpaque(ListMax.MIGRATE_COOKIE) }),
+  ),
+  domainMigrateFinish3Params: remote(
+    P.DOMAIN_MIGRATE_FINISH3_PARAMS,
+    "DOMAIN_MIGRATE_FINISH3_PARAMS",
+    struct({
+      params: array(typedParam, ListMax.MIGRATE_PARAMS),
+      cookie_in: varOpaque(ListMax.MIGRATE_COOKIE),
+      flags: uint,
+      cancelled: int,
+    }),
+    struct({ dom: nonnullDomain, cookie_out: varOpaque(ListMax.MIGRATE_COOKIE) }),
+  ),
+  domainMigrateConfirm3Params: remote(
+    P.DOMAIN_MIGRATE_CONFIRM3_PARAMS,
+    "DOMAIN_MIGRATE_CONFIRM3_PARAMS",
+    struct({
+      dom: nonnullDomain,
+      params: array(typedParam, ListMax.MIGRATE_PARAMS),
+      cookie_in: varOpaque(ListMax.MIGRATE_COOKIE),
+      flags: uint,
+      cancelled: int,
+    }),
+    VOID,
+  ),
+  domainMigrateStartPostCopy: remote(
+    P.DOMAIN_MIGRATE_START_POST_COPY,
+    "DOMAIN_MIGRATE_START_POST_COPY",
+    domFlags,
+    VOID,
+  ),
   domainRestore: remote(P.DOMAIN_RESTORE, "DOMAIN_RESTORE", struct({ from: nstring }), VOID),
   domainRestoreFlags: remote(
     P.DOMAIN_RESTORE_FLAGS,
@@ -1121,6 +1179,75 @@ export const Proc = {
     struct({ dom: nonnullDomain, maplen: int, flags: uint }),
     struct({ cpumaps: varOpaque(ListMax.CPUMAPS), ret: int }),
   ),
+  // jobs and migration tuning (issue 15)
+  domainGetJobInfo: remote(
+    P.DOMAIN_GET_JOB_INFO,
+    "DOMAIN_GET_JOB_INFO",
+    domArgs,
+    struct({
+      type: int,
+      timeElapsed: uhyper,
+      timeRemaining: uhyper,
+      dataTotal: uhyper,
+      dataProcessed: uhyper,
+      dataRemaining: uhyper,
+      memTotal: uhyper,
+      memProcessed: uhyper,
+      memRemaining: uhyper,
+      fileTotal: uhyper,
+      fileProcessed: uhyper,
+      fileRemaining: uhyper,
+    }),
+  ),
+  domainGetJobStats: remote(
+    P.DOMAIN_GET_JOB_STATS,
+    "DOMAIN_GET_JOB_STATS",
+    struct({ dom: nonnullDomain, flags: uint }),
+    struct({ type: int, params: array(typedParam, ListMax.DOMAIN_JOB_STATS) }),
+  ),
+  domainAbortJob: remote(P.DOMAIN_ABORT_JOB, "DOMAIN_ABORT_JOB", domArgs, VOID),
+  domainAbortJobFlags: remote(
+    P.DOMAIN_ABORT_JOB_FLAGS,
+    "DOMAIN_ABORT_JOB_FLAGS",
+    struct({ dom: nonnullDomain, flags: uint }),
+    VOID,
+  ),
+  domainMigrateSetMaxDowntime: remote(
+    P.DOMAIN_MIGRATE_SET_MAX_DOWNTIME,
+    "DOMAIN_MIGRATE_SET_MAX_DOWNTIME",
+    struct({ dom: nonnullDomain, downtime: uhyper, flags: uint }),
+    VOID,
+  ),
+  domainMigrateGetMaxDowntime: remote(
+    P.DOMAIN_MIGRATE_GET_MAX_DOWNTIME,
+    "DOMAIN_MIGRATE_GET_MAX_DOWNTIME",
+    struct({ dom: nonnullDomain, flags: uint }),
+    struct({ downtime: uhyper }),
+  ),
+  domainMigrateSetMaxSpeed: remote(
+    P.DOMAIN_MIGRATE_SET_MAX_SPEED,
+    "DOMAIN_MIGRATE_SET_MAX_SPEED",
+    struct({ dom: nonnullDomain, bandwidth: uhyper, flags: uint }),
+    VOID,
+  ),
+  domainMigrateGetMaxSpeed: remote(
+    P.DOMAIN_MIGRATE_GET_MAX_SPEED,
+    "DOMAIN_MIGRATE_GET_MAX_SPEED",
+    struct({ dom: nonnullDomain, flags: uint }),
+    struct({ bandwidth: uhyper }),
+  ),
+  domainMigrateSetCompressionCache: remote(
+    P.DOMAIN_MIGRATE_SET_COMPRESSION_CACHE,
+    "DOMAIN_MIGRATE_SET_COMPRESSION_CACHE",
+    struct({ dom: nonnullDomain, cacheSize: uhyper, flags: uint }),
+    VOID,
+  ),
+  domainMigrateGetCompressionCache: remote(
+    P.DOMAIN_MIGRATE_GET_COMPRESSION_CACHE,
+    "DOMAIN_MIGRATE_GET_COMPRESSION_CACHE",
+    struct({ dom: nonnullDomain, flags: uint }),
+    struct({ cacheSize: uhyper }),
+  ),
   connectGetAllDomainStats: remote(
     P.CONNECT_GET_ALL_DOMAIN_STATS,
     "CONNECT_GET_ALL_DOMAIN_STATS",
@@ -1236,6 +1363,11 @@ export const Msg = {
     P.DOMAIN_EVENT_CALLBACK_DEVICE_ADDED,
     "DOMAIN_EVENT_CALLBACK_DEVICE_ADDED",
     struct({ callbackID: int, dom: nonnullDomain, devAlias: nstring }),
+  ),
+  callbackJobCompleted: message(
+    P.DOMAIN_EVENT_CALLBACK_JOB_COMPLETED,
+    "DOMAIN_EVENT_CALLBACK_JOB_COMPLETED",
+    struct({ callbackID: int, dom: nonnullDomain, params: array(typedParam, ListMax.DOMAIN_JOB_STATS) }),
   ),
   /** CONNECT_NETWORK_EVENT_REGISTER_ANY's lifecycle message. */
   networkLifecycle: message(

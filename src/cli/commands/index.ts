@@ -15,6 +15,8 @@ import { hostCommands } from "./host.ts";
 import { cpuCommands } from "./cpu.ts";
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
+import { jobCommands } from "./jobs.ts"; // job control (issue 15)
+import { migrateCommands } from "./migrate.ts"; // migration between hosts
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
 import { netDoctor } from "./net-doctor.ts"; // network doctor
@@ -162,6 +164,7 @@ const connectCmd: Cmd = {
 
 export const allCommands: Cmd[] = [
   ...domainCommands,
+  ...migrateCommands, // migration between hosts
   consoleCmd,
   domxmlToNative,
   // edit / schema validation
@@ -180,6 +183,7 @@ export const allCommands: Cmd[] = [
   ...storageVolCommands, // storage volumes
   ...hotplugCommands, // device hotplug
   ...graphicsCommands, // graphical consoles
+  ...jobCommands, // job control and migration tuning (issue 15)
   cd,
   exit,
   help,

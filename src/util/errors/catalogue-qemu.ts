@@ -541,11 +541,80 @@ export const qemuErrors = {
     kind: "user",
     template: "save image is incomplete",
   },
+  // migration (migration.ts)
+  QEMU_MIGRATION_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "migration {phase} failed: {reason}",
+  },
+  QEMU_MIGRATION_INVALID: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "{reason}",
+  },
+  QEMU_MIGRATION_UNSUPPORTED: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "{reason}",
+  },
   QEMU_SAVE_FAILED: {
     vir: "OPERATION_FAILED",
     domain: "QEMU",
     kind: "environment",
     template: "saving domain '{name}' to '{path}' failed: {reason}",
+  },
+  // --- jobs and migration tuning (drivers/qemu/driver/jobs.ts; libvirt's qemuDomainAbortJob,
+  // qemuDomainMigrateSet*); the migration preflight (migration-preflight.ts)
+  JOB_NONE_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "no job is active on the domain",
+  },
+  JOB_ABORT_INCOMING: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot abort incoming migration; use virDomainDestroy instead",
+  },
+  JOB_ABORT_NOT_POSTCOPY: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "current job is not outgoing migration in post-copy mode",
+  },
+  JOB_ABORT_POSTCOPY: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot abort migration in post-copy mode",
+  },
+  JOB_CANCELED_BY_CLIENT: {
+    vir: "OPERATION_ABORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "{job} job: canceled by client",
+  },
+  MIGRATE_BANDWIDTH_TOO_BIG: {
+    vir: "OVERFLOW",
+    domain: "QEMU",
+    kind: "user",
+    template: "bandwidth must be less than {max}",
+  },
+  MIGRATE_PARAM_UNSUPPORTED: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{what} is not supported by QEMU binary",
+  },
+  MIGRATE_PREFLIGHT: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot migrate domain '{name}' to this host: {problems}",
   },
   QEMU_RESTORE_FAILED: {
     vir: "OPERATION_FAILED",

@@ -29,6 +29,7 @@ import {
   type MemoryStat,
   type QemuMonitorEventCallback,
   type TypedParameter,
+  type DomainJobInfo, // job control
   // graphical consoles
   bufferStream,
   type Screenshot,
@@ -57,6 +58,7 @@ import { hostFreeMemoryBytes, hostNodeInfo } from "../../../host/facts.ts";
 import { hostCapabilitiesXML } from "./host.ts";
 import { domainCapabilitiesXML } from "./domcaps.ts";
 import * as ops from "./operations.ts";
+import * as migration from "./migration.ts";
 import { domainMonitorCommand } from "./monitor-command.ts";
 import * as nodedev from "../../nodedev/ops.ts";
 import { Sysfs } from "../../../host/sysfs/sysfs.ts";
@@ -66,6 +68,7 @@ import * as tuning from "./tuning.ts";
 import * as tune from "./tune-params.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
+import * as jobs from "./jobs.ts"; // job control (issue 15)
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
 import { securityLabel, securityModel } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
@@ -119,6 +122,66 @@ export class QemuConnection implements HypervisorDriver {
 
   async connectGetVersion(): Promise<number> {
     return (await this.driver.caps()).version;
+  }
+
+  async connectSupportsFeature(feature: number): Promise<boolean> {
+    return Promise.resolve(migration.migrationFeatures().includes(feature));
+  }
+
+  // --- migration (migration.ts) ----------------------------------------------------------------
+
+  domainMigrateBegin3Params(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; xml: string }> {
+    return this.onDomain(dom, (obj) => migration.migrateBegin(this.driver, obj, params, flags));
+  }
+
+  domainMigratePrepare3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
+    return migration.migratePrepare(this.driver, params, cookieIn, flags);
+  }
+
+  domainMigratePerform3Params(
+    dom: DomainRef,
+    dconnuri: string | null,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array }> {
+    return this.onDomain(dom, (obj) =>
+      migration.migratePerform(this.driver, obj, dconnuri, params, cookieIn, flags),
+    );
+  }
+
+  async domainMigrateFinish3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }> {
+    const obj = await migration.migrateFinish(this.driver, params, cookieIn, flags, cancelled);
+    return { dom: obj.ref(), cookieOut: new Uint8Array() };
+  }
+
+  domainMigrateConfirm3Params(
+    dom: DomainRef,
+    _params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) =>
+      migration.migrateConfirm(this.driver, obj, cookieIn, flags, cancelled),
+    );
+  }
+
+  domainMigrateStartPostCopy(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => migration.migrateStartPostCopy(this.driver, obj, flags));
   }
 
   connectGetHostname(): Promise<string> {
@@ -396,7 +459,11 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   domainSuspend(dom: DomainRef): Promise<void> {
-    return this.onDomain(dom, (obj) => ops.suspendDomain(this.driver, obj));
+    return this.onDomain(dom, async (obj) => {
+      // during an outgoing migration (virsh migrate --timeout) suspend runs beside its job
+      if (await migration.suspendDuringMigration(this.driver, obj)) return;
+      await ops.suspendDomain(this.driver, obj);
+    });
   }
 
   domainResume(dom: DomainRef): Promise<void> {
@@ -719,6 +786,37 @@ export class QemuConnection implements HypervisorDriver {
 
   domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
     return this.onDomain(dom, (obj) => tuning.setMemoryStatsPeriod(this.driver, obj, period, flags));
+  }
+  // --- jobs and migration tuning (issue 15) ---------------------------------------------------
+  domainGetJobInfo(dom: DomainRef): Promise<DomainJobInfo> {
+    return this.onDomain(dom, (obj) => jobs.getJobInfo(obj));
+  }
+  domainGetJobStats(dom: DomainRef, flags: number): Promise<{ type: number; params: TypedParameter[] }> {
+    return this.onDomain(dom, (obj) => jobs.getJobStats(obj, flags));
+  }
+  domainAbortJob(dom: DomainRef): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.abortJob(obj, 0));
+  }
+  domainAbortJobFlags(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.abortJob(obj, flags));
+  }
+  domainMigrateSetMaxDowntime(dom: DomainRef, downtime: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.setMaxDowntime(obj, downtime, flags));
+  }
+  domainMigrateGetMaxDowntime(dom: DomainRef, flags: number): Promise<bigint> {
+    return this.onDomain(dom, (obj) => jobs.getMaxDowntime(obj, flags));
+  }
+  domainMigrateSetMaxSpeed(dom: DomainRef, bandwidth: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.setMaxSpeed(obj, bandwidth, flags));
+  }
+  domainMigrateGetMaxSpeed(dom: DomainRef, flags: number): Promise<bigint> {
+    return this.onDomain(dom, (obj) => jobs.getMaxSpeed(obj, flags));
+  }
+  domainMigrateSetCompressionCache(dom: DomainRef, cacheSize: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.setCompressionCache(obj, cacheSize, flags));
+  }
+  domainMigrateGetCompressionCache(dom: DomainRef, flags: number): Promise<bigint> {
+    return this.onDomain(dom, (obj) => jobs.getCompressionCache(obj, flags));
   }
 
   // --- cgroup tuning ---------------------------------------------------------------------------
