@@ -273,9 +273,15 @@ def vm_window(name):
 
 
 def open_vm_window(name):
-    row = vm_row(name)
-    row.click()
-    wait(lambda: row.getState().contains(pyatspi.STATE_SELECTED), 10, f"{name} selected")
+    def selected():
+        # a click while the list refreshes (a new connection's first poll) can be lost: again
+        row = vm_row(name)
+        if not row.getState().contains(pyatspi.STATE_SELECTED):
+            row.click()
+            time.sleep(0.5)
+        return row.getState().contains(pyatspi.STATE_SELECTED)
+
+    wait(selected, 20, f"{name} selected")
     press(find(manager(), "Open", "push button"))
     return find(app, re.escape(name) + " on .*", "frame", timeout=30)
 
@@ -425,26 +431,47 @@ def s_newvm():
         raise AssertionError("the wizard offers no 'default' network: " +
                              repr([n.name for n in combo.findChildren(lambda n: n.roleName == "menu item")]))
     find(w, "Finish", "push button").click()
-    assert_no_error("the wizard's Finish")
     console = None
     if boot:
-        # the customize window: Boot Options > Direct kernel boot, Apply, Begin Installation
+        # the customize window (virt-manager is busy building it: AT-SPI calls time out a while)
         cw = find(app, re.escape(name) + " on .*", "frame", timeout=60)
+    assert_no_error("the wizard's Finish")
+    if boot:
+        # Boot Options > Direct kernel boot, Apply, Begin Installation
         find(find(cw, "hw-list", "table"), "Boot Options", "table cell").click()
-        expander = find(cw, "Direct kernel boot", "toggle button", visible=False)
-        if not expander.getState().contains(pyatspi.STATE_EXPANDED):
-            expander.click()
-        enable = find(cw, "Enable direct kernel boot", "check box")
+        expander = find(cw, r"(<b>)?Direct kernel boot(</b>)?|boot-kernel-expander", "toggle button",
+                        visible=False)
+
+        def expanded():
+            hits = cw.findChildren(lambda n: n.roleName == "check box" and
+                                   n.name == "Enable direct kernel boot" and n.showing)
+            if not hits:
+                press(expander)  # (again: a press while the page is still being built is lost)
+                time.sleep(1)
+            return hits
+
+        enable = wait(expanded, 20, "the Direct kernel boot expander to open")[0]
         if not enable.checked:
-            enable.click()
-        for field, value in (("boot-kernel", boot["kernel"]), ("boot-initrd", boot["initrd"]),
-                             ("boot-kernel-args", boot["args"])):
-            entry = find(cw, field, "text")
+            press(enable)
+        wait(lambda: enable.checked, 5, "Enable direct kernel boot to be checked")
+        # the entries have no names: the kernel's and the initrd's sit beside their Browse
+        # buttons, the arguments' is the box's own
+        kbox = find(cw, "kernel-browse", "push button").parent
+        ibox = find(cw, "initrd-browse", "push button").parent
+
+        def entry_of(box):
+            return [c for c in box.children if c.roleName == "text"][0]
+
+        for entry, value in ((entry_of(kbox), boot["kernel"]), (entry_of(ibox), boot["initrd"]),
+                             (entry_of(kbox.parent), boot["args"])):
             entry.text = value
-            wait(lambda: entry.text == value, 5, f"{field} to read {value!r}")
-        press(find(cw, "Apply", "push button"))
+            wait(lambda: entry.text == value, 5, f"an entry to read {value!r}")
+        apply = find(cw, "config-apply|Apply", "push button")
+        wait(lambda: apply.sensitive, 10, "Apply to be sensitive")
+        press(apply)
+        wait(lambda: not apply.sensitive, 10, "Apply to take the boot options")
         assert_no_error("Apply of the boot options")
-        find(cw, "Begin Installation", "push button").click()
+        press(find(cw, "Begin Installation", "push button"))
         assert_no_error("Begin Installation")
         # the guest's serial console, read from as soon as it exists (through the daemon)
         wait(lambda: name in [d.name() for d in conn.listAllDomains()], 120, f"{name} defined")

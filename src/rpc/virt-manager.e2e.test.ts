@@ -16,13 +16,14 @@
  * from the guest window's menus; the VNC console (locally virt-manager asks for it with
  * virDomainOpenGraphicsFD: fd passing), Take Screenshot and Send Key > Ctrl+Alt+Delete (the guest
  * restarts); the New VM wizard (manual install, generic OS, a new disk in the default pool, the
- * default network) creates and starts a guest whose NIC is on virbr0; Delete removes it with its
- * disk; then over qemu+ssh the console (virt-manager's ssh tunnel to the VNC port), Take Screenshot
- * and Send Key; then a second guest's SPICE console (locally through virDomainOpenGraphicsFD, one
- * socket per SPICE channel) and Take Screenshot. The console's pixels, as saved by Take Screenshot
- * and as shown on the X screen, must match QMP `screendump` of the guest taken at the same moment.
- * Pictures of the screen are kept in the directory the test prints, with steps.jsonl (what each
- * step saw).
+ * default network; Customize > Boot Options > direct kernel boot of the test guest's kernel)
+ * creates and starts a guest whose NIC is on virbr0 and whose OS boots and lists its disks on the
+ * serial console; Delete removes it with its disk; then over qemu+ssh the console (virt-manager's
+ * ssh tunnel to the VNC port), Take Screenshot and Send Key; then a second guest's SPICE console
+ * (locally through virDomainOpenGraphicsFD, one socket per SPICE channel) and Take Screenshot. The
+ * console's pixels, as saved by Take Screenshot and as shown on the X screen, must match QMP
+ * `screendump` of the guest taken at the same moment. Pictures of the screen are kept in the
+ * directory the test prints, with steps.jsonl (what each step saw).
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -44,7 +45,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test, type TestContext } from "node:test";
-import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
+import { guestCmdline, guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { ppmHeader } from "../testing/graphics/rfb.ts";
 import { commandWorks, insideTestNetns, runTestFileUnshared, sh } from "../testing/netns.ts";
 import { run, spawnDaemon, type DaemonProcess } from "../testing/rpc/harness.ts";
@@ -415,12 +416,19 @@ if (!insideTestNetns()) {
           "local",
           "qemu:///system",
           ["connect", "details", "lifecycle", "console", "screenshot", "sendkey", "newvm", "delete"],
-          {},
+          // the wizard's guest boots the test guest's OS: Customize > Boot Options > Direct kernel boot
+          { newvm_kernel: { kernel, initrd, args: guestCmdline("disks") } },
         );
         assert.equal(local[0]!.row, `${VM}\nRunning`);
         await consoleMatches(t, out, "local", local[4]!);
         const newvm = local[6]!;
         assert.match(String(newvm.disk), new RegExp(`^${stateRoot}/`));
+        // its OS booted and lists its disks on the serial console (read through the daemon)
+        const serialLines = newvm.serial as string[];
+        assert.ok(
+          serialLines.some((l) => /^DISK \S+ \d+/.test(l)),
+          `the wizard's guest printed no DISK line: ${JSON.stringify(serialLines)}`,
+        );
         assert.equal(await virsh("domstate", VM), "running\n\n");
         assert.doesNotMatch(await virsh("list", "--all", "--name"), /newvm/);
         assert.ok(!existsSync(String(newvm.disk)), `${String(newvm.disk)} is left`);
