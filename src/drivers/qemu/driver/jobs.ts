@@ -148,6 +148,26 @@ export function endStreamJob(
   return undefined;
 }
 
+/** The last finished job's statistics (for the migration cookie the source sends on). */
+export function completedJob(obj: QemuDomainObj): CompletedJob | undefined {
+  return jobs.get(obj)?.completed;
+}
+
+/**
+ * The destination keeps the source's statistics of a completed migration as its own completed
+ * job (libvirt sends them in the finish cookie): its QEMU does not measure downtime or memory.
+ */
+export function adoptCompletedJob(obj: QemuDomainObj, job: CompletedJob): void {
+  const op = {
+    field: "operation",
+    value: { type: TypedParameterType.INT, value: DomainJobOperation.MIGRATION_IN },
+  };
+  jobsOf(obj).completed = {
+    type: job.type,
+    params: [op, ...job.params.filter((p) => p.field !== "operation")],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // query-migrate → job statistics
 // ---------------------------------------------------------------------------------------------
