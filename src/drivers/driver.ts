@@ -362,6 +362,37 @@ export interface HypervisorDriver {
   /** virDomainGetMessages: taint (`DomainMessageType.TAINTING`) and deprecation messages. */
   domainGetMessages?(dom: DomainRef, flags: number): Promise<string[]>;
 
+  // --- host CPU, vCPU threads, metadata, NMI, guest time, addresses, node device lifecycle
+  // (issue 20) -------------------------------------------------------------------------------
+  /** virNodeGetCPUMap: CPUs present and the online ones. */
+  nodeGetCPUMap?(flags: number): Promise<{ cpus: number; online: number[] }>;
+  /** virNodeGetCPUStats: ns counters of all CPUs (`cpuNum` -1) or one. */
+  nodeGetCPUStats?(cpuNum: number, flags: number): Promise<{ field: string; value: bigint }[]>;
+  /** virDomainGetVcpus: per vCPU state (`VcpuState`), CPU time (ns), CPU, and affinity. */
+  domainGetVcpus?(dom: DomainRef): Promise<{ info: VcpuInfo[]; affinity: number[][]; hostCpus: number }>;
+  /** virDomainSetMetadata: `type` DomainMetadataType; `metadata` null removes. */
+  domainSetMetadata?(
+    dom: DomainRef,
+    type: number,
+    metadata: string | null,
+    key: string | null,
+    uri: string | null,
+    flags: number,
+  ): Promise<void>;
+  domainGetMetadata?(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string>;
+  domainInjectNMI?(dom: DomainRef, flags: number): Promise<void>;
+  domainGetTime?(dom: DomainRef, flags: number): Promise<{ seconds: bigint; nseconds: number }>;
+  domainSetTime?(dom: DomainRef, seconds: bigint, nseconds: number, flags: number): Promise<void>;
+  /** virDomainInterfaceAddresses: `source` DomainInterfaceAddressesSource. */
+  domainInterfaceAddresses?(dom: DomainRef, source: number, flags: number): Promise<DomainInterfaceAddrs[]>;
+  nodeDeviceIsActive?(name: string): Promise<boolean>;
+  nodeDeviceIsPersistent?(name: string): Promise<boolean>;
+  nodeDeviceGetAutostart?(name: string): Promise<boolean>;
+  nodeDeviceSetAutostart?(name: string, autostart: boolean): Promise<void>;
+  nodeDeviceCreateXML?(xml: string, flags: number): Promise<string>;
+  nodeDeviceDefineXML?(xml: string, flags: number): Promise<string>;
+  nodeDeviceCreate?(name: string, flags: number): Promise<void>;
+
   // --- graphical consoles (issue 19) ---------------------------------------------------------
   /**
    * virDomainOpenGraphics: descriptor `fd` (a connected socket of this process; the caller keeps
@@ -435,4 +466,19 @@ export interface ConnectDriver {
   readonly localOnly: boolean;
   /** Opens a connection; throws a VirtError if the URI is not valid for the driver. */
   open(uri: ConnectURI, flags: number): Promise<HypervisorDriver>;
+}
+
+/** virVcpuInfo: `state` 0 offline, 1 running, 2 blocked; `cpuTime` ns; `cpu` -1 when offline. */
+export interface VcpuInfo {
+  number: number;
+  state: number;
+  cpuTime: bigint;
+  cpu: number;
+}
+
+/** virDomainInterface: a guest interface's name, MAC and addresses (`type` 0 ipv4, 1 ipv6). */
+export interface DomainInterfaceAddrs {
+  name: string;
+  hwaddr: string | null;
+  addrs: { type: number; addr: string; prefix: number }[];
 }
