@@ -5,7 +5,7 @@
  * lifecycle calls): each goes through `Connection.invoke`, so read-only refusal and "not
  * supported" come out as for every other call.
  */
-import type { DomainInterfaceAddrs, VcpuInfo } from "../drivers/driver.ts";
+import type { DomainInterfaceAddrs, LeaseLookup, VcpuInfo } from "../drivers/driver.ts";
 import type { Connection, Domain } from "./connection.ts";
 
 export type { DomainInterfaceAddrs, VcpuInfo };
@@ -81,8 +81,16 @@ export function domainInterfaceAddresses(
   flags = 0,
 ): Promise<DomainInterfaceAddrs[]> {
   // libvirt: the agent source is a write call (it runs a guest command), lease and arp read.
+  const leases: LeaseLookup = async (network, mac) => {
+    try {
+      const net = await dom.connection.networkLookupByName(network);
+      return await net.getDHCPLeases(mac);
+    } catch {
+      return undefined;
+    }
+  };
   return dom.connection.invoke("virDomainInterfaceAddresses", source === 1, (d) =>
-    d.domainInterfaceAddresses?.(dom.ref(), source, flags),
+    d.domainInterfaceAddresses?.(dom.ref(), source, flags, leases),
   );
 }
 

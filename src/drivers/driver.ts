@@ -384,7 +384,12 @@ export interface HypervisorDriver {
   domainGetTime?(dom: DomainRef, flags: number): Promise<{ seconds: bigint; nseconds: number }>;
   domainSetTime?(dom: DomainRef, seconds: bigint, nseconds: number, flags: number): Promise<void>;
   /** virDomainInterfaceAddresses: `source` DomainInterfaceAddressesSource. */
-  domainInterfaceAddresses?(dom: DomainRef, source: number, flags: number): Promise<DomainInterfaceAddrs[]>;
+  domainInterfaceAddresses?(
+    dom: DomainRef,
+    source: number,
+    flags: number,
+    leases?: LeaseLookup,
+  ): Promise<DomainInterfaceAddrs[]>;
   nodeDeviceIsActive?(name: string): Promise<boolean>;
   nodeDeviceIsPersistent?(name: string): Promise<boolean>;
   nodeDeviceGetAutostart?(name: string): Promise<boolean>;
@@ -482,3 +487,13 @@ export interface DomainInterfaceAddrs {
   hwaddr: string | null;
   addrs: { type: number; addr: string; prefix: number }[];
 }
+
+/**
+ * The DHCP leases of a MAC address on a network, as the connection's network driver has them
+ * (libvirt's lease source asks the network through the public API, so the API layer passes
+ * this in): `undefined` when the network does not exist or is not active.
+ */
+export type LeaseLookup = (
+  network: string,
+  mac: string,
+) => Promise<{ type: number; ipaddr: string; prefix: number }[] | undefined>;

@@ -18,7 +18,7 @@ type Table = Map<string, DispatchEntry>;
 
 function on<A, R>(t: Table, def: ProcDef<A, R>, fn: (ctx: CallContext, args: A) => Promise<R> | R): void {
   t.set(`${def.prog}:${def.num}`, {
-    def: def as ProcDef<unknown, unknown>,
+    def,
     fn: fn as (ctx: CallContext, args: unknown) => Promise<unknown>,
   });
 }
@@ -121,7 +121,7 @@ export function addMiscProcedures(t: Table): void {
     ids.add(id);
     return { callbackID: id };
   });
-  on(t, P.connectNodeDeviceEventDeregisterAny, async (ctx, a) => {
+  on(t, P.connectNodeDeviceEventDeregisterAny, (ctx, a) => {
     ctx.conn();
     const ids = nodeDevCallbacks.get(ctx.client);
     if (!ids?.has(a.callbackID)) throw new VirtError("RPC_NO_CALLBACK", { id: a.callbackID });

@@ -768,9 +768,8 @@ export class TestConnection implements HypervisorDriver {
     return { cpus: 8, online: [0, 2, 4] };
   }
 
-  async nodeGetCPUStats(cpuNum: number, flags: number): Promise<{ field: string; value: bigint }[]> {
+  async nodeGetCPUStats(_cpuNum: number, flags: number): Promise<{ field: string; value: bigint }[]> {
     checkFlags(flags, 0, "testNodeGetCPUStats");
-    void cpuNum; // the same made-up counters for every CPU
     return [
       { field: "user", value: 9797400000n },
       { field: "kernel", value: 34678723400000n },
@@ -800,12 +799,11 @@ export class TestConnection implements HypervisorDriver {
     dom: DomainRef,
     type: number,
     metadata: string | null,
-    key: string | null,
+    _key: string | null,
     uri: string | null,
     flags: number,
   ): Promise<void> {
     checkFlags(flags, 1 | 2, "testDomainSetMetadata");
-    void key;
     const obj = this.obj(dom);
     const { live, config } = this.#tuningDefs(obj, flags);
     for (const def of [live, config]) if (def) setDefMetadata(def, type, metadata, uri, "Set");
@@ -828,10 +826,8 @@ export class TestConnection implements HypervisorDriver {
     return { seconds: 627319920n, nseconds: 0 };
   }
 
-  async domainSetTime(dom: DomainRef, seconds: bigint, nseconds: number, flags: number): Promise<void> {
+  async domainSetTime(dom: DomainRef, _seconds: bigint, _nseconds: number, flags: number): Promise<void> {
     checkFlags(flags, 1, "testDomainSetTime");
-    void seconds;
-    void nseconds;
     if (!isActive(this.obj(dom))) throw new VirtError("DOMAIN_NOT_RUNNING");
   }
 
