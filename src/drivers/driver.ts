@@ -479,6 +479,41 @@ export interface HypervisorDriver {
   /** bytes */
   domainMigrateSetCompressionCache?(dom: DomainRef, cacheSize: bigint, flags: number): Promise<void>;
   domainMigrateGetCompressionCache?(dom: DomainRef, flags: number): Promise<bigint>;
+  // --- host CPU, vCPU threads, metadata, NMI, guest time, addresses, node device lifecycle
+  // (issue 20) -------------------------------------------------------------------------------
+  /** virNodeGetCPUMap: CPUs present and the online ones. */
+  nodeGetCPUMap?(flags: number): Promise<{ cpus: number; online: number[] }>;
+  /** virNodeGetCPUStats: ns counters of all CPUs (`cpuNum` -1) or one. */
+  nodeGetCPUStats?(cpuNum: number, flags: number): Promise<{ field: string; value: bigint }[]>;
+  /** virDomainGetVcpus: per vCPU state (`VcpuState`), CPU time (ns), CPU, and affinity. */
+  domainGetVcpus?(dom: DomainRef): Promise<{ info: VcpuInfo[]; affinity: number[][]; hostCpus: number }>;
+  /** virDomainSetMetadata: `type` DomainMetadataType; `metadata` null removes. */
+  domainSetMetadata?(
+    dom: DomainRef,
+    type: number,
+    metadata: string | null,
+    key: string | null,
+    uri: string | null,
+    flags: number,
+  ): Promise<void>;
+  domainGetMetadata?(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string>;
+  domainInjectNMI?(dom: DomainRef, flags: number): Promise<void>;
+  domainGetTime?(dom: DomainRef, flags: number): Promise<{ seconds: bigint; nseconds: number }>;
+  domainSetTime?(dom: DomainRef, seconds: bigint, nseconds: number, flags: number): Promise<void>;
+  /** virDomainInterfaceAddresses: `source` DomainInterfaceAddressesSource. */
+  domainInterfaceAddresses?(
+    dom: DomainRef,
+    source: number,
+    flags: number,
+    leases?: LeaseLookup,
+  ): Promise<DomainInterfaceAddrs[]>;
+  nodeDeviceIsActive?(name: string): Promise<boolean>;
+  nodeDeviceIsPersistent?(name: string): Promise<boolean>;
+  nodeDeviceGetAutostart?(name: string): Promise<boolean>;
+  nodeDeviceSetAutostart?(name: string, autostart: boolean): Promise<void>;
+  nodeDeviceCreateXML?(xml: string, flags: number): Promise<string>;
+  nodeDeviceDefineXML?(xml: string, flags: number): Promise<string>;
+  nodeDeviceCreate?(name: string, flags: number): Promise<void>;
 
   // --- graphical consoles (issue 19) ---------------------------------------------------------
   /**
@@ -554,3 +589,28 @@ export interface ConnectDriver {
   /** Opens a connection; throws a VirtError if the URI is not valid for the driver. */
   open(uri: ConnectURI, flags: number): Promise<HypervisorDriver>;
 }
+
+/** virVcpuInfo: `state` 0 offline, 1 running, 2 blocked; `cpuTime` ns; `cpu` -1 when offline. */
+export interface VcpuInfo {
+  number: number;
+  state: number;
+  cpuTime: bigint;
+  cpu: number;
+}
+
+/** virDomainInterface: a guest interface's name, MAC and addresses (`type` 0 ipv4, 1 ipv6). */
+export interface DomainInterfaceAddrs {
+  name: string;
+  hwaddr: string | null;
+  addrs: { type: number; addr: string; prefix: number }[];
+}
+
+/**
+ * The DHCP leases of a MAC address on a network, as the connection's network driver has them
+ * (libvirt's lease source asks the network through the public API, so the API layer passes
+ * this in): `undefined` when the network does not exist or is not active.
+ */
+export type LeaseLookup = (
+  network: string,
+  mac: string,
+) => Promise<{ type: number; ipaddr: string; prefix: number }[] | undefined>;

@@ -23,6 +23,7 @@ import { Msg, Proc, remoteError, type MsgDef, type ProcDef, type TypedParam } fr
 import { toRemoteError } from "./errors.ts"; // graphical consoles: stream errors
 import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
+import { addMiscProcedures } from "./dispatch-misc.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
 import type { Header } from "./packet.ts";
@@ -891,6 +892,7 @@ export function buildDispatchTable(): Table {
     return { result };
   });
   addNetworkProcedures(t);
+  addMiscProcedures(t);
   addStorageProcedures(t);
 
   return t;

@@ -23,6 +23,8 @@ import {
   // graphical consoles
   bufferStream,
   type Screenshot,
+  type DomainInterfaceAddrs,
+  type VcpuInfo,
 } from "../driver.ts";
 import { keycodeSetName, translateKeycode } from "../../conf/keycodes.ts";
 import { testScreenshot } from "./screenshot.ts";
@@ -60,6 +62,7 @@ import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
 import { hostName } from "../../host/facts.ts";
 import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import { readSaveImage, writeSaveImage } from "./save-image.ts";
+import { getDefMetadata, setDefMetadata } from "../metadata.ts";
 import { isActive, refOf, releaseDefault, type TestDomainObj, type TestState } from "./state.ts";
 
 /** libvirt's virGetHostname (the host name the test driver reports, as libvirt's does). */
@@ -885,5 +888,93 @@ export class TestConnection implements HypervisorDriver {
       if (translateKeycode(codeset, codeset, k) === undefined)
         throw new VirtError("TEST_SENDKEY_INVALID", { keycode: k, codeset: keycodeSetName(codeset) });
     }
+  }
+
+  // --- issue 20: host CPU, vCPUs, metadata, NMI, time, addresses (libvirt's test driver) ------
+
+  async nodeGetCPUMap(flags: number): Promise<{ cpus: number; online: number[] }> {
+    checkFlags(flags, 0, "testNodeGetCPUMap");
+    // libvirt's test host: 8 CPUs present, 0, 2 and 4 online.
+    return { cpus: 8, online: [0, 2, 4] };
+  }
+
+  async nodeGetCPUStats(_cpuNum: number, flags: number): Promise<{ field: string; value: bigint }[]> {
+    checkFlags(flags, 0, "testNodeGetCPUStats");
+    return [
+      { field: "user", value: 9797400000n },
+      { field: "kernel", value: 34678723400000n },
+      { field: "idle", value: 87264900000n },
+      { field: "iowait", value: 763600000n },
+    ];
+  }
+
+  async domainGetVcpus(
+    dom: DomainRef,
+  ): Promise<{ info: VcpuInfo[]; affinity: number[][]; hostCpus: number }> {
+    const obj = this.obj(dom);
+    if (!isActive(obj)) throw new VirtError("DOMAIN_VCPUS_INACTIVE");
+    const n = obj.def.vcpu.current ?? obj.def.vcpu.count;
+    // libvirt's test driver reports the time of day as every vCPU's CPU time (µs / 10 as ns)
+    // and the last of its 16 host CPUs as the one each runs on, pinned to all of them.
+    const cpuTime = BigInt(Date.now()) * 100n;
+    const all = Array.from({ length: 16 }, (_, i) => i);
+    return {
+      info: Array.from({ length: n }, (_, i) => ({ number: i, state: 1, cpuTime, cpu: 15 })),
+      affinity: Array.from({ length: n }, () => all),
+      hostCpus: 16,
+    };
+  }
+
+  async domainSetMetadata(
+    dom: DomainRef,
+    type: number,
+    metadata: string | null,
+    _key: string | null,
+    uri: string | null,
+    flags: number,
+  ): Promise<void> {
+    checkFlags(flags, 1 | 2, "testDomainSetMetadata");
+    const obj = this.obj(dom);
+    const { live, config } = this.#tuningDefs(obj, flags);
+    for (const def of [live, config]) if (def) setDefMetadata(def, type, metadata, uri, "Set");
+  }
+
+  async domainGetMetadata(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string> {
+    checkFlags(flags, 1 | 2, "testDomainGetMetadata");
+    return getDefMetadata(this.#tuningOneDef(this.obj(dom), flags), type, uri);
+  }
+
+  async domainInjectNMI(dom: DomainRef, flags: number): Promise<void> {
+    checkFlags(flags, 0, "testDomainInjectNMI");
+    if (!isActive(this.obj(dom))) throw new VirtError("DOMAIN_NOT_RUNNING");
+  }
+
+  async domainGetTime(dom: DomainRef, flags: number): Promise<{ seconds: bigint; nseconds: number }> {
+    checkFlags(flags, 0, "testDomainGetTime");
+    if (!isActive(this.obj(dom))) throw new VirtError("DOMAIN_NOT_RUNNING");
+    // libvirt's test driver answers a fixed guest time.
+    return { seconds: 627319920n, nseconds: 0 };
+  }
+
+  async domainSetTime(dom: DomainRef, _seconds: bigint, _nseconds: number, flags: number): Promise<void> {
+    checkFlags(flags, 1, "testDomainSetTime");
+    if (!isActive(this.obj(dom))) throw new VirtError("DOMAIN_NOT_RUNNING");
+  }
+
+  async domainInterfaceAddresses(
+    dom: DomainRef,
+    source: number,
+    flags: number,
+  ): Promise<DomainInterfaceAddrs[]> {
+    checkFlags(flags, 0, "testDomainInterfaceAddresses");
+    if (source < 0 || source > 2) throw new VirtError("DOMAIN_ADDR_SOURCE", { source });
+    const obj = this.obj(dom);
+    if (!isActive(obj)) throw new VirtError("DOMAIN_NOT_RUNNING");
+    // libvirt's test driver makes one IPv4 address up per interface, whatever the source.
+    return obj.def.devices.interfaces.map((nic, i) => ({
+      name: `testnet${i}`,
+      hwaddr: nic.mac?.address ?? null,
+      addrs: [{ type: 0, addr: `192.168.122.${3 + i}`, prefix: 24 }],
+    }));
   }
 }
