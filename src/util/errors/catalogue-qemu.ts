@@ -108,6 +108,12 @@ export const qemuErrors = {
     kind: "user",
     template: "Unable to find '{firmware}' firmware that is compatible with the current configuration",
   },
+  FIRMWARE_NVRAM_CREATE: {
+    vir: "SYSTEM_ERROR",
+    domain: "QEMU",
+    kind: "environment",
+    template: "cannot create the NVRAM file '{path}' from its template '{template}': {reason}",
+  },
   FIRMWARE_LOADER_FORMAT: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
