@@ -345,6 +345,8 @@ export interface OsLoader {
 /** `<nvram template= format= templateFormat=>path</nvram>` */
 export interface OsNvram {
   path?: string;
+  /** `<nvram type='file'|'block'><source file=|dev=/>`: the store named by a source element. */
+  type?: "file" | "block";
   template?: string;
   format?: string;
   templateFormat?: string;
