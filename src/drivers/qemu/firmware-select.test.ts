@@ -113,7 +113,7 @@ test("a manual loader a descriptor knows is completed; an unknown one is taken a
   assert.equal(custom.os.firmware, undefined);
   assert.equal(custom.os.loader?.format, "raw");
   assert.equal(custom.os.nvram?.path, "/var/nv/g_VARS.fd");
-  assert.equal(custom.os.nvram?.template, undefined);
+  assert.equal(custom.os.nvram.template, undefined);
 });
 
 test("impossible requests: libvirt's errors, for new definitions only", () => {
