@@ -187,6 +187,8 @@ export function applyDefaults(def: DomainDef, ctx: DefaultsContext): void {
   basicDefaults(def, ctx);
   assignControllerIndexes(def);
   machineDefaults(def, ctx.facts);
+  // libvirt selects firmware right after the machine's defaults (qemuDomainDefBootPostParse)
+  ctx.facts.fillFirmware?.(def, ctx.abiUpdate);
   defaultDevices(def, ctx.facts);
   defaultCpu(def, ctx.facts);
   cpuPostParse(def);

@@ -135,8 +135,16 @@ export function formatOs(w: XmlWriter, os: OsDef): void {
     }
     const n = os.nvram;
     if (n) {
-      const attrs = { template: n.template, templateFormat: n.templateFormat, format: n.format };
-      if (n.path === undefined) w.empty("nvram", attrs);
+      const attrs = {
+        template: n.template,
+        templateFormat: n.templateFormat,
+        type: n.type,
+        format: n.format,
+      };
+      if (n.type === "file" || n.type === "block") {
+        const key = n.type === "file" ? "file" : "dev";
+        w.elem("nvram", attrs, () => w.empty("source", { [key]: n.path }));
+      } else if (n.path === undefined) w.empty("nvram", attrs);
       else w.text("nvram", n.path, attrs);
     }
     for (const k of ["kernel", "initrd", "cmdline", "shim", "dtb"] as const) {
@@ -355,7 +363,9 @@ export function formatLaunchSecurity(w: XmlWriter, ls: LaunchSecurity): void {
   w.elem("launchSecurity", attrs, () => {
     if (ls.cbitpos !== undefined) w.text("cbitpos", ls.cbitpos);
     if (ls.reducedPhysBits !== undefined) w.text("reducedPhysBits", ls.reducedPhysBits);
-    if (ls.policy !== undefined) w.text("policy", `0x${ls.policy.toString(16).padStart(4, "0")}`);
+    // SEV-SNP's policy is 64 bits wide: libvirt prints eight digits for it, four for SEV
+    const digits = ls.type === "sev-snp" ? 8 : 4;
+    if (ls.policy !== undefined) w.text("policy", `0x${ls.policy.toString(16).padStart(digits, "0")}`);
     for (const k of [
       "guestVisibleWorkarounds",
       "idBlock",

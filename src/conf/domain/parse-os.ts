@@ -26,8 +26,19 @@ function parseLoader(el: XmlElement): NonNullable<OsDef["loader"]> {
 
 function parseNvram(el: XmlElement): NonNullable<OsDef["nvram"]> {
   const n: NonNullable<OsDef["nvram"]> = {};
-  const path = el.content;
-  if (path !== "") n.path = path;
+  // `<nvram type='file'|'block'>` names its store in a `<source>`, the plain form in its text
+  // (network stores are not modelled yet: their source is left out, as before)
+  const typeAttr = str(el, "type");
+  const type = typeAttr === "file" || typeAttr === "block" ? typeAttr : undefined;
+  if (type) {
+    n.type = type;
+    const src = el.child("source");
+    const path = src ? str(src, type === "file" ? "file" : "dev") : undefined;
+    if (path !== undefined && path !== "") n.path = path;
+  } else {
+    const path = el.content;
+    if (path !== "") n.path = path;
+  }
   const template = str(el, "template");
   const format = str(el, "format");
   const tf = str(el, "templateFormat");

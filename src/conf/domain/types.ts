@@ -345,6 +345,8 @@ export interface OsLoader {
 /** `<nvram template= format= templateFormat=>path</nvram>` */
 export interface OsNvram {
   path?: string;
+  /** `<nvram type='file'|'block'><source file=|dev=/>`: the store named by a source element. */
+  type?: "file" | "block";
   template?: string;
   format?: string;
   templateFormat?: string;
@@ -1307,4 +1309,10 @@ export interface DomainFacts {
   hasDevice?(name: string): boolean | undefined;
   /** Whether the emulator runs guests of this domain type (`qemu`, `kvm`, `hvf`); undefined if unknown. */
   supportsVirtType?(type: string): boolean | undefined;
+  /**
+   * The driver's firmware selection at define time (`<os firmware=>` autoselection from
+   * firmware descriptors, NVRAM path); fills `def.os` in place. Throws only for new
+   * definitions (`abiUpdate`).
+   */
+  fillFirmware?(def: DomainDef, abiUpdate: boolean): void;
 }

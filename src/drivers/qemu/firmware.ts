@@ -16,6 +16,13 @@ export interface FirmwareDescriptor {
   readonly device: string;
   /** Code image: `mapping.executable.filename` (flash) or `mapping.filename` (memory, kernel). */
   readonly executable?: string;
+  /** Format of the flash code image (`raw`, `qcow2`); flash only. */
+  readonly executableFormat?: string;
+  /** Flash mode: `split` (code + variable store, the default), `combined` or `stateless`. */
+  readonly mode?: string;
+  /** Variable store template of a split flash build, with its format. */
+  readonly nvramTemplate?: string;
+  readonly nvramTemplateFormat?: string;
   readonly targets: readonly { readonly arch: string; readonly machines: readonly string[] }[];
   readonly features: readonly string[];
 }
@@ -58,6 +65,17 @@ export function parseFirmwareDescriptor(text: string, path: string): FirmwareDes
       : typeof map.filename === "string"
         ? map.filename
         : undefined;
+  const file = (v: unknown): { filename?: string; format?: string } => {
+    if (typeof v !== "object" || v === null) return {};
+    const r = v as Record<string, unknown>;
+    return {
+      ...(typeof r.filename === "string" ? { filename: r.filename } : {}),
+      // the descriptor schema's default format is raw
+      format: typeof r.format === "string" ? r.format : "raw",
+    };
+  };
+  const flash = map.device === "flash";
+  const template = flash ? file(map["nvram-template"]) : {};
   const targets = Array.isArray(d.targets)
     ? d.targets.flatMap((t: unknown) => {
         if (typeof t !== "object" || t === null) return [];
@@ -72,6 +90,15 @@ export function parseFirmwareDescriptor(text: string, path: string): FirmwareDes
     interfaces: strings(d["interface-types"]),
     device: map.device,
     ...(executable !== undefined ? { executable } : {}),
+    ...(flash
+      ? {
+          executableFormat: file(exec).format ?? "raw",
+          mode: typeof map.mode === "string" ? map.mode : "split",
+          ...(template.filename !== undefined
+            ? { nvramTemplate: template.filename, nvramTemplateFormat: template.format ?? "raw" }
+            : {}),
+        }
+      : {}),
     targets,
     features: strings(d.features),
   };
@@ -111,7 +138,7 @@ function qemuArch(arch: string): string {
 }
 
 /** Shell-style glob (`*`, `?`) as descriptors use for machine types. */
-function globMatch(pattern: string, name: string): boolean {
+export function globMatch(pattern: string, name: string): boolean {
   const re = pattern
     .replace(/[.+^${}()|[\]\\]/g, "\\$&")
     .replace(/\*/g, ".*")

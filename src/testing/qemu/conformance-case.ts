@@ -14,6 +14,8 @@ import { domainFactsFromCaps } from "../../drivers/qemu/capabilities/facts.ts";
 import type { DomainFacts } from "../../conf/domain/types.ts";
 import { buildQemuCommand, compareArgs, formatArgsFile } from "../../drivers/qemu/command/index.ts";
 import type { CommandContext } from "../../drivers/qemu/command/types.ts";
+import type { FirmwareDescriptor } from "../../drivers/qemu/firmware.ts";
+import { fillFirmware, fillFirmwareAtDefine } from "../../drivers/qemu/firmware-select.ts";
 import { corpusHarnessContext } from "../qemu/command-harness.ts";
 import { harnessIncoming } from "../qemu/command-harness-incoming.ts";
 
@@ -101,7 +103,15 @@ export interface RunOptions {
   keep?: boolean;
   /** A harness setting of the case (libvirt's `driver.config->...`), as a change of the context. */
   tweak?: (ctx: CommandContext) => CommandContext;
+  /**
+   * The firmware descriptors the harness provides (libvirt's `tests/qemufirmwaredata`, as
+   * qemuxmlconftest.c points the descriptor directories there); none: no firmware selection.
+   */
+  firmware?: readonly FirmwareDescriptor[];
 }
+
+/** libvirt's harness keeps made-up NVRAM files in the system driver's directory. */
+const HARNESS_NVRAM_DIR = "/var/lib/libvirt/qemu/nvram";
 
 /** What we produced for a case, kept on request ({@link RunOptions.keep}). */
 export interface CaseDetail {
@@ -132,6 +142,20 @@ export function harnessFacts(caps: QemuCaps, variant: string): DomainFacts {
     defaultMachine: (arch, virtType) => {
       const m = facts.defaultMachine(arch, virtType);
       return m === undefined ? undefined : aliasOf(m);
+    },
+  };
+}
+
+/** The parse facts with the harness' firmware selection, when it provides descriptors. */
+function withFirmware(
+  facts: DomainFacts,
+  descriptors: readonly FirmwareDescriptor[] | undefined,
+): DomainFacts {
+  if (!descriptors) return facts;
+  return {
+    ...facts,
+    fillFirmware: (def, abiUpdate) => {
+      fillFirmwareAtDefine(def, { descriptors, nvramDir: HARNESS_NVRAM_DIR, abiUpdate });
     },
   };
 }
@@ -167,7 +191,7 @@ export function runCase(
   try {
     def = parseDomainXML(input, {
       document: `${name}.xml`,
-      facts: harnessFacts(caps, variant),
+      facts: withFirmware(harnessFacts(caps, variant), options.firmware),
       ...(variant.endsWith(".abi-update") ? { abiUpdate: true } : {}),
     }).def;
   } catch (e) {
@@ -214,6 +238,9 @@ export function runCase(
   if (def) {
     try {
       const d = structuredClone(def);
+      // selected again when the domain starts (qemuProcessPrepareDomain); errors count now
+      if (options.firmware)
+        fillFirmware(d, { descriptors: options.firmware, nvramDir: HARNESS_NVRAM_DIR, abiUpdate: false });
       assignAliases(d);
       const ctx = corpusHarnessContext(d, { caps, corpusDir, incoming: harnessIncoming(name) });
       built = formatArgsFile(buildQemuCommand(d, options.tweak ? options.tweak(ctx) : ctx));

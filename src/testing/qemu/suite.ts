@@ -24,6 +24,7 @@ import {
   TPM_MODEL_FLAGS,
   TPM_TYPE_FLAGS,
 } from "../../drivers/qemu/capabilities/flags.ts";
+import { loadFirmwareDescriptors } from "../../drivers/qemu/firmware.ts";
 import { parseArgsFile } from "../../drivers/qemu/command/argsfile.ts";
 import type { CommandContext } from "../../drivers/qemu/command/types.ts";
 import { type CaseResult, type Expectation, runCase, type Verdict } from "./conformance-case.ts";
@@ -527,6 +528,13 @@ export function runSuite(suite: string): SuiteRun {
   try {
     const conf = join(suite, "tests", "qemuxmlconfdata");
     const capsDir = join(suite, "tests", "qemucapabilitiesdata");
+    // as qemuxmlconftest.c: the system descriptor directories point into qemufirmwaredata
+    // (a privileged driver, so no user directory)
+    const fwData = join(suite, "tests", "qemufirmwaredata");
+    const firmware = loadFirmwareDescriptors([
+      join(fwData, "etc", "qemu", "firmware"),
+      join(fwData, "usr", "share", "qemu", "firmware"),
+    ]);
     const declarations = harnessDeclarations(readFileSync(join(suite, "tests", "qemuxmlconftest.c"), "utf8"));
     const unapplied = new Map<string, string[]>();
     const capsCache = new Map<string, QemuCaps>();
@@ -548,6 +556,7 @@ export function runSuite(suite: string): SuiteRun {
       const result = runCase(view, name, declCaps, {
         variant,
         keep: true,
+        firmware,
         ...(expect ? { expect } : {}),
         ...(tweak ? { tweak } : {}),
       });

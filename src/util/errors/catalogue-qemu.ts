@@ -101,6 +101,31 @@ export const qemuErrors = {
     template: "KVM is not usable on this host: {reason}",
   },
   // Command-line building (drivers/qemu/command)
+  // Firmware selection from descriptors (drivers/qemu/firmware-select.ts)
+  FIRMWARE_NOT_FOUND: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "user",
+    template: "Unable to find '{firmware}' firmware that is compatible with the current configuration",
+  },
+  FIRMWARE_NVRAM_CREATE: {
+    vir: "SYSTEM_ERROR",
+    domain: "QEMU",
+    kind: "environment",
+    template: "cannot create the NVRAM file '{path}' from its template '{template}': {reason}",
+  },
+  FIRMWARE_LOADER_FORMAT: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "Unsupported loader format '{format}'",
+  },
+  FIRMWARE_NVRAM_FORMAT: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "Unsupported nvram format '{format}'",
+  },
   QEMU_CMD_UNSUPPORTED: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

@@ -22,11 +22,19 @@ function flashes(b: Build): Flash[] {
   return out;
 }
 
+/**
+ * The code image is opened through a format node, as are non-raw images and any image when
+ * QEMU cannot mask the protocol layer; a raw variable store is the storage node itself.
+ */
+function needsFormatLayer(b: Build, f: Flash): boolean {
+  return f.format !== "raw" || f.index === 0 || !b.has("blockjob.backing-mask-protocol");
+}
+
 /** Node names the machine refers to; fills `b.pflash`. */
 export function preparePflash(b: Build): void {
   for (const f of flashes(b)) {
     const base = `libvirt-pflash${f.index}`;
-    const formatLayer = f.format !== "raw" || !b.has("blockjob.backing-mask-protocol");
+    const formatLayer = needsFormatLayer(b, f);
     const node = formatLayer ? `${base}-format` : `${base}-storage`;
     if (f.index === 0) b.pflash.code = node;
     else b.pflash.vars = node;
@@ -36,7 +44,7 @@ export function preparePflash(b: Build): void {
 export function buildPflash(b: Build): void {
   for (const f of flashes(b)) {
     const base = `libvirt-pflash${f.index}`;
-    const formatLayer = f.format !== "raw" || !b.has("blockjob.backing-mask-protocol");
+    const formatLayer = needsFormatLayer(b, f);
     const storage = new Props()
       .set("driver", "file")
       .set("filename", f.path)
@@ -51,7 +59,9 @@ export function buildPflash(b: Build): void {
           .set("node-name", `${base}-format`)
           .set("read-only", f.readonly)
           .set("driver", f.format)
-          .set("file", `${base}-storage`),
+          .set("file", `${base}-storage`)
+          // a qcow2 image's own backing chain is never opened
+          .opt("backing", f.format === "qcow2" ? null : undefined),
       );
     }
   }

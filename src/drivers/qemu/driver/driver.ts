@@ -33,6 +33,7 @@ import { DomainEventId, type DomainEventType } from "../../enums.ts";
 import { domainFactsFromCaps, getQemuCaps, type QemuCaps } from "../capabilities/index.ts";
 import { defaultEmulator } from "../command/context.ts";
 import { slirpHostForwards } from "../command/net.ts";
+import { defineFirmware } from "./firmware.ts";
 import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
 import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { DomainEventHub } from "../../events.ts";
@@ -400,7 +401,7 @@ export class QemuDriver {
       const caps = await this.caps(emulator);
       got = this.#factsByCaps.get(caps);
       if (!got) {
-        const facts = domainFactsFromCaps(caps);
+        const facts = { ...domainFactsFromCaps(caps), fillFirmware: defineFirmware(this.root, this.paths) };
         got = { caps, facts, hash: factsHash(facts) };
         this.#factsByCaps.set(caps, got);
       }

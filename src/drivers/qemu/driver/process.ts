@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, open, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { prepareFirmware } from "./firmware.ts";
 import { assignAliases, type DomainDef } from "../../../conf/domain/index.ts";
 import { kvmUnavailableError } from "../../../host/kvm.ts";
 import { DisposableStore } from "../../../util/disposable.ts";
@@ -141,6 +142,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     if (!kvm.usable) throw kvmUnavailableError(kvm);
   }
   const live = structuredClone(def);
+  // firmware: selected again, the variable store made from its template when missing
+  await prepareFirmware(drv.root, drv.paths, live);
   // <disk type='volume'>: the storage driver's path, type and format, before the file checks
   await resolveDomainVolumes(drv.options.resolveVolume, live);
   await checkFiles(live);
