@@ -74,6 +74,7 @@ const LAZY_BUILTINS = {
     "access",
     "chmod",
     "chown",
+    "copyFile",
     "lstat",
     "mkdir",
     "mkdtemp",
