@@ -23,6 +23,7 @@ import { Msg, Proc, remoteError, type MsgDef, type ProcDef, type TypedParam } fr
 import { toRemoteError } from "./errors.ts"; // graphical consoles: stream errors
 import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
+import { addSecretProcedures } from "./dispatch-secret.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
 import type { Header } from "./packet.ts";
@@ -736,6 +737,7 @@ export function buildDispatchTable(): Table {
   });
   addNetworkProcedures(t);
   addStorageProcedures(t);
+  addSecretProcedures(t);
 
   return t;
 }

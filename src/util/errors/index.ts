@@ -26,6 +26,7 @@ import { confErrors } from "./catalogue-conf.ts";
 import { networkErrors } from "./catalogue-network.ts";
 import { storageErrors } from "./catalogue-storage.ts";
 import { securityErrors } from "./catalogue-security.ts";
+import { secretErrors } from "./catalogue-secret.ts";
 import type { Catalogue, CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix, type VirErrorDomainName } from "./virerror.ts";
 
@@ -47,6 +48,7 @@ const parts = {
   NETWORK: networkErrors,
   STORAGE: storageErrors,
   SECURITY: securityErrors,
+  SECRET: secretErrors,
 } as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts))) as typeof noneErrors &
@@ -62,7 +64,8 @@ export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts)
   typeof confErrors &
   typeof networkErrors &
   typeof storageErrors &
-  typeof securityErrors;
+  typeof securityErrors &
+  typeof secretErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 

@@ -137,6 +137,7 @@ export const VirErrorDomain = {
   NODEDEV: 22,
   SECURITY: 24,
   CPU: 31,
+  SECRET: 35,
   STREAMS: 38,
   EVENT: 40,
   CAPABILITIES: 44,
@@ -194,6 +195,8 @@ export const virErrorPrefix: Partial<Record<VirErrorNumberName, string>> = {
   DEVICE_MISSING: "device not found",
   NO_NODE_DEVICE: "Node device not found",
   NO_STORAGE_POOL: "Storage pool not found",
+  INVALID_SECRET: "Invalid secret",
+  NO_SECRET: "Secret not found",
   NO_STORAGE_VOL: "Storage volume not found",
   NO_HOSTNAME: "no hostname found",
 };
