@@ -140,7 +140,7 @@ export class Connection {
   async secretLookupByUUID(uuid: string): Promise<Secret> {
     const norm = normalizeUUID(uuid);
     if (norm === undefined)
-      throw new VirtError("API_INVALID_UUID", { api: "virSecretLookupByUUID" }, { uuid });
+      throw new VirtError("API_INVALID_UUID", { api: "virSecretLookupByUUIDString" }, { uuid });
     return this.secret(
       await this.invokeSecret("virSecretLookupByUUID", false, (s) => s.secretLookupByUUID?.(norm)),
     );

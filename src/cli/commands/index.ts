@@ -17,6 +17,7 @@ import { hotplugCommands } from "./hotplug.ts";
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
 import { netDoctor } from "./net-doctor.ts"; // network doctor
+import { secretCommands } from "./secret.ts"; // secrets
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
@@ -170,6 +171,7 @@ export const allCommands: Cmd[] = [
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
   ...nodedevCommands, // node devices
+  ...secretCommands, // secrets
   ...storagePoolCommands, // storage pools
   ...storageVolCommands, // storage volumes
   ...hotplugCommands, // device hotplug
@@ -182,7 +184,17 @@ export const allCommands: Cmd[] = [
   connectCmd,
 ];
 
-const groupOrder: GroupKey[] = ["domain", "monitor", "host", "network", "nodedev", "pool", "volume", "virsh"];
+const groupOrder: GroupKey[] = [
+  "domain",
+  "monitor",
+  "host",
+  "network",
+  "nodedev",
+  "secret",
+  "pool",
+  "volume",
+  "virsh",
+];
 
 function commandsOf(key: GroupKey): Cmd[] {
   const list = allCommands.filter((c) => c.group === key);

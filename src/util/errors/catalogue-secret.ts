@@ -12,7 +12,7 @@ export const secretErrors = {
     vir: "XML_ERROR",
     domain: "SECRET",
     kind: "user",
-    template: "unexpected root element <{found}>, expecting <secret>",
+    template: "expecting root element of 'secret', not '{found}'",
   },
   /** A yes/no attribute (`ephemeral`, `private`) with another value. */
   SECRET_INVALID_YESNO: {

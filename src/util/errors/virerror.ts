@@ -137,7 +137,7 @@ export const VirErrorDomain = {
   NODEDEV: 22,
   SECURITY: 24,
   CPU: 31,
-  SECRET: 35,
+  SECRET: 30,
   STREAMS: 38,
   EVENT: 40,
   CAPABILITIES: 44,
