@@ -154,4 +154,10 @@ export {
   type HostCheck,
   type CheckResult,
   type HostValidateFacts,
+  // huge pages report (tvirsh hugepages)
+  hugepageReport,
+  pageSizeText,
+  type HugepageReport,
+  type HugepagePool,
+  type HugepageAdvice,
 } from "./host.ts";

@@ -320,6 +320,22 @@ export const commandSchemas: Record<string, JsonSchema> = {
   }),
   capabilities: obj({ xml: str }),
   domcapabilities: obj({ xml: str }),
+  // CPU models, baseline, compare
+  "cpu-models": obj({
+    arch: str,
+    models: { type: "array", items: str },
+    anyModel: { type: "boolean", description: "the driver accepts any model for this arch" },
+  }),
+  "cpu-baseline": obj({ xml: str }),
+  "hypervisor-cpu-baseline": obj({ xml: str }),
+  "cpu-compare": obj({
+    file: str,
+    result: { type: "string", enum: ["incompatible", "identical", "superset"] },
+  }),
+  "hypervisor-cpu-compare": obj({
+    file: str,
+    result: { type: "string", enum: ["incompatible", "identical", "superset"] },
+  }),
   "domxml-to-native": {
     oneOf: [
       obj({
@@ -598,6 +614,66 @@ export const commandSchemas: Record<string, JsonSchema> = {
     oneOf: [
       obj({ domain: domainRefSchema, stats: { type: "object", additionalProperties: str } }),
       obj({ domain: domainRefSchema, period: int, flags: int }),
+    ],
+  },
+  hugepages: obj(
+    {
+      memTotalKiB: int,
+      defaultSizeKiB: int,
+      mounts: { type: "array", items: obj({ path: str, sizeKiB: int, default: bool }) },
+      pools: {
+        type: "array",
+        items: obj({
+          sizeKiB: int,
+          default: bool,
+          total: int,
+          free: int,
+          reserved: int,
+          surplus: int,
+          overcommit: int,
+          nodes: { type: "array", items: obj({ node: int, total: int, free: int, surplus: int }) },
+          mounts: { type: "array", items: str },
+        }),
+      },
+      transparent: str,
+      advice: {
+        type: "array",
+        items: obj({
+          severity: { type: "string", enum: ["warning", "info"] },
+          message: str,
+          fix: { type: "array", items: str },
+        }),
+      },
+    },
+    ["defaultSizeKiB", "transparent"],
+  ),
+  // cgroup tuning: typed parameters by name (64-bit numbers as decimal strings; memtune's
+  // unlimited is null, sizes in KiB)
+  memtune: {
+    oneOf: [
+      obj({
+        domain: domainRefSchema,
+        parameters: { type: "object", additionalProperties: nullable("string") },
+        unit: str,
+      }),
+      obj({ domain: domainRefSchema, set: { type: "object", additionalProperties: str } }),
+    ],
+  },
+  schedinfo: obj({
+    domain: domainRefSchema,
+    scheduler: str,
+    parameters: { type: "object", additionalProperties: { type: ["string", "integer"] } },
+  }),
+  blkiotune: {
+    oneOf: [
+      obj({
+        domain: domainRefSchema,
+        parameters: { type: "object", additionalProperties: { type: ["string", "integer"] } },
+      }),
+      obj({
+        domain: domainRefSchema,
+        set: { type: "object", additionalProperties: { type: ["string", "integer"] } },
+      }),
     ],
   },
   domblkstat: obj({

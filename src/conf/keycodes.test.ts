@@ -38,8 +38,37 @@ test("every code set translates to qnum (extended keys as 0x80 | xx)", () => {
   // the original XT keyboard had no Delete key of its own
   assert.equal(translateKeycode(S.xt!, q, 0xd3), undefined);
   assert.equal(translateKeycode(S.linux!, S.usb!, 30), 4);
-  // code sets without a table here translate nothing
-  assert.equal(translateKeycode(S.atset2!, q, 0x1c), undefined);
+  // AT set 2 (extended keys as e0xx), AT set 3 and OS X: Ctrl, Alt, Delete
+  assert.deepEqual(
+    [0x14, 0x11, 0xe071].map((k) => translateKeycode(S.atset2!, q, k)),
+    [0x1d, 0x38, 0xd3],
+  );
+  assert.deepEqual(
+    [0x11, 0x19, 0x64].map((k) => translateKeycode(S.atset3!, q, k)),
+    [0x1d, 0x38, 0xd3],
+  );
+  assert.deepEqual(
+    [0x3b, 0x3a, 0x75].map((k) => translateKeycode(S.os_x!, q, k)),
+    [0x1d, 0x38, 0xd3],
+  );
+  assert.equal(translateKeycode(S.atset2!, q, 0x1c), 0x1e); // A
+  assert.equal(translateKeycode(S.os_x!, S.linux!, 0x00), 30); // kVK_ANSI_A
+  // a code a set does not have translates to nothing
+  assert.equal(translateKeycode(S.atset3!, q, 0x28), undefined);
   assert.equal(translateKeycode(S.linux!, q, 300), undefined);
   assert.equal(keycodeSetName(S.rfb!), "qnum");
+});
+
+test("the AT set 2, AT set 3 and OS X tables give each code to one key only", () => {
+  for (const set of [S.atset2!, S.atset3!, S.os_x!]) {
+    const seen = new Map<number, number>();
+    for (let linux = 0; linux < 256; linux++) {
+      const code = translateKeycode(S.linux!, set, linux);
+      if (code === undefined) continue;
+      assert.equal(seen.get(code), undefined, `${keycodeSetName(set)} code ${code} of two keys`);
+      seen.set(code, linux);
+      assert.equal(translateKeycode(set, S.linux!, code), linux);
+    }
+    assert.ok(seen.size > 90, `${keycodeSetName(set)} has ${seen.size} keys`);
+  }
 });

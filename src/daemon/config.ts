@@ -23,9 +23,17 @@
  * | `dynamic_ownership` (qemu.conf's) | 1 | with a `user`: hand the files QEMU opens (images, kernel, ...) to it before start and give the original owners back at stop |
  * | `remote_display_port_min` / `_max` (qemu.conf's) | 5900 / 65535 | ports for VNC and SPICE with autoport |
  * | `remote_websocket_port_min` / `_max` (qemu.conf's) | 5700 / 65535 | ports for VNC websockets with `websocket='-1'` |
+ * | `vnc_listen` / `spice_listen` (qemu.conf's) | `"127.0.0.1"` | address VNC / SPICE listen on when the XML names none |
+ * | `vnc_password` / `spice_password` (qemu.conf's) | (none) | password of a VNC / SPICE display whose XML has no `passwd` |
+ * | `spice_tls` / `spice_tls_x509_cert_dir` (qemu.conf's) | 0 / `"/etc/pki/libvirt-spice"` | SPICE TLS port (`tlsPort`, `defaultMode='secure'`) with the certificates of that dir (`ca-cert.pem`, `server-cert.pem`, `server-key.pem`) |
+ * | `spice_sasl` / `spice_sasl_dir` (qemu.conf's) | 0 / `"/etc/sasl2"` | SASL authentication of SPICE clients |
+ * | `spice_auto_unix_socket` / `vnc_auto_unix_socket` (qemu.conf's) | 0 | SPICE / VNC without a listen address listens on a UNIX socket in the guest's dir |
+ * | `vnc_tls` / `vnc_tls_x509_cert_dir` / `vnc_tls_x509_verify` (qemu.conf's) | 0 / `"/etc/pki/libvirt-vnc"` / 0 | VNC over TLS with that dir's certificates, client certificates checked with verify |
+ * | `vnc_sasl` / `vnc_sasl_dir` (qemu.conf's) | 0 / `"/etc/sasl2"` | SASL authentication of VNC clients |
  *
  * SIGHUP (`systemctl reload tvirtd`) re-reads the file (main.ts `reloadConfig`): `log_level`,
- * `log_outputs`, `timeout` and the graphics port ranges apply at once; the socket keys,
+ * `log_outputs`, `timeout`, the graphics port ranges and the graphics keys apply at once (to
+ * guests started later); the socket keys,
  * `max_clients`, `max_client_requests`, `keepalive_*`, `compat_sockets`, `sysfs_root` and
  * `state_root` are read at start only (a change is logged as needing a restart). Under socket
  * activation the sockets are systemd's (systemd/tvirtd*.socket): the `unix_sock_*` keys apply
@@ -61,12 +69,32 @@ export interface DaemonConfig {
   /** Graphics port ranges (qemu.conf's `remote_display_port_*`, `remote_websocket_port_*`). */
   displayPorts: { min: number; max: number };
   websocketPorts: { min: number; max: number };
+  /** qemu.conf's graphics keys (`vnc_listen`, `spice_tls`, ...), as the QEMU driver takes them. */
+  graphics: DaemonGraphics;
   /** qemu.conf's `user`, `group`, `dynamic_ownership` (system instance). */
   qemuUser: string | undefined;
   qemuGroup: string | undefined;
   dynamicOwnership: boolean;
   /** Keys present but not implemented (reported at start). */
   ignored: string[];
+}
+
+export interface DaemonGraphics {
+  vncListen?: string;
+  spiceListen?: string;
+  vncPassword?: string;
+  spicePassword?: string;
+  spiceTLS?: boolean;
+  spiceTLSx509certdir?: string;
+  spiceSASL?: boolean;
+  spiceSASLdir?: string;
+  spiceAutoUnixSocket?: boolean;
+  vncAutoUnixSocket?: boolean;
+  vncTLS?: boolean;
+  vncTLSx509certdir?: string;
+  vncTLSx509verify?: boolean;
+  vncSASL?: boolean;
+  vncSASLdir?: string;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -87,6 +115,7 @@ export function defaultConfig(): DaemonConfig {
     stateRoot: undefined,
     displayPorts: { min: 5900, max: 65535 },
     websocketPorts: { min: 5700, max: 65535 },
+    graphics: {},
     qemuUser: undefined,
     qemuGroup: undefined,
     dynamicOwnership: true,
@@ -325,6 +354,58 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
         break;
       case "remote_websocket_port_max":
         cfg.websocketPorts.max = port(file, key, v, 5700);
+        break;
+      // graphics (qemu.conf's)
+      case "vnc_listen":
+        cfg.graphics.vncListen = str(file, key, v);
+        break;
+      case "spice_listen":
+        cfg.graphics.spiceListen = str(file, key, v);
+        break;
+      case "vnc_password":
+        cfg.graphics.vncPassword = str(file, key, v);
+        break;
+      case "spice_password":
+        cfg.graphics.spicePassword = str(file, key, v);
+        break;
+      case "spice_tls":
+        cfg.graphics.spiceTLS = integer(file, key, v, 0) !== 0;
+        break;
+      case "spice_tls_x509_cert_dir":
+        cfg.graphics.spiceTLSx509certdir = str(file, key, v);
+        if (!cfg.graphics.spiceTLSx509certdir.startsWith("/"))
+          throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected an absolute path" });
+        break;
+      case "spice_sasl":
+        cfg.graphics.spiceSASL = integer(file, key, v, 0) !== 0;
+        cfg.graphics.spiceSASLdir ??= "/etc/sasl2";
+        break;
+      case "spice_sasl_dir":
+        cfg.graphics.spiceSASLdir = str(file, key, v);
+        break;
+      case "spice_auto_unix_socket":
+        cfg.graphics.spiceAutoUnixSocket = integer(file, key, v, 0) !== 0;
+        break;
+      case "vnc_auto_unix_socket":
+        cfg.graphics.vncAutoUnixSocket = integer(file, key, v, 0) !== 0;
+        break;
+      case "vnc_tls":
+        cfg.graphics.vncTLS = integer(file, key, v, 0) !== 0;
+        break;
+      case "vnc_tls_x509_cert_dir":
+        cfg.graphics.vncTLSx509certdir = str(file, key, v);
+        if (!cfg.graphics.vncTLSx509certdir.startsWith("/"))
+          throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected an absolute path" });
+        break;
+      case "vnc_tls_x509_verify":
+        cfg.graphics.vncTLSx509verify = integer(file, key, v, 0) !== 0;
+        break;
+      case "vnc_sasl":
+        cfg.graphics.vncSASL = integer(file, key, v, 0) !== 0;
+        cfg.graphics.vncSASLdir ??= "/etc/sasl2";
+        break;
+      case "vnc_sasl_dir":
+        cfg.graphics.vncSASLdir = str(file, key, v);
         break;
       // whom QEMU runs as (qemu.conf's)
       case "user":

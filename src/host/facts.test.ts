@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { test } from "node:test";
 import {
   hostArch,
+  hostDrmRenderNode,
   hostCpus,
   hostFreeMemoryBytes,
   hostHasIommu,
@@ -111,4 +112,18 @@ test("host names: a full or localhost name is kept as it is, a short one tried i
   assert.equal(hostName("localhost"), "localhost");
   const short = hostName("tvirt-no-such-host-facts-test");
   assert.equal(short, "tvirt-no-such-host-facts-test", "unknown to the resolver: the node name");
+});
+
+test("hostDrmRenderNode: the first renderD node of the dir, none without one", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tvirt-dri-"));
+  try {
+    assert.equal(hostDrmRenderNode(join(dir, "missing")), undefined);
+    writeFileSync(join(dir, "card0"), "");
+    assert.equal(hostDrmRenderNode(dir), undefined);
+    writeFileSync(join(dir, "renderD129"), "");
+    writeFileSync(join(dir, "renderD128"), "");
+    assert.equal(hostDrmRenderNode(dir), `${dir}/renderD128`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

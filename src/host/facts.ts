@@ -208,3 +208,19 @@ export function hostName(name: string = osHostname()): string {
   }
   return name;
 }
+
+/**
+ * The host's first DRM render node (`/dev/dri/renderD128`), as libvirt's virHostGetDRMRenderNode
+ * picks it for egl-headless and SPICE OpenGL without a `rendernode` of their own; undefined when
+ * the host has none.
+ */
+export function hostDrmRenderNode(dir = "/dev/dri"): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  const node = names.filter((n) => /^renderD\d+$/.test(n)).sort()[0];
+  return node === undefined ? undefined : `${dir}/${node}`;
+}

@@ -6,7 +6,7 @@
  * library reports them. Procedures not listed here get libvirt's "unknown procedure" reply.
  */
 import { Domain, Network, NodeDevice, type Connection, type DomainEventHandler } from "../api/index.ts";
-import { type DomainEvent, type DomainRef } from "../drivers/driver.ts";
+import { type DomainEvent, type DomainRef, type TypedParameter } from "../drivers/driver.ts";
 import { ConnectFlags, DomainEventId } from "../drivers/enums.ts";
 import { ConnectListNetworksFlags, type NetworkRef } from "../drivers/network-driver.ts";
 import {
@@ -18,11 +18,12 @@ import {
   type StoragePoolRef,
   type StorageVolRef,
 } from "../drivers/storage-driver.ts";
-import { VirtError } from "../util/errors/index.ts";
+import { checkFlags, VirtError } from "../util/errors/index.ts";
 import { Msg, Proc, remoteError, type MsgDef, type ProcDef, type TypedParam } from "./remote-protocol.ts";
 import { toRemoteError } from "./errors.ts"; // graphical consoles: stream errors
 import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
+import { addMiscProcedures } from "./dispatch-misc.ts";
 import { addSecretProcedures } from "./dispatch-secret.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
@@ -110,6 +111,9 @@ function sendCallbackEvent(
         msg: { dom: d, srcPath: ev.srcPath, devAlias: ev.devAlias, action: ev.action, reason: ev.reason },
       });
       return true;
+    case DomainEventId.JOB_COMPLETED:
+      client.sendMessage(Msg.callbackJobCompleted, { callbackID, dom: d, params: [...ev.params] });
+      return true;
   }
 }
 
@@ -136,7 +140,8 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
       send(Msg.deviceRemoved, { dom: d, devAlias: ev.devAlias });
       break;
     case DomainEventId.DEVICE_ADDED:
-      break; // no legacy message exists for it
+    case DomainEventId.JOB_COMPLETED:
+      break; // no legacy message exists for them
     case DomainEventId.IO_ERROR_REASON:
       send(Msg.ioErrorReason, {
         dom: d,
@@ -191,7 +196,7 @@ export function buildDispatchTable(): Table {
       }
       return { supported: 1 };
     }
-    ctx.conn();
+    const conn = ctx.conn();
     // Only where the daemon can really send descriptors (a UNIX socket, the helper works);
     // receiving is set up now, before the client can send any.
     if (a.feature === DrvFeature.FD_PASSING) {
@@ -199,7 +204,9 @@ export function buildDispatchTable(): Table {
       await ctx.client.enableFdReceiving();
       return { supported: 1 };
     }
-    return { supported: daemonFeatures.has(a.feature) ? 1 : 0 };
+    if (daemonFeatures.has(a.feature)) return { supported: 1 };
+    // the rest (migration) is the connection's driver's to say
+    return { supported: (await conn.supportsFeature(a.feature)) ? 1 : 0 };
   });
   on(t, Proc.connectOpen, async (ctx, a) => {
     const c = ctx.client;
@@ -246,6 +253,32 @@ export function buildDispatchTable(): Table {
     return { capabilities: await ctx.conn().getDomainCapabilities(q, a.flags) };
   });
   on(t, Proc.connectGetSysinfo, async (ctx, a) => ({ sysinfo: await ctx.conn().getSysinfo(a.flags) }));
+  on(t, Proc.connectGetCpuModelNames, async (ctx, a) => {
+    const models = await ctx.conn().getCPUModelNames(a.arch, a.flags);
+    return { models: a.need_results ? models : [], ret: models.length };
+  });
+  on(t, Proc.connectBaselineCpu, async (ctx, a) => ({
+    cpu: await ctx.conn().baselineCPU(a.xmlCPUs, a.flags),
+  }));
+  on(t, Proc.connectCompareCpu, async (ctx, a) => ({ result: await ctx.conn().compareCPU(a.xml, a.flags) }));
+  on(t, Proc.connectCompareHypervisorCpu, async (ctx, a) => ({
+    result: await ctx
+      .conn()
+      .compareHypervisorCPU(
+        { emulator: a.emulator, arch: a.arch, machine: a.machine, virttype: a.virttype },
+        a.xmlCPU,
+        a.flags,
+      ),
+  }));
+  on(t, Proc.connectBaselineHypervisorCpu, async (ctx, a) => ({
+    cpu: await ctx
+      .conn()
+      .baselineHypervisorCPU(
+        { emulator: a.emulator, arch: a.arch, machine: a.machine, virttype: a.virttype },
+        a.xmlCPUs,
+        a.flags,
+      ),
+  }));
   on(t, Proc.connectGetMaxVcpus, async (ctx, a) => ({ max_vcpus: await ctx.conn().getMaxVcpus(a.type) }));
   on(t, Proc.connectIsSecure, async (ctx) => {
     // A UNIX socket is as secure as the local machine (libvirt answers 1 for it).
@@ -340,6 +373,29 @@ export function buildDispatchTable(): Table {
     const p = saveParams(a.params);
     await dom(ctx, a.dom).saveFlags(p.file, p.dxml, a.flags);
   });
+  // migration (v3 with typed parameters)
+  on(t, Proc.domainMigrateBegin3Params, async (ctx, a) => {
+    const r = await dom(ctx, a.dom).migrateBegin3Params(a.params, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut), xml: r.xml };
+  });
+  on(t, Proc.domainMigratePrepare3Params, async (ctx, a) => {
+    const r = await ctx.conn().migratePrepare3Params(a.params, a.cookie_in, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut), uri_out: r.uriOut };
+  });
+  on(t, Proc.domainMigratePerform3Params, async (ctx, a) => {
+    const r = await dom(ctx, a.dom).migratePerform3Params(a.dconnuri, a.params, a.cookie_in, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut) };
+  });
+  on(t, Proc.domainMigrateFinish3Params, async (ctx, a) => {
+    const r = await ctx.conn().migrateFinish3Params(a.params, a.cookie_in, a.flags, a.cancelled !== 0);
+    return { dom: r.dom.ref(), cookie_out: Buffer.from(r.cookieOut) };
+  });
+  on(t, Proc.domainMigrateConfirm3Params, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateConfirm3Params(a.params, a.cookie_in, a.flags, a.cancelled !== 0);
+  });
+  on(t, Proc.domainMigrateStartPostCopy, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateStartPostCopy(a.flags);
+  });
   on(t, Proc.domainRestore, async (ctx, a) => {
     await ctx.conn().restore(a.from);
   });
@@ -379,6 +435,24 @@ export function buildDispatchTable(): Table {
       devices: a.need_results !== 0 ? list.map((d) => ({ name: d.name })) : [],
       ret: list.length,
     };
+  });
+  // virNodeNumOfDevices/virNodeListDevices: the devices having capability `cap` (all when it is
+  // null), as libvirt's node device driver matches them (the capability names listCaps gives).
+  const devicesWithCap = async (ctx: CallContext, cap: string | null, flags: number, func: string) => {
+    checkFlags(flags, 0, func);
+    const all = await ctx.conn().listAllNodeDevices(0);
+    if (cap === null) return all.map((d) => d.name);
+    const caps = await Promise.all(all.map((d) => d.listCaps()));
+    return all.filter((_, i) => caps[i]!.includes(cap)).map((d) => d.name);
+  };
+  on(t, Proc.nodeNumOfDevices, async (ctx, a) => ({
+    num: (await devicesWithCap(ctx, a.cap, a.flags, "virNodeNumOfDevices")).length,
+  }));
+  on(t, Proc.nodeListDevices, async (ctx, a) => {
+    if (a.maxnames > 65536)
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "maxnames > REMOTE_NODE_DEVICE_LIST_MAX" });
+    const names = await devicesWithCap(ctx, a.cap, a.flags, "virNodeListDevices");
+    return { names: names.slice(0, Math.max(0, a.maxnames)) };
   });
   on(t, Proc.nodeDeviceLookupByName, async (ctx, a) => ({
     dev: { name: (await ctx.conn().lookupNodeDeviceByName(a.name)).name },
@@ -691,6 +765,89 @@ export function buildDispatchTable(): Table {
   on(t, Proc.domainSetMemoryStatsPeriod, async (ctx, a) => {
     await dom(ctx, a.dom).setMemoryStatsPeriod(a.period, a.flags);
   });
+  // cgroup tuning: libvirt's two-step calls (nparams 0 asks the count)
+  const paramsCall = async (nparams: number, get: () => Promise<TypedParameter[]>) => {
+    if (nparams < 0 || nparams > 16) throw new VirtError("TUNING_RPC_LIMIT", { what: "nparams too large" });
+    const params = await get();
+    if (nparams === 0) return { params: [], nparams: params.length };
+    const sent = params.slice(0, nparams);
+    return { params: sent, nparams: sent.length };
+  };
+  on(t, Proc.domainSetMemoryParameters, async (ctx, a) => {
+    await dom(ctx, a.dom).setMemoryParameters(a.params, a.flags);
+  });
+  on(t, Proc.domainGetMemoryParameters, (ctx, a) =>
+    paramsCall(a.nparams, () => dom(ctx, a.dom).getMemoryParameters(a.flags)),
+  );
+  on(t, Proc.domainGetSchedulerType, (ctx, a) => dom(ctx, a.dom).getSchedulerType());
+  on(t, Proc.domainGetSchedulerParameters, async (ctx, a) => {
+    const r = await paramsCall(a.nparams, () => dom(ctx, a.dom).getSchedulerParameters());
+    return { params: r.params };
+  });
+  on(t, Proc.domainSetSchedulerParameters, async (ctx, a) => {
+    await dom(ctx, a.dom).setSchedulerParameters(a.params);
+  });
+  on(t, Proc.domainSetSchedulerParametersFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).setSchedulerParametersFlags(a.params, a.flags);
+  });
+  on(t, Proc.domainGetSchedulerParametersFlags, async (ctx, a) => {
+    const r = await paramsCall(a.nparams, () => dom(ctx, a.dom).getSchedulerParametersFlags(a.flags));
+    return { params: r.params };
+  });
+  on(t, Proc.domainSetBlkioParameters, async (ctx, a) => {
+    await dom(ctx, a.dom).setBlkioParameters(a.params, a.flags);
+  });
+  on(t, Proc.domainGetBlkioParameters, (ctx, a) =>
+    paramsCall(a.nparams, () => dom(ctx, a.dom).getBlkioParameters(a.flags)),
+  );
+  on(t, Proc.domainPinVcpuFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).pinVcpuFlags(a.vcpu, new Uint8Array(a.cpumap), a.flags);
+  });
+  on(t, Proc.domainPinEmulator, async (ctx, a) => {
+    await dom(ctx, a.dom).pinEmulator(new Uint8Array(a.cpumap), a.flags);
+  });
+  on(t, Proc.domainGetVcpuPinInfo, async (ctx, a) => {
+    if (a.ncpumaps < 0 || a.maplen <= 0 || a.ncpumaps * a.maplen > ListMax.CPUMAPS)
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "maxinfo * maplen > REMOTE_CPUMAPS_MAX" });
+    const r = await dom(ctx, a.dom).getVcpuPinInfo(a.ncpumaps, a.maplen, a.flags);
+    return { cpumaps: Buffer.from(r.cpumaps), num: r.num };
+  });
+  on(t, Proc.domainGetEmulatorPinInfo, async (ctx, a) => {
+    if (a.maplen <= 0 || a.maplen > ListMax.CPUMAPS)
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "maplen > REMOTE_CPUMAPS_MAX" });
+    const r = await dom(ctx, a.dom).getEmulatorPinInfo(a.maplen, a.flags);
+    return { cpumaps: Buffer.from(r.cpumap), ret: r.ret };
+  });
+  // --- jobs and migration tuning (issue 15) -------------------------------------------------
+  on(t, Proc.domainGetJobInfo, async (ctx, a) => dom(ctx, a.dom).getJobInfo());
+  on(t, Proc.domainGetJobStats, async (ctx, a) => {
+    const { type, params } = await dom(ctx, a.dom).getJobStats(a.flags);
+    return { type, params };
+  });
+  on(t, Proc.domainAbortJob, async (ctx, a) => {
+    await dom(ctx, a.dom).abortJob();
+  });
+  on(t, Proc.domainAbortJobFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).abortJobFlags(a.flags);
+  });
+  on(t, Proc.domainMigrateSetMaxDowntime, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetMaxDowntime(a.downtime, a.flags);
+  });
+  on(t, Proc.domainMigrateGetMaxDowntime, async (ctx, a) => ({
+    downtime: await dom(ctx, a.dom).migrateGetMaxDowntime(a.flags),
+  }));
+  on(t, Proc.domainMigrateSetMaxSpeed, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetMaxSpeed(a.bandwidth, a.flags);
+  });
+  on(t, Proc.domainMigrateGetMaxSpeed, async (ctx, a) => ({
+    bandwidth: await dom(ctx, a.dom).migrateGetMaxSpeed(a.flags),
+  }));
+  on(t, Proc.domainMigrateSetCompressionCache, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetCompressionCache(a.cacheSize, a.flags);
+  });
+  on(t, Proc.domainMigrateGetCompressionCache, async (ctx, a) => ({
+    cacheSize: await dom(ctx, a.dom).migrateGetCompressionCache(a.flags),
+  }));
   on(t, Proc.connectGetAllDomainStats, async (ctx, a) => {
     const conn = ctx.conn();
     const recs =
@@ -736,6 +893,7 @@ export function buildDispatchTable(): Table {
     return { result };
   });
   addNetworkProcedures(t);
+  addMiscProcedures(t);
   addStorageProcedures(t);
   addSecretProcedures(t);
 

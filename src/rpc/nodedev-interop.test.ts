@@ -4,7 +4,7 @@
  * `--tree`), `nodedev-dumpxml`, `nodedev-detach` and the errors of a refused detach and an
  * unknown device must come out of stock virsh exactly as tvirsh prints them through the same
  * daemon, and match the tree and XML the test expects; python3-libvirt lists devices, parents and
- * capabilities.
+ * capabilities, also through the pre-0.10 listing (listDevices, numOfDevices).
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -132,7 +132,10 @@ test(
           "print(json.dumps({'all': sorted(x.name() for x in c.listAllDevices(0)),",
           "  'pci': sorted(x.name() for x in c.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV)),",
           "  'parent': d.parent(), 'caps': d.listCaps(), 'num': d.numOfCaps(),",
-          "  'root': c.nodeDeviceLookupByName('computer').parent()}))",
+          "  'root': c.nodeDeviceLookupByName('computer').parent(),",
+          // the pre-0.10 listing (NODE_NUM_OF_DEVICES, NODE_LIST_DEVICES) virt-manager probes with
+          "  'legacy': sorted(c.listDevices(None, 0)), 'legacyPci': sorted(c.listDevices('pci', 0)),",
+          "  'legacyNet': c.numOfDevices('net', 0)}))",
         ].join("\n");
         const r = await run(py, ["-c", script, uri], { env, timeoutMs: 30_000 });
         assert.equal(r.code, 0, r.stderr);
@@ -151,6 +154,17 @@ test(
           caps: ["net"],
           num: 1,
           root: null,
+          legacy: [
+            "block_nvme0n1",
+            "computer",
+            "net_eno1_aa_bb_cc_dd_ee_01",
+            "pci_0000_00_19_0",
+            "pci_0000_03_00_0",
+            "pci_0000_07_00_0",
+            "usb_1_2",
+          ],
+          legacyPci: ["pci_0000_00_19_0", "pci_0000_03_00_0", "pci_0000_07_00_0"],
+          legacyNet: 1,
         });
       }
     } finally {

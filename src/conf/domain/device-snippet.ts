@@ -9,7 +9,7 @@
 import { VirtError } from "../../util/errors/index.ts";
 import { parseXml, type XmlElement } from "../xml.ts";
 import { parseDomainXML } from "./index.ts";
-import type { DiskDef, DomainDef, HostdevDef, InterfaceDef } from "./types.ts";
+import type { DiskDef, DomainDef, GraphicsDef, HostdevDef, InterfaceDef } from "./types.ts";
 
 /** Device elements that attach/detach/update accept (the rest are refused by name). */
 export const SNIPPET_KINDS = ["disk", "interface", "hostdev", "filesystem", "controller"] as const;
@@ -46,6 +46,23 @@ export function readDeviceSnippet(xml: string, document = "(device_definition)")
   }
   const text = xml.replace(/^\s*<\?xml[^>]*\?>/, "").trim();
   return { kind: kind as SnippetKind, xml: text, root };
+}
+
+/**
+ * A `<graphics>` snippet (update-device changes a running guest's graphics password), parsed
+ * alone without defaults; undefined when the XML is another element.
+ */
+export function readGraphicsSnippet(xml: string, document = "(device_definition)"): GraphicsDef | undefined {
+  let root: XmlElement;
+  try {
+    root = parseXml(xml, document);
+  } catch (e) {
+    if (e instanceof VirtError) throw e;
+    throw invalid(document, e instanceof Error ? e.message : String(e));
+  }
+  if (root.name !== "graphics") return undefined;
+  const text = xml.replace(/^\s*<\?xml[^>]*\?>/, "").trim();
+  return parseDomainXML(SHELL(text), { document, noDefaults: true }).def.devices.graphics[0];
 }
 
 const SHELL = (devices: string) =>

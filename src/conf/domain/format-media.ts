@@ -26,6 +26,8 @@ function graphicsPortAttrs(g: GraphicsDef, live: boolean): Record<string, string
   const legacyListen = first?.type === "address" ? first.address : undefined;
   if (g.type === "vnc") {
     if (first?.type === "socket") return { socket: first.socket };
+    // a display without a listener has no port (libvirt writes no port attributes)
+    if (first?.type === "none") return {};
     return {
       port: g.port !== undefined && (!g.autoport || live) ? g.port : g.autoport ? -1 : undefined,
       autoport: yesNo(g.autoport ?? false),
@@ -34,10 +36,13 @@ function graphicsPortAttrs(g: GraphicsDef, live: boolean): Record<string, string
     };
   }
   if (g.type === "spice") {
+    // libvirt writes the ports and autoport (yes or no) only for a listen on an address or a
+    // network; a socket or `none` listen has no port
+    if (first?.type !== "address" && first?.type !== "network") return {};
     return {
       port: g.port !== undefined && (!g.autoport || live) ? g.port : undefined,
       tlsPort: g.tlsPort !== undefined && (!g.autoport || live) ? g.tlsPort : undefined,
-      autoport: g.autoport ? "yes" : undefined,
+      autoport: yesNo(g.autoport ?? false),
       listen: legacyListen,
     };
   }

@@ -20,6 +20,7 @@ import {
   reqUInt,
   str,
   structural,
+  unsupported,
   uintAttr,
   yesNo,
   onOff,
@@ -100,6 +101,18 @@ function parseSpiceChildren(el: XmlElement, g: GraphicsDef): void {
   if (channels.length > 0) g.channels = channels;
 }
 
+/**
+ * `passwdValidTo` (`YYYY-MM-DDTHH:MM:SS`, UTC) as seconds since the epoch; undefined when it is
+ * not in that form or names no real time.
+ */
+export function passwdValidToSeconds(v: string): number | undefined {
+  const m = /^(\d{4})-(\d{1,2})-(\d{1,2})T(\d{1,2}):(\d{1,2}):(\d{1,2})$/.exec(v);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return undefined;
+  return Math.floor(Date.UTC(y, mo - 1, d, h, mi, se) / 1000);
+}
+
 export function parseGraphics(el: XmlElement): GraphicsDef {
   const g: GraphicsDef = { type: reqEnum(el, "type", GRAPHICS), listens: [] };
   if (g.type === "vnc" || g.type === "spice" || g.type === "rdp") parsePorts(el, g);
@@ -116,6 +129,19 @@ export function parseGraphics(el: XmlElement): GraphicsDef {
   ] as const) {
     const v = str(el, k);
     if (v !== undefined) g[k] = v;
+  }
+  // libvirt reads the validity as UTC in exactly this form (strptime "%Y-%m-%dT%H:%M:%S")
+  if (g.passwdValidTo !== undefined && passwdValidToSeconds(g.passwdValidTo) === undefined)
+    throw structural(
+      el,
+      `cannot parse password validity time '${g.passwdValidTo}', expect YYYY-MM-DDTHH:MM:SS`,
+    );
+  if (g.connected !== undefined) {
+    if (!["fail", "disconnect", "keep"].includes(g.connected))
+      throw structural(el, `unknown connected value ${g.connected}: expected fail, disconnect or keep`);
+    // libvirt's message: QEMU's VNC server cannot drop or refuse the clients it has
+    if (g.type === "vnc" && g.connected !== "keep")
+      throw unsupported(el, "VNC supports connected='keep' only");
   }
   const pc = yesNo(el, "powerControl");
   if (pc !== undefined) g.powerControl = pc;

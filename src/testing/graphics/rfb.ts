@@ -1,8 +1,13 @@
 /**
  * Test helpers for graphical consoles: an RFB 3.8 client that reads a VNC server's greeting and
- * framebuffer size (security type None, shared), and a PPM (P6) header reader.
+ * framebuffer size (security type None, shared), one that checks a VNC password (security type
+ * VNC authentication), and a PPM (P6) header reader.
  */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runArgv } from "../../util/spawn.ts";
 
 /** Reads from a socket with a byte-exact pull API. */
 class Reader {
@@ -81,4 +86,82 @@ export function ppmHeader(data: Buffer): { width: number; height: number; maxval
   const m = /^P6\s+(\d+)\s+(\d+)\s+(\d+)\s/.exec(data.subarray(0, 64).toString("latin1"));
   if (!m) throw new Error(`not a binary PPM: ${JSON.stringify(data.subarray(0, 16).toString("latin1"))}`);
   return { width: Number(m[1]), height: Number(m[2]), maxval: Number(m[3]), offset: m[0].length };
+}
+
+/** The DES key of a VNC password: its first 8 bytes, zero-padded, each byte's bits reversed. */
+function vncKey(password: string): Buffer {
+  const key = Buffer.alloc(8);
+  Buffer.from(password, "latin1").copy(key, 0, 0, 8);
+  for (let i = 0; i < 8; i++) {
+    let b = key[i]!;
+    let r = 0;
+    for (let k = 0; k < 8; k++) {
+      r = (r << 1) | (b & 1);
+      b >>= 1;
+    }
+    key[i] = r;
+  }
+  return key;
+}
+
+/**
+ * Authenticates to a VNC server on 127.0.0.1:`port` with VNC authentication (security type 2)
+ * and returns the SecurityResult: 0 accepted, 1 refused. The challenge is encrypted with DES by
+ * the openssl command (its legacy provider): node's OpenSSL 3 build has no DES.
+ */
+export async function rfbPasswordAuth(port: number, password: string, timeoutMs = 10_000): Promise<number> {
+  const s = connect({ port, host: "127.0.0.1" });
+  const r = new Reader();
+  s.on("data", (d: Buffer) => {
+    r.push(d);
+  });
+  s.on("error", (e) => {
+    r.fail(e);
+  });
+  s.on("close", () => {
+    r.fail(new Error(`VNC server on port ${port} closed the connection`));
+  });
+  const timer = setTimeout(() => {
+    r.fail(new Error(`no RFB answer on port ${port} in ${timeoutMs} ms`));
+  }, timeoutMs);
+  try {
+    await r.take(12);
+    s.write("RFB 003.008\n");
+    const n = (await r.take(1))[0]!;
+    if (n === 0) throw new Error("VNC server refused the connection");
+    const types = [...(await r.take(n))];
+    if (!types.includes(2))
+      throw new Error(`VNC server wants security types ${types.join(",")}, not VNC auth`);
+    s.write(Buffer.from([2]));
+    const challenge = await r.take(16);
+    // through files: runArgv's pipes carry text
+    const dir = await mkdtemp(join(tmpdir(), "tvirt-vncauth-"));
+    try {
+      await writeFile(join(dir, "challenge"), challenge);
+      const enc = await runArgv([
+        "/usr/bin/openssl",
+        "enc",
+        "-des-ecb",
+        "-nopad",
+        "-provider",
+        "legacy",
+        "-provider",
+        "default",
+        "-K",
+        vncKey(password).toString("hex"),
+        "-in",
+        join(dir, "challenge"),
+        "-out",
+        join(dir, "response"),
+      ]);
+      if (enc.code !== 0) throw new Error(`openssl des-ecb failed: ${enc.stderr}`);
+      s.write(await readFile(join(dir, "response")));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    return (await r.take(4)).readUInt32BE(0);
+  } finally {
+    clearTimeout(timer);
+    s.destroy();
+  }
 }

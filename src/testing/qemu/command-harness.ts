@@ -91,6 +91,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     allocatePort: (kind) =>
       kind === "vnc" ? 5900 : kind === "websocket" ? 5700 : kind === "spice" ? 5901 : 5902,
     graphics: { vncListen: "127.0.0.1", spiceListen: "127.0.0.1", spicePassword: true },
+    // libvirt's harness mocks the host's DRM render node
+    drmRenderNode: "/dev/dri/foo",
     passtSocket: (alias) => `/var/run/libvirt/qemu/passt/${short}-${alias}.socket`,
     incoming: options.incoming,
     now: Date.UTC(2025, 0, 1),

@@ -15,7 +15,9 @@ let installed: readonly CpuDefinition[] | undefined;
 let loaded = false;
 
 function cacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME?.startsWith("/") ? process.env.XDG_CACHE_HOME : join(homedir(), ".cache");
+  const base = process.env.XDG_CACHE_HOME?.startsWith("/")
+    ? process.env.XDG_CACHE_HOME
+    : join(homedir(), ".cache");
   return join(base, "tvirt", "qemu-caps");
 }
 

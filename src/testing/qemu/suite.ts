@@ -455,6 +455,24 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
   const changes: ((ctx: CommandContext) => CommandContext)[] = [];
   for (const [k, v] of Object.entries(d.config)) {
     if (k === "spiceTLS") changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceTLS: true } }));
+    // libvirt's qemu.conf default spice_sasl_dir
+    else if (k === "spiceSASL")
+      changes.push((ctx) => ({
+        ...ctx,
+        graphics: { ...ctx.graphics, spiceSASL: true, spiceSASLdir: "/etc/sasl2" },
+      }));
+    else if (k === "vncAutoUnixSocket")
+      changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncAutoUnixSocket: true } }));
+    else if (k === "vncSASL")
+      changes.push((ctx) => ({
+        ...ctx,
+        graphics: { ...ctx.graphics, vncSASL: true, vncSASLdir: "/etc/sasl2" },
+      }));
+    else if (k === "vncTLS") changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLS: true } }));
+    else if (k === "vncTLSx509verify")
+      changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLSx509verify: true } }));
+    else if (k === "spiceAutoUnixSocket")
+      changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceAutoUnixSocket: true } }));
     else if (k === "dumpGuestCore")
       changes.push((ctx) => ({ ...ctx, dumpGuestCore: v === "true" || v === "1" }));
     else unapplied.push(`config ${k}`);

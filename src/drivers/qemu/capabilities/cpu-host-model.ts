@@ -66,18 +66,20 @@ export interface HostModelOptions {
   readonly hostPhysBits?: number;
 }
 
-function accelOf(virtType: VirtType): Accel {
+export function accelOf(virtType: VirtType): Accel {
   return virtType === "kvm" ? "kvm" : "tcg";
 }
 
-interface HostData {
+/** A CPU as features (libvirt names) with vendor and signature: the host's, or a baseline. */
+export interface CpuData {
   readonly vendor?: string;
   readonly family?: number;
   readonly model?: number;
   readonly features: ReadonlySet<string>;
 }
 
-function hostData(caps: QemuCaps, accel: Accel, migratable: boolean): HostData | undefined {
+/** The host CPU QEMU reports for `accel` as libvirt features, vendor and signature. */
+export function hostCpuData(caps: QemuCaps, accel: Accel, migratable: boolean): CpuData | undefined {
   const h = caps.accel[accel]?.hostCpu;
   if (!h) return undefined;
   const features = new Set<string>();
@@ -108,14 +110,14 @@ function hostData(caps: QemuCaps, accel: Accel, migratable: boolean): HostData |
   };
 }
 
-interface Candidate {
+export interface Candidate {
   readonly model: CpuMapModel;
   readonly require: readonly string[];
   readonly disable: readonly string[];
 }
 
 /** libvirt's x86DataToCPU: the features to add to and remove from `model` to get the host. */
-function candidateFor(host: HostData, model: CpuMapModel, hv: CpuModelInfo | undefined): Candidate {
+function candidateFor(host: CpuData, model: CpuMapModel, hv: CpuModelInfo | undefined): Candidate {
   const require: string[] = [];
   for (const f of host.features) if (!model.features.has(f)) require.push(f);
   const disable = new Set<string>();
@@ -148,13 +150,13 @@ function cost(c: Candidate): { total: number; disabled: number } {
   return { total: enabled + disabled, disabled };
 }
 
-function signatureMatches(m: CpuMapModel, host: HostData): boolean {
+function signatureMatches(m: CpuMapModel, host: CpuData): boolean {
   return (
     host.family !== undefined && m.family !== undefined && m.family === host.family && m.model === host.model
   );
 }
 
-function better(current: Candidate | undefined, cand: Candidate, host: HostData): boolean {
+function better(current: Candidate | undefined, cand: Candidate, host: CpuData): boolean {
   if (!current) return true;
   const curSig = signatureMatches(current.model, host);
   const candSig = signatureMatches(cand.model, host);
@@ -165,8 +167,32 @@ function better(current: Candidate | undefined, cand: Candidate, host: HostData)
   return b.total < a.total || (b.total === a.total && b.disabled < a.disabled);
 }
 
+/**
+ * libvirt's x86Decode for a guest CPU: the closest model among `models` the hypervisor lists
+ * (`hv`), with the features to require and disable; `preferred` wins when the hypervisor has it.
+ */
+export function decodeCpuData(
+  host: CpuData,
+  models: readonly CpuMapModel[],
+  hv: ReadonlyMap<string, CpuModelInfo>,
+  preferred?: string,
+): Candidate | undefined {
+  let best: Candidate | undefined;
+  // newest first, like libvirt's walk from the end of its map
+  for (let i = models.length - 1; i >= 0; i--) {
+    const m = models[i]!;
+    const info = hv.get(m.name);
+    if (!info) continue;
+    if (host.vendor !== undefined && m.vendor !== undefined && m.vendor !== host.vendor) continue;
+    const cand = candidateFor(host, m, info);
+    if (preferred !== undefined && m.name === preferred) return cand;
+    if (better(best, cand, host)) best = cand;
+  }
+  return best;
+}
+
 /** The models the hypervisor lists for this accelerator, by name. */
-function hvModels(caps: QemuCaps, accel: Accel): Map<string, CpuModelInfo> {
+export function hvModels(caps: QemuCaps, accel: Accel): Map<string, CpuModelInfo> {
   return new Map((caps.accel[accel]?.cpuModels ?? []).map((m) => [m.name, m]));
 }
 
@@ -184,20 +210,9 @@ export function hostModelCpu(
   const accel = accelOf(virtType);
   const defs = options.cpuDefinitions ?? caps.cpuDefinitions;
   if (!defs || defs.length === 0) return undefined;
-  const host = hostData(caps, accel, options.migratable ?? false);
+  const host = hostCpuData(caps, accel, options.migratable ?? false);
   if (!host) return undefined;
-  const hv = hvModels(caps, accel);
-  const models = decodeModels(defs);
-  let best: Candidate | undefined;
-  // newest first, like libvirt's walk from the end of its map
-  for (let i = models.length - 1; i >= 0; i--) {
-    const m = models[i]!;
-    const info = hv.get(m.name);
-    if (!info) continue;
-    if (host.vendor !== undefined && m.vendor !== undefined && m.vendor !== host.vendor) continue;
-    const cand = candidateFor(host, m, info);
-    if (better(best, cand, host)) best = cand;
-  }
+  const best = decodeCpuData(host, decodeModels(defs), hvModels(caps, accel));
   if (!best) return undefined;
   const limit = accel === "kvm" ? options.hostPhysBits : undefined;
   return {

@@ -47,7 +47,11 @@ function buildVnc(b: Build, g: GraphicsDef): void {
   const audio = audioIdFor(b, g.audio?.id);
   const l = listenOf(g);
   let opt: string;
-  switch (l.type) {
+  // qemu.conf's vnc_auto_unix_socket: an address listen without an address is a socket in the
+  // domain's directory (the driver rewrites the live listen the same way before the build)
+  const autoSocket =
+    l.type === "address" && l.address === undefined && b.ctx.graphics?.vncAutoUnixSocket === true;
+  switch (autoSocket ? "socket" : l.type) {
     case "socket":
       opt = `vnc=unix:${escapeComma(l.socket ?? `${b.ctx.paths.domainDir}/vnc.sock`)}`;
       break;
@@ -75,7 +79,25 @@ function buildVnc(b: Build, g: GraphicsDef): void {
   }
   if (g.sharePolicy !== undefined) opt += `,share=${g.sharePolicy}`;
   if (g.passwd !== undefined || b.ctx.graphics?.vncPassword === true) opt += ",password=on";
+  const conf = b.ctx.graphics;
+  // qemu.conf's vnc_tls: the server's x509 credentials as an object of their own
+  let creds: Props | undefined;
+  if (conf?.vncTLS === true && l.type !== "none") {
+    creds = new Props()
+      .set("qom-type", "tls-creds-x509")
+      .set("id", "vnc-tls-creds0")
+      .set("dir", conf.vncTLSx509certdir ?? "/etc/pki/libvirt-vnc")
+      .set("endpoint", "server")
+      .set("verify-peer", conf.vncTLSx509verify === true);
+    opt += ",tls-creds=vnc-tls-creds0";
+  }
+  if (conf?.vncSASL === true && l.type !== "none") {
+    opt += ",sasl=on";
+    if (conf.vncSASLdir !== undefined) b.env.push(["SASL_CONF_PATH", conf.vncSASLdir]);
+  }
+  if (g.powerControl === true) opt += ",power-control=on";
   opt += `,audiodev=${audio}`;
+  if (creds) b.addJson("-object", creds);
   b.add("-vnc", opt);
   if (g.keymap !== undefined) b.add("-k", g.keymap);
 }
@@ -86,9 +108,13 @@ function buildSpice(b: Build, g: GraphicsDef): void {
   let hasInsecure = false;
   let hasSecure = false;
   const tls = b.ctx.graphics?.spiceTLS === true;
-  switch (l.type) {
+  // qemu.conf's spice_auto_unix_socket: an address listen without an address is a socket in
+  // the domain's directory (the driver rewrites the live listen the same way before the build)
+  const autoSocket =
+    l.type === "address" && l.address === undefined && b.ctx.graphics?.spiceAutoUnixSocket === true;
+  switch (autoSocket ? "socket" : l.type) {
     case "socket":
-      opt += `unix,addr=${escapeComma(l.socket ?? `${b.ctx.paths.domainDir}/spice.sock`)},`;
+      opt += `unix=on,addr=${escapeComma(l.socket ?? `${b.ctx.paths.domainDir}/spice.sock`)},`;
       hasInsecure = true;
       break;
     case "address":
@@ -142,6 +168,11 @@ function buildSpice(b: Build, g: GraphicsDef): void {
       hasInsecure = true;
       break;
   }
+  if (b.ctx.graphics?.spiceSASL === true) {
+    opt += "sasl=on,";
+    if (b.ctx.graphics.spiceSASLdir !== undefined)
+      b.env.push(["SASL_CONF_PATH", b.ctx.graphics.spiceSASLdir]);
+  }
   if (g.mouse?.mode === "server") opt += "agent-mouse=off,";
   else if (g.mouse?.mode === "client") opt += "agent-mouse=on,";
   if (g.passwd === undefined && b.ctx.graphics?.spicePassword !== true) opt += "disable-ticketing=on,";
@@ -190,7 +221,8 @@ function buildSpice(b: Build, g: GraphicsDef): void {
   if (g.filetransfer?.enable === false) opt += "disable-agent-file-xfer=on,";
   if (g.gl?.enable === true) {
     opt += "gl=on,";
-    if (g.gl.rendernode !== undefined) opt += `rendernode=${escapeComma(g.gl.rendernode)},`;
+    const node = g.gl.rendernode ?? b.ctx.drmRenderNode;
+    if (node !== undefined) opt += `rendernode=${escapeComma(node)},`;
   }
   opt += "seamless-migration=on";
   b.add("-spice", opt);
@@ -228,7 +260,8 @@ export function buildGraphics(b: Build): void {
       }
       case "egl-headless": {
         let opt = "egl-headless";
-        if (g.gl?.rendernode !== undefined) opt += `,rendernode=${escapeComma(g.gl.rendernode)}`;
+        const node = g.gl?.rendernode ?? b.ctx.drmRenderNode;
+        if (node !== undefined) opt += `,rendernode=${escapeComma(node)}`;
         b.add("-display", opt);
         break;
       }

@@ -109,6 +109,11 @@ export interface CommandContext {
    * definition instead (`driver/graphics.ts`).
    */
   readonly allocatePort?: (kind: "vnc" | "websocket" | "spice" | "spice-tls") => number;
+  /**
+   * The host's DRM render node (`/dev/dri/renderD128`) for egl-headless and SPICE `gl` without
+   * a `rendernode` of their own (libvirt's virHostGetDRMRenderNode at start).
+   */
+  readonly drmRenderNode?: string;
   /** qemu.conf graphics settings. */
   readonly graphics?: {
     readonly vncListen?: string;
@@ -119,6 +124,20 @@ export interface CommandContext {
     /** qemu.conf spice_tls and spice_tls_x509_cert_dir */
     readonly spiceTLS?: boolean;
     readonly spiceTLSx509certdir?: string;
+    /** qemu.conf spice_sasl and spice_sasl_dir (`SASL_CONF_PATH` of QEMU) */
+    readonly spiceSASL?: boolean;
+    readonly spiceSASLdir?: string;
+    /** qemu.conf spice_auto_unix_socket: an address listen without address becomes a socket */
+    readonly spiceAutoUnixSocket?: boolean;
+    /** qemu.conf vnc_tls, vnc_tls_x509_cert_dir, vnc_tls_x509_verify */
+    readonly vncTLS?: boolean;
+    readonly vncTLSx509certdir?: string;
+    readonly vncTLSx509verify?: boolean;
+    /** qemu.conf vnc_auto_unix_socket: an address listen without address becomes a socket */
+    readonly vncAutoUnixSocket?: boolean;
+    /** qemu.conf vnc_sasl and vnc_sasl_dir */
+    readonly vncSASL?: boolean;
+    readonly vncSASLdir?: string;
   };
   /** Descriptor of /dev/vhost-vsock opened for `<vsock>`. */
   readonly vsockFd?: number;

@@ -6,6 +6,10 @@
  */
 import type { Socket } from "node:net";
 import { allocPages, freePages } from "../../../host/hugepage-pool.ts";
+import { KNOWN_ARCHES } from "../../../conf/arch.ts";
+import { baselineHypervisorCpu, compareHypervisorCpu } from "../capabilities/cpu-baseline.ts";
+import type { VirtType } from "../capabilities/cpu-host-model.ts";
+import type { QemuCaps } from "../capabilities/types.ts";
 import {
   type ConsoleStream,
   type DomainEventCallback,
@@ -14,6 +18,7 @@ import {
   type DomainRef,
   type DomainStateInfo,
   type HypervisorDriver,
+  type HypervisorCpuQuery,
   type NodeInfo,
   type SecurityLabel,
   type SecurityModel,
@@ -24,9 +29,13 @@ import {
   type MemoryStat,
   type QemuMonitorEventCallback,
   type TypedParameter,
+  type DomainJobInfo, // job control
   // graphical consoles
   bufferStream,
   type Screenshot,
+  type DomainInterfaceAddrs,
+  type LeaseLookup,
+  type VcpuInfo,
 } from "../../driver.ts";
 import {
   ConnectListDomainsFilters,
@@ -52,17 +61,27 @@ import { hostFreeMemoryBytes, hostNodeInfo } from "../../../host/facts.ts";
 import { hostCapabilitiesXML } from "./host.ts";
 import { domainCapabilitiesXML } from "./domcaps.ts";
 import * as ops from "./operations.ts";
+import * as migration from "./migration.ts";
 import { domainMonitorCommand } from "./monitor-command.ts";
 import * as nodedev from "../../nodedev/ops.ts";
 import { Sysfs } from "../../../host/sysfs/sysfs.ts";
 import * as hotplug from "./hotplug.ts";
 // tuning and statistics
 import * as tuning from "./tuning.ts";
+import * as tune from "./tune-params.ts";
+import * as misc from "./fleet-misc.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
+import * as jobs from "./jobs.ts"; // job control (issue 15)
 import { deregisterMonitorEvents, registerMonitorEvents, removeMonitorEventOwner } from "./monitor-events.ts";
 import { securityLabel, securityModel } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
+
+// virConnectBaselineCPUFlags and virConnectCompareCPUFlags
+const BASELINE_EXPAND_FEATURES = 1 << 0;
+const BASELINE_MIGRATABLE = 1 << 1;
+const COMPARE_FAIL_INCOMPATIBLE = 1 << 0;
+const COMPARE_VALIDATE_XML = 1 << 1;
 
 /** Runs `fn` and returns its result as a promise: a throw becomes a rejection, never a sync throw. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -109,6 +128,66 @@ export class QemuConnection implements HypervisorDriver {
     return (await this.driver.caps()).version;
   }
 
+  async connectSupportsFeature(feature: number): Promise<boolean> {
+    return Promise.resolve(migration.migrationFeatures().includes(feature));
+  }
+
+  // --- migration (migration.ts) ----------------------------------------------------------------
+
+  domainMigrateBegin3Params(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; xml: string }> {
+    return this.onDomain(dom, (obj) => migration.migrateBegin(this.driver, obj, params, flags));
+  }
+
+  domainMigratePrepare3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
+    return migration.migratePrepare(this.driver, params, cookieIn, flags);
+  }
+
+  domainMigratePerform3Params(
+    dom: DomainRef,
+    dconnuri: string | null,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array }> {
+    return this.onDomain(dom, (obj) =>
+      migration.migratePerform(this.driver, obj, dconnuri, params, cookieIn, flags),
+    );
+  }
+
+  async domainMigrateFinish3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }> {
+    const obj = await migration.migrateFinish(this.driver, params, cookieIn, flags, cancelled);
+    return { dom: obj.ref(), cookieOut: new Uint8Array() };
+  }
+
+  domainMigrateConfirm3Params(
+    dom: DomainRef,
+    _params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) =>
+      migration.migrateConfirm(this.driver, obj, cookieIn, flags, cancelled),
+    );
+  }
+
+  domainMigrateStartPostCopy(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => migration.migrateStartPostCopy(this.driver, obj, flags));
+  }
+
   connectGetHostname(): Promise<string> {
     return Promise.resolve(this.driver.hostname());
   }
@@ -125,6 +204,55 @@ export class QemuConnection implements HypervisorDriver {
 
   connectGetDomainCapabilities(query: DomainCapabilitiesQuery, flags: number): Promise<string> {
     return domainCapabilitiesXML(this.driver, query, flags);
+  }
+
+  async connectGetCPUModelNames(arch: string, flags: number): Promise<string[]> {
+    checkFlags(flags, 0, "qemuConnectGetCPUModelNames");
+    const caps = await this.driver.caps();
+    if (!KNOWN_ARCHES.has(arch)) throw new VirtError("CPU_ARCH_UNKNOWN", { arch });
+    if (arch !== caps.arch && !(arch === "i686" && caps.arch === "x86_64")) return [];
+    // the CPU map of the QEMU binary: its named models, as QEMU lists them
+    const seen = new Set<string>();
+    for (const m of [...(caps.accel.kvm?.cpuModels ?? []), ...(caps.accel.tcg?.cpuModels ?? [])]) {
+      if (m.name !== "host" && m.name !== "max" && m.name !== "base") seen.add(m.name);
+    }
+    return [...seen];
+  }
+
+  async connectBaselineHypervisorCPU(
+    query: HypervisorCpuQuery,
+    xmlCPUs: readonly string[],
+    flags: number,
+  ): Promise<string> {
+    checkFlags(flags, BASELINE_EXPAND_FEATURES | BASELINE_MIGRATABLE, "qemuConnectBaselineHypervisorCPU");
+    const { caps, virtType } = await this.hypervisorCpuCaps(query);
+    return baselineHypervisorCpu(caps, virtType, xmlCPUs, {
+      expandFeatures: (flags & BASELINE_EXPAND_FEATURES) !== 0,
+      migratable: (flags & BASELINE_MIGRATABLE) !== 0,
+    });
+  }
+
+  async connectCompareHypervisorCPU(query: HypervisorCpuQuery, xml: string, flags: number): Promise<number> {
+    checkFlags(flags, COMPARE_FAIL_INCOMPATIBLE | COMPARE_VALIDATE_XML, "qemuConnectCompareHypervisorCPU");
+    const { caps, virtType } = await this.hypervisorCpuCaps(query);
+    return compareHypervisorCpu(caps, virtType, xml, (flags & COMPARE_FAIL_INCOMPATIBLE) !== 0);
+  }
+
+  /** The capabilities and accelerator the hypervisor-CPU calls are about (libvirt's defaults). */
+  private async hypervisorCpuCaps(
+    query: HypervisorCpuQuery,
+  ): Promise<{ caps: QemuCaps; virtType: VirtType }> {
+    const caps = await this.driver.caps(query.emulator ?? undefined);
+    if (query.arch && query.arch !== caps.arch)
+      throw new VirtError("CPU_HOST_UNKNOWN", { virttype: query.virttype ?? "kvm", arch: query.arch });
+    const vt = (query.virttype ?? "").toLowerCase();
+    let virtType: VirtType;
+    if (vt === "kvm" || vt === "qemu") virtType = vt;
+    else if (vt === "") virtType = (await this.driver.kvm(caps.emulator)).usable ? "kvm" : "qemu";
+    else throw new VirtError("API_INVALID_ARG", { what: `unknown virttype: ${query.virttype ?? ""}` });
+    if (!caps.accel[virtType === "kvm" ? "kvm" : "tcg"])
+      throw new VirtError("CPU_HOST_UNKNOWN", { virttype: virtType, arch: caps.arch });
+    return { caps, virtType };
   }
 
   connectGetMaxVcpus(type: string | null): Promise<number> {
@@ -335,7 +463,11 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   domainSuspend(dom: DomainRef): Promise<void> {
-    return this.onDomain(dom, (obj) => ops.suspendDomain(this.driver, obj));
+    return this.onDomain(dom, async (obj) => {
+      // during an outgoing migration (virsh migrate --timeout) suspend runs beside its job
+      if (await migration.suspendDuringMigration(this.driver, obj)) return;
+      await ops.suspendDomain(this.driver, obj);
+    });
   }
 
   domainResume(dom: DomainRef): Promise<void> {
@@ -590,6 +722,102 @@ export class QemuConnection implements HypervisorDriver {
     });
   }
 
+  // --- issue 20: host CPU, vCPU threads, metadata, NMI, guest time, addresses, nodedev life --
+
+  nodeGetCPUMap(flags: number): Promise<{ cpus: number; online: number[] }> {
+    return attempt(() => misc.nodeGetCPUMap(flags));
+  }
+
+  nodeGetCPUStats(cpuNum: number, flags: number): Promise<{ field: string; value: bigint }[]> {
+    return attempt(() => misc.nodeGetCPUStats(cpuNum, flags));
+  }
+
+  domainGetVcpus(dom: DomainRef): Promise<{ info: VcpuInfo[]; affinity: number[][]; hostCpus: number }> {
+    return this.onDomain(dom, (obj) => misc.getVcpus(obj));
+  }
+
+  domainSetMetadata(
+    dom: DomainRef,
+    type: number,
+    metadata: string | null,
+    _key: string | null,
+    uri: string | null,
+    flags: number,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) => misc.setMetadata(this.driver, obj, type, metadata, uri, flags));
+  }
+
+  domainGetMetadata(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string> {
+    return attempt(() => misc.getMetadata(this.obj(dom), type, uri, flags));
+  }
+
+  domainInjectNMI(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => misc.injectNMI(obj, flags));
+  }
+
+  domainGetTime(dom: DomainRef, flags: number): Promise<{ seconds: bigint; nseconds: number }> {
+    return attempt(() => misc.guestTime(this.obj(dom), flags, "virDomainGetTime", 0));
+  }
+
+  domainSetTime(dom: DomainRef, _seconds: bigint, _nseconds: number, flags: number): Promise<void> {
+    return attempt(() => misc.guestTime(this.obj(dom), flags, "virDomainSetTime", 1));
+  }
+
+  domainInterfaceAddresses(
+    dom: DomainRef,
+    source: number,
+    flags: number,
+    leases?: LeaseLookup,
+  ): Promise<DomainInterfaceAddrs[]> {
+    return this.onDomain(dom, (obj) => misc.interfaceAddresses(obj, source, flags, leases));
+  }
+
+  nodeDeviceIsActive(name: string): Promise<boolean> {
+    // Every device tvirt lists is one the host has now (no defined-but-inactive mdevs yet).
+    return attempt(() => {
+      nodedev.lookupNodeDevice(this.#sysfs(), name);
+      return true;
+    });
+  }
+
+  nodeDeviceIsPersistent(name: string): Promise<boolean> {
+    // udev-discovered devices are not defined through libvirt: not persistent, as libvirt says.
+    return attempt(() => {
+      nodedev.lookupNodeDevice(this.#sysfs(), name);
+      return false;
+    });
+  }
+
+  nodeDeviceGetAutostart(name: string): Promise<boolean> {
+    return attempt(() => {
+      nodedev.lookupNodeDevice(this.#sysfs(), name);
+      return false;
+    });
+  }
+
+  nodeDeviceSetAutostart(name: string): Promise<void> {
+    return attempt(() => {
+      nodedev.lookupNodeDevice(this.#sysfs(), name);
+      throw new VirtError("NODEDEV_NOT_MDEV", { api: "virNodeDeviceSetAutostart", name });
+    });
+  }
+
+  nodeDeviceCreate(name: string, flags: number): Promise<void> {
+    return attempt(() => {
+      checkFlags(flags, 0, "nodeDeviceCreate");
+      nodedev.lookupNodeDevice(this.#sysfs(), name);
+      throw new VirtError("NODEDEV_NOT_MDEV", { api: "virNodeDeviceCreate", name });
+    });
+  }
+
+  nodeDeviceCreateXML(_xml: string, flags: number): Promise<string> {
+    return attempt(() => misc.refuseMdev(this.driver.options.sysfsRoot, "virNodeDeviceCreateXML", flags));
+  }
+
+  nodeDeviceDefineXML(_xml: string, flags: number): Promise<string> {
+    return attempt(() => misc.refuseMdev(this.driver.options.sysfsRoot, "virNodeDeviceDefineXML", flags));
+  }
+
   nodeDeviceDettach(name: string): Promise<void> {
     return this.nodeDeviceDetachFlags(name, null, 0);
   }
@@ -658,6 +886,100 @@ export class QemuConnection implements HypervisorDriver {
 
   domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
     return this.onDomain(dom, (obj) => tuning.setMemoryStatsPeriod(this.driver, obj, period, flags));
+  }
+  // --- jobs and migration tuning (issue 15) ---------------------------------------------------
+  domainGetJobInfo(dom: DomainRef): Promise<DomainJobInfo> {
+    return this.onDomain(dom, (obj) => jobs.getJobInfo(obj));
+  }
+  domainGetJobStats(dom: DomainRef, flags: number): Promise<{ type: number; params: TypedParameter[] }> {
+    return this.onDomain(dom, (obj) => jobs.getJobStats(obj, flags));
+  }
+  domainAbortJob(dom: DomainRef): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.abortJob(obj, 0));
+  }
+  domainAbortJobFlags(dom: DomainRef, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.abortJob(obj, flags));
+  }
+  domainMigrateSetMaxDowntime(dom: DomainRef, downtime: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.setMaxDowntime(obj, downtime, flags));
+  }
+  domainMigrateGetMaxDowntime(dom: DomainRef, flags: number): Promise<bigint> {
+    return this.onDomain(dom, (obj) => jobs.getMaxDowntime(obj, flags));
+  }
+  domainMigrateSetMaxSpeed(dom: DomainRef, bandwidth: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.setMaxSpeed(obj, bandwidth, flags));
+  }
+  domainMigrateGetMaxSpeed(dom: DomainRef, flags: number): Promise<bigint> {
+    return this.onDomain(dom, (obj) => jobs.getMaxSpeed(obj, flags));
+  }
+  domainMigrateSetCompressionCache(dom: DomainRef, cacheSize: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => jobs.setCompressionCache(obj, cacheSize, flags));
+  }
+  domainMigrateGetCompressionCache(dom: DomainRef, flags: number): Promise<bigint> {
+    return this.onDomain(dom, (obj) => jobs.getCompressionCache(obj, flags));
+  }
+
+  // --- cgroup tuning ---------------------------------------------------------------------------
+
+  domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => tune.getMemoryParameters(this.driver, obj, flags));
+  }
+
+  domainSetMemoryParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.setMemoryParameters(this.driver, obj, params, flags));
+  }
+
+  domainGetSchedulerType(dom: DomainRef): Promise<{ type: string; nparams: number }> {
+    return this.onDomain(dom, (obj) => Promise.resolve(tune.getSchedulerType(this.driver, obj)));
+  }
+
+  domainGetSchedulerParameters(dom: DomainRef): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => tune.getSchedulerParameters(this.driver, obj, 0));
+  }
+
+  domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[]): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.setSchedulerParameters(this.driver, obj, params, 0));
+  }
+
+  domainGetSchedulerParametersFlags(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => tune.getSchedulerParameters(this.driver, obj, flags));
+  }
+
+  domainSetSchedulerParametersFlags(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.setSchedulerParameters(this.driver, obj, params, flags));
+  }
+
+  domainGetBlkioParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => tune.getBlkioParameters(this.driver, obj, flags));
+  }
+
+  domainSetBlkioParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.setBlkioParameters(this.driver, obj, params, flags));
+  }
+
+  domainPinVcpuFlags(dom: DomainRef, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.pinVcpu(this.driver, obj, vcpu, cpumap, flags));
+  }
+
+  domainPinEmulator(dom: DomainRef, cpumap: Uint8Array, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => tune.pinEmulator(this.driver, obj, cpumap, flags));
+  }
+
+  domainGetVcpuPinInfo(
+    dom: DomainRef,
+    ncpumaps: number,
+    maplen: number,
+    flags: number,
+  ): Promise<{ num: number; cpumaps: Uint8Array }> {
+    return this.onDomain(dom, (obj) => Promise.resolve(tune.getVcpuPinInfo(obj, ncpumaps, maplen, flags)));
+  }
+
+  domainGetEmulatorPinInfo(
+    dom: DomainRef,
+    maplen: number,
+    flags: number,
+  ): Promise<{ ret: number; cpumap: Uint8Array }> {
+    return this.onDomain(dom, (obj) => Promise.resolve(tune.getEmulatorPinInfo(obj, maplen, flags)));
   }
 
   async connectGetAllDomainStats(

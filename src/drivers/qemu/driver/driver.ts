@@ -8,6 +8,7 @@
  * killed), and autostarts what is marked so. Closing it lets go of monitors and timers but never
  * stops a guest.
  */
+import { hostHasSystemd } from "../../../host/cgroup.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -46,6 +47,30 @@ import { localVolumeResolver, type VolumeResolver } from "./volumes.ts";
 import { localDiskPath } from "../command/disk.ts";
 import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
 
+/**
+ * qemu.conf's graphics settings (tvirtd.conf carries the same keys): where VNC and SPICE listen
+ * when the XML names no address, the default passwords of a graphics device without `passwd`,
+ * SPICE and VNC TLS (with their certificate dirs: `ca-cert.pem`, `server-cert.pem`,
+ * `server-key.pem`) and SASL, and a UNIX socket when the XML names no address.
+ */
+export interface GraphicsOptions {
+  readonly vncListen?: string;
+  readonly spiceListen?: string;
+  readonly vncPassword?: string;
+  readonly spicePassword?: string;
+  readonly spiceTLS?: boolean;
+  readonly spiceTLSx509certdir?: string;
+  readonly spiceSASL?: boolean;
+  readonly spiceSASLdir?: string;
+  readonly spiceAutoUnixSocket?: boolean;
+  readonly vncAutoUnixSocket?: boolean;
+  readonly vncTLS?: boolean;
+  readonly vncTLSx509certdir?: string;
+  readonly vncTLSx509verify?: boolean;
+  readonly vncSASL?: boolean;
+  readonly vncSASLdir?: string;
+}
+
 export interface QemuDriverOptions {
   /** Emulator for domains whose XML names none (default `/usr/bin/qemu-system-x86_64`). */
   readonly emulator?: string;
@@ -77,6 +102,8 @@ export interface QemuDriverOptions {
   readonly displayPorts?: PortRange;
   /** Ports for VNC websockets (qemu.conf `remote_websocket_port_min/max`, default 5700-65535). */
   readonly websocketPorts?: PortRange;
+  /** qemu.conf's graphics settings (default: none set, listening on 127.0.0.1). */
+  readonly graphics?: GraphicsOptions;
   /**
    * `<portForward>` on SLIRP `type='user'` interfaces, mapped to QEMU's `hostfwd` (a tvirt
    * extension, default true; false gives libvirt's error: port forwards need passt).
@@ -102,6 +129,21 @@ export interface QemuDriverOptions {
    * owners back at stop (qemu.conf's `dynamic_ownership`, default true).
    */
   readonly dynamicOwnership?: boolean;
+  /**
+   * Per-guest cgroups (qemu.conf `cgroup_controllers`, the domain's `<resource><partition>`):
+   * the partition guests go under (default `/machine`). Default: on for a `system` root when
+   * this process is root, off otherwise (`null`: off; the session driver never uses them, as
+   * libvirt's). An embed root opts in by passing it (tests pass a private partition).
+   */
+  readonly cgroups?: CgroupOptions | null;
+}
+
+/** Where guests' cgroups go. */
+export interface CgroupOptions {
+  /** Resource partition (default `/machine`). */
+  readonly partition?: string;
+  /** Names as libvirt with machined (`machine.slice/machine-qemu\x2d…scope`) or without (default: systemd as init → systemd). */
+  readonly layout?: "plain" | "systemd";
 }
 
 export interface ResolvedDriverOptions {
@@ -117,11 +159,25 @@ export interface ResolvedDriverOptions {
   readonly sysfsRoot: string;
   readonly displayPorts: PortRange;
   readonly websocketPorts: PortRange;
+  readonly graphics: GraphicsOptions;
   readonly slirpPortForwards: boolean;
   readonly bridgeHelper: BridgeHelperOptions;
   readonly resolveVolume: VolumeResolver;
   readonly runAs: RunAsConfig | undefined;
   readonly dynamicOwnership: boolean;
+  readonly cgroups: Required<CgroupOptions> | undefined;
+}
+
+function resolveCgroupOptions(
+  root: DriverRoot,
+  o: CgroupOptions | null | undefined,
+): Required<CgroupOptions> | undefined {
+  if (o === null || root.kind === "session") return undefined;
+  if (o === undefined && !(root.kind === "system" && process.getuid?.() === 0)) return undefined;
+  return {
+    partition: o?.partition ?? "/machine",
+    layout: o?.layout ?? (hostHasSystemd() ? "systemd" : "plain"),
+  };
 }
 
 const CONFIG_HEADER = `<!--
@@ -175,6 +231,7 @@ export class QemuDriver {
       sysfsRoot: options.sysfsRoot ?? "/sys",
       displayPorts: options.displayPorts ?? { min: 5900, max: 65535 },
       websocketPorts: options.websocketPorts ?? { min: 5700, max: 65535 },
+      graphics: options.graphics ?? {},
       slirpPortForwards: options.slirpPortForwards ?? true,
       bridgeHelper: {
         use: options.bridgeHelper?.use ?? DEFAULT_BRIDGE_HELPER.use,
@@ -188,6 +245,7 @@ export class QemuDriver {
           : (options.runAs ??
             (root.kind === "system" && process.getuid?.() === 0 ? { user: DEFAULT_QEMU_USER } : undefined)),
       dynamicOwnership: options.dynamicOwnership ?? true,
+      cgroups: resolveCgroupOptions(root, options.cgroups),
     };
     this.ports = {
       display: new PortAllocator("display", this.options.displayPorts),

@@ -10,14 +10,22 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { DomainDef, GraphicsDef } from "../../../conf/domain/types.ts";
 import { keycodeSetName, translateKeycode } from "../../../conf/keycodes.ts";
+import { passwdValidToSeconds } from "../../../conf/domain/parse-media.ts";
 import type { PortAllocator } from "../../../host/ports.ts";
 import { checkFlags, strerror, VirtError } from "../../../util/errors/index.ts";
 import type { Socket } from "node:net";
 import { socketFd, socketPair } from "../../../util/fdpass.ts";
 import { DomainOpenGraphicsFlags, KeycodeSet } from "../../enums.ts";
+import type { CommandContext } from "../command/types.ts";
 import type { QmpClient } from "../monitor/index.ts";
 import type { QemuDomainObj } from "./domain.ts";
-import type { QemuDriver } from "./driver.ts";
+import type { GraphicsOptions, QemuDriver } from "./driver.ts";
+
+/** qemu.conf's graphics settings as the command builder takes them. */
+export function graphicsContext(conf: GraphicsOptions): NonNullable<CommandContext["graphics"]> {
+  const { vncPassword, spicePassword, ...rest } = conf;
+  return { ...rest, vncPassword: vncPassword !== undefined, spicePassword: spicePassword !== undefined };
+}
 
 /** Ports one run holds; `release` gives them back once (later calls do nothing). */
 export interface GraphicsPorts {
@@ -70,6 +78,7 @@ export async function reserveGraphicsPorts(
   live: DomainDef,
   opts: { spiceTLS?: boolean; domainDir?: string } = {},
 ): Promise<GraphicsPorts> {
+  const conf = drv.options.graphics;
   const taken: { allocator: PortAllocator; port: number }[] = [];
   const { display, websocket } = drv.ports;
   // an explicit port: held for this domain (libvirt's virPortAllocatorSetUsed refuses one that
@@ -86,13 +95,25 @@ export async function reserveGraphicsPorts(
   try {
     for (const g of live.devices.graphics) {
       // libvirt's qemuProcessGraphicsSetupListen: the live XML names the address QEMU listens on
+      // (qemu.conf's vnc_listen / spice_listen), or with spice_auto_unix_socket a socket
       const first = g.listens[0];
       if (
+        (g.type === "spice" || g.type === "vnc") &&
+        first?.type === "address" &&
+        first.address === undefined &&
+        (g.type === "spice" ? conf.spiceAutoUnixSocket : conf.vncAutoUnixSocket) === true &&
+        opts.domainDir !== undefined
+      )
+        g.listens[0] = { type: "socket", socket: join(opts.domainDir, `${g.type}.sock`) };
+      else if (
         (g.type === "vnc" || g.type === "spice") &&
         first?.type === "address" &&
         first.address === undefined
       )
-        g.listens[0] = { type: "address", address: "127.0.0.1" };
+        g.listens[0] = {
+          type: "address",
+          address: (g.type === "vnc" ? conf.vncListen : conf.spiceListen) ?? "127.0.0.1",
+        };
       // and the socket it makes in the domain's directory
       if (
         (g.type === "vnc" || g.type === "spice") &&
@@ -153,6 +174,110 @@ export function adoptGraphicsPorts(drv: QemuDriver, live: DomainDef): GraphicsPo
 }
 
 // ---------------------------------------------------------------------------------------------
+// passwords
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * libvirt's qemuDomainChangeGraphicsPasswords: QMP `set_password` with the device's `passwd` (or
+ * qemu.conf's default password of its type), then `expire_password`: `now` for an empty
+ * password or a `passwdValidTo` in the past, the validity as seconds since the epoch, else
+ * `never`. A device with neither password is left alone.
+ */
+export async function setGraphicsPassword(
+  qmp: QmpClient,
+  g: GraphicsDef,
+  conf: GraphicsOptions,
+  nowMs = Date.now(),
+): Promise<void> {
+  if (g.type !== "vnc" && g.type !== "spice") return;
+  const password = g.passwd ?? (g.type === "vnc" ? conf.vncPassword : conf.spicePassword);
+  if (password === undefined) return;
+  await qmp.execute("set_password", {
+    protocol: g.type,
+    password,
+    ...(g.connected !== undefined ? { connected: g.connected } : {}),
+  });
+  const validTo = g.passwdValidTo !== undefined ? passwdValidToSeconds(g.passwdValidTo) : undefined;
+  const time =
+    password === "" || (validTo !== undefined && validTo <= Math.floor(nowMs / 1000))
+      ? "now"
+      : validTo !== undefined
+        ? String(validTo)
+        : "never";
+  await qmp.execute("expire_password", { protocol: g.type, time });
+}
+
+/** The passwords of a starting guest, before its CPUs run (libvirt's qemuProcessInitPasswords). */
+export async function initGraphicsPasswords(
+  qmp: QmpClient,
+  live: DomainDef,
+  conf: GraphicsOptions,
+): Promise<void> {
+  for (const g of live.devices.graphics) await setGraphicsPassword(qmp, g, conf);
+}
+
+function changeRefused(what: string): VirtError {
+  return new VirtError("QEMU_GRAPHICS_CHANGE", { what });
+}
+
+/**
+ * libvirt's qemuDomainChangeGraphics, the checks: update-device of a running guest's `<graphics>`
+ * may change its password, validity and `connected` only; listens, ports and keymap stay.
+ * Returns the device it changes (of the live definition).
+ */
+export function checkGraphicsChange(def: DomainDef, want: GraphicsDef): GraphicsDef {
+  const old = def.devices.graphics.find((g) => g.type === want.type);
+  if (!old) throw new VirtError("QEMU_GRAPHICS_NOT_FOUND", { type: want.type });
+  if (want.type !== "vnc" && want.type !== "spice")
+    throw new VirtError("QEMU_GRAPHICS_CHANGE_TYPE", { type: want.type });
+  if (want.listens.length !== old.listens.length)
+    throw changeRefused(`the number of listen addresses on '${want.type}' graphics`);
+  want.listens.forEach((l, i) => {
+    const o = old.listens[i]!;
+    if (l.type !== o.type) throw changeRefused(`the type of listen address on '${want.type}' graphics`);
+    if (l.type === "address" && l.address !== o.address)
+      throw changeRefused(`listen address setting on ${want.type} graphics`);
+    if (l.type === "network" && l.network !== o.network)
+      throw changeRefused(`listen network setting on ${want.type} graphics`);
+    if (l.type === "socket" && l.socket !== undefined && l.socket !== o.socket)
+      throw changeRefused(`listen socket setting on ${want.type} graphics`);
+  });
+  const auto = (g: GraphicsDef): boolean => g.autoport === true;
+  if (
+    auto(old) !== auto(want) ||
+    (!auto(want) && (old.port ?? 0) !== (want.port ?? 0)) ||
+    (want.type === "spice" && !auto(want) && (old.tlsPort ?? 0) !== (want.tlsPort ?? 0))
+  )
+    throw changeRefused(`port settings on ${want.type} graphics`);
+  if (old.keymap !== want.keymap) throw changeRefused(`keymap setting on ${want.type} graphics`);
+  return old;
+}
+
+/**
+ * Whether the password must be set again: it changed, a validity is or was set, `connected`
+ * changed, or (SPICE) it asks to disconnect the clients.
+ */
+export function graphicsPasswordChanged(old: GraphicsDef, want: GraphicsDef): boolean {
+  return (
+    old.passwdValidTo !== undefined ||
+    want.passwdValidTo !== undefined ||
+    old.connected !== want.connected ||
+    (want.type === "spice" && want.connected === "disconnect") ||
+    old.passwd !== want.passwd
+  );
+}
+
+/** The device with the password settings of `want`. */
+export function withGraphicsPassword(old: GraphicsDef, want: GraphicsDef): GraphicsDef {
+  return {
+    ...structuredClone(old),
+    passwd: want.passwd,
+    passwdValidTo: want.passwdValidTo,
+    connected: want.connected,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // screenshot and send-key
 // ---------------------------------------------------------------------------------------------
 
@@ -166,8 +291,10 @@ function liveQmp(obj: QemuDomainObj): QmpClient {
 
 /**
  * libvirt's qemuDomainScreenshot: QMP `screendump` of screen `screen` (counted over the heads of
- * the video devices) to a temporary file of the driver's cache dir, read back and removed. The
- * image is PPM (`image/x-portable-pixmap`), what libvirt 9.0 asks QEMU for.
+ * the video devices) to a temporary file of the driver's cache dir, read back and removed. As
+ * libvirt since 9.1: PNG (`image/png`) when QEMU's screendump takes `format` (QEMU 7.1+, the
+ * `screenshot-format-png` flag), else PPM (`image/x-portable-pixmap`). The caller names the
+ * file by the MIME type (virsh: `.png` or `.ppm`).
  */
 export async function screenshot(
   drv: QemuDriver,
@@ -182,8 +309,9 @@ export async function screenshot(
     const videos = obj.def.devices.videos.filter((v) => v.model.type !== "none");
     if (videos.length === 0) throw new VirtError("QEMU_SCREENSHOT_NO_VIDEO", {});
     const args: Record<string, unknown> = {};
+    const caps = await drv.caps(obj.def.devices.emulator);
+    const png = caps.flags.has("screenshot-format-png");
     if (screen !== 0) {
-      const caps = await drv.caps(obj.def.devices.emulator);
       if (!caps.flags.has("screendump_device")) throw new VirtError("QEMU_SCREENSHOT_SCREEN_ZERO", {});
       let head = screen;
       const video = videos.find((v) => {
@@ -198,16 +326,16 @@ export async function screenshot(
     }
     await mkdir(drv.paths.cacheDir, { recursive: true, mode: 0o750 });
     const dir = await mkdtemp(join(drv.paths.cacheDir, "qemu.screendump."));
-    const file = join(dir, "screen.ppm");
+    const file = join(dir, png ? "screen.png" : "screen.ppm");
     try {
-      await qmp.execute("screendump", { filename: file, ...args });
+      await qmp.execute("screendump", { filename: file, ...args, ...(png ? { format: "png" } : {}) });
       let data: Buffer;
       try {
         data = await readFile(file);
       } catch (e) {
         throw new VirtError("QEMU_SCREENSHOT_READ", { path: file, reason: strerror(e) }, {}, { cause: e });
       }
-      return { mime: "image/x-portable-pixmap", data };
+      return { mime: png ? "image/png" : "image/x-portable-pixmap", data };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
