@@ -21,7 +21,7 @@
  * tools may import any layer).
  */
 
-const rpcServerModules = ["server", "dispatch", "dispatch-misc", "register"];
+const rpcServerModules = ["server", "dispatch", "dispatch-misc", "dispatch-secret", "register"];
 
 /**
  * @typedef {object} Layer

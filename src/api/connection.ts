@@ -48,6 +48,13 @@ import type {
   StoragePoolRef,
 } from "../drivers/storage-driver.ts";
 import { StoragePool, StorageVol } from "./storage.ts";
+import type {
+  SecretDriver,
+  SecretDriverConnection,
+  SecretEvent,
+  SecretRef,
+} from "../drivers/secret-driver.ts";
+import { Secret } from "./secret.ts";
 import { networkDoctor, type NetworkDoctorReport } from "./network-doctor.ts";
 
 /** A callback for domain events, with a handle of the domain on the same connection. */
@@ -86,7 +93,96 @@ export class Connection {
      * serves storage itself (remote).
      */
     private readonly storageDriver?: StorageDriverConnection,
+    /**
+     * The secret driver of the connection (libvirt's `conn->secretDriver`): the local one for
+     * QEMU URIs; absent when the hypervisor driver serves secrets itself (remote) or has none.
+     */
+    private readonly secretDriver?: SecretDriverConnection,
   ) {}
+
+  /** @internal Runs one secret API call, like `invoke`, on the connection's secret driver. */
+  async invokeSecret<T>(
+    api: string,
+    write: boolean,
+    call: (s: SecretDriver) => Promise<T> | undefined,
+  ): Promise<T> {
+    return this.invoke(api, write, (d) => call(this.secretDriver ?? (d as HypervisorDriver & SecretDriver)));
+  }
+
+  /** @internal A handle on a secret from the wire or a driver. */
+  secret(ref: SecretRef): Secret {
+    return new Secret(this, ref);
+  }
+
+  /** virConnectNumOfSecrets */
+  async numOfSecrets(): Promise<number> {
+    return this.invokeSecret("virConnectNumOfSecrets", false, (s) =>
+      s.connectNumOfSecrets ? s.connectNumOfSecrets() : s.connectListAllSecrets?.(0).then((l) => l.length),
+    );
+  }
+
+  /** virConnectListSecrets: UUIDs, at most `maxuuids`. */
+  async listSecrets(maxuuids: number): Promise<string[]> {
+    return this.invokeSecret("virConnectListSecrets", false, (s) =>
+      s.connectListSecrets
+        ? s.connectListSecrets(maxuuids)
+        : s.connectListAllSecrets?.(0).then((l) => l.map((r) => r.uuid).slice(0, maxuuids)),
+    );
+  }
+
+  /** virConnectListAllSecrets with `ConnectListSecretsFlags` (0 = all). */
+  async listAllSecrets(flags = 0): Promise<Secret[]> {
+    const refs = await this.invokeSecret("virConnectListAllSecrets", false, (s) =>
+      s.connectListAllSecrets?.(flags),
+    );
+    return refs.map((r) => this.secret(r));
+  }
+
+  /** virSecretLookupByUUID (any UUID spelling). */
+  async secretLookupByUUID(uuid: string): Promise<Secret> {
+    const norm = normalizeUUID(uuid);
+    if (norm === undefined)
+      throw new VirtError("API_INVALID_UUID", { api: "virSecretLookupByUUIDString" }, { uuid });
+    return this.secret(
+      await this.invokeSecret("virSecretLookupByUUID", false, (s) => s.secretLookupByUUID?.(norm)),
+    );
+  }
+
+  /** virSecretLookupByUsage (`SecretUsageType`, the volume path / name / target). */
+  async secretLookupByUsage(usageType: number, usageID: string): Promise<Secret> {
+    return this.secret(
+      await this.invokeSecret("virSecretLookupByUsage", false, (s) =>
+        s.secretLookupByUsage?.(usageType, usageID),
+      ),
+    );
+  }
+
+  /** virSecretDefineXML (`SecretDefineFlags.VALIDATE`: against libvirt's schema first). */
+  async secretDefineXML(xml: string, flags = 0): Promise<Secret> {
+    return this.secret(
+      await this.invokeSecret("virSecretDefineXML", true, (s) => s.secretDefineXML?.(xml, flags)),
+    );
+  }
+
+  /** virConnectSecretEventRegisterAny (`SecretEventId`): `secret` null = every secret. */
+  async secretEventRegisterAny(
+    secret: Secret | null,
+    eventID: number,
+    handler: (secret: Secret, event: SecretEvent) => void,
+  ): Promise<number> {
+    return this.invokeSecret("virConnectSecretEventRegisterAny", false, (s) =>
+      s.connectSecretEventRegisterAny?.(secret ? secret.ref() : null, eventID, (ref, event) => {
+        if (!this.closed) handler(this.secret(ref), event);
+      }),
+    );
+  }
+
+  /** virConnectSecretEventDeregisterAny */
+  async secretEventDeregisterAny(callbackID: number): Promise<void> {
+    await this.invokeSecret("virConnectSecretEventDeregisterAny", false, (s) =>
+      s.connectSecretEventDeregisterAny?.(callbackID),
+    );
+  }
 
   /** @internal Runs one storage API call, like `invoke`, on the connection's storage driver. */
   async invokeStorage<T>(
@@ -382,6 +478,7 @@ export class Connection {
     this.callbacks.clear();
     await this.networkDriver?.close();
     await this.storageDriver?.close();
+    await this.secretDriver?.close();
     await this.driver.connectClose();
   }
 

@@ -15,7 +15,7 @@
 import { type HypervisorDriver } from "../drivers/driver.ts";
 import { ConnectFlags } from "../drivers/enums.ts";
 import { Connection } from "./connection.ts";
-import { findDriver, openNetworkDriverFor, openStorageDriverFor } from "./registry.ts";
+import { findDriver, openNetworkDriverFor, openSecretDriverFor, openStorageDriverFor } from "./registry.ts";
 import { defaultURI, parseURI } from "./uri.ts";
 
 export interface ConnectOptions {
@@ -35,21 +35,35 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
   const conn: HypervisorDriver = await driver.open(parsed, flags);
   let net;
   let storage;
+  let secrets;
   try {
     net = await openNetworkDriverFor(parsed, conn);
     storage = await openStorageDriverFor(parsed, conn);
+    secrets = openSecretDriverFor(parsed, conn);
   } catch (e) {
     await net?.close().catch(() => undefined);
+    await storage?.close().catch(() => undefined);
     await conn.connectClose().catch(() => undefined);
     throw e;
   }
-  return new Connection(conn, text, options.readonly ?? false, net, storage);
+  return new Connection(conn, text, options.readonly ?? false, net, storage, secrets);
 }
 
 export { Connection, Domain, normalizeUUID, type DomainEventHandler } from "./connection.ts";
 export { NodeDevice, nodeDevCapNames } from "./nodedev.ts";
 export { Network, NetworkPort } from "./network.ts";
 export { StoragePool, StorageVol } from "./storage.ts";
+export { Secret } from "./secret.ts";
+export {
+  ConnectListSecretsFlags,
+  SecretDefineFlags,
+  SecretEventId,
+  SecretEventLifecycleType,
+  SecretUsageType,
+  SECRET_USAGE_NAMES,
+  type SecretEvent,
+  type SecretRef,
+} from "../drivers/secret-driver.ts";
 export {
   ConnectListStoragePoolsFlags,
   StoragePoolDefineFlags,

@@ -14,6 +14,8 @@ import { testDefaultNetworks } from "../drivers/network/memory.ts";
 import type { StorageDriverConnection } from "../drivers/storage-driver.ts";
 import { testDefaultStorage } from "../drivers/storage/memory.ts";
 import { openLocalStorageDriver } from "../drivers/storage/index.ts";
+import type { SecretDriverConnection } from "../drivers/secret-driver.ts";
+import { openLocalSecretDriver } from "../drivers/secret/index.ts";
 
 const drivers = new Map<string, ConnectDriver>();
 
@@ -83,4 +85,18 @@ export async function openStorageDriverFor(
   }
   if (uri.driver !== "qemu" || hv.name !== "QEMU") return undefined;
   return openLocalStorageDriver(uri);
+}
+
+/**
+ * The secret driver for a connection (libvirt's `conn->secretDriver`): the local one for QEMU
+ * URIs served in this process; none for remote URIs (the remote driver forwards secrets) and
+ * none for `test:///default`, whose libvirt driver has no secrets either ("not supported").
+ */
+export function openSecretDriverFor(
+  uri: ConnectURI,
+  hv: { readonly name: string },
+): SecretDriverConnection | undefined {
+  if (isRemoteURI(uri)) return undefined;
+  if (uri.driver !== "qemu" || hv.name !== "QEMU") return undefined;
+  return openLocalSecretDriver(uri);
 }

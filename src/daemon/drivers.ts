@@ -21,6 +21,7 @@ import {
 } from "../drivers/qemu/index.ts";
 import { loadDaemonNetworks } from "../drivers/network/index.ts";
 import { loadDaemonStoragePools } from "../drivers/storage/index.ts";
+import { loadDaemonSecrets } from "../drivers/secret/index.ts";
 import type { Logger } from "./log.ts";
 
 export type InstanceKind = "system" | "session";
@@ -97,4 +98,6 @@ export async function loadDaemonState(kind: InstanceKind, log: Logger, stateRoot
   log.info(`networks loaded from ${drv.paths.configDir}`);
   const pools = await loadDaemonStoragePools(kind, stateRoot !== undefined ? { stateRoot } : {});
   log.info(`storage pools loaded from ${pools.paths.configDir}`);
+  const secrets = loadDaemonSecrets(kind, stateRoot !== undefined ? { stateRoot } : {});
+  log.info(`secrets loaded from ${secrets.dir ?? "memory"}`);
 }

@@ -10,6 +10,13 @@
  * CONNECT_OPEN(name, flags), SUPPORTS_FEATURE(event callbacks). The name sent is the URI without
  * its transport and without the parameters the client consumes (`socket`, `mode`, ...).
  */
+import {
+  SecretEventId,
+  type SecretDriver,
+  type SecretEvent,
+  type SecretEventCallback,
+  type SecretRef,
+} from "../drivers/secret-driver.ts";
 import { startArgv } from "../util/spawn.ts";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -395,8 +402,11 @@ class RemoteDownloadStream implements DownloadStream {
 }
 
 /** One connection to a daemon. */
+/** A `SecretRef` with only its own fields (what the wire carries). */
+const secretRef = (s: SecretRef): SecretRef => ({ uuid: s.uuid, usageType: s.usageType, usageID: s.usageID });
+
 export class RemoteDriver
-  implements HypervisorDriver, NetworkDriver, StorageDriver, QemuMonitorCommandDriver
+  implements HypervisorDriver, NetworkDriver, StorageDriver, SecretDriver, QemuMonitorCommandDriver
 {
   readonly name = "remote";
   readonly #callbacks = new Map<number, DomainEventCallback>();
@@ -459,6 +469,10 @@ export class RemoteDriver
     }
     if (proc === Msg.storagePoolLifecycle.num || proc === Msg.storagePoolRefresh.num) {
       this.#onStoragePoolEvent(proc, payload);
+      return;
+    }
+    if (proc === Msg.secretLifecycle.num || proc === Msg.secretValueChanged.num) {
+      this.#onSecretEvent(proc, payload);
       return;
     }
     const r = new XdrReader(payload);
@@ -1038,6 +1052,87 @@ export class RemoteDriver
     if (!cb) return;
     try {
       cb(poolRef(ev.pool), { id: ev.id, event: ev.event, detail: ev.detail });
+    } catch {
+      // a callback's failure is its own
+    }
+  }
+
+  // --- secrets --------------------------------------------------------------------------------
+
+  readonly #secretCallbacks = new Map<number, SecretEventCallback>();
+  async connectNumOfSecrets(): Promise<number> {
+    return (await this.#call(Proc.connectNumOfSecrets, undefined)).num;
+  }
+  async connectListSecrets(maxuuids: number): Promise<string[]> {
+    return (await this.#call(Proc.connectListSecrets, { maxuuids })).uuids;
+  }
+  async connectListAllSecrets(flags: number): Promise<SecretRef[]> {
+    return (await this.#call(Proc.connectListAllSecrets, { need_results: 1, flags })).secrets.map(secretRef);
+  }
+  async secretLookupByUUID(uuid: string): Promise<SecretRef> {
+    return secretRef((await this.#call(Proc.secretLookupByUUID, { uuid })).secret);
+  }
+  async secretLookupByUsage(usageType: number, usageID: string): Promise<SecretRef> {
+    return secretRef((await this.#call(Proc.secretLookupByUsage, { usageType, usageID })).secret);
+  }
+  async secretDefineXML(xml: string, flags: number): Promise<SecretRef> {
+    return secretRef((await this.#call(Proc.secretDefineXML, { xml, flags })).secret);
+  }
+  async secretGetXMLDesc(secret: SecretRef, flags: number): Promise<string> {
+    return (await this.#call(Proc.secretGetXMLDesc, { secret: secretRef(secret), flags })).xml;
+  }
+  async secretSetValue(secret: SecretRef, value: Uint8Array, flags: number): Promise<void> {
+    await this.#call(Proc.secretSetValue, { secret: secretRef(secret), value: Buffer.from(value), flags });
+  }
+  async secretGetValue(secret: SecretRef, flags: number): Promise<Uint8Array> {
+    return new Uint8Array(
+      (await this.#call(Proc.secretGetValue, { secret: secretRef(secret), flags })).value,
+    );
+  }
+  async secretUndefine(secret: SecretRef): Promise<void> {
+    await this.#call(Proc.secretUndefine, { secret: secretRef(secret) });
+  }
+  async connectSecretEventRegisterAny(
+    secret: SecretRef | null,
+    eventID: number,
+    callback: SecretEventCallback,
+  ): Promise<number> {
+    const r = await this.#call(Proc.connectSecretEventRegisterAny, {
+      eventID,
+      secret: secret ? secretRef(secret) : null,
+    });
+    this.#secretCallbacks.set(r.callbackID, callback);
+    return r.callbackID;
+  }
+  async connectSecretEventDeregisterAny(callbackID: number): Promise<void> {
+    if (!this.#secretCallbacks.has(callbackID)) {
+      throw new VirtError("API_INVALID_ARG", {
+        what: `could not find event callback ${callbackID} for deletion`,
+      });
+    }
+    await this.#call(Proc.connectSecretEventDeregisterAny, { callbackID });
+    this.#secretCallbacks.delete(callbackID);
+  }
+  #onSecretEvent(proc: number, payload: Buffer): void {
+    const r = new XdrReader(payload);
+    let callbackID: number;
+    let ref: SecretRef;
+    let ev: SecretEvent;
+    if (proc === Msg.secretLifecycle.num) {
+      const m = Msg.secretLifecycle.msg.dec(r);
+      callbackID = m.callbackID;
+      ref = secretRef(m.secret);
+      ev = { id: SecretEventId.LIFECYCLE, event: m.event, detail: m.detail };
+    } else {
+      const m = Msg.secretValueChanged.msg.dec(r);
+      callbackID = m.callbackID;
+      ref = secretRef(m.secret);
+      ev = { id: SecretEventId.VALUE_CHANGED };
+    }
+    const cb = this.#secretCallbacks.get(callbackID);
+    if (!cb) return;
+    try {
+      cb(ref, ev);
     } catch {
       // a callback's failure is its own
     }

@@ -24,6 +24,7 @@ import { toRemoteError } from "./errors.ts"; // graphical consoles: stream error
 import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
 import { addMiscProcedures } from "./dispatch-misc.ts";
+import { addSecretProcedures } from "./dispatch-secret.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
 import type { Header } from "./packet.ts";
@@ -894,6 +895,7 @@ export function buildDispatchTable(): Table {
   addNetworkProcedures(t);
   addMiscProcedures(t);
   addStorageProcedures(t);
+  addSecretProcedures(t);
 
   return t;
 }

@@ -45,6 +45,13 @@ export const nonnullNetwork = struct({ name: nstring, uuid });
 export const nonnullStoragePool = struct({ name: nstring, uuid });
 /** `remote_nonnull_storage_vol`: the pool's name, the volume's name and key. */
 export const nonnullStorageVol = struct({ pool: nstring, name: nstring, key: nstring });
+/** `remote_nonnull_secret`: UUID, usage type, usage id. */
+export const nonnullSecret = struct({ uuid, usageType: int, usageID: nstring });
+/** REMOTE_SECRET_LIST_MAX, REMOTE_SECRET_VALUE_MAX */
+const SECRET_LIST_MAX = 16384;
+const SECRET_VALUE_MAX = 65536;
+const secretArgs = struct({ secret: nonnullSecret });
+const secretRet = struct({ secret: nonnullSecret });
 /** `remote_nonnull_network_port` */
 export const nonnullNetworkPort = struct({ net: nonnullNetwork, uuid });
 
@@ -196,6 +203,59 @@ const volInfo = struct({ type: int, capacity: uhyperNum, allocation: uhyperNum }
 const volTransfer = struct({ vol: nonnullStorageVol, offset: uhyper, length: uhyper, flags: uint });
 
 export const Proc = {
+  // secrets (remote_protocol.x: 139-147, 287, 380-381)
+  connectNumOfSecrets: remote(139, "CONNECT_NUM_OF_SECRETS", VOID, struct({ num: int })),
+  connectListSecrets: remote(
+    140,
+    "CONNECT_LIST_SECRETS",
+    struct({ maxuuids: int }),
+    struct({ uuids: array(nstring, SECRET_LIST_MAX) }),
+  ),
+  secretLookupByUUID: remote(141, "SECRET_LOOKUP_BY_UUID", struct({ uuid }), secretRet),
+  secretDefineXML: remote(142, "SECRET_DEFINE_XML", struct({ xml: nstring, flags: uint }), secretRet),
+  secretGetXMLDesc: remote(
+    143,
+    "SECRET_GET_XML_DESC",
+    struct({ secret: nonnullSecret, flags: uint }),
+    struct({ xml: nstring }),
+  ),
+  secretSetValue: remote(
+    144,
+    "SECRET_SET_VALUE",
+    struct({ secret: nonnullSecret, value: varOpaque(SECRET_VALUE_MAX), flags: uint }),
+    VOID,
+  ),
+  secretGetValue: remote(
+    145,
+    "SECRET_GET_VALUE",
+    struct({ secret: nonnullSecret, flags: uint }),
+    struct({ value: varOpaque(SECRET_VALUE_MAX) }),
+  ),
+  secretUndefine: remote(146, "SECRET_UNDEFINE", secretArgs, VOID),
+  secretLookupByUsage: remote(
+    147,
+    "SECRET_LOOKUP_BY_USAGE",
+    struct({ usageType: int, usageID: nstring }),
+    secretRet,
+  ),
+  connectListAllSecrets: remote(
+    287,
+    "CONNECT_LIST_ALL_SECRETS",
+    struct({ need_results: int, flags: uint }),
+    struct({ secrets: array(nonnullSecret, SECRET_LIST_MAX), ret: uint }),
+  ),
+  connectSecretEventRegisterAny: remote(
+    380,
+    "CONNECT_SECRET_EVENT_REGISTER_ANY",
+    struct({ eventID: int, secret: optional(nonnullSecret) }),
+    struct({ callbackID: int }),
+  ),
+  connectSecretEventDeregisterAny: remote(
+    381,
+    "CONNECT_SECRET_EVENT_DEREGISTER_ANY",
+    struct({ callbackID: int }),
+    VOID,
+  ),
   connectOpen: remote(P.CONNECT_OPEN, "CONNECT_OPEN", struct({ name: ostring, flags: uint }), VOID),
   connectClose: remote(P.CONNECT_CLOSE, "CONNECT_CLOSE", VOID, VOID),
   connectGetType: remote(P.CONNECT_GET_TYPE, "CONNECT_GET_TYPE", VOID, struct({ type: nstring })),
@@ -1374,6 +1434,17 @@ export const Msg = {
     315,
     "NETWORK_EVENT_LIFECYCLE",
     struct({ callbackID: int, net: nonnullNetwork, event: int, detail: int }),
+  ),
+  /** CONNECT_SECRET_EVENT_REGISTER_ANY's messages. */
+  secretLifecycle: message(
+    382,
+    "SECRET_EVENT_LIFECYCLE",
+    struct({ callbackID: int, secret: nonnullSecret, event: int, detail: int }),
+  ),
+  secretValueChanged: message(
+    383,
+    "SECRET_EVENT_VALUE_CHANGED",
+    struct({ callbackID: int, secret: nonnullSecret }),
   ),
   /** CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY's messages. */
   storagePoolLifecycle: message(

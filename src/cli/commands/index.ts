@@ -21,6 +21,7 @@ import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
 import { netDoctor } from "./net-doctor.ts"; // network doctor
 import { hugepages } from "./hugepages.ts"; // huge pages report
+import { secretCommands } from "./secret.ts"; // secrets
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
@@ -179,6 +180,7 @@ export const allCommands: Cmd[] = [
   netDoctor, // network doctor
   hugepages, // huge pages report
   ...nodedevCommands, // node devices
+  ...secretCommands, // secrets
   ...storagePoolCommands, // storage pools
   ...storageVolCommands, // storage volumes
   ...hotplugCommands, // device hotplug
@@ -192,7 +194,17 @@ export const allCommands: Cmd[] = [
   connectCmd,
 ];
 
-const groupOrder: GroupKey[] = ["domain", "monitor", "host", "network", "nodedev", "pool", "volume", "virsh"];
+const groupOrder: GroupKey[] = [
+  "domain",
+  "monitor",
+  "host",
+  "network",
+  "nodedev",
+  "secret",
+  "pool",
+  "volume",
+  "virsh",
+];
 
 function commandsOf(key: GroupKey): Cmd[] {
   const list = allCommands.filter((c) => c.group === key);

@@ -28,6 +28,7 @@ import { storageErrors } from "./catalogue-storage.ts";
 import { securityErrors } from "./catalogue-security.ts";
 import { cgroupErrors } from "./catalogue-cgroup.ts";
 import { cpuErrors } from "./catalogue-cpu.ts";
+import { secretErrors } from "./catalogue-secret.ts";
 import type { Catalogue, CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix, type VirErrorDomainName } from "./virerror.ts";
 
@@ -51,6 +52,7 @@ const parts = {
   SECURITY: securityErrors,
   CGROUP: cgroupErrors,
   CPU: cpuErrors,
+  SECRET: secretErrors,
 } as const;
 
 export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts))) as typeof noneErrors &
@@ -68,7 +70,8 @@ export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts)
   typeof storageErrors &
   typeof securityErrors &
   typeof cgroupErrors &
-  typeof cpuErrors;
+  typeof cpuErrors &
+  typeof secretErrors;
 
 export type ErrorCode = keyof typeof catalogue;
 

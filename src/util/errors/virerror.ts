@@ -136,6 +136,7 @@ export const VirErrorDomain = {
   DOMAIN: 20,
   NODEDEV: 22,
   SECURITY: 24,
+  SECRET: 30,
   CPU: 31,
   STREAMS: 38,
   EVENT: 40,
@@ -194,6 +195,8 @@ export const virErrorPrefix: Partial<Record<VirErrorNumberName, string>> = {
   DEVICE_MISSING: "device not found",
   NO_NODE_DEVICE: "Node device not found",
   NO_STORAGE_POOL: "Storage pool not found",
+  INVALID_SECRET: "Invalid secret",
+  NO_SECRET: "Secret not found",
   NO_STORAGE_VOL: "Storage volume not found",
   NO_HOSTNAME: "no hostname found",
 };
