@@ -69,7 +69,7 @@ const sourceMetaUrl = {
 // build ("No matching export"), never a run.
 const LAZY_BUILTINS = {
   "node:child_process": ["spawn", "spawnSync"],
-  "node:crypto": ["createHash", "randomBytes", "randomUUID"],
+  "node:crypto": ["createCipheriv", "createDecipheriv", "createHash", "randomBytes", "randomUUID"],
   "node:fs/promises": [
     "access",
     "chmod",
