@@ -46,7 +46,7 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
   return new Connection(conn, text, options.readonly ?? false, net, storage);
 }
 
-export { Connection, Domain, normalizeUUID, type DomainEventHandler } from "./connection.ts";
+export { Connection, Domain, DomainSnapshot, normalizeUUID, type DomainEventHandler } from "./connection.ts";
 export { NodeDevice, nodeDevCapNames } from "./nodedev.ts";
 export { Network, NetworkPort } from "./network.ts";
 export { StoragePool, StorageVol } from "./storage.ts";
