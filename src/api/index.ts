@@ -141,3 +141,10 @@ export {
   type CheckResult,
   type HostValidateFacts,
 } from "./host.ts";
+// snapshots (issue 20)
+export {
+  DomainSnapshotCreateFlags,
+  DomainSnapshotListFlags,
+  DomainSnapshotRevertFlags,
+  DomainSnapshotDeleteFlags,
+} from "../drivers/enums.ts";

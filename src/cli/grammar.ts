@@ -31,7 +31,7 @@ export interface OptDef {
 }
 
 export type GroupKey =
-  "domain" | "monitor" | "host" | "network" | "nodedev" | "pool" | "volume" | "virsh" | "tvirt";
+  "domain" | "monitor" | "host" | "network" | "nodedev" | "snapshot" | "pool" | "volume" | "virsh" | "tvirt";
 
 export const groups: Record<GroupKey, string> = {
   domain: "Domain Management",
@@ -39,6 +39,7 @@ export const groups: Record<GroupKey, string> = {
   host: "Host and Hypervisor",
   network: "Networking", // virtual networks
   nodedev: "Node Device", // node devices
+  snapshot: "Snapshot", // domain snapshots
   pool: "Storage Pool", // storage pools
   volume: "Storage Volume", // storage volumes
   virsh: "Virsh itself",

@@ -21,6 +21,7 @@ import { netDoctor } from "./net-doctor.ts"; // network doctor
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
+import { snapshotCommands } from "./snapshot.ts"; // domain snapshots
 
 type Cmd = CmdDef<Ctx>;
 
@@ -171,6 +172,7 @@ export const allCommands: Cmd[] = [
   ...cpuCommands, // CPU models, baseline, compare
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
+  ...snapshotCommands, // domain snapshots
   ...nodedevCommands, // node devices
   ...storagePoolCommands, // storage pools
   ...storageVolCommands, // storage volumes
@@ -184,7 +186,17 @@ export const allCommands: Cmd[] = [
   connectCmd,
 ];
 
-const groupOrder: GroupKey[] = ["domain", "monitor", "host", "network", "nodedev", "pool", "volume", "virsh"];
+const groupOrder: GroupKey[] = [
+  "domain",
+  "monitor",
+  "host",
+  "network",
+  "nodedev",
+  "snapshot",
+  "pool",
+  "volume",
+  "virsh",
+];
 
 function commandsOf(key: GroupKey): Cmd[] {
   const list = allCommands.filter((c) => c.group === key);
