@@ -21,7 +21,7 @@
  * tools may import any layer).
  */
 
-const rpcServerModules = ["server", "dispatch", "register"];
+const rpcServerModules = ["server", "dispatch", "dispatch-misc", "register"];
 
 /**
  * @typedef {object} Layer

@@ -82,6 +82,7 @@ const LAZY_BUILTINS = {
     "readdir",
     "rename",
     "rm",
+    "rmdir",
     "stat",
     "truncate",
     "unlink",

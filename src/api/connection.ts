@@ -26,11 +26,12 @@ import {
   type BlockStats,
   type InterfaceStats,
   type MemoryStat,
+  type DomainJobInfo,
   type QemuMonitorEvent,
   type TypedParameter,
   type Screenshot,
 } from "../drivers/driver.ts";
-import { DomainEventId, DomainXMLFlags } from "../drivers/enums.ts";
+import { DomainEventId, DomainXMLFlags, MigrateFlags, MigrateParam } from "../drivers/enums.ts";
 import { LIBVIRT_COMPAT_VERSION } from "../drivers/version.ts";
 import { NodeDevice } from "./nodedev.ts";
 import type {
@@ -621,6 +622,30 @@ export class Connection {
     return this.domain(await this.invoke("virDomainCreateXML", true, (d) => d.domainCreateXML?.(xml, flags)));
   }
 
+  /** virDomainMigratePrepare3Params (destination side of a v3 migration; for the RPC server). */
+  async migratePrepare3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
+    return this.invoke("virDomainMigratePrepare3Params", true, (d) =>
+      d.domainMigratePrepare3Params?.(params, cookieIn, flags),
+    );
+  }
+
+  /** virDomainMigrateFinish3Params: the domain that arrived (destination side). */
+  async migrateFinish3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<{ dom: Domain; cookieOut: Uint8Array }> {
+    const r = await this.invoke("virDomainMigrateFinish3Params", true, (d) =>
+      d.domainMigrateFinish3Params?.(params, cookieIn, flags, cancelled),
+    );
+    return { dom: this.domain(r.dom), cookieOut: r.cookieOut };
+  }
+
   /** virDomainRestore */
   async restore(path: string): Promise<void> {
     await this.invoke("virDomainRestore", true, (d) =>
@@ -808,6 +833,113 @@ export class Domain {
     fn: (d: HypervisorDriver, ref: DomainRef) => Promise<T> | undefined,
   ): Promise<T> {
     return this.connection.invoke(api, write, (d) => fn(d, this.handle));
+  }
+
+  // --- migration --------------------------------------------------------------------------
+
+  /** virDomainMigrateBegin3Params (source side; for the RPC server and `migrate3`). */
+  async migrateBegin3Params(
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; xml: string }> {
+    return this.call("virDomainMigrateBegin3Params", true, (d, r) =>
+      d.domainMigrateBegin3Params?.(r, params, flags),
+    );
+  }
+
+  /** virDomainMigratePerform3Params (source side; `dconnuri` for peer-to-peer). */
+  async migratePerform3Params(
+    dconnuri: string | null,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array }> {
+    return this.call("virDomainMigratePerform3Params", true, (d, r) =>
+      d.domainMigratePerform3Params?.(r, dconnuri, params, cookieIn, flags),
+    );
+  }
+
+  /** virDomainMigrateConfirm3Params (source side). */
+  async migrateConfirm3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<void> {
+    await this.call("virDomainMigrateConfirm3Params", true, (d, r) =>
+      d.domainMigrateConfirm3Params?.(r, params, cookieIn, flags, cancelled),
+    );
+  }
+
+  /** virDomainMigrateStartPostCopy: switches a running post-copy-enabled migration over. */
+  async migrateStartPostCopy(flags = 0): Promise<void> {
+    await this.call("virDomainMigrateStartPostCopy", true, (d, r) =>
+      d.domainMigrateStartPostCopy?.(r, flags),
+    );
+  }
+
+  /**
+   * virDomainMigrateToURI3: peer-to-peer migration (`MigrateFlags.PEER2PEER`): this domain's
+   * driver connects to `dconnuri` itself and runs every phase.
+   */
+  async migrateToURI3(dconnuri: string, params: TypedParameter[], flags: number): Promise<void> {
+    if (!(flags & MigrateFlags.PEER2PEER))
+      throw new VirtError("API_INVALID_ARG", {
+        what: "direct migration (without VIR_MIGRATE_PEER2PEER) to a URI is not supported by the QEMU driver",
+      });
+    await this.migratePerform3Params(dconnuri, params, new Uint8Array(), flags);
+  }
+
+  /**
+   * virDomainMigrate3: moves this domain to the host of `dconn` and returns it there. With
+   * `PEER2PEER` the source's driver runs the migration (to `dconn`'s URI); otherwise this
+   * client runs the five phases itself (libvirt's virDomainMigrateVersion3Full with params).
+   */
+  async migrate3(dconn: Connection, params: TypedParameter[], flags: number): Promise<Domain> {
+    if (flags & MigrateFlags.PEER2PEER) {
+      await this.migrateToURI3(await dconn.getURI(), params, flags);
+      return dconn.lookupDomainByUUIDString(this.uuid);
+    }
+    const begin = await this.migrateBegin3Params(params, flags);
+    let dflags = flags;
+    if (!(flags & MigrateFlags.OFFLINE)) {
+      const st = await this.getState();
+      if (st.state === 3) dflags |= MigrateFlags.PAUSED;
+    }
+    const withXml = (ps: TypedParameter[], xml: string): TypedParameter[] => [
+      ...ps.filter((p) => p.field !== MigrateParam.DEST_XML),
+      { field: MigrateParam.DEST_XML, value: { type: 7, value: xml } },
+    ];
+    const dparams = withXml(params, begin.xml);
+    const prep = await dconn.migratePrepare3Params(dparams, begin.cookieOut, dflags);
+    const withUri = prep.uriOut
+      ? [
+          ...dparams.filter((p) => p.field !== MigrateParam.URI),
+          { field: MigrateParam.URI, value: { type: 7 as const, value: prep.uriOut } },
+        ]
+      : dparams;
+    let failure: unknown;
+    let cookie = prep.cookieOut;
+    try {
+      cookie = (await this.migratePerform3Params(null, withUri, prep.cookieOut, flags)).cookieOut;
+    } catch (e) {
+      failure = e;
+    }
+    let arrived: Domain | undefined;
+    try {
+      arrived = (await dconn.migrateFinish3Params(withUri, cookie, dflags, failure !== undefined)).dom;
+    } catch (e) {
+      failure ??= e;
+    }
+    await this.migrateConfirm3Params(
+      params,
+      begin.cookieOut,
+      flags,
+      arrived === undefined || failure !== undefined,
+    );
+    if (failure !== undefined) throw failure instanceof Error ? failure : new Error("migration failed");
+    if (!arrived) throw new VirtError("API_INVALID_ARG", { what: "migration failed" });
+    return arrived;
   }
 
   /** virDomainCreate: starts a defined domain. */
@@ -1077,10 +1209,168 @@ export class Domain {
     return this.call("virDomainMemoryStats", false, (d, r) => d.domainMemoryStats?.(r, nrStats, flags));
   }
 
+  /** virDomainGetMemoryParameters: `hard_limit`, `soft_limit`, `swap_hard_limit` in KiB (unlimited = 9007199254740991). */
+  async getMemoryParameters(flags = 0): Promise<TypedParameter[]> {
+    return this.call("virDomainGetMemoryParameters", false, (d, r) =>
+      d.domainGetMemoryParameters?.(r, flags),
+    );
+  }
+
+  /** virDomainSetMemoryParameters (memtune). */
+  async setMemoryParameters(params: TypedParameter[], flags = 0): Promise<void> {
+    await this.call("virDomainSetMemoryParameters", true, (d, r) =>
+      d.domainSetMemoryParameters?.(r, params, flags),
+    );
+  }
+
+  /** virDomainGetSchedulerType: the scheduler (`posix`) and its parameter count. */
+  async getSchedulerType(): Promise<{ type: string; nparams: number }> {
+    return this.call("virDomainGetSchedulerType", false, (d, r) => d.domainGetSchedulerType?.(r));
+  }
+
+  /** virDomainGetSchedulerParameters: the legacy call without flags (schedinfo without a scope). */
+  async getSchedulerParameters(): Promise<TypedParameter[]> {
+    return this.call("virDomainGetSchedulerParameters", false, (d, r) =>
+      d.domainGetSchedulerParameters
+        ? d.domainGetSchedulerParameters(r)
+        : d.domainGetSchedulerParametersFlags?.(r, 0),
+    );
+  }
+
+  /** virDomainSetSchedulerParameters: the legacy call without flags. */
+  async setSchedulerParameters(params: TypedParameter[]): Promise<void> {
+    await this.call("virDomainSetSchedulerParameters", true, (d, r) =>
+      d.domainSetSchedulerParameters
+        ? d.domainSetSchedulerParameters(r, params)
+        : d.domainSetSchedulerParametersFlags?.(r, params, 0),
+    );
+  }
+
+  /**
+   * virDomainGetSchedulerParametersFlags (schedinfo with a scope). As libvirt's public API,
+   * VIR_TYPED_PARAM_STRING_OKAY is added (every tvirt driver takes string parameters).
+   */
+  async getSchedulerParametersFlags(flags = 0): Promise<TypedParameter[]> {
+    return this.call("virDomainGetSchedulerParametersFlags", false, (d, r) =>
+      d.domainGetSchedulerParametersFlags?.(r, flags | 4),
+    );
+  }
+
+  /** virDomainSetSchedulerParametersFlags (schedinfo --set). */
+  async setSchedulerParametersFlags(params: TypedParameter[], flags = 0): Promise<void> {
+    await this.call("virDomainSetSchedulerParametersFlags", true, (d, r) =>
+      d.domainSetSchedulerParametersFlags?.(r, params, flags),
+    );
+  }
+
+  /** virDomainGetBlkioParameters (blkiotune). */
+  async getBlkioParameters(flags = 0): Promise<TypedParameter[]> {
+    return this.call("virDomainGetBlkioParameters", false, (d, r) => d.domainGetBlkioParameters?.(r, flags));
+  }
+
+  /** virDomainSetBlkioParameters. */
+  async setBlkioParameters(params: TypedParameter[], flags = 0): Promise<void> {
+    await this.call("virDomainSetBlkioParameters", true, (d, r) =>
+      d.domainSetBlkioParameters?.(r, params, flags),
+    );
+  }
+
+  /** virDomainPinVcpuFlags: `cpumap` one bit per host CPU. */
+  async pinVcpuFlags(vcpu: number, cpumap: Uint8Array, flags = 0): Promise<void> {
+    await this.call("virDomainPinVcpuFlags", true, (d, r) => d.domainPinVcpuFlags?.(r, vcpu, cpumap, flags));
+  }
+
+  /** virDomainPinEmulator. */
+  async pinEmulator(cpumap: Uint8Array, flags = 0): Promise<void> {
+    await this.call("virDomainPinEmulator", true, (d, r) => d.domainPinEmulator?.(r, cpumap, flags));
+  }
+
+  /** virDomainGetVcpuPinInfo: `num` maps of `maplen` bytes back to back. */
+  async getVcpuPinInfo(
+    ncpumaps: number,
+    maplen: number,
+    flags = 0,
+  ): Promise<{ num: number; cpumaps: Uint8Array }> {
+    return this.call("virDomainGetVcpuPinInfo", false, (d, r) =>
+      d.domainGetVcpuPinInfo?.(r, ncpumaps, maplen, flags),
+    );
+  }
+
+  /** virDomainGetEmulatorPinInfo. */
+  async getEmulatorPinInfo(maplen: number, flags = 0): Promise<{ ret: number; cpumap: Uint8Array }> {
+    return this.call("virDomainGetEmulatorPinInfo", false, (d, r) =>
+      d.domainGetEmulatorPinInfo?.(r, maplen, flags),
+    );
+  }
+
   /** virDomainSetMemoryStatsPeriod: seconds between balloon statistics updates (0 = off). */
   async setMemoryStatsPeriod(period: number, flags = 0): Promise<void> {
     await this.call("virDomainSetMemoryStatsPeriod", true, (d, r) =>
       d.domainSetMemoryStatsPeriod?.(r, period, flags),
+    );
+  }
+
+  // --- jobs and migration tuning (issue 15) -------------------------------------------------
+
+  /** virDomainGetJobInfo: the running job's progress (type `DomainJobType.NONE` when idle). */
+  async getJobInfo(): Promise<DomainJobInfo> {
+    return this.call("virDomainGetJobInfo", false, (d, r) => d.domainGetJobInfo?.(r));
+  }
+
+  /** virDomainGetJobStats with `DomainGetJobStatsFlags`: job type and typed statistics. */
+  async getJobStats(flags = 0): Promise<{ type: number; params: TypedParameter[] }> {
+    return this.call("virDomainGetJobStats", false, (d, r) => d.domainGetJobStats?.(r, flags));
+  }
+
+  /** virDomainAbortJob: cancels the running job (save, migration); the guest keeps running. */
+  async abortJob(): Promise<void> {
+    await this.call("virDomainAbortJob", true, (d, r) =>
+      d.domainAbortJob ? d.domainAbortJob(r) : d.domainAbortJobFlags?.(r, 0),
+    );
+  }
+
+  /** virDomainAbortJobFlags with `DomainAbortJobFlags`. */
+  async abortJobFlags(flags: number): Promise<void> {
+    await this.call("virDomainAbortJobFlags", true, (d, r) => d.domainAbortJobFlags?.(r, flags));
+  }
+
+  /** virDomainMigrateSetMaxDowntime (ms). */
+  async migrateSetMaxDowntime(downtime: bigint, flags = 0): Promise<void> {
+    await this.call("virDomainMigrateSetMaxDowntime", true, (d, r) =>
+      d.domainMigrateSetMaxDowntime?.(r, downtime, flags),
+    );
+  }
+
+  /** virDomainMigrateGetMaxDowntime (ms). */
+  async migrateGetMaxDowntime(flags = 0): Promise<bigint> {
+    return this.call("virDomainMigrateGetMaxDowntime", false, (d, r) =>
+      d.domainMigrateGetMaxDowntime?.(r, flags),
+    );
+  }
+
+  /** virDomainMigrateSetMaxSpeed (MiB/s) with `DomainMigrateMaxSpeedFlags`. */
+  async migrateSetMaxSpeed(bandwidth: bigint, flags = 0): Promise<void> {
+    await this.call("virDomainMigrateSetMaxSpeed", true, (d, r) =>
+      d.domainMigrateSetMaxSpeed?.(r, bandwidth, flags),
+    );
+  }
+
+  /** virDomainMigrateGetMaxSpeed (MiB/s). */
+  async migrateGetMaxSpeed(flags = 0): Promise<bigint> {
+    return this.call("virDomainMigrateGetMaxSpeed", false, (d, r) => d.domainMigrateGetMaxSpeed?.(r, flags));
+  }
+
+  /** virDomainMigrateSetCompressionCache (bytes). */
+  async migrateSetCompressionCache(cacheSize: bigint, flags = 0): Promise<void> {
+    await this.call("virDomainMigrateSetCompressionCache", true, (d, r) =>
+      d.domainMigrateSetCompressionCache?.(r, cacheSize, flags),
+    );
+  }
+
+  /** virDomainMigrateGetCompressionCache (bytes). */
+  async migrateGetCompressionCache(flags = 0): Promise<bigint> {
+    return this.call("virDomainMigrateGetCompressionCache", false, (d, r) =>
+      d.domainMigrateGetCompressionCache?.(r, flags),
     );
   }
 

@@ -30,3 +30,11 @@ export async function validateHost(opts: GatherOptions = {}): Promise<HostValida
   const checks = evaluateHost(facts);
   return { result: overallResult(checks), checks, facts };
 }
+
+export type { HugepageAdvice, HugepagePool, HugepageReport } from "../host/hugepage-report.ts";
+/**
+ * The huge page report of the host this process runs on (or a fake root), like
+ * `hugeadm --explain`: mounts, pools per size and node, and advice. Local only: it reads this
+ * machine's /proc and /sys, whatever a connection points at.
+ */
+export { hugepageReport, pageSizeText } from "../host/hugepage-report.ts";

@@ -140,6 +140,12 @@ export {
   type HostCheck,
   type CheckResult,
   type HostValidateFacts,
+  // huge pages report (tvirsh hugepages)
+  hugepageReport,
+  pageSizeText,
+  type HugepageReport,
+  type HugepagePool,
+  type HugepageAdvice,
 } from "./host.ts";
 // snapshots (issue 20)
 export {

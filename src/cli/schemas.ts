@@ -616,6 +616,66 @@ export const commandSchemas: Record<string, JsonSchema> = {
       obj({ domain: domainRefSchema, period: int, flags: int }),
     ],
   },
+  hugepages: obj(
+    {
+      memTotalKiB: int,
+      defaultSizeKiB: int,
+      mounts: { type: "array", items: obj({ path: str, sizeKiB: int, default: bool }) },
+      pools: {
+        type: "array",
+        items: obj({
+          sizeKiB: int,
+          default: bool,
+          total: int,
+          free: int,
+          reserved: int,
+          surplus: int,
+          overcommit: int,
+          nodes: { type: "array", items: obj({ node: int, total: int, free: int, surplus: int }) },
+          mounts: { type: "array", items: str },
+        }),
+      },
+      transparent: str,
+      advice: {
+        type: "array",
+        items: obj({
+          severity: { type: "string", enum: ["warning", "info"] },
+          message: str,
+          fix: { type: "array", items: str },
+        }),
+      },
+    },
+    ["defaultSizeKiB", "transparent"],
+  ),
+  // cgroup tuning: typed parameters by name (64-bit numbers as decimal strings; memtune's
+  // unlimited is null, sizes in KiB)
+  memtune: {
+    oneOf: [
+      obj({
+        domain: domainRefSchema,
+        parameters: { type: "object", additionalProperties: nullable("string") },
+        unit: str,
+      }),
+      obj({ domain: domainRefSchema, set: { type: "object", additionalProperties: str } }),
+    ],
+  },
+  schedinfo: obj({
+    domain: domainRefSchema,
+    scheduler: str,
+    parameters: { type: "object", additionalProperties: { type: ["string", "integer"] } },
+  }),
+  blkiotune: {
+    oneOf: [
+      obj({
+        domain: domainRefSchema,
+        parameters: { type: "object", additionalProperties: { type: ["string", "integer"] } },
+      }),
+      obj({
+        domain: domainRefSchema,
+        set: { type: "object", additionalProperties: { type: ["string", "integer"] } },
+      }),
+    ],
+  },
   domblkstat: obj({
     domain: domainRefSchema,
     device: str,

@@ -7,7 +7,10 @@
  * Like libvirt's privileged QEMU driver, a root daemon accepts both `/system` and `/session`
  * and serves the system instance for both; a user's daemon serves `/session` only.
  */
-import { registerDriver } from "../api/index.ts";
+import { isRemoteURI, parseURI, registerDriver } from "../api/index.ts";
+import { findDriver } from "../api/registry.ts";
+import { setMigrationPeerOpener } from "../drivers/migration-peer.ts";
+import { remoteConnectDriver } from "../rpc/client.ts";
 import { type ConnectDriver, type ConnectURI, type HypervisorDriver } from "../drivers/driver.ts";
 import { VirtError } from "../util/errors/index.ts";
 import {
@@ -70,6 +73,12 @@ export function registerDaemonDrivers(
   stateRoot?: string,
 ): void {
   registerDriver(daemonQemuConnectDriver(kind, options, stateRoot));
+  // peer-to-peer migration: the destination daemon through the remote driver (which the daemon
+  // does not register as a scheme: a local URI must never loop back to a daemon)
+  setMigrationPeerOpener((uri) => {
+    const parsed = parseURI(uri);
+    return isRemoteURI(parsed) ? remoteConnectDriver.open(parsed, 0) : findDriver(parsed).open(parsed, 0);
+  });
 }
 
 /**

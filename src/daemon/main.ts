@@ -16,6 +16,7 @@
  */
 import { join } from "node:path";
 import { VirtError } from "../util/errors/index.ts";
+import { isRemoteURI, parseURI, uriParam } from "../api/index.ts";
 import { sessionPaths, systemPaths, userRuntimeDir } from "../rpc/paths.ts";
 import { loadConfig, type DaemonConfig } from "./config.ts";
 import { Daemon, type SocketSpec } from "./daemon.ts";
@@ -287,6 +288,18 @@ export function reloadConfig(
   return { ok: true, restart };
 }
 
+/** The root of a `qemu:///embed?root=DIR` URI, else undefined. */
+function embedRootOf(uri: string | undefined): string | undefined {
+  if (uri === undefined) return undefined;
+  try {
+    const u = parseURI(uri);
+    if (u.driver !== "qemu" || u.path !== "/embed" || isRemoteURI(u)) return undefined;
+    return uriParam(u, "root");
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs the daemon until it stops; returns the exit status. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: ParsedArgs;
@@ -355,6 +368,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       log.warn(`socket activation: fd ${r.fd} named '${r.name}' is not a socket tvirtd serves: closed`);
     sockets = nameActivated(applyActivation(sockets, activation));
   }
+  // test listeners serving `--uri qemu:///embed?root=DIR`: clients that name qemu:///system or
+  // /session (stock virsh over `qemu+unix:///system?socket=...`, a migration peer) get that root
+  const embedRoot = testMode ? embedRootOf(args.uri) : undefined;
   registerDaemonDrivers(
     kind,
     {
@@ -362,10 +378,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       displayPorts: cfg.displayPorts,
       websocketPorts: cfg.websocketPorts,
       graphics: cfg.graphics,
-      ...daemonRunAs(kind, cfg),
+      ...(embedRoot !== undefined && cfg.stateRoot === undefined ? { runAs: null } : daemonRunAs(kind, cfg)),
       dynamicOwnership: cfg.dynamicOwnership,
     },
-    cfg.stateRoot,
+    cfg.stateRoot ?? embedRoot,
   );
   // The instance's own state (networks) loads when it hosts its QEMU driver, not when a test
   // daemon serves another URI (`--uri test:///default`).

@@ -133,6 +133,23 @@ export interface TypedParameter {
   value: TypedParameterValue;
 }
 
+/** `virDomainJobInfo` (times in ms, sizes in bytes). */
+export interface DomainJobInfo {
+  /** `DomainJobType` */
+  type: number;
+  timeElapsed: bigint;
+  timeRemaining: bigint;
+  dataTotal: bigint;
+  dataProcessed: bigint;
+  dataRemaining: bigint;
+  memTotal: bigint;
+  memProcessed: bigint;
+  memRemaining: bigint;
+  fileTotal: bigint;
+  fileProcessed: bigint;
+  fileRemaining: bigint;
+}
+
 /** `virDomainBlockStatsStruct`; -1 = not available. */
 export interface BlockStats {
   rdReq: bigint;
@@ -195,7 +212,9 @@ export type DomainEvent =
       /** `DomainEventIOErrorAction` */
       readonly action: number;
       readonly reason: string;
-    };
+    }
+  /** A job (save, migration) finished; `params` are its statistics as virDomainGetJobStats'. */
+  | { readonly id: typeof DomainEventId.JOB_COMPLETED; readonly params: readonly TypedParameter[] };
 
 /** Called with a fresh handle of the domain the event is about. Exceptions are swallowed. */
 export type DomainEventCallback = (dom: DomainRef, event: DomainEvent) => void;
@@ -303,6 +322,39 @@ export interface HypervisorDriver {
   domainDestroyFlags?(dom: DomainRef, flags: number): Promise<void>;
   domainSuspend?(dom: DomainRef): Promise<void>;
   domainResume?(dom: DomainRef): Promise<void>;
+  // migration, protocol version 3 with typed parameters (`MigrateFlags`, `MigrateParam`);
+  // cookies are opaque bytes passed between the two sides' drivers
+  domainMigrateBegin3Params?(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; xml: string }>;
+  domainMigratePrepare3Params?(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }>;
+  domainMigratePerform3Params?(
+    dom: DomainRef,
+    dconnuri: string | null,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array }>;
+  domainMigrateFinish3Params?(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }>;
+  domainMigrateConfirm3Params?(
+    dom: DomainRef,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<void>;
+  domainMigrateStartPostCopy?(dom: DomainRef, flags: number): Promise<void>;
   domainSave?(dom: DomainRef, path: string): Promise<void>;
   domainSaveFlags?(dom: DomainRef, path: string, dxml: string | null, flags: number): Promise<void>;
   domainRestore?(path: string): Promise<void>;
@@ -371,6 +423,33 @@ export interface HypervisorDriver {
   domainInterfaceStats?(dom: DomainRef, device: string): Promise<InterfaceStats>;
   domainMemoryStats?(dom: DomainRef, nrStats: number, flags: number): Promise<MemoryStat[]>;
   domainSetMemoryStatsPeriod?(dom: DomainRef, period: number, flags: number): Promise<void>;
+  // --- cgroup tuning (memtune, schedinfo, blkiotune, vcpupin, emulatorpin) -----------------
+  domainGetMemoryParameters?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
+  domainSetMemoryParameters?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
+  /** `virDomainGetSchedulerType`: the scheduler's name and how many parameters it has. */
+  domainGetSchedulerType?(dom: DomainRef): Promise<{ type: string; nparams: number }>;
+  /** `virDomainGetSchedulerParameters` (no flags; drivers without it get the flags call with 0). */
+  domainGetSchedulerParameters?(dom: DomainRef): Promise<TypedParameter[]>;
+  domainSetSchedulerParameters?(dom: DomainRef, params: TypedParameter[]): Promise<void>;
+  domainGetSchedulerParametersFlags?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
+  domainSetSchedulerParametersFlags?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
+  domainGetBlkioParameters?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
+  domainSetBlkioParameters?(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void>;
+  /** `cpumap`: one bit per host CPU, CPU 0 in the lowest bit of byte 0. */
+  domainPinVcpuFlags?(dom: DomainRef, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void>;
+  domainPinEmulator?(dom: DomainRef, cpumap: Uint8Array, flags: number): Promise<void>;
+  /** `ncpumaps` maps of `maplen` bytes back to back; `num` = how many vCPUs were filled. */
+  domainGetVcpuPinInfo?(
+    dom: DomainRef,
+    ncpumaps: number,
+    maplen: number,
+    flags: number,
+  ): Promise<{ num: number; cpumaps: Uint8Array }>;
+  domainGetEmulatorPinInfo?(
+    dom: DomainRef,
+    maplen: number,
+    flags: number,
+  ): Promise<{ ret: number; cpumap: Uint8Array }>;
   /** `doms` empty = every domain the list flags select. */
   connectGetAllDomainStats?(doms: DomainRef[], stats: number, flags: number): Promise<DomainStatsRecord[]>;
   /** libvirt-qemu's monitor events; `event` null = all events. Returns the callback id. */
@@ -383,6 +462,58 @@ export interface HypervisorDriver {
   connectDomainQemuMonitorEventDeregister?(callbackID: number): Promise<void>;
   /** virDomainGetMessages: taint (`DomainMessageType.TAINTING`) and deprecation messages. */
   domainGetMessages?(dom: DomainRef, flags: number): Promise<string[]>;
+
+  // --- jobs and migration tuning (issue 15: domjobinfo, domjobabort, migrate-set*) -----------
+  /** virDomainGetJobInfo */
+  domainGetJobInfo?(dom: DomainRef): Promise<DomainJobInfo>;
+  /** virDomainGetJobStats: the job type (`DomainJobType`) and its statistics. */
+  domainGetJobStats?(dom: DomainRef, flags: number): Promise<{ type: number; params: TypedParameter[] }>;
+  domainAbortJob?(dom: DomainRef): Promise<void>;
+  domainAbortJobFlags?(dom: DomainRef, flags: number): Promise<void>;
+  /** ms */
+  domainMigrateSetMaxDowntime?(dom: DomainRef, downtime: bigint, flags: number): Promise<void>;
+  domainMigrateGetMaxDowntime?(dom: DomainRef, flags: number): Promise<bigint>;
+  /** MiB/s */
+  domainMigrateSetMaxSpeed?(dom: DomainRef, bandwidth: bigint, flags: number): Promise<void>;
+  domainMigrateGetMaxSpeed?(dom: DomainRef, flags: number): Promise<bigint>;
+  /** bytes */
+  domainMigrateSetCompressionCache?(dom: DomainRef, cacheSize: bigint, flags: number): Promise<void>;
+  domainMigrateGetCompressionCache?(dom: DomainRef, flags: number): Promise<bigint>;
+  // --- host CPU, vCPU threads, metadata, NMI, guest time, addresses, node device lifecycle
+  // (issue 20) -------------------------------------------------------------------------------
+  /** virNodeGetCPUMap: CPUs present and the online ones. */
+  nodeGetCPUMap?(flags: number): Promise<{ cpus: number; online: number[] }>;
+  /** virNodeGetCPUStats: ns counters of all CPUs (`cpuNum` -1) or one. */
+  nodeGetCPUStats?(cpuNum: number, flags: number): Promise<{ field: string; value: bigint }[]>;
+  /** virDomainGetVcpus: per vCPU state (`VcpuState`), CPU time (ns), CPU, and affinity. */
+  domainGetVcpus?(dom: DomainRef): Promise<{ info: VcpuInfo[]; affinity: number[][]; hostCpus: number }>;
+  /** virDomainSetMetadata: `type` DomainMetadataType; `metadata` null removes. */
+  domainSetMetadata?(
+    dom: DomainRef,
+    type: number,
+    metadata: string | null,
+    key: string | null,
+    uri: string | null,
+    flags: number,
+  ): Promise<void>;
+  domainGetMetadata?(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string>;
+  domainInjectNMI?(dom: DomainRef, flags: number): Promise<void>;
+  domainGetTime?(dom: DomainRef, flags: number): Promise<{ seconds: bigint; nseconds: number }>;
+  domainSetTime?(dom: DomainRef, seconds: bigint, nseconds: number, flags: number): Promise<void>;
+  /** virDomainInterfaceAddresses: `source` DomainInterfaceAddressesSource. */
+  domainInterfaceAddresses?(
+    dom: DomainRef,
+    source: number,
+    flags: number,
+    leases?: LeaseLookup,
+  ): Promise<DomainInterfaceAddrs[]>;
+  nodeDeviceIsActive?(name: string): Promise<boolean>;
+  nodeDeviceIsPersistent?(name: string): Promise<boolean>;
+  nodeDeviceGetAutostart?(name: string): Promise<boolean>;
+  nodeDeviceSetAutostart?(name: string, autostart: boolean): Promise<void>;
+  nodeDeviceCreateXML?(xml: string, flags: number): Promise<string>;
+  nodeDeviceDefineXML?(xml: string, flags: number): Promise<string>;
+  nodeDeviceCreate?(name: string, flags: number): Promise<void>;
 
   // --- graphical consoles (issue 19) ---------------------------------------------------------
   /**
@@ -478,3 +609,28 @@ export interface ConnectDriver {
   /** Opens a connection; throws a VirtError if the URI is not valid for the driver. */
   open(uri: ConnectURI, flags: number): Promise<HypervisorDriver>;
 }
+
+/** virVcpuInfo: `state` 0 offline, 1 running, 2 blocked; `cpuTime` ns; `cpu` -1 when offline. */
+export interface VcpuInfo {
+  number: number;
+  state: number;
+  cpuTime: bigint;
+  cpu: number;
+}
+
+/** virDomainInterface: a guest interface's name, MAC and addresses (`type` 0 ipv4, 1 ipv6). */
+export interface DomainInterfaceAddrs {
+  name: string;
+  hwaddr: string | null;
+  addrs: { type: number; addr: string; prefix: number }[];
+}
+
+/**
+ * The DHCP leases of a MAC address on a network, as the connection's network driver has them
+ * (libvirt's lease source asks the network through the public API, so the API layer passes
+ * this in): `undefined` when the network does not exist or is not active.
+ */
+export type LeaseLookup = (
+  network: string,
+  mac: string,
+) => Promise<{ type: number; ipaddr: string; prefix: number }[] | undefined>;

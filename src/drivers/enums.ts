@@ -446,6 +446,39 @@ export const taintMessages: Readonly<Record<string, string>> = {
 /** `virConnectDomainQemuMonitorEventRegisterFlags` */
 export const QemuMonitorEventRegisterFlags = { REGEX: 1, NOCASE: 2 } as const;
 
+/** `virDomainJobType` */
+export const DomainJobType = {
+  NONE: 0,
+  BOUNDED: 1,
+  UNBOUNDED: 2,
+  COMPLETED: 3,
+  FAILED: 4,
+  CANCELLED: 5,
+} as const;
+export type DomainJobType = (typeof DomainJobType)[keyof typeof DomainJobType];
+
+/** `virDomainJobOperation` (the `operation` job statistic). */
+export const DomainJobOperation = {
+  UNKNOWN: 0,
+  START: 1,
+  SAVE: 2,
+  RESTORE: 3,
+  MIGRATION_IN: 4,
+  MIGRATION_OUT: 5,
+  SNAPSHOT: 6,
+  SNAPSHOT_REVERT: 7,
+  DUMP: 8,
+  BACKUP: 9,
+  SNAPSHOT_DELETE: 10,
+} as const;
+
+/** `virDomainGetJobStatsFlags` */
+export const DomainGetJobStatsFlags = { COMPLETED: 1, KEEP_COMPLETED: 2 } as const;
+/** `virDomainAbortJobFlagsValues` */
+export const DomainAbortJobFlags = { POSTCOPY: 1 } as const;
+/** `virDomainMigrateMaxSpeedFlags` */
+export const DomainMigrateMaxSpeedFlags = { POSTCOPY: 1 } as const;
+
 /** `virTypedParameterType` */
 export const TypedParameterType = {
   INT: 1,
@@ -520,4 +553,53 @@ export const DomainSnapshotDeleteFlags = {
   CHILDREN: 1 << 0,
   METADATA_ONLY: 1 << 1,
   CHILDREN_ONLY: 1 << 2,
+} as const;
+
+/** `virDomainMigrateFlags` */
+export const MigrateFlags = {
+  LIVE: 1 << 0,
+  PEER2PEER: 1 << 1,
+  TUNNELLED: 1 << 2,
+  PERSIST_DEST: 1 << 3,
+  UNDEFINE_SOURCE: 1 << 4,
+  PAUSED: 1 << 5,
+  NON_SHARED_DISK: 1 << 6,
+  NON_SHARED_INC: 1 << 7,
+  CHANGE_PROTECTION: 1 << 8,
+  UNSAFE: 1 << 9,
+  OFFLINE: 1 << 10,
+  COMPRESSED: 1 << 11,
+  ABORT_ON_ERROR: 1 << 12,
+  AUTO_CONVERGE: 1 << 13,
+  RDMA_PIN_ALL: 1 << 14,
+  POSTCOPY: 1 << 15,
+  TLS: 1 << 16,
+  PARALLEL: 1 << 17,
+  NON_SHARED_SYNCHRONOUS_WRITES: 1 << 18,
+  POSTCOPY_RESUME: 1 << 19,
+  ZEROCOPY: 1 << 20,
+} as const;
+
+/** `VIR_MIGRATE_PARAM_*`: the typed parameters of the v3 migration calls. */
+export const MigrateParam = {
+  URI: "migrate_uri",
+  DEST_NAME: "destination_name",
+  DEST_XML: "destination_xml",
+  PERSIST_XML: "persistent_xml",
+  BANDWIDTH: "bandwidth",
+  BANDWIDTH_POSTCOPY: "bandwidth.postcopy",
+  GRAPHICS_URI: "graphics_uri",
+  LISTEN_ADDRESS: "listen_address",
+  MIGRATE_DISKS: "migrate_disks",
+  DISKS_PORT: "disks_port",
+  DISKS_URI: "disks_uri",
+  COMPRESSION: "compression",
+  COMPRESSION_MT_LEVEL: "compression.mt.level",
+  COMPRESSION_MT_THREADS: "compression.mt.threads",
+  COMPRESSION_MT_DTHREADS: "compression.mt.dthreads",
+  COMPRESSION_XBZRLE_CACHE: "compression.xbzrle.cache",
+  AUTO_CONVERGE_INITIAL: "auto_converge.initial",
+  AUTO_CONVERGE_INCREMENT: "auto_converge.increment",
+  PARALLEL_CONNECTIONS: "parallel.connections",
+  TLS_DESTINATION: "tls.destination",
 } as const;

@@ -37,6 +37,7 @@ import {
   type TypedParameter,
   // graphical consoles
   type DownloadStream,
+  type DomainJobInfo, // job control
   type Screenshot,
 } from "../drivers/driver.ts";
 import {
@@ -505,6 +506,13 @@ export class RemoteDriver
         callbackID = m.callbackID;
         ref = toRef(m.dom);
         ev = { id: DomainEventId.DEVICE_ADDED, devAlias: m.devAlias };
+        break;
+      }
+      case RemoteProc.DOMAIN_EVENT_CALLBACK_JOB_COMPLETED: {
+        const m = Msg.callbackJobCompleted.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.dom);
+        ev = { id: DomainEventId.JOB_COMPLETED, params: m.params };
         break;
       }
       case RemoteProc.DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON: {
@@ -1123,6 +1131,75 @@ export class RemoteDriver
     await this.#call(Proc.domainSaveFlags, { dom: wire(dom), to: path, dxml, flags });
     dom.id = -1;
   }
+  // --- migration ----------------------------------------------------------------------------
+  async domainMigrateBegin3Params(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; xml: string }> {
+    const r = await this.#call(Proc.domainMigrateBegin3Params, { dom: wire(dom), params, flags });
+    return { cookieOut: r.cookie_out, xml: r.xml };
+  }
+  async domainMigratePrepare3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
+    const r = await this.#call(Proc.domainMigratePrepare3Params, {
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+    });
+    return { cookieOut: r.cookie_out, uriOut: r.uri_out };
+  }
+  async domainMigratePerform3Params(
+    dom: DomainRef,
+    dconnuri: string | null,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+  ): Promise<{ cookieOut: Uint8Array }> {
+    const r = await this.#call(Proc.domainMigratePerform3Params, {
+      dom: wire(dom),
+      dconnuri,
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+    });
+    return { cookieOut: r.cookie_out };
+  }
+  async domainMigrateFinish3Params(
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }> {
+    const r = await this.#call(Proc.domainMigrateFinish3Params, {
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+      cancelled: cancelled ? 1 : 0,
+    });
+    return { dom: toRef(r.dom), cookieOut: r.cookie_out };
+  }
+  async domainMigrateConfirm3Params(
+    dom: DomainRef,
+    params: TypedParameter[],
+    cookieIn: Uint8Array,
+    flags: number,
+    cancelled: boolean,
+  ): Promise<void> {
+    await this.#call(Proc.domainMigrateConfirm3Params, {
+      dom: wire(dom),
+      params,
+      cookie_in: Buffer.from(cookieIn),
+      flags,
+      cancelled: cancelled ? 1 : 0,
+    });
+  }
+  async domainMigrateStartPostCopy(dom: DomainRef, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateStartPostCopy, { dom: wire(dom), flags });
+  }
   async domainRestore(path: string): Promise<void> {
     await this.#call(Proc.domainRestore, { from: path });
   }
@@ -1348,8 +1425,118 @@ export class RemoteDriver
   async domainMemoryStats(dom: DomainRef, nrStats: number, flags: number): Promise<MemoryStat[]> {
     return (await this.#call(Proc.domainMemoryStats, { dom: wire(dom), maxStats: nrStats, flags })).stats;
   }
+  async #twoStep(
+    count: () => Promise<number>,
+    fetch: (n: number) => Promise<TypedParameter[]>,
+  ): Promise<TypedParameter[]> {
+    const n = await count();
+    return n <= 0 ? [] : fetch(n);
+  }
+  async domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    const call = (nparams: number) =>
+      this.#call(Proc.domainGetMemoryParameters, { dom: wire(dom), nparams, flags });
+    return this.#twoStep(
+      async () => (await call(0)).nparams,
+      async (n) => (await call(n)).params,
+    );
+  }
+  async domainSetMemoryParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    await this.#call(Proc.domainSetMemoryParameters, { dom: wire(dom), params, flags });
+  }
+  async domainGetSchedulerType(dom: DomainRef): Promise<{ type: string; nparams: number }> {
+    return this.#call(Proc.domainGetSchedulerType, { dom: wire(dom) });
+  }
+  async domainGetSchedulerParameters(dom: DomainRef): Promise<TypedParameter[]> {
+    const { nparams } = await this.domainGetSchedulerType(dom);
+    if (nparams <= 0) return [];
+    return (await this.#call(Proc.domainGetSchedulerParameters, { dom: wire(dom), nparams })).params;
+  }
+  async domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[]): Promise<void> {
+    await this.#call(Proc.domainSetSchedulerParameters, { dom: wire(dom), params });
+  }
+  async domainGetSchedulerParametersFlags(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    const { nparams } = await this.domainGetSchedulerType(dom);
+    if (nparams <= 0) return [];
+    return (await this.#call(Proc.domainGetSchedulerParametersFlags, { dom: wire(dom), nparams, flags }))
+      .params;
+  }
+  async domainSetSchedulerParametersFlags(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<void> {
+    await this.#call(Proc.domainSetSchedulerParametersFlags, { dom: wire(dom), params, flags });
+  }
+  async domainGetBlkioParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    const call = (nparams: number) =>
+      this.#call(Proc.domainGetBlkioParameters, { dom: wire(dom), nparams, flags });
+    return this.#twoStep(
+      async () => (await call(0)).nparams,
+      async (n) => (await call(n)).params,
+    );
+  }
+  async domainSetBlkioParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    await this.#call(Proc.domainSetBlkioParameters, { dom: wire(dom), params, flags });
+  }
+  async domainPinVcpuFlags(dom: DomainRef, vcpu: number, cpumap: Uint8Array, flags: number): Promise<void> {
+    await this.#call(Proc.domainPinVcpuFlags, { dom: wire(dom), vcpu, cpumap: Buffer.from(cpumap), flags });
+  }
+  async domainPinEmulator(dom: DomainRef, cpumap: Uint8Array, flags: number): Promise<void> {
+    await this.#call(Proc.domainPinEmulator, { dom: wire(dom), cpumap: Buffer.from(cpumap), flags });
+  }
+  async domainGetVcpuPinInfo(
+    dom: DomainRef,
+    ncpumaps: number,
+    maplen: number,
+    flags: number,
+  ): Promise<{ num: number; cpumaps: Uint8Array }> {
+    const r = await this.#call(Proc.domainGetVcpuPinInfo, { dom: wire(dom), ncpumaps, maplen, flags });
+    return { num: r.num, cpumaps: new Uint8Array(r.cpumaps) };
+  }
+  async domainGetEmulatorPinInfo(
+    dom: DomainRef,
+    maplen: number,
+    flags: number,
+  ): Promise<{ ret: number; cpumap: Uint8Array }> {
+    const r = await this.#call(Proc.domainGetEmulatorPinInfo, { dom: wire(dom), maplen, flags });
+    return { ret: r.ret, cpumap: new Uint8Array(r.cpumaps) };
+  }
   async domainSetMemoryStatsPeriod(dom: DomainRef, period: number, flags: number): Promise<void> {
     await this.#call(Proc.domainSetMemoryStatsPeriod, { dom: wire(dom), period, flags });
+  }
+  // --- jobs and migration tuning (issue 15) -------------------------------------------------
+  async domainGetJobInfo(dom: DomainRef): Promise<DomainJobInfo> {
+    return this.#call(Proc.domainGetJobInfo, { dom: wire(dom) });
+  }
+  async domainGetJobStats(
+    dom: DomainRef,
+    flags: number,
+  ): Promise<{ type: number; params: TypedParameter[] }> {
+    return this.#call(Proc.domainGetJobStats, { dom: wire(dom), flags });
+  }
+  async domainAbortJob(dom: DomainRef): Promise<void> {
+    await this.#call(Proc.domainAbortJob, { dom: wire(dom) });
+  }
+  async domainAbortJobFlags(dom: DomainRef, flags: number): Promise<void> {
+    await this.#call(Proc.domainAbortJobFlags, { dom: wire(dom), flags });
+  }
+  async domainMigrateSetMaxDowntime(dom: DomainRef, downtime: bigint, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateSetMaxDowntime, { dom: wire(dom), downtime, flags });
+  }
+  async domainMigrateGetMaxDowntime(dom: DomainRef, flags: number): Promise<bigint> {
+    return (await this.#call(Proc.domainMigrateGetMaxDowntime, { dom: wire(dom), flags })).downtime;
+  }
+  async domainMigrateSetMaxSpeed(dom: DomainRef, bandwidth: bigint, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateSetMaxSpeed, { dom: wire(dom), bandwidth, flags });
+  }
+  async domainMigrateGetMaxSpeed(dom: DomainRef, flags: number): Promise<bigint> {
+    return (await this.#call(Proc.domainMigrateGetMaxSpeed, { dom: wire(dom), flags })).bandwidth;
+  }
+  async domainMigrateSetCompressionCache(dom: DomainRef, cacheSize: bigint, flags: number): Promise<void> {
+    await this.#call(Proc.domainMigrateSetCompressionCache, { dom: wire(dom), cacheSize, flags });
+  }
+  async domainMigrateGetCompressionCache(dom: DomainRef, flags: number): Promise<bigint> {
+    return (await this.#call(Proc.domainMigrateGetCompressionCache, { dom: wire(dom), flags })).cacheSize;
   }
   async connectGetAllDomainStats(
     doms: DomainRef[],

@@ -6,7 +6,7 @@
  * library reports them. Procedures not listed here get libvirt's "unknown procedure" reply.
  */
 import { Domain, Network, NodeDevice, type Connection, type DomainEventHandler } from "../api/index.ts";
-import { type DomainEvent, type DomainRef } from "../drivers/driver.ts";
+import { type DomainEvent, type DomainRef, type TypedParameter } from "../drivers/driver.ts";
 import { ConnectFlags, DomainEventId } from "../drivers/enums.ts";
 import { ConnectListNetworksFlags, type NetworkRef } from "../drivers/network-driver.ts";
 import {
@@ -23,6 +23,7 @@ import { Msg, Proc, remoteError, type MsgDef, type ProcDef, type TypedParam } fr
 import { toRemoteError } from "./errors.ts"; // graphical consoles: stream errors
 import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
+import { addMiscProcedures } from "./dispatch-misc.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
 import type { Header } from "./packet.ts";
@@ -109,6 +110,9 @@ function sendCallbackEvent(
         msg: { dom: d, srcPath: ev.srcPath, devAlias: ev.devAlias, action: ev.action, reason: ev.reason },
       });
       return true;
+    case DomainEventId.JOB_COMPLETED:
+      client.sendMessage(Msg.callbackJobCompleted, { callbackID, dom: d, params: [...ev.params] });
+      return true;
   }
 }
 
@@ -135,7 +139,8 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
       send(Msg.deviceRemoved, { dom: d, devAlias: ev.devAlias });
       break;
     case DomainEventId.DEVICE_ADDED:
-      break; // no legacy message exists for it
+    case DomainEventId.JOB_COMPLETED:
+      break; // no legacy message exists for them
     case DomainEventId.IO_ERROR_REASON:
       send(Msg.ioErrorReason, {
         dom: d,
@@ -190,7 +195,7 @@ export function buildDispatchTable(): Table {
       }
       return { supported: 1 };
     }
-    ctx.conn();
+    const conn = ctx.conn();
     // Only where the daemon can really send descriptors (a UNIX socket, the helper works);
     // receiving is set up now, before the client can send any.
     if (a.feature === DrvFeature.FD_PASSING) {
@@ -198,7 +203,9 @@ export function buildDispatchTable(): Table {
       await ctx.client.enableFdReceiving();
       return { supported: 1 };
     }
-    return { supported: daemonFeatures.has(a.feature) ? 1 : 0 };
+    if (daemonFeatures.has(a.feature)) return { supported: 1 };
+    // the rest (migration) is the connection's driver's to say
+    return { supported: (await conn.supportsFeature(a.feature)) ? 1 : 0 };
   });
   on(t, Proc.connectOpen, async (ctx, a) => {
     const c = ctx.client;
@@ -364,6 +371,29 @@ export function buildDispatchTable(): Table {
   on(t, Proc.domainSaveParams, async (ctx, a) => {
     const p = saveParams(a.params);
     await dom(ctx, a.dom).saveFlags(p.file, p.dxml, a.flags);
+  });
+  // migration (v3 with typed parameters)
+  on(t, Proc.domainMigrateBegin3Params, async (ctx, a) => {
+    const r = await dom(ctx, a.dom).migrateBegin3Params(a.params, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut), xml: r.xml };
+  });
+  on(t, Proc.domainMigratePrepare3Params, async (ctx, a) => {
+    const r = await ctx.conn().migratePrepare3Params(a.params, a.cookie_in, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut), uri_out: r.uriOut };
+  });
+  on(t, Proc.domainMigratePerform3Params, async (ctx, a) => {
+    const r = await dom(ctx, a.dom).migratePerform3Params(a.dconnuri, a.params, a.cookie_in, a.flags);
+    return { cookie_out: Buffer.from(r.cookieOut) };
+  });
+  on(t, Proc.domainMigrateFinish3Params, async (ctx, a) => {
+    const r = await ctx.conn().migrateFinish3Params(a.params, a.cookie_in, a.flags, a.cancelled !== 0);
+    return { dom: r.dom.ref(), cookie_out: Buffer.from(r.cookieOut) };
+  });
+  on(t, Proc.domainMigrateConfirm3Params, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateConfirm3Params(a.params, a.cookie_in, a.flags, a.cancelled !== 0);
+  });
+  on(t, Proc.domainMigrateStartPostCopy, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateStartPostCopy(a.flags);
   });
   on(t, Proc.domainRestore, async (ctx, a) => {
     await ctx.conn().restore(a.from);
@@ -742,6 +772,89 @@ export function buildDispatchTable(): Table {
   on(t, Proc.domainSetMemoryStatsPeriod, async (ctx, a) => {
     await dom(ctx, a.dom).setMemoryStatsPeriod(a.period, a.flags);
   });
+  // cgroup tuning: libvirt's two-step calls (nparams 0 asks the count)
+  const paramsCall = async (nparams: number, get: () => Promise<TypedParameter[]>) => {
+    if (nparams < 0 || nparams > 16) throw new VirtError("TUNING_RPC_LIMIT", { what: "nparams too large" });
+    const params = await get();
+    if (nparams === 0) return { params: [], nparams: params.length };
+    const sent = params.slice(0, nparams);
+    return { params: sent, nparams: sent.length };
+  };
+  on(t, Proc.domainSetMemoryParameters, async (ctx, a) => {
+    await dom(ctx, a.dom).setMemoryParameters(a.params, a.flags);
+  });
+  on(t, Proc.domainGetMemoryParameters, (ctx, a) =>
+    paramsCall(a.nparams, () => dom(ctx, a.dom).getMemoryParameters(a.flags)),
+  );
+  on(t, Proc.domainGetSchedulerType, (ctx, a) => dom(ctx, a.dom).getSchedulerType());
+  on(t, Proc.domainGetSchedulerParameters, async (ctx, a) => {
+    const r = await paramsCall(a.nparams, () => dom(ctx, a.dom).getSchedulerParameters());
+    return { params: r.params };
+  });
+  on(t, Proc.domainSetSchedulerParameters, async (ctx, a) => {
+    await dom(ctx, a.dom).setSchedulerParameters(a.params);
+  });
+  on(t, Proc.domainSetSchedulerParametersFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).setSchedulerParametersFlags(a.params, a.flags);
+  });
+  on(t, Proc.domainGetSchedulerParametersFlags, async (ctx, a) => {
+    const r = await paramsCall(a.nparams, () => dom(ctx, a.dom).getSchedulerParametersFlags(a.flags));
+    return { params: r.params };
+  });
+  on(t, Proc.domainSetBlkioParameters, async (ctx, a) => {
+    await dom(ctx, a.dom).setBlkioParameters(a.params, a.flags);
+  });
+  on(t, Proc.domainGetBlkioParameters, (ctx, a) =>
+    paramsCall(a.nparams, () => dom(ctx, a.dom).getBlkioParameters(a.flags)),
+  );
+  on(t, Proc.domainPinVcpuFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).pinVcpuFlags(a.vcpu, new Uint8Array(a.cpumap), a.flags);
+  });
+  on(t, Proc.domainPinEmulator, async (ctx, a) => {
+    await dom(ctx, a.dom).pinEmulator(new Uint8Array(a.cpumap), a.flags);
+  });
+  on(t, Proc.domainGetVcpuPinInfo, async (ctx, a) => {
+    if (a.ncpumaps < 0 || a.maplen <= 0 || a.ncpumaps * a.maplen > ListMax.CPUMAPS)
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "maxinfo * maplen > REMOTE_CPUMAPS_MAX" });
+    const r = await dom(ctx, a.dom).getVcpuPinInfo(a.ncpumaps, a.maplen, a.flags);
+    return { cpumaps: Buffer.from(r.cpumaps), num: r.num };
+  });
+  on(t, Proc.domainGetEmulatorPinInfo, async (ctx, a) => {
+    if (a.maplen <= 0 || a.maplen > ListMax.CPUMAPS)
+      throw new VirtError("TUNING_RPC_LIMIT", { what: "maplen > REMOTE_CPUMAPS_MAX" });
+    const r = await dom(ctx, a.dom).getEmulatorPinInfo(a.maplen, a.flags);
+    return { cpumaps: Buffer.from(r.cpumap), ret: r.ret };
+  });
+  // --- jobs and migration tuning (issue 15) -------------------------------------------------
+  on(t, Proc.domainGetJobInfo, async (ctx, a) => dom(ctx, a.dom).getJobInfo());
+  on(t, Proc.domainGetJobStats, async (ctx, a) => {
+    const { type, params } = await dom(ctx, a.dom).getJobStats(a.flags);
+    return { type, params };
+  });
+  on(t, Proc.domainAbortJob, async (ctx, a) => {
+    await dom(ctx, a.dom).abortJob();
+  });
+  on(t, Proc.domainAbortJobFlags, async (ctx, a) => {
+    await dom(ctx, a.dom).abortJobFlags(a.flags);
+  });
+  on(t, Proc.domainMigrateSetMaxDowntime, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetMaxDowntime(a.downtime, a.flags);
+  });
+  on(t, Proc.domainMigrateGetMaxDowntime, async (ctx, a) => ({
+    downtime: await dom(ctx, a.dom).migrateGetMaxDowntime(a.flags),
+  }));
+  on(t, Proc.domainMigrateSetMaxSpeed, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetMaxSpeed(a.bandwidth, a.flags);
+  });
+  on(t, Proc.domainMigrateGetMaxSpeed, async (ctx, a) => ({
+    bandwidth: await dom(ctx, a.dom).migrateGetMaxSpeed(a.flags),
+  }));
+  on(t, Proc.domainMigrateSetCompressionCache, async (ctx, a) => {
+    await dom(ctx, a.dom).migrateSetCompressionCache(a.cacheSize, a.flags);
+  });
+  on(t, Proc.domainMigrateGetCompressionCache, async (ctx, a) => ({
+    cacheSize: await dom(ctx, a.dom).migrateGetCompressionCache(a.flags),
+  }));
   on(t, Proc.connectGetAllDomainStats, async (ctx, a) => {
     const conn = ctx.conn();
     const recs =
@@ -787,6 +900,7 @@ export function buildDispatchTable(): Table {
     return { result };
   });
   addNetworkProcedures(t);
+  addMiscProcedures(t);
   addStorageProcedures(t);
 
   return t;

@@ -8,11 +8,21 @@
 import { registerDriver } from "../api/index.ts";
 import { qemuConnectDriver } from "../drivers/qemu/index.ts";
 import { createQemuClientConnectDriver, remoteConnectDriver } from "./client.ts";
+import { findDriver } from "../api/registry.ts";
+import { parseURI } from "../api/uri.ts";
+import { setMigrationPeerOpener } from "../drivers/migration-peer.ts";
 
 /** The `qemu` scheme here: system and session through the daemon, embed in this process. */
 export const qemuClientConnectDriver = createQemuClientConnectDriver(qemuConnectDriver);
 
 registerDriver(remoteConnectDriver);
 registerDriver(qemuClientConnectDriver);
+
+// peer-to-peer migration from a driver in this process (embed): the destination through the
+// registry, like any connection
+setMigrationPeerOpener((uri) => {
+  const parsed = parseURI(uri);
+  return findDriver(parsed).open(parsed, 0);
+});
 
 export { remoteConnectDriver, RemoteDriver } from "./client.ts";

@@ -4,7 +4,7 @@
 
 Runs in the X display and D-Bus session of its environment (the test starts Xvfb, a session
 bus and so the AT-SPI bus). Starts `virt-manager --debug --no-fork --connect URI`, runs the steps
-of PHASE (`local` or `ssh`), checks each one through the UI and through python3-libvirt (an
+of PHASE (`local`, `ssh`, or `spice`: VM's SPICE console), checks each one through the UI and through python3-libvirt (an
 independent client of the same daemon), and prints one JSON line per step:
 {"step": NAME, "ok": true, ...facts}. A failed step prints {"ok": false, "error": ...}, saves a
 picture of the screen and exits 1. Pictures (`import -window root`) go to OUT_DIR.
@@ -273,9 +273,15 @@ def vm_window(name):
 
 
 def open_vm_window(name):
-    row = vm_row(name)
-    row.click()
-    wait(lambda: row.getState().contains(pyatspi.STATE_SELECTED), 10, f"{name} selected")
+    def selected():
+        # a click while the list refreshes (a new connection's first poll) can be lost: again
+        row = vm_row(name)
+        if not row.getState().contains(pyatspi.STATE_SELECTED):
+            row.click()
+            time.sleep(0.5)
+        return row.getState().contains(pyatspi.STATE_SELECTED)
+
+    wait(selected, 20, f"{name} selected")
     press(find(manager(), "Open", "push button"))
     return find(app, re.escape(name) + " on .*", "frame", timeout=30)
 
@@ -345,6 +351,38 @@ def s_lifecycle():
     return {"done": done}
 
 
+class Console:
+    """A guest's serial console through the daemon (virDomainOpenConsole), read by a thread."""
+
+    def __init__(self, dom):
+        import threading
+
+        self.buf = b""
+        self.stream = conn.newStream(0)
+        dom.openConsole(None, self.stream, 0)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            while True:
+                d = self.stream.recv(4096)
+                if not d or not isinstance(d, bytes):
+                    return
+                self.buf += d
+        except Exception:
+            return
+
+    def text(self):
+        return self.buf.decode("utf-8", "replace")
+
+    def close(self):
+        try:
+            self.stream.abort()
+        except Exception:
+            pass
+
+
 @step("newvm")
 def s_newvm():
     name = OPTS.get("newvm", "newvm")
@@ -382,6 +420,9 @@ def s_newvm():
     name_entry = wait(lambda: [n for n in w.findChildren(lambda n: n.roleName == "text") if n.showing][0], 10,
                       "the name field")
     type_into(name_entry, name)
+    boot = OPTS.get("newvm_kernel")  # {"kernel", "initrd", "args"}: boot the test guest's OS
+    if boot:
+        find(w, "Customize configuration before install", "check box").click()
     press(find(w, "Network selection", "toggle button"))
     combo = find(w, "net-source", "combo box", timeout=10)
     # the choices (the selected one is checked in the XML below)
@@ -390,7 +431,52 @@ def s_newvm():
         raise AssertionError("the wizard offers no 'default' network: " +
                              repr([n.name for n in combo.findChildren(lambda n: n.roleName == "menu item")]))
     find(w, "Finish", "push button").click()
+    console = None
+    if boot:
+        # the customize window (virt-manager is busy building it: AT-SPI calls time out a while)
+        cw = find(app, re.escape(name) + " on .*", "frame", timeout=60)
     assert_no_error("the wizard's Finish")
+    if boot:
+        # Boot Options > Direct kernel boot, Apply, Begin Installation
+        find(find(cw, "hw-list", "table"), "Boot Options", "table cell").click()
+        expander = find(cw, r"(<b>)?Direct kernel boot(</b>)?|boot-kernel-expander", "toggle button",
+                        visible=False)
+
+        def expanded():
+            hits = cw.findChildren(lambda n: n.roleName == "check box" and
+                                   n.name == "Enable direct kernel boot" and n.showing)
+            if not hits:
+                press(expander)  # (again: a press while the page is still being built is lost)
+                time.sleep(1)
+            return hits
+
+        enable = wait(expanded, 20, "the Direct kernel boot expander to open")[0]
+        if not enable.checked:
+            press(enable)
+        wait(lambda: enable.checked, 5, "Enable direct kernel boot to be checked")
+        # the entries have no names: the kernel's and the initrd's sit beside their Browse
+        # buttons, the arguments' is the box's own
+        kbox = find(cw, "kernel-browse", "push button").parent
+        ibox = find(cw, "initrd-browse", "push button").parent
+
+        def entry_of(box):
+            return [c for c in box.children if c.roleName == "text"][0]
+
+        for entry, value in ((entry_of(kbox), boot["kernel"]), (entry_of(ibox), boot["initrd"]),
+                             (entry_of(kbox.parent), boot["args"])):
+            entry.text = value
+            wait(lambda: entry.text == value, 5, f"an entry to read {value!r}")
+        apply = find(cw, "config-apply|Apply", "push button")
+        wait(lambda: apply.sensitive, 10, "Apply to be sensitive")
+        press(apply)
+        wait(lambda: not apply.sensitive, 10, "Apply to take the boot options")
+        assert_no_error("Apply of the boot options")
+        press(find(cw, "Begin Installation", "push button"))
+        assert_no_error("Begin Installation")
+        # the guest's serial console, read from as soon as it exists (through the daemon)
+        wait(lambda: name in [d.name() for d in conn.listAllDomains()], 120, f"{name} defined")
+        wait_state(name, libvirt.VIR_DOMAIN_RUNNING, 120)
+        console = Console(conn.lookupByName(name))
     wait(lambda: name in [d.name() for d in conn.listAllDomains()], 120, f"{name} defined")
     wait_state(name, libvirt.VIR_DOMAIN_RUNNING, 120)
     xml = conn.lookupByName(name).XMLDesc()
@@ -410,14 +496,24 @@ def s_newvm():
     vol = conn.storageVolLookupByPath(disk.group(1))
     if vol.storagePoolLookupByVolume().name() != "default":
         raise AssertionError(f"{disk.group(1)} is not in the default pool")
-    # the wizard leaves the guest's window open on its console, which connects (the firmware's
-    # screen: the guest has no OS to boot)
+    # the wizard leaves the guest's window open on its console, which connects (without
+    # `newvm_kernel` the guest has no OS: the firmware's screen)
     nwin = find(app, re.escape(name) + " on .*", "frame", timeout=30)
     item = find(nwin, "Take Screenshot", "menu item", visible=False)
     wait(lambda: item.sensitive, 60, f"{name}'s console to connect")
     time.sleep(1)
+    facts = {}
+    if boot:
+        # the OS booted from the wizard's kernel and initrd: the test guest says so, then lists
+        # the disks it sees (the wizard's new volume among them) every 2 s
+        if "<kernel>" + boot["kernel"] + "</kernel>" not in xml:
+            raise AssertionError(f"{name} has no direct kernel boot: {xml}")
+        wait(lambda: "DISKS-END" in console.text(), 180, f"{name}'s OS to list its disks (serial console)")
+        facts["serial"] = [ln for ln in console.text().splitlines()
+                           if ln.startswith(("TVIRT-GUEST-READY", "DISK"))][:4]
+        console.close()
     return {"picture": shot(f"{PHASE}-newvm-console"), "network": chosen[0], "disk": disk.group(1),
-            "pool": pool.name(), "tap": tap.group(1), "bridge": bridge}
+            "pool": pool.name(), "tap": tap.group(1), "bridge": bridge, **facts}
 
 
 @step("delete")
@@ -448,7 +544,17 @@ def s_console():
     wait(lambda: item.sensitive, 60, "the graphical console to connect (Take Screenshot sensitive)")
     time.sleep(2)
     dump_tree(os.path.join(OUT, f"{PHASE}-console-tree.txt"))
-    return {"picture": shot(f"{PHASE}-console")}
+    facts = {"picture": shot(f"{PHASE}-console")}
+    if PHASE == "spice":
+        # a local SPICE console asks for each channel's socket with virDomainOpenGraphicsFD
+        # (virt-manager logs every request) and never connects to the port itself
+        LOG.flush()
+        log = open(LOG.name).read()
+        facts["fd_requests"] = log.count("Requesting fd for channel")
+        if facts["fd_requests"] == 0 or "Spice connecting to host" in log:
+            raise AssertionError("the SPICE console did not use OpenGraphicsFD: " +
+                                 "\n".join(ln for ln in log.splitlines() if "pice" in ln)[-2000:])
+    return facts
 
 
 @step("screenshot")
@@ -500,6 +606,8 @@ def s_sendkey():
 PHASES = {
     "local": [s_connect, s_details, s_lifecycle, s_console, s_screenshot, s_sendkey, s_newvm, s_delete],
     "ssh": [s_connect, s_console, s_screenshot, s_sendkey],
+    # VM is a guest with <graphics type='spice'>
+    "spice": [s_connect, s_console, s_screenshot],
 }
 
 if __name__ == "__main__":

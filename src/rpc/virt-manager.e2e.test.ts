@@ -11,16 +11,19 @@
  * to an sshd the test starts on a private port with its own host key. Xvfb (`-displayfd`), a
  * D-Bus session bus (which starts the AT-SPI bus) and HOME/XDG dirs are the test's too.
  *
- * Steps, each asserted through the UI and through python3-libvirt: connect and the guest list
- * with state; the Details pages with no error dialog; Pause, Resume, Reboot, Shut Down, Run,
- * Force Off from the guest window's menus; the VNC console (locally virt-manager asks for it with
- * virDomainOpenGraphicsFD: fd passing), Take Screenshot and Send Key > Ctrl+Alt+Delete (the
- * guest restarts); the New VM wizard (manual install, generic OS, a new disk in the default pool,
- * the default network) creates and starts a guest whose NIC is on virbr0; Delete removes it with
- * its disk; then over qemu+ssh the console (virt-manager's ssh tunnel to the VNC port), Take
- * Screenshot and Send Key. The console's pixels, as saved by Take Screenshot and as shown on
- * the X screen, must match QMP `screendump` of the guest taken at the same moment. Pictures of
- * the screen are kept in the directory the test prints, with steps.jsonl (what each step saw).
+ * Steps, each asserted through the UI and through python3-libvirt: connect and the guest list with
+ * state; the Details pages with no error dialog; Pause, Resume, Reboot, Shut Down, Run, Force Off
+ * from the guest window's menus; the VNC console (locally virt-manager asks for it with
+ * virDomainOpenGraphicsFD: fd passing), Take Screenshot and Send Key > Ctrl+Alt+Delete (the guest
+ * restarts); the New VM wizard (manual install, generic OS, a new disk in the default pool, the
+ * default network; Customize > Boot Options > direct kernel boot of the test guest's kernel)
+ * creates and starts a guest whose NIC is on virbr0 and whose OS boots and lists its disks on the
+ * serial console; Delete removes it with its disk; then over qemu+ssh the console (virt-manager's
+ * ssh tunnel to the VNC port), Take Screenshot and Send Key; then a second guest's SPICE console
+ * (locally through virDomainOpenGraphicsFD, one socket per SPICE channel) and Take Screenshot. The
+ * console's pixels, as saved by Take Screenshot and as shown on the X screen, must match QMP
+ * `screendump` of the guest taken at the same moment. Pictures of the screen are kept in the
+ * directory the test prints, with steps.jsonl (what each step saw).
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -42,7 +45,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test, type TestContext } from "node:test";
-import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
+import { guestCmdline, guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { ppmHeader } from "../testing/graphics/rfb.ts";
 import { commandWorks, insideTestNetns, runTestFileUnshared, sh } from "../testing/netns.ts";
 import { run, spawnDaemon, type DaemonProcess } from "../testing/rpc/harness.ts";
@@ -51,6 +54,7 @@ const here = fileURLToPath(import.meta.url);
 const driver = join(dirname(here), "virt-manager-driver.py");
 const PY = "/usr/bin/python3";
 const VM = "vm1";
+const SPICE_VM = "vm2";
 
 /** What the test needs that may be missing (Debian packages in parentheses). */
 async function missingTools(): Promise<string[]> {
@@ -61,6 +65,14 @@ async function missingTools(): Promise<string[]> {
     ["Xvfb (xvfb)", ["Xvfb", "-help"]],
     ["dbus-daemon (dbus)", ["dbus-daemon", "--version"]],
     ["dogtail (python3-dogtail)", [PY, "-c", "import dogtail, libvirt, pyatspi"]],
+    [
+      "virt-manager's SPICE widget (gir1.2-spiceclientgtk-3.0)",
+      [
+        PY,
+        "-c",
+        "import gi; gi.require_version('SpiceClientGtk', '3.0'); from gi.repository import SpiceClientGtk",
+      ],
+    ],
     ["sshd (openssh-server)", ["test", "-x", "/usr/sbin/sshd"]],
     ["nc (netcat-openbsd)", ["nc", "-h"]],
     ["import (imagemagick)", ["convert", "-version"]],
@@ -178,8 +190,8 @@ async function consoleMatches(t: TestContext, out: string, phase: string, s: Ste
 
 if (!insideTestNetns()) {
   test(
-    "virt-manager against tvirtd: list, details, lifecycle, New VM, Delete, console over ssh",
-    { timeout: 330_000 },
+    "virt-manager against tvirtd: list, details, lifecycle, New VM, Delete, console over ssh, SPICE console",
+    { timeout: 450_000 },
     async (t) => {
       const missing = await missingTools();
       if (missing.length > 0) {
@@ -202,7 +214,7 @@ if (!insideTestNetns()) {
           TVIRT_VIRTMGR_OUT: out,
           ...(process.env.CI === undefined ? {} : { CI: process.env.CI }),
         },
-        320_000,
+        440_000,
       );
       const stepsFile = join(out, "steps.jsonl");
       for (const line of existsSync(stepsFile) ? readFileSync(stepsFile, "utf8").trim().split("\n") : [])
@@ -212,7 +224,7 @@ if (!insideTestNetns()) {
 } else {
   test(
     "virt-manager against tvirtd (inside private network and mount namespaces)",
-    { timeout: 310_000 },
+    { timeout: 430_000 },
     async (t: TestContext) => {
       assert.notEqual(
         readlinkSync("/proc/self/ns/mnt"),
@@ -368,8 +380,9 @@ if (!insideTestNetns()) {
           uri: string,
           expect: string[],
           opts: object,
+          vm = VM,
         ): Promise<StepResult[]> => {
-          const r = await run(PY, [driver, phase, uri, out, VM, JSON.stringify({ serial, ...opts })], {
+          const r = await run(PY, [driver, phase, uri, out, vm, JSON.stringify({ serial, ...opts })], {
             env: guiEnv,
             timeoutMs: 240_000,
             stdio: ["ignore", "pipe", "pipe"],
@@ -403,12 +416,19 @@ if (!insideTestNetns()) {
           "local",
           "qemu:///system",
           ["connect", "details", "lifecycle", "console", "screenshot", "sendkey", "newvm", "delete"],
-          {},
+          // the wizard's guest boots the test guest's OS: Customize > Boot Options > Direct kernel boot
+          { newvm_kernel: { kernel, initrd, args: guestCmdline("disks") } },
         );
         assert.equal(local[0]!.row, `${VM}\nRunning`);
         await consoleMatches(t, out, "local", local[4]!);
         const newvm = local[6]!;
         assert.match(String(newvm.disk), new RegExp(`^${stateRoot}/`));
+        // its OS booted and lists its disks on the serial console (read through the daemon)
+        const serialLines = newvm.serial as string[];
+        assert.ok(
+          serialLines.some((l) => /^DISK \S+ \d+/.test(l)),
+          `the wizard's guest printed no DISK line: ${JSON.stringify(serialLines)}`,
+        );
         assert.equal(await virsh("domstate", VM), "running\n\n");
         assert.doesNotMatch(await virsh("list", "--all", "--name"), /newvm/);
         assert.ok(!existsSync(String(newvm.disk)), `${String(newvm.disk)} is left`);
@@ -417,6 +437,44 @@ if (!insideTestNetns()) {
         const sshUri = `qemu+ssh://root@127.0.0.1:${port}/system`;
         const ssh = await drive("ssh", sshUri, ["connect", "console", "screenshot", "sendkey"], {});
         await consoleMatches(t, out, "ssh", ssh[2]!);
+
+        // --- a SPICE guest's console, local: virt-manager's SPICE widget takes each channel's
+        // socket from virDomainOpenGraphicsFD
+        const spiceSerial = join(dir, "serial-spice.log");
+        writeFileSync(
+          join(dir, `${SPICE_VM}.xml`),
+          guestDomainXML({
+            name: SPICE_VM,
+            mode: "idle",
+            kernel,
+            initrd,
+            memoryMiB: 96,
+            serialLogPath: spiceSerial,
+            extraDevicesXML:
+              "    <graphics type='spice' autoport='yes'/>\n    <video><model type='qxl'/></video>",
+          }),
+        );
+        await virsh("define", join(dir, `${SPICE_VM}.xml`));
+        await virsh("start", SPICE_VM);
+        assert.match(await virsh("domdisplay", SPICE_VM), /^spice:\/\/127\.0\.0\.1:\d+/);
+        // its screen is still once the guest is up (it prints to the serial port only)
+        const end = Date.now() + 120_000;
+        while (!(
+          existsSync(spiceSerial) && readFileSync(spiceSerial, "utf8").includes("TVIRT-GUEST-READY")
+        )) {
+          assert.ok(Date.now() < end, `${SPICE_VM} did not boot: ${readFileSync(spiceSerial, "utf8")}`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        const spice = await drive(
+          "spice",
+          "qemu:///system",
+          ["connect", "console", "screenshot"],
+          {},
+          SPICE_VM,
+        );
+        assert.ok(Number(spice[1]!.fd_requests) >= 1, JSON.stringify(spice[1]));
+        await consoleMatches(t, out, "spice", spice[2]!);
+        await virsh("destroy", SPICE_VM);
       } finally {
         for (const c of children.reverse()) await stopChild(c);
         await daemon?.stop("SIGKILL");

@@ -15,13 +15,17 @@ import { hostCommands } from "./host.ts";
 import { cpuCommands } from "./cpu.ts";
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
+import { jobCommands } from "./jobs.ts"; // job control (issue 15)
+import { migrateCommands } from "./migrate.ts"; // migration between hosts
 import { monitorCommands } from "./monitor.ts";
 import { networkCommands } from "./network.ts"; // virtual networks
 import { netDoctor } from "./net-doctor.ts"; // network doctor
+import { hugepages } from "./hugepages.ts"; // huge pages report
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
 import { snapshotCommands } from "./snapshot.ts"; // domain snapshots
+import { cgroupTuneCommands } from "./cgroup-tune.ts"; // cgroup tuning
 
 type Cmd = CmdDef<Ctx>;
 
@@ -161,6 +165,7 @@ const connectCmd: Cmd = {
 
 export const allCommands: Cmd[] = [
   ...domainCommands,
+  ...migrateCommands, // migration between hosts
   consoleCmd,
   domxmlToNative,
   // edit / schema validation
@@ -168,16 +173,19 @@ export const allCommands: Cmd[] = [
   event,
   ...monitorCommands,
   ...tuningCommands, // tuning and statistics
+  ...cgroupTuneCommands, // cgroup tuning
   ...hostCommands,
   ...cpuCommands, // CPU models, baseline, compare
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
   ...snapshotCommands, // domain snapshots
+  hugepages, // huge pages report
   ...nodedevCommands, // node devices
   ...storagePoolCommands, // storage pools
   ...storageVolCommands, // storage volumes
   ...hotplugCommands, // device hotplug
   ...graphicsCommands, // graphical consoles
+  ...jobCommands, // job control and migration tuning (issue 15)
   cd,
   exit,
   help,

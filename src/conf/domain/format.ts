@@ -16,6 +16,8 @@ import {
   formatSeclabel,
   formatVcpu,
 } from "./format-general.ts";
+import { formatBlkiotune, formatCputune } from "./tune.ts";
+import { MEMORY_UNLIMITED_KIB } from "./reader.ts";
 import { formatController, formatDisk, formatFilesystem } from "./format-storage.ts";
 import { formatInterface } from "./format-net.ts";
 import { formatChr, formatConsoles } from "./format-chr.ts";
@@ -89,12 +91,15 @@ function formatMemory(w: XmlWriter, def: DomainDef): void {
   }
   w.text("memory", def.memory, { unit: "KiB", dumpCore: onOff(def.memoryDumpCore) });
   w.text("currentMemory", def.currentMemory, { unit: "KiB" });
+  if (def.blkiotune) formatBlkiotune(w, def.blkiotune);
   const mt = def.memtune;
-  if (mt) {
+  const limits = ["hard_limit", "soft_limit", "min_guarantee", "swap_hard_limit"] as const;
+  if (mt && limits.some((k) => mt[k] !== undefined && mt[k] < MEMORY_UNLIMITED_KIB)) {
     w.elem("memtune", undefined, () => {
       for (const k of ["hard_limit", "soft_limit", "min_guarantee", "swap_hard_limit"] as const) {
         const v = mt[k];
-        if (v !== undefined) w.text(k, v, { unit: "KiB" });
+        // libvirt writes only set limits: unlimited is the same as none
+        if (v !== undefined && v < MEMORY_UNLIMITED_KIB) w.text(k, v, { unit: "KiB" });
       }
     });
   }
@@ -131,6 +136,7 @@ export function formatDomain(
       formatMemory(w, def);
       formatVcpu(w, def);
       if (def.iothreads !== undefined && def.iothreads > 0) w.text("iothreads", def.iothreads);
+      if (def.cputune) formatCputune(w, def.cputune);
       if (def.numatune) formatNumatune(w, def.numatune);
       formatOs(w, def.os);
       if (def.features) formatFeatures(w, def.features);

@@ -21,10 +21,21 @@ import {
 import { parseCpu } from "./parse-cpu.ts";
 import { parseOs } from "./parse-os.ts";
 import { parseDevices } from "./parse-devices.ts";
-import { enumAttr, missingAttr, missingChild, sizeText, str, structural, uintAttr, onOff } from "./reader.ts";
+import {
+  enumAttr,
+  limitText,
+  missingAttr,
+  missingChild,
+  sizeText,
+  str,
+  structural,
+  uintAttr,
+  onOff,
+} from "./reader.ts";
 import { applyDefaults } from "./defaults.ts";
 import { parseQemuNamespace } from "./parse-qemu-ns.ts";
 import { validateDomain } from "./validate.ts";
+import { parseBlkiotune, parseCputune } from "./tune.ts";
 import { withStatusAliases } from "./parse-address.ts";
 
 export interface ParseOptions {
@@ -83,12 +94,14 @@ function parseMemory(root: XmlElement, def: DomainDef): void {
   }
   const cur = root.child("currentMemory");
   if (cur) def.currentMemory = sizeText(cur);
+  const bt = root.child("blkiotune");
+  if (bt) def.blkiotune = parseBlkiotune(bt);
   const mt = root.child("memtune");
   if (mt) {
     def.memtune = {};
     for (const k of ["hard_limit", "soft_limit", "min_guarantee", "swap_hard_limit"] as const) {
       const c = mt.child(k);
-      if (c) def.memtune[k] = sizeText(c);
+      if (c) def.memtune[k] = limitText(c);
     }
   }
   const mb = root.child("memoryBacking");
@@ -153,6 +166,8 @@ export function readDomain(root: XmlElement): DomainDef {
   parseMemory(root, def);
   const iothreads = root.child("iothreads");
   if (iothreads) def.iothreads = Number(iothreads.content) || 0;
+  const cputune = root.child("cputune");
+  if (cputune) def.cputune = parseCputune(cputune);
   const numatune = root.child("numatune");
   if (numatune) def.numatune = parseNumatune(numatune);
   const features = root.child("features");

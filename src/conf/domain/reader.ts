@@ -290,6 +290,20 @@ export function sizeText(el: XmlElement, unitAttr = "unit"): number {
   return k;
 }
 
+/** libvirt's VIR_DOMAIN_MEMORY_PARAM_UNLIMITED (KiB): a `<memtune>` limit this large means none. */
+export const MEMORY_UNLIMITED_KIB = 9007199254740991;
+
+/** A `<memtune>` limit → KiB, capped at unlimited as libvirt's virDomainParseMemoryLimit does. */
+export function limitText(el: XmlElement, unitAttr = "unit"): number {
+  const unit = el.attr(unitAttr);
+  const factor = UNIT_BYTES[(unit ?? "KiB").toLowerCase()];
+  if (factor === undefined) throw invalidAttr(el, unitAttr, unit ?? "", "expected a size unit", UNITS);
+  const v = el.content;
+  if (!/^[0-9]+$/.test(v)) throw invalidText(el, v, "expected a non-negative size");
+  const kib = (BigInt(v) * BigInt(factor) + 1023n) / 1024n;
+  return kib >= BigInt(MEMORY_UNLIMITED_KIB) ? MEMORY_UNLIMITED_KIB : Number(kib);
+}
+
 /** `size='N' unit='U'` style (sizes in attributes) → KiB. */
 export function sizeAttr(el: XmlElement, name: string, unitAttr = "unit"): number | undefined {
   const v = el.attr(name);

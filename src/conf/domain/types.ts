@@ -142,6 +142,41 @@ export interface DeviceCommon {
 // Memory
 // ---------------------------------------------------------------------------------------------
 
+/** `<cputune>` */
+export interface Cputune {
+  shares?: number;
+  period?: number;
+  quota?: number;
+  global_period?: number;
+  global_quota?: number;
+  emulator_period?: number;
+  emulator_quota?: number;
+  iothread_period?: number;
+  iothread_quota?: number;
+  /** `<vcpupin vcpu= cpuset=>` (cpuset canonical) */
+  vcpupin: { vcpu: number; cpuset: string }[];
+  /** `<emulatorpin cpuset=>` */
+  emulatorpin?: string;
+  /** The children tvirt does not model, verbatim. */
+  other: RawXmlElement[];
+}
+
+/** `<blkiotune><device>` */
+export interface BlkioDevice {
+  path: string;
+  weight?: number;
+  read_iops_sec?: number;
+  write_iops_sec?: number;
+  read_bytes_sec?: number;
+  write_bytes_sec?: number;
+}
+
+/** `<blkiotune>` */
+export interface Blkiotune {
+  weight?: number;
+  devices: BlkioDevice[];
+}
+
 /** `<memtune>`: limits in KiB. */
 export interface Memtune {
   hard_limit?: number;
@@ -1224,11 +1259,15 @@ export interface DomainDef {
   memoryDumpCore?: boolean;
   /** `<currentMemory>`: balloon target, KiB (defaults to `memory`). */
   currentMemory: number;
+  /** `<blkiotune>` */
+  blkiotune?: Blkiotune;
   memtune?: Memtune;
   memoryBacking?: MemoryBacking;
   vcpu: Vcpu;
   /** `<iothreads>` */
   iothreads?: number;
+  /** `<cputune>` */
+  cputune?: Cputune;
   numatune?: Numatune;
   os: OsDef;
   features?: DomainFeatures;

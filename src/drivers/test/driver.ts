@@ -19,9 +19,12 @@ import {
   type DomainStatsRecord,
   // tuning and statistics
   type BlockStats,
+  type TypedParameter,
   // graphical consoles
   bufferStream,
   type Screenshot,
+  type DomainInterfaceAddrs,
+  type VcpuInfo,
 } from "../driver.ts";
 import { keycodeSetName, translateKeycode } from "../../conf/keycodes.ts";
 import { testScreenshot } from "./screenshot.ts";
@@ -50,12 +53,16 @@ import {
 } from "../enums.ts";
 import { matchesListFlags } from "../list-filter.ts";
 import { checkFlags, VirtError } from "../../util/errors/index.ts";
+
+/** VIR_DOMAIN_MEMORY_PARAM_UNLIMITED (KiB) */
+const MEMORY_UNLIMITED = 9007199254740991;
 import { defaultCells, testCapabilitiesXML } from "./capabilities.ts";
 import { testBaselineCpu, testCpuModelNames } from "./cpu-models.ts";
 import { formatTestDomain, parseTestDomain } from "./domain-xml.ts";
 import { hostName } from "../../host/facts.ts";
 import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import { readSaveImage, writeSaveImage } from "./save-image.ts";
+import { getDefMetadata, setDefMetadata } from "../metadata.ts";
 import { isActive, refOf, releaseDefault, type TestDomainObj, type TestState } from "./state.ts";
 import { snapshotReads as snaps } from "../snapshot-list.ts";
 import {
@@ -716,6 +723,120 @@ export class TestConnection implements HypervisorDriver {
     }
   }
 
+  // --- cgroup tuning as libvirt's test driver: values live in the definition only ----------
+
+  /** testDomainGetMemoryParameters */
+  async domainGetMemoryParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    checkFlags(flags, 1 | 2 | 4, "testDomainGetMemoryParameters");
+    const def = this.#tuningOneDef(this.obj(dom), flags & 3);
+    const mt = def.memtune;
+    return (["hard_limit", "soft_limit", "swap_hard_limit"] as const).map((field) => ({
+      field,
+      value: { type: 4 as const, value: BigInt(mt?.[field] ?? MEMORY_UNLIMITED) },
+    }));
+  }
+
+  /** testDomainSetMemoryParameters */
+  async domainSetMemoryParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    checkFlags(flags, 1 | 2, "testDomainSetMemoryParameters");
+    const def = this.#tuningOneDef(this.obj(dom), flags);
+    const allowed = ["hard_limit", "soft_limit", "swap_hard_limit"];
+    for (const p of params) {
+      if (!allowed.includes(p.field))
+        throw new VirtError("TUNE_PARAM_UNKNOWN", { field: p.field }, { expected: allowed.join(", ") });
+      if (p.value.type !== 4)
+        throw new VirtError("TUNE_PARAM_TYPE", { field: p.field, got: String(p.value.type), want: "ullong" });
+    }
+    const get = (f: string, cur: number | undefined): number => {
+      const p = params.find((x) => x.field === f);
+      return p ? Number(p.value.value) : (cur ?? MEMORY_UNLIMITED);
+    };
+    const mt = def.memtune ?? {};
+    const hard = get("hard_limit", mt.hard_limit);
+    const swap = get("swap_hard_limit", mt.swap_hard_limit);
+    if (hard > swap) throw new VirtError("TUNE_HARD_ABOVE_SWAP", {});
+    for (const p of params) {
+      const v = Math.min(Number(p.value.value), MEMORY_UNLIMITED);
+      const k = p.field as "hard_limit" | "soft_limit" | "swap_hard_limit";
+      if (v >= MEMORY_UNLIMITED) Reflect.deleteProperty(mt, k);
+      else mt[k] = v;
+    }
+    def.memtune = mt;
+  }
+
+  /** testDomainGetSchedulerType: the "fair" scheduler with one parameter. */
+  async domainGetSchedulerType(dom: DomainRef): Promise<{ type: string; nparams: number }> {
+    this.obj(dom);
+    return { type: "fair", nparams: 1 };
+  }
+
+  /** testDomainGetSchedulerParameters */
+  async domainGetSchedulerParameters(dom: DomainRef): Promise<TypedParameter[]> {
+    return this.domainGetSchedulerParametersFlags(dom, 0);
+  }
+
+  /** testDomainSetSchedulerParameters */
+  async domainSetSchedulerParameters(dom: DomainRef, params: TypedParameter[]): Promise<void> {
+    return this.domainSetSchedulerParametersFlags(dom, params, 0);
+  }
+
+  /** testDomainGetSchedulerParametersFlags: weight 50, always (no flags taken, as libvirt's). */
+  async domainGetSchedulerParametersFlags(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    checkFlags(flags, 0, "testDomainGetSchedulerParametersFlags");
+    this.obj(dom);
+    return [{ field: "weight", value: { type: 2, value: 50 } }];
+  }
+
+  /** testDomainSetSchedulerParametersFlags: checks the parameter and keeps nothing (as libvirt's). */
+  async domainSetSchedulerParametersFlags(
+    dom: DomainRef,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<void> {
+    checkFlags(flags, 0, "testDomainSetSchedulerParametersFlags");
+    this.obj(dom);
+    for (const p of params) {
+      if (p.field !== "weight")
+        throw new VirtError("TUNE_PARAM_UNKNOWN", { field: p.field }, { expected: "weight" });
+      if (p.value.type !== 2)
+        throw new VirtError("TUNE_PARAM_TYPE", { field: p.field, got: String(p.value.type), want: "uint" });
+    }
+  }
+
+  /** testDomainGetBlkioParameters */
+  async domainGetBlkioParameters(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    checkFlags(flags, 1 | 2 | 4, "testDomainGetBlkioParameters");
+    const def = this.#tuningOneDef(this.obj(dom), flags & 3);
+    const bt = def.blkiotune;
+    const out: TypedParameter[] = [{ field: "weight", value: { type: 2, value: bt?.weight ?? 0 } }];
+    if (!(flags & 4)) return out;
+    for (const [field, k] of [
+      ["device_weight", "weight"],
+      ["device_read_iops_sec", "read_iops_sec"],
+      ["device_write_iops_sec", "write_iops_sec"],
+      ["device_read_bytes_sec", "read_bytes_sec"],
+      ["device_write_bytes_sec", "write_bytes_sec"],
+    ] as const) {
+      const text = (bt?.devices ?? [])
+        .filter((d) => d[k])
+        .map((d) => `${d.path},${String(d[k])}`)
+        .join(",");
+      out.push({ field, value: { type: 7, value: text } });
+    }
+    return out;
+  }
+
+  /** testDomainSetBlkioParameters: the weight into the definition. */
+  async domainSetBlkioParameters(dom: DomainRef, params: TypedParameter[], flags: number): Promise<void> {
+    checkFlags(flags, 1 | 2, "testDomainSetBlkioParameters");
+    const def = this.#tuningOneDef(this.obj(dom), flags);
+    for (const p of params) {
+      if (p.field !== "weight") continue;
+      // libvirt's test driver takes any weight
+      (def.blkiotune ??= { devices: [] }).weight = Number(p.value.value);
+    }
+  }
+
   /** testDomainBlockStats: numbers from the wall clock ("just enough to mix it up"). */
   async domainBlockStats(dom: DomainRef, path: string): Promise<BlockStats> {
     const obj = this.obj(dom);
@@ -848,5 +969,93 @@ export class TestConnection implements HypervisorDriver {
       if (translateKeycode(codeset, codeset, k) === undefined)
         throw new VirtError("TEST_SENDKEY_INVALID", { keycode: k, codeset: keycodeSetName(codeset) });
     }
+  }
+
+  // --- issue 20: host CPU, vCPUs, metadata, NMI, time, addresses (libvirt's test driver) ------
+
+  async nodeGetCPUMap(flags: number): Promise<{ cpus: number; online: number[] }> {
+    checkFlags(flags, 0, "testNodeGetCPUMap");
+    // libvirt's test host: 8 CPUs present, 0, 2 and 4 online.
+    return { cpus: 8, online: [0, 2, 4] };
+  }
+
+  async nodeGetCPUStats(_cpuNum: number, flags: number): Promise<{ field: string; value: bigint }[]> {
+    checkFlags(flags, 0, "testNodeGetCPUStats");
+    return [
+      { field: "user", value: 9797400000n },
+      { field: "kernel", value: 34678723400000n },
+      { field: "idle", value: 87264900000n },
+      { field: "iowait", value: 763600000n },
+    ];
+  }
+
+  async domainGetVcpus(
+    dom: DomainRef,
+  ): Promise<{ info: VcpuInfo[]; affinity: number[][]; hostCpus: number }> {
+    const obj = this.obj(dom);
+    if (!isActive(obj)) throw new VirtError("DOMAIN_VCPUS_INACTIVE");
+    const n = obj.def.vcpu.current ?? obj.def.vcpu.count;
+    // libvirt's test driver reports the time of day as every vCPU's CPU time (µs / 10 as ns)
+    // and the last of its 16 host CPUs as the one each runs on, pinned to all of them.
+    const cpuTime = BigInt(Date.now()) * 100n;
+    const all = Array.from({ length: 16 }, (_, i) => i);
+    return {
+      info: Array.from({ length: n }, (_, i) => ({ number: i, state: 1, cpuTime, cpu: 15 })),
+      affinity: Array.from({ length: n }, () => all),
+      hostCpus: 16,
+    };
+  }
+
+  async domainSetMetadata(
+    dom: DomainRef,
+    type: number,
+    metadata: string | null,
+    _key: string | null,
+    uri: string | null,
+    flags: number,
+  ): Promise<void> {
+    checkFlags(flags, 1 | 2, "testDomainSetMetadata");
+    const obj = this.obj(dom);
+    const { live, config } = this.#tuningDefs(obj, flags);
+    for (const def of [live, config]) if (def) setDefMetadata(def, type, metadata, uri, "Set");
+  }
+
+  async domainGetMetadata(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string> {
+    checkFlags(flags, 1 | 2, "testDomainGetMetadata");
+    return getDefMetadata(this.#tuningOneDef(this.obj(dom), flags), type, uri);
+  }
+
+  async domainInjectNMI(dom: DomainRef, flags: number): Promise<void> {
+    checkFlags(flags, 0, "testDomainInjectNMI");
+    if (!isActive(this.obj(dom))) throw new VirtError("DOMAIN_NOT_RUNNING");
+  }
+
+  async domainGetTime(dom: DomainRef, flags: number): Promise<{ seconds: bigint; nseconds: number }> {
+    checkFlags(flags, 0, "testDomainGetTime");
+    if (!isActive(this.obj(dom))) throw new VirtError("DOMAIN_NOT_RUNNING");
+    // libvirt's test driver answers a fixed guest time.
+    return { seconds: 627319920n, nseconds: 0 };
+  }
+
+  async domainSetTime(dom: DomainRef, _seconds: bigint, _nseconds: number, flags: number): Promise<void> {
+    checkFlags(flags, 1, "testDomainSetTime");
+    if (!isActive(this.obj(dom))) throw new VirtError("DOMAIN_NOT_RUNNING");
+  }
+
+  async domainInterfaceAddresses(
+    dom: DomainRef,
+    source: number,
+    flags: number,
+  ): Promise<DomainInterfaceAddrs[]> {
+    checkFlags(flags, 0, "testDomainInterfaceAddresses");
+    if (source < 0 || source > 2) throw new VirtError("DOMAIN_ADDR_SOURCE", { source });
+    const obj = this.obj(dom);
+    if (!isActive(obj)) throw new VirtError("DOMAIN_NOT_RUNNING");
+    // libvirt's test driver makes one IPv4 address up per interface, whatever the source.
+    return obj.def.devices.interfaces.map((nic, i) => ({
+      name: `testnet${i}`,
+      hwaddr: nic.mac?.address ?? null,
+      addrs: [{ type: 0, addr: `192.168.122.${3 + i}`, prefix: 24 }],
+    }));
   }
 }

@@ -1042,4 +1042,42 @@ export const domainErrors = {
     template: "cannot delete inactive domain with {count} snapshots",
   },
   SNAPSHOT_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "DOMAIN", kind: "user", template: "{what}" },
+  // === issue 20: vCPU threads, metadata, guest time, interface addresses ===
+  DOMAIN_METADATA_NOT_FOUND: {
+    vir: "NO_DOMAIN_METADATA",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Requested metadata element is not present",
+  },
+  DOMAIN_METADATA_ELEMENT: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "metadata type 'element' (namespace '{uri}') is not supported by tvirt's virDomain{op}Metadata yet: only 'description' and 'title'; put <metadata> elements in the domain XML",
+  },
+  DOMAIN_METADATA_BAD_TYPE: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "unknown metadata type '{type}': 0 (description), 1 (title) or 2 (element)",
+  },
+  DOMAIN_TITLE_NEWLINE: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Domain title can't contain newlines",
+  },
+  DOMAIN_VCPUS_INACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "cannot list vcpus for an inactive domain",
+  },
+  DOMAIN_ADDR_SOURCE: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Unknown IP address data source {source}",
+  },
 } as const satisfies Catalogue<"DOMAIN">;

@@ -31,4 +31,18 @@ export const nodedevErrors = {
     kind: "user",
     template: "unknown driver name '{driver}': only 'vfio' is supported",
   },
+  NODEDEV_NO_MDEV: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "NODEDEV",
+    kind: "environment",
+    template:
+      "{api}: tvirt creates and defines mediated devices only on a host with an mdev-capable parent device (/sys/class/mdev_bus), and this host has none",
+  },
+  NODEDEV_NOT_MDEV: {
+    vir: "OPERATION_INVALID",
+    domain: "NODEDEV",
+    kind: "user",
+    template:
+      "{api}: device '{name}' is not a mediated device (only mdevs can be started, defined or autostarted)",
+  },
 } as const satisfies Catalogue<"NODEDEV">;

@@ -541,11 +541,80 @@ export const qemuErrors = {
     kind: "user",
     template: "save image is incomplete",
   },
+  // migration (migration.ts)
+  QEMU_MIGRATION_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "migration {phase} failed: {reason}",
+  },
+  QEMU_MIGRATION_INVALID: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "{reason}",
+  },
+  QEMU_MIGRATION_UNSUPPORTED: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "{reason}",
+  },
   QEMU_SAVE_FAILED: {
     vir: "OPERATION_FAILED",
     domain: "QEMU",
     kind: "environment",
     template: "saving domain '{name}' to '{path}' failed: {reason}",
+  },
+  // --- jobs and migration tuning (drivers/qemu/driver/jobs.ts; libvirt's qemuDomainAbortJob,
+  // qemuDomainMigrateSet*); the migration preflight (migration-preflight.ts)
+  JOB_NONE_ACTIVE: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "no job is active on the domain",
+  },
+  JOB_ABORT_INCOMING: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot abort incoming migration; use virDomainDestroy instead",
+  },
+  JOB_ABORT_NOT_POSTCOPY: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "current job is not outgoing migration in post-copy mode",
+  },
+  JOB_ABORT_POSTCOPY: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot abort migration in post-copy mode",
+  },
+  JOB_CANCELED_BY_CLIENT: {
+    vir: "OPERATION_ABORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "{job} job: canceled by client",
+  },
+  MIGRATE_BANDWIDTH_TOO_BIG: {
+    vir: "OVERFLOW",
+    domain: "QEMU",
+    kind: "user",
+    template: "bandwidth must be less than {max}",
+  },
+  MIGRATE_PARAM_UNSUPPORTED: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{what} is not supported by QEMU binary",
+  },
+  MIGRATE_PREFLIGHT: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot migrate domain '{name}' to this host: {problems}",
   },
   QEMU_RESTORE_FAILED: {
     vir: "OPERATION_FAILED",
@@ -760,6 +829,61 @@ export const qemuErrors = {
   },
 
   // === live tuning, statistics and QEMU monitor events ===
+  // cgroup tuning (memtune, schedinfo, blkiotune, vcpupin, emulatorpin)
+  TUNE_SESSION: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{what} tuning is not available in session mode",
+  },
+  TUNE_NO_CGROUP: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "environment",
+    template: "cgroup {controller} controller is not mounted (domain '{name}' has no cgroup of it)",
+  },
+  TUNE_PARAM_UNKNOWN: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "parameter '{field}' not supported",
+  },
+  TUNE_PARAM_TYPE: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "invalid type '{got}' for parameter '{field}', expected '{want}'",
+  },
+  TUNE_PARAM_RANGE: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "value of '{field}' is out of range [{min}, {max}]",
+  },
+  TUNE_HARD_ABOVE_SWAP: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "memory hard_limit tunable value must be lower than or equal to swap_hard_limit",
+  },
+  TUNE_BLKIO_DEVICE_STRING: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "unable to parse blkio device '{field}' '{value}': expected 'path,value[,path,value...]'",
+  },
+  TUNE_VCPU_RANGE: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "vcpu {vcpu} is out of range of live cpu count {count}",
+  },
+  TUNE_CPUMAP_EMPTY: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "Empty cpu list for pinning",
+  },
   TUNING_MEMORY_ABOVE_MAX: {
     vir: "INVALID_ARG",
     domain: "QEMU",

@@ -26,6 +26,7 @@ import { confErrors } from "./catalogue-conf.ts";
 import { networkErrors } from "./catalogue-network.ts";
 import { storageErrors } from "./catalogue-storage.ts";
 import { securityErrors } from "./catalogue-security.ts";
+import { cgroupErrors } from "./catalogue-cgroup.ts";
 import { cpuErrors } from "./catalogue-cpu.ts";
 import type { Catalogue, CatalogueEntry, ErrorKind } from "./types.ts";
 import { VirErrorDomain, VirErrorNumber, virErrorPrefix, type VirErrorDomainName } from "./virerror.ts";
@@ -48,6 +49,7 @@ const parts = {
   NETWORK: networkErrors,
   STORAGE: storageErrors,
   SECURITY: securityErrors,
+  CGROUP: cgroupErrors,
   CPU: cpuErrors,
 } as const;
 
@@ -65,6 +67,7 @@ export const catalogue = Object.freeze(Object.assign({}, ...Object.values(parts)
   typeof networkErrors &
   typeof storageErrors &
   typeof securityErrors &
+  typeof cgroupErrors &
   typeof cpuErrors;
 
 export type ErrorCode = keyof typeof catalogue;

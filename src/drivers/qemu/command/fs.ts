@@ -6,7 +6,7 @@ import type { FilesystemDef } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
-import { escapeComma } from "./escape.ts";
+import { escapeComma, type Props } from "./escape.ts";
 import { virtioProps } from "./virtio.ts";
 
 function fsXpath(b: Build, fs: FilesystemDef): string {
@@ -47,6 +47,25 @@ export function virtiofsSocket(b: Build, fs: FilesystemDef): string {
   return b.ctx.virtiofsSocket?.(alias) ?? `${b.ctx.paths.domainDir}/${alias}-fs.sock`;
 }
 
+/** The chardev a virtiofs device talks to virtiofsd through. */
+export function virtiofsChardevId(fs: FilesystemDef): string {
+  return `chr-vu-${fs.alias ?? ""}`;
+}
+
+/** `-device vhost-user-fs-…` of a virtiofs filesystem (also the QMP `device_add` of a hotplug). */
+export function virtiofsDeviceProps(b: Build, fs: FilesystemDef): Props {
+  const alias = fs.alias ?? "";
+  const element = `filesystem ${alias}`;
+  const p = virtioProps(b, "vhost-user-fs", fs.address, fs.model, element)
+    .set("id", alias)
+    .set("chardev", virtiofsChardevId(fs))
+    .pos("queue-size", fs.driver?.queue)
+    .set("tag", fs.target.dir)
+    .pos("bootindex", fs.boot?.order);
+  addAddressProps(b, p, fs, element);
+  return p;
+}
+
 export function buildFilesystems(b: Build): void {
   for (const fs of b.def.devices.filesystems) {
     const alias = fs.alias ?? "";
@@ -69,16 +88,8 @@ export function buildFilesystems(b: Build): void {
       b.addJson("-device", p);
     } else if (driver === "virtiofs") {
       requireFlag(b, "vhost-user-fs", element, fsXpath(b, fs));
-      const chr = `chr-vu-${alias}`;
-      b.add("-chardev", `socket,id=${chr},path=${escapeComma(virtiofsSocket(b, fs))}`);
-      const p = virtioProps(b, "vhost-user-fs", fs.address, fs.model, element)
-        .set("id", alias)
-        .set("chardev", chr)
-        .pos("queue-size", fs.driver?.queue)
-        .set("tag", fs.target.dir)
-        .pos("bootindex", fs.boot?.order);
-      addAddressProps(b, p, fs, element);
-      b.addJson("-device", p);
+      b.add("-chardev", `socket,id=${virtiofsChardevId(fs)},path=${escapeComma(virtiofsSocket(b, fs))}`);
+      b.addJson("-device", virtiofsDeviceProps(b, fs));
     } else {
       fail(
         "QEMU_CMD_UNSUPPORTED",

@@ -5,6 +5,8 @@
  * A domain is active while `id !== -1`; then `run` describes its QEMU process. `def` is the live
  * definition while active (the persistent one is kept in `newDef`), the persistent one otherwise.
  */
+import type { MachineCgroup } from "../../../host/cgroup.ts";
+import type { VirtiofsDaemon } from "./virtiofs.ts";
 import type { DomainDef } from "../../../conf/domain/index.ts";
 import { type DomainRef } from "../../driver.ts";
 import { DomainShutoffReason, DomainState } from "../../enums.ts";
@@ -49,6 +51,10 @@ export class QemuRun {
   readonly taints = new Set<string>();
   /** Open console streams by device alias (one per device, as libvirt). */
   readonly consoles = new Map<string, { dispose(): void }>();
+  /** The virtiofsd of each virtiofs filesystem by alias (started with QEMU or hotplugged). */
+  readonly virtiofsDaemons = new Map<string, VirtiofsDaemon>();
+  /** The guest's cgroup (privileged drivers; `cgroup.ts`). */
+  cgroup: MachineCgroup | undefined;
   /** The async job recorded in the status file (for recovery after a restart). */
   asyncJob: { readonly kind: string; readonly wasRunning: boolean; readonly path?: string } | undefined;
 

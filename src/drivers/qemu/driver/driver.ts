@@ -8,6 +8,7 @@
  * killed), and autostarts what is marked so. Closing it lets go of monitors and timers but never
  * stops a guest.
  */
+import { hostHasSystemd } from "../../../host/cgroup.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -128,6 +129,21 @@ export interface QemuDriverOptions {
    * owners back at stop (qemu.conf's `dynamic_ownership`, default true).
    */
   readonly dynamicOwnership?: boolean;
+  /**
+   * Per-guest cgroups (qemu.conf `cgroup_controllers`, the domain's `<resource><partition>`):
+   * the partition guests go under (default `/machine`). Default: on for a `system` root when
+   * this process is root, off otherwise (`null`: off; the session driver never uses them, as
+   * libvirt's). An embed root opts in by passing it (tests pass a private partition).
+   */
+  readonly cgroups?: CgroupOptions | null;
+}
+
+/** Where guests' cgroups go. */
+export interface CgroupOptions {
+  /** Resource partition (default `/machine`). */
+  readonly partition?: string;
+  /** Names as libvirt with machined (`machine.slice/machine-qemu\x2d…scope`) or without (default: systemd as init → systemd). */
+  readonly layout?: "plain" | "systemd";
 }
 
 export interface ResolvedDriverOptions {
@@ -149,6 +165,19 @@ export interface ResolvedDriverOptions {
   readonly resolveVolume: VolumeResolver;
   readonly runAs: RunAsConfig | undefined;
   readonly dynamicOwnership: boolean;
+  readonly cgroups: Required<CgroupOptions> | undefined;
+}
+
+function resolveCgroupOptions(
+  root: DriverRoot,
+  o: CgroupOptions | null | undefined,
+): Required<CgroupOptions> | undefined {
+  if (o === null || root.kind === "session") return undefined;
+  if (o === undefined && !(root.kind === "system" && process.getuid?.() === 0)) return undefined;
+  return {
+    partition: o?.partition ?? "/machine",
+    layout: o?.layout ?? (hostHasSystemd() ? "systemd" : "plain"),
+  };
 }
 
 const CONFIG_HEADER = `<!--
@@ -216,6 +245,7 @@ export class QemuDriver {
           : (options.runAs ??
             (root.kind === "system" && process.getuid?.() === 0 ? { user: DEFAULT_QEMU_USER } : undefined)),
       dynamicOwnership: options.dynamicOwnership ?? true,
+      cgroups: resolveCgroupOptions(root, options.cgroups),
     };
     this.ports = {
       display: new PortAllocator("display", this.options.displayPorts),

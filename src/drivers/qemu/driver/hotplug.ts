@@ -20,6 +20,7 @@
  * - The live definition is written to the status file after every change.
  */
 import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { assignAliases, formatDomainXML, type DomainDef } from "../../../conf/domain/index.ts";
 import {
   findDisk,
@@ -80,6 +81,9 @@ import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { prepareHostdevForAttach, releaseHostdevAfterDetach } from "./hotplug-hostdev.ts";
 import { refreshProfile } from "./apparmor.ts";
+import { startVirtiofsd } from "./virtiofs.ts";
+import { stopWithGuest, watchVirtiofsd } from "./virtiofs-watch.ts";
+import { virtiofsChardevId, virtiofsDeviceProps } from "../command/fs.ts";
 import { resolveDiskVolume } from "./volumes.ts";
 import { checkTunAccess, dacFilesOf, dacLabel, dacRelease, resolveRunAs } from "./dac.ts";
 
@@ -335,7 +339,7 @@ async function addDiskNodes(
 // attach
 // ---------------------------------------------------------------------------------------------
 
-const LIVE_KINDS = ["disk", "interface", "hostdev"];
+const LIVE_KINDS = ["disk", "interface", "hostdev", "filesystem"];
 
 export async function attachDevice(
   drv: QemuDriver,
@@ -363,6 +367,10 @@ function newDeviceOf(reparsed: DomainDef, s: DeviceSnippet, alone: DomainDef) {
   const d = reparsed.devices;
   if (s.kind === "disk") return findDisk(reparsed, snippetDisk(alone).target.dev)!;
   if (s.kind === "interface") return d.interfaces[d.interfaces.length - 1]!;
+  if (s.kind === "filesystem") {
+    const dir = alone.devices.filesystems[0]!.target.dir;
+    return d.filesystems.find((f) => f.target.dir === dir)!;
+  }
   return d.hostdevs[d.hostdevs.length - 1]!;
 }
 
@@ -422,6 +430,28 @@ async function attachLive(
       });
     }
   }
+  if (s.kind === "filesystem") {
+    const f = alone.devices.filesystems[0]!;
+    if (f.driver?.type !== "virtiofs" || f.source?.socket !== undefined) {
+      throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+        action: "live attach",
+        kind: `filesystem driver '${f.driver?.type ?? "path"}'${f.source?.socket !== undefined ? " with an external socket" : ""}`,
+        where: " on a running domain",
+        allowed: "filesystem <driver type='virtiofs'/> with <source dir> (tvirt starts its virtiofsd)",
+      });
+    }
+    // vhost-user: virtiofsd maps guest memory, which must be shared (libvirt's message)
+    const whole = live.memoryBacking?.access?.mode;
+    const cells = live.cpu?.numa?.cells ?? [];
+    const shared =
+      cells.length > 0 ? cells.every((c) => (c.memAccess ?? whole) === "shared") : whole === "shared";
+    if (!shared) throw new VirtError("DOMAIN_VHOSTUSER_SHARED_MEMORY", { device: "virtiofs" });
+    if (live.devices.filesystems.some((x) => x.target.dir === f.target.dir))
+      throw new VirtError("HOTPLUG_DEVICE_EXISTS", {
+        device: `filesystem with target '${f.target.dir}'`,
+        name: obj.name,
+      });
+  }
   const reparsed = await reparseWith(drv, live, s);
   for (const c of reparsed.devices.controllers) {
     if (!live.devices.controllers.some((x) => x.type === c.type && x.index === c.index)) {
@@ -440,6 +470,7 @@ async function attachLive(
   }
   if (s.kind === "disk") next.devices.disks.push(dev as DiskDef);
   else if (s.kind === "interface") next.devices.interfaces.push(dev as InterfaceDef);
+  else if (s.kind === "filesystem") next.devices.filesystems.push(dev as FilesystemDef);
   else next.devices.hostdevs.push(dev as HostdevDef);
   assignAliases(next);
   // a network/bridge interface: its network must run; its bridge and tap name go in the live XML
@@ -499,6 +530,32 @@ async function attachLive(
       // QEMU opened (created) the tap: onto the bridge before the guest sees the NIC
       if (plugs) await attachTaps(plugs);
       await qmp.execute("device_add", args(nicProps(b, net, net.boot?.order)));
+    } else if (s.kind === "filesystem") {
+      // virtiofs: its virtiofsd listening first, QEMU's socket chardev to it, then the device
+      const f = dev as FilesystemDef;
+      const d = await startVirtiofsd({
+        domain: obj.name,
+        fs: f,
+        alias,
+        socket: join(run.domainDir, `${alias}-fs.sock`),
+        logPath: drv.logPath(`${obj.name}-${alias}-virtiofsd`),
+      });
+      undo.addFn(() => d.stop());
+      const chr = virtiofsChardevId(f);
+      await qmp.execute("chardev-add", {
+        id: chr,
+        backend: {
+          type: "socket",
+          data: { addr: { type: "unix", data: { path: d.socket } }, server: false },
+        },
+      });
+      undo.addFn(async () => {
+        await qmp.execute("chardev-remove", { id: chr });
+      });
+      await qmp.execute("device_add", args(virtiofsDeviceProps(b, f)));
+      run.virtiofsDaemons.set(alias, d);
+      run.store.addFn(stopWithGuest(run, d));
+      watchVirtiofsd(drv, obj, run, d);
     } else {
       const h = dev as HostdevDef;
       undo.add(await prepareHostdevForAttach(drv, obj, h));
@@ -656,6 +713,23 @@ async function detachLive(
     if ((dev as InterfaceDef).type === "direct") {
       if (tap !== undefined) release.push(() => releaseMacvtaps([{ dev: tap }]));
     } else if (tap !== undefined) release.push(() => releaseHotplug(drv, obj, [], [tap], alias));
+  } else if (s.kind === "filesystem") {
+    const f = dev as FilesystemDef;
+    if (f.driver?.type !== "virtiofs" || f.source?.socket !== undefined) {
+      throw new VirtError("HOTPLUG_DEVICE_KIND_UNSUPPORTED", {
+        action: "live detach",
+        kind: `filesystem driver '${f.driver?.type ?? "path"}'`,
+        where: " on a running domain",
+        allowed: "filesystem <driver type='virtiofs'/>",
+      });
+    }
+    // once QEMU let go: its chardev, then the daemon (stopped on purpose: no report)
+    release.push(async () => {
+      await qmp.execute("chardev-remove", { id: virtiofsChardevId(f) }).catch(() => undefined);
+      const d = run.virtiofsDaemons.get(alias);
+      run.virtiofsDaemons.delete(alias);
+      await d?.stop();
+    });
   } else if (s.kind === "hostdev") {
     const h = dev as HostdevDef;
     release.push(() => releaseHostdevAfterDetach(drv, obj, h));
@@ -720,7 +794,7 @@ async function detachLive(
 
 function removeByAlias(def: DomainDef, alias: string): void {
   const d = def.devices;
-  for (const list of [d.disks, d.interfaces, d.hostdevs] as { alias?: string }[][]) {
+  for (const list of [d.disks, d.interfaces, d.hostdevs, d.filesystems] as { alias?: string }[][]) {
     const i = list.findIndex((x) => x.alias === alias);
     if (i >= 0) list.splice(i, 1);
   }

@@ -39,6 +39,7 @@ import type { QemuDriver } from "./driver.ts";
 import type { QemuCaps } from "../capabilities/index.ts";
 import { startProcess, stopProcess } from "./process.ts";
 import { restoreFromImage, saveToImage } from "./save.ts";
+import { beginStreamJob, endStreamJob, type QueryMigrate } from "./jobs.ts";
 import { readSaveImage, type SaveImageInfo } from "./save-image.ts";
 import { checkAgainstCaps, checkMemory, checkObjectName } from "./validate.ts";
 
@@ -549,6 +550,7 @@ async function saveInternal(
     run.asyncJob = { kind: "save", wasRunning, path };
     await drv.saveStatus(obj);
     const headerRunning = flags & S.RUNNING ? true : flags & S.PAUSED ? false : wasRunning;
+    const streamJob = beginStreamJob(obj, run, "save");
     try {
       await saveToImage(run, qmp, {
         name: obj.name,
@@ -556,7 +558,19 @@ async function saveInternal(
         xml: formatDomainXML(def, { secure: true }),
         wasRunning: headerRunning,
       });
+      // QEMU keeps the finished migration's numbers until the next one: the job's statistics
+      const final = (await qmp.execute("query-migrate").catch(() => undefined)) as QueryMigrate | undefined;
+      endStreamJob(drv, obj, streamJob, "completed", final);
     } catch (e) {
+      // an abort by the client (domjobabort) is reported as libvirt does: "canceled by client"
+      const aborted = endStreamJob(
+        drv,
+        obj,
+        streamJob,
+        "failed",
+        undefined,
+        e instanceof Error ? e.message : String(e),
+      );
       run.asyncJob = undefined;
       if (wasRunning && obj.run === run && !run.ended && run.qmp) {
         run.runningReason = DomainRunningReason.SAVE_CANCELED;
@@ -567,7 +581,7 @@ async function saveInternal(
       await drv.saveStatus(obj).catch(() => undefined);
       if (obj.run !== run || run.ended)
         throw new VirtError("QEMU_GUEST_QUIT", { name: obj.name, operation: "save" }, {}, { cause: e });
-      throw e;
+      throw aborted ?? e;
     }
     run.stopping ??= { reason: DomainShutoffReason.SAVED, detail: DomainEventStoppedDetail.SAVED };
     await stopProcess(drv, obj, run, DomainShutoffReason.SAVED, "saved");

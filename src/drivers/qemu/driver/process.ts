@@ -29,8 +29,6 @@ import {
   DomainPausedReason,
   DomainRunningReason,
   DomainShutoffReason,
-  DomainEventId,
-  DomainEventIOErrorAction,
   DomainState,
 } from "../../enums.ts";
 import { buildQemuCommand, type CommandContext } from "../command/index.ts";
@@ -72,6 +70,8 @@ import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 import { confineArgv, rememberRunFiles, removeProfile, runFiles, writeStartProfile } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
+import { adoptDomainCgroup, removeCgroupOfGone, setupDomainCgroup } from "./cgroup.ts";
+import { adoptVirtiofsDaemons, stopWithGuest, watchVirtiofsd } from "./virtiofs-watch.ts";
 import {
   checkKvmAccess,
   checkTunAccess,
@@ -342,16 +342,9 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     });
     newRun.autodestroyOwner = opts.autodestroyOwner;
     for (const d of fsDaemons) {
-      newRun.store.addFn(() => d.stop());
-      void d.exited.then(async (st) => {
-        // QEMU going away (destroy, shutdown, crash) ends virtiofsd too: only a daemon that
-        // died under a QEMU still running is news.
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const qemuRuns = isProcessAlive(newRun.pid, newRun.starttime);
-        if (!newRun.ended && newRun.stopping === undefined && obj.run === newRun && qemuRuns) {
-          await reportVirtiofsdExit(drv, obj, d, st);
-        }
-      });
+      newRun.store.addFn(stopWithGuest(newRun, d));
+      newRun.virtiofsDaemons.set(d.alias, d);
+      watchVirtiofsd(drv, obj, newRun, d);
     }
     undo.addFn(() => killNow(newRun));
     const exited = new AbortController();
@@ -385,6 +378,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       signal: exited.signal,
     });
     attachMonitor(drv, obj, newRun, qmp);
+    // the guest's cgroup and its <memtune>/<cputune>/<blkiotune>, before the vCPUs run
+    await setupDomainCgroup(drv, newRun, live, qmp);
     await attachTaps(plugs);
     await refreshChardevs(qmp, live);
     await initGraphicsPasswords(qmp, live, drv.options.graphics);
@@ -447,28 +442,6 @@ async function labelForRunAs(
   }
   const targets = drv.options.dynamicOwnership ? dacFilesOf(live) : [];
   await dacLabel(p.stateDir, live.name, id, targets, owned, traverse, taps);
-}
-
-/** A virtiofsd gone while its guest runs: the guest's mount is dead; say so in the log and as an event. */
-async function reportVirtiofsdExit(
-  drv: QemuDriver,
-  obj: QemuDomainObj,
-  d: VirtiofsDaemon,
-  st: { code: number | null; signal: NodeJS.Signals | null },
-): Promise<void> {
-  const how = st.signal !== null ? `killed by ${st.signal}` : `exited with status ${String(st.code)}`;
-  const reason = `virtiofsd ${how}`;
-  await appendLog(
-    drv.logPath(obj.def.name),
-    `${new Date().toISOString()}: virtiofsd of filesystem '${d.tag}' (${d.alias}, ${d.source}) ${how}: the guest's mount of '${d.tag}' no longer works until the domain is restarted\n`,
-  ).catch(() => undefined);
-  drv.events.emit(obj.ref(), {
-    id: DomainEventId.IO_ERROR_REASON,
-    srcPath: d.source,
-    devAlias: d.alias,
-    action: DomainEventIOErrorAction.REPORT,
-    reason,
-  });
 }
 
 /** The error of a failed start: QEMU's own message when it exited, with the log tail. */
@@ -680,6 +653,7 @@ export async function reconnectProcess(
     await stopProcessOfGone(drv, obj, run, shutdown);
     return;
   }
+  await adoptDomainCgroup(drv, obj, run).catch(() => undefined);
   let qmp: QmpClient;
   try {
     qmp = await connectQmp({
@@ -694,6 +668,8 @@ export async function reconnectProcess(
     return;
   }
   attachMonitor(drv, obj, run, qmp);
+  // virtiofs: the daemons an earlier instance started, watched again (or reported gone)
+  await adoptVirtiofsDaemons(drv, obj, run).catch(() => undefined);
   const st = (await qmp.execute("query-status").catch(() => undefined)) as
     { status?: unknown; running?: unknown } | undefined;
   const qemuStatus = typeof st?.status === "string" ? st.status : "unknown";
@@ -757,6 +733,7 @@ async function stopProcessOfGone(
     domainPaths(drv.paths, obj.id, obj.def.name).hugepageSubdir,
   );
   await removeProfile(drv, obj.def).catch(() => undefined);
+  await removeCgroupOfGone(drv, obj.id, obj.def.name).catch(() => undefined);
   await restoreOwners(drv, obj.def.name);
   await appendLog(drv.logPath(obj.def.name), stopLine(shutdown ? "shutdown" : "crashed"));
   obj.run = undefined;

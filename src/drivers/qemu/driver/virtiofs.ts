@@ -14,7 +14,15 @@ import { constants as fsConstants } from "node:fs";
 import { access, open, rm, stat } from "node:fs/promises";
 import type { DomainDef, FilesystemDef } from "../../../conf/domain/types.ts";
 import { VirtError } from "../../../util/errors/index.ts";
-import { spawnArgv, terminateProcess, readProcStat, type ExitStatus } from "../../../util/spawn.ts";
+import { readdirSync } from "node:fs";
+import {
+  isProcessAlive,
+  readProcCmdline,
+  spawnArgv,
+  terminateProcess,
+  readProcStat,
+  type ExitStatus,
+} from "../../../util/spawn.ts";
 
 /** Where virtiofsd is looked for when the XML names no binary, in order. */
 export const VIRTIOFSD_PATHS = ["/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"] as const;
@@ -70,6 +78,8 @@ export interface VirtiofsDaemon {
   readonly pid: number;
   readonly socket: string;
   readonly exited: Promise<ExitStatus>;
+  /** `stop()` was called: its exit is no news. */
+  readonly stopping: boolean;
   /** SIGTERM (then SIGKILL) and wait; removes the socket. */
   stop(): Promise<void>;
 }
@@ -148,6 +158,7 @@ export async function startVirtiofsd(opts: {
       log: opts.logPath,
     });
   }
+  let stopping = false;
   return {
     alias: opts.alias,
     tag: fs.target.dir,
@@ -155,8 +166,61 @@ export async function startVirtiofsd(opts: {
     pid,
     socket,
     exited,
+    get stopping() {
+      return stopping;
+    },
     async stop(): Promise<void> {
+      stopping = true;
       await terminateProcess(pid, { starttime, graceMs: 5000 });
+      await rm(socket, { force: true });
+    },
+  };
+}
+
+/**
+ * After a driver restart: the virtiofsd an earlier instance started for `fs` (found by its
+ * socket in /proc; the topmost one where the C daemon forked a sandboxed child). Not our child,
+ * so its exit is noticed by polling. Undefined when no such process runs any more.
+ */
+export function adoptVirtiofsd(
+  fs: FilesystemDef,
+  alias: string,
+  socket: string,
+  pollMs = 500,
+): VirtiofsDaemon | undefined {
+  const want = `--socket-path=${socket}`;
+  const pids: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    const argv = readProcCmdline(Number(d));
+    if (argv?.[0]?.endsWith("virtiofsd") === true && argv.includes(want)) pids.push(Number(d));
+  }
+  const top = pids.find((p) => !pids.includes(readProcStat(p)?.ppid ?? -1));
+  if (top === undefined) return undefined;
+  const starttime = readProcStat(top)?.starttime;
+  let stopping = false;
+  const exited = new Promise<ExitStatus>((resolve) => {
+    const timer = setInterval(() => {
+      if (isProcessAlive(top, starttime)) return;
+      clearInterval(timer);
+      // the exit status of a process that is not our child is unknown
+      resolve({ code: null, signal: null });
+    }, pollMs);
+    timer.unref();
+  });
+  return {
+    alias,
+    tag: fs.target.dir,
+    source: fs.source?.dir ?? "",
+    pid: top,
+    socket,
+    exited,
+    get stopping() {
+      return stopping;
+    },
+    async stop(): Promise<void> {
+      stopping = true;
+      await terminateProcess(top, { ...(starttime !== undefined ? { starttime } : {}), graceMs: 5000 });
       await rm(socket, { force: true });
     },
   };
