@@ -1526,6 +1526,123 @@ export class Domain {
       d.domainSendKey?.(r, codeset, holdtime, keycodes, flags),
     );
   }
+
+  // --- snapshots (issue 20) -----------------------------------------------------------------
+
+  /** virDomainSnapshotCreateXML with `DomainSnapshotCreateFlags`. */
+  async snapshotCreateXML(xml: string, flags = 0): Promise<DomainSnapshot> {
+    const name = await this.call("virDomainSnapshotCreateXML", true, (d, r) =>
+      d.domainSnapshotCreateXML?.(r, xml, flags),
+    );
+    return new DomainSnapshot(this, name);
+  }
+
+  /** virDomainListAllSnapshots with `DomainSnapshotListFlags` (ROOTS: roots only). */
+  async listAllSnapshots(flags = 0): Promise<DomainSnapshot[]> {
+    const names = await this.call("virDomainListAllSnapshots", false, (d, r) =>
+      d.domainListAllSnapshots?.(r, flags),
+    );
+    return names.map((n) => new DomainSnapshot(this, n));
+  }
+
+  /** virDomainSnapshotNum */
+  async snapshotNum(flags = 0): Promise<number> {
+    return (await this.listAllSnapshots(flags)).length;
+  }
+
+  /** virDomainSnapshotLookupByName */
+  async snapshotLookupByName(name: string, flags = 0): Promise<DomainSnapshot> {
+    const n = await this.call("virDomainSnapshotLookupByName", false, (d, r) =>
+      d.domainSnapshotLookupByName?.(r, name, flags),
+    );
+    return new DomainSnapshot(this, n);
+  }
+
+  /** virDomainHasCurrentSnapshot */
+  async hasCurrentSnapshot(flags = 0): Promise<boolean> {
+    return this.call("virDomainHasCurrentSnapshot", false, (d, r) => d.domainHasCurrentSnapshot?.(r, flags));
+  }
+
+  /** virDomainSnapshotCurrent */
+  async snapshotCurrent(flags = 0): Promise<DomainSnapshot> {
+    const n = await this.call("virDomainSnapshotCurrent", false, (d, r) =>
+      d.domainSnapshotCurrent?.(r, flags),
+    );
+    return new DomainSnapshot(this, n);
+  }
+
+  /** @internal the per-snapshot calls of `DomainSnapshot` */
+  snapshotCall<T>(
+    api: string,
+    write: boolean,
+    fn: (d: HypervisorDriver, ref: DomainRef) => Promise<T> | undefined,
+  ): Promise<T> {
+    return this.call(api, write, fn);
+  }
+}
+
+/** libvirt's virDomainSnapshot: a snapshot of `domain`, named `name`. */
+export class DomainSnapshot {
+  constructor(
+    readonly domain: Domain,
+    readonly name: string,
+  ) {}
+
+  /** virDomainSnapshotGetXMLDesc (`DomainXMLFlags.SECURE`) */
+  getXMLDesc(flags = 0): Promise<string> {
+    return this.domain.snapshotCall("virDomainSnapshotGetXMLDesc", false, (d, r) =>
+      d.domainSnapshotGetXMLDesc?.(r, this.name, flags),
+    );
+  }
+
+  /** virDomainSnapshotGetParent */
+  async getParent(flags = 0): Promise<DomainSnapshot> {
+    const n = await this.domain.snapshotCall("virDomainSnapshotGetParent", false, (d, r) =>
+      d.domainSnapshotGetParent?.(r, this.name, flags),
+    );
+    return new DomainSnapshot(this.domain, n);
+  }
+
+  /** virDomainSnapshotListAllChildren (DESCENDANTS: every snapshot below) */
+  async listAllChildren(flags = 0): Promise<DomainSnapshot[]> {
+    const names = await this.domain.snapshotCall("virDomainSnapshotListAllChildren", false, (d, r) =>
+      d.domainSnapshotListAllChildren?.(r, this.name, flags),
+    );
+    return names.map((n) => new DomainSnapshot(this.domain, n));
+  }
+
+  /** virDomainSnapshotNumChildren */
+  async numChildren(flags = 0): Promise<number> {
+    return (await this.listAllChildren(flags)).length;
+  }
+
+  /** virDomainSnapshotIsCurrent */
+  isCurrent(flags = 0): Promise<boolean> {
+    return this.domain.snapshotCall("virDomainSnapshotIsCurrent", false, (d, r) =>
+      d.domainSnapshotIsCurrent?.(r, this.name, flags),
+    );
+  }
+
+  /** virDomainSnapshotHasMetadata */
+  hasMetadata(flags = 0): Promise<boolean> {
+    return this.domain.snapshotCall("virDomainSnapshotHasMetadata", false, (d, r) =>
+      d.domainSnapshotHasMetadata?.(r, this.name, flags),
+    );
+  }
+
+  /** virDomainRevertToSnapshot with `DomainSnapshotRevertFlags` */
+  async revert(flags = 0): Promise<void> {
+    await this.domain.snapshotCall("virDomainRevertToSnapshot", true, (d, r) =>
+      d.domainRevertToSnapshot?.(r, this.name, flags),
+    );
+  }
+
+  /** virDomainSnapshotDelete with `DomainSnapshotDeleteFlags` */
+  async delete(flags = 0): Promise<void> {
+    await this.domain.snapshotCall("virDomainSnapshotDelete", true, (d, r) =>
+      d.domainSnapshotDelete?.(r, this.name, flags),
+    );
+  }
 }
 
 function checkUInt(v: number, what: string, api: string): void {

@@ -49,7 +49,7 @@ export async function connect(uri?: string | null, options: ConnectOptions = {})
   return new Connection(conn, text, options.readonly ?? false, net, storage, secrets);
 }
 
-export { Connection, Domain, normalizeUUID, type DomainEventHandler } from "./connection.ts";
+export { Connection, Domain, DomainSnapshot, normalizeUUID, type DomainEventHandler } from "./connection.ts";
 export { NodeDevice, nodeDevCapNames } from "./nodedev.ts";
 export { Network, NetworkPort } from "./network.ts";
 export { StoragePool, StorageVol } from "./storage.ts";
@@ -161,3 +161,10 @@ export {
   type HugepagePool,
   type HugepageAdvice,
 } from "./host.ts";
+// snapshots (issue 20)
+export {
+  DomainSnapshotCreateFlags,
+  DomainSnapshotListFlags,
+  DomainSnapshotRevertFlags,
+  DomainSnapshotDeleteFlags,
+} from "../drivers/enums.ts";

@@ -31,7 +31,17 @@ export interface OptDef {
 }
 
 export type GroupKey =
-  "domain" | "monitor" | "host" | "network" | "nodedev" | "secret" | "pool" | "volume" | "virsh" | "tvirt";
+  | "domain"
+  | "monitor"
+  | "host"
+  | "network"
+  | "nodedev"
+  | "secret"
+  | "snapshot"
+  | "pool"
+  | "volume"
+  | "virsh"
+  | "tvirt";
 
 export const groups: Record<GroupKey, string> = {
   domain: "Domain Management",
@@ -40,6 +50,7 @@ export const groups: Record<GroupKey, string> = {
   network: "Networking", // virtual networks
   nodedev: "Node Device", // node devices
   secret: "Secret", // secrets
+  snapshot: "Snapshot", // domain snapshots
   pool: "Storage Pool", // storage pools
   volume: "Storage Volume", // storage volumes
   virsh: "Virsh itself",

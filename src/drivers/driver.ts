@@ -536,6 +536,26 @@ export interface HypervisorDriver {
     keycodes: readonly number[],
     flags: number,
   ): Promise<void>;
+
+  // --- snapshots (issue 20): a snapshot handle is its name within the domain -----------------
+  /** virDomainSnapshotCreateXML (`DomainSnapshotCreateFlags`); returns the new snapshot's name. */
+  domainSnapshotCreateXML?(dom: DomainRef, xml: string, flags: number): Promise<string>;
+  /** virDomainListAllSnapshots (`DomainSnapshotListFlags`, ROOTS meaning roots only). */
+  domainListAllSnapshots?(dom: DomainRef, flags: number): Promise<string[]>;
+  /** virDomainSnapshotListAllChildren (DESCENDANTS: all below, not only children). */
+  domainSnapshotListAllChildren?(dom: DomainRef, snap: string, flags: number): Promise<string[]>;
+  domainSnapshotLookupByName?(dom: DomainRef, name: string, flags: number): Promise<string>;
+  domainHasCurrentSnapshot?(dom: DomainRef, flags: number): Promise<boolean>;
+  domainSnapshotCurrent?(dom: DomainRef, flags: number): Promise<string>;
+  domainSnapshotGetParent?(dom: DomainRef, snap: string, flags: number): Promise<string>;
+  /** `DomainXMLFlags.SECURE` honoured for the saved domain. */
+  domainSnapshotGetXMLDesc?(dom: DomainRef, snap: string, flags: number): Promise<string>;
+  domainSnapshotIsCurrent?(dom: DomainRef, snap: string, flags: number): Promise<boolean>;
+  domainSnapshotHasMetadata?(dom: DomainRef, snap: string, flags: number): Promise<boolean>;
+  /** `DomainSnapshotRevertFlags` */
+  domainRevertToSnapshot?(dom: DomainRef, snap: string, flags: number): Promise<void>;
+  /** `DomainSnapshotDeleteFlags` */
+  domainSnapshotDelete?(dom: DomainRef, snap: string, flags: number): Promise<void>;
 }
 
 /**

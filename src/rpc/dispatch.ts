@@ -18,7 +18,7 @@ import {
   type StoragePoolRef,
   type StorageVolRef,
 } from "../drivers/storage-driver.ts";
-import { checkFlags, VirtError } from "../util/errors/index.ts";
+import { checkFlags, VirErrorNumber, VirtError } from "../util/errors/index.ts";
 import { Msg, Proc, remoteError, type MsgDef, type ProcDef, type TypedParam } from "./remote-protocol.ts";
 import { toRemoteError } from "./errors.ts"; // graphical consoles: stream errors
 import { KeepAlive } from "./keepalive.ts";
@@ -490,7 +490,7 @@ export function buildDispatchTable(): Table {
   on(t, Proc.domainIsActive, async (ctx, a) => ({ active: await dom(ctx, a.dom).isActive() }));
   on(t, Proc.domainIsPersistent, async (ctx, a) => ({ persistent: await dom(ctx, a.dom).isPersistent() }));
   on(t, Proc.domainIsUpdated, async (ctx, a) => ({ updated: await dom(ctx, a.dom).isUpdated() }));
-  // tvirt keeps no taint/deprecation messages and no snapshots yet: the domain must exist, the
+  // tvirt keeps no deprecation messages: the domain must exist, the
   // answer is empty (what libvirt's drivers answer for a domain that has none).
   on(t, Proc.domainGetMessages, async (ctx, a) => {
     await ctx.conn().lookupDomainByUUID(a.dom.uuid);
@@ -500,14 +500,22 @@ export function buildDispatchTable(): Table {
       .catch(() => [] as string[]);
     return { msgs };
   });
-  on(t, Proc.domainSnapshotNum, async (ctx, a) => {
-    await ctx.conn().lookupDomainByUUID(a.dom.uuid);
-    return { num: 0 };
-  });
-  on(t, Proc.domainSnapshotListNames, async (ctx, a) => {
-    await ctx.conn().lookupDomainByUUID(a.dom.uuid);
-    return { names: [] };
-  });
+  // Snapshots where the driver keeps them; a driver without snapshot support has none.
+  const snapshotNames = async (ctx: CallContext, d: DomainRef, flags: number): Promise<string[]> => {
+    await ctx.conn().lookupDomainByUUID(d.uuid);
+    try {
+      return (await dom(ctx, d).listAllSnapshots(flags)).map((s) => s.name);
+    } catch (e) {
+      if ((e as { virCode?: number }).virCode === VirErrorNumber.NO_SUPPORT) return [];
+      throw e;
+    }
+  };
+  on(t, Proc.domainSnapshotNum, async (ctx, a) => ({
+    num: (await snapshotNames(ctx, a.dom, a.flags)).length,
+  }));
+  on(t, Proc.domainSnapshotListNames, async (ctx, a) => ({
+    names: (await snapshotNames(ctx, a.dom, a.flags)).slice(0, Math.max(0, a.maxnames)),
+  }));
   on(t, Proc.connectDomainXMLToNative, async (ctx, a) => ({
     nativeConfig: await ctx.conn().domainXMLToNative(a.nativeFormat, a.domainXml, a.flags),
   }));

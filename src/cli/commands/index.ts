@@ -25,6 +25,7 @@ import { secretCommands } from "./secret.ts"; // secrets
 import { nodedevCommands } from "./nodedev.ts"; // node devices
 import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // storage pools and volumes
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
+import { snapshotCommands } from "./snapshot.ts"; // domain snapshots
 import { cgroupTuneCommands } from "./cgroup-tune.ts"; // cgroup tuning
 
 type Cmd = CmdDef<Ctx>;
@@ -178,6 +179,7 @@ export const allCommands: Cmd[] = [
   ...cpuCommands, // CPU models, baseline, compare
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
+  ...snapshotCommands, // domain snapshots
   hugepages, // huge pages report
   ...nodedevCommands, // node devices
   ...secretCommands, // secrets
@@ -201,6 +203,7 @@ const groupOrder: GroupKey[] = [
   "network",
   "nodedev",
   "secret",
+  "snapshot",
   "pool",
   "volume",
   "virsh",

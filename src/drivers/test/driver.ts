@@ -64,6 +64,15 @@ import { validateAgainstSchema } from "../../host/xml-schema.ts";
 import { readSaveImage, writeSaveImage } from "./save-image.ts";
 import { getDefMetadata, setDefMetadata } from "../metadata.ts";
 import { isActive, refOf, releaseDefault, type TestDomainObj, type TestState } from "./state.ts";
+import { snapshotReads as snaps } from "../snapshot-list.ts";
+import {
+  forgetTestSnapshots,
+  testSnapshotCreate,
+  testSnapshotDelete,
+  testSnapshotRevert,
+  testSnapshotXML,
+  testSnapshots,
+} from "./snapshots.ts";
 
 /** libvirt's virGetHostname (the host name the test driver reports, as libvirt's does). */
 export { hostName as virGetHostname };
@@ -359,6 +368,11 @@ export class TestConnection implements HypervisorDriver {
     const obj = this.obj(dom);
     if (obj.hasManagedSave && !(flags & DomainUndefineFlags.MANAGED_SAVE))
       throw new VirtError("DOMAIN_MANAGED_SAVE_EXISTS");
+    const nsnaps = testSnapshots(this.state, obj).size;
+    if (nsnaps > 0 && !isActive(obj) && !(flags & DomainUndefineFlags.SNAPSHOTS_METADATA)) {
+      throw new VirtError("SNAPSHOT_UNDEFINE_HAS_SNAPSHOTS", { count: nsnaps });
+    }
+    if (!isActive(obj)) forgetTestSnapshots(this.state, obj.def.uuid);
     this.state.lifecycle(obj, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED);
     obj.hasManagedSave = false;
     if (isActive(obj)) obj.persistent = false;
@@ -873,6 +887,73 @@ export class TestConnection implements HypervisorDriver {
     // libvirt's test driver answers for an inactive domain too
     this.obj(dom);
     return { mime: "image/png", stream: bufferStream(testScreenshot()) };
+  }
+
+  // --- snapshots (libvirt's testDomainSnapshot*) ---------------------------------------------
+
+  async domainSnapshotCreateXML(dom: DomainRef, xml: string, flags: number): Promise<string> {
+    const obj = this.obj(dom);
+    const name = await testSnapshotCreate(this.state, obj, xml, flags);
+    dom.id = obj.id;
+    return name;
+  }
+
+  async domainListAllSnapshots(dom: DomainRef, flags: number): Promise<string[]> {
+    return snaps.listAll(testSnapshots(this.state, this.obj(dom)), flags, "testDomainListAllSnapshots");
+  }
+
+  async domainSnapshotListAllChildren(dom: DomainRef, snap: string, flags: number): Promise<string[]> {
+    const list = testSnapshots(this.state, this.obj(dom));
+    return snaps.listChildren(list, snap, flags, "testDomainSnapshotListAllChildren");
+  }
+
+  async domainSnapshotLookupByName(dom: DomainRef, name: string, flags: number): Promise<string> {
+    return snaps.lookup(
+      testSnapshots(this.state, this.obj(dom)),
+      name,
+      flags,
+      "testDomainSnapshotLookupByName",
+    );
+  }
+
+  async domainHasCurrentSnapshot(dom: DomainRef, flags: number): Promise<boolean> {
+    return snaps.hasCurrent(testSnapshots(this.state, this.obj(dom)), flags, "testDomainHasCurrentSnapshot");
+  }
+
+  async domainSnapshotCurrent(dom: DomainRef, flags: number): Promise<string> {
+    return snaps.current(testSnapshots(this.state, this.obj(dom)), flags, "testDomainSnapshotCurrent");
+  }
+
+  async domainSnapshotGetParent(dom: DomainRef, snap: string, flags: number): Promise<string> {
+    return snaps.parent(testSnapshots(this.state, this.obj(dom)), snap, flags, "testDomainSnapshotGetParent");
+  }
+
+  async domainSnapshotGetXMLDesc(dom: DomainRef, snap: string, flags: number): Promise<string> {
+    return testSnapshotXML(this.state, this.obj(dom), snap, flags);
+  }
+
+  async domainSnapshotIsCurrent(dom: DomainRef, snap: string, flags: number): Promise<boolean> {
+    return snaps.isCurrent(
+      testSnapshots(this.state, this.obj(dom)),
+      snap,
+      flags,
+      "testDomainSnapshotIsCurrent",
+    );
+  }
+
+  async domainSnapshotHasMetadata(dom: DomainRef, snap: string, flags: number): Promise<boolean> {
+    const list = testSnapshots(this.state, this.obj(dom));
+    return snaps.hasMetadata(list, snap, flags, "testDomainSnapshotHasMetadata");
+  }
+
+  async domainRevertToSnapshot(dom: DomainRef, snap: string, flags: number): Promise<void> {
+    const obj = this.obj(dom);
+    await testSnapshotRevert(this.state, obj, snap, flags);
+    dom.id = obj.id;
+  }
+
+  async domainSnapshotDelete(dom: DomainRef, snap: string, flags: number): Promise<void> {
+    await testSnapshotDelete(this.state, this.obj(dom), snap, flags);
   }
 
   async domainSendKey(

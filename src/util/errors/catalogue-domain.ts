@@ -1004,6 +1004,44 @@ export const domainErrors = {
     kind: "user",
     template: "nvcpus in {func} must not be zero",
   },
+  // === snapshots (libvirt's snapshot_conf.c, virdomainmomentobjlist.c, drivers' lookups) ===
+  SNAPSHOT_NOT_FOUND: {
+    vir: "NO_DOMAIN_SNAPSHOT",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "no domain snapshot with matching name '{name}'",
+  },
+  SNAPSHOT_NO_CURRENT: {
+    vir: "NO_DOMAIN_SNAPSHOT",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "the domain does not have a current snapshot",
+  },
+  SNAPSHOT_NO_PARENT: {
+    vir: "NO_DOMAIN_SNAPSHOT",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "snapshot '{name}' does not have a parent",
+  },
+  SNAPSHOT_EXISTS: {
+    vir: "OPERATION_FAILED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "domain moment {name} already exists",
+  },
+  SNAPSHOT_XML_INVALID: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "domain snapshot {what} at {xpath} (line {line})",
+  },
+  SNAPSHOT_UNDEFINE_HAS_SNAPSHOTS: {
+    vir: "OPERATION_INVALID",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "cannot delete inactive domain with {count} snapshots",
+  },
+  SNAPSHOT_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "DOMAIN", kind: "user", template: "{what}" },
   // === issue 20: vCPU threads, metadata, guest time, interface addresses ===
   DOMAIN_METADATA_NOT_FOUND: {
     vir: "NO_DOMAIN_METADATA",

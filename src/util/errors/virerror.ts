@@ -164,6 +164,7 @@ export const virErrorPrefix: Partial<Record<VirErrorNumberName, string>> = {
   INVALID_DOMAIN: "invalid domain pointer in",
   INVALID_ARG: "invalid argument",
   OPERATION_FAILED: "operation failed",
+  NO_DOMAIN_SNAPSHOT: "Domain snapshot not found",
   OS_TYPE: "unknown OS type",
   NO_KERNEL: "missing kernel information",
   NO_SOURCE: "missing source information for",
