@@ -4,7 +4,8 @@
 
 Runs in the X display and D-Bus session of its environment (the test starts Xvfb, a session
 bus and so the AT-SPI bus). Starts `virt-manager --debug --no-fork --connect URI`, runs the steps
-of PHASE (`local`, `ssh`, or `spice`: VM's SPICE console), checks each one through the UI and through python3-libvirt (an
+of PHASE (`local`, `ssh`, or `spice`: VM's SPICE console; `ssh` also opens the SPICE console of
+OPTIONS' spice_vm, `local` compares VM's CPU graph with OPTIONS' stopped_vm's), checks each one through the UI and through python3-libvirt (an
 independent client of the same daemon), and prints one JSON line per step:
 {"step": NAME, "ok": true, ...facts}. A failed step prints {"ok": false, "error": ...}, saves a
 picture of the screen and exits 1. Pictures (`import -window root`) go to OUT_DIR.
@@ -65,6 +66,11 @@ def wait(pred, timeout=30, what="condition"):
             last = e
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" ({last})" if last else ""))
+
+
+def tag():
+    """Pictures' name prefix: the phase, and the guest when a step runs on another one."""
+    return PHASE if VM == sys.argv[4] else f"{PHASE}-{VM}"
 
 
 def showing(node):
@@ -245,6 +251,7 @@ def step(name):
             assert_no_error(name)
             emit(step=name, ok=True, seconds=round(time.time() - t0, 1), **facts)
 
+        run.__wrapped__ = fn
         return run
 
     return deco
@@ -262,6 +269,77 @@ def s_connect():
          "the connection to be up")
     row = vm_row(VM, "Running")
     return {"connection": conn_cell.name, "row": row.name, "picture": shot(f"{PHASE}-manager")}
+
+
+def read_ppm(path):
+    """(width, height, bytes) of a binary PPM (ImageMagick writes them: no PIL here)."""
+    data = open(path, "rb").read()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos)
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise AssertionError(f"{path}: not an 8-bit P6 PPM")
+    return int(fields[1]), int(fields[2]), data[pos + 1:]
+
+
+# the sparkline's line colour (virtManager/lib/graphwidgets.py: rgb 0.42, 0.64, 0.73)
+SPARK_LINE = (108, 164, 187)
+
+
+def graph_pixels(ppm, box):
+    """Pixels of the sparkline's line colour in `box` (x, y, w, h) of a screen picture."""
+    width, height, px = ppm
+    x0, y0, w, h = box
+    n = 0
+    for y in range(max(0, y0), min(height, y0 + h)):
+        for x in range(max(0, x0), min(width, x0 + w)):
+            i = (y * width + x) * 3
+            if all(abs(px[i + c] - SPARK_LINE[c]) <= 40 for c in range(3)):
+                n += 1
+    return n
+
+
+@step("cpugraph")
+def s_cpugraph():
+    """The list's CPU usage column draws each running guest's sparkline from the stats polling
+    (virDomainGetInfo's cpuTime, every 0.1 s with --test-options=short-poll): the running guest's
+    cell has line pixels above the graph's baseline, the stopped guest's has none."""
+    stopped = OPTS["stopped_vm"]
+    m = manager()
+    header = find(m, "CPU usage", "table column header")
+    (hx, _), (hw, _) = header.position, header.size
+    vm_row(stopped, "Shutoff")
+    cells = {}
+    for name in (VM, stopped):
+        (_, y), (_, h) = vm_row(name).position, vm_row(name).size
+        # inside the graph's frame, above its baseline (a 0 % point lies on it: 6 px up)
+        cells[name] = (hx + 4, y + 4, hw - 8, h - 10)
+    counts = {}
+
+    def active():
+        pic = shot(f"{PHASE}-cpu-graph")
+        ppm = pic + ".ppm"
+        subprocess.run(["convert", pic, ppm], check=True, timeout=30)
+        pix = read_ppm(ppm)
+        counts.update({n: graph_pixels(pix, b) for n, b in cells.items()})
+        return counts[VM] >= 3
+
+    time.sleep(3)  # 30 polls
+    wait(active, 30, f"{VM}'s CPU graph to show activity ({counts})")
+    if counts[stopped] != 0:
+        raise AssertionError(f"the stopped {stopped}'s CPU graph has line pixels: {counts}")
+    dom = conn.lookupByName(VM)
+    return {"line_pixels": counts, "cells": cells, "cpu_time_ns": dom.info()[4],
+            "picture": os.path.join(OUT, f"{PHASE}-cpu-graph.png")}
 
 
 def vm_window(name):
@@ -543,8 +621,17 @@ def s_console():
     item = find(win, "Take Screenshot", "menu item", visible=False)
     wait(lambda: item.sensitive, 60, "the graphical console to connect (Take Screenshot sensitive)")
     time.sleep(2)
-    dump_tree(os.path.join(OUT, f"{PHASE}-console-tree.txt"))
-    facts = {"picture": shot(f"{PHASE}-console")}
+    dump_tree(os.path.join(OUT, f"{tag()}-console-tree.txt"))
+    facts = {"picture": shot(f"{tag()}-console")}
+    if PHASE == "ssh" and VM == OPTS.get("spice_vm"):
+        # over qemu+ssh virt-manager opens an ssh tunnel (ssh ... nc HOST PORT) per SPICE channel
+        LOG.flush()
+        log = open(LOG.name).read()
+        facts["spice_over_ssh"] = "Starting connect process for proto=spice trans=ssh" in log
+        facts["tunnels"] = log.count("Generated tunnel fd=")
+        if not facts["spice_over_ssh"] or facts["tunnels"] < 2:  # the VNC console's, then SPICE's
+            raise AssertionError("no SPICE console through ssh tunnels: " + "\n".join(
+                ln for ln in log.splitlines() if "pice" in ln or "tunnel" in ln)[-2000:])
     if PHASE == "spice":
         # a local SPICE console asks for each channel's socket with virDomainOpenGraphicsFD
         # (virt-manager logs every request) and never connects to the port itself
@@ -562,7 +649,7 @@ def s_screenshot():
     win = find(app, re.escape(VM) + " on .*", "frame")
     vm_menu(win, "Take Screenshot")
     chooser = find(app, "Save Virtual Machine Screenshot", "file chooser", timeout=20)
-    path = os.path.join(OUT, f"{PHASE}-virt-manager-screenshot.png")
+    path = os.path.join(OUT, f"{tag()}-virt-manager-screenshot.png")
     if os.path.exists(path):  # else the chooser asks whether to replace it
         os.remove(path)
     entry = find(chooser, "", "text")
@@ -572,14 +659,14 @@ def s_screenshot():
     # what QEMU itself shows now (QMP screendump through the daemon), to compare with
     import libvirt_qemu
 
-    dump = os.path.join(OUT, f"{PHASE}-screendump.ppm")
+    dump = os.path.join(OUT, f"{tag()}-screendump.ppm")
     libvirt_qemu.qemuMonitorCommand(conn.lookupByName(VM), json.dumps(
         {"execute": "screendump", "arguments": {"filename": dump}}), 0)
     # and the console as it is on the screen: the VNC widget's place, and a picture of the screen
     area = find(win, "console-gfx-viewport", "viewport").findChild(
         lambda n: n.roleName == "drawing area", retry=False)
     (x, y), (w, h) = area.position, area.size
-    return {"file": path, "screendump": dump, "screen": shot(f"{PHASE}-console-screen"),
+    return {"file": path, "screendump": dump, "screen": shot(f"{tag()}-console-screen"),
             "widget": [x, y, w, h]}
 
 
@@ -603,9 +690,34 @@ def s_sendkey():
     return {}
 
 
+def on_spice_vm(fn):
+    """Runs a step on OPTS["spice_vm"] (a guest with <graphics type='spice'>) instead of VM."""
+
+    def run():
+        global VM
+        vm = VM
+        # the other guest's window covers the manager's list (no window manager): close it
+        # (File > Close) so that the pointer reaches the list
+        for w in app.children:
+            if showing(w) and w.roleName == "frame" and re.fullmatch(re.escape(vm) + " on .*", w.name):
+                menu_item(w, ["File", "Close"])
+                wait(lambda: not showing(w), 10, f"{vm}'s window to close")
+        VM = OPTS["spice_vm"]
+        try:
+            return fn()
+        finally:
+            VM = vm
+
+    return run
+
+
+s_spice_console = step("spice-console")(on_spice_vm(s_console.__wrapped__))
+s_spice_screenshot = step("spice-screenshot")(on_spice_vm(s_screenshot.__wrapped__))
+
 PHASES = {
-    "local": [s_connect, s_details, s_lifecycle, s_console, s_screenshot, s_sendkey, s_newvm, s_delete],
-    "ssh": [s_connect, s_console, s_screenshot, s_sendkey],
+    "local": [s_connect, s_cpugraph, s_details, s_lifecycle, s_console, s_screenshot, s_sendkey, s_newvm, s_delete],
+    # then OPTS["spice_vm"]'s SPICE console through virt-manager's ssh tunnel
+    "ssh": [s_connect, s_console, s_screenshot, s_sendkey, s_spice_console, s_spice_screenshot],
     # VM is a guest with <graphics type='spice'>
     "spice": [s_connect, s_console, s_screenshot],
 }

@@ -12,15 +12,17 @@
  * D-Bus session bus (which starts the AT-SPI bus) and HOME/XDG dirs are the test's too.
  *
  * Steps, each asserted through the UI and through python3-libvirt: connect and the guest list with
- * state; the Details pages with no error dialog; Pause, Resume, Reboot, Shut Down, Run, Force Off
+ * state; the list's CPU usage graph (the running guest's row has a sparkline above its baseline, the
+ * shut-off SPICE guest's row has none: a picture of the screen, kept); the Details pages with no error dialog; Pause, Resume, Reboot, Shut Down, Run, Force Off
  * from the guest window's menus; the VNC console (locally virt-manager asks for it with
  * virDomainOpenGraphicsFD: fd passing), Take Screenshot and Send Key > Ctrl+Alt+Delete (the guest
  * restarts); the New VM wizard (manual install, generic OS, a new disk in the default pool, the
  * default network; Customize > Boot Options > direct kernel boot of the test guest's kernel)
  * creates and starts a guest whose NIC is on virbr0 and whose OS boots and lists its disks on the
  * serial console; Delete removes it with its disk; then over qemu+ssh the console (virt-manager's
- * ssh tunnel to the VNC port), Take Screenshot and Send Key; then a second guest's SPICE console
- * (locally through virDomainOpenGraphicsFD, one socket per SPICE channel) and Take Screenshot. The
+ * ssh tunnel to the VNC port), Take Screenshot and Send Key, and the second guest's SPICE console
+ * (an ssh tunnel per SPICE channel) and Take Screenshot; then that SPICE console locally (through
+ * virDomainOpenGraphicsFD, one socket per SPICE channel) and Take Screenshot. The
  * console's pixels, as saved by Take Screenshot and as shown on the X screen, must match QMP
  * `screendump` of the guest taken at the same moment. Pictures of the screen are kept in the
  * directory the test prints, with steps.jsonl (what each step saw).
@@ -411,35 +413,8 @@ if (!insideTestNetns()) {
           return steps;
         };
 
-        // --- local qemu:///system
-        const local = await drive(
-          "local",
-          "qemu:///system",
-          ["connect", "details", "lifecycle", "console", "screenshot", "sendkey", "newvm", "delete"],
-          // the wizard's guest boots the test guest's OS: Customize > Boot Options > Direct kernel boot
-          { newvm_kernel: { kernel, initrd, args: guestCmdline("disks") } },
-        );
-        assert.equal(local[0]!.row, `${VM}\nRunning`);
-        await consoleMatches(t, out, "local", local[4]!);
-        const newvm = local[6]!;
-        assert.match(String(newvm.disk), new RegExp(`^${stateRoot}/`));
-        // its OS booted and lists its disks on the serial console (read through the daemon)
-        const serialLines = newvm.serial as string[];
-        assert.ok(
-          serialLines.some((l) => /^DISK \S+ \d+/.test(l)),
-          `the wizard's guest printed no DISK line: ${JSON.stringify(serialLines)}`,
-        );
-        assert.equal(await virsh("domstate", VM), "running\n\n");
-        assert.doesNotMatch(await virsh("list", "--all", "--name"), /newvm/);
-        assert.ok(!existsSync(String(newvm.disk)), `${String(newvm.disk)} is left`);
-
-        // --- over ssh: the console through virt-manager's ssh tunnel, send key, screenshot
-        const sshUri = `qemu+ssh://root@127.0.0.1:${port}/system`;
-        const ssh = await drive("ssh", sshUri, ["connect", "console", "screenshot", "sendkey"], {});
-        await consoleMatches(t, out, "ssh", ssh[2]!);
-
-        // --- a SPICE guest's console, local: virt-manager's SPICE widget takes each channel's
-        // socket from virDomainOpenGraphicsFD
+        // a SPICE guest, shut off for the local phase (the CPU graph's idle row), then running
+        // for the ssh phase (SPICE through virt-manager's ssh tunnels) and the spice phase
         const spiceSerial = join(dir, "serial-spice.log");
         writeFileSync(
           join(dir, `${SPICE_VM}.xml`),
@@ -455,6 +430,48 @@ if (!insideTestNetns()) {
           }),
         );
         await virsh("define", join(dir, `${SPICE_VM}.xml`));
+        // --- local qemu:///system
+        const local = await drive(
+          "local",
+          "qemu:///system",
+          [
+            "connect",
+            "cpugraph",
+            "details",
+            "lifecycle",
+            "console",
+            "screenshot",
+            "sendkey",
+            "newvm",
+            "delete",
+          ],
+          // the wizard's guest boots the test guest's OS: Customize > Boot Options > Direct kernel boot
+          {
+            newvm_kernel: { kernel, initrd, args: guestCmdline("disks") },
+            stopped_vm: SPICE_VM,
+          },
+        );
+        assert.equal(local[0]!.row, `${VM}\nRunning`);
+        // the running guest's CPU graph has a line above its baseline; the stopped one's has none
+        const lines = local[1]!.line_pixels as Record<string, number>;
+        assert.ok(lines[VM]! >= 3, JSON.stringify(local[1]));
+        assert.equal(lines[SPICE_VM], 0, JSON.stringify(local[1]));
+        await consoleMatches(t, out, "local", local[5]!);
+        const newvm = local[7]!;
+        assert.match(String(newvm.disk), new RegExp(`^${stateRoot}/`));
+        // its OS booted and lists its disks on the serial console (read through the daemon)
+        const serialLines = newvm.serial as string[];
+        assert.ok(
+          serialLines.some((l) => /^DISK \S+ \d+/.test(l)),
+          `the wizard's guest printed no DISK line: ${JSON.stringify(serialLines)}`,
+        );
+        assert.equal(await virsh("domstate", VM), "running\n\n");
+        assert.doesNotMatch(await virsh("list", "--all", "--name"), /newvm/);
+        assert.ok(!existsSync(String(newvm.disk)), `${String(newvm.disk)} is left`);
+
+        // --- over ssh: the console through virt-manager's ssh tunnel, send key, screenshot
+        const sshUri = `qemu+ssh://root@127.0.0.1:${port}/system`;
+        // and the SPICE guest's console through them (one ssh tunnel per SPICE channel)
         await virsh("start", SPICE_VM);
         assert.match(await virsh("domdisplay", SPICE_VM), /^spice:\/\/127\.0\.0\.1:\d+/);
         // its screen is still once the guest is up (it prints to the serial port only)
@@ -465,6 +482,19 @@ if (!insideTestNetns()) {
           assert.ok(Date.now() < end, `${SPICE_VM} did not boot: ${readFileSync(spiceSerial, "utf8")}`);
           await new Promise((r) => setTimeout(r, 500));
         }
+        const ssh = await drive(
+          "ssh",
+          sshUri,
+          ["connect", "console", "screenshot", "sendkey", "spice-console", "spice-screenshot"],
+          { spice_vm: SPICE_VM },
+        );
+        await consoleMatches(t, out, "ssh", ssh[2]!);
+        assert.ok(ssh[4]!.spice_over_ssh, JSON.stringify(ssh[4]));
+        await consoleMatches(t, out, "ssh-spice", ssh[5]!);
+
+        // --- the SPICE guest's console, local: virt-manager's SPICE widget takes each channel's
+        // socket from virDomainOpenGraphicsFD
+
         const spice = await drive(
           "spice",
           "qemu:///system",
