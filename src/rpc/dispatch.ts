@@ -75,6 +75,19 @@ const daemonFeatures = new Set<number>([
   DrvFeature.TYPED_PARAM_STRING,
 ]);
 
+/** Features the connection's driver answers (migration). */
+const driverFeatures = new Set<number>([
+  DrvFeature.MIGRATION_V1,
+  DrvFeature.MIGRATION_V2,
+  DrvFeature.MIGRATION_P2P,
+  DrvFeature.MIGRATION_DIRECT,
+  DrvFeature.MIGRATION_V3,
+  DrvFeature.MIGRATE_CHANGE_PROTECTION,
+  DrvFeature.XML_MIGRATABLE,
+  DrvFeature.MIGRATION_OFFLINE,
+  DrvFeature.MIGRATION_PARAMS,
+]);
+
 /** Encodes a driver event as the modern (callback id) message; false when it has no wire form. */
 function sendCallbackEvent(
   client: ServerClient,
@@ -205,7 +218,10 @@ export function buildDispatchTable(): Table {
       return { supported: 1 };
     }
     if (daemonFeatures.has(a.feature)) return { supported: 1 };
-    // the rest (migration) is the connection's driver's to say
+    // Migration features are the connection's driver's to say. The rest stay the daemon's
+    // answer (0): NETWORK_UPDATE_HAS_CORRECT_ORDER in particular, whose answer decides the
+    // argument order virsh sends and networkUpdate below expects.
+    if (!driverFeatures.has(a.feature)) return { supported: 0 };
     return { supported: (await conn.supportsFeature(a.feature)) ? 1 : 0 };
   });
   on(t, Proc.connectOpen, async (ctx, a) => {
