@@ -131,14 +131,20 @@ interface MigrationInfo {
   "total-time"?: number;
 }
 
-async function rawRound(r: number): Promise<Sample> {
-  const dir = join(work, `raw-${r}`);
+/**
+ * One raw round. `unlimited`: the source gets the bandwidth setting tvirt and libvirt give every
+ * migration (`max-bandwidth` unlimited, QEMU's default being 128 MiB/s), so that row compares
+ * the same QEMU settings; without it QEMU's defaults.
+ */
+async function rawRound(r: number, unlimited = false): Promise<Sample> {
+  const dir = join(work, `raw-${r}${unlimited ? "-unl" : ""}`);
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const src = await rawQemu(dir, join(dir, "a"));
   const dst = await rawQemu(dir, join(dir, "b"), `tcp:127.0.0.1:${port}`);
   try {
     await src.qmp.execute("cont");
+    if (unlimited) await src.qmp.execute("migrate-set-parameters", { "max-bandwidth": 8796093022207 });
     await sleep(2000); // the guest boots and counts
     const t0 = performance.now();
     await src.qmp.execute("migrate", { uri: `tcp:127.0.0.1:${port}` });
@@ -262,6 +268,7 @@ interface Column {
 }
 
 const raw: Column = { name: "raw QEMU (QMP)", samples: [] };
+const rawUnlimited: Column = { name: "raw QEMU, unlimited bw", samples: [] };
 const tvirt: Column = { name: "tvirt (tvirtd p2p)", samples: [] };
 const libvirt: Column = { name: "libvirt (libvirtd p2p)", samples: [] };
 
@@ -286,6 +293,7 @@ try {
   }
   for (let r = 0; r < rounds; r++) {
     raw.samples.push(await rawRound(r));
+    rawUnlimited.samples.push(await rawRound(r, true));
     if (tv && tvirt.why === undefined) {
       const dir = join(work, `tvirt-${r}`);
       mkdirSync(dir);
@@ -326,7 +334,7 @@ console.log(`live migration of a 128 MiB TCG guest on one machine, median of ${r
 console.log(
   `${"".padEnd(26)} ${"total ms".padStart(9)} ${"vs raw".padStart(7)} ${"downtime ms".padStart(12)} ${"vs raw".padStart(7)}`,
 );
-for (const c of [raw, tvirt, libvirt]) {
+for (const c of [raw, rawUnlimited, tvirt, libvirt]) {
   if (c.samples.length === 0) {
     console.log(`${c.name.padEnd(26)} n/a: ${c.why ?? "no samples"}`);
     continue;
