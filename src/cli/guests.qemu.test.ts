@@ -17,29 +17,10 @@ import { test } from "node:test";
 import { connect, type Connection } from "../api/index.ts";
 import "../rpc/register.ts";
 import { privateSession, spawnDaemon, type DaemonProcess } from "../testing/rpc/harness.ts";
-import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
+import { guestDomainXML, testGuestOrSkip, lastCounter as counter, waitFor } from "../testing/guest/index.ts";
 import { parseDefaultsFile, parseRecord, resolveSettings } from "./guests.ts";
 
 const guestsBin = fileURLToPath(new URL("../../bin/tvirt-guests.js", import.meta.url));
-
-function counter(file: string): number {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return -1;
-  }
-  const all = [...text.matchAll(/COUNTER (\d+)/g)];
-  return all.length === 0 ? -1 : Number(all[all.length - 1]![1]);
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function runGuests(
   args: string[],

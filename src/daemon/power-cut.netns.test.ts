@@ -25,19 +25,11 @@ import { connect } from "../api/index.ts";
 import "../rpc/register.ts";
 import { insideTestNetns, ipLinks, runInTestNetns, sh } from "../testing/netns.ts";
 import { spawnDaemon, type DaemonProcess } from "../testing/rpc/harness.ts";
-import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
+import { guestDomainXML, testGuestOrSkip, waitFor } from "../testing/guest/index.ts";
 import { qemuProcessesOf } from "../testing/qemu/driver.ts";
 import { isProcessAlive } from "../util/spawn.ts";
 
 const here = fileURLToPath(import.meta.url);
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 if (!insideTestNetns()) {
   test("power cut and boot of the system instance with guests on a network, in a new network namespace", async (t) => {

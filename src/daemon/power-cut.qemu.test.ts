@@ -20,26 +20,7 @@ import { connect, type Connection } from "../api/index.ts";
 import "../rpc/register.ts";
 import { privateSession, spawnDaemon, type DaemonProcess } from "../testing/rpc/harness.ts";
 import { isProcessAlive } from "../util/spawn.ts";
-import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
-
-function counter(file: string): number {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return -1;
-  }
-  const all = [...text.matchAll(/COUNTER (\d+)/g)];
-  return all.length === 0 ? -1 : Number(all[all.length - 1]![1]);
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+import { guestDomainXML, testGuestOrSkip, lastCounter as counter, waitFor } from "../testing/guest/index.ts";
 
 /**
  * The pids listening on TCP `port` (ss): other tests on the host may take a port the moment a

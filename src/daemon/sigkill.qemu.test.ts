@@ -26,7 +26,7 @@ import {
 } from "../testing/rpc/harness.ts";
 import { isProcessAlive } from "../util/spawn.ts";
 import { VirErrorNumber } from "../util/errors/index.ts";
-import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
+import { guestDomainXML, testGuestOrSkip, lastCounter as counter, waitFor } from "../testing/guest/index.ts";
 
 /** A python3-libvirt client driven line by line on stdin; answers one JSON line per command. */
 const PY_CLIENT = `
@@ -136,26 +136,6 @@ function pythonClient(
 }
 
 const alive = (pid: number): boolean => isProcessAlive(pid);
-
-/** The last `COUNTER n` the guest printed on its serial file, or -1. */
-function counter(file: string): number {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return -1;
-  }
-  const all = [...text.matchAll(/COUNTER (\d+)/g)];
-  return all.length === 0 ? -1 : Number(all[all.length - 1]![1]);
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const NAMES = ["sk1", "sk2", "sk3"] as const;
 

@@ -24,3 +24,4 @@ export {
 } from "./qemu.ts";
 export { GuestBuildError, type GuestBuildFailure } from "./run.ts";
 export { testGuestOrSkip } from "./skip.ts";
+export { lastCounter, waitFor } from "./serial.ts";
