@@ -320,6 +320,28 @@ export const commandSchemas: Record<string, JsonSchema> = {
   }),
   capabilities: obj({ xml: str }),
   domcapabilities: obj({ xml: str }),
+  // issue 20: node CPU map and statistics
+  nodecpumap: obj({ present: int, online: int, onlineCpus: { type: "array", items: int } }),
+  nodecpustats: obj(
+    {
+      cpu: nullable("integer"),
+      user: int,
+      system: int,
+      idle: int,
+      iowait: int,
+      percent: obj(
+        {
+          usage: nullable("number"),
+          user: nullable("number"),
+          system: nullable("number"),
+          idle: nullable("number"),
+          iowait: nullable("number"),
+        },
+        ["user", "system", "iowait"],
+      ),
+    },
+    ["user", "system", "idle", "iowait", "percent"],
+  ),
   // CPU models, baseline, compare
   "cpu-models": obj({
     arch: str,

@@ -13,6 +13,7 @@ import { event } from "./event.ts";
 import { graphicsCommands } from "./graphics.ts"; // graphical consoles
 import { hostCommands } from "./host.ts";
 import { cpuCommands } from "./cpu.ts";
+import { fleetCommands } from "./fleet.ts"; // issue 20: node CPU map/stats, vcpuinfo, ...
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
 import { jobCommands } from "./jobs.ts"; // job control (issue 15)
@@ -177,6 +178,7 @@ export const allCommands: Cmd[] = [
   ...cgroupTuneCommands, // cgroup tuning
   ...hostCommands,
   ...cpuCommands, // CPU models, baseline, compare
+  ...fleetCommands, // issue 20: node CPU map/stats, vcpuinfo, ...
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
   ...snapshotCommands, // domain snapshots

@@ -1,0 +1,168 @@
+/**
+ * Host and domain commands over issue 20's calls (src/api/host-cpu.ts): nodecpumap,
+ * nodecpustats — printed as `tools/virsh-host.c` (9.0) prints them.
+ */
+import { nodeGetCPUMap, nodeGetCPUStats } from "../../api/host-cpu.ts";
+import type { Ctx } from "../context.ts";
+import type { CmdDef } from "../grammar.ts";
+
+type Cmd = CmdDef<Ctx>;
+
+/** virBitmapFormat: sorted bits as ranges, "0-3,5". */
+function formatBits(bits: number[]): string {
+  const s = [...bits].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < s.length;) {
+    let j = i;
+    while (j + 1 < s.length && s[j + 1] === s[j]! + 1) j++;
+    parts.push(j === i ? `${s[i]}` : `${s[i]}-${s[j]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+/** C's "%-15s". */
+const label = (s: string): string => s.padEnd(15);
+
+const nodecpumap: Cmd = {
+  name: "nodecpumap",
+  group: "host",
+  help: "node cpu map",
+  desc: "Displays the node's total number of CPUs, the number of online CPUs and the list of online CPUs.",
+  opts: [{ name: "pretty", type: "bool", help: "return human readable output" }],
+  async run(ctx, cmd) {
+    const pretty = cmd.bool("pretty");
+    let map: { cpus: number; online: number[] };
+    try {
+      map = await nodeGetCPUMap(ctx.connection());
+    } catch (e) {
+      return ctx.fail("Unable to get cpu map", e);
+    }
+    const online = new Set(map.online);
+    let bits = "";
+    if (pretty) bits = formatBits(map.online);
+    else for (let i = 0; i < map.cpus; i++) bits += online.has(i) ? "y" : "-";
+    ctx.print(
+      `${label("CPUs present:")} ${map.cpus}\n${label("CPUs online:")} ${map.online.length}\n` +
+        `${label("CPU map:")} ${bits}\n`,
+    );
+    ctx.emit({
+      present: map.cpus,
+      online: map.online.length,
+      onlineCpus: [...map.online].sort((a, b) => a - b),
+    });
+    return true;
+  },
+};
+
+interface CpuTimes {
+  user: bigint;
+  sys: bigint;
+  idle: bigint;
+  iowait: bigint;
+  util?: bigint;
+}
+
+function cpuTimes(fields: { field: string; value: bigint }[]): CpuTimes {
+  const t: CpuTimes = { user: 0n, sys: 0n, idle: 0n, iowait: 0n };
+  for (const { field, value } of fields) {
+    if (field === "kernel") t.sys = value;
+    else if (field === "user") t.user = value;
+    else if (field === "idle") t.idle = value;
+    else if (field === "iowait") t.iowait = value;
+    else if (field === "utilization") t.util = value;
+  }
+  return t;
+}
+
+/** C's "%5.1lf%%", glibc spelling 0/0 as -nan. */
+function pct(v: number): string {
+  return `${(Number.isNaN(v) ? "-nan" : v.toFixed(1)).padStart(5)}%`;
+}
+
+const nodecpustats: Cmd = {
+  name: "nodecpustats",
+  group: "host",
+  help: "Prints cpu stats of the node.",
+  desc: "Returns cpu stats of the node, in nanoseconds.",
+  opts: [
+    { name: "cpu", type: "int", help: "prints specified cpu statistics only." },
+    { name: "percent", type: "bool", help: "prints by percentage during 1 second." },
+  ],
+  async run(ctx, cmd) {
+    const cpu = ctx.optInt(cmd, "cpu");
+    if (cpu === null) return false;
+    const cpuNum = cpu ?? -1;
+    const percent = cmd.bool("percent");
+    const get = async (): Promise<CpuTimes | undefined> => {
+      try {
+        return cpuTimes(await nodeGetCPUStats(ctx.connection(), cpuNum));
+      } catch (e) {
+        ctx.fail("Unable to get node cpu stats", e);
+        return undefined;
+      }
+    };
+    const first = await get();
+    if (!first) return false;
+    if (!percent) {
+      const rows: [string, bigint][] = [
+        ["user:", first.user],
+        ["system:", first.sys],
+        ["idle:", first.idle],
+        ["iowait:", first.iowait],
+      ];
+      ctx.print(rows.map(([k, v]) => `${label(k)} ${`${v}`.padStart(20)}\n`).join(""));
+      ctx.emit({
+        cpu: cpu ?? null,
+        user: Number(first.user),
+        system: Number(first.sys),
+        idle: Number(first.idle),
+        iowait: Number(first.iowait),
+      });
+      return true;
+    }
+    if (first.util !== undefined) {
+      const usage = Number(first.util);
+      ctx.print(`${label("usage:")} ${pct(usage)}\n${label("idle:")} ${pct(100 - usage)}\n`);
+      ctx.emit({ cpu: cpu ?? null, percent: { usage, idle: 100 - usage } });
+      return true;
+    }
+    // virsh samples twice, a second apart, and prints the shares of the difference
+    await new Promise((r) => setTimeout(r, 1000));
+    const second = await get();
+    if (!second) return false;
+    const user = Number(second.user - first.user);
+    const sys = Number(second.sys - first.sys);
+    const idle = Number(second.idle - first.idle);
+    const iowait = Number(second.iowait - first.iowait);
+    const total = user + sys + idle + iowait;
+    const share = (v: number): number => (v / total) * 100;
+    const p = {
+      usage: share(user + sys),
+      user: share(user),
+      system: share(sys),
+      idle: share(idle),
+      iowait: share(iowait),
+    };
+    ctx.print(
+      `${label("usage:")} ${pct(p.usage)}\n${label("user:")} ${pct(p.user)}\n` +
+        `${label("system:")} ${pct(p.system)}\n${label("idle:")} ${pct(p.idle)}\n` +
+        `${label("iowait:")} ${pct(p.iowait)}\n`,
+    );
+    // JSON has no NaN: an unchanged counter set (total 0) gives nulls
+    const j = (v: number): number | null => (Number.isFinite(v) ? v : null);
+    ctx.emit({
+      cpu: cpu ?? null,
+      percent: {
+        usage: j(p.usage),
+        user: j(p.user),
+        system: j(p.system),
+        idle: j(p.idle),
+        iowait: j(p.iowait),
+      },
+    });
+    return true;
+  },
+};
+
+export const fleetCommands: Cmd[] = [nodecpumap, nodecpustats];
