@@ -342,6 +342,20 @@ export const commandSchemas: Record<string, JsonSchema> = {
     },
     ["user", "system", "idle", "iowait", "percent"],
   ),
+  vcpuinfo: obj({
+    domain: domainRefSchema,
+    hostCpus: int,
+    vcpus: {
+      type: "array",
+      items: obj({
+        vcpu: int,
+        cpu: nullable("integer"),
+        state: nullable("string"),
+        cpuTime: nullable("integer"),
+        affinity: { type: "array", items: int },
+      }),
+    },
+  }),
   // CPU models, baseline, compare
   "cpu-models": obj({
     arch: str,

@@ -1,10 +1,11 @@
 /**
  * Host and domain commands over issue 20's calls (src/api/host-cpu.ts): nodecpumap,
- * nodecpustats — printed as `tools/virsh-host.c` (9.0) prints them.
+ * nodecpustats, vcpuinfo — printed as `tools/virsh-host.c` (9.0) prints them.
  */
-import { nodeGetCPUMap, nodeGetCPUStats } from "../../api/host-cpu.ts";
+import { domainGetVcpus, nodeGetCPUMap, nodeGetCPUStats, type VcpuInfo } from "../../api/host-cpu.ts";
 import type { Ctx } from "../context.ts";
 import type { CmdDef } from "../grammar.ts";
+import { domJson, domainOpt } from "./domain.ts";
 
 type Cmd = CmdDef<Ctx>;
 
@@ -165,4 +166,79 @@ const nodecpustats: Cmd = {
   },
 };
 
-export const fleetCommands: Cmd[] = [nodecpumap, nodecpustats];
+const VCPU_STATES = ["offline", "running", "blocked"];
+const DOMAIN_SHUTOFF = 5;
+
+const vcpuinfo: Cmd = {
+  name: "vcpuinfo",
+  group: "domain",
+  help: "detailed domain vcpu information",
+  desc: "Returns basic information about the domain virtual CPUs.",
+  opts: [domainOpt(), { name: "pretty", type: "bool", help: "return human readable output" }],
+  async run(ctx, cmd) {
+    const pretty = cmd.bool("pretty");
+    const dom = await ctx.domain(cmd);
+    if (!dom) return false;
+    let hostCpus: number;
+    let info: VcpuInfo[] | undefined;
+    let affinity: number[][];
+    try {
+      hostCpus = (await nodeGetCPUMap(ctx.connection())).cpus;
+      const dinfo = await dom.getInfo();
+      try {
+        const v = await domainGetVcpus(dom);
+        info = v.info;
+        affinity = v.affinity;
+      } catch (e) {
+        // virsh: an inactive domain has no vCPU threads, only its configured pinning
+        if (dinfo.state !== DOMAIN_SHUTOFF) throw e;
+        const maplen = Math.ceil(hostCpus / 8);
+        const pins = await dom.getVcpuPinInfo(dinfo.nrVirtCpu, maplen, 2 /* AFFECT_CONFIG */);
+        affinity = [];
+        for (let n = 0; n < pins.num; n++) {
+          const cpus: number[] = [];
+          for (let c = 0; c < hostCpus; c++)
+            if ((pins.cpumaps[n * maplen + (c >> 3)]! >> (c & 7)) & 1) cpus.push(c);
+          affinity.push(cpus);
+        }
+      }
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    let out = "";
+    const vcpus = [];
+    for (let n = 0; n < affinity.length; n++) {
+      const v = info?.[n];
+      // the maps are as wide as virsh asks: the host CPU count
+      const cpus = (affinity[n] ?? []).filter((c) => c < hostCpus);
+      out += `${label("VCPU:")} ${v ? v.number : n}\n`;
+      if (v) {
+        out += `${label("CPU:")} ${v.cpu}\n${label("State:")} ${VCPU_STATES[v.state] ?? "no state"}\n`;
+        if (v.cpuTime !== 0n) out += `${label("CPU time:")} ${(Number(v.cpuTime) / 1e9).toFixed(1)}s\n`;
+      } else {
+        out += `${label("CPU:")} N/A\n${label("State:")} N/A\n${label("CPU time:")} N/A\n`;
+      }
+      let aff: string;
+      if (pretty) aff = `${formatBits(cpus)} (out of ${hostCpus})`;
+      else {
+        const set = new Set(cpus);
+        aff = "";
+        for (let c = 0; c < hostCpus; c++) aff += set.has(c) ? "y" : "-";
+      }
+      // virsh separates the blocks by a blank line (none after the last)
+      out += `${label("CPU Affinity:")} ${aff}\n${n < affinity.length - 1 ? "\n" : ""}`;
+      vcpus.push({
+        vcpu: v ? v.number : n,
+        cpu: v ? v.cpu : null,
+        state: v ? (VCPU_STATES[v.state] ?? "no state") : null,
+        cpuTime: v ? Number(v.cpuTime) : null,
+        affinity: [...cpus].sort((a, b) => a - b),
+      });
+    }
+    ctx.print(out);
+    ctx.emit({ domain: domJson(dom), hostCpus, vcpus });
+    return true;
+  },
+};
+
+export const fleetCommands: Cmd[] = [nodecpumap, nodecpustats, vcpuinfo];
