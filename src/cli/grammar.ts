@@ -311,6 +311,7 @@ export function commandHelp(def: {
   s += `    ${def.name} - ${def.help}\n`;
   s += "\n  SYNOPSIS\n";
   s += `    ${def.name}`;
+  const shortopt = opts.some((o) => o.type === "data");
   for (const o of opts) {
     let fmt: string;
     switch (o.type) {
@@ -327,7 +328,12 @@ export function commandHelp(def: {
         fmt = o.required ? `<${o.name}>` : `[<${o.name}>]`;
         break;
       case "argv":
-        fmt = o.required ? `{[--${o.name}] <string>}...` : `[<${o.name}>]...`;
+        // virsh (vshCmddefHelp): after a data option an optional argv is shown by its name too
+        fmt = o.required
+          ? `{[--${o.name}] <string>}...`
+          : shortopt
+            ? `[[--${o.name}] <string>]...`
+            : `[<${o.name}>]...`;
         break;
     }
     s += ` ${fmt}`;
@@ -352,7 +358,7 @@ export function commandHelp(def: {
           buf = `[--${o.name}] <string>`;
           break;
         case "argv":
-          buf = o.required ? `[--${o.name}] <string>` : `<${o.name}>`;
+          buf = o.required || shortopt ? `[--${o.name}] <string>` : `<${o.name}>`;
           break;
       }
       s += `    ${buf.padEnd(15)}  ${o.help}\n`;
