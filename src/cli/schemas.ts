@@ -356,6 +356,12 @@ export const commandSchemas: Record<string, JsonSchema> = {
       }),
     },
   }),
+  desc: obj({
+    domain: domainRefSchema,
+    field: { type: "string", enum: ["description", "title"] },
+    value: nullable("string"),
+    updated: bool,
+  }),
   // CPU models, baseline, compare
   "cpu-models": obj({
     arch: str,

@@ -37,6 +37,19 @@ const lines = [
   "vcpuinfo nosuch",
   "vcpuinfo",
   "help vcpuinfo",
+  "desc test",
+  "desc test --title",
+  "desc test --config",
+  "desc test --current --live",
+  "desc test --current --config hello",
+  "desc nosuch",
+  "desc test --title --new-desc hello ; desc test --title ; desc --domain test --title --config",
+  "desc test --live new words here ; desc test ; desc test --config ; desc test --current",
+  "desc test --config persistent text ; desc test --config ; desc test --live",
+  "-q desc test hello ; desc test ; desc test --title",
+  "desc test '' ; desc test --title ''",
+  "desc test x ; desc test '' ; desc test ; desc test --title y ; desc test --title '' ; desc test --title",
+  "help desc",
 ];
 
 /** vcpuinfo's CPU time follows the clock in libvirt's test driver: compare without it. */
@@ -50,8 +63,9 @@ test("issue 20 commands print what virsh 9.0 prints on test:///default", async (
     return;
   }
   for (const line of lines) {
-    const v = await runArgv(["virsh", "-c", "test:///default", line], { env });
-    const ours = await tvirsh(line);
+    const args = line.startsWith("-q ") ? ["-q", line.slice(3)] : [line];
+    const v = await runArgv(["virsh", "-c", "test:///default", ...args], { env });
+    const ours = await tvirsh(...args);
     assert.equal(maskTime(ours.out), maskTime(v.stdout), `stdout of: ${line}`);
     assert.equal(ours.err, v.stderr, `stderr of: ${line}`);
     assert.equal(ours.status, v.code, `status of: ${line}`);
