@@ -362,6 +362,17 @@ export const commandSchemas: Record<string, JsonSchema> = {
     value: nullable("string"),
     updated: bool,
   }),
+  domtime: obj(
+    {
+      domain: domainRefSchema,
+      set: bool,
+      sync: bool,
+      seconds: nullable("integer"),
+      nseconds: int,
+    },
+    ["sync", "nseconds"],
+  ),
+  "inject-nmi": obj({ domain: domainRefSchema, injected: bool }),
   // CPU models, baseline, compare
   "cpu-models": obj({
     arch: str,

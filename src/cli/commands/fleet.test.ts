@@ -50,6 +50,22 @@ const lines = [
   "desc test '' ; desc test --title ''",
   "desc test x ; desc test '' ; desc test ; desc test --title y ; desc test --title '' ; desc test --title",
   "help desc",
+  "domtime test",
+  "domtime test --pretty",
+  "domtime --domain test --time 1000000000",
+  "domtime test --now",
+  "domtime test --sync",
+  "domtime test --time x",
+  "domtime test --time 5 --now",
+  "domtime test --sync --now",
+  "domtime test --time 5 --sync",
+  "domtime nosuch",
+  "help domtime",
+  "inject-nmi test",
+  "inject-nmi --domain 1",
+  "inject-nmi nosuch",
+  "inject-nmi",
+  "help inject-nmi",
 ];
 
 /** vcpuinfo's CPU time follows the clock in libvirt's test driver: compare without it. */
@@ -91,6 +107,20 @@ test("--json: issue 20 documents match their schemas", async () => {
   assert.deepEqual(validate(p, commandSchemas.nodecpustats!), []);
   // the test driver's counters never move: no share can be computed
   assert.equal(p.percent.usage, null);
+
+  for (const [args, name] of [
+    [["domtime", "test", "--json"], "domtime"],
+    [["domtime", "test", "--time", "7", "--json"], "domtime"],
+    [["inject-nmi", "test", "--json"], "inject-nmi"],
+    [["desc", "test", "--json"], "desc"],
+    [["desc", "test", "--title", "t", "--json"], "desc"],
+  ] as const) {
+    const r = await tvirsh(...args);
+    assert.equal(r.status, 0, r.err);
+    assert.deepEqual(validate(JSON.parse(r.out), commandSchemas[name]!), [], args.join(" "));
+  }
+  const dt = JSON.parse((await tvirsh("domtime", "test", "--json")).out) as { seconds: number };
+  assert.equal(dt.seconds, 627319920);
 
   const vc = await tvirsh("vcpuinfo", "test", "--json");
   assert.equal(vc.status, 0, vc.err);

@@ -1,11 +1,14 @@
 /**
  * Host and domain commands over issue 20's calls (src/api/host-cpu.ts): nodecpumap,
- * nodecpustats, vcpuinfo, desc — printed as `tools/virsh-host.c` (9.0) prints them.
+ * nodecpustats, vcpuinfo, desc, domtime, inject-nmi — printed as `tools/virsh-host.c` (9.0) prints them.
  */
 import {
   domainGetMetadata,
+  domainGetTime,
   domainGetVcpus,
+  domainInjectNMI,
   domainSetMetadata,
+  domainSetTime,
   nodeGetCPUMap,
   nodeGetCPUStats,
   type VcpuInfo,
@@ -310,4 +313,78 @@ const desc: Cmd = {
   },
 };
 
-export const fleetCommands: Cmd[] = [nodecpumap, nodecpustats, vcpuinfo, desc];
+const TIME_SYNC = 1; // VIR_DOMAIN_TIME_SYNC
+
+const domtime: Cmd = {
+  name: "domtime",
+  group: "domain",
+  help: "domain time",
+  desc: "Gets or sets the domain's system time",
+  opts: [
+    domainOpt(),
+    { name: "now", type: "bool", help: "set to the time of the host running virsh" },
+    { name: "pretty", type: "bool", help: "print domain's time in human readable form" },
+    { name: "sync", type: "bool", help: "instead of setting given time, synchronize from domain's RTC" },
+    { name: "time", type: "int", help: "time to set" },
+  ],
+  async run(ctx, cmd) {
+    if (!ctx.exclusive(cmd, "time", "now")) return false;
+    if (!ctx.exclusive(cmd, "time", "sync")) return false;
+    if (!ctx.exclusive(cmd, "now", "sync")) return false;
+    const dom = await ctx.domain(cmd);
+    if (!dom) return false;
+    // vshCommandOptLongLong: a signed 64-bit count of seconds
+    const raw = cmd.raw("time");
+    let seconds: bigint | undefined;
+    if (raw !== undefined) {
+      const n = /^\s*[+-]?\d+$/.test(raw) ? BigInt(raw.trim()) : undefined;
+      if (n === undefined || n < -(2n ** 63n) || n >= 2n ** 63n) {
+        return ctx.fail(`Numeric value '${raw}' for <time> option is malformed or out of range`);
+      }
+      seconds = n;
+    }
+    const now = cmd.bool("now");
+    const sync = cmd.bool("sync");
+    try {
+      if (seconds !== undefined || now || sync) {
+        if (now) seconds = BigInt(Math.floor(Date.now() / 1000));
+        await domainSetTime(dom, seconds ?? 0n, 0, sync ? TIME_SYNC : 0);
+        ctx.emit({ domain: domJson(dom), set: true, sync, seconds: sync ? null : Number(seconds ?? 0n) });
+        return true;
+      }
+      const t = await domainGetTime(dom);
+      if (cmd.bool("pretty")) {
+        // virsh formats the guest's time as UTC
+        const iso = new Date(Number(t.seconds) * 1000).toISOString();
+        ctx.print(`Time: ${iso.slice(0, 10)} ${iso.slice(11, 19)}`);
+      } else {
+        ctx.print(`Time: ${t.seconds}`);
+      }
+      ctx.emit({ domain: domJson(dom), set: false, seconds: Number(t.seconds), nseconds: t.nseconds });
+      return true;
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+  },
+};
+
+const injectNmi: Cmd = {
+  name: "inject-nmi",
+  group: "domain",
+  help: "Inject NMI to the guest",
+  desc: "Inject NMI to the guest domain.",
+  opts: [domainOpt()],
+  async run(ctx, cmd) {
+    const dom = await ctx.domain(cmd);
+    if (!dom) return false;
+    try {
+      await domainInjectNMI(dom);
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    ctx.emit({ domain: domJson(dom), injected: true });
+    return true;
+  },
+};
+
+export const fleetCommands: Cmd[] = [nodecpumap, nodecpustats, vcpuinfo, desc, domtime, injectNmi];
