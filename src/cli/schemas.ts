@@ -373,6 +373,20 @@ export const commandSchemas: Record<string, JsonSchema> = {
     ["sync", "nseconds"],
   ),
   "inject-nmi": obj({ domain: domainRefSchema, injected: bool }),
+  domifaddr: obj({
+    domain: domainRefSchema,
+    interfaces: {
+      type: "array",
+      items: obj({
+        name: str,
+        mac: nullable("string"),
+        addresses: {
+          type: "array",
+          items: obj({ type: { type: "string", enum: ["ipv4", "ipv6"] }, address: str, prefix: int }),
+        },
+      }),
+    },
+  }),
   // CPU models, baseline, compare
   "cpu-models": obj({
     arch: str,

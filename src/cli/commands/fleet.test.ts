@@ -66,6 +66,15 @@ const lines = [
   "inject-nmi nosuch",
   "inject-nmi",
   "help inject-nmi",
+  "domifaddr test",
+  "domifaddr test --source lease",
+  "domifaddr test --source arp",
+  "domifaddr test --source agent",
+  "domifaddr test --source bogus",
+  "domifaddr test --interface nope",
+  "domifaddr test --full --interface testnet0",
+  "domifaddr nosuch",
+  "help domifaddr",
 ];
 
 /** vcpuinfo's CPU time follows the clock in libvirt's test driver: compare without it. */
@@ -112,6 +121,7 @@ test("--json: issue 20 documents match their schemas", async () => {
     [["domtime", "test", "--json"], "domtime"],
     [["domtime", "test", "--time", "7", "--json"], "domtime"],
     [["inject-nmi", "test", "--json"], "inject-nmi"],
+    [["domifaddr", "test", "--json"], "domifaddr"],
     [["desc", "test", "--json"], "desc"],
     [["desc", "test", "--title", "t", "--json"], "desc"],
   ] as const) {

@@ -1,12 +1,13 @@
 /**
  * Host and domain commands over issue 20's calls (src/api/host-cpu.ts): nodecpumap,
- * nodecpustats, vcpuinfo, desc, domtime, inject-nmi — printed as `tools/virsh-host.c` (9.0) prints them.
+ * nodecpustats, vcpuinfo, desc, domtime, inject-nmi, domifaddr — printed as `tools/virsh-host.c` (9.0) prints them.
  */
 import {
   domainGetMetadata,
   domainGetTime,
   domainGetVcpus,
   domainInjectNMI,
+  domainInterfaceAddresses,
   domainSetMetadata,
   domainSetTime,
   nodeGetCPUMap,
@@ -387,4 +388,77 @@ const injectNmi: Cmd = {
   },
 };
 
-export const fleetCommands: Cmd[] = [nodecpumap, nodecpustats, vcpuinfo, desc, domtime, injectNmi];
+// virDomainInterfaceAddressesSource
+const ADDR_SOURCES: Record<string, number> = { lease: 0, agent: 1, arp: 2 };
+
+/** One row of domifaddr's table: " %-10s %-17s    %-12s %s". */
+const ifRow = (name: string, mac: string, proto: string, addr: string): string =>
+  ` ${name.padEnd(10)} ${mac.padEnd(17)}    ${proto.padEnd(12)} ${addr}\n`;
+
+const domifaddr: Cmd = {
+  name: "domifaddr",
+  group: "domain",
+  help: "Get network interfaces' addresses for a running domain",
+  desc: "Get network interfaces' addresses for a running domain",
+  opts: [
+    domainOpt(),
+    { name: "interface", type: "string", help: "network interface name" },
+    { name: "full", type: "bool", help: "always display names and MACs of interfaces" },
+    { name: "source", type: "string", help: "address source: 'lease', 'agent', or 'arp'" },
+  ],
+  async run(ctx, cmd) {
+    const dom = await ctx.domain(cmd);
+    if (!dom) return false;
+    const ifname = ctx.optString(cmd, "interface");
+    if (ifname === null) return false;
+    const src = ctx.optString(cmd, "source");
+    if (src === null) return false;
+    let source = ADDR_SOURCES.lease!;
+    if (src !== undefined) {
+      const n = ADDR_SOURCES[src];
+      if (n === undefined) return ctx.fail(`Unknown data source '${src}'`);
+      source = n;
+    }
+    const full = cmd.bool("full");
+    let ifaces;
+    try {
+      ifaces = await domainInterfaceAddresses(dom, source);
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    let out = ifRow("Name", "MAC address", "Protocol", "Address") + "-".repeat(79) + "\n";
+    const shown = ifaces.filter((i) => ifname === undefined || i.name === ifname);
+    for (const i of shown) {
+      const mac = i.hwaddr ?? "N/A";
+      if (i.addrs.length === 0) {
+        out += ifRow(i.name, mac, "N/A", "N/A");
+        continue;
+      }
+      i.addrs.forEach((a, k) => {
+        const first = k === 0 || full;
+        out += ifRow(
+          first ? i.name : "-",
+          first ? mac : "-",
+          a.type === 1 ? "ipv6" : "ipv4",
+          `${a.addr}/${a.prefix}`,
+        );
+      });
+    }
+    ctx.print(out);
+    ctx.emit({
+      domain: domJson(dom),
+      interfaces: shown.map((i) => ({
+        name: i.name,
+        mac: i.hwaddr,
+        addresses: i.addrs.map((a) => ({
+          type: a.type === 1 ? "ipv6" : "ipv4",
+          address: a.addr,
+          prefix: a.prefix,
+        })),
+      })),
+    });
+    return true;
+  },
+};
+
+export const fleetCommands: Cmd[] = [nodecpumap, nodecpustats, vcpuinfo, desc, domtime, injectNmi, domifaddr];
