@@ -318,7 +318,7 @@ const TIME_SYNC = 1; // VIR_DOMAIN_TIME_SYNC
 
 const domtime: Cmd = {
   name: "domtime",
-  group: "domain",
+  group: "monitor", // virsh lists it under Domain Monitoring
   help: "domain time",
   desc: "Gets or sets the domain's system time",
   opts: [
@@ -397,7 +397,7 @@ const ifRow = (name: string, mac: string, proto: string, addr: string): string =
 
 const domifaddr: Cmd = {
   name: "domifaddr",
-  group: "domain",
+  group: "monitor", // virsh lists it under Domain Monitoring
   help: "Get network interfaces' addresses for a running domain",
   desc: "Get network interfaces' addresses for a running domain",
   opts: [
