@@ -362,6 +362,16 @@ export const commandSchemas: Record<string, JsonSchema> = {
     value: nullable("string"),
     updated: bool,
   }),
+  metadata: obj(
+    {
+      domain: domainRefSchema,
+      uri: { type: "string" },
+      key: nullable("string"),
+      metadata: nullable("string"),
+      updated: bool,
+    },
+    ["key", "updated"],
+  ),
   domtime: obj(
     {
       domain: domainRefSchema,

@@ -65,3 +65,5 @@ export { assignUsbAddresses } from "./address-usb.ts";
 export { parseBitmap, formatBitmap } from "./bitmap.ts";
 export type * from "./types.ts";
 export type { XmlWarning } from "../xml.ts";
+export { formatRawElement } from "./format-general.ts";
+export { rawElement } from "./parse-general.ts";

@@ -1011,14 +1011,14 @@ export class TestConnection implements HypervisorDriver {
     dom: DomainRef,
     type: number,
     metadata: string | null,
-    _key: string | null,
+    key: string | null,
     uri: string | null,
     flags: number,
   ): Promise<void> {
     checkFlags(flags, 1 | 2, "testDomainSetMetadata");
     const obj = this.obj(dom);
     const { live, config } = this.#tuningDefs(obj, flags);
-    for (const def of [live, config]) if (def) setDefMetadata(def, type, metadata, uri, "Set");
+    for (const def of [live, config]) if (def) setDefMetadata(def, type, metadata, uri, "Set", key);
     this.state.events.emit(refOf(obj), { id: DomainEventId.METADATA_CHANGE, type, nsuri: uri });
   }
 

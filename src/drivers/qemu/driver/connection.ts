@@ -741,12 +741,12 @@ export class QemuConnection implements HypervisorDriver {
     dom: DomainRef,
     type: number,
     metadata: string | null,
-    _key: string | null,
+    key: string | null,
     uri: string | null,
     flags: number,
   ): Promise<void> {
     return this.onDomain(dom, async (obj) => {
-      await misc.setMetadata(this.driver, obj, type, metadata, uri, flags);
+      await misc.setMetadata(this.driver, obj, type, metadata, uri, flags, key);
       this.driver.events.emit(obj.ref(), { id: DomainEventId.METADATA_CHANGE, type, nsuri: uri });
     });
   }
