@@ -32,6 +32,7 @@ import { gzip as gzipCb, constants as zlibConstants } from "node:zlib";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
 import {
   CHPASSWD_SCRIPT,
+  SHUTDOWN_SCRIPT,
   GUEST_ETC_FILES,
   GUEST_MODULES,
   INIT_SCRIPT,
@@ -108,6 +109,7 @@ export const RECIPE = createHash("sha256")
       GUEST_MODULES,
       GUEST_ETC_FILES,
       CHPASSWD_SCRIPT,
+      SHUTDOWN_SCRIPT,
       agent: agentFingerprint(),
     }),
   )
@@ -509,7 +511,11 @@ async function initramfsEntries(busyboxPath: string, sel: ModuleSelection): Prom
   );
   const agent = await agentEntries();
   if (agent.length > 0)
-    entries.push(...agent, { type: "file", name: "usr/sbin/chpasswd", data: CHPASSWD_SCRIPT, mode: 0o755 });
+    entries.push(
+      ...agent,
+      { type: "file", name: "usr/sbin/chpasswd", data: CHPASSWD_SCRIPT, mode: 0o755 },
+      { type: "file", name: "sbin/shutdown", data: SHUTDOWN_SCRIPT, mode: 0o755 },
+    );
   for (const m of sel.modules)
     entries.push({ type: "file", name: `lib/modules/${m.name}.ko`, data: await readFile(m.path) });
   return entries;

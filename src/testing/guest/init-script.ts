@@ -14,6 +14,8 @@
  *   TVIRT-GUEST-POWERDOWN                the ACPI power button was pressed; powering off
  *   TVIRT-GUEST-ERROR <text>             bad probe mode; the guest powers off
  *   TVIRT-GUEST-AGENT <port>             qemu-ga started on /dev/<port> (org.qemu.guest_agent.0)
+ *   TVIRT-GUEST-AGENT-POWEROFF           qemu-ga's guest-shutdown (powerdown/halt); powering off
+ *   TVIRT-GUEST-AGENT-REBOOT             qemu-ga's guest-shutdown mode reboot; rebooting
  *   TVIRT-GUEST-MOUNTED <dev>            tvirt.mount=<dev> on the command line: /dev/<dev> is on /mnt
  *
  * The guest agent: in every mode that keeps running, a background job looks for a virtio
@@ -102,6 +104,23 @@ while IFS= read -r line || [ -n "$line" ]; do
   mv /etc/shadow.new /etc/shadow
 done
 exit $status
+`;
+
+/**
+ * `/sbin/shutdown`: qemu-ga's guest-shutdown runs `/sbin/shutdown -h|-P|-r +0 <message>`,
+ * which busybox lacks. Prints what it does on the console, then powers off or reboots.
+ */
+export const SHUTDOWN_SCRIPT = `#!/bin/sh
+case " $* " in
+  *" -r "*)
+    echo "TVIRT-GUEST-AGENT-REBOOT" >/dev/console
+    reboot -f
+    ;;
+  *)
+    echo "TVIRT-GUEST-AGENT-POWEROFF" >/dev/console
+    poweroff -f
+    ;;
+esac
 `;
 
 /** `/etc/acpi/PWRF/00000080`: busybox acpid runs it on an ACPI power-button press. */
