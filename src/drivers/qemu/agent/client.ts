@@ -141,7 +141,9 @@ export class AgentClient {
         s.off("error", fail);
         this.#sock = s;
         this.#buf = Buffer.alloc(0);
-        s.on("data", (d: Buffer) => this.#onData(d));
+        s.on("data", (d: Buffer) => {
+          this.#onData(d);
+        });
         s.on("error", () => undefined);
         s.on("close", () => {
           if (this.#sock === s) {

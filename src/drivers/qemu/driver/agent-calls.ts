@@ -141,9 +141,9 @@ export async function getFSInfo(obj: QemuDomainObj, flags: number): Promise<Gues
   checkFlags(flags, 0, "qemuDomainGetFSInfo");
   const list = await guestFilesystems(obj);
   return list.map((fs) => ({
-    mountpoint: String(fs.mountpoint ?? ""),
-    name: String(fs.name ?? ""),
-    fstype: String(fs.type ?? ""),
+    mountpoint: text(fs.mountpoint),
+    name: text(fs.name),
+    fstype: text(fs.type),
     devAliases: fsDisks(obj, fs).flatMap((d) => (d.disk ? [d.disk.target.dev] : [])),
   }));
 }
@@ -159,6 +159,9 @@ export const GuestInfoTypes = {
   INTERFACES: 1 << 6,
 } as const;
 const ALL_TYPES = Object.values(GuestInfoTypes).reduce((a, b) => a | b, 0);
+
+/** A string member of a reply ("" when absent or not a string). */
+const text = (v: unknown): string => (typeof v === "string" ? v : "");
 
 const str = (field: string, value: string): TypedParameter => ({ field, value: { type: 7, value } });
 const uint = (field: string, value: number): TypedParameter => ({ field, value: { type: 2, value } });
@@ -210,7 +213,7 @@ export async function getGuestInfo(
     const users = asArray(await call(obj, "guest-get-users"), "guest-get-users");
     out.push(uint("user.count", users.length));
     users.forEach((u, i) => {
-      out.push(str(`user.${i}.name`, String(u.user ?? "")));
+      out.push(str(`user.${i}.name`, text(u.user)));
       if (typeof u.domain === "string") out.push(str(`user.${i}.domain`, u.domain));
       if (typeof u["login-time"] === "number")
         out.push(ull(`user.${i}.login-time`, BigInt(Math.round(u["login-time"] * 1000))));
@@ -235,9 +238,9 @@ export async function getGuestInfo(
     out.push(uint("fs.count", list.length));
     list.forEach((fs, i) => {
       const p = `fs.${i}`;
-      out.push(str(`${p}.mountpoint`, String(fs.mountpoint ?? "")));
-      out.push(str(`${p}.name`, String(fs.name ?? "")));
-      out.push(str(`${p}.fstype`, String(fs.type ?? "")));
+      out.push(str(`${p}.mountpoint`, text(fs.mountpoint)));
+      out.push(str(`${p}.name`, text(fs.name)));
+      out.push(str(`${p}.fstype`, text(fs.type)));
       if (typeof fs["total-bytes"] === "number") out.push(ull(`${p}.total-bytes`, BigInt(fs["total-bytes"])));
       if (typeof fs["used-bytes"] === "number") out.push(ull(`${p}.used-bytes`, BigInt(fs["used-bytes"])));
       const disks = fsDisks(obj, fs);
@@ -254,7 +257,7 @@ export async function getGuestInfo(
     out.push(uint("disk.count", disks.length));
     disks.forEach((d, i) => {
       const p = `disk.${i}`;
-      out.push(str(`${p}.name`, String(d.name ?? "")));
+      out.push(str(`${p}.name`, text(d.name)));
       out.push(bool(`${p}.partition`, d.partition === true));
       const deps = Array.isArray(d.dependencies) ? (d.dependencies as unknown[]) : [];
       out.push(uint(`${p}.dependency.count`, deps.length));
@@ -292,11 +295,11 @@ export async function guestInterfaces(obj: QemuDomainObj): Promise<DomainInterfa
       ? (ifc["ip-addresses"] as Record<string, unknown>[])
       : [];
     return {
-      name: String(ifc.name ?? ""),
+      name: text(ifc.name),
       hwaddr: typeof ifc["hardware-address"] === "string" ? ifc["hardware-address"] : null,
       addrs: addrs.map((a) => ({
         type: a["ip-address-type"] === "ipv6" ? 1 : 0,
-        addr: String(a["ip-address"] ?? ""),
+        addr: text(a["ip-address"]),
         prefix: typeof a.prefix === "number" ? a.prefix : 0,
       })),
     };

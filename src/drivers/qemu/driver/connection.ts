@@ -794,7 +794,10 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   domainAgentSetResponseTimeout(dom: DomainRef, timeout: number, flags: number): Promise<void> {
-    return this.onDomain(dom, async (obj) => agent.setResponseTimeout(obj, timeout, flags));
+    return this.onDomain(dom, (obj) => {
+      agent.setResponseTimeout(obj, timeout, flags);
+      return Promise.resolve();
+    });
   }
 
   domainQemuAgentCommand(dom: DomainRef, cmd: string, timeout: number, flags: number): Promise<string> {
