@@ -203,11 +203,11 @@ test(
       const secs = Number(/Time: (\d+)/.exec(time)?.[1]);
       assert.ok(Math.abs(secs - Date.now() / 1000) < 3600, `guest time ${time}`);
       assert.match((await v("guestvcpus ga")).stdout, /^vcpus\s+: 0$/m);
-    // domtime --time: qemu-ga sets the clock (and writes the RTC with hwclock -w)
-    await v("domtime ga --time 1900000000");
-    const set = Number(/Time: (\d+)/.exec((await v("domtime ga")).stdout)?.[1]);
-    assert.ok(set >= 1900000000 && set < 1900000000 + 600, `guest time after --time: ${set}`);
-    await v(`domtime ga --time ${Math.floor(Date.now() / 1000)}`);
+      // domtime --time: qemu-ga sets the clock (and writes the RTC with hwclock -w)
+      await v("domtime ga --time 1900000000");
+      const set = Number(/Time: (\d+)/.exec((await v("domtime ga")).stdout)?.[1]);
+      assert.ok(set >= 1900000000 && set < 1900000000 + 600, `guest time after --time: ${set}`);
+      await v(`domtime ga --time ${Math.floor(Date.now() / 1000)}`);
 
       await v("shutdown ga --mode agent");
       const until = Date.now() + 30_000;
