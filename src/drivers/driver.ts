@@ -127,6 +127,15 @@ export type TypedParameterValue =
   | { type: 6; value: boolean }
   | { type: 7; value: string };
 
+/** `virDomainFSInfo` */
+export interface GuestFSInfo {
+  mountpoint: string;
+  name: string;
+  fstype: string;
+  /** The domain disks the filesystem sits on, by target name (`vda`). */
+  devAliases: string[];
+}
+
 /** `virTypedParameter`: a named, typed value (domstats, block stats). */
 export interface TypedParameter {
   field: string;
@@ -205,6 +214,7 @@ export type DomainEvent =
   | { readonly id: typeof DomainEventId.BALLOON_CHANGE; readonly actual: bigint }
   | { readonly id: typeof DomainEventId.DEVICE_REMOVED; readonly devAlias: string }
   | { readonly id: typeof DomainEventId.DEVICE_ADDED; readonly devAlias: string }
+  | { readonly id: typeof DomainEventId.AGENT_LIFECYCLE; readonly state: number; readonly reason: number }
   | {
       readonly id: typeof DomainEventId.IO_ERROR_REASON;
       readonly srcPath: string;
@@ -517,6 +527,20 @@ export interface HypervisorDriver {
     flags: number,
     leases?: LeaseLookup,
   ): Promise<DomainInterfaceAddrs[]>;
+  // --- the guest agent (libvirt's agent-backed calls) ---
+  /** virDomainFSFreeze / virDomainFSThaw: the number of filesystems frozen / thawed. */
+  domainFSFreeze?(dom: DomainRef, mountpoints: readonly string[], flags: number): Promise<number>;
+  domainFSThaw?(dom: DomainRef, mountpoints: readonly string[], flags: number): Promise<number>;
+  /** virDomainGetFSInfo: the guest's mounted filesystems, disks by target name. */
+  domainGetFSInfo?(dom: DomainRef, flags: number): Promise<GuestFSInfo[]>;
+  /** virDomainGetGuestInfo: `types` virDomainGuestInfoTypes bits (0 = all). */
+  domainGetGuestInfo?(dom: DomainRef, types: number, flags: number): Promise<TypedParameter[]>;
+  domainSetUserPassword?(dom: DomainRef, user: string, password: string, flags: number): Promise<void>;
+  domainGetGuestVcpus?(dom: DomainRef, flags: number): Promise<TypedParameter[]>;
+  domainSetGuestVcpus?(dom: DomainRef, cpumap: string, state: number, flags: number): Promise<void>;
+  domainAgentSetResponseTimeout?(dom: DomainRef, timeout: number, flags: number): Promise<void>;
+  /** virDomainQemuAgentCommand (libvirt-qemu): the agent's whole reply as JSON text. */
+  domainQemuAgentCommand?(dom: DomainRef, cmd: string, timeout: number, flags: number): Promise<string>;
   nodeDeviceIsActive?(name: string): Promise<boolean>;
   nodeDeviceIsPersistent?(name: string): Promise<boolean>;
   nodeDeviceGetAutostart?(name: string): Promise<boolean>;

@@ -24,6 +24,7 @@ import { toRemoteError } from "./errors.ts"; // graphical consoles: stream error
 import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
 import { addMiscProcedures } from "./dispatch-misc.ts";
+import { addAgentProcedures } from "./dispatch-agent.ts";
 import { addSecretProcedures } from "./dispatch-secret.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
@@ -127,6 +128,14 @@ function sendCallbackEvent(
     case DomainEventId.JOB_COMPLETED:
       client.sendMessage(Msg.callbackJobCompleted, { callbackID, dom: d, params: [...ev.params] });
       return true;
+    case DomainEventId.AGENT_LIFECYCLE:
+      client.sendMessage(Msg.callbackAgentLifecycle, {
+        callbackID,
+        dom: d,
+        state: ev.state,
+        reason: ev.reason,
+      });
+      return true;
     case DomainEventId.TRAY_CHANGE:
       client.sendMessage(Msg.callbackTrayChange, {
         callbackID,
@@ -169,6 +178,7 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
       break;
     case DomainEventId.DEVICE_ADDED:
     case DomainEventId.JOB_COMPLETED:
+    case DomainEventId.AGENT_LIFECYCLE:
     case DomainEventId.DEVICE_REMOVAL_FAILED:
     case DomainEventId.METADATA_CHANGE:
       break; // no legacy message exists for them
@@ -935,6 +945,7 @@ export function buildDispatchTable(): Table {
   });
   addNetworkProcedures(t);
   addMiscProcedures(t);
+  addAgentProcedures(t);
   addStorageProcedures(t);
   addSecretProcedures(t);
 

@@ -1424,6 +1424,11 @@ export const Msg = {
     "DOMAIN_EVENT_CALLBACK_DEVICE_ADDED",
     struct({ callbackID: int, dom: nonnullDomain, devAlias: nstring }),
   ),
+  callbackAgentLifecycle: message(
+    348,
+    "DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE",
+    struct({ callbackID: int, dom: nonnullDomain, state: int, reason: int }),
+  ),
   callbackJobCompleted: message(
     P.DOMAIN_EVENT_CALLBACK_JOB_COMPLETED,
     "DOMAIN_EVENT_CALLBACK_JOB_COMPLETED",

@@ -64,7 +64,7 @@ function formatTarget(w: XmlWriter, kind: "serial" | "console" | "channel" | "pa
   switch (kind) {
     case "channel":
       if (t.type === "guestfwd") w.empty("target", { type: "guestfwd", address: t.address, port: t.port });
-      else w.empty("target", { type: t.type, name: t.name });
+      else w.empty("target", { type: t.type, name: t.name, state: liveWriters.has(w) ? t.state : undefined });
       return;
     case "console":
       w.empty("target", { type: t.type ?? "serial", port: t.port ?? 0 });

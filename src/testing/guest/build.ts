@@ -23,14 +23,21 @@
  * move to a newer kernel, pass `refresh: true` (or delete the cache).
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip as gzipCb, constants as zlibConstants } from "node:zlib";
 import { writeCpio, type CpioEntry } from "./cpio.ts";
-import { GUEST_MODULES, INIT_SCRIPT, POWER_BUTTON_HANDLER } from "./init-script.ts";
+import {
+  CHPASSWD_SCRIPT,
+  SHUTDOWN_SCRIPT,
+  GUEST_ETC_FILES,
+  GUEST_MODULES,
+  INIT_SCRIPT,
+  POWER_BUTTON_HANDLER,
+} from "./init-script.ts";
 import { withLockFile } from "./lock.ts";
 import { moduleDir, selectModules, type ModuleSelection } from "./modules.ts";
 import { GuestBuildError, run, tail } from "./run.ts";
@@ -76,9 +83,36 @@ export interface GuestManifest {
   buildMs: number;
 }
 
+/**
+ * The host's guest agent (Debian's `qemu-guest-agent`, installed by scripts/setup): copied into
+ * the initramfs with the libraries `ldd` names and the loader. Its size and mtime are part of
+ * the recipe, so installing, upgrading or removing it builds a new initrd.
+ */
+export const QEMU_GA_PATH = "/usr/sbin/qemu-ga";
+
+function agentFingerprint(): string {
+  try {
+    const st = statSync(QEMU_GA_PATH);
+    return `${st.size}:${Math.trunc(st.mtimeMs)}`;
+  } catch {
+    return "absent";
+  }
+}
+
 /** Hash of everything that goes into the initramfs besides the packages. */
 export const RECIPE = createHash("sha256")
-  .update(JSON.stringify({ FORMAT, INIT_SCRIPT, POWER_BUTTON_HANDLER, GUEST_MODULES }))
+  .update(
+    JSON.stringify({
+      FORMAT,
+      INIT_SCRIPT,
+      POWER_BUTTON_HANDLER,
+      GUEST_MODULES,
+      GUEST_ETC_FILES,
+      CHPASSWD_SCRIPT,
+      SHUTDOWN_SCRIPT,
+      agent: agentFingerprint(),
+    }),
+  )
   .digest("hex")
   .slice(0, 12);
 
@@ -401,29 +435,65 @@ async function build(
   }
 }
 
-/** The initramfs tree: busybox, `/init`, the modules, the acpid handler. */
+/**
+ * qemu-ga and the shared objects it loads, as `ldd` lists them on the host (the guest runs the
+ * host's Debian userland for this one program). Empty when the host has no qemu-ga.
+ */
+async function agentEntries(): Promise<CpioEntry[]> {
+  if (!existsSync(QEMU_GA_PATH)) return [];
+  const { stdout } = await run(["ldd", QEMU_GA_PATH]);
+  const libs = new Set<string>();
+  for (const line of stdout.split("\n")) {
+    // "libx.so.1 => /lib/x86_64-linux-gnu/libx.so.1 (0x…)" or "/lib64/ld-linux-x86-64.so.2 (0x…)"
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x[0-9a-f]+\)/.exec(line);
+    if (m) libs.add(m[1]!);
+  }
+  const dirs = new Set<string>();
+  const entries: CpioEntry[] = [];
+  for (const lib of [...libs].sort()) {
+    const parts = lib.slice(1).split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const d = parts.slice(0, i).join("/");
+      if (!dirs.has(d) && !BASE_DIRS.includes(d)) {
+        dirs.add(d);
+        entries.push({ type: "dir", name: d, mode: 0o755 });
+      }
+    }
+    entries.push({ type: "file", name: lib.slice(1), data: await readFile(lib), mode: 0o755 });
+  }
+  entries.push({
+    type: "file",
+    name: QEMU_GA_PATH.slice(1),
+    data: await readFile(QEMU_GA_PATH),
+    mode: 0o755,
+  });
+  return entries;
+}
+
+const BASE_DIRS = [
+  "bin",
+  "dev",
+  "etc",
+  "etc/acpi",
+  "etc/acpi/PWRF",
+  "lib",
+  "lib/modules",
+  "mnt",
+  "proc",
+  "root",
+  "run",
+  "sbin",
+  "sys",
+  "usr",
+  "usr/bin",
+  "usr/sbin",
+  "var",
+  "var/log",
+];
+
+/** The initramfs tree: busybox, `/init`, the modules, the acpid handler, the guest agent. */
 async function initramfsEntries(busyboxPath: string, sel: ModuleSelection): Promise<CpioEntry[]> {
-  const dirs = [
-    "bin",
-    "dev",
-    "etc",
-    "etc/acpi",
-    "etc/acpi/PWRF",
-    "lib",
-    "lib/modules",
-    "mnt",
-    "proc",
-    "root",
-    "run",
-    "sbin",
-    "sys",
-    "usr",
-    "usr/bin",
-    "usr/sbin",
-    "var",
-    "var/log",
-  ];
-  const entries: CpioEntry[] = dirs.map((name) => ({
+  const entries: CpioEntry[] = BASE_DIRS.map((name) => ({
     type: "dir",
     name,
     mode: name === "root" ? 0o700 : 0o755,
@@ -436,7 +506,16 @@ async function initramfsEntries(busyboxPath: string, sel: ModuleSelection): Prom
     { type: "symlink", name: "bin/sh", target: "busybox" },
     { type: "file", name: "etc/acpi/PWRF/00000080", data: POWER_BUTTON_HANDLER, mode: 0o755 },
     { type: "file", name: "etc/tvirt-modules", data: `${sel.modules.map((m) => m.name).join(" ")}\n` },
+    { type: "symlink", name: "var/run", target: "../run" },
+    ...GUEST_ETC_FILES.map((f): CpioEntry => ({ type: "file", name: f.name, data: f.data, mode: f.mode })),
   );
+  const agent = await agentEntries();
+  if (agent.length > 0)
+    entries.push(
+      ...agent,
+      { type: "file", name: "usr/sbin/chpasswd", data: CHPASSWD_SCRIPT, mode: 0o755 },
+      { type: "file", name: "sbin/shutdown", data: SHUTDOWN_SCRIPT, mode: 0o755 },
+    );
   for (const m of sel.modules)
     entries.push({ type: "file", name: `lib/modules/${m.name}.ko`, data: await readFile(m.path) });
   return entries;

@@ -402,6 +402,57 @@ export const qemuErrors = {
     kind: "user",
     template: "QEMU guest agent is not configured",
   },
+  // === the guest agent (src/drivers/qemu/agent) ===
+  QEMU_AGENT_NOT_CONNECTED: {
+    vir: "AGENT_UNRESPONSIVE",
+    domain: "QEMU",
+    kind: "environment",
+    prefix: "Guest agent is not responding",
+    template: "QEMU guest agent is not connected",
+  },
+  QEMU_AGENT_TIMEOUT: {
+    vir: "AGENT_UNRESPONSIVE",
+    domain: "QEMU",
+    kind: "environment",
+    prefix: "Guest agent is not responding",
+    template: "Guest agent not available for now",
+  },
+  QEMU_AGENT_EOF: {
+    vir: "INTERNAL_ERROR",
+    domain: "QEMU",
+    kind: "environment",
+    template: "End of file from agent socket",
+  },
+  QEMU_AGENT_COMMAND_FAILED: {
+    vir: "INTERNAL_ERROR",
+    domain: "QEMU",
+    kind: "environment",
+    template: "unable to execute QEMU agent command '{command}': {reason}",
+  },
+  QEMU_AGENT_BAD_REPLY: {
+    vir: "INTERNAL_ERROR",
+    domain: "QEMU",
+    kind: "environment",
+    template: "malformed return value of QEMU agent command '{command}': {reason}",
+  },
+  QEMU_AGENT_BAD_JSON: {
+    vir: "INTERNAL_ERROR",
+    domain: "QEMU",
+    kind: "user",
+    template: "cannot parse json {text}: {reason}",
+  },
+  QEMU_AGENT_BAD_TIMEOUT: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "guest agent timeout '{timeout}' is less than '{min}'",
+  },
+  QEMU_AGENT_THAW_MOUNTPOINTS: {
+    vir: "ARGUMENT_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "specifying mountpoints is not supported",
+  },
   QEMU_GUEST_QUIT: {
     vir: "OPERATION_FAILED",
     domain: "QEMU",

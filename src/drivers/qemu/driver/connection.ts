@@ -34,6 +34,7 @@ import {
   bufferStream,
   type Screenshot,
   type DomainInterfaceAddrs,
+  type GuestFSInfo,
   type LeaseLookup,
   type VcpuInfo,
 } from "../../driver.ts";
@@ -71,6 +72,7 @@ import * as hotplug from "./hotplug.ts";
 import * as tuning from "./tuning.ts";
 import * as tune from "./tune-params.ts";
 import * as misc from "./fleet-misc.ts";
+import * as agent from "./agent-calls.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
 import * as jobs from "./jobs.ts"; // job control (issue 15)
@@ -760,11 +762,50 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   domainGetTime(dom: DomainRef, flags: number): Promise<{ seconds: bigint; nseconds: number }> {
-    return attempt(() => misc.guestTime(this.obj(dom), flags, "virDomainGetTime", 0));
+    return this.onDomain(dom, (obj) => agent.getTime(obj, flags));
   }
 
-  domainSetTime(dom: DomainRef, _seconds: bigint, _nseconds: number, flags: number): Promise<void> {
-    return attempt(() => misc.guestTime(this.obj(dom), flags, "virDomainSetTime", 1));
+  domainSetTime(dom: DomainRef, seconds: bigint, nseconds: number, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => agent.setTime(obj, seconds, nseconds, flags));
+  }
+
+  domainFSFreeze(dom: DomainRef, mountpoints: readonly string[], flags: number): Promise<number> {
+    return this.onDomain(dom, (obj) => agent.fsFreeze(obj, mountpoints, flags));
+  }
+
+  domainFSThaw(dom: DomainRef, mountpoints: readonly string[], flags: number): Promise<number> {
+    return this.onDomain(dom, (obj) => agent.fsThaw(obj, mountpoints, flags));
+  }
+
+  domainGetFSInfo(dom: DomainRef, flags: number): Promise<GuestFSInfo[]> {
+    return this.onDomain(dom, (obj) => agent.getFSInfo(obj, flags));
+  }
+
+  domainGetGuestInfo(dom: DomainRef, types: number, flags: number): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => agent.getGuestInfo(obj, types, flags));
+  }
+
+  domainSetUserPassword(dom: DomainRef, user: string, password: string, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => agent.setUserPassword(obj, user, password, flags));
+  }
+
+  domainGetGuestVcpus(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return this.onDomain(dom, (obj) => agent.getGuestVcpus(obj, flags));
+  }
+
+  domainSetGuestVcpus(dom: DomainRef, cpumap: string, state: number, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => agent.setGuestVcpus(obj, cpumap, state, flags));
+  }
+
+  domainAgentSetResponseTimeout(dom: DomainRef, timeout: number, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => {
+      agent.setResponseTimeout(obj, timeout, flags);
+      return Promise.resolve();
+    });
+  }
+
+  domainQemuAgentCommand(dom: DomainRef, cmd: string, timeout: number, flags: number): Promise<string> {
+    return this.onDomain(dom, (obj) => agent.agentCommand(obj, cmd, timeout, flags));
   }
 
   domainInterfaceAddresses(

@@ -2,9 +2,9 @@
  * Issue 20's calls on the QEMU driver: the host's CPU map and counters (libvirt's
  * virHostCPUGetMap / virHostCPUGetStats), per-vCPU thread figures (qemuDomainGetVcpus: thread
  * ids from `query-cpus-fast`, CPU time and last CPU from /proc/PID/task/TID/stat, affinity from
- * its status), description and title (qemuDomainSetMetadata), `inject-nmi`, guest time (through
- * the guest agent: refused by name when the domain has no agent channel) and interface
- * addresses from the network's DHCP leases or the host's ARP table.
+ * its status), description and title (qemuDomainSetMetadata), `inject-nmi` and interface
+ * addresses from the network's DHCP leases, the host's ARP table or the guest agent
+ * (agent-calls.ts).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +15,7 @@ import type { DomainInterfaceAddrs, LeaseLookup, VcpuInfo } from "../../driver.t
 import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { affectedDefs } from "./tuning.ts";
+import { guestInterfaces } from "./agent-calls.ts";
 import type { QmpClient } from "../monitor/index.ts";
 
 const LIVE = 1;
@@ -112,19 +113,6 @@ export async function injectNMI(obj: QemuDomainObj, flags: number): Promise<void
   });
 }
 
-function hasAgentChannel(obj: QemuDomainObj): boolean {
-  return obj.def.devices.channels.some((c) => c.target.name === "org.qemu.guest_agent.0");
-}
-
-/** virDomainGetTime / virDomainSetTime need the guest agent (guest-get-time / guest-set-time). */
-export function guestTime(obj: QemuDomainObj, flags: number, api: string, allowed: number): never {
-  checkFlags(flags, allowed, api);
-  liveQmp(obj);
-  if (!hasAgentChannel(obj)) throw new VirtError("QEMU_AGENT_NOT_CONFIGURED", {}, { name: obj.name });
-  // The channel exists, but tvirt has no guest agent client yet (issue 20, point 5).
-  throw new VirtError("API_NO_SUPPORT", { api: `${api} (guest agent client not in tvirt yet)` });
-}
-
 /** /proc/net/arp: IPv4 addresses by MAC. */
 function arpTable(): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -182,12 +170,7 @@ export async function interfaceAddresses(
     }
     return out;
   }
-  if (source === 1) {
-    if (!hasAgentChannel(obj)) throw new VirtError("QEMU_AGENT_NOT_CONFIGURED", {}, { name: obj.name });
-    throw new VirtError("API_NO_SUPPORT", {
-      api: "virDomainInterfaceAddresses with source agent (guest agent client not in tvirt yet)",
-    });
-  }
+  if (source === 1) return guestInterfaces(obj);
   throw new VirtError("DOMAIN_ADDR_SOURCE", { source });
 }
 

@@ -4,6 +4,8 @@
  * its job: modify jobs for most, an async job for save (queries still answer meanwhile), and
  * destroy, which kills the process first and then takes the lock ahead of every waiter.
  */
+import { agentChannel, agentOf } from "./agent.ts";
+import { agentPower } from "./agent-calls.ts";
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -345,8 +347,33 @@ export async function startDomain(
 function powerFlags(flags: number, func: string): void {
   const F = DomainShutdownFlags;
   checkFlags(flags, F.ACPI_POWER_BTN | F.GUEST_AGENT, func);
-  // No guest agent channel is ever configured by tvirt yet: agent-only requests cannot work.
-  if (flags & F.GUEST_AGENT && !(flags & F.ACPI_POWER_BTN)) throw new VirtError("QEMU_AGENT_NOT_CONFIGURED");
+}
+
+/**
+ * Shutdown and reboot through the guest agent, as libvirt chooses: asked for, or no mode given
+ * and the domain has an agent channel. Returns true when the agent took the request; false
+ * when the power button should be pressed instead (agent not asked for alone, or it failed and
+ * the button is allowed).
+ */
+async function viaAgent(obj: QemuDomainObj, flags: number, mode: "powerdown" | "reboot"): Promise<boolean> {
+  const F = DomainShutdownFlags;
+  const acpi = (flags & F.ACPI_POWER_BTN) !== 0;
+  const forced = (flags & F.GUEST_AGENT) !== 0 && !acpi;
+  const wanted = (flags & F.GUEST_AGENT) !== 0 || (!acpi && agentChannel(obj.def) !== undefined);
+  if (!wanted) return false;
+  try {
+    agentOf(obj);
+  } catch (e) {
+    if (forced) throw e;
+    return false;
+  }
+  try {
+    await agentPower(obj, mode);
+    return true;
+  } catch (e) {
+    if (forced) throw e;
+    return false;
+  }
 }
 
 export async function shutdownDomain(drv: QemuDriver, obj: QemuDomainObj, flags: number): Promise<void> {
@@ -356,7 +383,8 @@ export async function shutdownDomain(drv: QemuDriver, obj: QemuDomainObj, flags:
     if (obj.state !== DomainState.RUNNING)
       throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name, state: obj.state });
     run.fakeReboot = false;
-    await monitorOf(obj, run, "shutdown").execute("system_powerdown");
+    if (!(await viaAgent(obj, flags, "powerdown")))
+      await monitorOf(obj, run, "shutdown").execute("system_powerdown");
     await drv.saveStatus(obj);
   });
 }
@@ -408,6 +436,11 @@ export async function rebootDomain(drv: QemuDriver, obj: QemuDomainObj, flags: n
     // on_reboot destroy/preserve: a reboot request is a shutdown (libvirt's isReboot = false).
     run.fakeReboot = obj.def.onReboot !== "destroy" && obj.def.onReboot !== "preserve";
     await drv.saveStatus(obj);
+    if (await viaAgent(obj, flags, "reboot")) {
+      // the guest reboots by itself: no fake reboot needed
+      run.fakeReboot = false;
+      return;
+    }
     await monitorOf(obj, run, "reboot").execute("system_powerdown");
   });
 }

@@ -7,6 +7,7 @@
  *
  * Callers hold the domain's job (modify for start, destroy for stop) unless noted.
  */
+import { attachAgent, prepareChannelPaths } from "./agent.ts";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, open, readdir, rm, writeFile } from "node:fs/promises";
@@ -211,6 +212,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     spiceTLS: ctx.graphics?.spiceTLS === true,
     domainDir: dp.domainDir,
   });
+  prepareChannelPaths(live, dp.channelDir);
   let cmd;
   let hugepages;
   try {
@@ -535,6 +537,7 @@ export function attachMonitor(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun,
     handleMonitorEvent(drv, obj, run, ev);
     dispatchMonitorEvent(drv, obj, ev);
   });
+  attachAgent(drv, obj, run, qmp);
   const offClose = qmp.onClose(() => {
     if (run.qmp === qmp) run.qmp = undefined;
     if (run.detached || run.ended || obj.run !== run) return;
