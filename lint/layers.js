@@ -21,7 +21,7 @@
  * tools may import any layer).
  */
 
-const rpcServerModules = ["server", "dispatch", "dispatch-misc", "dispatch-secret", "register"];
+const rpcServerModules = ["server", "dispatch", "dispatch-misc", "dispatch-secret", "dispatch-blockjobs", "register"];
 
 /**
  * @typedef {object} Layer

@@ -24,6 +24,11 @@ import { toRemoteError } from "./errors.ts"; // graphical consoles: stream error
 import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
 import { addMiscProcedures } from "./dispatch-misc.ts";
+import {
+  addBlockJobProcedures,
+  sendBlockJobCallbackEvent,
+  sendBlockJobLegacyEvent,
+} from "./dispatch-blockjobs.ts";
 import { addSecretProcedures } from "./dispatch-secret.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
@@ -127,6 +132,10 @@ function sendCallbackEvent(
     case DomainEventId.JOB_COMPLETED:
       client.sendMessage(Msg.callbackJobCompleted, { callbackID, dom: d, params: [...ev.params] });
       return true;
+    case DomainEventId.BLOCK_JOB:
+    case DomainEventId.BLOCK_JOB_2:
+      sendBlockJobCallbackEvent(client, callbackID, d, ev);
+      return true;
   }
 }
 
@@ -154,7 +163,11 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
       break;
     case DomainEventId.DEVICE_ADDED:
     case DomainEventId.JOB_COMPLETED:
+    case DomainEventId.BLOCK_JOB_2:
       break; // no legacy message exists for them
+    case DomainEventId.BLOCK_JOB:
+      sendBlockJobLegacyEvent(client, d, ev);
+      break;
     case DomainEventId.IO_ERROR_REASON:
       send(Msg.ioErrorReason, {
         dom: d,
@@ -918,6 +931,7 @@ export function buildDispatchTable(): Table {
   });
   addNetworkProcedures(t);
   addMiscProcedures(t);
+  addBlockJobProcedures(t);
   addStorageProcedures(t);
   addSecretProcedures(t);
 

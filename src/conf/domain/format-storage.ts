@@ -2,7 +2,7 @@
  * Formatting of `<disk>`, `<controller>` and `<filesystem>`.
  */
 import type { XmlWriter } from "../xml.ts";
-import type { ControllerDef, DiskDef, FilesystemDef } from "./types.ts";
+import type { ControllerDef, DiskBackingLayer, DiskDef, DiskMirror, FilesystemDef } from "./types.ts";
 import { formatInfo, hex, onOff, statusWriters, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
@@ -45,6 +45,40 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
   });
 }
 
+function layerSource(w: XmlWriter, l: DiskBackingLayer): void {
+  w.empty("format", { type: l.format });
+  w.empty("source", l.type === "block" ? { dev: l.path } : { file: l.path });
+}
+
+/** libvirt's nested `<backingStore>` elements, ended by an empty one. */
+function formatBackingChain(w: XmlWriter, chain: readonly DiskBackingLayer[]): void {
+  const [first, ...rest] = chain;
+  if (!first) return;
+  w.elem("backingStore", { type: first.type }, () => {
+    layerSource(w, first);
+    if (rest.length > 0) formatBackingChain(w, rest);
+    else w.empty("backingStore");
+  });
+}
+
+function formatMirror(w: XmlWriter, m: DiskMirror): void {
+  // A copy job names its destination in attributes too (libvirt's pre-blockdev form, kept).
+  const copy = m.job === "copy";
+  w.elem(
+    "mirror",
+    {
+      type: m.type,
+      file: copy && m.type === "file" ? m.path : undefined,
+      format: copy ? m.format : undefined,
+      job: m.job,
+      ready: m.ready,
+    },
+    () => {
+      layerSource(w, m);
+    },
+  );
+}
+
 export function formatDisk(w: XmlWriter, d: DiskDef): void {
   w.elem(
     "disk",
@@ -78,6 +112,8 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
         });
       }
       formatDiskSource(w, d);
+      formatBackingChain(w, d.backingStore ?? []);
+      if (d.mirror) formatMirror(w, d.mirror);
       const t = d.target;
       const tray = (d.device === "cdrom" || d.device === "floppy") && t.tray === "open" ? "open" : undefined;
       w.empty("target", {

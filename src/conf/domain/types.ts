@@ -551,6 +551,26 @@ export interface DiskDef extends DeviceCommon {
   blockio?: { logical_block_size?: number; physical_block_size?: number; discard_granularity?: number };
   /** `<geometry cyls= heads= secs= trans=/>` */
   geometry?: { cyls: number; heads: number; secs: number; trans?: string };
+  /**
+   * The images below the source (`<backingStore>`), top first, as the driver found them in the
+   * running guest; set on live definitions only, never parsed.
+   */
+  backingStore?: DiskBackingLayer[];
+  /** `<mirror>` of a copy or active commit job in progress (live definitions only). */
+  mirror?: DiskMirror;
+}
+
+/** One image of a disk's backing chain. */
+export interface DiskBackingLayer {
+  type: "file" | "block";
+  format: string;
+  path: string;
+}
+
+/** `<mirror type= file= format= job= ready=>`: where a block job is copying the disk to. */
+export interface DiskMirror extends DiskBackingLayer {
+  job: "copy" | "active-commit";
+  ready?: "yes" | "abort" | "pivot";
 }
 
 export type ControllerType =
