@@ -66,6 +66,12 @@ const runJobs = new WeakMap<QemuRun, Map<string, Job>>();
 
 const LLONG_MAX = (1n << 63n) - 1n;
 
+let jobCounter = 0;
+/** QEMU job ids must be unique in the process and may not start with '#' (its own node names). */
+function jobId(kind: string, dev: string): string {
+  return `tvirt-${kind}-${dev}-${++jobCounter}`;
+}
+
 function live(obj: QemuDomainObj): { run: QemuRun; qmp: QmpClient } {
   const run = obj.run;
   if (!obj.isActive() || !run || run.ended || !run.qmp)
@@ -154,6 +160,18 @@ function setChain(disk: DiskDef, chain: readonly Layer[]): void {
   const below = chain.slice(1).map((l) => ({ type: l.type, format: l.format, path: l.path }));
   if (below.length > 0) disk.backingStore = below;
   else delete disk.backingStore;
+}
+
+/** At start: each local disk's `<backingStore>` as QEMU opened it (best effort: never fails a start). */
+export async function readBackingChains(qmp: QmpClient, def: DomainDef): Promise<void> {
+  for (const disk of def.devices.disks) {
+    if (disk.device !== "disk" || (disk.type !== "file" && disk.type !== "block") || !disk.source) continue;
+    try {
+      setChain(disk, await readChain(qmp, disk));
+    } catch {
+      // a disk QEMU does not show (empty) keeps no chain
+    }
+  }
 }
 
 function speedBytes(bandwidth: bigint, bytes: boolean): number {
@@ -360,7 +378,7 @@ export async function blockCommit(
         what: `active commit requested but '${topLayer.path}' is not active`,
       });
     const baseLayer = chain[baseIdx]!;
-    const id = `commit-${dev}-${baseLayer.node}`;
+    const id = jobId("commit", dev);
     const args: Record<string, unknown> = {
       "job-id": id,
       device: chain[0]!.node,
@@ -432,7 +450,7 @@ async function blockPullTo(
         throw new VirtError("BLOCKJOB_NOT_IN_CHAIN", { image: base, disk: sourcePath(disk), dev });
     }
     const baseLayer = chain[baseIdx];
-    const id = `pull-${dev}-${chain[0]!.node}`;
+    const id = jobId("pull", dev);
     const args: Record<string, unknown> = {
       "job-id": id,
       device: chain[0]!.node,
@@ -531,7 +549,7 @@ async function blockCopyTo(
       await qmp.execute("blockdev-del", { "node-name": storage }).catch(() => undefined);
       throw e;
     }
-    const id = `copy-${dev}-${fmtNode}`;
+    const id = jobId("copy", dev);
     const args: Record<string, unknown> = {
       "job-id": id,
       device: top.node,

@@ -61,6 +61,7 @@ import {
   reserveGraphicsPorts,
 } from "./graphics.ts";
 import { fakeReboot, handleMonitorEvent } from "./monitor.ts";
+import { readBackingChains } from "./blockjobs.ts";
 import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
@@ -385,6 +386,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     await setupDomainCgroup(drv, newRun, live, qmp);
     await attachTaps(plugs);
     await refreshChardevs(qmp, live);
+    // the live <backingStore> of each disk, from the chain QEMU opened
+    await readBackingChains(qmp, live);
     await initGraphicsPasswords(qmp, live, drv.options.graphics);
     await setupBalloon(qmp, live);
     if (caps.flags.has("set-action") && live.onReboot === "destroy") {
