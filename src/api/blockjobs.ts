@@ -6,9 +6,23 @@
  * `disk` is a disk's target (`vda`) or its source path.
  */
 import type { BlockJobInfo, TypedParameter } from "../drivers/driver.ts";
+import { DomainEventId } from "../drivers/enums.ts";
 import type { Domain } from "./connection.ts";
 
-export type { BlockJobInfo };
+export type { BlockJobInfo, TypedParameter };
+export {
+  DomainBlockJobStatus,
+  DomainBlockJobType,
+  DomainBlockJobAbortFlags,
+  DomainBlockCommitFlags,
+  DomainBlockCopyFlags,
+  DomainBlockRebaseFlags,
+  DomainBlockPullFlags,
+  DomainBlockResizeFlags,
+} from "../drivers/enums.ts";
+
+/** The domain event ids of block jobs (BLOCK_JOB names the disk by path, BLOCK_JOB_2 by target). */
+export const BLOCK_JOB_EVENT_IDS = [DomainEventId.BLOCK_JOB, DomainEventId.BLOCK_JOB_2] as const;
 
 /** virDomainGetBlockJobInfo: null when the disk has no job (libvirt's return value 0). */
 export function domainGetBlockJobInfo(dom: Domain, disk: string, flags = 0): Promise<BlockJobInfo | null> {
