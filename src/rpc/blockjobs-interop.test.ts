@@ -19,6 +19,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import {
@@ -31,6 +32,7 @@ import {
 } from "../testing/rpc/harness.ts";
 
 const env = { ...process.env, LANG: "C", LC_ALL: "C", LIBVIRT_DEFAULT_URI: "" };
+const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
 
 test("test:///default through tvirtd: stock virsh's block job commands as on its own test driver", async (t) => {
   const virsh = virshOrSkip(t);
@@ -106,6 +108,12 @@ test(
     img("create", "-q", "-f", "qcow2", f("cache.qcow2"), "8M");
     img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", f("cache.qcow2"), f("inst.qcow2"));
     io("-f", "qcow2", "-c", "write -P 0xd4 0 1M", f("inst.qcow2"));
+    // vdd: base <- mid <- top, for an inactive commit of mid into base
+    img("create", "-q", "-f", "qcow2", f("d-base.qcow2"), "4M");
+    io("-f", "qcow2", "-c", "write -P 0xe5 0 1M", f("d-base.qcow2"));
+    img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", f("d-base.qcow2"), f("d-mid.qcow2"));
+    io("-f", "qcow2", "-c", "write -P 0xf6 1M 1M", f("d-mid.qcow2"));
+    img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", f("d-mid.qcow2"), f("d-top.qcow2"));
     const xml = guestDomainXML({
       name: "bj",
       mode: "disks",
@@ -116,6 +124,7 @@ test(
         diskXML("vda", f("top.qcow2"), "qcow2"),
         diskXML("vdb", f("data.raw"), "raw"),
         diskXML("vdc", f("inst.qcow2"), "qcow2"),
+        diskXML("vdd", f("d-top.qcow2"), "qcow2"),
       ].join("\n"),
     });
     writeFileSync(f("dom.xml"), xml);
@@ -126,6 +135,22 @@ test(
       const r = await run(virsh, ["-c", uri, ...args], { env, timeoutMs: 90_000 });
       if (ok) assert.equal(r.code, 0, `virsh ${args.join(" ")}: ${r.stderr}`);
       return r;
+    };
+    const tv = async (args: string[], ok = true): Promise<RunResult> => {
+      const r = await run(process.execPath, [tvirshBin, "-c", uri, ...args], { env, timeoutMs: 90_000 });
+      if (ok) assert.equal(r.code, 0, `tvirsh ${args.join(" ")}: ${r.stderr}`);
+      return r;
+    };
+    /** Stock virsh and tvirsh through the same daemon print the same bytes. */
+    const same = async (args: string[]): Promise<RunResult> => {
+      const theirs = await v(args, false);
+      const ours = await tv(args, false);
+      assert.deepEqual(
+        { out: ours.stdout, err: ours.stderr, code: ours.code },
+        { out: theirs.stdout, err: theirs.stderr, code: theirs.code },
+        args.join(" "),
+      );
+      return theirs;
     };
     const guestSays = async (re: RegExp, from: number, ms = 90_000): Promise<void> => {
       const until = Date.now() + ms;
@@ -186,6 +211,76 @@ test(
       assert.equal(cp.stdout, "\nSuccessfully pivoted\n");
       assert.match(cp.stderr, /Block Copy: \[100 %\]$/);
       assert.match((await v(["domblklist", "bj"])).stdout, new RegExp(`^ vdb\\s+${f("copy.raw")}$`, "m"));
+
+      // tvirsh waits for the mirror through the daemon's events; then both print the job alike
+      const mc = await tv([
+        "blockcopy",
+        "bj",
+        "vdb",
+        "--dest",
+        f("copy2.raw"),
+        "--format",
+        "raw",
+        "--wait",
+        "--verbose",
+      ]);
+      assert.equal(mc.stdout, "\nNow in mirroring phase\n");
+      assert.match(mc.stderr, /Block Copy: \[100 %\]$/);
+      assert.match(
+        (await v(["dumpxml", "bj"])).stdout,
+        new RegExp(`<mirror type='file' file='${f("copy2.raw")}' format='raw' job='copy' ready='yes'>`),
+      );
+      for (const args of [["--info"], ["--raw"], ["--info", "--bytes"], ["--raw", "--bytes"]])
+        await same(["blockjob", "bj", "vdb", ...args]);
+      await v(["blockjob", "bj", "vdb", "--bandwidth", "5"]);
+      const withSpeed = await same(["blockjob", "bj", "vdb", "--info"]);
+      assert.match(withSpeed.stdout, /Bandwidth limit: 5242880 bytes\/s \(5\.000 MiB\/s\)/);
+      assert.match(
+        (await same(["blockjob", "bj", "vdb", "--raw"])).stdout,
+        / type=Block Copy\n bandwidth=5\n/,
+      );
+      await same(["blockcopy", "bj", "vdb", "--dest", f("copy3.raw")]);
+      await same(["blockjob", "bj", "vdb", "--pivot", "--bandwidth", "1"]);
+      await tv(["blockjob", "bj", "vdb", "--abort"]);
+      assert.equal((await same(["blockjob", "bj", "vdb"])).stdout, "No current block job for vdb\n");
+      assert.match((await v(["domblklist", "bj"])).stdout, new RegExp(`^ vdb\\s+${f("copy.raw")}$`, "m"));
+      assert.doesNotMatch((await v(["dumpxml", "bj"])).stdout, /<mirror/);
+
+      // refusals read the same through both
+      for (const args of [
+        ["blockjob", "bj", "vdz", "--info"],
+        ["blockjob", "bj", "vda", "--abort"],
+        ["blockjob", "bj", "vda", "--pivot"],
+        ["blockcommit", "bj", "vdb", "--active"],
+        ["blockcommit", "bj", "vdd"],
+        ["blockcommit", "bj", "vdd", "--top", f("nothere.qcow2")],
+        ["blockpull", "bj", "vdd", "--base", f("d-top.qcow2")],
+        ["blockcopy", "bj", "vdb", "--dest", f("copy.raw")],
+        ["blockcopy", "bj", "vdb", "--dest", f("absent.raw"), "--reuse-external"],
+        ["blockresize", "bj", "vdz", "1M"],
+      ])
+        assert.equal((await same(args)).code, 1, args.join(" "));
+
+      // an inactive commit: vdd's middle layer into its base; the top stays and now sits on the base
+      const dc = await v([
+        "blockcommit",
+        "bj",
+        "vdd",
+        "--top",
+        f("d-mid.qcow2"),
+        "--base",
+        f("d-base.qcow2"),
+        "--wait",
+        "--verbose",
+      ]);
+      assert.equal(dc.stdout, "\nCommit complete\n");
+      assert.match(dc.stderr, /Block commit: \[100 %\]$/);
+      assert.match(
+        (await v(["dumpxml", "bj"])).stdout,
+        new RegExp(
+          `<source file='${f("d-top.qcow2")}'/>\\s*<backingStore type='file'>\\s*<format type='qcow2'/>\\s*<source file='${f("d-base.qcow2")}'/>\\s*<backingStore/>`,
+        ),
+      );
 
       // Nova: transient domain, blockRebase copy to an overlay it made, poll, pivot, define again
       img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", f("cache.qcow2"), f("snap.delta"));
@@ -255,6 +350,13 @@ print(json.dumps(out))
         ["vdc", 2, 0],
       ]);
       await guestSays(/DISK vdc 24576\r?\n/, from);
+
+      // tvirsh pulls the cache image into Nova's new overlay: one layer left
+      const pl = await tv(["blockpull", "bj", "vdc", "--wait", "--verbose"]);
+      assert.equal(pl.stdout, "\nPull complete\n");
+      assert.match(pl.stderr, /Block Pull: \[100 %\]$/);
+      const vdc = (await v(["dumpxml", "bj"])).stdout.split("<target dev='vdc'")[0]!.split("<disk").at(-1)!;
+      assert.doesNotMatch(vdc, /backingStore/);
       assert.match(
         (await v(["dumpxml", "bj", "--inactive"])).stdout,
         new RegExp(`<source file='${f("snap.delta")}'/>`),
@@ -269,11 +371,22 @@ print(json.dumps(out))
         [f("base.qcow2"), "qcow2", "0xb2", MiB],
         [f("copy.raw"), "raw", "0xc3", 0],
         [f("snap.delta"), "qcow2", "0xd4", 0],
+        [f("d-base.qcow2"), "qcow2", "0xe5", 0],
+        [f("d-base.qcow2"), "qcow2", "0xf6", MiB],
       ] as const) {
         const o = io("-r", "-f", fmt, "-c", `read -P ${pattern} ${off} 1M`, file);
         assert.doesNotMatch(o, /Pattern verification failed/, `${file} ${pattern}`);
       }
       assert.equal(readFileSync(f("copy.raw")).length, 24 * MiB);
+      // vdc no longer needs the cache image; vdd's top reads through to the base
+      assert.equal(
+        (JSON.parse(img("info", "--backing-chain", "--output=json", f("snap.delta"))) as unknown[]).length,
+        1,
+      );
+      assert.equal(
+        (JSON.parse(img("info", "--backing-chain", "--output=json", f("d-top.qcow2"))) as unknown[]).length,
+        2,
+      );
     } finally {
       await run(virsh, ["-c", uri, "destroy", "bj"], { env, timeoutMs: 30_000 }).catch(() => undefined);
       await daemon.stop();

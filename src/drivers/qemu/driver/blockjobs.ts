@@ -527,8 +527,10 @@ async function blockCopyTo(
           what: `cannot create copy destination '${dest.path}': ${r.stderr.trim()}`,
         });
     }
-    const storage = `tvirt-copy-${dev}-storage`;
-    const fmtNode = `tvirt-copy-${dev}-format`;
+    // node names live as long as the process: a second copy of the disk needs new ones
+    const n = ++jobCounter;
+    const storage = `tvirt-copy${n}-storage`;
+    const fmtNode = `tvirt-copy${n}-format`;
     await qmp.execute("blockdev-add", {
       driver: dest.type === "block" ? "host_device" : "file",
       filename: dest.path,
