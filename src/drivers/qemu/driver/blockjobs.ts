@@ -304,12 +304,20 @@ function newJob(
   };
 }
 
+/** A prepared job and the QMP command that starts it. */
+interface JobStart {
+  job: Job;
+  command: string;
+  args: Record<string, unknown>;
+  rollback?: () => Promise<void>;
+}
+
 async function startJob(
   drv: QemuDriver,
   obj: QemuDomainObj,
   api: string,
   diskName: string,
-  start: (ctx: { qmp: QmpClient; disk: DiskDef; chain: Layer[]; jobs: Map<string, Job> }) => Promise<Job>,
+  start: (ctx: { qmp: QmpClient; disk: DiskDef; chain: Layer[] }) => Promise<JobStart>,
 ): Promise<void> {
   const lock = await obj.job.acquire("modify", api);
   try {
@@ -319,8 +327,17 @@ async function startJob(
     if (jobs.has(disk.target.dev)) throw new VirtError("BLOCKJOB_ACTIVE", { disk: disk.target.dev });
     const chain = await readChain(qmp, disk);
     setChain(disk, chain);
-    const job = await start({ qmp, disk, chain, jobs });
+    const { job, command, args, rollback } = await start({ qmp, disk, chain });
+    // QEMU may finish a short job (and send its events) before it answers the command: the
+    // job must be known before the command goes out
     jobs.set(disk.target.dev, job);
+    try {
+      await qmp.execute(command, args);
+    } catch (e) {
+      jobs.delete(disk.target.dev);
+      await rollback?.();
+      throw e;
+    }
     await drv.saveStatus(obj);
   } finally {
     lock.release();
@@ -426,8 +443,15 @@ export async function blockCommit(
         job: "active-commit",
       };
     job.speed = speed;
-    await qmp.execute("block-commit", args);
-    return job;
+    return {
+      job,
+      command: "block-commit",
+      args,
+      rollback: () => {
+        delete disk.mirror;
+        return Promise.resolve();
+      },
+    };
   });
 }
 
@@ -463,8 +487,7 @@ async function blockPullTo(
       return Promise.resolve();
     });
     job.speed = speed;
-    await qmp.execute("block-stream", args);
-    return job;
+    return { job, command: "block-stream", args };
   });
 }
 
@@ -599,15 +622,16 @@ async function blockCopyTo(
     );
     disk.mirror = { type: dest.type, format, path: dest.path, job: "copy" };
     job.speed = speed;
-    try {
-      await qmp.execute("blockdev-mirror", args);
-    } catch (e) {
-      delete disk.mirror;
-      await qmp.execute("blockdev-del", { "node-name": fmtNode }).catch(() => undefined);
-      await qmp.execute("blockdev-del", { "node-name": storage }).catch(() => undefined);
-      throw e;
-    }
-    return job;
+    return {
+      job,
+      command: "blockdev-mirror",
+      args,
+      rollback: async () => {
+        delete disk.mirror;
+        await qmp.execute("blockdev-del", { "node-name": fmtNode }).catch(() => undefined);
+        await qmp.execute("blockdev-del", { "node-name": storage }).catch(() => undefined);
+      },
+    };
   });
 }
 
