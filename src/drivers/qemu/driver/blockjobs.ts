@@ -317,7 +317,7 @@ async function startJob(
   obj: QemuDomainObj,
   api: string,
   diskName: string,
-  start: (ctx: { qmp: QmpClient; disk: DiskDef; chain: Layer[] }) => Promise<JobStart>,
+  start: (ctx: { qmp: QmpClient; disk: DiskDef; chain: Layer[] }) => Promise<JobStart> | JobStart,
 ): Promise<void> {
   const lock = await obj.job.acquire("modify", api);
   try {
@@ -367,7 +367,7 @@ export async function blockCommit(
     "qemuDomainBlockCommit",
   );
   const speed = speedBytes(bandwidth, (flags & CommitF.BANDWIDTH_BYTES) !== 0);
-  await startJob(drv, obj, "virDomainBlockCommit", diskName, async ({ qmp, disk, chain }) => {
+  await startJob(drv, obj, "virDomainBlockCommit", diskName, ({ disk, chain }) => {
     const dev = disk.target.dev;
     const topIdx = top ? layerIndex(chain, top, disk, sourcePath(disk)) : 0;
     const topLayer = chain[topIdx]!;
@@ -465,7 +465,7 @@ async function blockPullTo(
   base: string | null,
   speed: number,
 ): Promise<void> {
-  await startJob(drv, obj, api, diskName, async ({ qmp, disk, chain }) => {
+  await startJob(drv, obj, api, diskName, ({ disk, chain }) => {
     const dev = disk.target.dev;
     let baseIdx = chain.length;
     if (base) {
