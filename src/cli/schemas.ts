@@ -113,8 +113,9 @@ const eventRecord = obj(
       action: { type: "string", enum: ["none", "pause", "report", "unknown"] },
       reason: str,
     }),
+    blockJob: obj({ disk: str, type: str, status: str }),
   },
-  ["timestamp", "lifecycle", "utcoffset", "actualKiB", "devAlias", "ioError"],
+  ["timestamp", "lifecycle", "utcoffset", "actualKiB", "devAlias", "ioError", "blockJob"],
 );
 
 /** Output schema of each command's `--json` document. */

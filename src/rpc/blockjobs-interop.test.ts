@@ -288,6 +288,14 @@ test(
         ),
       );
 
+      // active commit of vdd's top into its base, abandoned once synchronized (the overlay stays)
+      const ko = await tv(["blockcommit", "bj", "vdd", "--keep-overlay", "--shallow", "--verbose"]);
+      assert.equal(ko.stdout, "\nCommit complete, overlay image kept\n");
+      assert.match(ko.stderr, /Block commit: \[100 %\]$/);
+      const vdd = (await v(["dumpxml", "bj"])).stdout.split("<target dev='vdd'")[0]!.split("<disk").at(-1)!;
+      assert.match(vdd, new RegExp(`<source file='${f("d-top.qcow2")}'/>\\s*<backingStore type='file'>`));
+      assert.doesNotMatch(vdd, /<mirror/);
+
       // Nova: transient domain, blockRebase copy to an overlay it made, poll, pivot, define again
       img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", f("cache.qcow2"), f("snap.delta"));
       const script = `
@@ -301,6 +309,8 @@ threading.Thread(target=loop, daemon=True).start()
 c = libvirt.open(sys.argv[1])
 d = c.lookupByName("bj")
 c.domainEventRegisterAny(d, libvirt.VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2, lambda conn, dom, disk, typ, status, opaque: events.append([disk, typ, status]), None)
+events1 = []
+c.domainEventRegisterAny(d, libvirt.VIR_DOMAIN_EVENT_ID_BLOCK_JOB, lambda conn, dom, path, typ, status, opaque: events1.append([path, typ, status]), None)
 out = {}
 xml = d.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
 d.undefine()
@@ -334,6 +344,7 @@ except libvirt.libvirtError as e:
     out["noabort"] = [e.get_error_code(), str(e)]
 time.sleep(0.5)
 out["events"] = events
+out["events1"] = events1
 print(json.dumps(out))
 `;
       from = logSize();
@@ -355,6 +366,15 @@ print(json.dumps(out))
         ["vdc", 2, 3],
         ["vdc", 2, 0],
       ]);
+      // the path-named BLOCK_JOB event names the disk's source at the time
+      assert.deepEqual(
+        (out.events1 as [string, number, number][]).map((e) => [e[1], e[2]]),
+        [
+          [2, 3],
+          [2, 0],
+        ],
+      );
+      assert.equal((out.events1 as string[][])[0]![0], f("inst.qcow2"));
       await guestSays(/DISK vdc 24576\r?\n/, from);
 
       // tvirsh pulls the cache image into Nova's new overlay: one layer left

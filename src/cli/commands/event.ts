@@ -23,6 +23,12 @@ function ioErrorAction(action: number): string {
   return ["none", "pause", "report"][action] ?? "unknown";
 }
 
+/** virsh's names of `virDomainBlockJobType` and `virConnectDomainEventBlockJobStatus`. */
+const blockJobName = (t: number): string =>
+  ["Unknown job", "Block Pull", "Block Copy", "Block Commit", "Active Block Commit", "Backup"][t] ??
+  "Unknown job";
+const blockJobStatus = (s: number): string => ["completed", "failed", "canceled", "ready"][s] ?? "unknown";
+
 function describe(name: string, dom: Domain, ev: DomainEvent): string {
   switch (ev.id) {
     case DomainEventId.LIFECYCLE:
@@ -37,6 +43,10 @@ function describe(name: string, dom: Domain, ev: DomainEvent): string {
       return `event 'device-added' for domain '${dom.name}': ${ev.devAlias}\n`;
     case DomainEventId.IO_ERROR_REASON:
       return `event 'io-error-reason' for domain '${dom.name}': ${ev.srcPath} (${ev.devAlias}) ${ioErrorAction(ev.action)} due to ${ev.reason}\n`;
+    case DomainEventId.BLOCK_JOB:
+    case DomainEventId.BLOCK_JOB_2:
+      // virshEventBlockJobPrint
+      return `event '${name}' for domain '${dom.name}': ${blockJobName(ev.type)} for ${ev.disk} ${blockJobStatus(ev.status)}\n`;
     default:
       return `event '${name}' for domain '${dom.name}'\n`;
   }
@@ -65,6 +75,8 @@ function eventJson(
   else if (ev.id === DomainEventId.BALLOON_CHANGE) base.actualKiB = ev.actual.toString();
   else if (ev.id === DomainEventId.DEVICE_ADDED || ev.id === DomainEventId.DEVICE_REMOVED)
     base.devAlias = ev.devAlias;
+  else if (ev.id === DomainEventId.BLOCK_JOB || ev.id === DomainEventId.BLOCK_JOB_2)
+    base.blockJob = { disk: ev.disk, type: blockJobName(ev.type), status: blockJobStatus(ev.status) };
   else if (ev.id === DomainEventId.IO_ERROR_REASON) {
     base.ioError = {
       srcPath: ev.srcPath,
