@@ -89,6 +89,13 @@ function jobsOf(drv: QemuDriver, obj: QemuDomainObj, run: QemuRun, qmp: QmpClien
       onQmpEvent(drv, obj, qmp, jobs, ev);
     });
     run.store.add({ dispose: unsub });
+    // QEMU gone: a caller waiting for a job's end (abort without ASYNC) must not wait forever
+    run.store.add({
+      dispose: () => {
+        for (const j of jobs.values()) j.resolve();
+        jobs.clear();
+      },
+    });
   }
   return m;
 }
