@@ -212,6 +212,25 @@ test(
       assert.match(cp.stderr, /Block Copy: \[100 %\]$/);
       assert.match((await v(["domblklist", "bj"])).stdout, new RegExp(`^ vdb\\s+${f("copy.raw")}$`, "m"));
 
+      // blockcopy from an XML destination (the new API, bandwidth as a parameter), left at the
+      // end (--finish): vda stays on its base, the copy holds everything
+      writeFileSync(
+        f("dest.xml"),
+        `<disk type='file'><source file='${f("full.qcow2")}'/><driver type='qcow2'/></disk>`,
+      );
+      const fin = await v([
+        "blockcopy",
+        "bj",
+        "vda",
+        "--xml",
+        f("dest.xml"),
+        "--bandwidth",
+        "200",
+        "--finish",
+      ]);
+      assert.equal(fin.stdout, "\nSuccessfully copied\n");
+      assert.match((await v(["domblklist", "bj"])).stdout, new RegExp(`^ vda\\s+${f("base.qcow2")}$`, "m"));
+
       // tvirsh waits for the mirror through the daemon's events; then both print the job alike
       const mc = await tv([
         "blockcopy",
@@ -397,6 +416,8 @@ print(json.dumps(out))
         [f("base.qcow2"), "qcow2", "0xb2", MiB],
         [f("copy.raw"), "raw", "0xc3", 0],
         [f("snap.delta"), "qcow2", "0xd4", 0],
+        [f("full.qcow2"), "qcow2", "0xa1", 0],
+        [f("full.qcow2"), "qcow2", "0xb2", MiB],
         [f("d-base.qcow2"), "qcow2", "0xe5", 0],
         [f("d-base.qcow2"), "qcow2", "0xf6", MiB],
       ] as const) {

@@ -282,6 +282,18 @@ function moveSource(d: DiskDef, to: DiskBackingLayer): void {
   d.driver = { ...d.driver, type: to.format };
 }
 
+/**
+ * Closes a top node the command line or a copy added (`*-format`, then its `*-storage`); nodes
+ * QEMU opened itself for a backing chain go with their parents. Best effort.
+ */
+async function closeTop(qmp: QmpClient, node: string): Promise<void> {
+  await qmp.execute("blockdev-del", { "node-name": node }).catch(() => undefined);
+  if (node.endsWith("-format"))
+    await qmp
+      .execute("blockdev-del", { "node-name": node.replace(/-format$/, "-storage") })
+      .catch(() => undefined);
+}
+
 function newJob(
   id: string,
   disk: DiskDef,
@@ -374,7 +386,7 @@ export async function blockCommit(
     "qemuDomainBlockCommit",
   );
   const speed = speedBytes(bandwidth, (flags & CommitF.BANDWIDTH_BYTES) !== 0);
-  await startJob(drv, obj, "virDomainBlockCommit", diskName, ({ disk, chain }) => {
+  await startJob(drv, obj, "virDomainBlockCommit", diskName, ({ qmp, disk, chain }) => {
     const dev = disk.target.dev;
     const topIdx = top ? layerIndex(chain, top, disk, sourcePath(disk)) : 0;
     const topLayer = chain[topIdx]!;
@@ -424,6 +436,9 @@ export async function blockCommit(
           const old = sourcePath(disk);
           moveSource(disk, baseLayer);
           setChain(disk, chain.slice(baseIdx));
+          // the committed top still holds the base as its backing child: until it is closed the
+          // base is no root node (a later copy of the disk needs one)
+          await closeTop(qmp, chain[0]!.node);
           const pd = persistentDisk(obj, disk, old);
           if (pd) {
             moveSource(pd, baseLayer);
@@ -613,13 +628,7 @@ async function blockCopyTo(
             await drv.saveConfig(obj);
           }
           // the old top is closed as libvirt does (its backing stays where the copy shares it)
-          for (const n of oldNodes) {
-            await qmp.execute("blockdev-del", { "node-name": n }).catch(() => undefined);
-            if (n.endsWith("-format"))
-              await qmp
-                .execute("blockdev-del", { "node-name": n.replace(/-format$/, "-storage") })
-                .catch(() => undefined);
-          }
+          for (const n of oldNodes) await closeTop(qmp, n);
         } else {
           await qmp.execute("blockdev-del", { "node-name": fmtNode }).catch(() => undefined);
           await qmp.execute("blockdev-del", { "node-name": storage }).catch(() => undefined);
