@@ -27,6 +27,7 @@ const rpcServerModules = [
   "dispatch-misc",
   "dispatch-secret",
   "dispatch-agent",
+  "dispatch-blockjobs",
   "register",
 ];
 

@@ -113,8 +113,9 @@ const eventRecord = obj(
       action: { type: "string", enum: ["none", "pause", "report", "unknown"] },
       reason: str,
     }),
+    blockJob: obj({ disk: str, type: str, status: str }),
   },
-  ["timestamp", "lifecycle", "utcoffset", "actualKiB", "devAlias", "ioError"],
+  ["timestamp", "lifecycle", "utcoffset", "actualKiB", "devAlias", "ioError", "blockJob"],
 );
 
 /** Output schema of each command's `--json` document. */
@@ -383,6 +384,42 @@ export const commandSchemas: Record<string, JsonSchema> = {
     ["sync", "nseconds"],
   ),
   "inject-nmi": obj({ domain: domainRefSchema, injected: bool }),
+  // block jobs: started (no wait), or the outcome virsh prints after the wait
+  blockcommit: obj({ domain: domainRefSchema, path: str, started: bool, active: bool, outcome: str }, [
+    "started",
+    "active",
+    "outcome",
+  ]),
+  blockpull: obj({ domain: domainRefSchema, path: str, started: bool, outcome: str }, ["started", "outcome"]),
+  blockcopy: obj({ domain: domainRefSchema, path: str, started: bool, outcome: str, xml: str }, [
+    "started",
+    "outcome",
+    "xml",
+  ]),
+  blockjob: obj(
+    {
+      domain: domainRefSchema,
+      path: str,
+      job: {
+        type: ["object", "null"],
+        properties: {
+          type: str,
+          bandwidth: int,
+          bandwidthUnit: { type: "string", enum: ["bytes/s", "MiB/s"] },
+          cur: int,
+          end: int,
+        },
+        required: ["type", "bandwidth", "bandwidthUnit", "cur", "end"],
+        additionalProperties: false,
+      },
+      aborted: bool,
+      pivot: bool,
+      bandwidth: int,
+      bytes: bool,
+    },
+    ["job", "aborted", "pivot", "bandwidth", "bytes"],
+  ),
+  blockresize: obj({ domain: domainRefSchema, path: str, size: int }),
   domifaddr: obj({
     domain: domainRefSchema,
     interfaces: {

@@ -37,6 +37,7 @@ import {
   type SecurityModel,
   // tuning and statistics
   type BlockStats,
+  type BlockJobInfo,
   type DomainStatsRecord,
   type InterfaceStats,
   type MemoryStat,
@@ -56,6 +57,7 @@ import {
   type NetworkRef,
 } from "../drivers/network-driver.ts";
 import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
+import { BlockJobMsg, BlockJobProc } from "./remote-protocol-blockjobs.ts";
 import {
   StoragePoolEventId,
   type StorageDriver,
@@ -556,6 +558,20 @@ export class RemoteDriver
         ref = toRef(m.msg.dom);
         const { srcPath, devAlias, action, reason } = m.msg;
         ev = { id: DomainEventId.IO_ERROR_REASON, srcPath, devAlias, action, reason };
+        break;
+      }
+      case BlockJobMsg.callbackBlockJob.num: {
+        const m = BlockJobMsg.callbackBlockJob.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.msg.dom);
+        ev = { id: DomainEventId.BLOCK_JOB, disk: m.msg.path, type: m.msg.type, status: m.msg.status };
+        break;
+      }
+      case BlockJobMsg.blockJob2.num: {
+        const m = BlockJobMsg.blockJob2.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.dom);
+        ev = { id: DomainEventId.BLOCK_JOB_2, disk: m.dst, type: m.type, status: m.status };
         break;
       }
       default:
@@ -1513,6 +1529,57 @@ export class RemoteDriver
   async domainGetMaxVcpus(dom: DomainRef): Promise<number> {
     return (await this.#call(Proc.domainGetMaxVcpus, { dom: wire(dom) })).num;
   }
+  // --- block jobs (issue 20) -------------------------------------------------------------------
+  async domainGetBlockJobInfo(dom: DomainRef, path: string, flags: number): Promise<BlockJobInfo | null> {
+    const r = await this.#call(BlockJobProc.domainGetBlockJobInfo, { dom: wire(dom), path, flags });
+    return r.found ? { type: r.type, bandwidth: r.bandwidth, cur: r.cur, end: r.end } : null;
+  }
+  async domainBlockJobAbort(dom: DomainRef, path: string, flags: number): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockJobAbort, { dom: wire(dom), path, flags });
+  }
+  async domainBlockJobSetSpeed(
+    dom: DomainRef,
+    path: string,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockJobSetSpeed, { dom: wire(dom), path, bandwidth, flags });
+  }
+  async domainBlockPull(dom: DomainRef, path: string, bandwidth: bigint, flags: number): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockPull, { dom: wire(dom), path, bandwidth, flags });
+  }
+  async domainBlockRebase(
+    dom: DomainRef,
+    path: string,
+    base: string | null,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockRebase, { dom: wire(dom), path, base, bandwidth, flags });
+  }
+  async domainBlockCopy(
+    dom: DomainRef,
+    path: string,
+    destxml: string,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockCopy, { dom: wire(dom), path, destxml, params, flags });
+  }
+  async domainBlockCommit(
+    dom: DomainRef,
+    disk: string,
+    base: string | null,
+    top: string | null,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockCommit, { dom: wire(dom), disk, base, top, bandwidth, flags });
+  }
+  async domainBlockResize(dom: DomainRef, disk: string, size: bigint, flags: number): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockResize, { dom: wire(dom), disk, size, flags });
+  }
+
   async domainBlockStats(dom: DomainRef, path: string): Promise<BlockStats> {
     const r = await this.#call(Proc.domainBlockStats, { dom: wire(dom), path });
     return { rdReq: r.rd_req, rdBytes: r.rd_bytes, wrReq: r.wr_req, wrBytes: r.wr_bytes, errs: r.errs };

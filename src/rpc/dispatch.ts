@@ -25,6 +25,11 @@ import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
 import { addMiscProcedures } from "./dispatch-misc.ts";
 import { addAgentProcedures } from "./dispatch-agent.ts";
+import {
+  addBlockJobProcedures,
+  sendBlockJobCallbackEvent,
+  sendBlockJobLegacyEvent,
+} from "./dispatch-blockjobs.ts";
 import { addSecretProcedures } from "./dispatch-secret.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
@@ -148,6 +153,10 @@ function sendCallbackEvent(
     case DomainEventId.METADATA_CHANGE:
       client.sendMessage(Msg.callbackMetadataChange, { callbackID, dom: d, type: ev.type, nsuri: ev.nsuri });
       return true;
+    case DomainEventId.BLOCK_JOB:
+    case DomainEventId.BLOCK_JOB_2:
+      sendBlockJobCallbackEvent(client, callbackID, d, ev);
+      return true;
   }
 }
 
@@ -181,7 +190,11 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
     case DomainEventId.AGENT_LIFECYCLE:
     case DomainEventId.DEVICE_REMOVAL_FAILED:
     case DomainEventId.METADATA_CHANGE:
+    case DomainEventId.BLOCK_JOB_2:
       break; // no legacy message exists for them
+    case DomainEventId.BLOCK_JOB:
+      sendBlockJobLegacyEvent(client, d, ev);
+      break;
     case DomainEventId.IO_ERROR_REASON:
       send(Msg.ioErrorReason, {
         dom: d,
@@ -946,6 +959,7 @@ export function buildDispatchTable(): Table {
   addNetworkProcedures(t);
   addMiscProcedures(t);
   addAgentProcedures(t);
+  addBlockJobProcedures(t);
   addStorageProcedures(t);
   addSecretProcedures(t);
 

@@ -32,6 +32,11 @@ function trayReason(reason: number): string {
 function metadataType(type: number): string {
   return ["description", "title", "element"][type] ?? "unknown";
 }
+/** virsh's names of `virDomainBlockJobType` and `virConnectDomainEventBlockJobStatus`. */
+const blockJobName = (t: number): string =>
+  ["Unknown job", "Block Pull", "Block Copy", "Block Commit", "Active Block Commit", "Backup"][t] ??
+  "Unknown job";
+const blockJobStatus = (s: number): string => ["completed", "failed", "canceled", "ready"][s] ?? "unknown";
 
 function describe(name: string, dom: Domain, ev: DomainEvent): string {
   switch (ev.id) {
@@ -53,6 +58,10 @@ function describe(name: string, dom: Domain, ev: DomainEvent): string {
       return `event 'device-removal-failed' for domain '${dom.name}': ${ev.devAlias}\n`;
     case DomainEventId.METADATA_CHANGE:
       return `event 'metadata-change' for domain '${dom.name}': type ${metadataType(ev.type)}, uri ${ev.nsuri ?? "<null>"}\n`;
+    case DomainEventId.BLOCK_JOB:
+    case DomainEventId.BLOCK_JOB_2:
+      // virshEventBlockJobPrint
+      return `event '${name}' for domain '${dom.name}': ${blockJobName(ev.type)} for ${ev.disk} ${blockJobStatus(ev.status)}\n`;
     default:
       return `event '${name}' for domain '${dom.name}'\n`;
   }
@@ -87,7 +96,9 @@ function eventJson(
   } else if (ev.id === DomainEventId.DEVICE_REMOVAL_FAILED) base.devAlias = ev.devAlias;
   else if (ev.id === DomainEventId.METADATA_CHANGE) {
     base.metadata = { type: metadataType(ev.type), uri: ev.nsuri };
-  } else if (ev.id === DomainEventId.IO_ERROR_REASON) {
+  } else if (ev.id === DomainEventId.BLOCK_JOB || ev.id === DomainEventId.BLOCK_JOB_2)
+    base.blockJob = { disk: ev.disk, type: blockJobName(ev.type), status: blockJobStatus(ev.status) };
+  else if (ev.id === DomainEventId.IO_ERROR_REASON) {
     base.ioError = {
       srcPath: ev.srcPath,
       devAlias: ev.devAlias,

@@ -13,6 +13,7 @@ import { event } from "./event.ts";
 import { graphicsCommands } from "./graphics.ts"; // graphical consoles
 import { hostCommands } from "./host.ts";
 import { cpuCommands } from "./cpu.ts";
+import { blockJobCommands } from "./blockjob.ts"; // issue 20: block jobs
 import { fleetCommands } from "./fleet.ts"; // issue 20: node CPU map/stats, vcpuinfo, ...
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
@@ -179,6 +180,7 @@ export const allCommands: Cmd[] = [
   ...hostCommands,
   ...cpuCommands, // CPU models, baseline, compare
   ...fleetCommands, // issue 20: node CPU map/stats, vcpuinfo, ...
+  ...blockJobCommands, // issue 20: blockcommit, blockcopy, blockjob, blockpull, blockresize
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
   ...snapshotCommands, // domain snapshots

@@ -5,9 +5,11 @@ import type { XmlWriter } from "../xml.ts";
 import type {
   ControllerDef,
   DiskAuth,
+  DiskBackingLayer,
   DiskDef,
   DiskEncryption,
   DiskIotune,
+  DiskMirror,
   DiskSecretRef,
   FilesystemDef,
 } from "./types.ts";
@@ -84,6 +86,40 @@ function formatDiskIotune(w: XmlWriter, t: DiskIotune): void {
   });
 }
 
+function layerSource(w: XmlWriter, l: DiskBackingLayer): void {
+  w.empty("format", { type: l.format });
+  w.empty("source", l.type === "block" ? { dev: l.path } : { file: l.path });
+}
+
+/** libvirt's nested `<backingStore>` elements, ended by an empty one. */
+function formatBackingChain(w: XmlWriter, chain: readonly DiskBackingLayer[]): void {
+  const [first, ...rest] = chain;
+  if (!first) return;
+  w.elem("backingStore", { type: first.type }, () => {
+    layerSource(w, first);
+    if (rest.length > 0) formatBackingChain(w, rest);
+    else w.empty("backingStore");
+  });
+}
+
+function formatMirror(w: XmlWriter, m: DiskMirror): void {
+  // A copy job names its destination in attributes too (libvirt's pre-blockdev form, kept).
+  const copy = m.job === "copy";
+  w.elem(
+    "mirror",
+    {
+      type: m.type,
+      file: copy && m.type === "file" ? m.path : undefined,
+      format: copy ? m.format : undefined,
+      job: m.job,
+      ready: m.ready,
+    },
+    () => {
+      layerSource(w, m);
+    },
+  );
+}
+
 export function formatDisk(w: XmlWriter, d: DiskDef): void {
   w.elem(
     "disk",
@@ -118,6 +154,7 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
       }
       if (d.auth) formatDiskAuth(w, d.auth);
       formatDiskSource(w, d);
+      formatBackingChain(w, d.backingStore ?? []);
       if (d.geometry)
         w.empty("geometry", {
           cyls: d.geometry.cyls,
@@ -126,6 +163,8 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
           trans: d.geometry.trans,
         });
       if (d.blockio) w.empty("blockio", { ...d.blockio });
+      // libvirt's order: source, backingStore, geometry, blockio, mirror, target
+      if (d.mirror) formatMirror(w, d.mirror);
       const t = d.target;
       const tray = (d.device === "cdrom" || d.device === "floppy") && t.tray === "open" ? "open" : undefined;
       w.empty("target", {

@@ -611,6 +611,26 @@ export interface DiskDef extends DeviceCommon {
   /** `<encryption>` written as a child of `<disk>` (the older place; formatted there again). */
   encryption?: DiskEncryption;
   iotune?: DiskIotune;
+  /**
+   * The images below the source (`<backingStore>`), top first, as the driver found them in the
+   * running guest; set on live definitions only, never parsed.
+   */
+  backingStore?: DiskBackingLayer[];
+  /** `<mirror>` of a copy or active commit job in progress (live definitions only). */
+  mirror?: DiskMirror;
+}
+
+/** One image of a disk's backing chain. */
+export interface DiskBackingLayer {
+  type: "file" | "block";
+  format: string;
+  path: string;
+}
+
+/** `<mirror type= file= format= job= ready=>`: where a block job is copying the disk to. */
+export interface DiskMirror extends DiskBackingLayer {
+  job: "copy" | "active-commit";
+  ready?: "yes" | "abort" | "pivot";
 }
 
 export type ControllerType =

@@ -1091,4 +1091,62 @@ export const qemuErrors = {
     kind: "user",
     template: "qemu monitor event callback {id} not registered",
   },
+  // === block jobs (blockcommit, blockpull, blockcopy, blockjob, blockresize) ===
+  BLOCKJOB_DISK_NOT_FOUND: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk '{disk}' not found in domain",
+  },
+  BLOCKJOB_NONE: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk {disk} does not have an active block job",
+  },
+  BLOCKJOB_ACTIVE: {
+    vir: "BLOCK_COPY_ACTIVE",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk '{disk}' already in active block job",
+  },
+  BLOCKJOB_NOT_READY: {
+    vir: "BLOCK_COPY_ACTIVE",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk '{disk}' not ready for pivot yet",
+  },
+  BLOCKJOB_PIVOT_TYPE: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "pivot of disk '{disk}' requires an active copy job",
+  },
+  BLOCKJOB_BAD_ARG: { vir: "INVALID_ARG", domain: "QEMU", kind: "user", template: "{what}" },
+  BLOCKJOB_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "QEMU", kind: "user", template: "{what}" },
+  BLOCKJOB_NOT_IN_CHAIN: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "could not find image '{image}' beneath '{disk}' in chain for '{dev}'",
+  },
+  BLOCKJOB_SPEED_OVERFLOW: {
+    vir: "OVERFLOW",
+    domain: "QEMU",
+    kind: "user",
+    template: "bandwidth must be less than {max}",
+  },
+  BLOCKJOB_DEST_EXISTS: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "destination file '{path}' already exists; use --reuse-external (VIR_DOMAIN_BLOCK_COPY_REUSE_EXT) to copy into it",
+  },
+  BLOCKJOB_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{what}",
+  },
 } as const satisfies Catalogue<"QEMU">;

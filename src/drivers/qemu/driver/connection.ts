@@ -37,6 +37,7 @@ import {
   type GuestFSInfo,
   type LeaseLookup,
   type VcpuInfo,
+  type BlockJobInfo,
 } from "../../driver.ts";
 import {
   ConnectListDomainsFilters,
@@ -73,6 +74,7 @@ import * as tuning from "./tuning.ts";
 import * as tune from "./tune-params.ts";
 import * as misc from "./fleet-misc.ts";
 import * as agent from "./agent-calls.ts";
+import * as blockjobs from "./blockjobs.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
 import * as jobs from "./jobs.ts"; // job control (issue 15)
@@ -723,6 +725,61 @@ export class QemuConnection implements HypervisorDriver {
     return attempt(() => {
       nodedev.nodeDeviceDetach(this.#sysfs(), name, driverName, flags);
     });
+  }
+
+  // --- issue 20: block jobs ------------------------------------------------------------------
+
+  domainGetBlockJobInfo(dom: DomainRef, disk: string, flags: number): Promise<BlockJobInfo | null> {
+    return this.onDomain(dom, (obj) => blockjobs.getBlockJobInfo(obj, disk, flags));
+  }
+
+  domainBlockJobAbort(dom: DomainRef, disk: string, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockJobAbort(this.driver, obj, disk, flags));
+  }
+
+  domainBlockJobSetSpeed(dom: DomainRef, disk: string, bandwidth: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockJobSetSpeed(obj, disk, bandwidth, flags));
+  }
+
+  domainBlockPull(dom: DomainRef, disk: string, bandwidth: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockPull(this.driver, obj, disk, bandwidth, flags));
+  }
+
+  domainBlockRebase(
+    dom: DomainRef,
+    disk: string,
+    base: string | null,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockRebase(this.driver, obj, disk, base, bandwidth, flags));
+  }
+
+  domainBlockCopy(
+    dom: DomainRef,
+    disk: string,
+    destxml: string,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockCopy(this.driver, obj, disk, destxml, params, flags));
+  }
+
+  domainBlockCommit(
+    dom: DomainRef,
+    disk: string,
+    base: string | null,
+    top: string | null,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) =>
+      blockjobs.blockCommit(this.driver, obj, disk, base, top, bandwidth, flags),
+    );
+  }
+
+  domainBlockResize(dom: DomainRef, disk: string, size: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockResize(obj, disk, size, flags));
   }
 
   // --- issue 20: host CPU, vCPU threads, metadata, NMI, guest time, addresses, nodedev life --

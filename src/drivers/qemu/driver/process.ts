@@ -62,6 +62,7 @@ import {
   reserveGraphicsPorts,
 } from "./graphics.ts";
 import { fakeReboot, handleMonitorEvent } from "./monitor.ts";
+import { readBackingChains } from "./blockjobs.ts";
 import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupDiskThrottling } from "./disk-throttle.ts";
 import { setupBalloon } from "./tuning.ts";
@@ -391,6 +392,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     await setupDomainCgroup(drv, newRun, live, qmp);
     await attachTaps(plugs);
     await refreshChardevs(qmp, live);
+    // the live <backingStore> of each disk, from the chain QEMU opened
+    await readBackingChains(qmp, live);
     await initGraphicsPasswords(qmp, live, drv.options.graphics);
     await setupBalloon(qmp, live);
     await setupDiskThrottling(qmp, live);
