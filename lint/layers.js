@@ -21,7 +21,14 @@
  * tools may import any layer).
  */
 
-const rpcServerModules = ["server", "dispatch", "dispatch-misc", "dispatch-secret", "register"];
+const rpcServerModules = [
+  "server",
+  "dispatch",
+  "dispatch-misc",
+  "dispatch-secret",
+  "dispatch-snapshot",
+  "register",
+];
 
 /**
  * @typedef {object} Layer

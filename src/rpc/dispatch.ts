@@ -25,6 +25,7 @@ import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
 import { addMiscProcedures } from "./dispatch-misc.ts";
 import { addSecretProcedures } from "./dispatch-secret.ts";
+import { addSnapshotProcedures } from "./dispatch-snapshot.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
 import type { Header } from "./packet.ts";
@@ -920,6 +921,7 @@ export function buildDispatchTable(): Table {
   addMiscProcedures(t);
   addStorageProcedures(t);
   addSecretProcedures(t);
+  addSnapshotProcedures(t);
 
   return t;
 }
