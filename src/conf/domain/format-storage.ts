@@ -2,7 +2,7 @@
  * Formatting of `<disk>`, `<controller>` and `<filesystem>`.
  */
 import type { XmlWriter } from "../xml.ts";
-import type { ControllerDef, DiskDef, FilesystemDef } from "./types.ts";
+import type { ControllerDef, DiskBackingStore, DiskDef, FilesystemDef } from "./types.ts";
 import { formatInfo, hex, onOff, statusWriters, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
@@ -45,6 +45,14 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
   });
 }
 
+function formatBackingStore(w: XmlWriter, b: DiskBackingStore): void {
+  w.elem("backingStore", { type: b.type }, () => {
+    if (b.format !== undefined) w.empty("format", { type: b.format });
+    w.empty("source", b.type === "file" ? { file: b.source.file } : { dev: b.source.dev });
+    if (b.backingStore) formatBackingStore(w, b.backingStore);
+  });
+}
+
 export function formatDisk(w: XmlWriter, d: DiskDef): void {
   w.elem(
     "disk",
@@ -78,6 +86,7 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
         });
       }
       formatDiskSource(w, d);
+      if (d.backingStore) formatBackingStore(w, d.backingStore);
       const t = d.target;
       const tray = (d.device === "cdrom" || d.device === "floppy") && t.tray === "open" ? "open" : undefined;
       w.empty("target", {

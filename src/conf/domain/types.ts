@@ -528,6 +528,18 @@ export interface DiskTarget {
   rotation_rate?: number;
 }
 
+/**
+ * `<backingStore type=><format type=/><source file=|dev=/>…</backingStore>`: the image below a
+ * disk's source in its backing chain (libvirt's virStorageSource chain), as external snapshots
+ * and block jobs leave it. An empty `<backingStore/>` (the chain's end) is not kept.
+ */
+export interface DiskBackingStore {
+  type: "file" | "block";
+  format?: string;
+  source: { file?: string; dev?: string };
+  backingStore?: DiskBackingStore;
+}
+
 /** `<disk type= device= model= snapshot= rawio= sgio=>` */
 export interface DiskDef extends DeviceCommon {
   type: DiskType;
@@ -539,6 +551,8 @@ export interface DiskDef extends DeviceCommon {
   driver?: DiskDriver;
   /** Absent for an empty CD-ROM/floppy tray. */
   source?: DiskSource;
+  /** The layer below `source` (external snapshots, block jobs). */
+  backingStore?: DiskBackingStore;
   target: DiskTarget;
   readonly?: boolean;
   shareable?: boolean;
