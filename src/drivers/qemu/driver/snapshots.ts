@@ -559,6 +559,20 @@ export async function snapshotXML(
   return formatSnapshotXML({ ...def, domainXML: formatDomainXML(dom, { secure: false }) });
 }
 
+/** Every qcow2 node QEMU has open (backing images included), with its image's file name. */
+async function formatNodes(qmp: QmpClient): Promise<{ node: string; file: string }[]> {
+  const list = (await qmp.execute("query-named-block-nodes", { flat: true })) as {
+    "node-name"?: unknown;
+    file?: unknown;
+    drv?: unknown;
+  }[];
+  return list.flatMap((n) =>
+    n.drv === "qcow2" && typeof n["node-name"] === "string" && typeof n.file === "string"
+      ? [{ node: n["node-name"], file: n.file }]
+      : [],
+  );
+}
+
 /** The internal-snapshot images of a snapshot: its internal disks' paths in `dom`. */
 function internalPaths(def: SnapshotDef, dom: DomainDef): string[] {
   const out: string[] = [];
@@ -693,10 +707,21 @@ export async function snapshotDelete(
         });
       }
       const live = liveRun(obj);
-      const nodes = live ? await blockNodes(live.qmp) : [];
+      const nodes = live ? await formatNodes(live.qmp) : [];
+      const top = live ? await blockNodes(live.qmp) : [];
       for (const d of gone) {
-        const paths = internalPaths(d, obj.def);
+        // the images the snapshot went into: those of its own definition (an external snapshot
+        // taken since may have put an overlay on top of them)
+        const dom =
+          d.domainXML !== undefined ? await drv.parseDomain(d.domainXML, { noDefaults: true }) : obj.def;
+        const paths = internalPaths(d, dom);
         if (live) {
+          const below = paths.find((p) => !top.some((n) => n.file === p));
+          if (below !== undefined) {
+            throw new VirtError("QEMU_SNAPSHOT_INVALID", {
+              what: `internal snapshot '${d.name}' is in '${below}', which the running domain '${obj.name}' uses as a read-only backing image: delete it while the domain is shut off, or with --metadata`,
+            });
+          }
           const devices = paths.flatMap((p) => nodes.filter((n) => n.file === p).map((n) => n.node));
           if (devices.length > 0)
             await runSnapshotJob(
