@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { guestDomainXML, lastCounter, testGuestOrSkip, waitFor } from "../testing/guest/index.ts";
 import {
@@ -78,6 +79,24 @@ test("test:///default through tvirtd: stock virsh's snapshot commands print what
     assert.equal(maskTimes(ours.stdout), maskTimes(theirs.stdout));
     assert.equal(ours.stderr, theirs.stderr);
     assert.equal(ours.code, theirs.code);
+
+    // procprobe: every snapshot procedure the fleet clients call is known to tvirtd
+    const probe = fileURLToPath(new URL("../../../shared/tools/procprobe.py", import.meta.url));
+    const data = fileURLToPath(new URL("../../../shared/reference/client-procedures.json", import.meta.url));
+    if (existsSync(probe) && existsSync(data)) {
+      const r = await run("python3", [probe, sock, data, "0"], { env, timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const missing = /missing: (.*)$/m.exec(r.stdout)?.[1]?.split(" ") ?? [];
+      const used = (JSON.parse(readFileSync(data, "utf8")) as { clients: Record<string, string[]> }).clients;
+      const snapProcs = [...new Set(Object.values(used).flat())].filter((p) => /SNAPSHOT/.test(p));
+      assert.ok(snapProcs.includes("DOMAIN_SNAPSHOT_CREATE_XML"), snapProcs.join(" "));
+      assert.deepEqual(
+        snapProcs.filter((p) => missing.includes(p)),
+        [],
+      );
+    } else if (process.env.CI === "true") {
+      assert.fail("../shared/tools/procprobe.py and its data are required under CI");
+    }
   } finally {
     await daemon.stop();
     rmSync(dir, { recursive: true, force: true });
