@@ -258,6 +258,24 @@ test(
         domain: true,
       });
 
+      // a shut-off domain reverted to a running snapshot: QEMU starts with the snapshot's
+      // definition and loads its memory (the guest does not boot: it counts on)
+      await v("destroy g");
+      await v("snapshot-revert g live1");
+      qemuPids.add(Number(readFileSync(pidFile, "utf8").trim()));
+      assert.equal((await v("domstate g --reason")).stdout.trim(), "running (from snapshot)");
+      await waitFor(() => lastCounter(serial) >= 0, 30_000, "the counter after starting from the snapshot");
+      const restarted = readFileSync(serial, "utf8");
+      const firstAgain = Number(/COUNTER (\d+)/.exec(restarted)?.[1]);
+      assert.ok(
+        firstAgain <= atSnapshot + 2,
+        `counter ${firstAgain} after revert, snapshot at ${atSnapshot}`,
+      );
+      assert.doesNotMatch(restarted, /GUEST-BOOTED/);
+      await v("snapshot-revert g live1 --paused");
+      assert.equal((await v("domstate g --reason")).stdout.trim(), "paused (from snapshot)");
+      await v("resume g");
+
       // the metadata survives SIGKILL of the daemon
       const tree = (await v("snapshot-list g --tree")).stdout;
       assert.match(tree, /off1\n {2}\|\n {2}\+- live1/);
@@ -298,7 +316,12 @@ test(
 
       // delete: metadata of the external one, the internal one leaves the image
       await v("snapshot-delete g ext1 --metadata");
-      await v("destroy g");
+      // --halt: an internal snapshot (into the overlay, now the top image), then shut off
+      await v("snapshot-create-as g h1 --halt");
+      assert.equal((await v("domstate g --reason")).stdout.trim(), "shut off (from snapshot)");
+      assert.match((await tool(["qemu-img", "snapshot", "-l", overlay])).stdout, /h1/);
+      await v("snapshot-delete g h1");
+      assert.doesNotMatch((await tool(["qemu-img", "snapshot", "-l", overlay])).stdout, /h1/);
       await v("snapshot-delete g off1");
       const left = await tool(["qemu-img", "snapshot", "-l", disk]);
       assert.doesNotMatch(left.stdout, /off1/);
