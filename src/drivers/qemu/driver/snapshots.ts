@@ -57,6 +57,7 @@ import {
 import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { startProcess, stopProcess } from "./process.ts";
+import { dacLabel, resolveRunAs } from "./dac.ts";
 import { saveToImage } from "./save.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -331,12 +332,19 @@ async function applyOverlays(drv: QemuDriver, obj: QemuDomainObj, plans: readonl
   if (obj.persistent) await drv.saveConfig(obj);
 }
 
+/** The DAC handover for new files of a running guest, where QEMU runs as another user. */
+function dacOf(drv: QemuDriver, obj: QemuDomainObj) {
+  const runAs = drv.options.runAs;
+  return runAs !== undefined && drv.options.dynamicOwnership ? { drv, obj, runAs } : undefined;
+}
+
 /** Creates the overlays and, for a running guest, puts them on top in one transaction. */
 async function externalDisks(
   live: { qmp: QmpClient } | undefined,
   plans: readonly DiskPlan[],
   reuse: boolean,
   snap: string,
+  dac?: { drv: QemuDriver; obj: QemuDomainObj; runAs: NonNullable<QemuDriver["options"]["runAs"]> },
 ): Promise<void> {
   const made: string[] = [];
   const added: string[] = [];
@@ -348,6 +356,17 @@ async function externalDisks(
       }
     }
     if (!live) return;
+    // QEMU running as another user (system instance) opens the overlays as that user
+    if (dac) {
+      await dacLabel(
+        dac.drv.paths.stateDir,
+        dac.obj.name,
+        resolveRunAs(dac.runAs),
+        plans.map((p) => ({ path: p.overlay! })),
+        [],
+        [],
+      );
+    }
     const nodes = await blockNodes(live.qmp);
     const actions: unknown[] = [];
     for (const [i, p] of plans.entries()) {
@@ -475,13 +494,13 @@ export async function snapshotCreate(
               wasRunning,
             });
             def.memory.file = resolve(def.memory.file!);
-            await externalDisks(live, plans, (flags & C.REUSE_EXT) !== 0, def.name);
+            await externalDisks(live, plans, (flags & C.REUSE_EXT) !== 0, def.name, dacOf(drv, obj));
           } finally {
             if (wasRunning && !(flags & C.HALT) && obj.run === run && !run.ended)
               await resumeAfter(obj, run, qmp, DomainRunningReason.UNPAUSED);
           }
         } else {
-          await externalDisks(live, plans, (flags & C.REUSE_EXT) !== 0, def.name);
+          await externalDisks(live, plans, (flags & C.REUSE_EXT) !== 0, def.name, dacOf(drv, obj));
         }
         await applyOverlays(drv, obj, plans);
       } else {
