@@ -640,7 +640,23 @@ export async function snapshotRevert(
     const names = { name: snap, domain: obj.name };
     const pause = (flags & R.PAUSED) !== 0 || (def.state === "paused" && !(flags & R.RUNNING));
     if (active) {
+      let wasRunning = false;
       let live = liveRun(obj);
+      if (live) {
+        // the snapshot is in images the guest no longer runs on (an external snapshot put an
+        // overlay on them since): QEMU starts again with the snapshot's definition
+        const top = await blockNodes(live.qmp);
+        const moved = internalPaths(def, saved).find((p) => !top.some((n) => n.file === p));
+        if (moved !== undefined) {
+          if (!obj.persistent) {
+            throw new VirtError("QEMU_SNAPSHOT_INVALID", {
+              what: `internal snapshot '${snap}' is in '${moved}', which transient domain '${obj.name}' no longer runs on`,
+            });
+          }
+          await stopForSnapshot(drv, obj, live.run);
+          live = undefined;
+        }
+      }
       if (!live) {
         // start QEMU paused with the snapshot's definition, then load the state into it
         const persistent = obj.def;
@@ -663,18 +679,23 @@ export async function snapshotRevert(
         live = liveRun(obj);
         if (!live) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
       } else {
-        await pauseFor(drv, obj, live.run, live.qmp, DomainPausedReason.FROM_SNAPSHOT);
+        wasRunning = await pauseFor(drv, obj, live.run, live.qmp, DomainPausedReason.FROM_SNAPSHOT);
       }
       const { run, qmp } = live;
       const nodes = await blockNodes(qmp);
-      const devices = internalPaths(def, obj.def).map(
-        (p) => nodeForPath(nodes, p, `revert to '${snap}'`).node,
-      );
+      const devices = internalPaths(def, saved).map((p) => nodeForPath(nodes, p, `revert to '${snap}'`).node);
       if (devices.length === 0)
         throw new VirtError("SNAPSHOT_UNSUPPORTED", {
           what: `snapshot '${snap}' has no internal disk snapshot`,
         });
-      await runSnapshotJob(qmp, "snapshot-load", { tag: snap, vmstate: devices[0], devices }, names);
+      try {
+        await runSnapshotJob(qmp, "snapshot-load", { tag: snap, vmstate: devices[0], devices }, names);
+      } catch (e) {
+        // the guest goes on as it was (QEMU loads nothing when the job fails early)
+        if (wasRunning && obj.run === run && !run.ended)
+          await resumeAfter(obj, run, qmp, DomainRunningReason.UNPAUSED).catch(() => undefined);
+        throw e;
+      }
       if (pause) {
         obj.setState(DomainState.PAUSED, DomainPausedReason.FROM_SNAPSHOT);
         drv.lifecycle(obj, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.FROM_SNAPSHOT);
