@@ -322,6 +322,14 @@ test(
       assert.match((await tool(["qemu-img", "snapshot", "-l", overlay])).stdout, /h1/);
       await v("snapshot-delete g h1");
       assert.doesNotMatch((await tool(["qemu-img", "snapshot", "-l", overlay])).stdout, /h1/);
+      // reverting to live1 (inside the image now under the overlay) brings its definition back
+      await v("start g");
+      qemuPids.add(Number(readFileSync(pidFile, "utf8").trim()));
+      await v("snapshot-revert g live1");
+      qemuPids.add(Number(readFileSync(pidFile, "utf8").trim()));
+      assert.equal((await v("domstate g --reason")).stdout.trim(), "running (from snapshot)");
+      assert.match((await v("domblklist g")).stdout, new RegExp(` vda\\s+${disk}\n`));
+      await v("destroy g");
       await v("snapshot-delete g off1");
       const left = await tool(["qemu-img", "snapshot", "-l", disk]);
       assert.doesNotMatch(left.stdout, /off1/);
