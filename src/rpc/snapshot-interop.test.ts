@@ -45,7 +45,10 @@ test("test:///default through tvirtd: stock virsh's snapshot commands print what
   try {
     // one virsh session each: test:///default forgets everything when its connection closes
     const cmds = [
+      "list --all --with-snapshot",
       "snapshot-create-as test s1 --description first",
+      "list --all --with-snapshot",
+      "list --all --without-snapshot",
       "snapshot-create-as test s2",
       "snapshot-create-as test s3 --halt",
       "domstate test --reason",
@@ -284,6 +287,8 @@ test(
       daemon = await startDaemon();
       assert.equal((await v("snapshot-list g --tree")).stdout, tree);
       assert.equal((await v("snapshot-current g --name")).stdout.trim(), "live1");
+      assert.equal((await v("list --all --name --with-snapshot")).stdout, "g\n\n");
+      assert.equal((await v("list --all --name --without-snapshot")).stdout, "r\n\n");
 
       // external disk-only of the running guest: an overlay on the old image
       await v("snapshot-create-as g ext1 --disk-only");

@@ -17,7 +17,7 @@
  * `--paused` override), with libvirt's events. Deleting removes the internal snapshot from the
  * images; `--children`, `--children-only`, `--metadata` as libvirt.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { formatDomainXML, type DiskDef, type DomainDef } from "../../../conf/domain/index.ts";
 import { formatSnapshotXML, parseSnapshotXML } from "../../../conf/snapshot/xml.ts";
@@ -87,6 +87,15 @@ export function snapshotsOf(drv: QemuDriver, obj: QemuDomainObj): Promise<Snapsh
     m.set(obj.uuid, p);
   }
   return p;
+}
+
+/** Whether a domain has snapshot metadata (list filters: read from its directory, synchronously). */
+export function hasSnapshotMetadata(drv: QemuDriver, obj: QemuDomainObj): boolean {
+  try {
+    return readdirSync(snapshotDir(drv, obj.name)).some((f) => f.endsWith(".xml"));
+  } catch {
+    return false;
+  }
 }
 
 /**
