@@ -8,7 +8,8 @@
  * value after revert (the memory state came back); the snapshot tree, the current snapshot and
  * the definitions survive SIGKILL and a restart of the daemon; an external disk-only snapshot
  * of the running guest leaves a qcow2 overlay whose backing chain is the old image, and the
- * domain XML names it with a `<backingStore>`; raw disks and external reverts are refused with
+ * domain XML names it with a `<backingStore>`; `--memspec` writes the memory as a save image and
+ * stacks another overlay while the guest runs on; raw disks and external reverts are refused with
  * libvirt's messages.
  */
 import assert from "node:assert/strict";
@@ -319,14 +320,35 @@ test(
       const rev = await v("snapshot-revert g ext1", false);
       assert.match(rev.stderr, /unsupported configuration: revert to external snapshot not supported yet/);
 
-      // delete: metadata of the external one, the internal one leaves the image
+      // external with memory: the state in a save image (libvirt's header), then overlays
+      const memFile = join(dir, "mem1.save");
+      const top = join(dir, "disk.mem1");
+      await v(`snapshot-create-as g mem1 --memspec file=${memFile} --diskspec vda,file=${top}`);
+      assert.equal(readFileSync(memFile).subarray(0, 16).toString("latin1"), "LibvirtQemudSave");
+      assert.equal((await v("domstate g")).stdout.trim(), "running");
+      const chain3 = JSON.parse(
+        (await tool(["qemu-img", "info", "-U", "--backing-chain", "--output=json", top])).stdout,
+      ) as { filename: string }[];
+      assert.deepEqual(
+        chain3.map((c) => c.filename),
+        [top, overlay, disk],
+      );
+      const beforeMem = lastCounter(serial);
+      await waitFor(() => lastCounter(serial) > beforeMem, 20_000, "the guest running after --memspec");
+      assert.match(
+        (await v("snapshot-dumpxml g mem1")).stdout,
+        new RegExp(`<memory snapshot='external' file='${memFile}'/>`),
+      );
+
+      // delete: metadata of the external ones, the internal one leaves the image
+      await v("snapshot-delete g mem1 --metadata");
       await v("snapshot-delete g ext1 --metadata");
       // --halt: an internal snapshot (into the overlay, now the top image), then shut off
       await v("snapshot-create-as g h1 --halt");
       assert.equal((await v("domstate g --reason")).stdout.trim(), "shut off (from snapshot)");
-      assert.match((await tool(["qemu-img", "snapshot", "-l", overlay])).stdout, /h1/);
+      assert.match((await tool(["qemu-img", "snapshot", "-l", top])).stdout, /h1/);
       await v("snapshot-delete g h1");
-      assert.doesNotMatch((await tool(["qemu-img", "snapshot", "-l", overlay])).stdout, /h1/);
+      assert.doesNotMatch((await tool(["qemu-img", "snapshot", "-l", top])).stdout, /h1/);
       // reverting to live1 (inside the image now under the overlay) brings its definition back
       await v("start g");
       qemuPids.add(Number(readFileSync(pidFile, "utf8").trim()));
