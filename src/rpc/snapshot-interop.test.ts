@@ -364,6 +364,16 @@ test(
       const undef = await v("undefine g", false);
       assert.match(undef.stderr, /cannot delete inactive domain with 1 snapshots/);
       await v("undefine g --snapshots-metadata");
+      const metaDir = join(dir, "data", "tvirt", "qemu", "snapshot", "g");
+      assert.ok(!existsSync(metaDir), "metadata removed with --snapshots-metadata");
+
+      // a transient domain's snapshot metadata goes when it stops
+      await v(`create ${join(dir, "g.xml")} --paused`);
+      qemuPids.add(Number(readFileSync(pidFile, "utf8").trim()));
+      await v("snapshot-create-as g t1");
+      assert.ok(existsSync(join(metaDir, "t1.xml")), "metadata written");
+      await v("destroy g");
+      await waitFor(() => !existsSync(metaDir), 10_000, "the transient domain's metadata to go");
     } finally {
       for (const pid of qemuPids) {
         try {

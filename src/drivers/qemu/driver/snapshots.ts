@@ -18,6 +18,7 @@
  * images; `--children`, `--children-only`, `--metadata` as libvirt.
  */
 import { existsSync, readdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { formatDomainXML, type DiskDef, type DomainDef } from "../../../conf/domain/index.ts";
 import { formatSnapshotXML, parseSnapshotXML } from "../../../conf/snapshot/xml.ts";
@@ -87,6 +88,16 @@ export function snapshotsOf(drv: QemuDriver, obj: QemuDomainObj): Promise<Snapsh
     m.set(obj.uuid, p);
   }
   return p;
+}
+
+/**
+ * A domain that is gone (a transient one stopped, an undefined one): its snapshot metadata goes
+ * with it, as libvirt's qemuDomainRemoveInactive does, so a later domain of that name starts
+ * with none.
+ */
+export async function forgetSnapshots(drv: QemuDriver, obj: QemuDomainObj): Promise<void> {
+  lists.get(drv)?.delete(obj.uuid);
+  await rm(snapshotDir(drv, obj.name), { recursive: true, force: true });
 }
 
 /** Whether a domain has snapshot metadata (list filters: read from its directory, synchronously). */
