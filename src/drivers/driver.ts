@@ -214,7 +214,17 @@ export type DomainEvent =
       readonly reason: string;
     }
   /** A job (save, migration) finished; `params` are its statistics as virDomainGetJobStats'. */
-  | { readonly id: typeof DomainEventId.JOB_COMPLETED; readonly params: readonly TypedParameter[] };
+  | { readonly id: typeof DomainEventId.JOB_COMPLETED; readonly params: readonly TypedParameter[] }
+  /** A removable medium's tray moved (`reason`: 0 opened, 1 closed). */
+  | { readonly id: typeof DomainEventId.TRAY_CHANGE; readonly devAlias: string; readonly reason: number }
+  /** The guest refused to release a device asked to unplug. */
+  | { readonly id: typeof DomainEventId.DEVICE_REMOVAL_FAILED; readonly devAlias: string }
+  /** The description, title or a `<metadata>` element changed (`type`: `DomainMetadataType`). */
+  | {
+      readonly id: typeof DomainEventId.METADATA_CHANGE;
+      readonly type: number;
+      readonly nsuri: string | null;
+    };
 
 /** Called with a fresh handle of the domain the event is about. Exceptions are swallowed. */
 export type DomainEventCallback = (dom: DomainRef, event: DomainEvent) => void;

@@ -526,6 +526,27 @@ export class RemoteDriver
         ev = { id: DomainEventId.DEVICE_ADDED, devAlias: m.devAlias };
         break;
       }
+      case 328: {
+        const m = Msg.callbackTrayChange.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.msg.dom);
+        ev = { id: DomainEventId.TRAY_CHANGE, devAlias: m.msg.devAlias, reason: m.msg.reason };
+        break;
+      }
+      case 367: {
+        const m = Msg.callbackDeviceRemovalFailed.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.dom);
+        ev = { id: DomainEventId.DEVICE_REMOVAL_FAILED, devAlias: m.devAlias };
+        break;
+      }
+      case 379: {
+        const m = Msg.callbackMetadataChange.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.dom);
+        ev = { id: DomainEventId.METADATA_CHANGE, type: m.type, nsuri: m.nsuri };
+        break;
+      }
       case RemoteProc.DOMAIN_EVENT_CALLBACK_JOB_COMPLETED: {
         const m = Msg.callbackJobCompleted.msg.dec(r);
         callbackID = m.callbackID;

@@ -128,6 +128,18 @@ function sendCallbackEvent(
     case DomainEventId.JOB_COMPLETED:
       client.sendMessage(Msg.callbackJobCompleted, { callbackID, dom: d, params: [...ev.params] });
       return true;
+    case DomainEventId.TRAY_CHANGE:
+      client.sendMessage(Msg.callbackTrayChange, {
+        callbackID,
+        msg: { dom: d, devAlias: ev.devAlias, reason: ev.reason },
+      });
+      return true;
+    case DomainEventId.DEVICE_REMOVAL_FAILED:
+      client.sendMessage(Msg.callbackDeviceRemovalFailed, { callbackID, dom: d, devAlias: ev.devAlias });
+      return true;
+    case DomainEventId.METADATA_CHANGE:
+      client.sendMessage(Msg.callbackMetadataChange, { callbackID, dom: d, type: ev.type, nsuri: ev.nsuri });
+      return true;
   }
 }
 
@@ -153,8 +165,13 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
     case DomainEventId.DEVICE_REMOVED:
       send(Msg.deviceRemoved, { dom: d, devAlias: ev.devAlias });
       break;
+    case DomainEventId.TRAY_CHANGE:
+      send(Msg.trayChange, { dom: d, devAlias: ev.devAlias, reason: ev.reason });
+      break;
     case DomainEventId.DEVICE_ADDED:
     case DomainEventId.JOB_COMPLETED:
+    case DomainEventId.DEVICE_REMOVAL_FAILED:
+    case DomainEventId.METADATA_CHANGE:
       break; // no legacy message exists for them
     case DomainEventId.IO_ERROR_REASON:
       send(Msg.ioErrorReason, {

@@ -183,6 +183,32 @@ describe("events", () => {
     }
   });
 
+  test("metadata-change events: stock virsh and tvirsh print the same lines", async (t) => {
+    const virsh = virshOrSkip(t);
+    if (!virsh) return;
+    const holder = await connect(uri);
+    try {
+      const tvirsh = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
+      // tvirsh may start from the TypeScript sources (no current bundle): give it time
+      const cmd = "event --domain test --event metadata-change --loop --timeout 12";
+      const a = run(virsh, ["-c", uri, cmd], { env });
+      const b = run(process.execPath, [tvirsh, "-c", uri, cmd], { env });
+      await new Promise((r) => setTimeout(r, 7000));
+      const r = await run(virsh, ["-c", uri, "desc test --new-desc hello; desc test --title --new-desc T1"], {
+        env,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const want =
+        "event 'metadata-change' for domain 'test': type description, uri <null>\n" +
+        "event 'metadata-change' for domain 'test': type title, uri <null>\n" +
+        "event loop timed out\nevents received: 2\n\n";
+      assert.equal((await a).stdout, want, "stock virsh");
+      assert.equal((await b).stdout, want, "tvirsh");
+    } finally {
+      await holder.close();
+    }
+  });
+
   test("a lifecycle event reaches a remote client within 100 ms of the change", async () => {
     const watcher = await connect(uri);
     const actor = await connect(uri);

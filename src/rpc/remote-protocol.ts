@@ -1429,6 +1429,27 @@ export const Msg = {
     "DOMAIN_EVENT_CALLBACK_JOB_COMPLETED",
     struct({ callbackID: int, dom: nonnullDomain, params: array(typedParam, ListMax.DOMAIN_JOB_STATS) }),
   ),
+  /** remote_domain_event_tray_change_msg (legacy) and its callback form */
+  trayChange: message(
+    268,
+    "DOMAIN_EVENT_TRAY_CHANGE",
+    struct({ dom: nonnullDomain, devAlias: nstring, reason: int }),
+  ),
+  callbackTrayChange: message(
+    328,
+    "DOMAIN_EVENT_CALLBACK_TRAY_CHANGE",
+    struct({ callbackID: int, msg: struct({ dom: nonnullDomain, devAlias: nstring, reason: int }) }),
+  ),
+  callbackDeviceRemovalFailed: message(
+    367,
+    "DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED",
+    struct({ callbackID: int, dom: nonnullDomain, devAlias: nstring }),
+  ),
+  callbackMetadataChange: message(
+    379,
+    "DOMAIN_EVENT_CALLBACK_METADATA_CHANGE",
+    struct({ callbackID: int, dom: nonnullDomain, type: int, nsuri: ostring }),
+  ),
   /** CONNECT_NETWORK_EVENT_REGISTER_ANY's lifecycle message. */
   networkLifecycle: message(
     315,

@@ -23,6 +23,16 @@ function ioErrorAction(action: number): string {
   return ["none", "pause", "report"][action] ?? "unknown";
 }
 
+/** virsh's words for `virDomainEventTrayChangeReason`. */
+function trayReason(reason: number): string {
+  return ["opened", "closed"][reason] ?? "unknown";
+}
+
+/** virsh's words for `virDomainMetadataType`. */
+function metadataType(type: number): string {
+  return ["description", "title", "element"][type] ?? "unknown";
+}
+
 function describe(name: string, dom: Domain, ev: DomainEvent): string {
   switch (ev.id) {
     case DomainEventId.LIFECYCLE:
@@ -37,6 +47,12 @@ function describe(name: string, dom: Domain, ev: DomainEvent): string {
       return `event 'device-added' for domain '${dom.name}': ${ev.devAlias}\n`;
     case DomainEventId.IO_ERROR_REASON:
       return `event 'io-error-reason' for domain '${dom.name}': ${ev.srcPath} (${ev.devAlias}) ${ioErrorAction(ev.action)} due to ${ev.reason}\n`;
+    case DomainEventId.TRAY_CHANGE:
+      return `event 'tray-change' for domain '${dom.name}' disk ${ev.devAlias}: ${trayReason(ev.reason)}\n`;
+    case DomainEventId.DEVICE_REMOVAL_FAILED:
+      return `event 'device-removal-failed' for domain '${dom.name}': ${ev.devAlias}\n`;
+    case DomainEventId.METADATA_CHANGE:
+      return `event 'metadata-change' for domain '${dom.name}': type ${metadataType(ev.type)}, uri ${ev.nsuri ?? "<null>"}\n`;
     default:
       return `event '${name}' for domain '${dom.name}'\n`;
   }
@@ -65,7 +81,13 @@ function eventJson(
   else if (ev.id === DomainEventId.BALLOON_CHANGE) base.actualKiB = ev.actual.toString();
   else if (ev.id === DomainEventId.DEVICE_ADDED || ev.id === DomainEventId.DEVICE_REMOVED)
     base.devAlias = ev.devAlias;
-  else if (ev.id === DomainEventId.IO_ERROR_REASON) {
+  else if (ev.id === DomainEventId.TRAY_CHANGE) {
+    base.devAlias = ev.devAlias;
+    base.tray = trayReason(ev.reason);
+  } else if (ev.id === DomainEventId.DEVICE_REMOVAL_FAILED) base.devAlias = ev.devAlias;
+  else if (ev.id === DomainEventId.METADATA_CHANGE) {
+    base.metadata = { type: metadataType(ev.type), uri: ev.nsuri };
+  } else if (ev.id === DomainEventId.IO_ERROR_REASON) {
     base.ioError = {
       srcPath: ev.srcPath,
       devAlias: ev.devAlias,

@@ -99,6 +99,9 @@ function diskDefaults(def: DomainDef, disk: DiskDef): void {
   disk.driver.name ??= "qemu";
   if (disk.driver.type === undefined && disk.type !== "volume") disk.driver.type = "raw";
   if (disk.device === "cdrom") disk.readonly = true;
+  // QEMU decrypts images itself unless told to leave it to librbd
+  const enc = disk.encryption ?? disk.source?.encryption;
+  if (enc) enc.engine ??= "qemu";
   if (!disk.address) assignDriveAddress(def, disk);
 }
 

@@ -2,7 +2,17 @@
  * Formatting of `<disk>`, `<controller>` and `<filesystem>`.
  */
 import type { XmlWriter } from "../xml.ts";
-import type { ControllerDef, DiskBackingStore, DiskDef, FilesystemDef } from "./types.ts";
+import type {
+  ControllerDef,
+  DiskAuth,
+  DiskBackingStore,
+  DiskDef,
+  DiskEncryption,
+  DiskIotune,
+  DiskSecretRef,
+  FilesystemDef,
+} from "./types.ts";
+import { IOTUNE_ORDER } from "./parse-disk-secrets.ts";
 import { formatInfo, hex, onOff, statusWriters, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
@@ -42,6 +52,36 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
   w.elem("source", attrs, () => {
     for (const h of s.hosts ?? [])
       w.empty("host", { name: h.name, port: h.port, transport: h.transport, socket: h.socket });
+    if (s.snapshot !== undefined) w.empty("snapshot", { name: s.snapshot });
+    if (s.configFile !== undefined) w.empty("config", { file: s.configFile });
+    if (s.initiatorIqn !== undefined) w.elem("initiator", {}, () => w.empty("iqn", { name: s.initiatorIqn }));
+    if (s.auth) formatDiskAuth(w, s.auth);
+    if (s.encryption) formatDiskEncryption(w, s.encryption);
+  });
+}
+
+function formatSecretRef(w: XmlWriter, r: DiskSecretRef): void {
+  w.empty("secret", { type: r.type, uuid: r.uuid, usage: r.usage });
+}
+
+function formatDiskAuth(w: XmlWriter, a: DiskAuth): void {
+  w.elem("auth", { username: a.username }, () => {
+    formatSecretRef(w, a.secret);
+  });
+}
+
+function formatDiskEncryption(w: XmlWriter, e: DiskEncryption): void {
+  w.elem("encryption", { format: e.format, engine: e.engine }, () => {
+    for (const s of e.secrets) formatSecretRef(w, s);
+  });
+}
+
+function formatDiskIotune(w: XmlWriter, t: DiskIotune): void {
+  w.elem("iotune", {}, () => {
+    for (const k of IOTUNE_ORDER) {
+      const v = t[k];
+      if (v !== undefined) w.text(k, v);
+    }
   });
 }
 
@@ -85,8 +125,17 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
           discard_no_unref: onOff(dr.discard_no_unref),
         });
       }
+      if (d.auth) formatDiskAuth(w, d.auth);
       formatDiskSource(w, d);
       if (d.backingStore) formatBackingStore(w, d.backingStore);
+      if (d.geometry)
+        w.empty("geometry", {
+          cyls: d.geometry.cyls,
+          heads: d.geometry.heads,
+          secs: d.geometry.secs,
+          trans: d.geometry.trans,
+        });
+      if (d.blockio) w.empty("blockio", { ...d.blockio });
       const t = d.target;
       const tray = (d.device === "cdrom" || d.device === "floppy") && t.tray === "open" ? "open" : undefined;
       w.empty("target", {
@@ -96,14 +145,7 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
         removable: onOff(t.removable),
         rotation_rate: t.rotation_rate,
       });
-      if (d.blockio) w.empty("blockio", { ...d.blockio });
-      if (d.geometry)
-        w.empty("geometry", {
-          cyls: d.geometry.cyls,
-          heads: d.geometry.heads,
-          secs: d.geometry.secs,
-          trans: d.geometry.trans,
-        });
+      if (d.iotune) formatDiskIotune(w, d.iotune);
       if (d.readonly) w.empty("readonly");
       if (d.shareable) w.empty("shareable");
       if (d.transient) w.empty("transient");
@@ -111,6 +153,7 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
         const v = d[k];
         if (v !== undefined) w.text(k, v);
       }
+      if (d.encryption) formatDiskEncryption(w, d.encryption);
       formatInfo(w, d);
     },
   );

@@ -13,6 +13,7 @@ import type {
   DiskSource,
 } from "./types.ts";
 import { isStatusParse, parseDeviceInfo } from "./parse-address.ts";
+import { parseDiskSecrets } from "./parse-disk-secrets.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -130,6 +131,19 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
         return host;
       });
       if (s.hosts.length === 0) delete s.hosts;
+      {
+        const snap = el.child("snapshot");
+        const name = snap ? str(snap, "name") : undefined;
+        if (name !== undefined) s.snapshot = name;
+        const conf = el.child("config");
+        const file = conf ? str(conf, "file") : undefined;
+        if (file !== undefined) s.configFile = file;
+        const iqn = el.child("initiator")?.child("iqn");
+        const iqnName = iqn ? str(iqn, "name") : undefined;
+        if (iqnName !== undefined) s.initiatorIqn = iqnName;
+      }
+      // an iSCSI target without a LUN means LUN 0, and libvirt writes it so
+      if (s.protocol === "iscsi" && s.name !== undefined && !s.name.includes("/")) s.name = `${s.name}/0`;
       break;
     case "volume": {
       set("pool");
@@ -225,6 +239,7 @@ export function parseDisk(el: XmlElement): DiskDef {
   }
   const backing = parseBackingStore(el.child("backingStore"));
   if (backing) disk.backingStore = backing;
+  parseDiskSecrets(el, source, disk);
   if (el.child("readonly")) disk.readonly = true;
   if (el.child("shareable")) disk.shareable = true;
   if (el.child("transient")) disk.transient = true;

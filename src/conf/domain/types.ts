@@ -517,6 +517,61 @@ export interface DiskSource {
   startupPolicy?: "mandatory" | "requisite" | "optional";
   index?: number;
   hosts?: DiskSourceHost[];
+  /** `<snapshot name=/>`: an RBD snapshot to use (read-only) */
+  snapshot?: string;
+  /** `<config file=/>`: an RBD cluster's configuration file */
+  configFile?: string;
+  /** `<initiator><iqn name=/></initiator>`: the iSCSI initiator's IQN */
+  initiatorIqn?: string;
+  /** `<auth username=><secret type= uuid=|usage=/></auth>` (iSCSI CHAP, Ceph cephx) */
+  auth?: DiskAuth;
+  /** `<encryption>` given inside `<source>` (libvirt keeps where it was written). */
+  encryption?: DiskEncryption;
+}
+
+/** A reference to a libvirt secret: by UUID or by usage ID. */
+export interface DiskSecretRef {
+  /** `passphrase` for encryption; `iscsi` or `ceph` for auth. */
+  type: string;
+  uuid?: string;
+  usage?: string;
+}
+
+/** `<auth username=>` of a network disk source. */
+export interface DiskAuth {
+  username: string;
+  secret: DiskSecretRef;
+}
+
+/** `<encryption format= engine=>` of a disk source (libvirt's virStorageEncryption). */
+export interface DiskEncryption {
+  format: "default" | "qcow" | "luks" | "luks2" | "luks-any";
+  engine?: "qemu" | "librbd";
+  secrets: DiskSecretRef[];
+}
+
+/** `<iotune>` of a disk: throttling limits (bytes or I/O operations per second). */
+export interface DiskIotune {
+  total_bytes_sec?: number;
+  read_bytes_sec?: number;
+  write_bytes_sec?: number;
+  total_iops_sec?: number;
+  read_iops_sec?: number;
+  write_iops_sec?: number;
+  total_bytes_sec_max?: number;
+  read_bytes_sec_max?: number;
+  write_bytes_sec_max?: number;
+  total_iops_sec_max?: number;
+  read_iops_sec_max?: number;
+  write_iops_sec_max?: number;
+  size_iops_sec?: number;
+  group_name?: string;
+  total_bytes_sec_max_length?: number;
+  read_bytes_sec_max_length?: number;
+  write_bytes_sec_max_length?: number;
+  total_iops_sec_max_length?: number;
+  read_iops_sec_max_length?: number;
+  write_iops_sec_max_length?: number;
 }
 
 /** `<target dev= bus= tray= removable= rotation_rate=/>` */
@@ -565,6 +620,11 @@ export interface DiskDef extends DeviceCommon {
   blockio?: { logical_block_size?: number; physical_block_size?: number; discard_granularity?: number };
   /** `<geometry cyls= heads= secs= trans=/>` */
   geometry?: { cyls: number; heads: number; secs: number; trans?: string };
+  /** `<auth>` written as a child of `<disk>` (the older place; formatted there again). */
+  auth?: DiskAuth;
+  /** `<encryption>` written as a child of `<disk>` (the older place; formatted there again). */
+  encryption?: DiskEncryption;
+  iotune?: DiskIotune;
 }
 
 export type ControllerType =

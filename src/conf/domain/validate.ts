@@ -106,6 +106,29 @@ function duplicateDriveAddresses(def: DomainDef): void {
 const DRIVE_BUSES = new Set(["ide", "fdc", "scsi", "sata"]);
 const VPD_LIMITS = { vendor: 8, product: 16 } as const;
 
+/** A disk's encryption and auth (qemuDomainValidateStorageSource, virStorageSourceIsValid). */
+function diskSecrets(d: DiskDef, xpath: string): void {
+  const enc = d.encryption ?? d.source?.encryption;
+  const fmt = d.driver?.type;
+  if (enc && enc.engine !== "librbd" && fmt !== undefined && fmt !== "raw" && fmt !== "qcow2") {
+    throw new VirtError(
+      "CONFIG_UNSUPPORTED",
+      { what: "encryption is supported only with 'raw' and 'qcow2' image format" },
+      { xpath: `${xpath}/driver/@type` },
+    );
+  }
+  const auth = d.auth ?? d.source?.auth;
+  const protocol = d.source?.protocol;
+  const want = protocol === "iscsi" ? "iscsi" : protocol === "rbd" ? "ceph" : undefined;
+  if (auth && want !== undefined && auth.secret.type !== want) {
+    throw new VirtError(
+      "CONFIG_UNSUPPORTED",
+      { what: `invalid secret type '${auth.secret.type}'` },
+      { xpath: `${xpath}/auth/secret/@type` },
+    );
+  }
+}
+
 /** One disk (virDomainDiskDefValidate and qemuValidateDomainDeviceDefDisk). */
 function disk(d: DiskDef, i: number): void {
   const xpath = `/domain/devices/disk[${i + 1}]`;
@@ -175,6 +198,7 @@ function disk(d: DiskDef, i: number): void {
   if (d.target.removable !== undefined && bus !== "usb" && !(bus === "scsi" && d.device === "disk")) {
     throw new VirtError("DOMAIN_DISK_REMOVABLE", {}, { xpath: `${xpath}/target/@removable` });
   }
+  diskSecrets(d, xpath);
   for (const what of ["vendor", "product"] as const) {
     const v = d[what];
     if (v === undefined) continue;

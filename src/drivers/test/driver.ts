@@ -49,6 +49,7 @@ import {
   DomainUndefineFlags,
   DomainXMLFlags,
   DrvFeature,
+  DomainEventId,
   domainEventIdNames,
 } from "../enums.ts";
 import { matchesListFlags } from "../list-filter.ts";
@@ -1019,6 +1020,7 @@ export class TestConnection implements HypervisorDriver {
     const obj = this.obj(dom);
     const { live, config } = this.#tuningDefs(obj, flags);
     for (const def of [live, config]) if (def) setDefMetadata(def, type, metadata, uri, "Set");
+    this.state.events.emit(refOf(obj), { id: DomainEventId.METADATA_CHANGE, type, nsuri: uri });
   }
 
   async domainGetMetadata(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string> {

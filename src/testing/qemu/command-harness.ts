@@ -64,6 +64,21 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
       masterKeyFile: `${domainDir}/master-key.aes`,
     },
     monitor: { fd: 1729 },
+    // libvirt's harness: a mocked random source counting up from 0 (key and IV) and one fake
+    // secret value for every lookup
+    masterKey: Uint8Array.from({ length: 32 }, (_, i) => i),
+    secretIV: () => Uint8Array.from({ length: 16 }, (_, i) => i),
+    secretValue: (ref, usageType) => {
+      const usage = ref.usage;
+      if (usage !== undefined) {
+        const ok =
+          usageType === "volume"
+            ? usage.startsWith("/storage/guest_disks/")
+            : usage === "mycluster_myname" || usage === "client.admin secret";
+        if (!ok) throw new Error(`test provided incorrect usage '${usage}'`);
+      }
+      return Buffer.from("AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A");
+    },
     hugetlbfs: [
       { sizeKiB: 2048, path: "/dev/hugepages2M", default: true },
       { sizeKiB: 1048576, path: "/dev/hugepages1G" },

@@ -9,6 +9,8 @@ import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import type { QemuCaps } from "../capabilities/types.ts";
 import { domainPaths, driverPaths, type DriverRoot } from "../paths.ts";
 import type { CommandContext } from "./types.ts";
+import { lookupSecretValue } from "../secret-lookup.ts";
+import { randomBytes } from "node:crypto";
 
 /** The emulator of a domain whose XML names none. */
 export const defaultEmulator = "/usr/bin/qemu-system-x86_64";
@@ -34,5 +36,8 @@ export function hostCommandContext(caps: QemuCaps, name: string, root: DriverRoo
       ["LOGNAME", user],
     ],
     privileged,
+    // a key for this command line only: the driver passes the one it writes to master-key.aes
+    masterKey: randomBytes(32),
+    secretValue: (ref, usageType) => lookupSecretValue(root, ref, usageType),
   };
 }

@@ -11,6 +11,13 @@ import { fail, requireFlag } from "./build.ts";
 import { Props } from "./escape.ts";
 import type { JsonObject } from "./escape.ts";
 import { virtioProps } from "./virtio.ts";
+import {
+  authProps,
+  buildDiskSecrets,
+  formatEncryptProps,
+  needsLuksLayer,
+  rbdEncryptProps,
+} from "./disk-secrets.ts";
 
 export interface DiskNodes {
   storage: string;
@@ -108,6 +115,7 @@ function cacheProps(disk: DiskDef): JsonObject | undefined {
 /** Whether a raw image still needs its own `raw` format node (libvirt's rules). */
 export function needsFormatLayer(b: Build, disk: DiskDef): boolean {
   if (format(disk) !== "raw") return true;
+  if (needsLuksLayer(disk)) return true;
   if (!b.has("blockjob.backing-mask-protocol")) return true;
   if (actualDiskType(disk) === "dir") return true;
   return false;
@@ -137,7 +145,7 @@ function socketAddress(h: DiskSourceHost, defaultPort: number | undefined): Json
   return o;
 }
 
-function networkProps(b: Build, disk: DiskDef): { driver: string; props: Props } {
+function networkProps(b: Build, disk: DiskDef, nodes: DiskNodes): { driver: string; props: Props } {
   const s = disk.source!;
   const hosts = s.hosts ?? [];
   const element = diskElement(disk);
@@ -171,16 +179,23 @@ function networkProps(b: Build, disk: DiskDef): { driver: string; props: Props }
         .set("target", target ?? "")
         .set("lun", Number(lun ?? 0))
         .set("transport", "tcp");
+      authProps(disk, nodes, p);
+      p.opt("initiator-name", s.initiatorIqn);
       return { driver: "iscsi", props: p };
     }
     case "rbd": {
       const [pool, ...image] = (s.name ?? "").split("/");
-      p.set("pool", pool ?? "").set("image", image.join("/"));
+      p.set("pool", pool ?? "")
+        .set("image", image.join("/"))
+        .opt("snapshot", s.snapshot)
+        .opt("conf", s.configFile);
       if (hosts.length > 0)
         p.set(
           "server",
           hosts.map((h) => ({ host: h.name ?? "", port: String(h.port ?? 6789) })),
         );
+      authProps(disk, nodes, p);
+      rbdEncryptProps(disk, nodes, p);
       return { driver: "rbd", props: p };
     }
     case "gluster": {
@@ -236,7 +251,7 @@ export function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
         .set("rw", !isReadonly(disk));
       break;
     case "network": {
-      const r = networkProps(b, disk);
+      const r = networkProps(b, disk, nodes);
       driver = r.driver;
       p = r.props;
       break;
@@ -282,10 +297,14 @@ export function formatProps(disk: DiskDef, nodes: DiskNodes): Props {
   switch (fmt) {
     case "raw":
     case "fat":
-      p.set("driver", "raw");
+      if (needsLuksLayer(disk)) {
+        p.set("driver", "luks");
+        formatEncryptProps(disk, nodes, "luks", p);
+      } else p.set("driver", "raw");
       break;
     case "qcow2":
       p.set("driver", "qcow2");
+      formatEncryptProps(disk, nodes, "qcow2", p);
       if (disk.driver?.discard_no_unref !== undefined)
         p.set("discard-no-unref", disk.driver.discard_no_unref);
       break;
@@ -482,6 +501,7 @@ export function buildDisks(
       );
     }
     if (n && !isEmptyDisk(disk)) {
+      buildDiskSecrets(b, disk, n);
       b.addJson("-blockdev", storageProps(b, disk, n));
       if (n.format !== undefined) b.addJson("-blockdev", formatProps(disk, n));
       if (n.copyOnRead !== undefined) {

@@ -60,6 +60,18 @@ export interface DomainPaths {
 
 export interface CommandContext {
   readonly caps: QemuCaps;
+  /**
+   * The domain's master key (32 bytes, the content of `paths.masterKeyFile`): secrets on the
+   * command line are encrypted with it. Absent: a disk that needs a secret is refused.
+   */
+  readonly masterKey?: Uint8Array;
+  /** Initialisation vector for each secret (default: 16 random bytes; tests fix it). */
+  readonly secretIV?: () => Uint8Array;
+  /**
+   * A secret's value by UUID or usage ID (`usageType`: `volume`, `iscsi`, `ceph`); throws the
+   * secret driver's error when there is no such secret or it has no value.
+   */
+  readonly secretValue?: (ref: { uuid?: string; usage?: string }, usageType: string) => Uint8Array;
   /** Accelerator; defaults to the domain type (`kvm` → kvm, else tcg). */
   readonly accel?: Accel;
   /** Domain id (-1 in libvirt's tests). */

@@ -39,6 +39,7 @@ import {
 } from "../../driver.ts";
 import {
   ConnectListDomainsFilters,
+  DomainEventId,
   domainEventIdNames,
   DomainMessageType,
   taintMessages,
@@ -750,7 +751,10 @@ export class QemuConnection implements HypervisorDriver {
     uri: string | null,
     flags: number,
   ): Promise<void> {
-    return this.onDomain(dom, (obj) => misc.setMetadata(this.driver, obj, type, metadata, uri, flags));
+    return this.onDomain(dom, async (obj) => {
+      await misc.setMetadata(this.driver, obj, type, metadata, uri, flags);
+      this.driver.events.emit(obj.ref(), { id: DomainEventId.METADATA_CHANGE, type, nsuri: uri });
+    });
   }
 
   domainGetMetadata(dom: DomainRef, type: number, uri: string | null, flags: number): Promise<string> {

@@ -19,6 +19,7 @@
  *   arrives later (`deviceDeleted`, called from the monitor's event handler).
  * - The live definition is written to the status file after every change.
  */
+import { readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { assignAliases, formatDomainXML, type DomainDef } from "../../../conf/domain/index.ts";
@@ -62,6 +63,7 @@ import {
   type DiskNodes,
 } from "../command/disk.ts";
 import { Props } from "../command/escape.ts";
+import { diskSecretIds, diskSecretObjects } from "../command/disk-secrets.ts";
 import { hostdevDeviceProps } from "../command/hostdev.ts";
 import { hostNetProps, nicProps } from "../command/net.ts";
 import {
@@ -236,6 +238,10 @@ async function buildFor(
     ...hostCommandContext(caps, obj.name, drv.root),
     domainId: obj.id,
     paths: domainPaths(drv.paths, obj.id, obj.name),
+    ...(() => {
+      const key = runningMasterKey(domainPaths(drv.paths, obj.id, obj.name).masterKeyFile);
+      return key ? { masterKey: key } : {};
+    })(),
     monitor: { path: run.monitorPath },
     accel: def.type === "kvm" ? "kvm" : "tcg",
     ...(fdNames
@@ -259,6 +265,15 @@ async function buildFor(
       : {}),
   };
   return new Build(def, ctx);
+}
+
+/** The running domain's master key (QEMU loaded it as `masterKey0` at start). */
+function runningMasterKey(file: string): Uint8Array | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined; // a guest started before tvirt wrote keys: secrets cannot be added
+  }
 }
 
 function args(p: Props): QmpObject {
@@ -310,6 +325,13 @@ async function nodesOfDevice(qmp: QmpClient, alias: string): Promise<string[]> {
 
 async function deleteNodes(qmp: QmpClient, nodes: readonly string[]): Promise<void> {
   for (const n of nodes) await qmp.execute("blockdev-del", { "node-name": n }).catch(() => undefined);
+  // and the secrets those nodes used (libvirt-N-storage-auth-secret0, ...-encryption-secretK)
+  const m = nodes.map((n) => /^libvirt-(\d+)-(?:format|storage)$/.exec(n)?.[1]).find((x) => x !== undefined);
+  if (m === undefined) return;
+  const ids = diskSecretIds({ storage: `libvirt-${m}-storage`, format: `libvirt-${m}-format` }).concat(
+    diskSecretIds({ storage: `libvirt-${m}-storage` }),
+  );
+  for (const id of new Set(ids)) await qmp.execute("object-del", { id }).catch(() => undefined);
 }
 
 /** Adds the blockdev nodes of `disk` (none for an empty drive); returns their names, top first. */
@@ -321,7 +343,14 @@ async function addDiskNodes(
   const nodes = diskNodes(b, disk, await freeNodeIndex(qmp));
   const added: string[] = [];
   if (isEmptyDisk(disk)) return { nodes, added };
+  const secrets: string[] = [];
   try {
+    // LUKS passphrases and auth passwords first, encrypted with the domain's master key
+    for (const o of diskSecretObjects(b, disk, nodes)) {
+      const obj = args(o);
+      await qmp.execute("object-add", obj);
+      secrets.push(String(obj.id));
+    }
     await qmp.execute("blockdev-add", args(storageProps(b, disk, nodes)));
     added.unshift(nodes.storage);
     if (nodes.format !== undefined) {
@@ -330,6 +359,7 @@ async function addDiskNodes(
     }
   } catch (e) {
     await deleteNodes(qmp, added);
+    for (const id of secrets) await qmp.execute("object-del", { id }).catch(() => undefined);
     throw e;
   }
   return { nodes, added };

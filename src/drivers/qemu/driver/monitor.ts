@@ -113,6 +113,23 @@ export function handleMonitorEvent(drv: QemuDriver, obj: QemuDomainObj, run: Qem
       }
       return;
     }
+    case "DEVICE_TRAY_MOVED": {
+      // libvirt names the disk by its alias (QEMU's `id`; `device` is the old drive name)
+      const id = typeof ev.data.id === "string" && ev.data.id !== "" ? ev.data.id : ev.data.device;
+      if (typeof id === "string")
+        drv.events.emit(obj.ref(), {
+          id: DomainEventId.TRAY_CHANGE,
+          devAlias: id.replace(/^\/machine\/peripheral\//, ""),
+          reason: ev.data["tray-open"] === true ? 0 : 1,
+        });
+      return;
+    }
+    case "DEVICE_UNPLUG_GUEST_ERROR": {
+      const dev = ev.data.device;
+      if (typeof dev === "string")
+        drv.events.emit(obj.ref(), { id: DomainEventId.DEVICE_REMOVAL_FAILED, devAlias: dev });
+      return;
+    }
     case "BALLOON_CHANGE": {
       const actual = ev.data.actual;
       if (typeof actual === "number") balloonChanged(drv, obj, actual);

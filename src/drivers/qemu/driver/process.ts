@@ -62,6 +62,7 @@ import {
 } from "./graphics.ts";
 import { fakeReboot, handleMonitorEvent } from "./monitor.ts";
 import { dispatchMonitorEvent } from "./monitor-events.ts";
+import { setupDiskThrottling } from "./disk-throttle.ts";
 import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
@@ -167,6 +168,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   // direct interfaces: their macvtap devices are made just before QEMU runs and passed to it as
   // fd 3, 4, ... in interface order
   const directAliases = live.devices.interfaces.filter((n) => n.type === "direct").map((n) => n.alias ?? "");
+  // the domain's master key: disk secrets on the command line are encrypted with it
+  const masterKey = randomBytes(32);
   const ctx: CommandContext = {
     ...hostCommandContext(caps, def.name, drv.root),
     ...(directAliases.length > 0
@@ -192,6 +195,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       : {}),
     domainId: id,
     paths: dp,
+    masterKey,
     monitor: { path: monitorPath },
     graphics: graphicsContext(drv.options.graphics),
     ...(() => {
@@ -243,7 +247,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       undo.addFn(() => rm(dp.channelDir, { recursive: true, force: true }));
       await mkdir(dp.channelDir, { recursive: true, mode: 0o750 });
     }
-    await writeFile(dp.masterKeyFile, randomBytes(32), { mode: 0o600 });
+    await writeFile(dp.masterKeyFile, masterKey, { mode: 0o600 });
     // virtiofs: one virtiofsd per shared folder, listening before QEMU connects
     const fsDaemons: VirtiofsDaemon[] = [];
     for (const fs of virtiofsFilesystems(live)) {
@@ -387,6 +391,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     await refreshChardevs(qmp, live);
     await initGraphicsPasswords(qmp, live, drv.options.graphics);
     await setupBalloon(qmp, live);
+    await setupDiskThrottling(qmp, live);
     if (caps.flags.has("set-action") && live.onReboot === "destroy") {
       await qmp.execute("set-action", { reboot: "shutdown" });
     }
