@@ -28,6 +28,7 @@ const rpcServerModules = [
   "dispatch-secret",
   "dispatch-agent",
   "dispatch-blockjobs",
+  "dispatch-snapshot",
   "register",
 ];
 

@@ -74,6 +74,7 @@ import { libvirtDirectSocket, sessionPaths, systemPaths } from "./paths.ts";
 import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
 import { AuthType, DrvFeature, Program, QemuProc, RemoteProc } from "./protocol.ts";
 import { Msg, Proc, type ProcDef } from "./remote-protocol.ts";
+import { SnapshotProc as SP, type WireSnapshot } from "./remote-protocol-snapshot.ts";
 import { connectUnix, RpcClient } from "./rpc-client.ts";
 import { RemoteVolumeDownload, RemoteVolumeUpload } from "./storage-streams.ts";
 import { XdrReader } from "./xdr.ts";
@@ -240,6 +241,9 @@ const toRef = (d: { name: string; uuid: string; id: number }): DomainRef => ({
 const netRef = (n: NetworkRef): NetworkRef => ({ name: n.name, uuid: n.uuid });
 const poolRef = (p: StoragePoolRef): StoragePoolRef => ({ name: p.name, uuid: p.uuid });
 const volRef = (v: StorageVolRef): StorageVolRef => ({ pool: v.pool, name: v.name, key: v.key });
+
+/** `remote_nonnull_domain_snapshot` of a snapshot named `name` of `d`. */
+const snapRef = (d: DomainRef, name: string): WireSnapshot => ({ name, dom: wire(d) });
 
 const wire = (d: DomainRef): { name: string; uuid: string; id: number } => ({
   name: d.name,
@@ -1729,6 +1733,46 @@ export class RemoteDriver
     const r = await this.#call(Proc.connectGetAllDomainStats, { doms: doms.map(wire), stats, flags });
     return r.retStats.map((x) => ({ dom: toRef(x.dom), params: x.params }));
   }
+  // --- snapshots: a snapshot is its name and its domain on the wire ----------------------------
+  async domainSnapshotCreateXML(dom: DomainRef, xml: string, flags: number): Promise<string> {
+    return (await this.#call(SP.createXML, { dom: wire(dom), xml_desc: xml, flags })).snap.name;
+  }
+  async domainListAllSnapshots(dom: DomainRef, flags: number): Promise<string[]> {
+    const r = await this.#call(SP.listAll, { dom: wire(dom), need_results: 1, flags });
+    return r.snapshots.map((s) => s.name);
+  }
+  async domainSnapshotListAllChildren(dom: DomainRef, snap: string, flags: number): Promise<string[]> {
+    const r = await this.#call(SP.listAllChildren, { snapshot: snapRef(dom, snap), need_results: 1, flags });
+    return r.snapshots.map((s) => s.name);
+  }
+  async domainSnapshotLookupByName(dom: DomainRef, name: string, flags: number): Promise<string> {
+    return (await this.#call(SP.lookupByName, { dom: wire(dom), name, flags })).snap.name;
+  }
+  async domainHasCurrentSnapshot(dom: DomainRef, flags: number): Promise<boolean> {
+    return (await this.#call(SP.hasCurrent, { dom: wire(dom), flags })).result;
+  }
+  async domainSnapshotCurrent(dom: DomainRef, flags: number): Promise<string> {
+    return (await this.#call(SP.current, { dom: wire(dom), flags })).snap.name;
+  }
+  async domainSnapshotGetParent(dom: DomainRef, snap: string, flags: number): Promise<string> {
+    return (await this.#call(SP.getParent, { snap: snapRef(dom, snap), flags })).snap.name;
+  }
+  async domainSnapshotGetXMLDesc(dom: DomainRef, snap: string, flags: number): Promise<string> {
+    return (await this.#call(SP.getXMLDesc, { snap: snapRef(dom, snap), flags })).xml;
+  }
+  async domainSnapshotIsCurrent(dom: DomainRef, snap: string, flags: number): Promise<boolean> {
+    return (await this.#call(SP.isCurrent, { snap: snapRef(dom, snap), flags })).current;
+  }
+  async domainSnapshotHasMetadata(dom: DomainRef, snap: string, flags: number): Promise<boolean> {
+    return (await this.#call(SP.hasMetadata, { snap: snapRef(dom, snap), flags })).metadata;
+  }
+  async domainRevertToSnapshot(dom: DomainRef, snap: string, flags: number): Promise<void> {
+    await this.#call(SP.revert, { snap: snapRef(dom, snap), flags });
+  }
+  async domainSnapshotDelete(dom: DomainRef, snap: string, flags: number): Promise<void> {
+    await this.#call(SP.delete, { snap: snapRef(dom, snap), flags });
+  }
+
   async domainGetMessages(dom: DomainRef, flags: number): Promise<string[]> {
     return (await this.#call(Proc.domainGetMessages, { dom: wire(dom), flags })).msgs;
   }

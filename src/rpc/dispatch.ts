@@ -31,6 +31,7 @@ import {
   sendBlockJobLegacyEvent,
 } from "./dispatch-blockjobs.ts";
 import { addSecretProcedures } from "./dispatch-secret.ts";
+import { addSnapshotProcedures } from "./dispatch-snapshot.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
 import type { Header } from "./packet.ts";
@@ -962,6 +963,7 @@ export function buildDispatchTable(): Table {
   addBlockJobProcedures(t);
   addStorageProcedures(t);
   addSecretProcedures(t);
+  addSnapshotProcedures(t);
 
   return t;
 }

@@ -14,10 +14,12 @@ const xml = `<domain type='qemu'><name>b</name><uuid>1ccfd97d-5eb4-478a-bbe6-88d
 test("<backingStore> chain and <mirror> of a live disk, in libvirt's order", () => {
   const def = parseDomainXML(xml, { noDefaults: true }).def;
   const disk = def.devices.disks[0]!;
-  disk.backingStore = [
-    { type: "file", format: "qcow2", path: "/i/mid.qcow2" },
-    { type: "block", format: "raw", path: "/dev/sdz" },
-  ];
+  disk.backingStore = {
+    type: "file",
+    format: "qcow2",
+    source: { file: "/i/mid.qcow2" },
+    backingStore: { type: "block", format: "raw", source: { dev: "/dev/sdz" }, end: true },
+  };
   disk.mirror = { type: "file", format: "raw", path: "/i/copy.raw", job: "copy", ready: "yes" };
   const out = formatDomainXML(def, { live: true });
   const body = out.slice(out.indexOf("<disk"), out.indexOf("</disk>"));
@@ -36,9 +38,10 @@ test("<backingStore> chain and <mirror> of a live disk, in libvirt's order", () 
     formatDomainXML(def, { live: true }),
     /<mirror type='file' job='active-commit'>\s*<format type='qcow2'\/>\s*<source file='\/i\/mid.qcow2'\/>\s*<\/mirror>/,
   );
-  // not parsed: a definition read back has neither
+  // read back: the chain is kept (an external snapshot's), the end marker and the mirror are not
   const again = parseDomainXML(formatDomainXML(def, { live: true }), { noDefaults: true }).def.devices
     .disks[0]!;
-  assert.equal(again.backingStore, undefined);
+  assert.equal(again.backingStore?.backingStore?.source.dev, "/dev/sdz");
+  assert.equal(again.backingStore.backingStore.end, undefined);
   assert.equal(again.mirror, undefined);
 });

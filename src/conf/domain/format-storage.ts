@@ -6,6 +6,7 @@ import type {
   ControllerDef,
   DiskAuth,
   DiskBackingLayer,
+  DiskBackingStore,
   DiskDef,
   DiskEncryption,
   DiskIotune,
@@ -91,14 +92,13 @@ function layerSource(w: XmlWriter, l: DiskBackingLayer): void {
   w.empty("source", l.type === "block" ? { dev: l.path } : { file: l.path });
 }
 
-/** libvirt's nested `<backingStore>` elements, ended by an empty one. */
-function formatBackingChain(w: XmlWriter, chain: readonly DiskBackingLayer[]): void {
-  const [first, ...rest] = chain;
-  if (!first) return;
-  w.elem("backingStore", { type: first.type }, () => {
-    layerSource(w, first);
-    if (rest.length > 0) formatBackingChain(w, rest);
-    else w.empty("backingStore");
+/** libvirt's nested `<backingStore>` elements; a chain known to end says so with an empty one. */
+function formatBackingStore(w: XmlWriter, b: DiskBackingStore): void {
+  w.elem("backingStore", { type: b.type }, () => {
+    if (b.format !== undefined) w.empty("format", { type: b.format });
+    w.empty("source", b.type === "file" ? { file: b.source.file } : { dev: b.source.dev });
+    if (b.backingStore) formatBackingStore(w, b.backingStore);
+    else if (b.end === true) w.empty("backingStore");
   });
 }
 
@@ -154,7 +154,7 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
       }
       if (d.auth) formatDiskAuth(w, d.auth);
       formatDiskSource(w, d);
-      formatBackingChain(w, d.backingStore ?? []);
+      if (d.backingStore) formatBackingStore(w, d.backingStore);
       if (d.geometry)
         w.empty("geometry", {
           cyls: d.geometry.cyls,

@@ -3,7 +3,15 @@
  */
 import { VirtError } from "../../util/errors/index.ts";
 import type { XmlElement } from "../xml.ts";
-import type { ControllerDef, ControllerType, DiskBus, DiskDef, DiskDriver, DiskSource } from "./types.ts";
+import type {
+  ControllerDef,
+  ControllerType,
+  DiskBackingStore,
+  DiskBus,
+  DiskDef,
+  DiskDriver,
+  DiskSource,
+} from "./types.ts";
 import { isStatusParse, parseDeviceInfo } from "./parse-address.ts";
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
 import {
@@ -164,6 +172,31 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
   return hasPath === undefined && s.startupPolicy === undefined ? undefined : s;
 }
 
+/** A `<backingStore>` chain; an empty element (libvirt's end of chain) or an unknown type ends it. */
+function parseBackingStore(el: XmlElement | undefined): DiskBackingStore | undefined {
+  if (!el || el.attrs.length === 0) {
+    el?.markAllUsed();
+    return undefined;
+  }
+  const type = enumAttr(el, "type", ["file", "block"] as const);
+  if (!type) {
+    el.markAllUsed();
+    return undefined;
+  }
+  const src = el.child("source");
+  const path = src ? str(src, type === "file" ? "file" : "dev") : undefined;
+  const bs: DiskBackingStore = { type, source: type === "file" ? { file: path ?? "" } : { dev: path ?? "" } };
+  src?.markAllUsed();
+  const fmt = el.child("format");
+  const ft = fmt ? str(fmt, "type") : undefined;
+  if (ft !== undefined) bs.format = ft;
+  fmt?.markAllUsed();
+  str(el, "index");
+  const below = parseBackingStore(el.child("backingStore"));
+  if (below) bs.backingStore = below;
+  return bs;
+}
+
 export function parseDisk(el: XmlElement): DiskDef {
   const type = enumAttr(el, "type", DISK_TYPES) ?? "file";
   const device = enumAttr(el, "device", DISK_DEVICES) ?? "disk";
@@ -204,6 +237,8 @@ export function parseDisk(el: XmlElement): DiskDef {
     const s = parseSource(source, type);
     if (s) disk.source = s;
   }
+  const backing = parseBackingStore(el.child("backingStore"));
+  if (backing) disk.backingStore = backing;
   parseDiskSecrets(el, source, disk);
   if (el.child("readonly")) disk.readonly = true;
   if (el.child("shareable")) disk.shareable = true;

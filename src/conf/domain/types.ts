@@ -583,6 +583,23 @@ export interface DiskTarget {
   rotation_rate?: number;
 }
 
+/**
+ * `<backingStore type=><format type=/><source file=|dev=/>…</backingStore>`: the image below a
+ * disk's source in its backing chain (libvirt's virStorageSource chain), as external snapshots
+ * and block jobs leave it. An empty `<backingStore/>` (the chain's end) is not kept.
+ */
+export interface DiskBackingStore {
+  type: "file" | "block";
+  format?: string;
+  source: { file?: string; dev?: string };
+  backingStore?: DiskBackingStore;
+  /**
+   * The chain is known to end here (live definitions, where the driver read the whole chain
+   * from QEMU): formatted as an empty `<backingStore/>` inside, as libvirt does.
+   */
+  end?: boolean;
+}
+
 /** `<disk type= device= model= snapshot= rawio= sgio=>` */
 export interface DiskDef extends DeviceCommon {
   type: DiskType;
@@ -594,6 +611,8 @@ export interface DiskDef extends DeviceCommon {
   driver?: DiskDriver;
   /** Absent for an empty CD-ROM/floppy tray. */
   source?: DiskSource;
+  /** The layer below `source` (external snapshots, block jobs). */
+  backingStore?: DiskBackingStore;
   target: DiskTarget;
   readonly?: boolean;
   shareable?: boolean;
@@ -611,11 +630,6 @@ export interface DiskDef extends DeviceCommon {
   /** `<encryption>` written as a child of `<disk>` (the older place; formatted there again). */
   encryption?: DiskEncryption;
   iotune?: DiskIotune;
-  /**
-   * The images below the source (`<backingStore>`), top first, as the driver found them in the
-   * running guest; set on live definitions only, never parsed.
-   */
-  backingStore?: DiskBackingLayer[];
   /** `<mirror>` of a copy or active commit job in progress (live definitions only). */
   mirror?: DiskMirror;
 }

@@ -80,7 +80,7 @@ export { hostName as virGetHostname };
 
 type ObjFlagsFilter = (obj: TestDomainObj) => boolean;
 
-function listFilter(flags: number): ObjFlagsFilter {
+function listFilter(flags: number, state: TestState): ObjFlagsFilter {
   return (obj) =>
     matchesListFlags(flags, {
       active: isActive(obj),
@@ -88,6 +88,7 @@ function listFilter(flags: number): ObjFlagsFilter {
       state: obj.state,
       autostart: obj.autostart,
       hasManagedSave: () => obj.hasManagedSave,
+      hasSnapshots: () => testSnapshots(state, obj).size > 0,
     });
 }
 
@@ -207,7 +208,7 @@ export class TestConnection implements HypervisorDriver {
 
   async connectListAllDomains(flags: number): Promise<DomainRef[]> {
     checkFlags(flags, ConnectListDomainsFilters.ALL, "testConnectListAllDomains");
-    const keep = listFilter(flags);
+    const keep = listFilter(flags, this.state);
     return [...this.state.domains.values()].filter(keep).map(refOf);
   }
 
@@ -868,7 +869,7 @@ export class TestConnection implements HypervisorDriver {
     const objs =
       doms.length > 0
         ? doms.map((d) => this.obj(d))
-        : [...this.state.domains.values()].filter(listFilter(flags & 0xff));
+        : [...this.state.domains.values()].filter(listFilter(flags & 0xff, this.state));
     return objs.map((o) => ({
       dom: refOf(o),
       params:

@@ -1149,4 +1149,18 @@ export const qemuErrors = {
     kind: "environment",
     template: "{what}",
   },
+  // === snapshots (issue 20; libvirt's qemu_snapshot.c) ===
+  QEMU_SNAPSHOT_INVALID: { vir: "OPERATION_INVALID", domain: "QEMU", kind: "user", template: "{what}" },
+  QEMU_SNAPSHOT_JOB_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{job} job of snapshot '{name}' of domain '{domain}' failed: {reason}",
+  },
+  QEMU_SNAPSHOT_IMG_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{what} of snapshot '{name}' on '{path}' failed: {reason}",
+  },
 } as const satisfies Catalogue<"QEMU">;

@@ -16,7 +16,7 @@
  */
 import { existsSync, statSync, unlinkSync } from "node:fs";
 import { parseXml } from "../../../conf/xml.ts";
-import type { DiskBackingLayer, DiskDef, DomainDef } from "../../../conf/domain/types.ts";
+import type { DiskBackingLayer, DiskBackingStore, DiskDef, DomainDef } from "../../../conf/domain/types.ts";
 import { checkFlags, VirtError } from "../../../util/errors/index.ts";
 import { runArgv } from "../../../util/spawn.ts";
 import type { BlockJobInfo, TypedParameter } from "../../driver.ts";
@@ -164,8 +164,18 @@ async function readChain(qmp: QmpClient, disk: DiskDef): Promise<Layer[]> {
 
 /** Keeps the live `<backingStore>` in step with what QEMU has open. */
 function setChain(disk: DiskDef, chain: readonly Layer[]): void {
-  const below = chain.slice(1).map((l) => ({ type: l.type, format: l.format, path: l.path }));
-  if (below.length > 0) disk.backingStore = below;
+  let below: DiskBackingStore | undefined;
+  for (const l of chain.slice(1).reverse()) {
+    const layer: DiskBackingStore = {
+      type: l.type,
+      format: l.format,
+      source: l.type === "block" ? { dev: l.path } : { file: l.path },
+    };
+    if (below) layer.backingStore = below;
+    else layer.end = true;
+    below = layer;
+  }
+  if (below) disk.backingStore = below;
   else delete disk.backingStore;
 }
 

@@ -75,6 +75,8 @@ import * as tune from "./tune-params.ts";
 import * as misc from "./fleet-misc.ts";
 import * as agent from "./agent-calls.ts";
 import * as blockjobs from "./blockjobs.ts";
+import * as snaps from "./snapshots.ts";
+import { snapshotReads } from "../../snapshot-list.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
 import * as jobs from "./jobs.ts"; // job control (issue 15)
@@ -417,7 +419,11 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   domainUndefineFlags(dom: DomainRef, flags: number): Promise<void> {
-    return this.onDomain(dom, (obj) => ops.undefineDomain(this.driver, obj, flags));
+    return this.onDomain(dom, async (obj) => {
+      // libvirt's check comes before the domain's own (an inactive domain with snapshot metadata)
+      if (obj.persistent) await snaps.undefineSnapshots(this.driver, obj, flags);
+      await ops.undefineDomain(this.driver, obj, flags);
+    });
   }
 
   async domainCreateXML(xml: string, flags: number): Promise<DomainRef> {
@@ -1136,5 +1142,64 @@ export class QemuConnection implements HypervisorDriver {
     return attempt(() => {
       deregisterMonitorEvents(this.driver, this, callbackID);
     });
+  }
+
+  // --- snapshots (qemu_snapshot.c) ----------------------------------------------------------
+
+  domainSnapshotCreateXML(dom: DomainRef, xml: string, flags: number): Promise<string> {
+    return this.onDomain(dom, (obj) => snaps.snapshotCreate(this.driver, obj, xml, flags));
+  }
+
+  private async snapList(dom: DomainRef) {
+    return snaps.snapshotsOf(this.driver, this.obj(dom));
+  }
+
+  async domainListAllSnapshots(dom: DomainRef, flags: number): Promise<string[]> {
+    return snapshotReads.listAll(await this.snapList(dom), flags, "qemuDomainListAllSnapshots");
+  }
+
+  async domainSnapshotListAllChildren(dom: DomainRef, snap: string, flags: number): Promise<string[]> {
+    return snapshotReads.listChildren(
+      await this.snapList(dom),
+      snap,
+      flags,
+      "qemuDomainSnapshotListAllChildren",
+    );
+  }
+
+  async domainSnapshotLookupByName(dom: DomainRef, name: string, flags: number): Promise<string> {
+    return snapshotReads.lookup(await this.snapList(dom), name, flags, "qemuDomainSnapshotLookupByName");
+  }
+
+  async domainHasCurrentSnapshot(dom: DomainRef, flags: number): Promise<boolean> {
+    return snapshotReads.hasCurrent(await this.snapList(dom), flags, "qemuDomainHasCurrentSnapshot");
+  }
+
+  async domainSnapshotCurrent(dom: DomainRef, flags: number): Promise<string> {
+    return snapshotReads.current(await this.snapList(dom), flags, "qemuDomainSnapshotCurrent");
+  }
+
+  async domainSnapshotGetParent(dom: DomainRef, snap: string, flags: number): Promise<string> {
+    return snapshotReads.parent(await this.snapList(dom), snap, flags, "qemuDomainSnapshotGetParent");
+  }
+
+  domainSnapshotGetXMLDesc(dom: DomainRef, snap: string, flags: number): Promise<string> {
+    return this.onDomain(dom, (obj) => snaps.snapshotXML(this.driver, obj, snap, flags));
+  }
+
+  async domainSnapshotIsCurrent(dom: DomainRef, snap: string, flags: number): Promise<boolean> {
+    return snapshotReads.isCurrent(await this.snapList(dom), snap, flags, "qemuDomainSnapshotIsCurrent");
+  }
+
+  async domainSnapshotHasMetadata(dom: DomainRef, snap: string, flags: number): Promise<boolean> {
+    return snapshotReads.hasMetadata(await this.snapList(dom), snap, flags, "qemuDomainSnapshotHasMetadata");
+  }
+
+  domainRevertToSnapshot(dom: DomainRef, snap: string, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => snaps.snapshotRevert(this.driver, obj, snap, flags));
+  }
+
+  domainSnapshotDelete(dom: DomainRef, snap: string, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => snaps.snapshotDelete(this.driver, obj, snap, flags));
   }
 }

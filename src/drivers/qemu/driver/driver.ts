@@ -39,6 +39,7 @@ import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { DomainEventHub } from "../../events.ts";
 import { hostName } from "../../../host/facts.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
+import { forgetSnapshots } from "./snapshots.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
 import { DEFAULT_BRIDGE_HELPER, type BridgeHelperOptions } from "./net-plug.ts";
 import { RootLock } from "./root-lock.ts";
@@ -425,6 +426,11 @@ export class QemuDriver {
   removeDomain(obj: QemuDomainObj, why: string): void {
     this.domains.remove(obj);
     obj.job.dispose(why);
+    forgetSnapshots(this, obj).catch((e: unknown) => {
+      this.warn(
+        `cannot remove the snapshot metadata of '${obj.name}': ${e instanceof Error ? e.message : String(e)}`,
+      );
+    });
   }
 
   // --- files (each domain's writes run in order; each writes the state current when it runs) --

@@ -40,6 +40,7 @@ import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import type { QemuCaps } from "../capabilities/index.ts";
 import { startProcess, stopProcess } from "./process.ts";
+import { hasSnapshotMetadata } from "./snapshots.ts";
 import { restoreFromImage, saveToImage } from "./save.ts";
 import { beginStreamJob, endStreamJob, type QueryMigrate } from "./jobs.ts";
 import { readSaveImage, type SaveImageInfo } from "./save-image.ts";
@@ -772,6 +773,7 @@ export function listFilter(drv: QemuDriver, flags: number): (obj: QemuDomainObj)
       state: obj.state,
       autostart: obj.autostart,
       hasManagedSave: () => drv.hasManagedSave(obj),
+      hasSnapshots: () => hasSnapshotMetadata(drv, obj),
     });
 }
 
