@@ -53,6 +53,7 @@ import {
   copiesStorage,
   disksPortParam,
   disksUriParam,
+  disksToCopy,
   type IncomingStorage,
   type NbdCookie,
   precreateStorage,
@@ -392,7 +393,7 @@ export async function migratePrepare(
   // everything that would make the guest fail here, reported at once (migration-preflight.ts)
   checkPreflight(def, await destinationFacts(drv, def, { sysfsRoot: drv.options.sysfsRoot }), {
     offline: (flags & F.OFFLINE) !== 0,
-    copyStorage: copiesStorage(flags),
+    copyStorage: copiesStorage(flags) && disksToCopy(def, params).map((d) => d.target.dev),
   });
   const dname = strParam(params, MigrateParam.DEST_NAME);
   if (dname !== undefined && dname !== def.name)
