@@ -9,12 +9,14 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { isProcessAlive } from "../util/spawn.ts";
 import { run, spawnDaemon, virshOrSkip, type DaemonProcess } from "../testing/rpc/harness.ts";
 
 const NAME = "migdisk";
+const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
 
 function lastCounter(path: string): number {
   if (!existsSync(path)) return 0;
@@ -247,6 +249,44 @@ test(
       await waitFor("the counter to go on on A", () => lastCounter(serial) >= onB + 2);
       r = await run("qemu-img", ["compare", "-U", "-f", "qcow2", "-F", "qcow2", image, imageOnB], { env });
       assert.equal(r.code, 0, `images differ after the way back: ${r.stdout}${r.stderr}`);
+
+      // and once more with tvirsh: incremental copy of the listed disk into B's existing image
+      r = await vsh(
+        uriA,
+        "qemu-monitor-command",
+        "--hmp",
+        NAME,
+        'qemu-io -d ide0-0-0 "write -P 0x99 12M 64k"',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const onA = lastCounter(serial);
+      const t2 = Date.now();
+      r = await run(
+        process.execPath,
+        [
+          tvirshBin,
+          "-c",
+          uriA,
+          "migrate",
+          "--live",
+          "--p2p",
+          "--copy-storage-inc",
+          "--migrate-disks",
+          "hda",
+          NAME,
+          uriB,
+        ],
+        { env, timeoutMs: 90_000 },
+      );
+      assert.equal(r.code, 0, `tvirsh migrate --copy-storage-inc failed: ${r.stderr}\n${logs()}`);
+      t.diagnostic(
+        `tvirsh migrate --live --p2p --copy-storage-inc --migrate-disks hda A→B: ${Date.now() - t2} ms`,
+      );
+      assert.equal(await state(uriB), "running");
+      await waitFor("the counter to go on on B again", () => lastCounter(serial) >= onA + 2);
+      assert.equal(await readsAs(imageOnB, "0x99", "12M"), true, "the last write reached B");
+      r = await run("qemu-img", ["compare", "-U", "-f", "qcow2", "-F", "qcow2", image, imageOnB], { env });
+      assert.equal(r.code, 0, `images differ after tvirsh: ${r.stdout}${r.stderr}`);
     } finally {
       for (const root of [rootA, rootB]) {
         const pid = pidOf(root);
