@@ -188,6 +188,33 @@ test(
       ] as const)
         assert.equal(await readsAs(image, pattern, off), true, `${pattern} at ${off} on A after the abort`);
 
+      // a destination whose QEMU dies while memory moves: mirrors cancelled, the guest stays on A
+      const dying = vsh(
+        uriA,
+        "migrate",
+        "--live",
+        "--p2p",
+        "--copy-storage-all",
+        "--bandwidth",
+        "1",
+        NAME,
+        uriB,
+      );
+      await waitFor("the memory migration to be under way", async () =>
+        /Memory processed/.test((await vsh(uriA, "domjobinfo", NAME)).stdout),
+      );
+      const pidB = pidOf(rootB);
+      assert.ok(pidB !== undefined && isProcessAlive(pidB), "B's QEMU is not running");
+      process.kill(pidB, "SIGKILL");
+      r = await dying;
+      assert.notEqual(r.code, 0, "a migration whose destination died reported success");
+      assert.equal(await state(uriA), "running");
+      await waitFor("B to forget the image", () => !existsSync(imageOnB), 10_000);
+      const afterDeath = lastCounter(serial);
+      await waitFor("the counter to go on on A after B died", () => lastCounter(serial) >= afterDeath + 2);
+      r = await vsh(uriA, "qemu-monitor-command", "--hmp", NAME, "info block-jobs");
+      assert.match(r.stdout, /No active jobs/, "a mirror outlived the failed migration");
+
       // A → B with stock virsh, peer to peer, copying the disk; memory crawls at 1 MiB/s until
       // the guest's disk is written once more (the mirrors are READY by then: the write must be
       // mirrored), then migrate-setspeed lets it complete

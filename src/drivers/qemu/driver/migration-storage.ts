@@ -380,6 +380,15 @@ export class StorageMirror {
     return new Map(list.filter((j) => typeof j.device === "string").map((j) => [j.device!, j]));
   }
 
+  /** What went wrong with a mirror, as QEMU's events said (checked while memory migrates). */
+  get failure(): string | undefined {
+    for (const j of this.#jobs) {
+      const err = this.#errors.get(j.id);
+      if (err !== undefined) return `the copy of '${j.node}' failed: ${err}`;
+    }
+    return undefined;
+  }
+
   /**
    * Waits until every mirror is READY (source and destination in sync, new writes mirrored).
    * `job` is the migration's stream job: its disk statistics follow the copy, and an abort

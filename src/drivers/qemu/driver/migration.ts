@@ -587,6 +587,8 @@ async function performInternal(
             (status === "cancelled" ? "migration was cancelled" : `QEMU reports '${status}'`),
         });
       }
+      if (mirror?.failure !== undefined)
+        throw new VirtError("QEMU_MIGRATION_FAILED", { phase: "storage", reason: mirror.failure });
       if (
         flags & F.ABORT_ON_ERROR &&
         obj.state === DomainState.PAUSED &&
