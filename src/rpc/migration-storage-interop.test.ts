@@ -269,10 +269,14 @@ test(
       // back B → A with stock virsh driving the phases (no --p2p): A's image exists and is reused
       const onB = lastCounter(serial);
       const t1 = Date.now();
-      r = await vsh(uriB, "migrate", "--live", "--copy-storage-all", NAME, uriA);
+      r = await vsh(uriB, "migrate", "--live", "--copy-storage-all", "--disks-port", "49290", NAME, uriA);
       assert.equal(r.code, 0, `client-driven migrate --copy-storage-all failed: ${r.stderr}\n${logs()}`);
       t.diagnostic(`virsh migrate --live --copy-storage-all (client-driven) B→A: ${Date.now() - t1} ms`);
       assert.equal(await state(uriA), "running");
+      assert.match(
+        readFileSync(join(rootA, "log", "qemu", `${NAME}.log`), "utf8"),
+        /incoming disks: NBD server on 0\.0\.0\.0:49290/,
+      );
       await waitFor("the counter to go on on A", () => lastCounter(serial) >= onB + 2);
       r = await run("qemu-img", ["compare", "-U", "-f", "qcow2", "-F", "qcow2", image, imageOnB], { env });
       assert.equal(r.code, 0, `images differ after the way back: ${r.stdout}${r.stderr}`);

@@ -479,6 +479,10 @@ export async function migratePrepare(
                 byUri?.port ?? disksPortParam(params) ?? (storage.port = await storage.ports.acquire(host));
               await startNbdServer(qmp, obj.def, params, host, nbdPort);
               storage.nbdPort = nbdPort;
+              await appendLog(
+                drv.logPath(obj.name),
+                `${new Date().toISOString()}: incoming disks: NBD server on ${hostPart(host)}:${nbdPort}\n`,
+              );
             }
             await qmp.execute("migrate-incoming", { uri: incomingUri });
           },
