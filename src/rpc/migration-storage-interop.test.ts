@@ -281,7 +281,8 @@ test(
       r = await run("qemu-img", ["compare", "-U", "-f", "qcow2", "-F", "qcow2", image, imageOnB], { env });
       assert.equal(r.code, 0, `images differ after the way back: ${r.stdout}${r.stderr}`);
 
-      // and once more with tvirsh: incremental copy of the listed disk into B's existing image
+      // and once more with tvirsh: incremental copy of the listed disk into B's existing image, the
+      // guest's writes mirrored synchronously (copy-mode write-blocking)
       r = await vsh(
         uriA,
         "qemu-monitor-command",
@@ -302,6 +303,7 @@ test(
           "--live",
           "--p2p",
           "--copy-storage-inc",
+          "--copy-storage-synchronous-writes",
           "--migrate-disks",
           "hda",
           NAME,
@@ -311,7 +313,7 @@ test(
       );
       assert.equal(r.code, 0, `tvirsh migrate --copy-storage-inc failed: ${r.stderr}\n${logs()}`);
       t.diagnostic(
-        `tvirsh migrate --live --p2p --copy-storage-inc --migrate-disks hda A→B: ${Date.now() - t2} ms`,
+        `tvirsh migrate --live --p2p --copy-storage-inc --copy-storage-synchronous-writes --migrate-disks hda A→B: ${Date.now() - t2} ms`,
       );
       assert.equal(await state(uriB), "running");
       await waitFor("the counter to go on on B again", () => lastCounter(serial) >= onA + 2);

@@ -80,7 +80,13 @@ test("begin refuses what libvirt refuses, with libvirt's texts", () => {
     messageOf(() => {
       checkStorageRequest(d, [], F.NON_SHARED_DISK | F.NON_SHARED_INC);
     }),
-    /mutually exclusive/,
+    /Flags 'VIR_MIGRATE_NON_SHARED_DISK' and 'VIR_MIGRATE_NON_SHARED_INC' are mutually exclusive/,
+  );
+  assert.match(
+    messageOf(() => {
+      checkStorageRequest(d, [], F.LIVE | F.NON_SHARED_SYNCHRONOUS_WRITES);
+    }),
+    /requires 'VIR_MIGRATE_NON_SHARED_DISK' or 'VIR_MIGRATE_NON_SHARED_INC'/,
   );
   assert.equal(
     messageOf(() => {

@@ -74,6 +74,11 @@ function migrateDisksParam(params: readonly TypedParameter[]): string[] | undefi
  */
 export function checkStorageRequest(def: DomainDef, params: readonly TypedParameter[], flags: number): void {
   const listed = migrateDisksParam(params);
+  if (flags & F.NON_SHARED_SYNCHRONOUS_WRITES && !copiesStorage(flags))
+    throw new VirtError("QEMU_MIGRATION_INVALID", {
+      reason:
+        "flag 'VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES' requires 'VIR_MIGRATE_NON_SHARED_DISK' or 'VIR_MIGRATE_NON_SHARED_INC'",
+    });
   if (!copiesStorage(flags)) {
     if (listed)
       throw new VirtError("QEMU_MIGRATION_UNSUPPORTED", {
@@ -88,7 +93,7 @@ export function checkStorageRequest(def: DomainDef, params: readonly TypedParame
     });
   if ((flags & F.NON_SHARED_DISK) !== 0 && (flags & F.NON_SHARED_INC) !== 0)
     throw new VirtError("QEMU_MIGRATION_INVALID", {
-      reason: "flags 'VIR_MIGRATE_NON_SHARED_DISK' and 'VIR_MIGRATE_NON_SHARED_INC' are mutually exclusive",
+      reason: "Flags 'VIR_MIGRATE_NON_SHARED_DISK' and 'VIR_MIGRATE_NON_SHARED_INC' are mutually exclusive",
     });
   for (const t of listed ?? []) {
     if (!def.devices.disks.some((d) => d.target.dev === t))
