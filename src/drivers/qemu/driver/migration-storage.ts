@@ -293,6 +293,15 @@ export function disksPortParam(params: readonly TypedParameter[]): number | unde
   return undefined;
 }
 
+/** `bandwidth` (MiB/s) of the migration, if limited. */
+function bandwidthParam(params: readonly TypedParameter[]): number | undefined {
+  for (let i = params.length - 1; i >= 0; i--) {
+    const p = params[i]!;
+    if (p.field === MigrateParam.BANDWIDTH && typeof p.value.value !== "string") return Number(p.value.value);
+  }
+  return undefined;
+}
+
 // ---------------------------------------------------------------------------------------------
 // source: the mirrors
 // ---------------------------------------------------------------------------------------------
@@ -339,6 +348,9 @@ export class StorageMirror {
     port: number,
   ): Promise<StorageMirror> {
     const m = new StorageMirror(qmp);
+    // libvirt limits the mirrors to the migration's bandwidth too (MiB/s → bytes/s)
+    const bw = bandwidthParam(params);
+    const speed = bw !== undefined && bw > 0 ? bw * 1024 * 1024 : undefined;
     try {
       for (const disk of disksToCopy(obj.def, params)) {
         const { node } = await diskBlock(qmp, disk);
@@ -359,6 +371,7 @@ export class StorageMirror {
           device: node,
           target,
           sync: flags & F.NON_SHARED_INC ? "top" : "full",
+          ...(speed !== undefined ? { speed } : {}),
           "auto-finalize": true,
           "auto-dismiss": false,
           ...(flags & F.NON_SHARED_SYNCHRONOUS_WRITES ? { "copy-mode": "write-blocking" } : {}),

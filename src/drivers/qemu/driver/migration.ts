@@ -559,7 +559,7 @@ async function performInternal(
   try {
     await applyQemuSettings(qmp, flags, effective, "source");
     if (copiesStorage(flags))
-      mirror = await mirrorStorage(obj, run, qmp, streamJob, params, flags, target.host, nbd);
+      mirror = await mirrorStorage(obj, run, qmp, streamJob, effective, flags, target.host, nbd);
     if (!(flags & F.LIVE) && wasRunning) {
       run.pausedReason = DomainPausedReason.MIGRATION;
       await qmp.execute("stop");
