@@ -651,7 +651,7 @@ async function mirrorStorage(
   flags: number,
   host: string,
   nbd: NbdCookie | undefined,
-): Promise<StorageMirror | undefined> {
+): Promise<StorageMirror> {
   if (nbd?.port === undefined)
     throw new VirtError("QEMU_MIGRATION_FAILED", {
       phase: "storage",
@@ -927,6 +927,8 @@ export async function migrateFinish(
           `${new Date().toISOString()}: incoming migration in post-copy: guest resumed here (status '${now ?? "none"}')\n`,
         );
         run.runningReason = DomainRunningReason.POSTCOPY;
+        // the source ended its mirrors when it switched, before this finish
+        if (inc.storage) await stopNbdServer(qmp);
         await qmp.execute("cont");
         if (obj.state !== DomainState.RUNNING) {
           obj.setState(DomainState.RUNNING, DomainRunningReason.POSTCOPY);
