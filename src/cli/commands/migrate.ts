@@ -98,14 +98,7 @@ const migrate: Cmd = {
     const desturi = cmd.raw("desturi");
     if (desturi === undefined || desturi === "")
       return ctx.fail("command 'migrate' requires <desturi> option");
-    const unsupported = [
-      "direct",
-      "tunneled",
-      "copy-storage-all",
-      "copy-storage-inc",
-      "rdma-pin-all",
-      "tls",
-    ].find((o) => cmd.bool(o));
+    const unsupported = ["direct", "tunneled", "rdma-pin-all", "tls"].find((o) => cmd.bool(o));
     if (unsupported !== undefined)
       return ctx.fail(`migration option --${unsupported} is not supported by tvirt yet`);
     let flags = 0;
@@ -123,6 +116,9 @@ const migrate: Cmd = {
       ["abort-on-error", F.ABORT_ON_ERROR],
       ["postcopy", F.POSTCOPY],
       ["parallel", F.PARALLEL],
+      ["copy-storage-all", F.NON_SHARED_DISK],
+      ["copy-storage-inc", F.NON_SHARED_INC],
+      ["copy-storage-synchronous-writes", F.NON_SHARED_SYNCHRONOUS_WRITES],
     ];
     for (const [opt, f] of flagOf) if (cmd.bool(opt)) flags |= f;
     if (cmd.bool("postcopy-after-precopy") && !(flags & F.POSTCOPY))
@@ -156,9 +152,16 @@ const migrate: Cmd = {
       !int("parallel-connections", MigrateParam.PARALLEL_CONNECTIONS) ||
       !ullong("comp-xbzrle-cache", MigrateParam.COMPRESSION_XBZRLE_CACHE) ||
       !int("auto-converge-initial", MigrateParam.AUTO_CONVERGE_INITIAL) ||
-      !int("auto-converge-increment", MigrateParam.AUTO_CONVERGE_INCREMENT)
+      !int("auto-converge-increment", MigrateParam.AUTO_CONVERGE_INCREMENT) ||
+      !int("disks-port", MigrateParam.DISKS_PORT) ||
+      !text("disks-uri", MigrateParam.DISKS_URI)
     )
       return false;
+    // virsh: one migrate_disks parameter per comma-separated target
+    const disks = ctx.optString(cmd, "migrate-disks");
+    if (disks === null) return false;
+    for (const d of disks?.split(",") ?? [])
+      if (d !== "") params.push({ field: MigrateParam.MIGRATE_DISKS, value: { type: 7, value: d } });
     for (const [opt, field] of [
       ["xml", MigrateParam.DEST_XML],
       ["persistent-xml", MigrateParam.PERSIST_XML],

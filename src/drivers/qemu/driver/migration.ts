@@ -48,6 +48,22 @@ import {
 } from "./jobs.ts";
 import { appendLog } from "./log.ts";
 import { checkPreflight, destinationFacts } from "./migration-preflight.ts";
+import {
+  checkStorageRequest,
+  copiesStorage,
+  disksPortParam,
+  disksUriParam,
+  disksToCopy,
+  type IncomingStorage,
+  type NbdCookie,
+  precreateStorage,
+  removePrecreated,
+  STORAGE_FLAGS,
+  startNbdServer,
+  stopNbdServer,
+  StorageMirror,
+  storageBeginCookie,
+} from "./migration-storage.ts";
 import { startProcess, stopProcess } from "./process.ts";
 
 const F = MigrateFlags;
@@ -66,7 +82,8 @@ const SUPPORTED =
   F.POSTCOPY |
   F.PARALLEL |
   F.CHANGE_PROTECTION |
-  F.UNSAFE;
+  F.UNSAFE |
+  STORAGE_FLAGS;
 
 /** libvirt's default migration port range (qemu.conf `migration_port_min/max`). */
 const MIGRATION_PORTS = { min: 49152, max: 49215 };
@@ -111,6 +128,8 @@ interface Cookie {
   readonly persistent?: string;
   /** Perform switched to post-copy (perform → finish). */
   readonly postcopy?: boolean;
+  /** Storage migration: the copied disks (begin → prepare), the NBD port (prepare → perform). */
+  readonly nbd?: NbdCookie;
 }
 function encodeCookie(c: Cookie): Uint8Array {
   return Buffer.from(JSON.stringify({ tvirt: 1, ...c }));
@@ -262,6 +281,8 @@ interface Incoming {
   readonly flags: number;
   /** The "migration in" job (statistics for domjobinfo). */
   readonly job: StreamJob | undefined;
+  /** Storage migration: the NBD server and the images prepare created (migration-storage.ts). */
+  readonly storage?: IncomingStorage;
 }
 const incoming = new WeakMap<QemuDriver, Map<string, Incoming>>();
 function incomingOf(drv: QemuDriver): Map<string, Incoming> {
@@ -299,6 +320,7 @@ function beginInternal(
   flags: number,
 ): { xml: string; cookie: Cookie } {
   checkMigrateFlags(flags, "qemuDomainMigrateBegin3Params");
+  checkStorageRequest(obj.def, params, flags);
   if (
     strParam(params, MigrateParam.DEST_NAME) !== undefined ||
     strParam(params, MigrateParam.DEST_XML) !== undefined
@@ -346,7 +368,7 @@ export async function migrateBegin(
   const job = await obj.job.acquire("query", "virDomainMigrateBegin3Params");
   try {
     const { xml, cookie } = beginInternal(drv, obj, params, flags);
-    return { xml, cookieOut: encodeCookie(cookie) };
+    return { xml, cookieOut: encodeCookie({ ...cookie, ...(await storageBeginCookie(obj, params, flags)) }) };
   } finally {
     job.release();
   }
@@ -363,7 +385,7 @@ export async function migratePrepare(
   flags: number,
 ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
   checkMigrateFlags(flags, "qemuDomainMigratePrepare3Params");
-  decodeCookie(cookieIn);
+  const cookieSrc = decodeCookie(cookieIn);
   const xml = strParam(params, MigrateParam.DEST_XML);
   if (xml === undefined)
     throw new VirtError("QEMU_MIGRATION_INVALID", { reason: "no domain XML passed to migration prepare" });
@@ -371,6 +393,7 @@ export async function migratePrepare(
   // everything that would make the guest fail here, reported at once (migration-preflight.ts)
   checkPreflight(def, await destinationFacts(drv, def, { sysfsRoot: drv.options.sysfsRoot }), {
     offline: (flags & F.OFFLINE) !== 0,
+    copyStorage: copiesStorage(flags) && disksToCopy(def, params).map((d) => d.target.dev),
   });
   const dname = strParam(params, MigrateParam.DEST_NAME);
   if (dname !== undefined && dname !== def.name)
@@ -430,6 +453,9 @@ export async function migratePrepare(
   const announce =
     given?.host ?? (listen === "0.0.0.0" || listen === "::" || listen === "[::]" ? drv.hostname() : listen);
   const incomingUri = `tcp:${hostPart(listen.replace(/^\[|\]$/g, ""))}:${port}`;
+  const storage: IncomingStorage | undefined = copiesStorage(flags)
+    ? { created: [], ports: migrationPorts(drv) }
+    : undefined;
 
   try {
     await obj.job.acquire("modify", "virDomainMigratePrepare3Params").then(async (job) => {
@@ -439,12 +465,25 @@ export async function migratePrepare(
           previous = obj.def;
           obj.def = def;
         }
+        if (storage) await precreateStorage(def, cookieSrc.nbd, params, storage.created);
         await startProcess(drv, obj, {
           api: "virDomainMigratePrepare3Params",
           paused: true,
           ...(previous ? { persistentDef: previous } : {}),
           incoming: async (_run, qmp) => {
             await applyQemuSettings(qmp, flags, params, "destination");
+            if (storage) {
+              const byUri = disksUriParam(params);
+              const host = byUri?.host ?? listen.replace(/^\[|\]$/g, "");
+              const nbdPort =
+                byUri?.port ?? disksPortParam(params) ?? (storage.port = await storage.ports.acquire(host));
+              await startNbdServer(qmp, obj.def, params, host, nbdPort);
+              storage.nbdPort = nbdPort;
+              await appendLog(
+                drv.logPath(obj.name),
+                `${new Date().toISOString()}: incoming disks: NBD server on ${hostPart(host)}:${nbdPort}\n`,
+              );
+            }
             await qmp.execute("migrate-incoming", { uri: incomingUri });
           },
           failure: (reason, details, cause) =>
@@ -458,6 +497,8 @@ export async function migratePrepare(
     });
   } catch (e) {
     if (allocated !== undefined) migrationPorts(drv).release(allocated);
+    if (storage?.port !== undefined) storage.ports.release(storage.port);
+    if (storage) await removePrecreated(storage.created);
     if (created) drv.removeDomain(obj, "its incoming migration failed");
     else if (previous && !obj.isActive()) obj.def = previous;
     throw e;
@@ -465,10 +506,21 @@ export async function migratePrepare(
     obj.starting = false;
   }
   const inJob = obj.run ? beginStreamJob(obj, obj.run, "migration in") : undefined;
-  incomingOf(drv).set(obj.uuid, { obj, created, previous, port: allocated, flags, job: inJob });
+  incomingOf(drv).set(obj.uuid, {
+    obj,
+    created,
+    previous,
+    port: allocated,
+    flags,
+    job: inJob,
+    ...(storage ? { storage } : {}),
+  });
   drv.lifecycle(obj, DomainEventType.STARTED, DomainEventStartedDetail.MIGRATED);
   return {
-    cookieOut: encodeCookie({ hostname: drv.hostname() }),
+    cookieOut: encodeCookie({
+      hostname: drv.hostname(),
+      ...(storage?.nbdPort !== undefined ? { nbd: { port: storage.nbdPort } } : {}),
+    }),
     uriOut: `tcp:${hostPart(announce)}:${port}`,
   };
 }
@@ -484,6 +536,7 @@ async function performInternal(
   uri: string,
   params: readonly TypedParameter[],
   flags: number,
+  nbd?: NbdCookie,
 ): Promise<{ postcopy: boolean }> {
   const run = activeRun(obj);
   const qmp = qmpOf(obj, run);
@@ -502,8 +555,11 @@ async function performInternal(
       : params;
   const streamJob = beginStreamJob(obj, run, "migration out");
   let last: QueryMigrate | undefined;
+  let mirror: StorageMirror | undefined;
   try {
     await applyQemuSettings(qmp, flags, effective, "source");
+    if (copiesStorage(flags))
+      mirror = await mirrorStorage(obj, run, qmp, streamJob, effective, flags, target.host, nbd);
     if (!(flags & F.LIVE) && wasRunning) {
       run.pausedReason = DomainPausedReason.MIGRATION;
       await qmp.execute("stop");
@@ -535,6 +591,8 @@ async function performInternal(
             (status === "cancelled" ? "migration was cancelled" : `QEMU reports '${status}'`),
         });
       }
+      if (mirror?.failure !== undefined)
+        throw new VirtError("QEMU_MIGRATION_FAILED", { phase: "storage", reason: mirror.failure });
       if (
         flags & F.ABORT_ON_ERROR &&
         obj.state === DomainState.PAUSED &&
@@ -556,11 +614,15 @@ async function performInternal(
         entry.postcopyStarted ? DomainPausedReason.POSTCOPY : DomainPausedReason.MIGRATION,
       );
     }
+    // the guest is paused: the mirrors write what is left and end, the destination in sync
+    await mirror?.cancel(false);
+    mirror = undefined;
     await drv.saveStatus(obj).catch(() => undefined);
     endStreamJob(drv, obj, streamJob, "completed", last);
     return { postcopy: entry.postcopyStarted };
   } catch (e) {
     await qmp.execute("migrate_cancel").catch(() => undefined);
+    await mirror?.cancel(true).catch(() => undefined);
     // an abort by the client (domjobabort) is reported as libvirt does: "canceled by client"
     const aborted = endStreamJob(
       drv,
@@ -574,6 +636,45 @@ async function performInternal(
   } finally {
     if (map.get(obj.uuid) === entry) map.delete(obj.uuid);
   }
+}
+
+/**
+ * Storage migration (source): mirrors of the copied disks into the destination's NBD server
+ * (its port from the prepare cookie, its host the migration URI's), READY before memory moves.
+ */
+async function mirrorStorage(
+  obj: QemuDomainObj,
+  run: QemuRun,
+  qmp: QmpClient,
+  job: StreamJob,
+  params: readonly TypedParameter[],
+  flags: number,
+  host: string,
+  nbd: NbdCookie | undefined,
+): Promise<StorageMirror> {
+  if (nbd?.port === undefined)
+    throw new VirtError("QEMU_MIGRATION_FAILED", {
+      phase: "storage",
+      reason:
+        "the destination did not start an NBD server for the disks (is it tvirt with storage migration?)",
+    });
+  const byUri = disksUriParam(params);
+  const mirror = await StorageMirror.start(
+    qmp,
+    obj,
+    params,
+    flags,
+    byUri?.host ?? host,
+    byUri?.port ?? nbd.port,
+  );
+  job.refreshDisk = () => mirror.refresh(job);
+  try {
+    await mirror.waitReady(job, () => obj.run === run && !run.ended);
+  } catch (e) {
+    await mirror.cancel(true).catch(() => undefined);
+    throw e;
+  }
+  return mirror;
 }
 
 /** Source after a completed migration: wait for post-copy to end, stop, maybe undefine. */
@@ -664,7 +765,9 @@ async function performPeer2Peer(
       throw new VirtError("QEMU_MIGRATION_UNSUPPORTED", {
         reason: `the destination '${dconnuri}' does not support migration with parameters`,
       });
-    const { xml, cookie } = beginInternal(drv, obj, params, flags);
+    const begun = beginInternal(drv, obj, params, flags);
+    const { xml } = begun;
+    const cookie: Cookie = { ...begun.cookie, ...(await storageBeginCookie(obj, params, flags)) };
     let dflags = flags;
     if (!(flags & F.OFFLINE) && obj.state === DomainState.PAUSED) dflags |= F.PAUSED;
     const dparams: TypedParameter[] = [
@@ -682,7 +785,8 @@ async function performPeer2Peer(
             phase: "prepare",
             reason: "the destination gave no URI",
           });
-        postcopy = (await performInternal(drv, obj, uri, params, flags)).postcopy;
+        const { nbd } = decodeCookie(prep.cookieOut);
+        postcopy = (await performInternal(drv, obj, uri, params, flags, nbd)).postcopy;
       } catch (e) {
         failure = e;
       }
@@ -715,7 +819,7 @@ export async function migratePerform(
   flags: number,
 ): Promise<{ cookieOut: Uint8Array }> {
   checkMigrateFlags(flags, "qemuDomainMigratePerform3Params");
-  decodeCookie(cookieIn);
+  const { nbd } = decodeCookie(cookieIn);
   const job = await obj.job.acquire("async", "virDomainMigratePerform3Params");
   try {
     if (flags & F.PEER2PEER) {
@@ -731,7 +835,7 @@ export async function migratePerform(
     if (uri === undefined)
       throw new VirtError("QEMU_MIGRATION_INVALID", { reason: "no migration URI given to perform" });
     // on failure the client calls finish and confirm (cancelled) next; the guest resumes there
-    const r = await performInternal(drv, obj, uri, params, flags);
+    const r = await performInternal(drv, obj, uri, params, flags, nbd);
     return { cookieOut: encodeCookie(r.postcopy ? { postcopy: true } : {}) };
   } finally {
     job.release();
@@ -795,8 +899,14 @@ export async function migrateFinish(
   const { obj } = inc;
   const release = (): void => {
     if (inc.port !== undefined) migrationPorts(drv).release(inc.port);
+    if (inc.storage?.port !== undefined) inc.storage.ports.release(inc.storage.port);
   };
-  const job = await obj.job.acquire("modify", "virDomainMigrateFinish3Params");
+  const job = await obj.job.acquire("modify", "virDomainMigrateFinish3Params").catch(async (e: unknown) => {
+    // the domain went away with its QEMU (the incoming migration failed there)
+    release();
+    if (inc.storage) await removePrecreated(inc.storage.created);
+    throw e;
+  });
   try {
     const run = obj.run;
     if (cancelled || !run || run.ended || !run.qmp) {
@@ -817,6 +927,8 @@ export async function migrateFinish(
           `${new Date().toISOString()}: incoming migration in post-copy: guest resumed here (status '${now ?? "none"}')\n`,
         );
         run.runningReason = DomainRunningReason.POSTCOPY;
+        // the source ended its mirrors when it switched, before this finish
+        if (inc.storage) await stopNbdServer(qmp);
         await qmp.execute("cont");
         if (obj.state !== DomainState.RUNNING) {
           obj.setState(DomainState.RUNNING, DomainRunningReason.POSTCOPY);
@@ -826,6 +938,8 @@ export async function migrateFinish(
         obj.setState(DomainState.RUNNING, DomainRunningReason.MIGRATED);
       } else {
         await waitIncoming(qmp, 60_000);
+        // the source ended its mirrors in perform: the disks are complete here
+        if (inc.storage) await stopNbdServer(qmp);
         if (!(flags & F.PAUSED)) {
           run.runningReason = DomainRunningReason.MIGRATED;
           await qmp.execute("cont");
@@ -877,6 +991,7 @@ async function discardIncoming(drv: QemuDriver, inc: Incoming): Promise<void> {
     drv.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.FAILED);
   }
   if (inc.previous && !obj.isActive()) obj.def = inc.previous;
+  if (inc.storage) await removePrecreated(inc.storage.created);
 }
 
 async function defineHere(drv: QemuDriver, xml: string): Promise<QemuDomainObj> {
