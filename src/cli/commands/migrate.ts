@@ -122,6 +122,7 @@ const migrate: Cmd = {
       ["auto-converge", F.AUTO_CONVERGE],
       ["abort-on-error", F.ABORT_ON_ERROR],
       ["postcopy", F.POSTCOPY],
+      ["postcopy-resume", F.POSTCOPY_RESUME],
       ["parallel", F.PARALLEL],
     ];
     for (const [opt, f] of flagOf) if (cmd.bool(opt)) flags |= f;

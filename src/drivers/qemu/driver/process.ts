@@ -678,7 +678,8 @@ export async function reconnectProcess(
   const qemuStatus = typeof st?.status === "string" ? st.status : "unknown";
   const interruptedSave = run.asyncJob?.kind === "save";
   const partialImage = run.asyncJob?.path;
-  run.asyncJob = undefined;
+  // a migration job stays for the driver's recovery (migration-recovery.ts), which decides by phase
+  if (!run.asyncJob?.kind.startsWith("migration")) run.asyncJob = undefined;
   if (interruptedSave && partialImage !== undefined) await removePartialImage(partialImage);
   if (qemuStatus === "shutdown") {
     // The guest shut down while nobody watched; -no-shutdown kept QEMU waiting for us.
