@@ -236,6 +236,37 @@ test(
       assert.match(evB, /Suspended Post-copy Error/, evB);
       assert.match(evB, /Resumed Post-copy/, evB);
       assert.match(evA, /Stopped Migrated/, evA);
+
+      // 4. the same back B → A, broken with tvirsh, resumed by stock virsh driving the five
+      // phases itself (client-driven, no --p2p)
+      const t4 = Date.now();
+      migrating = tvsh(
+        uriB,
+        "migrate",
+        "--live",
+        "--p2p",
+        "--postcopy",
+        "--postcopy-after-precopy",
+        "--bandwidth",
+        "1",
+        "--postcopy-bandwidth",
+        "1",
+        NAME,
+        uriA,
+      );
+      await waitFor("post-copy to run on A", async () => (await state(uriA)) === "running (post-copy)");
+      await new Promise((res) => setTimeout(res, 3000));
+      r = await tvsh(uriB, "domjobabort", "--postcopy", NAME);
+      assert.equal(r.code, 0, r.stderr);
+      r = await migrating;
+      assert.notEqual(r.code, 0, "a broken post-copy migration reported success");
+      assert.equal(await state(uriA), "paused (post-copy failed)");
+      assert.equal(await state(uriB), "paused (post-copy failed)");
+      r = await vsh(uriB, "migrate", "--live", "--postcopy", "--postcopy-resume", NAME, uriA);
+      assert.equal(r.code, 0, `client-driven --postcopy-resume failed: ${r.stderr}\n${logs()}`);
+      await waitFor("B's QEMU to stop", () => !qemuAlive(rootB));
+      await runsOnlyOn("A", "post-copy resumed, client-driven");
+      t.diagnostic(`post-copy B→A broken and resumed (client-driven): ${Date.now() - t4} ms`);
     } finally {
       for (const root of [rootA, rootB]) {
         const pid = pidOf(root);
