@@ -267,6 +267,39 @@ test(
       await waitFor("B's QEMU to stop", () => !qemuAlive(rootB));
       await runsOnlyOn("A", "post-copy resumed, client-driven");
       t.diagnostic(`post-copy B→A broken and resumed (client-driven): ${Date.now() - t4} ms`);
+
+      // 5. the destination daemon dies in post-copy: its QEMU runs the guest and still fetches
+      // pages, so the source serves them until QEMU completes and then stops (never resumes);
+      // the restarted destination keeps the guest (phase finish3, running)
+      const t5 = Date.now();
+      migrating = tvsh(
+        uriA,
+        "migrate",
+        "--live",
+        "--p2p",
+        "--postcopy",
+        "--postcopy-after-precopy",
+        "--bandwidth",
+        "1",
+        "--postcopy-bandwidth",
+        "1",
+        NAME,
+        uriB,
+      );
+      await waitFor("post-copy to run on B", async () => (await state(uriB)) === "running (post-copy)");
+      assert.match(statusJob(rootB), /phase='finish3'/);
+      await killDaemon(rootB);
+      // lift the post-copy limit so QEMU completes quickly (a query job beside the migration)
+      r = await vsh(uriA, "migrate-setspeed", "--postcopy", NAME, "0");
+      assert.equal(r.code, 0, r.stderr);
+      r = await migrating;
+      await waitFor("A's QEMU to stop after post-copy completed", () => !qemuAlive(rootA));
+      assert.ok(qemuAlive(rootB), "B's QEMU died with its daemon");
+      await startDaemon(rootB, sockB);
+      await waitFor("B to report the guest running", async () => /^running/.test(await state(uriB)));
+      await runsOnlyOn("B", "destination tvirtd killed in post-copy");
+      assert.equal(statusJob(rootB), "", "the recovered job is still recorded on B");
+      t.diagnostic(`destination killed in post-copy, recovered: ${Date.now() - t5} ms`);
     } finally {
       for (const root of [rootA, rootB]) {
         const pid = pidOf(root);

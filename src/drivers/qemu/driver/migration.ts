@@ -620,6 +620,12 @@ async function confirmInternal(
   }
   const run = obj.run;
   if (!run || run.ended || !obj.isActive()) return;
+  if (cancelled && run.qmp) {
+    // post-copy still running (the destination daemon went away, its QEMU did not): the guest
+    // runs there and only QEMU can finish it; the source waits for that as after a finish
+    const info = (await run.qmp.execute("query-migrate").catch(() => ({}))) as QueryMigrate;
+    if (info.status === "postcopy-active") cancelled = false;
+  }
   if (cancelled) {
     // the destination did not take the guest: it goes on here
     if (run.qmp) {
@@ -657,6 +663,13 @@ async function confirmInternal(
       const info = (await run.qmp
         .execute("query-migrate")
         .catch(() => ({ status: "completed" }))) as QueryMigrate;
+      if (info.status === "postcopy-paused" || info.status === "postcopy-recover") {
+        // broken on the way: both sides keep their part of the guest (--postcopy-resume)
+        const failed = activeStreamJob(obj);
+        if (failed) endStreamJob(drv, obj, failed, "failed", undefined, "post-copy migration failed");
+        await enterPostcopyFailed(drv, obj, "migration out", flags);
+        return;
+      }
       if (info.status !== "postcopy-active") break;
       await new Promise<void>((resolve) => setTimeout(resolve, 50));
     }
