@@ -300,6 +300,14 @@ test(
       await runsOnlyOn("B", "destination tvirtd killed in post-copy");
       assert.equal(statusJob(rootB), "", "the recovered job is still recorded on B");
       t.diagnostic(`destination killed in post-copy, recovered: ${Date.now() - t5} ms`);
+
+      // nothing to resume: libvirt's error, the guest untouched
+      r = await vsh(uriB, "migrate", "--live", "--postcopy", "--postcopy-resume", "--p2p", NAME, uriA);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Requested operation is not valid: domain 'migrec' is not being migrated/);
+      r = await vsh(uriB, "migrate", "--live", "--postcopy-resume", "--p2p", NAME, uriA);
+      assert.match(r.stderr, /resuming failed post-copy migration requires post-copy to be enabled/);
+      assert.equal(await state(uriB), "running (migrated)");
     } finally {
       for (const root of [rootA, rootB]) {
         const pid = pidOf(root);

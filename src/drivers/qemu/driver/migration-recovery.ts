@@ -302,16 +302,31 @@ async function watchPostcopy(
 // --postcopy-resume
 // ---------------------------------------------------------------------------------------------
 
+/** libvirt's qemuMigrationAnyCanResume: a migration job of this side whose post-copy failed. */
 function checkResumable(obj: QemuDomainObj, side: "migration out" | "migration in"): QemuRun {
   const run = activeRun(obj);
   const job = migrationJobOf(obj);
-  if (
-    obj.state !== DomainState.PAUSED ||
-    obj.reason !== DomainPausedReason.POSTCOPY_FAILED ||
-    job?.side !== side
-  )
+  if (job?.side !== side)
     throw new VirtError("QEMU_MIGRATION_INVALID", {
-      reason: `resuming failed post-copy migration requires domain '${obj.name}' to be paused (post-copy failed) as the ${side === "migration out" ? "source" : "destination"} of the migration`,
+      reason:
+        side === "migration in"
+          ? `domain '${obj.name}' is not processing incoming migration`
+          : `domain '${obj.name}' is not being migrated`,
+    });
+  const postcopy =
+    obj.state === DomainState.PAUSED &&
+    (obj.reason === DomainPausedReason.POSTCOPY || obj.reason === DomainPausedReason.POSTCOPY_FAILED);
+  if (!postcopy && !(obj.state === DomainState.RUNNING && obj.reason === DomainRunningReason.POSTCOPY))
+    throw new VirtError("QEMU_MIGRATION_INVALID", {
+      reason: `migration of domain ${obj.name} is not in post-copy phase`,
+    });
+  if (obj.reason !== DomainPausedReason.POSTCOPY_FAILED || obj.state !== DomainState.PAUSED)
+    throw new VirtError("QEMU_MIGRATION_INVALID", {
+      reason: `post-copy migration of domain ${obj.name} has not failed`,
+    });
+  if (job.phase !== "postcopy_failed")
+    throw new VirtError("QEMU_MIGRATION_INVALID", {
+      reason: `resuming failed post-copy migration of domain ${obj.name} already in progress`,
     });
   return run;
 }
@@ -325,7 +340,9 @@ export async function resumeBegin(
   checkMigrateFlags(flags, "qemuDomainMigrateBegin3Params");
   const job = await obj.job.acquire("query", "virDomainMigrateBegin3Params");
   try {
-    checkResumable(obj, "migration out");
+    const run = checkResumable(obj, "migration out");
+    if ((await queryMigrate(qmpOf(obj, run))).status !== "postcopy-paused")
+      throw new VirtError("QEMU_MIGRATION_INVALID", { reason: "QEMU reports migration is still running" });
     return {
       xml: formatDomainXML(obj.def, { secure: true }),
       cookieOut: encodeCookie({ hostname: drv.hostname(), name: obj.name, uuid: obj.uuid }),

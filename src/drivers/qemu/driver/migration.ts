@@ -169,7 +169,7 @@ export function checkMigrateFlags(flags: number, func: string): void {
       });
   }
   if (flags & F.POSTCOPY_RESUME && !(flags & F.POSTCOPY))
-    throw new VirtError("QEMU_MIGRATION_INVALID", {
+    throw new VirtError("QEMU_MIGRATION_UNSUPPORTED", {
       reason: "resuming failed post-copy migration requires post-copy to be enabled",
     });
   if (flags & F.POSTCOPY && !(flags & F.LIVE) && !(flags & F.OFFLINE) && !(flags & F.POSTCOPY_RESUME))
