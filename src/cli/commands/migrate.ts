@@ -95,6 +95,8 @@ const migrate: Cmd = {
   ],
   async run(ctx, cmd) {
     const F = MigrateFlags;
+    if (cmd.bool("postcopy-resume") && !cmd.bool("postcopy"))
+      return ctx.fail("Option --postcopy is required by option --postcopy-resume");
     const desturi = cmd.raw("desturi");
     if (desturi === undefined || desturi === "")
       return ctx.fail("command 'migrate' requires <desturi> option");

@@ -174,7 +174,7 @@ async function recoverIn(
   const st = (await qmp.execute("query-status").catch(() => undefined)) as { running?: boolean } | undefined;
   if (job.phase !== "prepare" && job.phase !== "prepare_resume" && st?.running === true) {
     // finish resumed the guest here: it is ours
-    if (obj.state !== DomainState.RUNNING) obj.setState(DomainState.RUNNING, DomainRunningReason.MIGRATED);
+    obj.setState(DomainState.RUNNING, DomainRunningReason.MIGRATED);
     await clearMigrationJob(drv, obj);
     return;
   }
