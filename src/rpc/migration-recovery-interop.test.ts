@@ -125,14 +125,19 @@ test(
       migrating: Promise<{ code: number | null; stderr: string }>,
       what: string,
       fn: () => boolean | Promise<boolean>,
+      timeoutMs = 30_000,
     ): Promise<void> => {
       let ended: { code: number | null; stderr: string } | undefined;
       void migrating.then((res) => (ended = res));
-      await waitFor(what, async () => {
-        if (ended)
-          throw new Error(`the migration ended (${ended.code}) before ${what}: ${ended.stderr}\n${logs()}`);
-        return await fn();
-      });
+      await waitFor(
+        what,
+        async () => {
+          if (ended)
+            throw new Error(`the migration ended (${ended.code}) before ${what}: ${ended.stderr}\n${logs()}`);
+          return await fn();
+        },
+        timeoutMs,
+      );
     };
     /** The guest runs on exactly one host, `on`, and its counter goes on. */
     const runsOnlyOn = async (on: "A" | "B", what: string): Promise<void> => {
@@ -233,6 +238,8 @@ test(
         migrating,
         "post-copy to run on B",
         async () => (await state(uriB)) === "running (post-copy)",
+        // under TCG the switch can stall B's monitor while the first missing pages trickle in
+        60_000,
       );
       // let the guest's working set come over first: under TCG a vCPU that faults on a missing
       // page while it holds QEMU's big lock (interrupt delivery) stalls B's monitor until the
@@ -282,6 +289,8 @@ test(
         migrating,
         "post-copy to run on A",
         async () => (await state(uriA)) === "running (post-copy)",
+        // under TCG the switch can stall B's monitor while the first missing pages trickle in
+        60_000,
       );
       await new Promise((res) => setTimeout(res, 3000));
       r = await tvsh(uriB, "domjobabort", "--postcopy", NAME);
@@ -318,6 +327,8 @@ test(
         migrating,
         "post-copy to run on B",
         async () => (await state(uriB)) === "running (post-copy)",
+        // under TCG the switch can stall B's monitor while the first missing pages trickle in
+        60_000,
       );
       assert.match(statusJob(rootB), /phase='finish3'/);
       await killDaemon(rootB);
