@@ -463,11 +463,13 @@ async function startError(
       e.code === "QEMU_MONITOR_GREETING");
   if (!monitorFailure && exit === undefined) return e;
   const tail = await logTail(logPath, offset);
-  const how = exit
-    ? exit.signal !== null
-      ? `killed by signal ${exit.signal}`
-      : `exit status ${String(exit.code)}`
-    : undefined;
+  // a command that failed had the undo kill QEMU: that kill is not the reason, the command's error is
+  const how =
+    exit && monitorFailure
+      ? exit.signal !== null
+        ? `killed by signal ${exit.signal}`
+        : `exit status ${String(exit.code)}`
+      : undefined;
   const reason =
     mainError(tail) ||
     (how !== undefined ? `QEMU ended with ${how}` : e instanceof Error ? e.message : String(e));
