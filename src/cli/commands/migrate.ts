@@ -95,6 +95,8 @@ const migrate: Cmd = {
   ],
   async run(ctx, cmd) {
     const F = MigrateFlags;
+    if (cmd.bool("postcopy-resume") && !cmd.bool("postcopy"))
+      return ctx.fail("Option --postcopy is required by option --postcopy-resume");
     const desturi = cmd.raw("desturi");
     if (desturi === undefined || desturi === "")
       return ctx.fail("command 'migrate' requires <desturi> option");
@@ -115,6 +117,7 @@ const migrate: Cmd = {
       ["auto-converge", F.AUTO_CONVERGE],
       ["abort-on-error", F.ABORT_ON_ERROR],
       ["postcopy", F.POSTCOPY],
+      ["postcopy-resume", F.POSTCOPY_RESUME],
       ["parallel", F.PARALLEL],
       ["copy-storage-all", F.NON_SHARED_DISK],
       ["copy-storage-inc", F.NON_SHARED_INC],

@@ -49,6 +49,7 @@ import {
   DomainVcpuFlags,
   DomainMemoryModFlags,
   NodeAllocPagesFlags,
+  MigrateFlags,
 } from "../../enums.ts";
 import { checkFlags } from "../../../util/errors/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
@@ -65,6 +66,7 @@ import { hostCapabilitiesXML } from "./host.ts";
 import { domainCapabilitiesXML } from "./domcaps.ts";
 import * as ops from "./operations.ts";
 import * as migration from "./migration.ts";
+import * as recovery from "./migration-recovery.ts";
 import { domainMonitorCommand } from "./monitor-command.ts";
 import * as nodedev from "../../nodedev/ops.ts";
 import { Sysfs } from "../../../host/sysfs/sysfs.ts";
@@ -119,6 +121,8 @@ export class QemuConnection implements HypervisorDriver {
     this.driver.events.removeOwner(this);
     removeMonitorEventOwner(this.driver, this);
     for (const stream of [...this.#streams]) stream.dispose();
+    // incoming migrations this connection prepared and never finished (libvirt's close callback)
+    await migration.abandonIncoming(this.driver, this).catch(() => undefined);
     // AUTODESTROY domains end with the connection that started them.
     for (const obj of this.driver.domains.all()) {
       const run = obj.run;
@@ -146,6 +150,8 @@ export class QemuConnection implements HypervisorDriver {
     params: TypedParameter[],
     flags: number,
   ): Promise<{ cookieOut: Uint8Array; xml: string }> {
+    if (flags & MigrateFlags.POSTCOPY_RESUME)
+      return this.onDomain(dom, (obj) => recovery.resumeBegin(this.driver, obj, flags));
     return this.onDomain(dom, (obj) => migration.migrateBegin(this.driver, obj, params, flags));
   }
 
@@ -154,7 +160,10 @@ export class QemuConnection implements HypervisorDriver {
     cookieIn: Uint8Array,
     flags: number,
   ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
-    return migration.migratePrepare(this.driver, params, cookieIn, flags);
+    if (flags & MigrateFlags.POSTCOPY_RESUME)
+      return recovery.resumePrepare(this.driver, params, cookieIn, flags);
+    // this connection owns the incoming migration until finish (closed before: abandoned)
+    return migration.migratePrepare(this.driver, params, cookieIn, flags, this);
   }
 
   domainMigratePerform3Params(
@@ -164,6 +173,8 @@ export class QemuConnection implements HypervisorDriver {
     cookieIn: Uint8Array,
     flags: number,
   ): Promise<{ cookieOut: Uint8Array }> {
+    if (flags & MigrateFlags.POSTCOPY_RESUME)
+      return this.onDomain(dom, (obj) => recovery.resumePerform(this.driver, obj, dconnuri, params, flags));
     return this.onDomain(dom, (obj) =>
       migration.migratePerform(this.driver, obj, dconnuri, params, cookieIn, flags),
     );
@@ -175,7 +186,10 @@ export class QemuConnection implements HypervisorDriver {
     flags: number,
     cancelled: boolean,
   ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }> {
-    const obj = await migration.migrateFinish(this.driver, params, cookieIn, flags, cancelled);
+    const obj =
+      flags & MigrateFlags.POSTCOPY_RESUME
+        ? await recovery.resumeFinish(this.driver, params, cookieIn, flags, cancelled)
+        : await migration.migrateFinish(this.driver, params, cookieIn, flags, cancelled);
     return { dom: obj.ref(), cookieOut: new Uint8Array() };
   }
 
@@ -186,6 +200,10 @@ export class QemuConnection implements HypervisorDriver {
     flags: number,
     cancelled: boolean,
   ): Promise<void> {
+    if (flags & MigrateFlags.POSTCOPY_RESUME)
+      return this.onDomain(dom, (obj) =>
+        recovery.resumeConfirm(this.driver, obj, cookieIn, flags, cancelled),
+      );
     return this.onDomain(dom, (obj) =>
       migration.migrateConfirm(this.driver, obj, cookieIn, flags, cancelled),
     );

@@ -38,6 +38,7 @@ import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
 import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { DomainEventHub } from "../../events.ts";
 import { hostName } from "../../../host/facts.ts";
+import { recoverMigrationJob } from "./migration-recovery.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
 import { forgetSnapshots } from "./snapshots.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
@@ -682,11 +683,14 @@ export class QemuDriver {
         if (status.domainId !== undefined) this.noteId(status.domainId);
         const target = obj;
         reconnects.push(
-          reconnectProcess(this, target, status).catch((e: unknown) => {
-            this.warn(
-              `cannot reconnect to domain '${target.name}': ${e instanceof Error ? e.message : String(e)}`,
-            );
-          }),
+          reconnectProcess(this, target, status)
+            // a migration the earlier instance left half done: finished or rolled back by phase
+            .then(() => recoverMigrationJob(this, target))
+            .catch((e: unknown) => {
+              this.warn(
+                `cannot reconnect to domain '${target.name}': ${e instanceof Error ? e.message : String(e)}`,
+              );
+            }),
         );
       } catch (e) {
         this.#statusIgnored = true;

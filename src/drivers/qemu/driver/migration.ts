@@ -64,6 +64,12 @@ import {
   StorageMirror,
   storageBeginCookie,
 } from "./migration-storage.ts";
+import {
+  clearMigrationJob,
+  enterPostcopyFailed,
+  isPostcopyStatus,
+  recordMigrationPhase,
+} from "./migration-job.ts";
 import { startProcess, stopProcess } from "./process.ts";
 
 const F = MigrateFlags;
@@ -83,15 +89,16 @@ const SUPPORTED =
   F.PARALLEL |
   F.CHANGE_PROTECTION |
   F.UNSAFE |
+  F.POSTCOPY_RESUME |
   STORAGE_FLAGS;
 
 /** libvirt's default migration port range (qemu.conf `migration_port_min/max`). */
 const MIGRATION_PORTS = { min: 49152, max: 49215 };
 /** Without `--bandwidth`: as fast as the link goes (libvirt's QEMU_DOMAIN_MIG_BANDWIDTH_MAX). */
-const UNLIMITED_BANDWIDTH = 8796093022207;
+export const UNLIMITED_BANDWIDTH = 8796093022207;
 
 const portsOf = new WeakMap<QemuDriver, PortAllocator>();
-function migrationPorts(drv: QemuDriver): PortAllocator {
+export function migrationPorts(drv: QemuDriver): PortAllocator {
   let p = portsOf.get(drv);
   if (!p) {
     p = new PortAllocator("migration", MIGRATION_PORTS);
@@ -108,11 +115,11 @@ function param(params: readonly TypedParameter[], name: string): TypedParameter[
   for (let i = params.length - 1; i >= 0; i--) if (params[i]!.field === name) return params[i]!.value;
   return undefined;
 }
-function strParam(params: readonly TypedParameter[], name: string): string | undefined {
+export function strParam(params: readonly TypedParameter[], name: string): string | undefined {
   const v = param(params, name);
   return v?.type === 7 ? v.value : undefined;
 }
-function numParam(params: readonly TypedParameter[], name: string): number | undefined {
+export function numParam(params: readonly TypedParameter[], name: string): number | undefined {
   const v = param(params, name);
   if (v === undefined) return undefined;
   if (v.type === 3 || v.type === 4) return Number(v.value);
@@ -120,7 +127,7 @@ function numParam(params: readonly TypedParameter[], name: string): number | und
   return undefined;
 }
 
-interface Cookie {
+export interface Cookie {
   readonly hostname?: string;
   readonly name?: string;
   readonly uuid?: string;
@@ -131,10 +138,10 @@ interface Cookie {
   /** Storage migration: the copied disks (begin → prepare), the NBD port (prepare → perform). */
   readonly nbd?: NbdCookie;
 }
-function encodeCookie(c: Cookie): Uint8Array {
+export function encodeCookie(c: Cookie): Uint8Array {
   return Buffer.from(JSON.stringify({ tvirt: 1, ...c }));
 }
-function decodeCookie(b: Uint8Array): Cookie {
+export function decodeCookie(b: Uint8Array): Cookie {
   if (b.length === 0) return {};
   try {
     const v = JSON.parse(Buffer.from(b).toString("utf8")) as unknown;
@@ -148,7 +155,7 @@ function decodeCookie(b: Uint8Array): Cookie {
 }
 
 /** `tcp:HOST:PORT`, `tcp://HOST:PORT` or `tcp://HOST` → parts (HOST without brackets). */
-function parseTcpUri(uri: string): { host: string; port?: number } {
+export function parseTcpUri(uri: string): { host: string; port?: number } {
   const m = /^tcp:(?:\/\/)?(\[[^\]]+\]|[^:/[\]]+)(?::(\d+))?\/?$/.exec(uri);
   if (!m) {
     throw new VirtError("QEMU_MIGRATION_UNSUPPORTED", {
@@ -158,9 +165,9 @@ function parseTcpUri(uri: string): { host: string; port?: number } {
   const host = m[1]!.replace(/^\[|\]$/g, "");
   return m[2] !== undefined ? { host, port: Number(m[2]) } : { host };
 }
-const hostPart = (h: string): string => (h.includes(":") ? `[${h}]` : h);
+export const hostPart = (h: string): string => (h.includes(":") ? `[${h}]` : h);
 
-function checkMigrateFlags(flags: number, func: string): void {
+export function checkMigrateFlags(flags: number, func: string): void {
   const extra = flags & ~SUPPORTED;
   if (extra !== 0) {
     const names = Object.entries(F)
@@ -180,7 +187,11 @@ function checkMigrateFlags(flags: number, func: string): void {
         reason: "post-copy migration is not supported with offline migration",
       });
   }
-  if (flags & F.POSTCOPY && !(flags & F.LIVE) && !(flags & F.OFFLINE))
+  if (flags & F.POSTCOPY_RESUME && !(flags & F.POSTCOPY))
+    throw new VirtError("QEMU_MIGRATION_UNSUPPORTED", {
+      reason: "resuming failed post-copy migration requires post-copy to be enabled",
+    });
+  if (flags & F.POSTCOPY && !(flags & F.LIVE) && !(flags & F.OFFLINE) && !(flags & F.POSTCOPY_RESUME))
     throw new VirtError("QEMU_MIGRATION_INVALID", {
       reason: "post-copy migration requires VIR_MIGRATE_LIVE (--live)",
     });
@@ -246,7 +257,7 @@ async function applyQemuSettings(
   if (Object.keys(p).length > 0) await qmp.execute("migrate-set-parameters", p);
 }
 
-interface QueryMigrate {
+export interface QueryMigrate {
   status?: string;
   "error-desc"?: string;
 }
@@ -283,6 +294,8 @@ interface Incoming {
   readonly job: StreamJob | undefined;
   /** Storage migration: the NBD server and the images prepare created (migration-storage.ts). */
   readonly storage?: IncomingStorage;
+  /** The connection that prepared it: when it closes before finish, the migration is abandoned. */
+  readonly owner: object | undefined;
 }
 const incoming = new WeakMap<QemuDriver, Map<string, Incoming>>();
 function incomingOf(drv: QemuDriver): Map<string, Incoming> {
@@ -299,12 +312,12 @@ function stateOf(obj: QemuDomainObj): DomainState {
   return obj.state;
 }
 
-function activeRun(obj: QemuDomainObj): QemuRun {
+export function activeRun(obj: QemuDomainObj): QemuRun {
   const run = obj.run;
   if (!obj.isActive() || !run || run.ended) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
   return run;
 }
-function qmpOf(obj: QemuDomainObj, run: QemuRun): QmpClient {
+export function qmpOf(obj: QemuDomainObj, run: QemuRun): QmpClient {
   if (!run.qmp) throw new VirtError("QEMU_GUEST_QUIT", { name: obj.name, operation: "migration" });
   return run.qmp;
 }
@@ -383,6 +396,7 @@ export async function migratePrepare(
   params: TypedParameter[],
   cookieIn: Uint8Array,
   flags: number,
+  owner?: object,
 ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
   checkMigrateFlags(flags, "qemuDomainMigratePrepare3Params");
   const cookieSrc = decodeCookie(cookieIn);
@@ -513,8 +527,11 @@ export async function migratePrepare(
     port: allocated,
     flags,
     job: inJob,
+    owner,
     ...(storage ? { storage } : {}),
   });
+  // a restarted daemon kills an incoming QEMU still in this phase (migration-recovery.ts)
+  await recordMigrationPhase(drv, obj, "migration in", "prepare", flags).catch(() => undefined);
   drv.lifecycle(obj, DomainEventType.STARTED, DomainEventStartedDetail.MIGRATED);
   return {
     cookieOut: encodeCookie({
@@ -537,6 +554,7 @@ async function performInternal(
   params: readonly TypedParameter[],
   flags: number,
   nbd?: NbdCookie,
+  opts: { peer?: string; peerAlive?: () => Promise<boolean> } = {},
 ): Promise<{ postcopy: boolean }> {
   const run = activeRun(obj);
   const qmp = qmpOf(obj, run);
@@ -557,6 +575,11 @@ async function performInternal(
   let last: QueryMigrate | undefined;
   let mirror: StorageMirror | undefined;
   try {
+    // a restart from here on cancels the migration and resumes the guest (migration-recovery.ts)
+    await recordMigrationPhase(drv, obj, "migration out", "perform3", flags, {
+      wasRunning,
+      ...(opts.peer !== undefined ? { peer: opts.peer } : {}),
+    });
     await applyQemuSettings(qmp, flags, effective, "source");
     if (copiesStorage(flags))
       mirror = await mirrorStorage(obj, run, qmp, streamJob, effective, flags, target.host, nbd);
@@ -583,6 +606,12 @@ async function performInternal(
       }
       if (status === "completed") break;
       if (status === "postcopy-active" && entry.postcopyStarted) break;
+      // libvirt's p2p check: a destination daemon that went away cannot finish the migration
+      if (opts.peerAlive && !(await opts.peerAlive().catch(() => false)))
+        throw new VirtError("QEMU_MIGRATION_FAILED", {
+          phase: "perform",
+          reason: "lost connection to destination host",
+        });
       if (status === "failed" || status === "cancelled" || status === "none") {
         throw new VirtError("QEMU_MIGRATION_FAILED", {
           phase: "perform",
@@ -617,8 +646,10 @@ async function performInternal(
     // the guest is paused: the mirrors write what is left and end, the destination in sync
     await mirror?.cancel(false);
     mirror = undefined;
-    await drv.saveStatus(obj).catch(() => undefined);
-    endStreamJob(drv, obj, streamJob, "completed", last);
+    // QEMU is done here: from now on the destination may own the guest (finish may run)
+    await recordMigrationPhase(drv, obj, "migration out", "perform3_done", flags);
+    // in post-copy the job goes on (domjobinfo, domjobabort --postcopy) until confirm
+    if (!entry.postcopyStarted) endStreamJob(drv, obj, streamJob, "completed", last);
     return { postcopy: entry.postcopyStarted };
   } catch (e) {
     await qmp.execute("migrate_cancel").catch(() => undefined);
@@ -691,14 +722,27 @@ async function confirmInternal(
   }
   const run = obj.run;
   if (!run || run.ended || !obj.isActive()) return;
+  if (cancelled && run.qmp) {
+    // post-copy still running (the destination daemon went away, its QEMU did not): the guest
+    // runs there and only QEMU can finish it; the source waits for that as after a finish
+    const info = (await run.qmp.execute("query-migrate").catch(() => ({}))) as QueryMigrate;
+    if (info.status === "postcopy-active") cancelled = false;
+  }
   if (cancelled) {
     // the destination did not take the guest: it goes on here
     if (run.qmp) {
-      await run.qmp.execute("migrate_cancel").catch(() => undefined);
-      const info = (await run.qmp.execute("query-migrate").catch(() => ({}))) as QueryMigrate;
-      if (info.status === "postcopy-active" || info.status === "postcopy-paused") {
-        obj.setState(DomainState.PAUSED, DomainPausedReason.POSTCOPY_FAILED);
-        drv.lifecycle(obj, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.POSTCOPY_FAILED);
+      // never migrate_cancel in post-copy: QEMU would drop the pages only the source has
+      let info = (await run.qmp.execute("query-migrate").catch(() => ({}))) as QueryMigrate;
+      if (!isPostcopyStatus(info.status)) {
+        await recordMigrationPhase(drv, obj, "migration out", "confirm3_cancelled", flags);
+        await run.qmp.execute("migrate_cancel").catch(() => undefined);
+        info = (await run.qmp.execute("query-migrate").catch(() => ({}))) as QueryMigrate;
+      }
+      if (isPostcopyStatus(info.status)) {
+        const sj = activeStreamJob(obj);
+        if (sj) endStreamJob(drv, obj, sj, "failed", undefined, "post-copy migration failed");
+        await enterPostcopyFailed(drv, obj, "migration out", flags);
+        return;
       } else if (
         obj.state === DomainState.PAUSED &&
         (obj.reason === DomainPausedReason.MIGRATION || obj.reason === DomainPausedReason.POSTCOPY)
@@ -711,26 +755,36 @@ async function confirmInternal(
         }
       }
     }
-    await drv.saveStatus(obj).catch(() => undefined);
+    await clearMigrationJob(drv, obj);
     return;
   }
+  await recordMigrationPhase(drv, obj, "migration out", "confirm3", flags).catch(() => undefined);
   if (run.qmp) {
     // post-copy: the destination runs the guest; the source serves pages until QEMU says done
     for (;;) {
       const info = (await run.qmp
         .execute("query-migrate")
         .catch(() => ({ status: "completed" }))) as QueryMigrate;
+      if (info.status === "postcopy-paused" || info.status === "postcopy-recover") {
+        // broken on the way: both sides keep their part of the guest (--postcopy-resume)
+        const failed = activeStreamJob(obj);
+        if (failed) endStreamJob(drv, obj, failed, "failed", undefined, "post-copy migration failed");
+        await enterPostcopyFailed(drv, obj, "migration out", flags);
+        return;
+      }
       if (info.status !== "postcopy-active") break;
       await new Promise<void>((resolve) => setTimeout(resolve, 50));
     }
   }
+  const sj = activeStreamJob(obj);
+  if (sj) endStreamJob(drv, obj, sj, "completed");
   run.stopping ??= { reason: DomainShutoffReason.MIGRATED, detail: DomainEventStoppedDetail.MIGRATED };
   await stopProcess(drv, obj, run, DomainShutoffReason.MIGRATED, "migrated");
   drv.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.MIGRATED);
   if (flags & F.UNDEFINE_SOURCE && obj.persistent) await undefineSource(drv, obj);
 }
 
-async function undefineSource(drv: QemuDriver, obj: QemuDomainObj): Promise<void> {
+export async function undefineSource(drv: QemuDriver, obj: QemuDomainObj): Promise<void> {
   await drv.deleteConfig(obj);
   drv.lifecycle(obj, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED);
   obj.autostart = false;
@@ -786,7 +840,12 @@ async function performPeer2Peer(
             reason: "the destination gave no URI",
           });
         const { nbd } = decodeCookie(prep.cookieOut);
-        postcopy = (await performInternal(drv, obj, uri, params, flags, nbd)).postcopy;
+        postcopy = (
+          await performInternal(drv, obj, uri, params, flags, nbd, {
+            peer: dconnuri,
+            ...(peer.connectIsAlive ? { peerAlive: () => peer.connectIsAlive!() } : {}),
+          })
+        ).postcopy;
       } catch (e) {
         failure = e;
       }
@@ -846,12 +905,24 @@ export async function migratePerform(
 // finish (destination)
 // ---------------------------------------------------------------------------------------------
 
+/** Errors of an incoming post-copy stream that broke: the domain is kept for `--postcopy-resume`. */
+const postcopyPaused = new WeakSet<object>();
+function postcopyPausedError(): VirtError {
+  const e = new VirtError("QEMU_MIGRATION_FAILED", {
+    phase: "finish",
+    reason: "post-copy migration failed: the domain is paused (post-copy failed) on both hosts",
+  });
+  postcopyPaused.add(e);
+  return e;
+}
+
 async function waitIncoming(qmp: QmpClient, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const info = (await qmp.execute("query-migrate")) as QueryMigrate;
     const st = info.status ?? "none";
     if (st === "completed") return st;
+    if (st === "postcopy-paused") throw postcopyPausedError();
     if (st === "failed" || st === "cancelled")
       throw new VirtError("QEMU_MIGRATION_FAILED", { phase: "finish", reason: info["error-desc"] ?? st });
     if (Date.now() > deadline)
@@ -918,6 +989,8 @@ export async function migrateFinish(
     }
     const qmp = run.qmp;
     try {
+      // the guest may run here from now on: a restart keeps it when it runs (migration-recovery.ts)
+      await recordMigrationPhase(drv, obj, "migration in", "finish3", flags);
       const now = ((await qmp.execute("query-migrate")) as QueryMigrate).status;
       const postcopy = now === "postcopy-active" || cookie.postcopy === true;
       if (postcopy) {
@@ -952,6 +1025,12 @@ export async function migrateFinish(
         }
       }
     } catch (e) {
+      if (typeof e === "object" && e !== null && postcopyPaused.has(e)) {
+        // neither side is killed: the guest's memory is split between them
+        if (inc.job) endStreamJob(drv, obj, inc.job, "failed", undefined, "post-copy migration failed");
+        await enterPostcopyFailed(drv, obj, "migration in", flags);
+        throw e;
+      }
       await discardIncoming(drv, inc);
       throw e;
     }
@@ -971,11 +1050,35 @@ export async function migrateFinish(
       }
     }
     if (inc.job) endStreamJob(drv, obj, inc.job, "completed");
+    if (obj.run) obj.run.asyncJob = undefined;
     await drv.saveStatus(obj);
     return obj;
   } finally {
     release();
     job.release();
+  }
+}
+
+/**
+ * The connection that prepared incoming migrations closed before finish (the source daemon or
+ * the client died): libvirt's close callback kills those QEMUs, so the guest stays on the source.
+ */
+export async function abandonIncoming(drv: QemuDriver, owner: object): Promise<void> {
+  const map = incomingOf(drv);
+  for (const inc of [...map.values()]) {
+    if (inc.owner !== owner) continue;
+    map.delete(inc.obj.uuid);
+    if (inc.port !== undefined) migrationPorts(drv).release(inc.port);
+    const job = await inc.obj.job.acquire("modify", "qemuMigrationDstCleanup");
+    try {
+      await appendLog(
+        drv.logPath(inc.obj.name),
+        `${new Date().toISOString()}: the connection of the incoming migration closed before finish: killing the incoming QEMU\n`,
+      );
+      await discardIncoming(drv, inc);
+    } finally {
+      job.release();
+    }
   }
 }
 

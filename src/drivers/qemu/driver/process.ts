@@ -473,11 +473,13 @@ async function startError(
       e.code === "QEMU_MONITOR_GREETING");
   if (!monitorFailure && exit === undefined) return e;
   const tail = await logTail(logPath, offset);
-  const how = exit
-    ? exit.signal !== null
-      ? `killed by signal ${exit.signal}`
-      : `exit status ${String(exit.code)}`
-    : undefined;
+  // a command that failed had the undo kill QEMU: that kill is not the reason, the command's error is
+  const how =
+    exit && monitorFailure
+      ? exit.signal !== null
+        ? `killed by signal ${exit.signal}`
+        : `exit status ${String(exit.code)}`
+      : undefined;
   const reason =
     mainError(tail) ||
     (how !== undefined ? `QEMU ended with ${how}` : e instanceof Error ? e.message : String(e));
@@ -689,7 +691,8 @@ export async function reconnectProcess(
   const qemuStatus = typeof st?.status === "string" ? st.status : "unknown";
   const interruptedSave = run.asyncJob?.kind === "save";
   const partialImage = run.asyncJob?.path;
-  run.asyncJob = undefined;
+  // a migration job stays for the driver's recovery (migration-recovery.ts), which decides by phase
+  if (!run.asyncJob?.kind.startsWith("migration")) run.asyncJob = undefined;
   if (interruptedSave && partialImage !== undefined) await removePartialImage(partialImage);
   if (qemuStatus === "shutdown") {
     // The guest shut down while nobody watched; -no-shutdown kept QEMU waiting for us.
