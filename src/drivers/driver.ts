@@ -214,7 +214,9 @@ export type DomainEvent =
       readonly reason: string;
     }
   /** A job (save, migration) finished; `params` are its statistics as virDomainGetJobStats'. */
-  | { readonly id: typeof DomainEventId.JOB_COMPLETED; readonly params: readonly TypedParameter[] };
+  | { readonly id: typeof DomainEventId.JOB_COMPLETED; readonly params: readonly TypedParameter[] }
+  /** An outgoing migration began memory pass `iteration` (QEMU's MIGRATION_PASS; 2 = the first pass is done). */
+  | { readonly id: typeof DomainEventId.MIGRATION_ITERATION; readonly iteration: number };
 
 /** Called with a fresh handle of the domain the event is about. Exceptions are swallowed. */
 export type DomainEventCallback = (dom: DomainRef, event: DomainEvent) => void;

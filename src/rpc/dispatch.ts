@@ -127,6 +127,9 @@ function sendCallbackEvent(
     case DomainEventId.JOB_COMPLETED:
       client.sendMessage(Msg.callbackJobCompleted, { callbackID, dom: d, params: [...ev.params] });
       return true;
+    case DomainEventId.MIGRATION_ITERATION:
+      client.sendMessage(Msg.callbackMigrationIteration, { callbackID, dom: d, iteration: ev.iteration });
+      return true;
   }
 }
 
@@ -154,6 +157,7 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
       break;
     case DomainEventId.DEVICE_ADDED:
     case DomainEventId.JOB_COMPLETED:
+    case DomainEventId.MIGRATION_ITERATION:
       break; // no legacy message exists for them
     case DomainEventId.IO_ERROR_REASON:
       send(Msg.ioErrorReason, {

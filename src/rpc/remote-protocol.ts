@@ -1424,6 +1424,11 @@ export const Msg = {
     "DOMAIN_EVENT_CALLBACK_DEVICE_ADDED",
     struct({ callbackID: int, dom: nonnullDomain, devAlias: nstring }),
   ),
+  callbackMigrationIteration: message(
+    P.DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION,
+    "DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION",
+    struct({ callbackID: int, dom: nonnullDomain, iteration: int }),
+  ),
   callbackJobCompleted: message(
     P.DOMAIN_EVENT_CALLBACK_JOB_COMPLETED,
     "DOMAIN_EVENT_CALLBACK_JOB_COMPLETED",

@@ -37,6 +37,8 @@ function describe(name: string, dom: Domain, ev: DomainEvent): string {
       return `event 'device-added' for domain '${dom.name}': ${ev.devAlias}\n`;
     case DomainEventId.IO_ERROR_REASON:
       return `event 'io-error-reason' for domain '${dom.name}': ${ev.srcPath} (${ev.devAlias}) ${ioErrorAction(ev.action)} due to ${ev.reason}\n`;
+    case DomainEventId.MIGRATION_ITERATION:
+      return `event 'migration-iteration' for domain '${dom.name}': iteration: '${ev.iteration}'\n`;
     default:
       return `event '${name}' for domain '${dom.name}'\n`;
   }
@@ -65,6 +67,7 @@ function eventJson(
   else if (ev.id === DomainEventId.BALLOON_CHANGE) base.actualKiB = ev.actual.toString();
   else if (ev.id === DomainEventId.DEVICE_ADDED || ev.id === DomainEventId.DEVICE_REMOVED)
     base.devAlias = ev.devAlias;
+  else if (ev.id === DomainEventId.MIGRATION_ITERATION) base.iteration = ev.iteration;
   else if (ev.id === DomainEventId.IO_ERROR_REASON) {
     base.ioError = {
       srcPath: ev.srcPath,

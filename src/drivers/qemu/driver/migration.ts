@@ -20,6 +20,7 @@ import { VirtError } from "../../../util/errors/index.ts";
 import type { HypervisorDriver, TypedParameter } from "../../driver.ts";
 import {
   DomainEventDefinedDetail,
+  DomainEventId,
   DomainEventResumedDetail,
   DomainEventStartedDetail,
   DomainEventStoppedDetail,
@@ -42,8 +43,10 @@ import {
   activeStreamJob,
   beginStreamJob,
   endStreamJob,
+  holdDowntime,
   MIG_BANDWIDTH_MAX,
   migrationMaxBandwidth,
+  releaseDowntime,
   type StreamJob,
 } from "./jobs.ts";
 import { appendLog } from "./log.ts";
@@ -67,6 +70,19 @@ const SUPPORTED =
   F.PARALLEL |
   F.CHANGE_PROTECTION |
   F.UNSAFE;
+
+/**
+ * QEMU's `downtime-limit` (ms) while the first memory pass runs. QEMU switches over (stops the
+ * guest and sends the rest) as soon as what is left fits `downtime-limit` at the bandwidth it
+ * measures; with the unlimited bandwidth a migration gets (as libvirt's) that bandwidth is high,
+ * so QEMU switched over in the middle of the first pass with tens of MiB of RAM still to scan
+ * and send, all of it counted as downtime (QEMU's own default of 128 MiB/s hides this by
+ * measuring a lower bandwidth, at the price of a slower migration). Until pass 2 begins (QEMU's
+ * MIGRATION_PASS event, or `dirty-sync-count` 2 in `query-migrate`) the limit is held this low;
+ * then the user's limit (migrate-setmaxdowntime, QEMU's default 300 ms) applies as before, so a
+ * guest that converges with it still converges, one pass later at most.
+ */
+const FIRST_PASS_DOWNTIME_MS = 1;
 
 /** libvirt's default migration port range (qemu.conf `migration_port_min/max`). */
 const MIGRATION_PORTS = { min: 49152, max: 49215 };
@@ -180,6 +196,8 @@ function capabilities(
   if (flags & F.POSTCOPY) caps.push({ capability: "postcopy-ram", state: true });
   if (flags & F.PARALLEL) caps.push({ capability: "multifd", state: true });
   if (side === "source") {
+    // MIGRATION_PASS events: the first-pass downtime guard, MIGRATION_ITERATION for clients
+    caps.push({ capability: "events", state: true });
     if (flags & F.AUTO_CONVERGE) caps.push({ capability: "auto-converge", state: true });
     if (flags & F.COMPRESSED) caps.push({ capability: "xbzrle", state: true });
   }
@@ -218,7 +236,7 @@ async function applyQemuSettings(
 ): Promise<void> {
   const caps = capabilities(flags, side);
   // settings of an earlier migration of this QEMU go back to their defaults first
-  const all = ["postcopy-ram", "multifd", "auto-converge", "xbzrle"].filter(
+  const all = ["postcopy-ram", "multifd", "auto-converge", "xbzrle", "events"].filter(
     (c) => side === "source" || c === "postcopy-ram" || c === "multifd",
   );
   const list = all.map((c) => caps.find((x) => x.capability === c) ?? { capability: c, state: false });
@@ -230,6 +248,7 @@ async function applyQemuSettings(
 interface QueryMigrate {
   status?: string;
   "error-desc"?: string;
+  ram?: { "dirty-sync-count"?: number };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -502,8 +521,35 @@ async function performInternal(
       : params;
   const streamJob = beginStreamJob(obj, run, "migration out");
   let last: QueryMigrate | undefined;
+  // the first-pass downtime guard (FIRST_PASS_DOWNTIME_MS), and memory passes as events
+  let guarded = false;
+  const endGuard = async (): Promise<void> => {
+    if (!guarded) return;
+    guarded = false;
+    const limit = releaseDowntime(obj);
+    if (limit !== undefined)
+      await qmp.execute("migrate-set-parameters", { "downtime-limit": limit }).catch(() => undefined);
+  };
+  let pass = 0;
+  const offPass = qmp.onEvent((ev) => {
+    const n = ev.data.pass;
+    if (ev.event !== "MIGRATION_PASS" || typeof n !== "number" || n <= pass) return;
+    pass = n;
+    drv.events.emit(obj.ref(), { id: DomainEventId.MIGRATION_ITERATION, iteration: n });
+    if (n >= 2) void endGuard();
+  });
   try {
     await applyQemuSettings(qmp, flags, effective, "source");
+    if (flags & F.LIVE && wasRunning) {
+      const limit = ((await qmp.execute("query-migrate-parameters")) as { "downtime-limit"?: number })[
+        "downtime-limit"
+      ];
+      if (limit !== undefined && limit > FIRST_PASS_DOWNTIME_MS) {
+        await qmp.execute("migrate-set-parameters", { "downtime-limit": FIRST_PASS_DOWNTIME_MS });
+        holdDowntime(obj, limit);
+        guarded = true;
+      }
+    }
     if (!(flags & F.LIVE) && wasRunning) {
       run.pausedReason = DomainPausedReason.MIGRATION;
       await qmp.execute("stop");
@@ -525,6 +571,7 @@ async function performInternal(
         streamJob.last = info;
         last = info;
       }
+      if (guarded && (info.ram?.["dirty-sync-count"] ?? 0) >= 2) await endGuard();
       if (status === "completed") break;
       if (status === "postcopy-active" && entry.postcopyStarted) break;
       if (status === "failed" || status === "cancelled" || status === "none") {
@@ -572,6 +619,8 @@ async function performInternal(
     );
     throw aborted ?? e;
   } finally {
+    offPass();
+    await endGuard();
     if (map.get(obj.uuid) === entry) map.delete(obj.uuid);
   }
 }
