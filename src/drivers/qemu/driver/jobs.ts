@@ -75,12 +75,6 @@ interface DomainJobs {
   completed: CompletedJob | undefined;
   /** MiB/s for the next migration (virDomainMigrateSetMaxSpeed). */
   maxBandwidth: bigint;
-  /**
-   * The max downtime (ms) the user set, while an outgoing migration holds QEMU's
-   * `downtime-limit` lower during its first memory pass (migration.ts): what
-   * migrate-getmaxdowntime reports, and where migrate-setmaxdowntime goes meanwhile.
-   */
-  heldDowntime: number | undefined;
 }
 
 const jobs = new WeakMap<QemuDomainObj, DomainJobs>();
@@ -88,7 +82,7 @@ const jobs = new WeakMap<QemuDomainObj, DomainJobs>();
 function jobsOf(obj: QemuDomainObj): DomainJobs {
   let j = jobs.get(obj);
   if (!j) {
-    j = { active: undefined, completed: undefined, maxBandwidth: MIG_BANDWIDTH_MAX, heldDowntime: undefined };
+    j = { active: undefined, completed: undefined, maxBandwidth: MIG_BANDWIDTH_MAX };
     jobs.set(obj, j);
   }
   return j;
@@ -103,21 +97,6 @@ export function activeStreamJob(obj: QemuDomainObj): StreamJob | undefined {
 /** The speed limit (MiB/s) a new outgoing migration starts with. */
 export function migrationMaxBandwidth(obj: QemuDomainObj): bigint {
   return jobsOf(obj).maxBandwidth;
-}
-
-/**
- * An outgoing migration lowers QEMU's `downtime-limit` for its first pass and keeps the user's
- * `limit` here meanwhile; `releaseDowntime` ends that and returns the limit to put back in QEMU
- * (undefined when nothing was held).
- */
-export function holdDowntime(obj: QemuDomainObj, limit: number): void {
-  jobsOf(obj).heldDowntime = limit;
-}
-export function releaseDowntime(obj: QemuDomainObj): number | undefined {
-  const j = jobs.get(obj);
-  const held = j?.heldDowntime;
-  if (j) j.heldDowntime = undefined;
-  return held;
 }
 
 /** Marks the start of a job that streams through QEMU's migration (the caller holds the async job). */
@@ -406,10 +385,7 @@ export async function setMaxDowntime(obj: QemuDomainObj, downtime: bigint, flags
   checkFlags(flags, 0, "qemuDomainMigrateSetMaxDowntime");
   await query(obj, "virDomainMigrateSetMaxDowntime", async () => {
     const { qmp } = runningQmp(obj);
-    const j = jobsOf(obj);
-    // during a migration's first pass the new limit applies when that pass ends
-    if (j.heldDowntime !== undefined) j.heldDowntime = Number(downtime);
-    else await qmp.execute("migrate-set-parameters", { "downtime-limit": Number(downtime) });
+    await qmp.execute("migrate-set-parameters", { "downtime-limit": Number(downtime) });
   });
 }
 
@@ -418,8 +394,6 @@ export async function getMaxDowntime(obj: QemuDomainObj, flags: number): Promise
   checkFlags(flags, 0, "qemuDomainMigrateGetMaxDowntime");
   return query(obj, "virDomainMigrateGetMaxDowntime", async () => {
     const { qmp } = runningQmp(obj);
-    const held = jobs.get(obj)?.heldDowntime;
-    if (held !== undefined) return BigInt(held);
     const p = await migrationParameters(qmp);
     if (p["downtime-limit"] === undefined)
       throw new VirtError("MIGRATE_PARAM_UNSUPPORTED", { what: "Querying migration downtime" });

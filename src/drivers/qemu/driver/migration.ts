@@ -43,10 +43,8 @@ import {
   activeStreamJob,
   beginStreamJob,
   endStreamJob,
-  holdDowntime,
   MIG_BANDWIDTH_MAX,
   migrationMaxBandwidth,
-  releaseDowntime,
   type StreamJob,
 } from "./jobs.ts";
 import { appendLog } from "./log.ts";
@@ -71,23 +69,19 @@ const SUPPORTED =
   F.CHANGE_PROTECTION |
   F.UNSAFE;
 
-/**
- * QEMU's `downtime-limit` (ms) while the first memory pass runs. QEMU switches over (stops the
- * guest and sends the rest) as soon as what is left fits `downtime-limit` at the bandwidth it
- * measures; with the unlimited bandwidth a migration gets (as libvirt's) that bandwidth is high,
- * so QEMU switched over in the middle of the first pass with tens of MiB of RAM still to scan
- * and send, all of it counted as downtime (QEMU's own default of 128 MiB/s hides this by
- * measuring a lower bandwidth, at the price of a slower migration). Until pass 2 begins (QEMU's
- * MIGRATION_PASS event, or `dirty-sync-count` 2 in `query-migrate`) the limit is held this low;
- * then the user's limit (migrate-setmaxdowntime, QEMU's default 300 ms) applies as before, so a
- * guest that converges with it still converges, one pass later at most.
- */
-const FIRST_PASS_DOWNTIME_MS = 1;
-
 /** libvirt's default migration port range (qemu.conf `migration_port_min/max`). */
 const MIGRATION_PORTS = { min: 49152, max: 49215 };
-/** Without `--bandwidth`: as fast as the link goes (libvirt's QEMU_DOMAIN_MIG_BANDWIDTH_MAX). */
-const UNLIMITED_BANDWIDTH = 8796093022207;
+/**
+ * Without `--bandwidth` (or a migrate-setspeed): QEMU's own default `max-bandwidth` (7.2's
+ * MAX_THROTTLE, 128 MiB/s), set again in case an earlier migration of this QEMU changed it.
+ * libvirt sets unlimited instead; but QEMU switches over (stops the guest and sends the rest)
+ * once what is left fits `downtime-limit` at the bandwidth it measures, and unlimited makes that
+ * bandwidth high, so QEMU switched over in the middle of the first memory pass with tens of MiB
+ * left to send while the guest was stopped: 2-3x the downtime of QEMU's defaults for the bench's
+ * guest (bench/migration.bench.ts), for a migration faster by a few hundred ms. A user who wants
+ * the link's full speed gives `--bandwidth`.
+ */
+const DEFAULT_BANDWIDTH = 128 * 1024 * 1024;
 
 const portsOf = new WeakMap<QemuDriver, PortAllocator>();
 function migrationPorts(drv: QemuDriver): PortAllocator {
@@ -196,7 +190,7 @@ function capabilities(
   if (flags & F.POSTCOPY) caps.push({ capability: "postcopy-ram", state: true });
   if (flags & F.PARALLEL) caps.push({ capability: "multifd", state: true });
   if (side === "source") {
-    // MIGRATION_PASS events: the first-pass downtime guard, MIGRATION_ITERATION for clients
+    // MIGRATION_PASS events, for MIGRATION_ITERATION (libvirt enables them alike)
     caps.push({ capability: "events", state: true });
     if (flags & F.AUTO_CONVERGE) caps.push({ capability: "auto-converge", state: true });
     if (flags & F.COMPRESSED) caps.push({ capability: "xbzrle", state: true });
@@ -216,7 +210,7 @@ function qemuParameters(
   }
   if (side === "destination") return out;
   const bw = numParam(params, MigrateParam.BANDWIDTH);
-  out["max-bandwidth"] = bw !== undefined && bw > 0 ? bw * 1024 * 1024 : UNLIMITED_BANDWIDTH;
+  out["max-bandwidth"] = bw !== undefined && bw > 0 ? bw * 1024 * 1024 : DEFAULT_BANDWIDTH;
   const bwPost = numParam(params, MigrateParam.BANDWIDTH_POSTCOPY);
   if (bwPost !== undefined && bwPost > 0) out["max-postcopy-bandwidth"] = bwPost * 1024 * 1024;
   const initial = numParam(params, MigrateParam.AUTO_CONVERGE_INITIAL);
@@ -260,6 +254,8 @@ interface Outgoing {
   readonly flags: number;
   qmp?: QmpClient;
   postcopyStarted: boolean;
+  /** QEMU's memory pass (MIGRATION_PASS, `dirty-sync-count`): 2 once the first pass is done. */
+  pass: number;
 }
 const outgoing = new WeakMap<QemuDriver, Map<string, Outgoing>>();
 function outgoingOf(drv: QemuDriver): Map<string, Outgoing> {
@@ -509,7 +505,7 @@ async function performInternal(
   const target = parseTcpUri(uri);
   if (target.port === undefined)
     throw new VirtError("QEMU_MIGRATION_INVALID", { reason: `migration URI '${uri}' has no port` });
-  const entry: Outgoing = { flags, qmp, postcopyStarted: false };
+  const entry: Outgoing = { flags, qmp, postcopyStarted: false, pass: 0 };
   const map = outgoingOf(drv);
   map.set(obj.uuid, entry);
   const wasRunning = obj.state === DomainState.RUNNING;
@@ -521,35 +517,17 @@ async function performInternal(
       : params;
   const streamJob = beginStreamJob(obj, run, "migration out");
   let last: QueryMigrate | undefined;
-  // the first-pass downtime guard (FIRST_PASS_DOWNTIME_MS), and memory passes as events
-  let guarded = false;
-  const endGuard = async (): Promise<void> => {
-    if (!guarded) return;
-    guarded = false;
-    const limit = releaseDowntime(obj);
-    if (limit !== undefined)
-      await qmp.execute("migrate-set-parameters", { "downtime-limit": limit }).catch(() => undefined);
-  };
+  // memory passes as events (MIGRATION_ITERATION; --postcopy-after-precopy waits for 2)
   let pass = 0;
   const offPass = qmp.onEvent((ev) => {
     const n = ev.data.pass;
     if (ev.event !== "MIGRATION_PASS" || typeof n !== "number" || n <= pass) return;
     pass = n;
+    entry.pass = Math.max(entry.pass, n);
     drv.events.emit(obj.ref(), { id: DomainEventId.MIGRATION_ITERATION, iteration: n });
-    if (n >= 2) void endGuard();
   });
   try {
     await applyQemuSettings(qmp, flags, effective, "source");
-    if (flags & F.LIVE && wasRunning) {
-      const limit = ((await qmp.execute("query-migrate-parameters")) as { "downtime-limit"?: number })[
-        "downtime-limit"
-      ];
-      if (limit !== undefined && limit > FIRST_PASS_DOWNTIME_MS) {
-        await qmp.execute("migrate-set-parameters", { "downtime-limit": FIRST_PASS_DOWNTIME_MS });
-        holdDowntime(obj, limit);
-        guarded = true;
-      }
-    }
     if (!(flags & F.LIVE) && wasRunning) {
       run.pausedReason = DomainPausedReason.MIGRATION;
       await qmp.execute("stop");
@@ -571,7 +549,7 @@ async function performInternal(
         streamJob.last = info;
         last = info;
       }
-      if (guarded && (info.ram?.["dirty-sync-count"] ?? 0) >= 2) await endGuard();
+      entry.pass = Math.max(entry.pass, info.ram?.["dirty-sync-count"] ?? 0);
       if (status === "completed") break;
       if (status === "postcopy-active" && entry.postcopyStarted) break;
       if (status === "failed" || status === "cancelled" || status === "none") {
@@ -620,7 +598,6 @@ async function performInternal(
     throw aborted ?? e;
   } finally {
     offPass();
-    await endGuard();
     if (map.get(obj.uuid) === entry) map.delete(obj.uuid);
   }
 }
@@ -1007,7 +984,7 @@ export async function migrateStartPostCopy(
   if (sj) sj.postcopy = true;
   await appendLog(
     drv.logPath(obj.name),
-    `${new Date().toISOString()}: outgoing migration switched to post-copy\n`,
+    `${new Date().toISOString()}: outgoing migration switched to post-copy (memory pass ${entry.pass})\n`,
   );
 }
 
