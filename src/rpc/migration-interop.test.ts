@@ -128,7 +128,8 @@ test(
       await waitFor("the counter to go on on A", () => lastCounter(serial) >= onB + 2);
 
       // post-copy with tvirsh (switched once the first pre-copy pass is done; with a max
-      // downtime of 1 ms pre-copy alone would never converge), then back with stock virsh
+      // downtime of 1 ms pre-copy alone would never converge; post-copy streams at 1 MiB/s, so
+      // the destination still runs it when finish comes), then back with stock virsh
       // driving the five phases itself (no --p2p)
       r = await vsh(uriA, "migrate-setmaxdowntime", NAME, "1");
       assert.equal(r.code, 0, r.stderr);
@@ -143,6 +144,8 @@ test(
         "--postcopy-after-precopy",
         "--bandwidth",
         "40",
+        "--postcopy-bandwidth",
+        "1",
         NAME,
         uriB,
       );
