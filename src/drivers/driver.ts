@@ -244,7 +244,9 @@ export type DomainEvent =
       readonly disk: string;
       readonly type: number;
       readonly status: number;
-    };
+    }
+  /** An outgoing migration began memory pass `iteration` (QEMU's MIGRATION_PASS; 2 = the first pass is done). */
+  | { readonly id: typeof DomainEventId.MIGRATION_ITERATION; readonly iteration: number };
 
 /** Called with a fresh handle of the domain the event is about. Exceptions are swallowed. */
 export type DomainEventCallback = (dom: DomainRef, event: DomainEvent) => void;

@@ -549,6 +549,13 @@ export class RemoteDriver
         ev = { id: DomainEventId.METADATA_CHANGE, type: m.type, nsuri: m.nsuri };
         break;
       }
+      case RemoteProc.DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION: {
+        const m = Msg.callbackMigrationIteration.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.dom);
+        ev = { id: DomainEventId.MIGRATION_ITERATION, iteration: m.iteration };
+        break;
+      }
       case RemoteProc.DOMAIN_EVENT_CALLBACK_JOB_COMPLETED: {
         const m = Msg.callbackJobCompleted.msg.dec(r);
         callbackID = m.callbackID;

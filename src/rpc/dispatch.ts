@@ -158,6 +158,9 @@ function sendCallbackEvent(
     case DomainEventId.BLOCK_JOB_2:
       sendBlockJobCallbackEvent(client, callbackID, d, ev);
       return true;
+    case DomainEventId.MIGRATION_ITERATION:
+      client.sendMessage(Msg.callbackMigrationIteration, { callbackID, dom: d, iteration: ev.iteration });
+      return true;
   }
 }
 
@@ -192,6 +195,7 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
     case DomainEventId.DEVICE_REMOVAL_FAILED:
     case DomainEventId.METADATA_CHANGE:
     case DomainEventId.BLOCK_JOB_2:
+    case DomainEventId.MIGRATION_ITERATION:
       break; // no legacy message exists for them
     case DomainEventId.BLOCK_JOB:
       sendBlockJobLegacyEvent(client, d, ev);

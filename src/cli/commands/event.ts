@@ -62,6 +62,8 @@ function describe(name: string, dom: Domain, ev: DomainEvent): string {
     case DomainEventId.BLOCK_JOB_2:
       // virshEventBlockJobPrint
       return `event '${name}' for domain '${dom.name}': ${blockJobName(ev.type)} for ${ev.disk} ${blockJobStatus(ev.status)}\n`;
+    case DomainEventId.MIGRATION_ITERATION:
+      return `event 'migration-iteration' for domain '${dom.name}': iteration: '${ev.iteration}'\n`;
     default:
       return `event '${name}' for domain '${dom.name}'\n`;
   }
@@ -98,6 +100,7 @@ function eventJson(
     base.metadata = { type: metadataType(ev.type), uri: ev.nsuri };
   } else if (ev.id === DomainEventId.BLOCK_JOB || ev.id === DomainEventId.BLOCK_JOB_2)
     base.blockJob = { disk: ev.disk, type: blockJobName(ev.type), status: blockJobStatus(ev.status) };
+  else if (ev.id === DomainEventId.MIGRATION_ITERATION) base.iteration = ev.iteration;
   else if (ev.id === DomainEventId.IO_ERROR_REASON) {
     base.ioError = {
       srcPath: ev.srcPath,

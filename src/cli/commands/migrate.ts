@@ -4,10 +4,15 @@
  * driver (virDomainMigrateToURI3), otherwise tvirsh connects to the destination and runs the
  * five phases (virDomainMigrate3). `--timeout` suspends the guest (or, with
  * `--timeout-postcopy`, switches to post-copy) when the migration takes longer;
- * `--postcopy-after-precopy` switches to post-copy as soon as the migration runs.
+ * `--postcopy-after-precopy` switches to post-copy when the first pre-copy pass is done (the
+ * source's MIGRATION_ITERATION event with iteration 2, as virsh's cmdMigrate). `--verbose` polls
+ * the job every 500 ms and redraws `\rMigration: [ 45 %]` on stderr (virsh's virshWatchJob and
+ * virshPrintJobProgress; like virsh, whether or not stdout/stderr is a terminal), `[100 %]` and a
+ * newline when the migration succeeded.
  */
 import {
   connect,
+  DomainEventId,
   MigrateFlags,
   MigrateParam,
   type Connection,
@@ -22,6 +27,16 @@ type Cmd = CmdDef<Ctx>;
 const bool = (name: string, help: string): OptDef => ({ name, type: "bool", help });
 const str = (name: string, help: string): OptDef => ({ name, type: "string", help });
 const num = (name: string, help: string): OptDef => ({ name, type: "int", help });
+
+/** virsh's virshPrintJobProgress: whole percent done, 100 only once nothing remains. */
+export function jobProgressLine(label: string, remaining: bigint, total: bigint): string {
+  let pct = 100;
+  if (remaining !== 0n) {
+    pct = Math.trunc(100 - (Number(remaining) * 100) / Number(total));
+    if (pct >= 100) pct = 99;
+  }
+  return `\r${label}: [${String(pct).padStart(3)} %]`;
+}
 
 const migrate: Cmd = {
   name: "migrate",
@@ -194,7 +209,35 @@ const migrate: Cmd = {
         if (!done) timers.push(setTimeout(startPostCopy, 200));
       });
     };
-    if (cmd.bool("postcopy-after-precopy")) timers.push(setTimeout(startPostCopy, 500));
+    let iterationCb: number | undefined;
+    if (cmd.bool("postcopy-after-precopy")) {
+      // virsh: MIGRATION_ITERATION 2 means the first pass is done; switch then
+      try {
+        iterationCb = await ctx
+          .connection()
+          .domainEventRegisterAny(dom, DomainEventId.MIGRATION_ITERATION, (_d, ev) => {
+            if (ev.id === DomainEventId.MIGRATION_ITERATION && ev.iteration === 2) startPostCopy();
+          });
+      } catch (e) {
+        return ctx.fail(undefined, e);
+      }
+    }
+    const verbose = cmd.bool("verbose") && !ctx.json;
+    if (verbose) {
+      const poll = (): void => {
+        dom
+          .getJobInfo()
+          .then((ji) => {
+            if (!done && ji.dataTotal > 0n)
+              ctx.io.err(jobProgressLine("Migration", ji.dataRemaining, ji.dataTotal));
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            if (!done) timers.push(setTimeout(poll, 500));
+          });
+      };
+      timers.push(setTimeout(poll, 500));
+    }
     if (timeout !== undefined) {
       timers.push(
         setTimeout(() => {
@@ -216,9 +259,14 @@ const migrate: Cmd = {
     } finally {
       done = true;
       for (const t of timers) clearTimeout(t);
+      if (iterationCb !== undefined)
+        await ctx
+          .connection()
+          .domainEventDeregisterAny(iterationCb)
+          .catch(() => undefined);
       await dconn?.close().catch(() => undefined);
     }
-    if (cmd.bool("verbose")) ctx.print("\rMigration: [100 %]\n");
+    if (verbose) ctx.io.err(jobProgressLine("Migration", 0n, 1n));
     ctx.emit({ action: "migrated", domain: dom.name, desturi, flags });
     return true;
   },

@@ -20,6 +20,7 @@ import { VirtError } from "../../../util/errors/index.ts";
 import type { HypervisorDriver, TypedParameter } from "../../driver.ts";
 import {
   DomainEventDefinedDetail,
+  DomainEventId,
   DomainEventResumedDetail,
   DomainEventStartedDetail,
   DomainEventStoppedDetail,
@@ -96,6 +97,17 @@ const SUPPORTED =
 const MIGRATION_PORTS = { min: 49152, max: 49215 };
 /** Without `--bandwidth`: as fast as the link goes (libvirt's QEMU_DOMAIN_MIG_BANDWIDTH_MAX). */
 export const UNLIMITED_BANDWIDTH = 8796093022207;
+/**
+ * Without `--bandwidth` (or a migrate-setspeed): QEMU's own default `max-bandwidth` (7.2's
+ * MAX_THROTTLE, 128 MiB/s), set again in case an earlier migration of this QEMU changed it.
+ * libvirt sets unlimited instead; but QEMU switches over (stops the guest and sends the rest)
+ * once what is left fits `downtime-limit` at the bandwidth it measures, and unlimited makes that
+ * bandwidth high, so QEMU switched over in the middle of the first memory pass with tens of MiB
+ * left to send while the guest was stopped: 2-3x the downtime of QEMU's defaults for the bench's
+ * guest (bench/migration.bench.ts), for a migration faster by a few hundred ms. A user who wants
+ * the link's full speed gives `--bandwidth`.
+ */
+const DEFAULT_BANDWIDTH = 128 * 1024 * 1024;
 
 const portsOf = new WeakMap<QemuDriver, PortAllocator>();
 export function migrationPorts(drv: QemuDriver): PortAllocator {
@@ -210,6 +222,8 @@ function capabilities(
   if (flags & F.POSTCOPY) caps.push({ capability: "postcopy-ram", state: true });
   if (flags & F.PARALLEL) caps.push({ capability: "multifd", state: true });
   if (side === "source") {
+    // MIGRATION_PASS events, for MIGRATION_ITERATION (libvirt enables them alike)
+    caps.push({ capability: "events", state: true });
     if (flags & F.AUTO_CONVERGE) caps.push({ capability: "auto-converge", state: true });
     if (flags & F.COMPRESSED) caps.push({ capability: "xbzrle", state: true });
   }
@@ -228,7 +242,7 @@ function qemuParameters(
   }
   if (side === "destination") return out;
   const bw = numParam(params, MigrateParam.BANDWIDTH);
-  out["max-bandwidth"] = bw !== undefined && bw > 0 ? bw * 1024 * 1024 : UNLIMITED_BANDWIDTH;
+  out["max-bandwidth"] = bw !== undefined && bw > 0 ? bw * 1024 * 1024 : DEFAULT_BANDWIDTH;
   const bwPost = numParam(params, MigrateParam.BANDWIDTH_POSTCOPY);
   if (bwPost !== undefined && bwPost > 0) out["max-postcopy-bandwidth"] = bwPost * 1024 * 1024;
   const initial = numParam(params, MigrateParam.AUTO_CONVERGE_INITIAL);
@@ -248,7 +262,7 @@ async function applyQemuSettings(
 ): Promise<void> {
   const caps = capabilities(flags, side);
   // settings of an earlier migration of this QEMU go back to their defaults first
-  const all = ["postcopy-ram", "multifd", "auto-converge", "xbzrle"].filter(
+  const all = ["postcopy-ram", "multifd", "auto-converge", "xbzrle", "events"].filter(
     (c) => side === "source" || c === "postcopy-ram" || c === "multifd",
   );
   const list = all.map((c) => caps.find((x) => x.capability === c) ?? { capability: c, state: false });
@@ -260,6 +274,7 @@ async function applyQemuSettings(
 export interface QueryMigrate {
   status?: string;
   "error-desc"?: string;
+  ram?: { "dirty-sync-count"?: number };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +286,8 @@ interface Outgoing {
   readonly flags: number;
   qmp?: QmpClient;
   postcopyStarted: boolean;
+  /** QEMU's memory pass (MIGRATION_PASS, `dirty-sync-count`): 2 once the first pass is done. */
+  pass: number;
 }
 const outgoing = new WeakMap<QemuDriver, Map<string, Outgoing>>();
 function outgoingOf(drv: QemuDriver): Map<string, Outgoing> {
@@ -561,7 +578,7 @@ async function performInternal(
   const target = parseTcpUri(uri);
   if (target.port === undefined)
     throw new VirtError("QEMU_MIGRATION_INVALID", { reason: `migration URI '${uri}' has no port` });
-  const entry: Outgoing = { flags, qmp, postcopyStarted: false };
+  const entry: Outgoing = { flags, qmp, postcopyStarted: false, pass: 0 };
   const map = outgoingOf(drv);
   map.set(obj.uuid, entry);
   const wasRunning = obj.state === DomainState.RUNNING;
@@ -574,6 +591,15 @@ async function performInternal(
   const streamJob = beginStreamJob(obj, run, "migration out");
   let last: QueryMigrate | undefined;
   let mirror: StorageMirror | undefined;
+  // memory passes as events (MIGRATION_ITERATION; --postcopy-after-precopy waits for 2)
+  let pass = 0;
+  const offPass = qmp.onEvent((ev) => {
+    const n = ev.data.pass;
+    if (ev.event !== "MIGRATION_PASS" || typeof n !== "number" || n <= pass) return;
+    pass = n;
+    entry.pass = Math.max(entry.pass, n);
+    drv.events.emit(obj.ref(), { id: DomainEventId.MIGRATION_ITERATION, iteration: n });
+  });
   try {
     // a restart from here on cancels the migration and resumes the guest (migration-recovery.ts)
     await recordMigrationPhase(drv, obj, "migration out", "perform3", flags, {
@@ -604,6 +630,7 @@ async function performInternal(
         streamJob.last = info;
         last = info;
       }
+      entry.pass = Math.max(entry.pass, info.ram?.["dirty-sync-count"] ?? 0);
       if (status === "completed") break;
       if (status === "postcopy-active" && entry.postcopyStarted) break;
       // libvirt's p2p check: a destination daemon that went away cannot finish the migration
@@ -665,6 +692,7 @@ async function performInternal(
     );
     throw aborted ?? e;
   } finally {
+    offPass();
     if (map.get(obj.uuid) === entry) map.delete(obj.uuid);
   }
 }
@@ -1176,7 +1204,7 @@ export async function migrateStartPostCopy(
   if (sj) sj.postcopy = true;
   await appendLog(
     drv.logPath(obj.name),
-    `${new Date().toISOString()}: outgoing migration switched to post-copy\n`,
+    `${new Date().toISOString()}: outgoing migration switched to post-copy (memory pass ${entry.pass})\n`,
   );
 }
 
