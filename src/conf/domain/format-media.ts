@@ -98,20 +98,51 @@ export function formatSound(w: XmlWriter, s: SoundDef): void {
   });
 }
 
-function ioAttrs(io: AudioIo): Record<string, string | number | undefined> {
-  return {
+/** `<input>`/`<output>`: common attributes, then the backend's; dropped when empty. */
+function formatAudioIo(w: XmlWriter, name: string, io: AudioIo): void {
+  const attrs = {
     mixingEngine: yesNo(io.mixingEngine),
     fixedSettings: yesNo(io.fixedSettings),
     voices: io.voices,
     bufferLength: io.bufferLength,
-    ...io.attrs,
+    dev: io.dev,
+    bufferCount: io.bufferCount,
+    tryPoll: yesNo(io.tryPoll),
+    serverName: io.serverName,
+    clientName: io.clientName,
+    connectPorts: io.connectPorts,
+    exactName: yesNo(io.exactName),
+    name: io.name,
+    streamName: io.streamName,
+    latency: io.latency,
   };
+  const st = io.fixedSettings === true ? io.settings : undefined;
+  const hasSettings = st !== undefined && (st.frequency ?? st.channels ?? st.format) !== undefined;
+  if (!hasSettings) {
+    if (Object.values(attrs).some((v) => v !== undefined)) w.empty(name, attrs);
+    return;
+  }
+  w.elem(name, attrs, () => {
+    w.empty("settings", { frequency: st.frequency, channels: st.channels, format: st.format });
+  });
 }
 
 export function formatAudio(w: XmlWriter, a: AudioDef): void {
-  w.elem("audio", { id: a.id, type: a.type, timerPeriod: a.timerPeriod, ...a.attrs, path: a.path }, () => {
-    if (a.input) w.empty("input", ioAttrs(a.input));
-    if (a.output) w.empty("output", ioAttrs(a.output));
+  const attrs = {
+    id: a.id,
+    type: a.type,
+    timerPeriod: a.timerPeriod,
+    path: a.path,
+    tryMMap: yesNo(a.tryMMap),
+    exclusive: yesNo(a.exclusive),
+    dspPolicy: a.dspPolicy,
+    serverName: a.serverName,
+    driver: a.driver,
+    runtimeDir: a.runtimeDir,
+  };
+  w.elem("audio", attrs, () => {
+    if (a.input) formatAudioIo(w, "input", a.input);
+    if (a.output) formatAudioIo(w, "output", a.output);
   });
 }
 

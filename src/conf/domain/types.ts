@@ -974,25 +974,57 @@ export type AudioType =
   | "dbus"
   | "pipewire";
 
-/** `<input>`/`<output>` of an `<audio>` backend (attributes kept generically). */
+/** `<settings format=>` of an audio direction. */
+export type AudioFormat = "s8" | "u8" | "s16" | "u16" | "s32" | "u32" | "f32";
+
+/** `<audio type='sdl' driver=>`: the SDL audio driver (`SDL_AUDIODRIVER`). */
+export type AudioSdlDriver = "esd" | "alsa" | "arts" | "pulseaudio";
+
+/**
+ * `<input>`/`<output>` of an `<audio>` backend: the common part, then the attributes of the
+ * backend types that have them (libvirt keeps only the ones of the element's type).
+ */
 export interface AudioIo {
   mixingEngine?: boolean;
   fixedSettings?: boolean;
   voices?: number;
   bufferLength?: number;
-  /** backend-specific attributes (`dev=`, `name=`, ...) in document order */
-  attrs?: Record<string, string>;
+  /** `<settings frequency= channels= format=>` (kept only with fixedSettings='yes') */
+  settings?: { frequency?: number; channels?: number; format?: AudioFormat };
+  /** alsa, oss */
+  dev?: string;
+  /** coreaudio, oss, sdl */
+  bufferCount?: number;
+  /** oss */
+  tryPoll?: boolean;
+  /** jack */
+  serverName?: string;
+  clientName?: string;
+  connectPorts?: string;
+  exactName?: boolean;
+  /** pulseaudio, pipewire */
+  name?: string;
+  streamName?: string;
+  latency?: number;
 }
 
-/** `<audio id= type= timerPeriod= path=>` */
+/** `<audio id= type= timerPeriod=>` with the attributes of its type. */
 export interface AudioDef {
   id: number;
   type: AudioType;
   timerPeriod?: number;
-  /** file backend `path=` */
+  /** file `path=` */
   path?: string;
-  /** pulseaudio/pipewire/jack `serverName=`, sdl `driver=`, oss `tryPoll=`, ... */
-  attrs?: Record<string, string>;
+  /** oss `tryMMap=`, `exclusive=`, `dspPolicy=` */
+  tryMMap?: boolean;
+  exclusive?: boolean;
+  dspPolicy?: number;
+  /** pulseaudio `serverName=` */
+  serverName?: string;
+  /** sdl `driver=` */
+  driver?: AudioSdlDriver;
+  /** pipewire `runtimeDir=` */
+  runtimeDir?: string;
   input?: AudioIo;
   output?: AudioIo;
 }
@@ -1375,4 +1407,16 @@ export interface DomainFacts {
    * definitions (`abiUpdate`).
    */
   fillFirmware?(def: DomainDef, abiUpdate: boolean): void;
+  /**
+   * What picks the audio backend added to a definition without `<audio>`: qemu.conf's
+   * `vnc_allow_host_audio` / `nographics_allow_host_audio` and the daemon's environment
+   * (`QEMU_AUDIO_DRV` in QEMU's driver names, `SDL_AUDIODRIVER`, `QEMU_PA_SERVER`).
+   */
+  hostAudio?: HostAudioFacts;
+}
+
+export interface HostAudioFacts {
+  vncAllowHostAudio?: boolean;
+  nogfxAllowHostAudio?: boolean;
+  env?: Readonly<Record<string, string | undefined>>;
 }

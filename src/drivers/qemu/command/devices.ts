@@ -71,6 +71,7 @@ export function buildInputs(b: Build): void {
 
 const AUDIO_DRIVERS: Record<string, string> = { pulseaudio: "pa", file: "wav" };
 
+/** One direction (`in`/`out`) of an audiodev: the common properties, then the backend's. */
 function audioIoProps(io: AudioIo | undefined, type: string): Props | undefined {
   if (!io) return undefined;
   const p = new Props()
@@ -78,34 +79,31 @@ function audioIoProps(io: AudioIo | undefined, type: string): Props | undefined 
     .opt("fixed-settings", io.fixedSettings)
     .pos("voices", io.voices)
     .pos("buffer-length", io.bufferLength);
-  const a = io.attrs ?? {};
-  if (io.fixedSettings === true) {
-    if (a.frequency !== undefined) p.pos("frequency", Number(a.frequency));
-    if (a.channels !== undefined) p.pos("channels", Number(a.channels));
-    if (a.format !== undefined && a.format !== "default") p.set("format", a.format);
+  if (io.fixedSettings === true && io.settings) {
+    p.pos("frequency", io.settings.frequency)
+      .pos("channels", io.settings.channels)
+      .opt("format", io.settings.format);
   }
   switch (type) {
     case "alsa":
-      p.opt("dev", a.dev);
+      p.opt("dev", io.dev);
       break;
     case "coreaudio":
     case "sdl":
-      if (a.bufferCount !== undefined) p.pos("buffer-count", Number(a.bufferCount));
+      p.pos("buffer-count", io.bufferCount);
       break;
     case "jack":
-      p.opt("server-name", a.serverName)
-        .opt("client-name", a.clientName)
-        .opt("connect-ports", a.connectPorts);
-      if (a.exactName !== undefined) p.set("exact-name", a.exactName === "yes");
+      p.opt("server-name", io.serverName)
+        .opt("client-name", io.clientName)
+        .opt("connect-ports", io.connectPorts)
+        .opt("exact-name", io.exactName);
       break;
     case "oss":
-      p.opt("dev", a.dev);
-      if (a.bufferCount !== undefined) p.pos("buffer-count", Number(a.bufferCount));
-      if (a.tryPoll !== undefined) p.set("try-poll", a.tryPoll === "yes");
+      p.opt("dev", io.dev).pos("buffer-count", io.bufferCount).opt("try-poll", io.tryPoll);
       break;
     case "pulseaudio":
-      p.opt("name", a.name).opt("stream-name", a.streamName);
-      if (a.latency !== undefined) p.pos("latency", Number(a.latency));
+    case "pipewire":
+      p.opt("name", io.name).opt("stream-name", io.streamName).pos("latency", io.latency);
       break;
     default:
       break;
@@ -118,19 +116,23 @@ function audioProps(b: Build, a: AudioDef): Props {
     .set("id", `audio${a.id}`)
     .set("driver", AUDIO_DRIVERS[a.type] ?? a.type)
     .pos("timer-period", a.timerPeriod);
-  const attrs = a.attrs ?? {};
   switch (a.type) {
     case "oss":
-      if (attrs.tryMMap !== undefined) p.set("try-mmap", attrs.tryMMap === "yes");
-      if (attrs.exclusive !== undefined) p.set("exclusive", attrs.exclusive === "yes");
-      if (attrs.dspPolicy !== undefined) p.set("dsp-policy", Number(attrs.dspPolicy));
+      p.opt("try-mmap", a.tryMMap).opt("exclusive", a.exclusive);
+      if (a.dspPolicy !== undefined) p.set("dsp-policy", a.dspPolicy);
       break;
     case "pulseaudio":
-      p.opt("server", attrs.serverName);
+      p.opt("server", a.serverName);
       break;
     case "sdl":
-      if (attrs.driver !== undefined) b.env.push(["SDL_AUDIODRIVER", attrs.driver]);
+      if (a.driver !== undefined) b.env.push(["SDL_AUDIODRIVER", a.driver]);
       break;
+    case "pipewire": {
+      // the runtime directory of the XML, else the daemon's own, reaches QEMU by environment
+      const dir = a.runtimeDir ?? b.ctx.pipewireRuntimeDir;
+      if (dir !== undefined) b.env.push(["PIPEWIRE_RUNTIME_DIR", dir]);
+      break;
+    }
     case "file":
       p.opt("path", a.path);
       break;

@@ -177,6 +177,11 @@ export interface CommandContext {
   readonly dumpGuestCore?: boolean;
   /** qemu.conf `set_process_name`, default off. */
   readonly setProcessName?: boolean;
+  /**
+   * The daemon's `PIPEWIRE_RUNTIME_DIR`, passed on to QEMU for a pipewire `<audio>` without a
+   * `runtimeDir` of its own (libvirt passes it through from its environment).
+   */
+  readonly pipewireRuntimeDir?: string;
   /** Host system page size in KiB (4 on x86). */
   readonly systemPageSizeKiB?: number;
 }
