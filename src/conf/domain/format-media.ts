@@ -3,10 +3,11 @@
  */
 import type { XmlWriter } from "../xml.ts";
 import type { AudioDef, AudioIo, GraphicsDef, InputDef, SoundDef, VideoDef } from "./types.ts";
-import { formatInfo, liveWriters, onOff, yesNo } from "./format-info.ts";
+import { formatInfo, liveWriters, onOff, yesNo, virtioAttrs } from "./format-info.ts";
 
 export function formatInput(w: XmlWriter, i: InputDef): void {
   w.elem("input", { type: i.type, bus: i.bus, model: i.model }, () => {
+    if (i.virtio) w.empty("driver", virtioAttrs(i));
     const s = i.source;
     if (s)
       w.empty("source", {
@@ -148,7 +149,8 @@ export function formatAudio(w: XmlWriter, a: AudioDef): void {
 
 export function formatVideo(w: XmlWriter, v: VideoDef): void {
   w.elem("video", undefined, () => {
-    if (v.driver) w.empty("driver", { name: v.driver.name, vgaconf: v.driver.vgaconf });
+    if (v.driver || v.virtio)
+      w.empty("driver", { ...virtioAttrs(v), name: v.driver?.name, vgaconf: v.driver?.vgaconf });
     const m = v.model;
     const attrs = {
       type: m.type,
@@ -158,6 +160,7 @@ export function formatVideo(w: XmlWriter, v: VideoDef): void {
       vgamem: m.vgamem,
       heads: m.heads,
       primary: m.primary ? "yes" : undefined,
+      blob: onOff(m.blob),
     };
     w.elem("model", attrs, () => {
       if (m.acceleration)

@@ -13,7 +13,7 @@ import type {
   TpmDef,
   VsockDef,
 } from "./types.ts";
-import { formatInfo, hex, onOff, yesNo } from "./format-info.ts";
+import { formatInfo, hex, onOff, yesNo, virtioAttrs } from "./format-info.ts";
 import { formatChrSource } from "./format-chr.ts";
 
 export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
@@ -70,6 +70,7 @@ export function formatMemballoon(w: XmlWriter, m: MemballoonDef): void {
     () => {
       if (m.statsPeriod !== undefined) w.empty("stats", { period: m.statsPeriod });
       formatInfo(w, m);
+      if (m.virtio) w.empty("driver", virtioAttrs(m));
     },
   );
 }
@@ -87,6 +88,7 @@ export function formatRng(w: XmlWriter, r: RngDef): void {
         formatChrSource(w, type, b.source, b.protocol);
       });
     } else w.empty("backend", { model: b.model });
+    if (r.virtio) w.empty("driver", virtioAttrs(r));
     formatInfo(w, r);
   });
 }

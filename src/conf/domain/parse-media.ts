@@ -12,7 +12,7 @@ import type {
   SoundDef,
   VideoDef,
 } from "./types.ts";
-import { isStatusParse, parseDeviceInfo } from "./parse-address.ts";
+import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import {
   enumAttr,
   intAttr,
@@ -189,6 +189,8 @@ export function parseVideo(el: XmlElement): VideoDef {
     if (heads !== undefined && heads > 0) v.model.heads = heads;
     const primary = yesNo(m, "primary");
     if (primary) v.model.primary = true;
+    const blob = onOff(m, "blob");
+    if (blob !== undefined) v.model.blob = blob;
     const acc = m.child("acceleration");
     if (acc) {
       v.model.acceleration = {};
@@ -211,6 +213,7 @@ export function parseVideo(el: XmlElement): VideoDef {
     if (name !== undefined) v.driver.name = name;
     if (vgaconf !== undefined) v.driver.vgaconf = vgaconf;
   }
+  parseVirtioOptions(d ?? undefined, v);
   parseDeviceInfo(el, v);
   return v;
 }
@@ -223,6 +226,7 @@ export function parseInput(el: XmlElement): InputDef {
   if (bus) i.bus = bus;
   const model = enumAttr(el, "model", ["virtio", "virtio-transitional", "virtio-non-transitional"] as const);
   if (model) i.model = model;
+  parseVirtioOptions(el.child("driver") ?? undefined, i);
   const src = el.child("source");
   if (src) {
     i.source = {};

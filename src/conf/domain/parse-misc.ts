@@ -16,7 +16,7 @@ import type {
   VsockDef,
   WatchdogDef,
 } from "./types.ts";
-import { parseDeviceInfo } from "./parse-address.ts";
+import { parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { CHR_TYPES, parseChrSource } from "./parse-chr.ts";
 import { formatBitmap, parseBitmap } from "./bitmap.ts";
 import {
@@ -49,6 +49,7 @@ export function parseMemballoon(el: XmlElement): MemballoonDef {
   if (fpr !== undefined) m.freePageReporting = fpr;
   const stats = el.child("stats");
   if (stats) m.statsPeriod = reqUInt(stats, "period", { hex: false, max: 0x7fffffff });
+  parseVirtioOptions(el.child("driver") ?? undefined, m);
   parseDeviceInfo(el, m);
   return m;
 }
@@ -73,6 +74,7 @@ export function parseRng(el: XmlElement): RngDef {
       if (p !== undefined) rng.backend.protocol = p;
     }
   }
+  parseVirtioOptions(el.child("driver") ?? undefined, rng);
   const rate = el.child("rate");
   if (rate) {
     rng.rate = { bytes: reqUInt(rate, "bytes", { hex: false, min: 1, max: 0xffffffff }) };

@@ -125,6 +125,14 @@ export interface DeviceRom {
 }
 
 /** Parts every device may carry (`<alias>`, `<address>`, `<boot>`, `<acpi>`, `<rom>`). */
+/** `<driver iommu= ats= packed= page_per_vq=>` of a virtio device (on/off). */
+export interface VirtioOptions {
+  iommu?: boolean;
+  ats?: boolean;
+  packed?: boolean;
+  pagePerVq?: boolean;
+}
+
 export interface DeviceCommon {
   /**
    * Device id. From XML only user aliases (`<alias name='ua-...'/>`) are kept; `assignAliases`
@@ -136,6 +144,8 @@ export interface DeviceCommon {
   /** `<acpi index=/>` */
   acpiIndex?: number;
   rom?: DeviceRom;
+  /** The virtio options of `<driver>` (devices that are virtio devices). */
+  virtio?: VirtioOptions;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -729,6 +739,7 @@ export interface InterfaceDriver {
   rx_queue_size?: number;
   tx_queue_size?: number;
   rss?: boolean;
+  rss_hash_report?: boolean;
   /** `<host csum= gso= tso4= tso6= ecn= ufo= mrg_rxbuf=/>` (on/off) */
   host?: {
     csum?: boolean;
@@ -939,6 +950,8 @@ export interface VideoModel {
   vgamem?: number;
   heads?: number;
   primary?: boolean;
+  /** virtio `blob=` (on/off) */
+  blob?: boolean;
   /** `<acceleration accel3d= accel2d= rendernode=/>` */
   acceleration?: { accel3d?: boolean; accel2d?: boolean; rendernode?: string };
   /** `<resolution x= y=/>` */
@@ -1155,7 +1168,6 @@ export interface MemballoonDef extends DeviceCommon {
   freePageReporting?: boolean;
   /** `<stats period=/>` seconds */
   statsPeriod?: number;
-  /** `<driver iommu= ats= packed=/>` (not modelled further) */
 }
 
 /** `<backend model=>` of an RNG */

@@ -97,6 +97,7 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     }),
     resolveNetwork: (name) => resolveFromCorpus(options.corpusDir, name),
     chardevListenFd: () => 1729,
+    vhostUserGpuFd: () => 1729,
     // libvirt's harness prints the real descriptor of passed files as XXXXXXX
     chardevFileFd: () => "XXXXXXX",
     isHostCdrom: (path) => path === "/dev/cdrom",

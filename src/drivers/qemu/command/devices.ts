@@ -56,7 +56,7 @@ export function buildInputs(b: Build): void {
             element: inputElement(i),
             reason: "no virtio device of this type",
           });
-        const p = virtioProps(b, base, i.address, i.model, inputElement(i))
+        const p = virtioProps(b, base, i.address, i.model, inputElement(i), true, i.virtio)
           .set("id", i.alias ?? "")
           .opt("evdev", i.type === "passthrough" ? i.source?.evdev : undefined);
         addAddressProps(b, p, i, inputElement(i));
@@ -254,7 +254,7 @@ export function buildHubs(b: Build): void {
 export function buildMemballoon(b: Build): void {
   const m = b.def.devices.memballoon;
   if (!m || m.model === "none" || m.model === "xen") return;
-  const p = virtioProps(b, "virtio-balloon", m.address, m.model, "memballoon")
+  const p = virtioProps(b, "virtio-balloon", m.address, m.model, "memballoon", true, m.virtio)
     .set("id", m.alias ?? "")
     .opt("deflate-on-oom", m.autodeflate)
     .opt("free-page-reporting", m.freePageReporting);
@@ -293,7 +293,7 @@ export function buildRngs(b: Build): void {
     b.addJson("-object", obj);
     const bytes = r.rate?.bytes ?? 0;
     const period = bytes > 0 ? (r.rate?.period ?? 1000) : 0;
-    const p = virtioProps(b, "virtio-rng", r.address, r.model, `rng ${alias}`)
+    const p = virtioProps(b, "virtio-rng", r.address, r.model, `rng ${alias}`, true, r.virtio)
       .set("rng", `obj${alias}`)
       .set("id", alias)
       .pos("max-bytes", bytes)
@@ -323,7 +323,7 @@ export function buildVsock(b: Build): void {
   const fd = b.ctx.vsockFd;
   if (fd === undefined)
     fail("QEMU_CMD_CONTEXT_MISSING", { element: "vsock", what: "the /dev/vhost-vsock file descriptor" });
-  const p = virtioProps(b, "vhost-vsock", v.address, v.model, "vsock")
+  const p = virtioProps(b, "vhost-vsock", v.address, v.model, "vsock", true, v.virtio)
     .set("id", v.alias ?? "")
     .set("guest-cid", v.cid?.address ?? 0)
     .set("vhostfd", String(fd));

@@ -102,6 +102,11 @@ export interface CommandContext {
   readonly interfaceBridgeHelper?: (alias: string) => { bridge: string; helper: string } | undefined;
   /** Resolves `<source network='...'/>`. */
   readonly resolveNetwork?: (network: string, portgroup?: string) => ResolvedNetwork | undefined;
+  /**
+   * The socket to the vhost-user GPU process started for a `<video>` with `<driver
+   * name='vhostuser'>` (by device alias); undefined when none was started.
+   */
+  readonly vhostUserGpuFd?: (videoAlias: string) => number | undefined;
   /** A listening unix socket libvirt opened for a chardev (fd passing), or undefined. */
   readonly chardevListenFd?: (charAlias: string, path: string) => number | undefined;
   /**
