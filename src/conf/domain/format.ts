@@ -163,6 +163,23 @@ export function formatDomain(
             for (const c of q.capsDel) w.empty("qemu:del", { capability: c });
           });
         }
+        if (q.overrides.length > 0) {
+          w.elem("qemu:override", undefined, () => {
+            for (const d of q.overrides)
+              w.elem("qemu:device", { alias: d.alias }, () => {
+                if (d.frontend.length === 0) return;
+                w.elem("qemu:frontend", undefined, () => {
+                  for (const p of d.frontend)
+                    w.empty("qemu:property", {
+                      name: p.name,
+                      type: p.type,
+                      value: p.type === "remove" ? undefined : p.value,
+                    });
+                });
+              });
+          });
+        }
+        if (q.deprecation !== undefined) w.empty("qemu:deprecation", { behavior: q.deprecation });
       }
     },
   );

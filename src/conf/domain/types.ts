@@ -1323,7 +1323,16 @@ export interface QemuNamespace {
   env: { name: string; value?: string }[];
   capsAdd: string[];
   capsDel: string[];
+  /** `<qemu:override><qemu:device alias=><qemu:frontend>` properties, in document order */
+  overrides: { alias: string; frontend: QemuOverrideProperty[] }[];
+  /** `<qemu:deprecation behavior=>` */
+  deprecation?: "none" | "omit" | "reject" | "crash";
 }
+
+/** `<qemu:property name= type= value=>`: set a `-device` property, or remove it. */
+export type QemuOverrideProperty =
+  | { name: string; type: "string" | "signed" | "unsigned" | "bool"; value: string }
+  | { name: string; type: "remove" };
 
 export type DomainVirtType =
   | "qemu"
