@@ -79,6 +79,8 @@ export function formatGraphics(w: XmlWriter, g: GraphicsDef, secure: boolean): v
     passwd: secure ? g.passwd : undefined,
     passwdValidTo: g.passwdValidTo,
     connected: g.connected,
+    p2p: g.p2p === true ? "yes" : undefined,
+    address: g.address,
   };
   w.elem("graphics", attrs, () => {
     for (const l of g.listens) {

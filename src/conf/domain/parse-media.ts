@@ -144,6 +144,12 @@ export function parseGraphics(el: XmlElement): GraphicsDef {
     if (g.type === "vnc" && g.connected !== "keep")
       throw unsupported(el, "VNC supports connected='keep' only");
   }
+  if (g.type === "dbus") {
+    const address = str(el, "address");
+    const p2p = yesNo(el, "p2p");
+    if (address !== undefined) g.address = address;
+    if (p2p !== undefined) g.p2p = p2p;
+  }
   const pc = yesNo(el, "powerControl");
   if (pc !== undefined) g.powerControl = pc;
   const fs = yesNo(el, "fullscreen");

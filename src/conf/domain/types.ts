@@ -935,6 +935,9 @@ export interface GraphicsDef {
   channels?: { name: string; mode: string }[];
   /** `<audio id=/>` (vnc) */
   audio?: { id: number };
+  /** dbus `address=` (a D-Bus address QEMU connects to) and `p2p=` (peer-to-peer clients) */
+  address?: string;
+  p2p?: boolean;
   /** sdl/egl `display=`, `xauth=`, `fullscreen=` */
   display?: string;
   xauth?: string;

@@ -267,7 +267,9 @@ export function buildGraphics(b: Build): void {
       }
       case "dbus": {
         let opt = "dbus";
-        const addr = listenOf(g).address;
+        // the XML's bus address, else peer to peer, else the domain's own bus (libvirt runs a
+        // dbus-daemon per domain); without that bus, peer to peer as well
+        const addr = g.address ?? (g.p2p === true ? undefined : b.ctx.dbusDaemonAddress);
         opt += addr !== undefined ? `,addr=${escapeComma(addr)}` : ",p2p=on";
         if (g.gl) opt += `,gl=${g.gl.enable ? "on" : "off"}`;
         if (g.gl?.rendernode !== undefined) opt += `,rendernode=${escapeComma(g.gl.rendernode)}`;

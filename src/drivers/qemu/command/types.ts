@@ -107,6 +107,8 @@ export interface CommandContext {
    * name='vhostuser'>` (by device alias); undefined when none was started.
    */
   readonly vhostUserGpuFd?: (videoAlias: string) => number | undefined;
+  /** The D-Bus address of the domain's own bus daemon, for dbus graphics without p2p/address. */
+  readonly dbusDaemonAddress?: string;
   /** A listening unix socket libvirt opened for a chardev (fd passing), or undefined. */
   readonly chardevListenFd?: (charAlias: string, path: string) => number | undefined;
   /**
