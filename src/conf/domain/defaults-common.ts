@@ -115,7 +115,6 @@ function implicitControllers(def: DomainDef): void {
 function implicitVideo(def: DomainDef): void {
   const d = def.devices;
   if (d.graphics.length === 0 || d.videos.length > 0) return;
-  if (d.graphics.every((g) => g.type === "egl-headless" || g.type === "dbus")) return;
   d.videos.push({ model: { type: "default" } });
 }
 

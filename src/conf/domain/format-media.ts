@@ -88,16 +88,22 @@ export function formatGraphics(w: XmlWriter, g: GraphicsDef, secure: boolean): v
       w.empty("listen", { type: l.type, address: l.address, network: l.network, socket: l.socket });
     }
     if (g.type === "spice") formatSpiceChildren(w, g);
-    if (g.gl) w.empty("gl", { enable: yesNo(g.gl.enable), rendernode: g.gl.rendernode });
+    // egl-headless is always GL: its <gl> names only the render node
+    if (g.gl)
+      w.empty("gl", {
+        enable: g.type === "egl-headless" ? undefined : yesNo(g.gl.enable),
+        rendernode: g.gl.rendernode,
+      });
     if (g.audio) w.empty("audio", { id: g.audio.id });
   });
 }
 
 export function formatSound(w: XmlWriter, s: SoundDef): void {
-  w.elem("sound", { model: s.model }, () => {
+  w.elem("sound", { model: s.model, multichannel: yesNo(s.multichannel), streams: s.streams }, () => {
     for (const c of s.codecs ?? []) w.empty("codec", { type: c });
     if (s.audio) w.empty("audio", { id: s.audio.id });
     formatInfo(w, s);
+    if (s.virtio) w.empty("driver", virtioAttrs(s));
   });
 }
 

@@ -251,6 +251,11 @@ const SOUND_MODELS = ["sb16", "es1370", "pcspk", "ac97", "ich6", "ich9", "usb", 
 
 export function parseSound(el: XmlElement): SoundDef {
   const s: SoundDef = { model: reqEnum(el, "model", SOUND_MODELS) };
+  const multichannel = s.model === "usb" ? yesNo(el, "multichannel") : undefined;
+  if (multichannel !== undefined) s.multichannel = multichannel;
+  const streams = s.model === "virtio" ? uintAttr(el, "streams", { hex: false, max: 0xffffffff }) : undefined;
+  if (streams !== undefined) s.streams = streams;
+  parseVirtioOptions(el.child("driver") ?? undefined, s);
   const codecs = el.all("codec").map((c) => reqEnum(c, "type", ["duplex", "micro", "output"] as const));
   if (codecs.length > 0) s.codecs = codecs;
   const audio = el.child("audio");

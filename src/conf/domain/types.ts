@@ -975,6 +975,10 @@ export interface SoundDef extends DeviceCommon {
   codecs?: string[];
   /** `<audio id=/>` */
   audio?: { id: number };
+  /** usb `multichannel=` */
+  multichannel?: boolean;
+  /** virtio `streams=` (libvirt's default 2) */
+  streams?: number;
 }
 
 export type AudioType =

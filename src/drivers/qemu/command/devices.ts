@@ -170,6 +170,15 @@ export function buildSounds(b: Build): void {
     if (s.model === "pcspk") continue;
     const alias = s.alias ?? "";
     const model = s.model === "ich7" ? "intel-hda" : SOUND_MODELS[s.model];
+    if (s.model === "virtio") {
+      const p = virtioProps(b, "virtio-sound", s.address, undefined, `sound ${alias}`, true, s.virtio)
+        .set("id", alias)
+        .opt("audiodev", audioIdFor(b, s.audio?.id))
+        .pos("streams", s.streams);
+      addAddressProps(b, p, s, `sound ${alias}`);
+      b.addJson("-device", p);
+      continue;
+    }
     if (!model)
       return fail("QEMU_CMD_UNSUPPORTED", {
         element: `sound model '${s.model}'`,
@@ -179,7 +188,8 @@ export function buildSounds(b: Build): void {
     const p = new Props()
       .set("driver", model)
       .set("id", alias)
-      .opt("audiodev", hasCodecs ? undefined : audioIdFor(b, s.audio?.id));
+      .opt("audiodev", hasCodecs ? undefined : audioIdFor(b, s.audio?.id))
+      .opt("multi", s.model === "usb" ? s.multichannel : undefined);
     addAddressProps(b, p, s, `sound ${alias}`);
     b.addJson("-device", p);
     if (hasCodecs) {
