@@ -1441,6 +1441,8 @@ export interface DomainFacts {
    * (`QEMU_AUDIO_DRV` in QEMU's driver names, `SDL_AUDIODRIVER`, `QEMU_PA_SERVER`).
    */
   hostAudio?: HostAudioFacts;
+  /** The driver's directory of per-domain state (libvirt's cfg->libDir, `/var/lib/libvirt/qemu`). */
+  libDir?: string;
 }
 
 export interface HostAudioFacts {

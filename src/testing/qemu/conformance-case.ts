@@ -134,7 +134,8 @@ export interface CaseDetail {
  * (`pc` becomes `pc-i440fx-7.2`).
  */
 export function harnessFacts(caps: QemuCaps, variant: string): DomainFacts {
-  const facts = domainFactsFromCaps(caps);
+  // the system driver's directory, which the harness' paths live under
+  const facts = { ...domainFactsFromCaps(caps), libDir: "/var/lib/libvirt/qemu" };
   if (!variant.startsWith("latest")) return facts;
   const machines = Object.values(caps.accel).flatMap((a) => a.machines);
   const aliasOf = (name: string): string => machines.find((m) => m.name === name)?.alias ?? name;

@@ -423,6 +423,7 @@ export class QemuDriver {
           ...domainFactsFromCaps(caps),
           fillFirmware: defineFirmware(this.root, this.paths),
           hostAudio: hostAudioFacts(this.options.graphics),
+          libDir: this.paths.libDir,
         };
         got = { caps, facts, hash: factsHash(facts) };
         this.#factsByCaps.set(caps, got);
