@@ -6,7 +6,8 @@ import type { AudioDef, AudioIo, GraphicsDef, InputDef, SoundDef, VideoDef } fro
 import { formatInfo, liveWriters, onOff, yesNo, virtioAttrs } from "./format-info.ts";
 
 export function formatInput(w: XmlWriter, i: InputDef): void {
-  w.elem("input", { type: i.type, bus: i.bus, model: i.model }, () => {
+  // libvirt writes no bus for an input without one (evdev)
+  w.elem("input", { type: i.type, bus: i.bus === "none" ? undefined : i.bus, model: i.model }, () => {
     if (i.virtio) w.empty("driver", virtioAttrs(i));
     const s = i.source;
     if (s)
