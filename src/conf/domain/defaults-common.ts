@@ -101,12 +101,33 @@ function virtioSerialControllers(def: DomainDef): void {
   }
 }
 
+/**
+ * A smartcard without an address takes the next slot of CCID controller 0 (libvirt's
+ * virDomainDefMaybeAddSmartcardController); the controllers named get added.
+ */
+function smartcardControllers(def: DomainDef): void {
+  const cards = def.devices.smartcards ?? [];
+  const used = new Set<string>();
+  for (const s of cards)
+    if (s.address?.type === "ccid") used.add(`${s.address.controller}:${s.address.slot}`);
+  for (const s of cards) {
+    if (!s.address) {
+      let slot = 0;
+      while (used.has(`0:${slot}`)) slot++;
+      used.add(`0:${slot}`);
+      s.address = { type: "ccid", controller: 0, slot };
+    }
+    if (s.address.type === "ccid") maybeAddController(def, "ccid", s.address.controller);
+  }
+}
+
 function implicitControllers(def: DomainDef): void {
   diskControllers(def, "scsi");
   diskControllers(def, "fdc");
   diskControllers(def, "ide");
   diskControllers(def, "sata");
   virtioSerialControllers(def);
+  smartcardControllers(def);
   for (const h of def.devices.hostdevs) {
     if (h.type === "scsi" && h.address?.type === "drive")
       maybeAddController(def, "scsi", h.address.controller);

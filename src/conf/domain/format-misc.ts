@@ -9,6 +9,7 @@ import type {
   MemballoonDef,
   MemoryDeviceDef,
   RedirdevDef,
+  SmartcardDef,
   RngDef,
   TpmDef,
   VsockDef,
@@ -53,6 +54,15 @@ export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
     if (h.readonly) w.empty("readonly");
     if (h.shareable) w.empty("shareable");
     formatInfo(w, h);
+  });
+}
+
+export function formatSmartcard(w: XmlWriter, s: SmartcardDef): void {
+  w.elem("smartcard", { mode: s.mode, type: s.mode === "passthrough" ? s.type : undefined }, () => {
+    for (const c of s.certificates ?? []) w.text("certificate", c);
+    if (s.database !== undefined) w.text("database", s.database);
+    if (s.mode === "passthrough" && s.type !== undefined) formatChrSource(w, s.type, s.source, s.protocol);
+    formatInfo(w, s);
   });
 }
 

@@ -29,6 +29,7 @@ import {
   formatMemoryDevice,
   formatRedirdev,
   formatRng,
+  formatSmartcard,
   formatTpm,
   formatVsock,
 } from "./format-misc.ts";
@@ -44,6 +45,7 @@ function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
     for (const x of d.controllers) formatController(w, x);
     for (const x of d.filesystems) formatFilesystem(w, x);
     for (const x of d.interfaces) formatInterface(w, x);
+    for (const x of d.smartcards ?? []) formatSmartcard(w, x);
     for (const x of d.serials) formatChr(w, "serial", x);
     for (const x of d.parallels) formatChr(w, "parallel", x);
     formatConsoles(w, def);

@@ -11,6 +11,7 @@ import type {
   MemoryDeviceDef,
   PanicDef,
   RedirdevDef,
+  SmartcardDef,
   RngDef,
   TpmDef,
   VsockDef,
@@ -27,6 +28,7 @@ import {
   reqEnum,
   reqUInt,
   sizeText,
+  structural,
   str,
   uintAttr,
   uintText,
@@ -101,6 +103,38 @@ export function parseWatchdog(el: XmlElement): WatchdogDef {
   };
   parseDeviceInfo(el, w);
   return w;
+}
+
+export function parseSmartcard(el: XmlElement): SmartcardDef {
+  const mode = reqEnum(el, "mode", ["host", "host-certificates", "passthrough"] as const);
+  const s: SmartcardDef = { mode };
+  if (mode === "host-certificates") {
+    const certs = el.all("certificate").map((c) => c.content);
+    // QEMU's emulated card takes exactly three certificates (cert1..cert3)
+    if (certs.length !== 3)
+      throw structural(el, `host-certificates mode needs exactly three certificates, found ${certs.length}`);
+    s.certificates = certs;
+    const db = el.childText("database");
+    if (db !== undefined) {
+      if (!db.startsWith("/")) throw structural(el, `expecting absolute path for the database: ${db}`);
+      s.database = db;
+    }
+  } else if (mode === "passthrough") {
+    const type = reqEnum(el, "type", CHR_TYPES);
+    s.type = type;
+    const src = parseChrSource(el, type);
+    if (src) s.source = src;
+    // only a TCP chardev has a protocol
+    const proto = type === "tcp" ? el.child("protocol") : undefined;
+    if (proto) {
+      const p = str(proto, "type");
+      if (p !== undefined) s.protocol = p;
+    }
+  }
+  parseDeviceInfo(el, s);
+  if (s.address && s.address.type !== "ccid")
+    throw structural(el, `smartcard needs an address of type 'ccid', not '${s.address.type}'`);
+  return s;
 }
 
 export function parseRedirdev(el: XmlElement): RedirdevDef {

@@ -245,3 +245,27 @@ test("QEMU namespace: found by URI under any prefix or as default namespace; ove
   );
   assert.match(error(bad).message, /expected 'true' or 'false'/);
 });
+
+test("<smartcard>: kept with its CCID controller and address; host-certificates wants three", () => {
+  const { def } = parseDomainXML(
+    domain(
+      "<smartcard mode='host-certificates'><certificate>a</certificate><certificate>b</certificate><certificate>c</certificate></smartcard>\n",
+    ),
+  );
+  assert.deepEqual(def.devices.smartcards, [
+    {
+      mode: "host-certificates",
+      certificates: ["a", "b", "c"],
+      address: { type: "ccid", controller: 0, slot: 0 },
+    },
+  ]);
+  assert.ok(def.devices.controllers.some((c) => c.type === "ccid" && c.index === 0));
+  assert.match(
+    formatDomainXML(def),
+    /<smartcard mode='host-certificates'>\n\s*<certificate>a<\/certificate>/,
+  );
+  assert.match(
+    error(domain("<smartcard mode='host-certificates'><certificate>a</certificate></smartcard>\n")).message,
+    /exactly three certificates/,
+  );
+});

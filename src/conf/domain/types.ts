@@ -1149,6 +1149,21 @@ export interface HostdevDef extends DeviceCommon {
   shareable?: boolean;
 }
 
+/**
+ * `<smartcard mode=>`: `host` (QEMU emulates a card from the host's reader), `host-certificates`
+ * (from three certificates of an NSS database), `passthrough` (a chardev to a remote reader).
+ */
+export interface SmartcardDef extends DeviceCommon {
+  mode: "host" | "host-certificates" | "passthrough";
+  /** host-certificates: the three `<certificate>` names and the `<database>` dir */
+  certificates?: string[];
+  database?: string;
+  /** passthrough: the chardev */
+  type?: ChrType;
+  source?: ChrSource;
+  protocol?: string;
+}
+
 /** `<redirdev bus='usb' type=>` */
 export interface RedirdevDef extends DeviceCommon {
   bus: "usb";
@@ -1270,6 +1285,8 @@ export interface Devices {
   videos: VideoDef[];
   hostdevs: HostdevDef[];
   redirdevs: RedirdevDef[];
+  /** `<smartcard>` devices (absent: none) */
+  smartcards?: SmartcardDef[];
   hubs: HubDef[];
   watchdogs: WatchdogDef[];
   memballoon?: MemballoonDef;

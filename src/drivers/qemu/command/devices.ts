@@ -234,6 +234,51 @@ export function buildWatchdogs(b: Build): void {
   b.add("-watchdog-action", action);
 }
 
+/**
+ * `<smartcard>`: a card on its CCID controller's bus, emulated by QEMU from the host's NSS
+ * (`host`, `host-certificates`) or passed through a chardev (`passthrough`).
+ */
+export function buildSmartcards(b: Build): void {
+  for (const s of b.def.devices.smartcards ?? []) {
+    const alias = s.alias ?? "";
+    const element = `smartcard ${alias}`;
+    const a = s.address;
+    const ctrl =
+      a?.type === "ccid"
+        ? b.def.devices.controllers.find((c) => c.type === "ccid" && c.index === a.controller)
+        : undefined;
+    if (!ctrl)
+      return fail("QEMU_CMD_INVALID_VALUE", { element, reason: "no CCID controller for its address" });
+    const p = new Props();
+    switch (s.mode) {
+      case "host":
+        p.set("driver", "ccid-card-emulated").set("backend", "nss-emulated");
+        break;
+      case "host-certificates":
+        p.set("driver", "ccid-card-emulated").set("backend", "certificates");
+        (s.certificates ?? []).forEach((c, i) => p.set(`cert${i + 1}`, c));
+        p.set("db", s.database ?? "/etc/pki/nssdb");
+        break;
+      case "passthrough":
+        buildChardev(
+          b,
+          {
+            type: s.type ?? "spicevmc",
+            source: s.source,
+            protocol: s.protocol,
+            devAlias: alias,
+            spicevmcName: "smartcard",
+          },
+          `char${alias}`,
+        );
+        p.set("driver", "ccid-card-passthru").set("chardev", `char${alias}`);
+        break;
+    }
+    p.set("id", alias).set("bus", `${ctrl.alias ?? ""}.0`);
+    b.addJson("-device", p);
+  }
+}
+
 export function buildRedirdevs(b: Build): void {
   for (const r of b.def.devices.redirdevs) {
     const alias = r.alias ?? "";

@@ -18,6 +18,7 @@ import {
   buildMemballoon,
   buildPanics,
   buildRedirdevs,
+  buildSmartcards,
   buildRngs,
   buildSounds,
   buildTpms,
@@ -179,6 +180,7 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
   buildDisks(b, nodes, bootOf);
   buildFilesystems(b);
   buildInterfaces(b, bootOf);
+  buildSmartcards(b);
   buildSerials(b);
   buildParallels(b);
   buildChannels(b);
