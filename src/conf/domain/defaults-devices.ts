@@ -234,7 +234,10 @@ export function deviceDefaults(def: DomainDef, facts: DomainFacts = {}): void {
     if (t.backend.type === "emulator")
       t.backend.version ??= t.model === "tpm-tis" && isX86(def.os.arch) ? "1.2" : "2.0";
   }
+  for (const s of d.sounds) if (s.model === "virtio") s.streams ??= 2;
   for (const p of d.panics) p.model ??= isX86(def.os.arch) ? "isa" : undefined;
+  // QEMU's D-Bus display exports USB redirection on this channel
+  for (const r of d.redirdevs) if (r.type === "dbus") (r.source ??= {}).channel ??= "org.qemu.usbredir";
   for (const h of d.hostdevs) {
     if (h.type === "mdev" && h.model === "vfio-pci") h.display ??= false;
   }

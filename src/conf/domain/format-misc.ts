@@ -9,11 +9,12 @@ import type {
   MemballoonDef,
   MemoryDeviceDef,
   RedirdevDef,
+  SmartcardDef,
   RngDef,
   TpmDef,
   VsockDef,
 } from "./types.ts";
-import { formatInfo, hex, onOff, yesNo } from "./format-info.ts";
+import { formatInfo, hex, onOff, yesNo, virtioAttrs } from "./format-info.ts";
 import { formatChrSource } from "./format-chr.ts";
 
 export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
@@ -56,6 +57,15 @@ export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
   });
 }
 
+export function formatSmartcard(w: XmlWriter, s: SmartcardDef): void {
+  w.elem("smartcard", { mode: s.mode, type: s.mode === "passthrough" ? s.type : undefined }, () => {
+    for (const c of s.certificates ?? []) w.text("certificate", c);
+    if (s.database !== undefined) w.text("database", s.database);
+    if (s.mode === "passthrough" && s.type !== undefined) formatChrSource(w, s.type, s.source, s.protocol);
+    formatInfo(w, s);
+  });
+}
+
 export function formatRedirdev(w: XmlWriter, r: RedirdevDef): void {
   w.elem("redirdev", { bus: r.bus, type: r.type }, () => {
     formatChrSource(w, r.type, r.source, r.protocol);
@@ -70,6 +80,7 @@ export function formatMemballoon(w: XmlWriter, m: MemballoonDef): void {
     () => {
       if (m.statsPeriod !== undefined) w.empty("stats", { period: m.statsPeriod });
       formatInfo(w, m);
+      if (m.virtio) w.empty("driver", virtioAttrs(m));
     },
   );
 }
@@ -87,6 +98,7 @@ export function formatRng(w: XmlWriter, r: RngDef): void {
         formatChrSource(w, type, b.source, b.protocol);
       });
     } else w.empty("backend", { model: b.model });
+    if (r.virtio) w.empty("driver", virtioAttrs(r));
     formatInfo(w, r);
   });
 }

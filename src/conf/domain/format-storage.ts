@@ -15,7 +15,7 @@ import type {
   FilesystemDef,
 } from "./types.ts";
 import { IOTUNE_ORDER } from "./parse-disk-secrets.ts";
-import { formatInfo, hex, onOff, statusWriters, yesNo } from "./format-info.ts";
+import { formatInfo, hex, onOff, statusWriters, virtioAttrs, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
   const s = d.source;
@@ -150,8 +150,9 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
           queues: dr.queues,
           queue_size: dr.queue_size,
           discard_no_unref: onOff(dr.discard_no_unref),
+          ...virtioAttrs(d),
         });
-      }
+      } else if (d.virtio) w.empty("driver", virtioAttrs(d));
       if (d.auth) formatDiskAuth(w, d.auth);
       formatDiskSource(w, d);
       if (d.backingStore) formatBackingStore(w, d.backingStore);
@@ -214,13 +215,14 @@ export function formatController(w: XmlWriter, c: ControllerDef): void {
       }
     }
     const d = c.driver;
-    if (d)
+    if (d || c.virtio)
       w.empty("driver", {
-        queues: d.queues,
-        cmd_per_lun: d.cmd_per_lun,
-        max_sectors: d.max_sectors,
-        ioeventfd: onOff(d.ioeventfd),
-        iothread: d.iothread,
+        queues: d?.queues,
+        cmd_per_lun: d?.cmd_per_lun,
+        max_sectors: d?.max_sectors,
+        ioeventfd: onOff(d?.ioeventfd),
+        iothread: d?.iothread,
+        ...virtioAttrs(c),
       });
     formatInfo(w, c, c.master);
   });
@@ -281,7 +283,14 @@ export function formatFilesystem(w: XmlWriter, fs: FilesystemDef): void {
   };
   w.elem("filesystem", attrs, () => {
     const d = fs.driver;
-    if (d) w.empty("driver", { type: d.type, format: d.format, wrpolicy: d.wrpolicy, queue: d.queue });
+    if (d || fs.virtio)
+      w.empty("driver", {
+        type: d?.type,
+        format: d?.format,
+        wrpolicy: d?.wrpolicy,
+        queue: d?.queue,
+        ...virtioAttrs(fs),
+      });
     formatFsBinary(w, fs);
     if (fs.idmap) {
       const m = fs.idmap;

@@ -29,6 +29,7 @@ import {
   formatMemoryDevice,
   formatRedirdev,
   formatRng,
+  formatSmartcard,
   formatTpm,
   formatVsock,
 } from "./format-misc.ts";
@@ -44,6 +45,7 @@ function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
     for (const x of d.controllers) formatController(w, x);
     for (const x of d.filesystems) formatFilesystem(w, x);
     for (const x of d.interfaces) formatInterface(w, x);
+    for (const x of d.smartcards ?? []) formatSmartcard(w, x);
     for (const x of d.serials) formatChr(w, "serial", x);
     for (const x of d.parallels) formatChr(w, "parallel", x);
     formatConsoles(w, def);
@@ -163,6 +165,23 @@ export function formatDomain(
             for (const c of q.capsDel) w.empty("qemu:del", { capability: c });
           });
         }
+        if (q.overrides.length > 0) {
+          w.elem("qemu:override", undefined, () => {
+            for (const d of q.overrides)
+              w.elem("qemu:device", { alias: d.alias }, () => {
+                if (d.frontend.length === 0) return;
+                w.elem("qemu:frontend", undefined, () => {
+                  for (const p of d.frontend)
+                    w.empty("qemu:property", {
+                      name: p.name,
+                      type: p.type,
+                      value: p.type === "remove" ? undefined : p.value,
+                    });
+                });
+              });
+          });
+        }
+        if (q.deprecation !== undefined) w.empty("qemu:deprecation", { behavior: q.deprecation });
       }
     },
   );

@@ -66,7 +66,8 @@ function readSourceInto(el: XmlElement, type: ChrType, s: ChrSource): void {
       }
       break;
     }
-    case "spiceport": {
+    case "spiceport":
+    case "dbus": {
       const channel = str(el, "channel");
       if (channel !== undefined) s.channel = channel;
       break;

@@ -17,6 +17,7 @@ import {
   parseMemoryDevice,
   parsePanic,
   parseRedirdev,
+  parseSmartcard,
   parseRng,
   parseTpm,
   parseVsock,
@@ -145,6 +146,7 @@ const handlers: Readonly<Record<string, Handler>> = {
   },
   hostdev: (d, el) => d.hostdevs.push(parseHostdev(el)),
   redirdev: (d, el) => d.redirdevs.push(parseRedirdev(el)),
+  smartcard: (d, el) => (d.smartcards ??= []).push(parseSmartcard(el)),
   hub: (d, el) => d.hubs.push(parseHub(el)),
   watchdog: (d, el) => d.watchdogs.push(parseWatchdog(el)),
   memballoon: (d, el) => {

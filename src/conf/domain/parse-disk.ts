@@ -12,7 +12,7 @@ import type {
   DiskDriver,
   DiskSource,
 } from "./types.ts";
-import { isStatusParse, parseDeviceInfo } from "./parse-address.ts";
+import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
 import {
   enumAttr,
@@ -232,6 +232,7 @@ export function parseDisk(el: XmlElement): DiskDef {
   if (sgio !== undefined) disk.sgio = sgio;
   const driver = el.child("driver");
   if (driver) disk.driver = parseDriver(driver);
+  parseVirtioOptions(driver, disk);
   const source = el.child("source");
   if (source) {
     const s = parseSource(source, type);
@@ -409,6 +410,7 @@ export function parseController(el: XmlElement): ControllerDef & { indexGiven: b
     if (ioe !== undefined) d.ioeventfd = ioe;
     c.driver = d;
   }
+  parseVirtioOptions(driver, c);
   const master = el.child("master");
   if (master) c.master = { startport: uintAttr(master, "startport", { hex: false, max: 0xffffffff }) ?? 0 };
   parseDeviceInfo(el, c);

@@ -11,12 +11,13 @@ import type {
   MemoryDeviceDef,
   PanicDef,
   RedirdevDef,
+  SmartcardDef,
   RngDef,
   TpmDef,
   VsockDef,
   WatchdogDef,
 } from "./types.ts";
-import { parseDeviceInfo } from "./parse-address.ts";
+import { parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { CHR_TYPES, parseChrSource } from "./parse-chr.ts";
 import { formatBitmap, parseBitmap } from "./bitmap.ts";
 import {
@@ -27,6 +28,7 @@ import {
   reqEnum,
   reqUInt,
   sizeText,
+  structural,
   str,
   uintAttr,
   uintText,
@@ -49,6 +51,7 @@ export function parseMemballoon(el: XmlElement): MemballoonDef {
   if (fpr !== undefined) m.freePageReporting = fpr;
   const stats = el.child("stats");
   if (stats) m.statsPeriod = reqUInt(stats, "period", { hex: false, max: 0x7fffffff });
+  parseVirtioOptions(el.child("driver") ?? undefined, m);
   parseDeviceInfo(el, m);
   return m;
 }
@@ -73,6 +76,7 @@ export function parseRng(el: XmlElement): RngDef {
       if (p !== undefined) rng.backend.protocol = p;
     }
   }
+  parseVirtioOptions(el.child("driver") ?? undefined, rng);
   const rate = el.child("rate");
   if (rate) {
     rng.rate = { bytes: reqUInt(rate, "bytes", { hex: false, min: 1, max: 0xffffffff }) };
@@ -99,6 +103,38 @@ export function parseWatchdog(el: XmlElement): WatchdogDef {
   };
   parseDeviceInfo(el, w);
   return w;
+}
+
+export function parseSmartcard(el: XmlElement): SmartcardDef {
+  const mode = reqEnum(el, "mode", ["host", "host-certificates", "passthrough"] as const);
+  const s: SmartcardDef = { mode };
+  if (mode === "host-certificates") {
+    const certs = el.all("certificate").map((c) => c.content);
+    // QEMU's emulated card takes exactly three certificates (cert1..cert3)
+    if (certs.length !== 3)
+      throw structural(el, `host-certificates mode needs exactly three certificates, found ${certs.length}`);
+    s.certificates = certs;
+    const db = el.childText("database");
+    if (db !== undefined) {
+      if (!db.startsWith("/")) throw structural(el, `expecting absolute path for the database: ${db}`);
+      s.database = db;
+    }
+  } else if (mode === "passthrough") {
+    const type = reqEnum(el, "type", CHR_TYPES);
+    s.type = type;
+    const src = parseChrSource(el, type);
+    if (src) s.source = src;
+    // only a TCP chardev has a protocol
+    const proto = type === "tcp" ? el.child("protocol") : undefined;
+    if (proto) {
+      const p = str(proto, "type");
+      if (p !== undefined) s.protocol = p;
+    }
+  }
+  parseDeviceInfo(el, s);
+  if (s.address && s.address.type !== "ccid")
+    throw structural(el, `smartcard needs an address of type 'ccid', not '${s.address.type}'`);
+  return s;
 }
 
 export function parseRedirdev(el: XmlElement): RedirdevDef {

@@ -125,6 +125,14 @@ export interface DeviceRom {
 }
 
 /** Parts every device may carry (`<alias>`, `<address>`, `<boot>`, `<acpi>`, `<rom>`). */
+/** `<driver iommu= ats= packed= page_per_vq=>` of a virtio device (on/off). */
+export interface VirtioOptions {
+  iommu?: boolean;
+  ats?: boolean;
+  packed?: boolean;
+  pagePerVq?: boolean;
+}
+
 export interface DeviceCommon {
   /**
    * Device id. From XML only user aliases (`<alias name='ua-...'/>`) are kept; `assignAliases`
@@ -136,6 +144,8 @@ export interface DeviceCommon {
   /** `<acpi index=/>` */
   acpiIndex?: number;
   rom?: DeviceRom;
+  /** The virtio options of `<driver>` (devices that are virtio devices). */
+  virtio?: VirtioOptions;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -763,6 +773,7 @@ export interface InterfaceDriver {
   rx_queue_size?: number;
   tx_queue_size?: number;
   rss?: boolean;
+  rss_hash_report?: boolean;
   /** `<host csum= gso= tso4= tso6= ecn= ufo= mrg_rxbuf=/>` (on/off) */
   host?: {
     csum?: boolean;
@@ -958,6 +969,9 @@ export interface GraphicsDef {
   channels?: { name: string; mode: string }[];
   /** `<audio id=/>` (vnc) */
   audio?: { id: number };
+  /** dbus `address=` (a D-Bus address QEMU connects to) and `p2p=` (peer-to-peer clients) */
+  address?: string;
+  p2p?: boolean;
   /** sdl/egl `display=`, `xauth=`, `fullscreen=` */
   display?: string;
   xauth?: string;
@@ -973,6 +987,8 @@ export interface VideoModel {
   vgamem?: number;
   heads?: number;
   primary?: boolean;
+  /** virtio `blob=` (on/off) */
+  blob?: boolean;
   /** `<acceleration accel3d= accel2d= rendernode=/>` */
   acceleration?: { accel3d?: boolean; accel2d?: boolean; rendernode?: string };
   /** `<resolution x= y=/>` */
@@ -993,6 +1009,10 @@ export interface SoundDef extends DeviceCommon {
   codecs?: string[];
   /** `<audio id=/>` */
   audio?: { id: number };
+  /** usb `multichannel=` */
+  multichannel?: boolean;
+  /** virtio `streams=` (libvirt's default 2) */
+  streams?: number;
 }
 
 export type AudioType =
@@ -1008,25 +1028,57 @@ export type AudioType =
   | "dbus"
   | "pipewire";
 
-/** `<input>`/`<output>` of an `<audio>` backend (attributes kept generically). */
+/** `<settings format=>` of an audio direction. */
+export type AudioFormat = "s8" | "u8" | "s16" | "u16" | "s32" | "u32" | "f32";
+
+/** `<audio type='sdl' driver=>`: the SDL audio driver (`SDL_AUDIODRIVER`). */
+export type AudioSdlDriver = "esd" | "alsa" | "arts" | "pulseaudio";
+
+/**
+ * `<input>`/`<output>` of an `<audio>` backend: the common part, then the attributes of the
+ * backend types that have them (libvirt keeps only the ones of the element's type).
+ */
 export interface AudioIo {
   mixingEngine?: boolean;
   fixedSettings?: boolean;
   voices?: number;
   bufferLength?: number;
-  /** backend-specific attributes (`dev=`, `name=`, ...) in document order */
-  attrs?: Record<string, string>;
+  /** `<settings frequency= channels= format=>` (kept only with fixedSettings='yes') */
+  settings?: { frequency?: number; channels?: number; format?: AudioFormat };
+  /** alsa, oss */
+  dev?: string;
+  /** coreaudio, oss, sdl */
+  bufferCount?: number;
+  /** oss */
+  tryPoll?: boolean;
+  /** jack */
+  serverName?: string;
+  clientName?: string;
+  connectPorts?: string;
+  exactName?: boolean;
+  /** pulseaudio, pipewire */
+  name?: string;
+  streamName?: string;
+  latency?: number;
 }
 
-/** `<audio id= type= timerPeriod= path=>` */
+/** `<audio id= type= timerPeriod=>` with the attributes of its type. */
 export interface AudioDef {
   id: number;
   type: AudioType;
   timerPeriod?: number;
-  /** file backend `path=` */
+  /** file `path=` */
   path?: string;
-  /** pulseaudio/pipewire/jack `serverName=`, sdl `driver=`, oss `tryPoll=`, ... */
-  attrs?: Record<string, string>;
+  /** oss `tryMMap=`, `exclusive=`, `dspPolicy=` */
+  tryMMap?: boolean;
+  exclusive?: boolean;
+  dspPolicy?: number;
+  /** pulseaudio `serverName=` */
+  serverName?: string;
+  /** sdl `driver=` */
+  driver?: AudioSdlDriver;
+  /** pipewire `runtimeDir=` */
+  runtimeDir?: string;
   input?: AudioIo;
   output?: AudioIo;
 }
@@ -1131,6 +1183,21 @@ export interface HostdevDef extends DeviceCommon {
   shareable?: boolean;
 }
 
+/**
+ * `<smartcard mode=>`: `host` (QEMU emulates a card from the host's reader), `host-certificates`
+ * (from three certificates of an NSS database), `passthrough` (a chardev to a remote reader).
+ */
+export interface SmartcardDef extends DeviceCommon {
+  mode: "host" | "host-certificates" | "passthrough";
+  /** host-certificates: the three `<certificate>` names and the `<database>` dir */
+  certificates?: string[];
+  database?: string;
+  /** passthrough: the chardev */
+  type?: ChrType;
+  source?: ChrSource;
+  protocol?: string;
+}
+
 /** `<redirdev bus='usb' type=>` */
 export interface RedirdevDef extends DeviceCommon {
   bus: "usb";
@@ -1157,7 +1224,6 @@ export interface MemballoonDef extends DeviceCommon {
   freePageReporting?: boolean;
   /** `<stats period=/>` seconds */
   statsPeriod?: number;
-  /** `<driver iommu= ats= packed=/>` (not modelled further) */
 }
 
 /** `<backend model=>` of an RNG */
@@ -1253,6 +1319,8 @@ export interface Devices {
   videos: VideoDef[];
   hostdevs: HostdevDef[];
   redirdevs: RedirdevDef[];
+  /** `<smartcard>` devices (absent: none) */
+  smartcards?: SmartcardDef[];
   hubs: HubDef[];
   watchdogs: WatchdogDef[];
   memballoon?: MemballoonDef;
@@ -1313,7 +1381,16 @@ export interface QemuNamespace {
   env: { name: string; value?: string }[];
   capsAdd: string[];
   capsDel: string[];
+  /** `<qemu:override><qemu:device alias=><qemu:frontend>` properties, in document order */
+  overrides: { alias: string; frontend: QemuOverrideProperty[] }[];
+  /** `<qemu:deprecation behavior=>` */
+  deprecation?: "none" | "omit" | "reject" | "crash";
 }
+
+/** `<qemu:property name= type= value=>`: set a `-device` property, or remove it. */
+export type QemuOverrideProperty =
+  | { name: string; type: "string" | "signed" | "unsigned" | "bool"; value: string }
+  | { name: string; type: "remove" };
 
 export type DomainVirtType =
   | "qemu"
@@ -1409,4 +1486,18 @@ export interface DomainFacts {
    * definitions (`abiUpdate`).
    */
   fillFirmware?(def: DomainDef, abiUpdate: boolean): void;
+  /**
+   * What picks the audio backend added to a definition without `<audio>`: qemu.conf's
+   * `vnc_allow_host_audio` / `nographics_allow_host_audio` and the daemon's environment
+   * (`QEMU_AUDIO_DRV` in QEMU's driver names, `SDL_AUDIODRIVER`, `QEMU_PA_SERVER`).
+   */
+  hostAudio?: HostAudioFacts;
+  /** The driver's directory of per-domain state (libvirt's cfg->libDir, `/var/lib/libvirt/qemu`). */
+  libDir?: string;
+}
+
+export interface HostAudioFacts {
+  vncAllowHostAudio?: boolean;
+  nogfxAllowHostAudio?: boolean;
+  env?: Readonly<Record<string, string | undefined>>;
 }

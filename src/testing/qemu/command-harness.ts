@@ -97,6 +97,9 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     }),
     resolveNetwork: (name) => resolveFromCorpus(options.corpusDir, name),
     chardevListenFd: () => 1729,
+    vhostUserGpuFd: () => 1729,
+    // libvirt's per-domain dbus-daemon socket in the driver's state dir
+    dbusDaemonAddress: `unix:path=/var/run/libvirt/qemu/dbus/${short}-dbus.sock`,
     // libvirt's harness prints the real descriptor of passed files as XXXXXXX
     chardevFileFd: () => "XXXXXXX",
     isHostCdrom: (path) => path === "/dev/cdrom",

@@ -1163,4 +1163,16 @@ export const qemuErrors = {
     kind: "environment",
     template: "{what} of snapshot '{name}' on '{path}' failed: {reason}",
   },
+  /**
+   * libvirt reports an unknown `QEMU_AUDIO_DRV` / `SDL_AUDIODRIVER` of the daemon as an internal
+   * error; the number stays, the text says it is the daemon's environment.
+   */
+  QEMU_AUDIO_ENV: {
+    vir: "INTERNAL_ERROR",
+    prefix: "configuration error",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "unknown {variable} setting {value} in the daemon's environment (for the default <audio> backend)",
+  },
 } as const satisfies Catalogue<"QEMU">;

@@ -102,6 +102,13 @@ export interface CommandContext {
   readonly interfaceBridgeHelper?: (alias: string) => { bridge: string; helper: string } | undefined;
   /** Resolves `<source network='...'/>`. */
   readonly resolveNetwork?: (network: string, portgroup?: string) => ResolvedNetwork | undefined;
+  /**
+   * The socket to the vhost-user GPU process started for a `<video>` with `<driver
+   * name='vhostuser'>` (by device alias); undefined when none was started.
+   */
+  readonly vhostUserGpuFd?: (videoAlias: string) => number | undefined;
+  /** The D-Bus address of the domain's own bus daemon, for dbus graphics without p2p/address. */
+  readonly dbusDaemonAddress?: string;
   /** A listening unix socket libvirt opened for a chardev (fd passing), or undefined. */
   readonly chardevListenFd?: (charAlias: string, path: string) => number | undefined;
   /**
@@ -177,6 +184,11 @@ export interface CommandContext {
   readonly dumpGuestCore?: boolean;
   /** qemu.conf `set_process_name`, default off. */
   readonly setProcessName?: boolean;
+  /**
+   * The daemon's `PIPEWIRE_RUNTIME_DIR`, passed on to QEMU for a pipewire `<audio>` without a
+   * `runtimeDir` of its own (libvirt passes it through from its environment).
+   */
+  readonly pipewireRuntimeDir?: string;
   /** Host system page size in KiB (4 on x86). */
   readonly systemPageSizeKiB?: number;
 }

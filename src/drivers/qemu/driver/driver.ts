@@ -18,6 +18,7 @@ import {
   parseDomainXML,
   type DomainDef,
 } from "../../../conf/domain/index.ts";
+import type { HostAudioFacts } from "../../../conf/domain/types.ts";
 import { probeKvm, type KvmProbeResult } from "../../../host/kvm.ts";
 import { PortAllocator, type PortRange } from "../../../host/ports.ts";
 import {
@@ -72,6 +73,23 @@ export interface GraphicsOptions {
   readonly vncTLSx509verify?: boolean;
   readonly vncSASL?: boolean;
   readonly vncSASLdir?: string;
+  /** qemu.conf vnc_allow_host_audio / nographics_allow_host_audio (the default `<audio>`) */
+  readonly vncAllowHostAudio?: boolean;
+  readonly nogfxAllowHostAudio?: boolean;
+}
+
+/** What picks the default `<audio>`: qemu.conf's keys and this daemon's audio environment. */
+function hostAudioFacts(g: GraphicsOptions): HostAudioFacts {
+  const env: Record<string, string> = {};
+  for (const k of ["QEMU_AUDIO_DRV", "SDL_AUDIODRIVER", "QEMU_PA_SERVER"]) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  return {
+    ...(g.vncAllowHostAudio === true ? { vncAllowHostAudio: true } : {}),
+    ...(g.nogfxAllowHostAudio === true ? { nogfxAllowHostAudio: true } : {}),
+    ...(Object.keys(env).length > 0 ? { env } : {}),
+  };
 }
 
 export interface QemuDriverOptions {
@@ -403,7 +421,12 @@ export class QemuDriver {
       const caps = await this.caps(emulator);
       got = this.#factsByCaps.get(caps);
       if (!got) {
-        const facts = { ...domainFactsFromCaps(caps), fillFirmware: defineFirmware(this.root, this.paths) };
+        const facts = {
+          ...domainFactsFromCaps(caps),
+          fillFirmware: defineFirmware(this.root, this.paths),
+          hostAudio: hostAudioFacts(this.options.graphics),
+          libDir: this.paths.libDir,
+        };
         got = { caps, facts, hash: factsHash(facts) };
         this.#factsByCaps.set(caps, got);
       }
