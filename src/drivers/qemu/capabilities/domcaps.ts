@@ -54,7 +54,7 @@ export interface DomainCapsOptions {
   readonly cpuMapModels?: ReadonlySet<string>;
 }
 
-const accelOf = (t: VirtType): Accel => (t === "kvm" ? "kvm" : "tcg");
+const accelOf = (t: VirtType): Accel => (t === "qemu" ? "tcg" : t);
 
 /** The machine type `name` (name or alias) names, or the default one. */
 export function resolveMachine(caps: QemuCaps, virtType: VirtType, name?: string): MachineInfo {
@@ -421,7 +421,8 @@ export function buildDomainCaps(caps: QemuCaps, opts: DomainCapsOptions): Domain
       },
     },
     cpu: {
-      hostPassthrough: { supported: opts.virtType === "kvm", migratable },
+      // The host CPU passes through under a hardware accelerator (KVM, HVF), not TCG.
+      hostPassthrough: { supported: opts.virtType !== "qemu", migratable },
       maximum: { supported: true, migratable },
       hostModel: hostModel(caps, opts),
       custom: { supported: models.length > 0, models },
