@@ -279,3 +279,33 @@ void test("machine types resolve by alias; an unknown one names the emulator", (
   const tcgOnly: QemuCaps = { ...caps, accel: { tcg: caps.accel.tcg! } };
   assert.throws(() => buildDomainCaps(tcgOnly, { virtType: "kvm" }), /virt type 'kvm' is not supported/);
 });
+
+void test("custom models: vendor from the map's expansion of the model or its line, canonical only when listed", (t) => {
+  const suite = libvirtSuiteOrSkip(t);
+  if (!suite) return;
+  const caps = loadWithReplies(join(suite, "tests", "qemucapabilitiesdata", "caps_10.0.0_x86_64.xml"));
+  // A one-model map: EPYC-Rome as QEMU expands it (its vendor is all that matters here).
+  const map: CpuDefinition[] = [{ name: "EPYC-Rome", vendor: "AuthenticAMD", features: [] }];
+  const models = (opts: Partial<DomainCapsOptions>) =>
+    buildDomainCaps(caps, { virtType: "qemu", cpuDefinitions: map, ...opts }).cpu.custom.models;
+  const all = models({});
+  const vendor = (name: string): string | undefined => all.find((m) => m.name === name)?.vendor;
+  assert.equal(vendor("EPYC-Rome"), "AMD");
+  assert.equal(vendor("EPYC-Rome-v4"), "AMD", "a version takes its line's vendor");
+  assert.equal(vendor("EPYC-Genoa-v1"), "AMD", "a line the map lacks: the documented table");
+  assert.equal(vendor("qemu64"), "unknown", "generic models have none in libvirt's eyes");
+  assert.equal(vendor("Haswell"), "unknown", "neither the map nor the table knows Haswell here");
+  assert.equal(all.find((m) => m.name === "EPYC-Rome")?.canonical, "EPYC-Rome-v1");
+  // Without EPYC-Rome-v1 in the map's models, EPYC-Rome is listed without a canonical name.
+  const cut = models({ cpuMapModels: new Set(["EPYC-Rome", "qemu64"]) });
+  assert.deepEqual(
+    cut.map((m) => [m.name, m.canonical]),
+    [
+      ["EPYC-Rome", undefined],
+      ["qemu64", undefined],
+    ],
+  );
+  // No map at all: no vendors (a capability file alone cannot say).
+  const bare = buildDomainCaps(caps, { virtType: "qemu" }).cpu.custom.models;
+  assert.ok(bare.length > 0 && bare.every((m) => m.vendor === undefined));
+});
