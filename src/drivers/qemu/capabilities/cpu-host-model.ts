@@ -28,7 +28,8 @@ import {
   type CpuMapModel,
 } from "./cpu-map.ts";
 
-export type VirtType = "kvm" | "qemu";
+/** Domain (virt) types QEMU runs: KVM, TCG (`qemu`), and HVF (only from a macOS host's file). */
+export type VirtType = "kvm" | "qemu" | "hvf";
 
 export interface HostModelFeature {
   readonly policy: "require" | "disable";
@@ -67,7 +68,7 @@ export interface HostModelOptions {
 }
 
 export function accelOf(virtType: VirtType): Accel {
-  return virtType === "kvm" ? "kvm" : "tcg";
+  return virtType === "qemu" ? "tcg" : virtType;
 }
 
 /** A CPU as features (libvirt names) with vendor and signature: the host's, or a baseline. */
@@ -214,14 +215,14 @@ export function hostModelCpu(
   if (!host) return undefined;
   const best = decodeCpuData(host, decodeModels(defs), hvModels(caps, accel));
   if (!best) return undefined;
-  const limit = accel === "kvm" ? options.hostPhysBits : undefined;
+  // A hardware accelerator passes the host's physical address size through.
+  const accelerated = accel !== "tcg";
+  const limit = accelerated ? options.hostPhysBits : undefined;
   return {
     model: best.model.name,
     fallback: "forbid",
     ...(host.vendor !== undefined ? { vendor: host.vendor } : {}),
-    ...(accel === "kvm"
-      ? { maxphysaddr: { mode: "passthrough" as const, ...(limit ? { limit } : {}) } }
-      : {}),
+    ...(accelerated ? { maxphysaddr: { mode: "passthrough" as const, ...(limit ? { limit } : {}) } } : {}),
     features: [
       ...best.require.map((name) => ({ policy: "require" as const, name })),
       ...best.disable.map((name) => ({ policy: "disable" as const, name })),
