@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 import { allocPages, freePages } from "../../../host/hugepage-pool.ts";
 import { KNOWN_ARCHES } from "../../../conf/arch.ts";
 import { baselineHypervisorCpu, compareHypervisorCpu } from "../capabilities/cpu-baseline.ts";
-import type { VirtType } from "../capabilities/cpu-host-model.ts";
+import { cpuDataFromCpuId, type VirtType } from "../capabilities/cpu-host-model.ts";
 import type { QemuCaps } from "../capabilities/types.ts";
 import {
   type ConsoleStream,
@@ -61,7 +61,7 @@ import { pretendPort } from "../command/graphics.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { findConsoleDevice, openChardevStream } from "./console.ts";
-import { hostFreeMemoryBytes, hostNodeInfo } from "../../../host/facts.ts";
+import { hostCpuId, hostFreeMemoryBytes, hostNodeInfo } from "../../../host/facts.ts";
 import { hostCapabilitiesXML } from "./host.ts";
 import { domainCapabilitiesXML } from "./domcaps.ts";
 import * as ops from "./operations.ts";
@@ -261,6 +261,34 @@ export class QemuConnection implements HypervisorDriver {
     checkFlags(flags, COMPARE_FAIL_INCOMPATIBLE | COMPARE_VALIDATE_XML, "qemuConnectCompareHypervisorCPU");
     const { caps, virtType } = await this.hypervisorCpuCaps(query);
     return compareHypervisorCpu(caps, virtType, xml, (flags & COMPARE_FAIL_INCOMPATIBLE) !== 0);
+  }
+
+  /**
+   * virConnectBaselineCPU, the older call Nova makes with its host CPU (EXPAND_FEATURES) to
+   * list the host's features. libvirt answers it from its CPU map alone; tvirt's map is
+   * QEMU's, every model of it a candidate whatever the accelerator says.
+   */
+  async connectBaselineCPU(xmlCPUs: readonly string[], flags: number): Promise<string> {
+    checkFlags(flags, BASELINE_EXPAND_FEATURES | BASELINE_MIGRATABLE, "qemuConnectBaselineCPU");
+    const { caps, virtType } = await this.hypervisorCpuCaps({});
+    return baselineHypervisorCpu(caps, virtType, xmlCPUs, {
+      expandFeatures: (flags & BASELINE_EXPAND_FEATURES) !== 0,
+      migratable: (flags & BASELINE_MIGRATABLE) !== 0,
+      anyModel: true,
+    });
+  }
+
+  /** virConnectCompareCPU: a CPU definition against the host's own CPU (/proc/cpuinfo). */
+  async connectCompareCPU(xml: string, flags: number): Promise<number> {
+    checkFlags(flags, COMPARE_FAIL_INCOMPATIBLE | COMPARE_VALIDATE_XML, "qemuConnectCompareCPU");
+    const { caps, virtType } = await this.hypervisorCpuCaps({});
+    return compareHypervisorCpu(
+      caps,
+      virtType,
+      xml,
+      (flags & COMPARE_FAIL_INCOMPATIBLE) !== 0,
+      cpuDataFromCpuId(hostCpuId()),
+    );
   }
 
   /** The capabilities and accelerator the hypervisor-CPU calls are about (libvirt's defaults). */
