@@ -94,13 +94,41 @@ export function formatRng(w: XmlWriter, r: RngDef): void {
 export function formatTpm(w: XmlWriter, t: TpmDef): void {
   w.elem("tpm", { model: t.model }, () => {
     const b = t.backend;
-    w.elem(
-      "backend",
-      { type: b.type, version: b.version, persistent_state: yesNo(b.persistent_state) },
-      () => {
-        if (b.path !== undefined) w.empty(b.type === "passthrough" ? "device" : "source", { path: b.path });
-      },
-    );
+    const attrs =
+      b.type === "emulator"
+        ? {
+            type: b.type,
+            version: b.version,
+            persistent_state: b.persistent_state === true ? "yes" : undefined,
+            debug: b.debug !== undefined && b.debug !== 0 ? String(b.debug) : undefined,
+          }
+        : { type: b.type };
+    w.elem("backend", attrs, () => {
+      switch (b.type) {
+        case "passthrough":
+          if (b.path !== undefined) w.empty("device", { path: b.path });
+          break;
+        case "emulator":
+          if (b.secret !== undefined) w.empty("encryption", { secret: b.secret });
+          if (b.activePcrBanks !== undefined) {
+            const banks = b.activePcrBanks;
+            w.elem("active_pcr_banks", undefined, () => {
+              for (const bank of banks) w.empty(bank);
+            });
+          }
+          if (b.source) w.empty("source", { type: b.source.type, path: b.source.path });
+          if (b.profile)
+            w.empty("profile", {
+              source: b.profile.source,
+              removeDisabled: b.profile.removeDisabled,
+              name: b.profile.name,
+            });
+          break;
+        case "external":
+          if (b.socket !== undefined) w.empty("source", { type: "unix", mode: "connect", path: b.socket });
+          break;
+      }
+    });
     formatInfo(w, t);
   });
 }

@@ -13,23 +13,28 @@ import type {
   RedirdevDef,
   RngDef,
   TpmDef,
+  TpmPcrBank,
   VsockDef,
   WatchdogDef,
 } from "./types.ts";
+import { TPM_MODELS, TPM_PCR_BANKS } from "./types.ts";
 import { parseDeviceInfo } from "./parse-address.ts";
 import { CHR_TYPES, parseChrSource } from "./parse-chr.ts";
 import { formatBitmap, parseBitmap } from "./bitmap.ts";
 import {
   enumAttr,
   invalidText,
+  missingAttr,
   missingChild,
   onOff,
   reqEnum,
   reqUInt,
   sizeText,
   str,
+  structural,
   uintAttr,
   uintText,
+  unsupported,
   yesNo,
 } from "./reader.ts";
 
@@ -131,7 +136,9 @@ export function parsePanic(el: XmlElement): PanicDef {
 }
 
 export function parseTpm(el: XmlElement): TpmDef {
-  const b = el.child("backend");
+  const backends = el.all("backend");
+  if (backends.length > 1) throw structural(backends[1]!, "only one TPM backend is supported");
+  const b = backends[0];
   if (!b) {
     throw new VirtError(
       "DOMAIN_TPM_BACKEND_MISSING",
@@ -142,16 +149,73 @@ export function parseTpm(el: XmlElement): TpmDef {
   const t: TpmDef = {
     backend: { type: reqEnum(b, "type", ["passthrough", "emulator", "external"] as const) },
   };
-  const model = str(el, "model");
+  const model = enumAttr(el, "model", TPM_MODELS);
   if (model !== undefined) t.model = model;
   const version = str(b, "version");
-  if (version !== undefined) t.backend.version = version;
-  const ps = yesNo(b, "persistent_state");
-  if (ps !== undefined) t.backend.persistent_state = ps;
-  const dev = b.child("device") ?? b.child("source");
-  if (dev) {
-    const path = str(dev, "path");
-    if (path !== undefined) t.backend.path = path;
+  if (version !== undefined) {
+    if (version !== "1.2" && version !== "2.0") throw unsupported(b, `Unsupported TPM version '${version}'`);
+    t.backend.version = version;
+  }
+  const tb = t.backend;
+  switch (tb.type) {
+    case "passthrough": {
+      // libvirt keeps the host device's path, /dev/tpm0 when none is given
+      const dev = b.child("device");
+      tb.path = (dev ? str(dev, "path") : undefined) ?? "/dev/tpm0";
+      break;
+    }
+    case "emulator": {
+      const secret = b.child("encryption");
+      if (secret) {
+        const uuid = str(secret, "secret");
+        if (uuid !== undefined) tb.secret = uuid;
+      }
+      const ps = yesNo(b, "persistent_state");
+      if (ps !== undefined) tb.persistent_state = ps;
+      const debug = uintAttr(b, "debug", { hex: false });
+      if (debug !== undefined) tb.debug = debug;
+      const src = b.child("source");
+      if (src) {
+        const type = reqEnum(src, "type", ["file", "dir"] as const);
+        const path = str(src, "path");
+        if (path === undefined) throw structural(src, "missing TPM source path");
+        tb.source = { type, path };
+      }
+      const banks = b.child("active_pcr_banks");
+      if (banks && tb.version !== "1.2") {
+        const set = new Set<TpmPcrBank>();
+        for (const c of banks.children) {
+          const bank = TPM_PCR_BANKS.find((x) => x === c.name);
+          if (bank === undefined) throw unsupported(c, `Unsupported PCR banks '${c.name}'`);
+          set.add(bank);
+        }
+        if (banks.children.length > 0) tb.activePcrBanks = TPM_PCR_BANKS.filter((x) => set.has(x));
+      }
+      const profile = b.child("profile");
+      if (profile) {
+        const source = str(profile, "source");
+        if (source === undefined) throw structural(profile, "missing profile source");
+        tb.profile = { source };
+        const rd = enumAttr(profile, "removeDisabled", ["check", "fips-host"] as const);
+        if (rd !== undefined) tb.profile.removeDisabled = rd;
+        const name = str(profile, "name");
+        if (name !== undefined) tb.profile.name = name;
+      }
+      break;
+    }
+    case "external": {
+      const src = b.child("source");
+      const type = src ? str(src, "type") : undefined;
+      if (!src || type === undefined) throw structural(b, "missing external TPM backend source type");
+      if (!(CHR_TYPES as readonly string[]).includes(type))
+        throw structural(src, `unknown backend source type '${type}' for external TPM`);
+      if (type !== "unix")
+        throw unsupported(src, `only source type 'unix' is supported for external TPM device`);
+      const path = str(src, "path");
+      if (path === undefined) throw missingAttr(src, "path");
+      tb.socket = path;
+      break;
+    }
   }
   parseDeviceInfo(el, t);
   return t;

@@ -1090,14 +1090,36 @@ export interface PanicDef extends DeviceCommon {
   model?: "isa" | "pseries" | "hyperv" | "s390" | "pvpanic";
 }
 
+/** `<tpm model=>`: the guest's TPM front end. */
+export type TpmModel = "tpm-tis" | "tpm-crb" | "tpm-spapr" | "spapr-tpm-proxy";
+export const TPM_MODELS: readonly TpmModel[] = ["tpm-tis", "tpm-crb", "tpm-spapr", "spapr-tpm-proxy"];
+/** `<active_pcr_banks>` children, in libvirt's order. */
+export const TPM_PCR_BANKS = ["sha1", "sha256", "sha384", "sha512"] as const;
+export type TpmPcrBank = (typeof TPM_PCR_BANKS)[number];
+
 /** `<tpm model=><backend type= version=>` */
 export interface TpmDef extends DeviceCommon {
-  model?: string;
+  model?: TpmModel;
   backend: {
     type: "passthrough" | "emulator" | "external";
-    version?: string;
+    /** emulator: `1.2` or `2.0` (filled in at define) */
+    version?: "1.2" | "2.0";
+    /** passthrough: `<device path=>` (the host TPM, default /dev/tpm0) */
     path?: string;
+    /** emulator: keep the state when a transient domain goes away */
     persistent_state?: boolean;
+    /** emulator: swtpm's log level */
+    debug?: number;
+    /** emulator: `<encryption secret=>`, the UUID of the secret encrypting the state */
+    secret?: string;
+    /** emulator: `<active_pcr_banks>` */
+    activePcrBanks?: TpmPcrBank[];
+    /** emulator: `<source type= path=>`, where the state is kept (a folder or one file) */
+    source?: { type: "dir" | "file"; path: string };
+    /** emulator: `<profile source= removeDisabled= name=>` (TPM 2.0 profile of swtpm) */
+    profile?: { source: string; removeDisabled?: "check" | "fips-host"; name?: string };
+    /** external: `<source type='unix' mode='connect' path=>`, the socket of a swtpm run elsewhere */
+    socket?: string;
   };
 }
 

@@ -2,7 +2,7 @@
  * A context reproducing libvirt's test harness (tests/qemuxmlconftest.c) for golden tests
  * against libvirt's corpus: domain id -1, privileged paths under /var/lib/libvirt/qemu, faked
  * file descriptors (monitor and listening sockets 1729, ethernet tap 3, bridge/network tap 102,
- * vhost 44, chardev files passed as `XXXXXXX`), hugetlbfs mounts of 2 MiB (default) and 1 GiB, a host
+ * vhost 44, chardev files passed as `XXXXXXX`, TPM device 1730 and cancel file 1731, vsock 6789), hugetlbfs mounts of 2 MiB (default) and 1 GiB, a host
  * with NUMA nodes 0-3, and `<interface type='network'>` resolved from the corpus' aux files.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -93,6 +93,13 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     graphics: { vncListen: "127.0.0.1", spiceListen: "127.0.0.1", spicePassword: true },
     // libvirt's harness mocks the host's DRM render node
     drmRenderNode: "/dev/dri/foo",
+    // qemuxmlconftest.c points every emulator TPM at /dev/test and its mock opens a passthrough
+    // TPM's device and cancel file as descriptors 1730 and 1731
+    tpmEmulatorSocket: () => "/dev/test",
+    tpmPassthrough: () => ({ fds: { tpm: 1730, cancel: 1731 } }),
+    // ... and gives vsock the descriptor 6789 and an automatic CID of 42
+    vsockFd: 6789,
+    vsockAutoCid: 42,
     passtSocket: (alias) => `/var/run/libvirt/qemu/passt/${short}-${alias}.socket`,
     incoming: options.incoming,
     now: Date.UTC(2025, 0, 1),

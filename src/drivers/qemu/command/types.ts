@@ -139,8 +139,23 @@ export interface CommandContext {
     readonly vncSASL?: boolean;
     readonly vncSASLdir?: string;
   };
+  /**
+   * The unix socket of the swtpm the driver started for an emulator TPM (by device alias);
+   * QEMU connects to it as a client.
+   */
+  readonly tpmEmulatorSocket?: (tpmAlias: string) => string | undefined;
+  /**
+   * A passthrough TPM: the host device and its cancel file as descriptors libvirt opened
+   * (passed with `-add-fd`), or the cancel file's path for QEMU to open both itself.
+   */
+  readonly tpmPassthrough?: (
+    tpmAlias: string,
+    devicePath: string,
+  ) => { fds: { tpm: number | string; cancel: number | string } } | { cancelPath: string } | undefined;
   /** Descriptor of /dev/vhost-vsock opened for `<vsock>`. */
   readonly vsockFd?: number;
+  /** The CID chosen at start for `<vsock><cid auto='yes'/>`. */
+  readonly vsockAutoCid?: number;
   /** Current time (for `<clock offset='variable'>`), ms since the epoch. */
   readonly now?: number;
   /** Socket of the virtiofsd libvirt starts for a `<filesystem>` (by device alias). */
