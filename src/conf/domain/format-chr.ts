@@ -56,7 +56,7 @@ export function formatChrSource(
     default:
       break;
   }
-  if (protocol !== undefined) w.empty("protocol", { type: protocol });
+  // libvirt writes <protocol> for TCP only (its only use)
 }
 
 function formatTarget(w: XmlWriter, kind: "serial" | "console" | "channel" | "parallel", c: ChrDef): void {

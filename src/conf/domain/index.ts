@@ -63,5 +63,6 @@ export function assignAliases(def: DomainDef): void {
 
 export { assignUsbAddresses } from "./address-usb.ts";
 export { parseBitmap, formatBitmap } from "./bitmap.ts";
+export { defaultChannelPaths } from "./defaults-devices.ts";
 export type * from "./types.ts";
 export type { XmlWarning } from "../xml.ts";

@@ -1337,4 +1337,9 @@ export interface DomainFacts {
    * definitions (`abiUpdate`).
    */
   fillFirmware?(def: DomainDef, abiUpdate: boolean): void;
+  /**
+   * Whether a virtio channel's unix socket path is one the driver generates itself (it is then
+   * dropped from the definition, as libvirt's qemuDomainChrDefDropDefaultPath).
+   */
+  isDefaultChannelPath?(path: string, targetName: string): boolean;
 }

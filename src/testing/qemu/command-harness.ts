@@ -2,7 +2,7 @@
  * A context reproducing libvirt's test harness (tests/qemuxmlconftest.c) for golden tests
  * against libvirt's corpus: domain id -1, privileged paths under /var/lib/libvirt/qemu, faked
  * file descriptors (monitor and listening sockets 1729, ethernet tap 3, bridge/network tap 102,
- * vhost 44, chardev files passed as `XXXXXXX`, TPM device 1730 and cancel file 1731, vsock 6789), hugetlbfs mounts of 2 MiB (default) and 1 GiB, a host
+ * vhost 44, chardev files 1750 and logs 1751, TPM device 1730 and cancel file 1731, vsock 6789), hugetlbfs mounts of 2 MiB (default) and 1 GiB, a host
  * with NUMA nodes 0-3, and `<interface type='network'>` resolved from the corpus' aux files.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -82,8 +82,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     }),
     resolveNetwork: (name) => resolveFromCorpus(options.corpusDir, name),
     chardevListenFd: () => 1729,
-    // libvirt's harness prints the real descriptor of passed files as XXXXXXX
-    chardevFileFd: () => "XXXXXXX",
+    // libvirt's harness passes a chardev's output file as descriptor 1750, its log as 1751
+    chardevFileFd: (_alias, purpose) => (purpose === "source" ? 1750 : 1751),
     isHostCdrom: (path) => path === "/dev/cdrom",
     hostNumaNodes: [0, 1, 2, 3],
     // linux-basic: 16 CPUs, four per node

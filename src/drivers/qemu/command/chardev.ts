@@ -241,12 +241,16 @@ function virtioSerialPortProps(b: Build, chr: ChrDef, kind: "console" | "channel
 /** Socket path of a unix channel without one (libvirt's channel target dir). */
 function channelSource(b: Build, chr: ChrDef): ChrSource | undefined {
   if (chr.type !== "unix" || (chr.source?.path !== undefined && chr.source.path !== "")) return chr.source;
-  if (chr.target.type !== "virtio" || chr.target.name === undefined) return chr.source;
-  return {
-    ...chr.source,
-    mode: chr.source?.mode ?? "bind",
-    path: `${b.ctx.paths.channelDir}/${chr.target.name}`,
-  };
+  if (chr.target.type !== "virtio") return chr.source;
+  let file = chr.target.name;
+  if (file === undefined) {
+    // no name: libvirt makes one unique by the port's virtio-serial address
+    const a = chr.address?.type === "virtio-serial" ? chr.address : undefined;
+    if (!a) return chr.source;
+    const two = (n: number): string => String(n).padStart(2, "0");
+    file = `vioser-${two(a.controller)}-${two(a.bus)}-${two(a.port)}.sock`;
+  }
+  return { ...chr.source, mode: chr.source?.mode ?? "bind", path: `${b.ctx.paths.channelDir}/${file}` };
 }
 
 export function buildChannels(b: Build): void {
