@@ -53,6 +53,12 @@ export function formatChrSource(
     case "dbus":
       if (s?.channel !== undefined) w.empty("source", { channel: s.channel });
       break;
+    case "qemu-vdagent":
+      w.elem("source", undefined, () => {
+        if (s?.clipboard !== undefined) w.empty("clipboard", { copypaste: yesNo(s.clipboard) });
+        if (s?.mouseMode !== undefined) w.empty("mouse", { mode: s.mouseMode });
+      });
+      break;
     default:
       break;
   }

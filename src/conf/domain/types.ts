@@ -776,6 +776,10 @@ export interface ChrSource {
   bindService?: string;
   /** `<reconnect enabled= timeout=/>` */
   reconnect?: { enabled: boolean; timeout?: number };
+  /** qemu-vdagent: `<clipboard copypaste='yes|no'/>` */
+  clipboard?: boolean;
+  /** qemu-vdagent: `<mouse mode='server|client'/>` */
+  mouseMode?: "server" | "client";
 }
 
 /**

@@ -91,6 +91,7 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     allocatePort: (kind) =>
       kind === "vnc" ? 5900 : kind === "websocket" ? 5700 : kind === "spice" ? 5901 : 5902,
     graphics: { vncListen: "127.0.0.1", spiceListen: "127.0.0.1", spicePassword: true },
+    chardevTLS: { enabled: false, x509certdir: "/etc/pki/libvirt-chardev" },
     // libvirt's harness mocks the host's DRM render node
     drmRenderNode: "/dev/dri/foo",
     // qemuxmlconftest.c points every emulator TPM at /dev/test and its mock opens a passthrough

@@ -152,6 +152,17 @@ export interface CommandContext {
     tpmAlias: string,
     devicePath: string,
   ) => { fds: { tpm: number | string; cancel: number | string } } | { cancelPath: string } | undefined;
+  /**
+   * qemu.conf `chardev_tls` (TLS for TCP chardevs without `tls=` of their own),
+   * `chardev_tls_x509_cert_dir` (default /etc/pki/qemu), `chardev_tls_x509_verify`,
+   * `chardev_tls_x509_secret_uuid`.
+   */
+  readonly chardevTLS?: {
+    readonly enabled: boolean;
+    readonly x509certdir?: string;
+    readonly x509verify?: boolean;
+    readonly secretUUID?: string;
+  };
   /** Descriptor of /dev/vhost-vsock opened for `<vsock>`. */
   readonly vsockFd?: number;
   /** The CID chosen at start for `<vsock><cid auto='yes'/>`. */
