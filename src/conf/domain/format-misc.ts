@@ -30,7 +30,13 @@ export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
     const s = h.source;
     w.elem(
       "source",
-      { startupPolicy: s.startupPolicy, guestReset: s.guestReset, writeFiltering: yesNo(s.writeFiltering) },
+      {
+        protocol: s.vhost?.protocol,
+        wwpn: s.vhost?.wwpn,
+        startupPolicy: s.startupPolicy,
+        guestReset: s.guestReset,
+        writeFiltering: yesNo(s.writeFiltering),
+      },
       () => {
         if (s.vendor !== undefined) w.empty("vendor", { id: hex(s.vendor, 4) });
         if (s.product !== undefined) w.empty("product", { id: hex(s.product, 4) });

@@ -1023,6 +1023,8 @@ export interface HostdevSource {
   scsi?: { adapter: string; bus: number; target: number; unit: number };
   /** mdev: `<address uuid=/>` */
   mdevUuid?: string;
+  /** scsi_host: `<source protocol='vhost' wwpn=/>` (a vhost-scsi target of the host) */
+  vhost?: { protocol: "vhost"; wwpn: string };
 }
 
 /** `<hostdev mode= type= managed= model= display= ramfb=>` */

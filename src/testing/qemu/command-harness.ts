@@ -100,6 +100,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     tpmPassthrough: () => ({ fds: { tpm: 1730, cancel: 1731 } }),
     // ... and gives vsock the descriptor 6789 and an automatic CID of 42
     vsockFd: 6789,
+    // its mock opens /dev/vhost-scsi as descriptor 3
+    vhostScsiFd: () => 3,
     vsockAutoCid: 42,
     passtSocket: (alias) => `/var/run/libvirt/qemu/passt/${short}-${alias}.socket`,
     incoming: options.incoming,

@@ -7,6 +7,7 @@ import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
 import { Props } from "./escape.ts";
+import { virtioProps } from "./virtio.ts";
 import { actualType, addRomProps } from "./net.ts";
 
 function pciHost(a: { domain: number; bus: number; slot: number; function: number }): string {
@@ -145,6 +146,21 @@ export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number |
           .opt("display", dev.display === undefined ? undefined : dev.display ? "on" : "off")
           .onlyTrue("ramfb", dev.ramfb)
           .pos("bootindex", dev.boot?.order);
+        addAddressProps(b, p, dev, element);
+        b.addJson("-device", p);
+        break;
+      }
+      case "scsi_host": {
+        // libvirt's qemuBuildSCSIVHostHostdevDevProps: vhost-scsi with the /dev/vhost-scsi fd
+        const wwpn = dev.source.vhost?.wwpn ?? "";
+        const fd = b.ctx.vhostScsiFd?.(dev.alias ?? "", wwpn);
+        if (fd === undefined)
+          fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the /dev/vhost-scsi file descriptor" });
+        const p = virtioProps(b, "vhost-scsi", dev.address, dev.model, element)
+          .set("wwpn", wwpn)
+          .set("vhostfd", String(fd))
+          .set("id", dev.alias ?? "")
+          .pos("bootindex", bootIndex(dev));
         addAddressProps(b, p, dev, element);
         b.addJson("-device", p);
         break;

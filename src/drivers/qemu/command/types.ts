@@ -163,6 +163,8 @@ export interface CommandContext {
     readonly x509verify?: boolean;
     readonly secretUUID?: string;
   };
+  /** Descriptor of /dev/vhost-scsi opened for a `<hostdev type='scsi_host'>` (by alias, WWPN). */
+  readonly vhostScsiFd?: (hostdevAlias: string, wwpn: string) => number | undefined;
   /** Descriptor of /dev/vhost-vsock opened for `<vsock>`. */
   readonly vsockFd?: number;
   /** The CID chosen at start for `<vsock><cid auto='yes'/>`. */
