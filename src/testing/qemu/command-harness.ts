@@ -102,6 +102,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     vsockFd: 6789,
     // its mock opens /dev/vhost-scsi as descriptor 3
     vhostScsiFd: () => 3,
+    // ... and finds every SCSI host device at /dev/sg0
+    scsiGenericDevice: () => "/dev/sg0",
     vsockAutoCid: 42,
     passtSocket: (alias) => `/var/run/libvirt/qemu/passt/${short}-${alias}.socket`,
     incoming: options.incoming,

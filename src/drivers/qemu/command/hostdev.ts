@@ -116,6 +116,9 @@ export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number |
     }
     b.addJson("-device", vfioPci(b, net, pciHost(a), bootIndex(net)));
   }
+  // SCSI host devices' block nodes are numbered on after the disks' (one node per disk, as
+  // assignDiskNodes counts them)
+  let scsiNode = b.def.devices.disks.length;
   for (const dev of b.def.devices.hostdevs) {
     if (dev.mode !== "subsystem") continue;
     const element = `hostdev ${dev.alias ?? ""}`;
@@ -147,6 +150,35 @@ export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number |
           .onlyTrue("ramfb", dev.ramfb)
           .pos("bootindex", dev.boot?.order);
         addAddressProps(b, p, dev, element);
+        b.addJson("-device", p);
+        break;
+      }
+      case "scsi": {
+        // libvirt's qemuBuildHostdevSCSIAttachPrepare + qemuBuildSCSIHostdevDevProps: the host's
+        // SCSI generic node as a host_device blockdev, and scsi-generic on the guest's bus
+        const src = dev.source.scsi;
+        if (!src) return fail("QEMU_CMD_INVALID_VALUE", { element, reason: "missing SCSI source" });
+        const sg = b.ctx.scsiGenericDevice?.(src.adapter, src.bus, src.target, src.unit);
+        if (sg === undefined)
+          fail("QEMU_CMD_CONTEXT_MISSING", {
+            element,
+            what: `the SCSI generic device of ${src.adapter} ${String(src.bus)}:${String(src.target)}:${String(src.unit)}`,
+          });
+        const node = `libvirt-${String(++scsiNode)}-backend`;
+        b.addJson(
+          "-blockdev",
+          new Props()
+            .set("driver", "host_device")
+            .set("filename", sg)
+            .set("node-name", node)
+            .set("read-only", dev.readonly === true),
+        );
+        const p = new Props()
+          .set("driver", "scsi-generic")
+          .set("drive", node)
+          .set("id", dev.alias ?? "");
+        addAddressProps(b, p, dev, element, "scsi");
+        p.pos("bootindex", bootIndex(dev));
         b.addJson("-device", p);
         break;
       }

@@ -163,6 +163,16 @@ export interface CommandContext {
     readonly x509verify?: boolean;
     readonly secretUUID?: string;
   };
+  /**
+   * The host's SCSI generic device (`/dev/sg0`) of `<hostdev type='scsi'>`'s adapter
+   * (`scsi_host0`) and bus:target:unit.
+   */
+  readonly scsiGenericDevice?: (
+    adapter: string,
+    bus: number,
+    target: number,
+    unit: number,
+  ) => string | undefined;
   /** Descriptor of /dev/vhost-scsi opened for a `<hostdev type='scsi_host'>` (by alias, WWPN). */
   readonly vhostScsiFd?: (hostdevAlias: string, wwpn: string) => number | undefined;
   /** Descriptor of /dev/vhost-vsock opened for `<vsock>`. */

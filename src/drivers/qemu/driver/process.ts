@@ -66,6 +66,7 @@ import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
 import { startVirtiofsd, virtiofsFilesystems, type VirtiofsDaemon } from "./virtiofs.ts";
+import { hostScsiGenericDevice } from "./hostdev-prepare.ts";
 import {
   emulatorTpms,
   hostTpmCancelPath,
@@ -203,6 +204,9 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     monitor: { path: monitorPath },
     // emulated TPMs: the swtpm started below listens here; passthrough: QEMU opens the host TPM
     tpmEmulatorSocket: (alias: string) => swtpmSocketPath(dp.domainDir, alias),
+    // <hostdev type='scsi'>: the adapter's device's SCSI generic node, from sysfs
+    scsiGenericDevice: (adapter: string, bus: number, target: number, unit: number) =>
+      hostScsiGenericDevice(drv.options.sysfsRoot, adapter, bus, target, unit),
     tpmPassthrough: (_alias: string, path: string) => ({
       cancelPath: hostTpmCancelPath(path, drv.options.sysfsRoot),
     }),
