@@ -3,7 +3,7 @@
  * (`<boot>`, `<alias>` for user aliases, `<master>`, `<rom>`, `<acpi>`, `<address>`).
  */
 import type { XmlWriter } from "../xml.ts";
-import type { DeviceAddress, DeviceCommon } from "./types.ts";
+import type { DeviceAddress, DeviceCommon, VirtioOptions } from "./types.ts";
 
 export const hex = (n: number, width = 0): string => `0x${n.toString(16).padStart(width, "0")}`;
 export const onOff = (b: boolean | undefined): string | undefined =>
@@ -95,4 +95,14 @@ export function formatInfo(w: XmlWriter, dev: DeviceCommon, master?: { startport
     w.empty("rom", { enabled: yesNo(dev.rom.enabled), bar: onOff(dev.rom.bar), file: dev.rom.file });
   if (dev.acpiIndex !== undefined) w.empty("acpi", { index: dev.acpiIndex });
   if (dev.address) formatAddress(w, dev.address);
+}
+
+/** libvirt's virDomainVirtioOptionsFormat: the virtio options as `<driver>` attributes. */
+export function virtioOptionAttrs(v: VirtioOptions | undefined): Record<string, string | undefined> {
+  return {
+    iommu: onOff(v?.iommu),
+    ats: onOff(v?.ats),
+    packed: onOff(v?.packed),
+    page_per_vq: onOff(v?.page_per_vq),
+  };
 }

@@ -3,7 +3,7 @@
  */
 import type { XmlWriter } from "../xml.ts";
 import type { AudioDef, AudioIo, GraphicsDef, InputDef, SoundDef, VideoDef } from "./types.ts";
-import { formatInfo, liveWriters, onOff, yesNo } from "./format-info.ts";
+import { formatInfo, liveWriters, onOff, virtioOptionAttrs, yesNo } from "./format-info.ts";
 
 export function formatInput(w: XmlWriter, i: InputDef): void {
   w.elem("input", { type: i.type, bus: i.bus, model: i.model }, () => {
@@ -16,6 +16,7 @@ export function formatInput(w: XmlWriter, i: InputDef): void {
         grabToggle: s.grabToggle,
         repeat: onOff(s.repeat),
       });
+    if (i.virtio) w.empty("driver", virtioOptionAttrs(i.virtio));
     formatInfo(w, i);
   });
 }

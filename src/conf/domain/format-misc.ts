@@ -13,7 +13,7 @@ import type {
   TpmDef,
   VsockDef,
 } from "./types.ts";
-import { formatInfo, hex, onOff, yesNo } from "./format-info.ts";
+import { formatInfo, hex, onOff, virtioOptionAttrs, yesNo } from "./format-info.ts";
 import { formatChrSource } from "./format-chr.ts";
 
 export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
@@ -76,6 +76,8 @@ export function formatMemballoon(w: XmlWriter, m: MemballoonDef): void {
     () => {
       if (m.statsPeriod !== undefined) w.empty("stats", { period: m.statsPeriod });
       formatInfo(w, m);
+      // libvirt writes the balloon's <driver> after its address
+      if (m.virtio) w.empty("driver", virtioOptionAttrs(m.virtio));
     },
   );
 }
@@ -93,6 +95,7 @@ export function formatRng(w: XmlWriter, r: RngDef): void {
         formatChrSource(w, type, b.source, b.protocol);
       });
     } else w.empty("backend", { model: b.model });
+    if (r.virtio) w.empty("driver", virtioOptionAttrs(r.virtio));
     formatInfo(w, r);
   });
 }

@@ -3,7 +3,7 @@
  */
 import type { XmlWriter } from "../xml.ts";
 import type { ControllerDef, DiskDef, FilesystemDef } from "./types.ts";
-import { formatInfo, hex, onOff, statusWriters, yesNo } from "./format-info.ts";
+import { formatInfo, hex, onOff, statusWriters, virtioOptionAttrs, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
   const s = d.source;
@@ -133,13 +133,14 @@ export function formatController(w: XmlWriter, c: ControllerDef): void {
       }
     }
     const d = c.driver;
-    if (d)
+    if (d || c.virtio)
       w.empty("driver", {
-        queues: d.queues,
-        cmd_per_lun: d.cmd_per_lun,
-        max_sectors: d.max_sectors,
-        ioeventfd: onOff(d.ioeventfd),
-        iothread: d.iothread,
+        queues: d?.queues,
+        cmd_per_lun: d?.cmd_per_lun,
+        max_sectors: d?.max_sectors,
+        ioeventfd: onOff(d?.ioeventfd),
+        iothread: d?.iothread,
+        ...virtioOptionAttrs(c.virtio),
       });
     formatInfo(w, c, c.master);
   });

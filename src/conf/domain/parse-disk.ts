@@ -16,6 +16,7 @@ import {
   uintAttr,
   uintText,
   yesNo,
+  virtioOptions,
 } from "./reader.ts";
 
 const DISK_TYPES = ["file", "block", "dir", "network", "volume", "nvme", "vhostuser", "vhostvdpa"] as const;
@@ -357,7 +358,9 @@ export function parseController(el: XmlElement): ControllerDef & { indexGiven: b
     }
     const ioe = onOff(driver, "ioeventfd");
     if (ioe !== undefined) d.ioeventfd = ioe;
-    c.driver = d;
+    const virtio = virtioOptions(driver);
+    if (virtio) c.virtio = virtio;
+    if (Object.keys(d).length > 0 || !virtio) c.driver = d;
   }
   const master = el.child("master");
   if (master) c.master = { startport: uintAttr(master, "startport", { hex: false, max: 0xffffffff }) ?? 0 };

@@ -24,6 +24,7 @@ import {
   uintAttr,
   yesNo,
   onOff,
+  virtioOptions,
 } from "./reader.ts";
 
 const GRAPHICS = ["sdl", "vnc", "rdp", "desktop", "spice", "egl-headless", "dbus"] as const;
@@ -232,6 +233,8 @@ export function parseInput(el: XmlElement): InputDef {
     const repeat = onOff(src, "repeat");
     if (repeat !== undefined) i.source.repeat = repeat;
   }
+  const virtio = virtioOptions(el.child("driver"));
+  if (virtio) i.virtio = virtio;
   parseDeviceInfo(el, i);
   return i;
 }

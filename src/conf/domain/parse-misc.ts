@@ -36,6 +36,7 @@ import {
   uintText,
   unsupported,
   yesNo,
+  virtioOptions,
 } from "./reader.ts";
 
 export function parseMemballoon(el: XmlElement): MemballoonDef {
@@ -54,6 +55,8 @@ export function parseMemballoon(el: XmlElement): MemballoonDef {
   if (fpr !== undefined) m.freePageReporting = fpr;
   const stats = el.child("stats");
   if (stats) m.statsPeriod = reqUInt(stats, "period", { hex: false, max: 0x7fffffff });
+  const virtio = virtioOptions(el.child("driver"));
+  if (virtio) m.virtio = virtio;
   parseDeviceInfo(el, m);
   return m;
 }
@@ -84,6 +87,8 @@ export function parseRng(el: XmlElement): RngDef {
     const period = uintAttr(rate, "period", { hex: false, min: 1, max: 0xffffffff });
     if (period !== undefined) rng.rate.period = period;
   }
+  const virtio = virtioOptions(el.child("driver"));
+  if (virtio) rng.virtio = virtio;
   parseDeviceInfo(el, rng);
   return rng;
 }

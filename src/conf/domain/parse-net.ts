@@ -25,6 +25,7 @@ import {
   uintAttr,
   uintText,
   yesNo,
+  virtioOptions,
 } from "./reader.ts";
 
 const TYPES = [
@@ -310,7 +311,11 @@ export function parseInterface(el: XmlElement): InterfaceDef {
   const bw = el.child("bandwidth");
   if (bw) iface.bandwidth = parseBandwidth(bw);
   const driver = el.child("driver");
-  if (driver) iface.driver = parseDriver(driver);
+  if (driver) {
+    iface.driver = parseDriver(driver);
+    const virtio = virtioOptions(driver);
+    if (virtio) iface.virtio = virtio;
+  }
   const filter = el.child("filterref");
   if (filter) {
     iface.filterref = { filter: reqStr(filter, "filter") };

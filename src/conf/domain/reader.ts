@@ -7,6 +7,7 @@ import type { XmlElement } from "../xml.ts";
 import { VirtError } from "../../util/errors/index.ts";
 import { placeOf, readEnumAttr, type Place } from "../typed-read.ts";
 import { formatBitmap, parseBitmapMembers } from "./bitmap.ts";
+import type { VirtioOptions } from "./types.ts";
 
 export function invalid(
   place: Place,
@@ -355,4 +356,15 @@ export function bitmapAttr(
     );
   }
   return formatBitmap(members);
+}
+
+/** The virtio options of a device's `<driver>` element (undefined when it sets none). */
+export function virtioOptions(driver: XmlElement | undefined): VirtioOptions | undefined {
+  if (!driver) return undefined;
+  const v: VirtioOptions = {};
+  for (const k of ["iommu", "ats", "packed", "page_per_vq"] as const) {
+    const x = onOff(driver, k);
+    if (x !== undefined) v[k] = x;
+  }
+  return Object.keys(v).length > 0 ? v : undefined;
 }

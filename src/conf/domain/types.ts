@@ -124,6 +124,14 @@ export interface DeviceRom {
   enabled?: boolean;
 }
 
+/** `<driver iommu= ats= packed= page_per_vq=>` of a virtio device (libvirt's virtio options). */
+export interface VirtioOptions {
+  iommu?: boolean;
+  ats?: boolean;
+  packed?: boolean;
+  page_per_vq?: boolean;
+}
+
 /** Parts every device may carry (`<alias>`, `<address>`, `<boot>`, `<acpi>`, `<rom>`). */
 export interface DeviceCommon {
   /**
@@ -580,6 +588,8 @@ export interface ControllerDriver {
 
 /** `<controller type= index= model= ports= vectors=>` */
 export interface ControllerDef extends DeviceCommon {
+  /** `<driver>`'s virtio options */
+  virtio?: VirtioOptions;
   type: ControllerType;
   index: number;
   /**
@@ -707,6 +717,8 @@ export interface PortForward {
 
 /** `<interface type= managed= trustGuestRxFilters=>` */
 export interface InterfaceDef extends DeviceCommon {
+  /** `<driver>`'s virtio options */
+  virtio?: VirtioOptions;
   type: InterfaceType;
   managed?: boolean;
   trustGuestRxFilters?: boolean;
@@ -816,6 +828,8 @@ export type InputBus = "ps2" | "usb" | "xen" | "parallels" | "virtio" | "none";
 
 /** `<input type= bus= model=>` */
 export interface InputDef extends DeviceCommon {
+  /** `<driver>`'s virtio options */
+  virtio?: VirtioOptions;
   type: InputType;
   bus?: InputBus;
   model?: string;
@@ -1064,6 +1078,8 @@ export interface WatchdogDef extends DeviceCommon {
 
 /** `<memballoon model= autodeflate= freePageReporting=>` */
 export interface MemballoonDef extends DeviceCommon {
+  /** `<driver>`'s virtio options */
+  virtio?: VirtioOptions;
   model: "virtio" | "xen" | "none" | "virtio-transitional" | "virtio-non-transitional";
   autodeflate?: boolean;
   freePageReporting?: boolean;
@@ -1085,6 +1101,8 @@ export interface RngBackend {
 
 /** `<rng model=>` */
 export interface RngDef extends DeviceCommon {
+  /** `<driver>`'s virtio options */
+  virtio?: VirtioOptions;
   model: "virtio" | "virtio-transitional" | "virtio-non-transitional";
   /** `<rate bytes= period=/>` */
   rate?: { bytes: number; period?: number };

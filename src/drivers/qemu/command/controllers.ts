@@ -8,7 +8,7 @@ import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
 import { Props } from "./escape.ts";
-import { virtioProps } from "./virtio.ts";
+import { addVirtioOptions, virtioProps } from "./virtio.ts";
 
 const USB_MODELS: Record<string, { driver: string; flag: string }> = {
   "piix3-uhci": { driver: "piix3-usb-uhci", flag: "piix3-usb-uhci" },
@@ -105,7 +105,10 @@ function usbProps(b: Build, c: ControllerDef): Props {
 function scsiProps(b: Build, c: ControllerDef): Props {
   const model = c.model ?? "lsilogic";
   if (model.startsWith("virtio")) {
-    const p = virtioProps(b, "virtio-scsi", c.address, model, "virtio-scsi controller");
+    const p = addVirtioOptions(
+      virtioProps(b, "virtio-scsi", c.address, model, "virtio-scsi controller"),
+      c.virtio,
+    );
     if (c.driver?.iothread !== undefined && c.driver.iothread > 0)
       p.set("iothread", `iothread${c.driver.iothread}`);
     p.set("id", c.alias ?? "");
@@ -177,7 +180,10 @@ export function controllerProps(b: Build, c: ControllerDef): Props | undefined {
       p = scsiProps(b, c);
       break;
     case "virtio-serial":
-      p = virtioProps(b, "virtio-serial", c.address, c.model, "virtio-serial controller")
+      p = addVirtioOptions(
+        virtioProps(b, "virtio-serial", c.address, c.model, "virtio-serial controller"),
+        c.virtio,
+      )
         .set("id", c.alias ?? "")
         .opt("max_ports", c.ports)
         .opt("vectors", c.vectors);

@@ -9,7 +9,7 @@ import { fail, requireFlag, unsupported } from "./build.ts";
 import { buildChardev } from "./chardev.ts";
 import { escapeComma, Props } from "./escape.ts";
 import { audioIdFor } from "./graphics.ts";
-import { virtioProps } from "./virtio.ts";
+import { addVirtioOptions, virtioProps } from "./virtio.ts";
 
 const USB_INPUTS: Record<string, string> = { mouse: "usb-mouse", tablet: "usb-tablet", keyboard: "usb-kbd" };
 const VIRTIO_INPUTS: Record<string, string> = {
@@ -56,7 +56,7 @@ export function buildInputs(b: Build): void {
             element: inputElement(i),
             reason: "no virtio device of this type",
           });
-        const p = virtioProps(b, base, i.address, i.model, inputElement(i))
+        const p = addVirtioOptions(virtioProps(b, base, i.address, i.model, inputElement(i)), i.virtio)
           .set("id", i.alias ?? "")
           .opt("evdev", i.type === "passthrough" ? i.source?.evdev : undefined);
         addAddressProps(b, p, i, inputElement(i));
@@ -252,7 +252,7 @@ export function buildHubs(b: Build): void {
 export function buildMemballoon(b: Build): void {
   const m = b.def.devices.memballoon;
   if (!m || m.model === "none" || m.model === "xen") return;
-  const p = virtioProps(b, "virtio-balloon", m.address, m.model, "memballoon")
+  const p = addVirtioOptions(virtioProps(b, "virtio-balloon", m.address, m.model, "memballoon"), m.virtio)
     .set("id", m.alias ?? "")
     .opt("deflate-on-oom", m.autodeflate)
     .opt("free-page-reporting", m.freePageReporting);
@@ -291,7 +291,7 @@ export function buildRngs(b: Build): void {
     b.addJson("-object", obj);
     const bytes = r.rate?.bytes ?? 0;
     const period = bytes > 0 ? (r.rate?.period ?? 1000) : 0;
-    const p = virtioProps(b, "virtio-rng", r.address, r.model, `rng ${alias}`)
+    const p = addVirtioOptions(virtioProps(b, "virtio-rng", r.address, r.model, `rng ${alias}`), r.virtio)
       .set("rng", `obj${alias}`)
       .set("id", alias)
       .pos("max-bytes", bytes)

@@ -9,7 +9,7 @@ import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
 import { buildChardev } from "./chardev.ts";
 import { Props } from "./escape.ts";
-import { virtioProps } from "./virtio.ts";
+import { addVirtioOptions, virtioProps } from "./virtio.ts";
 
 export function isVirtioNet(net: InterfaceDef): boolean {
   const m = net.model ?? "";
@@ -199,7 +199,10 @@ export function nicProps(b: Build, net: InterfaceDef, bootindex: number | undefi
   const alias = net.alias ?? "";
   let p: Props;
   if (isVirtioNet(net)) {
-    p = virtioProps(b, "virtio-net", net.address, net.model, `interface ${alias}`);
+    p = addVirtioOptions(
+      virtioProps(b, "virtio-net", net.address, net.model, `interface ${alias}`),
+      net.virtio,
+    );
     const d = net.driver ?? {};
     let tx: string | undefined;
     if (d.txmode === "iothread") tx = "bh";

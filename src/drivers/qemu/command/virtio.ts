@@ -2,7 +2,7 @@
  * Names of virtio devices: base name + transport suffix (`-pci`, `-device`, `-ccw`) +
  * `-transitional`/`-non-transitional` for those models.
  */
-import type { DeviceAddress } from "../../../conf/domain/types.ts";
+import type { DeviceAddress, VirtioOptions } from "../../../conf/domain/types.ts";
 import type { Build } from "./build.ts";
 import { fail } from "./build.ts";
 import { Props } from "./escape.ts";
@@ -66,4 +66,16 @@ export function virtioProps(
   useBusSuffix = true,
 ): Props {
   return new Props().set("driver", virtioDeviceName(b, base, address, model, element, useBusSuffix));
+}
+
+/**
+ * libvirt's virtio options, right after the driver name (qemuBuildVirtioDevProps):
+ * `iommu_platform`, `ats`, `packed`, `page-per-vq`, each only when the XML sets it.
+ */
+export function addVirtioOptions(p: Props, v: VirtioOptions | undefined): Props {
+  return p
+    .opt("iommu_platform", v?.iommu)
+    .opt("ats", v?.ats)
+    .opt("packed", v?.packed)
+    .opt("page-per-vq", v?.page_per_vq);
 }
