@@ -10,6 +10,7 @@ import type {
   MemoryDeviceDef,
   RedirdevDef,
   RngDef,
+  RedirFilterRule,
   TpmDef,
   VsockDef,
 } from "./types.ts";
@@ -97,6 +98,27 @@ export function formatRng(w: XmlWriter, r: RngDef): void {
     } else w.empty("backend", { model: b.model });
     if (r.virtio) w.empty("driver", virtioOptionAttrs(r.virtio));
     formatInfo(w, r);
+  });
+}
+
+const hexUpper = (n: number, width: number): string =>
+  `0x${n.toString(16).toUpperCase().padStart(width, "0")}`;
+
+export function formatRedirFilter(w: XmlWriter, rules: readonly RedirFilterRule[]): void {
+  w.elem("redirfilter", undefined, () => {
+    for (const r of rules) {
+      const v = r.version;
+      w.empty("usbdev", {
+        class: r.class === undefined ? undefined : hexUpper(r.class, 2),
+        vendor: r.vendor === undefined ? undefined : hexUpper(r.vendor, 4),
+        product: r.product === undefined ? undefined : hexUpper(r.product, 4),
+        version:
+          v === undefined
+            ? undefined
+            : `${String(((v >> 12) & 0xf) * 10 + ((v >> 8) & 0xf))}.${String((v >> 4) & 0xf)}${String(v & 0xf)}`,
+        allow: r.allow ? "yes" : "no",
+      });
+    }
   });
 }
 

@@ -17,6 +17,7 @@ import {
   parseMemoryDevice,
   parsePanic,
   parseRedirdev,
+  parseRedirFilter,
   parseRng,
   parseTpm,
   parseVsock,
@@ -145,6 +146,10 @@ const handlers: Readonly<Record<string, Handler>> = {
   },
   hostdev: (d, el) => d.hostdevs.push(parseHostdev(el)),
   redirdev: (d, el) => d.redirdevs.push(parseRedirdev(el)),
+  redirfilter: (d, el) => {
+    if (d.redirfilter) throw structural(el, "only one <redirfilter> is allowed");
+    d.redirfilter = parseRedirFilter(el);
+  },
   hub: (d, el) => d.hubs.push(parseHub(el)),
   watchdog: (d, el) => d.watchdogs.push(parseWatchdog(el)),
   memballoon: (d, el) => {

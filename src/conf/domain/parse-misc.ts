@@ -11,6 +11,7 @@ import type {
   MemoryDeviceDef,
   PanicDef,
   RedirdevDef,
+  RedirFilterRule,
   RngDef,
   TpmDef,
   TpmPcrBank,
@@ -25,6 +26,7 @@ import {
   enumAttr,
   invalidText,
   missingAttr,
+  parseUInt,
   missingChild,
   onOff,
   reqEnum,
@@ -138,6 +140,40 @@ export function parsePanic(el: XmlElement): PanicDef {
   if (model) p.model = model;
   parseDeviceInfo(el, p);
   return p;
+}
+
+/** libvirt's version helper: `major.minor` as BCD, a one-digit minor read as tenths (`9.4` is 9.40). */
+function usbVersion(el: XmlElement, text: string): number {
+  const m = /^(\d{1,2})\.(\d{1,2})$/.exec(text);
+  if (!m) throw unsupported(el, `Cannot parse USB version ${text}`);
+  const major = Number(m[1]);
+  const minor = m[2]!.length === 1 ? Number(m[2]) * 10 : Number(m[2]);
+  return (Math.floor(major / 10) << 12) | ((major % 10) << 8) | (Math.floor(minor / 10) << 4) | (minor % 10);
+}
+
+export function parseRedirFilter(el: XmlElement): RedirFilterRule[] {
+  return el.all("usbdev").map((u) => {
+    const rule: RedirFilterRule = { allow: false };
+    const num = (name: string, max: number, what: string): number | undefined => {
+      const v = str(u, name);
+      if (v === undefined || v === "-1") return undefined;
+      const n = parseUInt(v, true);
+      if (n === undefined || n > max) throw unsupported(u, `Invalid USB ${what} 0x${(n ?? 0).toString(16)}`);
+      return n;
+    };
+    const cls = num("class", 0xff, "Class code");
+    if (cls !== undefined) rule.class = cls;
+    const vendor = num("vendor", 0xffff, "vendor ID");
+    if (vendor !== undefined) rule.vendor = vendor;
+    const product = num("product", 0xffff, "product ID");
+    if (product !== undefined) rule.product = product;
+    const version = str(u, "version");
+    if (version !== undefined && version !== "-1") rule.version = usbVersion(u, version);
+    const allow = yesNo(u, "allow");
+    if (allow === undefined) throw missingAttr(u, "allow");
+    rule.allow = allow;
+    return rule;
+  });
 }
 
 export function parseTpm(el: XmlElement): TpmDef {

@@ -1065,6 +1065,18 @@ export interface RedirdevDef extends DeviceCommon {
   protocol?: string;
 }
 
+/**
+ * `<usbdev class= vendor= product= version= allow=/>` of `<redirfilter>`; an absent field (or
+ * `-1`) matches any value. `version` is BCD (`1.10` is 0x0110).
+ */
+export interface RedirFilterRule {
+  class?: number;
+  vendor?: number;
+  product?: number;
+  version?: number;
+  allow: boolean;
+}
+
 /** `<hub type='usb'>` */
 export interface HubDef extends DeviceCommon {
   type: "usb";
@@ -1205,6 +1217,8 @@ export interface Devices {
   videos: VideoDef[];
   hostdevs: HostdevDef[];
   redirdevs: RedirdevDef[];
+  /** `<redirfilter>`: which USB devices redirection lets through, in order */
+  redirfilter?: RedirFilterRule[];
   hubs: HubDef[];
   watchdogs: WatchdogDef[];
   memballoon?: MemballoonDef;

@@ -2,7 +2,7 @@
  * The remaining devices: inputs, audio backends and sound cards, watchdogs, USB redirection and
  * hubs, the memory balloon, RNGs, panic devices, vsock, IOMMU, TPM, vmcoreinfo.
  */
-import type { AudioDef, AudioIo, InputDef, TpmDef } from "../../../conf/domain/types.ts";
+import type { AudioDef, AudioIo, InputDef, RedirFilterRule, TpmDef } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag, unsupported } from "./build.ts";
@@ -222,6 +222,16 @@ export function buildWatchdogs(b: Build): void {
   b.add("-watchdog-action", action);
 }
 
+/** usb-redir's `filter=`: `class:vendor:product:version:allow` per rule, `|` between, `-1` for any. */
+function redirFilter(rules: readonly RedirFilterRule[] | undefined): string | undefined {
+  if (!rules || rules.length === 0) return undefined;
+  const h = (n: number | undefined, width: number): string =>
+    n === undefined ? "-1" : `0x${n.toString(16).toUpperCase().padStart(width, "0")}`;
+  return rules
+    .map((r) => `${h(r.class, 2)}:${h(r.vendor, 4)}:${h(r.product, 4)}:${h(r.version, 4)}:${r.allow ? 1 : 0}`)
+    .join("|");
+}
+
 export function buildRedirdevs(b: Build): void {
   for (const r of b.def.devices.redirdevs) {
     const alias = r.alias ?? "";
@@ -234,6 +244,7 @@ export function buildRedirdevs(b: Build): void {
       .set("driver", "usb-redir")
       .set("chardev", `char${alias}`)
       .set("id", alias)
+      .opt("filter", redirFilter(b.def.devices.redirfilter))
       .pos("bootindex", r.boot?.order);
     addAddressProps(b, p, r, `redirdev ${alias}`);
     b.addJson("-device", p);
