@@ -6,7 +6,8 @@ import type { AudioDef, AudioIo, GraphicsDef, InputDef, SoundDef, VideoDef } fro
 import { formatInfo, liveWriters, onOff, virtioOptionAttrs, yesNo } from "./format-info.ts";
 
 export function formatInput(w: XmlWriter, i: InputDef): void {
-  w.elem("input", { type: i.type, bus: i.bus, model: i.model }, () => {
+  // libvirt leaves out bus="none" (what an evdev input gets)
+  w.elem("input", { type: i.type, bus: i.bus === "none" ? undefined : i.bus, model: i.model }, () => {
     const s = i.source;
     if (s)
       w.empty("source", {
