@@ -356,6 +356,7 @@ export function buildIommu(b: Build): void {
         .opt("eim", onoff(d.eim))
         .opt("device-iotlb", bool(d.iotlb));
       if (d.aw_bits !== undefined) p.set("aw-bits", Number(d.aw_bits));
+      p.opt("dma-translation", bool(d.dma_translation));
       b.addJson("-device", p);
       break;
     }
