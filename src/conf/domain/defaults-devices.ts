@@ -95,7 +95,8 @@ function dropDefaultChannelPath(chr: ChrDef, facts: DomainFacts): void {
   const name = chr.target.name;
   if (chr.type !== "unix" || chr.target.type !== "virtio" || path === undefined || name === undefined) return;
   if (facts.isDefaultChannelPath?.(path, name) !== true) return;
-  const { path: _dropped, ...rest } = chr.source ?? {};
+  const rest = { ...chr.source };
+  delete rest.path;
   if (Object.keys(rest).every((k) => k === "mode")) delete chr.source;
   else chr.source = rest;
 }
