@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { assignAliases, assignUsbAddresses, parseDomainXML } from "./index.ts";
+import { assignAliases, assignUsbAddresses, defaultChannelPaths, parseDomainXML } from "./index.ts";
 import type { DomainDef, PciAddress } from "./types.ts";
 import { formatBitmap, parseBitmap } from "./bitmap.ts";
 
@@ -264,4 +264,39 @@ test("<audio>: settings and backend attributes round-trip in libvirt's order, ot
     },
     output: { fixedSettings: false, bufferCount: 4 },
   });
+});
+
+test("a virtio channel's socket path is dropped only where the driver would generate it", () => {
+  const isDefault = defaultChannelPaths("/var/lib/libvirt/qemu/channel/target", [
+    "/var/lib/libvirt/qemu/channel",
+    "/var/run/libvirt/qemu/channel",
+  ]);
+  const name = "org.qemu.guest_agent.0";
+  for (const path of [
+    `/var/lib/libvirt/qemu/channel/target/g1.${name}`,
+    `/var/lib/libvirt/qemu/channel/target/domain-1-g1/${name}`,
+    `/var/lib/libvirt/qemu/channel/1-g1/${name}`,
+    `/var/run/libvirt/qemu/channel/1-g1/${name}`,
+  ])
+    assert.equal(isDefault(path, name), true, path);
+  for (const path of [
+    // the target folder itself and a folder without an id are the user's choice (libvirt keeps them)
+    `/var/lib/libvirt/qemu/channel/target/${name}`,
+    `/var/lib/libvirt/qemu/channel/target/g1/${name}`,
+    `/tmp/libvirt/qemu/channel/1-g1/${name}`,
+    `/var/lib/libvirt/qemu/channel/1-g1/other`,
+  ])
+    assert.equal(isDefault(path, name), false, path);
+  const channel = (path: string): string =>
+    `<channel type='unix'><source mode='bind' path='${path}'/><target type='virtio' name='fdsa'/></channel>`;
+  const { def } = parseDomainXML(
+    domain(
+      "pc",
+      channel("/var/lib/libvirt/qemu/channel/target/fdsa") +
+        channel("/var/run/libvirt/qemu/channel/1-g1/fdsa"),
+    ),
+    { facts: { isDefaultChannelPath: isDefault } },
+  );
+  assert.equal(def.devices.channels[0]?.source?.path, "/var/lib/libvirt/qemu/channel/target/fdsa");
+  assert.equal(def.devices.channels[1]?.source?.path, undefined);
 });

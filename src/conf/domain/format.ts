@@ -30,6 +30,7 @@ import {
   formatRedirdev,
   formatRng,
   formatSmartcard,
+  formatRedirFilter,
   formatTpm,
   formatVsock,
 } from "./format-misc.ts";
@@ -58,6 +59,7 @@ function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
     for (const x of d.videos) formatVideo(w, x);
     for (const x of d.hostdevs) formatHostdev(w, x);
     for (const x of d.redirdevs) formatRedirdev(w, x);
+    if (d.redirfilter) formatRedirFilter(w, d.redirfilter);
     for (const x of d.hubs)
       w.elem("hub", { type: x.type }, () => {
         formatInfo(w, x);

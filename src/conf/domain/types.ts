@@ -881,6 +881,10 @@ export interface ChrSource {
   bindService?: string;
   /** `<reconnect enabled= timeout=/>` */
   reconnect?: { enabled: boolean; timeout?: number };
+  /** qemu-vdagent: `<clipboard copypaste='yes|no'/>` */
+  clipboard?: boolean;
+  /** qemu-vdagent: `<mouse mode='server|client'/>` */
+  mouseMode?: "server" | "client";
 }
 
 /**
@@ -1165,6 +1169,8 @@ export interface HostdevSource {
   scsi?: { adapter: string; bus: number; target: number; unit: number };
   /** mdev: `<address uuid=/>` */
   mdevUuid?: string;
+  /** scsi_host: `<source protocol='vhost' wwpn=/>` (a vhost-scsi target of the host) */
+  vhost?: { protocol: "vhost"; wwpn: string };
 }
 
 /** `<hostdev mode= type= managed= model= display= ramfb=>` */
@@ -1204,6 +1210,18 @@ export interface RedirdevDef extends DeviceCommon {
   type: ChrType;
   source?: ChrSource;
   protocol?: string;
+}
+
+/**
+ * `<usbdev class= vendor= product= version= allow=/>` of `<redirfilter>`; an absent field (or
+ * `-1`) matches any value. `version` is BCD (`1.10` is 0x0110).
+ */
+export interface RedirFilterRule {
+  class?: number;
+  vendor?: number;
+  product?: number;
+  version?: number;
+  allow: boolean;
 }
 
 /** `<hub type='usb'>` */
@@ -1250,14 +1268,36 @@ export interface PanicDef extends DeviceCommon {
   model?: "isa" | "pseries" | "hyperv" | "s390" | "pvpanic";
 }
 
+/** `<tpm model=>`: the guest's TPM front end. */
+export type TpmModel = "tpm-tis" | "tpm-crb" | "tpm-spapr" | "spapr-tpm-proxy";
+export const TPM_MODELS: readonly TpmModel[] = ["tpm-tis", "tpm-crb", "tpm-spapr", "spapr-tpm-proxy"];
+/** `<active_pcr_banks>` children, in libvirt's order. */
+export const TPM_PCR_BANKS = ["sha1", "sha256", "sha384", "sha512"] as const;
+export type TpmPcrBank = (typeof TPM_PCR_BANKS)[number];
+
 /** `<tpm model=><backend type= version=>` */
 export interface TpmDef extends DeviceCommon {
-  model?: string;
+  model?: TpmModel;
   backend: {
     type: "passthrough" | "emulator" | "external";
-    version?: string;
+    /** emulator: `1.2` or `2.0` (filled in at define) */
+    version?: "1.2" | "2.0";
+    /** passthrough: `<device path=>` (the host TPM, default /dev/tpm0) */
     path?: string;
+    /** emulator: keep the state when a transient domain goes away */
     persistent_state?: boolean;
+    /** emulator: swtpm's log level */
+    debug?: number;
+    /** emulator: `<encryption secret=>`, the UUID of the secret encrypting the state */
+    secret?: string;
+    /** emulator: `<active_pcr_banks>` */
+    activePcrBanks?: TpmPcrBank[];
+    /** emulator: `<source type= path=>`, where the state is kept (a folder or one file) */
+    source?: { type: "dir" | "file"; path: string };
+    /** emulator: `<profile source= removeDisabled= name=>` (TPM 2.0 profile of swtpm) */
+    profile?: { source: string; removeDisabled?: "check" | "fips-host"; name?: string };
+    /** external: `<source type='unix' mode='connect' path=>`, the socket of a swtpm run elsewhere */
+    socket?: string;
   };
 }
 
@@ -1321,6 +1361,8 @@ export interface Devices {
   redirdevs: RedirdevDef[];
   /** `<smartcard>` devices (absent: none) */
   smartcards?: SmartcardDef[];
+  /** `<redirfilter>`: which USB devices redirection lets through, in order */
+  redirfilter?: RedirFilterRule[];
   hubs: HubDef[];
   watchdogs: WatchdogDef[];
   memballoon?: MemballoonDef;
@@ -1486,6 +1528,11 @@ export interface DomainFacts {
    * definitions (`abiUpdate`).
    */
   fillFirmware?(def: DomainDef, abiUpdate: boolean): void;
+  /**
+   * Whether a virtio channel's unix socket path is one the driver generates itself (it is then
+   * dropped from the definition, as libvirt's qemuDomainChrDefDropDefaultPath).
+   */
+  isDefaultChannelPath?(path: string, targetName: string): boolean;
   /**
    * What picks the audio backend added to a definition without `<audio>`: qemu.conf's
    * `vnc_allow_host_audio` / `nographics_allow_host_audio` and the daemon's environment

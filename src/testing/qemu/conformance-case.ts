@@ -7,7 +7,12 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { assignAliases, formatDomainXML, parseDomainXML } from "../../conf/domain/index.ts";
+import {
+  assignAliases,
+  defaultChannelPaths,
+  formatDomainXML,
+  parseDomainXML,
+} from "../../conf/domain/index.ts";
 
 import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
 import { domainFactsFromCaps } from "../../drivers/qemu/capabilities/facts.ts";
@@ -134,8 +139,16 @@ export interface CaseDetail {
  * (`pc` becomes `pc-i440fx-7.2`).
  */
 export function harnessFacts(caps: QemuCaps, variant: string): DomainFacts {
-  // the system driver's directory, which the harness' paths live under
-  const facts = { ...domainFactsFromCaps(caps), libDir: "/var/lib/libvirt/qemu" };
+  const facts = {
+    ...domainFactsFromCaps(caps),
+    // the system driver's directory, which the harness' paths live under
+    libDir: "/var/lib/libvirt/qemu",
+    // the harness' privileged driver: channel target dir, and lib/run dirs' channel folders
+    isDefaultChannelPath: defaultChannelPaths("/var/lib/libvirt/qemu/channel/target", [
+      "/var/lib/libvirt/qemu/channel",
+      "/var/run/libvirt/qemu/channel",
+    ]),
+  };
   if (!variant.startsWith("latest")) return facts;
   const machines = Object.values(caps.accel).flatMap((a) => a.machines);
   const aliasOf = (name: string): string => machines.find((m) => m.name === name)?.alias ?? name;

@@ -483,6 +483,17 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
       changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLSx509verify: true } }));
     else if (k === "spiceAutoUnixSocket")
       changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceAutoUnixSocket: true } }));
+    // qemuxmlconftest's driver keeps chardev certificates in /etc/pki/libvirt-chardev
+    else if (k === "chardevTLS")
+      changes.push((ctx) => ({
+        ...ctx,
+        chardevTLS: { x509certdir: "/etc/pki/libvirt-chardev", ...ctx.chardevTLS, enabled: v !== "0" },
+      }));
+    else if (k === "chardevTLSx509verify")
+      changes.push((ctx) => ({
+        ...ctx,
+        chardevTLS: { enabled: false, ...ctx.chardevTLS, x509verify: v !== "0" },
+      }));
     else if (k === "dumpGuestCore")
       changes.push((ctx) => ({ ...ctx, dumpGuestCore: v === "true" || v === "1" }));
     else unapplied.push(`config ${k}`);

@@ -518,6 +518,37 @@ export const qemuErrors = {
     kind: "environment",
     template: "virtiofsd of filesystem '{tag}' ended before it listened ({status}); its log: {log}",
   },
+  QEMU_SWTPM_MISSING: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "emulated TPM '{alias}' of domain '{domain}' needs {binary}, which was not found: install the 'swtpm' and 'swtpm-tools' packages",
+  },
+  QEMU_SWTPM_SETUP_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "Could not run '{binary}'. exitstatus: {status}; Check error log '{log}' for details.",
+  },
+  QEMU_SWTPM_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "swtpm of TPM '{alias}' ended before it listened ({status}); its log: {log}",
+  },
+  QEMU_TPM_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "domain '{domain}': TPM '{alias}': {what}",
+  },
+  QEMU_TPM_CANCEL_PATH: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "No usable sysfs TPM cancel file could be found (for the host TPM '{path}')",
+  },
   QEMU_VIRTIOFS_SOURCE: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

@@ -2,12 +2,12 @@
  * The remaining devices: inputs, audio backends and sound cards, watchdogs, USB redirection and
  * hubs, the memory balloon, RNGs, panic devices, vsock, IOMMU, TPM, vmcoreinfo.
  */
-import type { AudioDef, AudioIo, InputDef } from "../../../conf/domain/types.ts";
+import type { AudioDef, AudioIo, InputDef, RedirFilterRule, TpmDef } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
-import { fail, requireFlag } from "./build.ts";
+import { fail, requireFlag, unsupported } from "./build.ts";
 import { buildChardev } from "./chardev.ts";
-import { Props } from "./escape.ts";
+import { escapeComma, Props } from "./escape.ts";
 import { audioIdFor } from "./graphics.ts";
 import { virtioProps } from "./virtio.ts";
 
@@ -279,6 +279,16 @@ export function buildSmartcards(b: Build): void {
   }
 }
 
+/** usb-redir's `filter=`: `class:vendor:product:version:allow` per rule, `|` between, `-1` for any. */
+function redirFilter(rules: readonly RedirFilterRule[] | undefined): string | undefined {
+  if (!rules || rules.length === 0) return undefined;
+  const h = (n: number | undefined, width: number): string =>
+    n === undefined ? "-1" : `0x${n.toString(16).toUpperCase().padStart(width, "0")}`;
+  return rules
+    .map((r) => `${h(r.class, 2)}:${h(r.vendor, 4)}:${h(r.product, 4)}:${h(r.version, 4)}:${r.allow ? 1 : 0}`)
+    .join("|");
+}
+
 export function buildRedirdevs(b: Build): void {
   for (const r of b.def.devices.redirdevs) {
     const alias = r.alias ?? "";
@@ -291,6 +301,7 @@ export function buildRedirdevs(b: Build): void {
       .set("driver", "usb-redir")
       .set("chardev", `char${alias}`)
       .set("id", alias)
+      .opt("filter", redirFilter(b.def.devices.redirfilter))
       .pos("bootindex", r.boot?.order);
     addAddressProps(b, p, r, `redirdev ${alias}`);
     b.addJson("-device", p);
@@ -380,7 +391,7 @@ export function buildVsock(b: Build): void {
     fail("QEMU_CMD_CONTEXT_MISSING", { element: "vsock", what: "the /dev/vhost-vsock file descriptor" });
   const p = virtioProps(b, "vhost-vsock", v.address, v.model, "vsock", true, v.virtio)
     .set("id", v.alias ?? "")
-    .set("guest-cid", v.cid?.address ?? 0)
+    .set("guest-cid", (v.cid?.auto === true ? b.ctx.vsockAutoCid : undefined) ?? v.cid?.address ?? 0)
     .set("vhostfd", String(fd));
   addAddressProps(b, p, v, "vsock");
   b.addJson("-device", p);
@@ -402,6 +413,7 @@ export function buildIommu(b: Build): void {
         .opt("eim", onoff(d.eim))
         .opt("device-iotlb", bool(d.iotlb));
       if (d.aw_bits !== undefined) p.set("aw-bits", Number(d.aw_bits));
+      p.opt("dma-translation", bool(d.dma_translation));
       b.addJson("-device", p);
       break;
     }
@@ -421,12 +433,67 @@ export function buildIommu(b: Build): void {
   }
 }
 
+/** libvirt's qemuBuildTPMBackendStr: `-tpmdev` with its chardev or host files. */
+function buildTpmBackend(b: Build, t: TpmDef, alias: string): void {
+  const be = t.backend;
+  const element = `tpm ${alias}`;
+  let tpmdev: string;
+  switch (be.type) {
+    case "passthrough": {
+      requireFlag(b, "tpm-passthrough", element);
+      const path = be.path ?? "/dev/tpm0";
+      const host = b.ctx.tpmPassthrough?.(alias, path);
+      if (host === undefined)
+        fail("QEMU_CMD_CONTEXT_MISSING", { element, what: `the descriptors of ${path} and its cancel file` });
+      let devPath: string;
+      let cancelPath: string;
+      if ("fds" in host) {
+        // one fd set each, named after the device as libvirt's qemuFDPass does
+        const tpmSet = b.nextFdset();
+        b.add("-add-fd", `set=${tpmSet},fd=${host.fds.tpm},opaque=${alias}-tpm`);
+        const cancelSet = b.nextFdset();
+        b.add("-add-fd", `set=${cancelSet},fd=${host.fds.cancel},opaque=${alias}-cancel`);
+        devPath = `/dev/fdset/${tpmSet}`;
+        cancelPath = `/dev/fdset/${cancelSet}`;
+      } else {
+        devPath = path;
+        cancelPath = host.cancelPath;
+      }
+      tpmdev = `passthrough,id=tpm-${alias},path=${escapeComma(devPath)},cancel-path=${escapeComma(cancelPath)}`;
+      break;
+    }
+    case "emulator":
+    case "external": {
+      requireFlag(b, "tpm-emulator", element);
+      const socket = be.type === "external" ? be.socket : b.ctx.tpmEmulatorSocket?.(alias);
+      if (socket === undefined)
+        fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the socket of its swtpm" });
+      // QEMU is swtpm's client on the control socket
+      buildChardev(b, { type: "unix", source: { mode: "connect", path: socket }, devAlias: alias }, "chrtpm");
+      // an external swtpm is driven by QEMU's emulator backend too
+      tpmdev = `emulator,id=tpm-${alias},chardev=chrtpm`;
+      break;
+    }
+  }
+  b.add("-tpmdev", tpmdev);
+}
+
+/** libvirt's qemuBuildTPMsCommandLine: backend, then the front end device. */
 export function buildTpms(b: Build): void {
   for (const t of b.def.devices.tpms) {
-    fail("QEMU_CMD_UNSUPPORTED", {
-      element: `tpm ${t.alias ?? ""}`,
-      reason: "TPM devices are not implemented yet",
-    });
+    const alias = t.alias ?? "tpm0";
+    const model = t.model ?? "tpm-tis";
+    if (model === "spapr-tpm-proxy") {
+      unsupported(`tpm ${alias}`, "the spapr-tpm-proxy model exists only for ppc64 pSeries guests");
+    }
+    requireFlag(b, model, `tpm ${alias}`);
+    buildTpmBackend(b, t, alias);
+    const p = new Props()
+      .set("driver", model === "tpm-tis" && b.def.os.arch === "aarch64" ? "tpm-tis-device" : model)
+      .set("tpmdev", `tpm-${alias}`)
+      .set("id", alias);
+    addAddressProps(b, p, t, `tpm ${alias}`);
+    b.addJson("-device", p);
   }
 }
 

@@ -64,8 +64,8 @@ test("file chardev with a log goes through -add-fd", (t) => {
     ),
     dir,
   );
-  has(l, "-add-fd set=0,fd=XXXXXXX,opaque=serial0-source");
-  has(l, "-add-fd set=1,fd=XXXXXXX,opaque=serial0-log");
+  has(l, "-add-fd set=0,fd=1750,opaque=serial0-source");
+  has(l, "-add-fd set=1,fd=1751,opaque=serial0-log");
   has(l, "-chardev file,id=charserial0,path=/dev/fdset/0,append=on,logfile=/dev/fdset/1,logappend=on");
   has(l, `-device {"driver":"isa-serial","chardev":"charserial0","id":"serial0","index":0}`);
 });

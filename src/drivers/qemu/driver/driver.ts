@@ -11,9 +11,10 @@
 import { hostHasSystemd } from "../../../host/cgroup.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   assignAliases,
+  defaultChannelPaths,
   formatDomainXML,
   parseDomainXML,
   type DomainDef,
@@ -426,6 +427,11 @@ export class QemuDriver {
           fillFirmware: defineFirmware(this.root, this.paths),
           hostAudio: hostAudioFacts(this.options.graphics),
           libDir: this.paths.libDir,
+          // channel sockets at a path this driver generates are dropped, as libvirt does
+          isDefaultChannelPath: defaultChannelPaths(this.paths.channelDir, [
+            dirname(this.paths.channelDir),
+            join(this.paths.stateDir, "channel"),
+          ]),
         };
         got = { caps, facts, hash: factsHash(facts) };
         this.#factsByCaps.set(caps, got);
