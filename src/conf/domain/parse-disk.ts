@@ -178,11 +178,11 @@ function parseBackingStore(el: XmlElement | undefined): DiskBackingStore | undef
     el?.markAllUsed();
     return undefined;
   }
-  const type = enumAttr(el, "type", ["file", "block"] as const);
-  if (!type) {
-    el.markAllUsed();
-    return undefined;
-  }
+  // network and other layers are not modelled yet: left unread, so they are reported as
+  // unknown XML (a warning) instead of failing the definition
+  const t = str(el, "type");
+  if (t !== "file" && t !== "block") return undefined;
+  const type = t;
   const src = el.child("source");
   const path = src ? str(src, type === "file" ? "file" : "dev") : undefined;
   const bs: DiskBackingStore = { type, source: type === "file" ? { file: path ?? "" } : { dev: path ?? "" } };
