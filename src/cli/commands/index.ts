@@ -14,6 +14,7 @@ import { graphicsCommands } from "./graphics.ts"; // graphical consoles
 import { hostCommands } from "./host.ts";
 import { cpuCommands } from "./cpu.ts";
 import { fleetCommands } from "./fleet.ts"; // issue 20: node CPU map/stats, vcpuinfo, ...
+import { agentCommands } from "./agent.ts"; // issue 20: the guest agent's commands
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
 import { jobCommands } from "./jobs.ts"; // job control (issue 15)
@@ -179,6 +180,7 @@ export const allCommands: Cmd[] = [
   ...hostCommands,
   ...cpuCommands, // CPU models, baseline, compare
   ...fleetCommands, // issue 20: node CPU map/stats, vcpuinfo, ...
+  ...agentCommands, // issue 20: the guest agent's commands
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
   ...snapshotCommands, // domain snapshots
