@@ -1418,12 +1418,14 @@ export class RemoteDriver
 
   // --- the guest agent (remote_protocol.x's agent calls, qemu_protocol.x's AGENT_COMMAND) ------
   async domainFSFreeze(dom: DomainRef, mountpoints: readonly string[], flags: number): Promise<number> {
-    return (await this.#call(AgentProc.domainFSFreeze, { dom: wire(dom), mountpoints: [...mountpoints], flags }))
-      .filesystems;
+    return (
+      await this.#call(AgentProc.domainFSFreeze, { dom: wire(dom), mountpoints: [...mountpoints], flags })
+    ).filesystems;
   }
   async domainFSThaw(dom: DomainRef, mountpoints: readonly string[], flags: number): Promise<number> {
-    return (await this.#call(AgentProc.domainFSThaw, { dom: wire(dom), mountpoints: [...mountpoints], flags }))
-      .filesystems;
+    return (
+      await this.#call(AgentProc.domainFSThaw, { dom: wire(dom), mountpoints: [...mountpoints], flags })
+    ).filesystems;
   }
   async domainGetFSInfo(dom: DomainRef, flags: number): Promise<GuestFSInfo[]> {
     const r = await this.#call(AgentProc.domainGetFSInfo, { dom: wire(dom), flags });
@@ -1451,7 +1453,10 @@ export class RemoteDriver
   }
   async domainQemuAgentCommand(dom: DomainRef, cmd: string, timeout: number, flags: number): Promise<string> {
     // remote_string: libvirt's client turns a null reply into a failure with the last error
-    return (await this.#call(AgentProc.qemuDomainAgentCommand, { dom: wire(dom), cmd, timeout, flags })).result ?? "";
+    return (
+      (await this.#call(AgentProc.qemuDomainAgentCommand, { dom: wire(dom), cmd, timeout, flags })).result ??
+      ""
+    );
   }
 
   async domainOpenConsole(dom: DomainRef, devname: string | null, flags: number): Promise<ConsoleStream> {

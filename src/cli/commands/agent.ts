@@ -37,6 +37,15 @@ type JValue =
   | { t: "str"; v: string }
   | { t: "lit"; text: string }; // number, true, false, null: as written
 
+const STRING = /"(?:[^"\\]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const LITERAL = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
+
+/** What sticky `re` matches at `at` (no copy of the text: replies can be large). */
+function exec(re: RegExp, text: string, at: number): string | undefined {
+  re.lastIndex = at;
+  return re.exec(text)?.[0];
+}
+
 /** Parses `text` (undefined if it is not one JSON value). */
 export function parseOrderedJson(text: string): JValue | undefined {
   let i = 0;
@@ -84,15 +93,16 @@ export function parseOrderedJson(text: string): JValue | undefined {
       }
     }
     if (c === '"') {
-      const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(text.slice(i));
+      // JSON.parse rejects what the pattern lets through (raw control characters)
+      const m = exec(STRING, text, i);
       if (!m) throw new SyntaxError("string");
-      i += m[0].length;
-      return { t: "str", v: JSON.parse(m[0]) as string };
+      i += m.length;
+      return { t: "str", v: JSON.parse(m) as string };
     }
-    const m = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i));
+    const m = exec(LITERAL, text, i);
     if (!m) throw new SyntaxError("value");
-    i += m[0].length;
-    return { t: "lit", text: m[0] };
+    i += m.length;
+    return { t: "lit", text: m };
   };
   try {
     const v = value();
@@ -387,7 +397,10 @@ const guestvcpus: Cmd = {
       }
       const params = await domainGetGuestVcpus(dom, 0);
       ctx.print(params.map((p) => `${p.field.padEnd(15)}: ${typedParamText(p)}\n`).join(""));
-      ctx.emit({ domain: domJson(dom), vcpus: Object.fromEntries(params.map((p) => [p.field, paramJson(p)])) });
+      ctx.emit({
+        domain: domJson(dom),
+        vcpus: Object.fromEntries(params.map((p) => [p.field, paramJson(p)])),
+      });
       return true;
     } catch (e) {
       return ctx.fail(undefined, e);

@@ -1117,7 +1117,12 @@ export class TestConnection implements HypervisorDriver {
     }));
   }
 
-  async domainSetUserPassword(dom: DomainRef, _user: string, _password: string, flags: number): Promise<void> {
+  async domainSetUserPassword(
+    dom: DomainRef,
+    _user: string,
+    _password: string,
+    flags: number,
+  ): Promise<void> {
     checkFlags(flags, 1 /* VIR_DOMAIN_PASSWORD_ENCRYPTED */, "testDomainSetUserPassword");
     if (!isActive(this.obj(dom))) throw new VirtError("DOMAIN_NOT_RUNNING");
   }
