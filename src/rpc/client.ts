@@ -47,6 +47,7 @@ import {
   type DomainJobInfo, // job control
   type Screenshot,
   type GuestFSInfo, // the guest agent
+  type DomainInterfaceAddrs,
 } from "../drivers/driver.ts";
 import {
   NetworkEventId,
@@ -74,6 +75,7 @@ import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
 import { AuthType, DrvFeature, Program, QemuProc, RemoteProc } from "./protocol.ts";
 import { Msg, Proc, type ProcDef } from "./remote-protocol.ts";
 import { AgentProc } from "./remote-protocol-agent.ts";
+import { MiscProc } from "./remote-protocol-misc.ts";
 import { connectUnix, RpcClient } from "./rpc-client.ts";
 import { RemoteVolumeDownload, RemoteVolumeUpload } from "./storage-streams.ts";
 import { XdrReader } from "./xdr.ts";
@@ -1457,6 +1459,22 @@ export class RemoteDriver
       (await this.#call(AgentProc.qemuDomainAgentCommand, { dom: wire(dom), cmd, timeout, flags })).result ??
       ""
     );
+  }
+
+  // domtime and domifaddr, which the guest agent answers on QEMU
+  async domainGetTime(dom: DomainRef, flags: number): Promise<{ seconds: bigint; nseconds: number }> {
+    return this.#call(MiscProc.domainGetTime, { dom: wire(dom), flags });
+  }
+  async domainSetTime(dom: DomainRef, seconds: bigint, nseconds: number, flags: number): Promise<void> {
+    await this.#call(MiscProc.domainSetTime, { dom: wire(dom), seconds, nseconds, flags });
+  }
+  async domainInterfaceAddresses(
+    dom: DomainRef,
+    source: number,
+    flags: number,
+  ): Promise<DomainInterfaceAddrs[]> {
+    const r = await this.#call(MiscProc.domainInterfaceAddresses, { dom: wire(dom), source, flags });
+    return r.ifaces.map((i) => ({ name: i.name, hwaddr: i.hwaddr, addrs: i.addrs.map((a) => ({ ...a })) }));
   }
 
   async domainOpenConsole(dom: DomainRef, devname: string | null, flags: number): Promise<ConsoleStream> {
