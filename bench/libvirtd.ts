@@ -55,7 +55,14 @@ export function libvirtdUnavailable(): string | undefined {
   return undefined;
 }
 
-export async function startLibvirtd(dir: string): Promise<PrivateLibvirtd> {
+/**
+ * `monitorLog`: a file where libvirtd logs its QEMU monitor traffic (`qemu.qemu_monitor_json`
+ * at debug level: every QMP reply), for benches that read QEMU's own figures from it.
+ */
+export async function startLibvirtd(
+  dir: string,
+  opts: { monitorLog?: string } = {},
+): Promise<PrivateLibvirtd> {
   const sockDir = join(dir, "sock");
   mkdirSync(sockDir, { recursive: true });
   STATE_DIRS.forEach((d, i) => {
@@ -73,6 +80,9 @@ export async function startLibvirtd(dir: string): Promise<PrivateLibvirtd> {
       'auth_unix_rw = "none"',
       'auth_unix_ro = "none"',
       "max_clients = 100",
+      ...(opts.monitorLog !== undefined
+        ? ['log_filters = "1:qemu.qemu_monitor_json"', `log_outputs = "1:file:${opts.monitorLog}"`]
+        : []),
       "",
     ].join("\n"),
   );

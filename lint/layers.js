@@ -27,6 +27,8 @@ const rpcServerModules = [
   "dispatch-misc",
   "dispatch-secret",
   "dispatch-agent",
+  "dispatch-blockjobs",
+  "dispatch-snapshot",
   "register",
 ];
 

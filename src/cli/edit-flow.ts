@@ -314,3 +314,36 @@ export async function runEditFlow(ctx: Ctx, spec: EditSpec, env: NodeJS.ProcessE
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * One editor run over a text (virsh's vshEditWriteToTempFile / vshEditFile /
+ * vshEditReadBackFile, as `desc --edit` and `metadata --edit` use): the edited text, or
+ * undefined when the editor could not run (the error is recorded in ctx).
+ */
+export async function editTextOnce(
+  ctx: Ctx,
+  text: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string | undefined> {
+  let argv: string[];
+  try {
+    argv = editorArgv(env);
+  } catch (e) {
+    ctx.fail(undefined, e);
+    return undefined;
+  }
+  const dir = await mkdtemp(join(tmpdir(), "tvirsh-edit-"));
+  const file = join(dir, "text.xml");
+  try {
+    await writeFile(file, text, { mode: 0o600 });
+    try {
+      await runEditor(ctx, argv, file);
+    } catch (e) {
+      ctx.fail(undefined, e);
+      return undefined;
+    }
+    return await readFile(file, "utf8");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -119,8 +119,20 @@ const eventRecord = obj(
       state: { type: "string", enum: ["unknown", "connected", "disconnected"] },
       reason: { type: "string", enum: ["unknown", "domain started", "channel event"] },
     }),
+    blockJob: obj({ disk: str, type: str, status: str }),
   },
-  ["timestamp", "lifecycle", "utcoffset", "actualKiB", "devAlias", "ioError", "tray", "metadata", "agent"],
+  [
+    "timestamp",
+    "lifecycle",
+    "utcoffset",
+    "actualKiB",
+    "devAlias",
+    "ioError",
+    "tray",
+    "metadata",
+    "agent",
+    "blockJob",
+  ],
 );
 
 /** Output schema of each command's `--json` document. */
@@ -368,6 +380,16 @@ export const commandSchemas: Record<string, JsonSchema> = {
     value: nullable("string"),
     updated: bool,
   }),
+  metadata: obj(
+    {
+      domain: domainRefSchema,
+      uri: { type: "string" },
+      key: nullable("string"),
+      metadata: nullable("string"),
+      updated: bool,
+    },
+    ["key", "updated"],
+  ),
   domtime: obj(
     {
       domain: domainRefSchema,
@@ -417,6 +439,42 @@ export const commandSchemas: Record<string, JsonSchema> = {
       }),
     ],
   },
+  // block jobs: started (no wait), or the outcome virsh prints after the wait
+  blockcommit: obj({ domain: domainRefSchema, path: str, started: bool, active: bool, outcome: str }, [
+    "started",
+    "active",
+    "outcome",
+  ]),
+  blockpull: obj({ domain: domainRefSchema, path: str, started: bool, outcome: str }, ["started", "outcome"]),
+  blockcopy: obj({ domain: domainRefSchema, path: str, started: bool, outcome: str, xml: str }, [
+    "started",
+    "outcome",
+    "xml",
+  ]),
+  blockjob: obj(
+    {
+      domain: domainRefSchema,
+      path: str,
+      job: {
+        type: ["object", "null"],
+        properties: {
+          type: str,
+          bandwidth: int,
+          bandwidthUnit: { type: "string", enum: ["bytes/s", "MiB/s"] },
+          cur: int,
+          end: int,
+        },
+        required: ["type", "bandwidth", "bandwidthUnit", "cur", "end"],
+        additionalProperties: false,
+      },
+      aborted: bool,
+      pivot: bool,
+      bandwidth: int,
+      bytes: bool,
+    },
+    ["job", "aborted", "pivot", "bandwidth", "bytes"],
+  ),
+  blockresize: obj({ domain: domainRefSchema, path: str, size: int }),
   domifaddr: obj({
     domain: domainRefSchema,
     interfaces: {

@@ -63,3 +63,11 @@ test("bad graphics values are refused with the key named", () => {
     );
   }
 });
+
+test("qemu.conf's host audio keys: vnc_allow_host_audio, nographics_allow_host_audio", () => {
+  assert.deepEqual(conf("vnc_allow_host_audio = 1\nnographics_allow_host_audio = 0\n").graphics, {
+    vncAllowHostAudio: true,
+    nogfxAllowHostAudio: false,
+  });
+  assert.deepEqual(conf("vnc_allow_host_audio = 1\n").ignored, []);
+});

@@ -30,6 +30,7 @@
  * | `spice_auto_unix_socket` / `vnc_auto_unix_socket` (qemu.conf's) | 0 | SPICE / VNC without a listen address listens on a UNIX socket in the guest's dir |
  * | `vnc_tls` / `vnc_tls_x509_cert_dir` / `vnc_tls_x509_verify` (qemu.conf's) | 0 / `"/etc/pki/libvirt-vnc"` / 0 | VNC over TLS with that dir's certificates, client certificates checked with verify |
  * | `vnc_sasl` / `vnc_sasl_dir` (qemu.conf's) | 0 / `"/etc/sasl2"` | SASL authentication of VNC clients |
+ * | `vnc_allow_host_audio` / `nographics_allow_host_audio` (qemu.conf's) | 0 | a guest defined without `<audio>` with VNC / without graphics gets the host audio backend of tvirtd's `QEMU_AUDIO_DRV` (none added when unset) instead of `type='none'` |
  *
  * SIGHUP (`systemctl reload tvirtd`) re-reads the file (main.ts `reloadConfig`): `log_level`,
  * `log_outputs`, `timeout`, the graphics port ranges and the graphics keys apply at once (to
@@ -95,6 +96,8 @@ export interface DaemonGraphics {
   vncTLSx509verify?: boolean;
   vncSASL?: boolean;
   vncSASLdir?: string;
+  vncAllowHostAudio?: boolean;
+  nogfxAllowHostAudio?: boolean;
 }
 
 export function defaultConfig(): DaemonConfig {
@@ -406,6 +409,12 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
         break;
       case "vnc_sasl_dir":
         cfg.graphics.vncSASLdir = str(file, key, v);
+        break;
+      case "vnc_allow_host_audio":
+        cfg.graphics.vncAllowHostAudio = integer(file, key, v, 0) !== 0;
+        break;
+      case "nographics_allow_host_audio":
+        cfg.graphics.nogfxAllowHostAudio = integer(file, key, v, 0) !== 0;
         break;
       // whom QEMU runs as (qemu.conf's)
       case "user":

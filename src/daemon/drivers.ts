@@ -74,6 +74,10 @@ export function registerDaemonDrivers(
   stateRoot?: string,
 ): void {
   registerDriver(daemonQemuConnectDriver(kind, options, stateRoot));
+  // the secrets of the same root: the QEMU driver reads its disks' passphrases from there, so a
+  // secret a client defines through qemu:///system must land there too (a test daemon serving
+  // qemu:///embed?root=DIR hosts no instance state, and would otherwise use /etc/tvirt/secrets)
+  if (stateRoot !== undefined) loadDaemonSecrets(kind, { stateRoot });
   // peer-to-peer migration: the destination daemon through the remote driver (which the daemon
   // does not register as a scheme: a local URI must never loop back to a daemon)
   setMigrationPeerOpener((uri) => {

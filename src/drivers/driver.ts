@@ -234,7 +234,19 @@ export type DomainEvent =
       readonly id: typeof DomainEventId.METADATA_CHANGE;
       readonly type: number;
       readonly nsuri: string | null;
-    };
+    }
+  /**
+   * A block job changed (`DomainBlockJobType`, `DomainBlockJobStatus`): BLOCK_JOB names the disk
+   * by its source path, BLOCK_JOB_2 by its target (`vda`).
+   */
+  | {
+      readonly id: typeof DomainEventId.BLOCK_JOB | typeof DomainEventId.BLOCK_JOB_2;
+      readonly disk: string;
+      readonly type: number;
+      readonly status: number;
+    }
+  /** An outgoing migration began memory pass `iteration` (QEMU's MIGRATION_PASS; 2 = the first pass is done). */
+  | { readonly id: typeof DomainEventId.MIGRATION_ITERATION; readonly iteration: number };
 
 /** Called with a fresh handle of the domain the event is about. Exceptions are swallowed. */
 export type DomainEventCallback = (dom: DomainRef, event: DomainEvent) => void;
@@ -571,6 +583,43 @@ export interface HypervisorDriver {
     flags: number,
   ): Promise<void>;
 
+  // --- block jobs (issue 20): `disk` is a target (`vda`) or a source path, as in libvirt -----
+  /** virDomainGetBlockJobInfo: null when the disk has no job. */
+  domainGetBlockJobInfo?(dom: DomainRef, disk: string, flags: number): Promise<BlockJobInfo | null>;
+  /** virDomainBlockJobAbort (`DomainBlockJobAbortFlags`) */
+  domainBlockJobAbort?(dom: DomainRef, disk: string, flags: number): Promise<void>;
+  /** virDomainBlockJobSetSpeed: MiB/s, or bytes/s with BANDWIDTH_BYTES. */
+  domainBlockJobSetSpeed?(dom: DomainRef, disk: string, bandwidth: bigint, flags: number): Promise<void>;
+  /** virDomainBlockPull (`DomainBlockPullFlags`) */
+  domainBlockPull?(dom: DomainRef, disk: string, bandwidth: bigint, flags: number): Promise<void>;
+  /** virDomainBlockRebase (`DomainBlockRebaseFlags`): a pull to `base`, or with COPY a copy to it. */
+  domainBlockRebase?(
+    dom: DomainRef,
+    disk: string,
+    base: string | null,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void>;
+  /** virDomainBlockCopy: `destxml` a `<disk>`; params bandwidth/granularity/buf-size. */
+  domainBlockCopy?(
+    dom: DomainRef,
+    disk: string,
+    destxml: string,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<void>;
+  /** virDomainBlockCommit (`DomainBlockCommitFlags`) */
+  domainBlockCommit?(
+    dom: DomainRef,
+    disk: string,
+    base: string | null,
+    top: string | null,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void>;
+  /** virDomainBlockResize: KiB, or bytes with `DomainBlockResizeFlags.BYTES`. */
+  domainBlockResize?(dom: DomainRef, disk: string, size: bigint, flags: number): Promise<void>;
+
   // --- snapshots (issue 20): a snapshot handle is its name within the domain -----------------
   /** virDomainSnapshotCreateXML (`DomainSnapshotCreateFlags`); returns the new snapshot's name. */
   domainSnapshotCreateXML?(dom: DomainRef, xml: string, flags: number): Promise<string>;
@@ -642,6 +691,14 @@ export interface ConnectDriver {
   readonly localOnly: boolean;
   /** Opens a connection; throws a VirtError if the URI is not valid for the driver. */
   open(uri: ConnectURI, flags: number): Promise<HypervisorDriver>;
+}
+
+/** virDomainBlockJobInfo: `type` DomainBlockJobType; bandwidth in the unit the flags asked for. */
+export interface BlockJobInfo {
+  type: number;
+  bandwidth: bigint;
+  cur: bigint;
+  end: bigint;
 }
 
 /** virVcpuInfo: `state` 0 offline, 1 running, 2 blocked; `cpuTime` ns; `cpu` -1 when offline. */

@@ -603,3 +603,58 @@ export const MigrateParam = {
   PARALLEL_CONNECTIONS: "parallel.connections",
   TLS_DESTINATION: "tls.destination",
 } as const;
+
+// --- block jobs (issue 20): blockcommit, blockpull/rebase, blockcopy, blockjob, blockresize ---
+
+/** `virDomainBlockJobType` */
+export const DomainBlockJobType = {
+  UNKNOWN: 0,
+  PULL: 1,
+  COPY: 2,
+  COMMIT: 3,
+  ACTIVE_COMMIT: 4,
+  BACKUP: 5,
+} as const;
+
+/** `virConnectDomainEventBlockJobStatus` */
+export const DomainBlockJobStatus = { COMPLETED: 0, FAILED: 1, CANCELED: 2, READY: 3 } as const;
+
+/** `virDomainBlockJobAbortFlags` */
+export const DomainBlockJobAbortFlags = { ASYNC: 1, PIVOT: 2 } as const;
+
+/** `virDomainBlockJobInfoFlags` and `virDomainBlockJobSetSpeedFlags` */
+export const DomainBlockJobBandwidthFlags = { BANDWIDTH_BYTES: 1 } as const;
+
+/** `virDomainBlockPullFlags` */
+export const DomainBlockPullFlags = { BANDWIDTH_BYTES: 64 } as const;
+
+/** `virDomainBlockRebaseFlags` */
+export const DomainBlockRebaseFlags = {
+  SHALLOW: 1,
+  REUSE_EXT: 2,
+  COPY_RAW: 4,
+  COPY: 8,
+  RELATIVE: 16,
+  COPY_DEV: 32,
+  BANDWIDTH_BYTES: 64,
+} as const;
+
+/** `virDomainBlockCopyFlags` */
+export const DomainBlockCopyFlags = {
+  SHALLOW: 1,
+  REUSE_EXT: 2,
+  TRANSIENT_JOB: 4,
+  SYNCHRONOUS_WRITES: 8,
+} as const;
+
+/** `virDomainBlockCommitFlags` */
+export const DomainBlockCommitFlags = {
+  SHALLOW: 1,
+  DELETE: 2,
+  ACTIVE: 4,
+  RELATIVE: 8,
+  BANDWIDTH_BYTES: 16,
+} as const;
+
+/** `virDomainBlockResizeFlags` */
+export const DomainBlockResizeFlags = { BYTES: 1, CAPACITY: 2 } as const;

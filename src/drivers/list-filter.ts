@@ -12,12 +12,14 @@ export interface ListFacts {
   readonly autostart: boolean;
   /** Asked only when the managed-save filter is given (it may touch the disk). */
   readonly hasManagedSave: () => boolean;
+  /** Asked only when the snapshot filter is given; absent: the driver keeps none. */
+  readonly hasSnapshots?: () => boolean;
 }
 
 /**
  * libvirt's `virConnectListAllDomains` filter semantics: each group of flags (active, persistent,
  * state, managed save, autostart, snapshot, checkpoint) restricts only when one of its flags is
- * given. No snapshots or checkpoints exist yet, so every domain has none.
+ * given. No checkpoints exist yet, so every domain has none.
  */
 export function matchesListFlags(flags: number, d: ListFacts): boolean {
   const L = ConnectListDomainsFlags;
@@ -40,7 +42,8 @@ export function matchesListFlags(flags: number, d: ListFacts): boolean {
   if (has(F.MANAGEDSAVE) && !either(F.MANAGEDSAVE, L.MANAGEDSAVE, L.NO_MANAGEDSAVE, d.hasManagedSave()))
     return false;
   if (!either(F.AUTOSTART, L.AUTOSTART, L.NO_AUTOSTART, d.autostart)) return false;
-  if (has(F.SNAPSHOT) && !has(L.NO_SNAPSHOT)) return false;
+  if (has(F.SNAPSHOT) && !either(F.SNAPSHOT, L.HAS_SNAPSHOT, L.NO_SNAPSHOT, d.hasSnapshots?.() ?? false))
+    return false;
   if (has(F.CHECKPOINT) && !has(L.NO_CHECKPOINT)) return false;
   return true;
 }

@@ -120,6 +120,29 @@ export interface HostNodeInfo {
   threads: number;
 }
 
+/** The first CPU of /proc/cpuinfo: CPUID vendor string, family, model and Linux's flag names. */
+export interface HostCpuId {
+  readonly vendorId?: string;
+  readonly family?: number;
+  readonly model?: number;
+  readonly flags: readonly string[];
+}
+
+export function hostCpuId(root = "/"): HostCpuId {
+  const first = (read(root, "/proc/cpuinfo") ?? "").split(/\n\s*\n/)[0] ?? "";
+  const field = (name: string): string | undefined =>
+    new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(first)?.[1]?.trim();
+  const family = field("cpu family");
+  const model = field("model");
+  const vendorId = field("vendor_id");
+  return {
+    ...(vendorId !== undefined ? { vendorId } : {}),
+    ...(family !== undefined && /^\d+$/.test(family) ? { family: Number(family) } : {}),
+    ...(model !== undefined && /^\d+$/.test(model) ? { model: Number(model) } : {}),
+    flags: (field("flags") ?? "").split(/\s+/).filter((f) => f !== ""),
+  };
+}
+
 /** `virNodeGetInfo` for this host. */
 export function hostNodeInfo(root = "/"): HostNodeInfo {
   const cpus = hostCpus(root);

@@ -37,6 +37,7 @@ import {
   type SecurityModel,
   // tuning and statistics
   type BlockStats,
+  type BlockJobInfo,
   type DomainStatsRecord,
   type InterfaceStats,
   type MemoryStat,
@@ -58,6 +59,7 @@ import {
   type NetworkRef,
 } from "../drivers/network-driver.ts";
 import { DomainEventId, type DomainEventType, ConnectFlags, DomainState } from "../drivers/enums.ts";
+import { BlockJobMsg, BlockJobProc } from "./remote-protocol-blockjobs.ts";
 import {
   StoragePoolEventId,
   type StorageDriver,
@@ -76,6 +78,7 @@ import { AuthType, DrvFeature, Program, QemuProc, RemoteProc } from "./protocol.
 import { Msg, Proc, type ProcDef } from "./remote-protocol.ts";
 import { AgentProc } from "./remote-protocol-agent.ts";
 import { MiscProc } from "./remote-protocol-misc.ts";
+import { SnapshotProc as SP, type WireSnapshot } from "./remote-protocol-snapshot.ts";
 import { connectUnix, RpcClient } from "./rpc-client.ts";
 import { RemoteVolumeDownload, RemoteVolumeUpload } from "./storage-streams.ts";
 import { XdrReader } from "./xdr.ts";
@@ -242,6 +245,9 @@ const toRef = (d: { name: string; uuid: string; id: number }): DomainRef => ({
 const netRef = (n: NetworkRef): NetworkRef => ({ name: n.name, uuid: n.uuid });
 const poolRef = (p: StoragePoolRef): StoragePoolRef => ({ name: p.name, uuid: p.uuid });
 const volRef = (v: StorageVolRef): StorageVolRef => ({ pool: v.pool, name: v.name, key: v.key });
+
+/** `remote_nonnull_domain_snapshot` of a snapshot named `name` of `d`. */
+const snapRef = (d: DomainRef, name: string): WireSnapshot => ({ name, dom: wire(d) });
 
 const wire = (d: DomainRef): { name: string; uuid: string; id: number } => ({
   name: d.name,
@@ -554,6 +560,13 @@ export class RemoteDriver
         ev = { id: DomainEventId.AGENT_LIFECYCLE, state: m.state, reason: m.reason };
         break;
       }
+      case RemoteProc.DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION: {
+        const m = Msg.callbackMigrationIteration.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.dom);
+        ev = { id: DomainEventId.MIGRATION_ITERATION, iteration: m.iteration };
+        break;
+      }
       case RemoteProc.DOMAIN_EVENT_CALLBACK_JOB_COMPLETED: {
         const m = Msg.callbackJobCompleted.msg.dec(r);
         callbackID = m.callbackID;
@@ -567,6 +580,20 @@ export class RemoteDriver
         ref = toRef(m.msg.dom);
         const { srcPath, devAlias, action, reason } = m.msg;
         ev = { id: DomainEventId.IO_ERROR_REASON, srcPath, devAlias, action, reason };
+        break;
+      }
+      case BlockJobMsg.callbackBlockJob.num: {
+        const m = BlockJobMsg.callbackBlockJob.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.msg.dom);
+        ev = { id: DomainEventId.BLOCK_JOB, disk: m.msg.path, type: m.msg.type, status: m.msg.status };
+        break;
+      }
+      case BlockJobMsg.blockJob2.num: {
+        const m = BlockJobMsg.blockJob2.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.dom);
+        ev = { id: DomainEventId.BLOCK_JOB_2, disk: m.dst, type: m.type, status: m.status };
         break;
       }
       default:
@@ -1583,6 +1610,57 @@ export class RemoteDriver
   async domainGetMaxVcpus(dom: DomainRef): Promise<number> {
     return (await this.#call(Proc.domainGetMaxVcpus, { dom: wire(dom) })).num;
   }
+  // --- block jobs (issue 20) -------------------------------------------------------------------
+  async domainGetBlockJobInfo(dom: DomainRef, path: string, flags: number): Promise<BlockJobInfo | null> {
+    const r = await this.#call(BlockJobProc.domainGetBlockJobInfo, { dom: wire(dom), path, flags });
+    return r.found ? { type: r.type, bandwidth: r.bandwidth, cur: r.cur, end: r.end } : null;
+  }
+  async domainBlockJobAbort(dom: DomainRef, path: string, flags: number): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockJobAbort, { dom: wire(dom), path, flags });
+  }
+  async domainBlockJobSetSpeed(
+    dom: DomainRef,
+    path: string,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockJobSetSpeed, { dom: wire(dom), path, bandwidth, flags });
+  }
+  async domainBlockPull(dom: DomainRef, path: string, bandwidth: bigint, flags: number): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockPull, { dom: wire(dom), path, bandwidth, flags });
+  }
+  async domainBlockRebase(
+    dom: DomainRef,
+    path: string,
+    base: string | null,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockRebase, { dom: wire(dom), path, base, bandwidth, flags });
+  }
+  async domainBlockCopy(
+    dom: DomainRef,
+    path: string,
+    destxml: string,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockCopy, { dom: wire(dom), path, destxml, params, flags });
+  }
+  async domainBlockCommit(
+    dom: DomainRef,
+    disk: string,
+    base: string | null,
+    top: string | null,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockCommit, { dom: wire(dom), disk, base, top, bandwidth, flags });
+  }
+  async domainBlockResize(dom: DomainRef, disk: string, size: bigint, flags: number): Promise<void> {
+    await this.#call(BlockJobProc.domainBlockResize, { dom: wire(dom), disk, size, flags });
+  }
+
   async domainBlockStats(dom: DomainRef, path: string): Promise<BlockStats> {
     const r = await this.#call(Proc.domainBlockStats, { dom: wire(dom), path });
     return { rdReq: r.rd_req, rdBytes: r.rd_bytes, wrReq: r.wr_req, wrBytes: r.wr_bytes, errs: r.errs };
@@ -1732,6 +1810,46 @@ export class RemoteDriver
     const r = await this.#call(Proc.connectGetAllDomainStats, { doms: doms.map(wire), stats, flags });
     return r.retStats.map((x) => ({ dom: toRef(x.dom), params: x.params }));
   }
+  // --- snapshots: a snapshot is its name and its domain on the wire ----------------------------
+  async domainSnapshotCreateXML(dom: DomainRef, xml: string, flags: number): Promise<string> {
+    return (await this.#call(SP.createXML, { dom: wire(dom), xml_desc: xml, flags })).snap.name;
+  }
+  async domainListAllSnapshots(dom: DomainRef, flags: number): Promise<string[]> {
+    const r = await this.#call(SP.listAll, { dom: wire(dom), need_results: 1, flags });
+    return r.snapshots.map((s) => s.name);
+  }
+  async domainSnapshotListAllChildren(dom: DomainRef, snap: string, flags: number): Promise<string[]> {
+    const r = await this.#call(SP.listAllChildren, { snapshot: snapRef(dom, snap), need_results: 1, flags });
+    return r.snapshots.map((s) => s.name);
+  }
+  async domainSnapshotLookupByName(dom: DomainRef, name: string, flags: number): Promise<string> {
+    return (await this.#call(SP.lookupByName, { dom: wire(dom), name, flags })).snap.name;
+  }
+  async domainHasCurrentSnapshot(dom: DomainRef, flags: number): Promise<boolean> {
+    return (await this.#call(SP.hasCurrent, { dom: wire(dom), flags })).result;
+  }
+  async domainSnapshotCurrent(dom: DomainRef, flags: number): Promise<string> {
+    return (await this.#call(SP.current, { dom: wire(dom), flags })).snap.name;
+  }
+  async domainSnapshotGetParent(dom: DomainRef, snap: string, flags: number): Promise<string> {
+    return (await this.#call(SP.getParent, { snap: snapRef(dom, snap), flags })).snap.name;
+  }
+  async domainSnapshotGetXMLDesc(dom: DomainRef, snap: string, flags: number): Promise<string> {
+    return (await this.#call(SP.getXMLDesc, { snap: snapRef(dom, snap), flags })).xml;
+  }
+  async domainSnapshotIsCurrent(dom: DomainRef, snap: string, flags: number): Promise<boolean> {
+    return (await this.#call(SP.isCurrent, { snap: snapRef(dom, snap), flags })).current;
+  }
+  async domainSnapshotHasMetadata(dom: DomainRef, snap: string, flags: number): Promise<boolean> {
+    return (await this.#call(SP.hasMetadata, { snap: snapRef(dom, snap), flags })).metadata;
+  }
+  async domainRevertToSnapshot(dom: DomainRef, snap: string, flags: number): Promise<void> {
+    await this.#call(SP.revert, { snap: snapRef(dom, snap), flags });
+  }
+  async domainSnapshotDelete(dom: DomainRef, snap: string, flags: number): Promise<void> {
+    await this.#call(SP.delete, { snap: snapRef(dom, snap), flags });
+  }
+
   async domainGetMessages(dom: DomainRef, flags: number): Promise<string[]> {
     return (await this.#call(Proc.domainGetMessages, { dom: wire(dom), flags })).msgs;
   }

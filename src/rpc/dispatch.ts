@@ -25,7 +25,13 @@ import { KeepAlive } from "./keepalive.ts";
 import { monitorEntry } from "./qemu-monitor.ts";
 import { addMiscProcedures } from "./dispatch-misc.ts";
 import { addAgentProcedures } from "./dispatch-agent.ts";
+import {
+  addBlockJobProcedures,
+  sendBlockJobCallbackEvent,
+  sendBlockJobLegacyEvent,
+} from "./dispatch-blockjobs.ts";
 import { addSecretProcedures } from "./dispatch-secret.ts";
+import { addSnapshotProcedures } from "./dispatch-snapshot.ts";
 import { AuthType, DrvFeature, MessageStatus, SaveParam, STREAM_CHUNK, TypedParamType } from "./protocol.ts";
 import { ListMax } from "./protocol.ts"; // tuning and statistics
 import type { Header } from "./packet.ts";
@@ -148,6 +154,13 @@ function sendCallbackEvent(
     case DomainEventId.METADATA_CHANGE:
       client.sendMessage(Msg.callbackMetadataChange, { callbackID, dom: d, type: ev.type, nsuri: ev.nsuri });
       return true;
+    case DomainEventId.BLOCK_JOB:
+    case DomainEventId.BLOCK_JOB_2:
+      sendBlockJobCallbackEvent(client, callbackID, d, ev);
+      return true;
+    case DomainEventId.MIGRATION_ITERATION:
+      client.sendMessage(Msg.callbackMigrationIteration, { callbackID, dom: d, iteration: ev.iteration });
+      return true;
   }
 }
 
@@ -181,7 +194,12 @@ function sendLegacyEvent(client: ServerClient, ref: DomainRef, ev: DomainEvent):
     case DomainEventId.AGENT_LIFECYCLE:
     case DomainEventId.DEVICE_REMOVAL_FAILED:
     case DomainEventId.METADATA_CHANGE:
+    case DomainEventId.BLOCK_JOB_2:
+    case DomainEventId.MIGRATION_ITERATION:
       break; // no legacy message exists for them
+    case DomainEventId.BLOCK_JOB:
+      sendBlockJobLegacyEvent(client, d, ev);
+      break;
     case DomainEventId.IO_ERROR_REASON:
       send(Msg.ioErrorReason, {
         dom: d,
@@ -946,8 +964,10 @@ export function buildDispatchTable(): Table {
   addNetworkProcedures(t);
   addMiscProcedures(t);
   addAgentProcedures(t);
+  addBlockJobProcedures(t);
   addStorageProcedures(t);
   addSecretProcedures(t);
+  addSnapshotProcedures(t);
 
   return t;
 }

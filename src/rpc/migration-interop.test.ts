@@ -127,8 +127,12 @@ test(
       assert.equal(await state(uriB), "shut off");
       await waitFor("the counter to go on on A", () => lastCounter(serial) >= onB + 2);
 
-      // post-copy with tvirsh (switched after the first moment of pre-copy; pre-copy alone would
-      // crawl at 1 MiB/s), then back with stock virsh driving the five phases itself (no --p2p)
+      // post-copy with tvirsh (switched once the first pre-copy pass is done; with a max
+      // downtime of 1 ms pre-copy alone would never converge; post-copy streams at 1 MiB/s, so
+      // the destination still runs it when finish comes), then back with stock virsh
+      // driving the five phases itself (no --p2p)
+      r = await vsh(uriA, "migrate-setmaxdowntime", NAME, "1");
+      assert.equal(r.code, 0, r.stderr);
       const onA = lastCounter(serial);
       const t2 = Date.now();
       r = await tvsh(
@@ -139,6 +143,8 @@ test(
         "--postcopy",
         "--postcopy-after-precopy",
         "--bandwidth",
+        "40",
+        "--postcopy-bandwidth",
         "1",
         NAME,
         uriB,
@@ -149,7 +155,7 @@ test(
         `postcopy A→B failed: ${r.stderr}\n${daemons.map((d) => d.stderr()).join("\n")}`,
       );
       t.diagnostic(
-        `tvirsh migrate --postcopy --postcopy-after-precopy --bandwidth 1 A→B: ${Date.now() - t2} ms`,
+        `tvirsh migrate --postcopy --postcopy-after-precopy --bandwidth 40 A→B: ${Date.now() - t2} ms`,
       );
       // the source switched and the destination resumed the guest in post-copy
       assert.match(

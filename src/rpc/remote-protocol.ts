@@ -1429,6 +1429,11 @@ export const Msg = {
     "DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE",
     struct({ callbackID: int, dom: nonnullDomain, state: int, reason: int }),
   ),
+  callbackMigrationIteration: message(
+    P.DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION,
+    "DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION",
+    struct({ callbackID: int, dom: nonnullDomain, iteration: int }),
+  ),
   callbackJobCompleted: message(
     P.DOMAIN_EVENT_CALLBACK_JOB_COMPLETED,
     "DOMAIN_EVENT_CALLBACK_JOB_COMPLETED",

@@ -599,8 +599,8 @@ export function guestRules(def: DomainDef, guest: GuestFiles = {}): FileRule[] {
   for (const [i, tpm] of d.tpms.entries()) {
     const what = `tpm ${String(i)}`;
     if (tpm.backend.type === "passthrough") add({ path: tpm.backend.path ?? "/dev/tpm0", perms: "rw", what });
-    else if (tpm.backend.type === "external" && tpm.backend.path !== undefined)
-      add({ path: tpm.backend.path, perms: "rw", what });
+    else if (tpm.backend.type === "external" && tpm.backend.socket !== undefined)
+      add({ path: tpm.backend.socket, perms: "rw", what });
   }
   for (const s of guest.tpmStateDirs ?? [])
     add({ path: s, perms: "rwk", recursive: true, what: "tpm state", system: true });

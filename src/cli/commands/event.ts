@@ -32,6 +32,11 @@ function trayReason(reason: number): string {
 function metadataType(type: number): string {
   return ["description", "title", "element"][type] ?? "unknown";
 }
+/** virsh's names of `virDomainBlockJobType` and `virConnectDomainEventBlockJobStatus`. */
+const blockJobName = (t: number): string =>
+  ["Unknown job", "Block Pull", "Block Copy", "Block Commit", "Active Block Commit", "Backup"][t] ??
+  "Unknown job";
+const blockJobStatus = (s: number): string => ["completed", "failed", "canceled", "ready"][s] ?? "unknown";
 
 /** virsh's words for `virConnectDomainEventAgentLifecycleState` and its reasons. */
 function agentState(state: number): string {
@@ -63,6 +68,12 @@ function describe(name: string, dom: Domain, ev: DomainEvent): string {
       return `event 'metadata-change' for domain '${dom.name}': type ${metadataType(ev.type)}, uri ${ev.nsuri ?? "<null>"}\n`;
     case DomainEventId.AGENT_LIFECYCLE:
       return `event 'agent-lifecycle' for domain '${dom.name}': state: '${agentState(ev.state)}' reason: '${agentReason(ev.reason)}'\n`;
+    case DomainEventId.BLOCK_JOB:
+    case DomainEventId.BLOCK_JOB_2:
+      // virshEventBlockJobPrint
+      return `event '${name}' for domain '${dom.name}': ${blockJobName(ev.type)} for ${ev.disk} ${blockJobStatus(ev.status)}\n`;
+    case DomainEventId.MIGRATION_ITERATION:
+      return `event 'migration-iteration' for domain '${dom.name}': iteration: '${ev.iteration}'\n`;
     default:
       return `event '${name}' for domain '${dom.name}'\n`;
   }
@@ -99,7 +110,10 @@ function eventJson(
     base.metadata = { type: metadataType(ev.type), uri: ev.nsuri };
   } else if (ev.id === DomainEventId.AGENT_LIFECYCLE) {
     base.agent = { state: agentState(ev.state), reason: agentReason(ev.reason) };
-  } else if (ev.id === DomainEventId.IO_ERROR_REASON) {
+  } else if (ev.id === DomainEventId.BLOCK_JOB || ev.id === DomainEventId.BLOCK_JOB_2)
+    base.blockJob = { disk: ev.disk, type: blockJobName(ev.type), status: blockJobStatus(ev.status) };
+  else if (ev.id === DomainEventId.MIGRATION_ITERATION) base.iteration = ev.iteration;
+  else if (ev.id === DomainEventId.IO_ERROR_REASON) {
     base.ioError = {
       srcPath: ev.srcPath,
       devAlias: ev.devAlias,

@@ -4,6 +4,9 @@
  * documents against `schemas.ts`.
  */
 import { test } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { runArgv } from "../../util/spawn.ts";
 import { main } from "../main.ts";
@@ -50,6 +53,13 @@ const lines = [
   "desc test '' ; desc test --title ''",
   "desc test x ; desc test '' ; desc test ; desc test --title y ; desc test --title '' ; desc test --title",
   "help desc",
+  "metadata test http://x.org/ --key x --set '<a b=\"1\"><c>hi</c></a>' ; metadata test http://x.org/ ; dumpxml test",
+  "metadata test http://x.org/ --key x --set '<q/>' ; metadata test http://x.org/ --key y --set '<z>t</z>' ; metadata test http://x.org/ ; metadata test http://x.org/ --remove ; metadata test http://x.org/",
+  "metadata test http://x.org/ --set '<q/>'",
+  "metadata test http://x.org/ --remove --set '<q/>'",
+  "metadata test",
+  "metadata nosuch http://x.org/",
+  "help metadata",
   "domtime test",
   "domtime test --pretty",
   "domtime --domain test --time 1000000000",
@@ -78,7 +88,7 @@ const lines = [
 ];
 
 /** The help groups these commands are listed in, as lines of `virsh help GROUP`. */
-const groupLines = /nodecpu|vcpuinfo|desc |domtime|inject-nmi|domifaddr/;
+const groupLines = /nodecpu|vcpuinfo|desc |metadata|domtime|inject-nmi|domifaddr/;
 
 /** vcpuinfo's CPU time follows the clock in libvirt's test driver: compare without it. */
 const maskTime = (s: string): string => s.replace(/CPU time:\s+\d+\.\ds/g, "CPU time: X");
@@ -133,6 +143,8 @@ test("--json: issue 20 documents match their schemas", async () => {
     [["domifaddr", "test", "--json"], "domifaddr"],
     [["desc", "test", "--json"], "desc"],
     [["desc", "test", "--title", "t", "--json"], "desc"],
+    [["metadata", "test", "http://x.org/", "--key", "x", "--set", "<a/>", "--json"], "metadata"],
+    [["metadata", "test", "http://x.org/", "--remove", "--json"], "metadata"],
   ] as const) {
     const r = await tvirsh(...args);
     assert.equal(r.status, 0, r.err);
@@ -153,4 +165,55 @@ test("--json: issue 20 documents match their schemas", async () => {
       [15, 8],
     ],
   );
+});
+
+test("desc --edit and metadata --edit print what virsh 9.0 prints with the same editor", async (t) => {
+  const r = await runArgv(["virsh", "-v"]).catch(() => undefined);
+  if (!r || r.code !== 0 || !r.stdout.startsWith("9.")) {
+    if (process.env.CI === "true") assert.fail("virsh 9.x is required under CI");
+    t.skip("virsh 9.x not installed");
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "tvirsh-edit-"));
+  const editor = join(dir, "ed.sh");
+  // an editor whose result is known: the file becomes $TVIRT_TEST_TEXT and a newline
+  writeFileSync(editor, '#!/bin/sh\nprintf "%s\\n" "$TVIRT_TEST_TEXT" > "$1"\n', { mode: 0o755 });
+  const saved = { EDITOR: process.env.EDITOR, VISUAL: process.env.VISUAL, T: process.env.TVIRT_TEST_TEXT };
+  t.after(() => {
+    const back: [string, string | undefined][] = [
+      ["EDITOR", saved.EDITOR],
+      ["VISUAL", saved.VISUAL],
+      ["TVIRT_TEST_TEXT", saved.T],
+    ];
+    for (const [k, v] of back) {
+      Reflect.deleteProperty(process.env, k);
+      if (v !== undefined) process.env[k] = v;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  delete process.env.VISUAL;
+  process.env.EDITOR = editor;
+  for (const [text, line] of [
+    [
+      "an edited description",
+      "desc test --edit ; desc test ; desc test --edit ; desc test --title --edit ; desc test --title",
+    ],
+    [
+      "<m>1</m>",
+      "metadata test http://m.org/ --key m --edit ; metadata test http://m.org/ ; metadata test http://m.org/ --edit",
+    ],
+    [
+      "<m>1</m>",
+      "metadata test http://m.org/ --key m --edit ; metadata test http://m.org/ --key m --edit ; dumpxml test",
+    ],
+  ] as const) {
+    process.env.TVIRT_TEST_TEXT = text;
+    const v = await runArgv(["virsh", "-c", "test:///default", line], {
+      env: { ...env, EDITOR: editor, TVIRT_TEST_TEXT: text },
+    });
+    const ours = await tvirsh(line);
+    assert.equal(ours.out, v.stdout, `stdout of: ${line}`);
+    assert.equal(ours.err, v.stderr, `stderr of: ${line}`);
+    assert.equal(ours.status, v.code, `status of: ${line}`);
+  }
 });

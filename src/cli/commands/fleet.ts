@@ -17,6 +17,7 @@ import {
 import type { Ctx } from "../context.ts";
 import type { CmdDef } from "../grammar.ts";
 import { domJson, domainOpt } from "./domain.ts";
+import { editTextOnce } from "../edit-flow.ts";
 
 type Cmd = CmdDef<Ctx>;
 
@@ -287,17 +288,28 @@ const desc: Cmd = {
     // virsh joins the words with spaces; any word, even an empty one (which clears), means "set"
     const set = cmd.argv.length > 0;
     const text = cmd.argv.join(" ");
-    if (cmd.bool("edit") && !set) {
-      return ctx.fail("desc --edit is not supported by tvirsh yet: give the new text as --new-desc");
+    let newText = text;
+    if (cmd.bool("edit")) {
+      // the current text in an editor (a trailing newline some editors add is dropped)
+      const current = await domainGetMetadata(dom, type, null, config ? AFFECT_CONFIG : 0).catch(() => "");
+      const edited = await editTextOnce(ctx, current, process.env);
+      if (edited === undefined) return false;
+      // virsh drops the newline editors add for a title only (a title has one line)
+      newText = title && edited.endsWith("\n") ? edited.slice(0, -1) : edited;
+      if (newText === current) {
+        ctx.printExtra(`Domain ${what} not changed\n`);
+        ctx.emit({ domain: domJson(dom), field: what, value: current, updated: false });
+        return true;
+      }
     }
-    if (set) {
+    if (set || cmd.bool("edit")) {
       try {
-        await domainSetMetadata(dom, type, text, null, null, flags);
+        await domainSetMetadata(dom, type, newText, null, null, flags);
       } catch (e) {
         return ctx.fail(`Failed to set new domain ${what}`, e);
       }
       ctx.printExtra(`Domain ${what} updated successfully`);
-      ctx.emit({ domain: domJson(dom), field: what, value: text, updated: true });
+      ctx.emit({ domain: domJson(dom), field: what, value: newText, updated: true });
       return true;
     }
     // virsh shows any failure to read the text as "no text"
@@ -310,6 +322,77 @@ const desc: Cmd = {
       value: current.length > 0 ? current : null,
       updated: false,
     });
+    return true;
+  },
+};
+
+const METADATA_ELEMENT = 2;
+
+const metadata: Cmd = {
+  name: "metadata",
+  group: "domain",
+  help: "show or set domain's custom XML metadata",
+  desc: "Shows or modifies the XML metadata of a domain.",
+  opts: [
+    domainOpt(),
+    { name: "uri", type: "data", required: true, help: "URI of the namespace" },
+    { name: "live", type: "bool", help: "modify/get running state" },
+    { name: "config", type: "bool", help: "modify/get persistent configuration" },
+    { name: "current", type: "bool", help: "modify/get current state configuration" },
+    { name: "edit", type: "bool", help: "use an editor to change the metadata" },
+    { name: "key", type: "string", help: "key to be used as a namespace identifier" },
+    { name: "set", type: "string", help: "new metadata to set" },
+    { name: "remove", type: "bool", help: "remove the metadata corresponding to an uri" },
+  ],
+  async run(ctx, cmd) {
+    if (!ctx.exclusive(cmd, "current", "live")) return false;
+    if (!ctx.exclusive(cmd, "current", "config")) return false;
+    if (!ctx.exclusive(cmd, "edit", "set")) return false;
+    if (!ctx.exclusive(cmd, "remove", "set")) return false;
+    if (!ctx.exclusive(cmd, "remove", "edit")) return false;
+    const dom = await ctx.domain(cmd);
+    if (!dom) return false;
+    const uri = cmd.raw("uri") ?? "";
+    const key = cmd.raw("key");
+    const setText = cmd.raw("set");
+    const config = cmd.bool("config");
+    let flags = 0;
+    if (config) flags |= AFFECT_CONFIG;
+    if (cmd.bool("live")) flags |= AFFECT_LIVE;
+    const edit = cmd.bool("edit");
+    if ((setText !== undefined || edit) && key === undefined)
+      return ctx.fail("namespace key is required when modifying metadata");
+    const apply = async (text: string | null, done: string): Promise<boolean> => {
+      try {
+        await domainSetMetadata(dom, METADATA_ELEMENT, text, key ?? null, uri, flags);
+      } catch (e) {
+        return ctx.fail(undefined, e);
+      }
+      ctx.print(`${done}\n`);
+      ctx.emit({ domain: domJson(dom), uri, key: key ?? null, metadata: text, updated: true });
+      return true;
+    };
+    if (setText !== undefined) return apply(setText, "Metadata modified");
+    if (cmd.bool("remove")) return apply(null, "Metadata removed");
+    if (edit) {
+      const current = await domainGetMetadata(dom, METADATA_ELEMENT, uri, flags).catch(() => "");
+      const edited = await editTextOnce(ctx, current, process.env);
+      if (edited === undefined) return false;
+      if (edited === current) {
+        ctx.print("Metadata not changed\n");
+        ctx.emit({ domain: domJson(dom), uri, key: key ?? null, metadata: current, updated: false });
+        return true;
+      }
+      return apply(edited, "Metadata modified");
+    }
+    let data: string;
+    try {
+      data = await domainGetMetadata(dom, METADATA_ELEMENT, uri, flags);
+    } catch (e) {
+      return ctx.fail(undefined, e);
+    }
+    ctx.print(`${data}\n`);
+    ctx.emit({ domain: domJson(dom), uri, metadata: data });
     return true;
   },
 };
@@ -461,4 +544,13 @@ const domifaddr: Cmd = {
   },
 };
 
-export const fleetCommands: Cmd[] = [nodecpumap, nodecpustats, vcpuinfo, desc, domtime, injectNmi, domifaddr];
+export const fleetCommands: Cmd[] = [
+  nodecpumap,
+  nodecpustats,
+  vcpuinfo,
+  desc,
+  metadata,
+  domtime,
+  injectNmi,
+  domifaddr,
+];

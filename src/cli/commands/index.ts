@@ -13,6 +13,7 @@ import { event } from "./event.ts";
 import { graphicsCommands } from "./graphics.ts"; // graphical consoles
 import { hostCommands } from "./host.ts";
 import { cpuCommands } from "./cpu.ts";
+import { blockJobCommands } from "./blockjob.ts"; // issue 20: block jobs
 import { fleetCommands } from "./fleet.ts"; // issue 20: node CPU map/stats, vcpuinfo, ...
 import { agentCommands } from "./agent.ts"; // issue 20: the guest agent's commands
 // device hotplug
@@ -181,6 +182,7 @@ export const allCommands: Cmd[] = [
   ...cpuCommands, // CPU models, baseline, compare
   ...fleetCommands, // issue 20: node CPU map/stats, vcpuinfo, ...
   ...agentCommands, // issue 20: the guest agent's commands
+  ...blockJobCommands, // issue 20: blockcommit, blockcopy, blockjob, blockpull, blockresize
   ...networkCommands, // virtual networks
   netDoctor, // network doctor
   ...snapshotCommands, // domain snapshots

@@ -4,10 +4,15 @@
  * driver (virDomainMigrateToURI3), otherwise tvirsh connects to the destination and runs the
  * five phases (virDomainMigrate3). `--timeout` suspends the guest (or, with
  * `--timeout-postcopy`, switches to post-copy) when the migration takes longer;
- * `--postcopy-after-precopy` switches to post-copy as soon as the migration runs.
+ * `--postcopy-after-precopy` switches to post-copy when the first pre-copy pass is done (the
+ * source's MIGRATION_ITERATION event with iteration 2, as virsh's cmdMigrate). `--verbose` polls
+ * the job every 500 ms and redraws `\rMigration: [ 45 %]` on stderr (virsh's virshWatchJob and
+ * virshPrintJobProgress; like virsh, whether or not stdout/stderr is a terminal), `[100 %]` and a
+ * newline when the migration succeeded.
  */
 import {
   connect,
+  DomainEventId,
   MigrateFlags,
   MigrateParam,
   type Connection,
@@ -22,6 +27,16 @@ type Cmd = CmdDef<Ctx>;
 const bool = (name: string, help: string): OptDef => ({ name, type: "bool", help });
 const str = (name: string, help: string): OptDef => ({ name, type: "string", help });
 const num = (name: string, help: string): OptDef => ({ name, type: "int", help });
+
+/** virsh's virshPrintJobProgress: whole percent done, 100 only once nothing remains. */
+export function jobProgressLine(label: string, remaining: bigint, total: bigint): string {
+  let pct = 100;
+  if (remaining !== 0n) {
+    pct = Math.trunc(100 - (Number(remaining) * 100) / Number(total));
+    if (pct >= 100) pct = 99;
+  }
+  return `\r${label}: [${String(pct).padStart(3)} %]`;
+}
 
 const migrate: Cmd = {
   name: "migrate",
@@ -95,17 +110,12 @@ const migrate: Cmd = {
   ],
   async run(ctx, cmd) {
     const F = MigrateFlags;
+    if (cmd.bool("postcopy-resume") && !cmd.bool("postcopy"))
+      return ctx.fail("Option --postcopy is required by option --postcopy-resume");
     const desturi = cmd.raw("desturi");
     if (desturi === undefined || desturi === "")
       return ctx.fail("command 'migrate' requires <desturi> option");
-    const unsupported = [
-      "direct",
-      "tunneled",
-      "copy-storage-all",
-      "copy-storage-inc",
-      "rdma-pin-all",
-      "tls",
-    ].find((o) => cmd.bool(o));
+    const unsupported = ["direct", "tunneled", "rdma-pin-all", "tls"].find((o) => cmd.bool(o));
     if (unsupported !== undefined)
       return ctx.fail(`migration option --${unsupported} is not supported by tvirt yet`);
     let flags = 0;
@@ -122,7 +132,11 @@ const migrate: Cmd = {
       ["auto-converge", F.AUTO_CONVERGE],
       ["abort-on-error", F.ABORT_ON_ERROR],
       ["postcopy", F.POSTCOPY],
+      ["postcopy-resume", F.POSTCOPY_RESUME],
       ["parallel", F.PARALLEL],
+      ["copy-storage-all", F.NON_SHARED_DISK],
+      ["copy-storage-inc", F.NON_SHARED_INC],
+      ["copy-storage-synchronous-writes", F.NON_SHARED_SYNCHRONOUS_WRITES],
     ];
     for (const [opt, f] of flagOf) if (cmd.bool(opt)) flags |= f;
     if (cmd.bool("postcopy-after-precopy") && !(flags & F.POSTCOPY))
@@ -156,9 +170,16 @@ const migrate: Cmd = {
       !int("parallel-connections", MigrateParam.PARALLEL_CONNECTIONS) ||
       !ullong("comp-xbzrle-cache", MigrateParam.COMPRESSION_XBZRLE_CACHE) ||
       !int("auto-converge-initial", MigrateParam.AUTO_CONVERGE_INITIAL) ||
-      !int("auto-converge-increment", MigrateParam.AUTO_CONVERGE_INCREMENT)
+      !int("auto-converge-increment", MigrateParam.AUTO_CONVERGE_INCREMENT) ||
+      !int("disks-port", MigrateParam.DISKS_PORT) ||
+      !text("disks-uri", MigrateParam.DISKS_URI)
     )
       return false;
+    // virsh: one migrate_disks parameter per comma-separated target
+    const disks = ctx.optString(cmd, "migrate-disks");
+    if (disks === null) return false;
+    for (const d of disks?.split(",") ?? [])
+      if (d !== "") params.push({ field: MigrateParam.MIGRATE_DISKS, value: { type: 7, value: d } });
     for (const [opt, field] of [
       ["xml", MigrateParam.DEST_XML],
       ["persistent-xml", MigrateParam.PERSIST_XML],
@@ -188,7 +209,35 @@ const migrate: Cmd = {
         if (!done) timers.push(setTimeout(startPostCopy, 200));
       });
     };
-    if (cmd.bool("postcopy-after-precopy")) timers.push(setTimeout(startPostCopy, 500));
+    let iterationCb: number | undefined;
+    if (cmd.bool("postcopy-after-precopy")) {
+      // virsh: MIGRATION_ITERATION 2 means the first pass is done; switch then
+      try {
+        iterationCb = await ctx
+          .connection()
+          .domainEventRegisterAny(dom, DomainEventId.MIGRATION_ITERATION, (_d, ev) => {
+            if (ev.id === DomainEventId.MIGRATION_ITERATION && ev.iteration === 2) startPostCopy();
+          });
+      } catch (e) {
+        return ctx.fail(undefined, e);
+      }
+    }
+    const verbose = cmd.bool("verbose") && !ctx.json;
+    if (verbose) {
+      const poll = (): void => {
+        dom
+          .getJobInfo()
+          .then((ji) => {
+            if (!done && ji.dataTotal > 0n)
+              ctx.io.err(jobProgressLine("Migration", ji.dataRemaining, ji.dataTotal));
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            if (!done) timers.push(setTimeout(poll, 500));
+          });
+      };
+      timers.push(setTimeout(poll, 500));
+    }
     if (timeout !== undefined) {
       timers.push(
         setTimeout(() => {
@@ -210,9 +259,14 @@ const migrate: Cmd = {
     } finally {
       done = true;
       for (const t of timers) clearTimeout(t);
+      if (iterationCb !== undefined)
+        await ctx
+          .connection()
+          .domainEventDeregisterAny(iterationCb)
+          .catch(() => undefined);
       await dconn?.close().catch(() => undefined);
     }
-    if (cmd.bool("verbose")) ctx.print("\rMigration: [100 %]\n");
+    if (verbose) ctx.io.err(jobProgressLine("Migration", 0n, 1n));
     ctx.emit({ action: "migrated", domain: dom.name, desturi, flags });
     return true;
   },

@@ -67,8 +67,7 @@ function allDevices(
   for (const x of d.disks)
     out.push({ info: x, flags: x.target.bus === "virtio" ? virtioModel(x.model, f) : 0 });
   for (const x of d.interfaces) out.push({ info: x, flags: netFlags(x.model, x.type, f) });
-  for (const x of d.sounds)
-    out.push({ info: x, flags: ["es1370", "ac97", "ich6", "ich9"].includes(x.model) ? f.pci : 0 });
+  for (const x of d.sounds) out.push({ info: x, flags: soundFlags(x.model, f) });
   for (const x of d.hostdevs)
     out.push({
       info: x,
@@ -286,6 +285,12 @@ function usb2Companion(def: DomainDef, set: PciAddressSet, c: ControllerDef, fla
   if (!set.dryRun && spec.multi) c.address = { ...a, multifunction: true };
 }
 
+/** PCI flags of a sound card model: the PCI ones, virtio-sound as a virtio device, others none. */
+function soundFlags(model: string, f: Flags): number {
+  if (model === "virtio") return virtioModel(undefined, f);
+  return ["es1370", "ac97", "ich6", "ich9"].includes(model) ? f.pci : 0;
+}
+
 function nextFor(set: PciAddressSet, info: DeviceCommon, flags: number): void {
   if (flags === 0) return;
   set.reserveNext(info, flags);
@@ -303,7 +308,7 @@ function assignSlots(def: DomainDef, set: PciAddressSet, f: Flags): void {
     if (x.type !== "hostdev" && isWanted(x)) nextFor(set, x, netFlags(x.model, x.type, f));
   for (const x of d.sounds) {
     if (!isWanted(x) || x.model === "sb16" || x.model === "pcspk" || x.model === "usb") continue;
-    nextFor(set, x, ["es1370", "ac97", "ich6", "ich9"].includes(x.model) ? f.pci : 0);
+    nextFor(set, x, soundFlags(x.model, f));
   }
   for (const c of d.controllers) {
     if (c.type === "pci" || (c.type === "usb" && c.model === "none") || c.type === "fdc" || c.type === "ccid")

@@ -40,6 +40,22 @@ export function assignVirtioSerialAddresses(def: DomainDef): void {
       }
       if (placed) break;
     }
+    if (!placed && a?.type !== "virtio-serial") {
+      // every port taken: libvirt adds another controller (virDomainVirtioSerialAddrSetAddNewController)
+      const index =
+        Math.max(
+          -1,
+          ...def.devices.controllers.filter((c) => c.type === "virtio-serial").map((c) => c.index),
+        ) + 1;
+      const ctrl: (typeof ctrls)[number] = { type: "virtio-serial", index };
+      const list = def.devices.controllers;
+      const last = list.findLastIndex((c) => c.type === "virtio-serial");
+      list.splice(last < 0 ? list.length : last + 1, 0, ctrl);
+      ctrls.push(ctrl);
+      used.set(index, new Set([1]));
+      ch.address = { type: "virtio-serial", controller: index, bus: 0, port: 1 };
+      placed = true;
+    }
     if (!placed) {
       throw new VirtError("DOMAIN_NO_ADDRESS_LEFT", {
         what: "virtio-serial port",

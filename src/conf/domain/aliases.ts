@@ -77,6 +77,7 @@ export function assignAliases(def: DomainDef): void {
   indexed(d.sounds, "sound");
   for (const h of d.hostdevs) h.alias ??= `hostdev${nextIndex(hostdevLike, "hostdev")}`;
   indexed(d.redirdevs, "redir");
+  indexed(d.smartcards ?? [], "smartcard");
   indexed(d.videos, "video");
   indexed(d.serials, "serial");
   indexed(d.parallels, "parallel");

@@ -86,6 +86,45 @@ export function chrPostParse(
   }
 }
 
+/**
+ * libvirt's qemuDomainChrDefDropDefaultPath: a virtio channel's unix socket at a path the
+ * driver would generate itself is forgotten, so the driver picks its current default again.
+ */
+function dropDefaultChannelPath(chr: ChrDef, facts: DomainFacts): void {
+  const path = chr.source?.path;
+  const name = chr.target.name;
+  if (chr.type !== "unix" || chr.target.type !== "virtio" || path === undefined || name === undefined) return;
+  if (facts.isDefaultChannelPath?.(path, name) !== true) return;
+  const rest = { ...chr.source };
+  delete rest.path;
+  if (Object.keys(rest).every((k) => k === "mode")) delete chr.source;
+  else chr.source = rest;
+}
+
+/**
+ * A matcher for {@link DomainFacts.isDefaultChannelPath}: `<targetDir>/<anything>.<name>`
+ * (the old flat layout), `<targetDir>/domain-<...>/<name>`, and `<dir>/<id>-<domain>/<name>`
+ * under each of `perDomainDirs` (the per-domain layouts of newer releases), nothing else.
+ */
+export function defaultChannelPaths(
+  targetDir: string,
+  perDomainDirs: readonly string[],
+): (path: string, name: string) => boolean {
+  return (path, name) => {
+    const rest = (dir: string): string | undefined =>
+      path.startsWith(`${dir}/`) && path.endsWith(name)
+        ? path.slice(dir.length + 1, -name.length)
+        : undefined;
+    const t = rest(targetDir);
+    if (t !== undefined && (/^[^/]+\.$/.test(t) || /^domain-[^/]+\/$/.test(t))) return true;
+    return perDomainDirs.some((dir) => {
+      const r = rest(dir);
+      // only a `<id>-<name>` folder: `channel/target/<name>` is a path the user chose
+      return r !== undefined && /^\d+-[^/]+\/$/.test(r);
+    });
+  };
+}
+
 export function chrDefaults(def: DomainDef): void {
   isaSerialPorts(def);
 }
@@ -212,7 +251,10 @@ export function deviceDefaults(def: DomainDef, facts: DomainFacts = {}): void {
   for (const c of d.controllers) controllerDefaults(def, c, facts);
   for (const s of d.serials) chrPostParse(def, s, "serial");
   for (const p of d.parallels) chrPostParse(def, p, "parallel");
-  for (const c of d.channels) chrPostParse(def, c, "channel");
+  for (const c of d.channels) {
+    chrPostParse(def, c, "channel");
+    dropDefaultChannelPath(c, facts);
+  }
   for (const c of d.consoles) chrPostParse(def, c, "console");
   for (const i of d.inputs) inputDefaults(def, i);
   for (const fs of d.filesystems) {
@@ -234,7 +276,10 @@ export function deviceDefaults(def: DomainDef, facts: DomainFacts = {}): void {
     if (t.backend.type === "emulator")
       t.backend.version ??= t.model === "tpm-tis" && isX86(def.os.arch) ? "1.2" : "2.0";
   }
+  for (const s of d.sounds) if (s.model === "virtio") s.streams ??= 2;
   for (const p of d.panics) p.model ??= isX86(def.os.arch) ? "isa" : undefined;
+  // QEMU's D-Bus display exports USB redirection on this channel
+  for (const r of d.redirdevs) if (r.type === "dbus") (r.source ??= {}).channel ??= "org.qemu.usbredir";
   for (const h of d.hostdevs) {
     if (h.type === "mdev" && h.model === "vfio-pci") h.display ??= false;
   }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { assignAliases, assignUsbAddresses, parseDomainXML } from "./index.ts";
+import { assignAliases, assignUsbAddresses, defaultChannelPaths, parseDomainXML } from "./index.ts";
 import type { DomainDef, PciAddress } from "./types.ts";
 import { formatBitmap, parseBitmap } from "./bitmap.ts";
 
@@ -210,4 +210,93 @@ test("bitmaps parse libvirt's set syntax and format canonically", () => {
   assert.equal(parseBitmap("3-1"), undefined);
   assert.equal(parseBitmap(""), undefined);
   assert.equal(parseBitmap("99999"), undefined);
+});
+
+test("default <audio>: none without graphics, spice with SPICE, host audio only when allowed and named", () => {
+  const graphics = (g: string) => domain("pc", g);
+  const audio = (xml: string, opts?: Parameters<typeof parseDomainXML>[1]) =>
+    parseDomainXML(xml, opts).def.devices.audios;
+  assert.deepEqual(audio(graphics("")), [{ id: 1, type: "none" }]);
+  assert.deepEqual(audio(graphics("<graphics type='spice'/>")), [{ id: 1, type: "spice" }]);
+  assert.deepEqual(audio(graphics("<graphics type='vnc'/>")), [{ id: 1, type: "none" }]);
+  // SDL always uses the host's audio: QEMU_AUDIO_DRV unset leaves the choice to QEMU
+  assert.deepEqual(audio(graphics("<graphics type='sdl'/>")), []);
+  const env = { QEMU_AUDIO_DRV: "sdl", SDL_AUDIODRIVER: "esd" };
+  assert.deepEqual(audio(graphics("<graphics type='sdl'/>"), { facts: { hostAudio: { env } } }), [
+    { id: 1, type: "sdl", driver: "esd" },
+  ]);
+  const pa = { env: { QEMU_AUDIO_DRV: "pa", QEMU_PA_SERVER: "h" }, vncAllowHostAudio: true };
+  assert.deepEqual(audio(graphics("<graphics type='vnc'/>"), { facts: { hostAudio: pa } }), [
+    { id: 1, type: "pulseaudio", serverName: "h" },
+  ]);
+  assert.deepEqual(audio(graphics(""), { facts: { hostAudio: { ...pa, nogfxAllowHostAudio: true } } }), [
+    { id: 1, type: "pulseaudio", serverName: "h" },
+  ]);
+  assert.throws(
+    () =>
+      audio(graphics("<graphics type='sdl'/>"), {
+        facts: { hostAudio: { env: { QEMU_AUDIO_DRV: "bogus" } } },
+      }),
+    /unknown QEMU_AUDIO_DRV setting bogus/,
+  );
+});
+
+test("<audio>: settings and backend attributes round-trip in libvirt's order, other types' dropped", () => {
+  const xml = domain(
+    "pc",
+    `<audio id='1' type='oss' tryMMap='yes' exclusive='no' dspPolicy='3' serverName='x'>
+      <input fixedSettings='yes' dev='/dev/dsp' tryPoll='yes' name='n'><settings frequency='8000' format='u8'/></input>
+      <output fixedSettings='no' bufferCount='4'><settings frequency='8000'/></output>
+    </audio>`,
+  );
+  const a = parseDomainXML(xml).def.devices.audios[0]!;
+  assert.deepEqual(a, {
+    id: 1,
+    type: "oss",
+    tryMMap: true,
+    exclusive: false,
+    dspPolicy: 3,
+    input: {
+      fixedSettings: true,
+      settings: { frequency: 8000, format: "u8" },
+      dev: "/dev/dsp",
+      tryPoll: true,
+    },
+    output: { fixedSettings: false, bufferCount: 4 },
+  });
+});
+
+test("a virtio channel's socket path is dropped only where the driver would generate it", () => {
+  const isDefault = defaultChannelPaths("/var/lib/libvirt/qemu/channel/target", [
+    "/var/lib/libvirt/qemu/channel",
+    "/var/run/libvirt/qemu/channel",
+  ]);
+  const name = "org.qemu.guest_agent.0";
+  for (const path of [
+    `/var/lib/libvirt/qemu/channel/target/g1.${name}`,
+    `/var/lib/libvirt/qemu/channel/target/domain-1-g1/${name}`,
+    `/var/lib/libvirt/qemu/channel/1-g1/${name}`,
+    `/var/run/libvirt/qemu/channel/1-g1/${name}`,
+  ])
+    assert.equal(isDefault(path, name), true, path);
+  for (const path of [
+    // the target folder itself and a folder without an id are the user's choice (libvirt keeps them)
+    `/var/lib/libvirt/qemu/channel/target/${name}`,
+    `/var/lib/libvirt/qemu/channel/target/g1/${name}`,
+    `/tmp/libvirt/qemu/channel/1-g1/${name}`,
+    `/var/lib/libvirt/qemu/channel/1-g1/other`,
+  ])
+    assert.equal(isDefault(path, name), false, path);
+  const channel = (path: string): string =>
+    `<channel type='unix'><source mode='bind' path='${path}'/><target type='virtio' name='fdsa'/></channel>`;
+  const { def } = parseDomainXML(
+    domain(
+      "pc",
+      channel("/var/lib/libvirt/qemu/channel/target/fdsa") +
+        channel("/var/run/libvirt/qemu/channel/1-g1/fdsa"),
+    ),
+    { facts: { isDefaultChannelPath: isDefault } },
+  );
+  assert.equal(def.devices.channels[0]?.source?.path, "/var/lib/libvirt/qemu/channel/target/fdsa");
+  assert.equal(def.devices.channels[1]?.source?.path, undefined);
 });

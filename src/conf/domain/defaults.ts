@@ -5,7 +5,15 @@
  * implicit devices), then address assignment.
  */
 import { randomUUID } from "node:crypto";
-import type { AudioType, DomainDef, DomainFacts, InputDef } from "./types.ts";
+import type {
+  AudioDef,
+  AudioSdlDriver,
+  AudioType,
+  DomainDef,
+  DomainFacts,
+  HostAudioFacts,
+  InputDef,
+} from "./types.ts";
 import { isI440fx, isQ35, isX86 } from "./machine.ts";
 import { findController, isUsb2Companion, maybeAddController } from "./controllers.ts";
 import { deviceDefaults, chrDefaults, controllerDefaults } from "./defaults-devices.ts";
@@ -63,25 +71,76 @@ function maybeAddInput(def: DomainDef, type: InputDef["type"], bus: InputDef["bu
   def.devices.inputs.push({ type, bus });
 }
 
-function defaultAudio(def: DomainDef): void {
+/** QEMU's audiodev driver names (`QEMU_AUDIO_DRV`) → `<audio type=>`. */
+const QEMU_AUDIO_DRIVERS: Readonly<Record<string, AudioType>> = {
+  none: "none",
+  alsa: "alsa",
+  coreaudio: "coreaudio",
+  jack: "jack",
+  oss: "oss",
+  pa: "pulseaudio",
+  sdl: "sdl",
+  spice: "spice",
+  wav: "file",
+  dbus: "dbus",
+  pipewire: "pipewire",
+};
+const SDL_DRIVERS: readonly AudioSdlDriver[] = ["esd", "alsa", "arts", "pulseaudio"];
+
+/**
+ * qemuDomainDefAddDefaultAudioBackend: a definition without `<audio>` gets one when it has no
+ * graphics or VNC, SDL or SPICE graphics. SPICE carries the sound itself; without graphics and
+ * with VNC, `none` unless qemu.conf lets the guest use the host's audio; SDL always does. Host
+ * audio follows the daemon's `QEMU_AUDIO_DRV`; when that is unset no `<audio>` is added, so
+ * QEMU picks its own default.
+ */
+function defaultAudio(def: DomainDef, host: HostAudioFacts | undefined): void {
   if (def.devices.audios.length > 0) return;
-  let add = def.devices.graphics.length === 0;
+  let add = false;
+  let passthrough = false;
   let type: AudioType = "none";
+  if (def.devices.graphics.length === 0) {
+    add = true;
+    passthrough = host?.nogfxAllowHostAudio === true;
+  }
   for (const g of def.devices.graphics) {
-    if (g.type === "vnc" || g.type === "sdl") add = true;
-    else if (g.type === "spice") {
-      type = "spice";
+    if (g.type === "vnc") {
       add = true;
+      passthrough = host?.vncAllowHostAudio === true;
+    } else if (g.type === "sdl") {
+      add = true;
+      passthrough = true;
+    } else if (g.type === "spice") {
+      add = true;
+      type = "spice";
+      passthrough = false;
     }
   }
-  if (add) def.devices.audios.push({ id: 1, type });
+  if (!add) return;
+  const audio: AudioDef = { id: 1, type };
+  if (passthrough) {
+    const drv = host?.env?.QEMU_AUDIO_DRV;
+    if (drv === undefined) return;
+    const t = QEMU_AUDIO_DRIVERS[drv];
+    if (t === undefined) throw new VirtError("QEMU_AUDIO_ENV", { variable: "QEMU_AUDIO_DRV", value: drv });
+    audio.type = t;
+    const sdl = host?.env?.SDL_AUDIODRIVER;
+    if (t === "sdl" && sdl !== undefined) {
+      if (!(SDL_DRIVERS as readonly string[]).includes(sdl))
+        throw new VirtError("QEMU_AUDIO_ENV", { variable: "SDL_AUDIODRIVER", value: sdl });
+      audio.driver = sdl as AudioSdlDriver;
+    }
+    const pa = host?.env?.QEMU_PA_SERVER;
+    if (t === "pulseaudio" && pa !== undefined) audio.serverName = pa;
+  }
+  def.devices.audios.push(audio);
 }
 
 /** qemuDomainDefAddDefaultDevices for x86 (pc and q35). */
 function defaultDevices(def: DomainDef, facts: DomainFacts): void {
   const arch = def.os.arch;
   if (!isX86(arch) || def.os.machine === "isapc" || def.os.machine === "microvm") {
-    defaultAudio(def);
+    defaultAudio(def, facts.hostAudio);
     return;
   }
   if (def.features?.ps2 !== false) {
@@ -121,7 +180,7 @@ function defaultDevices(def: DomainDef, facts: DomainFacts): void {
   if (q35 && !def.devices.watchdogs.some((w) => w.model === "itco")) {
     def.devices.watchdogs.push({ model: "itco", action: def.devices.watchdogs[0]?.action ?? "reset" });
   }
-  defaultAudio(def);
+  defaultAudio(def, facts.hostAudio);
 }
 
 /** qemuDomainDefSetDefaultCPU. */

@@ -53,10 +53,16 @@ export function formatChrSource(
     case "dbus":
       if (s?.channel !== undefined) w.empty("source", { channel: s.channel });
       break;
+    case "qemu-vdagent":
+      w.elem("source", undefined, () => {
+        if (s?.clipboard !== undefined) w.empty("clipboard", { copypaste: yesNo(s.clipboard) });
+        if (s?.mouseMode !== undefined) w.empty("mouse", { mode: s.mouseMode });
+      });
+      break;
     default:
       break;
   }
-  if (protocol !== undefined) w.empty("protocol", { type: protocol });
+  // libvirt writes <protocol> for TCP only (its only use)
 }
 
 function formatTarget(w: XmlWriter, kind: "serial" | "console" | "channel" | "parallel", c: ChrDef): void {

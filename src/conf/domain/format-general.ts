@@ -56,6 +56,13 @@ function rawLines(el: RawXmlElement, depth: number, out: string[]): void {
   }
 }
 
+/** One verbatim element as text, two spaces per level (what virDomainGetMetadata returns). */
+export function formatRawElement(el: RawXmlElement): string {
+  const lines: string[] = [];
+  rawLines(el, 0, lines);
+  return lines.join("\n");
+}
+
 export function formatMetadata(w: XmlWriter, items: readonly RawXmlElement[]): void {
   w.elem("metadata", undefined, () => {
     for (const item of items) {

@@ -86,6 +86,17 @@ export const liveWriters = new WeakSet<XmlWriter>();
 export const statusWriters = new WeakSet<XmlWriter>();
 
 /** The device-info tail. `master` is the USB companion `<master startport>` of a controller. */
+/** The `<driver>` attributes of a device's virtio options, in libvirt's order. */
+export function virtioAttrs(dev: DeviceCommon): Record<string, string | undefined> {
+  const v = dev.virtio;
+  return {
+    iommu: onOff(v?.iommu),
+    ats: onOff(v?.ats),
+    packed: onOff(v?.packed),
+    page_per_vq: onOff(v?.pagePerVq),
+  };
+}
+
 export function formatInfo(w: XmlWriter, dev: DeviceCommon, master?: { startport: number }): void {
   if (dev.boot) w.empty("boot", { order: dev.boot.order, loadparm: dev.boot.loadparm });
   if (dev.alias !== undefined && (dev.alias.startsWith("ua-") || liveWriters.has(w)))

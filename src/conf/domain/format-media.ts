@@ -3,10 +3,12 @@
  */
 import type { XmlWriter } from "../xml.ts";
 import type { AudioDef, AudioIo, GraphicsDef, InputDef, SoundDef, VideoDef } from "./types.ts";
-import { formatInfo, liveWriters, onOff, yesNo } from "./format-info.ts";
+import { formatInfo, liveWriters, onOff, yesNo, virtioAttrs } from "./format-info.ts";
 
 export function formatInput(w: XmlWriter, i: InputDef): void {
-  w.elem("input", { type: i.type, bus: i.bus, model: i.model }, () => {
+  // libvirt writes no bus for an input without one (evdev)
+  w.elem("input", { type: i.type, bus: i.bus === "none" ? undefined : i.bus, model: i.model }, () => {
+    if (i.virtio) w.empty("driver", virtioAttrs(i));
     const s = i.source;
     if (s)
       w.empty("source", {
@@ -78,6 +80,8 @@ export function formatGraphics(w: XmlWriter, g: GraphicsDef, secure: boolean): v
     passwd: secure ? g.passwd : undefined,
     passwdValidTo: g.passwdValidTo,
     connected: g.connected,
+    p2p: g.p2p === true ? "yes" : undefined,
+    address: g.address,
   };
   w.elem("graphics", attrs, () => {
     for (const l of g.listens) {
@@ -85,39 +89,77 @@ export function formatGraphics(w: XmlWriter, g: GraphicsDef, secure: boolean): v
       w.empty("listen", { type: l.type, address: l.address, network: l.network, socket: l.socket });
     }
     if (g.type === "spice") formatSpiceChildren(w, g);
-    if (g.gl) w.empty("gl", { enable: yesNo(g.gl.enable), rendernode: g.gl.rendernode });
+    // egl-headless is always GL: its <gl> names only the render node
+    if (g.gl)
+      w.empty("gl", {
+        enable: g.type === "egl-headless" ? undefined : yesNo(g.gl.enable),
+        rendernode: g.gl.rendernode,
+      });
     if (g.audio) w.empty("audio", { id: g.audio.id });
   });
 }
 
 export function formatSound(w: XmlWriter, s: SoundDef): void {
-  w.elem("sound", { model: s.model }, () => {
+  w.elem("sound", { model: s.model, multichannel: yesNo(s.multichannel), streams: s.streams }, () => {
     for (const c of s.codecs ?? []) w.empty("codec", { type: c });
     if (s.audio) w.empty("audio", { id: s.audio.id });
     formatInfo(w, s);
+    if (s.virtio) w.empty("driver", virtioAttrs(s));
   });
 }
 
-function ioAttrs(io: AudioIo): Record<string, string | number | undefined> {
-  return {
+/** `<input>`/`<output>`: common attributes, then the backend's; dropped when empty. */
+function formatAudioIo(w: XmlWriter, name: string, io: AudioIo): void {
+  const attrs = {
     mixingEngine: yesNo(io.mixingEngine),
     fixedSettings: yesNo(io.fixedSettings),
     voices: io.voices,
     bufferLength: io.bufferLength,
-    ...io.attrs,
+    dev: io.dev,
+    bufferCount: io.bufferCount,
+    tryPoll: yesNo(io.tryPoll),
+    serverName: io.serverName,
+    clientName: io.clientName,
+    connectPorts: io.connectPorts,
+    exactName: yesNo(io.exactName),
+    name: io.name,
+    streamName: io.streamName,
+    latency: io.latency,
   };
+  const st = io.fixedSettings === true ? io.settings : undefined;
+  const hasSettings = st !== undefined && (st.frequency ?? st.channels ?? st.format) !== undefined;
+  if (!hasSettings) {
+    if (Object.values(attrs).some((v) => v !== undefined)) w.empty(name, attrs);
+    return;
+  }
+  w.elem(name, attrs, () => {
+    w.empty("settings", { frequency: st.frequency, channels: st.channels, format: st.format });
+  });
 }
 
 export function formatAudio(w: XmlWriter, a: AudioDef): void {
-  w.elem("audio", { id: a.id, type: a.type, timerPeriod: a.timerPeriod, ...a.attrs, path: a.path }, () => {
-    if (a.input) w.empty("input", ioAttrs(a.input));
-    if (a.output) w.empty("output", ioAttrs(a.output));
+  const attrs = {
+    id: a.id,
+    type: a.type,
+    timerPeriod: a.timerPeriod,
+    path: a.path,
+    tryMMap: yesNo(a.tryMMap),
+    exclusive: yesNo(a.exclusive),
+    dspPolicy: a.dspPolicy,
+    serverName: a.serverName,
+    driver: a.driver,
+    runtimeDir: a.runtimeDir,
+  };
+  w.elem("audio", attrs, () => {
+    if (a.input) formatAudioIo(w, "input", a.input);
+    if (a.output) formatAudioIo(w, "output", a.output);
   });
 }
 
 export function formatVideo(w: XmlWriter, v: VideoDef): void {
   w.elem("video", undefined, () => {
-    if (v.driver) w.empty("driver", { name: v.driver.name, vgaconf: v.driver.vgaconf });
+    if (v.driver || v.virtio)
+      w.empty("driver", { ...virtioAttrs(v), name: v.driver?.name, vgaconf: v.driver?.vgaconf });
     const m = v.model;
     const attrs = {
       type: m.type,
@@ -127,6 +169,7 @@ export function formatVideo(w: XmlWriter, v: VideoDef): void {
       vgamem: m.vgamem,
       heads: m.heads,
       primary: m.primary ? "yes" : undefined,
+      blob: onOff(m.blob),
     };
     w.elem("model", attrs, () => {
       if (m.acceleration)

@@ -9,11 +9,13 @@ import type {
   MemballoonDef,
   MemoryDeviceDef,
   RedirdevDef,
+  SmartcardDef,
   RngDef,
+  RedirFilterRule,
   TpmDef,
   VsockDef,
 } from "./types.ts";
-import { formatInfo, hex, onOff, yesNo } from "./format-info.ts";
+import { formatInfo, hex, onOff, yesNo, virtioAttrs } from "./format-info.ts";
 import { formatChrSource } from "./format-chr.ts";
 
 export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
@@ -30,7 +32,13 @@ export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
     const s = h.source;
     w.elem(
       "source",
-      { startupPolicy: s.startupPolicy, guestReset: s.guestReset, writeFiltering: yesNo(s.writeFiltering) },
+      {
+        protocol: s.vhost?.protocol,
+        wwpn: s.vhost?.wwpn,
+        startupPolicy: s.startupPolicy,
+        guestReset: s.guestReset,
+        writeFiltering: yesNo(s.writeFiltering),
+      },
       () => {
         if (s.vendor !== undefined) w.empty("vendor", { id: hex(s.vendor, 4) });
         if (s.product !== undefined) w.empty("product", { id: hex(s.product, 4) });
@@ -56,6 +64,15 @@ export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
   });
 }
 
+export function formatSmartcard(w: XmlWriter, s: SmartcardDef): void {
+  w.elem("smartcard", { mode: s.mode, type: s.mode === "passthrough" ? s.type : undefined }, () => {
+    for (const c of s.certificates ?? []) w.text("certificate", c);
+    if (s.database !== undefined) w.text("database", s.database);
+    if (s.mode === "passthrough" && s.type !== undefined) formatChrSource(w, s.type, s.source, s.protocol);
+    formatInfo(w, s);
+  });
+}
+
 export function formatRedirdev(w: XmlWriter, r: RedirdevDef): void {
   w.elem("redirdev", { bus: r.bus, type: r.type }, () => {
     formatChrSource(w, r.type, r.source, r.protocol);
@@ -70,6 +87,7 @@ export function formatMemballoon(w: XmlWriter, m: MemballoonDef): void {
     () => {
       if (m.statsPeriod !== undefined) w.empty("stats", { period: m.statsPeriod });
       formatInfo(w, m);
+      if (m.virtio) w.empty("driver", virtioAttrs(m));
     },
   );
 }
@@ -87,20 +105,70 @@ export function formatRng(w: XmlWriter, r: RngDef): void {
         formatChrSource(w, type, b.source, b.protocol);
       });
     } else w.empty("backend", { model: b.model });
+    if (r.virtio) w.empty("driver", virtioAttrs(r));
     formatInfo(w, r);
+  });
+}
+
+const hexUpper = (n: number, width: number): string =>
+  `0x${n.toString(16).toUpperCase().padStart(width, "0")}`;
+
+export function formatRedirFilter(w: XmlWriter, rules: readonly RedirFilterRule[]): void {
+  w.elem("redirfilter", undefined, () => {
+    for (const r of rules) {
+      const v = r.version;
+      w.empty("usbdev", {
+        class: r.class === undefined ? undefined : hexUpper(r.class, 2),
+        vendor: r.vendor === undefined ? undefined : hexUpper(r.vendor, 4),
+        product: r.product === undefined ? undefined : hexUpper(r.product, 4),
+        version:
+          v === undefined
+            ? undefined
+            : `${String(((v >> 12) & 0xf) * 10 + ((v >> 8) & 0xf))}.${String((v >> 4) & 0xf)}${String(v & 0xf)}`,
+        allow: r.allow ? "yes" : "no",
+      });
+    }
   });
 }
 
 export function formatTpm(w: XmlWriter, t: TpmDef): void {
   w.elem("tpm", { model: t.model }, () => {
     const b = t.backend;
-    w.elem(
-      "backend",
-      { type: b.type, version: b.version, persistent_state: yesNo(b.persistent_state) },
-      () => {
-        if (b.path !== undefined) w.empty(b.type === "passthrough" ? "device" : "source", { path: b.path });
-      },
-    );
+    const attrs =
+      b.type === "emulator"
+        ? {
+            type: b.type,
+            version: b.version,
+            persistent_state: b.persistent_state === true ? "yes" : undefined,
+            debug: b.debug !== undefined && b.debug !== 0 ? String(b.debug) : undefined,
+          }
+        : { type: b.type };
+    w.elem("backend", attrs, () => {
+      switch (b.type) {
+        case "passthrough":
+          if (b.path !== undefined) w.empty("device", { path: b.path });
+          break;
+        case "emulator":
+          if (b.secret !== undefined) w.empty("encryption", { secret: b.secret });
+          if (b.activePcrBanks !== undefined) {
+            const banks = b.activePcrBanks;
+            w.elem("active_pcr_banks", undefined, () => {
+              for (const bank of banks) w.empty(bank);
+            });
+          }
+          if (b.source) w.empty("source", { type: b.source.type, path: b.source.path });
+          if (b.profile)
+            w.empty("profile", {
+              source: b.profile.source,
+              removeDisabled: b.profile.removeDisabled,
+              name: b.profile.name,
+            });
+          break;
+        case "external":
+          if (b.socket !== undefined) w.empty("source", { type: "unix", mode: "connect", path: b.socket });
+          break;
+      }
+    });
     formatInfo(w, t);
   });
 }

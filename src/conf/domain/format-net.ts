@@ -3,7 +3,7 @@
  */
 import type { XmlWriter } from "../xml.ts";
 import type { InterfaceDef } from "./types.ts";
-import { formatAddress, formatInfo, onOff, yesNo } from "./format-info.ts";
+import { formatAddress, formatInfo, onOff, yesNo, virtioAttrs } from "./format-info.ts";
 import { GUEST_OFFLOADS, HOST_OFFLOADS } from "./parse-net.ts";
 
 function formatSource(w: XmlWriter, n: InterfaceDef): void {
@@ -108,6 +108,8 @@ export function formatInterface(w: XmlWriter, n: InterfaceDef): void {
           rx_queue_size: d.rx_queue_size,
           tx_queue_size: d.tx_queue_size,
           rss: onOff(d.rss),
+          rss_hash_report: onOff(d.rss_hash_report),
+          ...virtioAttrs(n),
         },
         () => {
           if (d.host) w.empty("host", Object.fromEntries(HOST_OFFLOADS.map((k) => [k, onOff(d.host?.[k])])));

@@ -5,14 +5,17 @@ import type { XmlWriter } from "../xml.ts";
 import type {
   ControllerDef,
   DiskAuth,
+  DiskBackingLayer,
+  DiskBackingStore,
   DiskDef,
   DiskEncryption,
   DiskIotune,
+  DiskMirror,
   DiskSecretRef,
   FilesystemDef,
 } from "./types.ts";
 import { IOTUNE_ORDER } from "./parse-disk-secrets.ts";
-import { formatInfo, hex, onOff, statusWriters, yesNo } from "./format-info.ts";
+import { formatInfo, hex, onOff, statusWriters, virtioAttrs, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
   const s = d.source;
@@ -84,6 +87,39 @@ function formatDiskIotune(w: XmlWriter, t: DiskIotune): void {
   });
 }
 
+function layerSource(w: XmlWriter, l: DiskBackingLayer): void {
+  w.empty("format", { type: l.format });
+  w.empty("source", l.type === "block" ? { dev: l.path } : { file: l.path });
+}
+
+/** libvirt's nested `<backingStore>` elements; a chain known to end says so with an empty one. */
+function formatBackingStore(w: XmlWriter, b: DiskBackingStore): void {
+  w.elem("backingStore", { type: b.type }, () => {
+    if (b.format !== undefined) w.empty("format", { type: b.format });
+    w.empty("source", b.type === "file" ? { file: b.source.file } : { dev: b.source.dev });
+    if (b.backingStore) formatBackingStore(w, b.backingStore);
+    else if (b.end === true) w.empty("backingStore");
+  });
+}
+
+function formatMirror(w: XmlWriter, m: DiskMirror): void {
+  // A copy job names its destination in attributes too (libvirt's pre-blockdev form, kept).
+  const copy = m.job === "copy";
+  w.elem(
+    "mirror",
+    {
+      type: m.type,
+      file: copy && m.type === "file" ? m.path : undefined,
+      format: copy ? m.format : undefined,
+      job: m.job,
+      ready: m.ready,
+    },
+    () => {
+      layerSource(w, m);
+    },
+  );
+}
+
 export function formatDisk(w: XmlWriter, d: DiskDef): void {
   w.elem(
     "disk",
@@ -114,10 +150,12 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
           queues: dr.queues,
           queue_size: dr.queue_size,
           discard_no_unref: onOff(dr.discard_no_unref),
+          ...virtioAttrs(d),
         });
-      }
+      } else if (d.virtio) w.empty("driver", virtioAttrs(d));
       if (d.auth) formatDiskAuth(w, d.auth);
       formatDiskSource(w, d);
+      if (d.backingStore) formatBackingStore(w, d.backingStore);
       if (d.geometry)
         w.empty("geometry", {
           cyls: d.geometry.cyls,
@@ -126,6 +164,8 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
           trans: d.geometry.trans,
         });
       if (d.blockio) w.empty("blockio", { ...d.blockio });
+      // libvirt's order: source, backingStore, geometry, blockio, mirror, target
+      if (d.mirror) formatMirror(w, d.mirror);
       const t = d.target;
       const tray = (d.device === "cdrom" || d.device === "floppy") && t.tray === "open" ? "open" : undefined;
       w.empty("target", {
@@ -175,13 +215,14 @@ export function formatController(w: XmlWriter, c: ControllerDef): void {
       }
     }
     const d = c.driver;
-    if (d)
+    if (d || c.virtio)
       w.empty("driver", {
-        queues: d.queues,
-        cmd_per_lun: d.cmd_per_lun,
-        max_sectors: d.max_sectors,
-        ioeventfd: onOff(d.ioeventfd),
-        iothread: d.iothread,
+        queues: d?.queues,
+        cmd_per_lun: d?.cmd_per_lun,
+        max_sectors: d?.max_sectors,
+        ioeventfd: onOff(d?.ioeventfd),
+        iothread: d?.iothread,
+        ...virtioAttrs(c),
       });
     formatInfo(w, c, c.master);
   });
@@ -242,7 +283,14 @@ export function formatFilesystem(w: XmlWriter, fs: FilesystemDef): void {
   };
   w.elem("filesystem", attrs, () => {
     const d = fs.driver;
-    if (d) w.empty("driver", { type: d.type, format: d.format, wrpolicy: d.wrpolicy, queue: d.queue });
+    if (d || fs.virtio)
+      w.empty("driver", {
+        type: d?.type,
+        format: d?.format,
+        wrpolicy: d?.wrpolicy,
+        queue: d?.queue,
+        ...virtioAttrs(fs),
+      });
     formatFsBinary(w, fs);
     if (fs.idmap) {
       const m = fs.idmap;

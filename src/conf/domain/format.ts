@@ -29,6 +29,8 @@ import {
   formatMemoryDevice,
   formatRedirdev,
   formatRng,
+  formatSmartcard,
+  formatRedirFilter,
   formatTpm,
   formatVsock,
 } from "./format-misc.ts";
@@ -44,6 +46,7 @@ function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
     for (const x of d.controllers) formatController(w, x);
     for (const x of d.filesystems) formatFilesystem(w, x);
     for (const x of d.interfaces) formatInterface(w, x);
+    for (const x of d.smartcards ?? []) formatSmartcard(w, x);
     for (const x of d.serials) formatChr(w, "serial", x);
     for (const x of d.parallels) formatChr(w, "parallel", x);
     formatConsoles(w, def);
@@ -56,6 +59,7 @@ function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
     for (const x of d.videos) formatVideo(w, x);
     for (const x of d.hostdevs) formatHostdev(w, x);
     for (const x of d.redirdevs) formatRedirdev(w, x);
+    if (d.redirfilter) formatRedirFilter(w, d.redirfilter);
     for (const x of d.hubs)
       w.elem("hub", { type: x.type }, () => {
         formatInfo(w, x);
@@ -163,6 +167,23 @@ export function formatDomain(
             for (const c of q.capsDel) w.empty("qemu:del", { capability: c });
           });
         }
+        if (q.overrides.length > 0) {
+          w.elem("qemu:override", undefined, () => {
+            for (const d of q.overrides)
+              w.elem("qemu:device", { alias: d.alias }, () => {
+                if (d.frontend.length === 0) return;
+                w.elem("qemu:frontend", undefined, () => {
+                  for (const p of d.frontend)
+                    w.empty("qemu:property", {
+                      name: p.name,
+                      type: p.type,
+                      value: p.type === "remove" ? undefined : p.value,
+                    });
+                });
+              });
+          });
+        }
+        if (q.deprecation !== undefined) w.empty("qemu:deprecation", { behavior: q.deprecation });
       }
     },
   );

@@ -63,5 +63,8 @@ export function assignAliases(def: DomainDef): void {
 
 export { assignUsbAddresses } from "./address-usb.ts";
 export { parseBitmap, formatBitmap } from "./bitmap.ts";
+export { defaultChannelPaths } from "./defaults-devices.ts";
 export type * from "./types.ts";
 export type { XmlWarning } from "../xml.ts";
+export { formatRawElement } from "./format-general.ts";
+export { rawElement } from "./parse-general.ts";

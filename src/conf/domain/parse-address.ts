@@ -2,7 +2,7 @@
  * `<address>`, `<alias>`, `<boot>`, `<acpi>` and `<rom>` of a device (libvirt's device info).
  */
 import type { XmlElement } from "../xml.ts";
-import type { DeviceAddress, DeviceCommon, PciAddress } from "./types.ts";
+import type { DeviceAddress, DeviceCommon, PciAddress, VirtioOptions } from "./types.ts";
 import { VirtError } from "../../util/errors/index.ts";
 import { invalidAttr, onOff, reqEnum, reqUInt, str, uintAttr, yesNo } from "./reader.ts";
 
@@ -161,6 +161,21 @@ export function withStatusAliases<T>(status: boolean, fn: () => T): T {
  * `ua-*` only, as libvirt keeps in inactive definitions; every alias in a status document),
  * `<address>`, `<boot>`, `<acpi>`, `<rom>`.
  */
+/** The virtio options of a device's `<driver>` (virDomainVirtioOptionsParseXML). */
+export function parseVirtioOptions(driver: XmlElement | undefined, dev: DeviceCommon): void {
+  if (!driver) return;
+  const v: VirtioOptions = {};
+  const iommu = onOff(driver, "iommu");
+  const ats = onOff(driver, "ats");
+  const packed = onOff(driver, "packed");
+  const pagePerVq = onOff(driver, "page_per_vq");
+  if (iommu !== undefined) v.iommu = iommu;
+  if (ats !== undefined) v.ats = ats;
+  if (packed !== undefined) v.packed = packed;
+  if (pagePerVq !== undefined) v.pagePerVq = pagePerVq;
+  if (Object.keys(v).length > 0) dev.virtio = v;
+}
+
 export function parseDeviceInfo(el: XmlElement, dev: DeviceCommon): void {
   const alias = el.child("alias");
   if (alias) {

@@ -66,9 +66,19 @@ function readSourceInto(el: XmlElement, type: ChrType, s: ChrSource): void {
       }
       break;
     }
-    case "spiceport": {
+    case "spiceport":
+    case "dbus": {
       const channel = str(el, "channel");
       if (channel !== undefined) s.channel = channel;
+      break;
+    }
+    case "qemu-vdagent": {
+      const clip = el.child("clipboard");
+      const copypaste = clip ? yesNo(clip, "copypaste") : undefined;
+      if (copypaste !== undefined) s.clipboard = copypaste;
+      const mouse = el.child("mouse");
+      const mouseMode = mouse ? enumAttr(mouse, "mode", ["server", "client"] as const) : undefined;
+      if (mouseMode !== undefined) s.mouseMode = mouseMode;
       break;
     }
     default:

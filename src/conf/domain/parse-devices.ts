@@ -17,6 +17,8 @@ import {
   parseMemoryDevice,
   parsePanic,
   parseRedirdev,
+  parseSmartcard,
+  parseRedirFilter,
   parseRng,
   parseTpm,
   parseVsock,
@@ -145,6 +147,11 @@ const handlers: Readonly<Record<string, Handler>> = {
   },
   hostdev: (d, el) => d.hostdevs.push(parseHostdev(el)),
   redirdev: (d, el) => d.redirdevs.push(parseRedirdev(el)),
+  smartcard: (d, el) => (d.smartcards ??= []).push(parseSmartcard(el)),
+  redirfilter: (d, el) => {
+    if (d.redirfilter) throw structural(el, "only one <redirfilter> is allowed");
+    d.redirfilter = parseRedirFilter(el);
+  },
   hub: (d, el) => d.hubs.push(parseHub(el)),
   watchdog: (d, el) => d.watchdogs.push(parseWatchdog(el)),
   memballoon: (d, el) => {

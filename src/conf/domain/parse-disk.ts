@@ -3,8 +3,16 @@
  */
 import { VirtError } from "../../util/errors/index.ts";
 import type { XmlElement } from "../xml.ts";
-import type { ControllerDef, ControllerType, DiskBus, DiskDef, DiskDriver, DiskSource } from "./types.ts";
-import { isStatusParse, parseDeviceInfo } from "./parse-address.ts";
+import type {
+  ControllerDef,
+  ControllerType,
+  DiskBackingStore,
+  DiskBus,
+  DiskDef,
+  DiskDriver,
+  DiskSource,
+} from "./types.ts";
+import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
 import {
   enumAttr,
@@ -164,6 +172,31 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
   return hasPath === undefined && s.startupPolicy === undefined ? undefined : s;
 }
 
+/** A `<backingStore>` chain; an empty element (libvirt's end of chain) or an unknown type ends it. */
+function parseBackingStore(el: XmlElement | undefined): DiskBackingStore | undefined {
+  if (!el || el.attrs.length === 0) {
+    el?.markAllUsed();
+    return undefined;
+  }
+  const type = enumAttr(el, "type", ["file", "block"] as const);
+  if (!type) {
+    el.markAllUsed();
+    return undefined;
+  }
+  const src = el.child("source");
+  const path = src ? str(src, type === "file" ? "file" : "dev") : undefined;
+  const bs: DiskBackingStore = { type, source: type === "file" ? { file: path ?? "" } : { dev: path ?? "" } };
+  src?.markAllUsed();
+  const fmt = el.child("format");
+  const ft = fmt ? str(fmt, "type") : undefined;
+  if (ft !== undefined) bs.format = ft;
+  fmt?.markAllUsed();
+  str(el, "index");
+  const below = parseBackingStore(el.child("backingStore"));
+  if (below) bs.backingStore = below;
+  return bs;
+}
+
 export function parseDisk(el: XmlElement): DiskDef {
   const type = enumAttr(el, "type", DISK_TYPES) ?? "file";
   const device = enumAttr(el, "device", DISK_DEVICES) ?? "disk";
@@ -199,11 +232,14 @@ export function parseDisk(el: XmlElement): DiskDef {
   if (sgio !== undefined) disk.sgio = sgio;
   const driver = el.child("driver");
   if (driver) disk.driver = parseDriver(driver);
+  parseVirtioOptions(driver, disk);
   const source = el.child("source");
   if (source) {
     const s = parseSource(source, type);
     if (s) disk.source = s;
   }
+  const backing = parseBackingStore(el.child("backingStore"));
+  if (backing) disk.backingStore = backing;
   parseDiskSecrets(el, source, disk);
   if (el.child("readonly")) disk.readonly = true;
   if (el.child("shareable")) disk.shareable = true;
@@ -374,6 +410,7 @@ export function parseController(el: XmlElement): ControllerDef & { indexGiven: b
     if (ioe !== undefined) d.ioeventfd = ioe;
     c.driver = d;
   }
+  parseVirtioOptions(driver, c);
   const master = el.child("master");
   if (master) c.master = { startport: uintAttr(master, "startport", { hex: false, max: 0xffffffff }) ?? 0 };
   parseDeviceInfo(el, c);

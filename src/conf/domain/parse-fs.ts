@@ -3,7 +3,7 @@
  */
 import type { XmlElement } from "../xml.ts";
 import type { FilesystemBinary, FilesystemDef, IdMapEntry } from "./types.ts";
-import { parseDeviceInfo } from "./parse-address.ts";
+import { parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -89,6 +89,7 @@ export function parseFilesystem(el: XmlElement): FilesystemDef {
     if (queue !== undefined) d.queue = queue;
     fs.driver = d;
   }
+  parseVirtioOptions(driver, fs);
   const binary = el.child("binary");
   if (binary) fs.binary = parseBinary(binary);
   const idmap = el.child("idmap");

@@ -72,6 +72,8 @@ function parseSource(src: XmlElement, type: HostdevDef["type"]): HostdevSource {
       target: reqUInt(addr, "target", { hex: false }),
       unit: reqUInt(addr, "unit", { hex: false }),
     };
+  } else if (type === "scsi_host") {
+    s.vhost = { protocol: reqEnum(src, "protocol", ["vhost"] as const), wwpn: reqStr(src, "wwpn") };
   } else if (type === "mdev") {
     const addr = src.child("address");
     if (!addr) throw missingChild(src, "address");

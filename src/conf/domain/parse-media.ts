@@ -5,13 +5,14 @@ import type { XmlElement } from "../xml.ts";
 import type {
   AudioDef,
   AudioIo,
+  AudioType,
   GraphicsDef,
   GraphicsListen,
   InputDef,
   SoundDef,
   VideoDef,
 } from "./types.ts";
-import { isStatusParse, parseDeviceInfo } from "./parse-address.ts";
+import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import {
   enumAttr,
   intAttr,
@@ -143,6 +144,12 @@ export function parseGraphics(el: XmlElement): GraphicsDef {
     if (g.type === "vnc" && g.connected !== "keep")
       throw unsupported(el, "VNC supports connected='keep' only");
   }
+  if (g.type === "dbus") {
+    const address = str(el, "address");
+    const p2p = yesNo(el, "p2p");
+    if (address !== undefined) g.address = address;
+    if (p2p !== undefined) g.p2p = p2p;
+  }
   const pc = yesNo(el, "powerControl");
   if (pc !== undefined) g.powerControl = pc;
   const fs = yesNo(el, "fullscreen");
@@ -188,6 +195,8 @@ export function parseVideo(el: XmlElement): VideoDef {
     if (heads !== undefined && heads > 0) v.model.heads = heads;
     const primary = yesNo(m, "primary");
     if (primary) v.model.primary = true;
+    const blob = onOff(m, "blob");
+    if (blob !== undefined) v.model.blob = blob;
     const acc = m.child("acceleration");
     if (acc) {
       v.model.acceleration = {};
@@ -210,6 +219,7 @@ export function parseVideo(el: XmlElement): VideoDef {
     if (name !== undefined) v.driver.name = name;
     if (vgaconf !== undefined) v.driver.vgaconf = vgaconf;
   }
+  parseVirtioOptions(d ?? undefined, v);
   parseDeviceInfo(el, v);
   return v;
 }
@@ -222,6 +232,7 @@ export function parseInput(el: XmlElement): InputDef {
   if (bus) i.bus = bus;
   const model = enumAttr(el, "model", ["virtio", "virtio-transitional", "virtio-non-transitional"] as const);
   if (model) i.model = model;
+  parseVirtioOptions(el.child("driver") ?? undefined, i);
   const src = el.child("source");
   if (src) {
     i.source = {};
@@ -240,6 +251,11 @@ const SOUND_MODELS = ["sb16", "es1370", "pcspk", "ac97", "ich6", "ich9", "usb", 
 
 export function parseSound(el: XmlElement): SoundDef {
   const s: SoundDef = { model: reqEnum(el, "model", SOUND_MODELS) };
+  const multichannel = s.model === "usb" ? yesNo(el, "multichannel") : undefined;
+  if (multichannel !== undefined) s.multichannel = multichannel;
+  const streams = s.model === "virtio" ? uintAttr(el, "streams", { hex: false, max: 0xffffffff }) : undefined;
+  if (streams !== undefined) s.streams = streams;
+  parseVirtioOptions(el.child("driver") ?? undefined, s);
   const codecs = el.all("codec").map((c) => reqEnum(c, "type", ["duplex", "micro", "output"] as const));
   if (codecs.length > 0) s.codecs = codecs;
   const audio = el.child("audio");
@@ -262,40 +278,60 @@ const AUDIO_TYPES = [
   "pipewire",
 ] as const;
 
-/** Backend attributes of `<input>`/`<output>` kept as written. */
-const AUDIO_IO_ATTRS = [
-  "dev",
-  "name",
-  "streamName",
-  "latency",
-  "clientName",
-  "connectPorts",
-  "exactName",
-  "bufferCount",
-  "tryMMap",
-  "exclusive",
-  "settings",
-] as const;
+const AUDIO_FORMATS = ["s8", "u8", "s16", "u16", "s32", "u32", "f32"] as const;
+const AUDIO_SDL_DRIVERS = ["esd", "alsa", "arts", "pulseaudio"] as const;
 
-/** Backend attributes of `<audio>` kept as written (pulseaudio/jack/pipewire/sdl/oss). */
-const AUDIO_EXTRA_ATTRS = ["serverName", "runtimeDir", "driver", "tryPoll", "exclusive"] as const;
+/** Sets `o[k]` when `v` is defined (keeps optional properties absent rather than undefined). */
+function put<T extends object, K extends keyof T>(o: T, k: K, v: T[K] | undefined): void {
+  if (v !== undefined) o[k] = v;
+}
 
-function parseAudioIo(el: XmlElement): AudioIo {
+/**
+ * `<input>`/`<output>`: the common attributes, `<settings>` (only with fixedSettings='yes', as
+ * libvirt), then the attributes of the backend type; those of other types are not read.
+ */
+function parseAudioIo(el: XmlElement, type: AudioType): AudioIo {
   const io: AudioIo = {};
-  const me = yesNo(el, "mixingEngine");
-  const fs = yesNo(el, "fixedSettings");
-  const voices = uintAttr(el, "voices", { hex: false });
-  const bl = uintAttr(el, "bufferLength", { hex: false });
-  if (me !== undefined) io.mixingEngine = me;
-  if (fs !== undefined) io.fixedSettings = fs;
-  if (voices !== undefined) io.voices = voices;
-  if (bl !== undefined) io.bufferLength = bl;
-  const attrs: Record<string, string> = {};
-  for (const k of AUDIO_IO_ATTRS) {
-    const v = str(el, k);
-    if (v !== undefined) attrs[k] = v;
+  put(io, "mixingEngine", yesNo(el, "mixingEngine"));
+  put(io, "fixedSettings", yesNo(el, "fixedSettings"));
+  put(io, "voices", uintAttr(el, "voices", { hex: false }));
+  put(io, "bufferLength", uintAttr(el, "bufferLength", { hex: false }));
+  const settings = el.child("settings");
+  if (settings && io.fixedSettings === true) {
+    const st: NonNullable<AudioIo["settings"]> = {};
+    put(st, "frequency", uintAttr(settings, "frequency", { hex: false }));
+    put(st, "channels", uintAttr(settings, "channels", { hex: false }));
+    put(st, "format", enumAttr(settings, "format", AUDIO_FORMATS));
+    io.settings = st;
   }
-  if (Object.keys(attrs).length > 0) io.attrs = attrs;
+  switch (type) {
+    case "alsa":
+      put(io, "dev", str(el, "dev"));
+      break;
+    case "coreaudio":
+    case "sdl":
+      put(io, "bufferCount", uintAttr(el, "bufferCount", { hex: false }));
+      break;
+    case "jack":
+      put(io, "serverName", str(el, "serverName"));
+      put(io, "clientName", str(el, "clientName"));
+      put(io, "connectPorts", str(el, "connectPorts"));
+      put(io, "exactName", yesNo(el, "exactName"));
+      break;
+    case "oss":
+      put(io, "dev", str(el, "dev"));
+      put(io, "bufferCount", uintAttr(el, "bufferCount", { hex: false }));
+      put(io, "tryPoll", yesNo(el, "tryPoll"));
+      break;
+    case "pulseaudio":
+    case "pipewire":
+      put(io, "name", str(el, "name"));
+      put(io, "streamName", str(el, "streamName"));
+      put(io, "latency", uintAttr(el, "latency", { hex: false }));
+      break;
+    default:
+      break;
+  }
   return io;
 }
 
@@ -304,19 +340,31 @@ export function parseAudio(el: XmlElement): AudioDef {
     id: reqUInt(el, "id", { hex: false, min: 1, max: 0x7fffffff }),
     type: reqEnum(el, "type", AUDIO_TYPES),
   };
-  const tp = uintAttr(el, "timerPeriod", { hex: false });
-  if (tp !== undefined) a.timerPeriod = tp;
-  const path = a.type === "file" ? str(el, "path") : undefined;
-  if (path !== undefined) a.path = path;
-  const input = el.child("input");
-  if (input) a.input = parseAudioIo(input);
-  const output = el.child("output");
-  if (output) a.output = parseAudioIo(output);
-  const attrs: Record<string, string> = {};
-  for (const k of AUDIO_EXTRA_ATTRS) {
-    const v = str(el, k);
-    if (v !== undefined) attrs[k] = v;
+  put(a, "timerPeriod", uintAttr(el, "timerPeriod", { hex: false }));
+  switch (a.type) {
+    case "file":
+      put(a, "path", str(el, "path"));
+      break;
+    case "oss":
+      put(a, "tryMMap", yesNo(el, "tryMMap"));
+      put(a, "exclusive", yesNo(el, "exclusive"));
+      put(a, "dspPolicy", intAttr(el, "dspPolicy"));
+      break;
+    case "pulseaudio":
+      put(a, "serverName", str(el, "serverName"));
+      break;
+    case "sdl":
+      put(a, "driver", enumAttr(el, "driver", AUDIO_SDL_DRIVERS));
+      break;
+    case "pipewire":
+      put(a, "runtimeDir", str(el, "runtimeDir"));
+      break;
+    default:
+      break;
   }
-  if (Object.keys(attrs).length > 0) a.attrs = attrs;
+  const input = el.child("input");
+  if (input) a.input = parseAudioIo(input, a.type);
+  const output = el.child("output");
+  if (output) a.output = parseAudioIo(output, a.type);
   return a;
 }

@@ -11,25 +11,33 @@ import type {
   MemoryDeviceDef,
   PanicDef,
   RedirdevDef,
+  SmartcardDef,
+  RedirFilterRule,
   RngDef,
   TpmDef,
+  TpmPcrBank,
   VsockDef,
   WatchdogDef,
 } from "./types.ts";
-import { parseDeviceInfo } from "./parse-address.ts";
+import { TPM_MODELS, TPM_PCR_BANKS } from "./types.ts";
+import { parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { CHR_TYPES, parseChrSource } from "./parse-chr.ts";
 import { formatBitmap, parseBitmap } from "./bitmap.ts";
 import {
   enumAttr,
   invalidText,
+  missingAttr,
+  parseUInt,
   missingChild,
   onOff,
   reqEnum,
   reqUInt,
   sizeText,
   str,
+  structural,
   uintAttr,
   uintText,
+  unsupported,
   yesNo,
 } from "./reader.ts";
 
@@ -49,6 +57,7 @@ export function parseMemballoon(el: XmlElement): MemballoonDef {
   if (fpr !== undefined) m.freePageReporting = fpr;
   const stats = el.child("stats");
   if (stats) m.statsPeriod = reqUInt(stats, "period", { hex: false, max: 0x7fffffff });
+  parseVirtioOptions(el.child("driver") ?? undefined, m);
   parseDeviceInfo(el, m);
   return m;
 }
@@ -73,6 +82,7 @@ export function parseRng(el: XmlElement): RngDef {
       if (p !== undefined) rng.backend.protocol = p;
     }
   }
+  parseVirtioOptions(el.child("driver") ?? undefined, rng);
   const rate = el.child("rate");
   if (rate) {
     rng.rate = { bytes: reqUInt(rate, "bytes", { hex: false, min: 1, max: 0xffffffff }) };
@@ -99,6 +109,38 @@ export function parseWatchdog(el: XmlElement): WatchdogDef {
   };
   parseDeviceInfo(el, w);
   return w;
+}
+
+export function parseSmartcard(el: XmlElement): SmartcardDef {
+  const mode = reqEnum(el, "mode", ["host", "host-certificates", "passthrough"] as const);
+  const s: SmartcardDef = { mode };
+  if (mode === "host-certificates") {
+    const certs = el.all("certificate").map((c) => c.content);
+    // QEMU's emulated card takes exactly three certificates (cert1..cert3)
+    if (certs.length !== 3)
+      throw structural(el, `host-certificates mode needs exactly three certificates, found ${certs.length}`);
+    s.certificates = certs;
+    const db = el.childText("database");
+    if (db !== undefined) {
+      if (!db.startsWith("/")) throw structural(el, `expecting absolute path for the database: ${db}`);
+      s.database = db;
+    }
+  } else if (mode === "passthrough") {
+    const type = reqEnum(el, "type", CHR_TYPES);
+    s.type = type;
+    const src = parseChrSource(el, type);
+    if (src) s.source = src;
+    // only a TCP chardev has a protocol
+    const proto = type === "tcp" ? el.child("protocol") : undefined;
+    if (proto) {
+      const p = str(proto, "type");
+      if (p !== undefined) s.protocol = p;
+    }
+  }
+  parseDeviceInfo(el, s);
+  if (s.address && s.address.type !== "ccid")
+    throw structural(el, `smartcard needs an address of type 'ccid', not '${s.address.type}'`);
+  return s;
 }
 
 export function parseRedirdev(el: XmlElement): RedirdevDef {
@@ -130,8 +172,44 @@ export function parsePanic(el: XmlElement): PanicDef {
   return p;
 }
 
+/** libvirt's version helper: `major.minor` as BCD, a one-digit minor read as tenths (`9.4` is 9.40). */
+function usbVersion(el: XmlElement, text: string): number {
+  const m = /^(\d{1,2})\.(\d{1,2})$/.exec(text);
+  if (!m) throw unsupported(el, `Cannot parse USB version ${text}`);
+  const major = Number(m[1]);
+  const minor = m[2]!.length === 1 ? Number(m[2]) * 10 : Number(m[2]);
+  return (Math.floor(major / 10) << 12) | ((major % 10) << 8) | (Math.floor(minor / 10) << 4) | (minor % 10);
+}
+
+export function parseRedirFilter(el: XmlElement): RedirFilterRule[] {
+  return el.all("usbdev").map((u) => {
+    const rule: RedirFilterRule = { allow: false };
+    const num = (name: string, max: number, what: string): number | undefined => {
+      const v = str(u, name);
+      if (v === undefined || v === "-1") return undefined;
+      const n = parseUInt(v, true);
+      if (n === undefined || n > max) throw unsupported(u, `Invalid USB ${what} 0x${(n ?? 0).toString(16)}`);
+      return n;
+    };
+    const cls = num("class", 0xff, "Class code");
+    if (cls !== undefined) rule.class = cls;
+    const vendor = num("vendor", 0xffff, "vendor ID");
+    if (vendor !== undefined) rule.vendor = vendor;
+    const product = num("product", 0xffff, "product ID");
+    if (product !== undefined) rule.product = product;
+    const version = str(u, "version");
+    if (version !== undefined && version !== "-1") rule.version = usbVersion(u, version);
+    const allow = yesNo(u, "allow");
+    if (allow === undefined) throw missingAttr(u, "allow");
+    rule.allow = allow;
+    return rule;
+  });
+}
+
 export function parseTpm(el: XmlElement): TpmDef {
-  const b = el.child("backend");
+  const backends = el.all("backend");
+  if (backends.length > 1) throw structural(backends[1]!, "only one TPM backend is supported");
+  const b = backends[0];
   if (!b) {
     throw new VirtError(
       "DOMAIN_TPM_BACKEND_MISSING",
@@ -142,16 +220,73 @@ export function parseTpm(el: XmlElement): TpmDef {
   const t: TpmDef = {
     backend: { type: reqEnum(b, "type", ["passthrough", "emulator", "external"] as const) },
   };
-  const model = str(el, "model");
+  const model = enumAttr(el, "model", TPM_MODELS);
   if (model !== undefined) t.model = model;
   const version = str(b, "version");
-  if (version !== undefined) t.backend.version = version;
-  const ps = yesNo(b, "persistent_state");
-  if (ps !== undefined) t.backend.persistent_state = ps;
-  const dev = b.child("device") ?? b.child("source");
-  if (dev) {
-    const path = str(dev, "path");
-    if (path !== undefined) t.backend.path = path;
+  if (version !== undefined) {
+    if (version !== "1.2" && version !== "2.0") throw unsupported(b, `Unsupported TPM version '${version}'`);
+    t.backend.version = version;
+  }
+  const tb = t.backend;
+  switch (tb.type) {
+    case "passthrough": {
+      // libvirt keeps the host device's path, /dev/tpm0 when none is given
+      const dev = b.child("device");
+      tb.path = (dev ? str(dev, "path") : undefined) ?? "/dev/tpm0";
+      break;
+    }
+    case "emulator": {
+      const secret = b.child("encryption");
+      if (secret) {
+        const uuid = str(secret, "secret");
+        if (uuid !== undefined) tb.secret = uuid;
+      }
+      const ps = yesNo(b, "persistent_state");
+      if (ps !== undefined) tb.persistent_state = ps;
+      const debug = uintAttr(b, "debug", { hex: false });
+      if (debug !== undefined) tb.debug = debug;
+      const src = b.child("source");
+      if (src) {
+        const type = reqEnum(src, "type", ["file", "dir"] as const);
+        const path = str(src, "path");
+        if (path === undefined) throw structural(src, "missing TPM source path");
+        tb.source = { type, path };
+      }
+      const banks = b.child("active_pcr_banks");
+      if (banks && tb.version !== "1.2") {
+        const set = new Set<TpmPcrBank>();
+        for (const c of banks.children) {
+          const bank = TPM_PCR_BANKS.find((x) => x === c.name);
+          if (bank === undefined) throw unsupported(c, `Unsupported PCR banks '${c.name}'`);
+          set.add(bank);
+        }
+        if (banks.children.length > 0) tb.activePcrBanks = TPM_PCR_BANKS.filter((x) => set.has(x));
+      }
+      const profile = b.child("profile");
+      if (profile) {
+        const source = str(profile, "source");
+        if (source === undefined) throw structural(profile, "missing profile source");
+        tb.profile = { source };
+        const rd = enumAttr(profile, "removeDisabled", ["check", "fips-host"] as const);
+        if (rd !== undefined) tb.profile.removeDisabled = rd;
+        const name = str(profile, "name");
+        if (name !== undefined) tb.profile.name = name;
+      }
+      break;
+    }
+    case "external": {
+      const src = b.child("source");
+      const type = src ? str(src, "type") : undefined;
+      if (!src || type === undefined) throw structural(b, "missing external TPM backend source type");
+      if (!(CHR_TYPES as readonly string[]).includes(type))
+        throw structural(src, `unknown backend source type '${type}' for external TPM`);
+      if (type !== "unix")
+        throw unsupported(src, `only source type 'unix' is supported for external TPM device`);
+      const path = str(src, "path");
+      if (path === undefined) throw missingAttr(src, "path");
+      tb.socket = path;
+      break;
+    }
   }
   parseDeviceInfo(el, t);
   return t;

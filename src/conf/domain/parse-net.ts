@@ -11,7 +11,7 @@ import type {
   VirtualPort,
   Vlan,
 } from "./types.ts";
-import { parseDeviceInfo, parsePciAddress, parsingStatus } from "./parse-address.ts";
+import { parseDeviceInfo, parsePciAddress, parseVirtioOptions, parsingStatus } from "./parse-address.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -207,7 +207,7 @@ function parseDriver(el: XmlElement): NonNullable<InterfaceDef["driver"]> {
   const txmode = str(el, "txmode");
   if (name !== undefined) d.name = name;
   if (txmode !== undefined) d.txmode = txmode;
-  for (const k of ["ioeventfd", "event_idx", "rss"] as const) {
+  for (const k of ["ioeventfd", "event_idx", "rss", "rss_hash_report"] as const) {
     const v = onOff(el, k);
     if (v !== undefined) d[k] = v;
   }
@@ -311,6 +311,7 @@ export function parseInterface(el: XmlElement): InterfaceDef {
   if (bw) iface.bandwidth = parseBandwidth(bw);
   const driver = el.child("driver");
   if (driver) iface.driver = parseDriver(driver);
+  parseVirtioOptions(driver, iface);
   const filter = el.child("filterref");
   if (filter) {
     iface.filterref = { filter: reqStr(filter, "filter") };

@@ -204,3 +204,68 @@ test("only VirtErrors leave the parser for hostile input", () => {
     }
   }
 });
+
+test("QEMU namespace: found by URI under any prefix or as default namespace; override and deprecation", () => {
+  const uri = "http://libvirt.org/schemas/domain/qemu/1.0";
+  const withTail = (tail: string) => domain().replace("</domain>", `${tail}</domain>`);
+  const forms = [
+    `<q:commandline xmlns:q='${uri}'><q:arg value='-x'/></q:commandline>`,
+    `<commandline xmlns='${uri}'><arg value='-x'/></commandline>`,
+    `<a:commandline xmlns:a='${uri}'><b:arg value='-x' xmlns:b='${uri}'/></a:commandline>`,
+  ];
+  for (const f of forms) assert.deepEqual(parseDomainXML(withTail(f)).def.qemu?.args, ["-x"], f);
+  // the prefix bound to another URI is not the QEMU namespace
+  const other = `<qemu:commandline xmlns:qemu='urn:dummy'><qemu:arg value='-x'/></qemu:commandline>`;
+  assert.equal(parseDomainXML(withTail(other)).def.qemu, undefined);
+  const xml = withTail(
+    `<qemu:override xmlns:qemu='${uri}'><qemu:device alias='ua-d'><qemu:frontend>` +
+      `<qemu:property name='a' type='unsigned' value='7'/><qemu:property name='b' type='remove'/>` +
+      `</qemu:frontend></qemu:device></qemu:override><qemu:deprecation xmlns:qemu='${uri}' behavior='crash'/>`,
+  );
+  const q = parseDomainXML(xml).def.qemu;
+  assert.deepEqual(q?.overrides, [
+    {
+      alias: "ua-d",
+      frontend: [
+        { name: "a", type: "unsigned", value: "7" },
+        { name: "b", type: "remove" },
+      ],
+    },
+  ]);
+  assert.equal(q.deprecation, "crash");
+  const out = formatDomainXML(parseDomainXML(xml).def);
+  assert.match(
+    out,
+    /<qemu:property name='a' type='unsigned' value='7'\/>\n\s*<qemu:property name='b' type='remove'\/>/,
+  );
+  assert.match(out, /<qemu:deprecation behavior='crash'\/>/);
+  const bad = withTail(
+    `<qemu:override xmlns:qemu='${uri}'><qemu:device alias='d'><qemu:frontend>` +
+      `<qemu:property name='a' type='bool' value='yes'/></qemu:frontend></qemu:device></qemu:override>`,
+  );
+  assert.match(error(bad).message, /expected 'true' or 'false'/);
+});
+
+test("<smartcard>: kept with its CCID controller and address; host-certificates wants three", () => {
+  const { def } = parseDomainXML(
+    domain(
+      "<smartcard mode='host-certificates'><certificate>a</certificate><certificate>b</certificate><certificate>c</certificate></smartcard>\n",
+    ),
+  );
+  assert.deepEqual(def.devices.smartcards, [
+    {
+      mode: "host-certificates",
+      certificates: ["a", "b", "c"],
+      address: { type: "ccid", controller: 0, slot: 0 },
+    },
+  ]);
+  assert.ok(def.devices.controllers.some((c) => c.type === "ccid" && c.index === 0));
+  assert.match(
+    formatDomainXML(def),
+    /<smartcard mode='host-certificates'>\n\s*<certificate>a<\/certificate>/,
+  );
+  assert.match(
+    error(domain("<smartcard mode='host-certificates'><certificate>a</certificate></smartcard>\n")).message,
+    /exactly three certificates/,
+  );
+});

@@ -125,6 +125,14 @@ export interface DeviceRom {
 }
 
 /** Parts every device may carry (`<alias>`, `<address>`, `<boot>`, `<acpi>`, `<rom>`). */
+/** `<driver iommu= ats= packed= page_per_vq=>` of a virtio device (on/off). */
+export interface VirtioOptions {
+  iommu?: boolean;
+  ats?: boolean;
+  packed?: boolean;
+  pagePerVq?: boolean;
+}
+
 export interface DeviceCommon {
   /**
    * Device id. From XML only user aliases (`<alias name='ua-...'/>`) are kept; `assignAliases`
@@ -136,6 +144,8 @@ export interface DeviceCommon {
   /** `<acpi index=/>` */
   acpiIndex?: number;
   rom?: DeviceRom;
+  /** The virtio options of `<driver>` (devices that are virtio devices). */
+  virtio?: VirtioOptions;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -583,6 +593,23 @@ export interface DiskTarget {
   rotation_rate?: number;
 }
 
+/**
+ * `<backingStore type=><format type=/><source file=|dev=/>…</backingStore>`: the image below a
+ * disk's source in its backing chain (libvirt's virStorageSource chain), as external snapshots
+ * and block jobs leave it. An empty `<backingStore/>` (the chain's end) is not kept.
+ */
+export interface DiskBackingStore {
+  type: "file" | "block";
+  format?: string;
+  source: { file?: string; dev?: string };
+  backingStore?: DiskBackingStore;
+  /**
+   * The chain is known to end here (live definitions, where the driver read the whole chain
+   * from QEMU): formatted as an empty `<backingStore/>` inside, as libvirt does.
+   */
+  end?: boolean;
+}
+
 /** `<disk type= device= model= snapshot= rawio= sgio=>` */
 export interface DiskDef extends DeviceCommon {
   type: DiskType;
@@ -594,6 +621,8 @@ export interface DiskDef extends DeviceCommon {
   driver?: DiskDriver;
   /** Absent for an empty CD-ROM/floppy tray. */
   source?: DiskSource;
+  /** The layer below `source` (external snapshots, block jobs). */
+  backingStore?: DiskBackingStore;
   target: DiskTarget;
   readonly?: boolean;
   shareable?: boolean;
@@ -611,6 +640,21 @@ export interface DiskDef extends DeviceCommon {
   /** `<encryption>` written as a child of `<disk>` (the older place; formatted there again). */
   encryption?: DiskEncryption;
   iotune?: DiskIotune;
+  /** `<mirror>` of a copy or active commit job in progress (live definitions only). */
+  mirror?: DiskMirror;
+}
+
+/** One image of a disk's backing chain. */
+export interface DiskBackingLayer {
+  type: "file" | "block";
+  format: string;
+  path: string;
+}
+
+/** `<mirror type= file= format= job= ready=>`: where a block job is copying the disk to. */
+export interface DiskMirror extends DiskBackingLayer {
+  job: "copy" | "active-commit";
+  ready?: "yes" | "abort" | "pivot";
 }
 
 export type ControllerType =
@@ -729,6 +773,7 @@ export interface InterfaceDriver {
   rx_queue_size?: number;
   tx_queue_size?: number;
   rss?: boolean;
+  rss_hash_report?: boolean;
   /** `<host csum= gso= tso4= tso6= ecn= ufo= mrg_rxbuf=/>` (on/off) */
   host?: {
     csum?: boolean;
@@ -836,6 +881,10 @@ export interface ChrSource {
   bindService?: string;
   /** `<reconnect enabled= timeout=/>` */
   reconnect?: { enabled: boolean; timeout?: number };
+  /** qemu-vdagent: `<clipboard copypaste='yes|no'/>` */
+  clipboard?: boolean;
+  /** qemu-vdagent: `<mouse mode='server|client'/>` */
+  mouseMode?: "server" | "client";
 }
 
 /**
@@ -924,6 +973,9 @@ export interface GraphicsDef {
   channels?: { name: string; mode: string }[];
   /** `<audio id=/>` (vnc) */
   audio?: { id: number };
+  /** dbus `address=` (a D-Bus address QEMU connects to) and `p2p=` (peer-to-peer clients) */
+  address?: string;
+  p2p?: boolean;
   /** sdl/egl `display=`, `xauth=`, `fullscreen=` */
   display?: string;
   xauth?: string;
@@ -939,6 +991,8 @@ export interface VideoModel {
   vgamem?: number;
   heads?: number;
   primary?: boolean;
+  /** virtio `blob=` (on/off) */
+  blob?: boolean;
   /** `<acceleration accel3d= accel2d= rendernode=/>` */
   acceleration?: { accel3d?: boolean; accel2d?: boolean; rendernode?: string };
   /** `<resolution x= y=/>` */
@@ -959,6 +1013,10 @@ export interface SoundDef extends DeviceCommon {
   codecs?: string[];
   /** `<audio id=/>` */
   audio?: { id: number };
+  /** usb `multichannel=` */
+  multichannel?: boolean;
+  /** virtio `streams=` (libvirt's default 2) */
+  streams?: number;
 }
 
 export type AudioType =
@@ -974,25 +1032,57 @@ export type AudioType =
   | "dbus"
   | "pipewire";
 
-/** `<input>`/`<output>` of an `<audio>` backend (attributes kept generically). */
+/** `<settings format=>` of an audio direction. */
+export type AudioFormat = "s8" | "u8" | "s16" | "u16" | "s32" | "u32" | "f32";
+
+/** `<audio type='sdl' driver=>`: the SDL audio driver (`SDL_AUDIODRIVER`). */
+export type AudioSdlDriver = "esd" | "alsa" | "arts" | "pulseaudio";
+
+/**
+ * `<input>`/`<output>` of an `<audio>` backend: the common part, then the attributes of the
+ * backend types that have them (libvirt keeps only the ones of the element's type).
+ */
 export interface AudioIo {
   mixingEngine?: boolean;
   fixedSettings?: boolean;
   voices?: number;
   bufferLength?: number;
-  /** backend-specific attributes (`dev=`, `name=`, ...) in document order */
-  attrs?: Record<string, string>;
+  /** `<settings frequency= channels= format=>` (kept only with fixedSettings='yes') */
+  settings?: { frequency?: number; channels?: number; format?: AudioFormat };
+  /** alsa, oss */
+  dev?: string;
+  /** coreaudio, oss, sdl */
+  bufferCount?: number;
+  /** oss */
+  tryPoll?: boolean;
+  /** jack */
+  serverName?: string;
+  clientName?: string;
+  connectPorts?: string;
+  exactName?: boolean;
+  /** pulseaudio, pipewire */
+  name?: string;
+  streamName?: string;
+  latency?: number;
 }
 
-/** `<audio id= type= timerPeriod= path=>` */
+/** `<audio id= type= timerPeriod=>` with the attributes of its type. */
 export interface AudioDef {
   id: number;
   type: AudioType;
   timerPeriod?: number;
-  /** file backend `path=` */
+  /** file `path=` */
   path?: string;
-  /** pulseaudio/pipewire/jack `serverName=`, sdl `driver=`, oss `tryPoll=`, ... */
-  attrs?: Record<string, string>;
+  /** oss `tryMMap=`, `exclusive=`, `dspPolicy=` */
+  tryMMap?: boolean;
+  exclusive?: boolean;
+  dspPolicy?: number;
+  /** pulseaudio `serverName=` */
+  serverName?: string;
+  /** sdl `driver=` */
+  driver?: AudioSdlDriver;
+  /** pipewire `runtimeDir=` */
+  runtimeDir?: string;
   input?: AudioIo;
   output?: AudioIo;
 }
@@ -1079,6 +1169,8 @@ export interface HostdevSource {
   scsi?: { adapter: string; bus: number; target: number; unit: number };
   /** mdev: `<address uuid=/>` */
   mdevUuid?: string;
+  /** scsi_host: `<source protocol='vhost' wwpn=/>` (a vhost-scsi target of the host) */
+  vhost?: { protocol: "vhost"; wwpn: string };
 }
 
 /** `<hostdev mode= type= managed= model= display= ramfb=>` */
@@ -1097,12 +1189,39 @@ export interface HostdevDef extends DeviceCommon {
   shareable?: boolean;
 }
 
+/**
+ * `<smartcard mode=>`: `host` (QEMU emulates a card from the host's reader), `host-certificates`
+ * (from three certificates of an NSS database), `passthrough` (a chardev to a remote reader).
+ */
+export interface SmartcardDef extends DeviceCommon {
+  mode: "host" | "host-certificates" | "passthrough";
+  /** host-certificates: the three `<certificate>` names and the `<database>` dir */
+  certificates?: string[];
+  database?: string;
+  /** passthrough: the chardev */
+  type?: ChrType;
+  source?: ChrSource;
+  protocol?: string;
+}
+
 /** `<redirdev bus='usb' type=>` */
 export interface RedirdevDef extends DeviceCommon {
   bus: "usb";
   type: ChrType;
   source?: ChrSource;
   protocol?: string;
+}
+
+/**
+ * `<usbdev class= vendor= product= version= allow=/>` of `<redirfilter>`; an absent field (or
+ * `-1`) matches any value. `version` is BCD (`1.10` is 0x0110).
+ */
+export interface RedirFilterRule {
+  class?: number;
+  vendor?: number;
+  product?: number;
+  version?: number;
+  allow: boolean;
 }
 
 /** `<hub type='usb'>` */
@@ -1123,7 +1242,6 @@ export interface MemballoonDef extends DeviceCommon {
   freePageReporting?: boolean;
   /** `<stats period=/>` seconds */
   statsPeriod?: number;
-  /** `<driver iommu= ats= packed=/>` (not modelled further) */
 }
 
 /** `<backend model=>` of an RNG */
@@ -1150,14 +1268,36 @@ export interface PanicDef extends DeviceCommon {
   model?: "isa" | "pseries" | "hyperv" | "s390" | "pvpanic";
 }
 
+/** `<tpm model=>`: the guest's TPM front end. */
+export type TpmModel = "tpm-tis" | "tpm-crb" | "tpm-spapr" | "spapr-tpm-proxy";
+export const TPM_MODELS: readonly TpmModel[] = ["tpm-tis", "tpm-crb", "tpm-spapr", "spapr-tpm-proxy"];
+/** `<active_pcr_banks>` children, in libvirt's order. */
+export const TPM_PCR_BANKS = ["sha1", "sha256", "sha384", "sha512"] as const;
+export type TpmPcrBank = (typeof TPM_PCR_BANKS)[number];
+
 /** `<tpm model=><backend type= version=>` */
 export interface TpmDef extends DeviceCommon {
-  model?: string;
+  model?: TpmModel;
   backend: {
     type: "passthrough" | "emulator" | "external";
-    version?: string;
+    /** emulator: `1.2` or `2.0` (filled in at define) */
+    version?: "1.2" | "2.0";
+    /** passthrough: `<device path=>` (the host TPM, default /dev/tpm0) */
     path?: string;
+    /** emulator: keep the state when a transient domain goes away */
     persistent_state?: boolean;
+    /** emulator: swtpm's log level */
+    debug?: number;
+    /** emulator: `<encryption secret=>`, the UUID of the secret encrypting the state */
+    secret?: string;
+    /** emulator: `<active_pcr_banks>` */
+    activePcrBanks?: TpmPcrBank[];
+    /** emulator: `<source type= path=>`, where the state is kept (a folder or one file) */
+    source?: { type: "dir" | "file"; path: string };
+    /** emulator: `<profile source= removeDisabled= name=>` (TPM 2.0 profile of swtpm) */
+    profile?: { source: string; removeDisabled?: "check" | "fips-host"; name?: string };
+    /** external: `<source type='unix' mode='connect' path=>`, the socket of a swtpm run elsewhere */
+    socket?: string;
   };
 }
 
@@ -1219,6 +1359,10 @@ export interface Devices {
   videos: VideoDef[];
   hostdevs: HostdevDef[];
   redirdevs: RedirdevDef[];
+  /** `<smartcard>` devices (absent: none) */
+  smartcards?: SmartcardDef[];
+  /** `<redirfilter>`: which USB devices redirection lets through, in order */
+  redirfilter?: RedirFilterRule[];
   hubs: HubDef[];
   watchdogs: WatchdogDef[];
   memballoon?: MemballoonDef;
@@ -1279,7 +1423,16 @@ export interface QemuNamespace {
   env: { name: string; value?: string }[];
   capsAdd: string[];
   capsDel: string[];
+  /** `<qemu:override><qemu:device alias=><qemu:frontend>` properties, in document order */
+  overrides: { alias: string; frontend: QemuOverrideProperty[] }[];
+  /** `<qemu:deprecation behavior=>` */
+  deprecation?: "none" | "omit" | "reject" | "crash";
 }
+
+/** `<qemu:property name= type= value=>`: set a `-device` property, or remove it. */
+export type QemuOverrideProperty =
+  | { name: string; type: "string" | "signed" | "unsigned" | "bool"; value: string }
+  | { name: string; type: "remove" };
 
 export type DomainVirtType =
   | "qemu"
@@ -1375,4 +1528,23 @@ export interface DomainFacts {
    * definitions (`abiUpdate`).
    */
   fillFirmware?(def: DomainDef, abiUpdate: boolean): void;
+  /**
+   * Whether a virtio channel's unix socket path is one the driver generates itself (it is then
+   * dropped from the definition, as libvirt's qemuDomainChrDefDropDefaultPath).
+   */
+  isDefaultChannelPath?(path: string, targetName: string): boolean;
+  /**
+   * What picks the audio backend added to a definition without `<audio>`: qemu.conf's
+   * `vnc_allow_host_audio` / `nographics_allow_host_audio` and the daemon's environment
+   * (`QEMU_AUDIO_DRV` in QEMU's driver names, `SDL_AUDIODRIVER`, `QEMU_PA_SERVER`).
+   */
+  hostAudio?: HostAudioFacts;
+  /** The driver's directory of per-domain state (libvirt's cfg->libDir, `/var/lib/libvirt/qemu`). */
+  libDir?: string;
+}
+
+export interface HostAudioFacts {
+  vncAllowHostAudio?: boolean;
+  nogfxAllowHostAudio?: boolean;
+  env?: Readonly<Record<string, string | undefined>>;
 }

@@ -81,7 +81,7 @@ export { hostName as virGetHostname };
 
 type ObjFlagsFilter = (obj: TestDomainObj) => boolean;
 
-function listFilter(flags: number): ObjFlagsFilter {
+function listFilter(flags: number, state: TestState): ObjFlagsFilter {
   return (obj) =>
     matchesListFlags(flags, {
       active: isActive(obj),
@@ -89,6 +89,7 @@ function listFilter(flags: number): ObjFlagsFilter {
       state: obj.state,
       autostart: obj.autostart,
       hasManagedSave: () => obj.hasManagedSave,
+      hasSnapshots: () => testSnapshots(state, obj).size > 0,
     });
 }
 
@@ -208,7 +209,7 @@ export class TestConnection implements HypervisorDriver {
 
   async connectListAllDomains(flags: number): Promise<DomainRef[]> {
     checkFlags(flags, ConnectListDomainsFilters.ALL, "testConnectListAllDomains");
-    const keep = listFilter(flags);
+    const keep = listFilter(flags, this.state);
     return [...this.state.domains.values()].filter(keep).map(refOf);
   }
 
@@ -869,7 +870,7 @@ export class TestConnection implements HypervisorDriver {
     const objs =
       doms.length > 0
         ? doms.map((d) => this.obj(d))
-        : [...this.state.domains.values()].filter(listFilter(flags & 0xff));
+        : [...this.state.domains.values()].filter(listFilter(flags & 0xff, this.state));
     return objs.map((o) => ({
       dom: refOf(o),
       params:
@@ -1012,14 +1013,14 @@ export class TestConnection implements HypervisorDriver {
     dom: DomainRef,
     type: number,
     metadata: string | null,
-    _key: string | null,
+    key: string | null,
     uri: string | null,
     flags: number,
   ): Promise<void> {
     checkFlags(flags, 1 | 2, "testDomainSetMetadata");
     const obj = this.obj(dom);
     const { live, config } = this.#tuningDefs(obj, flags);
-    for (const def of [live, config]) if (def) setDefMetadata(def, type, metadata, uri, "Set");
+    for (const def of [live, config]) if (def) setDefMetadata(def, type, metadata, uri, "Set", key);
     this.state.events.emit(refOf(obj), { id: DomainEventId.METADATA_CHANGE, type, nsuri: uri });
   }
 

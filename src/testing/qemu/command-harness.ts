@@ -2,7 +2,7 @@
  * A context reproducing libvirt's test harness (tests/qemuxmlconftest.c) for golden tests
  * against libvirt's corpus: domain id -1, privileged paths under /var/lib/libvirt/qemu, faked
  * file descriptors (monitor and listening sockets 1729, ethernet tap 3, bridge/network tap 102,
- * vhost 44, chardev files passed as `XXXXXXX`), hugetlbfs mounts of 2 MiB (default) and 1 GiB, a host
+ * vhost 44, chardev files 1750 and logs 1751, TPM device 1730 and cancel file 1731, vsock 6789), hugetlbfs mounts of 2 MiB (default) and 1 GiB, a host
  * with NUMA nodes 0-3, and `<interface type='network'>` resolved from the corpus' aux files.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -97,8 +97,11 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     }),
     resolveNetwork: (name) => resolveFromCorpus(options.corpusDir, name),
     chardevListenFd: () => 1729,
-    // libvirt's harness prints the real descriptor of passed files as XXXXXXX
-    chardevFileFd: () => "XXXXXXX",
+    vhostUserGpuFd: () => 1729,
+    // libvirt's per-domain dbus-daemon socket in the driver's state dir
+    dbusDaemonAddress: `unix:path=/var/run/libvirt/qemu/dbus/${short}-dbus.sock`,
+    // libvirt's harness passes a chardev's output file as descriptor 1750, its log as 1751
+    chardevFileFd: (_alias, purpose) => (purpose === "source" ? 1750 : 1751),
     isHostCdrom: (path) => path === "/dev/cdrom",
     hostNumaNodes: [0, 1, 2, 3],
     // linux-basic: 16 CPUs, four per node
@@ -106,8 +109,20 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     allocatePort: (kind) =>
       kind === "vnc" ? 5900 : kind === "websocket" ? 5700 : kind === "spice" ? 5901 : 5902,
     graphics: { vncListen: "127.0.0.1", spiceListen: "127.0.0.1", spicePassword: true },
+    chardevTLS: { enabled: false, x509certdir: "/etc/pki/libvirt-chardev" },
     // libvirt's harness mocks the host's DRM render node
     drmRenderNode: "/dev/dri/foo",
+    // qemuxmlconftest.c points every emulator TPM at /dev/test and its mock opens a passthrough
+    // TPM's device and cancel file as descriptors 1730 and 1731
+    tpmEmulatorSocket: () => "/dev/test",
+    tpmPassthrough: () => ({ fds: { tpm: 1730, cancel: 1731 } }),
+    // ... and gives vsock the descriptor 6789 and an automatic CID of 42
+    vsockFd: 6789,
+    // its mock opens /dev/vhost-scsi as descriptor 3
+    vhostScsiFd: () => 3,
+    // ... and finds every SCSI host device at /dev/sg0
+    scsiGenericDevice: () => "/dev/sg0",
+    vsockAutoCid: 42,
     passtSocket: (alias) => `/var/run/libvirt/qemu/passt/${short}-${alias}.socket`,
     incoming: options.incoming,
     now: Date.UTC(2025, 0, 1),

@@ -7,7 +7,12 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { assignAliases, formatDomainXML, parseDomainXML } from "../../conf/domain/index.ts";
+import {
+  assignAliases,
+  defaultChannelPaths,
+  formatDomainXML,
+  parseDomainXML,
+} from "../../conf/domain/index.ts";
 
 import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
 import { domainFactsFromCaps } from "../../drivers/qemu/capabilities/facts.ts";
@@ -103,6 +108,8 @@ export interface RunOptions {
   keep?: boolean;
   /** A harness setting of the case (libvirt's `driver.config->...`), as a change of the context. */
   tweak?: (ctx: CommandContext) => CommandContext;
+  /** A harness setting of the case that changes the parse (qemu.conf, the daemon's environment). */
+  factsTweak?: (facts: DomainFacts) => DomainFacts;
   /**
    * The firmware descriptors the harness provides (libvirt's `tests/qemufirmwaredata`, as
    * qemuxmlconftest.c points the descriptor directories there); none: no firmware selection.
@@ -132,7 +139,16 @@ export interface CaseDetail {
  * (`pc` becomes `pc-i440fx-7.2`).
  */
 export function harnessFacts(caps: QemuCaps, variant: string): DomainFacts {
-  const facts = domainFactsFromCaps(caps);
+  const facts = {
+    ...domainFactsFromCaps(caps),
+    // the system driver's directory, which the harness' paths live under
+    libDir: "/var/lib/libvirt/qemu",
+    // the harness' privileged driver: channel target dir, and lib/run dirs' channel folders
+    isDefaultChannelPath: defaultChannelPaths("/var/lib/libvirt/qemu/channel/target", [
+      "/var/lib/libvirt/qemu/channel",
+      "/var/run/libvirt/qemu/channel",
+    ]),
+  };
   if (!variant.startsWith("latest")) return facts;
   const machines = Object.values(caps.accel).flatMap((a) => a.machines);
   const aliasOf = (name: string): string => machines.find((m) => m.name === name)?.alias ?? name;
@@ -191,7 +207,10 @@ export function runCase(
   try {
     def = parseDomainXML(input, {
       document: `${name}.xml`,
-      facts: withFirmware(harnessFacts(caps, variant), options.firmware),
+      facts: withFirmware(
+        options.factsTweak ? options.factsTweak(harnessFacts(caps, variant)) : harnessFacts(caps, variant),
+        options.firmware,
+      ),
       ...(variant.endsWith(".abi-update") ? { abiUpdate: true } : {}),
     }).def;
   } catch (e) {

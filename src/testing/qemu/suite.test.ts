@@ -243,7 +243,9 @@ test("harnessDeclarations tracks the settings in force, and harnessTweak/harness
   assert.deepEqual(d.get("nousb latest")?.capsAdd, ["QEMU_CAPS_DEVICE_QEMU_XHCI"]);
 
   const tls = harnessTweak(d.get("tls-sasl latest"));
-  assert.deepEqual(tls.unapplied, ["config secretUUID", "env QEMU_AUDIO_DRV"]);
+  assert.deepEqual(tls.unapplied, ["config secretUUID"]);
+  // the daemon's audio environment picks the default <audio>: a parse fact
+  assert.deepEqual(tls.factsTweak?.({}).hostAudio, { env: { QEMU_AUDIO_DRV: "alsa" } });
   const ctx = { graphics: { spiceListen: "127.0.0.1" } } as unknown as CommandContext;
   assert.deepEqual(tls.tweak?.(ctx).graphics, {
     spiceListen: "127.0.0.1",

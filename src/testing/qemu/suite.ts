@@ -27,6 +27,7 @@ import {
 import { loadFirmwareDescriptors } from "../../drivers/qemu/firmware.ts";
 import { parseArgsFile } from "../../drivers/qemu/command/argsfile.ts";
 import type { CommandContext } from "../../drivers/qemu/command/types.ts";
+import type { DomainFacts, HostAudioFacts } from "../../conf/domain/types.ts";
 import { type CaseResult, type Expectation, runCase, type Verdict } from "./conformance-case.ts";
 import { VirErrorNumber } from "../../util/errors/index.ts";
 import { sampleShapedView, x86Outputs } from "../libvirt-suite.ts";
@@ -449,12 +450,20 @@ export function harnessExpectations(conftestC: string): Map<string, Expectation>
  */
 export function harnessTweak(d: HarnessDeclaration | undefined): {
   tweak?: (ctx: CommandContext) => CommandContext;
+  factsTweak?: (facts: DomainFacts) => DomainFacts;
   unapplied: string[];
 } {
   if (!d) return { unapplied: [] };
   const unapplied: string[] = [];
   const changes: ((ctx: CommandContext) => CommandContext)[] = [];
+  // qemu.conf's host audio settings and the daemon's audio environment: parse facts
+  const hostAudio: HostAudioFacts = {};
+  const audioEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(d.config)) {
+    if (k === "vncAllowHostAudio" || k === "nogfxAllowHostAudio") {
+      hostAudio[k] = v === "true" || v === "1";
+      continue;
+    }
     if (k === "spiceTLS") changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceTLS: true } }));
     // libvirt's qemu.conf default spice_sasl_dir
     else if (k === "spiceSASL")
@@ -474,14 +483,37 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
       changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLSx509verify: true } }));
     else if (k === "spiceAutoUnixSocket")
       changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceAutoUnixSocket: true } }));
+    // qemuxmlconftest's driver keeps chardev certificates in /etc/pki/libvirt-chardev
+    else if (k === "chardevTLS")
+      changes.push((ctx) => ({
+        ...ctx,
+        chardevTLS: { x509certdir: "/etc/pki/libvirt-chardev", ...ctx.chardevTLS, enabled: v !== "0" },
+      }));
+    else if (k === "chardevTLSx509verify")
+      changes.push((ctx) => ({
+        ...ctx,
+        chardevTLS: { enabled: false, ...ctx.chardevTLS, x509verify: v !== "0" },
+      }));
     else if (k === "dumpGuestCore")
       changes.push((ctx) => ({ ...ctx, dumpGuestCore: v === "true" || v === "1" }));
     else unapplied.push(`config ${k}`);
   }
-  for (const k of Object.keys(d.env)) unapplied.push(`env ${k}`);
+  for (const [k, v] of Object.entries(d.env)) {
+    if (k === "PIPEWIRE_RUNTIME_DIR") changes.push((ctx) => ({ ...ctx, pipewireRuntimeDir: v }));
+    else if (k === "QEMU_AUDIO_DRV" || k === "SDL_AUDIODRIVER") audioEnv[k] = v;
+    else unapplied.push(`env ${k}`);
+  }
   for (const a of d.args) unapplied.push(`declaration ${a}`);
-  if (changes.length === 0) return { unapplied };
-  return { tweak: (ctx) => changes.reduce((c, f) => f(c), ctx), unapplied };
+  if (Object.keys(audioEnv).length > 0) hostAudio.env = audioEnv;
+  const factsTweak =
+    Object.keys(hostAudio).length > 0
+      ? (facts: DomainFacts): DomainFacts => ({ ...facts, hostAudio })
+      : undefined;
+  return {
+    ...(changes.length > 0 ? { tweak: (ctx: CommandContext) => changes.reduce((c, f) => f(c), ctx) } : {}),
+    ...(factsTweak ? { factsTweak } : {}),
+    unapplied,
+  };
 }
 
 /** Version order of `caps_<version>_x86_64<variant>.xml` files. */
@@ -549,7 +581,7 @@ export function runSuite(suite: string): SuiteRun {
       const decl = declarations.get(`${name} ${variant}`);
       const expect = decl?.expect;
       if (kinds.has("err") && expect === undefined) undeclared.push(`${name} ${variant}`);
-      const { tweak, unapplied: missedSettings } = harnessTweak(decl);
+      const { tweak, factsTweak, unapplied: missedSettings } = harnessTweak(decl);
       const { caps: declCaps, unapplied: missedCaps } = harnessCaps(caps, decl, KNOWN_FLAGS);
       for (const u of [...missedSettings, ...missedCaps])
         unapplied.set(u, [...(unapplied.get(u) ?? []), `${name} ${variant}`]);
@@ -559,6 +591,7 @@ export function runSuite(suite: string): SuiteRun {
         firmware,
         ...(expect ? { expect } : {}),
         ...(tweak ? { tweak } : {}),
+        ...(factsTweak ? { factsTweak } : {}),
       });
       const family = familyOf(name, kinds.has("err"));
       const base = join(conf, `${name}.x86_64-${variant}`);

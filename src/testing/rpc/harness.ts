@@ -268,13 +268,18 @@ export interface DaemonProcess {
 
 export const tvirtdBin = join(repoRoot, "bin", "tvirtd.js");
 
-/** Starts `bin/tvirtd.js ARGS` and waits until every path in `waitFor` answers. */
+/**
+ * Starts `bin/tvirtd.js ARGS` and waits until every path in `waitFor` answers. `prefix` runs it
+ * through a wrapper (`unshare …`): the wrapper must exec node with the arguments it is given.
+ */
 export async function spawnDaemon(
   args: readonly string[],
   waitFor: readonly string[],
   opts: SpawnOptions = {},
+  prefix: readonly string[] = [],
 ): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [tvirtdBin, ...args], {
+  const argv = [...prefix, process.execPath, tvirtdBin, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
     stdio: ["ignore", "ignore", "pipe"],
     ...opts,
   });

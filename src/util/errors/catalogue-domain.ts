@@ -1049,12 +1049,24 @@ export const domainErrors = {
     kind: "user",
     template: "Requested metadata element is not present",
   },
-  DOMAIN_METADATA_ELEMENT: {
-    vir: "ARGUMENT_UNSUPPORTED",
+  DOMAIN_METADATA_NEEDS_URI: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "metadata of type 'element' needs a namespace URI (virDomain{op}Metadata)",
+  },
+  DOMAIN_METADATA_NEEDS_KEY: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "namespace key is required when modifying metadata",
+  },
+  DOMAIN_METADATA_BAD_KEY: {
+    vir: "INVALID_ARG",
     domain: "DOMAIN",
     kind: "user",
     template:
-      "metadata type 'element' (namespace '{uri}') is not supported by tvirt's virDomain{op}Metadata yet: only 'description' and 'title'; put <metadata> elements in the domain XML",
+      "invalid namespace key '{key}' for metadata: expected an XML name prefix (a letter or '_', then letters, digits, '_', '-' or '.')",
   },
   DOMAIN_METADATA_BAD_TYPE: {
     vir: "INVALID_ARG",

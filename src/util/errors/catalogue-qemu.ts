@@ -518,6 +518,37 @@ export const qemuErrors = {
     kind: "environment",
     template: "virtiofsd of filesystem '{tag}' ended before it listened ({status}); its log: {log}",
   },
+  QEMU_SWTPM_MISSING: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "emulated TPM '{alias}' of domain '{domain}' needs {binary}, which was not found: install the 'swtpm' and 'swtpm-tools' packages",
+  },
+  QEMU_SWTPM_SETUP_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "Could not run '{binary}'. exitstatus: {status}; Check error log '{log}' for details.",
+  },
+  QEMU_SWTPM_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "swtpm of TPM '{alias}' ended before it listened ({status}); its log: {log}",
+  },
+  QEMU_TPM_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "domain '{domain}': TPM '{alias}': {what}",
+  },
+  QEMU_TPM_CANCEL_PATH: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "No usable sysfs TPM cancel file could be found (for the host TPM '{path}')",
+  },
   QEMU_VIRTIOFS_SOURCE: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",
@@ -1090,5 +1121,89 @@ export const qemuErrors = {
     domain: "QEMU",
     kind: "user",
     template: "qemu monitor event callback {id} not registered",
+  },
+  // === block jobs (blockcommit, blockpull, blockcopy, blockjob, blockresize) ===
+  BLOCKJOB_DISK_NOT_FOUND: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk '{disk}' not found in domain",
+  },
+  BLOCKJOB_NONE: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk {disk} does not have an active block job",
+  },
+  BLOCKJOB_ACTIVE: {
+    vir: "BLOCK_COPY_ACTIVE",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk '{disk}' already in active block job",
+  },
+  BLOCKJOB_NOT_READY: {
+    vir: "BLOCK_COPY_ACTIVE",
+    domain: "QEMU",
+    kind: "user",
+    template: "disk '{disk}' not ready for pivot yet",
+  },
+  BLOCKJOB_PIVOT_TYPE: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "pivot of disk '{disk}' requires an active copy job",
+  },
+  BLOCKJOB_BAD_ARG: { vir: "INVALID_ARG", domain: "QEMU", kind: "user", template: "{what}" },
+  BLOCKJOB_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "QEMU", kind: "user", template: "{what}" },
+  BLOCKJOB_NOT_IN_CHAIN: {
+    vir: "INVALID_ARG",
+    domain: "QEMU",
+    kind: "user",
+    template: "could not find image '{image}' beneath '{disk}' in chain for '{dev}'",
+  },
+  BLOCKJOB_SPEED_OVERFLOW: {
+    vir: "OVERFLOW",
+    domain: "QEMU",
+    kind: "user",
+    template: "bandwidth must be less than {max}",
+  },
+  BLOCKJOB_DEST_EXISTS: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template:
+      "destination file '{path}' already exists; use --reuse-external (VIR_DOMAIN_BLOCK_COPY_REUSE_EXT) to copy into it",
+  },
+  BLOCKJOB_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{what}",
+  },
+  // === snapshots (issue 20; libvirt's qemu_snapshot.c) ===
+  QEMU_SNAPSHOT_INVALID: { vir: "OPERATION_INVALID", domain: "QEMU", kind: "user", template: "{what}" },
+  QEMU_SNAPSHOT_JOB_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{job} job of snapshot '{name}' of domain '{domain}' failed: {reason}",
+  },
+  QEMU_SNAPSHOT_IMG_FAILED: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{what} of snapshot '{name}' on '{path}' failed: {reason}",
+  },
+  /**
+   * libvirt reports an unknown `QEMU_AUDIO_DRV` / `SDL_AUDIODRIVER` of the daemon as an internal
+   * error; the number stays, the text says it is the daemon's environment.
+   */
+  QEMU_AUDIO_ENV: {
+    vir: "INTERNAL_ERROR",
+    prefix: "configuration error",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "unknown {variable} setting {value} in the daemon's environment (for the default <audio> backend)",
   },
 } as const satisfies Catalogue<"QEMU">;

@@ -165,6 +165,7 @@ export const virErrorPrefix: Partial<Record<VirErrorNumberName, string>> = {
   INVALID_ARG: "invalid argument",
   OPERATION_FAILED: "operation failed",
   NO_DOMAIN_SNAPSHOT: "Domain snapshot not found",
+  NO_DOMAIN_METADATA: "metadata not found",
   OS_TYPE: "unknown OS type",
   NO_KERNEL: "missing kernel information",
   NO_SOURCE: "missing source information for",

@@ -9,6 +9,7 @@ import { parseXml, type XmlElement } from "../../../conf/xml.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import {
   accelOf,
+  anyModels,
   decodeCpuData,
   hostCpuData,
   hvModels,
@@ -105,6 +106,11 @@ export interface BaselineOptions {
   readonly expandFeatures?: boolean;
   /** Leave out features that block migration (VIR_CONNECT_BASELINE_CPU_MIGRATABLE). */
   readonly migratable?: boolean;
+  /**
+   * Any model of the map, whatever the hypervisor says of it (virConnectBaselineCPU, which
+   * libvirt answers from its CPU map alone).
+   */
+  readonly anyModel?: boolean;
 }
 
 function mapOf(caps: QemuCaps, virtType: VirtType): readonly CpuMapModel[] {
@@ -143,7 +149,8 @@ export function baselineHypervisorCpu(
   const names = new Set(cpus.map((c) => c.model));
   const preferred = names.size === 1 ? cpus[0]?.model : undefined;
   // every model the hypervisor lists, as libvirt does: what blocks one is disabled in the result
-  const best = decodeCpuData(data, models, hvModels(caps, accelOf(virtType)), preferred);
+  const hv = options.anyModel ? anyModels(caps.cpuDefinitions ?? []) : hvModels(caps, accelOf(virtType));
+  const best = decodeCpuData(data, models, hv, preferred);
   if (!best) throw new VirtError("CPU_NO_BASELINE", {});
   const list = options.expandFeatures
     ? [
@@ -176,10 +183,12 @@ export function compareHypervisorCpu(
   virtType: VirtType,
   xml: string,
   failIncompatible = false,
+  hostCpu?: CpuData,
 ): number {
   const cpu = parseCpuXml(xml);
   const all = mapOf(caps, virtType);
-  const host = hostCpuData(caps, accelOf(virtType), false);
+  // virConnectCompareCPU compares with the host's own CPU, the hypervisor call with QEMU's view
+  const host = hostCpu ?? hostCpuData(caps, accelOf(virtType), false);
   if (!host) throw new VirtError("CPU_HOST_UNKNOWN", { virttype: virtType, arch: caps.arch });
   if (cpu.vendor !== undefined && host.vendor !== undefined && cpu.vendor !== host.vendor) {
     if (failIncompatible)

@@ -13,7 +13,7 @@ import { libvirtSuiteOrSkip } from "../../../testing/libvirt-suite.ts";
 import { installedCpuMap, loadInstalledCpuMap, withInstalledCpuMap } from "../../../testing/qemu/cpu-map.ts";
 import { parseXml } from "../../../conf/xml.ts";
 import { loadCapsFile } from "./load.ts";
-import { cpuModelsFor, hostModelCpu, type VirtType } from "./cpu-host-model.ts";
+import { cpuModelsFor, hostCpuFromCpuId, hostModelCpu, type VirtType } from "./cpu-host-model.ts";
 import { sortFeatures } from "./cpu-map.ts";
 
 before(async () => {
@@ -169,4 +169,33 @@ test("features sort in libvirt's CPUID order: leaf, sub-leaf, register, bit; MSR
     sortFeatures(["rdctl-no", "cmp_legacy", "xsaves", "ssbd", "tsc_adjust", "acpi", "x2apic"]),
     ["x2apic", "acpi", "tsc_adjust", "ssbd", "xsaves", "cmp_legacy", "rdctl-no"],
   );
+});
+
+test("the capabilities' host CPU from /proc/cpuinfo: the largest model the host has all of, plus its extra flags", (t) => {
+  if (!mapOrSkip(t)) return;
+  const defs = installedCpuMap()!;
+  // an Intel Haswell-class host: every Haswell-noTSX feature in Linux's spelling, and two more
+  const haswell = [
+    "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2",
+    "ss ht syscall nx pdpe1gb rdtscp lm constant_tsc pni pclmulqdq ssse3 fma cx16 pcid sse4_1 sse4_2",
+    "x2apic movbe popcnt tsc_deadline_timer aes xsave avx f16c rdrand hypervisor lahf_lm abm fsgsbase",
+    "tsc_adjust bmi1 avx2 smep bmi2 erms invpcid xsaveopt arat spec_ctrl intel_stibp",
+  ].join(" ");
+  const cpu = hostCpuFromCpuId(defs, {
+    vendorId: "GenuineIntel",
+    family: 6,
+    model: 60,
+    flags: haswell.split(" "),
+  });
+  assert.ok(cpu);
+  assert.equal(cpu.vendor, "Intel");
+  // spec_ctrl (libvirt's spec-ctrl) makes it the IBRS variant; no TSX, so not Haswell itself
+  assert.equal(cpu.model, "Haswell-noTSX-IBRS");
+  // Linux's names come out as libvirt's; kernel-only flags (constant_tsc) are dropped
+  for (const f of ["pdpe1gb", "stibp", "ss", "vme"]) assert.ok(cpu.features.includes(f), f);
+  assert.ok(!cpu.features.includes("spec-ctrl"), "a feature of the model is not repeated");
+  assert.ok(!cpu.features.includes("constant_tsc"));
+  // a bare CPU has no model; without a map there is no CPU at all
+  assert.equal(hostCpuFromCpuId(defs, { flags: [] }), undefined);
+  assert.equal(hostCpuFromCpuId(undefined, { flags: haswell.split(" ") }), undefined);
 });

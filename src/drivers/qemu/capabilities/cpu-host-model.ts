@@ -28,7 +28,8 @@ import {
   type CpuMapModel,
 } from "./cpu-map.ts";
 
-export type VirtType = "kvm" | "qemu";
+/** Domain (virt) types QEMU runs: KVM, TCG (`qemu`), and HVF (only from a macOS host's file). */
+export type VirtType = "kvm" | "qemu" | "hvf";
 
 export interface HostModelFeature {
   readonly policy: "require" | "disable";
@@ -67,7 +68,7 @@ export interface HostModelOptions {
 }
 
 export function accelOf(virtType: VirtType): Accel {
-  return virtType === "kvm" ? "kvm" : "tcg";
+  return virtType === "qemu" ? "tcg" : virtType;
 }
 
 /** A CPU as features (libvirt names) with vendor and signature: the host's, or a baseline. */
@@ -214,14 +215,14 @@ export function hostModelCpu(
   if (!host) return undefined;
   const best = decodeCpuData(host, decodeModels(defs), hvModels(caps, accel));
   if (!best) return undefined;
-  const limit = accel === "kvm" ? options.hostPhysBits : undefined;
+  // A hardware accelerator passes the host's physical address size through.
+  const accelerated = accel !== "tcg";
+  const limit = accelerated ? options.hostPhysBits : undefined;
   return {
     model: best.model.name,
     fallback: "forbid",
     ...(host.vendor !== undefined ? { vendor: host.vendor } : {}),
-    ...(accel === "kvm"
-      ? { maxphysaddr: { mode: "passthrough" as const, ...(limit ? { limit } : {}) } }
-      : {}),
+    ...(accelerated ? { maxphysaddr: { mode: "passthrough" as const, ...(limit ? { limit } : {}) } } : {}),
     features: [
       ...best.require.map((name) => ({ policy: "require" as const, name })),
       ...best.disable.map((name) => ({ policy: "disable" as const, name })),
@@ -252,4 +253,86 @@ export function cpuModelsFor(caps: QemuCaps, virtType: VirtType): CpuModelEntry[
     });
   }
   return out;
+}
+
+/** Linux's /proc/cpuinfo flag names that libvirt spells differently. */
+const LINUX_TO_LIBVIRT: Readonly<Record<string, string>> = {
+  pclmulqdq: "pclmuldq",
+  tsc_deadline_timer: "tsc-deadline",
+  cr8_legacy: "cr8legacy",
+  sha_ni: "sha-ni",
+  avx512_vnni: "avx512vnni",
+  avx512_bf16: "avx512-bf16",
+  arch_capabilities: "arch-capabilities",
+  amd_ssbd: "amd-ssbd",
+  virt_ssbd: "virt-ssbd",
+  md_clear: "md-clear",
+  spec_ctrl: "spec-ctrl",
+  intel_stibp: "stibp",
+};
+
+function libvirtNameOfLinuxFlag(flag: string): string | undefined {
+  for (const n of [
+    LINUX_TO_LIBVIRT[flag],
+    libvirtFeatureName(flag),
+    flag,
+    flag.replace(/_/g, "-"),
+    flag.replace(/_/g, "."),
+  ]) {
+    if (n !== undefined && isKnownFeature(n)) return n;
+  }
+  return undefined;
+}
+
+/** Every model of the CPU map as if the hypervisor listed it usable (no blockers). */
+export function anyModels(defs: readonly CpuDefinition[]): Map<string, CpuModelInfo> {
+  return new Map(defs.map((d) => [d.name, { name: d.name, usable: true }]));
+}
+
+/** The host CPU of /proc/cpuinfo as libvirt features, vendor and signature. */
+export function cpuDataFromCpuId(id: HostCpuIdLike): CpuData {
+  const features = new Set<string>();
+  for (const f of id.flags) {
+    const n = libvirtNameOfLinuxFlag(f);
+    if (n !== undefined) features.add(n);
+  }
+  const vendor = libvirtVendor(id.vendorId);
+  return {
+    ...(vendor !== undefined ? { vendor } : {}),
+    ...(id.family !== undefined ? { family: id.family } : {}),
+    ...(id.model !== undefined ? { model: id.model } : {}),
+    features,
+  };
+}
+
+/** What /proc/cpuinfo says of the host CPU (host/facts.ts hostCpuId). */
+export interface HostCpuIdLike {
+  readonly vendorId?: string;
+  readonly family?: number;
+  readonly model?: number;
+  readonly flags: readonly string[];
+}
+
+/**
+ * The host CPU of the capabilities XML (`<host><cpu>`), as libvirt's x86 decoder describes a
+ * host CPU: the closest model of the map whose features the host all has, its vendor, and the
+ * host's features beyond the model. The CPU is read from /proc/cpuinfo (libvirt reads CPUID;
+ * the kernel's flags are the same bits, named its way), the map is QEMU's.
+ */
+export function hostCpuFromCpuId(
+  defs: readonly CpuDefinition[] | undefined,
+  id: HostCpuIdLike,
+): { model: string; vendor?: string; features: string[] } | undefined {
+  if (!defs || defs.length === 0) return undefined;
+  const host = cpuDataFromCpuId(id);
+  const { vendor, features } = host;
+  // libvirt takes no model for a host CPU that would need features disabled
+  const fits = decodeModels(defs).filter((m) => [...m.features].every((f) => features.has(f)));
+  const best = decodeCpuData(host, fits, anyModels(defs));
+  if (!best) return undefined;
+  return {
+    model: best.model.name,
+    ...(vendor !== undefined ? { vendor } : {}),
+    features: [...best.require],
+  };
 }

@@ -15,13 +15,7 @@ import type {
 } from "../../../conf/domcaps/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import type { SupportedFirmware } from "../firmware.ts";
-import {
-  cpuModelsFor,
-  hostModelCpu,
-  type CpuModelEntry,
-  type HostModel,
-  type VirtType,
-} from "./cpu-host-model.ts";
+import { hostModelCpu, type HostModel, type VirtType } from "./cpu-host-model.ts";
 import { libvirtVendor } from "./cpu-map.ts";
 import type { Accel, CpuDefinition, MachineInfo, QemuCaps } from "./types.ts";
 
@@ -52,9 +46,15 @@ export interface DomainCapsOptions {
    * files have none: their tests pass the map of the installed QEMU.
    */
   readonly cpuDefinitions?: readonly CpuDefinition[];
+  /**
+   * The models the CPU map describes: QEMU's other models are left out of the custom mode, as
+   * libvirt leaves out the models its own map (which lags QEMU's releases) lacks. Default: every
+   * model QEMU lists, tvirt's map being the QEMU's own.
+   */
+  readonly cpuMapModels?: ReadonlySet<string>;
 }
 
-const accelOf = (t: VirtType): Accel => (t === "kvm" ? "kvm" : "tcg");
+const accelOf = (t: VirtType): Accel => (t === "qemu" ? "tcg" : t);
 
 /** The machine type `name` (name or alias) names, or the default one. */
 export function resolveMachine(caps: QemuCaps, virtType: VirtType, name?: string): MachineInfo {
@@ -286,39 +286,82 @@ const GENERIC_MODELS = new Set([
   "kvm64",
 ]);
 
-const isGeneric = (name: string): boolean => GENERIC_MODELS.has(name.replace(/-v\d+$/, ""));
+/** The model line a versioned model belongs to (`EPYC-Rome-v3` → `EPYC-Rome`). */
+const lineOf = (name: string): string => name.replace(/-v\d+$/, "");
+
+/**
+ * Vendors of model lines that the CPU map in use may not define, because the map was probed
+ * from a different QEMU than the one whose model list is shown: lines QEMU added after 7.2
+ * (Debian 12's QEMU, the oldest tvirt is tested with) or removed before it. QEMU says a model's
+ * vendor only when asked to expand that model, which a capability file of another QEMU does
+ * not record; for the installed QEMU the probe asks, and this table is not consulted.
+ */
+const LINE_VENDOR: Readonly<Record<string, string>> = {
+  ClearwaterForest: "Intel",
+  "EPYC-Genoa": "AMD",
+  "EPYC-Turin": "AMD",
+  GraniteRapids: "Intel",
+  "Icelake-Client": "Intel",
+  SapphireRapids: "Intel",
+  SierraForest: "Intel",
+  YongFeng: "Zhaoxin",
+};
+
+/**
+ * libvirt's vendor of a named model: `unknown` for the generic ones; else the CPUID vendor
+ * QEMU's expansion of the model gives (its own, or of another model of its line: QEMU's
+ * versions of a model keep its vendor); else the line's vendor from LINE_VENDOR.
+ */
+function modelVendor(
+  name: string,
+  aliasOf: string | undefined,
+  defs: ReadonlyMap<string, CpuDefinition>,
+  byLine: ReadonlyMap<string, CpuDefinition>,
+): string {
+  const lines = [lineOf(name), ...(aliasOf !== undefined ? [lineOf(aliasOf)] : [])];
+  if (lines.some((l) => GENERIC_MODELS.has(l))) return "unknown";
+  for (const n of [name, aliasOf, ...lines]) {
+    if (n === undefined) continue;
+    const v = libvirtVendor((defs.get(n) ?? byLine.get(n))?.vendor);
+    if (v !== undefined) return v;
+  }
+  for (const l of lines) {
+    const v = LINE_VENDOR[l];
+    if (v !== undefined) return v;
+  }
+  return "unknown";
+}
 
 function customModels(caps: QemuCaps, opts: DomainCapsOptions): DomainCapsCpuModel[] {
   const defs = opts.cpuDefinitions ?? caps.cpuDefinitions;
-  const cpuidVendor = new Map((defs ?? []).map((d) => [d.name, d.vendor]));
-  const named: readonly CpuModelEntry[] = defs
-    ? cpuModelsFor({ ...caps, cpuDefinitions: defs }, opts.virtType).map((m) => ({
-        ...m,
-        // With a CPU map every model has a vendor, `unknown` when the map names none. The
-        // decoder treats a few old Intel models as vendorless; domain capabilities still name
-        // their vendor.
-        vendor: isGeneric(m.name)
-          ? "unknown"
-          : (m.vendor ?? libvirtVendor(cpuidVendor.get(m.name)) ?? "unknown"),
-      }))
-    : (caps.accel[accelOf(opts.virtType)]?.cpuModels ?? [])
-        // host, max and base are CPU modes of their own, not models a user names.
-        .filter((m) => m.name !== "host" && m.name !== "max" && m.name !== "base")
-        .map((m) => ({
-          name: m.name,
-          usable: m.usable ? ("yes" as const) : ("no" as const),
-          ...(m.deprecated === true ? { deprecated: true } : {}),
-          blockers: m.blockers ?? [],
-        }));
+  const known = opts.cpuMapModels;
+  // host, max and base are CPU modes of their own, not models a user names.
+  const listed = (caps.accel[accelOf(opts.virtType)]?.cpuModels ?? []).filter(
+    (m) =>
+      m.name !== "host" &&
+      m.name !== "max" &&
+      m.name !== "base" &&
+      (known === undefined || known.has(m.name)),
+  );
+  const names = new Set(listed.map((m) => m.name));
+  const byName = new Map((defs ?? []).map((d) => [d.name, d]));
+  const byLine = new Map<string, CpuDefinition>();
+  for (const d of defs ?? []) if (!byLine.has(lineOf(d.name))) byLine.set(lineOf(d.name), d);
+  const named = listed.map((m) => ({
+    name: m.name,
+    usable: m.usableUnknown === true ? ("unknown" as const) : m.usable ? ("yes" as const) : ("no" as const),
+    ...(m.deprecated === true ? { deprecated: true } : {}),
+    // Vendors come with a CPU map: without one (a capability file alone) none is printed.
+    ...(defs ? { vendor: modelVendor(m.name, m.aliasOf, byName, byLine) } : {}),
+    // The model QEMU resolves an alias to, when that model is listed too.
+    ...(m.aliasOf !== undefined && names.has(m.aliasOf) ? { canonical: m.aliasOf } : {}),
+    blockers: m.blockers ?? [],
+  }));
   // libvirt 11 lists the models by name (plain byte order).
   return [...named]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((m) => ({
-      name: m.name,
-      usable: m.usable,
-      ...(m.deprecated === true ? { deprecated: true } : {}),
-      ...(m.vendor !== undefined ? { vendor: m.vendor } : {}),
-      ...(m.canonical !== undefined ? { canonical: m.canonical } : {}),
+      ...m,
       // In libvirt's names, sorted; QEMU may name a blocker more than once (one per property
       // alias), libvirt lists it once.
       blockers: m.usable === "no" ? [...new Set(m.blockers.map(libvirtFeature))].sort() : [],
@@ -378,7 +421,8 @@ export function buildDomainCaps(caps: QemuCaps, opts: DomainCapsOptions): Domain
       },
     },
     cpu: {
-      hostPassthrough: { supported: opts.virtType === "kvm", migratable },
+      // The host CPU passes through under a hardware accelerator (KVM, HVF), not TCG.
+      hostPassthrough: { supported: opts.virtType !== "qemu", migratable },
       maximum: { supported: true, migratable },
       hostModel: hostModel(caps, opts),
       custom: { supported: models.length > 0, models },

@@ -137,12 +137,15 @@ void test("invalid capability documents are catalogued errors with positions", (
   );
 });
 
-void test("old QEMU files get no implied flags; hvf data is skipped", () => {
-  const caps = parseCapsXml(
+void test("old QEMU files get no implied flags; hvf data is skipped unless asked for", () => {
+  const text =
     "<qemuCaps><version>5002000</version><arch>aarch64</arch><flag name='hvf'/>" +
-      "<machine type='hvf' name='virt-5.2' alias='virt'/><machine type='tcg' name='virt-5.2' alias='virt' maxCpus='512'/></qemuCaps>",
-  );
+    "<machine type='hvf' name='virt-5.2' alias='virt'/><machine type='tcg' name='virt-5.2' alias='virt' maxCpus='512'/></qemuCaps>";
+  const caps = parseCapsXml(text);
   assert.deepEqual([...caps.flags], ["hvf"]);
   assert.deepEqual(Object.keys(caps.accel), ["tcg"]);
   assert.equal(caps.accel.tcg?.machines[0]?.maxCpus, 512);
+  const withHvf = parseCapsXml(text, "qemuCaps.xml", { hvf: true });
+  assert.deepEqual(Object.keys(withHvf.accel).sort(), ["hvf", "tcg"]);
+  assert.equal(withHvf.accel.hvf?.machines[0]?.name, "virt-5.2");
 });

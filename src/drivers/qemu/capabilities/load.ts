@@ -26,9 +26,14 @@ import type {
 export interface LoadCapsOptions {
   /** Add the flags libvirt 11 leaves out for QEMU >= 6.2 (default true). */
   readonly impliedFlags?: boolean;
+  /**
+   * Keep a macOS host's HVF accelerator data (default false: the QEMU driver runs KVM and TCG
+   * guests only, so a file's HVF machines and models are skipped).
+   */
+  readonly hvf?: boolean;
 }
 
-const ACCELS: readonly Accel[] = ["kvm", "tcg"];
+const ACCELS: readonly Accel[] = ["kvm", "hvf", "tcg"];
 
 function invalid(document: string, reason: string, el?: XmlElement): VirtError {
   return new VirtError(
@@ -58,10 +63,10 @@ function integer(text: string | undefined, what: string, document: string, el?: 
   return Number(text);
 }
 
-function accelOf(el: XmlElement, document: string): Accel | undefined {
+function accelOf(el: XmlElement, document: string, hvf: boolean): Accel | undefined {
   const t = required(el, "type", document);
   if (t === "kvm" || t === "tcg") return t;
-  if (t === "hvf") return undefined;
+  if (t === "hvf") return hvf ? t : undefined;
   throw invalid(document, `unknown accelerator type '${t}'`, el);
 }
 
@@ -163,20 +168,21 @@ export function parseCapsXml(
   if ((options.impliedFlags ?? true) && version >= MIN_QEMU_VERSION) {
     for (const f of IMPLIED_SINCE_QEMU_6_2) flags.add(f);
   }
+  const hvf = options.hvf ?? false;
   const accel: Partial<Record<Accel, AccelCaps>> = {};
   const machines = new Map<Accel, MachineInfo[]>();
   const cpus = new Map<Accel, CpuModelInfo[]>();
   const hosts = new Map<Accel, HostCpuInfo>();
   for (const m of root.all("machine")) {
-    const a = accelOf(m, document);
+    const a = accelOf(m, document, hvf);
     if (a) machines.set(a, [...(machines.get(a) ?? []), machineOf(m, document)]);
   }
   for (const c of root.all("cpu")) {
-    const a = accelOf(c, document);
+    const a = accelOf(c, document, hvf);
     if (a) cpus.set(a, [...(cpus.get(a) ?? []), cpuOf(c, document)]);
   }
   for (const h of root.all("hostCPU")) {
-    const a = accelOf(h, document);
+    const a = accelOf(h, document, hvf);
     if (a) hosts.set(a, hostCpuOf(h, document));
   }
   for (const a of ACCELS) {

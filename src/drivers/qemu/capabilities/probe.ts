@@ -231,7 +231,11 @@ function toMachines(raw: readonly Json[], arch: string): MachineInfo[] {
   return machines;
 }
 
-function toCpuModels(raw: readonly Json[]): CpuModelInfo[] {
+/**
+ * QEMU's `query-cpu-definitions` answer as CPU models: usability from `unavailable-features`
+ * (the blockers), deprecation, and the versioned model an alias stands for (`alias-of`).
+ */
+export function cpuModelsFromQmp(raw: readonly Json[]): CpuModelInfo[] {
   const out: CpuModelInfo[] = [];
   for (const c of raw) {
     if (!isObj(c)) continue;
@@ -340,7 +344,7 @@ async function probeCpuDefinitions(
 
 async function probeCpuModels(asker: Asker, flags: Set<string>): Promise<CpuModelInfo[]> {
   if (!flags.has("query-cpu-definitions")) return [];
-  const models = toCpuModels(await asker.list("query-cpu-definitions"));
+  const models = cpuModelsFromQmp(await asker.list("query-cpu-definitions"));
   if (models.some((m) => m.name === "max")) flags.add("cpu-max");
   return models;
 }

@@ -5,7 +5,11 @@
  * The command-line builder and the post-parse defaults read only this.
  */
 
-export type Accel = "kvm" | "tcg";
+/**
+ * QEMU's accelerators libvirt records: KVM, TCG, and macOS's Hypervisor.framework (`hvf`),
+ * which only libvirt's capability files of a macOS host carry (loaded on request, load.ts).
+ */
+export type Accel = "kvm" | "tcg" | "hvf";
 
 export interface MachineInfo {
   /** Versioned name, e.g. `pc-i440fx-7.2`. */

@@ -11,6 +11,28 @@ import type { JsonValue } from "./escape.ts";
 import type { CommandContext } from "./types.ts";
 import { parseHpbMachine, type HpbMachine } from "../capabilities/hpb.ts";
 
+/** A `<qemu:property>` value as the JSON type it names. */
+function overrideValue(type: "string" | "signed" | "unsigned" | "bool", value: string): JsonValue {
+  if (type === "string") return value;
+  if (type === "bool") return value === "true";
+  const n = BigInt(value);
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
+/** `<qemu:override><qemu:device alias=>`'s frontend properties on that device's `-device`. */
+function applyDeviceOverrides(def: DomainDef, props: Props): void {
+  const overrides = def.qemu?.overrides;
+  if (!overrides || overrides.length === 0) return;
+  const id = props.get("id");
+  for (const o of overrides) {
+    if (o.alias !== id) continue;
+    for (const p of o.frontend) {
+      if (p.type === "remove") props.delete(p.name);
+      else props.set(p.name, overrideValue(p.type, p.value));
+    }
+  }
+}
+
 export class Build {
   readonly args: string[] = [];
   readonly env: [string, string][] = [];
@@ -48,8 +70,12 @@ export class Build {
     this.args.push(...a);
   }
 
-  /** Adds `option` with a JSON value (`-device '{...}'`). */
+  /**
+   * Adds `option` with a JSON value (`-device '{...}'`). A `-device` whose id has a
+   * `<qemu:override>` gets those properties set or removed last, as libvirt does.
+   */
   addJson(option: string, props: Props | JsonValue): void {
+    if (option === "-device" && props instanceof Props) applyDeviceOverrides(this.def, props);
     this.args.push(option, props instanceof Props ? props.toString() : toJson(props));
   }
 

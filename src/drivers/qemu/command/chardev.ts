@@ -85,11 +85,26 @@ export function buildChardev(b: Build, spec: ChardevSpec, alias: string): void {
       if (spec.protocol === "telnet") str += ",telnet=on";
       if (listen) str += ",server=on,wait=off";
       str += reconnect(b, s.reconnect);
-      if (s.tls === true) {
-        fail("QEMU_CMD_UNSUPPORTED", {
-          element: `chardev ${alias}`,
-          reason: "TLS for TCP character devices is not implemented",
-        });
+      // TLS as the XML says, else as qemu.conf's chardev_tls says
+      const tls = b.ctx.chardevTLS;
+      if (s.tls ?? tls?.enabled === true) {
+        if (tls?.secretUUID !== undefined)
+          fail("QEMU_CMD_UNSUPPORTED", {
+            element: `chardev ${alias}`,
+            reason: "a TLS key password (chardev_tls_x509_secret_uuid) is not supported yet",
+          });
+        const id = `obj${alias}_tls0`;
+        b.addJson(
+          "-object",
+          new Props()
+            .set("qom-type", "tls-creds-x509")
+            .set("id", id)
+            .set("dir", tls?.x509certdir ?? "/etc/pki/qemu")
+            .set("endpoint", listen ? "server" : "client")
+            // a client always checks the server's certificate
+            .set("verify-peer", listen ? tls?.x509verify === true : true),
+        );
+        str += `,tls-creds=${id}`;
       }
       break;
     }
@@ -113,6 +128,8 @@ export function buildChardev(b: Build, spec: ChardevSpec, alias: string): void {
     case "qemu-vdagent":
       requireFlag(b, "chardev.qemu-vdagent", `chardev ${alias}`);
       str = `qemu-vdagent,id=${alias},name=vdagent`;
+      if (s.clipboard !== undefined) str += `,clipboard=${onOff(s.clipboard)}`;
+      if (s.mouseMode !== undefined) str += `,mouse=${onOff(s.mouseMode === "client")}`;
       break;
     case "dbus":
       str = `dbus,id=${alias},name=${s.channel ?? ""}`;
@@ -241,12 +258,16 @@ function virtioSerialPortProps(b: Build, chr: ChrDef, kind: "console" | "channel
 /** Socket path of a unix channel without one (libvirt's channel target dir). */
 function channelSource(b: Build, chr: ChrDef): ChrSource | undefined {
   if (chr.type !== "unix" || (chr.source?.path !== undefined && chr.source.path !== "")) return chr.source;
-  if (chr.target.type !== "virtio" || chr.target.name === undefined) return chr.source;
-  return {
-    ...chr.source,
-    mode: chr.source?.mode ?? "bind",
-    path: `${b.ctx.paths.channelDir}/${chr.target.name}`,
-  };
+  if (chr.target.type !== "virtio") return chr.source;
+  let file = chr.target.name;
+  if (file === undefined) {
+    // no name: libvirt makes one unique by the port's virtio-serial address
+    const a = chr.address?.type === "virtio-serial" ? chr.address : undefined;
+    if (!a) return chr.source;
+    const two = (n: number): string => String(n).padStart(2, "0");
+    file = `vioser-${two(a.controller)}-${two(a.bus)}-${two(a.port)}.sock`;
+  }
+  return { ...chr.source, mode: chr.source?.mode ?? "bind", path: `${b.ctx.paths.channelDir}/${file}` };
 }
 
 export function buildChannels(b: Build): void {

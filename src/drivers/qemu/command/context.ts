@@ -39,5 +39,6 @@ export function hostCommandContext(caps: QemuCaps, name: string, root: DriverRoo
     // a key for this command line only: the driver passes the one it writes to master-key.aes
     masterKey: randomBytes(32),
     secretValue: (ref, usageType) => lookupSecretValue(root, ref, usageType),
+    ...(process.env.PIPEWIRE_RUNTIME_DIR ? { pipewireRuntimeDir: process.env.PIPEWIRE_RUNTIME_DIR } : {}),
   };
 }

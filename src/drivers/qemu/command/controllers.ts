@@ -105,7 +105,7 @@ function usbProps(b: Build, c: ControllerDef): Props {
 function scsiProps(b: Build, c: ControllerDef): Props {
   const model = c.model ?? "lsilogic";
   if (model.startsWith("virtio")) {
-    const p = virtioProps(b, "virtio-scsi", c.address, model, "virtio-scsi controller");
+    const p = virtioProps(b, "virtio-scsi", c.address, model, "virtio-scsi controller", true, c.virtio);
     if (c.driver?.iothread !== undefined && c.driver.iothread > 0)
       p.set("iothread", `iothread${c.driver.iothread}`);
     p.set("id", c.alias ?? "");
@@ -177,7 +177,7 @@ export function controllerProps(b: Build, c: ControllerDef): Props | undefined {
       p = scsiProps(b, c);
       break;
     case "virtio-serial":
-      p = virtioProps(b, "virtio-serial", c.address, c.model, "virtio-serial controller")
+      p = virtioProps(b, "virtio-serial", c.address, c.model, "virtio-serial controller", true, c.virtio)
         .set("id", c.alias ?? "")
         .opt("max_ports", c.ports)
         .opt("vectors", c.vectors);

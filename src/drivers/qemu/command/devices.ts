@@ -2,12 +2,12 @@
  * The remaining devices: inputs, audio backends and sound cards, watchdogs, USB redirection and
  * hubs, the memory balloon, RNGs, panic devices, vsock, IOMMU, TPM, vmcoreinfo.
  */
-import type { AudioDef, AudioIo, InputDef } from "../../../conf/domain/types.ts";
+import type { AudioDef, AudioIo, InputDef, RedirFilterRule, TpmDef } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
-import { fail, requireFlag } from "./build.ts";
+import { fail, requireFlag, unsupported } from "./build.ts";
 import { buildChardev } from "./chardev.ts";
-import { Props } from "./escape.ts";
+import { escapeComma, Props } from "./escape.ts";
 import { audioIdFor } from "./graphics.ts";
 import { virtioProps } from "./virtio.ts";
 
@@ -56,7 +56,7 @@ export function buildInputs(b: Build): void {
             element: inputElement(i),
             reason: "no virtio device of this type",
           });
-        const p = virtioProps(b, base, i.address, i.model, inputElement(i))
+        const p = virtioProps(b, base, i.address, i.model, inputElement(i), true, i.virtio)
           .set("id", i.alias ?? "")
           .opt("evdev", i.type === "passthrough" ? i.source?.evdev : undefined);
         addAddressProps(b, p, i, inputElement(i));
@@ -71,6 +71,7 @@ export function buildInputs(b: Build): void {
 
 const AUDIO_DRIVERS: Record<string, string> = { pulseaudio: "pa", file: "wav" };
 
+/** One direction (`in`/`out`) of an audiodev: the common properties, then the backend's. */
 function audioIoProps(io: AudioIo | undefined, type: string): Props | undefined {
   if (!io) return undefined;
   const p = new Props()
@@ -78,34 +79,31 @@ function audioIoProps(io: AudioIo | undefined, type: string): Props | undefined 
     .opt("fixed-settings", io.fixedSettings)
     .pos("voices", io.voices)
     .pos("buffer-length", io.bufferLength);
-  const a = io.attrs ?? {};
-  if (io.fixedSettings === true) {
-    if (a.frequency !== undefined) p.pos("frequency", Number(a.frequency));
-    if (a.channels !== undefined) p.pos("channels", Number(a.channels));
-    if (a.format !== undefined && a.format !== "default") p.set("format", a.format);
+  if (io.fixedSettings === true && io.settings) {
+    p.pos("frequency", io.settings.frequency)
+      .pos("channels", io.settings.channels)
+      .opt("format", io.settings.format);
   }
   switch (type) {
     case "alsa":
-      p.opt("dev", a.dev);
+      p.opt("dev", io.dev);
       break;
     case "coreaudio":
     case "sdl":
-      if (a.bufferCount !== undefined) p.pos("buffer-count", Number(a.bufferCount));
+      p.pos("buffer-count", io.bufferCount);
       break;
     case "jack":
-      p.opt("server-name", a.serverName)
-        .opt("client-name", a.clientName)
-        .opt("connect-ports", a.connectPorts);
-      if (a.exactName !== undefined) p.set("exact-name", a.exactName === "yes");
+      p.opt("server-name", io.serverName)
+        .opt("client-name", io.clientName)
+        .opt("connect-ports", io.connectPorts)
+        .opt("exact-name", io.exactName);
       break;
     case "oss":
-      p.opt("dev", a.dev);
-      if (a.bufferCount !== undefined) p.pos("buffer-count", Number(a.bufferCount));
-      if (a.tryPoll !== undefined) p.set("try-poll", a.tryPoll === "yes");
+      p.opt("dev", io.dev).pos("buffer-count", io.bufferCount).opt("try-poll", io.tryPoll);
       break;
     case "pulseaudio":
-      p.opt("name", a.name).opt("stream-name", a.streamName);
-      if (a.latency !== undefined) p.pos("latency", Number(a.latency));
+    case "pipewire":
+      p.opt("name", io.name).opt("stream-name", io.streamName).pos("latency", io.latency);
       break;
     default:
       break;
@@ -118,19 +116,23 @@ function audioProps(b: Build, a: AudioDef): Props {
     .set("id", `audio${a.id}`)
     .set("driver", AUDIO_DRIVERS[a.type] ?? a.type)
     .pos("timer-period", a.timerPeriod);
-  const attrs = a.attrs ?? {};
   switch (a.type) {
     case "oss":
-      if (attrs.tryMMap !== undefined) p.set("try-mmap", attrs.tryMMap === "yes");
-      if (attrs.exclusive !== undefined) p.set("exclusive", attrs.exclusive === "yes");
-      if (attrs.dspPolicy !== undefined) p.set("dsp-policy", Number(attrs.dspPolicy));
+      p.opt("try-mmap", a.tryMMap).opt("exclusive", a.exclusive);
+      if (a.dspPolicy !== undefined) p.set("dsp-policy", a.dspPolicy);
       break;
     case "pulseaudio":
-      p.opt("server", attrs.serverName);
+      p.opt("server", a.serverName);
       break;
     case "sdl":
-      if (attrs.driver !== undefined) b.env.push(["SDL_AUDIODRIVER", attrs.driver]);
+      if (a.driver !== undefined) b.env.push(["SDL_AUDIODRIVER", a.driver]);
       break;
+    case "pipewire": {
+      // the runtime directory of the XML, else the daemon's own, reaches QEMU by environment
+      const dir = a.runtimeDir ?? b.ctx.pipewireRuntimeDir;
+      if (dir !== undefined) b.env.push(["PIPEWIRE_RUNTIME_DIR", dir]);
+      break;
+    }
     case "file":
       p.opt("path", a.path);
       break;
@@ -168,6 +170,15 @@ export function buildSounds(b: Build): void {
     if (s.model === "pcspk") continue;
     const alias = s.alias ?? "";
     const model = s.model === "ich7" ? "intel-hda" : SOUND_MODELS[s.model];
+    if (s.model === "virtio") {
+      const p = virtioProps(b, "virtio-sound", s.address, undefined, `sound ${alias}`, true, s.virtio)
+        .set("id", alias)
+        .opt("audiodev", audioIdFor(b, s.audio?.id))
+        .pos("streams", s.streams);
+      addAddressProps(b, p, s, `sound ${alias}`);
+      b.addJson("-device", p);
+      continue;
+    }
     if (!model)
       return fail("QEMU_CMD_UNSUPPORTED", {
         element: `sound model '${s.model}'`,
@@ -177,7 +188,8 @@ export function buildSounds(b: Build): void {
     const p = new Props()
       .set("driver", model)
       .set("id", alias)
-      .opt("audiodev", hasCodecs ? undefined : audioIdFor(b, s.audio?.id));
+      .opt("audiodev", hasCodecs ? undefined : audioIdFor(b, s.audio?.id))
+      .opt("multi", s.model === "usb" ? s.multichannel : undefined);
     addAddressProps(b, p, s, `sound ${alias}`);
     b.addJson("-device", p);
     if (hasCodecs) {
@@ -222,6 +234,61 @@ export function buildWatchdogs(b: Build): void {
   b.add("-watchdog-action", action);
 }
 
+/**
+ * `<smartcard>`: a card on its CCID controller's bus, emulated by QEMU from the host's NSS
+ * (`host`, `host-certificates`) or passed through a chardev (`passthrough`).
+ */
+export function buildSmartcards(b: Build): void {
+  for (const s of b.def.devices.smartcards ?? []) {
+    const alias = s.alias ?? "";
+    const element = `smartcard ${alias}`;
+    const a = s.address;
+    const ctrl =
+      a?.type === "ccid"
+        ? b.def.devices.controllers.find((c) => c.type === "ccid" && c.index === a.controller)
+        : undefined;
+    if (!ctrl)
+      return fail("QEMU_CMD_INVALID_VALUE", { element, reason: "no CCID controller for its address" });
+    const p = new Props();
+    switch (s.mode) {
+      case "host":
+        p.set("driver", "ccid-card-emulated").set("backend", "nss-emulated");
+        break;
+      case "host-certificates":
+        p.set("driver", "ccid-card-emulated").set("backend", "certificates");
+        (s.certificates ?? []).forEach((c, i) => p.set(`cert${i + 1}`, c));
+        p.set("db", s.database ?? "/etc/pki/nssdb");
+        break;
+      case "passthrough":
+        buildChardev(
+          b,
+          {
+            type: s.type ?? "spicevmc",
+            source: s.source,
+            protocol: s.protocol,
+            devAlias: alias,
+            spicevmcName: "smartcard",
+          },
+          `char${alias}`,
+        );
+        p.set("driver", "ccid-card-passthru").set("chardev", `char${alias}`);
+        break;
+    }
+    p.set("id", alias).set("bus", `${ctrl.alias ?? ""}.0`);
+    b.addJson("-device", p);
+  }
+}
+
+/** usb-redir's `filter=`: `class:vendor:product:version:allow` per rule, `|` between, `-1` for any. */
+function redirFilter(rules: readonly RedirFilterRule[] | undefined): string | undefined {
+  if (!rules || rules.length === 0) return undefined;
+  const h = (n: number | undefined, width: number): string =>
+    n === undefined ? "-1" : `0x${n.toString(16).toUpperCase().padStart(width, "0")}`;
+  return rules
+    .map((r) => `${h(r.class, 2)}:${h(r.vendor, 4)}:${h(r.product, 4)}:${h(r.version, 4)}:${r.allow ? 1 : 0}`)
+    .join("|");
+}
+
 export function buildRedirdevs(b: Build): void {
   for (const r of b.def.devices.redirdevs) {
     const alias = r.alias ?? "";
@@ -234,6 +301,7 @@ export function buildRedirdevs(b: Build): void {
       .set("driver", "usb-redir")
       .set("chardev", `char${alias}`)
       .set("id", alias)
+      .opt("filter", redirFilter(b.def.devices.redirfilter))
       .pos("bootindex", r.boot?.order);
     addAddressProps(b, p, r, `redirdev ${alias}`);
     b.addJson("-device", p);
@@ -252,7 +320,7 @@ export function buildHubs(b: Build): void {
 export function buildMemballoon(b: Build): void {
   const m = b.def.devices.memballoon;
   if (!m || m.model === "none" || m.model === "xen") return;
-  const p = virtioProps(b, "virtio-balloon", m.address, m.model, "memballoon")
+  const p = virtioProps(b, "virtio-balloon", m.address, m.model, "memballoon", true, m.virtio)
     .set("id", m.alias ?? "")
     .opt("deflate-on-oom", m.autodeflate)
     .opt("free-page-reporting", m.freePageReporting);
@@ -291,7 +359,7 @@ export function buildRngs(b: Build): void {
     b.addJson("-object", obj);
     const bytes = r.rate?.bytes ?? 0;
     const period = bytes > 0 ? (r.rate?.period ?? 1000) : 0;
-    const p = virtioProps(b, "virtio-rng", r.address, r.model, `rng ${alias}`)
+    const p = virtioProps(b, "virtio-rng", r.address, r.model, `rng ${alias}`, true, r.virtio)
       .set("rng", `obj${alias}`)
       .set("id", alias)
       .pos("max-bytes", bytes)
@@ -321,9 +389,9 @@ export function buildVsock(b: Build): void {
   const fd = b.ctx.vsockFd;
   if (fd === undefined)
     fail("QEMU_CMD_CONTEXT_MISSING", { element: "vsock", what: "the /dev/vhost-vsock file descriptor" });
-  const p = virtioProps(b, "vhost-vsock", v.address, v.model, "vsock")
+  const p = virtioProps(b, "vhost-vsock", v.address, v.model, "vsock", true, v.virtio)
     .set("id", v.alias ?? "")
-    .set("guest-cid", v.cid?.address ?? 0)
+    .set("guest-cid", (v.cid?.auto === true ? b.ctx.vsockAutoCid : undefined) ?? v.cid?.address ?? 0)
     .set("vhostfd", String(fd));
   addAddressProps(b, p, v, "vsock");
   b.addJson("-device", p);
@@ -345,6 +413,7 @@ export function buildIommu(b: Build): void {
         .opt("eim", onoff(d.eim))
         .opt("device-iotlb", bool(d.iotlb));
       if (d.aw_bits !== undefined) p.set("aw-bits", Number(d.aw_bits));
+      p.opt("dma-translation", bool(d.dma_translation));
       b.addJson("-device", p);
       break;
     }
@@ -364,12 +433,67 @@ export function buildIommu(b: Build): void {
   }
 }
 
+/** libvirt's qemuBuildTPMBackendStr: `-tpmdev` with its chardev or host files. */
+function buildTpmBackend(b: Build, t: TpmDef, alias: string): void {
+  const be = t.backend;
+  const element = `tpm ${alias}`;
+  let tpmdev: string;
+  switch (be.type) {
+    case "passthrough": {
+      requireFlag(b, "tpm-passthrough", element);
+      const path = be.path ?? "/dev/tpm0";
+      const host = b.ctx.tpmPassthrough?.(alias, path);
+      if (host === undefined)
+        fail("QEMU_CMD_CONTEXT_MISSING", { element, what: `the descriptors of ${path} and its cancel file` });
+      let devPath: string;
+      let cancelPath: string;
+      if ("fds" in host) {
+        // one fd set each, named after the device as libvirt's qemuFDPass does
+        const tpmSet = b.nextFdset();
+        b.add("-add-fd", `set=${tpmSet},fd=${host.fds.tpm},opaque=${alias}-tpm`);
+        const cancelSet = b.nextFdset();
+        b.add("-add-fd", `set=${cancelSet},fd=${host.fds.cancel},opaque=${alias}-cancel`);
+        devPath = `/dev/fdset/${tpmSet}`;
+        cancelPath = `/dev/fdset/${cancelSet}`;
+      } else {
+        devPath = path;
+        cancelPath = host.cancelPath;
+      }
+      tpmdev = `passthrough,id=tpm-${alias},path=${escapeComma(devPath)},cancel-path=${escapeComma(cancelPath)}`;
+      break;
+    }
+    case "emulator":
+    case "external": {
+      requireFlag(b, "tpm-emulator", element);
+      const socket = be.type === "external" ? be.socket : b.ctx.tpmEmulatorSocket?.(alias);
+      if (socket === undefined)
+        fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the socket of its swtpm" });
+      // QEMU is swtpm's client on the control socket
+      buildChardev(b, { type: "unix", source: { mode: "connect", path: socket }, devAlias: alias }, "chrtpm");
+      // an external swtpm is driven by QEMU's emulator backend too
+      tpmdev = `emulator,id=tpm-${alias},chardev=chrtpm`;
+      break;
+    }
+  }
+  b.add("-tpmdev", tpmdev);
+}
+
+/** libvirt's qemuBuildTPMsCommandLine: backend, then the front end device. */
 export function buildTpms(b: Build): void {
   for (const t of b.def.devices.tpms) {
-    fail("QEMU_CMD_UNSUPPORTED", {
-      element: `tpm ${t.alias ?? ""}`,
-      reason: "TPM devices are not implemented yet",
-    });
+    const alias = t.alias ?? "tpm0";
+    const model = t.model ?? "tpm-tis";
+    if (model === "spapr-tpm-proxy") {
+      unsupported(`tpm ${alias}`, "the spapr-tpm-proxy model exists only for ppc64 pSeries guests");
+    }
+    requireFlag(b, model, `tpm ${alias}`);
+    buildTpmBackend(b, t, alias);
+    const p = new Props()
+      .set("driver", model === "tpm-tis" && b.def.os.arch === "aarch64" ? "tpm-tis-device" : model)
+      .set("tpmdev", `tpm-${alias}`)
+      .set("id", alias);
+    addAddressProps(b, p, t, `tpm ${alias}`);
+    b.addJson("-device", p);
   }
 }
 

@@ -374,6 +374,8 @@ export function diskDeviceProps(
         disk.address,
         disk.model,
         element,
+        true,
+        disk.virtio,
       );
       // A virtio LUN passes SCSI commands through virtio-blk, which QEMU 9.1 dropped.
       if (disk.device === "lun" && !b.has("virtio-blk-pci.scsi")) {

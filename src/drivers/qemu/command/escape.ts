@@ -70,6 +70,13 @@ export class Props {
     return this.entries.some(([k]) => k === key);
   }
 
+  /** Drops a key (`<qemu:property type='remove'>`). */
+  delete(key: string): this {
+    const i = this.entries.findIndex(([k]) => k === key);
+    if (i >= 0) this.entries.splice(i, 1);
+    return this;
+  }
+
   get(key: string): JsonValue | undefined {
     return this.entries.find(([k]) => k === key)?.[1];
   }

@@ -64,8 +64,8 @@ test("file chardev with a log goes through -add-fd", (t) => {
     ),
     dir,
   );
-  has(l, "-add-fd set=0,fd=XXXXXXX,opaque=serial0-source");
-  has(l, "-add-fd set=1,fd=XXXXXXX,opaque=serial0-log");
+  has(l, "-add-fd set=0,fd=1750,opaque=serial0-source");
+  has(l, "-add-fd set=1,fd=1751,opaque=serial0-log");
   has(l, "-chardev file,id=charserial0,path=/dev/fdset/0,append=on,logfile=/dev/fdset/1,logappend=on");
   has(l, `-device {"driver":"isa-serial","chardev":"charserial0","id":"serial0","index":0}`);
 });
@@ -259,4 +259,42 @@ test("unsupported configurations are catalogued errors naming the element", (t) 
     (e: unknown) =>
       e instanceof VirtError && e.code === "QEMU_CMD_CONTEXT_MISSING" && e.message.includes("net0"),
   );
+});
+
+test("virtio options, virtio-sound, vhost-user GPU, qemu:override and -compat", (t) => {
+  const dir = corpusOrSkip(t);
+  if (!dir) return;
+  const opts = "<driver iommu='on' ats='off' packed='on' page_per_vq='off'/>";
+  const l = lines(
+    domain(
+      `<rng model='virtio'><backend model='random'>/dev/urandom</backend>${opts}<alias name='ua-rng'/></rng>
+       <sound model='virtio' streams='4'>${opts}</sound>
+       <video><driver name='vhostuser'/><model type='virtio' heads='1' primary='yes'/></video>`,
+    ).replace(
+      "</domain>",
+      `<qemu:override xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><qemu:device alias='ua-rng'>
+         <qemu:frontend><qemu:property name='max-bytes' type='unsigned' value='1024'/>
+         <qemu:property name='rng' type='remove'/></qemu:frontend></qemu:device></qemu:override>
+       <qemu:deprecation xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0' behavior='reject'/></domain>`,
+    ),
+    dir,
+  );
+  const virtio = '"iommu_platform":true,"ats":false,"packed":true,"page-per-vq":false';
+  has(
+    l,
+    `-device {"driver":"virtio-rng-pci",${virtio},"id":"ua-rng","bus":"pci.0","addr":"0x4","max-bytes":1024}`,
+  );
+  has(
+    l,
+    `-device {"driver":"virtio-sound-pci",${virtio},"id":"sound0","audiodev":"audio1","streams":4,"bus":"pci.0","addr":"0x3"}`,
+  );
+  has(l, "-chardev socket,id=chr-vu-video0,fd=1729");
+  has(
+    l,
+    `-device {"driver":"vhost-user-vga","id":"video0","max_outputs":1,"chardev":"chr-vu-video0","bus":"pci.0","addr":"0x2"}`,
+  );
+  has(l, `-compat {"deprecated-output":"hide","deprecated-input":"reject"}`);
+  // without the helper process a vhost-user GPU is refused, not silently replaced
+  const xml = domain("<video><driver name='vhostuser'/><model type='virtio'/></video>");
+  assert.throws(() => lines(xml, dir, { vhostUserGpuFd: () => undefined }), /vhost-user GPU/);
 });

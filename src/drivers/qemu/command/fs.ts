@@ -56,7 +56,7 @@ export function virtiofsChardevId(fs: FilesystemDef): string {
 export function virtiofsDeviceProps(b: Build, fs: FilesystemDef): Props {
   const alias = fs.alias ?? "";
   const element = `filesystem ${alias}`;
-  const p = virtioProps(b, "vhost-user-fs", fs.address, fs.model, element)
+  const p = virtioProps(b, "vhost-user-fs", fs.address, fs.model, element, true, fs.virtio)
     .set("id", alias)
     .set("chardev", virtiofsChardevId(fs))
     .pos("queue-size", fs.driver?.queue)
@@ -80,7 +80,7 @@ export function buildFilesystems(b: Build): void {
     }
     if (driver === undefined || driver === "path" || driver === "handle") {
       b.add("-fsdev", fsdevString(fs));
-      const p = virtioProps(b, "virtio-9p", fs.address, fs.model, element)
+      const p = virtioProps(b, "virtio-9p", fs.address, fs.model, element, true, fs.virtio)
         .set("id", alias)
         .set("fsdev", `fsdev-${alias}`)
         .set("mount_tag", fs.target.dir);

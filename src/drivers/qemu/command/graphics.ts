@@ -6,7 +6,7 @@ import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
 import { escapeComma, Props } from "./escape.ts";
-import { virtioDeviceName } from "./virtio.ts";
+import { addVirtioOptions, virtioDeviceName } from "./virtio.ts";
 
 export function audioIdFor(b: Build, id: number | undefined): string {
   const audios = b.def.devices.audios;
@@ -267,7 +267,9 @@ export function buildGraphics(b: Build): void {
       }
       case "dbus": {
         let opt = "dbus";
-        const addr = listenOf(g).address;
+        // the XML's bus address, else peer to peer, else the domain's own bus (libvirt runs a
+        // dbus-daemon per domain); without that bus, peer to peer as well
+        const addr = g.address ?? (g.p2p === true ? undefined : b.ctx.dbusDaemonAddress);
         opt += addr !== undefined ? `,addr=${escapeComma(addr)}` : ",p2p=on";
         if (g.gl) opt += `,gl=${g.gl.enable ? "on" : "off"}`;
         if (g.gl?.rendernode !== undefined) opt += `,rendernode=${escapeComma(g.gl.rendernode)}`;
@@ -284,10 +286,27 @@ export function buildGraphics(b: Build): void {
   }
 }
 
+/**
+ * QEMU's device for a video model (qemuDeviceVideoGetModel): a primary device takes the model's
+ * VGA-compatible variant where there is one; `virtio` says the device is built as a virtio device
+ * (with the virtio options), which the VGA-compatible variants are not. `<driver
+ * name='vhostuser'>` swaps virtio-gpu for the vhost-user device talking to a separate GPU process.
+ */
 function videoModel(b: Build, v: VideoDef): { name: string; virtio: boolean } {
   const primary = v.model.primary === true || b.def.devices.videos[0] === v;
   const accel3d = v.model.acceleration?.accel3d === true;
+  const vhostUser = v.driver?.name === "vhostuser";
   const element = `video model '${v.model.type}'`;
+  const gpu = (): { name: string; virtio: boolean } => ({
+    name: virtioDeviceName(
+      b,
+      vhostUser ? "vhost-user-gpu" : b.has("virtio-gpu-gl-pci") && accel3d ? "virtio-gpu-gl" : "virtio-gpu",
+      v.address,
+      undefined,
+      element,
+    ),
+    virtio: true,
+  });
   if (primary) {
     switch (v.model.type) {
       case "vga":
@@ -300,18 +319,14 @@ function videoModel(b: Build, v: VideoDef): { name: string; virtio: boolean } {
         return { name: "qxl-vga", virtio: false };
       case "virtio":
         if (v.address?.type === "pci" || v.address === undefined) {
-          return { name: b.has("virtio-vga-gl") && accel3d ? "virtio-vga-gl" : "virtio-vga", virtio: true };
+          if (vhostUser && b.has("vhost-user-vga")) return { name: "vhost-user-vga", virtio: false };
+          if (!vhostUser && b.has("virtio-vga"))
+            return {
+              name: b.has("virtio-vga-gl") && accel3d ? "virtio-vga-gl" : "virtio-vga",
+              virtio: false,
+            };
         }
-        return {
-          name: virtioDeviceName(
-            b,
-            b.has("virtio-gpu-gl-pci") && accel3d ? "virtio-gpu-gl" : "virtio-gpu",
-            v.address,
-            undefined,
-            element,
-          ),
-          virtio: true,
-        };
+        return gpu();
       case "bochs":
         return { name: "bochs-display", virtio: false };
       case "ramfb":
@@ -321,18 +336,7 @@ function videoModel(b: Build, v: VideoDef): { name: string; virtio: boolean } {
     }
   } else {
     if (v.model.type === "qxl") return { name: "qxl", virtio: false };
-    if (v.model.type === "virtio") {
-      return {
-        name: virtioDeviceName(
-          b,
-          b.has("virtio-gpu-gl-pci") && accel3d ? "virtio-gpu-gl" : "virtio-gpu",
-          v.address,
-          undefined,
-          element,
-        ),
-        virtio: true,
-      };
-    }
+    if (v.model.type === "virtio") return gpu();
   }
   return fail("QEMU_CMD_UNSUPPORTED", {
     element,
@@ -346,12 +350,36 @@ export function buildVideos(b: Build): void {
   for (const v of b.def.devices.videos) {
     const t = v.model.type;
     if (t === "none") continue;
-    const { name } = videoModel(b, v);
-    const p = new Props().set("driver", name).set("id", v.alias ?? "");
-    if (t === "virtio" && v.model.acceleration?.accel3d !== undefined && b.has("virtio-gpu.virgl")) {
+    const { name, virtio } = videoModel(b, v);
+    const vhostUser = t === "virtio" && v.driver?.name === "vhostuser";
+    const alias = v.alias ?? "";
+    let chardev: string | undefined;
+    if (vhostUser) {
+      // the socket of the vhost-user GPU process libvirt starts for the device
+      const fd = b.ctx.vhostUserGpuFd?.(alias);
+      if (fd === undefined)
+        fail("QEMU_CMD_UNSUPPORTED", {
+          element: `video ${alias}`,
+          reason:
+            "a vhost-user GPU (<driver name='vhostuser'>) needs its helper process, which is not started here",
+        });
+      chardev = `chr-vu-${alias}`;
+      b.add("-chardev", `socket,id=${chardev},fd=${fd}`);
+    }
+    const p = new Props().set("driver", name);
+    if (virtio) addVirtioOptions(p, v.virtio);
+    p.set("id", alias);
+    if (
+      t === "virtio" &&
+      !vhostUser &&
+      v.model.acceleration?.accel3d !== undefined &&
+      b.has("virtio-gpu.virgl")
+    ) {
       p.set("virgl", v.model.acceleration.accel3d);
     }
     if (t === "qxl" || t === "virtio") p.pos("max_outputs", v.model.heads);
+    if (t === "virtio") p.opt("blob", v.model.blob);
+    p.opt("chardev", chardev);
     if (t === "qxl") {
       p.pos("ram_size", (v.model.ram ?? 0) * 1024).pos("vram_size", (v.model.vram ?? 0) * 1024);
       if (b.has("qxl.vram64_size_mb")) p.set("vram64_size_mb", Math.floor((v.model.vram64 ?? 0) / 1024));

@@ -7,6 +7,7 @@ import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
 import { Props } from "./escape.ts";
+import { virtioProps } from "./virtio.ts";
 import { actualType, addRomProps } from "./net.ts";
 
 function pciHost(a: { domain: number; bus: number; slot: number; function: number }): string {
@@ -115,6 +116,9 @@ export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number |
     }
     b.addJson("-device", vfioPci(b, net, pciHost(a), bootIndex(net)));
   }
+  // SCSI host devices' block nodes are numbered on after the disks' (one node per disk, as
+  // assignDiskNodes counts them)
+  let scsiNode = b.def.devices.disks.length;
   for (const dev of b.def.devices.hostdevs) {
     if (dev.mode !== "subsystem") continue;
     const element = `hostdev ${dev.alias ?? ""}`;
@@ -145,6 +149,50 @@ export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number |
           .opt("display", dev.display === undefined ? undefined : dev.display ? "on" : "off")
           .onlyTrue("ramfb", dev.ramfb)
           .pos("bootindex", dev.boot?.order);
+        addAddressProps(b, p, dev, element);
+        b.addJson("-device", p);
+        break;
+      }
+      case "scsi": {
+        // libvirt's qemuBuildHostdevSCSIAttachPrepare + qemuBuildSCSIHostdevDevProps: the host's
+        // SCSI generic node as a host_device blockdev, and scsi-generic on the guest's bus
+        const src = dev.source.scsi;
+        if (!src) return fail("QEMU_CMD_INVALID_VALUE", { element, reason: "missing SCSI source" });
+        const sg = b.ctx.scsiGenericDevice?.(src.adapter, src.bus, src.target, src.unit);
+        if (sg === undefined)
+          fail("QEMU_CMD_CONTEXT_MISSING", {
+            element,
+            what: `the SCSI generic device of ${src.adapter} ${String(src.bus)}:${String(src.target)}:${String(src.unit)}`,
+          });
+        const node = `libvirt-${String(++scsiNode)}-backend`;
+        b.addJson(
+          "-blockdev",
+          new Props()
+            .set("driver", "host_device")
+            .set("filename", sg)
+            .set("node-name", node)
+            .set("read-only", dev.readonly === true),
+        );
+        const p = new Props()
+          .set("driver", "scsi-generic")
+          .set("drive", node)
+          .set("id", dev.alias ?? "");
+        addAddressProps(b, p, dev, element, "scsi");
+        p.pos("bootindex", bootIndex(dev));
+        b.addJson("-device", p);
+        break;
+      }
+      case "scsi_host": {
+        // libvirt's qemuBuildSCSIVHostHostdevDevProps: vhost-scsi with the /dev/vhost-scsi fd
+        const wwpn = dev.source.vhost?.wwpn ?? "";
+        const fd = b.ctx.vhostScsiFd?.(dev.alias ?? "", wwpn);
+        if (fd === undefined)
+          fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the /dev/vhost-scsi file descriptor" });
+        const p = virtioProps(b, "vhost-scsi", dev.address, dev.model, element)
+          .set("wwpn", wwpn)
+          .set("vhostfd", String(fd))
+          .set("id", dev.alias ?? "")
+          .pos("bootindex", bootIndex(dev));
         addAddressProps(b, p, dev, element);
         b.addJson("-device", p);
         break;

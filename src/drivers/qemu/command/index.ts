@@ -18,6 +18,7 @@ import {
   buildMemballoon,
   buildPanics,
   buildRedirdevs,
+  buildSmartcards,
   buildRngs,
   buildSounds,
   buildTpms,
@@ -107,6 +108,18 @@ function buildEnv(b: Build): void {
   }
 }
 
+/**
+ * `-compat` for `<qemu:deprecation behavior=>`: hide deprecated output (`omit`), and also refuse
+ * (`reject`) or abort on (`crash`) deprecated input.
+ */
+function buildCompat(b: Build): void {
+  const behavior = b.def.qemu?.deprecation;
+  if (behavior === undefined || behavior === "none" || !b.has("compat-deprecated")) return;
+  const p = new Props().set("deprecated-output", "hide");
+  if (behavior !== "omit") p.set("deprecated-input", behavior);
+  b.addJson("-compat", p);
+}
+
 function buildIothreads(b: Build): void {
   const n = b.def.iothreads ?? 0;
   for (let i = 1; i <= n; i++)
@@ -129,6 +142,7 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
   for (const n of def.devices.interfaces) actualType(b, n);
 
   buildName(b);
+  buildCompat(b);
   b.add("-S");
   b.addJson(
     "-object",
@@ -166,6 +180,7 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
   buildDisks(b, nodes, bootOf);
   buildFilesystems(b);
   buildInterfaces(b, bootOf);
+  buildSmartcards(b);
   buildSerials(b);
   buildParallels(b);
   buildChannels(b);

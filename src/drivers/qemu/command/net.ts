@@ -199,7 +199,7 @@ export function nicProps(b: Build, net: InterfaceDef, bootindex: number | undefi
   const alias = net.alias ?? "";
   let p: Props;
   if (isVirtioNet(net)) {
-    p = virtioProps(b, "virtio-net", net.address, net.model, `interface ${alias}`);
+    p = virtioProps(b, "virtio-net", net.address, net.model, `interface ${alias}`, true, net.virtio);
     const d = net.driver ?? {};
     let tx: string | undefined;
     if (d.txmode === "iothread") tx = "bh";
@@ -213,6 +213,7 @@ export function nicProps(b: Build, net: InterfaceDef, bootindex: number | undefi
     p.pos("rx_queue_size", d.rx_queue_size)
       .pos("tx_queue_size", d.tx_queue_size)
       .opt("rss", d.rss)
+      .opt("hash", d.rss_hash_report)
       .pos("host_mtu", net.mtu);
   } else {
     p = new Props().set("driver", net.model ?? "rtl8139");

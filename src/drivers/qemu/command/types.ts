@@ -102,6 +102,13 @@ export interface CommandContext {
   readonly interfaceBridgeHelper?: (alias: string) => { bridge: string; helper: string } | undefined;
   /** Resolves `<source network='...'/>`. */
   readonly resolveNetwork?: (network: string, portgroup?: string) => ResolvedNetwork | undefined;
+  /**
+   * The socket to the vhost-user GPU process started for a `<video>` with `<driver
+   * name='vhostuser'>` (by device alias); undefined when none was started.
+   */
+  readonly vhostUserGpuFd?: (videoAlias: string) => number | undefined;
+  /** The D-Bus address of the domain's own bus daemon, for dbus graphics without p2p/address. */
+  readonly dbusDaemonAddress?: string;
   /** A listening unix socket libvirt opened for a chardev (fd passing), or undefined. */
   readonly chardevListenFd?: (charAlias: string, path: string) => number | undefined;
   /**
@@ -151,8 +158,46 @@ export interface CommandContext {
     readonly vncSASL?: boolean;
     readonly vncSASLdir?: string;
   };
+  /**
+   * The unix socket of the swtpm the driver started for an emulator TPM (by device alias);
+   * QEMU connects to it as a client.
+   */
+  readonly tpmEmulatorSocket?: (tpmAlias: string) => string | undefined;
+  /**
+   * A passthrough TPM: the host device and its cancel file as descriptors libvirt opened
+   * (passed with `-add-fd`), or the cancel file's path for QEMU to open both itself.
+   */
+  readonly tpmPassthrough?: (
+    tpmAlias: string,
+    devicePath: string,
+  ) => { fds: { tpm: number | string; cancel: number | string } } | { cancelPath: string } | undefined;
+  /**
+   * qemu.conf `chardev_tls` (TLS for TCP chardevs without `tls=` of their own),
+   * `chardev_tls_x509_cert_dir` (default /etc/pki/qemu), `chardev_tls_x509_verify`,
+   * `chardev_tls_x509_secret_uuid`.
+   */
+  readonly chardevTLS?: {
+    readonly enabled: boolean;
+    readonly x509certdir?: string;
+    readonly x509verify?: boolean;
+    readonly secretUUID?: string;
+  };
+  /**
+   * The host's SCSI generic device (`/dev/sg0`) of `<hostdev type='scsi'>`'s adapter
+   * (`scsi_host0`) and bus:target:unit.
+   */
+  readonly scsiGenericDevice?: (
+    adapter: string,
+    bus: number,
+    target: number,
+    unit: number,
+  ) => string | undefined;
+  /** Descriptor of /dev/vhost-scsi opened for a `<hostdev type='scsi_host'>` (by alias, WWPN). */
+  readonly vhostScsiFd?: (hostdevAlias: string, wwpn: string) => number | undefined;
   /** Descriptor of /dev/vhost-vsock opened for `<vsock>`. */
   readonly vsockFd?: number;
+  /** The CID chosen at start for `<vsock><cid auto='yes'/>`. */
+  readonly vsockAutoCid?: number;
   /** Current time (for `<clock offset='variable'>`), ms since the epoch. */
   readonly now?: number;
   /** Socket of the virtiofsd libvirt starts for a `<filesystem>` (by device alias). */
@@ -177,6 +222,11 @@ export interface CommandContext {
   readonly dumpGuestCore?: boolean;
   /** qemu.conf `set_process_name`, default off. */
   readonly setProcessName?: boolean;
+  /**
+   * The daemon's `PIPEWIRE_RUNTIME_DIR`, passed on to QEMU for a pipewire `<audio>` without a
+   * `runtimeDir` of its own (libvirt passes it through from its environment).
+   */
+  readonly pipewireRuntimeDir?: string;
   /** Host system page size in KiB (4 on x86). */
   readonly systemPageSizeKiB?: number;
 }

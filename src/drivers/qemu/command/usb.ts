@@ -55,6 +55,8 @@ function usbDevices(def: DomainDef, withHubs: boolean): DeviceCommon[] {
   out.push(...d.inputs.filter((i) => i.bus === "usb"));
   out.push(...d.controllers.filter((c) => c.type === "ccid"));
   out.push(...d.redirdevs);
+  // usb-net interfaces (their place among the kinds is not pinned down by libvirt's suite)
+  out.push(...d.interfaces.filter((n) => n.model === "usb-net"));
   return out;
 }
 

@@ -2,7 +2,7 @@
  * Names of virtio devices: base name + transport suffix (`-pci`, `-device`, `-ccw`) +
  * `-transitional`/`-non-transitional` for those models.
  */
-import type { DeviceAddress } from "../../../conf/domain/types.ts";
+import type { DeviceAddress, VirtioOptions } from "../../../conf/domain/types.ts";
 import type { Build } from "./build.ts";
 import { fail } from "./build.ts";
 import { Props } from "./escape.ts";
@@ -56,7 +56,10 @@ export function virtioDeviceName(
   return name;
 }
 
-/** `{"driver": <virtio device name>}` as the start of a virtio device's properties. */
+/**
+ * `{"driver": <virtio device name>}` and the device's virtio options (`<driver iommu= ats=
+ * packed= page_per_vq=>`) as the start of a virtio device's properties.
+ */
 export function virtioProps(
   b: Build,
   base: string,
@@ -64,6 +67,18 @@ export function virtioProps(
   model: string | undefined,
   element: string,
   useBusSuffix = true,
+  options?: VirtioOptions,
 ): Props {
-  return new Props().set("driver", virtioDeviceName(b, base, address, model, element, useBusSuffix));
+  const p = new Props().set("driver", virtioDeviceName(b, base, address, model, element, useBusSuffix));
+  return addVirtioOptions(p, options);
+}
+
+/** The virtio options as QEMU's virtio device properties, in libvirt's order. */
+export function addVirtioOptions(p: Props, o: VirtioOptions | undefined): Props {
+  if (!o) return p;
+  return p
+    .opt("iommu_platform", o.iommu)
+    .opt("ats", o.ats)
+    .opt("packed", o.packed)
+    .opt("page-per-vq", o.pagePerVq);
 }

@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 import { allocPages, freePages } from "../../../host/hugepage-pool.ts";
 import { KNOWN_ARCHES } from "../../../conf/arch.ts";
 import { baselineHypervisorCpu, compareHypervisorCpu } from "../capabilities/cpu-baseline.ts";
-import type { VirtType } from "../capabilities/cpu-host-model.ts";
+import { cpuDataFromCpuId, type VirtType } from "../capabilities/cpu-host-model.ts";
 import type { QemuCaps } from "../capabilities/types.ts";
 import {
   type ConsoleStream,
@@ -37,6 +37,7 @@ import {
   type GuestFSInfo,
   type LeaseLookup,
   type VcpuInfo,
+  type BlockJobInfo,
 } from "../../driver.ts";
 import {
   ConnectListDomainsFilters,
@@ -48,6 +49,7 @@ import {
   DomainVcpuFlags,
   DomainMemoryModFlags,
   NodeAllocPagesFlags,
+  MigrateFlags,
 } from "../../enums.ts";
 import { checkFlags } from "../../../util/errors/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
@@ -59,11 +61,12 @@ import { pretendPort } from "../command/graphics.ts";
 import type { QemuDomainObj } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import { findConsoleDevice, openChardevStream } from "./console.ts";
-import { hostFreeMemoryBytes, hostNodeInfo } from "../../../host/facts.ts";
+import { hostCpuId, hostFreeMemoryBytes, hostNodeInfo } from "../../../host/facts.ts";
 import { hostCapabilitiesXML } from "./host.ts";
 import { domainCapabilitiesXML } from "./domcaps.ts";
 import * as ops from "./operations.ts";
 import * as migration from "./migration.ts";
+import * as recovery from "./migration-recovery.ts";
 import { domainMonitorCommand } from "./monitor-command.ts";
 import * as nodedev from "../../nodedev/ops.ts";
 import { Sysfs } from "../../../host/sysfs/sysfs.ts";
@@ -73,6 +76,9 @@ import * as tuning from "./tuning.ts";
 import * as tune from "./tune-params.ts";
 import * as misc from "./fleet-misc.ts";
 import * as agent from "./agent-calls.ts";
+import * as blockjobs from "./blockjobs.ts";
+import * as snaps from "./snapshots.ts";
+import { snapshotReads } from "../../snapshot-list.ts";
 import * as stats from "./stats.ts";
 import * as graphics from "./graphics.ts"; // graphical consoles
 import * as jobs from "./jobs.ts"; // job control (issue 15)
@@ -115,6 +121,8 @@ export class QemuConnection implements HypervisorDriver {
     this.driver.events.removeOwner(this);
     removeMonitorEventOwner(this.driver, this);
     for (const stream of [...this.#streams]) stream.dispose();
+    // incoming migrations this connection prepared and never finished (libvirt's close callback)
+    await migration.abandonIncoming(this.driver, this).catch(() => undefined);
     // AUTODESTROY domains end with the connection that started them.
     for (const obj of this.driver.domains.all()) {
       const run = obj.run;
@@ -142,6 +150,8 @@ export class QemuConnection implements HypervisorDriver {
     params: TypedParameter[],
     flags: number,
   ): Promise<{ cookieOut: Uint8Array; xml: string }> {
+    if (flags & MigrateFlags.POSTCOPY_RESUME)
+      return this.onDomain(dom, (obj) => recovery.resumeBegin(this.driver, obj, flags));
     return this.onDomain(dom, (obj) => migration.migrateBegin(this.driver, obj, params, flags));
   }
 
@@ -150,7 +160,10 @@ export class QemuConnection implements HypervisorDriver {
     cookieIn: Uint8Array,
     flags: number,
   ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
-    return migration.migratePrepare(this.driver, params, cookieIn, flags);
+    if (flags & MigrateFlags.POSTCOPY_RESUME)
+      return recovery.resumePrepare(this.driver, params, cookieIn, flags);
+    // this connection owns the incoming migration until finish (closed before: abandoned)
+    return migration.migratePrepare(this.driver, params, cookieIn, flags, this);
   }
 
   domainMigratePerform3Params(
@@ -160,6 +173,8 @@ export class QemuConnection implements HypervisorDriver {
     cookieIn: Uint8Array,
     flags: number,
   ): Promise<{ cookieOut: Uint8Array }> {
+    if (flags & MigrateFlags.POSTCOPY_RESUME)
+      return this.onDomain(dom, (obj) => recovery.resumePerform(this.driver, obj, dconnuri, params, flags));
     return this.onDomain(dom, (obj) =>
       migration.migratePerform(this.driver, obj, dconnuri, params, cookieIn, flags),
     );
@@ -171,7 +186,10 @@ export class QemuConnection implements HypervisorDriver {
     flags: number,
     cancelled: boolean,
   ): Promise<{ dom: DomainRef; cookieOut: Uint8Array }> {
-    const obj = await migration.migrateFinish(this.driver, params, cookieIn, flags, cancelled);
+    const obj =
+      flags & MigrateFlags.POSTCOPY_RESUME
+        ? await recovery.resumeFinish(this.driver, params, cookieIn, flags, cancelled)
+        : await migration.migrateFinish(this.driver, params, cookieIn, flags, cancelled);
     return { dom: obj.ref(), cookieOut: new Uint8Array() };
   }
 
@@ -182,6 +200,10 @@ export class QemuConnection implements HypervisorDriver {
     flags: number,
     cancelled: boolean,
   ): Promise<void> {
+    if (flags & MigrateFlags.POSTCOPY_RESUME)
+      return this.onDomain(dom, (obj) =>
+        recovery.resumeConfirm(this.driver, obj, cookieIn, flags, cancelled),
+      );
     return this.onDomain(dom, (obj) =>
       migration.migrateConfirm(this.driver, obj, cookieIn, flags, cancelled),
     );
@@ -239,6 +261,34 @@ export class QemuConnection implements HypervisorDriver {
     checkFlags(flags, COMPARE_FAIL_INCOMPATIBLE | COMPARE_VALIDATE_XML, "qemuConnectCompareHypervisorCPU");
     const { caps, virtType } = await this.hypervisorCpuCaps(query);
     return compareHypervisorCpu(caps, virtType, xml, (flags & COMPARE_FAIL_INCOMPATIBLE) !== 0);
+  }
+
+  /**
+   * virConnectBaselineCPU, the older call Nova makes with its host CPU (EXPAND_FEATURES) to
+   * list the host's features. libvirt answers it from its CPU map alone; tvirt's map is
+   * QEMU's, every model of it a candidate whatever the accelerator says.
+   */
+  async connectBaselineCPU(xmlCPUs: readonly string[], flags: number): Promise<string> {
+    checkFlags(flags, BASELINE_EXPAND_FEATURES | BASELINE_MIGRATABLE, "qemuConnectBaselineCPU");
+    const { caps, virtType } = await this.hypervisorCpuCaps({});
+    return baselineHypervisorCpu(caps, virtType, xmlCPUs, {
+      expandFeatures: (flags & BASELINE_EXPAND_FEATURES) !== 0,
+      migratable: (flags & BASELINE_MIGRATABLE) !== 0,
+      anyModel: true,
+    });
+  }
+
+  /** virConnectCompareCPU: a CPU definition against the host's own CPU (/proc/cpuinfo). */
+  async connectCompareCPU(xml: string, flags: number): Promise<number> {
+    checkFlags(flags, COMPARE_FAIL_INCOMPATIBLE | COMPARE_VALIDATE_XML, "qemuConnectCompareCPU");
+    const { caps, virtType } = await this.hypervisorCpuCaps({});
+    return compareHypervisorCpu(
+      caps,
+      virtType,
+      xml,
+      (flags & COMPARE_FAIL_INCOMPATIBLE) !== 0,
+      cpuDataFromCpuId(hostCpuId()),
+    );
   }
 
   /** The capabilities and accelerator the hypervisor-CPU calls are about (libvirt's defaults). */
@@ -415,7 +465,11 @@ export class QemuConnection implements HypervisorDriver {
   }
 
   domainUndefineFlags(dom: DomainRef, flags: number): Promise<void> {
-    return this.onDomain(dom, (obj) => ops.undefineDomain(this.driver, obj, flags));
+    return this.onDomain(dom, async (obj) => {
+      // libvirt's check comes before the domain's own (an inactive domain with snapshot metadata)
+      if (obj.persistent) await snaps.undefineSnapshots(this.driver, obj, flags);
+      await ops.undefineDomain(this.driver, obj, flags);
+    });
   }
 
   async domainCreateXML(xml: string, flags: number): Promise<DomainRef> {
@@ -725,6 +779,61 @@ export class QemuConnection implements HypervisorDriver {
     });
   }
 
+  // --- issue 20: block jobs ------------------------------------------------------------------
+
+  domainGetBlockJobInfo(dom: DomainRef, disk: string, flags: number): Promise<BlockJobInfo | null> {
+    return this.onDomain(dom, (obj) => blockjobs.getBlockJobInfo(obj, disk, flags));
+  }
+
+  domainBlockJobAbort(dom: DomainRef, disk: string, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockJobAbort(this.driver, obj, disk, flags));
+  }
+
+  domainBlockJobSetSpeed(dom: DomainRef, disk: string, bandwidth: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockJobSetSpeed(obj, disk, bandwidth, flags));
+  }
+
+  domainBlockPull(dom: DomainRef, disk: string, bandwidth: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockPull(this.driver, obj, disk, bandwidth, flags));
+  }
+
+  domainBlockRebase(
+    dom: DomainRef,
+    disk: string,
+    base: string | null,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockRebase(this.driver, obj, disk, base, bandwidth, flags));
+  }
+
+  domainBlockCopy(
+    dom: DomainRef,
+    disk: string,
+    destxml: string,
+    params: TypedParameter[],
+    flags: number,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockCopy(this.driver, obj, disk, destxml, params, flags));
+  }
+
+  domainBlockCommit(
+    dom: DomainRef,
+    disk: string,
+    base: string | null,
+    top: string | null,
+    bandwidth: bigint,
+    flags: number,
+  ): Promise<void> {
+    return this.onDomain(dom, (obj) =>
+      blockjobs.blockCommit(this.driver, obj, disk, base, top, bandwidth, flags),
+    );
+  }
+
+  domainBlockResize(dom: DomainRef, disk: string, size: bigint, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => blockjobs.blockResize(obj, disk, size, flags));
+  }
+
   // --- issue 20: host CPU, vCPU threads, metadata, NMI, guest time, addresses, nodedev life --
 
   nodeGetCPUMap(flags: number): Promise<{ cpus: number; online: number[] }> {
@@ -743,12 +852,12 @@ export class QemuConnection implements HypervisorDriver {
     dom: DomainRef,
     type: number,
     metadata: string | null,
-    _key: string | null,
+    key: string | null,
     uri: string | null,
     flags: number,
   ): Promise<void> {
     return this.onDomain(dom, async (obj) => {
-      await misc.setMetadata(this.driver, obj, type, metadata, uri, flags);
+      await misc.setMetadata(this.driver, obj, type, metadata, uri, flags, key);
       this.driver.events.emit(obj.ref(), { id: DomainEventId.METADATA_CHANGE, type, nsuri: uri });
     });
   }
@@ -1079,5 +1188,64 @@ export class QemuConnection implements HypervisorDriver {
     return attempt(() => {
       deregisterMonitorEvents(this.driver, this, callbackID);
     });
+  }
+
+  // --- snapshots (qemu_snapshot.c) ----------------------------------------------------------
+
+  domainSnapshotCreateXML(dom: DomainRef, xml: string, flags: number): Promise<string> {
+    return this.onDomain(dom, (obj) => snaps.snapshotCreate(this.driver, obj, xml, flags));
+  }
+
+  private async snapList(dom: DomainRef) {
+    return snaps.snapshotsOf(this.driver, this.obj(dom));
+  }
+
+  async domainListAllSnapshots(dom: DomainRef, flags: number): Promise<string[]> {
+    return snapshotReads.listAll(await this.snapList(dom), flags, "qemuDomainListAllSnapshots");
+  }
+
+  async domainSnapshotListAllChildren(dom: DomainRef, snap: string, flags: number): Promise<string[]> {
+    return snapshotReads.listChildren(
+      await this.snapList(dom),
+      snap,
+      flags,
+      "qemuDomainSnapshotListAllChildren",
+    );
+  }
+
+  async domainSnapshotLookupByName(dom: DomainRef, name: string, flags: number): Promise<string> {
+    return snapshotReads.lookup(await this.snapList(dom), name, flags, "qemuDomainSnapshotLookupByName");
+  }
+
+  async domainHasCurrentSnapshot(dom: DomainRef, flags: number): Promise<boolean> {
+    return snapshotReads.hasCurrent(await this.snapList(dom), flags, "qemuDomainHasCurrentSnapshot");
+  }
+
+  async domainSnapshotCurrent(dom: DomainRef, flags: number): Promise<string> {
+    return snapshotReads.current(await this.snapList(dom), flags, "qemuDomainSnapshotCurrent");
+  }
+
+  async domainSnapshotGetParent(dom: DomainRef, snap: string, flags: number): Promise<string> {
+    return snapshotReads.parent(await this.snapList(dom), snap, flags, "qemuDomainSnapshotGetParent");
+  }
+
+  domainSnapshotGetXMLDesc(dom: DomainRef, snap: string, flags: number): Promise<string> {
+    return this.onDomain(dom, (obj) => snaps.snapshotXML(this.driver, obj, snap, flags));
+  }
+
+  async domainSnapshotIsCurrent(dom: DomainRef, snap: string, flags: number): Promise<boolean> {
+    return snapshotReads.isCurrent(await this.snapList(dom), snap, flags, "qemuDomainSnapshotIsCurrent");
+  }
+
+  async domainSnapshotHasMetadata(dom: DomainRef, snap: string, flags: number): Promise<boolean> {
+    return snapshotReads.hasMetadata(await this.snapList(dom), snap, flags, "qemuDomainSnapshotHasMetadata");
+  }
+
+  domainRevertToSnapshot(dom: DomainRef, snap: string, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => snaps.snapshotRevert(this.driver, obj, snap, flags));
+  }
+
+  domainSnapshotDelete(dom: DomainRef, snap: string, flags: number): Promise<void> {
+    return this.onDomain(dom, (obj) => snaps.snapshotDelete(this.driver, obj, snap, flags));
   }
 }

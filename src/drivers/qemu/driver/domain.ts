@@ -7,6 +7,7 @@
  */
 import type { MachineCgroup } from "../../../host/cgroup.ts";
 import type { VirtiofsDaemon } from "./virtiofs.ts";
+import type { AsyncJobRecord } from "./status-xml.ts";
 import type { DomainDef } from "../../../conf/domain/index.ts";
 import { type DomainRef } from "../../driver.ts";
 import { DomainShutoffReason, DomainState } from "../../enums.ts";
@@ -56,7 +57,7 @@ export class QemuRun {
   /** The guest's cgroup (privileged drivers; `cgroup.ts`). */
   cgroup: MachineCgroup | undefined;
   /** The async job recorded in the status file (for recovery after a restart). */
-  asyncJob: { readonly kind: string; readonly wasRunning: boolean; readonly path?: string } | undefined;
+  asyncJob: AsyncJobRecord | undefined;
 
   constructor(
     readonly pid: number,

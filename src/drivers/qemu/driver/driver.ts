@@ -11,13 +11,15 @@
 import { hostHasSystemd } from "../../../host/cgroup.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   assignAliases,
+  defaultChannelPaths,
   formatDomainXML,
   parseDomainXML,
   type DomainDef,
 } from "../../../conf/domain/index.ts";
+import type { HostAudioFacts } from "../../../conf/domain/types.ts";
 import { probeKvm, type KvmProbeResult } from "../../../host/kvm.ts";
 import { PortAllocator, type PortRange } from "../../../host/ports.ts";
 import {
@@ -38,7 +40,9 @@ import { driverPaths, type DriverPaths, type DriverRoot } from "../paths.ts";
 import { DomainList, QemuDomainObj, type LazyDef } from "./domain.ts";
 import { DomainEventHub } from "../../events.ts";
 import { hostName } from "../../../host/facts.ts";
+import { recoverMigrationJob } from "./migration-recovery.ts";
 import { detachRun, reconnectProcess } from "./process.ts";
+import { forgetSnapshots } from "./snapshots.ts";
 import { ConfigCache, factsHash, statKey } from "./config-cache.ts";
 import { DEFAULT_BRIDGE_HELPER, type BridgeHelperOptions } from "./net-plug.ts";
 import { RootLock } from "./root-lock.ts";
@@ -70,6 +74,23 @@ export interface GraphicsOptions {
   readonly vncTLSx509verify?: boolean;
   readonly vncSASL?: boolean;
   readonly vncSASLdir?: string;
+  /** qemu.conf vnc_allow_host_audio / nographics_allow_host_audio (the default `<audio>`) */
+  readonly vncAllowHostAudio?: boolean;
+  readonly nogfxAllowHostAudio?: boolean;
+}
+
+/** What picks the default `<audio>`: qemu.conf's keys and this daemon's audio environment. */
+function hostAudioFacts(g: GraphicsOptions): HostAudioFacts {
+  const env: Record<string, string> = {};
+  for (const k of ["QEMU_AUDIO_DRV", "SDL_AUDIODRIVER", "QEMU_PA_SERVER"]) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  return {
+    ...(g.vncAllowHostAudio === true ? { vncAllowHostAudio: true } : {}),
+    ...(g.nogfxAllowHostAudio === true ? { nogfxAllowHostAudio: true } : {}),
+    ...(Object.keys(env).length > 0 ? { env } : {}),
+  };
 }
 
 export interface QemuDriverOptions {
@@ -401,7 +422,17 @@ export class QemuDriver {
       const caps = await this.caps(emulator);
       got = this.#factsByCaps.get(caps);
       if (!got) {
-        const facts = { ...domainFactsFromCaps(caps), fillFirmware: defineFirmware(this.root, this.paths) };
+        const facts = {
+          ...domainFactsFromCaps(caps),
+          fillFirmware: defineFirmware(this.root, this.paths),
+          hostAudio: hostAudioFacts(this.options.graphics),
+          libDir: this.paths.libDir,
+          // channel sockets at a path this driver generates are dropped, as libvirt does
+          isDefaultChannelPath: defaultChannelPaths(this.paths.channelDir, [
+            dirname(this.paths.channelDir),
+            join(this.paths.stateDir, "channel"),
+          ]),
+        };
         got = { caps, facts, hash: factsHash(facts) };
         this.#factsByCaps.set(caps, got);
       }
@@ -425,6 +456,11 @@ export class QemuDriver {
   removeDomain(obj: QemuDomainObj, why: string): void {
     this.domains.remove(obj);
     obj.job.dispose(why);
+    forgetSnapshots(this, obj).catch((e: unknown) => {
+      this.warn(
+        `cannot remove the snapshot metadata of '${obj.name}': ${e instanceof Error ? e.message : String(e)}`,
+      );
+    });
   }
 
   // --- files (each domain's writes run in order; each writes the state current when it runs) --
@@ -676,11 +712,14 @@ export class QemuDriver {
         if (status.domainId !== undefined) this.noteId(status.domainId);
         const target = obj;
         reconnects.push(
-          reconnectProcess(this, target, status).catch((e: unknown) => {
-            this.warn(
-              `cannot reconnect to domain '${target.name}': ${e instanceof Error ? e.message : String(e)}`,
-            );
-          }),
+          reconnectProcess(this, target, status)
+            // a migration the earlier instance left half done: finished or rolled back by phase
+            .then(() => recoverMigrationJob(this, target))
+            .catch((e: unknown) => {
+              this.warn(
+                `cannot reconnect to domain '${target.name}': ${e instanceof Error ? e.message : String(e)}`,
+              );
+            }),
         );
       } catch (e) {
         this.#statusIgnored = true;

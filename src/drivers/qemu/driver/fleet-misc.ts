@@ -80,16 +80,17 @@ export async function setMetadata(
   metadata: string | null,
   uri: string | null,
   flags: number,
+  key: string | null = null,
 ): Promise<void> {
   checkFlags(flags, LIVE | CONFIG, "qemuDomainSetMetadata");
   await withJob(obj, "virDomainSetMetadata", async () => {
     const { live, config } = affectedDefs(obj, flags);
     if (live) {
-      setDefMetadata(live, type, metadata, uri, "Set");
+      setDefMetadata(live, type, metadata, uri, "Set", key);
       await drv.saveStatus(obj);
     }
     if (config) {
-      setDefMetadata(config, type, metadata, uri, "Set");
+      setDefMetadata(config, type, metadata, uri, "Set", key);
       await drv.saveConfig(obj);
     }
   });

@@ -7,6 +7,7 @@
 import { XmlWriter } from "../../../conf/xml.ts";
 import {
   hostArch,
+  hostCpuId,
   hostCpus,
   hostHasIommu,
   hostNodeInfo,
@@ -19,6 +20,7 @@ import {
   readMeminfo,
 } from "../../../host/facts.ts";
 import type { MachineInfo, QemuCaps } from "../capabilities/index.ts";
+import { hostCpuFromCpuId } from "../capabilities/cpu-host-model.ts";
 
 function machineLines(w: XmlWriter, machines: readonly MachineInfo[]): void {
   for (const m of machines) {
@@ -42,13 +44,24 @@ export function hostCapabilitiesXML(
     w.elem("host", undefined, () => {
       if (options.hostUuid !== undefined) w.text("uuid", options.hostUuid);
       w.elem("cpu", undefined, () => {
-        w.text("arch", hostArch());
+        const arch = hostArch();
+        w.text("arch", arch);
+        // model, vendor and extra features, as libvirt names the host CPU (x86 only)
+        const cpu =
+          arch === "x86_64" || arch === "i686"
+            ? hostCpuFromCpuId(caps.cpuDefinitions, hostCpuId())
+            : undefined;
+        if (cpu) {
+          w.text("model", cpu.model);
+          if (cpu.vendor !== undefined) w.text("vendor", cpu.vendor);
+        }
         w.empty("topology", {
           sockets: info.sockets * info.nodes,
           dies: 1,
           cores: info.cores,
           threads: info.threads,
         });
+        for (const f of cpu?.features ?? []) w.empty("feature", { name: f });
         for (const s of pageSizes) w.empty("pages", { unit: "KiB", size: s });
       });
       w.empty("power_management");

@@ -30,6 +30,8 @@
  * tree). On this kind of host (no IOMMU, no USB bus) every call fails with a clear error before
  * anything is written.
  */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import type { DomainDef, HostdevDef, HostdevSource } from "../../../conf/domain/types.ts";
 import { checkNotActive, markActive, markInactive } from "../../../host/hostdev/active.ts";
 import {
@@ -323,5 +325,35 @@ export async function releaseHotplugHostdev(owner: object, dev: HostdevDef): Pro
   if (addr === undefined) return;
   for (const h of byDomain.get(owner) ?? []) {
     if (h.pci.includes(addr)) await h.releaseAddr(addr);
+  }
+}
+
+/**
+ * The SCSI generic node (`/dev/sgN`) of a host SCSI device named by its adapter (`scsi_host0`)
+ * and bus:target:unit, as libvirt's virSCSIDeviceGetSgName reads it from sysfs; undefined
+ * when the host has no such device.
+ */
+export function hostScsiGenericDevice(
+  sysfsRoot: string,
+  adapter: string,
+  bus: number,
+  target: number,
+  unit: number,
+): string | undefined {
+  const host = /^scsi_host(\d+)$/.exec(adapter)?.[1];
+  if (host === undefined) return undefined;
+  const dir = join(
+    sysfsRoot,
+    "bus",
+    "scsi",
+    "devices",
+    `${host}:${String(bus)}:${String(target)}:${String(unit)}`,
+    "scsi_generic",
+  );
+  try {
+    const sg = readdirSync(dir)[0];
+    return sg === undefined ? undefined : `/dev/${sg}`;
+  } catch {
+    return undefined;
   }
 }

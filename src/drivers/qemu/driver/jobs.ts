@@ -62,6 +62,10 @@ export interface StreamJob {
   postcopy: boolean;
   /** The last `query-migrate` answer seen (kept for the statistics once QEMU forgets it). */
   last: QueryMigrate | undefined;
+  /** Progress of the disks copied beside the stream (storage migration's block mirrors). */
+  disk?: { total: number; transferred: number; remaining: number };
+  /** Brings `disk` up to date (called by job queries while the job runs). */
+  refreshDisk?: () => Promise<void>;
 }
 
 /** The kept statistics of the last finished job. */
@@ -128,7 +132,7 @@ export function endStreamJob(
 ): VirtError | undefined {
   const j = jobsOf(obj);
   if (j.active === job) j.active = undefined;
-  const info = final ?? job.last ?? {};
+  const info = withDisk(final ?? job.last ?? {}, job);
   const type =
     outcome === "completed"
       ? DomainJobType.COMPLETED
@@ -146,6 +150,11 @@ export function endStreamJob(
   if (outcome === "failed" && job.aborted)
     return new VirtError("JOB_CANCELED_BY_CLIENT", { job: jobNameOf[job.kind] });
   return undefined;
+}
+
+/** `info` with the copied disks' progress of `job` (QEMU's `query-migrate` knows only RAM). */
+function withDisk(info: QueryMigrate, job: StreamJob): QueryMigrate {
+  return job.disk ? { ...info, disk: job.disk } : info;
 }
 
 /** The last finished job's statistics (for the migration cookie the source sends on). */
@@ -333,7 +342,8 @@ export async function getJobStats(
     if (!job) return { type: DomainJobType.NONE, params: [] };
     const info = (await qmp.execute("query-migrate")) as QueryMigrate;
     if (info.status !== undefined && info.status !== "none") job.last = info;
-    const params = jobStatsParams(job.last ?? {}, {
+    await job.refreshDisk?.().catch(() => undefined);
+    const params = jobStatsParams(withDisk(job.last ?? {}, job), {
       operation: operationOf[job.kind],
       elapsedMs: Date.now() - job.startedAt,
       completed: false,

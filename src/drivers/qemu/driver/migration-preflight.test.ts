@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -110,7 +110,20 @@ test("every problem is reported at once, in one error", () => {
 
 test("the rules one by one", () => {
   // copy-storage-all: writable disks come along, a read-only CD-ROM must still be there
+  // (the copy is created in the image's directory: that must exist)
+  assert.deepEqual(preflightProblems(def(), host({}, ["/k/vmlinuz", "/shared"]), { copyStorage: true }), [
+    "disk 'hdc' source '/iso/boot.iso' is not reachable on this host",
+  ]);
   assert.deepEqual(preflightProblems(def(), host({}, ["/k/vmlinuz"]), { copyStorage: true }), [
+    "disk 'vda' source '/shared/mig.qcow2' cannot be created on this host: directory '/shared' does not exist",
+    "disk 'hdc' source '/iso/boot.iso' is not reachable on this host",
+  ]);
+  // --migrate-disks: only the listed targets come along
+  assert.deepEqual(preflightProblems(def(), host({}, ["/k/vmlinuz", "/shared"]), { copyStorage: ["vda"] }), [
+    "disk 'hdc' source '/iso/boot.iso' is not reachable on this host",
+  ]);
+  assert.deepEqual(preflightProblems(def(), host({}, ["/k/vmlinuz", "/shared"]), { copyStorage: [] }), [
+    "disk 'vda' source '/shared/mig.qcow2' is not reachable on this host",
     "disk 'hdc' source '/iso/boot.iso' is not reachable on this host",
   ]);
   // no emulator at all
@@ -176,7 +189,12 @@ test("a real destination without the disk path: the refusal names it", async (t)
       },
       (e: unknown) => isVirtError(e) && e.message.includes(missing) && e.message.includes("'pf'"),
     );
-    assert.deepEqual(preflightProblems(d, facts, { copyStorage: true }), []);
+    // copied, the image is created here: its directory must exist
+    assert.deepEqual(preflightProblems(d, facts, { copyStorage: true }), [
+      `disk 'vdc' source '${missing}' cannot be created on this host: directory '${join(dir, "gone")}' does not exist`,
+    ]);
+    mkdirSync(join(dir, "gone"));
+    assert.deepEqual(preflightProblems(d, await destinationFacts(conn.driver, d), { copyStorage: true }), []);
   } finally {
     await conn.connectClose().catch(() => undefined);
     await tr.cleanup();

@@ -17,7 +17,7 @@
  * test; `destinationFacts` reads the facts of a `QemuDriver`'s host and domains.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { DomainDef } from "../../../conf/domain/types.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import { defaultHugepageSizeKiB } from "../../../host/hugetlbfs.ts";
@@ -52,8 +52,12 @@ export interface DestinationFacts {
 }
 
 export interface PreflightOptions {
-  /** `--copy-storage-all` / `--copy-storage-inc`: disk images come with the guest. */
-  readonly copyStorage?: boolean;
+  /**
+   * `--copy-storage-all` / `--copy-storage-inc`: disk images come with the guest (all writable
+   * ones, or the targets listed: `--migrate-disks`). A copied image missing here is created, so
+   * only its directory must exist.
+   */
+  readonly copyStorage?: boolean | readonly string[];
   /** `--offline`: only the definition moves (no emulator, memory or disk needs). */
   readonly offline?: boolean;
   /** The source's emulator version (from its cookie), to refuse migrating to an older QEMU. */
@@ -123,11 +127,24 @@ export function preflightProblems(
   for (const disk of def.devices.disks) {
     const src = disk.source?.file ?? disk.source?.dev;
     if (src === undefined || src === "" || disk.source?.protocol !== undefined) continue;
-    if (opts.copyStorage && disk.device !== "cdrom" && disk.device !== "floppy" && !disk.readonly) continue;
+    const copied =
+      opts.copyStorage === true
+        ? disk.device !== "cdrom" && disk.device !== "floppy" && !disk.readonly
+        : Array.isArray(opts.copyStorage) && opts.copyStorage.includes(disk.target.dev);
+    if (copied) {
+      const dir = dirname(src);
+      if (!dest.pathReachable(src) && !dest.pathReachable(dir))
+        out.push(
+          `disk '${disk.target.dev}' source '${src}' cannot be created on this host: directory '${dir}' does not exist`,
+        );
+      continue;
+    }
     if (!dest.pathReachable(src))
       out.push(
         `disk '${disk.target.dev}' source '${src}' is not reachable on this host` +
-          (opts.copyStorage ? "" : " (use --copy-storage-all to copy it)"),
+          (opts.copyStorage !== undefined && opts.copyStorage !== false
+            ? ""
+            : " (use --copy-storage-all to copy it)"),
       );
   }
   for (const [what, p] of [

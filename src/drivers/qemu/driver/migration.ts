@@ -20,6 +20,7 @@ import { VirtError } from "../../../util/errors/index.ts";
 import type { HypervisorDriver, TypedParameter } from "../../driver.ts";
 import {
   DomainEventDefinedDetail,
+  DomainEventId,
   DomainEventResumedDetail,
   DomainEventStartedDetail,
   DomainEventStoppedDetail,
@@ -48,6 +49,28 @@ import {
 } from "./jobs.ts";
 import { appendLog } from "./log.ts";
 import { checkPreflight, destinationFacts } from "./migration-preflight.ts";
+import {
+  checkStorageRequest,
+  copiesStorage,
+  disksPortParam,
+  disksUriParam,
+  disksToCopy,
+  type IncomingStorage,
+  type NbdCookie,
+  precreateStorage,
+  removePrecreated,
+  STORAGE_FLAGS,
+  startNbdServer,
+  stopNbdServer,
+  StorageMirror,
+  storageBeginCookie,
+} from "./migration-storage.ts";
+import {
+  clearMigrationJob,
+  enterPostcopyFailed,
+  isPostcopyStatus,
+  recordMigrationPhase,
+} from "./migration-job.ts";
 import { startProcess, stopProcess } from "./process.ts";
 
 const F = MigrateFlags;
@@ -66,15 +89,28 @@ const SUPPORTED =
   F.POSTCOPY |
   F.PARALLEL |
   F.CHANGE_PROTECTION |
-  F.UNSAFE;
+  F.UNSAFE |
+  F.POSTCOPY_RESUME |
+  STORAGE_FLAGS;
 
 /** libvirt's default migration port range (qemu.conf `migration_port_min/max`). */
 const MIGRATION_PORTS = { min: 49152, max: 49215 };
 /** Without `--bandwidth`: as fast as the link goes (libvirt's QEMU_DOMAIN_MIG_BANDWIDTH_MAX). */
-const UNLIMITED_BANDWIDTH = 8796093022207;
+export const UNLIMITED_BANDWIDTH = 8796093022207;
+/**
+ * Without `--bandwidth` (or a migrate-setspeed): QEMU's own default `max-bandwidth` (7.2's
+ * MAX_THROTTLE, 128 MiB/s), set again in case an earlier migration of this QEMU changed it.
+ * libvirt sets unlimited instead; but QEMU switches over (stops the guest and sends the rest)
+ * once what is left fits `downtime-limit` at the bandwidth it measures, and unlimited makes that
+ * bandwidth high, so QEMU switched over in the middle of the first memory pass with tens of MiB
+ * left to send while the guest was stopped: 2-3x the downtime of QEMU's defaults for the bench's
+ * guest (bench/migration.bench.ts), for a migration faster by a few hundred ms. A user who wants
+ * the link's full speed gives `--bandwidth`.
+ */
+const DEFAULT_BANDWIDTH = 128 * 1024 * 1024;
 
 const portsOf = new WeakMap<QemuDriver, PortAllocator>();
-function migrationPorts(drv: QemuDriver): PortAllocator {
+export function migrationPorts(drv: QemuDriver): PortAllocator {
   let p = portsOf.get(drv);
   if (!p) {
     p = new PortAllocator("migration", MIGRATION_PORTS);
@@ -91,11 +127,11 @@ function param(params: readonly TypedParameter[], name: string): TypedParameter[
   for (let i = params.length - 1; i >= 0; i--) if (params[i]!.field === name) return params[i]!.value;
   return undefined;
 }
-function strParam(params: readonly TypedParameter[], name: string): string | undefined {
+export function strParam(params: readonly TypedParameter[], name: string): string | undefined {
   const v = param(params, name);
   return v?.type === 7 ? v.value : undefined;
 }
-function numParam(params: readonly TypedParameter[], name: string): number | undefined {
+export function numParam(params: readonly TypedParameter[], name: string): number | undefined {
   const v = param(params, name);
   if (v === undefined) return undefined;
   if (v.type === 3 || v.type === 4) return Number(v.value);
@@ -103,7 +139,7 @@ function numParam(params: readonly TypedParameter[], name: string): number | und
   return undefined;
 }
 
-interface Cookie {
+export interface Cookie {
   readonly hostname?: string;
   readonly name?: string;
   readonly uuid?: string;
@@ -111,11 +147,13 @@ interface Cookie {
   readonly persistent?: string;
   /** Perform switched to post-copy (perform → finish). */
   readonly postcopy?: boolean;
+  /** Storage migration: the copied disks (begin → prepare), the NBD port (prepare → perform). */
+  readonly nbd?: NbdCookie;
 }
-function encodeCookie(c: Cookie): Uint8Array {
+export function encodeCookie(c: Cookie): Uint8Array {
   return Buffer.from(JSON.stringify({ tvirt: 1, ...c }));
 }
-function decodeCookie(b: Uint8Array): Cookie {
+export function decodeCookie(b: Uint8Array): Cookie {
   if (b.length === 0) return {};
   try {
     const v = JSON.parse(Buffer.from(b).toString("utf8")) as unknown;
@@ -129,7 +167,7 @@ function decodeCookie(b: Uint8Array): Cookie {
 }
 
 /** `tcp:HOST:PORT`, `tcp://HOST:PORT` or `tcp://HOST` → parts (HOST without brackets). */
-function parseTcpUri(uri: string): { host: string; port?: number } {
+export function parseTcpUri(uri: string): { host: string; port?: number } {
   const m = /^tcp:(?:\/\/)?(\[[^\]]+\]|[^:/[\]]+)(?::(\d+))?\/?$/.exec(uri);
   if (!m) {
     throw new VirtError("QEMU_MIGRATION_UNSUPPORTED", {
@@ -139,9 +177,9 @@ function parseTcpUri(uri: string): { host: string; port?: number } {
   const host = m[1]!.replace(/^\[|\]$/g, "");
   return m[2] !== undefined ? { host, port: Number(m[2]) } : { host };
 }
-const hostPart = (h: string): string => (h.includes(":") ? `[${h}]` : h);
+export const hostPart = (h: string): string => (h.includes(":") ? `[${h}]` : h);
 
-function checkMigrateFlags(flags: number, func: string): void {
+export function checkMigrateFlags(flags: number, func: string): void {
   const extra = flags & ~SUPPORTED;
   if (extra !== 0) {
     const names = Object.entries(F)
@@ -161,7 +199,11 @@ function checkMigrateFlags(flags: number, func: string): void {
         reason: "post-copy migration is not supported with offline migration",
       });
   }
-  if (flags & F.POSTCOPY && !(flags & F.LIVE) && !(flags & F.OFFLINE))
+  if (flags & F.POSTCOPY_RESUME && !(flags & F.POSTCOPY))
+    throw new VirtError("QEMU_MIGRATION_UNSUPPORTED", {
+      reason: "resuming failed post-copy migration requires post-copy to be enabled",
+    });
+  if (flags & F.POSTCOPY && !(flags & F.LIVE) && !(flags & F.OFFLINE) && !(flags & F.POSTCOPY_RESUME))
     throw new VirtError("QEMU_MIGRATION_INVALID", {
       reason: "post-copy migration requires VIR_MIGRATE_LIVE (--live)",
     });
@@ -180,6 +222,8 @@ function capabilities(
   if (flags & F.POSTCOPY) caps.push({ capability: "postcopy-ram", state: true });
   if (flags & F.PARALLEL) caps.push({ capability: "multifd", state: true });
   if (side === "source") {
+    // MIGRATION_PASS events, for MIGRATION_ITERATION (libvirt enables them alike)
+    caps.push({ capability: "events", state: true });
     if (flags & F.AUTO_CONVERGE) caps.push({ capability: "auto-converge", state: true });
     if (flags & F.COMPRESSED) caps.push({ capability: "xbzrle", state: true });
   }
@@ -198,7 +242,7 @@ function qemuParameters(
   }
   if (side === "destination") return out;
   const bw = numParam(params, MigrateParam.BANDWIDTH);
-  out["max-bandwidth"] = bw !== undefined && bw > 0 ? bw * 1024 * 1024 : UNLIMITED_BANDWIDTH;
+  out["max-bandwidth"] = bw !== undefined && bw > 0 ? bw * 1024 * 1024 : DEFAULT_BANDWIDTH;
   const bwPost = numParam(params, MigrateParam.BANDWIDTH_POSTCOPY);
   if (bwPost !== undefined && bwPost > 0) out["max-postcopy-bandwidth"] = bwPost * 1024 * 1024;
   const initial = numParam(params, MigrateParam.AUTO_CONVERGE_INITIAL);
@@ -218,7 +262,7 @@ async function applyQemuSettings(
 ): Promise<void> {
   const caps = capabilities(flags, side);
   // settings of an earlier migration of this QEMU go back to their defaults first
-  const all = ["postcopy-ram", "multifd", "auto-converge", "xbzrle"].filter(
+  const all = ["postcopy-ram", "multifd", "auto-converge", "xbzrle", "events"].filter(
     (c) => side === "source" || c === "postcopy-ram" || c === "multifd",
   );
   const list = all.map((c) => caps.find((x) => x.capability === c) ?? { capability: c, state: false });
@@ -227,9 +271,10 @@ async function applyQemuSettings(
   if (Object.keys(p).length > 0) await qmp.execute("migrate-set-parameters", p);
 }
 
-interface QueryMigrate {
+export interface QueryMigrate {
   status?: string;
   "error-desc"?: string;
+  ram?: { "dirty-sync-count"?: number };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,6 +286,8 @@ interface Outgoing {
   readonly flags: number;
   qmp?: QmpClient;
   postcopyStarted: boolean;
+  /** QEMU's memory pass (MIGRATION_PASS, `dirty-sync-count`): 2 once the first pass is done. */
+  pass: number;
 }
 const outgoing = new WeakMap<QemuDriver, Map<string, Outgoing>>();
 function outgoingOf(drv: QemuDriver): Map<string, Outgoing> {
@@ -262,6 +309,10 @@ interface Incoming {
   readonly flags: number;
   /** The "migration in" job (statistics for domjobinfo). */
   readonly job: StreamJob | undefined;
+  /** Storage migration: the NBD server and the images prepare created (migration-storage.ts). */
+  readonly storage?: IncomingStorage;
+  /** The connection that prepared it: when it closes before finish, the migration is abandoned. */
+  readonly owner: object | undefined;
 }
 const incoming = new WeakMap<QemuDriver, Map<string, Incoming>>();
 function incomingOf(drv: QemuDriver): Map<string, Incoming> {
@@ -278,12 +329,12 @@ function stateOf(obj: QemuDomainObj): DomainState {
   return obj.state;
 }
 
-function activeRun(obj: QemuDomainObj): QemuRun {
+export function activeRun(obj: QemuDomainObj): QemuRun {
   const run = obj.run;
   if (!obj.isActive() || !run || run.ended) throw new VirtError("DOMAIN_NOT_RUNNING", {}, { name: obj.name });
   return run;
 }
-function qmpOf(obj: QemuDomainObj, run: QemuRun): QmpClient {
+export function qmpOf(obj: QemuDomainObj, run: QemuRun): QmpClient {
   if (!run.qmp) throw new VirtError("QEMU_GUEST_QUIT", { name: obj.name, operation: "migration" });
   return run.qmp;
 }
@@ -299,6 +350,7 @@ function beginInternal(
   flags: number,
 ): { xml: string; cookie: Cookie } {
   checkMigrateFlags(flags, "qemuDomainMigrateBegin3Params");
+  checkStorageRequest(obj.def, params, flags);
   if (
     strParam(params, MigrateParam.DEST_NAME) !== undefined ||
     strParam(params, MigrateParam.DEST_XML) !== undefined
@@ -346,7 +398,7 @@ export async function migrateBegin(
   const job = await obj.job.acquire("query", "virDomainMigrateBegin3Params");
   try {
     const { xml, cookie } = beginInternal(drv, obj, params, flags);
-    return { xml, cookieOut: encodeCookie(cookie) };
+    return { xml, cookieOut: encodeCookie({ ...cookie, ...(await storageBeginCookie(obj, params, flags)) }) };
   } finally {
     job.release();
   }
@@ -361,9 +413,10 @@ export async function migratePrepare(
   params: TypedParameter[],
   cookieIn: Uint8Array,
   flags: number,
+  owner?: object,
 ): Promise<{ cookieOut: Uint8Array; uriOut: string | null }> {
   checkMigrateFlags(flags, "qemuDomainMigratePrepare3Params");
-  decodeCookie(cookieIn);
+  const cookieSrc = decodeCookie(cookieIn);
   const xml = strParam(params, MigrateParam.DEST_XML);
   if (xml === undefined)
     throw new VirtError("QEMU_MIGRATION_INVALID", { reason: "no domain XML passed to migration prepare" });
@@ -371,6 +424,7 @@ export async function migratePrepare(
   // everything that would make the guest fail here, reported at once (migration-preflight.ts)
   checkPreflight(def, await destinationFacts(drv, def, { sysfsRoot: drv.options.sysfsRoot }), {
     offline: (flags & F.OFFLINE) !== 0,
+    copyStorage: copiesStorage(flags) && disksToCopy(def, params).map((d) => d.target.dev),
   });
   const dname = strParam(params, MigrateParam.DEST_NAME);
   if (dname !== undefined && dname !== def.name)
@@ -430,6 +484,9 @@ export async function migratePrepare(
   const announce =
     given?.host ?? (listen === "0.0.0.0" || listen === "::" || listen === "[::]" ? drv.hostname() : listen);
   const incomingUri = `tcp:${hostPart(listen.replace(/^\[|\]$/g, ""))}:${port}`;
+  const storage: IncomingStorage | undefined = copiesStorage(flags)
+    ? { created: [], ports: migrationPorts(drv) }
+    : undefined;
 
   try {
     await obj.job.acquire("modify", "virDomainMigratePrepare3Params").then(async (job) => {
@@ -439,12 +496,25 @@ export async function migratePrepare(
           previous = obj.def;
           obj.def = def;
         }
+        if (storage) await precreateStorage(def, cookieSrc.nbd, params, storage.created);
         await startProcess(drv, obj, {
           api: "virDomainMigratePrepare3Params",
           paused: true,
           ...(previous ? { persistentDef: previous } : {}),
           incoming: async (_run, qmp) => {
             await applyQemuSettings(qmp, flags, params, "destination");
+            if (storage) {
+              const byUri = disksUriParam(params);
+              const host = byUri?.host ?? listen.replace(/^\[|\]$/g, "");
+              const nbdPort =
+                byUri?.port ?? disksPortParam(params) ?? (storage.port = await storage.ports.acquire(host));
+              await startNbdServer(qmp, obj.def, params, host, nbdPort);
+              storage.nbdPort = nbdPort;
+              await appendLog(
+                drv.logPath(obj.name),
+                `${new Date().toISOString()}: incoming disks: NBD server on ${hostPart(host)}:${nbdPort}\n`,
+              );
+            }
             await qmp.execute("migrate-incoming", { uri: incomingUri });
           },
           failure: (reason, details, cause) =>
@@ -458,6 +528,8 @@ export async function migratePrepare(
     });
   } catch (e) {
     if (allocated !== undefined) migrationPorts(drv).release(allocated);
+    if (storage?.port !== undefined) storage.ports.release(storage.port);
+    if (storage) await removePrecreated(storage.created);
     if (created) drv.removeDomain(obj, "its incoming migration failed");
     else if (previous && !obj.isActive()) obj.def = previous;
     throw e;
@@ -465,10 +537,24 @@ export async function migratePrepare(
     obj.starting = false;
   }
   const inJob = obj.run ? beginStreamJob(obj, obj.run, "migration in") : undefined;
-  incomingOf(drv).set(obj.uuid, { obj, created, previous, port: allocated, flags, job: inJob });
+  incomingOf(drv).set(obj.uuid, {
+    obj,
+    created,
+    previous,
+    port: allocated,
+    flags,
+    job: inJob,
+    owner,
+    ...(storage ? { storage } : {}),
+  });
+  // a restarted daemon kills an incoming QEMU still in this phase (migration-recovery.ts)
+  await recordMigrationPhase(drv, obj, "migration in", "prepare", flags).catch(() => undefined);
   drv.lifecycle(obj, DomainEventType.STARTED, DomainEventStartedDetail.MIGRATED);
   return {
-    cookieOut: encodeCookie({ hostname: drv.hostname() }),
+    cookieOut: encodeCookie({
+      hostname: drv.hostname(),
+      ...(storage?.nbdPort !== undefined ? { nbd: { port: storage.nbdPort } } : {}),
+    }),
     uriOut: `tcp:${hostPart(announce)}:${port}`,
   };
 }
@@ -484,13 +570,15 @@ async function performInternal(
   uri: string,
   params: readonly TypedParameter[],
   flags: number,
+  nbd?: NbdCookie,
+  opts: { peer?: string; peerAlive?: () => Promise<boolean> } = {},
 ): Promise<{ postcopy: boolean }> {
   const run = activeRun(obj);
   const qmp = qmpOf(obj, run);
   const target = parseTcpUri(uri);
   if (target.port === undefined)
     throw new VirtError("QEMU_MIGRATION_INVALID", { reason: `migration URI '${uri}' has no port` });
-  const entry: Outgoing = { flags, qmp, postcopyStarted: false };
+  const entry: Outgoing = { flags, qmp, postcopyStarted: false, pass: 0 };
   const map = outgoingOf(drv);
   map.set(obj.uuid, entry);
   const wasRunning = obj.state === DomainState.RUNNING;
@@ -502,8 +590,25 @@ async function performInternal(
       : params;
   const streamJob = beginStreamJob(obj, run, "migration out");
   let last: QueryMigrate | undefined;
+  let mirror: StorageMirror | undefined;
+  // memory passes as events (MIGRATION_ITERATION; --postcopy-after-precopy waits for 2)
+  let pass = 0;
+  const offPass = qmp.onEvent((ev) => {
+    const n = ev.data.pass;
+    if (ev.event !== "MIGRATION_PASS" || typeof n !== "number" || n <= pass) return;
+    pass = n;
+    entry.pass = Math.max(entry.pass, n);
+    drv.events.emit(obj.ref(), { id: DomainEventId.MIGRATION_ITERATION, iteration: n });
+  });
   try {
+    // a restart from here on cancels the migration and resumes the guest (migration-recovery.ts)
+    await recordMigrationPhase(drv, obj, "migration out", "perform3", flags, {
+      wasRunning,
+      ...(opts.peer !== undefined ? { peer: opts.peer } : {}),
+    });
     await applyQemuSettings(qmp, flags, effective, "source");
+    if (copiesStorage(flags))
+      mirror = await mirrorStorage(obj, run, qmp, streamJob, effective, flags, target.host, nbd);
     if (!(flags & F.LIVE) && wasRunning) {
       run.pausedReason = DomainPausedReason.MIGRATION;
       await qmp.execute("stop");
@@ -525,8 +630,15 @@ async function performInternal(
         streamJob.last = info;
         last = info;
       }
+      entry.pass = Math.max(entry.pass, info.ram?.["dirty-sync-count"] ?? 0);
       if (status === "completed") break;
       if (status === "postcopy-active" && entry.postcopyStarted) break;
+      // libvirt's p2p check: a destination daemon that went away cannot finish the migration
+      if (opts.peerAlive && !(await opts.peerAlive().catch(() => false)))
+        throw new VirtError("QEMU_MIGRATION_FAILED", {
+          phase: "perform",
+          reason: "lost connection to destination host",
+        });
       if (status === "failed" || status === "cancelled" || status === "none") {
         throw new VirtError("QEMU_MIGRATION_FAILED", {
           phase: "perform",
@@ -535,6 +647,8 @@ async function performInternal(
             (status === "cancelled" ? "migration was cancelled" : `QEMU reports '${status}'`),
         });
       }
+      if (mirror?.failure !== undefined)
+        throw new VirtError("QEMU_MIGRATION_FAILED", { phase: "storage", reason: mirror.failure });
       if (
         flags & F.ABORT_ON_ERROR &&
         obj.state === DomainState.PAUSED &&
@@ -556,11 +670,17 @@ async function performInternal(
         entry.postcopyStarted ? DomainPausedReason.POSTCOPY : DomainPausedReason.MIGRATION,
       );
     }
-    await drv.saveStatus(obj).catch(() => undefined);
-    endStreamJob(drv, obj, streamJob, "completed", last);
+    // the guest is paused: the mirrors write what is left and end, the destination in sync
+    await mirror?.cancel(false);
+    mirror = undefined;
+    // QEMU is done here: from now on the destination may own the guest (finish may run)
+    await recordMigrationPhase(drv, obj, "migration out", "perform3_done", flags);
+    // in post-copy the job goes on (domjobinfo, domjobabort --postcopy) until confirm
+    if (!entry.postcopyStarted) endStreamJob(drv, obj, streamJob, "completed", last);
     return { postcopy: entry.postcopyStarted };
   } catch (e) {
     await qmp.execute("migrate_cancel").catch(() => undefined);
+    await mirror?.cancel(true).catch(() => undefined);
     // an abort by the client (domjobabort) is reported as libvirt does: "canceled by client"
     const aborted = endStreamJob(
       drv,
@@ -572,8 +692,48 @@ async function performInternal(
     );
     throw aborted ?? e;
   } finally {
+    offPass();
     if (map.get(obj.uuid) === entry) map.delete(obj.uuid);
   }
+}
+
+/**
+ * Storage migration (source): mirrors of the copied disks into the destination's NBD server
+ * (its port from the prepare cookie, its host the migration URI's), READY before memory moves.
+ */
+async function mirrorStorage(
+  obj: QemuDomainObj,
+  run: QemuRun,
+  qmp: QmpClient,
+  job: StreamJob,
+  params: readonly TypedParameter[],
+  flags: number,
+  host: string,
+  nbd: NbdCookie | undefined,
+): Promise<StorageMirror> {
+  if (nbd?.port === undefined)
+    throw new VirtError("QEMU_MIGRATION_FAILED", {
+      phase: "storage",
+      reason:
+        "the destination did not start an NBD server for the disks (is it tvirt with storage migration?)",
+    });
+  const byUri = disksUriParam(params);
+  const mirror = await StorageMirror.start(
+    qmp,
+    obj,
+    params,
+    flags,
+    byUri?.host ?? host,
+    byUri?.port ?? nbd.port,
+  );
+  job.refreshDisk = () => mirror.refresh(job);
+  try {
+    await mirror.waitReady(job, () => obj.run === run && !run.ended);
+  } catch (e) {
+    await mirror.cancel(true).catch(() => undefined);
+    throw e;
+  }
+  return mirror;
 }
 
 /** Source after a completed migration: wait for post-copy to end, stop, maybe undefine. */
@@ -590,14 +750,27 @@ async function confirmInternal(
   }
   const run = obj.run;
   if (!run || run.ended || !obj.isActive()) return;
+  if (cancelled && run.qmp) {
+    // post-copy still running (the destination daemon went away, its QEMU did not): the guest
+    // runs there and only QEMU can finish it; the source waits for that as after a finish
+    const info = (await run.qmp.execute("query-migrate").catch(() => ({}))) as QueryMigrate;
+    if (info.status === "postcopy-active") cancelled = false;
+  }
   if (cancelled) {
     // the destination did not take the guest: it goes on here
     if (run.qmp) {
-      await run.qmp.execute("migrate_cancel").catch(() => undefined);
-      const info = (await run.qmp.execute("query-migrate").catch(() => ({}))) as QueryMigrate;
-      if (info.status === "postcopy-active" || info.status === "postcopy-paused") {
-        obj.setState(DomainState.PAUSED, DomainPausedReason.POSTCOPY_FAILED);
-        drv.lifecycle(obj, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.POSTCOPY_FAILED);
+      // never migrate_cancel in post-copy: QEMU would drop the pages only the source has
+      let info = (await run.qmp.execute("query-migrate").catch(() => ({}))) as QueryMigrate;
+      if (!isPostcopyStatus(info.status)) {
+        await recordMigrationPhase(drv, obj, "migration out", "confirm3_cancelled", flags);
+        await run.qmp.execute("migrate_cancel").catch(() => undefined);
+        info = (await run.qmp.execute("query-migrate").catch(() => ({}))) as QueryMigrate;
+      }
+      if (isPostcopyStatus(info.status)) {
+        const sj = activeStreamJob(obj);
+        if (sj) endStreamJob(drv, obj, sj, "failed", undefined, "post-copy migration failed");
+        await enterPostcopyFailed(drv, obj, "migration out", flags);
+        return;
       } else if (
         obj.state === DomainState.PAUSED &&
         (obj.reason === DomainPausedReason.MIGRATION || obj.reason === DomainPausedReason.POSTCOPY)
@@ -610,26 +783,36 @@ async function confirmInternal(
         }
       }
     }
-    await drv.saveStatus(obj).catch(() => undefined);
+    await clearMigrationJob(drv, obj);
     return;
   }
+  await recordMigrationPhase(drv, obj, "migration out", "confirm3", flags).catch(() => undefined);
   if (run.qmp) {
     // post-copy: the destination runs the guest; the source serves pages until QEMU says done
     for (;;) {
       const info = (await run.qmp
         .execute("query-migrate")
         .catch(() => ({ status: "completed" }))) as QueryMigrate;
+      if (info.status === "postcopy-paused" || info.status === "postcopy-recover") {
+        // broken on the way: both sides keep their part of the guest (--postcopy-resume)
+        const failed = activeStreamJob(obj);
+        if (failed) endStreamJob(drv, obj, failed, "failed", undefined, "post-copy migration failed");
+        await enterPostcopyFailed(drv, obj, "migration out", flags);
+        return;
+      }
       if (info.status !== "postcopy-active") break;
       await new Promise<void>((resolve) => setTimeout(resolve, 50));
     }
   }
+  const sj = activeStreamJob(obj);
+  if (sj) endStreamJob(drv, obj, sj, "completed");
   run.stopping ??= { reason: DomainShutoffReason.MIGRATED, detail: DomainEventStoppedDetail.MIGRATED };
   await stopProcess(drv, obj, run, DomainShutoffReason.MIGRATED, "migrated");
   drv.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.MIGRATED);
   if (flags & F.UNDEFINE_SOURCE && obj.persistent) await undefineSource(drv, obj);
 }
 
-async function undefineSource(drv: QemuDriver, obj: QemuDomainObj): Promise<void> {
+export async function undefineSource(drv: QemuDriver, obj: QemuDomainObj): Promise<void> {
   await drv.deleteConfig(obj);
   drv.lifecycle(obj, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED);
   obj.autostart = false;
@@ -664,7 +847,9 @@ async function performPeer2Peer(
       throw new VirtError("QEMU_MIGRATION_UNSUPPORTED", {
         reason: `the destination '${dconnuri}' does not support migration with parameters`,
       });
-    const { xml, cookie } = beginInternal(drv, obj, params, flags);
+    const begun = beginInternal(drv, obj, params, flags);
+    const { xml } = begun;
+    const cookie: Cookie = { ...begun.cookie, ...(await storageBeginCookie(obj, params, flags)) };
     let dflags = flags;
     if (!(flags & F.OFFLINE) && obj.state === DomainState.PAUSED) dflags |= F.PAUSED;
     const dparams: TypedParameter[] = [
@@ -682,7 +867,13 @@ async function performPeer2Peer(
             phase: "prepare",
             reason: "the destination gave no URI",
           });
-        postcopy = (await performInternal(drv, obj, uri, params, flags)).postcopy;
+        const { nbd } = decodeCookie(prep.cookieOut);
+        postcopy = (
+          await performInternal(drv, obj, uri, params, flags, nbd, {
+            peer: dconnuri,
+            ...(peer.connectIsAlive ? { peerAlive: () => peer.connectIsAlive!() } : {}),
+          })
+        ).postcopy;
       } catch (e) {
         failure = e;
       }
@@ -715,7 +906,7 @@ export async function migratePerform(
   flags: number,
 ): Promise<{ cookieOut: Uint8Array }> {
   checkMigrateFlags(flags, "qemuDomainMigratePerform3Params");
-  decodeCookie(cookieIn);
+  const { nbd } = decodeCookie(cookieIn);
   const job = await obj.job.acquire("async", "virDomainMigratePerform3Params");
   try {
     if (flags & F.PEER2PEER) {
@@ -731,7 +922,7 @@ export async function migratePerform(
     if (uri === undefined)
       throw new VirtError("QEMU_MIGRATION_INVALID", { reason: "no migration URI given to perform" });
     // on failure the client calls finish and confirm (cancelled) next; the guest resumes there
-    const r = await performInternal(drv, obj, uri, params, flags);
+    const r = await performInternal(drv, obj, uri, params, flags, nbd);
     return { cookieOut: encodeCookie(r.postcopy ? { postcopy: true } : {}) };
   } finally {
     job.release();
@@ -742,12 +933,24 @@ export async function migratePerform(
 // finish (destination)
 // ---------------------------------------------------------------------------------------------
 
+/** Errors of an incoming post-copy stream that broke: the domain is kept for `--postcopy-resume`. */
+const postcopyPaused = new WeakSet<object>();
+function postcopyPausedError(): VirtError {
+  const e = new VirtError("QEMU_MIGRATION_FAILED", {
+    phase: "finish",
+    reason: "post-copy migration failed: the domain is paused (post-copy failed) on both hosts",
+  });
+  postcopyPaused.add(e);
+  return e;
+}
+
 async function waitIncoming(qmp: QmpClient, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const info = (await qmp.execute("query-migrate")) as QueryMigrate;
     const st = info.status ?? "none";
     if (st === "completed") return st;
+    if (st === "postcopy-paused") throw postcopyPausedError();
     if (st === "failed" || st === "cancelled")
       throw new VirtError("QEMU_MIGRATION_FAILED", { phase: "finish", reason: info["error-desc"] ?? st });
     if (Date.now() > deadline)
@@ -795,8 +998,14 @@ export async function migrateFinish(
   const { obj } = inc;
   const release = (): void => {
     if (inc.port !== undefined) migrationPorts(drv).release(inc.port);
+    if (inc.storage?.port !== undefined) inc.storage.ports.release(inc.storage.port);
   };
-  const job = await obj.job.acquire("modify", "virDomainMigrateFinish3Params");
+  const job = await obj.job.acquire("modify", "virDomainMigrateFinish3Params").catch(async (e: unknown) => {
+    // the domain went away with its QEMU (the incoming migration failed there)
+    release();
+    if (inc.storage) await removePrecreated(inc.storage.created);
+    throw e;
+  });
   try {
     const run = obj.run;
     if (cancelled || !run || run.ended || !run.qmp) {
@@ -808,6 +1017,8 @@ export async function migrateFinish(
     }
     const qmp = run.qmp;
     try {
+      // the guest may run here from now on: a restart keeps it when it runs (migration-recovery.ts)
+      await recordMigrationPhase(drv, obj, "migration in", "finish3", flags);
       const now = ((await qmp.execute("query-migrate")) as QueryMigrate).status;
       const postcopy = now === "postcopy-active" || cookie.postcopy === true;
       if (postcopy) {
@@ -817,6 +1028,8 @@ export async function migrateFinish(
           `${new Date().toISOString()}: incoming migration in post-copy: guest resumed here (status '${now ?? "none"}')\n`,
         );
         run.runningReason = DomainRunningReason.POSTCOPY;
+        // the source ended its mirrors when it switched, before this finish
+        if (inc.storage) await stopNbdServer(qmp);
         await qmp.execute("cont");
         if (obj.state !== DomainState.RUNNING) {
           obj.setState(DomainState.RUNNING, DomainRunningReason.POSTCOPY);
@@ -826,6 +1039,8 @@ export async function migrateFinish(
         obj.setState(DomainState.RUNNING, DomainRunningReason.MIGRATED);
       } else {
         await waitIncoming(qmp, 60_000);
+        // the source ended its mirrors in perform: the disks are complete here
+        if (inc.storage) await stopNbdServer(qmp);
         if (!(flags & F.PAUSED)) {
           run.runningReason = DomainRunningReason.MIGRATED;
           await qmp.execute("cont");
@@ -838,6 +1053,12 @@ export async function migrateFinish(
         }
       }
     } catch (e) {
+      if (typeof e === "object" && e !== null && postcopyPaused.has(e)) {
+        // neither side is killed: the guest's memory is split between them
+        if (inc.job) endStreamJob(drv, obj, inc.job, "failed", undefined, "post-copy migration failed");
+        await enterPostcopyFailed(drv, obj, "migration in", flags);
+        throw e;
+      }
       await discardIncoming(drv, inc);
       throw e;
     }
@@ -857,11 +1078,35 @@ export async function migrateFinish(
       }
     }
     if (inc.job) endStreamJob(drv, obj, inc.job, "completed");
+    if (obj.run) obj.run.asyncJob = undefined;
     await drv.saveStatus(obj);
     return obj;
   } finally {
     release();
     job.release();
+  }
+}
+
+/**
+ * The connection that prepared incoming migrations closed before finish (the source daemon or
+ * the client died): libvirt's close callback kills those QEMUs, so the guest stays on the source.
+ */
+export async function abandonIncoming(drv: QemuDriver, owner: object): Promise<void> {
+  const map = incomingOf(drv);
+  for (const inc of [...map.values()]) {
+    if (inc.owner !== owner) continue;
+    map.delete(inc.obj.uuid);
+    if (inc.port !== undefined) migrationPorts(drv).release(inc.port);
+    const job = await inc.obj.job.acquire("modify", "qemuMigrationDstCleanup");
+    try {
+      await appendLog(
+        drv.logPath(inc.obj.name),
+        `${new Date().toISOString()}: the connection of the incoming migration closed before finish: killing the incoming QEMU\n`,
+      );
+      await discardIncoming(drv, inc);
+    } finally {
+      job.release();
+    }
   }
 }
 
@@ -877,6 +1122,7 @@ async function discardIncoming(drv: QemuDriver, inc: Incoming): Promise<void> {
     drv.lifecycle(obj, DomainEventType.STOPPED, DomainEventStoppedDetail.FAILED);
   }
   if (inc.previous && !obj.isActive()) obj.def = inc.previous;
+  if (inc.storage) await removePrecreated(inc.storage.created);
 }
 
 async function defineHere(drv: QemuDriver, xml: string): Promise<QemuDomainObj> {
@@ -958,7 +1204,7 @@ export async function migrateStartPostCopy(
   if (sj) sj.postcopy = true;
   await appendLog(
     drv.logPath(obj.name),
-    `${new Date().toISOString()}: outgoing migration switched to post-copy\n`,
+    `${new Date().toISOString()}: outgoing migration switched to post-copy (memory pass ${entry.pass})\n`,
   );
 }
 

@@ -40,10 +40,12 @@ import type { QemuDomainObj, QemuRun } from "./domain.ts";
 import type { QemuDriver } from "./driver.ts";
 import type { QemuCaps } from "../capabilities/index.ts";
 import { startProcess, stopProcess } from "./process.ts";
+import { hasSnapshotMetadata } from "./snapshots.ts";
 import { restoreFromImage, saveToImage } from "./save.ts";
 import { beginStreamJob, endStreamJob, type QueryMigrate } from "./jobs.ts";
 import { readSaveImage, type SaveImageInfo } from "./save-image.ts";
 import { checkAgainstCaps, checkMemory, checkObjectName } from "./validate.ts";
+import { removeTpmStates } from "./swtpm.ts";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -208,6 +210,11 @@ export async function undefineDomain(drv: QemuDriver, obj: QemuDomainObj, flags:
       what: "Flags 'VIR_DOMAIN_UNDEFINE_KEEP_NVRAM' and 'VIR_DOMAIN_UNDEFINE_NVRAM' are mutually exclusive",
     });
   }
+  if (flags & U.TPM && flags & U.KEEP_TPM) {
+    throw new VirtError("API_INVALID_ARG", {
+      what: "Flags 'VIR_DOMAIN_UNDEFINE_TPM' and 'VIR_DOMAIN_UNDEFINE_KEEP_TPM' are mutually exclusive",
+    });
+  }
   await withJob(obj, "modify", "virDomainUndefine", async () => {
     if (obj.removed) throw new VirtError("QEMU_NO_DOMAIN_HANDLE", { uuid: obj.uuid, name: obj.name });
     if (!obj.persistent) throw new VirtError("QEMU_UNDEFINE_TRANSIENT");
@@ -226,7 +233,11 @@ export async function undefineDomain(drv: QemuDriver, obj: QemuDomainObj, flags:
     obj.autostart = false;
     obj.persistent = false;
     if (obj.isActive()) obj.newDef = undefined;
-    else drv.removeDomain(obj, "the domain was undefined");
+    else {
+      drv.removeDomain(obj, "the domain was undefined");
+      // emulated TPMs' states go with the domain unless kept (an active domain's go when it stops)
+      await removeTpmStates(drv.paths, obj.def, flags);
+    }
   });
 }
 
@@ -772,6 +783,7 @@ export function listFilter(drv: QemuDriver, flags: number): (obj: QemuDomainObj)
       state: obj.state,
       autostart: obj.autostart,
       hasManagedSave: () => drv.hasManagedSave(obj),
+      hasSnapshots: () => hasSnapshotMetadata(drv, obj),
     });
 }
 

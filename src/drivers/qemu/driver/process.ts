@@ -62,12 +62,22 @@ import {
   reserveGraphicsPorts,
 } from "./graphics.ts";
 import { fakeReboot, handleMonitorEvent } from "./monitor.ts";
+import { readBackingChains } from "./blockjobs.ts";
 import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupDiskThrottling } from "./disk-throttle.ts";
 import { setupBalloon } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
 import { startVirtiofsd, virtiofsFilesystems, type VirtiofsDaemon } from "./virtiofs.ts";
+import { hostScsiGenericDevice } from "./hostdev-prepare.ts";
+import {
+  emulatorTpms,
+  hostTpmCancelPath,
+  removeTpmStates,
+  startSwtpm,
+  stopSwtpms,
+  swtpmSocketPath,
+} from "./swtpm.ts";
 import { checkHugepageSupply, hugepageNeeds, makeHugepageDirs, removeHugepageDirs } from "./hugepages.ts";
 import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
@@ -198,6 +208,14 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     paths: dp,
     masterKey,
     monitor: { path: monitorPath },
+    // emulated TPMs: the swtpm started below listens here; passthrough: QEMU opens the host TPM
+    tpmEmulatorSocket: (alias: string) => swtpmSocketPath(dp.domainDir, alias),
+    // <hostdev type='scsi'>: the adapter's device's SCSI generic node, from sysfs
+    scsiGenericDevice: (adapter: string, bus: number, target: number, unit: number) =>
+      hostScsiGenericDevice(drv.options.sysfsRoot, adapter, bus, target, unit),
+    tpmPassthrough: (_alias: string, path: string) => ({
+      cancelPath: hostTpmCancelPath(path, drv.options.sysfsRoot),
+    }),
     graphics: graphicsContext(drv.options.graphics),
     ...(() => {
       const node = hostDrmRenderNode();
@@ -263,6 +281,17 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       });
       undo.addFn(() => d.stop());
       fsDaemons.push(d);
+    }
+    // emulated TPMs: their state prepared (made once by swtpm_setup) and swtpm listening
+    for (const tpm of emulatorTpms(live)) {
+      const d = await startSwtpm({
+        paths: drv.paths,
+        def: live,
+        tpm,
+        domainDir: dp.domainDir,
+        logFile: drv.logPath(`${def.name}-swtpm`),
+      });
+      undo.addFn(() => d.stop());
     }
     await rm(pidfile, { force: true });
     undo.addFn(() => rm(pidfile, { force: true }));
@@ -391,6 +420,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
     await setupDomainCgroup(drv, newRun, live, qmp);
     await attachTaps(plugs);
     await refreshChardevs(qmp, live);
+    // the live <backingStore> of each disk, from the chain QEMU opened
+    await readBackingChains(qmp, live);
     await initGraphicsPasswords(qmp, live, drv.options.graphics);
     await setupBalloon(qmp, live);
     await setupDiskThrottling(qmp, live);
@@ -470,11 +501,13 @@ async function startError(
       e.code === "QEMU_MONITOR_GREETING");
   if (!monitorFailure && exit === undefined) return e;
   const tail = await logTail(logPath, offset);
-  const how = exit
-    ? exit.signal !== null
-      ? `killed by signal ${exit.signal}`
-      : `exit status ${String(exit.code)}`
-    : undefined;
+  // a command that failed had the undo kill QEMU: that kill is not the reason, the command's error is
+  const how =
+    exit && monitorFailure
+      ? exit.signal !== null
+        ? `killed by signal ${exit.signal}`
+        : `exit status ${String(exit.code)}`
+      : undefined;
   const reason =
     mainError(tail) ||
     (how !== undefined ? `QEMU ended with ${how}` : e instanceof Error ? e.message : String(e));
@@ -508,6 +541,8 @@ export async function stopProcess(
   await releaseMacvtaps(macvtapsOf(obj.def));
   await run.store.dispose().catch(() => undefined);
   await drv.removeStatus(obj).catch(() => undefined);
+  // swtpm ends with QEMU (--terminate); made sure of here, before its folder goes
+  await stopSwtpms(run.domainDir, obj.def).catch(() => undefined);
   await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);
   if (run.pidfile !== "") await rm(run.pidfile, { force: true }).catch(() => undefined);
   const dp = domainPaths(drv.paths, obj.id, obj.def.name);
@@ -526,7 +561,7 @@ export async function stopProcess(
     delete obj.def.id;
   }
   obj.setState(DomainState.SHUTOFF, reason);
-  if (!obj.persistent) drv.removeDomain(obj, "the transient domain stopped");
+  if (!obj.persistent) await removeTransient(drv, obj);
 }
 
 /** Makes `qmp` the monitor of `run`: events go to the domain, a close starts the exit check. */
@@ -686,7 +721,8 @@ export async function reconnectProcess(
   const qemuStatus = typeof st?.status === "string" ? st.status : "unknown";
   const interruptedSave = run.asyncJob?.kind === "save";
   const partialImage = run.asyncJob?.path;
-  run.asyncJob = undefined;
+  // a migration job stays for the driver's recovery (migration-recovery.ts), which decides by phase
+  if (!run.asyncJob?.kind.startsWith("migration")) run.asyncJob = undefined;
   if (interruptedSave && partialImage !== undefined) await removePartialImage(partialImage);
   if (qemuStatus === "shutdown") {
     // The guest shut down while nobody watched; -no-shutdown kept QEMU waiting for us.
@@ -737,6 +773,7 @@ async function stopProcessOfGone(
   await releaseDomainHostdevs(obj);
   await run.store.dispose().catch(() => undefined);
   await drv.removeStatus(obj).catch(() => undefined);
+  await stopSwtpms(run.domainDir, obj.def).catch(() => undefined);
   await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);
   if (run.pidfile !== "") await rm(run.pidfile, { force: true }).catch(() => undefined);
   await removeHugepageDirs(
@@ -756,7 +793,13 @@ async function stopProcessOfGone(
     delete obj.def.id;
   }
   obj.setState(DomainState.SHUTOFF, shutdown ? DomainShutoffReason.SHUTDOWN : DomainShutoffReason.CRASHED);
-  if (!obj.persistent) drv.removeDomain(obj, "the transient domain stopped");
+  if (!obj.persistent) await removeTransient(drv, obj);
+}
+
+/** A transient domain that stopped leaves the list, and its TPM states go (libvirt's qemuDomainRemoveInactive). */
+async function removeTransient(drv: QemuDriver, obj: QemuDomainObj): Promise<void> {
+  drv.removeDomain(obj, "the transient domain stopped");
+  await removeTpmStates(drv.paths, obj.def, 0).catch(() => undefined);
 }
 
 /** Gives back the owners a run as another user changed (no record: nothing to do). */

@@ -65,3 +65,34 @@ test("state and reason names and event details are libvirt's", () => {
   assert.equal(suspendedDetail(DomainPausedReason.MIGRATION), 1);
   assert.equal(resumedDetail(5), 0);
 });
+
+test("a migration job keeps libvirt's shape: async side, phase, flags (and the p2p peer)", () => {
+  const out: StatusRecord = {
+    ...record,
+    reason: DomainPausedReason.MIGRATION,
+    asyncJob: {
+      kind: "migration out",
+      wasRunning: true,
+      phase: "perform3",
+      flags: 0x203,
+      peer: "qemu+unix:///system?socket=/r/b.sock",
+    },
+  };
+  const text = formatStatusXML(out);
+  assert.match(
+    text,
+    /<job type='none' async='migration out' phase='perform3' flags='0x203' wasRunning='yes' peer='qemu\+unix:\/\/\/system\?socket=\/r\/b.sock'\/>/,
+  );
+  assert.deepEqual(parseStatusXML(text, "vm.xml"), { ...out, domainId: 7 });
+  // libvirt's own element (qemustatusxml2xmldata/migration-in-params-in.xml): side, phase, flags
+  const libvirtJob = text.replace(
+    /<job [^>]*\/>/,
+    "<job type='none' async='migration in' phase='prepare' flags='0x900' asyncStarted='0'>\n    <migParams>\n      <param name='compress-level' value='1'/>\n    </migParams>\n  </job>",
+  );
+  assert.deepEqual(parseStatusXML(libvirtJob, "vm.xml").asyncJob, {
+    kind: "migration in",
+    wasRunning: false,
+    phase: "prepare",
+    flags: 0x900,
+  });
+});

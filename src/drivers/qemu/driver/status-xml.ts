@@ -10,6 +10,21 @@ import { VirtError } from "../../../util/errors/index.ts";
 import { DomainState } from "../../enums.ts";
 import { parseReason, parseState, reasonName, stateName } from "./states.ts";
 
+/**
+ * The async job of a running domain, kept across a daemon restart: a save (with its partial
+ * image) or a migration with libvirt's phase (`<job type='none' async='migration out'
+ * phase='perform3' flags='0x...'>`), the migration flags and, for peer-to-peer, the destination.
+ */
+export interface AsyncJobRecord {
+  readonly kind: string;
+  readonly wasRunning: boolean;
+  readonly path?: string;
+  readonly phase?: string;
+  readonly flags?: number;
+  /** The destination URI of a peer-to-peer migration (`dconnuri`), a tvirt extension. */
+  readonly peer?: string;
+}
+
 export interface StatusRecord {
   readonly state: DomainState;
   readonly reason: number;
@@ -22,7 +37,7 @@ export interface StatusRecord {
   readonly startedAt: number;
   readonly autodestroy: boolean;
   readonly fakeReboot: boolean;
-  readonly asyncJob?: { readonly kind: string; readonly wasRunning: boolean; readonly path?: string };
+  readonly asyncJob?: AsyncJobRecord;
   /** Taint flags of the process (`custom-monitor` …), libvirt's `<taint flag=.../>`. */
   readonly taints?: readonly string[];
   /** The live `<domain id=...>` XML. */
@@ -50,9 +65,13 @@ export function formatStatusXML(s: StatusRecord): string {
       for (const flag of s.taints ?? []) w.empty("taint", { flag });
       if (s.asyncJob)
         w.empty("job", {
+          ...(s.asyncJob.phase !== undefined ? { type: "none" } : {}),
           async: s.asyncJob.kind,
+          phase: s.asyncJob.phase,
+          flags: s.asyncJob.flags !== undefined ? `0x${s.asyncJob.flags.toString(16)}` : undefined,
           wasRunning: s.asyncJob.wasRunning ? "yes" : "no",
           path: s.asyncJob.path,
+          peer: s.asyncJob.peer,
         });
     },
   );
@@ -61,15 +80,18 @@ export function formatStatusXML(s: StatusRecord): string {
   return `${head}${s.domainXML.endsWith("\n") ? s.domainXML : `${s.domainXML}\n`}</domstatus>\n`;
 }
 
-function asyncJobOf(
-  kind: string | undefined,
-  wasRunning: string | undefined,
-  path: string | undefined,
-): NonNullable<StatusRecord["asyncJob"]> {
+function asyncJobOf(job: { attr(name: string): string | undefined }): AsyncJobRecord {
+  const path = job.attr("path");
+  const phase = job.attr("phase");
+  const flags = Number(job.attr("flags") ?? "");
+  const peer = job.attr("peer");
   return {
-    kind: kind ?? "unknown",
-    wasRunning: wasRunning === "yes",
+    kind: job.attr("async") ?? "unknown",
+    wasRunning: job.attr("wasRunning") === "yes",
     ...(path !== undefined ? { path } : {}),
+    ...(phase !== undefined ? { phase } : {}),
+    ...(job.attr("flags") !== undefined && Number.isInteger(flags) ? { flags } : {}),
+    ...(peer !== undefined ? { peer } : {}),
   };
 }
 
@@ -124,7 +146,7 @@ export function parseStatusXML(text: string, path: string): StatusRecord {
     autodestroy: root.child("autodestroy") !== undefined,
     fakeReboot: root.child("fakeReboot") !== undefined,
     ...(taints.length > 0 ? { taints } : {}),
-    ...(job ? { asyncJob: asyncJobOf(job.attr("async"), job.attr("wasRunning"), job.attr("path")) } : {}),
+    ...(job ? { asyncJob: asyncJobOf(job) } : {}),
     domainXML,
     domainId: Number(idMatch[1]),
   };
