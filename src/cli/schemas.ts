@@ -113,9 +113,26 @@ const eventRecord = obj(
       action: { type: "string", enum: ["none", "pause", "report", "unknown"] },
       reason: str,
     }),
+    tray: { type: "string", enum: ["opened", "closed", "unknown"] },
+    metadata: obj({ type: str, uri: nullable("string") }),
+    agent: obj({
+      state: { type: "string", enum: ["unknown", "connected", "disconnected"] },
+      reason: { type: "string", enum: ["unknown", "domain started", "channel event"] },
+    }),
     blockJob: obj({ disk: str, type: str, status: str }),
   },
-  ["timestamp", "lifecycle", "utcoffset", "actualKiB", "devAlias", "ioError", "blockJob"],
+  [
+    "timestamp",
+    "lifecycle",
+    "utcoffset",
+    "actualKiB",
+    "devAlias",
+    "ioError",
+    "tray",
+    "metadata",
+    "agent",
+    "blockJob",
+  ],
 );
 
 /** Output schema of each command's `--json` document. */
@@ -384,6 +401,44 @@ export const commandSchemas: Record<string, JsonSchema> = {
     ["sync", "nseconds"],
   ),
   "inject-nmi": obj({ domain: domainRefSchema, injected: bool }),
+  // the guest agent's commands
+  "qemu-agent-command": obj({
+    domain: domainRefSchema,
+    result: { type: "string", description: "the agent's reply as it came (JSON text)" },
+    reply: { description: "the reply parsed (null when it is not JSON, as after --async)" },
+  }),
+  "guest-agent-timeout": obj({ domain: domainRefSchema, timeout: int }),
+  domfsfreeze: obj({ domain: domainRefSchema, mountpoints: { type: "array", items: str }, frozen: int }),
+  domfsthaw: obj({ domain: domainRefSchema, mountpoints: { type: "array", items: str }, thawed: int }),
+  domfsinfo: obj({
+    domain: domainRefSchema,
+    filesystems: {
+      type: "array",
+      items: obj({ mountpoint: str, name: str, fstype: str, targets: { type: "array", items: str } }),
+    },
+  }),
+  guestinfo: obj({
+    domain: domainRefSchema,
+    info: {
+      type: "object",
+      description: "libvirt's typed parameters by name (user.count, os.id, fs.0.name, ...)",
+      additionalProperties: { type: ["string", "integer", "boolean", "number"] },
+    },
+  }),
+  "set-user-password": obj({ domain: domainRefSchema, user: str, encrypted: bool, set: bool }),
+  guestvcpus: {
+    oneOf: [
+      obj({
+        domain: domainRefSchema,
+        vcpus: obj({ vcpus: str, online: str, offlinable: str }),
+      }),
+      obj({
+        domain: domainRefSchema,
+        cpulist: str,
+        state: { type: "string", enum: ["enabled", "disabled"] },
+      }),
+    ],
+  },
   // block jobs: started (no wait), or the outcome virsh prints after the wait
   blockcommit: obj({ domain: domainRefSchema, path: str, started: bool, active: bool, outcome: str }, [
     "started",

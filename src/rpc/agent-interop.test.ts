@@ -10,12 +10,16 @@
  * set-user-password (the new hash read back from the guest's /etc/shadow with guest-file-*
  * through python3-libvirt's libvirt_qemu.qemuAgentCommand); domtime; guestvcpus; shutdown
  * --mode agent; and libvirt's errors for a guest without the channel.
+ *
+ * And tvirsh against the same tvirtd (its remote client): every agent command's stdout, stderr
+ * and status equal stock virsh's, the agent-lifecycle event included.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import {
@@ -47,6 +51,48 @@ agent("guest-file-close", {"handle": h})
 info = dom.guestInfo(libvirt.VIR_DOMAIN_GUEST_INFO_OS | libvirt.VIR_DOMAIN_GUEST_INFO_HOSTNAME, 0)
 print(json.dumps({"shadow": data, "fsfreeze": dom.fsFreeze(), "thaw": dom.fsThaw(), "info": info}))
 `;
+
+/**
+ * Commands run by stock virsh and then by tvirsh, all in one session each (virsh goes on after
+ * a failed command); each leaves the guest as it found it (a freeze is thawed at once).
+ */
+const SAME_AS_VIRSH = [
+  `qemu-agent-command ga '{"execute":"guest-ping"}'`,
+  `qemu-agent-command ga --pretty '{"execute":"guest-get-osinfo"}'`,
+  `qemu-agent-command ga --pretty --block '{"execute":"guest-get-fsinfo"}'`,
+  `qemu-agent-command ga --timeout 20 '{"execute":' '"guest-get-host-name"}'`,
+  `qemu-agent-command ga --async '{"execute":"guest-ping"}'`,
+  `qemu-agent-command ga --timeout 0 '{"execute":"guest-ping"}'`,
+  `qemu-agent-command ga --async --block '{"execute":"guest-ping"}'`,
+  `qemu-agent-command ga '{"execute":"no-such-command"}'`,
+  `qemu-agent-command ga 'not json'`,
+  `qemu-agent-command nga '{"execute":"guest-ping"}'`,
+  "domfsfreeze ga ; domfsthaw ga",
+  "domfsfreeze ga --mountpoint /mnt ; domfsthaw ga",
+  "domfsfreeze ga /nope",
+  "domfsthaw ga /mnt",
+  "domfsinfo ga",
+  "domfsinfo nga",
+  "guestinfo ga --os --timezone --hostname --filesystem --disk --interface",
+  "guestinfo ga --os --user",
+  "guestinfo nga",
+  "guestvcpus ga",
+  "guestvcpus ga --cpulist 0 --disable",
+  "guestvcpus ga --cpulist 7 --enable",
+  "guestvcpus ga --cpulist 0",
+  "set-user-password ga root an0ther-pw",
+  "set-user-password ga nosuchuser pw",
+  "domifaddr ga --source agent",
+  "domifaddr ga --source agent --full --interface lo",
+  "domtime ga",
+  "domtime ga --pretty",
+  "domtime ga --sync",
+  "domtime nga",
+  "guest-agent-timeout ga --timeout -3",
+  "guest-agent-timeout ga --timeout 30 ; guest-agent-timeout ga",
+];
+
+const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
 
 function hasMke2fs(): boolean {
   try {
@@ -125,6 +171,11 @@ test(
       assert.match(none2.stderr, /QEMU guest agent is not configured/);
       await v("destroy nga");
 
+      const tEvents = run(
+        process.execPath,
+        [tvirshBin, "-c", uri, "event", "--domain", "ga", "--event", "agent-lifecycle", "--timeout", "100"],
+        { env, timeoutMs: 110_000, stdio: ["ignore", "pipe", "pipe"] },
+      );
       const events = run(
         virsh,
         ["-c", uri, "event", "--domain", "ga", "--event", "agent-lifecycle", "--timeout", "100"],
@@ -134,7 +185,8 @@ test(
           stdio: ["ignore", "pipe", "pipe"],
         },
       );
-      await new Promise((r) => setTimeout(r, 500));
+      // tvirsh registers its listener within a few seconds (it may load its TypeScript first)
+      await new Promise((r) => setTimeout(r, 4000));
       await v("start ga");
       // Not connected yet (qemu-ga starts seconds later, under TCG): libvirt's error.
       const early = await v(`qemu-agent-command ga '{"execute":"guest-ping"}'`, false);
@@ -146,6 +198,9 @@ test(
         /event 'agent-lifecycle' for domain 'ga': state: 'connected' reason: 'channel event'/,
       );
       assert.match(readFileSync(serialLog, "utf8"), /TVIRT-GUEST-MOUNTED vda/);
+      const tev = await tEvents;
+      assert.equal(tev.stdout, ev.stdout, "tvirsh event --event agent-lifecycle");
+      assert.equal(tev.code, ev.code);
 
       const xml = (await v("dumpxml ga")).stdout;
       assert.match(xml, /<source mode='bind' path='[^']*\/domain-\d+-ga\/org\.qemu\.guest_agent\.0'\/>/);
@@ -208,6 +263,21 @@ test(
       const set = Number(/Time: (\d+)/.exec((await v("domtime ga")).stdout)?.[1]);
       assert.ok(set >= 1900000000 && set < 1900000000 + 600, `guest time after --time: ${set}`);
       await v(`domtime ga --time ${Math.floor(Date.now() / 1000)}`);
+
+      // tvirsh (the remote client) prints what virsh prints, against the same tvirtd
+      const all = SAME_AS_VIRSH.join(" ; ");
+      const theirs = await v(all, false);
+      const ours = await run(process.execPath, [tvirshBin, "-c", uri, all], {
+        env,
+        timeoutMs: 90_000,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      // the guest's clock moves on between the two runs
+      const masked = (out: string): string => out.replace(/^Time: .*$/gm, "Time: T");
+      assert.equal(masked(ours.stdout), masked(theirs.stdout), "tvirsh stdout");
+      assert.equal(ours.stderr, theirs.stderr, "tvirsh stderr");
+      assert.equal(ours.code, theirs.code, "tvirsh status");
+      assert.match(theirs.stdout, /Froze 1 filesystem\(s\)/); // the list did run through
 
       await v("shutdown ga --mode agent");
       const until = Date.now() + 30_000;

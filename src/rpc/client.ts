@@ -47,6 +47,8 @@ import {
   type DownloadStream,
   type DomainJobInfo, // job control
   type Screenshot,
+  type GuestFSInfo, // the guest agent
+  type DomainInterfaceAddrs,
 } from "../drivers/driver.ts";
 import {
   NetworkEventId,
@@ -74,6 +76,8 @@ import { libvirtDirectSocket, sessionPaths, systemPaths } from "./paths.ts";
 import type { QemuMonitorCommandDriver } from "./qemu-monitor.ts";
 import { AuthType, DrvFeature, Program, QemuProc, RemoteProc } from "./protocol.ts";
 import { Msg, Proc, type ProcDef } from "./remote-protocol.ts";
+import { AgentProc } from "./remote-protocol-agent.ts";
+import { MiscProc } from "./remote-protocol-misc.ts";
 import { SnapshotProc as SP, type WireSnapshot } from "./remote-protocol-snapshot.ts";
 import { connectUnix, RpcClient } from "./rpc-client.ts";
 import { RemoteVolumeDownload, RemoteVolumeUpload } from "./storage-streams.ts";
@@ -547,6 +551,13 @@ export class RemoteDriver
         callbackID = m.callbackID;
         ref = toRef(m.dom);
         ev = { id: DomainEventId.METADATA_CHANGE, type: m.type, nsuri: m.nsuri };
+        break;
+      }
+      case Msg.callbackAgentLifecycle.num: {
+        const m = Msg.callbackAgentLifecycle.msg.dec(r);
+        callbackID = m.callbackID;
+        ref = toRef(m.dom);
+        ev = { id: DomainEventId.AGENT_LIFECYCLE, state: m.state, reason: m.reason };
         break;
       }
       case RemoteProc.DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION: {
@@ -1432,6 +1443,65 @@ export class RemoteDriver
 
   async domainQemuMonitorCommand(dom: DomainRef, cmd: string, flags: number): Promise<string> {
     return (await this.#call(Proc.qemuDomainMonitorCommand, { dom: wire(dom), cmd, flags })).result;
+  }
+
+  // --- the guest agent (remote_protocol.x's agent calls, qemu_protocol.x's AGENT_COMMAND) ------
+  async domainFSFreeze(dom: DomainRef, mountpoints: readonly string[], flags: number): Promise<number> {
+    return (
+      await this.#call(AgentProc.domainFSFreeze, { dom: wire(dom), mountpoints: [...mountpoints], flags })
+    ).filesystems;
+  }
+  async domainFSThaw(dom: DomainRef, mountpoints: readonly string[], flags: number): Promise<number> {
+    return (
+      await this.#call(AgentProc.domainFSThaw, { dom: wire(dom), mountpoints: [...mountpoints], flags })
+    ).filesystems;
+  }
+  async domainGetFSInfo(dom: DomainRef, flags: number): Promise<GuestFSInfo[]> {
+    const r = await this.#call(AgentProc.domainGetFSInfo, { dom: wire(dom), flags });
+    return r.info.map((f) => ({
+      mountpoint: f.mountpoint,
+      name: f.name,
+      fstype: f.fstype,
+      devAliases: [...f.dev_aliases],
+    }));
+  }
+  async domainGetGuestInfo(dom: DomainRef, types: number, flags: number): Promise<TypedParameter[]> {
+    return (await this.#call(AgentProc.domainGetGuestInfo, { dom: wire(dom), types, flags })).params;
+  }
+  async domainSetUserPassword(dom: DomainRef, user: string, password: string, flags: number): Promise<void> {
+    await this.#call(AgentProc.domainSetUserPassword, { dom: wire(dom), user, password, flags });
+  }
+  async domainGetGuestVcpus(dom: DomainRef, flags: number): Promise<TypedParameter[]> {
+    return (await this.#call(AgentProc.domainGetGuestVcpus, { dom: wire(dom), flags })).params;
+  }
+  async domainSetGuestVcpus(dom: DomainRef, cpumap: string, state: number, flags: number): Promise<void> {
+    await this.#call(AgentProc.domainSetGuestVcpus, { dom: wire(dom), cpumap, state, flags });
+  }
+  async domainAgentSetResponseTimeout(dom: DomainRef, timeout: number, flags: number): Promise<void> {
+    await this.#call(AgentProc.domainAgentSetResponseTimeout, { dom: wire(dom), timeout, flags });
+  }
+  async domainQemuAgentCommand(dom: DomainRef, cmd: string, timeout: number, flags: number): Promise<string> {
+    // remote_string: libvirt's client turns a null reply into a failure with the last error
+    return (
+      (await this.#call(AgentProc.qemuDomainAgentCommand, { dom: wire(dom), cmd, timeout, flags })).result ??
+      ""
+    );
+  }
+
+  // domtime and domifaddr, which the guest agent answers on QEMU
+  async domainGetTime(dom: DomainRef, flags: number): Promise<{ seconds: bigint; nseconds: number }> {
+    return this.#call(MiscProc.domainGetTime, { dom: wire(dom), flags });
+  }
+  async domainSetTime(dom: DomainRef, seconds: bigint, nseconds: number, flags: number): Promise<void> {
+    await this.#call(MiscProc.domainSetTime, { dom: wire(dom), seconds, nseconds, flags });
+  }
+  async domainInterfaceAddresses(
+    dom: DomainRef,
+    source: number,
+    flags: number,
+  ): Promise<DomainInterfaceAddrs[]> {
+    const r = await this.#call(MiscProc.domainInterfaceAddresses, { dom: wire(dom), source, flags });
+    return r.ifaces.map((i) => ({ name: i.name, hwaddr: i.hwaddr, addrs: i.addrs.map((a) => ({ ...a })) }));
   }
 
   async domainOpenConsole(dom: DomainRef, devname: string | null, flags: number): Promise<ConsoleStream> {

@@ -38,6 +38,14 @@ const blockJobName = (t: number): string =>
   "Unknown job";
 const blockJobStatus = (s: number): string => ["completed", "failed", "canceled", "ready"][s] ?? "unknown";
 
+/** virsh's words for `virConnectDomainEventAgentLifecycleState` and its reasons. */
+function agentState(state: number): string {
+  return ["unknown", "connected", "disconnected"][state] ?? "unknown";
+}
+function agentReason(reason: number): string {
+  return ["unknown", "domain started", "channel event"][reason] ?? "unknown";
+}
+
 function describe(name: string, dom: Domain, ev: DomainEvent): string {
   switch (ev.id) {
     case DomainEventId.LIFECYCLE:
@@ -58,6 +66,8 @@ function describe(name: string, dom: Domain, ev: DomainEvent): string {
       return `event 'device-removal-failed' for domain '${dom.name}': ${ev.devAlias}\n`;
     case DomainEventId.METADATA_CHANGE:
       return `event 'metadata-change' for domain '${dom.name}': type ${metadataType(ev.type)}, uri ${ev.nsuri ?? "<null>"}\n`;
+    case DomainEventId.AGENT_LIFECYCLE:
+      return `event 'agent-lifecycle' for domain '${dom.name}': state: '${agentState(ev.state)}' reason: '${agentReason(ev.reason)}'\n`;
     case DomainEventId.BLOCK_JOB:
     case DomainEventId.BLOCK_JOB_2:
       // virshEventBlockJobPrint
@@ -98,6 +108,8 @@ function eventJson(
   } else if (ev.id === DomainEventId.DEVICE_REMOVAL_FAILED) base.devAlias = ev.devAlias;
   else if (ev.id === DomainEventId.METADATA_CHANGE) {
     base.metadata = { type: metadataType(ev.type), uri: ev.nsuri };
+  } else if (ev.id === DomainEventId.AGENT_LIFECYCLE) {
+    base.agent = { state: agentState(ev.state), reason: agentReason(ev.reason) };
   } else if (ev.id === DomainEventId.BLOCK_JOB || ev.id === DomainEventId.BLOCK_JOB_2)
     base.blockJob = { disk: ev.disk, type: blockJobName(ev.type), status: blockJobStatus(ev.status) };
   else if (ev.id === DomainEventId.MIGRATION_ITERATION) base.iteration = ev.iteration;

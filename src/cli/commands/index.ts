@@ -15,6 +15,7 @@ import { hostCommands } from "./host.ts";
 import { cpuCommands } from "./cpu.ts";
 import { blockJobCommands } from "./blockjob.ts"; // issue 20: block jobs
 import { fleetCommands } from "./fleet.ts"; // issue 20: node CPU map/stats, vcpuinfo, ...
+import { agentCommands } from "./agent.ts"; // issue 20: the guest agent's commands
 // device hotplug
 import { hotplugCommands } from "./hotplug.ts";
 import { jobCommands } from "./jobs.ts"; // job control (issue 15)
@@ -180,6 +181,7 @@ export const allCommands: Cmd[] = [
   ...hostCommands,
   ...cpuCommands, // CPU models, baseline, compare
   ...fleetCommands, // issue 20: node CPU map/stats, vcpuinfo, ...
+  ...agentCommands, // issue 20: the guest agent's commands
   ...blockJobCommands, // issue 20: blockcommit, blockcopy, blockjob, blockpull, blockresize
   ...networkCommands, // virtual networks
   netDoctor, // network doctor

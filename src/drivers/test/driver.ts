@@ -24,6 +24,7 @@ import {
   bufferStream,
   type Screenshot,
   type DomainInterfaceAddrs,
+  type GuestFSInfo,
   type VcpuInfo,
 } from "../driver.ts";
 import { keycodeSetName, translateKeycode } from "../../conf/keycodes.ts";
@@ -1061,4 +1062,72 @@ export class TestConnection implements HypervisorDriver {
       addrs: [{ type: 0, addr: `192.168.122.${3 + i}`, prefix: 24 }],
     }));
   }
+
+  // --- the guest agent's calls, as libvirt's test driver answers them: a made-up guest with
+  // "/" and "/boot" on the first disk, whose freeze state the domain keeps.
+
+  /** The filesystems `mountpoints` names (both when empty), or libvirt's error for a stranger. */
+  #fsTargets(mountpoints: readonly string[]): boolean[] {
+    const want = [mountpoints.length === 0, mountpoints.length === 0];
+    for (const m of mountpoints) {
+      const i = TEST_MOUNTPOINTS.indexOf(m);
+      if (i < 0) throw new VirtError("TEST_FS_MOUNTPOINT", { mountpoint: m });
+      want[i] = true;
+    }
+    return want;
+  }
+
+  #fsSetFrozen(dom: DomainRef, mountpoints: readonly string[], frozen: boolean): number {
+    const obj = this.obj(dom);
+    if (!isActive(obj)) throw new VirtError("DOMAIN_NOT_RUNNING");
+    const want = this.#fsTargets(mountpoints);
+    const state = (obj.frozen ??= [false, false]);
+    let changed = 0;
+    want.forEach((w, i) => {
+      if (w && state[i] !== frozen) {
+        state[i] = frozen;
+        changed++;
+      }
+    });
+    return changed;
+  }
+
+  async domainFSFreeze(dom: DomainRef, mountpoints: readonly string[], flags: number): Promise<number> {
+    checkFlags(flags, 0, "testDomainFSFreeze");
+    return this.#fsSetFrozen(dom, mountpoints, true);
+  }
+
+  async domainFSThaw(dom: DomainRef, mountpoints: readonly string[], flags: number): Promise<number> {
+    checkFlags(flags, 0, "testDomainFSThaw");
+    return this.#fsSetFrozen(dom, mountpoints, false);
+  }
+
+  async domainGetFSInfo(dom: DomainRef, flags: number): Promise<GuestFSInfo[]> {
+    checkFlags(flags, 0, "testDomainGetFSInfo");
+    const obj = this.obj(dom);
+    if (!isActive(obj)) throw new VirtError("DOMAIN_NOT_RUNNING");
+    // both filesystems are partitions of the first hard disk; without one the guest has none
+    const disk = obj.def.devices.disks.find((d) => d.device === "disk");
+    if (!disk) return [];
+    const dev = disk.target.dev;
+    return TEST_MOUNTPOINTS.map((mountpoint, i) => ({
+      mountpoint,
+      name: `${dev}${i + 1}`,
+      fstype: "ext4",
+      devAliases: [dev],
+    }));
+  }
+
+  async domainSetUserPassword(
+    dom: DomainRef,
+    _user: string,
+    _password: string,
+    flags: number,
+  ): Promise<void> {
+    checkFlags(flags, 1 /* VIR_DOMAIN_PASSWORD_ENCRYPTED */, "testDomainSetUserPassword");
+    if (!isActive(this.obj(dom))) throw new VirtError("DOMAIN_NOT_RUNNING");
+  }
 }
+
+/** The test guest's filesystems, in the order libvirt's test driver lists them. */
+const TEST_MOUNTPOINTS = ["/", "/boot"];

@@ -24,6 +24,11 @@ export interface TestDomainObj {
   persistent: boolean;
   autostart: boolean;
   hasManagedSave: boolean;
+  /**
+   * Which of the test guest's two filesystems ("/" and "/boot") are frozen (libvirt's
+   * `testDomainObjPrivate.frozen`); kept across stop and start, as libvirt keeps it.
+   */
+  frozen?: [boolean, boolean];
 }
 
 export function isActive(obj: TestDomainObj): boolean {

@@ -115,4 +115,11 @@ export const testErrors = {
     kind: "user",
     template: "invalid keycode {keycode} of {codeset} codeset",
   },
+  // guest agent calls: domfsfreeze / domfsthaw know the two filesystems the test guest has
+  TEST_FS_MOUNTPOINT: {
+    vir: "OPERATION_INVALID",
+    domain: "TEST",
+    kind: "user",
+    template: "mount point not found: {mountpoint}",
+  },
 } as const satisfies Catalogue<"TEST">;
