@@ -473,17 +473,15 @@ export async function migratePrepare(
   const listenParam = strParam(params, MigrateParam.LISTEN_ADDRESS);
   const given = uriParam !== undefined ? parseTcpUri(uriParam) : undefined;
   const listen = listenParam ?? "0.0.0.0";
-  let port = given?.port;
   let allocated: number | undefined;
-  if (port === undefined) {
-    allocated = await migrationPorts(drv).acquire(
+  let port: number =
+    given?.port ??
+    (allocated = await migrationPorts(drv).acquire(
       listen === "0.0.0.0" || listen === "::" ? "0.0.0.0" : listen,
-    );
-    port = allocated;
-  }
+    ));
   const announce =
     given?.host ?? (listen === "0.0.0.0" || listen === "::" || listen === "[::]" ? drv.hostname() : listen);
-  const incomingUri = `tcp:${hostPart(listen.replace(/^\[|\]$/g, ""))}:${port}`;
+  const uriFor = (p: number): string => `tcp:${hostPart(listen.replace(/^\[|\]$/g, ""))}:${p}`;
   const storage: IncomingStorage | undefined = copiesStorage(flags)
     ? { created: [], ports: migrationPorts(drv) }
     : undefined;
@@ -515,7 +513,22 @@ export async function migratePrepare(
                 `${new Date().toISOString()}: incoming disks: NBD server on ${hostPart(host)}:${nbdPort}\n`,
               );
             }
-            await qmp.execute("migrate-incoming", { uri: incomingUri });
+            for (let attempt = 1; ; attempt++) {
+              try {
+                await qmp.execute("migrate-incoming", { uri: uriFor(port) });
+                break;
+              } catch (e) {
+                // another process bound the port between our check and QEMU's listen: a port
+                // we chose is traded for the next free one (a port the caller gave is not)
+                const busy = e instanceof Error && /Address already in use/.test(e.message);
+                if (!busy || allocated === undefined || attempt >= 5) throw e;
+                const bind = listen === "0.0.0.0" || listen === "::" ? "0.0.0.0" : listen;
+                const next = await migrationPorts(drv).acquire(bind);
+                migrationPorts(drv).release(allocated);
+                allocated = next;
+                port = next;
+              }
+            }
           },
           failure: (reason, details, cause) =>
             new VirtError("QEMU_MIGRATION_FAILED", { phase: "prepare", reason }, details, { cause }),
