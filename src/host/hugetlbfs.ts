@@ -66,3 +66,21 @@ export function hostHugetlbfsMounts(
   }
   return parseHugetlbfsMounts(mounts, defaultHugepageSizeKiB(meminfo));
 }
+
+/**
+ * The mounts a driver may use (qemu.conf `hugetlbfs_mount`): with a list, only mounted
+ * hugetlbfs file systems at those paths, in the list's order (the first of each page size is
+ * that size's default); without one, every mounted hugetlbfs file system.
+ */
+export function usableHugetlbfsMounts(
+  allowed: readonly string[] | undefined,
+  mounts: readonly HugetlbfsMountInfo[] = hostHugetlbfsMounts(),
+): HugetlbfsMountInfo[] {
+  if (allowed === undefined) return [...mounts];
+  const picked: HugetlbfsMountInfo[] = [];
+  for (const path of allowed) {
+    const m = mounts.find((x) => x.path === path.replace(/\/+$/, ""));
+    if (m) picked.push({ ...m, default: !picked.some((p) => p.sizeKiB === m.sizeKiB) });
+  }
+  return picked;
+}

@@ -131,6 +131,11 @@ export interface QemuDriverOptions {
    * extension, default true; false gives libvirt's error: port forwards need passt).
    */
   readonly slirpPortForwards?: boolean;
+  /**
+   * qemu.conf `hugetlbfs_mount`: the hugetlbfs mount points guests' huge pages come from (the
+   * first of each page size is its default). Default: every mounted hugetlbfs file system.
+   */
+  readonly hugetlbfsMounts?: readonly string[];
   /** How a guest reaches a bridge (`type='bridge'`, or a network's bridge). */
   readonly bridgeHelper?: Partial<BridgeHelperOptions>;
   /**
@@ -185,6 +190,7 @@ export interface ResolvedDriverOptions {
   readonly slirpPortForwards: boolean;
   readonly bridgeHelper: BridgeHelperOptions;
   readonly resolveVolume: VolumeResolver;
+  readonly hugetlbfsMounts: readonly string[] | undefined;
   readonly runAs: RunAsConfig | undefined;
   readonly dynamicOwnership: boolean;
   readonly cgroups: Required<CgroupOptions> | undefined;
@@ -261,6 +267,7 @@ export class QemuDriver {
         conf: options.bridgeHelper?.conf ?? DEFAULT_BRIDGE_HELPER.conf,
       },
       resolveVolume: options.resolveVolume ?? localVolumeResolver(root),
+      hugetlbfsMounts: options.hugetlbfsMounts,
       runAs:
         options.runAs === null
           ? undefined

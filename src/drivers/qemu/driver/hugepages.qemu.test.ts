@@ -47,9 +47,11 @@ async function inner(t: TestContext): Promise<void> {
   if (base === undefined) return;
   assert.ok(/<memory unit='MiB'>\d+<\/memory>/.test(base), base);
   const mnt = mkdtempSync(join(tmpdir(), "tvirt-hugetlbfs-"));
+  const mnt1g = mkdtempSync(join(tmpdir(), "tvirt-hugetlbfs1g-"));
   const reservations: Reservation[] = [];
   const tr = makeTestRoot();
-  const conn = await tr.open();
+  // only this test's mounts (qemu.conf hugetlbfs_mount): other tests mount hugetlbfs meanwhile
+  const conn = await tr.open({ hugetlbfsMounts: [mnt, mnt1g] });
   try {
     // 2 MiB pages: 96 MiB of guest = 48 pages
     const r2 = reserveHugepages(2048, 60);
@@ -95,7 +97,6 @@ async function inner(t: TestContext): Promise<void> {
       t.diagnostic("the kernel gave no 1 GiB page: the 1 GiB part was not run");
       return;
     }
-    const mnt1g = mkdtempSync(join(tmpdir(), "tvirt-hugetlbfs1g-"));
     await mount(mnt1g, "1G");
     const before1g = free(1048576);
     await conn.domainCreateXML(withPages(base, "hp1g", 1024, 1048576), 0);

@@ -79,7 +79,7 @@ import {
   swtpmSocketPath,
 } from "./swtpm.ts";
 import { checkHugepageSupply, hugepageNeeds, makeHugepageDirs, removeHugepageDirs } from "./hugepages.ts";
-import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
+import { usableHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
 import { checkAddressBits, checkAgainstCaps, checkFiles, checkMemory, checkObjectName } from "./validate.ts";
 import { confineArgv, rememberRunFiles, removeProfile, runFiles, writeStartProfile } from "./apparmor.ts";
 import { resolveDomainVolumes } from "./volumes.ts";
@@ -206,6 +206,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       : {}),
     domainId: id,
     paths: dp,
+    hugetlbfs: usableHugetlbfsMounts(drv.options.hugetlbfsMounts),
     masterKey,
     monitor: { path: monitorPath },
     // emulated TPMs: the swtpm started below listens here; passthrough: QEMU opens the host TPM
@@ -548,7 +549,7 @@ export async function stopProcess(
   const dp = domainPaths(drv.paths, obj.id, obj.def.name);
   await rm(dp.memoryDir, { recursive: true, force: true }).catch(() => undefined);
   await rm(dp.channelDir, { recursive: true, force: true }).catch(() => undefined);
-  await removeHugepageDirs(hostHugetlbfsMounts(), dp.hugepageSubdir);
+  await removeHugepageDirs(usableHugetlbfsMounts(drv.options.hugetlbfsMounts), dp.hugepageSubdir);
   await removeProfile(drv, obj.def).catch(() => undefined);
   await restoreOwners(drv, obj.def.name);
   await appendLog(drv.logPath(obj.def.name), stopLine(logReason));
@@ -777,7 +778,7 @@ async function stopProcessOfGone(
   await rm(run.domainDir, { recursive: true, force: true }).catch(() => undefined);
   if (run.pidfile !== "") await rm(run.pidfile, { force: true }).catch(() => undefined);
   await removeHugepageDirs(
-    hostHugetlbfsMounts(),
+    usableHugetlbfsMounts(drv.options.hugetlbfsMounts),
     domainPaths(drv.paths, obj.id, obj.def.name).hugepageSubdir,
   );
   await removeProfile(drv, obj.def).catch(() => undefined);
