@@ -30,10 +30,23 @@ import { groupOutcomes, selectCases } from "./suite-groups.ts";
 const QEMU = process.env.TVIRT_QEMU ?? "/usr/bin/qemu-system-x86_64";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const GIB_KIB = 1024 * 1024;
-/** Upper bound of huge page memory one case may reserve. */
-const HUGEPAGE_CAP_KIB = 2 * GIB_KIB;
+/**
+ * Huge page memory one case may reserve: none. Reserving pages makes the kernel compact memory,
+ * which on a loaded machine takes seconds per case; qemu-accepts.test.ts starts the sample's
+ * huge page cases, this test reports them as not run.
+ */
+const HUGEPAGE_CAP_KIB = 0;
 /** The issue's done-when. */
 const MIN_STARTED = 300;
+/**
+ * The deterministic subset run by default: the first two of every three cases in name order.
+ * Starting all 772 takes about 3 minutes on 2 loaded cores; two thirds start well over
+ * {@link MIN_STARTED} (about two thirds of the cases start cleanly) in two thirds of the time.
+ */
+function subset(names: readonly string[]): string[] {
+  return names.filter((_, i) => i % 3 !== 2);
+}
+
 /** QEMUs running at once (the machines have 2 cores, shared). */
 const PARALLEL = 2;
 
@@ -76,6 +89,7 @@ test(
     const started = Date.now();
     const cleanup = new Cleanup();
     const outcomes = new Map<string, CaseOutcome>();
+    const durations = new Map<string, number>();
     const tempRoot = mkdtempSync(join(tmpdir(), "tvirt-suite-accept-"));
     cleanup.defer(`temp dir ${tempRoot}`, () => {
       rmSync(tempRoot, { recursive: true, force: true });
@@ -111,7 +125,9 @@ test(
         corpusDir: view,
         tempRoot: join(tempRoot, "cases"),
         hugepageCapKiB: HUGEPAGE_CAP_KIB,
-        greetTimeoutMs: 20_000,
+        greetTimeoutMs: 10_000,
+        preallocCapBytes: 2 * 1024 * 1024 * 1024,
+        imageTemplates: join(tempRoot, "images"),
         guest: () =>
           (guest ??= ensureTestGuest().then(
             (g) => ({ kernel: g.kernel, initrd: g.initrd }),
@@ -120,11 +136,21 @@ test(
       };
       const inputs = readdirSync(join(view, "qemuxmlconfdata"));
       ({ names, skipped } = selectCases(inputs));
+      // For looking into single cases: TVIRT_SUITE_CASES=a,b runs only those, with argv and stderr.
+      const only = process.env.TVIRT_SUITE_CASES?.split(",").filter((n) => n !== "");
+      const all = names.length;
+      if (only !== undefined && only.length > 0) names = names.filter((n) => only.includes(n));
+      else if (process.env.TVIRT_SUITE_ALL !== "1") names = subset(names);
+      if (names.length < all)
+        t.diagnostic(
+          `running ${names.length} of the ${all} (${only !== undefined && only.length > 0 ? "TVIRT_SUITE_CASES" : "two of every three in name order, for time; TVIRT_SUITE_ALL=1 runs all"})`,
+        );
       t.diagnostic(
         `QEMU ${qemuVersion.stdout.split("\n")[0] ?? ""}; KVM ${facts.kvm ? "usable" : "not usable"}; ` +
           `${names.length} cases libvirt accepts with x86_64-latest, ${skipped.length} it rejects (.err, not started)`,
       );
       await pool(names, PARALLEL, async (name, i) => {
+        const t0 = Date.now();
         let o: CaseOutcome;
         try {
           o = await runCase(env, i + 1, name);
@@ -136,6 +162,9 @@ test(
           };
         }
         outcomes.set(name, o);
+        durations.set(name, Date.now() - t0);
+        if (only !== undefined && only.length > 0 && o.status !== "accepted")
+          t.diagnostic(`${name}: ${JSON.stringify(o, null, 1)}`);
       });
     } finally {
       await cleanup.release();
@@ -148,6 +177,8 @@ test(
       `${accepted} of ${names.length} started cleanly (paused, QMP answered, quit) in ${secs} s; ` +
         `${names.length - accepted} did not:`,
     );
+    const slowest = [...durations].sort((a, b) => b[1] - a[1]).slice(0, 8);
+    t.diagnostic(`slowest: ${slowest.map(([n, ms]) => `${n} ${ms} ms`).join(", ")}`);
     for (const g of groups) t.diagnostic(`  ${g.reason} (${g.names.length}): ${g.names.join(", ")}`);
     assert.equal(outcomes.size, names.length, "every selected case ran");
     assert.ok(

@@ -37,11 +37,12 @@ const NEED_LABEL: Readonly<Record<NeedCode, string>> = {
   openvswitch: "needs Open vSwitch",
   "vhost-net": "needs vhost-net",
   "hugepage-size": "needs a huge page size this host lacks",
-  "hugepage-amount": "needs more huge page memory than the test reserves",
+  "hugepage-amount": "uses huge pages, which this test does not reserve",
   "hugepage-pool": "the kernel could not reserve the huge pages now",
   "host-numa": "needs host NUMA nodes this host lacks",
   "qemu-device": "QEMU lacks a device",
   "qemu-fsdriver": "QEMU lacks a 9p fsdriver",
+  "memory-amount": "preallocates more guest memory than the test allows",
   negative: "negative case",
 };
 
@@ -62,7 +63,13 @@ export function qemuError(stderr: string): string | undefined {
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => /qemu-system-\S+: /.test(l) && !/warning:/i.test(l));
-  const line = lines[0];
+  // Without a "qemu-system-x86_64: " line (a module that is not installed): its first line.
+  const line =
+    lines[0] ??
+    stderr
+      .split("\n")
+      .find((l) => l.trim() !== "")
+      ?.trim();
   if (line === undefined) return undefined;
   let msg = line.replace(/^.*?qemu-system-[^:\s]+: /, "");
   // "-device {...}: Property ... not found": drop the echoed option and its value.
