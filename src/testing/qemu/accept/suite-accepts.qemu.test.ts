@@ -26,6 +26,7 @@ import { mountHugetlbfs } from "./hugepages.ts";
 import { NetNamespace } from "./netns.ts";
 import { run } from "./run.ts";
 import { groupOutcomes, selectCases } from "./suite-groups.ts";
+import { REAL_QEMU_RECORD, readRealQemuRecord, writeRealQemuRecord } from "./suite-real-record.ts";
 
 const QEMU = process.env.TVIRT_QEMU ?? "/usr/bin/qemu-system-x86_64";
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -95,6 +96,9 @@ test(
       rmSync(tempRoot, { recursive: true, force: true });
     });
     const version = /version (\d+\.\d+)/.exec(qemuVersion.stdout)?.[1] ?? "?";
+    const fullVersion = /version (\d+\.\d+\.\d+)/.exec(qemuVersion.stdout)?.[1] ?? version;
+    let acceptedByLibvirt = 0;
+    let only: string[] | undefined;
     let names: string[] = [];
     let skipped: { name: string; why: string }[] = [];
     try {
@@ -137,10 +141,13 @@ test(
       const inputs = readdirSync(join(view, "qemuxmlconfdata"));
       ({ names, skipped } = selectCases(inputs));
       // For looking into single cases: TVIRT_SUITE_CASES=a,b runs only those, with argv and stderr.
-      const only = process.env.TVIRT_SUITE_CASES?.split(",").filter((n) => n !== "");
+      only = process.env.TVIRT_SUITE_CASES?.split(",").filter((n) => n !== "");
       const all = names.length;
-      if (only !== undefined && only.length > 0) names = names.filter((n) => only.includes(n));
-      else if (process.env.TVIRT_SUITE_ALL !== "1") names = subset(names);
+      acceptedByLibvirt = all;
+      if (only !== undefined && only.length > 0) {
+        const wanted = new Set(only);
+        names = names.filter((n) => wanted.has(n));
+      } else if (process.env.TVIRT_SUITE_ALL !== "1") names = subset(names);
       if (names.length < all)
         t.diagnostic(
           `running ${names.length} of the ${all} (${only !== undefined && only.length > 0 ? "TVIRT_SUITE_CASES" : "two of every three in name order, for time; TVIRT_SUITE_ALL=1 runs all"})`,
@@ -180,6 +187,17 @@ test(
     const slowest = [...durations].sort((a, b) => b[1] - a[1]).slice(0, 8);
     t.diagnostic(`slowest: ${slowest.map(([n, ms]) => `${n} ${ms} ms`).join(", ")}`);
     for (const g of groups) t.diagnostic(`  ${g.reason} (${g.names.length}): ${g.names.join(", ")}`);
+    const record = { qemu: fullVersion, accepted: acceptedByLibvirt, run: names.length, started: accepted };
+    const recorded = readRealQemuRecord();
+    if (process.env.TVIRT_SUITE_RECORD === "1" && (only === undefined || only.length === 0)) {
+      writeRealQemuRecord(record);
+      t.diagnostic(
+        `recorded in ${REAL_QEMU_RECORD}; run \`npm run conformance -- --suite\` for docs/conformance.md`,
+      );
+    } else if (JSON.stringify(recorded) !== JSON.stringify(record))
+      t.diagnostic(
+        `docs/conformance.md shows the recorded ${recorded ? `${recorded.started} of ${recorded.run}` : "nothing"}; TVIRT_SUITE_RECORD=1 records this run`,
+      );
     assert.equal(outcomes.size, names.length, "every selected case ran");
     assert.ok(
       accepted >= MIN_STARTED,
