@@ -97,10 +97,9 @@ test(
     });
     const version = /version (\d+\.\d+)/.exec(qemuVersion.stdout)?.[1] ?? "?";
     const fullVersion = /version (\d+\.\d+\.\d+)/.exec(qemuVersion.stdout)?.[1] ?? version;
-    let acceptedByLibvirt = 0;
+    let acceptedByLibvirt: number;
     let only: string[] | undefined;
-    let names: string[] = [];
-    let skipped: { name: string; why: string }[] = [];
+    let names: string[];
     try {
       const view = sampleShapedView(suite, join(tempRoot, "view"), { latestOnly: true });
       const facts = await readHostFacts(QEMU);
@@ -139,7 +138,9 @@ test(
           )),
       };
       const inputs = readdirSync(join(view, "qemuxmlconfdata"));
-      ({ names, skipped } = selectCases(inputs));
+      const selected = selectCases(inputs);
+      const skipped = selected.skipped;
+      names = selected.names;
       // For looking into single cases: TVIRT_SUITE_CASES=a,b runs only those, with argv and stderr.
       only = process.env.TVIRT_SUITE_CASES?.split(",").filter((n) => n !== "");
       const all = names.length;
