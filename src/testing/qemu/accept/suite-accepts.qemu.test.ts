@@ -129,7 +129,8 @@ test(
         tempRoot: join(tempRoot, "cases"),
         hugepageCapKiB: HUGEPAGE_CAP_KIB,
         greetTimeoutMs: 10_000,
-        preallocCapBytes: 2 * 1024 * 1024 * 1024,
+        // Preallocating file-backed guest RAM writes it all to the temp dir: seconds per case.
+        preallocCapBytes: 256 * 1024 * 1024,
         imageTemplates: join(tempRoot, "images"),
         guest: () =>
           (guest ??= ensureTestGuest().then(
