@@ -31,6 +31,7 @@ test("qemuError: QEMU's message without timestamp, program name and echoed optio
     "qemu: module audio-audio-pa not found",
   );
   assert.equal(qemuError(""), undefined);
+  assert.equal(qemuError("qemu-system-x86_64: warning: Parameter -numa node,mem is deprecated\n"), undefined);
   assert.equal(
     blur("bind ip=10.0.0.1 port 12345 at /tmp/x/y, size 0x1000"),
     "bind ip=10.0.0.1 port <n> at <tmp>, size <hex>",

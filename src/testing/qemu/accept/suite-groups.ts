@@ -64,12 +64,16 @@ export function qemuError(stderr: string): string | undefined {
     .map((l) => l.trim())
     .filter((l) => /qemu-system-\S+: /.test(l) && !/warning:/i.test(l));
   // Without a "qemu-system-x86_64: " line (a module that is not installed): its first line.
+  // (only QEMU's warnings: no error of its own, e.g. it was still starting when the time ran out)
+  const own = /qemu-system-\S+: /.test(stderr);
   const line =
     lines[0] ??
-    stderr
-      .split("\n")
-      .find((l) => l.trim() !== "")
-      ?.trim();
+    (own
+      ? undefined
+      : stderr
+          .split("\n")
+          .find((l) => l.trim() !== "")
+          ?.trim());
   if (line === undefined) return undefined;
   let msg = line.replace(/^.*?qemu-system-[^:\s]+: /, "");
   // "-device {...}: Property ... not found": drop the echoed option and its value.
