@@ -95,6 +95,23 @@ export function hugepageUse(
   return [...per.entries()].map(([sizeKiB, e]) => ({ sizeKiB, bytes: e.bytes, ids: e.ids }));
 }
 
+/**
+ * Bytes of guest memory the argv's backends preallocate (`prealloc: true`) outside the given
+ * hugetlbfs mounts (those are counted as huge pages by {@link hugepageUse}).
+ */
+export function preallocatedBytes(args: readonly string[], hugetlbfsPaths: readonly string[]): number {
+  let bytes = 0;
+  for (const v of optionValues(args, "-object")) {
+    const j = parseJsonObject(v);
+    if (j?.prealloc !== true || typeof j.size !== "number") continue;
+    const mp = j["mem-path"];
+    if (typeof mp === "string" && hugetlbfsPaths.some((h) => mp === h || mp.startsWith(`${h}/`))) continue;
+    if (j.hugetlb === true) continue;
+    bytes += j.size;
+  }
+  return bytes;
+}
+
 /** JSON properties whose values look like paths but name no host file (9p/virtiofs mount tags). */
 const NOT_PATHS: ReadonlySet<string> = new Set(["mount_tag", "tag"]);
 

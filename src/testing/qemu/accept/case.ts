@@ -12,7 +12,14 @@ import type { DomainDef, DomainFacts } from "../../../conf/domain/types.ts";
 import type { QemuCaps } from "../../../drivers/qemu/capabilities/index.ts";
 import { buildQemuCommand } from "../../../drivers/qemu/command/index.ts";
 import type { CommandContext, InterfaceFds, QemuCommand } from "../../../drivers/qemu/command/types.ts";
-import { foreignPaths, hugepageUse, deviceDrivers, rewriteOptionValues, type ArgRewrite } from "./argv.ts";
+import {
+  foreignPaths,
+  hugepageUse,
+  deviceDrivers,
+  preallocatedBytes,
+  rewriteOptionValues,
+  type ArgRewrite,
+} from "./argv.ts";
 import { Cleanup } from "./cleanup.ts";
 import type { HostFacts } from "./host-facts.ts";
 import { humanKiB, reserveHugepages, type MountedHugetlbfs } from "./hugepages.ts";
@@ -39,6 +46,13 @@ export interface RunEnv {
   /** Upper bound of huge page memory one case may reserve, KiB. */
   readonly hugepageCapKiB: number;
   readonly greetTimeoutMs: number;
+  /**
+   * Upper bound of memory, bytes, that backends with `prealloc` outside hugetlbfs may take (a
+   * case over it is not runnable here rather than filling the machine); no bound when unset.
+   */
+  readonly preallocCapBytes?: number;
+  /** Where empty disk images are made once per format and size, then copied (unset: each made anew). */
+  readonly imageTemplates?: string;
 }
 
 export type CaseOutcome =
@@ -194,15 +208,9 @@ async function launch(
   monitorPath: string,
 ): Promise<{ outcome: Awaited<ReturnType<typeof awaitGreeting>>; stderr: string }> {
   const tapArgs = st.taps.flatMap((t) => ["--tap", `${t.name}:${t.fd}${t.vnet ? ":vnet" : ""}`]);
-  const argv = [
-    ...env.netns.execPrefix(),
-    env.python,
-    env.tapHelper,
-    ...tapArgs,
-    "--",
-    cmd.emulator,
-    ...cmd.args,
-  ];
+  // Without taps the helper has nothing to do: starting Python for each QEMU only costs time.
+  const helper = tapArgs.length > 0 ? [env.python, env.tapHelper, ...tapArgs, "--"] : [];
+  const argv = [...env.netns.execPrefix(), ...helper, cmd.emulator, ...cmd.args];
   const p = startProcess(argv, Object.fromEntries(cmd.env), st.cleanup, `qemu for ${st.name}`);
   const outcome = await awaitGreeting(p, monitorPath, env.greetTimeoutMs);
   await p.exited;
@@ -450,6 +458,7 @@ async function runCaseIn(env: RunEnv, st: CaseState): Promise<CaseOutcome> {
     qemu: env.facts.qemu,
     domainDir,
     ...(guest ? { guest } : {}),
+    ...(env.imageTemplates !== undefined ? { imageTemplates: env.imageTemplates } : {}),
   });
   st.notes.push(...prepared.notes);
   const ctx = makeContext(env, st, def, files, "tcg");
@@ -527,6 +536,24 @@ async function runCaseIn(env: RunEnv, st: CaseState): Promise<CaseOutcome> {
       };
     }
     st.notes.push(`reserved ${pages} huge pages of ${humanKiB(use.sizeKiB)} for ${use.ids.join(", ")}`);
+  }
+
+  if (env.preallocCapBytes !== undefined) {
+    const bytes = preallocatedBytes(
+      cmd.args,
+      env.hugetlbfs.map((m) => m.path),
+    );
+    if (bytes > env.preallocCapBytes)
+      return {
+        status: "not-runnable",
+        needs: [
+          {
+            code: "memory-amount",
+            reason: `preallocates ${humanKiB(bytes / 1024)} of guest memory, more than the test allows (${humanKiB(env.preallocCapBytes / 1024)})`,
+          },
+        ],
+        notes: st.notes,
+      };
   }
 
   for (const a of prepared.listenAddresses) {

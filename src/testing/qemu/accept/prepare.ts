@@ -5,7 +5,7 @@
  * sockets, kernel/initrd), and what the domain needs from the host is checked against facts.
  * Each swap is recorded as a human-readable note for the test's diagnostics.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChrDef, ChrSource, DomainDef, FilesystemDef } from "../../../conf/domain/types.ts";
 import { parseBitmap } from "../../../conf/domain/bitmap.ts";
@@ -34,6 +34,7 @@ export type NeedCode =
   | "host-numa"
   | "qemu-device"
   | "qemu-fsdriver"
+  | "memory-amount"
   | "negative";
 
 /** Per-case scratch space: unique names under one temp dir. */
@@ -87,6 +88,41 @@ export interface PrepareOptions {
   readonly guest?: { kernel: string; initrd: string };
   /** Domain runtime dir (virtiofsd sockets of driver-managed shares go there). */
   readonly domainDir: string;
+  /** A folder where each empty image (format, size) is made once and then copied. */
+  readonly imageTemplates?: string;
+}
+
+const templates = new Map<string, Promise<string>>();
+
+/** An empty `fmt` image of `size` at `path`: made with qemu-img, or copied from a template. */
+async function emptyImage(
+  path: string,
+  fmt: string,
+  size: string,
+  templateDir: string | undefined,
+): Promise<void> {
+  if (templateDir === undefined) {
+    await run(["qemu-img", "create", "-q", "-f", fmt, path, size]);
+    return;
+  }
+  const t = join(templateDir, `empty-${size}.${fmt}`);
+  let made = templates.get(t);
+  if (made === undefined) {
+    made = (async () => {
+      mkdirSync(templateDir, { recursive: true });
+      if (!existsSync(t)) await run(["qemu-img", "create", "-q", "-f", fmt, t, size]);
+      return t;
+    })();
+    templates.set(t, made);
+  }
+  // copy_file_range keeps the holes of a sparse raw image
+  copyFileSync(await made, path);
+}
+
+/** A zero-filled file of `bytes` (sparse): firmware flash must be a non-zero multiple of 4 KiB. */
+function zeroFile(path: string, bytes: number): void {
+  writeFileSync(path, "");
+  truncateSync(path, bytes);
 }
 
 function isLocalListen(addr: string): boolean {
@@ -194,7 +230,7 @@ export async function prepareDefinition(
       const old = disk.type === "block" ? src.dev : src.file;
       if (old === undefined) continue;
       const img = area.path(disk.target.dev, `.${fmt}`);
-      await run(["qemu-img", "create", "-q", "-f", fmt, img, disk.device === "cdrom" ? "1M" : "16M"]);
+      await emptyImage(img, fmt, disk.device === "cdrom" ? "1M" : "16M", opts.imageTemplates);
       if (disk.type === "block") {
         p.notes.push(
           `${describeDisk(disk)}: block device ${old} → ${fmt} image ${img} (disk switched to type='file')`,
@@ -275,13 +311,15 @@ export async function prepareDefinition(
     }
   }
   if (os.nvram?.path !== undefined) {
-    const f = area.emptyFile("nvram");
-    p.notes.push(`nvram ${os.nvram.path} → ${f}`);
+    const f = area.path("nvram");
+    zeroFile(f, 128 * 1024);
+    p.notes.push(`nvram ${os.nvram.path} → ${f} (128 KiB of zeros)`);
     os.nvram.path = f;
   }
   if (os.loader?.path !== undefined && !existsSync(os.loader.path)) {
-    const f = area.emptyFile("loader");
-    p.notes.push(`loader ${os.loader.path} (absent here) → ${f}`);
+    const f = area.path("loader");
+    zeroFile(f, 2 * 1024 * 1024);
+    p.notes.push(`loader ${os.loader.path} (absent here) → ${f} (2 MiB of zeros; QEMU is never unpaused)`);
     os.loader.path = f;
   }
   for (const t of os.acpiTables ?? []) {
