@@ -306,6 +306,10 @@ class FailLimiter {
   }
 
   fail(client: string, now = Date.now()): void {
+    // Bounded: past many clients, the expired windows go (an address space is large).
+    if (this.fails.size >= 10_000) {
+      for (const [c, f] of this.fails) if (now - f.since >= this.windowMs) this.fails.delete(c);
+    }
     const f = this.fails.get(client);
     if (!f || now - f.since >= this.windowMs) this.fails.set(client, { count: 1, since: now });
     else f.count++;
