@@ -56,10 +56,11 @@ export const layers = [
     { name: "api", dir: "api" },
   ],
   [{ name: "rpc-server", dir: "rpc", only: rpcServerModules }],
+  // The web face (REST API, issue 16) sits under cli and daemon: `tvirsh web` and tvirtd serve it.
+  [{ name: "web", dir: "web", through: ["util", "api", "rpc-server"] }],
   [
-    { name: "cli", dir: "cli", through: ["util", "api", "rpc-server"] },
+    { name: "cli", dir: "cli", through: ["util", "api", "rpc-server", "web"] },
     { name: "daemon", dir: "daemon" },
-    { name: "web", dir: "web", through: ["util", "api", "rpc-server"] },
   ],
 ];
 

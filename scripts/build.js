@@ -69,7 +69,14 @@ const sourceMetaUrl = {
 // build ("No matching export"), never a run.
 const LAZY_BUILTINS = {
   "node:child_process": ["spawn", "spawnSync"],
-  "node:crypto": ["createCipheriv", "createDecipheriv", "createHash", "randomBytes", "randomUUID"],
+  "node:crypto": [
+    "createCipheriv",
+    "createDecipheriv",
+    "createHash",
+    "randomBytes",
+    "randomUUID",
+    "timingSafeEqual",
+  ],
   "node:fs/promises": [
     "access",
     "chmod",
@@ -89,7 +96,7 @@ const LAZY_BUILTINS = {
     "unlink",
     "writeFile",
   ],
-  "node:net": ["connect", "createConnection", "createServer"],
+  "node:net": ["connect", "createConnection", "createServer", "isIP"],
   "node:readline": ["createInterface"],
   "node:stream/promises": ["pipeline"],
   "node:tty": ["ReadStream"],

@@ -880,6 +880,15 @@ export const commandSchemas: Record<string, JsonSchema> = {
     keycodes: { type: "array", items: int },
     domain: domainRefSchema,
   }),
+  // REST API (issue 16)
+  web: obj({ uri: str, listen: str, openapi: str }),
+  "web-token": {
+    oneOf: [
+      obj({ name: str, readOnly: bool, created: str, token: str }),
+      obj({ name: str, revoked: bool }),
+      obj({ tokens: { type: "array", items: obj({ name: str, readOnly: bool, created: str }) } }),
+    ],
+  },
 };
 
 /** Validates `value` against `schema`; returns the problems found (empty = valid). */

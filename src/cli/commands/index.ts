@@ -30,6 +30,7 @@ import { storagePoolCommands, storageVolCommands } from "./storage.ts"; // stora
 import { tuningCommands } from "./tuning.ts"; // tuning and statistics
 import { snapshotCommands } from "./snapshot.ts"; // domain snapshots
 import { cgroupTuneCommands } from "./cgroup-tune.ts"; // cgroup tuning
+import { webCommands } from "./web.ts"; // REST API (issue 16)
 
 type Cmd = CmdDef<Ctx>;
 
@@ -194,6 +195,7 @@ export const allCommands: Cmd[] = [
   ...hotplugCommands, // device hotplug
   ...graphicsCommands, // graphical consoles
   ...jobCommands, // job control and migration tuning (issue 15)
+  ...webCommands, // REST API (issue 16)
   cd,
   exit,
   help,

@@ -35,4 +35,72 @@ export const remoteErrors = {
     form: "spaced",
     template: "{uri}: could not start tvirtd ({daemon}): {reason}",
   },
+  // === the web face (src/web, issue 16): HTTP clients authenticate with bearer tokens ===
+  WEB_AUTH_REQUIRED: {
+    vir: "AUTH_FAILED",
+    domain: "REMOTE",
+    kind: "user",
+    template:
+      "authentication required: send 'Authorization: Bearer TOKEN' with a token from 'tvirsh web-token create'",
+  },
+  WEB_AUTH_FAILED: {
+    vir: "AUTH_FAILED",
+    domain: "REMOTE",
+    kind: "user",
+    template: "authentication failed: the bearer token is not valid (unknown or revoked)",
+  },
+  WEB_AUTH_RATE_LIMITED: {
+    vir: "AUTH_FAILED",
+    domain: "REMOTE",
+    kind: "user",
+    template: "too many failed authentications from {client}: try again in {seconds} seconds",
+  },
+  WEB_READ_ONLY_TOKEN: {
+    vir: "OPERATION_DENIED",
+    domain: "REMOTE",
+    kind: "user",
+    template: "token '{token}' is read-only: {method} {path} would change something",
+  },
+  WEB_BAD_REQUEST: {
+    vir: "INVALID_ARG",
+    domain: "REMOTE",
+    kind: "user",
+    template: "bad request {method} {path}: {reason}",
+  },
+  WEB_NO_ROUTE: {
+    vir: "NO_SUPPORT",
+    domain: "REMOTE",
+    kind: "user",
+    template: "no such resource: {method} {path} (see /api/openapi.json)",
+  },
+  WEB_TOKEN_EXISTS: {
+    vir: "OPERATION_INVALID",
+    domain: "REMOTE",
+    kind: "user",
+    template: "web token '{name}' already exists in {file}",
+  },
+  WEB_NO_TOKEN: {
+    vir: "INVALID_ARG",
+    domain: "REMOTE",
+    kind: "user",
+    template: "no web token named '{name}' in {file}",
+  },
+  WEB_TOKEN_NAME: {
+    vir: "INVALID_ARG",
+    domain: "REMOTE",
+    kind: "user",
+    template: "invalid web token name '{name}': use 1 to 64 of letters, digits, '.', '_', '-', '@'",
+  },
+  WEB_TOKEN_FILE: {
+    vir: "CONF_SYNTAX",
+    domain: "REMOTE",
+    kind: "user",
+    template: "{file}: not a tvirt web token file: {reason}",
+  },
+  WEB_LISTEN: {
+    vir: "INVALID_ARG",
+    domain: "REMOTE",
+    kind: "user",
+    template: "invalid --listen '{listen}': {reason} (ADDR:PORT, [ADDR6]:PORT, PORT or unix:PATH)",
+  },
 } as const satisfies Catalogue<"REMOTE">;
