@@ -57,7 +57,8 @@ test("vncdisplay, domdisplay and screenshot of a running guest", { timeout: 180_
     );
     assert.equal((await sh("vncdisplay", name)).err, "error: Domain is not running\n");
 
-    assert.equal((await sh("start", name)).status, 0);
+    const started = await sh("start", name);
+    assert.equal(started.status, 0, started.err);
     tr.track();
     const xml = (await sh("dumpxml", name)).out;
     const port = Number(

@@ -341,14 +341,30 @@ export async function startDomain(
         return;
       }
     }
-    await startProcess(drv, obj, {
+    const opts = {
       api,
       paused,
       ...(owner && flags & C.START_AUTODESTROY ? { autodestroyOwner: owner } : {}),
       runningReason: DomainRunningReason.BOOTED,
-    });
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await startProcess(drv, obj, opts);
+        break;
+      } catch (e) {
+        // an autoport display port that another process bound between the port check and
+        // QEMU's listen: the start undid everything, and a new try reserves other ports
+        if (attempt >= 3 || !autoportTaken(obj, e)) throw e;
+      }
+    }
     startedEvents(drv, obj, DomainEventStartedDetail.BOOTED, paused);
   });
+}
+
+/** Whether a start failed because QEMU could not listen on a display port tvirt picked. */
+function autoportTaken(obj: QemuDomainObj, e: unknown): boolean {
+  const picked = obj.def.devices.graphics.some((g) => g.autoport === true);
+  return picked && !obj.isActive() && e instanceof Error && /Address already in use/.test(e.message);
 }
 
 // ---------------------------------------------------------------------------------------------
