@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,31 +19,12 @@ import { test } from "node:test";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { isProcessAlive } from "../util/spawn.ts";
 import { python3OrSkip, run, spawnDaemon, virshOrSkip, type DaemonProcess } from "../testing/rpc/harness.ts";
+import { guestPid, lastCounter, waitFor } from "../testing/rpc/migration-hosts.ts";
 
 const NAME = "migp";
+
+const pidOf = (root: string): number | undefined => guestPid(root, NAME);
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
-
-function lastCounter(path: string): number {
-  if (!existsSync(path)) return 0;
-  let max = 0;
-  for (const m of readFileSync(path, "latin1").matchAll(/COUNTER (\d+)/g)) max = Math.max(max, Number(m[1]));
-  return max;
-}
-
-async function waitFor(what: string, fn: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function pidOf(root: string): number | undefined {
-  const f = join(root, "run", "qemu", `${NAME}.pid`);
-  if (!existsSync(f)) return undefined;
-  const pid = Number(readFileSync(f, "utf8").trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
 
 /** virsh's `migrate --verbose` on stderr: redrawn lines, the last one 100 % (the newline is stdout's). */
 const PROGRESS = /^(?:\rMigration: \[[ \d]{2}\d %\])*\rMigration: \[100 %\]$/;

@@ -16,37 +16,15 @@ import { test } from "node:test";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { isProcessAlive, startArgv } from "../util/spawn.ts";
 import { run, spawnDaemon, virshOrSkip, type DaemonProcess } from "../testing/rpc/harness.ts";
+import { guestPid, lastCounter, waitFor as waitUntil } from "../testing/rpc/migration-hosts.ts";
 
 const NAME = "migrec";
+
+const pidOf = (root: string): number | undefined => guestPid(root, NAME);
+const waitFor = (what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> =>
+  waitUntil(what, fn, timeoutMs, 100);
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
 
-/** The highest `COUNTER n` in the serial log (the file may hold zeros where QEMU seeked). */
-function lastCounter(path: string): number {
-  if (!existsSync(path)) return 0;
-  const text = readFileSync(path, "latin1");
-  let max = 0;
-  for (const m of text.matchAll(/COUNTER (\d+)/g)) max = Math.max(max, Number(m[1]));
-  return max;
-}
-
-async function waitFor(
-  what: string,
-  fn: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function pidOf(root: string): number | undefined {
-  const f = join(root, "run", "qemu", `${NAME}.pid`);
-  if (!existsSync(f)) return undefined;
-  const pid = Number(readFileSync(f, "utf8").trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
 const qemuAlive = (root: string): boolean => {
   const pid = pidOf(root);
   return pid !== undefined && isProcessAlive(pid);

@@ -14,40 +14,17 @@ import { test } from "node:test";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { isProcessAlive } from "../util/spawn.ts";
 import { run, spawnDaemon, virshOrSkip, type DaemonProcess } from "../testing/rpc/harness.ts";
+import { guestPid, lastCounter, waitFor } from "../testing/rpc/migration-hosts.ts";
 
 const NAME = "migdisk";
+
+const pidOf = (root: string): number | undefined => guestPid(root, NAME);
 const tvirshBin = fileURLToPath(new URL("../../bin/tvirsh.js", import.meta.url));
-
-function lastCounter(path: string): number {
-  if (!existsSync(path)) return 0;
-  let max = 0;
-  for (const m of readFileSync(path, "latin1").matchAll(/COUNTER (\d+)/g)) max = Math.max(max, Number(m[1]));
-  return max;
-}
-
-async function waitFor(
-  what: string,
-  fn: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Whether 64 KiB at `off` of the qcow2 `image` hold `pattern` (read-only, beside a running QEMU). */
 async function readsAs(image: string, pattern: string, off: string): Promise<boolean> {
   const r = await run("qemu-io", ["-r", "-U", "-f", "qcow2", "-c", `read -P ${pattern} ${off} 64k`, image]);
   return r.code === 0 && !/Pattern verification failed/.test(r.stdout);
-}
-
-function pidOf(root: string): number | undefined {
-  const f = join(root, "run", "qemu", `${NAME}.pid`);
-  if (!existsSync(f)) return undefined;
-  const pid = Number(readFileSync(f, "utf8").trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 test(
