@@ -117,6 +117,21 @@ test(
         timeoutMs,
       );
     };
+    /**
+     * Switches a running migration (1 MiB/s, so still in pre-copy) to post-copy with
+     * `virsh migrate-postcopy` once the source's job runs, as an admin does.
+     */
+    const switchToPostcopy = async (
+      migrating: Promise<{ code: number | null; stderr: string }>,
+      src: string,
+    ): Promise<void> => {
+      await whileMigrating(migrating, "the migration job on the source", async () =>
+        /Job type:\s+Unbounded/.test((await vsh(src, "domjobinfo", NAME)).stdout),
+      );
+      await new Promise((res) => setTimeout(res, 500));
+      const r = await vsh(src, "migrate-postcopy", NAME);
+      assert.equal(r.code, 0, `migrate-postcopy: ${r.stderr}`);
+    };
     /** The guest runs on exactly one host, `on`, and its counter goes on. */
     const runsOnlyOn = async (on: "A" | "B", what: string): Promise<void> => {
       const [a, b] = [await state(uriA), await state(uriB)];
@@ -204,7 +219,6 @@ test(
         "--live",
         "--p2p",
         "--postcopy",
-        "--postcopy-after-precopy",
         "--bandwidth",
         "1",
         "--postcopy-bandwidth",
@@ -212,6 +226,7 @@ test(
         NAME,
         uriB,
       );
+      await switchToPostcopy(migrating, uriA);
       await whileMigrating(
         migrating,
         "post-copy to run on B",
@@ -255,7 +270,6 @@ test(
         "--live",
         "--p2p",
         "--postcopy",
-        "--postcopy-after-precopy",
         "--bandwidth",
         "1",
         "--postcopy-bandwidth",
@@ -263,6 +277,7 @@ test(
         NAME,
         uriA,
       );
+      await switchToPostcopy(migrating, uriB);
       await whileMigrating(
         migrating,
         "post-copy to run on A",
@@ -293,7 +308,6 @@ test(
         "--live",
         "--p2p",
         "--postcopy",
-        "--postcopy-after-precopy",
         "--bandwidth",
         "1",
         "--postcopy-bandwidth",
@@ -301,6 +315,7 @@ test(
         NAME,
         uriB,
       );
+      await switchToPostcopy(migrating, uriA);
       await whileMigrating(
         migrating,
         "post-copy to run on B",
