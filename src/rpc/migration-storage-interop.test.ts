@@ -303,6 +303,10 @@ test(
 
       // post-copy with the disk copied back B → A: the mirrors end when memory switches over
       const onB2 = lastCounter(serial);
+      // the switch comes after the first pre-copy pass (40 MiB/s); a max downtime of 1 ms keeps
+      // pre-copy alone from converging first
+      r = await run(virsh, ["-c", uriB, "migrate-setmaxdowntime", NAME, "1"], { env });
+      assert.equal(r.code, 0, r.stderr);
       const t3 = Date.now();
       r = await run(
         process.execPath,
@@ -317,7 +321,7 @@ test(
           "--postcopy",
           "--postcopy-after-precopy",
           "--bandwidth",
-          "1",
+          "40",
           NAME,
           uriA,
         ],
