@@ -142,6 +142,11 @@ test(
         /incoming migration in post-copy: guest resumed here \(status 'postcopy-active'\)/,
       );
       assert.equal(await state(uriB), "running");
+      // the completed job's statistics on the source count the pages B asked for in post-copy
+      const done = (await vsh(uriA, "domjobinfo", "--completed", NAME)).stdout;
+      const reqs = /^Postcopy requests:\s+(\d+)/m.exec(done);
+      assert.ok(reqs, `domjobinfo --completed after post-copy:\n${done}`);
+      t.diagnostic(`post-copy requests: ${reqs[1]}`);
       await waitFor("the counter to go on on B after post-copy", () => lastCounter(serial) >= onA + 2);
       const t3 = Date.now();
       r = await vsh(
