@@ -537,6 +537,12 @@ export const qemuErrors = {
     kind: "environment",
     template: "swtpm of TPM '{alias}' ended before it listened ({status}); its log: {log}",
   },
+  QEMU_SWTPM_TIMEOUT: {
+    vir: "OPERATION_TIMEOUT",
+    domain: "QEMU",
+    kind: "environment",
+    template: "swtpm made no control socket at {path} within {seconds} s",
+  },
   QEMU_TPM_UNSUPPORTED: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

@@ -172,7 +172,7 @@ async function waitForSocket(
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`swtpm made no socket at ${path} within ${String(timeoutMs / 1000)} s`);
+  throw new VirtError("QEMU_SWTPM_TIMEOUT", { path, seconds: String(timeoutMs / 1000) });
 }
 
 /**
