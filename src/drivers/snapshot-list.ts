@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { VirtError } from "../util/errors/index.ts";
 import { removeFileDurable, writeFileAtomic } from "../util/atomic-file.ts";
 import { formatSnapshotXML, parseSnapshotXML } from "../conf/snapshot/xml.ts";
-import type { SnapshotDef } from "../conf/snapshot/types.ts";
-import { DomainSnapshotListFlags as L } from "./enums.ts";
+import type { SnapshotDef, SnapshotState } from "../conf/snapshot/types.ts";
+import { DomainSnapshotListFlags as L, DomainState } from "./enums.ts";
 import { checkFlags } from "../util/errors/index.ts";
 
 /** Every flag virDomainListAllSnapshots and virDomainSnapshotListAllChildren accept. */
@@ -25,6 +25,28 @@ export function snapshotLocation(def: SnapshotDef): "internal" | "external" {
   if (def.memory?.snapshot === "external") return "external";
   if (def.disks?.some((d) => d.snapshot === "external")) return "external";
   return "internal";
+}
+
+/** The `<state>` a snapshot records for a domain in `state` (virDomainSnapshotState's names). */
+export function snapshotStateName(state: DomainState): SnapshotState {
+  switch (state) {
+    case DomainState.RUNNING:
+      return "running";
+    case DomainState.PAUSED:
+      return "paused";
+    case DomainState.BLOCKED:
+      return "blocked";
+    case DomainState.SHUTDOWN:
+      return "shutdown";
+    case DomainState.CRASHED:
+      return "crashed";
+    case DomainState.PMSUSPENDED:
+      return "pmsuspended";
+    case DomainState.SHUTOFF:
+      return "shutoff";
+    default:
+      return "nostate";
+  }
 }
 
 export class SnapshotList {

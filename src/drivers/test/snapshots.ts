@@ -5,8 +5,8 @@
  */
 import { VirtError, checkFlags } from "../../util/errors/index.ts";
 import { parseSnapshotXML, formatSnapshotXML } from "../../conf/snapshot/xml.ts";
-import type { SnapshotDef, SnapshotState } from "../../conf/snapshot/types.ts";
-import { SnapshotList } from "../snapshot-list.ts";
+import type { SnapshotDef } from "../../conf/snapshot/types.ts";
+import { SnapshotList, snapshotStateName } from "../snapshot-list.ts";
 import {
   DomainEventDefinedDetail,
   DomainEventResumedDetail,
@@ -48,27 +48,6 @@ export function forgetTestSnapshots(state: TestState, uuid: string): void {
   snapLists.get(state)?.delete(uuid);
 }
 
-function stateName(obj: TestDomainObj): SnapshotState {
-  switch (obj.state) {
-    case DomainState.RUNNING:
-      return "running";
-    case DomainState.PAUSED:
-      return "paused";
-    case DomainState.BLOCKED:
-      return "blocked";
-    case DomainState.SHUTDOWN:
-      return "shutdown";
-    case DomainState.CRASHED:
-      return "crashed";
-    case DomainState.PMSUSPENDED:
-      return "pmsuspended";
-    case DomainState.SHUTOFF:
-      return "shutoff";
-    default:
-      return "nostate";
-  }
-}
-
 export async function testSnapshotCreate(
   state: TestState,
   obj: TestDomainObj,
@@ -90,7 +69,7 @@ export async function testSnapshotCreate(
       throw new VirtError("SNAPSHOT_NOT_FOUND", { name: def.parent });
     }
     def.creationTime ??= now;
-    def.state ??= stateName(obj);
+    def.state ??= snapshotStateName(obj.state);
     def.domainXML ??= formatTestDomain(obj.def, { id: -1, secure: true });
     if (list.has(def.name)) {
       // redefinition replaces the metadata of an existing snapshot, keeping its place
@@ -106,7 +85,7 @@ export async function testSnapshotCreate(
   if (def.name === "") def.name = String(now);
   if (list.has(def.name)) throw new VirtError("SNAPSHOT_EXISTS", { name: def.name });
   const running = isActive(obj);
-  def.state = stateName(obj);
+  def.state = snapshotStateName(obj.state);
   def.memory ??= { snapshot: running ? "internal" : "no" };
   // every disk the request did not name gets an internal snapshot (virDomainSnapshotAlignDisks)
   const named = new Map((def.disks ?? []).map((d) => [d.name, d]));

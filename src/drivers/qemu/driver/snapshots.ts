@@ -22,7 +22,7 @@ import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { formatDomainXML, type DiskDef, type DomainDef } from "../../../conf/domain/index.ts";
 import { formatSnapshotXML, parseSnapshotXML } from "../../../conf/snapshot/xml.ts";
-import type { SnapshotDef, SnapshotDiskDef, SnapshotState } from "../../../conf/snapshot/types.ts";
+import type { SnapshotDef, SnapshotDiskDef } from "../../../conf/snapshot/types.ts";
 import { checkFlags, VirtError } from "../../../util/errors/index.ts";
 import { runArgv } from "../../../util/spawn.ts";
 import { validateAgainstSchema } from "../../../host/xml-schema.ts";
@@ -42,7 +42,7 @@ import {
   DomainUndefineFlags,
   DomainXMLFlags,
 } from "../../enums.ts";
-import { SnapshotList, snapshotLocation } from "../../snapshot-list.ts";
+import { SnapshotList, snapshotLocation, snapshotStateName } from "../../snapshot-list.ts";
 import { isEmptyDisk, localDiskPath } from "../command/disk.ts";
 import type { QmpClient } from "../monitor/index.ts";
 import {
@@ -147,25 +147,6 @@ function liveRun(obj: QemuDomainObj): { run: QemuRun; qmp: QmpClient } | undefin
   if (!obj.isActive() || !run || run.ended) return undefined;
   if (!run.qmp) throw new VirtError("QEMU_MONITOR_UNAVAILABLE", { name: obj.name, operation: "snapshot" });
   return { run, qmp: run.qmp };
-}
-
-function stateName(obj: QemuDomainObj): SnapshotState {
-  switch (obj.state) {
-    case DomainState.RUNNING:
-      return "running";
-    case DomainState.PAUSED:
-      return "paused";
-    case DomainState.SHUTDOWN:
-      return "shutdown";
-    case DomainState.CRASHED:
-      return "crashed";
-    case DomainState.PMSUSPENDED:
-      return "pmsuspended";
-    case DomainState.SHUTOFF:
-      return "shutoff";
-    default:
-      return "nostate";
-  }
 }
 
 let jobCounter = 0;
@@ -496,7 +477,7 @@ export async function snapshotCreate(
         what: "nothing selected for snapshot",
       });
     }
-    def.state = live && diskOnly ? "disk-snapshot" : stateName(obj);
+    def.state = live && diskOnly ? "disk-snapshot" : snapshotStateName(obj.state);
     def.domainXML = formatDomainXML(obj.def, { secure: true });
     const cur = list.current;
     if (cur) def.parent = cur.name;
@@ -570,7 +551,7 @@ async function redefineSnapshot(
   if (def.parent === def.name)
     throw new VirtError("SNAPSHOT_UNSUPPORTED", { what: `snapshot '${def.name}' cannot be its own parent` });
   def.creationTime ??= now;
-  def.state ??= stateName(obj);
+  def.state ??= snapshotStateName(obj.state);
   def.domainXML ??= formatDomainXML(obj.def, { secure: true });
   if (list.has(def.name)) {
     Object.assign(list.get(def.name), def);
