@@ -518,6 +518,12 @@ export const qemuErrors = {
     kind: "environment",
     template: "virtiofsd of filesystem '{tag}' ended before it listened ({status}); its log: {log}",
   },
+  QEMU_VIRTIOFSD_TIMEOUT: {
+    vir: "OPERATION_TIMEOUT",
+    domain: "QEMU",
+    kind: "environment",
+    template: "virtiofsd of filesystem '{tag}' made no socket at {path} within {seconds} s",
+  },
   QEMU_SWTPM_MISSING: {
     vir: "OPERATION_FAILED",
     domain: "QEMU",

@@ -25,10 +25,10 @@ import {
   runArgv,
   spawnArgv,
   terminateProcess,
-  type ExitStatus,
 } from "../../../util/spawn.ts";
 import { DomainUndefineFlags } from "../../enums.ts";
 import type { DriverPaths } from "../paths.ts";
+import { waitForHelperSocket } from "./helper-daemon.ts";
 
 export const SWTPM = "/usr/bin/swtpm";
 export const SWTPM_SETUP = "/usr/bin/swtpm_setup";
@@ -153,28 +153,6 @@ export interface SwtpmDaemon {
   stop(): Promise<void>;
 }
 
-async function waitForSocket(
-  path: string,
-  exited: Promise<ExitStatus>,
-  timeoutMs: number,
-): Promise<ExitStatus | undefined> {
-  let status: ExitStatus | undefined;
-  void exited.then((s) => {
-    status = s;
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (status) return status;
-    try {
-      if ((await stat(path)).isSocket()) return undefined;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new VirtError("QEMU_SWTPM_TIMEOUT", { path, seconds: String(timeoutMs / 1000) });
-}
-
 /**
  * Prepares the state of `tpm` (made by swtpm_setup when missing) and starts its swtpm, waiting
  * for the control socket. Errors name the TPM and point at swtpm's log.
@@ -227,10 +205,12 @@ export async function startSwtpm(opts: {
   child.process.unref();
   const pid = child.pid;
   const starttime = readProcStat(pid)?.starttime;
-  const early = await waitForSocket(socket, child.exited, 10_000).catch(async (e: unknown) => {
-    await terminateProcess(pid, { starttime, graceMs: 1000 });
-    throw e;
-  });
+  const early = await waitForHelperSocket(
+    { pid, starttime, exited: child.exited },
+    socket,
+    10_000,
+    (seconds) => new VirtError("QEMU_SWTPM_TIMEOUT", { path: socket, seconds }),
+  );
   if (early)
     throw new VirtError("QEMU_SWTPM_FAILED", {
       alias,

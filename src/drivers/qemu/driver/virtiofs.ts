@@ -23,6 +23,7 @@ import {
   readProcStat,
   type ExitStatus,
 } from "../../../util/spawn.ts";
+import { waitForHelperSocket } from "./helper-daemon.ts";
 
 /** Where virtiofsd is looked for when the XML names no binary, in order. */
 export const VIRTIOFSD_PATHS = ["/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"] as const;
@@ -84,28 +85,6 @@ export interface VirtiofsDaemon {
   stop(): Promise<void>;
 }
 
-async function waitForSocket(
-  path: string,
-  exited: Promise<ExitStatus>,
-  timeoutMs: number,
-): Promise<ExitStatus | undefined> {
-  let status: ExitStatus | undefined;
-  void exited.then((s) => {
-    status = s;
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (status) return status;
-    try {
-      if ((await stat(path)).isSocket()) return undefined;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`virtiofsd made no socket at ${path} within ${String(timeoutMs / 1000)} s`);
-}
-
 /**
  * Starts virtiofsd for `fs` and waits for its socket. Refuses a source that is not a directory.
  * On failure the daemon's own words (its log's last line) are in the error.
@@ -147,10 +126,12 @@ export async function startVirtiofsd(opts: {
   const starttime = readProcStat(child.pid)?.starttime;
   const pid = child.pid;
   const exited = child.exited;
-  const early = await waitForSocket(socket, exited, 10_000).catch(async (e: unknown) => {
-    await terminateProcess(pid, { starttime, graceMs: 1000 });
-    throw e;
-  });
+  const early = await waitForHelperSocket(
+    { pid, starttime, exited },
+    socket,
+    10_000,
+    (seconds) => new VirtError("QEMU_VIRTIOFSD_TIMEOUT", { tag: fs.target.dir, path: socket, seconds }),
+  );
   if (early) {
     throw new VirtError("QEMU_VIRTIOFSD_FAILED", {
       tag: fs.target.dir,
