@@ -57,15 +57,21 @@ test("settings: the defaults file, the environment winning, bad values named", (
   });
   assert.deepEqual(resolveSettings(new Map(), {}).uris, ["default"]);
   assert.deepEqual(resolveSettings(new Map(), {}).onShutdown, "suspend");
-  assert.throws(
-    () => resolveSettings(new Map([["ON_BOOT", "maybe"]]), {}),
-    /ON_BOOT='maybe': expected one of start, ignore/,
-  );
-  assert.throws(() => resolveSettings(new Map(), { PARALLEL_SHUTDOWN: "-1" }), /PARALLEL_SHUTDOWN='-1'/);
-  assert.throws(
-    () => parseDefaultsFile("just words\n", "/etc/default/tvirt-guests"),
-    /tvirt-guests:1: expected KEY=value/,
-  );
+  assert.throws(() => resolveSettings(new Map([["ON_BOOT", "maybe"]]), {}, "/etc/default/tvirt-guests"), {
+    code: "DAEMON_CONFIG_VALUE",
+    message:
+      "configuration file syntax error: /etc/default/tvirt-guests: ON_BOOT: 'maybe': expected one of start, ignore",
+  });
+  assert.throws(() => resolveSettings(new Map(), { PARALLEL_SHUTDOWN: "-1" }), {
+    code: "DAEMON_CONFIG_VALUE",
+    message:
+      "configuration file syntax error: the environment: PARALLEL_SHUTDOWN: '-1': expected a number of 0 or more",
+  });
+  assert.throws(() => parseDefaultsFile("just words\n", "/etc/default/tvirt-guests"), {
+    code: "DAEMON_CONFIG",
+    message:
+      "configuration file syntax error: /etc/default/tvirt-guests:1: expected KEY=value, got 'just words'",
+  });
   assert.deepEqual(
     [...parseRecord("a u1 u2\nb\n")],
     [

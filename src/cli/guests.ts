@@ -36,6 +36,7 @@ import {
   DomainState,
   type Connection,
   type Domain,
+  VirtError,
 } from "../api/index.ts";
 import "../rpc/register.ts";
 import { processIo, type Io } from "./output.ts";
@@ -80,7 +81,12 @@ export function parseDefaultsFile(text: string, file: string): Map<string, strin
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) return;
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!m) throw new Error(`${file}:${i + 1}: expected KEY=value, got '${line}'`);
+    if (!m)
+      throw new VirtError("DAEMON_CONFIG", {
+        file,
+        line: String(i + 1),
+        reason: `expected KEY=value, got '${line}'`,
+      });
     let v = m[2]!.trim();
     const q = /^"([^"]*)"\s*(#.*)?$|^'([^']*)'\s*(#.*)?$/.exec(v);
     if (q) v = q[1] ?? q[3]!;
@@ -91,19 +97,28 @@ export function parseDefaultsFile(text: string, file: string): Map<string, strin
 }
 
 /** The settings from the file's values and the environment's (which win). */
-export function resolveSettings(file: Map<string, string>, env: NodeJS.ProcessEnv): GuestsSettings {
+export function resolveSettings(
+  file: Map<string, string>,
+  env: NodeJS.ProcessEnv,
+  fileName = "tvirt-guests settings",
+): GuestsSettings {
   const get = (k: Key): string | undefined => env[k] ?? file.get(k);
+  const bad = (k: Key, reason: string): VirtError =>
+    new VirtError("DAEMON_CONFIG_VALUE", {
+      file: env[k] !== undefined ? "the environment" : fileName,
+      key: k,
+      reason: `'${get(k) ?? ""}': ${reason}`,
+    });
   const int = (k: Key, dflt: number): number => {
     const v = get(k);
     if (v === undefined || v === "") return dflt;
-    if (!/^\d+$/.test(v)) throw new Error(`${k}='${v}': expected a number of 0 or more`);
+    if (!/^\d+$/.test(v)) throw bad(k, "expected a number of 0 or more");
     return Number(v);
   };
   const choice = <T extends string>(k: Key, allowed: readonly T[], dflt: T): T => {
     const v = get(k);
     if (v === undefined || v === "") return dflt;
-    if (!(allowed as readonly string[]).includes(v))
-      throw new Error(`${k}='${v}': expected one of ${allowed.join(", ")}`);
+    if (!(allowed as readonly string[]).includes(v)) throw bad(k, `expected one of ${allowed.join(", ")}`);
     return v as T;
   };
   const uris = (get("URIS") ?? "default").split(/\s+/).filter((u) => u !== "");
@@ -384,7 +399,7 @@ export async function main(
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
-    settings = resolveSettings(parseDefaultsFile(text, config), env);
+    settings = resolveSettings(parseDefaultsFile(text, config), env, config);
   } catch (e) {
     io.err(`tvirt-guests: ${msg(e)}\n`);
     return 1;
