@@ -196,6 +196,37 @@ test("every command's --json document matches its schema", async () => {
   }
 });
 
+test("define names the XML it drops (stderr, and `dropped` in --json); stdout stays virsh's", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tvirsh-drop-"));
+  try {
+    const xml = join(dir, "d.xml");
+    writeFileSync(
+      xml,
+      "<domain type='test'><name>drop1</name><memory>102400</memory><os><type>hvm</type></os>\n" +
+        "<frobnicate/><devices><disk type='file' bogus='1' device='disk'>" +
+        "<source file='/tmp/x.img'/><target dev='vda'/></disk></devices></domain>\n",
+    );
+    const r = await tvirsh("-c", "test:///default", "define", xml);
+    assert.equal(r.status, 0, r.err);
+    assert.equal(r.out, `Domain 'drop1' defined from ${xml}\n\n`);
+    assert.equal(
+      r.err,
+      "warning: unknown element <frobnicate> at /domain/frobnicate (line 2) was ignored\n" +
+        "warning: unknown attribute 'bogus' of <disk> at /domain/devices/disk/@bogus (line 2) was ignored\n",
+    );
+    const j = await tvirsh("-c", "test:///default", "define", xml, "--json");
+    const doc = JSON.parse(j.out) as { dropped: { xpath: string }[] };
+    assert.deepEqual(validate(doc, commandSchemas.define!), []);
+    assert.deepEqual(
+      doc.dropped.map((d) => d.xpath),
+      ["/domain/frobnicate", "/domain/devices/disk/@bogus"],
+    );
+    assert.equal(j.err, "");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("--json failures are one {error} document with the catalogue code and libvirt's numbers", async () => {
   const cases: [string, string, number][] = [
     ["dominfo nosuch --json", "CLI_DOMAIN_NOT_FOUND", 42],

@@ -86,6 +86,11 @@ export class Ctx {
     if (!this.json && !this.opts.quiet) this.io.out(text);
   }
 
+  /** `warning: <message>` on stderr (text mode only; JSON carries it in the command's document). */
+  warn(message: string): void {
+    if (!this.json) this.io.err(`warning: ${message}\n`);
+  }
+
   /** vshError: `error: <message>` on stderr now (text mode); kept as context in JSON mode. */
   error(message: string): void {
     if (this.json) {

@@ -208,7 +208,19 @@ export const commandSchemas: Record<string, JsonSchema> = {
       }),
     ],
   },
-  define: action("defined", { file: str }),
+  define: action("defined", {
+    file: str,
+    // what the definition left out: unknown elements and attributes (libvirt drops them silently)
+    dropped: {
+      type: "array",
+      items: obj({
+        code: { type: "string", enum: ["XML_UNKNOWN_ELEMENT", "XML_UNKNOWN_ATTRIBUTE"] },
+        xpath: str,
+        line: int,
+        message: str,
+      }),
+    },
+  }),
   create: action("created", { file: str }),
   undefine: action("undefined"),
   start: action("started"),

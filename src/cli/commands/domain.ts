@@ -12,6 +12,7 @@ import {
   DomainShutdownFlags,
   DomainUndefineFlags,
   DomainXMLFlags,
+  parseDomainXML,
   parseXmlTree,
   selectNodes,
   selectValue,
@@ -84,10 +85,27 @@ const define: Cmd = {
       return ctx.fail(`Failed to define domain from ${from}`, e);
     }
     ctx.printExtra(`Domain '${dom.name}' defined from ${from}\n`);
-    ctx.emit({ action: "defined", domain: domJson(dom), file: from });
+    // libvirt drops XML it does not know without a word; say what the definition left out.
+    const dropped = droppedXml(xml);
+    for (const w of dropped) ctx.warn(w.message);
+    ctx.emit({ action: "defined", domain: domJson(dom), file: from, dropped });
     return true;
   },
 };
+
+/** What the definition of `xml` leaves out (unknown elements and attributes), as XPaths. */
+function droppedXml(xml: string): { code: string; xpath: string; line: number; message: string }[] {
+  try {
+    return parseDomainXML(xml, { noDefaults: true }).warnings.map((w) => ({
+      code: w.code,
+      xpath: w.xpath,
+      line: w.line,
+      message: w.message,
+    }));
+  } catch {
+    return []; // the daemon accepted what this parser refuses: its verdict stands
+  }
+}
 
 const create: Cmd = {
   name: "create",
