@@ -31,6 +31,12 @@ import type { QemuDriver } from "./driver.ts";
 
 /** libvirt's QEMU_DOMAIN_MIG_BANDWIDTH_MAX: the largest MiB/s whose bytes/s fit an int64. */
 export const MIG_BANDWIDTH_MAX = 8796093022207n;
+/**
+ * The speed (MiB/s) a migration runs at when nobody set one: QEMU's own default `max-bandwidth`
+ * (7.2's MAX_THROTTLE), which tvirt keeps on purpose (see DEFAULT_BANDWIDTH in migration.ts).
+ * migrate-getspeed reports it, not libvirt's "unlimited", because it is what QEMU will use.
+ */
+export const MIG_BANDWIDTH_DEFAULT = 128n;
 const MiB = 1024n * 1024n;
 
 /** What a streaming job is, for messages and the `operation` statistic. */
@@ -77,8 +83,8 @@ export interface CompletedJob {
 interface DomainJobs {
   active: StreamJob | undefined;
   completed: CompletedJob | undefined;
-  /** MiB/s for the next migration (virDomainMigrateSetMaxSpeed). */
-  maxBandwidth: bigint;
+  /** MiB/s for the next migration (virDomainMigrateSetMaxSpeed); undefined: QEMU's default. */
+  maxBandwidth: bigint | undefined;
 }
 
 const jobs = new WeakMap<QemuDomainObj, DomainJobs>();
@@ -86,7 +92,7 @@ const jobs = new WeakMap<QemuDomainObj, DomainJobs>();
 function jobsOf(obj: QemuDomainObj): DomainJobs {
   let j = jobs.get(obj);
   if (!j) {
-    j = { active: undefined, completed: undefined, maxBandwidth: MIG_BANDWIDTH_MAX };
+    j = { active: undefined, completed: undefined, maxBandwidth: undefined };
     jobs.set(obj, j);
   }
   return j;
@@ -98,8 +104,8 @@ export function activeStreamJob(obj: QemuDomainObj): StreamJob | undefined {
   return j && !j.run.ended && obj.run === j.run ? j : undefined;
 }
 
-/** The speed limit (MiB/s) a new outgoing migration starts with. */
-export function migrationMaxBandwidth(obj: QemuDomainObj): bigint {
+/** The speed limit (MiB/s) set for a new outgoing migration; undefined: QEMU's default. */
+export function migrationMaxBandwidth(obj: QemuDomainObj): bigint | undefined {
   return jobsOf(obj).maxBandwidth;
 }
 
@@ -436,7 +442,8 @@ export async function setMaxSpeed(obj: QemuDomainObj, bandwidth: bigint, flags: 
 /** virDomainMigrateGetMaxSpeed (MiB/s). */
 export async function getMaxSpeed(obj: QemuDomainObj, flags: number): Promise<bigint> {
   checkFlags(flags, DomainMigrateMaxSpeedFlags.POSTCOPY, "qemuDomainMigrateGetMaxSpeed");
-  if (!(flags & DomainMigrateMaxSpeedFlags.POSTCOPY)) return jobsOf(obj).maxBandwidth;
+  if (!(flags & DomainMigrateMaxSpeedFlags.POSTCOPY))
+    return jobsOf(obj).maxBandwidth ?? MIG_BANDWIDTH_DEFAULT;
   return query(obj, "virDomainMigrateGetMaxSpeed", async () => {
     const { qmp } = runningQmp(obj);
     const p = await migrationParameters(qmp);

@@ -43,7 +43,7 @@ import {
   activeStreamJob,
   beginStreamJob,
   endStreamJob,
-  MIG_BANDWIDTH_MAX,
+  MIG_BANDWIDTH_DEFAULT,
   migrationMaxBandwidth,
   type StreamJob,
 } from "./jobs.ts";
@@ -107,7 +107,7 @@ export const UNLIMITED_BANDWIDTH = 8796093022207;
  * guest (bench/migration.bench.ts), for a migration faster by a few hundred ms. A user who wants
  * the link's full speed gives `--bandwidth`.
  */
-const DEFAULT_BANDWIDTH = 128 * 1024 * 1024;
+const DEFAULT_BANDWIDTH = Number(MIG_BANDWIDTH_DEFAULT) * 1024 * 1024;
 
 const portsOf = new WeakMap<QemuDriver, PortAllocator>();
 export function migrationPorts(drv: QemuDriver): PortAllocator {
@@ -598,7 +598,7 @@ async function performInternal(
   // the speed set with migrate-setspeed applies when --bandwidth is not given
   const speed = migrationMaxBandwidth(obj);
   const effective =
-    numParam(params, MigrateParam.BANDWIDTH) === undefined && speed !== MIG_BANDWIDTH_MAX
+    numParam(params, MigrateParam.BANDWIDTH) === undefined && speed !== undefined
       ? [...params, { field: MigrateParam.BANDWIDTH, value: { type: 4 as const, value: speed } }]
       : params;
   const streamJob = beginStreamJob(obj, run, "migration out");
