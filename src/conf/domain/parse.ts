@@ -37,6 +37,7 @@ import { parseQemuNamespace } from "./parse-qemu-ns.ts";
 import { validateDomain } from "./validate.ts";
 import { parseBlkiotune, parseCputune } from "./tune.ts";
 import { withStatusAliases } from "./parse-address.ts";
+import { parseSysinfo } from "./sysinfo.ts";
 
 export interface ParseOptions {
   document?: string;
@@ -170,6 +171,12 @@ export function readDomain(root: XmlElement): DomainDef {
   if (cputune) def.cputune = parseCputune(cputune);
   const numatune = root.child("numatune");
   if (numatune) def.numatune = parseNumatune(numatune);
+  const sysinfoEls = root.all("sysinfo");
+  if (sysinfoEls.length > 0) {
+    const domainUuid = { value: def.uuid };
+    def.sysinfo = parseSysinfo(sysinfoEls, domainUuid);
+    def.uuid = domainUuid.value;
+  }
   const features = root.child("features");
   if (features) def.features = parseFeatures(features);
   const cpu = root.child("cpu");

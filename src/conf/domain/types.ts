@@ -15,6 +15,7 @@
  *   see `defaults.ts`. `assignAliases(def)` fills `alias` fields (not shown in the inactive XML
  *   except user aliases `ua-*`).
  */
+import type { SysinfoDef } from "./sysinfo.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Device addresses and common device parts
@@ -1484,6 +1485,8 @@ export interface DomainDef {
   /** `<cputune>` */
   cputune?: Cputune;
   numatune?: Numatune;
+  /** `<sysinfo>` elements (SMBIOS tables, fw_cfg files), in document order. */
+  sysinfo?: SysinfoDef[];
   os: OsDef;
   features?: DomainFeatures;
   cpu?: CpuDef;

@@ -736,6 +736,56 @@ export const domainErrors = {
     template: "virtio (non-)transitional models are not supported for input type={type}",
   },
 
+  // --- sysinfo (SMBIOS tables, fw_cfg files) --------------------------------------------------
+  DOMAIN_SYSINFO_TYPE_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "sysinfo must contain a type attribute",
+  },
+  DOMAIN_SYSINFO_TYPE_UNKNOWN: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "unknown sysinfo type '{type}': expected smbios or fwcfg",
+  },
+  DOMAIN_SYSINFO_BIOS_DATE: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Invalid BIOS 'date' format",
+  },
+  DOMAIN_SYSINFO_UUID_MALFORMED: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "malformed <sysinfo> uuid element",
+  },
+  DOMAIN_SYSINFO_UUID_MISMATCH: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "UUID mismatch between <uuid> and <sysinfo>",
+  },
+  DOMAIN_SYSINFO_FWCFG_NAME: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Firmware entry is missing 'name' attribute",
+  },
+  DOMAIN_SYSINFO_FWCFG_NO_VALUE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Firmware entry '{name}' must have either value or 'file' attribute",
+  },
+  DOMAIN_SYSINFO_FWCFG_BOTH: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Firmware entry '{name}' can't have both value and 'file' attribute",
+  },
+
   // --- CPU, storage protocols, TPM ----------------------------------------------------------
   DOMAIN_CPU_CACHE_EMULATE_LEVEL: {
     vir: "CONFIG_UNSUPPORTED",
