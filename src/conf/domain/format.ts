@@ -38,6 +38,7 @@ import { formatInfo } from "./format-info.ts";
 import { liveWriters, onOff, statusWriters } from "./format-info.ts";
 import { QEMU_NS } from "./parse-qemu-ns.ts";
 import { formatSysinfo } from "./sysinfo.ts";
+import { formatThrottleGroups } from "./throttle.ts";
 
 function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
   const d = def.devices;
@@ -142,6 +143,7 @@ export function formatDomain(
       formatVcpu(w, def);
       if (def.iothreads !== undefined && def.iothreads > 0) w.text("iothreads", def.iothreads);
       if (def.cputune) formatCputune(w, def.cputune);
+      if (def.throttleGroups && def.throttleGroups.length > 0) formatThrottleGroups(w, def.throttleGroups);
       if (def.numatune) formatNumatune(w, def.numatune);
       if (def.sysinfo) formatSysinfo(w, def.sysinfo);
       formatOs(w, def.os);

@@ -38,6 +38,7 @@ import { validateDomain } from "./validate.ts";
 import { parseBlkiotune, parseCputune } from "./tune.ts";
 import { withStatusAliases } from "./parse-address.ts";
 import { parseSysinfo } from "./sysinfo.ts";
+import { parseThrottleGroups } from "./throttle.ts";
 
 export interface ParseOptions {
   document?: string;
@@ -169,6 +170,8 @@ export function readDomain(root: XmlElement): DomainDef {
   if (iothreads) def.iothreads = Number(iothreads.content) || 0;
   const cputune = root.child("cputune");
   if (cputune) def.cputune = parseCputune(cputune);
+  const throttleGroups = root.child("throttlegroups");
+  if (throttleGroups) def.throttleGroups = parseThrottleGroups(throttleGroups);
   const numatune = root.child("numatune");
   if (numatune) def.numatune = parseNumatune(numatune);
   const sysinfoEls = root.all("sysinfo");

@@ -74,7 +74,10 @@ const CHASSIS_KEYS = ["manufacturer", "version", "serial", "asset", "sku"] as co
  * The entries of one table, by name, in `keys` order; undefined when none is set. As libvirt's
  * `string(entry[@name='x'])`, the first entry of a name counts and an empty one is unset.
  */
-function table<K extends string>(el: XmlElement | undefined, keys: readonly K[]): Partial<Record<K, string>> | undefined {
+function table<K extends string>(
+  el: XmlElement | undefined,
+  keys: readonly K[],
+): Partial<Record<K, string>> | undefined {
   if (!el) return undefined;
   const entries = el.all("entry");
   const out: Partial<Record<K, string>> = {};

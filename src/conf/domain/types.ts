@@ -585,6 +585,9 @@ export interface DiskIotune {
   write_iops_sec_max_length?: number;
 }
 
+/** `<throttlegroups><throttlegroup>`: `<iotune>`'s limits under a name disks refer to. */
+export type ThrottleGroup = DiskIotune & { group_name: string };
+
 /** `<target dev= bus= tray= removable= rotation_rate=/>` */
 export interface DiskTarget {
   dev: string;
@@ -641,6 +644,8 @@ export interface DiskDef extends DeviceCommon {
   /** `<encryption>` written as a child of `<disk>` (the older place; formatted there again). */
   encryption?: DiskEncryption;
   iotune?: DiskIotune;
+  /** `<throttlefilters>`: the `<throttlegroup>` names the disk's I/O passes through, in order. */
+  throttleFilters?: string[];
   /** `<mirror>` of a copy or active commit job in progress (live definitions only). */
   mirror?: DiskMirror;
 }
@@ -1485,6 +1490,8 @@ export interface DomainDef {
   /** `<cputune>` */
   cputune?: Cputune;
   numatune?: Numatune;
+  /** `<throttlegroups>` */
+  throttleGroups?: ThrottleGroup[];
   /** `<sysinfo>` elements (SMBIOS tables, fw_cfg files), in document order. */
   sysinfo?: SysinfoDef[];
   os: OsDef;

@@ -2,6 +2,7 @@
  * Checks libvirt makes after parsing (virDomainDefValidate and the QEMU driver's validation)
  * that the corpus and users meet: names, memory sizes, duplicate targets, boot and CPU rules.
  */
+import { validateThrottleFilters } from "./throttle.ts";
 import type { XmlElement } from "../xml.ts";
 import type {
   ChrDef,
@@ -972,6 +973,7 @@ export function validateDomain(
   graphics(def);
   hostdevDisplay(def);
   def.devices.disks.forEach(disk);
+  validateThrottleFilters(def);
   controllers(def);
   controllerDrivers(def);
   interfaces(def, ext.slirpPortForwards ?? false);

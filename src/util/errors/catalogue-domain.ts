@@ -338,6 +338,19 @@ export const domainErrors = {
     kind: "user",
     template: "removable is only valid for usb or scsi disks",
   },
+  DOMAIN_DISK_THROTTLE_WITH_IOTUNE: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "block 'throttlefilters' can't be used together with 'iotune' for disk '{disk}'",
+  },
+  DOMAIN_DISK_THROTTLE_GROUP_UNKNOWN: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "throttle filter of disk '{disk}' refers to group '{group}', which is not in <throttlegroups>",
+  },
+
   // --- memory, guest NUMA, numatune ---------------------------------------------------------
   DOMAIN_MEMORY_HOTPLUG_NO_NUMA: {
     vir: "CONFIG_UNSUPPORTED",

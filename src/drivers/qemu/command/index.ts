@@ -3,6 +3,7 @@
  * context (what the driver prepared on the host) to the environment and argv of QEMU, following
  * libvirt 11.3's choices (option order, JSON key order, node names, aliases).
  */
+import { buildThrottleGroups } from "./throttle.ts";
 import { buildSysinfo } from "./sysinfo.ts";
 import { assignAliases } from "../../../conf/domain/index.ts";
 import type { DeviceCommon, DomainDef } from "../../../conf/domain/types.ts";
@@ -162,6 +163,7 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
   buildSmp(b);
   buildIothreads(b);
   buildNuma(b);
+  buildThrottleGroups(b);
   b.add("-uuid", def.uuid);
   buildSysinfo(b);
   if (def.genid !== undefined) {

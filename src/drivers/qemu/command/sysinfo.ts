@@ -24,9 +24,7 @@ function smbiosArgs(s: SysinfoSmbios): string[] {
     if (v !== undefined) out.push("-smbios", v);
   };
   push(smbiosTable(0, s.bios, ["vendor", "version", "date", "release"]));
-  push(
-    smbiosTable(1, s.system, ["manufacturer", "product", "version", "serial", "uuid", "sku", "family"]),
-  );
+  push(smbiosTable(1, s.system, ["manufacturer", "product", "version", "serial", "uuid", "sku", "family"]));
   for (const bb of s.baseBoards)
     push(smbiosTable(2, bb, ["manufacturer", "product", "version", "serial", "asset", "location"]));
   push(smbiosTable(3, s.chassis, ["manufacturer", "version", "serial", "asset", "sku"]));
@@ -56,7 +54,8 @@ export function buildSysinfo(b: Build): void {
           element: `fw_cfg entry name '${e.name}'`,
           reason: "names must start with 'opt/'",
         });
-      const what = e.file !== undefined ? `file=${escapeComma(e.file)}` : `string=${escapeComma(e.value ?? "")}`;
+      const what =
+        e.file !== undefined ? `file=${escapeComma(e.file)}` : `string=${escapeComma(e.value ?? "")}`;
       b.add("-fw_cfg", `name=${escapeComma(e.name)},${what}`);
     }
   }
