@@ -1467,7 +1467,7 @@ export interface DomainDef {
   name: string;
   /** Lowercase 8-4-4-4-12 form; generated when absent. */
   uuid: string;
-  /** `<genid>` */
+  /** `<genid>`; "" for an empty `<genid/>` until the defaults generate one. */
   genid?: string;
   title?: string;
   description?: string;
@@ -1551,6 +1551,8 @@ export interface DomainFacts {
   hostAudio?: HostAudioFacts;
   /** The driver's directory of per-domain state (libvirt's cfg->libDir, `/var/lib/libvirt/qemu`). */
   libDir?: string;
+  /** The source of random bytes for generated identifiers (`<genid/>`, a missing `<uuid>`); crypto's by default. */
+  randomBytes?(count: number): Uint8Array;
 }
 
 export interface HostAudioFacts {
