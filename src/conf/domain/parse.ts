@@ -125,6 +125,34 @@ function parseLifecycleAll(root: XmlElement, def: DomainDef): void {
   }
 }
 
+/** The namespace URI of an element, from the `xmlns` declarations in scope; undefined when none. */
+function namespaceOf(el: XmlElement): string | undefined {
+  const colon = el.name.indexOf(":");
+  const decl = colon < 0 ? "xmlns" : `xmlns:${el.name.slice(0, colon)}`;
+  for (let e: XmlElement | undefined = el; e; e = e.parent) {
+    const v = e.attrNode(decl)?.value;
+    if (v !== undefined) return v === "" ? undefined : v;
+  }
+  return undefined;
+}
+
+/**
+ * `<metadata>`'s children as libvirt keeps them: each needs a namespace, and only the first
+ * element of a namespace stays (virXMLNodeSanitizeNamespaces).
+ */
+function metadataElements(metadata: XmlElement): XmlElement[] {
+  const seen = new Set<string>();
+  const kept: XmlElement[] = [];
+  for (const c of metadata.children) {
+    c.markAllUsed();
+    const ns = namespaceOf(c);
+    if (ns === undefined || seen.has(ns)) continue;
+    seen.add(ns);
+    kept.push(c);
+  }
+  return kept;
+}
+
 /** Reads the `<domain>` element into a definition (no defaults yet). */
 export function readDomain(root: XmlElement): DomainDef {
   if (root.name !== "domain") {
@@ -164,7 +192,7 @@ export function readDomain(root: XmlElement): DomainDef {
   const description = root.child("description");
   if (description) def.description = description.text;
   const metadata = root.child("metadata");
-  if (metadata) def.metadata = metadata.children.map(rawElement);
+  if (metadata) def.metadata = metadataElements(metadata).map(rawElement);
   parseMemory(root, def);
   const iothreads = root.child("iothreads");
   if (iothreads) def.iothreads = Number(iothreads.content) || 0;
