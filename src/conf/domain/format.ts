@@ -95,7 +95,8 @@ function formatMemory(w: XmlWriter, def: DomainDef): void {
   if (def.maxMemory && def.maxMemory.size > 0) {
     w.text("maxMemory", def.maxMemory.size, { slots: def.maxMemory.slots ?? 0, unit: "KiB" });
   }
-  w.text("memory", def.memory, { unit: "KiB", dumpCore: onOff(def.memoryDumpCore) });
+  // libvirt writes dumpCore before unit
+  w.text("memory", def.memory, { dumpCore: onOff(def.memoryDumpCore), unit: "KiB" });
   w.text("currentMemory", def.currentMemory, { unit: "KiB" });
   if (def.blkiotune) formatBlkiotune(w, def.blkiotune);
   const mt = def.memtune;
