@@ -63,6 +63,10 @@ export const INTENDED_ERROR_TEXT: Readonly<Record<string, string>> = {
     "libvirt calls a full PCI topology an internal error; we keep its number and call it unsupported configuration",
   "disk-usb-pci":
     "libvirt calls a USB disk on a PCI address an internal error; we keep its number and call it unsupported configuration",
+  "machine-loadparm-s390-char-invalid":
+    "libvirt calls a bad boot loadparm an internal error; we keep its number and call it an XML error",
+  "machine-loadparm-s390-len-invalid":
+    "libvirt calls a bad boot loadparm an internal error; we keep its number and call it an XML error",
 };
 
 /** Compares an expected `.err` with what we threw. */

@@ -992,6 +992,20 @@ export const domainErrors = {
     template:
       "a PCI slot is needed to connect a PCI controller model='{model}', but none is available, and it cannot be automatically added",
   },
+  DOMAIN_BOOT_LOADPARM_LENGTH: {
+    vir: "INTERNAL_ERROR",
+    prefix: "XML error",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "loadparm value '{value}' must be between 1 and 8 characters",
+  },
+  DOMAIN_BOOT_LOADPARM_CHARS: {
+    vir: "INTERNAL_ERROR",
+    prefix: "XML error",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "invalid loadparm value '{value}', expecting chars in set of [a-zA-Z0-9.] and blank spaces",
+  },
   DOMAIN_DISK_USB_ADDRESS: {
     vir: "INTERNAL_ERROR",
     prefix: "unsupported configuration",
