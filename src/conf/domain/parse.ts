@@ -232,12 +232,14 @@ export function parseDomain(
     const root = parseXml(xml, options.document ?? "(domain_definition)");
     const def = withStatusAliases(options.status ?? false, () => readDomain(root));
     const warnings = unusedWarnings(root);
+    let facts: DomainFacts = {};
     if (!options.noDefaults) {
-      const facts = typeof options.facts === "function" ? options.facts(def) : (options.facts ?? {});
+      facts = typeof options.facts === "function" ? options.facts(def) : (options.facts ?? {});
       applyDefaults(def, { facts, abiUpdate: options.abiUpdate ?? false });
     }
     validateDomain(def, root, options.noDefaults ?? false, options.abiUpdate ?? false, {
       slirpPortForwards: options.slirpPortForwards ?? false,
+      facts,
     });
     return { def, warnings };
   } catch (e) {

@@ -1551,6 +1551,8 @@ export interface DomainFacts {
   hostAudio?: HostAudioFacts;
   /** The driver's directory of per-domain state (libvirt's cfg->libDir, `/var/lib/libvirt/qemu`). */
   libDir?: string;
+  /** Whether QEMU's machine types have this property (`i8042`); undefined if unknown. */
+  machineProperty?(name: string): boolean | undefined;
   /** The source of random bytes for generated identifiers (`<genid/>`, a missing `<uuid>`); crypto's by default. */
   randomBytes?(count: number): Uint8Array;
 }
