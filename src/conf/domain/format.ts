@@ -38,6 +38,7 @@ import { formatInfo } from "./format-info.ts";
 import { liveWriters, onOff, statusWriters } from "./format-info.ts";
 import { QEMU_NS } from "./parse-qemu-ns.ts";
 import { formatSysinfo } from "./sysinfo.ts";
+import { formatPstore } from "./pstore.ts";
 import { formatThrottleGroups } from "./throttle.ts";
 
 function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
@@ -79,6 +80,7 @@ function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
     for (const x of d.memories) formatMemoryDevice(w, x);
     if (d.iommu) formatIommu(w, d.iommu);
     if (d.vsock) formatVsock(w, d.vsock);
+    if (d.pstore) formatPstore(w, d.pstore);
   });
 }
 

@@ -1341,6 +1341,14 @@ export interface VsockDef extends DeviceCommon {
   cid?: { auto?: boolean; address?: number };
 }
 
+/** `<pstore backend='acpi-erst'><path/><size/>` */
+export interface PstoreDef extends DeviceCommon {
+  backend: "acpi-erst";
+  path: string;
+  /** KiB */
+  size: number;
+}
+
 /** `<devices>` */
 export interface Devices {
   emulator?: string;
@@ -1377,6 +1385,7 @@ export interface Devices {
   memories: MemoryDeviceDef[];
   iommu?: IommuDef;
   vsock?: VsockDef;
+  pstore?: PstoreDef;
 }
 
 // ---------------------------------------------------------------------------------------------
