@@ -148,6 +148,12 @@ export function formatDomain(
       if (def.cputune) formatCputune(w, def.cputune);
       if (def.throttleGroups && def.throttleGroups.length > 0) formatThrottleGroups(w, def.throttleGroups);
       if (def.numatune) formatNumatune(w, def.numatune);
+      const res = def.resource;
+      if (res && (res.partition !== undefined || res.fibrechannelAppid !== undefined))
+        w.elem("resource", undefined, () => {
+          if (res.partition !== undefined) w.text("partition", res.partition);
+          if (res.fibrechannelAppid !== undefined) w.empty("fibrechannel", { appid: res.fibrechannelAppid });
+        });
       if (def.sysinfo) formatSysinfo(w, def.sysinfo);
       formatOs(w, def.os);
       if (def.features) formatFeatures(w, def.features);

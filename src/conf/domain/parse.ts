@@ -125,6 +125,23 @@ function parseLifecycleAll(root: XmlElement, def: DomainDef): void {
   }
 }
 
+/** `<resource><partition/><fibrechannel appid=/>` (libvirt's virDomainResourceDefParse). */
+function parseResource(el: XmlElement): NonNullable<DomainDef["resource"]> {
+  const r: NonNullable<DomainDef["resource"]> = {};
+  const partition = el.childText("partition");
+  if (partition !== undefined && partition !== "") {
+    if (!partition.startsWith("/")) throw structural(el, `resource partition '${partition}' must start with '/'`);
+    r.partition = partition;
+  }
+  const fc = el.child("fibrechannel");
+  if (fc) {
+    const appid = str(fc, "appid");
+    if (appid === undefined) throw missingAttr(fc, "appid");
+    r.fibrechannelAppid = appid;
+  }
+  return r;
+}
+
 /** The namespace URI of an element, from the `xmlns` declarations in scope; undefined when none. */
 function namespaceOf(el: XmlElement): string | undefined {
   const colon = el.name.indexOf(":");
@@ -202,6 +219,8 @@ export function readDomain(root: XmlElement): DomainDef {
   if (throttleGroups) def.throttleGroups = parseThrottleGroups(throttleGroups);
   const numatune = root.child("numatune");
   if (numatune) def.numatune = parseNumatune(numatune);
+  const resource = root.child("resource");
+  if (resource) def.resource = parseResource(resource);
   const sysinfoEls = root.all("sysinfo");
   if (sysinfoEls.length > 0) {
     const domainUuid = { value: def.uuid };

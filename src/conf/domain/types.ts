@@ -1501,6 +1501,8 @@ export interface DomainDef {
   numatune?: Numatune;
   /** `<throttlegroups>` */
   throttleGroups?: ThrottleGroup[];
+  /** `<resource>`: the cgroup partition (an absolute path) and the fibre channel application id. */
+  resource?: { partition?: string; fibrechannelAppid?: string };
   /** `<sysinfo>` elements (SMBIOS tables, fw_cfg files), in document order. */
   sysinfo?: SysinfoDef[];
   os: OsDef;
