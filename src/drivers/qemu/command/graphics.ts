@@ -23,6 +23,16 @@ function listenOf(g: GraphicsDef): GraphicsDef["listens"][number] {
   return g.listens[0] ?? { type: "address" };
 }
 
+/** The address of a listen: its own, else its network's, else qemu.conf's default for the kind. */
+function listenAddress(b: Build, l: GraphicsDef["listens"][number], fallback: string | undefined): string {
+  if (l.address !== undefined) return l.address;
+  if (l.type === "network" && l.network !== undefined) {
+    const a = b.ctx.networkListenAddress?.(l.network);
+    if (a !== undefined) return a;
+  }
+  return fallback ?? "127.0.0.1";
+}
+
 /**
  * The port of a graphics device with autoport: the driver reserves it before the build and writes
  * it into the live definition (`port`, `websocket`, `tlsPort`); a definition without one asks
@@ -65,7 +75,7 @@ function buildVnc(b: Build, g: GraphicsDef): void {
           reason: "vnc port must be in range [5900,65535]",
         });
       }
-      const addr = l.address ?? b.ctx.graphics?.vncListen ?? "127.0.0.1";
+      const addr = listenAddress(b, l, b.ctx.graphics?.vncListen);
       opt = `${addr.includes(":") ? `[${addr}]` : addr}:${port - 5900}`;
       if (g.websocket !== undefined && g.websocket !== 0) {
         const ws = g.websocket === -1 ? allocate(b, "websocket") : g.websocket;
@@ -160,7 +170,7 @@ function buildSpice(b: Build, g: GraphicsDef): void {
         opt += `tls-port=${tlsPort},`;
         hasSecure = true;
       }
-      if (port > 0 || tlsPort > 0) opt += `addr=${l.address ?? b.ctx.graphics?.spiceListen ?? "127.0.0.1"},`;
+      if (port > 0 || tlsPort > 0) opt += `addr=${listenAddress(b, l, b.ctx.graphics?.spiceListen)},`;
       break;
     }
     case "none":

@@ -103,6 +103,11 @@ export interface CommandContext {
   /** Resolves `<source network='...'/>`. */
   readonly resolveNetwork?: (network: string, portgroup?: string) => ResolvedNetwork | undefined;
   /**
+   * The address a graphics `<listen type='network'>` binds to: the network's first IP address
+   * (libvirt's networkGetNetworkAddress); undefined when unknown.
+   */
+  readonly networkListenAddress?: (network: string) => string | undefined;
+  /**
    * The socket to the vhost-user GPU process started for a `<video>` with `<driver
    * name='vhostuser'>` (by device alias); undefined when none was started.
    */
