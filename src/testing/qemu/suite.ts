@@ -482,6 +482,8 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
     else if (k === "vncTLS") changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLS: true } }));
     else if (k === "vncTLSx509verify")
       changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLSx509verify: true } }));
+    else if (k === "vncTLSx509secretUUID")
+      changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLSx509secretUUID: v } }));
     else if (k === "spiceAutoUnixSocket")
       changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceAutoUnixSocket: true } }));
     // qemuxmlconftest's driver keeps chardev certificates in /etc/pki/libvirt-chardev

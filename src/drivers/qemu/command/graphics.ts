@@ -1,6 +1,7 @@
 /**
  * Graphics (`-vnc`, `-spice`, `-display sdl|egl-headless|dbus`) and video devices.
  */
+import { secretObject } from "./disk-secrets.ts";
 import type { GraphicsDef, VideoDef } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
@@ -92,6 +93,7 @@ function buildVnc(b: Build, g: GraphicsDef): void {
   const conf = b.ctx.graphics;
   // qemu.conf's vnc_tls: the server's x509 credentials as an object of their own
   let creds: Props | undefined;
+  let tlsSecret: Props | undefined;
   if (conf?.vncTLS === true && l.type !== "none") {
     creds = new Props()
       .set("qom-type", "tls-creds-x509")
@@ -99,6 +101,18 @@ function buildVnc(b: Build, g: GraphicsDef): void {
       .set("dir", conf.vncTLSx509certdir ?? "/etc/pki/libvirt-vnc")
       .set("endpoint", "server")
       .set("verify-peer", conf.vncTLSx509verify === true);
+    // vnc_tls_x509_secret_uuid: the key's password goes to QEMU as an encrypted secret
+    if (conf.vncTLSx509secretUUID !== undefined) {
+      const secretId = "vnc-tls-creds0-secret0";
+      const get = b.ctx.secretValue;
+      if (!get)
+        fail("QEMU_CMD_CONTEXT_MISSING", {
+          element: "vnc graphics",
+          what: `the value of secret ${conf.vncTLSx509secretUUID} (vnc_tls_x509_secret_uuid)`,
+        });
+      tlsSecret = secretObject(b, secretId, get({ uuid: conf.vncTLSx509secretUUID }, "tls"));
+      creds.set("passwordid", secretId);
+    }
     opt += ",tls-creds=vnc-tls-creds0";
   }
   if (conf?.vncSASL === true && l.type !== "none") {
@@ -107,6 +121,7 @@ function buildVnc(b: Build, g: GraphicsDef): void {
   }
   if (g.powerControl === true) opt += ",power-control=on";
   opt += `,audiodev=${audio}`;
+  if (tlsSecret) b.addJson("-object", tlsSecret);
   if (creds) b.addJson("-object", creds);
   b.add("-vnc", opt);
   if (g.keymap !== undefined) b.add("-k", g.keymap);
