@@ -963,6 +963,10 @@ export interface GraphicsDef {
   defaultMode?: string;
   /** vnc `powerControl=` */
   powerControl?: boolean;
+  /** rdp `replaceUser=`, `multiUser=`, `username=` */
+  replaceUser?: boolean;
+  multiUser?: boolean;
+  username?: string;
   listens: GraphicsListen[];
   /** spice children: `<image compression=/>`, `<jpeg compression=/>`, ... */
   image?: { compression: string };

@@ -302,6 +302,15 @@ export function buildGraphics(b: Build): void {
         b.add("-display", opt);
         break;
       }
+      case "rdp":
+        // served by the qemu-rdp process, which attaches to QEMU's D-Bus display: nothing
+        // on QEMU's own command line
+        if (!b.def.devices.graphics.some((x) => x.type === "dbus"))
+          fail("QEMU_CMD_UNSUPPORTED", {
+            element: "graphics type 'rdp'",
+            reason: "the qemu-rdp server needs a <graphics type='dbus'> display to attach to",
+          });
+        break;
       default:
         fail("QEMU_CMD_UNSUPPORTED", {
           element: `graphics type '${g.type}'`,
