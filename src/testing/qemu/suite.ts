@@ -597,7 +597,8 @@ export function runSuite(suite: string): SuiteRun {
       outputs++;
       const capsFile = capsFileFor(capsDir, variant);
       let caps = capsCache.get(capsFile);
-      if (!caps) capsCache.set(capsFile, (caps = loadCapsFile(capsFile)));
+      // a macOS capability file's HVF machines are that QEMU's hardware-accelerated ones
+      if (!caps) capsCache.set(capsFile, (caps = loadCapsFile(capsFile, { hvf: capsFile.includes("+hvf") })));
       const decl = declarations.get(`${name} ${variant}`);
       const expect = decl?.expect;
       if (kinds.has("err") && expect === undefined) undeclared.push(`${name} ${variant}`);

@@ -69,6 +69,8 @@ export function buildAccel(b: Build): void {
     s = "kvm";
     const ring = b.def.features?.kvm?.features.find((k) => k.name === "dirty-ring");
     if (ring?.state === true && ring.attrs?.size !== undefined) s += `,dirty-ring-size=${ring.attrs.size}`;
+  } else if (b.accel === "hvf") {
+    s = "hvf";
   } else {
     s = "tcg";
     const tb = b.def.features?.tcg?.tbCache;
