@@ -202,12 +202,15 @@ export function buildBoot(b: Build): void {
     b.add("-shim", os.shim);
   }
   if (os.dtb !== undefined) b.add("-dtb", os.dtb);
+  // a raw table carries its own header; slic and msdm tables get their signature from QEMU
   for (const t of os.acpiTables ?? []) {
-    if (t.type === "slic") b.add("-acpitable", `sig=SLIC,file=${escapeComma(t.path)}`);
+    if (t.type === "raw") b.add("-acpitable", `file=${escapeComma(t.path)}`);
+    else if (t.type === "slic" || t.type === "msdm")
+      b.add("-acpitable", `sig=${t.type.toUpperCase()},file=${escapeComma(t.path)}`);
     else
       fail("QEMU_CMD_UNSUPPORTED", {
         element: `ACPI table type '${t.type}'`,
-        reason: "only 'slic' tables are supported",
+        reason: "QEMU takes 'raw', 'slic' and 'msdm' tables",
       });
   }
 }
