@@ -15,7 +15,8 @@ function validLoadparm(boot: XmlElement, value: string): string {
   const xpath = `${boot.xpath}/@loadparm`;
   if (upper.length < 1 || upper.length > 8)
     throw new VirtError("DOMAIN_BOOT_LOADPARM_LENGTH", { value: upper }, { xpath });
-  if (!/^[A-Z0-9. ]+$/.test(upper)) throw new VirtError("DOMAIN_BOOT_LOADPARM_CHARS", { value: upper }, { xpath });
+  if (!/^[A-Z0-9. ]+$/.test(upper))
+    throw new VirtError("DOMAIN_BOOT_LOADPARM_CHARS", { value: upper }, { xpath });
   return upper;
 }
 

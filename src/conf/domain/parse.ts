@@ -130,7 +130,8 @@ function parseResource(el: XmlElement): NonNullable<DomainDef["resource"]> {
   const r: NonNullable<DomainDef["resource"]> = {};
   const partition = el.childText("partition");
   if (partition !== undefined && partition !== "") {
-    if (!partition.startsWith("/")) throw structural(el, `resource partition '${partition}' must start with '/'`);
+    if (!partition.startsWith("/"))
+      throw structural(el, `resource partition '${partition}' must start with '/'`);
     r.partition = partition;
   }
   const fc = el.child("fibrechannel");

@@ -2,7 +2,14 @@
  * The remaining devices: inputs, audio backends and sound cards, watchdogs, USB redirection and
  * hubs, the memory balloon, RNGs, panic devices, vsock, IOMMU, TPM, vmcoreinfo.
  */
-import type { AudioDef, AudioIo, InputDef, LaunchSecurity, RedirFilterRule, TpmDef } from "../../../conf/domain/types.ts";
+import type {
+  AudioDef,
+  AudioIo,
+  InputDef,
+  LaunchSecurity,
+  RedirFilterRule,
+  TpmDef,
+} from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag, unsupported } from "./build.ts";

@@ -137,7 +137,8 @@ export function assignDiskNodes(b: Build): Map<DiskDef, DiskNodes> {
     if (d.driver?.copy_on_read === true) nodes.copyOnRead = `libvirt-CoR-${d.target.dev}`;
     // the filters take the numbers after the disk's own nodes
     const filters = d.throttleFilters ?? [];
-    if (filters.length > 0) nodes.throttle = filters.map((group) => ({ node: `libvirt-${++n}-filter`, group }));
+    if (filters.length > 0)
+      nodes.throttle = filters.map((group) => ({ node: `libvirt-${++n}-filter`, group }));
     map.set(d, nodes);
   }
   return map;
