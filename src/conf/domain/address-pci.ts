@@ -94,6 +94,7 @@ function allDevices(
   for (const x of d.panics) out.push({ info: x, flags: x.model === "pvpanic" ? f.pci | C.INTEGRATED : 0 });
   if (d.iommu) out.push({ info: d.iommu, flags: d.iommu.model === "virtio" ? f.virtio | C.INTEGRATED : 0 });
   if (d.vsock) out.push({ info: d.vsock, flags: virtioModel(d.vsock.model, f) });
+  if (d.pstore) out.push({ info: d.pstore, flags: f.pci });
   for (const x of [...d.redirdevs, ...d.hubs, ...d.tpms]) out.push({ info: x, flags: 0 });
   return out;
 }
@@ -360,6 +361,7 @@ function assignSlots(def: DomainDef, set: PciAddressSet, f: Flags): void {
     if ((m.model === "virtio-pmem" || m.model === "virtio-mem") && isWanted(m)) nextFor(set, m, f.virtio);
   }
   for (const p of d.panics) if (p.model === "pvpanic" && isWanted(p)) nextFor(set, p, f.pci | C.INTEGRATED);
+  if (d.pstore && isWanted(d.pstore)) nextFor(set, d.pstore, f.pci);
 }
 
 /** The dry run: adds the PCI controllers the devices need; returns the number of buses. */

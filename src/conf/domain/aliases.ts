@@ -95,5 +95,6 @@ export function assignAliases(def: DomainDef): void {
   }
   indexed(d.panics, "panic");
   if (d.vsock) d.vsock.alias ??= "vsock0";
+  if (d.pstore) d.pstore.alias ??= "pstore0";
   if (d.iommu) d.iommu.alias ??= "iommu0";
 }

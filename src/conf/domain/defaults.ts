@@ -4,7 +4,7 @@
  * devices, default CPU, audio, CPU checks), per-device defaults, common defaults (memory, boot,
  * implicit devices), then address assignment.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type {
   AudioDef,
   AudioSdlDriver,
@@ -35,8 +35,19 @@ function defaultEmulator(def: DomainDef, facts: DomainFacts): string {
   return `/usr/bin/qemu-system-${isX86(arch) ? "x86_64" : arch}`;
 }
 
+/** A version 4 UUID from the facts' random source (libvirt's virUUIDGenerate). */
+function generateUuid(facts: DomainFacts): string {
+  const b = Uint8Array.from(facts.randomBytes?.(16) ?? randomBytes(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = Buffer.from(b).toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 function basicDefaults(def: DomainDef, ctx: DefaultsContext): void {
-  def.uuid ||= randomUUID();
+  def.uuid ||= generateUuid(ctx.facts);
+  // an empty <genid/> asks for a generated one
+  if (def.genid === "") def.genid = generateUuid(ctx.facts);
   def.os.arch ??= "x86_64";
   def.devices.emulator ??= defaultEmulator(def, ctx.facts);
 }

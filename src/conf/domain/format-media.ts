@@ -48,7 +48,16 @@ function graphicsPortAttrs(g: GraphicsDef, live: boolean): Record<string, string
       listen: legacyListen,
     };
   }
-  if (g.type === "rdp") return { port: g.port, autoport: yesNo(g.autoport), listen: legacyListen };
+  // libvirt writes an automatic RDP port as port='0', and autoport only when it is on
+  if (g.type === "rdp")
+    return {
+      port: g.port ?? (g.autoport === true ? 0 : undefined),
+      autoport: g.autoport === true ? "yes" : undefined,
+      replaceUser: g.replaceUser === true ? "yes" : undefined,
+      multiUser: g.multiUser === true ? "yes" : undefined,
+      username: g.username,
+      listen: legacyListen,
+    };
   return {};
 }
 

@@ -1,6 +1,7 @@
 /**
  * Formatting of `<disk>`, `<controller>` and `<filesystem>`.
  */
+import { formatThrottleFilters } from "./throttle.ts";
 import type { XmlWriter } from "../xml.ts";
 import type {
   ControllerDef,
@@ -176,6 +177,7 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
         rotation_rate: t.rotation_rate,
       });
       if (d.iotune) formatDiskIotune(w, d.iotune);
+      formatThrottleFilters(w, d);
       if (d.readonly) w.empty("readonly");
       if (d.shareable) w.empty("shareable");
       if (d.transient) w.empty("transient");

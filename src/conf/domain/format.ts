@@ -37,6 +37,9 @@ import {
 import { formatInfo } from "./format-info.ts";
 import { liveWriters, onOff, statusWriters } from "./format-info.ts";
 import { QEMU_NS } from "./parse-qemu-ns.ts";
+import { formatSysinfo } from "./sysinfo.ts";
+import { formatPstore } from "./pstore.ts";
+import { formatThrottleGroups } from "./throttle.ts";
 
 function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
   const d = def.devices;
@@ -77,6 +80,7 @@ function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
     for (const x of d.memories) formatMemoryDevice(w, x);
     if (d.iommu) formatIommu(w, d.iommu);
     if (d.vsock) formatVsock(w, d.vsock);
+    if (d.pstore) formatPstore(w, d.pstore);
   });
 }
 
@@ -93,7 +97,8 @@ function formatMemory(w: XmlWriter, def: DomainDef): void {
   if (def.maxMemory && def.maxMemory.size > 0) {
     w.text("maxMemory", def.maxMemory.size, { slots: def.maxMemory.slots ?? 0, unit: "KiB" });
   }
-  w.text("memory", def.memory, { unit: "KiB", dumpCore: onOff(def.memoryDumpCore) });
+  // libvirt writes dumpCore before unit
+  w.text("memory", def.memory, { dumpCore: onOff(def.memoryDumpCore), unit: "KiB" });
   w.text("currentMemory", def.currentMemory, { unit: "KiB" });
   if (def.blkiotune) formatBlkiotune(w, def.blkiotune);
   const mt = def.memtune;
@@ -141,7 +146,15 @@ export function formatDomain(
       formatVcpu(w, def);
       if (def.iothreads !== undefined && def.iothreads > 0) w.text("iothreads", def.iothreads);
       if (def.cputune) formatCputune(w, def.cputune);
+      if (def.throttleGroups && def.throttleGroups.length > 0) formatThrottleGroups(w, def.throttleGroups);
       if (def.numatune) formatNumatune(w, def.numatune);
+      const res = def.resource;
+      if (res && (res.partition !== undefined || res.fibrechannelAppid !== undefined))
+        w.elem("resource", undefined, () => {
+          if (res.partition !== undefined) w.text("partition", res.partition);
+          if (res.fibrechannelAppid !== undefined) w.empty("fibrechannel", { appid: res.fibrechannelAppid });
+        });
+      if (def.sysinfo) formatSysinfo(w, def.sysinfo);
       formatOs(w, def.os);
       if (def.features) formatFeatures(w, def.features);
       if (def.cpu) formatCpu(w, def.cpu);

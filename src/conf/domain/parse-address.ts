@@ -6,6 +6,20 @@ import type { DeviceAddress, DeviceCommon, PciAddress, VirtioOptions } from "./t
 import { VirtError } from "../../util/errors/index.ts";
 import { invalidAttr, onOff, reqEnum, reqUInt, str, uintAttr, yesNo } from "./reader.ts";
 
+/**
+ * An s390 boot `loadparm`, kept in upper case as libvirt keeps it: 1 to 8 characters of
+ * A-Z, 0-9, '.' and blank.
+ */
+function validLoadparm(boot: XmlElement, value: string): string {
+  const upper = value.replace(/[a-z]+/g, (m) => m.toUpperCase());
+  const xpath = `${boot.xpath}/@loadparm`;
+  if (upper.length < 1 || upper.length > 8)
+    throw new VirtError("DOMAIN_BOOT_LOADPARM_LENGTH", { value: upper }, { xpath });
+  if (!/^[A-Z0-9. ]+$/.test(upper))
+    throw new VirtError("DOMAIN_BOOT_LOADPARM_CHARS", { value: upper }, { xpath });
+  return upper;
+}
+
 const ADDRESS_TYPES = [
   "pci",
   "drive",
@@ -197,7 +211,7 @@ export function parseDeviceInfo(el: XmlElement, dev: DeviceCommon): void {
   if (boot) {
     dev.boot = { order: reqUInt(boot, "order", { hex: false, min: 1, max: 0x7fffffff }) };
     const loadparm = str(boot, "loadparm");
-    if (loadparm !== undefined) dev.boot.loadparm = loadparm;
+    if (loadparm !== undefined) dev.boot.loadparm = validLoadparm(boot, loadparm);
   }
   const acpi = el.child("acpi");
   if (acpi) {

@@ -2,6 +2,7 @@
  * `<devices>`: dispatches each child to its parser and keeps libvirt's list semantics
  * (controllers kept grouped by type and sorted by index, as libvirt inserts them).
  */
+import { parsePstore } from "./pstore.ts";
 import type { XmlElement } from "../xml.ts";
 import type { ControllerDef, Devices } from "./types.ts";
 import { parseController, parseDisk } from "./parse-disk.ts";
@@ -168,6 +169,10 @@ const handlers: Readonly<Record<string, Handler>> = {
   vsock: (d, el) => {
     if (d.vsock) throw structural(el, "only one <vsock> is allowed");
     d.vsock = parseVsock(el);
+  },
+  pstore: (d, el) => {
+    if (d.pstore) throw structural(el, "only one <pstore> is allowed");
+    d.pstore = parsePstore(el);
   },
 };
 

@@ -14,6 +14,7 @@ import type {
 } from "./types.ts";
 import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
+import { parseThrottleFilters } from "./throttle.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -241,6 +242,7 @@ export function parseDisk(el: XmlElement): DiskDef {
   const backing = parseBackingStore(el.child("backingStore"));
   if (backing) disk.backingStore = backing;
   parseDiskSecrets(el, source, disk);
+  parseThrottleFilters(el, disk);
   if (el.child("readonly")) disk.readonly = true;
   if (el.child("shareable")) disk.shareable = true;
   if (el.child("transient")) disk.transient = true;

@@ -70,7 +70,7 @@ function parsePorts(el: XmlElement, g: GraphicsDef): void {
   if (port !== undefined && port > 0) g.port = port;
   if (g.type === "vnc") g.autoport = autoport ?? (port === undefined || port === -1 || port === 0);
   else if (autoport !== undefined) g.autoport = autoport;
-  else if (g.type === "spice" && port === -1) g.autoport = true;
+  else if ((g.type === "spice" || g.type === "rdp") && port === -1) g.autoport = true;
   // a status document keeps the ports the driver chose for autoport (libvirt: PARSE_INACTIVE
   // resets them)
   const live = isStatusParse();
@@ -143,6 +143,14 @@ export function parseGraphics(el: XmlElement): GraphicsDef {
     // libvirt's message: QEMU's VNC server cannot drop or refuse the clients it has
     if (g.type === "vnc" && g.connected !== "keep")
       throw unsupported(el, "VNC supports connected='keep' only");
+  }
+  if (g.type === "rdp") {
+    const replaceUser = yesNo(el, "replaceUser");
+    const multiUser = yesNo(el, "multiUser");
+    const username = str(el, "username");
+    if (replaceUser !== undefined) g.replaceUser = replaceUser;
+    if (multiUser !== undefined) g.multiUser = multiUser;
+    if (username !== undefined) g.username = username;
   }
   if (g.type === "dbus") {
     const address = str(el, "address");

@@ -37,6 +37,8 @@ import { parseQemuNamespace } from "./parse-qemu-ns.ts";
 import { validateDomain } from "./validate.ts";
 import { parseBlkiotune, parseCputune } from "./tune.ts";
 import { withStatusAliases } from "./parse-address.ts";
+import { parseSysinfo } from "./sysinfo.ts";
+import { parseThrottleGroups } from "./throttle.ts";
 
 export interface ParseOptions {
   document?: string;
@@ -123,6 +125,52 @@ function parseLifecycleAll(root: XmlElement, def: DomainDef): void {
   }
 }
 
+/** `<resource><partition/><fibrechannel appid=/>` (libvirt's virDomainResourceDefParse). */
+function parseResource(el: XmlElement): NonNullable<DomainDef["resource"]> {
+  const r: NonNullable<DomainDef["resource"]> = {};
+  const partition = el.childText("partition");
+  if (partition !== undefined && partition !== "") {
+    if (!partition.startsWith("/"))
+      throw structural(el, `resource partition '${partition}' must start with '/'`);
+    r.partition = partition;
+  }
+  const fc = el.child("fibrechannel");
+  if (fc) {
+    const appid = str(fc, "appid");
+    if (appid === undefined) throw missingAttr(fc, "appid");
+    r.fibrechannelAppid = appid;
+  }
+  return r;
+}
+
+/** The namespace URI of an element, from the `xmlns` declarations in scope; undefined when none. */
+function namespaceOf(el: XmlElement): string | undefined {
+  const colon = el.name.indexOf(":");
+  const decl = colon < 0 ? "xmlns" : `xmlns:${el.name.slice(0, colon)}`;
+  for (let e: XmlElement | undefined = el; e; e = e.parent) {
+    const v = e.attrNode(decl)?.value;
+    if (v !== undefined) return v === "" ? undefined : v;
+  }
+  return undefined;
+}
+
+/**
+ * `<metadata>`'s children as libvirt keeps them: each needs a namespace, and only the first
+ * element of a namespace stays (virXMLNodeSanitizeNamespaces).
+ */
+function metadataElements(metadata: XmlElement): XmlElement[] {
+  const seen = new Set<string>();
+  const kept: XmlElement[] = [];
+  for (const c of metadata.children) {
+    c.markAllUsed();
+    const ns = namespaceOf(c);
+    if (ns === undefined || seen.has(ns)) continue;
+    seen.add(ns);
+    kept.push(c);
+  }
+  return kept;
+}
+
 /** Reads the `<domain>` element into a definition (no defaults yet). */
 export function readDomain(root: XmlElement): DomainDef {
   if (root.name !== "domain") {
@@ -162,14 +210,24 @@ export function readDomain(root: XmlElement): DomainDef {
   const description = root.child("description");
   if (description) def.description = description.text;
   const metadata = root.child("metadata");
-  if (metadata) def.metadata = metadata.children.map(rawElement);
+  if (metadata) def.metadata = metadataElements(metadata).map(rawElement);
   parseMemory(root, def);
   const iothreads = root.child("iothreads");
   if (iothreads) def.iothreads = Number(iothreads.content) || 0;
   const cputune = root.child("cputune");
   if (cputune) def.cputune = parseCputune(cputune);
+  const throttleGroups = root.child("throttlegroups");
+  if (throttleGroups) def.throttleGroups = parseThrottleGroups(throttleGroups);
   const numatune = root.child("numatune");
   if (numatune) def.numatune = parseNumatune(numatune);
+  const resource = root.child("resource");
+  if (resource) def.resource = parseResource(resource);
+  const sysinfoEls = root.all("sysinfo");
+  if (sysinfoEls.length > 0) {
+    const domainUuid = { value: def.uuid };
+    def.sysinfo = parseSysinfo(sysinfoEls, domainUuid);
+    def.uuid = domainUuid.value;
+  }
   const features = root.child("features");
   if (features) def.features = parseFeatures(features);
   const cpu = root.child("cpu");
@@ -194,12 +252,14 @@ export function parseDomain(
     const root = parseXml(xml, options.document ?? "(domain_definition)");
     const def = withStatusAliases(options.status ?? false, () => readDomain(root));
     const warnings = unusedWarnings(root);
+    let facts: DomainFacts = {};
     if (!options.noDefaults) {
-      const facts = typeof options.facts === "function" ? options.facts(def) : (options.facts ?? {});
+      facts = typeof options.facts === "function" ? options.facts(def) : (options.facts ?? {});
       applyDefaults(def, { facts, abiUpdate: options.abiUpdate ?? false });
     }
     validateDomain(def, root, options.noDefaults ?? false, options.abiUpdate ?? false, {
       slirpPortForwards: options.slirpPortForwards ?? false,
+      facts,
     });
     return { def, warnings };
   } catch (e) {

@@ -15,6 +15,7 @@
  *   see `defaults.ts`. `assignAliases(def)` fills `alias` fields (not shown in the inactive XML
  *   except user aliases `ua-*`).
  */
+import type { SysinfoDef } from "./sysinfo.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Device addresses and common device parts
@@ -584,6 +585,9 @@ export interface DiskIotune {
   write_iops_sec_max_length?: number;
 }
 
+/** `<throttlegroups><throttlegroup>`: `<iotune>`'s limits under a name disks refer to. */
+export type ThrottleGroup = DiskIotune & { group_name: string };
+
 /** `<target dev= bus= tray= removable= rotation_rate=/>` */
 export interface DiskTarget {
   dev: string;
@@ -640,6 +644,8 @@ export interface DiskDef extends DeviceCommon {
   /** `<encryption>` written as a child of `<disk>` (the older place; formatted there again). */
   encryption?: DiskEncryption;
   iotune?: DiskIotune;
+  /** `<throttlefilters>`: the `<throttlegroup>` names the disk's I/O passes through, in order. */
+  throttleFilters?: string[];
   /** `<mirror>` of a copy or active commit job in progress (live definitions only). */
   mirror?: DiskMirror;
 }
@@ -957,6 +963,10 @@ export interface GraphicsDef {
   defaultMode?: string;
   /** vnc `powerControl=` */
   powerControl?: boolean;
+  /** rdp `replaceUser=`, `multiUser=`, `username=` */
+  replaceUser?: boolean;
+  multiUser?: boolean;
+  username?: string;
   listens: GraphicsListen[];
   /** spice children: `<image compression=/>`, `<jpeg compression=/>`, ... */
   image?: { compression: string };
@@ -1335,6 +1345,14 @@ export interface VsockDef extends DeviceCommon {
   cid?: { auto?: boolean; address?: number };
 }
 
+/** `<pstore backend='acpi-erst'><path/><size/>` */
+export interface PstoreDef extends DeviceCommon {
+  backend: "acpi-erst";
+  path: string;
+  /** KiB */
+  size: number;
+}
+
 /** `<devices>` */
 export interface Devices {
   emulator?: string;
@@ -1371,6 +1389,7 @@ export interface Devices {
   memories: MemoryDeviceDef[];
   iommu?: IommuDef;
   vsock?: VsockDef;
+  pstore?: PstoreDef;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1461,7 +1480,7 @@ export interface DomainDef {
   name: string;
   /** Lowercase 8-4-4-4-12 form; generated when absent. */
   uuid: string;
-  /** `<genid>` */
+  /** `<genid>`; "" for an empty `<genid/>` until the defaults generate one. */
   genid?: string;
   title?: string;
   description?: string;
@@ -1484,6 +1503,12 @@ export interface DomainDef {
   /** `<cputune>` */
   cputune?: Cputune;
   numatune?: Numatune;
+  /** `<throttlegroups>` */
+  throttleGroups?: ThrottleGroup[];
+  /** `<resource>`: the cgroup partition (an absolute path) and the fibre channel application id. */
+  resource?: { partition?: string; fibrechannelAppid?: string };
+  /** `<sysinfo>` elements (SMBIOS tables, fw_cfg files), in document order. */
+  sysinfo?: SysinfoDef[];
   os: OsDef;
   features?: DomainFeatures;
   cpu?: CpuDef;
@@ -1541,6 +1566,10 @@ export interface DomainFacts {
   hostAudio?: HostAudioFacts;
   /** The driver's directory of per-domain state (libvirt's cfg->libDir, `/var/lib/libvirt/qemu`). */
   libDir?: string;
+  /** Whether QEMU's machine types have this property (`i8042`); undefined if unknown. */
+  machineProperty?(name: string): boolean | undefined;
+  /** The source of random bytes for generated identifiers (`<genid/>`, a missing `<uuid>`); crypto's by default. */
+  randomBytes?(count: number): Uint8Array;
 }
 
 export interface HostAudioFacts {

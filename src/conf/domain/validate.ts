@@ -2,6 +2,7 @@
  * Checks libvirt makes after parsing (virDomainDefValidate and the QEMU driver's validation)
  * that the corpus and users meet: names, memory sizes, duplicate targets, boot and CPU rules.
  */
+import { validateThrottleFilters } from "./throttle.ts";
 import type { XmlElement } from "../xml.ts";
 import type {
   ChrDef,
@@ -10,6 +11,7 @@ import type {
   DeviceCommon,
   DiskDef,
   DomainDef,
+  DomainFacts,
   HostdevDef,
   InterfaceDef,
   MemoryDeviceDef,
@@ -452,7 +454,10 @@ function graphics(def: DomainDef): void {
 }
 
 /** `<features><ps2 state='off'/>` against PS/2 inputs and vmport. */
-function ps2(def: DomainDef): void {
+function ps2(def: DomainDef, facts: DomainFacts): void {
+  // QEMU's i8042 machine property, which switches the PS/2 controller, came with QEMU 7.0
+  if (def.features?.ps2 !== undefined && facts.machineProperty?.("i8042") === false)
+    throw new VirtError("QEMU_PS2_STATE_UNSUPPORTED", {}, { xpath: "/domain/features/ps2" });
   if (def.features?.ps2 !== false) return;
   const i = def.devices.inputs.findIndex((x) => x.bus === "ps2");
   if (i >= 0)
@@ -949,7 +954,7 @@ export function validateDomain(
   root: XmlElement,
   noDefaults: boolean,
   abiUpdate = false,
-  ext: { slirpPortForwards?: boolean } = {},
+  ext: { slirpPortForwards?: boolean; facts?: DomainFacts } = {},
 ): void {
   validateName(root, def.name);
   duplicateTargets(def);
@@ -967,11 +972,12 @@ export function validateDomain(
   usb(def);
   checkUsbAddresses(def);
   zpci(def);
-  ps2(def);
+  ps2(def, ext.facts ?? {});
   iommu(def);
   graphics(def);
   hostdevDisplay(def);
   def.devices.disks.forEach(disk);
+  validateThrottleFilters(def);
   controllers(def);
   controllerDrivers(def);
   interfaces(def, ext.slirpPortForwards ?? false);

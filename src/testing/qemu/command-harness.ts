@@ -47,6 +47,20 @@ function resolveFromCorpus(corpusDir: string | undefined, name: string): Resolve
   }
 }
 
+/**
+ * The first IP address of a network of the corpus (`networkxml2xmlin/NAME.xml`, NAME the part
+ * before ';'), as libvirt's fake network driver serves it to a graphics listen.
+ */
+function networkAddressFromCorpus(corpusDir: string | undefined, name: string): string | undefined {
+  if (!corpusDir) return undefined;
+  const network = name.split(";")[0] ?? "";
+  const file = [join(corpusDir, "aux", "networkxml2xmlin"), join(corpusDir, "networkxml2xmlin")]
+    .map((d) => join(d, `${network}.xml`))
+    .find((f) => existsSync(f));
+  if (file === undefined) return undefined;
+  return parseXml(readFileSync(file, "utf8"), file).child("ip")?.attr("address");
+}
+
 export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): CommandContext {
   const short = `-1-${def.name.slice(0, 20)}`;
   const lib = "/var/lib/libvirt/qemu";
@@ -96,6 +110,7 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
       vhost: isVirtio ? ["44"] : [],
     }),
     resolveNetwork: (name) => resolveFromCorpus(options.corpusDir, name),
+    networkListenAddress: (name) => networkAddressFromCorpus(options.corpusDir, name),
     chardevListenFd: () => 1729,
     vhostUserGpuFd: () => 1729,
     // libvirt's per-domain dbus-daemon socket in the driver's state dir

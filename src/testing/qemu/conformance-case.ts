@@ -63,6 +63,10 @@ export const INTENDED_ERROR_TEXT: Readonly<Record<string, string>> = {
     "libvirt calls a full PCI topology an internal error; we keep its number and call it unsupported configuration",
   "disk-usb-pci":
     "libvirt calls a USB disk on a PCI address an internal error; we keep its number and call it unsupported configuration",
+  "machine-loadparm-s390-char-invalid":
+    "libvirt calls a bad boot loadparm an internal error; we keep its number and call it an XML error",
+  "machine-loadparm-s390-len-invalid":
+    "libvirt calls a bad boot loadparm an internal error; we keep its number and call it an XML error",
 };
 
 /** Compares an expected `.err` with what we threw. */
@@ -143,6 +147,8 @@ export function harnessFacts(caps: QemuCaps, variant: string): DomainFacts {
     ...domainFactsFromCaps(caps),
     // the system driver's directory, which the harness' paths live under
     libDir: "/var/lib/libvirt/qemu",
+    // libvirt's harness preloads virrandommock: random bytes are 0, 1, 2, ...
+    randomBytes: (count: number) => Uint8Array.from({ length: count }, (_, i) => i & 0xff),
     // the harness' privileged driver: channel target dir, and lib/run dirs' channel folders
     isDefaultChannelPath: defaultChannelPaths("/var/lib/libvirt/qemu/channel/target", [
       "/var/lib/libvirt/qemu/channel",

@@ -282,6 +282,9 @@ export interface HarnessDeclaration {
   /** `ARG_QEMU_CAPS` / `ARG_QEMU_CAPS_DEL`: libvirt's flag names (`QEMU_CAPS_PIIX3_USB_UHCI`). */
   capsAdd: readonly string[];
   capsDel: readonly string[];
+  /** `ARG_MIGRATE_FROM` (`exec:cat`, `stdio`, `fd:7`, ...) and `ARG_MIGRATE_FD`. */
+  migrateFrom?: string;
+  migrateFd?: number;
 }
 
 /**
@@ -426,8 +429,12 @@ export function harnessDeclarations(conftestC: string): Map<string, HarnessDecla
     const capsDel = capsList("ARG_QEMU_CAPS_DEL");
     const quiet = config.size + env.size + args.length + capsAdd.length + capsDel.length === 0;
     if (expect === undefined && quiet) continue;
+    const migrateFrom = /\bARG_MIGRATE_FROM\s*,\s*"([^"]*)"/.exec(body)?.[1];
+    const migrateFd = /\bARG_MIGRATE_FD\s*,\s*(\d+)/.exec(body)?.[1];
     out.set(`${name} ${variant}`, {
       ...(expect ? { expect } : {}),
+      ...(migrateFrom !== undefined ? { migrateFrom } : {}),
+      ...(migrateFd !== undefined ? { migrateFd: Number(migrateFd) } : {}),
       config: Object.fromEntries(config),
       env: Object.fromEntries(env),
       args,
@@ -482,6 +489,8 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
     else if (k === "vncTLS") changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLS: true } }));
     else if (k === "vncTLSx509verify")
       changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLSx509verify: true } }));
+    else if (k === "vncTLSx509secretUUID")
+      changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, vncTLSx509secretUUID: v } }));
     else if (k === "spiceAutoUnixSocket")
       changes.push((ctx) => ({ ...ctx, graphics: { ...ctx.graphics, spiceAutoUnixSocket: true } }));
     // qemuxmlconftest's driver keeps chardev certificates in /etc/pki/libvirt-chardev
@@ -504,7 +513,17 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
     else if (k === "QEMU_AUDIO_DRV" || k === "SDL_AUDIODRIVER") audioEnv[k] = v;
     else unapplied.push(`env ${k}`);
   }
-  for (const a of d.args) unapplied.push(`declaration ${a}`);
+  // the incoming migration's source: libvirt's harness turns `stdio` into the descriptor it
+  // passes (qemuProcessIncomingDefNew); other sources stay as written
+  if (d.migrateFrom !== undefined) {
+    const from = d.migrateFrom;
+    const incoming = from === "stdio" && d.migrateFd !== undefined ? `fd:${d.migrateFd}` : from;
+    changes.push((ctx) => ({ ...ctx, incoming }));
+  }
+  for (const a of d.args) {
+    if (a === "ARG_MIGRATE_FD" && d.migrateFrom !== undefined) continue;
+    unapplied.push(`declaration ${a}`);
+  }
   if (Object.keys(audioEnv).length > 0) hostAudio.env = audioEnv;
   const factsTweak =
     Object.keys(hostAudio).length > 0
@@ -578,7 +597,8 @@ export function runSuite(suite: string): SuiteRun {
       outputs++;
       const capsFile = capsFileFor(capsDir, variant);
       let caps = capsCache.get(capsFile);
-      if (!caps) capsCache.set(capsFile, (caps = loadCapsFile(capsFile)));
+      // a macOS capability file's HVF machines are that QEMU's hardware-accelerated ones
+      if (!caps) capsCache.set(capsFile, (caps = loadCapsFile(capsFile, { hvf: capsFile.includes("+hvf") })));
       const decl = declarations.get(`${name} ${variant}`);
       const expect = decl?.expect;
       if (kinds.has("err") && expect === undefined) undeclared.push(`${name} ${variant}`);

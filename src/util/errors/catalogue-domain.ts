@@ -338,6 +338,19 @@ export const domainErrors = {
     kind: "user",
     template: "removable is only valid for usb or scsi disks",
   },
+  DOMAIN_DISK_THROTTLE_WITH_IOTUNE: {
+    vir: "OPERATION_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "block 'throttlefilters' can't be used together with 'iotune' for disk '{disk}'",
+  },
+  DOMAIN_DISK_THROTTLE_GROUP_UNKNOWN: {
+    vir: "INVALID_ARG",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "throttle filter of disk '{disk}' refers to group '{group}', which is not in <throttlegroups>",
+  },
+
   // --- memory, guest NUMA, numatune ---------------------------------------------------------
   DOMAIN_MEMORY_HOTPLUG_NO_NUMA: {
     vir: "CONFIG_UNSUPPORTED",
@@ -736,6 +749,56 @@ export const domainErrors = {
     template: "virtio (non-)transitional models are not supported for input type={type}",
   },
 
+  // --- sysinfo (SMBIOS tables, fw_cfg files) --------------------------------------------------
+  DOMAIN_SYSINFO_TYPE_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "sysinfo must contain a type attribute",
+  },
+  DOMAIN_SYSINFO_TYPE_UNKNOWN: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "unknown sysinfo type '{type}': expected smbios or fwcfg",
+  },
+  DOMAIN_SYSINFO_BIOS_DATE: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Invalid BIOS 'date' format",
+  },
+  DOMAIN_SYSINFO_UUID_MALFORMED: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "malformed <sysinfo> uuid element",
+  },
+  DOMAIN_SYSINFO_UUID_MISMATCH: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "UUID mismatch between <uuid> and <sysinfo>",
+  },
+  DOMAIN_SYSINFO_FWCFG_NAME: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Firmware entry is missing 'name' attribute",
+  },
+  DOMAIN_SYSINFO_FWCFG_NO_VALUE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Firmware entry '{name}' must have either value or 'file' attribute",
+  },
+  DOMAIN_SYSINFO_FWCFG_BOTH: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Firmware entry '{name}' can't have both value and 'file' attribute",
+  },
+
   // --- CPU, storage protocols, TPM ----------------------------------------------------------
   DOMAIN_CPU_CACHE_EMULATE_LEVEL: {
     vir: "CONFIG_UNSUPPORTED",
@@ -928,6 +991,20 @@ export const domainErrors = {
     kind: "user",
     template:
       "a PCI slot is needed to connect a PCI controller model='{model}', but none is available, and it cannot be automatically added",
+  },
+  DOMAIN_BOOT_LOADPARM_LENGTH: {
+    vir: "INTERNAL_ERROR",
+    prefix: "XML error",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "loadparm value '{value}' must be between 1 and 8 characters",
+  },
+  DOMAIN_BOOT_LOADPARM_CHARS: {
+    vir: "INTERNAL_ERROR",
+    prefix: "XML error",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "invalid loadparm value '{value}', expecting chars in set of [a-zA-Z0-9.] and blank spaces",
   },
   DOMAIN_DISK_USB_ADDRESS: {
     vir: "INTERNAL_ERROR",

@@ -233,6 +233,12 @@ export const qemuErrors = {
     kind: "environment",
     template: "interface {mac}: cannot create a macvtap device in mode '{mode}' on '{parent}': {reason}",
   },
+  QEMU_GRAPHICS_NETWORK_NO_ADDRESS: {
+    vir: "OPERATION_INVALID",
+    domain: "QEMU",
+    kind: "user",
+    template: "graphics listen network '{network}' has no IP address to listen on",
+  },
   QEMU_PS2_STATE_UNSUPPORTED: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

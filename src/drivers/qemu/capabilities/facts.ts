@@ -19,6 +19,8 @@ export interface QemuDomainFacts {
    * null when the machine reports none; undefined when the machine is unknown.
    */
   defaultCpuModel(arch: string, virtType: string, machine: string): string | null | undefined;
+  /** Whether the machine types have this property (`i8042`: PS/2 controller switch, QEMU 7.0+). */
+  machineProperty(name: string): boolean | undefined;
   /** Whether the binary has this QEMU device or object type; undefined when not known. */
   hasDevice(name: string): boolean | undefined;
   /** Whether the binary runs guests of this domain type; undefined for types it does not know. */
@@ -74,6 +76,10 @@ export function domainFactsFromCaps(caps: QemuCaps): QemuDomainFacts {
       if (type === "qemu") return caps.accel.tcg !== undefined;
       if (type === "kvm") return caps.accel.kvm !== undefined;
       if (type === "hvf") return caps.flags.has("hvf");
+      return undefined;
+    },
+    machineProperty(name) {
+      if (name === "i8042") return caps.flags.has("machine-i8042-opt");
       return undefined;
     },
     hasDevice(name) {

@@ -200,6 +200,7 @@ export const OBJECT_TYPE_FLAGS: readonly (readonly [type: string, flag: string])
   ["pr-manager-helper", "pr-manager-helper"],
   ["memory-backend-memfd", "memory-backend-memfd"],
   ["sev-guest", "sev-guest"],
+  ["sev-snp-guest", "sev-snp-guest"],
   ["s390-pv-guest", "s390-pv-guest"],
   ["sgx-epc", "sgx-epc"],
   ["thread-context", "thread-context"],

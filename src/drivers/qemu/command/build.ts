@@ -49,7 +49,7 @@ export class Build {
     readonly def: DomainDef,
     readonly ctx: CommandContext,
   ) {
-    this.accel = ctx.accel ?? (def.type === "kvm" ? "kvm" : "tcg");
+    this.accel = ctx.accel ?? (def.type === "kvm" ? "kvm" : def.type === "hvf" ? "hvf" : "tcg");
     this.accelCaps = ctx.caps.accel[this.accel];
     this.hpb = parseHpbMachine(def.os.machine);
     const m = this.hpb?.base ?? def.os.machine ?? "";

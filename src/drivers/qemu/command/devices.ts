@@ -2,7 +2,14 @@
  * The remaining devices: inputs, audio backends and sound cards, watchdogs, USB redirection and
  * hubs, the memory balloon, RNGs, panic devices, vsock, IOMMU, TPM, vmcoreinfo.
  */
-import type { AudioDef, AudioIo, InputDef, RedirFilterRule, TpmDef } from "../../../conf/domain/types.ts";
+import type {
+  AudioDef,
+  AudioIo,
+  InputDef,
+  LaunchSecurity,
+  RedirFilterRule,
+  TpmDef,
+} from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag, unsupported } from "./build.ts";
@@ -501,21 +508,47 @@ export function buildVmcoreinfo(b: Build): void {
   if (b.def.features?.vmcoreinfo === true) b.addJson("-device", new Props().set("driver", "vmcoreinfo"));
 }
 
+/** AMD SEV-SNP: the `sev-snp-guest` object (libvirt's qemuBuildSEVSNPCommandLine). */
+function buildSevSnp(b: Build, s: LaunchSecurity): void {
+  requireFlag(b, "sev-snp-guest", "<launchSecurity type='sev-snp'>");
+  const p = new Props()
+    .set("qom-type", "sev-snp-guest")
+    .set("id", "lsec0")
+    .set("cbitpos", s.cbitpos ?? b.ctx.caps.sev?.cbitpos ?? 0)
+    .set("reduced-phys-bits", s.reducedPhysBits ?? b.ctx.caps.sev?.reducedPhysBits ?? 0)
+    .opt("policy", s.policy)
+    .opt("guest-visible-workarounds", s.guestVisibleWorkarounds)
+    .opt("id-block", s.idBlock)
+    .opt("id-auth", s.idAuth)
+    .opt("host-data", s.hostData)
+    // only the non-default settings are passed
+    .opt("author-key-enabled", s.authorKey === true ? true : undefined)
+    .opt("vcek-disabled", s.vcek === false ? true : undefined)
+    .opt("kernel-hashes", s.kernelHashes);
+  b.addJson("-object", p);
+}
+
 export function buildLaunchSecurity(b: Build): void {
   const s = b.def.launchSecurity;
   if (!s) return;
+  if (s.type === "sev-snp") {
+    buildSevSnp(b, s);
+    return;
+  }
   if (s.type !== "sev") {
     fail("QEMU_CMD_UNSUPPORTED", {
       element: `launchSecurity type '${s.type}'`,
-      reason: "only AMD SEV is implemented",
+      reason: "only AMD SEV and SEV-SNP are implemented",
     });
   }
   const dir = b.ctx.paths.domainDir;
+  // what the XML leaves out comes from the host's SEV platform (libvirt's qemuProcessUpdateSEVInfo)
+  const platform = b.ctx.caps.sev;
   const p = new Props()
     .set("qom-type", "sev-guest")
     .set("id", "lsec0")
-    .set("cbitpos", s.cbitpos ?? 0)
-    .set("reduced-phys-bits", s.reducedPhysBits ?? 0)
+    .set("cbitpos", s.cbitpos ?? platform?.cbitpos ?? 0)
+    .set("reduced-phys-bits", s.reducedPhysBits ?? platform?.reducedPhysBits ?? 0)
     .set("policy", s.policy ?? 0)
     .opt("dh-cert-file", s.dhCert !== undefined ? `${dir}/dh_cert.base64` : undefined)
     .opt("session-file", s.session !== undefined ? `${dir}/session.base64` : undefined)

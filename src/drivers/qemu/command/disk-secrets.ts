@@ -35,7 +35,8 @@ function encryptionSecretId(nodes: DiskNodes, i: number): string {
   return `${nodes.format ?? nodes.storage}-encryption-secret${i}`;
 }
 
-function secretObject(b: Build, id: string, value: Uint8Array): Props {
+/** A `secret` object carrying `value` encrypted with the domain's master key. */
+export function secretObject(b: Build, id: string, value: Uint8Array): Props {
   const key = b.ctx.masterKey;
   if (!key) {
     throw new VirtError("CONFIG_UNSUPPORTED", {

@@ -3,6 +3,7 @@
  * optional copy-on-read layer; node names `libvirt-N-storage`/`libvirt-N-format`) and the
  * `-device` that exposes it (ide/sata/scsi/virtio/usb/floppy), with libvirt's key order.
  */
+import { buildThrottleFilters } from "./throttle.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import type { DiskDef, DiskSourceHost } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
@@ -23,6 +24,8 @@ export interface DiskNodes {
   storage: string;
   format?: string;
   copyOnRead?: string;
+  /** `<throttlefilters>`: one `throttle` node per group, top of the chain last. */
+  throttle?: { node: string; group: string }[];
 }
 
 function diskXpath(b: Build, disk: DiskDef): string {
@@ -132,6 +135,10 @@ export function assignDiskNodes(b: Build): Map<DiskDef, DiskNodes> {
     const nodes: DiskNodes = { storage: `libvirt-${n}-storage` };
     if (needsFormatLayer(b, d)) nodes.format = `libvirt-${n}-format`;
     if (d.driver?.copy_on_read === true) nodes.copyOnRead = `libvirt-CoR-${d.target.dev}`;
+    // the filters take the numbers after the disk's own nodes
+    const filters = d.throttleFilters ?? [];
+    if (filters.length > 0)
+      nodes.throttle = filters.map((group) => ({ node: `libvirt-${++n}-filter`, group }));
     map.set(d, nodes);
   }
   return map;
@@ -336,7 +343,7 @@ export function formatProps(disk: DiskDef, nodes: DiskNodes): Props {
 
 /** The node the device uses (`drive=`). */
 export function effectiveNode(nodes: DiskNodes): string {
-  return nodes.copyOnRead ?? nodes.format ?? nodes.storage;
+  return nodes.throttle?.at(-1)?.node ?? nodes.copyOnRead ?? nodes.format ?? nodes.storage;
 }
 
 export function diskDeviceProps(
@@ -516,6 +523,7 @@ export function buildDisks(
             .set("discard", "unmap"),
         );
       }
+      buildThrottleFilters(b, n);
     }
     b.addJson("-device", diskDeviceProps(b, disk, n, bootIndex(disk)));
   }

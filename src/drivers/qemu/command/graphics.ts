@@ -1,6 +1,7 @@
 /**
  * Graphics (`-vnc`, `-spice`, `-display sdl|egl-headless|dbus`) and video devices.
  */
+import { secretObject } from "./disk-secrets.ts";
 import type { GraphicsDef, VideoDef } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
@@ -21,6 +22,16 @@ export function audioIdFor(b: Build, id: number | undefined): string {
 
 function listenOf(g: GraphicsDef): GraphicsDef["listens"][number] {
   return g.listens[0] ?? { type: "address" };
+}
+
+/** The address of a listen: its own, else its network's, else qemu.conf's default for the kind. */
+function listenAddress(b: Build, l: GraphicsDef["listens"][number], fallback: string | undefined): string {
+  if (l.address !== undefined) return l.address;
+  if (l.type === "network" && l.network !== undefined) {
+    const a = b.ctx.networkListenAddress?.(l.network);
+    if (a !== undefined) return a;
+  }
+  return fallback ?? "127.0.0.1";
 }
 
 /**
@@ -65,7 +76,7 @@ function buildVnc(b: Build, g: GraphicsDef): void {
           reason: "vnc port must be in range [5900,65535]",
         });
       }
-      const addr = l.address ?? b.ctx.graphics?.vncListen ?? "127.0.0.1";
+      const addr = listenAddress(b, l, b.ctx.graphics?.vncListen);
       opt = `${addr.includes(":") ? `[${addr}]` : addr}:${port - 5900}`;
       if (g.websocket !== undefined && g.websocket !== 0) {
         const ws = g.websocket === -1 ? allocate(b, "websocket") : g.websocket;
@@ -82,6 +93,7 @@ function buildVnc(b: Build, g: GraphicsDef): void {
   const conf = b.ctx.graphics;
   // qemu.conf's vnc_tls: the server's x509 credentials as an object of their own
   let creds: Props | undefined;
+  let tlsSecret: Props | undefined;
   if (conf?.vncTLS === true && l.type !== "none") {
     creds = new Props()
       .set("qom-type", "tls-creds-x509")
@@ -89,6 +101,18 @@ function buildVnc(b: Build, g: GraphicsDef): void {
       .set("dir", conf.vncTLSx509certdir ?? "/etc/pki/libvirt-vnc")
       .set("endpoint", "server")
       .set("verify-peer", conf.vncTLSx509verify === true);
+    // vnc_tls_x509_secret_uuid: the key's password goes to QEMU as an encrypted secret
+    if (conf.vncTLSx509secretUUID !== undefined) {
+      const secretId = "vnc-tls-creds0-secret0";
+      const get = b.ctx.secretValue;
+      if (!get)
+        fail("QEMU_CMD_CONTEXT_MISSING", {
+          element: "vnc graphics",
+          what: `the value of secret ${conf.vncTLSx509secretUUID} (vnc_tls_x509_secret_uuid)`,
+        });
+      tlsSecret = secretObject(b, secretId, get({ uuid: conf.vncTLSx509secretUUID }, "tls"));
+      creds.set("passwordid", secretId);
+    }
     opt += ",tls-creds=vnc-tls-creds0";
   }
   if (conf?.vncSASL === true && l.type !== "none") {
@@ -97,6 +121,7 @@ function buildVnc(b: Build, g: GraphicsDef): void {
   }
   if (g.powerControl === true) opt += ",power-control=on";
   opt += `,audiodev=${audio}`;
+  if (tlsSecret) b.addJson("-object", tlsSecret);
   if (creds) b.addJson("-object", creds);
   b.add("-vnc", opt);
   if (g.keymap !== undefined) b.add("-k", g.keymap);
@@ -160,7 +185,7 @@ function buildSpice(b: Build, g: GraphicsDef): void {
         opt += `tls-port=${tlsPort},`;
         hasSecure = true;
       }
-      if (port > 0 || tlsPort > 0) opt += `addr=${l.address ?? b.ctx.graphics?.spiceListen ?? "127.0.0.1"},`;
+      if (port > 0 || tlsPort > 0) opt += `addr=${listenAddress(b, l, b.ctx.graphics?.spiceListen)},`;
       break;
     }
     case "none":
@@ -277,6 +302,15 @@ export function buildGraphics(b: Build): void {
         b.add("-display", opt);
         break;
       }
+      case "rdp":
+        // served by the qemu-rdp process, which attaches to QEMU's D-Bus display: nothing
+        // on QEMU's own command line
+        if (!b.def.devices.graphics.some((x) => x.type === "dbus"))
+          fail("QEMU_CMD_UNSUPPORTED", {
+            element: "graphics type 'rdp'",
+            reason: "the qemu-rdp server needs a <graphics type='dbus'> display to attach to",
+          });
+        break;
       default:
         fail("QEMU_CMD_UNSUPPORTED", {
           element: `graphics type '${g.type}'`,

@@ -3,6 +3,9 @@
  * context (what the driver prepared on the host) to the environment and argv of QEMU, following
  * libvirt 11.3's choices (option order, JSON key order, node names, aliases).
  */
+import { buildPstore } from "./pstore.ts";
+import { buildThrottleGroups } from "./throttle.ts";
+import { buildSysinfo } from "./sysinfo.ts";
 import { assignAliases } from "../../../conf/domain/index.ts";
 import type { DeviceCommon, DomainDef } from "../../../conf/domain/types.ts";
 import { Build, requireFlag } from "./build.ts";
@@ -161,7 +164,9 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
   buildSmp(b);
   buildIothreads(b);
   buildNuma(b);
+  buildThrottleGroups(b);
   b.add("-uuid", def.uuid);
+  buildSysinfo(b);
   if (def.genid !== undefined) {
     requireFlag(b, "vmgenid", "<genid>");
     b.addJson("-device", new Props().set("driver", "vmgenid").set("guid", def.genid).set("id", "vmgenid0"));
@@ -209,6 +214,7 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
   }
   buildPanics(b);
   buildVsock(b);
+  buildPstore(b);
   const at = def.features?.asyncTeardown;
   if (at !== undefined && b.has("run-with.async-teardown"))
     b.add("-run-with", `async-teardown=${at ? "on" : "off"}`);

@@ -69,6 +69,8 @@ export function buildAccel(b: Build): void {
     s = "kvm";
     const ring = b.def.features?.kvm?.features.find((k) => k.name === "dirty-ring");
     if (ring?.state === true && ring.attrs?.size !== undefined) s += `,dirty-ring-size=${ring.attrs.size}`;
+  } else if (b.accel === "hvf") {
+    s = "hvf";
   } else {
     s = "tcg";
     const tb = b.def.features?.tcg?.tbCache;
@@ -200,12 +202,15 @@ export function buildBoot(b: Build): void {
     b.add("-shim", os.shim);
   }
   if (os.dtb !== undefined) b.add("-dtb", os.dtb);
+  // a raw table carries its own header; slic and msdm tables get their signature from QEMU
   for (const t of os.acpiTables ?? []) {
-    if (t.type === "slic") b.add("-acpitable", `sig=SLIC,file=${escapeComma(t.path)}`);
+    if (t.type === "raw") b.add("-acpitable", `file=${escapeComma(t.path)}`);
+    else if (t.type === "slic" || t.type === "msdm")
+      b.add("-acpitable", `sig=${t.type.toUpperCase()},file=${escapeComma(t.path)}`);
     else
       fail("QEMU_CMD_UNSUPPORTED", {
         element: `ACPI table type '${t.type}'`,
-        reason: "only 'slic' tables are supported",
+        reason: "QEMU takes 'raw', 'slic' and 'msdm' tables",
       });
   }
 }

@@ -103,6 +103,11 @@ export interface CommandContext {
   /** Resolves `<source network='...'/>`. */
   readonly resolveNetwork?: (network: string, portgroup?: string) => ResolvedNetwork | undefined;
   /**
+   * The address a graphics `<listen type='network'>` binds to: the network's first IP address
+   * (libvirt's networkGetNetworkAddress); undefined when unknown.
+   */
+  readonly networkListenAddress?: (network: string) => string | undefined;
+  /**
    * The socket to the vhost-user GPU process started for a `<video>` with `<driver
    * name='vhostuser'>` (by device alias); undefined when none was started.
    */
@@ -148,10 +153,12 @@ export interface CommandContext {
     readonly spiceSASLdir?: string;
     /** qemu.conf spice_auto_unix_socket: an address listen without address becomes a socket */
     readonly spiceAutoUnixSocket?: boolean;
-    /** qemu.conf vnc_tls, vnc_tls_x509_cert_dir, vnc_tls_x509_verify */
+    /** qemu.conf vnc_tls, vnc_tls_x509_cert_dir, vnc_tls_x509_verify, vnc_tls_x509_secret_uuid */
     readonly vncTLS?: boolean;
     readonly vncTLSx509certdir?: string;
     readonly vncTLSx509verify?: boolean;
+    /** The secret holding the password of the server's private key (looked up as usage `tls`). */
+    readonly vncTLSx509secretUUID?: string;
     /** qemu.conf vnc_auto_unix_socket: an address listen without address becomes a socket */
     readonly vncAutoUnixSocket?: boolean;
     /** qemu.conf vnc_sasl and vnc_sasl_dir */

@@ -11,6 +11,7 @@ import type { QmpClient } from "../monitor/index.ts";
 import {
   checkGraphicsChange,
   graphicsPasswordChanged,
+  networkListenAddress,
   setGraphicsPassword,
   withGraphicsPassword,
 } from "./graphics.ts";
@@ -154,4 +155,21 @@ test("a running guest's graphics change only their password (libvirt's messages 
     { ...g, passwd: "b" },
   );
   assert.deepEqual([next.passwd, next.passwdValidTo, next.port], ["b", undefined, 5901]);
+});
+
+test("a graphics listen on a network binds the network's first IP address", () => {
+  const net = (ips: string) => `<network><name>n</name><bridge name='virbr9'/>${ips}</network>`;
+  assert.equal(
+    networkListenAddress(
+      "n",
+      net(
+        "<ip address='192.168.122.1' netmask='255.255.255.0'/><ip family='ipv6' address='2001:db8::1' prefix='64'/>",
+      ),
+    ),
+    "192.168.122.1",
+  );
+  assert.throws(
+    () => networkListenAddress("n", net("")),
+    (e: unknown) => isVirtError(e) && /network 'n' has no IP address/.test(e.message),
+  );
 });

@@ -12,6 +12,8 @@ import type { DomainDef, GraphicsDef } from "../../../conf/domain/types.ts";
 import { keycodeSetName, translateKeycode } from "../../../conf/keycodes.ts";
 import { passwdValidToSeconds } from "../../../conf/domain/parse-media.ts";
 import type { PortAllocator } from "../../../host/ports.ts";
+import { parseNetwork } from "../../../conf/network/parse.ts";
+import { networkDriverFor } from "../../network/driver.ts";
 import { checkFlags, strerror, VirtError } from "../../../util/errors/index.ts";
 import type { Socket } from "node:net";
 import { socketFd, socketPair } from "../../../util/fdpass.ts";
@@ -73,6 +75,13 @@ function spiceNeeds(g: GraphicsDef, tls: boolean): { port: boolean; tls: boolean
  * Reserves the graphics ports of `live` (the definition about to start) and writes the chosen
  * ones into it. On failure nothing stays reserved.
  */
+/** The address a graphics listen on network `name` binds: the first `<ip>` of its XML. */
+export function networkListenAddress(name: string, networkXml: string): string {
+  const address = parseNetwork(networkXml).def.ips[0]?.address;
+  if (address === undefined) throw new VirtError("QEMU_GRAPHICS_NETWORK_NO_ADDRESS", { network: name });
+  return address;
+}
+
 export async function reserveGraphicsPorts(
   drv: QemuDriver,
   live: DomainDef,
@@ -94,6 +103,19 @@ export async function reserveGraphicsPorts(
   };
   try {
     for (const g of live.devices.graphics) {
+      // a listen on a network binds the network's first address, written into the live XML
+      // (libvirt's qemuProcessGraphicsSetupNetworkAddress)
+      const listen = g.listens[0];
+      if (
+        (g.type === "vnc" || g.type === "spice") &&
+        listen?.type === "network" &&
+        listen.address === undefined &&
+        listen.network !== undefined
+      ) {
+        const nd = await networkDriverFor(drv.root);
+        const xml = nd.getXMLDesc(nd.lookupByName(listen.network), 0);
+        g.listens[0] = { ...listen, address: networkListenAddress(listen.network, xml) };
+      }
       // libvirt's qemuProcessGraphicsSetupListen: the live XML names the address QEMU listens on
       // (qemu.conf's vnc_listen / spice_listen), or with spice_auto_unix_socket a socket
       const first = g.listens[0];

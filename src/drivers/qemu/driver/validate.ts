@@ -87,6 +87,15 @@ export function checkAgainstCaps(def: DomainDef, caps: QemuCaps): void {
     }
     throw new VirtError("QEMU_MACHINE_UNSUPPORTED", { emulator: caps.emulator, machine }, where);
   }
+  // RDP is served by libvirt's qemu-rdp helper over the D-Bus display; tvirt does not run it,
+  // and a guest must not start as if its RDP server were there
+  const rdp = def.devices.graphics.findIndex((g) => g.type === "rdp");
+  if (rdp >= 0)
+    throw new VirtError(
+      "QEMU_CMD_UNSUPPORTED",
+      { element: "graphics type 'rdp'", reason: "tvirt does not start the qemu-rdp server" },
+      { xpath: `/domain/devices/graphics[${rdp + 1}]` },
+    );
 }
 
 /** The physical address widths QEMU gives an x86 vCPU (`phys-bits`); it refuses others at start. */
