@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type {
   AudioDef,
+  ControllerDef,
   AudioSdlDriver,
   AudioType,
   DomainDef,
@@ -16,6 +17,7 @@ import type {
 } from "./types.ts";
 import { isI440fx, isQ35, isX86 } from "./machine.ts";
 import { findController, isUsb2Companion, maybeAddController } from "./controllers.ts";
+import { insertController } from "./parse-devices.ts";
 import { deviceDefaults, chrDefaults, controllerDefaults } from "./defaults-devices.ts";
 import { commonDefaults } from "./defaults-common.ts";
 import { assignAddresses } from "./address.ts";
@@ -234,6 +236,7 @@ function cpuPostParse(def: DomainDef): void {
  */
 function assignControllerIndexes(def: DomainDef): void {
   const list = def.devices.controllers;
+  const unindexed = list.some((c) => c.index === -1);
   list.forEach((c, i) => {
     if (c.index !== -1) return;
     const prev = i > 0 ? list[i - 1] : undefined;
@@ -251,6 +254,11 @@ function assignControllerIndexes(def: DomainDef): void {
     while (list.some((x) => x !== c && x.type === c.type && x.index === idx)) idx++;
     c.index = idx;
   });
+  if (!unindexed) return;
+  // Now indexed, each takes its place among its type (a USB2 master ahead of its companions).
+  const sorted: ControllerDef[] = [];
+  for (const c of list) insertController(sorted, c);
+  list.splice(0, list.length, ...sorted);
 }
 
 export function applyDefaults(def: DomainDef, ctx: DefaultsContext): void {

@@ -55,19 +55,23 @@ export function emptyDevices(): Devices {
 }
 
 /**
- * Inserts a controller where libvirt would: after the last controller of the same type whose
- * index is not greater, before the first one with a greater index; at the end if none of its type.
+ * Inserts a controller where libvirt would (virDomainControllerInsertPreAlloced): after the last
+ * controller of the same type whose index is not greater, before the first one with a greater
+ * index; a USB2 master (no `<master>`) goes before the companions sharing its index; at the end
+ * if none of its type. One still unindexed (-1) goes right after the last of its type.
  */
 export function insertController(list: ControllerDef[], c: ControllerDef): void {
   let at = -1;
   for (let i = list.length - 1; i >= 0; i--) {
     const cur = list[i]!;
     if (cur.type !== c.type) continue;
-    if (cur.index > c.index) at = i;
-    else if (at === -1) {
+    if (c.index === -1) {
       at = i + 1;
       break;
-    } else break;
+    }
+    if (cur.index > c.index) at = i;
+    else if (!c.master && cur.master && cur.index === c.index) at = i;
+    else if (at === -1) at = i + 1;
   }
   if (at === -1) list.push(c);
   else list.splice(at, 0, c);
@@ -93,12 +97,7 @@ function addController(d: Devices, el: XmlElement): void {
     // libvirt keeps it unindexed (-1) right after the last controller of its type and gives it
     // the lowest unused index once all are read.
     c.index = -1;
-    let last = -1;
-    d.controllers.forEach((x, i) => {
-      if (x.type === c.type) last = i;
-    });
-    if (last === -1) d.controllers.push(c);
-    else d.controllers.splice(last + 1, 0, c);
+    insertController(d.controllers, c);
     return;
   }
   if (c.type !== "usb" && d.controllers.some((x) => x.type === c.type && x.index === c.index)) {

@@ -372,6 +372,13 @@ function parsePciTarget(el: XmlElement, c: ControllerDef): void {
   c.target = t;
 }
 
+/** First EHCI1 port of each ICH9 UHCI companion. */
+const USB_COMPANION_START_PORT: Readonly<Record<string, number>> = {
+  "ich9-uhci1": 0,
+  "ich9-uhci2": 2,
+  "ich9-uhci3": 4,
+};
+
 export function parseController(el: XmlElement): ControllerDef & { indexGiven: boolean } {
   const type = reqEnum(el, "type", CONTROLLER_TYPES);
   const index = uintAttr(el, "index", { hex: false, max: 0x7fffffff });
@@ -415,6 +422,12 @@ export function parseController(el: XmlElement): ControllerDef & { indexGiven: b
   parseVirtioOptions(driver, c);
   const master = el.child("master");
   if (master) c.master = { startport: uintAttr(master, "startport", { hex: false, max: 0xffffffff }) ?? 0 };
+  else if (type === "usb" && model !== undefined && model in USB_COMPANION_START_PORT) {
+    // An ICH9 UHCI written without <master> is still its EHCI1's companion: libvirt gives it
+    // the two ports its function owns (UHCI1 0-1, UHCI2 2-3, UHCI3 4-5) already while parsing,
+    // so it sorts behind its master like one written with <master>.
+    c.master = { startport: USB_COMPANION_START_PORT[model]! };
+  }
   parseDeviceInfo(el, c);
   return c;
 }

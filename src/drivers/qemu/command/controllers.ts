@@ -140,7 +140,10 @@ function pciProps(c: ControllerDef): Props | undefined {
   const p = new Props().set("driver", name);
   switch (model) {
     case "pci-bridge":
-      return p.set("chassis_nr", t.chassisNr ?? c.index).set("id", c.alias ?? "");
+      // memReserve is in KiB, QEMU's mem-reserve in bytes
+      p.set("chassis_nr", t.chassisNr ?? c.index);
+      if (t.memReserve) p.set("mem-reserve", t.memReserve * 1024);
+      return p.set("id", c.alias ?? "");
     case "pci-expander-bus":
     case "pcie-expander-bus":
       p.set("bus_nr", t.busNr ?? 0).set("id", c.alias ?? "");
