@@ -111,9 +111,11 @@ export function assignUsbAddresses(def: DomainDef): void {
       set.hubs.set(c.index, new Map());
     }
   }
-  const available = [...set.ports.values()].reduce((a, b) => a + b, 0);
-  if (devices.length > available) {
-    const needed = Math.ceil((devices.length - available + 1) / (HUB_PORTS - 1));
+  // hubs count both ways: each takes a port and brings its own (qemuDomainUSBAddressAddHubs)
+  const available = [...set.ports.values()].reduce((a, b) => a + b, 0) + def.devices.hubs.length * HUB_PORTS;
+  const count = devices.length + def.devices.hubs.length;
+  if (count > available) {
+    const needed = Math.ceil((count - available + 1) / (HUB_PORTS - 1));
     for (let i = 0; i < needed; i++) def.devices.hubs.push({ type: "usb" });
   }
   for (const dev of usbDevices(def, true)) {

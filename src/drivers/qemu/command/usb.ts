@@ -51,9 +51,10 @@ function usbDevices(def: DomainDef, withHubs: boolean): DeviceCommon[] {
   if (withHubs) out.push(...d.hubs);
   out.push(...d.hostdevs.filter((h) => h.type === "usb"));
   out.push(...d.disks.filter((x) => x.target.bus === "usb"));
-  out.push(...d.sounds.filter((s) => s.model === "usb"));
-  out.push(...d.inputs.filter((i) => i.bus === "usb"));
   out.push(...d.controllers.filter((c) => c.type === "ccid"));
+  out.push(...d.inputs.filter((i) => i.bus === "usb"));
+  out.push(...d.serials.filter((s) => s.target.type === "usb-serial"));
+  out.push(...d.sounds.filter((s) => s.model === "usb"));
   out.push(...d.redirdevs);
   // usb-net interfaces (their place among the kinds is not pinned down by libvirt's suite)
   out.push(...d.interfaces.filter((n) => n.model === "usb-net"));
@@ -117,8 +118,10 @@ export function assignUsbAddresses(def: DomainDef): void {
     buses.set(c.index, newHub(controllerPorts(c.model, c.ports)));
   }
   if (buses.size === 0) return;
-  // add hubs when the devices outnumber the ports
-  const available = [...buses.values()].reduce((n, h) => n + h.ports.length, 0);
+  // add hubs when the devices (hubs included) outnumber the ports of the controllers and of the
+  // hubs already there (qemuDomainUSBAddressAddHubs)
+  const available =
+    [...buses.values()].reduce((n, h) => n + h.ports.length, 0) + def.devices.hubs.length * HUB_PORTS;
   const count = usbDevices(def, true).length;
   if (count > available && available > 0) {
     const needed = Math.ceil((count - available + 1) / (HUB_PORTS - 1));
