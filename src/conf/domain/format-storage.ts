@@ -227,6 +227,7 @@ export function formatController(w: XmlWriter, c: ControllerDef): void {
         ...virtioAttrs(c),
       });
     formatInfo(w, c, c.master);
+    if (c.pcihole64 !== undefined) w.text("pcihole64", c.pcihole64, { unit: "KiB" });
   });
 }
 

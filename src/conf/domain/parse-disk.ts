@@ -22,6 +22,7 @@ import {
   onOff,
   reqEnum,
   reqStr,
+  sizeText,
   str,
   uintAttr,
   uintText,
@@ -407,6 +408,8 @@ export function parseController(el: XmlElement): ControllerDef & { indexGiven: b
     }
     const t = el.child("target");
     if (t) parsePciTarget(t, c);
+    const hole = el.child("pcihole64");
+    if (hole) c.pcihole64 = sizeText(hole);
   }
   const driver = el.child("driver");
   if (driver) {

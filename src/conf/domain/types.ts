@@ -708,6 +708,8 @@ export interface ControllerDef extends DeviceCommon {
   driver?: ControllerDriver;
   /** `<master startport=/>` of a USB companion controller */
   master?: { startport: number };
+  /** `<pcihole64>` of a PCI root controller: the 64-bit PCI hole's size in KiB */
+  pcihole64?: number;
 }
 
 export type InterfaceType =

@@ -7,6 +7,7 @@ import type { XmlElement } from "../xml.ts";
 import type {
   ChrDef,
   ChrSource,
+  ControllerDef,
   DeviceAddress,
   DeviceCommon,
   DiskDef,
@@ -18,6 +19,7 @@ import type {
 } from "./types.ts";
 import { parseBitmap } from "./bitmap.ts";
 import { checkUsbAddresses } from "./address-usb.ts";
+import { isI440fx } from "./machine.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
 /** Smallest guest memory libvirt's QEMU driver accepts without complaint (KiB). */
@@ -352,6 +354,12 @@ function memoryDevices(def: DomainDef): void {
   });
 }
 
+/** The 64-bit PCI hole is sized on the root bus of its own machine (qemuValidateDomainDeviceDefControllerPCI). */
+function pcihole64(def: DomainDef, c: ControllerDef): void {
+  const own = c.model === "pci-root" ? isI440fx(def) : c.model === "pcie-root" ? isQ35(def) : undefined;
+  if (own === false) throw new VirtError("DOMAIN_PCIHOLE64_MACHINE", { machine: def.os.machine ?? "" });
+}
+
 /** PCI controllers (virDomainControllerDefValidate and the NUMA node of expander buses). */
 function controllers(def: DomainDef): void {
   const count = def.cpu?.numa?.cells.length ?? 0;
@@ -361,6 +369,7 @@ function controllers(def: DomainDef): void {
     if ((c.model === "pci-root" || c.model === "pcie-root") && c.address) {
       throw new VirtError("DOMAIN_PCI_ROOT_ADDRESS", {}, { xpath: `${xpath}/address` });
     }
+    if (c.pcihole64 !== undefined) pcihole64(def, c);
     const node = c.target?.node;
     if (node !== undefined && node >= count) {
       throw new VirtError(

@@ -517,6 +517,12 @@ export const domainErrors = {
     kind: "user",
     template: "pci-root and pcie-root controllers should have index 0",
   },
+  DOMAIN_PCIHOLE64_MACHINE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Setting the 64-bit PCI hole size is not supported for machine '{machine}'",
+  },
   DOMAIN_PCI_ROOT_ADDRESS: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "DOMAIN",

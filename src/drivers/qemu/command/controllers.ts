@@ -209,6 +209,23 @@ export function controllerProps(b: Build, c: ControllerDef): Props | undefined {
   return p;
 }
 
+/** `-global` properties of the root PCI bus: the 64-bit PCI hole's size (qemuBuildGlobalControllerCommandLine). */
+export function buildGlobalControllers(b: Build): void {
+  for (const c of b.def.devices.controllers) {
+    if (c.type !== "pci" || c.pcihole64 === undefined) continue;
+    const host =
+      c.model === "pci-root" ? "i440FX-pcihost" : c.model === "pcie-root" ? "q35-pcihost" : undefined;
+    if (!host) {
+      fail(
+        "QEMU_CMD_UNSUPPORTED",
+        { element: "<pcihole64>", reason: "the 64-bit PCI hole is set on root PCI controllers only" },
+        { xpath: xpathOf(c) },
+      );
+    }
+    b.add("-global", `${host}.pci-hole64-size=${c.pcihole64}K`);
+  }
+}
+
 function forbidsLegacyUsb(b: Build): boolean {
   return b.isQ35 || b.machineName.startsWith("virt");
 }

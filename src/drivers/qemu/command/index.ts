@@ -10,7 +10,7 @@ import { assignAliases } from "../../../conf/domain/index.ts";
 import type { DeviceCommon, DomainDef } from "../../../conf/domain/types.ts";
 import { Build, requireFlag } from "./build.ts";
 import { buildChannels, buildConsoles, buildMonitor, buildParallels, buildSerials } from "./chardev.ts";
-import { buildControllers, buildControllersOfType } from "./controllers.ts";
+import { buildControllers, buildControllersOfType, buildGlobalControllers } from "./controllers.ts";
 import { buildCpu, buildSmp } from "./cpu.ts";
 import {
   buildAudios,
@@ -178,6 +178,7 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
   buildPM(b);
   buildBoot(b);
   buildIommu(b);
+  buildGlobalControllers(b);
   buildControllers(b);
   buildMemoryDevices(b);
   buildHubs(b);
