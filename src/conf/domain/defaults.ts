@@ -196,6 +196,25 @@ function defaultDevices(def: DomainDef, facts: DomainFacts): void {
   defaultAudio(def, facts.hostAudio);
 }
 
+/** vCPUs a q35 guest reaches without the IOMMU's extended interrupt mode (8-bit APIC IDs). */
+const MAX_VCPUS_WITHOUT_EIM = 255;
+
+/**
+ * A new q35 guest with more vCPUs than 8-bit APIC IDs address gets what x2APIC needs: an Intel
+ * IOMMU (added when there is none) with interrupt remapping and EIM, and the split irqchip
+ * (`<ioapic driver='qemu'/>`) that remapping requires. Settings the XML gives are kept.
+ */
+function eimForManyVcpus(def: DomainDef): void {
+  if (!isX86(def.os.arch) || !isQ35(def) || def.vcpu.count <= MAX_VCPUS_WITHOUT_EIM) return;
+  const iommu = (def.devices.iommu ??= { model: "intel" });
+  if (iommu.model !== "intel") return;
+  const driver = (iommu.driver ??= {});
+  driver.intremap ??= "on";
+  driver.eim ??= "on";
+  const features = (def.features ??= {});
+  features.ioapic ??= { driver: "qemu" };
+}
+
 /** qemuDomainDefSetDefaultCPU. */
 function defaultCpu(def: DomainDef, facts: DomainFacts): void {
   if (def.cpu && (def.cpu.mode !== "custom" || def.cpu.model?.name)) return;
@@ -268,6 +287,7 @@ export function applyDefaults(def: DomainDef, ctx: DefaultsContext): void {
   // libvirt selects firmware right after the machine's defaults (qemuDomainDefBootPostParse)
   ctx.facts.fillFirmware?.(def, ctx.abiUpdate);
   defaultDevices(def, ctx.facts);
+  if (ctx.abiUpdate) eimForManyVcpus(def);
   defaultCpu(def, ctx.facts);
   cpuPostParse(def);
   chrDefaults(def);
