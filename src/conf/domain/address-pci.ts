@@ -71,7 +71,8 @@ function allDevices(
   for (const x of d.hostdevs)
     out.push({
       info: x,
-      flags: x.type === "pci" || x.type === "mdev" ? f.pcie : x.type === "scsi_host" ? f.virtio : 0,
+      flags:
+        x.type === "pci" || x.type === "mdev" ? f.pcie : x.type === "scsi_host" ? virtioModel(x.model, f) : 0,
     });
   for (const x of d.videos) out.push({ info: x, flags: videoFlags(x.model.type, f) });
   for (const x of d.controllers) out.push({ info: x, flags: controllerFlags(x, f), controller: x });
@@ -344,7 +345,12 @@ function assignSlots(def: DomainDef, set: PciAddressSet, f: Flags): void {
         (h.type === "pci" || h.type === "scsi_host" || (h.type === "mdev" && h.model === "vfio-pci")),
     ),
   ];
-  for (const h of hostdevs) if (isWanted(h) && h.address?.type !== "unassigned") nextFor(set, h, f.pcie);
+  for (const h of hostdevs) {
+    if (!isWanted(h) || h.address?.type === "unassigned") continue;
+    // vhost-scsi is a virtio device: its transitional model sits on conventional PCI
+    const scsiHost = d.hostdevs.find((x) => x === h && x.type === "scsi_host");
+    nextFor(set, h, scsiHost ? virtioModel(scsiHost.model, f) : f.pcie);
+  }
   const mb = d.memballoon;
   if (mb && mb.model !== "none" && isWanted(mb)) nextFor(set, mb, virtioModel(mb.model, f));
   for (const r of d.rngs) if (isWanted(r)) nextFor(set, r, virtioModel(r.model, f));
