@@ -49,8 +49,9 @@ export function usbDevices(def: DomainDef, withHubs: boolean): DeviceCommon[] {
     ...d.serials.filter((s) => s.target.type === "usb-serial"),
     ...d.sounds.filter((s) => s.model === "usb"),
     ...d.redirdevs,
-    // usb-net interfaces take a port too (libvirt's suite has them alone on the bus, so their
-    // place among the other kinds is not pinned down by it)
+    // usb-mtp file systems and usb-net interfaces take a port too (libvirt's suite has them
+    // alone on the bus, so their place among the other kinds is not pinned down by it)
+    ...d.filesystems.filter((f) => f.driver?.type === "mtp"),
     ...d.interfaces.filter((n) => n.model === "usb-net"),
   ];
 }

@@ -6,7 +6,7 @@ import type { FilesystemDef } from "../../../conf/domain/types.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
-import { escapeComma, type Props } from "./escape.ts";
+import { escapeComma, Props } from "./escape.ts";
 import { virtioProps } from "./virtio.ts";
 
 function fsXpath(b: Build, fs: FilesystemDef): string {
@@ -84,6 +84,17 @@ export function buildFilesystems(b: Build): void {
         .set("id", alias)
         .set("fsdev", `fsdev-${alias}`)
         .set("mount_tag", fs.target.dir);
+      addAddressProps(b, p, fs, element);
+      b.addJson("-device", p);
+    } else if (driver === "mtp") {
+      // a USB MTP device exporting the directory (no fsdev behind it)
+      requireFlag(b, "usb-mtp", element, fsXpath(b, fs));
+      const p = new Props()
+        .set("driver", "usb-mtp")
+        .set("id", alias)
+        .set("rootdir", fs.source?.dir ?? "")
+        .set("desc", fs.target.dir)
+        .set("readonly", fs.readonly === true);
       addAddressProps(b, p, fs, element);
       b.addJson("-device", p);
     } else if (driver === "virtiofs") {

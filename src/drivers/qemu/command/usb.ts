@@ -56,7 +56,9 @@ function usbDevices(def: DomainDef, withHubs: boolean): DeviceCommon[] {
   out.push(...d.serials.filter((s) => s.target.type === "usb-serial"));
   out.push(...d.sounds.filter((s) => s.model === "usb"));
   out.push(...d.redirdevs);
-  // usb-net interfaces (their place among the kinds is not pinned down by libvirt's suite)
+  // usb-mtp file systems and usb-net interfaces (their place among the kinds is not pinned down
+  // by libvirt's suite)
+  out.push(...d.filesystems.filter((f) => f.driver?.type === "mtp"));
   out.push(...d.interfaces.filter((n) => n.model === "usb-net"));
   return out;
 }
