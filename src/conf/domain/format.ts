@@ -35,6 +35,7 @@ import {
   formatVsock,
 } from "./format-misc.ts";
 import { formatInfo } from "./format-info.ts";
+import { formatLease } from "./lease.ts";
 import { liveWriters, onOff, statusWriters } from "./format-info.ts";
 import { QEMU_NS } from "./parse-qemu-ns.ts";
 import { formatSysinfo } from "./sysinfo.ts";
@@ -47,6 +48,7 @@ function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
     if (d.emulator !== undefined) w.text("emulator", d.emulator);
     for (const x of d.disks) formatDisk(w, x);
     for (const x of d.controllers) formatController(w, x);
+    for (const x of d.leases ?? []) formatLease(w, x);
     for (const x of d.filesystems) formatFilesystem(w, x);
     for (const x of d.interfaces) formatInterface(w, x);
     for (const x of d.smartcards ?? []) formatSmartcard(w, x);

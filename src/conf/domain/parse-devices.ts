@@ -26,6 +26,7 @@ import {
   parseWatchdog,
 } from "./parse-misc.ts";
 import { structural } from "./reader.ts";
+import { parseLease } from "./lease.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
 export function emptyDevices(): Devices {
@@ -115,6 +116,7 @@ type Handler = (d: Devices, el: XmlElement) => void;
 const handlers: Readonly<Record<string, Handler>> = {
   disk: (d, el) => d.disks.push(parseDisk(el)),
   controller: addController,
+  lease: (d, el) => (d.leases ??= []).push(parseLease(el)),
   filesystem: (d, el) => d.filesystems.push(parseFilesystem(el)),
   interface: (d, el) => d.interfaces.push(parseInterface(el)),
   serial: (d, el) => d.serials.push(parseChr(el)),

@@ -1355,6 +1355,15 @@ export interface PstoreDef extends DeviceCommon {
   size: number;
 }
 
+/** `<lease><lockspace/><key/><target path= offset=/></lease>` */
+export interface LeaseDef {
+  lockspace?: string;
+  key: string;
+  path: string;
+  /** bytes into `path` */
+  offset?: bigint;
+}
+
 /** `<devices>` */
 export interface Devices {
   emulator?: string;
@@ -1381,6 +1390,8 @@ export interface Devices {
   redirdevs: RedirdevDef[];
   /** `<smartcard>` devices (absent: none) */
   smartcards?: SmartcardDef[];
+  /** `<lease>` lock manager leases (absent: none) */
+  leases?: LeaseDef[];
   /** `<redirfilter>`: which USB devices redirection lets through, in order */
   redirfilter?: RedirFilterRule[];
   hubs: HubDef[];
