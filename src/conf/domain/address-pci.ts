@@ -77,7 +77,12 @@ function allDevices(
   for (const x of d.videos) out.push({ info: x, flags: videoFlags(x.model.type, f) });
   for (const x of d.controllers) out.push({ info: x, flags: controllerFlags(x, f), controller: x });
   for (const x of d.serials) out.push({ info: x, flags: x.target.type === "pci-serial" ? f.pci : 0 });
-  for (const x of [...d.parallels, ...d.channels, ...d.consoles]) out.push({ info: x, flags: 0 });
+  // The first console of serial type stands for the first serial port (whose address it
+  // repeats): libvirt skips it (virDomainSkipBackcompatConsole).
+  const consoles = d.consoles.filter(
+    (c, i) => !(i === 0 && d.serials.length > 0 && (c.target.type === undefined || c.target.type === "serial")),
+  );
+  for (const x of [...d.parallels, ...d.channels, ...consoles]) out.push({ info: x, flags: 0 });
   for (const x of d.inputs) out.push({ info: x, flags: x.bus === "virtio" ? virtioModel(x.model, f) : 0 });
   for (const x of d.filesystems) out.push({ info: x, flags: fsFlags(x.driver?.type, x.model, f) });
   for (const x of d.watchdogs) out.push({ info: x, flags: x.model === "i6300esb" ? f.pci : 0 });

@@ -112,6 +112,8 @@ export function formatConsoles(w: XmlWriter, def: DomainDef): void {
       if (serial.protocol !== undefined) mirror.protocol = serial.protocol;
       if (serial.log) mirror.log = serial.log;
       if (serial.alias !== undefined) mirror.alias = serial.alias;
+      // libvirt copies the whole serial device, its address included
+      if (serial.address) mirror.address = serial.address;
       formatChr(w, "console", mirror);
     } else formatChr(w, "console", c);
   });
