@@ -77,7 +77,13 @@ function parseUsbPort(el: XmlElement): string | undefined {
   const port = str(el, "port");
   if (port === undefined) return undefined;
   if (!/^[0-9]{1,3}(\.[0-9]{1,3}){0,3}$/.test(port) || port.split(".").some((p) => Number(p) > 255)) {
-    throw invalidAttr(el, "port", port, "expected a USB port path like '1' or '1.2'");
+    // libvirt's number for it (virDomainDeviceUSBAddressParsePort reports an internal error)
+    const xpath = `${el.xpath}/@port`;
+    throw new VirtError(
+      "DOMAIN_USB_PORT_PATH_INVALID",
+      { port, xpath, line: el.line },
+      { xpath, line: el.line, column: el.column },
+    );
   }
   return port;
 }

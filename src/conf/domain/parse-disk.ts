@@ -382,6 +382,15 @@ const USB_COMPANION_START_PORT: Readonly<Record<string, number>> = {
 
 export function parseController(el: XmlElement): ControllerDef & { indexGiven: boolean } {
   const type = reqEnum(el, "type", CONTROLLER_TYPES);
+  const rawIndex = el.attr("index")?.trim();
+  if (rawIndex !== undefined && /^-[0-9]+$/.test(rawIndex)) {
+    // libvirt reads the index as a signed integer that must not be negative (virXMLPropInt)
+    throw new VirtError(
+      "DOMAIN_XML_ATTR_NEGATIVE",
+      { attr: "index", element: "controller", value: rawIndex },
+      { xpath: `${el.xpath}/@index`, line: el.line, column: el.column },
+    );
+  }
   const index = uintAttr(el, "index", { hex: false, max: 0x7fffffff });
   const c: ControllerDef & { indexGiven: boolean } = {
     type,

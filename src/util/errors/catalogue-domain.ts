@@ -26,6 +26,22 @@ export const domainErrors = {
   },
   CONFIG_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "DOMAIN", kind: "user", template: "{what}" },
   /** A structural rule of the document is broken (duplicates, counts, combinations). */
+  /** libvirt's wording for a negative value of an attribute read as a non-negative int. */
+  DOMAIN_XML_ATTR_NEGATIVE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "Invalid value for attribute '{attr}' in element '{element}': '{value}'. Expected non-negative value",
+  },
+  DOMAIN_USB_PORT_PATH_INVALID: {
+    vir: "INTERNAL_ERROR",
+    prefix: "XML error",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "invalid USB port path '{port}' for {xpath} (line {line}): expected 1 to 4 port numbers up to 255 separated by dots, like '1' or '1.2'",
+  },
   XML_INVALID: {
     vir: "XML_ERROR",
     domain: "DOMAIN",
