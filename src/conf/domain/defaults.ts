@@ -152,11 +152,17 @@ function defaultAudio(def: DomainDef, host: HostAudioFacts | undefined): void {
 /** qemuDomainDefAddDefaultDevices for x86 (pc and q35). */
 function defaultDevices(def: DomainDef, facts: DomainFacts): void {
   const arch = def.os.arch;
+  // isapc has the i8042 too (qemuDomainDefAddImplicitInputDevice), but no USB or PCI defaults
+  const ps2 = isX86(arch) && def.os.machine !== "microvm" && def.features?.ps2 !== false;
+  if (ps2 && def.os.machine === "isapc") {
+    maybeAddInput(def, "mouse", "ps2");
+    maybeAddInput(def, "keyboard", "ps2");
+  }
   if (!isX86(arch) || def.os.machine === "isapc" || def.os.machine === "microvm") {
     defaultAudio(def, facts.hostAudio);
     return;
   }
-  if (def.features?.ps2 !== false) {
+  if (ps2) {
     maybeAddInput(def, "mouse", "ps2");
     maybeAddInput(def, "keyboard", "ps2");
   }
