@@ -80,7 +80,8 @@ function allDevices(
   // The first console of serial type stands for the first serial port (whose address it
   // repeats): libvirt skips it (virDomainSkipBackcompatConsole).
   const consoles = d.consoles.filter(
-    (c, i) => !(i === 0 && d.serials.length > 0 && (c.target.type === undefined || c.target.type === "serial")),
+    (c, i) =>
+      !(i === 0 && d.serials.length > 0 && (c.target.type === undefined || c.target.type === "serial")),
   );
   for (const x of [...d.parallels, ...d.channels, ...consoles]) out.push({ info: x, flags: 0 });
   for (const x of d.inputs) out.push({ info: x, flags: x.bus === "virtio" ? virtioModel(x.model, f) : 0 });

@@ -215,8 +215,8 @@ function eimForManyVcpus(def: DomainDef): void {
   const iommu = (def.devices.iommu ??= { model: "intel" });
   if (iommu.model !== "intel") return;
   const driver = (iommu.driver ??= {});
-  driver.intremap ??= "on";
-  driver.eim ??= "on";
+  if (!("intremap" in driver)) driver.intremap = "on";
+  if (!("eim" in driver)) driver.eim = "on";
   const features = (def.features ??= {});
   features.ioapic ??= { driver: "qemu" };
 }
