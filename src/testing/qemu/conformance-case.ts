@@ -67,6 +67,8 @@ export const INTENDED_ERROR_TEXT: Readonly<Record<string, string>> = {
     "libvirt calls a bad boot loadparm an internal error; we keep its number and call it an XML error",
   "machine-loadparm-s390-len-invalid":
     "libvirt calls a bad boot loadparm an internal error; we keep its number and call it an XML error",
+  "usb-too-long-port-path-invalid":
+    "libvirt calls a USB port path of more than 4 levels an internal error; we keep its number, call it an XML error and name the XPath",
 };
 
 /** Compares an expected `.err` with what we threw. */
