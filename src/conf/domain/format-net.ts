@@ -2,8 +2,8 @@
  * Formatting of `<interface>`.
  */
 import type { XmlWriter } from "../xml.ts";
-import type { InterfaceDef } from "./types.ts";
-import { formatAddress, formatInfo, onOff, yesNo, virtioAttrs } from "./format-info.ts";
+import type { InterfaceDef, InterfaceIp, InterfaceRoute } from "./types.ts";
+import { formatAddress, formatInfo, liveWriters, onOff, yesNo, virtioAttrs } from "./format-info.ts";
 import { GUEST_OFFLOADS, HOST_OFFLOADS } from "./parse-net.ts";
 
 function formatSource(w: XmlWriter, n: InterfaceDef): void {
@@ -11,8 +11,14 @@ function formatSource(w: XmlWriter, n: InterfaceDef): void {
   switch (n.type) {
     case "network":
       // bridge: the running network's, in the live XML only (libvirt's actual bridge)
+      // portid: the port the running network gave the interface, never in the inactive XML
       if (s)
-        w.empty("source", { network: s.network, portgroup: s.portgroup, portid: s.portid, bridge: s.bridge });
+        w.empty("source", {
+          network: s.network,
+          portgroup: s.portgroup,
+          portid: liveWriters.has(w) ? s.portid : undefined,
+          bridge: s.bridge,
+        });
       return;
     case "bridge":
       if (s) w.empty("source", { bridge: s.bridge });
@@ -25,7 +31,19 @@ function formatSource(w: XmlWriter, n: InterfaceDef): void {
       if (s?.dev !== undefined) w.empty("source", { dev: s.dev });
       return;
     case "vhostuser":
-      if (s) w.empty("source", { type: s.type, path: s.path, mode: s.mode });
+      if (s && (s.type ?? s.path ?? s.mode ?? s.dev) !== undefined) {
+        w.elem("source", { type: s.type, path: s.path, mode: s.mode, dev: s.dev }, () => {
+          const r = s.reconnect;
+          if (r) w.empty("reconnect", { enabled: yesNo(r.enabled), timeout: r.timeout });
+        });
+      }
+      return;
+    case "ethernet":
+      if (s && (s.hostIps ?? s.hostRoutes) !== undefined) {
+        w.elem("source", undefined, () => {
+          formatIps(w, s.hostIps, s.hostRoutes);
+        });
+      }
       return;
     case "hostdev":
       if (s?.hostAddress) {
@@ -50,6 +68,22 @@ function formatSource(w: XmlWriter, n: InterfaceDef): void {
   }
 }
 
+function formatIps(w: XmlWriter, ips: InterfaceIp[] | undefined, routes: InterfaceRoute[] | undefined): void {
+  for (const ip of ips ?? []) {
+    const family = ip.family ?? (ip.address.includes(":") ? "ipv6" : "ipv4");
+    w.empty("ip", { address: ip.address, family, prefix: ip.prefix, peer: ip.peer });
+  }
+  for (const r of routes ?? [])
+    w.empty("route", {
+      family: r.family,
+      address: r.address,
+      netmask: r.netmask,
+      prefix: r.prefix,
+      gateway: r.gateway,
+      metric: r.metric,
+    });
+}
+
 function formatBandwidth(w: XmlWriter, n: InterfaceDef): void {
   const bw = n.bandwidth;
   if (!bw) return;
@@ -68,10 +102,7 @@ export function formatInterface(w: XmlWriter, n: InterfaceDef): void {
   w.elem("interface", attrs, () => {
     if (n.mac) w.empty("mac", { address: n.mac.address, type: n.mac.type, check: yesNo(n.mac.check) });
     formatSource(w, n);
-    for (const ip of n.ips ?? []) {
-      const family = ip.family ?? (ip.address.includes(":") ? "ipv6" : "ipv4");
-      w.empty("ip", { address: ip.address, family, prefix: ip.prefix, peer: ip.peer });
-    }
+    formatIps(w, n.ips, n.routes);
     for (const pf of n.portForwards ?? []) {
       w.elem("portForward", { proto: pf.proto, address: pf.address, dev: pf.dev }, () => {
         for (const r of pf.ranges)
@@ -91,6 +122,7 @@ export function formatInterface(w: XmlWriter, n: InterfaceDef): void {
       });
     }
     formatBandwidth(w, n);
+    if (n.isolatedPort !== undefined) w.empty("port", { isolated: yesNo(n.isolatedPort) });
     if (n.script !== undefined) w.empty("script", { path: n.script });
     if (n.downscript !== undefined) w.empty("downscript", { path: n.downscript });
     if (n.target) w.empty("target", { dev: n.target.dev, managed: yesNo(n.target.managed) });
@@ -140,7 +172,8 @@ export function formatInterface(w: XmlWriter, n: InterfaceDef): void {
     if (n.teaming) w.empty("teaming", { type: n.teaming.type, persistent: n.teaming.persistent });
     if (n.link) w.empty("link", { state: n.link.state });
     if (n.mtu !== undefined) w.empty("mtu", { size: n.mtu });
-    if (n.coalesce?.rxFramesMax !== undefined) {
+    // a zero frame count is no coalescing at all: libvirt leaves the element out
+    if (n.coalesce?.rxFramesMax !== undefined && n.coalesce.rxFramesMax > 0) {
       const max = n.coalesce.rxFramesMax;
       w.elem("coalesce", undefined, () => w.elem("rx", undefined, () => w.empty("frames", { max })));
     }

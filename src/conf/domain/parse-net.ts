@@ -5,12 +5,15 @@ import type { XmlElement } from "../xml.ts";
 import type {
   Bandwidth,
   InterfaceDef,
+  InterfaceIp,
+  InterfaceRoute,
   InterfaceSource,
   InterfaceType,
   PortForward,
   VirtualPort,
   Vlan,
 } from "./types.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import { parseDeviceInfo, parsePciAddress, parseVirtioOptions, parsingStatus } from "./parse-address.ts";
 import {
   enumAttr,
@@ -79,11 +82,28 @@ function parseSource(el: XmlElement, type: InterfaceType): InterfaceSource {
     case "user":
       set("dev");
       break;
-    case "vhostuser":
+    case "ethernet": {
+      // the host side of the tap: its addresses and routes
+      const ips = el.all("ip").map(parseIp);
+      const routes = el.all("route").map(parseRoute);
+      if (ips.length > 0) s.hostIps = ips;
+      if (routes.length > 0) s.hostRoutes = routes;
+      break;
+    }
+    case "vhostuser": {
       set("type");
       set("path");
       set("mode");
+      // a passt backend's host interface
+      set("dev");
+      const rc = el.child("reconnect");
+      if (rc) {
+        s.reconnect = { enabled: yesNo(rc, "enabled") ?? false };
+        const timeout = uintAttr(rc, "timeout", { hex: false });
+        if (timeout !== undefined) s.reconnect.timeout = timeout;
+      }
       break;
+    }
     case "server":
     case "client":
     case "mcast":
@@ -114,6 +134,30 @@ function parseSource(el: XmlElement, type: InterfaceType): InterfaceSource {
       break;
   }
   return s;
+}
+
+function parseIp(ip: XmlElement): InterfaceIp {
+  const out: InterfaceIp = { address: reqStr(ip, "address") };
+  const family = str(ip, "family");
+  const prefix = uintAttr(ip, "prefix", { hex: false, max: 128 });
+  const peer = str(ip, "peer");
+  if (family !== undefined) out.family = family;
+  if (prefix !== undefined) out.prefix = prefix;
+  if (peer !== undefined) out.peer = peer;
+  return out;
+}
+
+function parseRoute(el: XmlElement): InterfaceRoute {
+  const r: InterfaceRoute = { address: reqStr(el, "address"), gateway: reqStr(el, "gateway") };
+  const family = str(el, "family");
+  const netmask = str(el, "netmask");
+  const prefix = uintAttr(el, "prefix", { hex: false, max: 128 });
+  const metric = uintAttr(el, "metric", { hex: false });
+  if (family !== undefined) r.family = family;
+  if (netmask !== undefined) r.netmask = netmask;
+  if (prefix !== undefined) r.prefix = prefix;
+  if (metric !== undefined) r.metric = metric;
+  return r;
 }
 
 function parseVirtualPort(el: XmlElement): VirtualPort {
@@ -201,6 +245,23 @@ function parsePortForward(el: XmlElement): PortForward {
   return pf;
 }
 
+/** An unsigned attribute refused in libvirt's words (its virXMLPropUInt), as its tests expect. */
+function propUInt(el: XmlElement, name: string): number | undefined {
+  const v = el.attr(name);
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  const n = /^[0-9]+$/.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(n) || n > 0xffffffff) {
+    const xpath = `${el.xpath}/@${name}`;
+    throw new VirtError(
+      "XML_PROP_NOT_UINT",
+      { attr: name, element: el.name, value: v },
+      { xpath, line: el.line, column: el.column },
+    );
+  }
+  return n;
+}
+
 function parseDriver(el: XmlElement): NonNullable<InterfaceDef["driver"]> {
   const d: NonNullable<InterfaceDef["driver"]> = {};
   const name = str(el, "name");
@@ -211,7 +272,10 @@ function parseDriver(el: XmlElement): NonNullable<InterfaceDef["driver"]> {
     const v = onOff(el, k);
     if (v !== undefined) d[k] = v;
   }
-  for (const k of ["queues", "rx_queue_size", "tx_queue_size"] as const) {
+  const queues = propUInt(el, "queues");
+  // one queue is the default: libvirt keeps only a multiqueue count
+  if (queues !== undefined && queues > 1) d.queues = queues;
+  for (const k of ["rx_queue_size", "tx_queue_size"] as const) {
     const v = uintAttr(el, k, { hex: false, max: 0xffffffff });
     if (v !== undefined) d[k] = v;
   }
@@ -234,6 +298,47 @@ function parseDriver(el: XmlElement): NonNullable<InterfaceDef["driver"]> {
   return d;
 }
 
+/**
+ * libvirt's virDomainNetModel names: a model matching one of them in any case is that model
+ * (libvirt compares case-insensitively); any other name is kept as written.
+ */
+const KNOWN_MODELS = [
+  "netfront",
+  "rtl8139",
+  "virtio",
+  "e1000",
+  "e1000e",
+  "igb",
+  "virtio-transitional",
+  "virtio-non-transitional",
+  "usb-net",
+  "spapr-vlan",
+  "lan9118",
+  "smc91c111",
+  "vlance",
+  "vmxnet",
+  "vmxnet2",
+  "vmxnet3",
+  "Am79C970A",
+  "Am79C973",
+  "82540EM",
+  "82545EM",
+  "82543GC",
+] as const;
+
+function parseModel(el: XmlElement, iface: InterfaceDef): void {
+  const model = el.child("model");
+  if (!model) return;
+  const t = reqStr(model, "type");
+  if (!/^[A-Za-z0-9_.+-]+$/.test(t))
+    throw invalidAttr(model, "type", t, "expected a NIC model name like virtio or e1000");
+  iface.model = KNOWN_MODELS.find((m) => m.toLowerCase() === t.toLowerCase()) ?? t;
+}
+
+function isVirtioModel(model: string | undefined): boolean {
+  return model === "virtio" || model === "virtio-transitional" || model === "virtio-non-transitional";
+}
+
 function parseSimple(el: XmlElement, iface: InterfaceDef): void {
   const target = el.child("target");
   if (target) {
@@ -248,17 +353,14 @@ function parseSimple(el: XmlElement, iface: InterfaceDef): void {
   const backend = el.child("backend");
   if (backend) {
     iface.backend = {};
-    for (const k of ["type", "tap", "vhost", "logFile"] as const) {
+    // a vhost device path means something for virtio NICs only (libvirt reads it for them only)
+    const keys = isVirtioModel(iface.model)
+      ? (["type", "tap", "vhost", "logFile"] as const)
+      : (["type", "tap", "logFile"] as const);
+    for (const k of keys) {
       const v = str(backend, k);
       if (v !== undefined) iface.backend[k] = v;
     }
-  }
-  const model = el.child("model");
-  if (model) {
-    const t = reqStr(model, "type");
-    if (!/^[A-Za-z0-9_.+-]+$/.test(t))
-      throw invalidAttr(model, "type", t, "expected a NIC model name like virtio or e1000");
-    iface.model = t;
   }
   const tune = el.child("tune");
   if (tune) {
@@ -309,11 +411,22 @@ export function parseInterface(el: XmlElement): InterfaceDef {
   if (vlan) iface.vlan = parseVlan(vlan);
   const bw = el.child("bandwidth");
   if (bw) iface.bandwidth = parseBandwidth(bw);
+  const port = el.child("port");
+  if (port) {
+    const isolated = yesNo(port, "isolated");
+    if (isolated !== undefined) iface.isolatedPort = isolated;
+  }
+  parseModel(el, iface);
+  // libvirt reads <driver> for virtio NICs that are not host devices only (other NICs have no
+  // such tuning), and ignores it elsewhere
   const driver = el.child("driver");
-  if (driver) iface.driver = parseDriver(driver);
-  parseVirtioOptions(driver, iface);
+  if (type !== "hostdev" && isVirtioModel(iface.model)) {
+    if (driver) iface.driver = parseDriver(driver);
+    parseVirtioOptions(driver, iface);
+  }
   const filter = el.child("filterref");
-  if (filter) {
+  // packet filters apply to tap-backed types only: libvirt drops the element on the others
+  if (filter && (type === "ethernet" || type === "network" || type === "bridge")) {
     iface.filterref = { filter: reqStr(filter, "filter") };
     const params = filter
       .all("parameter")
@@ -321,17 +434,10 @@ export function parseInterface(el: XmlElement): InterfaceDef {
     if (params.length > 0) iface.filterref.parameters = params;
   }
   parseSimple(el, iface);
-  const ips = el.all("ip").map((ip) => {
-    const out: NonNullable<InterfaceDef["ips"]>[number] = { address: reqStr(ip, "address") };
-    const family = str(ip, "family");
-    const prefix = uintAttr(ip, "prefix", { hex: false, max: 128 });
-    const peer = str(ip, "peer");
-    if (family !== undefined) out.family = family;
-    if (prefix !== undefined) out.prefix = prefix;
-    if (peer !== undefined) out.peer = peer;
-    return out;
-  });
+  const ips = el.all("ip").map(parseIp);
   if (ips.length > 0) iface.ips = ips;
+  const routes = el.all("route").map(parseRoute);
+  if (routes.length > 0) iface.routes = routes;
   const pfs = el.all("portForward").map(parsePortForward);
   if (pfs.length > 0) iface.portForwards = pfs;
   const coalesce = el.child("coalesce");

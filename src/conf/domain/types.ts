@@ -749,6 +749,11 @@ export interface InterfaceSource {
   hostAddress?: PciAddress | UsbAddress;
   /** udp `<local address= port=/>` */
   local?: { address?: string; port?: number };
+  /** vhostuser: `<reconnect enabled= timeout=/>` of a client socket */
+  reconnect?: { enabled: boolean; timeout?: number };
+  /** ethernet: the host side's addresses and routes (`<source><ip/><route/></source>`) */
+  hostIps?: InterfaceIp[];
+  hostRoutes?: InterfaceRoute[];
 }
 
 /** `<virtualport type=><parameters .../></virtualport>` */
@@ -810,6 +815,16 @@ export interface InterfaceIp {
   peer?: string;
 }
 
+/** `<route family= address= netmask= prefix= gateway= metric=/>` */
+export interface InterfaceRoute {
+  family?: string;
+  address: string;
+  netmask?: string;
+  prefix?: number;
+  gateway: string;
+  metric?: number;
+}
+
 /** `<portForward proto= address= dev=><range start= end= to= exclude=/></portForward>` */
 export interface PortForward {
   proto: string;
@@ -849,7 +864,11 @@ export interface InterfaceDef extends DeviceCommon {
   /** `<mtu size=/>` */
   mtu?: number;
   ips?: InterfaceIp[];
+  /** guest-side `<route>`s */
+  routes?: InterfaceRoute[];
   portForwards?: PortForward[];
+  /** `<port isolated='yes|no'/>` */
+  isolatedPort?: boolean;
   /** `<coalesce><rx><frames max=/></rx></coalesce>` */
   coalesce?: { rxFramesMax?: number };
   /** `<teaming type='persistent|transient' persistent=/>` */

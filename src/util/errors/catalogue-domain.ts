@@ -24,6 +24,14 @@ export const domainErrors = {
     kind: "user",
     template: "invalid value '{value}' for {xpath} (line {line}): {expected}",
   },
+  /** libvirt's own words for an attribute that must be an unsigned integer (virXMLPropUInt). */
+  XML_PROP_NOT_UINT: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template:
+      "Invalid value for attribute '{attr}' in element '{element}': '{value}'. Expected non-negative integer value",
+  },
   CONFIG_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "DOMAIN", kind: "user", template: "{what}" },
   /** A structural rule of the document is broken (duplicates, counts, combinations). */
   /** libvirt's wording for a negative value of an attribute read as a non-negative int. */
