@@ -60,6 +60,7 @@ export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
     );
     if (h.readonly) w.empty("readonly");
     if (h.shareable) w.empty("shareable");
+    if (h.teaming) w.empty("teaming", { type: h.teaming.type, persistent: h.teaming.persistent });
     formatInfo(w, h);
   });
 }

@@ -126,6 +126,12 @@ export function parseHostdev(el: XmlElement): HostdevDef {
   }
   if (el.child("readonly")) h.readonly = true;
   if (el.child("shareable")) h.shareable = true;
+  const teaming = el.child("teaming");
+  if (teaming) {
+    h.teaming = { type: reqEnum(teaming, "type", ["persistent", "transient"] as const) };
+    const p = str(teaming, "persistent");
+    if (p !== undefined) h.teaming.persistent = p;
+  }
   parseDeviceInfo(el, h);
   return h;
 }

@@ -1218,6 +1218,8 @@ export interface HostdevDef extends DeviceCommon {
   source: HostdevSource;
   readonly?: boolean;
   shareable?: boolean;
+  /** `<teaming type='transient' persistent=/>`: the failover partner of a virtio NIC */
+  teaming?: { type: "persistent" | "transient"; persistent?: string };
 }
 
 /**

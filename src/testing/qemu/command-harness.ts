@@ -37,8 +37,14 @@ function resolveFromCorpus(corpusDir: string | undefined, name: string): Resolve
       return { type: "bridge", bridge: plug?.attr("bridge") };
     case "direct":
       return { type: "direct" };
-    case "hostdev-pci":
-      return { type: "hostdev" };
+    case "hostdev-pci": {
+      const a = plug?.child("address");
+      const num = (k: string): number => parseInt(a?.attr(k) ?? "0", 16);
+      return {
+        type: "hostdev",
+        hostPci: { domain: num("domain"), bus: num("bus"), slot: num("slot"), function: num("function") },
+      };
+    }
     default: {
       const net = parseXml(readFileSync(netFile, "utf8"), netFile);
       const bridge = net.child("bridge")?.attr("name");
@@ -105,10 +111,12 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
       ["LOGNAME", "test"],
     ],
     privileged: true,
-    interfaceFds: (_alias, type, isVirtio) => ({
-      tap: [type === "ethernet" ? "3" : "102"],
-      vhost: isVirtio ? ["44"] : [],
-    }),
+    // its mocks number a multiqueue tap's descriptors on from the first, and the vhost ones on
+    // from 44
+    interfaceFds: (_alias, type, isVirtio, queues) => {
+      const from = (first: number): string[] => Array.from({ length: queues }, (_, i) => String(first + i));
+      return { tap: from(type === "ethernet" ? 3 : 102), vhost: isVirtio ? from(44) : [] };
+    },
     resolveNetwork: (name) => resolveFromCorpus(options.corpusDir, name),
     networkListenAddress: (name) => networkAddressFromCorpus(options.corpusDir, name),
     chardevListenFd: () => 1729,
@@ -135,6 +143,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     vsockFd: 6789,
     // its mock opens /dev/vhost-scsi as descriptor 3
     vhostScsiFd: () => 3,
+    // ... and connects to a vDPA device as descriptor 1732
+    vdpaNetFd: () => 1732,
     // ... and finds every SCSI host device at /dev/sg0
     scsiGenericDevice: () => "/dev/sg0",
     vsockAutoCid: 42,

@@ -17,7 +17,7 @@ function pciHost(a: { domain: number; bus: number; slot: number; function: numbe
 
 function vfioPci(
   b: Build,
-  dev: DeviceCommon & { display?: boolean; ramfb?: boolean },
+  dev: DeviceCommon & { display?: boolean; ramfb?: boolean; teaming?: HostdevDef["teaming"] },
   host: string,
   bootindex: number | undefined,
 ): Props {
@@ -28,7 +28,9 @@ function vfioPci(
     .set("id", dev.alias ?? "")
     .pos("bootindex", bootindex)
     .opt("display", dev.display === undefined ? undefined : dev.display ? "on" : "off")
-    .onlyTrue("ramfb", dev.ramfb);
+    .onlyTrue("ramfb", dev.ramfb)
+    // the transient half of a failover pair names its virtio partner
+    .opt("failover_pair_id", dev.teaming?.type === "transient" ? dev.teaming.persistent : undefined);
   addAddressProps(b, p, dev, `hostdev ${dev.alias ?? ""}`);
   addRomProps(p, dev.rom, dev.address?.type);
   return p;
@@ -103,10 +105,40 @@ export function hostdevDeviceProps(b: Build, dev: HostdevDef): Props {
   return p;
 }
 
+/**
+ * `hostdevN` for a network interface that got a host device: the first N above the host devices'
+ * and earlier such interfaces' (libvirt's qemuAssignDeviceNetAlias for an actual hostdev).
+ */
+function networkHostdevAlias(b: Build, net: DeviceCommon): string {
+  const d = b.def.devices;
+  const taken = [...d.hostdevs, ...d.interfaces.filter((n) => n.type === "hostdev")].map((x) => x.alias);
+  let n = 0;
+  for (const x of d.interfaces) {
+    if (x === net) break;
+    if (x.type === "network" && !x.alias?.startsWith("ua-") && actualType(b, x) === "hostdev") n++;
+  }
+  const idx =
+    Math.max(-1, ...taken.map((a) => (a && /^hostdev[0-9]+$/.test(a) ? Number(a.slice(7)) : -1))) + 1;
+  return `hostdev${idx + n}`;
+}
+
 export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number | undefined): void {
   // <interface type='hostdev'> come first: libvirt adds their hostdev while parsing <interface>s
   for (const net of b.def.devices.interfaces) {
     if (actualType(b, net) !== "hostdev") continue;
+    if (net.type === "network") {
+      // a function from the network's pool: libvirt names the device as a host device (its
+      // aliases are given once the network has chosen), unless the user named it
+      const pci = b.ctx.resolveNetwork?.(net.source?.network ?? "", net.source?.portgroup)?.hostPci;
+      if (!pci)
+        fail("QEMU_CMD_CONTEXT_MISSING", {
+          element: `interface ${net.alias ?? ""}`,
+          what: `the PCI function network '${net.source?.network ?? ""}' gives it`,
+        });
+      const alias = net.alias?.startsWith("ua-") ? net.alias : networkHostdevAlias(b, net);
+      b.addJson("-device", vfioPci(b, { ...net, alias }, pciHost(pci), bootIndex(net)));
+      continue;
+    }
     const a = net.source?.hostAddress;
     if (a?.type !== "pci") {
       fail("QEMU_CMD_UNSUPPORTED", {

@@ -73,7 +73,8 @@ export function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
         if (net.tune?.sndbuf !== undefined) p.set("sndbuf", net.tune.sndbuf);
         break;
       }
-      const fds = b.ctx.interfaceFds?.(alias, type, isVirtioNet(net));
+      // one tap queue (and vhost descriptor) per queue of a multiqueue virtio NIC
+      const fds = b.ctx.interfaceFds?.(alias, type, isVirtioNet(net), Math.max(1, net.driver?.queues ?? 1));
       if (!fds || fds.tap.length === 0) {
         return fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the file descriptor of its tap device" });
       }
@@ -128,6 +129,18 @@ export function hostNetProps(b: Build, net: InterfaceDef, type: string): Props {
     case "internal":
       p.set("type", "user");
       break;
+    case "vdpa": {
+      // the vhost-vdpa device goes to QEMU as an inherited descriptor in an fd set
+      const dev = net.source?.dev ?? "";
+      const fd = b.ctx.vdpaNetFd?.(alias, dev);
+      if (fd === undefined)
+        return fail("QEMU_CMD_CONTEXT_MISSING", { element, what: `the descriptor of vDPA device ${dev}` });
+      const set = b.nextFdset();
+      b.add("-add-fd", `set=${set},fd=${fd},opaque=${alias}-vdpa`);
+      p.set("type", "vhost-vdpa").set("vhostdev", `/dev/fdset/${set}`);
+      if ((net.driver?.queues ?? 0) > 1) p.set("queues", net.driver?.queues ?? 0);
+      break;
+    }
     case "vhostuser":
       p.set("type", "vhost-user").set("chardev", `char${alias}`);
       if ((net.driver?.queues ?? 0) > 1) p.set("queues", net.driver?.queues ?? 0);
@@ -206,6 +219,21 @@ export function nicProps(b: Build, net: InterfaceDef, bootindex: number | undefi
     else if (d.txmode === "timer") tx = "timer";
     const queues = d.queues ?? 0;
     p.opt("tx", tx).opt("ioeventfd", d.ioeventfd).opt("event_idx", d.event_idx);
+    // offloads the XML turns on or off, host side then guest side (QEMU's property names)
+    const host = d.host ?? {};
+    const guest = d.guest ?? {};
+    p.opt("csum", host.csum)
+      .opt("gso", host.gso)
+      .opt("host_tso4", host.tso4)
+      .opt("host_tso6", host.tso6)
+      .opt("host_ecn", host.ecn)
+      .opt("host_ufo", host.ufo)
+      .opt("mrg_rxbuf", host.mrg_rxbuf)
+      .opt("guest_csum", guest.csum)
+      .opt("guest_tso4", guest.tso4)
+      .opt("guest_tso6", guest.tso6)
+      .opt("guest_ecn", guest.ecn)
+      .opt("guest_ufo", guest.ufo);
     if (queues > 1) {
       p.set("mq", true);
       if (net.address?.type !== "ccw") p.set("vectors", 2 * queues + 2);
@@ -215,6 +243,8 @@ export function nicProps(b: Build, net: InterfaceDef, bootindex: number | undefi
       .opt("rss", d.rss)
       .opt("hash", d.rss_hash_report)
       .pos("host_mtu", net.mtu);
+    // the persistent half of a failover pair: the guest sees one NIC that fails over to it
+    if (net.teaming?.type === "persistent") p.set("failover", true);
   } else {
     p = new Props().set("driver", net.model ?? "rtl8139");
   }
@@ -257,15 +287,40 @@ export function buildInterfaces(b: Build, bootIndex: (n: InterfaceDef) => number
     if (type === "hostdev") continue;
     if (type === "vhostuser") {
       const s = net.source ?? {};
-      buildChardev(
-        b,
-        {
-          type: "unix",
-          source: { path: s.path, mode: s.mode === "server" ? "bind" : "connect" },
-          plainSocket: true,
-        },
-        `char${net.alias ?? ""}`,
-      );
+      const alias = net.alias ?? "";
+      if (net.backend?.type === "passt") {
+        // the passt process libvirt starts serves vhost-user on its socket; QEMU reconnects to
+        // it (after 5 s) when passt restarts
+        const path = b.ctx.passtSocket?.(alias);
+        if (path === undefined)
+          fail("QEMU_CMD_CONTEXT_MISSING", {
+            element: `interface ${alias}`,
+            what: "the socket of its passt process",
+          });
+        buildChardev(
+          b,
+          {
+            type: "unix",
+            source: { path, mode: "connect", reconnect: { enabled: true, timeout: 5 } },
+            plainSocket: true,
+          },
+          `char${alias}`,
+        );
+      } else {
+        buildChardev(
+          b,
+          {
+            type: "unix",
+            source: {
+              path: s.path,
+              mode: s.mode === "server" ? "bind" : "connect",
+              ...(s.reconnect ? { reconnect: s.reconnect } : {}),
+            },
+            plainSocket: true,
+          },
+          `char${alias}`,
+        );
+      }
     }
     b.addJson("-netdev", hostNetProps(b, net, type));
     b.addJson("-device", nicProps(b, net, bootIndex(net)));

@@ -35,6 +35,8 @@ export interface ResolvedNetwork {
   /** Actual type: `bridge` (also for `network` plugs), `direct`, `hostdev`, `user`... */
   readonly type: "bridge" | "network" | "direct" | "hostdev" | "user" | "ethernet";
   readonly bridge?: string;
+  /** hostdev: the PCI function (a VF) the network gave the interface */
+  readonly hostPci?: { domain: number; bus: number; slot: number; function: number };
 }
 
 /** A host-model CPU resolved to a named model plus features (libvirt's expansion of the host CPU). */
@@ -89,7 +91,13 @@ export interface CommandContext {
   /** System instance (root): HOME and XDG_DATA/CACHE/CONFIG_HOME go to the domain dir. */
   readonly privileged: boolean;
   /** Tap/vhost descriptors for a tap-based interface (bridge, network, ethernet, direct). */
-  readonly interfaceFds?: (alias: string, actualType: string, isVirtio: boolean) => InterfaceFds | undefined;
+  readonly interfaceFds?: (
+    alias: string,
+    actualType: string,
+    isVirtio: boolean,
+    /** tap queues wanted: one descriptor (and one vhost descriptor) each */
+    queues: number,
+  ) => InterfaceFds | undefined;
   /**
    * A tap QEMU opens by name (`ifname=`, `script=no,downscript=no`) instead of an inherited fd:
    * the driver's plugs of network and bridge interfaces (by alias); undefined = fds.
@@ -201,6 +209,8 @@ export interface CommandContext {
   ) => string | undefined;
   /** Descriptor of /dev/vhost-scsi opened for a `<hostdev type='scsi_host'>` (by alias, WWPN). */
   readonly vhostScsiFd?: (hostdevAlias: string, wwpn: string) => number | undefined;
+  /** `<interface type='vdpa'>`: its vhost-vdpa character device opened for QEMU (by alias). */
+  readonly vdpaNetFd?: (netAlias: string, device: string) => number | undefined;
   /** Descriptor of /dev/vhost-vsock opened for `<vsock>`. */
   readonly vsockFd?: number;
   /** The CID chosen at start for `<vsock><cid auto='yes'/>`. */
