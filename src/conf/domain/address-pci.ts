@@ -102,6 +102,8 @@ function allDevices(
   if (d.iommu) out.push({ info: d.iommu, flags: d.iommu.model === "virtio" ? f.virtio | C.INTEGRATED : 0 });
   if (d.vsock) out.push({ info: d.vsock, flags: virtioModel(d.vsock.model, f) });
   if (d.pstore) out.push({ info: d.pstore, flags: f.pci });
+  for (const x of d.shmems ?? []) out.push({ info: x, flags: f.pci });
+  for (const x of d.cryptos ?? []) out.push({ info: x, flags: f.virtio });
   for (const x of [...d.redirdevs, ...d.hubs, ...d.tpms]) out.push({ info: x, flags: 0 });
   return out;
 }
@@ -365,6 +367,8 @@ function assignSlots(def: DomainDef, set: PciAddressSet, f: Flags): void {
     if (v.model.type === "none" || v.model.type === "ramfb" || !isWanted(v)) continue;
     nextFor(set, v, videoFlags(v.model.type, f));
   }
+  // ivshmem is a conventional PCI device
+  for (const sh of d.shmems ?? []) if (isWanted(sh)) nextFor(set, sh, f.pci);
   for (const i of d.inputs) if (i.bus === "virtio" && isWanted(i)) nextFor(set, i, virtioModel(i.model, f));
   for (const s of d.serials) if (s.target.type === "pci-serial" && isWanted(s)) nextFor(set, s, f.pci);
   if (d.iommu?.model === "virtio" && isWanted(d.iommu)) nextFor(set, d.iommu, f.virtio | C.INTEGRATED);
@@ -372,6 +376,7 @@ function assignSlots(def: DomainDef, set: PciAddressSet, f: Flags): void {
   for (const m of d.memories) {
     if ((m.model === "virtio-pmem" || m.model === "virtio-mem") && isWanted(m)) nextFor(set, m, f.virtio);
   }
+  for (const c of d.cryptos ?? []) if (isWanted(c)) nextFor(set, c, f.virtio);
   for (const p of d.panics) if (p.model === "pvpanic" && isWanted(p)) nextFor(set, p, f.pci | C.INTEGRATED);
   if (d.pstore && isWanted(d.pstore)) nextFor(set, d.pstore, f.pci);
 }

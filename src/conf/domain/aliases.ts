@@ -97,4 +97,6 @@ export function assignAliases(def: DomainDef): void {
   if (d.vsock) d.vsock.alias ??= "vsock0";
   if (d.pstore) d.pstore.alias ??= "pstore0";
   if (d.iommu) d.iommu.alias ??= "iommu0";
+  indexed(d.shmems ?? [], "shmem");
+  indexed(d.cryptos ?? [], "crypto");
 }

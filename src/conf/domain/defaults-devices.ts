@@ -18,6 +18,7 @@ import { isX86 } from "./machine.ts";
 import { assignDriveAddress } from "./address-drive.ts";
 import { unsupported } from "./reader.ts";
 import { VirtError } from "../../util/errors/index.ts";
+import { shmemPostParse } from "./shmem.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Character devices
@@ -283,4 +284,5 @@ export function deviceDefaults(def: DomainDef, facts: DomainFacts = {}): void {
   for (const h of d.hostdevs) {
     if (h.type === "mdev" && h.model === "vfio-pci") h.display ??= false;
   }
+  for (const sh of d.shmems ?? []) shmemPostParse(sh);
 }

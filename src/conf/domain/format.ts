@@ -41,6 +41,7 @@ import { QEMU_NS } from "./parse-qemu-ns.ts";
 import { formatSysinfo } from "./sysinfo.ts";
 import { formatPstore } from "./pstore.ts";
 import { formatThrottleGroups } from "./throttle.ts";
+import { formatCrypto, formatShmem } from "./shmem.ts";
 
 function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
   const d = def.devices;
@@ -79,9 +80,11 @@ function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
       w.elem("panic", { model: x.model }, () => {
         formatInfo(w, x);
       });
+    for (const x of d.shmems ?? []) formatShmem(w, x);
     for (const x of d.memories) formatMemoryDevice(w, x);
     if (d.iommu) formatIommu(w, d.iommu);
     if (d.vsock) formatVsock(w, d.vsock);
+    for (const x of d.cryptos ?? []) formatCrypto(w, x);
     if (d.pstore) formatPstore(w, d.pstore);
   });
 }

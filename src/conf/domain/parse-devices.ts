@@ -27,6 +27,7 @@ import {
 } from "./parse-misc.ts";
 import { structural } from "./reader.ts";
 import { parseLease } from "./lease.ts";
+import { parseCrypto, parseShmem } from "./shmem.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
 export function emptyDevices(): Devices {
@@ -162,6 +163,7 @@ const handlers: Readonly<Record<string, Handler>> = {
   },
   rng: (d, el) => d.rngs.push(parseRng(el)),
   panic: (d, el) => d.panics.push(parsePanic(el)),
+  shmem: (d, el) => (d.shmems ??= []).push(parseShmem(el)),
   memory: (d, el) => d.memories.push(parseMemoryDevice(el)),
   iommu: (d, el) => {
     if (d.iommu) throw structural(el, "only one <iommu> is allowed");
@@ -171,6 +173,7 @@ const handlers: Readonly<Record<string, Handler>> = {
     if (d.vsock) throw structural(el, "only one <vsock> is allowed");
     d.vsock = parseVsock(el);
   },
+  crypto: (d, el) => (d.cryptos ??= []).push(parseCrypto(el)),
   pstore: (d, el) => {
     if (d.pstore) throw structural(el, "only one <pstore> is allowed");
     d.pstore = parsePstore(el);

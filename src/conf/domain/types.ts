@@ -1385,6 +1385,27 @@ export interface LeaseDef {
   offset?: bigint;
 }
 
+/** `<shmem name= role=>`: an ivshmem shared memory region (libvirt's virDomainShmemDef) */
+export interface ShmemDef extends DeviceCommon {
+  name: string;
+  role?: "master" | "peer";
+  /** `<model type=/>`; post-parse default ivshmem-plain */
+  model?: "ivshmem" | "ivshmem-plain" | "ivshmem-doorbell";
+  /** `<size unit=>`, in bytes (written in MiB) */
+  size?: number;
+  /** `<server path=/>`: a doorbell's ivshmem-server socket (path unset: libvirt's default) */
+  server?: { path?: string };
+  /** `<msi vectors= ioeventfd=/>` */
+  msi?: { vectors?: number; ioeventfd?: boolean };
+}
+
+/** `<crypto model='virtio' type='qemu'><backend model= queues=/></crypto>` */
+export interface CryptoDef extends DeviceCommon {
+  model: "virtio";
+  type: "qemu";
+  backend: { model: "builtin" | "lkcf"; queues?: number };
+}
+
 /** `<devices>` */
 export interface Devices {
   emulator?: string;
@@ -1424,6 +1445,10 @@ export interface Devices {
   iommu?: IommuDef;
   vsock?: VsockDef;
   pstore?: PstoreDef;
+  /** `<shmem>` devices (absent: none) */
+  shmems?: ShmemDef[];
+  /** `<crypto>` devices (absent: none) */
+  cryptos?: CryptoDef[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,6 +32,36 @@ export const domainErrors = {
     template:
       "Invalid value for attribute '{attr}' in element '{element}': '{value}'. Expected non-negative integer value",
   },
+  DOMAIN_SHMEM_MSI_NO_SERVER: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "msi option is only supported with a server",
+  },
+  DOMAIN_SHMEM_SIZE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "shmem size must be a power of 2 and at least 1 MiB (1024 KiB)",
+  },
+  DOMAIN_SHMEM_SERVER_MODEL: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "shmem model '{model}' is supported only with server option {state}",
+  },
+  DOMAIN_SHMEM_DOORBELL_SIZE: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "shmem model 'ivshmem-doorbell' does not support size setting",
+  },
+  DOMAIN_CRYPTO_BACKEND_MISSING: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "missing backend for crypto device",
+  },
   CONFIG_UNSUPPORTED: { vir: "CONFIG_UNSUPPORTED", domain: "DOMAIN", kind: "user", template: "{what}" },
   /** A structural rule of the document is broken (duplicates, counts, combinations). */
   /** libvirt's wording for a negative value of an attribute read as a non-negative int. */

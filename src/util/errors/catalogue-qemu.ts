@@ -158,6 +158,18 @@ export const qemuErrors = {
     template:
       "interface {mac} - custom tap device path is not supported for network interfaces of type {type}",
   },
+  QEMU_SHMEM_ADDRESS: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "only 'pci' addresses are supported for the shared memory device",
+  },
+  QEMU_SHMEM_LEGACY: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "'ivshmem' device is not supported with this QEMU binary",
+  },
   // Running QEMU as an unprivileged user (qemu.conf's user/group, libvirt's DAC driver)
   QEMU_DAC_USER_MISSING: {
     vir: "INVALID_ARG",

@@ -48,6 +48,7 @@ import { assignMemorySlots, buildMemory, buildMemoryDevices, buildNuma } from ".
 import { actualType, buildInterfaces } from "./net.ts";
 import type { CommandContext, QemuCommand } from "./types.ts";
 import { assignUsbAddresses } from "./usb.ts";
+import { buildCryptos, buildShmems } from "./shmem.ts";
 
 export type * from "./types.ts";
 export { formatArgsFile, compareArgs, parseArgsFile, shellQuote } from "./argsfile.ts";
@@ -214,7 +215,9 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
     else b.add("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
   }
   buildPanics(b);
+  buildShmems(b);
   buildVsock(b);
+  buildCryptos(b);
   buildPstore(b);
   const at = def.features?.asyncTeardown;
   if (at !== undefined && b.has("run-with.async-teardown"))
