@@ -78,6 +78,10 @@ function consoleCompat(def: DomainDef): void {
     }
   } else if (d.serials[0]?.target.type === "isa-serial") {
     d.consoles.unshift({ type: d.serials[0].type, target: { type: "serial", port: 0 } });
+    // the consoles after the stub move up one place: a console's port is its place in the list
+    d.consoles.forEach((c, i) => {
+      if (i > 0) c.target.port = i;
+    });
   }
 }
 

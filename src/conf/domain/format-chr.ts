@@ -6,6 +6,14 @@ import type { XmlWriter } from "../xml.ts";
 import type { ChrDef, ChrSource, ChrType, DomainDef } from "./types.ts";
 import { formatInfo, liveWriters, onOff, yesNo } from "./format-info.ts";
 
+function formatSeclabels(w: XmlWriter, s: ChrSource): void {
+  for (const l of s.seclabels ?? []) {
+    w.elem("seclabel", { model: l.model, relabel: yesNo(l.relabel) }, () => {
+      if (l.label !== undefined) w.text("label", l.label);
+    });
+  }
+}
+
 /** `<source>` element(s) and `<protocol>` of a chardev of `type` (inactive form). */
 export function formatChrSource(
   w: XmlWriter,
@@ -22,7 +30,9 @@ export function formatChrSource(
     case "file":
     case "pipe":
       if (s?.path !== undefined)
-        w.empty("source", { path: s.path, append: type === "file" ? onOff(s.append) : undefined });
+        w.elem("source", { path: s.path, append: type === "file" ? onOff(s.append) : undefined }, () => {
+          formatSeclabels(w, s);
+        });
       break;
     case "udp":
       if (s?.bindHost !== undefined || s?.bindService !== undefined)
@@ -44,6 +54,7 @@ export function formatChrSource(
     case "unix":
       if (s?.path !== undefined) {
         w.elem("source", { mode: s.mode ?? "connect", path: s.path }, () => {
+          formatSeclabels(w, s);
           if (s.reconnect)
             w.empty("reconnect", { enabled: yesNo(s.reconnect.enabled), timeout: s.reconnect.timeout });
         });

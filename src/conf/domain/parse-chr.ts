@@ -25,6 +25,21 @@ export const CHR_TYPES = [
   "dbus",
 ] as const;
 
+/** The per-source security labels of a file, device, pipe or socket (virSecurityDeviceLabelDef). */
+function readSeclabels(el: XmlElement, s: ChrSource): void {
+  const labels = el.all("seclabel").map((l) => {
+    const out: NonNullable<ChrSource["seclabels"]>[number] = {};
+    const model = str(l, "model");
+    const relabel = yesNo(l, "relabel");
+    const label = l.child("label")?.content;
+    if (model !== undefined) out.model = model;
+    if (relabel !== undefined) out.relabel = relabel;
+    if (label !== undefined) out.label = label;
+    return out;
+  });
+  if (labels.length > 0) s.seclabels = labels;
+}
+
 function readSourceInto(el: XmlElement, type: ChrType, s: ChrSource): void {
   const mode = enumAttr(el, "mode", ["bind", "connect"] as const);
   switch (type) {
@@ -36,12 +51,14 @@ function readSourceInto(el: XmlElement, type: ChrType, s: ChrSource): void {
       if (path !== undefined) s.path = path;
       const append = onOff(el, "append");
       if (append !== undefined) s.append = append;
+      if (type !== "pty") readSeclabels(el, s);
       break;
     }
     case "unix": {
       const path = str(el, "path");
       if (path !== undefined) s.path = path;
       if (mode) s.mode = mode;
+      readSeclabels(el, s);
       break;
     }
     case "tcp": {

@@ -912,6 +912,8 @@ export interface ChrSource {
   clipboard?: boolean;
   /** qemu-vdagent: `<mouse mode='server|client'/>` */
   mouseMode?: "server" | "client";
+  /** `<seclabel model= relabel=><label/></seclabel>` of a path-backed source (file, device, pipe, socket) */
+  seclabels?: { model?: string; relabel?: boolean; label?: string }[];
 }
 
 /**

@@ -538,7 +538,9 @@ function chrSource(type: string, src: ChrSource | undefined, xpath: string, auto
     default:
       break;
   }
-  if ((type === "tcp" || type === "unix") && src?.mode === "bind" && src.reconnect?.enabled) {
+  // a channel socket the driver names itself is one QEMU listens on, whatever mode= says
+  const generated = type === "unix" && autoPath && src?.path === undefined;
+  if ((type === "tcp" || type === "unix") && (src?.mode === "bind" || generated) && src?.reconnect?.enabled) {
     throw new VirtError("DOMAIN_CHR_RECONNECT_LISTEN", {}, { xpath: `${xpath}/source/reconnect` });
   }
 }
