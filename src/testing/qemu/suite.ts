@@ -336,8 +336,8 @@ export function harnessCaps(
 }
 
 /** The flag names our capability probing knows. */
-export const KNOWN_FLAGS: ReadonlySet<string> = new Set(
-  [
+export const KNOWN_FLAGS: ReadonlySet<string> = new Set([
+  ...[
     ...COMMAND_FLAGS,
     ...SCHEMA_FLAGS,
     ...OBJECT_TYPE_FLAGS,
@@ -345,7 +345,10 @@ export const KNOWN_FLAGS: ReadonlySet<string> = new Set(
     ...TPM_MODEL_FLAGS,
     ...TPM_TYPE_FLAGS,
   ].map(([, f]) => f),
-);
+  // no QEMU takes JSON for -chardev yet: libvirt's harness sets this one by hand to check the
+  // QMP form of its chardev properties, and our builder has that form too
+  "chardev-json",
+]);
 
 /** The environment every case of libvirt's harness gets (our harness context has it too). */
 const BASE_ENV = new Set(["PATH", "USER", "LOGNAME", "HOME", "LC_ALL"]);
@@ -498,6 +501,11 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
       changes.push((ctx) => ({
         ...ctx,
         chardevTLS: { x509certdir: "/etc/pki/libvirt-chardev", ...ctx.chardevTLS, enabled: v !== "0" },
+      }));
+    else if (k === "chardevTLSx509secretUUID")
+      changes.push((ctx) => ({
+        ...ctx,
+        chardevTLS: { enabled: false, ...ctx.chardevTLS, secretUUID: v },
       }));
     else if (k === "chardevTLSx509verify")
       changes.push((ctx) => ({

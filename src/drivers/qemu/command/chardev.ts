@@ -8,6 +8,8 @@ import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
 import { escapeComma, Props } from "./escape.ts";
+import type { JsonObject } from "./escape.ts";
+import { secretObject } from "./disk-secrets.ts";
 
 export interface ChardevSpec {
   type: ChrType;
@@ -46,10 +48,158 @@ function reconnect(b: Build, r: ChrSource["reconnect"]): string {
   return b.has("chardev-reconnect-miliseconds") ? `,reconnect-ms=${t * 1000}` : `,reconnect=${t}`;
 }
 
+/**
+ * The TLS credentials of a TCP chardev (as the XML says, else as qemu.conf's chardev_tls says):
+ * emits their `-object`s and returns their id, or undefined for a plain socket.
+ */
+function tlsCreds(b: Build, s: ChrSource, alias: string): string | undefined {
+  const tls = b.ctx.chardevTLS;
+  if (!(s.tls ?? tls?.enabled === true)) return undefined;
+  const listen = s.mode === "bind";
+  // the private key's password (qemu.conf's chardev_tls_x509_secret_uuid) goes to QEMU
+  // encrypted with the domain's master key, as a secret the credentials name
+  let passwordid: string | undefined;
+  if (tls?.secretUUID !== undefined) {
+    const get = b.ctx.secretValue;
+    if (!get)
+      fail("QEMU_CMD_CONTEXT_MISSING", {
+        element: `chardev ${alias}`,
+        what: `the value of TLS key secret ${tls.secretUUID}`,
+      });
+    passwordid = `${alias}-secret0`;
+    b.addJson("-object", secretObject(b, passwordid, get({ uuid: tls.secretUUID }, "tls")));
+  }
+  const id = `obj${alias}_tls0`;
+  b.addJson(
+    "-object",
+    new Props()
+      .set("qom-type", "tls-creds-x509")
+      .set("id", id)
+      .set("dir", tls?.x509certdir ?? "/etc/pki/qemu")
+      .set("endpoint", listen ? "server" : "client")
+      // a client always checks the server's certificate
+      .set("verify-peer", listen ? tls?.x509verify === true : true)
+      .opt("passwordid", passwordid),
+  );
+  return id;
+}
+
+function reconnectProps(b: Build, p: Props, r: ChrSource["reconnect"]): void {
+  if (!r) return;
+  const t = r.enabled ? (r.timeout ?? 0) : 0;
+  if (b.has("chardev-reconnect-miliseconds")) p.set("reconnect-ms", t * 1000);
+  else p.set("reconnect", t);
+}
+
+function inet(host: string | undefined, port: string | undefined): JsonObject {
+  return { type: "inet", data: { host: host ?? "", port: port ?? "" } };
+}
+
+/**
+ * The `-chardev` in QMP's chardev-add form (`{"id":..,"backend":{"type":..,"data":{..}}}`), for a
+ * QEMU whose `-chardev` takes JSON (libvirt's QEMU_CAPS_CHARDEV_JSON).
+ */
+function buildChardevJson(b: Build, spec: ChardevSpec, alias: string, devAlias: string): void {
+  const s = spec.source ?? {};
+  const data = new Props();
+  if (spec.log) {
+    let path = spec.log.file;
+    let append = spec.log.append;
+    const passed = passFile(b, devAlias, "log", path);
+    if (passed !== undefined) {
+      path = passed;
+      append = true;
+    }
+    data.set("logfile", path).opt("logappend", append);
+  }
+  let type: string = spec.type;
+  switch (spec.type) {
+    case "null":
+    case "vc":
+    case "pty":
+    case "stdio":
+      break;
+    case "dev":
+      type = alias.startsWith("charparallel") ? "parallel" : "serial";
+      data.set("device", s.path ?? "");
+      break;
+    case "pipe":
+      data.set("device", s.path ?? "");
+      break;
+    case "file": {
+      let path = s.path ?? "";
+      let append = s.append;
+      const passed = passFile(b, devAlias, "source", path);
+      if (passed !== undefined) {
+        path = passed;
+        append = true;
+      }
+      data.set("out", path).opt("append", append);
+      break;
+    }
+    case "udp":
+      data.set("remote", inet(s.host, s.service));
+      if (s.bindHost !== undefined || s.bindService !== undefined)
+        data.set("local", inet(s.bindHost, s.bindService ?? "0"));
+      break;
+    case "tcp": {
+      const listen = s.mode === "bind";
+      type = "socket";
+      data
+        .set("addr", inet(s.host, s.service))
+        .set("telnet", spec.protocol === "telnet")
+        .set("server", listen);
+      if (listen) data.set("wait", false);
+      reconnectProps(b, data, s.reconnect);
+      data.opt("tls-creds", tlsCreds(b, s, alias));
+      break;
+    }
+    case "unix": {
+      const listen = s.mode === "bind";
+      const path = s.path ?? "";
+      type = "socket";
+      const fd = listen && spec.plainSocket !== true ? b.ctx.chardevListenFd?.(alias, path) : undefined;
+      data.set(
+        "addr",
+        fd !== undefined ? { type: "fd", data: { str: String(fd) } } : { type: "unix", data: { path } },
+      );
+      data.set("server", listen);
+      if (listen && spec.plainSocket !== true) data.set("wait", false);
+      reconnectProps(b, data, s.reconnect);
+      break;
+    }
+    case "spicevmc":
+      data.set("type", spec.spicevmcName ?? "vdagent");
+      break;
+    case "spiceport":
+      data.set("fqdn", s.channel ?? "");
+      break;
+    case "qemu-vdagent":
+      requireFlag(b, "chardev.qemu-vdagent", `chardev ${alias}`);
+      data
+        .opt("clipboard", s.clipboard)
+        .opt("mouse", s.mouseMode === undefined ? undefined : s.mouseMode === "client");
+      break;
+    case "dbus":
+      data.set("name", s.channel ?? "");
+      break;
+    case "nmdm":
+      return fail("QEMU_CMD_UNSUPPORTED", {
+        element: `chardev ${alias}`,
+        reason: "type 'nmdm' is not supported by QEMU",
+      });
+  }
+  b.addJson("-chardev", { id: alias, backend: { type, data: data.toObject() } });
+}
+
 /** Emits the `-chardev` (and any `-add-fd`) for a character device backend. */
 export function buildChardev(b: Build, spec: ChardevSpec, alias: string): void {
   const s = spec.source ?? {};
   const devAlias = spec.devAlias ?? alias.replace(/^char/, "");
+  if (b.has("chardev-json")) {
+    buildChardevJson(b, spec, alias, devAlias);
+    return;
+  }
   let str: string;
   switch (spec.type) {
     case "null":
@@ -85,27 +235,8 @@ export function buildChardev(b: Build, spec: ChardevSpec, alias: string): void {
       if (spec.protocol === "telnet") str += ",telnet=on";
       if (listen) str += ",server=on,wait=off";
       str += reconnect(b, s.reconnect);
-      // TLS as the XML says, else as qemu.conf's chardev_tls says
-      const tls = b.ctx.chardevTLS;
-      if (s.tls ?? tls?.enabled === true) {
-        if (tls?.secretUUID !== undefined)
-          fail("QEMU_CMD_UNSUPPORTED", {
-            element: `chardev ${alias}`,
-            reason: "a TLS key password (chardev_tls_x509_secret_uuid) is not supported yet",
-          });
-        const id = `obj${alias}_tls0`;
-        b.addJson(
-          "-object",
-          new Props()
-            .set("qom-type", "tls-creds-x509")
-            .set("id", id)
-            .set("dir", tls?.x509certdir ?? "/etc/pki/qemu")
-            .set("endpoint", listen ? "server" : "client")
-            // a client always checks the server's certificate
-            .set("verify-peer", listen ? tls?.x509verify === true : true),
-        );
-        str += `,tls-creds=${id}`;
-      }
+      const creds = tlsCreds(b, s, alias);
+      if (creds !== undefined) str += `,tls-creds=${creds}`;
       break;
     }
     case "unix": {
@@ -167,6 +298,16 @@ function chrSpec(chr: ChrDef, spicevmcName?: string): ChardevSpec {
 
 export function buildMonitor(b: Build): void {
   const m = b.ctx.monitor;
+  if (b.has("chardev-json")) {
+    const addr: JsonObject =
+      "fd" in m ? { type: "fd", data: { str: String(m.fd) } } : { type: "unix", data: { path: m.path } };
+    b.addJson("-chardev", {
+      id: "charmonitor",
+      backend: { type: "socket", data: { addr, server: true, wait: false } },
+    });
+    b.add("-mon", "chardev=charmonitor,id=monitor,mode=control");
+    return;
+  }
   if ("fd" in m) b.add("-chardev", `socket,id=charmonitor,fd=${m.fd},server=on,wait=off`);
   else b.add("-chardev", `socket,id=charmonitor,path=${escapeComma(m.path)},server=on,wait=off`);
   b.add("-mon", "chardev=charmonitor,id=monitor,mode=control");
