@@ -229,6 +229,19 @@ test("rule shapes (virt-aa-helper-test cases)", () => {
   );
 });
 
+test("shared memory: the /dev/shm file of a plain region, a doorbell's server socket (virt-aa-helper's rules)", () => {
+  const r = rules(
+    domain(
+      undefined,
+      "<shmem name='plain'/><shmem name='bell'><model type='ivshmem-doorbell'/><server/></shmem>" +
+        "<shmem name='own'><model type='ivshmem-doorbell'/><server path='/tmp/own-sock'/></shmem>",
+    ),
+  );
+  assert.ok(r.includes(`"/dev/shm/plain" rw,`));
+  assert.ok(r.includes(`"/var/lib/libvirt/shmem-bell-sock" rw,`));
+  assert.ok(r.includes(`"/tmp/own-sock" rw,`));
+});
+
 test("the run's own files: log, runtime folder, pid file, hugepage folders, backing chain", () => {
   const def = domain();
   const r = rules(def, {

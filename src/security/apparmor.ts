@@ -596,6 +596,15 @@ export function guestRules(def: DomainDef, guest: GuestFiles = {}): FileRule[] {
     else if (rng.backend.model === "egd" && rng.backend.type !== undefined && rng.backend.source)
       add(...chrRules({ type: rng.backend.type, source: rng.backend.source, target: {} }, what));
   }
+  for (const sh of d.shmems ?? []) {
+    // virt-aa-helper's rule: the server socket named in the XML, else the device's default: a
+    // plain region's /dev/shm file, a doorbell's ivshmem-server socket
+    const what = `shmem ${sh.name}`;
+    if (sh.server?.path !== undefined) add({ path: sh.server.path, perms: "rw", what });
+    else if ((sh.model ?? "ivshmem-plain") === "ivshmem-plain")
+      add({ path: `/dev/shm/${sh.name}`, perms: "rw", what });
+    else add({ path: `/var/lib/libvirt/shmem-${sh.name}-sock`, perms: "rw", what });
+  }
   for (const [i, tpm] of d.tpms.entries()) {
     const what = `tpm ${String(i)}`;
     if (tpm.backend.type === "passthrough") add({ path: tpm.backend.path ?? "/dev/tpm0", perms: "rw", what });
