@@ -54,3 +54,27 @@ void test("domxml-to-native --caps FILE: the command line for a capabilities fil
   assert.equal(bad.status, 1);
   assert.match(bad.err, /unsupported config type json-argv/);
 });
+
+void test("domxml-to-native: a vDPA interface is refused by name, not as a missing descriptor", async (t) => {
+  const corpus = corpusOrSkip(t);
+  if (!corpus) return;
+  const caps = join(corpus, "caps", "caps_7.2.0_x86_64.xml");
+  const dir = mkdtempSync(join(tmpdir(), "tvirt-native-"));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const file = join(dir, "vd.xml");
+  writeFileSync(
+    file,
+    xml.replace(
+      "</devices>",
+      "<interface type='vdpa'><source dev='/dev/vhost-vdpa-0'/><model type='virtio'/></interface></devices>",
+    ),
+  );
+  const r = await tvirsh("domxml-to-native", "qemu-argv", "--caps", caps, file);
+  assert.equal(r.status, 1);
+  assert.equal(
+    r.err,
+    "error: unsupported configuration: interface 'net0': vDPA devices (/dev/vhost-vdpa-0) are not supported by tvirt's QEMU driver yet; use a vhost-user or tap-backed interface\n",
+  );
+});

@@ -308,6 +308,13 @@ export const qemuErrors = {
     template:
       "CPU mode 'host-model' for {arch} {virtType} domain is not supported here: no expansion of the host CPU model is available; use mode='host-passthrough' or a named CPU model",
   },
+  QEMU_VDPA_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template:
+      "interface '{alias}': vDPA devices ({device}) are not supported by tvirt's QEMU driver yet; use a vhost-user or tap-backed interface",
+  },
   QEMU_CMD_CONTEXT_MISSING: {
     vir: "INTERNAL_ERROR",
     domain: "QEMU",

@@ -3,6 +3,7 @@
  * capabilities for a domain on this machine (driver paths, the monitor socket, mounted hugetlbfs,
  * the environment QEMU gets), and the emulator used when the XML names none.
  */
+import { VirtError } from "../../../util/errors/index.ts";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { hostHugetlbfsMounts } from "../../../host/hugetlbfs.ts";
@@ -39,6 +40,11 @@ export function hostCommandContext(caps: QemuCaps, name: string, root: DriverRoo
     // a key for this command line only: the driver passes the one it writes to master-key.aes
     masterKey: randomBytes(32),
     secretValue: (ref, usageType) => lookupSecretValue(root, ref, usageType),
+    // the command line can express a vDPA NIC (an fd set), but the driver does not open
+    // /dev/vhost-vdpa-N for QEMU yet: say so rather than report a missing descriptor
+    vdpaNetFd: (alias, device) => {
+      throw new VirtError("QEMU_VDPA_UNSUPPORTED", { alias, device: device === "" ? "(none)" : device });
+    },
     ...(process.env.PIPEWIRE_RUNTIME_DIR ? { pipewireRuntimeDir: process.env.PIPEWIRE_RUNTIME_DIR } : {}),
   };
 }
