@@ -8,7 +8,7 @@
  * `TVIRT_WEB_SCREENSHOT=1` writes the page's picture to docs/web-page.png (the README's).
  */
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -58,13 +58,19 @@ test(
     const assetsDir = await buildWebAssets(join(tr.root, "web"));
     const app = await buildWebServer({ conn, tokenFile, assetsDir, audit: (l) => audit.push(l) });
     try {
+      const disk = join(tr.root, "data.img");
+      writeFileSync(disk, "");
+      truncateSync(disk, 8 << 20);
       const xml = guestDomainXML({
         name,
         mode: "shell",
         memoryMiB: 96,
         kernel: g.kernel,
         initrd: g.initrd,
-        extraDevicesXML: "    <graphics type='vnc' autoport='yes'/>",
+        // A disk for the guest page's table (the guest does not need it).
+        extraDevicesXML:
+          `    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>\n` +
+          "    <graphics type='vnc' autoport='yes'/>",
       });
       const dom = await conn.defineXML(xml);
       let stoppedAt = 0;
@@ -117,7 +123,7 @@ test(
       await page.click("#serial .xterm");
       for (;;) {
         await page.keyboard.press("Enter");
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 1500));
         if (/# $/m.test(await terminalText(page))) break;
         assert.ok(Date.now() - t0 < 60_000, `no shell prompt: ${await terminalText(page)}`);
       }
@@ -137,6 +143,10 @@ test(
       // (the first lines may share a line with the prompt): the counter counts on, one by one.
       const last3 = counters.slice(-3);
       assert.deepEqual(last3, [last3[0]!, last3[0]! + 1, last3[0]! + 2], `counters ${counters.join(",")}`);
+
+      // The guest page lists the disk from the persistent XML.
+      await pageUntil(page, "the disks table", () => document.querySelector("#disks") !== null);
+      assert.match(await page.$eval("#disks", (e) => e.textContent), /vdadiskvirtioraw.*data\.img/);
 
       // A read-only token's serial console shows output but drops what it types.
       const ro = (await (
