@@ -403,7 +403,7 @@ export function lineDiff(a: string, b: string): { op: " " | "-" | "+"; line: str
     if (i < n && j < m && x[i] === y[j]) {
       out.push({ op: " ", line: x[i++]! });
       j++;
-    } else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) out.push({ op: "+", line: y[j++]! });
+    } else if (j < m && (i >= n || lcs[i]![j + 1]! > lcs[i + 1]![j]!)) out.push({ op: "+", line: y[j++]! });
     else out.push({ op: "-", line: x[i++]! });
   }
   return out;
@@ -502,7 +502,7 @@ function openGuest(name: string): { name: string; close: () => void; update: () 
       ...(lines.length === 0
         ? ["no changes"]
         : lines.map((l) =>
-            el("div", { class: l.op === "+" ? "add" : l.op === "-" ? "del" : "" }, `${l.op} ${l.line}`),
+            el("span", { class: l.op === "+" ? "add" : l.op === "-" ? "del" : "" }, `${l.op} ${l.line}\n`),
           )),
     );
     return true;
@@ -532,9 +532,10 @@ function openGuest(name: string): { name: string; close: () => void; update: () 
       xml: textarea.value,
     }).then(
       async (r) => {
+        // The stored XML first: the report is the sign that the editor holds it.
+        await loadXml().catch(() => undefined);
         result.textContent = r.text;
         diffOut.hidden = true;
-        await loadXml();
       },
       (e: unknown) => {
         result.textContent = `not saved: ${errorText(e)}`;
