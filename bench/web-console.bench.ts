@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import "../src/rpc/register.ts";
 import { connect, type Connection } from "../src/api/index.ts";
-import { launchChromium, pageUntil, terminalText } from "../src/testing/browser.ts";
+import { launchChromium, terminalText } from "../src/testing/browser.ts";
 import { repoRoot } from "../src/testing/corpus.ts";
 import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
 import { privateSession, spawnDaemon } from "../src/testing/rpc/harness.ts";
@@ -31,6 +31,7 @@ declare const window: unknown;
 
 const { values } = parseArgs({ options: { rounds: { type: "string" } } });
 const rounds = Number(values.rounds ?? 40);
+// eslint-disable-next-line no-control-regex
 const PROMPT = /# (\x1b\[6n)?$/;
 /** Letters to type: none that ends an escape sequence the shell sends (ESC [ 6 n). */
 const LETTERS = "abcdefghijklmopqrstuvwxyz";
@@ -118,7 +119,13 @@ try {
     await sleep(1000);
   }
   await sleep(500);
-  const libTimes = await echoLatency((s) => stream.write(Buffer.from(s)), lib, rounds);
+  const libTimes = await echoLatency(
+    (s) => {
+      stream.write(Buffer.from(s));
+    },
+    lib,
+    rounds,
+  );
   await stream.close();
 
   // 2. tvirsh console in a pty (python3's pty module; argv only, no shell).
@@ -164,7 +171,9 @@ try {
   try {
     const page = await browser.newPage();
     await page.goto(`${base}/#token=${token}`);
-    page.on("pageerror", (e) => console.error(`page error: ${String(e)}`));
+    page.on("pageerror", (e) => {
+      console.error(`page error: ${String(e)}`);
+    });
     await page.waitForSelector(`tr[data-domain="${name}"] a`);
     await page.click(`tr[data-domain="${name}"] a`);
     await page.waitForSelector("#serial .xterm");

@@ -49,8 +49,20 @@ export async function pageUntil<T>(page: Page, what: string, fn: () => T, timeou
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await page.evaluate(fn);
-    if (v) return v as T;
+    if (v) return v;
     if (Date.now() > deadline) throw new Error(`page: timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** The text of the first element matching `selector` ("" when there is none). */
+export function textOf(page: Page, selector: string): Promise<string> {
+  return page.evaluate((sel: string) => {
+    const doc = (
+      globalThis as unknown as {
+        document: { querySelector(s: string): { textContent: string | null } | null };
+      }
+    ).document;
+    return doc.querySelector(sel)?.textContent ?? "";
+  }, selector);
 }

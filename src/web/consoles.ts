@@ -332,7 +332,7 @@ class SerialHub {
  * WebSocket. For view-only clients the RFB client messages are parsed and input dropped.
  */
 function vncBridge(socket: WebSocket, conn: Connection, name: string, readOnly: boolean): void {
-  let closed = false;
+  const st = { closed: false };
   let vnc: Socket | undefined;
   const pending: Buffer[] = [];
   const filter = readOnly ? new ViewOnlyFilter() : undefined;
@@ -351,14 +351,14 @@ function vncBridge(socket: WebSocket, conn: Connection, name: string, readOnly: 
     else pending.push(b);
   });
   socket.on("close", () => {
-    closed = true;
+    st.closed = true;
     vnc?.destroy();
   });
   void (async () => {
     try {
       const dom = await conn.lookupDomainByName(name);
       const s = await dom.openGraphicsFd(0, 0);
-      if (closed) {
+      if (st.closed) {
         s.destroy();
         return;
       }

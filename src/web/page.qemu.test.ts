@@ -16,7 +16,7 @@ import { WebSocket } from "ws";
 import { DomainEventType, connect } from "../api/index.ts";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { decodePng, decodeScreenshot, type RgbImage } from "../testing/graphics/image.ts";
-import { launchChromium, pageUntil, terminalText } from "../testing/browser.ts";
+import { launchChromium, pageUntil, terminalText, textOf } from "../testing/browser.ts";
 import { makeTestRoot } from "../testing/qemu/driver.ts";
 import { buildWebAssets } from "../../scripts/build-web.js";
 import { buildWebServer } from "./server.ts";
@@ -101,7 +101,7 @@ test(
         () =>
           document.querySelector('tr[data-domain="page1"] [data-field="state"]')?.textContent === "running",
       );
-      const row = await page.$eval('tr[data-domain="page1"]', (r) => r.textContent);
+      const row = await textOf(page, 'tr[data-domain="page1"]');
       assert.match(row, /page1running196 MiB/);
       // The token left the URL for sessionStorage.
       assert.equal(await page.evaluate(() => location.hash), "#/");
@@ -146,7 +146,7 @@ test(
 
       // The guest page lists the disk from the persistent XML.
       await pageUntil(page, "the disks table", () => document.querySelector("#disks") !== null);
-      assert.match(await page.$eval("#disks", (e) => e.textContent), /vdadiskvirtioraw.*data\.img/);
+      assert.match(await textOf(page, "#disks"), /vdadiskvirtioraw.*data\.img/);
 
       // A read-only token's serial console shows output but drops what it types.
       const ro = (await (
@@ -178,7 +178,7 @@ test(
       await waitTerm(/^AFTER-25$/m, Math.max(0, before - 200));
 
       // 3. The VNC canvas draws, and QMP's screendump of the text mode is not blank.
-      await pageUntil(page, "noVNC connected", () => (window as unknown as Hooks).tvirt.vncConnected);
+      await pageUntil(page, "noVNC connected", () => (window as Hooks).tvirt.vncConnected);
       const canvas = await page.$("#vnc canvas");
       assert.ok(canvas);
       let drawn = 0;
@@ -202,7 +202,7 @@ test(
       // 4. Shutdown from the list; the row follows within a second of the guest stopping, no reload.
       await page.click('a[href="#/"]');
       await pageUntil(page, "the list", () => document.querySelector('tr[data-domain="page1"]') !== null);
-      await page.evaluate(() => ((window as unknown as Hooks).noReload = 1));
+      await page.evaluate(() => ((window as Hooks).noReload = 1));
       await page.click('tr[data-domain="page1"] button[data-action="shutdown"]');
       const tShut = performance.now();
       while (stoppedAt === 0) {
@@ -218,11 +218,7 @@ test(
       );
       const lag = performance.now() - stoppedAt;
       assert.ok(lag < 1000, `the list showed shutoff ${lag.toFixed(0)} ms after the guest stopped`);
-      assert.equal(
-        await page.evaluate(() => (window as unknown as Hooks).noReload),
-        1,
-        "the page was not reloaded",
-      );
+      assert.equal(await page.evaluate(() => (window as Hooks).noReload), 1, "the page was not reloaded");
       assert.equal(await dom.isActive(), false);
       assert.deepEqual(pageErrors, []);
       assert.ok(

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { WebSocket } from "ws";
 import { connect } from "../api/index.ts";
-import { launchChromium, pageUntil } from "../testing/browser.ts";
+import { launchChromium, pageUntil, textOf } from "../testing/browser.ts";
 import { buildWebAssets } from "../../scripts/build-web.js";
 import { TICKET_TTL_MS, Tickets, ViewOnlyFilter, isPublicPath } from "./consoles.ts";
 import { buildWebServer } from "./server.ts";
@@ -141,12 +141,16 @@ test("the page's files, tickets, whoami and the persistent XML over HTTP", async
       const ws = new WebSocket(
         `${base.replace("http", "ws")}/ws/domains/test/serial?ticket=${"A".repeat(43)}`,
       );
-      ws.on("open", () => reject(new Error("opened without a ticket")));
+      ws.on("open", () => {
+        reject(new Error("opened without a ticket"));
+      });
       ws.on("error", () => undefined);
       ws.on("unexpected-response", (_req, res) => {
         let body = "";
         res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("end", () => {
+          resolve({ status: res.statusCode ?? 0, body });
+        });
       });
     });
     assert.equal(refused.status, 401);
@@ -226,7 +230,7 @@ test(
         );
       });
       await page.click("#xml-check");
-      const diff = await page.$eval("#xml-diff", (e) => e.textContent);
+      const diff = await textOf(page, "#xml-diff");
       assert.match(
         diff,
         /^- {3}<currentMemory unit='KiB'>2097152<\/currentMemory>\n\+ {3}<currentMemory unit='KiB'>1048576<\/currentMemory>$/m,
@@ -235,7 +239,7 @@ test(
       await pageUntil(page, "the edit report", () =>
         /XML configuration edited/.test(document.querySelector("#xml-result")?.textContent ?? ""),
       );
-      const report = await page.$eval("#xml-result", (e) => e.textContent);
+      const report = await textOf(page, "#xml-result");
       assert.match(report, /Applies at next boot:\n {2}.*currentMemory|Applies at next boot:\n {2}.*memory/);
       await page.$eval("#xml", (e) => {
         const ta = e as unknown as { value: string };
@@ -245,14 +249,17 @@ test(
       await pageUntil(page, "the refusal", () =>
         /not saved/.test(document.querySelector("#xml-result")?.textContent ?? ""),
       );
-      assert.match(await page.$eval("#xml-result", (e) => e.textContent), /^not saved: XML document failed to validate against schema[\s\S]*vcpu[\s\S]*\(at \/domain\)$/);
+      assert.match(
+        await textOf(page, "#xml-result"),
+        /^not saved: XML document failed to validate against schema[\s\S]*vcpu[\s\S]*\(at \/domain\)$/,
+      );
       // Not well-formed: refused before anything is sent.
       await page.$eval(
         "#xml",
         (e) => ((e as unknown as { value: string }).value = "<domain><name>test</name>"),
       );
       await page.click("#xml-check");
-      assert.match(await page.$eval("#xml-diff", (e) => e.textContent), /not well-formed XML/);
+      assert.match(await textOf(page, "#xml-diff"), /not well-formed XML/);
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

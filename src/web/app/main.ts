@@ -155,7 +155,9 @@ async function watchEvents(): Promise<void> {
   stopEvents();
   const ac = new AbortController();
   eventsAbort = ac;
-  while (!ac.signal.aborted) {
+  // A function: the signal changes while this loop awaits (narrowing would say it cannot).
+  const stopped = (): boolean => ac.signal.aborted;
+  while (!stopped()) {
     try {
       const res = await fetch("/api/events", {
         headers: { authorization: `Bearer ${token() ?? ""}` },
@@ -186,7 +188,7 @@ async function watchEvents(): Promise<void> {
     }
     $("live").classList.remove("on");
     $("live").textContent = "○ events";
-    if (!ac.signal.aborted) await new Promise((r) => setTimeout(r, 2000));
+    if (!stopped()) await new Promise((r) => setTimeout(r, 2000));
   }
 }
 
@@ -342,7 +344,9 @@ function openSerial(name: string, box: HTMLElement): () => void {
           term.write(`\r\n\x1b[2m[serial console closed${ev.reason ? `: ${ev.reason}` : ""}]\x1b[0m\r\n`);
       };
     },
-    (e: unknown) => term.write(`[no serial console: ${errorText(e)}]\r\n`),
+    (e: unknown) => {
+      term.write(`[no serial console: ${errorText(e)}]\r\n`);
+    },
   );
   return () => {
     closed = true;
@@ -376,7 +380,9 @@ function openVnc(name: string, box: HTMLElement): () => void {
         if (password !== null) r.sendCredentials({ password });
       });
     },
-    (e: unknown) => box.replaceChildren(el("p", { class: "muted" }, `no display: ${errorText(e)}`)),
+    (e: unknown) => {
+      box.replaceChildren(el("p", { class: "muted" }, `no display: ${errorText(e)}`));
+    },
   );
   return () => {
     closed = true;
@@ -480,7 +486,7 @@ function openGuest(name: string): { name: string; close: () => void; update: () 
   const check = (): string | null => {
     const doc = new DOMParser().parseFromString(textarea.value, "application/xml");
     const err = doc.querySelector("parsererror");
-    if (err) return `not well-formed XML: ${err.textContent ?? ""}`;
+    if (err) return `not well-formed XML: ${err.textContent}`;
     if (doc.documentElement.nodeName !== "domain")
       return `the root element is <${doc.documentElement.nodeName}>, not <domain>`;
     const n = doc.querySelector("domain > name")?.textContent;
