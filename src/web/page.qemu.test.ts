@@ -193,6 +193,59 @@ test(
       const screen = decodeScreenshot(shot.mime, Buffer.concat(chunks));
       assert.ok(colours(screen) >= 2, `the screendump (${shot.mime}) is blank`);
 
+      // A read-only token's VNC: the picture (RFB handshake to ServerInit) but no input; a
+      // message the filter cannot parse closes the connection.
+      const roVnc = (await (
+        await fetch(`${base}/api/tickets`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${viewer}`, "content-type": "application/json" },
+          body: JSON.stringify({ domain: name, kind: "vnc" }),
+        })
+      ).json()) as { url: string };
+      const rfb = await new Promise<{ width: number; height: number; closeCode: number }>(
+        (resolve, reject) => {
+          const ws = new WebSocket(`${base.replace("http", "ws")}${roVnc.url}`);
+          let buf = Buffer.alloc(0);
+          let step = 0;
+          let size = { width: 0, height: 0 };
+          ws.on("error", reject);
+          ws.on("close", (code) => {
+            resolve({ ...size, closeCode: code });
+          });
+          ws.on("message", (d: Buffer) => {
+            buf = Buffer.concat([buf, d]);
+            if (step === 0 && buf.length >= 12) {
+              ws.send(Buffer.from("RFB 003.008\n"));
+              buf = buf.subarray(12);
+              step = 1;
+            }
+            if (step === 1 && buf.length >= 1 && buf.length >= 1 + (buf[0] ?? 0)) {
+              assert.ok([...buf.subarray(1, 1 + (buf[0] ?? 0))].includes(1), "security type None offered");
+              buf = buf.subarray(1 + (buf[0] ?? 0));
+              ws.send(Buffer.from([1]));
+              step = 2;
+            }
+            if (step === 2 && buf.length >= 4) {
+              assert.equal(buf.readUInt32BE(0), 0, "security result OK");
+              buf = buf.subarray(4);
+              ws.send(Buffer.from([1])); // ClientInit, shared
+              step = 3;
+            }
+            if (step === 3 && buf.length >= 24) {
+              size = { width: buf.readUInt16BE(0), height: buf.readUInt16BE(2) };
+              step = 4;
+              // A key press (dropped: the connection stays), then garbage (closed by the filter).
+              ws.send(Buffer.from([4, 1, 0, 0, 0, 0, 0, 0x61]));
+              setTimeout(() => {
+                ws.send(Buffer.from([77, 0, 0, 0]));
+              }, 300);
+            }
+          });
+        },
+      );
+      assert.ok(rfb.width > 0 && rfb.height > 0, `ServerInit through the proxy: ${JSON.stringify(rfb)}`);
+      assert.equal(rfb.closeCode, 4003, "the view-only filter closes on what it cannot parse");
+
       if (process.env.TVIRT_WEB_SCREENSHOT === "1") {
         const docs = fileURLToPath(new URL("../../docs/", import.meta.url));
         mkdirSync(docs, { recursive: true });
