@@ -10,6 +10,7 @@ import { dirname, join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { build } from "esbuild";
 import { distDir, repoDir, srcDir, STAMP_FORMAT, stampFile } from "../bin/bundle.js";
+import { buildWebAssets } from "./build-web.js";
 
 /** The lock files that say which packages get bundled; checked like the sources. */
 const LOCK_FILES = ["package-lock.json", "node_modules/.package-lock.json"];
@@ -152,6 +153,9 @@ const built = await build({
   define: { __TVIRT_BUILD__: JSON.stringify(String(stamp)) },
   logLevel: "warning",
 });
+
+// The web page (dist/web) that `tvirsh web` serves: browser code, bundled on its own.
+await buildWebAssets(join(distDir, "web"));
 
 // What the launcher checks (bin/bundle.js): the bundles' inputs under src/ and their
 // directories, and the lock files that say which packages were bundled.

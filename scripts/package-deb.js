@@ -132,6 +132,10 @@ export function stage(root, { nodeBinary = process.execPath } = {}) {
   for (const f of readdirSync(dist)) {
     if (/\.(cjs|cjs\.map)$/.test(f) || f === ".built-from") copy(root, `dist/${f}`, `${LIB_DIR}/dist/${f}`);
   }
+  // The web page (scripts/build-web.js): served by `tvirsh web` from dist/web beside the bundles.
+  if (existsSync(join(dist, "web"))) {
+    for (const f of readdirSync(join(dist, "web"))) copy(root, `dist/web/${f}`, `${LIB_DIR}/dist/web/${f}`);
+  }
   copy(root, "package.json", `${LIB_DIR}/package.json`);
   // systemd units (every unit file of systemd/).
   for (const f of readdirSync(join(repoDir, "systemd"))) {

@@ -45,6 +45,7 @@ import {
   XmlBodySchema,
 } from "./schemas.ts";
 import { readTokens, verifyToken, type TokenEntry } from "./tokens.ts";
+import { Tickets, isPublicPath, pageRoutes, registerConsoles } from "./consoles.ts";
 
 export interface WebOptions {
   /** The connection the API serves. The caller owns it (the server does not close it). */
@@ -53,6 +54,8 @@ export interface WebOptions {
   readonly tokenFile: string;
   /** Where the audit lines go (one per change made over HTTP); default stderr. */
   readonly audit?: (line: string) => void;
+  /** The built web page (default dist/web, or TVIRT_WEB_ASSETS; see consoles.ts). */
+  readonly assetsDir?: string;
   /** Failed authentications allowed per client address and window (default 10 per 60 s). */
   readonly authFailLimit?: number;
   readonly authFailWindowMs?: number;
@@ -117,7 +120,7 @@ interface Authed {
 }
 
 /** A route: its schema is both Fastify's and the OpenAPI operation's. */
-interface RouteDef {
+export interface RouteDef {
   readonly method: "GET" | "POST" | "PUT" | "DELETE";
   readonly url: string;
   /** Changes something: refused for read-only tokens, audited. */
@@ -553,6 +556,9 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
       },
     },
   ];
+  // The page's consoles (consoles.ts): tickets for its WebSockets.
+  const tickets = new Tickets();
+  routes.push(...pageRoutes(tickets, conn));
 
   const callbackID = await conn.onLifecycle((dom, event, detail) => {
     const data = JSON.stringify({
@@ -585,7 +591,7 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
 
   // Authentication first, for every request but the OpenAPI document (public: it holds no data).
   app.addHook("onRequest", async (req, reply) => {
-    if (req.url === "/api/openapi.json") return;
+    if (req.url === "/api/openapi.json" || isPublicPath(req.url)) return;
     const client = req.ip;
     const wait = limiter.blockedFor(client);
     if (wait > 0) return sendError(reply, new VirtError("WEB_AUTH_RATE_LIMITED", { client, seconds: wait }));
@@ -658,6 +664,13 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
     }
   }
 
+  await registerConsoles(app, {
+    conn,
+    tickets,
+    audit,
+    sendError,
+    ...(opts.assetsDir !== undefined ? { assetsDir: opts.assetsDir } : {}),
+  });
   const openapi = openApiDocument(routes);
   app.get("/api/openapi.json", () => Promise.resolve(openapi));
   return app;

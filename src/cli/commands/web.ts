@@ -110,7 +110,9 @@ const web: Cmd = {
       await app.close().catch(() => undefined);
       return ctx.fail(`cannot listen on ${listenText ?? "127.0.0.1:8080"}: ${(e as Error).message}`);
     }
-    ctx.printExtra(`Serving ${uri} at ${where}/api/ (OpenAPI: ${where}/api/openapi.json); Ctrl-C stops\n`);
+    ctx.printExtra(
+      `Serving ${uri} at ${where}/api/ (OpenAPI: ${where}/api/openapi.json), the web page at ${where}/; Ctrl-C stops\n`,
+    );
     ctx.emit({ uri, listen: where, openapi: `${where}/api/openapi.json` });
     await new Promise<void>((resolve) => {
       if (ctx.interrupt.signal.aborted) resolve();

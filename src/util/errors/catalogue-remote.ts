@@ -73,6 +73,19 @@ export const remoteErrors = {
     kind: "user",
     template: "no such resource: {method} {path} (see /api/openapi.json)",
   },
+  WEB_TICKET: {
+    vir: "AUTH_FAILED",
+    domain: "REMOTE",
+    kind: "user",
+    template:
+      "console ticket not valid for {kind} of domain '{domain}': unknown, already used or expired (get one from POST /api/tickets; it serves one connection within {seconds} seconds)",
+  },
+  WEB_PAGE_NOT_BUILT: {
+    vir: "NO_SUPPORT",
+    domain: "REMOTE",
+    kind: "environment",
+    template: "the web page is not built ({file} is missing): run 'npm run build'",
+  },
   WEB_TOKEN_EXISTS: {
     vir: "OPERATION_INVALID",
     domain: "REMOTE",
