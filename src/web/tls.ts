@@ -80,7 +80,7 @@ export async function serveWeb(
   if (tls) {
     const pem = await readTls(tls);
     try {
-      server = createHttpsServer({ cert: pem.cert, key: pem.key }, handler) as unknown as Server;
+      server = createHttpsServer({ cert: pem.cert, key: pem.key }, handler);
     } catch (e) {
       // "key values mismatch", "no start line": the pair does not make a TLS identity
       throw new VirtError("WEB_TLS", { cert: tls.cert, key: tls.key, reason: (e as Error).message });
