@@ -49,6 +49,9 @@ import type { RouteDef } from "./route.ts";
 import { readTokens, verifyToken, type TokenEntry } from "./tokens.ts";
 import { XmlQuery, prefersXml, registerXmlBodies, wrapXmlBody } from "./xml.ts";
 
+/** Routes are declared in route.ts (shared by nodedevs.ts and the page's routes). */
+export type { RouteDef } from "./route.ts";
+
 export interface WebOptions {
   /** The connection the API serves. The caller owns it (the server does not close it). */
   readonly conn: Connection;
