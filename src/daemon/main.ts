@@ -24,7 +24,7 @@ import { daemonRunAs, loadDaemonState, registerDaemonDrivers, type InstanceKind 
 import { Logger, LogPriority, stderrIsJournal, type LogDestination, type LogOutput } from "./log.ts";
 import { collectStartupGarbage } from "./memory.ts";
 import { sdNotify, socketPathOfFd, takeListenFds, type Activation } from "./activation.ts";
-import { startWebFace, type WebFace } from "./web.ts";
+import type { WebFace } from "./web.ts";
 
 export const TVIRTD_VERSION = "0.1.0";
 
@@ -435,7 +435,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   try {
     await daemon.start();
     try {
-      web = await startWebFace(cfg, kind, defaultURI, log, env);
+      if (cfg.webListenUnix !== undefined || cfg.webListenTcp !== undefined) {
+        // loaded only when configured: Fastify costs every start tens of milliseconds
+        const { startWebFace } = await import("./web.ts");
+        web = await startWebFace(cfg, kind, defaultURI, log, env);
+      }
     } catch (e) {
       // a web face asked for and not served is a failed start, as a socket that cannot bind
       log.error(`cannot serve the web face: ${e instanceof Error ? e.message : String(e)}`);
