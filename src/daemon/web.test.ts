@@ -177,9 +177,43 @@ test("tvirtd refuses to start with a web face it cannot serve", async (t) => {
       `web_token_file = "${dir}/t.json"\n`,
   );
   const missing = await run(process.execPath, [tvirtdBin, ...args], { env });
+  assert.doesNotMatch(missing.stderr, /no usable token/);
   assert.equal(missing.code, 1, missing.stderr);
   assert.match(
     missing.stderr,
     /cannot serve the web face: invalid argument: cannot serve TLS with certificate .*none\.pem and key .*none\.key: cannot read the certificate/,
   );
+});
+
+test("tvirtd serves a web face without tokens yet, and says why every request gets 401", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tvirtd-web-none-"));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const cfgFile = join(dir, "tvirtd.conf");
+  const webSock = join(dir, "web.sock");
+  const tokens = join(dir, "tokens.json");
+  writeFileSync(cfgFile, `web_listen_unix = "${webSock}"\nweb_token_file = "${tokens}"\n`);
+  const rpcSock = join(dir, "sock");
+  const d = await spawnDaemon(
+    ["--listen", rpcSock, "--uri", "test:///default", "-f", cfgFile],
+    [rpcSock, webSock],
+    {
+      env,
+    },
+  );
+  t.after(async () => {
+    await d.stop();
+  });
+  assert.match(
+    d.stderr(),
+    /web face: no usable token in .*tokens\.json .*every request gets 401 until 'tvirsh web-token create/,
+  );
+  assert.equal(
+    (await webRequest({ socketPath: webSock }, "GET", "/api/domains", { token: "tvirt_x" })).status,
+    401,
+  );
+  // a token made now is taken at once (the file is re-read when it changes)
+  const token = (await createToken(tokens, "late", true)).token;
+  assert.equal((await webRequest({ socketPath: webSock }, "GET", "/api/domains", { token })).status, 200);
 });

@@ -14,6 +14,7 @@ import type { Connection } from "../api/index.ts";
 import { openLocal } from "../rpc/server.ts";
 import { buildWebServer } from "../web/server.ts";
 import { parseListen, serveWeb, type WebEndpoint } from "../web/tls.ts";
+import { readTokens } from "../web/tokens.ts";
 import { resolveGroup, type DaemonConfig } from "./config.ts";
 import type { InstanceKind } from "./drivers.ts";
 import type { Logger } from "./log.ts";
@@ -84,5 +85,13 @@ export async function startWebFace(
   }
   const urls = endpoints.map((e) => e.url);
   log.info(`web face for ${uri} on ${urls.join(", ")} (tokens: ${tokenFile})`);
+  // Served anyway (the file is re-read when it changes), but nobody gets in yet: say why.
+  try {
+    if ((await readTokens(tokenFile)).length === 0) throw new Error("no tokens");
+  } catch (e) {
+    log.warn(
+      `web face: no usable token in ${tokenFile} (${e instanceof Error ? e.message : String(e)}): every request gets 401 until 'tvirsh web-token create --token-file ${tokenFile} NAME'`,
+    );
+  }
   return { urls, close };
 }
