@@ -205,6 +205,10 @@ test("tvirtd serves a web face without tokens yet, and says why every request ge
   t.after(async () => {
     await d.stop();
   });
+  // the warning follows the listeners by a moment
+  for (let i = 0; i < 100 && !d.stderr().includes("no usable token"); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   assert.match(
     d.stderr(),
     /web face: no usable token in .*tokens\.json .*every request gets 401 until 'tvirsh web-token create/,
