@@ -28,6 +28,8 @@ export interface SessionOptions {
   /** Console escape sequence, e.g. `^]`. */
   escape: string;
   debug: number;
+  /** The web face's address (`TVIRT_WEB_URL`), for `domdisplay --type web`. */
+  webUrl?: string;
 }
 
 /** The interactive shell's input, lent to commands that ask questions (edit). */

@@ -208,3 +208,39 @@ test("screenshot and send-key on the test driver print what virsh prints", async
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("domdisplay --type web prints the guest's page on the web face (tvirt)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tvirt-graphics-web-"));
+  try {
+    const f = join(dir, "gy.xml");
+    writeFileSync(f, DOMAINS.gy);
+    const runLine = async (line: string, env: NodeJS.ProcessEnv = {}) => {
+      const io = new BufferIo();
+      const code = await main(["-q", "-c", "test:///default", `define ${f}; ${line}`], io, env);
+      return { code, out: io.stdout, err: io.stderr };
+    };
+    const off = await runLine("domdisplay --type web gy --web-url https://h:8443");
+    assert.equal(off.err, "error: Domain is not running\n");
+    const byOpt = await runLine("start gy; domdisplay --type web gy --web-url https://h.example:8443/");
+    assert.equal(byOpt.code, 0, byOpt.err);
+    assert.equal(byOpt.out, "https://h.example:8443/#/domain/gy");
+    const byEnv = await runLine("start gy; domdisplay --type web gy", {
+      TVIRT_WEB_URL: "http://127.0.0.1:8080/x?y#z",
+    });
+    assert.equal(byEnv.out, "http://127.0.0.1:8080/x/#/domain/gy");
+    // virsh's default output does not change with a web face known
+    const plain = await runLine("start gy; domdisplay gy", { TVIRT_WEB_URL: "http://127.0.0.1:8080" });
+    assert.equal(plain.out, "vnc://localhost:10");
+    const none = await runLine("start gy; domdisplay --type web gy");
+    assert.equal(none.code, 1);
+    assert.match(none.err, /^error: no web face known: give --web-url URL or set TVIRT_WEB_URL/);
+    const bad = await runLine("start gy; domdisplay --type web gy --web-url ftp://h");
+    assert.match(bad.err, /invalid web face address 'ftp:\/\/h': expected an http:\/\/ or https:\/\/ URL/);
+    const json = await runLine("start gy; domdisplay --type web gy --web-url https://h:8443 --json");
+    const doc = JSON.parse(json.out.trim()) as Record<string, unknown>;
+    assert.deepEqual(validate(doc, commandSchemas.domdisplay!), []);
+    assert.deepEqual(doc.uris, ["https://h:8443/#/domain/gy"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

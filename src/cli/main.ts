@@ -223,6 +223,7 @@ export async function main(
   };
   const fromEnv = env.VIRSH_DEFAULT_CONNECT_URI;
   if (fromEnv) opts.uri = fromEnv;
+  if (env.TVIRT_WEB_URL) opts.webUrl = env.TVIRT_WEB_URL;
   let parsed;
   try {
     parsed = getopt(argv);

@@ -31,10 +31,16 @@
  * | `vnc_tls` / `vnc_tls_x509_cert_dir` / `vnc_tls_x509_verify` (qemu.conf's) | 0 / `"/etc/pki/libvirt-vnc"` / 0 | VNC over TLS with that dir's certificates, client certificates checked with verify |
  * | `vnc_sasl` / `vnc_sasl_dir` (qemu.conf's) | 0 / `"/etc/sasl2"` | SASL authentication of VNC clients |
  * | `vnc_allow_host_audio` / `nographics_allow_host_audio` (qemu.conf's) | 0 | a guest defined without `<audio>` with VNC / without graphics gets the host audio backend of tvirtd's `QEMU_AUDIO_DRV` (none added when unset) instead of `type='none'` |
+ * | `web_listen_unix` (tvirt) | (none: the web face is off) | serve the web face (REST API, src/web) on this Unix socket, mode 0600 (0660 with `unix_sock_group`), e.g. `"/run/tvirt/tvirt-web.sock"` |
+ * | `web_listen_tcp` (tvirt) | (none) | also serve it on `"ADDR:PORT"` (`"[ADDR6]:PORT"`); an address other than loopback needs `web_tls_cert` and `web_tls_key` |
+ * | `web_tls_cert` / `web_tls_key` (tvirt) | (none) | PEM certificate (chain) and private key: `web_listen_tcp` speaks HTTPS |
+ * | `web_token_file` (tvirt) | `/etc/tvirt/web-tokens.json` (system), `$XDG_CONFIG_HOME/tvirt/web-tokens.json` (session) | the bearer tokens the web face accepts (`tvirsh web-token create --token-file FILE NAME`); re-read when it changes |
+ * | `web_uri` (tvirt) | the daemon's URI | the connection the web face serves (in-process, the daemon's own drivers) |
  *
  * SIGHUP (`systemctl reload tvirtd`) re-reads the file (main.ts `reloadConfig`): `log_level`,
  * `log_outputs`, `timeout`, the graphics port ranges and the graphics keys apply at once (to
- * guests started later); the socket keys,
+ * guests started later); the token file is re-read whenever it changes; the socket keys, the
+ * `web_*` listeners and TLS files,
  * `max_clients`, `max_client_requests`, `keepalive_*`, `compat_sockets`, `sysfs_root` and
  * `state_root` are read at start only (a change is logged as needing a restart). Under socket
  * activation the sockets are systemd's (systemd/tvirtd*.socket): the `unix_sock_*` keys apply
@@ -46,6 +52,7 @@
  */
 import { readFileSync } from "node:fs";
 import { VirtError } from "../util/errors/index.ts";
+import { isLoopback, parseListen, type WebListen } from "../web/listen.ts";
 import { parseLogOutputs, type LogOutput } from "./log.ts";
 
 export type ConfValue = number | string | string[];
@@ -76,6 +83,14 @@ export interface DaemonConfig {
   qemuUser: string | undefined;
   qemuGroup: string | undefined;
   dynamicOwnership: boolean;
+  /** The web face (src/web): off unless a `web_listen_*` key is set. */
+  webListenUnix: string | undefined;
+  /** `web_listen_tcp` as written (`ADDR:PORT`), checked by `applyConf`. */
+  webListenTcp: string | undefined;
+  webTlsCert: string | undefined;
+  webTlsKey: string | undefined;
+  webTokenFile: string | undefined;
+  webUri: string | undefined;
   /** Keys present but not implemented (reported at start). */
   ignored: string[];
 }
@@ -122,6 +137,12 @@ export function defaultConfig(): DaemonConfig {
     qemuUser: undefined,
     qemuGroup: undefined,
     dynamicOwnership: true,
+    webListenUnix: undefined,
+    webListenTcp: undefined,
+    webTlsCert: undefined,
+    webTlsKey: undefined,
+    webTokenFile: undefined,
+    webUri: undefined,
     ignored: [],
   };
 }
@@ -433,6 +454,40 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
       case "dynamic_ownership":
         cfg.dynamicOwnership = integer(file, key, v, 0) !== 0;
         break;
+      // the web face (tvirt)
+      case "web_listen_unix":
+        cfg.webListenUnix = absPath(file, key, v);
+        break;
+      case "web_listen_tcp": {
+        const text = str(file, key, v);
+        let l: WebListen;
+        try {
+          l = parseListen(text);
+        } catch (e) {
+          const reason = e instanceof VirtError ? String(e.values.reason) : String(e);
+          throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: `'${text}': ${reason}` });
+        }
+        if ("path" in l)
+          throw new VirtError("DAEMON_CONFIG_VALUE", {
+            file,
+            key,
+            reason: 'expected "ADDR:PORT" (a Unix socket goes in web_listen_unix)',
+          });
+        cfg.webListenTcp = text;
+        break;
+      }
+      case "web_tls_cert":
+        cfg.webTlsCert = absPath(file, key, v);
+        break;
+      case "web_tls_key":
+        cfg.webTlsKey = absPath(file, key, v);
+        break;
+      case "web_token_file":
+        cfg.webTokenFile = absPath(file, key, v);
+        break;
+      case "web_uri":
+        cfg.webUri = str(file, key, v);
+        break;
       case "unix_sock_rw_perms_group":
         cfg.ignored.push(key);
         break;
@@ -451,7 +506,37 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
         reason: `${name}_min (${r.min}) must not be greater than ${name}_max (${r.max})`,
       });
   }
+  checkWeb(cfg, file);
   return cfg;
+}
+
+/** The web face's keys together: TLS files in pairs, TLS for any address beyond loopback. */
+function checkWeb(cfg: DaemonConfig, file: string): void {
+  if ((cfg.webTlsCert === undefined) !== (cfg.webTlsKey === undefined)) {
+    const [set, missing] =
+      cfg.webTlsCert !== undefined ? ["web_tls_cert", "web_tls_key"] : ["web_tls_key", "web_tls_cert"];
+    throw new VirtError("DAEMON_CONFIG_VALUE", {
+      file,
+      key: missing,
+      reason: `${set} is set without ${missing}: TLS needs both the certificate and its key`,
+    });
+  }
+  if (cfg.webListenTcp !== undefined && cfg.webTlsCert === undefined) {
+    const l = parseListen(cfg.webListenTcp) as { host: string };
+    if (!isLoopback(l.host))
+      throw new VirtError("DAEMON_CONFIG_VALUE", {
+        file,
+        key: "web_listen_tcp",
+        reason: `'${cfg.webListenTcp}' is not a loopback address: set web_tls_cert and web_tls_key (bearer tokens must not cross the network in clear), or listen on 127.0.0.1`,
+      });
+  }
+}
+
+function absPath(file: string, key: string, v: ConfValue): string {
+  const p = str(file, key, v);
+  if (!p.startsWith("/"))
+    throw new VirtError("DAEMON_CONFIG_VALUE", { file, key, reason: "expected an absolute path" });
+  return p;
 }
 
 /** A TCP port of a graphics range: `min` (qemu.conf's lower bound) to 65535. */

@@ -24,6 +24,7 @@ import { daemonRunAs, loadDaemonState, registerDaemonDrivers, type InstanceKind 
 import { Logger, LogPriority, stderrIsJournal, type LogDestination, type LogOutput } from "./log.ts";
 import { collectStartupGarbage } from "./memory.ts";
 import { sdNotify, socketPathOfFd, takeListenFds, type Activation } from "./activation.ts";
+import type { WebFace } from "./web.ts";
 
 export const TVIRTD_VERSION = "0.1.0";
 
@@ -228,6 +229,12 @@ const restartKeys: readonly [keyof DaemonConfig, string][] = [
   ["compatSockets", "compat_sockets"],
   ["sysfsRoot", "sysfs_root"],
   ["stateRoot", "state_root"],
+  ["webListenUnix", "web_listen_unix"],
+  ["webListenTcp", "web_listen_tcp"],
+  ["webTlsCert", "web_tls_cert"],
+  ["webTlsKey", "web_tls_key"],
+  ["webTokenFile", "web_token_file"],
+  ["webUri", "web_uri"],
 ];
 
 export interface ReloadTarget {
@@ -386,6 +393,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   // The instance's own state (networks) loads when it hosts its QEMU driver, not when a test
   // daemon serves another URI (`--uri test:///default`).
   const hostsInstance = primaryURI === `qemu:///${kind}`;
+  let web: WebFace | undefined;
 
   const daemon = new Daemon({
     config: cfg,
@@ -403,6 +411,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       else if (r.error !== undefined) log.warn(`cannot report readiness (sd_notify): ${r.error}`);
     },
     onStopping: async () => {
+      await web?.close();
       const r = await sdNotify(["STOPPING=1"], env);
       if (r.error !== undefined) log.debug(`cannot report stopping (sd_notify): ${r.error}`);
     },
@@ -425,6 +434,19 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   process.on("SIGHUP", onHup);
   try {
     await daemon.start();
+    try {
+      if (cfg.webListenUnix !== undefined || cfg.webListenTcp !== undefined) {
+        // loaded only when configured: Fastify costs every start tens of milliseconds
+        const { startWebFace } = await import("./web.ts");
+        web = await startWebFace(cfg, kind, defaultURI, log, env);
+      }
+    } catch (e) {
+      // a web face asked for and not served is a failed start, as a socket that cannot bind
+      log.error(`cannot serve the web face: ${e instanceof Error ? e.message : String(e)}`);
+      await daemon.stop();
+      log.close();
+      return 1;
+    }
     collectStartupGarbage();
   } catch (e) {
     log.error(e instanceof VirtError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e));

@@ -8,73 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { DomainXMLFlags, connect, type Connection } from "../api/index.ts";
 import { buildWebServer } from "./server.ts";
 import { createToken, readTokens, revokeToken } from "./tokens.ts";
-
-/**
- * A strict validator for the JSON-schema subset the API's schemas use. An unknown keyword is an
- * error, so a schema this cannot check fails the test instead of passing silently.
- */
-const KNOWN = new Set([
-  "type",
-  "required",
-  "properties",
-  "items",
-  "enum",
-  "additionalProperties",
-  "description",
-  "minLength",
-  "default",
-  "$ref",
-]);
-function validate(
-  schema: Record<string, unknown>,
-  value: unknown,
-  doc: Record<string, unknown>,
-  at = "$",
-): string[] {
-  for (const k of Object.keys(schema)) if (!KNOWN.has(k)) return [`${at}: schema keyword ${k} not supported`];
-  if (typeof schema.$ref === "string") {
-    const name = schema.$ref.replace("#/components/schemas/", "");
-    const target = (doc.components as { schemas: Record<string, Record<string, unknown>> }).schemas[name];
-    assert.ok(target, `no schema ${schema.$ref}`);
-    return validate(target, value, doc, at);
-  }
-  const errs: string[] = [];
-  const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
-  const typeOf = (v: unknown): string[] =>
-    v === null
-      ? ["null"]
-      : Array.isArray(v)
-        ? ["array"]
-        : typeof v === "number"
-          ? Number.isInteger(v)
-            ? ["integer", "number"]
-            : ["number"]
-          : [typeof v];
-  if (types.length > 0 && !typeOf(value).some((t) => types.includes(t))) {
-    return [`${at}: ${JSON.stringify(value)} is not ${types.join("|")}`];
-  }
-  if (Array.isArray(schema.enum) && !schema.enum.includes(value))
-    errs.push(`${at}: ${String(value)} not in enum`);
-  if (typeof value === "string" && typeof schema.minLength === "number" && value.length < schema.minLength) {
-    errs.push(`${at}: too short`);
-  }
-  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-    const obj = value as Record<string, unknown>;
-    for (const r of (schema.required as string[] | undefined) ?? [])
-      if (!(r in obj)) errs.push(`${at}: lacks ${r}`);
-    const props = (schema.properties as Record<string, Record<string, unknown>> | undefined) ?? {};
-    for (const [k, v] of Object.entries(obj)) {
-      if (props[k]) errs.push(...validate(props[k], v, doc, `${at}.${k}`));
-      else if (schema.additionalProperties === false) errs.push(`${at}: unexpected ${k}`);
-    }
-  }
-  if (Array.isArray(value) && schema.items) {
-    value.forEach((v, i) =>
-      errs.push(...validate(schema.items as Record<string, unknown>, v, doc, `${at}[${i}]`)),
-    );
-  }
-  return errs;
-}
+import { validateSchema as validate } from "../testing/web.ts";
 
 let dir: string;
 let conn: Connection;

@@ -44,8 +44,14 @@ import {
   VolumeListSchema,
   XmlBodySchema,
 } from "./schemas.ts";
+import { nodeDevRoutes } from "./nodedevs.ts";
+import type { RouteDef } from "./route.ts";
 import { readTokens, verifyToken, type TokenEntry } from "./tokens.ts";
 import { Tickets, isPublicPath, pageRoutes, registerConsoles } from "./consoles.ts";
+import { XmlQuery, prefersXml, registerXmlBodies, wrapXmlBody } from "./xml.ts";
+
+/** Routes are declared in route.ts (shared by nodedevs.ts and the page's routes). */
+export type { RouteDef } from "./route.ts";
 
 export interface WebOptions {
   /** The connection the API serves. The caller owns it (the server does not close it). */
@@ -117,19 +123,6 @@ export function httpStatusOf(e: VirtError): number {
 
 interface Authed {
   token?: TokenEntry;
-}
-
-/** A route: its schema is both Fastify's and the OpenAPI operation's. */
-export interface RouteDef {
-  readonly method: "GET" | "POST" | "PUT" | "DELETE";
-  readonly url: string;
-  /** Changes something: refused for read-only tokens, audited. */
-  readonly write: boolean;
-  readonly summary: string;
-  readonly params?: object;
-  readonly body?: object;
-  readonly ok: { readonly status: number; readonly schema?: object; readonly contentType?: string };
-  readonly handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
 async function summaryOf(dom: Domain): Promise<Record<string, unknown>> {
@@ -352,20 +345,23 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
       method: "GET",
       url: "/api/domains/:name",
       write: false,
-      summary: "A domain's summary and XML",
+      summary: "A domain's summary and XML (Accept: application/xml gives the XML alone)",
       params: NameParam,
       ok: { status: 200, schema: DomainDetailSchema },
       async handler(req) {
         const dom = await lookup(req);
         return { domain: await summaryOf(dom), xml: await dom.getXMLDesc(DomainXMLFlags.SECURE) };
       },
+      xml: async (req) => (await lookup(req)).getXMLDesc(DomainXMLFlags.SECURE),
     },
     {
       method: "POST",
       url: "/api/domains",
       write: true,
       summary: "Define a domain from XML (validated against libvirt's schema unless validate is false)",
+      query: XmlQuery,
       body: XmlBodySchema,
+      xmlBody: true,
       ok: { status: 201, schema: DomainResultSchema },
       async handler(req, reply) {
         const body = req.body as { xml: string; validate?: boolean };
@@ -383,7 +379,9 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
       write: true,
       summary: "Replace a domain's persistent XML; returns the changes as `tvirsh edit` reports them",
       params: NameParam,
+      query: XmlQuery,
       body: XmlBodySchema,
+      xmlBody: true,
       ok: { status: 200, schema: EditResultSchema },
       async handler(req) {
         const dom = await lookup(req);
@@ -530,9 +528,10 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
       method: "GET",
       url: "/api/host",
       write: false,
-      summary: "Host capabilities summary",
+      summary: "Host capabilities summary (Accept: application/xml gives the capabilities XML)",
       ok: { status: 200, schema: HostSchema },
       handler: () => hostSummary(conn),
+      xml: () => conn.getCapabilities(),
     },
     {
       method: "GET",
@@ -559,6 +558,9 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
   // The page's consoles (consoles.ts): tickets for its WebSockets.
   const tickets = new Tickets();
   routes.push(...pageRoutes(tickets, conn));
+
+  routes.push(...nodeDevRoutes(conn));
+  registerXmlBodies(app);
 
   const callbackID = await conn.onLifecycle((dom, event, detail) => {
     const data = JSON.stringify({
@@ -636,9 +638,18 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
       url: r.url,
       schema: {
         ...(r.params ? { params: r.params } : {}),
+        ...(r.query ? { querystring: r.query } : {}),
         ...(r.body ? { body: r.body } : {}),
         response,
       },
+      ...(r.xmlBody
+        ? {
+            preValidation: (req: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+              wrapXmlBody(req);
+              done();
+            },
+          }
+        : {}),
       preHandler: async (req, reply) => {
         const token = (req as FastifyRequest & Authed).token;
         if (r.write && token?.readOnly) {
@@ -650,7 +661,7 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
         }
         return undefined;
       },
-      handler: r.handler,
+      handler: r.xml ? xmlOrJson(r.xml, r.handler) : r.handler,
     });
     if (r.write) {
       // Every change made over HTTP is logged with the token that made it.
@@ -676,9 +687,30 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
   return app;
 }
 
+/** A GET handler that answers `Accept: application/xml` with the XML document. */
+function xmlOrJson(xml: NonNullable<RouteDef["xml"]>, json: RouteDef["handler"]): RouteDef["handler"] {
+  return async (req, reply) => {
+    if (!prefersXml(req.headers.accept)) return json(req, reply);
+    const text = await xml(req);
+    void reply.type("application/xml; charset=utf-8");
+    return text;
+  };
+}
+
 /** `/api/domains/:name` → `/api/domains/{name}` */
 function openApiPath(url: string): string {
   return url.replace(/:([A-Za-z]+)/g, "{$1}");
+}
+
+function queryParameters(query: object | undefined): object[] {
+  const q = query as { properties?: Record<string, { description?: string }> } | undefined;
+  return Object.entries(q?.properties ?? {}).map(([name, schema]) => ({
+    name,
+    in: "query",
+    required: false,
+    ...(schema.description !== undefined ? { description: schema.description } : {}),
+    schema,
+  }));
 }
 
 /** The OpenAPI 3.1 document, made from the routes' schemas. */
@@ -687,11 +719,17 @@ export function openApiDocument(routes: readonly RouteDef[]): Record<string, unk
   for (const r of routes) {
     const p = openApiPath(r.url);
     const params = r.params as { properties: Record<string, object>; required?: string[] } | undefined;
+    const xmlText = { schema: { type: "string", description: "the XML document" } };
     const responses: Record<string, unknown> = {
       [String(r.ok.status)]: {
         description: r.summary,
         ...(r.ok.schema
-          ? { content: { "application/json": { schema: r.ok.schema } } }
+          ? {
+              content: {
+                "application/json": { schema: r.ok.schema },
+                ...(r.xml ? { "application/xml": xmlText } : {}),
+              },
+            }
           : r.ok.contentType
             ? { content: { [r.ok.contentType]: { schema: { type: "string" } } } }
             : {}),
@@ -704,16 +742,27 @@ export function openApiDocument(routes: readonly RouteDef[]): Record<string, unk
     (paths[p] ??= {})[r.method.toLowerCase()] = {
       summary: r.summary,
       ...(r.write ? { description: "Changes something: refused (403) for read-only tokens." } : {}),
-      parameters: params
-        ? Object.entries(params.properties).map(([name, schema]) => ({
-            name,
-            in: "path",
-            required: true,
-            schema,
-          }))
-        : [],
+      parameters: [
+        ...(params
+          ? Object.entries(params.properties).map(([name, schema]) => ({
+              name,
+              in: "path",
+              required: true,
+              schema,
+            }))
+          : []),
+        ...queryParameters(r.query),
+      ],
       ...(r.body
-        ? { requestBody: { required: true, content: { "application/json": { schema: r.body } } } }
+        ? {
+            requestBody: {
+              required: true,
+              content: {
+                "application/json": { schema: r.body },
+                ...(r.xmlBody ? { "application/xml": xmlText } : {}),
+              },
+            },
+          }
         : {}),
       responses,
     };

@@ -2,6 +2,9 @@
  * Graphical consoles (issue 19): `vncdisplay` and `domdisplay` read the live XML as virsh 9.0
  * does (so they work on any driver that fills the ports in, stock libvirt included);
  * `screenshot` saves virDomainScreenshot's stream to a file with virsh's messages.
+ *
+ * `domdisplay --type web` (tvirt) prints the guest's page on the web face (issue 16), whose
+ * address comes from `--web-url` or `TVIRT_WEB_URL`: virsh's own types and output are untouched.
  */
 import { open, unlink, type FileHandle } from "node:fs/promises";
 import {
@@ -126,6 +129,20 @@ export function displayURIs(root: XElement, connURI: string, type: string | unde
   return out;
 }
 
+/** The web face's base URL: http(s) only, without query or fragment. */
+function webBase(text: string): URL | undefined {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return undefined;
+  u.hash = "";
+  u.search = "";
+  return u;
+}
+
 const domdisplay: Cmd = {
   name: "domdisplay",
   group: "domain",
@@ -145,13 +162,38 @@ const domdisplay: Cmd = {
       help: 'select particular graphical display (e.g. "vnc", "spice", "rdp")',
     },
     { name: "all", type: "bool", help: "show all possible graphical displays" },
+    {
+      name: "web-url",
+      type: "string",
+      named: true,
+      help: "with --type web: the web face's address (default $TVIRT_WEB_URL), e.g. https://host:8443",
+    },
   ],
   async run(ctx, cmd) {
     if (!ctx.exclusive(cmd, "all", "type")) return false;
     const type = ctx.optString(cmd, "type");
-    if (type === null) return false;
+    const webUrl = ctx.optString(cmd, "web-url");
+    if (type === null || webUrl === null) return false;
+    let web: URL | undefined;
+    if (type === "web") {
+      const base = webUrl ?? ctx.opts.webUrl;
+      if (base === undefined)
+        return ctx.fail(
+          "no web face known: give --web-url URL or set TVIRT_WEB_URL (the address 'tvirsh web' or tvirtd's web_listen_tcp serves)",
+        );
+      web = webBase(base);
+      if (!web) return ctx.fail(`invalid web face address '${base}': expected an http:// or https:// URL`);
+    }
     const dom = await ctx.domain(cmd);
     if (!dom) return false;
+    if (web) {
+      if (!(await runningXML(ctx, dom, 0))) return false;
+      // the page's guest view (its consoles); the token is never part of the URL
+      const uri = `${web.href.replace(/\/+$/, "")}/#/domain/${encodeURIComponent(dom.name)}`;
+      ctx.print(uri);
+      ctx.emit({ uris: [uri], domain: domJson(dom) });
+      return true;
+    }
     const root = await runningXML(ctx, dom, cmd.bool("include-password") ? DomainXMLFlags.SECURE : 0);
     if (!root) return false;
     const uris = displayURIs(root, ctx.conn?.uri ?? "", type);

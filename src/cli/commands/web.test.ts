@@ -8,6 +8,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { selfSignedCert, webRequest } from "../../testing/web.ts";
 import { startArgv } from "../../util/spawn.ts";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
@@ -169,4 +170,70 @@ test("tvirsh web serves the API on loopback TCP and on a Unix socket until SIGIN
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("tvirsh web --tls-cert --tls-key serves HTTPS; half a pair or a bad pair is refused", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "tvirsh-web-tls-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const pem = await selfSignedCert(dir);
+  if (!pem) {
+    if (process.env.CI === "true") assert.fail("openssl is missing (scripts/setup installs it)");
+    t.skip("openssl is missing");
+    return;
+  }
+  const f = join(dir, "tokens.json");
+  const c = await run(["web-token", "create", "--token-file", f, "admin"]);
+  const token = c.out.trimEnd().split("\n").at(-1) ?? "";
+  const half = await run(["-c", "test:///default", "web", "--token-file", f, "--tls-cert", pem.cert]);
+  assert.equal(half.code, 1);
+  assert.match(half.err, /--tls-cert and --tls-key go together/);
+  const onUnix = await run([
+    "-c",
+    "test:///default",
+    "web",
+    "--token-file",
+    f,
+    "--listen",
+    `unix:${join(dir, "s")}`,
+    "--tls-cert",
+    pem.cert,
+    "--tls-key",
+    pem.key,
+  ]);
+  assert.match(onUnix.err, /need a TCP --listen address/);
+  // the certificate given as its own key: not a key, said with both file names
+  const bad = await run([
+    "-c",
+    "test:///default",
+    "web",
+    "--token-file",
+    f,
+    "--listen",
+    "127.0.0.1:0",
+    "--tls-cert",
+    pem.cert,
+    "--tls-key",
+    pem.cert,
+  ]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /cannot serve TLS with certificate .*cert\.pem and key .*cert\.pem: /);
+
+  const srv = await serve([
+    "--listen",
+    "127.0.0.1:0",
+    "--token-file",
+    f,
+    "--tls-cert",
+    pem.cert,
+    "--tls-key",
+    pem.key,
+  ]);
+  const m = /at https:\/\/127\.0\.0\.1:(\d+)\/api\//.exec(srv.out);
+  assert.ok(m?.[1], srv.out);
+  const target = { host: "127.0.0.1", port: Number(m[1]), tls: { ca: await readFile(pem.cert) } };
+  assert.equal((await webRequest(target, "GET", "/api/domains")).status, 401);
+  const ok = await webRequest(target, "GET", "/api/domains", { token });
+  assert.equal(ok.status, 200, ok.body);
+  await assert.rejects(webRequest({ ...target, tls: { ca: "" } }, "GET", "/api/domains", { token }));
+  assert.equal((await srv.stop()).code, 0);
 });

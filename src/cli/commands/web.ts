@@ -3,41 +3,20 @@
  * and manage the bearer tokens it accepts.
  *
  * `web --listen ADDR:PORT|PORT|unix:PATH --token-file FILE` listens on loopback by default
- * (127.0.0.1:8080) and runs until interrupted. There is no TLS in this slice, so a
- * non-loopback address is served with a warning. `web-token create` prints the token once, on
+ * (127.0.0.1:8080) and runs until interrupted; `--tls-cert FILE --tls-key FILE` serve HTTPS
+ * (PEM files). A non-loopback address without TLS is served with a warning. `web-token create` prints the token once, on
  * its last line; the file keeps only its hash.
  */
-import { chmod } from "node:fs/promises";
-import { isIP } from "node:net";
-import { VirtError } from "../../api/index.ts";
+import { isVirtError } from "../../api/index.ts";
 import { createToken, readTokens, revokeToken } from "../../web/tokens.ts";
+import { isLoopback, parseListen, type WebListen } from "../../web/listen.ts";
 import type { Ctx } from "../context.ts";
 import type { CmdDef } from "../grammar.ts";
 
 type Cmd = CmdDef<Ctx>;
 
-export type Listen = { readonly host: string; readonly port: number } | { readonly path: string };
-
-/** `--listen` text: `unix:PATH`, `PORT`, `ADDR:PORT` or `[ADDR6]:PORT` (default host: loopback). */
-export function parseListen(text: string): Listen {
-  const bad = (reason: string): VirtError => new VirtError("WEB_LISTEN", { listen: text, reason });
-  if (text.startsWith("unix:")) {
-    const path = text.slice(5);
-    if (!path.startsWith("/")) throw bad("a Unix socket needs an absolute path");
-    return { path };
-  }
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]:|([^:[\]]+):)?(\d{1,5})$/.exec(text);
-  if (!m) throw bad("not an address and port");
-  const host = m[1] ?? m[2] ?? "127.0.0.1";
-  const port = Number(m[3]);
-  if (port > 65535) throw bad("the port must be 0 to 65535");
-  if (host !== "localhost" && isIP(host) === 0) throw bad(`'${host}' is not an IP address`);
-  return { host, port };
-}
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
-}
+export type Listen = WebListen;
+export { parseListen };
 
 const web: Cmd = {
   name: "web",
@@ -62,14 +41,34 @@ const web: Cmd = {
       help: "the token file",
       complete: "file",
     },
+    {
+      name: "tls-cert",
+      type: "string",
+      named: true,
+      help: "PEM certificate (chain): serve HTTPS (with --tls-key)",
+      complete: "file",
+    },
+    {
+      name: "tls-key",
+      type: "string",
+      named: true,
+      help: "PEM private key of --tls-cert",
+      complete: "file",
+    },
   ],
   async run(ctx, cmd) {
     const tokenFile = ctx.optString(cmd, "token-file");
     const listenText = ctx.optString(cmd, "listen");
-    if (!tokenFile || listenText === null) return false;
+    const tlsCert = ctx.optString(cmd, "tls-cert");
+    const tlsKey = ctx.optString(cmd, "tls-key");
+    if (!tokenFile || listenText === null || tlsCert === null || tlsKey === null) return false;
+    if ((tlsCert === undefined) !== (tlsKey === undefined))
+      return ctx.fail("--tls-cert and --tls-key go together: HTTPS needs the certificate and its key");
+    const tls = tlsCert !== undefined && tlsKey !== undefined ? { cert: tlsCert, key: tlsKey } : undefined;
     let listen: Listen;
     try {
       listen = parseListen(listenText ?? "127.0.0.1:8080");
+      if (tls && "path" in listen) return ctx.fail("--tls-cert and --tls-key need a TCP --listen address");
       if ((await readTokens(tokenFile)).length === 0) {
         return ctx.fail(
           `no tokens in ${tokenFile}: create one with 'tvirsh web-token create --token-file ${tokenFile} NAME'`,
@@ -82,6 +81,7 @@ const web: Cmd = {
     const uri = await conn.getURI();
     // Loaded here: Fastify costs tens of milliseconds at startup, which other commands skip.
     const { buildWebServer } = await import("../../web/server.ts");
+    const { serveWeb } = await import("../../web/tls.ts");
     const app = await buildWebServer({
       conn,
       tokenFile,
@@ -90,25 +90,20 @@ const web: Cmd = {
       },
     });
     let where: string;
+    let endpoint;
     try {
-      if ("path" in listen) {
-        await app.listen({ path: listen.path });
-        await chmod(listen.path, 0o600);
-        where = `unix:${listen.path}`;
-      } else {
-        await app.listen({ host: listen.host, port: listen.port });
-        const addr = app.server.address();
-        const port = addr !== null && typeof addr === "object" ? addr.port : listen.port;
-        where = `http://${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${String(port)}`;
-        if (!isLoopback(listen.host)) {
-          ctx.io.err(
-            `warning: serving on ${listen.host} without TLS: tokens and data cross the network in clear\n`,
-          );
-        }
+      endpoint = await serveWeb(app, listen, tls);
+      where = endpoint.url;
+      if (!("path" in listen) && !tls && !isLoopback(listen.host)) {
+        ctx.io.err(
+          `warning: serving on ${listen.host} without TLS: tokens and data cross the network in clear\n`,
+        );
       }
     } catch (e) {
       await app.close().catch(() => undefined);
-      return ctx.fail(`cannot listen on ${listenText ?? "127.0.0.1:8080"}: ${(e as Error).message}`);
+      return isVirtError(e)
+        ? ctx.fail(undefined, e)
+        : ctx.fail(`cannot listen on ${listenText ?? "127.0.0.1:8080"}: ${(e as Error).message}`);
     }
     ctx.printExtra(
       `Serving ${uri} at ${where}/api/ (OpenAPI: ${where}/api/openapi.json), the web page at ${where}/; Ctrl-C stops\n`,
@@ -126,6 +121,7 @@ const web: Cmd = {
         );
     });
     await app.close();
+    await endpoint.close();
     return true;
   },
 };

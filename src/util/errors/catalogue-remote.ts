@@ -110,6 +110,12 @@ export const remoteErrors = {
     kind: "user",
     template: "{file}: not a tvirt web token file: {reason}",
   },
+  WEB_TLS: {
+    vir: "INVALID_ARG",
+    domain: "REMOTE",
+    kind: "user",
+    template: "cannot serve TLS with certificate {cert} and key {key}: {reason}",
+  },
   WEB_LISTEN: {
     vir: "INVALID_ARG",
     domain: "REMOTE",
