@@ -15,6 +15,7 @@ import type {
 import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
 import { parseThrottleFilters } from "./throttle.ts";
+import { assignDefaultPorts, parseDataStore, parseNetworkSourceExtras } from "./parse-disk-net.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -146,6 +147,8 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
       }
       // an iSCSI target without a LUN means LUN 0, and libvirt writes it so
       if (s.protocol === "iscsi" && s.name !== undefined && !s.name.includes("/")) s.name = `${s.name}/0`;
+      parseNetworkSourceExtras(el, s);
+      assignDefaultPorts(s);
       break;
     case "volume": {
       set("pool");
@@ -170,6 +173,8 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
   if (sp) s.startupPolicy = sp;
   const index = uintAttr(el, "index", { hex: false });
   if (index !== undefined) s.index = index;
+  const ds = el.child("dataStore");
+  if (ds) s.dataStore = parseDataStore(ds, parseSource);
   const hasPath = s.file ?? s.dev ?? s.dir ?? s.protocol ?? s.pool;
   return hasPath === undefined && s.startupPolicy === undefined ? undefined : s;
 }

@@ -538,6 +538,38 @@ export interface DiskSource {
   auth?: DiskAuth;
   /** `<encryption>` given inside `<source>` (libvirt keeps where it was written). */
   encryption?: DiskEncryption;
+  /** `query=` of an http(s) source: the URL's query string. */
+  query?: string;
+  /** `tls=yes|no` of an nbd/vxhs source; absent: qemu.conf decides (`nbd_tls`). */
+  tls?: boolean;
+  /** `tlsHostname=`: the name the server's certificate is checked against. */
+  tlsHostname?: string;
+  /** `<ssl verify=>` of https/ftps. */
+  sslverify?: boolean;
+  /** `<cookies><cookie name=>value</cookie>` of http(s). */
+  cookies?: { name: string; value: string }[];
+  /** `<readahead size=>` (bytes) of curl protocols. */
+  readahead?: number;
+  /** `<timeout seconds=>` of curl protocols. */
+  timeout?: number;
+  /** `<knownHosts path=>` of ssh. */
+  sshKnownHosts?: string;
+  /** `<identity username= keyfile= agentsock=>` of ssh. */
+  sshIdentity?: { username?: string; keyfile?: string; agentsock?: string };
+  /** `<identity user= group=>` of nfs (`+N` is a numeric id). */
+  nfsUser?: string;
+  nfsGroup?: string;
+  /** `<reconnect delay=>` of nbd (seconds). */
+  reconnectDelay?: number;
+  /** `<dataStore type=>`: a qcow2 image's external data file. */
+  dataStore?: DiskDataStore;
+}
+
+/** `<dataStore type=><format type=/><source .../></dataStore>` of a qcow2 source. */
+export interface DiskDataStore {
+  type: "file" | "block" | "network";
+  format?: string;
+  source: DiskSource;
 }
 
 /** A reference to a libvirt secret: by UUID or by usage ID. */
