@@ -1638,6 +1638,11 @@ export interface DomainFacts {
   defaultEmulator?(arch: string, virtType: string): string | undefined;
   /** Whether the emulator has this QEMU device (e.g. `qemu-xhci`, `pcie-root-port`). */
   hasDevice?(name: string): boolean | undefined;
+  /**
+   * Whether the emulator has this capability flag (`blockdev.nbd.tls-hostname`,
+   * `rbd-encryption`): the define-time checks of storage sources need it.
+   */
+  hasStorageFlag?(flag: string): boolean;
   /** Whether the emulator runs guests of this domain type (`qemu`, `kvm`, `hvf`); undefined if unknown. */
   supportsVirtType?(type: string): boolean | undefined;
   /**
