@@ -245,6 +245,13 @@ export function parseDisk(el: XmlElement): DiskDef {
     const s = parseSource(source, type);
     if (s) disk.source = s;
   }
+  // an empty network CD-ROM or floppy (no source to say which protocol) is an empty file drive
+  if (
+    type === "network" &&
+    disk.source?.protocol === undefined &&
+    (device === "cdrom" || device === "floppy")
+  )
+    disk.type = "file";
   const backing = parseBackingStore(el.child("backingStore"));
   if (backing) disk.backingStore = backing;
   parseDiskSecrets(el, source, disk);

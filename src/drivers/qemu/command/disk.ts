@@ -184,6 +184,7 @@ function networkProps(b: Build, disk: DiskDef, nodes: DiskNodes): { driver: stri
     case "nfs":
       return { driver: "nfs", props: nfsProps(b, s, element) };
     case "iscsi": {
+      if (hosts.length !== 1) throw new VirtError("QEMU_CMD_DISK_HOST_COUNT", { protocol: "iSCSI" });
       const h = hosts[0] ?? {};
       const [target, lun] = (s.name ?? "").split("/");
       const host = h.name ?? "";
@@ -218,7 +219,9 @@ function networkProps(b: Build, disk: DiskDef, nodes: DiskNodes): { driver: stri
         .set(
           "server",
           hosts.map((h) => socketAddress(h, 24007)),
-        );
+        )
+        // qemu.conf gluster_debug_level's default
+        .set("debug", 4);
       return { driver: "gluster", props: p };
     }
     case "ssh": {
