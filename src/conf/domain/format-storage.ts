@@ -25,7 +25,7 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
 }
 
 /** A `<source>` of a disk, backing layer or data store of this type. */
-function formatSourceOf(w: XmlWriter, type: DiskDef["type"], s: DiskSource): void {
+export function formatSourceOf(w: XmlWriter, type: DiskDef["type"], s: DiskSource): void {
   const attrs: Record<string, string | number | undefined> = {};
   switch (type) {
     case "file":

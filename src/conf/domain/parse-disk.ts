@@ -13,7 +13,7 @@ import type {
   DiskSource,
 } from "./types.ts";
 import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
-import { parseDiskSecrets } from "./parse-disk-secrets.ts";
+import { parseDiskAuth, parseDiskSecrets } from "./parse-disk-secrets.ts";
 import { parseThrottleFilters } from "./throttle.ts";
 import { assignDefaultPorts, parseDataStore, parseNetworkSourceExtras } from "./parse-disk-net.ts";
 import {
@@ -145,8 +145,6 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
         const iqnName = iqn ? str(iqn, "name") : undefined;
         if (iqnName !== undefined) s.initiatorIqn = iqnName;
       }
-      // an iSCSI target without a LUN means LUN 0, and libvirt writes it so
-      if (s.protocol === "iscsi" && s.name !== undefined && !s.name.includes("/")) s.name = `${s.name}/0`;
       parseNetworkSourceExtras(el, s);
       assignDefaultPorts(s);
       break;
@@ -243,6 +241,8 @@ export function parseDisk(el: XmlElement): DiskDef {
   const source = el.child("source");
   if (source) {
     const s = parseSource(source, type);
+    // a disk's iSCSI target without a LUN means LUN 0, and libvirt writes it so (post-parse)
+    if (s?.protocol === "iscsi" && s.name !== undefined && !s.name.includes("/")) s.name = `${s.name}/0`;
     if (s) disk.source = s;
   }
   // an empty network CD-ROM or floppy (no source to say which protocol) is an empty file drive
@@ -454,4 +454,12 @@ export function parseController(el: XmlElement): ControllerDef & { indexGiven: b
   }
   parseDeviceInfo(el, c);
   return c;
+}
+
+/** A `<source>` of this storage type outside a disk (`<nvram type='network'>`). */
+export function parseDiskSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefined {
+  const s = parseSource(el, type);
+  const auth = el.child("auth");
+  if (s && auth) s.auth = parseDiskAuth(auth);
+  return s;
 }

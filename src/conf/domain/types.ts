@@ -357,7 +357,9 @@ export interface OsLoader {
 export interface OsNvram {
   path?: string;
   /** `<nvram type='file'|'block'><source file=|dev=/>`: the store named by a source element. */
-  type?: "file" | "block";
+  type?: "file" | "block" | "network";
+  /** `<nvram type='network'><source protocol= name=>`: a variable store on a network disk. */
+  source?: DiskSource;
   template?: string;
   format?: string;
   templateFormat?: string;

@@ -135,7 +135,8 @@ function apply(def: DomainDef, d: FirmwareDescriptor): void {
     loader.readonly = true;
     loader.format = d.executableFormat ?? "raw";
     if (d.executable !== undefined) loader.path = d.executable;
-    if ((d.mode ?? "split") === "split" && d.nvramTemplate !== undefined) {
+    // a network variable store is used as it is: no template to create it from
+    if ((d.mode ?? "split") === "split" && d.nvramTemplate !== undefined && os.nvram?.type !== "network") {
       // a made-up or local NVRAM file can be created from the template
       const nvram = (os.nvram ??= {});
       nvram.template = d.nvramTemplate;
@@ -176,7 +177,7 @@ function ensureNvram(def: DomainDef, nvramDir: string, abiUpdate: boolean): void
   if (loader?.type !== "pflash" || loader.readonly !== true || loader.stateless === true) return;
   if (os.nvram && os.nvram.format === undefined && loader.format !== undefined)
     os.nvram.format = loader.format;
-  if (os.nvram?.path !== undefined) return;
+  if (os.nvram?.path !== undefined || os.nvram?.type === "network") return;
   const nvram = (os.nvram ??= {});
   if (loader.format !== undefined) nvram.format = loader.format;
   else delete nvram.format;
