@@ -15,6 +15,7 @@ import type {
   SecLabel,
 } from "./types.ts";
 import { onOff, yesNo } from "./format-info.ts";
+import { formatSourceOf } from "./format-storage.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Metadata: libxml2's serialisation (double quotes, re-indented)
@@ -148,7 +149,12 @@ export function formatOs(w: XmlWriter, os: OsDef): void {
         type: n.type,
         format: n.format,
       };
-      if (n.type === "file" || n.type === "block") {
+      if (n.type === "network" && n.source) {
+        const src = n.source;
+        w.elem("nvram", attrs, () => {
+          formatSourceOf(w, "network", src);
+        });
+      } else if (n.type === "file" || n.type === "block") {
         const key = n.type === "file" ? "file" : "dev";
         w.elem("nvram", attrs, () => w.empty("source", { [key]: n.path }));
       } else if (n.path === undefined) w.empty("nvram", attrs);

@@ -13,16 +13,21 @@ import type {
   DiskIotune,
   DiskMirror,
   DiskSecretRef,
+  DiskSource,
   FilesystemDef,
 } from "./types.ts";
+import { formatDataStore, formatNetworkSourceChildren, networkSourceAttrs } from "./format-disk-net.ts";
 import { IOTUNE_ORDER } from "./parse-disk-secrets.ts";
 import { formatInfo, hex, onOff, statusWriters, virtioAttrs, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
-  const s = d.source;
-  if (!s) return;
+  if (d.source) formatSourceOf(w, d.type, d.source);
+}
+
+/** A `<source>` of a disk, backing layer or data store of this type. */
+export function formatSourceOf(w: XmlWriter, type: DiskDef["type"], s: DiskSource): void {
   const attrs: Record<string, string | number | undefined> = {};
-  switch (d.type) {
+  switch (type) {
     case "file":
       attrs.file = s.file;
       break;
@@ -35,6 +40,7 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
     case "network":
       attrs.protocol = s.protocol;
       attrs.name = s.name;
+      Object.assign(attrs, networkSourceAttrs(s));
       break;
     case "volume":
       attrs.pool = s.pool;
@@ -58,8 +64,10 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
     if (s.snapshot !== undefined) w.empty("snapshot", { name: s.snapshot });
     if (s.configFile !== undefined) w.empty("config", { file: s.configFile });
     if (s.initiatorIqn !== undefined) w.elem("initiator", {}, () => w.empty("iqn", { name: s.initiatorIqn }));
+    formatNetworkSourceChildren(w, s);
     if (s.auth) formatDiskAuth(w, s.auth);
     if (s.encryption) formatDiskEncryption(w, s.encryption);
+    if (s.dataStore) formatDataStore(w, s.dataStore, formatSourceOf);
   });
 }
 

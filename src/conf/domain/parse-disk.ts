@@ -13,8 +13,9 @@ import type {
   DiskSource,
 } from "./types.ts";
 import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
-import { parseDiskSecrets } from "./parse-disk-secrets.ts";
+import { parseDiskAuth, parseDiskSecrets } from "./parse-disk-secrets.ts";
 import { parseThrottleFilters } from "./throttle.ts";
+import { assignDefaultPorts, parseDataStore, parseNetworkSourceExtras } from "./parse-disk-net.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -144,8 +145,8 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
         const iqnName = iqn ? str(iqn, "name") : undefined;
         if (iqnName !== undefined) s.initiatorIqn = iqnName;
       }
-      // an iSCSI target without a LUN means LUN 0, and libvirt writes it so
-      if (s.protocol === "iscsi" && s.name !== undefined && !s.name.includes("/")) s.name = `${s.name}/0`;
+      parseNetworkSourceExtras(el, s);
+      assignDefaultPorts(s);
       break;
     case "volume": {
       set("pool");
@@ -170,6 +171,8 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
   if (sp) s.startupPolicy = sp;
   const index = uintAttr(el, "index", { hex: false });
   if (index !== undefined) s.index = index;
+  const ds = el.child("dataStore");
+  if (ds) s.dataStore = parseDataStore(ds, parseSource);
   const hasPath = s.file ?? s.dev ?? s.dir ?? s.protocol ?? s.pool;
   return hasPath === undefined && s.startupPolicy === undefined ? undefined : s;
 }
@@ -238,8 +241,17 @@ export function parseDisk(el: XmlElement): DiskDef {
   const source = el.child("source");
   if (source) {
     const s = parseSource(source, type);
+    // a disk's iSCSI target without a LUN means LUN 0, and libvirt writes it so (post-parse)
+    if (s?.protocol === "iscsi" && s.name !== undefined && !s.name.includes("/")) s.name = `${s.name}/0`;
     if (s) disk.source = s;
   }
+  // an empty network CD-ROM or floppy (no source to say which protocol) is an empty file drive
+  if (
+    type === "network" &&
+    disk.source?.protocol === undefined &&
+    (device === "cdrom" || device === "floppy")
+  )
+    disk.type = "file";
   const backing = parseBackingStore(el.child("backingStore"));
   if (backing) disk.backingStore = backing;
   parseDiskSecrets(el, source, disk);
@@ -442,4 +454,12 @@ export function parseController(el: XmlElement): ControllerDef & { indexGiven: b
   }
   parseDeviceInfo(el, c);
   return c;
+}
+
+/** A `<source>` of this storage type outside a disk (`<nvram type='network'>`). */
+export function parseDiskSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefined {
+  const s = parseSource(el, type);
+  const auth = el.child("auth");
+  if (s && auth) s.auth = parseDiskAuth(auth);
+  return s;
 }

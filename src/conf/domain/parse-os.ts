@@ -3,6 +3,7 @@
  */
 import type { XmlElement } from "../xml.ts";
 import type { BootDev, OsDef } from "./types.ts";
+import { parseDiskSource } from "./parse-disk.ts";
 import { enumAttr, intAttr, missingChild, reqEnum, str, structural, uintAttr, yesNo } from "./reader.ts";
 
 const BOOT_DEVS = ["fd", "cdrom", "hd", "network"] as const;
@@ -30,7 +31,12 @@ function parseNvram(el: XmlElement): NonNullable<OsDef["nvram"]> {
   // (network stores are not modelled yet: their source is left out, as before)
   const typeAttr = str(el, "type");
   const type = typeAttr === "file" || typeAttr === "block" ? typeAttr : undefined;
-  if (type) {
+  const src = el.child("source");
+  if (typeAttr === "network" && src) {
+    n.type = "network";
+    const s = parseDiskSource(src, "network");
+    if (s) n.source = s;
+  } else if (type) {
     n.type = type;
     const src = el.child("source");
     const path = src ? str(src, type === "file" ? "file" : "dev") : undefined;

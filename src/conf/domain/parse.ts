@@ -35,6 +35,7 @@ import {
 import { applyDefaults } from "./defaults.ts";
 import { parseQemuNamespace } from "./parse-qemu-ns.ts";
 import { validateDomain } from "./validate.ts";
+import { validateStorageCaps } from "./validate-storage.ts";
 import { parseBlkiotune, parseCputune } from "./tune.ts";
 import { withStatusAliases } from "./parse-address.ts";
 import { parseSysinfo } from "./sysinfo.ts";
@@ -261,6 +262,8 @@ export function parseDomain(
       slirpPortForwards: options.slirpPortForwards ?? false,
       facts,
     });
+    // a running domain's status is not validated again (libvirt skips validation there)
+    if (options.noDefaults !== true && options.status !== true) validateStorageCaps(def, facts);
     return { def, warnings };
   } catch (e) {
     throw toVirtError(e);

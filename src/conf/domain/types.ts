@@ -357,7 +357,9 @@ export interface OsLoader {
 export interface OsNvram {
   path?: string;
   /** `<nvram type='file'|'block'><source file=|dev=/>`: the store named by a source element. */
-  type?: "file" | "block";
+  type?: "file" | "block" | "network";
+  /** `<nvram type='network'><source protocol= name=>`: a variable store on a network disk. */
+  source?: DiskSource;
   template?: string;
   format?: string;
   templateFormat?: string;
@@ -538,6 +540,38 @@ export interface DiskSource {
   auth?: DiskAuth;
   /** `<encryption>` given inside `<source>` (libvirt keeps where it was written). */
   encryption?: DiskEncryption;
+  /** `query=` of an http(s) source: the URL's query string. */
+  query?: string;
+  /** `tls=yes|no` of an nbd/vxhs source; absent: qemu.conf decides (`nbd_tls`). */
+  tls?: boolean;
+  /** `tlsHostname=`: the name the server's certificate is checked against. */
+  tlsHostname?: string;
+  /** `<ssl verify=>` of https/ftps. */
+  sslverify?: boolean;
+  /** `<cookies><cookie name=>value</cookie>` of http(s). */
+  cookies?: { name: string; value: string }[];
+  /** `<readahead size=>` (bytes) of curl protocols. */
+  readahead?: number;
+  /** `<timeout seconds=>` of curl protocols. */
+  timeout?: number;
+  /** `<knownHosts path=>` of ssh. */
+  sshKnownHosts?: string;
+  /** `<identity username= keyfile= agentsock=>` of ssh. */
+  sshIdentity?: { username?: string; keyfile?: string; agentsock?: string };
+  /** `<identity user= group=>` of nfs (`+N` is a numeric id). */
+  nfsUser?: string;
+  nfsGroup?: string;
+  /** `<reconnect delay=>` of nbd (seconds). */
+  reconnectDelay?: number;
+  /** `<dataStore type=>`: a qcow2 image's external data file. */
+  dataStore?: DiskDataStore;
+}
+
+/** `<dataStore type=><format type=/><source .../></dataStore>` of a qcow2 source. */
+export interface DiskDataStore {
+  type: "file" | "block" | "network";
+  format?: string;
+  source: DiskSource;
 }
 
 /** A reference to a libvirt secret: by UUID or by usage ID. */
@@ -1606,6 +1640,11 @@ export interface DomainFacts {
   defaultEmulator?(arch: string, virtType: string): string | undefined;
   /** Whether the emulator has this QEMU device (e.g. `qemu-xhci`, `pcie-root-port`). */
   hasDevice?(name: string): boolean | undefined;
+  /**
+   * Whether the emulator has this capability flag (`blockdev.nbd.tls-hostname`,
+   * `rbd-encryption`): the define-time checks of storage sources need it.
+   */
+  hasStorageFlag?(flag: string): boolean;
   /** Whether the emulator runs guests of this domain type (`qemu`, `kvm`, `hvf`); undefined if unknown. */
   supportsVirtType?(type: string): boolean | undefined;
   /**

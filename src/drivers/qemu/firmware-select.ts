@@ -16,6 +16,38 @@ export interface FirmwareFillOptions {
   readonly nvramDir: string;
   /** A new definition (`VIR_DOMAIN_DEF_PARSE_ABI_UPDATE`) rather than an existing one. */
   readonly abiUpdate: boolean;
+  /**
+   * qemu.conf `nvram`: loader images with their variable store templates, for manual
+   * configurations no descriptor describes (default: libvirt's built-in list).
+   */
+  readonly legacyFirmwares?: readonly { loader: string; nvram: string }[];
+}
+
+/** libvirt's built-in `nvram` list (qemu.conf's commented default). */
+export const DEFAULT_LEGACY_FIRMWARES: readonly { loader: string; nvram: string }[] = [
+  { loader: "/usr/share/OVMF/OVMF_CODE.fd", nvram: "/usr/share/OVMF/OVMF_VARS.fd" },
+  { loader: "/usr/share/OVMF/OVMF_CODE.secboot.fd", nvram: "/usr/share/OVMF/OVMF_VARS.fd" },
+  { loader: "/usr/share/AAVMF/AAVMF_CODE.fd", nvram: "/usr/share/AAVMF/AAVMF_VARS.fd" },
+  { loader: "/usr/share/AAVMF/AAVMF32_CODE.fd", nvram: "/usr/share/AAVMF/AAVMF32_VARS.fd" },
+];
+
+/**
+ * A manual pflash loader of the legacy list (qemuFirmwareFillDomainLegacy): read-only raw
+ * flash, its template the list's unless one is given, in raw format. False when none matches.
+ */
+function fillLegacy(def: DomainDef, list: readonly { loader: string; nvram: string }[]): boolean {
+  const loader = def.os.loader;
+  if (!loader || loader.path === undefined || loader.type !== "pflash") return false;
+  if (loader.readonly === false || loader.stateless === true) return false;
+  if (loader.format !== undefined && loader.format !== "raw") return false;
+  const fw = list.find((f) => f.loader === loader.path);
+  if (!fw) return false;
+  loader.readonly = true;
+  loader.format = "raw";
+  const nvram = (def.os.nvram ??= {});
+  nvram.template ??= fw.nvram;
+  nvram.templateFormat = "raw";
+  return true;
 }
 
 const FORMATS = new Set(["raw", "qcow2"]);
@@ -103,7 +135,8 @@ function apply(def: DomainDef, d: FirmwareDescriptor): void {
     loader.readonly = true;
     loader.format = d.executableFormat ?? "raw";
     if (d.executable !== undefined) loader.path = d.executable;
-    if ((d.mode ?? "split") === "split" && d.nvramTemplate !== undefined) {
+    // a network variable store is used as it is: no template to create it from
+    if ((d.mode ?? "split") === "split" && d.nvramTemplate !== undefined && os.nvram?.type !== "network") {
       // a made-up or local NVRAM file can be created from the template
       const nvram = (os.nvram ??= {});
       nvram.template = d.nvramTemplate;
@@ -144,7 +177,7 @@ function ensureNvram(def: DomainDef, nvramDir: string, abiUpdate: boolean): void
   if (loader?.type !== "pflash" || loader.readonly !== true || loader.stateless === true) return;
   if (os.nvram && os.nvram.format === undefined && loader.format !== undefined)
     os.nvram.format = loader.format;
-  if (os.nvram?.path !== undefined) return;
+  if (os.nvram?.path !== undefined || os.nvram?.type === "network") return;
   const nvram = (os.nvram ??= {});
   if (loader.format !== undefined) nvram.format = loader.format;
   else delete nvram.format;
@@ -184,6 +217,9 @@ export function fillFirmware(def: DomainDef, opts: FirmwareFillOptions): void {
   const chosen = opts.descriptors.find((d) => matches(def, d));
   if (chosen) apply(def, chosen);
   else if (auto) throw new VirtError("FIRMWARE_NOT_FOUND", { firmware: os.firmware ?? "" });
+  else if (fillLegacy(def, opts.legacyFirmwares ?? DEFAULT_LEGACY_FIRMWARES)) {
+    // a loader of qemu.conf's nvram list
+  }
   // completely custom paths are taken to be raw unless said otherwise
   else if (loader && loader.format === undefined) loader.format = "raw";
   ensureNvram(def, opts.nvramDir, opts.abiUpdate);

@@ -126,6 +126,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     // libvirt's harness passes a chardev's output file as descriptor 1750, its log as 1751
     chardevFileFd: (_alias, purpose) => (purpose === "source" ? 1750 : 1751),
     isHostCdrom: (path) => path === "/dev/cdrom",
+    // testutilsqemu's nbd_tls_x509_cert_dir
+    nbdTLS: { enabled: false, x509certdir: "/etc/pki/libvirt-nbd" },
     hostNumaNodes: [0, 1, 2, 3],
     // linux-basic: 16 CPUs, four per node
     hostCpuNode: (cpu) => (cpu >= 0 && cpu < 16 ? Math.floor(cpu / 4) : undefined),

@@ -63,6 +63,8 @@ export const INTENDED_ERROR_TEXT: Readonly<Record<string, string>> = {
     "libvirt calls a full PCI topology an internal error; we keep its number and call it unsupported configuration",
   "chardev-reconnect-generated-path":
     "libvirt calls reconnect on a socket QEMU listens on an internal error; we keep its number and call it unsupported configuration",
+  "disk-network-iscsi-zero-hosts-invalid":
+    "libvirt calls an iSCSI disk without exactly one host an internal error; we keep its number and call it unsupported configuration",
   "disk-usb-pci":
     "libvirt calls a USB disk on a PCI address an internal error; we keep its number and call it unsupported configuration",
   "machine-loadparm-s390-char-invalid":

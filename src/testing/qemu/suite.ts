@@ -285,6 +285,8 @@ export interface HarnessDeclaration {
   /** `ARG_MIGRATE_FROM` (`exec:cat`, `stdio`, `fd:7`, ...) and `ARG_MIGRATE_FD`. */
   migrateFrom?: string;
   migrateFd?: number;
+  /** `ARG_NBDKIT_CAPS`: the fake nbdkit's flags (`QEMU_NBDKIT_CAPS_PLUGIN_CURL`). */
+  nbdkitCaps?: readonly string[];
 }
 
 /**
@@ -430,6 +432,9 @@ export function harnessDeclarations(conftestC: string): Map<string, HarnessDecla
     };
     const capsAdd = capsList("ARG_QEMU_CAPS");
     const capsDel = capsList("ARG_QEMU_CAPS_DEL");
+    const nbdkitCaps = macro.includes("NBDKIT")
+      ? [...body.matchAll(/QEMU_NBDKIT_CAPS_(?!LAST)\w+/g)].map((x) => x[0])
+      : [];
     const quiet = config.size + env.size + args.length + capsAdd.length + capsDel.length === 0;
     if (expect === undefined && quiet) continue;
     const migrateFrom = /\bARG_MIGRATE_FROM\s*,\s*"([^"]*)"/.exec(body)?.[1];
@@ -443,6 +448,7 @@ export function harnessDeclarations(conftestC: string): Map<string, HarnessDecla
       args,
       capsAdd,
       capsDel,
+      ...(nbdkitCaps.length > 0 ? { nbdkitCaps } : {}),
     });
   }
   return out;
@@ -514,7 +520,16 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
       }));
     else if (k === "dumpGuestCore")
       changes.push((ctx) => ({ ...ctx, dumpGuestCore: v === "true" || v === "1" }));
-    else unapplied.push(`config ${k}`);
+    // qemu.conf nbd_tls_x509_secret_uuid (testutilsqemu's nbd cert dir is the harness default)
+    else if (k === "nbdTLSx509secretUUID")
+      changes.push((ctx) => ({ ...ctx, nbdTLS: { enabled: false, ...ctx.nbdTLS, secretUUID: v } }));
+    // qemu.conf storage_use_nbdkit: nbdkit serves the protocols of the declaration's plugins
+    else if (k === "storageUseNbdkit" && d.nbdkitCaps !== undefined) {
+      const plugins = d.nbdkitCaps
+        .filter((c) => c.startsWith("QEMU_NBDKIT_CAPS_PLUGIN_"))
+        .map((c) => c.slice("QEMU_NBDKIT_CAPS_PLUGIN_".length).toLowerCase());
+      changes.push((ctx) => ({ ...ctx, nbdkit: { plugins } }));
+    } else unapplied.push(`config ${k}`);
   }
   for (const [k, v] of Object.entries(d.env)) {
     if (k === "PIPEWIRE_RUNTIME_DIR") changes.push((ctx) => ({ ...ctx, pipewireRuntimeDir: v }));
@@ -530,6 +545,7 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
   }
   for (const a of d.args) {
     if (a === "ARG_MIGRATE_FD" && d.migrateFrom !== undefined) continue;
+    if (a === "ARG_NBDKIT_CAPS" && d.config.storageUseNbdkit !== undefined) continue;
     unapplied.push(`declaration ${a}`);
   }
   if (Object.keys(audioEnv).length > 0) hostAudio.env = audioEnv;

@@ -295,6 +295,14 @@ export const qemuErrors = {
     template:
       "memoryBacking hugepages need a mounted hugetlbfs, but none is mounted (or all are disabled in the configuration)",
   },
+  /** libvirt calls a wrong number of hosts for a network disk an internal error; its number is kept. */
+  QEMU_CMD_DISK_HOST_COUNT: {
+    vir: "INTERNAL_ERROR",
+    prefix: "unsupported configuration",
+    domain: "QEMU",
+    kind: "user",
+    template: "{protocol} protocol accepts only one host",
+  },
   QEMU_CMD_NUMA_NODE_UNAVAILABLE: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

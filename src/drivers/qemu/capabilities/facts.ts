@@ -25,6 +25,8 @@ export interface QemuDomainFacts {
   hasDevice(name: string): boolean | undefined;
   /** Whether the binary runs guests of this domain type; undefined for types it does not know. */
   supportsVirtType(type: string): boolean | undefined;
+  /** Whether the binary has a capability flag its storage sources depend on. */
+  hasStorageFlag(flag: string): boolean;
 }
 
 /** Domain `type` → the accelerator whose machine list applies. */
@@ -81,6 +83,9 @@ export function domainFactsFromCaps(caps: QemuCaps): QemuDomainFacts {
     machineProperty(name) {
       if (name === "i8042") return caps.flags.has("machine-i8042-opt");
       return undefined;
+    },
+    hasStorageFlag(flag) {
+      return caps.flags.has(flag);
     },
     hasDevice(name) {
       if (caps.objectTypes) return caps.objectTypes.has(name);

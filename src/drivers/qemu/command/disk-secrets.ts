@@ -14,6 +14,7 @@ import type { Build } from "./build.ts";
 import { Props } from "./escape.ts";
 import type { JsonObject } from "./escape.ts";
 import type { DiskNodes } from "./disk.ts";
+import { networkSourceObjects, usesNbdkit } from "./disk-net.ts";
 
 /** Which node carries the disk's encryption: its format node (QEMU) or RBD itself (librbd). */
 export function encryptionOnStorage(enc: DiskEncryption | undefined): boolean {
@@ -26,7 +27,7 @@ export function needsLuksLayer(disk: DiskDef): boolean {
   return enc !== undefined && !encryptionOnStorage(enc) && enc.format !== "default";
 }
 
-function authSecretId(nodes: DiskNodes): string {
+export function authSecretId(nodes: DiskNodes): string {
   return `${nodes.storage}-auth-secret0`;
 }
 
@@ -112,11 +113,20 @@ export function validateDiskEncryption(b: Build, disk: DiskDef): void {
 export function diskSecretObjects(b: Build, disk: DiskDef, nodes: DiskNodes): Props[] {
   validateDiskEncryption(b, disk);
   const out: Props[] = [];
-  const auth = diskAuth(disk);
+  // an nbdkit process gets the source's credentials and cookies, not QEMU
+  const viaNbdkit = disk.type === "network" && disk.source !== undefined && usesNbdkit(b, disk.source);
+  const auth = viaNbdkit ? undefined : diskAuth(disk);
   if (auth) {
     const value = lookup(b, disk, auth.secret, auth.secret.type);
     out.push(secretObject(b, authSecretId(nodes), value));
   }
+  if (disk.type === "network" && disk.source && !viaNbdkit)
+    out.push(
+      ...networkSourceObjects(b, disk.source, nodes.storage, {
+        object: (id, value) => secretObject(b, id, value),
+        lookup: (ref, usageType) => lookup(b, disk, ref, usageType),
+      }),
+    );
   const enc = diskEncryption(disk);
   if (enc && enc.format !== "default") {
     enc.secrets.forEach((s, i) => {

@@ -12,8 +12,11 @@ import { fail, requireFlag } from "./build.ts";
 import { Props } from "./escape.ts";
 import type { JsonObject } from "./escape.ts";
 import { virtioProps } from "./virtio.ts";
+import { diskAuth } from "../../../conf/domain/parse-disk-secrets.ts";
+import { curlProps, curlUrl, nbdkitProps, nbdProps, nfsProps, usesNbdkit } from "./disk-net.ts";
 import {
   authProps,
+  authSecretId,
   buildDiskSecrets,
   formatEncryptProps,
   needsLuksLayer,
@@ -158,12 +161,14 @@ function networkProps(b: Build, disk: DiskDef, nodes: DiskNodes): { driver: stri
   const element = diskElement(disk);
   const p = new Props();
   const protocol = s.protocol ?? "";
+  if (usesNbdkit(b, s)) return { driver: "nbd", props: nbdkitProps(b, nodes.storage) };
   switch (protocol) {
     case "nbd": {
       const h = hosts[0];
       if (hosts.length !== 1 || !h)
         fail("QEMU_CMD_INVALID_VALUE", { element, reason: "nbd protocol accepts only one host" });
       p.set("server", socketAddress(h, undefined)).opt("export", s.name);
+      nbdProps(b, s, nodes.storage, element, p);
       return { driver: "nbd", props: p };
     }
     case "http":
@@ -171,13 +176,15 @@ function networkProps(b: Build, disk: DiskDef, nodes: DiskNodes): { driver: stri
     case "ftp":
     case "ftps":
     case "tftp": {
-      const h = hosts[0] ?? {};
-      const port = h.port !== undefined ? `:${h.port}` : "";
-      const path = (s.name ?? "").startsWith("/") ? (s.name ?? "") : `/${s.name ?? ""}`;
-      p.set("url", `${protocol}://${h.name ?? ""}${port}${path}`);
+      p.set("url", curlUrl(s));
+      const auth = diskAuth(disk);
+      curlProps(s, nodes.storage, auth && { username: auth.username, secretId: authSecretId(nodes) }, p);
       return { driver: protocol, props: p };
     }
+    case "nfs":
+      return { driver: "nfs", props: nfsProps(b, s, element) };
     case "iscsi": {
+      if (hosts.length !== 1) throw new VirtError("QEMU_CMD_DISK_HOST_COUNT", { protocol: "iSCSI" });
       const h = hosts[0] ?? {};
       const [target, lun] = (s.name ?? "").split("/");
       const host = h.name ?? "";
@@ -212,7 +219,9 @@ function networkProps(b: Build, disk: DiskDef, nodes: DiskNodes): { driver: stri
         .set(
           "server",
           hosts.map((h) => socketAddress(h, 24007)),
-        );
+        )
+        // qemu.conf gluster_debug_level's default
+        .set("debug", 4);
       return { driver: "gluster", props: p };
     }
     case "ssh": {

@@ -2,14 +2,25 @@
  * Old-style UEFI: the firmware code and its variable store as pflash `-blockdev` nodes, wired
  * to the machine with `pflash0=`/`pflash1=`.
  */
+import type { DiskDef, DiskSource } from "../../../conf/domain/types.ts";
 import type { Build } from "./build.ts";
 import { Props } from "./escape.ts";
+import { storageProps } from "./disk.ts";
+import type { DiskNodes } from "./disk.ts";
+import { buildDiskSecrets } from "./disk-secrets.ts";
 
 interface Flash {
   path: string;
   readonly: boolean;
   format: string;
   index: 0 | 1;
+  /** A variable store on a network disk (`<nvram type='network'>`). */
+  network?: DiskSource;
+}
+
+/** A network variable store as the writable disk its storage node is built from. */
+function networkFlashDisk(f: Flash, source: DiskSource): DiskDef {
+  return { type: "network", device: "disk", target: { dev: `pflash${f.index}` }, source };
 }
 
 function flashes(b: Build): Flash[] {
@@ -17,7 +28,15 @@ function flashes(b: Build): Flash[] {
   const l = os.loader;
   if (l?.type !== "pflash" || l.path === undefined) return [];
   const out: Flash[] = [{ path: l.path, readonly: l.readonly === true, format: l.format ?? "raw", index: 0 }];
-  if (os.nvram?.path !== undefined)
+  if (os.nvram?.type === "network" && os.nvram.source)
+    out.push({
+      path: "",
+      readonly: false,
+      format: os.nvram.format ?? "raw",
+      index: 1,
+      network: os.nvram.source,
+    });
+  else if (os.nvram?.path !== undefined)
     out.push({ path: os.nvram.path, readonly: false, format: os.nvram.format ?? "raw", index: 1 });
   return out;
 }
@@ -45,13 +64,22 @@ export function buildPflash(b: Build): void {
   for (const f of flashes(b)) {
     const base = `libvirt-pflash${f.index}`;
     const formatLayer = needsFormatLayer(b, f);
-    const storage = new Props()
-      .set("driver", "file")
-      .set("filename", f.path)
-      .set("node-name", `${base}-storage`);
-    if (formatLayer) storage.set("auto-read-only", true).set("discard", "unmap");
-    else storage.set("read-only", f.readonly);
-    b.addJson("-blockdev", storage);
+    if (f.network) {
+      // its secrets and protocol node as a disk's (the format node below is the flash's own)
+      const disk = networkFlashDisk(f, f.network);
+      const nodes: DiskNodes = { storage: `${base}-storage` };
+      if (formatLayer) nodes.format = `${base}-format`;
+      buildDiskSecrets(b, disk, nodes);
+      b.addJson("-blockdev", storageProps(b, disk, nodes));
+    } else {
+      const storage = new Props()
+        .set("driver", "file")
+        .set("filename", f.path)
+        .set("node-name", `${base}-storage`);
+      if (formatLayer) storage.set("auto-read-only", true).set("discard", "unmap");
+      else storage.set("read-only", f.readonly);
+      b.addJson("-blockdev", storage);
+    }
     if (formatLayer) {
       b.addJson(
         "-blockdev",

@@ -198,6 +198,24 @@ export interface CommandContext {
     readonly secretUUID?: string;
   };
   /**
+   * qemu.conf `nbd_tls` (TLS for nbd disks without `tls=` of their own), `nbd_tls_x509_cert_dir`
+   * (default /etc/pki/qemu), `nbd_tls_x509_verify` (default on), `nbd_tls_x509_secret_uuid`.
+   */
+  readonly nbdTLS?: {
+    readonly enabled: boolean;
+    readonly x509certdir?: string;
+    readonly x509verify?: boolean;
+    readonly secretUUID?: string;
+  };
+  /**
+   * qemu.conf `storage_use_nbdkit` with the plugins of the host's nbdkit (`curl`, `ssh`):
+   * network disks of those protocols are served by an nbdkit process and QEMU connects to its
+   * socket `<domainDir>/nbdkit-<node>.socket`.
+   */
+  readonly nbdkit?: { readonly plugins: readonly string[] };
+  /** A user or group name's numeric id on the host (nfs `<identity>`); `+N` needs no lookup. */
+  readonly hostIdOf?: (name: string, kind: "user" | "group") => number | undefined;
+  /**
    * The host's SCSI generic device (`/dev/sg0`) of `<hostdev type='scsi'>`'s adapter
    * (`scsi_host0`) and bus:target:unit.
    */
