@@ -15,6 +15,7 @@ import type {
   FilesystemDef,
 } from "./types.ts";
 import { IOTUNE_ORDER } from "./parse-disk-secrets.ts";
+import { formatIothreadMapping } from "./iothreads.ts";
 import { formatInfo, hex, onOff, statusWriters, virtioAttrs, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
@@ -134,24 +135,30 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
     () => {
       const dr = d.driver;
       if (dr) {
-        w.empty("driver", {
-          name: dr.name,
-          type: dr.type,
-          cache: dr.cache,
-          error_policy: dr.error_policy,
-          rerror_policy: dr.rerror_policy,
-          io: dr.io,
-          ioeventfd: onOff(dr.ioeventfd),
-          event_idx: onOff(dr.event_idx),
-          copy_on_read: onOff(dr.copy_on_read),
-          discard: dr.discard,
-          iothread: dr.iothread,
-          detect_zeroes: dr.detect_zeroes,
-          queues: dr.queues,
-          queue_size: dr.queue_size,
-          discard_no_unref: onOff(dr.discard_no_unref),
-          ...virtioAttrs(d),
-        });
+        w.elem(
+          "driver",
+          {
+            name: dr.name,
+            type: dr.type,
+            cache: dr.cache,
+            error_policy: dr.error_policy,
+            rerror_policy: dr.rerror_policy,
+            io: dr.io,
+            ioeventfd: onOff(dr.ioeventfd),
+            event_idx: onOff(dr.event_idx),
+            copy_on_read: onOff(dr.copy_on_read),
+            discard: dr.discard,
+            iothread: dr.iothread,
+            detect_zeroes: dr.detect_zeroes,
+            queues: dr.queues,
+            queue_size: dr.queue_size,
+            discard_no_unref: onOff(dr.discard_no_unref),
+            ...virtioAttrs(d),
+          },
+          () => {
+            if (dr.iothreads) formatIothreadMapping(w, dr.iothreads);
+          },
+        );
       } else if (d.virtio) w.empty("driver", virtioAttrs(d));
       if (d.auth) formatDiskAuth(w, d.auth);
       formatDiskSource(w, d);
@@ -216,14 +223,20 @@ export function formatController(w: XmlWriter, c: ControllerDef): void {
     }
     const d = c.driver;
     if (d || c.virtio)
-      w.empty("driver", {
-        queues: d?.queues,
-        cmd_per_lun: d?.cmd_per_lun,
-        max_sectors: d?.max_sectors,
-        ioeventfd: onOff(d?.ioeventfd),
-        iothread: d?.iothread,
-        ...virtioAttrs(c),
-      });
+      w.elem(
+        "driver",
+        {
+          queues: d?.queues,
+          cmd_per_lun: d?.cmd_per_lun,
+          max_sectors: d?.max_sectors,
+          ioeventfd: onOff(d?.ioeventfd),
+          iothread: d?.iothread,
+          ...virtioAttrs(c),
+        },
+        () => {
+          if (d?.iothreads) formatIothreadMapping(w, d.iothreads);
+        },
+      );
     formatInfo(w, c, c.master);
   });
 }

@@ -37,6 +37,7 @@ import {
 import { formatInfo } from "./format-info.ts";
 import { liveWriters, onOff, statusWriters } from "./format-info.ts";
 import { QEMU_NS } from "./parse-qemu-ns.ts";
+import { formatIothreads } from "./iothreads.ts";
 
 function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
   const d = def.devices;
@@ -139,7 +140,7 @@ export function formatDomain(
       formatIdentity(w, def);
       formatMemory(w, def);
       formatVcpu(w, def);
-      if (def.iothreads !== undefined && def.iothreads > 0) w.text("iothreads", def.iothreads);
+      formatIothreads(w, def);
       if (def.cputune) formatCputune(w, def.cputune);
       if (def.numatune) formatNumatune(w, def.numatune);
       formatOs(w, def.os);

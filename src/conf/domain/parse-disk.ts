@@ -14,6 +14,7 @@ import type {
 } from "./types.ts";
 import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
+import { parseIothreadMapping } from "./iothreads.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -96,6 +97,8 @@ function parseDriver(el: XmlElement): DiskDriver {
   if (iothread !== undefined) d.iothread = iothread;
   if (queues !== undefined) d.queues = queues;
   if (qs !== undefined) d.queue_size = qs;
+  const mapping = parseIothreadMapping(el);
+  if (mapping) d.iothreads = mapping;
   return d;
 }
 
@@ -408,6 +411,8 @@ export function parseController(el: XmlElement): ControllerDef & { indexGiven: b
     }
     const ioe = onOff(driver, "ioeventfd");
     if (ioe !== undefined) d.ioeventfd = ioe;
+    const mapping = parseIothreadMapping(driver);
+    if (mapping) d.iothreads = mapping;
     c.driver = d;
   }
   parseVirtioOptions(driver, c);

@@ -37,6 +37,7 @@ import { parseQemuNamespace } from "./parse-qemu-ns.ts";
 import { validateDomain } from "./validate.ts";
 import { parseBlkiotune, parseCputune } from "./tune.ts";
 import { withStatusAliases } from "./parse-address.ts";
+import { parseIothreads } from "./iothreads.ts";
 
 export interface ParseOptions {
   document?: string;
@@ -164,8 +165,7 @@ export function readDomain(root: XmlElement): DomainDef {
   const metadata = root.child("metadata");
   if (metadata) def.metadata = metadata.children.map(rawElement);
   parseMemory(root, def);
-  const iothreads = root.child("iothreads");
-  if (iothreads) def.iothreads = Number(iothreads.content) || 0;
+  parseIothreads(root, def);
   const cputune = root.child("cputune");
   if (cputune) def.cputune = parseCputune(cputune);
   const numatune = root.child("numatune");

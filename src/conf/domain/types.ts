@@ -497,6 +497,26 @@ export interface DiskDriver {
   iothread?: number;
   queues?: number;
   queue_size?: number;
+  /** `<iothreads><iothread id=><queue id=/></iothread></iothreads>`: iothread-vq-mapping */
+  iothreads?: IothreadQueueMapping[];
+}
+
+/** One `<iothread id=>` of a device's iothread-vq-mapping with the queues it serves (none: all, spread). */
+export interface IothreadQueueMapping {
+  id: number;
+  queues: number[];
+}
+
+/** `<iothread id= thread_pool_min= thread_pool_max=><poll max= grow= shrink=/>` of `<iothreadids>` */
+export interface IothreadIdDef {
+  id: number;
+  threadPoolMin?: number;
+  threadPoolMax?: number;
+  pollMax?: number;
+  pollGrow?: number;
+  pollShrink?: number;
+  /** Added to reach the `<iothreads>` count, not written by the user (libvirt's autofill). */
+  autofill?: boolean;
 }
 
 /** `<host name= port= transport= socket=/>` of a network disk source */
@@ -680,6 +700,8 @@ export interface ControllerDriver {
   max_sectors?: number;
   ioeventfd?: boolean;
   iothread?: number;
+  /** virtio-scsi's iothread-vq-mapping */
+  iothreads?: IothreadQueueMapping[];
 }
 
 /** `<controller type= index= model= ports= vectors=>` */
@@ -1481,6 +1503,10 @@ export interface DomainDef {
   vcpu: Vcpu;
   /** `<iothreads>` */
   iothreads?: number;
+  /** `<iothreadids>`, filled up to `iothreads` entries (see conf/domain/iothreads.ts) */
+  iothreadids?: IothreadIdDef[];
+  /** `<defaultiothread thread_pool_min= thread_pool_max=/>` (QEMU's main loop) */
+  defaultIothread?: { threadPoolMin?: number; threadPoolMax?: number };
   /** `<cputune>` */
   cputune?: Cputune;
   numatune?: Numatune;

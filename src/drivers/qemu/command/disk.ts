@@ -10,7 +10,7 @@ import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
 import { Props } from "./escape.ts";
 import type { JsonObject } from "./escape.ts";
-import { virtioProps } from "./virtio.ts";
+import { iothreadVqMapping, virtioProps } from "./virtio.ts";
 import {
   authProps,
   buildDiskSecrets,
@@ -392,7 +392,8 @@ export function diskDeviceProps(
         .opt("event_idx", disk.driver?.event_idx)
         .opt("scsi", scsi)
         .pos("num-queues", disk.driver?.queues)
-        .pos("queue-size", disk.driver?.queue_size);
+        .pos("queue-size", disk.driver?.queue_size)
+        .opt("iothread-vq-mapping", iothreadVqMapping(disk.driver?.iothreads));
       break;
     }
     case "usb":
