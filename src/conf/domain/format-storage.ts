@@ -16,6 +16,7 @@ import type {
 } from "./types.ts";
 import { IOTUNE_ORDER } from "./parse-disk-secrets.ts";
 import { formatIothreadMapping } from "./iothreads.ts";
+import { formatDiskReservations, formatDiskSeclabels, formatDiskSlices } from "./disk-source-extras.ts";
 import { formatInfo, hex, onOff, statusWriters, virtioAttrs, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
@@ -58,8 +59,11 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
     if (s.snapshot !== undefined) w.empty("snapshot", { name: s.snapshot });
     if (s.configFile !== undefined) w.empty("config", { file: s.configFile });
     if (s.initiatorIqn !== undefined) w.elem("initiator", {}, () => w.empty("iqn", { name: s.initiatorIqn }));
+    formatDiskSlices(w, s);
+    if (d.type !== "network") formatDiskSeclabels(w, s);
     if (s.auth) formatDiskAuth(w, s.auth);
     if (s.encryption) formatDiskEncryption(w, s.encryption);
+    formatDiskReservations(w, s);
   });
 }
 

@@ -15,6 +15,7 @@ import type {
 import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
 import { parseIothreadMapping } from "./iothreads.ts";
+import { parseDiskSourceExtras } from "./disk-source-extras.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -171,6 +172,7 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
   if (sp) s.startupPolicy = sp;
   const index = uintAttr(el, "index", { hex: false });
   if (index !== undefined) s.index = index;
+  parseDiskSourceExtras(el, s);
   const hasPath = s.file ?? s.dev ?? s.dir ?? s.protocol ?? s.pool;
   return hasPath === undefined && s.startupPolicy === undefined ? undefined : s;
 }

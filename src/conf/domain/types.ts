@@ -557,6 +557,29 @@ export interface DiskSource {
   auth?: DiskAuth;
   /** `<encryption>` given inside `<source>` (libvirt keeps where it was written). */
   encryption?: DiskEncryption;
+  /** `<seclabel model= relabel=><label/>` per security model, for this image only. */
+  seclabels?: DeviceSeclabel[];
+  /** `<reservations managed=><source type='unix' path= mode='client'/>`: SCSI persistent reservations. */
+  reservations?: DiskReservations;
+  /** `<slices><slice type='storage' offset= size=/>`: the part of the image the guest sees (bytes). */
+  slices?: { storage: { offset: number; size: number } };
+}
+
+/** A device's (disk source's) `<seclabel>`: overrides the domain label of that model. */
+export interface DeviceSeclabel {
+  model?: string;
+  /** relabel='no' leaves the image as it is; relabel='yes' needs a `<label>`. */
+  relabel: boolean;
+  label?: string;
+  /** labelskip='yes' (live XML): the label was not applied. */
+  labelskip?: boolean;
+}
+
+/** Persistent reservations through qemu-pr-helper: one libvirt manages, or a given socket. */
+export interface DiskReservations {
+  managed: boolean;
+  /** The helper's socket (unmanaged, or the managed one libvirt started, in live XML). */
+  path?: string;
 }
 
 /** A reference to a libvirt secret: by UUID or by usage ID. */
@@ -1567,6 +1590,11 @@ export interface DomainFacts {
   hostAudio?: HostAudioFacts;
   /** The driver's directory of per-domain state (libvirt's cfg->libDir, `/var/lib/libvirt/qemu`). */
   libDir?: string;
+  /**
+   * The host's first security model (`none`, `apparmor`, `selinux`): the model of a lone
+   * `<seclabel>` that names none (libvirt's host capabilities `<secmodel>`).
+   */
+  hostSecurityModel?: () => string | undefined;
 }
 
 export interface HostAudioFacts {

@@ -241,6 +241,7 @@ export function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
       p = new Props().set("filename", path);
       const io = disk.driver?.io;
       if (io !== undefined) p.set("aio", io);
+      p.opt("pr-manager", prManagerAlias(disk, nodes));
       break;
     }
     case "dir":
@@ -470,6 +471,53 @@ function buildFloppyController(b: Build, bootIndex: (d: DiskDef) => number | und
   }
 }
 
+/** The pr-manager-helper object a disk with `<reservations>` talks to. */
+function prManagerAlias(disk: DiskDef, nodes: DiskNodes): string | undefined {
+  const r = disk.source?.reservations;
+  if (!r) return undefined;
+  return r.managed ? "pr-helper0" : `pr-helper-${nodes.storage}`;
+}
+
+function requirePrHelper(b: Build, disk: DiskDef): void {
+  if (!b.has("pr-manager-helper"))
+    fail(
+      "QEMU_CMD_UNSUPPORTED",
+      { element: diskElement(disk), reason: "reservations not supported with this QEMU binary" },
+      { xpath: diskXpath(b, disk) },
+    );
+}
+
+/**
+ * The one qemu-pr-helper libvirt starts for all disks with `<reservations managed='yes'>`,
+ * listening in the domain's directory; QEMU connects to it as `pr-helper0`.
+ */
+export function buildManagedPrHelper(b: Build): void {
+  const disk = b.def.devices.disks.find((d) => d.source?.reservations?.managed === true && !isEmptyDisk(d));
+  if (!disk) return;
+  requirePrHelper(b, disk);
+  b.addJson(
+    "-object",
+    new Props()
+      .set("qom-type", "pr-manager-helper")
+      .set("id", "pr-helper0")
+      .set("path", `${b.ctx.paths.domainDir}/pr-helper0.sock`),
+  );
+}
+
+/** A disk's own connection to a qemu-pr-helper someone else runs (`managed='no'`). */
+function buildUnmanagedPrHelper(b: Build, disk: DiskDef, nodes: DiskNodes): void {
+  const r = disk.source?.reservations;
+  if (!r || r.managed) return;
+  requirePrHelper(b, disk);
+  b.addJson(
+    "-object",
+    new Props()
+      .set("qom-type", "pr-manager-helper")
+      .set("id", prManagerAlias(disk, nodes) ?? "")
+      .set("path", r.path ?? ""),
+  );
+}
+
 export function buildDisks(
   b: Build,
   nodes: Map<DiskDef, DiskNodes>,
@@ -504,6 +552,7 @@ export function buildDisks(
       );
     }
     if (n && !isEmptyDisk(disk)) {
+      buildUnmanagedPrHelper(b, disk, n);
       buildDiskSecrets(b, disk, n);
       b.addJson("-blockdev", storageProps(b, disk, n));
       if (n.format !== undefined) b.addJson("-blockdev", formatProps(disk, n));

@@ -27,7 +27,7 @@ import {
   buildVsock,
   buildWatchdogs,
 } from "./devices.ts";
-import { assignDiskNodes, buildDisks } from "./disk.ts";
+import { assignDiskNodes, buildDisks, buildManagedPrHelper } from "./disk.ts";
 import { Props } from "./escape.ts";
 import { buildPflash, preparePflash } from "./firmware.ts";
 import { buildFilesystems } from "./fs.ts";
@@ -162,6 +162,7 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
       .set("format", "raw")
       .set("file", ctx.paths.masterKeyFile),
   );
+  buildManagedPrHelper(b);
   buildPflash(b);
   buildMachine(b);
   buildAccel(b);

@@ -1,0 +1,90 @@
+/**
+ * Children of a disk's (or backing image's) `<source>` beyond where the image is: per-image
+ * security labels, SCSI persistent reservations and storage slices. libvirt writes them after
+ * the network parts (hosts, snapshot, config, initiator) and before `<auth>`/`<encryption>`
+ * (labels, slices) or after them (reservations).
+ */
+import type { XmlElement, XmlWriter } from "../xml.ts";
+import type { DeviceSeclabel, DiskReservations, DiskSource } from "./types.ts";
+import { reqEnum, reqUInt, str, structural, yesNo } from "./reader.ts";
+import { isStatusParse } from "./parse-address.ts";
+
+function parseDeviceSeclabel(el: XmlElement): DeviceSeclabel {
+  const l: DeviceSeclabel = { relabel: yesNo(el, "relabel") ?? true };
+  const model = str(el, "model");
+  if (model !== undefined) l.model = model;
+  // labelskip is what a running domain records; a definition does not carry it
+  const skip = yesNo(el, "labelskip");
+  if (skip === true && isStatusParse()) l.labelskip = true;
+  const label = el.childText("label");
+  if (label !== undefined) l.label = label;
+  return l;
+}
+
+function parseReservations(el: XmlElement): DiskReservations {
+  const r: DiskReservations = { managed: yesNo(el, "managed") ?? false };
+  if (el.attr("managed") === undefined)
+    throw structural(el, "missing @managed attribute for <reservations/>");
+  const src = el.child("source");
+  if (src) {
+    const type = str(src, "type");
+    if (type !== "unix")
+      throw structural(src, `unsupported connection type for <reservations/>: ${type ?? ""}`);
+    const path = str(src, "path");
+    if (path === undefined) throw structural(src, "missing connection path for <reservations/>");
+    const mode = str(src, "mode");
+    if (mode !== "client")
+      throw structural(src, `unsupported connection mode for <reservations/>: ${mode ?? ""}`);
+    // the socket of a managed helper is the driver's own: kept only in a running domain's XML
+    if (!r.managed || isStatusParse()) r.path = path;
+  }
+  if (!r.managed && r.path === undefined) throw structural(el, "missing connection path for <reservations/>");
+  return r;
+}
+
+/** Reads `<seclabel>`, `<reservations>` and `<slices>` of `<source>` into `s`. */
+export function parseDiskSourceExtras(el: XmlElement, s: DiskSource): void {
+  const labels = el.all("seclabel").map(parseDeviceSeclabel);
+  if (labels.length > 0) s.seclabels = labels;
+  const res = el.child("reservations");
+  if (res) s.reservations = parseReservations(res);
+  const slice = el.child("slices")?.all("slice")[0];
+  if (slice) {
+    reqEnum(slice, "type", ["storage"] as const);
+    s.slices = {
+      storage: {
+        offset: reqUInt(slice, "offset", { hex: false }),
+        size: reqUInt(slice, "size", { hex: false }),
+      },
+    };
+  }
+}
+
+export function formatDiskSlices(w: XmlWriter, s: DiskSource): void {
+  const st = s.slices?.storage;
+  if (st) w.elem("slices", {}, () => w.empty("slice", { type: "storage", offset: st.offset, size: st.size }));
+}
+
+export function formatDiskSeclabels(w: XmlWriter, s: DiskSource): void {
+  for (const l of s.seclabels ?? []) {
+    // a label to apply that names none says nothing (libvirt drops it from the definition)
+    if (l.relabel && l.label === undefined && l.labelskip !== true) continue;
+    const attrs = {
+      model: l.model,
+      labelskip: l.labelskip === true ? "yes" : undefined,
+      relabel: undefined as string | undefined,
+    };
+    if (l.labelskip !== true) attrs.relabel = l.relabel ? "yes" : "no";
+    w.elem("seclabel", attrs, () => {
+      if (l.label !== undefined) w.text("label", l.label);
+    });
+  }
+}
+
+export function formatDiskReservations(w: XmlWriter, s: DiskSource): void {
+  const r = s.reservations;
+  if (!r) return;
+  w.elem("reservations", { managed: r.managed ? "yes" : "no" }, () => {
+    if (r.path !== undefined) w.empty("source", { type: "unix", path: r.path, mode: "client" });
+  });
+}
