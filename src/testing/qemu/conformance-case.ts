@@ -143,6 +143,8 @@ export function harnessFacts(caps: QemuCaps, variant: string): DomainFacts {
     ...domainFactsFromCaps(caps),
     // the system driver's directory, which the harness' paths live under
     libDir: "/var/lib/libvirt/qemu",
+    // libvirt's test driver runs without a security driver: its host model is "none"
+    hostSecurityModel: () => "none",
     // the harness' privileged driver: channel target dir, and lib/run dirs' channel folders
     isDefaultChannelPath: defaultChannelPaths("/var/lib/libvirt/qemu/channel/target", [
       "/var/lib/libvirt/qemu/channel",
