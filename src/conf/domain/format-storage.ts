@@ -183,13 +183,15 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
         dev: t.dev,
         bus: t.bus,
         tray,
-        removable: onOff(t.removable),
+        // libvirt writes removable= back for USB disks only (SCSI disks keep it in the argv)
+        removable: t.bus === "usb" ? onOff(t.removable) : undefined,
         rotation_rate: t.rotation_rate,
       });
       if (d.iotune) formatDiskIotune(w, d.iotune);
       if (d.readonly) w.empty("readonly");
       if (d.shareable) w.empty("shareable");
-      if (d.transient) w.empty("transient");
+      if (d.transient)
+        w.empty("transient", { shareBacking: d.transientShareBacking === true ? "yes" : undefined });
       for (const k of ["serial", "wwn", "vendor", "product"] as const) {
         const v = d[k];
         if (v !== undefined) w.text(k, v);

@@ -248,7 +248,11 @@ export function parseDisk(el: XmlElement): DiskDef {
   parseDiskSecrets(el, source, disk);
   if (el.child("readonly")) disk.readonly = true;
   if (el.child("shareable")) disk.shareable = true;
-  if (el.child("transient")) disk.transient = true;
+  const transient = el.child("transient");
+  if (transient) {
+    disk.transient = true;
+    if (yesNo(transient, "shareBacking") === true) disk.transientShareBacking = true;
+  }
   for (const key of ["serial", "wwn", "vendor", "product"] as const) {
     const v = el.childText(key);
     if (v !== undefined && v !== "") disk[key] = v;

@@ -670,6 +670,8 @@ export interface DiskDef extends DeviceCommon {
   readonly?: boolean;
   shareable?: boolean;
   transient?: boolean;
+  /** `<transient shareBacking='yes'/>`: the overlays of several guests share the image below. */
+  transientShareBacking?: boolean;
   serial?: string;
   wwn?: string;
   vendor?: string;

@@ -107,8 +107,18 @@ export function cacheFlags(
   }
 }
 
+/**
+ * The cache mode QEMU gets: a writable shared disk without one bypasses the host's page cache
+ * (libvirt's qemuDomainPrepareDiskCachemode), so that all guests see each other's writes.
+ */
+function effectiveCache(disk: DiskDef): string | undefined {
+  const mode = disk.driver?.cache;
+  if (mode === undefined && disk.shareable === true && !isReadonly(disk)) return "none";
+  return mode;
+}
+
 function cacheProps(disk: DiskDef): JsonObject | undefined {
-  const c = cacheFlags(disk.driver?.cache);
+  const c = cacheFlags(effectiveCache(disk));
   return c ? { direct: c.direct, "no-flush": c.noflush } : undefined;
 }
 
@@ -429,10 +439,12 @@ export function diskDeviceProps(
       fail("QEMU_CMD_INVALID_VALUE", { element, reason: `wwn '${disk.wwn}' is not a hexadecimal number` });
     }
   }
-  p.pos("rotation_rate", disk.target.rotation_rate).opt("vendor", disk.vendor).opt("product", disk.product);
+  p.pos("rotation_rate", disk.target.rotation_rate).opt("vendor", disk.vendor);
+  // IDE and SATA drives report the product as their model string
+  p.opt(bus === "ide" || bus === "sata" ? "model" : "product", disk.product);
   p.opt("removable", removable);
   if (disk.device !== "lun") {
-    const c = cacheFlags(disk.driver?.cache);
+    const c = cacheFlags(effectiveCache(disk));
     if (c) p.set("write-cache", c.writeback ? "on" : "off");
   }
   if (disk.geometry) {
