@@ -4,7 +4,7 @@
  */
 import type { XmlElement } from "../xml.ts";
 import type { ControllerDef, Devices } from "./types.ts";
-import { parseController, parseDisk } from "./parse-disk.ts";
+import { insertDisk, parseController, parseDisk } from "./parse-disk.ts";
 import { parseInterface } from "./parse-net.ts";
 import { parseChr } from "./parse-chr.ts";
 import { parseHostdev } from "./parse-hostdev.ts";
@@ -113,7 +113,7 @@ function addController(d: Devices, el: XmlElement): void {
 type Handler = (d: Devices, el: XmlElement) => void;
 
 const handlers: Readonly<Record<string, Handler>> = {
-  disk: (d, el) => d.disks.push(parseDisk(el)),
+  disk: (d, el) => insertDisk(d.disks, parseDisk(el)),
   controller: addController,
   filesystem: (d, el) => d.filesystems.push(parseFilesystem(el)),
   interface: (d, el) => d.interfaces.push(parseInterface(el)),

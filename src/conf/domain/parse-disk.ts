@@ -202,6 +202,37 @@ function parseBackingStore(el: XmlElement | undefined): DiskBackingStore | undef
   return bs;
 }
 
+/**
+ * A target name's drive index (`hda` 0, `vdb` 1, `sdaa` 26), libvirt's virDiskNameToIndex;
+ * -1 for a name without a known prefix.
+ */
+export function diskNameToIndex(name: string): number {
+  const prefix = ["fd", "hd", "vd", "sd", "xvd", "ubd"].find((p) => name.startsWith(p));
+  if (prefix === undefined) return -1;
+  let idx = 0;
+  const letters = /^[a-z]*/.exec(name.slice(prefix.length))![0].slice(0, 7);
+  if (letters === "") return -1;
+  for (let i = 0; i < letters.length; i++) idx = (idx + (i < 1 ? 0 : 1)) * 26 + (letters.charCodeAt(i) - 97);
+  return idx;
+}
+
+/**
+ * Adds a disk where libvirt's virDomainDiskInsert puts it: with the disks of its bus, before the
+ * first of them with a higher drive index; a disk of a new bus goes last.
+ */
+export function insertDisk(disks: DiskDef[], disk: DiskDef): void {
+  const idx = diskNameToIndex(disk.target.dev);
+  let at = -1;
+  for (let i = disks.length - 1; i >= 0; i--) {
+    const o = disks[i]!;
+    if (o.target.bus !== disk.target.bus) continue;
+    if (diskNameToIndex(o.target.dev) > idx) at = i;
+    else if (at === -1) at = i + 1;
+  }
+  if (at === -1) disks.push(disk);
+  else disks.splice(at, 0, disk);
+}
+
 export function parseDisk(el: XmlElement): DiskDef {
   const type = enumAttr(el, "type", DISK_TYPES) ?? "file";
   const device = enumAttr(el, "device", DISK_DEVICES) ?? "disk";
