@@ -134,7 +134,8 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
       model: d.model,
       rawio: yesNo(d.rawio),
       sgio: d.sgio,
-      snapshot: d.snapshot,
+      // a read-only disk is never snapshotted: libvirt does not write snapshot='no' for it
+      snapshot: d.snapshot === "no" && d.readonly === true ? undefined : d.snapshot,
     },
     () => {
       const dr = d.driver;
@@ -167,6 +168,7 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
       if (d.auth) formatDiskAuth(w, d.auth);
       formatDiskSource(w, d);
       if (d.backingStore) formatBackingStore(w, d.backingStore);
+      else if (d.backingStoreEnd === true) w.empty("backingStore");
       if (d.geometry)
         w.empty("geometry", {
           cyls: d.geometry.cyls,

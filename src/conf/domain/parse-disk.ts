@@ -197,8 +197,10 @@ function parseBackingStore(el: XmlElement | undefined): DiskBackingStore | undef
   if (ft !== undefined) bs.format = ft;
   fmt?.markAllUsed();
   str(el, "index");
-  const below = parseBackingStore(el.child("backingStore"));
+  const belowEl = el.child("backingStore");
+  const below = parseBackingStore(belowEl);
   if (below) bs.backingStore = below;
+  else if (belowEl && belowEl.attrs.length === 0 && belowEl.children.length === 0) bs.end = true;
   return bs;
 }
 
@@ -274,8 +276,11 @@ export function parseDisk(el: XmlElement): DiskDef {
     const s = parseSource(source, type);
     if (s) disk.source = s;
   }
-  const backing = parseBackingStore(el.child("backingStore"));
+  const backingEl = el.child("backingStore");
+  const backing = parseBackingStore(backingEl);
   if (backing) disk.backingStore = backing;
+  else if (backingEl && backingEl.attrs.length === 0 && backingEl.children.length === 0)
+    disk.backingStoreEnd = true;
   parseDiskSecrets(el, source, disk);
   if (el.child("readonly")) disk.readonly = true;
   if (el.child("shareable")) disk.shareable = true;

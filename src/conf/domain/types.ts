@@ -666,6 +666,8 @@ export interface DiskDef extends DeviceCommon {
   source?: DiskSource;
   /** The layer below `source` (external snapshots, block jobs). */
   backingStore?: DiskBackingStore;
+  /** An empty `<backingStore/>` was given: the source has no backing image (kept, as libvirt). */
+  backingStoreEnd?: boolean;
   target: DiskTarget;
   readonly?: boolean;
   shareable?: boolean;
