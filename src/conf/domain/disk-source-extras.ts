@@ -5,9 +5,10 @@
  * (labels, slices) or after them (reservations).
  */
 import type { XmlElement, XmlWriter } from "../xml.ts";
-import type { DeviceSeclabel, DiskReservations, DiskSource } from "./types.ts";
+import type { DeviceSeclabel, DiskNvmeSource, DiskReservations, DiskSource } from "./types.ts";
+import { hex } from "./format-info.ts";
 import { reqEnum, reqUInt, str, structural, yesNo } from "./reader.ts";
-import { isStatusParse } from "./parse-address.ts";
+import { isStatusParse, parsePciAddress } from "./parse-address.ts";
 
 function parseDeviceSeclabel(el: XmlElement): DeviceSeclabel {
   const l: DeviceSeclabel = { relabel: yesNo(el, "relabel") ?? true };
@@ -40,6 +41,38 @@ function parseReservations(el: XmlElement): DiskReservations {
   }
   if (!r.managed && r.path === undefined) throw structural(el, "missing connection path for <reservations/>");
   return r;
+}
+
+/** `<source type='pci' managed= namespace=><address domain= bus= slot= function=/>` of an NVMe disk. */
+export function parseNvmeSource(el: XmlElement, s: DiskSource): void {
+  const type = str(el, "type");
+  if (type === undefined) throw structural(el, "missing 'type' attribute to disk source");
+  if (type !== "pci") throw structural(el, `unsupported source type '${type}'`);
+  if (el.attr("namespace") === undefined)
+    throw structural(el, "missing 'namespace' attribute to disk source");
+  const namespace = reqUInt(el, "namespace", { hex: false, min: 1 });
+  const addrEl = el.child("address");
+  if (!addrEl) throw structural(el, "NVMe disk source is missing address");
+  const a = parsePciAddress(addrEl);
+  const nvme: DiskNvmeSource = {
+    namespace,
+    address: { domain: a.domain, bus: a.bus, slot: a.slot, function: a.function },
+  };
+  const managed = yesNo(el, "managed");
+  if (managed !== undefined) nvme.managed = managed;
+  s.nvme = nvme;
+}
+
+/** The `<address>` child of an NVMe source (the source attributes are the caller's). */
+export function formatNvmeAddress(w: XmlWriter, s: DiskSource): void {
+  const a = s.nvme?.address;
+  if (a)
+    w.empty("address", {
+      domain: hex(a.domain, 4),
+      bus: hex(a.bus, 2),
+      slot: hex(a.slot, 2),
+      function: hex(a.function),
+    });
 }
 
 /** Reads `<seclabel>`, `<reservations>` and `<slices>` of `<source>` into `s`. */

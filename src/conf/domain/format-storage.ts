@@ -16,7 +16,12 @@ import type {
 } from "./types.ts";
 import { IOTUNE_ORDER } from "./parse-disk-secrets.ts";
 import { formatIothreadMapping } from "./iothreads.ts";
-import { formatDiskReservations, formatDiskSeclabels, formatDiskSlices } from "./disk-source-extras.ts";
+import {
+  formatDiskReservations,
+  formatDiskSeclabels,
+  formatDiskSlices,
+  formatNvmeAddress,
+} from "./disk-source-extras.ts";
 import { formatInfo, hex, onOff, statusWriters, virtioAttrs, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
@@ -49,6 +54,13 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
         else attrs.dir = s.dir;
       }
       break;
+    case "nvme":
+      if (s.nvme) {
+        attrs.type = "pci";
+        attrs.managed = s.nvme.managed === undefined ? undefined : s.nvme.managed ? "yes" : "no";
+        attrs.namespace = s.nvme.namespace;
+      }
+      break;
     default:
       break;
   }
@@ -59,6 +71,7 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
     if (s.snapshot !== undefined) w.empty("snapshot", { name: s.snapshot });
     if (s.configFile !== undefined) w.empty("config", { file: s.configFile });
     if (s.initiatorIqn !== undefined) w.elem("initiator", {}, () => w.empty("iqn", { name: s.initiatorIqn }));
+    formatNvmeAddress(w, s);
     formatDiskSlices(w, s);
     if (d.type !== "network") formatDiskSeclabels(w, s);
     if (s.auth) formatDiskAuth(w, s.auth);

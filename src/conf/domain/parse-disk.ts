@@ -15,7 +15,7 @@ import type {
 import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
 import { parseIothreadMapping } from "./iothreads.ts";
-import { parseDiskSourceExtras } from "./disk-source-extras.ts";
+import { parseDiskSourceExtras, parseNvmeSource } from "./disk-source-extras.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -165,6 +165,9 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
       }
       break;
     }
+    case "nvme":
+      parseNvmeSource(el, s);
+      break;
     default:
       break;
   }
@@ -173,7 +176,7 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
   const index = uintAttr(el, "index", { hex: false });
   if (index !== undefined) s.index = index;
   parseDiskSourceExtras(el, s);
-  const hasPath = s.file ?? s.dev ?? s.dir ?? s.protocol ?? s.pool;
+  const hasPath = s.file ?? s.dev ?? s.dir ?? s.protocol ?? s.pool ?? s.nvme;
   return hasPath === undefined && s.startupPolicy === undefined ? undefined : s;
 }
 

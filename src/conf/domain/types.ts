@@ -561,8 +561,18 @@ export interface DiskSource {
   seclabels?: DeviceSeclabel[];
   /** `<reservations managed=><source type='unix' path= mode='client'/>`: SCSI persistent reservations. */
   reservations?: DiskReservations;
+  /** `type='nvme'` disks: `<source type='pci' managed= namespace=><address .../>` */
+  nvme?: DiskNvmeSource;
   /** `<slices><slice type='storage' offset= size=/>`: the part of the image the guest sees (bytes). */
   slices?: { storage: { offset: number; size: number } };
+}
+
+/** An NVMe namespace of a host PCI controller, used by QEMU's userspace NVMe driver (VFIO). */
+export interface DiskNvmeSource {
+  /** libvirt detaches the controller from its host driver (and gives it back). */
+  managed?: boolean;
+  namespace: number;
+  address: { domain: number; bus: number; slot: number; function: number };
 }
 
 /** A device's (disk source's) `<seclabel>`: overrides the domain label of that model. */

@@ -267,6 +267,18 @@ export function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
       p = r.props;
       break;
     }
+    case "nvme": {
+      // QEMU's userspace NVMe driver opens the controller through VFIO
+      requireFlag(b, "drive-nvme", diskElement(disk));
+      const n = s.nvme!;
+      const a = n.address;
+      const h = (v: number, w: number): string => v.toString(16).padStart(w, "0");
+      driver = "nvme";
+      p = new Props()
+        .set("device", `${h(a.domain, 4)}:${h(a.bus, 2)}:${h(a.slot, 2)}.${a.function.toString(16)}`)
+        .set("namespace", n.namespace);
+      break;
+    }
     default:
       return fail(
         "QEMU_CMD_UNSUPPORTED",
@@ -556,7 +568,7 @@ export function buildDisks(
         { xpath: diskXpath(b, disk) },
       );
     }
-    if (disk.type === "vhostuser" || disk.type === "vhostvdpa" || disk.type === "nvme") {
+    if (disk.type === "vhostuser" || disk.type === "vhostvdpa") {
       fail(
         "QEMU_CMD_UNSUPPORTED",
         { element: diskElement(disk), reason: `disk type '${disk.type}' is not implemented` },
