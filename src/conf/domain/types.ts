@@ -1226,10 +1226,20 @@ export interface HostdevSource {
   writeFiltering?: boolean;
   /** scsi: `<adapter name=/>` + `<address bus= target= unit=/>` */
   scsi?: { adapter: string; bus: number; target: number; unit: number };
+  /** scsi: `<source protocol='iscsi' name=>` (a LUN QEMU's initiator opens) */
+  iscsi?: HostdevIscsiSource;
   /** mdev: `<address uuid=/>` */
   mdevUuid?: string;
   /** scsi_host: `<source protocol='vhost' wwpn=/>` (a vhost-scsi target of the host) */
   vhost?: { protocol: "vhost"; wwpn: string };
+}
+
+/** An iSCSI LUN as a SCSI host device: `name` is `IQN/LUN`. */
+export interface HostdevIscsiSource {
+  name: string;
+  host: { name?: string; port?: number };
+  auth?: DiskAuth;
+  initiatorIqn?: string;
 }
 
 /** `<hostdev mode= type= managed= model= display= ramfb=>` */

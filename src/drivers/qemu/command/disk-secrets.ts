@@ -35,7 +35,7 @@ function encryptionSecretId(nodes: DiskNodes, i: number): string {
   return `${nodes.format ?? nodes.storage}-encryption-secret${i}`;
 }
 
-function secretObject(b: Build, id: string, value: Uint8Array): Props {
+export function secretObject(b: Build, id: string, value: Uint8Array): Props {
   const key = b.ctx.masterKey;
   if (!key) {
     throw new VirtError("CONFIG_UNSUPPORTED", {
