@@ -16,6 +16,7 @@ import type {
 } from "./types.ts";
 import { isX86 } from "./machine.ts";
 import { assignDriveAddress } from "./address-drive.ts";
+import { assignHostdevDriveAddress } from "./address-hostdev.ts";
 import { unsupported } from "./reader.ts";
 import { VirtError } from "../../util/errors/index.ts";
 
@@ -282,5 +283,6 @@ export function deviceDefaults(def: DomainDef, facts: DomainFacts = {}): void {
   for (const r of d.redirdevs) if (r.type === "dbus") (r.source ??= {}).channel ??= "org.qemu.usbredir";
   for (const h of d.hostdevs) {
     if (h.type === "mdev" && h.model === "vfio-pci") h.display ??= false;
+    assignHostdevDriveAddress(def, h);
   }
 }

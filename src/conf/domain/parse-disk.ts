@@ -15,6 +15,7 @@ import type {
 import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-address.ts";
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
 import { parseIothreadMapping } from "./iothreads.ts";
+import { diskNameToIndex } from "./address-drive.ts";
 import { parseDiskSourceExtras, parseNvmeSource } from "./disk-source-extras.ts";
 import {
   enumAttr,
@@ -205,20 +206,6 @@ function parseBackingStore(el: XmlElement | undefined): DiskBackingStore | undef
   if (below) bs.backingStore = below;
   else if (belowEl && belowEl.attrs.length === 0 && belowEl.children.length === 0) bs.end = true;
   return bs;
-}
-
-/**
- * A target name's drive index (`hda` 0, `vdb` 1, `sdaa` 26), libvirt's virDiskNameToIndex;
- * -1 for a name without a known prefix.
- */
-export function diskNameToIndex(name: string): number {
-  const prefix = ["fd", "hd", "vd", "sd", "xvd", "ubd"].find((p) => name.startsWith(p));
-  if (prefix === undefined) return -1;
-  let idx = 0;
-  const letters = /^[a-z]*/.exec(name.slice(prefix.length))![0].slice(0, 7);
-  if (letters === "") return -1;
-  for (let i = 0; i < letters.length; i++) idx = (idx + (i < 1 ? 0 : 1)) * 26 + (letters.charCodeAt(i) - 97);
-  return idx;
 }
 
 /**
