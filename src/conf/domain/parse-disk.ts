@@ -283,6 +283,9 @@ export function parseDisk(el: XmlElement): DiskDef {
     const v = el.childText(key);
     if (v !== undefined && v !== "") disk[key] = v;
   }
+  // the serial is taken as written, spaces included (QEMU gets them escaped)
+  const serialEl = el.child("serial");
+  if (serialEl && disk.serial !== undefined) disk.serial = serialEl.text;
   const blockio = el.child("blockio");
   if (blockio) {
     disk.blockio = {};

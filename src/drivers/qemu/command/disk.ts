@@ -5,10 +5,11 @@
  */
 import { VirtError } from "../../../util/errors/index.ts";
 import type { DiskDef, DiskSourceHost } from "../../../conf/domain/types.ts";
+import { diskNameToIndex } from "../../../conf/domain/address-drive.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
-import { Props } from "./escape.ts";
+import { Props, escapeComma } from "./escape.ts";
 import type { JsonObject } from "./escape.ts";
 import { iothreadVqMapping, virtioProps } from "./virtio.ts";
 import {
@@ -138,6 +139,8 @@ export function assignDiskNodes(b: Build): Map<DiskDef, DiskNodes> {
   let n = 0;
   for (let i = disks.length - 1; i >= 0; i--) {
     const d = disks[i]!;
+    // SD cards are legacy -drive options, without block nodes
+    if (d.target.bus === "sd") continue;
     n++;
     const nodes: DiskNodes = { storage: `libvirt-${n}-storage` };
     if (needsFormatLayer(b, d)) nodes.format = `libvirt-${n}-format`;
@@ -542,6 +545,30 @@ function buildUnmanagedPrHelper(b: Build, disk: DiskDef, nodes: DiskNodes): void
   );
 }
 
+/**
+ * An SD card: QEMU has no -device for it on most machines, so it stays a legacy
+ * `-drive if=sd,index=N` (libvirt's qemuBuildDriveStr), numbered by its target name.
+ */
+function buildSdDrive(b: Build, disk: DiskDef): void {
+  const path = localDiskPath(disk);
+  if (path === undefined || disk.type === "network" || disk.type === "volume")
+    fail(
+      "QEMU_CMD_UNSUPPORTED",
+      { element: diskElement(disk), reason: "SD card disks need a local file or block device" },
+      { xpath: diskXpath(b, disk) },
+    );
+  const parts = [
+    `file=${escapeComma(path)}`,
+    `format=${format(disk)}`,
+    "if=sd",
+    `index=${diskNameToIndex(disk.target.dev)}`,
+  ];
+  if (isReadonly(disk)) parts.push("readonly=on");
+  const cache = effectiveCache(disk);
+  if (cache !== undefined) parts.push(`cache=${cache}`);
+  b.add("-drive", parts.join(","));
+}
+
 export function buildDisks(
   b: Build,
   nodes: Map<DiskDef, DiskNodes>,
@@ -550,11 +577,8 @@ export function buildDisks(
   buildFloppyController(b, bootIndex);
   for (const disk of b.def.devices.disks) {
     if (disk.target.bus === "sd") {
-      fail(
-        "QEMU_CMD_UNSUPPORTED",
-        { element: diskElement(disk), reason: "SD card disks are not supported" },
-        { xpath: diskXpath(b, disk) },
-      );
+      buildSdDrive(b, disk);
+      continue;
     }
     const n = nodes.get(disk);
     if (disk.type === "volume" && disk.source?.actualType === undefined) {
