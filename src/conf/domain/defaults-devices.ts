@@ -139,6 +139,8 @@ function diskDefaults(def: DomainDef, disk: DiskDef): void {
   disk.driver.name ??= "qemu";
   if (disk.driver.type === undefined && disk.type !== "volume") disk.driver.type = "raw";
   if (disk.device === "cdrom") disk.readonly = true;
+  // a vhost-user back end's storage is out of libvirt's reach: never snapshotted
+  if (disk.type === "vhostuser") disk.snapshot ??= "no";
   // QEMU decrypts images itself unless told to leave it to librbd
   const enc = disk.encryption ?? disk.source?.encryption;
   if (enc) enc.engine ??= "qemu";

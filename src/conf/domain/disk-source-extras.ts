@@ -7,7 +7,7 @@
 import type { XmlElement, XmlWriter } from "../xml.ts";
 import type { DeviceSeclabel, DiskNvmeSource, DiskReservations, DiskSource } from "./types.ts";
 import { hex } from "./format-info.ts";
-import { reqEnum, reqUInt, str, structural, yesNo } from "./reader.ts";
+import { reqEnum, reqUInt, str, structural, uintAttr, yesNo } from "./reader.ts";
 import { isStatusParse, parsePciAddress } from "./parse-address.ts";
 
 function parseDeviceSeclabel(el: XmlElement): DeviceSeclabel {
@@ -61,6 +61,27 @@ export function parseNvmeSource(el: XmlElement, s: DiskSource): void {
   const managed = yesNo(el, "managed");
   if (managed !== undefined) nvme.managed = managed;
   s.nvme = nvme;
+}
+
+/** `<source type='unix' path=><reconnect enabled= timeout=/>` of a vhost-user disk. */
+export function parseVhostUserSource(el: XmlElement, s: DiskSource): void {
+  const type = str(el, "type");
+  if (type !== "unix") throw structural(el, `invalid source type '${type ?? ""}' for vhostuser disk`);
+  const path = str(el, "path");
+  if (path === undefined || path === "") throw structural(el, "vhostuser disk source path is missing");
+  s.vhostuser = { path };
+  const rc = el.child("reconnect");
+  if (rc) {
+    const r: { enabled: boolean; timeout?: number } = { enabled: yesNo(rc, "enabled") ?? false };
+    const t = uintAttr(rc, "timeout", { hex: false });
+    if (t !== undefined) r.timeout = t;
+    s.vhostuser.reconnect = r;
+  }
+}
+
+export function formatVhostUserReconnect(w: XmlWriter, s: DiskSource): void {
+  const r = s.vhostuser?.reconnect;
+  if (r) w.empty("reconnect", { enabled: r.enabled ? "yes" : "no", timeout: r.timeout });
 }
 
 /** The `<address>` child of an NVMe source (the source attributes are the caller's). */

@@ -21,6 +21,7 @@ import {
   formatDiskSeclabels,
   formatDiskSlices,
   formatNvmeAddress,
+  formatVhostUserReconnect,
 } from "./disk-source-extras.ts";
 import { formatInfo, hex, onOff, statusWriters, virtioAttrs, yesNo } from "./format-info.ts";
 
@@ -54,6 +55,12 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
         else attrs.dir = s.dir;
       }
       break;
+    case "vhostuser":
+      if (s.vhostuser) {
+        attrs.type = "unix";
+        attrs.path = s.vhostuser.path;
+      }
+      break;
     case "nvme":
       if (s.nvme) {
         attrs.type = "pci";
@@ -72,6 +79,7 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
     if (s.configFile !== undefined) w.empty("config", { file: s.configFile });
     if (s.initiatorIqn !== undefined) w.elem("initiator", {}, () => w.empty("iqn", { name: s.initiatorIqn }));
     formatNvmeAddress(w, s);
+    formatVhostUserReconnect(w, s);
     formatDiskSlices(w, s);
     if (d.type !== "network") formatDiskSeclabels(w, s);
     if (s.auth) formatDiskAuth(w, s.auth);

@@ -16,7 +16,7 @@ import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-addr
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
 import { parseIothreadMapping } from "./iothreads.ts";
 import { diskNameToIndex } from "./address-drive.ts";
-import { parseDiskSourceExtras, parseNvmeSource } from "./disk-source-extras.ts";
+import { parseDiskSourceExtras, parseNvmeSource, parseVhostUserSource } from "./disk-source-extras.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -169,6 +169,9 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
     case "nvme":
       parseNvmeSource(el, s);
       break;
+    case "vhostuser":
+      parseVhostUserSource(el, s);
+      break;
     default:
       break;
   }
@@ -177,7 +180,7 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
   const index = uintAttr(el, "index", { hex: false });
   if (index !== undefined) s.index = index;
   parseDiskSourceExtras(el, s);
-  const hasPath = s.file ?? s.dev ?? s.dir ?? s.protocol ?? s.pool ?? s.nvme;
+  const hasPath = s.file ?? s.dev ?? s.dir ?? s.protocol ?? s.pool ?? s.nvme ?? s.vhostuser;
   return hasPath === undefined && s.startupPolicy === undefined ? undefined : s;
 }
 

@@ -561,6 +561,8 @@ export interface DiskSource {
   seclabels?: DeviceSeclabel[];
   /** `<reservations managed=><source type='unix' path= mode='client'/>`: SCSI persistent reservations. */
   reservations?: DiskReservations;
+  /** `type='vhostuser'` disks: `<source type='unix' path=><reconnect enabled= timeout=/>` (a vhost-user-blk back end) */
+  vhostuser?: { path: string; reconnect?: { enabled: boolean; timeout?: number } };
   /** `type='nvme'` disks: `<source type='pci' managed= namespace=><address .../>` */
   nvme?: DiskNvmeSource;
   /** `<slices><slice type='storage' offset= size=/>`: the part of the image the guest sees (bytes). */

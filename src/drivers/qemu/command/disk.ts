@@ -12,6 +12,7 @@ import { fail, requireFlag } from "./build.ts";
 import { Props, escapeComma } from "./escape.ts";
 import type { JsonObject } from "./escape.ts";
 import { iothreadVqMapping, virtioProps } from "./virtio.ts";
+import { buildChardev } from "./chardev.ts";
 import {
   authProps,
   buildDiskSecrets,
@@ -139,8 +140,8 @@ export function assignDiskNodes(b: Build): Map<DiskDef, DiskNodes> {
   let n = 0;
   for (let i = disks.length - 1; i >= 0; i--) {
     const d = disks[i]!;
-    // SD cards are legacy -drive options, without block nodes
-    if (d.target.bus === "sd") continue;
+    // SD cards are legacy -drive options, vhost-user disks a chardev: no block nodes
+    if (d.target.bus === "sd" || d.type === "vhostuser") continue;
     n++;
     const nodes: DiskNodes = { storage: `libvirt-${n}-storage` };
     if (needsFormatLayer(b, d)) nodes.format = `libvirt-${n}-format`;
@@ -592,7 +593,18 @@ export function buildDisks(
         { xpath: diskXpath(b, disk) },
       );
     }
-    if (disk.type === "vhostuser" || disk.type === "vhostvdpa") {
+    if (disk.type === "vhostuser") {
+      const v = disk.source?.vhostuser;
+      buildChardev(
+        b,
+        {
+          type: "unix",
+          source: { mode: "connect", path: v?.path ?? "", reconnect: v?.reconnect },
+          devAlias: disk.alias,
+        },
+        `chr-vu-${disk.alias ?? ""}`,
+      );
+    } else if (disk.type === "vhostvdpa") {
       fail(
         "QEMU_CMD_UNSUPPORTED",
         { element: diskElement(disk), reason: `disk type '${disk.type}' is not implemented` },
