@@ -32,8 +32,10 @@ function formatDiskSource(w: XmlWriter, d: DiskDef): void {
   switch (d.type) {
     case "file":
       attrs.file = s.file;
+      attrs.fdgroup = s.fdgroup;
       break;
     case "block":
+    case "vhostvdpa":
       attrs.dev = s.dev;
       break;
     case "dir":
@@ -122,7 +124,11 @@ function layerSource(w: XmlWriter, l: DiskBackingLayer): void {
 function formatBackingStore(w: XmlWriter, b: DiskBackingStore): void {
   w.elem("backingStore", { type: b.type }, () => {
     if (b.format !== undefined) w.empty("format", { type: b.format });
-    w.empty("source", b.type === "file" ? { file: b.source.file } : { dev: b.source.dev });
+    w.elem(
+      "source",
+      b.type === "file" ? { file: b.source.file, fdgroup: b.source.fdgroup } : { dev: b.source.dev },
+      () => formatDiskSlices(w, b.source),
+    );
     if (b.backingStore) formatBackingStore(w, b.backingStore);
     else if (b.end === true) w.empty("backingStore");
   });

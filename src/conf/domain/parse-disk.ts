@@ -111,10 +111,14 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
     if (v !== undefined && v !== "") s[key] = v;
   };
   switch (type) {
-    case "file":
+    case "file": {
       set("file");
+      const fdgroup = str(el, "fdgroup");
+      if (fdgroup !== undefined) s.fdgroup = fdgroup;
       break;
+    }
     case "block":
+    case "vhostvdpa":
       set("dev");
       break;
     case "dir":
@@ -198,6 +202,13 @@ function parseBackingStore(el: XmlElement | undefined): DiskBackingStore | undef
   const src = el.child("source");
   const path = src ? str(src, type === "file" ? "file" : "dev") : undefined;
   const bs: DiskBackingStore = { type, source: type === "file" ? { file: path ?? "" } : { dev: path ?? "" } };
+  if (src) {
+    const fdgroup = type === "file" ? str(src, "fdgroup") : undefined;
+    if (fdgroup !== undefined) bs.source.fdgroup = fdgroup;
+    const extras: DiskSource = {};
+    parseDiskSourceExtras(src, extras);
+    if (extras.slices) bs.source.slices = extras.slices;
+  }
   src?.markAllUsed();
   const fmt = el.child("format");
   const ft = fmt ? str(fmt, "type") : undefined;

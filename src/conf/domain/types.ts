@@ -562,6 +562,8 @@ export interface DiskSource {
   /** `<reservations managed=><source type='unix' path= mode='client'/>`: SCSI persistent reservations. */
   reservations?: DiskReservations;
   /** `type='vhostuser'` disks: `<source type='unix' path=><reconnect enabled= timeout=/>` (a vhost-user-blk back end) */
+  /** `fdgroup=` of a file source: descriptors the client passed (virDomainFDAssociate) open it. */
+  fdgroup?: string;
   vhostuser?: { path: string; reconnect?: { enabled: boolean; timeout?: number } };
   /** `type='nvme'` disks: `<source type='pci' managed= namespace=><address .../>` */
   nvme?: DiskNvmeSource;
@@ -656,7 +658,7 @@ export interface DiskTarget {
 export interface DiskBackingStore {
   type: "file" | "block";
   format?: string;
-  source: { file?: string; dev?: string };
+  source: { file?: string; dev?: string; fdgroup?: string; slices?: DiskSource["slices"] };
   backingStore?: DiskBackingStore;
   /**
    * The chain is known to end here (live definitions, where the driver read the whole chain
