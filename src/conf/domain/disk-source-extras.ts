@@ -7,7 +7,18 @@
 import type { XmlElement, XmlWriter } from "../xml.ts";
 import type { DeviceSeclabel, DiskNvmeSource, DiskReservations, DiskSource } from "./types.ts";
 import { hex } from "./format-info.ts";
-import { reqEnum, reqUInt, str, structural, uintAttr, yesNo } from "./reader.ts";
+import {
+  invalidAttr,
+  invalidText,
+  parseUInt,
+  reqEnum,
+  reqUInt,
+  str,
+  structural,
+  uintAttr,
+  UNIT_BYTES,
+  yesNo,
+} from "./reader.ts";
 import { isStatusParse, parsePciAddress } from "./parse-address.ts";
 
 function parseDeviceSeclabel(el: XmlElement): DeviceSeclabel {
@@ -82,6 +93,27 @@ export function parseVhostUserSource(el: XmlElement, s: DiskSource): void {
 export function formatVhostUserReconnect(w: XmlWriter, s: DiskSource): void {
   const r = s.vhostuser?.reconnect;
   if (r) w.empty("reconnect", { enabled: r.enabled ? "yes" : "no", timeout: r.timeout });
+}
+
+/**
+ * `<metadata_cache><max_size unit=>N</max_size></metadata_cache>` of a qcow2 image (a disk's
+ * `<driver>` or a backing image's `<format>`): the most QEMU caches of its metadata, in bytes.
+ */
+export function parseMetadataCache(el: XmlElement | undefined): number | undefined {
+  const max = el?.child("metadata_cache")?.child("max_size");
+  if (!max) return undefined;
+  const unit = max.attr("unit") ?? "bytes";
+  const factor = UNIT_BYTES[unit.toLowerCase()];
+  if (factor === undefined) throw invalidAttr(max, "unit", unit, "expected a size unit");
+  const v = max.content;
+  const n = parseUInt(v, false);
+  if (n === undefined || !Number.isSafeInteger(n * factor))
+    throw invalidText(max, v, "expected a size in bytes");
+  return n * factor;
+}
+
+export function formatMetadataCache(w: XmlWriter, bytes: number | undefined): void {
+  if (bytes !== undefined) w.elem("metadata_cache", {}, () => w.text("max_size", bytes, { unit: "bytes" }));
 }
 
 /** The `<address>` child of an NVMe source (the source attributes are the caller's). */

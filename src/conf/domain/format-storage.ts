@@ -20,6 +20,7 @@ import {
   formatDiskReservations,
   formatDiskSeclabels,
   formatDiskSlices,
+  formatMetadataCache,
   formatNvmeAddress,
   formatVhostUserReconnect,
 } from "./disk-source-extras.ts";
@@ -123,7 +124,8 @@ function layerSource(w: XmlWriter, l: DiskBackingLayer): void {
 /** libvirt's nested `<backingStore>` elements; a chain known to end says so with an empty one. */
 function formatBackingStore(w: XmlWriter, b: DiskBackingStore): void {
   w.elem("backingStore", { type: b.type }, () => {
-    if (b.format !== undefined) w.empty("format", { type: b.format });
+    if (b.format !== undefined)
+      w.elem("format", { type: b.format }, () => formatMetadataCache(w, b.metadataCacheMax));
     w.elem(
       "source",
       b.type === "file" ? { file: b.source.file, fdgroup: b.source.fdgroup } : { dev: b.source.dev },
@@ -188,6 +190,7 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
             ...virtioAttrs(d),
           },
           () => {
+            formatMetadataCache(w, dr.metadataCacheMax);
             if (dr.iothreads) formatIothreadMapping(w, dr.iothreads);
           },
         );

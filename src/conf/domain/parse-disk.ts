@@ -16,7 +16,12 @@ import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-addr
 import { parseDiskSecrets } from "./parse-disk-secrets.ts";
 import { parseIothreadMapping } from "./iothreads.ts";
 import { diskNameToIndex } from "./address-drive.ts";
-import { parseDiskSourceExtras, parseNvmeSource, parseVhostUserSource } from "./disk-source-extras.ts";
+import {
+  parseDiskSourceExtras,
+  parseMetadataCache,
+  parseNvmeSource,
+  parseVhostUserSource,
+} from "./disk-source-extras.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -101,6 +106,8 @@ function parseDriver(el: XmlElement): DiskDriver {
   if (qs !== undefined) d.queue_size = qs;
   const mapping = parseIothreadMapping(el);
   if (mapping) d.iothreads = mapping;
+  const mc = parseMetadataCache(el);
+  if (mc !== undefined) d.metadataCacheMax = mc;
   return d;
 }
 
@@ -213,6 +220,8 @@ function parseBackingStore(el: XmlElement | undefined): DiskBackingStore | undef
   const fmt = el.child("format");
   const ft = fmt ? str(fmt, "type") : undefined;
   if (ft !== undefined) bs.format = ft;
+  const mc = parseMetadataCache(fmt);
+  if (mc !== undefined) bs.metadataCacheMax = mc;
   fmt?.markAllUsed();
   str(el, "index");
   const belowEl = el.child("backingStore");

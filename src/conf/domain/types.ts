@@ -497,6 +497,8 @@ export interface DiskDriver {
   iothread?: number;
   queues?: number;
   queue_size?: number;
+  /** `<metadata_cache><max_size>`: qcow2 metadata cache limit, bytes */
+  metadataCacheMax?: number;
   /** `<iothreads><iothread id=><queue id=/></iothread></iothreads>`: iothread-vq-mapping */
   iothreads?: IothreadQueueMapping[];
 }
@@ -659,6 +661,8 @@ export interface DiskBackingStore {
   type: "file" | "block";
   format?: string;
   source: { file?: string; dev?: string; fdgroup?: string; slices?: DiskSource["slices"] };
+  /** `<format type=><metadata_cache>`: qcow2 metadata cache limit of this image, bytes */
+  metadataCacheMax?: number;
   backingStore?: DiskBackingStore;
   /**
    * The chain is known to end here (live definitions, where the driver read the whole chain

@@ -334,6 +334,7 @@ export function formatProps(disk: DiskDef, nodes: DiskNodes): Props {
       formatEncryptProps(disk, nodes, "qcow2", p);
       if (disk.driver?.discard_no_unref !== undefined)
         p.set("discard-no-unref", disk.driver.discard_no_unref);
+      p.pos("cache-size", disk.driver?.metadataCacheMax);
       break;
     case "vhd":
       p.set("driver", "vhdx");
