@@ -125,11 +125,15 @@ function layerSource(w: XmlWriter, l: DiskBackingLayer): void {
 function formatBackingStore(w: XmlWriter, b: DiskBackingStore): void {
   w.elem("backingStore", { type: b.type }, () => {
     if (b.format !== undefined)
-      w.elem("format", { type: b.format }, () => formatMetadataCache(w, b.metadataCacheMax));
+      w.elem("format", { type: b.format }, () => {
+        formatMetadataCache(w, b.metadataCacheMax);
+      });
     w.elem(
       "source",
       b.type === "file" ? { file: b.source.file, fdgroup: b.source.fdgroup } : { dev: b.source.dev },
-      () => formatDiskSlices(w, b.source),
+      () => {
+        formatDiskSlices(w, b.source);
+      },
     );
     if (b.backingStore) formatBackingStore(w, b.backingStore);
     else if (b.end === true) w.empty("backingStore");

@@ -113,7 +113,10 @@ export function formatIothreadMapping(w: XmlWriter, m: IothreadQueueMapping[]): 
   w.elem("iothreads", {}, () => {
     for (const t of m) {
       if (t.queues.length === 0) w.empty("iothread", { id: t.id });
-      else w.elem("iothread", { id: t.id }, () => t.queues.forEach((q) => w.empty("queue", { id: q })));
+      else
+        w.elem("iothread", { id: t.id }, () => {
+          t.queues.forEach((q) => w.empty("queue", { id: q }));
+        });
     }
   });
 }

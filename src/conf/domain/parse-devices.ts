@@ -113,7 +113,9 @@ function addController(d: Devices, el: XmlElement): void {
 type Handler = (d: Devices, el: XmlElement) => void;
 
 const handlers: Readonly<Record<string, Handler>> = {
-  disk: (d, el) => insertDisk(d.disks, parseDisk(el)),
+  disk: (d, el) => {
+    insertDisk(d.disks, parseDisk(el));
+  },
   controller: addController,
   filesystem: (d, el) => d.filesystems.push(parseFilesystem(el)),
   interface: (d, el) => d.interfaces.push(parseInterface(el)),
