@@ -22,11 +22,11 @@ export function diskNameToIndex(name: string): number {
   return idx;
 }
 
-function wideScsi(def: DomainDef): boolean {
+export function wideScsi(def: DomainDef): boolean {
   return def.devices.controllers.some((c) => c.type === "scsi" && c.model === "vmpvscsi");
 }
 
-function sameDrive(a: DeviceAddress | undefined, b: DeviceAddress | undefined): boolean {
+export function sameDrive(a: DeviceAddress | undefined, b: DeviceAddress | undefined): boolean {
   return (
     a?.type === "drive" &&
     b?.type === "drive" &&

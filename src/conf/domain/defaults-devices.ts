@@ -16,6 +16,7 @@ import type {
 } from "./types.ts";
 import { isX86 } from "./machine.ts";
 import { assignDriveAddress } from "./address-drive.ts";
+import { assignHostdevDriveAddress } from "./address-hostdev.ts";
 import { unsupported } from "./reader.ts";
 import { VirtError } from "../../util/errors/index.ts";
 import { shmemPostParse } from "./shmem.ts";
@@ -139,6 +140,8 @@ function diskDefaults(def: DomainDef, disk: DiskDef): void {
   disk.driver.name ??= "qemu";
   if (disk.driver.type === undefined && disk.type !== "volume") disk.driver.type = "raw";
   if (disk.device === "cdrom") disk.readonly = true;
+  // a vhost-user back end's storage is out of libvirt's reach: never snapshotted
+  if (disk.type === "vhostuser") disk.snapshot ??= "no";
   // QEMU decrypts images itself unless told to leave it to librbd
   const enc = disk.encryption ?? disk.source?.encryption;
   if (enc) enc.engine ??= "qemu";
@@ -283,6 +286,7 @@ export function deviceDefaults(def: DomainDef, facts: DomainFacts = {}): void {
   for (const r of d.redirdevs) if (r.type === "dbus") (r.source ??= {}).channel ??= "org.qemu.usbredir";
   for (const h of d.hostdevs) {
     if (h.type === "mdev" && h.model === "vfio-pci") h.display ??= false;
+    assignHostdevDriveAddress(def, h);
   }
   for (const sh of d.shmems ?? []) shmemPostParse(sh);
 }

@@ -20,6 +20,7 @@ import { findController, isUsb2Companion, maybeAddController } from "./controlle
 import { insertController } from "./parse-devices.ts";
 import { deviceDefaults, chrDefaults, controllerDefaults } from "./defaults-devices.ts";
 import { commonDefaults } from "./defaults-common.ts";
+import { seclabelHostModel } from "./parse-general.ts";
 import { assignAddresses } from "./address.ts";
 import { unsupported } from "./reader.ts";
 import { VirtError } from "../../util/errors/index.ts";
@@ -288,6 +289,7 @@ function assignControllerIndexes(def: DomainDef): void {
 
 export function applyDefaults(def: DomainDef, ctx: DefaultsContext): void {
   basicDefaults(def, ctx);
+  seclabelHostModel(def, ctx.facts);
   assignControllerIndexes(def);
   machineDefaults(def, ctx.facts);
   // libvirt selects firmware right after the machine's defaults (qemuDomainDefBootPostParse)

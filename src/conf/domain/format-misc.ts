@@ -17,6 +17,7 @@ import type {
 } from "./types.ts";
 import { formatInfo, hex, onOff, yesNo, virtioAttrs } from "./format-info.ts";
 import { formatChrSource } from "./format-chr.ts";
+import { formatHostdevIscsi } from "./hostdev-iscsi.ts";
 
 export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
   const attrs = {
@@ -30,34 +31,36 @@ export function formatHostdev(w: XmlWriter, h: HostdevDef): void {
   w.elem("hostdev", attrs, () => {
     if (h.driver) w.empty("driver", { name: h.driver.name, model: h.driver.model });
     const s = h.source;
-    w.elem(
-      "source",
-      {
-        protocol: s.vhost?.protocol,
-        wwpn: s.vhost?.wwpn,
-        startupPolicy: s.startupPolicy,
-        guestReset: s.guestReset,
-        writeFiltering: yesNo(s.writeFiltering),
-      },
-      () => {
-        if (s.vendor !== undefined) w.empty("vendor", { id: hex(s.vendor, 4) });
-        if (s.product !== undefined) w.empty("product", { id: hex(s.product, 4) });
-        if (s.usbAddress) w.empty("address", { bus: s.usbAddress.bus, device: s.usbAddress.device });
-        const p = s.pciAddress;
-        if (p)
-          w.empty("address", {
-            domain: hex(p.domain, 4),
-            bus: hex(p.bus, 2),
-            slot: hex(p.slot, 2),
-            function: hex(p.function),
-          });
-        if (s.scsi) {
-          w.empty("adapter", { name: s.scsi.adapter });
-          w.empty("address", { bus: s.scsi.bus, target: s.scsi.target, unit: s.scsi.unit });
-        }
-        if (s.mdevUuid !== undefined) w.empty("address", { uuid: s.mdevUuid });
-      },
-    );
+    if (s.iscsi) formatHostdevIscsi(w, s.iscsi);
+    else
+      w.elem(
+        "source",
+        {
+          protocol: s.vhost?.protocol,
+          wwpn: s.vhost?.wwpn,
+          startupPolicy: s.startupPolicy,
+          guestReset: s.guestReset,
+          writeFiltering: yesNo(s.writeFiltering),
+        },
+        () => {
+          if (s.vendor !== undefined) w.empty("vendor", { id: hex(s.vendor, 4) });
+          if (s.product !== undefined) w.empty("product", { id: hex(s.product, 4) });
+          if (s.usbAddress) w.empty("address", { bus: s.usbAddress.bus, device: s.usbAddress.device });
+          const p = s.pciAddress;
+          if (p)
+            w.empty("address", {
+              domain: hex(p.domain, 4),
+              bus: hex(p.bus, 2),
+              slot: hex(p.slot, 2),
+              function: hex(p.function),
+            });
+          if (s.scsi) {
+            w.empty("adapter", { name: s.scsi.adapter });
+            w.empty("address", { bus: s.scsi.bus, target: s.scsi.target, unit: s.scsi.unit });
+          }
+          if (s.mdevUuid !== undefined) w.empty("address", { uuid: s.mdevUuid });
+        },
+      );
     if (h.readonly) w.empty("readonly");
     if (h.shareable) w.empty("shareable");
     if (h.teaming) w.empty("teaming", { type: h.teaming.type, persistent: h.teaming.persistent });

@@ -18,6 +18,15 @@ import type {
 } from "./types.ts";
 import { formatDataStore, formatNetworkSourceChildren, networkSourceAttrs } from "./format-disk-net.ts";
 import { IOTUNE_ORDER } from "./parse-disk-secrets.ts";
+import { formatIothreadMapping } from "./iothreads.ts";
+import {
+  formatDiskReservations,
+  formatDiskSeclabels,
+  formatDiskSlices,
+  formatMetadataCache,
+  formatNvmeAddress,
+  formatVhostUserReconnect,
+} from "./disk-source-extras.ts";
 import { formatInfo, hex, onOff, statusWriters, virtioAttrs, yesNo } from "./format-info.ts";
 
 function formatDiskSource(w: XmlWriter, d: DiskDef): void {
@@ -30,8 +39,10 @@ export function formatSourceOf(w: XmlWriter, type: DiskDef["type"], s: DiskSourc
   switch (type) {
     case "file":
       attrs.file = s.file;
+      attrs.fdgroup = s.fdgroup;
       break;
     case "block":
+    case "vhostvdpa":
       attrs.dev = s.dev;
       break;
     case "dir":
@@ -54,6 +65,19 @@ export function formatSourceOf(w: XmlWriter, type: DiskDef["type"], s: DiskSourc
         else attrs.dir = s.dir;
       }
       break;
+    case "vhostuser":
+      if (s.vhostuser) {
+        attrs.type = "unix";
+        attrs.path = s.vhostuser.path;
+      }
+      break;
+    case "nvme":
+      if (s.nvme) {
+        attrs.type = "pci";
+        attrs.managed = s.nvme.managed === undefined ? undefined : s.nvme.managed ? "yes" : "no";
+        attrs.namespace = s.nvme.namespace;
+      }
+      break;
     default:
       break;
   }
@@ -65,8 +89,13 @@ export function formatSourceOf(w: XmlWriter, type: DiskDef["type"], s: DiskSourc
     if (s.configFile !== undefined) w.empty("config", { file: s.configFile });
     if (s.initiatorIqn !== undefined) w.elem("initiator", {}, () => w.empty("iqn", { name: s.initiatorIqn }));
     formatNetworkSourceChildren(w, s);
+    formatNvmeAddress(w, s);
+    formatVhostUserReconnect(w, s);
+    formatDiskSlices(w, s);
+    if (type !== "network") formatDiskSeclabels(w, s);
     if (s.auth) formatDiskAuth(w, s.auth);
     if (s.encryption) formatDiskEncryption(w, s.encryption);
+    formatDiskReservations(w, s);
     if (s.dataStore) formatDataStore(w, s.dataStore, formatSourceOf);
   });
 }
@@ -104,8 +133,17 @@ function layerSource(w: XmlWriter, l: DiskBackingLayer): void {
 /** libvirt's nested `<backingStore>` elements; a chain known to end says so with an empty one. */
 function formatBackingStore(w: XmlWriter, b: DiskBackingStore): void {
   w.elem("backingStore", { type: b.type }, () => {
-    if (b.format !== undefined) w.empty("format", { type: b.format });
-    w.empty("source", b.type === "file" ? { file: b.source.file } : { dev: b.source.dev });
+    if (b.format !== undefined)
+      w.elem("format", { type: b.format }, () => {
+        formatMetadataCache(w, b.metadataCacheMax);
+      });
+    w.elem(
+      "source",
+      b.type === "file" ? { file: b.source.file, fdgroup: b.source.fdgroup } : { dev: b.source.dev },
+      () => {
+        formatDiskSlices(w, b.source);
+      },
+    );
     if (b.backingStore) formatBackingStore(w, b.backingStore);
     else if (b.end === true) w.empty("backingStore");
   });
@@ -138,33 +176,42 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
       model: d.model,
       rawio: yesNo(d.rawio),
       sgio: d.sgio,
-      snapshot: d.snapshot,
+      // a read-only disk is never snapshotted: libvirt does not write snapshot='no' for it
+      snapshot: d.snapshot === "no" && d.readonly === true ? undefined : d.snapshot,
     },
     () => {
       const dr = d.driver;
       if (dr) {
-        w.empty("driver", {
-          name: dr.name,
-          type: dr.type,
-          cache: dr.cache,
-          error_policy: dr.error_policy,
-          rerror_policy: dr.rerror_policy,
-          io: dr.io,
-          ioeventfd: onOff(dr.ioeventfd),
-          event_idx: onOff(dr.event_idx),
-          copy_on_read: onOff(dr.copy_on_read),
-          discard: dr.discard,
-          iothread: dr.iothread,
-          detect_zeroes: dr.detect_zeroes,
-          queues: dr.queues,
-          queue_size: dr.queue_size,
-          discard_no_unref: onOff(dr.discard_no_unref),
-          ...virtioAttrs(d),
-        });
+        w.elem(
+          "driver",
+          {
+            name: dr.name,
+            type: dr.type,
+            cache: dr.cache,
+            error_policy: dr.error_policy,
+            rerror_policy: dr.rerror_policy,
+            io: dr.io,
+            ioeventfd: onOff(dr.ioeventfd),
+            event_idx: onOff(dr.event_idx),
+            copy_on_read: onOff(dr.copy_on_read),
+            discard: dr.discard,
+            iothread: dr.iothread,
+            detect_zeroes: dr.detect_zeroes,
+            queues: dr.queues,
+            queue_size: dr.queue_size,
+            discard_no_unref: onOff(dr.discard_no_unref),
+            ...virtioAttrs(d),
+          },
+          () => {
+            formatMetadataCache(w, dr.metadataCacheMax);
+            if (dr.iothreads) formatIothreadMapping(w, dr.iothreads);
+          },
+        );
       } else if (d.virtio) w.empty("driver", virtioAttrs(d));
       if (d.auth) formatDiskAuth(w, d.auth);
       formatDiskSource(w, d);
       if (d.backingStore) formatBackingStore(w, d.backingStore);
+      else if (d.backingStoreEnd === true) w.empty("backingStore");
       if (d.geometry)
         w.empty("geometry", {
           cyls: d.geometry.cyls,
@@ -181,14 +228,16 @@ export function formatDisk(w: XmlWriter, d: DiskDef): void {
         dev: t.dev,
         bus: t.bus,
         tray,
-        removable: onOff(t.removable),
+        // libvirt writes removable= back for USB disks only (SCSI disks keep it in the argv)
+        removable: t.bus === "usb" ? onOff(t.removable) : undefined,
         rotation_rate: t.rotation_rate,
       });
       if (d.iotune) formatDiskIotune(w, d.iotune);
       formatThrottleFilters(w, d);
       if (d.readonly) w.empty("readonly");
       if (d.shareable) w.empty("shareable");
-      if (d.transient) w.empty("transient");
+      if (d.transient)
+        w.empty("transient", { shareBacking: d.transientShareBacking === true ? "yes" : undefined });
       for (const k of ["serial", "wwn", "vendor", "product"] as const) {
         const v = d[k];
         if (v !== undefined) w.text(k, v);
@@ -226,14 +275,20 @@ export function formatController(w: XmlWriter, c: ControllerDef): void {
     }
     const d = c.driver;
     if (d || c.virtio)
-      w.empty("driver", {
-        queues: d?.queues,
-        cmd_per_lun: d?.cmd_per_lun,
-        max_sectors: d?.max_sectors,
-        ioeventfd: onOff(d?.ioeventfd),
-        iothread: d?.iothread,
-        ...virtioAttrs(c),
-      });
+      w.elem(
+        "driver",
+        {
+          queues: d?.queues,
+          cmd_per_lun: d?.cmd_per_lun,
+          max_sectors: d?.max_sectors,
+          ioeventfd: onOff(d?.ioeventfd),
+          iothread: d?.iothread,
+          ...virtioAttrs(c),
+        },
+        () => {
+          if (d?.iothreads) formatIothreadMapping(w, d.iothreads);
+        },
+      );
     formatInfo(w, c, c.master);
     if (c.pcihole64 !== undefined) w.text("pcihole64", c.pcihole64, { unit: "KiB" });
   });

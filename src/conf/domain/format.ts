@@ -42,6 +42,7 @@ import { formatSysinfo } from "./sysinfo.ts";
 import { formatPstore } from "./pstore.ts";
 import { formatThrottleGroups } from "./throttle.ts";
 import { formatCrypto, formatShmem } from "./shmem.ts";
+import { formatIothreads } from "./iothreads.ts";
 
 function formatDevices(w: XmlWriter, def: DomainDef, secure: boolean): void {
   const d = def.devices;
@@ -149,7 +150,7 @@ export function formatDomain(
       formatIdentity(w, def);
       formatMemory(w, def);
       formatVcpu(w, def);
-      if (def.iothreads !== undefined && def.iothreads > 0) w.text("iothreads", def.iothreads);
+      formatIothreads(w, def);
       if (def.cputune) formatCputune(w, def.cputune);
       if (def.throttleGroups && def.throttleGroups.length > 0) formatThrottleGroups(w, def.throttleGroups);
       if (def.numatune) formatNumatune(w, def.numatune);

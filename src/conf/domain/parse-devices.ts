@@ -5,7 +5,7 @@
 import { parsePstore } from "./pstore.ts";
 import type { XmlElement } from "../xml.ts";
 import type { ControllerDef, Devices } from "./types.ts";
-import { parseController, parseDisk } from "./parse-disk.ts";
+import { insertDisk, parseController, parseDisk } from "./parse-disk.ts";
 import { parseInterface } from "./parse-net.ts";
 import { parseChr } from "./parse-chr.ts";
 import { parseHostdev } from "./parse-hostdev.ts";
@@ -115,7 +115,9 @@ function addController(d: Devices, el: XmlElement): void {
 type Handler = (d: Devices, el: XmlElement) => void;
 
 const handlers: Readonly<Record<string, Handler>> = {
-  disk: (d, el) => d.disks.push(parseDisk(el)),
+  disk: (d, el) => {
+    insertDisk(d.disks, parseDisk(el));
+  },
   controller: addController,
   lease: (d, el) => (d.leases ??= []).push(parseLease(el)),
   filesystem: (d, el) => d.filesystems.push(parseFilesystem(el)),

@@ -16,6 +16,14 @@ import { isStatusParse, parseDeviceInfo, parseVirtioOptions } from "./parse-addr
 import { parseDiskAuth, parseDiskSecrets } from "./parse-disk-secrets.ts";
 import { parseThrottleFilters } from "./throttle.ts";
 import { assignDefaultPorts, parseDataStore, parseNetworkSourceExtras } from "./parse-disk-net.ts";
+import { parseIothreadMapping } from "./iothreads.ts";
+import { diskNameToIndex } from "./address-drive.ts";
+import {
+  parseDiskSourceExtras,
+  parseMetadataCache,
+  parseNvmeSource,
+  parseVhostUserSource,
+} from "./disk-source-extras.ts";
 import {
   enumAttr,
   invalidAttr,
@@ -99,6 +107,10 @@ function parseDriver(el: XmlElement): DiskDriver {
   if (iothread !== undefined) d.iothread = iothread;
   if (queues !== undefined) d.queues = queues;
   if (qs !== undefined) d.queue_size = qs;
+  const mapping = parseIothreadMapping(el);
+  if (mapping) d.iothreads = mapping;
+  const mc = parseMetadataCache(el);
+  if (mc !== undefined) d.metadataCacheMax = mc;
   return d;
 }
 
@@ -109,10 +121,14 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
     if (v !== undefined && v !== "") s[key] = v;
   };
   switch (type) {
-    case "file":
+    case "file": {
       set("file");
+      const fdgroup = str(el, "fdgroup");
+      if (fdgroup !== undefined) s.fdgroup = fdgroup;
       break;
+    }
     case "block":
+    case "vhostvdpa":
       set("dev");
       break;
     case "dir":
@@ -164,6 +180,12 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
       }
       break;
     }
+    case "nvme":
+      parseNvmeSource(el, s);
+      break;
+    case "vhostuser":
+      parseVhostUserSource(el, s);
+      break;
     default:
       break;
   }
@@ -173,7 +195,8 @@ function parseSource(el: XmlElement, type: DiskDef["type"]): DiskSource | undefi
   if (index !== undefined) s.index = index;
   const ds = el.child("dataStore");
   if (ds) s.dataStore = parseDataStore(ds, parseSource);
-  const hasPath = s.file ?? s.dev ?? s.dir ?? s.protocol ?? s.pool;
+  parseDiskSourceExtras(el, s);
+  const hasPath = s.file ?? s.dev ?? s.dir ?? s.protocol ?? s.pool ?? s.nvme ?? s.vhostuser;
   return hasPath === undefined && s.startupPolicy === undefined ? undefined : s;
 }
 
@@ -191,15 +214,43 @@ function parseBackingStore(el: XmlElement | undefined): DiskBackingStore | undef
   const src = el.child("source");
   const path = src ? str(src, type === "file" ? "file" : "dev") : undefined;
   const bs: DiskBackingStore = { type, source: type === "file" ? { file: path ?? "" } : { dev: path ?? "" } };
+  if (src) {
+    const fdgroup = type === "file" ? str(src, "fdgroup") : undefined;
+    if (fdgroup !== undefined) bs.source.fdgroup = fdgroup;
+    const extras: DiskSource = {};
+    parseDiskSourceExtras(src, extras);
+    if (extras.slices) bs.source.slices = extras.slices;
+  }
   src?.markAllUsed();
   const fmt = el.child("format");
   const ft = fmt ? str(fmt, "type") : undefined;
   if (ft !== undefined) bs.format = ft;
+  const mc = parseMetadataCache(fmt);
+  if (mc !== undefined) bs.metadataCacheMax = mc;
   fmt?.markAllUsed();
   str(el, "index");
-  const below = parseBackingStore(el.child("backingStore"));
+  const belowEl = el.child("backingStore");
+  const below = parseBackingStore(belowEl);
   if (below) bs.backingStore = below;
+  else if (belowEl && belowEl.attrs.length === 0 && belowEl.children.length === 0) bs.end = true;
   return bs;
+}
+
+/**
+ * Adds a disk where libvirt's virDomainDiskInsert puts it: with the disks of its bus, before the
+ * first of them with a higher drive index; a disk of a new bus goes last.
+ */
+export function insertDisk(disks: DiskDef[], disk: DiskDef): void {
+  const idx = diskNameToIndex(disk.target.dev);
+  let at = -1;
+  for (let i = disks.length - 1; i >= 0; i--) {
+    const o = disks[i]!;
+    if (o.target.bus !== disk.target.bus) continue;
+    if (diskNameToIndex(o.target.dev) > idx) at = i;
+    else if (at === -1) at = i + 1;
+  }
+  if (at === -1) disks.push(disk);
+  else disks.splice(at, 0, disk);
 }
 
 export function parseDisk(el: XmlElement): DiskDef {
@@ -252,17 +303,27 @@ export function parseDisk(el: XmlElement): DiskDef {
     (device === "cdrom" || device === "floppy")
   )
     disk.type = "file";
-  const backing = parseBackingStore(el.child("backingStore"));
+  const backingEl = el.child("backingStore");
+  const backing = parseBackingStore(backingEl);
   if (backing) disk.backingStore = backing;
+  else if (backingEl && backingEl.attrs.length === 0 && backingEl.children.length === 0)
+    disk.backingStoreEnd = true;
   parseDiskSecrets(el, source, disk);
   parseThrottleFilters(el, disk);
   if (el.child("readonly")) disk.readonly = true;
   if (el.child("shareable")) disk.shareable = true;
-  if (el.child("transient")) disk.transient = true;
+  const transient = el.child("transient");
+  if (transient) {
+    disk.transient = true;
+    if (yesNo(transient, "shareBacking") === true) disk.transientShareBacking = true;
+  }
   for (const key of ["serial", "wwn", "vendor", "product"] as const) {
     const v = el.childText(key);
     if (v !== undefined && v !== "") disk[key] = v;
   }
+  // the serial is taken as written, spaces included (QEMU gets them escaped)
+  const serialEl = el.child("serial");
+  if (serialEl && disk.serial !== undefined) disk.serial = serialEl.text;
   const blockio = el.child("blockio");
   if (blockio) {
     disk.blockio = {};
@@ -441,6 +502,8 @@ export function parseController(el: XmlElement): ControllerDef & { indexGiven: b
     }
     const ioe = onOff(driver, "ioeventfd");
     if (ioe !== undefined) d.ioeventfd = ioe;
+    const mapping = parseIothreadMapping(driver);
+    if (mapping) d.iothreads = mapping;
     c.driver = d;
   }
   parseVirtioOptions(driver, c);

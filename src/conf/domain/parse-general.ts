@@ -4,9 +4,12 @@
  */
 import { VirtError } from "../../util/errors/index.ts";
 import type { XmlElement } from "../xml.ts";
+import { isStatusParse } from "./parse-address.ts";
 import type {
   Clock,
   ClockTimer,
+  DomainDef,
+  DomainFacts,
   DomainFeatures,
   LaunchSecurity,
   LifecycleAction,
@@ -365,6 +368,24 @@ export function parsePm(el: XmlElement): PowerManagement {
   return pm;
 }
 
+/**
+ * A single `<seclabel>` without a model takes the host's (libvirt's compatibility with its
+ * single-label XML): for `type='none'`, and for `type='dynamic'` without a base label; with the
+ * host model `none`, that label is `type='none'`.
+ */
+export function seclabelHostModel(def: DomainDef, facts: DomainFacts): void {
+  const l = def.seclabels.length === 1 ? def.seclabels[0] : undefined;
+  if (!l || l.model !== undefined) return;
+  if (!(l.type === "none" || (l.type === "dynamic" && l.baselabel === undefined))) return;
+  const model = facts.hostSecurityModel?.();
+  if (model === undefined) return;
+  l.model = model;
+  if (model === "none") {
+    l.type = "none";
+    delete l.relabel;
+  }
+}
+
 export function parseSeclabel(el: XmlElement): SecLabel {
   const s: SecLabel = {};
   const type = enumAttr(el, "type", ["dynamic", "static", "none"] as const);
@@ -374,7 +395,9 @@ export function parseSeclabel(el: XmlElement): SecLabel {
   if (model !== undefined) s.model = model;
   if (relabel !== undefined) s.relabel = relabel;
   const label = el.childText("label");
-  const imagelabel = el.childText("imagelabel");
+  // the image label is what a running domain applied: a definition does not keep it
+  const imagelabel = isStatusParse() ? el.childText("imagelabel") : undefined;
+  el.child("imagelabel")?.markAllUsed();
   const baselabel = el.childText("baselabel");
   if (label !== undefined) s.label = label;
   if (imagelabel !== undefined) s.imagelabel = imagelabel;

@@ -5,6 +5,7 @@ import { VirtError } from "../../util/errors/index.ts";
 import type { XmlElement } from "../xml.ts";
 import type { HostdevDef, HostdevSource } from "./types.ts";
 import { parseDeviceInfo } from "./parse-address.ts";
+import { parseHostdevIscsi } from "./hostdev-iscsi.ts";
 import {
   enumAttr,
   missingChild,
@@ -61,6 +62,7 @@ function parseSource(src: XmlElement, type: HostdevDef["type"]): HostdevSource {
   const s: HostdevSource = {};
   if (type === "usb") parseUsbSource(src, s);
   else if (type === "pci") parsePciSource(src, s);
+  else if (type === "scsi" && src.attr("protocol") !== undefined) s.iscsi = parseHostdevIscsi(src);
   else if (type === "scsi") {
     const adapter = src.child("adapter");
     const addr = src.child("address");

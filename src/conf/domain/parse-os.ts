@@ -58,8 +58,10 @@ function parseBootmenu(el: XmlElement): NonNullable<OsDef["bootmenu"]> {
   const enable = yesNo(el, "enable");
   if (enable === undefined) throw structural(el, "bootmenu needs enable='yes|no'");
   const menu: NonNullable<OsDef["bootmenu"]> = { enable };
-  // The range is the validation's (virDomainDefBootValidate), not the parser's.
-  const timeout = uintAttr(el, "timeout", { hex: false, max: 0xffffffff });
+  // The range is the validation's (virDomainDefBootValidate), not the parser's. A disabled
+  // menu has no timeout: libvirt does not read it then.
+  const timeout = enable ? uintAttr(el, "timeout", { hex: false, max: 0xffffffff }) : undefined;
+  el.markAllUsed();
   if (timeout !== undefined) menu.timeout = timeout;
   return menu;
 }

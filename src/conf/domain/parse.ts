@@ -40,6 +40,7 @@ import { parseBlkiotune, parseCputune } from "./tune.ts";
 import { withStatusAliases } from "./parse-address.ts";
 import { parseSysinfo } from "./sysinfo.ts";
 import { parseThrottleGroups } from "./throttle.ts";
+import { parseIothreads } from "./iothreads.ts";
 
 export interface ParseOptions {
   document?: string;
@@ -213,8 +214,7 @@ export function readDomain(root: XmlElement): DomainDef {
   const metadata = root.child("metadata");
   if (metadata) def.metadata = metadataElements(metadata).map(rawElement);
   parseMemory(root, def);
-  const iothreads = root.child("iothreads");
-  if (iothreads) def.iothreads = Number(iothreads.content) || 0;
+  parseIothreads(root, def);
   const cputune = root.child("cputune");
   if (cputune) def.cputune = parseCputune(cputune);
   const throttleGroups = root.child("throttlegroups");

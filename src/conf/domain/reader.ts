@@ -214,7 +214,7 @@ export function intAttr(
 // Scaled sizes (memory): value + unit → KiB, rounded up as libvirt does
 // ---------------------------------------------------------------------------------------------
 
-const UNIT_BYTES: Readonly<Record<string, number>> = {
+export const UNIT_BYTES: Readonly<Record<string, number>> = {
   b: 1,
   bytes: 1,
   k: 1024,

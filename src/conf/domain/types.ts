@@ -500,6 +500,28 @@ export interface DiskDriver {
   iothread?: number;
   queues?: number;
   queue_size?: number;
+  /** `<metadata_cache><max_size>`: qcow2 metadata cache limit, bytes */
+  metadataCacheMax?: number;
+  /** `<iothreads><iothread id=><queue id=/></iothread></iothreads>`: iothread-vq-mapping */
+  iothreads?: IothreadQueueMapping[];
+}
+
+/** One `<iothread id=>` of a device's iothread-vq-mapping with the queues it serves (none: all, spread). */
+export interface IothreadQueueMapping {
+  id: number;
+  queues: number[];
+}
+
+/** `<iothread id= thread_pool_min= thread_pool_max=><poll max= grow= shrink=/>` of `<iothreadids>` */
+export interface IothreadIdDef {
+  id: number;
+  threadPoolMin?: number;
+  threadPoolMax?: number;
+  pollMax?: number;
+  pollGrow?: number;
+  pollShrink?: number;
+  /** Added to reach the `<iothreads>` count, not written by the user (libvirt's autofill). */
+  autofill?: boolean;
 }
 
 /** `<host name= port= transport= socket=/>` of a network disk source */
@@ -565,6 +587,43 @@ export interface DiskSource {
   reconnectDelay?: number;
   /** `<dataStore type=>`: a qcow2 image's external data file. */
   dataStore?: DiskDataStore;
+  /** `<seclabel model= relabel=><label/>` per security model, for this image only. */
+  seclabels?: DeviceSeclabel[];
+  /** `<reservations managed=><source type='unix' path= mode='client'/>`: SCSI persistent reservations. */
+  reservations?: DiskReservations;
+  /** `type='vhostuser'` disks: `<source type='unix' path=><reconnect enabled= timeout=/>` (a vhost-user-blk back end) */
+  /** `fdgroup=` of a file source: descriptors the client passed (virDomainFDAssociate) open it. */
+  fdgroup?: string;
+  vhostuser?: { path: string; reconnect?: { enabled: boolean; timeout?: number } };
+  /** `type='nvme'` disks: `<source type='pci' managed= namespace=><address .../>` */
+  nvme?: DiskNvmeSource;
+  /** `<slices><slice type='storage' offset= size=/>`: the part of the image the guest sees (bytes). */
+  slices?: { storage: { offset: number; size: number } };
+}
+
+/** An NVMe namespace of a host PCI controller, used by QEMU's userspace NVMe driver (VFIO). */
+export interface DiskNvmeSource {
+  /** libvirt detaches the controller from its host driver (and gives it back). */
+  managed?: boolean;
+  namespace: number;
+  address: { domain: number; bus: number; slot: number; function: number };
+}
+
+/** A device's (disk source's) `<seclabel>`: overrides the domain label of that model. */
+export interface DeviceSeclabel {
+  model?: string;
+  /** relabel='no' leaves the image as it is; relabel='yes' needs a `<label>`. */
+  relabel: boolean;
+  label?: string;
+  /** labelskip='yes' (live XML): the label was not applied. */
+  labelskip?: boolean;
+}
+
+/** Persistent reservations through qemu-pr-helper: one libvirt manages, or a given socket. */
+export interface DiskReservations {
+  managed: boolean;
+  /** The helper's socket (unmanaged, or the managed one libvirt started, in live XML). */
+  path?: string;
 }
 
 /** `<dataStore type=><format type=/><source .../></dataStore>` of a qcow2 source. */
@@ -639,7 +698,9 @@ export interface DiskTarget {
 export interface DiskBackingStore {
   type: "file" | "block";
   format?: string;
-  source: { file?: string; dev?: string };
+  source: { file?: string; dev?: string; fdgroup?: string; slices?: DiskSource["slices"] };
+  /** `<format type=><metadata_cache>`: qcow2 metadata cache limit of this image, bytes */
+  metadataCacheMax?: number;
   backingStore?: DiskBackingStore;
   /**
    * The chain is known to end here (live definitions, where the driver read the whole chain
@@ -661,10 +722,14 @@ export interface DiskDef extends DeviceCommon {
   source?: DiskSource;
   /** The layer below `source` (external snapshots, block jobs). */
   backingStore?: DiskBackingStore;
+  /** An empty `<backingStore/>` was given: the source has no backing image (kept, as libvirt). */
+  backingStoreEnd?: boolean;
   target: DiskTarget;
   readonly?: boolean;
   shareable?: boolean;
   transient?: boolean;
+  /** `<transient shareBacking='yes'/>`: the overlays of several guests share the image below. */
+  transientShareBacking?: boolean;
   serial?: string;
   wwn?: string;
   vendor?: string;
@@ -720,6 +785,8 @@ export interface ControllerDriver {
   max_sectors?: number;
   ioeventfd?: boolean;
   iothread?: number;
+  /** virtio-scsi's iothread-vq-mapping */
+  iothreads?: IothreadQueueMapping[];
 }
 
 /** `<controller type= index= model= ports= vectors=>` */
@@ -1234,10 +1301,20 @@ export interface HostdevSource {
   writeFiltering?: boolean;
   /** scsi: `<adapter name=/>` + `<address bus= target= unit=/>` */
   scsi?: { adapter: string; bus: number; target: number; unit: number };
+  /** scsi: `<source protocol='iscsi' name=>` (a LUN QEMU's initiator opens) */
+  iscsi?: HostdevIscsiSource;
   /** mdev: `<address uuid=/>` */
   mdevUuid?: string;
   /** scsi_host: `<source protocol='vhost' wwpn=/>` (a vhost-scsi target of the host) */
   vhost?: { protocol: "vhost"; wwpn: string };
+}
+
+/** An iSCSI LUN as a SCSI host device: `name` is `IQN/LUN`. */
+export interface HostdevIscsiSource {
+  name: string;
+  host: { name?: string; port?: number };
+  auth?: DiskAuth;
+  initiatorIqn?: string;
 }
 
 /** `<hostdev mode= type= managed= model= display= ramfb=>` */
@@ -1595,6 +1672,10 @@ export interface DomainDef {
   vcpu: Vcpu;
   /** `<iothreads>` */
   iothreads?: number;
+  /** `<iothreadids>`, filled up to `iothreads` entries (see conf/domain/iothreads.ts) */
+  iothreadids?: IothreadIdDef[];
+  /** `<defaultiothread thread_pool_min= thread_pool_max=/>` (QEMU's main loop) */
+  defaultIothread?: { threadPoolMin?: number; threadPoolMax?: number };
   /** `<cputune>` */
   cputune?: Cputune;
   numatune?: Numatune;
@@ -1670,6 +1751,11 @@ export interface DomainFacts {
   machineProperty?(name: string): boolean | undefined;
   /** The source of random bytes for generated identifiers (`<genid/>`, a missing `<uuid>`); crypto's by default. */
   randomBytes?(count: number): Uint8Array;
+  /**
+   * The host's first security model (`none`, `apparmor`, `selinux`): the model of a lone
+   * `<seclabel>` that names none (libvirt's host capabilities `<secmodel>`).
+   */
+  hostSecurityModel?: () => string | undefined;
 }
 
 export interface HostAudioFacts {

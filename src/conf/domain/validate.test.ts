@@ -38,10 +38,15 @@ function accepted(xml: string): void {
   assert.doesNotThrow(() => parseDomainXML(xml));
 }
 
-test("disks: a target used twice names both sources, later one first", () => {
+test("disks: a target used twice names both sources in libvirt's disk order (by bus, then index)", () => {
   const e = refused(domain(disk("vda", "virtio", src("/a")) + disk("vda", "virtio", src("/b"))));
   assert.equal(e.code, "DOMAIN_DISK_TARGET_DUPLICATE");
-  assert.equal(e.message, "XML error: target 'vda' duplicated for disk sources '/b' and '/a'");
+  assert.equal(e.message, "XML error: target 'vda' duplicated for disk sources '/a' and '/b'");
+  // an IDE disk written after a USB one is grouped with the other IDE disk, before the USB one
+  const mixed = refused(
+    domain(disk("hda", "ide", src("/h")) + disk("sda", "usb", src("/u")) + disk("sda", "ide", src("/i"))),
+  );
+  assert.equal(mixed.message, "XML error: target 'sda' duplicated for disk sources '/i' and '/u'");
 });
 
 test("disks: the same drive address on one bus is refused, on two buses allowed", () => {

@@ -62,7 +62,8 @@ function duplicateTargets(def: DomainDef): void {
       if (disks[i]!.target.dev !== disks[j]!.target.dev) continue;
       throw new VirtError(
         "DOMAIN_DISK_TARGET_DUPLICATE",
-        { target: disks[i]!.target.dev, first: src(disks[j]!), second: src(disks[i]!) },
+        // disks are in libvirt's bus/index order here (insertDisk), the earlier one named first
+        { target: disks[i]!.target.dev, first: src(disks[i]!), second: src(disks[j]!) },
         { xpath: `/domain/devices/disk[${j + 1}]/target/@dev` },
       );
     }

@@ -155,6 +155,8 @@ export function harnessFacts(caps: QemuCaps, variant: string): DomainFacts {
     libDir: "/var/lib/libvirt/qemu",
     // libvirt's harness preloads virrandommock: random bytes are 0, 1, 2, ...
     randomBytes: (count: number) => Uint8Array.from({ length: count }, (_, i) => i & 0xff),
+    // libvirt's test driver runs without a security driver: its host model is "none"
+    hostSecurityModel: () => "none",
     // the harness' privileged driver: channel target dir, and lib/run dirs' channel folders
     isDefaultChannelPath: defaultChannelPaths("/var/lib/libvirt/qemu/channel/target", [
       "/var/lib/libvirt/qemu/channel",

@@ -8,7 +8,7 @@ import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
 import { Props } from "./escape.ts";
-import { virtioProps } from "./virtio.ts";
+import { iothreadVqMapping, virtioProps } from "./virtio.ts";
 
 const USB_MODELS: Record<string, { driver: string; flag: string }> = {
   "piix3-uhci": { driver: "piix3-usb-uhci", flag: "piix3-usb-uhci" },
@@ -113,6 +113,7 @@ function scsiProps(b: Build, c: ControllerDef): Props {
     p.pos("cmd_per_lun", c.driver?.cmd_per_lun);
     p.pos("max_sectors", c.driver?.max_sectors);
     p.opt("ioeventfd", c.driver?.ioeventfd);
+    p.opt("iothread-vq-mapping", iothreadVqMapping(c.driver?.iothreads));
     return p;
   }
   const driver = SCSI_MODELS[model];

@@ -6,14 +6,16 @@
 import { buildThrottleFilters } from "./throttle.ts";
 import { VirtError } from "../../../util/errors/index.ts";
 import type { DiskDef, DiskSourceHost } from "../../../conf/domain/types.ts";
+import { diskNameToIndex } from "../../../conf/domain/address-drive.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
-import { Props } from "./escape.ts";
+import { Props, escapeComma } from "./escape.ts";
 import type { JsonObject } from "./escape.ts";
-import { virtioProps } from "./virtio.ts";
+import { iothreadVqMapping, virtioProps } from "./virtio.ts";
 import { diskAuth } from "../../../conf/domain/parse-disk-secrets.ts";
 import { curlProps, curlUrl, nbdkitProps, nbdProps, nfsProps, usesNbdkit } from "./disk-net.ts";
+import { buildChardev } from "./chardev.ts";
 import {
   authProps,
   authSecretId,
@@ -113,8 +115,18 @@ export function cacheFlags(
   }
 }
 
+/**
+ * The cache mode QEMU gets: a writable shared disk without one bypasses the host's page cache
+ * (libvirt's qemuDomainPrepareDiskCachemode), so that all guests see each other's writes.
+ */
+function effectiveCache(disk: DiskDef): string | undefined {
+  const mode = disk.driver?.cache;
+  if (mode === undefined && disk.shareable === true && !isReadonly(disk)) return "none";
+  return mode;
+}
+
 function cacheProps(disk: DiskDef): JsonObject | undefined {
-  const c = cacheFlags(disk.driver?.cache);
+  const c = cacheFlags(effectiveCache(disk));
   return c ? { direct: c.direct, "no-flush": c.noflush } : undefined;
 }
 
@@ -134,6 +146,8 @@ export function assignDiskNodes(b: Build): Map<DiskDef, DiskNodes> {
   let n = 0;
   for (let i = disks.length - 1; i >= 0; i--) {
     const d = disks[i]!;
+    // SD cards are legacy -drive options, vhost-user disks a chardev: no block nodes
+    if (d.target.bus === "sd" || d.type === "vhostuser") continue;
     n++;
     const nodes: DiskNodes = { storage: `libvirt-${n}-storage` };
     if (needsFormatLayer(b, d)) nodes.format = `libvirt-${n}-format`;
@@ -257,6 +271,7 @@ export function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
       p = new Props().set("filename", path);
       const io = disk.driver?.io;
       if (io !== undefined) p.set("aio", io);
+      p.opt("pr-manager", prManagerAlias(disk, nodes));
       break;
     }
     case "dir":
@@ -270,6 +285,18 @@ export function storageProps(b: Build, disk: DiskDef, nodes: DiskNodes): Props {
       const r = networkProps(b, disk, nodes);
       driver = r.driver;
       p = r.props;
+      break;
+    }
+    case "nvme": {
+      // QEMU's userspace NVMe driver opens the controller through VFIO
+      requireFlag(b, "drive-nvme", diskElement(disk));
+      const n = s.nvme!;
+      const a = n.address;
+      const h = (v: number, w: number): string => v.toString(16).padStart(w, "0");
+      driver = "nvme";
+      p = new Props()
+        .set("device", `${h(a.domain, 4)}:${h(a.bus, 2)}:${h(a.slot, 2)}.${a.function.toString(16)}`)
+        .set("namespace", n.namespace);
       break;
     }
     default:
@@ -323,6 +350,7 @@ export function formatProps(disk: DiskDef, nodes: DiskNodes): Props {
       formatEncryptProps(disk, nodes, "qcow2", p);
       if (disk.driver?.discard_no_unref !== undefined)
         p.set("discard-no-unref", disk.driver.discard_no_unref);
+      p.pos("cache-size", disk.driver?.metadataCacheMax);
       break;
     case "vhd":
       p.set("driver", "vhdx");
@@ -408,7 +436,8 @@ export function diskDeviceProps(
         .opt("event_idx", disk.driver?.event_idx)
         .opt("scsi", scsi)
         .pos("num-queues", disk.driver?.queues)
-        .pos("queue-size", disk.driver?.queue_size);
+        .pos("queue-size", disk.driver?.queue_size)
+        .opt("iothread-vq-mapping", iothreadVqMapping(disk.driver?.iothreads));
       break;
     }
     case "usb":
@@ -443,10 +472,12 @@ export function diskDeviceProps(
       fail("QEMU_CMD_INVALID_VALUE", { element, reason: `wwn '${disk.wwn}' is not a hexadecimal number` });
     }
   }
-  p.pos("rotation_rate", disk.target.rotation_rate).opt("vendor", disk.vendor).opt("product", disk.product);
+  p.pos("rotation_rate", disk.target.rotation_rate).opt("vendor", disk.vendor);
+  // IDE and SATA drives report the product as their model string
+  p.opt(bus === "ide" || bus === "sata" ? "model" : "product", disk.product);
   p.opt("removable", removable);
   if (disk.device !== "lun") {
-    const c = cacheFlags(disk.driver?.cache);
+    const c = cacheFlags(effectiveCache(disk));
     if (c) p.set("write-cache", c.writeback ? "on" : "off");
   }
   if (disk.geometry) {
@@ -485,6 +516,77 @@ function buildFloppyController(b: Build, bootIndex: (d: DiskDef) => number | und
   }
 }
 
+/** The pr-manager-helper object a disk with `<reservations>` talks to. */
+function prManagerAlias(disk: DiskDef, nodes: DiskNodes): string | undefined {
+  const r = disk.source?.reservations;
+  if (!r) return undefined;
+  return r.managed ? "pr-helper0" : `pr-helper-${nodes.storage}`;
+}
+
+function requirePrHelper(b: Build, disk: DiskDef): void {
+  if (!b.has("pr-manager-helper"))
+    fail(
+      "QEMU_CMD_UNSUPPORTED",
+      { element: diskElement(disk), reason: "reservations not supported with this QEMU binary" },
+      { xpath: diskXpath(b, disk) },
+    );
+}
+
+/**
+ * The one qemu-pr-helper libvirt starts for all disks with `<reservations managed='yes'>`,
+ * listening in the domain's directory; QEMU connects to it as `pr-helper0`.
+ */
+export function buildManagedPrHelper(b: Build): void {
+  const disk = b.def.devices.disks.find((d) => d.source?.reservations?.managed === true && !isEmptyDisk(d));
+  if (!disk) return;
+  requirePrHelper(b, disk);
+  b.addJson(
+    "-object",
+    new Props()
+      .set("qom-type", "pr-manager-helper")
+      .set("id", "pr-helper0")
+      .set("path", `${b.ctx.paths.domainDir}/pr-helper0.sock`),
+  );
+}
+
+/** A disk's own connection to a qemu-pr-helper someone else runs (`managed='no'`). */
+function buildUnmanagedPrHelper(b: Build, disk: DiskDef, nodes: DiskNodes): void {
+  const r = disk.source?.reservations;
+  if (!r || r.managed) return;
+  requirePrHelper(b, disk);
+  b.addJson(
+    "-object",
+    new Props()
+      .set("qom-type", "pr-manager-helper")
+      .set("id", prManagerAlias(disk, nodes) ?? "")
+      .set("path", r.path ?? ""),
+  );
+}
+
+/**
+ * An SD card: QEMU has no -device for it on most machines, so it stays a legacy
+ * `-drive if=sd,index=N` (libvirt's qemuBuildDriveStr), numbered by its target name.
+ */
+function buildSdDrive(b: Build, disk: DiskDef): void {
+  const path = localDiskPath(disk);
+  if (path === undefined || disk.type === "network" || disk.type === "volume")
+    fail(
+      "QEMU_CMD_UNSUPPORTED",
+      { element: diskElement(disk), reason: "SD card disks need a local file or block device" },
+      { xpath: diskXpath(b, disk) },
+    );
+  const parts = [
+    `file=${escapeComma(path)}`,
+    `format=${format(disk)}`,
+    "if=sd",
+    `index=${diskNameToIndex(disk.target.dev)}`,
+  ];
+  if (isReadonly(disk)) parts.push("readonly=on");
+  const cache = effectiveCache(disk);
+  if (cache !== undefined) parts.push(`cache=${cache}`);
+  b.add("-drive", parts.join(","));
+}
+
 export function buildDisks(
   b: Build,
   nodes: Map<DiskDef, DiskNodes>,
@@ -493,11 +595,8 @@ export function buildDisks(
   buildFloppyController(b, bootIndex);
   for (const disk of b.def.devices.disks) {
     if (disk.target.bus === "sd") {
-      fail(
-        "QEMU_CMD_UNSUPPORTED",
-        { element: diskElement(disk), reason: "SD card disks are not supported" },
-        { xpath: diskXpath(b, disk) },
-      );
+      buildSdDrive(b, disk);
+      continue;
     }
     const n = nodes.get(disk);
     if (disk.type === "volume" && disk.source?.actualType === undefined) {
@@ -511,7 +610,18 @@ export function buildDisks(
         { xpath: diskXpath(b, disk) },
       );
     }
-    if (disk.type === "vhostuser" || disk.type === "vhostvdpa" || disk.type === "nvme") {
+    if (disk.type === "vhostuser") {
+      const v = disk.source?.vhostuser;
+      buildChardev(
+        b,
+        {
+          type: "unix",
+          source: { mode: "connect", path: v?.path ?? "", reconnect: v?.reconnect },
+          devAlias: disk.alias,
+        },
+        `chr-vu-${disk.alias ?? ""}`,
+      );
+    } else if (disk.type === "vhostvdpa") {
       fail(
         "QEMU_CMD_UNSUPPORTED",
         { element: diskElement(disk), reason: `disk type '${disk.type}' is not implemented` },
@@ -519,6 +629,7 @@ export function buildDisks(
       );
     }
     if (n && !isEmptyDisk(disk)) {
+      buildUnmanagedPrHelper(b, disk, n);
       buildDiskSecrets(b, disk, n);
       b.addJson("-blockdev", storageProps(b, disk, n));
       if (n.format !== undefined) b.addJson("-blockdev", formatProps(disk, n));

@@ -2,7 +2,8 @@
  * Host device passthrough: PCI (vfio-pci, also `<interface type='hostdev'>`), USB (usb-host) and
  * mediated devices.
  */
-import type { DeviceCommon, HostdevDef } from "../../../conf/domain/types.ts";
+import type { DeviceCommon, HostdevDef, HostdevIscsiSource } from "../../../conf/domain/types.ts";
+import { secretObject } from "./disk-secrets.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
 import { fail, requireFlag } from "./build.ts";
@@ -13,6 +14,35 @@ import { actualType, addRomProps } from "./net.ts";
 function pciHost(a: { domain: number; bus: number; slot: number; function: number }): string {
   const h = (n: number, w: number) => n.toString(16).padStart(w, "0");
   return `${h(a.domain, 4)}:${h(a.bus, 2)}:${h(a.slot, 2)}.${a.function.toString(16)}`;
+}
+
+/**
+ * The iscsi blockdev of an iSCSI SCSI host device (QEMU's initiator), with its CHAP password
+ * as a secret object encrypted with the master key, named after the node.
+ */
+function buildIscsiBackend(b: Build, dev: HostdevDef, s: HostdevIscsiSource, node: string): void {
+  const slash = s.name.lastIndexOf("/");
+  const target = slash < 0 ? s.name : s.name.slice(0, slash);
+  const lun = slash < 0 ? 0 : Number(s.name.slice(slash + 1)) || 0;
+  const host = s.host.name ?? "";
+  const port = s.host.port ?? 3260;
+  const p = new Props()
+    .set("driver", "iscsi")
+    .set("portal", host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`)
+    .set("target", target)
+    .set("lun", lun)
+    .set("transport", "tcp");
+  if (s.auth) {
+    const get = b.ctx.secretValue;
+    if (!get)
+      fail("QEMU_CMD_CONTEXT_MISSING", { element: `hostdev ${dev.alias ?? ""}`, what: "the secret driver" });
+    const id = `${node}-secret0`;
+    b.addJson("-object", secretObject(b, id, get(s.auth.secret, "iscsi")));
+    p.set("user", s.auth.username).set("password-secret", id);
+  }
+  p.opt("initiator-name", s.initiatorIqn);
+  p.set("node-name", node).set("read-only", dev.readonly === true);
+  b.addJson("-blockdev", p);
 }
 
 function vfioPci(
@@ -186,6 +216,18 @@ export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number |
         break;
       }
       case "scsi": {
+        if (dev.source.iscsi) {
+          const node = `libvirt-${String(++scsiNode)}-backend`;
+          buildIscsiBackend(b, dev, dev.source.iscsi, node);
+          const p = new Props()
+            .set("driver", "scsi-generic")
+            .set("drive", node)
+            .set("id", dev.alias ?? "");
+          addAddressProps(b, p, dev, element, "scsi");
+          p.pos("bootindex", bootIndex(dev));
+          b.addJson("-device", p);
+          break;
+        }
         // libvirt's qemuBuildHostdevSCSIAttachPrepare + qemuBuildSCSIHostdevDevProps: the host's
         // SCSI generic node as a host_device blockdev, and scsi-generic on the guest's bus
         const src = dev.source.scsi;

@@ -7,6 +7,7 @@ import { buildPstore } from "./pstore.ts";
 import { buildThrottleGroups } from "./throttle.ts";
 import { buildSysinfo } from "./sysinfo.ts";
 import { assignAliases } from "../../../conf/domain/index.ts";
+import { iothreadIds } from "../../../conf/domain/iothreads.ts";
 import type { DeviceCommon, DomainDef } from "../../../conf/domain/types.ts";
 import { Build, requireFlag } from "./build.ts";
 import { buildChannels, buildConsoles, buildMonitor, buildParallels, buildSerials } from "./chardev.ts";
@@ -29,7 +30,7 @@ import {
   buildVsock,
   buildWatchdogs,
 } from "./devices.ts";
-import { assignDiskNodes, buildDisks } from "./disk.ts";
+import { assignDiskNodes, buildDisks, buildManagedPrHelper } from "./disk.ts";
 import { Props } from "./escape.ts";
 import { buildPflash, preparePflash } from "./firmware.ts";
 import { buildFilesystems } from "./fs.ts";
@@ -124,10 +125,19 @@ function buildCompat(b: Build): void {
   b.addJson("-compat", p);
 }
 
+/** `-object iothread` per iothread id (pool sizes, polling), then QEMU's main loop's pool. */
 function buildIothreads(b: Build): void {
-  const n = b.def.iothreads ?? 0;
-  for (let i = 1; i <= n; i++)
-    b.addJson("-object", new Props().set("qom-type", "iothread").set("id", `iothread${i}`));
+  for (const t of iothreadIds(b.def)) {
+    const p = new Props().set("qom-type", "iothread").set("id", `iothread${t.id}`);
+    p.opt("thread-pool-min", t.threadPoolMin).opt("thread-pool-max", t.threadPoolMax);
+    p.opt("poll-max-ns", t.pollMax).opt("poll-grow", t.pollGrow).opt("poll-shrink", t.pollShrink);
+    b.addJson("-object", p);
+  }
+  const d = b.def.defaultIothread;
+  if (d && (d.threadPoolMin !== undefined || d.threadPoolMax !== undefined)) {
+    const p = new Props().set("qom-type", "main-loop").set("id", "main-loop");
+    b.addJson("-object", p.opt("thread-pool-min", d.threadPoolMin).opt("thread-pool-max", d.threadPoolMax));
+  }
 }
 
 /** Builds QEMU's environment and argv. Throws catalogued VirtErrors for what cannot be expressed. */
@@ -156,6 +166,7 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
       .set("format", "raw")
       .set("file", ctx.paths.masterKeyFile),
   );
+  buildManagedPrHelper(b);
   buildPflash(b);
   buildMachine(b);
   buildAccel(b);

@@ -2,10 +2,10 @@
  * Names of virtio devices: base name + transport suffix (`-pci`, `-device`, `-ccw`) +
  * `-transitional`/`-non-transitional` for those models.
  */
-import type { DeviceAddress, VirtioOptions } from "../../../conf/domain/types.ts";
+import type { DeviceAddress, IothreadQueueMapping, VirtioOptions } from "../../../conf/domain/types.ts";
 import type { Build } from "./build.ts";
 import { fail } from "./build.ts";
-import { Props } from "./escape.ts";
+import { Props, type JsonValue } from "./escape.ts";
 
 export function virtioDeviceName(
   b: Build,
@@ -81,4 +81,17 @@ export function addVirtioOptions(p: Props, o: VirtioOptions | undefined): Props 
     .opt("ats", o.ats)
     .opt("packed", o.packed)
     .opt("page-per-vq", o.pagePerVq);
+}
+
+/**
+ * `iothread-vq-mapping` of virtio-blk and virtio-scsi: each iothread with the virtqueues it
+ * serves (`vqs` left out when QEMU is to spread them).
+ */
+export function iothreadVqMapping(m: readonly IothreadQueueMapping[] | undefined): JsonValue | undefined {
+  if (!m || m.length === 0) return undefined;
+  return m.map((t) => {
+    const o: Record<string, JsonValue> = { iothread: `iothread${t.id}` };
+    if (t.queues.length > 0) o.vqs = t.queues;
+    return o;
+  });
 }

@@ -51,6 +51,7 @@ import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
 import { localVolumeResolver, type VolumeResolver } from "./volumes.ts";
 import { localDiskPath } from "../command/disk.ts";
 import { checkObjectName, DEFAULT_MIN_MEMORY_KIB } from "./validate.ts";
+import { securityModel } from "./apparmor.ts";
 
 /**
  * qemu.conf's graphics settings (tvirtd.conf carries the same keys): where VNC and SPICE listen
@@ -434,6 +435,8 @@ export class QemuDriver {
           fillFirmware: defineFirmware(this.root, this.paths),
           hostAudio: hostAudioFacts(this.options.graphics),
           libDir: this.paths.libDir,
+          // asked at parse time: AppArmor's state is looked up once, on first use
+          hostSecurityModel: () => securityModel(this).model,
           // channel sockets at a path this driver generates are dropped, as libvirt does
           isDefaultChannelPath: defaultChannelPaths(this.paths.channelDir, [
             dirname(this.paths.channelDir),
