@@ -8,7 +8,7 @@
  *   TVIRT-GUEST-MODULE-FAILED <name>     a module that would not load (its insmod error follows)
  *   TVIRT-GUEST-READY mode=<mode>        setup for the mode is done (acpid listens, for idle/disks)
  *   TVIRT-GUEST-WARNING <text>           acpid found no input device to listen to
- *   COUNTER <n>                          counter mode, n = 1, 2, 3, … once a second
+ *   COUNTER <n>                          counter mode (or shell mode with tvirt.counter=1), n = 1, 2, 3, … once a second
  *   DISK <name> <sectors>                disks mode, every 2 s, one per block device (512-byte sectors)
  *   DISKS-END <count>                    disks mode, after each round of DISK lines
  *   TVIRT-GUEST-POWERDOWN                the ACPI power button was pressed; powering off
@@ -168,10 +168,12 @@ echo "GUEST-BOOTED $up"
 
 mode=none
 mountdev=""
+counter=0
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     probe=*) mode=\${arg#probe=} ;;
     tvirt.mount=*) mountdev=\${arg#tvirt.mount=} ;;
+    tvirt.counter=1) counter=1 ;;
   esac
 done
 # tvirt.mount=DEV mounts /dev/DEV (a filesystem the kernel knows, e.g. ext2) on /mnt: a real
@@ -285,6 +287,11 @@ case "$mode" in
     start_agent
     start_acpid
     echo "TVIRT-GUEST-READY mode=shell"
+    # tvirt.counter=1: the counter of counter mode runs beside the shell (a console that shows
+    # the guest's own output and answers typed commands)
+    if [ "$counter" = 1 ]; then
+      (n=0; while true; do n=$((n + 1)); echo "COUNTER $n"; sleep 1; done) &
+    fi
     setsid cttyhack sh
     ;;
   *)
