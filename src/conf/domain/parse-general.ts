@@ -7,6 +7,7 @@ import type { XmlElement } from "../xml.ts";
 import { isStatusParse } from "./parse-address.ts";
 import type {
   Clock,
+  DomainDef,
   ClockTimer,
   DomainDef,
   DomainFacts,
@@ -165,6 +166,38 @@ export function parseNumatune(el: XmlElement): Numatune {
     nt.memnodes.push({ cellid, mode: enumAttr(n, "mode", NUMA_MODES) ?? "strict", nodeset });
   }
   return nt;
+}
+
+/**
+ * The placement rules libvirt applies while parsing `<vcpu>` and `<numatune>`: a `<numatune>
+ * <memory>` without placement or nodeset follows the vCPU placement, `placement='auto'` memory
+ * drops any nodeset (numad chooses), an automatic vCPU placement without `<numatune>` means
+ * automatic memory placement too, and automatic memory placement makes the vCPUs follow it
+ * unless the vCPUs, the emulator or an I/O thread are pinned somewhere.
+ */
+export function resolveNumaPlacement(def: DomainDef): void {
+  const vcpu = def.vcpu;
+  // with placement='auto' libvirt does not read cpuset at all
+  if (vcpu.placement === "auto") delete vcpu.cpuset;
+  const vcpuStatic = vcpu.placement !== "auto";
+  const nt = def.numatune;
+  let memory = nt?.memory;
+  if (!memory && !vcpuStatic) {
+    memory = { mode: "strict", placement: "auto" };
+    if (nt) nt.memory = memory;
+    else def.numatune = { memory, memnodes: [] };
+  }
+  if (!memory) return;
+  memory.mode ??= "strict";
+  memory.placement ??= memory.nodeset !== undefined || vcpuStatic ? "static" : "auto";
+  if (memory.placement !== "auto") return;
+  delete memory.nodeset;
+  const pinned =
+    vcpu.cpuset !== undefined ||
+    (def.cputune?.vcpupin.length ?? 0) > 0 ||
+    def.cputune?.emulatorpin !== undefined ||
+    (def.cputune?.other.some((e) => e.name === "iothreadpin") ?? false);
+  if (!pinned) vcpu.placement = "auto";
 }
 
 // ---------------------------------------------------------------------------------------------

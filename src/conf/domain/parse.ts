@@ -12,6 +12,7 @@ import {
   parseLifecycle,
   parseMemoryBacking,
   parseNumatune,
+  resolveNumaPlacement,
   parsePm,
   parseSeclabel,
   parseVcpu,
@@ -221,6 +222,7 @@ export function readDomain(root: XmlElement): DomainDef {
   if (throttleGroups) def.throttleGroups = parseThrottleGroups(throttleGroups);
   const numatune = root.child("numatune");
   if (numatune) def.numatune = parseNumatune(numatune);
+  resolveNumaPlacement(def);
   const resource = root.child("resource");
   if (resource) def.resource = parseResource(resource);
   const sysinfoEls = root.all("sysinfo");
