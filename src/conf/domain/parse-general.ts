@@ -219,9 +219,7 @@ function parseHyperv(el: XmlElement): NonNullable<DomainFeatures["hyperv"]> {
   if (mode !== undefined) out.mode = mode;
   for (const c of el.children) {
     c.markAllUsed();
-    const f: { name: string; state?: boolean; value?: string; attrs?: Record<string, string> } = {
-      name: c.name,
-    };
+    const f: NonNullable<DomainFeatures["hyperv"]>["features"][number] = { name: c.name };
     const attrs: Record<string, string> = {};
     for (const a of c.attrs) {
       if (a.name === "state") f.state = a.value === "on";
@@ -229,6 +227,13 @@ function parseHyperv(el: XmlElement): NonNullable<DomainFeatures["hyperv"]> {
       else attrs[a.name] = a.value;
     }
     if (Object.keys(attrs).length > 0) f.attrs = attrs;
+    // stimer's <direct/>, tlbflush's <direct/> and <extended/>
+    if (c.children.length > 0) {
+      f.sub = c.children.map((d) => {
+        const state = d.attr("state");
+        return state === undefined ? { name: d.name } : { name: d.name, state: state === "on" };
+      });
+    }
     out.features.push(f);
   }
   return out;

@@ -420,7 +420,14 @@ export interface DomainFeatures {
   /** `<hyperv mode=>` children kept as name → state/value (in document order) */
   hyperv?: {
     mode?: string;
-    features: { name: string; state?: boolean; value?: string; attrs?: Record<string, string> }[];
+    features: {
+      name: string;
+      state?: boolean;
+      value?: string;
+      attrs?: Record<string, string>;
+      /** `<stimer><direct state=/>`, `<tlbflush><direct/><extended/>`: sub-features in order */
+      sub?: { name: string; state?: boolean }[];
+    }[];
   };
   /** `<kvm>` children: name → state */
   kvm?: { features: { name: string; state?: boolean; attrs?: Record<string, string> }[] };

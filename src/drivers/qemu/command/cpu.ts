@@ -242,9 +242,14 @@ export function buildCpu(b: Build): void {
       } else if (name === "vendor_id") {
         flags += `,hv-vendor-id=${hv.attrs?.value ?? hv.value ?? ""}`;
       } else {
-        flags += `,hv-${name}=on`;
-        if (name === "stimer" && (hv.attrs?.direct === "on" || hv.attrs?.direct === "yes"))
-          flags += ",hv-stimer-direct=on";
+        // QEMU spells the enlightenments with dashes (hv-emsr-bitmap, hv-xmm-input)
+        flags += `,hv-${name.replace(/_/g, "-")}=on`;
+        const sub = (n: string): boolean => hv.sub?.some((d) => d.name === n && d.state === true) ?? false;
+        if (name === "stimer" && sub("direct")) flags += ",hv-stimer-direct=on";
+        if (name === "tlbflush") {
+          if (sub("direct")) flags += ",hv-tlbflush-direct=on";
+          if (sub("extended")) flags += ",hv-tlbflush-ext=on";
+        }
       }
     }
   }
