@@ -162,6 +162,13 @@ export function formatDomain(
         });
       if (def.sysinfo) formatSysinfo(w, def.sysinfo);
       formatOs(w, def.os);
+      if (def.idmap) {
+        const m = def.idmap;
+        w.elem("idmap", undefined, () => {
+          for (const u of m.uids) w.empty("uid", { start: u.start, target: u.target, count: u.count });
+          for (const g of m.gids) w.empty("gid", { start: g.start, target: g.target, count: g.count });
+        });
+      }
       if (def.features) formatFeatures(w, def.features);
       if (def.cpu) formatCpu(w, def.cpu);
       formatClock(w, def.clock);

@@ -4,7 +4,8 @@
  */
 import { parseXml, unusedWarnings, type XmlElement, type XmlWarning } from "../xml.ts";
 import { VirtError, toVirtError } from "../../util/errors/index.ts";
-import type { DomainDef, DomainFacts, DomainVirtType } from "./types.ts";
+import type { DomainDef, DomainFacts, DomainVirtType, IdMapEntry } from "./types.ts";
+import { idmapEntries } from "./parse-fs.ts";
 import {
   parseClock,
   parseFeatures,
@@ -231,6 +232,8 @@ export function readDomain(root: XmlElement): DomainDef {
     def.sysinfo = parseSysinfo(sysinfoEls, domainUuid);
     def.uuid = domainUuid.value;
   }
+  const idmap = root.child("idmap");
+  if (idmap) def.idmap = parseDomainIdmap(idmap);
   const features = root.child("features");
   if (features) def.features = parseFeatures(features);
   const cpu = root.child("cpu");
@@ -245,6 +248,20 @@ export function readDomain(root: XmlElement): DomainDef {
   const qemu = parseQemuNamespace(root);
   if (qemu) def.qemu = qemu;
   return def;
+}
+
+/**
+ * The domain's `<idmap>` (virDomainIdmapDefParseXML): each list sorted by start, and a list
+ * must map the container's root (start 0).
+ */
+function parseDomainIdmap(el: XmlElement): NonNullable<DomainDef["idmap"]> {
+  const list = (name: "uid" | "gid"): IdMapEntry[] => {
+    const entries = idmapEntries(el, name).sort((a, b) => a.start - b.start);
+    if (entries.length > 0 && entries[0]!.start !== 0)
+      throw structural(el, `the container's root ${name} 0 is not mapped`);
+    return entries;
+  };
+  return { uids: list("uid"), gids: list("gid") };
 }
 
 export function parseDomain(

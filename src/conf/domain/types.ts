@@ -1693,6 +1693,8 @@ export interface DomainDef {
   /** `<sysinfo>` elements (SMBIOS tables, fw_cfg files), in document order. */
   sysinfo?: SysinfoDef[];
   os: OsDef;
+  /** `<idmap>` of a container guest: uid and gid ranges, each sorted by start */
+  idmap?: { uids: IdMapEntry[]; gids: IdMapEntry[] };
   features?: DomainFeatures;
   cpu?: CpuDef;
   clock: Clock;
