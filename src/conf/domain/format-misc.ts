@@ -192,7 +192,7 @@ export function formatMemoryDevice(w: XmlWriter, m: MemoryDeviceDef): void {
       });
     }
     const t = m.target;
-    w.elem("target", undefined, () => {
+    w.elem("target", { dynamicMemslots: yesNo(t.dynamicMemslots) }, () => {
       w.text("size", t.size, { unit: "KiB" });
       if (t.node !== undefined) w.text("node", t.node);
       if (t.labelSize !== undefined)

@@ -101,7 +101,10 @@ function formatIdentity(w: XmlWriter, def: DomainDef): void {
 
 function formatMemory(w: XmlWriter, def: DomainDef): void {
   if (def.maxMemory && def.maxMemory.size > 0) {
-    w.text("maxMemory", def.maxMemory.size, { slots: def.maxMemory.slots ?? 0, unit: "KiB" });
+    // libvirt leaves slots out when there are none (virtio-mem/virtio-pmem need no DIMM slots)
+    const slots =
+      def.maxMemory.slots !== undefined && def.maxMemory.slots > 0 ? def.maxMemory.slots : undefined;
+    w.text("maxMemory", def.maxMemory.size, { slots, unit: "KiB" });
   }
   // libvirt writes dumpCore before unit
   w.text("memory", def.memory, { dumpCore: onOff(def.memoryDumpCore), unit: "KiB" });

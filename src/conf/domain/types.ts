@@ -1472,6 +1472,8 @@ export interface MemoryDeviceDef extends DeviceCommon {
     current?: number;
     readonly?: boolean;
     address?: number;
+    /** virtio-mem `<target dynamicMemslots=>`: QEMU may use several memslots for the device */
+    dynamicMemslots?: boolean;
   };
 }
 

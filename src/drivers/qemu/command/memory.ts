@@ -231,7 +231,8 @@ export function memoryBackendProps(
     let memPath: string;
     if (nvdimmPath !== undefined) memPath = nvdimmPath;
     else if (useHugepage) memPath = hugepagePath(b, pagesize);
-    else memPath = `${b.ctx.paths.memoryDir}/${mem.alias}`;
+    // a memory device's file is named after the device, not its backend (memdimm0 → dimm0)
+    else memPath = `${b.ctx.paths.memoryDir}/${dev?.alias ?? mem.alias}`;
     props.set("mem-path", memPath);
     if (nvdimmPath === undefined) props.opt("discard-data", discard);
     if (access) props.set("share", access === "shared");
@@ -468,10 +469,18 @@ export function buildMemoryDevices(b: Build): void {
       .pos("requested-size", (dev.target.requested ?? 0) * 1024)
       .opt("uuid", dev.uuid);
     if (dev.target.readonly === true) p.set("unarmed", true);
-    p.set("memdev", `mem${alias}`)
-      .onlyTrue("prealloc", prealloc)
-      .pos("memaddr", dev.target.address)
-      .set("id", alias);
+    p.set("memdev", `mem${alias}`).onlyTrue("prealloc", prealloc).pos("memaddr", dev.target.address);
+    if (dev.target.dynamicMemslots !== undefined) {
+      if (!b.has("virtio-mem-pci.dynamic-memslots")) {
+        fail("QEMU_CMD_CAPABILITY_MISSING", {
+          element: "virtio-mem dynamicMemslots",
+          flag: "virtio-mem-pci.dynamic-memslots",
+          binary: b.ctx.caps.emulator,
+        });
+      }
+      p.set("dynamic-memslots", dev.target.dynamicMemslots);
+    }
+    p.set("id", alias);
     addAddressProps(b, p, dev, `memory device ${alias}`);
     b.addJson("-device", p);
   }
