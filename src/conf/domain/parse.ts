@@ -38,7 +38,7 @@ import { applyDefaults } from "./defaults.ts";
 import { parseQemuNamespace } from "./parse-qemu-ns.ts";
 import { validateDomain } from "./validate.ts";
 import { validateStorageCaps } from "./validate-storage.ts";
-import { parseBlkiotune, parseCputune } from "./tune.ts";
+import { parseBlkiotune, parseCputune, parseThreadSched } from "./tune.ts";
 import { withStatusAliases } from "./parse-address.ts";
 import { parseSysinfo } from "./sysinfo.ts";
 import { parseThrottleGroups } from "./throttle.ts";
@@ -218,7 +218,15 @@ export function readDomain(root: XmlElement): DomainDef {
   parseMemory(root, def);
   parseIothreads(root, def);
   const cputune = root.child("cputune");
-  if (cputune) def.cputune = parseCputune(cputune);
+  if (cputune) {
+    def.cputune = parseCputune(cputune);
+    const ids = root.child("iothreadids")?.all("iothread");
+    parseThreadSched(
+      cputune,
+      def,
+      ids?.map((t) => Number(t.attr("id"))),
+    );
+  }
   const throttleGroups = root.child("throttlegroups");
   if (throttleGroups) def.throttleGroups = parseThrottleGroups(throttleGroups);
   const numatune = root.child("numatune");

@@ -153,6 +153,14 @@ export interface DeviceCommon {
 // Memory
 // ---------------------------------------------------------------------------------------------
 
+/** The scheduler of one vCPU or I/O thread (`<vcpusched>`, `<iothreadsched>`). */
+export interface ThreadSched {
+  id: number;
+  scheduler: "batch" | "idle" | "fifo" | "rr";
+  /** fifo and rr only */
+  priority?: number;
+}
+
 /** `<cputune>` */
 export interface Cputune {
   shares?: number;
@@ -168,6 +176,10 @@ export interface Cputune {
   vcpupin: { vcpu: number; cpuset: string }[];
   /** `<emulatorpin cpuset=>` */
   emulatorpin?: string;
+  /** `<vcpusched>` per vCPU id (ascending): libvirt keeps a scheduler per thread */
+  vcpusched?: ThreadSched[];
+  /** `<iothreadsched>` per I/O thread id (ascending) */
+  iothreadsched?: ThreadSched[];
   /** The children tvirt does not model, verbatim. */
   other: RawXmlElement[];
 }
