@@ -82,8 +82,17 @@ function parseCell(el: XmlElement, index: number, seen: Set<number>, count: numb
   const cell: NumaCell = { id, memory };
   const cpus = bitmapAttr(el, "cpus");
   if (cpus !== undefined) cell.cpus = cpus;
-  const access = enumAttr(el, "memAccess", ["shared", "private"] as const);
-  if (access) cell.memAccess = access;
+  const accessValue = el.attr("memAccess");
+  if (accessValue !== undefined) {
+    if (accessValue !== "shared" && accessValue !== "private") {
+      throw new VirtError(
+        "DOMAIN_XML_ATTR_ENUM_INVALID",
+        { attribute: "memAccess", element: "cell", value: accessValue },
+        { ...placeOf(el, "memAccess") },
+      );
+    }
+    cell.memAccess = accessValue;
+  }
   const discard = yesNo(el, "discard");
   if (discard !== undefined) cell.discard = discard;
   const dist = el.child("distances");

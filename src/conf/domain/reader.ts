@@ -260,8 +260,11 @@ export const UNITS = [
   "EB",
 ] as const;
 
-/** The largest KiB value we accept (libvirt: what fits in unsigned long long bytes; we keep it exact). */
-const MAX_KIB = Math.floor(Number.MAX_SAFE_INTEGER / 1024);
+/**
+ * The largest KiB value we accept: libvirt's limit, a byte count that fits a signed 64-bit
+ * integer (LLONG_MAX >> 10, which is also the largest exact JavaScript integer).
+ */
+const MAX_KIB = Number.MAX_SAFE_INTEGER;
 
 /**
  * Converts `value` in `unit` (default KiB) to KiB, rounding up. Returns undefined for a bad unit

@@ -126,6 +126,7 @@ export class Build {
 /** The errors the command builders raise. */
 export type BuildErrorCode =
   | "QEMU_CMD_UNSUPPORTED"
+  | "QEMU_CMD_MEMORY_ALIGN_OVERFLOW"
   | "QEMU_CMD_CAPABILITY_MISSING"
   | "QEMU_CMD_INVALID_VALUE"
   | "QEMU_CMD_HUGEPAGE_SIZE_UNAVAILABLE"

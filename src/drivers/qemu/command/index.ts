@@ -45,7 +45,13 @@ import {
   buildName,
   buildPM,
 } from "./machine.ts";
-import { assignMemorySlots, buildMemory, buildMemoryDevices, buildNuma } from "./memory.ts";
+import {
+  assignMemorySlots,
+  buildMemory,
+  checkAlignedMemorySizes,
+  buildMemoryDevices,
+  buildNuma,
+} from "./memory.ts";
 import { actualType, buildInterfaces } from "./net.ts";
 import type { CommandContext, QemuCommand } from "./types.ts";
 import { assignUsbAddresses } from "./usb.ts";
@@ -146,6 +152,7 @@ export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCom
   const b = new Build(def, ctx);
   // libvirt numbers DIMM slots before it names devices: a DIMM's alias is its slot
   assignMemorySlots(b);
+  checkAlignedMemorySizes(b);
   assignAliases(def);
   assignUsbAddresses(def);
   buildEnv(b);

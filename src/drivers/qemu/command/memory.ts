@@ -51,6 +51,27 @@ export function initialMemoryKiB(b: Build): number {
   return alignUp(b.def.memory, memoryAlignmentKiB(b));
 }
 
+/**
+ * libvirt's start-time check that the memory sizes still fit once aligned (NUMA cells, initial
+ * and maximum memory, then memory modules): a size above LLONG_MAX bytes is refused.
+ */
+export function checkAlignedMemorySizes(b: Build): void {
+  const max = Number.MAX_SAFE_INTEGER; // LLONG_MAX >> 10 KiB
+  const over = (kib: number, align: number): boolean => alignUp(kib, align) > max;
+  const align = memoryAlignmentKiB(b);
+  numaCells(b).forEach((c, i) => {
+    if (over(c.memory, align))
+      fail("QEMU_CMD_MEMORY_ALIGN_OVERFLOW", { what: `memory size of NUMA node '${i}'` });
+  });
+  if (initialMemoryKiB(b) > max) fail("QEMU_CMD_MEMORY_ALIGN_OVERFLOW", { what: "initial memory size" });
+  if (over(b.def.maxMemory?.size ?? 0, align))
+    fail("QEMU_CMD_MEMORY_ALIGN_OVERFLOW", { what: "maximum memory size" });
+  b.def.devices.memories.forEach((m, i) => {
+    if (m.model !== "nvdimm" && over(m.target.size, memoryModuleAlignmentKiB(b)))
+      fail("QEMU_CMD_MEMORY_ALIGN_OVERFLOW", { what: `size of memory module '${i}'` });
+  });
+}
+
 export function hasMemoryHotplug(b: Build): boolean {
   return (b.def.maxMemory?.size ?? 0) > 0;
 }
