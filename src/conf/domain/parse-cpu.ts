@@ -108,6 +108,35 @@ function parseCell(el: XmlElement, index: number, seen: Set<number>, count: numb
   return cell;
 }
 
+/**
+ * libvirt's distance table (virDomainNumaDefNodeDistanceParseXML): a cell that has distances,
+ * or is named as a sibling, gets its local distance 10; a distance given one way is taken the
+ * other way too unless that one is given; each cell's list is written by sibling id. Cells are
+ * read in document order, as libvirt does.
+ */
+function fillNumaDistances(cells: NumaCell[]): void {
+  const table = new Map<number, Map<number, number>>();
+  const row = (id: number): Map<number, number> => {
+    let r = table.get(id);
+    if (!r) {
+      r = new Map([[id, 10]]);
+      table.set(id, r);
+    }
+    return r;
+  };
+  for (const c of cells) {
+    for (const d of c.distances ?? []) {
+      row(c.id).set(d.id, d.value);
+      const back = row(d.id);
+      if (!back.has(c.id)) back.set(c.id, d.value);
+    }
+  }
+  for (const c of cells) {
+    const r = table.get(c.id);
+    if (r) c.distances = [...r].sort((a, b) => a[0] - b[0]).map(([id, value]) => ({ id, value }));
+  }
+}
+
 export function parseCpu(el: XmlElement): CpuDef {
   const modelEl = el.child("model");
   const cpu: CpuDef = { mode: enumAttr(el, "mode", MODES) ?? "custom", features: [] };
@@ -167,7 +196,9 @@ export function parseCpu(el: XmlElement): CpuDef {
   if (numa) {
     const ids = new Set<number>();
     const els = numa.all("cell");
-    const cells = els.map((c, i) => parseCell(c, i, ids, els.length)).sort((a, b) => a.id - b.id);
+    const parsed = els.map((c, i) => parseCell(c, i, ids, els.length));
+    fillNumaDistances(parsed);
+    const cells = parsed.sort((a, b) => a.id - b.id);
     if (cells.length === 0) throw structural(numa, "<numa> needs at least one <cell>");
     cpu.numa = { cells };
   }
