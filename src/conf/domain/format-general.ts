@@ -104,6 +104,18 @@ export function formatVcpu(w: XmlWriter, def: DomainDef): void {
     cpuset: v.cpuset,
     current: v.current !== undefined && v.current !== v.count ? v.current : undefined,
   });
+  if (v.vcpus) {
+    w.elem("vcpus", undefined, () => {
+      v.vcpus!.forEach((s, id) =>
+        w.empty("vcpu", {
+          id,
+          enabled: s.enabled ? "yes" : "no",
+          hotpluggable: s.hotpluggable ? "yes" : "no",
+          order: s.order,
+        }),
+      );
+    });
+  }
 }
 
 export function formatNumatune(w: XmlWriter, nt: Numatune): void {

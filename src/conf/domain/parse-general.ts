@@ -23,6 +23,7 @@ import type {
 } from "./types.ts";
 import {
   bitmapAttr,
+  missingAttr,
   enumAttr,
   enumText,
   intAttr,
@@ -131,6 +132,39 @@ export function parseVcpu(el: XmlElement | undefined): Vcpu {
   if (cpuset !== undefined) vcpu.cpuset = cpuset;
   if (current !== undefined) vcpu.current = current;
   return vcpu;
+}
+
+/**
+ * `<vcpus>` (virDomainVcpuParse and its post-parse): each listed vCPU's state; the enabled
+ * ones make `current`. A vCPU left out is disabled and hotpluggable; an enabled one is not
+ * hotpluggable unless it says so, and a disabled one must be.
+ */
+export function parseVcpus(el: XmlElement, vcpu: Vcpu): void {
+  const states: { enabled: boolean; hotpluggable?: boolean; order?: number }[] = Array.from(
+    { length: vcpu.count },
+    () => ({ enabled: false }),
+  );
+  for (const v of el.all("vcpu")) {
+    const id = reqUInt(v, "id", { hex: false });
+    if (id >= vcpu.count) throw structural(v, `vcpu id '${id}' is out of range of maximum vcpu count`);
+    if (!v.hasAttr("enabled")) throw missingAttr(v, "enabled");
+    const s: { enabled: boolean; hotpluggable?: boolean; order?: number } = {
+      enabled: yesNo(v, "enabled") ?? false,
+    };
+    const hp = yesNo(v, "hotpluggable");
+    if (hp !== undefined) s.hotpluggable = hp;
+    const order = uintAttr(v, "order", { hex: false });
+    if (order !== undefined && order !== 0) s.order = order;
+    states[id] = s;
+  }
+  vcpu.vcpus = states.map((s, i) => {
+    if (s.hotpluggable === false && !s.enabled)
+      throw structural(el, `vcpu '${i}' is both offline and not hotpluggable`);
+    return { ...s, hotpluggable: s.hotpluggable ?? !s.enabled };
+  });
+  const online = vcpu.vcpus.filter((s) => s.enabled).length;
+  if (online < vcpu.count) vcpu.current = online;
+  else delete vcpu.current;
 }
 
 const NUMA_MODES = ["strict", "preferred", "interleave", "restrictive"] as const;

@@ -13,6 +13,7 @@ import {
   parseLifecycle,
   parseMemoryBacking,
   parseNumatune,
+  parseVcpus,
   resolveNumaPlacement,
   parsePm,
   parseSeclabel,
@@ -203,6 +204,8 @@ export function readDomain(root: XmlElement): DomainDef {
     devices: parseDevices(root.child("devices")),
     seclabels: root.all("seclabel").map(parseSeclabel),
   };
+  const vcpus = root.child("vcpus");
+  if (vcpus) parseVcpus(vcpus, def.vcpu);
   const id = str(root, "id");
   if (id !== undefined && /^[0-9]+$/.test(id)) def.id = Number(id);
   const uuid = root.child("uuid");

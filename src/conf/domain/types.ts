@@ -259,6 +259,11 @@ export interface Vcpu {
   placement?: "static" | "auto";
   cpuset?: string;
   current?: number;
+  /**
+   * `<vcpus><vcpu id= enabled= hotpluggable= order=/>`: the state of each vCPU by id, when the
+   * XML gives it (it then decides `current`); hotpluggable defaults to no for an enabled vCPU.
+   */
+  vcpus?: { enabled: boolean; hotpluggable: boolean; order?: number }[];
 }
 
 export type NumaMode = "strict" | "preferred" | "interleave" | "restrictive";

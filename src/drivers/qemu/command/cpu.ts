@@ -311,7 +311,11 @@ export function buildCpu(b: Build): void {
 
 export function buildSmp(b: Build): void {
   const max = b.def.vcpu.count;
-  const online = b.def.vcpu.current ?? max;
+  // vCPUs that can be hot-plugged are added once QEMU runs, the others are there from the start
+  const listed = b.def.vcpu.vcpus;
+  const online = listed
+    ? listed.filter((v) => v.enabled && !v.hotpluggable).length
+    : (b.def.vcpu.current ?? max);
   let s = `${online}`;
   if (online !== max) s += `,maxcpus=${max}`;
   const t = b.def.cpu?.topology;
