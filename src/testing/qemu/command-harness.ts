@@ -154,6 +154,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     vsockAutoCid: 42,
     passtSocket: (alias) => `/var/run/libvirt/qemu/passt/${short}-${alias}.socket`,
     incoming: options.incoming,
-    now: Date.UTC(2025, 0, 1),
+    // libvirt's harness mocks time() as 1234567890 and runs in TZ VIR00:30 (UTC-0:30)
+    now: 1234567890 * 1000,
+    localOffsetFromUtc: -1800,
   };
 }
