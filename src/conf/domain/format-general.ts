@@ -340,6 +340,27 @@ export function formatCpu(w: XmlWriter, cpu: CpuDef): void {
                 for (const d of c.distances!) w.empty("sibling", { id: d.id, value: d.value });
               });
             }
+            for (const k of c.caches ?? []) {
+              w.elem("cache", { level: k.level, associativity: k.associativity, policy: k.policy }, () => {
+                w.empty("size", { value: k.size, unit: "KiB" });
+                if (k.line) w.empty("line", { value: k.line, unit: "B" });
+              });
+            }
+          });
+        }
+        const ic = cpu.numa!.interconnects;
+        if (ic && ic.length > 0) {
+          w.elem("interconnects", undefined, () => {
+            for (const l of ic) {
+              w.empty(l.kind, {
+                initiator: l.initiator,
+                target: l.target,
+                cache: l.cache > 0 ? l.cache : undefined,
+                type: l.type,
+                value: l.value,
+                unit: l.kind === "bandwidth" ? "KiB" : undefined,
+              });
+            }
           });
         }
       });

@@ -4,16 +4,21 @@
 import type { XmlElement } from "../xml.ts";
 import { VirtError } from "../../util/errors/index.ts";
 import { placeOf } from "../typed-read.ts";
-import type { CpuDef, CpuFeature, CpuTopology, NumaCell } from "./types.ts";
+import type { CpuDef, CpuFeature, CpuTopology, NumaCache, NumaCell, NumaInterconnect } from "./types.ts";
 import {
   bitmapAttr,
   enumAttr,
   invalidAttr,
   missingAttr,
+  missingChild,
   onOff,
+  parseUInt,
   reqEnum,
+  reqStr,
   reqUInt,
   sizeAttr,
+  toBytes,
+  toKiB,
   str,
   structural,
   uintAttr,
@@ -95,6 +100,8 @@ function parseCell(el: XmlElement, index: number, seen: Set<number>, count: numb
   }
   const discard = yesNo(el, "discard");
   if (discard !== undefined) cell.discard = discard;
+  const caches = el.all("cache").map(parseNumaCache);
+  if (caches.length > 0) cell.caches = caches;
   const dist = el.child("distances");
   if (dist) {
     cell.distances = dist.all("sibling").map((s) => {
@@ -106,6 +113,48 @@ function parseCell(el: XmlElement, index: number, seen: Set<number>, count: numb
     });
   }
   return cell;
+}
+
+/** A cell's `<cache>` (virNumaCacheParse): size scaled to KiB, line to bytes. */
+function parseNumaCache(el: XmlElement): NumaCache {
+  const level = reqUInt(el, "level", { hex: false });
+  const associativity = reqEnum(el, "associativity", ["none", "direct", "full"] as const);
+  const policy = reqEnum(el, "policy", ["none", "writeback", "writethrough"] as const);
+  const sizeEl = el.child("size");
+  if (!sizeEl) throw missingChild(el, "size");
+  const sizeValue = reqStr(sizeEl, "value");
+  const size = toKiB(sizeValue, sizeEl.attr("unit"));
+  if (size === undefined) throw invalidAttr(sizeEl, "value", sizeValue, "expected a size");
+  let line = 0;
+  const lineEl = el.child("line");
+  if (lineEl) {
+    const v = reqStr(lineEl, "value");
+    const b = toBytes(v, lineEl.attr("unit"));
+    if (b === undefined) throw invalidAttr(lineEl, "value", v, "expected a size");
+    line = b;
+  }
+  return { level, associativity, policy, size, line };
+}
+
+/** `<interconnects>`' latencies and bandwidths in document order (bandwidth scaled to KiB). */
+function parseInterconnects(el: XmlElement, cells: readonly NumaCell[]): NumaInterconnect[] {
+  const out: NumaInterconnect[] = [];
+  for (const c of el.children) {
+    if (c.name !== "latency" && c.name !== "bandwidth") continue;
+    const initiator = reqUInt(c, "initiator", { hex: false });
+    const target = reqUInt(c, "target", { hex: false });
+    const cache = uintAttr(c, "cache", { hex: false }) ?? 0;
+    const type = reqEnum(c, "type", ["access", "read", "write"] as const);
+    const raw = reqStr(c, "value");
+    const value = c.name === "bandwidth" ? toKiB(raw, c.attr("unit")) : parseUInt(raw, false);
+    if (value === undefined) throw invalidAttr(c, "value", raw, "expected a non-negative number");
+    if (initiator >= cells.length || target >= cells.length)
+      throw structural(c, `'${c.name}' names a NUMA cell that does not exist`);
+    if (cache > 0 && !(cells.find((x) => x.id === target)?.caches ?? []).some((k) => k.level === cache))
+      throw structural(c, `'cache' of '${c.name}' names a cache level the target cell does not have`);
+    out.push({ kind: c.name, initiator, target, cache, type, value });
+  }
+  return out;
 }
 
 /**
@@ -201,6 +250,11 @@ export function parseCpu(el: XmlElement): CpuDef {
     const cells = parsed.sort((a, b) => a.id - b.id);
     if (cells.length === 0) throw structural(numa, "<numa> needs at least one <cell>");
     cpu.numa = { cells };
+    const ic = numa.child("interconnects");
+    if (ic) {
+      const interconnects = parseInterconnects(ic, cells);
+      if (interconnects.length > 0) cpu.numa.interconnects = interconnects;
+    }
   }
   return cpu;
 }

@@ -281,6 +281,14 @@ export function toKiB(value: string, unit: string | undefined): number | undefin
   return Number(kib);
 }
 
+/** `value` in `unit` (default bytes) as bytes, or undefined for a bad unit or number. */
+export function toBytes(value: string, unit: string | undefined): number | undefined {
+  const factor = UNIT_BYTES[(unit ?? "b").toLowerCase()];
+  const n = parseUInt(value, false);
+  if (factor === undefined || n === undefined || n * factor > Number.MAX_SAFE_INTEGER) return undefined;
+  return n * factor;
+}
+
 /** `<el unit=...>N</el>` → KiB. `unitAttr` names the unit attribute (default `unit`). */
 export function sizeText(el: XmlElement, unitAttr = "unit"): number {
   const unit = el.attr(unitAttr);

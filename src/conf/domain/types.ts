@@ -331,11 +331,35 @@ export interface NumaCell {
   memAccess?: MemoryAccessMode;
   discard?: boolean;
   distances?: NumaDistance[];
+  /** `<cache level= associativity= policy=><size/><line/></cache>` (HMAT memory side caches) */
+  caches?: NumaCache[];
+}
+
+/** A memory side cache of a NUMA cell: size in KiB, line in bytes (0 = not given). */
+export interface NumaCache {
+  level: number;
+  associativity: "none" | "direct" | "full";
+  policy: "none" | "writeback" | "writethrough";
+  size: number;
+  line: number;
+}
+
+/** `<latency>` / `<bandwidth>` of `<interconnects>`: value in ns or KiB/s. */
+export interface NumaInterconnect {
+  kind: "latency" | "bandwidth";
+  initiator: number;
+  target: number;
+  /** cache level of the target, 0 for its memory */
+  cache: number;
+  type: "access" | "read" | "write";
+  value: number;
 }
 
 /** `<numa>` inside `<cpu>` */
 export interface CpuNuma {
   cells: NumaCell[];
+  /** HMAT latencies and bandwidths, in document order */
+  interconnects?: NumaInterconnect[];
 }
 
 /** `<cpu mode= match= check= migratable= deprecated_features=>` */

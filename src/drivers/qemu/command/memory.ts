@@ -3,7 +3,7 @@
  * memory devices (dimm, nvdimm, virtio-mem, virtio-pmem) and their backends, hugepage mounts,
  * shared/private access, preallocation and host NUMA binding (`host-nodes`/`policy`).
  */
-import type { MemoryDeviceDef, NumaMode } from "../../../conf/domain/types.ts";
+import type { MemoryDeviceDef, NumaCache, NumaMode } from "../../../conf/domain/types.ts";
 import { parseBitmap } from "../../../conf/domain/bitmap.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
@@ -31,6 +31,7 @@ export function numaCells(b: Build): readonly {
   memAccess?: "shared" | "private";
   discard?: boolean;
   distances?: { id: number; value: number }[];
+  caches?: readonly NumaCache[];
 }[] {
   const cells = b.def.cpu?.numa?.cells ?? [];
   return [...cells].sort((x, y) => x.id - y.id);
@@ -383,6 +384,58 @@ export function buildMemory(b: Build): void {
   b.add("-overcommit", `mem-lock=${b.def.memoryBacking?.locked === true ? "on" : "off"}`);
 }
 
+/** Whether the guest NUMA has HMAT data: memory side caches or interconnects. */
+function hasHmat(b: Build): boolean {
+  return (
+    (b.def.cpu?.numa?.interconnects?.length ?? 0) > 0 || numaCells(b).some((c) => (c.caches?.length ?? 0) > 0)
+  );
+}
+
+/**
+ * The initiator of a NUMA node for HMAT (virDomainNumaGetNodeInitiator): itself when it has
+ * vCPUs, else the node with the lowest latency to it, else the one with the largest bandwidth;
+ * a node nothing reaches is given node 0, as libvirt's output shows.
+ */
+function nodeInitiator(b: Build, node: number): number {
+  const cell = numaCells(b)[node];
+  if (cell?.cpus !== undefined && cell.cpus !== "") return node;
+  let latency: { value: number; initiator: number } | undefined;
+  let bandwidth: { value: number; initiator: number } | undefined;
+  for (const l of b.def.cpu?.numa?.interconnects ?? []) {
+    if (l.target !== node) continue;
+    if (l.kind === "latency" && (!latency || l.value < latency.value)) latency = l;
+    if (l.kind === "bandwidth" && l.value > (bandwidth?.value ?? 0)) bandwidth = l;
+  }
+  return latency?.initiator ?? bandwidth?.initiator ?? 0;
+}
+
+const HMAT_HIERARCHY = ["memory", "first-level", "second-level", "third-level"];
+const HMAT_POLICY: Record<string, string> = {
+  none: "none",
+  writeback: "write-back",
+  writethrough: "write-through",
+};
+
+/** `-numa hmat-lb` for each interconnect and `-numa hmat-cache` for each cell's cache. */
+function buildHmat(b: Build): void {
+  for (const l of b.def.cpu?.numa?.interconnects ?? []) {
+    const hierarchy = HMAT_HIERARCHY[l.cache] ?? `level-${l.cache}`;
+    const data = `${l.type}-${l.kind}`;
+    const value = l.kind === "latency" ? `latency=${l.value}` : `bandwidth=${l.value}K`;
+    b.add(
+      "-numa",
+      `hmat-lb,initiator=${l.initiator},target=${l.target},hierarchy=${hierarchy},data-type=${data},${value}`,
+    );
+  }
+  numaCells(b).forEach((c, i) => {
+    for (const k of c.caches ?? []) {
+      let arg = `hmat-cache,node-id=${i},size=${k.size}K,level=${k.level},associativity=${k.associativity},policy=${HMAT_POLICY[k.policy]}`;
+      if (k.line) arg += `,line=${k.line}`;
+      b.add("-numa", arg);
+    }
+  });
+}
+
 /** `-numa` nodes with their memory backends. */
 export function buildNuma(b: Build): void {
   const cells = numaCells(b);
@@ -411,6 +464,7 @@ export function buildNuma(b: Build): void {
     if (cell.cpus !== undefined && cell.cpus !== "") {
       for (const part of cell.cpus.split(",")) arg += `,cpus=${part}`;
     }
+    if (hasHmat(b)) arg += `,initiator=${nodeInitiator(b, i)}`;
     if (needBackend) arg += `,memdev=ram-node${i}`;
     else arg += `,mem=${Math.floor(cellMemoryKiB(b, i) / 1024)}`;
     b.add("-numa", arg);
@@ -423,6 +477,7 @@ export function buildNuma(b: Build): void {
       });
     });
   }
+  if (hasHmat(b)) buildHmat(b);
 }
 
 /** libvirt's start-time slot numbers for DIMMs of a domain with memory hotplug (mutates `def`). */
@@ -511,6 +566,15 @@ export function buildMemoryDevices(b: Build): void {
 export function machineMemoryParams(b: Build): string {
   let s = "";
   if (b.def.devices.memories.some((m) => m.model === "nvdimm")) s += ",nvdimm=on";
+  if (hasHmat(b)) {
+    if (!b.has("numa.hmat"))
+      fail("QEMU_CMD_CAPABILITY_MISSING", {
+        element: "HMAT",
+        flag: "numa.hmat",
+        binary: b.ctx.caps.emulator,
+      });
+    s += ",hmat=on";
+  }
   let epc = 0;
   for (const m of b.def.devices.memories) {
     if (m.model !== "sgx-epc") continue;
