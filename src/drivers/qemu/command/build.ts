@@ -76,6 +76,11 @@ export class Build {
    */
   addJson(option: string, props: Props | JsonValue): void {
     if (option === "-device" && props instanceof Props) applyDeviceOverrides(this.def, props);
+    // a QEMU without JSON -device (before 7.0) takes the driver,key=value form
+    if (option === "-device" && props instanceof Props && !this.has("device.json")) {
+      this.args.push(option, deviceKeyValue(props));
+      return;
+    }
     this.args.push(option, props instanceof Props ? props.toString() : toJson(props));
   }
 
@@ -121,6 +126,22 @@ export class Build {
   fail<C extends BuildErrorCode>(code: C, ...args: ErrorArgs<C>): never {
     return fail(code, ...args);
   }
+}
+
+/**
+ * `-device` properties in QEMU's key=value syntax: the driver first, booleans as on/off,
+ * commas in values doubled.
+ */
+function deviceKeyValue(props: Props): string {
+  const o = props.toObject();
+  const esc = (v: string): string => v.replace(/,/g, ",,");
+  let s = esc(String(o.driver ?? ""));
+  for (const [k, v] of Object.entries(o)) {
+    if (k === "driver" || v === null) continue;
+    const text = typeof v === "boolean" ? (v ? "on" : "off") : typeof v === "object" ? toJson(v) : String(v);
+    s += `,${k}=${esc(text)}`;
+  }
+  return s;
 }
 
 /** The errors the command builders raise. */
