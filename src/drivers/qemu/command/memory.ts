@@ -234,7 +234,10 @@ export function memoryBackendProps(
   const props = new Props();
   let nodemask: number[] | undefined;
   let nvdimmPath: string | undefined;
-  if ((dev?.model === "dimm" || dev?.model === "virtio-mem") && dev.source?.nodemask !== undefined) {
+  if (
+    (dev?.model === "dimm" || dev?.model === "virtio-mem" || dev?.model === "sgx-epc") &&
+    dev.source?.nodemask !== undefined
+  ) {
     nodemask = parseBitmap(dev.source.nodemask);
   }
   if (dev?.model === "nvdimm" || dev?.model === "virtio-pmem") nvdimmPath = dev.source?.path;
@@ -270,7 +273,8 @@ export function memoryBackendProps(
   if (dev?.model === "virtio-mem") {
     if (b.has("memory-backend-file.reserve")) props.set("reserve", false);
   } else {
-    props.onlyTrue("prealloc", prealloc);
+    // SGX EPC memory is always preallocated (libvirt's memory-backend-epc)
+    props.onlyTrue("prealloc", prealloc || dev?.model === "sgx-epc");
     props.pos("prealloc-threads", def.memoryBacking?.allocation?.threads);
   }
   props.set("size", BigInt(mem.sizeKiB) * 1024n);
