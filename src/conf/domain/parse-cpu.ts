@@ -58,12 +58,7 @@ function parseMaxPhysAddr(el: XmlElement): NonNullable<CpuDef["maxphysaddr"]> {
       "CPU maximum physical address bits number specification cannot be used with mode='passthrough'",
     );
   }
-  if (mode === "emulate" && bits === undefined) {
-    throw unsupported(
-      el,
-      "if using CPU maximum physical address mode='emulate', bits=N must be specified too",
-    );
-  }
+  // mode='emulate' without bits leaves the width to QEMU (host-phys-bits=off), as libvirt 11 does
   if (mode === "emulate" && limit !== undefined) {
     throw unsupported(
       el,
