@@ -135,7 +135,7 @@ export class Build {
 function deviceKeyValue(props: Props): string {
   const o = props.toObject();
   const esc = (v: string): string => v.replace(/,/g, ",,");
-  let s = esc(String(o.driver ?? ""));
+  let s = esc(typeof o.driver === "string" ? o.driver : "");
   for (const [k, v] of Object.entries(o)) {
     if (k === "driver" || v === null) continue;
     const text = typeof v === "boolean" ? (v ? "on" : "off") : typeof v === "object" ? toJson(v) : String(v);
