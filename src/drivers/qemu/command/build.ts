@@ -77,11 +77,17 @@ export class Build {
   addJson(option: string, props: Props | JsonValue): void {
     if (option === "-device" && props instanceof Props) applyDeviceOverrides(this.def, props);
     // a QEMU without JSON -device (before 7.0) takes the driver,key=value form
-    if (option === "-device" && props instanceof Props && !this.has("device.json")) {
+    if (option === "-device" && props instanceof Props && !this.jsonDevice()) {
       this.args.push(option, deviceKeyValue(props));
       return;
     }
     this.args.push(option, props instanceof Props ? props.toString() : toJson(props));
+  }
+
+  /** Whether QEMU takes `-device` as JSON: it says so, or it is 7.0 or newer. */
+  jsonDevice(): boolean {
+    const v = this.ctx.caps.version;
+    return this.has("device.json") || !(v > 0 && v < 7000000);
   }
 
   get machineName(): string {
