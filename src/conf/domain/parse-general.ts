@@ -7,7 +7,6 @@ import type { XmlElement } from "../xml.ts";
 import { isStatusParse } from "./parse-address.ts";
 import type {
   Clock,
-  DomainDef,
   ClockTimer,
   DomainDef,
   DomainFacts,
