@@ -91,7 +91,14 @@ export function assignAliases(def: DomainDef): void {
   indexed(d.inputs, "input");
   for (const m of d.memories) {
     const prefix = MEMORY_PREFIX[m.model];
-    m.alias ??= `${prefix}${nextIndex(d.memories, prefix)}`;
+    // a DIMM is named after its slot; the PCI memory devices and SGX EPC count up
+    const dimmSlot =
+      m.model === "dimm" || m.model === "nvdimm"
+        ? m.address?.type === "dimm"
+          ? (m.address.slot ?? 0)
+          : 0
+        : undefined;
+    m.alias ??= `${prefix}${dimmSlot ?? nextIndex(d.memories, prefix)}`;
   }
   indexed(d.panics, "panic");
   if (d.vsock) d.vsock.alias ??= "vsock0";

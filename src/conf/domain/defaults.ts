@@ -24,6 +24,7 @@ import { seclabelHostModel } from "./parse-general.ts";
 import { assignAddresses } from "./address.ts";
 import { unsupported } from "./reader.ts";
 import { VirtError } from "../../util/errors/index.ts";
+import { formatBitmap, parseBitmap } from "./bitmap.ts";
 
 export interface DefaultsContext {
   facts: DomainFacts;
@@ -242,6 +243,21 @@ function defaultCpu(def: DomainDef, facts: DomainFacts): void {
 }
 
 /** qemuDomainDefCPUPostParse (migratable default, check default). */
+/**
+ * vCPUs no NUMA cell claims go to the first cell (qemuDomainDefNumaCPUsRectify): QEMU would
+ * otherwise place them itself.
+ */
+function numaCpusRectify(def: DomainDef): void {
+  const cells = def.cpu?.numa?.cells;
+  if (!cells || cells.length === 0) return;
+  const max = def.vcpu.count;
+  const claimed = cells.reduce((n, c) => n + (c.cpus ? (parseBitmap(c.cpus) ?? []).length : 0), 0);
+  if (claimed >= max) return;
+  const others = new Set(cells.slice(1).flatMap((c) => (c.cpus ? (parseBitmap(c.cpus) ?? []) : [])));
+  const first = Array.from({ length: max }, (_, i) => i).filter((i) => !others.has(i));
+  cells[0]!.cpus = formatBitmap(first);
+}
+
 function cpuPostParse(def: DomainDef): void {
   const cpu = def.cpu;
   if (!cpu) return;
@@ -298,6 +314,7 @@ export function applyDefaults(def: DomainDef, ctx: DefaultsContext): void {
   if (ctx.abiUpdate) eimForManyVcpus(def);
   defaultCpu(def, ctx.facts);
   cpuPostParse(def);
+  numaCpusRectify(def);
   chrDefaults(def);
   deviceDefaults(def, ctx.facts);
   commonDefaults(def, ctx);

@@ -1,7 +1,7 @@
 /**
  * Formatting of the top-level parts of a domain other than `<devices>`.
  */
-import type { XmlWriter } from "../xml.ts";
+import { escapeXml, type XmlWriter } from "../xml.ts";
 import type {
   Clock,
   CpuDef,
@@ -104,6 +104,18 @@ export function formatVcpu(w: XmlWriter, def: DomainDef): void {
     cpuset: v.cpuset,
     current: v.current !== undefined && v.current !== v.count ? v.current : undefined,
   });
+  if (v.vcpus) {
+    w.elem("vcpus", undefined, () => {
+      v.vcpus!.forEach((s, id) =>
+        w.empty("vcpu", {
+          id,
+          enabled: s.enabled ? "yes" : "no",
+          hotpluggable: s.hotpluggable ? "yes" : "no",
+          order: s.order,
+        }),
+      );
+    });
+  }
 }
 
 export function formatNumatune(w: XmlWriter, nt: Numatune): void {
@@ -204,6 +216,29 @@ function formatNamed(
   w.empty(f.name, { state: onOff(f.state), ...f.attrs, value: f.value });
 }
 
+/**
+ * `<hyperv mode=>`: libvirt names the mode (custom by default) and always writes an open and a
+ * close tag, even with no enlightenment listed (passthrough).
+ */
+function formatHyperv(w: XmlWriter, hv: NonNullable<DomainFeatures["hyperv"]>): void {
+  const mode = hv.mode ?? "custom";
+  if (hv.features.length === 0) {
+    w.raw(`<hyperv mode='${escapeXml(mode)}'>`).raw("</hyperv>");
+    return;
+  }
+  w.elem("hyperv", { mode }, () => {
+    for (const x of hv.features) {
+      if (!x.sub) {
+        formatNamed(w, x);
+        continue;
+      }
+      w.elem(x.name, { state: onOff(x.state), ...x.attrs, value: x.value }, () => {
+        for (const d of x.sub!) w.empty(d.name, { state: onOff(d.state) });
+      });
+    }
+  });
+}
+
 export function formatFeatures(w: XmlWriter, f: DomainFeatures): void {
   w.elem("features", undefined, () => {
     if (f.acpi) w.empty("acpi");
@@ -212,11 +247,7 @@ export function formatFeatures(w: XmlWriter, f: DomainFeatures): void {
     stateEl(w, "hap", f.hap);
     if (f.viridian) w.empty("viridian");
     if (f.privnet) w.empty("privnet");
-    if (f.hyperv) {
-      w.elem("hyperv", { mode: f.hyperv.mode }, () => {
-        for (const x of f.hyperv!.features) formatNamed(w, x);
-      });
-    }
+    if (f.hyperv) formatHyperv(w, f.hyperv);
     if (f.kvm) {
       w.elem("kvm", undefined, () => {
         for (const x of f.kvm!.features) formatNamed(w, x);
@@ -307,6 +338,27 @@ export function formatCpu(w: XmlWriter, cpu: CpuDef): void {
             if (c.distances && c.distances.length > 0) {
               w.elem("distances", undefined, () => {
                 for (const d of c.distances!) w.empty("sibling", { id: d.id, value: d.value });
+              });
+            }
+            for (const k of c.caches ?? []) {
+              w.elem("cache", { level: k.level, associativity: k.associativity, policy: k.policy }, () => {
+                w.empty("size", { value: k.size, unit: "KiB" });
+                if (k.line) w.empty("line", { value: k.line, unit: "B" });
+              });
+            }
+          });
+        }
+        const ic = cpu.numa!.interconnects;
+        if (ic && ic.length > 0) {
+          w.elem("interconnects", undefined, () => {
+            for (const l of ic) {
+              w.empty(l.kind, {
+                initiator: l.initiator,
+                target: l.target,
+                cache: l.cache > 0 ? l.cache : undefined,
+                type: l.type,
+                value: l.value,
+                unit: l.kind === "bandwidth" ? "KiB" : undefined,
               });
             }
           });

@@ -183,15 +183,16 @@ export function formatMemoryDevice(w: XmlWriter, m: MemoryDeviceDef): void {
     const s = m.source;
     if (s) {
       w.elem("source", undefined, () => {
-        if (s.pagesize !== undefined) w.text("pagesize", s.pagesize, { unit: "KiB" });
+        // libvirt writes the nodemask ahead of the page size
         if (s.nodemask !== undefined) w.text("nodemask", s.nodemask);
+        if (s.pagesize !== undefined) w.text("pagesize", s.pagesize, { unit: "KiB" });
         if (s.path !== undefined) w.text("path", s.path);
         if (s.alignsize !== undefined) w.text("alignsize", s.alignsize, { unit: "KiB" });
         if (s.pmem) w.empty("pmem");
       });
     }
     const t = m.target;
-    w.elem("target", undefined, () => {
+    w.elem("target", { dynamicMemslots: yesNo(t.dynamicMemslots) }, () => {
       w.text("size", t.size, { unit: "KiB" });
       if (t.node !== undefined) w.text("node", t.node);
       if (t.labelSize !== undefined)

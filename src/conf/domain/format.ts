@@ -101,7 +101,10 @@ function formatIdentity(w: XmlWriter, def: DomainDef): void {
 
 function formatMemory(w: XmlWriter, def: DomainDef): void {
   if (def.maxMemory && def.maxMemory.size > 0) {
-    w.text("maxMemory", def.maxMemory.size, { slots: def.maxMemory.slots ?? 0, unit: "KiB" });
+    // libvirt leaves slots out when there are none (virtio-mem/virtio-pmem need no DIMM slots)
+    const slots =
+      def.maxMemory.slots !== undefined && def.maxMemory.slots > 0 ? def.maxMemory.slots : undefined;
+    w.text("maxMemory", def.maxMemory.size, { slots, unit: "KiB" });
   }
   // libvirt writes dumpCore before unit
   w.text("memory", def.memory, { dumpCore: onOff(def.memoryDumpCore), unit: "KiB" });
@@ -162,6 +165,13 @@ export function formatDomain(
         });
       if (def.sysinfo) formatSysinfo(w, def.sysinfo);
       formatOs(w, def.os);
+      if (def.idmap) {
+        const m = def.idmap;
+        w.elem("idmap", undefined, () => {
+          for (const u of m.uids) w.empty("uid", { start: u.start, target: u.target, count: u.count });
+          for (const g of m.gids) w.empty("gid", { start: g.start, target: g.target, count: g.count });
+        });
+      }
       if (def.features) formatFeatures(w, def.features);
       if (def.cpu) formatCpu(w, def.cpu);
       formatClock(w, def.clock);

@@ -4,16 +4,21 @@
 import type { XmlElement } from "../xml.ts";
 import { VirtError } from "../../util/errors/index.ts";
 import { placeOf } from "../typed-read.ts";
-import type { CpuDef, CpuFeature, CpuTopology, NumaCell } from "./types.ts";
+import type { CpuDef, CpuFeature, CpuTopology, NumaCache, NumaCell, NumaInterconnect } from "./types.ts";
 import {
   bitmapAttr,
   enumAttr,
   invalidAttr,
   missingAttr,
+  missingChild,
   onOff,
+  parseUInt,
   reqEnum,
+  reqStr,
   reqUInt,
   sizeAttr,
+  toBytes,
+  toKiB,
   str,
   structural,
   uintAttr,
@@ -53,12 +58,7 @@ function parseMaxPhysAddr(el: XmlElement): NonNullable<CpuDef["maxphysaddr"]> {
       "CPU maximum physical address bits number specification cannot be used with mode='passthrough'",
     );
   }
-  if (mode === "emulate" && bits === undefined) {
-    throw unsupported(
-      el,
-      "if using CPU maximum physical address mode='emulate', bits=N must be specified too",
-    );
-  }
+  // mode='emulate' without bits leaves the width to QEMU (host-phys-bits=off), as libvirt 11 does
   if (mode === "emulate" && limit !== undefined) {
     throw unsupported(
       el,
@@ -82,10 +82,21 @@ function parseCell(el: XmlElement, index: number, seen: Set<number>, count: numb
   const cell: NumaCell = { id, memory };
   const cpus = bitmapAttr(el, "cpus");
   if (cpus !== undefined) cell.cpus = cpus;
-  const access = enumAttr(el, "memAccess", ["shared", "private"] as const);
-  if (access) cell.memAccess = access;
+  const accessValue = el.attr("memAccess");
+  if (accessValue !== undefined) {
+    if (accessValue !== "shared" && accessValue !== "private") {
+      throw new VirtError(
+        "DOMAIN_XML_ATTR_ENUM_INVALID",
+        { attribute: "memAccess", element: "cell", value: accessValue },
+        { ...placeOf(el, "memAccess") },
+      );
+    }
+    cell.memAccess = accessValue;
+  }
   const discard = yesNo(el, "discard");
   if (discard !== undefined) cell.discard = discard;
+  const caches = el.all("cache").map(parseNumaCache);
+  if (caches.length > 0) cell.caches = caches;
   const dist = el.child("distances");
   if (dist) {
     cell.distances = dist.all("sibling").map((s) => {
@@ -97,6 +108,77 @@ function parseCell(el: XmlElement, index: number, seen: Set<number>, count: numb
     });
   }
   return cell;
+}
+
+/** A cell's `<cache>` (virNumaCacheParse): size scaled to KiB, line to bytes. */
+function parseNumaCache(el: XmlElement): NumaCache {
+  const level = reqUInt(el, "level", { hex: false });
+  const associativity = reqEnum(el, "associativity", ["none", "direct", "full"] as const);
+  const policy = reqEnum(el, "policy", ["none", "writeback", "writethrough"] as const);
+  const sizeEl = el.child("size");
+  if (!sizeEl) throw missingChild(el, "size");
+  const sizeValue = reqStr(sizeEl, "value");
+  const size = toKiB(sizeValue, sizeEl.attr("unit"));
+  if (size === undefined) throw invalidAttr(sizeEl, "value", sizeValue, "expected a size");
+  let line = 0;
+  const lineEl = el.child("line");
+  if (lineEl) {
+    const v = reqStr(lineEl, "value");
+    const b = toBytes(v, lineEl.attr("unit"));
+    if (b === undefined) throw invalidAttr(lineEl, "value", v, "expected a size");
+    line = b;
+  }
+  return { level, associativity, policy, size, line };
+}
+
+/** `<interconnects>`' latencies and bandwidths in document order (bandwidth scaled to KiB). */
+function parseInterconnects(el: XmlElement, cells: readonly NumaCell[]): NumaInterconnect[] {
+  const out: NumaInterconnect[] = [];
+  for (const c of el.children) {
+    if (c.name !== "latency" && c.name !== "bandwidth") continue;
+    const initiator = reqUInt(c, "initiator", { hex: false });
+    const target = reqUInt(c, "target", { hex: false });
+    const cache = uintAttr(c, "cache", { hex: false }) ?? 0;
+    const type = reqEnum(c, "type", ["access", "read", "write"] as const);
+    const raw = reqStr(c, "value");
+    const value = c.name === "bandwidth" ? toKiB(raw, c.attr("unit")) : parseUInt(raw, false);
+    if (value === undefined) throw invalidAttr(c, "value", raw, "expected a non-negative number");
+    if (initiator >= cells.length || target >= cells.length)
+      throw structural(c, `'${c.name}' names a NUMA cell that does not exist`);
+    if (cache > 0 && !(cells.find((x) => x.id === target)?.caches ?? []).some((k) => k.level === cache))
+      throw structural(c, `'cache' of '${c.name}' names a cache level the target cell does not have`);
+    out.push({ kind: c.name, initiator, target, cache, type, value });
+  }
+  return out;
+}
+
+/**
+ * libvirt's distance table (virDomainNumaDefNodeDistanceParseXML): a cell that has distances,
+ * or is named as a sibling, gets its local distance 10; a distance given one way is taken the
+ * other way too unless that one is given; each cell's list is written by sibling id. Cells are
+ * read in document order, as libvirt does.
+ */
+function fillNumaDistances(cells: NumaCell[]): void {
+  const table = new Map<number, Map<number, number>>();
+  const row = (id: number): Map<number, number> => {
+    let r = table.get(id);
+    if (!r) {
+      r = new Map([[id, 10]]);
+      table.set(id, r);
+    }
+    return r;
+  };
+  for (const c of cells) {
+    for (const d of c.distances ?? []) {
+      row(c.id).set(d.id, d.value);
+      const back = row(d.id);
+      if (!back.has(c.id)) back.set(c.id, d.value);
+    }
+  }
+  for (const c of cells) {
+    const r = table.get(c.id);
+    if (r) c.distances = [...r].sort((a, b) => a[0] - b[0]).map(([id, value]) => ({ id, value }));
+  }
 }
 
 export function parseCpu(el: XmlElement): CpuDef {
@@ -158,9 +240,16 @@ export function parseCpu(el: XmlElement): CpuDef {
   if (numa) {
     const ids = new Set<number>();
     const els = numa.all("cell");
-    const cells = els.map((c, i) => parseCell(c, i, ids, els.length)).sort((a, b) => a.id - b.id);
+    const parsed = els.map((c, i) => parseCell(c, i, ids, els.length));
+    fillNumaDistances(parsed);
+    const cells = parsed.sort((a, b) => a.id - b.id);
     if (cells.length === 0) throw structural(numa, "<numa> needs at least one <cell>");
     cpu.numa = { cells };
+    const ic = numa.child("interconnects");
+    if (ic) {
+      const interconnects = parseInterconnects(ic, cells);
+      if (interconnects.length > 0) cpu.numa.interconnects = interconnects;
+    }
   }
   return cpu;
 }

@@ -46,7 +46,7 @@ function parseBinary(el: XmlElement): FilesystemBinary {
   return b;
 }
 
-function idmapEntries(el: XmlElement, name: string): IdMapEntry[] {
+export function idmapEntries(el: XmlElement, name: string): IdMapEntry[] {
   return el.all(name).map((e) => ({
     start: reqUInt(e, "start", { hex: false, max: 0xffffffff }),
     target: reqUInt(e, "target", { hex: false, max: 0xffffffff }),

@@ -22,6 +22,7 @@ import type {
 } from "./types.ts";
 import {
   bitmapAttr,
+  missingAttr,
   enumAttr,
   enumText,
   intAttr,
@@ -132,6 +133,39 @@ export function parseVcpu(el: XmlElement | undefined): Vcpu {
   return vcpu;
 }
 
+/**
+ * `<vcpus>` (virDomainVcpuParse and its post-parse): each listed vCPU's state; the enabled
+ * ones make `current`. A vCPU left out is disabled and hotpluggable; an enabled one is not
+ * hotpluggable unless it says so, and a disabled one must be.
+ */
+export function parseVcpus(el: XmlElement, vcpu: Vcpu): void {
+  const states: { enabled: boolean; hotpluggable?: boolean; order?: number }[] = Array.from(
+    { length: vcpu.count },
+    () => ({ enabled: false }),
+  );
+  for (const v of el.all("vcpu")) {
+    const id = reqUInt(v, "id", { hex: false });
+    if (id >= vcpu.count) throw structural(v, `vcpu id '${id}' is out of range of maximum vcpu count`);
+    if (!v.hasAttr("enabled")) throw missingAttr(v, "enabled");
+    const s: { enabled: boolean; hotpluggable?: boolean; order?: number } = {
+      enabled: yesNo(v, "enabled") ?? false,
+    };
+    const hp = yesNo(v, "hotpluggable");
+    if (hp !== undefined) s.hotpluggable = hp;
+    const order = uintAttr(v, "order", { hex: false });
+    if (order !== undefined && order !== 0) s.order = order;
+    states[id] = s;
+  }
+  vcpu.vcpus = states.map((s, i) => {
+    if (s.hotpluggable === false && !s.enabled)
+      throw structural(el, `vcpu '${i}' is both offline and not hotpluggable`);
+    return { ...s, hotpluggable: s.hotpluggable ?? !s.enabled };
+  });
+  const online = vcpu.vcpus.filter((s) => s.enabled).length;
+  if (online < vcpu.count) vcpu.current = online;
+  else delete vcpu.current;
+}
+
 const NUMA_MODES = ["strict", "preferred", "interleave", "restrictive"] as const;
 
 export function parseNumatune(el: XmlElement): Numatune {
@@ -167,6 +201,38 @@ export function parseNumatune(el: XmlElement): Numatune {
   return nt;
 }
 
+/**
+ * The placement rules libvirt applies while parsing `<vcpu>` and `<numatune>`: a `<numatune>
+ * <memory>` without placement or nodeset follows the vCPU placement, `placement='auto'` memory
+ * drops any nodeset (numad chooses), an automatic vCPU placement without `<numatune>` means
+ * automatic memory placement too, and automatic memory placement makes the vCPUs follow it
+ * unless the vCPUs, the emulator or an I/O thread are pinned somewhere.
+ */
+export function resolveNumaPlacement(def: DomainDef): void {
+  const vcpu = def.vcpu;
+  // with placement='auto' libvirt does not read cpuset at all
+  if (vcpu.placement === "auto") delete vcpu.cpuset;
+  const vcpuStatic = vcpu.placement !== "auto";
+  const nt = def.numatune;
+  let memory = nt?.memory;
+  if (!memory && !vcpuStatic) {
+    memory = { mode: "strict", placement: "auto" };
+    if (nt) nt.memory = memory;
+    else def.numatune = { memory, memnodes: [] };
+  }
+  if (!memory) return;
+  memory.mode ??= "strict";
+  memory.placement ??= memory.nodeset !== undefined || vcpuStatic ? "static" : "auto";
+  if (memory.placement !== "auto") return;
+  delete memory.nodeset;
+  const pinned =
+    vcpu.cpuset !== undefined ||
+    (def.cputune?.vcpupin.length ?? 0) > 0 ||
+    def.cputune?.emulatorpin !== undefined ||
+    (def.cputune?.other.some((e) => e.name === "iothreadpin") ?? false);
+  if (!pinned) vcpu.placement = "auto";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Features
 // ---------------------------------------------------------------------------------------------
@@ -186,9 +252,7 @@ function parseHyperv(el: XmlElement): NonNullable<DomainFeatures["hyperv"]> {
   if (mode !== undefined) out.mode = mode;
   for (const c of el.children) {
     c.markAllUsed();
-    const f: { name: string; state?: boolean; value?: string; attrs?: Record<string, string> } = {
-      name: c.name,
-    };
+    const f: NonNullable<DomainFeatures["hyperv"]>["features"][number] = { name: c.name };
     const attrs: Record<string, string> = {};
     for (const a of c.attrs) {
       if (a.name === "state") f.state = a.value === "on";
@@ -196,6 +260,13 @@ function parseHyperv(el: XmlElement): NonNullable<DomainFeatures["hyperv"]> {
       else attrs[a.name] = a.value;
     }
     if (Object.keys(attrs).length > 0) f.attrs = attrs;
+    // stimer's <direct/>, tlbflush's <direct/> and <extended/>
+    if (c.children.length > 0) {
+      f.sub = c.children.map((d) => {
+        const state = d.attr("state");
+        return state === undefined ? { name: d.name } : { name: d.name, state: state === "on" };
+      });
+    }
     out.features.push(f);
   }
   return out;

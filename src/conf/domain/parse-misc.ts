@@ -321,6 +321,10 @@ export function parseMemoryDevice(el: XmlElement): MemoryDeviceDef {
     model: reqEnum(el, "model", ["dimm", "nvdimm", "virtio-pmem", "virtio-mem", "sgx-epc"] as const),
     target: parseMemTarget(target),
   };
+  if (m.model === "virtio-mem") {
+    const dynamicMemslots = yesNo(target, "dynamicMemslots");
+    if (dynamicMemslots !== undefined) m.target.dynamicMemslots = dynamicMemslots;
+  }
   const access = enumAttr(el, "access", ["shared", "private"] as const);
   if (access) m.access = access;
   const discard = yesNo(el, "discard");

@@ -4,7 +4,8 @@
  */
 import { parseXml, unusedWarnings, type XmlElement, type XmlWarning } from "../xml.ts";
 import { VirtError, toVirtError } from "../../util/errors/index.ts";
-import type { DomainDef, DomainFacts, DomainVirtType } from "./types.ts";
+import type { DomainDef, DomainFacts, DomainVirtType, IdMapEntry } from "./types.ts";
+import { idmapEntries } from "./parse-fs.ts";
 import {
   parseClock,
   parseFeatures,
@@ -12,6 +13,8 @@ import {
   parseLifecycle,
   parseMemoryBacking,
   parseNumatune,
+  parseVcpus,
+  resolveNumaPlacement,
   parsePm,
   parseSeclabel,
   parseVcpu,
@@ -36,7 +39,7 @@ import { applyDefaults } from "./defaults.ts";
 import { parseQemuNamespace } from "./parse-qemu-ns.ts";
 import { validateDomain } from "./validate.ts";
 import { validateStorageCaps } from "./validate-storage.ts";
-import { parseBlkiotune, parseCputune } from "./tune.ts";
+import { parseBlkiotune, parseCputune, parseThreadSched } from "./tune.ts";
 import { withStatusAliases } from "./parse-address.ts";
 import { parseSysinfo } from "./sysinfo.ts";
 import { parseThrottleGroups } from "./throttle.ts";
@@ -201,6 +204,8 @@ export function readDomain(root: XmlElement): DomainDef {
     devices: parseDevices(root.child("devices")),
     seclabels: root.all("seclabel").map(parseSeclabel),
   };
+  const vcpus = root.child("vcpus");
+  if (vcpus) parseVcpus(vcpus, def.vcpu);
   const id = str(root, "id");
   if (id !== undefined && /^[0-9]+$/.test(id)) def.id = Number(id);
   const uuid = root.child("uuid");
@@ -216,11 +221,20 @@ export function readDomain(root: XmlElement): DomainDef {
   parseMemory(root, def);
   parseIothreads(root, def);
   const cputune = root.child("cputune");
-  if (cputune) def.cputune = parseCputune(cputune);
+  if (cputune) {
+    def.cputune = parseCputune(cputune);
+    const ids = root.child("iothreadids")?.all("iothread");
+    parseThreadSched(
+      cputune,
+      def,
+      ids?.map((t) => Number(t.attr("id"))),
+    );
+  }
   const throttleGroups = root.child("throttlegroups");
   if (throttleGroups) def.throttleGroups = parseThrottleGroups(throttleGroups);
   const numatune = root.child("numatune");
   if (numatune) def.numatune = parseNumatune(numatune);
+  resolveNumaPlacement(def);
   const resource = root.child("resource");
   if (resource) def.resource = parseResource(resource);
   const sysinfoEls = root.all("sysinfo");
@@ -229,6 +243,8 @@ export function readDomain(root: XmlElement): DomainDef {
     def.sysinfo = parseSysinfo(sysinfoEls, domainUuid);
     def.uuid = domainUuid.value;
   }
+  const idmap = root.child("idmap");
+  if (idmap) def.idmap = parseDomainIdmap(idmap);
   const features = root.child("features");
   if (features) def.features = parseFeatures(features);
   const cpu = root.child("cpu");
@@ -243,6 +259,20 @@ export function readDomain(root: XmlElement): DomainDef {
   const qemu = parseQemuNamespace(root);
   if (qemu) def.qemu = qemu;
   return def;
+}
+
+/**
+ * The domain's `<idmap>` (virDomainIdmapDefParseXML): each list sorted by start, and a list
+ * must map the container's root (start 0).
+ */
+function parseDomainIdmap(el: XmlElement): NonNullable<DomainDef["idmap"]> {
+  const list = (name: "uid" | "gid"): IdMapEntry[] => {
+    const entries = idmapEntries(el, name).sort((a, b) => a.start - b.start);
+    if (entries.length > 0 && entries[0]!.start !== 0)
+      throw structural(el, `the container's root ${name} 0 is not mapped`);
+    return entries;
+  };
+  return { uids: list("uid"), gids: list("gid") };
 }
 
 export function parseDomain(

@@ -260,8 +260,11 @@ export const UNITS = [
   "EB",
 ] as const;
 
-/** The largest KiB value we accept (libvirt: what fits in unsigned long long bytes; we keep it exact). */
-const MAX_KIB = Math.floor(Number.MAX_SAFE_INTEGER / 1024);
+/**
+ * The largest KiB value we accept: libvirt's limit, a byte count that fits a signed 64-bit
+ * integer (LLONG_MAX >> 10, which is also the largest exact JavaScript integer).
+ */
+const MAX_KIB = Number.MAX_SAFE_INTEGER;
 
 /**
  * Converts `value` in `unit` (default KiB) to KiB, rounding up. Returns undefined for a bad unit
@@ -276,6 +279,14 @@ export function toKiB(value: string, unit: string | undefined): number | undefin
   const kib = (bytes + 1023n) / 1024n;
   if (kib > BigInt(MAX_KIB)) return undefined;
   return Number(kib);
+}
+
+/** `value` in `unit` (default bytes) as bytes, or undefined for a bad unit or number. */
+export function toBytes(value: string, unit: string | undefined): number | undefined {
+  const factor = UNIT_BYTES[(unit ?? "b").toLowerCase()];
+  const n = parseUInt(value, false);
+  if (factor === undefined || n === undefined || n * factor > Number.MAX_SAFE_INTEGER) return undefined;
+  return n * factor;
 }
 
 /** `<el unit=...>N</el>` → KiB. `unitAttr` names the unit attribute (default `unit`). */

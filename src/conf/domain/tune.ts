@@ -5,9 +5,20 @@
  * iothreadsched, cachetune, memorytune) is kept verbatim in document order after them.
  */
 import type { XmlElement, XmlWriter } from "../xml.ts";
-import type { Blkiotune, BlkioDevice, Cputune, RawXmlElement } from "./types.ts";
+import { VirtError } from "../../util/errors/index.ts";
+import type { Blkiotune, BlkioDevice, Cputune, DomainDef, RawXmlElement, ThreadSched } from "./types.ts";
 import { rawElement } from "./parse-general.ts";
-import { bitmapAttr, invalidText, reqUInt, structural, uintText } from "./reader.ts";
+import { parseBitmap } from "./bitmap.ts";
+import {
+  bitmapAttr,
+  intAttr,
+  invalidText,
+  missingAttr,
+  reqEnum,
+  reqUInt,
+  structural,
+  uintText,
+} from "./reader.ts";
 
 /** libvirt's CFS bounds (qemu_driver.c QEMU_SCHED_*): period 1000..1000000 us, quota -1 or 1000..17592186044415. */
 export const CFS_PERIOD_MIN = 1000;
@@ -17,7 +28,15 @@ export const CFS_QUOTA_MAX = 17592186044415;
 
 const PERIODS = ["period", "global_period", "emulator_period", "iothread_period"] as const;
 const QUOTAS = ["quota", "global_quota", "emulator_quota", "iothread_quota"] as const;
-const MODELLED = new Set<string>(["shares", ...PERIODS, ...QUOTAS, "vcpupin", "emulatorpin"]);
+const MODELLED = new Set<string>([
+  "shares",
+  ...PERIODS,
+  ...QUOTAS,
+  "vcpupin",
+  "emulatorpin",
+  "vcpusched",
+  "iothreadsched",
+]);
 
 function signedText(el: XmlElement): number {
   const v = el.content;
@@ -72,6 +91,52 @@ export function parseCputune(el: XmlElement): Cputune {
   return ct;
 }
 
+const SCHEDULERS = ["batch", "idle", "fifo", "rr"] as const;
+
+/**
+ * `<vcpusched>` and `<iothreadsched>` of `<cputune>` against the domain's vCPUs and I/O threads
+ * (virDomainVcpuThreadSchedParse / virDomainIOThreadSchedParse): each element's set gives its
+ * threads the scheduler; vCPUs beyond the maximum are ignored, an I/O thread that does not exist
+ * is an error, and no thread may be named twice.
+ */
+export function parseThreadSched(el: XmlElement, def: DomainDef, iothreadIds?: readonly number[]): void {
+  const ct = def.cputune;
+  if (!ct) return;
+  // the I/O threads are <iothreadids>' ids when given, else 1..<iothreads>
+  const iothreads = new Set(iothreadIds ?? Array.from({ length: def.iothreads ?? 0 }, (_, i) => i + 1));
+  const read = (kind: "vcpu" | "iothread"): ThreadSched[] => {
+    const byId = new Map<number, ThreadSched>();
+    for (const s of el.all(`${kind}sched`)) {
+      const attr = `${kind}s`;
+      if (!s.hasAttr(attr)) throw missingAttr(s, attr);
+      const ids = parseBitmap(bitmapAttr(s, attr) ?? "") ?? [];
+      const scheduler = reqEnum(s, "scheduler", SCHEDULERS);
+      let priority: number | undefined;
+      if (scheduler === "fifo" || scheduler === "rr") {
+        if (!s.hasAttr("priority")) throw missingAttr(s, "priority");
+        priority = intAttr(s, "priority", { min: -2147483648, max: 2147483647 });
+      }
+      for (const id of ids) {
+        if (kind === "vcpu" && id >= def.vcpu.count) continue;
+        if (kind === "iothread" && !iothreads.has(id))
+          throw new VirtError("DOMAIN_IOTHREADSCHED_UNKNOWN", { id }, { xpath: s.xpath });
+        if (byId.has(id))
+          throw new VirtError(
+            "DOMAIN_THREADSCHED_OVERLAP",
+            { element: `${kind}sched`, attribute: attr },
+            { xpath: s.xpath },
+          );
+        byId.set(id, { id, scheduler, ...(priority !== undefined ? { priority } : {}) });
+      }
+    }
+    return [...byId.values()].sort((a, b) => a.id - b.id);
+  };
+  const vcpusched = read("vcpu");
+  const iothreadsched = read("iothread");
+  if (vcpusched.length > 0) ct.vcpusched = vcpusched;
+  if (iothreadsched.length > 0) ct.iothreadsched = iothreadsched;
+}
+
 const DEVICE_FIELDS = [
   "weight",
   "read_iops_sec",
@@ -117,6 +182,8 @@ function cputuneEmpty(ct: Cputune): boolean {
     [...PERIODS, ...QUOTAS].every((k) => !ct[k]) &&
     ct.vcpupin.length === 0 &&
     ct.emulatorpin === undefined &&
+    (ct.vcpusched?.length ?? 0) === 0 &&
+    (ct.iothreadsched?.length ?? 0) === 0 &&
     ct.other.length === 0
   );
 }
@@ -138,7 +205,17 @@ export function formatCputune(w: XmlWriter, ct: Cputune): void {
     }
     for (const p of ct.vcpupin) w.empty("vcpupin", { vcpu: p.vcpu, cpuset: p.cpuset });
     if (ct.emulatorpin !== undefined) w.empty("emulatorpin", { cpuset: ct.emulatorpin });
-    for (const o of ct.other) formatRaw(w, o);
+    // libvirt: pins, then one scheduler element per thread, then cache and memory tuning
+    const late = (o: RawXmlElement): boolean => o.name === "cachetune" || o.name === "memorytune";
+    for (const o of ct.other) if (!late(o)) formatRaw(w, o);
+    for (const [name, list] of [
+      ["vcpu", ct.vcpusched],
+      ["iothread", ct.iothreadsched],
+    ] as const) {
+      for (const t of list ?? [])
+        w.empty(`${name}sched`, { [`${name}s`]: t.id, scheduler: t.scheduler, priority: t.priority });
+    }
+    for (const o of ct.other) if (late(o)) formatRaw(w, o);
   });
 }
 

@@ -153,6 +153,14 @@ export interface DeviceCommon {
 // Memory
 // ---------------------------------------------------------------------------------------------
 
+/** The scheduler of one vCPU or I/O thread (`<vcpusched>`, `<iothreadsched>`). */
+export interface ThreadSched {
+  id: number;
+  scheduler: "batch" | "idle" | "fifo" | "rr";
+  /** fifo and rr only */
+  priority?: number;
+}
+
 /** `<cputune>` */
 export interface Cputune {
   shares?: number;
@@ -168,6 +176,10 @@ export interface Cputune {
   vcpupin: { vcpu: number; cpuset: string }[];
   /** `<emulatorpin cpuset=>` */
   emulatorpin?: string;
+  /** `<vcpusched>` per vCPU id (ascending): libvirt keeps a scheduler per thread */
+  vcpusched?: ThreadSched[];
+  /** `<iothreadsched>` per I/O thread id (ascending) */
+  iothreadsched?: ThreadSched[];
   /** The children tvirt does not model, verbatim. */
   other: RawXmlElement[];
 }
@@ -247,6 +259,11 @@ export interface Vcpu {
   placement?: "static" | "auto";
   cpuset?: string;
   current?: number;
+  /**
+   * `<vcpus><vcpu id= enabled= hotpluggable= order=/>`: the state of each vCPU by id, when the
+   * XML gives it (it then decides `current`); hotpluggable defaults to no for an enabled vCPU.
+   */
+  vcpus?: { enabled: boolean; hotpluggable: boolean; order?: number }[];
 }
 
 export type NumaMode = "strict" | "preferred" | "interleave" | "restrictive";
@@ -314,11 +331,35 @@ export interface NumaCell {
   memAccess?: MemoryAccessMode;
   discard?: boolean;
   distances?: NumaDistance[];
+  /** `<cache level= associativity= policy=><size/><line/></cache>` (HMAT memory side caches) */
+  caches?: NumaCache[];
+}
+
+/** A memory side cache of a NUMA cell: size in KiB, line in bytes (0 = not given). */
+export interface NumaCache {
+  level: number;
+  associativity: "none" | "direct" | "full";
+  policy: "none" | "writeback" | "writethrough";
+  size: number;
+  line: number;
+}
+
+/** `<latency>` / `<bandwidth>` of `<interconnects>`: value in ns or KiB/s. */
+export interface NumaInterconnect {
+  kind: "latency" | "bandwidth";
+  initiator: number;
+  target: number;
+  /** cache level of the target, 0 for its memory */
+  cache: number;
+  type: "access" | "read" | "write";
+  value: number;
 }
 
 /** `<numa>` inside `<cpu>` */
 export interface CpuNuma {
   cells: NumaCell[];
+  /** HMAT latencies and bandwidths, in document order */
+  interconnects?: NumaInterconnect[];
 }
 
 /** `<cpu mode= match= check= migratable= deprecated_features=>` */
@@ -420,7 +461,14 @@ export interface DomainFeatures {
   /** `<hyperv mode=>` children kept as name → state/value (in document order) */
   hyperv?: {
     mode?: string;
-    features: { name: string; state?: boolean; value?: string; attrs?: Record<string, string> }[];
+    features: {
+      name: string;
+      state?: boolean;
+      value?: string;
+      attrs?: Record<string, string>;
+      /** `<stimer><direct state=/>`, `<tlbflush><direct/><extended/>`: sub-features in order */
+      sub?: { name: string; state?: boolean }[];
+    }[];
   };
   /** `<kvm>` children: name → state */
   kvm?: { features: { name: string; state?: boolean; attrs?: Record<string, string> }[] };
@@ -1465,6 +1513,8 @@ export interface MemoryDeviceDef extends DeviceCommon {
     current?: number;
     readonly?: boolean;
     address?: number;
+    /** virtio-mem `<target dynamicMemslots=>`: QEMU may use several memslots for the device */
+    dynamicMemslots?: boolean;
   };
 }
 
@@ -1686,6 +1736,8 @@ export interface DomainDef {
   /** `<sysinfo>` elements (SMBIOS tables, fw_cfg files), in document order. */
   sysinfo?: SysinfoDef[];
   os: OsDef;
+  /** `<idmap>` of a container guest: uid and gid ranges, each sorted by start */
+  idmap?: { uids: IdMapEntry[]; gids: IdMapEntry[] };
   features?: DomainFeatures;
   cpu?: CpuDef;
   clock: Clock;

@@ -129,6 +129,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     // testutilsqemu's nbd_tls_x509_cert_dir
     nbdTLS: { enabled: false, x509certdir: "/etc/pki/libvirt-nbd" },
     hostNumaNodes: [0, 1, 2, 3],
+    // qemuxmlconftest.c fakes the numad advice for placement='auto' as host nodes 0-3
+    autoNodeset: [0, 1, 2, 3],
     // linux-basic: 16 CPUs, four per node
     hostCpuNode: (cpu) => (cpu >= 0 && cpu < 16 ? Math.floor(cpu / 4) : undefined),
     allocatePort: (kind) =>
@@ -152,6 +154,8 @@ export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): C
     vsockAutoCid: 42,
     passtSocket: (alias) => `/var/run/libvirt/qemu/passt/${short}-${alias}.socket`,
     incoming: options.incoming,
-    now: Date.UTC(2025, 0, 1),
+    // libvirt's harness mocks time() as 1234567890 and runs in TZ VIR00:30 (UTC-0:30)
+    now: 1234567890 * 1000,
+    localOffsetFromUtc: -1800,
   };
 }

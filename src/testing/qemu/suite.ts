@@ -29,6 +29,7 @@ import { parseArgsFile } from "../../drivers/qemu/command/argsfile.ts";
 import type { CommandContext } from "../../drivers/qemu/command/types.ts";
 import type { DomainFacts, HostAudioFacts } from "../../conf/domain/types.ts";
 import { type CaseResult, type Expectation, runCase, type Verdict } from "./conformance-case.ts";
+import { harnessHostCpu } from "./host-cpus.ts";
 import { VirErrorNumber } from "../../util/errors/index.ts";
 import { sampleShapedView, x86Outputs } from "../libvirt-suite.ts";
 import { readRealQemuRecord, realQemuDocSection, type RealQemuRecord } from "./accept/suite-real-record.ts";
@@ -287,6 +288,8 @@ export interface HarnessDeclaration {
   migrateFd?: number;
   /** `ARG_NBDKIT_CAPS`: the fake nbdkit's flags (`QEMU_NBDKIT_CAPS_PLUGIN_CURL`). */
   nbdkitCaps?: readonly string[];
+  /** `ARG_CAPS_HOST_CPU_MODEL`'s value: the faked host CPU (`QEMU_CPU_DEF_HASWELL`). */
+  hostCpu?: string;
 }
 
 /**
@@ -435,6 +438,7 @@ export function harnessDeclarations(conftestC: string): Map<string, HarnessDecla
     const nbdkitCaps = macro.includes("NBDKIT")
       ? [...body.matchAll(/QEMU_NBDKIT_CAPS_(?!LAST)\w+/g)].map((x) => x[0])
       : [];
+    const hostCpu = /\bARG_CAPS_HOST_CPU_MODEL\s*,\s*(\w+)/.exec(body)?.[1];
     const quiet = config.size + env.size + args.length + capsAdd.length + capsDel.length === 0;
     if (expect === undefined && quiet) continue;
     const migrateFrom = /\bARG_MIGRATE_FROM\s*,\s*"([^"]*)"/.exec(body)?.[1];
@@ -449,6 +453,7 @@ export function harnessDeclarations(conftestC: string): Map<string, HarnessDecla
       capsAdd,
       capsDel,
       ...(nbdkitCaps.length > 0 ? { nbdkitCaps } : {}),
+      ...(hostCpu !== undefined ? { hostCpu } : {}),
     });
   }
   return out;
@@ -546,7 +551,9 @@ export function harnessTweak(d: HarnessDeclaration | undefined): {
   for (const a of d.args) {
     if (a === "ARG_MIGRATE_FD" && d.migrateFrom !== undefined) continue;
     if (a === "ARG_NBDKIT_CAPS" && d.config.storageUseNbdkit !== undefined) continue;
-    unapplied.push(`declaration ${a}`);
+    const hostModelCpu = a === "ARG_CAPS_HOST_CPU_MODEL" ? harnessHostCpu(d.hostCpu) : undefined;
+    if (hostModelCpu) changes.push((ctx) => ({ ...ctx, hostModelCpu }));
+    else unapplied.push(`declaration ${a}`);
   }
   if (Object.keys(audioEnv).length > 0) hostAudio.env = audioEnv;
   const factsTweak =

@@ -431,6 +431,26 @@ export const domainErrors = {
     kind: "user",
     template: "'sibling_id {sibling}' does not refer to a valid cell within NUMA 'cell id {cell}'",
   },
+  /** libvirt's virXMLPropEnum wording for an attribute value outside its enumeration. */
+  DOMAIN_XML_ATTR_ENUM_INVALID: {
+    vir: "XML_ERROR",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Invalid value for attribute '{attribute}' in element '{element}': '{value}'.",
+  },
+  /** vcpusched/iothreadsched naming a thread another one of them already set. */
+  DOMAIN_THREADSCHED_OVERLAP: {
+    vir: "XML_DETAIL",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "'{element}' attributes '{attribute}' must not overlap",
+  },
+  DOMAIN_IOTHREADSCHED_UNKNOWN: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "DOMAIN",
+    kind: "user",
+    template: "Cannot find 'iothread' : {id}",
+  },
   DOMAIN_HUGEPAGES_TWO_MASTERS: {
     vir: "XML_DETAIL",
     domain: "DOMAIN",

@@ -126,6 +126,13 @@ export const qemuErrors = {
     kind: "user",
     template: "Unsupported nvram format '{format}'",
   },
+  /** A memory size too large to round up to QEMU's alignment (qemuDomainAlignMemorySizes). */
+  QEMU_CMD_MEMORY_ALIGN_OVERFLOW: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "{what} overflowed after alignment",
+  },
   QEMU_CMD_UNSUPPORTED: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

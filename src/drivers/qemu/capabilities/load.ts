@@ -167,6 +167,8 @@ export function parseCapsXml(
   for (const f of root.all("flag")) flags.add(required(f, "name", document));
   if ((options.impliedFlags ?? true) && version >= MIN_QEMU_VERSION) {
     for (const f of IMPLIED_SINCE_QEMU_6_2) flags.add(f);
+    // JSON -device came with QEMU 7.0: libvirt's 6.2 outputs use key=value
+    if (version < 7000000) flags.delete("device.json");
   }
   const hvf = options.hvf ?? false;
   const accel: Partial<Record<Accel, AccelCaps>> = {};

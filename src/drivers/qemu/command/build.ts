@@ -76,7 +76,18 @@ export class Build {
    */
   addJson(option: string, props: Props | JsonValue): void {
     if (option === "-device" && props instanceof Props) applyDeviceOverrides(this.def, props);
+    // a QEMU without JSON -device (before 7.0) takes the driver,key=value form
+    if (option === "-device" && props instanceof Props && !this.jsonDevice()) {
+      this.args.push(option, deviceKeyValue(props));
+      return;
+    }
     this.args.push(option, props instanceof Props ? props.toString() : toJson(props));
+  }
+
+  /** Whether QEMU takes `-device` as JSON: it says so, or it is 7.0 or newer. */
+  jsonDevice(): boolean {
+    const v = this.ctx.caps.version;
+    return this.has("device.json") || !(v > 0 && v < 7000000);
   }
 
   get machineName(): string {
@@ -123,9 +134,26 @@ export class Build {
   }
 }
 
+/**
+ * `-device` properties in QEMU's key=value syntax: the driver first, booleans as on/off,
+ * commas in values doubled.
+ */
+function deviceKeyValue(props: Props): string {
+  const o = props.toObject();
+  const esc = (v: string): string => v.replace(/,/g, ",,");
+  let s = esc(typeof o.driver === "string" ? o.driver : "");
+  for (const [k, v] of Object.entries(o)) {
+    if (k === "driver" || v === null) continue;
+    const text = typeof v === "boolean" ? (v ? "on" : "off") : typeof v === "object" ? toJson(v) : String(v);
+    s += `,${k}=${esc(text)}`;
+  }
+  return s;
+}
+
 /** The errors the command builders raise. */
 export type BuildErrorCode =
   | "QEMU_CMD_UNSUPPORTED"
+  | "QEMU_CMD_MEMORY_ALIGN_OVERFLOW"
   | "QEMU_CMD_CAPABILITY_MISSING"
   | "QEMU_CMD_INVALID_VALUE"
   | "QEMU_CMD_HUGEPAGE_SIZE_UNAVAILABLE"

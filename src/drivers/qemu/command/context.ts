@@ -37,6 +37,7 @@ export function hostCommandContext(caps: QemuCaps, name: string, root: DriverRoo
       ["LOGNAME", user],
     ],
     privileged,
+    localOffsetFromUtc: -new Date().getTimezoneOffset() * 60,
     // a key for this command line only: the driver passes the one it writes to master-key.aes
     masterKey: randomBytes(32),
     secretValue: (ref, usageType) => lookupSecretValue(root, ref, usageType),

@@ -7,6 +7,7 @@ import type { CpuFeaturePolicy } from "../../../conf/domain/types.ts";
 import type { Build } from "./build.ts";
 import { fail } from "./build.ts";
 import { hostModelCpu } from "../capabilities/cpu-host-model.ts";
+import { mapModel } from "../capabilities/cpu-map.ts";
 import type { HostModelCpu } from "./types.ts";
 
 /** libvirt feature names that QEMU spells differently (x86). */
@@ -28,9 +29,16 @@ export function featureToQemu(name: string): string {
   return FEATURE_TO_QEMU[name] ?? name;
 }
 
+/**
+ * x86 features libvirt leaves out of the guest CPU it starts (virQEMUCapsCPUFilterFeatures):
+ * the resource monitoring ones QEMU cannot emulate and the ones the guest OS switches on.
+ */
+const FILTERED_FEATURES = new Set(["cmt", "mbm_total", "mbm_local", "osxsave", "ospke"]);
+
 function featureArgs(features: readonly { name: string; policy?: CpuFeaturePolicy }[]): string {
   let s = "";
   for (const f of features) {
+    if (FILTERED_FEATURES.has(f.name)) continue;
     const policy = f.policy ?? "require";
     if (policy === "force" || policy === "require") s += `,${featureToQemu(f.name)}=on`;
     else if (policy === "disable" || policy === "forbid") s += `,${featureToQemu(f.name)}=off`;
@@ -75,6 +83,60 @@ function guestHostModel(b: Build): HostModelCpu | undefined {
   return hm && { model: hm.model, features: hm.features };
 }
 
+/** The host CPU model libvirt updates a guest CPU against (virCPUUpdate's host). */
+function hostCpuModel(b: Build): HostModelCpu | undefined {
+  return b.ctx.hostModelCpu ?? guestHostModel(b);
+}
+
+/** Whether the host CPU model has a feature: listed on it, or part of its named model. */
+function hostHasFeature(b: Build, hm: HostModelCpu, name: string): boolean {
+  const f = hm.features.find((x) => x.name === name);
+  if (f) return f.policy !== "disable" && f.policy !== "forbid";
+  const def = b.ctx.caps.cpuDefinitions?.find((d) => d.name === hm.model);
+  return def !== undefined && mapModel(def).features.has(name);
+}
+
+/**
+ * The guest's features after libvirt's x86 update against the host CPU: an `optional` feature
+ * becomes `require` when the host has it and `disable` when not.
+ */
+function resolvedFeatures(
+  b: Build,
+  features: readonly { name: string; policy?: CpuFeaturePolicy }[],
+): { name: string; policy?: CpuFeaturePolicy }[] {
+  if (!features.some((f) => f.policy === "optional")) return [...features];
+  const hm = hostCpuModel(b);
+  if (!hm) {
+    return fail(
+      "QEMU_CMD_HOST_MODEL_UNAVAILABLE",
+      { arch: b.def.os.arch ?? b.ctx.caps.arch, virtType: b.def.type },
+      { xpath: "/domain/cpu/feature/@policy" },
+    );
+  }
+  return features.map((f) =>
+    f.policy === "optional"
+      ? { name: f.name, policy: hostHasFeature(b, hm, f.name) ? "require" : "disable" }
+      : f,
+  );
+}
+
+/**
+ * The host CPU's features with the guest's merged in (x86UpdateHostModel): a guest feature the
+ * host lists changes its policy in place, the others follow the host's.
+ */
+function mergedFeatures(
+  host: readonly { name: string; policy?: CpuFeaturePolicy }[],
+  guest: readonly { name: string; policy?: CpuFeaturePolicy }[],
+): { name: string; policy?: CpuFeaturePolicy }[] {
+  const out = host.map((f) => ({ ...f }));
+  for (const g of guest) {
+    const i = out.findIndex((f) => f.name === g.name);
+    if (i >= 0) out[i] = { ...g };
+    else out.push({ ...g });
+  }
+  return out;
+}
+
 function modelArg(b: Build): string | undefined {
   const cpu = b.def.cpu;
   if (!cpu || (cpu.mode === "custom" && !cpu.model?.name)) {
@@ -111,11 +173,26 @@ function modelArg(b: Build): string | undefined {
       break;
     }
     case "custom":
+      if (cpu.match === "minimum") {
+        // the host CPU model with the guest's features merged in, as host-model does
+        const hm = hostCpuModel(b);
+        if (!hm) {
+          return fail(
+            "QEMU_CMD_HOST_MODEL_UNAVAILABLE",
+            { arch: b.def.os.arch ?? b.ctx.caps.arch, virtType: b.def.type },
+            { xpath: "/domain/cpu/@match" },
+          );
+        }
+        s = hm.model;
+        const vendor = cpu.model?.vendor_id ?? hm.vendorId;
+        if (vendor) s += `,vendor=${vendor}`;
+        return s + featureArgs(mergedFeatures(hm.features, resolvedFeatures(b, cpu.features)));
+      }
       s = cpu.model?.name ?? "";
       break;
   }
   if (cpu.model?.vendor_id && cpu.mode !== "host-model") s += `,vendor=${cpu.model.vendor_id}`;
-  s += featureArgs(cpu.features);
+  s += featureArgs(cpu.mode === "host-model" ? cpu.features : resolvedFeatures(b, cpu.features));
   return s;
 }
 
@@ -165,9 +242,14 @@ export function buildCpu(b: Build): void {
       } else if (name === "vendor_id") {
         flags += `,hv-vendor-id=${hv.attrs?.value ?? hv.value ?? ""}`;
       } else {
-        flags += `,hv-${name}=on`;
-        if (name === "stimer" && (hv.attrs?.direct === "on" || hv.attrs?.direct === "yes"))
-          flags += ",hv-stimer-direct=on";
+        // QEMU spells the enlightenments with dashes (hv-emsr-bitmap, hv-xmm-input)
+        flags += `,hv-${name.replace(/_/g, "-")}=on`;
+        const sub = (n: string): boolean => hv.sub?.some((d) => d.name === n && d.state === true) ?? false;
+        if (name === "stimer" && sub("direct")) flags += ",hv-stimer-direct=on";
+        if (name === "tlbflush") {
+          if (sub("direct")) flags += ",hv-tlbflush-direct=on";
+          if (sub("extended")) flags += ",hv-tlbflush-ext=on";
+        }
       }
     }
   }
@@ -229,7 +311,11 @@ export function buildCpu(b: Build): void {
 
 export function buildSmp(b: Build): void {
   const max = b.def.vcpu.count;
-  const online = b.def.vcpu.current ?? max;
+  // vCPUs that can be hot-plugged are added once QEMU runs, the others are there from the start
+  const listed = b.def.vcpu.vcpus;
+  const online = listed
+    ? listed.filter((v) => v.enabled && !v.hotpluggable).length
+    : (b.def.vcpu.current ?? max);
   let s = `${online}`;
   if (online !== max) s += `,maxcpus=${max}`;
   const t = b.def.cpu?.topology;

@@ -45,7 +45,13 @@ import {
   buildName,
   buildPM,
 } from "./machine.ts";
-import { assignMemorySlots, buildMemory, buildMemoryDevices, buildNuma } from "./memory.ts";
+import {
+  assignMemorySlots,
+  buildMemory,
+  checkAlignedMemorySizes,
+  buildMemoryDevices,
+  buildNuma,
+} from "./memory.ts";
 import { actualType, buildInterfaces } from "./net.ts";
 import type { CommandContext, QemuCommand } from "./types.ts";
 import { assignUsbAddresses } from "./usb.ts";
@@ -143,13 +149,15 @@ function buildIothreads(b: Build): void {
 /** Builds QEMU's environment and argv. Throws catalogued VirtErrors for what cannot be expressed. */
 export function buildQemuCommand(input: DomainDef, ctx: CommandContext): QemuCommand {
   const def = structuredClone(input);
+  const b = new Build(def, ctx);
+  // libvirt numbers DIMM slots before it names devices: a DIMM's alias is its slot
+  assignMemorySlots(b);
+  checkAlignedMemorySizes(b);
   assignAliases(def);
   assignUsbAddresses(def);
-  const b = new Build(def, ctx);
   buildEnv(b);
   const boot = effectiveBootIndices(b);
   const bootOf = (x: DeviceCommon) => boot.get(x);
-  assignMemorySlots(b);
   const nodes = assignDiskNodes(b);
   preparePflash(b);
   // resolve networks early so lookup failures surface before anything else

@@ -111,13 +111,18 @@ export function buildClock(b: Build): void {
       s = "base=localtime";
       break;
     case "variable": {
+      let adj = typeof c.adjustment === "number" ? c.adjustment : 0;
+      // libvirt turns a local-time basis into an offset from UTC at start
       if (c.basis === "localtime") {
-        fail("QEMU_CMD_UNSUPPORTED", {
-          element: "clock basis='localtime'",
-          reason: "the host's offset from UTC is not known to the builder",
-        });
+        const local = b.ctx.localOffsetFromUtc;
+        if (local === undefined) {
+          fail("QEMU_CMD_UNSUPPORTED", {
+            element: "clock basis='localtime'",
+            reason: "the host's offset from UTC is not known to the builder",
+          });
+        }
+        adj += local;
       }
-      const adj = typeof c.adjustment === "number" ? c.adjustment : 0;
       s = `base=${isoTime((b.ctx.now ?? Date.now()) + adj * 1000)}`;
       break;
     }

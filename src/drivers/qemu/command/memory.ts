@@ -3,7 +3,7 @@
  * memory devices (dimm, nvdimm, virtio-mem, virtio-pmem) and their backends, hugepage mounts,
  * shared/private access, preallocation and host NUMA binding (`host-nodes`/`policy`).
  */
-import type { MemoryDeviceDef, NumaMode } from "../../../conf/domain/types.ts";
+import type { MemoryDeviceDef, NumaCache, NumaMode } from "../../../conf/domain/types.ts";
 import { parseBitmap } from "../../../conf/domain/bitmap.ts";
 import { addAddressProps } from "./address.ts";
 import type { Build } from "./build.ts";
@@ -31,6 +31,7 @@ export function numaCells(b: Build): readonly {
   memAccess?: "shared" | "private";
   discard?: boolean;
   distances?: { id: number; value: number }[];
+  caches?: readonly NumaCache[];
 }[] {
   const cells = b.def.cpu?.numa?.cells ?? [];
   return [...cells].sort((x, y) => x.id - y.id);
@@ -49,6 +50,27 @@ export function initialMemoryKiB(b: Build): number {
     return sum;
   }
   return alignUp(b.def.memory, memoryAlignmentKiB(b));
+}
+
+/**
+ * libvirt's start-time check that the memory sizes still fit once aligned (NUMA cells, initial
+ * and maximum memory, then memory modules): a size above LLONG_MAX bytes is refused.
+ */
+export function checkAlignedMemorySizes(b: Build): void {
+  const max = Number.MAX_SAFE_INTEGER; // LLONG_MAX >> 10 KiB
+  const over = (kib: number, align: number): boolean => alignUp(kib, align) > max;
+  const align = memoryAlignmentKiB(b);
+  numaCells(b).forEach((c, i) => {
+    if (over(c.memory, align))
+      fail("QEMU_CMD_MEMORY_ALIGN_OVERFLOW", { what: `memory size of NUMA node '${i}'` });
+  });
+  if (initialMemoryKiB(b) > max) fail("QEMU_CMD_MEMORY_ALIGN_OVERFLOW", { what: "initial memory size" });
+  if (over(b.def.maxMemory?.size ?? 0, align))
+    fail("QEMU_CMD_MEMORY_ALIGN_OVERFLOW", { what: "maximum memory size" });
+  b.def.devices.memories.forEach((m, i) => {
+    if (m.model !== "nvdimm" && over(m.target.size, memoryModuleAlignmentKiB(b)))
+      fail("QEMU_CMD_MEMORY_ALIGN_OVERFLOW", { what: `size of memory module '${i}'` });
+  });
 }
 
 export function hasMemoryHotplug(b: Build): boolean {
@@ -212,7 +234,10 @@ export function memoryBackendProps(
   const props = new Props();
   let nodemask: number[] | undefined;
   let nvdimmPath: string | undefined;
-  if ((dev?.model === "dimm" || dev?.model === "virtio-mem") && dev.source?.nodemask !== undefined) {
+  if (
+    (dev?.model === "dimm" || dev?.model === "virtio-mem" || dev?.model === "sgx-epc") &&
+    dev.source?.nodemask !== undefined
+  ) {
     nodemask = parseBitmap(dev.source.nodemask);
   }
   if (dev?.model === "nvdimm" || dev?.model === "virtio-pmem") nvdimmPath = dev.source?.path;
@@ -231,7 +256,8 @@ export function memoryBackendProps(
     let memPath: string;
     if (nvdimmPath !== undefined) memPath = nvdimmPath;
     else if (useHugepage) memPath = hugepagePath(b, pagesize);
-    else memPath = `${b.ctx.paths.memoryDir}/${mem.alias}`;
+    // a memory device's file is named after the device, not its backend (memdimm0 → dimm0)
+    else memPath = `${b.ctx.paths.memoryDir}/${dev?.alias ?? mem.alias}`;
     props.set("mem-path", memPath);
     if (nvdimmPath === undefined) props.opt("discard-data", discard);
     if (access) props.set("share", access === "shared");
@@ -247,7 +273,8 @@ export function memoryBackendProps(
   if (dev?.model === "virtio-mem") {
     if (b.has("memory-backend-file.reserve")) props.set("reserve", false);
   } else {
-    props.onlyTrue("prealloc", prealloc);
+    // SGX EPC memory is always preallocated (libvirt's memory-backend-epc)
+    props.onlyTrue("prealloc", prealloc || dev?.model === "sgx-epc");
     props.pos("prealloc-threads", def.memoryBacking?.allocation?.threads);
   }
   props.set("size", BigInt(mem.sizeKiB) * 1024n);
@@ -361,6 +388,58 @@ export function buildMemory(b: Build): void {
   b.add("-overcommit", `mem-lock=${b.def.memoryBacking?.locked === true ? "on" : "off"}`);
 }
 
+/** Whether the guest NUMA has HMAT data: memory side caches or interconnects. */
+function hasHmat(b: Build): boolean {
+  return (
+    (b.def.cpu?.numa?.interconnects?.length ?? 0) > 0 || numaCells(b).some((c) => (c.caches?.length ?? 0) > 0)
+  );
+}
+
+/**
+ * The initiator of a NUMA node for HMAT (virDomainNumaGetNodeInitiator): itself when it has
+ * vCPUs, else the node with the lowest latency to it, else the one with the largest bandwidth;
+ * a node nothing reaches is given node 0, as libvirt's output shows.
+ */
+function nodeInitiator(b: Build, node: number): number {
+  const cell = numaCells(b)[node];
+  if (cell?.cpus !== undefined && cell.cpus !== "") return node;
+  let latency: { value: number; initiator: number } | undefined;
+  let bandwidth: { value: number; initiator: number } | undefined;
+  for (const l of b.def.cpu?.numa?.interconnects ?? []) {
+    if (l.target !== node) continue;
+    if (l.kind === "latency" && (!latency || l.value < latency.value)) latency = l;
+    if (l.kind === "bandwidth" && l.value > (bandwidth?.value ?? 0)) bandwidth = l;
+  }
+  return latency?.initiator ?? bandwidth?.initiator ?? 0;
+}
+
+const HMAT_HIERARCHY = ["memory", "first-level", "second-level", "third-level"];
+const HMAT_POLICY: Record<string, string> = {
+  none: "none",
+  writeback: "write-back",
+  writethrough: "write-through",
+};
+
+/** `-numa hmat-lb` for each interconnect and `-numa hmat-cache` for each cell's cache. */
+function buildHmat(b: Build): void {
+  for (const l of b.def.cpu?.numa?.interconnects ?? []) {
+    const hierarchy = HMAT_HIERARCHY[l.cache] ?? `level-${l.cache}`;
+    const data = `${l.type}-${l.kind}`;
+    const value = l.kind === "latency" ? `latency=${l.value}` : `bandwidth=${l.value}K`;
+    b.add(
+      "-numa",
+      `hmat-lb,initiator=${l.initiator},target=${l.target},hierarchy=${hierarchy},data-type=${data},${value}`,
+    );
+  }
+  numaCells(b).forEach((c, i) => {
+    for (const k of c.caches ?? []) {
+      let arg = `hmat-cache,node-id=${i},size=${k.size}K,level=${k.level},associativity=${k.associativity},policy=${HMAT_POLICY[k.policy]}`;
+      if (k.line) arg += `,line=${k.line}`;
+      b.add("-numa", arg);
+    }
+  });
+}
+
 /** `-numa` nodes with their memory backends. */
 export function buildNuma(b: Build): void {
   const cells = numaCells(b);
@@ -389,6 +468,7 @@ export function buildNuma(b: Build): void {
     if (cell.cpus !== undefined && cell.cpus !== "") {
       for (const part of cell.cpus.split(",")) arg += `,cpus=${part}`;
     }
+    if (hasHmat(b)) arg += `,initiator=${nodeInitiator(b, i)}`;
     if (needBackend) arg += `,memdev=ram-node${i}`;
     else arg += `,mem=${Math.floor(cellMemoryKiB(b, i) / 1024)}`;
     b.add("-numa", arg);
@@ -401,6 +481,7 @@ export function buildNuma(b: Build): void {
       });
     });
   }
+  if (hasHmat(b)) buildHmat(b);
 }
 
 /** libvirt's start-time slot numbers for DIMMs of a domain with memory hotplug (mutates `def`). */
@@ -468,10 +549,18 @@ export function buildMemoryDevices(b: Build): void {
       .pos("requested-size", (dev.target.requested ?? 0) * 1024)
       .opt("uuid", dev.uuid);
     if (dev.target.readonly === true) p.set("unarmed", true);
-    p.set("memdev", `mem${alias}`)
-      .onlyTrue("prealloc", prealloc)
-      .pos("memaddr", dev.target.address)
-      .set("id", alias);
+    p.set("memdev", `mem${alias}`).onlyTrue("prealloc", prealloc).pos("memaddr", dev.target.address);
+    if (dev.target.dynamicMemslots !== undefined) {
+      if (!b.has("virtio-mem-pci.dynamic-memslots")) {
+        fail("QEMU_CMD_CAPABILITY_MISSING", {
+          element: "virtio-mem dynamicMemslots",
+          flag: "virtio-mem-pci.dynamic-memslots",
+          binary: b.ctx.caps.emulator,
+        });
+      }
+      p.set("dynamic-memslots", dev.target.dynamicMemslots);
+    }
+    p.set("id", alias);
     addAddressProps(b, p, dev, `memory device ${alias}`);
     b.addJson("-device", p);
   }
@@ -481,6 +570,15 @@ export function buildMemoryDevices(b: Build): void {
 export function machineMemoryParams(b: Build): string {
   let s = "";
   if (b.def.devices.memories.some((m) => m.model === "nvdimm")) s += ",nvdimm=on";
+  if (hasHmat(b)) {
+    if (!b.has("numa.hmat"))
+      fail("QEMU_CMD_CAPABILITY_MISSING", {
+        element: "HMAT",
+        flag: "numa.hmat",
+        binary: b.ctx.caps.emulator,
+      });
+    s += ",hmat=on";
+  }
   let epc = 0;
   for (const m of b.def.devices.memories) {
     if (m.model !== "sgx-epc") continue;

@@ -235,6 +235,8 @@ export interface CommandContext {
   readonly vsockAutoCid?: number;
   /** Current time (for `<clock offset='variable'>`), ms since the epoch. */
   readonly now?: number;
+  /** The host's local time offset from UTC in seconds (`<clock basis='localtime'>`). */
+  readonly localOffsetFromUtc?: number;
   /** Socket of the virtiofsd libvirt starts for a `<filesystem>` (by device alias). */
   readonly virtiofsSocket?: (fsAlias: string) => string;
   /** Whether a block device path is a host CD-ROM drive (`host_cdrom` driver). */

@@ -187,6 +187,13 @@ export function onlineVcpus(def: DomainDef): number {
 function setOnline(def: DomainDef, n: number): void {
   if (n >= def.vcpu.count) delete def.vcpu.current;
   else def.vcpu.current = n;
+  // virDomainDefSetVcpus: the first n vCPUs are the enabled ones, in no particular order
+  // (a disabled vCPU must stay hot-pluggable)
+  def.vcpu.vcpus = def.vcpu.vcpus?.map((v, i) => ({
+    enabled: i < n,
+    hotpluggable: i < n ? v.hotpluggable : true,
+  }));
+  if (!def.vcpu.vcpus) delete def.vcpu.vcpus;
 }
 
 export function getVcpusFlags(obj: QemuDomainObj, flags: number): number {
