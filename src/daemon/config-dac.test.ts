@@ -35,3 +35,22 @@ test("whom QEMU runs as per instance: tvirt-qemu for system (also with state_roo
   assert.deepEqual(daemonRunAs("system", { qemuUser: "+0", qemuGroup: undefined }), { runAs: null });
   assert.deepEqual(daemonRunAs("session", { qemuUser: "qemu", qemuGroup: undefined }), { runAs: null });
 });
+
+test("qemu.conf's hugetlbfs_mount: one path or a list, absolute only", () => {
+  assert.equal(defaultConfig().hugetlbfsMounts, undefined);
+  assert.deepEqual(conf('hugetlbfs_mount = "/dev/hugepages"\n').hugetlbfsMounts, ["/dev/hugepages"]);
+  const c = conf('hugetlbfs_mount = ["/dev/hugepages2M", "/dev/hugepages1G"]\n');
+  assert.deepEqual(c.hugetlbfsMounts, ["/dev/hugepages2M", "/dev/hugepages1G"]);
+  assert.deepEqual(c.ignored, []);
+  for (const text of [
+    'hugetlbfs_mount = "hugepages"',
+    'hugetlbfs_mount = ["/dev/hp", "rel"]',
+    "hugetlbfs_mount = 2",
+  ])
+    assert.throws(
+      () => conf(text),
+      (e: unknown) =>
+        isVirtError(e) && e.code === "DAEMON_CONFIG_VALUE" && e.message.includes("hugetlbfs_mount"),
+      text,
+    );
+});

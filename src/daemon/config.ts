@@ -21,6 +21,7 @@
  * | `state_root` (tvirt) | (none) | keep the instance's guests and networks under this directory (`qemu:///embed`'s layout) instead of the system or user paths (tests point it at a temporary dir) |
  * | `user` / `group` (qemu.conf's) | `"tvirt-qemu"` / its primary group (system instance) | whom QEMU runs as in the system instance; a name or `"+N"`; `"root"` runs QEMU as root. Ignored by the session instance (QEMU runs as its user) |
  * | `dynamic_ownership` (qemu.conf's) | 1 | with a `user`: hand the files QEMU opens (images, kernel, ...) to it before start and give the original owners back at stop |
+ * | `hugetlbfs_mount` (qemu.conf's) | the host's hugetlbfs mounts | a path or a list of paths: the hugetlbfs mounts guests' `<hugepages>` are backed by (one per page size) |
  * | `remote_display_port_min` / `_max` (qemu.conf's) | 5900 / 65535 | ports for VNC and SPICE with autoport |
  * | `remote_websocket_port_min` / `_max` (qemu.conf's) | 5700 / 65535 | ports for VNC websockets with `websocket='-1'` |
  * | `vnc_listen` / `spice_listen` (qemu.conf's) | `"127.0.0.1"` | address VNC / SPICE listen on when the XML names none |
@@ -83,6 +84,8 @@ export interface DaemonConfig {
   qemuUser: string | undefined;
   qemuGroup: string | undefined;
   dynamicOwnership: boolean;
+  /** qemu.conf's `hugetlbfs_mount`: the hugetlbfs mounts guests' huge pages come from (default: the host's mounts). */
+  hugetlbfsMounts: string[] | undefined;
   /** The web face (src/web): off unless a `web_listen_*` key is set. */
   webListenUnix: string | undefined;
   /** `web_listen_tcp` as written (`ADDR:PORT`), checked by `applyConf`. */
@@ -137,6 +140,7 @@ export function defaultConfig(): DaemonConfig {
     qemuUser: undefined,
     qemuGroup: undefined,
     dynamicOwnership: true,
+    hugetlbfsMounts: undefined,
     webListenUnix: undefined,
     webListenTcp: undefined,
     webTlsCert: undefined,
@@ -454,6 +458,12 @@ export function applyConf(cfg: DaemonConfig, values: Map<string, ConfValue>, fil
       case "dynamic_ownership":
         cfg.dynamicOwnership = integer(file, key, v, 0) !== 0;
         break;
+      // huge pages (qemu.conf's): a path, or a list of them (one per page size)
+      case "hugetlbfs_mount": {
+        const paths = Array.isArray(v) ? v : [str(file, key, v)];
+        cfg.hugetlbfsMounts = paths.map((p) => absPath(file, key, p));
+        break;
+      }
       // the web face (tvirt)
       case "web_listen_unix":
         cfg.webListenUnix = absPath(file, key, v);

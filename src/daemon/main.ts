@@ -387,6 +387,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       graphics: cfg.graphics,
       ...(embedRoot !== undefined && cfg.stateRoot === undefined ? { runAs: null } : daemonRunAs(kind, cfg)),
       dynamicOwnership: cfg.dynamicOwnership,
+      ...(cfg.hugetlbfsMounts !== undefined ? { hugetlbfsMounts: cfg.hugetlbfsMounts } : {}),
     },
     cfg.stateRoot ?? embedRoot,
   );
