@@ -323,6 +323,12 @@ export const qemuErrors = {
     template:
       "CPU mode 'host-model' for {arch} {virtType} domain is not supported here: no expansion of the host CPU model is available; use mode='host-passthrough' or a named CPU model",
   },
+  QEMU_CMD_HOST_BACKEND_UNSUPPORTED: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "{element}: {what} is not supported by tvirt's QEMU driver yet; {hint}",
+  },
   QEMU_VDPA_UNSUPPORTED: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

@@ -160,6 +160,7 @@ export type BuildErrorCode =
   | "QEMU_CMD_HUGETLBFS_MISSING"
   | "QEMU_CMD_NUMA_NODE_UNAVAILABLE"
   | "QEMU_CMD_HOST_MODEL_UNAVAILABLE"
+  | "QEMU_CMD_HOST_BACKEND_UNSUPPORTED"
   | "QEMU_CMD_CONTEXT_MISSING";
 
 export function fail<C extends BuildErrorCode>(code: C, ...args: ErrorArgs<C>): never {

@@ -394,8 +394,13 @@ export function buildVsock(b: Build): void {
   const v = b.def.devices.vsock;
   if (!v) return;
   const fd = b.ctx.vsockFd;
+  // the driver does not open /dev/vhost-vsock for QEMU yet (the harness passes libvirt's fd)
   if (fd === undefined)
-    fail("QEMU_CMD_CONTEXT_MISSING", { element: "vsock", what: "the /dev/vhost-vsock file descriptor" });
+    fail("QEMU_CMD_HOST_BACKEND_UNSUPPORTED", {
+      element: "vsock",
+      what: "a vsock device (QEMU needs /dev/vhost-vsock opened for it)",
+      hint: "remove <vsock> to start the domain",
+    });
   const p = virtioProps(b, "vhost-vsock", v.address, v.model, "vsock", true, v.virtio)
     .set("id", v.alias ?? "")
     .set("guest-cid", (v.cid?.auto === true ? b.ctx.vsockAutoCid : undefined) ?? v.cid?.address ?? 0)

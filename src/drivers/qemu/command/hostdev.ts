@@ -259,7 +259,13 @@ export function buildHostdevs(b: Build, bootIndex: (d: DeviceCommon) => number |
       case "scsi_host": {
         // libvirt's qemuBuildSCSIVHostHostdevDevProps: vhost-scsi with the /dev/vhost-scsi fd
         const wwpn = dev.source.vhost?.wwpn ?? "";
-        const fd = b.ctx.vhostScsiFd?.(dev.alias ?? "", wwpn);
+        if (!b.ctx.vhostScsiFd)
+          fail("QEMU_CMD_HOST_BACKEND_UNSUPPORTED", {
+            element,
+            what: "a vhost-scsi host device (QEMU needs /dev/vhost-scsi opened for it)",
+            hint: "use a SCSI host device through an adapter (<source protocol='iscsi'> or scsi_host)",
+          });
+        const fd = b.ctx.vhostScsiFd(dev.alias ?? "", wwpn);
         if (fd === undefined)
           fail("QEMU_CMD_CONTEXT_MISSING", { element, what: "the /dev/vhost-scsi file descriptor" });
         const p = virtioProps(b, "vhost-scsi", dev.address, dev.model, element)
