@@ -1,7 +1,8 @@
 /**
- * Test support: where the QEMU binary is, and skipping (or, under CI, failing) tests that need
- * it when it is absent.
+ * Test support: where the QEMU binary is, skipping (or, under CI, failing) tests that need it
+ * when it is absent, and a small fake capability set for command-builder tests.
  */
+import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
 import { accessSync, constants } from "node:fs";
 import type { TestContext } from "node:test";
 
@@ -25,4 +26,31 @@ export function qemuOrSkip(t: TestContext): string | undefined {
     t.skip(why);
     return undefined;
   }
+}
+
+/**
+ * A QEMU 10.0 x86_64 capability set with only `flags` (TCG, machine `pc` = pc-i440fx-10.0): for
+ * command-builder tests that need one device model, not a whole probed binary.
+ */
+export function fakeCapsX86(flags: readonly string[]): QemuCaps {
+  return {
+    emulator: "/usr/bin/qemu-system-x86_64",
+    version: 10000000,
+    package: "",
+    arch: "x86_64",
+    flags: new Set(flags),
+    accel: {
+      tcg: {
+        machines: [{ name: "pc-i440fx-10.0", alias: "pc", isDefault: true, maxCpus: 255, hotplugCpus: true }],
+        cpuModels: [],
+      },
+    },
+    migrationCapabilities: [],
+    binaryCtime: 0,
+  };
+}
+
+/** A minimal `pc` domain around `devices` (device elements, one per line, indented). */
+export function domainWithDevices(devices: string): string {
+  return `<domain type='qemu'>\n  <name>n</name>\n  <memory unit='MiB'>256</memory>\n  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n  <devices>\n${devices}  </devices>\n</domain>\n`;
 }

@@ -1,26 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assignAliases, formatDomainXML, parseDomainXML } from "../../../conf/domain/index.ts";
-import type { QemuCaps } from "../capabilities/types.ts";
+import { fakeCapsX86 } from "../../../testing/qemu/capabilities.ts";
 import { buildQemuCommand, formatArgsFile } from "./index.ts";
 import { hostCommandContext } from "./context.ts";
 import type { CommandContext } from "./types.ts";
 
-const caps: QemuCaps = {
-  emulator: "/usr/bin/qemu-system-x86_64",
-  version: 10000000,
-  package: "",
-  arch: "x86_64",
-  flags: new Set(["virtio-blk-pci", "blockjob.backing-mask-protocol"]),
-  accel: {
-    tcg: {
-      machines: [{ name: "pc-i440fx-10.0", alias: "pc", isDefault: true, maxCpus: 255, hotplugCpus: true }],
-      cpuModels: [],
-    },
-  },
-  migrationCapabilities: [],
-  binaryCtime: 0,
-};
+const caps = fakeCapsX86(["virtio-blk-pci", "blockjob.backing-mask-protocol"]);
 
 function domain(disk: string): string {
   return `<domain type='qemu'>\n  <name>n</name>\n  <memory unit='MiB'>256</memory>\n  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n  <devices>\n${disk}    <controller type='usb' model='none'/>\n    <memballoon model='none'/>\n  </devices>\n</domain>\n`;

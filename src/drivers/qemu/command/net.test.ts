@@ -2,27 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assignAliases, parseDomainXML } from "../../../conf/domain/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
-import type { QemuCaps } from "../capabilities/types.ts";
+import { fakeCapsX86 } from "../../../testing/qemu/capabilities.ts";
 import { Build } from "./build.ts";
 import { hostCommandContext } from "./context.ts";
 import { buildInterfaces } from "./net.ts";
 import type { CommandContext } from "./types.ts";
 
-const caps: QemuCaps = {
-  emulator: "/usr/bin/qemu-system-x86_64",
-  version: 10000000,
-  package: "",
-  arch: "x86_64",
-  flags: new Set(["virtio-net-pci"]),
-  accel: {
-    tcg: {
-      machines: [{ name: "pc-i440fx-10.0", alias: "pc", isDefault: true, maxCpus: 255, hotplugCpus: true }],
-      cpuModels: [],
-    },
-  },
-  migrationCapabilities: [],
-  binaryCtime: 0,
-};
+const caps = fakeCapsX86(["virtio-net-pci"]);
 
 function interfacesOf(iface: string, ctx: Partial<CommandContext> = {}): Build {
   const xml = `<domain type='qemu'>\n  <name>n</name>\n  <memory unit='MiB'>256</memory>\n  <memoryBacking>\n    <access mode='shared'/>\n  </memoryBacking>\n  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n  <devices>\n${iface}  </devices>\n</domain>\n`;

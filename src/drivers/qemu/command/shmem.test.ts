@@ -2,29 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assignAliases, formatDomainXML, parseDomainXML } from "../../../conf/domain/index.ts";
 import { VirtError } from "../../../util/errors/index.ts";
-import type { QemuCaps } from "../capabilities/types.ts";
+import { domainWithDevices, fakeCapsX86 } from "../../../testing/qemu/capabilities.ts";
 import { Build } from "./build.ts";
 import { hostCommandContext } from "./context.ts";
 import { buildCryptos, buildShmems } from "./shmem.ts";
 
-const caps: QemuCaps = {
-  emulator: "/usr/bin/qemu-system-x86_64",
-  version: 10000000,
-  package: "",
-  arch: "x86_64",
-  flags: new Set(["virtio-crypto-pci"]),
-  accel: {
-    tcg: {
-      machines: [{ name: "pc-i440fx-10.0", alias: "pc", isDefault: true, maxCpus: 255, hotplugCpus: true }],
-      cpuModels: [],
-    },
-  },
-  migrationCapabilities: [],
-  binaryCtime: 0,
-};
+const caps = fakeCapsX86(["virtio-crypto-pci"]);
 
-const domain = (devices: string): string =>
-  `<domain type='qemu'>\n  <name>n</name>\n  <memory unit='MiB'>256</memory>\n  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n  <devices>\n${devices}  </devices>\n</domain>\n`;
+const domain = domainWithDevices;
 
 function built(devices: string): string[] {
   const { def } = parseDomainXML(domain(devices));
