@@ -5,9 +5,10 @@
  * - `tvirsh console` in a pty (python3's pty.spawn, no shell): a byte written to the terminal
  *   until its echo comes back out of it;
  * - the library's console stream (`dom.openConsole()` over the daemon's RPC), what tvirsh uses;
- * - the web page in headless Chromium: xterm.js's input (as a key typed) through the ticketed
- *   WebSocket, tvirt's web server (its connection to the same daemon), to the echo parsed and
- *   drawn by xterm.js — measured in the page with performance.now().
+ * - the web page in headless Chromium, served by the same tvirtd's web face (`web_listen_tcp`
+ *   on loopback, as src/web/page.qemu.test.ts): xterm.js's input (as a key typed) through the
+ *   ticketed WebSocket, the daemon's web face (over its own drivers, no RPC hop), to the echo
+ *   parsed and drawn by xterm.js — measured in the page with performance.now().
  *
  * `npm run bench:web-console -- --rounds 60`
  */
@@ -21,9 +22,9 @@ import { connect, type Connection } from "../src/api/index.ts";
 import { launchChromium, terminalText } from "../src/testing/browser.ts";
 import { repoRoot } from "../src/testing/corpus.ts";
 import { ensureTestGuest, guestDomainXML } from "../src/testing/guest/index.ts";
-import { privateSession, spawnDaemon } from "../src/testing/rpc/harness.ts";
+import { privateSession } from "../src/testing/rpc/harness.ts";
+import { spawnWebDaemon } from "../src/testing/web.ts";
 import { buildWebAssets } from "../scripts/build-web.js";
-import { buildWebServer } from "../src/web/server.ts";
 import { createToken } from "../src/web/tokens.ts";
 import { median } from "./stats.ts";
 
@@ -89,13 +90,16 @@ async function echoLatency(send: (s: string) => void, output: Output, n: number)
 
 const dir = mkdtempSync(join(tmpdir(), "tvirt-bench-webcons-"));
 const session = privateSession(dir);
-const tvirtd = await spawnDaemon(
-  ["--session", "--listen", session.sock, "--uri", "qemu:///session"],
-  [session.sock],
-  {
-    env: session.env,
-  },
-);
+const tokenFile = join(dir, "tokens.json");
+const { token } = await createToken(tokenFile, "bench", false);
+const { daemon: tvirtd, base } = await spawnWebDaemon({
+  dir,
+  args: ["--session", "--listen", session.sock, "--uri", "qemu:///session"],
+  sock: session.sock,
+  tokenFile,
+  assetsDir: await buildWebAssets(join(dir, "web")),
+  env: session.env,
+});
 let conn: Connection | undefined;
 const name = "wcbench";
 try {
@@ -159,13 +163,7 @@ try {
   child.stdin.write("\x1d"); // ^] detaches
   await new Promise((r) => child.once("exit", r));
 
-  // 3. The web page in Chromium.
-  const tokenFile = join(dir, "tokens.json");
-  const { token } = await createToken(tokenFile, "bench", false);
-  const assetsDir = await buildWebAssets(join(dir, "web"));
-  const app = await buildWebServer({ conn, tokenFile, assetsDir, audit: () => undefined });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  const base = `http://127.0.0.1:${String((app.server.address() as { port: number }).port)}`;
+  // 3. The web page in Chromium, from the daemon's web face.
   const browser = (await launchChromium())!;
   let webTimes: number[] = [];
   try {
@@ -213,7 +211,6 @@ try {
     })(${rounds})`)) as number[];
   } finally {
     await browser.close();
-    await app.close();
   }
 
   const base0 = median(cliTimes);
@@ -230,9 +227,11 @@ try {
       `| ${label.padEnd(30)} | ${median(xs).toFixed(2).padStart(9)} | ${p90(xs).toFixed(2).padStart(6)} | ${(median(xs) / base0).toFixed(2).padStart(16)}x |`,
     );
   }
-  await dom.destroy();
-  await dom.undefine();
 } finally {
+  // On a failure too: tvirtd leaves running guests behind when it stops, as libvirtd does.
+  const dom = await conn?.lookupDomainByName(name).catch(() => undefined);
+  if (dom && (await dom.isActive().catch(() => false))) await dom.destroy().catch(() => undefined);
+  await dom?.undefine().catch(() => undefined);
   await conn?.close().catch(() => undefined);
   await tvirtd.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -3,11 +3,12 @@
  * certificate made by the real `openssl` (a missing openssl is a failure under CI=true).
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { runArgv } from "../util/spawn.ts";
+import { spawnDaemon, type DaemonProcess } from "./rpc/harness.ts";
 
 export type WebTarget =
   | { readonly socketPath: string }
@@ -75,6 +76,47 @@ export function webRequest(
     req.on("error", reject);
     req.end(payload);
   });
+}
+
+/**
+ * A tvirtd serving the web page on loopback TCP from its configuration (issue 16: the page a
+ * user opens comes from the daemon): `args` are its `--listen SOCK --uri ...` (or `--session`)
+ * arguments, `sock` the RPC socket to wait for. The config goes to `DIR/tvirtd.conf` with
+ * `web_listen_tcp = "127.0.0.1:0"` (the kernel picks a free port: no race with other tests;
+ * the port is read from the daemon's "web face for ... on http://..." log line), the token
+ * file, and `log_level = 2` so the web audit lines reach its stderr; `assetsDir` (the built
+ * page) reaches it as `TVIRT_WEB_ASSETS`.
+ */
+export async function spawnWebDaemon(opts: {
+  readonly dir: string;
+  readonly args: readonly string[];
+  readonly sock: string;
+  readonly tokenFile: string;
+  readonly assetsDir: string;
+  readonly env?: NodeJS.ProcessEnv;
+}): Promise<{ daemon: DaemonProcess; base: string }> {
+  const conf = join(opts.dir, "tvirtd.conf");
+  writeFileSync(
+    conf,
+    `web_listen_tcp = "127.0.0.1:0"\nweb_token_file = "${opts.tokenFile}"\nlog_level = 2\n`,
+  );
+  const daemon = await spawnDaemon([...opts.args, "-f", conf], [opts.sock], {
+    env: { ...(opts.env ?? process.env), TVIRT_WEB_ASSETS: opts.assetsDir },
+  });
+  // The web face starts after the RPC socket listens, and logs its URLs once it does.
+  const until = Date.now() + 30_000;
+  const state = { gone: false };
+  void daemon.exited.then(() => (state.gone = true));
+  for (;;) {
+    if (state.gone) throw new Error(`tvirtd exited before serving its web face: ${daemon.stderr()}`);
+    const m = /web face for \S+ on (?:\S+, )*(http:\/\/127\.0\.0\.1:\d+)/.exec(daemon.stderr());
+    if (m) return { daemon, base: m[1]! };
+    if (Date.now() > until) {
+      await daemon.stop("SIGKILL");
+      throw new Error(`tvirtd did not serve its web face within 30 s: ${daemon.stderr()}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /**

@@ -1,9 +1,15 @@
 /**
- * The web page in Debian's headless Chromium against a real TCG guest (issue 16, "done when"):
- * the list shows the guest running; the serial console (xterm.js over a ticketed WebSocket)
- * shows a counter in the guest and a typed command's output; the VNC canvas (noVNC) draws and
- * QMP's screendump of the text mode is not blank; shutdown from the page stops the guest and
- * the list follows within a second, without a reload.
+ * The web page in Debian's headless Chromium against a tvirtd serving a real TCG guest (issue
+ * 16, "done when"). The test spawns tvirtd (`--uri qemu:///embed?root=DIR`, its RPC on a test
+ * socket) with its web face configured (`web_listen_tcp` on loopback, `web_token_file`, the
+ * built page as `TVIRT_WEB_ASSETS`); the guest is defined, started and screenshotted over an
+ * RPC connection to that daemon (`qemu+unix:///system?socket=SOCK`), and Chromium opens the
+ * page the daemon serves. The list shows the guest running; the serial console (xterm.js over a
+ * ticketed WebSocket) shows the guest's counter and a typed command's output; a read-only
+ * token's console and VNC take no input; the VNC canvas (noVNC) draws, and QMP's screendump
+ * (over RPC) is the VGA text mode at noVNC's framebuffer size; shutdown from the page stops the
+ * guest and the list follows within a second, without a reload; the web audit lines are in the
+ * daemon's log.
  *
  * `TVIRT_WEB_SCREENSHOT=1` writes the page's picture to docs/web-page.png (the README's).
  */
@@ -14,12 +20,14 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { WebSocket } from "ws";
 import { DomainEventType, connect } from "../api/index.ts";
+import "../rpc/register.ts";
 import { guestDomainXML, testGuestOrSkip } from "../testing/guest/index.ts";
 import { decodePng, decodeScreenshot, type RgbImage } from "../testing/graphics/image.ts";
 import { launchChromium, pageUntil, terminalText, textOf } from "../testing/browser.ts";
 import { makeTestRoot } from "../testing/qemu/driver.ts";
+import type { DaemonProcess } from "../testing/rpc/harness.ts";
+import { spawnWebDaemon } from "../testing/web.ts";
 import { buildWebAssets } from "../../scripts/build-web.js";
-import { buildWebServer } from "./server.ts";
 import { createToken } from "./tokens.ts";
 
 // The functions given to page.evaluate run in Chromium; these are the parts of its globals they use.
@@ -49,15 +57,33 @@ test(
     const browser = await launchChromium(t);
     if (!browser) return;
     const tr = makeTestRoot("tvirt-webpage-");
-    const conn = await connect(tr.uri);
     const name = "page1";
     const tokenFile = join(tr.root, "tokens.json");
-    const { token } = await createToken(tokenFile, "admin", false);
-    const { token: viewer } = await createToken(tokenFile, "viewer", true);
-    const audit: string[] = [];
-    const assetsDir = await buildWebAssets(join(tr.root, "web"));
-    const app = await buildWebServer({ conn, tokenFile, assetsDir, audit: (l) => audit.push(l) });
+    const sock = join(tr.root, "sock");
+    let daemon: DaemonProcess | undefined;
+    let conn: Awaited<ReturnType<typeof connect>> | undefined;
     try {
+      const { token } = await createToken(tokenFile, "admin", false);
+      const { token: viewer } = await createToken(tokenFile, "viewer", true);
+      const assetsDir = await buildWebAssets(join(tr.root, "web"));
+      const served = await spawnWebDaemon({
+        dir: tr.root,
+        args: ["--listen", sock, "--uri", tr.uri],
+        sock,
+        tokenFile,
+        assetsDir,
+        env: { ...process.env, LANG: "C", LC_ALL: "C" },
+      });
+      daemon = served.daemon;
+      const base = served.base;
+      const d = daemon;
+      /** The daemon's log messages (without the timestamp, pid and priority). */
+      const audit = (): string[] =>
+        d
+          .stderr()
+          .split("\n")
+          .map((l) => l.replace(/^.*?: \d+: \w+ : /, ""));
+      conn = await connect(`qemu+unix:///system?socket=${sock}`);
       const disk = join(tr.root, "data.img");
       writeFileSync(disk, "");
       truncateSync(disk, 8 << 20);
@@ -80,8 +106,6 @@ test(
       });
       await dom.create();
       tr.track();
-      await app.listen({ host: "127.0.0.1", port: 0 });
-      const base = `http://127.0.0.1:${String((app.server.address() as { port: number }).port)}`;
 
       // The page is public, the data is not; a WebSocket without a ticket is refused before the upgrade.
       const index = await fetch(`${base}/`);
@@ -282,20 +306,22 @@ test(
       assert.equal(await page.evaluate(() => (window as Hooks).noReload), 1, "the page was not reloaded");
       assert.equal(await dom.isActive(), false);
       assert.deepEqual(pageErrors, []);
+      // The audit is the daemon's log (log_level 2: info).
       assert.ok(
-        audit.some((l) => l === `web: token=admin POST /api/domains/${name}/shutdown -> 200`),
-        audit.join("\n"),
+        audit().some((l) => l === `web: token=admin POST /api/domains/${name}/shutdown -> 200`),
+        d.stderr(),
       );
       assert.ok(
-        audit.some((l) => l === `web: token=viewer console serial ${name} (view only)`),
-        audit.join("\n"),
+        audit().some((l) => l === `web: token=viewer console serial ${name} (view only)`),
+        d.stderr(),
       );
       t.diagnostic(`list updated ${lag.toFixed(0)} ms after the guest stopped; canvas colours ${drawn}`);
     } finally {
       await browser.close();
-      await app.close();
+      await conn?.close().catch(() => undefined);
+      // the guest's pid from its status file, before the daemon goes (cleanup kills what is left)
       tr.track();
-      await conn.close();
+      await daemon?.stop();
       await tr.cleanup();
     }
   },
