@@ -40,6 +40,9 @@ export function pushDiskOverlay(def: DomainDef, dev: string, overlay: string, fo
     source: type === "block" ? { dev: path } : { file: path },
   };
   if (disk.backingStore) below.backingStore = disk.backingStore;
+  // a chain known to end below the disk now ends below its new first layer
+  if (disk.backingStoreEnd === true) below.end = true;
+  delete disk.backingStoreEnd;
   disk.type = "file";
   disk.source = {
     ...(disk.source?.startupPolicy ? { startupPolicy: disk.source.startupPolicy } : {}),
@@ -63,7 +66,10 @@ export function popDiskOverlay(def: DomainDef, dev: string): boolean {
   if (below.format !== undefined)
     disk.driver = { ...disk.driver, name: disk.driver?.name ?? "qemu", type: below.format };
   if (below.backingStore) disk.backingStore = below.backingStore;
-  else delete disk.backingStore;
+  else {
+    delete disk.backingStore;
+    if (below.end === true) disk.backingStoreEnd = true;
+  }
   return true;
 }
 
