@@ -65,7 +65,7 @@ import { fakeReboot, handleMonitorEvent } from "./monitor.ts";
 import { readBackingChains } from "./blockjobs.ts";
 import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupDiskThrottling } from "./disk-throttle.ts";
-import { setupBalloon } from "./tuning.ts";
+import { setupBalloon, setupHotpluggableVcpus } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
 import { startVirtiofsd, virtiofsFilesystems, type VirtiofsDaemon } from "./virtiofs.ts";
@@ -417,6 +417,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       signal: exited.signal,
     });
     attachMonitor(drv, obj, newRun, qmp);
+    // the enabled hotpluggable vCPUs (not in -smp), before their threads get their cgroups
+    await setupHotpluggableVcpus(qmp, live);
     // the guest's cgroup and its <memtune>/<cputune>/<blkiotune>, before the vCPUs run
     await setupDomainCgroup(drv, newRun, live, qmp);
     await attachTaps(plugs);
