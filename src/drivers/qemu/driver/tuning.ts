@@ -10,6 +10,8 @@
  * - vCPUs: online vCPUs of a running x86 guest are added with `device_add` of the CPU objects
  *   `query-hotpluggable-cpus` lists (libvirt's "hotpluggable vcpus") and removed with
  *   `device_del` (which the guest must acknowledge). The maximum changes only in the config.
+ *   At start the enabled hotpluggable vCPUs of `<vcpus>` (not in `-smp`) are plugged the same
+ *   way, in their `order`, before the guest runs or an incoming state loads.
  */
 import type { DomainDef } from "../../../conf/domain/index.ts";
 import type { Job } from "../../../util/job-lock.ts";
