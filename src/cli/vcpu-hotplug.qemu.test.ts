@@ -3,7 +3,8 @@
  * TCG guest through tvirsh on qemu:///embed: `-smp` has only the boot vCPU, the enabled
  * hotpluggable ones are `device_add`ed in their `order` before the guest runs, vcpucount and
  * dumpxml agree with QEMU's `query-cpus-fast`, setvcpus plugs the last one, the migratable XML
- * keeps `<vcpus>`, and a restore (an incoming start) plugs them again.
+ * keeps `<vcpus>`, and a restore (an incoming start) plugs them again; duplicate or too large
+ * orders are refused at start as libvirt does.
  */
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -69,6 +70,32 @@ test(
 
     const keep = await tr.open();
     try {
+      // qemuProcessValidateHotpluggableVcpus: orders are unique and within the vCPU count
+      const bad = (order: string): string => {
+        const p = join(tr.root, `bad${order}.xml`);
+        writeFileSync(
+          p,
+          xml
+            .replace("<name>hp</name>", "<name>hpbad</name>")
+            .replace(
+              "id='1' enabled='yes' hotpluggable='yes' order='3'",
+              `id='1' enabled='yes' hotpluggable='yes' order='${order}'`,
+            ),
+        );
+        return p;
+      };
+      const dup = await sh("create", bad("2"));
+      assert.equal(
+        dup.err,
+        `error: Failed to create domain from ${bad("2")}\nerror: unsupported configuration: duplicate vcpu order '2'\n`,
+      );
+      const range = await sh("create", bad("5"));
+      assert.equal(
+        range.err,
+        `error: Failed to create domain from ${bad("5")}\nerror: unsupported configuration: vcpu order '5' exceeds vcpu count\n`,
+      );
+      assert.equal(qemuProcessesOf(tr.root).length, 0, "the failed starts left no QEMU");
+
       await ok("define", xmlPath);
       await ok("start", name);
       tr.track(keep);

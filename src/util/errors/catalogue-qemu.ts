@@ -1118,6 +1118,18 @@ export const qemuErrors = {
     template:
       "cannot change the vcpu count of running domain '{name}' to {count}: {reason}; use --config to change it for the next boot",
   },
+  QEMU_VCPU_ORDER_DUPLICATE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "duplicate vcpu order '{order}'",
+  },
+  QEMU_VCPU_ORDER_RANGE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "vcpu order '{order}' exceeds vcpu count",
+  },
   QEMU_VCPU_BOOT_HOTPLUG: {
     vir: "OPERATION_FAILED",
     domain: "QEMU",

@@ -289,6 +289,24 @@ async function hotpluggableCpus(qmp: QmpClient): Promise<HotpluggableCpu[]> {
 }
 
 /**
+ * qemuProcessValidateHotpluggableVcpus (the part that needs no QEMU, checked before QEMU runs):
+ * with vCPUs to plug at start, each vCPU's order is unique and within the vCPU count.
+ */
+export function checkVcpuOrder(def: DomainDef): void {
+  const listed = def.vcpu.vcpus;
+  if (!listed?.some((v) => v.enabled && v.hotpluggable)) return;
+  const seen = new Set<number>();
+  for (const v of listed) {
+    if (v.order === undefined) continue;
+    if (seen.has(v.order))
+      throw new VirtError("QEMU_VCPU_ORDER_DUPLICATE", { order: v.order }, { name: def.name });
+    if (v.order > def.vcpu.count)
+      throw new VirtError("QEMU_VCPU_ORDER_RANGE", { order: v.order }, { name: def.name });
+    seen.add(v.order);
+  }
+}
+
+/**
  * qemuProcessSetupHotpluggableVcpus: QEMU starts with only the vCPUs that are enabled and not
  * hotpluggable (`-smp`); the enabled hotpluggable ones of `<vcpus>` are plugged here, while QEMU
  * is still paused (before the guest runs and before an incoming migration or restore loads the
@@ -300,6 +318,7 @@ export async function setupHotpluggableVcpus(qmp: QmpClient, def: DomainDef): Pr
   if (!listed) return;
   const boot = [...listed.entries()].filter(([, v]) => v.enabled && v.hotpluggable);
   if (boot.length === 0) return;
+  checkVcpuOrder(def);
   const fail = (id: number, reason: string): VirtError =>
     new VirtError("QEMU_VCPU_BOOT_HOTPLUG", { id, name: def.name, reason }, { name: def.name });
   let cpus: HotpluggableCpu[];
