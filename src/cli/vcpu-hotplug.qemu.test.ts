@@ -1,8 +1,9 @@
 /**
  * Hot-pluggable vCPUs enabled at start (libvirt's qemuProcessSetupHotpluggableVcpus) on a real
  * TCG guest through tvirsh on qemu:///embed: `-smp` has only the boot vCPU, the enabled
- * hotpluggable ones are `device_add`ed in their `order` before the guest runs, vcpucount and
- * dumpxml agree with QEMU's `query-cpus-fast`, setvcpus plugs the last one, the migratable XML
+ * hotpluggable ones are `device_add`ed in their `order` before the guest runs (its kernel boots
+ * with 3 CPUs online), vcpucount and dumpxml agree with QEMU's `query-cpus-fast`, setvcpus plugs
+ * the last one, the migratable XML
  * keeps `<vcpus>`, and a restore (an incoming start) plugs them again; duplicate or too large
  * orders are refused at start as libvirt does.
  */
@@ -12,7 +13,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "./main.ts";
 import { BufferIo } from "./output.ts";
-import { guestXML, makeTestRoot, qemuProcessesOf } from "../testing/qemu/driver.ts";
+import { ConsoleReader, guestXML, makeTestRoot, qemuProcessesOf, until } from "../testing/qemu/driver.ts";
 
 const VCPUS = [
   "  <vcpu placement='static' current='3'>4</vcpu>",
@@ -35,7 +36,7 @@ test(
   "enabled hotpluggable vCPUs are plugged at start and after a restore",
   { timeout: 120_000 },
   async (t) => {
-    const base = await guestXML(t, { name: "hp", mode: "idle", memoryMiB: 96 });
+    const base = await guestXML(t, { name: "hp", mode: "shell", memoryMiB: 96 });
     if (base === undefined) return;
     const tr = makeTestRoot("tvirt-vcpuhp-");
     const name = "hp";
@@ -99,6 +100,22 @@ test(
       await ok("define", xmlPath);
       await ok("start", name);
       tr.track(keep);
+      // what the guest kernel sees, typed into its shell on the serial console
+      const guestCpus = async (what: "online" | "present"): Promise<string> => {
+        const con = await ConsoleReader.open(keep, await keep.domainLookupByName(name));
+        try {
+          const from = con.text.length;
+          con.write(`echo CPUS-$(cat /sys/devices/system/cpu/${what})-END\n`);
+          return (await con.waitFor(/CPUS-([0-9,-]+)-END/, 30_000, from))[1] ?? "";
+        } finally {
+          await con.close();
+        }
+      };
+      const boot = await ConsoleReader.open(keep, await keep.domainLookupByName(name));
+      await boot.waitFor(/TVIRT-GUEST-READY mode=shell/, 90_000);
+      await boot.close();
+      // the guest booted with 3 CPUs: the plugged ones were there before it ran
+      assert.equal(await guestCpus("online"), "0-2");
 
       // libvirt's argv: only vcpu 0 at boot
       const argv = argvOf();
@@ -130,6 +147,7 @@ test(
 
       // setvcpus 4 plugs vcpu3, ordered after the others
       assert.equal(await ok("setvcpus", name, "4", "--live"), "\n");
+      await until(async () => (await guestCpus("present")) === "0-3", 30_000, "the guest sees vcpu 3");
       list = await cpus();
       assert.equal(list.length, 4);
       assert.equal(
@@ -158,6 +176,8 @@ test(
       await ok("save", name, saved);
       await ok("restore", saved);
       tr.track(keep);
+      // the restored guest goes on with its 4 CPUs
+      assert.equal(await guestCpus("present"), "0-3");
       const argv2 = argvOf();
       assert.equal(argv2[argv2.indexOf("-smp") + 1], "1,maxcpus=4,sockets=4,cores=1,threads=1");
       list = await cpus();
