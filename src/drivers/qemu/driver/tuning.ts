@@ -196,8 +196,9 @@ function setPresent(def: DomainDef, present: readonly boolean[], plugged: readon
   const n = present.filter(Boolean).length;
   if (n >= def.vcpu.count) delete def.vcpu.current;
   else def.vcpu.current = n;
-  // virDomainDefHasOnlineHotplugableVcpus: a guest that had no <vcpus> gets one once a vCPU
-  // was plugged in, so that a migration destination starts it the same way (boot vCPUs first)
+  // a guest that had no <vcpus> gets one once a vCPU was plugged in (libvirt's individualvcpus,
+  // which its vCPU hotplug turns on), so that a migration destination starts it the same way:
+  // the boot vCPUs in -smp, the plugged ones device_add'ed
   const old =
     def.vcpu.vcpus ??
     (plugged.some((p, i) => p && present[i])
