@@ -1124,6 +1124,24 @@ export const qemuErrors = {
     template:
       "cannot change the vcpu count of running domain '{name}' to {count}: {reason}; use --config to change it for the next boot",
   },
+  QEMU_VCPU_ORDER_DUPLICATE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "duplicate vcpu order '{order}'",
+  },
+  QEMU_VCPU_ORDER_RANGE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "vcpu order '{order}' exceeds vcpu count",
+  },
+  QEMU_VCPU_BOOT_HOTPLUG: {
+    vir: "OPERATION_FAILED",
+    domain: "QEMU",
+    kind: "environment",
+    template: "cannot hot-plug vcpu '{id}' of domain '{name}' at start: {reason}",
+  },
   TUNING_VCPU_UNPLUG_TIMEOUT: {
     vir: "OPERATION_FAILED",
     domain: "QEMU",

@@ -65,7 +65,7 @@ import { fakeReboot, handleMonitorEvent } from "./monitor.ts";
 import { readBackingChains } from "./blockjobs.ts";
 import { dispatchMonitorEvent } from "./monitor-events.ts";
 import { setupDiskThrottling } from "./disk-throttle.ts";
-import { setupBalloon } from "./tuning.ts";
+import { checkVcpuOrder, setupBalloon, setupHotpluggableVcpus } from "./tuning.ts";
 import { SAVE_PARTIAL } from "./save-image.ts";
 import type { StatusRecord } from "./status-xml.ts";
 import { startVirtiofsd, virtiofsFilesystems, type VirtiofsDaemon } from "./virtiofs.ts";
@@ -149,6 +149,7 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
   const caps = await drv.caps(def.devices.emulator);
   checkAgainstCaps(def, caps);
   checkAddressBits(def);
+  checkVcpuOrder(def);
   if (def.type === "kvm") {
     const kvm = await drv.kvm(caps.emulator);
     if (!kvm.usable) throw kvmUnavailableError(kvm);
@@ -417,6 +418,8 @@ export async function startProcess(drv: QemuDriver, obj: QemuDomainObj, opts: St
       signal: exited.signal,
     });
     attachMonitor(drv, obj, newRun, qmp);
+    // the enabled hotpluggable vCPUs (not in -smp), before their threads get their cgroups
+    await setupHotpluggableVcpus(qmp, live);
     // the guest's cgroup and its <memtune>/<cputune>/<blkiotune>, before the vCPUs run
     await setupDomainCgroup(drv, newRun, live, qmp);
     await attachTaps(plugs);

@@ -1,17 +1,19 @@
 /**
  * Unit tests of the tuning pieces that need no QEMU: the taint in the status file, the
- * LIVE/CONFIG/CURRENT choice of definitions, and monitor event filtering and delivery.
+ * LIVE/CONFIG/CURRENT choice of definitions, a late vCPU DEVICE_DELETED, and monitor event
+ * filtering and delivery.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseDomainXML } from "../../../conf/domain/index.ts";
+import { formatDomainXML, parseDomainXML } from "../../../conf/domain/index.ts";
 import { type DomainRef, type QemuMonitorEvent } from "../../driver.ts";
 import { DomainRunningReason, DomainState } from "../../enums.ts";
 import { isVirtError } from "../../../util/errors/index.ts";
 import { QemuDomainObj } from "./domain.ts";
 import { formatStatusXML, parseStatusXML } from "./status-xml.ts";
 import { dispatchMonitorEvent, deregisterMonitorEvents, registerMonitorEvents } from "./monitor-events.ts";
-import { affectedDefs, getVcpusFlags } from "./tuning.ts";
+import { affectedDefs, getVcpusFlags, vcpuDeleted } from "./tuning.ts";
+import type { QemuDriver } from "./driver.ts";
 
 const xml = `<domain type='qemu' id='3'>
   <name>t</name>
@@ -81,6 +83,36 @@ test("LIVE/CONFIG/CURRENT pick the definitions as libvirt's virDomainObjGetDefs"
     () => getVcpusFlags(running, 64),
     /unsupported flags \(0x40\) in function qemuDomainGetVcpusFlags/,
   );
+});
+
+test("a late DEVICE_DELETED of vcpuN disables that vCPU in the live <vcpus>, the others keep their order", () => {
+  const withList = xml.replace(
+    "<vcpu placement='static' current='1'>2</vcpu>",
+    [
+      "<vcpu placement='static'>3</vcpu>",
+      "<vcpus>",
+      "<vcpu id='0' enabled='yes' hotpluggable='no' order='1'/>",
+      "<vcpu id='1' enabled='yes' hotpluggable='yes' order='3'/>",
+      "<vcpu id='2' enabled='yes' hotpluggable='yes' order='2'/>",
+      "</vcpus>",
+    ].join(""),
+  );
+  const o = new QemuDomainObj(parseDomainXML(withList).def, 1000);
+  o.id = 3;
+  let saves = 0;
+  // only the status-file write of the driver is used here
+  const drv = { saveStatusLater: () => saves++ } as unknown as QemuDriver;
+  vcpuDeleted(drv, o, "vcpu1");
+  assert.equal(saves, 1);
+  assert.equal(o.def.vcpu.current, 2);
+  assert.deepEqual(o.def.vcpu.vcpus, [
+    { enabled: true, hotpluggable: false, order: 1 },
+    { enabled: false, hotpluggable: true },
+    { enabled: true, hotpluggable: true, order: 2 },
+  ]);
+  assert.match(formatDomainXML(o.def), /<vcpu placement='static' current='2'>3<\/vcpu>/);
+  vcpuDeleted(drv, o, "net0");
+  assert.equal(saves, 1, "not a vCPU alias");
 });
 
 test("monitor events: filters by domain and name (exact, no-case, regex), delivered later, in order", async () => {

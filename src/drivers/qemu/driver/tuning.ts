@@ -10,6 +10,8 @@
  * - vCPUs: online vCPUs of a running x86 guest are added with `device_add` of the CPU objects
  *   `query-hotpluggable-cpus` lists (libvirt's "hotpluggable vcpus") and removed with
  *   `device_del` (which the guest must acknowledge). The maximum changes only in the config.
+ *   At start the enabled hotpluggable vCPUs of `<vcpus>` (not in `-smp`) are plugged the same
+ *   way, in their `order`, before the guest runs or an incoming state loads.
  */
 import type { DomainDef } from "../../../conf/domain/index.ts";
 import type { Job } from "../../../util/job-lock.ts";
@@ -184,6 +186,43 @@ export function onlineVcpus(def: DomainDef): number {
   return def.vcpu.current ?? def.vcpu.count;
 }
 
+/**
+ * The live `<vcpus>` after a hot(un)plug, from what QEMU has: a present vCPU is enabled (one a
+ * `device_add` made is hotpluggable; a vCPU that was already enabled keeps its flags and order,
+ * a newly enabled one is ordered after the others so that a migration destination plugs them in
+ * the same sequence), an absent one disabled and hotpluggable. `current` follows.
+ */
+function setPresent(def: DomainDef, present: readonly boolean[], plugged: readonly boolean[]): void {
+  const n = present.filter(Boolean).length;
+  if (n >= def.vcpu.count) delete def.vcpu.current;
+  else def.vcpu.current = n;
+  // a guest that had no <vcpus> gets one once a vCPU was plugged in (libvirt's individualvcpus,
+  // which its vCPU hotplug turns on), so that a migration destination starts it the same way:
+  // the boot vCPUs in -smp, the plugged ones device_add'ed
+  const old =
+    def.vcpu.vcpus ??
+    (plugged.some((p, i) => p && present[i])
+      ? Array.from({ length: def.vcpu.count }, (_, i) =>
+          present[i] && !plugged[i]
+            ? { enabled: true, hotpluggable: false, order: i + 1 }
+            : { enabled: false, hotpluggable: true },
+        )
+      : undefined);
+  if (!old) return;
+  const ordered = old.some((v) => v.enabled && v.order !== undefined);
+  let next = Math.max(0, ...old.map((v) => (v.enabled ? (v.order ?? 0) : 0)));
+  def.vcpu.vcpus = old.map((v, i) => {
+    if (!present[i]) return { enabled: false, hotpluggable: true };
+    if (v.enabled) return { ...v, hotpluggable: v.hotpluggable || (plugged[i] ?? false) };
+    const s: { enabled: boolean; hotpluggable: boolean; order?: number } = {
+      enabled: true,
+      hotpluggable: true,
+    };
+    if (ordered) s.order = ++next;
+    return s;
+  });
+}
+
 function setOnline(def: DomainDef, n: number): void {
   if (n >= def.vcpu.count) delete def.vcpu.current;
   else def.vcpu.current = n;
@@ -248,6 +287,68 @@ async function hotpluggableCpus(qmp: QmpClient): Promise<HotpluggableCpu[]> {
     for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return (ka[i] ?? 0) - (kb[i] ?? 0);
     return 0;
   });
+}
+
+/**
+ * qemuProcessValidateHotpluggableVcpus (the part that needs no QEMU, checked before QEMU runs):
+ * with vCPUs to plug at start, each vCPU's order is unique and within the vCPU count.
+ */
+export function checkVcpuOrder(def: DomainDef): void {
+  const listed = def.vcpu.vcpus;
+  if (!listed?.some((v) => v.enabled && v.hotpluggable)) return;
+  const seen = new Set<number>();
+  for (const v of listed) {
+    if (v.order === undefined) continue;
+    if (seen.has(v.order))
+      throw new VirtError("QEMU_VCPU_ORDER_DUPLICATE", { order: v.order }, { name: def.name });
+    if (v.order > def.vcpu.count)
+      throw new VirtError("QEMU_VCPU_ORDER_RANGE", { order: v.order }, { name: def.name });
+    seen.add(v.order);
+  }
+}
+
+/**
+ * qemuProcessSetupHotpluggableVcpus: QEMU starts with only the vCPUs that are enabled and not
+ * hotpluggable (`-smp`); the enabled hotpluggable ones of `<vcpus>` are plugged here, while QEMU
+ * is still paused (before the guest runs and before an incoming migration or restore loads the
+ * state that expects them), in their `order`, with the ids `vcpuN` a later unplug names and the
+ * topology ids QEMU lists for vCPU N.
+ */
+export async function setupHotpluggableVcpus(qmp: QmpClient, def: DomainDef): Promise<void> {
+  const listed = def.vcpu.vcpus;
+  if (!listed) return;
+  const boot = [...listed.entries()].filter(([, v]) => v.enabled && v.hotpluggable);
+  if (boot.length === 0) return;
+  checkVcpuOrder(def);
+  const fail = (id: number, reason: string): VirtError =>
+    new VirtError("QEMU_VCPU_BOOT_HOTPLUG", { id, name: def.name, reason }, { name: def.name });
+  let cpus: HotpluggableCpu[];
+  try {
+    cpus = await hotpluggableCpus(qmp);
+  } catch (e) {
+    throw fail(
+      boot[0]![0],
+      `QEMU lists no hotpluggable CPUs (${e instanceof Error ? e.message : String(e)})`,
+    );
+  }
+  // a vCPU without an order goes first, the others by order (qemuProcessVcpusSortOrder; stable)
+  boot.sort(([, a], [, b]) => (a.order ?? 0) - (b.order ?? 0));
+  for (const [id] of boot) {
+    const c = cpus[id];
+    if (!c) {
+      throw fail(
+        id,
+        `machine type '${def.os.machine ?? ""}' offers ${cpus.length} hotpluggable CPU slots for ${def.vcpu.count} vcpus`,
+      );
+    }
+    if (c.qomPath !== undefined) throw fail(id, `QEMU already has it at ${c.qomPath}`);
+    try {
+      await qmp.execute("device_add", { driver: c.type, id: `vcpu${id}`, ...c.props });
+    } catch (e) {
+      throw fail(id, e instanceof Error ? e.message : String(e));
+    }
+    c.qomPath = `/machine/peripheral/vcpu${id}`;
+  }
 }
 
 function waitDeviceDeleted(qmp: QmpClient, id: string, timeoutMs: number): Promise<boolean> {
@@ -341,7 +442,11 @@ async function setLiveVcpus(drv: QemuDriver, obj: QemuDomainObj, def: DomainDef,
     }
   } finally {
     unplugging.delete(obj);
-    setOnline(def, online);
+    setPresent(
+      def,
+      cpus.map((c) => c.qomPath !== undefined),
+      cpus.map((c) => c.qomPath?.startsWith("/machine/peripheral/") ?? false),
+    );
     await drv.saveStatus(obj);
   }
 }
@@ -354,11 +459,22 @@ const unplugging = new WeakSet<QemuDomainObj>();
  * waiting (the guest was slow) still takes it offline in the live definition.
  */
 export function vcpuDeleted(drv: QemuDriver, obj: QemuDomainObj, alias: string): void {
-  if (!/^vcpu\d+$/.test(alias) || unplugging.has(obj)) return;
+  const m = /^vcpu(\d+)$/.exec(alias);
+  if (!m || unplugging.has(obj)) return;
   const def = obj.def;
   const online = onlineVcpus(def);
   if (online <= 1) return;
-  setOnline(def, online - 1);
+  const id = Number(m[1]);
+  const listed = def.vcpu.vcpus;
+  if (listed?.[id]?.enabled) {
+    setPresent(
+      def,
+      listed.map((v, i) => v.enabled && i !== id),
+      listed.map(() => false),
+    );
+  } else {
+    setOnline(def, online - 1);
+  }
   drv.saveStatusLater(obj);
 }
 
