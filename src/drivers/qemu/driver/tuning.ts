@@ -227,7 +227,8 @@ function setOnline(def: DomainDef, n: number): void {
   if (n >= def.vcpu.count) delete def.vcpu.current;
   else def.vcpu.current = n;
   // virDomainDefSetVcpus: the first n vCPUs are the enabled ones, in no particular order
-  // (a disabled vCPU must stay hot-pluggable)
+  // (a disabled vCPU must stay hot-pluggable); the orders go, as libvirt's
+  // qemuDomainSetVcpusConfig clears them (they may no longer fit)
   def.vcpu.vcpus = def.vcpu.vcpus?.map((v, i) => ({
     enabled: i < n,
     hotpluggable: i < n ? v.hotpluggable : true,
