@@ -58,7 +58,7 @@ export function formatSourceOf(w: XmlWriter, type: DiskDef["type"], s: DiskSourc
       attrs.volume = s.volume;
       attrs.mode = s.mode;
       // what the volume resolved to, in status XML only (libvirt's actualType= and path)
-      if (s.actualType !== undefined && statusWriters.has(w)) {
+      if (s.actualType !== undefined && s.actualType !== "network" && statusWriters.has(w)) {
         attrs.actualType = s.actualType;
         if (s.actualType === "file") attrs.file = s.file;
         else if (s.actualType === "block") attrs.dev = s.dev;

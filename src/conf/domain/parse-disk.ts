@@ -303,6 +303,9 @@ export function parseDisk(el: XmlElement): DiskDef {
     (device === "cdrom" || device === "floppy")
   )
     disk.type = "file";
+  // ... and so is an empty volume one (no pool to say which volume)
+  if (type === "volume" && disk.source?.pool === undefined && (device === "cdrom" || device === "floppy"))
+    disk.type = "file";
   const backingEl = el.child("backingStore");
   const backing = parseBackingStore(backingEl);
   if (backing) disk.backingStore = backing;

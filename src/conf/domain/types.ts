@@ -594,9 +594,11 @@ export interface DiskSource {
   /**
    * `type='volume'` disks of a running domain: what the volume resolved to at start or hotplug
    * (its path is then in `file`/`dev`/`dir`). Only status XML carries it, as libvirt's
-   * `actualType=`; the live and inactive XML keep just `pool`/`volume`.
+   * `actualType=`; the live and inactive XML keep just `pool`/`volume`. `network`: an iSCSI
+   * pool's LUN in `mode='direct'`, used through QEMU's own initiator (`protocol`, `name`, `hosts`);
+   * not written to status XML.
    */
-  actualType?: "file" | "block" | "dir";
+  actualType?: "file" | "block" | "dir" | "network";
   startupPolicy?: "mandatory" | "requisite" | "optional";
   index?: number;
   hosts?: DiskSourceHost[];

@@ -8,7 +8,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseXml } from "../../conf/xml.ts";
+import { parsePool } from "../../conf/storage/index.ts";
 import type { DomainDef } from "../../conf/domain/types.ts";
+import type { ResolvedVolume } from "../../drivers/qemu/driver/volumes.ts";
+import { VirtError } from "../../util/errors/index.ts";
 import type { QemuCaps } from "../../drivers/qemu/capabilities/types.ts";
 import type { CommandContext, ResolvedNetwork } from "../../drivers/qemu/command/types.ts";
 import { withInstalledCpuMap } from "./cpu-map.ts";
@@ -65,6 +68,51 @@ function networkAddressFromCorpus(corpusDir: string | undefined, name: string): 
     .find((f) => existsSync(f));
   if (file === undefined) return undefined;
   return parseXml(readFileSync(file, "utf8"), file).child("ip")?.attr("address");
+}
+
+/**
+ * libvirt's fake storage driver (qemuxmlconftest.c, fakeStorage*): the pool `inactive` exists but
+ * is not active; any other pool is the file `aux/storagepoolxml2xmlout/<pool>.xml` of the corpus (its
+ * type is the pool's type), and no file means no pool. A volume `TYPE+NAME` is a volume of that
+ * type (`file`, `block`, `dir`) at `/some/TYPE/device/NAME`, a name without '+' a block device,
+ * and `nonexistent` no volume. No format is probed: images are raw.
+ */
+export function fakeStorageVolume(
+  corpusDir: string | undefined,
+  pool: string,
+  volume: string,
+): ResolvedVolume {
+  if (pool === "inactive") throw new VirtError("QEMU_VOLUME_POOL_INACTIVE", { pool, volume });
+  const file =
+    corpusDir === undefined ? undefined : join(corpusDir, "aux", "storagepoolxml2xmlout", `${pool}.xml`);
+  if (file === undefined || pool.includes("/") || !existsSync(file))
+    throw new VirtError("QEMU_VOLUME_NO_POOL", { pool });
+  const { def: poolDef } = parsePool(readFileSync(file, "utf8"));
+  const poolType = poolDef.type;
+  const iscsi =
+    poolType === "iscsi" && poolDef.source.devices[0] !== undefined
+      ? {
+          hosts: poolDef.source.hosts,
+          target: poolDef.source.devices[0].path,
+          ...(poolDef.source.initiatorIqn !== undefined ? { initiatorIqn: poolDef.source.initiatorIqn } : {}),
+          ...(poolDef.source.auth !== undefined
+            ? { auth: { username: poolDef.source.auth.username, secret: poolDef.source.auth.secret } }
+            : {}),
+        }
+      : undefined;
+  if (volume === "nonexistent") throw new VirtError("QEMU_VOLUME_NO_VOLUME", { pool, volume });
+  const plus = volume.indexOf("+");
+  const key = plus < 0 ? "block" : volume.slice(0, plus);
+  const name = plus < 0 ? volume : volume.slice(plus + 1);
+  if (key !== "file" && key !== "block" && key !== "dir")
+    throw new Error(`fake storage: volume type '${key}' of '${volume}' is not one the harness serves`);
+  return {
+    path: `/some/${key}/device/${name}`,
+    type: key,
+    format: key === "dir" ? "dir" : "raw",
+    poolType,
+    ...(iscsi !== undefined ? { iscsi } : {}),
+  };
 }
 
 export function corpusHarnessContext(def: DomainDef, options: HarnessOptions): CommandContext {

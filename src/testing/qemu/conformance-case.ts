@@ -21,7 +21,8 @@ import { buildQemuCommand, compareArgs, formatArgsFile } from "../../drivers/qem
 import type { CommandContext } from "../../drivers/qemu/command/types.ts";
 import type { FirmwareDescriptor } from "../../drivers/qemu/firmware.ts";
 import { fillFirmware, fillFirmwareAtDefine } from "../../drivers/qemu/firmware-select.ts";
-import { corpusHarnessContext } from "../qemu/command-harness.ts";
+import { corpusHarnessContext, fakeStorageVolume } from "../qemu/command-harness.ts";
+import { resolveDomainVolumesSync } from "../../drivers/qemu/driver/volumes.ts";
 import { harnessIncoming } from "../qemu/command-harness-incoming.ts";
 
 import { toVirtError, VirErrorNumber } from "../../util/errors/index.ts";
@@ -274,6 +275,8 @@ export function runCase(
       // selected again when the domain starts (qemuProcessPrepareDomain); errors count now
       if (options.firmware)
         fillFirmware(d, { descriptors: options.firmware, nvramDir: HARNESS_NVRAM_DIR, abiUpdate: false });
+      // <disk type='volume'>: resolved through the harness' fake storage driver, as at start
+      resolveDomainVolumesSync((pool, volume) => fakeStorageVolume(corpusDir, pool, volume), d);
       assignAliases(d);
       const ctx = corpusHarnessContext(d, { caps, corpusDir, incoming: harnessIncoming(name) });
       built = formatArgsFile(buildQemuCommand(d, options.tweak ? options.tweak(ctx) : ctx));

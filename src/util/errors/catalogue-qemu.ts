@@ -652,6 +652,12 @@ export const qemuErrors = {
     kind: "user",
     template: "no storage vol with matching name '{volume}' in pool '{pool}'",
   },
+  QEMU_VOLUME_POOL_INACTIVE: {
+    vir: "CONFIG_UNSUPPORTED",
+    domain: "QEMU",
+    kind: "user",
+    template: "storage pool '{pool}' containing volume '{volume}' is not active",
+  },
   QEMU_VOLUME_POOL_UNSUPPORTED: {
     vir: "CONFIG_UNSUPPORTED",
     domain: "QEMU",

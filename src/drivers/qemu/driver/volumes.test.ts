@@ -11,13 +11,15 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { parseDomainXML, formatDomainXML } from "../../../conf/domain/index.ts";
 import type { DiskDef } from "../../../conf/domain/types.ts";
-import { isVirtError } from "../../../util/errors/index.ts";
+import { isVirtError, VirtError } from "../../../util/errors/index.ts";
 import { localDiskPath } from "../command/disk.ts";
 import {
   localVolumeResolver,
   probeImageFormat,
   resolveDiskVolume,
+  resolveDomainVolumes,
   storageConfigDir,
+  storageStateDir,
   type ResolvedVolume,
 } from "./volumes.ts";
 
@@ -135,6 +137,108 @@ test("the default lookup: dir pool files with probed formats, directories, unsup
       resolve("default", "sub/../a.qcow2"),
       code("QEMU_VOLUME_NO_VOLUME", /sub\/\.\.\/a\.qcow2/),
     );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+function domain(disks: string): ReturnType<typeof parseDomainXML>["def"] {
+  const xml = `<domain type='qemu'><name>d</name><memory>131072</memory><os><type>hvm</type></os><devices>${disks}</devices></domain>`;
+  return parseDomainXML(xml, { noDefaults: true }).def;
+}
+
+test("a cold boot drops an optional volume that is not there: a disk leaves, a CD-ROM is emptied", async () => {
+  const inactive = (): Promise<ResolvedVolume> =>
+    Promise.reject(new VirtError("QEMU_VOLUME_POOL_INACTIVE", { pool: "p", volume: "v" }));
+  const def = domain(
+    "<disk type='volume' device='disk'><source pool='p' volume='v' startupPolicy='optional'/><target dev='sda'/></disk>" +
+      "<disk type='volume' device='cdrom'><source pool='p' volume='v' startupPolicy='optional'/><target dev='hdc'/></disk>",
+  );
+  await resolveDomainVolumes(inactive, def);
+  assert.deepEqual(
+    def.devices.disks.map((d) => [d.target.dev, d.type, d.source]),
+    [["hdc", "file", undefined]],
+  );
+  // once running (not a cold boot) a fixed disk may not go away; any other policy keeps the error
+  const warm = domain(
+    "<disk type='volume' device='disk'><source pool='p' volume='v' startupPolicy='optional'/><target dev='sda'/></disk>",
+  );
+  await assert.rejects(
+    resolveDomainVolumes(inactive, warm, false),
+    code("QEMU_VOLUME_POOL_INACTIVE", /storage pool 'p' containing volume 'v' is not active/),
+  );
+  const mandatory = domain(
+    "<disk type='volume' device='disk'><source pool='p' volume='v' startupPolicy='mandatory'/><target dev='sda'/></disk>",
+  );
+  await assert.rejects(
+    resolveDomainVolumes(inactive, mandatory),
+    code("QEMU_VOLUME_POOL_INACTIVE", /not active/),
+  );
+  assert.equal(mandatory.devices.disks.length, 1);
+});
+
+test("mode='direct' on an iSCSI pool: QEMU's own initiator on the pool's portal, the pool's credentials", async () => {
+  const iscsi = {
+    hosts: [{ name: "iscsi.example.com", port: 0 }],
+    target: "demo-target",
+    auth: { username: "pooluser", secret: { usage: "pool-secret" } },
+  };
+  const d = disk(
+    "pool='i' volume='unit:0:0:3' mode='direct'",
+    "<auth username='diskuser'><secret type='iscsi' usage='disk-secret'/></auth>",
+  );
+  await resolveDiskVolume(fixed({ iscsi }), d);
+  assert.equal(d.type, "volume");
+  const src = d.source;
+  assert.ok(src);
+  assert.equal(src.actualType, "network");
+  assert.equal(src.protocol, "iscsi");
+  assert.equal(src.name, "demo-target/3");
+  assert.deepEqual(src.hosts, [{ name: "iscsi.example.com", port: 3260, transport: "tcp" }]);
+  // the disk's own <auth> is not used for a volume; the pool's is
+  assert.equal(d.auth, undefined);
+  assert.deepEqual(src.auth, { username: "pooluser", secret: { type: "iscsi", usage: "pool-secret" } });
+  // a volume through the host drops the disk's <auth> too
+  const host = disk(
+    "pool='i' volume='unit:0:0:1' mode='host'",
+    "<auth username='u'><secret type='iscsi' usage='s'/></auth>",
+  );
+  await resolveDiskVolume(fixed(), host);
+  assert.equal(host.auth ?? host.source?.auth, undefined);
+  // a LUN name that is not unit:B:T:LUN
+  await assert.rejects(
+    resolveDiskVolume(fixed({ iscsi }), disk("pool='i' volume='lun3' mode='direct'")),
+    code("QEMU_VOLUME_NO_VOLUME", /lun3/),
+  );
+});
+
+test("the default lookup: once the storage driver keeps state, a pool it has not started is inactive", async () => {
+  const root = mkdtempSync(join(tmpdir(), "tvirt-volres-"));
+  try {
+    const dir = storageConfigDir({ kind: "embed", root });
+    mkdirSync(dir, { recursive: true });
+    const images = join(root, "images");
+    mkdirSync(images, { recursive: true });
+    writeFileSync(join(images, "v.img"), Buffer.alloc(4096));
+    const poolXml = `<pool type='dir'><name>p</name><target><path>${images}</path></target></pool>`;
+    writeFileSync(join(dir, "p.xml"), poolXml);
+    const resolve = localVolumeResolver({ kind: "embed", root });
+    const state = storageStateDir({ kind: "embed", root });
+    assert.equal(state, join(root, "run", "storage"));
+    mkdirSync(state, { recursive: true });
+    await assert.rejects(
+      resolve("p", "v.img"),
+      code("QEMU_VOLUME_POOL_INACTIVE", /storage pool 'p' containing volume 'v.img' is not active/),
+    );
+    // an optional disk on it is left out at a cold boot
+    const def = domain(
+      "<disk type='volume' device='disk'><source pool='p' volume='v.img' startupPolicy='optional'/><target dev='vda' bus='virtio'/></disk>",
+    );
+    await resolveDomainVolumes(resolve, def);
+    assert.equal(def.devices.disks.length, 0);
+    // started: its state file is there
+    writeFileSync(join(state, "p.xml"), poolXml);
+    assert.equal((await resolve("p", "v.img")).path, join(images, "v.img"));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
