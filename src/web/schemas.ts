@@ -3,16 +3,16 @@
  * responses and make the OpenAPI document (`openapi.ts`), so the three cannot drift apart.
  */
 
-const str = { type: "string" } as const;
+export const str = { type: "string" } as const;
 const int = { type: "integer" } as const;
 const num = { type: "number" } as const;
-const bool = { type: "boolean" } as const;
+export const bool = { type: "boolean" } as const;
 
 /**
  * An object schema whose properties are all required but `optional` (in their own order, so
  * the OpenAPI document reads as written); `head` goes before them (a description).
  */
-function record<P extends Record<string, object>>(
+export function record<P extends Record<string, object>>(
   properties: P,
   optional: readonly (keyof P & string)[] = [],
   head: { readonly description?: string } = {},
