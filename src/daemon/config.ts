@@ -53,7 +53,7 @@
  */
 import { readFileSync } from "node:fs";
 import { VirtError } from "../util/errors/index.ts";
-import { isLoopback, parseListen, type WebListen } from "../web/listen.ts";
+import { clearListenError, parseListen, type WebListen } from "../web/listen.ts";
 import { parseLogOutputs, type LogOutput } from "./log.ts";
 
 export type ConfValue = number | string | string[];
@@ -531,14 +531,18 @@ function checkWeb(cfg: DaemonConfig, file: string): void {
       reason: `${set} is set without ${missing}: TLS needs both the certificate and its key`,
     });
   }
-  if (cfg.webListenTcp !== undefined && cfg.webTlsCert === undefined) {
-    const l = parseListen(cfg.webListenTcp) as { host: string };
-    if (!isLoopback(l.host))
-      throw new VirtError("DAEMON_CONFIG_VALUE", {
-        file,
-        key: "web_listen_tcp",
-        reason: `'${cfg.webListenTcp}' is not a loopback address: set web_tls_cert and web_tls_key (bearer tokens must not cross the network in clear), or listen on 127.0.0.1`,
-      });
+  if (cfg.webListenTcp !== undefined) {
+    const clear = clearListenError(
+      cfg.webListenTcp,
+      parseListen(cfg.webListenTcp),
+      cfg.webTlsCert !== undefined,
+      {
+        tls: "web_tls_cert and web_tls_key",
+      },
+    );
+    // tvirsh web's refusal, in the configuration's terms (file and key)
+    if (clear)
+      throw new VirtError("DAEMON_CONFIG_VALUE", { file, key: "web_listen_tcp", reason: clear.detail });
   }
 }
 

@@ -28,3 +28,24 @@ export function parseListen(text: string): WebListen {
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
+
+/**
+ * The refusal of plain HTTP on `listen` (text as given) beyond loopback, or undefined when it is
+ * allowed (TLS, a Unix socket, loopback). `tls` names the TLS settings of the caller (tvirtd's
+ * keys or tvirsh's options), `insecure` the way to override it, if there is one; the wording
+ * is otherwise the same for both.
+ */
+export function clearListenError(
+  text: string,
+  listen: WebListen,
+  withTls: boolean,
+  names: { readonly tls: string; readonly insecure?: string },
+): VirtError | undefined {
+  if (withTls || "path" in listen || isLoopback(listen.host)) return undefined;
+  return new VirtError("WEB_LISTEN_CLEAR", {
+    listen: text,
+    tls: names.tls,
+    insecure:
+      names.insecure === undefined ? "" : `, or pass ${names.insecure} to serve it in clear knowingly`,
+  });
+}

@@ -3,56 +3,66 @@
  * responses and make the OpenAPI document (`openapi.ts`), so the three cannot drift apart.
  */
 
-export const ErrorSchema = {
-  type: "object",
-  description: "An error of tvirt's catalogue (VirtError.toJSON)",
-  required: ["code", "kind", "message", "details"],
-  properties: {
-    code: { type: "string" },
+export const str = { type: "string" } as const;
+const int = { type: "integer" } as const;
+const num = { type: "number" } as const;
+export const bool = { type: "boolean" } as const;
+
+/**
+ * An object schema whose properties are all required but `optional` (in their own order, so
+ * the OpenAPI document reads as written); `head` goes before them (a description).
+ */
+export function record<P extends Record<string, object>>(
+  properties: P,
+  optional: readonly (keyof P & string)[] = [],
+  head: { readonly description?: string } = {},
+): { type: "object"; description?: string; required: string[]; properties: P } {
+  return {
+    type: "object",
+    ...head,
+    required: Object.keys(properties).filter((k) => !optional.includes(k)),
+    properties,
+  };
+}
+
+/** A list resource's body: `{ KEY: [ITEM, ...] }`, after any required `before` properties. */
+function listOf(key: string, items: object, before: Record<string, object> = {}): object {
+  return record({ ...before, [key]: { type: "array", items } });
+}
+
+export const ErrorSchema = record(
+  {
+    code: str,
     kind: { type: "string", enum: ["user", "environment", "bug"] },
-    message: { type: "string" },
-    virCode: { type: "integer" },
-    virDomain: { type: "integer" },
+    message: str,
+    virCode: int,
+    virDomain: int,
     details: { type: "object", additionalProperties: true },
   },
-} as const;
+  ["virCode", "virDomain"],
+  { description: "An error of tvirt's catalogue (VirtError.toJSON)" },
+);
 
-export const DomainSummarySchema = {
-  type: "object",
-  required: ["name", "uuid", "id", "state", "stateCode", "vcpus", "memoryKiB", "maxMemoryKiB", "persistent"],
-  properties: {
-    name: { type: "string" },
-    uuid: { type: "string" },
-    id: { type: ["integer", "null"], description: "null when the domain is not running" },
-    state: {
-      type: "string",
-      enum: ["nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended"],
-    },
-    stateCode: { type: "integer" },
-    vcpus: { type: "integer" },
-    memoryKiB: { type: "integer" },
-    maxMemoryKiB: { type: "integer" },
-    persistent: { type: "boolean" },
+export const DomainSummarySchema = record({
+  name: str,
+  uuid: str,
+  id: { type: ["integer", "null"], description: "null when the domain is not running" },
+  state: {
+    type: "string",
+    enum: ["nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended"],
   },
-} as const;
+  stateCode: int,
+  vcpus: int,
+  memoryKiB: int,
+  maxMemoryKiB: int,
+  persistent: bool,
+});
 
-export const DomainListSchema = {
-  type: "object",
-  required: ["domains"],
-  properties: { domains: { type: "array", items: DomainSummarySchema } },
-} as const;
+export const DomainListSchema = listOf("domains", DomainSummarySchema);
 
-export const DomainDetailSchema = {
-  type: "object",
-  required: ["domain", "xml"],
-  properties: { domain: DomainSummarySchema, xml: { type: "string" } },
-} as const;
+export const DomainDetailSchema = record({ domain: DomainSummarySchema, xml: str });
 
-export const DomainResultSchema = {
-  type: "object",
-  required: ["domain"],
-  properties: { domain: DomainSummarySchema },
-} as const;
+export const DomainResultSchema = record({ domain: DomainSummarySchema });
 
 export const XmlBodySchema = {
   type: "object",
@@ -64,181 +74,91 @@ export const XmlBodySchema = {
   },
 } as const;
 
-const ChangeSchema = {
-  type: "object",
-  required: ["kind", "subject", "xpath", "text"],
-  properties: {
-    kind: { type: "string" },
-    subject: { type: "string" },
-    xpath: { type: "string" },
-    details: { type: "string" },
+const ChangeSchema = record(
+  {
+    kind: str,
+    subject: str,
+    xpath: str,
+    details: str,
     text: { type: "string", description: "the change as `tvirsh edit` prints it" },
   },
-} as const;
+  ["details"],
+);
 
-export const EditResultSchema = {
-  type: "object",
-  required: ["domain", "changed", "running", "normalised", "defaults", "appliesAtNextBoot", "text"],
-  properties: {
+export const EditResultSchema = record(
+  {
     domain: DomainSummarySchema,
-    changed: { type: "boolean" },
-    running: { type: "boolean" },
+    changed: bool,
+    running: bool,
     dropped: { type: "array", items: { type: "object", additionalProperties: true } },
     normalised: { type: "array", items: ChangeSchema },
     defaults: { type: "array", items: ChangeSchema },
     appliesAtNextBoot: { type: "array", items: ChangeSchema },
     text: { type: "string", description: "the report `tvirsh edit` prints" },
   },
-} as const;
+  ["dropped"],
+);
 
-export const NetworkListSchema = {
-  type: "object",
-  required: ["networks"],
-  properties: {
-    networks: {
-      type: "array",
-      items: {
-        type: "object",
-        required: ["name", "uuid", "active", "persistent", "autostart"],
-        properties: {
-          name: { type: "string" },
-          uuid: { type: "string" },
-          active: { type: "boolean" },
-          persistent: { type: "boolean" },
-          autostart: { type: "boolean" },
-        },
-      },
-    },
-  },
-} as const;
+export const NetworkListSchema = listOf(
+  "networks",
+  record({ name: str, uuid: str, active: bool, persistent: bool, autostart: bool }),
+);
 
-export const PoolListSchema = {
-  type: "object",
-  required: ["pools"],
-  properties: {
-    pools: {
-      type: "array",
-      items: {
-        type: "object",
-        required: [
-          "name",
-          "uuid",
-          "active",
-          "persistent",
-          "autostart",
-          "capacity",
-          "allocation",
-          "available",
-        ],
-        properties: {
-          name: { type: "string" },
-          uuid: { type: "string" },
-          active: { type: "boolean" },
-          persistent: { type: "boolean" },
-          autostart: { type: "boolean" },
-          capacity: { type: "number" },
-          allocation: { type: "number" },
-          available: { type: "number" },
-        },
-      },
-    },
-  },
-} as const;
+export const PoolListSchema = listOf(
+  "pools",
+  record({
+    name: str,
+    uuid: str,
+    active: bool,
+    persistent: bool,
+    autostart: bool,
+    capacity: num,
+    allocation: num,
+    available: num,
+  }),
+);
 
-export const VolumeListSchema = {
-  type: "object",
-  required: ["pool", "volumes"],
-  properties: {
-    pool: { type: "string" },
-    volumes: {
-      type: "array",
-      items: {
-        type: "object",
-        required: ["name", "key", "path", "type", "capacity", "allocation"],
-        properties: {
-          name: { type: "string" },
-          key: { type: "string" },
-          path: { type: "string" },
-          type: { type: "integer" },
-          capacity: { type: "number" },
-          allocation: { type: "number" },
-        },
-      },
-    },
-  },
-} as const;
+export const VolumeListSchema = listOf(
+  "volumes",
+  record({ name: str, key: str, path: str, type: int, capacity: num, allocation: num }),
+  { pool: str },
+);
 
-export const HostSchema = {
-  type: "object",
-  required: ["uri", "hostname", "hypervisor", "libVersion", "node", "arch", "guests"],
-  properties: {
-    uri: { type: "string" },
-    hostname: { type: "string" },
-    hypervisor: { type: "string" },
-    libVersion: { type: "integer" },
-    node: {
-      type: "object",
-      required: ["model", "memoryKiB", "cpus", "mhz", "nodes", "sockets", "cores", "threads"],
-      properties: {
-        model: { type: "string" },
-        memoryKiB: { type: "integer" },
-        cpus: { type: "integer" },
-        mhz: { type: "integer" },
-        nodes: { type: "integer" },
-        sockets: { type: "integer" },
-        cores: { type: "integer" },
-        threads: { type: "integer" },
-      },
-    },
-    arch: { type: "string" },
-    guests: {
-      type: "array",
-      items: {
-        type: "object",
-        required: ["osType", "arch", "domainTypes"],
-        properties: {
-          osType: { type: "string" },
-          arch: { type: "string" },
-          domainTypes: { type: "array", items: { type: "string" } },
-        },
-      },
-    },
+export const HostSchema = record({
+  uri: str,
+  hostname: str,
+  hypervisor: str,
+  libVersion: int,
+  node: record({
+    model: str,
+    memoryKiB: int,
+    cpus: int,
+    mhz: int,
+    nodes: int,
+    sockets: int,
+    cores: int,
+    threads: int,
+  }),
+  arch: str,
+  guests: {
+    type: "array",
+    items: record({ osType: str, arch: str, domainTypes: { type: "array", items: str } }),
   },
-} as const;
+});
 
 /** One `lifecycle` Server-Sent Event's data on /api/events. */
-export const LifecycleEventSchema = {
-  type: "object",
-  required: ["domain", "event", "eventCode", "detail"],
-  properties: {
-    domain: {
-      type: "object",
-      required: ["name", "uuid"],
-      properties: { name: { type: "string" }, uuid: { type: "string" } },
-    },
-    event: { type: "string" },
-    eventCode: { type: "integer" },
-    detail: { type: "integer" },
-  },
-} as const;
+export const LifecycleEventSchema = record({
+  domain: record({ name: str, uuid: str }),
+  event: str,
+  eventCode: int,
+  detail: int,
+});
 
-export const NameParam = {
-  type: "object",
-  required: ["name"],
-  properties: { name: { type: "string", minLength: 1 } },
-} as const;
+export const NameParam = record({ name: { type: "string", minLength: 1 } });
 
-export const ActionParam = {
-  type: "object",
-  required: ["name", "action"],
-  properties: {
-    name: { type: "string", minLength: 1 },
-    action: { type: "string", enum: ["start", "shutdown", "reboot", "destroy", "suspend", "resume"] },
-  },
-} as const;
+export const ActionParam = record({
+  name: { type: "string", minLength: 1 },
+  action: { type: "string", enum: ["start", "shutdown", "reboot", "destroy", "suspend", "resume"] },
+});
 
-export const PoolParam = {
-  type: "object",
-  required: ["pool"],
-  properties: { pool: { type: "string", minLength: 1 } },
-} as const;
+export const PoolParam = record({ pool: { type: "string", minLength: 1 } });

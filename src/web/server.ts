@@ -44,6 +44,7 @@ import {
   VolumeListSchema,
   XmlBodySchema,
 } from "./schemas.ts";
+import { domainCapsRoutes } from "./domcaps.ts";
 import { nodeDevRoutes } from "./nodedevs.ts";
 import type { RouteDef } from "./route.ts";
 import { readTokens, verifyToken, type TokenEntry } from "./tokens.ts";
@@ -560,6 +561,7 @@ export async function buildWebServer(opts: WebOptions): Promise<FastifyInstance>
   routes.push(...pageRoutes(tickets, conn));
 
   routes.push(...nodeDevRoutes(conn));
+  routes.push(...domainCapsRoutes(conn));
   registerXmlBodies(app);
 
   const callbackID = await conn.onLifecycle((dom, event, detail) => {

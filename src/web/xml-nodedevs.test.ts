@@ -1,8 +1,9 @@
 /**
  * The REST API's XML bodies and documents and its node devices: `POST /api/domains` and
  * `PUT /api/domains/{name}/xml` with `Content-Type: application/xml`, `Accept:
- * application/xml` on a domain, the host and a node device, and `/api/nodedevs` through an
- * embedded QEMU driver over a fake sysfs tree. Every reply is checked against the OpenAPI
+ * application/xml` on a domain, the host and a node device, and `/api/nodedevs` and
+ * `/api/domcapabilities` through an embedded QEMU driver (over a fake sysfs tree; the test driver
+ * has neither: 501). Every reply is checked against the OpenAPI
  * document: its status and content type must be documented, and a JSON body must match.
  */
 import assert from "node:assert/strict";
@@ -199,6 +200,15 @@ describe("XML bodies and documents (test:///default)", () => {
     assert.equal(r.body.code, "API_NO_SUPPORT");
   });
 
+  test("domain capabilities on a driver without them: 501; 401 without a token", async () => {
+    const r = await call(app, doc, "GET", "/api/domcapabilities", "/api/domcapabilities", { token: viewer });
+    assert.equal(r.status, 501, r.text);
+    assert.equal(r.body.code, "API_NO_SUPPORT");
+    const anon = await call(app, doc, "GET", "/api/domcapabilities", "/api/domcapabilities", { token: null });
+    assert.equal(anon.status, 401);
+    assert.equal(anon.body.code, "WEB_AUTH_REQUIRED");
+  });
+
   test("the OpenAPI document names the XML bodies, documents and query parameters", () => {
     const post = operation(doc, "POST", "/api/domains");
     assert.deepEqual(Object.keys(post.requestBody?.content ?? {}), ["application/json", "application/xml"]);
@@ -206,11 +216,15 @@ describe("XML bodies and documents (test:///default)", () => {
       post.parameters.map((p) => `${p.in}:${p.name}`),
       ["query:validate"],
     );
-    for (const p of ["/api/domains/{name}", "/api/host", "/api/nodedevs/{name}"])
+    for (const p of ["/api/domains/{name}", "/api/host", "/api/nodedevs/{name}", "/api/domcapabilities"])
       assert.ok(operation(doc, "GET", p).responses["200"]?.content?.["application/xml"], p);
     assert.deepEqual(
       operation(doc, "GET", "/api/nodedevs").parameters.map((p) => `${p.in}:${p.name}`),
       ["query:cap"],
+    );
+    assert.deepEqual(
+      operation(doc, "GET", "/api/domcapabilities").parameters.map((p) => `${p.in}:${p.name}`),
+      ["query:emulator", "query:arch", "query:machine", "query:virttype"],
     );
   });
 });
@@ -298,5 +312,68 @@ describe("node devices (qemu:///embed over a fake sysfs tree)", () => {
       token: viewer,
     });
     assert.equal(missing.status, 404, missing.text);
+  });
+
+  test("GET /api/domcapabilities: the summary, the XML alone, the query as domcapabilities takes it", async () => {
+    const get = (q: string, opts: { token?: string | null; accept?: string } = {}) =>
+      call(app, doc, "GET", `/api/domcapabilities${q}`, "/api/domcapabilities", { token: viewer, ...opts });
+    const xml = await conn.getDomainCapabilities();
+    const r = await get("");
+    assert.equal(r.status, 200, r.text);
+    const b = r.body as {
+      path: string;
+      domain: string;
+      arch: string;
+      machine: string | null;
+      vcpuMax: number | null;
+      cpu: { modes: { name: string; supported: boolean }[]; usableModels: string[] };
+      devices: { name: string; supported: boolean; enums: Record<string, string[]> }[];
+      features: { name: string }[];
+    };
+    // each field as the document says it
+    assert.equal(`<path>${b.path}</path>`, /<path>[^<]*<\/path>/.exec(xml)?.[0]);
+    assert.equal(b.domain, /<domain>([^<]*)<\/domain>/.exec(xml)?.[1]);
+    assert.equal(b.arch, /<arch>([^<]*)<\/arch>/.exec(xml)?.[1]);
+    assert.equal(b.machine, /<machine>([^<]*)<\/machine>/.exec(xml)?.[1]);
+    assert.equal(b.vcpuMax, Number(/<vcpu max='(\d+)'/.exec(xml)?.[1]));
+    assert.deepEqual(
+      b.cpu.modes.map((m) => `${m.name}=${m.supported}`),
+      [...xml.matchAll(/<mode name='([^']+)' supported='(yes|no)'/g)].map((m) => `${m[1]}=${m[2] === "yes"}`),
+    );
+    assert.equal(b.cpu.usableModels.length, [...xml.matchAll(/<model usable='yes'/g)].length);
+    const disk = b.devices.find((d) => d.name === "disk");
+    assert.equal(disk?.supported, true);
+    assert.ok(disk.enums.bus?.includes("virtio"), JSON.stringify(disk.enums));
+    assert.ok(b.features.length > 0);
+
+    const x = await get("", { accept: "application/xml" });
+    assert.equal(x.status, 200);
+    assert.equal(x.type, "application/xml");
+    assert.equal(x.text, xml);
+    // the query goes to the library as domcapabilities' options
+    const q = await get(`?arch=x86_64&virttype=qemu&machine=pc&emulator=${encodeURIComponent(b.path)}`, {
+      accept: "application/xml",
+    });
+    assert.equal(q.status, 200, q.text);
+    assert.equal(
+      q.text,
+      await conn.getDomainCapabilities({
+        arch: "x86_64",
+        virttype: "qemu",
+        machine: "pc",
+        emulatorbin: b.path,
+      }),
+    );
+    const badMachine = await get("?machine=nosuch");
+    assert.equal(badMachine.status, 400, badMachine.text);
+    assert.match(String(badMachine.body.message), /the machine 'nosuch' is not supported by emulator/);
+    const badArch = await get("?arch=nosuch");
+    assert.equal(badArch.status, 400, badArch.text);
+    assert.match(String(badArch.body.message), /nosuch/);
+    const typo = await get("?emulatorbin=/usr/bin/qemu-system-x86_64");
+    assert.equal(typo.status, 400, typo.text);
+    assert.equal(typo.body.code, "WEB_BAD_REQUEST");
+    assert.equal((await get("", { token: null })).status, 401);
+    assert.equal((await get("", { token: null, accept: "application/xml" })).status, 401);
   });
 });

@@ -172,6 +172,42 @@ test("tvirsh web serves the API on loopback TCP and on a Unix socket until SIGIN
   }
 });
 
+test("tvirsh web refuses plain HTTP beyond loopback as tvirtd does, unless --insecure", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tvirsh-web-clear-"));
+  try {
+    const f = join(dir, "tokens.json");
+    const c = await run(["web-token", "create", "--token-file", f, "admin"]);
+    const token = c.out.trimEnd().split("\n").at(-1) ?? "";
+    for (const listen of ["0.0.0.0:0", "[::]:0"]) {
+      const r = await run(["-c", "test:///default", "web", "--token-file", f, "--listen", listen]);
+      assert.equal(r.code, 1, r.err);
+      assert.equal(
+        r.err,
+        `error: invalid argument: '${listen}' is not a loopback address: set --tls-cert and --tls-key ` +
+          "(bearer tokens must not cross the network in clear), or listen on 127.0.0.1, " +
+          "or pass --insecure to serve it in clear knowingly\n",
+      );
+      const j = await run(["-c", "test:///default", "web", "--token-file", f, "--listen", listen, "--json"]);
+      assert.equal(j.code, 1);
+      assert.equal((JSON.parse(j.out) as { error: { code: string } }).error.code, "WEB_LISTEN_CLEAR");
+    }
+    // knowingly: served, with the warning on stderr (0.0.0.0 also answers on 127.0.0.1)
+    const srv = await serve(["--listen", "0.0.0.0:0", "--token-file", f, "--insecure"]);
+    const m = /at http:\/\/0\.0\.0\.0:(\d+)\/api\//.exec(srv.out);
+    assert.ok(m?.[1], srv.out);
+    assert.equal((await get({ port: Number(m[1]) }, "/api/domains", token)).status, 200);
+    const s = await srv.stop();
+    assert.equal(s.code, 0, s.err);
+    assert.match(
+      s.err,
+      /^warning: serving on 0\.0\.0\.0:0 without TLS \(--insecure\): tokens and data cross/m,
+    );
+    // loopback and Unix sockets need neither TLS nor --insecure (the test above serves both)
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test("tvirsh web --tls-cert --tls-key serves HTTPS; half a pair or a bad pair is refused", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "tvirsh-web-tls-"));
   t.after(() => rm(dir, { recursive: true, force: true }));

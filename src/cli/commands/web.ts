@@ -4,12 +4,13 @@
  *
  * `web --listen ADDR:PORT|PORT|unix:PATH --token-file FILE` listens on loopback by default
  * (127.0.0.1:8080) and runs until interrupted; `--tls-cert FILE --tls-key FILE` serve HTTPS
- * (PEM files). A non-loopback address without TLS is served with a warning. `web-token create` prints the token once, on
- * its last line; the file keeps only its hash.
+ * (PEM files). A non-loopback TCP address without TLS is refused, as tvirtd's configuration
+ * check refuses it, unless `--insecure` says so knowingly (then served with a warning).
+ * `web-token create` prints the token once, on its last line; the file keeps only its hash.
  */
 import { isVirtError } from "../../api/index.ts";
 import { createToken, readTokens, revokeToken } from "../../web/tokens.ts";
-import { isLoopback, parseListen, type WebListen } from "../../web/listen.ts";
+import { clearListenError, parseListen, type WebListen } from "../../web/listen.ts";
 import type { Ctx } from "../context.ts";
 import type { CmdDef } from "../grammar.ts";
 
@@ -55,6 +56,11 @@ const web: Cmd = {
       help: "PEM private key of --tls-cert",
       complete: "file",
     },
+    {
+      name: "insecure",
+      type: "bool",
+      help: "serve plain HTTP beyond loopback anyway (tokens and data cross the network in clear)",
+    },
   ],
   async run(ctx, cmd) {
     const tokenFile = ctx.optString(cmd, "token-file");
@@ -66,9 +72,15 @@ const web: Cmd = {
       return ctx.fail("--tls-cert and --tls-key go together: HTTPS needs the certificate and its key");
     const tls = tlsCert !== undefined && tlsKey !== undefined ? { cert: tlsCert, key: tlsKey } : undefined;
     let listen: Listen;
+    let clear: Error | undefined;
     try {
       listen = parseListen(listenText ?? "127.0.0.1:8080");
       if (tls && "path" in listen) return ctx.fail("--tls-cert and --tls-key need a TCP --listen address");
+      clear = clearListenError(listenText ?? "127.0.0.1:8080", listen, tls !== undefined, {
+        tls: "--tls-cert and --tls-key",
+        insecure: "--insecure",
+      });
+      if (clear && !cmd.bool("insecure")) return ctx.fail(undefined, clear);
       if ((await readTokens(tokenFile)).length === 0) {
         return ctx.fail(
           `no tokens in ${tokenFile}: create one with 'tvirsh web-token create --token-file ${tokenFile} NAME'`,
@@ -94,9 +106,9 @@ const web: Cmd = {
     try {
       endpoint = await serveWeb(app, listen, tls);
       where = endpoint.url;
-      if (!("path" in listen) && !tls && !isLoopback(listen.host)) {
+      if (clear) {
         ctx.io.err(
-          `warning: serving on ${listen.host} without TLS: tokens and data cross the network in clear\n`,
+          `warning: serving on ${listenText ?? ""} without TLS (--insecure): tokens and data cross the network in clear\n`,
         );
       }
     } catch (e) {

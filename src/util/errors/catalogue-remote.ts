@@ -116,6 +116,17 @@ export const remoteErrors = {
     kind: "user",
     template: "cannot serve TLS with certificate {cert} and key {key}: {reason}",
   },
+  /**
+   * Plain HTTP beyond loopback, refused alike by `tvirsh web` and tvirtd's configuration
+   * check (there as the reason of DAEMON_CONFIG_VALUE, naming the file and key).
+   */
+  WEB_LISTEN_CLEAR: {
+    vir: "INVALID_ARG",
+    domain: "REMOTE",
+    kind: "user",
+    template:
+      "'{listen}' is not a loopback address: set {tls} (bearer tokens must not cross the network in clear), or listen on 127.0.0.1{insecure}",
+  },
   WEB_LISTEN: {
     vir: "INVALID_ARG",
     domain: "REMOTE",
