@@ -15,36 +15,20 @@ import {
   reqEnum,
   reqStr,
   uintAttr,
+  UNIT_BYTES,
 } from "./reader.ts";
 
 const MIB = 1024 * 1024;
 
-/** Bytes per unit of a scaled size whose default unit is the byte (libvirt's scale 1). */
-const SCALE: Readonly<Record<string, bigint>> = {
-  b: 1n,
-  bytes: 1n,
-  k: 1024n,
-  kib: 1024n,
-  kb: 1000n,
-  m: 1024n ** 2n,
-  mib: 1024n ** 2n,
-  mb: 1000n ** 2n,
-  g: 1024n ** 3n,
-  gib: 1024n ** 3n,
-  gb: 1000n ** 3n,
-  t: 1024n ** 4n,
-  tib: 1024n ** 4n,
-  tb: 1000n ** 4n,
-};
-
 function sizeBytes(el: XmlElement): number {
   const unit = el.attr("unit");
-  const factor = SCALE[(unit ?? "b").toLowerCase()];
+  // a scaled size whose default unit is the byte (libvirt's scale 1)
+  const factor = UNIT_BYTES[(unit ?? "b").toLowerCase()];
   if (factor === undefined)
-    throw invalidAttr(el, "unit", unit ?? "", "expected a size unit", Object.keys(SCALE));
+    throw invalidAttr(el, "unit", unit ?? "", "expected a size unit", Object.keys(UNIT_BYTES));
   const text = el.content.trim();
   if (!/^[0-9]+$/.test(text)) throw invalidText(el, el.content, "expected a size");
-  const bytes = BigInt(text) * factor;
+  const bytes = BigInt(text) * BigInt(factor);
   if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidText(el, el.content, "expected a smaller size");
   return Number(bytes);
 }
