@@ -200,12 +200,9 @@ export class QemuConnection implements HypervisorDriver {
     flags: number,
     cancelled: boolean,
   ): Promise<void> {
-    if (flags & MigrateFlags.POSTCOPY_RESUME)
-      return this.onDomain(dom, (obj) =>
-        recovery.resumeConfirm(this.driver, obj, cookieIn, flags, cancelled),
-      );
+    const confirm = flags & MigrateFlags.POSTCOPY_RESUME ? recovery.resumeConfirmInternal : undefined;
     return this.onDomain(dom, (obj) =>
-      migration.migrateConfirm(this.driver, obj, cookieIn, flags, cancelled),
+      migration.migrateConfirm(this.driver, obj, cookieIn, flags, cancelled, confirm),
     );
   }
 

@@ -618,7 +618,8 @@ export async function resumeFinish(
   }
 }
 
-async function resumeConfirmInternal(
+/** Confirm with VIR_MIGRATE_POSTCOPY_RESUME (source), under migration.ts `migrateConfirm`'s job. */
+export async function resumeConfirmInternal(
   drv: QemuDriver,
   obj: QemuDomainObj,
   flags: number,
@@ -646,21 +647,4 @@ async function resumeConfirmInternal(
     await sleep(50);
   }
   await stopMigratedSource(drv, obj, run, flags);
-}
-
-/** Confirm with VIR_MIGRATE_POSTCOPY_RESUME (source). */
-export async function resumeConfirm(
-  drv: QemuDriver,
-  obj: QemuDomainObj,
-  cookieIn: Uint8Array,
-  flags: number,
-  cancelled: boolean,
-): Promise<void> {
-  decodeCookie(cookieIn);
-  const job = await obj.job.acquire("modify", "virDomainMigrateConfirm3Params");
-  try {
-    await resumeConfirmInternal(drv, obj, flags, cancelled);
-  } finally {
-    job.release();
-  }
 }

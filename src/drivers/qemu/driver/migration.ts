@@ -1173,17 +1173,27 @@ async function defineHere(drv: QemuDriver, xml: string): Promise<QemuDomainObj> 
 // confirm (source), start post-copy
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * virDomainMigrateConfirm3Params on the source: `confirm` is this file's own, or the post-copy
+ * resume's (migration-recovery.ts) for VIR_MIGRATE_POSTCOPY_RESUME; both under the same job.
+ */
 export async function migrateConfirm(
   drv: QemuDriver,
   obj: QemuDomainObj,
   cookieIn: Uint8Array,
   flags: number,
   cancelled: boolean,
+  confirm: (
+    drv: QemuDriver,
+    obj: QemuDomainObj,
+    flags: number,
+    cancelled: boolean,
+  ) => Promise<void> = confirmInternal,
 ): Promise<void> {
   decodeCookie(cookieIn);
   const job = await obj.job.acquire("modify", "virDomainMigrateConfirm3Params");
   try {
-    await confirmInternal(drv, obj, flags, cancelled);
+    await confirm(drv, obj, flags, cancelled);
   } finally {
     job.release();
   }
