@@ -86,12 +86,13 @@ export async function startWebFace(
   const urls = endpoints.map((e) => e.url);
   log.info(`web face for ${uri} on ${urls.join(", ")} (tokens: ${tokenFile})`);
   // Served anyway (the file is re-read when it changes), but nobody gets in yet: say why.
-  try {
-    if ((await readTokens(tokenFile)).length === 0) throw new Error("no tokens");
-  } catch (e) {
+  const why = await readTokens(tokenFile).then(
+    (tokens) => (tokens.length === 0 ? "no tokens" : undefined),
+    (e: unknown) => (e instanceof Error ? e.message : String(e)),
+  );
+  if (why !== undefined)
     log.warn(
-      `web face: no usable token in ${tokenFile} (${e instanceof Error ? e.message : String(e)}): every request gets 401 until 'tvirsh web-token create --token-file ${tokenFile} NAME'`,
+      `web face: no usable token in ${tokenFile} (${why}): every request gets 401 until 'tvirsh web-token create --token-file ${tokenFile} NAME'`,
     );
-  }
   return { urls, close };
 }
