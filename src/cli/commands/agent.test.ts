@@ -15,6 +15,7 @@ import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
 import { commandSchemas, validate } from "../schemas.ts";
 import { parseOrderedJson, yajlPretty } from "./agent.ts";
+import { virsh9OrSkip } from "../../testing/rpc/harness.ts";
 
 const env = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C", TZ: "UTC" };
 
@@ -118,12 +119,7 @@ const NAMES =
   /^ {4}(qemu-agent-command|guest-agent-timeout|domfsfreeze|domfsthaw|domfsinfo|guestinfo|set-user-password|guestvcpus) /;
 
 test("guest agent commands print what virsh 9.0 prints on test:///default", async (t) => {
-  const r = await runArgv(["virsh", "-v"]).catch(() => undefined);
-  if (!r || r.code !== 0 || !r.stdout.startsWith("9.")) {
-    if (process.env.CI === "true") assert.fail("virsh 9.x is required under CI");
-    t.skip("virsh 9.x not installed");
-    return;
-  }
+  if (!virsh9OrSkip(t)) return;
   const dir = mkdtempSync(join(tmpdir(), "tvirt-agent-cli-"));
   try {
     for (const [f, xml] of Object.entries(FIXTURES)) writeFileSync(join(dir, f), xml);

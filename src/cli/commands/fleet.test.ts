@@ -12,6 +12,7 @@ import { runArgv } from "../../util/spawn.ts";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
 import { commandSchemas, validate } from "../schemas.ts";
+import { virsh9OrSkip } from "../../testing/rpc/harness.ts";
 
 const env = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C", TZ: "UTC" };
 
@@ -94,12 +95,7 @@ const groupLines = /nodecpu|vcpuinfo|desc |metadata|domtime|inject-nmi|domifaddr
 const maskTime = (s: string): string => s.replace(/CPU time:\s+\d+\.\ds/g, "CPU time: X");
 
 test("issue 20 commands print what virsh 9.0 prints on test:///default", async (t) => {
-  const r = await runArgv(["virsh", "-v"]).catch(() => undefined);
-  if (!r || r.code !== 0 || !r.stdout.startsWith("9.")) {
-    if (process.env.CI === "true") assert.fail("virsh 9.x is required under CI");
-    t.skip("virsh 9.x not installed");
-    return;
-  }
+  if (!virsh9OrSkip(t)) return;
   for (const line of lines) {
     const args = line.startsWith("-q ") ? ["-q", line.slice(3)] : [line];
     const v = await runArgv(["virsh", "-c", "test:///default", ...args], { env });
@@ -168,12 +164,7 @@ test("--json: issue 20 documents match their schemas", async () => {
 });
 
 test("desc --edit and metadata --edit print what virsh 9.0 prints with the same editor", async (t) => {
-  const r = await runArgv(["virsh", "-v"]).catch(() => undefined);
-  if (!r || r.code !== 0 || !r.stdout.startsWith("9.")) {
-    if (process.env.CI === "true") assert.fail("virsh 9.x is required under CI");
-    t.skip("virsh 9.x not installed");
-    return;
-  }
+  if (!virsh9OrSkip(t)) return;
   const dir = mkdtempSync(join(tmpdir(), "tvirsh-edit-"));
   const editor = join(dir, "ed.sh");
   // an editor whose result is known: the file becomes $TVIRT_TEST_TEXT and a newline

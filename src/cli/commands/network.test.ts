@@ -18,6 +18,7 @@ import { commandWorks } from "../../testing/netns.ts";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
 import { commandSchemas, validate } from "../schemas.ts";
+import { virsh9OrSkip } from "../../testing/rpc/harness.ts";
 
 const repo = join(fileURLToPath(import.meta.url), "..", "..", "..", "..");
 const env = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C", TZ: "UTC" };
@@ -41,12 +42,7 @@ async function rootAndTools(t: TestContext, need: string[][]): Promise<boolean> 
 }
 
 test("network commands print what virsh 9.0 prints on test:///default", async (t) => {
-  const r = await runArgv(["virsh", "-v"]).catch(() => undefined);
-  if (!r || r.code !== 0 || !r.stdout.startsWith("9.")) {
-    if (process.env.CI === "true") assert.fail("virsh 9.x is required under CI");
-    t.skip("virsh 9.x not installed");
-    return;
-  }
+  if (!virsh9OrSkip(t)) return;
   const dir = mkdtempSync(join(tmpdir(), "tvirsh-net-"));
   try {
     const n2 = join(dir, "n2.xml");

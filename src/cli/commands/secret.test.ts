@@ -11,16 +11,12 @@ import { test } from "node:test";
 import { runArgv } from "../../util/spawn.ts";
 import { main } from "../main.ts";
 import { BufferIo } from "../output.ts";
+import { virsh9OrSkip } from "../../testing/rpc/harness.ts";
 
 const env = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C", TZ: "UTC" };
 
 test("secret commands print what virsh 9.0 prints on test:///default", async (t) => {
-  const r = await runArgv(["virsh", "-v"]).catch(() => undefined);
-  if (!r || r.code !== 0 || !r.stdout.startsWith("9.")) {
-    if (process.env.CI === "true") assert.fail("virsh 9.x is required under CI");
-    t.skip("virsh 9.x not installed");
-    return;
-  }
+  if (!virsh9OrSkip(t)) return;
   const dir = mkdtempSync(join(tmpdir(), "tvirsh-secret-"));
   try {
     const xml = join(dir, "s.xml");

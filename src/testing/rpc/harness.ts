@@ -233,6 +233,18 @@ export function virshOrSkip(t: TestContext): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether stock virsh 9.x (the release tvirsh's output is compared with) runs here; false means
+ * `t` was skipped (a failure under CI).
+ */
+export function virsh9OrSkip(t: TestContext): boolean {
+  const r = spawnSync("virsh", ["-v"], { encoding: "utf8", timeout: 10_000 });
+  if (r.status === 0 && r.stdout.startsWith("9.")) return true;
+  if (process.env.CI === "true") throw new Error("virsh 9.x is required under CI");
+  t.skip("virsh 9.x not installed");
+  return false;
+}
+
 /** python3 (with its standard library), or undefined (skipped; a failure under CI). */
 export function python3OrSkip(t: TestContext): string | undefined {
   for (const py of ["/usr/bin/python3", "python3"]) {
